@@ -1,0 +1,46 @@
+# The one entry point for developers and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+SCENARIO  ?= tests/scenarios/default.json
+
+.PHONY: help deps deps-py deps-npm fmt-check clippy test test-rust test-asl test-world test-e2e test-infra \
+        build local synth
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+deps: deps-py deps-npm ## install the pinned Python and npm tools (idempotent)
+
+deps-py: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+deps-npm: infra/node_modules/.installed
+infra/node_modules/.installed: infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+fmt-check: ## cargo fmt --check
+	cargo fmt --all -- --check
+
+clippy: ## clippy on every target, warnings are errors
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-rust: ## unit tests (aws-smithy-mocks), the ASL contract and the moto integration tests
+	cargo test --workspace
+
+test-asl: deps-npm ## validate the state machine with asl-validator
+	cd infra && npx --no-install asl-validator --json-path ../statemachine/drain.asl.json
+
+test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e ## everything CI checks
+
+build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target first)
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \
+	  { echo "error: could not add the Rust target aarch64-unknown-linux-gnu (offline?). Run 'rustup target add aarch64-unknown-linux-gnu' where rustup can reach static.rust-lang.org, then 'make build' again." >&2; exit 1; }
+	cargo lambda build --release --arm64 --output-format zip

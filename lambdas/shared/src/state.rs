@@ -1,0 +1,257 @@
+//! The drain state: what the first step makes of the event, and what each later step
+//! reads and extends. Later steps only ever see this type, never the raw event.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::StepError;
+
+/// What started the drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainKind {
+    /// An Auto Scaling terminate lifecycle action: complete it when drained.
+    LifecycleAction,
+    /// An EC2 Spot interruption warning: drain, there is no action to complete.
+    SpotInterruption,
+}
+
+/// The validated request, made once from the raw event by the first step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainRequest {
+    pub kind: DrainKind,
+    pub instance_id: String,
+    pub cluster: String,
+    pub asg_name: Option<String>,
+    pub hook_name: Option<String>,
+    /// The lifecycle action token. It appears in the state (the execution's own
+    /// history) but never in our logs.
+    pub token: Option<String>,
+    /// When AWS emitted the event: the hook's timers started then.
+    pub event_time: DateTime<Utc>,
+}
+
+/// The result a lifecycle action is completed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleResult {
+    #[serde(rename = "CONTINUE")]
+    Continue,
+    #[serde(rename = "ABANDON")]
+    Abandon,
+}
+
+impl LifecycleResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Continue => "CONTINUE",
+            Self::Abandon => "ABANDON",
+        }
+    }
+}
+
+/// What to do with tasks that no ECS service will move off a draining instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandaloneTasks {
+    /// Wait for them to finish on their own, until the deadline (the default: a
+    /// standalone task is often a batch job or a migration that must not be cut).
+    Wait,
+    /// Stop them (`StopTask`) once the grace period after the drain start has passed.
+    Stop,
+}
+
+/// Settings the state machine passes to the first step (its substitutions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub drain_deadline_seconds: u64,
+    pub deadline_result: LifecycleResult,
+    pub standalone_tasks: StandaloneTasks,
+    pub standalone_task_grace_seconds: u64,
+}
+
+/// A task that was on the instance when the drain started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedTask {
+    pub arn: String,
+    /// The service that owns it (from the task's `group`, `service:<name>`); `None` for
+    /// a standalone task.
+    pub service: Option<String>,
+    pub last_status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassicElb {
+    pub name: String,
+    /// The connection-draining timeout; 0 when connection draining is off.
+    pub draining_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub arn: String,
+    /// Every port the instance was registered on.
+    pub ports: Vec<i32>,
+    /// `deregistration_delay.timeout_seconds`.
+    pub draining_seconds: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancers {
+    pub classic: Vec<ClassicElb>,
+    pub target_groups: Vec<TargetGroup>,
+    pub deregistered_at: Option<DateTime<Utc>>,
+}
+
+impl LoadBalancers {
+    /// When the slowest load balancer should have finished draining.
+    pub fn expected_drained_at(&self) -> Option<DateTime<Utc>> {
+        let start = self.deregistered_at?;
+        self.classic
+            .iter()
+            .map(|elb| elb.draining_seconds)
+            .chain(
+                self.target_groups
+                    .iter()
+                    .map(|group| group.draining_seconds),
+            )
+            .max()
+            .map(|longest| start + seconds(longest))
+    }
+}
+
+/// The hook's heartbeat bookkeeping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The hook's `HeartbeatTimeout`, read once with `DescribeLifecycleHooks`.
+    pub timeout_seconds: Option<u64>,
+    /// The last time the hook's heartbeat timer restarted (the event, or our heartbeat).
+    pub last_at: Option<DateTime<Utc>>,
+    pub sent: u32,
+    /// Set when AWS says there is no active lifecycle action any more (completed by
+    /// someone else, expired, or the hook was deleted).
+    pub action_gone: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainStatus {
+    Draining,
+    Drained,
+    DeadlinePassed,
+}
+
+/// What is still holding the drain up, for people reading the execution.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remaining {
+    pub tasks: Vec<String>,
+    pub classic_elbs: Vec<String>,
+    pub target_groups: Vec<String>,
+}
+
+impl Remaining {
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.classic_elbs.is_empty() && self.target_groups.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompletionOutcome {
+    /// We completed the action.
+    Completed,
+    /// AWS had no active action: completed before (a duplicate or a redrive) or expired.
+    AlreadyCompleted,
+    /// A Spot interruption: there is no lifecycle action.
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    pub result: Option<LifecycleResult>,
+    pub outcome: CompletionOutcome,
+    pub at: DateTime<Utc>,
+}
+
+/// The state every step after the first receives and returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainState {
+    pub request: DrainRequest,
+    pub settings: Settings,
+    pub execution_id: Option<String>,
+    /// The drain's clock starts with the lifecycle event.
+    pub started_at: DateTime<Utc>,
+    pub deadline_at: DateTime<Utc>,
+    /// The ECS container instance, `None` when the instance is not in the cluster.
+    pub container_instance_arn: Option<String>,
+    pub tasks: Vec<TrackedTask>,
+    pub load_balancers: Option<LoadBalancers>,
+    pub heartbeat: Heartbeat,
+    pub status: DrainStatus,
+    /// Seconds the state machine's `WaitForDrain` waits before the next check.
+    pub wait_seconds: u64,
+    pub checks: u32,
+    pub remaining: Remaining,
+    /// Standalone tasks this drain stopped (with `standalone_tasks: stop`).
+    pub stopped_tasks: Vec<String>,
+    pub drained_at: Option<DateTime<Utc>>,
+    pub drain_timed_out: bool,
+    pub completion: Option<Completion>,
+}
+
+impl DrainState {
+    /// Reads the state a previous step returned. A missing or mistyped field is an
+    /// `InvalidEvent` that names it.
+    pub fn from_value(value: Value) -> Result<Self, StepError> {
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = error.path().to_string();
+            StepError::invalid_event(
+                if path == "." {
+                    "drain state".to_string()
+                } else {
+                    path
+                },
+                error.into_inner().to_string(),
+            )
+        })
+    }
+}
+
+pub fn seconds(count: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(count).unwrap_or(i64::MAX / 1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_mistyped_state_field_is_named() {
+        let error =
+            DrainState::from_value(json!({"request": {"kind": "lifecycle_action"}})).unwrap_err();
+        assert_eq!(error.name(), "InvalidEvent");
+        assert!(error.to_string().contains("request"), "{error}");
+        let error = DrainState::from_value(json!("text")).unwrap_err();
+        assert!(error.to_string().contains("drain state"), "{error}");
+    }
+
+    #[test]
+    fn expected_drain_end_is_the_slowest_balancer() {
+        let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let balancers = LoadBalancers {
+            classic: vec![ClassicElb {
+                name: "web".into(),
+                draining_seconds: 30,
+            }],
+            target_groups: vec![TargetGroup {
+                arn: "arn:tg".into(),
+                ports: vec![80],
+                draining_seconds: 120,
+            }],
+            deregistered_at: Some(start),
+        };
+        assert_eq!(balancers.expected_drained_at(), Some(start + seconds(120)));
+        assert_eq!(LoadBalancers::default().expected_drained_at(), None);
+    }
+}
