@@ -1,0 +1,131 @@
+"""Resources the world's tests build through the AWS APIs (boto3 against the world)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+LIFECYCLE_PATTERN = {
+    "source": ["aws.autoscaling"],
+    "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+}
+
+
+def subnet(world: Any) -> str:
+    ec2 = world.client("ec2")
+    return ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+
+
+def vpc(world: Any) -> str:
+    return world.client("ec2").describe_vpcs()["Vpcs"][0]["VpcId"]
+
+
+def launch_template(world: Any, name: str = "lt", cluster: str | None = None) -> str:
+    ec2 = world.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    data: dict[str, Any] = {"ImageId": image, "InstanceType": "t3.micro"}
+    if cluster:
+        user_data = f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
+        data["UserData"] = base64.b64encode(user_data.encode()).decode()
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+    return name
+
+
+def asg(
+    world: Any,
+    name: str = "test-cluster-asg",
+    desired: int = 3,
+    cluster: str | None = None,
+    target_groups: list[str] | None = None,
+    load_balancers: list[str] | None = None,
+    min_size: int = 0,
+) -> str:
+    template = launch_template(world, f"{name}-lt", cluster)
+    kwargs: dict[str, Any] = {}
+    if target_groups:
+        kwargs["TargetGroupARNs"] = target_groups
+    if load_balancers:
+        kwargs["LoadBalancerNames"] = load_balancers
+    world.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
+        MinSize=min_size,
+        MaxSize=10,
+        DesiredCapacity=desired,
+        VPCZoneIdentifier=subnet(world),
+        **kwargs,
+    )
+    return name
+
+
+def terminate_hook(world: Any, group: str, heartbeat: int = 300, default: str = "ABANDON", metadata: str | None = '{"cluster":"test-cluster"}') -> None:
+    kwargs = {"NotificationMetadata": metadata} if metadata else {}
+    world.client("autoscaling").put_lifecycle_hook(
+        LifecycleHookName="ecsTermination",
+        AutoScalingGroupName=group,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        HeartbeatTimeout=heartbeat,
+        DefaultResult=default,
+        **kwargs,
+    )
+
+
+def state_machine_rule(world: Any, name: str = "drain") -> str:
+    sfn = world.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=name, definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    events = world.client("events")
+    events.put_rule(Name=f"{name}-rule", EventPattern=json.dumps(LIFECYCLE_PATTERN))
+    events.put_targets(
+        Rule=f"{name}-rule",
+        Targets=[{"Id": "sfn", "Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/events"}],
+    )
+    return arn
+
+
+def execution_inputs(world: Any, machine_arn: str) -> list[dict[str, Any]]:
+    sfn = world.client("stepfunctions")
+    found = []
+    for execution in sfn.list_executions(stateMachineArn=machine_arn)["executions"]:
+        found.append(json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"]))
+    return found
+
+
+def instances(world: Any, group: str) -> dict[str, str]:
+    """instance id -> LifecycleState of the group's instances."""
+    found = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    return {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]}
+
+
+def ec2_state(world: Any, instance_id: str) -> str:
+    found = world.client("ec2").describe_instances(InstanceIds=[instance_id])
+    return found["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+def target_group(world: Any, name: str = "web", port: int = 80, delay: int = 300) -> str:
+    elbv2 = world.client("elbv2")
+    arn = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=port, VpcId=vpc(world), TargetType="instance")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}]
+    )
+    return arn
+
+
+def classic_elb(world: Any, name: str = "classic", draining: int | None = 300) -> str:
+    elb = world.client("elb")
+    elb.create_load_balancer(
+        LoadBalancerName=name,
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}],
+        AvailabilityZones=["us-west-2a"],
+    )
+    if draining is not None:
+        elb.modify_load_balancer_attributes(
+            LoadBalancerName=name,
+            LoadBalancerAttributes={"ConnectionDraining": {"Enabled": True, "Timeout": draining}},
+        )
+    return name

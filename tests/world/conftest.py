@@ -1,0 +1,95 @@
+"""Fixtures: one world server per test session on a free loopback port, reset before each test."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import boto3
+import pytest
+from botocore.config import Config
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+REGION = "us-west-2"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class World:
+    """A running world: boto3 clients and its control endpoint."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def client(self, service: str, **config: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+        )
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    def configure(self, **config: Any) -> Any:
+        return self.control("POST", "/_world/config", config)
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        path = "/_world/events" + (f"?type={kind}" if kind else "")
+        return self.control("GET", path)["events"]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def world_server() -> Any:
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(TESTS_DIR), AWS_DEFAULT_REGION=REGION)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "world.server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == f"world ready on http://127.0.0.1:{port}", line
+    yield World(f"http://127.0.0.1:{port}")
+    proc.terminate()
+    try:
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.fixture()
+def world(world_server: World) -> World:
+    world_server.control("POST", "/_world/reset", {})
+    return world_server

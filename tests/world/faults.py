@@ -1,0 +1,130 @@
+"""Faults on demand and API call counts.
+
+Config (``POST /_world/config``)::
+
+    {"seed": 7,
+     "faults": {"ecs:ListTasks": {"throttle": 0.3},
+                "autoscaling:*": {"unavailable": 0.1},
+                "*": {"throttle": 0.01}}}
+
+The most specific key wins ("service:Operation", then "service:*", then "*").
+Service names are boto3 client names (ecs, autoscaling, elb, elbv2,
+stepfunctions, events, lambda, ec2...). Each call draws once from a
+random.Random(seed) generator: throttled with probability ``throttle``, else
+unavailable with probability ``unavailable``.
+
+Error shapes follow each protocol, as the AWS SDKs parse them:
+
+* JSON (ECS, Step Functions, EventBridge): HTTP 400 ``ThrottlingException``,
+  HTTP 503 ``ServiceUnavailableException``.
+* Query/XML (Auto Scaling, ELB, ELBv2): HTTP 400 ``Throttling``
+  (``<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>...``),
+  HTTP 503 ``ServiceUnavailable``.
+* EC2: HTTP 503 ``RequestLimitExceeded`` / ``Unavailable`` in EC2's ``<Response><Errors>`` shape.
+* REST-JSON (Lambda): HTTP 429 ``TooManyRequestsException``, HTTP 503 ``ServiceException``.
+
+``GET /_world/calls`` returns the count of calls per API since the last reset
+(``POST /_world/calls/reset`` or ``/_world/reset``), and the faults injected.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from collections import Counter
+from typing import Any
+
+from world import core
+
+_rng = random.Random(0)
+_rng_lock = threading.Lock()
+CALLS: Counter[str] = Counter()
+FAULTS: Counter[str] = Counter()
+
+
+def _reseed() -> None:
+    with _rng_lock:
+        _rng.seed(core.CONFIG.get("seed", 0))
+
+
+def _reset() -> None:
+    CALLS.clear()
+    FAULTS.clear()
+
+
+def _rates(api: Any) -> dict[str, float]:
+    table = core.CONFIG.get("faults") or {}
+    for key in (api.name, f"{api.service}:*", "*"):
+        if key in table:
+            return table[key] or {}
+    return {}
+
+
+def error_response(api: Any, kind: str) -> tuple[int, dict[str, str], bytes]:
+    """An error in the shape ``api``'s protocol uses (kind: throttle|unavailable)."""
+    request_id = str(uuid.uuid4())
+    throttle = kind == "throttle"
+    message = "Rate exceeded" if throttle else "Service is unavailable. Please try again later."
+    if api.protocol in ("json",):
+        code = "ThrottlingException" if throttle else "ServiceUnavailableException"
+        status = 400 if throttle else 503
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}, body
+    if api.protocol == "rest-json":
+        code = "TooManyRequestsException" if throttle else "ServiceException"
+        status = 429 if throttle else 503
+        body = json.dumps({"Type": "User" if throttle else "Service", "message": message}).encode()
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code, "x-amzn-RequestId": request_id}
+        return status, headers, body
+    if api.protocol == "ec2":
+        code = "RequestLimitExceeded" if throttle else "Unavailable"
+        body = (
+            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        return 503, {"Content-Type": "text/xml"}, body
+    # query protocol (autoscaling, elb, elbv2) and anything else
+    code = "Throttling" if throttle else "ServiceUnavailable"
+    kind_ = "Sender" if throttle else "Receiver"
+    body = (
+        f"<ErrorResponse><Error><Type>{kind_}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    ).encode()
+    return (400 if throttle else 503), {"Content-Type": "text/xml"}, body
+
+
+def _hook(api: Any) -> tuple[int, dict[str, str], bytes] | None:
+    CALLS[api.name] += 1
+    rates = _rates(api)
+    if not rates:
+        return None
+    with _rng_lock:
+        draw = _rng.random()
+    throttle = float(rates.get("throttle", 0))
+    unavailable = float(rates.get("unavailable", 0))
+    kind = "throttle" if draw < throttle else "unavailable" if draw < throttle + unavailable else None
+    if kind is None:
+        return None
+    FAULTS[f"{api.name}:{kind}"] += 1
+    core.record("fault.injected", api=api.name, kind=kind)
+    return error_response(api, kind)
+
+
+def _get_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
+    return 200, {"calls": dict(sorted(CALLS.items())), "faults": dict(sorted(FAULTS.items())), "total": sum(CALLS.values())}
+
+
+def _reset_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
+    _reset()
+    return 200, {"reset": True}
+
+
+def install() -> None:
+    core.request_hook(_hook)
+    core.on_config(_reseed)
+    core.on_reset(_reset)
+    core.route("GET", "/_world/calls")(_get_calls)
+    core.route("POST", "/_world/calls/reset")(_reset_calls)
+    _reseed()

@@ -1,0 +1,201 @@
+"""Scale-in with a terminate lifecycle hook, as Auto Scaling does it."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+import aws_setup as aws
+
+FIXTURE = json.loads((Path("/work/shared/fixtures/lifecycle-terminate.json")).read_text()) if Path(
+    "/work/shared/fixtures/lifecycle-terminate.json"
+).exists() else None
+
+
+def _waiting(world, group):
+    return [i for i, s in aws.instances(world, group).items() if s == "Terminating:Wait"]
+
+
+def test_scale_in_pauses_emits_the_event_and_terminates_on_complete(world):
+    group = aws.asg(world, desired=3)
+    aws.terminate_hook(world, group)
+    machine = aws.state_machine_rule(world)
+    asg = world.client("autoscaling")
+
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+
+    [victim] = world.wait_for(lambda: _waiting(world, group), what="Terminating:Wait")
+    assert aws.ec2_state(world, victim) == "running"
+    [event] = world.wait_for(lambda: aws.execution_inputs(world, machine), what="execution")
+    detail = event["detail"]
+    assert event["detail-type"] == "EC2 Instance-terminate Lifecycle Action"
+    assert event["source"] == "aws.autoscaling"
+    assert event["resources"][0].startswith("arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:")
+    assert event["resources"][0].endswith(f":autoScalingGroupName/{group}")
+    assert detail["EC2InstanceId"] == victim
+    assert detail["AutoScalingGroupName"] == group
+    assert detail["LifecycleHookName"] == "ecsTermination"
+    assert detail["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert detail["NotificationMetadata"] == '{"cluster":"test-cluster"}'
+    assert detail["Origin"] == "AutoScalingGroup" and detail["Destination"] == "EC2"
+    uuid.UUID(detail["LifecycleActionToken"])
+    if FIXTURE:
+        assert set(event) == set(FIXTURE)
+        assert set(detail) == set(FIXTURE["detail"])
+        assert len(event["time"]) == len(FIXTURE["time"]) and event["time"].endswith("Z")
+
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=group,
+        LifecycleHookName="ecsTermination",
+        LifecycleActionToken=detail["LifecycleActionToken"],
+        LifecycleActionResult="CONTINUE",
+    )
+    assert victim not in aws.instances(world, group)
+    assert aws.ec2_state(world, victim) == "terminated"
+    assert len(aws.instances(world, group)) == 2
+    [done] = world.events("asg.lifecycle.completed")
+    assert done["result"] == "CONTINUE" and done["by"] == "CompleteLifecycleAction"
+    assert [e["instance_id"] for e in world.events("asg.instance.terminated")] == [victim]
+
+
+def test_no_active_action_is_a_validation_error(world):
+    group = aws.asg(world, desired=1)
+    aws.terminate_hook(world, group)
+    asg = world.client("autoscaling")
+    with pytest.raises(ClientError) as err:
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
+            LifecycleActionToken="87654321-4321-4321-4321-210987654321", LifecycleActionResult="CONTINUE",
+        )
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    assert err.value.response["Error"]["Message"] == (
+        "No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321"
+    )
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    [instance] = aws.instances(world, group)
+    with pytest.raises(ClientError) as err:
+        asg.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=instance
+        )
+    assert err.value.response["Error"]["Message"] == f"No active Lifecycle Action found with instance ID {instance}"
+
+    # completing twice: the second one fails the same way
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+    world.wait_for(lambda: _waiting(world, group))
+    kwargs = dict(AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=instance)
+    asg.complete_lifecycle_action(LifecycleActionResult="ABANDON", **kwargs)
+    with pytest.raises(ClientError) as err:
+        asg.complete_lifecycle_action(LifecycleActionResult="CONTINUE", **kwargs)
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    assert aws.ec2_state(world, instance) == "terminated"  # ABANDON terminates too
+
+
+def test_hook_description_and_global_timeout(world):
+    group = aws.asg(world, desired=0)
+    aws.terminate_hook(world, group, heartbeat=60, default="CONTINUE")
+    [hook] = world.client("autoscaling").describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    assert hook["HeartbeatTimeout"] == 60
+    assert hook["GlobalTimeout"] == 6000
+    assert hook["DefaultResult"] == "CONTINUE"
+    assert hook["NotificationMetadata"] == '{"cluster":"test-cluster"}'
+    aws.terminate_hook(world, group, heartbeat=7200)
+    [hook] = world.client("autoscaling").describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+    assert hook["GlobalTimeout"] == 172800
+    with pytest.raises(ClientError):
+        aws.terminate_hook(world, group, heartbeat=10)
+
+
+def test_heartbeat_timeout_applies_default_result_and_heartbeats_extend_it(world):
+    world.configure(timescale=0.02)  # heartbeat timeout 30 s -> 0.6 s
+    group = aws.asg(world, desired=2)
+    aws.terminate_hook(world, group, heartbeat=30, default="CONTINUE")
+    asg = world.client("autoscaling")
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: _waiting(world, group))
+    started = time.monotonic()
+    while time.monotonic() - started < 1.5:  # 2.5 heartbeat timeouts, kept alive
+        asg.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim
+        )
+        time.sleep(0.15)
+    assert aws.instances(world, group)[victim] == "Terminating:Wait"
+    world.wait_for(lambda: victim not in aws.instances(world, group), timeout=5, what="heartbeat timeout")
+    [done] = world.events("asg.lifecycle.completed")
+    assert done["result"] == "CONTINUE" and done["by"] == "heartbeat-timeout"
+    assert aws.ec2_state(world, victim) == "terminated"
+    assert len(world.events("asg.lifecycle.heartbeat")) >= 5
+
+
+def test_terminate_instance_in_group_with_and_without_decrement(world):
+    group = aws.asg(world, desired=2)
+    aws.terminate_hook(world, group)
+    asg = world.client("autoscaling")
+    first, second = sorted(aws.instances(world, group))
+
+    asg.terminate_instance_in_auto_scaling_group(InstanceId=first, ShouldDecrementDesiredCapacity=True)
+    assert aws.instances(world, group)[first] == "Terminating:Wait"
+    group_desc = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
+    assert group_desc["DesiredCapacity"] == 1 and len(group_desc["Instances"]) == 2
+
+    asg.terminate_instance_in_auto_scaling_group(InstanceId=second, ShouldDecrementDesiredCapacity=False)
+    states = aws.instances(world, group)
+    assert states[second] == "Terminating:Wait"
+    assert list(states.values()).count("InService") == 1  # the replacement
+    for instance in (first, second):
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
+            InstanceId=instance, LifecycleActionResult="CONTINUE",
+        )
+    assert list(aws.instances(world, group).values()) == ["InService"]
+
+
+def test_several_instances_scale_in_at_once(world):
+    group = aws.asg(world, desired=4)
+    aws.terminate_hook(world, group)
+    machine = aws.state_machine_rule(world)
+    asg = world.client("autoscaling")
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    waiting = world.wait_for(lambda: len(_waiting(world, group)) == 3 and _waiting(world, group))
+    inputs = world.wait_for(lambda: len(aws.execution_inputs(world, machine)) == 3 and aws.execution_inputs(world, machine))
+    assert sorted(e["detail"]["EC2InstanceId"] for e in inputs) == sorted(waiting)
+    assert len({e["detail"]["LifecycleActionToken"] for e in inputs}) == 3
+    for e in inputs:
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
+            LifecycleActionToken=e["detail"]["LifecycleActionToken"], LifecycleActionResult="CONTINUE",
+        )
+    assert list(aws.instances(world, group).values()) == ["InService"]
+    assert all(aws.ec2_state(world, i) == "terminated" for i in waiting)
+
+
+def test_attached_load_balancers_are_drained_before_the_hook(world):
+    world.configure(timescale=0.01)  # 200 s of draining -> 2 s
+    tg = aws.target_group(world, delay=200)
+    elb = aws.classic_elb(world, draining=100)
+    group = aws.asg(world, desired=1, target_groups=[tg], load_balancers=[elb])
+    aws.terminate_hook(world, group)
+    [instance] = aws.instances(world, group)
+    elbv2 = world.client("elbv2")
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])  # by hand: not touched
+
+    world.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+    assert aws.instances(world, group)[instance] == "Terminating"
+    health = {
+        t["Target"]["Port"]: t["TargetHealth"]["State"]
+        for t in elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    }
+    assert health == {80: "draining", 8080: "healthy"}
+    [state] = world.client("elb").describe_instance_health(LoadBalancerName=elb, Instances=[{"InstanceId": instance}])[
+        "InstanceStates"
+    ]
+    assert state["State"] == "InService" and state["Description"] == "Instance deregistration currently in progress."
+
+    world.wait_for(lambda: _waiting(world, group), timeout=10, what="Terminating:Wait after draining")
+    drained = world.events("elbv2.target.unused")[0]["t"]
+    waited = world.events("asg.lifecycle.wait")[0]["t"]
+    assert waited >= drained
