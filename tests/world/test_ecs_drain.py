@@ -1,0 +1,154 @@
+"""The ECS agent, service scheduler and container instance draining."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+import aws_setup as aws
+
+CLUSTER = "test-cluster"
+
+
+def _cluster(world, instances=3, desired=2, delay=2, min_healthy=100, tg=True):
+    """Cluster + ASG whose instances register through their user data, a service behind a target group."""
+    ecs = world.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    tg_arn = aws.target_group(world, delay=delay) if tg else None
+    aws.asg(world, desired=instances, cluster=CLUSTER)
+    ecs.register_task_definition(
+        family="web",
+        networkMode="host",
+        containerDefinitions=[{
+            "name": "web", "image": "nginx", "memory": 256,
+            "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
+        }],
+    )
+    kwargs = {}
+    if tg_arn:
+        kwargs["loadBalancers"] = [{"targetGroupArn": tg_arn, "containerName": "web", "containerPort": 8080}]
+    ecs.create_service(
+        cluster=CLUSTER, serviceName="web", taskDefinition="web", desiredCount=desired, launchType="EC2",
+        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": min_healthy}, **kwargs,
+    )
+    return tg_arn
+
+
+def _tasks(world, **kwargs):
+    ecs = world.client("ecs")
+    arns = ecs.list_tasks(cluster=CLUSTER, **kwargs)["taskArns"]
+    return ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"] if arns else []
+
+
+def _instance_of(world):
+    ecs = world.client("ecs")
+    arns = ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
+    cis = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns)["containerInstances"]
+    return {ci["containerInstanceArn"]: ci for ci in cis}
+
+
+def _running(world):
+    return [t for t in _tasks(world) if t["lastStatus"] == "RUNNING"]
+
+
+def test_agent_registers_and_service_places_one_task_per_instance(world):
+    tg = _cluster(world, instances=3, desired=2)
+    cis = _instance_of(world)
+    assert len(cis) == 3 and all(ci["status"] == "ACTIVE" and ci["agentConnected"] for ci in cis.values())
+    running = world.wait_for(lambda: len(_running(world)) == 2 and _running(world), what="2 running tasks")
+    assert len({t["containerInstanceArn"] for t in running}) == 2
+    assert all(t["group"] == "service:web" and t["desiredStatus"] == "RUNNING" for t in running)
+    ec2_ids = {cis[t["containerInstanceArn"]]["ec2InstanceId"] for t in running}
+    health = world.client("elbv2").describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert {(h["Target"]["Id"], h["Target"]["Port"]) for h in health} == {(i, 8080) for i in ec2_ids}
+    service = world.client("ecs").describe_services(cluster=CLUSTER, services=["web"])["services"][0]
+    assert service["runningCount"] == 2 and service["desiredCount"] == 2
+
+    # scale out beyond the instances: one per instance, then no room
+    world.client("ecs").update_service(cluster=CLUSTER, service="web", desiredCount=4)
+    world.wait_for(lambda: len(_running(world)) == 3, what="3 running tasks")
+    world.wait_for(lambda: world.events("ecs.service.no_room"), what="no room event")
+    events = world.client("ecs").describe_services(cluster=CLUSTER, services=["web"])["services"][0]["events"]
+    assert "unable to place a task" in events[0]["message"]
+
+
+def test_draining_replaces_the_task_then_stops_it_after_the_deregistration_delay(world):
+    world.configure(timescale=0.01)  # deregistration delay 200 s -> 2 s
+    tg = _cluster(world, instances=3, desired=2, delay=200)
+    ecs = world.client("ecs")
+    running = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))
+    old = running[0]
+    cis = _instance_of(world)
+    old_instance = cis[old["containerInstanceArn"]]["ec2InstanceId"]
+    # a standalone task on the same instance is not touched
+    ecs.register_task_definition(family="batch", containerDefinitions=[{"name": "b", "image": "x", "memory": 64}])
+    [standalone] = ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=[old["containerInstanceArn"]])["tasks"]
+
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
+
+    world.wait_for(lambda: world.events("ecs.task.stopped"), timeout=15, what="old task stopped")
+    replacement_running = world.events("ecs.task.running")[-1]
+    stopping = [e for e in world.events("ecs.task.stopping") if e["task_arn"] == old["taskArn"]][0]
+    stopped = [e for e in world.events("ecs.task.stopped") if e["task_arn"] == old["taskArn"]][0]
+    assert replacement_running["instance_id"] != old_instance
+    assert replacement_running["t"] <= stopping["t"]  # min healthy 100 %: replacement first
+    assert stopped["t"] - stopping["t"] >= 1.9  # the deregistration delay
+    [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
+    assert described["lastStatus"] == "STOPPED" and described["desiredStatus"] == "STOPPED"
+    health = elbv2_health(world, tg, old_instance)
+    assert health == "unused"
+    # the standalone task keeps running, the instance stays DRAINING
+    [still] = ecs.describe_tasks(cluster=CLUSTER, tasks=[standalone["taskArn"]])["tasks"]
+    assert still["lastStatus"] == "RUNNING" and still["desiredStatus"] == "RUNNING"
+    assert _instance_of(world)[old["containerInstanceArn"]]["status"] == "DRAINING"
+    assert len([t for t in _running(world) if t["group"] == "service:web"]) == 2
+
+
+def elbv2_health(world, tg, instance_id):
+    health = world.client("elbv2").describe_target_health(TargetGroupArn=tg, Targets=[{"Id": instance_id, "Port": 8080}])
+    return health["TargetHealthDescriptions"][0]["TargetHealth"]["State"]
+
+
+def test_stopping_task_leaves_list_tasks_at_once_but_is_still_running(world):
+    world.configure(timescale=0.01)
+    _cluster(world, instances=3, desired=2, delay=300, min_healthy=0)
+    ecs = world.client("ecs")
+    old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
+    world.wait_for(lambda: world.events("ecs.task.stopping"), what="stopping")
+    assert old["taskArn"] not in ecs.list_tasks(cluster=CLUSTER, containerInstance=old["containerInstanceArn"])["taskArns"]
+    assert old["taskArn"] in ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
+    [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
+    assert described["lastStatus"] == "RUNNING" and described["desiredStatus"] == "STOPPED"
+
+
+def test_no_spare_instance_means_the_task_is_never_replaced_at_100_percent(world):
+    world.configure(timescale=0.01)
+    _cluster(world, instances=2, desired=2, delay=10)
+    ecs = world.client("ecs")
+    old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
+    world.wait_for(lambda: world.events("ecs.service.no_room"), what="no room")
+    [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
+    assert described["desiredStatus"] == "RUNNING" and described["lastStatus"] == "RUNNING"
+
+
+def test_list_container_instances_filter_status_and_termination(world):
+    _cluster(world, instances=2, desired=0, tg=False)
+    ecs = world.client("ecs")
+    cis = _instance_of(world)
+    arn, ci = next(iter(cis.items()))
+    found = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId == {ci['ec2InstanceId']}")
+    assert found["containerInstanceArns"] == [arn]
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[arn], status="DRAINING")
+    assert ecs.list_container_instances(cluster=CLUSTER, status="DRAINING")["containerInstanceArns"] == [arn]
+    assert arn not in ecs.list_container_instances(cluster=CLUSTER, status="ACTIVE")["containerInstanceArns"]
+    with pytest.raises(ClientError) as err:
+        ecs.list_container_instances(cluster=CLUSTER, filter="task:group == service:web")
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+
+    world.client("ec2").terminate_instances(InstanceIds=[ci["ec2InstanceId"]])
+    [gone] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"]
+    assert gone["status"] == "INACTIVE" and gone["agentConnected"] is False
+    assert arn not in ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
+    assert ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]["registeredContainerInstancesCount"] >= 1
