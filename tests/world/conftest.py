@@ -39,7 +39,7 @@ class World:
             region_name=REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+            config=Config(**{"retries": {"max_attempts": 1, "mode": "standard"}, **config}),
         )
 
     def control(self, method: str, path: str, body: Any = None) -> Any:

@@ -102,10 +102,10 @@ def scaled(aws_seconds: float) -> float:
 # --------------------------------------------------------------------------- event log
 
 
-def record(kind: str, **fields: Any) -> dict[str, Any]:
+def record(event_type: str, **fields: Any) -> dict[str, Any]:
     """Append an event to the world's log and return it."""
     now = time.time()
-    event = {"seq": next(_seq), "t": now, "elapsed": round(now - _STARTED, 3), "type": kind}
+    event = {"seq": next(_seq), "t": now, "elapsed": round(now - _STARTED, 3), "type": event_type}
     event.update(fields)
     _events.append(event)
     return event

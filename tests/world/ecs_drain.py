@@ -68,14 +68,30 @@ def _pin_task_states() -> None:
 
 
 def _user_data_cluster(user_data: Any) -> str | None:
-    if user_data is None:
-        return None
-    try:
-        text = user_data.decode() if hasattr(user_data, "decode") else str(user_data)
-    except Exception:
-        return None
-    match = re.search(r"ECS_CLUSTER=([A-Za-z0-9_-]+)", text)
-    return match.group(1) if match else None
+    """The ECS_CLUSTER=<name> an instance's user data sets (base64 as EC2 keeps it)."""
+    import base64
+
+    values = user_data if isinstance(user_data, list) else [user_data]
+    for value in values:
+        if value is None:
+            continue
+        texts = []
+        if hasattr(value, "decode") and not isinstance(value, bytes):
+            try:
+                texts.append(value.decode())
+            except Exception:
+                pass
+        raw = value if isinstance(value, (str, bytes)) else getattr(value, "_encoded_string", "")
+        texts.append(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+        try:
+            texts.append(base64.b64decode(raw).decode("utf-8", "replace"))
+        except Exception:
+            pass
+        for text in texts:
+            match = re.search(r"ECS_CLUSTER=([A-Za-z0-9_-]+)", text)
+            if match:
+                return match.group(1)
+    return None
 
 
 _orig_run_instances = ec2_instances.InstanceBackend.run_instances

@@ -1,0 +1,90 @@
+"""Classic ELB connection draining and ELBv2 deregistration delay."""
+
+from __future__ import annotations
+
+import aws_setup as aws
+
+
+def _running_instance(world):
+    ec2 = world.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+
+
+def _health(world, name, instance):
+    [state] = world.client("elb").describe_instance_health(
+        LoadBalancerName=name, Instances=[{"InstanceId": instance}]
+    )["InstanceStates"]
+    return state
+
+
+def test_classic_elb_draining_shows_only_in_describe_instance_health(world):
+    world.configure(timescale=0.01)  # 150 s of draining -> 1.5 s
+    name = aws.classic_elb(world, draining=150)
+    elb = world.client("elb")
+    attributes = elb.describe_load_balancer_attributes(LoadBalancerName=name)["LoadBalancerAttributes"]
+    assert attributes["ConnectionDraining"] == {"Enabled": True, "Timeout": 150}
+    instance = _running_instance(world)
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    assert _health(world, name, instance)["State"] == "InService"
+
+    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    assert elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"][0]["Instances"] == []
+    state = _health(world, name, instance)
+    assert state["State"] == "InService"
+    assert state["Description"] == "Instance deregistration currently in progress."
+    assert world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"] == []
+
+    world.wait_for(lambda: _health(world, name, instance)["State"] == "OutOfService", timeout=10, what="OutOfService")
+    assert 1.4 <= world.events("elb.instance.out_of_service")[0]["t"] - world.events("elb.instance.draining")[0]["t"]
+
+
+def test_classic_elb_without_draining_is_out_of_service_at_once(world):
+    name = aws.classic_elb(world, draining=None)
+    elb = world.client("elb")
+    instance = _running_instance(world)
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    state = _health(world, name, instance)
+    assert state["State"] == "OutOfService"
+    assert state["Description"] == "Instance is not currently registered with the LoadBalancer."
+
+
+def test_target_draining_then_unused_on_every_port(world):
+    world.configure(timescale=0.01)  # default 300 s delay -> 3 s ; 100 s -> 1 s
+    tg = aws.target_group(world, delay=100)
+    elbv2 = world.client("elbv2")
+    attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=tg)["Attributes"]}
+    assert attrs["deregistration_delay.timeout_seconds"] == "100"
+    instance = _running_instance(world)
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}, {"Id": instance, "Port": 8081}])
+
+    def states():
+        found = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        return {h["Target"]["Port"]: h["TargetHealth"]["State"] for h in found}
+
+    assert states() == {8080: "healthy", 8081: "healthy"}
+    elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])
+    assert states() == {8080: "draining", 8081: "healthy"}
+    [draining] = elbv2.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])[
+        "TargetHealthDescriptions"
+    ]
+    assert draining["TargetHealth"]["Reason"] == "Target.DeregistrationInProgress"
+    world.wait_for(lambda: states() == {8081: "healthy"}, timeout=10, what="draining over")
+    [unused] = elbv2.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])[
+        "TargetHealthDescriptions"
+    ]
+    assert unused["TargetHealth"]["State"] == "unused"
+    assert unused["TargetHealth"]["Reason"] == "Target.NotRegistered"
+    # deregistering an absent target succeeds
+    elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 9999}])
+    elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])
+
+
+def test_zero_delay_is_unused_at_once(world):
+    tg = aws.target_group(world, delay=0)
+    elbv2 = world.client("elbv2")
+    instance = _running_instance(world)
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    assert elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []
