@@ -1,0 +1,63 @@
+import { Annotations, App, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { AppConfig, readConfig } from './config';
+import { EcsSingleTaskAutoscaling } from './ecs-single-task-autoscaling';
+import { builtLambdaCode, builtLambdaZip, missingLambdaZips, unbuiltLambdaCode } from './lambda-code';
+import { LAMBDA_NAMES, LambdaName } from './permissions';
+
+export interface EcsSingleTaskAutoscalingStackProps extends StackProps {
+  readonly config: AppConfig;
+  /** Overrides the code of every function (tests). @default - per `config.lambdaAssets` */
+  readonly lambdaCode?: (name: LambdaName) => lambda.Code;
+}
+
+/** The deployable unit: the construct for an existing cluster, service and Auto Scaling group(s). */
+export class EcsSingleTaskAutoscalingStack extends Stack {
+  public readonly autoscaling: EcsSingleTaskAutoscaling;
+
+  constructor(scope: Construct, id: string, props: EcsSingleTaskAutoscalingStackProps) {
+    super(scope, id, {
+      description: 'Drains ECS container instances before Auto Scaling terminates them, and keeps services at N+1.',
+      ...props,
+    });
+    const { config } = props;
+
+    let lambdaCode = props.lambdaCode;
+    if (!lambdaCode && config.lambdaAssets === 'auto') {
+      const missing = new Set(missingLambdaZips(LAMBDA_NAMES));
+      if (missing.size > 0) {
+        Annotations.of(this).addWarningV2(
+          'ecs-single-task-autoscaling:unbuilt-lambdas',
+          `No Rust build for ${[...missing].join(', ')} (${builtLambdaZip([...missing][0])} is missing): ` +
+            'using a stand-in that only fails. Fine for synth and tests; run make build before deploying.',
+        );
+      }
+      lambdaCode = (name) => (missing.has(name) ? unbuiltLambdaCode() : builtLambdaCode(name));
+    }
+
+    this.autoscaling = new EcsSingleTaskAutoscaling(this, 'EcsSingleTaskAutoscaling', {
+      ...config.construct,
+      lambdaCode,
+    });
+    if (config.alarmEmail) {
+      this.autoscaling.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
+    }
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.autoscaling.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.autoscaling.alarmTopic.topicArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.autoscaling.deadLetterQueue.queueUrl });
+  }
+}
+
+/** Builds the app's stack from the context of `app`. */
+export function buildApp(app: App, lambdaCode?: (name: LambdaName) => lambda.Code): EcsSingleTaskAutoscalingStack {
+  const config = readConfig((key) => app.node.tryGetContext(key));
+  return new EcsSingleTaskAutoscalingStack(app, config.stackName, {
+    config,
+    lambdaCode,
+    // No env: the stack is environment-agnostic (ARNs use AWS::Region and AWS::AccountId), so it
+    // synthesizes without credentials and deploys to the account and Region of the credentials in use.
+  });
+}

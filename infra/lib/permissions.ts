@@ -1,0 +1,150 @@
+/**
+ * The AWS calls each Lambda makes, and what each call is allowed to touch.
+ *
+ * This table is the single source of the functions' IAM policies: the construct turns
+ * every entry into a statement on that function's own role and nothing else. Compare
+ * it with the SDK calls in `lambdas/<name>/src` when either side changes.
+ *
+ * Scopes follow the Service Authorization Reference: an action that supports
+ * resource-level permissions is limited to the managed cluster, service, Auto Scaling
+ * groups, load balancers and target groups; an action that only accepts `"*"` says so
+ * in `why`, which is also the reason given to cdk-nag for the wildcard.
+ */
+
+/** The Lambda binaries, one cargo package each (bin name = package name). */
+export const LAMBDA_NAMES = [
+  'drain-ecs',
+  'deregister-lb',
+  'check-drained',
+  'complete-lifecycle',
+  'task-scaler',
+] as const;
+
+export type LambdaName = (typeof LAMBDA_NAMES)[number];
+
+/**
+ * What an action may touch. The construct resolves each scope to ARNs:
+ *
+ * - `cluster`: `arn:<partition>:ecs:<region>:<account>:cluster/<cluster>`
+ * - `clusterContainerInstances`: `...:container-instance/<cluster>/*`
+ * - `clusterTasks`: `...:task/<cluster>/*`
+ * - `clusterServices`: `...:service/<cluster>/*`
+ * - `service`: `...:service/<cluster>/<service>`
+ * - `autoScalingGroups`: `arn:<partition>:autoscaling:<region>:<account>:autoScalingGroup:*:autoScalingGroupName/<asg>`, one per managed group
+ * - `classicLoadBalancers`: `...:elasticloadbalancing:<region>:<account>:loadbalancer/*`,
+ *    or exactly the configured Classic ELB names when the construct is told to restrict deregistration to them
+ * - `targetGroups`: `...:elasticloadbalancing:<region>:<account>:targetgroup/*`,
+ *    or exactly the configured target group ARNs when restricted likewise
+ * - `any`: `"*"` (the action has no resource-level permissions)
+ */
+export type ResourceScope =
+  | 'cluster'
+  | 'clusterContainerInstances'
+  | 'clusterTasks'
+  | 'clusterServices'
+  | 'service'
+  | 'autoScalingGroups'
+  | 'classicLoadBalancers'
+  | 'targetGroups'
+  | 'any';
+
+export interface Permission {
+  /** The IAM action, `service:Action`. */
+  readonly action: string;
+  /** What it may touch. */
+  readonly scope: ResourceScope;
+  /**
+   * Also require `ecs:cluster` to be the managed cluster's ARN (condition `ArnEquals`).
+   * Used where ECS evaluates that key for the action.
+   */
+  readonly clusterCondition?: boolean;
+  /** Why the resource has a wildcard, for a reviewer (required for every scope that yields one). */
+  readonly why?: string;
+}
+
+const ANY_ONLY = (what: string) =>
+  `${what} has no resource-level permissions in the Service Authorization Reference: "*" is the only resource it accepts.`;
+
+const CONTAINER_INSTANCES_OF_CLUSTER =
+  'Container instance IDs are assigned by ECS at registration, so the ARN is limited to the managed cluster (container-instance/<cluster>/*); the ecs:cluster condition repeats that limit.';
+const TASKS_OF_CLUSTER =
+  'Task IDs are assigned by ECS at launch, so the ARN is limited to the managed cluster (task/<cluster>/*); the ecs:cluster condition repeats that limit.';
+const ASG_ID =
+  'An Auto Scaling group ARN contains a generated group ID that is unknown until the group exists; the name part pins the managed group (autoScalingGroup:*:autoScalingGroupName/<name>).';
+const CLASSIC_ELBS_DISCOVERED =
+  'Classic ELBs are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), so deregistration is limited to Classic load balancers of this account and Region; set restrictDeregistrationToConfigured to allow only the configured names.';
+const TARGET_GROUPS_DISCOVERED =
+  'Target groups are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), and their ARNs carry a generated ID, so deregistration is limited to target groups of this account and Region; set restrictDeregistrationToConfigured to allow only the configured ARNs.';
+const SERVICES_OF_CLUSTER =
+  'The load balancers of every service in the managed cluster are read to find the instance\'s registrations, so the ARN is limited to services of that cluster (service/<cluster>/*).';
+
+export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = {
+  'drain-ecs': [
+    { action: 'ecs:ListContainerInstances', scope: 'cluster' },
+    {
+      action: 'ecs:UpdateContainerInstancesState',
+      scope: 'clusterContainerInstances',
+      clusterCondition: true,
+      why: CONTAINER_INSTANCES_OF_CLUSTER,
+    },
+    { action: 'ecs:ListTasks', scope: 'clusterContainerInstances', clusterCondition: true, why: CONTAINER_INSTANCES_OF_CLUSTER },
+    { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+  ],
+  'deregister-lb': [
+    { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
+    { action: 'ecs:ListServices', scope: 'any', clusterCondition: true, why: ANY_ONLY('ecs:ListServices') + ' The ecs:cluster condition limits it to the managed cluster.' },
+    { action: 'ecs:DescribeServices', scope: 'clusterServices', why: SERVICES_OF_CLUSTER },
+    {
+      action: 'elasticloadbalancing:DescribeLoadBalancerAttributes',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeLoadBalancerAttributes'),
+    },
+    {
+      action: 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer',
+      scope: 'classicLoadBalancers',
+      why: CLASSIC_ELBS_DISCOVERED,
+    },
+    { action: 'elasticloadbalancing:DescribeTargetHealth', scope: 'any', why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth') },
+    {
+      action: 'elasticloadbalancing:DescribeTargetGroupAttributes',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeTargetGroupAttributes'),
+    },
+    { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
+    {
+      action: 'elasticloadbalancing:DescribeInstanceHealth',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeInstanceHealth'),
+    },
+  ],
+  'check-drained': [
+    { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    { action: 'ecs:StopTask', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    {
+      action: 'elasticloadbalancing:DescribeInstanceHealth',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeInstanceHealth'),
+    },
+    { action: 'elasticloadbalancing:DescribeTargetHealth', scope: 'any', why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth') },
+    { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
+    { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
+  ],
+  'complete-lifecycle': [{ action: 'autoscaling:CompleteLifecycleAction', scope: 'autoScalingGroups', why: ASG_ID }],
+  'task-scaler': [
+    { action: 'ecs:ListContainerInstances', scope: 'cluster' },
+    {
+      action: 'ecs:DescribeContainerInstances',
+      scope: 'clusterContainerInstances',
+      clusterCondition: true,
+      why: CONTAINER_INSTANCES_OF_CLUSTER,
+    },
+    { action: 'ecs:DescribeServices', scope: 'service' },
+    { action: 'ecs:UpdateService', scope: 'service' },
+    { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
+  ],
+};
+
+/** The actions one function is allowed, sorted: the list to compare with its SDK calls. */
+export function actionsOf(name: LambdaName): string[] {
+  return [...new Set(PERMISSIONS[name].map((p) => p.action))].sort();
+}
