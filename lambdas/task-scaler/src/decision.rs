@@ -1,0 +1,62 @@
+use serde::Serialize;
+use std::fmt;
+
+/// How the cluster's container instances were counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct InstanceCounts {
+    /// Every container instance ECS lists (all but INACTIVE).
+    pub registered: u64,
+    /// ACTIVE, agent connected and (with an ASG) InService there.
+    pub usable: u64,
+    pub draining: u64,
+    /// ACTIVE but with a disconnected agent.
+    pub disconnected: u64,
+    /// ACTIVE and connected but not InService in the given ASG.
+    pub outside_asg: u64,
+    /// REGISTERING, DEREGISTERING, REGISTRATION_FAILED.
+    pub other: u64,
+}
+
+/// What the scaler decided and why: the Lambda's output and its one log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub cluster: String,
+    pub service: String,
+    pub asg: Option<String>,
+    pub instances: InstanceCounts,
+    pub n_count: u64,
+    pub min_task_count: u64,
+    pub max_task_count: Option<u64>,
+    pub current_desired_count: i32,
+    /// clamp(usable - n_count, min_task_count, max_task_count)
+    pub target_desired_count: u64,
+    pub new_desired_count: i32,
+    pub changed: bool,
+    pub dry_run: bool,
+    pub reason: String,
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match (self.changed, self.dry_run) {
+            (true, false) => "changed",
+            (true, true) => "would change (dry run)",
+            (false, _) => "unchanged",
+        };
+        write!(
+            f,
+            "{}/{}: desired {} -> {} {verb}; instances usable {}, draining {}, disconnected {}",
+            self.cluster,
+            self.service,
+            self.current_desired_count,
+            self.new_desired_count,
+            self.instances.usable,
+            self.instances.draining,
+            self.instances.disconnected,
+        )?;
+        if let Some(asg) = &self.asg {
+            write!(f, ", outside {asg} {}", self.instances.outside_asg)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
