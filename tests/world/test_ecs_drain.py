@@ -152,3 +152,28 @@ def test_list_container_instances_filter_status_and_termination(world):
     assert gone["status"] == "INACTIVE" and gone["agentConnected"] is False
     assert arn not in ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
     assert ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]["registeredContainerInstancesCount"] >= 1
+
+
+def test_scale_in_drain_complete_makes_the_container_instance_inactive(world):
+    world.configure(timescale=0.01)
+    _cluster(world, instances=3, desired=2, delay=100)
+    aws.terminate_hook(world, "test-cluster-asg")
+    ecs = world.client("ecs")
+    asg = world.client("autoscaling")
+    world.wait_for(lambda: len(_running(world)) == 2)
+    asg.set_desired_capacity(AutoScalingGroupName="test-cluster-asg", DesiredCapacity=2)
+    [victim] = world.wait_for(
+        lambda: [i for i, s in aws.instances(world, "test-cluster-asg").items() if s == "Terminating:Wait"]
+    )
+    [ci_arn] = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId == {victim}")["containerInstanceArns"]
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[ci_arn], status="DRAINING")
+    world.wait_for(lambda: not ecs.list_tasks(cluster=CLUSTER, containerInstance=ci_arn)["taskArns"]
+                   and all(t["lastStatus"] == "STOPPED" for t in _tasks(world, containerInstance=ci_arn, desiredStatus="STOPPED")),
+                   timeout=15, what="victim drained")
+    asg.complete_lifecycle_action(AutoScalingGroupName="test-cluster-asg", LifecycleHookName="ecsTermination",
+                                  InstanceId=victim, LifecycleActionResult="CONTINUE")
+    [ci] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[ci_arn])["containerInstances"]
+    assert ci["status"] == "INACTIVE" and ci["agentConnected"] is False
+    assert aws.ec2_state(world, victim) == "terminated"
+    world.wait_for(lambda: len(_running(world)) == 2, what="service back to 2")
+    assert all(t["containerInstanceArn"] != ci_arn for t in _running(world))
