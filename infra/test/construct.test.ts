@@ -1,0 +1,592 @@
+import * as fs from 'fs';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { DRAIN_ASL_PATH, EcsSingleTaskAutoscaling } from '../lib/ecs-single-task-autoscaling';
+import { unbuiltLambdaCode } from '../lib/lambda-code';
+import { actionsOf, LAMBDA_NAMES, LambdaName } from '../lib/permissions';
+import { constructTemplate, placeholdersOf, resourceById } from './helpers';
+
+// ---- expected values, written out by hand (not derived from lib/) --------------------------
+
+const arn = (service: string, rest: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest]],
+});
+const CLUSTER = arn('ecs', ':cluster/test-cluster');
+const CLUSTER_INSTANCES = arn('ecs', ':container-instance/test-cluster/*');
+const CLUSTER_TASKS = arn('ecs', ':task/test-cluster/*');
+const CLUSTER_SERVICES = arn('ecs', ':service/test-cluster/*');
+const SERVICE = arn('ecs', ':service/test-cluster/web');
+const ASG = (name: string) => arn('autoscaling', `:autoScalingGroup:*:autoScalingGroupName/${name}`);
+const ALL_CLASSIC_ELBS = arn('elasticloadbalancing', ':loadbalancer/*');
+const ALL_TARGET_GROUPS = arn('elasticloadbalancing', ':targetgroup/*');
+const IN_CLUSTER = { ArnEquals: { 'ecs:cluster': CLUSTER } };
+
+interface Stmt {
+  actions: string[];
+  resources: unknown[];
+  condition?: unknown;
+}
+
+/** Statements in a canonical form: actions sorted, one entry per statement, statements sorted. */
+function canonical(statements: any[]): Stmt[] {
+  return statements
+    .map((s) => {
+      expect(s.Effect).toBe('Allow');
+      const actions = ([] as string[]).concat(s.Action).sort();
+      const resources = ([] as unknown[]).concat(s.Resource);
+      return s.Condition ? { actions, resources, condition: s.Condition } : { actions, resources };
+    })
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+const FUNCTION_IDS: Record<LambdaName, string> = {
+  'drain-ecs': 'StaDrainEcs',
+  'deregister-lb': 'StaDeregisterLb',
+  'check-drained': 'StaCheckDrained',
+  'complete-lifecycle': 'StaCompleteLifecycle',
+  'task-scaler': 'StaTaskScaler',
+};
+
+function rolePolicy(template: Template, name: LambdaName): { statements: Stmt[]; logGroupId: string } {
+  const role = resourceById(template, 'AWS::IAM::Role', `${FUNCTION_IDS[name]}Role`);
+  expect(role.props.ManagedPolicyArns).toBeUndefined();
+  expect(role.props.Policies).toHaveLength(1);
+  const logGroupId = resourceById(template, 'AWS::Logs::LogGroup', `${FUNCTION_IDS[name]}Logs`).id;
+  return { statements: canonical(role.props.Policies[0].PolicyDocument.Statement), logGroupId };
+}
+
+function expectPolicy(template: Template, name: LambdaName, calls: Stmt[]) {
+  const { statements, logGroupId } = rolePolicy(template, name);
+  const logs: Stmt = {
+    actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    resources: [{ 'Fn::GetAtt': [logGroupId, 'Arn'] }],
+  };
+  expect(statements).toEqual(canonical([logs, ...calls].map((s) => ({ Effect: 'Allow', Action: s.actions, Resource: s.resources, Condition: s.condition }))));
+}
+
+// ---- the functions ---------------------------------------------------------------------------
+
+describe('functions', () => {
+  const { template } = constructTemplate();
+
+  test('five Rust functions: provided.al2023, arm64, bootstrap, JSON logs into their own log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 5);
+    const fns = template.findResources('AWS::Lambda::Function');
+    for (const name of LAMBDA_NAMES) {
+      const [id, fn] = Object.entries(fns).find(([id]) => id.startsWith(FUNCTION_IDS[name]) && !id.includes('Logs'))!;
+      const logGroupId = resourceById(template, 'AWS::Logs::LogGroup', `${FUNCTION_IDS[name]}Logs`).id;
+      const roleId = resourceById(template, 'AWS::IAM::Role', `${FUNCTION_IDS[name]}Role`).id;
+      expect({ id, ...fn.Properties }).toMatchObject({
+        Runtime: 'provided.al2023',
+        Architectures: ['arm64'],
+        Handler: 'bootstrap',
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN', LogGroup: { Ref: logGroupId } },
+        Role: { 'Fn::GetAtt': [roleId, 'Arn'] },
+      });
+    }
+  });
+
+  test('log retention is set on every log group (default one month)', () => {
+    const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+    expect(groups).toHaveLength(6); // five functions and the state machine
+    for (const g of groups) {
+      expect(g.Properties.RetentionInDays).toBe(30);
+      expect(g.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  test('one role per function', () => {
+    const roles = new Set(Object.values(template.findResources('AWS::Lambda::Function')).map((f) => JSON.stringify(f.Properties.Role)));
+    expect(roles.size).toBe(5);
+  });
+
+  test('environment: drain-ecs and deregister-lb know the cluster; only drain-ecs the groups', () => {
+    const env = (name: LambdaName) =>
+      Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(FUNCTION_IDS[name]))![1].Properties
+        .Environment?.Variables;
+    expect(env('drain-ecs')).toEqual({ ECS_CLUSTER: 'test-cluster', MANAGED_ASG_NAMES: 'test-cluster-asg' });
+    expect(env('deregister-lb')).toEqual({ ECS_CLUSTER: 'test-cluster' });
+    expect(env('check-drained')).toBeUndefined();
+    expect(env('complete-lifecycle')).toBeUndefined();
+    expect(env('task-scaler')).toBeUndefined();
+  });
+
+  test('the task scaler is not retried by Lambda: the next tick does the work', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+  });
+});
+
+// ---- IAM: each role's exact actions and resources --------------------------------------------
+
+describe('IAM, one least-privilege role per function', () => {
+  const { template } = constructTemplate();
+
+  test('drain-ecs', () => {
+    expectPolicy(template, 'drain-ecs', [
+      { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
+      { actions: ['ecs:ListTasks', 'ecs:UpdateContainerInstancesState'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
+      { actions: ['ecs:DescribeTasks'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
+    ]);
+  });
+
+  test('deregister-lb (default: any Classic ELB and target group of the account and Region)', () => {
+    expectPolicy(template, 'deregister-lb', [
+      {
+        actions: [
+          'autoscaling:DescribeAutoScalingGroups',
+          'elasticloadbalancing:DescribeInstanceHealth',
+          'elasticloadbalancing:DescribeLoadBalancerAttributes',
+          'elasticloadbalancing:DescribeTargetGroupAttributes',
+          'elasticloadbalancing:DescribeTargetHealth',
+        ],
+        resources: ['*'],
+      },
+      { actions: ['ecs:ListServices'], resources: ['*'], condition: IN_CLUSTER },
+      { actions: ['ecs:DescribeServices'], resources: [CLUSTER_SERVICES] },
+      { actions: ['elasticloadbalancing:DeregisterInstancesFromLoadBalancer'], resources: [ALL_CLASSIC_ELBS] },
+      { actions: ['elasticloadbalancing:DeregisterTargets'], resources: [ALL_TARGET_GROUPS] },
+    ]);
+  });
+
+  test('deregister-lb restricted to the configured load balancers', () => {
+    const tg = 'arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web/0123456789abcdef';
+    const { template: t } = constructTemplate({
+      classicLoadBalancerNames: ['elb-a', 'elb-b'],
+      targetGroupArns: [tg],
+      restrictDeregistrationToConfigured: true,
+    });
+    const { statements } = rolePolicy(t, 'deregister-lb');
+    expect(statements).toContainEqual({
+      actions: ['elasticloadbalancing:DeregisterInstancesFromLoadBalancer'],
+      resources: [arn('elasticloadbalancing', ':loadbalancer/elb-a'), arn('elasticloadbalancing', ':loadbalancer/elb-b')],
+    });
+    expect(statements).toContainEqual({ actions: ['elasticloadbalancing:DeregisterTargets'], resources: [tg] });
+    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaDeregisterLb'))![1];
+    expect(fn.Properties.Environment.Variables).toEqual({ ECS_CLUSTER: 'test-cluster', CLASSIC_ELB_NAMES: 'elb-a,elb-b', TARGET_GROUP_ARNS: tg });
+  });
+
+  test('deregister-lb restricted with nothing configured gets no deregistration at all', () => {
+    const { template: t } = constructTemplate({ restrictDeregistrationToConfigured: true });
+    const actions = rolePolicy(t, 'deregister-lb').statements.flatMap((s) => s.actions);
+    expect(actions).not.toContain('elasticloadbalancing:DeregisterInstancesFromLoadBalancer');
+    expect(actions).not.toContain('elasticloadbalancing:DeregisterTargets');
+  });
+
+  test('check-drained', () => {
+    expectPolicy(template, 'check-drained', [
+      { actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
+      {
+        actions: ['autoscaling:DescribeLifecycleHooks', 'elasticloadbalancing:DescribeInstanceHealth', 'elasticloadbalancing:DescribeTargetHealth'],
+        resources: ['*'],
+      },
+      { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
+    ]);
+  });
+
+  test('complete-lifecycle', () => {
+    expectPolicy(template, 'complete-lifecycle', [{ actions: ['autoscaling:CompleteLifecycleAction'], resources: [ASG('test-cluster-asg')] }]);
+  });
+
+  test('task-scaler', () => {
+    expectPolicy(template, 'task-scaler', [
+      { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
+      { actions: ['ecs:DescribeContainerInstances'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
+      { actions: ['ecs:DescribeServices', 'ecs:UpdateService'], resources: [SERVICE] },
+      { actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] },
+    ]);
+  });
+
+  test('every role grants exactly the actions listed in lib/permissions.ts (plus its own logs)', () => {
+    for (const name of LAMBDA_NAMES) {
+      const granted = new Set(rolePolicy(template, name).statements.flatMap((s) => s.actions));
+      granted.delete('logs:CreateLogStream');
+      granted.delete('logs:PutLogEvents');
+      expect([...granted].sort()).toEqual(actionsOf(name));
+    }
+  });
+
+  test('with two groups, the lifecycle calls are allowed on both and nothing else', () => {
+    const { template: t } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
+    expect(rolePolicy(t, 'complete-lifecycle').statements).toContainEqual({
+      actions: ['autoscaling:CompleteLifecycleAction'],
+      resources: [ASG('asg-a'), ASG('asg-b')],
+    });
+  });
+
+  test('the state machine may invoke exactly the four drain functions, unqualified', () => {
+    const { props } = resourceById(template, 'AWS::IAM::Policy', 'StaDrainStateMachineRoleDefaultPolicy');
+    const invoke = props.PolicyDocument.Statement.filter((s: any) => [].concat(s.Action).some((a: string) => a.startsWith('lambda:')));
+    const fnArn = (name: LambdaName) => {
+      const id = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith(FUNCTION_IDS[name]))!;
+      return { 'Fn::GetAtt': [id, 'Arn'] };
+    };
+    expect(invoke).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: [fnArn('drain-ecs'), fnArn('deregister-lb'), fnArn('check-drained'), fnArn('complete-lifecycle')],
+      },
+    ]);
+    // Everything else on that role is Step Functions' own logging and tracing.
+    const rest = props.PolicyDocument.Statement.filter((s: any) => !invoke.includes(s));
+    expect(canonical(rest)).toEqual(
+      canonical([
+        {
+          Effect: 'Allow',
+          Action: [
+            'logs:CreateLogDelivery',
+            'logs:GetLogDelivery',
+            'logs:UpdateLogDelivery',
+            'logs:DeleteLogDelivery',
+            'logs:ListLogDeliveries',
+            'logs:PutResourcePolicy',
+            'logs:DescribeResourcePolicies',
+            'logs:DescribeLogGroups',
+          ],
+          Resource: '*',
+        },
+        { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], Resource: '*' },
+      ]),
+    );
+  });
+
+  test('EventBridge may only start the drain state machine; the scheduler may only invoke the scaler and dead-letter', () => {
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const eventsPolicy = resourceById(template, 'AWS::IAM::Policy', 'StaDrainStateMachineEventsRoleDefaultPolicy').props;
+    expect(eventsPolicy.PolicyDocument.Statement).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: sm } }]);
+
+    const scaler = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaTaskScaler'))!;
+    const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
+    const scheduleRole = resourceById(template, 'AWS::IAM::Role', 'StaTaskScalerScheduleRole').props;
+    expect(scheduleRole.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
+    expect(canonical(scheduleRole.Policies[0].PolicyDocument.Statement)).toEqual(
+      canonical([
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [scaler, 'Arn'] } },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+      ]),
+    );
+  });
+});
+
+// ---- lifecycle hook and rules ----------------------------------------------------------------
+
+describe('lifecycle hook and EventBridge rules', () => {
+  test('one terminate hook per group: heartbeat timeout, default result, cluster metadata, no SQS/SNS target', () => {
+    const { template } = constructTemplate({ heartbeatTimeout: Duration.minutes(15), hookDefaultResult: 'ABANDON' });
+    template.resourceCountIs('AWS::AutoScaling::LifecycleHook', 1);
+    const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook').props;
+    expect(hook).toEqual({
+      AutoScalingGroupName: 'test-cluster-asg',
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      HeartbeatTimeout: 900,
+      DefaultResult: 'ABANDON',
+      NotificationMetadata: '{"cluster":"test-cluster"}',
+    });
+    expect(JSON.parse(hook.NotificationMetadata)).toEqual({ cluster: 'test-cluster' });
+  });
+
+  test('the terminate rule matches exactly our hooks on our groups and starts the state machine, with retries and a DLQ', () => {
+    const { template } = constructTemplate({ heartbeatTimeout: Duration.minutes(15) });
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook').id;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
+    const rule = resourceById(template, 'AWS::Events::Rule', 'StaTerminateLifecycleActionRule').props;
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.autoscaling'],
+      'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+      detail: { AutoScalingGroupName: ['test-cluster-asg'], LifecycleHookName: [{ Ref: hook }] },
+    });
+    expect(rule.State).toBe('ENABLED');
+    expect(rule.Targets).toHaveLength(1);
+    expect(rule.Targets[0]).toMatchObject({
+      Arn: { Ref: sm },
+      RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 900 },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+    });
+    expect(rule.Targets[0].Input).toBeUndefined(); // the raw event is the execution input
+  });
+
+  test('the rule pattern accepts the real event fixture and nothing of another group or hook', () => {
+    // EventBridge semantics for this pattern shape: every listed field must equal one of its values.
+    const fixture = JSON.parse(fs.readFileSync(`${__dirname}/../../tests/fixtures/lifecycle-terminate.json`, 'utf8'));
+    const matches = (event: any, hookName: string) =>
+      event.source === 'aws.autoscaling' &&
+      event['detail-type'] === 'EC2 Instance-terminate Lifecycle Action' &&
+      ['test-cluster-asg'].includes(event.detail.AutoScalingGroupName) &&
+      [hookName].includes(event.detail.LifecycleHookName);
+    expect(matches(fixture, fixture.detail.LifecycleHookName)).toBe(true);
+    expect(matches({ ...fixture, detail: { ...fixture.detail, AutoScalingGroupName: 'other' } }, fixture.detail.LifecycleHookName)).toBe(false);
+    expect(matches(fixture, 'someone-elses-hook')).toBe(false);
+  });
+
+  test('two groups: a hook on each, both in the pattern', () => {
+    const { template } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
+    const hooks = template.findResources('AWS::AutoScaling::LifecycleHook');
+    expect(Object.values(hooks).map((h) => h.Properties.AutoScalingGroupName)).toEqual(['asg-a', 'asg-b']);
+    const rule = resourceById(template, 'AWS::Events::Rule', 'StaTerminateLifecycleActionRule').props;
+    expect(rule.EventPattern.detail).toEqual({
+      AutoScalingGroupName: ['asg-a', 'asg-b'],
+      LifecycleHookName: Object.keys(hooks).map((id) => ({ Ref: id })),
+    });
+  });
+
+  test('the Spot warning rule exists only when enabled', () => {
+    const { template } = constructTemplate({ spotInterruptionHandling: true });
+    template.resourceCountIs('AWS::Events::Rule', 2);
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const rule = resourceById(template, 'AWS::Events::Rule', 'StaSpotInterruptionWarningRule').props;
+    expect(rule.EventPattern).toEqual({ source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] });
+    expect(rule.Targets[0]).toMatchObject({ Arn: { Ref: sm }, RetryPolicy: { MaximumRetryAttempts: 20 }, DeadLetterConfig: expect.anything() });
+    constructTemplate({ spotInterruptionHandling: false }).template.resourceCountIs('AWS::Events::Rule', 1);
+  });
+
+  test('the dead-letter queue is encrypted, refuses plain HTTP and accepts only our rules', () => {
+    const { template } = constructTemplate({ spotInterruptionHandling: true });
+    const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue');
+    expect(dlq.props).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    const policy = resourceById(template, 'AWS::SQS::QueuePolicy', 'StaDeadLetterQueuePolicy').props.PolicyDocument.Statement;
+    expect(policy).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    const fromEvents = policy.filter((s: any) => s.Principal?.Service === 'events.amazonaws.com');
+    expect(fromEvents).toHaveLength(2);
+    for (const s of fromEvents) {
+      expect(s.Action).toBe('sqs:SendMessage');
+      expect(s.Condition.ArnEquals['aws:SourceArn']).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Rule/), 'Arn'] });
+    }
+  });
+});
+
+// ---- state machine ---------------------------------------------------------------------------
+
+describe('state machine', () => {
+  const asl = fs.readFileSync(DRAIN_ASL_PATH, 'utf8');
+
+  test('inline definition, verbatim from statemachine/drain.asl.json', () => {
+    const { template } = constructTemplate();
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
+    expect(sm.DefinitionString).toBe(asl);
+    expect(sm.DefinitionS3Location).toBeUndefined();
+    expect(sm.StateMachineType).toBe('STANDARD');
+  });
+
+  test('every placeholder of the ASL has a substitution, and nothing else', () => {
+    const { template } = constructTemplate({
+      drainDeadline: Duration.minutes(90),
+      deadlineResult: 'ABANDON',
+      standaloneTasks: 'stop',
+      standaloneTaskGrace: Duration.minutes(2),
+    });
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
+    const placeholders = placeholdersOf(asl);
+    expect(placeholders).toEqual(
+      [
+        'CheckDrainedFunctionArn',
+        'CompleteLifecycleFunctionArn',
+        'DeadlineResult',
+        'DeregisterLbFunctionArn',
+        'DrainDeadlineSeconds',
+        'DrainEcsFunctionArn',
+        'StandaloneTaskGraceSeconds',
+        'StandaloneTasks',
+      ].sort(),
+    );
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(placeholders);
+    const fnArn = (prefix: string) => {
+      const id = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith(prefix))!;
+      return { 'Fn::GetAtt': [id, 'Arn'] };
+    };
+    expect(sm.DefinitionSubstitutions).toEqual({
+      DrainEcsFunctionArn: fnArn('StaDrainEcs'),
+      DeregisterLbFunctionArn: fnArn('StaDeregisterLb'),
+      CheckDrainedFunctionArn: fnArn('StaCheckDrained'),
+      CompleteLifecycleFunctionArn: fnArn('StaCompleteLifecycle'),
+      DrainDeadlineSeconds: '5400',
+      DeadlineResult: 'ABANDON',
+      StandaloneTasks: 'stop',
+      StandaloneTaskGraceSeconds: '120',
+    });
+  });
+
+  test('defaults: one hour deadline, CONTINUE, wait, five minutes grace', () => {
+    const { template } = constructTemplate();
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
+    expect(sm.DefinitionSubstitutions).toMatchObject({
+      DrainDeadlineSeconds: '3600',
+      DeadlineResult: 'CONTINUE',
+      StandaloneTasks: 'wait',
+      StandaloneTaskGraceSeconds: '300',
+    });
+  });
+
+  test('substituted, the definition is valid JSON whose Lambda tasks name the function ARNs', () => {
+    const filled = asl.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => `<${name}>`);
+    const def = JSON.parse(filled);
+    const functionNames = Object.values(def.States as Record<string, any>)
+      .filter((s) => s.Type === 'Task')
+      .map((s) => s.Parameters.FunctionName);
+    expect(new Set(functionNames)).toEqual(
+      new Set(['<DrainEcsFunctionArn>', '<DeregisterLbFunctionArn>', '<CheckDrainedFunctionArn>', '<CompleteLifecycleFunctionArn>']),
+    );
+  });
+
+  test('CloudWatch Logs (ALL, with execution data) and X-Ray tracing', () => {
+    const { template } = constructTemplate();
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
+    const logGroup = resourceById(template, 'AWS::Logs::LogGroup', 'StaDrainStateMachineLogs');
+    expect(sm.LoggingConfiguration).toEqual({
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup.id, 'Arn'] } } }],
+      IncludeExecutionData: true,
+      Level: 'ALL',
+    });
+    expect(sm.TracingConfiguration).toEqual({ Enabled: true });
+    expect(logGroup.props.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\//);
+  });
+});
+
+// ---- schedule ----------------------------------------------------------------------------------
+
+describe('task scaler schedule', () => {
+  test('every minute, with the predecessor-compatible JSON input', () => {
+    const { template } = constructTemplate();
+    const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaTaskScalerSchedule').props;
+    const scaler = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaTaskScaler'))!;
+    expect(schedule).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      State: 'ENABLED',
+      Target: {
+        Arn: { 'Fn::GetAtt': [scaler, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id, 'Arn'] } },
+      },
+    });
+    expect(JSON.parse(schedule.Target.Input)).toEqual({
+      cluster_name: 'test-cluster',
+      service_name: 'web',
+      min_task_count: 2,
+      n_count: 1,
+      asg_name: 'test-cluster-asg',
+    });
+  });
+
+  test('optional keys: max_task_count when set, no asg_name with several groups; rate in minutes', () => {
+    const { template } = constructTemplate({
+      nCount: 2,
+      minTaskCount: 3,
+      maxTaskCount: 8,
+      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      scheduleRate: Duration.minutes(5),
+    });
+    const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaTaskScalerSchedule').props;
+    expect(schedule.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(schedule.Target.RetryPolicy.MaximumEventAgeInSeconds).toBe(300);
+    expect(JSON.parse(schedule.Target.Input)).toEqual({
+      cluster_name: 'test-cluster',
+      service_name: 'web',
+      min_task_count: 3,
+      n_count: 2,
+      max_task_count: 8,
+    });
+  });
+
+  test('same keys as the predecessor input fixture', () => {
+    const fixture = JSON.parse(fs.readFileSync(`${__dirname}/../../tests/fixtures/scaler-input.json`, 'utf8'));
+    const { template } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
+    const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaTaskScalerSchedule').props;
+    expect(JSON.parse(schedule.Target.Input)).toEqual(fixture);
+  });
+});
+
+// ---- alarms ------------------------------------------------------------------------------------
+
+describe('alarms', () => {
+  test('failed and timed-out executions, the dead-letter queue and a failing scaler alarm to the SNS topic', () => {
+    const { template } = constructTemplate();
+    const topic = resourceById(template, 'AWS::SNS::Topic', 'StaAlarmTopic').id;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort()).toEqual(
+      ['AWS/Lambda/Errors', 'AWS/SQS/ApproximateNumberOfMessagesVisible', 'AWS/States/ExecutionsFailed', 'AWS/States/ExecutionsTimedOut'].sort(),
+    );
+    for (const a of alarms) {
+      expect(a.AlarmActions).toEqual([{ Ref: topic }]);
+      expect(a.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+      expect(a.Threshold).toBe(1);
+      expect(a.TreatMissingData).toBe('notBreaching');
+    }
+    for (const a of alarms.filter((x) => x.Namespace === 'AWS/States')) {
+      expect(a.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: sm } }]);
+    }
+  });
+});
+
+test('an existing alarm topic replaces the one the construct would create', () => {
+  const app = new App();
+  const stack = new Stack(app, 'T');
+  const topic = new sns.Topic(stack, 'Mine');
+  new EcsSingleTaskAutoscaling(stack, 'Sta', {
+    clusterName: 'c',
+    serviceName: 's',
+    autoScalingGroupNames: ['a'],
+    minTaskCount: 1,
+    alarmTopic: topic,
+    lambdaCode: () => unbuiltLambdaCode(),
+  });
+  const t = Template.fromStack(stack);
+  t.resourceCountIs('AWS::SNS::Topic', 1);
+  const mine = Object.keys(t.findResources('AWS::SNS::Topic'))[0];
+  expect(mine).toMatch(/^Mine/);
+  for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) {
+    expect(a.Properties.AlarmActions).toEqual([{ Ref: mine }]);
+  }
+});
+
+// ---- validation ----------------------------------------------------------------------------------
+
+describe('props are validated', () => {
+  const fails = (overrides: Parameters<typeof constructTemplate>[0], message: RegExp) =>
+    expect(() => constructTemplate(overrides)).toThrow(message);
+
+  test('the drain deadline stays below min(48 h, 100 x heartbeat timeout)', () => {
+    // 100 x 60 s = 6000 s
+    fails({ heartbeatTimeout: Duration.seconds(60), drainDeadline: Duration.seconds(6000) }, /drainDeadline .* 6000 s/);
+    expect(() => constructTemplate({ heartbeatTimeout: Duration.seconds(60), drainDeadline: Duration.seconds(5999) })).not.toThrow();
+    // 100 x 7200 s is above 48 h: 48 h wins
+    fails({ heartbeatTimeout: Duration.hours(2), drainDeadline: Duration.hours(48) }, /172800 s/);
+    expect(() => constructTemplate({ heartbeatTimeout: Duration.hours(2), drainDeadline: Duration.hours(47) })).not.toThrow();
+    fails({ drainDeadline: Duration.seconds(0) }, /drainDeadline/);
+    fails({ drainDeadline: Duration.millis(1500) }, /drainDeadline must be a whole number of seconds/);
+  });
+
+  test("the heartbeat timeout is within Auto Scaling's 30 s to 2 h", () => {
+    fails({ heartbeatTimeout: Duration.seconds(29) }, /heartbeatTimeout must be 30 to 7200/);
+    fails({ heartbeatTimeout: Duration.seconds(7201) }, /heartbeatTimeout must be 30 to 7200/);
+  });
+
+  test('counts, results, standalone tasks, schedule rate, groups', () => {
+    fails({ minTaskCount: 3, maxTaskCount: 2 }, /maxTaskCount \(2\) must not be below minTaskCount \(3\)/);
+    fails({ nCount: -1 }, /nCount must be a non-negative integer/);
+    fails({ minTaskCount: 1.5 }, /minTaskCount must be a non-negative integer/);
+    fails({ deadlineResult: 'DEFAULT' as any }, /deadlineResult must be CONTINUE or ABANDON/);
+    fails({ hookDefaultResult: 'continue' as any }, /hookDefaultResult must be CONTINUE or ABANDON/);
+    fails({ standaloneTasks: 'kill' as any }, /standaloneTasks must be wait or stop/);
+    fails({ standaloneTasks: 'stop', standaloneTaskGrace: Duration.hours(2) }, /standaloneTaskGrace .* must be below drainDeadline/);
+    fails({ scheduleRate: Duration.seconds(90) }, /scheduleRate must be a whole number of minutes/);
+    fails({ autoScalingGroupNames: [] }, /autoScalingGroupNames must name at least one/);
+    fails({ autoScalingGroupNames: ['a', 'a'] }, /duplicates/);
+  });
+
+  test('every problem is reported at once', () => {
+    expect(() => constructTemplate({ nCount: -1, heartbeatTimeout: Duration.seconds(1) })).toThrow(/nCount[\s\S]*heartbeatTimeout/);
+  });
+});
