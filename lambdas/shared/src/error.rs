@@ -161,6 +161,40 @@ where
     }
 }
 
+/// An ECS error: `ClusterNotFoundException` becomes `ResourceNotFound` naming the
+/// cluster, anything else is mapped by [`aws_error`].
+pub fn ecs_error<E>(cluster: &str, operation: &str, error: SdkError<E, HttpResponse>) -> StepError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if error_code(&error) == Some("ClusterNotFoundException") {
+        StepError::not_found("cluster", cluster)
+    } else {
+        aws_error(operation, error)
+    }
+}
+
+/// Classic ELB error codes that mean the instance is not (or no longer) registered in
+/// the load balancer, or the load balancer is gone: nothing to deregister or wait for.
+pub fn classic_elb_not_registered<E: ProvideErrorMetadata>(
+    error: &SdkError<E, HttpResponse>,
+) -> bool {
+    matches!(
+        error_code(error),
+        Some("LoadBalancerNotFound" | "InvalidInstance" | "InvalidEndPoint")
+    )
+}
+
+/// Auto Scaling's answer when a lifecycle action is not (or no longer) waiting: it was
+/// completed, or it expired. Both for completing and for heartbeating.
+pub fn is_no_active_lifecycle_action<E: ProvideErrorMetadata>(
+    error: &SdkError<E, HttpResponse>,
+) -> bool {
+    error_code(error) == Some("ValidationError")
+        && error_message(error)
+            .is_some_and(|message| message.contains("No active Lifecycle Action found"))
+}
+
 fn describe<E: std::error::Error + 'static>(error: &E) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

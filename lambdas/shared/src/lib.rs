@@ -9,6 +9,8 @@ pub mod error;
 pub mod event;
 pub mod input;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wait;
 
 pub use clients::Clients;

@@ -139,6 +139,9 @@ pub enum DrainStatus {
     Draining,
     Drained,
     DeadlinePassed,
+    /// A Spot interruption warning for an instance that is not a container instance of
+    /// the cluster: not ours, nothing to do (the Spot rule cannot filter by cluster).
+    NotInCluster,
 }
 
 /// What is still holding the drain up, for people reading the execution.

@@ -1,11 +1,10 @@
 use std::collections::HashSet;
 
 use aws_sdk_autoscaling::types::LifecycleState;
-use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::types::ContainerInstance;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use sta_shared::error::{aws_error, error_code};
+use sta_shared::error::{aws_error, ecs_error};
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -194,7 +193,7 @@ async fn container_instances(
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|error| cluster_error(cluster, "ListContainerInstances", error))?;
+        .map_err(|error| ecs_error(cluster, "ListContainerInstances", error))?;
     let mut instances = Vec::with_capacity(arns.len());
     for batch in arns.chunks(DESCRIBE_BATCH) {
         let output = ecs
@@ -203,7 +202,7 @@ async fn container_instances(
             .set_container_instances(Some(batch.to_vec()))
             .send()
             .await
-            .map_err(|error| cluster_error(cluster, "DescribeContainerInstances", error))?;
+            .map_err(|error| ecs_error(cluster, "DescribeContainerInstances", error))?;
         for failure in output.failures() {
             // MISSING: deregistered between the list and the describe; nothing to count.
             tracing::info!(arn = ?failure.arn(), reason = ?failure.reason(), "container instance not described");
@@ -211,21 +210,6 @@ async fn container_instances(
         instances.extend(output.container_instances().iter().cloned());
     }
     Ok(instances)
-}
-
-fn cluster_error<E>(
-    cluster: &str,
-    operation: &str,
-    error: aws_sdk_ecs::error::SdkError<E, HttpResponse>,
-) -> StepError
-where
-    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    if error_code(&error) == Some("ClusterNotFoundException") {
-        StepError::not_found("cluster", cluster)
-    } else {
-        aws_error(operation, error)
-    }
 }
 
 async fn current_desired_count(

@@ -1,0 +1,467 @@
+use super::*;
+use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
+use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput;
+use aws_sdk_autoscaling::types::LifecycleHook;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
+use aws_sdk_ecs::types::{Failure, Task};
+use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
+use aws_sdk_elasticloadbalancing::types::InstanceState;
+use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_elasticloadbalancingv2::types::{TargetHealth, TargetHealthDescription};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::retry::RetryConfig;
+use sta_shared::state::*;
+use sta_shared::testing::*;
+
+const TG: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web-tg/2222";
+
+/// A state after deregistration: one service task, one Classic ELB (30 s) and one target
+/// group with the instance on two ports (60 s), deregistered at 2 s.
+fn deregistered() -> DrainState {
+    let mut state = drain_state();
+    state.load_balancers = Some(LoadBalancers {
+        classic: vec![ClassicElb {
+            name: "web-elb".into(),
+            draining_seconds: 30,
+        }],
+        target_groups: vec![TargetGroup {
+            arn: TG.into(),
+            ports: vec![32768, 32769],
+            draining_seconds: 60,
+        }],
+        deregistered_at: Some(at(2)),
+    });
+    state.remaining.classic_elbs = vec!["web-elb".into()];
+    state.remaining.target_groups = vec![TG.into()];
+    state
+}
+
+fn tasks(status: &'static str) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(move |req| {
+        assert!(req.tasks().len() <= 100);
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(
+                req.tasks()
+                    .iter()
+                    .map(|arn| Task::builder().task_arn(arn).last_status(status).build())
+                    .collect(),
+            ))
+            .build()
+    })
+}
+
+fn classic(state: &'static str) -> Rule {
+    mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health).then_output(move || {
+        DescribeInstanceHealthOutput::builder()
+            .instance_states(
+                InstanceState::builder()
+                    .instance_id(INSTANCE_ID)
+                    .state(state)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn targets(states: &'static [TargetHealthStateEnum]) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health).then_compute_output(
+        move |req| {
+            let ports: Vec<i32> = req.targets().iter().filter_map(|t| t.port()).collect();
+            assert_eq!(ports, [32768, 32769], "asks for every recorded port");
+            DescribeTargetHealthOutput::builder()
+                .set_target_health_descriptions(Some(
+                    req.targets()
+                        .iter()
+                        .zip(states)
+                        .map(|(target, state)| {
+                            TargetHealthDescription::builder()
+                                .target(target.clone())
+                                .target_health(TargetHealth::builder().state(state.clone()).build())
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        },
+    )
+}
+
+fn hooks(timeout: i32) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_output(move || {
+        DescribeLifecycleHooksOutput::builder()
+            .lifecycle_hooks(
+                LifecycleHook::builder()
+                    .auto_scaling_group_name(ASG)
+                    .lifecycle_hook_name(HOOK)
+                    .heartbeat_timeout(timeout)
+                    .global_timeout(timeout * 100)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn heartbeat_ok() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat).then_compute_output(
+        |req| {
+            assert_eq!(req.lifecycle_action_token(), Some(TOKEN));
+            assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+            RecordLifecycleActionHeartbeatOutput::builder().build()
+        },
+    )
+}
+
+struct World {
+    ecs: Vec<Rule>,
+    elb: Vec<Rule>,
+    elbv2: Vec<Rule>,
+    autoscaling: Vec<Rule>,
+}
+
+fn refs(rules: &[Rule]) -> Vec<&Rule> {
+    rules.iter().collect()
+}
+
+impl World {
+    fn new(task: &'static str, elb: &'static str, tg: &'static [TargetHealthStateEnum]) -> Self {
+        Self {
+            ecs: vec![tasks(task)],
+            elb: vec![classic(elb)],
+            elbv2: vec![targets(tg)],
+            autoscaling: vec![hooks(3600), heartbeat_ok()],
+        }
+    }
+
+    fn deps(&self) -> Deps {
+        Deps {
+            autoscaling: mock_client!(
+                aws_sdk_autoscaling,
+                RuleMode::MatchAny,
+                &refs(&self.autoscaling),
+                |c| c.retry_config(RetryConfig::disabled())
+            ),
+            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &refs(&self.ecs), |c| c
+                .retry_config(RetryConfig::disabled())),
+            elb: mock_client!(
+                aws_sdk_elasticloadbalancing,
+                RuleMode::MatchAny,
+                &refs(&self.elb),
+                |c| c.retry_config(RetryConfig::disabled())
+            ),
+            elbv2: mock_client!(
+                aws_sdk_elasticloadbalancingv2,
+                RuleMode::MatchAny,
+                &refs(&self.elbv2),
+                |c| c.retry_config(RetryConfig::disabled())
+            ),
+        }
+    }
+}
+
+const UNUSED: &[TargetHealthStateEnum] =
+    &[TargetHealthStateEnum::Unused, TargetHealthStateEnum::Unused];
+const DRAINING: &[TargetHealthStateEnum] = &[
+    TargetHealthStateEnum::Unused,
+    TargetHealthStateEnum::Draining,
+];
+
+#[tokio::test]
+async fn drained_when_tasks_stopped_and_every_balancer_finished() {
+    let world = World::new("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.deps(), deregistered(), at(63)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert_eq!(state.drained_at, Some(at(63)));
+    assert!(state.remaining.is_empty());
+    assert_eq!(state.tasks[0].last_status, "STOPPED");
+    assert_eq!(state.checks, 1);
+    assert_eq!(
+        world.autoscaling[1].num_calls(),
+        0,
+        "no heartbeat once drained"
+    );
+}
+
+#[tokio::test]
+async fn a_classic_elb_still_draining_holds_the_drain() {
+    // DescribeLoadBalancers no longer lists the instance, but DescribeInstanceHealth shows
+    // it InService while connection draining runs.
+    let world = World::new("STOPPED", "InService", UNUSED);
+    let state = check(&world.deps(), deregistered(), at(20)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    // Expected end: the target group's 60 s from 2 s; the check comes just after.
+    assert_eq!(state.wait_seconds, 43);
+}
+
+#[tokio::test]
+async fn a_draining_target_on_one_port_holds_the_drain() {
+    let world = World::new("STOPPED", "OutOfService", DRAINING);
+    let state = check(&world.deps(), deregistered(), at(50)).await.unwrap();
+    assert_eq!(state.remaining.target_groups, [TG]);
+    assert!(state.remaining.classic_elbs.is_empty());
+    assert_eq!(state.wait_seconds, 13);
+}
+
+#[tokio::test]
+async fn a_running_task_holds_the_drain_and_waits_grow_once_overdue() {
+    let world = World::new("RUNNING", "OutOfService", UNUSED);
+    let state = check(&world.deps(), deregistered(), at(70)).await.unwrap();
+    assert_eq!(state.remaining.tasks, [task_arn("web")]);
+    assert_eq!(state.wait_seconds, 8, "8 s overdue: wait 8 s");
+    // ListTasks would hide a task that is stopping; DescribeTasks still shows it.
+    let world = World::new("DEACTIVATING", "OutOfService", UNUSED);
+    let state = check(&world.deps(), state, at(78)).await.unwrap();
+    assert_eq!(state.remaining.tasks.len(), 1);
+    assert_eq!(state.checks, 2);
+}
+
+#[tokio::test]
+async fn tasks_ecs_no_longer_knows_count_as_stopped() {
+    let mut world = World::new("STOPPED", "OutOfService", UNUSED);
+    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {
+        DescribeTasksOutput::builder()
+            .failures(
+                Failure::builder()
+                    .arn(task_arn("web"))
+                    .reason("MISSING")
+                    .build(),
+            )
+            .build()
+    });
+    let state = check(&world.deps(), deregistered(), at(63)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn gone_load_balancers_count_as_drained() {
+    let mut world = World::new("STOPPED", "InService", DRAINING);
+    world.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "LoadBalancerNotFound",
+                "There is no ACTIVE Load Balancer named 'web-elb'",
+            )
+        });
+    world.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "TargetGroupNotFound",
+                "One or more target groups not found",
+            )
+        });
+    let state = check(&world.deps(), deregistered(), at(10)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn a_target_registered_again_is_deregistered_again() {
+    let mut world = World::new(
+        "STOPPED",
+        "OutOfService",
+        &[
+            TargetHealthStateEnum::Healthy,
+            TargetHealthStateEnum::Unused,
+        ],
+    );
+    world.elbv2.push(
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_compute_output(
+            |req| {
+                assert_eq!(req.targets().len(), 1);
+                assert_eq!(req.targets()[0].port(), Some(32768));
+                DeregisterTargetsOutput::builder().build()
+            },
+        ),
+    );
+    let state = check(&world.deps(), deregistered(), at(70)).await.unwrap();
+    assert_eq!(world.elbv2[1].num_calls(), 1);
+    assert_eq!(state.remaining.target_groups, [TG]);
+}
+
+#[tokio::test]
+async fn heartbeats_when_due_and_not_before() {
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    // 60 s heartbeat timeout: due 24 s after the hook's timer started.
+    let state = check(&world.deps(), deregistered(), at(20)).await.unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), 0, "not due at 20 s");
+    assert_eq!(state.heartbeat.timeout_seconds, Some(60));
+    assert!(
+        state.wait_seconds <= 24,
+        "never waits past a heartbeat: {}",
+        state.wait_seconds
+    );
+    // The hook's global timeout (100 x 60 s) caps the one-hour deadline.
+    assert_eq!(state.deadline_at, at(6000 - 60).min(at(3600)));
+
+    let state = check(&world.deps(), state, at(25)).await.unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), 1, "due at 25 s");
+    assert_eq!(state.heartbeat.last_at, Some(at(25)));
+    assert_eq!(state.heartbeat.sent, 1);
+    assert_eq!(world.autoscaling[0].num_calls(), 1, "the hook is read once");
+
+    let state = check(&world.deps(), state, at(40)).await.unwrap();
+    assert_eq!(
+        world.autoscaling[1].num_calls(),
+        1,
+        "not due again until 49 s"
+    );
+    assert_eq!(state.heartbeat.sent, 1);
+}
+
+#[tokio::test]
+async fn an_action_gone_stops_heartbeats_without_failing() {
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "ValidationError",
+                "No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321",
+            )
+        });
+    let state = check(&world.deps(), deregistered(), at(30)).await.unwrap();
+    assert!(state.heartbeat.action_gone);
+    let state = check(&world.deps(), state, at(60)).await.unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), 1);
+    assert_eq!(state.status, DrainStatus::Draining);
+
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
+        .then_output(|| DescribeLifecycleHooksOutput::builder().build());
+    let state = check(&world.deps(), deregistered(), at(30)).await.unwrap();
+    assert!(
+        state.heartbeat.action_gone,
+        "a deleted hook has no action to keep alive"
+    );
+}
+
+#[tokio::test]
+async fn past_the_deadline_the_drain_gives_up_waiting() {
+    let world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut input = deregistered();
+    input.deadline_at = at(100);
+    let state = check(&world.deps(), input, at(101)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::DeadlinePassed);
+    assert!(state.drain_timed_out);
+    assert_eq!(state.remaining.tasks, [task_arn("web")]);
+}
+
+fn standalone_state(policy: StandaloneTasks) -> DrainState {
+    let mut state = deregistered();
+    state.tasks.push(TrackedTask {
+        arn: task_arn("job"),
+        service: None,
+        last_status: "RUNNING".into(),
+    });
+    state.remaining.tasks.push(task_arn("job"));
+    state.settings.standalone_tasks = policy;
+    state.settings.standalone_task_grace_seconds = 120;
+    state
+}
+
+fn stop_rule() -> Rule {
+    mock!(aws_sdk_ecs::Client::stop_task).then_compute_output(|req| {
+        assert_eq!(req.task(), Some(task_arn("job").as_str()));
+        assert!(req.reason().unwrap().contains("i-1234567890abcdef0"));
+        StopTaskOutput::builder().build()
+    })
+}
+
+#[tokio::test]
+async fn standalone_tasks_are_waited_for_by_default() {
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.ecs.push(stop_rule());
+    let state = check(
+        &world.deps(),
+        standalone_state(StandaloneTasks::Wait),
+        at(500),
+    )
+    .await
+    .unwrap();
+    assert_eq!(world.ecs[1].num_calls(), 0);
+    assert!(state.remaining.tasks.contains(&task_arn("job")));
+    assert!(state.stopped_tasks.is_empty());
+}
+
+#[tokio::test]
+async fn standalone_tasks_are_stopped_after_the_grace_period_when_configured() {
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.ecs.push(stop_rule());
+    let state = check(
+        &world.deps(),
+        standalone_state(StandaloneTasks::Stop),
+        at(100),
+    )
+    .await
+    .unwrap();
+    assert_eq!(world.ecs[1].num_calls(), 0, "inside the grace period");
+    let state = check(&world.deps(), state, at(121)).await.unwrap();
+    assert_eq!(world.ecs[1].num_calls(), 1);
+    assert_eq!(state.stopped_tasks, [task_arn("job")]);
+}
+
+#[tokio::test]
+async fn errors_map_to_stable_names() {
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    assert_eq!(
+        check(&world.deps(), deregistered(), at(10))
+            .await
+            .unwrap_err()
+            .name(),
+        "Retryable"
+    );
+
+    let mut world = World::new("STOPPED", "OutOfService", UNUSED);
+    world.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
+        .then_http_response(|| query_error(503, "ServiceUnavailable", "try later"));
+    assert_eq!(
+        check(&world.deps(), deregistered(), at(10))
+            .await
+            .unwrap_err()
+            .name(),
+        "Retryable"
+    );
+
+    let mut world = World::new("STOPPED", "OutOfService", UNUSED);
+    world.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_http_response(|| query_error(400, "AccessDenied", "no"));
+    let error = check(&world.deps(), deregistered(), at(10))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "AwsRequestFailed");
+    assert!(error.to_string().contains("DescribeTargetHealth"));
+
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
+    assert_eq!(
+        check(&world.deps(), deregistered(), at(30))
+            .await
+            .unwrap_err()
+            .name(),
+        "Retryable"
+    );
+}
+
+#[tokio::test]
+async fn the_handler_refuses_a_malformed_state() {
+    let world = World::new("STOPPED", "OutOfService", UNUSED);
+    let mut value = serde_json::to_value(deregistered()).unwrap();
+    value["remaining"]["tasks"] = serde_json::json!("all");
+    let error = handler(
+        &world.deps(),
+        LambdaEvent::new(value, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.name(), "InvalidEvent");
+    assert!(error.to_string().contains("remaining.tasks"), "{error}");
+}

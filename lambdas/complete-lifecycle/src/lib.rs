@@ -1,0 +1,122 @@
+//! The last drain step: lets Auto Scaling terminate the instance.
+//!
+//! Completes the lifecycle action with its token (CONTINUE once drained, the configured
+//! result once the deadline passed). When AWS has no active action for the token, it
+//! tries the instance id; when there is none either, the action was completed before
+//! (a duplicate event, a retry, a redrive) or has expired: that is success, reported as
+//! `already_completed`, so duplicates and redrives end well instead of retrying forever.
+
+use aws_sdk_autoscaling::config::http::HttpResponse;
+use aws_sdk_autoscaling::error::SdkError;
+use aws_sdk_autoscaling::operation::complete_lifecycle_action::CompleteLifecycleActionError;
+use chrono::{DateTime, Utc};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use sta_shared::error::{aws_error, is_no_active_lifecycle_action};
+use sta_shared::state::{
+    Completion, CompletionOutcome, DrainKind, DrainState, DrainStatus, LifecycleResult,
+};
+use sta_shared::StepError;
+use tracing::instrument;
+
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub autoscaling: aws_sdk_autoscaling::Client,
+}
+
+pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {
+    let state = DrainState::from_value(event.payload)?;
+    complete(deps, state, Utc::now()).await
+}
+
+#[instrument(skip(deps, state), fields(instance = %state.request.instance_id))]
+pub async fn complete(
+    deps: &Deps,
+    mut state: DrainState,
+    now: DateTime<Utc>,
+) -> Result<DrainState, StepError> {
+    let result = match state.status {
+        DrainStatus::Drained => LifecycleResult::Continue,
+        DrainStatus::DeadlinePassed => state.settings.deadline_result,
+        DrainStatus::Draining | DrainStatus::NotInCluster => {
+            return Err(StepError::invalid_event(
+                "status",
+                "is not drained: the lifecycle action is completed only once drained or past the deadline",
+            ))
+        }
+    };
+    if state.request.kind == DrainKind::SpotInterruption {
+        tracing::info!("Spot interruption: no lifecycle action to complete");
+        state.completion = Some(Completion {
+            result: None,
+            outcome: CompletionOutcome::NotApplicable,
+            at: now,
+        });
+        return Ok(state);
+    }
+    let request = &state.request;
+    let field = |name: &str, value: &Option<String>| {
+        value.clone().ok_or_else(|| {
+            StepError::invalid_event(
+                format!("request.{name}"),
+                "is missing for a lifecycle action",
+            )
+        })
+    };
+    let asg = field("asg_name", &request.asg_name)?;
+    let hook = field("hook_name", &request.hook_name)?;
+    let token = field("token", &request.token)?;
+
+    let by_token = deps
+        .autoscaling
+        .complete_lifecycle_action()
+        .auto_scaling_group_name(&asg)
+        .lifecycle_hook_name(&hook)
+        .lifecycle_action_token(token)
+        .lifecycle_action_result(result.as_str())
+        .send()
+        .await;
+    let outcome = match by_token {
+        Ok(_) => CompletionOutcome::Completed,
+        Err(error) if is_no_active_lifecycle_action(&error) => {
+            let by_instance = deps
+                .autoscaling
+                .complete_lifecycle_action()
+                .auto_scaling_group_name(&asg)
+                .lifecycle_hook_name(&hook)
+                .instance_id(&request.instance_id)
+                .lifecycle_action_result(result.as_str())
+                .send()
+                .await;
+            match by_instance {
+                Ok(_) => CompletionOutcome::Completed,
+                Err(error) if is_no_active_lifecycle_action(&error) => {
+                    CompletionOutcome::AlreadyCompleted
+                }
+                Err(error) => return Err(complete_error(error)),
+            }
+        }
+        Err(error) => return Err(complete_error(error)),
+    };
+    tracing::info!(
+        asg = %asg,
+        hook = %hook,
+        result = result.as_str(),
+        outcome = ?outcome,
+        drain_timed_out = state.drain_timed_out,
+        "lifecycle action done"
+    );
+    state.completion = Some(Completion {
+        result: Some(result),
+        outcome,
+        at: now,
+    });
+    Ok(state)
+}
+
+fn complete_error(error: SdkError<CompleteLifecycleActionError, HttpResponse>) -> StepError {
+    aws_error("CompleteLifecycleAction", error)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+use super::*;
+use aws_sdk_autoscaling::operation::complete_lifecycle_action::CompleteLifecycleActionOutput;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::retry::RetryConfig;
+use sta_shared::testing::*;
+
+fn deps(rules: &[&Rule]) -> Deps {
+    Deps {
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::Sequential, rules, |c| c
+            .retry_config(RetryConfig::disabled())),
+    }
+}
+
+fn drained() -> DrainState {
+    let mut state = drain_state();
+    state.status = DrainStatus::Drained;
+    state
+}
+
+fn by_token(result: &'static str) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .match_requests(|req| req.lifecycle_action_token().is_some())
+        .then_compute_output(move |req| {
+            assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+            assert_eq!(req.lifecycle_hook_name(), Some(HOOK));
+            assert_eq!(req.lifecycle_action_token(), Some(TOKEN));
+            assert_eq!(req.instance_id(), None);
+            assert_eq!(req.lifecycle_action_result(), Some(result));
+            CompleteLifecycleActionOutput::builder().build()
+        })
+}
+
+fn no_active(kind: &'static str) -> Rule {
+    let message: &'static str = if kind == "token" {
+        "No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321"
+    } else {
+        "No active Lifecycle Action found with instance ID i-1234567890abcdef0"
+    };
+    mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .then_http_response(move || query_error(400, "ValidationError", message))
+}
+
+#[tokio::test]
+async fn completes_a_drained_instance_with_continue() {
+    let rule = by_token("CONTINUE");
+    let state = complete(&deps(&[&rule]), drained(), at(50)).await.unwrap();
+    assert_eq!(rule.num_calls(), 1);
+    let completion = state.completion.unwrap();
+    assert_eq!(completion.outcome, CompletionOutcome::Completed);
+    assert_eq!(completion.result, Some(LifecycleResult::Continue));
+    assert_eq!(completion.at, at(50));
+}
+
+#[tokio::test]
+async fn completes_with_the_configured_result_after_the_deadline() {
+    let rule = by_token("ABANDON");
+    let mut state = drain_state();
+    state.status = DrainStatus::DeadlinePassed;
+    state.drain_timed_out = true;
+    state.settings.deadline_result = LifecycleResult::Abandon;
+    let state = complete(&deps(&[&rule]), state, at(3600)).await.unwrap();
+    assert_eq!(
+        state.completion.unwrap().result,
+        Some(LifecycleResult::Abandon)
+    );
+    assert!(state.drain_timed_out);
+}
+
+#[tokio::test]
+async fn an_action_already_completed_or_expired_is_success() {
+    let (first, second) = (no_active("token"), no_active("instance"));
+    let state = complete(&deps(&[&first, &second]), drained(), at(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.completion.unwrap().outcome,
+        CompletionOutcome::AlreadyCompleted
+    );
+    assert_eq!(first.num_calls() + second.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn falls_back_to_the_instance_id() {
+    let first = no_active("token");
+    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .then_compute_output(|req| {
+            assert_eq!(req.instance_id(), Some(INSTANCE_ID));
+            assert_eq!(req.lifecycle_action_token(), None);
+            CompleteLifecycleActionOutput::builder().build()
+        });
+    let state = complete(&deps(&[&first, &by_instance]), drained(), at(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.completion.unwrap().outcome,
+        CompletionOutcome::Completed
+    );
+    assert_eq!(by_instance.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn never_completes_while_still_draining() {
+    let rule = by_token("CONTINUE");
+    let error = complete(&deps(&[&rule]), drain_state(), at(50))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "InvalidEvent");
+    assert!(error.to_string().contains("`status`"));
+    assert_eq!(rule.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_spot_drain_has_nothing_to_complete() {
+    let rule = by_token("CONTINUE");
+    let mut state = drained();
+    state.request.kind = DrainKind::SpotInterruption;
+    state.request.token = None;
+    let state = complete(&deps(&[&rule]), state, at(50)).await.unwrap();
+    assert_eq!(
+        state.completion.unwrap().outcome,
+        CompletionOutcome::NotApplicable
+    );
+    assert_eq!(rule.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_lifecycle_state_without_a_token_is_refused() {
+    let mut state = drained();
+    state.request.token = None;
+    let error = complete(&deps(&[]), state, at(50)).await.unwrap_err();
+    assert_eq!(error.name(), "InvalidEvent");
+    assert!(error.to_string().contains("request.token"));
+}
+
+#[tokio::test]
+async fn errors_map_to_stable_names() {
+    for (status, code, message, name) in [
+        (400, "Throttling", "Rate exceeded", "Retryable"),
+        (503, "ServiceUnavailable", "try later", "Retryable"),
+        (400, "AccessDenied", "not allowed", "AwsRequestFailed"),
+        (
+            400,
+            "ValidationError",
+            "1 validation error detected",
+            "AwsRequestFailed",
+        ),
+    ] {
+        let rule = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+            .then_http_response(move || query_error(status, code, message));
+        let error = complete(&deps(&[&rule]), drained(), at(50))
+            .await
+            .unwrap_err();
+        assert_eq!(error.name(), name, "{error}");
+        assert!(
+            error.to_string().contains("CompleteLifecycleAction"),
+            "{error}"
+        );
+    }
+    let first = no_active("token");
+    let throttled = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
+    let error = complete(&deps(&[&first, &throttled]), drained(), at(50))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "Retryable");
+}
+
+#[tokio::test]
+async fn the_handler_refuses_a_malformed_state() {
+    let rule = by_token("CONTINUE");
+    let error = handler(
+        &deps(&[&rule]),
+        LambdaEvent::new(
+            serde_json::json!({"status": "drained"}),
+            lambda_runtime::Context::default(),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.name(), "InvalidEvent");
+    assert_eq!(rule.num_calls(), 0);
+}

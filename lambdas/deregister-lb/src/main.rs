@@ -1,0 +1,22 @@
+use deregister_lb::{handler, Deps};
+use lambda_runtime::{run, service_fn, Error};
+use sta_shared::config::DrainConfig;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sta_shared::init_tracing();
+    let config = DrainConfig::from_env()?;
+    let clients = sta_shared::Clients::from_env().await;
+    let deps = Deps {
+        autoscaling: clients.autoscaling,
+        ecs: clients.ecs,
+        elb: clients.elb,
+        elbv2: clients.elbv2,
+        config,
+    };
+    let deps = &deps;
+    run(service_fn(move |event| async move {
+        handler(deps, event).await
+    }))
+    .await
+}

@@ -1,0 +1,242 @@
+//! The first drain step. Validates the raw event once into the shared
+//! [`DrainRequest`](sta_shared::state::DrainRequest), finds the EC2 instance's ECS
+//! container instance, sets it DRAINING (already DRAINING is fine) and records the tasks
+//! on it, so that later steps can wait for exactly those tasks to stop.
+//!
+//! An instance that is not registered in the cluster is not an error: there is nothing
+//! to drain in ECS, and the load balancers are still drained by the next step. For a
+//! Spot interruption warning (which names no cluster, so the rule matches every Spot
+//! instance of the Region) such an instance is not ours: the state says `not_in_cluster`
+//! and the execution ends there.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus};
+use chrono::{DateTime, Utc};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use sta_shared::config::DrainConfig;
+use sta_shared::error::ecs_error;
+use sta_shared::event::DrainInput;
+use sta_shared::state::{
+    seconds, DrainKind, DrainState, DrainStatus, Heartbeat, Remaining, TrackedTask,
+};
+use sta_shared::StepError;
+use tracing::instrument;
+
+/// DescribeContainerInstances and DescribeTasks take at most 100 ARNs a call.
+const DESCRIBE_BATCH: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub ecs: aws_sdk_ecs::Client,
+    pub config: DrainConfig,
+}
+
+pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {
+    let input = DrainInput::parse(&event.payload, &deps.config)?;
+    drain(deps, input, Utc::now()).await
+}
+
+#[instrument(skip(deps, input), fields(instance = %input.request.instance_id, cluster = %input.request.cluster))]
+pub async fn drain(
+    deps: &Deps,
+    input: DrainInput,
+    now: DateTime<Utc>,
+) -> Result<DrainState, StepError> {
+    let request = &input.request;
+    let cluster = request.cluster.as_str();
+    let container_instance =
+        find_container_instance(&deps.ecs, cluster, &request.instance_id).await?;
+    let (container_instance_arn, tasks) = match container_instance {
+        None => {
+            tracing::info!("instance is not registered in the cluster: nothing to drain in ECS");
+            (None, Vec::new())
+        }
+        Some(instance) => {
+            let arn = instance
+                .container_instance_arn()
+                .unwrap_or_default()
+                .to_string();
+            let drained = set_draining(&deps.ecs, cluster, &instance).await?;
+            if drained {
+                let tasks = tasks_on(&deps.ecs, cluster, &arn).await?;
+                tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");
+                (Some(arn), tasks)
+            } else {
+                (None, Vec::new())
+            }
+        }
+    };
+    let status = if container_instance_arn.is_none() && request.kind == DrainKind::SpotInterruption
+    {
+        tracing::info!("Spot interruption warning for an instance outside the cluster: ignored");
+        DrainStatus::NotInCluster
+    } else {
+        DrainStatus::Draining
+    };
+    let started_at = request.event_time;
+    Ok(DrainState {
+        deadline_at: started_at + seconds(input.settings.drain_deadline_seconds),
+        started_at,
+        execution_id: input.execution_id.clone(),
+        remaining: Remaining {
+            tasks: tasks.iter().map(|task| task.arn.clone()).collect(),
+            ..Remaining::default()
+        },
+        container_instance_arn,
+        tasks,
+        load_balancers: None,
+        heartbeat: Heartbeat {
+            last_at: Some(started_at.min(now)),
+            ..Heartbeat::default()
+        },
+        status,
+        wait_seconds: 0,
+        checks: 0,
+        stopped_tasks: Vec::new(),
+        drained_at: None,
+        drain_timed_out: false,
+        completion: None,
+        settings: input.settings,
+        request: input.request,
+    })
+}
+
+/// The container instance of `instance_id`, found with the `ec2InstanceId ==` filter.
+/// The match is checked on the described instance, never assumed from the filter.
+async fn find_container_instance(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    instance_id: &str,
+) -> Result<Option<ContainerInstance>, StepError> {
+    let arns: Vec<String> = ecs
+        .list_container_instances()
+        .cluster(cluster)
+        .filter(format!("ec2InstanceId == {instance_id}"))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|error| ecs_error(cluster, "ListContainerInstances", error))?;
+    for batch in arns.chunks(DESCRIBE_BATCH) {
+        let output = ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|error| ecs_error(cluster, "DescribeContainerInstances", error))?;
+        if let Some(found) = output
+            .container_instances()
+            .iter()
+            .find(|instance| instance.ec2_instance_id() == Some(instance_id))
+        {
+            return Ok(Some(found.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Sets the container instance DRAINING. Returns false when it vanished meanwhile.
+async fn set_draining(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    instance: &ContainerInstance,
+) -> Result<bool, StepError> {
+    let arn = instance.container_instance_arn().unwrap_or_default();
+    match instance.status().unwrap_or_default() {
+        "DRAINING" => {
+            tracing::info!(container_instance = %arn, "already DRAINING");
+            return Ok(true);
+        }
+        "ACTIVE" => {}
+        other => {
+            // REGISTERING, DEREGISTERING, REGISTRATION_FAILED: ECS accepts DRAINING only
+            // from ACTIVE; record its tasks so the drain still waits for them.
+            tracing::warn!(container_instance = %arn, status = other, "cannot set DRAINING from this status");
+            return Ok(true);
+        }
+    }
+    let output = ecs
+        .update_container_instances_state()
+        .cluster(cluster)
+        .container_instances(arn)
+        .status(ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .map_err(|error| ecs_error(cluster, "UpdateContainerInstancesState", error))?;
+    if let Some(failure) = output.failures().first() {
+        let reason = failure.reason().unwrap_or("unknown");
+        if reason == "MISSING" {
+            tracing::info!(container_instance = %arn, "deregistered before it could be drained");
+            return Ok(false);
+        }
+        return Err(StepError::AwsRequestFailed {
+            operation: "UpdateContainerInstancesState".into(),
+            message: format!(
+                "{arn}: {reason}{}",
+                failure
+                    .detail()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    Ok(true)
+}
+
+/// Every task on the container instance that has not stopped. Listed by both desired
+/// statuses: a task ECS is already stopping has desired status STOPPED and would be
+/// missing from the default list (this step may run again on a retry or redrive).
+async fn tasks_on(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    container_instance: &str,
+) -> Result<Vec<TrackedTask>, StepError> {
+    let mut arns = BTreeSet::new();
+    for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let page: Vec<String> = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .container_instance(container_instance)
+            .desired_status(desired)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
+        arns.extend(page);
+    }
+    let arns: Vec<String> = arns.into_iter().collect();
+    let mut tasks = Vec::new();
+    for batch in arns.chunks(DESCRIBE_BATCH) {
+        let output = ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|error| ecs_error(cluster, "DescribeTasks", error))?;
+        for task in output.tasks() {
+            let last_status = task.last_status().unwrap_or("UNKNOWN");
+            if last_status == "STOPPED" {
+                continue;
+            }
+            tasks.push(TrackedTask {
+                arn: task.task_arn().unwrap_or_default().to_string(),
+                service: task
+                    .group()
+                    .and_then(|group| group.strip_prefix("service:"))
+                    .map(str::to_string),
+                last_status: last_status.to_string(),
+            });
+        }
+    }
+    Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! Test support for the Lambdas (feature `testing`, enabled in dev-dependencies only).
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::config::DrainConfig;
+use crate::event::DrainInput;
+use crate::state::*;
+
+pub const INSTANCE_ID: &str = "i-1234567890abcdef0";
+pub const CLUSTER: &str = "test-cluster";
+pub const ASG: &str = "test-cluster-asg";
+pub const HOOK: &str = "ecsTermination";
+pub const TOKEN: &str = "87654321-4321-4321-4321-210987654321";
+
+/// The lifecycle event AWS sends (tests/fixtures/lifecycle-terminate.json).
+pub fn lifecycle_event() -> Value {
+    serde_json::from_str(include_str!(
+        "../../../tests/fixtures/lifecycle-terminate.json"
+    ))
+    .expect("fixture is JSON")
+}
+
+/// The Spot interruption warning AWS sends (tests/fixtures/spot-interruption.json).
+pub fn spot_event() -> Value {
+    serde_json::from_str(include_str!(
+        "../../../tests/fixtures/spot-interruption.json"
+    ))
+    .expect("fixture is JSON")
+}
+
+/// The first step's input as the state machine builds it around `event`.
+pub fn step_input(event: Value) -> Value {
+    json!({
+        "event": event,
+        "execution_id": "arn:aws:states:us-west-2:123456789012:execution:drain:test",
+        "execution_start_time": "2026-11-27T00:00:01Z",
+        "settings": {
+            "drain_deadline_seconds": "3600",
+            "deadline_result": "CONTINUE",
+            "standalone_tasks": "wait",
+            "standalone_task_grace_seconds": "300"
+        }
+    })
+}
+
+/// The event time of the fixtures.
+pub fn event_time() -> DateTime<Utc> {
+    "2026-11-27T00:00:00Z".parse().expect("a time")
+}
+
+/// `offset` seconds after the fixtures' event time.
+pub fn at(offset: i64) -> DateTime<Utc> {
+    event_time() + chrono::Duration::seconds(offset)
+}
+
+/// The parsed first-step input for the lifecycle fixture.
+pub fn lifecycle_input() -> DrainInput {
+    DrainInput::parse(&step_input(lifecycle_event()), &DrainConfig::default())
+        .expect("the fixture is valid")
+}
+
+/// A drain state as the first step leaves it for the lifecycle fixture: container
+/// instance `ci`, one service task `task-web`.
+pub fn drain_state() -> DrainState {
+    let input = lifecycle_input();
+    DrainState {
+        request: input.request,
+        settings: input.settings,
+        execution_id: input.execution_id,
+        started_at: event_time(),
+        deadline_at: at(3600),
+        container_instance_arn: Some(
+            "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci".into(),
+        ),
+        tasks: vec![TrackedTask {
+            arn: task_arn("web"),
+            service: Some("web".into()),
+            last_status: "RUNNING".into(),
+        }],
+        load_balancers: None,
+        heartbeat: Heartbeat {
+            last_at: Some(event_time()),
+            ..Heartbeat::default()
+        },
+        status: DrainStatus::Draining,
+        wait_seconds: 0,
+        checks: 0,
+        remaining: Remaining {
+            tasks: vec![task_arn("web")],
+            ..Remaining::default()
+        },
+        stopped_tasks: Vec::new(),
+        drained_at: None,
+        drain_timed_out: false,
+        completion: None,
+    }
+}
+
+pub fn task_arn(name: &str) -> String {
+    format!("arn:aws:ecs:us-west-2:123456789012:task/test-cluster/{name}")
+}
+
+/// A raw HTTP error response, as a service returns it.
+pub fn http_error(status: u16, body: impl Into<SdkBody>) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(status).expect("a status code"),
+        body.into(),
+    )
+}
+
+/// A JSON-protocol (ECS, Step Functions) error body.
+pub fn json_error(status: u16, code: &str) -> HttpResponse {
+    http_error(
+        status,
+        format!(r#"{{"__type":"{code}","message":"{code} from the test"}}"#),
+    )
+}
+
+/// A query-protocol (Auto Scaling, ELB) error body.
+pub fn query_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    http_error(
+        status,
+        format!(
+            r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"#
+        ),
+    )
+}
