@@ -11,7 +11,7 @@ SCENARIO  ?= tests/scenarios/default.json
         build local synth
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
 
 deps: deps-py deps-npm ## install the pinned Python and npm tools (idempotent)
 
@@ -38,9 +38,19 @@ test-rust: ## unit tests (aws-smithy-mocks), the ASL contract and the moto integ
 test-asl: deps-npm ## validate the state machine with asl-validator
 	cd infra && npx --no-install asl-validator --json-path ../statemachine/drain.asl.json
 
-test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e ## everything CI checks
+test-infra: deps-npm deps-py ## CDK assertion tests, cdk-nag and cfn-lint on the synthesized template (no Rust build)
+	cd infra && npm test
+
+synth: deps-npm ## cdk synth of the example app, offline, into infra/cdk.out/
+	cd infra && npm run synth
+
+test-world: deps-py ## the local AWS world's own behaviour tests
+	PYTHONPATH=tests $(PY) -m pytest tests/world -q
+
+test: deps fmt-check clippy test-rust test-asl test-infra test-world ## everything CI checks
 
 build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target first)
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \
 	  { echo "error: could not add the Rust target aarch64-unknown-linux-gnu (offline?). Run 'rustup target add aarch64-unknown-linux-gnu' where rustup can reach static.rust-lang.org, then 'make build' again." >&2; exit 1; }
-	cargo lambda build --release --arm64 --output-format zip
+	cargo lambda build --release --arm64 --output-format zip \
+	  -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler
