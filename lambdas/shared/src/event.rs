@@ -18,6 +18,25 @@ pub const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
 /// Auto Scaling's lifecycle wait is capped at 48 hours.
 pub const MAX_DRAIN_DEADLINE_SECONDS: u64 = 48 * 3600;
 
+/// The name our own starters (the sweeper, `ecs-sta replay --restart`) give an execution:
+/// made from the instance and the lifecycle token, so that Step Functions itself refuses a
+/// second execution for the same action (`ExecutionAlreadyExists`; names are unique per
+/// state machine for 90 days). Without a token (the sweeper cannot know it) the instance
+/// alone names it: an instance is terminated once.
+pub fn execution_name(instance_id: &str, token: Option<&str>) -> String {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    };
+    let name = match token {
+        Some(token) => format!("{}-{}", clean(instance_id), clean(token)),
+        None => format!("{}-sweep", clean(instance_id)),
+    };
+    // Step Functions allows 80 characters.
+    name.chars().take(80).collect()
+}
+
 /// The first step's input, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrainInput {
@@ -448,6 +467,24 @@ mod tests {
             ..DrainConfig::default()
         };
         assert_eq!(parse(event, &config).unwrap().request.cluster, "prod");
+    }
+
+    #[test]
+    fn execution_names_come_from_the_instance_and_the_token() {
+        assert_eq!(
+            execution_name(
+                "i-1234567890abcdef0",
+                Some("87654321-4321-4321-4321-210987654321")
+            ),
+            "i-1234567890abcdef0-87654321-4321-4321-4321-210987654321"
+        );
+        assert_eq!(
+            execution_name("i-1234567890abcdef0", None),
+            "i-1234567890abcdef0-sweep"
+        );
+        let long = execution_name("i-1234567890abcdef0", Some(&"x".repeat(200)));
+        assert_eq!(long.len(), 80);
+        assert_eq!(execution_name("i-1", Some("a b/c")), "i-1-abc");
     }
 
     #[test]
