@@ -282,14 +282,13 @@ async fn heartbeat(
     if state.request.kind != DrainKind::LifecycleAction || state.heartbeat.action_gone {
         return Ok(());
     }
-    let (Some(asg), Some(hook), Some(token)) = (
+    let (Some(asg), Some(hook)) = (
         state.request.asg_name.clone(),
         state.request.hook_name.clone(),
-        state.request.token.clone(),
     ) else {
         return Err(StepError::invalid_event(
             "request",
-            "lacks asg_name, hook_name or token for a lifecycle action",
+            "lacks asg_name or hook_name for a lifecycle action",
         ));
     };
     let timeout = match state.heartbeat.timeout_seconds {
@@ -328,13 +327,16 @@ async fn heartbeat(
     if now < last + seconds(heartbeat_interval(timeout)) {
         return Ok(());
     }
-    let sent = autoscaling
+    let heartbeat = autoscaling
         .record_lifecycle_action_heartbeat()
         .auto_scaling_group_name(&asg)
-        .lifecycle_hook_name(&hook)
-        .lifecycle_action_token(token)
-        .send()
-        .await;
+        .lifecycle_hook_name(&hook);
+    // A sweeper-made request has no token: the instance id names the action.
+    let heartbeat = match &state.request.token {
+        Some(token) => heartbeat.lifecycle_action_token(token),
+        None => heartbeat.instance_id(&state.request.instance_id),
+    };
+    let sent = heartbeat.send().await;
     match sent {
         Ok(_) => {
             state.heartbeat.last_at = Some(now);

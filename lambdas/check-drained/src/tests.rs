@@ -465,3 +465,19 @@ async fn the_handler_refuses_a_malformed_state() {
     assert_eq!(error.name(), "InvalidEvent");
     assert!(error.to_string().contains("remaining.tasks"), "{error}");
 }
+
+#[tokio::test]
+async fn a_sweeper_request_heartbeats_by_instance_id() {
+    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_compute_output(|req| {
+            assert_eq!(req.lifecycle_action_token(), None);
+            assert_eq!(req.instance_id(), Some(INSTANCE_ID));
+            RecordLifecycleActionHeartbeatOutput::builder().build()
+        });
+    let mut input = deregistered();
+    input.request.token = None;
+    let state = check(&world.deps(), input, at(30)).await.unwrap();
+    assert_eq!(state.heartbeat.sent, 1);
+}

@@ -8,7 +8,9 @@
 
 use aws_sdk_autoscaling::config::http::HttpResponse;
 use aws_sdk_autoscaling::error::SdkError;
-use aws_sdk_autoscaling::operation::complete_lifecycle_action::CompleteLifecycleActionError;
+use aws_sdk_autoscaling::operation::complete_lifecycle_action::{
+    CompleteLifecycleActionError, CompleteLifecycleActionOutput,
+};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -65,30 +67,25 @@ pub async fn complete(
     };
     let asg = field("asg_name", &request.asg_name)?;
     let hook = field("hook_name", &request.hook_name)?;
-    let token = field("token", &request.token)?;
 
-    let by_token = deps
-        .autoscaling
-        .complete_lifecycle_action()
-        .auto_scaling_group_name(&asg)
-        .lifecycle_hook_name(&hook)
-        .lifecycle_action_token(token)
-        .lifecycle_action_result(result.as_str())
-        .send()
-        .await;
-    let outcome = match by_token {
-        Ok(_) => CompletionOutcome::Completed,
-        Err(error) if is_no_active_lifecycle_action(&error) => {
-            let by_instance = deps
-                .autoscaling
+    let by_token = match &request.token {
+        Some(token) => {
+            deps.autoscaling
                 .complete_lifecycle_action()
                 .auto_scaling_group_name(&asg)
                 .lifecycle_hook_name(&hook)
-                .instance_id(&request.instance_id)
+                .lifecycle_action_token(token)
                 .lifecycle_action_result(result.as_str())
                 .send()
-                .await;
-            match by_instance {
+                .await
+        }
+        // A sweeper-made request: the instance id identifies the action.
+        None => complete_by_instance(deps, &asg, &hook, &request.instance_id, result).await,
+    };
+    let outcome = match by_token {
+        Ok(_) => CompletionOutcome::Completed,
+        Err(error) if is_no_active_lifecycle_action(&error) && request.token.is_some() => {
+            match complete_by_instance(deps, &asg, &hook, &request.instance_id, result).await {
                 Ok(_) => CompletionOutcome::Completed,
                 Err(error) if is_no_active_lifecycle_action(&error) => {
                     CompletionOutcome::AlreadyCompleted
@@ -96,6 +93,7 @@ pub async fn complete(
                 Err(error) => return Err(complete_error(error)),
             }
         }
+        Err(error) if is_no_active_lifecycle_action(&error) => CompletionOutcome::AlreadyCompleted,
         Err(error) => return Err(complete_error(error)),
     };
     tracing::info!(
@@ -112,6 +110,23 @@ pub async fn complete(
         at: now,
     });
     Ok(state)
+}
+
+async fn complete_by_instance(
+    deps: &Deps,
+    asg: &str,
+    hook: &str,
+    instance_id: &str,
+    result: LifecycleResult,
+) -> Result<CompleteLifecycleActionOutput, SdkError<CompleteLifecycleActionError, HttpResponse>> {
+    deps.autoscaling
+        .complete_lifecycle_action()
+        .auto_scaling_group_name(asg)
+        .lifecycle_hook_name(hook)
+        .instance_id(instance_id)
+        .lifecycle_action_result(result.as_str())
+        .send()
+        .await
 }
 
 fn complete_error(error: SdkError<CompleteLifecycleActionError, HttpResponse>) -> StepError {

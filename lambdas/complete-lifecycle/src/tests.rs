@@ -124,12 +124,38 @@ async fn a_spot_drain_has_nothing_to_complete() {
 }
 
 #[tokio::test]
-async fn a_lifecycle_state_without_a_token_is_refused() {
+async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
+    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .then_compute_output(|req| {
+            assert_eq!(req.instance_id(), Some(INSTANCE_ID));
+            assert_eq!(req.lifecycle_action_token(), None);
+            CompleteLifecycleActionOutput::builder().build()
+        });
     let mut state = drained();
     state.request.token = None;
+    let state = complete(&deps(&[&by_instance]), state, at(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.completion.unwrap().outcome,
+        CompletionOutcome::Completed
+    );
+
+    let gone = no_active("instance");
+    let mut state = drained();
+    state.request.token = None;
+    let state = complete(&deps(&[&gone]), state, at(50)).await.unwrap();
+    assert_eq!(
+        state.completion.unwrap().outcome,
+        CompletionOutcome::AlreadyCompleted
+    );
+    assert_eq!(gone.num_calls(), 1);
+
+    let mut state = drained();
+    state.request.hook_name = None;
     let error = complete(&deps(&[]), state, at(50)).await.unwrap_err();
     assert_eq!(error.name(), "InvalidEvent");
-    assert!(error.to_string().contains("request.token"));
+    assert!(error.to_string().contains("request.hook_name"));
 }
 
 #[tokio::test]

@@ -14,6 +14,9 @@ use crate::StepError;
 pub const LIFECYCLE_DETAIL_TYPE: &str = "EC2 Instance-terminate Lifecycle Action";
 pub const SPOT_DETAIL_TYPE: &str = "EC2 Spot Instance Interruption Warning";
 pub const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
+/// The `source` of the lifecycle events our sweeper makes for instances whose event was
+/// lost (EventBridge delivers on a best-effort basis).
+pub const SWEEPER_SOURCE: &str = "ecs-single-task-autoscaling.sweeper";
 
 /// Auto Scaling's lifecycle wait is capped at 48 hours.
 pub const MAX_DRAIN_DEADLINE_SECONDS: u64 = 48 * 3600;
@@ -158,7 +161,7 @@ pub fn parse_event(
     };
     let detail = root.object("detail", "detail")?;
     match (source.as_str(), detail_type.as_str()) {
-        ("aws.autoscaling", LIFECYCLE_DETAIL_TYPE) => {
+        ("aws.autoscaling" | SWEEPER_SOURCE, LIFECYCLE_DETAIL_TYPE) => {
             let transition = detail.string("LifecycleTransition")?;
             if transition != TERMINATING {
                 return Err(detail.fail(
@@ -179,7 +182,13 @@ pub fn parse_event(
                 ));
             }
             let hook_name = detail.string("LifecycleHookName")?;
-            let token = detail.string("LifecycleActionToken")?;
+            // AWS always sends the token. Our sweeper cannot know it (no API returns it):
+            // its events name the instance, which completes and heartbeats the action too.
+            let token = if source == SWEEPER_SOURCE {
+                detail.optional_string("LifecycleActionToken")?
+            } else {
+                Some(detail.string("LifecycleActionToken")?)
+            };
             let cluster = cluster(&detail, config)?;
             Ok(DrainRequest {
                 kind: DrainKind::LifecycleAction,
@@ -187,7 +196,7 @@ pub fn parse_event(
                 cluster,
                 asg_name: Some(asg_name),
                 hook_name: Some(hook_name),
-                token: Some(token),
+                token,
                 event_time,
             })
         }
@@ -209,13 +218,13 @@ pub fn parse_event(
                 event_time,
             })
         }
-        ("aws.autoscaling", _) | ("aws.ec2", _) => Err(root.fail(
+        ("aws.autoscaling" | SWEEPER_SOURCE, _) | ("aws.ec2", _) => Err(root.fail(
             "detail-type",
             format!("is \"{detail_type}\"; expected \"{LIFECYCLE_DETAIL_TYPE}\" or \"{SPOT_DETAIL_TYPE}\""),
         )),
         _ => Err(root.fail(
             "source",
-            format!("is \"{source}\"; expected aws.autoscaling or aws.ec2"),
+            format!("is \"{source}\"; expected aws.autoscaling or aws.ec2 (or {SWEEPER_SOURCE})"),
         )),
     }
 }
@@ -453,6 +462,24 @@ mod tests {
             parse(fixture(LIFECYCLE), &config).unwrap().request.cluster,
             "test-cluster"
         );
+    }
+
+    #[test]
+    fn sweeper_events_may_lack_the_token_aws_events_may_not() {
+        let mut event = fixture(LIFECYCLE);
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("LifecycleActionToken");
+        let message = rejected(event.clone(), &DrainConfig::default());
+        assert!(
+            message.contains("`detail.LifecycleActionToken`"),
+            "{message}"
+        );
+        event["source"] = json!(SWEEPER_SOURCE);
+        let request = parse(event, &DrainConfig::default()).unwrap().request;
+        assert_eq!(request.token, None);
+        assert_eq!(request.kind, DrainKind::LifecycleAction);
     }
 
     #[test]
