@@ -53,6 +53,15 @@ pub async fn check(
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
+    if state.remaining.tasks.is_empty() && state.tasks_stopped_at.is_none() {
+        state.tasks_stopped_at = Some(now);
+    }
+    if state.remaining.classic_elbs.is_empty()
+        && state.remaining.target_groups.is_empty()
+        && state.balancers_drained_at.is_none()
+    {
+        state.balancers_drained_at = Some(now);
+    }
 
     if state.remaining.is_empty() {
         state.status = DrainStatus::Drained;

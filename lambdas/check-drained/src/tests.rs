@@ -191,6 +191,8 @@ async fn a_classic_elb_still_draining_holds_the_drain() {
     let state = check(&world.deps(), deregistered(), at(20)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    assert_eq!(state.tasks_stopped_at, Some(at(20)));
+    assert_eq!(state.balancers_drained_at, None);
     // Expected end: the target group's 60 s from 2 s; the check comes just after.
     assert_eq!(state.wait_seconds, 43);
 }

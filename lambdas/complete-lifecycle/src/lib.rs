@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::error::{aws_error, is_no_active_lifecycle_action};
+use sta_shared::metrics::{self, Unit};
 use sta_shared::state::{
     Completion, CompletionOutcome, DrainKind, DrainState, DrainStatus, LifecycleResult,
 };
@@ -28,7 +29,54 @@ pub struct Deps {
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {
     let state = DrainState::from_value(event.payload)?;
-    complete(deps, state, Utc::now()).await
+    let state = complete(deps, state, Utc::now()).await?;
+    metrics::emit(&state.request.cluster, Utc::now(), &drain_metrics(&state));
+    Ok(state)
+}
+
+/// What a finished drain cost: its duration, how long the tasks and the load balancers
+/// took, whether it hit the deadline, how many heartbeats it sent.
+pub fn drain_metrics(state: &DrainState) -> Vec<(&'static str, f64, Unit)> {
+    let seconds_between =
+        |from: DateTime<Utc>, to: DateTime<Utc>| (to - from).num_milliseconds() as f64 / 1000.0;
+    let mut metrics = vec![
+        (
+            "DrainDeadlineReached",
+            f64::from(u8::from(state.drain_timed_out)),
+            Unit::Count,
+        ),
+        (
+            "HeartbeatsSent",
+            f64::from(state.heartbeat.sent),
+            Unit::Count,
+        ),
+    ];
+    if let Some(completion) = &state.completion {
+        metrics.push((
+            "DrainDurationSeconds",
+            seconds_between(state.started_at, completion.at),
+            Unit::Seconds,
+        ));
+    }
+    if let (false, Some(stopped)) = (state.tasks.is_empty(), state.tasks_stopped_at) {
+        metrics.push((
+            "TaskWaitSeconds",
+            seconds_between(state.started_at, stopped),
+            Unit::Seconds,
+        ));
+    }
+    let deregistered = state
+        .load_balancers
+        .as_ref()
+        .and_then(|balancers| balancers.deregistered_at);
+    if let (Some(from), Some(drained)) = (deregistered, state.balancers_drained_at) {
+        metrics.push((
+            "LoadBalancerWaitSeconds",
+            seconds_between(from, drained),
+            Unit::Seconds,
+        ));
+    }
+    metrics
 }
 
 #[instrument(skip(deps, state), fields(instance = %state.request.instance_id))]

@@ -2,6 +2,7 @@ use super::*;
 use aws_sdk_autoscaling::operation::complete_lifecycle_action::CompleteLifecycleActionOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
+use sta_shared::state::LoadBalancers;
 use sta_shared::testing::*;
 
 fn deps(rules: &[&Rule]) -> Deps {
@@ -205,4 +206,33 @@ async fn the_handler_refuses_a_malformed_state() {
     .unwrap_err();
     assert_eq!(error.name(), "InvalidEvent");
     assert_eq!(rule.num_calls(), 0);
+}
+
+#[test]
+fn drain_metrics_measure_the_drain() {
+    let mut state = drained();
+    state.tasks_stopped_at = Some(at(40));
+    state.load_balancers = Some(LoadBalancers {
+        deregistered_at: Some(at(2)),
+        ..LoadBalancers::default()
+    });
+    state.balancers_drained_at = Some(at(32));
+    state.heartbeat.sent = 3;
+    state.completion = Some(Completion {
+        result: Some(LifecycleResult::Continue),
+        outcome: CompletionOutcome::Completed,
+        at: at(41),
+    });
+    let metrics = drain_metrics(&state);
+    let value = |name: &str| {
+        metrics
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, v, _)| *v)
+    };
+    assert_eq!(value("DrainDurationSeconds"), Some(41.0));
+    assert_eq!(value("TaskWaitSeconds"), Some(40.0));
+    assert_eq!(value("LoadBalancerWaitSeconds"), Some(30.0));
+    assert_eq!(value("HeartbeatsSent"), Some(3.0));
+    assert_eq!(value("DrainDeadlineReached"), Some(0.0));
 }

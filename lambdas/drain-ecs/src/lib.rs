@@ -96,6 +96,8 @@ pub async fn drain(
         checks: 0,
         stopped_tasks: Vec::new(),
         drained_at: None,
+        tasks_stopped_at: None,
+        balancers_drained_at: None,
         drain_timed_out: false,
         completion: None,
         settings: input.settings,

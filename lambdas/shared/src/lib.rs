@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod input;
+pub mod metrics;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;

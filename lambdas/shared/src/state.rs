@@ -198,6 +198,12 @@ pub struct DrainState {
     /// Standalone tasks this drain stopped (with `standalone_tasks: stop`).
     pub stopped_tasks: Vec<String>,
     pub drained_at: Option<DateTime<Utc>>,
+    /// When the checks first saw every recorded task stopped.
+    #[serde(default)]
+    pub tasks_stopped_at: Option<DateTime<Utc>>,
+    /// When the checks first saw every load balancer finished draining.
+    #[serde(default)]
+    pub balancers_drained_at: Option<DateTime<Utc>>,
     pub drain_timed_out: bool,
     pub completion: Option<Completion>,
 }

@@ -95,6 +95,8 @@ pub fn drain_state() -> DrainState {
         },
         stopped_tasks: Vec::new(),
         drained_at: None,
+        tasks_stopped_at: None,
+        balancers_drained_at: None,
         drain_timed_out: false,
         completion: None,
     }

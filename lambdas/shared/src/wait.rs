@@ -155,6 +155,8 @@ mod tests {
             },
             stopped_tasks: vec![],
             drained_at: None,
+            tasks_stopped_at: None,
+            balancers_drained_at: None,
             drain_timed_out: false,
             completion: None,
         }

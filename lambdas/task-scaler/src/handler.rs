@@ -5,6 +5,7 @@ use aws_sdk_ecs::types::ContainerInstance;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::metrics::{self, Unit};
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -24,7 +25,25 @@ pub struct Deps {
 /// The Lambda entry point: validates the scheduled input, then scales.
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Decision, StepError> {
     let input = ScalerInput::parse(&event.payload)?;
-    scale(deps, &input).await
+    let decision = scale(deps, &input).await?;
+    let applied = decision.changed && !decision.dry_run;
+    metrics::emit(
+        &decision.cluster,
+        chrono::Utc::now(),
+        &[
+            (
+                "ScalerDesiredCountChanges",
+                f64::from(u8::from(applied)),
+                Unit::Count,
+            ),
+            (
+                "ScalerDesiredCount",
+                f64::from(decision.new_desired_count),
+                Unit::Count,
+            ),
+        ],
+    );
+    Ok(decision)
 }
 
 /// One scaler tick: count usable instances, decide, and update the service if needed.
