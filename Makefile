@@ -53,4 +53,4 @@ build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target fir
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \
 	  { echo "error: could not add the Rust target aarch64-unknown-linux-gnu (offline?). Run 'rustup target add aarch64-unknown-linux-gnu' where rustup can reach static.rust-lang.org, then 'make build' again." >&2; exit 1; }
 	cargo lambda build --release --arm64 --output-format zip \
-	  -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler
+	  -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper

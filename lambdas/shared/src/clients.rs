@@ -2,6 +2,13 @@
 //! (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials, ...) points every one of them at the
 //! same place: an AWS account, or the local AWS world.
 
+pub use aws_config::SdkConfig;
+
+/// Loads the shared configuration from the standard environment. Call once at cold start.
+pub async fn load_config() -> SdkConfig {
+    aws_config::load_from_env().await
+}
+
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
@@ -13,8 +20,7 @@ pub struct Clients {
 impl Clients {
     /// Loads the shared configuration once (call at cold start) and builds every client.
     pub async fn from_env() -> Self {
-        let config = aws_config::load_from_env().await;
-        Self::from_config(&config)
+        Self::from_config(&load_config().await)
     }
 
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
