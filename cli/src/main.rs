@@ -2,9 +2,14 @@
 //! standard AWS configuration chain, so `AWS_ENDPOINT_URL=http://127.0.0.1:5000` points
 //! it at a local emulator.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use chrono::Utc;
 use clap::{Parser, Subcommand};
+use ecs_sta::executions::{self, Filter};
+use ecs_sta::replay::{self, ReplayOptions};
+use ecs_sta::{format, timeline, CliError};
 use task_scaler::{scale, Deps, ScalerInput};
 
 #[derive(Debug, Parser)]
@@ -47,21 +52,99 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the drain executions: instance, group, status, start, duration, current or failing state, error.
+    Executions {
+        /// The drain state machine.
+        #[arg(long, env = "ECS_STA_STATE_MACHINE_ARN")]
+        state_machine: String,
+        /// Only these statuses (comma-separated: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only executions started within this time (90s, 30m, 24h, 7d, 2w) or `all`.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Print the executions as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the timeline of one drain: states, waits, heartbeats, retries, completion, error, redrives.
+    Show {
+        /// The execution ARN, or its name with --state-machine.
+        execution: String,
+        /// The drain state machine (needed only to name the execution by its name).
+        #[arg(long, env = "ECS_STA_STATE_MACHINE_ARN")]
+        state_machine: Option<String>,
+        /// Print the timeline as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Redrive the drains that failed, timed out or were aborted (or restart them with --restart).
+    Replay {
+        /// The drain state machine.
+        #[arg(long, env = "ECS_STA_STATE_MACHINE_ARN")]
+        state_machine: String,
+        /// Only executions started within this time (90s, 30m, 24h, 7d, 2w) or `all`.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// The statuses to replay (comma-separated).
+        #[arg(long, default_value = "FAILED,TIMED_OUT,ABORTED")]
+        status: String,
+        /// Say what would be done, do nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Start a new execution with the original input (named from the instance and the
+        /// lifecycle token, so a second restart is refused) instead of redriving.
+        #[arg(long)]
+        restart: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            clear_progress();
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
         }
     }
 }
 
-async fn run(command: Command) -> Result<(), String> {
+/// The progress line: rewritten in place on a terminal, silent otherwise.
+fn progress(message: &str) {
+    let mut stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        // Best effort: a progress line that cannot be written is no error.
+        write!(stderr, "\r\x1b[K{message}").ok();
+        stderr.flush().ok();
+    }
+}
+
+fn clear_progress() {
+    progress("");
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| CliError::input(format!("cannot print JSON: {error}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+async fn sfn_client() -> aws_sdk_sfn::Client {
+    aws_sdk_sfn::Client::new(&aws_config::load_from_env().await)
+}
+
+fn since(text: &str) -> Result<Option<chrono::DateTime<Utc>>, CliError> {
+    Ok(format::parse_since(text)?.map(|window| Utc::now() - window))
+}
+
+async fn run(command: Command) -> Result<u8, CliError> {
     match command {
         Command::ScaleTasks {
             cluster,
@@ -89,14 +172,92 @@ async fn run(command: Command) -> Result<(), String> {
             };
             let decision = scale(&deps, &input)
                 .await
-                .map_err(|error| format!("{} ({})", error, error.name()))?;
+                .map_err(|error| CliError::Failed(format!("{} ({})", error, error.name())))?;
             if json {
-                let text = serde_json::to_string_pretty(&decision).map_err(|e| e.to_string())?;
-                println!("{text}");
+                print_json(&decision)?;
             } else {
                 println!("{decision}");
             }
-            Ok(())
+            Ok(0)
+        }
+        Command::Executions {
+            state_machine,
+            status,
+            since: window,
+            json,
+        } => {
+            let filter = Filter {
+                state_machine_arn: state_machine,
+                statuses: status
+                    .as_deref()
+                    .map(format::parse_statuses)
+                    .transpose()?
+                    .unwrap_or_default(),
+                since: since(&window)?,
+            };
+            let client = sfn_client().await;
+            let rows = executions::executions(&client, &filter, Utc::now(), &progress).await?;
+            clear_progress();
+            if json {
+                print_json(&rows)?;
+            } else {
+                print!("{}", executions::render(&rows));
+            }
+            let unreadable = rows
+                .iter()
+                .filter(|row| row.details_error.is_some())
+                .count();
+            if unreadable > 0 {
+                eprintln!(
+                    "error: the details of {unreadable} of {} executions could not be read",
+                    rows.len()
+                );
+                return Ok(1);
+            }
+            Ok(0)
+        }
+        Command::Show {
+            execution,
+            state_machine,
+            json,
+        } => {
+            let arn = executions::execution_arn(&execution, state_machine.as_deref())?;
+            let client = sfn_client().await;
+            let timeline = timeline::timeline(&client, &arn, Utc::now(), &progress).await?;
+            clear_progress();
+            if json {
+                print_json(&timeline)?;
+            } else {
+                print!("{}", timeline::render(&timeline));
+            }
+            Ok(0)
+        }
+        Command::Replay {
+            state_machine,
+            since: window,
+            status,
+            dry_run,
+            restart,
+            json,
+        } => {
+            let options = ReplayOptions {
+                filter: Filter {
+                    state_machine_arn: state_machine,
+                    statuses: format::parse_statuses(&status)?,
+                    since: since(&window)?,
+                },
+                dry_run,
+                restart,
+            };
+            let client = sfn_client().await;
+            let report = replay::replay(&client, &options, Utc::now(), &progress).await?;
+            clear_progress();
+            if json {
+                print_json(&report)?;
+            } else {
+                print!("{}", replay::render(&report));
+            }
+            Ok(if report.ok() { 0 } else { 1 })
         }
     }
 }

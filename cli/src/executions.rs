@@ -1,0 +1,302 @@
+//! `ecs-sta executions`: one line per drain execution of the state machine, with the
+//! instance and group it drains (from its input), its current or failing state (from the
+//! tail of its history) and its error.
+
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::format::{clip, duration, seconds_between, table, time, timestamp};
+use crate::input::DrainTarget;
+use crate::{CliError, Progress};
+
+/// How many executions are read at once (DescribeExecution + GetExecutionHistory each).
+const CONCURRENCY: usize = 8;
+/// ListExecutions returns at most 1,000 executions a page.
+const PAGE_SIZE: i32 = 1000;
+/// The tail of the history read to find the current state (a few rounds of the loop).
+const HISTORY_TAIL: i32 = 20;
+
+/// Which executions to list.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub state_machine_arn: String,
+    /// Empty: every status.
+    pub statuses: Vec<ExecutionStatus>,
+    /// Only executions started at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// An execution as ListExecutions returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listed {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub status: String,
+    pub started: DateTime<Utc>,
+    pub stopped: Option<DateTime<Utc>>,
+    pub redrive_count: i32,
+}
+
+/// Lists the executions matching `filter`, newest first, through every page. Step
+/// Functions lists the most recent first, so listing stops at the first page that
+/// reaches past `since`.
+pub async fn list(
+    client: &aws_sdk_sfn::Client,
+    filter: &Filter,
+    progress: Progress<'_>,
+) -> Result<Vec<Listed>, CliError> {
+    let statuses: Vec<Option<ExecutionStatus>> = if filter.statuses.is_empty() {
+        vec![None]
+    } else {
+        filter.statuses.iter().cloned().map(Some).collect()
+    };
+    let mut listed = Vec::new();
+    for status in statuses {
+        let mut next_token: Option<String> = None;
+        loop {
+            let page = client
+                .list_executions()
+                .state_machine_arn(&filter.state_machine_arn)
+                .set_status_filter(status.clone())
+                .max_results(PAGE_SIZE)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|error| CliError::aws("ListExecutions", error))?;
+            let mut reached_since = false;
+            for item in page.executions() {
+                let started = time(item.start_date());
+                if filter.since.is_some_and(|since| started < since) {
+                    reached_since = true;
+                    continue;
+                }
+                listed.push(Listed {
+                    execution_arn: item.execution_arn().to_string(),
+                    state_machine_arn: item.state_machine_arn().to_string(),
+                    name: item.name().to_string(),
+                    status: item.status().as_str().to_string(),
+                    started,
+                    stopped: item.stop_date().map(time),
+                    redrive_count: item.redrive_count().unwrap_or(0),
+                });
+            }
+            progress(&format!("listing executions: {} found", listed.len()));
+            next_token = page.next_token().map(str::to_string);
+            if next_token.is_none() || reached_since {
+                break;
+            }
+        }
+    }
+    listed.sort_by(|a, b| b.started.cmp(&a.started));
+    Ok(listed)
+}
+
+/// One line of `ecs-sta executions`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionRow {
+    pub execution_arn: String,
+    pub name: String,
+    pub instance_id: Option<String>,
+    pub asg_name: Option<String>,
+    pub status: String,
+    pub started: DateTime<Utc>,
+    pub stopped: Option<DateTime<Utc>>,
+    /// Until it stopped, or until now while it runs.
+    pub duration_seconds: f64,
+    /// The state it is in (running) or stopped in (the failing state when it failed).
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub redrive_count: i32,
+    /// Why the instance, state or error are missing: a call that failed for this execution.
+    pub details_error: Option<String>,
+}
+
+/// The executions matching `filter` with their details, newest first. A failure to read
+/// one execution's details is kept in its row (`details_error`); a failure to list fails.
+pub async fn executions(
+    client: &aws_sdk_sfn::Client,
+    filter: &Filter,
+    now: DateTime<Utc>,
+    progress: Progress<'_>,
+) -> Result<Vec<ExecutionRow>, CliError> {
+    let listed = list(client, filter, progress).await?;
+    Ok(details(client, listed, now, progress).await)
+}
+
+/// Reads the details of each listed execution, [`CONCURRENCY`] at a time, keeping order.
+pub async fn details(
+    client: &aws_sdk_sfn::Client,
+    listed: Vec<Listed>,
+    now: DateTime<Utc>,
+    progress: Progress<'_>,
+) -> Vec<ExecutionRow> {
+    let total = listed.len();
+    let mut rows: Vec<Option<ExecutionRow>> = vec![None; total];
+    let mut pending = listed.into_iter().enumerate();
+    let mut running = JoinSet::new();
+    let mut done = 0;
+    loop {
+        while running.len() < CONCURRENCY {
+            let Some((index, item)) = pending.next() else {
+                break;
+            };
+            let client = client.clone();
+            running.spawn(async move { (index, row(&client, item, now).await) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (index, row) = joined.expect("reading one execution does not panic");
+        rows[index] = Some(row);
+        done += 1;
+        progress(&format!("reading executions: {done}/{total}"));
+    }
+    rows.into_iter().flatten().collect()
+}
+
+/// One execution's row: its input and error (DescribeExecution) and its last state (the
+/// tail of GetExecutionHistory).
+pub async fn row(client: &aws_sdk_sfn::Client, item: Listed, now: DateTime<Utc>) -> ExecutionRow {
+    let mut row = ExecutionRow {
+        duration_seconds: seconds_between(item.started, item.stopped.unwrap_or(now)),
+        execution_arn: item.execution_arn,
+        name: item.name,
+        instance_id: None,
+        asg_name: None,
+        status: item.status,
+        started: item.started,
+        stopped: item.stopped,
+        state: None,
+        error: None,
+        cause: None,
+        redrive_count: item.redrive_count,
+        details_error: None,
+    };
+    let mut problems = Vec::new();
+    match client
+        .describe_execution()
+        .execution_arn(&row.execution_arn)
+        .send()
+        .await
+    {
+        Ok(described) => {
+            let target = DrainTarget::from_input(described.input());
+            row.instance_id = target.instance_id;
+            row.asg_name = target.asg_name;
+            row.status = described.status().as_str().to_string();
+            row.error = described.error().map(str::to_string);
+            row.cause = described.cause().map(str::to_string);
+            row.stopped = described.stop_date().map(time).or(row.stopped);
+            row.duration_seconds = seconds_between(row.started, row.stopped.unwrap_or(now));
+            row.redrive_count = described.redrive_count().unwrap_or(row.redrive_count);
+        }
+        Err(error) => problems.push(CliError::aws("DescribeExecution", error).to_string()),
+    }
+    match last_state(client, &row.execution_arn).await {
+        Ok(state) => row.state = state,
+        Err(error) => problems.push(error.to_string()),
+    }
+    if !problems.is_empty() {
+        row.details_error = Some(problems.join("; "));
+    }
+    row
+}
+
+/// The name of the last state entered, reading the history backwards page by page.
+pub async fn last_state(
+    client: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+) -> Result<Option<String>, CliError> {
+    let mut next_token: Option<String> = None;
+    loop {
+        let page = client
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .reverse_order(true)
+            .include_execution_data(false)
+            .max_results(HISTORY_TAIL)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|error| CliError::aws("GetExecutionHistory", error))?;
+        if let Some(name) = page.events().iter().find_map(entered_state) {
+            return Ok(Some(name));
+        }
+        match page.next_token() {
+            Some(token) => next_token = Some(token.to_string()),
+            None => return Ok(None),
+        }
+    }
+}
+
+/// An execution given by ARN, or by name with the state machine's ARN (an execution's ARN
+/// is its state machine's with `:execution:` and its name).
+pub fn execution_arn(execution: &str, state_machine_arn: Option<&str>) -> Result<String, CliError> {
+    if execution.starts_with("arn:") {
+        return Ok(execution.to_string());
+    }
+    let machine = state_machine_arn.ok_or_else(|| {
+        CliError::input(format!(
+            "{execution:?} is not an execution ARN; give the ARN, or the name with --state-machine (or ECS_STA_STATE_MACHINE_ARN)"
+        ))
+    })?;
+    if !machine.contains(":stateMachine:") {
+        return Err(CliError::input(format!(
+            "--state-machine {machine:?} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+        )));
+    }
+    Ok(format!(
+        "{}:{execution}",
+        machine.replacen(":stateMachine:", ":execution:", 1)
+    ))
+}
+
+/// The state a `...StateEntered` event enters.
+pub fn entered_state(event: &HistoryEvent) -> Option<String> {
+    event
+        .state_entered_event_details()
+        .map(|details| details.name().to_string())
+}
+
+/// The table of `ecs-sta executions`.
+pub fn render(rows: &[ExecutionRow]) -> String {
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let error = match (&row.error, &row.cause, &row.details_error) {
+                (Some(error), Some(cause), _) => format!("{error}: {}", clip(cause, 60)),
+                (Some(error), None, _) => error.clone(),
+                (None, _, Some(problem)) => format!("(details unavailable: {})", clip(problem, 60)),
+                (None, _, None) => String::new(),
+            };
+            let status = if row.redrive_count > 0 {
+                format!("{} (redriven {})", row.status, row.redrive_count)
+            } else {
+                row.status.clone()
+            };
+            vec![
+                row.instance_id.clone().unwrap_or_default(),
+                row.asg_name.clone().unwrap_or_default(),
+                status,
+                timestamp(row.started),
+                duration(row.duration_seconds),
+                row.state.clone().unwrap_or_default(),
+                row.name.clone(),
+                error,
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "INSTANCE", "ASG", "STATUS", "STARTED", "DURATION", "STATE", "NAME", "ERROR",
+        ],
+        &lines,
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,370 @@
+//! `ecs-sta replay`: redrives the drain executions that failed, timed out or were
+//! aborted (`RedriveExecution`: the same execution resumes at the state that failed,
+//! with the same input), or, with `restart`, starts a new execution with the original
+//! input, named from the instance and the lifecycle token so that Step Functions itself
+//! refuses a second restart of the same action (`ExecutionAlreadyExists`).
+//!
+//! Replaying is safe: every step is idempotent, and an action that expired or was
+//! completed meanwhile counts as already completed.
+
+use aws_sdk_sfn::types::{ExecutionRedriveStatus, ExecutionStatus};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sta_shared::event::execution_name;
+
+use crate::executions::{list, Filter, Listed};
+use crate::format::{clip, table, timestamp};
+use crate::input::DrainTarget;
+use crate::{CliError, Progress};
+
+/// Step Functions redrives executions that stopped within the last 14 days.
+pub const REDRIVE_DAYS: i64 = 14;
+
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub filter: Filter,
+    pub dry_run: bool,
+    pub restart: bool,
+}
+
+/// The statuses replayed unless told otherwise.
+pub fn default_statuses() -> Vec<ExecutionStatus> {
+    vec![
+        ExecutionStatus::Failed,
+        ExecutionStatus::TimedOut,
+        ExecutionStatus::Aborted,
+    ]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Redriven,
+    WouldRedrive,
+    Restarted,
+    WouldRestart,
+    /// A restart of the same action exists already (or this execution is one).
+    AlreadyRestarted,
+    /// Step Functions cannot redrive it (too old, history limit, ...): see `reason`.
+    NotRedrivable,
+    /// Its input names no instance to name a restart after.
+    NotRestartable,
+    /// Running or succeeded: nothing to replay.
+    Skipped,
+    /// A call failed: see `reason`.
+    Failed,
+}
+
+impl Action {
+    /// Whether the execution still needs an operator.
+    pub fn is_problem(self) -> bool {
+        matches!(
+            self,
+            Self::NotRedrivable | Self::NotRestartable | Self::Failed
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Redriven => "redriven",
+            Self::WouldRedrive => "would redrive",
+            Self::Restarted => "restarted",
+            Self::WouldRestart => "would restart",
+            Self::AlreadyRestarted => "already restarted",
+            Self::NotRedrivable => "not redrivable",
+            Self::NotRestartable => "not restartable",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What was done with one execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplayItem {
+    pub execution_arn: String,
+    pub name: String,
+    pub status: String,
+    pub started: DateTime<Utc>,
+    pub stopped: Option<DateTime<Utc>>,
+    pub instance_id: Option<String>,
+    pub asg_name: Option<String>,
+    pub action: Action,
+    pub reason: Option<String>,
+    /// The execution a restart started (or would start: its name).
+    pub new_execution_arn: Option<String>,
+    pub new_execution_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplayReport {
+    pub dry_run: bool,
+    pub restart: bool,
+    pub items: Vec<ReplayItem>,
+}
+
+impl ReplayReport {
+    /// True when every matching execution was replayed (or would be), or needed nothing.
+    pub fn ok(&self) -> bool {
+        !self.items.iter().any(|item| item.action.is_problem())
+    }
+}
+
+/// Replays every execution `options.filter` matches, one after the other.
+pub async fn replay(
+    client: &aws_sdk_sfn::Client,
+    options: &ReplayOptions,
+    now: DateTime<Utc>,
+    progress: Progress<'_>,
+) -> Result<ReplayReport, CliError> {
+    let listed = list(client, &options.filter, progress).await?;
+    let total = listed.len();
+    let mut items = Vec::with_capacity(total);
+    for (index, execution) in listed.into_iter().enumerate() {
+        progress(&format!(
+            "replaying {}/{total}: {}",
+            index + 1,
+            execution.name
+        ));
+        items.push(replay_one(client, options, execution, now).await);
+    }
+    Ok(ReplayReport {
+        dry_run: options.dry_run,
+        restart: options.restart,
+        items,
+    })
+}
+
+/// Redrives or restarts one execution and says what came of it.
+pub async fn replay_one(
+    client: &aws_sdk_sfn::Client,
+    options: &ReplayOptions,
+    execution: Listed,
+    now: DateTime<Utc>,
+) -> ReplayItem {
+    let mut item = ReplayItem {
+        execution_arn: execution.execution_arn.clone(),
+        name: execution.name.clone(),
+        status: execution.status.clone(),
+        started: execution.started,
+        stopped: execution.stopped,
+        instance_id: None,
+        asg_name: None,
+        action: Action::Failed,
+        reason: None,
+        new_execution_arn: None,
+        new_execution_name: None,
+    };
+    let done = |mut item: ReplayItem, action: Action, reason: Option<String>| {
+        item.action = action;
+        item.reason = reason;
+        item
+    };
+    let described = match client
+        .describe_execution()
+        .execution_arn(&execution.execution_arn)
+        .send()
+        .await
+    {
+        Ok(described) => described,
+        Err(error) => {
+            let error = CliError::aws("DescribeExecution", error);
+            return done(item, Action::Failed, Some(error.to_string()));
+        }
+    };
+    let target = DrainTarget::from_input(described.input());
+    item.instance_id = target.instance_id.clone();
+    item.asg_name = target.asg_name.clone();
+    item.status = described.status().as_str().to_string();
+    item.stopped = described
+        .stop_date()
+        .map(crate::format::time)
+        .or(item.stopped);
+
+    match described.status() {
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {}
+        other => {
+            let reason = match other {
+                ExecutionStatus::Succeeded => "succeeded: nothing to replay",
+                ExecutionStatus::PendingRedrive => "already being redriven",
+                _ => "still running: nothing to replay",
+            };
+            return done(item, Action::Skipped, Some(reason.into()));
+        }
+    }
+
+    if options.restart {
+        return restart(
+            client,
+            options,
+            item,
+            &target,
+            &execution,
+            described.input(),
+        )
+        .await;
+    }
+
+    if described.redrive_status() == Some(&ExecutionRedriveStatus::NotRedrivable) {
+        let reason = described
+            .redrive_status_reason()
+            .unwrap_or("Step Functions says it is not redrivable")
+            .to_string();
+        return done(item, Action::NotRedrivable, Some(with_hint(reason)));
+    }
+    if let Some(stopped) = item.stopped {
+        if now - stopped > chrono::Duration::days(REDRIVE_DAYS) {
+            let days = (now - stopped).num_days();
+            return done(
+                item,
+                Action::NotRedrivable,
+                Some(with_hint(format!(
+                    "stopped {days} days ago: Step Functions redrives only executions that stopped within {REDRIVE_DAYS} days"
+                ))),
+            );
+        }
+    }
+    if options.dry_run {
+        return done(item, Action::WouldRedrive, None);
+    }
+    match client
+        .redrive_execution()
+        .execution_arn(&execution.execution_arn)
+        .send()
+        .await
+    {
+        Ok(_) => done(item, Action::Redriven, None),
+        Err(error) => {
+            let error = CliError::aws("RedriveExecution", error);
+            match error.code() {
+                Some("ExecutionNotRedrivable") => {
+                    let reason = match &error {
+                        CliError::Aws { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    };
+                    done(item, Action::NotRedrivable, Some(with_hint(reason)))
+                }
+                _ => done(item, Action::Failed, Some(error.to_string())),
+            }
+        }
+    }
+}
+
+fn with_hint(reason: String) -> String {
+    format!("{reason} (--restart starts a new execution with the same input)")
+}
+
+async fn restart(
+    client: &aws_sdk_sfn::Client,
+    options: &ReplayOptions,
+    mut item: ReplayItem,
+    target: &DrainTarget,
+    execution: &Listed,
+    input: Option<&str>,
+) -> ReplayItem {
+    let (Some(instance_id), Some(input)) = (target.instance_id.as_deref(), input) else {
+        item.action = Action::NotRestartable;
+        item.reason = Some(
+            "its input names no instance (detail.EC2InstanceId or detail.instance-id): not a drain event"
+                .into(),
+        );
+        return item;
+    };
+    let name = execution_name(instance_id, target.token.as_deref());
+    item.new_execution_name = Some(name.clone());
+    if name == execution.name {
+        item.action = Action::AlreadyRestarted;
+        item.reason = Some(
+            "this execution is the restart of its action (replay without --restart redrives it)"
+                .into(),
+        );
+        return item;
+    }
+    if options.dry_run {
+        item.action = Action::WouldRestart;
+        return item;
+    }
+    match client
+        .start_execution()
+        .state_machine_arn(&execution.state_machine_arn)
+        .name(&name)
+        .input(input)
+        .send()
+        .await
+    {
+        Ok(started) => {
+            item.action = Action::Restarted;
+            item.new_execution_arn = Some(started.execution_arn().to_string());
+        }
+        Err(error) => {
+            let error = CliError::aws("StartExecution", error);
+            if error.code() == Some("ExecutionAlreadyExists") {
+                item.action = Action::AlreadyRestarted;
+                item.reason = Some(format!("an execution named {name} exists already"));
+            } else {
+                item.action = Action::Failed;
+                item.reason = Some(error.to_string());
+            }
+        }
+    }
+    item
+}
+
+/// The table of `ecs-sta replay`.
+pub fn render(report: &ReplayReport) -> String {
+    let rows: Vec<Vec<String>> = report
+        .items
+        .iter()
+        .map(|item| {
+            let mut detail = item.reason.clone().unwrap_or_default();
+            if let Some(arn) = &item.new_execution_arn {
+                detail = arn.clone();
+            } else if item.action == Action::WouldRestart {
+                detail = format!("as {}", item.new_execution_name.as_deref().unwrap_or("-"));
+            }
+            vec![
+                item.instance_id.clone().unwrap_or_default(),
+                item.asg_name.clone().unwrap_or_default(),
+                item.status.clone(),
+                timestamp(item.started),
+                item.name.clone(),
+                item.action.as_str().to_string(),
+                clip(&detail, 140),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "INSTANCE", "ASG", "STATUS", "STARTED", "NAME", "RESULT", "DETAIL",
+        ],
+        &rows,
+    );
+    let count = |action: Action| report.items.iter().filter(|i| i.action == action).count();
+    let mut summary: Vec<String> = [
+        Action::Redriven,
+        Action::WouldRedrive,
+        Action::Restarted,
+        Action::WouldRestart,
+        Action::AlreadyRestarted,
+        Action::NotRedrivable,
+        Action::NotRestartable,
+        Action::Skipped,
+        Action::Failed,
+    ]
+    .into_iter()
+    .filter(|action| count(*action) > 0)
+    .map(|action| format!("{} {}", count(action), action.as_str()))
+    .collect();
+    if summary.is_empty() {
+        summary.push("no execution to replay".into());
+    }
+    out.push_str(&format!(
+        "{}{}\n",
+        if report.dry_run { "dry run: " } else { "" },
+        summary.join(", ")
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests;
