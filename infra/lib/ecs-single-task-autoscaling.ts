@@ -1,12 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Stack, Token, Validations, ArnFormat, RemovalPolicy, Names } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token, Validations, ArnFormat, RemovalPolicy, Names } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -30,6 +31,28 @@ export type StandaloneTasks = 'wait' | 'stop';
 export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
 /** `detail-type` of the EC2 Spot two-minute warning. */
 export const SPOT_WARNING_DETAIL_TYPE = 'EC2 Spot Instance Interruption Warning';
+
+/** The namespace of the metrics the functions emit (CloudWatch Embedded Metric Format), dimension `Cluster`. */
+export const METRICS_NAMESPACE = 'EcsSingleTaskAutoscaling';
+
+/**
+ * The cdk-nag rules (of the HIPAA, NIST 800-53 and PCI DSS packs) that ask for a KMS key on
+ * every log group. Acknowledged on each log group unless `logEncryptionKey` is given.
+ */
+export const LOG_GROUP_ENCRYPTION_RULES = [
+  'HIPAA.Security-CloudWatchLogGroupEncrypted',
+  'NIST.800.53.R4-CloudWatchLogGroupEncrypted',
+  'NIST.800.53.R5-CloudWatchLogGroupEncrypted',
+  'PCI.DSS.321-CloudWatchLogGroupEncrypted',
+] as const;
+
+/** Why the log groups have no customer managed key by default. */
+export const LOG_GROUP_ENCRYPTION_REASON =
+  'CloudWatch Logs encrypts every log group at rest with keys it manages. These logs hold operational metadata only ' +
+  '(instance, task, load balancer and execution identifiers, lifecycle action tokens, drain decisions and metrics), ' +
+  'no credentials and no application data, so a customer managed key would ' +
+  'add a key policy to keep in step with the Logs service principal, and a monthly cost, for no gain in ' +
+  'confidentiality. Pass logEncryptionKey (app context logKmsKeyArn) where a customer managed key is required.';
 
 /** Auto Scaling's limit on the whole lifecycle wait: min(48 h, 100 x heartbeat timeout). */
 export const MAX_LIFECYCLE_WAIT_SECONDS = 48 * 3600;
@@ -103,6 +126,23 @@ export interface EcsSingleTaskAutoscalingProps {
   /** How often the task scaler runs (whole minutes). @default Duration.minutes(1) */
   readonly scheduleRate?: Duration;
 
+  /**
+   * How often the sweeper looks for instances waiting in `Terminating:Wait` on our hook
+   * with no drain execution (a lost event) and starts one for each (whole minutes).
+   * @default Duration.minutes(5)
+   */
+  readonly sweepRate?: Duration;
+
+  /**
+   * Name of the terminate lifecycle hook put on every managed group (the same name on
+   * each; hook names are unique per group). The sweeper and the rule use it.
+   * @default - a name unique to this construct (`<construct path>-<hash>-drain`)
+   */
+  readonly lifecycleHookName?: string;
+
+  /** Create a CloudWatch dashboard of the drain, the scaler, the sweeper and the functions. @default true */
+  readonly dashboard?: boolean;
+
   /** What the drain does with tasks no ECS service will move. @default 'wait' */
   readonly standaloneTasks?: StandaloneTasks;
 
@@ -117,6 +157,14 @@ export interface EcsSingleTaskAutoscalingProps {
 
   /** Removal policy of the log groups. @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * A KMS key to encrypt every log group with. Its key policy must allow the CloudWatch
+   * Logs service principal of the Region (`logs.<region>.amazonaws.com`) to use it; the
+   * construct does not change the key policy.
+   * @default - CloudWatch Logs' own encryption at rest (see the acknowledgement in the construct)
+   */
+  readonly logEncryptionKey?: kms.IKey;
 
   /**
    * The code of each function.
@@ -138,8 +186,9 @@ interface FunctionSpec {
  *
  * Creates: one terminate lifecycle hook per Auto Scaling group, EventBridge rules for
  * exactly those hooks (and the Spot warning when enabled) that start the drain state
- * machine, the five Rust Lambdas with one least-privilege role each, the task scaler's
- * schedule, a dead-letter queue for undelivered events, and alarms.
+ * machine, the six Rust Lambdas with one least-privilege role each, the task scaler's
+ * and the sweeper's schedules, a dead-letter queue for undelivered events, alarms and a
+ * dashboard.
  */
 export class EcsSingleTaskAutoscaling extends Construct {
   /** The functions, by binary name. */
@@ -154,11 +203,17 @@ export class EcsSingleTaskAutoscaling extends Construct {
   public readonly spotInterruptionRule?: events.Rule;
   /** The task scaler's schedule. */
   public readonly schedule: scheduler.CfnSchedule;
+  /** The sweeper's schedule. */
+  public readonly sweeperSchedule: scheduler.CfnSchedule;
+  /** The name of the terminate lifecycle hook on every managed group. */
+  public readonly lifecycleHookName: string;
+  /** The dashboard, unless disabled. */
+  public readonly dashboard?: cloudwatch.Dashboard;
   /** Events that EventBridge or EventBridge Scheduler could not deliver. */
   public readonly deadLetterQueue: sqs.Queue;
   /** Where the alarms go. */
   public readonly alarmTopic: sns.ITopic;
-  /** The alarms: failed and timed-out drains, undelivered events, a failing task scaler. */
+  /** The alarms: failed and timed-out drains, undelivered events, a failing task scaler, lost events the sweeper found, a failing sweeper. */
   public readonly alarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: EcsSingleTaskAutoscalingProps) {
@@ -166,6 +221,13 @@ export class EcsSingleTaskAutoscaling extends Construct {
     const stack = Stack.of(this);
     const settings = validate(props);
     const asgNames = props.autoScalingGroupNames;
+    if (settings.sweepRateMinutes * 60 >= settings.heartbeatTimeoutSeconds) {
+      Annotations.of(this).addWarningV2(
+        'ecs-single-task-autoscaling:sweep-rate',
+        `sweepRate (${settings.sweepRateMinutes} min) is not below heartbeatTimeout (${settings.heartbeatTimeoutSeconds} s): ` +
+          'an instance whose lifecycle event was lost may reach the hook timeout (and its default result) before a sweep finds it.',
+      );
+    }
 
     // ---- ARNs the policies are scoped to ----------------------------------------------
     const ecsArn = (resource: string, resourceName: string) =>
@@ -192,15 +254,33 @@ export class EcsSingleTaskAutoscaling extends Construct {
       ),
       classicLoadBalancers: restrictLbs ? classicElbNames.map((name) => elbArn('loadbalancer', name)) : [elbArn('loadbalancer', '*')],
       targetGroups: restrictLbs ? targetGroupArns : [elbArn('targetgroup', '*')],
+      // Filled once the state machine exists (only the sweeper, created after it, uses them).
+      stateMachine: [],
+      stateMachineExecutions: [],
       any: ['*'],
     };
+    this.lifecycleHookName = props.lifecycleHookName ?? `${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-drain`;
 
     // ---- The functions, one role each ---------------------------------------------------
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
     const code = props.lambdaCode ?? ((name: LambdaName) => builtLambdaCode(name));
     const drainTimeout = Duration.seconds(60);
-    const specs: Record<LambdaName, FunctionSpec> = {
+    const logGroup = (logGroupId: string, logGroupName?: string): logs.LogGroup => {
+      const group = new logs.LogGroup(this, logGroupId, {
+        logGroupName,
+        retention: logRetention,
+        removalPolicy: logRemovalPolicy,
+        encryptionKey: props.logEncryptionKey,
+      });
+      if (!props.logEncryptionKey) {
+        for (const id of LOG_GROUP_ENCRYPTION_RULES) {
+          Validations.of(group).acknowledge({ id, reason: LOG_GROUP_ENCRYPTION_REASON });
+        }
+      }
+      return group;
+    };
+    const specs: Record<Exclude<LambdaName, 'sweeper'>, FunctionSpec> = {
       'drain-ecs': {
         id: 'DrainEcs',
         description: 'Validates the lifecycle event and sets the ECS container instance DRAINING.',
@@ -238,19 +318,15 @@ export class EcsSingleTaskAutoscaling extends Construct {
     };
 
     const functions = {} as Record<LambdaName, lambda.Function>;
-    for (const name of LAMBDA_NAMES) {
-      const spec = specs[name];
-      const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
-        retention: logRetention,
-        removalPolicy: logRemovalPolicy,
-      });
+    const makeFunction = (name: LambdaName, spec: FunctionSpec): lambda.Function => {
+      const logs = logGroup(`${spec.id}Logs`);
       const role = new iam.Role(this, `${spec.id}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `The ${name} Lambda: only the calls it makes.`,
-        inlinePolicies: { Calls: this.policyFor(name, scopes, clusterArn, logGroup) },
+        inlinePolicies: { Calls: this.policyFor(name, scopes, clusterArn, logs) },
       });
       this.acknowledgeWildcards(role, name, scopes);
-      functions[name] = new lambda.Function(this, spec.id, {
+      return new lambda.Function(this, spec.id, {
         description: spec.description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
         architecture: lambda.Architecture.ARM_64,
@@ -263,8 +339,11 @@ export class EcsSingleTaskAutoscaling extends Construct {
         loggingFormat: lambda.LoggingFormat.JSON,
         applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
         systemLogLevelV2: lambda.SystemLogLevel.WARN,
-        logGroup,
+        logGroup: logs,
       });
+    };
+    for (const name of Object.keys(specs) as (keyof typeof specs)[]) {
+      functions[name] = makeFunction(name, specs[name]);
     }
     this.functions = functions;
 
@@ -274,13 +353,12 @@ export class EcsSingleTaskAutoscaling extends Construct {
 
     // ---- The drain state machine ---------------------------------------------------------
     const definition = fs.readFileSync(DRAIN_ASL_PATH, 'utf8');
-    const smLogs = new logs.LogGroup(this, 'DrainStateMachineLogs', {
-      // The /aws/vendedlogs/ prefix keeps the Logs resource policy that Step Functions
-      // needs from growing with every state machine.
-      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-drain`,
-      retention: logRetention,
-      removalPolicy: logRemovalPolicy,
-    });
+    // The /aws/vendedlogs/ prefix keeps the Logs resource policy that Step Functions
+    // needs from growing with every state machine.
+    const smLogs = logGroup(
+      'DrainStateMachineLogs',
+      `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-drain`,
+    );
     this.stateMachine = new sfn.StateMachine(this, 'DrainStateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromString(definition),
@@ -316,6 +394,33 @@ export class EcsSingleTaskAutoscaling extends Construct {
         'resource. lambda:InvokeFunction is limited to the four drain functions.',
     });
 
+    // ---- The sweeper: drains for lifecycle actions whose event never arrived -------------------
+    // EventBridge delivers on a best-effort basis. The sweeper lists the instances of our groups
+    // in Terminating:Wait on our hook and starts an execution (named after the instance) for
+    // each one that has none.
+    scopes.stateMachine = [this.stateMachine.stateMachineArn];
+    scopes.stateMachineExecutions = [
+      stack.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${this.stateMachine.stateMachineName}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    ];
+    functions.sweeper = makeFunction('sweeper', {
+      id: 'Sweeper',
+      description: 'Starts a drain for every instance waiting on the terminate hook without one (a lost event).',
+      timeout: Duration.seconds(60),
+      environment: {
+        STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        MANAGED_ASG_NAMES: asgNames.join(','),
+        LIFECYCLE_HOOK_NAME: this.lifecycleHookName,
+        ECS_CLUSTER: props.clusterName,
+      },
+    });
+    // Not retried by Lambda: the next sweep finds the same instances.
+    functions.sweeper.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+
     // ---- Lifecycle hooks and the rules that start a drain ------------------------------------
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -335,6 +440,8 @@ export class EcsSingleTaskAutoscaling extends Construct {
       (asgName, i) =>
         new autoscaling.CfnLifecycleHook(this, asgNames.length === 1 ? 'TerminateHook' : `TerminateHook${i + 1}`, {
           autoScalingGroupName: asgName,
+          // The same name on every group: the sweeper looks for instances waiting on it.
+          lifecycleHookName: this.lifecycleHookName,
           lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
           heartbeatTimeout: settings.heartbeatTimeoutSeconds,
           defaultResult: settings.hookDefaultResult,
@@ -356,8 +463,8 @@ export class EcsSingleTaskAutoscaling extends Construct {
         detailType: [TERMINATE_DETAIL_TYPE],
         detail: {
           AutoScalingGroupName: asgNames,
-          // Only our hooks: another terminate hook on the same group is not ours to complete.
-          LifecycleHookName: this.lifecycleHooks.map((hook) => hook.ref),
+          // Only our hook: another terminate hook on the same group is not ours to complete.
+          LifecycleHookName: [this.lifecycleHookName],
         },
       },
       targets: [new eventTargets.SfnStateMachine(this.stateMachine, targetProps)],
@@ -373,36 +480,45 @@ export class EcsSingleTaskAutoscaling extends Construct {
       });
     }
 
-    // ---- The task scaler's schedule ----------------------------------------------------
-    const scheduleRole = new iam.Role(this, 'TaskScalerScheduleRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-      description: 'EventBridge Scheduler: invoke the task scaler, dead-letter what it cannot deliver.',
-      inlinePolicies: {
-        Invoke: new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [functions['task-scaler'].functionArn] }),
-            new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
-          ],
+    // ---- The schedules: the task scaler and the sweeper ---------------------------------
+    const schedule = (scheduleId: string, fn: lambda.Function, what: string, rateMinutes: number, input: string) => {
+      const role = new iam.Role(this, `${scheduleId}Role`, {
+        assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
         }),
-      },
-    });
-    const rateSeconds = settings.scheduleRateMinutes * 60;
-    this.schedule = new scheduler.CfnSchedule(this, 'TaskScalerSchedule', {
-      description: 'Runs the N+1 task scaler.',
-      scheduleExpression: `rate(${settings.scheduleRateMinutes} ${settings.scheduleRateMinutes === 1 ? 'minute' : 'minutes'})`,
-      flexibleTimeWindow: { mode: 'OFF' },
-      state: 'ENABLED',
-      target: {
-        arn: functions['task-scaler'].functionArn,
-        roleArn: scheduleRole.roleArn,
-        input: stack.toJsonString(scalerInput(props)),
-        // Retrying past the next tick is pointless: that tick does the same work.
-        retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: Math.max(60, rateSeconds) },
-        deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
-      },
-    });
+        description: `EventBridge Scheduler: invoke the ${what}, dead-letter what it cannot deliver.`,
+        inlinePolicies: {
+          Invoke: new iam.PolicyDocument({
+            statements: [
+              new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
+              new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
+            ],
+          }),
+        },
+      });
+      return new scheduler.CfnSchedule(this, scheduleId, {
+        description: `Runs the ${what}.`,
+        scheduleExpression: `rate(${rateMinutes} ${rateMinutes === 1 ? 'minute' : 'minutes'})`,
+        flexibleTimeWindow: { mode: 'OFF' },
+        state: 'ENABLED',
+        target: {
+          arn: fn.functionArn,
+          roleArn: role.roleArn,
+          input,
+          // Retrying past the next tick is pointless: that tick does the same work.
+          retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: Math.max(60, rateMinutes * 60) },
+          deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
+        },
+      });
+    };
+    this.schedule = schedule(
+      'TaskScalerSchedule',
+      functions['task-scaler'],
+      'N+1 task scaler',
+      settings.scheduleRateMinutes,
+      stack.toJsonString(scalerInput(props)),
+    );
+    this.sweeperSchedule = schedule('SweeperSchedule', functions.sweeper, 'sweeper', settings.sweepRateMinutes, '{}');
 
     // ---- Alarms ----------------------------------------------------------------------------
     if (props.alarmTopic) {
@@ -424,6 +540,16 @@ export class EcsSingleTaskAutoscaling extends Construct {
     }
     const alarmAction = new cwActions.SnsAction(this.alarmTopic);
     const period = Duration.minutes(5);
+    // The functions' own metrics (Embedded Metric Format), one series per cluster.
+    const customMetric = (metricName: string, statistic: string, metricPeriod: Duration, label?: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { Cluster: props.clusterName },
+        statistic,
+        period: metricPeriod,
+        label,
+      });
     const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric, evaluationPeriods = 1) => {
       const a = new cloudwatch.Alarm(this, alarmId, {
         alarmDescription: description,
@@ -449,7 +575,7 @@ export class EcsSingleTaskAutoscaling extends Construct {
       ),
       alarm(
         'DeadLetterQueueAlarm',
-        'An event could not be delivered (a lifecycle action that started no drain, or a task scaler run). See the dead-letter queue.',
+        'An event could not be delivered (a lifecycle action that started no drain, or a task scaler or sweeper run). See the dead-letter queue.',
         this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
       ),
       alarm(
@@ -458,7 +584,123 @@ export class EcsSingleTaskAutoscaling extends Construct {
         functions['task-scaler'].metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
         5,
       ),
+      alarm(
+        'SweeperStartedDrainAlarm',
+        'The sweeper started a drain for an instance that was waiting on the terminate hook without one: a lifecycle ' +
+          'event was lost or not delivered. The drain is running now; check the rule (FailedInvocations) and the dead-letter queue.',
+        customMetric('SweeperExecutionsStarted', cloudwatch.Stats.SUM, period),
+      ),
+      alarm(
+        'SweeperErrorsAlarm',
+        'The sweeper has failed on its last 3 runs: instances whose lifecycle event was lost are not being drained.',
+        functions.sweeper.metricErrors({ period: Duration.minutes(settings.sweepRateMinutes), statistic: cloudwatch.Stats.SUM }),
+        3,
+      ),
     ];
+
+    // ---- Dashboard --------------------------------------------------------------------------
+    if (props.dashboard ?? true) {
+      this.dashboard = this.createDashboard(props.clusterName, customMetric, period);
+    }
+  }
+
+  /** One dashboard: the drain executions and their metrics, the scaler, the sweeper, the functions, the alarms. */
+  private createDashboard(
+    clusterName: string,
+    customMetric: (name: string, statistic: string, period: Duration, label?: string) => cloudwatch.Metric,
+    period: Duration,
+  ): cloudwatch.Dashboard {
+    const sm = this.stateMachine;
+    const sum = { period, statistic: cloudwatch.Stats.SUM };
+    const width = 8;
+    const height = 6;
+    const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = [], leftLabel?: string, rightLabel?: string) =>
+      new cloudwatch.GraphWidget({
+        title,
+        left,
+        right,
+        width,
+        height,
+        leftYAxis: { min: 0, label: leftLabel, showUnits: false },
+        rightYAxis: { min: 0, label: rightLabel, showUnits: false },
+      });
+    const perFunction = (metric: (fn: lambda.Function) => cloudwatch.Metric) =>
+      LAMBDA_NAMES.map((name) => metric(this.functions[name]).with({ label: name }));
+
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(1),
+    });
+    dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown:
+          `## ECS single-task autoscaling: cluster ${clusterName}\n` +
+          'Drains of container instances before termination (Step Functions), the N+1 task scaler, and the sweeper ' +
+          'that starts drains whose lifecycle event was lost. Custom metrics: namespace `' +
+          METRICS_NAMESPACE +
+          '`, dimension `Cluster`.',
+        width: 24,
+        height: 2,
+      }),
+    );
+    dashboard.addWidgets(
+      graph(
+        'Drain executions',
+        [
+          sm.metricStarted(sum).with({ label: 'Started' }),
+          sm.metricSucceeded(sum).with({ label: 'Succeeded' }),
+          sm.metricFailed(sum).with({ label: 'Failed' }),
+          sm.metricTimedOut(sum).with({ label: 'TimedOut' }),
+        ],
+        [],
+        'executions',
+      ),
+      graph(
+        'Drain execution time',
+        [
+          sm.metricTime({ period, statistic: cloudwatch.Stats.AVERAGE }).with({ label: 'ExecutionTime average' }),
+          sm.metricTime({ period, statistic: cloudwatch.Stats.MAXIMUM }).with({ label: 'ExecutionTime maximum' }),
+        ],
+        [],
+        'milliseconds',
+      ),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width, height }),
+    );
+    dashboard.addWidgets(
+      graph(
+        'Drain duration and waits',
+        [
+          customMetric('DrainDurationSeconds', cloudwatch.Stats.AVERAGE, period, 'DrainDurationSeconds average'),
+          customMetric('DrainDurationSeconds', cloudwatch.Stats.MAXIMUM, period, 'DrainDurationSeconds maximum'),
+          customMetric('TaskWaitSeconds', cloudwatch.Stats.MAXIMUM, period, 'TaskWaitSeconds maximum'),
+          customMetric('LoadBalancerWaitSeconds', cloudwatch.Stats.MAXIMUM, period, 'LoadBalancerWaitSeconds maximum'),
+        ],
+        [],
+        'seconds',
+      ),
+      graph(
+        'Drain events',
+        [
+          customMetric('HeartbeatsSent', cloudwatch.Stats.SUM, period),
+          customMetric('DrainDeadlineReached', cloudwatch.Stats.SUM, period),
+          customMetric('SweeperExecutionsStarted', cloudwatch.Stats.SUM, period),
+        ],
+        [],
+        'count',
+      ),
+      graph(
+        'Task scaler',
+        [customMetric('ScalerDesiredCount', cloudwatch.Stats.MAXIMUM, period)],
+        [customMetric('ScalerDesiredCountChanges', cloudwatch.Stats.SUM, period)],
+        'desired count',
+        'changes',
+      ),
+    );
+    dashboard.addWidgets(
+      graph('Function errors', perFunction((fn) => fn.metricErrors(sum)), [], 'errors'),
+      graph('Function duration (maximum)', perFunction((fn) => fn.metricDuration({ period, statistic: cloudwatch.Stats.MAXIMUM })), [], 'milliseconds'),
+      graph('Function duration (average)', perFunction((fn) => fn.metricDuration({ period, statistic: cloudwatch.Stats.AVERAGE })), [], 'milliseconds'),
+    );
+    return dashboard;
   }
 
   /** The function's inline policy: its log group, then every call from PERMISSIONS. */
@@ -486,7 +728,10 @@ export class EcsSingleTaskAutoscaling extends Construct {
     for (const group of groups.values()) {
       const resources = scopes[group.scope];
       if (resources.length === 0) {
-        continue; // restricted to configured load balancers, and none configured
+        if (group.scope === 'classicLoadBalancers' || group.scope === 'targetGroups') {
+          continue; // restricted to configured load balancers, and none configured
+        }
+        throw new Error(`${name}: the ${group.scope} scope is not known yet where its role is made`);
       }
       statements.push(
         new iam.PolicyStatement({
@@ -542,6 +787,7 @@ interface Settings {
   readonly standaloneTasks: StandaloneTasks;
   readonly standaloneTaskGraceSeconds: number;
   readonly scheduleRateMinutes: number;
+  readonly sweepRateMinutes: number;
 }
 
 /** Checks the props against the limits of Auto Scaling, the ASL and the scaler, naming the prop that is wrong. */
@@ -605,9 +851,19 @@ export function validate(props: EcsSingleTaskAutoscalingProps): Settings {
     );
   }
 
-  const rateSeconds = wholeSeconds('scheduleRate', props.scheduleRate ?? Duration.minutes(1));
-  if (rateSeconds < 60 || rateSeconds % 60 !== 0) {
-    errors.push(`scheduleRate must be a whole number of minutes, at least 1, got ${rateSeconds} s`);
+  const wholeMinutes = (what: string, d: Duration): number => {
+    const secs = wholeSeconds(what, d);
+    if (secs < 60 || secs % 60 !== 0) {
+      errors.push(`${what} must be a whole number of minutes, at least 1, got ${secs} s`);
+    }
+    return secs / 60;
+  };
+  const scheduleRateMinutes = wholeMinutes('scheduleRate', props.scheduleRate ?? Duration.minutes(1));
+  const sweepRateMinutes = wholeMinutes('sweepRate', props.sweepRate ?? Duration.minutes(5));
+
+  const hookName = props.lifecycleHookName;
+  if (hookName !== undefined && !Token.isUnresolved(hookName) && !/^[A-Za-z0-9\-_/]{1,255}$/.test(hookName)) {
+    errors.push(`lifecycleHookName must be 1 to 255 of A-Z a-z 0-9 - _ /, got ${JSON.stringify(hookName)}`);
   }
 
   const settings: Settings = {
@@ -617,7 +873,8 @@ export function validate(props: EcsSingleTaskAutoscalingProps): Settings {
     hookDefaultResult: result('hookDefaultResult', props.hookDefaultResult),
     standaloneTasks,
     standaloneTaskGraceSeconds,
-    scheduleRateMinutes: rateSeconds / 60,
+    scheduleRateMinutes,
+    sweepRateMinutes,
   };
   if (errors.length) {
     throw new Error(`EcsSingleTaskAutoscaling: invalid props:\n- ${errors.join('\n- ')}`);

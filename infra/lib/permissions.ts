@@ -2,8 +2,10 @@
  * The AWS calls each Lambda makes, and what each call is allowed to touch.
  *
  * This table is the single source of the functions' IAM policies: the construct turns
- * every entry into a statement on that function's own role and nothing else. Compare
- * it with the SDK calls in `lambdas/<name>/src` when either side changes.
+ * every entry into a statement on that function's own role and nothing else. The Rust
+ * side compares it with the SDK calls in `lambdas/<name>/src` through
+ * `npm run permissions --silent` (see `permissionsJson`), which prints
+ * `{ "<function>": ["service:Action", ...] }`.
  *
  * Scopes follow the Service Authorization Reference: an action that supports
  * resource-level permissions is limited to the managed cluster, service, Auto Scaling
@@ -18,6 +20,7 @@ export const LAMBDA_NAMES = [
   'check-drained',
   'complete-lifecycle',
   'task-scaler',
+  'sweeper',
 ] as const;
 
 export type LambdaName = (typeof LAMBDA_NAMES)[number];
@@ -35,6 +38,8 @@ export type LambdaName = (typeof LAMBDA_NAMES)[number];
  *    or exactly the configured Classic ELB names when the construct is told to restrict deregistration to them
  * - `targetGroups`: `...:elasticloadbalancing:<region>:<account>:targetgroup/*`,
  *    or exactly the configured target group ARNs when restricted likewise
+ * - `stateMachine`: the drain state machine (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`)
+ * - `stateMachineExecutions`: its executions (`arn:<partition>:states:<region>:<account>:execution:<name>:*`)
  * - `any`: `"*"` (the action has no resource-level permissions)
  */
 export type ResourceScope =
@@ -46,6 +51,8 @@ export type ResourceScope =
   | 'autoScalingGroups'
   | 'classicLoadBalancers'
   | 'targetGroups'
+  | 'stateMachine'
+  | 'stateMachineExecutions'
   | 'any';
 
 export interface Permission {
@@ -75,6 +82,8 @@ const CLASSIC_ELBS_DISCOVERED =
   'Classic ELBs are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), so deregistration is limited to Classic load balancers of this account and Region; set restrictDeregistrationToConfigured to allow only the configured names.';
 const TARGET_GROUPS_DISCOVERED =
   'Target groups are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), and their ARNs carry a generated ID, so deregistration is limited to target groups of this account and Region; set restrictDeregistrationToConfigured to allow only the configured ARNs.';
+const EXECUTIONS_OF_STATE_MACHINE =
+  'Execution names are chosen when an execution starts, so the ARN is limited to executions of the drain state machine (execution:<state machine name>:*).';
 const SERVICES_OF_CLUSTER =
   'The load balancers of every service in the managed cluster are read to find the instance\'s registrations, so the ARN is limited to services of that cluster (service/<cluster>/*).';
 
@@ -142,9 +151,25 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     { action: 'ecs:UpdateService', scope: 'service' },
     { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
   ],
+  sweeper: [
+    { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
+    { action: 'states:ListExecutions', scope: 'stateMachine' },
+    { action: 'states:DescribeExecution', scope: 'stateMachineExecutions', why: EXECUTIONS_OF_STATE_MACHINE },
+    { action: 'states:StartExecution', scope: 'stateMachine' },
+  ],
 };
 
 /** The actions one function is allowed, sorted: the list to compare with its SDK calls. */
 export function actionsOf(name: LambdaName): string[] {
   return [...new Set(PERMISSIONS[name].map((p) => p.action))].sort();
+}
+
+/**
+ * The JSON-serializable view of this table: every function and the actions it is
+ * allowed, sorted and without duplicates. `npm run permissions --silent`
+ * (scripts/permissions.ts) prints it, for the Rust test that checks each function's
+ * SDK calls against it.
+ */
+export function permissionsJson(): Record<LambdaName, string[]> {
+  return Object.fromEntries(LAMBDA_NAMES.map((name) => [name, actionsOf(name)])) as Record<LambdaName, string[]>;
 }

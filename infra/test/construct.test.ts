@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { DRAIN_ASL_PATH, EcsSingleTaskAutoscaling } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
@@ -46,6 +46,7 @@ const FUNCTION_IDS: Record<LambdaName, string> = {
   'check-drained': 'StaCheckDrained',
   'complete-lifecycle': 'StaCompleteLifecycle',
   'task-scaler': 'StaTaskScaler',
+  sweeper: 'StaSweeper',
 };
 
 function rolePolicy(template: Template, name: LambdaName): { statements: Stmt[]; logGroupId: string } {
@@ -70,8 +71,8 @@ function expectPolicy(template: Template, name: LambdaName, calls: Stmt[]) {
 describe('functions', () => {
   const { template } = constructTemplate();
 
-  test('five Rust functions: provided.al2023, arm64, bootstrap, JSON logs into their own log group', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 5);
+  test('six Rust functions: provided.al2023, arm64, bootstrap, JSON logs into their own log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 6);
     const fns = template.findResources('AWS::Lambda::Function');
     for (const name of LAMBDA_NAMES) {
       const [id, fn] = Object.entries(fns).find(([id]) => id.startsWith(FUNCTION_IDS[name]) && !id.includes('Logs'))!;
@@ -89,7 +90,7 @@ describe('functions', () => {
 
   test('log retention is set on every log group (default one month)', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-    expect(groups).toHaveLength(6); // five functions and the state machine
+    expect(groups).toHaveLength(7); // six functions and the state machine
     for (const g of groups) {
       expect(g.Properties.RetentionInDays).toBe(30);
       expect(g.DeletionPolicy).toBe('Retain');
@@ -98,7 +99,7 @@ describe('functions', () => {
 
   test('one role per function', () => {
     const roles = new Set(Object.values(template.findResources('AWS::Lambda::Function')).map((f) => JSON.stringify(f.Properties.Role)));
-    expect(roles.size).toBe(5);
+    expect(roles.size).toBe(6);
   });
 
   test('environment: drain-ecs and deregister-lb know the cluster; only drain-ecs the groups', () => {
@@ -110,6 +111,33 @@ describe('functions', () => {
     expect(env('check-drained')).toBeUndefined();
     expect(env('complete-lifecycle')).toBeUndefined();
     expect(env('task-scaler')).toBeUndefined();
+  });
+
+  test('environment: the sweeper knows the state machine, the groups, the hook and the cluster', () => {
+    const env = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaSweeper'))![1].Properties
+      .Environment.Variables;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook').props;
+    expect(env).toEqual({
+      STATE_MACHINE_ARN: { Ref: sm },
+      MANAGED_ASG_NAMES: 'test-cluster-asg',
+      LIFECYCLE_HOOK_NAME: 'Test-Sta-748C0C3F-drain',
+      ECS_CLUSTER: 'test-cluster',
+    });
+    expect(hook.LifecycleHookName).toBe(env.LIFECYCLE_HOOK_NAME);
+    const twoGroups = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'], lifecycleHookName: 'drain-hook' }).template;
+    const env2 = Object.entries(twoGroups.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaSweeper'))![1].Properties
+      .Environment.Variables;
+    expect(env2).toMatchObject({ MANAGED_ASG_NAMES: 'asg-a,asg-b', LIFECYCLE_HOOK_NAME: 'drain-hook' });
+  });
+
+  test('the sweeper is not retried by Lambda either: the next sweep finds the same instances', () => {
+    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaSweeper'))!;
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: sweeper },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
   });
 
   test('the task scaler is not retried by Lambda: the next tick does the work', () => {
@@ -186,6 +214,25 @@ describe('IAM, one least-privilege role per function', () => {
 
   test('complete-lifecycle', () => {
     expectPolicy(template, 'complete-lifecycle', [{ actions: ['autoscaling:CompleteLifecycleAction'], resources: [ASG('test-cluster-asg')] }]);
+  });
+
+  test('sweeper: groups (Describe only accepts *), list and start on the state machine, describe its executions', () => {
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    expectPolicy(template, 'sweeper', [
+      { actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] },
+      { actions: ['states:ListExecutions', 'states:StartExecution'], resources: [{ Ref: sm }] },
+      {
+        actions: ['states:DescribeExecution'],
+        resources: [
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':execution:', { 'Fn::GetAtt': [sm, 'Name'] }, ':*'],
+            ],
+          },
+        ],
+      },
+    ]);
   });
 
   test('task-scaler', () => {
@@ -289,21 +336,24 @@ describe('lifecycle hook and EventBridge rules', () => {
       HeartbeatTimeout: 900,
       DefaultResult: 'ABANDON',
       NotificationMetadata: '{"cluster":"test-cluster"}',
+      LifecycleHookName: 'Test-Sta-748C0C3F-drain', // unique to the construct by default
     });
     expect(JSON.parse(hook.NotificationMetadata)).toEqual({ cluster: 'test-cluster' });
+    const named = resourceById(constructTemplate({ lifecycleHookName: 'drain' }).template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook');
+    expect(named.props.LifecycleHookName).toBe('drain');
   });
 
   test('the terminate rule matches exactly our hooks on our groups and starts the state machine, with retries and a DLQ', () => {
     const { template } = constructTemplate({ heartbeatTimeout: Duration.minutes(15) });
     template.resourceCountIs('AWS::Events::Rule', 1);
-    const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook').id;
+    const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook');
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
     const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
     const rule = resourceById(template, 'AWS::Events::Rule', 'StaTerminateLifecycleActionRule').props;
     expect(rule.EventPattern).toEqual({
       source: ['aws.autoscaling'],
       'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
-      detail: { AutoScalingGroupName: ['test-cluster-asg'], LifecycleHookName: [{ Ref: hook }] },
+      detail: { AutoScalingGroupName: ['test-cluster-asg'], LifecycleHookName: [hook.props.LifecycleHookName] },
     });
     expect(rule.State).toBe('ENABLED');
     expect(rule.Targets).toHaveLength(1);
@@ -328,14 +378,15 @@ describe('lifecycle hook and EventBridge rules', () => {
     expect(matches(fixture, 'someone-elses-hook')).toBe(false);
   });
 
-  test('two groups: a hook on each, both in the pattern', () => {
+  test('two groups: a hook of the same name on each, both groups in the pattern', () => {
     const { template } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
     const hooks = template.findResources('AWS::AutoScaling::LifecycleHook');
     expect(Object.values(hooks).map((h) => h.Properties.AutoScalingGroupName)).toEqual(['asg-a', 'asg-b']);
+    expect(new Set(Object.values(hooks).map((h) => h.Properties.LifecycleHookName))).toEqual(new Set(['Test-Sta-748C0C3F-drain']));
     const rule = resourceById(template, 'AWS::Events::Rule', 'StaTerminateLifecycleActionRule').props;
     expect(rule.EventPattern.detail).toEqual({
       AutoScalingGroupName: ['asg-a', 'asg-b'],
-      LifecycleHookName: Object.keys(hooks).map((id) => ({ Ref: id })),
+      LifecycleHookName: ['Test-Sta-748C0C3F-drain'],
     });
   });
 
@@ -499,6 +550,44 @@ describe('task scaler schedule', () => {
     });
   });
 
+  test('the sweeper every five minutes (sweepRate), input {}, retries within one period, its own role', () => {
+    const { template } = constructTemplate();
+    const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaSweeperSchedule').props;
+    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaSweeper'))!;
+    const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
+    const role = resourceById(template, 'AWS::IAM::Role', 'StaSweeperScheduleRole');
+    expect(schedule).toEqual({
+      Description: 'Runs the sweeper.',
+      ScheduleExpression: 'rate(5 minutes)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      State: 'ENABLED',
+      Target: {
+        Arn: { 'Fn::GetAtt': [sweeper, 'Arn'] },
+        RoleArn: { 'Fn::GetAtt': [role.id, 'Arn'] },
+        Input: '{}',
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+      },
+    });
+    expect(canonical(role.props.Policies[0].PolicyDocument.Statement)).toEqual(
+      canonical([
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [sweeper, 'Arn'] } },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+      ]),
+    );
+    const everyMinute = resourceById(constructTemplate({ sweepRate: Duration.minutes(1) }).template, 'AWS::Scheduler::Schedule', 'StaSweeperSchedule');
+    expect(everyMinute.props.ScheduleExpression).toBe('rate(1 minute)');
+    expect(everyMinute.props.Target.RetryPolicy.MaximumEventAgeInSeconds).toBe(60);
+  });
+
+  test('a sweep rate not below the heartbeat timeout is warned about', () => {
+    const { stack } = constructTemplate({ sweepRate: Duration.minutes(10) });
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('sweepRate .* is not below heartbeatTimeout'));
+    expect(warnings).toHaveLength(1);
+    const { stack: ok } = constructTemplate();
+    expect(Annotations.fromStack(ok).findWarning('*', Match.stringLikeRegexp('sweepRate'))).toHaveLength(0);
+  });
+
   test('same keys as the predecessor input fixture', () => {
     const fixture = JSON.parse(fs.readFileSync(`${__dirname}/../../tests/fixtures/scaler-input.json`, 'utf8'));
     const { template } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
@@ -510,13 +599,20 @@ describe('task scaler schedule', () => {
 // ---- alarms ------------------------------------------------------------------------------------
 
 describe('alarms', () => {
-  test('failed and timed-out executions, the dead-letter queue and a failing scaler alarm to the SNS topic', () => {
+  test('failed and timed-out executions, the dead-letter queue, a failing scaler or sweeper, a sweeper start: to the SNS topic', () => {
     const { template } = constructTemplate();
     const topic = resourceById(template, 'AWS::SNS::Topic', 'StaAlarmTopic').id;
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     expect(alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort()).toEqual(
-      ['AWS/Lambda/Errors', 'AWS/SQS/ApproximateNumberOfMessagesVisible', 'AWS/States/ExecutionsFailed', 'AWS/States/ExecutionsTimedOut'].sort(),
+      [
+        'AWS/Lambda/Errors',
+        'AWS/Lambda/Errors',
+        'AWS/SQS/ApproximateNumberOfMessagesVisible',
+        'AWS/States/ExecutionsFailed',
+        'AWS/States/ExecutionsTimedOut',
+        'EcsSingleTaskAutoscaling/SweeperExecutionsStarted',
+      ].sort(),
     );
     for (const a of alarms) {
       expect(a.AlarmActions).toEqual([{ Ref: topic }]);
@@ -527,6 +623,29 @@ describe('alarms', () => {
     for (const a of alarms.filter((x) => x.Namespace === 'AWS/States')) {
       expect(a.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: sm } }]);
     }
+  });
+
+  test('a drain the sweeper had to start (a lost event) alarms at once; a failing sweeper after three runs', () => {
+    const { template } = constructTemplate({ sweepRate: Duration.minutes(2) });
+    const started = resourceById(template, 'AWS::CloudWatch::Alarm', 'StaSweeperStartedDrainAlarm').props;
+    expect(started).toMatchObject({
+      Namespace: 'EcsSingleTaskAutoscaling',
+      MetricName: 'SweeperExecutionsStarted',
+      Dimensions: [{ Name: 'Cluster', Value: 'test-cluster' }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+    });
+    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaSweeper'))!;
+    const errors = resourceById(template, 'AWS::CloudWatch::Alarm', 'StaSweeperErrorsAlarm').props;
+    expect(errors).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: sweeper } }],
+      Period: 120,
+      EvaluationPeriods: 3,
+    });
   });
 });
 
@@ -582,6 +701,8 @@ describe('props are validated', () => {
     fails({ standaloneTasks: 'kill' as any }, /standaloneTasks must be wait or stop/);
     fails({ standaloneTasks: 'stop', standaloneTaskGrace: Duration.hours(2) }, /standaloneTaskGrace .* must be below drainDeadline/);
     fails({ scheduleRate: Duration.seconds(90) }, /scheduleRate must be a whole number of minutes/);
+    fails({ sweepRate: Duration.seconds(30) }, /sweepRate must be a whole number of minutes, at least 1/);
+    fails({ lifecycleHookName: 'has space' }, /lifecycleHookName must be 1 to 255/);
     fails({ autoScalingGroupNames: [] }, /autoScalingGroupNames must name at least one/);
     fails({ autoScalingGroupNames: ['a', 'a'] }, /duplicates/);
   });
