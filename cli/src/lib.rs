@@ -11,6 +11,9 @@ pub mod timeline;
 
 pub use error::CliError;
 
+#[cfg(test)]
+mod testing;
+
 /// Reports what a long-running command is doing (a progress line on stderr in `main`).
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 

@@ -1,1 +1,299 @@
+use super::*;
+use crate::quiet;
+use crate::testing::*;
+use aws_smithy_mocks::mock;
+use serde_json::json;
+use sta_shared::testing::{json_error, ASG, INSTANCE_ID};
 
+fn visits(timeline: &Timeline) -> Vec<&StateVisit> {
+    timeline
+        .entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::State(visit) => Some(visit),
+            Entry::Redriven { .. } => None,
+        })
+        .collect()
+}
+
+fn completed(sent: u32, checks: u32) -> serde_json::Value {
+    let mut output = state("drained", sent, checks);
+    output["completion"] =
+        json!({"outcome": "completed", "result": "CONTINUE", "at": "2026-11-27T00:10:00Z"});
+    output
+}
+
+/// A drain that retried its first step, waited twice, heartbeated once and completed.
+fn succeeded_drain() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .entered("Task", "DrainContainerInstance", 0, json!({}))
+        .scheduled(0)
+        .task_failed(1, "Retryable", "ListTasks: ThrottlingException")
+        .scheduled(3)
+        .task_succeeded(4)
+        .exited("Task", "DrainContainerInstance", 4, state("draining", 0, 0))
+        .entered("Choice", "IsInstanceInCluster", 4, json!({}))
+        .exited("Choice", "IsInstanceInCluster", 4, state("draining", 0, 0))
+        .task("DeregisterFromLoadBalancers", 4, 6, state("draining", 0, 0))
+        .entered("Wait", "WaitForDrain", 6, json!({"wait_seconds": 300}))
+        .exited("Wait", "WaitForDrain", 306, state("draining", 0, 0))
+        .task("CheckDrained", 306, 307, state("draining", 1, 1))
+        .entered("Choice", "IsDrained", 307, json!({}))
+        .exited("Choice", "IsDrained", 307, state("draining", 1, 1))
+        .entered("Wait", "WaitForDrain", 307, json!({"wait_seconds": 60}))
+        .exited("Wait", "WaitForDrain", 367, state("draining", 1, 1))
+        .task("CheckDrained", 367, 368, state("drained", 1, 2))
+        .entered("Choice", "IsDrained", 368, json!({}))
+        .exited("Choice", "IsDrained", 368, state("drained", 1, 2))
+        .task("CompleteLifecycleAction", 368, 369, completed(1, 2))
+        .entered("Succeed", "InstanceReleased", 369, json!({}))
+        .exited("Succeed", "InstanceReleased", 369, completed(1, 2))
+        .succeeded(369);
+    h.take()
+}
+
+#[test]
+fn a_successful_drain_reads_as_a_timeline() {
+    let timeline = from_events(&arn("ok"), &succeeded_drain(), at(1000));
+    assert_eq!(timeline.name, "ok");
+    assert_eq!(timeline.status, "SUCCEEDED");
+    assert_eq!(timeline.instance_id.as_deref(), Some(INSTANCE_ID));
+    assert_eq!(timeline.asg_name.as_deref(), Some(ASG));
+    assert_eq!(timeline.started, Some(at(0)));
+    assert_eq!(timeline.stopped, Some(at(369)));
+    assert_eq!(timeline.duration_seconds, Some(369.0));
+    assert_eq!(timeline.retries, 1);
+    assert_eq!(timeline.heartbeats, 1);
+    assert_eq!(timeline.checks, 2);
+    assert_eq!(timeline.waited_seconds, 360.0);
+    assert_eq!(timeline.redrives, 0);
+    assert_eq!(timeline.drain_status.as_deref(), Some("drained"));
+    assert_eq!(timeline.drain_timed_out, Some(false));
+    assert_eq!(
+        timeline.completion,
+        Some(Completion {
+            outcome: "completed".into(),
+            result: Some("CONTINUE".into())
+        })
+    );
+    assert_eq!(timeline.error, None);
+
+    let visits = visits(&timeline);
+    assert_eq!(visits.len(), 11);
+    let first = visits[0];
+    assert_eq!(first.name, "DrainContainerInstance");
+    assert_eq!(first.state_type, "Task");
+    assert_eq!(first.attempts, 2);
+    assert_eq!(first.retried_errors, ["Retryable"]);
+    assert_eq!(first.duration_seconds, 4.0);
+    let wait = visits[3];
+    assert_eq!(
+        (wait.name.as_str(), wait.planned_wait_seconds),
+        ("WaitForDrain", Some(300))
+    );
+    assert_eq!(wait.duration_seconds, 300.0);
+    let check = visits[4];
+    assert_eq!((check.heartbeats_sent, check.new_heartbeats), (Some(1), 1));
+    assert_eq!(visits[7].new_heartbeats, 0, "the second check sent none");
+    // Only the step that completed the action reports the completion.
+    assert!(visits[9].completion.is_some());
+    assert!(visits[10].completion.is_none());
+
+    let text = render(&timeline);
+    assert!(
+        text.contains(&format!("instance    {INSTANCE_ID}  asg {ASG}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("status      SUCCEEDED  drain drained"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 checks, waited 6m00s, 1 heartbeats, 1 retries, 0 redrives"),
+        "{text}"
+    );
+    assert!(text.contains("completion  completed (CONTINUE)"), "{text}");
+    let line = |name: &str, nth: usize| -> String {
+        text.lines()
+            .filter(|line| line.contains(name))
+            .nth(nth)
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .to_string()
+    };
+    assert!(
+        line("DrainContainerInstance", 0).contains("1 retried (Retryable)"),
+        "{text}"
+    );
+    assert!(line("WaitForDrain", 0).contains("waited 5m00s"), "{text}");
+    assert!(
+        line("CheckDrained", 0).contains("heartbeat +1 (1 sent)"),
+        "{text}"
+    );
+    assert!(
+        line("CompleteLifecycleAction", 0).contains("lifecycle action completed (CONTINUE)"),
+        "{text}"
+    );
+    assert!(line("+6s", 0).contains("WaitForDrain"), "{text}");
+}
+
+#[test]
+fn a_failed_and_redriven_drain_shows_both_attempts() {
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task("DrainContainerInstance", 0, 1, state("draining", 0, 0))
+        .entered("Task", "DeregisterFromLoadBalancers", 1, json!({}))
+        .scheduled(1)
+        .task_failed(2, "AwsRequestFailed", "DescribeTargetHealth: AccessDenied")
+        .failed(2, "AwsRequestFailed", "DescribeTargetHealth: AccessDenied");
+    let failed = from_events(&arn("x"), &h.events, at(100));
+    assert_eq!(failed.status, "FAILED");
+    assert_eq!(failed.error.as_deref(), Some("AwsRequestFailed"));
+    assert_eq!(
+        failed.cause.as_deref(),
+        Some("DescribeTargetHealth: AccessDenied")
+    );
+    let last = *visits(&failed).last().unwrap();
+    assert_eq!(last.name, "DeregisterFromLoadBalancers");
+    assert_eq!(
+        last.failed.as_ref().unwrap().error.as_deref(),
+        Some("AwsRequestFailed")
+    );
+    assert_eq!(last.retried_errors.len(), 0);
+    assert!(render(&failed).contains("FAILED AwsRequestFailed: DescribeTargetHealth: AccessDenied"));
+
+    h.redriven(50, 1)
+        .task(
+            "DeregisterFromLoadBalancers",
+            50,
+            52,
+            state("draining", 0, 0),
+        )
+        .entered("Wait", "WaitForDrain", 52, json!({"wait_seconds": 30}));
+    let redriven = from_events(&arn("x"), &h.events, at(62));
+    assert_eq!(redriven.status, "RUNNING");
+    assert_eq!(redriven.redrives, 1);
+    assert_eq!((redriven.error.clone(), redriven.stopped), (None, None));
+    assert_eq!(redriven.duration_seconds, Some(62.0));
+    assert!(matches!(
+        redriven.entries[2],
+        Entry::Redriven {
+            redrive_count: Some(1),
+            ..
+        }
+    ));
+    let waiting = *visits(&redriven).last().unwrap();
+    assert_eq!(waiting.exited, None);
+    assert_eq!(waiting.duration_seconds, 10.0);
+    assert_eq!(waiting.note(), "waiting (30s planned)");
+    let text = render(&redriven);
+    assert!(
+        text.contains("(redriven)") && text.contains("redrive 1: resumes at the state that failed"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&redriven).unwrap();
+    assert_eq!(json["entries"][2]["kind"], "redriven");
+    assert_eq!(json["entries"][0]["kind"], "state");
+}
+
+#[test]
+fn a_refused_event_shows_the_catch_and_the_fail_state() {
+    let mut h = History::default();
+    h.started(0, json!({"Event": "autoscaling:TEST_NOTIFICATION"}))
+        .entered("Task", "DrainContainerInstance", 0, json!({}))
+        .scheduled(0)
+        .task_failed(
+            1,
+            "InvalidEvent",
+            "`Event` is autoscaling:TEST_NOTIFICATION",
+        )
+        .exited("Task", "DrainContainerInstance", 1, json!({"failure": {}}))
+        .entered("Fail", "RejectInvalidEvent", 1, json!({}))
+        .failed(
+            1,
+            "InvalidEvent",
+            "`Event` is autoscaling:TEST_NOTIFICATION",
+        );
+    let timeline = from_events(&arn("bad"), &h.events, at(5));
+    assert_eq!(timeline.instance_id, None);
+    let visits = visits(&timeline);
+    assert_eq!(visits[0].caught.as_deref(), Some("InvalidEvent"));
+    assert_eq!(visits[0].failed, None);
+    assert_eq!(visits[1].state_type, "Fail");
+    assert_eq!(
+        visits[1].failed.as_ref().unwrap().error.as_deref(),
+        Some("InvalidEvent")
+    );
+    assert!(visits[0].note().contains("caught InvalidEvent"));
+}
+
+#[test]
+fn a_drain_past_its_deadline_says_so() {
+    let mut output = state("deadline_passed", 40, 600);
+    output["drain_timed_out"] = json!(true);
+    output["completion"] = json!({"outcome": "already_completed", "result": "ABANDON"});
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task(
+            "CompleteLifecycleActionAfterDeadline",
+            172_000,
+            172_001,
+            output,
+        )
+        .succeeded(172_001);
+    let timeline = from_events(&arn("late"), &h.events, at(172_100));
+    assert_eq!(timeline.drain_timed_out, Some(true));
+    assert_eq!(timeline.heartbeats, 40);
+    let text = render(&timeline);
+    assert!(
+        text.contains("drain deadline_passed  (deadline passed)"),
+        "{text}"
+    );
+    assert!(text.contains("already_completed (ABANDON)"), "{text}");
+    assert!(text.contains("1d23h"), "{text}");
+}
+
+#[tokio::test]
+async fn reads_every_page_of_the_history() {
+    let events = succeeded_drain();
+    let (first, rest) = events.split_at(20);
+    let (first, rest) = (first.to_vec(), rest.to_vec());
+    let page_one = mock!(aws_sdk_sfn::Client::get_execution_history)
+        .match_requests(|req| req.next_token().is_none())
+        .then_compute_output(move |req| {
+            assert_eq!(req.execution_arn(), Some(arn("ok").as_str()));
+            assert_eq!(req.max_results(), Some(1000));
+            assert_eq!(req.include_execution_data(), Some(true));
+            assert_eq!(req.reverse_order(), None);
+            history(first.clone(), Some("next"))
+        });
+    let page_two = mock!(aws_sdk_sfn::Client::get_execution_history)
+        .match_requests(|req| req.next_token() == Some("next"))
+        .then_output(move || history(rest.clone(), None));
+    let client = client(&[&page_one, &page_two]);
+    let timeline = timeline(&client, &arn("ok"), at(1000), &quiet)
+        .await
+        .unwrap();
+    assert_eq!((page_one.num_calls(), page_two.num_calls()), (1, 1));
+    assert_eq!(
+        timeline,
+        from_events(&arn("ok"), &succeeded_drain(), at(1000))
+    );
+    assert_eq!(timeline.events, succeeded_drain().len());
+}
+
+#[tokio::test]
+async fn a_missing_execution_or_throttling_fails_with_its_code() {
+    for code in ["ExecutionDoesNotExist", "ThrottlingException", "InvalidArn"] {
+        let rule = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .then_http_response(move || json_error(400, code));
+        let error = timeline(&client(&[&rule]), &arn("x"), at(0), &quiet)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some(code));
+        assert!(
+            error.to_string().starts_with("GetExecutionHistory: "),
+            "{error}"
+        );
+    }
+}
