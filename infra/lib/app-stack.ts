@@ -1,4 +1,5 @@
 import { Annotations, App, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -37,8 +38,10 @@ export class EcsSingleTaskAutoscalingStack extends Stack {
       lambdaCode = (name) => (missing.has(name) ? unbuiltLambdaCode() : builtLambdaCode(name));
     }
 
+    const { logEncryptionKeyArn, ...constructProps } = config.construct;
     this.autoscaling = new EcsSingleTaskAutoscaling(this, 'EcsSingleTaskAutoscaling', {
-      ...config.construct,
+      ...constructProps,
+      logEncryptionKey: logEncryptionKeyArn ? kms.Key.fromKeyArn(this, 'LogEncryptionKey', logEncryptionKeyArn) : undefined,
       lambdaCode,
     });
     if (config.alarmEmail) {
@@ -48,6 +51,10 @@ export class EcsSingleTaskAutoscalingStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.autoscaling.stateMachine.stateMachineArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.autoscaling.alarmTopic.topicArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.autoscaling.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'LifecycleHookName', { value: this.autoscaling.lifecycleHookName });
+    if (this.autoscaling.dashboard) {
+      new CfnOutput(this, 'DashboardName', { value: this.autoscaling.dashboard.dashboardName });
+    }
   }
 }
 

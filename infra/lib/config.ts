@@ -26,6 +26,10 @@ export const CONTEXT_KEYS = {
   restrictDeregistrationToConfigured: 'only allow deregistration from the configured ELBs/target groups (default false)',
   spotInterruptionHandling: 'also drain on Spot interruption warnings (default false)',
   scheduleRateMinutes: 'task scaler period in minutes (default 1)',
+  sweepRateMinutes: 'sweeper period in minutes: how often lost lifecycle events are looked for (default 5)',
+  lifecycleHookName: 'name of the terminate hook on every group (default unique to the stack)',
+  dashboard: 'create the CloudWatch dashboard (default true)',
+  logKmsKeyArn: 'KMS key ARN to encrypt the log groups with; its key policy must allow CloudWatch Logs (default none)',
   standaloneTasks: 'wait or stop (default wait)',
   standaloneTaskGraceSeconds: 'with stop: grace before stopping standalone tasks (default 300)',
   logRetentionDays: 'log retention in days, one CloudWatch Logs allows (default 30)',
@@ -37,7 +41,8 @@ export type ContextKey = keyof typeof CONTEXT_KEYS;
 
 export interface AppConfig {
   readonly stackName: string;
-  readonly construct: Omit<EcsSingleTaskAutoscalingProps, 'lambdaCode'>;
+  /** The construct's props; a KMS key is given by ARN and imported in the stack. */
+  readonly construct: Omit<EcsSingleTaskAutoscalingProps, 'lambdaCode' | 'logEncryptionKey'> & { readonly logEncryptionKeyArn?: string };
   readonly alarmEmail?: string;
   readonly lambdaAssets: 'build' | 'auto';
 }
@@ -133,6 +138,7 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     errors.push(`minTaskCount is required (${CONTEXT_KEYS.minTaskCount})`);
   }
   const rate = int('scheduleRateMinutes');
+  const sweepRate = int('sweepRateMinutes');
   const retentionDays = int('logRetentionDays');
   if (retentionDays !== undefined && !Object.values(logs.RetentionDays).includes(retentionDays)) {
     errors.push(`logRetentionDays must be one of ${Object.values(logs.RetentionDays).filter((d) => typeof d === 'number').join(', ')}`);
@@ -142,7 +148,7 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     errors.push(`lambdaAssets must be build or auto, got ${JSON.stringify(lambdaAssets)}`);
   }
 
-  const construct: Omit<EcsSingleTaskAutoscalingProps, 'lambdaCode'> = {
+  const construct: AppConfig['construct'] = {
     clusterName,
     serviceName,
     autoScalingGroupNames,
@@ -158,6 +164,10 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     restrictDeregistrationToConfigured: bool('restrictDeregistrationToConfigured'),
     spotInterruptionHandling: bool('spotInterruptionHandling'),
     scheduleRate: rate === undefined ? undefined : Duration.minutes(rate),
+    sweepRate: sweepRate === undefined ? undefined : Duration.minutes(sweepRate),
+    lifecycleHookName: str('lifecycleHookName'),
+    dashboard: bool('dashboard'),
+    logEncryptionKeyArn: str('logKmsKeyArn'),
     standaloneTasks: str('standaloneTasks') as StandaloneTasks | undefined,
     standaloneTaskGrace: seconds('standaloneTaskGraceSeconds'),
     logRetention: retentionDays as logs.RetentionDays | undefined,

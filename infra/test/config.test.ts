@@ -5,6 +5,8 @@ import { Duration } from 'aws-cdk-lib';
 import { buildApp } from '../lib/app-stack';
 import { readConfig } from '../lib/config';
 import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { unbuiltLambdaCode } from '../lib/lambda-code';
 import { EXAMPLE_CONFIG } from './helpers';
 
 const fromContext = (ctx: Record<string, unknown>) => readConfig((k) => ctx[k]);
@@ -49,6 +51,31 @@ describe('app parameters (CDK context)', () => {
     expect(c.construct.spotInterruptionHandling).toBe(false);
     expect(c.construct.standaloneTaskGrace).toEqual(Duration.seconds(120));
     expect(c.lambdaAssets).toBe('auto');
+  });
+
+  test('sweeper, hook name, dashboard and log key parameters', () => {
+    const c = fromContext({
+      configFile: EXAMPLE_CONFIG,
+      sweepRateMinutes: '3',
+      lifecycleHookName: 'prod-drain',
+      dashboard: 'false',
+      logKmsKeyArn: 'arn:aws:kms:us-west-2:123456789012:key/11111111-2222-3333-4444-555555555555',
+    });
+    expect(c.construct.sweepRate!.toMinutes()).toBe(3);
+    expect(c.construct.lifecycleHookName).toBe('prod-drain');
+    expect(c.construct.dashboard).toBe(false);
+    expect(c.construct.logEncryptionKeyArn).toMatch(/:key\//);
+    const defaults = fromContext({ configFile: EXAMPLE_CONFIG });
+    expect(defaults.construct.sweepRate).toBeUndefined();
+    expect(defaults.construct.dashboard).toBeUndefined();
+    expect(() => fromContext({ sweepRateMinutes: 'often' })).toThrow(/sweepRateMinutes must be a non-negative integer/);
+
+    const app = new App({ context: { configFile: EXAMPLE_CONFIG, dashboard: 'false', logKmsKeyArn: c.construct.logEncryptionKeyArn } });
+    const t = Template.fromStack(buildApp(app, () => unbuiltLambdaCode()));
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    for (const g of Object.values(t.findResources('AWS::Logs::LogGroup'))) {
+      expect(g.Properties.KmsKeyId).toBe(c.construct.logEncryptionKeyArn);
+    }
   });
 
   test('missing and malformed parameters are all named at once', () => {
