@@ -1,1 +1,348 @@
+use super::*;
+use crate::quiet;
+use crate::testing::*;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+use aws_sdk_sfn::operation::redrive_execution::RedriveExecutionOutput;
+use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
+use aws_smithy_mocks::{mock, Rule};
+use serde_json::json;
+use sta_shared::testing::{json_error, INSTANCE_ID, TOKEN};
 
+fn options(dry_run: bool, restart: bool) -> ReplayOptions {
+    ReplayOptions {
+        filter: Filter {
+            state_machine_arn: MACHINE.into(),
+            statuses: default_statuses(),
+            since: None,
+        },
+        dry_run,
+        restart,
+    }
+}
+
+/// ListExecutions answering FAILED with `items` and the other statuses with nothing.
+fn listing(items: Vec<aws_sdk_sfn::types::ExecutionListItem>) -> Rule {
+    mock!(aws_sdk_sfn::Client::list_executions).then_compute_output(move |req| {
+        match req.status_filter() {
+            Some(ExecutionStatus::Failed) => page(items.clone(), None),
+            Some(ExecutionStatus::TimedOut) | Some(ExecutionStatus::Aborted) => page(vec![], None),
+            other => panic!("unexpected status filter {other:?}"),
+        }
+    })
+}
+
+fn failed(name: &str, stopped: i64) -> aws_sdk_sfn::types::ExecutionListItem {
+    listed(name, ExecutionStatus::Failed, stopped - 10, Some(stopped))
+}
+
+fn describe(output: DescribeExecutionOutput) -> Rule {
+    mock!(aws_sdk_sfn::Client::describe_execution).then_output(move || output.clone())
+}
+
+fn failed_described(name: &str) -> DescribeExecutionOutput {
+    let mut output = described(name, ExecutionStatus::Failed, lifecycle_input());
+    output.stop_date = Some(sdk_time(100));
+    output.redrive_status = Some(ExecutionRedriveStatus::Redrivable);
+    output
+}
+
+fn redrive_ok() -> Rule {
+    mock!(aws_sdk_sfn::Client::redrive_execution).then_compute_output(|req| {
+        assert_eq!(req.execution_arn(), Some(arn("one").as_str()));
+        RedriveExecutionOutput::builder()
+            .redrive_date(sdk_time(200))
+            .build()
+            .unwrap()
+    })
+}
+
+fn start_ok() -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(|req| {
+        assert_eq!(req.state_machine_arn(), Some(MACHINE));
+        assert_eq!(req.input(), Some(lifecycle_input().to_string().as_str()));
+        StartExecutionOutput::builder()
+            .execution_arn(arn(req.name().unwrap()))
+            .start_date(sdk_time(200))
+            .build()
+            .unwrap()
+    })
+}
+
+async fn run(rules: &[&Rule], options: &ReplayOptions, now: i64) -> ReplayReport {
+    replay(&client(rules), options, at(now), &quiet)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn redrives_a_failed_execution() {
+    let (list, describe, redrive) = (
+        listing(vec![failed("one", 100)]),
+        describe(failed_described("one")),
+        redrive_ok(),
+    );
+    let report = run(&[&list, &describe, &redrive], &options(false, false), 200).await;
+    assert_eq!(list.num_calls(), 3, "one listing per status");
+    assert_eq!(redrive.num_calls(), 1);
+    let item = &report.items[0];
+    assert_eq!(item.action, Action::Redriven);
+    assert_eq!(item.instance_id.as_deref(), Some(INSTANCE_ID));
+    assert!(report.ok());
+    let text = render(&report);
+    assert!(
+        text.contains("redriven") && text.ends_with("1 redriven\n"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["items"][0]["action"], "redriven");
+}
+
+#[tokio::test]
+async fn a_dry_run_calls_nothing_that_changes() {
+    let (list, describe, redrive, start) = (
+        listing(vec![failed("one", 100)]),
+        describe(failed_described("one")),
+        redrive_ok(),
+        start_ok(),
+    );
+    let rules = [&list, &describe, &redrive, &start];
+    let report = run(&rules, &options(true, false), 200).await;
+    assert_eq!(report.items[0].action, Action::WouldRedrive);
+    let report = run(&rules, &options(true, true), 200).await;
+    assert_eq!(report.items[0].action, Action::WouldRestart);
+    let name = format!("{INSTANCE_ID}-{TOKEN}");
+    assert_eq!(
+        report.items[0].new_execution_name.as_deref(),
+        Some(name.as_str())
+    );
+    assert_eq!(redrive.num_calls() + start.num_calls(), 0);
+    let text = render(&report);
+    assert!(
+        text.contains(&format!("as {name}")) && text.ends_with("dry run: 1 would restart\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn says_why_an_execution_cannot_be_redriven() {
+    // Step Functions says so in DescribeExecution.
+    let mut not_redrivable = failed_described("one");
+    not_redrivable.redrive_status = Some(ExecutionRedriveStatus::NotRedrivable);
+    not_redrivable.redrive_status_reason = Some("Execution history event limit exceeded.".into());
+    let (list, describe_rule, redrive) = (
+        listing(vec![failed("one", 100)]),
+        describe(not_redrivable),
+        redrive_ok(),
+    );
+    let report = run(
+        &[&list, &describe_rule, &redrive],
+        &options(false, false),
+        200,
+    )
+    .await;
+    let item = &report.items[0];
+    assert_eq!(item.action, Action::NotRedrivable);
+    assert!(
+        item.reason
+            .as_deref()
+            .unwrap()
+            .contains("history event limit"),
+        "{item:?}"
+    );
+    assert!(
+        item.reason.as_deref().unwrap().contains("--restart"),
+        "{item:?}"
+    );
+    assert!(!report.ok());
+
+    // Stopped more than 14 days ago (an emulator may not say so itself).
+    let describe_rule = describe(failed_described("one"));
+    let report = run(
+        &[&list, &describe_rule, &redrive],
+        &options(false, false),
+        100 + 15 * 86_400,
+    )
+    .await;
+    let reason = report.items[0].reason.clone().unwrap();
+    assert_eq!(report.items[0].action, Action::NotRedrivable);
+    assert!(
+        reason.contains("stopped 15 days ago") && reason.contains("14 days"),
+        "{reason}"
+    );
+
+    // RedriveExecution refuses it.
+    let refused = mock!(aws_sdk_sfn::Client::redrive_execution)
+        .then_http_response(|| json_error(400, "ExecutionNotRedrivable"));
+    let report = run(
+        &[&list, &describe_rule, &refused],
+        &options(false, false),
+        200,
+    )
+    .await;
+    assert_eq!(report.items[0].action, Action::NotRedrivable);
+    assert!(report.items[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("ExecutionNotRedrivable from the test"));
+    assert_eq!(redrive.num_calls(), 0);
+    assert_eq!(refused.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_call_is_reported_per_execution() {
+    let list = listing(vec![failed("one", 100), failed("two", 90)]);
+    let describe_rule = mock!(aws_sdk_sfn::Client::describe_execution).then_compute_output(|req| {
+        failed_described(req.execution_arn().unwrap().rsplit(':').next().unwrap())
+    });
+    let redrive = mock!(aws_sdk_sfn::Client::redrive_execution).then_compute_response(|req| {
+        if req.execution_arn() == Some(arn("one").as_str()) {
+            aws_smithy_mocks::MockResponse::Http(json_error(400, "ExecutionDoesNotExist"))
+        } else {
+            aws_smithy_mocks::MockResponse::Http(json_error(400, "ThrottlingException"))
+        }
+    });
+    let report = run(
+        &[&list, &describe_rule, &redrive],
+        &options(false, false),
+        200,
+    )
+    .await;
+    assert_eq!(report.items.len(), 2);
+    for (item, code) in report
+        .items
+        .iter()
+        .zip(["ExecutionDoesNotExist", "ThrottlingException"])
+    {
+        assert_eq!(item.action, Action::Failed);
+        assert!(
+            item.reason
+                .as_deref()
+                .unwrap()
+                .contains(&format!("RedriveExecution: {code}")),
+            "{item:?}"
+        );
+    }
+    assert!(!report.ok());
+    assert!(render(&report).ends_with("2 failed\n"));
+
+    let describe_fails = mock!(aws_sdk_sfn::Client::describe_execution)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    let report = run(&[&list, &describe_fails], &options(false, false), 200).await;
+    assert_eq!(report.items[0].action, Action::Failed);
+    assert!(report.items[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .starts_with("DescribeExecution: ThrottlingException"));
+}
+
+#[tokio::test]
+async fn running_or_succeeded_executions_are_skipped() {
+    let succeeded = listed("done", ExecutionStatus::Succeeded, 1, Some(2));
+    let list = mock!(aws_sdk_sfn::Client::list_executions)
+        .then_output(move || page(vec![succeeded.clone()], None));
+    let describe_rule = describe(described(
+        "done",
+        ExecutionStatus::Succeeded,
+        lifecycle_input(),
+    ));
+    let mut options = options(false, false);
+    options.filter.statuses = vec![ExecutionStatus::Succeeded];
+    let report = run(&[&list, &describe_rule], &options, 10).await;
+    assert_eq!(report.items[0].action, Action::Skipped);
+    assert_eq!(
+        report.items[0].reason.as_deref(),
+        Some("succeeded: nothing to replay")
+    );
+    assert!(report.ok());
+}
+
+#[tokio::test]
+async fn restarts_with_the_original_input_once() {
+    let (list, describe_rule, start) = (
+        listing(vec![failed("one", 100)]),
+        describe(failed_described("one")),
+        start_ok(),
+    );
+    let report = run(
+        &[&list, &describe_rule, &start],
+        &options(false, true),
+        100 + 30 * 86_400,
+    )
+    .await;
+    let item = &report.items[0];
+    let name = format!("{INSTANCE_ID}-{TOKEN}");
+    assert_eq!(item.action, Action::Restarted, "{item:?}");
+    assert_eq!(item.new_execution_arn.as_deref(), Some(arn(&name).as_str()));
+    assert!(render(&report).contains(&arn(&name)));
+
+    // A second restart of the same action is refused by Step Functions itself.
+    let exists = mock!(aws_sdk_sfn::Client::start_execution)
+        .then_http_response(|| json_error(400, "ExecutionAlreadyExists"));
+    let report = run(
+        &[&list, &describe_rule, &exists],
+        &options(false, true),
+        200,
+    )
+    .await;
+    assert_eq!(report.items[0].action, Action::AlreadyRestarted);
+    assert!(report.items[0].reason.as_deref().unwrap().contains(&name));
+    assert!(report.ok(), "already restarted is no failure");
+
+    // Other errors are failures.
+    let throttled = mock!(aws_sdk_sfn::Client::start_execution)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    let report = run(
+        &[&list, &describe_rule, &throttled],
+        &options(false, true),
+        200,
+    )
+    .await;
+    assert_eq!(report.items[0].action, Action::Failed);
+    assert!(!report.ok());
+}
+
+#[tokio::test]
+async fn a_restart_is_not_restarted_again_and_an_unknown_input_is_not_restarted() {
+    let name = format!("{INSTANCE_ID}-{TOKEN}");
+    let (list, describe_rule, start) = (
+        listing(vec![failed(&name, 100)]),
+        describe(failed_described(&name)),
+        start_ok(),
+    );
+    let report = run(&[&list, &describe_rule, &start], &options(false, true), 200).await;
+    assert_eq!(report.items[0].action, Action::AlreadyRestarted);
+    assert!(report.items[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("this execution is the restart"));
+    assert_eq!(start.num_calls(), 0);
+
+    let mut unknown = failed_described("bad");
+    unknown.input = Some(json!({"Event": "autoscaling:TEST_NOTIFICATION"}).to_string());
+    let (list, describe_rule) = (listing(vec![failed("bad", 100)]), describe(unknown));
+    let report = run(&[&list, &describe_rule, &start], &options(false, true), 200).await;
+    assert_eq!(report.items[0].action, Action::NotRestartable);
+    assert!(!report.ok());
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_listing_fails_the_replay() {
+    let list = mock!(aws_sdk_sfn::Client::list_executions)
+        .then_http_response(|| json_error(400, "StateMachineDoesNotExist"));
+    let error = replay(&client(&[&list]), &options(false, false), at(0), &quiet)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("StateMachineDoesNotExist"));
+}
+
+#[tokio::test]
+async fn nothing_to_replay_says_so() {
+    let list = listing(vec![]);
+    let report = run(&[&list], &options(false, false), 0).await;
+    assert!(report.ok());
+    assert!(render(&report).ends_with("no execution to replay\n"));
+}
