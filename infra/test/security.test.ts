@@ -1,0 +1,282 @@
+/**
+ * Security properties of the synthesized templates, checked over every role and log group
+ * rather than one resource at a time: nothing mutating on "*", each function's role allows
+ * exactly what lib/permissions.ts lists (read through `npm run permissions`, the same JSON
+ * the Rust side checks its SDK calls against), the state machine invokes only the four
+ * drain functions, and log groups are KMS-encrypted or carry the acknowledgement.
+ */
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+import { App, CfnParameter, Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NIST80053R5Checks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+import {
+  EcsSingleTaskAutoscaling,
+  EcsSingleTaskAutoscalingProps,
+  LOG_GROUP_ENCRYPTION_REASON,
+  LOG_GROUP_ENCRYPTION_RULES,
+} from '../lib/ecs-single-task-autoscaling';
+import { unbuiltLambdaCode } from '../lib/lambda-code';
+import { LAMBDA_NAMES, LambdaName } from '../lib/permissions';
+import { BASE_PROPS, exampleApp } from './helpers';
+
+/** What `npm run permissions --silent` prints: the contract with the Rust side. */
+const PERMISSIONS_JSON: Record<string, string[]> = JSON.parse(
+  execFileSync('npm', ['run', 'permissions', '--silent'], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' }),
+);
+
+/**
+ * The only mutating actions allowed on "*": what Step Functions needs for its own log
+ * delivery to CloudWatch Logs and for X-Ray tracing (the state machine's role, added by
+ * CDK for `logs` and `tracingEnabled`). Step Functions documents these with Resource "*";
+ * log deliveries and trace segments have no ARN a policy could name.
+ */
+const STATE_MACHINE_LOGGING_AND_TRACING = new Set([
+  'logs:CreateLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:PutResourcePolicy',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+]);
+
+const READ_ONLY = /^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$/;
+const DRAIN_FUNCTIONS: LambdaName[] = ['drain-ecs', 'deregister-lb', 'check-drained', 'complete-lifecycle'];
+
+interface Statement {
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+  NotResource?: unknown;
+  Condition?: unknown;
+}
+
+interface Subject {
+  name: string;
+  stack: Stack;
+  construct: EcsSingleTaskAutoscaling;
+  template: Template;
+}
+
+const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : ([] as T[]).concat(v));
+
+/** Every statement that applies to each role of the template: inline, AWS::IAM::Policy and AWS::IAM::ManagedPolicy. */
+function statementsByRole(template: Template): Map<string, Statement[]> {
+  const byRole = new Map<string, Statement[]>();
+  for (const [id, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+    byRole.set(id, (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement));
+  }
+  for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
+    for (const policy of Object.values(template.findResources(type))) {
+      for (const ref of policy.Properties.Roles ?? []) {
+        expect(byRole.has(ref.Ref)).toBe(true); // only roles of this template
+        byRole.get(ref.Ref)!.push(...policy.Properties.PolicyDocument.Statement);
+      }
+    }
+  }
+  return byRole;
+}
+
+function logicalId(stack: Stack, c: IConstruct): string {
+  return stack.getLogicalId(c.node.defaultChild as any);
+}
+
+function functionRoleId(subject: Subject, name: LambdaName): string {
+  const fn = subject.template.findResources('AWS::Lambda::Function')[logicalId(subject.stack, subject.construct.functions[name])];
+  return fn.Properties.Role['Fn::GetAtt'][0];
+}
+
+function exampleSubject(): Subject {
+  const { stack } = exampleApp();
+  return { name: 'the example app', stack, construct: stack.autoscaling, template: Template.fromStack(stack) };
+}
+
+function variantSubject(): Subject {
+  const app = new App();
+  const stack = new Stack(app, 'Variant');
+  const construct = new EcsSingleTaskAutoscaling(stack, 'Sta', {
+    clusterName: new CfnParameter(stack, 'Cluster').valueAsString,
+    serviceName: new CfnParameter(stack, 'Service').valueAsString,
+    autoScalingGroupNames: [new CfnParameter(stack, 'AsgA').valueAsString, 'asg-b'],
+    minTaskCount: 0,
+    classicLoadBalancerNames: ['elb-a'],
+    targetGroupArns: ['arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web/0123456789abcdef'],
+    restrictDeregistrationToConfigured: true,
+    spotInterruptionHandling: true,
+    standaloneTasks: 'stop',
+    lambdaCode: () => unbuiltLambdaCode(),
+  });
+  return { name: 'tokens, two groups, restricted load balancers, Spot', stack, construct, template: Template.fromStack(stack) };
+}
+
+const SUBJECTS = [exampleSubject(), variantSubject()];
+
+describe.each(SUBJECTS)('$name', (subject) => {
+  const byRole = statementsByRole(subject.template);
+  const smRoleId = () => logicalId(subject.stack, subject.construct.stateMachine.role);
+
+  test('no role has a managed policy; every statement is an Allow without NotAction or NotResource', () => {
+    for (const [id, role] of Object.entries(subject.template.findResources('AWS::IAM::Role'))) {
+      expect({ id, managed: role.Properties.ManagedPolicyArns }).toEqual({ id, managed: undefined });
+    }
+    for (const [id, statements] of byRole) {
+      for (const s of statements) {
+        expect({ id, effect: s.Effect, notAction: s.NotAction, notResource: s.NotResource }).toEqual({
+          id,
+          effect: 'Allow',
+          notAction: undefined,
+          notResource: undefined,
+        });
+      }
+    }
+  });
+
+  test('no role has a mutating action (anything but Describe*/List*/Get*) on Resource "*"', () => {
+    const offenders: string[] = [];
+    for (const [id, statements] of byRole) {
+      for (const s of statements) {
+        if (!list(s.Resource).includes('*')) {
+          continue;
+        }
+        for (const action of list(s.Action)) {
+          const documentedException = id === smRoleId() && STATE_MACHINE_LOGGING_AND_TRACING.has(action);
+          if (!READ_ONLY.test(action) && !documentedException) {
+            offenders.push(`${id}: ${action}`);
+          }
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+    // No action wildcards anywhere either (`ecs:*`, `ecs:Update*`).
+    const wildcards = [...byRole.values()].flat().flatMap((s) => list(s.Action).filter((a) => a.includes('*')));
+    expect(wildcards).toEqual([]);
+  });
+
+  test('npm run permissions prints every function, and each function role allows exactly those actions (plus its own logs)', () => {
+    expect(Object.keys(PERMISSIONS_JSON).sort()).toEqual([...LAMBDA_NAMES].sort());
+    subject.template.resourceCountIs('AWS::Lambda::Function', LAMBDA_NAMES.length);
+    const roleIds = new Set<string>();
+    for (const name of LAMBDA_NAMES) {
+      const roleId = functionRoleId(subject, name);
+      roleIds.add(roleId);
+      const statements = byRole.get(roleId)!;
+      // Logs: only its own log group, and nothing else besides the listed calls.
+      const logGroupId = logicalId(subject.stack, subject.construct.functions[name].logGroup);
+      const logStatements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('logs:')));
+      expect(logStatements).toEqual([
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] }, Sid: 'Logs' },
+      ]);
+      const granted = new Set(statements.filter((s) => !logStatements.includes(s)).flatMap((s) => list(s.Action)));
+      expect({ name, actions: [...granted].sort() }).toEqual({ name, actions: PERMISSIONS_JSON[name] });
+    }
+    expect(roleIds.size).toBe(LAMBDA_NAMES.length); // one role each
+  });
+
+  test('the state machine role can invoke only the four drain functions, unqualified', () => {
+    const fnArn = (name: LambdaName) => ({ 'Fn::GetAtt': [logicalId(subject.stack, subject.construct.functions[name]), 'Arn'] });
+    const statements = byRole.get(smRoleId())!;
+    const lambdaStatements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('lambda:')));
+    expect(lambdaStatements).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: DRAIN_FUNCTIONS.map(fnArn) }]);
+    const other = statements
+      .filter((s) => !lambdaStatements.includes(s))
+      .flatMap((s) => list(s.Action))
+      .filter((a) => !STATE_MACHINE_LOGGING_AND_TRACING.has(a) && !READ_ONLY.test(a));
+    expect(other).toEqual([]);
+  });
+
+  test('who may invoke what: each schedule its own function, the state machine the drain; who may start the drain: the rules and the sweeper', () => {
+    const fnArn = (name: LambdaName) => ({ 'Fn::GetAtt': [logicalId(subject.stack, subject.construct.functions[name]), 'Arn'] });
+    const grants = (action: string) =>
+      [...byRole.entries()]
+        .flatMap(([id, statements]) => statements.filter((s) => list(s.Action).includes(action)).map((s) => ({ id, resource: s.Resource })))
+        .sort((a, b) => a.id.localeCompare(b.id));
+    const id = (c: IConstruct) => logicalId(subject.stack, c);
+    const roleOf = (path: string) => id(subject.construct.node.findChild(path));
+    expect(grants('lambda:InvokeFunction')).toEqual(
+      [
+        { id: id(subject.construct.stateMachine.role), resource: DRAIN_FUNCTIONS.map(fnArn) },
+        { id: roleOf('TaskScalerScheduleRole'), resource: fnArn('task-scaler') },
+        { id: roleOf('SweeperScheduleRole'), resource: fnArn('sweeper') },
+      ].sort((a, b) => a.id.localeCompare(b.id)),
+    );
+    const sm = { Ref: id(subject.construct.stateMachine) };
+    const starters = grants('states:StartExecution');
+    expect(starters.map((g) => g.resource)).toEqual(starters.map(() => sm));
+    expect(starters.map((g) => g.id)).toContain(functionRoleId(subject, 'sweeper'));
+    expect(starters.filter((g) => g.id !== functionRoleId(subject, 'sweeper')).map((g) => g.id)).toEqual([
+      expect.stringMatching(/DrainStateMachineEventsRole/),
+    ]);
+  });
+
+  test('every log group is encrypted with a KMS key or carries the acknowledgement, with its reason', () => {
+    const groups = subject.construct.node.findAll().filter((c): c is logs.LogGroup => c instanceof logs.LogGroup);
+    expect(groups).toHaveLength(LAMBDA_NAMES.length + 1); // the functions' and the state machine's
+    expect(Object.keys(subject.template.findResources('AWS::Logs::LogGroup')).sort()).toEqual(groups.map((g) => logicalId(subject.stack, g)).sort());
+    for (const group of groups) {
+      const encrypted = subject.template.findResources('AWS::Logs::LogGroup')[logicalId(subject.stack, group)].Properties.KmsKeyId !== undefined;
+      expect({ group: group.node.path, encrypted, acknowledged: acknowledged(group) }).toEqual({
+        group: group.node.path,
+        encrypted: false,
+        acknowledged: Object.fromEntries(LOG_GROUP_ENCRYPTION_RULES.map((r) => [r, LOG_GROUP_ENCRYPTION_REASON])),
+      });
+    }
+  });
+});
+
+/** The acknowledgements recorded on one construct: rule ID to reason. */
+function acknowledged(c: IConstruct): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of c.node.metadata) {
+    if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        out[id.replace(/^annotation::/i, '')] = reason;
+      }
+    }
+  }
+  return out;
+}
+
+describe('log group encryption', () => {
+  test('the acknowledgement names the real rules: NIST 800-53 R5 flags an unacknowledged log group, not ours', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Nist');
+    new EcsSingleTaskAutoscaling(stack, 'Sta', { ...BASE_PROPS, lambdaCode: () => unbuiltLambdaCode() });
+    new logs.LogGroup(stack, 'Unrelated');
+    Validations.of(app).addPlugins(new NIST80053R5Checks(app));
+    let report = '';
+    try {
+      app.synth();
+    } catch (e: any) {
+      report = String(e.message);
+    }
+    const flagged = report
+      .split(/\n\s*\n/)
+      .filter((block) => block.includes('NIST.800.53.R5-CloudWatchLogGroupEncrypted'))
+      .map((block) => block.match(/Nist\/\S+/)?.[0]);
+    expect(flagged).toEqual(['Nist/Unrelated/Resource']);
+  });
+
+  test('with logEncryptionKey, every log group is encrypted with it and nothing is acknowledged', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Kms');
+    const key = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
+    const props: EcsSingleTaskAutoscalingProps = { ...BASE_PROPS, logEncryptionKey: key, lambdaCode: () => unbuiltLambdaCode() };
+    const construct = new EcsSingleTaskAutoscaling(stack, 'Sta', props);
+    const t = Template.fromStack(stack);
+    const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] };
+    const groups = Object.values(t.findResources('AWS::Logs::LogGroup'));
+    expect(groups).toHaveLength(LAMBDA_NAMES.length + 1);
+    for (const g of groups) {
+      expect(g.Properties.KmsKeyId).toEqual(keyArn);
+    }
+    for (const c of construct.node.findAll()) {
+      expect(Object.keys(acknowledged(c)).filter((id) => id.endsWith('CloudWatchLogGroupEncrypted'))).toEqual([]);
+    }
+    expect(construct.functions.sweeper).toBeInstanceOf(lambda.Function);
+  });
+});
