@@ -223,7 +223,13 @@ pub async fn last_state(
             .send()
             .await
             .map_err(|error| CliError::aws("GetExecutionHistory", error))?;
-        if let Some(name) = page.events().iter().find_map(entered_state) {
+        // The latest by event id: an emulator may ignore reverseOrder and maxResults.
+        let latest = page
+            .events()
+            .iter()
+            .filter(|event| event.state_entered_event_details().is_some())
+            .max_by_key(|event| event.id());
+        if let Some(name) = latest.and_then(entered_state) {
             return Ok(Some(name));
         }
         match page.next_token() {

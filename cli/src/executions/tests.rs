@@ -331,3 +331,21 @@ fn executions_are_named_by_arn_or_by_name() {
     assert!(error.to_string().contains("--state-machine"), "{error}");
     assert!(execution_arn("x", Some("drain")).is_err());
 }
+
+#[tokio::test]
+async fn the_last_state_is_the_latest_event_in_either_order() {
+    // An emulator may answer reverseOrder with the history in forward order.
+    let events = History::default()
+        .entered("Task", "DrainContainerInstance", 0, json!({}))
+        .entered("Wait", "WaitForDrain", 5, json!({}))
+        .scheduled(6)
+        .take();
+    let rule = tail("x", None, events, None);
+    let state = last_state(&client(&[&rule]), &arn("x")).await.unwrap();
+    assert_eq!(state.as_deref(), Some("WaitForDrain"));
+    let empty = tail("y", None, vec![], None);
+    assert_eq!(
+        last_state(&client(&[&empty]), &arn("y")).await.unwrap(),
+        None
+    );
+}

@@ -1,0 +1,475 @@
+//! `ecs-sta executions`, `show` and `replay` as an operator runs them, against the local
+//! AWS world (tests/world: moto, whose Step Functions interpreter runs the executions,
+//! extended to run several executions of one state machine). The state machine has the
+//! drain's state names; its `CheckDrained` Task invokes a Lambda that does not exist, so
+//! executions fail there after one retry, with a real history.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use integration_tests::repo_root;
+use serde_json::{json, Value};
+use sta_shared::event::execution_name;
+
+const FAILING_INSTANCE: &str = "i-0000000000000001a";
+const SPOT_INSTANCE: &str = "i-0000000000000002b";
+const RELEASED_INSTANCE: &str = "i-0000000000000003c";
+const TOKEN: &str = "11111111-2222-3333-4444-555555555555";
+
+/// The local AWS world on a free loopback port, stopped on drop.
+struct World {
+    child: Child,
+    endpoint: String,
+}
+
+impl World {
+    fn start() -> Self {
+        let root = repo_root();
+        let python = root.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} not found: run `make deps-py` (creates .venv with the pinned moto[server])",
+            python.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut child = Command::new(python)
+            .args(["-m", "world.server", "--port", &port.to_string()])
+            .current_dir(&root)
+            .env("PYTHONPATH", root.join("tests"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the world starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the world says it is ready");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        assert_eq!(line.trim(), format!("world ready on {endpoint}"));
+        Self { child, endpoint }
+    }
+
+    fn env(&self) -> [(&'static str, String); 4] {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_REGION", "us-west-2".to_string()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ]
+    }
+
+    async fn client(&self) -> aws_sdk_sfn::Client {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-west-2"))
+            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .load()
+            .await;
+        aws_sdk_sfn::Client::new(&config)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Best effort: the process may already be gone.
+        if self.child.kill().is_ok() {
+            self.child.wait().ok();
+        }
+    }
+}
+
+fn ecs_sta(world: &World, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecs-sta"))
+        .args(args)
+        .env_remove("ECS_STA_STATE_MACHINE_ARN")
+        .envs(world.env())
+        .envs(env.iter().copied())
+        .output()
+        .expect("ecs-sta runs")
+}
+
+fn ok_json(output: Output) -> Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn lifecycle(instance: &str, token: &str) -> Value {
+    let mut event: Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/lifecycle-terminate.json"
+    ))
+    .unwrap();
+    event["detail"]["EC2InstanceId"] = json!(instance);
+    event["detail"]["LifecycleActionToken"] = json!(token);
+    event
+}
+
+fn spot(instance: &str) -> Value {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/spot-interruption.json")).unwrap();
+    event["detail"]["instance-id"] = json!(instance);
+    event
+}
+
+/// A state machine with the drain's state names whose CheckDrained always fails.
+async fn drain_machine(client: &aws_sdk_sfn::Client) -> String {
+    let definition = json!({
+        "StartAt": "IsInstanceInCluster",
+        "States": {
+            "IsInstanceInCluster": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.released", "IsPresent": true, "Next": "InstanceReleased"}],
+                "Default": "DrainContainerInstance"
+            },
+            "DrainContainerInstance": {"Type": "Pass", "Next": "WaitForDrain"},
+            "WaitForDrain": {"Type": "Wait", "Seconds": 1, "Next": "CheckDrained"},
+            "CheckDrained": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "check-drained-missing", "Payload.$": "$"},
+                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                "End": true
+            },
+            "InstanceReleased": {"Type": "Succeed"}
+        }
+    });
+    client
+        .create_state_machine()
+        .name("drain")
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/drain")
+        .send()
+        .await
+        .expect("CreateStateMachine")
+        .state_machine_arn()
+        .to_string()
+}
+
+async fn start(client: &aws_sdk_sfn::Client, machine: &str, name: &str, input: Value) -> String {
+    client
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await
+        .expect("StartExecution")
+        .execution_arn()
+        .to_string()
+}
+
+async fn wait_until_stopped(client: &aws_sdk_sfn::Client, machine: &str) {
+    let started = Instant::now();
+    loop {
+        let running = client
+            .list_executions()
+            .state_machine_arn(machine)
+            .status_filter(ExecutionStatus::Running)
+            .send()
+            .await
+            .expect("ListExecutions");
+        if running.executions().is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "executions still running"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Three drains: two fail at CheckDrained (a lifecycle action, a Spot warning), one succeeds.
+async fn drains(world: &World) -> (aws_sdk_sfn::Client, String) {
+    let client = world.client().await;
+    let machine = drain_machine(&client).await;
+    let mut released = lifecycle(RELEASED_INSTANCE, "released-token");
+    released["released"] = json!(true);
+    start(
+        &client,
+        &machine,
+        "lifecycle-1",
+        lifecycle(FAILING_INSTANCE, TOKEN),
+    )
+    .await;
+    start(&client, &machine, "spot-1", spot(SPOT_INSTANCE)).await;
+    start(&client, &machine, "released-1", released).await;
+    wait_until_stopped(&client, &machine).await;
+    (client, machine)
+}
+
+fn by_name<'a>(rows: &'a Value, name: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {rows}"))
+}
+
+#[tokio::test]
+async fn executions_and_show_read_the_drains() {
+    let world = World::start();
+    let (_client, machine) = drains(&world).await;
+
+    let rows = ok_json(ecs_sta(
+        &world,
+        &["executions", "--state-machine", &machine, "--json"],
+        &[],
+    ));
+    assert_eq!(rows.as_array().unwrap().len(), 3, "{rows}");
+    let failed = by_name(&rows, "lifecycle-1");
+    assert_eq!(failed["instance_id"], FAILING_INSTANCE);
+    assert_eq!(failed["asg_name"], "test-cluster-asg");
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["state"], "CheckDrained");
+    assert_eq!(failed["error"], "Lambda.ResourceNotFoundException");
+    assert!(
+        failed["duration_seconds"].as_f64().unwrap() >= 2.0,
+        "{failed}"
+    );
+    let spot = by_name(&rows, "spot-1");
+    assert_eq!(spot["instance_id"], SPOT_INSTANCE);
+    assert_eq!(spot["asg_name"], Value::Null);
+    let released = by_name(&rows, "released-1");
+    assert_eq!(released["status"], "SUCCEEDED");
+    assert_eq!(released["state"], "InstanceReleased");
+    assert_eq!(released["error"], Value::Null);
+
+    // The table, with the state machine from the environment and a status filter.
+    let out = ecs_sta(
+        &world,
+        &["executions", "--status", "failed"],
+        &[("ECS_STA_STATE_MACHINE_ARN", machine.as_str())],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("INSTANCE  "), "{stdout}");
+    assert!(
+        lines.iter().any(|line| line.contains(FAILING_INSTANCE)
+            && line.contains("FAILED")
+            && line.contains("CheckDrained")
+            && line.contains("Lambda.ResourceNotFoundException: Function not found")),
+        "{stdout}"
+    );
+
+    // Nothing started in the last second.
+    let none = ok_json(ecs_sta(
+        &world,
+        &[
+            "executions",
+            "--state-machine",
+            &machine,
+            "--since",
+            "1s",
+            "--json",
+        ],
+        &[],
+    ));
+    assert_eq!(none, json!([]));
+
+    // show, by ARN and by name.
+    let arn = failed["execution_arn"].as_str().unwrap();
+    let out = ecs_sta(&world, &["show", arn], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "instance    {FAILING_INSTANCE}  asg test-cluster-asg"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("error       Lambda.ResourceNotFoundException"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 checks, waited 1"), "{stdout}");
+    let check = stdout
+        .lines()
+        .find(|line| line.contains("CheckDrained"))
+        .unwrap();
+    assert!(
+        check.contains("1 retried (Lambda.ResourceNotFoundException)"),
+        "{stdout}"
+    );
+    assert!(
+        check.contains("FAILED Lambda.ResourceNotFoundException"),
+        "{stdout}"
+    );
+    let wait = stdout
+        .lines()
+        .find(|line| line.contains("WaitForDrain"))
+        .unwrap();
+    assert!(wait.contains("waited 1"), "{stdout}");
+
+    let timeline = ok_json(ecs_sta(
+        &world,
+        &["show", "lifecycle-1", "--state-machine", &machine, "--json"],
+        &[],
+    ));
+    assert_eq!(timeline["status"], "FAILED");
+    assert_eq!(timeline["retries"], 1);
+    assert_eq!(timeline["redrives"], 0);
+    let states: Vec<&str> = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "IsInstanceInCluster",
+            "DrainContainerInstance",
+            "WaitForDrain",
+            "CheckDrained"
+        ]
+    );
+    assert_eq!(timeline["entries"][3]["attempts"], 2);
+}
+
+#[tokio::test]
+async fn wrong_input_and_unknown_names_exit_non_zero() {
+    let world = World::start();
+    let machine = "arn:aws:states:us-west-2:123456789012:stateMachine:nope";
+    for (args, code, says) in [
+        (
+            vec![
+                "executions",
+                "--state-machine",
+                machine,
+                "--status",
+                "broken",
+            ],
+            2,
+            "error: --status \"broken\"",
+        ),
+        (
+            vec!["executions", "--state-machine", machine, "--since", "soon"],
+            2,
+            "error: --since \"soon\"",
+        ),
+        (vec!["executions"], 2, "--state-machine"),
+        (vec!["show", "just-a-name"], 2, "not an execution ARN"),
+        (
+            vec!["executions", "--state-machine", machine],
+            1,
+            "StateMachineDoesNotExist",
+        ),
+        (
+            vec!["replay", "--state-machine", machine],
+            1,
+            "StateMachineDoesNotExist",
+        ),
+        (
+            vec!["show", "gone", "--state-machine", machine],
+            1,
+            "ExecutionDoesNotExist",
+        ),
+    ] {
+        let out = ecs_sta(&world, &args, &[]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn replay_restarts_once_and_says_what_it_did() {
+    let world = World::start();
+    let (client, machine) = drains(&world).await;
+    let replay = |extra: &[&str]| {
+        let mut args = vec!["replay", "--state-machine", machine.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        ecs_sta(&world, &args, &[])
+    };
+
+    let dry = ok_json(replay(&["--dry-run"]));
+    let actions: Vec<&str> = dry["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["would_redrive", "would_redrive"], "{dry}");
+
+    let restart_name = execution_name(FAILING_INSTANCE, Some(TOKEN));
+    let spot_name = execution_name(SPOT_INSTANCE, None);
+    let dry = ok_json(replay(&["--dry-run", "--restart"]));
+    assert_eq!(
+        by_name(&dry["items"], "lifecycle-1")["new_execution_name"],
+        restart_name.as_str()
+    );
+    assert_eq!(
+        by_name(&dry["items"], "spot-1")["new_execution_name"],
+        spot_name.as_str()
+    );
+
+    let restarted = ok_json(replay(&["--restart"]));
+    for (name, new_name) in [("lifecycle-1", &restart_name), ("spot-1", &spot_name)] {
+        let item = by_name(&restarted["items"], name);
+        assert_eq!(item["action"], "restarted", "{item}");
+        assert!(
+            item["new_execution_arn"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":{new_name}")),
+            "{item}"
+        );
+    }
+    // The restarts ran with the original input (and failed the same way).
+    wait_until_stopped(&client, &machine).await;
+    let described = client
+        .describe_execution()
+        .execution_arn(format!(
+            "{}:{restart_name}",
+            machine.replace(":stateMachine:", ":execution:")
+        ))
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(input, lifecycle(FAILING_INSTANCE, TOKEN));
+
+    // Again: Step Functions refuses a second execution of the same name.
+    let out = replay(&["--restart"]);
+    let again = ok_json(out);
+    let items = again["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{again}");
+    assert!(
+        items
+            .iter()
+            .all(|item| item["action"] == "already_restarted"),
+        "{again}"
+    );
+
+    // The table says the same.
+    let out = ecs_sta(
+        &world,
+        &["replay", "--state-machine", &machine, "--restart"],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.ends_with("4 already restarted\n"), "{stdout}");
+}
