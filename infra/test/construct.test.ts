@@ -649,6 +649,102 @@ describe('alarms', () => {
   });
 });
 
+// ---- dashboard ---------------------------------------------------------------------------------
+
+/** The dashboard body as JSON, with `Ref`/`Fn::GetAtt` written as `<Id>`/`<Id.Attr>`. */
+function dashboardBody(template: Template): any {
+  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  expect(dashboards).toHaveLength(1);
+  const [delimiter, parts] = dashboards[0].Properties.DashboardBody['Fn::Join'];
+  const flat = (parts as unknown[])
+    .map((p: any) => (typeof p === 'string' ? p : p.Ref !== undefined ? `<${p.Ref}>` : `<${p['Fn::GetAtt'].join('.')}>`))
+    .join(delimiter);
+  return JSON.parse(flat);
+}
+
+/** Every metric of the graphs as `namespace/name dim=value,... stat`. */
+function dashboardMetrics(body: any): string[] {
+  return body.widgets
+    .filter((w: any) => w.type === 'metric')
+    .flatMap((w: any) => [...(w.properties.metrics ?? [])])
+    .map((m: any[]) => {
+      const options = typeof m[m.length - 1] === 'object' ? m[m.length - 1] : {};
+      const [namespace, name, ...dims] = m.filter((x) => typeof x === 'string');
+      const pairs = [];
+      for (let i = 0; i < dims.length; i += 2) {
+        pairs.push(`${dims[i]}=${dims[i + 1]}`);
+      }
+      return `${namespace}/${name} ${pairs.join(',')} ${options.stat ?? 'Average'}`;
+    });
+}
+
+describe('dashboard', () => {
+  const { template } = constructTemplate();
+  const body = dashboardBody(template);
+  const metrics = dashboardMetrics(body);
+  const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+
+  test('the functions\' own metrics, namespace EcsSingleTaskAutoscaling, dimension Cluster = the cluster', () => {
+    const custom = metrics.filter((m) => m.startsWith('EcsSingleTaskAutoscaling/'));
+    expect([...new Set(custom)].sort()).toEqual(
+      [
+        'DrainDurationSeconds Cluster=test-cluster Average',
+        'DrainDurationSeconds Cluster=test-cluster Maximum',
+        'TaskWaitSeconds Cluster=test-cluster Maximum',
+        'LoadBalancerWaitSeconds Cluster=test-cluster Maximum',
+        'DrainDeadlineReached Cluster=test-cluster Sum',
+        'HeartbeatsSent Cluster=test-cluster Sum',
+        'ScalerDesiredCountChanges Cluster=test-cluster Sum',
+        'SweeperExecutionsStarted Cluster=test-cluster Sum',
+        'ScalerDesiredCount Cluster=test-cluster Maximum',
+      ]
+        .map((m) => `EcsSingleTaskAutoscaling/${m}`)
+        .sort(),
+    );
+  });
+
+  test("the state machine's executions and execution time", () => {
+    expect(metrics.filter((m) => m.startsWith('AWS/States/')).sort()).toEqual(
+      [
+        `AWS/States/ExecutionsStarted StateMachineArn=<${sm}> Sum`,
+        `AWS/States/ExecutionsSucceeded StateMachineArn=<${sm}> Sum`,
+        `AWS/States/ExecutionsFailed StateMachineArn=<${sm}> Sum`,
+        `AWS/States/ExecutionsTimedOut StateMachineArn=<${sm}> Sum`,
+        `AWS/States/ExecutionTime StateMachineArn=<${sm}> Average`,
+        `AWS/States/ExecutionTime StateMachineArn=<${sm}> Maximum`,
+      ].sort(),
+    );
+  });
+
+  test("each function's Errors and Duration", () => {
+    const fnIds = Object.keys(template.findResources('AWS::Lambda::Function'));
+    expect(fnIds).toHaveLength(LAMBDA_NAMES.length);
+    const lambdaMetrics = metrics.filter((m) => m.startsWith('AWS/Lambda/'));
+    expect(lambdaMetrics.sort()).toEqual(
+      fnIds
+        .flatMap((id) => [
+          `AWS/Lambda/Errors FunctionName=<${id}> Sum`,
+          `AWS/Lambda/Duration FunctionName=<${id}> Maximum`,
+          `AWS/Lambda/Duration FunctionName=<${id}> Average`,
+        ])
+        .sort(),
+    );
+  });
+
+  test('nothing else is graphed, and every alarm is shown', () => {
+    expect(metrics.filter((m) => !/^(EcsSingleTaskAutoscaling|AWS\/States|AWS\/Lambda)\//.test(m))).toEqual([]);
+    const alarmWidget = body.widgets.find((w: any) => w.type === 'alarm');
+    const alarmIds = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarmWidget.properties.alarms.sort()).toEqual(alarmIds.map((id) => `<${id}.Arn>`).sort());
+  });
+
+  test('dashboard: false leaves it out; the alarms stay', () => {
+    const { template: t } = constructTemplate({ dashboard: false });
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+  });
+});
+
 test('an existing alarm topic replaces the one the construct would create', () => {
   const app = new App();
   const stack = new Stack(app, 'T');
