@@ -91,6 +91,12 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   'drain-ecs': [
     { action: 'ecs:ListContainerInstances', scope: 'cluster' },
     {
+      action: 'ecs:DescribeContainerInstances',
+      scope: 'clusterContainerInstances',
+      clusterCondition: true,
+      why: CONTAINER_INSTANCES_OF_CLUSTER,
+    },
+    {
       action: 'ecs:UpdateContainerInstancesState',
       scope: 'clusterContainerInstances',
       clusterCondition: true,
@@ -135,6 +141,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
       why: ANY_ONLY('elasticloadbalancing:DescribeInstanceHealth'),
     },
     { action: 'elasticloadbalancing:DescribeTargetHealth', scope: 'any', why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth') },
+    // A target found registered again while draining (by hand, or a lost deregistration) is deregistered again.
+    { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
     { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
     { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
   ],

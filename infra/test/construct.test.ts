@@ -153,7 +153,11 @@ describe('IAM, one least-privilege role per function', () => {
   test('drain-ecs', () => {
     expectPolicy(template, 'drain-ecs', [
       { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
-      { actions: ['ecs:ListTasks', 'ecs:UpdateContainerInstancesState'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
+      {
+        actions: ['ecs:DescribeContainerInstances', 'ecs:ListTasks', 'ecs:UpdateContainerInstancesState'],
+        resources: [CLUSTER_INSTANCES],
+        condition: IN_CLUSTER,
+      },
       { actions: ['ecs:DescribeTasks'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
     ]);
   });
@@ -208,6 +212,7 @@ describe('IAM, one least-privilege role per function', () => {
         actions: ['autoscaling:DescribeLifecycleHooks', 'elasticloadbalancing:DescribeInstanceHealth', 'elasticloadbalancing:DescribeTargetHealth'],
         resources: ['*'],
       },
+      { actions: ['elasticloadbalancing:DeregisterTargets'], resources: [ALL_TARGET_GROUPS] },
       { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
     ]);
   });
