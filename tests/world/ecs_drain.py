@@ -540,7 +540,21 @@ def list_container_instances(self: Any) -> ActionResult:
 # --------------------------------------------------------------------------- install
 
 
+_orig_container_init = ecs_models.Container.__init__
+
+
+def _container_init(self: Any, task_def: Any) -> None:
+    """A task's Container has cpu/memory as strings in the ECS API (moto keeps the
+    task definition's integers; strict SDKs such as Rust's reject them)."""
+    _orig_container_init(self, task_def)
+    for attr in ("cpu", "memory"):
+        value = getattr(self, attr, None)
+        if value is not None and not isinstance(value, str):
+            setattr(self, attr, str(value))
+
+
 def install() -> None:
+    ecs_models.Container.__init__ = _container_init
     _pin_task_states()
     core.on_reset(_pin_task_states)
     ec2_instances.InstanceBackend.run_instances = _run_instances

@@ -131,8 +131,23 @@ class Runtime:
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="world-lambdas-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.sandboxes: dict[str, Sandbox] = {}
+        self.served: set[str] = set()
 
     # ------------------------------------------------------------------ processes
+
+    def _stub_project(self) -> Path:
+        """cargo lambda reads `cargo metadata` of its directory even when it builds nothing:
+        a one-file project answers at once, without waiting on the workspace's cargo locks."""
+        stub = self.log_dir / "cargo-lambda-project"
+        (stub / "src").mkdir(parents=True, exist_ok=True)
+        # cargo lambda only serves functions that are binaries of its project
+        self.served = set(self.served) | {p.parent.parent.name for p in (REPO / "lambdas").glob("*/src/main.rs")}
+        bins = "".join(f'[[bin]]\nname = "{name}"\npath = "src/main.rs"\n\n' for name in sorted(self.served))
+        (stub / "Cargo.toml").write_text(
+            '[package]\nname = "world-lambdas"\nversion = "0.0.0"\nedition = "2021"\nautobins = false\n\n'
+            + bins + "[workspace]\n")
+        (stub / "src" / "main.rs").write_text("fn main() {}\n")
+        return stub
 
     def _ensure_server(self) -> None:
         if self.server is not None and self.server.poll() is None:
@@ -140,7 +155,7 @@ class Runtime:
         log = open(self.log_dir / "cargo-lambda.log", "ab")
         self.server = subprocess.Popen(
             [_cargo_lambda(), "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(self.port)],
-            cwd=REPO,
+            cwd=self._stub_project(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -160,6 +175,9 @@ class Runtime:
         name = fn.function_name
         wanted = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
         with self.lock:
+            if self.server is not None and name not in self.served:
+                self.stop()  # a function cargo lambda does not know yet: restart it knowing it
+            self.served.add(name)
             self._ensure_server()
             box = self.sandboxes.get(name)
             if box is not None and box.alive() and box.env == wanted:

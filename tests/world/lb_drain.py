@@ -44,7 +44,8 @@ def classic_drain_seconds(lb: Any) -> float:
     enabled = cd.get("enabled", cd.get("Enabled", False))
     if str(enabled).lower() != "true":
         return 0.0
-    return float(cd.get("timeout", cd.get("Timeout", 300)) or 0)
+    # moto keeps the request's {"Enabled", "Timeout"} and adds its own default "timeout": 300
+    return float(cd.get("Timeout", cd.get("timeout", 300)) or 0)
 
 
 def _classic_draining(lb: Any) -> dict[str, float]:
