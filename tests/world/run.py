@@ -566,7 +566,9 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     count = int(sc["scale_in"]["count"])
     pick = sc["scale_in"].get("pick", "policy")
     before = _asg_instances(world, dep)
-    if pick == "policy":
+    if count == 0:
+        out("no scale-in")
+    elif pick == "policy":
         autoscaling.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=len(before) - count)
         out(f"scale in: {dep.asg} desired {len(before)} -> {len(before) - count}")
     else:
@@ -580,9 +582,10 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
         for instance in pool[:count]:
             autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=True)
             out(f"scale in: TerminateInstanceInAutoScalingGroup {instance} ({pick})")
-    victims = _wait(lambda: [i for i, s in _asg_instances(world, dep).items() if s.startswith("Terminating")]
-                    or [i for i in before if i not in _asg_instances(world, dep)], 10, "victims")
-    result.victims = sorted(victims)
+    if count:
+        victims = _wait(lambda: [i for i, s in _asg_instances(world, dep).items() if s.startswith("Terminating")]
+                        or [i for i in before if i not in _asg_instances(world, dep)], 10, "victims")
+        result.victims = sorted(victims)
 
     if "malformed_event" in actions:
         _put_malformed_event(world, dep)

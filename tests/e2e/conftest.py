@@ -1,0 +1,36 @@
+"""One world (and one set of Lambda sandboxes) for the whole e2e session; each test runs a scenario in it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS))
+
+from world import run  # noqa: E402
+
+SCENARIOS = TESTS / "scenarios"
+
+
+@pytest.fixture(scope="session")
+def world():
+    if not os.environ.get("E2E_NO_BUILD"):
+        run.build()
+    with run.World() as world:
+        yield world
+
+
+@pytest.fixture()
+def scenario(world):
+    def _run(name: str):
+        lines: list[str] = []
+        result = run.run_scenario(world, SCENARIOS / f"{name}.json", out=lines.append)
+        print("\n".join(lines))
+        run.report(result)
+        return result
+
+    return _run

@@ -1,0 +1,122 @@
+"""The real Lambdas and state machine in the world: each test runs one scenario (tests/scenarios) and
+asserts on the world's state (its event log and APIs), besides the runner's invariants."""
+
+from __future__ import annotations
+
+import json
+
+
+def _types(result, prefix):
+    return [e for e in result.of_type(prefix)]
+
+
+def _completions(result):
+    return [e for e in result.events if e["type"] == "asg.lifecycle.completed"]
+
+
+def test_scale_in_of_one(scenario):
+    r = scenario("default")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [done] = _completions(r)
+    assert done["instance_id"] == victim and done["by"] == "CompleteLifecycleAction" and done["result"] == "CONTINUE"
+    terminated = [e for e in r.events if e["type"] == "asg.instance.terminated"]
+    assert [e["instance_id"] for e in terminated] == [victim] and terminated[0]["seq"] > done["seq"]
+    assert any(e["type"] == "ecs.container_instance.draining" and e["instance_id"] == victim for e in r.events)
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED"
+    assert r.scaler["payload"]["new_desired_count"] == 1 and r.scaler["payload"]["changed"] is True
+
+
+def test_three_at_once(scenario):
+    r = scenario("three_at_once")
+    assert r.ok, r.violations
+    assert len(r.victims) == 3
+    assert sorted(e["instance_id"] for e in _completions(r)) == r.victims
+    assert all(e["by"] == "CompleteLifecycleAction" for e in _completions(r))
+    assert len(r.by_status("SUCCEEDED")) == 3
+
+
+def test_drain_longer_than_the_heartbeat_timeout(scenario):
+    r = scenario("long_drain")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    wait = next(e for e in r.events if e["type"] == "asg.lifecycle.wait")
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"
+    assert done["t"] - wait["t"] > 30  # longer than the heartbeat timeout...
+    beats = [e for e in r.events if e["type"] == "asg.lifecycle.heartbeat" and e["instance_id"] == victim]
+    assert beats  # ...kept alive by heartbeats, none more than 30 s apart
+    times = [wait["t"]] + [b["t"] for b in beats] + [done["t"]]
+    assert max(b - a for a, b in zip(times, times[1:])) < 30
+
+
+def test_classic_elb_and_two_target_groups_on_two_ports(scenario):
+    r = scenario("classic_two_target_groups")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    unused = {(e["target_group"].split("/")[-2], e["port"]) for e in r.events
+              if e["type"] == "elbv2.target.unused" and e["id"] == victim}
+    assert unused == {("multilb-web-a", 8080), ("multilb-web-b", 9090)}
+    assert any(e["type"] == "elb.instance.out_of_service" and e["instance_id"] == victim for e in r.events)
+    [done] = _completions(r)
+    last_lb = max(e["seq"] for e in r.events if e.get("instance_id") == victim or e.get("id") == victim
+                  if e["type"] in ("elbv2.target.unused", "elb.instance.out_of_service"))
+    assert done["seq"] > last_lb
+
+
+def test_instance_not_registered_in_ecs(scenario):
+    r = scenario("not_in_ecs")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    assert not any(e["type"].startswith("ecs.container_instance") and e["instance_id"] == victim for e in r.events)
+    [done] = _completions(r)
+    assert done["instance_id"] == victim and done["by"] == "CompleteLifecycleAction"
+
+
+def test_duplicated_event(scenario):
+    r = scenario("duplicate_event")
+    assert r.ok, r.violations
+    executions = list(r.executions.values())
+    assert len(executions) == 2 and all(x["status"] == "SUCCEEDED" for x in executions)
+    assert executions[0]["input"] == executions[1]["input"]
+    [done] = _completions(r)  # completed once; the other execution found it done
+    assert done["by"] == "CompleteLifecycleAction"
+
+
+def test_action_expired_then_execution_redriven(scenario):
+    r = scenario("expire_then_redrive")
+    assert r.ok, r.violations
+    [done] = _completions(r)
+    assert done["by"] == "heartbeat-timeout" and done["result"] == "CONTINUE"
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED" and execution["redriveCount"] == 1
+    types = [h["type"] for h in execution["history"]]
+    assert types.index("ExecutionFailed") < types.index("ExecutionRedriven") < types.index("ExecutionSucceeded")
+    assert types.count("ExecutionStarted") == 1
+    failed = next(h for h in execution["history"] if h["type"] == "ExecutionFailed")
+    assert failed["executionFailedEventDetails"]["error"] == "Retryable"
+    # the drain was not redone: one DrainContainerInstance, the redrive resumed at CompleteLifecycleAction
+    entered = [h["stateEnteredEventDetails"]["name"] for h in execution["history"] if h["type"].endswith("StateEntered")]
+    assert entered.count("DrainContainerInstance") == 1
+    assert entered[entered.index("CompleteLifecycleAction") + 1:].count("CompleteLifecycleAction") == 1
+
+
+def test_malformed_event(scenario):
+    r = scenario("malformed_event")
+    assert r.ok, r.violations
+    [execution] = r.executions.values()
+    assert execution["status"] == "FAILED" and execution["error"] == "InvalidEvent"
+    assert "EC2InstanceId" in execution["cause"]
+    assert _completions(r) == []
+    assert not any(e["type"] in ("ecs.container_instance.draining", "elbv2.target.draining", "elb.instance.draining")
+                   for e in r.events)
+
+
+def test_throttling_on_ecs_and_elb(scenario):
+    r = scenario("throttling")
+    assert r.ok, r.violations
+    faults = [e for e in r.events if e["type"] == "fault.injected"]
+    assert faults and {f["api"].split(":")[0] for f in faults} <= {"ecs", "elb", "elbv2"}
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"
