@@ -90,7 +90,7 @@ pub async fn list(
             }
         }
     }
-    listed.sort_by(|a, b| b.started.cmp(&a.started));
+    listed.sort_by_key(|item| std::cmp::Reverse(item.started));
     Ok(listed)
 }
 

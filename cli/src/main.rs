@@ -136,8 +136,16 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A Step Functions client from the standard configuration chain. Reading thousands of
+/// executions runs into Step Functions' request quotas (GetExecutionHistory refills a few
+/// tokens a second), so throttled calls are retried up to 10 attempts (exponential backoff
+/// with jitter) before a row reports them.
 async fn sfn_client() -> aws_sdk_sfn::Client {
-    aws_sdk_sfn::Client::new(&aws_config::load_from_env().await)
+    let config = aws_config::from_env()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
+        .load()
+        .await;
+    aws_sdk_sfn::Client::new(&config)
 }
 
 fn since(text: &str) -> Result<Option<chrono::DateTime<Utc>>, CliError> {

@@ -56,6 +56,8 @@ pub struct Completion {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// Entries are built once per history; most are state visits.
+#[allow(clippy::large_enum_variant)]
 pub enum Entry {
     State(StateVisit),
     Redriven {
