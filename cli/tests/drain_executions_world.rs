@@ -2,7 +2,8 @@
 //! AWS world (tests/world: moto, whose Step Functions interpreter runs the executions,
 //! extended to run several executions of one state machine). The state machine has the
 //! drain's state names; its `CheckDrained` Task invokes a Lambda that does not exist, so
-//! executions fail there after one retry, with a real history.
+//! executions fail there after one retry, with a real history. RedriveExecution is the
+//! world's (tests/world/redrive.py).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -472,4 +473,102 @@ async fn replay_restarts_once_and_says_what_it_did() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.ends_with("4 already restarted\n"), "{stdout}");
+}
+
+impl World {
+    /// Moves an execution's start and stop dates into the past (`/_world/executions/age`).
+    fn age(&self, execution_arn: &str, seconds: u64) {
+        use std::io::{Read, Write};
+        let address = self.endpoint.trim_start_matches("http://");
+        let body = json!({"executionArn": execution_arn, "seconds": seconds}).to_string();
+        let mut stream = std::net::TcpStream::connect(address).expect("the world listens");
+        write!(
+            stream,
+            "POST /_world/executions/age HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request sent");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response read");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+}
+
+#[tokio::test]
+async fn replay_redrives_and_says_why_it_cannot() {
+    let world = World::start();
+    let (client, machine) = drains(&world).await;
+    let spot_arn = format!(
+        "{}:spot-1",
+        machine.replace(":stateMachine:", ":execution:")
+    );
+    world.age(&spot_arn, 15 * 86_400);
+
+    let out = ecs_sta(
+        &world,
+        &[
+            "replay",
+            "--state-machine",
+            &machine,
+            "--since",
+            "all",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one execution could not be redriven"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        by_name(&report["items"], "lifecycle-1")["action"],
+        "redriven",
+        "{report}"
+    );
+    let old = by_name(&report["items"], "spot-1");
+    assert_eq!(old["action"], "not_redrivable", "{report}");
+    assert!(
+        old["reason"].as_str().unwrap().contains("--restart"),
+        "{old}"
+    );
+
+    // The redrive resumed at CheckDrained (and failed there again: its Lambda is missing).
+    wait_until_stopped(&client, &machine).await;
+    let timeline = ok_json(ecs_sta(
+        &world,
+        &["show", "lifecycle-1", "--state-machine", &machine, "--json"],
+        &[],
+    ));
+    assert_eq!(timeline["redrives"], 1, "{timeline}");
+    let kinds: Vec<(&str, &str)> = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["kind"].as_str().unwrap(),
+                entry["name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        &kinds[kinds.len() - 2..],
+        [("redriven", ""), ("state", "CheckDrained")],
+        "{kinds:?}"
+    );
+    let rows = ok_json(ecs_sta(
+        &world,
+        &[
+            "executions",
+            "--state-machine",
+            &machine,
+            "--since",
+            "all",
+            "--json",
+        ],
+        &[],
+    ));
+    assert_eq!(by_name(&rows, "lifecycle-1")["redrive_count"], 1);
 }
