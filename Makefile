@@ -47,7 +47,13 @@ synth: deps-npm ## cdk synth of the example app, offline, into infra/cdk.out/
 test-world: deps-py ## the local AWS world's own behaviour tests
 	PYTHONPATH=tests $(PY) -m pytest tests/world -q
 
-test: deps fmt-check clippy test-rust test-asl test-infra test-world ## everything CI checks
+test-e2e: deps-py ## the real drain end to end in the local AWS world, every scenario in tests/scenarios
+	PYTHONPATH=tests $(PY) -m pytest tests/e2e -q
+
+local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json)
+	PYTHONPATH=tests $(PY) -m world.run --scenario $(SCENARIO)
+
+test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e ## everything CI checks
 
 build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target first)
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \

@@ -104,6 +104,7 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     },
     { action: 'ecs:ListTasks', scope: 'clusterContainerInstances', clusterCondition: true, why: CONTAINER_INSTANCES_OF_CLUSTER },
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
   ],
   'deregister-lb': [
     { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },

@@ -159,6 +159,7 @@ describe('IAM, one least-privilege role per function', () => {
         condition: IN_CLUSTER,
       },
       { actions: ['ecs:DescribeTasks'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
+      { actions: ['autoscaling:DescribeLifecycleHooks'], resources: ['*'] },
     ]);
   });
 

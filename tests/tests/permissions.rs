@@ -31,13 +31,13 @@ fn pascal(snake: &str) -> String {
         .collect()
 }
 
-/// `service:Action` for every `<client>.<operation>()` in the crate's non-test sources.
-fn calls_in(crate_dir: &Path) -> BTreeSet<String> {
-    let mut calls = BTreeSet::new();
+/// The non-test sources of a crate, one string per file, method chains joined.
+fn sources(crate_dir: &Path) -> Vec<String> {
+    let mut sources = Vec::new();
     for entry in std::fs::read_dir(crate_dir.join("src")).expect("src/") {
         let path = entry.expect("an entry").path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if !name.ends_with(".rs") || name == "tests.rs" {
+        if !name.ends_with(".rs") || name == "tests.rs" || name == "testing.rs" {
             continue;
         }
         let source: String = std::fs::read_to_string(&path)
@@ -46,25 +46,68 @@ fn calls_in(crate_dir: &Path) -> BTreeSet<String> {
             .take_while(|line| !line.starts_with("#[cfg(test)]"))
             .collect::<Vec<_>>()
             .join("\n");
-        let source = join_method_chains(&source);
-        for (client, service) in CLIENTS {
-            let needle = format!("{client}.");
-            for (at, _) in source.match_indices(&needle) {
-                let before = source[..at].chars().last();
-                if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    continue;
-                }
-                let rest = &source[at + needle.len()..];
-                let operation: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                    .collect();
-                if !operation.is_empty()
-                    && rest[operation.len()..].starts_with("()")
-                    && operation != "clone"
-                {
-                    calls.insert(format!("{service}:{}", pascal(&operation)));
-                }
+        sources.push(join_method_chains(&source));
+    }
+    sources
+}
+
+/// `service:Action` for every `<client>.<operation>()` in the crate's non-test sources,
+/// and in the shared crate's modules whose public functions the crate calls.
+fn calls_in(crate_dir: &Path) -> BTreeSet<String> {
+    let own = sources(crate_dir);
+    let mut calls = BTreeSet::new();
+    for source in &own {
+        calls.extend(direct_calls(source));
+    }
+    for shared in sources(&repo_root().join("lambdas/shared")) {
+        let used = public_functions(&shared).iter().any(|name| {
+            own.iter()
+                .any(|source| source.contains(&format!("{name}(")))
+        });
+        if used {
+            calls.extend(direct_calls(&shared));
+        }
+    }
+    calls
+}
+
+/// Names of the `pub fn` / `pub async fn` of a source file.
+fn public_functions(source: &str) -> Vec<String> {
+    source
+        .split("pub ")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.strip_prefix("async ")
+                .unwrap_or(rest)
+                .strip_prefix("fn ")
+        })
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+fn direct_calls(source: &str) -> BTreeSet<String> {
+    let mut calls = BTreeSet::new();
+    for (client, service) in CLIENTS {
+        let needle = format!("{client}.");
+        for (at, _) in source.match_indices(&needle) {
+            let before = source[..at].chars().last();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let rest = &source[at + needle.len()..];
+            let operation: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !operation.is_empty()
+                && rest[operation.len()..].starts_with("()")
+                && operation != "clone"
+            {
+                calls.insert(format!("{service}:{}", pascal(&operation)));
             }
         }
     }

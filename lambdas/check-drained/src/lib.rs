@@ -21,6 +21,7 @@ use serde_json::Value;
 use sta_shared::error::{
     aws_error, classic_elb_not_registered, ecs_error, error_code, is_no_active_lifecycle_action,
 };
+use sta_shared::hook::read_hook;
 use sta_shared::state::{seconds, DrainKind, DrainState, DrainStatus, StandaloneTasks};
 use sta_shared::wait::{heartbeat_interval, next_wait};
 use sta_shared::StepError;
@@ -300,37 +301,8 @@ async fn heartbeat(
             "lacks asg_name or hook_name for a lifecycle action",
         ));
     };
-    let timeout = match state.heartbeat.timeout_seconds {
-        Some(timeout) => timeout,
-        None => {
-            let output = autoscaling
-                .describe_lifecycle_hooks()
-                .auto_scaling_group_name(&asg)
-                .lifecycle_hook_names(&hook)
-                .send()
-                .await
-                .map_err(|error| aws_error("DescribeLifecycleHooks", error))?;
-            let Some(found) = output.lifecycle_hooks().first() else {
-                tracing::warn!(asg = %asg, hook = %hook, "lifecycle hook deleted: no action to keep alive");
-                state.heartbeat.action_gone = true;
-                return Ok(());
-            };
-            let timeout = found
-                .heartbeat_timeout()
-                .and_then(|t| u64::try_from(t).ok())
-                .unwrap_or(3600);
-            if let Some(global) = found.global_timeout().and_then(|t| u64::try_from(t).ok()) {
-                // Never wait past the hook's own limit.
-                let limit = state.request.event_time
-                    + seconds(global.saturating_sub((global / 10).min(60)));
-                if limit < state.deadline_at {
-                    tracing::warn!(deadline = %state.deadline_at, limit = %limit, "deadline capped at the hook's global timeout");
-                    state.deadline_at = limit;
-                }
-            }
-            state.heartbeat.timeout_seconds = Some(timeout);
-            timeout
-        }
+    let Some(timeout) = read_hook(autoscaling, state).await? else {
+        return Ok(());
     };
     let last = state.heartbeat.last_at.unwrap_or(state.request.event_time);
     if now < last + seconds(heartbeat_interval(timeout)) {

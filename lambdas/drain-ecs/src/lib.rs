@@ -18,6 +18,7 @@ use serde_json::Value;
 use sta_shared::config::DrainConfig;
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
+use sta_shared::hook::read_hook;
 use sta_shared::state::{
     seconds, DrainKind, DrainState, DrainStatus, Heartbeat, Remaining, TrackedTask,
 };
@@ -30,6 +31,7 @@ const DESCRIBE_BATCH: usize = 100;
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub config: DrainConfig,
 }
 
@@ -76,7 +78,7 @@ pub async fn drain(
         DrainStatus::Draining
     };
     let started_at = request.event_time;
-    Ok(DrainState {
+    let mut state = DrainState {
         deadline_at: started_at + seconds(input.settings.drain_deadline_seconds),
         started_at,
         execution_id: input.execution_id.clone(),
@@ -102,7 +104,10 @@ pub async fn drain(
         completion: None,
         settings: input.settings,
         request: input.request,
-    })
+    };
+    // The hook's heartbeat timeout bounds every wait from the first one on.
+    read_hook(&deps.autoscaling, &mut state).await?;
+    Ok(state)
 }
 
 /// The container instance of `instance_id`, found with the `ec2InstanceId ==` filter.

@@ -9,6 +9,7 @@ async fn main() -> Result<(), Error> {
     let clients = sta_shared::Clients::from_env().await;
     let deps = Deps {
         ecs: clients.ecs,
+        autoscaling: clients.autoscaling,
         config,
     };
     let deps = &deps;

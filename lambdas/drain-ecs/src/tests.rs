@@ -1,4 +1,6 @@
 use super::*;
+use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
+use aws_sdk_autoscaling::types::LifecycleHook;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
@@ -94,12 +96,33 @@ fn describe_tasks() -> Rule {
     })
 }
 
-fn deps(rules: &[&Rule]) -> Deps {
+fn hooks(timeout: i32) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_compute_output(move |req| {
+        assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+        assert_eq!(req.lifecycle_hook_names(), [HOOK]);
+        DescribeLifecycleHooksOutput::builder()
+            .lifecycle_hooks(
+                LifecycleHook::builder()
+                    .heartbeat_timeout(timeout)
+                    .global_timeout(timeout * 100)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn deps_with_hooks(rules: &[&Rule], hooks: &Rule) -> Deps {
     Deps {
         ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, |c| c
             .retry_config(RetryConfig::disabled())),
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, [hooks], |c| c
+            .retry_config(RetryConfig::disabled())),
         config: DrainConfig::default(),
     }
+}
+
+fn deps(rules: &[&Rule]) -> Deps {
+    deps_with_hooks(rules, &hooks(300))
 }
 
 #[tokio::test]
@@ -138,7 +161,41 @@ async fn sets_an_active_instance_draining_and_records_its_tasks() {
     assert_eq!(state.started_at, event_time());
     assert_eq!(state.deadline_at, at(3600));
     assert_eq!(state.heartbeat.last_at, Some(event_time()));
+    assert_eq!(state.heartbeat.timeout_seconds, Some(300));
     assert_eq!(state.request.token.as_deref(), Some(TOKEN));
+}
+
+#[tokio::test]
+async fn the_hook_limits_are_read_once_at_the_start() {
+    let (list, describe, update) = (
+        list_instances(&[]),
+        describe_instance("ACTIVE"),
+        update_ok(),
+    );
+    let short = hooks(30);
+    let deps = deps_with_hooks(&[&list, &describe, &update], &short);
+    let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
+    assert_eq!(short.num_calls(), 1);
+    assert_eq!(state.heartbeat.timeout_seconds, Some(30));
+    // 100 x 30 s, less a margin: below the configured hour.
+    assert_eq!(state.deadline_at, at(3000 - 60));
+
+    let gone = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
+        .then_output(|| DescribeLifecycleHooksOutput::builder().build());
+    let deps = deps_with_hooks(&[&list, &describe, &update], &gone);
+    let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
+    assert!(state.heartbeat.action_gone);
+
+    let throttled = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
+        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
+    let deps = deps_with_hooks(&[&list, &describe, &update], &throttled);
+    assert_eq!(
+        drain(&deps, lifecycle_input(), at(1))
+            .await
+            .unwrap_err()
+            .name(),
+        "Retryable"
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod hook;
 pub mod input;
 pub mod metrics;
 pub mod state;

@@ -21,6 +21,8 @@ use crate::state::{DrainKind, DrainState, StandaloneTasks};
 
 /// The longest wait between two checks.
 pub const MAX_WAIT_SECONDS: u64 = 300;
+/// The shortest heartbeat timeout a lifecycle hook can have.
+pub const MIN_HEARTBEAT_TIMEOUT_SECONDS: u64 = 30;
 /// How far past the expected end the first check comes.
 const MARGIN_SECONDS: u64 = 1;
 
@@ -67,9 +69,12 @@ pub fn next_wait(state: &DrainState, now: DateTime<Utc>) -> u64 {
         ceil_seconds(now - end).max(1)
     };
     if state.request.kind == DrainKind::LifecycleAction && !state.heartbeat.action_gone {
-        if let Some(timeout) = state.heartbeat.timeout_seconds {
-            wait = wait.min(heartbeat_interval(timeout));
-        }
+        // Until a check has read the hook's timeout, assume the shortest AWS allows.
+        let timeout = state
+            .heartbeat
+            .timeout_seconds
+            .unwrap_or(MIN_HEARTBEAT_TIMEOUT_SECONDS);
+        wait = wait.min(heartbeat_interval(timeout));
     }
     if state.deadline_at > now {
         wait = wait.min(ceil_seconds(state.deadline_at - now));
@@ -196,6 +201,15 @@ mod tests {
         };
         assert_eq!(next_wait(&state, at(100)), 300);
         assert_eq!(next_wait(&state, at(590)), 11);
+    }
+
+    #[test]
+    fn before_the_hook_is_read_the_wait_assumes_the_shortest_heartbeat_timeout() {
+        let mut state = state(45, StandaloneTasks::Wait);
+        state.heartbeat.timeout_seconds = None;
+        assert_eq!(next_wait(&state, at(3)), 12);
+        state.request.kind = DrainKind::SpotInterruption;
+        assert_eq!(next_wait(&state, at(3)), 45);
     }
 
     #[test]
