@@ -1,0 +1,175 @@
+"""Figures 1 and 2: drain overhead and cost per drain of OUR workflow, in the local world.
+
+One round per drain time: a cluster of 2*N instances whose service runs N tasks (one per
+instance, host port 8080) behind a Classic ELB (connection draining D s) and a target
+group (deregistration delay D s), both attached to the service. The N instances that run
+a task are terminated at once (TerminateInstanceInAutoScalingGroup, decrementing the
+desired capacity), so N drains run concurrently and each one has a task to move and two
+load balancers to drain. timescale 1.0: every duration is real.
+
+Per drain, from the world's event log (never from the Lambdas' logs):
+  event      = asg.lifecycle.wait of the instance (the lifecycle event is emitted)
+  completion = asg.lifecycle.completed by CompleteLifecycleAction
+  floor      = the later of the last ecs.task.stopped on the instance and the last
+               elb.instance.out_of_service / elbv2.target.unused of the instance
+  overhead   = completion - floor
+Cost: StateEntered events in GetExecutionHistory, Lambda invocations (TaskScheduled in
+the history; the world's lambda.invoked count as a cross-check), and the world's API call
+counts (/_world/calls, reset just before the scale-in, read once every drain has
+completed; the harness makes no AWS call in between except its own terminate calls,
+which are subtracted).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any, Callable
+
+from world.run import Result, _running_tasks, check, deploy, load_scenario
+
+from bench.common import World, last_seq, summary, wait_for
+
+OURS = ("drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle")
+
+
+def scenario(drain_seconds: int, count: int) -> dict[str, Any]:
+    return load_scenario({
+        "name": f"bench{drain_seconds}",
+        "instances": 2 * count,
+        "service": {"name": "web", "desired": count},
+        "load_balancers": {
+            "classic": [{"name": "web-clb", "draining_seconds": drain_seconds, "attach": "service", "port": 8080}],
+            "target_groups": [{"name": "web-tg", "port": 8080, "deregistration_delay": drain_seconds, "attach": "service"}],
+        },
+        "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
+        "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
+        "scaler": {"min_task_count": count, "n_count": 1},
+    })
+
+
+def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str], None]) -> dict[str, Any]:
+    sc = scenario(drain_seconds, count)
+    world.reset()
+    setup_started = time.monotonic()
+    dep = deploy(world, sc, out=log)
+    tasks = wait_for(lambda: (lambda r: r if len(r) >= count else None)(_running_tasks(world, dep)), 60,
+                     f"{count} running tasks")
+    ecs = world.client("ecs")
+    ci_arns = sorted({t["containerInstanceArn"] for t in tasks})
+    cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=ci_arns)["containerInstances"]
+    victims = sorted(ci["ec2InstanceId"] for ci in cis)
+    classic_regs = {(name, h["InstanceId"]) for name in dep.classic
+                    for h in world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"]}
+    log(f"D={drain_seconds}s: {len(victims)} instances with a task, set up in {time.monotonic() - setup_started:.1f}s")
+
+    since = last_seq(world)
+    world.control("POST", "/_world/calls/reset")
+    autoscaling = world.client("autoscaling")
+    started = time.monotonic()
+    for instance in victims:
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=True)
+
+    def settled() -> list[dict[str, Any]] | None:
+        evs = world.control("GET", f"/_world/events?since={since}")["events"]
+        done = {e["instance_id"] for e in evs if e["type"] == "asg.lifecycle.completed"}
+        finished = [e for e in evs if e["type"] == "lambda.invoked" and e["function"] == "complete-lifecycle"]
+        return evs if set(victims) <= done and len(finished) >= len(victims) else None
+
+    wait_for(settled, drain_seconds * 3 + 180, f"{len(victims)} drains of {drain_seconds}s", every=1.0)
+    time.sleep(1.5)  # the executions' last transition (Succeed) after complete-lifecycle returned
+    calls = world.control("GET", "/_world/calls")
+    wall = time.monotonic() - started
+    events = world.control("GET", f"/_world/events?since={since}")["events"]
+
+    sfn = world.client("stepfunctions")
+    executions: dict[str, dict[str, Any]] = {}
+    for item in sfn.list_executions(stateMachineArn=dep.machine_arn)["executions"]:
+        arn = item["executionArn"]
+        desc = sfn.describe_execution(executionArn=arn)
+        desc["history"] = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        executions[arn] = desc
+
+    # invariants of world.run (nothing released early, each action completed once, ...), as a sanity check
+    result = Result(sc, deployment=dep, victims=victims, executions=executions,
+                    events=world.events(0), min_running=0)
+    check(result, classic_regs)
+
+    per_drain = []
+    for x in victims:
+        mine = [e for e in events if e.get("instance_id") == x or e.get("id") == x]
+        wait_ev = next(e for e in mine if e["type"] == "asg.lifecycle.wait")
+        done_ev = next(e for e in mine if e["type"] == "asg.lifecycle.completed")
+        floor_evs = [e for e in mine if e["type"] in ("ecs.task.stopped", "elb.instance.out_of_service", "elbv2.target.unused")]
+        floor = max(e["t"] for e in floor_evs)
+        per_drain.append({
+            "instance_id": x, "by": done_ev["by"],
+            "event_to_completion_s": round(done_ev["t"] - wait_ev["t"], 3),
+            "event_to_floor_s": round(floor - wait_ev["t"], 3),
+            "overhead_s": round(done_ev["t"] - floor, 3),
+            "floor_is": next(e["type"] for e in floor_evs if e["t"] == floor),
+        })
+
+    transitions, invocations, histories = [], [], Counter()
+    statuses = Counter(x["status"] for x in executions.values())
+    for x in executions.values():
+        types = [h["type"] for h in x["history"]]
+        transitions.append(sum(1 for t in types if t.endswith("StateEntered")))
+        invocations.append(sum(1 for t in types if t in ("TaskScheduled", "LambdaFunctionScheduled")))
+        histories[len(types)] += 1
+    by_function = Counter(e["function"] for e in events if e["type"] == "lambda.invoked")
+    api = Counter(calls["calls"])
+    api["autoscaling:TerminateInstanceInAutoScalingGroup"] -= len(victims)  # ours, not the drain's
+    api = Counter({k: v for k, v in api.items() if v > 0})
+    n = len(victims)
+    round_result = {
+        "drain_seconds": drain_seconds,
+        "drains": n,
+        "wall_seconds": round(wall, 1),
+        "executions": dict(statuses),
+        "invariant_violations": result.violations,
+        "not_completed_by_us": [d["instance_id"] for d in per_drain if d["by"] != "CompleteLifecycleAction"],
+        "overhead_s": summary(d["overhead_s"] for d in per_drain),
+        "event_to_completion_s": summary(d["event_to_completion_s"] for d in per_drain),
+        "event_to_floor_s": summary(d["event_to_floor_s"] for d in per_drain),
+        "transitions_per_drain": summary(transitions),
+        "history_events_per_drain": summary(len(x["history"]) for x in executions.values()),
+        "lambda_invocations_per_drain": summary(invocations),
+        "lambda_invocations_per_drain_world": {f: round(c / n, 2) for f, c in sorted(by_function.items())},
+        "api_calls_per_drain": {k: round(v / n, 2) for k, v in sorted(api.items())},
+        "api_calls_per_drain_total": round(sum(api.values()) / n, 2),
+        "faults": calls.get("faults", {}),
+        "per_drain": per_drain,
+    }
+    log(f"D={drain_seconds}s: {n} drains in {wall:.1f}s; overhead {round_result['overhead_s']}; "
+        f"transitions {round_result['transitions_per_drain']}; {dict(statuses)}; violations {len(result.violations)}")
+    return round_result
+
+
+def sandbox_memory(world: World) -> dict[str, Any]:
+    """Peak RSS (VmHWM) of each of the world's Lambda sandboxes (one process per function) and how many
+    invocations it handled."""
+    from bench.common import proc_status
+
+    out = {}
+    for box in world.control("GET", "/_world/lambdas")["sandboxes"]:
+        if box["alive"]:
+            st = proc_status(box["pid"])
+            out[box["function"]] = {"vmhwm_kib": st.get("VmHWM"), "vmrss_kib": st.get("VmRSS"),
+                                    "invocations": box["invocations"]}
+    return out
+
+
+if __name__ == "__main__":  # one round, for trying it out
+    import sys
+
+    from bench.common import start_world
+
+    w = start_world(print)
+    try:
+        print(json.dumps(run_round(w, int(sys.argv[1]) if len(sys.argv) > 1 else 5,
+                                   int(sys.argv[2]) if len(sys.argv) > 2 else 3, print), indent=1)[:3000])
+        print(sandbox_memory(w))
+    finally:
+        w.stop()
