@@ -13,22 +13,18 @@
 //! deadline it reports `deadline_passed`, and the state machine completes the action
 //! with the configured result.
 
-use aws_sdk_elasticloadbalancing::types::Instance;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use sta_shared::error::{
-    aws_error, classic_elb_not_registered, ecs_error, error_code, is_no_active_lifecycle_action,
-};
+use sta_shared::ecs::DESCRIBE_BATCH;
+use sta_shared::elb::classic_instance_state;
+use sta_shared::error::{aws_error, ecs_error, error_code, is_no_active_lifecycle_action};
 use sta_shared::hook::read_hook;
 use sta_shared::state::{seconds, DrainKind, DrainState, DrainStatus, StandaloneTasks};
 use sta_shared::wait::{heartbeat_interval, next_wait};
 use sta_shared::StepError;
 use tracing::instrument;
-
-/// DescribeTasks takes at most 100 ARNs a call.
-const DESCRIBE_BATCH: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct Deps {
@@ -176,29 +172,11 @@ async fn refresh_classic(
     elb: &aws_sdk_elasticloadbalancing::Client,
     state: &mut DrainState,
 ) -> Result<(), StepError> {
-    let instance = Instance::builder()
-        .instance_id(&state.request.instance_id)
-        .build();
     let mut draining = Vec::new();
     for name in &state.remaining.classic_elbs {
-        let health = elb
-            .describe_instance_health()
-            .load_balancer_name(name)
-            .instances(instance.clone())
-            .send()
-            .await;
-        match health {
-            Err(error) if classic_elb_not_registered(&error) => {}
-            Err(error) => return Err(aws_error("DescribeInstanceHealth", error)),
-            Ok(output) => {
-                let in_progress = output
-                    .instance_states()
-                    .iter()
-                    .any(|state| state.state() != Some("OutOfService"));
-                if in_progress {
-                    draining.push(name.clone());
-                }
-            }
+        let instance_state = classic_instance_state(elb, name, &state.request.instance_id).await?;
+        if instance_state.is_some_and(|current| current != "OutOfService") {
+            draining.push(name.clone());
         }
     }
     state.remaining.classic_elbs = draining;

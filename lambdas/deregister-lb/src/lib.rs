@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::config::DrainConfig;
+use sta_shared::elb::classic_instance_state;
 use sta_shared::error::{aws_error, classic_elb_not_registered, ecs_error, error_code};
 use sta_shared::state::{ClassicElb, DrainState, LoadBalancers, TargetGroup};
 use sta_shared::StepError;
@@ -164,22 +165,14 @@ async fn deregister_classic(
     name: &str,
     instance_id: &str,
 ) -> Result<Option<ClassicElb>, StepError> {
-    let instance = Instance::builder().instance_id(instance_id).build();
-    let health = elb
-        .describe_instance_health()
-        .load_balancer_name(name)
-        .instances(instance.clone())
-        .send()
-        .await;
-    match health {
-        Err(error) if classic_elb_not_registered(&error) => {
-            tracing::info!(elb = %name, code = ?error_code(&error), "not registered in this Classic ELB");
-            return Ok(None);
-        }
-        Err(error) => return Err(aws_error("DescribeInstanceHealth", error)),
-        Ok(output) if output.instance_states().is_empty() => return Ok(None),
-        Ok(_) => {}
+    if classic_instance_state(elb, name, instance_id)
+        .await?
+        .is_none()
+    {
+        tracing::info!(elb = %name, "not registered in this Classic ELB");
+        return Ok(None);
     }
+    let instance = Instance::builder().instance_id(instance_id).build();
     let deregistered = elb
         .deregister_instances_from_load_balancer()
         .load_balancer_name(name)

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::config::DrainConfig;
+use sta_shared::ecs::{describe_all_container_instances, DESCRIBE_BATCH};
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
 use sta_shared::hook::read_hook;
@@ -24,9 +25,6 @@ use sta_shared::state::{
 };
 use sta_shared::StepError;
 use tracing::instrument;
-
-/// DescribeContainerInstances and DescribeTasks take at most 100 ARNs a call.
-const DESCRIBE_BATCH: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct Deps {
@@ -117,33 +115,11 @@ async fn find_container_instance(
     cluster: &str,
     instance_id: &str,
 ) -> Result<Option<ContainerInstance>, StepError> {
-    let arns: Vec<String> = ecs
-        .list_container_instances()
-        .cluster(cluster)
-        .filter(format!("ec2InstanceId == {instance_id}"))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|error| ecs_error(cluster, "ListContainerInstances", error))?;
-    for batch in arns.chunks(DESCRIBE_BATCH) {
-        let output = ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(|error| ecs_error(cluster, "DescribeContainerInstances", error))?;
-        if let Some(found) = output
-            .container_instances()
-            .iter()
-            .find(|instance| instance.ec2_instance_id() == Some(instance_id))
-        {
-            return Ok(Some(found.clone()));
-        }
-    }
-    Ok(None)
+    let filter = format!("ec2InstanceId == {instance_id}");
+    Ok(describe_all_container_instances(ecs, cluster, Some(filter))
+        .await?
+        .into_iter()
+        .find(|instance| instance.ec2_instance_id() == Some(instance_id)))
 }
 
 /// Sets the container instance DRAINING. Returns false when it vanished meanwhile.

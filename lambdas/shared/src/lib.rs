@@ -5,6 +5,8 @@
 
 pub mod clients;
 pub mod config;
+pub mod ecs;
+pub mod elb;
 pub mod error;
 pub mod event;
 pub mod hook;

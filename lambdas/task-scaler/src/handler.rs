@@ -4,16 +4,14 @@ use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_ecs::types::ContainerInstance;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::ecs::describe_all_container_instances;
+use sta_shared::error::aws_error;
 use sta_shared::metrics::{self, Unit};
 use sta_shared::StepError;
 use tracing::instrument;
 
 use crate::decision::{Decision, InstanceCounts};
 use crate::input::ScalerInput;
-
-/// DescribeContainerInstances takes at most 100 ARNs a call.
-const DESCRIBE_BATCH: usize = 100;
 
 /// The clients the scaler calls.
 #[derive(Debug, Clone)]
@@ -54,7 +52,7 @@ pub async fn scale(deps: &Deps, input: &ScalerInput) -> Result<Decision, StepErr
         Some(asg) => Some(in_service_instances(&deps.autoscaling, asg).await?),
         None => None,
     };
-    let instances = container_instances(&deps.ecs, &input.cluster_name).await?;
+    let instances = describe_all_container_instances(&deps.ecs, &input.cluster_name, None).await?;
     let counts = count(&instances, in_service.as_ref());
     let current = current_desired_count(&deps.ecs, input).await?;
     let decision = decide(input, counts, current);
@@ -197,38 +195,6 @@ async fn in_service_instances(
         .filter(|instance| instance.lifecycle_state() == Some(&LifecycleState::InService))
         .filter_map(|instance| instance.instance_id().map(str::to_string))
         .collect())
-}
-
-/// Every container instance of the cluster but INACTIVE ones, all pages.
-async fn container_instances(
-    ecs: &aws_sdk_ecs::Client,
-    cluster: &str,
-) -> Result<Vec<ContainerInstance>, StepError> {
-    let arns: Vec<String> = ecs
-        .list_container_instances()
-        .cluster(cluster)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|error| ecs_error(cluster, "ListContainerInstances", error))?;
-    let mut instances = Vec::with_capacity(arns.len());
-    for batch in arns.chunks(DESCRIBE_BATCH) {
-        let output = ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(|error| ecs_error(cluster, "DescribeContainerInstances", error))?;
-        for failure in output.failures() {
-            // MISSING: deregistered between the list and the describe; nothing to count.
-            tracing::info!(arn = ?failure.arn(), reason = ?failure.reason(), "container instance not described");
-        }
-        instances.extend(output.container_instances().iter().cloned());
-    }
-    Ok(instances)
 }
 
 async fn current_desired_count(
