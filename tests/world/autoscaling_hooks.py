@@ -17,6 +17,9 @@ connection draining" and the EventBridge event reference for Auto Scaling):
   heartbeat, or after the global timeout min(48 h, 100 x HeartbeatTimeout)).
 * CompleteLifecycleAction and RecordLifecycleActionHeartbeat, by token or by
   instance id, with AWS's ValidationError when no action is active.
+* DeleteLifecycleHook completes the hook's outstanding actions first, as the
+  API reference says: CONTINUE for terminating instances (``by``
+  ``DeleteLifecycleHook`` in the event log); the instance then proceeds.
 * PutLifecycleHook keeps NotificationMetadata, NotificationTargetARN, RoleARN
   and reports GlobalTimeout.
 * EventBridge rules deliver to Step Functions state machines (StartExecution
@@ -337,6 +340,17 @@ def put_lifecycle_hook(self: Any) -> ActionResult:
     return EmptyResult()
 
 
+_orig_delete_lifecycle_hook = asg_models.AutoScalingBackend.delete_lifecycle_hook
+
+
+def _delete_lifecycle_hook(self: Any, as_name: str, name: str) -> None:
+    """DeleteLifecycleHook: "If there are any outstanding lifecycle actions, they are completed
+    first (ABANDON for launching instances, CONTINUE for terminating instances)." (API reference)"""
+    for action in [a for a in _actions(self).values() if a.group.name == as_name and a.hook.name == name]:
+        _complete(action, "CONTINUE", "DeleteLifecycleHook")
+    _orig_delete_lifecycle_hook(self, as_name, name)
+
+
 def complete_lifecycle_action(self: Any) -> ActionResult:
     result = self._get_param("LifecycleActionResult")
     if result not in ("CONTINUE", "ABANDON"):
@@ -497,6 +511,7 @@ def install() -> None:
     asg_models.FakeAutoScalingGroup.set_desired_capacity = _group_set_desired_capacity
     asg_models.AutoScalingBackend.terminate_instance = _terminate_instance
     asg_models.AutoScalingBackend.delete_auto_scaling_group = _delete_auto_scaling_group
+    asg_models.AutoScalingBackend.delete_lifecycle_hook = _delete_lifecycle_hook
     asg_models.LifecycleHook = LifecycleHook
     resp = asg_responses.AutoScalingResponse
     resp.put_lifecycle_hook = put_lifecycle_hook

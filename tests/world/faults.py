@@ -24,7 +24,9 @@ Error shapes follow each protocol, as the AWS SDKs parse them:
 * REST-JSON (Lambda): HTTP 429 ``TooManyRequestsException``, HTTP 503 ``ServiceException``.
 
 ``GET /_world/calls`` returns the count of calls per API since the last reset
-(``POST /_world/calls/reset`` or ``/_world/reset``), and the faults injected.
+(``POST /_world/calls/reset`` or ``/_world/reset``), the faults injected, and
+``functions``: the calls made by the project's functions alone (requests whose
+User-Agent is the AWS SDK for Rust's), with ``functions_total``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _rng = random.Random(0)
 _rng_lock = threading.Lock()
 CALLS: Counter[str] = Counter()
 FAULTS: Counter[str] = Counter()
+FUNCTION_CALLS: Counter[str] = Counter()  # calls by the Rust SDK: the project's functions
 
 
 def _reseed() -> None:
@@ -52,6 +55,7 @@ def _reseed() -> None:
 def _reset() -> None:
     CALLS.clear()
     FAULTS.clear()
+    FUNCTION_CALLS.clear()
 
 
 def _rates(api: Any) -> dict[str, float]:
@@ -97,6 +101,8 @@ def error_response(api: Any, kind: str) -> tuple[int, dict[str, str], bytes]:
 
 def _hook(api: Any) -> tuple[int, dict[str, str], bytes] | None:
     CALLS[api.name] += 1
+    if "aws-sdk-rust" in (getattr(api, "agent", "") or ""):
+        FUNCTION_CALLS[api.name] += 1
     rates = _rates(api)
     if not rates:
         return None
@@ -113,7 +119,8 @@ def _hook(api: Any) -> tuple[int, dict[str, str], bytes] | None:
 
 
 def _get_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
-    return 200, {"calls": dict(sorted(CALLS.items())), "faults": dict(sorted(FAULTS.items())), "total": sum(CALLS.values())}
+    return 200, {"calls": dict(sorted(CALLS.items())), "faults": dict(sorted(FAULTS.items())), "total": sum(CALLS.values()),
+                 "functions": dict(sorted(FUNCTION_CALLS.items())), "functions_total": sum(FUNCTION_CALLS.values())}
 
 
 def _reset_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:

@@ -41,6 +41,17 @@ Environment of the world process:
 
 ``GET /_world/lambdas`` lists the sandboxes (function, pid, log file, started,
 invocations, errors).
+
+``POST /_world/lambdas/sabotage`` ``{"function": F, "api": "ecs:DescribeTasks",
+"do": "kill"|"hang", "seconds": N}`` arms a one-shot failure of F's process in
+the middle of an invocation: the next time F's sandbox, while it runs an
+invocation, calls ``api``, the world either kills the process (SIGKILL, event
+``lambda.sandbox.killed``; the call itself still reaches the service, its answer
+is lost: the Lambda crashed after the side effect) or holds the call for
+``seconds`` before answering (event ``lambda.call.held``), so that the
+invocation outlives the function's ``Timeout``. What Step Functions then sees is
+what the world reports for a crashed or timed-out sandbox (above).
+``GET /_world/lambdas/sabotage`` lists what is still armed; a reset disarms all.
 """
 
 from __future__ import annotations
@@ -346,7 +357,54 @@ def _get_lambdas(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
     }
 
 
+SABOTAGE: list[dict[str, Any]] = []
+_sabotage_lock = threading.Lock()
+
+
+@core.route("POST", "/_world/lambdas/sabotage")
+def _post_sabotage(_q: dict[str, str], body: Any) -> tuple[int, Any]:
+    if not isinstance(body, dict) or not body.get("function") or not body.get("api"):
+        return 400, {"error": "need {\"function\", \"api\", \"do\": \"kill\"|\"hang\"}"}
+    if body.get("do", "kill") not in ("kill", "hang"):
+        return 400, {"error": "do must be kill or hang"}
+    plan = {"function": body["function"], "api": body["api"], "do": body.get("do", "kill"),
+            "seconds": float(body.get("seconds", 0))}
+    with _sabotage_lock:
+        SABOTAGE.append(plan)
+    return 200, {"armed": SABOTAGE}
+
+
+@core.route("GET", "/_world/lambdas/sabotage")
+def _get_sabotage(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
+    return 200, {"armed": SABOTAGE}
+
+
+def _sabotage_hook(api: Any) -> None:
+    rt = RUNTIME
+    if rt is None or not SABOTAGE or "aws-sdk-rust" not in (getattr(api, "agent", "") or ""):
+        return None
+    with _sabotage_lock:
+        plan = None
+        for candidate in SABOTAGE:
+            box = rt.sandboxes.get(candidate["function"])
+            if candidate["api"] == api.name and box is not None and box.alive() and box.lock.locked():
+                plan = candidate
+                break
+        if plan is None:
+            return None
+        SABOTAGE.remove(plan)
+    if plan["do"] == "kill":
+        box.process.kill()
+        core.record("lambda.sandbox.killed", function=box.name, pid=box.process.pid, api=api.name)
+        return None  # the request goes on to the service; nobody reads its answer
+    core.record("lambda.call.held", function=box.name, api=api.name, seconds=plan["seconds"])
+    time.sleep(plan["seconds"])
+    return None
+
+
 def _on_reset() -> None:
+    with _sabotage_lock:
+        SABOTAGE.clear()
     if RUNTIME is not None:
         RUNTIME.stop_sandboxes()
 
@@ -354,3 +412,4 @@ def _on_reset() -> None:
 def install() -> None:
     lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
     core.on_reset(_on_reset)
+    core.request_hook(_sabotage_hook)

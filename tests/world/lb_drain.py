@@ -225,7 +225,30 @@ def _describe_target_health(self: Any, target_group_arn: str, targets: list[dict
     return [tg.health_for(t, self.ec2_backend) for t in targets]
 
 
+_orig_delete_classic = elb_models.ELBBackend.delete_load_balancer
+_orig_delete_tg = elbv2_models.ELBv2Backend.delete_target_group
+
+
+def _delete_classic(self: Any, load_balancer_name: str) -> None:
+    """Deleting a Classic ELB ends its registrations and any connection draining at once."""
+    existed = load_balancer_name in self.load_balancers
+    _orig_delete_classic(self, load_balancer_name)
+    if existed:
+        core.record("elb.load_balancer.deleted", load_balancer=load_balancer_name)
+
+
+def _delete_tg(self: Any, target_group_arn: str) -> Any:
+    """Deleting a target group ends its registrations and any deregistration delay at once."""
+    existed = target_group_arn in self.target_groups
+    result = _orig_delete_tg(self, target_group_arn)
+    if existed and target_group_arn not in self.target_groups:
+        core.record("elbv2.target_group.deleted", target_group=target_group_arn)
+    return result
+
+
 def install() -> None:
+    elb_models.ELBBackend.delete_load_balancer = _delete_classic
+    elbv2_models.ELBv2Backend.delete_target_group = _delete_tg
     elb_models.ELBBackend.deregister_instances = _deregister_instances
     elb_models.ELBBackend.register_instances = _register_instances
     elb_responses.ELBResponse.describe_instance_health = describe_instance_health

@@ -15,10 +15,14 @@ Exit status 0 only if the invariants held, judged from the world's event log
 and APIs (never from the Lambdas' logs):
 
 1. no instance terminates while a task on it is RUNNING (or stopping), or
-   while it is registered or draining in any Classic ELB or target group;
+   while it is registered or draining in any Classic ELB or target group
+   (a deleted load balancer or target group ends its registrations); an
+   instance released by someone else (deleting the hook) or terminated
+   through EC2 before its release is not ours to judge;
 2. every lifecycle action is completed exactly once, by CompleteLifecycleAction,
    unless an execution for it visibly FAILED (then its expiry is the
-   completion); nothing is completed for an event we cannot identify;
+   completion) or the hook was deleted (DeleteLifecycleHook completes it);
+   nothing is completed for an event we cannot identify;
 3. the service never has fewer RUNNING tasks than its minimum;
 4. no execution is left RUNNING, and the scenario's expectations hold.
 
@@ -391,6 +395,8 @@ class Result:
     scaler: Any = None
     min_running: int | None = None
     wall_seconds: float = 0.0
+    calls: dict[str, Any] = field(default_factory=dict)  # /_world/calls from the scale-in to the settling
+    redrives: int = 0
 
     @property
     def ok(self) -> bool:
@@ -560,6 +566,10 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     if "drop_event" in actions:
         world.client("events").disable_rule(Name=dep.rule)
         out(f"rule {dep.rule} disabled: the lifecycle events are lost")
+    for kind in ("kill_lambda", "hang_lambda"):
+        if kind in actions:
+            _arm_sabotage(world, kind, actions[kind], out)
+    world.control("POST", "/_world/calls/reset", {})
 
     # scale in
     autoscaling = world.client("autoscaling")
@@ -594,6 +604,10 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     duplicated = False
     quiet_since: float | None = None
     redriven: set[str] = set()
+    mid_drain = [a for a in sc["actions"] if a["type"] in MID_DRAIN_ACTIONS]
+    waiting_since: float | None = None
+    redrive_failed = actions.get("redrive_failed")
+    redrive_rounds: dict[str, int] = {}
     deadline = time.monotonic() + float(sc["timeout_seconds"])
     try:
         while True:
@@ -619,9 +633,31 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                         world.client("stepfunctions").redrive_execution(executionArn=arn)
                         redriven.add(arn)
                         out(f"action expired and execution FAILED: fault cleared, RedriveExecution {arn.rsplit(':', 1)[-1][:8]}")
-            terminated = {e["instance_id"] for e in obs.events if e["type"] == "asg.instance.terminated"}
+            if mid_drain:
+                if waiting_since is None and any(h["type"] == "WaitStateEntered" for x in obs.executions.values()
+                                                 for h in x["history"]):
+                    waiting_since = time.monotonic()
+                for action in list(mid_drain):
+                    if waiting_since is not None and time.monotonic() >= waiting_since + float(action.get("after_seconds", 0.5)):
+                        _mid_drain(world, dep, result, action, out)
+                        mid_drain.remove(action)
             settled = obs.executions and all(x["status"] != "RUNNING" for x in obs.executions.values())
-            waiting_redrive = expire and not redriven
+            if redrive_failed and settled and not mid_drain:
+                failed = [(arn, x) for arn, x in obs.executions.items() if x["status"] == "FAILED"
+                          and x.get("error") not in ("InvalidEvent",)
+                          and redrive_rounds.get(arn, 0) < int(redrive_failed.get("max_rounds", 3))]
+                if failed:
+                    result.calls = result.calls or world.control("GET", "/_world/calls")
+                    world.configure(faults={})
+                    for arn, x in failed:
+                        world.client("stepfunctions").redrive_execution(executionArn=arn)
+                        redrive_rounds[arn] = redrive_rounds.get(arn, 0) + 1
+                        result.redrives += 1
+                        x["status"] = "RUNNING"  # until the next poll says otherwise
+                        out(f"execution {arn.rsplit(':', 1)[-1][:8]} FAILED ({x.get('error')}): fault cleared, RedriveExecution")
+                    settled = False
+            terminated = {e["instance_id"] for e in obs.events if e["type"] == "asg.instance.terminated"}
+            waiting_redrive = (expire and not redriven) or bool(mid_drain)
             if set(result.victims) <= terminated and settled and not waiting_redrive:
                 break
             if settled and not waiting_redrive:
@@ -641,6 +677,8 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     finally:
         if sc["faults"] or expire:
             world.configure(faults={})
+    # the drains' API calls (those until the first redrive, when a redrive cleared the faults)
+    result.calls = result.calls or world.control("GET", "/_world/calls")
 
     # the scaler
     payload = {"cluster_name": dep.cluster, "service_name": dep.service,
@@ -660,6 +698,50 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     check_expectations(result)
     result.wall_seconds = time.monotonic() - started
     return result
+
+
+MID_DRAIN_ACTIONS = ("terminate_instance", "deregister_container_instance", "delete_load_balancers", "delete_hook")
+
+
+def _arm_sabotage(world: World, kind: str, action: dict[str, Any], out: Callable[[str], None]) -> None:
+    """kill_lambda / hang_lambda: the world fails the function's process during its next call of ``api``."""
+    for call in action.get("calls") or [{"function": action.get("function", "deregister-lb"),
+                                         "api": action.get("api", "elbv2:DeregisterTargets")}]:
+        function, api = call["function"], call["api"]
+        if kind == "hang_lambda" and action.get("function_timeout"):
+            world.client("lambda").update_function_configuration(FunctionName=function, Timeout=int(action["function_timeout"]))
+            out(f"function {function}: Timeout {action['function_timeout']}s")
+        body = {"function": function, "api": api, "do": "kill" if kind == "kill_lambda" else "hang",
+                "seconds": float(action.get("seconds", 0))}
+        world.control("POST", "/_world/lambdas/sabotage", body)
+        what = "killed (SIGKILL)" if kind == "kill_lambda" else f"held {body['seconds']:.0f}s"
+        out(f"armed: {function} {what} on its next {api} during an invocation")
+
+
+def _mid_drain(world: World, dep: Deployment, result: Result, action: dict[str, Any], out: Callable[[str], None]) -> None:
+    """Something outside the drain changes the world while the drain waits (MID_DRAIN_ACTIONS)."""
+    kind = action["type"]
+    victims = result.victims[: int(action.get("count", len(result.victims)))]
+    if kind == "terminate_instance":
+        world.client("ec2").terminate_instances(InstanceIds=victims)
+        out(f"mid-drain: EC2 TerminateInstances {victims} (someone else)")
+    elif kind == "deregister_container_instance":
+        ecs = world.client("ecs")
+        for instance in victims:
+            arns = ecs.list_container_instances(cluster=dep.cluster, filter=f"ec2InstanceId=={instance}")["containerInstanceArns"]
+            for arn in arns:
+                ecs.deregister_container_instance(cluster=dep.cluster, containerInstance=arn, force=bool(action.get("force", True)))
+                out(f"mid-drain: ECS DeregisterContainerInstance {instance} (force={bool(action.get('force', True))})")
+    elif kind == "delete_load_balancers":
+        for name in dep.classic:
+            world.client("elb").delete_load_balancer(LoadBalancerName=name)
+            out(f"mid-drain: Classic ELB {name} deleted")
+        for name, arn in dep.target_groups.items():
+            world.client("elbv2").delete_target_group(TargetGroupArn=arn)
+            out(f"mid-drain: target group {name} deleted")
+    elif kind == "delete_hook":
+        world.client("autoscaling").delete_lifecycle_hook(AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook)
+        out(f"mid-drain: lifecycle hook {dep.hook} deleted")
 
 
 def _sweep(world: World, dep: Deployment, out: Callable[[str], None]) -> None:
@@ -695,9 +777,15 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     for e in events:
         if e["type"] == "asg.instance.terminated":
             x, seq = e["instance_id"], e["seq"]
-            release = max((c["seq"] for c in events if c["type"] == "asg.lifecycle.completed"
-                           and c["instance_id"] == x and c["seq"] < seq), default=seq)
+            released_by = [c for c in events if c["type"] == "asg.lifecycle.completed" and c["instance_id"] == x and c["seq"] < seq]
+            release = max((c["seq"] for c in released_by), default=seq)
+            if released_by and released_by[-1]["by"] == "DeleteLifecycleHook":
+                continue  # released by whoever deleted the hook, not by us
+            if any(b["type"] == "ecs.container_instance.inactive" and b["instance_id"] == x and b["seq"] < release for b in events):
+                continue  # terminated through EC2 by someone else before the release
             before = [b for b in events if b["seq"] < release]
+            deleted_tgs = {b["target_group"] for b in before if b["type"] == "elbv2.target_group.deleted"}
+            deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
             placed = {b["task_arn"] for b in before if b["type"] in ("ecs.task.pending", "ecs.task.running")
                       and b.get("instance_id") == x}
             stopped = {b["task_arn"] for b in before if b["type"] == "ecs.task.stopped"}
@@ -705,11 +793,12 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
                 v.append(f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED")
             tg_regs = {(b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.registered" and b["id"] == x}
             tg_unused = {(b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.unused" and b["id"] == x}
-            for tg, _, port in sorted(tg_regs - tg_unused):
+            for tg, _, port in sorted(r for r in tg_regs - tg_unused if r[0] not in deleted_tgs):
                 v.append(f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}")
             clb_regs = {n for n, i in classic_regs if i == x}
             clb_regs |= {n for b in before if b["type"] == "ecs.task.running" and b.get("instance_id") == x for n in service_classic}
             clb_out = {b["load_balancer"] for b in before if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x}
+            clb_out |= deleted_clbs
             for name in sorted(clb_regs - clb_out):
                 v.append(f"{x} released while registered or draining in Classic ELB {name}")
         if e["type"] in ("ecs.task.pending", "ecs.task.running"):
@@ -732,7 +821,7 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
         ours = [e for e in done if e["by"] == "CompleteLifecycleAction"]
         if len(done) > 1 or (not done and token not in failed_tokens):
             v.append(f"lifecycle action of {wait['instance_id']} completed {len(done)} times")
-        elif not ours and token not in failed_tokens:
+        elif not ours and token not in failed_tokens and done[0]["by"] != "DeleteLifecycleHook":
             v.append(f"lifecycle action of {wait['instance_id']} ended by {done[0]['by']} without a FAILED execution")
         if not executions_of.get(token) and token not in failed_tokens:
             v.append(f"no execution for the lifecycle action of {wait['instance_id']}")

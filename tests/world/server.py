@@ -67,11 +67,12 @@ def install_extensions(names: list[str] | None = None) -> list[str]:
 class ApiCall:
     """The AWS API a request calls: service (boto3 client name) and operation."""
 
-    def __init__(self, service: str, operation: str, protocol: str, region: str):
+    def __init__(self, service: str, operation: str, protocol: str, region: str, agent: str = ""):
         self.service = service
         self.operation = operation
         self.protocol = protocol
         self.region = region
+        self.agent = agent  # the caller's User-Agent (the Lambdas: aws-sdk-rust)
 
     @property
     def name(self) -> str:
@@ -136,7 +137,7 @@ def identify(environ: dict[str, Any], body: bytes) -> ApiCall | None:
             if m == method and rx.match(path):
                 operation = op
                 break
-    return ApiCall(client, operation or "Unknown", protocol, region)
+    return ApiCall(client, operation or "Unknown", protocol, region, environ.get("HTTP_USER_AGENT", ""))
 
 
 # --------------------------------------------------------------------------- middleware
