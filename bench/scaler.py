@@ -1,0 +1,126 @@
+"""Figure 3: the task scaler at scale (100, 1,000, 5,000 container instances).
+
+Setup: one cluster, grown in place. Instances are launched with EC2 RunInstances (500 per
+call) with user data ECS_CLUSTER=<cluster>; the world's ECS agent registers each one as a
+container instance, as the agent does at boot. That is the world's own registration path
+and the fastest honest one here; its time is measured and reported.
+
+Tick: an Invoke of the task-scaler function in the world (the real binary), input
+{"cluster_name", "service_name", "min_task_count": 1, "n_count": 1, "max_task_count": 1}:
+the service already has its desired count of 1, so the tick reads everything and changes
+nothing (the steady state; a change adds one ecs:UpdateService). The world's call counts
+are reset before each tick; wall time is the Invoke round trip seen by the caller (it
+includes moto answering every call, which dominates at 5,000).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any, Callable
+
+from world.run import _role, _zip
+
+from bench.common import World, summary, wait_for
+
+CLUSTER, SERVICE = "scale-cluster", "web"
+
+
+def _user_data(cluster: str) -> str:
+    return base64.b64encode(f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n".encode()).decode()
+
+
+def launch(world: World, cluster: str, count: int, image: str) -> None:
+    ec2 = world.client("ec2")
+    left = count
+    while left > 0:
+        n = min(500, left)
+        ec2.run_instances(ImageId=image, MinCount=n, MaxCount=n, InstanceType="t3.micro", UserData=_user_data(cluster))
+        left -= n
+
+
+def create_function(world: World, name: str, timeout: int = 300) -> str:
+    lam = world.client("lambda")
+    try:
+        lam.delete_function(FunctionName=name)
+    except lam.exceptions.ResourceNotFoundException:
+        pass
+    return lam.create_function(FunctionName=name, Runtime="provided.al2023",
+                               Role=_role(world, "drain-lambda", "lambda.amazonaws.com"), Handler="bootstrap",
+                               Code={"ZipFile": _zip()}, Timeout=timeout, MemorySize=128)["FunctionArn"]
+
+
+def make_cluster(world: World, cluster: str, instances: int, image: str) -> float:
+    """A cluster with a service of one task (host port 8080) on `instances` instances; returns the setup seconds."""
+    ecs = world.client("ecs")
+    started = time.monotonic()
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(family=f"{cluster}-web", networkMode="host", containerDefinitions=[
+        {"name": "web", "image": "nginx", "memory": 256, "portMappings": [{"containerPort": 8080, "hostPort": 8080}]}])
+    launch(world, cluster, instances, image)
+    ecs.create_service(cluster=cluster, serviceName=SERVICE, taskDefinition=f"{cluster}-web", desiredCount=1,
+                       launchType="EC2")
+    return time.monotonic() - started
+
+
+def tick(world: World, payload: dict[str, Any]) -> dict[str, Any]:
+    lam = world.client("lambda")
+    world.control("POST", "/_world/calls/reset")
+    started = time.monotonic()
+    resp = lam.invoke(FunctionName="task-scaler", Payload=json.dumps(payload).encode())
+    wall = time.monotonic() - started
+    body = json.loads(resp["Payload"].read() or b"null")
+    calls = world.control("GET", "/_world/calls")["calls"]
+    calls.pop("lambda:Invoke", None)  # the tick itself
+    return {"wall_s": round(wall, 3), "error": resp.get("FunctionError"), "output": body, "calls": calls,
+            "calls_total": sum(calls.values())}
+
+
+def run(world: World, sizes: list[int], ticks: int, log: Callable[[str], None],
+        between: Callable[[int], None] | None = None) -> dict[str, Any]:
+    world.reset()
+    world.configure(timescale=1.0, ecs={"task_start_seconds": 0, "task_stop_seconds": 0})
+    image = world.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    create_function(world, "task-scaler")
+    payload = {"cluster_name": CLUSTER, "service_name": SERVICE, "min_task_count": 1, "n_count": 1, "max_task_count": 1}
+    results: list[dict[str, Any]] = []
+    have = 0
+    setup_total = 0.0
+    for size in sizes:
+        started = time.monotonic()
+        if have == 0:
+            make_cluster(world, CLUSTER, size, image)
+        else:
+            launch(world, CLUSTER, size - have, image)
+        setup = time.monotonic() - started
+        setup_total += setup
+        have = size
+        ecs = world.client("ecs")
+        wait_for(lambda: ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]["registeredContainerInstancesCount"] >= size,
+                 60, f"{size} container instances")
+        runs = [tick(world, payload) for _ in range(ticks + (1 if not results else 0))]
+        cold = runs.pop(0) if not results else None
+        for r in runs:
+            if r["error"]:
+                raise RuntimeError(f"task-scaler failed at {size}: {r['output']}")
+        entry = {
+            "container_instances": size,
+            "setup_seconds": round(setup, 1),
+            "setup_per_instance_ms": round(setup / (size - (sizes[sizes.index(size) - 1] if sizes.index(size) else 0)) * 1000, 2),
+            "ticks": len(runs),
+            "wall_s": summary(r["wall_s"] for r in runs),
+            "calls_per_tick": runs[-1]["calls"],
+            "calls_per_tick_total": runs[-1]["calls_total"],
+            "decision": runs[-1]["output"],
+        }
+        if cold:
+            entry["first_tick_cold_wall_s"] = cold["wall_s"]
+        results.append(entry)
+        log(f"scaler at {size}: setup {setup:.1f}s, tick {entry['wall_s']['median']}s, "
+            f"{entry['calls_per_tick_total']} calls {entry['calls_per_tick']}")
+        if between:
+            between(size)
+    return {"sizes": results, "setup_total_seconds": round(setup_total, 1),
+            "setup_method": "EC2 RunInstances (500 per call) with ECS_CLUSTER user data; the world's agent registers each",
+            "input": payload}
