@@ -15,20 +15,19 @@ includes moto answering every call, which dominates at 5,000).
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any, Callable
 
 from world.run import _role, _zip
 
-from bench.common import World, summary, wait_for
+from bench.common import World, summary
 
 CLUSTER, SERVICE = "scale-cluster", "web"
 
 
 def _user_data(cluster: str) -> str:
-    return base64.b64encode(f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n".encode()).decode()
+    return f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"  # boto3 base64-encodes it
 
 
 def launch(world: World, cluster: str, count: int, image: str) -> None:
@@ -97,8 +96,10 @@ def run(world: World, sizes: list[int], ticks: int, log: Callable[[str], None],
         setup_total += setup
         have = size
         ecs = world.client("ecs")
-        wait_for(lambda: ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]["registeredContainerInstancesCount"] >= size,
-                 60, f"{size} container instances")
+        registered = sum(len(page["containerInstanceArns"]) for page in
+                         ecs.get_paginator("list_container_instances").paginate(cluster=CLUSTER))
+        if registered != size:
+            raise RuntimeError(f"{registered} container instances registered, expected {size}")
         runs = [tick(world, payload) for _ in range(ticks + (1 if not results else 0))]
         cold = runs.pop(0) if not results else None
         for r in runs:
