@@ -15,7 +15,12 @@ def _f(x: Any, nd: int = 2) -> str:
 
 
 def _kib(x: Any) -> str:
-    return "-" if x is None else f"{x / 1024:.1f} MiB"
+    """KiB (as /proc reports them) -> MiB."""
+    return "-" if not x else f"{x / 1024:.1f} MiB"
+
+
+def _bytes(x: Any) -> str:
+    return "-" if not x else f"{x / 1048576:.2f} MiB"
 
 
 def _growth(points: list[tuple[float, float]]) -> str:
@@ -175,9 +180,9 @@ def write_markdown(r: dict[str, Any]) -> str:
         z = sizes.get(name, {})
         c = cs.get("ours", {}).get(name, {}).get("cold_start_s", {})
         m = mem.get(name, {})
-        add(f"| {name} | {_kib(z.get('zip_bytes') and z['zip_bytes'] / 1)} | {_kib(z.get('unzipped_bytes'))} | "
+        add(f"| {name} | {_bytes(z.get('zip_bytes'))} | {_bytes(z.get('unzipped_bytes'))} | "
             f"{_f(c.get('median') and c['median'] * 1000, 1)} / {_f(c.get('max') and c['max'] * 1000, 1)} | "
-            f"{_kib(m.get('vmhwm_kib') and m['vmhwm_kib'] * 1024)} | {m.get('invocations', '-')} |")
+            f"{_kib(m.get('vmhwm_kib'))} | {m.get('invocations', '-')} |")
     add("")
 
     # 5 -----------------------------------------------------------------
@@ -239,8 +244,8 @@ def write_markdown(r: dict[str, Any]) -> str:
             add("")
             add("| | cold start median / max (ms) | peak RSS after one invocation | invocation result |")
             add("|---|---|---|---|")
-            add(f"| predecessor (Python/boto3) | {_f(pc['median'] * 1000, 1)} / {_f(pc['max'] * 1000, 1)} | {_kib(pr and pr * 1024)} | {py.get('invocation_result')} |")
-            add(f"| ours (`task-scaler`) | {_f(oc['median'] * 1000, 1)} / {_f(oc['max'] * 1000, 1)} | {_kib(orr and orr * 1024)} | {ts.get('invocation_result')} |")
+            add(f"| predecessor (Python/boto3) | {_f(pc['median'] * 1000, 1)} / {_f(pc['max'] * 1000, 1)} | {_kib(pr)} | {py.get('invocation_result')} |")
+            add(f"| ours (`task-scaler`) | {_f(oc['median'] * 1000, 1)} / {_f(oc['max'] * 1000, 1)} | {_kib(orr)} | {ts.get('invocation_result')} |")
             if oc["median"] and orr:
                 add(f"| **ratio** (predecessor / ours) | **{pc['median'] / oc['median']:.1f}x** | **{pr / orr:.1f}x** | |")
             add("")
