@@ -120,3 +120,31 @@ def test_throttling_on_ecs_and_elb(scenario):
     assert faults and {f["api"].split(":")[0] for f in faults} <= {"ecs", "elb", "elbv2"}
     [done] = _completions(r)
     assert done["by"] == "CompleteLifecycleAction"
+
+
+def test_function_killed_mid_call_then_redriven(scenario):
+    r = scenario("lambda_killed")
+    assert r.ok, r.violations
+    killed = [e for e in r.events if e["type"] == "lambda.sandbox.killed"]
+    assert {e["function"] for e in killed} == {"deregister-lb", "complete-lifecycle"}
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED" and execution["redriveCount"] >= 1
+    [done] = _completions(r)  # the killed call completed it; the redrive found it done
+    assert done["by"] == "CompleteLifecycleAction"
+
+
+def test_hook_deleted_mid_drain(scenario):
+    r = scenario("hook_deleted")
+    assert r.ok, r.violations
+    [done] = _completions(r)
+    assert done["by"] == "DeleteLifecycleHook" and done["result"] == "CONTINUE"
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED"
+
+
+def test_load_balancers_deleted_mid_drain(scenario):
+    r = scenario("load_balancers_deleted")
+    assert r.ok, r.violations
+    assert _types(r, "elbv2.target_group.deleted") and _types(r, "elb.load_balancer.deleted")
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"

@@ -182,7 +182,9 @@ class World:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(
+            if not hasattr(self, "_session"):
+                self._session = boto3.session.Session()  # one per world: worlds may run in parallel threads
+            self._clients[service] = self._session.client(
                 service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="testing",
                 aws_secret_access_key="testing",
                 config=Config(retries={"max_attempts": 10, "mode": "standard"}, read_timeout=120),

@@ -1,0 +1,307 @@
+"""Reliability figures: the real drain under AWS faults, crashes, outside changes and load.
+
+    PYTHONPATH=tests .venv/bin/python -m world.reliability [--small] [--no-build] [--only ID,...] [--jobs N] [--out FILE]
+
+Runs each case below (a scenario of tests/scenarios, see its README) in local
+worlds (``--jobs``, default 2, side by side: the cases mostly wait), through
+world.run's runner, and writes RELIABILITY.md at the repo
+root: one row per case with what happened and the figures, all taken from the
+world's event log and APIs (never from the functions' logs):
+
+* drains: lifecycle actions that started (``asg.lifecycle.wait``);
+* completed: actions completed by our CompleteLifecycleAction (and, where the
+  case deletes the hook, by DeleteLifecycleHook);
+* failed, redriven: executions that FAILED and, after the runner cleared the
+  fault and redrove them (RedriveExecution), SUCCEEDED;
+* lost: instances scaled in but never terminated, actions that ended by a
+  timeout, executions not SUCCEEDED at the end; must be 0;
+* faults: throttling/5xx answers the world injected; calls/drain: the API calls
+  the functions made (the world counts requests by the AWS SDK for Rust) per
+  drain, retries included;
+* invariants: those of world.run (tests/e2e holds them for every scenario).
+
+A case passes when the invariants held, nothing was lost and every execution
+SUCCEEDED (at once or after its redrive). The load case also needs its calls
+per drain within 2x of a single drain's (the ``baseline`` case).
+
+``--small`` (CI) runs the load case as 10 of 12 instances instead of 50 of 60.
+Exit status 0 when every case passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from world import run
+
+SCENARIOS = run.TESTS / "scenarios"
+REPORT = run.REPO / "RELIABILITY.md"
+CALL_BUDGET = 2.0  # calls per drain under load, at most this times a single drain's
+
+
+@dataclass
+class Case:
+    id: str
+    title: str
+    scenario: str
+    small: dict[str, Any] | None = None  # overrides with --small
+    load: bool = False
+
+
+CASES = [
+    Case("baseline", "one drain, no fault (reference for calls per drain)", "default.json"),
+    Case("throttle-20", "20% throttling on every API the functions call", "faults_throttle_20.json"),
+    Case("5xx-20", "20% HTTP 503 on every API the functions call", "faults_5xx_20.json"),
+    Case("throttle-50", "50% throttling on every API the functions call", "faults_throttle_50.json"),
+    Case("5xx-50", "50% HTTP 503 on every API the functions call", "faults_5xx_50.json"),
+    Case("killed", "function process killed mid-call (deregister-lb in DeregisterTargets, "
+         "complete-lifecycle in CompleteLifecycleAction)", "lambda_killed.json"),
+    Case("timeout", "function timing out (check-drained's DescribeTasks held 20 s, Timeout 5 s)", "lambda_timeout.json"),
+    Case("ec2-terminated", "instance terminated through EC2 by someone else mid-drain", "instance_terminated_mid_drain.json"),
+    Case("deregistered", "container instance deregistered (force) mid-drain", "container_instance_deregistered.json"),
+    Case("lb-deleted", "Classic ELB and target group deleted mid-drain", "load_balancers_deleted.json"),
+    Case("hook-deleted", "lifecycle hook deleted mid-drain", "hook_deleted.json"),
+    Case("load", "scale-in of 50 of 60 instances at once", "scale_in_50_of_60.json", small={
+        "instances": 12, "service": {"desired": 2}, "scale_in": {"count": 10},
+        "scaler": {"min_task_count": 2, "n_count": 1},
+        "expect": {"executions": {"SUCCEEDED": 10}, "terminated": 10, "completed_by_us": 10},
+        "timeout_seconds": 300}, load=True),
+]
+
+
+def retried_errors() -> set[str]:
+    """Error names the state machine's Task states retry."""
+    asl = json.loads(run.ASL.read_text())
+    names: set[str] = set()
+    for state in asl["States"].values():
+        for retrier in state.get("Retry", []):
+            names.update(retrier["ErrorEquals"])
+    return names
+
+
+def figures(result: run.Result) -> dict[str, Any]:
+    events, executions = result.events, result.executions
+    waits = [e for e in events if e["type"] == "asg.lifecycle.wait"]
+    done = [e for e in events if e["type"] == "asg.lifecycle.completed"]
+    terminated = {e["instance_id"] for e in events if e["type"] == "asg.instance.terminated"}
+    # terminated through EC2 by someone else: Auto Scaling drops it from the group without an event
+    terminated |= {e["instance_id"] for e in events if e["type"] == "ecs.container_instance.inactive"
+                   and e.get("reason") == "instance terminated"}
+    failed_redriven = [x for x in executions.values()
+                       if any(h["type"] == "ExecutionFailed" for h in x["history"]) and x["status"] == "SUCCEEDED"]
+    statuses = Counter(x["status"] for x in executions.values())
+    timed_out = [e for e in done if e["by"] in ("heartbeat-timeout", "global-timeout")]
+    lost = (len([v for v in result.victims if v not in terminated]) + len(timed_out)
+            + sum(n for status, n in statuses.items() if status != "SUCCEEDED"))
+    task_errors: Counter[str] = Counter()
+    execution_errors: Counter[str] = Counter()
+    for x in executions.values():
+        for h in x["history"]:
+            if h["type"] == "TaskFailed":
+                task_errors[h["taskFailedEventDetails"].get("error")] += 1
+            elif h["type"] == "ExecutionFailed":
+                execution_errors[h["executionFailedEventDetails"].get("error")] += 1
+    drains = len(waits)
+    calls = result.calls or {}
+    return {
+        "drains": drains,
+        "executions": dict(statuses),
+        "completed": len([e for e in done if e["by"] == "CompleteLifecycleAction"]),
+        "completed_by_hook_deletion": len([e for e in done if e["by"] == "DeleteLifecycleHook"]),
+        "failed_redriven": len(failed_redriven),
+        "redrives": result.redrives,
+        "lost": lost,
+        "terminated": len(terminated & set(result.victims)),
+        "faults": len([e for e in events if e["type"] == "fault.injected"]),
+        "function_calls": calls.get("functions_total", 0),
+        "calls_per_drain": (calls.get("functions_total", 0) / drains) if drains else 0.0,
+        "calls_by_api": calls.get("functions", {}),
+        "task_errors": dict(task_errors),
+        "execution_errors": dict(execution_errors),
+        "killed": len([e for e in events if e["type"] == "lambda.sandbox.killed"]),
+        "held": len([e for e in events if e["type"] == "lambda.call.held"]),
+        "invariants": list(result.violations),
+        "wall_seconds": round(result.wall_seconds, 1),
+    }
+
+
+def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) -> tuple[bool, str]:
+    """(passed, what happened) from the figures."""
+    notes = []
+    ok = not fig["invariants"] and fig["lost"] == 0 and set(fig["executions"]) <= {"SUCCEEDED"}
+    if fig["failed_redriven"]:
+        errors = ", ".join(f"{k} x{v}" for k, v in sorted(fig["execution_errors"].items()))
+        notes.append(f"{fig['failed_redriven']} FAILED ({errors}), redriven, SUCCEEDED")
+    else:
+        notes.append("all SUCCEEDED without a redrive" if ok else "")
+    retried = {k: v for k, v in fig["task_errors"].items() if k not in fig["execution_errors"]}
+    if retried:
+        notes.append("retried by the state machine: " + ", ".join(f"{k} x{v}" for k, v in sorted(retried.items())))
+    if fig["completed_by_hook_deletion"]:
+        notes.append(f"{fig['completed_by_hook_deletion']} action(s) completed by DeleteLifecycleHook, "
+                     "our CompleteLifecycleAction found it done")
+    if case.load and baseline and baseline["calls_per_drain"]:
+        ratio = fig["calls_per_drain"] / baseline["calls_per_drain"]
+        notes.append(f"calls/drain {ratio:.2f}x a single drain's (budget {CALL_BUDGET:.0f}x)")
+        if ratio > CALL_BUDGET:
+            ok = False
+    if fig["invariants"]:
+        notes.append("INVARIANTS BROKEN: " + "; ".join(fig["invariants"]))
+    if fig["lost"]:
+        notes.append(f"LOST {fig['lost']}")
+    return ok, "; ".join(n for n in notes if n)
+
+
+def run_case(world: run.World, case: Case, small: bool, out: Any) -> run.Result:
+    scenario = json.loads((SCENARIOS / case.scenario).read_text())
+    if small and case.small:
+        scenario = run._merge(scenario, case.small)
+        for key in ("expect",):
+            if key in case.small:
+                scenario[key] = case.small[key]
+    return run.run_scenario(world, scenario, out=out)
+
+
+def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall: float) -> str:
+    retried = sorted(retried_errors())
+    lines = [
+        "# Reliability",
+        "",
+        "Generated by `PYTHONPATH=tests .venv/bin/python -m world.reliability"
+        + (" --small" if small else "") + "` (`tests/world/reliability.py`) on "
+        + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        + f", {'small size (CI)' if small else 'full size'}, {wall:.0f} s of wall time.",
+        "",
+        "Each case runs the real state machine (`statemachine/drain.asl.json`) and the real function binaries",
+        "(`cargo build`, debug) in the local AWS world (`tests/world`), from a scenario in `tests/scenarios`.",
+        "Every figure comes from the world's event log and APIs, never from the functions' logs. An execution",
+        "that FAILS is redriven by the runner (`RedriveExecution`) after it has cleared the fault; the case passes",
+        "when every drain ends with its instance drained and terminated, nothing is lost and the invariants of",
+        "the e2e suite hold (`tests/world/run.py`: nothing terminates with a task or a load-balancer registration",
+        "left, every action completed exactly once, the service never below its minimum, nothing left running).",
+        "",
+        "| case | what | result | drains | completed | failed, redriven | lost | faults | calls/drain | time (s) | what happened |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for case, fig, ok, note in rows:
+        completed = str(fig["completed"]) + (f" (+{fig['completed_by_hook_deletion']} by hook deletion)"
+                                               if fig["completed_by_hook_deletion"] else "")
+        lines.append(
+            f"| {case.id} | {case.title} | {'pass' if ok else '**FAIL**'} | {fig['drains']} | {completed} | "
+            f"{fig['failed_redriven']} | {fig['lost']} | {fig['faults']} | {fig['calls_per_drain']:.1f} | "
+            f"{fig['wall_seconds']:.0f} | {note} |")
+    lines += [
+        "",
+        "Columns: *drains* lifecycle actions started; *completed* actions completed by our",
+        "`CompleteLifecycleAction`; *failed, redriven* executions that FAILED and SUCCEEDED after their redrive;",
+        "*lost* instances never terminated + actions ended by a timeout + executions not SUCCEEDED at the end;",
+        "*faults* throttling/503 answers injected; *calls/drain* API calls made by the functions (retries",
+        "included) per drain.",
+        "",
+        "The state machine retries these errors in every Task: " + ", ".join(f"`{n}`" for n in retried) + ".",
+        "",
+        "## API calls by the functions, per case",
+        "",
+        "| case | calls | by API |",
+        "|---|---:|---|",
+    ]
+    for case, fig, _ok, _note in rows:
+        by_api = ", ".join(f"{k} {v}" for k, v in sorted(fig["calls_by_api"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"| {case.id} | {fig['function_calls']} | {by_api} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="world.reliability", description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="CI size: the load case as 10 of 12 instances")
+    parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
+    parser.add_argument("--only", help="comma-separated case ids (the baseline always runs with load)")
+    parser.add_argument("--out", default=str(REPORT), help="the report (default RELIABILITY.md at the repo root)")
+    parser.add_argument("--verbose", action="store_true", help="print each run as world.run does")
+    parser.add_argument("--jobs", type=int, default=2, help="worlds running cases side by side (default 2)")
+    args = parser.parse_args(argv)
+    cases = CASES
+    if args.only:
+        wanted = set(args.only.split(","))
+        if "load" in wanted:
+            wanted.add("baseline")
+        unknown = wanted - {c.id for c in CASES}
+        if unknown:
+            parser.error(f"unknown case ids {sorted(unknown)}; known: {[c.id for c in CASES]}")
+        cases = [c for c in CASES if c.id in wanted]
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    if not args.no_build:
+        run.build(say)
+    started = time.monotonic()
+    figs: dict[str, dict[str, Any]] = {}
+    pending: queue.Queue[Case] = queue.Queue()
+    # the load case first: it is the longest
+    for case in sorted(cases, key=lambda c: not c.load):
+        pending.put(case)
+    lock = threading.Lock()
+
+    def worker(world: run.World) -> None:
+        out = (lambda line: say(f"[{world.port}] {line}")) if args.verbose else (lambda line: None)
+        while True:
+            try:
+                case = pending.get_nowait()
+            except queue.Empty:
+                return
+            t0 = time.monotonic()
+            try:
+                fig = figures(run_case(world, case, args.small, out))
+            except Exception as err:  # a case that cannot even run is a failed case
+                fig = figures(run.Result(run.load_scenario({})))
+                fig["invariants"] = [f"{type(err).__name__}: {err}"]
+                fig["wall_seconds"] = round(time.monotonic() - t0, 1)
+            with lock:
+                figs[case.id] = fig
+                say(f"{case.id:15} drains {fig['drains']} completed {fig['completed']} redriven {fig['failed_redriven']} "
+                    f"lost {fig['lost']} faults {fig['faults']} calls/drain {fig['calls_per_drain']:.1f} "
+                    f"invariants {'held' if not fig['invariants'] else fig['invariants']}  {fig['wall_seconds']:.0f}s")
+
+    worlds = [run.World() for _ in range(max(1, args.jobs))]
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        for world in worlds:
+            world.start()
+            say(f"world on {world.url} (logs: {world.log_dir})")
+        threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in worlds]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    finally:
+        for world in worlds:
+            world.stop()
+    rows: list[tuple[Case, dict[str, Any], bool, str]] = []
+    baseline = figs.get("baseline")
+    for case in cases:
+        if case.id in figs:
+            ok, note = outcome(case, figs[case.id], baseline)
+            rows.append((case, figs[case.id], ok, note))
+            say(f"{case.id:15} {'pass' if ok else 'FAIL'}  {note}")
+    wall = time.monotonic() - started
+    Path(args.out).write_text(render(rows, args.small, wall))
+    say(f"wrote {args.out} ({wall:.0f}s)")
+    return 0 if all(ok for _c, _f, ok, _n in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
