@@ -50,10 +50,16 @@ test-world: deps-py ## the local AWS world's own behaviour tests
 test-e2e: deps-py ## the real drain end to end in the local AWS world, every scenario in tests/scenarios
 	PYTHONPATH=tests $(PY) -m pytest tests/e2e -q
 
+reliability: deps-py ## faults, kills, timeouts, deletions and a 50-of-60 scale-in; writes RELIABILITY.md
+	PYTHONPATH=tests $(PY) -m world.reliability
+
+test-reliability: deps-py ## the reliability cases at a small size (what CI runs); writes nothing
+	PYTHONPATH=tests $(PY) -m world.reliability --small --out $(CURDIR)/target/reliability-small.md
+
 local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json)
 	PYTHONPATH=tests $(PY) -m world.run --scenario $(SCENARIO)
 
-test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e ## everything CI checks
+test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e test-reliability ## everything CI checks
 
 build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target first)
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \

@@ -8,12 +8,14 @@ use serde_json::Value;
 use sta_shared::error::ERROR_NAMES;
 use sta_shared::state::DrainStatus;
 
-const TRANSIENT: [&str; 7] = [
+const TRANSIENT: [&str; 9] = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Lambda.Unknown",
+    "Sandbox.Timedout",
+    "Runtime.ExitError",
     "States.Timeout",
     "Retryable",
 ];
@@ -128,8 +130,9 @@ fn every_error_name_in_retry_and_catch_is_one_we_raise_or_an_aws_one() {
                 for error in rule["ErrorEquals"].as_array().into_iter().flatten() {
                     let error = error.as_str().unwrap();
                     let known = ERROR_NAMES.contains(&error)
-                        || error.starts_with("States.")
-                        || error.starts_with("Lambda.");
+                        || ["States.", "Lambda.", "Sandbox.", "Runtime."]
+                            .iter()
+                            .any(|prefix| error.starts_with(prefix));
                     assert!(
                         known,
                         "{name}: {error} is not in sta_shared::error::ERROR_NAMES"
