@@ -372,7 +372,10 @@ export class EcsSingleTaskAutoscaling extends Construct {
         StandaloneTasks: settings.standaloneTasks,
         StandaloneTaskGraceSeconds: String(settings.standaloneTaskGraceSeconds),
       },
-      logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      // Every state transition is logged, but without the states' input and output: these
+      // carry the lifecycle action token, which an operator sees once, in the execution's
+      // own input and history, not in a log line per state.
+      logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
     // The definition invokes the unqualified function ARNs through lambda:invoke: exactly these four.

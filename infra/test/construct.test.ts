@@ -496,13 +496,13 @@ describe('state machine', () => {
     );
   });
 
-  test('CloudWatch Logs (ALL, with execution data) and X-Ray tracing', () => {
+  test('CloudWatch Logs (ALL, without execution data: no lifecycle token in the logs) and X-Ray tracing', () => {
     const { template } = constructTemplate();
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
     const logGroup = resourceById(template, 'AWS::Logs::LogGroup', 'StaDrainStateMachineLogs');
     expect(sm.LoggingConfiguration).toEqual({
       Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup.id, 'Arn'] } } }],
-      IncludeExecutionData: true,
+      IncludeExecutionData: false,
       Level: 'ALL',
     });
     expect(sm.TracingConfiguration).toEqual({ Enabled: true });
