@@ -39,7 +39,7 @@ def write_markdown(r: dict[str, Any]) -> str:
     add("# Benchmarks")
     add("")
     add("```sh")
-    add("PYTHONPATH=tests:. .venv/bin/python -m bench.run            # full, about 10 minutes")
+    add("PYTHONPATH=tests:. .venv/bin/python -m bench.run            # full, about 6 minutes")
     add("PYTHONPATH=tests:. .venv/bin/python -m bench.run --smoke    # smallest sizes, about 2 minutes (CI)")
     add("```")
     add("")
@@ -168,7 +168,8 @@ def write_markdown(r: dict[str, Any]) -> str:
         "its first `GET /2018-06-01/runtime/invocation/next` (loading, configuration, AWS clients). "
         f"{cs.get('runs', '?')} starts each, median / max.")
     add("- **Peak RSS**: VmHWM from `/proc/<pid>/status` of the world's sandbox of each function (the same x86-64 build) "
-        "after the drains above (so after several real invocations, a conservative figure); for `task-scaler` also "
+        "after the drains above (so after several real invocations, a conservative figure; for `task-scaler`, after "
+        "the ticks of section 3, up to 5,000 container instances); for `task-scaler` also "
         "after exactly one real invocation through the same Runtime API harness (input: the predecessor's scaler input "
         "on a 100-instance cluster, against the world).")
     add("")

@@ -4,7 +4,7 @@
 
 Full: drains of 5, 30 and 120 s (10 concurrent drains each), the scaler at 100, 1,000 and
 5,000 container instances, cold starts of every function, the predecessor's polling design
-at the same three drain times. About 10 minutes.
+at the same three drain times. About 6 minutes.
 --smoke: the smallest size of each (one 5 s round of 4 drains, the scaler at 100, 2 cold
 starts each, one predecessor round): about 2 minutes, so that the benchmark cannot rot.
 
