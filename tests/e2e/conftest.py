@@ -34,3 +34,15 @@ def scenario(world):
         return result
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def ecs_sta():
+    """The operators' command line (target/debug/ecs-sta), built like the Lambdas."""
+    import subprocess
+
+    if not os.environ.get("E2E_NO_BUILD"):
+        subprocess.run(["cargo", "build", "-p", "ecs-sta"], cwd=run.REPO, check=True)
+    binary = run.REPO / "target" / "debug" / "ecs-sta"
+    assert binary.exists(), f"{binary} not built"
+    return binary

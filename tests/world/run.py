@@ -58,6 +58,7 @@ ASL = REPO / "statemachine" / "drain.asl.json"
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
 LAMBDAS = ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle", "task-scaler"]
+SWEEPER = "sweeper"  # deployed only by the drop_event action
 TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
 
 DEFAULTS: dict[str, Any] = {
@@ -120,7 +121,7 @@ def load_scenario(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
 
 def build(out: Callable[[str], None] = print) -> None:
     """cargo build (debug) of the Lambda binaries; a no-op when they are up to date."""
-    cmd = ["cargo", "build", "--bins"] + [arg for name in LAMBDAS for arg in ("-p", name)]
+    cmd = ["cargo", "build", "--bins"] + [arg for name in LAMBDAS + [SWEEPER] for arg in ("-p", name)]
     out(f"$ {' '.join(cmd)}")
     started = time.monotonic()
     subprocess.run(cmd, cwd=REPO, check=True)
@@ -399,6 +400,7 @@ class Result:
     wall_seconds: float = 0.0
     calls: dict[str, Any] = field(default_factory=dict)  # /_world/calls from the scale-in to the settling
     redrives: int = 0
+    sweeps: list[Any] = field(default_factory=list)  # the sweeper's reports (drop_event), in order
 
     @property
     def ok(self) -> bool:
@@ -603,6 +605,9 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
         _put_malformed_event(world, dep)
         out("sent a malformed lifecycle event (no EC2InstanceId)")
 
+    scaled_at = time.monotonic()
+    drop = actions.get("drop_event")
+    swept = False
     duplicated = False
     quiet_since: float | None = None
     redriven: set[str] = set()
@@ -622,11 +627,19 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                         stateMachineArn=dep.machine_arn, name=f"duplicate-{int(time.time() * 1000)}", input=first[0]["input"])
                     duplicated = True
                     out("delivered the same event again (EventBridge delivers at least once)")
-            if "drop_event" in actions and time.monotonic() > started + float(actions["drop_event"].get("after_seconds", 3)) \
-                    and not getattr(obs, "_swept", False):
-                world.client("events").enable_rule(Name=dep.rule)
-                _sweep(world, dep, out)
-                obs._swept = True  # type: ignore[attr-defined]
+            if drop and not swept and time.monotonic() > scaled_at + float(drop.get("after_seconds", 3)):
+                states = _asg_instances(world, dep)
+                if all(states.get(i) == "Terminating:Wait" for i in result.victims) \
+                        or time.monotonic() > scaled_at + float(drop.get("after_seconds", 3)) + 15:
+                    world.client("events").enable_rule(Name=dep.rule)
+                    out(f"rule {dep.rule} enabled again")
+                    for _ in range(int(drop.get("sweeps", 1))):
+                        report_ = _sweep(world, dep, out)
+                        if report_ is not None:
+                            result.sweeps.append(report_)
+                            if isinstance(report_, dict) and "error" in report_:
+                                result.violations.append(f"the sweeper failed: {report_}")
+                    swept = True
             if expire:
                 expired = [e for e in obs.events if e["type"] == "asg.lifecycle.completed" and e["by"] != "CompleteLifecycleAction"]
                 for arn, x in obs.executions.items():
@@ -677,7 +690,7 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
             _wait(lambda: len(obs.executions) >= 1 + len(result.victims) and all(
                 x["status"] != "RUNNING" for x in obs.executions.values()), 20, "the malformed event's execution", obs.poll)
     finally:
-        if sc["faults"] or expire:
+        if (sc["faults"] or expire) and "keep_faults" not in actions:
             world.configure(faults={})
     # the drains' API calls (those until the first redrive, when a redrive cleared the faults)
     result.calls = result.calls or world.control("GET", "/_world/calls")
@@ -746,22 +759,36 @@ def _mid_drain(world: World, dep: Deployment, result: Result, action: dict[str, 
         out(f"mid-drain: lifecycle hook {dep.hook} deleted")
 
 
-def _sweep(world: World, dep: Deployment, out: Callable[[str], None]) -> None:
-    """Invoke the sweeper (if the workspace has it), which starts drains for lost events."""
-    binary = REPO / "target" / "debug" / "sweeper"
+def sweeper_environment(dep: Deployment) -> dict[str, str]:
+    """infra's environment of the sweeper."""
+    return {"STATE_MACHINE_ARN": dep.machine_arn, "MANAGED_ASG_NAMES": dep.asg,
+            "LIFECYCLE_HOOK_NAME": dep.hook, "ECS_CLUSTER": dep.cluster}
+
+
+def _sweep(world: World, dep: Deployment, out: Callable[[str], None]) -> Any:
+    """Invoke the sweeper (if the workspace has it), which starts drains for lost events; its report,
+    or {"error": ..., "payload": ...} when the invocation failed."""
+    binary = REPO / "target" / "debug" / SWEEPER
     if not binary.exists():
         out("no sweeper binary: the lost event stays lost")
-        return
+        return None
     lam = world.client("lambda")
+    env = sweeper_environment(dep)
     try:
-        lam.get_function(FunctionName="sweeper")
+        current = lam.get_function_configuration(FunctionName=SWEEPER).get("Environment", {}).get("Variables", {})
+        if current != env:
+            lam.update_function_configuration(FunctionName=SWEEPER, Environment={"Variables": env})
     except lam.exceptions.ResourceNotFoundException:
-        lam.create_function(FunctionName="sweeper", Runtime="provided.al2023", Role=_role(world, "drain-lambda", "lambda.amazonaws.com"),
-                            Handler="bootstrap", Code={"ZipFile": _zip()}, Timeout=60, Environment={"Variables": {
-                                "STATE_MACHINE_ARN": dep.machine_arn, "MANAGED_ASG_NAMES": dep.asg,
-                                "LIFECYCLE_HOOK_NAME": dep.hook, "ECS_CLUSTER": dep.cluster}})
-    resp = lam.invoke(FunctionName="sweeper", Payload=b"{}")
-    out(f"sweeper -> {resp.get('FunctionError') or ''}{resp['Payload'].read().decode()[:300]}")
+        lam.create_function(FunctionName=SWEEPER, Runtime="provided.al2023", Role=_role(world, "drain-lambda", "lambda.amazonaws.com"),
+                            Handler="bootstrap", Code={"ZipFile": _zip()}, Timeout=60, Environment={"Variables": env})
+    resp = lam.invoke(FunctionName=SWEEPER, Payload=b"{}")
+    text = resp["Payload"].read().decode()
+    out(f"sweeper -> {resp.get('FunctionError') or ''}{text[:300]}")
+    try:
+        body = json.loads(text or "null")
+    except ValueError:
+        body = text
+    return {"error": resp["FunctionError"], "payload": body} if resp.get("FunctionError") else body
 
 
 # --------------------------------------------------------------------------- invariants
@@ -810,9 +837,13 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     tokens = {e["token"]: e for e in events if e["type"] == "asg.lifecycle.wait"}
     failed_tokens: set[str] = set()
     executions_of: dict[str, list[dict[str, Any]]] = {}
+    # the sweeper's executions carry no token (no API returns it): they belong to the action their
+    # instance is waiting on
+    waiting_token = {e["instance_id"]: e["token"] for e in events if e["type"] == "asg.lifecycle.wait"}
     for x in result.executions.values():
         try:
-            token = json.loads(x["input"]).get("detail", {}).get("LifecycleActionToken")
+            detail = json.loads(x["input"]).get("detail", {})
+            token = detail.get("LifecycleActionToken") or waiting_token.get(detail.get("EC2InstanceId"))
         except (ValueError, AttributeError):
             token = None
         executions_of.setdefault(token, []).append(x)
