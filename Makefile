@@ -56,10 +56,18 @@ reliability: deps-py ## faults, kills, timeouts, deletions and a 50-of-60 scale-
 test-reliability: deps-py ## the reliability cases at a small size (what CI runs); writes nothing
 	PYTHONPATH=tests $(PY) -m world.reliability --small --out $(CURDIR)/target/reliability-small.md
 
+bench: deps-py ## all benchmarks in the local world; writes bench/RESULTS.md and bench/results.json
+	cargo build --release --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
+	PYTHONPATH=tests:. $(PY) -m bench.run
+
+bench-smoke: deps-py ## the benchmarks at their smallest size (what CI runs); writes target/bench-smoke/
+	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
+	PYTHONPATH=tests:. $(PY) -m bench.run --smoke --out $(CURDIR)/target/bench-smoke
+
 local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json)
 	PYTHONPATH=tests $(PY) -m world.run --scenario $(SCENARIO)
 
-test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e test-reliability ## everything CI checks
+test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e test-reliability bench-smoke ## everything CI checks
 
 build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target first)
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \
