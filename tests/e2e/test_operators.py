@@ -148,6 +148,10 @@ def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, e
         assert entries[redrive + 1]["attempts"] == 1 and entries[redrive + 1]["completion"]["outcome"] == "completed"
         assert timeline["completion"]["outcome"] == "completed", timeline
         assert [e["name"] for e in entries if e["kind"] == "state"].count("DrainContainerInstance") == 1
+
+        # the failures and retries logged no token either
+        [wait] = [e for e in events if e["type"] == "asg.lifecycle.wait" and e["instance_id"] == victim]
+        _assert_token_not_logged(world, wait["token"], victim)
     finally:
         world.configure(faults={})
 
@@ -164,10 +168,17 @@ def test_no_lifecycle_token_in_the_functions_logs(scenario, world):
     [done] = _completions(r.events)
     assert done["token"] == token and done["by"] == "CompleteLifecycleAction"
 
+    _assert_token_not_logged(world, token, victim)
+
+
+DRAIN_FUNCTIONS = {"drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle"}
+
+
+def _assert_token_not_logged(world, token: str, instance: str) -> None:
+    """The token is in none of the functions' logs (each sandbox's stdout/stderr, tests/world/lambdas.py)."""
     lambdas = world.control("GET", "/_world/lambdas")
     sandboxes = {s["function"]: Path(s["log"]) for s in lambdas["sandboxes"]}
-    drain = {"drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle"}
-    assert drain <= set(sandboxes), sandboxes
+    assert DRAIN_FUNCTIONS <= set(sandboxes), sandboxes
     log_dir = Path(lambdas["log_dir"])
     logs = sorted(set(sandboxes.values()) | {p for p in log_dir.glob("*.log") if p.name != "cargo-lambda.log"})
     for path in logs:
@@ -175,4 +186,4 @@ def test_no_lifecycle_token_in_the_functions_logs(scenario, world):
         assert token not in text, f"the lifecycle token is in {path}: " + next(
             line for line in text.splitlines() if token in line)[:500]
     # the logs are not empty: they name the instance the drain was about
-    assert any(victim in sandboxes[name].read_text(errors="replace") for name in drain)
+    assert any(instance in sandboxes[name].read_text(errors="replace") for name in DRAIN_FUNCTIONS)
