@@ -22,7 +22,8 @@ and APIs (never from the Lambdas' logs):
 2. every lifecycle action is completed exactly once, by CompleteLifecycleAction,
    unless an execution for it visibly FAILED (then its expiry is the
    completion) or the hook was deleted (DeleteLifecycleHook completes it);
-   nothing is completed for an event we cannot identify;
+   nothing is completed for an event we cannot identify (an execution the
+   sweeper started carries no token: it belongs to its instance's action);
 3. the service never has fewer RUNNING tasks than its minimum;
 4. no execution is left RUNNING, and the scenario's expectations hold.
 
