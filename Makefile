@@ -45,6 +45,7 @@ synth: deps-npm ## cdk synth of the example app, offline, into infra/cdk.out/
 	cd infra && npm run synth
 
 test-world: deps-py ## the local AWS world's own behaviour tests
+	cargo build --bins -p drain-ecs
 	PYTHONPATH=tests $(PY) -m pytest tests/world -q
 
 test-e2e: deps-py ## the real drain end to end in the local AWS world, every scenario in tests/scenarios

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 BIN = Path(__file__).resolve().parents[2] / "target" / "debug" / "drain-ecs"
-pytestmark = pytest.mark.skipif(not BIN.exists(), reason="cargo build first: no target/debug/drain-ecs")
+
+
+@pytest.fixture(autouse=True)
+def _binaries_built():
+    if not BIN.exists():
+        pytest.fail(f"{BIN} is missing: build the Lambdas first with `cargo build --bins -p drain-ecs` (make test-world does)")
+
 ROLE = "arn:aws:iam::123456789012:role/lambda"
 
 
