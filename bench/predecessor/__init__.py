@@ -1,6 +1,6 @@
 """THE PREDECESSOR'S DESIGN, RE-IMPLEMENTED FOR COMPARISON ONLY. NOT PART OF THE PRODUCT.
 
-What it did (from ../shared/DESIGN.md, "The problem", and README "Why"): three Python
+What it did (from README "Why"): three Python
 Lambdas polling two SQS queues every minute.
 
 * The terminate lifecycle hook notified an SQS queue.
