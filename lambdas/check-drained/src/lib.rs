@@ -21,18 +21,13 @@ use sta_shared::ecs::DESCRIBE_BATCH;
 use sta_shared::elb::classic_instance_state;
 use sta_shared::error::{aws_error, ecs_error, error_code, is_no_active_lifecycle_action};
 use sta_shared::hook::read_hook;
-use sta_shared::state::{seconds, DrainKind, DrainState, DrainStatus, StandaloneTasks};
+use sta_shared::state::{seconds, DrainState, DrainStatus, StandaloneTasks};
 use sta_shared::wait::{heartbeat_interval, next_wait};
 use sta_shared::StepError;
 use tracing::instrument;
 
-#[derive(Debug, Clone)]
-pub struct Deps {
-    pub autoscaling: aws_sdk_autoscaling::Client,
-    pub ecs: aws_sdk_ecs::Client,
-    pub elb: aws_sdk_elasticloadbalancing::Client,
-    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
-}
+/// The check calls every service the shared clients cover.
+pub use sta_shared::Clients as Deps;
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {
     let state = DrainState::from_value(event.payload)?;
@@ -267,9 +262,10 @@ async fn heartbeat(
     state: &mut DrainState,
     now: DateTime<Utc>,
 ) -> Result<(), StepError> {
-    if state.request.kind != DrainKind::LifecycleAction || state.heartbeat.action_gone {
+    // No lifecycle action to keep alive (a Spot drain, or the action is gone): `None`.
+    let Some(timeout) = read_hook(autoscaling, state).await? else {
         return Ok(());
-    }
+    };
     let (Some(asg), Some(hook)) = (
         state.request.asg_name.clone(),
         state.request.hook_name.clone(),
@@ -278,9 +274,6 @@ async fn heartbeat(
             "request",
             "lacks asg_name or hook_name for a lifecycle action",
         ));
-    };
-    let Some(timeout) = read_hook(autoscaling, state).await? else {
-        return Ok(());
     };
     let last = state.heartbeat.last_at.unwrap_or(state.request.event_time);
     if now < last + seconds(heartbeat_interval(timeout)) {

@@ -5,7 +5,7 @@ use aws_sdk_ecs::types::ContainerInstance;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::ecs::describe_all_container_instances;
-use sta_shared::error::aws_error;
+use sta_shared::error::{aws_error, ecs_error};
 use sta_shared::metrics::{self, Unit};
 use sta_shared::StepError;
 use tracing::instrument;
@@ -69,13 +69,8 @@ pub async fn scale(deps: &Deps, input: &ScalerInput) -> Result<Decision, StepErr
                     e.is_service_not_found_exception() || e.is_service_not_active_exception()
                 }) {
                     service_not_found(input)
-                } else if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_cluster_not_found_exception())
-                {
-                    StepError::not_found("cluster", &input.cluster_name)
                 } else {
-                    aws_error("UpdateService", error)
+                    ecs_error(&input.cluster_name, "UpdateService", error)
                 }
             })?;
     }
@@ -207,16 +202,7 @@ async fn current_desired_count(
         .services(&input.service_name)
         .send()
         .await
-        .map_err(|error| {
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_cluster_not_found_exception())
-            {
-                StepError::not_found("cluster", &input.cluster_name)
-            } else {
-                aws_error("DescribeServices", error)
-            }
-        })?;
+        .map_err(|error| ecs_error(&input.cluster_name, "DescribeServices", error))?;
     let service = output
         .services()
         .iter()
