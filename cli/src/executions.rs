@@ -247,7 +247,7 @@ pub fn execution_arn(execution: &str, state_machine_arn: Option<&str>) -> Result
     }
     let machine = state_machine_arn.ok_or_else(|| {
         CliError::input(format!(
-            "{execution:?} is not an execution ARN; give the ARN, or the name with --state-machine (or ECS_STA_STATE_MACHINE_ARN)"
+            "{execution:?} is not an execution ARN; give the ARN, or the name with --state-machine ARN or --stack NAME"
         ))
     })?;
     if !machine.contains(":stateMachine:") {

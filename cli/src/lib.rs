@@ -7,6 +7,7 @@ pub mod executions;
 pub mod format;
 pub mod input;
 pub mod replay;
+pub mod stack;
 pub mod timeline;
 
 pub use error::CliError;

@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use ecs_sta::executions::{self, Filter};
 use ecs_sta::replay::{self, ReplayOptions};
-use ecs_sta::{format, timeline, CliError};
+use ecs_sta::{format, stack, timeline, CliError};
 use task_scaler::{scale, Deps, ScalerInput};
 
 #[derive(Debug, Parser)]
@@ -54,9 +54,8 @@ enum Command {
     },
     /// List the drain executions: instance, group, status, start, duration, current or failing state, error.
     Executions {
-        /// The drain state machine.
-        #[arg(long, env = "ECS_STA_STATE_MACHINE_ARN")]
-        state_machine: String,
+        #[command(flatten)]
+        machine: Machine,
         /// Only these statuses (comma-separated: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE).
         #[arg(long)]
         status: Option<String>,
@@ -69,20 +68,19 @@ enum Command {
     },
     /// Show the timeline of one drain: states, waits, heartbeats, retries, completion, error, redrives.
     Show {
-        /// The execution ARN, or its name with --state-machine.
+        /// The execution ARN, or its name with --state-machine or --stack.
         execution: String,
         /// The drain state machine (needed only to name the execution by its name).
-        #[arg(long, env = "ECS_STA_STATE_MACHINE_ARN")]
-        state_machine: Option<String>,
+        #[command(flatten)]
+        machine: Machine,
         /// Print the timeline as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Redrive the drains that failed, timed out or were aborted (or restart them with --restart).
     Replay {
-        /// The drain state machine.
-        #[arg(long, env = "ECS_STA_STATE_MACHINE_ARN")]
-        state_machine: String,
+        #[command(flatten)]
+        machine: Machine,
         /// Only executions started within this time (90s, 30m, 24h, 7d, 2w) or `all`.
         #[arg(long, default_value = "24h")]
         since: String,
@@ -100,6 +98,51 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The drain state machine, by ARN or by the CloudFormation stack that deployed it. The
+/// command line wins over the environment, so an exported ARN never conflicts with a
+/// `--stack` given for one command.
+#[derive(Debug, clap::Args)]
+#[group(multiple = false)]
+struct Machine {
+    /// The drain state machine's ARN [env: ECS_STA_STATE_MACHINE_ARN].
+    #[arg(long)]
+    state_machine: Option<String>,
+    /// The CloudFormation stack that deployed it: its one state machine, nested stacks
+    /// included [env: ECS_STA_STACK].
+    #[arg(long)]
+    stack: Option<String>,
+}
+
+impl Machine {
+    /// The state machine's ARN, if one was given (looked up in the stack when a stack was).
+    async fn arn(self, config: &aws_config::SdkConfig) -> Result<Option<String>, CliError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let (arn, stack) = match (self.state_machine, self.stack) {
+            (None, None) => (env("ECS_STA_STATE_MACHINE_ARN"), env("ECS_STA_STACK")),
+            given => given,
+        };
+        match (arn, stack) {
+            (Some(arn), _) => Ok(Some(arn)),
+            (None, Some(stack)) => {
+                progress(&format!("finding the state machine of stack {stack}"));
+                let client = aws_sdk_cloudformation::Client::new(config);
+                stack::state_machine_arn(&client, &stack).await.map(Some)
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// As [`Machine::arn`], for the commands that cannot do without it.
+    async fn required_arn(self, config: &aws_config::SdkConfig) -> Result<String, CliError> {
+        self.arn(config).await?.ok_or_else(|| {
+            CliError::input(
+                "give the drain state machine: --state-machine ARN or --stack NAME \
+                 (or ECS_STA_STATE_MACHINE_ARN or ECS_STA_STACK)",
+            )
+        })
+    }
 }
 
 #[tokio::main]
@@ -136,16 +179,15 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A Step Functions client from the standard configuration chain. Reading thousands of
-/// executions runs into Step Functions' request quotas (GetExecutionHistory refills a few
-/// tokens a second), so throttled calls are retried up to 10 attempts (exponential backoff
-/// with jitter) before a row reports them.
-async fn sfn_client() -> aws_sdk_sfn::Client {
-    let config = aws_config::from_env()
+/// The AWS configuration of the operator commands, from the standard chain. Reading
+/// thousands of executions runs into Step Functions' request quotas (GetExecutionHistory
+/// refills a few tokens a second), so throttled calls are retried up to 10 attempts
+/// (exponential backoff with jitter) before a row reports them.
+async fn operator_config() -> aws_config::SdkConfig {
+    aws_config::from_env()
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
         .load()
-        .await;
-    aws_sdk_sfn::Client::new(&config)
+        .await
 }
 
 fn since(text: &str) -> Result<Option<chrono::DateTime<Utc>>, CliError> {
@@ -189,21 +231,24 @@ async fn run(command: Command) -> Result<u8, CliError> {
             Ok(0)
         }
         Command::Executions {
-            state_machine,
+            machine,
             status,
             since: window,
             json,
         } => {
+            let statuses = status
+                .as_deref()
+                .map(format::parse_statuses)
+                .transpose()?
+                .unwrap_or_default();
+            let since = since(&window)?;
+            let config = operator_config().await;
             let filter = Filter {
-                state_machine_arn: state_machine,
-                statuses: status
-                    .as_deref()
-                    .map(format::parse_statuses)
-                    .transpose()?
-                    .unwrap_or_default(),
-                since: since(&window)?,
+                state_machine_arn: machine.required_arn(&config).await?,
+                statuses,
+                since,
             };
-            let client = sfn_client().await;
+            let client = aws_sdk_sfn::Client::new(&config);
             let rows = executions::executions(&client, &filter, Utc::now(), &progress).await?;
             clear_progress();
             if json {
@@ -226,11 +271,18 @@ async fn run(command: Command) -> Result<u8, CliError> {
         }
         Command::Show {
             execution,
-            state_machine,
+            machine,
             json,
         } => {
-            let arn = executions::execution_arn(&execution, state_machine.as_deref())?;
-            let client = sfn_client().await;
+            let config = operator_config().await;
+            // The state machine (and the stack's lookup) is needed only for a name.
+            let machine = if execution.starts_with("arn:") {
+                None
+            } else {
+                machine.arn(&config).await?
+            };
+            let arn = executions::execution_arn(&execution, machine.as_deref())?;
+            let client = aws_sdk_sfn::Client::new(&config);
             let timeline = timeline::timeline(&client, &arn, Utc::now(), &progress).await?;
             clear_progress();
             if json {
@@ -241,23 +293,26 @@ async fn run(command: Command) -> Result<u8, CliError> {
             Ok(0)
         }
         Command::Replay {
-            state_machine,
+            machine,
             since: window,
             status,
             dry_run,
             restart,
             json,
         } => {
+            let statuses = format::parse_statuses(&status)?;
+            let since = since(&window)?;
+            let config = operator_config().await;
             let options = ReplayOptions {
                 filter: Filter {
-                    state_machine_arn: state_machine,
-                    statuses: format::parse_statuses(&status)?,
-                    since: since(&window)?,
+                    state_machine_arn: machine.required_arn(&config).await?,
+                    statuses,
+                    since,
                 },
                 dry_run,
                 restart,
             };
-            let client = sfn_client().await;
+            let client = aws_sdk_sfn::Client::new(&config);
             let report = replay::replay(&client, &options, Utc::now(), &progress).await?;
             clear_progress();
             if json {

@@ -65,16 +65,19 @@ impl World {
         ]
     }
 
-    async fn client(&self) -> aws_sdk_sfn::Client {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-west-2"))
             .credentials_provider(aws_sdk_sfn::config::Credentials::new(
                 "testing", "testing", None, None, "tests",
             ))
             .load()
-            .await;
-        aws_sdk_sfn::Client::new(&config)
+            .await
+    }
+
+    async fn client(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.config().await)
     }
 }
 
@@ -91,6 +94,7 @@ fn ecs_sta(world: &World, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ecs-sta"))
         .args(args)
         .env_remove("ECS_STA_STATE_MACHINE_ARN")
+        .env_remove("ECS_STA_STACK")
         .envs(world.env())
         .envs(env.iter().copied())
         .output()
@@ -131,9 +135,9 @@ fn spot(instance: &str) -> Value {
     event
 }
 
-/// A state machine with the drain's state names whose CheckDrained always fails.
-async fn drain_machine(client: &aws_sdk_sfn::Client) -> String {
-    let definition = json!({
+/// A definition with the drain's state names whose CheckDrained always fails.
+fn drain_definition() -> Value {
+    json!({
         "StartAt": "IsInstanceInCluster",
         "States": {
             "IsInstanceInCluster": {
@@ -152,11 +156,15 @@ async fn drain_machine(client: &aws_sdk_sfn::Client) -> String {
             },
             "InstanceReleased": {"Type": "Succeed"}
         }
-    });
+    })
+}
+
+/// A state machine with the drain's state names whose CheckDrained always fails.
+async fn drain_machine(client: &aws_sdk_sfn::Client) -> String {
     client
         .create_state_machine()
         .name("drain")
-        .definition(definition.to_string())
+        .definition(drain_definition().to_string())
         .role_arn("arn:aws:iam::123456789012:role/drain")
         .send()
         .await
@@ -571,4 +579,117 @@ async fn replay_redrives_and_says_why_it_cannot() {
         &[],
     ));
     assert_eq!(by_name(&rows, "lifecycle-1")["redrive_count"], 1);
+}
+
+/// The drain state machine deployed as CloudFormation deploys it, in a stack with other
+/// resources; returns its ARN as Step Functions knows it.
+async fn deploy_stack(world: &World, stack: &str) -> String {
+    let template = json!({
+        "Resources": {
+            "DeadLetterQueue": {"Type": "AWS::SQS::Queue"},
+            "DrainStateMachine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "drain-from-stack",
+                    "DefinitionString": drain_definition().to_string(),
+                    "RoleArn": "arn:aws:iam::123456789012:role/drain"
+                }
+            }
+        }
+    });
+    aws_sdk_cloudformation::Client::new(&world.config().await)
+        .create_stack()
+        .stack_name(stack)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .expect("CreateStack");
+    let machines = world
+        .client()
+        .await
+        .list_state_machines()
+        .send()
+        .await
+        .expect("ListStateMachines");
+    machines
+        .state_machines()
+        .iter()
+        .find(|machine| machine.name() == "drain-from-stack")
+        .expect("the stack created the state machine")
+        .state_machine_arn()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_stack_names_the_state_machine() {
+    let world = World::start();
+    let machine = deploy_stack(&world, "ecs-sta-drain").await;
+    let client = world.client().await;
+    start(
+        &client,
+        &machine,
+        "lifecycle-1",
+        lifecycle(FAILING_INSTANCE, TOKEN),
+    )
+    .await;
+    wait_until_stopped(&client, &machine).await;
+
+    let rows = ok_json(ecs_sta(
+        &world,
+        &["executions", "--stack", "ecs-sta-drain", "--json"],
+        &[],
+    ));
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["instance_id"], FAILING_INSTANCE);
+    assert_eq!(rows[0]["status"], "FAILED");
+    assert!(
+        rows[0]["execution_arn"]
+            .as_str()
+            .unwrap()
+            .starts_with(&machine.replace(":stateMachine:", ":execution:")),
+        "{rows}"
+    );
+
+    // show by name, with the stack from the environment.
+    let timeline = ok_json(ecs_sta(
+        &world,
+        &["show", "lifecycle-1", "--json"],
+        &[("ECS_STA_STACK", "ecs-sta-drain")],
+    ));
+    assert_eq!(timeline["status"], "FAILED", "{timeline}");
+    assert_eq!(timeline["instance_id"], FAILING_INSTANCE, "{timeline}");
+
+    // --stack on the command line wins over an ARN in the environment.
+    let dry = ok_json(ecs_sta(
+        &world,
+        &["replay", "--stack", "ecs-sta-drain", "--dry-run", "--json"],
+        &[(
+            "ECS_STA_STATE_MACHINE_ARN",
+            "arn:aws:states:us-west-2:123456789012:stateMachine:other",
+        )],
+    ));
+    assert_eq!(dry["items"][0]["action"], "would_redrive", "{dry}");
+
+    // A stack that does not exist, and one without a state machine.
+    let out = ecs_sta(&world, &["executions", "--stack", "missing"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stack \"missing\" does not exist"),
+        "{stderr}"
+    );
+    aws_sdk_cloudformation::Client::new(&world.config().await)
+        .create_stack()
+        .stack_name("queue-only")
+        .template_body(json!({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}).to_string())
+        .send()
+        .await
+        .expect("CreateStack");
+    let out = ecs_sta(&world, &["replay", "--stack", "queue-only"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("has no AWS::StepFunctions::StateMachine"),
+        "{stderr}"
+    );
 }

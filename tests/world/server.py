@@ -32,6 +32,7 @@ EXTENSIONS = [
     "world.faults",
     "world.lambdas",
     "world.redrive",
+    "world.cloudformation",
 ]
 
 # Requests to these services run under core.LOCK (they never call back into the
