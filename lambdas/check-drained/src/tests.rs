@@ -10,8 +10,7 @@ use aws_sdk_elasticloadbalancing::types::InstanceState;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{TargetHealth, TargetHealthDescription};
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_mocks::{mock, Rule};
 use sta_shared::state::*;
 use sta_shared::testing::*;
 
@@ -113,50 +112,17 @@ fn heartbeat_ok() -> Rule {
     )
 }
 
-struct World {
-    ecs: Vec<Rule>,
-    elb: Vec<Rule>,
-    elbv2: Vec<Rule>,
-    autoscaling: Vec<Rule>,
-}
-
-fn refs(rules: &[Rule]) -> Vec<&Rule> {
-    rules.iter().collect()
-}
-
-impl World {
-    fn new(task: &'static str, elb: &'static str, tg: &'static [TargetHealthStateEnum]) -> Self {
-        Self {
-            ecs: vec![tasks(task)],
-            elb: vec![classic(elb)],
-            elbv2: vec![targets(tg)],
-            autoscaling: vec![hooks(3600), heartbeat_ok()],
-        }
-    }
-
-    fn deps(&self) -> Deps {
-        Deps {
-            autoscaling: mock_client!(
-                aws_sdk_autoscaling,
-                RuleMode::MatchAny,
-                &refs(&self.autoscaling),
-                |c| c.retry_config(RetryConfig::disabled())
-            ),
-            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &refs(&self.ecs), |c| c
-                .retry_config(RetryConfig::disabled())),
-            elb: mock_client!(
-                aws_sdk_elasticloadbalancing,
-                RuleMode::MatchAny,
-                &refs(&self.elb),
-                |c| c.retry_config(RetryConfig::disabled())
-            ),
-            elbv2: mock_client!(
-                aws_sdk_elasticloadbalancingv2,
-                RuleMode::MatchAny,
-                &refs(&self.elbv2),
-                |c| c.retry_config(RetryConfig::disabled())
-            ),
-        }
+/// The rules of a drain whose task, Classic ELB and two targets are in these states.
+fn rules_for(
+    task: &'static str,
+    elb: &'static str,
+    tg: &'static [TargetHealthStateEnum],
+) -> MockRules {
+    MockRules {
+        ecs: vec![tasks(task)],
+        elb: vec![classic(elb)],
+        elbv2: vec![targets(tg)],
+        autoscaling: vec![hooks(3600), heartbeat_ok()],
     }
 }
 
@@ -169,8 +135,10 @@ const DRAINING: &[TargetHealthStateEnum] = &[
 
 #[tokio::test]
 async fn drained_when_tasks_stopped_and_every_balancer_finished() {
-    let world = World::new("STOPPED", "OutOfService", UNUSED);
-    let state = check(&world.deps(), deregistered(), at(63)).await.unwrap();
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), deregistered(), at(63))
+        .await
+        .unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
     assert_eq!(state.drained_at, Some(at(63)));
     assert!(state.remaining.is_empty());
@@ -187,8 +155,10 @@ async fn drained_when_tasks_stopped_and_every_balancer_finished() {
 async fn a_classic_elb_still_draining_holds_the_drain() {
     // DescribeLoadBalancers no longer lists the instance, but DescribeInstanceHealth shows
     // it InService while connection draining runs.
-    let world = World::new("STOPPED", "InService", UNUSED);
-    let state = check(&world.deps(), deregistered(), at(20)).await.unwrap();
+    let world = rules_for("STOPPED", "InService", UNUSED);
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
     assert_eq!(state.tasks_stopped_at, Some(at(20)));
@@ -199,8 +169,10 @@ async fn a_classic_elb_still_draining_holds_the_drain() {
 
 #[tokio::test]
 async fn a_draining_target_on_one_port_holds_the_drain() {
-    let world = World::new("STOPPED", "OutOfService", DRAINING);
-    let state = check(&world.deps(), deregistered(), at(50)).await.unwrap();
+    let world = rules_for("STOPPED", "OutOfService", DRAINING);
+    let state = check(&world.clients(), deregistered(), at(50))
+        .await
+        .unwrap();
     assert_eq!(state.remaining.target_groups, [TG]);
     assert!(state.remaining.classic_elbs.is_empty());
     assert_eq!(state.wait_seconds, 13);
@@ -208,20 +180,22 @@ async fn a_draining_target_on_one_port_holds_the_drain() {
 
 #[tokio::test]
 async fn a_running_task_holds_the_drain_and_waits_grow_once_overdue() {
-    let world = World::new("RUNNING", "OutOfService", UNUSED);
-    let state = check(&world.deps(), deregistered(), at(70)).await.unwrap();
+    let world = rules_for("RUNNING", "OutOfService", UNUSED);
+    let state = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap();
     assert_eq!(state.remaining.tasks, [task_arn("web")]);
     assert_eq!(state.wait_seconds, 8, "8 s overdue: wait 8 s");
     // ListTasks would hide a task that is stopping; DescribeTasks still shows it.
-    let world = World::new("DEACTIVATING", "OutOfService", UNUSED);
-    let state = check(&world.deps(), state, at(78)).await.unwrap();
+    let world = rules_for("DEACTIVATING", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(78)).await.unwrap();
     assert_eq!(state.remaining.tasks.len(), 1);
     assert_eq!(state.checks, 2);
 }
 
 #[tokio::test]
 async fn tasks_ecs_no_longer_knows_count_as_stopped() {
-    let mut world = World::new("STOPPED", "OutOfService", UNUSED);
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {
         DescribeTasksOutput::builder()
             .failures(
@@ -232,13 +206,15 @@ async fn tasks_ecs_no_longer_knows_count_as_stopped() {
             )
             .build()
     });
-    let state = check(&world.deps(), deregistered(), at(63)).await.unwrap();
+    let state = check(&world.clients(), deregistered(), at(63))
+        .await
+        .unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }
 
 #[tokio::test]
 async fn gone_load_balancers_count_as_drained() {
-    let mut world = World::new("STOPPED", "InService", DRAINING);
+    let mut world = rules_for("STOPPED", "InService", DRAINING);
     world.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
         .then_http_response(|| {
             query_error(
@@ -255,13 +231,15 @@ async fn gone_load_balancers_count_as_drained() {
                 "One or more target groups not found",
             )
         });
-    let state = check(&world.deps(), deregistered(), at(10)).await.unwrap();
+    let state = check(&world.clients(), deregistered(), at(10))
+        .await
+        .unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }
 
 #[tokio::test]
 async fn a_target_registered_again_is_deregistered_again() {
-    let mut world = World::new(
+    let mut world = rules_for(
         "STOPPED",
         "OutOfService",
         &[
@@ -278,17 +256,21 @@ async fn a_target_registered_again_is_deregistered_again() {
             },
         ),
     );
-    let state = check(&world.deps(), deregistered(), at(70)).await.unwrap();
+    let state = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap();
     assert_eq!(world.elbv2[1].num_calls(), 1);
     assert_eq!(state.remaining.target_groups, [TG]);
 }
 
 #[tokio::test]
 async fn heartbeats_when_due_and_not_before() {
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.autoscaling[0] = hooks(60);
     // 60 s heartbeat timeout: due 24 s after the hook's timer started.
-    let state = check(&world.deps(), deregistered(), at(20)).await.unwrap();
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
     assert_eq!(world.autoscaling[1].num_calls(), 0, "not due at 20 s");
     assert_eq!(state.heartbeat.timeout_seconds, Some(60));
     assert!(
@@ -299,13 +281,13 @@ async fn heartbeats_when_due_and_not_before() {
     // The hook's global timeout (100 x 60 s) caps the one-hour deadline.
     assert_eq!(state.deadline_at, at(6000 - 60).min(at(3600)));
 
-    let state = check(&world.deps(), state, at(25)).await.unwrap();
+    let state = check(&world.clients(), state, at(25)).await.unwrap();
     assert_eq!(world.autoscaling[1].num_calls(), 1, "due at 25 s");
     assert_eq!(state.heartbeat.last_at, Some(at(25)));
     assert_eq!(state.heartbeat.sent, 1);
     assert_eq!(world.autoscaling[0].num_calls(), 1, "the hook is read once");
 
-    let state = check(&world.deps(), state, at(40)).await.unwrap();
+    let state = check(&world.clients(), state, at(40)).await.unwrap();
     assert_eq!(
         world.autoscaling[1].num_calls(),
         1,
@@ -316,7 +298,7 @@ async fn heartbeats_when_due_and_not_before() {
 
 #[tokio::test]
 async fn an_action_gone_stops_heartbeats_without_failing() {
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.autoscaling[0] = hooks(60);
     world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_http_response(|| {
@@ -326,16 +308,20 @@ async fn an_action_gone_stops_heartbeats_without_failing() {
                 "No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321",
             )
         });
-    let state = check(&world.deps(), deregistered(), at(30)).await.unwrap();
+    let state = check(&world.clients(), deregistered(), at(30))
+        .await
+        .unwrap();
     assert!(state.heartbeat.action_gone);
-    let state = check(&world.deps(), state, at(60)).await.unwrap();
+    let state = check(&world.clients(), state, at(60)).await.unwrap();
     assert_eq!(world.autoscaling[1].num_calls(), 1);
     assert_eq!(state.status, DrainStatus::Draining);
 
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
         .then_output(|| DescribeLifecycleHooksOutput::builder().build());
-    let state = check(&world.deps(), deregistered(), at(30)).await.unwrap();
+    let state = check(&world.clients(), deregistered(), at(30))
+        .await
+        .unwrap();
     assert!(
         state.heartbeat.action_gone,
         "a deleted hook has no action to keep alive"
@@ -344,10 +330,10 @@ async fn an_action_gone_stops_heartbeats_without_failing() {
 
 #[tokio::test]
 async fn past_the_deadline_the_drain_gives_up_waiting() {
-    let world = World::new("RUNNING", "OutOfService", UNUSED);
+    let world = rules_for("RUNNING", "OutOfService", UNUSED);
     let mut input = deregistered();
     input.deadline_at = at(100);
-    let state = check(&world.deps(), input, at(101)).await.unwrap();
+    let state = check(&world.clients(), input, at(101)).await.unwrap();
     assert_eq!(state.status, DrainStatus::DeadlinePassed);
     assert!(state.drain_timed_out);
     assert_eq!(state.remaining.tasks, [task_arn("web")]);
@@ -376,10 +362,10 @@ fn stop_rule() -> Rule {
 
 #[tokio::test]
 async fn standalone_tasks_are_waited_for_by_default() {
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs.push(stop_rule());
     let state = check(
-        &world.deps(),
+        &world.clients(),
         standalone_state(StandaloneTasks::Wait),
         at(500),
     )
@@ -392,60 +378,60 @@ async fn standalone_tasks_are_waited_for_by_default() {
 
 #[tokio::test]
 async fn standalone_tasks_are_stopped_after_the_grace_period_when_configured() {
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs.push(stop_rule());
     let state = check(
-        &world.deps(),
+        &world.clients(),
         standalone_state(StandaloneTasks::Stop),
         at(100),
     )
     .await
     .unwrap();
     assert_eq!(world.ecs[1].num_calls(), 0, "inside the grace period");
-    let state = check(&world.deps(), state, at(121)).await.unwrap();
+    let state = check(&world.clients(), state, at(121)).await.unwrap();
     assert_eq!(world.ecs[1].num_calls(), 1);
     assert_eq!(state.stopped_tasks, [task_arn("job")]);
 }
 
 #[tokio::test]
 async fn errors_map_to_stable_names() {
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
         .then_http_response(|| json_error(400, "ThrottlingException"));
     assert_eq!(
-        check(&world.deps(), deregistered(), at(10))
+        check(&world.clients(), deregistered(), at(10))
             .await
             .unwrap_err()
             .name(),
         "Retryable"
     );
 
-    let mut world = World::new("STOPPED", "OutOfService", UNUSED);
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
         .then_http_response(|| query_error(503, "ServiceUnavailable", "try later"));
     assert_eq!(
-        check(&world.deps(), deregistered(), at(10))
+        check(&world.clients(), deregistered(), at(10))
             .await
             .unwrap_err()
             .name(),
         "Retryable"
     );
 
-    let mut world = World::new("STOPPED", "OutOfService", UNUSED);
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
         .then_http_response(|| query_error(400, "AccessDenied", "no"));
-    let error = check(&world.deps(), deregistered(), at(10))
+    let error = check(&world.clients(), deregistered(), at(10))
         .await
         .unwrap_err();
     assert_eq!(error.name(), "AwsRequestFailed");
     assert!(error.to_string().contains("DescribeTargetHealth"));
 
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.autoscaling[0] = hooks(60);
     world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
     assert_eq!(
-        check(&world.deps(), deregistered(), at(30))
+        check(&world.clients(), deregistered(), at(30))
             .await
             .unwrap_err()
             .name(),
@@ -455,11 +441,11 @@ async fn errors_map_to_stable_names() {
 
 #[tokio::test]
 async fn the_handler_refuses_a_malformed_state() {
-    let world = World::new("STOPPED", "OutOfService", UNUSED);
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
     let mut value = serde_json::to_value(deregistered()).unwrap();
     value["remaining"]["tasks"] = serde_json::json!("all");
     let error = handler(
-        &world.deps(),
+        &world.clients(),
         LambdaEvent::new(value, lambda_runtime::Context::default()),
     )
     .await
@@ -470,7 +456,7 @@ async fn the_handler_refuses_a_malformed_state() {
 
 #[tokio::test]
 async fn a_sweeper_request_heartbeats_by_instance_id() {
-    let mut world = World::new("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.autoscaling[0] = hooks(60);
     world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_compute_output(|req| {
@@ -480,6 +466,6 @@ async fn a_sweeper_request_heartbeats_by_instance_id() {
         });
     let mut input = deregistered();
     input.request.token = None;
-    let state = check(&world.deps(), input, at(30)).await.unwrap();
+    let state = check(&world.clients(), input, at(30)).await.unwrap();
     assert_eq!(state.heartbeat.sent, 1);
 }

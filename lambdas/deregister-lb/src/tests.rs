@@ -16,8 +16,7 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeT
 use aws_sdk_elasticloadbalancingv2::types::{
     TargetGroupAttribute, TargetHealth, TargetHealthDescription,
 };
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_mocks::{mock, Rule};
 use sta_shared::testing::*;
 
 const TG_ASG: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/asg-tg/1111";
@@ -184,69 +183,41 @@ fn target_group_attributes() -> Rule {
         })
 }
 
-struct Rules {
-    autoscaling: Vec<Rule>,
-    ecs: Vec<Rule>,
-    elb: Vec<Rule>,
-    elbv2: Vec<Rule>,
-}
-
-fn refs(rules: &[Rule]) -> Vec<&Rule> {
-    rules.iter().collect()
-}
-
-impl Rules {
-    /// The instance is in a Classic ELB and a target group attached to the ASG (two
-    /// ports), and in the service's target group.
-    fn full() -> Self {
-        let (list, describe) = services_rules(Some(TG_SERVICE));
-        Self {
-            autoscaling: vec![asg_rule(&["web-elb"], &[TG_ASG])],
-            ecs: vec![list, describe],
-            elb: vec![
-                classic_health("InService"),
-                classic_deregister(),
-                classic_attributes(true, 30),
-            ],
-            elbv2: vec![
-                target_health(),
-                deregister_targets(),
-                target_group_attributes(),
-            ],
-        }
+/// The instance is in a Classic ELB and a target group attached to the ASG (two
+/// ports), and in the service's target group.
+fn full() -> MockRules {
+    let (list, describe) = services_rules(Some(TG_SERVICE));
+    MockRules {
+        autoscaling: vec![asg_rule(&["web-elb"], &[TG_ASG])],
+        ecs: vec![list, describe],
+        elb: vec![
+            classic_health("InService"),
+            classic_deregister(),
+            classic_attributes(true, 30),
+        ],
+        elbv2: vec![
+            target_health(),
+            deregister_targets(),
+            target_group_attributes(),
+        ],
     }
+}
 
-    fn deps(&self, config: DrainConfig) -> Deps {
-        Deps {
-            autoscaling: mock_client!(
-                aws_sdk_autoscaling,
-                RuleMode::MatchAny,
-                &refs(&self.autoscaling),
-                |c| c.retry_config(RetryConfig::disabled())
-            ),
-            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &refs(&self.ecs), |c| c
-                .retry_config(RetryConfig::disabled())),
-            elb: mock_client!(
-                aws_sdk_elasticloadbalancing,
-                RuleMode::MatchAny,
-                &refs(&self.elb),
-                |c| c.retry_config(RetryConfig::disabled())
-            ),
-            elbv2: mock_client!(
-                aws_sdk_elasticloadbalancingv2,
-                RuleMode::MatchAny,
-                &refs(&self.elbv2),
-                |c| c.retry_config(RetryConfig::disabled())
-            ),
-            config,
-        }
+fn deps(rules: &MockRules, config: DrainConfig) -> Deps {
+    let clients = rules.clients();
+    Deps {
+        autoscaling: clients.autoscaling,
+        ecs: clients.ecs,
+        elb: clients.elb,
+        elbv2: clients.elbv2,
+        config,
     }
 }
 
 #[tokio::test]
 async fn deregisters_from_a_classic_elb_and_two_target_groups_on_every_port() {
-    let rules = Rules::full();
-    let state = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let rules = full();
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap();
 
@@ -288,7 +259,7 @@ async fn deregisters_from_a_classic_elb_and_two_target_groups_on_every_port() {
     assert_eq!(state.wait_seconds, 12);
     let mut known = drain_state();
     known.heartbeat.timeout_seconds = Some(3600);
-    let state = deregister(&rules.deps(DrainConfig::default()), known, at(2))
+    let state = deregister(&deps(&rules, DrainConfig::default()), known, at(2))
         .await
         .unwrap();
     assert_eq!(
@@ -299,7 +270,7 @@ async fn deregisters_from_a_classic_elb_and_two_target_groups_on_every_port() {
 
 #[tokio::test]
 async fn configured_names_are_deregistered_too() {
-    let mut rules = Rules::full();
+    let mut rules = full();
     rules.autoscaling = vec![asg_rule(&[], &[])];
     let (list, describe) = services_rules(None);
     rules.ecs = vec![list, describe];
@@ -308,7 +279,7 @@ async fn configured_names_are_deregistered_too() {
         target_group_arns: vec![TG_ASG.into(), TG_CONFIGURED.into()],
         ..DrainConfig::default()
     };
-    let state = deregister(&rules.deps(config), drain_state(), at(2))
+    let state = deregister(&deps(&rules, config), drain_state(), at(2))
         .await
         .unwrap();
     let balancers = state.load_balancers.unwrap();
@@ -324,7 +295,7 @@ async fn an_instance_in_no_load_balancer_has_nothing_to_wait_for() {
         .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
     let no_services = mock!(aws_sdk_ecs::Client::list_services)
         .then_output(|| ListServicesOutput::builder().build());
-    let rules = Rules {
+    let rules = MockRules {
         autoscaling: vec![missing_group],
         ecs: vec![no_services],
         elb: vec![],
@@ -333,7 +304,7 @@ async fn an_instance_in_no_load_balancer_has_nothing_to_wait_for() {
     let mut input = drain_state();
     input.tasks.clear();
     input.remaining.tasks.clear();
-    let state = deregister(&rules.deps(DrainConfig::default()), input, at(2))
+    let state = deregister(&deps(&rules, DrainConfig::default()), input, at(2))
         .await
         .unwrap();
     assert_eq!(
@@ -348,7 +319,7 @@ async fn an_instance_in_no_load_balancer_has_nothing_to_wait_for() {
 
 #[tokio::test]
 async fn gone_balancers_and_unregistered_instances_are_skipped() {
-    let mut rules = Rules::full();
+    let mut rules = full();
     rules.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
         .then_http_response(|| {
             query_error(
@@ -365,7 +336,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
                 "One or more target groups not found",
             )
         });
-    let state = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap();
     let balancers = state.load_balancers.unwrap();
@@ -373,7 +344,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
     assert_eq!(rules.elb[1].num_calls(), 0);
     assert_eq!(rules.elbv2[1].num_calls(), 0);
 
-    let mut rules = Rules::full();
+    let mut rules = full();
     rules.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
         .then_http_response(|| {
             query_error(
@@ -382,7 +353,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
                 "There is no ACTIVE Load Balancer named 'web-elb'",
             )
         });
-    let state = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap();
     assert!(state.load_balancers.unwrap().classic.is_empty());
@@ -390,7 +361,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
 
 #[tokio::test]
 async fn a_repeated_run_still_waits_for_draining_registrations() {
-    let mut rules = Rules::full();
+    let mut rules = full();
     // The first run already deregistered the instance from the Classic ELB.
     rules.elb[1] =
         mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
@@ -401,7 +372,7 @@ async fn a_repeated_run_still_waits_for_draining_registrations() {
                     "The requested instance is not registered",
                 )
             });
-    let state = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap();
     let balancers = state.load_balancers.unwrap();
@@ -416,9 +387,9 @@ async fn a_repeated_run_still_waits_for_draining_registrations() {
 
 #[tokio::test]
 async fn disabled_connection_draining_means_no_wait_for_that_elb() {
-    let mut rules = Rules::full();
+    let mut rules = full();
     rules.elb[2] = classic_attributes(false, 300);
-    let state = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap();
     assert_eq!(state.load_balancers.unwrap().classic[0].draining_seconds, 0);
@@ -431,34 +402,34 @@ async fn throttling_and_5xx_are_retryable_other_errors_are_not() {
         (503, "ServiceUnavailable", "Retryable"),
         (400, "AccessDenied", "AwsRequestFailed"),
     ] {
-        let mut rules = Rules::full();
+        let mut rules = full();
         rules.elbv2[1] = mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
             .then_http_response(move || query_error(status, code, "from the test"));
-        let error = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+        let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
             .await
             .unwrap_err();
         assert_eq!(error.name(), name, "{error}");
         assert!(error.to_string().contains("DeregisterTargets"), "{error}");
     }
-    let mut rules = Rules::full();
+    let mut rules = full();
     rules.elb[1] =
         mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
             .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let error = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap_err();
     assert_eq!(error.name(), "Retryable");
-    let mut rules = Rules::full();
+    let mut rules = full();
     rules.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let error = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap_err();
     assert_eq!(error.name(), "Retryable");
-    let mut rules = Rules::full();
+    let mut rules = full();
     rules.ecs[0] = mock!(aws_sdk_ecs::Client::list_services)
         .then_http_response(|| json_error(400, "ClusterNotFoundException"));
-    let error = deregister(&rules.deps(DrainConfig::default()), drain_state(), at(2))
+    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap_err();
     assert_eq!(error.to_string(), "cluster `test-cluster` not found");
@@ -466,11 +437,11 @@ async fn throttling_and_5xx_are_retryable_other_errors_are_not() {
 
 #[tokio::test]
 async fn the_handler_refuses_a_malformed_state() {
-    let rules = Rules::full();
+    let rules = full();
     let mut state = serde_json::to_value(drain_state()).unwrap();
     state["request"]["instance_id"] = serde_json::json!(42);
     let error = handler(
-        &rules.deps(DrainConfig::default()),
+        &deps(&rules, DrainConfig::default()),
         LambdaEvent::new(state, lambda_runtime::Context::default()),
     )
     .await

@@ -7,8 +7,7 @@ use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutp
 use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
 use aws_sdk_ecs::types::{Failure, Task};
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_mocks::{mock, Rule};
 use sta_shared::testing::*;
 
 const CI_ARN: &str = "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci";
@@ -113,10 +112,8 @@ fn hooks(timeout: i32) -> Rule {
 
 fn deps_with_hooks(rules: &[&Rule], hooks: &Rule) -> Deps {
     Deps {
-        ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, |c| c
-            .retry_config(RetryConfig::disabled())),
-        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, [hooks], |c| c
-            .retry_config(RetryConfig::disabled())),
+        ecs: ecs_client(rules),
+        autoscaling: autoscaling_client(&[hooks]),
         config: DrainConfig::default(),
     }
 }

@@ -6,6 +6,10 @@ use aws_smithy_types::body::SdkBody;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use aws_smithy_mocks::{mock_client, Rule, RuleMode};
+use aws_smithy_types::retry::RetryConfig;
+
+use crate::clients::Clients;
 use crate::config::DrainConfig;
 use crate::event::DrainInput;
 use crate::state::*;
@@ -130,4 +134,52 @@ pub fn query_error(status: u16, code: &str, message: &str) -> HttpResponse {
             r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"#
         ),
     )
+}
+
+/// The rules each mocked client answers from (any matching rule, in any order), without
+/// the SDK's retries so that a test sees every error the first time.
+#[derive(Default)]
+pub struct MockRules {
+    pub autoscaling: Vec<Rule>,
+    pub ecs: Vec<Rule>,
+    pub elb: Vec<Rule>,
+    pub elbv2: Vec<Rule>,
+}
+
+impl MockRules {
+    /// One client a service, each answering from its rules.
+    pub fn clients(&self) -> Clients {
+        Clients {
+            autoscaling: autoscaling_client(&refs(&self.autoscaling)),
+            ecs: ecs_client(&refs(&self.ecs)),
+            elb: mock_client!(
+                aws_sdk_elasticloadbalancing,
+                RuleMode::MatchAny,
+                &refs(&self.elb),
+                |c| c.retry_config(RetryConfig::disabled())
+            ),
+            elbv2: mock_client!(
+                aws_sdk_elasticloadbalancingv2,
+                RuleMode::MatchAny,
+                &refs(&self.elbv2),
+                |c| c.retry_config(RetryConfig::disabled())
+            ),
+        }
+    }
+}
+
+fn refs(rules: &[Rule]) -> Vec<&Rule> {
+    rules.iter().collect()
+}
+
+/// An ECS client answering from `rules` (see [`MockRules`]).
+pub fn ecs_client(rules: &[&Rule]) -> aws_sdk_ecs::Client {
+    mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
+/// An Auto Scaling client answering from `rules` (see [`MockRules`]).
+pub fn autoscaling_client(rules: &[&Rule]) -> aws_sdk_autoscaling::Client {
+    mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, rules, |c| c
+        .retry_config(RetryConfig::disabled()))
 }

@@ -121,8 +121,7 @@ fn start_ok() -> Rule {
 
 fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
     Deps {
-        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, autoscaling, |c| c
-            .retry_config(RetryConfig::disabled())),
+        autoscaling: autoscaling_client(autoscaling),
         sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn, |c| c
             .retry_config(RetryConfig::disabled())),
         config: config(),

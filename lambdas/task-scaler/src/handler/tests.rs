@@ -6,11 +6,11 @@ use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
 use aws_sdk_ecs::types::{Failure, Service};
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_mocks::{mock, Rule};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::retry::RetryConfig;
+use sta_shared::testing::{autoscaling_client, ecs_client};
 
 const PAGE: usize = 100;
 
@@ -89,16 +89,10 @@ fn update_rule() -> Rule {
     })
 }
 
-fn ecs(rules: &[&Rule]) -> aws_sdk_ecs::Client {
-    mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, |c| c
-        .retry_config(RetryConfig::disabled()))
-}
-
 fn make_deps(ecs_rules: &[&Rule], asg_rules: &[&Rule]) -> Deps {
     Deps {
-        ecs: ecs(ecs_rules),
-        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, asg_rules, |c| c
-            .retry_config(RetryConfig::disabled())),
+        ecs: ecs_client(ecs_rules),
+        autoscaling: autoscaling_client(asg_rules),
     }
 }
 
