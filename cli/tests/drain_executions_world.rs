@@ -207,19 +207,24 @@ async fn wait_until_stopped(client: &aws_sdk_sfn::Client, machine: &str) {
     }
 }
 
+/// The drain of FAILING_INSTANCE's lifecycle action, `lifecycle-1`: fails at CheckDrained.
+async fn start_failing(client: &aws_sdk_sfn::Client, machine: &str) -> String {
+    start(
+        client,
+        machine,
+        "lifecycle-1",
+        lifecycle(FAILING_INSTANCE, TOKEN),
+    )
+    .await
+}
+
 /// Three drains: two fail at CheckDrained (a lifecycle action, a Spot warning), one succeeds.
 async fn drains(world: &World) -> (aws_sdk_sfn::Client, String) {
     let client = world.client().await;
     let machine = drain_machine(&client).await;
     let mut released = lifecycle(RELEASED_INSTANCE, "released-token");
     released["released"] = json!(true);
-    start(
-        &client,
-        &machine,
-        "lifecycle-1",
-        lifecycle(FAILING_INSTANCE, TOKEN),
-    )
-    .await;
+    start_failing(&client, &machine).await;
     start(&client, &machine, "spot-1", spot(SPOT_INSTANCE)).await;
     start(&client, &machine, "released-1", released).await;
     wait_until_stopped(&client, &machine).await;
@@ -625,13 +630,7 @@ async fn the_stack_names_the_state_machine() {
     let world = World::start();
     let machine = deploy_stack(&world, "ecs-sta-drain").await;
     let client = world.client().await;
-    start(
-        &client,
-        &machine,
-        "lifecycle-1",
-        lifecycle(FAILING_INSTANCE, TOKEN),
-    )
-    .await;
+    start_failing(&client, &machine).await;
     wait_until_stopped(&client, &machine).await;
 
     let rows = ok_json(ecs_sta(

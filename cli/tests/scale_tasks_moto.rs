@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use integration_tests::{desired_count, single_task_cluster, MotoServer};
+use integration_tests::{desired_count, set_draining, single_task_cluster, MotoServer};
 
 fn ecs_sta(moto: &MotoServer, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ecs-sta"))
@@ -18,13 +18,7 @@ async fn scale_tasks_updates_the_service_and_prints_the_decision() {
     let config = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
     let arns = single_task_cluster(&config, "prod", "web", 250, 5).await;
-    ecs.update_container_instances_state()
-        .cluster("prod")
-        .set_container_instances(Some(arns[..10].to_vec()))
-        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
-        .send()
-        .await
-        .expect("UpdateContainerInstancesState");
+    set_draining(&ecs, "prod", &arns[..10]).await;
     let scale = [
         "scale-tasks",
         "--cluster",

@@ -212,3 +212,14 @@ pub async fn desired_count(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &s
         .expect("the service")
         .desired_count()
 }
+
+/// Sets these container instances DRAINING, as a scale-in does.
+pub async fn set_draining(ecs: &aws_sdk_ecs::Client, cluster: &str, arns: &[String]) {
+    ecs.update_container_instances_state()
+        .cluster(cluster)
+        .set_container_instances(Some(arns.to_vec()))
+        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .expect("UpdateContainerInstancesState");
+}

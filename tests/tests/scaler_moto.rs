@@ -1,6 +1,6 @@
 //! The task scaler's Lambda handler against a real moto server.
 
-use integration_tests::{desired_count, single_task_cluster, MotoServer};
+use integration_tests::{desired_count, set_draining, single_task_cluster, MotoServer};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use task_scaler::{handler, Deps};
@@ -11,13 +11,7 @@ async fn the_handler_scales_a_250_instance_cluster_with_10_draining() {
     let config = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
     let arns = single_task_cluster(&config, "prod", "web", 250, 5).await;
-    ecs.update_container_instances_state()
-        .cluster("prod")
-        .set_container_instances(Some(arns[..10].to_vec()))
-        .status(aws_sdk_ecs::types::ContainerInstanceStatus::Draining)
-        .send()
-        .await
-        .expect("UpdateContainerInstancesState");
+    set_draining(&ecs, "prod", &arns[..10]).await;
     let deps = Deps {
         ecs: ecs.clone(),
         autoscaling: aws_sdk_autoscaling::Client::new(&config),
