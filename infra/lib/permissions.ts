@@ -135,6 +135,13 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   ],
   'check-drained': [
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    // A container instance deregistered (force) mid-drain orphans its service tasks: they are not waited for.
+    {
+      action: 'ecs:DescribeContainerInstances',
+      scope: 'clusterContainerInstances',
+      clusterCondition: true,
+      why: CONTAINER_INSTANCES_OF_CLUSTER,
+    },
     { action: 'ecs:StopTask', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     {
       action: 'elasticloadbalancing:DescribeInstanceHealth',

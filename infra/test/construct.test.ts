@@ -209,6 +209,7 @@ describe('IAM, one least-privilege role per function', () => {
   test('check-drained', () => {
     expectPolicy(template, 'check-drained', [
       { actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
+      { actions: ['ecs:DescribeContainerInstances'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
       {
         actions: ['autoscaling:DescribeLifecycleHooks', 'elasticloadbalancing:DescribeInstanceHealth', 'elasticloadbalancing:DescribeTargetHealth'],
         resources: ['*'],

@@ -1,7 +1,7 @@
 """ECS on EC2: the agent, the service scheduler and container instance draining.
 
 moto stores ECS resources but runs nothing. This adds, after the AWS docs
-("Container instance draining", "Service scheduler concepts", "Deployment
+("Container instance draining", "Deregister a container instance", "Service scheduler concepts", "Deployment
 configuration: minimumHealthyPercent / maximumPercent", "Task lifecycle",
 ListTasks, ListContainerInstances, "Cluster query language"):
 
@@ -24,6 +24,10 @@ ListTasks, ListContainerInstances, "Cluster query language"):
   STOPPED at once, is deregistered from its load balancers and reaches
   lastStatus STOPPED after their draining (+ ``ecs.task_stop_seconds``).
   Standalone tasks (RunTask/StartTask) are not touched.
+* DeregisterContainerInstance with ``force`` orphans the instance's running
+  tasks: DescribeTasks still shows them RUNNING (ECS no longer manages them),
+  the scheduler starts replacements elsewhere and deregisters the orphaned
+  service tasks from their load balancers, which drain them as usual.
 * ListTasks filters on desiredStatus (default RUNNING) and serviceName;
   ListContainerInstances honours ``status`` (default: all but INACTIVE) and
   ``filter`` (``ec2InstanceId ==``/``in``, ``agentConnected``,
@@ -123,6 +127,8 @@ def _terminate_instances(self: Any, instance_ids: list[str]) -> Any:
     result = _orig_terminate_instances(self, instance_ids)
     backend = _backend(self.account_id, self.region_name)
     for cluster_name, cis in list(backend.container_instances.items()):
+        if cluster_name not in backend.clusters:
+            continue  # moto keeps deregistered instances with orphaned tasks under "orphaned"
         for ci in list(cis.values()):
             if ci.ec2_instance_id not in instance_ids or ci.status == "INACTIVE":
                 continue
@@ -161,14 +167,15 @@ def _tasks_on(backend: Any, cluster: str, ci: Any) -> list[Any]:
 
 
 def _service_tasks(backend: Any, service: Any) -> list[Any]:
+    """The tasks the scheduler manages for the service (orphaned ones are no longer its own)."""
     return [
         t for t in _tasks(backend, service.cluster_name)
-        if getattr(t, "_world_service", None) == service.name and t.desired_status == "RUNNING"
+        if getattr(t, "_world_service", None) == service.name and t.desired_status == "RUNNING" and not _orphaned(t)
     ]
 
 
 def _refresh_counts(backend: Any, cluster_name: str) -> None:
-    tasks = [t for t in _tasks(backend, cluster_name) if t.last_status != "STOPPED"]
+    tasks = [t for t in _tasks(backend, cluster_name) if t.last_status != "STOPPED" and not _orphaned(t)]
     cluster = backend.clusters.get(cluster_name)
     if cluster is not None:
         cluster.running_tasks_count = sum(1 for t in tasks if t.last_status == "RUNNING")
@@ -281,8 +288,6 @@ def _lb_backends(backend: Any) -> tuple[Any, Any]:
 
 def _stop_task(backend: Any, cluster_name: str, task: Any, reason: str) -> None:
     """Stop a service task the way the scheduler does: deregister, drain, stop."""
-    from world import lb_drain
-
     if task.desired_status == "STOPPED":
         return
     task.desired_status = "STOPPED"
@@ -293,20 +298,32 @@ def _stop_task(backend: Any, cluster_name: str, task: Any, reason: str) -> None:
                 task_arn=task.task_arn, reason=reason)
     wait = 0.0
     if task.last_status == "RUNNING":
-        elbv2, elb = _lb_backends(backend)
-        ci = _ci_of(backend, cluster_name, task)
-        for arn, target in getattr(task, "_world_targets", []):
-            tg = elbv2.target_groups.get(arn)
-            if tg is not None and lb_drain.is_registered(tg, target):
-                elbv2.deregister_targets(arn, [target])
-                wait = max(wait, lb_drain.tg_drain_seconds(tg))
-        for name in getattr(task, "_world_elbs", []):
-            lb = elb.get_load_balancer(name)
-            if lb is not None and ci is not None and ci.ec2_instance_id in lb.instance_ids:
-                elb.deregister_instances(name, [ci.ec2_instance_id])
-                wait = max(wait, lb_drain.classic_drain_seconds(lb))
+        wait = _deregister_from_lbs(backend, task, _ci_of(backend, cluster_name, task))
         wait += float(core.CONFIG["ecs"].get("task_stop_seconds", 0))
     core.after(core.scaled(wait), _task_stopped, backend, cluster_name, task, name="ecs-task-stopped")
+
+
+def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
+    """Take a service task out of its target groups and Classic ELBs; the longest draining (s)."""
+    from world import lb_drain
+
+    wait = 0.0
+    elbv2, elb = _lb_backends(backend)
+    for arn, target in getattr(task, "_world_targets", []):
+        tg = elbv2.target_groups.get(arn)
+        if tg is not None and lb_drain.is_registered(tg, target):
+            elbv2.deregister_targets(arn, [target])
+            wait = max(wait, lb_drain.tg_drain_seconds(tg))
+    for name in getattr(task, "_world_elbs", []):
+        lb = elb.get_load_balancer(name)
+        if lb is not None and ci is not None and ci.ec2_instance_id in lb.instance_ids:
+            elb.deregister_instances(name, [ci.ec2_instance_id])
+            wait = max(wait, lb_drain.classic_drain_seconds(lb))
+    return wait
+
+
+def _orphaned(task: Any) -> bool:
+    return getattr(task, "_world_orphaned", False)
 
 
 def _task_stopped(backend: Any, cluster_name: str, task: Any) -> None:
@@ -448,6 +465,32 @@ def _update_container_instances_state(self: Any, cluster_str: str, ids: list[str
     return result
 
 
+_orig_deregister_ci = ecs_models.EC2ContainerServiceBackend.deregister_container_instance
+
+
+def _deregister_container_instance(self: Any, cluster_str: str, container_instance_str: str, force: bool) -> Any:
+    """A forced deregistration orphans the instance's running tasks: they keep running,
+    unmanaged; the scheduler starts replacements for the service tasks elsewhere and
+    takes the orphans out of their load balancers (which drain as usual)."""
+    cluster = self._get_cluster(cluster_str)
+    ci = self.container_instances.get(cluster.name, {}).get(container_instance_str.split("/")[-1])
+    on_it = [t for t in _tasks_on(self, cluster.name, ci) if t.desired_status == "RUNNING"] if ci else []
+    result = _orig_deregister_ci(self, cluster_str, container_instance_str, force)
+    if cluster.name in self.clusters:
+        self.clusters[cluster.name].registered_container_instances_count -= 1
+    core.record("ecs.container_instance.deregistered", cluster=cluster.name, instance_id=result.ec2_instance_id,
+                container_instance=result.container_instance_arn, force=force)
+    for task in on_it:
+        task._world_orphaned = True
+        if task.last_status == "RUNNING":
+            _deregister_from_lbs(self, task, result)
+        core.record("ecs.task.orphaned", cluster=cluster.name, service=getattr(task, "_world_service", None),
+                    task_arn=task.task_arn, instance_id=result.ec2_instance_id)
+    _refresh_counts(self, cluster.name)
+    _schedule_reconcile(self, cluster.name)
+    return result
+
+
 def _stop_task_api(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
     task = _orig_stop_task(self, cluster_str, task_str, reason)
     task._world_freed = True
@@ -567,3 +610,4 @@ def install() -> None:
     backend.update_service = _update_service
     backend.update_container_instances_state = _update_container_instances_state
     backend.stop_task = _stop_task_api
+    backend.deregister_container_instance = _deregister_container_instance

@@ -16,7 +16,8 @@ and APIs (never from the Lambdas' logs):
 
 1. no instance terminates while a task on it is RUNNING (or stopping), or
    while it is registered or draining in any Classic ELB or target group
-   (a deleted load balancer or target group ends its registrations); an
+   (a deleted load balancer or target group ends its registrations; a task
+   orphaned by a forced deregistration is judged by its registrations); an
    instance released by someone else (deleting the hook) or terminated
    through EC2 before its release is not ours to judge;
 2. every lifecycle action is completed exactly once, by CompleteLifecycleAction,
@@ -819,6 +820,9 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
             placed = {b["task_arn"] for b in before if b["type"] in ("ecs.task.pending", "ecs.task.running")
                       and b.get("instance_id") == x}
             stopped = {b["task_arn"] for b in before if b["type"] == "ecs.task.stopped"}
+            # orphaned by someone's forced deregistration: ECS no longer manages it and took it
+            # out of its load balancers (their registrations are judged below)
+            stopped |= {b["task_arn"] for b in before if b["type"] == "ecs.task.orphaned"}
             for task in sorted(placed - stopped):
                 v.append(f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED")
             tg_regs = {(b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.registered" and b["id"] == x}

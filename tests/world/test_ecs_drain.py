@@ -109,6 +109,40 @@ def elbv2_health(world, tg, instance_id):
     return health["TargetHealthDescriptions"][0]["TargetHealth"]["State"]
 
 
+def test_forced_deregistration_orphans_the_tasks_and_replaces_them(world):
+    world.configure(timescale=0.01)  # deregistration delay 200 s -> 2 s
+    tg = _cluster(world, instances=3, desired=2, delay=200)
+    ecs = world.client("ecs")
+    old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
+    ci_arn = old["containerInstanceArn"]
+    instance = _instance_of(world)[ci_arn]["ec2InstanceId"]
+
+    # without force, running tasks refuse the deregistration
+    with pytest.raises(ClientError) as refused:
+        ecs.deregister_container_instance(cluster=CLUSTER, containerInstance=ci_arn)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+
+    ecs.deregister_container_instance(cluster=CLUSTER, containerInstance=ci_arn, force=True)
+    [orphaned] = world.events("ecs.task.orphaned")
+    assert orphaned["task_arn"] == old["taskArn"] and orphaned["instance_id"] == instance
+    # ECS no longer knows the instance; the task still shows RUNNING, unmanaged
+    described = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[ci_arn])
+    assert described["failures"][0]["reason"] == "MISSING"
+    [task] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
+    assert task["lastStatus"] == "RUNNING" and task["desiredStatus"] == "RUNNING"
+    cluster = ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]
+    assert cluster["registeredContainerInstancesCount"] == 2
+    # it is taken out of its target group, which drains it; a replacement starts elsewhere
+    assert elbv2_health(world, tg, instance) == "draining"
+    world.wait_for(lambda: elbv2_health(world, tg, instance) == "unused", timeout=15, what="target unused")
+    world.wait_for(lambda: len(world.events("ecs.task.running")) == 3, timeout=15, what="replacement running")
+    replacement = world.events("ecs.task.running")[-1]
+    assert replacement["instance_id"] != instance
+    service = ecs.describe_services(cluster=CLUSTER, services=["web"])["services"][0]
+    assert service["runningCount"] == 2 and service["desiredCount"] == 2
+    assert not world.events("ecs.task.stopping")
+
+
 def test_stopping_task_leaves_list_tasks_at_once_but_is_still_running(world):
     world.configure(timescale=0.01)
     _cluster(world, instances=3, desired=2, delay=300, min_healthy=0)

@@ -1,6 +1,9 @@
 //! The drain loop's check. Drained means:
 //! - every task recorded when the drain started is STOPPED (`DescribeTasks`: `ListTasks`
-//!   filters by desired status and hides tasks that are still stopping);
+//!   filters by desired status and hides tasks that are still stopping), or is a service
+//!   task orphaned by a forced deregistration of the container instance
+//!   (`DescribeContainerInstances`: INACTIVE or MISSING), which ECS replaces and takes out
+//!   of its load balancers while it keeps running unmanaged;
 //! - every Classic ELB reports the instance `OutOfService` or no longer knows it
 //!   (`DescribeInstanceHealth`: `DescribeLoadBalancers` drops the instance at once,
 //!   while connection draining still runs);
@@ -114,9 +117,70 @@ async fn refresh_tasks(ecs: &aws_sdk_ecs::Client, state: &mut DrainState) -> Res
         }
         // Tasks in `failures` (MISSING) are long gone: nothing to wait for.
     }
+    if still_running.iter().any(|arn| is_service_task(state, arn))
+        && container_instance_deregistered(ecs, state).await?
+    {
+        let (orphaned, rest): (Vec<String>, Vec<String>) = still_running
+            .into_iter()
+            .partition(|arn| is_service_task(state, arn));
+        tracing::warn!(
+            container_instance = ?state.container_instance_arn,
+            tasks = ?orphaned,
+            "the container instance was deregistered mid-drain: its service tasks are orphaned \
+             (ECS replaces them and takes them out of their load balancers); not waiting for them"
+        );
+        for arn in orphaned {
+            if !state.orphaned_tasks.contains(&arn) {
+                state.orphaned_tasks.push(arn);
+            }
+        }
+        still_running = rest;
+    }
     still_running.sort();
     state.remaining.tasks = still_running;
     Ok(())
+}
+
+fn is_service_task(state: &DrainState, arn: &str) -> bool {
+    state
+        .tasks
+        .iter()
+        .any(|task| task.arn == arn && task.service.is_some())
+}
+
+/// Whether the drained container instance left the cluster: deregistered (INACTIVE while
+/// ECS still describes it, MISSING after). A forced deregistration leaves its tasks running
+/// unmanaged, so `DescribeTasks` may never report them STOPPED.
+async fn container_instance_deregistered(
+    ecs: &aws_sdk_ecs::Client,
+    state: &DrainState,
+) -> Result<bool, StepError> {
+    let Some(arn) = &state.container_instance_arn else {
+        return Ok(false);
+    };
+    let cluster = &state.request.cluster;
+    let output = match ecs
+        .describe_container_instances()
+        .cluster(cluster)
+        .container_instances(arn)
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("ClusterNotFoundException") => return Ok(true),
+        Err(error) => return Err(ecs_error(cluster, "DescribeContainerInstances", error)),
+        Ok(output) => output,
+    };
+    let described = output
+        .container_instances()
+        .iter()
+        .find(|instance| instance.container_instance_arn() == Some(arn.as_str()));
+    Ok(match described {
+        Some(instance) => instance.status() == Some("INACTIVE"),
+        None => output
+            .failures()
+            .iter()
+            .any(|failure| failure.reason() == Some("MISSING")),
+    })
 }
 
 /// With `standalone_tasks: stop`, stops the tasks no service will move once their grace

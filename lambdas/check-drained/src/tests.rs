@@ -2,9 +2,10 @@ use super::*;
 use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
 use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput;
 use aws_sdk_autoscaling::types::LifecycleHook;
+use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
-use aws_sdk_ecs::types::{Failure, Task};
+use aws_sdk_ecs::types::{ContainerInstance, Failure, Task};
 use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
 use aws_sdk_elasticloadbalancing::types::InstanceState;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
@@ -48,6 +49,28 @@ fn tasks(status: &'static str) -> Rule {
                     .collect(),
             ))
             .build()
+    })
+}
+
+const CI: &str = "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci";
+
+/// DescribeContainerInstances of the drained instance: `Some(status)`, or `None` for
+/// an instance ECS no longer knows (deregistered: MISSING).
+fn container_instance(status: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(move |req| {
+        assert_eq!(req.cluster(), Some(CLUSTER));
+        assert_eq!(req.container_instances(), [CI]);
+        let output = DescribeContainerInstancesOutput::builder();
+        match status {
+            Some(status) => output.container_instances(
+                ContainerInstance::builder()
+                    .container_instance_arn(CI)
+                    .status(status)
+                    .build(),
+            ),
+            None => output.failures(Failure::builder().arn(CI).reason("MISSING").build()),
+        }
+        .build()
     })
 }
 
@@ -119,7 +142,8 @@ fn rules_for(
     tg: &'static [TargetHealthStateEnum],
 ) -> MockRules {
     MockRules {
-        ecs: vec![tasks(task)],
+        // The instance stays in the cluster, DRAINING, unless a test says otherwise.
+        ecs: vec![tasks(task), container_instance(Some("DRAINING"))],
         elb: vec![classic(elb)],
         elbv2: vec![targets(tg)],
         autoscaling: vec![hooks(3600), heartbeat_ok()],
@@ -371,7 +395,7 @@ async fn standalone_tasks_are_waited_for_by_default() {
     )
     .await
     .unwrap();
-    assert_eq!(world.ecs[1].num_calls(), 0);
+    assert_eq!(world.ecs[2].num_calls(), 0);
     assert!(state.remaining.tasks.contains(&task_arn("job")));
     assert!(state.stopped_tasks.is_empty());
 }
@@ -387,9 +411,9 @@ async fn standalone_tasks_are_stopped_after_the_grace_period_when_configured() {
     )
     .await
     .unwrap();
-    assert_eq!(world.ecs[1].num_calls(), 0, "inside the grace period");
+    assert_eq!(world.ecs[2].num_calls(), 0, "inside the grace period");
     let state = check(&world.clients(), state, at(121)).await.unwrap();
-    assert_eq!(world.ecs[1].num_calls(), 1);
+    assert_eq!(world.ecs[2].num_calls(), 1);
     assert_eq!(state.stopped_tasks, [task_arn("job")]);
 }
 
@@ -468,4 +492,107 @@ async fn a_sweeper_request_heartbeats_by_instance_id() {
     input.request.token = None;
     let state = check(&world.clients(), input, at(30)).await.unwrap();
     assert_eq!(state.heartbeat.sent, 1);
+}
+
+#[tokio::test]
+async fn service_tasks_orphaned_by_a_forced_deregistration_are_not_waited_for() {
+    // Someone deregistered the container instance (force) mid-drain: its task still shows
+    // RUNNING, but ECS no longer manages it. The load balancers are still waited for.
+    for status in [None, Some("INACTIVE")] {
+        let mut world = rules_for("RUNNING", "OutOfService", DRAINING);
+        world.ecs[1] = container_instance(status);
+        let state = check(&world.clients(), deregistered(), at(50))
+            .await
+            .unwrap();
+        assert_eq!(world.ecs[1].num_calls(), 1);
+        assert!(state.remaining.tasks.is_empty(), "{status:?}");
+        assert_eq!(state.orphaned_tasks, [task_arn("web")]);
+        assert_eq!(state.tasks_stopped_at, Some(at(50)));
+        assert_eq!(
+            state.status,
+            DrainStatus::Draining,
+            "the target still drains"
+        );
+        assert_eq!(state.remaining.target_groups, [TG]);
+
+        // Once the target group has drained, the drain is done; the orphan is kept once.
+        let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+        world.ecs[1] = container_instance(status);
+        let state = check(&world.clients(), state, at(63)).await.unwrap();
+        assert_eq!(state.status, DrainStatus::Drained);
+        assert_eq!(state.orphaned_tasks, [task_arn("web")]);
+    }
+}
+
+#[tokio::test]
+async fn a_container_instance_still_in_the_cluster_keeps_its_tasks_waited_for() {
+    for status in ["DRAINING", "ACTIVE"] {
+        let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+        world.ecs[1] = container_instance(Some(status));
+        let state = check(&world.clients(), deregistered(), at(70))
+            .await
+            .unwrap();
+        assert_eq!(state.remaining.tasks, [task_arn("web")], "{status}");
+        assert!(state.orphaned_tasks.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn stopped_tasks_need_no_look_at_the_container_instance() {
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), deregistered(), at(63))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert_eq!(world.ecs[1].num_calls(), 0);
+}
+
+#[tokio::test]
+async fn orphaned_standalone_tasks_follow_the_standalone_policy() {
+    // A standalone task has no replacement and no load balancer: with `wait` it is still
+    // waited for (until it stops or the deadline), even orphaned.
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = container_instance(None);
+    let state = check(
+        &world.clients(),
+        standalone_state(StandaloneTasks::Wait),
+        at(500),
+    )
+    .await
+    .unwrap();
+    assert_eq!(state.orphaned_tasks, [task_arn("web")]);
+    assert_eq!(state.remaining.tasks, [task_arn("job")]);
+    assert_eq!(state.status, DrainStatus::Draining);
+}
+
+#[tokio::test]
+async fn a_failed_container_instance_read_is_retried_or_named() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    let error = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "Retryable");
+
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_http_response(|| json_error(400, "AccessDeniedException"));
+    let error = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "AwsRequestFailed");
+    assert!(
+        error.to_string().contains("DescribeContainerInstances"),
+        "{error}"
+    );
+
+    // The cluster itself is gone: nothing of it is left to wait for.
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
+    let state = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
 }

@@ -95,6 +95,7 @@ pub async fn drain(
         wait_seconds: 0,
         checks: 0,
         stopped_tasks: Vec::new(),
+        orphaned_tasks: Vec::new(),
         drained_at: None,
         tasks_stopped_at: None,
         balancers_drained_at: None,

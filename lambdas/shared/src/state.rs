@@ -197,6 +197,12 @@ pub struct DrainState {
     pub remaining: Remaining,
     /// Standalone tasks this drain stopped (with `standalone_tasks: stop`).
     pub stopped_tasks: Vec<String>,
+    /// Service tasks orphaned when someone deregistered the container instance (force)
+    /// mid-drain: ECS no longer manages them, starts their replacements elsewhere and takes
+    /// them out of their load balancers; they end with the instance, so the drain stops
+    /// waiting for them (the load balancers' draining is still waited for).
+    #[serde(default)]
+    pub orphaned_tasks: Vec<String>,
     pub drained_at: Option<DateTime<Utc>>,
     /// When the checks first saw every recorded task stopped.
     #[serde(default)]

@@ -98,6 +98,7 @@ pub fn drain_state() -> DrainState {
             ..Remaining::default()
         },
         stopped_tasks: Vec::new(),
+        orphaned_tasks: Vec::new(),
         drained_at: None,
         tasks_stopped_at: None,
         balancers_drained_at: None,

@@ -159,6 +159,7 @@ mod tests {
                 target_groups: vec!["tg".into()],
             },
             stopped_tasks: vec![],
+            orphaned_tasks: vec![],
             drained_at: None,
             tasks_stopped_at: None,
             balancers_drained_at: None,
