@@ -602,13 +602,7 @@ async fn deploy_stack(world: &World, stack: &str) -> String {
             }
         }
     });
-    aws_sdk_cloudformation::Client::new(&world.config().await)
-        .create_stack()
-        .stack_name(stack)
-        .template_body(template.to_string())
-        .send()
-        .await
-        .expect("CreateStack");
+    create_stack(world, stack, template).await;
     let machines = world
         .client()
         .await
@@ -670,25 +664,35 @@ async fn the_stack_names_the_state_machine() {
     assert_eq!(dry["items"][0]["action"], "would_redrive", "{dry}");
 
     // A stack that does not exist, and one without a state machine.
-    let out = ecs_sta(&world, &["executions", "--stack", "missing"], &[]);
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("stack \"missing\" does not exist"),
-        "{stderr}"
-    );
+    create_stack(
+        &world,
+        "queue-only",
+        json!({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}),
+    )
+    .await;
+    for (args, says) in [
+        (
+            ["executions", "--stack", "missing"],
+            "stack \"missing\" does not exist",
+        ),
+        (
+            ["replay", "--stack", "queue-only"],
+            "has no AWS::StepFunctions::StateMachine",
+        ),
+    ] {
+        let out = ecs_sta(&world, &args, &[]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+async fn create_stack(world: &World, stack: &str, template: Value) {
     aws_sdk_cloudformation::Client::new(&world.config().await)
         .create_stack()
-        .stack_name("queue-only")
-        .template_body(json!({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}).to_string())
+        .stack_name(stack)
+        .template_body(template.to_string())
         .send()
         .await
         .expect("CreateStack");
-    let out = ecs_sta(&world, &["replay", "--stack", "queue-only"], &[]);
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("has no AWS::StepFunctions::StateMachine"),
-        "{stderr}"
-    );
 }

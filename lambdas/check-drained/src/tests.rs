@@ -169,6 +169,11 @@ async fn drained_when_tasks_stopped_and_every_balancer_finished() {
     assert_eq!(state.tasks[0].last_status, "STOPPED");
     assert_eq!(state.checks, 1);
     assert_eq!(
+        world.ecs[1].num_calls(),
+        0,
+        "stopped tasks need no look at the container instance"
+    );
+    assert_eq!(
         world.autoscaling[1].num_calls(),
         0,
         "no heartbeat once drained"
@@ -386,18 +391,30 @@ fn stop_rule() -> Rule {
 
 #[tokio::test]
 async fn standalone_tasks_are_waited_for_by_default() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs.push(stop_rule());
-    let state = check(
-        &world.clients(),
-        standalone_state(StandaloneTasks::Wait),
-        at(500),
-    )
-    .await
-    .unwrap();
-    assert_eq!(world.ecs[2].num_calls(), 0);
-    assert!(state.remaining.tasks.contains(&task_arn("job")));
-    assert!(state.stopped_tasks.is_empty());
+    // Orphaned by a forced deregistration too: a standalone task has no replacement and
+    // no load balancer, so with `wait` it is waited for until it stops or the deadline.
+    for instance in [Some("DRAINING"), None] {
+        let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+        world.ecs[1] = container_instance(instance);
+        world.ecs.push(stop_rule());
+        let state = check(
+            &world.clients(),
+            standalone_state(StandaloneTasks::Wait),
+            at(500),
+        )
+        .await
+        .unwrap();
+        assert_eq!(world.ecs[2].num_calls(), 0);
+        assert!(state.remaining.tasks.contains(&task_arn("job")));
+        assert!(state.stopped_tasks.is_empty());
+        assert_eq!(state.status, DrainStatus::Draining);
+        let orphaned = if instance.is_none() {
+            vec![task_arn("web")]
+        } else {
+            vec![]
+        };
+        assert_eq!(state.orphaned_tasks, orphaned, "{instance:?}");
+    }
 }
 
 #[tokio::test]
@@ -535,34 +552,6 @@ async fn a_container_instance_still_in_the_cluster_keeps_its_tasks_waited_for() 
         assert_eq!(state.remaining.tasks, [task_arn("web")], "{status}");
         assert!(state.orphaned_tasks.is_empty());
     }
-}
-
-#[tokio::test]
-async fn stopped_tasks_need_no_look_at_the_container_instance() {
-    let world = rules_for("STOPPED", "OutOfService", UNUSED);
-    let state = check(&world.clients(), deregistered(), at(63))
-        .await
-        .unwrap();
-    assert_eq!(state.status, DrainStatus::Drained);
-    assert_eq!(world.ecs[1].num_calls(), 0);
-}
-
-#[tokio::test]
-async fn orphaned_standalone_tasks_follow_the_standalone_policy() {
-    // A standalone task has no replacement and no load balancer: with `wait` it is still
-    // waited for (until it stops or the deadline), even orphaned.
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[1] = container_instance(None);
-    let state = check(
-        &world.clients(),
-        standalone_state(StandaloneTasks::Wait),
-        at(500),
-    )
-    .await
-    .unwrap();
-    assert_eq!(state.orphaned_tasks, [task_arn("web")]);
-    assert_eq!(state.remaining.tasks, [task_arn("job")]);
-    assert_eq!(state.status, DrainStatus::Draining);
 }
 
 #[tokio::test]
