@@ -40,6 +40,9 @@ pub struct Timeline {
     /// The drain's own status (`draining`, `drained`, `deadline_passed`, ...).
     pub drain_status: Option<String>,
     pub drain_timed_out: Option<bool>,
+    /// Service tasks orphaned by a forced deregistration of the container instance
+    /// mid-drain, which the drain stopped waiting for.
+    pub orphaned_tasks: Vec<String>,
     pub completion: Option<Completion>,
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -157,6 +160,7 @@ pub fn from_events(execution_arn: &str, events: &[HistoryEvent], now: DateTime<U
         redrives: 0,
         drain_status: None,
         drain_timed_out: None,
+        orphaned_tasks: Vec::new(),
         completion: None,
         error: None,
         cause: None,
@@ -341,6 +345,12 @@ fn read_drain_state(
     facts.status = text(&output["status"]);
     visit.drain_status.clone_from(&facts.status);
     facts.timed_out = output["drain_timed_out"].as_bool();
+    facts.orphaned_tasks = output["orphaned_tasks"].as_array().map(|tasks| {
+        tasks
+            .iter()
+            .filter_map(|task| task.as_str().map(str::to_string))
+            .collect()
+    });
     facts.completion = text(&output["completion"]["outcome"]).map(|outcome| Completion {
         outcome,
         result: text(&output["completion"]["result"]),
@@ -354,6 +364,7 @@ struct DrainFacts {
     checks: Option<u32>,
     status: Option<String>,
     timed_out: Option<bool>,
+    orphaned_tasks: Option<Vec<String>>,
     completion: Option<Completion>,
 }
 
@@ -372,6 +383,9 @@ impl Timeline {
         }
         if facts.timed_out.is_some() {
             self.drain_timed_out = facts.timed_out;
+        }
+        if let Some(orphaned) = facts.orphaned_tasks {
+            self.orphaned_tasks = orphaned;
         }
         match facts.completion {
             Some(completion) if self.completion.as_ref() != Some(&completion) => {
@@ -541,6 +555,17 @@ pub fn render(timeline: &Timeline) -> String {
             timeline.redrives
         ),
     );
+    if !timeline.orphaned_tasks.is_empty() {
+        field(
+            "orphaned",
+            format!(
+                "{} service task(s) not waited for: the container instance was deregistered \
+                 mid-drain ({})",
+                timeline.orphaned_tasks.len(),
+                timeline.orphaned_tasks.join(", ")
+            ),
+        );
+    }
     if let Some(completion) = &timeline.completion {
         field(
             "completion",

@@ -253,6 +253,30 @@ fn a_drain_past_its_deadline_says_so() {
     assert!(text.contains("1d23h"), "{text}");
 }
 
+#[test]
+fn orphaned_tasks_are_shown() {
+    let mut output = state("drained", 0, 3);
+    let task = "arn:aws:ecs:us-west-2:123456789012:task/test-cluster/web";
+    output["orphaned_tasks"] = json!([task]);
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task("CheckDrained", 60, 61, output)
+        .succeeded(62);
+    let timeline = from_events(&arn("orphan"), &h.events, at(70));
+    assert_eq!(timeline.orphaned_tasks, [task]);
+    let text = render(&timeline);
+    assert!(
+        text.contains(&format!(
+            "orphaned    1 service task(s) not waited for: the container instance was deregistered mid-drain ({task})"
+        )),
+        "{text}"
+    );
+    // A drain without orphans says nothing of them.
+    let plain = from_events(&arn("plain"), &succeeded_drain(), at(500));
+    assert!(plain.orphaned_tasks.is_empty());
+    assert!(!render(&plain).contains("orphaned"));
+}
+
 #[tokio::test]
 async fn reads_every_page_of_the_history() {
     let events = succeeded_drain();
