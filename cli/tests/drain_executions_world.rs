@@ -6,12 +6,11 @@
 //! world's (tests/world/redrive.py).
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use integration_tests::repo_root;
+use integration_tests::{endpoint_env, free_port, repo_root, sdk_config};
 use serde_json::{json, Value};
 use sta_shared::event::execution_name;
 
@@ -35,10 +34,7 @@ impl World {
             "{} not found: run `make deps-py` (creates .venv with the pinned moto[server])",
             python.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let port = free_port();
         let mut child = Command::new(python)
             .args(["-m", "world.server", "--port", &port.to_string()])
             .current_dir(&root)
@@ -57,23 +53,11 @@ impl World {
     }
 
     fn env(&self) -> [(&'static str, String); 4] {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
-            ("AWS_REGION", "us-west-2".to_string()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
-        ]
+        endpoint_env(&self.endpoint)
     }
 
     async fn config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-west-2"))
-            .credentials_provider(aws_sdk_sfn::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .load()
-            .await
+        sdk_config(&self.endpoint).await
     }
 
     async fn client(&self) -> aws_sdk_sfn::Client {
