@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -22,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench.common import proc_status, summary
+from world.run import stop_process
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -111,16 +111,6 @@ def lambda_env(name: str, runtime_api: str, endpoint: str, extra: dict[str, str]
     return env
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def one(cmd: list[str], env_of: Any, event: Any = None, timeout: float = 60) -> dict[str, Any]:
     """Start the handler once; its cold start, and with an event its peak RSS after handling it."""
     api = RuntimeAPI()
@@ -136,7 +126,7 @@ def one(cmd: list[str], env_of: Any, event: Any = None, timeout: float = 60) -> 
             with api.asked:
                 ok = api.asked.wait_for(lambda: len(api.next_times) >= wanted or proc.poll() is not None, timeout)
             if not ok or len(api.next_times) < wanted:
-                _stop(proc)
+                stop_process(proc, 5)
                 err = proc.stderr.read().decode("utf-8", "replace")[-800:] if proc.stderr else ""
                 raise RuntimeError(f"{cmd[0]}: no request for work ({proc.returncode}): {err}")
             out = {"cold_start_s": api.next_times[0] - started}
@@ -149,7 +139,7 @@ def one(cmd: list[str], env_of: Any, event: Any = None, timeout: float = 60) -> 
                 out.update({"VmHWM_at_first_next": proc_status(proc.pid).get("VmHWM")})
             return out
         finally:
-            _stop(proc)
+            stop_process(proc, 5)
     finally:
         api.close()
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from world.run import REPO, World  # noqa: F401  (re-exported)
+from world.run import REPO, World, wait_for  # noqa: F401  (re-exported)
 
 FUNCTIONS = ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle", "task-scaler", "sweeper"]
 DRAIN_FUNCTIONS = ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle"]
@@ -42,17 +41,6 @@ def summary(values: Iterable[float]) -> dict[str, Any]:
 def last_seq(world: World) -> int:
     found = world.control("GET", "/_world/events?since=0")["events"]
     return int(found[-1]["seq"]) if found else 0
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 def proc_status(pid: int) -> dict[str, int]:

@@ -55,7 +55,7 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
     setup_started = time.monotonic()
     dep = deploy(world, sc, out=log)
     tasks = wait_for(lambda: (lambda r: r if len(r) >= count else None)(_running_tasks(world, dep)), 60,
-                     f"{count} running tasks")
+                     f"{count} running tasks", every=0.5)
     ecs = world.client("ecs")
     ci_arns = sorted({t["containerInstanceArn"] for t in tasks})
     cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=ci_arns)["containerInstances"]

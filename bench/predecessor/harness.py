@@ -75,7 +75,7 @@ def run_round(world: World, drain_seconds: int, count: int, timescale: float, lo
     world.reset()
     dep = deploy(world, sc, out=lambda _l: None)
     world.client("events").disable_rule(Name=dep.rule)
-    wait_for(lambda: len(_running_tasks(world, dep)) >= count, 60, f"{count} running tasks")
+    wait_for(lambda: len(_running_tasks(world, dep)) >= count, 60, f"{count} running tasks", every=0.5)
     sqs = world.client("sqs")
     q_life = sqs.create_queue(QueueName=f"{dep.prefix}-lifecycle",
                               Attributes={"VisibilityTimeout": str(max(1, round(30 * timescale)))})["QueueUrl"]

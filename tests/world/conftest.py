@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable
@@ -15,6 +14,8 @@ from typing import Any, Callable
 import boto3
 import pytest
 from botocore.config import Config
+
+from world import run
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 REGION = "us-west-2"
@@ -57,14 +58,7 @@ class World:
         return self.control("GET", path)["events"]
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.1)
+        return run.wait_for(predicate, timeout, what, every=0.1)
 
 
 @pytest.fixture(scope="session")

@@ -165,13 +165,7 @@ class World:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc, 15)
         try:  # anything the world started and left behind (its group is ours)
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -510,7 +504,10 @@ def _running_tasks(world: World, dep: Deployment) -> list[dict[str, Any]]:
     return [t for t in tasks if t["lastStatus"] == "RUNNING"]
 
 
-def _wait(predicate: Callable[[], Any], timeout: float, what: str, tick: Callable[[], None] | None = None) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.25,
+             tick: Callable[[], None] | None = None) -> Any:
+    """The first true value of ``predicate`` (asked every ``every`` s, after ``tick``);
+    TimeoutError naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         if tick:
@@ -520,7 +517,18 @@ def _wait(predicate: Callable[[], Any], timeout: float, what: str, tick: Callabl
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
+        time.sleep(every)
+
+
+def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM, ``grace`` s to exit, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def _asg_instances(world: World, dep: Deployment) -> dict[str, str]:
@@ -549,8 +557,8 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     actions = {a["type"]: a for a in sc["actions"]}
     desired = sc["service"]["desired"]
 
-    ready = _wait(lambda: (lambda r: r if len(r) >= min(desired, sc["instances"]) else None)(_running_tasks(world, dep)), 30,
-                  f"{desired} running tasks of {dep.service}")
+    ready = wait_for(lambda: (lambda r: r if len(r) >= min(desired, sc["instances"]) else None)(_running_tasks(world, dep)), 30,
+                     f"{desired} running tasks of {dep.service}")
     out(f"service {dep.service}: {len(ready)} tasks RUNNING")
     obs = Observer(world, dep, out, 0)
     obs.poll()  # everything so far (registrations, placements), printed
@@ -599,8 +607,8 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
             autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=True)
             out(f"scale in: TerminateInstanceInAutoScalingGroup {instance} ({pick})")
     if count:
-        victims = _wait(lambda: [i for i, s in _asg_instances(world, dep).items() if s.startswith("Terminating")]
-                        or [i for i in before if i not in _asg_instances(world, dep)], 10, "victims")
+        victims = wait_for(lambda: [i for i, s in _asg_instances(world, dep).items() if s.startswith("Terminating")]
+                           or [i for i in before if i not in _asg_instances(world, dep)], 10, "victims")
         result.victims = sorted(victims)
 
     if "malformed_event" in actions:
@@ -689,8 +697,9 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                 break
             time.sleep(0.3)
         if "malformed_event" in actions:  # its execution may settle after the others
-            _wait(lambda: len(obs.executions) >= 1 + len(result.victims) and all(
-                x["status"] != "RUNNING" for x in obs.executions.values()), 20, "the malformed event's execution", obs.poll)
+            wait_for(lambda: len(obs.executions) >= 1 + len(result.victims) and all(
+                x["status"] != "RUNNING" for x in obs.executions.values()), 20, "the malformed event's execution",
+                tick=obs.poll)
     finally:
         if (sc["faults"] or expire) and "keep_faults" not in actions:
             world.configure(faults={})
