@@ -1,40 +1,34 @@
 //! What an execution drains, read from its input: the raw EventBridge event (a terminate
 //! lifecycle action or a Spot interruption warning).
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
+use sta_shared::event::ActionRef;
 
 /// The instance and group an execution drains. `token` is the lifecycle action token:
-/// used to name restarts, never printed.
+/// used to name restarts, never printed; `event_time` names restarts of token-less drains.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DrainTarget {
     pub instance_id: Option<String>,
     pub asg_name: Option<String>,
     #[serde(skip)]
     pub token: Option<String>,
+    #[serde(skip)]
+    pub event_time: Option<DateTime<Utc>>,
 }
 
 impl DrainTarget {
     /// Reads `detail.EC2InstanceId`, `detail.AutoScalingGroupName` and
     /// `detail.LifecycleActionToken` (lifecycle action) or `detail.instance-id` (Spot
-    /// warning). Anything else leaves the fields empty: the input may be what the first
-    /// step refused.
+    /// warning), and the event's `time` ([`ActionRef`]). Anything else leaves the fields
+    /// empty: the input may be what the first step refused.
     pub fn from_input(input: Option<&str>) -> Self {
-        let Some(value) = input.and_then(|text| serde_json::from_str::<Value>(text).ok()) else {
-            return Self::default();
-        };
-        let detail = &value["detail"];
-        let text = |key: &str| {
-            detail
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|text| !text.is_empty())
-                .map(str::to_string)
-        };
+        let action = input.map(ActionRef::from_input).unwrap_or_default();
         Self {
-            instance_id: text("EC2InstanceId").or_else(|| text("instance-id")),
-            asg_name: text("AutoScalingGroupName"),
-            token: text("LifecycleActionToken"),
+            instance_id: action.instance_id,
+            asg_name: action.asg_name,
+            token: action.token,
+            event_time: action.time,
         }
     }
 }
@@ -50,6 +44,7 @@ mod tests {
         assert_eq!(target.instance_id.as_deref(), Some(INSTANCE_ID));
         assert_eq!(target.asg_name.as_deref(), Some(ASG));
         assert_eq!(target.token.as_deref(), Some(TOKEN));
+        assert_eq!(target.event_time, Some(sta_shared::testing::event_time()));
         let json = serde_json::to_string(&target).unwrap();
         assert!(!json.contains(TOKEN), "the token is never printed: {json}");
     }

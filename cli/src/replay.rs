@@ -1,8 +1,9 @@
 //! `ecs-sta replay`: redrives the drain executions that failed, timed out or were
 //! aborted (`RedriveExecution`: the same execution resumes at the state that failed,
 //! with the same input), or, with `restart`, starts a new execution with the original
-//! input, named from the instance and the lifecycle token so that Step Functions itself
-//! refuses a second restart of the same action (`ExecutionAlreadyExists`).
+//! input, named from the instance and the lifecycle token (without one, the action's start)
+//! so that Step Functions itself refuses a second restart of the same action
+//! (`ExecutionAlreadyExists`).
 //!
 //! Replaying is safe: every step is idempotent, and an action that expired or was
 //! completed meanwhile counts as already completed.
@@ -270,7 +271,8 @@ async fn restart(
         );
         return item;
     };
-    let name = execution_name(instance_id, target.token.as_deref());
+    let began = target.event_time.unwrap_or(execution.started);
+    let name = execution_name(instance_id, target.token.as_deref(), began);
     item.new_execution_name = Some(name.clone());
     if name == execution.name {
         item.action = Action::AlreadyRestarted;

@@ -105,11 +105,27 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     { action: 'ecs:ListTasks', scope: 'clusterContainerInstances', clusterCondition: true, why: CONTAINER_INSTANCES_OF_CLUSTER },
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
+    // The hook's timer has run since Terminating:Wait began: the first step heartbeats at once.
+    { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
+    // A drain the sweeper started (no token) first makes sure no newer action of the instance has begun.
+    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
   ],
   'deregister-lb': [
     { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
     { action: 'ecs:ListServices', scope: 'any', clusterCondition: true, why: ANY_ONLY('ecs:ListServices') + ' The ecs:cluster condition limits it to the managed cluster.' },
     { action: 'ecs:DescribeServices', scope: 'clusterServices', why: SERVICES_OF_CLUSTER },
+    // Registration (Instances) and health check of a Classic ELB.
+    {
+      action: 'elasticloadbalancing:DescribeLoadBalancers',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeLoadBalancers'),
+    },
+    // The health check of a service's target group: how long a replacement takes to be healthy.
+    {
+      action: 'elasticloadbalancing:DescribeTargetGroups',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeTargetGroups'),
+    },
     {
       action: 'elasticloadbalancing:DescribeLoadBalancerAttributes',
       scope: 'any',
@@ -143,6 +159,22 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
       why: CONTAINER_INSTANCES_OF_CLUSTER,
     },
     { action: 'ecs:StopTask', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    // An instance going back to the warm pool: its container instance is deregistered once drained.
+    {
+      action: 'ecs:DeregisterContainerInstance',
+      scope: 'cluster',
+    },
+    {
+      action: 'elasticloadbalancing:DescribeLoadBalancers',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeLoadBalancers'),
+    },
+    // A Classic ELB registration found again while draining is deregistered again.
+    {
+      action: 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer',
+      scope: 'classicLoadBalancers',
+      why: CLASSIC_ELBS_DISCOVERED,
+    },
     {
       action: 'elasticloadbalancing:DescribeInstanceHealth',
       scope: 'any',
@@ -153,8 +185,12 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
     { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
     { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
+    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
   ],
-  'complete-lifecycle': [{ action: 'autoscaling:CompleteLifecycleAction', scope: 'autoScalingGroups', why: ASG_ID }],
+  'complete-lifecycle': [
+    { action: 'autoscaling:CompleteLifecycleAction', scope: 'autoScalingGroups', why: ASG_ID },
+    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
+  ],
   'task-scaler': [
     { action: 'ecs:ListContainerInstances', scope: 'cluster' },
     {
@@ -169,6 +205,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   ],
   sweeper: [
     { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
+    // When the waiting instance's termination began: the hook's clock, and the action's identity.
+    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
     { action: 'states:ListExecutions', scope: 'stateMachine' },
     { action: 'states:DescribeExecution', scope: 'stateMachineExecutions', why: EXECUTIONS_OF_STATE_MACHINE },
     { action: 'states:StartExecution', scope: 'stateMachine' },

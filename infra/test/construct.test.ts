@@ -159,7 +159,8 @@ describe('IAM, one least-privilege role per function', () => {
         condition: IN_CLUSTER,
       },
       { actions: ['ecs:DescribeTasks'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
-      { actions: ['autoscaling:DescribeLifecycleHooks'], resources: ['*'] },
+      { actions: ['autoscaling:DescribeLifecycleHooks', 'autoscaling:DescribeScalingActivities'], resources: ['*'] },
+      { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
     ]);
   });
 
@@ -170,7 +171,9 @@ describe('IAM, one least-privilege role per function', () => {
           'autoscaling:DescribeAutoScalingGroups',
           'elasticloadbalancing:DescribeInstanceHealth',
           'elasticloadbalancing:DescribeLoadBalancerAttributes',
+          'elasticloadbalancing:DescribeLoadBalancers',
           'elasticloadbalancing:DescribeTargetGroupAttributes',
+          'elasticloadbalancing:DescribeTargetGroups',
           'elasticloadbalancing:DescribeTargetHealth',
         ],
         resources: ['*'],
@@ -210,23 +213,34 @@ describe('IAM, one least-privilege role per function', () => {
     expectPolicy(template, 'check-drained', [
       { actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
       { actions: ['ecs:DescribeContainerInstances'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
+      { actions: ['ecs:DeregisterContainerInstance'], resources: [CLUSTER] },
       {
-        actions: ['autoscaling:DescribeLifecycleHooks', 'elasticloadbalancing:DescribeInstanceHealth', 'elasticloadbalancing:DescribeTargetHealth'],
+        actions: [
+          'autoscaling:DescribeLifecycleHooks',
+          'autoscaling:DescribeScalingActivities',
+          'elasticloadbalancing:DescribeInstanceHealth',
+          'elasticloadbalancing:DescribeLoadBalancers',
+          'elasticloadbalancing:DescribeTargetHealth',
+        ],
         resources: ['*'],
       },
+      { actions: ['elasticloadbalancing:DeregisterInstancesFromLoadBalancer'], resources: [ALL_CLASSIC_ELBS] },
       { actions: ['elasticloadbalancing:DeregisterTargets'], resources: [ALL_TARGET_GROUPS] },
       { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
     ]);
   });
 
   test('complete-lifecycle', () => {
-    expectPolicy(template, 'complete-lifecycle', [{ actions: ['autoscaling:CompleteLifecycleAction'], resources: [ASG('test-cluster-asg')] }]);
+    expectPolicy(template, 'complete-lifecycle', [
+      { actions: ['autoscaling:CompleteLifecycleAction'], resources: [ASG('test-cluster-asg')] },
+      { actions: ['autoscaling:DescribeScalingActivities'], resources: ['*'] },
+    ]);
   });
 
   test('sweeper: groups (Describe only accepts *), list and start on the state machine, describe its executions', () => {
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
     expectPolicy(template, 'sweeper', [
-      { actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] },
+      { actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities'], resources: ['*'] },
       { actions: ['states:ListExecutions', 'states:StartExecution'], resources: [{ Ref: sm }] },
       {
         actions: ['states:DescribeExecution'],

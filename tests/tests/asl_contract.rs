@@ -5,20 +5,24 @@ use std::collections::BTreeSet;
 
 use integration_tests::repo_root;
 use serde_json::Value;
+use sta_shared::aws_lambda_errors::{FAILED_RUN_ERRORS, TRANSIENT_LAMBDA_SERVICE_ERRORS};
 use sta_shared::error::ERROR_NAMES;
 use sta_shared::state::DrainStatus;
 
-const TRANSIENT: [&str; 9] = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.Unknown",
-    "Sandbox.Timedout",
-    "Runtime.ExitError",
-    "States.Timeout",
-    "Retryable",
-];
+/// What every Task retries: AWS's transient Lambda service errors, a failed run of the
+/// function, and our own `Retryable`, each list from the one place that keeps it.
+fn retried_by_every_task() -> Vec<&'static str> {
+    let retryable = sta_shared::StepError::Retryable {
+        operation: String::new(),
+        message: String::new(),
+    }
+    .name();
+    TRANSIENT_LAMBDA_SERVICE_ERRORS
+        .into_iter()
+        .chain(FAILED_RUN_ERRORS)
+        .chain([retryable])
+        .collect()
+}
 
 fn asl_text() -> String {
     std::fs::read_to_string(repo_root().join("statemachine/drain.asl.json")).expect("the ASL file")
@@ -106,7 +110,7 @@ fn every_task_invokes_one_of_our_functions_and_retries_transient_errors_with_jit
             .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
             .filter_map(Value::as_str)
             .collect();
-        for error in TRANSIENT {
+        for error in retried_by_every_task() {
             assert!(retried.contains(error), "{name} does not retry {error}");
         }
         for rule in retry {
@@ -174,6 +178,7 @@ fn choices_compare_statuses_the_lambdas_produce() {
         DrainStatus::Drained,
         DrainStatus::DeadlinePassed,
         DrainStatus::NotInCluster,
+        DrainStatus::ActionEnded,
     ]
     .iter()
     .map(|status| {

@@ -52,23 +52,27 @@ fn sources(crate_dir: &Path) -> Vec<String> {
 }
 
 /// `service:Action` for every `<client>.<operation>()` in the crate's non-test sources,
-/// and in the shared crate's modules whose public functions the crate calls.
+/// and in the shared crate's modules whose public functions the crate calls, directly or
+/// through another shared module it uses.
 fn calls_in(crate_dir: &Path) -> BTreeSet<String> {
-    let own = sources(crate_dir);
-    let mut calls = BTreeSet::new();
-    for source in &own {
-        calls.extend(direct_calls(source));
-    }
-    for shared in sources(&repo_root().join("lambdas/shared")) {
-        let used = public_functions(&shared).iter().any(|name| {
-            own.iter()
-                .any(|source| source.contains(&format!("{name}(")))
+    let mut used = sources(crate_dir);
+    let mut shared = sources(&repo_root().join("lambdas/shared"));
+    loop {
+        let (reached, rest): (Vec<String>, Vec<String>) = shared.into_iter().partition(|module| {
+            public_functions(module).iter().any(|name| {
+                used.iter()
+                    .any(|source| source.contains(&format!("{name}(")))
+            })
         });
-        if used {
-            calls.extend(direct_calls(&shared));
+        shared = rest;
+        if reached.is_empty() {
+            break;
         }
+        used.extend(reached);
     }
-    calls
+    used.iter()
+        .flat_map(|source| direct_calls(source))
+        .collect()
 }
 
 /// Names of the `pub fn` / `pub async fn` of a source file.

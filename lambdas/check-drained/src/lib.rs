@@ -1,12 +1,14 @@
 //! The drain loop's check. Drained means:
-//! - every task recorded when the drain started is STOPPED (`DescribeTasks`: `ListTasks`
+//! - every task recorded when the drain started is STOPPED (for the load balancers an ECS
+//!   service manages, this is also the sign that they drained: ECS deregisters a service
+//!   task and waits out the draining before it stops the task) (`DescribeTasks`: `ListTasks`
 //!   filters by desired status and hides tasks that are still stopping), or is a service
 //!   task orphaned by a forced deregistration of the container instance
 //!   (`DescribeContainerInstances`: INACTIVE or MISSING), which ECS replaces and takes out
 //!   of its load balancers while it keeps running unmanaged;
-//! - every Classic ELB reports the instance `OutOfService` or no longer knows it
-//!   (`DescribeInstanceHealth`: `DescribeLoadBalancers` drops the instance at once,
-//!   while connection draining still runs);
+//! - every Classic ELB the drain deregistered the instance from no longer lists it
+//!   (`DescribeLoadBalancers`) and no longer reports it `InService`
+//!   (`DescribeInstanceHealth`, the only call that shows connection draining);
 //! - every target is `unused` or absent (`DescribeTargetHealth`).
 //!
 //! While not drained, it keeps the lifecycle hook alive with
@@ -21,11 +23,11 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::ecs::DESCRIBE_BATCH;
-use sta_shared::elb::classic_instance_state;
-use sta_shared::error::{aws_error, ecs_error, error_code, is_no_active_lifecycle_action};
-use sta_shared::hook::read_hook;
-use sta_shared::state::{seconds, DrainState, DrainStatus, StandaloneTasks};
-use sta_shared::wait::{heartbeat_interval, next_wait};
+use sta_shared::elb::{classic_registration, deregister_classic};
+use sta_shared::error::{aws_error, ecs_error, error_code};
+use sta_shared::hook::heartbeat;
+use sta_shared::state::{seconds, Destination, DrainState, DrainStatus, StandaloneTasks};
+use sta_shared::wait::next_wait;
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -44,7 +46,7 @@ pub async fn check(
     now: DateTime<Utc>,
 ) -> Result<DrainState, StepError> {
     state.checks += 1;
-    refresh_tasks(&deps.ecs, &mut state).await?;
+    refresh_tasks(&deps.ecs, &mut state, now).await?;
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
@@ -63,14 +65,16 @@ pub async fn check(
         state.drained_at = Some(now);
         state.wait_seconds = 0;
         tracing::info!(checks = state.checks, "drained");
+        release_for_warm_pool(&deps.ecs, &mut state).await?;
         return Ok(state);
     }
-    heartbeat(&deps.autoscaling, &mut state, now).await?;
+    heartbeat(&deps.autoscaling, &mut state, now, false).await?;
     if now >= state.deadline_at {
         state.status = DrainStatus::DeadlinePassed;
         state.drain_timed_out = true;
         state.wait_seconds = 0;
         tracing::warn!(remaining = ?state.remaining, deadline = %state.deadline_at, "drain deadline passed before the instance was drained");
+        release_for_warm_pool(&deps.ecs, &mut state).await?;
         return Ok(state);
     }
     state.status = DrainStatus::Draining;
@@ -85,8 +89,52 @@ pub async fn check(
     Ok(state)
 }
 
+/// An instance going back to the warm pool is stopped, not terminated, and started again
+/// later with the same instance id. Its ECS agent then reconnects to its container
+/// instance record, which would still be DRAINING: no task would ever be placed on it.
+/// So once drained its container instance is deregistered, and the agent registers
+/// afresh when the instance comes back. Past the deadline with tasks still on it, the
+/// deregistration is forced (the instance is stopped with them either way).
+async fn release_for_warm_pool(
+    ecs: &aws_sdk_ecs::Client,
+    state: &mut DrainState,
+) -> Result<(), StepError> {
+    if state.request.destination != Destination::WarmPool || state.container_instance_deregistered {
+        return Ok(());
+    }
+    let Some(arn) = state.container_instance_arn.clone() else {
+        return Ok(());
+    };
+    let force = !state.remaining.tasks.is_empty();
+    let cluster = state.request.cluster.clone();
+    match ecs
+        .deregister_container_instance()
+        .cluster(&cluster)
+        .container_instance(&arn)
+        .force(force)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        // Already deregistered (a retry, a redrive, or someone else), or the cluster gone.
+        Err(error)
+            if matches!(
+                error_code(&error),
+                Some("ClusterNotFoundException" | "InvalidParameterException")
+            ) => {}
+        Err(error) => return Err(ecs_error(&cluster, "DeregisterContainerInstance", error)),
+    }
+    tracing::info!(container_instance = %arn, force, "instance returns to the warm pool: container instance deregistered, it registers afresh when started again");
+    state.container_instance_deregistered = true;
+    Ok(())
+}
+
 /// Drops the tasks that have stopped (or that ECS no longer knows) from `remaining`.
-async fn refresh_tasks(ecs: &aws_sdk_ecs::Client, state: &mut DrainState) -> Result<(), StepError> {
+async fn refresh_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    state: &mut DrainState,
+    now: DateTime<Utc>,
+) -> Result<(), StepError> {
     let cluster = state.request.cluster.clone();
     let mut still_running = Vec::new();
     for batch in state.remaining.tasks.chunks(DESCRIBE_BATCH) {
@@ -117,24 +165,8 @@ async fn refresh_tasks(ecs: &aws_sdk_ecs::Client, state: &mut DrainState) -> Res
         }
         // Tasks in `failures` (MISSING) are long gone: nothing to wait for.
     }
-    if still_running.iter().any(|arn| is_service_task(state, arn))
-        && container_instance_deregistered(ecs, state).await?
-    {
-        let (orphaned, rest): (Vec<String>, Vec<String>) = still_running
-            .into_iter()
-            .partition(|arn| is_service_task(state, arn));
-        tracing::warn!(
-            container_instance = ?state.container_instance_arn,
-            tasks = ?orphaned,
-            "the container instance was deregistered mid-drain: its service tasks are orphaned \
-             (ECS replaces them and takes them out of their load balancers); not waiting for them"
-        );
-        for arn in orphaned {
-            if !state.orphaned_tasks.contains(&arn) {
-                state.orphaned_tasks.push(arn);
-            }
-        }
-        still_running = rest;
+    if !still_running.is_empty() {
+        still_running = drop_unmanageable(ecs, state, still_running, now).await?;
     }
     still_running.sort();
     state.remaining.tasks = still_running;
@@ -148,15 +180,87 @@ fn is_service_task(state: &DrainState, arn: &str) -> bool {
         .any(|task| task.arn == arn && task.service.is_some())
 }
 
-/// Whether the drained container instance left the cluster: deregistered (INACTIVE while
-/// ECS still describes it, MISSING after). A forced deregistration leaves its tasks running
-/// unmanaged, so `DescribeTasks` may never report them STOPPED.
-async fn container_instance_deregistered(
+/// Tasks ECS can no longer stop or move are not waited for:
+/// - the container instance was deregistered (INACTIVE while ECS still describes it,
+///   MISSING after; a forced deregistration leaves its tasks running unmanaged, so
+///   `DescribeTasks` may never report them STOPPED): its service tasks are orphaned (ECS
+///   replaces them and takes them out of their load balancers);
+/// - its agent is disconnected (the EC2 instance stopped, terminated, or cut off; ECS
+///   deregisters neither and reports its tasks RUNNING): once that has lasted
+///   [`AGENT_LOST_AFTER_SECONDS`], or at once when the lifecycle action is gone (the
+///   instance was released: its group deleted with `ForceDelete`, the hook deleted), every
+///   task on it is given up.
+///
+/// Either way the load balancers' draining is still waited for.
+async fn drop_unmanageable(
+    ecs: &aws_sdk_ecs::Client,
+    state: &mut DrainState,
+    still_running: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StepError> {
+    let (given_up, kept): (Vec<String>, Vec<String>) = match container_instance(ecs, state).await? {
+        Standing::Deregistered => {
+            let (orphaned, rest): (Vec<String>, Vec<String>) = still_running
+                .into_iter()
+                .partition(|arn| is_service_task(state, arn));
+            if !orphaned.is_empty() {
+                tracing::warn!(
+                    container_instance = ?state.container_instance_arn,
+                    tasks = ?orphaned,
+                    "the container instance was deregistered mid-drain: its service tasks are orphaned \
+                     (ECS replaces them and takes them out of their load balancers); not waiting for them"
+                );
+            }
+            (orphaned, rest)
+        }
+        Standing::AgentDisconnected => {
+            let since = *state.agent_disconnected_at.get_or_insert(now);
+            if state.heartbeat.action_gone || now >= since + seconds(AGENT_LOST_AFTER_SECONDS) {
+                tracing::warn!(
+                    container_instance = ?state.container_instance_arn,
+                    since = %since,
+                    action_gone = state.heartbeat.action_gone,
+                    tasks = ?still_running,
+                    "the container instance's agent is disconnected: ECS can no longer stop or move its tasks; not waiting for them"
+                );
+                (still_running, Vec::new())
+            } else {
+                (Vec::new(), still_running)
+            }
+        }
+        Standing::Connected => {
+            state.agent_disconnected_at = None;
+            (Vec::new(), still_running)
+        }
+    };
+    for arn in given_up {
+        if !state.orphaned_tasks.contains(&arn) {
+            state.orphaned_tasks.push(arn);
+        }
+    }
+    Ok(kept)
+}
+
+/// How long a disconnected agent is waited for before its tasks are given up: long enough
+/// for an agent restart (an update, a crash) to reconnect.
+pub const AGENT_LOST_AFTER_SECONDS: u64 = 120;
+
+/// What ECS says of the drained container instance.
+enum Standing {
+    /// In the cluster with its agent connected.
+    Connected,
+    /// In the cluster, DRAINING or ACTIVE, with its agent disconnected.
+    AgentDisconnected,
+    /// Deregistered (INACTIVE, MISSING, or the cluster deleted).
+    Deregistered,
+}
+
+async fn container_instance(
     ecs: &aws_sdk_ecs::Client,
     state: &DrainState,
-) -> Result<bool, StepError> {
+) -> Result<Standing, StepError> {
     let Some(arn) = &state.container_instance_arn else {
-        return Ok(false);
+        return Ok(Standing::Connected);
     };
     let cluster = &state.request.cluster;
     let output = match ecs
@@ -166,7 +270,9 @@ async fn container_instance_deregistered(
         .send()
         .await
     {
-        Err(error) if error_code(&error) == Some("ClusterNotFoundException") => return Ok(true),
+        Err(error) if error_code(&error) == Some("ClusterNotFoundException") => {
+            return Ok(Standing::Deregistered)
+        }
         Err(error) => return Err(ecs_error(cluster, "DescribeContainerInstances", error)),
         Ok(output) => output,
     };
@@ -175,11 +281,17 @@ async fn container_instance_deregistered(
         .iter()
         .find(|instance| instance.container_instance_arn() == Some(arn.as_str()));
     Ok(match described {
-        Some(instance) => instance.status() == Some("INACTIVE"),
-        None => output
+        Some(instance) if instance.status() == Some("INACTIVE") => Standing::Deregistered,
+        Some(instance) if !instance.agent_connected() => Standing::AgentDisconnected,
+        Some(_) => Standing::Connected,
+        None if output
             .failures()
             .iter()
-            .any(|failure| failure.reason() == Some("MISSING")),
+            .any(|failure| failure.reason() == Some("MISSING")) =>
+        {
+            Standing::Deregistered
+        }
+        None => Standing::Connected,
     })
 }
 
@@ -227,14 +339,25 @@ async fn stop_standalone_tasks(
     Ok(())
 }
 
+/// A Classic ELB is drained once the instance is no longer registered and no longer
+/// `InService` (connection draining over). Found registered again (by hand, or a lost
+/// deregistration), it is deregistered again. An unhealthy instance, once deregistered, is
+/// drained at once: connection draining does not hold connections to it.
 async fn refresh_classic(
     elb: &aws_sdk_elasticloadbalancing::Client,
     state: &mut DrainState,
 ) -> Result<(), StepError> {
+    let instance_id = state.request.instance_id.clone();
     let mut draining = Vec::new();
     for name in &state.remaining.classic_elbs {
-        let instance_state = classic_instance_state(elb, name, &state.request.instance_id).await?;
-        if instance_state.is_some_and(|current| current != "OutOfService") {
+        let Some(registration) = classic_registration(elb, name, &instance_id).await? else {
+            continue;
+        };
+        if registration.registered {
+            tracing::warn!(elb = %name, "instance registered again; deregistering");
+            deregister_classic(elb, name, &instance_id).await?;
+        }
+        if !registration.drained() {
             draining.push(name.clone());
         }
     }
@@ -316,59 +439,6 @@ async fn refresh_target_groups(
         }
     }
     state.remaining.target_groups = draining;
-    Ok(())
-}
-
-/// Keeps the lifecycle action alive: a heartbeat once `heartbeat_interval` has passed
-/// since the hook's timer last restarted.
-async fn heartbeat(
-    autoscaling: &aws_sdk_autoscaling::Client,
-    state: &mut DrainState,
-    now: DateTime<Utc>,
-) -> Result<(), StepError> {
-    // No lifecycle action to keep alive (a Spot drain, or the action is gone): `None`.
-    let Some(timeout) = read_hook(autoscaling, state).await? else {
-        return Ok(());
-    };
-    let (Some(asg), Some(hook)) = (
-        state.request.asg_name.clone(),
-        state.request.hook_name.clone(),
-    ) else {
-        return Err(StepError::invalid_event(
-            "request",
-            "lacks asg_name or hook_name for a lifecycle action",
-        ));
-    };
-    let last = state.heartbeat.last_at.unwrap_or(state.request.event_time);
-    if now < last + seconds(heartbeat_interval(timeout)) {
-        return Ok(());
-    }
-    let heartbeat = autoscaling
-        .record_lifecycle_action_heartbeat()
-        .auto_scaling_group_name(&asg)
-        .lifecycle_hook_name(&hook);
-    // A sweeper-made request has no token: the instance id names the action.
-    let heartbeat = match &state.request.token {
-        Some(token) => heartbeat.lifecycle_action_token(token),
-        None => heartbeat.instance_id(&state.request.instance_id),
-    };
-    let sent = heartbeat.send().await;
-    match sent {
-        Ok(_) => {
-            state.heartbeat.last_at = Some(now);
-            state.heartbeat.sent += 1;
-            tracing::info!(
-                sent = state.heartbeat.sent,
-                timeout_seconds = timeout,
-                "heartbeat sent"
-            );
-        }
-        Err(error) if is_no_active_lifecycle_action(&error) => {
-            tracing::warn!("no active lifecycle action any more (completed elsewhere or expired)");
-            state.heartbeat.action_gone = true;
-        }
-        Err(error) => return Err(aws_error("RecordLifecycleActionHeartbeat", error)),
-    }
     Ok(())
 }
 

@@ -2,10 +2,12 @@ use super::*;
 use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
 use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput;
 use aws_sdk_autoscaling::types::LifecycleHook;
+use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
 use aws_sdk_ecs::types::{ContainerInstance, Failure, Task};
+use aws_sdk_elasticloadbalancing::operation::deregister_instances_from_load_balancer::DeregisterInstancesFromLoadBalancerOutput;
 use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
 use aws_sdk_elasticloadbalancing::types::InstanceState;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
@@ -30,7 +32,9 @@ fn deregistered() -> DrainState {
             arn: TG.into(),
             ports: vec![32768, 32769],
             draining_seconds: 60,
+            connections_outlive_delay: false,
         }],
+        service_managed: vec![],
         deregistered_at: Some(at(2)),
     });
     state.remaining.classic_elbs = vec!["web-elb".into()];
@@ -66,6 +70,7 @@ fn container_instance(status: Option<&'static str>) -> Rule {
                 ContainerInstance::builder()
                     .container_instance_arn(CI)
                     .status(status)
+                    .agent_connected(true)
                     .build(),
             ),
             None => output.failures(Failure::builder().arn(CI).reason("MISSING").build()),
@@ -85,6 +90,14 @@ fn classic(state: &'static str) -> Rule {
             )
             .build()
     })
+}
+
+fn classic_deregistered() -> Rule {
+    mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
+        .then_compute_output(|req| {
+            assert_eq!(req.load_balancer_name(), Some("web-elb"));
+            DeregisterInstancesFromLoadBalancerOutput::builder().build()
+        })
 }
 
 fn targets(states: &'static [TargetHealthStateEnum]) -> Rule {
@@ -125,16 +138,6 @@ fn hooks(timeout: i32) -> Rule {
     })
 }
 
-fn heartbeat_ok() -> Rule {
-    mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat).then_compute_output(
-        |req| {
-            assert_eq!(req.lifecycle_action_token(), Some(TOKEN));
-            assert_eq!(req.auto_scaling_group_name(), Some(ASG));
-            RecordLifecycleActionHeartbeatOutput::builder().build()
-        },
-    )
-}
-
 /// The rules of a drain whose task, Classic ELB and two targets are in these states.
 fn rules_for(
     task: &'static str,
@@ -144,7 +147,7 @@ fn rules_for(
     MockRules {
         // The instance stays in the cluster, DRAINING, unless a test says otherwise.
         ecs: vec![tasks(task), container_instance(Some("DRAINING"))],
-        elb: vec![classic(elb)],
+        elb: vec![classic(elb), classic_listing(false), classic_deregistered()],
         elbv2: vec![targets(tg)],
         autoscaling: vec![hooks(3600), heartbeat_ok()],
     }
@@ -193,7 +196,35 @@ async fn a_classic_elb_still_draining_holds_the_drain() {
     assert_eq!(state.tasks_stopped_at, Some(at(20)));
     assert_eq!(state.balancers_drained_at, None);
     // Expected end: the target group's 60 s from 2 s; the check comes just after.
-    assert_eq!(state.wait_seconds, 43);
+    assert_wait(state.wait_seconds, 43);
+}
+
+#[tokio::test]
+async fn a_classic_elb_registration_found_again_is_deregistered_again() {
+    let mut world = rules_for("STOPPED", "InService", UNUSED);
+    world.elb[1] = classic_listing(true);
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
+    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    assert_eq!(world.elb[2].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_unhealthy_registered_instance_is_not_drained_until_deregistered() {
+    // OutOfService while still registered (failed health checks) is not "drained": the
+    // instance is deregistered, and then, unhealthy, it has no connections to drain.
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.elb[1] = classic_listing(true);
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(world.elb[2].num_calls(), 1);
+
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(21)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
 }
 
 #[tokio::test]
@@ -204,7 +235,7 @@ async fn a_draining_target_on_one_port_holds_the_drain() {
         .unwrap();
     assert_eq!(state.remaining.target_groups, [TG]);
     assert!(state.remaining.classic_elbs.is_empty());
-    assert_eq!(state.wait_seconds, 13);
+    assert_wait(state.wait_seconds, 13);
 }
 
 #[tokio::test]
@@ -214,7 +245,8 @@ async fn a_running_task_holds_the_drain_and_waits_grow_once_overdue() {
         .await
         .unwrap();
     assert_eq!(state.remaining.tasks, [task_arn("web")]);
-    assert_eq!(state.wait_seconds, 8, "8 s overdue: wait 8 s");
+    // 8 s overdue: wait 8 s.
+    assert_wait(state.wait_seconds, 8);
     // ListTasks would hide a task that is stopping; DescribeTasks still shows it.
     let world = rules_for("DEACTIVATING", "OutOfService", UNUSED);
     let state = check(&world.clients(), state, at(78)).await.unwrap();
@@ -355,6 +387,78 @@ async fn an_action_gone_stops_heartbeats_without_failing() {
         state.heartbeat.action_gone,
         "a deleted hook has no action to keep alive"
     );
+}
+
+#[tokio::test]
+async fn a_deleted_group_fails_the_check_naming_it() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "ValidationError",
+                "AutoScalingGroup name not found - AutoScalingGroup test-cluster-asg not found",
+            )
+        });
+    let error = check(&world.clients(), deregistered(), at(30))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "ResourceNotFound");
+    assert!(error.to_string().contains("test-cluster-asg"), "{error}");
+}
+
+fn disconnected() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
+        DescribeContainerInstancesOutput::builder()
+            .container_instances(
+                ContainerInstance::builder()
+                    .container_instance_arn(CI)
+                    .status("DRAINING")
+                    .agent_connected(false)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn tasks_of_a_lost_agent_are_given_up_once_the_loss_lasts() {
+    // ECS reports the tasks of a disconnected agent RUNNING forever: waiting for them
+    // would only end at the deadline. An agent restart reconnects within a minute or two.
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = disconnected();
+    let state = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.agent_disconnected_at, Some(at(70)));
+    let state = check(&world.clients(), state, at(120)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Draining, "not yet 120 s");
+    let state = check(&world.clients(), state, at(190)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert_eq!(state.orphaned_tasks, [task_arn("web")]);
+
+    // Reconnected in time: the clock starts over.
+    let world = rules_for("RUNNING", "OutOfService", UNUSED);
+    let mut input = deregistered();
+    input.agent_disconnected_at = Some(at(10));
+    let state = check(&world.clients(), input, at(190)).await.unwrap();
+    assert_eq!(state.agent_disconnected_at, None);
+    assert_eq!(state.status, DrainStatus::Draining);
+}
+
+#[tokio::test]
+async fn tasks_of_a_disconnected_agent_are_given_up_at_once_when_the_action_is_gone() {
+    // The group was deleted with ForceDelete (or the hook deleted): the instance is being
+    // released; nothing will stop its tasks through ECS.
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = disconnected();
+    let mut input = deregistered();
+    input.heartbeat.action_gone = true;
+    let state = check(&world.clients(), input, at(70)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert_eq!(state.orphaned_tasks, [task_arn("web")]);
 }
 
 #[tokio::test]
@@ -505,10 +609,36 @@ async fn a_sweeper_request_heartbeats_by_instance_id() {
             assert_eq!(req.instance_id(), Some(INSTANCE_ID));
             RecordLifecycleActionHeartbeatOutput::builder().build()
         });
+    world
+        .autoscaling
+        .push(scaling_activities(vec![scaling_activity(
+            &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+            event_time(),
+            ScalingActivityStatusCode::MidLifecycleAction,
+        )]));
     let mut input = deregistered();
     input.request.token = None;
     let state = check(&world.clients(), input, at(30)).await.unwrap();
     assert_eq!(state.heartbeat.sent, 1);
+}
+
+#[tokio::test]
+async fn a_stale_sweeper_request_never_heartbeats_a_newer_action() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    world
+        .autoscaling
+        .push(scaling_activities(vec![scaling_activity(
+            &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+            at(600),
+            ScalingActivityStatusCode::MidLifecycleAction,
+        )]));
+    let mut input = deregistered();
+    input.request.token = None;
+    let state = check(&world.clients(), input, at(630)).await.unwrap();
+    assert_eq!(state.heartbeat.sent, 0);
+    assert!(state.heartbeat.action_gone);
+    assert_eq!(world.autoscaling[1].num_calls(), 0);
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The last drain step: lets Auto Scaling terminate the instance.
 //!
 //! Completes the lifecycle action with its token (CONTINUE once drained, the configured
-//! result once the deadline passed). When AWS has no active action for the token, it
-//! tries the instance id; when there is none either, the action was completed before
+//! result once the deadline passed); a drain the sweeper started has no token and names
+//! the instance. When AWS has no active action for it, the action was completed before
 //! (a duplicate event, a retry, a redrive) or has expired: that is success, reported as
 //! `already_completed`, so duplicates and redrives end well instead of retrying forever.
 
@@ -14,7 +14,8 @@ use aws_sdk_autoscaling::operation::complete_lifecycle_action::{
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use sta_shared::error::{aws_error, is_no_active_lifecycle_action};
+use sta_shared::activities::action_superseded;
+use sta_shared::error::{autoscaling_error, is_no_active_lifecycle_action};
 use sta_shared::metrics::{self, Unit};
 use sta_shared::state::{
     Completion, CompletionOutcome, DrainKind, DrainState, DrainStatus, LifecycleResult,
@@ -88,7 +89,7 @@ pub async fn complete(
     let result = match state.status {
         DrainStatus::Drained => LifecycleResult::Continue,
         DrainStatus::DeadlinePassed => state.settings.deadline_result,
-        DrainStatus::Draining | DrainStatus::NotInCluster => {
+        DrainStatus::Draining | DrainStatus::NotInCluster | DrainStatus::ActionEnded => {
             return Err(StepError::invalid_event(
                 "status",
                 "is not drained: the lifecycle action is completed only once drained or past the deadline",
@@ -127,22 +128,38 @@ pub async fn complete(
                 .send()
                 .await
         }
-        // A sweeper-made request: the instance id identifies the action.
-        None => complete_by_instance(deps, &asg, &hook, &request.instance_id, result).await,
+        // A sweeper-made request: the instance id identifies the action, unless a newer
+        // action of the same (reused) instance has begun since.
+        None => {
+            if action_superseded(
+                &deps.autoscaling,
+                &asg,
+                &request.instance_id,
+                request.event_time,
+            )
+            .await?
+            {
+                tracing::warn!(
+                    "a newer lifecycle action of this instance has begun: not completing it"
+                );
+                state.completion = Some(Completion {
+                    result: Some(result),
+                    outcome: CompletionOutcome::AlreadyCompleted,
+                    at: now,
+                });
+                return Ok(state);
+            }
+            complete_by_instance(deps, &asg, &hook, &request.instance_id, result).await
+        }
     };
+    // With a token, the token alone names the action: when AWS has none for it, this
+    // execution's action ended (completed before, expired); completing by instance id
+    // instead could complete a newer action of the same instance (a reused warm-pool
+    // instance). Only a sweeper-made request, which has no token, names the instance.
     let outcome = match by_token {
         Ok(_) => CompletionOutcome::Completed,
-        Err(error) if is_no_active_lifecycle_action(&error) && request.token.is_some() => {
-            match complete_by_instance(deps, &asg, &hook, &request.instance_id, result).await {
-                Ok(_) => CompletionOutcome::Completed,
-                Err(error) if is_no_active_lifecycle_action(&error) => {
-                    CompletionOutcome::AlreadyCompleted
-                }
-                Err(error) => return Err(complete_error(error)),
-            }
-        }
         Err(error) if is_no_active_lifecycle_action(&error) => CompletionOutcome::AlreadyCompleted,
-        Err(error) => return Err(complete_error(error)),
+        Err(error) => return Err(autoscaling_error(&asg, "CompleteLifecycleAction", error)),
     };
     tracing::info!(
         asg = %asg,
@@ -175,10 +192,6 @@ async fn complete_by_instance(
         .lifecycle_action_result(result.as_str())
         .send()
         .await
-}
-
-fn complete_error(error: SdkError<CompleteLifecycleActionError, HttpResponse>) -> StepError {
-    aws_error("CompleteLifecycleAction", error)
 }
 
 #[cfg(test)]

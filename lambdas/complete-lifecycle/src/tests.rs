@@ -1,5 +1,6 @@
 use super::*;
 use aws_sdk_autoscaling::operation::complete_lifecycle_action::CompleteLifecycleActionOutput;
+use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use sta_shared::state::LoadBalancers;
@@ -69,34 +70,31 @@ async fn completes_with_the_configured_result_after_the_deadline() {
 
 #[tokio::test]
 async fn an_action_already_completed_or_expired_is_success() {
-    let (first, second) = (no_active("token"), no_active("instance"));
-    let state = complete(&deps(&[&first, &second]), drained(), at(50))
+    let first = no_active("token");
+    let state = complete(&deps(&[&first]), drained(), at(50)).await.unwrap();
+    assert_eq!(
+        state.completion.unwrap().outcome,
+        CompletionOutcome::AlreadyCompleted
+    );
+    assert_eq!(first.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_stale_token_never_completes_the_instances_newer_action() {
+    // The instance was reused (warm pool) and has a newer action: AWS knows the instance
+    // but not our token. Completing by instance id would complete the newer action.
+    let first = no_active("token");
+    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .match_requests(|req| req.instance_id().is_some())
+        .then_output(|| CompleteLifecycleActionOutput::builder().build());
+    let state = complete(&deps(&[&first, &by_instance]), drained(), at(50))
         .await
         .unwrap();
     assert_eq!(
         state.completion.unwrap().outcome,
         CompletionOutcome::AlreadyCompleted
     );
-    assert_eq!(first.num_calls() + second.num_calls(), 2);
-}
-
-#[tokio::test]
-async fn falls_back_to_the_instance_id() {
-    let first = no_active("token");
-    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
-        .then_compute_output(|req| {
-            assert_eq!(req.instance_id(), Some(INSTANCE_ID));
-            assert_eq!(req.lifecycle_action_token(), None);
-            CompleteLifecycleActionOutput::builder().build()
-        });
-    let state = complete(&deps(&[&first, &by_instance]), drained(), at(50))
-        .await
-        .unwrap();
-    assert_eq!(
-        state.completion.unwrap().outcome,
-        CompletionOutcome::Completed
-    );
-    assert_eq!(by_instance.num_calls(), 1);
+    assert_eq!(by_instance.num_calls(), 0);
 }
 
 #[tokio::test]
@@ -124,6 +122,39 @@ async fn a_spot_drain_has_nothing_to_complete() {
     assert_eq!(rule.num_calls(), 0);
 }
 
+/// The instance's termination activity began with the fixture's event: the action the
+/// sweeper started the drain for is still the current one.
+fn current() -> Rule {
+    scaling_activities(vec![scaling_activity(
+        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+        event_time(),
+        ScalingActivityStatusCode::MidLifecycleAction,
+    )])
+}
+
+#[tokio::test]
+async fn a_stale_sweeper_request_never_completes_a_newer_action() {
+    // The instance went back to the warm pool, came back, and is terminating again since
+    // 10 minutes after the action this drain was started for.
+    let newer = scaling_activities(vec![scaling_activity(
+        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+        at(600),
+        ScalingActivityStatusCode::MidLifecycleAction,
+    )]);
+    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .then_output(|| CompleteLifecycleActionOutput::builder().build());
+    let mut state = drained();
+    state.request.token = None;
+    let state = complete(&deps(&[&newer, &by_instance]), state, at(700))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.completion.unwrap().outcome,
+        CompletionOutcome::AlreadyCompleted
+    );
+    assert_eq!(by_instance.num_calls(), 0);
+}
+
 #[tokio::test]
 async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
     let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
@@ -134,7 +165,7 @@ async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
         });
     let mut state = drained();
     state.request.token = None;
-    let state = complete(&deps(&[&by_instance]), state, at(50))
+    let state = complete(&deps(&[&current(), &by_instance]), state, at(50))
         .await
         .unwrap();
     assert_eq!(
@@ -145,7 +176,9 @@ async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
     let gone = no_active("instance");
     let mut state = drained();
     state.request.token = None;
-    let state = complete(&deps(&[&gone]), state, at(50)).await.unwrap();
+    let state = complete(&deps(&[&current(), &gone]), state, at(50))
+        .await
+        .unwrap();
     assert_eq!(
         state.completion.unwrap().outcome,
         CompletionOutcome::AlreadyCompleted
@@ -183,13 +216,24 @@ async fn errors_map_to_stable_names() {
             "{error}"
         );
     }
-    let first = no_active("token");
-    let throttled = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
-        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let error = complete(&deps(&[&first, &throttled]), drained(), at(50))
+}
+
+#[tokio::test]
+async fn a_deleted_group_fails_the_drain_naming_it() {
+    let rule =
+        mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action).then_http_response(|| {
+            query_error(
+                400,
+                "ValidationError",
+                "AutoScalingGroup name not found - AutoScalingGroup test-cluster-asg not found",
+            )
+        });
+    let error = complete(&deps(&[&rule]), drained(), at(50))
         .await
         .unwrap_err();
-    assert_eq!(error.name(), "Retryable");
+    assert_eq!(error.name(), "ResourceNotFound");
+    assert!(error.to_string().contains("test-cluster-asg"), "{error}");
+    assert!(error.to_string().contains("deleted"), "{error}");
 }
 
 #[tokio::test]

@@ -12,11 +12,13 @@ use aws_sdk_elasticloadbalancing::types::{
 };
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
-    TargetGroupAttribute, TargetHealth, TargetHealthDescription,
+    TargetGroup as Elbv2TargetGroup, TargetGroupAttribute, TargetHealth, TargetHealthDescription,
 };
 use aws_smithy_mocks::{mock, Rule};
+use sta_shared::state::ServiceBalancer;
 use sta_shared::testing::*;
 
 const TG_ASG: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/asg-tg/1111";
@@ -183,8 +185,33 @@ fn target_group_attributes() -> Rule {
         })
 }
 
+/// DescribeTargetGroups: a health check of 3 healthy checks 10 s apart.
+fn target_groups() -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_compute_output(
+        |req| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(
+                    Elbv2TargetGroup::builder()
+                        .target_group_arn(req.target_group_arns()[0].clone())
+                        .health_check_interval_seconds(10)
+                        .healthy_threshold_count(3)
+                        .build(),
+                )
+                .build()
+        },
+    )
+}
+
+/// A state whose instance runs no task of any service.
+fn no_service_task() -> DrainState {
+    let mut state = drain_state();
+    state.tasks.clear();
+    state.remaining.tasks.clear();
+    state
+}
+
 /// The instance is in a Classic ELB and a target group attached to the ASG (two
-/// ports), and in the service's target group.
+/// ports), and in the target group of the service whose task runs on it.
 fn full() -> MockRules {
     let (list, describe) = services_rules(Some(TG_SERVICE));
     MockRules {
@@ -194,11 +221,13 @@ fn full() -> MockRules {
             classic_health("InService"),
             classic_deregister(),
             classic_attributes(true, 30),
+            classic_listing(true),
         ],
         elbv2: vec![
             target_health(),
             deregister_targets(),
             target_group_attributes(),
+            target_groups(),
         ],
     }
 }
@@ -215,7 +244,7 @@ fn deps(rules: &MockRules, config: DrainConfig) -> Deps {
 }
 
 #[tokio::test]
-async fn deregisters_from_a_classic_elb_and_two_target_groups_on_every_port() {
+async fn leaves_the_service_balancers_to_ecs_and_deregisters_the_rest_on_every_port() {
     let rules = full();
     let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
@@ -231,41 +260,111 @@ async fn deregisters_from_a_classic_elb_and_two_target_groups_on_every_port() {
     );
     assert_eq!(
         balancers.target_groups,
-        [
-            TargetGroup {
-                arn: TG_ASG.into(),
-                ports: vec![32768, 32769],
-                draining_seconds: 60
-            },
-            TargetGroup {
-                arn: TG_SERVICE.into(),
-                ports: vec![80],
-                draining_seconds: 120
-            },
-        ]
+        [TargetGroup {
+            arn: TG_ASG.into(),
+            ports: vec![32768, 32769],
+            draining_seconds: 60,
+            connections_outlive_delay: false,
+        }]
+    );
+    // The service whose task runs on the instance deregisters it from its target group
+    // itself, once the replacement is healthy: never before.
+    assert_eq!(
+        balancers.service_managed,
+        [ServiceBalancer {
+            service: "web".into(),
+            load_balancer: TG_SERVICE.into(),
+            draining_seconds: 120,
+            healthy_after_seconds: 30,
+        }]
     );
     assert_eq!(balancers.deregistered_at, Some(at(2)));
     assert_eq!(rules.elb[1].num_calls(), 1, "one Classic deregistration");
     assert_eq!(
         rules.elbv2[1].num_calls(),
-        2,
-        "one DeregisterTargets per target group"
+        1,
+        "DeregisterTargets only for the group nobody else manages"
     );
     assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
-    assert_eq!(state.remaining.target_groups, [TG_ASG, TG_SERVICE]);
+    assert_eq!(state.remaining.target_groups, [TG_ASG]);
     assert_eq!(state.remaining.tasks, [task_arn("web")]);
-    // The slowest drain (120 s) ends at 122 s, but the hook's heartbeat timeout is not
-    // known yet: the first check comes before the shortest one (30 s) could pass.
-    assert_eq!(state.wait_seconds, 12);
+    // The hook's heartbeat timeout is not known yet: the first check comes before the
+    // shortest one (30 s) could pass since the wait began (12 s after 0).
+    assert_eq!(state.wait_seconds, 10);
     let mut known = drain_state();
     known.heartbeat.timeout_seconds = Some(3600);
     let state = deregister(&deps(&rules, DrainConfig::default()), known, at(2))
         .await
         .unwrap();
-    assert_eq!(
-        state.wait_seconds, 121,
-        "a second after the slowest drain ends"
-    );
+    // ECS stops the task once its replacement is healthy (30 s) and the old target has
+    // drained (120 s): at 152 s; the check comes a second after.
+    assert_wait(state.wait_seconds, 151);
+}
+
+#[tokio::test]
+async fn a_service_balancer_with_no_task_of_it_on_the_instance_is_deregistered() {
+    // A registration no task on the instance owns: nobody else will remove it.
+    let rules = full();
+    let state = deregister(
+        &deps(&rules, DrainConfig::default()),
+        no_service_task(),
+        at(2),
+    )
+    .await
+    .unwrap();
+    let balancers = state.load_balancers.unwrap();
+    assert!(balancers.service_managed.is_empty());
+    assert_eq!(balancers.target_groups.len(), 2);
+    assert_eq!(balancers.target_groups[1].arn, TG_SERVICE);
+    assert_eq!(rules.elbv2[1].num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_configured_balancer_that_the_service_manages_is_left_to_ecs() {
+    let rules = full();
+    let config = DrainConfig {
+        target_group_arns: vec![TG_SERVICE.into()],
+        ..DrainConfig::default()
+    };
+    let state = deregister(&deps(&rules, config), drain_state(), at(2))
+        .await
+        .unwrap();
+    let balancers = state.load_balancers.unwrap();
+    assert_eq!(balancers.service_managed.len(), 1);
+    assert!(balancers
+        .target_groups
+        .iter()
+        .all(|group| group.arn != TG_SERVICE));
+    assert_eq!(rules.elbv2[1].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_network_load_balancer_without_connection_termination_is_flagged() {
+    let mut rules = full();
+    rules.elbv2[2] =
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
+            .then_output(|| {
+                DescribeTargetGroupAttributesOutput::builder()
+                    .attributes(
+                        TargetGroupAttribute::builder()
+                            .key("deregistration_delay.timeout_seconds")
+                            .value("30")
+                            .build(),
+                    )
+                    .attributes(
+                        TargetGroupAttribute::builder()
+                            .key("deregistration_delay.connection_termination.enabled")
+                            .value("false")
+                            .build(),
+                    )
+                    .build()
+            });
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap();
+    let group = &state.load_balancers.unwrap().target_groups[0];
+    assert!(group.connections_outlive_delay);
+    assert_eq!(group.draining_seconds, 30);
 }
 
 #[tokio::test]
@@ -320,6 +419,8 @@ async fn an_instance_in_no_load_balancer_has_nothing_to_wait_for() {
 #[tokio::test]
 async fn gone_balancers_and_unregistered_instances_are_skipped() {
     let mut rules = full();
+    // Not listed and not in service in the Classic ELB: not registered there.
+    rules.elb[3] = classic_listing(false);
     rules.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
         .then_http_response(|| {
             query_error(
@@ -345,7 +446,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
     assert_eq!(rules.elbv2[1].num_calls(), 0);
 
     let mut rules = full();
-    rules.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
+    rules.elb[3] = mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers)
         .then_http_response(|| {
             query_error(
                 400,
@@ -357,12 +458,34 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
         .await
         .unwrap();
     assert!(state.load_balancers.unwrap().classic.is_empty());
+    assert_eq!(rules.elb[1].num_calls(), 0);
 }
 
 #[tokio::test]
 async fn a_repeated_run_still_waits_for_draining_registrations() {
     let mut rules = full();
-    // The first run already deregistered the instance from the Classic ELB.
+    // The first run already deregistered the instance from the Classic ELB: no longer
+    // listed, still InService while connection draining runs.
+    rules.elb[3] = classic_listing(false);
+    let state = deregister(
+        &deps(&rules, DrainConfig::default()),
+        no_service_task(),
+        at(2),
+    )
+    .await
+    .unwrap();
+    let balancers = state.load_balancers.unwrap();
+    assert_eq!(
+        balancers.classic.len(),
+        1,
+        "still draining, still waited for"
+    );
+    assert_eq!(rules.elb[1].num_calls(), 0, "not deregistered twice");
+    // The draining target on port 80 is recorded too.
+    assert_eq!(balancers.target_groups[1].ports, [80]);
+
+    // Deregistered between our look and our call: success.
+    let mut rules = full();
     rules.elb[1] =
         mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
             .then_http_response(|| {
@@ -375,14 +498,20 @@ async fn a_repeated_run_still_waits_for_draining_registrations() {
     let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
         .await
         .unwrap();
-    let balancers = state.load_balancers.unwrap();
-    assert_eq!(
-        balancers.classic.len(),
-        1,
-        "still draining, still waited for"
-    );
-    // The draining target on port 80 is recorded too.
-    assert_eq!(balancers.target_groups[1].ports, [80]);
+    assert_eq!(state.load_balancers.unwrap().classic.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unhealthy_registered_instance_is_deregistered() {
+    // OutOfService but still listed: failing its health checks. It is deregistered (and,
+    // unhealthy, has no connections to drain).
+    let mut rules = full();
+    rules.elb[0] = classic_health("OutOfService");
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(rules.elb[1].num_calls(), 1);
+    assert_eq!(state.load_balancers.unwrap().classic.len(), 1);
 }
 
 #[tokio::test]
@@ -419,6 +548,27 @@ async fn throttling_and_5xx_are_retryable_other_errors_are_not() {
         .await
         .unwrap_err();
     assert_eq!(error.name(), "Retryable");
+    let mut rules = full();
+    rules.elbv2[3] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
+    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "Retryable");
+    assert!(
+        error.to_string().contains("DescribeTargetGroups"),
+        "{error}"
+    );
+    let mut rules = full();
+    rules.elb[3] = mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers)
+        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
+    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("DescribeLoadBalancers"),
+        "{error}"
+    );
     let mut rules = full();
     rules.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));

@@ -3,6 +3,12 @@
 //! container instance, sets it DRAINING (already DRAINING is fine) and records the tasks
 //! on it, so that later steps can wait for exactly those tasks to stop.
 //!
+//! Before anything else it heartbeats the lifecycle action (the hook's timer has run since
+//! the instance entered `Terminating:Wait`, however late the event arrived). When AWS has
+//! no active action any more (a late or repeated event, an action completed by someone
+//! else, an instance already gone), the state says `action_ended` and the execution ends
+//! there, having changed nothing.
+//!
 //! An instance that is not registered in the cluster is not an error: there is nothing
 //! to drain in ECS, and the load balancers are still drained by the next step. For a
 //! Spot interruption warning (which names no cluster, so the rule matches every Spot
@@ -19,7 +25,7 @@ use sta_shared::config::DrainConfig;
 use sta_shared::ecs::{describe_all_container_instances, DESCRIBE_BATCH};
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
-use sta_shared::hook::read_hook;
+use sta_shared::hook::heartbeat;
 use sta_shared::state::{
     seconds, DrainKind, DrainState, DrainStatus, Heartbeat, Remaining, TrackedTask,
 };
@@ -44,69 +50,79 @@ pub async fn drain(
     input: DrainInput,
     now: DateTime<Utc>,
 ) -> Result<DrainState, StepError> {
-    let request = &input.request;
-    let cluster = request.cluster.as_str();
-    let container_instance =
-        find_container_instance(&deps.ecs, cluster, &request.instance_id).await?;
-    let (container_instance_arn, tasks) = match container_instance {
+    let mut state = initial_state(input);
+    // The hook's heartbeat timer has run since the instance entered `Terminating:Wait`,
+    // however late we heard of it: heartbeat at once. This also tells whether the action
+    // is still waiting for us; reading the hook caps the deadline at its global timeout.
+    heartbeat(&deps.autoscaling, &mut state, now, true).await?;
+    if state.heartbeat.action_gone {
+        tracing::warn!(
+            "the lifecycle action has already ended (completed, expired, or the instance is gone): \
+             a late or repeated event; nothing changed"
+        );
+        state.status = DrainStatus::ActionEnded;
+        return Ok(state);
+    }
+    let cluster = state.request.cluster.clone();
+    let instance_id = state.request.instance_id.clone();
+    let container_instance = find_container_instance(&deps.ecs, &cluster, &instance_id).await?;
+    match container_instance {
         None => {
             tracing::info!("instance is not registered in the cluster: nothing to drain in ECS");
-            (None, Vec::new())
         }
         Some(instance) => {
             let arn = instance
                 .container_instance_arn()
                 .unwrap_or_default()
                 .to_string();
-            let drained = set_draining(&deps.ecs, cluster, &instance).await?;
-            if drained {
-                let tasks = tasks_on(&deps.ecs, cluster, &arn).await?;
+            if set_draining(&deps.ecs, &cluster, &instance).await? {
+                let tasks = tasks_on(&deps.ecs, &cluster, &arn).await?;
                 tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");
-                (Some(arn), tasks)
-            } else {
-                (None, Vec::new())
+                state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
+                state.tasks = tasks;
+                state.container_instance_arn = Some(arn);
             }
         }
-    };
-    let status = if container_instance_arn.is_none() && request.kind == DrainKind::SpotInterruption
-    {
+    }
+    if state.container_instance_arn.is_none() && state.request.kind == DrainKind::SpotInterruption {
         tracing::info!("Spot interruption warning for an instance outside the cluster: ignored");
-        DrainStatus::NotInCluster
-    } else {
-        DrainStatus::Draining
-    };
-    let started_at = request.event_time;
-    let mut state = DrainState {
+        state.status = DrainStatus::NotInCluster;
+    }
+    Ok(state)
+}
+
+/// The state before anything is known of the instance: the clocks start when the instance
+/// entered `Terminating:Wait` (the request's `event_time`).
+fn initial_state(input: DrainInput) -> DrainState {
+    let started_at = input.request.event_time;
+    DrainState {
         deadline_at: started_at + seconds(input.settings.drain_deadline_seconds),
         started_at,
-        execution_id: input.execution_id.clone(),
-        remaining: Remaining {
-            tasks: tasks.iter().map(|task| task.arn.clone()).collect(),
-            ..Remaining::default()
-        },
-        container_instance_arn,
-        tasks,
+        execution_id: input.execution_id,
+        remaining: Remaining::default(),
+        container_instance_arn: None,
+        tasks: Vec::new(),
         load_balancers: None,
         heartbeat: Heartbeat {
-            last_at: Some(started_at.min(now)),
+            last_at: Some(started_at),
             ..Heartbeat::default()
         },
-        status,
+        status: DrainStatus::Draining,
         wait_seconds: 0,
         checks: 0,
         stopped_tasks: Vec::new(),
         orphaned_tasks: Vec::new(),
+        agent_disconnected_at: None,
         drained_at: None,
         tasks_stopped_at: None,
         balancers_drained_at: None,
         drain_timed_out: false,
+        container_instance_deregistered: false,
         completion: None,
+        notes: input.notes,
         settings: input.settings,
         request: input.request,
-    };
-    // The hook's heartbeat timeout bounds every wait from the first one on.
-    read_hook(&deps.autoscaling, &mut state).await?;
-    Ok(state)
+    }
 }
 
 /// The container instance of `instance_id`, found with the `ec2InstanceId ==` filter.

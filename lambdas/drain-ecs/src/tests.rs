@@ -113,7 +113,7 @@ fn hooks(timeout: i32) -> Rule {
 fn deps_with_hooks(rules: &[&Rule], hooks: &Rule) -> Deps {
     Deps {
         ecs: ecs_client(rules),
-        autoscaling: autoscaling_client(&[hooks]),
+        autoscaling: autoscaling_client(&[hooks, &heartbeat_ok()]),
         config: DrainConfig::default(),
     }
 }
@@ -157,9 +157,70 @@ async fn sets_an_active_instance_draining_and_records_its_tasks() {
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.started_at, event_time());
     assert_eq!(state.deadline_at, at(3600));
-    assert_eq!(state.heartbeat.last_at, Some(event_time()));
+    // The hook's timer has run since the event: heartbeated at once.
+    assert_eq!(state.heartbeat.last_at, Some(at(1)));
+    assert_eq!(state.heartbeat.sent, 1);
     assert_eq!(state.heartbeat.timeout_seconds, Some(300));
     assert_eq!(state.request.token.as_deref(), Some(TOKEN));
+}
+
+#[tokio::test]
+async fn a_late_event_heartbeats_at_once_from_when_the_wait_began() {
+    let (list, describe, update) = (
+        list_instances(&[]),
+        describe_instance("ACTIVE"),
+        update_ok(),
+    );
+    let heartbeat = heartbeat_ok();
+    let deps = Deps {
+        ecs: ecs_client(&[&list, &describe, &update]),
+        autoscaling: autoscaling_client(&[&hooks(30), &heartbeat]),
+        config: DrainConfig::default(),
+    };
+    // Delivered 21 s into a 30 s heartbeat timeout (0.7 x): heartbeat now, not 12 s later.
+    let state = drain(&deps, lifecycle_input(), at(21)).await.unwrap();
+    assert_eq!(heartbeat.num_calls(), 1);
+    assert_eq!(state.heartbeat.last_at, Some(at(21)));
+    // The clocks still count from when the wait began.
+    assert_eq!(state.started_at, event_time());
+    assert_eq!(state.deadline_at, at(3000 - 60));
+}
+
+#[tokio::test]
+async fn an_event_whose_action_has_ended_changes_nothing() {
+    let (list, describe, update) = (
+        list_instances(&[CI_ARN]),
+        describe_instance("ACTIVE"),
+        update_ok(),
+    );
+    let deps = Deps {
+        ecs: ecs_client(&[&list, &describe, &update]),
+        autoscaling: autoscaling_client(&[&hooks(300), &heartbeat_gone()]),
+        config: DrainConfig::default(),
+    };
+    let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::ActionEnded);
+    assert!(state.heartbeat.action_gone);
+    assert_eq!(
+        list.num_calls() + describe.num_calls() + update.num_calls(),
+        0
+    );
+    assert!(state.container_instance_arn.is_none());
+}
+
+#[tokio::test]
+async fn a_heartbeat_that_fails_for_another_reason_is_retried() {
+    let list = list_instances(&[]);
+    let throttled = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
+    let deps = Deps {
+        ecs: ecs_client(&[&list]),
+        autoscaling: autoscaling_client(&[&hooks(300), &throttled]),
+        config: DrainConfig::default(),
+    };
+    let error = drain(&deps, lifecycle_input(), at(1)).await.unwrap_err();
+    assert_eq!(error.name(), "Retryable");
+    assert_eq!(list.num_calls(), 0, "nothing changed before the heartbeat");
 }
 
 #[tokio::test]
@@ -182,6 +243,8 @@ async fn the_hook_limits_are_read_once_at_the_start() {
     let deps = deps_with_hooks(&[&list, &describe, &update], &gone);
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
     assert!(state.heartbeat.action_gone);
+    // A deleted hook completed its actions: nothing left to drain for.
+    assert_eq!(state.status, DrainStatus::ActionEnded);
 
     let throttled = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));

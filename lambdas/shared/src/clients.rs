@@ -4,9 +4,24 @@
 
 pub use aws_config::SdkConfig;
 
-/// Loads the shared configuration from the standard environment. Call once at cold start.
+/// Loads the shared configuration from the standard environment, with [`retry_config`].
+/// Call once at cold start.
 pub async fn load_config() -> SdkConfig {
-    aws_config::load_from_env().await
+    aws_config::from_env()
+        .retry_config(retry_config())
+        .load()
+        .await
+}
+
+/// API throttling is per account and Region, shared by every caller: when a fleet's drains
+/// wake together, some calls are throttled. The SDK retries them (and 5xx) with exponential
+/// backoff and full jitter, up to 5 attempts from 0.5 s (the SDK's default is 3 from 1 s
+/// with a 20 s cap); what still fails reaches the state machine as `Retryable`, which
+/// retries the whole step with its own backoff.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(std::time::Duration::from_millis(500))
 }
 
 #[derive(Clone, Debug)]
@@ -30,5 +45,22 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancing::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_client_retries_throttling_five_times_with_backoff() {
+        let retry = retry_config();
+        assert_eq!(retry.max_attempts(), 5);
+        assert_eq!(
+            retry.initial_backoff(),
+            std::time::Duration::from_millis(500)
+        );
+        let config = load_config().await;
+        assert_eq!(config.retry_config(), Some(&retry));
     }
 }

@@ -1,33 +1,101 @@
-//! Classic ELB reads more than one Lambda makes.
+//! Classic ELB reads and writes more than one Lambda makes.
 
 use aws_sdk_elasticloadbalancing::types::Instance;
 
-use crate::error::{aws_error, classic_elb_not_registered};
+use crate::error::{aws_error, classic_elb_not_registered, error_code};
 use crate::StepError;
 
-/// The instance's state in a Classic ELB (`InService`, `OutOfService`, `Unknown`) from
-/// `DescribeInstanceHealth`, the only call that shows connection draining: while it
-/// runs the instance is still `InService` ("Instance deregistration currently in
-/// progress"), although `DescribeLoadBalancers` no longer lists it. `None` when the
-/// instance is not registered there or the load balancer is gone.
-pub async fn classic_instance_state(
+/// Where an instance stands in one Classic ELB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassicRegistration {
+    /// Listed in the load balancer's `Instances` (`DescribeLoadBalancers`): registered and
+    /// not deregistered. A deregistered instance leaves that list at once, while its
+    /// connection draining still runs.
+    pub registered: bool,
+    /// `DescribeInstanceHealth` says `InService`: serving, or, once deregistered, still
+    /// draining ("Instance deregistration currently in progress"). An unhealthy registered
+    /// instance is `OutOfService`, and connection draining does not hold connections to an
+    /// unhealthy instance, so once deregistered it is drained at once.
+    pub in_service: bool,
+    /// How long a newly registered instance takes to be `InService`: the health check's
+    /// healthy threshold x interval.
+    pub healthy_after_seconds: u64,
+}
+
+impl ClassicRegistration {
+    /// Deregistered and no longer serving: drained. Judged from the structured fields
+    /// (the `Instances` list and `State`), never from the free-text description.
+    pub fn drained(&self) -> bool {
+        !self.registered && !self.in_service
+    }
+}
+
+/// The instance's registration in a Classic ELB; `None` when the load balancer is gone.
+pub async fn classic_registration(
     elb: &aws_sdk_elasticloadbalancing::Client,
     name: &str,
     instance_id: &str,
-) -> Result<Option<String>, StepError> {
+) -> Result<Option<ClassicRegistration>, StepError> {
+    let described = elb
+        .describe_load_balancers()
+        .load_balancer_names(name)
+        .send()
+        .await;
+    let described = match described {
+        Err(error) if error_code(&error) == Some("LoadBalancerNotFound") => return Ok(None),
+        Err(error) => return Err(aws_error("DescribeLoadBalancers", error)),
+        Ok(output) => output,
+    };
+    let Some(balancer) = described.load_balancer_descriptions().first() else {
+        return Ok(None);
+    };
+    let registered = balancer
+        .instances()
+        .iter()
+        .any(|instance| instance.instance_id() == Some(instance_id));
+    let healthy_after_seconds = balancer.health_check().map_or(0, |check| {
+        u64::try_from(check.healthy_threshold().saturating_mul(check.interval())).unwrap_or(0)
+    });
     let health = elb
         .describe_instance_health()
         .load_balancer_name(name)
         .instances(Instance::builder().instance_id(instance_id).build())
         .send()
         .await;
-    match health {
-        Err(error) if classic_elb_not_registered(&error) => Ok(None),
-        Err(error) => Err(aws_error("DescribeInstanceHealth", error)),
-        Ok(output) => Ok(output
+    let in_service = match health {
+        Err(error) if error_code(&error) == Some("LoadBalancerNotFound") => return Ok(None),
+        Err(error) if classic_elb_not_registered(&error) => false,
+        Err(error) => return Err(aws_error("DescribeInstanceHealth", error)),
+        Ok(output) => output
             .instance_states()
             .iter()
             .find(|state| state.instance_id().is_none_or(|id| id == instance_id))
-            .map(|state| state.state().unwrap_or("Unknown").to_string())),
+            .is_some_and(|state| state.state() == Some("InService")),
+    };
+    Ok(Some(ClassicRegistration {
+        registered,
+        in_service,
+        healthy_after_seconds,
+    }))
+}
+
+/// Deregisters the instance from a Classic ELB. Already deregistered, or the load
+/// balancer gone, is success.
+pub async fn deregister_classic(
+    elb: &aws_sdk_elasticloadbalancing::Client,
+    name: &str,
+    instance_id: &str,
+) -> Result<(), StepError> {
+    let instance = Instance::builder().instance_id(instance_id).build();
+    match elb
+        .deregister_instances_from_load_balancer()
+        .load_balancer_name(name)
+        .instances(instance)
+        .send()
+        .await
+    {
+        Err(error) if classic_elb_not_registered(&error) => Ok(()),
+        Err(error) => Err(aws_error("DeregisterInstancesFromLoadBalancer", error)),
+        Ok(_) => Ok(()),
     }
 }

@@ -174,6 +174,36 @@ where
     }
 }
 
+/// An Auto Scaling call naming a group: a group that no longer exists (deleted, e.g. with
+/// `ForceDelete`, which terminates its instances without waiting for their lifecycle
+/// actions) is `ResourceNotFound` naming it, so the execution fails at once with a cause
+/// that says what vanished, instead of being retried or waiting until the deadline.
+pub fn autoscaling_error<E>(
+    asg: &str,
+    operation: &str,
+    error: SdkError<E, HttpResponse>,
+) -> StepError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let group_gone = error_code(&error) == Some("ValidationError")
+        && error_message(&error).is_some_and(|message| {
+            message.contains("AutoScalingGroup name not found")
+                || message.contains("Group not found")
+        });
+    if group_gone {
+        StepError::ResourceNotFound {
+            kind: "Auto Scaling group",
+            name: asg.to_string(),
+            detail: format!(
+                " ({operation}): the group was deleted; its instances terminate without waiting for their lifecycle actions"
+            ),
+        }
+    } else {
+        aws_error(operation, error)
+    }
+}
+
 /// Classic ELB error codes that mean the instance is not (or no longer) registered in
 /// the load balancer, or the load balancer is gone: nothing to deregister or wait for.
 pub fn classic_elb_not_registered<E: ProvideErrorMetadata>(

@@ -1,15 +1,38 @@
 //! The first step's input: the raw EventBridge event the rule delivered, plus the
 //! settings and execution facts the state machine adds. Parsed and validated once into
-//! a [`DrainRequest`] and [`Settings`]; anything we cannot identify is refused with
-//! `InvalidEvent` naming the field.
+//! a [`DrainRequest`] and [`Settings`].
+//!
+//! A genuine lifecycle event for our group and hook is never refused for something the
+//! drain can do without. AWS's own documented examples carry placeholders
+//! (`"time": "yyyy-mm-ddThh:mm:ssZ"`, `"NotificationMetadata": "additional-info"`), and a
+//! hook's metadata is the user's, not necessarily ours:
+//!
+//! - a `time` that is missing or no time: the execution's start stands in for it;
+//! - `NotificationMetadata` that is absent, not JSON, or JSON without our `cluster`:
+//!   the configured cluster (`ECS_CLUSTER`) is used;
+//! - an `Origin` AWS does not document: it changes nothing we do.
+//!
+//! Each such choice is logged and listed in [`DrainInput::notes`]. What the drain cannot do
+//! without (the instance, the group, the hook, the token of an AWS event, a cluster from
+//! one place or the other, where the instance goes) is refused with `InvalidEvent` naming
+//! the field.
+
+mod cluster;
+mod execution;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::DrainConfig;
-use crate::input::{reject_event, reject_setting, Fields};
-use crate::state::{DrainKind, DrainRequest, LifecycleResult, Settings, StandaloneTasks};
+use crate::input::{reject_event, reject_setting, type_name, Fields};
+use crate::state::{
+    Destination, DrainKind, DrainRequest, LifecycleResult, Settings, StandaloneTasks,
+};
 use crate::StepError;
+
+pub use execution::{execution_name, ActionRef};
 
 pub const LIFECYCLE_DETAIL_TYPE: &str = "EC2 Instance-terminate Lifecycle Action";
 pub const SPOT_DETAIL_TYPE: &str = "EC2 Spot Instance Interruption Warning";
@@ -18,27 +41,12 @@ pub const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
 /// lost (EventBridge delivers on a best-effort basis).
 pub const SWEEPER_SOURCE: &str = "ecs-single-task-autoscaling.sweeper";
 
+/// The values of a lifecycle event's `Origin` and `Destination` (Amazon EC2 Auto Scaling
+/// User Guide, "Warm pool example events and patterns").
+pub const ORIGINS: [&str; 3] = ["EC2", "AutoScalingGroup", "WarmPool"];
+
 /// Auto Scaling's lifecycle wait is capped at 48 hours.
 pub const MAX_DRAIN_DEADLINE_SECONDS: u64 = 48 * 3600;
-
-/// The name our own starters (the sweeper, `ecs-sta replay --restart`) give an execution:
-/// made from the instance and the lifecycle token, so that Step Functions itself refuses a
-/// second execution for the same action (`ExecutionAlreadyExists`; names are unique per
-/// state machine for 90 days). Without a token (the sweeper cannot know it) the instance
-/// alone names it: an instance is terminated once.
-pub fn execution_name(instance_id: &str, token: Option<&str>) -> String {
-    let clean = |text: &str| -> String {
-        text.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect()
-    };
-    let name = match token {
-        Some(token) => format!("{}-{}", clean(instance_id), clean(token)),
-        None => format!("{}-sweep", clean(instance_id)),
-    };
-    // Step Functions allows 80 characters.
-    name.chars().take(80).collect()
-}
 
 /// The first step's input, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +54,9 @@ pub struct DrainInput {
     pub request: DrainRequest,
     pub settings: Settings,
     pub execution_id: Option<String>,
+    /// What the parser did without, in words for the output (each also logged): e.g.
+    /// "`detail.NotificationMetadata` is not JSON ...: drained in the configured cluster".
+    pub notes: Vec<String>,
 }
 
 impl DrainInput {
@@ -62,18 +73,35 @@ impl DrainInput {
             .get("event")
             .filter(|value| !value.is_null())
             .ok_or_else(|| root.fail("event", "is missing"))?;
+        let mut notes = Vec::new();
         Ok(Self {
-            request: parse_event(event, config, execution_start)?,
+            request: parse_event(event, config, execution_start, &mut notes)?,
             settings: parse_settings(input.get("settings").unwrap_or(&Value::Null))?,
             execution_id: root.optional_string("execution_id")?,
+            notes,
         })
     }
 }
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
         .ok()
         .map(|time| time.with_timezone(&Utc))
+}
+
+/// Records what the parser did without: logged now, shown in the output later.
+fn note(notes: &mut Vec<String>, text: String) {
+    tracing::info!(note = %text, "event accepted");
+    notes.push(text);
+}
+
+/// At most `max` characters of someone else's text, for a message.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(max).collect::<String>())
+    }
 }
 
 /// Validates the settings the state machine substitutes.
@@ -138,11 +166,13 @@ fn rename(error: StepError, field: &str) -> StepError {
     }
 }
 
-/// Validates the raw EventBridge event into a [`DrainRequest`].
+/// Validates the raw EventBridge event into a [`DrainRequest`]; what it did without is
+/// added to `notes`.
 pub fn parse_event(
     event: &Value,
     config: &DrainConfig,
     execution_start: Option<DateTime<Utc>>,
+    notes: &mut Vec<String>,
 ) -> Result<DrainRequest, StepError> {
     let root = Fields::root(event, "event", reject_event)?;
     if root.optional_string("Event")?.as_deref() == Some("autoscaling:TEST_NOTIFICATION") {
@@ -153,12 +183,6 @@ pub fn parse_event(
     }
     let detail_type = root.string("detail-type")?;
     let source = root.string("source")?;
-    let event_time = match root.optional_string("time")? {
-        Some(text) => {
-            parse_time(&text).ok_or_else(|| root.fail("time", "is not an RFC 3339 time"))?
-        }
-        None => execution_start.ok_or_else(|| root.fail("time", "is missing"))?,
-    };
     let detail = root.object("detail", "detail")?;
     match (source.as_str(), detail_type.as_str()) {
         ("aws.autoscaling" | SWEEPER_SOURCE, LIFECYCLE_DETAIL_TYPE) => {
@@ -189,7 +213,10 @@ pub fn parse_event(
             } else {
                 Some(detail.string("LifecycleActionToken")?)
             };
-            let cluster = cluster(&detail, config)?;
+            origin(&detail, notes)?;
+            let destination = destination(&detail)?;
+            let cluster = cluster::cluster(&detail, config, notes)?;
+            let event_time = event_time(&root, execution_start, notes)?;
             Ok(DrainRequest {
                 kind: DrainKind::LifecycleAction,
                 instance_id,
@@ -198,6 +225,7 @@ pub fn parse_event(
                 hook_name: Some(hook_name),
                 token,
                 event_time,
+                destination,
             })
         }
         ("aws.ec2", SPOT_DETAIL_TYPE) => {
@@ -208,6 +236,7 @@ pub fn parse_event(
                     "must be set to drain on Spot interruption warnings (they name no cluster)",
                 )
             })?;
+            let event_time = event_time(&root, execution_start, notes)?;
             Ok(DrainRequest {
                 kind: DrainKind::SpotInterruption,
                 instance_id,
@@ -216,6 +245,7 @@ pub fn parse_event(
                 hook_name: None,
                 token: None,
                 event_time,
+                destination: Destination::Ec2,
             })
         }
         ("aws.autoscaling" | SWEEPER_SOURCE, _) | ("aws.ec2", _) => Err(root.fail(
@@ -229,6 +259,76 @@ pub fn parse_event(
     }
 }
 
+/// The event's `time`. When it is missing or no time (AWS's documented examples say
+/// `yyyy-mm-ddThh:mm:ssZ`), the execution's start stands in: later than the wait's start,
+/// so the first step's immediate heartbeat is what keeps the hook alive.
+fn event_time(
+    root: &Fields<'_>,
+    execution_start: Option<DateTime<Utc>>,
+    notes: &mut Vec<String>,
+) -> Result<DateTime<Utc>, StepError> {
+    let problem = match root.value("time") {
+        Some(Value::String(text)) => match parse_time(text) {
+            Some(time) => return Ok(time),
+            None => format!("is \"{}\", not an RFC 3339 time", clip(text, 40)),
+        },
+        None | Some(Value::Null) => "is missing".to_string(),
+        Some(other) => format!("must be a string, got {}", type_name(other)),
+    };
+    match execution_start {
+        Some(start) => {
+            note(
+                notes,
+                format!(
+                    "`time` {problem}: the drain counts from the execution's start ({}) instead",
+                    start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
+            );
+            Ok(start)
+        }
+        None => Err(root.fail("time", problem)),
+    }
+}
+
+/// `Origin` changes nothing we do; a value AWS does not document is noted, not refused.
+fn origin(detail: &Fields<'_>, notes: &mut Vec<String>) -> Result<(), StepError> {
+    match detail.optional_string("Origin")? {
+        Some(origin) if !ORIGINS.contains(&origin.as_str()) => {
+            note(
+                notes,
+                format!(
+                    "`detail.Origin` is \"{}\", which AWS does not document ({}): ignored",
+                    clip(&origin, 40),
+                    ORIGINS.join(", ")
+                ),
+            );
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where the instance goes once the action completes. Absent means terminated: events of
+/// groups without a warm pool may not carry it.
+fn destination(detail: &Fields<'_>) -> Result<Destination, StepError> {
+    match detail.optional_string("Destination")?.as_deref() {
+        None | Some("EC2") => Ok(Destination::Ec2),
+        Some("WarmPool") => {
+            tracing::info!(
+                "the instance goes back to the warm pool: drained all the same, to be reused"
+            );
+            Ok(Destination::WarmPool)
+        }
+        Some(other) => Err(detail.fail(
+            "Destination",
+            format!(
+                "is \"{}\"; a terminate lifecycle action goes to EC2 (terminated) or WarmPool (stopped into the warm pool)",
+                clip(other, 40)
+            ),
+        )),
+    }
+}
+
 fn instance_id(detail: &Fields<'_>, key: &str) -> Result<String, StepError> {
     let id = detail.string(key)?;
     let valid = id.strip_prefix("i-").is_some_and(|hex| {
@@ -238,310 +338,5 @@ fn instance_id(detail: &Fields<'_>, key: &str) -> Result<String, StepError> {
         Ok(id)
     } else {
         Err(detail.fail(key, format!("is \"{id}\", not an EC2 instance id (i-...)")))
-    }
-}
-
-/// The cluster named in the hook's notification metadata, else the configured one.
-/// When both are present they must agree: an event for a cluster this deployment does
-/// not manage is refused.
-fn cluster(detail: &Fields<'_>, config: &DrainConfig) -> Result<String, StepError> {
-    let from_metadata = match detail.optional_string("NotificationMetadata")? {
-        None => None,
-        Some(text) => {
-            let metadata: Value = serde_json::from_str(&text).map_err(|_| {
-                detail.fail(
-                    "NotificationMetadata",
-                    "is not JSON; expected {\"cluster\": \"<cluster name>\"}",
-                )
-            })?;
-            match metadata.get("cluster") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(name)) if !name.trim().is_empty() => {
-                    Some(name.trim().to_string())
-                }
-                Some(_) => {
-                    return Err(
-                        detail.fail("NotificationMetadata.cluster", "must be a non-empty string")
-                    )
-                }
-            }
-        }
-    };
-    match (from_metadata, &config.cluster) {
-        (Some(named), Some(managed)) if !same_cluster(&named, managed) => Err(detail.fail(
-            "NotificationMetadata.cluster",
-            format!("is {named}, which this deployment does not manage (ECS_CLUSTER: {managed})"),
-        )),
-        (Some(named), _) => Ok(named),
-        (None, Some(managed)) => Ok(managed.clone()),
-        (None, None) => Err(detail.fail(
-            "NotificationMetadata.cluster",
-            "is missing and ECS_CLUSTER is not set: no cluster to drain in",
-        )),
-    }
-}
-
-/// A cluster may be given by name or ARN.
-fn same_cluster(a: &str, b: &str) -> bool {
-    let name = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
-    name(a) == name(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const LIFECYCLE: &str = include_str!("../../../tests/fixtures/lifecycle-terminate.json");
-    const SPOT: &str = include_str!("../../../tests/fixtures/spot-interruption.json");
-    const SQS_TEST: &str = include_str!("../../../tests/fixtures/sqs-test-notification.json");
-
-    fn settings() -> Value {
-        json!({"drain_deadline_seconds": "3000", "deadline_result": "CONTINUE",
-               "standalone_tasks": "wait", "standalone_task_grace_seconds": "300"})
-    }
-
-    fn input(event: Value) -> Value {
-        json!({"event": event, "execution_id": "arn:exec", "execution_start_time": "2026-11-27T00:00:01Z", "settings": settings()})
-    }
-
-    fn fixture(text: &str) -> Value {
-        serde_json::from_str(text).unwrap()
-    }
-
-    fn parse(event: Value, config: &DrainConfig) -> Result<DrainInput, StepError> {
-        DrainInput::parse(&input(event), config)
-    }
-
-    #[test]
-    fn parses_the_lifecycle_fixture() {
-        let parsed = parse(fixture(LIFECYCLE), &DrainConfig::default()).unwrap();
-        let request = parsed.request;
-        assert_eq!(request.kind, DrainKind::LifecycleAction);
-        assert_eq!(request.instance_id, "i-1234567890abcdef0");
-        assert_eq!(request.cluster, "test-cluster");
-        assert_eq!(request.asg_name.as_deref(), Some("test-cluster-asg"));
-        assert_eq!(request.hook_name.as_deref(), Some("ecsTermination"));
-        assert_eq!(
-            request.token.as_deref(),
-            Some("87654321-4321-4321-4321-210987654321")
-        );
-        assert_eq!(request.event_time.to_rfc3339(), "2026-11-27T00:00:00+00:00");
-        assert_eq!(parsed.settings.drain_deadline_seconds, 3000);
-        assert_eq!(parsed.execution_id.as_deref(), Some("arn:exec"));
-    }
-
-    #[test]
-    fn parses_the_spot_fixture_with_the_configured_cluster() {
-        let config = DrainConfig {
-            cluster: Some("prod".into()),
-            ..DrainConfig::default()
-        };
-        let request = parse(fixture(SPOT), &config).unwrap().request;
-        assert_eq!(request.kind, DrainKind::SpotInterruption);
-        assert_eq!(request.instance_id, "i-1234567890abcdef0");
-        assert_eq!(request.cluster, "prod");
-        assert_eq!(request.token, None);
-
-        let error = parse(fixture(SPOT), &DrainConfig::default()).unwrap_err();
-        assert_eq!(error.name(), "Misconfigured");
-        assert!(error.to_string().contains("ECS_CLUSTER"));
-    }
-
-    fn rejected(event: Value, config: &DrainConfig) -> String {
-        let error = parse(event, config).unwrap_err();
-        assert_eq!(error.name(), "InvalidEvent", "{error}");
-        error.to_string()
-    }
-
-    #[test]
-    fn refuses_the_sqs_test_notification() {
-        let message = rejected(fixture(SQS_TEST), &DrainConfig::default());
-        assert!(
-            message.contains("`Event`") && message.contains("TEST_NOTIFICATION"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn refuses_a_launch_lifecycle_event() {
-        let mut event = fixture(LIFECYCLE);
-        event["detail"]["LifecycleTransition"] = json!("autoscaling:EC2_INSTANCE_LAUNCHING");
-        let message = rejected(event, &DrainConfig::default());
-        assert!(
-            message.contains("`detail.LifecycleTransition`"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn refuses_missing_or_bad_fields_naming_them() {
-        for (field, value, named) in [
-            (
-                "LifecycleActionToken",
-                Value::Null,
-                "detail.LifecycleActionToken",
-            ),
-            (
-                "LifecycleActionToken",
-                json!(""),
-                "detail.LifecycleActionToken",
-            ),
-            ("EC2InstanceId", json!("web-1"), "detail.EC2InstanceId"),
-            (
-                "AutoScalingGroupName",
-                json!(7),
-                "detail.AutoScalingGroupName",
-            ),
-            ("LifecycleHookName", Value::Null, "detail.LifecycleHookName"),
-            (
-                "NotificationMetadata",
-                json!("{not json"),
-                "detail.NotificationMetadata",
-            ),
-            (
-                "NotificationMetadata",
-                json!("{\"cluster\": 5}"),
-                "detail.NotificationMetadata.cluster",
-            ),
-            (
-                "NotificationMetadata",
-                json!("{}"),
-                "detail.NotificationMetadata.cluster",
-            ),
-        ] {
-            let mut event = fixture(LIFECYCLE);
-            event["detail"][field] = value;
-            let message = rejected(event, &DrainConfig::default());
-            assert!(
-                message.contains(&format!("`{named}`")),
-                "{field}: {message}"
-            );
-        }
-        let mut event = fixture(LIFECYCLE);
-        event["detail"] = json!([]);
-        assert!(rejected(event, &DrainConfig::default()).contains("`detail`"));
-        let mut event = fixture(LIFECYCLE);
-        event["source"] = json!("my.app");
-        assert!(rejected(event, &DrainConfig::default()).contains("`source`"));
-        let mut event = fixture(LIFECYCLE);
-        event["detail-type"] = json!("EC2 Instance Launch Successful");
-        assert!(rejected(event, &DrainConfig::default()).contains("`detail-type`"));
-        assert!(rejected(json!(null), &DrainConfig::default()).contains("`event`"));
-        let error = DrainInput::parse(&json!({"settings": settings()}), &DrainConfig::default())
-            .unwrap_err();
-        assert!(error.to_string().contains("`event`"));
-    }
-
-    #[test]
-    fn refuses_foreign_groups_and_clusters() {
-        let config = DrainConfig {
-            cluster: Some("other".into()),
-            managed_asg_names: vec!["test-cluster-asg".into()],
-            ..DrainConfig::default()
-        };
-        let message = rejected(fixture(LIFECYCLE), &config);
-        assert!(
-            message.contains("`detail.NotificationMetadata.cluster`"),
-            "{message}"
-        );
-        let config = DrainConfig {
-            managed_asg_names: vec!["another-asg".into()],
-            ..DrainConfig::default()
-        };
-        let message = rejected(fixture(LIFECYCLE), &config);
-        assert!(
-            message.contains("`detail.AutoScalingGroupName`"),
-            "{message}"
-        );
-        let config = DrainConfig {
-            cluster: Some("arn:aws:ecs:us-west-2:123456789012:cluster/test-cluster".into()),
-            ..DrainConfig::default()
-        };
-        assert_eq!(
-            parse(fixture(LIFECYCLE), &config).unwrap().request.cluster,
-            "test-cluster"
-        );
-    }
-
-    #[test]
-    fn sweeper_events_may_lack_the_token_aws_events_may_not() {
-        let mut event = fixture(LIFECYCLE);
-        event["detail"]
-            .as_object_mut()
-            .unwrap()
-            .remove("LifecycleActionToken");
-        let message = rejected(event.clone(), &DrainConfig::default());
-        assert!(
-            message.contains("`detail.LifecycleActionToken`"),
-            "{message}"
-        );
-        event["source"] = json!(SWEEPER_SOURCE);
-        let request = parse(event, &DrainConfig::default()).unwrap().request;
-        assert_eq!(request.token, None);
-        assert_eq!(request.kind, DrainKind::LifecycleAction);
-    }
-
-    #[test]
-    fn falls_back_to_the_configured_cluster() {
-        let mut event = fixture(LIFECYCLE);
-        event["detail"]
-            .as_object_mut()
-            .unwrap()
-            .remove("NotificationMetadata");
-        let config = DrainConfig {
-            cluster: Some("prod".into()),
-            ..DrainConfig::default()
-        };
-        assert_eq!(parse(event, &config).unwrap().request.cluster, "prod");
-    }
-
-    #[test]
-    fn execution_names_come_from_the_instance_and_the_token() {
-        assert_eq!(
-            execution_name(
-                "i-1234567890abcdef0",
-                Some("87654321-4321-4321-4321-210987654321")
-            ),
-            "i-1234567890abcdef0-87654321-4321-4321-4321-210987654321"
-        );
-        assert_eq!(
-            execution_name("i-1234567890abcdef0", None),
-            "i-1234567890abcdef0-sweep"
-        );
-        let long = execution_name("i-1234567890abcdef0", Some(&"x".repeat(200)));
-        assert_eq!(long.len(), 80);
-        assert_eq!(execution_name("i-1", Some("a b/c")), "i-1-abc");
-    }
-
-    #[test]
-    fn validates_settings_naming_them() {
-        for (key, value) in [
-            ("drain_deadline_seconds", json!("0")),
-            ("drain_deadline_seconds", json!("172801")),
-            ("drain_deadline_seconds", json!("soon")),
-            ("deadline_result", json!("DEFAULT")),
-            ("standalone_tasks", json!("kill")),
-            ("standalone_task_grace_seconds", json!(-1)),
-        ] {
-            let mut settings = settings();
-            settings[key] = value;
-            let error = parse_settings(&settings).unwrap_err();
-            assert_eq!(error.name(), "Misconfigured");
-            assert!(
-                error.to_string().contains(&format!("`settings.{key}`")),
-                "{error}"
-            );
-        }
-        let mut settings = settings();
-        settings.as_object_mut().unwrap().remove("deadline_result");
-        assert!(parse_settings(&settings)
-            .unwrap_err()
-            .to_string()
-            .contains("settings.deadline_result"));
-        assert!(parse_settings(&Value::Null)
-            .unwrap_err()
-            .to_string()
-            .contains("`settings`"));
     }
 }

@@ -1,7 +1,11 @@
-//! The lifecycle hook's limits, read once per drain.
+//! The lifecycle hook: its limits, read once per drain, and its heartbeat.
 
-use crate::error::aws_error;
+use chrono::{DateTime, Utc};
+
+use crate::activities::action_superseded;
+use crate::error::{autoscaling_error, is_no_active_lifecycle_action};
 use crate::state::{seconds, DrainKind, DrainState};
+use crate::wait::heartbeat_interval;
 use crate::StepError;
 
 /// Reads the hook's heartbeat timeout into the state (once), and caps the drain deadline
@@ -30,7 +34,7 @@ pub async fn read_hook(
         .lifecycle_hook_names(hook)
         .send()
         .await
-        .map_err(|error| aws_error("DescribeLifecycleHooks", error))?;
+        .map_err(|error| autoscaling_error(asg, "DescribeLifecycleHooks", error))?;
     let Some(found) = output.lifecycle_hooks().first() else {
         tracing::warn!(asg = %asg, hook = %hook, "lifecycle hook deleted: no action to keep alive");
         state.heartbeat.action_gone = true;
@@ -50,4 +54,91 @@ pub async fn read_hook(
     }
     state.heartbeat.timeout_seconds = Some(timeout);
     Ok(Some(timeout))
+}
+
+/// Whether a heartbeat is due now: always for the first step (`first`: the hook's clock
+/// has been running since the instance entered `Terminating:Wait`, however late we heard
+/// of it), otherwise once [`heartbeat_interval`] has passed since the timer last restarted.
+fn heartbeat_due(state: &DrainState, timeout: u64, now: DateTime<Utc>, first: bool) -> bool {
+    if first {
+        return true;
+    }
+    let last = state.heartbeat.last_at.unwrap_or(state.request.event_time);
+    now >= last + seconds(heartbeat_interval(timeout))
+}
+
+/// Keeps the lifecycle action alive with `RecordLifecycleActionHeartbeat` when a
+/// heartbeat is due (see [`heartbeat_due`]). The token names the action whenever there is
+/// one, so that a stale execution (a duplicate, a redrive, one started for an older action
+/// of a reused instance) never restarts a newer action's timer; only a drain the sweeper
+/// started, which has no token, names the instance, and it first makes sure no newer
+/// action of the instance has begun ([`action_superseded`]). When AWS has no active action,
+/// the state records `action_gone`.
+pub async fn heartbeat(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    state: &mut DrainState,
+    now: DateTime<Utc>,
+    first: bool,
+) -> Result<(), StepError> {
+    // No lifecycle action to keep alive (a Spot drain, or the action is gone): `None`.
+    let Some(timeout) = read_hook(autoscaling, state).await? else {
+        return Ok(());
+    };
+    if !heartbeat_due(state, timeout, now, first) {
+        return Ok(());
+    }
+    let (Some(asg), Some(hook)) = (&state.request.asg_name, &state.request.hook_name) else {
+        return Err(StepError::invalid_event(
+            "request",
+            "lacks asg_name or hook_name for a lifecycle action",
+        ));
+    };
+    if state.request.token.is_none()
+        && action_superseded(
+            autoscaling,
+            asg,
+            &state.request.instance_id,
+            state.request.event_time,
+        )
+        .await?
+    {
+        tracing::warn!(
+            "a newer lifecycle action of this instance has begun: this drain's action has ended"
+        );
+        state.heartbeat.action_gone = true;
+        return Ok(());
+    }
+    let heartbeat = autoscaling
+        .record_lifecycle_action_heartbeat()
+        .auto_scaling_group_name(asg)
+        .lifecycle_hook_name(hook);
+    let heartbeat = match &state.request.token {
+        Some(token) => heartbeat.lifecycle_action_token(token),
+        None => heartbeat.instance_id(&state.request.instance_id),
+    };
+    match heartbeat.send().await {
+        Ok(_) => {
+            state.heartbeat.last_at = Some(now);
+            state.heartbeat.sent += 1;
+            tracing::info!(
+                sent = state.heartbeat.sent,
+                timeout_seconds = timeout,
+                "heartbeat sent"
+            );
+        }
+        Err(error) if is_no_active_lifecycle_action(&error) => {
+            tracing::warn!(
+                "no active lifecycle action any more (completed elsewhere, expired, or the instance is gone)"
+            );
+            state.heartbeat.action_gone = true;
+        }
+        Err(error) => {
+            return Err(autoscaling_error(
+                asg,
+                "RecordLifecycleActionHeartbeat",
+                error,
+            ))
+        }
+    }
+    Ok(())
 }

@@ -72,6 +72,12 @@ impl<'a> Fields<'a> {
         self.map.keys()
     }
 
+    /// The raw value at `key`, for fields whose every shape has a meaning (a value that
+    /// is not ours is used differently, not refused).
+    pub fn value(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
     /// A nested object, which must be present. `path` is the full path of the nested
     /// object (the caller keeps it alive), e.g. `detail`.
     pub fn object(&self, key: &str, path: &'a str) -> Result<Fields<'a>, StepError> {

@@ -3,6 +3,8 @@
 //! machine's `Retry` and `Catch` match, configuration read once from the environment,
 //! AWS clients built from one configuration load, and tracing setup.
 
+pub mod activities;
+pub mod aws_lambda_errors;
 pub mod clients;
 pub mod config;
 pub mod ecs;

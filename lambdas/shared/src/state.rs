@@ -28,8 +28,28 @@ pub struct DrainRequest {
     /// The lifecycle action token. It appears in the state (the execution's own
     /// history) but never in our logs.
     pub token: Option<String>,
-    /// When AWS emitted the event: the hook's timers started then.
+    /// When the instance entered `Terminating:Wait`: the hook's heartbeat and global
+    /// timers started then, however late we heard of it. For an AWS event, its `time`;
+    /// for a drain the sweeper started, the start of the instance's termination activity
+    /// (`DescribeScalingActivities`), which is never later than the wait's start.
     pub event_time: DateTime<Utc>,
+    /// Where the instance goes once the action completes: terminated (`EC2`) or stopped
+    /// into the group's warm pool (`WarmPool`), to be started again later with the same
+    /// instance id.
+    #[serde(default)]
+    pub destination: Destination,
+}
+
+/// The `Destination` of a terminate lifecycle action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Destination {
+    /// Terminated.
+    #[default]
+    #[serde(rename = "EC2")]
+    Ec2,
+    /// Stopped into the warm pool, reused later with the same instance id.
+    #[serde(rename = "WarmPool")]
+    WarmPool,
 }
 
 /// The result a lifecycle action is completed with.
@@ -94,12 +114,36 @@ pub struct TargetGroup {
     pub ports: Vec<i32>,
     /// `deregistration_delay.timeout_seconds`.
     pub draining_seconds: u64,
+    /// A Network Load Balancer target group without
+    /// `deregistration_delay.connection_termination.enabled`: its open connections outlive
+    /// the deregistration delay (the target is `unused`, the connections are not closed).
+    #[serde(default)]
+    pub connections_outlive_delay: bool,
+}
+
+/// A load balancer an ECS service with a task on the instance registers that task in.
+/// ECS deregisters the task from it, once the replacement is healthy, and waits out its
+/// draining before it stops the task: the drain leaves it alone and waits for the task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceBalancer {
+    pub service: String,
+    /// The Classic ELB name or the target group ARN.
+    pub load_balancer: String,
+    /// Its connection-draining timeout or deregistration delay.
+    pub draining_seconds: u64,
+    /// How long a new target takes to become healthy: healthy threshold x interval.
+    pub healthy_after_seconds: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadBalancers {
+    /// Classic ELBs the drain deregistered the instance from (nobody else would).
     pub classic: Vec<ClassicElb>,
+    /// Target groups the drain deregistered the instance from (nobody else would).
     pub target_groups: Vec<TargetGroup>,
+    /// Load balancers left to the ECS services whose tasks are on the instance.
+    #[serde(default)]
+    pub service_managed: Vec<ServiceBalancer>,
     pub deregistered_at: Option<DateTime<Utc>>,
 }
 
@@ -117,6 +161,23 @@ impl LoadBalancers {
             )
             .max()
             .map(|longest| start + seconds(longest))
+    }
+
+    /// When ECS should have stopped the service tasks: their replacements healthy in every
+    /// service load balancer, then the old tasks' registrations drained.
+    pub fn expected_service_tasks_stopped_at(&self) -> Option<DateTime<Utc>> {
+        let start = self.deregistered_at?;
+        let healthy = self
+            .service_managed
+            .iter()
+            .map(|balancer| balancer.healthy_after_seconds)
+            .max()?;
+        let draining = self
+            .service_managed
+            .iter()
+            .map(|balancer| balancer.draining_seconds)
+            .max()?;
+        Some(start + seconds(healthy + draining))
     }
 }
 
@@ -142,6 +203,10 @@ pub enum DrainStatus {
     /// A Spot interruption warning for an instance that is not a container instance of
     /// the cluster: not ours, nothing to do (the Spot rule cannot filter by cluster).
     NotInCluster,
+    /// The lifecycle action had already ended when the drain began (a late or repeated
+    /// event, an action completed by someone else, or an instance already gone): nothing
+    /// was changed.
+    ActionEnded,
 }
 
 /// What is still holding the drain up, for people reading the execution.
@@ -197,12 +262,16 @@ pub struct DrainState {
     pub remaining: Remaining,
     /// Standalone tasks this drain stopped (with `standalone_tasks: stop`).
     pub stopped_tasks: Vec<String>,
-    /// Service tasks orphaned when someone deregistered the container instance (force)
-    /// mid-drain: ECS no longer manages them, starts their replacements elsewhere and takes
-    /// them out of their load balancers; they end with the instance, so the drain stops
-    /// waiting for them (the load balancers' draining is still waited for).
+    /// Tasks ECS can no longer stop or move, so the drain stops waiting for them (the load
+    /// balancers' draining is still waited for): service tasks orphaned when someone
+    /// deregistered the container instance (force) mid-drain (ECS starts their replacements
+    /// elsewhere and takes them out of their load balancers), and every task of an instance
+    /// whose agent stayed disconnected (stopped, terminated, cut off).
     #[serde(default)]
     pub orphaned_tasks: Vec<String>,
+    /// When a check first found the container instance's agent disconnected.
+    #[serde(default)]
+    pub agent_disconnected_at: Option<DateTime<Utc>>,
     pub drained_at: Option<DateTime<Utc>>,
     /// When the checks first saw every recorded task stopped.
     #[serde(default)]
@@ -211,7 +280,16 @@ pub struct DrainState {
     #[serde(default)]
     pub balancers_drained_at: Option<DateTime<Utc>>,
     pub drain_timed_out: bool,
+    /// For an instance going back to the warm pool: the drain deregistered its container
+    /// instance, so that when the instance is started again it registers afresh instead of
+    /// coming back DRAINING.
+    #[serde(default)]
+    pub container_instance_deregistered: bool,
     pub completion: Option<Completion>,
+    /// What the first step did without, for people reading the execution (e.g. hook
+    /// metadata that is not ours: the configured cluster was used).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl DrainState {
@@ -263,7 +341,9 @@ mod tests {
                 arn: "arn:tg".into(),
                 ports: vec![80],
                 draining_seconds: 120,
+                connections_outlive_delay: false,
             }],
+            service_managed: vec![],
             deregistered_at: Some(start),
         };
         assert_eq!(balancers.expected_drained_at(), Some(start + seconds(120)));

@@ -99,16 +99,28 @@ pub fn drain_state() -> DrainState {
         },
         stopped_tasks: Vec::new(),
         orphaned_tasks: Vec::new(),
+        agent_disconnected_at: None,
         drained_at: None,
         tasks_stopped_at: None,
         balancers_drained_at: None,
         drain_timed_out: false,
+        container_instance_deregistered: false,
         completion: None,
+        notes: Vec::new(),
     }
 }
 
 pub fn task_arn(name: &str) -> String {
     format!("arn:aws:ecs:us-west-2:123456789012:task/test-cluster/{name}")
+}
+
+/// Asserts that `wait` is `base` lengthened by its jitter (see [`crate::wait::jitter`]).
+pub fn assert_wait(wait: u64, base: u64) {
+    let spread = (base / 10).clamp(1, crate::wait::MAX_JITTER_SECONDS);
+    assert!(
+        (base..=base + spread).contains(&wait),
+        "wait {wait} is not {base} lengthened by at most {spread} s"
+    );
 }
 
 /// A raw HTTP error response, as a service returns it.
@@ -135,6 +147,87 @@ pub fn query_error(status: u16, code: &str, message: &str) -> HttpResponse {
             r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"#
         ),
     )
+}
+
+/// A scaling activity of the fixture's group.
+pub fn scaling_activity(
+    description: &str,
+    started: DateTime<Utc>,
+    status: aws_sdk_autoscaling::types::ScalingActivityStatusCode,
+) -> aws_sdk_autoscaling::types::Activity {
+    aws_sdk_autoscaling::types::Activity::builder()
+        .activity_id(format!("activity-{}", started.timestamp()))
+        .auto_scaling_group_name(ASG)
+        .description(description)
+        .cause("a user request update of AutoScalingGroup constraints")
+        .start_time(aws_smithy_types::DateTime::from_millis(
+            started.timestamp_millis(),
+        ))
+        .status_code(status)
+        .build()
+}
+
+/// `DescribeScalingActivities` of the fixture's group answering with `activities`.
+pub fn scaling_activities(activities: Vec<aws_sdk_autoscaling::types::Activity>) -> Rule {
+    aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::describe_scaling_activities)
+        .then_compute_output(move |req| {
+            assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+            aws_sdk_autoscaling::operation::describe_scaling_activities::DescribeScalingActivitiesOutput::builder()
+                .set_activities(Some(activities.clone()))
+                .build()
+        })
+}
+
+/// `DescribeLoadBalancers` of one Classic ELB that lists the fixture's instance when
+/// `registered`, with a health check of 2 healthy checks 10 s apart.
+pub fn classic_listing(registered: bool) -> Rule {
+    use aws_sdk_elasticloadbalancing::types::{HealthCheck, Instance, LoadBalancerDescription};
+    aws_smithy_mocks::mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers)
+        .then_compute_output(move |req| {
+            let name = req.load_balancer_names().first().cloned().unwrap_or_default();
+            let mut description = LoadBalancerDescription::builder()
+                .load_balancer_name(name)
+                .health_check(
+                    HealthCheck::builder()
+                        .target("HTTP:8080/")
+                        .interval(10)
+                        .timeout(5)
+                        .healthy_threshold(2)
+                        .unhealthy_threshold(2)
+                        .build()
+                        .expect("a complete health check"),
+                );
+            if registered {
+                description =
+                    description.instances(Instance::builder().instance_id(INSTANCE_ID).build());
+            }
+            aws_sdk_elasticloadbalancing::operation::describe_load_balancers::DescribeLoadBalancersOutput::builder()
+                .load_balancer_descriptions(description.build())
+                .build()
+        })
+}
+
+/// `RecordLifecycleActionHeartbeat` by the fixture's token, answered with success.
+pub fn heartbeat_ok() -> Rule {
+    aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_compute_output(|req| {
+            assert_eq!(req.lifecycle_action_token(), Some(TOKEN));
+            assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+            assert_eq!(req.lifecycle_hook_name(), Some(HOOK));
+            aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput::builder().build()
+        })
+}
+
+/// `RecordLifecycleActionHeartbeat` answered as Auto Scaling does once the action is over.
+pub fn heartbeat_gone() -> Rule {
+    aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "ValidationError",
+                &format!("No active Lifecycle Action found with token {TOKEN}"),
+            )
+        })
 }
 
 /// The rules each mocked client answers from (any matching rule, in any order), without

@@ -6,9 +6,11 @@
 //! that expected end, and a drain completes within about a second of its real end
 //! without polling every second. Past the expected end (a replacement task that takes
 //! long to place, a standalone task we wait for), the wait grows with the overdue time
-//! (each check at most doubles the time waited so far), up to [`MAX_WAIT_SECONDS`].
-//! It never runs past the deadline, nor past the point where the lifecycle hook needs a
-//! heartbeat.
+//! (each check at most doubles the time waited so far), up to [`MAX_WAIT_SECONDS`]. Each
+//! wait is then lengthened by a small, per-instance [`jitter`], so that drains that started
+//! together do not all wake in the same second.
+//! It never runs past the deadline, nor past the point where the lifecycle hook needs its
+//! next heartbeat (the last heartbeat plus [`heartbeat_interval`]).
 //!
 //! This bounds the loop: after a few rounds every wait is [`MAX_WAIT_SECONDS`], so a
 //! 48-hour drain takes about 600 rounds (about 5,400 history events, far inside Step
@@ -38,6 +40,15 @@ pub fn expected_end(state: &DrainState) -> DateTime<Utc> {
         } else {
             balancers_end.unwrap_or(state.started_at)
         };
+    // ECS stops a service task once its replacement is healthy in every load balancer of
+    // the service and the old task's registrations have drained; without service load
+    // balancers, after the drain time of the ones we deregistered.
+    let service_tasks_end = state
+        .load_balancers
+        .as_ref()
+        .and_then(|balancers| balancers.expected_service_tasks_stopped_at())
+        .or(balancers_end)
+        .unwrap_or(state.started_at);
     for arn in &state.remaining.tasks {
         let standalone = state
             .tasks
@@ -45,7 +56,7 @@ pub fn expected_end(state: &DrainState) -> DateTime<Utc> {
             .find(|task| &task.arn == arn)
             .is_some_and(|task| task.service.is_none());
         let task_end = match (standalone, state.settings.standalone_tasks) {
-            (false, _) => balancers_end.unwrap_or(state.started_at),
+            (false, _) => service_tasks_end,
             (true, StandaloneTasks::Stop) => {
                 state.started_at
                     + crate::state::seconds(state.settings.standalone_task_grace_seconds)
@@ -63,23 +74,60 @@ pub fn next_wait(state: &DrainState, now: DateTime<Utc>) -> u64 {
         return 0;
     }
     let end = expected_end(state);
-    let mut wait = if end > now {
+    let base = if end > now {
         ceil_seconds(end - now) + MARGIN_SECONDS
     } else {
         ceil_seconds(now - end).max(1)
-    };
+    }
+    .clamp(1, MAX_WAIT_SECONDS);
+    let mut wait = base + jitter(state, base);
     if state.request.kind == DrainKind::LifecycleAction && !state.heartbeat.action_gone {
         // Until a check has read the hook's timeout, assume the shortest AWS allows.
         let timeout = state
             .heartbeat
             .timeout_seconds
             .unwrap_or(MIN_HEARTBEAT_TIMEOUT_SECONDS);
-        wait = wait.min(heartbeat_interval(timeout));
+        // The next check comes when the next heartbeat is due: the hook's timer restarted
+        // at the last heartbeat (or when the instance entered `Terminating:Wait`).
+        let last = state.heartbeat.last_at.unwrap_or(state.request.event_time);
+        let due = last + crate::state::seconds(heartbeat_interval(timeout));
+        wait = wait.min(if due > now {
+            ceil_seconds(due - now)
+        } else {
+            1
+        });
     }
     if state.deadline_at > now {
         wait = wait.min(ceil_seconds(state.deadline_at - now));
     }
-    wait.clamp(1, MAX_WAIT_SECONDS)
+    wait.max(1)
+}
+
+/// The most a wait is lengthened to spread wake-ups.
+pub const MAX_JITTER_SECONDS: u64 = 15;
+
+/// Spreads wake-ups that would coincide. Drains that start together (a scheduled scale-in,
+/// an instance refresh, a Spot storm) have the same drain times, so without it they would
+/// all check in the same second and call the same APIs against the account's per-API token
+/// buckets. A wait of `base` seconds grows by up to a tenth of itself (at least 1 s, at
+/// most [`MAX_JITTER_SECONDS`]), by an amount fixed by the instance and the check number:
+/// a retried step chooses the same wait. It never delays a due heartbeat or the deadline
+/// (those caps apply after it).
+pub fn jitter(state: &DrainState, base: u64) -> u64 {
+    if base < 2 {
+        return 0;
+    }
+    let spread = (base / 10).clamp(1, MAX_JITTER_SECONDS);
+    // FNV-1a over the instance id and the check number.
+    let hash = state
+        .request
+        .instance_id
+        .bytes()
+        .chain(state.checks.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    hash % (spread + 1)
 }
 
 /// A heartbeat is sent once this long has passed since the hook's timer restarted, and
@@ -112,6 +160,7 @@ mod tests {
                 hook_name: Some("hook".into()),
                 token: Some("t".into()),
                 event_time: at(0),
+                destination: Destination::Ec2,
             },
             settings: Settings {
                 drain_deadline_seconds: 3600,
@@ -141,7 +190,9 @@ mod tests {
                     arn: "tg".into(),
                     ports: vec![80],
                     draining_seconds: delay,
+                    connections_outlive_delay: false,
                 }],
+                service_managed: vec![],
                 deregistered_at: Some(at(2)),
             }),
             heartbeat: Heartbeat {
@@ -160,37 +211,67 @@ mod tests {
             },
             stopped_tasks: vec![],
             orphaned_tasks: vec![],
+            agent_disconnected_at: None,
             drained_at: None,
             tasks_stopped_at: None,
             balancers_drained_at: None,
             drain_timed_out: false,
+            container_instance_deregistered: false,
             completion: None,
+            notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn jitter_spreads_drains_that_started_together() {
+        let mut waits = std::collections::BTreeSet::new();
+        for index in 0..200 {
+            let mut state = state(300, StandaloneTasks::Wait);
+            state.request.instance_id = format!("i-{index:017x}");
+            let wait = next_wait(&state, at(2));
+            // 300 s of draining from 2 s, checked a second after: 301, capped at 300.
+            crate::testing::assert_wait(wait, MAX_WAIT_SECONDS);
+            // Repeatable: a retried step chooses the same wait.
+            assert_eq!(next_wait(&state, at(2)), wait);
+            waits.insert(wait);
+        }
+        // 200 drains spread over every second of the 15 s window.
+        assert_eq!(waits.len(), 16, "{waits:?}");
     }
 
     #[test]
     fn first_wait_ends_just_after_the_expected_drain_end() {
         let state = state(120, StandaloneTasks::Wait);
-        assert_eq!(next_wait(&state, at(3)), 120);
+        crate::testing::assert_wait(next_wait(&state, at(3)), 120);
     }
 
     #[test]
     fn overdue_waits_grow_geometrically_up_to_the_cap() {
         let state = state(30, StandaloneTasks::Wait);
-        assert_eq!(next_wait(&state, at(33)), 1);
-        assert_eq!(next_wait(&state, at(36)), 4);
-        assert_eq!(next_wait(&state, at(100)), 68);
-        assert_eq!(next_wait(&state, at(2000)), MAX_WAIT_SECONDS);
+        assert_eq!(next_wait(&state, at(33)), 1, "under 2 s: no jitter");
+        crate::testing::assert_wait(next_wait(&state, at(36)), 4);
+        crate::testing::assert_wait(next_wait(&state, at(100)), 68);
+        // (The check at 2000 s heartbeated: 1440 s had passed since the last one.)
+        let mut state = state;
+        state.heartbeat.last_at = Some(at(2000));
+        crate::testing::assert_wait(next_wait(&state, at(2000)), MAX_WAIT_SECONDS);
     }
 
     #[test]
     fn never_past_the_deadline_nor_the_heartbeat() {
         let mut state = state(3000, StandaloneTasks::Wait);
+        state.heartbeat.last_at = Some(at(3490));
         assert_eq!(next_wait(&state, at(3500)), 100);
+        state.heartbeat.last_at = Some(at(0));
         state.heartbeat.timeout_seconds = Some(60);
-        assert_eq!(next_wait(&state, at(10)), 24);
+        // The next heartbeat is due 24 s (0.4 x 60) after the last one, at 0.
+        assert_eq!(next_wait(&state, at(10)), 14);
+        state.heartbeat.last_at = Some(at(8));
+        assert_eq!(next_wait(&state, at(10)), 22);
+        // Overdue (a late check): check again at once.
+        assert_eq!(next_wait(&state, at(40)), 1);
         state.heartbeat.action_gone = true;
-        assert_eq!(next_wait(&state, at(10)), MAX_WAIT_SECONDS);
+        crate::testing::assert_wait(next_wait(&state, at(10)), MAX_WAIT_SECONDS);
     }
 
     #[test]
@@ -200,17 +281,33 @@ mod tests {
             tasks: vec!["job".into()],
             ..Remaining::default()
         };
-        assert_eq!(next_wait(&state, at(100)), 300);
-        assert_eq!(next_wait(&state, at(590)), 11);
+        crate::testing::assert_wait(next_wait(&state, at(100)), 300);
+        crate::testing::assert_wait(next_wait(&state, at(590)), 11);
     }
 
     #[test]
     fn before_the_hook_is_read_the_wait_assumes_the_shortest_heartbeat_timeout() {
         let mut state = state(45, StandaloneTasks::Wait);
         state.heartbeat.timeout_seconds = None;
-        assert_eq!(next_wait(&state, at(3)), 12);
+        assert_eq!(next_wait(&state, at(3)), 9);
         state.request.kind = DrainKind::SpotInterruption;
-        assert_eq!(next_wait(&state, at(3)), 45);
+        crate::testing::assert_wait(next_wait(&state, at(3)), 45);
+    }
+
+    #[test]
+    fn service_tasks_are_expected_once_a_replacement_is_healthy_and_drained() {
+        let mut state = state(30, StandaloneTasks::Wait);
+        state.remaining.target_groups.clear();
+        let balancers = state.load_balancers.as_mut().unwrap();
+        balancers.service_managed = vec![ServiceBalancer {
+            service: "web".into(),
+            load_balancer: "tg-web".into(),
+            draining_seconds: 20,
+            healthy_after_seconds: 150,
+        }];
+        state.heartbeat.timeout_seconds = Some(7200);
+        // Deregistered at 2: healthy at 152, drained at 172; checked just after.
+        crate::testing::assert_wait(next_wait(&state, at(3)), 170);
     }
 
     #[test]
@@ -229,6 +326,10 @@ mod tests {
         let mut rounds = 0;
         while now < state.deadline_at {
             now += chrono::Duration::seconds(next_wait(&state, now) as i64);
+            // The check heartbeats when one is due.
+            if now >= state.heartbeat.last_at.unwrap() + chrono::Duration::seconds(2880) {
+                state.heartbeat.last_at = Some(now);
+            }
             rounds += 1;
         }
         // Wait + Task + Choice add about 9 history events a round.

@@ -92,10 +92,13 @@ fn assert_named(error: &StepError) {
     assert!(error.to_string().contains(&format!("`{field}`")), "{error}");
 }
 
-const FIXTURES: [&str; 3] = [
+const FIXTURES: [&str; 6] = [
     "lifecycle-terminate.json",
     "spot-interruption.json",
     "sqs-test-notification.json",
+    "aws-doc-lifecycle-terminate.json",
+    "aws-doc-lifecycle-terminate-warm-pool.json",
+    "aws-doc-spot-interruption.json",
 ];
 
 proptest! {
@@ -132,7 +135,7 @@ proptest! {
         let path = which.get(&all).clone();
         set_path(&mut event, &path, replacement);
         let config = DrainConfig { cluster: Some("test-cluster".into()), ..DrainConfig::default() };
-        let input = json!({"event": event, "settings": settings()});
+        let input = json!({"event": event, "execution_start_time": "2026-11-27T00:00:01Z", "settings": settings()});
         match DrainInput::parse(&input, &config) {
             Ok(parsed) => {
                 prop_assert!(parsed.request.instance_id.starts_with("i-"));
@@ -155,5 +158,22 @@ proptest! {
         if let Err(error) = DrainState::from_value(state) {
             assert_named(&error);
         }
+    }
+}
+
+/// AWS's documented example events, verbatim, are genuine events: accepted unchanged
+/// (with the configured cluster), whatever placeholders they carry.
+#[test]
+fn every_real_event_fixture_is_accepted() {
+    let config = DrainConfig {
+        cluster: Some("test-cluster".into()),
+        ..DrainConfig::default()
+    };
+    for name in FIXTURES.iter().filter(|name| !name.starts_with("sqs-")) {
+        let input = json!({"event": fixture(name), "execution_start_time": "2026-11-27T00:00:01Z", "settings": settings()});
+        let parsed = DrainInput::parse(&input, &config)
+            .unwrap_or_else(|error| panic!("{name} is refused: {error}"));
+        assert_eq!(parsed.request.instance_id, "i-1234567890abcdef0", "{name}");
+        assert_eq!(parsed.request.cluster, "test-cluster", "{name}");
     }
 }

@@ -1,21 +1,46 @@
 //! No forgotten instance. EventBridge delivers events on a best-effort basis, so a lost
 //! lifecycle event would leave an instance in `Terminating:Wait` until the hook times
 //! out, and then terminate it undrained. On a schedule, the sweeper lists the instances
-//! waiting in our Auto Scaling groups and starts a drain for each one that has no
-//! execution:
+//! waiting in our Auto Scaling groups and starts a drain for each one whose lifecycle
+//! action has no execution.
 //!
-//! - an instance with a RUNNING execution is being drained;
+//! **Which action.** An instance reused from a warm pool is terminated again with the same
+//! id, so an instance does not identify an action; its token would, but no API returns it.
+//! The sweeper identifies the action by the start of the instance's termination activity:
+//! the newest scaling activity of the group (`DescribeScalingActivities`) that names the
+//! instance and is not its launch ("Terminating EC2 instance: i-..."). That time is the
+//! same at every sweep of one action, and later than every earlier action of the instance.
+//! An instance without such an activity is reported `unidentified` and left to the next
+//! sweep: a drain that cannot tell its action from an older one could heartbeat or
+//! complete the wrong one.
+//!
+//! **The hook's clock.** The event the sweeper starts a drain with carries that start as
+//! its `time`. Auto Scaling starts the termination activity, deregisters the instance from
+//! the group's load balancers, and only then puts it in `Terminating:Wait`, so the hook's
+//! heartbeat timer started no earlier than the activity: the drain's clock, counted from
+//! the activity's start, errs on the safe side (it heartbeats early, never late), however
+//! long after the wait began the sweep found the instance. The sweep time would err the
+//! other way by the whole sweep lag.
+//!
+//! **Already handled.** The executions of the action are those whose input names the
+//! instance and its group and whose event time (or, for an input without one, start) is
+//! not before the activity's start; executions of an older action of the same instance,
+//! and Spot warnings (which complete no lifecycle action), do not count. Then:
+//!
+//! - an action with a RUNNING execution is being drained;
+//! - one with a SUCCEEDED execution is about to go;
 //! - one with a FAILED, TIMED_OUT or ABORTED execution is left to the operator, who
 //!   redrives it (`ecs-sta replay`): starting another drain would hide the failure;
-//! - one with a SUCCEEDED execution is about to terminate;
-//! - otherwise it starts an execution named from the instance
-//!   ([`execution_name`]), so that Step Functions itself refuses a second one.
+//! - otherwise the sweeper starts an execution named from the instance and the
+//!   activity's start ([`execution_name`]), so that Step Functions itself refuses a second
+//!   one for the same action, and accepts the one for the instance's next action.
 //!
-//! The event it starts the drain with has the shape of the lifecycle event, with our own
-//! `source` and without the token, which no API returns: the drain completes and
-//! heartbeats the action by instance id.
+//! The event has the shape of the lifecycle event, with our own `source` and without the
+//! token: the drain completes and heartbeats the action by instance id. Its `Destination`
+//! is `WarmPool` when the group returns instances to its warm pool on scale in (or the
+//! activity says the instance goes to the warm pool), else `EC2`.
 
-use std::collections::HashMap;
+mod executions;
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -27,11 +52,15 @@ use sta_shared::config::{list, optional_string, ProcessEnv, Source};
 use sta_shared::error::{aws_error, error_code};
 use sta_shared::event::{execution_name, LIFECYCLE_DETAIL_TYPE, SWEEPER_SOURCE, TERMINATING};
 use sta_shared::metrics::{self, Unit};
+use sta_shared::state::Destination;
 use sta_shared::StepError;
 use tracing::instrument;
 
-/// Executions older than this cannot belong to an instance still waiting: the hook's
-/// wait is capped at 48 hours.
+use sta_shared::activities::{self, Termination};
+
+/// Nothing older than this can belong to an instance still waiting: the hook's wait is
+/// capped at 48 hours, and Auto Scaling's deregistration from the group's load balancers
+/// before it lasts at most an hour.
 const LOOKBACK_HOURS: i64 = 49;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +115,16 @@ pub struct Deps {
     pub config: SweeperConfig,
 }
 
+/// An instance in `Terminating:Wait` in one of our groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Waiting {
     pub instance_id: String,
     pub asg: String,
+    /// The start of its termination activity: which lifecycle action it waits in. `None`
+    /// when no activity of the group names it.
+    pub action_started: Option<DateTime<Utc>>,
+    /// Where it goes once the action completes.
+    pub destination: Destination,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,6 +147,9 @@ pub struct SweepReport {
     pub failed: Vec<Found>,
     /// Instances this sweeper already started a drain for (refused by name).
     pub already_started: Vec<String>,
+    /// Instances no scaling activity names: their action is unknown, so no drain was
+    /// started (the next sweep looks again).
+    pub unidentified: Vec<String>,
 }
 
 pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepReport, StepError> {
@@ -131,7 +169,28 @@ pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepRep
 
 #[instrument(skip(deps))]
 pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepError> {
-    let waiting = waiting_instances(deps).await?;
+    let since = now - chrono::Duration::hours(LOOKBACK_HOURS);
+    let mut waiting = Vec::new();
+    for group in waiting_groups(deps).await? {
+        let ids: Vec<&str> = group.instances.iter().map(String::as_str).collect();
+        let terminations =
+            activities::terminations(&deps.autoscaling, &group.name, &ids, since).await?;
+        for id in &group.instances {
+            let termination = terminations.get(id);
+            let destination =
+                if group.reuses_on_scale_in || termination.is_some_and(Termination::to_warm_pool) {
+                    Destination::WarmPool
+                } else {
+                    Destination::Ec2
+                };
+            waiting.push(Waiting {
+                instance_id: id.clone(),
+                asg: group.name.clone(),
+                action_started: termination.map(|termination| termination.started),
+                destination,
+            });
+        }
+    }
     let mut report = SweepReport {
         waiting: waiting.clone(),
         ..SweepReport::default()
@@ -140,12 +199,20 @@ pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepE
         tracing::info!("no instance waiting in Terminating:Wait");
         return Ok(report);
     }
-    let executions = recent_executions(deps, now).await?;
+    // No execution started before the oldest action began can be for any of them.
+    let Some(oldest) = waiting.iter().filter_map(|w| w.action_started).min() else {
+        report.unidentified = waiting.into_iter().map(|w| w.instance_id).collect();
+        tracing::error!(instances = ?report.unidentified, "no scaling activity names the waiting instances: no drain started");
+        return Ok(report);
+    };
+    let executions = executions::recent(deps, executions::listed_since(oldest, since)).await?;
     for instance in waiting {
-        let mine = executions
-            .get(&instance.instance_id)
-            .cloned()
-            .unwrap_or_default();
+        let Some(began) = instance.action_started else {
+            tracing::error!(instance = %instance.instance_id, "no scaling activity names the waiting instance: its lifecycle action is unknown, no drain started");
+            report.unidentified.push(instance.instance_id);
+            continue;
+        };
+        let mine = executions.of_action(&instance.instance_id, &instance.asg, began);
         let with = |status: &ExecutionStatus| {
             mine.iter()
                 .find(|found| found.status == status.as_str())
@@ -162,9 +229,9 @@ pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepE
             report.failed.push(found.clone());
             continue;
         }
-        match start(deps, &instance, now).await? {
+        match start(deps, &instance, began).await? {
             Some(execution_arn) => {
-                tracing::warn!(instance = %instance.instance_id, execution = %execution_arn, "lifecycle event was lost: started a drain");
+                tracing::warn!(instance = %instance.instance_id, execution = %execution_arn, action_started = %began, "lifecycle event was lost: started a drain");
                 report.started.push(Found {
                     instance_id: instance.instance_id,
                     execution_arn,
@@ -177,7 +244,15 @@ pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepE
     Ok(report)
 }
 
-async fn waiting_instances(deps: &Deps) -> Result<Vec<Waiting>, StepError> {
+/// A group with instances in `Terminating:Wait`.
+struct WaitingGroup {
+    name: String,
+    instances: Vec<String>,
+    /// Its warm pool takes instances back on scale in (`InstanceReusePolicy`).
+    reuses_on_scale_in: bool,
+}
+
+async fn waiting_groups(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
     let pages = deps
         .autoscaling
         .describe_auto_scaling_groups()
@@ -187,95 +262,51 @@ async fn waiting_instances(deps: &Deps) -> Result<Vec<Waiting>, StepError> {
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
-    let mut waiting = Vec::new();
+    let mut groups = Vec::new();
     for group in pages.iter().flat_map(|page| page.auto_scaling_groups()) {
-        let asg = group.auto_scaling_group_name().unwrap_or_default();
-        for instance in group.instances() {
-            if instance.lifecycle_state() == Some(&LifecycleState::TerminatingWait) {
-                if let Some(id) = instance.instance_id() {
-                    waiting.push(Waiting {
-                        instance_id: id.to_string(),
-                        asg: asg.to_string(),
-                    });
-                }
-            }
+        let instances: Vec<String> = group
+            .instances()
+            .iter()
+            .filter(|instance| instance.lifecycle_state() == Some(&LifecycleState::TerminatingWait))
+            .filter_map(|instance| instance.instance_id().map(str::to_string))
+            .collect();
+        if instances.is_empty() {
+            continue;
         }
+        let reuses_on_scale_in = group
+            .warm_pool_configuration()
+            .and_then(|pool| pool.instance_reuse_policy())
+            .and_then(|policy| policy.reuse_on_scale_in())
+            .unwrap_or(false);
+        groups.push(WaitingGroup {
+            name: group
+                .auto_scaling_group_name()
+                .unwrap_or_default()
+                .to_string(),
+            instances,
+            reuses_on_scale_in,
+        });
     }
-    Ok(waiting)
+    Ok(groups)
 }
 
-/// The instance a drain execution is for, from its input (the raw event).
-pub fn instance_of(input: &str) -> Option<String> {
-    let event: Value = serde_json::from_str(input).ok()?;
-    let detail = event.get("detail")?;
-    detail
-        .get("EC2InstanceId")
-        .or_else(|| detail.get("instance-id"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-/// The executions of the last [`LOOKBACK_HOURS`], by instance, newest first.
-async fn recent_executions(
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<HashMap<String, Vec<Found>>, StepError> {
-    let since = now - chrono::Duration::hours(LOOKBACK_HOURS);
-    let mut pages = deps
-        .sfn
-        .list_executions()
-        .state_machine_arn(&deps.config.state_machine_arn)
-        .into_paginator()
-        .send();
-    let mut by_instance: HashMap<String, Vec<Found>> = HashMap::new();
-    'pages: while let Some(page) = pages.next().await {
-        let page = page.map_err(|error| aws_error("ListExecutions", error))?;
-        for execution in page.executions() {
-            let started = execution.start_date().secs();
-            if started < since.timestamp() {
-                // ListExecutions returns the newest first.
-                break 'pages;
-            }
-            let described = deps
-                .sfn
-                .describe_execution()
-                .execution_arn(execution.execution_arn())
-                .send()
-                .await;
-            let described = match described {
-                Err(error) if error_code(&error) == Some("ExecutionDoesNotExist") => continue,
-                Err(error) => return Err(aws_error("DescribeExecution", error)),
-                Ok(described) => described,
-            };
-            if let Some(instance) = described.input().and_then(instance_of) {
-                by_instance.entry(instance).or_default().push(Found {
-                    instance_id: String::new(),
-                    execution_arn: execution.execution_arn().to_string(),
-                    status: execution.status().as_str().to_string(),
-                });
-            }
-        }
-    }
-    for (instance, found) in by_instance.iter_mut() {
-        for entry in found.iter_mut() {
-            entry.instance_id.clone_from(instance);
-        }
-    }
-    Ok(by_instance)
-}
-
-/// The lifecycle event the lost one would have been, minus the token.
-pub fn sweeper_event(config: &SweeperConfig, instance: &Waiting, now: DateTime<Utc>) -> Value {
+/// The lifecycle event the lost one would have been, minus the token; its `time` is the
+/// start of the instance's termination activity (see the crate's documentation).
+pub fn sweeper_event(config: &SweeperConfig, instance: &Waiting, began: DateTime<Utc>) -> Value {
     let metadata = config
         .cluster
         .as_ref()
         .map(|cluster| json!({ "cluster": cluster }).to_string());
+    let destination = match instance.destination {
+        Destination::Ec2 => "EC2",
+        Destination::WarmPool => "WarmPool",
+    };
     json!({
         "version": "0",
-        "id": format!("sweep-{}", instance.instance_id),
+        "id": format!("sweep-{}", execution_name(&instance.instance_id, None, began)),
         "detail-type": LIFECYCLE_DETAIL_TYPE,
         "source": SWEEPER_SOURCE,
-        "time": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "time": began.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         "resources": [],
         "detail": {
             "AutoScalingGroupName": instance.asg,
@@ -284,7 +315,7 @@ pub fn sweeper_event(config: &SweeperConfig, instance: &Waiting, now: DateTime<U
             "LifecycleTransition": TERMINATING,
             "NotificationMetadata": metadata,
             "Origin": "AutoScalingGroup",
-            "Destination": "EC2",
+            "Destination": destination,
         }
     })
 }
@@ -293,14 +324,14 @@ pub fn sweeper_event(config: &SweeperConfig, instance: &Waiting, now: DateTime<U
 async fn start(
     deps: &Deps,
     instance: &Waiting,
-    now: DateTime<Utc>,
+    began: DateTime<Utc>,
 ) -> Result<Option<String>, StepError> {
-    let event = sweeper_event(&deps.config, instance, now);
+    let event = sweeper_event(&deps.config, instance, began);
     let started = deps
         .sfn
         .start_execution()
         .state_machine_arn(&deps.config.state_machine_arn)
-        .name(execution_name(&instance.instance_id, None))
+        .name(execution_name(&instance.instance_id, None, began))
         .input(event.to_string())
         .send()
         .await;

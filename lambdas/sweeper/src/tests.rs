@@ -1,6 +1,9 @@
 use super::*;
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance};
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, Instance, InstanceReusePolicy, ScalingActivityStatusCode,
+    WarmPoolConfiguration,
+};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
 use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
@@ -13,8 +16,17 @@ use sta_shared::event::DrainInput;
 use sta_shared::testing::*;
 
 const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
-const WAITING: &str = "i-0aaaaaaaaaaaaaaa1";
+pub(crate) const WAITING: &str = "i-0aaaaaaaaaaaaaaa1";
 const SERVING: &str = "i-0aaaaaaaaaaaaaaa2";
+
+/// When the waiting instance's termination activity started: ten minutes before the sweep
+/// (`at(0)`), with a fraction of a second as Auto Scaling reports it.
+pub(crate) fn began() -> DateTime<Utc> {
+    at(-600) + chrono::Duration::milliseconds(250)
+}
+
+/// The name the sweeper gives the drain of the current action.
+pub(crate) const NAME: &str = "i-0aaaaaaaaaaaaaaa1-20261126T235000Z";
 
 fn config() -> SweeperConfig {
     SweeperConfig {
@@ -25,7 +37,7 @@ fn config() -> SweeperConfig {
     }
 }
 
-fn groups(waiting: bool) -> Rule {
+fn groups_with(waiting: bool, reuse_on_scale_in: bool) -> Rule {
     mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
         let instance = |id: &str, state: LifecycleState| {
             Instance::builder()
@@ -39,87 +51,164 @@ fn groups(waiting: bool) -> Rule {
         if waiting {
             group = group.instances(instance(WAITING, LifecycleState::TerminatingWait));
         }
+        if reuse_on_scale_in {
+            group = group.warm_pool_configuration(
+                WarmPoolConfiguration::builder()
+                    .instance_reuse_policy(
+                        InstanceReusePolicy::builder()
+                            .reuse_on_scale_in(true)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
         DescribeAutoScalingGroupsOutput::builder()
             .auto_scaling_groups(group.build())
             .build()
     })
 }
 
-/// ListExecutions with one execution per (name, status, hours ago), newest first.
-fn executions(items: &[(&str, &str, i64)]) -> Rule {
-    let items: Vec<(String, String, i64)> = items
-        .iter()
-        .map(|(name, status, hours)| (name.to_string(), status.to_string(), *hours))
-        .collect();
-    mock!(aws_sdk_sfn::Client::list_executions).then_output(move || {
-        let now = at(0).timestamp();
-        ListExecutionsOutput::builder()
-            .set_executions(Some(
-                items
-                    .iter()
-                    .map(|(name, status, hours)| {
-                        ExecutionListItem::builder()
-                            .execution_arn(format!(
-                                "arn:aws:states:us-west-2:123456789012:execution:drain:{name}"
-                            ))
-                            .state_machine_arn(MACHINE)
-                            .name(name)
-                            .status(ExecutionStatus::from(status.as_str()))
-                            .start_date(SfnTime::from_secs(now - hours * 3600))
-                            .build()
-                            .unwrap()
-                    })
-                    .collect(),
-            ))
-            .build()
-            .unwrap()
-    })
+pub(crate) fn groups(waiting: bool) -> Rule {
+    groups_with(waiting, false)
 }
 
-/// DescribeExecution: execution `name` drains the instance named `i-...<last char of name>`.
-fn describe() -> Rule {
-    mock!(aws_sdk_sfn::Client::describe_execution).then_compute_output(|req| {
+pub(crate) use sta_shared::testing::{
+    scaling_activities as activities, scaling_activity as activity,
+};
+
+/// The waiting instance's history: launched a day ago, terminated into the warm pool three
+/// hours ago, launched from it again, and now terminating since [`began`].
+pub(crate) fn history() -> Rule {
+    use ScalingActivityStatusCode::{MidLifecycleAction, Successful};
+    activities(vec![
+        activity(
+            &format!("Terminating EC2 instance: {WAITING}"),
+            began(),
+            MidLifecycleAction,
+        ),
+        activity(
+            &format!("Launching a new EC2 instance: {WAITING}"),
+            at(-3600),
+            Successful,
+        ),
+        activity(
+            &format!("Terminating EC2 instance: {WAITING}"),
+            at(-3 * 3600),
+            Successful,
+        ),
+        activity(
+            &format!("Launching a new EC2 instance: {WAITING}"),
+            at(-24 * 3600),
+            Successful,
+        ),
+    ])
+}
+
+/// One execution of the drain state machine, as the sweeper reads it.
+pub(crate) struct Execution {
+    pub name: &'static str,
+    pub status: &'static str,
+    pub started: DateTime<Utc>,
+    pub input: Value,
+}
+
+/// An execution for the waiting instance, whose event has `time`.
+pub(crate) fn lifecycle_execution(
+    name: &'static str,
+    status: &'static str,
+    time: DateTime<Utc>,
+) -> Execution {
+    let mut input = lifecycle_event();
+    input["detail"]["EC2InstanceId"] = json!(WAITING);
+    input["time"] = json!(time.to_rfc3339());
+    Execution {
+        name,
+        status,
+        started: time + chrono::Duration::seconds(1),
+        input,
+    }
+}
+
+pub(crate) fn serving_execution(started: DateTime<Utc>) -> Execution {
+    let mut input = lifecycle_event();
+    input["detail"]["EC2InstanceId"] = json!(SERVING);
+    Execution {
+        name: "for-serving",
+        status: "SUCCEEDED",
+        started,
+        input,
+    }
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:states:us-west-2:123456789012:execution:drain:{name}")
+}
+
+/// ListExecutions (newest first) and DescribeExecution for `items`.
+pub(crate) fn executions(mut items: Vec<Execution>) -> (Rule, Rule) {
+    items.sort_by_key(|item| std::cmp::Reverse(item.started));
+    let listed: Vec<ExecutionListItem> = items
+        .iter()
+        .map(|item| {
+            ExecutionListItem::builder()
+                .execution_arn(arn(item.name))
+                .state_machine_arn(MACHINE)
+                .name(item.name)
+                .status(ExecutionStatus::from(item.status))
+                .start_date(SfnTime::from_millis(item.started.timestamp_millis()))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let list = mock!(aws_sdk_sfn::Client::list_executions).then_output(move || {
+        ListExecutionsOutput::builder()
+            .set_executions(Some(listed.clone()))
+            .build()
+            .unwrap()
+    });
+    let inputs: std::collections::HashMap<String, (String, &'static str)> = items
+        .iter()
+        .map(|item| (arn(item.name), (item.input.to_string(), item.status)))
+        .collect();
+    let describe = mock!(aws_sdk_sfn::Client::describe_execution).then_compute_output(move |req| {
         let arn = req.execution_arn().unwrap();
-        let instance = if arn.ends_with("for-waiting") {
-            WAITING
-        } else {
-            SERVING
-        };
-        let mut event = lifecycle_event();
-        event["detail"]["EC2InstanceId"] = json!(instance);
+        let (input, status) = inputs.get(arn).expect("a listed execution").clone();
         DescribeExecutionOutput::builder()
             .execution_arn(arn)
             .state_machine_arn(MACHINE)
-            .status(ExecutionStatus::Running)
+            .status(ExecutionStatus::from(status))
             .start_date(SfnTime::from_secs(0))
-            .input(event.to_string())
+            .input(input)
             .build()
             .unwrap()
-    })
+    });
+    (list, describe)
 }
 
-fn start_ok() -> Rule {
-    mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(|req| {
+/// StartExecution that checks what the sweeper sends: the drain's first step accepts it,
+/// and it names the action that began at [`began`].
+pub(crate) fn start_ok(destination: Destination) -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(move |req| {
         assert_eq!(req.state_machine_arn(), Some(MACHINE));
-        assert_eq!(req.name(), Some("i-0aaaaaaaaaaaaaaa1-sweep"));
-        // The drain's first step accepts what the sweeper sends.
+        assert_eq!(req.name(), Some(NAME));
         let input: Value = serde_json::from_str(req.input().unwrap()).unwrap();
         let parsed = DrainInput::parse(&step_input(input), &DrainConfig::default()).unwrap();
         assert_eq!(parsed.request.instance_id, WAITING);
         assert_eq!(parsed.request.cluster, CLUSTER);
         assert_eq!(parsed.request.hook_name.as_deref(), Some(HOOK));
         assert_eq!(parsed.request.token, None);
+        assert_eq!(parsed.request.event_time, began(), "the activity's start");
+        assert_eq!(parsed.request.destination, destination);
+        assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
         StartExecutionOutput::builder()
-            .execution_arn(
-                "arn:aws:states:us-west-2:123456789012:execution:drain:i-0aaaaaaaaaaaaaaa1-sweep",
-            )
+            .execution_arn(arn(NAME))
             .start_date(SfnTime::from_secs(0))
             .build()
             .unwrap()
     })
 }
 
-fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
+pub(crate) fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
     Deps {
         autoscaling: autoscaling_client(autoscaling),
         sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn, |c| c
@@ -129,90 +218,97 @@ fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
 }
 
 #[tokio::test]
-async fn nothing_waiting_means_no_step_functions_calls() {
-    let (asg, list) = (groups(false), executions(&[]));
-    let report = sweep(&deps(&[&asg], &[&list]), at(0)).await.unwrap();
+async fn nothing_waiting_means_no_other_calls() {
+    let (asg, history) = (groups(false), history());
+    let (list, describe) = executions(vec![]);
+    let report = sweep(&deps(&[&asg, &history], &[&list, &describe]), at(0))
+        .await
+        .unwrap();
     assert_eq!(report, SweepReport::default());
-    assert_eq!(list.num_calls(), 0);
+    assert_eq!(history.num_calls() + list.num_calls(), 0);
 }
 
 #[tokio::test]
-async fn starts_a_drain_for_an_instance_whose_event_was_lost() {
-    let (asg, list, describe, start) = (
-        groups(true),
-        executions(&[("for-serving", "SUCCEEDED", 1)]),
-        describe(),
-        start_ok(),
-    );
-    let report = sweep(&deps(&[&asg], &[&list, &describe, &start]), at(0))
+async fn starts_a_drain_for_an_action_whose_event_was_lost() {
+    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
+    let (list, describe) = executions(vec![serving_execution(at(-60))]);
+    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
         .await
         .unwrap();
     assert_eq!(
         report.waiting,
         [Waiting {
             instance_id: WAITING.into(),
-            asg: ASG.into()
+            asg: ASG.into(),
+            action_started: Some(began()),
+            destination: Destination::Ec2,
         }]
     );
     assert_eq!(report.started.len(), 1);
     assert_eq!(report.started[0].instance_id, WAITING);
+    assert_eq!(report.started[0].execution_arn, arn(NAME));
     assert_eq!(start.num_calls(), 1);
-}
-
-#[tokio::test]
-async fn a_running_or_failed_drain_is_left_alone() {
-    for (status, running) in [("RUNNING", true), ("FAILED", false), ("TIMED_OUT", false)] {
-        let (asg, list, describe, start) = (
-            groups(true),
-            executions(&[("for-waiting", status, 2)]),
-            describe(),
-            start_ok(),
-        );
-        let report = sweep(&deps(&[&asg], &[&list, &describe, &start]), at(0))
-            .await
-            .unwrap();
-        assert_eq!(start.num_calls(), 0, "{status}");
-        if running {
-            assert_eq!(report.in_hand[0].status, "RUNNING");
-        } else {
-            assert_eq!(report.failed[0].status, status);
-            assert_eq!(report.failed[0].instance_id, WAITING);
-        }
-    }
-}
-
-#[tokio::test]
-async fn executions_older_than_the_hook_limit_are_not_read() {
-    let (asg, list, describe, start) = (
-        groups(true),
-        executions(&[
-            ("for-serving", "SUCCEEDED", 1),
-            ("for-waiting", "FAILED", 50),
-        ]),
-        describe(),
-        start_ok(),
-    );
-    let report = sweep(&deps(&[&asg], &[&list, &describe, &start]), at(0))
-        .await
-        .unwrap();
-    assert_eq!(
-        describe.num_calls(),
-        1,
-        "the 50-hour-old execution is not described"
-    );
-    assert_eq!(report.started.len(), 1);
+    assert_eq!(history.num_calls(), 1);
 }
 
 #[tokio::test]
 async fn a_second_start_is_refused_by_name() {
-    let (asg, list, describe) = (groups(true), executions(&[]), describe());
+    let (asg, history) = (groups(true), history());
+    let (list, describe) = executions(vec![]);
     let exists = mock!(aws_sdk_sfn::Client::start_execution)
         .then_http_response(|| json_error(400, "ExecutionAlreadyExists"));
-    let report = sweep(&deps(&[&asg], &[&list, &describe, &exists]), at(0))
-        .await
-        .unwrap();
+    let report = sweep(
+        &deps(&[&asg, &history], &[&list, &describe, &exists]),
+        at(0),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.already_started, [WAITING]);
     assert!(report.started.is_empty());
+}
+
+#[tokio::test]
+async fn an_instance_no_activity_names_is_reported_and_not_drained() {
+    let (asg, start) = (groups(true), start_ok(Destination::Ec2));
+    let (list, describe) = executions(vec![]);
+    for listing in [
+        activities(vec![]),
+        activities(vec![
+            activity(
+                "Terminating EC2 instance: i-0bbbbbbbbbbbbbbb1",
+                began(),
+                ScalingActivityStatusCode::MidLifecycleAction,
+            ),
+            activity(
+                &format!("Launching a new EC2 instance: {WAITING}"),
+                at(-3600),
+                ScalingActivityStatusCode::Successful,
+            ),
+        ]),
+    ] {
+        let report = sweep(&deps(&[&asg, &listing], &[&list, &describe, &start]), at(0))
+            .await
+            .unwrap();
+        assert_eq!(report.unidentified, [WAITING]);
+        assert_eq!(report.waiting[0].action_started, None);
+        assert!(report.started.is_empty());
+    }
+    assert_eq!(list.num_calls() + start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_instance_of_a_group_that_reuses_instances_goes_back_to_the_warm_pool() {
+    let (asg, history, start) = (
+        groups_with(true, true),
+        history(),
+        start_ok(Destination::WarmPool),
+    );
+    let (list, describe) = executions(vec![]);
+    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
+        .await
+        .unwrap();
+    assert_eq!(report.waiting[0].destination, Destination::WarmPool);
+    assert_eq!(start.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -226,12 +322,56 @@ async fn errors_map_to_stable_names() {
             .name(),
         "Retryable"
     );
-    let asg = groups(true);
+    let (asg, history) = (groups(true), history());
     let denied = mock!(aws_sdk_sfn::Client::list_executions)
         .then_http_response(|| json_error(400, "AccessDeniedException"));
-    let error = sweep(&deps(&[&asg], &[&denied]), at(0)).await.unwrap_err();
+    let error = sweep(&deps(&[&asg, &history], &[&denied]), at(0))
+        .await
+        .unwrap_err();
     assert_eq!(error.name(), "AwsRequestFailed");
     assert!(error.to_string().contains("ListExecutions"));
+}
+
+#[tokio::test]
+async fn describe_scaling_activities_errors_map_to_stable_names() {
+    let asg = groups(true);
+    let (list, describe) = executions(vec![]);
+    for (code, name) in [
+        ("Throttling", "Retryable"),
+        ("AccessDenied", "AwsRequestFailed"),
+    ] {
+        let failing = mock!(aws_sdk_autoscaling::Client::describe_scaling_activities)
+            .then_http_response(move || query_error(400, code, "from the test"));
+        let error = sweep(&deps(&[&asg, &failing], &[&list, &describe]), at(0))
+            .await
+            .unwrap_err();
+        assert_eq!(error.name(), name, "{code}");
+        assert!(
+            error.to_string().contains("DescribeScalingActivities"),
+            "{error}"
+        );
+    }
+    assert_eq!(list.num_calls(), 0);
+}
+
+#[test]
+fn the_event_carries_the_action_and_where_the_instance_goes() {
+    let waiting = Waiting {
+        instance_id: WAITING.into(),
+        asg: ASG.into(),
+        action_started: Some(began()),
+        destination: Destination::WarmPool,
+    };
+    let event = sweeper_event(&config(), &waiting, began());
+    assert_eq!(event["time"], "2026-11-26T23:50:00.250Z");
+    assert_eq!(event["detail"]["Destination"], "WarmPool");
+    assert_eq!(event["detail"]["Origin"], "AutoScalingGroup");
+    assert_eq!(event["source"], SWEEPER_SOURCE);
+    assert_eq!(event["detail"].get("LifecycleActionToken"), None);
+    assert_eq!(
+        event["detail"]["NotificationMetadata"],
+        json!({ "cluster": CLUSTER }).to_string()
+    );
 }
 
 #[test]
@@ -268,18 +408,4 @@ fn configuration_names_what_is_wrong() {
         .unwrap_err()
         .to_string()
         .contains("not a state machine ARN"));
-}
-
-#[test]
-fn the_instance_of_an_execution_comes_from_its_input() {
-    assert_eq!(
-        instance_of(&lifecycle_event().to_string()).as_deref(),
-        Some(INSTANCE_ID)
-    );
-    assert_eq!(
-        instance_of(&spot_event().to_string()).as_deref(),
-        Some(INSTANCE_ID)
-    );
-    assert_eq!(instance_of("not json"), None);
-    assert_eq!(instance_of("{}"), None);
 }

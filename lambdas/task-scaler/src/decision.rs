@@ -8,10 +8,14 @@ pub struct InstanceCounts {
     pub registered: u64,
     /// ACTIVE, agent connected and (with an ASG) InService there.
     pub usable: u64,
+    /// DRAINING: a drain in progress (agent connected, and with an ASG still in it).
     pub draining: u64,
+    /// DRAINING, but with a disconnected agent (the EC2 instance stopped or gone) or, with
+    /// an ASG, no longer in the group: a record ECS keeps, not a drain in progress.
+    pub stale_draining: u64,
     /// ACTIVE but with a disconnected agent.
     pub disconnected: u64,
-    /// ACTIVE and connected but not InService in the given ASG.
+    /// ACTIVE and connected but not InService in the given ASG (or not in it at all).
     pub outside_asg: u64,
     /// REGISTERING, DEREGISTERING, REGISTRATION_FAILED.
     pub other: u64,
@@ -56,6 +60,13 @@ impl fmt::Display for Decision {
         )?;
         if let Some(asg) = &self.asg {
             write!(f, ", outside {asg} {}", self.instances.outside_asg)?;
+        }
+        if self.instances.stale_draining > 0 {
+            write!(
+                f,
+                ", stale draining {} (not a drain in progress)",
+                self.instances.stale_draining
+            )?;
         }
         write!(f, ": {}", self.reason)
     }

@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_ecs::types::ContainerInstance;
@@ -48,12 +48,12 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Decision,
 #[instrument(skip(deps), fields(cluster = %input.cluster_name, service = %input.service_name))]
 pub async fn scale(deps: &Deps, input: &ScalerInput) -> Result<Decision, StepError> {
     input.validate()?;
-    let in_service = match &input.asg_name {
-        Some(asg) => Some(in_service_instances(&deps.autoscaling, asg).await?),
+    let group = match &input.asg_name {
+        Some(asg) => Some(group_instances(&deps.autoscaling, asg).await?),
         None => None,
     };
     let instances = describe_all_container_instances(&deps.ecs, &input.cluster_name, None).await?;
-    let counts = count(&instances, in_service.as_ref());
+    let counts = count(&instances, group.as_ref());
     let current = current_desired_count(&deps.ecs, input).await?;
     let decision = decide(input, counts, current);
     if decision.changed && !input.dry_run {
@@ -144,35 +144,45 @@ fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Decision
     }
 }
 
-fn count(instances: &[ContainerInstance], in_service: Option<&HashSet<String>>) -> InstanceCounts {
+/// Counts the container instances by what they mean for the decision. A DRAINING
+/// instance is a drain in progress only while its agent is connected and (with an ASG)
+/// its EC2 instance is still in the group: a stopped or terminated instance disconnects
+/// its agent, and ECS deregisters neither, so such a record would otherwise hold the
+/// desired count up forever.
+fn count(
+    instances: &[ContainerInstance],
+    group: Option<&HashMap<String, LifecycleState>>,
+) -> InstanceCounts {
     let mut counts = InstanceCounts::default();
+    let state_in_group = |instance: &ContainerInstance| {
+        instance
+            .ec2_instance_id()
+            .and_then(|id| group.map(|group| group.get(id)))
+    };
     for instance in instances {
         counts.registered += 1;
         match instance.status().unwrap_or_default() {
             "ACTIVE" if !instance.agent_connected() => counts.disconnected += 1,
-            "ACTIVE" => {
-                let listed = in_service.is_none_or(|ids| {
-                    instance
-                        .ec2_instance_id()
-                        .is_some_and(|id| ids.contains(id))
-                });
-                if listed {
-                    counts.usable += 1;
-                } else {
-                    counts.outside_asg += 1;
-                }
-            }
-            "DRAINING" => counts.draining += 1,
+            "ACTIVE" => match state_in_group(instance) {
+                None | Some(Some(LifecycleState::InService)) => counts.usable += 1,
+                Some(_) => counts.outside_asg += 1,
+            },
+            "DRAINING" if !instance.agent_connected() => counts.stale_draining += 1,
+            "DRAINING" => match state_in_group(instance) {
+                Some(None) => counts.stale_draining += 1,
+                None | Some(Some(_)) => counts.draining += 1,
+            },
             _ => counts.other += 1,
         }
     }
     counts
 }
 
-async fn in_service_instances(
+/// Every instance of the group, with its lifecycle state.
+async fn group_instances(
     autoscaling: &aws_sdk_autoscaling::Client,
     asg: &str,
-) -> Result<HashSet<String>, StepError> {
+) -> Result<HashMap<String, LifecycleState>, StepError> {
     let output = autoscaling
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(asg)
@@ -187,8 +197,12 @@ async fn in_service_instances(
     Ok(group
         .instances()
         .iter()
-        .filter(|instance| instance.lifecycle_state() == Some(&LifecycleState::InService))
-        .filter_map(|instance| instance.instance_id().map(str::to_string))
+        .filter_map(|instance| {
+            Some((
+                instance.instance_id()?.to_string(),
+                instance.lifecycle_state()?.clone(),
+            ))
+        })
         .collect())
 }
 

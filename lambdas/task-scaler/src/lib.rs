@@ -7,8 +7,12 @@
 //! when `asg_name` is given, InService in that Auto Scaling group. DRAINING instances are
 //! not capacity.
 //!
-//! While any instance of the cluster is DRAINING the scaler never lowers the desired
-//! count (it still raises it). ECS moves the draining instance's task to a free instance;
+//! While any instance of the cluster is being drained the scaler never lowers the desired
+//! count (it still raises it). Being drained means DRAINING with a connected agent and,
+//! when `asg_name` is given, still in that group (in any lifecycle state). A DRAINING
+//! record whose agent is disconnected (its EC2 instance stopped or terminated: ECS
+//! deregisters neither) or whose instance has left the group is not a drain in progress:
+//! it is counted as `stale_draining` and never holds the count up. ECS moves the draining instance's task to a free instance;
 //! lowering the count at that moment would make ECS stop a healthy task elsewhere, or
 //! take away the free instance the replacement needs. Once the drained instance is gone,
 //! the next tick lowers the count.

@@ -1,0 +1,26 @@
+//! The errors Step Functions reports for a Lambda task that failed for reasons other than
+//! our code's own errors ([`crate::error::ERROR_NAMES`]). Every Task of the state machine
+//! retries all of them; the ASL contract test reads this list from here.
+
+/// AWS's list of transient Lambda service errors to retry in a state machine: "Handle
+/// Lambda service exceptions" (Step Functions Developer Guide) names the first four, and
+/// `Lambda.TooManyRequestsException` is what Step Functions reports when Lambda hits its
+/// concurrency limit.
+pub const TRANSIENT_LAMBDA_SERVICE_ERRORS: [&str; 5] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.TooManyRequestsException",
+];
+
+/// Failures of one run of a function that another run may not have: an unhandled error or
+/// crash (`Lambda.Unknown`, `Runtime.ExitError`), the function's own timeout
+/// (`Sandbox.Timedout`) and the Task's `TimeoutSeconds` (`States.Timeout`). Every step is
+/// idempotent, so running it again is safe.
+pub const FAILED_RUN_ERRORS: [&str; 4] = [
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
+    "Runtime.ExitError",
+    "States.Timeout",
+];
