@@ -1,6 +1,8 @@
 use serde::Serialize;
 use std::fmt;
 
+use crate::input::ScalerInput;
+
 /// How the cluster's container instances were counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct InstanceCounts {
@@ -71,3 +73,58 @@ impl fmt::Display for Decision {
         write!(f, ": {}", self.reason)
     }
 }
+
+/// Applies N+1 and the draining hold (see the crate documentation).
+pub fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Decision {
+    let max = input.max_task_count.unwrap_or(u64::MAX);
+    let target = counts
+        .usable
+        .saturating_sub(input.n_count)
+        .clamp(input.min_task_count, max.max(input.min_task_count));
+    let target_i32 = i32::try_from(target).unwrap_or(i32::MAX);
+    let current_u64 = u64::try_from(current).unwrap_or(0);
+    let (new, reason) = if target_i32 == current {
+        (current, "desired count already matches".to_string())
+    } else if target < current_u64 && counts.draining > 0 {
+        (
+            current,
+            format!(
+                "holding at {current} instead of lowering to {target}: {} instance(s) draining, their tasks need the spare capacity",
+                counts.draining
+            ),
+        )
+    } else {
+        let wanted = counts.usable.saturating_sub(input.n_count);
+        let why = if wanted < target {
+            format!("floor min_task_count {}", input.min_task_count)
+        } else if wanted > target && max < input.min_task_count {
+            format!(
+                "ceiling max_task_count {max} is below min_task_count {}: the floor wins",
+                input.min_task_count
+            )
+        } else if wanted > target {
+            format!("ceiling max_task_count {target}")
+        } else {
+            format!("{} usable - n_count {}", counts.usable, input.n_count)
+        };
+        (target_i32, format!("set to {target}: {why}"))
+    };
+    Decision {
+        cluster: input.cluster_name.clone(),
+        service: input.service_name.clone(),
+        asg: input.asg_name.clone(),
+        instances: counts,
+        n_count: input.n_count,
+        min_task_count: input.min_task_count,
+        max_task_count: input.max_task_count,
+        current_desired_count: current,
+        target_desired_count: target,
+        new_desired_count: new,
+        changed: new != current,
+        dry_run: input.dry_run,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@ use sta_shared::metrics::{self, Unit};
 use sta_shared::StepError;
 use tracing::instrument;
 
-use crate::decision::{Decision, InstanceCounts};
+use crate::decision::{decide, Decision, InstanceCounts};
 use crate::input::ScalerInput;
 
 /// The clients the scaler calls.
@@ -91,56 +91,6 @@ fn service_not_found(input: &ScalerInput) -> StepError {
         kind: "service",
         name: input.service_name.clone(),
         detail: format!(" in cluster {}", input.cluster_name),
-    }
-}
-
-/// Applies N+1 and the draining hold (see the crate documentation).
-fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Decision {
-    let max = input.max_task_count.unwrap_or(u64::MAX);
-    let target = counts
-        .usable
-        .saturating_sub(input.n_count)
-        .clamp(input.min_task_count, max.max(input.min_task_count));
-    let target_i32 = i32::try_from(target).unwrap_or(i32::MAX);
-    let current_u64 = u64::try_from(current).unwrap_or(0);
-    let (new, reason) = if target_i32 == current {
-        (current, "desired count already matches".to_string())
-    } else if target < current_u64 && counts.draining > 0 {
-        (
-            current,
-            format!(
-                "holding at {current} instead of lowering to {target}: {} instance(s) draining, their tasks need the spare capacity",
-                counts.draining
-            ),
-        )
-    } else {
-        let why = if target == input.min_task_count
-            && counts.usable.saturating_sub(input.n_count) < target
-        {
-            format!("floor min_task_count {}", input.min_task_count)
-        } else if Some(target) == input.max_task_count
-            && counts.usable.saturating_sub(input.n_count) > target
-        {
-            format!("ceiling max_task_count {target}")
-        } else {
-            format!("{} usable - n_count {}", counts.usable, input.n_count)
-        };
-        (target_i32, format!("set to {target}: {why}"))
-    };
-    Decision {
-        cluster: input.cluster_name.clone(),
-        service: input.service_name.clone(),
-        asg: input.asg_name.clone(),
-        instances: counts,
-        n_count: input.n_count,
-        min_task_count: input.min_task_count,
-        max_task_count: input.max_task_count,
-        current_desired_count: current,
-        target_desired_count: target,
-        new_desired_count: new,
-        changed: new != current,
-        dry_run: input.dry_run,
-        reason,
     }
 }
 
