@@ -27,7 +27,8 @@ fn counts(usable: u64, draining: u64) -> InstanceCounts {
 #[test]
 fn the_rules_table() {
     // (min, n, max, usable, draining, current) -> (new, reason contains)
-    let table: [(u64, u64, Option<u64>, u64, u64, i32, i32, &str); 8] = [
+    type Row = (u64, u64, Option<u64>, u64, u64, i32, i32, &'static str);
+    let table: [Row; 8] = [
         (1, 1, None, 3, 0, 3, 2, "3 usable - n_count 1"),
         (1, 1, None, 3, 0, 2, 2, "already matches"),
         (2, 1, None, 2, 0, 3, 2, "floor min_task_count 2"),
