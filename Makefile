@@ -57,16 +57,17 @@ reliability: deps-py ## faults, kills, timeouts, deletions and a 50-of-60 scale-
 test-reliability: deps-py ## the reliability cases at a small size (what CI runs); writes nothing
 	PYTHONPATH=tests $(PY) -m world.reliability --small --out $(CURDIR)/target/reliability-small.md
 
-bench: deps-py ## all benchmarks in the local world; writes bench/RESULTS.md and bench/results.json
+bench: deps-py ## all benchmarks in the local world; writes bench/RESULTS.md, bench/results.json and the SVG charts it embeds
 	cargo build --release --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
+	cargo build -p ecs-sta
 	PYTHONPATH=tests:. $(PY) -m bench.run
 
 bench-smoke: deps-py ## the benchmarks at their smallest size (what CI runs); writes target/bench-smoke/
-	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
+	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper -p ecs-sta
 	PYTHONPATH=tests:. $(PY) -m bench.run --smoke --out $(CURDIR)/target/bench-smoke
 
-local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json)
-	PYTHONPATH=tests $(PY) -m world.run --scenario $(SCENARIO)
+local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json; KEEP=1 keeps it running)
+	PYTHONPATH=tests $(PY) -m world.run --scenario $(SCENARIO) $(if $(filter 1 yes true,$(KEEP)),--keep)
 
 test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e test-reliability bench-smoke ## everything CI checks
 

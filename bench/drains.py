@@ -123,6 +123,12 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
     api["autoscaling:TerminateInstanceInAutoScalingGroup"] -= len(victims)  # ours, not the drain's
     api = Counter({k: v for k, v in api.items() if v > 0})
     n = len(victims)
+    # the execution of the median drain (event to completion), whose timeline the report draws
+    arn_of = {}
+    for arn, x in executions.items():
+        detail = json.loads(x["input"]).get("detail", {})
+        arn_of[detail.get("EC2InstanceId")] = arn
+    typical = sorted(per_drain, key=lambda d: d["event_to_completion_s"])[len(per_drain) // 2]
     round_result = {
         "drain_seconds": drain_seconds,
         "drains": n,
@@ -141,6 +147,7 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
         "api_calls_per_drain_total": round(sum(api.values()) / n, 2),
         "faults": calls.get("faults", {}),
         "per_drain": per_drain,
+        "typical_execution_arn": arn_of.get(typical["instance_id"]),
     }
     log(f"D={drain_seconds}s: {n} drains in {wall:.1f}s; overhead {round_result['overhead_s']}; "
         f"transitions {round_result['transitions_per_drain']}; {dict(statuses)}; violations {len(result.violations)}")

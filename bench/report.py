@@ -32,10 +32,17 @@ def _growth(points: list[tuple[float, float]]) -> str:
     return "; ".join(parts) or "-"
 
 
+def _chart_part(text: str) -> str:
+    """The chart of `ecs-sta show`'s text: between the summary and the table of visits (blank lines apart)."""
+    parts = text.strip("\n").split("\n\n")
+    return parts[1] if len(parts) > 2 else text.strip("\n")
+
+
 def write_markdown(r: dict[str, Any]) -> str:
     L: list[str] = []
     add = L.append
     smoke = r["mode"] == "smoke"
+    charts = r.get("charts") or {}
     add("# Benchmarks")
     add("")
     add("```sh")
@@ -213,6 +220,10 @@ def write_markdown(r: dict[str, Any]) -> str:
                 f"{q['released_before_elb_drained']} of {q['drains']} | {q['released_before_task_stopped']} of {q['drains']} | "
                 f"{_f(oe.get('median'), 1)} / {_f(oe.get('max'), 1)} | {ratio} |")
         add("")
+        if charts.get("completion_by_drain_time"):
+            add(f"![Lifecycle event to completion by drain time, ours against the predecessor]"
+                f"({charts['completion_by_drain_time']})")
+            add("")
         add("How to read it: the predecessor's latency does not depend on the drain time at all. By its schedule it is "
             "(the wait for the next `drain_instances` run, uniform over 0-60 s) + (the fixed offset from that run to "
             "the next `check_drained` run, uniform over 0-60 s across deployments): 60 s on average, up to 120 s, "
@@ -250,8 +261,28 @@ def write_markdown(r: dict[str, Any]) -> str:
             if oc["median"] and orr:
                 add(f"| **ratio** (predecessor / ours) | **{pc['median'] / oc['median']:.1f}x** | **{pr / orr:.1f}x** | |")
             add("")
+    timeline = r.get("drain_timeline")
+    if timeline and charts.get("drain_timeline"):
+        add("## 6. A drain's timeline")
+        add("")
+        add(f"The drain with the median event-to-completion time of the D={timeline['drain_seconds']} s round, as "
+            "`ecs-sta show EXECUTION --svg FILE` draws it from the execution's history: each step, the task "
+            "replacement, each load balancer's draining (from its timeout), the waits, the checks, the heartbeats "
+            "and the completion, to scale.")
+        add("")
+        add(f"![The timeline of one drain]({charts['drain_timeline']})")
+        add("")
+        add("In the terminal (`ecs-sta show`, the chart part):")
+        add("")
+        add("```")
+        add(_chart_part(timeline["text"]))
+        add("```")
+        add("")
     add("## Not measured here")
     add("")
+    add("- API calls per second during a fleet scale-in: the world counts calls per API (`/_world/calls`), not when "
+        "each was made, so section 2 reports calls per drain; `bench/charts.py` has `api_calls_per_second` ready "
+        "for such a series.")
     add("- Real AWS latencies: every API call here is answered by moto on this machine; EventBridge delivery and "
         "Step Functions' own scheduling latency on AWS are not modelled beyond what the world does.")
     add("- Cold starts on Lambda's arm64 (Graviton) hardware and its Firecracker sandbox: measured here on the x86-64 "

@@ -1,4 +1,4 @@
-"""Run every benchmark in one go in the local AWS world; write bench/RESULTS.md and bench/results.json.
+"""Run every benchmark in one go in the local AWS world; write bench/RESULTS.md, bench/results.json and the charts.
 
     PYTHONPATH=tests:. .venv/bin/python -m bench.run [--smoke] [--out DIR]
 
@@ -7,6 +7,10 @@ Full: drains of 5, 30 and 120 s (10 concurrent drains each), the scaler at 100, 
 at the same three drain times. About 6 minutes.
 --smoke: the smallest size of each (one 5 s round of 4 drains, the scaler at 100, 2 cold
 starts each, one predecessor round): about 2 minutes, so that the benchmark cannot rot.
+
+Charts (bench/charts.py), SVG beside RESULTS.md, which embeds them: event to completion by drain
+time, ours against the predecessor; one drain's timeline (`ecs-sta show --svg`, so target/debug/ecs-sta
+must be built).
 
 Measurements, not tests: nothing here asserts a timing; the targets are only reported
 next to the figures. The exit status is non-zero only if a benchmark could not run.
@@ -26,7 +30,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, drains, scaler
+from bench import charts, coldstart, drains, scaler
 from bench.common import FUNCTIONS, REPO, bin_dir, start_world, summary
 from bench.predecessor import harness as predecessor
 from bench.report import write_markdown
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     drains_per_round = 4 if smoke else 10
     scaler_sizes = [100] if smoke else [100, 1000, 5000]
     pred_timescale = 0.1
+    out = Path(args.out)
     started = time.monotonic()
     results: dict[str, Any] = {
         "mode": "smoke" if smoke else "full",
@@ -125,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         by_d = {r["drain_seconds"]: r for r in rounds}
         results["transitions_per_drain_120s"] = by_d[120]["transitions_per_drain"]["max"] if 120 in by_d else None
         results["transitions_per_drain"] = {str(d): r["transitions_per_drain"] for d, r in by_d.items()}
+        # one drain of the last round (the world still holds its execution), drawn by `ecs-sta show --svg`
+        out.mkdir(parents=True, exist_ok=True)
+        last = rounds[-1]
+        picture = charts.drain_timeline(world.url, last["typical_execution_arn"], out / charts.TIMELINE_FILE)
+        results["drain_timeline"] = {"drain_seconds": last["drain_seconds"],
+                                     "execution_arn": last["typical_execution_arn"], "text": picture}
+        log(f"drew the timeline of {last['typical_execution_arn']} into {out / charts.TIMELINE_FILE}")
 
         results["scaler"] = scaler.run(world, scaler_sizes, 1 if smoke else 3, log)
         results["sandbox_memory_task_scaler"] = drains.sandbox_memory(world).get("task-scaler")
@@ -139,11 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         world.stop()
     results["wall_seconds"] = round(time.monotonic() - started, 1)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    results["charts"] = charts.write_charts(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "RESULTS.md").write_text(write_markdown(results))
-    log(f"wrote {out / 'RESULTS.md'} and {out / 'results.json'} in {results['wall_seconds']}s")
+    log(f"wrote {out / 'RESULTS.md'}, {out / 'results.json'} and the charts {', '.join(results['charts'].values())} "
+        f"in {results['wall_seconds']}s")
     return 0
 
 

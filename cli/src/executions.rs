@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::format::{clip, duration, seconds_between, table, time, timestamp};
+use crate::format::{cause_message, clip, duration, seconds_between, table, time, timestamp};
 use crate::input::DrainTarget;
 use crate::{CliError, Progress};
 
@@ -274,7 +274,9 @@ pub fn render(rows: &[ExecutionRow]) -> String {
         .iter()
         .map(|row| {
             let error = match (&row.error, &row.cause, &row.details_error) {
-                (Some(error), Some(cause), _) => format!("{error}: {}", clip(cause, 60)),
+                (Some(error), Some(cause), _) => {
+                    format!("{error}: {}", clip(&cause_message(cause), 60))
+                }
                 (Some(error), None, _) => error.clone(),
                 (None, _, Some(problem)) => format!("(details unavailable: {})", clip(problem, 60)),
                 (None, _, None) => String::new(),

@@ -155,6 +155,21 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// The message of an execution's or a Task's cause. A Lambda's error reaches Step Functions
+/// as the JSON the runtime reports (`{"errorType":"Retryable","errorMessage":"..."}`): its
+/// `errorMessage` is what an operator reads. Any other cause is returned as it is.
+pub fn cause_message(cause: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct LambdaError {
+        #[serde(rename = "errorMessage")]
+        error_message: String,
+    }
+    match serde_json::from_str::<LambdaError>(cause) {
+        Ok(error) if !error.error_message.trim().is_empty() => error.error_message,
+        _ => cause.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +233,28 @@ mod tests {
             text,
             "A       LONG HEADER  C\nx       -            last\nlonger  y            -\n"
         );
+    }
+
+    #[test]
+    fn a_lambda_cause_reads_as_its_message() {
+        assert_eq!(
+            cause_message(
+                r#"{"errorType":"Retryable","errorMessage":"CompleteLifecycleAction: ServiceUnavailable"}"#
+            ),
+            "CompleteLifecycleAction: ServiceUnavailable"
+        );
+        assert_eq!(
+            cause_message(r#"{"errorMessage":"x","errorType":"Lambda.Unknown","trace":[]}"#),
+            "x"
+        );
+        for plain in [
+            "DescribeTargetHealth: AccessDenied",
+            "{\"errorMessage\": \"\"}",
+            "{not json",
+            "[1]",
+        ] {
+            assert_eq!(cause_message(plain), plain);
+        }
     }
 
     #[test]

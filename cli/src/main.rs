@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use ecs_sta::doctor::args::{DeploymentArgs, DrillArgs};
 use ecs_sta::executions::{self, Filter};
 use ecs_sta::replay::{self, ReplayOptions};
-use ecs_sta::{format, stack, timeline, CliError};
+use ecs_sta::{doctor, drill, format, stack, timeline, CliError};
 use task_scaler::{scale, Deps, ScalerInput};
 
 #[derive(Debug, Parser)]
@@ -66,7 +67,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show the timeline of one drain: states, waits, heartbeats, retries, completion, error, redrives.
+    /// Show the timeline of one drain: its phases to scale, then states, waits, heartbeats, retries, completion, error, redrives.
     Show {
         /// The execution ARN, or its name with --state-machine or --stack.
         execution: String,
@@ -76,6 +77,9 @@ enum Command {
         /// Print the timeline as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the drain's timeline as an SVG picture to this file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<std::path::PathBuf>,
     },
     /// Redrive the drains that failed, timed out or were aborted (or restart them with --restart).
     Replay {
@@ -95,6 +99,33 @@ enum Command {
         #[arg(long)]
         restart: bool,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a live deployment (read-only): hooks, rule, state machine, N+1, deployment
+    /// configuration, load balancers, capacity providers, container instances.
+    Doctor {
+        #[command(flatten)]
+        deployment: DeploymentArgs,
+        #[command(flatten)]
+        machine: Machine,
+        /// Print every check as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Warnings fail too (exit code 1).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// A game day: terminate one instance running a task of the service through Auto Scaling
+    /// (desired capacity kept), follow its drain, sample serving capacity, and judge it.
+    Drill {
+        #[command(flatten)]
+        deployment: DeploymentArgs,
+        #[command(flatten)]
+        machine: Machine,
+        #[command(flatten)]
+        drill: DrillArgs,
+        /// Print the report as JSON (the live lines go to stderr).
         #[arg(long)]
         json: bool,
     },
@@ -132,6 +163,20 @@ impl Machine {
             }
             (None, None) => Ok(None),
         }
+    }
+
+    /// The state machine's ARN (as [`Machine::arn`]) and the stack's name, when one was given.
+    async fn arn_and_stack(
+        self,
+        config: &aws_config::SdkConfig,
+    ) -> Result<(Option<String>, Option<String>), CliError> {
+        let stack = match (&self.state_machine, &self.stack) {
+            (None, None) => std::env::var("ECS_STA_STACK")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            (_, stack) => stack.clone(),
+        };
+        Ok((self.arn(config).await?, stack))
     }
 
     /// As [`Machine::arn`], for the commands that cannot do without it.
@@ -273,6 +318,7 @@ async fn run(command: Command) -> Result<u8, CliError> {
             execution,
             machine,
             json,
+            svg,
         } => {
             let config = operator_config().await;
             // The state machine (and the stack's lookup) is needed only for a name.
@@ -289,6 +335,12 @@ async fn run(command: Command) -> Result<u8, CliError> {
                 print_json(&timeline)?;
             } else {
                 print!("{}", timeline::render(&timeline));
+            }
+            if let Some(path) = svg {
+                std::fs::write(&path, timeline::svg(&timeline)).map_err(|error| {
+                    CliError::Failed(format!("cannot write {}: {error}", path.display()))
+                })?;
+                eprintln!("wrote {}", path.display());
             }
             Ok(0)
         }
@@ -322,5 +374,73 @@ async fn run(command: Command) -> Result<u8, CliError> {
             }
             Ok(if report.ok() { 0 } else { 1 })
         }
+        Command::Doctor {
+            deployment,
+            machine,
+            json,
+            strict,
+        } => run_doctor(deployment, machine, json, strict).await,
+        Command::Drill {
+            deployment,
+            machine,
+            drill,
+            json,
+        } => run_drill(deployment, machine, drill, json).await,
     }
+}
+
+async fn run_drill(
+    deployment: DeploymentArgs,
+    machine: Machine,
+    args: DrillArgs,
+    json: bool,
+) -> Result<u8, CliError> {
+    let config = operator_config().await;
+    let (arn, stack) = machine.arn_and_stack(&config).await?;
+    let options = args.options(deployment.options(arn, stack));
+    options.validate()?;
+    let clients = doctor::Clients::new(&config);
+    // Ctrl-C stops following; the drain goes on.
+    let mut interrupt = Box::pin(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    });
+    let out = |line: &str| {
+        clear_progress();
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let report = drill::drill(&clients, &options, &mut interrupt, &out, &progress).await?;
+    clear_progress();
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{}", drill::render(&report));
+    }
+    Ok(drill::exit_code(&report))
+}
+
+async fn run_doctor(
+    deployment: DeploymentArgs,
+    machine: Machine,
+    json: bool,
+    strict: bool,
+) -> Result<u8, CliError> {
+    let config = operator_config().await;
+    let (arn, stack) = machine.arn_and_stack(&config).await?;
+    let options = deployment.options(arn, stack);
+    options.validate()?;
+    let clients = doctor::Clients::new(&config);
+    let report = doctor::doctor(&clients, &options, &progress).await;
+    clear_progress();
+    if json {
+        print_json(&report.verdict(strict))?;
+    } else {
+        print!("{}", doctor::render(&report, strict));
+    }
+    Ok(if report.ok(strict) { 0 } else { 1 })
 }

@@ -214,14 +214,20 @@ pub fn lifecycle_input() -> Value {
     lifecycle_event()
 }
 
-/// A drain state as a step returns it, with the fields the timeline reads.
+/// A drain state as a step returns it (`sta_shared::state::DrainState`, the lifecycle
+/// fixture's), with the status, heartbeats and checks given.
 pub fn state(status: &str, sent: u32, checks: u32) -> Value {
-    json!({
-        "status": status,
-        "heartbeat": {"sent": sent},
-        "checks": checks,
-        "wait_seconds": 30,
-        "drain_timed_out": false,
-        "completion": null
-    })
+    let mut state = sta_shared::testing::drain_state();
+    state.status = serde_json::from_value(json!(status)).expect("a drain status");
+    state.heartbeat.sent = sent;
+    state.checks = checks;
+    state.wait_seconds = 30;
+    serde_json::to_value(state).expect("a drain state serializes")
+}
+
+/// A drain state that asks `WaitForDrain` to wait `seconds`.
+pub fn waiting(seconds: u64) -> Value {
+    let mut state = state("draining", 0, 0);
+    state["wait_seconds"] = json!(seconds);
+    state
 }

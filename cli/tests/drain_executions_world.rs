@@ -302,9 +302,10 @@ async fn executions_and_show_read_the_drains() {
         "{stdout}"
     );
     assert!(stdout.contains("0 checks, waited 1"), "{stdout}");
+    // The table of visits (each line at its offset), not the chart's rows.
     let check = stdout
         .lines()
-        .find(|line| line.contains("CheckDrained"))
+        .find(|line| line.starts_with('+') && line.contains("CheckDrained"))
         .unwrap();
     assert!(
         check.contains("1 retried (Lambda.ResourceNotFoundException)"),
@@ -316,7 +317,7 @@ async fn executions_and_show_read_the_drains() {
     );
     let wait = stdout
         .lines()
-        .find(|line| line.contains("WaitForDrain"))
+        .find(|line| line.starts_with('+') && line.contains("WaitForDrain"))
         .unwrap();
     assert!(wait.contains("waited 1"), "{stdout}");
 
@@ -411,8 +412,10 @@ async fn replay_restarts_once_and_says_what_it_did() {
         .collect();
     assert_eq!(actions, ["would_redrive", "would_redrive"], "{dry}");
 
-    let restart_name = execution_name(FAILING_INSTANCE, Some(TOKEN));
-    let spot_name = execution_name(SPOT_INSTANCE, None);
+    // A lifecycle action is named by its token, a Spot warning by its time (the fixture's).
+    let warned = "2026-11-27T00:00:00Z".parse().unwrap();
+    let restart_name = execution_name(FAILING_INSTANCE, Some(TOKEN), warned);
+    let spot_name = execution_name(SPOT_INSTANCE, None, warned);
     let dry = ok_json(replay(&["--dry-run", "--restart"]));
     assert_eq!(
         by_name(&dry["items"], "lifecycle-1")["new_execution_name"],
@@ -679,4 +682,108 @@ async fn create_stack(world: &World, stack: &str, template: Value) {
         .send()
         .await
         .expect("CreateStack");
+}
+
+/// A drain that failed with a Lambda's error, whose cause Step Functions keeps as the
+/// runtime's JSON: the commands print its message (the JSON stays in `--json`), and `show`
+/// draws the drain in the terminal and, with `--svg`, into a file.
+#[tokio::test]
+async fn show_draws_the_drain_and_prints_the_message_of_a_lambdas_error() {
+    let world = World::start();
+    let client = world.client().await;
+    let cause = json!({
+        "errorType": "Retryable",
+        "errorMessage": "CompleteLifecycleAction: ServiceUnavailable: try again"
+    })
+    .to_string();
+    let definition = json!({
+        "StartAt": "DrainContainerInstance",
+        "States": {
+            "DrainContainerInstance": {"Type": "Pass", "Next": "WaitForDrain"},
+            "WaitForDrain": {"Type": "Wait", "Seconds": 1, "Next": "CompleteLifecycleAction"},
+            "CompleteLifecycleAction": {"Type": "Fail", "Error": "Retryable", "Cause": cause}
+        }
+    });
+    let machine = client
+        .create_state_machine()
+        .name("pictured")
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/drain")
+        .send()
+        .await
+        .expect("CreateStateMachine")
+        .state_machine_arn()
+        .to_string();
+    let arn = start(
+        &client,
+        &machine,
+        "lifecycle-2",
+        lifecycle(FAILING_INSTANCE, TOKEN),
+    )
+    .await;
+    wait_until_stopped(&client, &machine).await;
+
+    let out = ecs_sta(&world, &["executions", "--state-machine", &machine], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("Retryable: CompleteLifecycleAction: ServiceUnavailable: try again"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("errorMessage"), "{stdout}");
+    let rows = ok_json(ecs_sta(
+        &world,
+        &["executions", "--state-machine", &machine, "--json"],
+        &[],
+    ));
+    assert_eq!(rows[0]["cause"], cause.as_str());
+
+    let picture = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lifecycle-2.svg");
+    let picture_arg = picture.to_string_lossy().into_owned();
+    let out = ecs_sta(&world, &["show", &arn, "--svg", &picture_arg], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout
+            .contains("status      FAILED at CompleteLifecycleAction, before the drain started\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cause       CompleteLifecycleAction: ServiceUnavailable: try again\n"),
+        "{stdout}"
+    );
+    let row = |label: &str| -> String {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(label))
+            .unwrap_or_else(|| panic!("{label} in {stdout}"))
+            .to_string()
+    };
+    assert!(row("WaitForDrain  ").contains('·'), "{stdout}");
+    assert!(row("CompleteLifecycleAction  ").contains('✗'), "{stdout}");
+    assert!(stderr.contains(&format!("wrote {picture_arg}")), "{stderr}");
+    let svg = std::fs::read_to_string(&picture).expect("the SVG was written");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.contains(">WaitForDrain</text>"), "{svg}");
+    assert!(
+        svg.contains(&format!(
+            ">Drain of {FAILING_INSTANCE} (asg test-cluster-asg): lifecycle-2</text>"
+        )),
+        "{svg}"
+    );
+
+    // A file that cannot be written fails the command, after the text was printed.
+    let missing = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("missing/dir/x.svg");
+    let out = ecs_sta(
+        &world,
+        &["show", &arn, "--svg", &missing.to_string_lossy()],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.contains("status      FAILED"), "{stdout}");
+    assert!(stderr.contains("error: cannot write"), "{stderr}");
 }

@@ -349,3 +349,31 @@ async fn the_last_state_is_the_latest_event_in_either_order() {
         None
     );
 }
+
+#[test]
+fn a_lambda_cause_shows_its_message_and_json_keeps_it() {
+    let cause = r#"{"errorType":"Retryable","errorMessage":"CompleteLifecycleAction: ServiceUnavailable: try again"}"#;
+    let row = ExecutionRow {
+        execution_arn: arn("failed"),
+        name: "failed".into(),
+        instance_id: Some(INSTANCE_ID.into()),
+        asg_name: Some(ASG.into()),
+        status: "FAILED".into(),
+        started: at(0),
+        stopped: Some(at(60)),
+        duration_seconds: 60.0,
+        state: Some("CompleteLifecycleAction".into()),
+        error: Some("Retryable".into()),
+        cause: Some(cause.into()),
+        redrive_count: 0,
+        details_error: None,
+    };
+    let text = render(std::slice::from_ref(&row));
+    assert!(
+        text.contains("Retryable: CompleteLifecycleAction: ServiceUnavailable: try again"),
+        "{text}"
+    );
+    assert!(!text.contains("errorMessage"), "{text}");
+    let json = serde_json::to_value([row]).unwrap();
+    assert_eq!(json[0]["cause"], cause);
+}

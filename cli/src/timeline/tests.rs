@@ -5,7 +5,7 @@ use aws_smithy_mocks::mock;
 use serde_json::json;
 use sta_shared::testing::{json_error, ASG, INSTANCE_ID};
 
-fn visits(timeline: &Timeline) -> Vec<&StateVisit> {
+pub(super) fn visits(timeline: &Timeline) -> Vec<&StateVisit> {
     timeline
         .entries
         .iter()
@@ -16,7 +16,7 @@ fn visits(timeline: &Timeline) -> Vec<&StateVisit> {
         .collect()
 }
 
-fn completed(sent: u32, checks: u32) -> serde_json::Value {
+pub(super) fn completed(sent: u32, checks: u32) -> serde_json::Value {
     let mut output = state("drained", sent, checks);
     output["completion"] =
         json!({"outcome": "completed", "result": "CONTINUE", "at": "2026-11-27T00:10:00Z"});
@@ -24,7 +24,7 @@ fn completed(sent: u32, checks: u32) -> serde_json::Value {
 }
 
 /// A drain that retried its first step, waited twice, heartbeated once and completed.
-fn succeeded_drain() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+pub(super) fn succeeded_drain() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .entered("Task", "DrainContainerInstance", 0, json!({}))
@@ -36,12 +36,12 @@ fn succeeded_drain() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
         .entered("Choice", "IsInstanceInCluster", 4, json!({}))
         .exited("Choice", "IsInstanceInCluster", 4, state("draining", 0, 0))
         .task("DeregisterFromLoadBalancers", 4, 6, state("draining", 0, 0))
-        .entered("Wait", "WaitForDrain", 6, json!({"wait_seconds": 300}))
+        .entered("Wait", "WaitForDrain", 6, waiting(300))
         .exited("Wait", "WaitForDrain", 306, state("draining", 0, 0))
         .task("CheckDrained", 306, 307, state("draining", 1, 1))
         .entered("Choice", "IsDrained", 307, json!({}))
         .exited("Choice", "IsDrained", 307, state("draining", 1, 1))
-        .entered("Wait", "WaitForDrain", 307, json!({"wait_seconds": 60}))
+        .entered("Wait", "WaitForDrain", 307, waiting(60))
         .exited("Wait", "WaitForDrain", 367, state("draining", 1, 1))
         .task("CheckDrained", 367, 368, state("drained", 1, 2))
         .entered("Choice", "IsDrained", 368, json!({}))
@@ -114,8 +114,11 @@ fn a_successful_drain_reads_as_a_timeline() {
         "{text}"
     );
     assert!(text.contains("completion  completed (CONTINUE)"), "{text}");
+    // The table of visits, after the chart.
+    let visits_table = &text[text.find("\nAT  ").expect("the table")..];
     let line = |name: &str, nth: usize| -> String {
-        text.lines()
+        visits_table
+            .lines()
             .filter(|line| line.contains(name))
             .nth(nth)
             .unwrap_or_else(|| panic!("{name} in {text}"))
@@ -169,7 +172,7 @@ fn a_failed_and_redriven_drain_shows_both_attempts() {
             52,
             state("draining", 0, 0),
         )
-        .entered("Wait", "WaitForDrain", 52, json!({"wait_seconds": 30}));
+        .entered("Wait", "WaitForDrain", 52, waiting(30));
     let redriven = from_events(&arn("x"), &h.events, at(62));
     assert_eq!(redriven.status, "RUNNING");
     assert_eq!(redriven.redrives, 1);
@@ -231,7 +234,8 @@ fn a_refused_event_shows_the_catch_and_the_fail_state() {
 fn a_drain_past_its_deadline_says_so() {
     let mut output = state("deadline_passed", 40, 600);
     output["drain_timed_out"] = json!(true);
-    output["completion"] = json!({"outcome": "already_completed", "result": "ABANDON"});
+    output["completion"] =
+        json!({"outcome": "already_completed", "result": "ABANDON", "at": "2026-11-29T00:00:00Z"});
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .task(
@@ -320,4 +324,23 @@ async fn a_missing_execution_or_throttling_fails_with_its_code() {
             "{error}"
         );
     }
+}
+
+#[test]
+fn retried_errors_are_counted() {
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .entered("Task", "CheckDrained", 0, json!({}))
+        .scheduled(0)
+        .task_failed(1, "Retryable", "a")
+        .scheduled(2)
+        .task_failed(3, "Lambda.Unknown", "b")
+        .scheduled(4)
+        .task_failed(5, "Retryable", "c")
+        .scheduled(6);
+    let timeline = from_events(&arn("r"), &h.events, at(7));
+    assert_eq!(
+        visits(&timeline)[0].note(),
+        "running; 3 retried (Retryable x2, Lambda.Unknown)"
+    );
 }

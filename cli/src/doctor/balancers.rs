@@ -1,0 +1,257 @@
+//! The services' load balancers: a drain needs the replacement healthy (healthy threshold
+//! x interval) and the old registration drained (deregistration delay, connection
+//! draining) before the deadline; an NLB target group without connection termination
+//! keeps connections past its delay.
+
+use std::collections::BTreeMap;
+
+use super::machine::Drain;
+use super::services::Service;
+use super::{Check, Clients};
+use crate::CliError;
+
+/// A replacement that takes longer than this to become healthy slows every scale-in.
+pub const SLOW_HEALTHY_SECONDS: u64 = 300;
+const NLB_PROTOCOLS: [&str; 4] = ["TCP", "TLS", "UDP", "TCP_UDP"];
+const CONNECTION_TERMINATION: &str = "deregistration_delay.connection_termination.enabled";
+const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+/// One load balancer (Classic ELB) or target group as the checks need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Balancer {
+    /// `target group NAME` or `Classic ELB NAME`.
+    pub label: String,
+    /// `HTTP`, `TCP`, ... (target groups).
+    pub protocol: Option<String>,
+    pub healthy_threshold: u64,
+    pub interval_seconds: u64,
+    /// `None`: connection draining off (Classic ELB).
+    pub draining_seconds: Option<u64>,
+    pub connection_termination: bool,
+}
+
+impl Balancer {
+    /// How long a new registration takes to become healthy.
+    pub fn healthy_seconds(&self) -> u64 {
+        self.healthy_threshold * self.interval_seconds
+    }
+
+    pub fn is_nlb(&self) -> bool {
+        self.protocol
+            .as_deref()
+            .is_some_and(|p| NLB_PROTOCOLS.contains(&p))
+    }
+}
+
+/// Reads every load balancer of the services and adds their checks.
+pub async fn check(
+    clients: &Clients,
+    drain: &Drain,
+    services: &[Service],
+    checks: &mut Vec<Check>,
+) {
+    for service in services {
+        for arn in &service.target_groups {
+            match target_group(clients, arn).await {
+                Ok(found) => checks.extend(balancer_checks(&service.name, &found, drain)),
+                Err(error) => checks.push(missing_or_unreadable(
+                    &service.name,
+                    arn,
+                    error,
+                    "TargetGroupNotFound",
+                )),
+            }
+        }
+        for name in &service.classic {
+            match classic(clients, name).await {
+                Ok(found) => checks.extend(balancer_checks(&service.name, &found, drain)),
+                Err(error) => checks.push(missing_or_unreadable(
+                    &service.name,
+                    name,
+                    error,
+                    "LoadBalancerNotFound",
+                )),
+            }
+        }
+    }
+}
+
+fn missing_or_unreadable(service: &str, id: &str, error: CliError, missing: &str) -> Check {
+    let subject = format!("{service} / {id}");
+    if error.code() == Some(missing) {
+        Check::fail(
+            "load-balancer",
+            Some(&subject),
+            "the service names it but it does not exist: the service cannot register its tasks",
+            "recreate it, or update the service's load balancers",
+        )
+    } else {
+        Check::unreadable("load-balancer", Some(&subject), &error)
+    }
+}
+
+/// Draining against the deadline, the replacement's health-check time, NLB connections.
+pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain) -> Vec<Check> {
+    let subject = format!("{service} / {}", lb.label);
+    let subject = Some(subject.as_str());
+    let healthy = lb.healthy_seconds();
+    let mut checks = vec![draining(subject, lb, drain)];
+    let health = format!(
+        "a replacement is healthy after {} x {} s = {healthy} s",
+        lb.healthy_threshold, lb.interval_seconds
+    );
+    checks.push(if healthy > SLOW_HEALTHY_SECONDS {
+        Check::warn(
+            "lb-replacement-health",
+            subject,
+            format!(
+                "{health}: every scale-in waits at least that long before ECS stops the old task"
+            ),
+            "lower the health check's healthy threshold or interval",
+        )
+    } else {
+        Check::pass("lb-replacement-health", subject, health)
+    });
+    if lb.is_nlb() {
+        checks.push(if lb.connection_termination {
+            Check::pass("nlb-connection-termination", subject, format!("{CONNECTION_TERMINATION} is true"))
+        } else {
+            Check::warn(
+                "nlb-connection-termination",
+                subject,
+                format!(
+                    "{CONNECTION_TERMINATION} is false: established connections outlive the deregistration delay, \
+                     so the drain ends with them open and the instance's termination cuts them"
+                ),
+                format!("aws elbv2 modify-target-group-attributes --target-group-arn <arn> --attributes Key={CONNECTION_TERMINATION},Value=true"),
+            )
+        });
+    }
+    checks
+}
+
+fn draining(subject: Option<&str>, lb: &Balancer, drain: &Drain) -> Check {
+    let Some(draining) = lb.draining_seconds else {
+        return Check::warn(
+            "lb-draining",
+            subject,
+            "connection draining is off: in-flight requests are cut when ECS deregisters the old task",
+            "enable connection draining (aws elb modify-load-balancer-attributes ... ConnectionDraining={Enabled=true,Timeout=300})",
+        );
+    };
+    let needed = lb.healthy_seconds() + draining;
+    let what = format!(
+        "a drain takes about {needed} s here (replacement healthy {} s + draining {draining} s)",
+        lb.healthy_seconds()
+    );
+    let Some(deadline) = drain.settings.map(|s| s.drain_deadline_seconds) else {
+        return Check::pass(
+            "lb-draining",
+            subject,
+            format!("{what}; the drain deadline is unknown"),
+        );
+    };
+    if needed >= deadline {
+        return Check::fail(
+            "lb-draining",
+            subject,
+            format!("{what}, not less than the drain deadline {deadline} s: the instance is released while it still drains"),
+            format!("raise the drain deadline (infra: drainDeadline) above {} s, or shorten the draining", needed * 2),
+        );
+    }
+    if needed * 2 > deadline {
+        return Check::warn(
+            "lb-draining",
+            subject,
+            format!("{what}, more than half the drain deadline {deadline} s: a slow placement reaches the deadline"),
+            format!("raise the drain deadline (infra: drainDeadline) to {} s or more", needed * 2),
+        );
+    }
+    Check::pass(
+        "lb-draining",
+        subject,
+        format!("{what}, within the drain deadline {deadline} s"),
+    )
+}
+
+async fn target_group(clients: &Clients, arn: &str) -> Result<Balancer, CliError> {
+    let groups: Vec<_> = clients
+        .elbv2
+        .describe_target_groups()
+        .target_group_arns(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CliError::aws("DescribeTargetGroups", e))?;
+    let Some(group) = groups.first() else {
+        return Err(CliError::Aws {
+            operation: "DescribeTargetGroups",
+            code: "TargetGroupNotFound".to_string(),
+            message: format!("{arn} not found"),
+        });
+    };
+    let attributes: BTreeMap<String, String> = clients
+        .elbv2
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| CliError::aws("DescribeTargetGroupAttributes", e))?
+        .attributes()
+        .iter()
+        .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+        .collect();
+    let number = |v: Option<i32>, default: u64| v.map(|v| v.max(0) as u64).unwrap_or(default);
+    Ok(Balancer {
+        label: format!("target group {}", group.target_group_name().unwrap_or(arn)),
+        protocol: group.protocol().map(|p| p.as_str().to_string()),
+        healthy_threshold: number(group.healthy_threshold_count(), 5),
+        interval_seconds: number(group.health_check_interval_seconds(), 30),
+        draining_seconds: Some(
+            attributes
+                .get(DEREGISTRATION_DELAY)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(300),
+        ),
+        connection_termination: attributes.get(CONNECTION_TERMINATION).map(String::as_str)
+            == Some("true"),
+    })
+}
+
+async fn classic(clients: &Clients, name: &str) -> Result<Balancer, CliError> {
+    let found: Vec<_> = clients
+        .elb
+        .describe_load_balancers()
+        .load_balancer_names(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CliError::aws("DescribeLoadBalancers", e))?;
+    let check = found.first().and_then(|lb| lb.health_check());
+    let attributes = clients
+        .elb
+        .describe_load_balancer_attributes()
+        .load_balancer_name(name)
+        .send()
+        .await
+        .map_err(|e| CliError::aws("DescribeLoadBalancerAttributes", e))?;
+    let draining = attributes
+        .load_balancer_attributes()
+        .and_then(|a| a.connection_draining())
+        .filter(|d| d.enabled())
+        .map(|d| d.timeout().unwrap_or(300).max(0) as u64);
+    Ok(Balancer {
+        label: format!("Classic ELB {name}"),
+        protocol: None,
+        healthy_threshold: check
+            .map(|c| c.healthy_threshold().max(0) as u64)
+            .unwrap_or(10),
+        interval_seconds: check.map(|c| c.interval().max(0) as u64).unwrap_or(30),
+        draining_seconds: draining,
+        connection_termination: false,
+    })
+}

@@ -1,0 +1,320 @@
+//! The cluster: it exists, no capacity provider on a managed group drains or sizes it
+//! against us (managed draining; managed scaling at target 100 %), and no container
+//! instance is stuck DRAINING, has a disconnected agent, or is in none of the groups.
+
+use aws_sdk_ecs::types::{
+    CapacityProvider, ManagedDraining, ManagedScalingStatus, ManagedTerminationProtection,
+};
+
+use super::hooks::{Group, Groups};
+use super::{Check, Clients, Options};
+use crate::CliError;
+
+/// `DescribeContainerInstances` takes at most 100 ARNs a call.
+const DESCRIBE_BATCH: usize = 100;
+
+/// A container instance as the checks need it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerInstance {
+    pub arn: String,
+    pub ec2_instance_id: String,
+    /// `ACTIVE`, `DRAINING`, ...
+    pub status: String,
+    pub agent_connected: bool,
+    /// Its lifecycle state in a managed group, `None` when in none.
+    pub group_state: Option<String>,
+}
+
+impl ContainerInstance {
+    /// Capacity, as the task scaler counts it: ACTIVE with a connected agent and, where it
+    /// is in a managed group, InService there.
+    pub fn usable(&self) -> bool {
+        self.status == "ACTIVE"
+            && self.agent_connected
+            && self.group_state.as_deref().is_none_or(|s| s == "InService")
+    }
+}
+
+/// What the cluster holds; `instances` is `None` when they could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct Fleet {
+    pub cluster_found: bool,
+    pub instances: Option<Vec<ContainerInstance>>,
+}
+
+pub async fn check(
+    clients: &Clients,
+    options: &Options,
+    groups: &Groups,
+    checks: &mut Vec<Check>,
+) -> Fleet {
+    let cluster = &options.cluster;
+    let described = match clients
+        .ecs
+        .describe_clusters()
+        .clusters(cluster)
+        .send()
+        .await
+    {
+        Ok(described) => described,
+        Err(error) => {
+            let error = CliError::aws("DescribeClusters", error);
+            checks.push(Check::unreadable("cluster", Some(cluster), &error));
+            return Fleet::default();
+        }
+    };
+    let Some(found) = described.clusters().first() else {
+        checks.push(Check::fail(
+            "cluster",
+            Some(cluster),
+            "no such ECS cluster (in this account and region)",
+            "check --cluster and the region (AWS_REGION)",
+        ));
+        return Fleet::default();
+    };
+    let status = found.status().unwrap_or("ACTIVE");
+    checks.push(if status == "ACTIVE" {
+        Check::pass(
+            "cluster",
+            Some(cluster),
+            format!(
+                "ACTIVE, {} container instances registered (ACTIVE and DRAINING)",
+                found.registered_container_instances_count()
+            ),
+        )
+    } else {
+        Check::fail(
+            "cluster",
+            Some(cluster),
+            format!("{status}: it runs nothing"),
+            "check --cluster",
+        )
+    });
+    capacity_providers(clients, found.capacity_providers(), groups, checks).await;
+    let instances = match container_instances(clients, cluster, groups).await {
+        Ok(instances) => {
+            checks.extend(instance_checks(cluster, &instances, groups));
+            Some(instances)
+        }
+        Err(error) => {
+            checks.push(Check::unreadable(
+                "container-instances",
+                Some(cluster),
+                &error,
+            ));
+            None
+        }
+    };
+    Fleet {
+        cluster_found: true,
+        instances,
+    }
+}
+
+async fn capacity_providers(
+    clients: &Clients,
+    names: &[String],
+    groups: &Groups,
+    checks: &mut Vec<Check>,
+) {
+    let providers = if names.is_empty() {
+        Vec::new()
+    } else {
+        match clients
+            .ecs
+            .describe_capacity_providers()
+            .set_capacity_providers(Some(names.to_vec()))
+            .send()
+            .await
+        {
+            Ok(answer) => answer.capacity_providers().to_vec(),
+            Err(error) => {
+                let error = CliError::aws("DescribeCapacityProviders", error);
+                checks.push(Check::unreadable("capacity-provider", None, &error));
+                return;
+            }
+        }
+    };
+    for group in &groups.found {
+        checks.push(capacity_provider_check(group, &providers));
+    }
+}
+
+/// The capacity providers of the cluster that use `group`, judged.
+pub fn capacity_provider_check(group: &Group, providers: &[CapacityProvider]) -> Check {
+    let name = Some(group.name.as_str());
+    let suffix = format!("autoScalingGroupName/{}", group.name);
+    let using: Vec<_> = providers
+        .iter()
+        .filter(|p| {
+            p.auto_scaling_group_provider()
+                .map(|a| a.auto_scaling_group_arn())
+                .is_some_and(|arn| arn == group.arn || arn.ends_with(&suffix) || arn == group.name)
+        })
+        .collect();
+    let Some(provider) = using.first() else {
+        return Check::pass(
+            "capacity-provider",
+            name,
+            "no capacity provider of the cluster uses the group",
+        );
+    };
+    let cp = provider.name().unwrap_or_default();
+    let asg = provider.auto_scaling_group_provider();
+    let scaling = asg.and_then(|a| a.managed_scaling());
+    let scaling_on = scaling.and_then(|s| s.status()) == Some(&ManagedScalingStatus::Enabled);
+    let target = scaling.and_then(|s| s.target_capacity()).unwrap_or(100);
+    if scaling_on && target >= 100 {
+        return Check::fail(
+            "capacity-provider",
+            name,
+            format!(
+                "{cp}: managed scaling at target capacity {target} %: ECS scales in every instance that runs no \
+                 task, so there is never a spare one for a draining task (N+1), and the task scaler then lowers the \
+                 desired count: together they ratchet the service down to its minimum"
+            ),
+            format!("set {cp}'s target capacity below 100 % (room for N instances), or turn its managed scaling off"),
+        );
+    }
+    if asg.and_then(|a| a.managed_draining()) == Some(&ManagedDraining::Enabled) {
+        return Check::warn(
+            "capacity-provider",
+            name,
+            format!(
+                "{cp}: managed draining: ECS drains the same instances through its own terminate hook and \
+                 completes it once the tasks stopped, without waiting for the load balancers this drain waits for"
+            ),
+            format!(
+                "aws ecs update-capacity-provider --name {cp} --auto-scaling-group-provider managedDraining=DISABLED"
+            ),
+        );
+    }
+    let protection = asg.and_then(|a| a.managed_termination_protection())
+        == Some(&ManagedTerminationProtection::Enabled);
+    Check::pass(
+        "capacity-provider",
+        name,
+        format!(
+            "{cp}: managed draining off, managed scaling {}{}",
+            if scaling_on {
+                format!("at target {target} %")
+            } else {
+                "off".to_string()
+            },
+            if protection {
+                ", managed termination protection on"
+            } else {
+                ""
+            }
+        ),
+    )
+}
+
+/// Every container instance of the cluster, described, with its state in the managed groups.
+pub async fn container_instances(
+    clients: &Clients,
+    cluster: &str,
+    groups: &Groups,
+) -> Result<Vec<ContainerInstance>, CliError> {
+    let arns: Vec<String> = clients
+        .ecs
+        .list_container_instances()
+        .cluster(cluster)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CliError::aws("ListContainerInstances", e))?;
+    let mut instances = Vec::with_capacity(arns.len());
+    for batch in arns.chunks(DESCRIBE_BATCH) {
+        let described = clients
+            .ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| CliError::aws("DescribeContainerInstances", e))?;
+        for ci in described.container_instances() {
+            let ec2 = ci.ec2_instance_id().unwrap_or_default().to_string();
+            instances.push(ContainerInstance {
+                arn: ci.container_instance_arn().unwrap_or_default().to_string(),
+                status: ci.status().unwrap_or_default().to_string(),
+                agent_connected: ci.agent_connected(),
+                group_state: groups.state_of(&ec2).map(str::to_string),
+                ec2_instance_id: ec2,
+            });
+        }
+    }
+    Ok(instances)
+}
+
+/// Stuck DRAINING, disconnected agents, instances outside the managed groups.
+pub fn instance_checks(
+    cluster: &str,
+    instances: &[ContainerInstance],
+    groups: &Groups,
+) -> Vec<Check> {
+    let subject = Some(cluster);
+    let ids = |f: &dyn Fn(&ContainerInstance) -> bool| -> Vec<String> {
+        instances
+            .iter()
+            .filter(|i| f(i))
+            .map(|i| i.ec2_instance_id.clone())
+            .collect()
+    };
+    let terminating = |i: &ContainerInstance| {
+        i.group_state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("Terminating"))
+    };
+    let stuck = ids(&|i| i.status == "DRAINING" && !terminating(i));
+    let in_drain = ids(&|i| i.status == "DRAINING" && terminating(i));
+    let disconnected = ids(&|i| !i.agent_connected);
+    let outside = ids(&|i| i.group_state.is_none());
+    let mut checks = Vec::new();
+    checks.push(if stuck.is_empty() {
+        let drains = if in_drain.is_empty() { String::new() } else { format!(" ({} being drained now)", in_drain.join(", ")) };
+        Check::pass("container-instances-draining", subject, format!("no container instance stuck DRAINING{drains}"))
+    } else {
+        Check::warn(
+            "container-instances-draining",
+            subject,
+            format!(
+                "DRAINING but not terminating: {}: nothing is placed there and they are not capacity (an \
+                 interrupted drain, a warm-pool instance, or someone's manual drain)",
+                stuck.join(", ")
+            ),
+            format!(
+                "aws ecs update-container-instances-state --cluster {cluster} --status ACTIVE --container-instances \
+                 <arns> to use them again, or terminate them through Auto Scaling"
+            ),
+        )
+    });
+    checks.push(if disconnected.is_empty() {
+        Check::pass("container-instances-agent", subject, format!("every agent of {} container instances connected", instances.len()))
+    } else {
+        Check::warn(
+            "container-instances-agent",
+            subject,
+            format!(
+                "agent disconnected on {}: not capacity, nothing is placed there, and ECS never deregisters them",
+                disconnected.join(", ")
+            ),
+            "restart the ECS agent there (systemctl restart ecs), or terminate them through Auto Scaling",
+        )
+    });
+    if groups.read && !outside.is_empty() {
+        checks.push(Check::warn(
+            "container-instances-groups",
+            subject,
+            format!(
+                "in none of the managed groups: {}: when they are terminated, nothing drains them",
+                outside.join(", ")
+            ),
+            "add their group to --asg (and to the deployment's autoScalingGroupNames), or move them into one",
+        ));
+    }
+    checks
+}

@@ -1,0 +1,214 @@
+//! The managed Auto Scaling groups: each exists and has our terminate hook, whose heartbeat
+//! timeout outlasts the sweep and leaves room after our heartbeat, whose limit
+//! (min(48 h, 100 x heartbeat timeout)) is above the drain deadline; other terminate hooks
+//! (an ABANDON from one of them skips ours) and instances protected from scale-in.
+
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+use serde::Deserialize;
+
+use super::machine::Drain;
+use super::{Check, Clients, Options};
+use crate::CliError;
+
+mod rules;
+
+pub use rules::{heartbeat, hook_checks, Hook};
+
+pub const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
+
+/// A managed group as the later checks need it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub arn: String,
+    pub instances: Vec<GroupInstance>,
+    pub target_groups: Vec<String>,
+    pub classic: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupInstance {
+    pub id: String,
+    /// `InService`, `Terminating:Wait`, ...
+    pub state: String,
+    pub protected: bool,
+}
+
+/// The groups found; `read` is false when `DescribeAutoScalingGroups` failed.
+#[derive(Debug, Clone, Default)]
+pub struct Groups {
+    pub found: Vec<Group>,
+    pub read: bool,
+}
+
+impl Groups {
+    /// The lifecycle state of `instance` in a managed group, `None` when in none.
+    pub fn state_of(&self, instance: &str) -> Option<&str> {
+        self.found
+            .iter()
+            .flat_map(|g| &g.instances)
+            .find(|i| i.id == instance)
+            .map(|i| i.state.as_str())
+    }
+}
+
+/// Reads the groups and their hooks and adds their checks.
+pub async fn check(
+    clients: &Clients,
+    options: &Options,
+    drain: &Drain,
+    checks: &mut Vec<Check>,
+) -> Groups {
+    let described = match describe(clients, &options.asgs).await {
+        Ok(described) => described,
+        Err(error) => {
+            checks.push(Check::unreadable("asg", None, &error));
+            return Groups::default();
+        }
+    };
+    let mut groups = Groups {
+        found: Vec::new(),
+        read: true,
+    };
+    for name in &options.asgs {
+        let Some(group) = described
+            .iter()
+            .find(|g| g.auto_scaling_group_name() == Some(name))
+        else {
+            checks.push(Check::fail(
+                "asg",
+                Some(name),
+                "no such Auto Scaling group (in this account and region)",
+                "check --asg and the region (AWS_REGION)",
+            ));
+            continue;
+        };
+        match hooks_of(clients, name).await {
+            Ok(hooks) => checks.extend(hook_checks(name, &hooks, drain, options)),
+            Err(error) => checks.push(Check::unreadable("hook", Some(name), &error)),
+        }
+        checks.push(protection(group));
+        groups.found.push(summary(group));
+    }
+    groups
+}
+
+/// `DescribeAutoScalingGroups` of `names`, every page.
+pub async fn describe(
+    clients: &Clients,
+    names: &[String],
+) -> Result<Vec<AutoScalingGroup>, CliError> {
+    clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .set_auto_scaling_group_names(Some(names.to_vec()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CliError::aws("DescribeAutoScalingGroups", e))
+}
+
+/// The group's terminate hooks (`DescribeLifecycleHooks` returns them all in one answer).
+async fn hooks_of(clients: &Clients, asg: &str) -> Result<Vec<Hook>, CliError> {
+    let answer = clients
+        .autoscaling
+        .describe_lifecycle_hooks()
+        .auto_scaling_group_name(asg)
+        .send()
+        .await
+        .map_err(|e| CliError::aws("DescribeLifecycleHooks", e))?;
+    Ok(answer
+        .lifecycle_hooks()
+        .iter()
+        .filter(|h| h.lifecycle_transition() == Some(TERMINATING))
+        .map(|h| Hook {
+            name: h.lifecycle_hook_name().unwrap_or_default().to_string(),
+            heartbeat_timeout: h.heartbeat_timeout().map(|t| t.max(0) as u64),
+            global_timeout: h.global_timeout().map(|t| t.max(0) as u64),
+            default_result: h.default_result().unwrap_or("ABANDON").to_string(),
+            cluster: metadata_cluster(h.notification_metadata()),
+        })
+        .collect())
+}
+
+/// The cluster a hook's `NotificationMetadata` names (`{"cluster": "..."}`), if any.
+pub fn metadata_cluster(metadata: Option<&str>) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Metadata {
+        cluster: String,
+    }
+    serde_json::from_str::<Metadata>(metadata?)
+        .ok()
+        .map(|m| m.cluster)
+}
+
+/// Instances protected from scale-in are never picked by a scale-in (nor drained).
+fn protection(group: &AutoScalingGroup) -> Check {
+    let name = group.auto_scaling_group_name();
+    let protected: Vec<_> = group
+        .instances()
+        .iter()
+        .filter(|i| i.protected_from_scale_in() == Some(true))
+        .filter_map(|i| i.instance_id())
+        .collect();
+    let new_protected = group.new_instances_protected_from_scale_in() == Some(true);
+    if protected.is_empty() && !new_protected {
+        return Check::pass(
+            "scale-in-protection",
+            name,
+            "no instance is protected from scale-in",
+        );
+    }
+    let mut detail = Vec::new();
+    if !protected.is_empty() {
+        detail.push(format!(
+            "{} of {} instances are protected from scale-in ({})",
+            protected.len(),
+            group.instances().len(),
+            protected.join(", ")
+        ));
+    }
+    if new_protected {
+        detail.push("new instances are protected from scale-in".to_string());
+    }
+    Check::warn(
+        "scale-in-protection",
+        name,
+        format!(
+            "{}: a scale-in never picks them and can only take the others; a capacity provider's \
+             managed termination protection does this while they run tasks",
+            detail.join("; ")
+        ),
+        "if no capacity provider manages it on purpose: aws autoscaling set-instance-protection \
+         --no-protected-from-scale-in --auto-scaling-group-name <group> --instance-ids <ids>",
+    )
+}
+
+pub fn summary(group: &AutoScalingGroup) -> Group {
+    Group {
+        name: group
+            .auto_scaling_group_name()
+            .unwrap_or_default()
+            .to_string(),
+        arn: group
+            .auto_scaling_group_arn()
+            .unwrap_or_default()
+            .to_string(),
+        instances: group
+            .instances()
+            .iter()
+            .map(|i| GroupInstance {
+                id: i.instance_id().unwrap_or_default().to_string(),
+                state: i
+                    .lifecycle_state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                protected: i.protected_from_scale_in() == Some(true),
+            })
+            .collect(),
+        target_groups: group.target_group_arns().to_vec(),
+        classic: group.load_balancer_names().to_vec(),
+    }
+}

@@ -1,0 +1,253 @@
+//! The services: N+1 holds (usable instances at least desired + N), and the deployment
+//! configuration (minimum healthy, maximum percent, host ports) lets ECS move a task off a
+//! draining instance with the instances there are.
+
+use aws_sdk_ecs::types::{NetworkMode, Service as EcsService};
+
+use super::fleet::{ContainerInstance, Fleet};
+use super::{Check, Clients, Options};
+use crate::CliError;
+
+mod rules;
+
+pub use rules::{deployment, n_plus_one, Placement};
+
+/// `DescribeServices` takes at most 10 services a call; `DescribeTasks` 100 tasks.
+const SERVICES_BATCH: usize = 10;
+const TASKS_BATCH: usize = 100;
+
+/// A service as the load-balancer checks and the drill need it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub desired: u64,
+    pub minimum_healthy_percent: u64,
+    pub maximum_percent: u64,
+    pub target_groups: Vec<String>,
+    pub classic: Vec<String>,
+    /// Container instances that run (or start) a task of it.
+    pub hosts: Vec<String>,
+}
+
+impl Service {
+    /// The fewest tasks ECS keeps healthy: ceil(minimumHealthyPercent x desired / 100).
+    pub fn minimum_healthy(&self) -> u64 {
+        (self.minimum_healthy_percent * self.desired).div_ceil(100)
+    }
+}
+
+pub async fn check(
+    clients: &Clients,
+    options: &Options,
+    fleet: &Fleet,
+    checks: &mut Vec<Check>,
+) -> Vec<Service> {
+    if !fleet.cluster_found {
+        return Vec::new();
+    }
+    let found = match describe(clients, options).await {
+        Ok(found) => found,
+        Err(error) => {
+            checks.push(Check::unreadable("service", None, &error));
+            return Vec::new();
+        }
+    };
+    for name in &options.services {
+        let short =
+            |s: &EcsService| s.service_name() == Some(name) || s.service_arn() == Some(name);
+        if !found
+            .iter()
+            .any(|s| short(s) && s.status() == Some("ACTIVE"))
+        {
+            checks.push(Check::fail(
+                "service",
+                Some(name),
+                format!("no ACTIVE service {name} in cluster {}", options.cluster),
+                "check --service and --cluster",
+            ));
+        }
+    }
+    let mut services = Vec::new();
+    for service in found.iter().filter(|s| s.status() == Some("ACTIVE")) {
+        services.push(one(clients, options, fleet, service, checks).await);
+    }
+    services
+}
+
+/// The N+1 and deployment checks of one service.
+async fn one(
+    clients: &Clients,
+    options: &Options,
+    fleet: &Fleet,
+    service: &EcsService,
+    checks: &mut Vec<Check>,
+) -> Service {
+    let mut summary = summary(service);
+    let name = summary.name.clone();
+    let Some(instances) = &fleet.instances else {
+        return summary; // the container instances could not be read: said already
+    };
+    let usable: Vec<&ContainerInstance> = instances.iter().filter(|i| i.usable()).collect();
+    checks.push(n_plus_one(
+        &name,
+        usable.len() as u64,
+        summary.desired,
+        options.n_count,
+    ));
+    let placement = match placement(clients, &options.cluster, service).await {
+        Ok((placement, hosts)) => {
+            summary.hosts = hosts;
+            placement
+        }
+        Err(error) => {
+            checks.push(Check::unreadable(
+                "deployment-configuration",
+                Some(&name),
+                &error,
+            ));
+            return summary;
+        }
+    };
+    let free = usable
+        .iter()
+        .filter(|i| !summary.hosts.contains(&i.arn))
+        .count() as u64;
+    checks.push(deployment(&summary, &placement, free));
+    summary
+}
+
+/// The services `options` names (every service of the cluster when none), as ECS describes them.
+pub async fn describe(clients: &Clients, options: &Options) -> Result<Vec<EcsService>, CliError> {
+    let names: Vec<String> = if options.services.is_empty() {
+        clients
+            .ecs
+            .list_services()
+            .cluster(&options.cluster)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| CliError::aws("ListServices", e))?
+    } else {
+        options.services.clone()
+    };
+    let mut found = Vec::new();
+    for batch in names.chunks(SERVICES_BATCH) {
+        let answer = clients
+            .ecs
+            .describe_services()
+            .cluster(&options.cluster)
+            .set_services(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| CliError::aws("DescribeServices", e))?;
+        found.extend(answer.services().iter().cloned());
+    }
+    Ok(found)
+}
+
+pub fn summary(service: &EcsService) -> Service {
+    let deployment = service.deployment_configuration();
+    Service {
+        name: service.service_name().unwrap_or_default().to_string(),
+        desired: service.desired_count().max(0) as u64,
+        minimum_healthy_percent: deployment
+            .and_then(|d| d.minimum_healthy_percent())
+            .unwrap_or(100)
+            .max(0) as u64,
+        maximum_percent: deployment
+            .and_then(|d| d.maximum_percent())
+            .unwrap_or(200)
+            .max(0) as u64,
+        target_groups: service
+            .load_balancers()
+            .iter()
+            .filter_map(|lb| lb.target_group_arn().map(str::to_string))
+            .collect(),
+        classic: service
+            .load_balancers()
+            .iter()
+            .filter_map(|lb| lb.load_balancer_name().map(str::to_string))
+            .collect(),
+        hosts: Vec::new(),
+    }
+}
+
+/// How its tasks are placed (from its task definition) and where they run now.
+async fn placement(
+    clients: &Clients,
+    cluster: &str,
+    service: &EcsService,
+) -> Result<(Placement, Vec<String>), CliError> {
+    let definition = clients
+        .ecs
+        .describe_task_definition()
+        .task_definition(service.task_definition().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| CliError::aws("DescribeTaskDefinition", e))?;
+    let definition = definition.task_definition();
+    let network = definition.and_then(|d| d.network_mode()).cloned();
+    let host_ports: Vec<i32> = definition
+        .map(|d| d.container_definitions())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|c| c.port_mappings())
+        .filter_map(|p| p.host_port().filter(|port| *port > 0))
+        .collect();
+    let placement = match network {
+        Some(NetworkMode::Host) => Placement::OnePerInstance("host networking".to_string()),
+        Some(NetworkMode::Awsvpc) => Placement::Shared,
+        _ if !host_ports.is_empty() => Placement::OnePerInstance(format!(
+            "fixed host port {}",
+            host_ports
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => Placement::Shared,
+    };
+    let hosts = hosts(clients, cluster, service.service_name().unwrap_or_default()).await?;
+    Ok((placement, hosts))
+}
+
+/// The container instances that run (or start) a task of the service, sorted.
+pub async fn hosts(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+) -> Result<Vec<String>, CliError> {
+    let arns: Vec<String> = clients
+        .ecs
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CliError::aws("ListTasks", e))?;
+    let mut hosts = Vec::new();
+    for batch in arns.chunks(TASKS_BATCH) {
+        let answer = clients
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| CliError::aws("DescribeTasks", e))?;
+        hosts.extend(
+            answer
+                .tasks()
+                .iter()
+                .filter_map(|t| t.container_instance_arn().map(str::to_string)),
+        );
+    }
+    hosts.sort();
+    hosts.dedup();
+    Ok(hosts)
+}

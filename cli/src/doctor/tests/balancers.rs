@@ -1,0 +1,92 @@
+//! The services' load balancers.
+
+use super::*;
+
+const TG_SUBJECT: &str = "web / target group web-tg";
+const CLB_SUBJECT: &str = "web / Classic ELB web-clb";
+
+#[tokio::test]
+async fn an_nlb_without_connection_termination_warns() {
+    let mut f = Fixture::default();
+    f.target_groups[0].protocol = "TCP".to_string();
+    let report = run(&f).await;
+    let nlb = check(&report, "nlb-connection-termination", Some(TG_SUBJECT));
+    assert_eq!(nlb.status, Status::Warn, "{nlb:#?}");
+    assert!(nlb
+        .detail
+        .contains("connections outlive the deregistration delay"));
+    assert!(nlb
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("connection_termination.enabled,Value=true"));
+    f.target_groups[0].termination = Some(true);
+    assert_eq!(
+        check(
+            &run(&f).await,
+            "nlb-connection-termination",
+            Some(TG_SUBJECT)
+        )
+        .status,
+        Status::Pass
+    );
+}
+
+#[tokio::test]
+async fn draining_longer_than_the_deadline_fails_and_over_half_warns() {
+    let mut f = Fixture::default();
+    f.target_groups[0].delay = 2900; // 150 s + 2900 s >= 3000 s
+    let report = run(&f).await;
+    let draining = check(&report, "lb-draining", Some(TG_SUBJECT));
+    assert_eq!(draining.status, Status::Fail, "{draining:#?}");
+    assert!(draining.detail.contains("3050 s"), "{draining:#?}");
+    f.target_groups[0].delay = 1400;
+    assert_eq!(
+        check(&run(&f).await, "lb-draining", Some(TG_SUBJECT)).status,
+        Status::Warn
+    );
+}
+
+#[tokio::test]
+async fn a_slow_health_check_warns() {
+    let mut f = Fixture::default();
+    f.target_groups[0].threshold = 10;
+    f.target_groups[0].interval = 60;
+    let report = run(&f).await;
+    let health = check(&report, "lb-replacement-health", Some(TG_SUBJECT));
+    assert_eq!(health.status, Status::Warn, "{health:#?}");
+    assert!(health.detail.contains("10 x 60 s = 600 s"));
+}
+
+#[tokio::test]
+async fn classic_connection_draining_off_warns() {
+    let mut f = Fixture::default();
+    f.classic[0].draining = None;
+    let draining = check(&run(&f).await, "lb-draining", Some(CLB_SUBJECT)).clone();
+    assert_eq!(draining.status, Status::Warn, "{draining:#?}");
+    assert!(draining.detail.contains("connection draining is off"));
+}
+
+#[tokio::test]
+async fn a_missing_target_group_fails() {
+    let mut f = Fixture::default();
+    f.target_groups.clear();
+    let report = run(&f).await;
+    let missing = check(&report, "load-balancer", None);
+    assert_eq!(missing.status, Status::Fail, "{missing:#?}");
+    assert!(missing.detail.contains("does not exist"));
+    f.errors
+        .insert("DescribeLoadBalancerAttributes", "Throttling");
+    let report = run(&f).await;
+    let failed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.name == "load-balancer")
+        .collect();
+    assert!(
+        failed.iter().any(|c| c
+            .detail
+            .contains("DescribeLoadBalancerAttributes: Throttling")),
+        "{failed:#?}"
+    );
+}

@@ -1,0 +1,328 @@
+//! A deployment answered by mocked clients: every read answers from the fields of
+//! [`Fixture`] (a correct deployment by default), so a test changes one field to
+//! misconfigure one thing, or names an operation in `errors` to make it fail.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use aws_smithy_mocks::MockResponse;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use serde_json::{json, Value};
+use sta_shared::testing::{json_error, query_error};
+
+use crate::doctor::{Clients, Options};
+
+/// A client of `$sdk` answering from `rules` (any matching rule), without the SDK's retries.
+macro_rules! fixture_client {
+    ($sdk:ident, $rules:expr) => {{
+        let rules: Vec<aws_smithy_mocks::Rule> = $rules;
+        let refs: Vec<&aws_smithy_mocks::Rule> = rules.iter().collect();
+        aws_smithy_mocks::mock_client!($sdk, aws_smithy_mocks::RuleMode::MatchAny, &refs, |c| c
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled()))
+    }};
+}
+
+mod ecs;
+mod groups;
+mod machine;
+
+pub const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
+pub const CLUSTER: &str = "prod";
+pub const ASG: &str = "web-asg";
+pub const HOOK: &str = "drain-hook";
+pub const RULE: &str = "drain-terminate";
+pub const SERVICE: &str = "web";
+pub const TG: &str =
+    "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web-tg/0123456789abcdef";
+pub const CLB: &str = "web-clb";
+pub const STACK: &str = "drain-stack";
+
+pub fn asg_arn(name: &str) -> String {
+    format!("arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:0a1b:autoScalingGroupName/{name}")
+}
+
+pub fn ci_arn(n: usize) -> String {
+    format!("arn:aws:ecs:us-west-2:123456789012:container-instance/{CLUSTER}/ci-{n}")
+}
+
+pub fn instance(n: usize) -> String {
+    format!("i-000000000000000{n}")
+}
+
+#[derive(Debug, Clone)]
+pub struct FRule {
+    pub name: String,
+    pub state: String,
+    pub pattern: Value,
+    pub role: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FHook {
+    pub asg: String,
+    pub name: String,
+    pub transition: String,
+    pub heartbeat: i32,
+    pub default_result: String,
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FInstance {
+    pub n: usize,
+    pub asg_state: Option<String>,
+    pub protected: bool,
+    pub ecs_status: Option<String>,
+    pub connected: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FService {
+    pub name: String,
+    pub desired: i32,
+    pub min: i32,
+    pub max: i32,
+    pub target_groups: Vec<String>,
+    pub classic: Vec<String>,
+    pub network: String,
+    pub host_ports: Vec<i32>,
+    /// Which container instances (by number) run its tasks.
+    pub hosts: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FTargetGroup {
+    pub arn: String,
+    pub protocol: String,
+    pub threshold: i32,
+    pub interval: i32,
+    pub delay: u64,
+    pub termination: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FClassic {
+    pub name: String,
+    pub threshold: i32,
+    pub interval: i32,
+    pub draining: Option<i32>,
+}
+
+/// A capacity provider: (name, managed draining, managed scaling target or None when off).
+#[derive(Debug, Clone)]
+pub struct FProvider {
+    pub name: String,
+    pub asg: String,
+    pub draining: bool,
+    pub scaling_target: Option<i32>,
+}
+
+/// What the drill's calls answer.
+#[derive(Debug, Clone, Default)]
+pub struct FDrill {
+    /// Executions listed (name, input instance id); the one for the victim is the drain.
+    pub executions: Vec<(String, String)>,
+    /// DescribeExecution of the drain answers RUNNING this many times, then `final_status`.
+    pub running_polls: usize,
+    pub final_status: String,
+    pub output: Option<Value>,
+    /// Healthy targets per DescribeTargetHealth call (the last repeats).
+    pub target_health: Vec<Vec<String>>,
+    /// Whether the instance is still in its group (DescribeAutoScalingInstances).
+    pub still_in_group: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub machine_exists: bool,
+    pub machine_type: String,
+    pub definition: String,
+    pub rules: Vec<FRule>,
+    /// (name, status) of executions started an hour ago.
+    pub failed: Vec<(String, String)>,
+    /// The stack's schedules: (logical id, name, expression, state).
+    pub schedules: Vec<(String, String, String, String)>,
+    pub groups: Vec<String>,
+    pub new_instances_protected: bool,
+    pub hooks: Vec<FHook>,
+    pub cluster_exists: bool,
+    pub providers: Vec<FProvider>,
+    pub instances: Vec<FInstance>,
+    pub services: Vec<FService>,
+    pub target_groups: Vec<FTargetGroup>,
+    pub classic: Vec<FClassic>,
+    /// Operations that fail: name -> error code.
+    pub errors: BTreeMap<&'static str, &'static str>,
+    pub drill: FDrill,
+    pub calls: Arc<Calls>,
+}
+
+/// Counters of the drill's calls.
+#[derive(Debug, Default)]
+pub struct Calls {
+    pub terminate: AtomicUsize,
+    pub describe_execution: AtomicUsize,
+    pub target_health: AtomicUsize,
+}
+
+impl Calls {
+    pub fn get(counter: &AtomicUsize) -> usize {
+        counter.load(Ordering::SeqCst)
+    }
+}
+
+/// The real definition with infra's substitutions (deadline 3000 s).
+pub fn definition(deadline: u64) -> String {
+    include_str!("../../../../statemachine/drain.asl.json")
+        .replace("${DrainDeadlineSeconds}", &deadline.to_string())
+        .replace("${DeadlineResult}", "CONTINUE")
+        .replace("${StandaloneTasks}", "wait")
+        .replace("${StandaloneTaskGraceSeconds}", "300")
+        .replace(
+            "${DrainEcsFunctionArn}",
+            "arn:aws:lambda:us-west-2:123456789012:function:drain-ecs",
+        )
+        .replace(
+            "${DeregisterLbFunctionArn}",
+            "arn:aws:lambda:us-west-2:123456789012:function:deregister-lb",
+        )
+        .replace(
+            "${CheckDrainedFunctionArn}",
+            "arn:aws:lambda:us-west-2:123456789012:function:check-drained",
+        )
+        .replace(
+            "${CompleteLifecycleFunctionArn}",
+            "arn:aws:lambda:us-west-2:123456789012:function:complete-lifecycle",
+        )
+}
+
+pub fn terminate_pattern(groups: &[&str], hooks: &[&str]) -> Value {
+    json!({
+        "source": ["aws.autoscaling"],
+        "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+        "detail": {"AutoScalingGroupName": groups, "LifecycleHookName": hooks}
+    })
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self {
+            machine_exists: true,
+            machine_type: "STANDARD".to_string(),
+            definition: definition(3000),
+            rules: vec![FRule {
+                name: RULE.to_string(),
+                state: "ENABLED".to_string(),
+                pattern: terminate_pattern(&[ASG], &[HOOK]),
+                role: true,
+            }],
+            failed: Vec::new(),
+            schedules: Vec::new(),
+            groups: vec![ASG.to_string()],
+            new_instances_protected: false,
+            hooks: vec![FHook {
+                asg: ASG.to_string(),
+                name: HOOK.to_string(),
+                transition: "autoscaling:EC2_INSTANCE_TERMINATING".to_string(),
+                heartbeat: 600,
+                default_result: "CONTINUE".to_string(),
+                metadata: Some(format!("{{\"cluster\":\"{CLUSTER}\"}}")),
+            }],
+            cluster_exists: true,
+            providers: Vec::new(),
+            instances: (1..=3)
+                .map(|n| FInstance {
+                    n,
+                    asg_state: Some("InService".to_string()),
+                    protected: false,
+                    ecs_status: Some("ACTIVE".to_string()),
+                    connected: true,
+                })
+                .collect(),
+            services: vec![FService {
+                name: SERVICE.to_string(),
+                desired: 2,
+                min: 100,
+                max: 200,
+                target_groups: vec![TG.to_string()],
+                classic: vec![CLB.to_string()],
+                network: "host".to_string(),
+                host_ports: vec![8080],
+                hosts: vec![1, 2],
+            }],
+            target_groups: vec![FTargetGroup {
+                arn: TG.to_string(),
+                protocol: "HTTP".to_string(),
+                threshold: 5,
+                interval: 30,
+                delay: 300,
+                termination: None,
+            }],
+            classic: vec![FClassic {
+                name: CLB.to_string(),
+                threshold: 2,
+                interval: 10,
+                draining: Some(300),
+            }],
+            errors: BTreeMap::new(),
+            drill: FDrill::default(),
+            calls: Arc::new(Calls::default()),
+        }
+    }
+}
+
+impl Fixture {
+    /// The options doctor is run with against this fixture.
+    pub fn options(&self) -> Options {
+        Options {
+            cluster: CLUSTER.to_string(),
+            asgs: vec![ASG.to_string()],
+            services: vec![SERVICE.to_string()],
+            state_machine_arn: Some(MACHINE.to_string()),
+            stack: None,
+            sweep_period_seconds: None,
+            n_count: 1,
+            hook: None,
+        }
+    }
+
+    /// The error response of `operation`, when the fixture makes it fail.
+    fn failure(&self, operation: &str, query: bool) -> Option<HttpResponse> {
+        let code = self.errors.get(operation)?;
+        Some(if query {
+            query_error(400, code, &format!("{code} from the fixture"))
+        } else {
+            json_error(400, code)
+        })
+    }
+
+    /// Mocked clients answering from this fixture.
+    pub fn clients(&self) -> Clients {
+        let f = Arc::new(self.clone());
+        Clients {
+            sfn: machine::sfn(&f),
+            cloudformation: machine::cloudformation(&f),
+            scheduler: machine::scheduler(&f),
+            events: machine::events(&f),
+            autoscaling: groups::autoscaling(&f),
+            ecs: ecs::ecs(&f),
+            elb: groups::elb(&f),
+            elbv2: groups::elbv2(&f),
+        }
+    }
+}
+
+/// Answers `output(fixture, request)`, or the fixture's error for `operation`.
+pub fn respond<I, O, E>(
+    f: &Arc<Fixture>,
+    operation: &'static str,
+    query: bool,
+    output: impl Fn(&Fixture, &I) -> O + Send + Sync + 'static,
+) -> impl Fn(&I) -> MockResponse<O, E> + Send + Sync + 'static {
+    let f = f.clone();
+    move |req| match f.failure(operation, query) {
+        Some(error) => MockResponse::Http(error),
+        None => MockResponse::Output(output(&f, req)),
+    }
+}

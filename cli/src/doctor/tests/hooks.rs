@@ -1,0 +1,217 @@
+//! The groups and their hooks.
+
+use super::*;
+
+#[tokio::test]
+async fn a_missing_hook_fails_with_the_command_to_put_it() {
+    let mut f = Fixture::default();
+    f.hooks[0].name = "someone-elses".to_string();
+    f.hooks[0].metadata = None;
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "hook",
+        Status::Fail,
+        &[
+            "no terminate hook named drain-hook",
+            "put-lifecycle-hook",
+            "--lifecycle-hook-name drain-hook",
+        ],
+    );
+    assert_check(
+        &report,
+        "other-terminate-hooks",
+        Status::Warn,
+        &["someone-elses"],
+    );
+    assert!(report.checks.iter().all(|c| c.name != "hook-heartbeat"));
+}
+
+#[tokio::test]
+async fn a_missing_group_fails() {
+    let mut f = Fixture::default();
+    f.groups.clear();
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "asg",
+        Status::Fail,
+        &["no such Auto Scaling group"],
+    );
+    assert!(report.checks.iter().all(|c| c.name != "hook"));
+}
+
+#[tokio::test]
+async fn a_group_read_error_is_a_fail() {
+    let mut f = Fixture::default();
+    f.errors.insert("DescribeAutoScalingGroups", "Throttling");
+    assert_check(
+        &run(&f).await,
+        "asg",
+        Status::Fail,
+        &["DescribeAutoScalingGroups", "Throttling"],
+    );
+    let mut f = Fixture::default();
+    f.errors.insert("DescribeLifecycleHooks", "AccessDenied");
+    assert_check(
+        &run(&f).await,
+        "hook",
+        Status::Fail,
+        &["DescribeLifecycleHooks: AccessDenied"],
+    );
+}
+
+#[tokio::test]
+async fn a_heartbeat_timeout_not_longer_than_the_sweep_fails() {
+    let mut f = Fixture::default();
+    f.hooks[0].heartbeat = 300;
+    assert_check(
+        &run(&f).await,
+        "hook-heartbeat",
+        Status::Fail,
+        &[
+            "heartbeat timeout 300 s is not longer than the sweep period 300 s",
+            "heartbeatTimeout",
+        ],
+    );
+    f.hooks[0].heartbeat = 330;
+    assert_check(
+        &run(&f).await,
+        "hook-heartbeat",
+        Status::Warn,
+        &["only 30 s between the latest sweep"],
+    );
+}
+
+#[tokio::test]
+async fn a_heartbeat_timeout_with_little_room_after_our_heartbeat_warns() {
+    let mut f = Fixture::default();
+    f.hooks[0].heartbeat = 90; // heartbeat after 36 s, 54 s to spare
+    let mut options = f.options();
+    options.sweep_period_seconds = Some(20);
+    options.hook = Some(HOOK.to_string());
+    let report = run_with(&f, options).await;
+    assert_check(
+        &report,
+        "hook-heartbeat",
+        Status::Warn,
+        &["our heartbeat comes 36 s after the last", "leaving 54 s"],
+    );
+}
+
+#[test]
+fn the_heartbeat_rule_at_its_edges() {
+    use crate::doctor::hooks::heartbeat;
+    assert_eq!(heartbeat("g", 600, 300, "x").status, Status::Pass);
+    assert_eq!(heartbeat("g", 360, 300, "x").status, Status::Pass);
+    assert_eq!(heartbeat("g", 359, 300, "x").status, Status::Warn);
+    assert_eq!(heartbeat("g", 300, 300, "x").status, Status::Fail);
+    assert_eq!(
+        heartbeat("g", 100, 30, "x").status,
+        Status::Pass,
+        "60 s of slack"
+    );
+    assert_eq!(
+        heartbeat("g", 98, 30, "x").status,
+        Status::Warn,
+        "39 s + 59 s"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_beyond_the_hooks_limit_fails() {
+    let mut f = Fixture::default();
+    f.hooks[0].heartbeat = 30; // limit 100 x 30 s = 3000 s = the deadline
+    let mut options = f.options();
+    options.sweep_period_seconds = Some(10);
+    let report = run_with(&f, options).await;
+    assert_check(
+        &report,
+        "hook-deadline",
+        Status::Fail,
+        &[
+            "3000 s is not below the hook's limit 3000 s",
+            "drainDeadline",
+        ],
+    );
+    f.definition = definition(2999);
+    let mut options = f.options();
+    options.sweep_period_seconds = Some(10);
+    assert_check(
+        &run_with(&f, options).await,
+        "hook-deadline",
+        Status::Pass,
+        &["2999"],
+    );
+}
+
+#[tokio::test]
+async fn other_terminate_hooks_warn_and_an_abandon_default_result_with_them_too() {
+    let mut f = Fixture::default();
+    f.hooks[0].default_result = "ABANDON".to_string();
+    assert_check(
+        &run(&f).await,
+        "hook-default-result",
+        Status::Pass,
+        &["ABANDON"],
+    );
+    f.hooks.push(FHook {
+        asg: ASG.to_string(),
+        name: "backup".to_string(),
+        transition: "autoscaling:EC2_INSTANCE_TERMINATING".to_string(),
+        heartbeat: 300,
+        default_result: "ABANDON".to_string(),
+        metadata: None,
+    });
+    f.hooks.push(FHook {
+        asg: ASG.to_string(),
+        name: "launch".to_string(),
+        transition: "autoscaling:EC2_INSTANCE_LAUNCHING".to_string(),
+        heartbeat: 300,
+        default_result: "ABANDON".to_string(),
+        metadata: None,
+    });
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "other-terminate-hooks",
+        Status::Warn,
+        &[
+            "backup (heartbeat timeout 300 s, default result ABANDON)",
+            "or their timeout",
+        ],
+    );
+    assert!(!check(&report, "other-terminate-hooks", None)
+        .detail
+        .contains("launch"));
+    assert_check(
+        &report,
+        "hook-default-result",
+        Status::Warn,
+        &["skips the other terminate hooks", "CONTINUE"],
+    );
+}
+
+#[tokio::test]
+async fn a_hook_for_another_cluster_fails() {
+    let mut f = Fixture::default();
+    f.hooks[0].metadata = Some(r#"{"cluster":"staging"}"#.to_string());
+    assert_check(
+        &run(&f).await,
+        "hook",
+        Status::Fail,
+        &["names cluster staging"],
+    );
+}
+
+#[tokio::test]
+async fn protected_instances_warn() {
+    let mut f = Fixture::default();
+    f.new_instances_protected = true;
+    assert_check(
+        &run(&f).await,
+        "scale-in-protection",
+        Status::Warn,
+        &["new instances are protected"],
+    );
+}

@@ -1,0 +1,286 @@
+//! The state machine, its settings, the rules, recent failures and the sweeper's schedule.
+
+use super::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn no_state_machine_given_fails_and_says_how_to_give_it() {
+    let f = Fixture::default();
+    let mut options = f.options();
+    options.state_machine_arn = None;
+    let report = run_with(&f, options).await;
+    assert_check(
+        &report,
+        "state-machine",
+        Status::Fail,
+        &["--state-machine ARN or --stack NAME"],
+    );
+    assert!(
+        report.checks.iter().all(|c| c.name != "rule"),
+        "no rule can be looked up"
+    );
+    // the hook is then recognised by its NotificationMetadata naming the cluster
+    assert_check(&report, "hook", Status::Pass, &[HOOK]);
+    assert_check(
+        &report,
+        "hook-deadline",
+        Status::Warn,
+        &["deadline is unknown"],
+    );
+}
+
+#[tokio::test]
+async fn a_missing_state_machine_fails() {
+    let f = Fixture {
+        machine_exists: false,
+        ..Fixture::default()
+    };
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "state-machine",
+        Status::Fail,
+        &["does not exist", "StateMachineDoesNotExist"],
+    );
+}
+
+#[tokio::test]
+async fn an_express_state_machine_fails() {
+    let f = Fixture {
+        machine_type: "EXPRESS".to_string(),
+        ..Fixture::default()
+    };
+    assert_check(
+        &run(&f).await,
+        "state-machine",
+        Status::Fail,
+        &["EXPRESS", "redriven"],
+    );
+}
+
+#[tokio::test]
+async fn unreadable_settings_warn_and_skip_the_deadline_checks() {
+    let f = Fixture {
+        definition: r#"{"StartAt": "A", "States": {"A": {"Type": "Pass"}}}"#.to_string(),
+        ..Fixture::default()
+    };
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "drain-settings",
+        Status::Warn,
+        &["Parameters.Payload.settings"],
+    );
+    assert_check(&report, "hook-deadline", Status::Warn, &["unknown"]);
+    assert!(
+        check(&report, "lb-draining", Some("web / target group web-tg"))
+            .detail
+            .contains("unknown")
+    );
+}
+
+#[test]
+fn settings_are_read_from_the_first_state_of_the_real_definition() {
+    let settings = crate::doctor::machine::settings(&definition(1234)).unwrap();
+    assert_eq!(settings.drain_deadline_seconds, 1234);
+    assert!(crate::doctor::machine::settings("not json")
+        .unwrap_err()
+        .contains("not an ASL definition"));
+}
+
+#[tokio::test]
+async fn a_state_machine_read_error_is_a_fail_naming_the_call() {
+    let mut f = Fixture::default();
+    f.errors
+        .insert("DescribeStateMachine", "AccessDeniedException");
+    assert_check(
+        &run(&f).await,
+        "state-machine",
+        Status::Fail,
+        &["DescribeStateMachine", "AccessDeniedException"],
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_rule_fails_with_the_command_to_enable_it() {
+    let mut f = Fixture::default();
+    f.rules[0].state = "DISABLED".to_string();
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "rule",
+        Status::Fail,
+        &[
+            "DISABLED",
+            "start no drain",
+            "aws events enable-rule --name drain-terminate",
+        ],
+    );
+    assert!(report.checks.iter().all(|c| c.name != "rule-coverage"));
+    // its pattern still says which hook is ours
+    assert_check(&report, "hook", Status::Pass, &[HOOK]);
+}
+
+#[tokio::test]
+async fn no_rule_fails() {
+    let mut f = Fixture::default();
+    f.rules.clear();
+    let report = run(&f).await;
+    assert_check(&report, "rule", Status::Fail, &["no EventBridge rule"]);
+}
+
+#[tokio::test]
+async fn a_rule_without_a_role_fails() {
+    let mut f = Fixture::default();
+    f.rules[0].role = false;
+    assert_check(&run(&f).await, "rule", Status::Fail, &["no role"]);
+}
+
+#[tokio::test]
+async fn a_group_the_rule_does_not_match_fails() {
+    let mut f = Fixture::default();
+    f.rules[0].pattern = terminate_pattern(&["other-asg"], &[HOOK]);
+    assert_check(
+        &run(&f).await,
+        "rule-coverage",
+        Status::Fail,
+        &["no enabled rule matches"],
+    );
+    f.rules[0].pattern["detail"]["AutoScalingGroupName"] = json!([{"prefix": "web-"}]);
+    assert_check(&run(&f).await, "rule-coverage", Status::Pass, &[RULE]);
+}
+
+#[tokio::test]
+async fn a_disabled_spot_rule_warns() {
+    let mut f = Fixture::default();
+    f.rules.push(FRule {
+        name: "drain-spot".to_string(),
+        state: "DISABLED".to_string(),
+        pattern: json!({"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}),
+        role: true,
+    });
+    let report = run(&f).await;
+    let spot = check(&report, "rule", Some("drain-spot"));
+    assert_eq!(spot.status, Status::Warn, "{spot:#?}");
+    assert_eq!(check(&report, "rule", Some(RULE)).status, Status::Pass);
+}
+
+#[tokio::test]
+async fn a_rule_read_error_is_a_fail() {
+    let mut f = Fixture::default();
+    f.errors.insert("DescribeRule", "AccessDeniedException");
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "rule",
+        Status::Fail,
+        &["DescribeRule", "AccessDeniedException"],
+    );
+}
+
+#[tokio::test]
+async fn recent_failed_drains_warn_with_the_replay_to_run() {
+    let mut f = Fixture::default();
+    f.failed = vec![
+        ("i-1-abc".to_string(), "FAILED".to_string()),
+        ("i-2-def".to_string(), "TIMED_OUT".to_string()),
+    ];
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "recent-drains",
+        Status::Warn,
+        &["2 drain(s)", "i-1-abc (FAILED)", "i-2-def (TIMED_OUT)"],
+    );
+    let fix = check(&report, "recent-drains", None).fix.clone().unwrap();
+    assert!(
+        fix.contains(&format!(
+            "ecs-sta replay --state-machine {MACHINE} --since 24h"
+        )),
+        "{fix}"
+    );
+    let mut options = f.options();
+    options.stack = Some(STACK.to_string());
+    let fix = check(&run_with(&f, options).await, "recent-drains", None)
+        .fix
+        .clone()
+        .unwrap();
+    assert!(
+        fix.contains(&format!("ecs-sta replay --stack {STACK} --since 24h")),
+        "{fix}"
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_period_comes_from_the_stack_schedule() {
+    let mut f = Fixture::default();
+    f.schedules = vec![
+        (
+            "TaskScalerScheduleABC".to_string(),
+            "scaler".to_string(),
+            "rate(1 minute)".to_string(),
+            "ENABLED".to_string(),
+        ),
+        (
+            "DrainSweeperSchedule123".to_string(),
+            "sweeper".to_string(),
+            "rate(10 minutes)".to_string(),
+            "ENABLED".to_string(),
+        ),
+    ];
+    let mut options = f.options();
+    options.stack = Some(STACK.to_string());
+    options.sweep_period_seconds = Some(60); // the stack wins
+    let report = run_with(&f, options.clone()).await;
+    assert_eq!(report.sweep_period_seconds, 600);
+    assert_check(
+        &report,
+        "sweeper-schedule",
+        Status::Pass,
+        &["rate(10 minutes)"],
+    );
+    // 600 s heartbeat timeout, a sweep every 600 s: a lost event expires before it is found
+    assert_check(
+        &report,
+        "hook-heartbeat",
+        Status::Fail,
+        &[
+            "not longer than the sweep period 600 s",
+            "stack schedule sweeper",
+        ],
+    );
+
+    f.schedules[1].3 = "DISABLED".to_string();
+    assert_check(
+        &run_with(&f, options.clone()).await,
+        "sweeper-schedule",
+        Status::Fail,
+        &["DISABLED"],
+    );
+    f.schedules.truncate(1);
+    let report = run_with(&f, options.clone()).await;
+    assert_check(
+        &report,
+        "sweeper-schedule",
+        Status::Warn,
+        &["no sweeper schedule"],
+    );
+    assert_eq!(report.sweep_period_seconds, 60, "then --sweep-period");
+    f.errors.insert("ListStackResources", "ValidationError");
+    assert_check(
+        &run_with(&f, options).await,
+        "sweeper-schedule",
+        Status::Fail,
+        &["ListStackResources"],
+    );
+}
+
+#[test]
+fn rates_parse() {
+    use crate::doctor::machine::parse_rate;
+    assert_eq!(parse_rate("rate(5 minutes)"), Some(300));
+    assert_eq!(parse_rate("rate(1 minute)"), Some(60));
+    assert_eq!(parse_rate("rate(2 hours)"), Some(7200));
+    assert_eq!(parse_rate("cron(0/5 * * * ? *)"), None);
+    assert_eq!(parse_rate("rate(0 minutes)"), None);
+}

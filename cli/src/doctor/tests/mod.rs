@@ -1,0 +1,165 @@
+//! Doctor against mocked AWS: each check through the fixture's deployment (a correct one
+//! by default, then misconfigured one thing at a time), and each error path.
+
+// Each test starts from a correct deployment and changes the one field it is about.
+#![allow(clippy::field_reassign_with_default)]
+
+pub(crate) mod fixture;
+
+mod balancers;
+mod fleet;
+mod hooks;
+mod machine;
+mod services;
+
+use fixture::*;
+
+use super::*;
+
+pub async fn run(f: &Fixture) -> Report {
+    run_with(f, f.options()).await
+}
+
+pub async fn run_with(f: &Fixture, options: Options) -> Report {
+    doctor(&f.clients(), &options, &crate::quiet).await
+}
+
+/// The one check `name` about `subject`.
+pub fn check<'a>(report: &'a Report, name: &str, subject: Option<&str>) -> &'a Check {
+    let found: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.name == name && (subject.is_none() || c.subject.as_deref() == subject))
+        .collect();
+    assert_eq!(found.len(), 1, "{name} {subject:?} in {report:#?}");
+    found[0]
+}
+
+/// Asserts the status of check `name`, and that its detail mentions `words`.
+pub fn assert_check(report: &Report, name: &str, status: Status, words: &[&str]) {
+    let found = check(report, name, None);
+    assert_eq!(found.status, status, "{found:#?}");
+    for word in words {
+        assert!(
+            found.detail.contains(word) || found.fix.as_deref().unwrap_or_default().contains(word),
+            "{word:?} not in {found:#?}"
+        );
+    }
+    if status != Status::Pass {
+        assert!(
+            found.fix.is_some(),
+            "a {status:?} says what to do: {found:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_correct_deployment_passes_every_check() {
+    let report = run(&Fixture::default()).await;
+    let not_pass: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .collect();
+    assert!(not_pass.is_empty(), "{not_pass:#?}");
+    let names: Vec<_> = report.checks.iter().map(|c| c.name).collect();
+    for name in [
+        "state-machine",
+        "drain-settings",
+        "rule",
+        "rule-coverage",
+        "recent-drains",
+        "hook",
+        "hook-heartbeat",
+        "hook-deadline",
+        "hook-default-result",
+        "other-terminate-hooks",
+        "scale-in-protection",
+        "cluster",
+        "capacity-provider",
+        "container-instances-draining",
+        "container-instances-agent",
+        "n-plus-1",
+        "deployment-configuration",
+        "lb-draining",
+        "lb-replacement-health",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(report.ok(false) && report.ok(true));
+    assert_eq!(report.drain_deadline_seconds, Some(3000));
+    assert_eq!(report.hook_names, vec![HOOK.to_string()]);
+    assert_eq!(report.sweep_period_seconds, DEFAULT_SWEEP_PERIOD_SECONDS);
+    let text = render(&report, false);
+    assert!(
+        text.ends_with("0 FAIL, 0 WARN, 21 PASS: nothing fails\n"),
+        "{text}"
+    );
+    assert!(!text.contains("fix:"), "{text}");
+}
+
+#[tokio::test]
+async fn warnings_fail_only_with_strict() {
+    let mut f = Fixture::default();
+    f.instances[0].protected = true;
+    let report = run(&f).await;
+    assert_eq!(report.count(Status::Warn), 1, "{report:#?}");
+    assert!(report.ok(false));
+    assert!(!report.ok(true));
+    assert_eq!(report.blocking(true).len(), 1);
+    assert!(render(&report, true).contains("warnings fail (--strict)"));
+    let json = serde_json::to_value(report.verdict(true)).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["warn"], 1);
+    let warned = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "WARN")
+        .unwrap();
+    assert_eq!(warned["name"], "scale-in-protection");
+    assert!(warned["detail"].as_str().unwrap().contains(&instance(1)));
+    assert!(warned["fix"]
+        .as_str()
+        .unwrap()
+        .contains("set-instance-protection"));
+}
+
+#[tokio::test]
+async fn a_failure_fails_and_is_rendered_with_its_fix() {
+    let mut f = Fixture::default();
+    f.hooks.clear();
+    let report = run(&f).await;
+    assert!(!report.ok(false));
+    let text = render(&report, false);
+    assert!(text.contains("FAIL  hook"), "{text}");
+    assert!(
+        text.contains("fix: redeploy the stack, or: aws autoscaling put-lifecycle-hook"),
+        "{text}"
+    );
+    assert!(text.contains("fix the FAIL lines"), "{text}");
+}
+
+#[test]
+fn wrong_input_is_refused_before_any_call() {
+    let f = Fixture::default();
+    let mut options = f.options();
+    options.asgs = vec![String::new()];
+    assert_eq!(options.validate().unwrap_err().exit_code(), 2);
+    let mut options = f.options();
+    options.cluster = " ".to_string();
+    assert_eq!(options.validate().unwrap_err().exit_code(), 2);
+    let mut options = f.options();
+    options.sweep_period_seconds = Some(0);
+    assert_eq!(options.validate().unwrap_err().exit_code(), 2);
+    assert!(f.options().validate().is_ok());
+}
+
+#[test]
+fn durations_parse_with_units() {
+    use super::args::parse_duration;
+    assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+    assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+    assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+    assert!(parse_duration("five").unwrap_err().contains("e.g. 90s"));
+}

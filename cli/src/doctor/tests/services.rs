@@ -1,0 +1,156 @@
+//! N+1 and the deployment configuration.
+
+use super::*;
+use crate::doctor::services::{deployment, Placement, Service};
+
+#[tokio::test]
+async fn no_spare_instance_fails_n_plus_1_and_the_deployment() {
+    let mut f = Fixture::default();
+    f.services[0].desired = 3;
+    f.services[0].hosts = vec![1, 2, 3];
+    let report = run(&f).await;
+    assert_check(
+        &report,
+        "n-plus-1",
+        Status::Fail,
+        &[
+            "3 usable instances < desired 3 + N 1",
+            "scale the group out by 1",
+        ],
+    );
+    assert_check(
+        &report,
+        "deployment-configuration",
+        Status::Fail,
+        &["host networking", "nowhere to start"],
+    );
+}
+
+#[tokio::test]
+async fn n_is_configurable() {
+    let f = Fixture::default();
+    let mut options = f.options();
+    options.n_count = 2;
+    assert_check(
+        &run_with(&f, options).await,
+        "n-plus-1",
+        Status::Fail,
+        &["desired 2 + N 2"],
+    );
+}
+
+#[tokio::test]
+async fn maximum_percent_100_at_minimum_100_fails() {
+    let mut f = Fixture::default();
+    f.services[0].max = 100;
+    assert_check(
+        &run(&f).await,
+        "deployment-configuration",
+        Status::Fail,
+        &["never replaced", "raise maximumPercent to at least 150"],
+    );
+}
+
+#[tokio::test]
+async fn minimum_healthy_0_warns() {
+    let mut f = Fixture::default();
+    f.services[0].min = 0;
+    assert_check(
+        &run(&f).await,
+        "deployment-configuration",
+        Status::Warn,
+        &["minimumHealthyPercent to 100"],
+    );
+    f.services[0].min = 50;
+    assert_check(
+        &run(&f).await,
+        "deployment-configuration",
+        Status::Pass,
+        &["keeping 1 of 2 healthy"],
+    );
+}
+
+#[tokio::test]
+async fn dynamic_host_ports_share_instances() {
+    let mut f = Fixture::default();
+    f.services[0].network = "bridge".to_string();
+    f.services[0].host_ports = vec![0];
+    f.services[0].desired = 3;
+    f.services[0].hosts = vec![1, 2, 3];
+    assert_check(
+        &run(&f).await,
+        "deployment-configuration",
+        Status::Pass,
+        &["beside the others"],
+    );
+    f.services[0].host_ports = vec![8080];
+    assert_check(
+        &run(&f).await,
+        "deployment-configuration",
+        Status::Fail,
+        &["fixed host port 8080"],
+    );
+}
+
+#[test]
+fn the_minimum_rounds_up() {
+    let service = Service {
+        desired: 3,
+        minimum_healthy_percent: 50,
+        maximum_percent: 200,
+        ..Service::default()
+    };
+    assert_eq!(service.minimum_healthy(), 2);
+    let zero = Service {
+        desired: 0,
+        minimum_healthy_percent: 100,
+        maximum_percent: 100,
+        ..Service::default()
+    };
+    assert_eq!(
+        deployment(&zero, &Placement::Shared, 0).status,
+        Status::Pass
+    );
+}
+
+#[tokio::test]
+async fn a_missing_service_fails() {
+    let f = Fixture::default();
+    let mut options = f.options();
+    options.services = vec!["api".to_string()];
+    assert_check(
+        &run_with(&f, options).await,
+        "service",
+        Status::Fail,
+        &["no ACTIVE service api"],
+    );
+}
+
+#[tokio::test]
+async fn without_service_every_service_of_the_cluster_is_checked() {
+    let f = Fixture::default();
+    let mut options = f.options();
+    options.services.clear();
+    assert_check(&run_with(&f, options).await, "n-plus-1", Status::Pass, &[]);
+}
+
+#[tokio::test]
+async fn a_task_read_error_is_a_fail() {
+    let mut f = Fixture::default();
+    f.errors
+        .insert("DescribeTaskDefinition", "AccessDeniedException");
+    assert_check(
+        &run(&f).await,
+        "deployment-configuration",
+        Status::Fail,
+        &["DescribeTaskDefinition"],
+    );
+    let mut f = Fixture::default();
+    f.errors.insert("DescribeServices", "AccessDeniedException");
+    assert_check(
+        &run(&f).await,
+        "service",
+        Status::Fail,
+        &["DescribeServices"],
+    );
+}

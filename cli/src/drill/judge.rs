@@ -1,0 +1,335 @@
+//! The drill's report and verdict: passed only when the drain completed, our
+//! CompleteLifecycleAction ended the action (not a timeout, not the deadline), and no
+//! watched load balancer served fewer healthy registrations than the service's minimum.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sta_shared::state::CompletionOutcome;
+
+use super::follow::{Outcome, TERMINATED};
+use super::pick::Target;
+use super::sample::Watched;
+use super::DrillOptions;
+use crate::doctor::Check;
+use crate::format::duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    /// Doctor found failures and `--force` was not given: nothing was done.
+    Refused,
+    DryRun,
+    /// Ctrl-C: following stopped, the drain went on.
+    Interrupted,
+}
+
+/// The serving capacity one load balancer kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capacity {
+    pub service: String,
+    pub load_balancer: String,
+    /// The service's minimum: ceil(minimumHealthyPercent x desired / 100).
+    pub minimum: u64,
+    pub fewest_healthy: Option<u64>,
+    pub samples: u32,
+    pub replacement_healthy_after_seconds: Option<f64>,
+    pub sample_errors: usize,
+}
+
+impl From<&Watched> for Capacity {
+    fn from(w: &Watched) -> Self {
+        Self {
+            service: w.service.clone(),
+            load_balancer: w.label.clone(),
+            minimum: w.minimum,
+            fewest_healthy: w.fewest,
+            samples: w.samples,
+            replacement_healthy_after_seconds: w.replacement_after,
+            sample_errors: w.errors.len(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillReport {
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+    pub forced: bool,
+    pub doctor_failures: Vec<Check>,
+    pub dry_run: bool,
+    pub instance_id: Option<String>,
+    pub asg: Option<String>,
+    pub services: Vec<String>,
+    pub activity_id: Option<String>,
+    pub terminated_at: Option<DateTime<Utc>>,
+    pub execution_arn: Option<String>,
+    pub execution_status: Option<String>,
+    pub execution_error: Option<String>,
+    pub execution_started_after_seconds: Option<f64>,
+    /// From the termination to the lifecycle action's completion.
+    pub completed_after_seconds: Option<f64>,
+    /// From the termination to a new registration healthy in every watched load balancer.
+    pub replacement_healthy_after_seconds: Option<f64>,
+    pub load_balancers: Vec<Capacity>,
+    pub heartbeats_sent: Option<u32>,
+    /// `completed` (by us), `already_completed` (someone else, or a timeout), ...
+    pub completion_outcome: Option<String>,
+    pub completion_result: Option<String>,
+    pub completed_by_us: bool,
+    pub drain_timed_out: Option<bool>,
+    pub instance_final_state: Option<String>,
+}
+
+impl DrillReport {
+    pub fn new(options: &DrillOptions) -> Self {
+        Self {
+            verdict: Verdict::Failed,
+            reasons: Vec::new(),
+            forced: false,
+            doctor_failures: Vec::new(),
+            dry_run: options.dry_run,
+            instance_id: None,
+            asg: None,
+            services: Vec::new(),
+            activity_id: None,
+            terminated_at: None,
+            execution_arn: None,
+            execution_status: None,
+            execution_error: None,
+            execution_started_after_seconds: None,
+            completed_after_seconds: None,
+            replacement_healthy_after_seconds: None,
+            load_balancers: Vec::new(),
+            heartbeats_sent: None,
+            completion_outcome: None,
+            completion_result: None,
+            completed_by_us: false,
+            drain_timed_out: None,
+            instance_final_state: None,
+        }
+    }
+
+    pub fn refused(mut self) -> Self {
+        self.verdict = Verdict::Refused;
+        self.reasons.push(format!(
+            "doctor found {} failing check(s): fix them first (`ecs-sta doctor`), or give --force",
+            self.doctor_failures.len()
+        ));
+        self
+    }
+
+    pub fn set_target(&mut self, target: &Target) {
+        self.instance_id = Some(target.instance_id.clone());
+        self.asg = Some(target.asg.clone());
+        self.services = target.services.iter().map(|s| s.name.clone()).collect();
+    }
+
+    /// Takes in what following found and decides.
+    pub fn judged(mut self, outcome: Outcome, watched: &[Watched]) -> Self {
+        self.execution_arn = outcome.execution_arn.clone();
+        self.execution_status = outcome.status.clone();
+        self.execution_error = outcome.error.clone();
+        self.execution_started_after_seconds = outcome.execution_started_after;
+        self.completed_after_seconds = outcome.completed_after;
+        self.instance_final_state = outcome.final_state.clone();
+        self.replacement_healthy_after_seconds = replacement(watched);
+        if let Some(state) = &outcome.state {
+            self.heartbeats_sent = Some(state.heartbeat.sent);
+            self.drain_timed_out = Some(state.drain_timed_out);
+            self.completion_outcome = state.completion.as_ref().map(|c| outcome_name(c.outcome));
+            self.completion_result = state
+                .completion
+                .as_ref()
+                .and_then(|c| c.result)
+                .map(|r| r.as_str().to_string());
+            self.completed_by_us = state
+                .completion
+                .as_ref()
+                .is_some_and(|c| c.outcome == CompletionOutcome::Completed);
+        }
+        self.reasons = reasons(&outcome, &self, watched);
+        self.verdict = if outcome.interrupted {
+            Verdict::Interrupted
+        } else if self.reasons.is_empty() {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        };
+        self
+    }
+}
+
+fn outcome_name(outcome: CompletionOutcome) -> String {
+    serde_json::to_value(outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A replacement is healthy once every watched load balancer has one.
+fn replacement(watched: &[Watched]) -> Option<f64> {
+    let balancers: Vec<_> = watched
+        .iter()
+        .filter(|w| !matches!(w.kind, super::WatchedKind::Tasks(_)))
+        .collect();
+    if balancers.is_empty() {
+        return None;
+    }
+    balancers
+        .iter()
+        .map(|w| w.replacement_after)
+        .try_fold(0.0_f64, |latest, after| after.map(|a| latest.max(a)))
+}
+
+/// Why the drill did not pass (empty: it passed).
+fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if outcome.interrupted {
+        reasons.push(match &outcome.execution_arn {
+            Some(arn) => {
+                format!("interrupted: stopped following; the drain goes on (`ecs-sta show {arn}`)")
+            }
+            None => "interrupted: stopped following before a drain execution was found".to_string(),
+        });
+        return reasons;
+    }
+    let Some(arn) = &outcome.execution_arn else {
+        reasons.push(
+            "no drain execution started for the instance: the rule, the hook or the event delivery is broken \
+             (run `ecs-sta doctor`); the instance waits in Terminating:Wait until the sweeper starts a drain or \
+             the hook's heartbeat timeout applies its default result"
+                .to_string(),
+        );
+        return reasons;
+    };
+    match outcome.status.as_deref() {
+        Some("SUCCEEDED") => {}
+        Some(status) => {
+            reasons.push(format!(
+            "the drain execution ended {status}{}: see `ecs-sta show {arn}`, then `ecs-sta replay`",
+            outcome.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+        ))
+        }
+        None if outcome.timed_out => reasons.push(format!(
+            "the drain was still running when the drill's --timeout passed: `ecs-sta show {arn}`"
+        )),
+        None => reasons.push("the drain's end was not seen".to_string()),
+    }
+    if let Some(error) = &outcome.output_error {
+        reasons.push(format!("cannot read the drain's output: {error}"));
+    }
+    if outcome.status.as_deref() == Some("SUCCEEDED") {
+        if report.drain_timed_out == Some(true) {
+            reasons.push("the drain reached its deadline: the action was completed without the instance being drained".to_string());
+            if report.replacement_healthy_after_seconds.is_none()
+                && !report.load_balancers.is_empty()
+            {
+                reasons.push(
+                    "no replacement became healthy in the service's load balancers, so ECS kept the old task \
+                     until the deadline: does the health check pass on the free instances?"
+                        .to_string(),
+                );
+            }
+        }
+        if !report.completed_by_us {
+            reasons.push(format!(
+                "our CompleteLifecycleAction did not end the action (completion: {}): it ended otherwise (a timeout, another hook, someone else)",
+                report.completion_outcome.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    for w in watched {
+        if let Some(fewest) = w.fewest.filter(|f| *f < w.minimum) {
+            reasons.push(format!(
+                "{}: {fewest} healthy serving at the lowest, below the service's minimum {}",
+                w.label, w.minimum
+            ));
+        }
+    }
+    reasons
+}
+
+/// The report in words.
+pub fn render(report: &DrillReport) -> String {
+    let secs = |v: Option<f64>| v.map(duration).unwrap_or_else(|| "-".to_string());
+    let mut lines = vec![String::new()];
+    if let Some(instance) = &report.instance_id {
+        lines.push(format!(
+            "instance            {instance} ({})",
+            report.asg.as_deref().unwrap_or("-")
+        ));
+    }
+    if !report.dry_run && report.verdict != Verdict::Refused {
+        lines.push(format!(
+            "execution           {} {}",
+            report.execution_arn.as_deref().unwrap_or("none"),
+            report.execution_status.as_deref().unwrap_or("")
+        ));
+        lines.push(format!(
+            "drain completed     {} after the termination",
+            secs(report.completed_after_seconds)
+        ));
+        lines.push(format!(
+            "replacement healthy {} after the termination",
+            secs(report.replacement_healthy_after_seconds)
+        ));
+        for lb in &report.load_balancers {
+            let fewest = lb
+                .fewest_healthy
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "-".to_string());
+            lines.push(format!(
+                "serving             {}: fewest healthy {fewest} (minimum {}, {} samples)",
+                lb.load_balancer, lb.minimum, lb.samples
+            ));
+        }
+        lines.push(format!(
+            "heartbeats sent     {}",
+            report
+                .heartbeats_sent
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "-".to_string())
+        ));
+        lines.push(format!(
+            "lifecycle action    {}{}",
+            report.completion_outcome.as_deref().unwrap_or("-"),
+            if report.completed_by_us {
+                " by our CompleteLifecycleAction"
+            } else {
+                ""
+            }
+        ));
+        lines.push(format!(
+            "instance now        {}",
+            report.instance_final_state.as_deref().unwrap_or("-")
+        ));
+    }
+    for failure in &report.doctor_failures {
+        lines.push(format!(
+            "doctor FAIL         {} {}: {}",
+            failure.name,
+            failure.subject.as_deref().unwrap_or(""),
+            failure.detail
+        ));
+    }
+    let verdict = match report.verdict {
+        Verdict::Passed => "PASSED: drained, completed by us, capacity kept".to_string(),
+        Verdict::DryRun => "DRY RUN: nothing was done".to_string(),
+        Verdict::Refused => "REFUSED".to_string(),
+        Verdict::Failed => "FAILED".to_string(),
+        Verdict::Interrupted => "INTERRUPTED".to_string(),
+    };
+    lines.push(format!("\n{verdict}"));
+    lines.extend(report.reasons.iter().map(|r| format!("  - {r}")));
+    if report
+        .instance_final_state
+        .as_deref()
+        .is_some_and(|s| s != TERMINATED)
+        && report.verdict == Verdict::Passed
+    {
+        lines.push("  (the instance had not left the group yet)".to_string());
+    }
+    lines.join("\n") + "\n"
+}

@@ -1,0 +1,178 @@
+//! The serving capacity the drill watches: for each load balancer of each service, the
+//! healthy serving registrations (ELBv2 `healthy`; Classic ELB `InService` and not
+//! deregistering), the fewest seen, and when a replacement first served; for a service
+//! without load balancers, its running tasks.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
+
+use super::pick::Target;
+use crate::doctor::Clients;
+use crate::CliError;
+
+/// What Classic ELB says of an instance that is still draining.
+const DEREGISTERING: &str = "deregistration currently in progress";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchedKind {
+    TargetGroup(String),
+    Classic(String),
+    /// A service without load balancers: its running tasks.
+    Tasks(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watched {
+    pub service: String,
+    pub label: String,
+    pub kind: WatchedKind,
+    /// ceil(minimumHealthyPercent x desired / 100) as the drill began.
+    pub minimum: u64,
+    /// Healthy registrations before the termination.
+    pub baseline: Option<BTreeSet<String>>,
+    pub fewest: Option<u64>,
+    pub samples: u32,
+    /// Seconds after the termination when a registration that was not healthy before
+    /// (not the drained instance's) first was.
+    pub replacement_after: Option<f64>,
+    pub errors: Vec<String>,
+}
+
+/// What to watch for the target's services.
+pub fn watch(target: &Target) -> Vec<Watched> {
+    let mut watched = Vec::new();
+    for service in &target.services {
+        let new = |label: String, kind| Watched {
+            service: service.name.clone(),
+            label,
+            kind,
+            minimum: service.minimum_healthy(),
+            baseline: None,
+            fewest: None,
+            samples: 0,
+            replacement_after: None,
+            errors: Vec::new(),
+        };
+        for arn in &service.target_groups {
+            let name = arn.split('/').nth(1).unwrap_or(arn);
+            watched.push(new(
+                format!("{} / target group {name}", service.name),
+                WatchedKind::TargetGroup(arn.clone()),
+            ));
+        }
+        for name in &service.classic {
+            watched.push(new(
+                format!("{} / Classic ELB {name}", service.name),
+                WatchedKind::Classic(name.clone()),
+            ));
+        }
+        if service.target_groups.is_empty() && service.classic.is_empty() {
+            watched.push(new(
+                format!("{} / running tasks", service.name),
+                WatchedKind::Tasks(service.name.clone()),
+            ));
+        }
+    }
+    watched
+}
+
+/// Samples each watched load balancer once. `after`: seconds since the termination, `None`
+/// for the baseline before it. A failed call is recorded, never fatal.
+pub async fn sample(
+    clients: &Clients,
+    cluster: &str,
+    watched: &mut [Watched],
+    victim: &str,
+    after: Option<f64>,
+) {
+    for w in watched.iter_mut() {
+        match serving(clients, cluster, &w.kind).await {
+            Ok(healthy) => record(w, healthy, victim, after),
+            Err(error) => w.errors.push(error.to_string()),
+        }
+    }
+}
+
+/// Takes one sample into the tally.
+pub fn record(w: &mut Watched, healthy: BTreeSet<String>, victim: &str, after: Option<f64>) {
+    let count = healthy.len() as u64;
+    w.fewest = Some(w.fewest.map_or(count, |f| f.min(count)));
+    w.samples += 1;
+    match (&w.baseline, after) {
+        (None, _) => w.baseline = Some(healthy),
+        (Some(before), Some(after)) if w.replacement_after.is_none() => {
+            let is_new = |id: &String| !before.contains(id) && !id.starts_with(victim);
+            if !matches!(w.kind, WatchedKind::Tasks(_)) && healthy.iter().any(is_new) {
+                w.replacement_after = Some(after);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The healthy serving registrations (`instance` or `instance:port`), or running tasks.
+async fn serving(
+    clients: &Clients,
+    cluster: &str,
+    kind: &WatchedKind,
+) -> Result<BTreeSet<String>, CliError> {
+    match kind {
+        WatchedKind::TargetGroup(arn) => {
+            let answer = clients
+                .elbv2
+                .describe_target_health()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .map_err(|e| CliError::aws("DescribeTargetHealth", e))?;
+            Ok(answer
+                .target_health_descriptions()
+                .iter()
+                .filter(|d| {
+                    d.target_health().and_then(|h| h.state())
+                        == Some(&TargetHealthStateEnum::Healthy)
+                })
+                .filter_map(|d| d.target())
+                .map(|t| {
+                    format!(
+                        "{}:{}",
+                        t.id().unwrap_or_default(),
+                        t.port().unwrap_or_default()
+                    )
+                })
+                .collect())
+        }
+        WatchedKind::Classic(name) => {
+            let answer = clients
+                .elb
+                .describe_instance_health()
+                .load_balancer_name(name)
+                .send()
+                .await
+                .map_err(|e| CliError::aws("DescribeInstanceHealth", e))?;
+            Ok(answer
+                .instance_states()
+                .iter()
+                .filter(|s| s.state() == Some("InService"))
+                .filter(|s| !s.description().unwrap_or_default().contains(DEREGISTERING))
+                .filter_map(|s| s.instance_id().map(str::to_string))
+                .collect())
+        }
+        WatchedKind::Tasks(service) => {
+            let answer = clients
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .services(service)
+                .send()
+                .await
+                .map_err(|e| CliError::aws("DescribeServices", e))?;
+            let running = answer
+                .services()
+                .first()
+                .map_or(0, |s| s.running_count().max(0));
+            Ok((0..running).map(|i| format!("task {i}")).collect())
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The drill's decisions against the mocked deployment of doctor's fixture.
+
+// Each test starts from a correct deployment and changes the one field it is about.
+#![allow(clippy::field_reassign_with_default)]
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use sta_shared::state::{Completion, CompletionOutcome, DrainStatus, LifecycleResult};
+
+use super::*;
+use crate::doctor::tests::fixture::*;
+
+fn options(f: &Fixture) -> DrillOptions {
+    DrillOptions {
+        doctor: f.options(),
+        instance: None,
+        timeout: Duration::from_secs(10),
+        dry_run: false,
+        force: false,
+        sample_every: Duration::from_millis(1),
+        start_timeout: Duration::from_millis(300),
+        leave_timeout: Duration::from_millis(300),
+    }
+}
+
+/// The drain's output: completed by us (or `outcome`), with 2 heartbeats sent.
+fn output(outcome: CompletionOutcome, timed_out: bool) -> Value {
+    let mut state = sta_shared::testing::drain_state();
+    state.request.instance_id = instance(1);
+    state.status = if timed_out {
+        DrainStatus::DeadlinePassed
+    } else {
+        DrainStatus::Drained
+    };
+    state.drain_timed_out = timed_out;
+    state.heartbeat.sent = 2;
+    state.completion = Some(Completion {
+        result: Some(LifecycleResult::Continue),
+        outcome,
+        at: chrono::Utc::now() + chrono::Duration::seconds(30),
+    });
+    serde_json::to_value(state).unwrap()
+}
+
+/// A deployment whose drain of instance 1 goes well: a replacement on instance 3 becomes
+/// healthy before the old target goes.
+fn passing() -> Fixture {
+    let mut f = Fixture::default();
+    f.drill = FDrill {
+        executions: vec![
+            ("someone-else".to_string(), instance(9)),
+            ("the-drain".to_string(), instance(1)),
+        ],
+        running_polls: 2,
+        final_status: "SUCCEEDED".to_string(),
+        output: Some(output(CompletionOutcome::Completed, false)),
+        target_health: vec![
+            vec![instance(1), instance(2)],
+            vec![instance(1), instance(2)],
+            vec![instance(1), instance(2), instance(3)],
+            vec![instance(2), instance(3)],
+        ],
+        still_in_group: false,
+    };
+    f
+}
+
+async fn run(
+    f: &Fixture,
+    options: &DrillOptions,
+    interrupt: bool,
+) -> (Result<DrillReport, CliError>, Vec<String>) {
+    let lines = Mutex::new(Vec::new());
+    let out = |line: &str| lines.lock().unwrap().push(line.to_string());
+    let report = if interrupt {
+        drill(
+            &f.clients(),
+            options,
+            &mut std::future::ready(()),
+            &out,
+            &crate::quiet,
+        )
+        .await
+    } else {
+        drill(
+            &f.clients(),
+            options,
+            &mut std::future::pending(),
+            &out,
+            &crate::quiet,
+        )
+        .await
+    };
+    (report, lines.into_inner().unwrap())
+}
+
+#[tokio::test]
+async fn a_good_drain_passes() {
+    let f = passing();
+    let (report, lines) = run(&f, &options(&f), false).await;
+    let report = report.unwrap();
+    assert_eq!(report.verdict, Verdict::Passed, "{report:#?}\n{lines:#?}");
+    assert_eq!(exit_code(&report), 0);
+    assert_eq!(Calls::get(&f.calls.terminate), 1);
+    assert_eq!(report.instance_id.as_deref(), Some(instance(1).as_str()));
+    assert_eq!(report.asg.as_deref(), Some(ASG));
+    assert!(report
+        .execution_arn
+        .as_deref()
+        .unwrap()
+        .ends_with(":the-drain"));
+    assert_eq!(report.execution_status.as_deref(), Some("SUCCEEDED"));
+    assert!(report.completed_by_us);
+    assert_eq!(report.completion_outcome.as_deref(), Some("completed"));
+    assert_eq!(report.heartbeats_sent, Some(2));
+    assert_eq!(report.drain_timed_out, Some(false));
+    assert_eq!(report.instance_final_state.as_deref(), Some("terminated"));
+    assert!(report.completed_after_seconds.unwrap() >= 29.0);
+    assert!(report.replacement_healthy_after_seconds.is_some());
+    assert_eq!(report.load_balancers.len(), 2);
+    for lb in &report.load_balancers {
+        assert_eq!((lb.minimum, lb.fewest_healthy), (2, Some(2)), "{lb:#?}");
+    }
+    let text = lines.join("\n");
+    assert!(
+        text.contains("terminating i-0000000000000001 in web-asg (runs web)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TerminateInstanceInAutoScalingGroup i-0000000000000001"),
+        "{text}"
+    );
+    assert!(text.contains("execution the-drain started"), "{text}");
+    assert!(
+        text.contains("DrainContainerInstance") && text.contains("DeregisterFromLoadBalancers"),
+        "{text}"
+    );
+    assert!(render(&report).contains("PASSED"));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["verdict"], "passed");
+    assert_eq!(json["load_balancers"][0]["fewest_healthy"], 2);
+}
+
+#[tokio::test]
+async fn a_failing_doctor_refuses_and_terminates_nothing() {
+    let mut f = passing();
+    f.hooks.clear();
+    let (report, _) = run(&f, &options(&f), false).await;
+    let report = report.unwrap();
+    assert_eq!(report.verdict, Verdict::Refused);
+    assert_eq!(exit_code(&report), 1);
+    assert_eq!(Calls::get(&f.calls.terminate), 0);
+    assert_eq!(report.doctor_failures[0].name, "hook");
+    assert!(report.reasons[0].contains("--force"));
+    assert!(render(&report).contains("doctor FAIL         hook"));
+}
+
+#[tokio::test]
+async fn force_goes_on_and_says_so_loudly() {
+    let mut f = passing();
+    f.hooks.clear();
+    let mut opts = options(&f);
+    opts.force = true;
+    let (report, lines) = run(&f, &opts, false).await;
+    let report = report.unwrap();
+    assert!(report.forced);
+    assert_eq!(Calls::get(&f.calls.terminate), 1);
+    assert!(
+        lines[0].starts_with(
+            "!!! --force: starting the drill DESPITE 1 failing doctor check(s): hook (web-asg)"
+        ),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_says_what_it_would_do_and_does_nothing() {
+    let f = passing();
+    let mut opts = options(&f);
+    opts.dry_run = true;
+    let (report, lines) = run(&f, &opts, false).await;
+    let report = report.unwrap();
+    assert_eq!(report.verdict, Verdict::DryRun);
+    assert_eq!(exit_code(&report), 0);
+    assert_eq!(Calls::get(&f.calls.terminate), 0);
+    assert!(
+        lines
+            .join("\n")
+            .contains("would terminate i-0000000000000001"),
+        "{lines:#?}"
+    );
+    assert!(lines.join("\n").contains("--dry-run: nothing was done"));
+}
+
+#[tokio::test]
+async fn no_execution_means_the_rule_the_hook_or_delivery_is_broken() {
+    let mut f = passing();
+    f.drill.executions.pop();
+    f.drill.still_in_group = true;
+    let (report, _) = run(&f, &options(&f), false).await;
+    let report = report.unwrap();
+    assert_eq!(report.verdict, Verdict::Failed);
+    assert!(report.execution_arn.is_none());
+    assert!(
+        report.reasons[0].contains("no drain execution started"),
+        "{:#?}",
+        report.reasons
+    );
+    assert!(report.reasons[0].contains("the rule, the hook or the event delivery"));
+    assert_eq!(
+        report.instance_final_state.as_deref(),
+        Some("Terminating:Wait")
+    );
+}
+
+#[tokio::test]
+async fn an_action_not_completed_by_us_fails() {
+    let mut f = passing();
+    f.drill.output = Some(output(CompletionOutcome::AlreadyCompleted, false));
+    let report = run(&f, &options(&f), false).await.0.unwrap();
+    assert_eq!(report.verdict, Verdict::Failed);
+    assert!(!report.completed_by_us);
+    assert!(
+        report.reasons.iter().any(|r| r.contains(
+            "our CompleteLifecycleAction did not end the action (completion: already_completed)"
+        )),
+        "{:#?}",
+        report.reasons
+    );
+}
+
+#[tokio::test]
+async fn a_drain_that_reached_its_deadline_fails() {
+    let mut f = passing();
+    f.drill.output = Some(output(CompletionOutcome::Completed, true));
+    let report = run(&f, &options(&f), false).await.0.unwrap();
+    assert_eq!(report.verdict, Verdict::Failed);
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.contains("reached its deadline")),
+        "{:#?}",
+        report.reasons
+    );
+    let no_replacement = |report: &DrillReport| {
+        report
+            .reasons
+            .iter()
+            .any(|r| r.contains("no replacement became healthy"))
+    };
+    assert!(!no_replacement(&report), "one became healthy");
+    f.drill.target_health = vec![vec![instance(1), instance(2)]];
+    let report = run(&f, &options(&f), false).await.0.unwrap();
+    assert!(no_replacement(&report), "{:#?}", report.reasons);
+}
+
+#[tokio::test]
+async fn a_failed_execution_fails() {
+    let mut f = passing();
+    f.drill.final_status = "FAILED".to_string();
+    f.drill.output = None;
+    let report = run(&f, &options(&f), false).await.0.unwrap();
+    assert_eq!(report.verdict, Verdict::Failed);
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.contains("ended FAILED") && r.contains("ecs-sta replay")),
+        "{:#?}",
+        report.reasons
+    );
+}
+
+#[tokio::test]
+async fn serving_capacity_below_the_minimum_fails() {
+    let mut f = passing();
+    f.drill.target_health = vec![
+        vec![instance(1), instance(2)],
+        vec![instance(2)],
+        vec![instance(2), instance(3)],
+    ];
+    let report = run(&f, &options(&f), false).await.0.unwrap();
+    assert_eq!(report.verdict, Verdict::Failed);
+    assert!(
+        report.reasons.iter().any(|r| r.contains("web / target group web-tg: 1 healthy serving at the lowest, below the service's minimum 2")),
+        "{:#?}",
+        report.reasons
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_following_never_the_drain() {
+    let f = passing();
+    let report = run(&f, &options(&f), true).await.0.unwrap();
+    assert_eq!(report.verdict, Verdict::Interrupted);
+    assert_eq!(exit_code(&report), 1);
+    assert_eq!(
+        Calls::get(&f.calls.terminate),
+        1,
+        "the termination was done before"
+    );
+    assert!(
+        report.reasons[0].starts_with("interrupted"),
+        "{:#?}",
+        report.reasons
+    );
+}
+
+#[tokio::test]
+async fn the_instance_given_must_be_in_service_in_a_managed_group() {
+    let f = passing();
+    let mut opts = options(&f);
+    opts.instance = Some("i-0000000000000099".to_string());
+    let error = run(&f, &opts, false).await.0.unwrap_err();
+    assert_eq!(error.exit_code(), 2, "{error}");
+    assert_eq!(Calls::get(&f.calls.terminate), 0);
+    opts.instance = Some(instance(2));
+    let report = run(&f, &opts, false).await.0.unwrap();
+    assert_eq!(report.instance_id.as_deref(), Some(instance(2).as_str()));
+}
+
+#[tokio::test]
+async fn no_instance_with_a_task_is_an_error() {
+    let mut f = passing();
+    f.services[0].hosts.clear();
+    f.services[0].desired = 0;
+    let error = run(&f, &options(&f), false).await.0.unwrap_err();
+    assert_eq!(error.exit_code(), 1);
+    assert!(error.to_string().contains("nothing to drill"), "{error}");
+}
+
+#[test]
+fn wrong_input_is_refused() {
+    let f = passing();
+    let mut opts = options(&f);
+    opts.doctor.state_machine_arn = None;
+    assert_eq!(opts.validate().unwrap_err().exit_code(), 2);
+    let mut opts = options(&f);
+    opts.doctor.services.clear();
+    assert_eq!(opts.validate().unwrap_err().exit_code(), 2);
+    opts.instance = Some(instance(1));
+    assert!(opts.validate().is_ok());
+    let mut opts = options(&f);
+    opts.sample_every = Duration::ZERO;
+    assert_eq!(opts.validate().unwrap_err().exit_code(), 2);
+}

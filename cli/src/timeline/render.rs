@@ -1,0 +1,159 @@
+//! The text of `ecs-sta show`: a summary, the chart, then one line per state visit and
+//! redrive.
+
+use chrono::{DateTime, Utc};
+
+use super::bars::bars;
+use super::{Chart, Entry, Timeline};
+use crate::format::{cause_message, duration, seconds_between, table, timestamp};
+
+/// The whole text of `ecs-sta show`.
+pub fn render(timeline: &Timeline) -> String {
+    let mut out = summary(timeline);
+    out.push('\n');
+    if let Some(chart) = Chart::of(timeline) {
+        out.push_str(&bars(&chart));
+        out.push('\n');
+    }
+    out.push_str(&visits(timeline));
+    out
+}
+
+/// `name        value` lines; empty values are left out.
+fn summary(timeline: &Timeline) -> String {
+    let mut fields: Vec<(&str, String)> = vec![
+        ("execution", timeline.execution_arn.clone()),
+        (
+            "instance",
+            format!(
+                "{}  asg {}",
+                timeline.instance_id.as_deref().unwrap_or("-"),
+                timeline.asg_name.as_deref().unwrap_or("-")
+            ),
+        ),
+        ("status", status(timeline)),
+    ];
+    if let Some(stop) = &timeline.stop {
+        fields.push(("to do", format!("{}; {}", stop.remains, stop.replay)));
+    }
+    fields.push(("time", time(timeline)));
+    fields.push((
+        "drain",
+        format!(
+            "{} checks, waited {}, {} heartbeats, {} retries, {} redrives",
+            timeline.checks,
+            duration(timeline.waited_seconds),
+            timeline.heartbeats,
+            timeline.retries,
+            timeline.redrives
+        ),
+    ));
+    fields.extend(notes(timeline));
+    if let Some(completion) = &timeline.completion {
+        fields.push(("completion", completion.text()));
+    }
+    if let Some(error) = &timeline.error {
+        fields.push(("error", error.clone()));
+    }
+    if let Some(cause) = &timeline.cause {
+        fields.push(("cause", cause_message(cause).replace('\n', " ")));
+    }
+    fields
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name:<12}{value}\n"))
+        .collect()
+}
+
+/// `SUCCEEDED  drain drained`, or where a stopped execution stopped.
+pub(super) fn status(timeline: &Timeline) -> String {
+    if let Some(stop) = &timeline.stop {
+        return format!("{} {}", timeline.status, stop.place());
+    }
+    let mut status = timeline.status.clone();
+    if let Some(drain) = &timeline.drain_status {
+        status.push_str(&format!("  drain {drain}"));
+    }
+    if timeline.drain_timed_out == Some(true) {
+        status.push_str("  (deadline passed)");
+    }
+    status
+}
+
+fn time(timeline: &Timeline) -> String {
+    let Some(started) = timeline.started else {
+        return String::new();
+    };
+    let mut text = timestamp(started);
+    if let Some(stopped) = timeline.stopped {
+        text.push_str(&format!(" -> {}", timestamp(stopped)));
+    }
+    if let Some(seconds) = timeline.duration_seconds {
+        text.push_str(&format!("  ({})", duration(seconds)));
+    }
+    text
+}
+
+/// What is unusual about the drain: orphaned tasks, an action already ended, the warm pool.
+fn notes(timeline: &Timeline) -> Vec<(&'static str, String)> {
+    let mut notes = Vec::new();
+    if !timeline.orphaned_tasks.is_empty() {
+        notes.push((
+            "orphaned",
+            format!(
+                "{} service task(s) not waited for: the container instance was deregistered \
+                 mid-drain ({})",
+                timeline.orphaned_tasks.len(),
+                timeline.orphaned_tasks.join(", ")
+            ),
+        ));
+    }
+    if timeline.drain_status.as_deref() == Some("action_ended") {
+        notes.push((
+            "note",
+            "the lifecycle action had already ended when the drain began (a late or repeated \
+             event, or the instance gone): nothing was changed"
+                .to_string(),
+        ));
+    }
+    if timeline.phases.container_instance_deregistered_at.is_some() {
+        notes.push((
+            "warm pool",
+            "the container instance was deregistered once drained, so that the instance \
+             registers afresh when it is started again"
+                .to_string(),
+        ));
+    }
+    notes
+}
+
+/// One line per state visit and redrive.
+fn visits(timeline: &Timeline) -> String {
+    let start = timeline.started;
+    let offset = |at: DateTime<Utc>| match start {
+        Some(start) => format!("+{}", duration(seconds_between(start, at))),
+        None => timestamp(at),
+    };
+    let rows: Vec<Vec<String>> = timeline
+        .entries
+        .iter()
+        .map(|entry| match entry {
+            Entry::State(visit) => vec![
+                offset(visit.entered),
+                visit.name.clone(),
+                duration(visit.duration_seconds),
+                visit.note(),
+            ],
+            Entry::Redriven { at, redrive_count } => vec![
+                offset(*at),
+                "(redriven)".into(),
+                String::new(),
+                match redrive_count {
+                    Some(count) => format!("redrive {count}: resumes at the state that failed"),
+                    None => "resumes at the state that failed".into(),
+                },
+            ],
+        })
+        .collect();
+    table(&["AT", "STATE", "DURATION", "NOTE"], &rows)
+}

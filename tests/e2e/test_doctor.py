@@ -1,0 +1,221 @@
+"""`ecs-sta doctor` and `ecs-sta drill` against deployments in the world (what world.run deploys:
+infra's state machine, rule, hook and the scenario's cluster, with the real Lambdas). Doctor: a
+correct deployment passes; each misconfiguration is reported by the check that names it, with the
+exit code it deserves. Drill: a healthy deployment passes it; a disabled rule, and a replacement whose
+health check never passes, fail it with the right reason. Judged from ecs-sta's report and the world's
+own event log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from world import run
+
+# The world runs no sweeper schedule: say how often one would run (1 minute, the shortest infra allows).
+SWEEP = ["--sweep-period", "1m"]
+
+
+def sta(binary: Path, world, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
+    env.update(AWS_ENDPOINT_URL=world.url, AWS_REGION=run.REGION, AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing")
+    proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    print(f"$ ecs-sta {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def deploy(world, **overrides: Any) -> run.Deployment:
+    """A fresh world with the scenario's deployment, its service's tasks running and every
+    registration healthy (a steady service)."""
+    sc = run.load_scenario({"name": "doctor", **overrides})
+    world.reset()
+    dep = run.deploy(world, sc, print)
+    desired = sc["service"]["desired"]
+    run.wait_for(lambda: len(run._running_tasks(world, dep)) >= min(desired, sc["instances"]), 30, "tasks running")
+    run.wait_for(lambda: all(s == "healthy" for lbs in run._lb_health(world, dep).values() for s in lbs.values()),
+                 60, "every registration healthy", every=0.5)
+    return dep
+
+
+def doctor_args(dep: run.Deployment, *extra: str) -> list[str]:
+    return ["doctor", "--cluster", dep.cluster, "--asg", dep.asg, "--service", dep.service,
+            "--state-machine", dep.machine_arn, *SWEEP, "--json", *extra]
+
+
+def doctor(binary: Path, world, dep: run.Deployment, *extra: str, code: int) -> dict[str, Any]:
+    proc = sta(binary, world, *doctor_args(dep, *extra))
+    assert proc.returncode == code, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def statuses(report: dict[str, Any], name: str) -> list[str]:
+    return [c["status"] for c in report["checks"] if c["name"] == name]
+
+
+def only(report: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [c for c in report["checks"] if c["name"] == name]
+    return found
+
+
+def not_passing(report: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(c["name"], c["status"]) for c in report["checks"] if c["status"] != "PASS"]
+
+
+def test_a_correct_deployment_passes(world, ecs_sta):
+    dep = deploy(world)
+    report = doctor(ecs_sta, world, dep, "--strict", code=0)
+    assert report["ok"] is True and report["fail"] == 0 and report["warn"] == 0, not_passing(report)
+    for name in ("state-machine", "drain-settings", "rule", "rule-coverage", "recent-drains", "hook", "hook-heartbeat",
+                 "hook-deadline", "hook-default-result", "other-terminate-hooks", "scale-in-protection", "cluster",
+                 "capacity-provider", "container-instances-draining", "container-instances-agent", "n-plus-1",
+                 "deployment-configuration", "lb-draining", "lb-replacement-health"):
+        assert statuses(report, name), f"{name} not checked"
+    assert report["hook_names"] == [dep.hook]
+    assert report["drain_deadline_seconds"] == 3000 and report["sweep_period_seconds"] == 60
+    assert only(report, "rule")["subject"] == dep.rule
+    # every check has its name, status and detail
+    assert all({"name", "status", "detail", "fix"} <= set(c) for c in report["checks"])
+
+    text = sta(ecs_sta, world, *[a for a in doctor_args(dep) if a != "--json"])
+    assert text.returncode == 0 and "0 FAIL, 0 WARN" in text.stdout, text.stdout
+
+
+def test_a_heartbeat_timeout_shorter_than_the_sweep_is_reported(world, ecs_sta):
+    dep = deploy(world, hook={"heartbeat_timeout": 60})
+    report = doctor(ecs_sta, world, dep, code=1)
+    check = only(report, "hook-heartbeat")
+    assert check["status"] == "FAIL" and check["subject"] == dep.asg, check
+    assert "not longer than the sweep period 60 s" in check["detail"] and "heartbeatTimeout" in check["fix"], check
+    assert [n for n, s in not_passing(report) if s == "FAIL"] == ["hook-heartbeat"], not_passing(report)
+
+
+def test_a_missing_hook_is_reported(world, ecs_sta):
+    dep = deploy(world)
+    world.client("autoscaling").delete_lifecycle_hook(LifecycleHookName=dep.hook, AutoScalingGroupName=dep.asg)
+    report = doctor(ecs_sta, world, dep, code=1)
+    check = only(report, "hook")
+    assert check["status"] == "FAIL" and f"no terminate hook named {dep.hook}" in check["detail"], check
+    assert "put-lifecycle-hook" in check["fix"], check
+
+
+def test_a_disabled_rule_is_reported(world, ecs_sta):
+    dep = deploy(world)
+    world.client("events").disable_rule(Name=dep.rule)
+    report = doctor(ecs_sta, world, dep, code=1)
+    check = only(report, "rule")
+    assert check["status"] == "FAIL" and check["subject"] == dep.rule and "DISABLED" in check["detail"], check
+    assert check["fix"] == f"aws events enable-rule --name {dep.rule}"
+    assert report["hook_names"] == [dep.hook], "the disabled rule still names our hook"
+
+
+def test_no_spare_instance_is_reported(world, ecs_sta):
+    dep = deploy(world, service={"desired": 3})
+    report = doctor(ecs_sta, world, dep, code=1)
+    n1 = only(report, "n-plus-1")
+    assert n1["status"] == "FAIL" and "3 usable instances < desired 3 + N 1" in n1["detail"], n1
+    moving = only(report, "deployment-configuration")
+    assert moving["status"] == "FAIL" and "nowhere to start" in moving["detail"], moving
+
+
+def test_an_nlb_without_connection_termination_is_reported(world, ecs_sta):
+    nlb = {"name": "web-nlb", "protocol": "TCP", "port": 8080, "deregistration_delay": 5, "attach": "service",
+           "connection_termination": False}
+    dep = deploy(world, load_balancers={"classic": [], "target_groups": [nlb]})
+    report = doctor(ecs_sta, world, dep, code=0)  # a warning: nothing fails
+    check = only(report, "nlb-connection-termination")
+    assert check["status"] == "WARN" and "connection_termination.enabled is false" in check["detail"], check
+    assert not_passing(report) == [("nlb-connection-termination", "WARN")]
+    strict = doctor(ecs_sta, world, dep, "--strict", code=1)
+    assert strict["ok"] is False and strict["strict"] is True
+
+
+@pytest.mark.parametrize("args", [["--asg", ""], ["--sweep-period", "soon"]])
+def test_wrong_input_exits_2(world, ecs_sta, args):
+    base = ["doctor", "--cluster", "c", "--asg", "a", "--state-machine", "arn:aws:states:us-west-2:123456789012:stateMachine:x"]
+    proc = sta(ecs_sta, world, *base, *args)
+    assert proc.returncode == 2, proc.stderr
+
+
+# --------------------------------------------------------------------------- drill
+
+def drill(binary: Path, world, dep: run.Deployment, *extra: str, start: str = "20s",
+          leave: str = "30s") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    timing = ["--sample-every", "500ms", "--start-timeout", start, "--timeout", "2m", "--leave-timeout", leave]
+    args = ["drill", "--cluster", dep.cluster, "--asg", dep.asg, "--service", dep.service,
+            "--state-machine", dep.machine_arn, *SWEEP, *timing, "--json", *extra]
+    proc = sta(binary, world, *args, timeout=300)
+    return proc, json.loads(proc.stdout)
+
+
+def _asg(world, dep: run.Deployment) -> dict[str, Any]:
+    [group] = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"]
+    return group
+
+
+def test_a_healthy_deployment_passes_the_drill(world, ecs_sta):
+    dep = deploy(world)
+    since = world.events()[-1]["seq"]
+    proc, report = drill(ecs_sta, world, dep)
+    assert proc.returncode == 0, report["reasons"]
+    assert report["verdict"] == "passed" and report["reasons"] == []
+    victim = report["instance_id"]
+    assert report["execution_status"] == "SUCCEEDED" and report["completed_by_us"] is True
+    assert report["completion_outcome"] == "completed" and report["drain_timed_out"] is False
+    assert report["instance_final_state"] == "terminated"
+    assert report["heartbeats_sent"] >= 1  # the first step heartbeats at once
+    assert report["completed_after_seconds"] > 0 and report["replacement_healthy_after_seconds"] is not None
+    assert len(report["load_balancers"]) == 2
+    for lb in report["load_balancers"]:
+        assert lb["minimum"] == 2 and lb["fewest_healthy"] >= 2 and lb["samples"] > 2, lb
+    # the live lines went to stderr: the states as they were entered
+    for state in ("DrainContainerInstance", "WaitForDrain", "CheckDrained", "CompleteLifecycleAction"):
+        assert state in proc.stderr, proc.stderr
+
+    # the world agrees: terminated through Auto Scaling without lowering the desired capacity, the action
+    # completed once, by CompleteLifecycleAction, before the instance left
+    events = world.events(since)
+    [terminating] = [e for e in events if e["type"] == "asg.instance.terminating" and e["instance_id"] == victim]
+    assert terminating["cause"] == "TerminateInstanceInAutoScalingGroup"
+    [done] = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] == victim]
+    assert done["by"] == "CompleteLifecycleAction" and done["result"] == "CONTINUE"
+    assert _asg(world, dep)["DesiredCapacity"] == 3
+
+
+def test_the_drill_refuses_a_disabled_rule_and_forced_says_no_drain_started(world, ecs_sta):
+    dep = deploy(world)
+    world.client("events").disable_rule(Name=dep.rule)
+    proc, report = drill(ecs_sta, world, dep)
+    assert proc.returncode == 1 and report["verdict"] == "refused", report
+    assert [c["name"] for c in report["doctor_failures"]] == ["rule"], report["doctor_failures"]
+    assert all(i["LifecycleState"] == "InService" for i in _asg(world, dep)["Instances"]), "nothing was terminated"
+
+    proc, report = drill(ecs_sta, world, dep, "--force", start="5s", leave="1s")
+    assert proc.returncode == 1 and report["verdict"] == "failed" and report["forced"] is True, report
+    assert "--force: starting the drill DESPITE 1 failing doctor check(s)" in proc.stderr
+    assert report["execution_arn"] is None
+    [reason] = report["reasons"]
+    assert reason.startswith("no drain execution started") and "the rule, the hook or the event delivery" in reason
+    assert report["instance_final_state"] == "Terminating:Wait"
+
+
+def test_a_replacement_that_never_becomes_healthy_fails_the_drill(world, ecs_sta):
+    dep = deploy(world, drain={"deadline_seconds": 20})
+    hosts = {t["containerInstanceArn"] for t in run._running_tasks(world, dep)}
+    ecs = world.client("ecs")
+    arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
+    cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
+    [spare] = [ci["ec2InstanceId"] for ci in cis if ci["containerInstanceArn"] not in hosts]
+    world.configure(health={"failing_instances": [spare]})  # the only free instance fails its health checks
+
+    proc, report = drill(ecs_sta, world, dep)
+    assert proc.returncode == 1 and report["verdict"] == "failed", report
+    assert report["execution_status"] == "SUCCEEDED" and report["drain_timed_out"] is True
+    assert report["replacement_healthy_after_seconds"] is None
+    assert any("reached its deadline" in r for r in report["reasons"]), report["reasons"]
+    assert any("no replacement became healthy" in r for r in report["reasons"]), report["reasons"]
