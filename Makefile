@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SCENARIO  ?= tests/scenarios/default.json
 
 .PHONY: help deps deps-py deps-npm fmt-check clippy test test-rust test-asl test-world test-e2e test-infra \
-        build local synth
+        build local synth template
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
@@ -44,17 +44,23 @@ test-infra: deps-npm deps-py ## CDK assertion tests, cdk-nag and cfn-lint on the
 synth: deps-npm ## cdk synth of the example app, offline, into infra/cdk.out/
 	cd infra && npm run synth
 
+template: deps-npm ## the standalone CloudFormation template (no CDK to deploy it) -> infra/dist/ecs-single-task-autoscaling.template.json
+	cd infra && npm run --silent template
+
 test-world: deps-py ## the local AWS world's own behaviour tests
 	cargo build --bins -p drain-ecs
 	PYTHONPATH=tests $(PY) -m pytest tests/world -q
 
-test-e2e: deps-py ## the real drain end to end in the local AWS world, every scenario in tests/scenarios
-	PYTHONPATH=tests $(PY) -m pytest tests/e2e -q
+E2E_WORKERS ?= 4
 
-reliability: deps-py ## faults, kills, timeouts, deletions and a 50-of-60 scale-in; writes RELIABILITY.md
+test-e2e: deps-py ## the real drain end to end in the local AWS world, every scenario in tests/scenarios (E2E_WORKERS worlds side by side)
+	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper -p ecs-sta
+	E2E_NO_BUILD=1 PYTHONPATH=tests $(PY) -m pytest tests/e2e -q -n $(E2E_WORKERS) --dist load
+
+reliability: deps-py ## faults, kills, timeouts, deletions, teardown, a 50-of-60 scale-in and 200 of 240 under AWS's rate limits; writes RELIABILITY.md and reliability.json
 	PYTHONPATH=tests $(PY) -m world.reliability
 
-test-reliability: deps-py ## the reliability cases at a small size (what CI runs); writes nothing
+test-reliability: deps-py ## the reliability cases at a small size, the fleet as 20 of 24 (what CI runs); writes target/reliability-small.{md,json}
 	PYTHONPATH=tests $(PY) -m world.reliability --small --out $(CURDIR)/target/reliability-small.md
 
 bench: deps-py ## all benchmarks in the local world; writes bench/RESULTS.md, bench/results.json and the SVG charts it embeds

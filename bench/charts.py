@@ -8,10 +8,10 @@ document is checked to be well-formed XML before it is written.
   predecessor (median bar, min-max whisker) with the real end of the drain marked.
 - ``drain_timeline``: one drain's timeline, drawn by ``ecs-sta show --svg`` from the
   execution's history (the same picture an operator gets).
-- ``api_calls_per_second``: API calls per second during a fleet scale-in. Not drawn by
-  ``bench.run``: the benchmark counts calls per API and per drain (the world's
-  ``/_world/calls`` keeps counts, not times), not per second. Ready for a series of
-  (second, calls) samples once the world records when each call was made.
+- ``api_calls_per_second``: API calls per second during a fleet scale-in, one line per API,
+  each with its limit (the sustained rate of its tightest token bucket) dashed in its colour.
+  ``fleet_api_calls_per_second`` draws it from the fleet case of ``reliability.json``
+  (``world.reliability``: the world's per-second counts, ``GET /_world/limits``).
 """
 
 from __future__ import annotations
@@ -123,28 +123,50 @@ def completion_by_drain_time(results: dict[str, Any]) -> str | None:
     return _document(width, height, body)
 
 
-def api_calls_per_second(series: dict[str, list[tuple[float, int]]], title: str) -> str | None:
+def api_calls_per_second(series: dict[str, list[tuple[float, int]]], title: str,
+                         limits: dict[str, float] | None = None) -> str | None:
     """API calls per second during a fleet scale-in: one line per API (or group of APIs), ``series`` mapping its
-    name to (second from the scale-in, calls in that second). Not drawn by bench.run (see the module's doc)."""
+    name to (second from the scale-in, calls in that second); ``limits`` maps a name to its limit in calls per
+    second, drawn dashed in the line's colour."""
     points = [p for values in series.values() for p in values]
     if not points:
         return None
     width, height, left, right, top, bottom = 720, 380, 70, 560, 50, 320
     seconds = max(t for t, _ in points) or 1.0
     body = [_text(left, 24, title, 'font-size="15" font-weight="bold"')]
-    y_of = _y_axis(body, left, top, bottom, right, max(c for _, c in points) * 1.1 or 1.0, "calls per second")
+    limits = {name: rate for name, rate in (limits or {}).items() if name in series and rate is not None}
+    top_value = max([c for _, c in points] + list(limits.values()))
+    y_of = _y_axis(body, left, top, bottom, right, top_value * 1.1 or 1.0, "calls per second")
     x_of = lambda t: left + t / seconds * (right - left)  # noqa: E731
     palette = [OURS, PREDECESSOR, "#2e9e57", "#7a4fbf", "#d62728", "#8c564b", "#17becf", "#7f7f7f"]
     for i, (name, values) in enumerate(sorted(series.items())):
         colour = palette[i % len(palette)]
         path = " ".join(f"{'M' if j == 0 else 'L'}{x_of(t):.1f} {y_of(c):.1f}" for j, (t, c) in enumerate(sorted(values)))
         body.append(f'<path d="{path}" stroke="{colour}" stroke-width="1.5" fill="none"><title>{escape(name)}</title></path>')
+        if name in limits:
+            y = y_of(limits[name])
+            body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="{colour}" '
+                        f'stroke-dasharray="6 4"><title>{escape(name)} limit {limits[name]:g}/s</title></line>')
+        label = f"{name} (limit {limits[name]:g}/s)" if name in limits else name
         body.append(f'<rect x="{right + 14}" y="{top + 18 * i}" width="12" height="12" fill="{colour}"/>')
-        body.append(_text(right + 30, top + 18 * i + 10, name))
+        body.append(_text(right + 30, top + 18 * i + 10, label))
     body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#555555"/>')
     body.append(_text(left, bottom + 18, "0 s", 'fill="#555555"'))
     body.append(_text(right, bottom + 18, f"{seconds:g} s after the scale-in", 'text-anchor="end" fill="#555555"'))
     return _document(width, height, body)
+
+
+def fleet_api_calls_per_second(reliability: dict[str, Any], case: str = "fleet_200_of_240") -> str | None:
+    """``api_calls_per_second`` of the fleet case of ``reliability.json`` (world.reliability): the calls per
+    second of each API the functions call, against its limit; None when the file has no such series."""
+    found = next((c for c in reliability.get("cases", []) if c.get("name") == case and c.get("calls_per_second")), None)
+    if found is None:
+        return None
+    apis = found["calls_per_second"]["apis"]
+    series = {api: [(float(s), int(c)) for s, c, _throttled in entry["series"]] for api, entry in apis.items()}
+    limits = {api: (entry.get("limit") or {}).get("rate_per_second") for api, entry in apis.items()}
+    return api_calls_per_second(series, f"API calls per second during the scale-in of {found.get('size', case)}",
+                                limits)
 
 
 def ecs_sta_binary() -> Path:

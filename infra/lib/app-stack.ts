@@ -1,4 +1,6 @@
 import { Annotations, App, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -38,10 +40,16 @@ export class EcsSingleTaskAutoscalingStack extends Stack {
       lambdaCode = (name) => (missing.has(name) ? unbuiltLambdaCode() : builtLambdaCode(name));
     }
 
-    const { logEncryptionKeyArn, ...constructProps } = config.construct;
+    const { logEncryptionKeyArn, network, permissionsBoundaryArn, ...constructProps } = config.construct;
     this.autoscaling = new EcsSingleTaskAutoscaling(this, 'EcsSingleTaskAutoscaling', {
       ...constructProps,
       logEncryptionKey: logEncryptionKeyArn ? kms.Key.fromKeyArn(this, 'LogEncryptionKey', logEncryptionKeyArn) : undefined,
+      permissionsBoundary: permissionsBoundaryArn
+        ? iam.ManagedPolicy.fromManagedPolicyArn(this, 'PermissionsBoundary', permissionsBoundaryArn)
+        : undefined,
+      ...(network ? this.importNetwork(network) : {}),
+      // Also stack tags (buildApp): CloudFormation puts those on what it creates, these are in the template.
+      tags: config.tags,
       lambdaCode,
     });
     if (config.alarmEmail) {
@@ -56,6 +64,19 @@ export class EcsSingleTaskAutoscalingStack extends Stack {
       new CfnOutput(this, 'DashboardName', { value: this.autoscaling.dashboard.dashboardName });
     }
   }
+
+  /** The VPC, subnets and security groups of the config, by ID (nothing is looked up at synth time). */
+  private importNetwork(network: NonNullable<AppConfig['construct']['network']>) {
+    const { vpcId, subnetIds, securityGroupIds } = network;
+    // The zones are placeholders: the functions take the subnets as given, and nothing else reads them.
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId,
+      availabilityZones: subnetIds.map((_, i) => `zone-${i + 1}`),
+      privateSubnetIds: subnetIds,
+    });
+    const securityGroups = securityGroupIds?.map((id, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i + 1}`, id));
+    return { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups };
+  }
 }
 
 /** Builds the app's stack from the context of `app`. */
@@ -64,6 +85,7 @@ export function buildApp(app: App, lambdaCode?: (name: LambdaName) => lambda.Cod
   return new EcsSingleTaskAutoscalingStack(app, config.stackName, {
     config,
     lambdaCode,
+    tags: config.tags,
     // No env: the stack is environment-agnostic (ARNs use AWS::Region and AWS::AccountId), so it
     // synthesizes without credentials and deploys to the account and Region of the credentials in use.
   });

@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { EcsSingleTaskAutoscalingProps, LifecycleResult, StandaloneTasks } from './ecs-single-task-autoscaling';
+import { ConfigReader } from './config-reader';
+import { DeregistrationScope, EcsSingleTaskAutoscalingProps, LifecycleResult, ManagedCluster, StandaloneTasks } from './props';
 
 /**
  * The app's parameters, read from CDK context (`-c key=value`, `cdk.json`, or a JSON
@@ -10,21 +11,26 @@ import { EcsSingleTaskAutoscalingProps, LifecycleResult, StandaloneTasks } from 
  */
 export const CONTEXT_KEYS = {
   configFile: 'JSON file with any of these keys (relative to infra/)',
-  stackName: 'CloudFormation stack name (default EcsSingleTaskAutoscaling)',
-  clusterName: 'ECS cluster name (required)',
-  serviceName: 'ECS service name (required)',
-  autoScalingGroupNames: 'Auto Scaling group names, comma-separated or a JSON array (required)',
-  nCount: 'spare instances (default 1)',
-  minTaskCount: 'minimum desired count (required)',
-  maxTaskCount: 'maximum desired count (default none)',
+  stackName: 'CloudFormation stack name (default EcsSingleTaskAutoscaling-<clusterName>; required with several clusters)',
+  clusterName: 'ECS cluster name (one cluster; or clusters)',
+  serviceName: 'ECS service the task scaler keeps at N+1 (one cluster, one service; or services)',
+  autoScalingGroupNames: 'Auto Scaling group names, comma-separated or a JSON array (one cluster)',
+  services: 'JSON array of {serviceName, minTaskCount, maxTaskCount?, nCount?, autoScalingGroupName?} (one cluster, several services)',
+  clusters: 'JSON array of {clusterName, autoScalingGroupNames, services} (several clusters)',
+  nCount: 'spare instances, for every service that does not say (default 1)',
+  minTaskCount: 'minimum desired count (with serviceName)',
+  maxTaskCount: 'maximum desired count (with serviceName; default none)',
   drainDeadlineSeconds: 'give up draining after this many seconds (default 3600)',
   deadlineResult: 'CONTINUE or ABANDON on deadline (default CONTINUE)',
   heartbeatTimeoutSeconds: 'lifecycle hook heartbeat timeout, 30-7200 (default 600)',
   hookDefaultResult: 'CONTINUE or ABANDON when the hook times out (default CONTINUE)',
   classicElbNames: 'extra Classic ELB names, comma-separated (default none)',
   targetGroupArns: 'extra target group ARNs, comma-separated (default none)',
-  restrictDeregistrationToConfigured: 'only allow deregistration from the configured ELBs/target groups (default false)',
-  spotInterruptionHandling: 'also drain on Spot interruption warnings (default false)',
+  deregistrationScope: 'account, listed or tagged: which load balancers the drain may deregister from (default account)',
+  deregistrationTagKey: 'with tagged: the tag key (default ecs-single-task-autoscaling:drain)',
+  deregistrationTagValue: 'with tagged: the tag value (default true)',
+  restrictDeregistrationToConfigured: 'same as deregistrationScope=listed (default false)',
+  spotInterruptionHandling: 'also drain on Spot interruption warnings; one cluster only (default false)',
   scheduleRateMinutes: 'task scaler period in minutes (default 1)',
   sweepRateMinutes: 'sweeper period in minutes: how often lost lifecycle events are looked for (default 5)',
   lifecycleHookName: 'name of the terminate hook on every group (default unique to the stack)',
@@ -33,19 +39,41 @@ export const CONTEXT_KEYS = {
   standaloneTasks: 'wait or stop (default wait)',
   standaloneTaskGraceSeconds: 'with stop: grace before stopping standalone tasks (default 300)',
   logRetentionDays: 'log retention in days, one CloudWatch Logs allows (default 30)',
+  logRemovalPolicy: 'retain, destroy or retain-on-update-or-delete: what happens to the log groups (default retain-on-update-or-delete)',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
+  vpcId: 'run the functions in this VPC (with subnetIds; default not in a VPC)',
+  subnetIds: 'the functions\' subnets, comma-separated (with vpcId)',
+  securityGroupIds: 'the functions\' security groups, comma-separated (with vpcId; default one the stack creates)',
+  permissionsBoundaryArn: 'a managed policy ARN set as permissions boundary on every role (default none)',
+  tags: 'JSON object of tags for the stack and every resource that takes tags (default none)',
   lambdaAssets: "'build' (default): the zips from 'make build', required; 'auto': a stand-in where a zip is missing (synth and tests only)",
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_KEYS;
 
+/** The construct's props as the app gives them: objects (key, VPC, boundary) by ID or ARN, imported in the stack. */
+export type ConfigConstructProps = Omit<
+  EcsSingleTaskAutoscalingProps,
+  'lambdaCode' | 'logEncryptionKey' | 'vpc' | 'vpcSubnets' | 'securityGroups' | 'permissionsBoundary' | 'tags'
+> & {
+  readonly logEncryptionKeyArn?: string;
+  readonly network?: { readonly vpcId: string; readonly subnetIds: string[]; readonly securityGroupIds?: string[] };
+  readonly permissionsBoundaryArn?: string;
+};
+
 export interface AppConfig {
   readonly stackName: string;
-  /** The construct's props; a KMS key is given by ARN and imported in the stack. */
-  readonly construct: Omit<EcsSingleTaskAutoscalingProps, 'lambdaCode' | 'logEncryptionKey'> & { readonly logEncryptionKeyArn?: string };
+  readonly construct: ConfigConstructProps;
+  readonly tags?: Record<string, string>;
   readonly alarmEmail?: string;
   readonly lambdaAssets: 'build' | 'auto';
 }
+
+const REMOVAL_POLICIES: Record<string, RemovalPolicy> = {
+  retain: RemovalPolicy.RETAIN,
+  destroy: RemovalPolicy.DESTROY,
+  'retain-on-update-or-delete': RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+};
 
 /** Reads the parameters through `get` (usually `app.node.tryGetContext`), failing with every problem at once. */
 export function readConfig(get: (key: string) => unknown, baseDir: string = path.resolve(__dirname, '..')): AppConfig {
@@ -60,128 +88,126 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
       }
     }
   }
-  const raw = (key: ContextKey): unknown => {
-    const v = get(key);
-    return v !== undefined ? v : file[key];
-  };
-  const errors: string[] = [];
-
-  const str = (key: ContextKey): string | undefined => {
-    const v = raw(key);
-    return v === undefined || v === '' ? undefined : String(v);
-  };
-  const required = (key: ContextKey): string => {
-    const v = str(key);
-    if (v === undefined) {
-      errors.push(`${key} is required (${CONTEXT_KEYS[key]})`);
-      return '';
-    }
-    return v;
-  };
-  const int = (key: ContextKey): number | undefined => {
-    const v = str(key);
-    if (v === undefined) {
-      return undefined;
-    }
-    if (!/^\d+$/.test(v)) {
-      errors.push(`${key} must be a non-negative integer, got ${JSON.stringify(v)}`);
-      return undefined;
-    }
-    return Number(v);
-  };
-  const bool = (key: ContextKey): boolean | undefined => {
-    const v = str(key);
-    if (v === undefined) {
-      return undefined;
-    }
-    if (v !== 'true' && v !== 'false') {
-      errors.push(`${key} must be true or false, got ${JSON.stringify(v)}`);
-      return undefined;
-    }
-    return v === 'true';
-  };
-  const list = (key: ContextKey): string[] | undefined => {
-    const v = raw(key);
-    if (v === undefined || v === '') {
-      return undefined;
-    }
-    if (Array.isArray(v)) {
-      return v.map(String);
-    }
-    const s = String(v).trim();
-    if (s.startsWith('[')) {
-      try {
-        return (JSON.parse(s) as unknown[]).map(String);
-      } catch {
-        errors.push(`${key} is not a JSON array: ${s}`);
-        return undefined;
-      }
-    }
-    return s
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== '');
-  };
+  const r = new ConfigReader((key) => (get(key) !== undefined ? get(key) : file[key]), CONTEXT_KEYS);
   const seconds = (key: ContextKey) => {
-    const v = int(key);
+    const v = r.int(key);
     return v === undefined ? undefined : Duration.seconds(v);
   };
-
-  const clusterName = required('clusterName');
-  const serviceName = required('serviceName');
-  const autoScalingGroupNames = list('autoScalingGroupNames') ?? [];
-  if (autoScalingGroupNames.length === 0) {
-    errors.push(`autoScalingGroupNames is required (${CONTEXT_KEYS.autoScalingGroupNames})`);
-  }
-  const minTaskCount = int('minTaskCount');
-  if (str('minTaskCount') === undefined) {
-    errors.push(`minTaskCount is required (${CONTEXT_KEYS.minTaskCount})`);
-  }
-  const rate = int('scheduleRateMinutes');
-  const sweepRate = int('sweepRateMinutes');
-  const retentionDays = int('logRetentionDays');
+  const minutes = (key: ContextKey) => {
+    const v = r.int(key);
+    return v === undefined ? undefined : Duration.minutes(v);
+  };
+  const retentionDays = r.int('logRetentionDays');
   if (retentionDays !== undefined && !Object.values(logs.RetentionDays).includes(retentionDays)) {
-    errors.push(`logRetentionDays must be one of ${Object.values(logs.RetentionDays).filter((d) => typeof d === 'number').join(', ')}`);
+    r.errors.push(`logRetentionDays must be one of ${Object.values(logs.RetentionDays).filter((d) => typeof d === 'number').join(', ')}`);
   }
-  const lambdaAssets = str('lambdaAssets') ?? 'build';
-  if (lambdaAssets !== 'build' && lambdaAssets !== 'auto') {
-    errors.push(`lambdaAssets must be build or auto, got ${JSON.stringify(lambdaAssets)}`);
-  }
+  const lambdaAssets = r.oneOf('lambdaAssets', ['build', 'auto']) ?? 'build';
+  const removal = r.oneOf('logRemovalPolicy', Object.keys(REMOVAL_POLICIES));
+  const clusters = clustersOf(r);
+  const tagKey = r.str('deregistrationTagKey');
+  const tagValue = r.str('deregistrationTagValue');
 
-  const construct: AppConfig['construct'] = {
-    clusterName,
-    serviceName,
-    autoScalingGroupNames,
-    nCount: int('nCount'),
-    minTaskCount: minTaskCount ?? 0,
-    maxTaskCount: int('maxTaskCount'),
+  const construct: ConfigConstructProps = {
+    ...clusters,
+    nCount: r.int('nCount'),
     drainDeadline: seconds('drainDeadlineSeconds'),
-    deadlineResult: str('deadlineResult') as LifecycleResult | undefined,
+    deadlineResult: r.str('deadlineResult') as LifecycleResult | undefined,
     heartbeatTimeout: seconds('heartbeatTimeoutSeconds'),
-    hookDefaultResult: str('hookDefaultResult') as LifecycleResult | undefined,
-    classicLoadBalancerNames: list('classicElbNames'),
-    targetGroupArns: list('targetGroupArns'),
-    restrictDeregistrationToConfigured: bool('restrictDeregistrationToConfigured'),
-    spotInterruptionHandling: bool('spotInterruptionHandling'),
-    scheduleRate: rate === undefined ? undefined : Duration.minutes(rate),
-    sweepRate: sweepRate === undefined ? undefined : Duration.minutes(sweepRate),
-    lifecycleHookName: str('lifecycleHookName'),
-    dashboard: bool('dashboard'),
-    logEncryptionKeyArn: str('logKmsKeyArn'),
-    standaloneTasks: str('standaloneTasks') as StandaloneTasks | undefined,
+    hookDefaultResult: r.str('hookDefaultResult') as LifecycleResult | undefined,
+    classicLoadBalancerNames: r.list('classicElbNames'),
+    targetGroupArns: r.list('targetGroupArns'),
+    deregistrationScope: r.oneOf('deregistrationScope', ['account', 'listed', 'tagged']) as DeregistrationScope | undefined,
+    deregistrationTag: tagKey !== undefined || tagValue !== undefined ? { key: tagKey, value: tagValue ?? 'true' } : undefined,
+    restrictDeregistrationToConfigured: r.bool('restrictDeregistrationToConfigured'),
+    spotInterruptionHandling: r.bool('spotInterruptionHandling'),
+    scheduleRate: minutes('scheduleRateMinutes'),
+    sweepRate: minutes('sweepRateMinutes'),
+    lifecycleHookName: r.str('lifecycleHookName'),
+    dashboard: r.bool('dashboard'),
+    logEncryptionKeyArn: r.str('logKmsKeyArn'),
+    standaloneTasks: r.str('standaloneTasks') as StandaloneTasks | undefined,
     standaloneTaskGrace: seconds('standaloneTaskGraceSeconds'),
     logRetention: retentionDays as logs.RetentionDays | undefined,
+    logRemovalPolicy: removal === undefined ? undefined : REMOVAL_POLICIES[removal],
+    network: networkOf(r),
+    permissionsBoundaryArn: r.str('permissionsBoundaryArn'),
   };
-  if (errors.length) {
+  const stackName = stackNameOf(r, construct);
+  const tags = r.stringMap('tags');
+  if (r.errors.length) {
     throw new Error(
-      `Missing or invalid parameters:\n- ${errors.join('\n- ')}\n` +
+      `Missing or invalid parameters:\n- ${r.errors.join('\n- ')}\n` +
         'Pass them as -c key=value or in a JSON file named by -c configFile=<file> (see infra/README.md).',
     );
   }
-  return {
-    stackName: str('stackName') ?? 'EcsSingleTaskAutoscaling',
-    construct,
-    alarmEmail: str('alarmEmail'),
-    lambdaAssets: lambdaAssets as 'build' | 'auto',
-  };
+  return { stackName, construct, tags, alarmEmail: r.str('alarmEmail'), lambdaAssets: lambdaAssets as 'build' | 'auto' };
+}
+
+/** The clusters: `clusters`, or one cluster with `serviceName` (and its counts) or `services`. */
+function clustersOf(r: ConfigReader<ContextKey>): Pick<EcsSingleTaskAutoscalingProps, 'clusters' | 'clusterName' | 'serviceName' | 'autoScalingGroupNames' | 'minTaskCount' | 'maxTaskCount'> {
+  const single = ['clusterName', 'serviceName', 'autoScalingGroupNames', 'services', 'minTaskCount', 'maxTaskCount'] as const;
+  const clusters = r.json('clusters');
+  if (clusters !== undefined) {
+    const given = single.filter((k) => r.raw(k) !== undefined && r.raw(k) !== '');
+    if (given.length) {
+      r.errors.push(`give either clusters or ${given.join(', ')}, not both`);
+    }
+    return { clusters: r.clusters('clusters', clusters) };
+  }
+  const clusterName = r.required('clusterName');
+  const services = r.json('services');
+  const serviceName = services === undefined ? r.required('serviceName') : undefined;
+  const autoScalingGroupNames = r.list('autoScalingGroupNames') ?? [];
+  if (autoScalingGroupNames.length === 0) {
+    r.errors.push(`autoScalingGroupNames is required (${CONTEXT_KEYS.autoScalingGroupNames})`);
+  }
+  if (services !== undefined) {
+    const given = (['serviceName', 'minTaskCount', 'maxTaskCount'] as const).filter((k) => r.raw(k) !== undefined);
+    if (given.length) {
+      r.errors.push(`give either services or ${given.join(', ')}, not both`);
+    }
+    const cluster: ManagedCluster = { clusterName, autoScalingGroupNames, services: r.services('services', services) };
+    return { clusters: [cluster] };
+  }
+  const minTaskCount = r.int('minTaskCount');
+  if (r.str('minTaskCount') === undefined) {
+    r.errors.push(`minTaskCount is required (${CONTEXT_KEYS.minTaskCount})`);
+  }
+  return { clusterName, serviceName, autoScalingGroupNames, minTaskCount: minTaskCount ?? 0, maxTaskCount: r.int('maxTaskCount') };
+}
+
+function networkOf(r: ConfigReader<ContextKey>): ConfigConstructProps['network'] {
+  const vpcId = r.str('vpcId');
+  const subnetIds = r.list('subnetIds');
+  const securityGroupIds = r.list('securityGroupIds');
+  if (vpcId === undefined) {
+    if (subnetIds || securityGroupIds) {
+      r.errors.push('subnetIds and securityGroupIds need vpcId');
+    }
+    return undefined;
+  }
+  if (!subnetIds?.length) {
+    r.errors.push('vpcId needs subnetIds (the functions\' subnets, with a route to the AWS APIs)');
+  }
+  return { vpcId, subnetIds: subnetIds ?? [], securityGroupIds };
+}
+
+/**
+ * The stack name: given, or derived from the one cluster, so that a second cluster's config
+ * makes a second stack instead of retargeting the first. Required with several clusters.
+ */
+function stackNameOf(r: ConfigReader<ContextKey>, construct: ConfigConstructProps): string {
+  const given = r.str('stackName');
+  if (given !== undefined) {
+    if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(given)) {
+      r.errors.push(`stackName must start with a letter and hold at most 128 letters, digits and hyphens, got ${JSON.stringify(given)}`);
+    }
+    return given;
+  }
+  const clusters = construct.clusters?.map((c) => c.clusterName) ?? (construct.clusterName ? [construct.clusterName] : []);
+  if (clusters.length > 1) {
+    r.errors.push('stackName is required with several clusters (it names the deployment that manages them all)');
+    return '';
+  }
+  return `EcsSingleTaskAutoscaling-${(clusters[0] ?? '').replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 128);
 }

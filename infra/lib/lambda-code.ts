@@ -1,13 +1,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { PACKAGE_ROOT, packagedLambdaZip } from './package-files';
 import { LambdaName } from './permissions';
 
-/** Where `cargo lambda build --release --arm64 --output-format zip` (run at the repository root) puts the zips. */
-export const DEFAULT_LAMBDA_ASSETS_DIR = path.resolve(__dirname, '..', '..', 'target', 'lambda');
+/**
+ * Where `cargo lambda build --release --arm64 --output-format zip` (run at the repository
+ * root) puts the zips, when this package is the `infra/` of a checkout.
+ */
+export const DEFAULT_LAMBDA_ASSETS_DIR = path.join(path.dirname(PACKAGE_ROOT), 'target', 'lambda');
 
 /** The stand-in asset used when synthesizing without a Rust build (tests, `npm run synth`). Never deploy it. */
-export const UNBUILT_LAMBDA_ASSET_DIR = path.resolve(__dirname, '..', 'assets', 'unbuilt-lambda');
+export const UNBUILT_LAMBDA_ASSET_DIR = path.join(PACKAGE_ROOT, 'assets', 'unbuilt-lambda');
 
 /** `<dir>/<name>/bootstrap.zip`, the file cargo-lambda writes for one binary. */
 export function builtLambdaZip(name: LambdaName, dir: string = DEFAULT_LAMBDA_ASSETS_DIR): string {
@@ -28,10 +32,17 @@ export function builtLambdaCode(name: LambdaName, dir: string = DEFAULT_LAMBDA_A
   if (!fs.existsSync(zip)) {
     throw new Error(
       `${zip} is missing: build the Lambdas first with 'make build' ` +
-        `(cargo lambda build --release --arm64 --output-format zip, at the repository root).`,
+        `(cargo lambda build --release --arm64 --output-format zip, at the repository root), ` +
+        'or pass lambdaCode to the construct.',
     );
   }
   return lambda.Code.fromAsset(zip);
+}
+
+/** The construct's default code: the zip shipped in this package, else the checkout's build. */
+export function defaultLambdaCode(name: LambdaName): lambda.Code {
+  const packaged = packagedLambdaZip(name);
+  return fs.existsSync(packaged) ? lambda.Code.fromAsset(packaged) : builtLambdaCode(name);
 }
 
 /**

@@ -28,16 +28,17 @@ export type LambdaName = (typeof LAMBDA_NAMES)[number];
 /**
  * What an action may touch. The construct resolves each scope to ARNs:
  *
- * - `cluster`: `arn:<partition>:ecs:<region>:<account>:cluster/<cluster>`
+ * - `cluster`: `arn:<partition>:ecs:<region>:<account>:cluster/<cluster>`, one per managed cluster (so are the next four)
  * - `clusterContainerInstances`: `...:container-instance/<cluster>/*`
  * - `clusterTasks`: `...:task/<cluster>/*`
  * - `clusterServices`: `...:service/<cluster>/*`
- * - `service`: `...:service/<cluster>/<service>`
+ * - `service`: `...:service/<cluster>/<service>`, one per scaled service
  * - `autoScalingGroups`: `arn:<partition>:autoscaling:<region>:<account>:autoScalingGroup:*:autoScalingGroupName/<asg>`, one per managed group
  * - `classicLoadBalancers`: `...:elasticloadbalancing:<region>:<account>:loadbalancer/*`,
- *    or exactly the configured Classic ELB names when the construct is told to restrict deregistration to them
+ *    or exactly the configured Classic ELB names (`deregistrationScope: 'listed'`), or any that carries
+ *    the deregistration tag (`'tagged'`: an `aws:ResourceTag` condition)
  * - `targetGroups`: `...:elasticloadbalancing:<region>:<account>:targetgroup/*`,
- *    or exactly the configured target group ARNs when restricted likewise
+ *    or exactly the configured target group ARNs, or any that carries the tag, likewise
  * - `stateMachine`: the drain state machine (`arn:<partition>:states:<region>:<account>:stateMachine:<name>`)
  * - `stateMachineExecutions`: its executions (`arn:<partition>:states:<region>:<account>:execution:<name>:*`)
  * - `any`: `"*"` (the action has no resource-level permissions)
@@ -61,7 +62,7 @@ export interface Permission {
   /** What it may touch. */
   readonly scope: ResourceScope;
   /**
-   * Also require `ecs:cluster` to be the managed cluster's ARN (condition `ArnEquals`).
+   * Also require `ecs:cluster` to be a managed cluster's ARN (condition `ArnEquals`).
    * Used where ECS evaluates that key for the action.
    */
   readonly clusterCondition?: boolean;
@@ -79,9 +80,9 @@ const TASKS_OF_CLUSTER =
 const ASG_ID =
   'An Auto Scaling group ARN contains a generated group ID that is unknown until the group exists; the name part pins the managed group (autoScalingGroup:*:autoScalingGroupName/<name>).';
 const CLASSIC_ELBS_DISCOVERED =
-  'Classic ELBs are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), so deregistration is limited to Classic load balancers of this account and Region; set restrictDeregistrationToConfigured to allow only the configured names.';
+  'Classic ELBs are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), so deregistration is limited to Classic load balancers of this account and Region; deregistrationScope listed allows only the configured names, tagged only those with the deregistration tag.';
 const TARGET_GROUPS_DISCOVERED =
-  'Target groups are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), and their ARNs carry a generated ID, so deregistration is limited to target groups of this account and Region; set restrictDeregistrationToConfigured to allow only the configured ARNs.';
+  'Target groups are discovered at run time (attached to the Auto Scaling group, named in the ECS service, or configured), and their ARNs carry a generated ID, so deregistration is limited to target groups of this account and Region; deregistrationScope listed allows only the configured ARNs, tagged only those with the deregistration tag.';
 const EXECUTIONS_OF_STATE_MACHINE =
   'Execution names are chosen when an execution starts, so the ARN is limited to executions of the drain state machine (execution:<state machine name>:*).';
 const SERVICES_OF_CLUSTER =

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { EcsSingleTaskAutoscaling } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
+import { standaloneTemplate } from '../lib/standalone';
 import { exampleApp } from './helpers';
 
 const CFN_LINT = path.resolve(__dirname, '..', '..', '.venv', 'bin', 'cfn-lint');
@@ -68,12 +69,24 @@ function variantTemplate(): string {
   return path.join(outdir, stack.templateFile);
 }
 
+/** What `make template` writes: the standalone template for plain CloudFormation. */
+function standaloneTemplateFile(): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sta-cfn-lint-')), 'ecs-single-task-autoscaling.template.json');
+  fs.writeFileSync(file, JSON.stringify(standaloneTemplate(), null, 2));
+  return file;
+}
+
 describe('cfn-lint --non-zero-exit-code error', () => {
   const example = exampleTemplate();
   const variant = variantTemplate();
+  const standalone = standaloneTemplateFile();
   let errors: Map<string, string[]>;
   beforeAll(() => {
-    errors = cfnLintErrors([example, variant]);
+    errors = cfnLintErrors([example, variant, standalone]);
+  });
+
+  test('the standalone template (make template): parameters, conditions, code from S3', () => {
+    expect(errors.get(standalone)).toEqual([]);
   });
 
   test('the example app template', () => {

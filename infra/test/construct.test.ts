@@ -41,12 +41,12 @@ function canonical(statements: any[]): Stmt[] {
 }
 
 const FUNCTION_IDS: Record<LambdaName, string> = {
-  'drain-ecs': 'StaDrainEcs',
-  'deregister-lb': 'StaDeregisterLb',
-  'check-drained': 'StaCheckDrained',
-  'complete-lifecycle': 'StaCompleteLifecycle',
-  'task-scaler': 'StaTaskScaler',
-  sweeper: 'StaSweeper',
+  'drain-ecs': 'StaDrainWorkflowDrainEcs',
+  'deregister-lb': 'StaDrainWorkflowDeregisterLb',
+  'check-drained': 'StaDrainWorkflowCheckDrained',
+  'complete-lifecycle': 'StaDrainWorkflowCompleteLifecycle',
+  'task-scaler': 'StaTaskScalerFunction',
+  sweeper: 'StaSweeperFunction',
 };
 
 function rolePolicy(template: Template, name: LambdaName): { statements: Stmt[]; logGroupId: string } {
@@ -88,12 +88,13 @@ describe('functions', () => {
     }
   });
 
-  test('log retention is set on every log group (default one month)', () => {
+  test('log retention is set on every log group (default one month); kept on delete, not after a failed first create', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
     expect(groups).toHaveLength(7); // six functions and the state machine
     for (const g of groups) {
       expect(g.Properties.RetentionInDays).toBe(30);
-      expect(g.DeletionPolicy).toBe('Retain');
+      expect(g.DeletionPolicy).toBe('RetainExceptOnCreate');
+      expect(g.UpdateReplacePolicy).toBe('Retain');
     }
   });
 
@@ -116,7 +117,7 @@ describe('functions', () => {
   test('environment: the sweeper knows the state machine, the groups, the hook and the cluster', () => {
     const env = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaSweeper'))![1].Properties
       .Environment.Variables;
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook').props;
     expect(env).toEqual({
       STATE_MACHINE_ARN: { Ref: sm },
@@ -198,7 +199,7 @@ describe('IAM, one least-privilege role per function', () => {
       resources: [arn('elasticloadbalancing', ':loadbalancer/elb-a'), arn('elasticloadbalancing', ':loadbalancer/elb-b')],
     });
     expect(statements).toContainEqual({ actions: ['elasticloadbalancing:DeregisterTargets'], resources: [tg] });
-    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaDeregisterLb'))![1];
+    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaDrainWorkflowDeregisterLb'))![1];
     expect(fn.Properties.Environment.Variables).toEqual({ ECS_CLUSTER: 'test-cluster', CLASSIC_ELB_NAMES: 'elb-a,elb-b', TARGET_GROUP_ARNS: tg });
   });
 
@@ -238,7 +239,7 @@ describe('IAM, one least-privilege role per function', () => {
   });
 
   test('sweeper: groups (Describe only accepts *), list and start on the state machine, describe its executions', () => {
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     expectPolicy(template, 'sweeper', [
       { actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities'], resources: ['*'] },
       { actions: ['states:ListExecutions', 'states:StartExecution'], resources: [{ Ref: sm }] },
@@ -283,7 +284,7 @@ describe('IAM, one least-privilege role per function', () => {
   });
 
   test('the state machine may invoke exactly the four drain functions, unqualified', () => {
-    const { props } = resourceById(template, 'AWS::IAM::Policy', 'StaDrainStateMachineRoleDefaultPolicy');
+    const { props } = resourceById(template, 'AWS::IAM::Policy', 'StaDrainWorkflowDrainStateMachineRoleDefaultPolicy');
     const invoke = props.PolicyDocument.Statement.filter((s: any) => [].concat(s.Action).some((a: string) => a.startsWith('lambda:')));
     const fnArn = (name: LambdaName) => {
       const id = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith(FUNCTION_IDS[name]))!;
@@ -320,8 +321,8 @@ describe('IAM, one least-privilege role per function', () => {
   });
 
   test('EventBridge may only start the drain state machine; the scheduler may only invoke the scaler and dead-letter', () => {
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
-    const eventsPolicy = resourceById(template, 'AWS::IAM::Policy', 'StaDrainStateMachineEventsRoleDefaultPolicy').props;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
+    const eventsPolicy = resourceById(template, 'AWS::IAM::Policy', 'StaDrainWorkflowDrainStateMachineEventsRoleDefaultPolicy').props;
     expect(eventsPolicy.PolicyDocument.Statement).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: sm } }]);
 
     const scaler = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaTaskScaler'))!;
@@ -368,9 +369,9 @@ describe('lifecycle hook and EventBridge rules', () => {
     const { template } = constructTemplate({ heartbeatTimeout: Duration.minutes(15) });
     template.resourceCountIs('AWS::Events::Rule', 1);
     const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook');
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
-    const rule = resourceById(template, 'AWS::Events::Rule', 'StaTerminateLifecycleActionRule').props;
+    const rule = resourceById(template, 'AWS::Events::Rule', 'StaDrainWorkflowTerminateLifecycleActionRule').props;
     expect(rule.EventPattern).toEqual({
       source: ['aws.autoscaling'],
       'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
@@ -404,7 +405,7 @@ describe('lifecycle hook and EventBridge rules', () => {
     const hooks = template.findResources('AWS::AutoScaling::LifecycleHook');
     expect(Object.values(hooks).map((h) => h.Properties.AutoScalingGroupName)).toEqual(['asg-a', 'asg-b']);
     expect(new Set(Object.values(hooks).map((h) => h.Properties.LifecycleHookName))).toEqual(new Set(['Test-Sta-748C0C3F-drain']));
-    const rule = resourceById(template, 'AWS::Events::Rule', 'StaTerminateLifecycleActionRule').props;
+    const rule = resourceById(template, 'AWS::Events::Rule', 'StaDrainWorkflowTerminateLifecycleActionRule').props;
     expect(rule.EventPattern.detail).toEqual({
       AutoScalingGroupName: ['asg-a', 'asg-b'],
       LifecycleHookName: ['Test-Sta-748C0C3F-drain'],
@@ -414,8 +415,8 @@ describe('lifecycle hook and EventBridge rules', () => {
   test('the Spot warning rule exists only when enabled', () => {
     const { template } = constructTemplate({ spotInterruptionHandling: true });
     template.resourceCountIs('AWS::Events::Rule', 2);
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
-    const rule = resourceById(template, 'AWS::Events::Rule', 'StaSpotInterruptionWarningRule').props;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
+    const rule = resourceById(template, 'AWS::Events::Rule', 'StaDrainWorkflowSpotInterruptionWarningRule').props;
     expect(rule.EventPattern).toEqual({ source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] });
     expect(rule.Targets[0]).toMatchObject({ Arn: { Ref: sm }, RetryPolicy: { MaximumRetryAttempts: 20 }, DeadLetterConfig: expect.anything() });
     constructTemplate({ spotInterruptionHandling: false }).template.resourceCountIs('AWS::Events::Rule', 1);
@@ -445,7 +446,7 @@ describe('state machine', () => {
 
   test('inline definition, verbatim from statemachine/drain.asl.json', () => {
     const { template } = constructTemplate();
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').props;
     expect(sm.DefinitionString).toBe(asl);
     expect(sm.DefinitionS3Location).toBeUndefined();
     expect(sm.StateMachineType).toBe('STANDARD');
@@ -458,7 +459,7 @@ describe('state machine', () => {
       standaloneTasks: 'stop',
       standaloneTaskGrace: Duration.minutes(2),
     });
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').props;
     const placeholders = placeholdersOf(asl);
     expect(placeholders).toEqual(
       [
@@ -478,10 +479,10 @@ describe('state machine', () => {
       return { 'Fn::GetAtt': [id, 'Arn'] };
     };
     expect(sm.DefinitionSubstitutions).toEqual({
-      DrainEcsFunctionArn: fnArn('StaDrainEcs'),
-      DeregisterLbFunctionArn: fnArn('StaDeregisterLb'),
-      CheckDrainedFunctionArn: fnArn('StaCheckDrained'),
-      CompleteLifecycleFunctionArn: fnArn('StaCompleteLifecycle'),
+      DrainEcsFunctionArn: fnArn('StaDrainWorkflowDrainEcs'),
+      DeregisterLbFunctionArn: fnArn('StaDrainWorkflowDeregisterLb'),
+      CheckDrainedFunctionArn: fnArn('StaDrainWorkflowCheckDrained'),
+      CompleteLifecycleFunctionArn: fnArn('StaDrainWorkflowCompleteLifecycle'),
       DrainDeadlineSeconds: '5400',
       DeadlineResult: 'ABANDON',
       StandaloneTasks: 'stop',
@@ -491,7 +492,7 @@ describe('state machine', () => {
 
   test('defaults: one hour deadline, CONTINUE, wait, five minutes grace', () => {
     const { template } = constructTemplate();
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').props;
     expect(sm.DefinitionSubstitutions).toMatchObject({
       DrainDeadlineSeconds: '3600',
       DeadlineResult: 'CONTINUE',
@@ -513,15 +514,25 @@ describe('state machine', () => {
 
   test('CloudWatch Logs (ALL, without execution data: no lifecycle token in the logs) and X-Ray tracing', () => {
     const { template } = constructTemplate();
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').props;
-    const logGroup = resourceById(template, 'AWS::Logs::LogGroup', 'StaDrainStateMachineLogs');
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').props;
+    const logGroup = resourceById(template, 'AWS::Logs::LogGroup', 'StaDrainWorkflowDrainStateMachineLogs');
     expect(sm.LoggingConfiguration).toEqual({
       Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup.id, 'Arn'] } } }],
       IncludeExecutionData: false,
       Level: 'ALL',
     });
     expect(sm.TracingConfiguration).toEqual({ Enabled: true });
-    expect(logGroup.props.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\//);
+    // Under /aws/vendedlogs/ (no Logs resource policy per state machine), and new for every stack
+    // (the stack ID's UUID), so a group kept from a failed or deleted stack never blocks the next.
+    expect(logGroup.props.LogGroupName).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          expect.stringMatching(/^\/aws\/vendedlogs\/states\/Test-Sta-DrainWorkflow-[0-9A-F]{8}-$/),
+          { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+        ],
+      ],
+    });
   });
 });
 
@@ -622,8 +633,8 @@ describe('task scaler schedule', () => {
 describe('alarms', () => {
   test('failed and timed-out executions, the dead-letter queue, a failing scaler or sweeper, a sweeper start: to the SNS topic', () => {
     const { template } = constructTemplate();
-    const topic = resourceById(template, 'AWS::SNS::Topic', 'StaAlarmTopic').id;
-    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+    const topic = resourceById(template, 'AWS::SNS::Topic', 'StaMonitoringAlarmTopic').id;
+    const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     expect(alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort()).toEqual(
       [
@@ -648,7 +659,7 @@ describe('alarms', () => {
 
   test('a drain the sweeper had to start (a lost event) alarms at once; a failing sweeper after three runs', () => {
     const { template } = constructTemplate({ sweepRate: Duration.minutes(2) });
-    const started = resourceById(template, 'AWS::CloudWatch::Alarm', 'StaSweeperStartedDrainAlarm').props;
+    const started = resourceById(template, 'AWS::CloudWatch::Alarm', 'StaMonitoringSweeperStartedDrainAlarm').props;
     expect(started).toMatchObject({
       Namespace: 'EcsSingleTaskAutoscaling',
       MetricName: 'SweeperExecutionsStarted',
@@ -659,7 +670,7 @@ describe('alarms', () => {
       Threshold: 1,
     });
     const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaSweeper'))!;
-    const errors = resourceById(template, 'AWS::CloudWatch::Alarm', 'StaSweeperErrorsAlarm').props;
+    const errors = resourceById(template, 'AWS::CloudWatch::Alarm', 'StaMonitoringSweeperErrorsAlarm').props;
     expect(errors).toMatchObject({
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
@@ -703,7 +714,7 @@ describe('dashboard', () => {
   const { template } = constructTemplate();
   const body = dashboardBody(template);
   const metrics = dashboardMetrics(body);
-  const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainStateMachine').id;
+  const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
 
   test('the functions\' own metrics, namespace EcsSingleTaskAutoscaling, dimension Cluster = the cluster', () => {
     const custom = metrics.filter((m) => m.startsWith('EcsSingleTaskAutoscaling/'));

@@ -64,35 +64,35 @@ describe('cdk-nag AwsSolutions', () => {
   test('the acknowledgements are exactly these, each with a reason', () => {
     const { app } = exampleApp();
     const acks = acknowledgements(app);
-    const byRule = acks.map((a) => `${a.path.replace(/^EcsSingleTaskAutoscaling\/EcsSingleTaskAutoscaling\//, '')} ${a.id}`).sort();
+    const byRule = acks.map((a) => `${a.path.replace(/^EcsSingleTaskAutoscaling-test-cluster\/EcsSingleTaskAutoscaling\//, '')} ${a.id}`).sort();
     // The log groups' acknowledgement (no customer managed key) is asserted in security.test.ts.
     const logGroupAcks = byRule.filter((r) => r.endsWith('-CloudWatchLogGroupEncrypted'));
     expect(logGroupAcks).toHaveLength(7 * 4);
     expect(byRule.filter((r) => !logGroupAcks.includes(r))).toEqual(
       [
-        'AlarmTopic AwsSolutions-SNS2',
-        'CheckDrainedRole AwsSolutions-IAM5[Resource::*]',
-        'CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
-        'CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
-        'CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/test-cluster/*]',
-        'CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:loadbalancer/*]',
-        'CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*]',
-        'CompleteLifecycleRole AwsSolutions-IAM5[Resource::*]',
-        'CompleteLifecycleRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
         'DeadLetterQueue AwsSolutions-SQS3',
-        'DeregisterLbRole AwsSolutions-IAM5[Resource::*]',
-        'DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/test-cluster/*]',
-        'DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:loadbalancer/*]',
-        'DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*]',
-        'DrainEcsRole AwsSolutions-IAM5[Resource::*]',
-        'DrainEcsRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
-        'DrainEcsRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
-        'DrainEcsRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/test-cluster/*]',
-        'DrainStateMachine/Role AwsSolutions-IAM5[Resource::*]',
-        'SweeperRole AwsSolutions-IAM5[Resource::*]',
-        'SweeperRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<EcsSingleTaskAutoscalingDrainStateMachine3DCF98BA.Name>:*]',
-        'TaskScalerRole AwsSolutions-IAM5[Resource::*]',
-        'TaskScalerRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
+        'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::*]',
+        'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
+        'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
+        'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/test-cluster/*]',
+        'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:loadbalancer/*]',
+        'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*]',
+        'DrainWorkflow/CompleteLifecycleRole AwsSolutions-IAM5[Resource::*]',
+        'DrainWorkflow/CompleteLifecycleRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
+        'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::*]',
+        'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/test-cluster/*]',
+        'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:loadbalancer/*]',
+        'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*]',
+        'DrainWorkflow/DrainEcsRole AwsSolutions-IAM5[Resource::*]',
+        'DrainWorkflow/DrainEcsRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
+        'DrainWorkflow/DrainEcsRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
+        'DrainWorkflow/DrainEcsRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/test-cluster/*]',
+        'DrainWorkflow/DrainStateMachine/Role AwsSolutions-IAM5[Resource::*]',
+        'Monitoring/AlarmTopic AwsSolutions-SNS2',
+        'Sweeper/FunctionRole AwsSolutions-IAM5[Resource::*]',
+        'Sweeper/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<EcsSingleTaskAutoscalingDrainWorkflowDrainStateMachine0A4B38F9.Name>:*]',
+        'TaskScaler/FunctionRole AwsSolutions-IAM5[Resource::*]',
+        'TaskScaler/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
       ].sort(),
     );
     for (const a of acks) {

@@ -9,6 +9,8 @@ import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { App, CfnParameter, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -45,6 +47,16 @@ const STATE_MACHINE_LOGGING_AND_TRACING = new Set([
 ]);
 
 const READ_ONLY = /^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$/;
+
+/** What Lambda needs on a function's role to attach it to a VPC (none on "*" but the two Describe calls). */
+const VPC_ACTIONS = [
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:CreateNetworkInterface',
+  'ec2:DeleteNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:UnassignPrivateIpAddresses',
+];
 const DRAIN_FUNCTIONS: LambdaName[] = ['drain-ecs', 'deregister-lb', 'check-drained', 'complete-lifecycle'];
 
 interface Statement {
@@ -86,9 +98,19 @@ function logicalId(stack: Stack, c: IConstruct): string {
   return stack.getLogicalId(c.node.defaultChild as any);
 }
 
-function functionRoleId(subject: Subject, name: LambdaName): string {
-  const fn = subject.template.findResources('AWS::Lambda::Function')[logicalId(subject.stack, subject.construct.functions[name])];
-  return fn.Properties.Role['Fn::GetAtt'][0];
+/** Every function of the construct with its binary: one sweeper per cluster. */
+function allFunctions(subject: Subject): { name: LambdaName; fn: lambda.Function }[] {
+  const c = subject.construct;
+  return [
+    ...DRAIN_FUNCTIONS.map((name) => ({ name, fn: c.functions[name] })),
+    { name: 'task-scaler' as const, fn: c.taskScaler.function },
+    ...c.sweepers.map((s) => ({ name: 'sweeper' as const, fn: s.function })),
+  ];
+}
+
+function functionRoleId(subject: Subject, fn: lambda.Function): string {
+  const resource = subject.template.findResources('AWS::Lambda::Function')[logicalId(subject.stack, fn)];
+  return resource.Properties.Role['Fn::GetAtt'][0];
 }
 
 function exampleSubject(): Subject {
@@ -114,7 +136,24 @@ function variantSubject(): Subject {
   return { name: 'tokens, two groups, restricted load balancers, Spot', stack, construct, template: Template.fromStack(stack) };
 }
 
-const SUBJECTS = [exampleSubject(), variantSubject()];
+function severalClustersSubject(): Subject {
+  const app = new App();
+  const stack = new Stack(app, 'Several');
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-west-2a'], privateSubnetIds: ['subnet-1'] });
+  const construct = new EcsSingleTaskAutoscaling(stack, 'Sta', {
+    clusters: [
+      { clusterName: 'blue', autoScalingGroupNames: ['blue-a', 'blue-b'], services: [{ serviceName: 'web', minTaskCount: 1 }, { serviceName: 'api', minTaskCount: 2, maxTaskCount: 9 }] },
+      { clusterName: 'green', autoScalingGroupNames: ['green-a'], services: [{ serviceName: 'web', minTaskCount: 1, nCount: 2 }] },
+    ],
+    deregistrationScope: 'tagged',
+    vpc,
+    permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyName(stack, 'Boundary', 'boundary'),
+    lambdaCode: () => unbuiltLambdaCode(),
+  });
+  return { name: 'two clusters, three services, tagged load balancers, a VPC, a boundary', stack, construct, template: Template.fromStack(stack) };
+}
+
+const SUBJECTS = [exampleSubject(), variantSubject(), severalClustersSubject()];
 
 describe.each(SUBJECTS)('$name', (subject) => {
   const byRole = statementsByRole(subject.template);
@@ -159,22 +198,26 @@ describe.each(SUBJECTS)('$name', (subject) => {
 
   test('npm run permissions prints every function, and each function role allows exactly those actions (plus its own logs)', () => {
     expect(Object.keys(PERMISSIONS_JSON).sort()).toEqual([...LAMBDA_NAMES].sort());
-    subject.template.resourceCountIs('AWS::Lambda::Function', LAMBDA_NAMES.length);
+    const functions = allFunctions(subject);
+    subject.template.resourceCountIs('AWS::Lambda::Function', functions.length);
     const roleIds = new Set<string>();
-    for (const name of LAMBDA_NAMES) {
-      const roleId = functionRoleId(subject, name);
+    for (const { name, fn } of functions) {
+      const roleId = functionRoleId(subject, fn);
       roleIds.add(roleId);
       const statements = byRole.get(roleId)!;
       // Logs: only its own log group, and nothing else besides the listed calls.
-      const logGroupId = logicalId(subject.stack, subject.construct.functions[name].logGroup);
+      const logGroupId = logicalId(subject.stack, fn.logGroup);
       const logStatements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('logs:')));
       expect(logStatements).toEqual([
         { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] }, Sid: 'Logs' },
       ]);
-      const granted = new Set(statements.filter((s) => !logStatements.includes(s)).flatMap((s) => list(s.Action)));
+      // In a VPC: Lambda's network interfaces, and nothing else of EC2.
+      const vpcStatements = statements.filter((s) => (s as any).Sid?.startsWith('Vpc'));
+      expect(vpcStatements.flatMap((s) => list(s.Action)).sort()).toEqual(subject.construct.node.tryFindChild('FunctionsSecurityGroup') ? VPC_ACTIONS : []);
+      const granted = new Set(statements.filter((s) => !logStatements.includes(s) && !vpcStatements.includes(s)).flatMap((s) => list(s.Action)));
       expect({ name, actions: [...granted].sort() }).toEqual({ name, actions: PERMISSIONS_JSON[name] });
     }
-    expect(roleIds.size).toBe(LAMBDA_NAMES.length); // one role each
+    expect(roleIds.size).toBe(functions.length); // one role each
   });
 
   test('the state machine role can invoke only the four drain functions, unqualified', () => {
@@ -196,26 +239,27 @@ describe.each(SUBJECTS)('$name', (subject) => {
         .flatMap(([id, statements]) => statements.filter((s) => list(s.Action).includes(action)).map((s) => ({ id, resource: s.Resource })))
         .sort((a, b) => a.id.localeCompare(b.id));
     const id = (c: IConstruct) => logicalId(subject.stack, c);
-    const roleOf = (path: string) => id(subject.construct.node.findChild(path));
+    const { taskScaler, sweepers } = subject.construct;
     expect(grants('lambda:InvokeFunction')).toEqual(
       [
         { id: id(subject.construct.stateMachine.role), resource: DRAIN_FUNCTIONS.map(fnArn) },
-        { id: roleOf('TaskScalerScheduleRole'), resource: fnArn('task-scaler') },
-        { id: roleOf('SweeperScheduleRole'), resource: fnArn('sweeper') },
+        { id: id(taskScaler.scheduleRole), resource: { 'Fn::GetAtt': [id(taskScaler.function), 'Arn'] } },
+        ...sweepers.map((s) => ({ id: id(s.scheduleRole), resource: { 'Fn::GetAtt': [id(s.function), 'Arn'] } })),
       ].sort((a, b) => a.id.localeCompare(b.id)),
     );
     const sm = { Ref: id(subject.construct.stateMachine) };
     const starters = grants('states:StartExecution');
+    const sweeperRoles = sweepers.map((s) => functionRoleId(subject, s.function));
     expect(starters.map((g) => g.resource)).toEqual(starters.map(() => sm));
-    expect(starters.map((g) => g.id)).toContain(functionRoleId(subject, 'sweeper'));
-    expect(starters.filter((g) => g.id !== functionRoleId(subject, 'sweeper')).map((g) => g.id)).toEqual([
+    expect(starters.map((g) => g.id)).toEqual(expect.arrayContaining(sweeperRoles));
+    expect(starters.filter((g) => !sweeperRoles.includes(g.id)).map((g) => g.id)).toEqual([
       expect.stringMatching(/DrainStateMachineEventsRole/),
     ]);
   });
 
   test('every log group is encrypted with a KMS key or carries the acknowledgement, with its reason', () => {
     const groups = subject.construct.node.findAll().filter((c): c is logs.LogGroup => c instanceof logs.LogGroup);
-    expect(groups).toHaveLength(LAMBDA_NAMES.length + 1); // the functions' and the state machine's
+    expect(groups).toHaveLength(allFunctions(subject).length + 1); // the functions' and the state machine's
     expect(Object.keys(subject.template.findResources('AWS::Logs::LogGroup')).sort()).toEqual(groups.map((g) => logicalId(subject.stack, g)).sort());
     for (const group of groups) {
       const encrypted = subject.template.findResources('AWS::Logs::LogGroup')[logicalId(subject.stack, group)].Properties.KmsKeyId !== undefined;

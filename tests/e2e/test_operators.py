@@ -6,6 +6,7 @@ APIs)."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import time
@@ -41,13 +42,14 @@ def test_sweeper_recovers_a_dropped_event(scenario, world):
     first, second = r.sweeps
     assert [w["instance_id"] for w in first["waiting"]] == [victim], first
     [started] = first["started"]
-    assert started["instance_id"] == victim and started["execution_arn"].endswith(f":{victim}-sweep"), first
+    # named from the instance and the start of its termination activity (the action)
+    assert started["instance_id"] == victim and re.search(f":{victim}-\\d{{8}}T\\d{{6}}Z$", started["execution_arn"]), first
     assert second["started"] == [], second
     assert [f["instance_id"] for f in second["in_hand"]] + second["already_started"] == [victim], second
 
     # one execution, named from the instance, its event without a token; SUCCEEDED
     [(arn, execution)] = r.executions.items()
-    assert arn == started["execution_arn"] and arn.endswith(f":{victim}-sweep")
+    assert arn == started["execution_arn"]
     assert execution["status"] == "SUCCEEDED"
     event = json.loads(execution["input"])
     assert event["detail"]["EC2InstanceId"] == victim and event["detail"]["AutoScalingGroupName"] == dep.asg

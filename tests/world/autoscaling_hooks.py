@@ -1,9 +1,10 @@
-"""Auto Scaling scale-in with lifecycle hooks, and EventBridge delivery of its events.
+"""Auto Scaling scale-in with lifecycle hooks.
 
 What moto lacks and this adds (AWS docs: "Amazon EC2 Auto Scaling lifecycle
-hooks", "Complete a lifecycle action", "CompleteLifecycleAction",
-"RecordLifecycleActionHeartbeat", "Add an Elastic Load Balancing health check /
-connection draining" and the EventBridge event reference for Auto Scaling):
+hooks", "How lifecycle hooks work", "Complete a lifecycle action",
+"CompleteLifecycleAction", "RecordLifecycleActionHeartbeat", "Add an Elastic
+Load Balancing health check / connection draining" and the Auto Scaling event
+reference):
 
 * Scale-in (SetDesiredCapacity / UpdateAutoScalingGroup lower,
   TerminateInstanceInAutoScalingGroup) no longer terminates at once. The
@@ -11,10 +12,21 @@ connection draining" and the EventBridge event reference for Auto Scaling):
   ELBs and target groups attached to the group and waits out their draining;
   then, for each ``autoscaling:EC2_INSTANCE_TERMINATING`` hook, a lifecycle
   action starts: ``Terminating:Wait``, an "EC2 Instance-terminate Lifecycle
-  Action" event goes to the default event bus. The instance terminates when
-  every action is completed (CONTINUE or ABANDON; ABANDON skips the other
-  hooks) or timed out (the hook's DefaultResult after HeartbeatTimeout without
-  heartbeat, or after the global timeout min(48 h, 100 x HeartbeatTimeout)).
+  Action" event goes to the default event bus (world.eventbridge delivers it),
+  with ``Origin`` AutoScalingGroup and ``Destination`` EC2, or WarmPool for an
+  instance going back to the group's warm pool (world.warm_pools). The
+  instance leaves when every action is completed or timed out (the hook's
+  DefaultResult after HeartbeatTimeout without heartbeat, or after the global
+  timeout min(48 h, 100 x HeartbeatTimeout)).
+* Several terminate hooks: AWS documents no order among the hooks of one
+  transition (PutLifecycleHook has no order field), so the world starts all
+  their actions at once, the harsher reading: "If an instance is terminating,
+  both abandon and continue allow the instance to terminate. However, abandon
+  stops any remaining actions, such as other lifecycle hooks, and continue
+  allows any other lifecycle hooks to complete" ("Amazon EC2 Auto Scaling
+  lifecycle hooks", considerations). An ABANDON of one hook ends the other
+  hooks' outstanding actions at once (``by`` ``ABANDON-of-other-hook`` in the
+  event log) and the instance proceeds, even mid-drain.
 * CompleteLifecycleAction and RecordLifecycleActionHeartbeat, by token or by
   instance id, with AWS's ValidationError when no action is active.
 * DeleteLifecycleHook completes the hook's outstanding actions first, as the
@@ -22,17 +34,19 @@ connection draining" and the EventBridge event reference for Auto Scaling):
   ``DeleteLifecycleHook`` in the event log); the instance then proceeds.
 * PutLifecycleHook keeps NotificationMetadata, NotificationTargetARN, RoleARN
   and reports GlobalTimeout.
-* EventBridge rules deliver to Step Functions state machines (StartExecution
-  with the event as input) and Lambda functions (asynchronous invoke), and
-  honour Input / InputPath / InputTransformer and the rule's state.
+* moto re-registers every group instance, terminating ones included, in the
+  group's target groups whenever the capacity changes (and deregisters from
+  its Classic ELBs whatever is not InService). Auto Scaling registers an
+  instance when it enters service and deregisters it only when it leaves
+  ("Use Elastic Load Balancing to distribute incoming application traffic in
+  your Auto Scaling group"): the world registers InService instances not yet
+  registered, and nothing else.
+* Each termination is a scaling activity (world.scaling_activities).
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
-import json
-import threading
 import uuid
 from typing import Any
 
@@ -40,10 +54,9 @@ from moto.autoscaling import models as asg_models
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import ValidationError
 from moto.core.responses import ActionResult, EmptyResult
-from moto.events import models as events_models
-from moto.stepfunctions import models as sfn_models
 
 from world import core
+from world.eventbridge import deliver_event
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 MAX_GLOBAL_TIMEOUT = 48 * 3600
@@ -53,11 +66,12 @@ MAX_GLOBAL_TIMEOUT = 48 * 3600
 
 
 class Action:
-    def __init__(self, group: Any, hook: Any, instance_id: str):
+    def __init__(self, group: Any, hook: Any, instance_id: str, destination: str = "EC2"):
         self.token = str(uuid.uuid4())
         self.group = group
         self.hook = hook
         self.instance_id = instance_id
+        self.destination = destination  # "EC2", or "WarmPool" for an instance going back to the pool
         self.heartbeat_timer: core.Timer | None = None
         self.global_timer: core.Timer | None = None
 
@@ -95,7 +109,7 @@ def _lifecycle_event(action: Action) -> dict[str, Any]:
     if getattr(hook, "notification_metadata", None):
         detail["NotificationMetadata"] = hook.notification_metadata
     detail["Origin"] = "AutoScalingGroup"
-    detail["Destination"] = "EC2"
+    detail["Destination"] = action.destination
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -109,13 +123,21 @@ def _lifecycle_event(action: Action) -> dict[str, Any]:
     }
 
 
-def begin_termination(group: Any, state: Any, cause: str) -> None:
-    """Take an instance out of service the way Auto Scaling does on scale-in."""
-    from world import lb_drain
+def begin_termination(group: Any, state: Any, cause: str, original_capacity: int | None = None) -> Any:
+    """Take an instance out of service the way Auto Scaling does on scale-in; its scaling activity.
+
+    ``cause``: ``scale-in`` (the group's desired capacity went down: the instance goes back to
+    the warm pool when the pool reuses instances on scale-in), ``TerminateInstanceInAutoScalingGroup``,
+    ``instance-refresh``, ``spot-interruption``."""
+    from world import lb_drain, scaling_activities, warm_pools
 
     instance_id = state.instance.id
     state.lifecycle_state = "Terminating"
-    core.record("asg.instance.terminating", asg=group.name, instance_id=instance_id, cause=cause)
+    state._world_destination = warm_pools.destination(group, cause)
+    activity = scaling_activities.terminating(group, instance_id, cause, original_capacity)
+    state._world_activity = activity
+    core.record("asg.instance.terminating", asg=group.name, instance_id=instance_id, cause=cause,
+                destination=state._world_destination)
     backend = _backend_of(group)
     wait = 0.0
     for name in list(group.load_balancer_names or []):
@@ -135,9 +157,11 @@ def begin_termination(group: Any, state: Any, cause: str) -> None:
             wait = max(wait, lb_drain.tg_drain_seconds(tg))
             core.record("asg.lb.deregistered", asg=group.name, instance_id=instance_id, target_group=arn)
     if wait > 0:
+        activity.status_code = "WaitingForELBConnectionDraining"
         core.after(core.scaled(wait), _run_hooks, group, state, name="asg-lb-drained")
     else:
         _run_hooks(group, state)
+    return activity
 
 
 def _run_hooks(group: Any, state: Any) -> None:
@@ -151,8 +175,11 @@ def _run_hooks(group: Any, state: Any) -> None:
         _proceed(group, state)
         return
     state.lifecycle_state = "Terminating:Wait"
-    for hook in hooks:
-        action = Action(group, hook, state.instance.id)
+    destination = getattr(state, "_world_destination", "EC2")
+    if getattr(state, "_world_activity", None) is not None:
+        state._world_activity.status_code = "MidTerminatingLifecycleAction"
+    for hook in hooks:  # all at once: AWS documents no order among them
+        action = Action(group, hook, state.instance.id, destination)
         _actions(backend)[action.token] = action
         action.arm_heartbeat()
         action.global_timer = core.after(
@@ -164,6 +191,8 @@ def _run_hooks(group: Any, state: Any) -> None:
             hook=hook.name,
             instance_id=state.instance.id,
             token=action.token,
+            origin="AutoScalingGroup",
+            destination=destination,
         )
         deliver_event(group.account_id, group.region, _lifecycle_event(action))
 
@@ -190,12 +219,15 @@ def _complete(action: Action, result: str, how: str) -> None:
         by=how,
     )
     others = [a for a in actions.values() if a.instance_id == action.instance_id]
-    if result == "ABANDON":  # skips the remaining hooks
+    if result == "ABANDON":  # "abandon stops any remaining actions, such as other lifecycle hooks"
         for other in others:
             actions.pop(other.token, None)
             for timer in (other.heartbeat_timer, other.global_timer):
                 if timer:
                     timer.cancel()
+            core.record("asg.lifecycle.completed", asg=other.group.name, hook=other.hook.name,
+                        instance_id=other.instance_id, token=other.token, result="ABANDON",
+                        by="ABANDON-of-other-hook", other_hook=action.hook.name)
         others = []
     if not others:
         state = next((s for s in action.group.instance_states if s.instance.id == action.instance_id), None)
@@ -204,13 +236,23 @@ def _complete(action: Action, result: str, how: str) -> None:
 
 
 def _proceed(group: Any, state: Any) -> None:
+    """Terminating:Proceed: the instance leaves the group, terminated, or stopped into the warm pool.
+    Either way ``asg.instance.terminated`` (with its ``destination``) marks that it left."""
+    from world import scaling_activities, warm_pools
+
     backend = _backend_of(group)
     instance_id = state.instance.id
     state.lifecycle_state = "Terminating:Proceed"
     group.instance_states = [s for s in group.instance_states if s is not state]
-    backend.ec2_backend.terminate_instances([instance_id])
-    backend.elbv2_backend.notify_terminate_instances([instance_id])
-    core.record("asg.instance.terminated", asg=group.name, instance_id=instance_id)
+    destination = getattr(state, "_world_destination", "EC2")
+    if destination == "WarmPool" and warm_pools.enter_pool(group, state):
+        pass
+    else:
+        destination = "EC2"
+        backend.ec2_backend.terminate_instances([instance_id])
+        backend.elbv2_backend.notify_terminate_instances([instance_id])
+    scaling_activities.done(getattr(state, "_world_activity", None))
+    core.record("asg.instance.terminated", asg=group.name, instance_id=instance_id, destination=destination)
 
 
 def _find_action(backend: Any, group_name: str, hook_name: str, token: str | None, instance_id: str | None) -> Action:
@@ -254,12 +296,17 @@ def _group_set_desired_capacity(self: Any, new_capacity: int | None) -> None:
     mixed = self.mixed_instances_policy and self.mixed_instances_policy.get("LaunchTemplate", {}).get("Overrides")
     in_service = [s for s in self.instance_states if s.lifecycle_state == "InService"]
     excess = len(in_service) - (desired or 0)
+    if excess < 0 and not mixed and not getattr(self, "_world_force", False):
+        from world import warm_pools
+
+        warm_pools.leave_pool(self, -excess)  # scale-out takes warm instances first
     if mixed or excess <= 0 or getattr(self, "_world_force", False):
         _orig_group_set_desired(self, new_capacity)
         return
+    original = self.desired_capacity
     self.desired_capacity = desired
     for victim in _choose_victims(self, excess):
-        begin_termination(self, victim, "scale-in")
+        begin_termination(self, victim, "scale-in", original)
 
 
 _orig_terminate_instance = asg_models.AutoScalingBackend.terminate_instance
@@ -284,10 +331,10 @@ def _terminate_instance(self: Any, instance_id: str, should_decrement: bool) -> 
                 "flag to false or lower group's min size."
             )
         group.desired_capacity -= 1
-    begin_termination(group, state, "TerminateInstanceInAutoScalingGroup")
+    activity = begin_termination(group, state, "TerminateInstanceInAutoScalingGroup", original_size)
     if not should_decrement:  # a replacement is launched at once
         _orig_group_set_desired(group, group.desired_capacity)
-    return asg_models.TerminateInstanceActivity(state.instance, original_size)
+    return activity
 
 
 _orig_delete_group = asg_models.AutoScalingBackend.delete_auto_scaling_group
@@ -298,6 +345,34 @@ def _delete_auto_scaling_group(self: Any, group_name: str) -> None:
     if group is not None:
         group._world_force = True  # ForceDelete semantics: no hooks, no draining
     _orig_delete_group(self, group_name)
+
+
+def _update_attached_elbs(self: Any, group_name: str) -> None:
+    """Register the group's InService instances that are not yet in its Classic ELBs; deregister
+    nothing (Auto Scaling deregisters an instance only when it leaves: begin_termination)."""
+    group = self.autoscaling_groups[group_name]
+    for name in list(group.load_balancer_names or []):
+        lb = self.elb_backend.load_balancers.get(name)
+        if lb is None:
+            continue  # deleted before its group
+        new = [s.instance.id for s in group.active_instances() if s.instance.id not in lb.instance_ids]
+        if new:
+            self.elb_backend.register_instances(name, new, from_autoscaling=True)
+
+
+def _update_attached_target_groups(self: Any, group_name: str) -> None:
+    """The same for target groups (moto registers every group instance, terminating ones too)."""
+    from world import lb_drain
+
+    group = self.autoscaling_groups[group_name]
+    for arn in list(group.target_group_arns or []):
+        tg = self.elbv2_backend.target_groups.get(arn)
+        if tg is None:
+            continue
+        new = [{"Id": s.instance.id, "Port": tg.port} for s in group.active_instances()
+               if not lb_drain.is_registered(tg, {"Id": s.instance.id, "Port": tg.port})]
+        if new:
+            self.elbv2_backend.register_targets(arn, new)
 
 
 # --------------------------------------------------------------------------- API: hooks and actions
@@ -385,125 +460,6 @@ def record_lifecycle_action_heartbeat(self: Any) -> ActionResult:
     return EmptyResult()
 
 
-# --------------------------------------------------------------------------- EventBridge delivery
-
-
-def _json_path(document: Any, path: str) -> Any:
-    node = document
-    for part in [p for p in path.lstrip("$").split(".") if p]:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
-    if target.get("Input") is not None:
-        return target["Input"]
-    if target.get("InputPath"):
-        return json.dumps(_json_path(event, target["InputPath"]))
-    transformer = target.get("InputTransformer")
-    if transformer:
-        from moto.events.utils import EventTemplateParser
-
-        parsed = EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,
-        )
-        return parsed if isinstance(parsed, str) else json.dumps(parsed)
-    return json.dumps(event)
-
-
-def _normalise(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as targets receive it (moto keeps a float time and ingestion-time)."""
-    event = dict(event)
-    event.pop("ingestion-time", None)
-    if isinstance(event.get("time"), (int, float)):
-        event["time"] = datetime.datetime.fromtimestamp(event["time"], datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return event
-
-
-def _start_execution(rule: Any, target: dict[str, Any], payload: str) -> None:
-    from moto.stepfunctions.responses import get_backend
-
-    arn = target["Arn"]
-    account, region = arn.split(":")[4], arn.split(":")[3]
-    try:
-        execution = get_backend(account, region).start_execution(
-            state_machine_arn=arn, name=str(uuid.uuid4()), execution_input=payload
-        )
-        core.record("eventbridge.delivered", rule=rule.name, target=arn, execution_arn=execution.execution_arn)
-    except Exception as err:  # AWS drops (or dead-letters) failed deliveries
-        core.record("eventbridge.failed", rule=rule.name, target=arn, error=f"{type(err).__name__}: {err}")
-
-
-def _invoke_lambda(rule: Any, target: dict[str, Any], payload: str) -> None:
-    from moto.awslambda.utils import get_backend
-
-    arn = target["Arn"]
-    account, region = arn.split(":")[4], arn.split(":")[3]
-
-    def run() -> None:
-        try:
-            get_backend(account, region).invoke(
-                function_name=arn,
-                qualifier=None,
-                body=payload,
-                headers={"X-Amz-Invocation-Type": "Event"},
-                response_headers={},
-            )
-        except Exception as err:
-            core.record("eventbridge.failed", rule=rule.name, target=arn, error=f"{type(err).__name__}: {err}")
-
-    core.record("eventbridge.delivered", rule=rule.name, target=arn)
-    threading.Thread(target=run, name="world-event-lambda", daemon=True).start()
-
-
-_orig_send_to_targets = events_models.Rule.send_to_targets
-
-
-def _send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
-    if getattr(self, "state", "ENABLED") != "ENABLED" or not self.event_pattern.matches_event(original_event):
-        return
-    event = _normalise(original_event)
-    ours = [t for t in self.targets if t["Arn"].split(":")[2] in ("states", "lambda")]
-    theirs = [t for t in self.targets if t not in ours]
-    if theirs:
-        saved = self.targets
-        self.targets = theirs
-        try:
-            _orig_send_to_targets(self, original_event, transform_input)
-        finally:
-            self.targets = saved
-    for target in ours:
-        payload = _target_input(target, event)
-        if target["Arn"].split(":")[2] == "states":
-            _start_execution(self, target, payload)
-        else:
-            _invoke_lambda(self, target, payload)
-
-
-def deliver_event(account_id: str, region: str, event: dict[str, Any]) -> None:
-    """Send an AWS service event to the rules of the account's default event bus."""
-    backend = events_models.events_backends[account_id][region]
-    bus = backend.event_buses.get("default")
-    core.record("eventbridge.event", source=event["source"], detail_type=event["detail-type"], detail=event["detail"])
-    if bus is None:
-        return
-    for rule in list(bus.rules.values()):
-        rule.send_to_targets(event)
-
-
-def _state_machine_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
-    """moto deep-copies the state machine on StartExecution, including its running
-    executions (thread locks: TypeError). AWS runs many executions at once; copy
-    everything but the execution list."""
-    clone = self.__class__.__new__(self.__class__)
-    memo[id(self)] = clone
-    for key, value in self.__dict__.items():
-        setattr(clone, key, [] if key == "executions" else copy.deepcopy(value, memo))
-    return clone
-
-
 # --------------------------------------------------------------------------- install
 
 
@@ -512,10 +468,11 @@ def install() -> None:
     asg_models.AutoScalingBackend.terminate_instance = _terminate_instance
     asg_models.AutoScalingBackend.delete_auto_scaling_group = _delete_auto_scaling_group
     asg_models.AutoScalingBackend.delete_lifecycle_hook = _delete_lifecycle_hook
+    asg_models.AutoScalingBackend.update_attached_elbs = _update_attached_elbs
+    asg_models.AutoScalingBackend.update_attached_target_groups = _update_attached_target_groups
     asg_models.LifecycleHook = LifecycleHook
     resp = asg_responses.AutoScalingResponse
     resp.put_lifecycle_hook = put_lifecycle_hook
     resp.complete_lifecycle_action = complete_lifecycle_action
     resp.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
-    events_models.Rule.send_to_targets = _send_to_targets
-    sfn_models.StateMachine.__deepcopy__ = _state_machine_deepcopy
+

@@ -40,7 +40,9 @@ class World:
             region_name=REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=Config(**{"retries": {"max_attempts": 1, "mode": "standard"}, **config}),
+            # the tests observe the world; a test of its rate limits passes another user_agent_extra
+            config=Config(**{"retries": {"max_attempts": 1, "mode": "standard"}, "user_agent_extra": "world-harness",
+                             **config}),
         )
 
     def control(self, method: str, path: str, body: Any = None) -> Any:

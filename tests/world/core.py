@@ -46,6 +46,41 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # Register EC2 instances whose user data says ECS_CLUSTER=<name> as
         # container instances of that cluster, as the ECS agent does at boot.
         "agent_autoregister": True,
+        # Seconds (AWS time) after which a standalone task (RunTask/StartTask)
+        # exits on its own; None: it runs until someone stops it.
+        "standalone_task_seconds": None,
+    },
+    "health": {
+        # EC2 instance ids whose load-balancer health checks fail: their
+        # targets and Classic ELB registrations turn unhealthy, new ones never
+        # become healthy; an id taken out of the list passes again (world.lb_drain).
+        "failing_instances": [],
+    },
+    # How EventBridge delivers the events its rules match to their targets
+    # (world.eventbridge). The defaults deliver every event at once, once.
+    "eventbridge": {
+        # AWS seconds from the event to its first delivery attempt: a number,
+        # or [low, high] for a uniformly random delay.
+        "delay_seconds": 0,
+        # Events delivered twice: a probability, or the list of event ordinals
+        # (1 = the first event subject to this policy that a rule sent to a
+        # Step Functions or Lambda target since the reset).
+        "duplicates": 0,
+        # AWS seconds between the first and the second delivery of a duplicate
+        # (a number or [low, high]).
+        "duplicate_delay_seconds": 0,
+        # Events never delivered: a probability or a list of event ordinals.
+        "drop": 0,
+        # Probability that a delivery attempt fails with a retriable error.
+        "failures": 0,
+        # The first N delivery attempts of every delivery fail (retriable).
+        "fail_first": 0,
+        # Retry back-off (AWS seconds): full jitter on min(max, base * 2^n).
+        "retry_base_seconds": 1,
+        "retry_max_backoff_seconds": 900,
+        # Only events with these detail-types are subject to the above
+        # (null: every event).
+        "detail_types": None,
     },
 }
 

@@ -14,16 +14,31 @@ ListTasks, ListContainerInstances, "Cluster query language"):
   has room if it runs no task of that service" and moto's CPU/memory/port
   check), only on ACTIVE instances with a connected agent. A task is PENDING
   for ``ecs.task_start_seconds`` then RUNNING, and is then registered in the
-  service's target groups (instance id + host port) and Classic ELBs. When no
-  instance has room the service records the "unable to place a task" event.
+  service's target groups (instance id + host port) and Classic ELBs (the
+  instance), where it starts health checking. When no instance has room the
+  service records the "unable to place a task" event.
 * Draining: UpdateContainerInstancesState(DRAINING) makes the scheduler
   replace the service tasks on that instance: PENDING ones stop at once;
   RUNNING ones are replaced within maximumPercent, and stopped while the
-  service keeps minimumHealthyPercent of its desired count RUNNING (at 100 %,
-  only after the replacement is RUNNING). A stopping task gets desiredStatus
-  STOPPED at once, is deregistered from its load balancers and reaches
-  lastStatus STOPPED after their draining (+ ``ecs.task_stop_seconds``).
-  Standalone tasks (RunTask/StartTask) are not touched.
+  service keeps minimumHealthyPercent of its desired count healthy. A task of
+  a service with load balancers is healthy only once it is healthy in every
+  one of them (its targets ``healthy``, its Classic ELB instance InService;
+  world.lb_drain runs the health checks), so at 100 % the old task stops only
+  after its replacement passed the health checks, and a replacement that
+  never does keeps the old task running ("Deployment configuration",
+  "Service load balancing": "a task is considered healthy when it passes the
+  load balancer health check"). A draining task that is not healthy does not
+  count and stops at once. A stopping task gets desiredStatus STOPPED at once,
+  is deregistered from all its load balancers (target groups and Classic
+  ELBs) and reaches lastStatus STOPPED after their draining
+  (+ ``ecs.task_stop_seconds``). Standalone tasks (RunTask/StartTask) are not
+  touched; one exits on its own after ``ecs.standalone_task_seconds`` (if set).
+* StopTask: desiredStatus STOPPED at once; the task stays RUNNING for
+  ``ecs.task_stop_seconds`` (its containers' stop time; a service task is
+  first deregistered and drained like above), then STOPPED ("StopTask": the
+  containers get SIGTERM, then SIGKILL after the stop timeout).
+* CreateService / UpdateService record the service's desired count,
+  deployment configuration and load balancers in the event log.
 * DeregisterContainerInstance with ``force`` orphans the instance's running
   tasks: DescribeTasks still shows them RUNNING (ECS no longer manages them),
   the scheduler starts replacements elsewhere and deregisters the orphaned
@@ -131,6 +146,10 @@ def _terminate_instances(self: Any, instance_ids: list[str]) -> Any:
             continue  # moto keeps deregistered instances with orphaned tasks under "orphaned"
         for ci in list(cis.values()):
             if ci.ec2_instance_id not in instance_ids or ci.status == "INACTIVE":
+                continue
+            if not ci.agent_connected:
+                # "stopped container instances or instances with disconnected agents aren't automatically
+                # deregistered when terminated" (DeregisterContainerInstance): the record and its tasks stay
                 continue
             ci.agent_connected = False
             ci.status = "INACTIVE"
@@ -286,13 +305,13 @@ def _lb_backends(backend: Any) -> tuple[Any, Any]:
     return elbv2_backends[backend.account_id][backend.region_name], elb_backends[backend.account_id][backend.region_name]
 
 
-def _stop_task(backend: Any, cluster_name: str, task: Any, reason: str) -> None:
-    """Stop a service task the way the scheduler does: deregister, drain, stop."""
+def _stop_task(backend: Any, cluster_name: str, task: Any, reason: str, code: str = "ServiceSchedulerInitiated") -> None:
+    """Stop a task the way ECS does: deregister from its load balancers, drain, stop."""
     if task.desired_status == "STOPPED":
         return
     task.desired_status = "STOPPED"
     task.stopped_reason = reason
-    task.stop_code = "ServiceSchedulerInitiated"
+    task.stop_code = code
     task.stopping_at = _now()
     core.record("ecs.task.stopping", cluster=cluster_name, service=getattr(task, "_world_service", None),
                 task_arn=task.task_arn, reason=reason)
@@ -300,7 +319,16 @@ def _stop_task(backend: Any, cluster_name: str, task: Any, reason: str) -> None:
     if task.last_status == "RUNNING":
         wait = _deregister_from_lbs(backend, task, _ci_of(backend, cluster_name, task))
         wait += float(core.CONFIG["ecs"].get("task_stop_seconds", 0))
-    core.after(core.scaled(wait), _task_stopped, backend, cluster_name, task, name="ecs-task-stopped")
+    core.after(core.scaled(wait), _agent_reports_stopped, backend, cluster_name, task, name="ecs-task-stopped")
+
+
+def _agent_reports_stopped(backend: Any, cluster_name: str, task: Any) -> None:
+    """The agent reports the task STOPPED; while it is disconnected (world.teardown) nobody does, and
+    ECS keeps the task RUNNING (desiredStatus STOPPED)."""
+    ci = _ci_of(backend, cluster_name, task)
+    if ci is not None and ci.status != "INACTIVE" and not ci.agent_connected and not _orphaned(task):
+        return
+    _task_stopped(backend, cluster_name, task)
 
 
 def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
@@ -309,17 +337,48 @@ def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
 
     wait = 0.0
     elbv2, elb = _lb_backends(backend)
+    with lb_drain.acting("ecs"):
+        for arn, target in getattr(task, "_world_targets", []):
+            tg = elbv2.target_groups.get(arn)
+            if tg is not None and lb_drain.is_registered(tg, target):
+                elbv2.deregister_targets(arn, [target])
+                wait = max(wait, lb_drain.tg_drain_seconds(tg))
+        for name in getattr(task, "_world_elbs", []):
+            lb = elb.get_load_balancer(name)
+            if lb is not None and ci is not None and ci.ec2_instance_id in lb.instance_ids:
+                unhealthy = lb_drain.classic_state(lb, ci.ec2_instance_id) == "unhealthy"
+                elb.deregister_instances(name, [ci.ec2_instance_id])
+                if not unhealthy:  # no draining for an unhealthy instance
+                    wait = max(wait, lb_drain.classic_drain_seconds(lb))
+    return wait
+
+
+def _task_healthy(backend: Any, task: Any) -> bool:
+    """RUNNING and, for a service with load balancers, healthy in every one of them. A load
+    balancer deleted under the service no longer counts (what ECS does then is not documented)."""
+    from world import lb_drain
+
+    if task.last_status != "RUNNING":
+        return False
+    ci = _ci_of(backend, task.cluster_name, task)
+    elbv2, elb = _lb_backends(backend)
     for arn, target in getattr(task, "_world_targets", []):
         tg = elbv2.target_groups.get(arn)
-        if tg is not None and lb_drain.is_registered(tg, target):
-            elbv2.deregister_targets(arn, [target])
-            wait = max(wait, lb_drain.tg_drain_seconds(tg))
+        if tg is not None and lb_drain.target_state(tg, target) != "healthy":
+            return False
     for name in getattr(task, "_world_elbs", []):
-        lb = elb.get_load_balancer(name)
-        if lb is not None and ci is not None and ci.ec2_instance_id in lb.instance_ids:
-            elb.deregister_instances(name, [ci.ec2_instance_id])
-            wait = max(wait, lb_drain.classic_drain_seconds(lb))
-    return wait
+        lb = elb.load_balancers.get(name)
+        if lb is not None and (ci is None or lb_drain.classic_state(lb, ci.ec2_instance_id) != "healthy"):
+            return False
+    return True
+
+
+def _on_health(account_id: str, region: str) -> None:
+    """A registration's health changed: the scheduler looks again (a replacement may count now)."""
+    backend = _backend(account_id, region)
+    for cluster_name in list(backend.clusters):
+        if any(s.cluster_name == cluster_name for s in backend.services.values()):
+            _schedule_reconcile(backend, cluster_name)
 
 
 def _orphaned(task: Any) -> bool:
@@ -414,8 +473,8 @@ def _reconcile(backend: Any, service: Any) -> None:
     else:
         service._world_unplaced = False
 
-    # stop draining tasks while keeping minimumHealthyPercent RUNNING
-    healthy = [t for t in tasks if t.last_status == "RUNNING"]
+    # stop draining tasks while keeping minimumHealthyPercent healthy
+    healthy = [t for t in tasks if _task_healthy(backend, t)]
     for task in draining:
         if len(healthy) - 1 >= min_healthy or task not in healthy:
             _stop_task(backend, cluster_name, task, f"Service {service.name}: container instance is in DRAINING state")
@@ -435,8 +494,20 @@ def create_service(self: Any) -> Any:
     service.deployment_configuration = dict(DEFAULT_DEPLOYMENT, **(self._get_param("deploymentConfiguration") or {}))
     service.running_count = 0
     service.pending_count = 0
+    _record_service("ecs.service.created", service)
     _schedule_reconcile(self.ecs_backend, service.cluster_name)
     return result
+
+
+def _record_service(kind: str, service: Any) -> None:
+    """The service's desired count, deployment configuration and load balancers, for judging capacity."""
+    config = getattr(service, "deployment_configuration", None) or DEFAULT_DEPLOYMENT
+    lbs = service.load_balancers or []
+    core.record(kind, cluster=service.cluster_name, service=service.name, desired=service.desired_count,
+                minimum_healthy_percent=int(config.get("minimumHealthyPercent", 100)),
+                maximum_percent=int(config.get("maximumPercent", 200)),
+                target_groups=[lb["targetGroupArn"] for lb in lbs if lb.get("targetGroupArn")],
+                load_balancers=[lb["loadBalancerName"] for lb in lbs if lb.get("loadBalancerName")])
 
 
 def _update_service(self: Any, service_properties: dict[str, Any]) -> Any:
@@ -444,6 +515,7 @@ def _update_service(self: Any, service_properties: dict[str, Any]) -> Any:
     service = _orig_update_service(self, service_properties)
     if config:
         service.deployment_configuration = dict(getattr(service, "deployment_configuration", DEFAULT_DEPLOYMENT), **config)
+    _record_service("ecs.service.updated", service)
     _refresh_counts(self, service.cluster_name)
     _schedule_reconcile(self, service.cluster_name)
     return service
@@ -492,16 +564,54 @@ def _deregister_container_instance(self: Any, cluster_str: str, container_instan
 
 
 def _stop_task_api(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
-    task = _orig_stop_task(self, cluster_str, task_str, reason)
-    task._world_freed = True
-    task.stopped_at = _now()
-    task.stop_code = "UserInitiated"
+    """StopTask: desiredStatus STOPPED now, lastStatus STOPPED once the containers stopped."""
     cluster = self._get_cluster(cluster_str)
-    core.record("ecs.task.stopped", cluster=cluster.name, service=getattr(task, "_world_service", None),
-                task_arn=task.task_arn, reason=reason)
+    task_id = task_str.split("/")[-1]
+    task = next((t for arn, t in self.tasks.get(cluster.name, {}).items() if arn.endswith(task_id)), None)
+    if task is None or task.last_status == "STOPPED":
+        return _orig_stop_task(self, cluster_str, task_str, reason)  # moto's answer for these
+    _stop_task(self, cluster.name, task, reason, code="UserInitiated")
     _refresh_counts(self, cluster.name)
     _schedule_reconcile(self, cluster.name)
     return task
+
+
+def _standalone_started(backend: Any, cluster_name: str, tasks: list[Any]) -> None:
+    seconds = core.CONFIG["ecs"].get("standalone_task_seconds")
+    for task in tasks:
+        ci = _ci_of(backend, cluster_name, task)
+        task.last_status = "RUNNING"
+        task.started_at = _now()
+        core.record("ecs.task.running", cluster=cluster_name, service=None, task_arn=task.task_arn,
+                    instance_id=ci.ec2_instance_id if ci else None)
+        if seconds is not None:
+            core.after(core.scaled(seconds), _standalone_exited, backend, cluster_name, task, name="ecs-task-exited")
+    _refresh_counts(backend, cluster_name)
+
+
+def _standalone_exited(backend: Any, cluster_name: str, task: Any) -> None:
+    if task.desired_status != "RUNNING" or task.last_status == "STOPPED":
+        return
+    task.desired_status = "STOPPED"
+    task.stopped_reason = "Essential container in task exited"
+    task.stop_code = "EssentialContainerExited"
+    _agent_reports_stopped(backend, cluster_name, task)
+
+
+_orig_run_task = ecs_models.EC2ContainerServiceBackend.run_task
+_orig_start_task = ecs_models.EC2ContainerServiceBackend.start_task
+
+
+def _run_task_api(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
+    tasks = _orig_run_task(self, cluster_str, *args, **kwargs)
+    _standalone_started(self, self._get_cluster(cluster_str).name, tasks)
+    return tasks
+
+
+def _start_task_api(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
+    tasks = _orig_start_task(self, cluster_str, *args, **kwargs)
+    _standalone_started(self, self._get_cluster(cluster_str).name, tasks)
+    return tasks
 
 
 # --------------------------------------------------------------------------- list filters
@@ -597,6 +707,9 @@ def _container_init(self: Any, task_def: Any) -> None:
 
 
 def install() -> None:
+    from world import lb_drain
+
+    lb_drain.HEALTH_LISTENERS.append(_on_health)
     ecs_models.Container.__init__ = _container_init
     _pin_task_states()
     core.on_reset(_pin_task_states)
@@ -610,4 +723,6 @@ def install() -> None:
     backend.update_service = _update_service
     backend.update_container_instances_state = _update_container_instances_state
     backend.stop_task = _stop_task_api
+    backend.run_task = _run_task_api
+    backend.start_task = _start_task_api
     backend.deregister_container_instance = _deregister_container_instance

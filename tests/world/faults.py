@@ -118,6 +118,30 @@ def _hook(api: Any) -> tuple[int, dict[str, str], bytes] | None:
     return error_response(api, kind)
 
 
+class _Api:
+    def __init__(self, service: str, operation: str):
+        self.service, self.operation = service, operation
+        self.name = f"{service}:{operation}"
+
+
+def draw(service: str, operation: str) -> str | None:
+    """A fault ("throttle", "unavailable") or None for a call the world makes on a service's
+    behalf (EventBridge calling StartExecution for a rule target): same rates, same draw."""
+    api = _Api(service, operation)
+    rates = _rates(api)
+    if not rates:
+        return None
+    with _rng_lock:
+        value = _rng.random()
+    throttle = float(rates.get("throttle", 0))
+    unavailable = float(rates.get("unavailable", 0))
+    kind = "throttle" if value < throttle else "unavailable" if value < throttle + unavailable else None
+    if kind is not None:
+        FAULTS[f"{api.name}:{kind}"] += 1
+        core.record("fault.injected", api=api.name, kind=kind, by="eventbridge")
+    return kind
+
+
 def _get_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
     return 200, {"calls": dict(sorted(CALLS.items())), "faults": dict(sorted(FAULTS.items())), "total": sum(CALLS.values()),
                  "functions": dict(sorted(FUNCTION_CALLS.items())), "functions_total": sum(FUNCTION_CALLS.values())}

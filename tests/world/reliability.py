@@ -1,6 +1,7 @@
 """Reliability figures: the real drain under AWS faults, crashes, outside changes and load.
 
     PYTHONPATH=tests .venv/bin/python -m world.reliability [--small] [--no-build] [--only ID,...] [--jobs N] [--out FILE]
+                                                           [--json FILE]
 
 Runs each case below (a scenario of tests/scenarios, see its README) in local
 worlds (``--jobs``, default 2, side by side: the cases mostly wait), through
@@ -21,11 +22,23 @@ world's event log and APIs (never from the functions' logs):
 * invariants: those of world.run (tests/e2e holds them for every scenario).
 
 A case passes when the invariants held, nothing was lost and every execution
-SUCCEEDED (at once or after its redrive). The load case also needs its calls
-per drain within 2x of a single drain's (the ``baseline`` case).
+SUCCEEDED (at once or after its redrive), or, in a teardown case, ended FAILED
+with the error that names what vanished (``accept``: ResourceNotFound naming the
+deleted group). The load and fleet cases also need their calls per drain within
+2x of a single drain's (the ``baseline`` case). The fleet case
+(``fleet_200_of_240``: 200 of 240 scaled in at once under the world's API rate
+limits, world.rate_limits) has no redrive: one FAILED execution fails it. It runs
+first, alone, so that its figures are not those of a machine shared with other
+cases.
 
-``--small`` (CI) runs the load case as 10 of 12 instances instead of 50 of 60.
-Exit status 0 when every case passed.
+Beside the report, ``reliability.json`` (``--json``; see world.reliability_json):
+one object per case with the figures above, the peak calls per second of each API
+against its limit, the functions' peak concurrency, and for the fleet case the
+calls per API in each second of the scale-in.
+
+``--small`` (CI) runs the load case as 10 of 12 instances instead of 50 of 60 and
+the fleet case as ``fleet_20_of_24`` (its scenario: 20 of 24 at a tenth of AWS's
+rate limits). Exit status 0 when every case passed.
 """
 
 from __future__ import annotations
@@ -43,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from world import run
+from world import reliability_json, run
 
 SCENARIOS = run.TESTS / "scenarios"
 REPORT = run.REPO / "RELIABILITY.md"
@@ -57,6 +70,12 @@ class Case:
     scenario: str
     small: dict[str, Any] | None = None  # overrides with --small
     load: bool = False
+    small_scenario: str | None = None  # another scenario with --small (its name is the case's name then)
+    accept: tuple[str, ...] = ()  # FAILED with these errors is the clear outcome the case expects
+    fleet: bool = False  # runs first, alone; its calls per second go to reliability.json
+
+    def name(self, small: bool) -> str:
+        return self.small_scenario.removesuffix(".json") if small and self.small_scenario else self.id
 
 
 CASES = [
@@ -77,6 +96,16 @@ CASES = [
         "scaler": {"min_task_count": 2, "n_count": 1},
         "expect": {"executions": {"SUCCEEDED": 10}, "terminated": 10, "completed_by_us": 10},
         "timeout_seconds": 300}, load=True),
+    Case("asg-deleted", "Auto Scaling group force-deleted mid-drain (refused without ForceDelete)",
+         "asg_deleted_mid_drain.json", accept=("ResourceNotFound",)),
+    Case("cluster-deleted", "cluster deleted mid-drain (instances deregistered, service deleted)",
+         "cluster_deleted_mid_drain.json"),
+    Case("agent-disconnected", "ECS agent disconnected mid-drain (the instance lives on)",
+         "agent_disconnected_mid_drain.json"),
+    Case("agent-hook-deleted", "ECS agent disconnected, then the hook deleted (the action gone)",
+         "agent_disconnected_hook_deleted.json"),
+    Case("fleet_200_of_240", "200 of 240 scaled in at once under AWS's API rate limits, no redrive",
+         "fleet_200_of_240.json", small_scenario="fleet_20_of_24.json", load=True, fleet=True),
 ]
 
 
@@ -90,7 +119,7 @@ def retried_errors() -> set[str]:
     return names
 
 
-def figures(result: run.Result) -> dict[str, Any]:
+def figures(result: run.Result, accept: tuple[str, ...] = ()) -> dict[str, Any]:
     events, executions = result.events, result.executions
     waits = [e for e in events if e["type"] == "asg.lifecycle.wait"]
     done = [e for e in events if e["type"] == "asg.lifecycle.completed"]
@@ -102,8 +131,11 @@ def figures(result: run.Result) -> dict[str, Any]:
                        if any(h["type"] == "ExecutionFailed" for h in x["history"]) and x["status"] == "SUCCEEDED"]
     statuses = Counter(x["status"] for x in executions.values())
     timed_out = [e for e in done if e["by"] in ("heartbeat-timeout", "global-timeout")]
-    lost = (len([v for v in result.victims if v not in terminated]) + len(timed_out)
-            + sum(n for status, n in statuses.items() if status != "SUCCEEDED"))
+    # a FAILED execution whose error names what vanished (accept) ended with a clear outcome
+    unclear = [x for x in executions.values() if x["status"] != "SUCCEEDED"
+               and not (x["status"] == "FAILED" and x.get("error") in accept
+                        and result.deployment is not None and result.deployment.asg in (x.get("cause") or ""))]
+    lost = len([v for v in result.victims if v not in terminated]) + len(timed_out) + len(unclear)
     task_errors: Counter[str] = Counter()
     execution_errors: Counter[str] = Counter()
     for x in executions.values():
@@ -134,13 +166,17 @@ def figures(result: run.Result) -> dict[str, Any]:
         "invariants": list(result.violations),
         "wall_seconds": round(result.wall_seconds, 1),
         "size": f"{len(result.victims)} of {result.scenario['instances']}",
+        "unclear": len(unclear),
+        **reliability_json.extra_figures(result),
     }
 
 
 def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) -> tuple[bool, str]:
     """(passed, what happened) from the figures."""
     notes = []
-    ok = not fig["invariants"] and fig["lost"] == 0 and set(fig["executions"]) <= {"SUCCEEDED"}
+    ok = not fig["invariants"] and fig["lost"] == 0 and fig["unclear"] == 0
+    if case.accept and fig["failed"] and not fig["failed_redriven"]:
+        notes.append(f"{fig['failed']} FAILED with {', '.join(sorted(fig['execution_errors']))} naming what vanished")
     if fig["failed_redriven"]:
         errors = ", ".join(f"{k} x{v}" for k, v in sorted(fig["execution_errors"].items()))
         notes.append(f"{fig['failed_redriven']} FAILED ({errors}), redriven, SUCCEEDED")
@@ -148,7 +184,7 @@ def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) ->
         if not_retried:
             notes.append(f"{', '.join(not_retried)} is not in the state machine's Retry: the execution "
                          "FAILED at once and waited for a redrive")
-    else:
+    elif not (case.accept and fig["failed"]):
         notes.append("all SUCCEEDED without a redrive" if ok else "")
     retried = {k: v for k, v in fig["task_errors"].items() if k not in fig["execution_errors"]}
     if retried:
@@ -156,6 +192,11 @@ def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) ->
     if fig["completed_by_hook_deletion"]:
         notes.append(f"{fig['completed_by_hook_deletion']} action(s) completed by DeleteLifecycleHook, "
                      "our CompleteLifecycleAction found it done")
+    if case.fleet:
+        throttled = sum(p["throttled"] for p in fig["peak_calls_per_second"].values())
+        notes.append(f"{throttled} calls throttled by the rate limits; "
+                     f"{fig['first_event_to_last_completion_seconds']} s from the first lifecycle action to the last "
+                     "completion")
     if case.load and baseline and baseline["calls_per_drain"]:
         ratio = fig["calls_per_drain"] / baseline["calls_per_drain"]
         notes.append(f"calls/drain {ratio:.2f}x a single drain's (budget {CALL_BUDGET:.0f}x)")
@@ -169,7 +210,7 @@ def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) ->
 
 
 def run_case(world: run.World, case: Case, small: bool, out: Any) -> run.Result:
-    scenario = json.loads((SCENARIOS / case.scenario).read_text())
+    scenario = json.loads((SCENARIOS / (case.small_scenario if small and case.small_scenario else case.scenario)).read_text())
     if small and case.small:
         scenario = run._merge(scenario, case.small)
         for key in ("expect",):
@@ -178,7 +219,8 @@ def run_case(world: run.World, case: Case, small: bool, out: Any) -> run.Result:
     return run.run_scenario(world, scenario, out=out)
 
 
-def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall: float) -> str:
+def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall: float,
+           extra: list[str] | None = None) -> str:
     retried = sorted(retried_errors())
     lines = [
         "# Reliability",
@@ -200,8 +242,11 @@ def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for case, fig, ok, note in rows:
-        if case.load:
+        if case.load and not case.fleet:
             case = Case(case.id, f"scale-in of {fig['size']} instances at once", case.scenario, load=True)
+        elif case.fleet:
+            case = Case(case.name(small), f"{fig['size']} scaled in at once under the world's API rate limits, "
+                        "no redrive", case.scenario, fleet=True)
         completed = str(fig["completed"]) + (f" (+{fig['completed_by_hook_deletion']} by hook deletion)"
                                                if fig["completed_by_hook_deletion"] else "")
         lines.append(
@@ -212,9 +257,12 @@ def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall
         "",
         "Columns: *drains* lifecycle actions started; *completed* actions completed by our",
         "`CompleteLifecycleAction`; *failed, redriven* executions that FAILED and SUCCEEDED after their redrive;",
-        "*lost* instances never terminated + actions ended by a timeout + executions not SUCCEEDED at the end;",
-        "*faults* throttling/503 answers injected; *calls/drain* API calls made by the functions (retries",
-        "included) per drain.",
+        "*lost* instances never terminated + actions ended by a timeout + executions not SUCCEEDED at the end",
+        "(a teardown case's FAILED naming what vanished excepted); *faults* throttling/503 answers injected at",
+        "random; *calls/drain* API calls made by the functions (retries included) per drain. In every case the",
+        "world's API rate limits are on at AWS's published figures (token buckets per account, Region and API,",
+        "shared by every caller: `tests/world/rate_limits.py`, tests/world/README.md); `reliability.json` beside",
+        "this file has each case's peak calls per second by API against its limit.",
         "",
         "The state machine retries these errors in every Task: " + ", ".join(f"`{n}`" for n in retried) + ".",
         "",
@@ -226,6 +274,7 @@ def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall
     for case, fig, _ok, _note in rows:
         by_api = ", ".join(f"{k} {v}" for k, v in sorted(fig["calls_by_api"].items(), key=lambda kv: -kv[1]))
         lines.append(f"| {case.id} | {fig['function_calls']} | {by_api} |")
+    lines += extra or []
     lines.append("")
     return "\n".join(lines)
 
@@ -234,15 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="world.reliability", description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="CI size: the load case as 10 of 12 instances")
     parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
-    parser.add_argument("--only", help="comma-separated case ids (the baseline always runs with load)")
+    parser.add_argument("--only", help="comma-separated case ids (the baseline always runs with load and fleet cases)")
     parser.add_argument("--out", default=str(REPORT), help="the report (default RELIABILITY.md at the repo root)")
+    parser.add_argument("--json", help="the figures as JSON (default reliability.json beside the report, "
+                                       "or <report name>.json when the report is not RELIABILITY.md)")
     parser.add_argument("--verbose", action="store_true", help="print each run as world.run does")
     parser.add_argument("--jobs", type=int, default=2, help="worlds running cases side by side (default 2)")
     args = parser.parse_args(argv)
     cases = CASES
     if args.only:
         wanted = set(args.only.split(","))
-        if "load" in wanted:
+        if any(c.load and c.id in wanted for c in CASES):  # their calls per drain are judged against it
             wanted.add("baseline")
         unknown = wanted - {c.id for c in CASES}
         if unknown:
@@ -254,30 +305,35 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     figs: dict[str, dict[str, Any]] = {}
     pending: queue.Queue[Case] = queue.Queue()
-    # the load case first: it is the longest
-    for case in sorted(cases, key=lambda c: not c.load):
+    # the load case first: it is the longest (the fleet case runs before, alone)
+    for case in sorted((c for c in cases if not c.fleet), key=lambda c: not c.load):
         pending.put(case)
+    fleet_cases = [c for c in cases if c.fleet]
     lock = threading.Lock()
 
-    def worker(world: run.World) -> None:
+    def run_one(world: run.World, case: Case) -> None:
         out = (lambda line: say(f"[{world.port}] {line}")) if args.verbose else (lambda line: None)
+        t0 = time.monotonic()
+        try:
+            fig = figures(run_case(world, case, args.small, out), case.accept)
+        except Exception as err:  # a case that cannot even run is a failed case
+            fig = figures(run.Result(run.load_scenario({})))
+            fig["invariants"] = [f"{type(err).__name__}: {err}"]
+            fig["wall_seconds"] = round(time.monotonic() - t0, 1)
+        with lock:
+            figs[case.id] = fig
+            say(f"{case.name(args.small):15} drains {fig['drains']} completed {fig['completed']} "
+                f"redriven {fig['failed_redriven']} lost {fig['lost']} faults {fig['faults']} "
+                f"calls/drain {fig['calls_per_drain']:.1f} "
+                f"invariants {'held' if not fig['invariants'] else fig['invariants']}  {fig['wall_seconds']:.0f}s")
+
+    def worker(world: run.World) -> None:
         while True:
             try:
                 case = pending.get_nowait()
             except queue.Empty:
                 return
-            t0 = time.monotonic()
-            try:
-                fig = figures(run_case(world, case, args.small, out))
-            except Exception as err:  # a case that cannot even run is a failed case
-                fig = figures(run.Result(run.load_scenario({})))
-                fig["invariants"] = [f"{type(err).__name__}: {err}"]
-                fig["wall_seconds"] = round(time.monotonic() - t0, 1)
-            with lock:
-                figs[case.id] = fig
-                say(f"{case.id:15} drains {fig['drains']} completed {fig['completed']} redriven {fig['failed_redriven']} "
-                    f"lost {fig['lost']} faults {fig['faults']} calls/drain {fig['calls_per_drain']:.1f} "
-                    f"invariants {'held' if not fig['invariants'] else fig['invariants']}  {fig['wall_seconds']:.0f}s")
+            run_one(world, case)
 
     worlds = [run.World() for _ in range(max(1, args.jobs))]
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -285,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         for world in worlds:
             world.start()
             say(f"world on {world.url} (logs: {world.log_dir})")
+        for case in fleet_cases:  # alone: its figures are not those of a machine shared with other cases
+            run_one(worlds[0], case)
         threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in worlds]
         for thread in threads:
             thread.start()
@@ -299,14 +357,20 @@ def main(argv: list[str] | None = None) -> int:
             world.stop()
     rows: list[tuple[Case, dict[str, Any], bool, str]] = []
     baseline = figs.get("baseline")
+    objects = []
     for case in cases:
         if case.id in figs:
             ok, note = outcome(case, figs[case.id], baseline)
             rows.append((case, figs[case.id], ok, note))
-            say(f"{case.id:15} {'pass' if ok else 'FAIL'}  {note}")
+            objects.append(reliability_json.case_object(case.name(args.small), figs[case.id], ok, note, case.fleet))
+            say(f"{case.name(args.small):15} {'pass' if ok else 'FAIL'}  {note}")
     wall = time.monotonic() - started
-    Path(args.out).write_text(render(rows, args.small, wall))
-    say(f"wrote {args.out} ({wall:.0f}s)")
+    out_path = Path(args.out)
+    Path(args.out).write_text(render(rows, args.small, wall, reliability_json.fleet_section(objects)))
+    json_path = Path(args.json) if args.json else out_path.with_name(
+        "reliability.json" if out_path.name == REPORT.name else out_path.stem + ".json")
+    reliability_json.write(json_path, objects, args.small)
+    say(f"wrote {args.out} and {json_path} ({wall:.0f}s)")
     return 0 if all(ok for _c, _f, ok, _n in rows) else 1
 
 

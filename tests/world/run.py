@@ -26,7 +26,17 @@ and APIs (never from the Lambdas' logs):
    nothing is completed for an event we cannot identify (an execution the
    sweeper started carries no token: it belongs to its instance's action);
 3. the service never has fewer RUNNING tasks than its minimum;
-4. no execution is left RUNNING, and the scenario's expectations hold.
+4. no execution is left RUNNING, and the scenario's expectations hold;
+5. serving capacity (world.capacity): in each load balancer of the service,
+   the healthy serving registrations (healthy / InService, not registering,
+   not draining) never drop below ceil(minimumHealthyPercent x desired count)
+   because of a drain; a scenario may state a lower bound that applies only
+   once a drain visibly reached its deadline (``expect.min_serving_after_deadline``).
+
+An instance released at its drain deadline (its execution took the deadline
+path) is not judged by 1. when the scenario expects it (``expect.drain_timed_out``);
+what it still ran is reported as a note. The summary prints the fewest healthy
+serving registrations per load balancer while the drains ran.
 
 Everything started is stopped on exit, on failure and on Ctrl-C. The same
 code is the library of tests/e2e (``World``, ``run_scenario``).
@@ -54,6 +64,8 @@ from typing import Any, Callable
 import boto3
 from botocore.config import Config
 
+from world import capacity, run_actions, teardown_actions
+
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
 ASL = REPO / "statemachine" / "drain.asl.json"
@@ -62,6 +74,7 @@ ACCOUNT = "123456789012"
 LAMBDAS = ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle", "task-scaler"]
 SWEEPER = "sweeper"  # deployed only by the drop_event action
 TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
+SPOT_PATTERN = {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}  # infra's Spot rule
 
 DEFAULTS: dict[str, Any] = {
     "name": "default",
@@ -80,6 +93,11 @@ DEFAULTS: dict[str, Any] = {
         "classic": [{"name": "web-clb", "draining_seconds": 5, "attach": "service", "port": 8080}],
         "target_groups": [{"name": "web-tg", "port": 8080, "deregistration_delay": 5, "attach": "service"}],
     },
+    # every load balancer's health check unless it has its own "health_check" (short: scenarios run at
+    # timescale 1.0; AWS's minimums are 5 s and 2, tests/world/README.md)
+    "health_check": {"interval_seconds": 2, "timeout_seconds": 1, "healthy_threshold": 2, "unhealthy_threshold": 2},
+    "failing_instances": {"pick": "none", "count": 1},
+    "standalone_tasks": {"count": 0, "run_seconds": None},
     "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
     "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
     "drain": {"deadline_seconds": 3000, "deadline_result": "CONTINUE", "standalone_tasks": "wait",
@@ -87,11 +105,23 @@ DEFAULTS: dict[str, Any] = {
     "timescale": 1.0,
     "seed": 0,
     "faults": {},
+    # the world's EventBridge delivery: delay, duplicates, drops, failed attempts (tests/world/README.md)
+    "eventbridge": {},
+    # PutWarmPool of the group: {"min_size", "max_group_prepared_capacity", "pool_state", "reuse_on_scale_in"}
+    "warm_pool": None,
+    # infra's spotInterruptionHandling: the rule that starts a drain on a Spot interruption warning
+    "spot_interruption_handling": False,
     "scale_in": {"count": 1, "pick": "policy"},
     "actions": [],
     "scaler": {"min_task_count": 1, "n_count": 1},
     "expect": {},
     "timeout_seconds": 120,
+    # the world's API rate limits (world.rate_limits): {"enabled", "scale", "buckets"}; on, at AWS's figures, by default
+    "limits": {},
+    # the world's Lambda: {"concurrency"} (world.lambda_runtime; default 1000, Lambda's default quota)
+    "lambda": {},
+    # false: run by `make reliability` only, not by tests/e2e (a size CI cannot afford; tests/scenarios/README.md)
+    "e2e": True,
 }
 
 
@@ -177,16 +207,21 @@ class World:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
+    def client(self, service: str, validate: bool = True) -> Any:
+        """A boto3 client of the world; ``validate=False`` skips botocore's parameter checks (values below
+        AWS's minimums, such as the scenarios' short health checks)."""
+        key = service if validate else f"{service}/lax"
+        if key not in self._clients:
             if not hasattr(self, "_session"):
                 self._session = boto3.session.Session()  # one per world: worlds may run in parallel threads
-            self._clients[service] = self._session.client(
+            self._clients[key] = self._session.client(
                 service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="testing",
                 aws_secret_access_key="testing",
-                config=Config(retries={"max_attempts": 10, "mode": "standard"}, read_timeout=120),
+                # user_agent_extra: the world's harness observes without taking the account's API tokens
+                config=Config(retries={"max_attempts": 10, "mode": "standard"}, read_timeout=120,
+                              parameter_validation=validate, user_agent_extra="world-harness"),
             )
-        return self._clients[service]
+        return self._clients[key]
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
         import urllib.request
@@ -277,25 +312,38 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     p = sc["name"]
     cluster, asg_name, hook, svc = f"{p}-cluster", f"{p}-asg", f"{p}-drain", sc["service"]["name"]
     ec2, ecs, elb, elbv2 = (world.client(s) for s in ("ec2", "ecs", "elb", "elbv2"))
-    world.configure(timescale=sc["timescale"], seed=sc["seed"], ecs=sc["ecs"], faults={})
+    world.configure(timescale=sc["timescale"], seed=sc["seed"], ecs=sc["ecs"], faults={}, eventbridge=sc["eventbridge"],
+                    limits=sc["limits"], **{"lambda": sc["lambda"]})
 
     # load balancers
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnet = ec2.describe_subnets()["Subnets"][0]
     classic_names, tgs = [], {}
+    lax_elb, lax_elbv2 = world.client("elb", validate=False), world.client("elbv2", validate=False)
     for clb in sc["load_balancers"]["classic"]:
         name = f"{p}-{clb['name']}"[:32]
         elb.create_load_balancer(LoadBalancerName=name, AvailabilityZones=[subnet["AvailabilityZone"]],
                                  Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": clb.get("port", 80)}])
         elb.modify_load_balancer_attributes(LoadBalancerName=name, LoadBalancerAttributes={
             "ConnectionDraining": {"Enabled": clb["draining_seconds"] > 0, "Timeout": max(1, int(clb["draining_seconds"]))}})
+        hc = {**sc["health_check"], **clb.get("health_check", {})}
+        lax_elb.configure_health_check(LoadBalancerName=name, HealthCheck={
+            "Target": f"HTTP:{clb.get('port', 80)}/", "Interval": hc["interval_seconds"], "Timeout": hc["timeout_seconds"],
+            "HealthyThreshold": hc["healthy_threshold"], "UnhealthyThreshold": hc["unhealthy_threshold"]})
         classic_names.append(name)
     for tg in sc["load_balancers"]["target_groups"]:
         name = f"{p}-{tg['name']}"[:32]
-        arn = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=tg["port"], VpcId=vpc,
-                                        TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
-        elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
-            {"Key": "deregistration_delay.timeout_seconds", "Value": str(int(tg["deregistration_delay"]))}])
+        hc = {**sc["health_check"], **tg.get("health_check", {})}
+        arn = lax_elbv2.create_target_group(
+            Name=name, Protocol=tg.get("protocol", "HTTP"), Port=tg["port"], VpcId=vpc, TargetType="instance",
+            HealthCheckIntervalSeconds=hc["interval_seconds"], HealthCheckTimeoutSeconds=hc["timeout_seconds"],
+            HealthyThresholdCount=hc["healthy_threshold"], UnhealthyThresholdCount=hc["unhealthy_threshold"],
+        )["TargetGroups"][0]["TargetGroupArn"]
+        attributes = [{"Key": "deregistration_delay.timeout_seconds", "Value": str(int(tg["deregistration_delay"]))}]
+        if "connection_termination" in tg:
+            attributes.append({"Key": "deregistration_delay.connection_termination.enabled",
+                               "Value": str(bool(tg["connection_termination"])).lower()})
+        elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
         tgs[name] = arn
 
     # functions, with infra's environment
@@ -328,13 +376,21 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     events = world.client("events")
     rule = f"{p}-terminate"
     events.put_rule(Name=rule, EventPattern=json.dumps(event_pattern([asg_name], hook)), State="ENABLED")
-    events.put_targets(Rule=rule, Targets=[{"Id": "drain", "Arn": machine,
-                                            "RoleArn": _role(world, "drain-events", "events.amazonaws.com")}])
+    # infra's target: 20 retries within max(60 s, the heartbeat timeout)
+    retry = {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": max(60, int(sc["hook"]["heartbeat_timeout"]))}
+    target = {"Id": "drain", "Arn": machine, "RoleArn": _role(world, "drain-events", "events.amazonaws.com"),
+              "RetryPolicy": retry}
+    events.put_targets(Rule=rule, Targets=[target])
+    if sc["spot_interruption_handling"]:
+        events.put_rule(Name=f"{p}-spot", EventPattern=json.dumps(SPOT_PATTERN), State="ENABLED")
+        events.put_targets(Rule=f"{p}-spot", Targets=[target])
 
     # the cluster: ASG (instances register from their user data), hook, service
     ecs.create_cluster(clusterName=cluster)
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     user_data = f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
+    if sc["warm_pool"]:  # as ECS documents for warm pools
+        user_data += "echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config\n"
     ec2.create_launch_template(LaunchTemplateName=f"{p}-lt", LaunchTemplateData={
         "ImageId": image, "InstanceType": "t3.micro", "UserData": base64.b64encode(user_data.encode()).decode()})
     asg_kwargs: dict[str, Any] = {}
@@ -353,6 +409,13 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         LifecycleHookName=hook, AutoScalingGroupName=asg_name, LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
         HeartbeatTimeout=int(sc["hook"]["heartbeat_timeout"]), DefaultResult=sc["hook"]["default_result"],
         NotificationMetadata=json.dumps({"cluster": cluster}, separators=(",", ":")))
+    if sc["warm_pool"]:
+        pool = sc["warm_pool"]
+        autoscaling.put_warm_pool(
+            AutoScalingGroupName=asg_name, MinSize=int(pool.get("min_size", 0)), PoolState=pool.get("pool_state", "Stopped"),
+            MaxGroupPreparedCapacity=int(pool.get("max_group_prepared_capacity", sc["instances"])),
+            InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))})
+    by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
     if sc["unregistered_instances"]:
         world.configure(ecs={"agent_autoregister": False})
         autoscaling.set_desired_capacity(AutoScalingGroupName=asg_name,
@@ -373,11 +436,38 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     ecs.create_service(cluster=cluster, serviceName=svc, taskDefinition=f"{p}-{svc}", desiredCount=s["desired"],
                        launchType="EC2", loadBalancers=service_lbs, deploymentConfiguration={
                            "maximumPercent": s["maximum_percent"], "minimumHealthyPercent": s["minimum_healthy_percent"]})
+    if by_hand:
+        out(f"registered by hand (no service owns them): {', '.join(by_hand)}")
     out(f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
         + (f" + {sc['unregistered_instances']} not in ECS" if sc["unregistered_instances"] else "")
         + f"), hook {hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{s['desired']}, "
         f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}")
     return Deployment(p, cluster, asg_name, hook, svc, machine, rule, functions, classic_names, tgs)
+
+
+def _register_by_hand(world: World, sc: dict[str, Any], asg_name: str, classic_names: list[str],
+                      tgs: dict[str, str]) -> list[str]:
+    """Load balancers with ``attach: instances``: every instance of the group registered by hand
+    (registrations no service owns); the names of those load balancers."""
+    instances = list(_asg_instances_of(world, asg_name))
+    done = []
+    for name, clb in zip(classic_names, sc["load_balancers"]["classic"]):
+        if clb.get("attach") == "instances" and instances:
+            world.client("elb").register_instances_with_load_balancer(
+                LoadBalancerName=name, Instances=[{"InstanceId": i} for i in instances])
+            done.append(name)
+    for tg in sc["load_balancers"]["target_groups"]:
+        name = f"{sc['name']}-{tg['name']}"[:32]
+        if tg.get("attach") == "instances" and instances:
+            world.client("elbv2").register_targets(TargetGroupArn=tgs[name],
+                                                   Targets=[{"Id": i, "Port": tg["port"]} for i in instances])
+            done.append(name)
+    return done
+
+
+def _asg_instances_of(world: World, asg_name: str) -> dict[str, str]:
+    found = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])
+    return {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]}
 
 
 # --------------------------------------------------------------------------- observing
@@ -397,6 +487,10 @@ class Result:
     calls: dict[str, Any] = field(default_factory=dict)  # /_world/calls from the scale-in to the settling
     redrives: int = 0
     sweeps: list[Any] = field(default_factory=list)  # the sweeper's reports (drop_event), in order
+    serving: list[capacity.Serving] = field(default_factory=list)  # per load balancer of the service
+    notes: list[str] = field(default_factory=list)  # what the scenario expected and the run did (not violations)
+    limits: dict[str, Any] = field(default_factory=dict)  # GET /_world/limits: calls per API per second from the scale-in
+    lambdas: dict[str, Any] = field(default_factory=dict)  # GET /_world/lambdas: peak concurrency, throttled invokes
 
     @property
     def ok(self) -> bool:
@@ -407,6 +501,9 @@ class Result:
 
     def by_status(self, status: str) -> list[dict[str, Any]]:
         return [x for x in self.executions.values() if x["status"] == status]
+
+
+RUNNING_PER_POLL = 10  # RUNNING executions whose history one poll reads (a fleet has hundreds)
 
 
 class Observer:
@@ -420,6 +517,9 @@ class Observer:
         self.executions: dict[str, dict[str, Any]] = {}
         self.t0 = time.monotonic()
         self.our_instances: set[str] = set()
+        # lifecycle events of the group's other terminate hooks: not ours to judge (run_actions.SecondHook)
+        self.other_hooks: list[dict[str, Any]] = []
+        self._turn = 0  # where the next poll's turn of RUNNING executions starts
 
     def _t(self) -> str:
         return f"[{time.monotonic() - self.t0:6.1f}s]"
@@ -433,8 +533,23 @@ class Observer:
                 self.events.append(event)
                 self._print_event(event)
         sfn = self.world.client("stepfunctions")
-        for item in sfn.list_executions(stateMachineArn=self.dep.machine_arn)["executions"]:
+        items = [i for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.dep.machine_arn)
+                 for i in page["executions"]]
+        # new and newly closed executions every time; of those known to be RUNNING, RUNNING_PER_POLL in turn:
+        # the harness must not be the load that slows a fleet's drains down (moto serves one request at a time)
+        running = [i for i in items if i["status"] == "RUNNING" and i["executionArn"] in self.executions]
+        if len(running) > RUNNING_PER_POLL:
+            start = self._turn % len(running)
+            turn = {i["executionArn"] for i in (running + running)[start:start + RUNNING_PER_POLL]}
+            self._turn = start + RUNNING_PER_POLL
+            skipped = {i["executionArn"] for i in running} - turn
+            items = [i for i in items if i["executionArn"] not in skipped]
+        for item in items:
             arn = item["executionArn"]
+            seen = self.executions.get(arn)
+            stamp = (item["status"], item.get("stopDate"), item.get("redriveCount"))
+            if seen is not None and item["status"] != "RUNNING" and seen.get("_stamp") == stamp:
+                continue  # closed and unchanged since the last poll (a fleet has hundreds)
             history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
             done = self.seen_history.get(arn, 0)
             name = arn.rsplit(":", 1)[-1][:8]
@@ -443,10 +558,15 @@ class Observer:
             self.seen_history[arn] = len(history)
             desc = sfn.describe_execution(executionArn=arn)
             desc["history"] = history
+            desc["_stamp"] = stamp
             self.executions[arn] = desc
 
     def _ours(self, event: dict[str, Any]) -> bool:
         d = self.dep
+        if event["type"].startswith("asg.lifecycle.") and event.get("asg") == d.asg and event.get("hook") != d.hook:
+            self.other_hooks.append(event)
+            self._print_event(event)
+            return False
         if event.get("asg") == d.asg or event.get("cluster") == d.cluster:
             if event.get("instance_id"):
                 self.our_instances.add(event["instance_id"])
@@ -546,6 +666,57 @@ def _put_malformed_event(world: World, dep: Deployment) -> None:
         "Resources": [f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:x:autoScalingGroupName/{dep.asg}"]}])
 
 
+def _lb_health(world: World, dep: Deployment) -> dict[str, dict[str, str]]:
+    """instance id -> {load balancer (target group:port): initial / healthy / unhealthy / draining}."""
+    found: dict[str, dict[str, str]] = {}
+    for name in dep.classic:
+        for h in world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"]:
+            state = ("healthy" if h["State"] == "InService" else "unhealthy" if h["ReasonCode"] == "Instance"
+                     else "initial")
+            found.setdefault(h["InstanceId"], {})[name] = state
+    for name, arn in dep.target_groups.items():
+        for h in world.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
+            found.setdefault(h["Target"]["Id"], {})[f"{name}:{h['Target']['Port']}"] = h["TargetHealth"]["State"]
+    return found
+
+
+def _prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[str], None]) -> dict[str, list[str]]:
+    """Before the scale-in: no registration still in its initial health checks (a steady service), then
+    the scenario's failing instances (unhealthy in every load balancer they are in) and standalone
+    tasks. The instances ``scale_in.pick`` can name: {"failing": [...], "with_standalone": [...]}."""
+    wait_for(lambda: all(state != "initial" for lbs in _lb_health(world, dep).values() for state in lbs.values()), 90,
+             "every load-balancer registration through its initial health checks", every=0.5)
+    ecs = world.client("ecs")
+    arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
+    cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"] if arns else []
+    ec2_of = {ci["containerInstanceArn"]: ci["ec2InstanceId"] for ci in cis}
+    hosts = list(dict.fromkeys(t["containerInstanceArn"] for t in _running_tasks(world, dep)))
+    busy = [ec2_of[arn] for arn in hosts if arn in ec2_of]
+    picked: dict[str, list[str]] = {"failing": [], "with_standalone": []}
+
+    failing = sc["failing_instances"]
+    if failing["pick"] != "none":
+        pool = {"spare": [i for i in ec2_of.values() if i not in busy], "with_task": busy}[failing["pick"]]
+        ids = sorted(pool)[: int(failing["count"])]
+        world.configure(health={"failing_instances": ids})
+        out(f"health checks fail from now on for {ids} ({failing['pick']})")
+        wait_for(lambda: all(state == "unhealthy" for i in ids for state in _lb_health(world, dep).get(i, {}).values()),
+                 60, "the failing instances unhealthy", every=0.5)
+        picked["failing"] = ids
+
+    standalone = sc["standalone_tasks"]
+    if int(standalone["count"]):
+        world.configure(ecs={"standalone_task_seconds": standalone["run_seconds"]})
+        family = f"{dep.prefix}-batch"
+        ecs.register_task_definition(family=family, containerDefinitions=[{"name": "batch", "image": "busybox", "memory": 64}])
+        for arn in hosts[: int(standalone["count"])]:
+            ecs.start_task(cluster=dep.cluster, taskDefinition=family, containerInstances=[arn], startedBy="scenario")
+            picked["with_standalone"].append(ec2_of[arn])
+        ends = f"exits after {standalone['run_seconds']}s" if standalone["run_seconds"] is not None else "runs until stopped"
+        out(f"standalone task {family} on {picked['with_standalone']} ({ends})")
+    return picked
+
+
 def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = print) -> Result:
     """Deploy, scale in, watch, check. The world must be running (and is reset first)."""
     sc = load_scenario(source)
@@ -560,6 +731,7 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     ready = wait_for(lambda: (lambda r: r if len(r) >= min(desired, sc["instances"]) else None)(_running_tasks(world, dep)), 30,
                      f"{desired} running tasks of {dep.service}")
     out(f"service {dep.service}: {len(ready)} tasks RUNNING")
+    prepared = _prepare(world, dep, sc, out)
     obs = Observer(world, dep, out, 0)
     obs.poll()  # everything so far (registrations, placements), printed
     result.min_running = int(sc["scaler"]["min_task_count"])
@@ -583,6 +755,9 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     for kind in ("kill_lambda", "hang_lambda"):
         if kind in actions:
             _arm_sabotage(world, kind, actions[kind], out)
+    journey = run_actions.start(run_actions.Context(world, dep, sc, result, obs, out, lambda: _sweep(world, dep, out)))
+    for action_ in journey:
+        action_.before_scale_in()
     world.control("POST", "/_world/calls/reset", {})
 
     # scale in
@@ -602,7 +777,7 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
         in_ecs = {ci["ec2InstanceId"] for ci in cis}
         with_task = {ci["ec2InstanceId"] for ci in cis if ci["runningTasksCount"]}
         pool = {"unregistered": [i for i in before if i not in in_ecs],
-                "with_task": [i for i in before if i in with_task]}[pick]
+                "with_task": [i for i in before if i in with_task], **prepared}[pick]
         for instance in pool[:count]:
             autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=True)
             out(f"scale in: TerminateInstanceInAutoScalingGroup {instance} ({pick})")
@@ -610,6 +785,8 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
         victims = wait_for(lambda: [i for i, s in _asg_instances(world, dep).items() if s.startswith("Terminating")]
                            or [i for i in before if i not in _asg_instances(world, dep)], 10, "victims")
         result.victims = sorted(victims)
+    for action_ in journey:  # Spot warnings, instance refresh: they take instances out themselves
+        result.victims = sorted(set(result.victims) | set(action_.scale_in() or []))
 
     if "malformed_event" in actions:
         _put_malformed_event(world, dep)
@@ -637,19 +814,16 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                         stateMachineArn=dep.machine_arn, name=f"duplicate-{int(time.time() * 1000)}", input=first[0]["input"])
                     duplicated = True
                     out("delivered the same event again (EventBridge delivers at least once)")
-            if drop and not swept and time.monotonic() > scaled_at + float(drop.get("after_seconds", 3)):
-                states = _asg_instances(world, dep)
-                if all(states.get(i) == "Terminating:Wait" for i in result.victims) \
-                        or time.monotonic() > scaled_at + float(drop.get("after_seconds", 3)) + 15:
-                    world.client("events").enable_rule(Name=dep.rule)
-                    out(f"rule {dep.rule} enabled again")
-                    for _ in range(int(drop.get("sweeps", 1))):
-                        report_ = _sweep(world, dep, out)
-                        if report_ is not None:
-                            result.sweeps.append(report_)
-                            if isinstance(report_, dict) and "error" in report_:
-                                result.violations.append(f"the sweeper failed: {report_}")
-                    swept = True
+            if drop and not swept and _sweep_due(world, dep, sc, drop, obs, result, scaled_at):
+                world.client("events").enable_rule(Name=dep.rule)
+                out(f"rule {dep.rule} enabled again")
+                for _ in range(int(drop.get("sweeps", 1))):
+                    report_ = _sweep(world, dep, out)
+                    if report_ is not None:
+                        result.sweeps.append(report_)
+                        if isinstance(report_, dict) and "error" in report_:
+                            result.violations.append(f"the sweeper failed: {report_}")
+                swept = True
             if expire:
                 expired = [e for e in obs.events if e["type"] == "asg.lifecycle.completed" and e["by"] != "CompleteLifecycleAction"]
                 for arn, x in obs.executions.items():
@@ -681,8 +855,11 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                         x["status"] = "RUNNING"  # until the next poll says otherwise
                         out(f"execution {arn.rsplit(':', 1)[-1][:8]} FAILED ({x.get('error')}): fault cleared, RedriveExecution")
                     settled = False
+            for action_ in journey:
+                action_.tick()
             terminated = {e["instance_id"] for e in obs.events if e["type"] == "asg.instance.terminated"}
-            waiting_redrive = (expire and not redriven) or bool(mid_drain)
+            waiting_redrive = (expire and not redriven) or bool(mid_drain) or any(a.busy for a in journey) \
+                or run_actions.deliveries_pending(obs.events) > 0 or bool(drop and not swept)
             if set(result.victims) <= terminated and settled and not waiting_redrive:
                 break
             if settled and not waiting_redrive:
@@ -695,26 +872,35 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                 result.violations.append(f"timed out after {sc['timeout_seconds']}s: terminated {sorted(terminated)} of "
                                          f"{result.victims}; executions {[x['status'] for x in obs.executions.values()]}")
                 break
-            time.sleep(0.3)
+            # a fleet's drains take minutes: the harness polls less often rather than slow the world down
+            time.sleep(0.3 if len(obs.executions) <= RUNNING_PER_POLL else 2.0)
         if "malformed_event" in actions:  # its execution may settle after the others
             wait_for(lambda: len(obs.executions) >= 1 + len(result.victims) and all(
                 x["status"] != "RUNNING" for x in obs.executions.values()), 20, "the malformed event's execution",
                 tick=obs.poll)
+        for action_ in journey:
+            action_.finish()
     finally:
         if (sc["faults"] or expire) and "keep_faults" not in actions:
             world.configure(faults={})
     # the drains' API calls (those until the first redrive, when a redrive cleared the faults)
     result.calls = result.calls or world.control("GET", "/_world/calls")
+    # calls per API per second against the world's rate limits, and the functions' concurrency
+    result.limits = world.control("GET", "/_world/limits")
+    result.lambdas = {k: v for k, v in world.control("GET", "/_world/lambdas").items() if k != "sandboxes"}
 
-    # the scaler
+    # the scaler (not when the scenario deleted the cluster: nothing is left to scale)
     payload = {"cluster_name": dep.cluster, "service_name": dep.service,
                "min_task_count": sc["scaler"]["min_task_count"], "n_count": sc["scaler"]["n_count"]}
-    resp = world.client("lambda").invoke(FunctionName="task-scaler", Payload=json.dumps(payload))
-    body = json.loads(resp["Payload"].read() or b"null")
-    result.scaler = {"error": resp.get("FunctionError"), "payload": body}
-    out(f"task-scaler {json.dumps(payload)} -> {'ERROR ' if resp.get('FunctionError') else ''}{json.dumps(body)}")
-    if resp.get("FunctionError"):
-        result.violations.append(f"task-scaler failed: {body}")
+    if "delete_cluster" in actions:
+        out(f"task-scaler not invoked: cluster {dep.cluster} deleted")
+    else:
+        resp = world.client("lambda").invoke(FunctionName="task-scaler", Payload=json.dumps(payload))
+        body = json.loads(resp["Payload"].read() or b"null")
+        result.scaler = {"error": resp.get("FunctionError"), "payload": body}
+        out(f"task-scaler {json.dumps(payload)} -> {'ERROR ' if resp.get('FunctionError') else ''}{json.dumps(body)}")
+        if resp.get("FunctionError"):
+            result.violations.append(f"task-scaler failed: {body}")
     time.sleep(0.5)
     obs.poll()
 
@@ -726,7 +912,8 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     return result
 
 
-MID_DRAIN_ACTIONS = ("terminate_instance", "deregister_container_instance", "delete_load_balancers", "delete_hook")
+MID_DRAIN_ACTIONS = ("terminate_instance", "deregister_container_instance", "delete_load_balancers", "delete_hook",
+                     "scale_out", "delete_asg", "delete_cluster", "disconnect_agent")
 
 
 def _arm_sabotage(world: World, kind: str, action: dict[str, Any], out: Callable[[str], None]) -> None:
@@ -748,7 +935,11 @@ def _mid_drain(world: World, dep: Deployment, result: Result, action: dict[str, 
     """Something outside the drain changes the world while the drain waits (MID_DRAIN_ACTIONS)."""
     kind = action["type"]
     victims = result.victims[: int(action.get("count", len(result.victims)))]
-    if kind == "terminate_instance":
+    if kind in teardown_actions.KINDS:
+        teardown_actions.act(world, dep, victims, action, out)
+    elif kind == "terminate_instance":
+        if action.get("agent_dead"):  # the instance dies with its agent cut off: ECS deregisters nothing
+            teardown_actions.disconnect(world, victims, out)
         world.client("ec2").terminate_instances(InstanceIds=victims)
         out(f"mid-drain: EC2 TerminateInstances {victims} (someone else)")
     elif kind == "deregister_container_instance":
@@ -758,6 +949,12 @@ def _mid_drain(world: World, dep: Deployment, result: Result, action: dict[str, 
             for arn in arns:
                 ecs.deregister_container_instance(cluster=dep.cluster, containerInstance=arn, force=bool(action.get("force", True)))
                 out(f"mid-drain: ECS DeregisterContainerInstance {instance} (force={bool(action.get('force', True))})")
+    elif kind == "scale_out":
+        asg = world.client("autoscaling")
+        desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"][0]["DesiredCapacity"]
+        more = int(action.get("instances", 1))
+        asg.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=desired + more)
+        out(f"mid-drain: scale out {dep.asg} desired {desired} -> {desired + more}")
     elif kind == "delete_load_balancers":
         for name in dep.classic:
             world.client("elb").delete_load_balancer(LoadBalancerName=name)
@@ -774,6 +971,27 @@ def sweeper_environment(dep: Deployment) -> dict[str, str]:
     """infra's environment of the sweeper."""
     return {"STATE_MACHINE_ARN": dep.machine_arn, "MANAGED_ASG_NAMES": dep.asg,
             "LIFECYCLE_HOOK_NAME": dep.hook, "ECS_CLUSTER": dep.cluster}
+
+
+def _sweep_due(world: World, dep: Deployment, sc: dict[str, Any], drop: dict[str, Any], obs: "Observer",
+               result: Result, scaled_at: float) -> bool:
+    """When drop_event sweeps: ``sweep_lag_seconds`` (AWS seconds, scaled) or
+    ``sweep_lag_heartbeat_fraction`` (of the hook's heartbeat timeout) after the last victim's
+    Terminating:Wait began, as a scheduled sweeper finds it that late; else ``after_seconds``
+    (default 3) after the scale-in, once the victims wait (at most 15 s more)."""
+    lag = drop.get("sweep_lag_seconds")
+    if drop.get("sweep_lag_heartbeat_fraction") is not None:
+        lag = float(drop["sweep_lag_heartbeat_fraction"]) * float(sc["hook"]["heartbeat_timeout"])
+    if lag is not None:
+        waits = {e["instance_id"]: e["t"] for e in obs.events if e["type"] == "asg.lifecycle.wait"}
+        if not result.victims or not all(v in waits for v in result.victims):
+            return False
+        return time.time() >= max(waits[v] for v in result.victims) + float(lag) * float(sc["timescale"])
+    after = float(drop.get("after_seconds", 3))
+    if time.monotonic() <= scaled_at + after:
+        return False
+    states = _asg_instances(world, dep)
+    return all(states.get(i) == "Terminating:Wait" for i in result.victims) or time.monotonic() > scaled_at + after + 15
 
 
 def _sweep(world: World, dep: Deployment, out: Callable[[str], None]) -> Any:
@@ -805,6 +1023,9 @@ def _sweep(world: World, dep: Deployment, out: Callable[[str], None]) -> Any:
 # --------------------------------------------------------------------------- invariants
 
 
+TEARDOWN_EVENTS = ("asg.deleted", "ecs.service.deleted", "ecs.cluster.deleted")  # world.teardown
+
+
 def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     events, dep, v = result.events, result.deployment, result.violations
     assert dep is not None
@@ -812,16 +1033,21 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     service_classic = [n for n, c in zip(dep.classic, result.scenario["load_balancers"]["classic"]) if c.get("attach") == "service"]
     del service_lbs
 
-    # 1. nothing terminates while running a task or registered/draining in a load balancer
+    # 1. nothing terminates while running a task or registered/draining in a load balancer; an
+    # instance released at its drain deadline, where the scenario expects that (expect.drain_timed_out),
+    # is reported, not judged: the deadline is the configured way to stop waiting
     task_instance: dict[str, str] = {}
+    at_deadline = capacity.timed_out(result.executions) if result.scenario["expect"].get("drain_timed_out") else {}
     for e in events:
         if e["type"] == "asg.instance.terminated":
             x, seq = e["instance_id"], e["seq"]
+            sink = result.notes if x in at_deadline else v
             released_by = [c for c in events if c["type"] == "asg.lifecycle.completed" and c["instance_id"] == x and c["seq"] < seq]
             release = max((c["seq"] for c in released_by), default=seq)
-            if released_by and released_by[-1]["by"] == "DeleteLifecycleHook":
-                continue  # released by whoever deleted the hook, not by us
-            if any(b["type"] == "ecs.container_instance.inactive" and b["instance_id"] == x and b["seq"] < release for b in events):
+            if released_by and released_by[-1]["by"] in ("DeleteLifecycleHook", "ForceDelete"):
+                continue  # released by whoever deleted the hook or the group, not by us
+            if any(b["type"] in ("ecs.container_instance.inactive", "ec2.instance.terminated") and b["instance_id"] == x
+                   and b["seq"] < release for b in events):
                 continue  # terminated through EC2 by someone else before the release
             before = [b for b in events if b["seq"] < release]
             deleted_tgs = {b["target_group"] for b in before if b["type"] == "elbv2.target_group.deleted"}
@@ -832,18 +1058,24 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
             # orphaned by someone's forced deregistration: ECS no longer manages it and took it
             # out of its load balancers (their registrations are judged below)
             stopped |= {b["task_arn"] for b in before if b["type"] == "ecs.task.orphaned"}
+            # its agent disconnected: ECS can no longer stop its tasks nor report them stopped; a drain
+            # that gave them up is reported, not judged (their registrations are)
+            cut_off = any(b["type"] == "ecs.container_instance.disconnected" and b["instance_id"] == x for b in before)
             for task in sorted(placed - stopped):
-                v.append(f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED")
+                (result.notes if cut_off else sink).append(
+                    f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED"
+                    + (" (its agent disconnected: ECS still reports it RUNNING)" if cut_off else ""))
             tg_regs = {(b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.registered" and b["id"] == x}
             tg_unused = {(b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.unused" and b["id"] == x}
             for tg, _, port in sorted(r for r in tg_regs - tg_unused if r[0] not in deleted_tgs):
-                v.append(f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}")
+                sink.append(f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}")
             clb_regs = {n for n, i in classic_regs if i == x}
+            clb_regs |= {b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x}
             clb_regs |= {n for b in before if b["type"] == "ecs.task.running" and b.get("instance_id") == x for n in service_classic}
             clb_out = {b["load_balancer"] for b in before if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x}
             clb_out |= deleted_clbs
             for name in sorted(clb_regs - clb_out):
-                v.append(f"{x} released while registered or draining in Classic ELB {name}")
+                sink.append(f"{x} released while registered or draining in Classic ELB {name}")
         if e["type"] in ("ecs.task.pending", "ecs.task.running"):
             task_instance[e["task_arn"]] = e.get("instance_id")
 
@@ -868,18 +1100,21 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
         ours = [e for e in done if e["by"] == "CompleteLifecycleAction"]
         if len(done) > 1 or (not done and token not in failed_tokens):
             v.append(f"lifecycle action of {wait['instance_id']} completed {len(done)} times")
-        elif not ours and token not in failed_tokens and done[0]["by"] != "DeleteLifecycleHook":
+        elif not ours and token not in failed_tokens and done[0]["by"] not in ("DeleteLifecycleHook", "ForceDelete"):
             v.append(f"lifecycle action of {wait['instance_id']} ended by {done[0]['by']} without a FAILED execution")
         if not executions_of.get(token) and token not in failed_tokens:
             v.append(f"no execution for the lifecycle action of {wait['instance_id']}")
     unknown = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["token"] not in tokens]
     v.extend(f"completed an unknown lifecycle action {e['token']}" for e in unknown)
 
-    # 3. the service's RUNNING tasks never below its minimum (from the moment it was up)
+    # 3. the service's RUNNING tasks never below its minimum (from the moment it was up), until the
+    # scenario tears the group, the service or the cluster down
+    teardown = min((e["seq"] for e in events if e["type"] in TEARDOWN_EVENTS), default=None)
+    served = [e for e in events if teardown is None or e["seq"] < teardown]
     running: set[str] = set()
     up = False
     minimum = result.min_running or 0
-    for e in events:
+    for e in served:
         if e.get("service") != dep.service or e.get("cluster") != dep.cluster:
             continue
         if e["type"] == "ecs.task.running":
@@ -896,6 +1131,15 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     for arn, x in result.executions.items():
         if x["status"] == "RUNNING":
             v.append(f"execution {arn.rsplit(':', 1)[-1]} still RUNNING")
+
+    # 5. serving capacity: the service's healthy serving registrations in each of its load balancers
+    # never below ceil(minimum healthy % x desired) because of a drain (world.capacity)
+    timed = capacity.timed_out(result.executions)
+    deadline_seqs = [e["seq"] for e in events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] in timed]
+    broken, result.serving = capacity.judge(served, dep.service, dep.cluster,
+                                            result.scenario["expect"].get("min_serving_after_deadline"),
+                                            min(deadline_seqs, default=None))
+    v.extend(f"serving capacity: {message}" for message in broken)
 
 
 def check_expectations(result: Result) -> None:
@@ -914,6 +1158,16 @@ def check_expectations(result: Result) -> None:
         got = len({e["instance_id"] for e in result.events if e["type"] == "asg.instance.terminated"})
         if got != expect["terminated"]:
             v.append(f"expected {expect['terminated']} instances terminated, got {got}")
+    if "drain_seconds_max" in expect:  # from Terminating:Wait to the completion, per lifecycle action
+        waits = {e["token"]: e for e in result.events if e["type"] == "asg.lifecycle.wait"}
+        for done in (e for e in result.events if e["type"] == "asg.lifecycle.completed" and e["token"] in waits):
+            took = done["t"] - waits[done["token"]]["t"]
+            if took > float(expect["drain_seconds_max"]):
+                v.append(f"the drain of {done['instance_id']} took {took:.1f}s (expected at most {expect['drain_seconds_max']}s)")
+    if "drain_timed_out" in expect:
+        got = len(capacity.timed_out(result.executions))
+        if got != expect["drain_timed_out"]:
+            v.append(f"expected {expect['drain_timed_out']} drains ended by their deadline (drain_timed_out), got {got}")
     if "completed_by_us" in expect:
         got = len([e for e in result.events if e["type"] == "asg.lifecycle.completed" and e["by"] == "CompleteLifecycleAction"])
         if got != expect["completed_by_us"]:
@@ -926,6 +1180,13 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
         extra = f" redriveCount={x.get('redriveCount')}" if x.get("redriveCount") else ""
         err = f" {x.get('error')}" if x.get("error") else ""
         out(f"execution {arn.rsplit(':', 1)[-1]}: {x['status']}{err}{extra}")
+    if result.serving:
+        out("fewest healthy serving registrations during the drains: " + ", ".join(str(s) for s in result.serving))
+    remain = {e["target_group"] for e in result.events if e["type"] == "elbv2.target.connections_remain"}
+    for arn in sorted(remain):
+        out(f"NLB target group {arn.split('/')[-2]}: connection termination off, connections may outlive the deregistration delay")
+    for note in result.notes:
+        out(f"note: {note}")
     if result.ok:
         out(f"OK: invariants held ({result.wall_seconds:.1f}s)")
     else:
@@ -934,16 +1195,54 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
             out(f"  - {violation}")
 
 
+def doctor_command(dep: Deployment) -> list[str]:
+    """The `ecs-sta doctor` arguments for the deployment the scenario built. The world runs no sweeper
+    schedule: a sweep every minute (the shortest infra allows) is assumed."""
+    return ["doctor", "--cluster", dep.cluster, "--asg", dep.asg, "--service", dep.service,
+            "--state-machine", dep.machine_arn, "--sweep-period", "1m"]
+
+
+def run_doctor(world: World, result: Result, out: Callable[[str], None]) -> bool:
+    """`ecs-sta doctor` against the world after the scale-in, printed. Its verdict is judged only when the
+    scenario says what to expect (``expect.doctor``: ``"ok"`` or ``"fail"``); false when that did not hold."""
+    if result.deployment is None:
+        return True
+    binary = REPO / "target" / "debug" / "ecs-sta"
+    args = doctor_command(result.deployment)
+    env = dict(os.environ, AWS_ENDPOINT_URL=world.url, AWS_REGION=REGION, AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing")
+    env.pop("ECS_STA_STACK", None)
+    env.pop("ECS_STA_STATE_MACHINE_ARN", None)
+    out("")
+    out(f"$ ecs-sta {' '.join(args)}")
+    if not binary.exists():
+        out(f"(not run: {binary} is not built)")
+        return True
+    proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=120)
+    for line in (proc.stdout + proc.stderr).rstrip().splitlines():
+        out(line)
+    expected = result.scenario.get("expect", {}).get("doctor")
+    if expected is None:
+        return True
+    held = (proc.returncode == 0) == (expected == "ok")
+    out(f"doctor: expected {expected}, exit code {proc.returncode}" + ("" if held else ": NOT AS EXPECTED"))
+    return held
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="world.run", description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", help="scenario JSON (default tests/scenarios/default.json)")
     parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
     parser.add_argument("--port", type=int, help="the world's port (default: a free one)")
+    parser.add_argument("--keep", action="store_true",
+                        help="after the scenario, leave the world running, print the exports that point ecs-sta at "
+                             "it, and stop everything on Ctrl-C (SIGINT or SIGTERM)")
     args = parser.parse_args(argv)
     out = lambda line: print(line, flush=True)  # noqa: E731
     scenario = load_scenario(args.scenario)
     if not args.no_build:
         build(out)
+        subprocess.run(["cargo", "build", "-p", "ecs-sta"], cwd=REPO, check=True)  # for the doctor run
     world = World(args.port)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -951,7 +1250,27 @@ def main(argv: list[str] | None = None) -> int:
         out(f"world on {world.url} (logs: {world.log_dir})")
         result = run_scenario(world, scenario, out)
         report(result, out)
-        return 0 if result.ok else 1
+        doctor_held = run_doctor(world, result, out)
+        if args.keep and result.deployment is not None:
+            import shlex
+
+            # Block the two stop signals first, so that one arriving after the exports are printed is the one
+            # sigwait returns (no handler runs, no sleep loop polls).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            exports = {"AWS_ENDPOINT_URL": world.url, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing",
+                       "ECS_STA_STATE_MACHINE_ARN": result.deployment.machine_arn}
+            out("")
+            out("The world keeps running. Point ecs-sta at it (in another shell):")
+            out("")
+            for name, value in exports.items():
+                out(f"export {name}={shlex.quote(value)}")
+            out("")
+            out("then: target/debug/ecs-sta executions; target/debug/ecs-sta show NAME; target/debug/ecs-sta replay")
+            out("Ctrl-C stops the world and everything it started.")
+            received = signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            out(f"{signal.Signals(received).name}: stopping the world")
+        return 0 if result.ok and doctor_held else 1
     except KeyboardInterrupt:
         out("interrupted")
         return 130

@@ -189,7 +189,7 @@ def test_attached_load_balancers_are_drained_before_the_hook(world):
         t["Target"]["Port"]: t["TargetHealth"]["State"]
         for t in elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
     }
-    assert health == {80: "draining", 8080: "healthy"}
+    assert health == {80: "draining", 8080: "initial"}  # registered just now: still in its first health checks
     [state] = world.client("elb").describe_instance_health(LoadBalancerName=elb, Instances=[{"InstanceId": instance}])[
         "InstanceStates"
     ]
@@ -199,3 +199,106 @@ def test_attached_load_balancers_are_drained_before_the_hook(world):
     drained = world.events("elbv2.target.unused")[0]["t"]
     waited = world.events("asg.lifecycle.wait")[0]["t"]
     assert waited >= drained
+
+
+def test_scale_out_during_a_drain_does_not_register_the_terminating_instance_again(world):
+    world.configure(timescale=0.01)
+    tg = aws.target_group(world, delay=100)
+    group = aws.asg(world, desired=2, target_groups=[tg])
+    aws.terminate_hook(world, group)
+    asg, elbv2 = world.client("autoscaling"), world.client("elbv2")
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: _waiting(world, group), what="Terminating:Wait")
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)  # scale out mid-drain
+    states = aws.instances(world, group)
+    assert states[victim] == "Terminating:Wait" and list(states.values()).count("InService") == 2
+    health = {t["Target"]["Id"]: t["TargetHealth"]["State"]
+              for t in elbv2.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": victim, "Port": 80}])[
+                  "TargetHealthDescriptions"]}
+    assert health[victim] in ("draining", "unused")
+    registered = [e for e in world.events("elbv2.target.registered") if e["id"] == victim]
+    assert len(registered) == 1  # at launch, never again
+    new = [i for i, s in states.items() if s == "InService"]
+    assert all(any(e["id"] == i for e in world.events("elbv2.target.registered")) for i in new)
+
+
+def test_a_second_hook_that_abandons_ends_the_other_action_at_once(world):
+    group = aws.asg(world, desired=2)
+    aws.terminate_hook(world, group)
+    asg = world.client("autoscaling")
+    asg.put_lifecycle_hook(LifecycleHookName="other", AutoScalingGroupName=group,
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING", HeartbeatTimeout=300,
+                           DefaultResult="CONTINUE")
+    machine = aws.state_machine_rule(world)
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: _waiting(world, group))
+    waits = world.events("asg.lifecycle.wait")
+    assert sorted(w["hook"] for w in waits) == ["ecsTermination", "other"]  # both at once
+    assert len(world.wait_for(lambda: len(aws.execution_inputs(world, machine)) == 2 and
+                              aws.execution_inputs(world, machine))) == 2
+    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="other", InstanceId=victim,
+                                  LifecycleActionResult="ABANDON")
+    assert aws.ec2_state(world, victim) == "terminated"
+    done = {e["hook"]: e for e in world.events("asg.lifecycle.completed")}
+    assert done["other"]["by"] == "CompleteLifecycleAction"
+    assert done["ecsTermination"]["by"] == "ABANDON-of-other-hook" and done["ecsTermination"]["other_hook"] == "other"
+    with pytest.raises(ClientError) as err:
+        asg.record_lifecycle_action_heartbeat(AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
+                                              InstanceId=victim)
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_continue_waits_for_the_other_hooks(world):
+    group = aws.asg(world, desired=2)
+    aws.terminate_hook(world, group)
+    asg = world.client("autoscaling")
+    asg.put_lifecycle_hook(LifecycleHookName="other", AutoScalingGroupName=group,
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING", HeartbeatTimeout=300)
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: _waiting(world, group))
+    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim,
+                                  LifecycleActionResult="CONTINUE")
+    assert aws.instances(world, group)[victim] == "Terminating:Wait" and aws.ec2_state(world, victim) == "running"
+    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="other", InstanceId=victim,
+                                  LifecycleActionResult="ABANDON")
+    assert aws.ec2_state(world, victim) == "terminated"
+    assert [e["by"] for e in world.events("asg.lifecycle.completed")] == ["CompleteLifecycleAction"] * 2
+
+
+def _terminations(asg, group):
+    return [a for a in asg.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]
+            if a["Description"].startswith("Terminating")]
+
+
+def test_each_termination_is_a_scaling_activity(world):
+    world.configure(timescale=0.01)
+    tg = aws.target_group(world, delay=100)
+    group = aws.asg(world, desired=3, target_groups=[tg])
+    aws.terminate_hook(world, group)
+    asg = world.client("autoscaling")
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    [terminating] = world.events("asg.instance.terminating")
+    victim = terminating["instance_id"]
+    [activity] = _terminations(asg, group)
+    assert activity["Description"] == f"Terminating EC2 instance: {victim}"
+    assert activity["StatusCode"] == "WaitingForELBConnectionDraining" and "EndTime" not in activity
+    assert "shrinking the capacity from 3 to 2" in activity["Cause"]
+    assert abs(activity["StartTime"].timestamp() - terminating["t"]) < 1.5  # before the draining and the hook
+    world.wait_for(lambda: _waiting(world, group), what="Terminating:Wait")
+    [activity] = _terminations(asg, group)
+    assert activity["StatusCode"] == "MidTerminatingLifecycleAction"
+    [wait] = world.events("asg.lifecycle.wait")
+    assert wait["t"] - activity["StartTime"].timestamp() > 0.5  # the wait began after the draining
+    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim,
+                                  LifecycleActionResult="CONTINUE")
+    [activity] = _terminations(asg, group)
+    assert activity["StatusCode"] == "Successful" and activity["Progress"] == 100 and "EndTime" in activity
+    second = asg.terminate_instance_in_auto_scaling_group(InstanceId=sorted(aws.instances(world, group))[0],
+                                                          ShouldDecrementDesiredCapacity=True)["Activity"]
+    listed = _terminations(asg, group)
+    assert [a["ActivityId"] for a in listed][0] == second["ActivityId"] and len(listed) == 2  # in progress first
+    launches = [a for a in asg.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]
+                if a["Description"].startswith("Launching a new EC2 instance: ")]
+    assert len(launches) == 3 and all(a["StatusCode"] == "Successful" for a in launches)
+    page = asg.describe_scaling_activities(AutoScalingGroupName=group, MaxRecords=1)
+    assert len(page["Activities"]) == 1 and page["NextToken"]

@@ -77,6 +77,7 @@ def test_draining_replaces_the_task_then_stops_it_after_the_deregistration_delay
     tg = _cluster(world, instances=3, desired=2, delay=200)
     ecs = world.client("ecs")
     running = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))
+    _wait_healthy(world, tg, 2)  # a task that is not healthy yet would not count: it could stop at once
     old = running[0]
     cis = _instance_of(world)
     old_instance = cis[old["containerInstanceArn"]]["ec2InstanceId"]
@@ -102,6 +103,13 @@ def test_draining_replaces_the_task_then_stops_it_after_the_deregistration_delay
     assert still["lastStatus"] == "RUNNING" and still["desiredStatus"] == "RUNNING"
     assert _instance_of(world)[old["containerInstanceArn"]]["status"] == "DRAINING"
     assert len([t for t in _running(world) if t["group"] == "service:web"]) == 2
+
+
+def _wait_healthy(world, tg, count):
+    def healthy():
+        found = world.client("elbv2").describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        return len([h for h in found if h["TargetHealth"]["State"] == "healthy"]) >= count
+    world.wait_for(healthy, timeout=15, what=f"{count} healthy targets")
 
 
 def elbv2_health(world, tg, instance_id):
@@ -158,9 +166,10 @@ def test_stopping_task_leaves_list_tasks_at_once_but_is_still_running(world):
 
 def test_no_spare_instance_means_the_task_is_never_replaced_at_100_percent(world):
     world.configure(timescale=0.01)
-    _cluster(world, instances=2, desired=2, delay=10)
+    tg = _cluster(world, instances=2, desired=2, delay=10)
     ecs = world.client("ecs")
     old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
+    _wait_healthy(world, tg, 2)
     ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
     world.wait_for(lambda: world.events("ecs.service.no_room"), what="no room")
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]

@@ -99,3 +99,79 @@ def test_step_functions_sees_error_type_as_the_task_error(world):
     events = sfn.get_execution_history(executionArn=execution)["events"]
     failed = [e for e in events if e["type"] == "TaskFailed"]
     assert failed and failed[0]["taskFailedEventDetails"]["error"] == "InvalidEvent"
+
+
+
+def _drain_payload() -> dict:
+    """What the state machine gives drain-ecs for a lifecycle event of group ``g`` (which does not
+    exist: the function's first call, DescribeLifecycleHooks, is where the tests hold it)."""
+    detail = {"LifecycleActionToken": "00000000-0000-0000-0000-000000000001", "AutoScalingGroupName": "g",
+              "LifecycleHookName": "h", "EC2InstanceId": "i-0123456789abcdef0",
+              "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING", "NotificationMetadata": '{"cluster":"c"}',
+              "Origin": "AutoScalingGroup", "Destination": "EC2"}
+    event = {"version": "0", "id": "e", "detail-type": "EC2 Instance-terminate Lifecycle Action",
+             "source": "aws.autoscaling", "account": "123456789012", "time": "2024-01-01T00:00:00Z",
+             "region": "us-west-2", "resources": [], "detail": detail}
+    return {"event": event, "execution_id": "arn:aws:states:us-west-2:123456789012:execution:m:x",
+            "execution_start_time": "2024-01-01T00:00:00Z",
+            "settings": {"drain_deadline_seconds": "3000", "deadline_result": "CONTINUE", "standalone_tasks": "wait",
+                         "standalone_task_grace_seconds": "300"}}
+
+
+def _hold(world, api: str, seconds: float, times: int) -> None:
+    for _ in range(times):
+        world.control("POST", "/_world/lambdas/sabotage", {"function": "drain-ecs", "api": api, "do": "hang",
+                                                           "seconds": seconds})
+
+
+def _invoke_all(world, n: int) -> list:
+    """``n`` synchronous invocations of drain-ecs at once, by a caller that does not retry."""
+    import concurrent.futures
+
+    from botocore.exceptions import ClientError
+
+    lam = world.client("lambda", retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=60)
+
+    def one(_i):
+        try:
+            resp = lam.invoke(FunctionName="drain-ecs", Payload=json.dumps(_drain_payload()))
+            return resp.get("FunctionError") or "ok"
+        except ClientError as err:
+            return err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"]
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_concurrent_invocations_run_in_parallel_sandboxes(world):
+    _function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    _hold(world, "autoscaling:DescribeLifecycleHooks", 2, 4)
+    started = time.monotonic()
+    outcomes = _invoke_all(world, 4)
+    took = time.monotonic() - started
+    assert all(o != ("TooManyRequestsException", 429) for o in outcomes), outcomes
+    lambdas = world.control("GET", "/_world/lambdas")
+    assert lambdas["peak_concurrency"]["drain-ecs"] == 4
+    assert len({b["sandbox"] for b in lambdas["sandboxes"]}) == 4
+    assert took < 7, f"four 2 s invocations took {took:.1f}s: not in parallel"
+    held = [e for e in world.events() if e["type"] == "lambda.call.held"]
+    assert len({e["sandbox"] for e in held}) == 4
+
+
+def test_past_the_concurrency_invoke_answers_too_many_requests(world):
+    import threading
+
+    _function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    world.configure(**{"lambda": {"concurrency": 1}})
+    _hold(world, "autoscaling:DescribeLifecycleHooks", 3, 1)
+    slow = threading.Thread(target=lambda: _invoke_all(world, 1))
+    slow.start()
+    deadline = time.monotonic() + 10
+    while not any(b["busy"] for b in world.control("GET", "/_world/lambdas")["sandboxes"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [outcome] = _invoke_all(world, 1)
+    slow.join(20)
+    assert outcome == ("TooManyRequestsException", 429)
+    assert world.control("GET", "/_world/lambdas")["throttled"] == {"drain-ecs": 1}
+    assert any(e["type"] == "lambda.throttled" for e in world.events())

@@ -26,7 +26,8 @@ def test_classic_elb_draining_shows_only_in_describe_instance_health(world):
     assert attributes["ConnectionDraining"] == {"Enabled": True, "Timeout": 150}
     instance = _running_instance(world)
     elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
-    assert _health(world, name, instance)["State"] == "InService"
+    # AWS's default health check (30 s x 10 healthy) -> 3 s
+    world.wait_for(lambda: _health(world, name, instance)["State"] == "InService", timeout=10, what="InService")
 
     elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
     assert elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"][0]["Instances"] == []
@@ -63,7 +64,9 @@ def test_target_draining_then_unused_on_every_port(world):
         found = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
         return {h["Target"]["Port"]: h["TargetHealth"]["State"] for h in found}
 
-    assert states() == {8080: "healthy", 8081: "healthy"}
+    assert states() == {8080: "initial", 8081: "initial"}
+    # the target group's default health check (30 s x 5 healthy) -> 1.5 s
+    world.wait_for(lambda: states() == {8080: "healthy", 8081: "healthy"}, timeout=10, what="healthy")
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])
     assert states() == {8080: "draining", 8081: "healthy"}
     [draining] = elbv2.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])[

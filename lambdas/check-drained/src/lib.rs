@@ -79,6 +79,14 @@ pub async fn check(
     }
     state.status = DrainStatus::Draining;
     state.wait_seconds = next_wait(&state, now);
+    if let Some(since) = state.agent_disconnected_at {
+        // Check again just after the disconnected agent's tasks are to be given up.
+        let give_up = since + seconds(AGENT_LOST_AFTER_SECONDS);
+        if give_up > now {
+            let until = u64::try_from((give_up - now).num_seconds()).unwrap_or(0) + 1;
+            state.wait_seconds = state.wait_seconds.min(until);
+        }
+    }
     tracing::info!(
         tasks = state.remaining.tasks.len(),
         classic_elbs = state.remaining.classic_elbs.len(),

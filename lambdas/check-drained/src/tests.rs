@@ -433,6 +433,10 @@ async fn tasks_of_a_lost_agent_are_given_up_once_the_loss_lasts() {
         .unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.agent_disconnected_at, Some(at(70)));
+    assert!(
+        state.wait_seconds <= 121,
+        "checks again when the tasks are given up"
+    );
     let state = check(&world.clients(), state, at(120)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining, "not yet 120 s");
     let state = check(&world.clients(), state, at(190)).await.unwrap();

@@ -511,7 +511,12 @@ async fn an_unhealthy_registered_instance_is_deregistered() {
         .await
         .unwrap();
     assert_eq!(rules.elb[1].num_calls(), 1);
-    assert_eq!(state.load_balancers.unwrap().classic.len(), 1);
+    let classic = &state.load_balancers.unwrap().classic;
+    assert_eq!(classic.len(), 1);
+    assert_eq!(
+        classic[0].draining_seconds, 0,
+        "nothing to drain from an unhealthy instance"
+    );
 }
 
 #[tokio::test]

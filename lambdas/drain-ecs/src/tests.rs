@@ -160,7 +160,6 @@ async fn sets_an_active_instance_draining_and_records_its_tasks() {
     // The hook's timer has run since the event: heartbeated at once.
     assert_eq!(state.heartbeat.last_at, Some(at(1)));
     assert_eq!(state.heartbeat.sent, 1);
-    assert_eq!(state.heartbeat.timeout_seconds, Some(300));
     assert_eq!(state.request.token.as_deref(), Some(TOKEN));
 }
 
@@ -183,7 +182,7 @@ async fn a_late_event_heartbeats_at_once_from_when_the_wait_began() {
     assert_eq!(state.heartbeat.last_at, Some(at(21)));
     // The clocks still count from when the wait began.
     assert_eq!(state.started_at, event_time());
-    assert_eq!(state.deadline_at, at(3000 - 60));
+    assert_eq!(state.deadline_at, at(3600));
 }
 
 #[tokio::test]
@@ -224,7 +223,9 @@ async fn a_heartbeat_that_fails_for_another_reason_is_retried() {
 }
 
 #[tokio::test]
-async fn the_hook_limits_are_read_once_at_the_start() {
+async fn the_first_heartbeat_does_not_wait_for_the_hook_to_be_read() {
+    // A fleet's drains start together: one Auto Scaling call each (the heartbeat); the
+    // hook's limits are read by the first check.
     let (list, describe, update) = (
         list_instances(&[]),
         describe_instance("ACTIVE"),
@@ -233,29 +234,10 @@ async fn the_hook_limits_are_read_once_at_the_start() {
     let short = hooks(30);
     let deps = deps_with_hooks(&[&list, &describe, &update], &short);
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
-    assert_eq!(short.num_calls(), 1);
-    assert_eq!(state.heartbeat.timeout_seconds, Some(30));
-    // 100 x 30 s, less a margin: below the configured hour.
-    assert_eq!(state.deadline_at, at(3000 - 60));
-
-    let gone = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
-        .then_output(|| DescribeLifecycleHooksOutput::builder().build());
-    let deps = deps_with_hooks(&[&list, &describe, &update], &gone);
-    let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
-    assert!(state.heartbeat.action_gone);
-    // A deleted hook completed its actions: nothing left to drain for.
-    assert_eq!(state.status, DrainStatus::ActionEnded);
-
-    let throttled = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
-        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let deps = deps_with_hooks(&[&list, &describe, &update], &throttled);
-    assert_eq!(
-        drain(&deps, lifecycle_input(), at(1))
-            .await
-            .unwrap_err()
-            .name(),
-        "Retryable"
-    );
+    assert_eq!(short.num_calls(), 0);
+    assert_eq!(state.heartbeat.sent, 1);
+    assert_eq!(state.heartbeat.timeout_seconds, None);
+    assert_eq!(state.deadline_at, at(3600));
 }
 
 #[tokio::test]

@@ -56,13 +56,10 @@ pub async fn read_hook(
     Ok(Some(timeout))
 }
 
-/// Whether a heartbeat is due now: always for the first step (`first`: the hook's clock
-/// has been running since the instance entered `Terminating:Wait`, however late we heard
-/// of it), otherwise once [`heartbeat_interval`] has passed since the timer last restarted.
-fn heartbeat_due(state: &DrainState, timeout: u64, now: DateTime<Utc>, first: bool) -> bool {
-    if first {
-        return true;
-    }
+/// Whether a later heartbeat is due now: once [`heartbeat_interval`] has passed since the
+/// timer last restarted. (The first step's is always due: the hook's clock has been running
+/// since the instance entered `Terminating:Wait`, however late we heard of it.)
+fn heartbeat_due(state: &DrainState, timeout: u64, now: DateTime<Utc>) -> bool {
     let last = state.heartbeat.last_at.unwrap_or(state.request.event_time);
     now >= last + seconds(heartbeat_interval(timeout))
 }
@@ -80,12 +77,20 @@ pub async fn heartbeat(
     now: DateTime<Utc>,
     first: bool,
 ) -> Result<(), StepError> {
-    // No lifecycle action to keep alive (a Spot drain, or the action is gone): `None`.
-    let Some(timeout) = read_hook(autoscaling, state).await? else {
+    if state.request.kind != DrainKind::LifecycleAction || state.heartbeat.action_gone {
         return Ok(());
-    };
-    if !heartbeat_due(state, timeout, now, first) {
-        return Ok(());
+    }
+    // The first heartbeat is due whatever the timeout: it does not wait for the hook to be
+    // read (a check reads it), so a fleet's drains that start together make one Auto
+    // Scaling call each, not two.
+    if !first {
+        // No lifecycle action to keep alive (the hook is gone): `None`.
+        let Some(timeout) = read_hook(autoscaling, state).await? else {
+            return Ok(());
+        };
+        if !heartbeat_due(state, timeout, now) {
+            return Ok(());
+        }
     }
     let (Some(asg), Some(hook)) = (&state.request.asg_name, &state.request.hook_name) else {
         return Err(StepError::invalid_event(
@@ -122,7 +127,7 @@ pub async fn heartbeat(
             state.heartbeat.sent += 1;
             tracing::info!(
                 sent = state.heartbeat.sent,
-                timeout_seconds = timeout,
+                timeout_seconds = ?state.heartbeat.timeout_seconds,
                 "heartbeat sent"
             );
         }

@@ -1,0 +1,52 @@
+import { CfnResource, Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/**
+ * Acknowledges a cdk-nag finding on a construct, for both major versions of cdk-nag:
+ * cdk-nag 3 reads CDK's acknowledged-rules metadata (`Validations.of(c).acknowledge`) on the
+ * resource or any of its scopes; cdk-nag 2 reads the `cdk_nag` metadata of each resource, where
+ * a granular finding (`AwsSolutions-IAM5[Resource::*]`) is the rule ID with `applies_to`. Like
+ * cdk-nag 2's `applyToChildren`, that metadata goes on every resource the construct holds so far
+ * (a role and its default policy).
+ */
+export function acknowledge(construct: IConstruct, id: string, reason: string): void {
+  Validations.of(construct).acknowledge({ id, reason });
+  const granular = /^([^[]+)\[(.+)\]$/.exec(id);
+  const entry = granular ? { id: granular[1], reason, applies_to: [granular[2]] } : { id, reason };
+  for (const resource of construct.node.findAll().filter(CfnResource.isCfnResource)) {
+    const existing = (resource.getMetadata('cdk_nag')?.rules_to_suppress ?? []) as unknown[];
+    resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, entry] });
+  }
+}
+
+/**
+ * A resolved CloudFormation value as cdk-nag prints it in a finding ID
+ * (`Fn::Join` joined, `Ref` as `<Name>`, `Fn::GetAtt` as `<Name.Attr>`), so that a
+ * wildcard can be acknowledged by its exact finding.
+ */
+export function flattenForNag(value: unknown): string {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  }
+  if (value && typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if (Array.isArray(v['Fn::Join'])) {
+      const [delimiter, items] = v['Fn::Join'] as [string, unknown[]];
+      return items.map(flattenForNag).join(delimiter);
+    }
+    if (v['Fn::Sub'] !== undefined) {
+      return flattenForNag(v['Fn::Sub']);
+    }
+    if (Array.isArray(v['Fn::GetAtt'])) {
+      const [resource, attribute] = v['Fn::GetAtt'] as [unknown, unknown];
+      return `<${flattenForNag(resource)}.${flattenForNag(attribute)}>`;
+    }
+    if (v['Fn::ImportValue'] !== undefined) {
+      return flattenForNag(v['Fn::ImportValue']);
+    }
+    if (v.Ref !== undefined) {
+      return `<${flattenForNag(v.Ref)}>`;
+    }
+  }
+  return JSON.stringify(value);
+}

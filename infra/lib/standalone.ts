@@ -1,0 +1,230 @@
+import {
+  App,
+  Aspects,
+  Aws,
+  BootstraplessSynthesizer,
+  CfnCondition,
+  CfnOutput,
+  CfnParameter,
+  Duration,
+  Fn,
+  ICfnConditionExpression,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct, IConstruct } from 'constructs';
+import { EcsSingleTaskAutoscaling } from './ecs-single-task-autoscaling';
+import { LifecycleResult, ScaledService, StandaloneTasks } from './props';
+
+/** How many groups and services the template has room for, and its fixed rates. */
+export interface StandaloneOptions {
+  /** Auto Scaling group parameters (the first required). @default 3 */
+  readonly groups?: number;
+  /** Scaled service parameters (the first required). @default 3 */
+  readonly services?: number;
+  /** How often the task scaler runs, in minutes (written into the schedules). @default 1 */
+  readonly scheduleRateMinutes?: number;
+  /** How often the sweeper runs, in minutes. @default 5 */
+  readonly sweepRateMinutes?: number;
+}
+
+/** The file `make template` writes, relative to infra/. */
+export const STANDALONE_TEMPLATE_FILE = 'dist/ecs-single-task-autoscaling.template.json';
+
+/**
+ * The construct as a plain CloudFormation template for one cluster: everything a deployment
+ * chooses is a parameter (the cluster, up to `groups` Auto Scaling groups, up to `services`
+ * services, the code's bucket and keys, the drain settings), optional groups and services are
+ * conditions, and nothing needs CDK to deploy it (no assets, no bootstrap).
+ */
+export class StandaloneTemplateStack extends Stack {
+  constructor(scope: Construct, id: string, options: StandaloneOptions = {}) {
+    super(scope, id, {
+      synthesizer: new BootstraplessSynthesizer(),
+      analyticsReporting: false,
+      description:
+        'ecs-single-task-autoscaling: drains ECS container instances before Auto Scaling terminates them, and keeps services at N+1 (one cluster).',
+    });
+    const groups = options.groups ?? 3;
+    const services = options.services ?? 3;
+    if (groups < 1 || services < 1) {
+      throw new Error('the template needs room for at least one group and one service');
+    }
+    const p = new Parameters(this);
+    const cluster = p.text('ClusterName', 'The ECS cluster (EC2 container instances) to drain and scale in.', { allowedPattern: '^[A-Za-z0-9_-]{1,255}$' });
+    const asgNames = p.slots('AutoScalingGroupName', groups, 'An Auto Scaling group of the cluster\'s instances (gets the terminate hook)');
+    // With exactly one group, the scaler counts only the instances InService there (asg_name).
+    const noOther = asgNames.conditions.map((c) => Fn.conditionNot(c));
+    const oneGroup = groups === 1 ? undefined : p.condition('OneAutoScalingGroup', noOther.length === 1 ? noOther[0] : Fn.conditionAnd(...noOther));
+    const serviceNames = p.slots('ServiceName', services, 'A service the task scaler keeps at usable instances - NCount');
+    // A service name is only written into its own schedule (made only when it is set) and into an
+    // ARN, where an empty one matches nothing: unused slots stay empty.
+    const scaled: ScaledService[] = serviceNames.refs.map((serviceName, i) => {
+      const minTaskCount = p.number(`MinTaskCount${i + 1}`, `Service ${i + 1}: the desired count never goes below this.`, { default: i === 0 ? undefined : 0, minValue: 0 });
+      const max = p.text(`MaxTaskCount${i + 1}`, `Service ${i + 1}: the desired count never goes above this (empty: no ceiling).`, { default: '', allowedPattern: '^[0-9]*$' });
+      const hasMax = p.condition(`HasMaxTaskCount${i + 1}`, Fn.conditionNot(Fn.conditionEquals(max, '')));
+      return {
+        serviceName,
+        minTaskCount,
+        // The JSON input takes the number itself, or null (no ceiling).
+        maxTaskCount: Token.asNumber(Fn.conditionIf(hasMax.logicalId, max, 'null')),
+        autoScalingGroupName: oneGroup ? Fn.conditionIf(oneGroup.logicalId, asgNames.values[0], '').toString() : asgNames.values[0],
+      };
+    });
+    const hookName = p.text('LifecycleHookName', 'Name of the terminate hook on every group (empty: <stack name>-drain).', { default: '' });
+    const hasHookName = p.condition('HasLifecycleHookName', Fn.conditionNot(Fn.conditionEquals(hookName, '')));
+    const bucket = p.text('CodeBucket', 'The S3 bucket that holds the functions\' zips (in this Region).');
+    const prefix = p.text('CodeKeyPrefix', 'Key prefix of the zips: <prefix><function>.zip, e.g. releases/1.0.0/drain-ecs.zip.', { default: 'ecs-single-task-autoscaling/' });
+    const codeBucket = s3.Bucket.fromBucketName(this, 'CodeBucketRef', bucket);
+    const drain = drainParameters(p);
+
+    const sta = new EcsSingleTaskAutoscaling(this, 'EcsSingleTaskAutoscaling', {
+      clusters: [{ clusterName: cluster, autoScalingGroupNames: asgNames.values, services: scaled }],
+      nCount: p.number('NCount', 'Spare instances kept free of each service\'s tasks (the N of N+1).', { default: 1, minValue: 0 }),
+      ...drain,
+      lifecycleHookName: Fn.conditionIf(hasHookName.logicalId, hookName, Fn.sub('${AWS::StackName}-drain')).toString(),
+      classicLoadBalancerNames: p.list('ClassicElbNames', 'Classic ELBs to deregister from besides those of the groups and the services (comma-separated).'),
+      targetGroupArns: p.list('TargetGroupArns', 'Target groups to deregister from besides those of the groups and the services (comma-separated ARNs).'),
+      scheduleRate: Duration.minutes(options.scheduleRateMinutes ?? 1),
+      sweepRate: Duration.minutes(options.sweepRateMinutes ?? 5),
+      lambdaCode: (name) => lambda.Code.fromBucket(codeBucket, Fn.join('', [prefix, `${name}.zip`])),
+    });
+    sta.lifecycleHooks.forEach((hook, i) => {
+      if (i > 0) {
+        // Made only when its group is set, so it names that group itself.
+        hook.cfnOptions.condition = asgNames.conditions[i - 1];
+        hook.autoScalingGroupName = asgNames.refs[i];
+      }
+    });
+    sta.taskScaler.schedules.forEach((schedule, i) => i > 0 && (schedule.cfnOptions.condition = serviceNames.conditions[i - 1]));
+    this.optionalExtras(p, sta);
+    p.groups();
+    // CDK's own template check reads an empty parameter default as the value; here an empty
+    // optional parameter means "none": its hook or schedule is not made, and an empty hook name or
+    // boundary is replaced (<stack name>-drain, AWS::NoValue).
+    Validations.of(this).acknowledge({
+      id: 'CloudFormation-Validate::W1030',
+      reason: 'Empty optional parameters select conditions; their resources are not made, or the value is replaced.',
+    });
+  }
+
+  /** The alarm e-mail, the permissions boundary, and the outputs. */
+  private optionalExtras(p: Parameters, sta: EcsSingleTaskAutoscaling): void {
+    const email = p.text('AlarmEmail', 'An e-mail address subscribed to the alarm topic (empty: none).', { default: '' });
+    const hasEmail = p.condition('HasAlarmEmail', Fn.conditionNot(Fn.conditionEquals(email, '')));
+    const subscription = new sns.CfnSubscription(this, 'AlarmEmailSubscription', { protocol: 'email', endpoint: email, topicArn: sta.alarmTopic.topicArn });
+    subscription.cfnOptions.condition = hasEmail;
+    const boundary = p.text('PermissionsBoundaryArn', 'A managed policy ARN set as permissions boundary on every role (empty: none).', { default: '' });
+    const hasBoundary = p.condition('HasPermissionsBoundary', Fn.conditionNot(Fn.conditionEquals(boundary, '')));
+    Aspects.of(this).add({
+      visit: (node: IConstruct) => {
+        if (node instanceof iam.CfnRole) {
+          node.permissionsBoundary = Fn.conditionIf(hasBoundary.logicalId, boundary, Aws.NO_VALUE).toString();
+        }
+      },
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: sta.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: sta.alarmTopic.topicArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: sta.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'LifecycleHookNameOutput', { key: 'LifecycleHook', value: sta.lifecycleHookName });
+    new CfnOutput(this, 'DashboardName', { value: sta.dashboard!.dashboardName });
+  }
+}
+
+/** The drain settings as parameters, with the construct's defaults and Auto Scaling's limits. */
+function drainParameters(p: Parameters) {
+  const results = { allowedValues: ['CONTINUE', 'ABANDON'] };
+  return {
+    drainDeadline: Duration.seconds(
+      p.number('DrainDeadlineSeconds', 'Give up waiting after this long; below min(48 h, 100 x HeartbeatTimeoutSeconds).', { default: 3600, minValue: 1, maxValue: 172799 }),
+    ),
+    deadlineResult: p.text('DeadlineResult', 'How the lifecycle action is completed at the deadline.', { default: 'CONTINUE', ...results }) as LifecycleResult,
+    heartbeatTimeout: Duration.seconds(
+      p.number('HeartbeatTimeoutSeconds', 'The hook\'s heartbeat timeout; the drain heartbeats while it waits.', { default: 600, minValue: 30, maxValue: 7200 }),
+    ),
+    hookDefaultResult: p.text('HookDefaultResult', 'What Auto Scaling does when the heartbeat times out (the drain failed).', { default: 'CONTINUE', ...results }) as LifecycleResult,
+    standaloneTasks: p.text('StandaloneTasks', 'What the drain does with tasks no service will move.', { default: 'wait', allowedValues: ['wait', 'stop'] }) as StandaloneTasks,
+    standaloneTaskGrace: Duration.seconds(
+      p.number('StandaloneTaskGraceSeconds', 'With stop: how long standalone tasks may run after the drain started.', { default: 300, minValue: 0 }),
+    ),
+  };
+}
+
+/** Numbered parameters: the plain values, the values with an unused slot standing for the first, the conditions of slots 2 on. */
+interface Slots {
+  readonly refs: string[];
+  readonly values: string[];
+  readonly conditions: CfnCondition[];
+}
+
+interface TextOptions {
+  readonly default?: string;
+  readonly allowedPattern?: string;
+  readonly allowedValues?: string[];
+}
+
+/** The template's parameters and conditions, and their grouping in the console. */
+class Parameters {
+  private readonly order: string[] = [];
+
+  constructor(private readonly stack: Stack) {}
+
+  public text(name: string, description: string, options: TextOptions = {}): string {
+    this.order.push(name);
+    return new CfnParameter(this.stack, name, { type: 'String', description, ...options }).valueAsString;
+  }
+
+  public number(name: string, description: string, options: { default?: number; minValue?: number; maxValue?: number }): number {
+    this.order.push(name);
+    return new CfnParameter(this.stack, name, { type: 'Number', description, ...options }).valueAsNumber;
+  }
+
+  public list(name: string, description: string): string[] {
+    this.order.push(name);
+    return new CfnParameter(this.stack, name, { type: 'CommaDelimitedList', description, default: '' }).valueAsList;
+  }
+
+  public condition(name: string, expression: ICfnConditionExpression): CfnCondition {
+    return new CfnCondition(this.stack, name, { expression });
+  }
+
+  /**
+   * `<name>1` (required) to `<name><count>` (empty: unused). An unused slot stands for the first
+   * one, so every list the construct builds from them stays valid; what only exists per slot (a
+   * hook, a schedule) carries the slot's condition.
+   */
+  public slots(name: string, count: number, description: string): Slots {
+    const first = this.text(`${name}1`, `${description}.`);
+    const refs = [first];
+    const values = [first];
+    const conditions: CfnCondition[] = [];
+    for (let i = 2; i <= count; i++) {
+      const v = this.text(`${name}${i}`, `${description} (empty: none).`, { default: '' });
+      const has = this.condition(`Has${name}${i}`, Fn.conditionNot(Fn.conditionEquals(v, '')));
+      conditions.push(has);
+      refs.push(v);
+      values.push(Fn.conditionIf(has.logicalId, v, first).toString());
+    }
+    return { refs, values, conditions };
+  }
+
+  /** The console shows the parameters in the order they were made. */
+  public groups(): void {
+    this.stack.templateOptions.metadata = {
+      'AWS::CloudFormation::Interface': { ParameterGroups: [{ Label: { default: 'ecs-single-task-autoscaling' }, Parameters: this.order }] },
+    };
+  }
+}
+
+/** The standalone template as JSON (what `make template` writes). */
+export function standaloneTemplate(options: StandaloneOptions = {}): Record<string, any> {
+  const app = new App({ context: { 'aws:cdk:enable-path-metadata': false, 'aws:cdk:version-reporting': false } });
+  const stack = new StandaloneTemplateStack(app, 'EcsSingleTaskAutoscaling', options);
+  const assembly = app.synth();
+  return assembly.getStackArtifact(stack.artifactId).template;
+}

@@ -1,0 +1,135 @@
+import * as fs from 'fs';
+import { standaloneTemplate } from '../lib/standalone';
+import { LAMBDA_NAMES } from '../lib/permissions';
+import { placeholdersOf } from './helpers';
+import { DRAIN_ASL_PATH } from '../lib/ecs-single-task-autoscaling';
+
+/** The standalone template (`make template`): plain CloudFormation, everything a deployment chooses a parameter. */
+describe('the standalone template', () => {
+  const t = standaloneTemplate();
+  const resources = Object.entries<any>(t.Resources);
+  const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+
+  test('parameters: the cluster, groups, services, the code, the drain settings and the extras', () => {
+    expect(Object.keys(t.Parameters)).toEqual([
+      'ClusterName',
+      'AutoScalingGroupName1',
+      'AutoScalingGroupName2',
+      'AutoScalingGroupName3',
+      'ServiceName1',
+      'ServiceName2',
+      'ServiceName3',
+      'MinTaskCount1',
+      'MaxTaskCount1',
+      'MinTaskCount2',
+      'MaxTaskCount2',
+      'MinTaskCount3',
+      'MaxTaskCount3',
+      'LifecycleHookName',
+      'CodeBucket',
+      'CodeKeyPrefix',
+      'DrainDeadlineSeconds',
+      'DeadlineResult',
+      'HeartbeatTimeoutSeconds',
+      'HookDefaultResult',
+      'StandaloneTasks',
+      'StandaloneTaskGraceSeconds',
+      'NCount',
+      'ClassicElbNames',
+      'TargetGroupArns',
+      'AlarmEmail',
+      'PermissionsBoundaryArn',
+    ]);
+    // Required: the cluster, the first group, the first service and its minimum, the bucket.
+    const required = Object.entries<any>(t.Parameters).filter(([, p]) => p.Default === undefined).map(([name]) => name);
+    expect(required).toEqual(['ClusterName', 'AutoScalingGroupName1', 'ServiceName1', 'MinTaskCount1', 'CodeBucket']);
+    expect(t.Parameters.HeartbeatTimeoutSeconds).toMatchObject({ Type: 'Number', Default: 600, MinValue: 30, MaxValue: 7200 });
+    expect(t.Metadata['AWS::CloudFormation::Interface'].ParameterGroups[0].Parameters).toEqual(Object.keys(t.Parameters));
+  });
+
+  test('nothing that needs CDK to deploy: no assets, no bootstrap version check, no CDK metadata', () => {
+    expect(t.Rules).toBeUndefined();
+    expect(t.Parameters.BootstrapVersion).toBeUndefined();
+    expect(ofType('AWS::CDK::Metadata')).toEqual([]);
+    expect(JSON.stringify(t)).not.toMatch(/cdk-hnb659fds|AssetParameters|aws:cdk:path/);
+  });
+
+  test('each function from the code bucket: <CodeKeyPrefix><function>.zip', () => {
+    const keys = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.Code);
+    expect(keys).toHaveLength(LAMBDA_NAMES.length);
+    for (const name of LAMBDA_NAMES) {
+      expect(keys).toContainEqual({ S3Bucket: { Ref: 'CodeBucket' }, S3Key: { 'Fn::Join': ['', [{ Ref: 'CodeKeyPrefix' }, `${name}.zip`]] } });
+    }
+  });
+
+  test('a hook per group that is set; a schedule per service that is set', () => {
+    const hooks = ofType('AWS::AutoScaling::LifecycleHook').map(([, r]) => [r.Condition, r.Properties.AutoScalingGroupName]);
+    expect(hooks).toEqual([
+      [undefined, { Ref: 'AutoScalingGroupName1' }],
+      ['HasAutoScalingGroupName2', { Ref: 'AutoScalingGroupName2' }],
+      ['HasAutoScalingGroupName3', { Ref: 'AutoScalingGroupName3' }],
+    ]);
+    const schedules = ofType('AWS::Scheduler::Schedule').filter(([id]) => id.includes('TaskScaler'));
+    expect(schedules.map(([, r]) => r.Condition)).toEqual([undefined, 'HasServiceName2', 'HasServiceName3']);
+    const hookName = ofType('AWS::AutoScaling::LifecycleHook')[0][1].Properties.LifecycleHookName;
+    expect(hookName).toEqual({ 'Fn::If': ['HasLifecycleHookName', { Ref: 'LifecycleHookName' }, { 'Fn::Sub': '${AWS::StackName}-drain' }] });
+  });
+
+  test("a service's input: its counts, no ceiling unless given, asg_name only with one group", () => {
+    const input = ofType('AWS::Scheduler::Schedule').find(([id]) => id.includes('TaskScalerSchedule2'))![1].Properties.Target.Input;
+    // Each parameter filled with a value of its kind, as CloudFormation would.
+    const fill = (value: any, given: Record<string, string>, conditions: Record<string, boolean>): string => {
+      if (typeof value === 'string') {
+        return value;
+      }
+      if (value.Ref) {
+        return given[value.Ref];
+      }
+      if (value['Fn::If']) {
+        const [condition, yes, no] = value['Fn::If'];
+        return fill(conditions[condition] ? yes : no, given, conditions);
+      }
+      const [delimiter, parts] = value['Fn::Join'];
+      return parts.map((x: any) => fill(x, given, conditions)).join(delimiter);
+    };
+    const given = { ClusterName: 'prod', ServiceName2: 'api', MinTaskCount2: '2', MaxTaskCount2: '8', NCount: '1', AutoScalingGroupName1: 'prod-asg' };
+    expect(JSON.parse(fill(input, given, { HasMaxTaskCount2: true, OneAutoScalingGroup: true }))).toEqual({
+      cluster_name: 'prod',
+      service_name: 'api',
+      min_task_count: 2,
+      n_count: 1,
+      max_task_count: 8,
+      asg_name: 'prod-asg',
+    });
+    // The scaler reads null as no ceiling and a blank asg_name as none.
+    expect(JSON.parse(fill(input, given, { HasMaxTaskCount2: false, OneAutoScalingGroup: false }))).toMatchObject({ max_task_count: null, asg_name: '' });
+  });
+
+  test('the drain settings reach the state machine; every placeholder is filled', () => {
+    const sm = ofType('AWS::StepFunctions::StateMachine')[0][1].Properties;
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(placeholdersOf(fs.readFileSync(DRAIN_ASL_PATH, 'utf8')));
+    expect(sm.DefinitionSubstitutions).toMatchObject({
+      DrainDeadlineSeconds: { Ref: 'DrainDeadlineSeconds' },
+      DeadlineResult: { Ref: 'DeadlineResult' },
+      StandaloneTasks: { Ref: 'StandaloneTasks' },
+      StandaloneTaskGraceSeconds: { Ref: 'StandaloneTaskGraceSeconds' },
+    });
+  });
+
+  test('optional extras: an e-mail subscription and a permissions boundary, only when given', () => {
+    expect(ofType('AWS::SNS::Subscription').map(([, r]) => r.Condition)).toEqual(['HasAlarmEmail']);
+    for (const [id, role] of ofType('AWS::IAM::Role')) {
+      expect({ id, boundary: role.Properties.PermissionsBoundary }).toEqual({
+        id,
+        boundary: { 'Fn::If': ['HasPermissionsBoundary', { Ref: 'PermissionsBoundaryArn' }, { Ref: 'AWS::NoValue' }] },
+      });
+    }
+    expect(Object.keys(t.Outputs).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'DeadLetterQueueUrl', 'LifecycleHook', 'StateMachineArn']);
+  });
+
+  test('room for more groups and services on request', () => {
+    const wide = standaloneTemplate({ groups: 5, services: 1 });
+    expect(Object.keys(wide.Parameters).filter((p) => p.startsWith('AutoScalingGroupName'))).toHaveLength(5);
+    expect(Object.keys(wide.Parameters).filter((p) => p.startsWith('ServiceName'))).toEqual(['ServiceName1']);
+  });
+});

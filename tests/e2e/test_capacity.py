@@ -1,0 +1,129 @@
+"""Serving capacity through a drain, with the real drain in the world's load balancers with health checks:
+each test runs one scenario (tests/scenarios) and asserts on the world's event log, besides the runner's
+invariants (the serving floor among them)."""
+
+from __future__ import annotations
+
+import json
+
+
+def _of(result, kind, **match):
+    return [e for e in result.events if e["type"] == kind and all(e.get(k) == v for k, v in match.items())]
+
+
+def _wait_and_done(result, instance):
+    [wait] = _of(result, "asg.lifecycle.wait", instance_id=instance)
+    [done] = _of(result, "asg.lifecycle.completed", instance_id=instance)
+    return wait, done
+
+
+def _fewest(result):
+    return {s.label.split("-", 1)[1]: s.fewest for s in result.serving}
+
+
+def _replacement(result, victim):
+    """The service task started on another instance once the victim was DRAINING."""
+    [draining] = _of(result, "ecs.container_instance.draining", instance_id=victim)
+    return next(e for e in _of(result, "ecs.task.running", service="web")
+                if e["seq"] > draining["seq"] and e["instance_id"] != victim)
+
+
+def test_a_one_task_service_keeps_serving(scenario):
+    r = scenario("one_task_service")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    new = _replacement(r, victim)["instance_id"]
+    [old] = [e for e in _of(r, "ecs.task.stopping", service="web") if e["seq"] < _wait_and_done(r, victim)[1]["seq"]]
+    healthy = [_of(r, "elbv2.target.healthy", id=new)[0], _of(r, "elb.instance.in_service", instance_id=new)[0]]
+    assert all(old["seq"] > h["seq"] for h in healthy)  # the replacement serves in both before the old task goes
+    assert _fewest(r) == {"web-tg": 1, "web-clb": 1}
+
+
+def test_slow_health_checks_are_waited_for(scenario):
+    r = scenario("slow_health_checks")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    wait, done = _wait_and_done(r, victim)
+    assert done["t"] - wait["t"] >= 20  # the replacement's 10 s x 2 health checks, then the draining
+    assert set(_fewest(r).values()) == {3}
+
+
+def test_a_replacement_that_never_becomes_healthy_ends_at_the_deadline(scenario):
+    r = scenario("replacement_never_healthy")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [execution] = r.executions.values()
+    entered = [h["stateEnteredEventDetails"]["name"] for h in execution["history"] if h["type"].endswith("StateEntered")]
+    assert "CompleteLifecycleActionAfterDeadline" in entered and entered[-1] == "InstanceReleasedAfterDeadline"
+    assert json.loads(execution["output"])["drain_timed_out"] is True
+    wait, done = _wait_and_done(r, victim)
+    assert done["by"] == "CompleteLifecycleAction" and done["result"] == "CONTINUE"
+    assert done["t"] - wait["t"] >= 20
+    # the old task kept serving until the deadline: ECS never stopped it
+    assert not [e for e in _of(r, "ecs.task.stopping", service="web") if e["seq"] < done["seq"]]
+    assert not [e for e in r.events if e["type"] in ("elbv2.target.draining", "elb.instance.draining")
+                and e["seq"] < done["seq"]]
+    assert _fewest(r) == {"web-tg": 1, "web-clb": 1}
+
+
+def test_no_room_for_the_replacement_ends_at_the_deadline(scenario):
+    r = scenario("no_room")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    assert _of(r, "ecs.service.no_room")
+    [execution] = r.executions.values()
+    assert json.loads(execution["output"])["drain_timed_out"] is True
+    wait, done = _wait_and_done(r, victim)
+    assert 15 <= done["t"] - wait["t"]
+    assert any("not STOPPED" in note for note in r.notes)  # released with its task: the configured trade
+    assert _fewest(r) == {"web-tg": 2, "web-clb": 2}
+
+
+def test_an_unhealthy_instance_leaves_the_classic_elb_without_draining(scenario):
+    r = scenario("unhealthy_instance")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [out] = _of(r, "elb.instance.out_of_service", instance_id=victim)
+    assert out["unhealthy"] is True
+    assert not _of(r, "elb.instance.draining", instance_id=victim)
+    wait, done = _wait_and_done(r, victim)
+    assert done["t"] - wait["t"] < 20  # not the 30 s of connection draining
+
+
+def test_nlb_connections_may_outlive_the_delay(scenario):
+    r = scenario("nlb_connections_remain")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [remain] = _of(r, "elbv2.target.connections_remain", id=victim)
+    [unused] = _of(r, "elbv2.target.unused", id=victim)
+    wait, done = _wait_and_done(r, victim)
+    assert unused["seq"] < done["seq"]  # the delay was waited out
+    assert remain["target_group"].split("/")[-2] == "nlb-web-nlb"
+
+
+def _standalone(result, victim):
+    [running] = [e for e in _of(result, "ecs.task.running", instance_id=victim) if e.get("service") is None]
+    return running["task_arn"]
+
+
+def test_a_standalone_task_is_waited_for(scenario):
+    r = scenario("standalone_wait")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    task = _standalone(r, victim)
+    assert not _of(r, "ecs.task.stopping", task_arn=task)  # nobody stopped it
+    [stopped] = _of(r, "ecs.task.stopped", task_arn=task)
+    wait, done = _wait_and_done(r, victim)
+    assert stopped["reason"] == "Essential container in task exited" and stopped["seq"] < done["seq"]
+
+
+def test_a_standalone_task_is_stopped_after_its_grace(scenario):
+    r = scenario("standalone_stop")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    task = _standalone(r, victim)
+    [stopping] = _of(r, "ecs.task.stopping", task_arn=task)
+    [stopped] = _of(r, "ecs.task.stopped", task_arn=task)
+    wait, done = _wait_and_done(r, victim)
+    assert stopping["t"] - wait["t"] >= 5  # the grace, counted from the drain's start (after the wait began)
+    assert stopping["seq"] < stopped["seq"] < done["seq"]

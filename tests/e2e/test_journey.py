@@ -1,0 +1,107 @@
+"""The event's journey, end to end: late, lost and repeated events, a warm pool, a Spot warning, an
+instance refresh, a scale-out mid-drain and a second terminate hook (tests/scenarios)."""
+
+from __future__ import annotations
+
+import json
+
+
+def _completions(result):
+    return [e for e in result.events if e["type"] == "asg.lifecycle.completed"]
+
+
+def _waits(result):
+    return [e for e in result.events if e["type"] == "asg.lifecycle.wait"]
+
+
+def test_late_event(scenario):
+    r = scenario("late_event")
+    assert r.ok, r.violations
+    [wait] = _waits(r)
+    [delivered] = [e for e in r.events if e["type"] == "eventbridge.delivered"]
+    assert delivered["t"] - wait["t"] >= 20  # 0.7 x the heartbeat timeout
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction" and done["t"] - wait["t"] > 30
+    beats = [e["t"] for e in r.events if e["type"] == "asg.lifecycle.heartbeat"]
+    assert beats and beats[0] - wait["t"] < 30  # the first heartbeat before the timeout
+
+
+def test_lost_event_swept_late_with_a_drain_longer_than_the_timeout(scenario):
+    r = scenario("lost_event_late_sweep")
+    assert r.ok, r.violations
+    [wait] = _waits(r)
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction" and done["t"] - wait["t"] > 30 + 21
+    times = [wait["t"]] + [e["t"] for e in r.events if e["type"] == "asg.lifecycle.heartbeat"] + [done["t"]]
+    assert max(b - a for a, b in zip(times, times[1:])) < 30
+    assert r.sweeps and r.sweeps[0]["started"]
+
+
+def test_duplicate_delivered_after_the_first_execution_finished(scenario):
+    r = scenario("duplicate_after_finish")
+    assert r.ok, r.violations
+    first, second = sorted(r.executions.values(), key=lambda x: x["startDate"])
+    assert first["input"] == second["input"]
+    assert second["startDate"] > first["stopDate"]
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"
+    terminated = next(e for e in r.events if e["type"] == "asg.instance.terminated")
+    assert terminated["t"] < second["startDate"].timestamp()
+
+
+def test_warm_pool_return_reuse_and_a_lost_second_event(scenario):
+    r = scenario("warm_pool_reuse")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    waits = [e for e in _waits(r) if e["instance_id"] == victim]
+    assert [w["destination"] for w in waits] == ["WarmPool", "WarmPool"]
+    assert any(e["type"] == "asg.instance.reused" and e["instance_id"] == victim for e in r.events)
+    left = [e for e in r.events if e["type"] == "asg.instance.terminated" and e["instance_id"] == victim]
+    assert [e["destination"] for e in left] == ["WarmPool", "WarmPool"]
+    done = [e for e in _completions(r) if e["instance_id"] == victim]
+    assert [d["token"] for d in done] == [w["token"] for w in waits]
+    assert all(d["by"] == "CompleteLifecycleAction" for d in done)
+    assert r.sweeps and r.sweeps[0]["started"]
+
+
+def test_spot_interruption_warning(scenario):
+    r = scenario("spot_interruption")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    inputs = [json.loads(x["input"]) for x in r.executions.values()]
+    assert {e["detail-type"] for e in inputs} == {"EC2 Spot Instance Interruption Warning",
+                                                   "EC2 Instance-terminate Lifecycle Action"}
+    interrupted = next(e for e in r.events if e["type"] == "ec2.instance.interrupted")
+    assert interrupted["instance_id"] == victim
+    [done] = _completions(r)
+    assert done["seq"] > interrupted["seq"] and done["by"] == "CompleteLifecycleAction"
+
+
+def test_instance_refresh_of_three_instances(scenario):
+    r = scenario("instance_refresh")
+    assert r.ok, r.violations
+    assert len(r.victims) == 3
+    assert sorted(e["instance_id"] for e in _completions(r)) == r.victims
+    assert all(e["by"] == "CompleteLifecycleAction" for e in _completions(r))
+    starts = [e["seq"] for e in r.events if e["type"] == "asg.instance.terminating"]
+    ends = [e["seq"] for e in r.events if e["type"] == "asg.instance.terminated"]
+    assert all(end < start for end, start in zip(ends, starts[1:]))  # one at a time
+
+
+def test_scale_out_during_a_drain(scenario):
+    r = scenario("scale_out_during_drain")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    registered = [e for e in r.events if e["type"] == "elbv2.target.registered" and e["id"] == victim
+                  and e["target_group"].split("/")[-2].endswith("asg-tg")]
+    terminating = next(e for e in r.events if e["type"] == "asg.instance.terminating")
+    assert all(e["seq"] < terminating["seq"] for e in registered)  # never again once it was leaving
+
+
+def test_second_hook_that_abandons(scenario):
+    r = scenario("second_hook_abandon")
+    assert r.ok, r.violations
+    [ours] = _completions(r)
+    assert ours["by"] == "CompleteLifecycleAction" and ours["result"] == "CONTINUE"
+    terminated = next(e for e in r.events if e["type"] == "asg.instance.terminated")
+    assert terminated["t"] - ours["t"] > 1  # the instance waited for the other hook

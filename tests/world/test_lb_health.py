@@ -1,0 +1,158 @@
+"""Load-balancer health checks: a new registration serves only once it passed them; failing instances;
+NLB connection termination; who deregistered."""
+
+from __future__ import annotations
+
+import aws_setup as aws
+
+CHECK = {"HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 3,
+         "UnhealthyThresholdCount": 2}
+
+
+def _running_instance(world):
+    ec2 = world.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+
+
+def _classic(world, name, instance):
+    [state] = world.client("elb").describe_instance_health(
+        LoadBalancerName=name, Instances=[{"InstanceId": instance}])["InstanceStates"]
+    return state
+
+
+def _target(world, tg, instance, port=80):
+    [found] = world.client("elbv2").describe_target_health(
+        TargetGroupArn=tg, Targets=[{"Id": instance, "Port": port}])["TargetHealthDescriptions"]
+    return found["TargetHealth"]
+
+
+def _one(world, kind, **match):
+    found = [e for e in world.events(kind) if e["type"] == kind and all(e.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, (kind, match, found)
+    return found[0]
+
+
+def test_a_new_target_is_initial_for_healthy_threshold_times_interval(world):
+    world.configure(timescale=0.05)  # 3 checks x 10 s = 30 s -> 1.5 s
+    tg = aws.target_group(world, **CHECK)
+    instance = _running_instance(world)
+    world.client("elbv2").register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+
+    assert _target(world, tg, instance) == {"State": "initial", "Reason": "Elb.InitialHealthChecking",
+                                            "Description": "Initial health checks in progress"}
+    world.wait_for(lambda: _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy")
+    assert "Reason" not in _target(world, tg, instance)
+    registered = _one(world, "elbv2.target.registered", id=instance)
+    healthy = _one(world, "elbv2.target.healthy", id=instance, port=80, target_group=tg)
+    assert healthy["t"] - registered["t"] >= 1.45
+
+
+def test_a_new_classic_elb_instance_is_registering_until_healthy_threshold_times_interval(world):
+    world.configure(timescale=0.05)  # 2 checks x 10 s = 20 s -> 1 s
+    name = aws.classic_elb(world, health_check={"Interval": 10, "HealthyThreshold": 2})
+    instance = _running_instance(world)
+    world.client("elb").register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+
+    assert _classic(world, name, instance) == {"InstanceId": instance, "State": "OutOfService", "ReasonCode": "ELB",
+                                               "Description": "Instance registration is still in progress."}
+    world.wait_for(lambda: _classic(world, name, instance)["State"] == "InService", timeout=10, what="InService")
+    assert _classic(world, name, instance)["ReasonCode"] == "N/A"
+    registered = _one(world, "elb.instance.registered", instance_id=instance, load_balancer=name)
+    in_service = _one(world, "elb.instance.in_service", instance_id=instance, load_balancer=name)
+    assert in_service["t"] - registered["t"] >= 0.95
+    # registering it again does not restart its health checks
+    world.client("elb").register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    assert _classic(world, name, instance)["State"] == "InService"
+    assert len(world.events("elb.instance.registered")) == 1
+
+
+def test_a_failing_instance_turns_unhealthy_and_leaves_the_classic_elb_without_draining(world):
+    world.configure(timescale=0.05)
+    name = aws.classic_elb(world, draining=300, health_check={"Interval": 10, "HealthyThreshold": 2, "UnhealthyThreshold": 3})
+    tg = aws.target_group(world, delay=100, **CHECK)
+    instance = _running_instance(world)
+    elb, elbv2 = world.client("elb"), world.client("elbv2")
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    world.wait_for(lambda: _classic(world, name, instance)["State"] == "InService"
+                   and _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy")
+
+    world.configure(health={"failing_instances": [instance]})
+    world.wait_for(lambda: _classic(world, name, instance)["ReasonCode"] == "Instance"
+                   and _target(world, tg, instance)["State"] == "unhealthy", timeout=10, what="unhealthy")
+    assert _classic(world, name, instance) == {
+        "InstanceId": instance, "State": "OutOfService", "ReasonCode": "Instance",
+        "Description": "Instance has failed at least the UnhealthyThreshold number of health checks consecutively."}
+    assert _target(world, tg, instance) == {"State": "unhealthy", "Reason": "Target.FailedHealthChecks",
+                                            "Description": "Health checks failed"}
+    assert _one(world, "elb.instance.unhealthy", instance_id=instance)["reason_code"] == "Instance"
+    assert _one(world, "elbv2.target.unhealthy", id=instance)["reason"] == "Target.FailedHealthChecks"
+
+    # connection draining does not hold an unhealthy instance; a target group drains it all the same
+    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    assert _classic(world, name, instance)["Description"] == "Instance is not currently registered with the LoadBalancer."
+    out = _one(world, "elb.instance.out_of_service", instance_id=instance)
+    assert out["unhealthy"] is True and out["by"] == "client"
+    assert not world.events("elb.instance.draining")
+    elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    assert _target(world, tg, instance)["State"] == "draining"
+    draining = _one(world, "elbv2.target.draining", id=instance)
+    assert draining["health"] == "unhealthy" and draining["by"] == "client"
+
+
+def test_a_failing_instance_never_becomes_healthy_until_it_passes_again(world):
+    world.configure(timescale=0.05)
+    tg = aws.target_group(world, **CHECK)
+    instance = _running_instance(world)
+    world.configure(health={"failing_instances": [instance]})
+    world.client("elbv2").register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    assert _target(world, tg, instance)["State"] == "initial"
+    world.wait_for(lambda: _target(world, tg, instance)["State"] == "unhealthy", timeout=10, what="unhealthy")
+    assert not world.events("elbv2.target.healthy")
+
+    world.configure(health={"failing_instances": []})
+    world.wait_for(lambda: _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy again")
+    unhealthy = _one(world, "elbv2.target.unhealthy", id=instance)
+    healthy = _one(world, "elbv2.target.healthy", id=instance)
+    assert healthy["t"] - unhealthy["t"] >= 1.45  # 3 passing checks x 10 s
+
+
+def test_nlb_connections_outlive_unused_unless_connection_termination_is_enabled(world):
+    world.configure(timescale=0.01)  # 100 s delay -> 1 s
+    elbv2 = world.client("elbv2")
+    kept = aws.target_group(world, name="nlb-kept", protocol="TCP", delay=100)
+    closed = aws.target_group(world, name="nlb-closed", protocol="TCP", delay=100)
+    attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=kept)["Attributes"]}
+    assert attrs["deregistration_delay.connection_termination.enabled"] == "false"
+    elbv2.modify_target_group_attributes(TargetGroupArn=closed, Attributes=[
+        {"Key": "deregistration_delay.connection_termination.enabled", "Value": "true"}])
+    instance = _running_instance(world)
+    for tg in (kept, closed):
+        elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+        elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    assert _one(world, "elbv2.target.draining", target_group=kept)["connection_termination"] is False
+    assert _one(world, "elbv2.target.draining", target_group=closed)["connection_termination"] is True
+    world.wait_for(lambda: len(world.events("elbv2.target.unused")) == 2, timeout=10, what="unused")
+    [remain] = world.events("elbv2.target.connections_remain")
+    assert remain["target_group"] == kept and remain["id"] == instance and remain["port"] == 80
+    # an ALB target group has no such attribute and records nothing of the kind
+    alb = aws.target_group(world, name="alb", delay=0)
+    attrs = {a["Key"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=alb)["Attributes"]}
+    assert "deregistration_delay.connection_termination.enabled" not in attrs
+    elbv2.register_targets(TargetGroupArn=alb, Targets=[{"Id": instance}])
+    elbv2.deregister_targets(TargetGroupArn=alb, Targets=[{"Id": instance}])
+    assert "connection_termination" not in _one(world, "elbv2.target.unused", target_group=alb)
+    assert len(world.events("elbv2.target.connections_remain")) == 1
+
+
+def test_posting_the_config_does_not_restart_health_checks_on_their_way(world):
+    world.configure(timescale=0.05)  # 3 checks x 10 s = 30 s -> 1.5 s
+    tg = aws.target_group(world, **CHECK)
+    instance = _running_instance(world)
+    world.client("elbv2").register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    registered = _one(world, "elbv2.target.registered", id=instance)
+    world.wait_for(lambda: world.control("GET", "/_world/events")["now"] - registered["t"] >= 0.75, what="half-way")
+    world.configure(faults={})  # an unrelated change
+    world.wait_for(lambda: _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy")
+    assert _one(world, "elbv2.target.healthy", id=instance)["t"] - registered["t"] < 2.1

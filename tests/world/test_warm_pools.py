@@ -1,0 +1,152 @@
+"""Warm pools: back to the pool on scale-in (stopped), reused on scale-out with the same instance id,
+and the ECS agent's record across the stop and start."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import aws_setup as aws
+
+CLUSTER = "test-cluster"
+
+
+def _group(world, desired=2, check=True, reuse=True, max_prepared=None, min_size=0):
+    ec2 = world.client("ec2")
+    world.client("ecs").create_cluster(clusterName=CLUSTER)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    lines = ["#!/bin/bash", f"echo ECS_CLUSTER={CLUSTER} >> /etc/ecs/ecs.config"]
+    if check:
+        lines.append("echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config")
+    ec2.create_launch_template(LaunchTemplateName="warm-lt", LaunchTemplateData={
+        "ImageId": image, "InstanceType": "t3.micro", "UserData": base64.b64encode("\n".join(lines).encode()).decode()})
+    asg = world.client("autoscaling")
+    asg.create_auto_scaling_group(AutoScalingGroupName="warm", LaunchTemplate={"LaunchTemplateName": "warm-lt"},
+                                  MinSize=0, MaxSize=5, DesiredCapacity=desired, VPCZoneIdentifier=aws.subnet(world))
+    aws.terminate_hook(world, "warm")
+    kwargs = {"MaxGroupPreparedCapacity": max_prepared if max_prepared is not None else desired, "MinSize": min_size}
+    asg.put_warm_pool(AutoScalingGroupName="warm", InstanceReusePolicy={"ReuseOnScaleIn": reuse}, **kwargs)
+    return asg
+
+
+def _pool(world):
+    return {i["InstanceId"]: i["LifecycleState"]
+            for i in world.client("autoscaling").describe_warm_pool(AutoScalingGroupName="warm")["Instances"]}
+
+
+def _record(world, instance_id):
+    ecs = world.client("ecs")
+    arns = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId=={instance_id}")["containerInstanceArns"]
+    if not arns:
+        return None
+    return ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns)["containerInstances"][0]
+
+
+def test_scale_in_returns_the_instance_to_the_pool_and_scale_out_reuses_it(world):
+    asg = _group(world)
+    machine = aws.state_machine_rule(world)
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: [i for i, s in aws.instances(world, "warm").items() if s == "Terminating:Wait"])
+    [event] = world.wait_for(lambda: aws.execution_inputs(world, machine))
+    assert event["detail"]["Origin"] == "AutoScalingGroup" and event["detail"]["Destination"] == "WarmPool"
+    assert event["detail"]["EC2InstanceId"] == victim
+    [wait] = world.events("asg.lifecycle.wait")
+    assert wait["destination"] == "WarmPool"
+    record = _record(world, victim)
+    ecs = world.client("ecs")
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[record["containerInstanceArn"]],
+                                         status="DRAINING")
+    asg.complete_lifecycle_action(AutoScalingGroupName="warm", LifecycleHookName="ecsTermination",
+                                  InstanceId=victim, LifecycleActionResult="CONTINUE")
+
+    assert victim not in aws.instances(world, "warm")
+    assert _pool(world) == {victim: "Warmed:Stopped"}
+    assert aws.ec2_state(world, victim) == "stopped"  # not terminated
+    [left] = world.events("asg.instance.terminated")
+    assert left["destination"] == "WarmPool"
+    stopped = _record(world, victim)  # ECS keeps a stopped instance's record, and its status
+    assert stopped["status"] == "DRAINING" and stopped["agentConnected"] is False
+    assert stopped["containerInstanceArn"] == record["containerInstanceArn"]
+
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
+    assert aws.instances(world, "warm")[victim] == "InService"  # the same instance id
+    assert len(aws.instances(world, "warm")) == 2 and _pool(world) == {}
+    assert aws.ec2_state(world, victim) == "running"
+    back = _record(world, victim)
+    assert back["containerInstanceArn"] == record["containerInstanceArn"]
+    assert back["agentConnected"] is True and back["status"] == "DRAINING"  # still DRAINING
+    assert [e["status"] for e in world.events("ecs.container_instance.reconnected")] == ["DRAINING"]
+
+
+def test_a_deregistered_instance_registers_afresh_when_it_comes_back(world):
+    asg = _group(world)
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: [i for i, s in aws.instances(world, "warm").items() if s == "Terminating:Wait"])
+    old = _record(world, victim)["containerInstanceArn"]
+    world.client("ecs").deregister_container_instance(cluster=CLUSTER, containerInstance=old, force=True)
+    asg.complete_lifecycle_action(AutoScalingGroupName="warm", LifecycleHookName="ecsTermination",
+                                  InstanceId=victim, LifecycleActionResult="CONTINUE")
+    assert _record(world, victim) is None
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
+    new = _record(world, victim)
+    assert new["containerInstanceArn"] != old and new["status"] == "ACTIVE" and new["agentConnected"] is True
+
+
+def test_without_reuse_on_scale_in_the_instance_terminates(world):
+    asg = _group(world, reuse=False)
+    machine = aws.state_machine_rule(world)
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
+    [event] = world.wait_for(lambda: aws.execution_inputs(world, machine))
+    assert event["detail"]["Destination"] == "EC2"
+    asg.complete_lifecycle_action(AutoScalingGroupName="warm", LifecycleHookName="ecsTermination",
+                                  InstanceId=event["detail"]["EC2InstanceId"], LifecycleActionResult="CONTINUE")
+    assert aws.ec2_state(world, event["detail"]["EC2InstanceId"]) == "terminated"
+
+
+def test_put_warm_pool_fills_the_pool_and_the_agent_honours_the_warm_pools_check(world):
+    _group(world, desired=1, max_prepared=3)  # 3 - 1 = 2 warm instances
+    pool = _pool(world)
+    assert sorted(pool.values()) == ["Warmed:Stopped", "Warmed:Stopped"]
+    assert all(aws.ec2_state(world, i) == "stopped" for i in pool)
+    assert all(_record(world, i) is None for i in pool)  # ECS_WARM_POOLS_CHECK=true: not registered
+    world.client("autoscaling").set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
+    [reused] = [i for i in pool if i in aws.instances(world, "warm")]
+    assert _record(world, reused)["status"] == "ACTIVE"  # registers once bound for service
+
+
+def test_without_the_warm_pools_check_warm_instances_register_while_warming(world):
+    _group(world, desired=1, max_prepared=2, check=False)
+    [warm] = _pool(world)
+    record = _record(world, warm)
+    assert record is not None and record["status"] == "ACTIVE" and record["agentConnected"] is False
+
+
+def test_delete_warm_pool_terminates_its_instances(world):
+    asg = _group(world, desired=1, max_prepared=2)
+    [warm] = _pool(world)
+    asg.delete_warm_pool(AutoScalingGroupName="warm")
+    assert aws.ec2_state(world, warm) == "terminated"
+
+
+def test_describe_warm_pool_reports_its_configuration(world):
+    _group(world, desired=1, max_prepared=1, min_size=1)
+    found = world.client("autoscaling").describe_warm_pool(AutoScalingGroupName="warm")
+    config = found["WarmPoolConfiguration"]
+    assert config["MinSize"] == 1 and config["PoolState"] == "Stopped"
+    assert json.loads(json.dumps(config["InstanceReusePolicy"], default=str))["ReuseOnScaleIn"] is True
+    assert len(found["Instances"]) == 1
+
+
+def test_scaling_activities_of_the_pool(world):
+    asg = _group(world, desired=1, max_prepared=2)
+    [warm] = _pool(world)
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
+    [first] = [i for i in aws.instances(world, "warm") if i != warm]
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)  # back to the pool: the oldest
+    activities = asg.describe_scaling_activities(AutoScalingGroupName="warm")["Activities"]
+    descriptions = [a["Description"] for a in activities]
+    assert descriptions[0] == f"Terminating EC2 instance: {first}"  # in progress: listed first
+    assert "warm pool" not in activities[0]["Description"] + activities[0]["Details"]  # nothing says where it goes
+    assert f"Launching a new EC2 instance from warm pool: {warm}" in descriptions
+    assert f"Launching a new EC2 instance into warm pool: {warm}" in descriptions
+    assert f"Launching a new EC2 instance: {first}" in descriptions

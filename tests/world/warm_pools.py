@@ -1,0 +1,270 @@
+"""Warm pools: instances stopped into the pool on scale-in and started again on scale-out,
+and what the ECS agent does across that stop and start.
+
+moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
+
+* "Warm pools for Amazon EC2 Auto Scaling" (API reference of PutWarmPool,
+  DescribeWarmPool, DeleteWarmPool): the pool holds instances stopped
+  (``PoolState`` Stopped, the default), running or hibernated; its size is
+  ``MaxGroupPreparedCapacity`` (default: the group's MaxSize) minus the
+  desired capacity, at least ``MinSize``; PutWarmPool fills it (the world
+  fills it then, and only then); with ``InstanceReusePolicy.ReuseOnScaleIn``
+  an instance scaled in goes back to the pool instead of terminating; on
+  scale-out Auto Scaling takes instances from the pool (oldest first, here)
+  before launching new ones; DescribeWarmPool lists the pool's instances and
+  their ``Warmed:*`` states; DeleteWarmPool terminates them.
+* "Using lifecycle hooks with a warm pool": an instance going back to the pool
+  passes Terminating, Terminating:Wait (the terminate hooks), Terminating:Proceed,
+  Warmed:Pending, then Warmed:Stopped; "When instances reach a wait state,
+  Amazon EC2 Auto Scaling sends a notification that includes the origin and
+  the destination": ``Origin`` AutoScalingGroup, ``Destination`` WarmPool.
+* Amazon ECS Developer Guide, "Configuring pre-initialized instances for your
+  Amazon ECS Auto Scaling group": ECS says ReuseOnScaleIn cannot be set for an
+  ECS group; the Auto Scaling API accepts it all the same, and the world lets
+  it happen (the harsher reading: such an instance comes back with its old
+  container instance). ECS agent configuration ``ECS_WARM_POOLS_CHECK``
+  "Whether to ensure instances going into an EC2 Auto Scaling group warm pool
+  are prevented from being registered with the cluster" (default false): an
+  instance launched into the pool registers at launch (and is then stopped)
+  unless its user data sets ``ECS_WARM_POOLS_CHECK=true``.
+* ECS DeregisterContainerInstance API reference: "stopped container instances
+  or instances with disconnected agents aren't automatically deregistered".
+  Stopping an instance (for any reason) disconnects its agent: the record
+  stays, with ``agentConnected`` false and the status it had (DRAINING stays
+  DRAINING); the containers die with the instance, which ECS learns when the
+  agent is back. On start the agent re-registers with the container instance
+  ARN it saved: the same record, connected again, its status unchanged, its
+  tasks that were not STOPPED now STOPPED. When that record was deregistered
+  (INACTIVE), or there was none, the agent registers a new one. ECS documents
+  no outcome for re-registering an INACTIVE ARN (the agent retries a failed
+  re-registration); a new record is the world's assumption, not AWS's word.
+
+Event log: ``asg.instance.warmed`` (asg, instance_id, state), ``asg.instance.reused``
+(asg, instance_id), ``ec2.instance.stopped`` / ``ec2.instance.started``,
+``ecs.container_instance.disconnected`` / ``.reconnected`` (cluster, instance_id,
+container_instance, status).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from moto.autoscaling import models as asg_models
+from moto.autoscaling import responses as asg_responses
+from moto.ec2.models import instances as ec2_instances
+
+from world import core, scaling_activities
+
+POOL_STATES = {"Stopped": "Warmed:Stopped", "Running": "Warmed:Running", "Hibernated": "Warmed:Hibernated"}
+
+
+def _pool(group: Any) -> list[Any]:
+    if not hasattr(group, "_world_warm"):
+        group._world_warm = []
+    return group._world_warm
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _reuses_on_scale_in(group: Any) -> bool:
+    pool = getattr(group, "warm_pool", None)
+    policy = getattr(pool, "instance_reuse_policy", None) or {}
+    return pool is not None and _truthy(policy.get("ReuseOnScaleIn"))
+
+
+def destination(group: Any, cause: str) -> str:
+    """Where a terminating instance goes: "WarmPool" on scale-in with ReuseOnScaleIn, else "EC2"."""
+    return "WarmPool" if cause == "scale-in" and _reuses_on_scale_in(group) else "EC2"
+
+
+def _user_data_text(group: Any) -> str:
+    raw = getattr(group, "user_data", None) or ""
+    if hasattr(raw, "_encoded_string"):  # moto's Base64EncodedString
+        raw = raw._encoded_string
+    raw = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+    try:
+        return base64.b64decode(raw).decode("utf-8", "replace")
+    except Exception:
+        return raw
+
+
+def _warm_pools_check(group: Any) -> bool:
+    return "ECS_WARM_POOLS_CHECK=true" in _user_data_text(group).replace(" ", "")
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+def _stop(group: Any, state: Any) -> None:
+    pool_state = getattr(group.warm_pool, "pool_state", None) or "Stopped"
+    if pool_state in ("Stopped", "Hibernated"):
+        group.autoscaling_backend.ec2_backend.stop_instances([state.instance.id])
+    state.lifecycle_state = POOL_STATES.get(pool_state, "Warmed:Stopped")
+    core.record("asg.instance.warmed", asg=group.name, instance_id=state.instance.id, state=state.lifecycle_state)
+
+
+def enter_pool(group: Any, state: Any) -> bool:
+    """Terminating:Proceed of an instance going back to the pool: Warmed:Pending, then stopped.
+    False when the group has no warm pool any more (then it terminates)."""
+    if getattr(group, "warm_pool", None) is None:
+        return False
+    state.lifecycle_state = "Warmed:Pending"
+    _pool(group).append(state)
+    _stop(group, state)
+    return True
+
+
+def leave_pool(group: Any, count: int) -> list[Any]:
+    """Scale-out: up to ``count`` warm instances started and put in service (oldest first)."""
+    taken = []
+    for state in list(_pool(group))[:max(0, count)]:
+        _pool(group).remove(state)
+        state.lifecycle_state = "Pending"
+        if state.instance.state != "running":
+            group.autoscaling_backend.ec2_backend.start_instances([state.instance.id])
+        state.lifecycle_state = "InService"
+        state._world_destination = "EC2"
+        group.instance_states.append(state)
+        scaling_activities.finished(group, f"Launching a new EC2 instance from warm pool: {state.instance.id}",
+                                    "an instance was started in response to a difference between desired and actual "
+                                    f"capacity, increasing the capacity to {group.desired_capacity}")
+        core.record("asg.instance.reused", asg=group.name, instance_id=state.instance.id)
+        taken.append(state)
+    return taken
+
+
+def _fill(group: Any) -> None:
+    pool = group.warm_pool
+    prepared = pool.max_group_prepared_capacity
+    prepared = group.max_size if prepared in (None, -1, "-1") else int(prepared)
+    size = max(int(pool.min_size or 0), prepared - int(group.desired_capacity or 0))
+    missing = size - len(_pool(group))
+    if missing <= 0:
+        return
+    before = {id(s) for s in group.instance_states}
+    ecs = core.CONFIG["ecs"]
+    saved = ecs.get("agent_autoregister", True)
+    if _warm_pools_check(group):
+        ecs["agent_autoregister"] = False  # the agent waits until the instance is bound for service
+    group._world_launching_into_pool = True
+    try:
+        group.replace_autoscaling_group_instances(missing, group.get_propagated_tags())
+    finally:
+        ecs["agent_autoregister"] = saved
+        group._world_launching_into_pool = False
+    new = [s for s in group.instance_states if id(s) not in before]
+    group.instance_states = [s for s in group.instance_states if id(s) in before]
+    for state in new:
+        state.lifecycle_state = "Warmed:Pending"
+        _pool(group).append(state)
+        _stop(group, state)
+
+
+_orig_put_warm_pool = asg_models.AutoScalingBackend.put_warm_pool
+_orig_delete_warm_pool = asg_models.AutoScalingBackend.delete_warm_pool
+_orig_describe_warm_pool = asg_responses.AutoScalingResponse.describe_warm_pool
+
+
+def _put_warm_pool(self: Any, group_name: str, **kwargs: Any) -> None:
+    _orig_put_warm_pool(self, group_name, **kwargs)
+    _fill(self.autoscaling_groups[group_name])
+
+
+def _delete_warm_pool(self: Any, group_name: str) -> None:
+    group = self.autoscaling_groups.get(group_name)
+    if group is not None and _pool(group):
+        self.ec2_backend.terminate_instances([s.instance.id for s in _pool(group)])
+        for state in _pool(group):
+            scaling_activities.finished(group, f"Terminating EC2 instance from warm pool: {state.instance.id}",
+                                        "an instance was taken out of the warm pool in response to a user request")
+            core.record("asg.instance.terminated", asg=group.name, instance_id=state.instance.id,
+                        destination="EC2", from_warm_pool=True)
+        _pool(group).clear()
+    _orig_delete_warm_pool(self, group_name)
+
+
+def describe_warm_pool(self: Any) -> Any:
+    result = _orig_describe_warm_pool(self)
+    group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+    if group is not None and isinstance(getattr(result, "result", None), dict):
+        result.result["Instances"] = [{
+            "InstanceId": s.instance.id,
+            "InstanceType": s.instance.instance_type,
+            "AvailabilityZone": s.availability_zone,
+            "LifecycleState": s.lifecycle_state,
+            "HealthStatus": "Healthy",
+            "ProtectedFromScaleIn": bool(s.protected_from_scale_in),
+        } for s in _pool(group)]
+    return result
+
+
+# --------------------------------------------------------------------------- the ECS agent across a stop and start
+
+
+def _ecs(backend: Any) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    return ecs_backends[backend.account_id][backend.region_name]
+
+
+def _records(ecs: Any, instance_id: str) -> list[tuple[str, Any]]:
+    return [(cluster, ci) for cluster, cis in list(ecs.container_instances.items()) if cluster in ecs.clusters
+            for ci in cis.values() if ci.ec2_instance_id == instance_id]
+
+
+_orig_stop_instances = ec2_instances.InstanceBackend.stop_instances
+_orig_start_instances = ec2_instances.InstanceBackend.start_instances
+
+
+def _stop_instances(self: Any, instance_ids: list[str]) -> Any:
+    result = _orig_stop_instances(self, instance_ids)
+    ecs = _ecs(self)
+    for instance, _previous in result:
+        core.record("ec2.instance.stopped", instance_id=instance.id)
+        for cluster, ci in _records(ecs, instance.id):
+            if ci.status != "INACTIVE" and ci.agent_connected:
+                ci.agent_connected = False
+                core.record("ecs.container_instance.disconnected", cluster=cluster, instance_id=instance.id,
+                            container_instance=ci.container_instance_arn, status=ci.status)
+    return result
+
+
+def _start_instances(self: Any, instance_ids: list[str]) -> Any:
+    from world import ecs_drain
+
+    result = _orig_start_instances(self, instance_ids)
+    ecs = _ecs(self)
+    for instance, _previous in result:
+        core.record("ec2.instance.started", instance_id=instance.id)
+        cluster = ecs_drain._user_data_cluster(getattr(instance, "user_data", None))
+        if not cluster or cluster not in ecs.clusters:
+            continue
+        alive = [ci for name, ci in _records(ecs, instance.id) if name == cluster and ci.status != "INACTIVE"]
+        if alive:
+            ci = alive[0]
+            ci.agent_connected = True
+            reason = f"Host EC2 (instance {instance.id}) stopped."
+            for task in ecs_drain._tasks_on(ecs, cluster, ci):
+                if task.last_status != "STOPPED":
+                    task.desired_status = "STOPPED"
+                    task.stopped_reason = task.stopped_reason or reason
+                    ecs_drain._task_stopped(ecs, cluster, task)
+            core.record("ecs.container_instance.reconnected", cluster=cluster, instance_id=instance.id,
+                        container_instance=ci.container_instance_arn, status=ci.status)
+        else:
+            ci = ecs.register_container_instance(cluster, instance.id)
+            core.record("ecs.container_instance.registered", cluster=cluster, instance_id=instance.id,
+                        container_instance=ci.container_instance_arn)
+        ecs_drain._schedule_reconcile(ecs, cluster)
+    return result
+
+
+def install() -> None:
+    asg_models.AutoScalingBackend.put_warm_pool = _put_warm_pool
+    asg_models.AutoScalingBackend.delete_warm_pool = _delete_warm_pool
+    asg_responses.AutoScalingResponse.describe_warm_pool = describe_warm_pool
+    ec2_instances.InstanceBackend.stop_instances = _stop_instances
+    ec2_instances.InstanceBackend.start_instances = _start_instances
