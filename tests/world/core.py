@@ -277,6 +277,11 @@ def route(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[...
     return deco
 
 
+# hook(api: ApiCall, seconds: float): a call of a locked service was answered, ``seconds`` after the
+# world began to serve it (the lock's wait included)
+SERVED_HOOKS: list[Callable[[Any, float], None]] = []
+
+
 def request_hook(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     if fn not in REQUEST_HOOKS:
         REQUEST_HOOKS.append(fn)

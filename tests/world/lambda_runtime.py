@@ -17,6 +17,13 @@ Each sandbox is a process of the binary ``target/debug/<function name>`` whose
 ``AWS_LAMBDA_RUNTIME_API`` points at its own path here (``/.rt/<sandbox id>``), so the world
 knows which process has which invocation; its SDK calls carry ``app/world-sandbox-<id>`` in
 their User-Agent (``AWS_SDK_UA_APP_ID``), so the world knows which process made a call.
+
+The function's timeout measures the function, not the emulator: an AWS API call is answered
+in tens of milliseconds, while the world, one process serving every call, can take seconds
+under a fleet's load. The part of each of the sandbox's calls that the world takes beyond
+``API_SECONDS`` (from when it began to serve the call to its answer, the wait for its lock
+included) is not counted against the timeout; the rest (the function's own work, the SDK's
+backoff sleeps, ``API_SECONDS`` per call, the way to the world) is.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ _ids = itertools.count(1)
 
 
 INIT_SECONDS = 10  # Lambda's limit on a sandbox's init phase, not counted in the function's timeout
+API_SECONDS = 0.1  # what an AWS API call may take; what the world takes beyond it is the emulator's
 
 
 class Invocation:
@@ -73,6 +81,7 @@ class Sandbox:
         self.cond = threading.Condition()
         self.pending: Invocation | None = None  # handed over, not yet fetched by the runtime
         self.current: Invocation | None = None  # fetched, not yet answered
+        self.world_seconds = 0.0  # of this invocation: the world's service time beyond API_SECONDS
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -203,6 +212,7 @@ class Pool:
         self.throttles: dict[str, int] = {}
         handler = type("Handler", (_Handler,), {"pool": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        core.SERVED_HOOKS.append(self.served)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, name="lambda-runtime-api", daemon=True).start()
@@ -309,6 +319,12 @@ class Pool:
         self.server.shutdown()
         self.server.server_close()
 
+    def served(self, api: Any, seconds: float) -> None:
+        """core.SERVED_HOOKS: one of a sandbox's calls took the world ``seconds`` to answer."""
+        box = self.by_agent(getattr(api, "agent", ""))
+        if box is not None and box.busy and seconds > API_SECONDS:
+            box.world_seconds += seconds - API_SECONDS
+
     def by_agent(self, agent: str) -> Sandbox | None:
         """The sandbox whose SDK made a call (``app/world-sandbox-<id>`` in its User-Agent)."""
         match = re.search(r"app/world-sandbox-(\d+)", agent or "")
@@ -321,6 +337,7 @@ class Pool:
         timeout = float(getattr(fn, "timeout", 3) or 3)
         invocation = Invocation(json.dumps(event).encode(), timeout, fn.function_arn)
         box.invocations += 1
+        box.world_seconds = 0.0
         box.hand(invocation)
         # the timeout runs from when the runtime takes the invocation; a cold start has INIT_SECONDS before
         # (Lambda: "The Init phase is limited to 10 seconds"; then it is retried within the invocation's timeout)
@@ -337,7 +354,7 @@ class Pool:
                 tail = _tail(box.log_path)
                 return json.dumps({"errorType": "Runtime.ExitError",
                                    "errorMessage": f"Runtime exited with error: exit status {code}. {tail}"}), True, ""
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline + box.world_seconds:
                 box.errors += 1
                 self.release(box, "timeout")  # Lambda ends the environment of a timed-out invocation
                 return json.dumps({"errorType": "Sandbox.Timedout",

@@ -27,8 +27,9 @@ function in the middle of a run.
   (a failed cold start: our binaries exit when their configuration is wrong) is
   the function error ``Runtime.ExitError`` with the end of its log as message;
   one that does not answer within the function's ``Timeout`` (counted from when its runtime
-  takes the invocation: a cold start's init has 10 s of its own, as on Lambda) is
-  ``Sandbox.Timedout`` and that sandbox is ended (the others go on). A runtime
+  takes the invocation: a cold start's init has 10 s of its own, as on Lambda; the world's own
+  slowness in answering the sandbox's API calls beyond 0.1 s a call is not counted, see
+  world.lambda_runtime) is ``Sandbox.Timedout`` and that sandbox is ended (the others go on). A runtime
   that cannot be started is Lambda's own ``ServiceException``
   (``Lambda.ServiceException`` in Step Functions).
 

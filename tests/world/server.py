@@ -19,6 +19,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
@@ -173,8 +174,12 @@ class WorldApp:
                     start_response(_status_line(status), list(headers.items()))
                     return [payload]
         if api is not None and api.service in LOCKED_SERVICES:
+            began = time.monotonic()
             with core.LOCK:
-                return list(self.inner(environ, start_response))
+                answer = list(self.inner(environ, start_response))
+            for served in list(core.SERVED_HOOKS):
+                served(api, time.monotonic() - began)
+            return answer
         return self.inner(environ, start_response)
 
     @staticmethod
