@@ -7,7 +7,7 @@ PY        := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SCENARIO  ?= tests/scenarios/default.json
 
-.PHONY: help deps deps-py deps-npm fmt-check clippy test test-rust test-asl test-world test-e2e test-infra \
+.PHONY: help deps deps-py deps-npm fmt-check lint-py clippy test test-rust test-asl test-world test-e2e test-infra \
         build local synth template
 
 help: ## list the targets
@@ -28,6 +28,10 @@ infra/node_modules/.installed: infra/package.json infra/package-lock.json
 
 fmt-check: ## cargo fmt --check
 	cargo fmt --all -- --check
+
+lint-py: deps-py ## ruff: the Python of the world, the tests and the benchmarks is formatted and lint-clean (ruff.toml)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 clippy: ## clippy on every target, warnings are errors
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -75,7 +79,7 @@ bench-smoke: deps-py ## the benchmarks at their smallest size (what CI runs); wr
 local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json; KEEP=1 keeps it running)
 	PYTHONPATH=tests $(PY) -m world.run --scenario $(SCENARIO) $(if $(filter 1 yes true,$(KEEP)),--keep)
 
-test: deps fmt-check clippy test-rust test-asl test-infra test-world test-e2e test-reliability bench-smoke ## everything CI checks
+test: deps fmt-check lint-py clippy test-rust test-asl test-infra test-world test-e2e test-reliability bench-smoke ## everything CI checks
 
 build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target first)
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \

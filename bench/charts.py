@@ -38,9 +38,18 @@ def _text(x: float, y: float, content: str, extra: str = "") -> str:
 
 
 def _document(width: int, height: int, body: list[str]) -> str:
-    svg = "\n".join([f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-                     f'viewBox="0 0 {width} {height}" {FONT}>',
-                     f'<rect width="{width}" height="{height}" fill="#ffffff"/>', *body, "</svg>"]) + "\n"
+    svg = (
+        "\n".join(
+            [
+                f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                f'viewBox="0 0 {width} {height}" {FONT}>',
+                f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+                *body,
+                "</svg>",
+            ]
+        )
+        + "\n"
+    )
     ET.fromstring(svg)  # well-formed, or ParseError here rather than a broken picture in the report
     return svg
 
@@ -63,20 +72,30 @@ def _y_axis(body: list[str], left: float, top: float, bottom: float, right: floa
         body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
         body.append(_text(left - 6, y + 4, f"{v:g}", 'text-anchor="end" fill="#555555"'))
         v += step
-    body.append(_text(14, (top + bottom) / 2, unit,
-                      f'text-anchor="middle" fill="#555555" transform="rotate(-90 14 {(top + bottom) / 2:.1f})"'))
+    body.append(
+        _text(
+            14,
+            (top + bottom) / 2,
+            unit,
+            f'text-anchor="middle" fill="#555555" transform="rotate(-90 14 {(top + bottom) / 2:.1f})"',
+        )
+    )
     return y_of
 
 
 def _bar(body: list[str], x: float, width: float, stats: dict[str, Any], y_of: Any, colour: str, tip: str) -> None:
     """A median bar with a min-max whisker and its value above."""
     top, base = y_of(stats["median"]), y_of(0)
-    body.append(f'<rect x="{x:.1f}" y="{top:.1f}" width="{width:.1f}" height="{base - top:.1f}" fill="{colour}">'
-                f"<title>{escape(tip)}</title></rect>")
+    body.append(
+        f'<rect x="{x:.1f}" y="{top:.1f}" width="{width:.1f}" height="{base - top:.1f}" fill="{colour}">'
+        f"<title>{escape(tip)}</title></rect>"
+    )
     mid = x + width / 2
     lo, hi = y_of(stats.get("min", stats["median"])), y_of(stats.get("max", stats["median"]))
-    body.append(f'<path d="M{mid:.1f} {lo:.1f} V{hi:.1f} M{mid - 5:.1f} {hi:.1f} h10 M{mid - 5:.1f} {lo:.1f} h10" '
-                'stroke="#333333" stroke-width="1.2" fill="none"/>')
+    body.append(
+        f'<path d="M{mid:.1f} {lo:.1f} V{hi:.1f} M{mid - 5:.1f} {hi:.1f} h10 M{mid - 5:.1f} {lo:.1f} h10" '
+        'stroke="#333333" stroke-width="1.2" fill="none"/>'
+    )
     body.append(_text(mid, hi - 6, f"{stats['median']:.1f} s", 'text-anchor="middle"'))
 
 
@@ -89,8 +108,14 @@ def completion_by_drain_time(results: dict[str, Any]) -> str | None:
     if not times:
         return None
     width, height, left, right, top, bottom = 720, 400, 70, 700, 50, 330
-    vmax = max([o["event_to_completion_s"]["max"] for o in ours.values()]
-               + [p["event_to_completion_aws_s"]["max"] for p in pred.values()] + [1.0]) * 1.1
+    vmax = (
+        max(
+            [o["event_to_completion_s"]["max"] for o in ours.values()]
+            + [p["event_to_completion_aws_s"]["max"] for p in pred.values()]
+            + [1.0]
+        )
+        * 1.1
+    )
     body = [_text(left, 24, "Lifecycle event to completion, by drain time", 'font-size="15" font-weight="bold"')]
     y_of = _y_axis(body, left, top, bottom, right, vmax, "seconds (AWS time)")
     group = (right - left) / len(times)
@@ -98,15 +123,31 @@ def completion_by_drain_time(results: dict[str, Any]) -> str | None:
     for i, d in enumerate(times):
         x0 = left + i * group + group / 2 - bar - 4
         if d in ours:
-            _bar(body, x0, bar, ours[d]["event_to_completion_s"], y_of, OURS,
-                 f"ours, D={d}s: median {ours[d]['event_to_completion_s']['median']} s")
+            _bar(
+                body,
+                x0,
+                bar,
+                ours[d]["event_to_completion_s"],
+                y_of,
+                OURS,
+                f"ours, D={d}s: median {ours[d]['event_to_completion_s']['median']} s",
+            )
             floor = ours[d]["event_to_floor_s"]["median"]
             y = y_of(floor)
-            body.append(f'<line x1="{x0 - 8:.1f}" y1="{y:.1f}" x2="{x0 + 2 * bar + 16:.1f}" y2="{y:.1f}" '
-                        f'stroke="{FLOOR}" stroke-dasharray="4 3"><title>the drain really ended: {floor} s</title></line>')
+            body.append(
+                f'<line x1="{x0 - 8:.1f}" y1="{y:.1f}" x2="{x0 + 2 * bar + 16:.1f}" y2="{y:.1f}" '
+                f'stroke="{FLOOR}" stroke-dasharray="4 3"><title>the drain really ended: {floor} s</title></line>'
+            )
         if d in pred:
-            _bar(body, x0 + bar + 8, bar, pred[d]["event_to_completion_aws_s"], y_of, PREDECESSOR,
-                 f"predecessor, D={d}s: median {pred[d]['event_to_completion_aws_s']['median']} s")
+            _bar(
+                body,
+                x0 + bar + 8,
+                bar,
+                pred[d]["event_to_completion_aws_s"],
+                y_of,
+                PREDECESSOR,
+                f"predecessor, D={d}s: median {pred[d]['event_to_completion_aws_s']['median']} s",
+            )
         body.append(_text(left + i * group + group / 2, bottom + 20, f"D = {d} s", 'text-anchor="middle"'))
     body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#555555"/>')
     legend = [(OURS, "ours"), (PREDECESSOR, "predecessor (polling, re-implemented)")]
@@ -115,16 +156,24 @@ def completion_by_drain_time(results: dict[str, Any]) -> str | None:
         body.append(f'<rect x="{x}" y="{bottom + 38}" width="12" height="12" fill="{colour}"/>')
         body.append(_text(x + 16, bottom + 48, name))
         x += 40 + 7 * len(name)
-    body.append(f'<line x1="{x}" y1="{bottom + 44}" x2="{x + 24}" y2="{bottom + 44}" stroke="{FLOOR}" '
-                'stroke-dasharray="4 3"/>')
+    body.append(
+        f'<line x1="{x}" y1="{bottom + 44}" x2="{x + 24}" y2="{bottom + 44}" stroke="{FLOOR}" stroke-dasharray="4 3"/>'
+    )
     body.append(_text(x + 30, bottom + 48, "the drain's real end (median)"))
-    body.append(_text(left, bottom + 66, "bars: median; whiskers: min to max; D: connection draining and "
-                                         "deregistration delay", 'fill="#555555"'))
+    body.append(
+        _text(
+            left,
+            bottom + 66,
+            "bars: median; whiskers: min to max; D: connection draining and deregistration delay",
+            'fill="#555555"',
+        )
+    )
     return _document(width, height, body)
 
 
-def api_calls_per_second(series: dict[str, list[tuple[float, int]]], title: str,
-                         limits: dict[str, float] | None = None) -> str | None:
+def api_calls_per_second(
+    series: dict[str, list[tuple[float, int]]], title: str, limits: dict[str, float] | None = None
+) -> str | None:
     """API calls per second during a fleet scale-in: one line per API (or group of APIs), ``series`` mapping its
     name to (second from the scale-in, calls in that second); ``limits`` maps a name to its limit in calls per
     second, drawn dashed in the line's colour."""
@@ -141,12 +190,18 @@ def api_calls_per_second(series: dict[str, list[tuple[float, int]]], title: str,
     palette = [OURS, PREDECESSOR, "#2e9e57", "#7a4fbf", "#d62728", "#8c564b", "#17becf", "#7f7f7f"]
     for i, (name, values) in enumerate(sorted(series.items())):
         colour = palette[i % len(palette)]
-        path = " ".join(f"{'M' if j == 0 else 'L'}{x_of(t):.1f} {y_of(c):.1f}" for j, (t, c) in enumerate(sorted(values)))
-        body.append(f'<path d="{path}" stroke="{colour}" stroke-width="1.5" fill="none"><title>{escape(name)}</title></path>')
+        path = " ".join(
+            f"{'M' if j == 0 else 'L'}{x_of(t):.1f} {y_of(c):.1f}" for j, (t, c) in enumerate(sorted(values))
+        )
+        body.append(
+            f'<path d="{path}" stroke="{colour}" stroke-width="1.5" fill="none"><title>{escape(name)}</title></path>'
+        )
         if name in limits:
             y = y_of(limits[name])
-            body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="{colour}" '
-                        f'stroke-dasharray="6 4"><title>{escape(name)} limit {limits[name]:g}/s</title></line>')
+            body.append(
+                f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="{colour}" '
+                f'stroke-dasharray="6 4"><title>{escape(name)} limit {limits[name]:g}/s</title></line>'
+            )
         label = f"{name} (limit {limits[name]:g}/s)" if name in limits else name
         body.append(f'<rect x="{right + 14}" y="{top + 18 * i}" width="12" height="12" fill="{colour}"/>')
         body.append(_text(right + 30, top + 18 * i + 10, label))
@@ -165,8 +220,9 @@ def fleet_api_calls_per_second(reliability: dict[str, Any], case: str = "fleet_2
     apis = found["calls_per_second"]["apis"]
     series = {api: [(float(s), int(c)) for s, c, _throttled in entry["series"]] for api, entry in apis.items()}
     limits = {api: (entry.get("limit") or {}).get("rate_per_second") for api, entry in apis.items()}
-    return api_calls_per_second(series, f"API calls per second during the scale-in of {found.get('size', case)}",
-                                limits)
+    return api_calls_per_second(
+        series, f"API calls per second during the scale-in of {found.get('size', case)}", limits
+    )
 
 
 def ecs_sta_binary() -> Path:
@@ -181,10 +237,19 @@ def ecs_sta_binary() -> Path:
 def drain_timeline(world_url: str, execution_arn: str, path: Path) -> str:
     """``ecs-sta show EXECUTION --svg PATH`` against the world; returns what it printed (the terminal picture)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
-    env.update(AWS_ENDPOINT_URL=world_url, AWS_DEFAULT_REGION="us-west-2", AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing")
-    proc = subprocess.run([str(ecs_sta_binary()), "show", execution_arn, "--svg", str(path)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    env.update(
+        AWS_ENDPOINT_URL=world_url,
+        AWS_DEFAULT_REGION="us-west-2",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    proc = subprocess.run(
+        [str(ecs_sta_binary()), "show", execution_arn, "--svg", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"ecs-sta show {execution_arn} --svg exited {proc.returncode}: {proc.stderr.strip()}")
     ET.parse(path)  # well-formed

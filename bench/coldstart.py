@@ -20,8 +20,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bench.common import proc_status, summary
 from world.run import stop_process
+
+from bench.common import proc_status, summary
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -50,7 +51,7 @@ class RuntimeAPI:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path != PREFIX + "/invocation/next":
                     return self._send(404, b"{}")
                 with api.asked:
@@ -61,14 +62,18 @@ class RuntimeAPI:
                     api.stop.wait(120)  # hold the request: no work, the process is about to be stopped
                     return
                 rid = str(uuid.uuid4())
-                self._send(200, json.dumps(event).encode(), {
-                    "Lambda-Runtime-Aws-Request-Id": rid,
-                    "Lambda-Runtime-Deadline-Ms": str(int((time.time() + 300) * 1000)),
-                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-west-2:123456789012:function:bench",
-                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Parent=0;Sampled=0",
-                })
+                self._send(
+                    200,
+                    json.dumps(event).encode(),
+                    {
+                        "Lambda-Runtime-Aws-Request-Id": rid,
+                        "Lambda-Runtime-Deadline-Ms": str(int((time.time() + 300) * 1000)),
+                        "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-west-2:123456789012:function:bench",
+                        "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Parent=0;Sampled=0",
+                    },
+                )
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with api.asked:
@@ -119,8 +124,9 @@ def one(cmd: list[str], env_of: Any, event: Any = None, timeout: float = 60) -> 
             api.events.append(event)
         env = env_of(api.address)
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             wanted = 2 if event is not None else 1
             with api.asked:
@@ -149,6 +155,11 @@ def measure(cmd: list[str], env_of: Any, runs: int, event: Any = None) -> dict[s
     result: dict[str, Any] = {"cold_start_s": summary(colds)}
     if event is not None:
         r = one(cmd, env_of, event)
-        result.update({"peak_rss_kib_after_one_invocation": r.get("VmHWM"), "invocation_result": r["response"],
-                       "invocation_output": r["response_body"]})
+        result.update(
+            {
+                "peak_rss_kib_after_one_invocation": r.get("VmHWM"),
+                "invocation_result": r["response"],
+                "invocation_output": r["response_body"],
+            }
+        )
     return result

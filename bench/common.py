@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from world.run import REPO, World, wait_for  # noqa: F401  (re-exported)
 
@@ -34,8 +35,13 @@ def summary(values: Iterable[float]) -> dict[str, Any]:
     xs = sorted(float(v) for v in values)
     if not xs:
         return {"n": 0}
-    return {"n": len(xs), "median": round(statistics.median(xs), 3), "min": round(xs[0], 3),
-            "max": round(xs[-1], 3), "mean": round(statistics.fmean(xs), 3)}
+    return {
+        "n": len(xs),
+        "median": round(statistics.median(xs), 3),
+        "min": round(xs[0], 3),
+        "max": round(xs[-1], 3),
+        "mean": round(statistics.fmean(xs), 3),
+    }
 
 
 def last_seq(world: World) -> int:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from world.run import Result, _running_tasks, check, deploy, load_scenario
 
@@ -35,18 +36,22 @@ OURS = ("drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle")
 
 
 def scenario(drain_seconds: int, count: int) -> dict[str, Any]:
-    return load_scenario({
-        "name": f"bench{drain_seconds}",
-        "instances": 2 * count,
-        "service": {"name": "web", "desired": count},
-        "load_balancers": {
-            "classic": [{"name": "web-clb", "draining_seconds": drain_seconds, "attach": "service", "port": 8080}],
-            "target_groups": [{"name": "web-tg", "port": 8080, "deregistration_delay": drain_seconds, "attach": "service"}],
-        },
-        "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
-        "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
-        "scaler": {"min_task_count": count, "n_count": 1},
-    })
+    return load_scenario(
+        {
+            "name": f"bench{drain_seconds}",
+            "instances": 2 * count,
+            "service": {"name": "web", "desired": count},
+            "load_balancers": {
+                "classic": [{"name": "web-clb", "draining_seconds": drain_seconds, "attach": "service", "port": 8080}],
+                "target_groups": [
+                    {"name": "web-tg", "port": 8080, "deregistration_delay": drain_seconds, "attach": "service"}
+                ],
+            },
+            "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
+            "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
+            "scaler": {"min_task_count": count, "n_count": 1},
+        }
+    )
 
 
 def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str], None]) -> dict[str, Any]:
@@ -54,14 +59,21 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
     world.reset()
     setup_started = time.monotonic()
     dep = deploy(world, sc, out=log)
-    tasks = wait_for(lambda: (lambda r: r if len(r) >= count else None)(_running_tasks(world, dep)), 60,
-                     f"{count} running tasks", every=0.5)
+    tasks = wait_for(
+        lambda: (lambda r: r if len(r) >= count else None)(_running_tasks(world, dep)),
+        60,
+        f"{count} running tasks",
+        every=0.5,
+    )
     ecs = world.client("ecs")
     ci_arns = sorted({t["containerInstanceArn"] for t in tasks})
     cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=ci_arns)["containerInstances"]
     victims = sorted(ci["ec2InstanceId"] for ci in cis)
-    classic_regs = {(name, h["InstanceId"]) for name in dep.classic
-                    for h in world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"]}
+    classic_regs = {
+        (name, h["InstanceId"])
+        for name in dep.classic
+        for h in world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"]
+    }
     log(f"D={drain_seconds}s: {len(victims)} instances with a task, set up in {time.monotonic() - setup_started:.1f}s")
 
     since = last_seq(world)
@@ -92,8 +104,7 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
         executions[arn] = desc
 
     # invariants of world.run (nothing released early, each action completed once, ...), as a sanity check
-    result = Result(sc, deployment=dep, victims=victims, executions=executions,
-                    events=world.events(0), min_running=0)
+    result = Result(sc, deployment=dep, victims=victims, executions=executions, events=world.events(0), min_running=0)
     check(result, classic_regs)
 
     per_drain = []
@@ -101,15 +112,20 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
         mine = [e for e in events if e.get("instance_id") == x or e.get("id") == x]
         wait_ev = next(e for e in mine if e["type"] == "asg.lifecycle.wait")
         done_ev = next(e for e in mine if e["type"] == "asg.lifecycle.completed")
-        floor_evs = [e for e in mine if e["type"] in ("ecs.task.stopped", "elb.instance.out_of_service", "elbv2.target.unused")]
+        floor_evs = [
+            e for e in mine if e["type"] in ("ecs.task.stopped", "elb.instance.out_of_service", "elbv2.target.unused")
+        ]
         floor = max(e["t"] for e in floor_evs)
-        per_drain.append({
-            "instance_id": x, "by": done_ev["by"],
-            "event_to_completion_s": round(done_ev["t"] - wait_ev["t"], 3),
-            "event_to_floor_s": round(floor - wait_ev["t"], 3),
-            "overhead_s": round(done_ev["t"] - floor, 3),
-            "floor_is": next(e["type"] for e in floor_evs if e["t"] == floor),
-        })
+        per_drain.append(
+            {
+                "instance_id": x,
+                "by": done_ev["by"],
+                "event_to_completion_s": round(done_ev["t"] - wait_ev["t"], 3),
+                "event_to_floor_s": round(floor - wait_ev["t"], 3),
+                "overhead_s": round(done_ev["t"] - floor, 3),
+                "floor_is": next(e["type"] for e in floor_evs if e["t"] == floor),
+            }
+        )
 
     transitions, invocations, histories = [], [], Counter()
     statuses = Counter(x["status"] for x in executions.values())
@@ -149,8 +165,10 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
         "per_drain": per_drain,
         "typical_execution_arn": arn_of.get(typical["instance_id"]),
     }
-    log(f"D={drain_seconds}s: {n} drains in {wall:.1f}s; overhead {round_result['overhead_s']}; "
-        f"transitions {round_result['transitions_per_drain']}; {dict(statuses)}; violations {len(result.violations)}")
+    log(
+        f"D={drain_seconds}s: {n} drains in {wall:.1f}s; overhead {round_result['overhead_s']}; "
+        f"transitions {round_result['transitions_per_drain']}; {dict(statuses)}; violations {len(result.violations)}"
+    )
     return round_result
 
 
@@ -163,8 +181,11 @@ def sandbox_memory(world: World) -> dict[str, Any]:
     for box in world.control("GET", "/_world/lambdas")["sandboxes"]:
         if box["alive"]:
             st = proc_status(box["pid"])
-            out[box["function"]] = {"vmhwm_kib": st.get("VmHWM"), "vmrss_kib": st.get("VmRSS"),
-                                    "invocations": box["invocations"]}
+            out[box["function"]] = {
+                "vmhwm_kib": st.get("VmHWM"),
+                "vmrss_kib": st.get("VmRSS"),
+                "invocations": box["invocations"],
+            }
     return out
 
 
@@ -175,8 +196,14 @@ if __name__ == "__main__":  # one round, for trying it out
 
     w = start_world(print)
     try:
-        print(json.dumps(run_round(w, int(sys.argv[1]) if len(sys.argv) > 1 else 5,
-                                   int(sys.argv[2]) if len(sys.argv) > 2 else 3, print), indent=1)[:3000])
+        print(
+            json.dumps(
+                run_round(
+                    w, int(sys.argv[1]) if len(sys.argv) > 1 else 5, int(sys.argv[2]) if len(sys.argv) > 2 else 3, print
+                ),
+                indent=1,
+            )[:3000]
+        )
         print(sandbox_memory(w))
     finally:
         w.stop()

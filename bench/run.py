@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, coldstart, drains, scaler
-from bench.common import FUNCTIONS, REPO, bin_dir, start_world, summary
+from bench.common import FUNCTIONS, REPO, bin_dir, start_world
 from bench.predecessor import harness as predecessor
 from bench.report import write_markdown
 
@@ -49,8 +49,11 @@ def lambda_sizes() -> dict[str, Any]:
         if path.exists():
             with zipfile.ZipFile(path) as zf:
                 unzipped = sum(i.file_size for i in zf.infolist())
-            out[name] = {"zip_bytes": path.stat().st_size, "unzipped_bytes": unzipped,
-                         "built": time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))}
+            out[name] = {
+                "zip_bytes": path.stat().st_size,
+                "unzipped_bytes": unzipped,
+                "built": time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime)),
+            }
     return out
 
 
@@ -59,8 +62,12 @@ def function_env(name: str) -> dict[str, str]:
     return {
         "drain-ecs": {"ECS_CLUSTER": "rss-cluster", "MANAGED_ASG_NAMES": "rss-asg"},
         "deregister-lb": {"ECS_CLUSTER": "rss-cluster"},
-        "sweeper": {"STATE_MACHINE_ARN": "arn:aws:states:us-west-2:123456789012:stateMachine:rss-drain",
-                    "MANAGED_ASG_NAMES": "rss-asg", "LIFECYCLE_HOOK_NAME": "rss-drain", "ECS_CLUSTER": "rss-cluster"},
+        "sweeper": {
+            "STATE_MACHINE_ARN": "arn:aws:states:us-west-2:123456789012:stateMachine:rss-drain",
+            "MANAGED_ASG_NAMES": "rss-asg",
+            "LIFECYCLE_HOOK_NAME": "rss-drain",
+            "ECS_CLUSTER": "rss-cluster",
+        },
     }.get(name, {})
 
 
@@ -70,9 +77,14 @@ def cold_starts(world: Any, runs: int) -> dict[str, Any]:
     image = world.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     setup = scaler.make_cluster(world, "rss-cluster", 100, image)
     scaler_input = {"cluster_name": "rss-cluster", "service_name": scaler.SERVICE, "min_task_count": 1, "n_count": 1}
-    out: dict[str, Any] = {"profile": profile, "binaries": str(directory), "runs": runs,
-                           "rss_cluster": {"container_instances": 100, "setup_seconds": round(setup, 1)},
-                           "rss_event": scaler_input, "ours": {}}
+    out: dict[str, Any] = {
+        "profile": profile,
+        "binaries": str(directory),
+        "runs": runs,
+        "rss_cluster": {"container_instances": 100, "setup_seconds": round(setup, 1)},
+        "rss_event": scaler_input,
+        "ours": {},
+    }
     for name in FUNCTIONS:
         binary = directory / name
         if not binary.exists():
@@ -80,18 +92,35 @@ def cold_starts(world: Any, runs: int) -> dict[str, Any]:
         env_of = lambda api, n=name: coldstart.lambda_env(n, api, world.url, function_env(n))  # noqa: E731
         event = scaler_input if name == "task-scaler" else None
         out["ours"][name] = coldstart.measure([str(binary)], env_of, runs, event)
-        log(f"cold start {name} ({profile}): {out['ours'][name]['cold_start_s']}"
-            + (f", peak RSS {out['ours'][name].get('peak_rss_kib_after_one_invocation')} KiB" if event else ""))
-    py_env = lambda api: coldstart.lambda_env("predecessor-scale-tasks", api, world.url, {  # noqa: E731
-        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""})
+        log(
+            f"cold start {name} ({profile}): {out['ours'][name]['cold_start_s']}"
+            + (f", peak RSS {out['ours'][name].get('peak_rss_kib_after_one_invocation')} KiB" if event else "")
+        )
+
+    def py_env(api):
+        return coldstart.lambda_env(
+            "predecessor-scale-tasks",
+            api,
+            world.url,
+            {
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONPATH": "",
+            },
+        )
+
     cmd = [sys.executable, str(BENCH / "predecessor" / "bootstrap.py"), "functions.scale_tasks"]
     import boto3
 
-    out["python"] = {"handler": "predecessor functions.scale_tasks (4 boto3 clients at import)",
-                     "python": platform.python_version(), "boto3": boto3.__version__,
-                     **coldstart.measure(cmd, py_env, runs, scaler_input)}
-    log(f"cold start python/boto3: {out['python']['cold_start_s']}, peak RSS "
-        f"{out['python'].get('peak_rss_kib_after_one_invocation')} KiB")
+    out["python"] = {
+        "handler": "predecessor functions.scale_tasks (4 boto3 clients at import)",
+        "python": platform.python_version(),
+        "boto3": boto3.__version__,
+        **coldstart.measure(cmd, py_env, runs, scaler_input),
+    }
+    log(
+        f"cold start python/boto3: {out['python']['cold_start_s']}, peak RSS "
+        f"{out['python'].get('peak_rss_kib_after_one_invocation')} KiB"
+    )
     return out
 
 
@@ -110,10 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "mode": "smoke" if smoke else "full",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                 text=True).stdout.strip(),
-        "machine": {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": os.getloadavg(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "lambda_binaries": dict(zip(("dir", "profile"), map(str, bin_dir()))),
     }
     results["lambda_sizes"] = lambda_sizes()
@@ -134,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         last = rounds[-1]
         picture = charts.drain_timeline(world.url, last["typical_execution_arn"], out / charts.TIMELINE_FILE)
-        results["drain_timeline"] = {"drain_seconds": last["drain_seconds"],
-                                     "execution_arn": last["typical_execution_arn"], "text": picture}
+        results["drain_timeline"] = {
+            "drain_seconds": last["drain_seconds"],
+            "execution_arn": last["typical_execution_arn"],
+            "text": picture,
+        }
         log(f"drew the timeline of {last['typical_execution_arn']} into {out / charts.TIMELINE_FILE}")
 
         results["scaler"] = scaler.run(world, scaler_sizes, 1 if smoke else 3, log)
@@ -155,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     results["charts"] = charts.write_charts(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "RESULTS.md").write_text(write_markdown(results))
-    log(f"wrote {out / 'RESULTS.md'}, {out / 'results.json'} and the charts {', '.join(results['charts'].values())} "
-        f"in {results['wall_seconds']}s")
+    log(
+        f"wrote {out / 'RESULTS.md'}, {out / 'results.json'} and the charts {', '.join(results['charts'].values())} "
+        f"in {results['wall_seconds']}s"
+    )
     return 0
 
 

@@ -15,9 +15,11 @@ includes moto answering every call, which dominates at 5,000).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from world.run import _role, _zip
 
@@ -41,13 +43,17 @@ def launch(world: World, cluster: str, count: int, image: str) -> None:
 
 def create_function(world: World, name: str, timeout: int = 300) -> str:
     lam = world.client("lambda")
-    try:
+    with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
         lam.delete_function(FunctionName=name)
-    except lam.exceptions.ResourceNotFoundException:
-        pass
-    return lam.create_function(FunctionName=name, Runtime="provided.al2023",
-                               Role=_role(world, "drain-lambda", "lambda.amazonaws.com"), Handler="bootstrap",
-                               Code={"ZipFile": _zip()}, Timeout=timeout, MemorySize=128)["FunctionArn"]
+    return lam.create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Role=_role(world, "drain-lambda", "lambda.amazonaws.com"),
+        Handler="bootstrap",
+        Code={"ZipFile": _zip()},
+        Timeout=timeout,
+        MemorySize=128,
+    )["FunctionArn"]
 
 
 def make_cluster(world: World, cluster: str, instances: int, image: str) -> float:
@@ -55,11 +61,22 @@ def make_cluster(world: World, cluster: str, instances: int, image: str) -> floa
     ecs = world.client("ecs")
     started = time.monotonic()
     ecs.create_cluster(clusterName=cluster)
-    ecs.register_task_definition(family=f"{cluster}-web", networkMode="host", containerDefinitions=[
-        {"name": "web", "image": "nginx", "memory": 256, "portMappings": [{"containerPort": 8080, "hostPort": 8080}]}])
+    ecs.register_task_definition(
+        family=f"{cluster}-web",
+        networkMode="host",
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": "nginx",
+                "memory": 256,
+                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
+            }
+        ],
+    )
     launch(world, cluster, instances, image)
-    ecs.create_service(cluster=cluster, serviceName=SERVICE, taskDefinition=f"{cluster}-web", desiredCount=1,
-                       launchType="EC2")
+    ecs.create_service(
+        cluster=cluster, serviceName=SERVICE, taskDefinition=f"{cluster}-web", desiredCount=1, launchType="EC2"
+    )
     return time.monotonic() - started
 
 
@@ -72,12 +89,18 @@ def tick(world: World, payload: dict[str, Any]) -> dict[str, Any]:
     body = json.loads(resp["Payload"].read() or b"null")
     calls = world.control("GET", "/_world/calls")["calls"]
     calls.pop("lambda:Invoke", None)  # the tick itself
-    return {"wall_s": round(wall, 3), "error": resp.get("FunctionError"), "output": body, "calls": calls,
-            "calls_total": sum(calls.values())}
+    return {
+        "wall_s": round(wall, 3),
+        "error": resp.get("FunctionError"),
+        "output": body,
+        "calls": calls,
+        "calls_total": sum(calls.values()),
+    }
 
 
-def run(world: World, sizes: list[int], ticks: int, log: Callable[[str], None],
-        between: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run(
+    world: World, sizes: list[int], ticks: int, log: Callable[[str], None], between: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     world.reset()
     world.configure(timescale=1.0, ecs={"task_start_seconds": 0, "task_stop_seconds": 0})
     image = world.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
@@ -96,8 +119,10 @@ def run(world: World, sizes: list[int], ticks: int, log: Callable[[str], None],
         setup_total += setup
         have = size
         ecs = world.client("ecs")
-        registered = sum(len(page["containerInstanceArns"]) for page in
-                         ecs.get_paginator("list_container_instances").paginate(cluster=CLUSTER))
+        registered = sum(
+            len(page["containerInstanceArns"])
+            for page in ecs.get_paginator("list_container_instances").paginate(cluster=CLUSTER)
+        )
         if registered != size:
             raise RuntimeError(f"{registered} container instances registered, expected {size}")
         runs = [tick(world, payload) for _ in range(ticks + (1 if not results else 0))]
@@ -108,7 +133,9 @@ def run(world: World, sizes: list[int], ticks: int, log: Callable[[str], None],
         entry = {
             "container_instances": size,
             "setup_seconds": round(setup, 1),
-            "setup_per_instance_ms": round(setup / (size - (sizes[sizes.index(size) - 1] if sizes.index(size) else 0)) * 1000, 2),
+            "setup_per_instance_ms": round(
+                setup / (size - (sizes[sizes.index(size) - 1] if sizes.index(size) else 0)) * 1000, 2
+            ),
             "ticks": len(runs),
             "wall_s": summary(r["wall_s"] for r in runs),
             "calls_per_tick": runs[-1]["calls"],
@@ -118,10 +145,15 @@ def run(world: World, sizes: list[int], ticks: int, log: Callable[[str], None],
         if cold:
             entry["first_tick_cold_wall_s"] = cold["wall_s"]
         results.append(entry)
-        log(f"scaler at {size}: setup {setup:.1f}s, tick {entry['wall_s']['median']}s, "
-            f"{entry['calls_per_tick_total']} calls {entry['calls_per_tick']}")
+        log(
+            f"scaler at {size}: setup {setup:.1f}s, tick {entry['wall_s']['median']}s, "
+            f"{entry['calls_per_tick_total']} calls {entry['calls_per_tick']}"
+        )
         if between:
             between(size)
-    return {"sizes": results, "setup_total_seconds": round(setup_total, 1),
-            "setup_method": "EC2 RunInstances (500 per call) with ECS_CLUSTER user data; the world's agent registers each",
-            "input": payload}
+    return {
+        "sizes": results,
+        "setup_total_seconds": round(setup_total, 1),
+        "setup_method": "EC2 RunInstances (500 per call) with ECS_CLUSTER user data; the world's agent registers each",
+        "input": payload,
+    }

@@ -24,6 +24,9 @@ while True:
         event = json.loads(resp.read())
     try:
         body, path = json.dumps(handler(event, None)).encode(), request_id + "/response"
-    except Exception as err:  # noqa: BLE001
-        body, path = json.dumps({"errorType": type(err).__name__, "errorMessage": str(err)}).encode(), request_id + "/error"
+    except Exception as err:
+        body, path = (
+            json.dumps({"errorType": type(err).__name__, "errorMessage": str(err)}).encode(),
+            request_id + "/error",
+        )
     urllib.request.urlopen(urllib.request.Request(api + path, data=body, method="POST")).read()

@@ -35,8 +35,9 @@ def drain_instances(event, context):
             described = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"]
             for ci in described:
                 if ci["ec2InstanceId"] == instance_id:
-                    ecs.deregister_container_instance(cluster=cluster, containerInstance=ci["containerInstanceArn"],
-                                                      force=True)
+                    ecs.deregister_container_instance(
+                        cluster=cluster, containerInstance=ci["containerInstanceArn"], force=True
+                    )
         elb.deregister_instances_from_load_balancer(LoadBalancerName=elb_name, Instances=[{"InstanceId": instance_id}])
         sqs.send_message(QueueUrl=os.environ["DRAINING_QUEUE_URL"], MessageBody=message["Body"])
         sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
@@ -56,8 +57,11 @@ def check_drained(event, context):
         if body["EC2InstanceId"] in registered:
             continue  # not "drained" yet: the message comes back after its visibility timeout
         autoscaling.complete_lifecycle_action(  # raises on an expired token (kept)
-            LifecycleHookName=body["LifecycleHookName"], AutoScalingGroupName=body["AutoScalingGroupName"],
-            LifecycleActionToken=body["LifecycleActionToken"], LifecycleActionResult="CONTINUE")
+            LifecycleHookName=body["LifecycleHookName"],
+            AutoScalingGroupName=body["AutoScalingGroupName"],
+            LifecycleActionToken=body["LifecycleActionToken"],
+            LifecycleActionResult="CONTINUE",
+        )
         sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         completed += 1
     return {"completed": completed}
@@ -67,5 +71,7 @@ def scale_tasks(event, context):
     """Every minute: desired = first page of container instances (DRAINING included) - n_count, at least the minimum."""
     arns = ecs.list_container_instances(cluster=event["cluster_name"])["containerInstanceArns"]
     desired = max(len(arns) - int(event["n_count"]), int(event["min_task_count"]))
-    ecs.update_service(cluster=event["cluster_name"], service=event["service_name"], desiredCount=desired)  # assumed: always
+    ecs.update_service(
+        cluster=event["cluster_name"], service=event["service_name"], desiredCount=desired
+    )  # assumed: always
     return {"desired": desired}

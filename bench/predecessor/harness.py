@@ -27,7 +27,8 @@ import os
 import random
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from world.run import _running_tasks, deploy, load_scenario
 
@@ -40,59 +41,103 @@ SECONDS_PER_MONTH = 30 * 24 * 3600
 def idle_month() -> dict[str, Any]:
     """Invocations in a 30-day month without a single scale-in: arithmetic from each schedule."""
     per_minute = SECONDS_PER_MONTH // 60
-    predecessor = {"drain_instances (rate 1 min)": per_minute, "check_drained (rate 1 min)": per_minute,
-                   "scale_tasks (rate 1 min)": per_minute}
-    ours = {"task-scaler (rate 1 min)": per_minute, "sweeper (rate 5 min)": SECONDS_PER_MONTH // 300,
-            "drain-ecs, deregister-lb, check-drained, complete-lifecycle (on events only)": 0}
+    predecessor = {
+        "drain_instances (rate 1 min)": per_minute,
+        "check_drained (rate 1 min)": per_minute,
+        "scale_tasks (rate 1 min)": per_minute,
+    }
+    ours = {
+        "task-scaler (rate 1 min)": per_minute,
+        "sweeper (rate 5 min)": SECONDS_PER_MONTH // 300,
+        "drain-ecs, deregister-lb, check-drained, complete-lifecycle (on events only)": 0,
+    }
     p, o = sum(predecessor.values()), sum(ours.values())
     p_drain = predecessor["drain_instances (rate 1 min)"] + predecessor["check_drained (rate 1 min)"]
     o_drain = ours["sweeper (rate 5 min)"]
-    return {"month": "30 days", "predecessor": predecessor, "predecessor_total": p, "ours": ours, "ours_total": o,
-            "ratio_total": round(p / o, 2), "predecessor_drain_path": p_drain, "ours_drain_path": o_drain,
-            "ratio_drain_path": round(p_drain / o_drain, 2), "step_functions_transitions_idle": 0}
+    return {
+        "month": "30 days",
+        "predecessor": predecessor,
+        "predecessor_total": p,
+        "ours": ours,
+        "ours_total": o,
+        "ratio_total": round(p / o, 2),
+        "predecessor_drain_path": p_drain,
+        "ours_drain_path": o_drain,
+        "ratio_drain_path": round(p_drain / o_drain, 2),
+        "step_functions_transitions_idle": 0,
+    }
 
 
 def _load_functions(world: World, env: dict[str, str]) -> Any:
     os.environ.update(env)
-    os.environ.update({"AWS_ENDPOINT_URL": world.url, "AWS_DEFAULT_REGION": "us-west-2",
-                       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": world.url,
+            "AWS_DEFAULT_REGION": "us-west-2",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+    )
     import bench.predecessor.functions as functions
 
     return importlib.reload(functions)  # clients for this world, created at import as the predecessor did
 
 
-def run_round(world: World, drain_seconds: int, count: int, timescale: float, log: Callable[[str], None],
-              seed: int = 1) -> dict[str, Any]:
+def run_round(
+    world: World, drain_seconds: int, count: int, timescale: float, log: Callable[[str], None], seed: int = 1
+) -> dict[str, Any]:
     rng = random.Random(seed + drain_seconds)
     period = PERIOD_AWS_S * timescale
-    sc = load_scenario({
-        "name": f"pred{drain_seconds}", "instances": 2 * count, "service": {"name": "web", "desired": count},
-        "load_balancers": {"classic": [{"name": "web-clb", "draining_seconds": drain_seconds, "attach": "service",
-                                        "port": 8080}], "target_groups": []},
-        "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1}, "timescale": timescale,
-        "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
-    })
+    sc = load_scenario(
+        {
+            "name": f"pred{drain_seconds}",
+            "instances": 2 * count,
+            "service": {"name": "web", "desired": count},
+            "load_balancers": {
+                "classic": [{"name": "web-clb", "draining_seconds": drain_seconds, "attach": "service", "port": 8080}],
+                "target_groups": [],
+            },
+            "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
+            "timescale": timescale,
+            "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
+        }
+    )
     world.reset()
     dep = deploy(world, sc, out=lambda _l: None)
     world.client("events").disable_rule(Name=dep.rule)
     wait_for(lambda: len(_running_tasks(world, dep)) >= count, 60, f"{count} running tasks", every=0.5)
     sqs = world.client("sqs")
-    q_life = sqs.create_queue(QueueName=f"{dep.prefix}-lifecycle",
-                              Attributes={"VisibilityTimeout": str(max(1, round(30 * timescale)))})["QueueUrl"]
-    q_drain = sqs.create_queue(QueueName=f"{dep.prefix}-draining",
-                               Attributes={"VisibilityTimeout": str(max(1, round(30 * timescale)))})["QueueUrl"]
+    q_life = sqs.create_queue(
+        QueueName=f"{dep.prefix}-lifecycle", Attributes={"VisibilityTimeout": str(max(1, round(30 * timescale)))}
+    )["QueueUrl"]
+    q_drain = sqs.create_queue(
+        QueueName=f"{dep.prefix}-draining", Attributes={"VisibilityTimeout": str(max(1, round(30 * timescale)))}
+    )["QueueUrl"]
     q_arn = sqs.get_queue_attributes(QueueUrl=q_life, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     autoscaling = world.client("autoscaling")
-    autoscaling.put_lifecycle_hook(LifecycleHookName=dep.hook, AutoScalingGroupName=dep.asg,
-                                   LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-                                   HeartbeatTimeout=300, DefaultResult="ABANDON", NotificationTargetARN=q_arn,
-                                   RoleARN=f"arn:aws:iam::123456789012:role/{dep.prefix}-hook")
-    fns = _load_functions(world, {"ECS_CLUSTER": dep.cluster, "ELB_NAME": dep.classic[0],
-                                  "LIFECYCLE_QUEUE_URL": q_life, "DRAINING_QUEUE_URL": q_drain})
+    autoscaling.put_lifecycle_hook(
+        LifecycleHookName=dep.hook,
+        AutoScalingGroupName=dep.asg,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        HeartbeatTimeout=300,
+        DefaultResult="ABANDON",
+        NotificationTargetARN=q_arn,
+        RoleARN=f"arn:aws:iam::123456789012:role/{dep.prefix}-hook",
+    )
+    fns = _load_functions(
+        world,
+        {
+            "ECS_CLUSTER": dep.cluster,
+            "ELB_NAME": dep.classic[0],
+            "LIFECYCLE_QUEUE_URL": q_life,
+            "DRAINING_QUEUE_URL": q_drain,
+        },
+    )
     tasks = _running_tasks(world, dep)
     ecs = world.client("ecs")
-    cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=sorted(
-        {t["containerInstanceArn"] for t in tasks}))["containerInstances"]
+    cis = ecs.describe_container_instances(
+        cluster=dep.cluster, containerInstances=sorted({t["containerInstanceArn"] for t in tasks})
+    )["containerInstances"]
     victims = sorted(ci["ec2InstanceId"] for ci in cis)
 
     stop = threading.Event()
@@ -107,12 +152,25 @@ def run_round(world: World, drain_seconds: int, count: int, timescale: float, lo
                 seen = max(seen, e["seq"])
                 if e.get("asg") != dep.asg:
                     continue
-                sqs.send_message(QueueUrl=q_life, MessageBody=json.dumps({
-                    "Origin": "AutoScalingGroup", "LifecycleHookName": e["hook"], "Destination": "EC2",
-                    "AccountId": "123456789012", "RequestId": str(e["seq"]), "LifecycleTransition":
-                    "autoscaling:EC2_INSTANCE_TERMINATING", "AutoScalingGroupName": e["asg"], "Service": "AWS Auto Scaling",
-                    "Time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e["t"])), "EC2InstanceId": e["instance_id"],
-                    "LifecycleActionToken": e["token"], "NotificationMetadata": json.dumps({"cluster": dep.cluster})}))
+                sqs.send_message(
+                    QueueUrl=q_life,
+                    MessageBody=json.dumps(
+                        {
+                            "Origin": "AutoScalingGroup",
+                            "LifecycleHookName": e["hook"],
+                            "Destination": "EC2",
+                            "AccountId": "123456789012",
+                            "RequestId": str(e["seq"]),
+                            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                            "AutoScalingGroupName": e["asg"],
+                            "Service": "AWS Auto Scaling",
+                            "Time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e["t"])),
+                            "EC2InstanceId": e["instance_id"],
+                            "LifecycleActionToken": e["token"],
+                            "NotificationMetadata": json.dumps({"cluster": dep.cluster}),
+                        }
+                    ),
+                )
             stop.wait(0.05)
 
     def schedule(name: str, fn: Callable[[Any, Any], Any], event: Any, phase: float) -> None:
@@ -125,14 +183,17 @@ def run_round(world: World, drain_seconds: int, count: int, timescale: float, lo
             invocations[name] = invocations.get(name, 0) + 1
             try:
                 fn(event, None)
-            except Exception as err:  # noqa: BLE001  (a failed scheduled invocation; the next one runs anyway)
+            except Exception as err:
                 errors.append(f"{name}: {type(err).__name__}: {err}"[:300])
             k += 1
 
     threads = [threading.Thread(target=deliver, daemon=True)]
     scaler_input = {"cluster_name": dep.cluster, "service_name": dep.service, "min_task_count": count, "n_count": 1}
-    for name, fn, event in (("drain_instances", fns.drain_instances, {}), ("check_drained", fns.check_drained, {}),
-                            ("scale_tasks", fns.scale_tasks, scaler_input)):
+    for name, fn, event in (
+        ("drain_instances", fns.drain_instances, {}),
+        ("check_drained", fns.check_drained, {}),
+        ("scale_tasks", fns.scale_tasks, scaler_input),
+    ):
         threads.append(threading.Thread(target=schedule, args=(name, fn, event, rng.uniform(0, period)), daemon=True))
     for t in threads:
         t.start()
@@ -141,7 +202,9 @@ def run_round(world: World, drain_seconds: int, count: int, timescale: float, lo
         offsets = sorted(rng.uniform(0, period) for _ in victims)
         for instance, offset in zip(victims, offsets):
             time.sleep(max(0.0, started + offset - time.monotonic()))
-            autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=True)
+            autoscaling.terminate_instance_in_auto_scaling_group(
+                InstanceId=instance, ShouldDecrementDesiredCapacity=True
+            )
 
         def settled() -> Any:
             evs = world.control("GET", f"/_world/events?since={since}")["events"]
@@ -163,27 +226,37 @@ def run_round(world: World, drain_seconds: int, count: int, timescale: float, lo
         lb_out = [e["t"] for e in mine if e["type"] == "elb.instance.out_of_service"]
         stopped = [e["t"] for e in mine if e["type"] == "ecs.task.stopped"]
         floor = max(lb_out + stopped) if lb_out + stopped else None
-        per_drain.append({
-            "instance_id": x, "by": done_ev["by"],
-            "event_to_completion_aws_s": round((done_ev["t"] - wait_ev["t"]) / timescale, 2),
-            "elb_drained_before_completion": bool(lb_out) and min(lb_out) <= done_ev["t"],
-            "task_stopped_before_completion": bool(stopped) and min(stopped) <= done_ev["t"],
-            "completion_minus_floor_aws_s": round((done_ev["t"] - floor) / timescale, 2) if floor else None,
-        })
+        per_drain.append(
+            {
+                "instance_id": x,
+                "by": done_ev["by"],
+                "event_to_completion_aws_s": round((done_ev["t"] - wait_ev["t"]) / timescale, 2),
+                "elb_drained_before_completion": bool(lb_out) and min(lb_out) <= done_ev["t"],
+                "task_stopped_before_completion": bool(stopped) and min(stopped) <= done_ev["t"],
+                "completion_minus_floor_aws_s": round((done_ev["t"] - floor) / timescale, 2) if floor else None,
+            }
+        )
     n = len(per_drain)
     out = {
-        "drain_seconds": drain_seconds, "drains": n, "timescale": timescale,
-        "poll_period_real_s": round(period, 3), "poll_period_aws_s": PERIOD_AWS_S,
+        "drain_seconds": drain_seconds,
+        "drains": n,
+        "timescale": timescale,
+        "poll_period_real_s": round(period, 3),
+        "poll_period_aws_s": PERIOD_AWS_S,
         "event_to_completion_aws_s": summary(d["event_to_completion_aws_s"] for d in per_drain),
         "completed_by": {b: sum(1 for d in per_drain if d["by"] == b) for b in {d["by"] for d in per_drain}},
         "released_before_elb_drained": sum(1 for d in per_drain if not d["elb_drained_before_completion"]),
         "released_before_task_stopped": sum(1 for d in per_drain if not d["task_stopped_before_completion"]),
-        "invocations": invocations, "errors": errors[:10], "errors_total": len(errors),
+        "invocations": invocations,
+        "errors": errors[:10],
+        "errors_total": len(errors),
         "per_drain": per_drain,
     }
-    log(f"predecessor D={drain_seconds}s (timescale {timescale}): event->completion {out['event_to_completion_aws_s']} "
+    log(
+        f"predecessor D={drain_seconds}s (timescale {timescale}): event->completion {out['event_to_completion_aws_s']} "
         f"AWS s; released before the ELB drained: {out['released_before_elb_drained']}/{n}; "
-        f"before the task stopped: {out['released_before_task_stopped']}/{n}; errors {len(errors)}")
+        f"before the task stopped: {out['released_before_task_stopped']}/{n}; errors {len(errors)}"
+    )
     return out
 
 
@@ -194,8 +267,9 @@ if __name__ == "__main__":
 
     w = start_world(print)
     try:
-        r = run_round(w, int(sys.argv[1]) if len(sys.argv) > 1 else 5, int(sys.argv[2]) if len(sys.argv) > 2 else 3,
-                      0.1, print)
+        r = run_round(
+            w, int(sys.argv[1]) if len(sys.argv) > 1 else 5, int(sys.argv[2]) if len(sys.argv) > 2 else 3, 0.1, print
+        )
         print(json.dumps({k: v for k, v in r.items() if k != "per_drain"}, indent=1))
         print(json.dumps(r["per_drain"], indent=1))
     finally:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from world import run
 
 # The world runs no sweeper schedule: say how often one would run (1 minute, the shortest infra allows).
@@ -23,8 +22,9 @@ SWEEP = ["--sweep-period", "1m"]
 
 def sta(binary: Path, world, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
-    env.update(AWS_ENDPOINT_URL=world.url, AWS_REGION=run.REGION, AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing")
+    env.update(
+        AWS_ENDPOINT_URL=world.url, AWS_REGION=run.REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"
+    )
     proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=timeout)
     print(f"$ ecs-sta {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
     return proc
@@ -38,14 +38,30 @@ def deploy(world, **overrides: Any) -> run.Deployment:
     dep = run.deploy(world, sc, print)
     desired = sc["service"]["desired"]
     run.wait_for(lambda: len(run._running_tasks(world, dep)) >= min(desired, sc["instances"]), 30, "tasks running")
-    run.wait_for(lambda: all(s == "healthy" for lbs in run._lb_health(world, dep).values() for s in lbs.values()),
-                 60, "every registration healthy", every=0.5)
+    run.wait_for(
+        lambda: all(s == "healthy" for lbs in run._lb_health(world, dep).values() for s in lbs.values()),
+        60,
+        "every registration healthy",
+        every=0.5,
+    )
     return dep
 
 
 def doctor_args(dep: run.Deployment, *extra: str) -> list[str]:
-    return ["doctor", "--cluster", dep.cluster, "--asg", dep.asg, "--service", dep.service,
-            "--state-machine", dep.machine_arn, *SWEEP, "--json", *extra]
+    return [
+        "doctor",
+        "--cluster",
+        dep.cluster,
+        "--asg",
+        dep.asg,
+        "--service",
+        dep.service,
+        "--state-machine",
+        dep.machine_arn,
+        *SWEEP,
+        "--json",
+        *extra,
+    ]
 
 
 def doctor(binary: Path, world, dep: run.Deployment, *extra: str, code: int) -> dict[str, Any]:
@@ -71,10 +87,27 @@ def test_a_correct_deployment_passes(world, ecs_sta):
     dep = deploy(world)
     report = doctor(ecs_sta, world, dep, "--strict", code=0)
     assert report["ok"] is True and report["fail"] == 0 and report["warn"] == 0, not_passing(report)
-    for name in ("state-machine", "drain-settings", "rule", "rule-coverage", "recent-drains", "hook", "hook-heartbeat",
-                 "hook-deadline", "hook-default-result", "other-terminate-hooks", "scale-in-protection", "cluster",
-                 "capacity-provider", "container-instances-draining", "container-instances-agent", "n-plus-1",
-                 "deployment-configuration", "lb-draining", "lb-replacement-health"):
+    for name in (
+        "state-machine",
+        "drain-settings",
+        "rule",
+        "rule-coverage",
+        "recent-drains",
+        "hook",
+        "hook-heartbeat",
+        "hook-deadline",
+        "hook-default-result",
+        "other-terminate-hooks",
+        "scale-in-protection",
+        "cluster",
+        "capacity-provider",
+        "container-instances-draining",
+        "container-instances-agent",
+        "n-plus-1",
+        "deployment-configuration",
+        "lb-draining",
+        "lb-replacement-health",
+    ):
         assert statuses(report, name), f"{name} not checked"
     assert report["hook_names"] == [dep.hook]
     assert report["drain_deadline_seconds"] == 3000 and report["sweep_period_seconds"] == 60
@@ -124,8 +157,14 @@ def test_no_spare_instance_is_reported(world, ecs_sta):
 
 
 def test_an_nlb_without_connection_termination_is_reported(world, ecs_sta):
-    nlb = {"name": "web-nlb", "protocol": "TCP", "port": 8080, "deregistration_delay": 5, "attach": "service",
-           "connection_termination": False}
+    nlb = {
+        "name": "web-nlb",
+        "protocol": "TCP",
+        "port": 8080,
+        "deregistration_delay": 5,
+        "attach": "service",
+        "connection_termination": False,
+    }
     dep = deploy(world, load_balancers={"classic": [], "target_groups": [nlb]})
     report = doctor(ecs_sta, world, dep, code=0)  # a warning: nothing fails
     check = only(report, "nlb-connection-termination")
@@ -137,24 +176,49 @@ def test_an_nlb_without_connection_termination_is_reported(world, ecs_sta):
 
 @pytest.mark.parametrize("args", [["--asg", ""], ["--sweep-period", "soon"]])
 def test_wrong_input_exits_2(world, ecs_sta, args):
-    base = ["doctor", "--cluster", "c", "--asg", "a", "--state-machine", "arn:aws:states:us-west-2:123456789012:stateMachine:x"]
+    base = [
+        "doctor",
+        "--cluster",
+        "c",
+        "--asg",
+        "a",
+        "--state-machine",
+        "arn:aws:states:us-west-2:123456789012:stateMachine:x",
+    ]
     proc = sta(ecs_sta, world, *base, *args)
     assert proc.returncode == 2, proc.stderr
 
 
 # --------------------------------------------------------------------------- drill
 
-def drill(binary: Path, world, dep: run.Deployment, *extra: str, start: str = "20s",
-          leave: str = "30s") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+
+def drill(
+    binary: Path, world, dep: run.Deployment, *extra: str, start: str = "20s", leave: str = "30s"
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     timing = ["--sample-every", "500ms", "--start-timeout", start, "--timeout", "2m", "--leave-timeout", leave]
-    args = ["drill", "--cluster", dep.cluster, "--asg", dep.asg, "--service", dep.service,
-            "--state-machine", dep.machine_arn, *SWEEP, *timing, "--json", *extra]
+    args = [
+        "drill",
+        "--cluster",
+        dep.cluster,
+        "--asg",
+        dep.asg,
+        "--service",
+        dep.service,
+        "--state-machine",
+        dep.machine_arn,
+        *SWEEP,
+        *timing,
+        "--json",
+        *extra,
+    ]
     proc = sta(binary, world, *args, timeout=300)
     return proc, json.loads(proc.stdout)
 
 
 def _asg(world, dep: run.Deployment) -> dict[str, Any]:
-    [group] = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"]
+    [group] = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])[
+        "AutoScalingGroups"
+    ]
     return group
 
 

@@ -3,7 +3,7 @@ asserts on the world's state (its event log and APIs), besides the runner's inva
 
 from __future__ import annotations
 
-import json
+import itertools
 
 
 def _types(result, prefix):
@@ -48,20 +48,27 @@ def test_drain_longer_than_the_heartbeat_timeout(scenario):
     beats = [e for e in r.events if e["type"] == "asg.lifecycle.heartbeat" and e["instance_id"] == victim]
     assert beats  # ...kept alive by heartbeats, none more than 30 s apart
     times = [wait["t"]] + [b["t"] for b in beats] + [done["t"]]
-    assert max(b - a for a, b in zip(times, times[1:])) < 30
+    assert max(b - a for a, b in itertools.pairwise(times)) < 30
 
 
 def test_classic_elb_and_two_target_groups_on_two_ports(scenario):
     r = scenario("classic_two_target_groups")
     assert r.ok, r.violations
     [victim] = r.victims
-    unused = {(e["target_group"].split("/")[-2], e["port"]) for e in r.events
-              if e["type"] == "elbv2.target.unused" and e["id"] == victim}
+    unused = {
+        (e["target_group"].split("/")[-2], e["port"])
+        for e in r.events
+        if e["type"] == "elbv2.target.unused" and e["id"] == victim
+    }
     assert unused == {("multilb-web-a", 8080), ("multilb-web-b", 9090)}
     assert any(e["type"] == "elb.instance.out_of_service" and e["instance_id"] == victim for e in r.events)
     [done] = _completions(r)
-    last_lb = max(e["seq"] for e in r.events if e.get("instance_id") == victim or e.get("id") == victim
-                  if e["type"] in ("elbv2.target.unused", "elb.instance.out_of_service"))
+    last_lb = max(
+        e["seq"]
+        for e in r.events
+        if e.get("instance_id") == victim or e.get("id") == victim
+        if e["type"] in ("elbv2.target.unused", "elb.instance.out_of_service")
+    )
     assert done["seq"] > last_lb
 
 
@@ -97,9 +104,11 @@ def test_action_expired_then_execution_redriven(scenario):
     failed = next(h for h in execution["history"] if h["type"] == "ExecutionFailed")
     assert failed["executionFailedEventDetails"]["error"] == "Retryable"
     # the drain was not redone: one DrainContainerInstance, the redrive resumed at CompleteLifecycleAction
-    entered = [h["stateEnteredEventDetails"]["name"] for h in execution["history"] if h["type"].endswith("StateEntered")]
+    entered = [
+        h["stateEnteredEventDetails"]["name"] for h in execution["history"] if h["type"].endswith("StateEntered")
+    ]
     assert entered.count("DrainContainerInstance") == 1
-    assert entered[entered.index("CompleteLifecycleAction") + 1:].count("CompleteLifecycleAction") == 1
+    assert entered[entered.index("CompleteLifecycleAction") + 1 :].count("CompleteLifecycleAction") == 1
 
 
 def test_malformed_event(scenario):
@@ -109,8 +118,10 @@ def test_malformed_event(scenario):
     assert execution["status"] == "FAILED" and execution["error"] == "InvalidEvent"
     assert "EC2InstanceId" in execution["cause"]
     assert _completions(r) == []
-    assert not any(e["type"] in ("ecs.container_instance.draining", "elbv2.target.draining", "elb.instance.draining")
-                   for e in r.events)
+    assert not any(
+        e["type"] in ("ecs.container_instance.draining", "elbv2.target.draining", "elb.instance.draining")
+        for e in r.events
+    )
 
 
 def test_throttling_on_ecs_and_elb(scenario):

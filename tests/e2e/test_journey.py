@@ -3,6 +3,7 @@ instance refresh, a scale-out mid-drain and a second terminate hook (tests/scena
 
 from __future__ import annotations
 
+import itertools
 import json
 
 
@@ -33,7 +34,7 @@ def test_lost_event_swept_late_with_a_drain_longer_than_the_timeout(scenario):
     [done] = _completions(r)
     assert done["by"] == "CompleteLifecycleAction" and done["t"] - wait["t"] > 30 + 21
     times = [wait["t"]] + [e["t"] for e in r.events if e["type"] == "asg.lifecycle.heartbeat"] + [done["t"]]
-    assert max(b - a for a, b in zip(times, times[1:])) < 30
+    assert max(b - a for a, b in itertools.pairwise(times)) < 30
     assert r.sweeps and r.sweeps[0]["started"]
 
 
@@ -69,8 +70,10 @@ def test_spot_interruption_warning(scenario):
     assert r.ok, r.violations
     [victim] = r.victims
     inputs = [json.loads(x["input"]) for x in r.executions.values()]
-    assert {e["detail-type"] for e in inputs} == {"EC2 Spot Instance Interruption Warning",
-                                                   "EC2 Instance-terminate Lifecycle Action"}
+    assert {e["detail-type"] for e in inputs} == {
+        "EC2 Spot Instance Interruption Warning",
+        "EC2 Instance-terminate Lifecycle Action",
+    }
     interrupted = next(e for e in r.events if e["type"] == "ec2.instance.interrupted")
     assert interrupted["instance_id"] == victim
     [done] = _completions(r)
@@ -92,8 +95,13 @@ def test_scale_out_during_a_drain(scenario):
     r = scenario("scale_out_during_drain")
     assert r.ok, r.violations
     [victim] = r.victims
-    registered = [e for e in r.events if e["type"] == "elbv2.target.registered" and e["id"] == victim
-                  and e["target_group"].split("/")[-2].endswith("asg-tg")]
+    registered = [
+        e
+        for e in r.events
+        if e["type"] == "elbv2.target.registered"
+        and e["id"] == victim
+        and e["target_group"].split("/")[-2].endswith("asg-tg")
+    ]
     terminating = next(e for e in r.events if e["type"] == "asg.instance.terminating")
     assert all(e["seq"] < terminating["seq"] for e in registered)  # never again once it was leaving
 

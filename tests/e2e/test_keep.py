@@ -23,7 +23,7 @@ SCENARIO = run.TESTS / "scenarios" / "failed_drain.json"
 READY = "Ctrl-C stops the world and everything it started."
 
 
-def _lines(proc: subprocess.Popen[str]) -> "queue.Queue[str | None]":
+def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
     """The process's output, line by line, read on a thread (None at its end)."""
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -37,7 +37,7 @@ def _lines(proc: subprocess.Popen[str]) -> "queue.Queue[str | None]":
     return lines
 
 
-def _read_until(lines: "queue.Queue[str | None]", marker: str, timeout: float, seen: list[str]) -> None:
+def _read_until(lines: queue.Queue[str | None], marker: str, timeout: float, seen: list[str]) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -95,8 +95,13 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
         _read_until(lines, READY, 600, seen)
         print("\n".join(seen))
         exports = dict(shlex.split(line)[1].split("=", 1) for line in seen if line.startswith("export "))
-        assert set(exports) == {"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                "ECS_STA_STATE_MACHINE_ARN"}, seen
+        assert set(exports) == {
+            "AWS_ENDPOINT_URL",
+            "AWS_DEFAULT_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "ECS_STA_STATE_MACHINE_ARN",
+        }, seen
         assert "OK: invariants held" in "\n".join(seen)
         url = exports["AWS_ENDPOINT_URL"]
         sandboxes = json.loads(urllib.request.urlopen(f"{url}/_world/lambdas", timeout=10).read())["sandboxes"]
@@ -130,8 +135,11 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
             answered = False
         assert not answered, f"the world still answers on {url}"
         port = url.rsplit(":", 1)[1]
-        run.wait_for(lambda: not _world_servers(port) and not any(_alive(pid) for pid in pids), 20,
-                     f"world.server on port {port} and its Lambda sandboxes {pids} to end")
+        run.wait_for(
+            lambda: not _world_servers(port) and not any(_alive(pid) for pid in pids),
+            20,
+            f"world.server on port {port} and its Lambda sandboxes {pids} to end",
+        )
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

@@ -35,6 +35,6 @@ OTHERS = sorted(p.stem for p in SCENARIOS.glob("*.json") if p.stem not in _with_
 @pytest.mark.parametrize("name", OTHERS)
 def test_every_other_scenario(scenario, name):
     if _reliability_only(name):
-        pytest.skip(f"{name}.json says \"e2e\": false: run by `make reliability` only")
+        pytest.skip(f'{name}.json says "e2e": false: run by `make reliability` only')
     r = scenario(name)
     assert r.ok, r.violations

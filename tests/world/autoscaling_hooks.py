@@ -54,7 +54,6 @@ from moto.autoscaling import models as asg_models
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import ValidationError
 from moto.core.responses import ActionResult, EmptyResult
-
 from world import core
 from world.eventbridge import deliver_event
 
@@ -94,7 +93,7 @@ def _backend_of(group: Any) -> Any:
 
 
 def _now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _lifecycle_event(action: Action) -> dict[str, Any]:
@@ -136,8 +135,13 @@ def begin_termination(group: Any, state: Any, cause: str, original_capacity: int
     state._world_destination = warm_pools.destination(group, cause)
     activity = scaling_activities.terminating(group, instance_id, cause, original_capacity)
     state._world_activity = activity
-    core.record("asg.instance.terminating", asg=group.name, instance_id=instance_id, cause=cause,
-                destination=state._world_destination)
+    core.record(
+        "asg.instance.terminating",
+        asg=group.name,
+        instance_id=instance_id,
+        cause=cause,
+        destination=state._world_destination,
+    )
     backend = _backend_of(group)
     wait = 0.0
     for name in list(group.load_balancer_names or []):
@@ -225,9 +229,16 @@ def _complete(action: Action, result: str, how: str) -> None:
             for timer in (other.heartbeat_timer, other.global_timer):
                 if timer:
                     timer.cancel()
-            core.record("asg.lifecycle.completed", asg=other.group.name, hook=other.hook.name,
-                        instance_id=other.instance_id, token=other.token, result="ABANDON",
-                        by="ABANDON-of-other-hook", other_hook=action.hook.name)
+            core.record(
+                "asg.lifecycle.completed",
+                asg=other.group.name,
+                hook=other.hook.name,
+                instance_id=other.instance_id,
+                token=other.token,
+                result="ABANDON",
+                by="ABANDON-of-other-hook",
+                other_hook=action.hook.name,
+            )
         others = []
     if not others:
         state = next((s for s in action.group.instance_states if s.instance.id == action.instance_id), None)
@@ -273,7 +284,9 @@ def _find_action(backend: Any, group_name: str, hook_name: str, token: str | Non
 
 def _choose_victims(group: Any, count: int) -> list[Any]:
     """Default termination policy, simplified: AZ with most instances first, then oldest."""
-    candidates = [s for s in group.instance_states if s.lifecycle_state == "InService" and not s.protected_from_scale_in]
+    candidates = [
+        s for s in group.instance_states if s.lifecycle_state == "InService" and not s.protected_from_scale_in
+    ]
     victims: list[Any] = []
     for _ in range(count):
         if not candidates:
@@ -369,8 +382,11 @@ def _update_attached_target_groups(self: Any, group_name: str) -> None:
         tg = self.elbv2_backend.target_groups.get(arn)
         if tg is None:
             continue
-        new = [{"Id": s.instance.id, "Port": tg.port} for s in group.active_instances()
-               if not lb_drain.is_registered(tg, {"Id": s.instance.id, "Port": tg.port})]
+        new = [
+            {"Id": s.instance.id, "Port": tg.port}
+            for s in group.active_instances()
+            if not lb_drain.is_registered(tg, {"Id": s.instance.id, "Port": tg.port})
+        ]
         if new:
             self.elbv2_backend.register_targets(arn, new)
 
@@ -408,8 +424,12 @@ def put_lifecycle_hook(self: Any) -> ActionResult:
         timeout or (existing.heartbeat_timeout if existing else None),
         result or (existing.default_result if existing else None),
     )
-    hook.notification_metadata = self._get_param("NotificationMetadata") or getattr(existing, "notification_metadata", None)
-    hook.notification_target_arn = self._get_param("NotificationTargetARN") or getattr(existing, "notification_target_arn", None)
+    hook.notification_metadata = self._get_param("NotificationMetadata") or getattr(
+        existing, "notification_metadata", None
+    )
+    hook.notification_target_arn = self._get_param("NotificationTargetARN") or getattr(
+        existing, "notification_target_arn", None
+    )
     hook.role_arn = self._get_param("RoleARN") or getattr(existing, "role_arn", None)
     self.autoscaling_backend.lifecycle_hooks[key] = hook
     return EmptyResult()
@@ -475,4 +495,3 @@ def install() -> None:
     resp.put_lifecycle_hook = put_lifecycle_hook
     resp.complete_lifecycle_action = complete_lifecycle_action
     resp.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
-

@@ -60,7 +60,13 @@ def asg(
     return name
 
 
-def terminate_hook(world: Any, group: str, heartbeat: int = 300, default: str = "ABANDON", metadata: str | None = '{"cluster":"test-cluster"}') -> None:
+def terminate_hook(
+    world: Any,
+    group: str,
+    heartbeat: int = 300,
+    default: str = "ABANDON",
+    metadata: str | None = '{"cluster":"test-cluster"}',
+) -> None:
     kwargs = {"NotificationMetadata": metadata} if metadata else {}
     world.client("autoscaling").put_lifecycle_hook(
         LifecycleHookName="ecsTermination",
@@ -74,9 +80,9 @@ def terminate_hook(world: Any, group: str, heartbeat: int = 300, default: str = 
 
 def state_machine_rule(world: Any, name: str = "drain") -> str:
     sfn = world.client("stepfunctions")
-    arn = sfn.create_state_machine(
-        name=name, definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/sfn"
-    )["stateMachineArn"]
+    arn = sfn.create_state_machine(name=name, definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/sfn")[
+        "stateMachineArn"
+    ]
     events = world.client("events")
     events.put_rule(Name=f"{name}-rule", EventPattern=json.dumps(LIFECYCLE_PATTERN))
     events.put_targets(
@@ -105,20 +111,23 @@ def ec2_state(world: Any, instance_id: str) -> str:
     return found["Reservations"][0]["Instances"][0]["State"]["Name"]
 
 
-def target_group(world: Any, name: str = "web", port: int = 80, delay: int = 300, protocol: str = "HTTP",
-                 **health_check: Any) -> str:
+def target_group(
+    world: Any, name: str = "web", port: int = 80, delay: int = 300, protocol: str = "HTTP", **health_check: Any
+) -> str:
     """A target group; ``health_check``: CreateTargetGroup's HealthCheck* / *ThresholdCount parameters."""
     elbv2 = world.client("elbv2")
-    arn = elbv2.create_target_group(Name=name, Protocol=protocol, Port=port, VpcId=vpc(world), TargetType="instance",
-                                    **health_check)["TargetGroups"][0]["TargetGroupArn"]
+    arn = elbv2.create_target_group(
+        Name=name, Protocol=protocol, Port=port, VpcId=vpc(world), TargetType="instance", **health_check
+    )["TargetGroups"][0]["TargetGroupArn"]
     elbv2.modify_target_group_attributes(
         TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}]
     )
     return arn
 
 
-def classic_elb(world: Any, name: str = "classic", draining: int | None = 300,
-                health_check: dict[str, Any] | None = None) -> str:
+def classic_elb(
+    world: Any, name: str = "classic", draining: int | None = 300, health_check: dict[str, Any] | None = None
+) -> str:
     """A Classic ELB; ``health_check``: ConfigureHealthCheck's {"Interval", "HealthyThreshold", ...}."""
     elb = world.client("elb")
     elb.create_load_balancer(
@@ -127,8 +136,10 @@ def classic_elb(world: Any, name: str = "classic", draining: int | None = 300,
         AvailabilityZones=["us-west-2a"],
     )
     if health_check is not None:
-        elb.configure_health_check(LoadBalancerName=name, HealthCheck={
-            "Target": "HTTP:80/", "Timeout": 5, "UnhealthyThreshold": 2, **health_check})
+        elb.configure_health_check(
+            LoadBalancerName=name,
+            HealthCheck={"Target": "HTTP:80/", "Timeout": 5, "UnhealthyThreshold": 2, **health_check},
+        )
     if draining is not None:
         elb.modify_load_balancer_attributes(
             LoadBalancerName=name,

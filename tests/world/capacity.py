@@ -48,7 +48,9 @@ def timed_out(executions: dict[str, dict[str, Any]]) -> dict[str, str]:
     """instance id -> execution ARN of every execution that took the deadline path."""
     found: dict[str, str] = {}
     for arn, x in executions.items():
-        entered = {h["stateEnteredEventDetails"]["name"] for h in x.get("history", []) if h["type"].endswith("StateEntered")}
+        entered = {
+            h["stateEnteredEventDetails"]["name"] for h in x.get("history", []) if h["type"].endswith("StateEntered")
+        }
         try:
             output = json.loads(x.get("output") or "null")
         except ValueError:
@@ -132,7 +134,12 @@ class _Judge:
             self.state[lb][key] = "healthy"
         elif kind in ("elbv2.target.unhealthy", "elb.instance.unhealthy") and key in self.state[lb]:
             self.state[lb][key] = "unhealthy"
-        elif kind in ("elbv2.target.draining", "elbv2.target.unused", "elb.instance.draining", "elb.instance.out_of_service"):
+        elif kind in (
+            "elbv2.target.draining",
+            "elbv2.target.unused",
+            "elb.instance.draining",
+            "elb.instance.out_of_service",
+        ):
             what = f"{key[0]}:{key[1]}" if isinstance(key, tuple) else key
             self._leaves(e, lb, key, f"{what} deregistered by {e.get('by', 'world')}", e.get("by", "world"))
 
@@ -161,7 +168,8 @@ class _Judge:
             self.violations.append(
                 f"{_label(lb)}: {count} healthy serving left (floor {limit}: {self.percent}% of {self.desired}"
                 f"{', after the deadline' if after_deadline and self.bound is not None else ''}) "
-                f"when {what} at event {e['seq']}")
+                f"when {what} at event {e['seq']}"
+            )
 
     def _recover(self) -> None:
         for lb in list(self.below):
@@ -169,8 +177,9 @@ class _Judge:
                 self.below.discard(lb)
 
 
-def judge(events: list[dict[str, Any]], service: str, cluster: str, bound: int | None = None,
-          deadline_seq: int | None = None) -> tuple[list[str], list[Serving]]:
+def judge(
+    events: list[dict[str, Any]], service: str, cluster: str, bound: int | None = None, deadline_seq: int | None = None
+) -> tuple[list[str], list[Serving]]:
     """The violations of the serving floor and, per load balancer of the service, its fewest
     healthy serving registrations while the drains ran."""
     j = _Judge(service, cluster, bound, deadline_seq)

@@ -8,13 +8,13 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-
 from world import run
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
@@ -41,8 +41,9 @@ class World:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
             # the tests observe the world; a test of its rate limits passes another user_agent_extra
-            config=Config(**{"retries": {"max_attempts": 1, "mode": "standard"}, "user_agent_extra": "world-harness",
-                             **config}),
+            config=Config(
+                **{"retries": {"max_attempts": 1, "mode": "standard"}, "user_agent_extra": "world-harness", **config}
+            ),
         )
 
     def control(self, method: str, path: str, body: Any = None) -> Any:

@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # One lock for moto's backends: held by timer callbacks and around requests to
 # the services whose state the world changes (see world.server.LOCKED_SERVICES).
@@ -158,7 +159,7 @@ def events(since: int = 0, kind: str | None = None) -> list[dict[str, Any]]:
 
 
 class Timer:
-    __slots__ = ("due", "fn", "args", "cancelled", "generation", "name")
+    __slots__ = ("args", "cancelled", "due", "fn", "generation", "name")
 
     def __init__(self, due: float, fn: Callable[..., Any], args: tuple[Any, ...], name: str):
         self.due = due
@@ -171,7 +172,7 @@ class Timer:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def __lt__(self, other: "Timer") -> bool:
+    def __lt__(self, other: Timer) -> bool:
         return self.due < other.due
 
 

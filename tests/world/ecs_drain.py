@@ -51,6 +51,7 @@ ListTasks, ListContainerInstances, "Cluster query language"):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import random
@@ -62,14 +63,13 @@ from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import InvalidParameterException
-
 from world import core
 
 DEFAULT_DEPLOYMENT = {"maximumPercent": 200, "minimumHealthyPercent": 100}
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _backend(account: str, region: str) -> Any:
@@ -96,16 +96,12 @@ def _user_data_cluster(user_data: Any) -> str | None:
             continue
         texts = []
         if hasattr(value, "decode") and not isinstance(value, bytes):
-            try:
+            with contextlib.suppress(Exception):
                 texts.append(value.decode())
-            except Exception:
-                pass
         raw = value if isinstance(value, (str, bytes)) else getattr(value, "_encoded_string", "")
         texts.append(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
-        try:
+        with contextlib.suppress(Exception):
             texts.append(base64.b64decode(raw).decode("utf-8", "replace"))
-        except Exception:
-            pass
         for text in texts:
             match = re.search(r"ECS_CLUSTER=([A-Za-z0-9_-]+)", text)
             if match:
@@ -116,7 +112,9 @@ def _user_data_cluster(user_data: Any) -> str | None:
 _orig_run_instances = ec2_instances.InstanceBackend.run_instances
 
 
-def _run_instances(self: Any, image_id: str, count: int, user_data: Any, security_group_names: Any, **kwargs: Any) -> Any:
+def _run_instances(
+    self: Any, image_id: str, count: int, user_data: Any, security_group_names: Any, **kwargs: Any
+) -> Any:
     reservation = _orig_run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
     if not core.CONFIG["ecs"].get("agent_autoregister", True):
         return reservation
@@ -129,8 +127,12 @@ def _run_instances(self: Any, image_id: str, count: int, user_data: Any, securit
             core.record("ecs.agent.no_cluster", instance_id=instance.id, cluster=cluster)
             continue
         ci = backend.register_container_instance(cluster, instance.id)
-        core.record("ecs.container_instance.registered", cluster=cluster, instance_id=instance.id,
-                    container_instance=ci.container_instance_arn)
+        core.record(
+            "ecs.container_instance.registered",
+            cluster=cluster,
+            instance_id=instance.id,
+            container_instance=ci.container_instance_arn,
+        )
         _schedule_reconcile(backend, cluster)
     return reservation
 
@@ -162,8 +164,13 @@ def _terminate_instances(self: Any, instance_ids: list[str]) -> Any:
                     task.stopped_reason = task.stopped_reason or reason
                     task.stop_code = getattr(task, "stop_code", None) or "TerminationNotice"
                     _task_stopped(backend, cluster_name, task)
-            core.record("ecs.container_instance.inactive", cluster=cluster_name, instance_id=ci.ec2_instance_id,
-                        container_instance=ci.container_instance_arn, reason="instance terminated")
+            core.record(
+                "ecs.container_instance.inactive",
+                cluster=cluster_name,
+                instance_id=ci.ec2_instance_id,
+                container_instance=ci.container_instance_arn,
+                reason="instance terminated",
+            )
             _schedule_reconcile(backend, cluster_name)
     return result
 
@@ -188,7 +195,8 @@ def _tasks_on(backend: Any, cluster: str, ci: Any) -> list[Any]:
 def _service_tasks(backend: Any, service: Any) -> list[Any]:
     """The tasks the scheduler manages for the service (orphaned ones are no longer its own)."""
     return [
-        t for t in _tasks(backend, service.cluster_name)
+        t
+        for t in _tasks(backend, service.cluster_name)
         if getattr(t, "_world_service", None) == service.name and t.desired_status == "RUNNING" and not _orphaned(t)
     ]
 
@@ -268,8 +276,13 @@ def _start_task(backend: Any, service: Any, task_definition: Any, ci: Any) -> An
             task._world_elbs.append(lb["loadBalancerName"])
     backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
     backend.update_container_instance_resources(ci, requirements)
-    core.record("ecs.task.pending", cluster=cluster.name, service=service.name, task_arn=task.task_arn,
-                instance_id=ci.ec2_instance_id)
+    core.record(
+        "ecs.task.pending",
+        cluster=cluster.name,
+        service=service.name,
+        task_arn=task.task_arn,
+        instance_id=ci.ec2_instance_id,
+    )
     seconds = core.scaled(core.CONFIG["ecs"].get("task_start_seconds", 0))
     core.after(seconds, _task_running, backend, cluster.name, task, name="ecs-task-running")
     return task
@@ -292,8 +305,13 @@ def _task_running(backend: Any, cluster_name: str, task: Any) -> None:
             core.record("ecs.task.lb_error", task_arn=task.task_arn, load_balancer=name, error=str(err))
     task.last_status = "RUNNING"
     task.started_at = _now()
-    core.record("ecs.task.running", cluster=cluster_name, service=getattr(task, "_world_service", None),
-                task_arn=task.task_arn, instance_id=ci.ec2_instance_id if ci else None)
+    core.record(
+        "ecs.task.running",
+        cluster=cluster_name,
+        service=getattr(task, "_world_service", None),
+        task_arn=task.task_arn,
+        instance_id=ci.ec2_instance_id if ci else None,
+    )
     _refresh_counts(backend, cluster_name)
     _schedule_reconcile(backend, cluster_name)
 
@@ -302,10 +320,14 @@ def _lb_backends(backend: Any) -> tuple[Any, Any]:
     from moto.elb.models import elb_backends
     from moto.elbv2.models import elbv2_backends
 
-    return elbv2_backends[backend.account_id][backend.region_name], elb_backends[backend.account_id][backend.region_name]
+    return elbv2_backends[backend.account_id][backend.region_name], elb_backends[backend.account_id][
+        backend.region_name
+    ]
 
 
-def _stop_task(backend: Any, cluster_name: str, task: Any, reason: str, code: str = "ServiceSchedulerInitiated") -> None:
+def _stop_task(
+    backend: Any, cluster_name: str, task: Any, reason: str, code: str = "ServiceSchedulerInitiated"
+) -> None:
     """Stop a task the way ECS does: deregister from its load balancers, drain, stop."""
     if task.desired_status == "STOPPED":
         return
@@ -313,8 +335,13 @@ def _stop_task(backend: Any, cluster_name: str, task: Any, reason: str, code: st
     task.stopped_reason = reason
     task.stop_code = code
     task.stopping_at = _now()
-    core.record("ecs.task.stopping", cluster=cluster_name, service=getattr(task, "_world_service", None),
-                task_arn=task.task_arn, reason=reason)
+    core.record(
+        "ecs.task.stopping",
+        cluster=cluster_name,
+        service=getattr(task, "_world_service", None),
+        task_arn=task.task_arn,
+        reason=reason,
+    )
     wait = 0.0
     if task.last_status == "RUNNING":
         wait = _deregister_from_lbs(backend, task, _ci_of(backend, cluster_name, task))
@@ -396,8 +423,14 @@ def _task_stopped(backend: Any, cluster_name: str, task: Any) -> None:
     if ci is not None and not getattr(task, "_world_freed", False):
         backend.update_container_instance_resources(ci, task.resource_requirements, removing=True)
         task._world_freed = True
-    core.record("ecs.task.stopped", cluster=cluster_name, service=getattr(task, "_world_service", None),
-                task_arn=task.task_arn, instance_id=ci.ec2_instance_id if ci else None, reason=task.stopped_reason)
+    core.record(
+        "ecs.task.stopped",
+        cluster=cluster_name,
+        service=getattr(task, "_world_service", None),
+        task_arn=task.task_arn,
+        instance_id=ci.ec2_instance_id if ci else None,
+        reason=task.stopped_reason,
+    )
     _refresh_counts(backend, cluster_name)
     _schedule_reconcile(backend, cluster_name)
 
@@ -432,13 +465,23 @@ def _reconcile(backend: Any, service: Any) -> None:
     max_total = math.floor(desired * int(config.get("maximumPercent", 200)) / 100)
     min_healthy = math.ceil(desired * int(config.get("minimumHealthyPercent", 100)) / 100)
     tasks = _service_tasks(backend, service)
-    status_of = {t.task_arn: (_ci_of(backend, cluster_name, t).status if _ci_of(backend, cluster_name, t) else "INACTIVE") for t in tasks}
+    status_of = {
+        t.task_arn: (_ci_of(backend, cluster_name, t).status if _ci_of(backend, cluster_name, t) else "INACTIVE")
+        for t in tasks
+    }
     keepers = [t for t in tasks if status_of[t.task_arn] == "ACTIVE"]
     draining = [t for t in tasks if status_of[t.task_arn] != "ACTIVE"]
 
     # scale in: too many tasks on active instances (newest first)
-    for task in sorted(keepers, key=lambda t: t.created_at if hasattr(t, "created_at") else _now(), reverse=True)[: max(0, len(keepers) - desired)]:
-        _stop_task(backend, cluster_name, task, f"Scaling activity initiated by (deployment {service.deployments[0]['id'] if service.deployments else ''})")
+    for task in sorted(keepers, key=lambda t: t.created_at if hasattr(t, "created_at") else _now(), reverse=True)[
+        : max(0, len(keepers) - desired)
+    ]:
+        _stop_task(
+            backend,
+            cluster_name,
+            task,
+            f"Scaling activity initiated by (deployment {service.deployments[0]['id'] if service.deployments else ''})",
+        )
         keepers.remove(task)
         tasks.remove(task)
     # PENDING tasks on draining instances stop at once
@@ -469,7 +512,10 @@ def _reconcile(backend: Any, service: Any) -> None:
         if not getattr(service, "_world_unplaced", False):
             core.record("ecs.service.no_room", cluster=cluster_name, service=service.name, missing=need - started)
         service._world_unplaced = True
-        _service_event(service, f"(service {service.name}) was unable to place a task because no container instance met all of its requirements.")
+        _service_event(
+            service,
+            f"(service {service.name}) was unable to place a task because no container instance met all of its requirements.",
+        )
     else:
         service._world_unplaced = False
 
@@ -503,18 +549,25 @@ def _record_service(kind: str, service: Any) -> None:
     """The service's desired count, deployment configuration and load balancers, for judging capacity."""
     config = getattr(service, "deployment_configuration", None) or DEFAULT_DEPLOYMENT
     lbs = service.load_balancers or []
-    core.record(kind, cluster=service.cluster_name, service=service.name, desired=service.desired_count,
-                minimum_healthy_percent=int(config.get("minimumHealthyPercent", 100)),
-                maximum_percent=int(config.get("maximumPercent", 200)),
-                target_groups=[lb["targetGroupArn"] for lb in lbs if lb.get("targetGroupArn")],
-                load_balancers=[lb["loadBalancerName"] for lb in lbs if lb.get("loadBalancerName")])
+    core.record(
+        kind,
+        cluster=service.cluster_name,
+        service=service.name,
+        desired=service.desired_count,
+        minimum_healthy_percent=int(config.get("minimumHealthyPercent", 100)),
+        maximum_percent=int(config.get("maximumPercent", 200)),
+        target_groups=[lb["targetGroupArn"] for lb in lbs if lb.get("targetGroupArn")],
+        load_balancers=[lb["loadBalancerName"] for lb in lbs if lb.get("loadBalancerName")],
+    )
 
 
 def _update_service(self: Any, service_properties: dict[str, Any]) -> Any:
     config = service_properties.pop("deployment_configuration", None)
     service = _orig_update_service(self, service_properties)
     if config:
-        service.deployment_configuration = dict(getattr(service, "deployment_configuration", DEFAULT_DEPLOYMENT), **config)
+        service.deployment_configuration = dict(
+            getattr(service, "deployment_configuration", DEFAULT_DEPLOYMENT), **config
+        )
     _record_service("ecs.service.updated", service)
     _refresh_counts(self, service.cluster_name)
     _schedule_reconcile(self, service.cluster_name)
@@ -527,12 +580,19 @@ def _update_container_instances_state(self: Any, cluster_str: str, ids: list[str
         ci = self.container_instances.get(cluster.name, {}).get(ci_id.split("/")[-1])
         if ci is not None and ci.status == "INACTIVE":
             raise InvalidParameterException(f"Container instance {ci_id} is INACTIVE and cannot change status.")
-    before = {ci_id: getattr(self.container_instances.get(cluster.name, {}).get(ci_id.split("/")[-1]), "status", None) for ci_id in ids}
+    before = {
+        ci_id: getattr(self.container_instances.get(cluster.name, {}).get(ci_id.split("/")[-1]), "status", None)
+        for ci_id in ids
+    }
     result = _orig_update_ci_state(self, cluster_str, ids, status)
     for ci in result[0]:
         if before.get(ci.container_instance_arn, before.get(ci.id)) != ci.status:
-            core.record(f"ecs.container_instance.{ci.status.lower()}", cluster=cluster.name,
-                        instance_id=ci.ec2_instance_id, container_instance=ci.container_instance_arn)
+            core.record(
+                f"ecs.container_instance.{ci.status.lower()}",
+                cluster=cluster.name,
+                instance_id=ci.ec2_instance_id,
+                container_instance=ci.container_instance_arn,
+            )
     _schedule_reconcile(self, cluster.name)
     return result
 
@@ -550,14 +610,24 @@ def _deregister_container_instance(self: Any, cluster_str: str, container_instan
     result = _orig_deregister_ci(self, cluster_str, container_instance_str, force)
     if cluster.name in self.clusters:
         self.clusters[cluster.name].registered_container_instances_count -= 1
-    core.record("ecs.container_instance.deregistered", cluster=cluster.name, instance_id=result.ec2_instance_id,
-                container_instance=result.container_instance_arn, force=force)
+    core.record(
+        "ecs.container_instance.deregistered",
+        cluster=cluster.name,
+        instance_id=result.ec2_instance_id,
+        container_instance=result.container_instance_arn,
+        force=force,
+    )
     for task in on_it:
         task._world_orphaned = True
         if task.last_status == "RUNNING":
             _deregister_from_lbs(self, task, result)
-        core.record("ecs.task.orphaned", cluster=cluster.name, service=getattr(task, "_world_service", None),
-                    task_arn=task.task_arn, instance_id=result.ec2_instance_id)
+        core.record(
+            "ecs.task.orphaned",
+            cluster=cluster.name,
+            service=getattr(task, "_world_service", None),
+            task_arn=task.task_arn,
+            instance_id=result.ec2_instance_id,
+        )
     _refresh_counts(self, cluster.name)
     _schedule_reconcile(self, cluster.name)
     return result
@@ -582,8 +652,13 @@ def _standalone_started(backend: Any, cluster_name: str, tasks: list[Any]) -> No
         ci = _ci_of(backend, cluster_name, task)
         task.last_status = "RUNNING"
         task.started_at = _now()
-        core.record("ecs.task.running", cluster=cluster_name, service=None, task_arn=task.task_arn,
-                    instance_id=ci.ec2_instance_id if ci else None)
+        core.record(
+            "ecs.task.running",
+            cluster=cluster_name,
+            service=None,
+            task_arn=task.task_arn,
+            instance_id=ci.ec2_instance_id if ci else None,
+        )
         if seconds is not None:
             core.after(core.scaled(seconds), _standalone_exited, backend, cluster_name, task, name="ecs-task-exited")
     _refresh_counts(backend, cluster_name)

@@ -50,7 +50,6 @@ from typing import Any
 
 from moto.events import models as events_models
 from moto.stepfunctions import models as sfn_models
-
 from world import core
 
 DEFAULT_MAX_EVENT_AGE = 86400  # "How EventBridge retries delivering events": 24 hours
@@ -60,7 +59,7 @@ NOT_RETRIED = ("StateMachineDoesNotExist", "ResourceNotFoundException", "Invalid
 _rng = random.Random(0)
 _lock = threading.Lock()
 _ordinals: dict[str, int] = {}  # event id -> ordinal among the events subject to the policy
-_plans: dict[str, "Plan"] = {}
+_plans: dict[str, Plan] = {}
 _counter = itertools.count(1)
 
 
@@ -166,7 +165,7 @@ def _normalise(event: dict[str, Any]) -> dict[str, Any]:
     event = dict(event)
     event.pop("ingestion-time", None)
     if isinstance(event.get("time"), (int, float)):
-        event["time"] = datetime.datetime.fromtimestamp(event["time"], datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["time"] = datetime.datetime.fromtimestamp(event["time"], datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return event
 
 
@@ -225,11 +224,15 @@ def _attempt(delivery: Delivery) -> None:
         _drop(delivery, f"{max_retries} retries exhausted")
         return
     cfg = _config()
-    cap = min(float(cfg.get("retry_max_backoff_seconds", 900)),
-              float(cfg.get("retry_base_seconds", 1)) * 2 ** (delivery.attempts - 1))
+    cap = min(
+        float(cfg.get("retry_max_backoff_seconds", 900)),
+        float(cfg.get("retry_base_seconds", 1)) * 2 ** (delivery.attempts - 1),
+    )
     with _lock:
         backoff = _rng.uniform(0, cap)
-    core.record("eventbridge.failed", **delivery.fields(), attempt=delivery.attempts, error=error, retry_in=round(backoff, 3))
+    core.record(
+        "eventbridge.failed", **delivery.fields(), attempt=delivery.attempts, error=error, retry_in=round(backoff, 3)
+    )
     core.after(core.scaled(backoff), _attempt, delivery, name="eventbridge-retry")
 
 
@@ -260,8 +263,12 @@ def _deliver(delivery: Delivery) -> tuple[str | None, bool]:
             execution = get_backend(account, region).start_execution(
                 state_machine_arn=arn, name=str(uuid.uuid4()), execution_input=delivery.payload
             )
-            core.record("eventbridge.delivered", **delivery.fields(), attempt=delivery.attempts,
-                        execution_arn=execution.execution_arn)
+            core.record(
+                "eventbridge.delivered",
+                **delivery.fields(),
+                attempt=delivery.attempts,
+                execution_arn=execution.execution_arn,
+            )
         else:
             _invoke_lambda(delivery, account, region)
     except Exception as err:
@@ -280,11 +287,21 @@ def _invoke_lambda(delivery: Delivery, account: str, region: str) -> None:
 
     def run() -> None:
         try:
-            backend.invoke(function_name=delivery.arn, qualifier=None, body=delivery.payload,
-                           headers={"X-Amz-Invocation-Type": "Event"}, response_headers={})
+            backend.invoke(
+                function_name=delivery.arn,
+                qualifier=None,
+                body=delivery.payload,
+                headers={"X-Amz-Invocation-Type": "Event"},
+                response_headers={},
+            )
         except Exception as err:
-            core.record("eventbridge.failed", **delivery.fields(), attempt=delivery.attempts,
-                        error=f"{type(err).__name__}: {err}", retry_in=None)
+            core.record(
+                "eventbridge.failed",
+                **delivery.fields(),
+                attempt=delivery.attempts,
+                error=f"{type(err).__name__}: {err}",
+                retry_in=None,
+            )
 
     core.record("eventbridge.delivered", **delivery.fields(), attempt=delivery.attempts)
     threading.Thread(target=run, name="world-event-lambda", daemon=True).start()
@@ -332,8 +349,13 @@ def deliver_event(account_id: str, region: str, event: dict[str, Any]) -> None:
     """Send an AWS service event to the rules of the account's default event bus."""
     backend = events_models.events_backends[account_id][region]
     bus = backend.event_buses.get("default")
-    core.record("eventbridge.event", id=event.get("id"), source=event["source"], detail_type=event["detail-type"],
-                detail=event["detail"])
+    core.record(
+        "eventbridge.event",
+        id=event.get("id"),
+        source=event["source"],
+        detail_type=event["detail-type"],
+        detail=event["detail"],
+    )
     if bus is None:
         return
     for rule in list(bus.rules.values()):

@@ -85,7 +85,7 @@ def error_response(api: Any, kind: str) -> tuple[int, dict[str, str], bytes]:
     if api.protocol == "ec2":
         code = "RequestLimitExceeded" if throttle else "Unavailable"
         body = (
-            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code>"
+            f'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{code}</Code>'
             f"<Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
         ).encode()
         return 503, {"Content-Type": "text/xml"}, body
@@ -143,8 +143,13 @@ def draw(service: str, operation: str) -> str | None:
 
 
 def _get_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
-    return 200, {"calls": dict(sorted(CALLS.items())), "faults": dict(sorted(FAULTS.items())), "total": sum(CALLS.values()),
-                 "functions": dict(sorted(FUNCTION_CALLS.items())), "functions_total": sum(FUNCTION_CALLS.values())}
+    return 200, {
+        "calls": dict(sorted(CALLS.items())),
+        "faults": dict(sorted(FAULTS.items())),
+        "total": sum(CALLS.values()),
+        "functions": dict(sorted(FUNCTION_CALLS.items())),
+        "functions_total": sum(FUNCTION_CALLS.values()),
+    }
 
 
 def _reset_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:

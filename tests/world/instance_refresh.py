@@ -39,17 +39,16 @@ from typing import Any
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.core.responses import ActionResult
-
 from world import core
 
 TICK = 0.1  # world seconds between two looks at a refresh in progress
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
-def _refreshes(group: Any) -> list["Refresh"]:
+def _refreshes(group: Any) -> list[Refresh]:
     if not hasattr(group, "_world_refreshes"):
         group._world_refreshes = []
     return group._world_refreshes
@@ -63,10 +62,18 @@ class Refresh:
         self.max_healthy = int(preferences.get("MaxHealthyPercentage", 100))
         warmup = preferences.get("InstanceWarmup")
         if warmup is None:
-            warmup = getattr(group, "default_instance_warmup", None) or getattr(group, "health_check_grace_period", None) or 0
+            warmup = (
+                getattr(group, "default_instance_warmup", None)
+                or getattr(group, "health_check_grace_period", None)
+                or 0
+            )
         self.warmup = float(warmup)
-        self.preferences = {"MinHealthyPercentage": self.min_healthy, "MaxHealthyPercentage": self.max_healthy,
-                            "InstanceWarmup": int(self.warmup), "SkipMatching": False}
+        self.preferences = {
+            "MinHealthyPercentage": self.min_healthy,
+            "MaxHealthyPercentage": self.max_healthy,
+            "InstanceWarmup": int(self.warmup),
+            "SkipMatching": False,
+        }
         self.status = "Pending"
         self.status_reason = ""
         self.start_time = _now()
@@ -135,8 +142,9 @@ class Refresh:
 
         batch = [s for s in _choose_victims(self.group, len(self.group.instance_states)) if s in remaining]
         self.batch = [s.instance.id for s in batch[: self.batch_size()]]
-        core.record("asg.instance_refresh.batch", asg=self.group.name, instance_refresh_id=self.id,
-                    instances=self.batch)
+        core.record(
+            "asg.instance_refresh.batch", asg=self.group.name, instance_refresh_id=self.id, instances=self.batch
+        )
         if self.max_healthy > 100:
             self._launch(len(self.batch))
         else:
@@ -177,9 +185,11 @@ def _group(self: Any) -> Any:
 def start_instance_refresh(self: Any) -> ActionResult:
     group = _group(self)
     if any(r.status in ("Pending", "InProgress", "Cancelling") for r in _refreshes(group)):
-        raise AutoscalingClientError("InstanceRefreshInProgress",
-                                     f"An Instance Refresh is already in progress and blocks the execution of this "
-                                     f"Instance Refresh for {group.name}.")
+        raise AutoscalingClientError(
+            "InstanceRefreshInProgress",
+            f"An Instance Refresh is already in progress and blocks the execution of this "
+            f"Instance Refresh for {group.name}.",
+        )
     strategy = self._get_param("Strategy") or "Rolling"
     if strategy != "Rolling":
         raise ValidationError(f"Strategy {strategy} is not supported by the world")
@@ -189,8 +199,9 @@ def start_instance_refresh(self: Any) -> ActionResult:
         raise ValidationError("SkipMatching is not modelled by the world")
     refresh = Refresh(group, preferences)
     _refreshes(group).insert(0, refresh)
-    core.record("asg.instance_refresh.started", asg=group.name, instance_refresh_id=refresh.id,
-                instances=list(refresh.old))
+    core.record(
+        "asg.instance_refresh.started", asg=group.name, instance_refresh_id=refresh.id, instances=list(refresh.old)
+    )
     core.after(0, refresh.tick, name="instance-refresh")
     return ActionResult({"InstanceRefreshId": refresh.id})
 
@@ -206,8 +217,10 @@ def cancel_instance_refresh(self: Any) -> ActionResult:
     group = _group(self)
     active = [r for r in _refreshes(group) if r.status in ("Pending", "InProgress")]
     if not active:
-        raise AutoscalingClientError("ActiveInstanceRefreshNotFound",
-                                     f"No in progress or pending Instance Refresh found for Auto Scaling group {group.name}")
+        raise AutoscalingClientError(
+            "ActiveInstanceRefreshNotFound",
+            f"No in progress or pending Instance Refresh found for Auto Scaling group {group.name}",
+        )
     active[0].cancel()
     return ActionResult({"InstanceRefreshId": active[0].id})
 

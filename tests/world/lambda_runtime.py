@@ -128,7 +128,7 @@ class Sandbox:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    pool: "Pool"
+    pool: Pool
 
     def log_message(self, *_args: Any) -> None:
         pass
@@ -159,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None, ""
         return self.pool.sandboxes.get(int(match.group(1))), match.group(2)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         box, path = self._route()
         if box is None or path != "/2018-06-01/runtime/invocation/next":
             self._reply(404, b'{"errorType":"NotFound"}')
@@ -168,15 +168,19 @@ class _Handler(BaseHTTPRequestHandler):
         if invocation is None:  # the sandbox is being shut down
             self._reply(410, b'{"errorType":"Gone"}')
             return
-        self._reply(200, invocation.body, {
-            "Content-Type": "application/json",
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(int((invocation.deadline or time.time()) * 1000)),
-            "Lambda-Runtime-Invoked-Function-Arn": invocation.arn,
-            "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
-        })
+        self._reply(
+            200,
+            invocation.body,
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(int((invocation.deadline or time.time()) * 1000)),
+                "Lambda-Runtime-Invoked-Function-Arn": invocation.arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+            },
+        )
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         box, path = self._route()
         body = self._body()
         if box is None:
@@ -229,8 +233,9 @@ class Pool:
         with self.lock:
             for box in [b for b in self.sandboxes.values() if b.name == name and not b.busy]:
                 if not box.alive() or box.env != wanted:
-                    self._retire(box, "crashed" if not box.alive() and box.process.returncode not in (0, -15)
-                                 else "reconfigured")
+                    self._retire(
+                        box, "crashed" if not box.alive() and box.process.returncode not in (0, -15) else "reconfigured"
+                    )
             idle = next((b for b in self.sandboxes.values() if b.name == name and not b.busy), None)
             if idle is None:
                 self._check_concurrency(fn)
@@ -244,13 +249,19 @@ class Pool:
         reserved = getattr(fn, "reserved_concurrency", None)
         if reserved is not None and self.busy(name) >= int(reserved):
             self.throttles[name] = self.throttles.get(name, 0) + 1
-            core.record("lambda.throttled", function=name, reason="ReservedFunctionConcurrentInvocationLimitExceeded",
-                        concurrency=int(reserved))
+            core.record(
+                "lambda.throttled",
+                function=name,
+                reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+                concurrency=int(reserved),
+            )
             raise TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", "Rate Exceeded.")
         limit = int((core.CONFIG.get("lambda") or {}).get("concurrency", ACCOUNT_CONCURRENCY))
         if self.busy() >= limit:
             self.throttles[name] = self.throttles.get(name, 0) + 1
-            core.record("lambda.throttled", function=name, reason="ConcurrentInvocationLimitExceeded", concurrency=limit)
+            core.record(
+                "lambda.throttled", function=name, reason="ConcurrentInvocationLimitExceeded", concurrency=limit
+            )
             raise TooManyRequests("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
 
     def _start(self, fn: Any, wanted: dict[str, str]) -> Sandbox:
@@ -281,9 +292,10 @@ class Pool:
         }
         env.update(wanted)
         log_path = self.log_dir / f"{name}.log"  # one log per function, as its log group
-        log = open(log_path, "ab")
-        process = subprocess.Popen([str(binary)], env=env, cwd=self.log_dir, stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        log = open(log_path, "ab")  # noqa: SIM115 (the process's stdout for its whole life)
+        process = subprocess.Popen(
+            [str(binary)], env=env, cwd=self.log_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         box = Sandbox(name, wanted, process, log_path, sid)
         self.sandboxes[sid] = box
@@ -293,8 +305,14 @@ class Pool:
     def _retire(self, box: Sandbox, reason: str) -> None:
         box.stop()
         self.sandboxes.pop(box.id, None)
-        core.record("lambda.sandbox.stopped", function=box.name, pid=box.process.pid, reason=reason,
-                    returncode=box.process.returncode, sandbox=box.id)
+        core.record(
+            "lambda.sandbox.stopped",
+            function=box.name,
+            pid=box.process.pid,
+            reason=reason,
+            returncode=box.process.returncode,
+            sandbox=box.id,
+        )
 
     def release(self, box: Sandbox, gone: str | None = None) -> None:
         with self.lock:
@@ -352,13 +370,26 @@ class Pool:
                 code = box.process.returncode
                 self.release(box, "exited")
                 tail = _tail(box.log_path)
-                return json.dumps({"errorType": "Runtime.ExitError",
-                                   "errorMessage": f"Runtime exited with error: exit status {code}. {tail}"}), True, ""
+                return (
+                    json.dumps(
+                        {
+                            "errorType": "Runtime.ExitError",
+                            "errorMessage": f"Runtime exited with error: exit status {code}. {tail}",
+                        }
+                    ),
+                    True,
+                    "",
+                )
             if time.monotonic() > deadline + box.world_seconds:
                 box.errors += 1
                 self.release(box, "timeout")  # Lambda ends the environment of a timed-out invocation
-                return json.dumps({"errorType": "Sandbox.Timedout",
-                                   "errorMessage": f"Task timed out after {timeout:.2f} seconds"}), True, ""
+                return (
+                    json.dumps(
+                        {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
+                    ),
+                    True,
+                    "",
+                )
         kind, body = invocation.outcome or ("error", b"{}")
         self.release(box)
         if kind == "response":
@@ -374,9 +405,20 @@ class Pool:
 
     def describe(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [{"function": b.name, "sandbox": b.id, "pid": b.process.pid, "alive": b.alive(), "busy": b.busy,
-                     "log": str(b.log_path), "started": b.started, "invocations": b.invocations, "errors": b.errors}
-                    for b in self.sandboxes.values()]
+            return [
+                {
+                    "function": b.name,
+                    "sandbox": b.id,
+                    "pid": b.process.pid,
+                    "alive": b.alive(),
+                    "busy": b.busy,
+                    "log": str(b.log_path),
+                    "started": b.started,
+                    "invocations": b.invocations,
+                    "errors": b.errors,
+                }
+                for b in self.sandboxes.values()
+            ]
 
 
 def _tail(path: Path, limit: int = 600) -> str:

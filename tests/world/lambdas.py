@@ -69,7 +69,6 @@ from typing import Any
 
 from moto.awslambda import models as lambda_models
 from moto.core.exceptions import JsonRESTError
-
 from world import core
 from world.lambda_runtime import ACCOUNT_CONCURRENCY, Pool, TooManyRequests
 
@@ -92,8 +91,9 @@ class TooManyRequestsException(JsonRESTError):
 
     def __init__(self, reason: str, message: str):
         super().__init__("TooManyRequestsException", message)
-        self.description = json.dumps({"__type": "TooManyRequestsException", "message": message,
-                                       "Reason": reason, "Type": "User"})
+        self.description = json.dumps(
+            {"__type": "TooManyRequestsException", "message": message, "Reason": reason, "Type": "User"}
+        )
 
 
 RUNTIME: Pool | None = None
@@ -122,8 +122,13 @@ def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     except TooManyRequests as err:
         raise TooManyRequestsException(err.reason, str(err)) from None
     payload, errored, logs = pool.run(box, self, event)
-    core.record("lambda.invoked", function=self.function_name, errored=errored, sandbox=box.id,
-                error_type=(json.loads(payload).get("errorType") if errored else None))
+    core.record(
+        "lambda.invoked",
+        function=self.function_name,
+        errored=errored,
+        sandbox=box.id,
+        error_type=(json.loads(payload).get("errorType") if errored else None),
+    )
     return payload, errored, logs
 
 
@@ -147,11 +152,15 @@ _sabotage_lock = threading.Lock()
 @core.route("POST", "/_world/lambdas/sabotage")
 def _post_sabotage(_q: dict[str, str], body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict) or not body.get("function") or not body.get("api"):
-        return 400, {"error": "need {\"function\", \"api\", \"do\": \"kill\"|\"hang\"}"}
+        return 400, {"error": 'need {"function", "api", "do": "kill"|"hang"}'}
     if body.get("do", "kill") not in ("kill", "hang"):
         return 400, {"error": "do must be kill or hang"}
-    plan = {"function": body["function"], "api": body["api"], "do": body.get("do", "kill"),
-            "seconds": float(body.get("seconds", 0))}
+    plan = {
+        "function": body["function"],
+        "api": body["api"],
+        "do": body.get("do", "kill"),
+        "seconds": float(body.get("seconds", 0)),
+    }
     with _sabotage_lock:
         SABOTAGE.append(plan)
     return 200, {"armed": SABOTAGE}

@@ -63,12 +63,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from moto.elb import models as elb_models
 from moto.elb import responses as elb_responses
 from moto.elbv2 import models as elbv2_models
-
 from world import core
 
 DRAINING_DESCRIPTION = "Instance deregistration currently in progress."
@@ -122,7 +122,7 @@ def _by() -> str:
 class Health:
     """One registration's health-check state: initial -> healthy or unhealthy."""
 
-    __slots__ = ("state", "timer", "goal", "kind", "owner", "instance_id", "fields", "region")
+    __slots__ = ("fields", "goal", "instance_id", "kind", "owner", "region", "state", "timer")
 
     def __init__(self, kind: str, owner: Any, instance_id: str, fields: dict[str, Any], region: str):
         self.state = "initial"
@@ -158,8 +158,11 @@ def _check(health: Health) -> tuple[float, int, int]:
     """(interval s, healthy threshold, unhealthy threshold) of the registration's load balancer."""
     owner = health.owner
     if health.kind == "elbv2":
-        return (float(owner.health_check_interval_seconds or 30), int(owner.healthy_threshold_count or 5),
-                int(owner.unhealthy_threshold_count or 2))
+        return (
+            float(owner.health_check_interval_seconds or 30),
+            int(owner.healthy_threshold_count or 5),
+            int(owner.unhealthy_threshold_count or 2),
+        )
     check = owner.health_check
     if check is None:
         return CLASSIC_DEFAULT_CHECK
@@ -194,7 +197,9 @@ def _health_changes(health: Health, goal: str) -> None:
         core.record(f"elbv2.target.{goal}", **health.fields, **extra)
     else:
         extra = {"reason_code": "Instance"} if goal == "unhealthy" else {}
-        core.record("elb.instance.in_service" if goal == "healthy" else "elb.instance.unhealthy", **health.fields, **extra)
+        core.record(
+            "elb.instance.in_service" if goal == "healthy" else "elb.instance.unhealthy", **health.fields, **extra
+        )
     _health_changed(health.owner.account_id, health.region)
 
 
@@ -299,8 +304,13 @@ def _deregister_instances(self: Any, load_balancer_name: str, instance_ids: Any,
             core.record("elb.instance.draining", load_balancer=lb.name, instance_id=instance_id, by=_by())
             core.after(seconds, _classic_drained, lb, instance_id, name="elb-drained")
         else:
-            core.record("elb.instance.out_of_service", load_balancer=lb.name, instance_id=instance_id, by=_by(),
-                        **({"unhealthy": True} if unhealthy else {}))
+            core.record(
+                "elb.instance.out_of_service",
+                load_balancer=lb.name,
+                instance_id=instance_id,
+                by=_by(),
+                **({"unhealthy": True} if unhealthy else {}),
+            )
     return result
 
 
@@ -350,20 +360,42 @@ def describe_instance_health(self: Any) -> Any:
         if instance_id in lb.instance_ids:
             health = classic_state(lb, instance_id)
             if instance.state != "running":
-                state = {"InstanceId": instance_id, "State": "OutOfService", "ReasonCode": "Instance",
-                         "Description": f"Instance is in {instance.state} state."}
+                state = {
+                    "InstanceId": instance_id,
+                    "State": "OutOfService",
+                    "ReasonCode": "Instance",
+                    "Description": f"Instance is in {instance.state} state.",
+                }
             elif health == "healthy":
                 state = {"InstanceId": instance_id, "State": "InService", "ReasonCode": "N/A", "Description": "N/A"}
             elif health == "unhealthy":
-                state = {"InstanceId": instance_id, "State": "OutOfService", "ReasonCode": "Instance",
-                         "Description": FAILED_CHECKS}
+                state = {
+                    "InstanceId": instance_id,
+                    "State": "OutOfService",
+                    "ReasonCode": "Instance",
+                    "Description": FAILED_CHECKS,
+                }
             else:
-                state = {"InstanceId": instance_id, "State": "OutOfService", "ReasonCode": "ELB",
-                         "Description": REGISTERING}
+                state = {
+                    "InstanceId": instance_id,
+                    "State": "OutOfService",
+                    "ReasonCode": "ELB",
+                    "Description": REGISTERING,
+                }
         elif deadline is not None and deadline > now:
-            state = {"InstanceId": instance_id, "State": "InService", "ReasonCode": "N/A", "Description": DRAINING_DESCRIPTION}
+            state = {
+                "InstanceId": instance_id,
+                "State": "InService",
+                "ReasonCode": "N/A",
+                "Description": DRAINING_DESCRIPTION,
+            }
         else:
-            state = {"InstanceId": instance_id, "State": "OutOfService", "ReasonCode": "ELB", "Description": NOT_REGISTERED}
+            state = {
+                "InstanceId": instance_id,
+                "State": "OutOfService",
+                "ReasonCode": "ELB",
+                "Description": NOT_REGISTERED,
+            }
         states.append(state)
     return ActionResult({"InstanceStates": states})
 
@@ -416,8 +448,14 @@ def _tg_deregister(self: Any, targets: list[dict[str, Any]]) -> None:
         if registered is None:
             continue  # deregistering an absent target succeeds
         health = _stop_health(self, key)
-        fields = {"target_group": self.arn, "id": registered["Id"], "port": registered["Port"], "by": _by(),
-                  "health": health, **nlb}
+        fields = {
+            "target_group": self.arn,
+            "id": registered["Id"],
+            "port": registered["Port"],
+            "by": _by(),
+            "health": health,
+            **nlb,
+        }
         if seconds > 0:
             _tg_draining(self)[key] = (registered, time.monotonic() + seconds)
             core.record("elbv2.target.draining", **fields)
@@ -470,24 +508,51 @@ def _tg_health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
     if registered is not None:
         instance = ec2_backend.get_instance_by_id(target["Id"]) if target["Id"].startswith("i-") else None
         if instance is not None and instance.state != "running":
-            return status(target["Id"], port, self.health_check_port, "unused", "Target.InvalidState", f"Target is in the {instance.state} state")
+            return status(
+                target["Id"],
+                port,
+                self.health_check_port,
+                "unused",
+                "Target.InvalidState",
+                f"Target is in the {instance.state} state",
+            )
         health = target_state(self, target)
         if health == "healthy":
             return status(target["Id"], port, self.health_check_port, "healthy")
         if health == "unhealthy":
-            return status(target["Id"], port, self.health_check_port, "unhealthy", "Target.FailedHealthChecks",
-                          "Health checks failed")
-        return status(target["Id"], port, self.health_check_port, "initial", "Elb.InitialHealthChecking",
-                      "Initial health checks in progress")
+            return status(
+                target["Id"],
+                port,
+                self.health_check_port,
+                "unhealthy",
+                "Target.FailedHealthChecks",
+                "Health checks failed",
+            )
+        return status(
+            target["Id"],
+            port,
+            self.health_check_port,
+            "initial",
+            "Elb.InitialHealthChecking",
+            "Initial health checks in progress",
+        )
     draining = _tg_draining(self).get(key)
     if draining is not None and draining[1] > time.monotonic():
         return status(
-            target["Id"], port, self.health_check_port, "draining",
-            "Target.DeregistrationInProgress", "Target deregistration is in progress",
+            target["Id"],
+            port,
+            self.health_check_port,
+            "draining",
+            "Target.DeregistrationInProgress",
+            "Target deregistration is in progress",
         )
     return status(
-        target["Id"], port, self.health_check_port, "unused",
-        "Target.NotRegistered", "Target is not registered to the target group",
+        target["Id"],
+        port,
+        self.health_check_port,
+        "unused",
+        "Target.NotRegistered",
+        "Target is not registered to the target group",
     )
 
 

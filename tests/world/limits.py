@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import InvalidParameterException

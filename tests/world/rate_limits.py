@@ -66,47 +66,94 @@ DELIVERY_REGION = "us-west-2"
 ECS_PAGE = "Amazon ECS API Reference: Request throttling for the Amazon ECS API"
 EC2_PAGE = "Amazon EC2 Developer Guide: Request throttling for the Amazon EC2 API"
 ELB_PAGE = "Elastic Load Balancing User Guide: Request throttling for the ELB API"
-ASG_PAGE = ("assumed: Amazon EC2 Auto Scaling API Reference (Welcome, API request rate) publishes one shared "
-            "bucket without its size; ELB's account-level figures used")
+ASG_PAGE = (
+    "assumed: Amazon EC2 Auto Scaling API Reference (Welcome, API request rate) publishes one shared "
+    "bucket without its size; ELB's account-level figures used"
+)
 SFN_PAGE = "AWS Step Functions Developer Guide: Step Functions service quotas (API action throttling, other Regions)"
 
 # bucket id -> (burst, rate per second, source, actions: names, or "*" for the service's remaining actions)
 BUCKETS: dict[str, tuple[float, float, str, list[str]]] = {
-    "ecs:cluster-modify": (20, 1, ECS_PAGE, ["CreateCluster", "DeleteCluster", "PutClusterCapacityProviders",
-                                             "UpdateCluster", "UpdateClusterSettings"]),
+    "ecs:cluster-modify": (
+        20,
+        1,
+        ECS_PAGE,
+        ["CreateCluster", "DeleteCluster", "PutClusterCapacityProviders", "UpdateCluster", "UpdateClusterSettings"],
+    ),
     "ecs:cluster-read": (50, 20, ECS_PAGE, ["DescribeClusters", "ListClusters"]),
     "ecs:task-definition-modify": (20, 1, ECS_PAGE, ["DeregisterTaskDefinition", "RegisterTaskDefinition"]),
-    "ecs:task-definition-read": (50, 20, ECS_PAGE, ["DescribeTaskDefinition", "ListTaskDefinitions",
-                                                    "ListTaskDefinitionFamilies"]),
+    "ecs:task-definition-read": (
+        50,
+        20,
+        ECS_PAGE,
+        ["DescribeTaskDefinition", "ListTaskDefinitions", "ListTaskDefinitionFamilies"],
+    ),
     "ecs:task-definition-deletion": (5, 1, ECS_PAGE, ["DeleteTaskDefinitions"]),
-    "ecs:capacity-provider-modify": (10, 1, ECS_PAGE, ["CreateCapacityProvider", "DeleteCapacityProvider",
-                                                       "UpdateCapacityProvider"]),
+    "ecs:capacity-provider-modify": (
+        10,
+        1,
+        ECS_PAGE,
+        ["CreateCapacityProvider", "DeleteCapacityProvider", "UpdateCapacityProvider"],
+    ),
     "ecs:capacity-provider-read": (50, 20, ECS_PAGE, ["DescribeCapacityProviders"]),
     "ecs:tag-modify": (20, 10, ECS_PAGE, ["TagResource", "UntagResource"]),
     "ecs:tag-read": (50, 20, ECS_PAGE, ["ListTagsForResource"]),
     "ecs:setting-modify": (10, 1, ECS_PAGE, ["DeleteAccountSetting", "PutAccountSetting", "PutAccountSettingDefault"]),
     "ecs:setting-read": (50, 20, ECS_PAGE, ["ListAccountSettings"]),
-    "ecs:cluster-resource-modify": (100, 40, ECS_PAGE, [
-        "DeleteAttributes", "DeregisterContainerInstance", "ExecuteCommand", "PutAttributes", "RunTask", "StartTask",
-        "StopTask", "UpdateContainerAgent", "UpdateContainerInstancesState"]),
-    "ecs:cluster-resource-read": (100, 20, ECS_PAGE, ["DescribeContainerInstances", "DescribeTasks", "ListAttributes",
-                                                      "ListContainerInstances", "ListTasks"]),
-    "ecs:agent-modify": (200, 120, ECS_PAGE, ["RegisterContainerInstance", "SubmitAttachmentStateChanges",
-                                              "SubmitContainerStateChange", "SubmitTaskStateChange"]),
+    "ecs:cluster-resource-modify": (
+        100,
+        40,
+        ECS_PAGE,
+        [
+            "DeleteAttributes",
+            "DeregisterContainerInstance",
+            "ExecuteCommand",
+            "PutAttributes",
+            "RunTask",
+            "StartTask",
+            "StopTask",
+            "UpdateContainerAgent",
+            "UpdateContainerInstancesState",
+        ],
+    ),
+    "ecs:cluster-resource-read": (
+        100,
+        20,
+        ECS_PAGE,
+        ["DescribeContainerInstances", "DescribeTasks", "ListAttributes", "ListContainerInstances", "ListTasks"],
+    ),
+    "ecs:agent-modify": (
+        200,
+        120,
+        ECS_PAGE,
+        [
+            "RegisterContainerInstance",
+            "SubmitAttachmentStateChanges",
+            "SubmitContainerStateChange",
+            "SubmitTaskStateChange",
+        ],
+    ),
     "ecs:service-modify": (50, 5, ECS_PAGE, ["CreateService", "DeleteService", "UpdateService"]),
     "ecs:service-read": (100, 20, ECS_PAGE, ["DescribeServices", "ListServices"]),
     "ecs:service-deployment": (50, 20, ECS_PAGE, ["DescribeServiceDeployments", "ListServiceDeployments"]),
     "ecs:task-protection": (200, 80, ECS_PAGE, ["UpdateTaskProtection", "GetTaskProtection"]),
     # any other ECS action: the smallest of the page's categories (harsher than AWS, never kinder)
     "ecs:other": (10, 1, ECS_PAGE + " (an action it does not list: its smallest category)", ["*"]),
-
     "autoscaling:account": (40, 10, ASG_PAGE, ["*"]),
-
     "elb:account": (40, 10, ELB_PAGE + " (account-level bucket of ELB API version 1)", ["*"]),
     "elb:registration": (20, 4, ELB_PAGE, ["RegisterInstancesWithLoadBalancer", "DeregisterInstancesFromLoadBalancer"]),
-    "elb:resource-intensive": (10, 0.2, ELB_PAGE, [
-        "CreateLoadBalancer", "AttachLoadBalancerToSubnets", "DetachLoadBalancerFromSubnets",
-        "EnableAvailabilityZonesForLoadBalancer", "DisableAvailabilityZonesForLoadBalancer"]),
+    "elb:resource-intensive": (
+        10,
+        0.2,
+        ELB_PAGE,
+        [
+            "CreateLoadBalancer",
+            "AttachLoadBalancerToSubnets",
+            "DetachLoadBalancerFromSubnets",
+            "EnableAvailabilityZonesForLoadBalancer",
+            "DisableAvailabilityZonesForLoadBalancer",
+        ],
+    ),
     "elb:non-mutating": (40, 10, ELB_PAGE, ["Describe*"]),
     "elb:mutating": (20, 3, ELB_PAGE, ["*"]),
     "elbv2:account": (40, 10, ELB_PAGE + " (account-level bucket of ELB API version 2)", ["*"]),
@@ -114,17 +161,26 @@ BUCKETS: dict[str, tuple[float, float, str, list[str]]] = {
     "elbv2:resource-intensive": (10, 0.2, ELB_PAGE, ["CreateLoadBalancer", "SetSubnets"]),
     "elbv2:non-mutating": (40, 10, ELB_PAGE, ["Describe*"]),
     "elbv2:mutating": (20, 3, ELB_PAGE, ["*"]),
-
     "ec2:RunInstances": (5, 2, EC2_PAGE, ["RunInstances"]),
     "ec2:StartInstances": (5, 2, EC2_PAGE, ["StartInstances"]),
     "ec2:TerminateInstances": (100, 5, EC2_PAGE, ["TerminateInstances"]),
     "ec2:CreateTags": (100, 10, EC2_PAGE, ["CreateTags", "DeleteTags"]),
-    "ec2:unfiltered": (50, 10, EC2_PAGE + " (unfiltered and unpaginated non-mutating actions)", [
-        "DescribeInstances", "DescribeInstanceStatus", "DescribeNetworkInterfaces", "DescribeSecurityGroups",
-        "DescribeSnapshots", "DescribeSpotInstanceRequests", "DescribeVolumes"]),
+    "ec2:unfiltered": (
+        50,
+        10,
+        EC2_PAGE + " (unfiltered and unpaginated non-mutating actions)",
+        [
+            "DescribeInstances",
+            "DescribeInstanceStatus",
+            "DescribeNetworkInterfaces",
+            "DescribeSecurityGroups",
+            "DescribeSnapshots",
+            "DescribeSpotInstanceRequests",
+            "DescribeVolumes",
+        ],
+    ),
     "ec2:non-mutating": (100, 20, EC2_PAGE, ["Describe*", "List*", "Get*", "Search*"]),
     "ec2:mutating": (50, 5, EC2_PAGE, ["*"]),
-
     "stepfunctions:StartExecution": (800, 150, SFN_PAGE, ["StartExecution"]),
     "stepfunctions:StopExecution": (500, 25, SFN_PAGE, ["StopExecution"]),
     "stepfunctions:DescribeExecution": (250, 10, SFN_PAGE, ["DescribeExecution"]),
@@ -134,8 +190,12 @@ BUCKETS: dict[str, tuple[float, float, str, list[str]]] = {
     "stepfunctions:DescribeStateMachineForExecution": (200, 1, SFN_PAGE, ["DescribeStateMachineForExecution"]),
     "stepfunctions:ListStateMachines": (100, 5, SFN_PAGE, ["ListStateMachines"]),
     "stepfunctions:SendTask": (1500, 300, SFN_PAGE, ["SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"]),
-    "stepfunctions:modify": (100, 1, SFN_PAGE, ["CreateStateMachine", "DeleteStateMachine", "UpdateStateMachine",
-                                                "CreateActivity", "DeleteActivity"]),
+    "stepfunctions:modify": (
+        100,
+        1,
+        SFN_PAGE,
+        ["CreateStateMachine", "DeleteStateMachine", "UpdateStateMachine", "CreateActivity", "DeleteActivity"],
+    ),
     # RedriveExecution and the actions the page does not list: its smallest figures
     "stepfunctions:other": (100, 1, SFN_PAGE + " (an action it does not list: its smallest figures)", ["*"]),
 }
@@ -177,7 +237,7 @@ def buckets_of(service: str, operation: str) -> list[str]:
 
 
 class Bucket:
-    __slots__ = ("burst", "rate", "tokens", "ticks")
+    __slots__ = ("burst", "rate", "ticks", "tokens")
 
     def __init__(self, burst: float, rate: float):
         self.burst, self.rate, self.tokens, self.ticks = burst, rate, burst, 0
@@ -275,16 +335,31 @@ class Limiter:
         for api, rows in series.items():
             service, _, operation = api.partition(":")
             top = max(rows, key=lambda r: r[1])
-            peaks[api] = {"calls": top[1], "second": top[0], "total": sum(r[1] for r in rows),
-                          "accepted": max(r[1] - r[2] for r in rows),  # the most calls let through in a second
-                          "throttled": throttled.get(api, 0), "limit": self.limit_of(service, operation)}
+            peaks[api] = {
+                "calls": top[1],
+                "second": top[0],
+                "total": sum(r[1] for r in rows),
+                "accepted": max(r[1] - r[2] for r in rows),  # the most calls let through in a second
+                "throttled": throttled.get(api, 0),
+                "limit": self.limit_of(service, operation),
+            }
         cfg = self.config()
         return {
-            "enabled": bool(cfg.get("enabled", True)), "scale": float(cfg.get("scale", 1.0)),
-            "timescale": float(core.CONFIG.get("timescale", 1.0)), "since": self.epoch,
-            "buckets": {bid: {"burst": self.figures(bid)[0], "rate": self.figures(bid)[1], "source": BUCKETS[bid][2],
-                              "actions": BUCKETS[bid][3]} for bid in BUCKETS},
-            "series": series, "peaks": peaks,
+            "enabled": bool(cfg.get("enabled", True)),
+            "scale": float(cfg.get("scale", 1.0)),
+            "timescale": float(core.CONFIG.get("timescale", 1.0)),
+            "since": self.epoch,
+            "buckets": {
+                bid: {
+                    "burst": self.figures(bid)[0],
+                    "rate": self.figures(bid)[1],
+                    "source": BUCKETS[bid][2],
+                    "actions": BUCKETS[bid][3],
+                }
+                for bid in BUCKETS
+            },
+            "series": series,
+            "peaks": peaks,
         }
 
 
@@ -298,8 +373,10 @@ def throttle_response(api: Any) -> tuple[int, dict[str, str], bytes]:
     code = THROTTLE_CODES.get(api.service)
     if code is None:
         return faults.error_response(api, "throttle")
-    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>Rate exceeded</Message></Error>"
-            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>").encode()
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>Rate exceeded</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    ).encode()
     return 400, {"Content-Type": "text/xml"}, body
 
 
@@ -377,9 +454,14 @@ def peak_table(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for api, peak in sorted(report.get("peaks", {}).items()):
         limit = peak.get("limit")
-        out[api] = {"peak": peak["calls"], "at_second": peak["second"], "peak_accepted": peak.get("accepted"),
-                    "calls": peak["total"], "throttled": peak["throttled"],
-                    "limit": None if limit is None else {"bucket": limit["bucket"], "burst": limit["burst"],
-                                                         "rate_per_second": limit["rate"]}}
+        out[api] = {
+            "peak": peak["calls"],
+            "at_second": peak["second"],
+            "peak_accepted": peak.get("accepted"),
+            "calls": peak["total"],
+            "throttled": peak["throttled"],
+            "limit": None
+            if limit is None
+            else {"bucket": limit["bucket"], "burst": limit["burst"], "rate_per_second": limit["rate"]},
+        }
     return out
-

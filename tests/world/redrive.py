@@ -48,7 +48,6 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend import execution_worker as worker_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
-
 from world import core
 
 REDRIVABLE_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
@@ -104,7 +103,7 @@ def _history(execution: Any) -> list[dict[str, Any]]:
 
 def not_redrivable_reason(execution: Any, now: datetime.datetime | None = None) -> str | None:
     """AWS's redriveStatusReason, or None when the execution can be redriven."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     status = execution.status
     if str(getattr(execution.state_machine, "sm_type", "STANDARD")) not in ("STANDARD", "StateMachineType.STANDARD"):
         return "Execution is of type EXPRESS and cannot be redriven."
@@ -163,7 +162,7 @@ def redrive(execution: Any, client_token: str | None = None) -> datetime.datetim
     if failed is None:
         raise ExecutionNotRedrivable("Execution has no state to redrive.")
     state_name, state_input = failed
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     count = getattr(execution, "redrive_count", 0) + 1
     env = worker.env
 
@@ -199,8 +198,9 @@ def redrive(execution: Any, client_token: str | None = None) -> datetime.datetim
     thread = threading.Thread(target=run, name="sfn-redrive", daemon=True)
     TMP_THREADS.append(thread)
     thread.start()
-    core.record("stepfunctions.execution.redriven", execution_arn=execution.execution_arn, state=state_name,
-                redrive_count=count)
+    core.record(
+        "stepfunctions.execution.redriven", execution_arn=execution.execution_arn, state=state_name, redrive_count=count
+    )
     if client_token:
         tokens[client_token] = now
     return now
@@ -266,7 +266,7 @@ def list_executions(self: Any) -> ActionResult:
     for item in response.get("executions", []):
         execution = backend.describe_execution(item["executionArn"])
         count = getattr(execution, "redrive_count", 0)
-        if wanted == "REDRIVEN" and not count or wanted == "NOT_REDRIVEN" and count:
+        if (wanted == "REDRIVEN" and not count) or (wanted == "NOT_REDRIVEN" and count):
             continue
         item.update(_redrive_fields(execution, describe=False))
         items.append(item)

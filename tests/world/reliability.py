@@ -84,28 +84,66 @@ CASES = [
     Case("5xx-20", "20% HTTP 503 on every API the functions call", "faults_5xx_20.json"),
     Case("throttle-50", "50% throttling on every API the functions call", "faults_throttle_50.json"),
     Case("5xx-50", "50% HTTP 503 on every API the functions call", "faults_5xx_50.json"),
-    Case("killed", "function process killed mid-call (deregister-lb in DeregisterTargets, "
-         "complete-lifecycle in CompleteLifecycleAction)", "lambda_killed.json"),
-    Case("timeout", "function timing out (check-drained's DescribeTasks held 20 s, Timeout 5 s)", "lambda_timeout.json"),
-    Case("ec2-terminated", "instance terminated through EC2 by someone else mid-drain", "instance_terminated_mid_drain.json"),
+    Case(
+        "killed",
+        "function process killed mid-call (deregister-lb in DeregisterTargets, "
+        "complete-lifecycle in CompleteLifecycleAction)",
+        "lambda_killed.json",
+    ),
+    Case(
+        "timeout", "function timing out (check-drained's DescribeTasks held 20 s, Timeout 5 s)", "lambda_timeout.json"
+    ),
+    Case(
+        "ec2-terminated",
+        "instance terminated through EC2 by someone else mid-drain",
+        "instance_terminated_mid_drain.json",
+    ),
     Case("deregistered", "container instance deregistered (force) mid-drain", "container_instance_deregistered.json"),
     Case("lb-deleted", "Classic ELB and target group deleted mid-drain", "load_balancers_deleted.json"),
     Case("hook-deleted", "lifecycle hook deleted mid-drain", "hook_deleted.json"),
-    Case("load", "scale-in of many instances at once", "scale_in_50_of_60.json", small={
-        "instances": 12, "service": {"desired": 2}, "scale_in": {"count": 10},
-        "scaler": {"min_task_count": 2, "n_count": 1},
-        "expect": {"executions": {"SUCCEEDED": 10}, "terminated": 10, "completed_by_us": 10},
-        "timeout_seconds": 300}, load=True),
-    Case("asg-deleted", "Auto Scaling group force-deleted mid-drain (refused without ForceDelete)",
-         "asg_deleted_mid_drain.json", accept=("ResourceNotFound",)),
-    Case("cluster-deleted", "cluster deleted mid-drain (instances deregistered, service deleted)",
-         "cluster_deleted_mid_drain.json"),
-    Case("agent-disconnected", "ECS agent disconnected mid-drain (the instance lives on)",
-         "agent_disconnected_mid_drain.json"),
-    Case("agent-hook-deleted", "ECS agent disconnected, then the hook deleted (the action gone)",
-         "agent_disconnected_hook_deleted.json"),
-    Case("fleet_200_of_240", "200 of 240 scaled in at once under AWS's API rate limits, no redrive",
-         "fleet_200_of_240.json", small_scenario="fleet_20_of_24.json", load=True, fleet=True),
+    Case(
+        "load",
+        "scale-in of many instances at once",
+        "scale_in_50_of_60.json",
+        small={
+            "instances": 12,
+            "service": {"desired": 2},
+            "scale_in": {"count": 10},
+            "scaler": {"min_task_count": 2, "n_count": 1},
+            "expect": {"executions": {"SUCCEEDED": 10}, "terminated": 10, "completed_by_us": 10},
+            "timeout_seconds": 300,
+        },
+        load=True,
+    ),
+    Case(
+        "asg-deleted",
+        "Auto Scaling group force-deleted mid-drain (refused without ForceDelete)",
+        "asg_deleted_mid_drain.json",
+        accept=("ResourceNotFound",),
+    ),
+    Case(
+        "cluster-deleted",
+        "cluster deleted mid-drain (instances deregistered, service deleted)",
+        "cluster_deleted_mid_drain.json",
+    ),
+    Case(
+        "agent-disconnected",
+        "ECS agent disconnected mid-drain (the instance lives on)",
+        "agent_disconnected_mid_drain.json",
+    ),
+    Case(
+        "agent-hook-deleted",
+        "ECS agent disconnected, then the hook deleted (the action gone)",
+        "agent_disconnected_hook_deleted.json",
+    ),
+    Case(
+        "fleet_200_of_240",
+        "200 of 240 scaled in at once under AWS's API rate limits, no redrive",
+        "fleet_200_of_240.json",
+        small_scenario="fleet_20_of_24.json",
+        load=True,
+        fleet=True,
+    ),
 ]
 
 
@@ -125,16 +163,30 @@ def figures(result: run.Result, accept: tuple[str, ...] = ()) -> dict[str, Any]:
     done = [e for e in events if e["type"] == "asg.lifecycle.completed"]
     terminated = {e["instance_id"] for e in events if e["type"] == "asg.instance.terminated"}
     # terminated through EC2 by someone else: Auto Scaling drops it from the group without an event
-    terminated |= {e["instance_id"] for e in events if e["type"] == "ecs.container_instance.inactive"
-                   and e.get("reason") == "instance terminated"}
-    failed_redriven = [x for x in executions.values()
-                       if any(h["type"] == "ExecutionFailed" for h in x["history"]) and x["status"] == "SUCCEEDED"]
+    terminated |= {
+        e["instance_id"]
+        for e in events
+        if e["type"] == "ecs.container_instance.inactive" and e.get("reason") == "instance terminated"
+    }
+    failed_redriven = [
+        x
+        for x in executions.values()
+        if any(h["type"] == "ExecutionFailed" for h in x["history"]) and x["status"] == "SUCCEEDED"
+    ]
     statuses = Counter(x["status"] for x in executions.values())
     timed_out = [e for e in done if e["by"] in ("heartbeat-timeout", "global-timeout")]
     # a FAILED execution whose error names what vanished (accept) ended with a clear outcome
-    unclear = [x for x in executions.values() if x["status"] != "SUCCEEDED"
-               and not (x["status"] == "FAILED" and x.get("error") in accept
-                        and result.deployment is not None and result.deployment.asg in (x.get("cause") or ""))]
+    unclear = [
+        x
+        for x in executions.values()
+        if x["status"] != "SUCCEEDED"
+        and not (
+            x["status"] == "FAILED"
+            and x.get("error") in accept
+            and result.deployment is not None
+            and result.deployment.asg in (x.get("cause") or "")
+        )
+    ]
     lost = len([v for v in result.victims if v not in terminated]) + len(timed_out) + len(unclear)
     task_errors: Counter[str] = Counter()
     execution_errors: Counter[str] = Counter()
@@ -182,21 +234,27 @@ def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) ->
         notes.append(f"{fig['failed_redriven']} FAILED ({errors}), redriven, SUCCEEDED")
         not_retried = sorted(set(fig["execution_errors"]) - retried_errors())
         if not_retried:
-            notes.append(f"{', '.join(not_retried)} is not in the state machine's Retry: the execution "
-                         "FAILED at once and waited for a redrive")
+            notes.append(
+                f"{', '.join(not_retried)} is not in the state machine's Retry: the execution "
+                "FAILED at once and waited for a redrive"
+            )
     elif not (case.accept and fig["failed"]):
         notes.append("all SUCCEEDED without a redrive" if ok else "")
     retried = {k: v for k, v in fig["task_errors"].items() if k not in fig["execution_errors"]}
     if retried:
         notes.append("retried by the state machine: " + ", ".join(f"{k} x{v}" for k, v in sorted(retried.items())))
     if fig["completed_by_hook_deletion"]:
-        notes.append(f"{fig['completed_by_hook_deletion']} action(s) completed by DeleteLifecycleHook, "
-                     "our CompleteLifecycleAction found it done")
+        notes.append(
+            f"{fig['completed_by_hook_deletion']} action(s) completed by DeleteLifecycleHook, "
+            "our CompleteLifecycleAction found it done"
+        )
     if case.fleet:
         throttled = sum(p["throttled"] for p in fig["peak_calls_per_second"].values())
-        notes.append(f"{throttled} calls throttled by the rate limits; "
-                     f"{fig['first_event_to_last_completion_seconds']} s from the first lifecycle action to the last "
-                     "completion")
+        notes.append(
+            f"{throttled} calls throttled by the rate limits; "
+            f"{fig['first_event_to_last_completion_seconds']} s from the first lifecycle action to the last "
+            "completion"
+        )
     if case.load and baseline and baseline["calls_per_drain"]:
         ratio = fig["calls_per_drain"] / baseline["calls_per_drain"]
         notes.append(f"calls/drain {ratio:.2f}x a single drain's (budget {CALL_BUDGET:.0f}x)")
@@ -210,7 +268,9 @@ def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) ->
 
 
 def run_case(world: run.World, case: Case, small: bool, out: Any) -> run.Result:
-    scenario = json.loads((SCENARIOS / (case.small_scenario if small and case.small_scenario else case.scenario)).read_text())
+    scenario = json.loads(
+        (SCENARIOS / (case.small_scenario if small and case.small_scenario else case.scenario)).read_text()
+    )
     if small and case.small:
         scenario = run._merge(scenario, case.small)
         for key in ("expect",):
@@ -219,15 +279,17 @@ def run_case(world: run.World, case: Case, small: bool, out: Any) -> run.Result:
     return run.run_scenario(world, scenario, out=out)
 
 
-def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall: float,
-           extra: list[str] | None = None) -> str:
+def render(
+    rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall: float, extra: list[str] | None = None
+) -> str:
     retried = sorted(retried_errors())
     lines = [
         "# Reliability",
         "",
         "Generated by `PYTHONPATH=tests .venv/bin/python -m world.reliability"
-        + (" --small" if small else "") + "` (`tests/world/reliability.py`) on "
-        + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        + (" --small" if small else "")
+        + "` (`tests/world/reliability.py`) on "
+        + datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         + f", {'small size (CI)' if small else 'full size'}, {wall:.0f} s of wall time.",
         "",
         "Each case runs the real state machine (`statemachine/drain.asl.json`) and the real function binaries",
@@ -245,14 +307,20 @@ def render(rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall
         if case.load and not case.fleet:
             case = Case(case.id, f"scale-in of {fig['size']} instances at once", case.scenario, load=True)
         elif case.fleet:
-            case = Case(case.name(small), f"{fig['size']} scaled in at once under the world's API rate limits, "
-                        "no redrive", case.scenario, fleet=True)
-        completed = str(fig["completed"]) + (f" (+{fig['completed_by_hook_deletion']} by hook deletion)"
-                                               if fig["completed_by_hook_deletion"] else "")
+            case = Case(
+                case.name(small),
+                f"{fig['size']} scaled in at once under the world's API rate limits, no redrive",
+                case.scenario,
+                fleet=True,
+            )
+        completed = str(fig["completed"]) + (
+            f" (+{fig['completed_by_hook_deletion']} by hook deletion)" if fig["completed_by_hook_deletion"] else ""
+        )
         lines.append(
             f"| {case.id} | {case.title} | {'pass' if ok else '**FAIL**'} | {fig['drains']} | {completed} | "
             f"{fig['failed_redriven']} | {fig['lost']} | {fig['faults']} | {fig['calls_per_drain']:.1f} | "
-            f"{fig['wall_seconds']:.0f} | {note} |")
+            f"{fig['wall_seconds']:.0f} | {note} |"
+        )
     lines += [
         "",
         "Columns: *drains* lifecycle actions started; *completed* actions completed by our",
@@ -285,8 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
     parser.add_argument("--only", help="comma-separated case ids (the baseline always runs with load and fleet cases)")
     parser.add_argument("--out", default=str(REPORT), help="the report (default RELIABILITY.md at the repo root)")
-    parser.add_argument("--json", help="the figures as JSON (default reliability.json beside the report, "
-                                       "or <report name>.json when the report is not RELIABILITY.md)")
+    parser.add_argument(
+        "--json",
+        help="the figures as JSON (default reliability.json beside the report, "
+        "or <report name>.json when the report is not RELIABILITY.md)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print each run as world.run does")
     parser.add_argument("--jobs", type=int, default=2, help="worlds running cases side by side (default 2)")
     args = parser.parse_args(argv)
@@ -322,10 +393,12 @@ def main(argv: list[str] | None = None) -> int:
             fig["wall_seconds"] = round(time.monotonic() - t0, 1)
         with lock:
             figs[case.id] = fig
-            say(f"{case.name(args.small):15} drains {fig['drains']} completed {fig['completed']} "
+            say(
+                f"{case.name(args.small):15} drains {fig['drains']} completed {fig['completed']} "
                 f"redriven {fig['failed_redriven']} lost {fig['lost']} faults {fig['faults']} "
                 f"calls/drain {fig['calls_per_drain']:.1f} "
-                f"invariants {'held' if not fig['invariants'] else fig['invariants']}  {fig['wall_seconds']:.0f}s")
+                f"invariants {'held' if not fig['invariants'] else fig['invariants']}  {fig['wall_seconds']:.0f}s"
+            )
 
     def worker(world: run.World) -> None:
         while True:
@@ -367,8 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.monotonic() - started
     out_path = Path(args.out)
     Path(args.out).write_text(render(rows, args.small, wall, reliability_json.fleet_section(objects)))
-    json_path = Path(args.json) if args.json else out_path.with_name(
-        "reliability.json" if out_path.name == REPORT.name else out_path.stem + ".json")
+    json_path = (
+        Path(args.json)
+        if args.json
+        else out_path.with_name("reliability.json" if out_path.name == REPORT.name else out_path.stem + ".json")
+    )
     reliability_json.write(json_path, objects, args.small)
     say(f"wrote {args.out} and {json_path} ({wall:.0f}s)")
     return 0 if all(ok for _c, _f, ok, _n in rows) else 1

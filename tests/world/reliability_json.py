@@ -56,8 +56,10 @@ def extra_figures(result: Any) -> dict[str, Any]:
         "calls_per_second": {
             "since": limits.get("since"),
             "timescale": limits.get("timescale"),
-            "apis": {api: {"limit": peak["limit"], "series": limits.get("series", {}).get(api, [])}
-                     for api, peak in rate_limits.peak_table(limits).items()},
+            "apis": {
+                api: {"limit": peak["limit"], "series": limits.get("series", {}).get(api, [])}
+                for api, peak in rate_limits.peak_table(limits).items()
+            },
         },
         "lambda": {k: (result.lambdas or {}).get(k) for k in ("peak_concurrency", "concurrency", "throttled")},
         "first_event_to_last_completion_seconds": round(max(done) - min(waits), 1) if waits and done else None,
@@ -93,7 +95,7 @@ def case_object(name: str, fig: dict[str, Any], passed: bool, note: str, series:
 
 def write(path: Path, objects: list[dict[str, Any]], small: bool) -> None:
     doc = {
-        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "size": "small (CI)" if small else "full",
         "limits_source": "tests/world/rate_limits.py (AWS's published figures; Auto Scaling's assumed)",
         "cases": objects,
@@ -115,7 +117,7 @@ def fleet_section(objects: list[dict[str, Any]]) -> list[str]:
             "",
             f"{obj['drains']} drains, {obj['succeeded']} SUCCEEDED, {obj['failed']} FAILED, {obj['redriven']} redriven, "
             f"{obj['lost']} lost, {obj['released_while_serving']} released while serving; "
-            f"{'%.0f s' % took if took is not None else '-'} from the first lifecycle action to the last completion; "
+            f"{f'{took:.0f} s' if took is not None else '-'} from the first lifecycle action to the last completion; "
             f"{obj['calls_per_drain']} API calls per drain.",
             "",
             "| API | calls | peak calls/s | at second | peak let through/s | throttled | limit (bucket: burst, refill/s) |",
@@ -124,9 +126,14 @@ def fleet_section(objects: list[dict[str, Any]]) -> list[str]:
         for api, peak in sorted(obj["peak_calls_per_second"].items(), key=lambda kv: -kv[1]["calls"]):
             limit = peak["limit"]
             shown = f"{limit['bucket']}: {limit['burst']:g}, {limit['rate_per_second']:g}" if limit else "no bucket"
-            lines.append(f"| {api} | {peak['calls']} | {peak['peak']} | {peak['at_second']} | {peak['peak_accepted']} | "
-                         f"{peak['throttled']} | {shown} |")
+            lines.append(
+                f"| {api} | {peak['calls']} | {peak['peak']} | {peak['at_second']} | {peak['peak_accepted']} | "
+                f"{peak['throttled']} | {shown} |"
+            )
         peaks = ", ".join(f"{fn} {n}" for fn, n in sorted((lam.get("peak_concurrency") or {}).items()))
-        lines += ["", f"Lambda: most invocations at once per function: {peaks or '-'} (account concurrency "
-                      f"{lam.get('concurrency')}); throttled invokes: {lam.get('throttled') or 0}."]
+        lines += [
+            "",
+            f"Lambda: most invocations at once per function: {peaks or '-'} (account concurrency "
+            f"{lam.get('concurrency')}); throttled invokes: {lam.get('throttled') or 0}.",
+        ]
     return lines

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import copy
 import io
 import json
@@ -57,13 +58,13 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
-
 from world import capacity, run_actions, teardown_actions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,8 +101,12 @@ DEFAULTS: dict[str, Any] = {
     "standalone_tasks": {"count": 0, "run_seconds": None},
     "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
     "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
-    "drain": {"deadline_seconds": 3000, "deadline_result": "CONTINUE", "standalone_tasks": "wait",
-              "standalone_task_grace_seconds": 300},
+    "drain": {
+        "deadline_seconds": 3000,
+        "deadline_result": "CONTINUE",
+        "standalone_tasks": "wait",
+        "standalone_task_grace_seconds": 300,
+    },
     "timescale": 1.0,
     "seed": 0,
     "faults": {},
@@ -138,10 +143,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def load_scenario(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
     if source is None:
         source = TESTS / "scenarios" / "default.json"
-    if isinstance(source, (str, Path)):
-        data = json.loads(Path(source).read_text())
-    else:
-        data = source
+    data = json.loads(Path(source).read_text()) if isinstance(source, (str, Path)) else source
     unknown = set(data) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown scenario keys: {sorted(unknown)}")
@@ -153,7 +155,7 @@ def load_scenario(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
 
 def build(out: Callable[[str], None] = print) -> None:
     """cargo build (debug) of the Lambda binaries; a no-op when they are up to date."""
-    cmd = ["cargo", "build", "--bins"] + [arg for name in LAMBDAS + [SWEEPER] for arg in ("-p", name)]
+    cmd = ["cargo", "build", "--bins"] + [arg for name in [*LAMBDAS, SWEEPER] for arg in ("-p", name)]
     out(f"$ {' '.join(cmd)}")
     started = time.monotonic()
     subprocess.run(cmd, cwd=REPO, check=True)
@@ -176,13 +178,22 @@ class World:
         self.proc: subprocess.Popen[str] | None = None
         self._clients: dict[str, Any] = {}
 
-    def start(self) -> "World":
-        env = dict(os.environ, PYTHONPATH=str(TESTS), AWS_DEFAULT_REGION=REGION,
-                   WORLD_LAMBDA_LOG_DIR=str(self.log_dir / "lambdas"))
-        self.server_log = open(self.log_dir / "world.log", "w")
+    def start(self) -> World:
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(TESTS),
+            AWS_DEFAULT_REGION=REGION,
+            WORLD_LAMBDA_LOG_DIR=str(self.log_dir / "lambdas"),
+        )
+        self.server_log = open(self.log_dir / "world.log", "w")  # noqa: SIM115 (open while the world runs)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "world.server", "--port", str(self.port)],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=self.server_log, text=True, start_new_session=True,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.server_log,
+            text=True,
+            start_new_session=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
@@ -196,12 +207,11 @@ class World:
         if proc is None:
             return
         stop_process(proc, 15)
-        try:  # anything the world started and left behind (its group is ours)
+        # anything the world started and left behind (its group is ours)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
-    def __enter__(self) -> "World":
+    def __enter__(self) -> World:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -215,11 +225,18 @@ class World:
             if not hasattr(self, "_session"):
                 self._session = boto3.session.Session()  # one per world: worlds may run in parallel threads
             self._clients[key] = self._session.client(
-                service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="testing",
+                service,
+                endpoint_url=self.url,
+                region_name=REGION,
+                aws_access_key_id="testing",
                 aws_secret_access_key="testing",
                 # user_agent_extra: the world's harness observes without taking the account's API tokens
-                config=Config(retries={"max_attempts": 10, "mode": "standard"}, read_timeout=120,
-                              parameter_validation=validate, user_agent_extra="world-harness"),
+                config=Config(
+                    retries={"max_attempts": 10, "mode": "standard"},
+                    read_timeout=120,
+                    parameter_validation=validate,
+                    user_agent_extra="world-harness",
+                ),
             )
         return self._clients[key]
 
@@ -227,8 +244,9 @@ class World:
         import urllib.request
 
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read())
 
@@ -268,8 +286,10 @@ class Deployment:
 
 def _role(world: World, name: str, principal: str) -> str:
     iam = world.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
+    }
     try:
         return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
@@ -312,8 +332,15 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     p = sc["name"]
     cluster, asg_name, hook, svc = f"{p}-cluster", f"{p}-asg", f"{p}-drain", sc["service"]["name"]
     ec2, ecs, elb, elbv2 = (world.client(s) for s in ("ec2", "ecs", "elb", "elbv2"))
-    world.configure(timescale=sc["timescale"], seed=sc["seed"], ecs=sc["ecs"], faults={}, eventbridge=sc["eventbridge"],
-                    limits=sc["limits"], **{"lambda": sc["lambda"]})
+    world.configure(
+        timescale=sc["timescale"],
+        seed=sc["seed"],
+        ecs=sc["ecs"],
+        faults={},
+        eventbridge=sc["eventbridge"],
+        limits=sc["limits"],
+        **{"lambda": sc["lambda"]},
+    )
 
     # load balancers
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
@@ -322,27 +349,54 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     lax_elb, lax_elbv2 = world.client("elb", validate=False), world.client("elbv2", validate=False)
     for clb in sc["load_balancers"]["classic"]:
         name = f"{p}-{clb['name']}"[:32]
-        elb.create_load_balancer(LoadBalancerName=name, AvailabilityZones=[subnet["AvailabilityZone"]],
-                                 Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": clb.get("port", 80)}])
-        elb.modify_load_balancer_attributes(LoadBalancerName=name, LoadBalancerAttributes={
-            "ConnectionDraining": {"Enabled": clb["draining_seconds"] > 0, "Timeout": max(1, int(clb["draining_seconds"]))}})
+        elb.create_load_balancer(
+            LoadBalancerName=name,
+            AvailabilityZones=[subnet["AvailabilityZone"]],
+            Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": clb.get("port", 80)}],
+        )
+        elb.modify_load_balancer_attributes(
+            LoadBalancerName=name,
+            LoadBalancerAttributes={
+                "ConnectionDraining": {
+                    "Enabled": clb["draining_seconds"] > 0,
+                    "Timeout": max(1, int(clb["draining_seconds"])),
+                }
+            },
+        )
         hc = {**sc["health_check"], **clb.get("health_check", {})}
-        lax_elb.configure_health_check(LoadBalancerName=name, HealthCheck={
-            "Target": f"HTTP:{clb.get('port', 80)}/", "Interval": hc["interval_seconds"], "Timeout": hc["timeout_seconds"],
-            "HealthyThreshold": hc["healthy_threshold"], "UnhealthyThreshold": hc["unhealthy_threshold"]})
+        lax_elb.configure_health_check(
+            LoadBalancerName=name,
+            HealthCheck={
+                "Target": f"HTTP:{clb.get('port', 80)}/",
+                "Interval": hc["interval_seconds"],
+                "Timeout": hc["timeout_seconds"],
+                "HealthyThreshold": hc["healthy_threshold"],
+                "UnhealthyThreshold": hc["unhealthy_threshold"],
+            },
+        )
         classic_names.append(name)
     for tg in sc["load_balancers"]["target_groups"]:
         name = f"{p}-{tg['name']}"[:32]
         hc = {**sc["health_check"], **tg.get("health_check", {})}
         arn = lax_elbv2.create_target_group(
-            Name=name, Protocol=tg.get("protocol", "HTTP"), Port=tg["port"], VpcId=vpc, TargetType="instance",
-            HealthCheckIntervalSeconds=hc["interval_seconds"], HealthCheckTimeoutSeconds=hc["timeout_seconds"],
-            HealthyThresholdCount=hc["healthy_threshold"], UnhealthyThresholdCount=hc["unhealthy_threshold"],
+            Name=name,
+            Protocol=tg.get("protocol", "HTTP"),
+            Port=tg["port"],
+            VpcId=vpc,
+            TargetType="instance",
+            HealthCheckIntervalSeconds=hc["interval_seconds"],
+            HealthCheckTimeoutSeconds=hc["timeout_seconds"],
+            HealthyThresholdCount=hc["healthy_threshold"],
+            UnhealthyThresholdCount=hc["unhealthy_threshold"],
         )["TargetGroups"][0]["TargetGroupArn"]
         attributes = [{"Key": "deregistration_delay.timeout_seconds", "Value": str(int(tg["deregistration_delay"]))}]
         if "connection_termination" in tg:
-            attributes.append({"Key": "deregistration_delay.connection_termination.enabled",
-                               "Value": str(bool(tg["connection_termination"])).lower()})
+            attributes.append(
+                {
+                    "Key": "deregistration_delay.connection_termination.enabled",
+                    "Value": str(bool(tg["connection_termination"])).lower(),
+                }
+            )
         elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
         tgs[name] = arn
 
@@ -350,36 +404,53 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     role = _role(world, "drain-lambda", "lambda.amazonaws.com")
     envs = {
         "drain-ecs": {"ECS_CLUSTER": cluster, "MANAGED_ASG_NAMES": asg_name},
-        "deregister-lb": {"ECS_CLUSTER": cluster, **({"CLASSIC_ELB_NAMES": ",".join(classic_names)} if classic_names else {}),
-                          **({"TARGET_GROUP_ARNS": ",".join(tgs.values())} if tgs else {})},
-        "check-drained": {}, "complete-lifecycle": {}, "task-scaler": {},
+        "deregister-lb": {
+            "ECS_CLUSTER": cluster,
+            **({"CLASSIC_ELB_NAMES": ",".join(classic_names)} if classic_names else {}),
+            **({"TARGET_GROUP_ARNS": ",".join(tgs.values())} if tgs else {}),
+        },
+        "check-drained": {},
+        "complete-lifecycle": {},
+        "task-scaler": {},
     }
     lam = world.client("lambda")
     functions = {}
     for name in LAMBDAS:
-        fn_name = name if not p or p == "default" else name  # function name = binary name
-        try:
+        fn_name = name  # function name = binary name
+        with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
             lam.delete_function(FunctionName=fn_name)
-        except lam.exceptions.ResourceNotFoundException:
-            pass
         kwargs = {"Environment": {"Variables": envs[name]}} if envs[name] else {}
         functions[name] = lam.create_function(
-            FunctionName=fn_name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
-            Code={"ZipFile": _zip()}, Timeout=60 if name != "task-scaler" else 50, MemorySize=128, **kwargs,
+            FunctionName=fn_name,
+            Runtime="provided.al2023",
+            Role=role,
+            Handler="bootstrap",
+            Code={"ZipFile": _zip()},
+            Timeout=60 if name != "task-scaler" else 50,
+            MemorySize=128,
+            **kwargs,
         )["FunctionArn"]
 
     # the state machine and the rule
     sfn = world.client("stepfunctions")
     definition = render_definition(substitutions(functions, sc["drain"]))
-    machine = sfn.create_state_machine(name=f"{p}-drain", definition=definition, type="STANDARD",
-                                       roleArn=_role(world, "drain-states", "states.amazonaws.com"))["stateMachineArn"]
+    machine = sfn.create_state_machine(
+        name=f"{p}-drain",
+        definition=definition,
+        type="STANDARD",
+        roleArn=_role(world, "drain-states", "states.amazonaws.com"),
+    )["stateMachineArn"]
     events = world.client("events")
     rule = f"{p}-terminate"
     events.put_rule(Name=rule, EventPattern=json.dumps(event_pattern([asg_name], hook)), State="ENABLED")
     # infra's target: 20 retries within max(60 s, the heartbeat timeout)
     retry = {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": max(60, int(sc["hook"]["heartbeat_timeout"]))}
-    target = {"Id": "drain", "Arn": machine, "RoleArn": _role(world, "drain-events", "events.amazonaws.com"),
-              "RetryPolicy": retry}
+    target = {
+        "Id": "drain",
+        "Arn": machine,
+        "RoleArn": _role(world, "drain-events", "events.amazonaws.com"),
+        "RetryPolicy": retry,
+    }
     events.put_targets(Rule=rule, Targets=[target])
     if sc["spot_interruption_handling"]:
         events.put_rule(Name=f"{p}-spot", EventPattern=json.dumps(SPOT_PATTERN), State="ENABLED")
@@ -391,8 +462,14 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     user_data = f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
     if sc["warm_pool"]:  # as ECS documents for warm pools
         user_data += "echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config\n"
-    ec2.create_launch_template(LaunchTemplateName=f"{p}-lt", LaunchTemplateData={
-        "ImageId": image, "InstanceType": "t3.micro", "UserData": base64.b64encode(user_data.encode()).decode()})
+    ec2.create_launch_template(
+        LaunchTemplateName=f"{p}-lt",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            "UserData": base64.b64encode(user_data.encode()).decode(),
+        },
+    )
     asg_kwargs: dict[str, Any] = {}
     asg_clbs = [n for n, c in zip(classic_names, sc["load_balancers"]["classic"]) if c.get("attach") == "asg"]
     asg_tgs = [tgs[f"{p}-{t['name']}"[:32]] for t in sc["load_balancers"]["target_groups"] if t.get("attach") == "asg"]
@@ -402,51 +479,83 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         asg_kwargs["TargetGroupARNs"] = asg_tgs
     autoscaling = world.client("autoscaling")
     autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=asg_name, LaunchTemplate={"LaunchTemplateName": f"{p}-lt", "Version": "$Latest"},
-        MinSize=0, MaxSize=max(10, sc["instances"] + sc["unregistered_instances"]),
-        DesiredCapacity=sc["instances"], VPCZoneIdentifier=subnet["SubnetId"], **asg_kwargs)
+        AutoScalingGroupName=asg_name,
+        LaunchTemplate={"LaunchTemplateName": f"{p}-lt", "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=max(10, sc["instances"] + sc["unregistered_instances"]),
+        DesiredCapacity=sc["instances"],
+        VPCZoneIdentifier=subnet["SubnetId"],
+        **asg_kwargs,
+    )
     autoscaling.put_lifecycle_hook(
-        LifecycleHookName=hook, AutoScalingGroupName=asg_name, LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-        HeartbeatTimeout=int(sc["hook"]["heartbeat_timeout"]), DefaultResult=sc["hook"]["default_result"],
-        NotificationMetadata=json.dumps({"cluster": cluster}, separators=(",", ":")))
+        LifecycleHookName=hook,
+        AutoScalingGroupName=asg_name,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        HeartbeatTimeout=int(sc["hook"]["heartbeat_timeout"]),
+        DefaultResult=sc["hook"]["default_result"],
+        NotificationMetadata=json.dumps({"cluster": cluster}, separators=(",", ":")),
+    )
     if sc["warm_pool"]:
         pool = sc["warm_pool"]
         autoscaling.put_warm_pool(
-            AutoScalingGroupName=asg_name, MinSize=int(pool.get("min_size", 0)), PoolState=pool.get("pool_state", "Stopped"),
+            AutoScalingGroupName=asg_name,
+            MinSize=int(pool.get("min_size", 0)),
+            PoolState=pool.get("pool_state", "Stopped"),
             MaxGroupPreparedCapacity=int(pool.get("max_group_prepared_capacity", sc["instances"])),
-            InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))})
+            InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))},
+        )
     by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
     if sc["unregistered_instances"]:
         world.configure(ecs={"agent_autoregister": False})
-        autoscaling.set_desired_capacity(AutoScalingGroupName=asg_name,
-                                         DesiredCapacity=sc["instances"] + sc["unregistered_instances"])
+        autoscaling.set_desired_capacity(
+            AutoScalingGroupName=asg_name, DesiredCapacity=sc["instances"] + sc["unregistered_instances"]
+        )
         world.configure(ecs={"agent_autoregister": True})
 
     s = sc["service"]
     mappings = [{"containerPort": port, "hostPort": port} for port in s["host_ports"]]
-    ecs.register_task_definition(family=f"{p}-{svc}", networkMode="host", containerDefinitions=[
-        {"name": svc, "image": "nginx", "memory": 256, "portMappings": mappings}])
+    ecs.register_task_definition(
+        family=f"{p}-{svc}",
+        networkMode="host",
+        containerDefinitions=[{"name": svc, "image": "nginx", "memory": 256, "portMappings": mappings}],
+    )
     service_lbs = []
     for name, clb in zip(classic_names, sc["load_balancers"]["classic"]):
         if clb.get("attach") == "service":
-            service_lbs.append({"loadBalancerName": name, "containerName": svc, "containerPort": clb.get("port", s["host_ports"][0])})
+            service_lbs.append(
+                {"loadBalancerName": name, "containerName": svc, "containerPort": clb.get("port", s["host_ports"][0])}
+            )
     for tg in sc["load_balancers"]["target_groups"]:
         if tg.get("attach") == "service":
-            service_lbs.append({"targetGroupArn": tgs[f"{p}-{tg['name']}"[:32]], "containerName": svc, "containerPort": tg["port"]})
-    ecs.create_service(cluster=cluster, serviceName=svc, taskDefinition=f"{p}-{svc}", desiredCount=s["desired"],
-                       launchType="EC2", loadBalancers=service_lbs, deploymentConfiguration={
-                           "maximumPercent": s["maximum_percent"], "minimumHealthyPercent": s["minimum_healthy_percent"]})
+            service_lbs.append(
+                {"targetGroupArn": tgs[f"{p}-{tg['name']}"[:32]], "containerName": svc, "containerPort": tg["port"]}
+            )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=svc,
+        taskDefinition=f"{p}-{svc}",
+        desiredCount=s["desired"],
+        launchType="EC2",
+        loadBalancers=service_lbs,
+        deploymentConfiguration={
+            "maximumPercent": s["maximum_percent"],
+            "minimumHealthyPercent": s["minimum_healthy_percent"],
+        },
+    )
     if by_hand:
         out(f"registered by hand (no service owns them): {', '.join(by_hand)}")
-    out(f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
+    out(
+        f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
         + (f" + {sc['unregistered_instances']} not in ECS" if sc["unregistered_instances"] else "")
         + f"), hook {hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{s['desired']}, "
-        f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}")
+        f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}"
+    )
     return Deployment(p, cluster, asg_name, hook, svc, machine, rule, functions, classic_names, tgs)
 
 
-def _register_by_hand(world: World, sc: dict[str, Any], asg_name: str, classic_names: list[str],
-                      tgs: dict[str, str]) -> list[str]:
+def _register_by_hand(
+    world: World, sc: dict[str, Any], asg_name: str, classic_names: list[str], tgs: dict[str, str]
+) -> list[str]:
     """Load balancers with ``attach: instances``: every instance of the group registered by hand
     (registrations no service owns); the names of those load balancers."""
     instances = list(_asg_instances_of(world, asg_name))
@@ -454,13 +563,15 @@ def _register_by_hand(world: World, sc: dict[str, Any], asg_name: str, classic_n
     for name, clb in zip(classic_names, sc["load_balancers"]["classic"]):
         if clb.get("attach") == "instances" and instances:
             world.client("elb").register_instances_with_load_balancer(
-                LoadBalancerName=name, Instances=[{"InstanceId": i} for i in instances])
+                LoadBalancerName=name, Instances=[{"InstanceId": i} for i in instances]
+            )
             done.append(name)
     for tg in sc["load_balancers"]["target_groups"]:
         name = f"{sc['name']}-{tg['name']}"[:32]
         if tg.get("attach") == "instances" and instances:
-            world.client("elbv2").register_targets(TargetGroupArn=tgs[name],
-                                                   Targets=[{"Id": i, "Port": tg["port"]} for i in instances])
+            world.client("elbv2").register_targets(
+                TargetGroupArn=tgs[name], Targets=[{"Id": i, "Port": tg["port"]} for i in instances]
+            )
             done.append(name)
     return done
 
@@ -489,7 +600,9 @@ class Result:
     sweeps: list[Any] = field(default_factory=list)  # the sweeper's reports (drop_event), in order
     serving: list[capacity.Serving] = field(default_factory=list)  # per load balancer of the service
     notes: list[str] = field(default_factory=list)  # what the scenario expected and the run did (not violations)
-    limits: dict[str, Any] = field(default_factory=dict)  # GET /_world/limits: calls per API per second from the scale-in
+    limits: dict[str, Any] = field(
+        default_factory=dict
+    )  # GET /_world/limits: calls per API per second from the scale-in
     lambdas: dict[str, Any] = field(default_factory=dict)  # GET /_world/lambdas: peak concurrency, throttled invokes
 
     @property
@@ -533,14 +646,17 @@ class Observer:
                 self.events.append(event)
                 self._print_event(event)
         sfn = self.world.client("stepfunctions")
-        items = [i for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.dep.machine_arn)
-                 for i in page["executions"]]
+        items = [
+            i
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.dep.machine_arn)
+            for i in page["executions"]
+        ]
         # new and newly closed executions every time; of those known to be RUNNING, RUNNING_PER_POLL in turn:
         # the harness must not be the load that slows a fleet's drains down (moto serves one request at a time)
         running = [i for i in items if i["status"] == "RUNNING" and i["executionArn"] in self.executions]
         if len(running) > RUNNING_PER_POLL:
             start = self._turn % len(running)
-            turn = {i["executionArn"] for i in (running + running)[start:start + RUNNING_PER_POLL]}
+            turn = {i["executionArn"] for i in (running + running)[start : start + RUNNING_PER_POLL]}
             self._turn = start + RUNNING_PER_POLL
             skipped = {i["executionArn"] for i in running} - turn
             items = [i for i in items if i["executionArn"] not in skipped]
@@ -610,7 +726,8 @@ class Observer:
 def _short(value: Any, limit: int = 90) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = text.replace("arn:aws:elasticloadbalancing:us-west-2:123456789012:", "").replace(
-        "arn:aws:ecs:us-west-2:123456789012:", "")
+        "arn:aws:ecs:us-west-2:123456789012:", ""
+    )
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -624,8 +741,9 @@ def _running_tasks(world: World, dep: Deployment) -> list[dict[str, Any]]:
     return [t for t in tasks if t["lastStatus"] == "RUNNING"]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.25,
-             tick: Callable[[], None] | None = None) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.25, tick: Callable[[], None] | None = None
+) -> Any:
     """The first true value of ``predicate`` (asked every ``every`` s, after ``tick``);
     TimeoutError naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -658,12 +776,24 @@ def _asg_instances(world: World, dep: Deployment) -> dict[str, str]:
 
 def _put_malformed_event(world: World, dep: Deployment) -> None:
     """An event our rule matches but without the instance id (what a broken or foreign sender sends)."""
-    detail = {"AutoScalingGroupName": dep.asg, "LifecycleHookName": dep.hook,
-              "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-              "LifecycleActionToken": "00000000-0000-0000-0000-000000000000"}
-    world.client("events").put_events(Entries=[{
-        "Source": "aws.autoscaling", "DetailType": TERMINATE_DETAIL_TYPE, "Detail": json.dumps(detail),
-        "Resources": [f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:x:autoScalingGroupName/{dep.asg}"]}])
+    detail = {
+        "AutoScalingGroupName": dep.asg,
+        "LifecycleHookName": dep.hook,
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+        "LifecycleActionToken": "00000000-0000-0000-0000-000000000000",
+    }
+    world.client("events").put_events(
+        Entries=[
+            {
+                "Source": "aws.autoscaling",
+                "DetailType": TERMINATE_DETAIL_TYPE,
+                "Detail": json.dumps(detail),
+                "Resources": [
+                    f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:x:autoScalingGroupName/{dep.asg}"
+                ],
+            }
+        ]
+    )
 
 
 def _lb_health(world: World, dep: Deployment) -> dict[str, dict[str, str]]:
@@ -671,8 +801,9 @@ def _lb_health(world: World, dep: Deployment) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for name in dep.classic:
         for h in world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"]:
-            state = ("healthy" if h["State"] == "InService" else "unhealthy" if h["ReasonCode"] == "Instance"
-                     else "initial")
+            state = (
+                "healthy" if h["State"] == "InService" else "unhealthy" if h["ReasonCode"] == "Instance" else "initial"
+            )
             found.setdefault(h["InstanceId"], {})[name] = state
     for name, arn in dep.target_groups.items():
         for h in world.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
@@ -684,11 +815,19 @@ def _prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[s
     """Before the scale-in: no registration still in its initial health checks (a steady service), then
     the scenario's failing instances (unhealthy in every load balancer they are in) and standalone
     tasks. The instances ``scale_in.pick`` can name: {"failing": [...], "with_standalone": [...]}."""
-    wait_for(lambda: all(state != "initial" for lbs in _lb_health(world, dep).values() for state in lbs.values()), 90,
-             "every load-balancer registration through its initial health checks", every=0.5)
+    wait_for(
+        lambda: all(state != "initial" for lbs in _lb_health(world, dep).values() for state in lbs.values()),
+        90,
+        "every load-balancer registration through its initial health checks",
+        every=0.5,
+    )
     ecs = world.client("ecs")
     arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
-    cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"] if arns else []
+    cis = (
+        ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
+        if arns
+        else []
+    )
     ec2_of = {ci["containerInstanceArn"]: ci["ec2InstanceId"] for ci in cis}
     hosts = list(dict.fromkeys(t["containerInstanceArn"] for t in _running_tasks(world, dep)))
     busy = [ec2_of[arn] for arn in hosts if arn in ec2_of]
@@ -700,19 +839,29 @@ def _prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[s
         ids = sorted(pool)[: int(failing["count"])]
         world.configure(health={"failing_instances": ids})
         out(f"health checks fail from now on for {ids} ({failing['pick']})")
-        wait_for(lambda: all(state == "unhealthy" for i in ids for state in _lb_health(world, dep).get(i, {}).values()),
-                 60, "the failing instances unhealthy", every=0.5)
+        wait_for(
+            lambda: all(state == "unhealthy" for i in ids for state in _lb_health(world, dep).get(i, {}).values()),
+            60,
+            "the failing instances unhealthy",
+            every=0.5,
+        )
         picked["failing"] = ids
 
     standalone = sc["standalone_tasks"]
     if int(standalone["count"]):
         world.configure(ecs={"standalone_task_seconds": standalone["run_seconds"]})
         family = f"{dep.prefix}-batch"
-        ecs.register_task_definition(family=family, containerDefinitions=[{"name": "batch", "image": "busybox", "memory": 64}])
+        ecs.register_task_definition(
+            family=family, containerDefinitions=[{"name": "batch", "image": "busybox", "memory": 64}]
+        )
         for arn in hosts[: int(standalone["count"])]:
             ecs.start_task(cluster=dep.cluster, taskDefinition=family, containerInstances=[arn], startedBy="scenario")
             picked["with_standalone"].append(ec2_of[arn])
-        ends = f"exits after {standalone['run_seconds']}s" if standalone["run_seconds"] is not None else "runs until stopped"
+        ends = (
+            f"exits after {standalone['run_seconds']}s"
+            if standalone["run_seconds"] is not None
+            else "runs until stopped"
+        )
         out(f"standalone task {family} on {picked['with_standalone']} ({ends})")
     return picked
 
@@ -728,8 +877,11 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     actions = {a["type"]: a for a in sc["actions"]}
     desired = sc["service"]["desired"]
 
-    ready = wait_for(lambda: (lambda r: r if len(r) >= min(desired, sc["instances"]) else None)(_running_tasks(world, dep)), 30,
-                     f"{desired} running tasks of {dep.service}")
+    ready = wait_for(
+        lambda: (lambda r: r if len(r) >= min(desired, sc["instances"]) else None)(_running_tasks(world, dep)),
+        30,
+        f"{desired} running tasks of {dep.service}",
+    )
     out(f"service {dep.service}: {len(ready)} tasks RUNNING")
     prepared = _prepare(world, dep, sc, out)
     obs = Observer(world, dep, out, 0)
@@ -773,17 +925,32 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     else:
         ecs = world.client("ecs")
         arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
-        cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"] if arns else []
+        cis = (
+            ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
+            if arns
+            else []
+        )
         in_ecs = {ci["ec2InstanceId"] for ci in cis}
         with_task = {ci["ec2InstanceId"] for ci in cis if ci["runningTasksCount"]}
-        pool = {"unregistered": [i for i in before if i not in in_ecs],
-                "with_task": [i for i in before if i in with_task], **prepared}[pick]
+        pool = {
+            "unregistered": [i for i in before if i not in in_ecs],
+            "with_task": [i for i in before if i in with_task],
+            **prepared,
+        }[pick]
         for instance in pool[:count]:
-            autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=True)
+            autoscaling.terminate_instance_in_auto_scaling_group(
+                InstanceId=instance, ShouldDecrementDesiredCapacity=True
+            )
             out(f"scale in: TerminateInstanceInAutoScalingGroup {instance} ({pick})")
     if count:
-        victims = wait_for(lambda: [i for i, s in _asg_instances(world, dep).items() if s.startswith("Terminating")]
-                           or [i for i in before if i not in _asg_instances(world, dep)], 10, "victims")
+        victims = wait_for(
+            lambda: (
+                [i for i, s in _asg_instances(world, dep).items() if s.startswith("Terminating")]
+                or [i for i in before if i not in _asg_instances(world, dep)]
+            ),
+            10,
+            "victims",
+        )
         result.victims = sorted(victims)
     for action_ in journey:  # Spot warnings, instance refresh: they take instances out themselves
         result.victims = sorted(set(result.victims) | set(action_.scale_in() or []))
@@ -811,7 +978,10 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                 first = [x for x in obs.executions.values() if TERMINATE_DETAIL_TYPE in x["input"]]
                 if first:
                     world.client("stepfunctions").start_execution(
-                        stateMachineArn=dep.machine_arn, name=f"duplicate-{int(time.time() * 1000)}", input=first[0]["input"])
+                        stateMachineArn=dep.machine_arn,
+                        name=f"duplicate-{int(time.time() * 1000)}",
+                        input=first[0]["input"],
+                    )
                     duplicated = True
                     out("delivered the same event again (EventBridge delivers at least once)")
             if drop and not swept and _sweep_due(world, dep, sc, drop, obs, result, scaled_at):
@@ -825,26 +995,39 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                             result.violations.append(f"the sweeper failed: {report_}")
                 swept = True
             if expire:
-                expired = [e for e in obs.events if e["type"] == "asg.lifecycle.completed" and e["by"] != "CompleteLifecycleAction"]
+                expired = [
+                    e
+                    for e in obs.events
+                    if e["type"] == "asg.lifecycle.completed" and e["by"] != "CompleteLifecycleAction"
+                ]
                 for arn, x in obs.executions.items():
                     if arn not in redriven and x["status"] == "FAILED" and expired:
                         world.configure(faults=sc["faults"])
                         world.client("stepfunctions").redrive_execution(executionArn=arn)
                         redriven.add(arn)
-                        out(f"action expired and execution FAILED: fault cleared, RedriveExecution {arn.rsplit(':', 1)[-1][:8]}")
+                        out(
+                            f"action expired and execution FAILED: fault cleared, RedriveExecution {arn.rsplit(':', 1)[-1][:8]}"
+                        )
             if mid_drain:
-                if waiting_since is None and any(h["type"] == "WaitStateEntered" for x in obs.executions.values()
-                                                 for h in x["history"]):
+                if waiting_since is None and any(
+                    h["type"] == "WaitStateEntered" for x in obs.executions.values() for h in x["history"]
+                ):
                     waiting_since = time.monotonic()
                 for action in list(mid_drain):
-                    if waiting_since is not None and time.monotonic() >= waiting_since + float(action.get("after_seconds", 0.5)):
+                    if waiting_since is not None and time.monotonic() >= waiting_since + float(
+                        action.get("after_seconds", 0.5)
+                    ):
                         _mid_drain(world, dep, result, action, out)
                         mid_drain.remove(action)
             settled = obs.executions and all(x["status"] != "RUNNING" for x in obs.executions.values())
             if redrive_failed and settled and not mid_drain:
-                failed = [(arn, x) for arn, x in obs.executions.items() if x["status"] == "FAILED"
-                          and x.get("error") not in ("InvalidEvent",)
-                          and redrive_rounds.get(arn, 0) < int(redrive_failed.get("max_rounds", 3))]
+                failed = [
+                    (arn, x)
+                    for arn, x in obs.executions.items()
+                    if x["status"] == "FAILED"
+                    and x.get("error") not in ("InvalidEvent",)
+                    and redrive_rounds.get(arn, 0) < int(redrive_failed.get("max_rounds", 3))
+                ]
                 if failed:
                     result.calls = result.calls or world.control("GET", "/_world/calls")
                     world.configure(faults={})
@@ -853,13 +1036,20 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
                         redrive_rounds[arn] = redrive_rounds.get(arn, 0) + 1
                         result.redrives += 1
                         x["status"] = "RUNNING"  # until the next poll says otherwise
-                        out(f"execution {arn.rsplit(':', 1)[-1][:8]} FAILED ({x.get('error')}): fault cleared, RedriveExecution")
+                        out(
+                            f"execution {arn.rsplit(':', 1)[-1][:8]} FAILED ({x.get('error')}): fault cleared, RedriveExecution"
+                        )
                     settled = False
             for action_ in journey:
                 action_.tick()
             terminated = {e["instance_id"] for e in obs.events if e["type"] == "asg.instance.terminated"}
-            waiting_redrive = (expire and not redriven) or bool(mid_drain) or any(a.busy for a in journey) \
-                or run_actions.deliveries_pending(obs.events) > 0 or bool(drop and not swept)
+            waiting_redrive = (
+                (expire and not redriven)
+                or bool(mid_drain)
+                or any(a.busy for a in journey)
+                or run_actions.deliveries_pending(obs.events) > 0
+                or bool(drop and not swept)
+            )
             if set(result.victims) <= terminated and settled and not waiting_redrive:
                 break
             if settled and not waiting_redrive:
@@ -869,15 +1059,23 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
             else:
                 quiet_since = None
             if time.monotonic() > deadline:
-                result.violations.append(f"timed out after {sc['timeout_seconds']}s: terminated {sorted(terminated)} of "
-                                         f"{result.victims}; executions {[x['status'] for x in obs.executions.values()]}")
+                result.violations.append(
+                    f"timed out after {sc['timeout_seconds']}s: terminated {sorted(terminated)} of "
+                    f"{result.victims}; executions {[x['status'] for x in obs.executions.values()]}"
+                )
                 break
             # a fleet's drains take minutes: the harness polls less often rather than slow the world down
             time.sleep(0.3 if len(obs.executions) <= RUNNING_PER_POLL else 2.0)
         if "malformed_event" in actions:  # its execution may settle after the others
-            wait_for(lambda: len(obs.executions) >= 1 + len(result.victims) and all(
-                x["status"] != "RUNNING" for x in obs.executions.values()), 20, "the malformed event's execution",
-                tick=obs.poll)
+            wait_for(
+                lambda: (
+                    len(obs.executions) >= 1 + len(result.victims)
+                    and all(x["status"] != "RUNNING" for x in obs.executions.values())
+                ),
+                20,
+                "the malformed event's execution",
+                tick=obs.poll,
+            )
         for action_ in journey:
             action_.finish()
     finally:
@@ -890,8 +1088,12 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     result.lambdas = {k: v for k, v in world.control("GET", "/_world/lambdas").items() if k != "sandboxes"}
 
     # the scaler (not when the scenario deleted the cluster: nothing is left to scale)
-    payload = {"cluster_name": dep.cluster, "service_name": dep.service,
-               "min_task_count": sc["scaler"]["min_task_count"], "n_count": sc["scaler"]["n_count"]}
+    payload = {
+        "cluster_name": dep.cluster,
+        "service_name": dep.service,
+        "min_task_count": sc["scaler"]["min_task_count"],
+        "n_count": sc["scaler"]["n_count"],
+    }
     if "delete_cluster" in actions:
         out(f"task-scaler not invoked: cluster {dep.cluster} deleted")
     else:
@@ -912,26 +1114,43 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     return result
 
 
-MID_DRAIN_ACTIONS = ("terminate_instance", "deregister_container_instance", "delete_load_balancers", "delete_hook",
-                     "scale_out", "delete_asg", "delete_cluster", "disconnect_agent")
+MID_DRAIN_ACTIONS = (
+    "terminate_instance",
+    "deregister_container_instance",
+    "delete_load_balancers",
+    "delete_hook",
+    "scale_out",
+    "delete_asg",
+    "delete_cluster",
+    "disconnect_agent",
+)
 
 
 def _arm_sabotage(world: World, kind: str, action: dict[str, Any], out: Callable[[str], None]) -> None:
     """kill_lambda / hang_lambda: the world fails the function's process during its next call of ``api``."""
-    for call in action.get("calls") or [{"function": action.get("function", "deregister-lb"),
-                                         "api": action.get("api", "elbv2:DeregisterTargets")}]:
+    for call in action.get("calls") or [
+        {"function": action.get("function", "deregister-lb"), "api": action.get("api", "elbv2:DeregisterTargets")}
+    ]:
         function, api = call["function"], call["api"]
         if kind == "hang_lambda" and action.get("function_timeout"):
-            world.client("lambda").update_function_configuration(FunctionName=function, Timeout=int(action["function_timeout"]))
+            world.client("lambda").update_function_configuration(
+                FunctionName=function, Timeout=int(action["function_timeout"])
+            )
             out(f"function {function}: Timeout {action['function_timeout']}s")
-        body = {"function": function, "api": api, "do": "kill" if kind == "kill_lambda" else "hang",
-                "seconds": float(action.get("seconds", 0))}
+        body = {
+            "function": function,
+            "api": api,
+            "do": "kill" if kind == "kill_lambda" else "hang",
+            "seconds": float(action.get("seconds", 0)),
+        }
         world.control("POST", "/_world/lambdas/sabotage", body)
         what = "killed (SIGKILL)" if kind == "kill_lambda" else f"held {body['seconds']:.0f}s"
         out(f"armed: {function} {what} on its next {api} during an invocation")
 
 
-def _mid_drain(world: World, dep: Deployment, result: Result, action: dict[str, Any], out: Callable[[str], None]) -> None:
+def _mid_drain(
+    world: World, dep: Deployment, result: Result, action: dict[str, Any], out: Callable[[str], None]
+) -> None:
     """Something outside the drain changes the world while the drain waits (MID_DRAIN_ACTIONS)."""
     kind = action["type"]
     victims = result.victims[: int(action.get("count", len(result.victims)))]
@@ -945,13 +1164,19 @@ def _mid_drain(world: World, dep: Deployment, result: Result, action: dict[str, 
     elif kind == "deregister_container_instance":
         ecs = world.client("ecs")
         for instance in victims:
-            arns = ecs.list_container_instances(cluster=dep.cluster, filter=f"ec2InstanceId=={instance}")["containerInstanceArns"]
+            arns = ecs.list_container_instances(cluster=dep.cluster, filter=f"ec2InstanceId=={instance}")[
+                "containerInstanceArns"
+            ]
             for arn in arns:
-                ecs.deregister_container_instance(cluster=dep.cluster, containerInstance=arn, force=bool(action.get("force", True)))
+                ecs.deregister_container_instance(
+                    cluster=dep.cluster, containerInstance=arn, force=bool(action.get("force", True))
+                )
                 out(f"mid-drain: ECS DeregisterContainerInstance {instance} (force={bool(action.get('force', True))})")
     elif kind == "scale_out":
         asg = world.client("autoscaling")
-        desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"][0]["DesiredCapacity"]
+        desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"][0][
+            "DesiredCapacity"
+        ]
         more = int(action.get("instances", 1))
         asg.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=desired + more)
         out(f"mid-drain: scale out {dep.asg} desired {desired} -> {desired + more}")
@@ -969,12 +1194,23 @@ def _mid_drain(world: World, dep: Deployment, result: Result, action: dict[str, 
 
 def sweeper_environment(dep: Deployment) -> dict[str, str]:
     """infra's environment of the sweeper."""
-    return {"STATE_MACHINE_ARN": dep.machine_arn, "MANAGED_ASG_NAMES": dep.asg,
-            "LIFECYCLE_HOOK_NAME": dep.hook, "ECS_CLUSTER": dep.cluster}
+    return {
+        "STATE_MACHINE_ARN": dep.machine_arn,
+        "MANAGED_ASG_NAMES": dep.asg,
+        "LIFECYCLE_HOOK_NAME": dep.hook,
+        "ECS_CLUSTER": dep.cluster,
+    }
 
 
-def _sweep_due(world: World, dep: Deployment, sc: dict[str, Any], drop: dict[str, Any], obs: "Observer",
-               result: Result, scaled_at: float) -> bool:
+def _sweep_due(
+    world: World,
+    dep: Deployment,
+    sc: dict[str, Any],
+    drop: dict[str, Any],
+    obs: Observer,
+    result: Result,
+    scaled_at: float,
+) -> bool:
     """When drop_event sweeps: ``sweep_lag_seconds`` (AWS seconds, scaled) or
     ``sweep_lag_heartbeat_fraction`` (of the hook's heartbeat timeout) after the last victim's
     Terminating:Wait began, as a scheduled sweeper finds it that late; else ``after_seconds``
@@ -1008,8 +1244,15 @@ def _sweep(world: World, dep: Deployment, out: Callable[[str], None]) -> Any:
         if current != env:
             lam.update_function_configuration(FunctionName=SWEEPER, Environment={"Variables": env})
     except lam.exceptions.ResourceNotFoundException:
-        lam.create_function(FunctionName=SWEEPER, Runtime="provided.al2023", Role=_role(world, "drain-lambda", "lambda.amazonaws.com"),
-                            Handler="bootstrap", Code={"ZipFile": _zip()}, Timeout=60, Environment={"Variables": env})
+        lam.create_function(
+            FunctionName=SWEEPER,
+            Runtime="provided.al2023",
+            Role=_role(world, "drain-lambda", "lambda.amazonaws.com"),
+            Handler="bootstrap",
+            Code={"ZipFile": _zip()},
+            Timeout=60,
+            Environment={"Variables": env},
+        )
     resp = lam.invoke(FunctionName=SWEEPER, Payload=b"{}")
     text = resp["Payload"].read().decode()
     out(f"sweeper -> {resp.get('FunctionError') or ''}{text[:300]}")
@@ -1030,7 +1273,9 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     events, dep, v = result.events, result.deployment, result.violations
     assert dep is not None
     service_lbs = [c for c in result.scenario["load_balancers"]["classic"] if c.get("attach") == "service"]
-    service_classic = [n for n, c in zip(dep.classic, result.scenario["load_balancers"]["classic"]) if c.get("attach") == "service"]
+    service_classic = [
+        n for n, c in zip(dep.classic, result.scenario["load_balancers"]["classic"]) if c.get("attach") == "service"
+    ]
     del service_lbs
 
     # 1. nothing terminates while running a task or registered/draining in a load balancer; an
@@ -1042,18 +1287,27 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
         if e["type"] == "asg.instance.terminated":
             x, seq = e["instance_id"], e["seq"]
             sink = result.notes if x in at_deadline else v
-            released_by = [c for c in events if c["type"] == "asg.lifecycle.completed" and c["instance_id"] == x and c["seq"] < seq]
+            released_by = [
+                c for c in events if c["type"] == "asg.lifecycle.completed" and c["instance_id"] == x and c["seq"] < seq
+            ]
             release = max((c["seq"] for c in released_by), default=seq)
             if released_by and released_by[-1]["by"] in ("DeleteLifecycleHook", "ForceDelete"):
                 continue  # released by whoever deleted the hook or the group, not by us
-            if any(b["type"] in ("ecs.container_instance.inactive", "ec2.instance.terminated") and b["instance_id"] == x
-                   and b["seq"] < release for b in events):
+            if any(
+                b["type"] in ("ecs.container_instance.inactive", "ec2.instance.terminated")
+                and b["instance_id"] == x
+                and b["seq"] < release
+                for b in events
+            ):
                 continue  # terminated through EC2 by someone else before the release
             before = [b for b in events if b["seq"] < release]
             deleted_tgs = {b["target_group"] for b in before if b["type"] == "elbv2.target_group.deleted"}
             deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
-            placed = {b["task_arn"] for b in before if b["type"] in ("ecs.task.pending", "ecs.task.running")
-                      and b.get("instance_id") == x}
+            placed = {
+                b["task_arn"]
+                for b in before
+                if b["type"] in ("ecs.task.pending", "ecs.task.running") and b.get("instance_id") == x
+            }
             stopped = {b["task_arn"] for b in before if b["type"] == "ecs.task.stopped"}
             # orphaned by someone's forced deregistration: ECS no longer manages it and took it
             # out of its load balancers (their registrations are judged below)
@@ -1064,15 +1318,37 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
             for task in sorted(placed - stopped):
                 (result.notes if cut_off else sink).append(
                     f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED"
-                    + (" (its agent disconnected: ECS still reports it RUNNING)" if cut_off else ""))
-            tg_regs = {(b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.registered" and b["id"] == x}
-            tg_unused = {(b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.unused" and b["id"] == x}
+                    + (" (its agent disconnected: ECS still reports it RUNNING)" if cut_off else "")
+                )
+            tg_regs = {
+                (b["target_group"], b["id"], b["port"])
+                for b in before
+                if b["type"] == "elbv2.target.registered" and b["id"] == x
+            }
+            tg_unused = {
+                (b["target_group"], b["id"], b["port"])
+                for b in before
+                if b["type"] == "elbv2.target.unused" and b["id"] == x
+            }
             for tg, _, port in sorted(r for r in tg_regs - tg_unused if r[0] not in deleted_tgs):
-                sink.append(f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}")
+                sink.append(
+                    f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}"
+                )
             clb_regs = {n for n, i in classic_regs if i == x}
-            clb_regs |= {b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x}
-            clb_regs |= {n for b in before if b["type"] == "ecs.task.running" and b.get("instance_id") == x for n in service_classic}
-            clb_out = {b["load_balancer"] for b in before if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x}
+            clb_regs |= {
+                b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x
+            }
+            clb_regs |= {
+                n
+                for b in before
+                if b["type"] == "ecs.task.running" and b.get("instance_id") == x
+                for n in service_classic
+            }
+            clb_out = {
+                b["load_balancer"]
+                for b in before
+                if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x
+            }
             clb_out |= deleted_clbs
             for name in sorted(clb_regs - clb_out):
                 sink.append(f"{x} released while registered or draining in Classic ELB {name}")
@@ -1124,7 +1400,9 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
         if len(running) >= minimum:
             up = True
         elif up:
-            v.append(f"service {dep.service} down to {len(running)} healthy RUNNING tasks (minimum {minimum}) at event {e['seq']}")
+            v.append(
+                f"service {dep.service} down to {len(running)} healthy RUNNING tasks (minimum {minimum}) at event {e['seq']}"
+            )
             up = False
 
     # 4. nothing left running
@@ -1136,9 +1414,13 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     # never below ceil(minimum healthy % x desired) because of a drain (world.capacity)
     timed = capacity.timed_out(result.executions)
     deadline_seqs = [e["seq"] for e in events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] in timed]
-    broken, result.serving = capacity.judge(served, dep.service, dep.cluster,
-                                            result.scenario["expect"].get("min_serving_after_deadline"),
-                                            min(deadline_seqs, default=None))
+    broken, result.serving = capacity.judge(
+        served,
+        dep.service,
+        dep.cluster,
+        result.scenario["expect"].get("min_serving_after_deadline"),
+        min(deadline_seqs, default=None),
+    )
     v.extend(f"serving capacity: {message}" for message in broken)
 
 
@@ -1163,13 +1445,23 @@ def check_expectations(result: Result) -> None:
         for done in (e for e in result.events if e["type"] == "asg.lifecycle.completed" and e["token"] in waits):
             took = done["t"] - waits[done["token"]]["t"]
             if took > float(expect["drain_seconds_max"]):
-                v.append(f"the drain of {done['instance_id']} took {took:.1f}s (expected at most {expect['drain_seconds_max']}s)")
+                v.append(
+                    f"the drain of {done['instance_id']} took {took:.1f}s (expected at most {expect['drain_seconds_max']}s)"
+                )
     if "drain_timed_out" in expect:
         got = len(capacity.timed_out(result.executions))
         if got != expect["drain_timed_out"]:
-            v.append(f"expected {expect['drain_timed_out']} drains ended by their deadline (drain_timed_out), got {got}")
+            v.append(
+                f"expected {expect['drain_timed_out']} drains ended by their deadline (drain_timed_out), got {got}"
+            )
     if "completed_by_us" in expect:
-        got = len([e for e in result.events if e["type"] == "asg.lifecycle.completed" and e["by"] == "CompleteLifecycleAction"])
+        got = len(
+            [
+                e
+                for e in result.events
+                if e["type"] == "asg.lifecycle.completed" and e["by"] == "CompleteLifecycleAction"
+            ]
+        )
         if got != expect["completed_by_us"]:
             v.append(f"expected {expect['completed_by_us']} CompleteLifecycleAction, got {got}")
 
@@ -1184,7 +1476,9 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
         out("fewest healthy serving registrations during the drains: " + ", ".join(str(s) for s in result.serving))
     remain = {e["target_group"] for e in result.events if e["type"] == "elbv2.target.connections_remain"}
     for arn in sorted(remain):
-        out(f"NLB target group {arn.split('/')[-2]}: connection termination off, connections may outlive the deregistration delay")
+        out(
+            f"NLB target group {arn.split('/')[-2]}: connection termination off, connections may outlive the deregistration delay"
+        )
     for note in result.notes:
         out(f"note: {note}")
     if result.ok:
@@ -1198,8 +1492,19 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
 def doctor_command(dep: Deployment) -> list[str]:
     """The `ecs-sta doctor` arguments for the deployment the scenario built. The world runs no sweeper
     schedule: a sweep every minute (the shortest infra allows) is assumed."""
-    return ["doctor", "--cluster", dep.cluster, "--asg", dep.asg, "--service", dep.service,
-            "--state-machine", dep.machine_arn, "--sweep-period", "1m"]
+    return [
+        "doctor",
+        "--cluster",
+        dep.cluster,
+        "--asg",
+        dep.asg,
+        "--service",
+        dep.service,
+        "--state-machine",
+        dep.machine_arn,
+        "--sweep-period",
+        "1m",
+    ]
 
 
 def run_doctor(world: World, result: Result, out: Callable[[str], None]) -> bool:
@@ -1209,8 +1514,13 @@ def run_doctor(world: World, result: Result, out: Callable[[str], None]) -> bool
         return True
     binary = REPO / "target" / "debug" / "ecs-sta"
     args = doctor_command(result.deployment)
-    env = dict(os.environ, AWS_ENDPOINT_URL=world.url, AWS_REGION=REGION, AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing")
+    env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL=world.url,
+        AWS_REGION=REGION,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
     env.pop("ECS_STA_STACK", None)
     env.pop("ECS_STA_STATE_MACHINE_ARN", None)
     out("")
@@ -1234,9 +1544,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", help="scenario JSON (default tests/scenarios/default.json)")
     parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
     parser.add_argument("--port", type=int, help="the world's port (default: a free one)")
-    parser.add_argument("--keep", action="store_true",
-                        help="after the scenario, leave the world running, print the exports that point ecs-sta at "
-                             "it, and stop everything on Ctrl-C (SIGINT or SIGTERM)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the scenario, leave the world running, print the exports that point ecs-sta at "
+        "it, and stop everything on Ctrl-C (SIGINT or SIGTERM)",
+    )
     args = parser.parse_args(argv)
     out = lambda line: print(line, flush=True)  # noqa: E731
     scenario = load_scenario(args.scenario)
@@ -1257,9 +1570,13 @@ def main(argv: list[str] | None = None) -> int:
             # Block the two stop signals first, so that one arriving after the exports are printed is the one
             # sigwait returns (no handler runs, no sleep loop polls).
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            exports = {"AWS_ENDPOINT_URL": world.url, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing",
-                       "ECS_STA_STATE_MACHINE_ARN": result.deployment.machine_arn}
+            exports = {
+                "AWS_ENDPOINT_URL": world.url,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "ECS_STA_STATE_MACHINE_ARN": result.deployment.machine_arn,
+            }
             out("")
             out("The world keeps running. Point ecs-sta at it (in another shell):")
             out("")

@@ -12,8 +12,9 @@ scale-in return the instances they take out), ``tick()`` on every round of the r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -56,44 +57,67 @@ class Action:
         self.ctx.out(f"VIOLATION: {text}")
 
     def instances(self) -> dict[str, str]:
-        found = self.ctx.world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[self.ctx.dep.asg])
+        found = self.ctx.world.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[self.ctx.dep.asg]
+        )
         return {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]}
 
     def container_instance(self, instance_id: str) -> dict[str, Any] | None:
         ecs = self.ctx.world.client("ecs")
         arns = ecs.list_container_instances(cluster=self.ctx.dep.cluster, filter=f"ec2InstanceId=={instance_id}")[
-            "containerInstanceArns"]
+            "containerInstanceArns"
+        ]
         if not arns:
             return None
-        return ecs.describe_container_instances(cluster=self.ctx.dep.cluster, containerInstances=arns)["containerInstances"][0]
+        return ecs.describe_container_instances(cluster=self.ctx.dep.cluster, containerInstances=arns)[
+            "containerInstances"
+        ][0]
 
     def with_task(self) -> list[str]:
         ecs = self.ctx.world.client("ecs")
         arns = ecs.list_container_instances(cluster=self.ctx.dep.cluster)["containerInstanceArns"]
-        cis = ecs.describe_container_instances(cluster=self.ctx.dep.cluster, containerInstances=arns)[
-            "containerInstances"] if arns else []
+        cis = (
+            ecs.describe_container_instances(cluster=self.ctx.dep.cluster, containerInstances=arns)[
+                "containerInstances"
+            ]
+            if arns
+            else []
+        )
         return sorted(ci["ec2InstanceId"] for ci in cis if ci["runningTasksCount"])
 
 
-def not_drained_before(events: list[dict[str, Any]], instance_id: str, seq: int, service_classic: list[str]) -> list[str]:
+def not_drained_before(
+    events: list[dict[str, Any]], instance_id: str, seq: int, service_classic: list[str]
+) -> list[str]:
     """What still served on ``instance_id`` at event ``seq``: tasks not STOPPED, target-group and
     Classic ELB registrations not yet over (from the world's event log)."""
     before = [e for e in events if e["seq"] < seq]
-    placed = {e["task_arn"] for e in before if e["type"] in ("ecs.task.pending", "ecs.task.running")
-              and e.get("instance_id") == instance_id}
+    placed = {
+        e["task_arn"]
+        for e in before
+        if e["type"] in ("ecs.task.pending", "ecs.task.running") and e.get("instance_id") == instance_id
+    }
     stopped = {e["task_arn"] for e in before if e["type"] in ("ecs.task.stopped", "ecs.task.orphaned")}
     found = [f"task {t.rsplit('/', 1)[-1]} not STOPPED" for t in sorted(placed - stopped)]
     state: dict[tuple[str, int], str] = {}
     for e in before:
         if e["type"] in ("elbv2.target.registered", "elbv2.target.unused") and e.get("id") == instance_id:
             state[(e["target_group"], e["port"])] = e["type"]
-    found += [f"registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}"
-              for (tg, port), last in sorted(state.items()) if last == "elbv2.target.registered"]
+    found += [
+        f"registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}"
+        for (tg, port), last in sorted(state.items())
+        if last == "elbv2.target.registered"
+    ]
     running = {e["task_arn"] for e in before if e["type"] == "ecs.task.running" and e.get("instance_id") == instance_id}
-    out_of_service = {e["load_balancer"] for e in before if e["type"] == "elb.instance.out_of_service"
-                      and e.get("instance_id") == instance_id}
+    out_of_service = {
+        e["load_balancer"]
+        for e in before
+        if e["type"] == "elb.instance.out_of_service" and e.get("instance_id") == instance_id
+    }
     if running:
-        found += [f"registered or draining in Classic ELB {name}" for name in service_classic if name not in out_of_service]
+        found += [
+            f"registered or draining in Classic ELB {name}" for name in service_classic if name not in out_of_service
+        ]
     return found
 
 
@@ -105,7 +129,9 @@ def deliveries_pending(events: list[dict[str, Any]]) -> int:
     open_: set[tuple[str, str, int]] = set()
     for e in events:
         key = (e.get("event_id"), e.get("target"), e.get("copy"))
-        if e["type"] == "eventbridge.scheduled" or (e["type"] == "eventbridge.failed" and e.get("retry_in") is not None):
+        if e["type"] == "eventbridge.scheduled" or (
+            e["type"] == "eventbridge.failed" and e.get("retry_in") is not None
+        ):
             open_.add(key)
         elif e["type"] in ("eventbridge.attempt", "eventbridge.delivered", "eventbridge.dropped"):
             open_.discard(key)
@@ -126,10 +152,12 @@ class SecondHook(Action):
         self.after = float(self.spec.get("after_seconds", 20))
         self.done: set[str] = set()
         self.ctx.world.client("autoscaling").put_lifecycle_hook(
-            LifecycleHookName=self.name, AutoScalingGroupName=self.ctx.dep.asg,
+            LifecycleHookName=self.name,
+            AutoScalingGroupName=self.ctx.dep.asg,
             LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
             HeartbeatTimeout=int(self.spec.get("heartbeat_timeout", 300)),
-            DefaultResult=self.spec.get("default_result", "CONTINUE"))
+            DefaultResult=self.spec.get("default_result", "CONTINUE"),
+        )
         self.ctx.out(f"second terminate hook {self.name}: {self.result} {self.after:.0f}s after each wait")
 
     @property
@@ -149,8 +177,11 @@ class SecondHook(Action):
                 continue
             try:
                 self.ctx.world.client("autoscaling").complete_lifecycle_action(
-                    AutoScalingGroupName=self.ctx.dep.asg, LifecycleHookName=self.name,
-                    LifecycleActionToken=wait["token"], LifecycleActionResult=self.result)
+                    AutoScalingGroupName=self.ctx.dep.asg,
+                    LifecycleHookName=self.name,
+                    LifecycleActionToken=wait["token"],
+                    LifecycleActionResult=self.result,
+                )
                 self.ctx.out(f"hook {self.name}: {self.result} for {wait['instance_id']}")
             except ClientError as err:
                 self.ctx.out(f"hook {self.name}: {err.response['Error']['Message']}")
@@ -179,7 +210,9 @@ class SpotInterruption(Action):
 
     def finish(self) -> None:
         dep, sc = self.ctx.dep, self.ctx.sc
-        service_classic = [n for n, c in zip(dep.classic, sc["load_balancers"]["classic"]) if c.get("attach") == "service"]
+        service_classic = [
+            n for n, c in zip(dep.classic, sc["load_balancers"]["classic"]) if c.get("attach") == "service"
+        ]
         for instance in self.victims:
             hit = [e for e in self.events("ec2.instance.interrupted") if e["instance_id"] == instance]
             if not hit:
@@ -201,17 +234,21 @@ class InstanceRefresh(Action):
         asg = self.ctx.world.client("autoscaling")
         victims = sorted(i for i, s in self.instances().items() if s == "InService")
         self.id = asg.start_instance_refresh(AutoScalingGroupName=self.ctx.dep.asg, Preferences=preferences)[
-            "InstanceRefreshId"]
+            "InstanceRefreshId"
+        ]
         self.status = "Pending"
         self.ctx.out(f"instance refresh {self.id[:8]} of {victims} ({preferences})")
         return victims
 
     def tick(self) -> None:
         found = self.ctx.world.client("autoscaling").describe_instance_refreshes(
-            AutoScalingGroupName=self.ctx.dep.asg, InstanceRefreshIds=[self.id])["InstanceRefreshes"]
+            AutoScalingGroupName=self.ctx.dep.asg, InstanceRefreshIds=[self.id]
+        )["InstanceRefreshes"]
         status = found[0]["Status"] if found else "missing"
         if status != self.status:
-            self.ctx.out(f"instance refresh {self.id[:8]}: {status} ({found[0].get('PercentageComplete', 0) if found else 0}%)")
+            self.ctx.out(
+                f"instance refresh {self.id[:8]}: {status} ({found[0].get('PercentageComplete', 0) if found else 0}%)"
+            )
         self.status = status
 
     @property
@@ -247,12 +284,12 @@ class WarmPoolReuse(Action):
         return [e for e in self.events("asg.instance.terminated") if e["instance_id"] == instance]
 
     def tick(self) -> None:
-        ctx, world, dep = self.ctx, self.ctx.world, self.ctx.dep
+        ctx, world, _dep = self.ctx, self.ctx.world, self.ctx.dep
         victims = ctx.result.victims
         if not victims:
             return
         victim = victims[0]
-        asg = world.client("autoscaling")
+        world.client("autoscaling")
         if self.phase == "first":
             left = self._left(victim)
             if not left:
@@ -273,8 +310,10 @@ class WarmPoolReuse(Action):
                 return
             ci = self.container_instance(victim)
             if ci and ci["status"] == "ACTIVE" and ci["agentConnected"]:
-                ctx.out(f"{victim} back from the warm pool: container instance ACTIVE "
-                        f"({ci['containerInstanceArn'].rsplit('/', 1)[-1][:8]})")
+                ctx.out(
+                    f"{victim} back from the warm pool: container instance ACTIVE "
+                    f"({ci['containerInstanceArn'].rsplit('/', 1)[-1][:8]})"
+                )
                 self._grow_service()
                 self.phase = "placing"
             elif time.monotonic() > self.reused_at + float(self.spec.get("register_seconds", 15)):
@@ -304,20 +343,23 @@ class WarmPoolReuse(Action):
                     if isinstance(report, dict) and "error" in report:
                         self.violation(f"the sweeper failed: {report}")
                 self.phase = "leaving"
-        elif self.phase == "leaving":
-            if len(self._left(victim)) >= 2:
-                self.phase = "done"
+        elif self.phase == "leaving" and len(self._left(victim)) >= 2:
+            self.phase = "done"
 
     def _scale_out(self, more: int, why: str) -> None:
         asg, dep = self.ctx.world.client("autoscaling"), self.ctx.dep
-        desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"][0]["DesiredCapacity"]
+        desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"][0][
+            "DesiredCapacity"
+        ]
         asg.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=desired + more)
         self.ctx.out(f"scale out: {dep.asg} desired {desired} -> {desired + more} ({why})")
 
     def _grow_service(self) -> None:
         ctx = self.ctx
         ecs = ctx.world.client("ecs")
-        current = ecs.describe_services(cluster=ctx.dep.cluster, services=[ctx.dep.service])["services"][0]["desiredCount"]
+        current = ecs.describe_services(cluster=ctx.dep.cluster, services=[ctx.dep.service])["services"][0][
+            "desiredCount"
+        ]
         desired = current + 1
         if desired != current:
             ecs.update_service(cluster=ctx.dep.cluster, service=ctx.dep.service, desiredCount=desired)
@@ -330,7 +372,8 @@ class WarmPoolReuse(Action):
         if others:
             asg.set_instance_protection(AutoScalingGroupName=ctx.dep.asg, InstanceIds=others, ProtectedFromScaleIn=True)
         desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[ctx.dep.asg])["AutoScalingGroups"][0][
-            "DesiredCapacity"]
+            "DesiredCapacity"
+        ]
         asg.set_desired_capacity(AutoScalingGroupName=ctx.dep.asg, DesiredCapacity=desired - 1)
         ctx.out(f"scale in again: {ctx.dep.asg} desired {desired} -> {desired - 1} ({victim}; the others protected)")
         self.phase = "second"

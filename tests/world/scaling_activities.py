@@ -33,12 +33,12 @@ from moto.core.responses import ActionResult
 
 CAUSES = {
     "scale-in": "an instance was taken out of service in response to a difference between desired and actual "
-                "capacity, shrinking the capacity from {before} to {after}",
+    "capacity, shrinking the capacity from {before} to {after}",
     "TerminateInstanceInAutoScalingGroup": "instance {id} was taken out of service in response to a user request"
-                                           "{shrinking}",
+    "{shrinking}",
     "instance-refresh": "an instance was taken out of service in response to an instance refresh",
     "spot-interruption": "an instance was taken out of service in response to an EC2 instance status change "
-                         "(Spot instance interruption)",
+    "(Spot instance interruption)",
 }
 
 
@@ -46,7 +46,7 @@ DONE = ("Successful", "Failed", "Cancelled")
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _activities(group: Any) -> list[Any]:
@@ -60,10 +60,12 @@ def terminating(group: Any, instance_id: str, cause: str, before: int | None) ->
     now = _now()
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     before = group.desired_capacity if before is None else before
-    shrinking = (f", shrinking the capacity from {before} to {group.desired_capacity}"
-                 if group.desired_capacity < before else "")
+    shrinking = (
+        f", shrinking the capacity from {before} to {group.desired_capacity}" if group.desired_capacity < before else ""
+    )
     text = CAUSES.get(cause, "an instance was taken out of service").format(
-        before=before, after=group.desired_capacity, id=instance_id, shrinking=shrinking)
+        before=before, after=group.desired_capacity, id=instance_id, shrinking=shrinking
+    )
     activity = asg_models.Activity(
         description=f"Terminating EC2 instance: {instance_id}",
         cause=f"At {stamp} {text}.  At {stamp} instance {instance_id} was selected for termination.",
@@ -80,15 +82,25 @@ def terminating(group: Any, instance_id: str, cause: str, before: int | None) ->
 
 
 def _details(group: Any) -> str:
-    return json.dumps({"Subnet ID": (group.vpc_zone_identifier or "").split(",")[0],
-                       "Availability Zone": group.availability_zones[0] if group.availability_zones else ""})
+    return json.dumps(
+        {
+            "Subnet ID": (group.vpc_zone_identifier or "").split(",")[0],
+            "Availability Zone": group.availability_zones[0] if group.availability_zones else "",
+        }
+    )
 
 
 def finished(group: Any, description: str, cause: str) -> Any:
     """An activity already over (a launch): Successful at once."""
     now = _now()
-    activity = asg_models.Activity(description=description, cause=f"At {now.strftime('%Y-%m-%dT%H:%M:%SZ')} {cause}.",
-                                   auto_scaling_group=group, start_time=now, end_time=now, status_code="Successful")
+    activity = asg_models.Activity(
+        description=description,
+        cause=f"At {now.strftime('%Y-%m-%dT%H:%M:%SZ')} {cause}.",
+        auto_scaling_group=group,
+        start_time=now,
+        end_time=now,
+        status_code="Successful",
+    )
     activity.progress = 100
     activity.details = _details(group)
     _activities(group).append(activity)
@@ -104,9 +116,12 @@ def _replace_autoscaling_group_instances(self: Any, count_needed: int, propagate
     into_pool = getattr(self, "_world_launching_into_pool", False)
     for state in [s for s in self.instance_states if s.instance.id not in before]:
         where = " into warm pool" if into_pool else ""
-        finished(self, f"Launching a new EC2 instance{where}: {state.instance.id}",
-                 "an instance was started in response to a difference between desired and actual capacity, "
-                 f"increasing the capacity to {self.desired_capacity}")
+        finished(
+            self,
+            f"Launching a new EC2 instance{where}: {state.instance.id}",
+            "an instance was started in response to a difference between desired and actual capacity, "
+            f"increasing the capacity to {self.desired_capacity}",
+        )
 
 
 def done(activity: Any) -> None:
@@ -124,14 +139,17 @@ def describe_scaling_activities(self: Any) -> ActionResult:
     max_records = int(self._get_param("MaxRecords") or 100)
     if not 1 <= max_records <= 100:
         raise ValidationError("MaxRecords must be between 1 and 100")
-    groups = [backend.autoscaling_groups[name]] if name in backend.autoscaling_groups else (
-        [] if name else list(backend.autoscaling_groups.values()))
+    groups = (
+        [backend.autoscaling_groups[name]]
+        if name in backend.autoscaling_groups
+        else ([] if name else list(backend.autoscaling_groups.values()))
+    )
     found = sorted((a for g in groups for a in _activities(g)), key=lambda a: a.start_time, reverse=True)
     found = [a for a in found if a.status_code not in DONE] + [a for a in found if a.status_code in DONE]
     if ids:
         found = [a for a in found if a.activity_id in ids]
     start = int(self._get_param("NextToken") or 0)
-    page = found[start:start + max_records]
+    page = found[start : start + max_records]
     result: dict[str, Any] = {"Activities": [_shape(a) for a in page]}
     if start + max_records < len(found):
         result["NextToken"] = str(start + max_records)

@@ -20,7 +20,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from world import core
@@ -95,14 +96,14 @@ class ApiCall:
 _SIGNING_TO_CLIENT = {"states": "stepfunctions", "elasticloadbalancing": "elb"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _service_model(client_name: str) -> Any:
     import botocore.session
 
     return botocore.session.get_session().get_service_model(client_name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rest_routes(client_name: str) -> list[tuple[str, re.Pattern[str], str]]:
     model = _service_model(client_name)
     routes = []
@@ -199,7 +200,10 @@ class WorldApp:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         handler = core.ROUTES.get((method, path.rstrip("/")))
         if handler is None:
-            status, payload = 404, {"error": f"no route {method} {path}", "routes": sorted(f"{m} {p}" for m, p in core.ROUTES)}
+            status, payload = (
+                404,
+                {"error": f"no route {method} {path}", "routes": sorted(f"{m} {p}" for m, p in core.ROUTES)},
+            )
         else:
             query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
             try:
@@ -252,7 +256,7 @@ class WorldServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "WorldServer":
+    def start(self) -> WorldServer:
         from werkzeug.serving import make_server
 
         os.environ["MOTO_PORT"] = str(self.port)

@@ -43,7 +43,7 @@ def warning_event(account: str, region: str, az: str, instance_id: str, action: 
         "detail-type": WARNING_DETAIL_TYPE,
         "source": "aws.ec2",
         "account": account,
-        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:ec2:{az}:instance/{instance_id}"],
         "detail": {"instance-id": instance_id, "instance-action": action},
@@ -81,7 +81,6 @@ def interrupt_later(instance_id: str) -> dict[str, Any]:
 
 def _interrupt(instance_id: str) -> None:
     from moto.autoscaling.models import autoscaling_backends
-
     from world import autoscaling_hooks
 
     backend, instance, account, region = _find(instance_id)
@@ -100,7 +99,7 @@ def _interrupt(instance_id: str) -> None:
 
 def _post(_q: dict[str, str], body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict) or not body.get("instance_id"):
-        return 400, {"error": "body must be {\"instance_id\": \"i-...\"}"}
+        return 400, {"error": 'body must be {"instance_id": "i-..."}'}
     with core.LOCK:
         try:
             return 200, interrupt_later(str(body["instance_id"]))

@@ -40,13 +40,16 @@ from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs.exceptions import ClusterNotFoundException, ECSException
-
 from world import core
 
-CONTAINS_INSTANCES = ("You can't delete a cluster that has registered container instances. First, deregister the "
-                      "container instances before you can delete the cluster.")
-CONTAINS_SERVICES = ("You can't delete a cluster that contains services. First, update the service to reduce its "
-                     "desired task count to 0, and then delete the service.")
+CONTAINS_INSTANCES = (
+    "You can't delete a cluster that has registered container instances. First, deregister the "
+    "container instances before you can delete the cluster."
+)
+CONTAINS_SERVICES = (
+    "You can't delete a cluster that contains services. First, update the service to reduce its "
+    "desired task count to 0, and then delete the service."
+)
 CONTAINS_TASKS = "You can't delete a cluster that has active tasks."
 
 
@@ -71,8 +74,10 @@ def delete_auto_scaling_group(self: Any) -> Any:
     if group is None:
         raise _group_not_found(name)
     if group.instance_states and not force:
-        raise ResourceInUse("You cannot delete an AutoScalingGroup while there are instances or pending Spot "
-                            "instance request(s) still in the group.")
+        raise ResourceInUse(
+            "You cannot delete an AutoScalingGroup while there are instances or pending Spot "
+            "instance request(s) still in the group."
+        )
     core.record("asg.deleted", asg=name, force=force)  # first: what follows is the deletion's doing
     if force:
         _abandon_and_terminate(backend, group)
@@ -89,8 +94,15 @@ def _abandon_and_terminate(backend: Any, group: Any) -> None:
         for timer in (action.heartbeat_timer, action.global_timer):
             if timer:
                 timer.cancel()
-        core.record("asg.lifecycle.completed", asg=group.name, hook=action.hook.name, instance_id=action.instance_id,
-                    token=action.token, result="ABANDON", by="ForceDelete")
+        core.record(
+            "asg.lifecycle.completed",
+            asg=group.name,
+            hook=action.hook.name,
+            instance_id=action.instance_id,
+            token=action.token,
+            result="ABANDON",
+            by="ForceDelete",
+        )
     ids = [s.instance.id for s in group.instance_states]
     group.instance_states = []
     group._world_force = True
@@ -98,8 +110,9 @@ def _abandon_and_terminate(backend: Any, group: Any) -> None:
         backend.ec2_backend.terminate_instances(ids)
         backend.elbv2_backend.notify_terminate_instances(ids)
     for instance_id in ids:
-        core.record("asg.instance.terminated", asg=group.name, instance_id=instance_id, destination="EC2",
-                    by="ForceDelete")
+        core.record(
+            "asg.instance.terminated", asg=group.name, instance_id=instance_id, destination="EC2", by="ForceDelete"
+        )
 
 
 def _needs_group(method: Any) -> Any:
@@ -137,8 +150,11 @@ def _delete_cluster(self: Any, cluster_str: str) -> Any:
         raise ECSException("ClusterContainsContainerInstancesException", CONTAINS_INSTANCES)
     if any(s.cluster_name == cluster.name and s.status == "ACTIVE" for s in self.services.values()):
         raise ECSException("ClusterContainsServicesException", CONTAINS_SERVICES)
-    active = [t for t in self.tasks.get(cluster.name, {}).values()
-              if t.last_status != "STOPPED" and not ecs_drain._orphaned(t)]
+    active = [
+        t
+        for t in self.tasks.get(cluster.name, {}).values()
+        if t.last_status != "STOPPED" and not ecs_drain._orphaned(t)
+    ]
     if active:
         raise ECSException("ClusterContainsTasksException", CONTAINS_TASKS)
     result = _orig_delete_cluster(self, cluster_str)
@@ -169,8 +185,14 @@ def disconnect_agent(instance_id: str, account: str = "123456789012", region: st
                 if ci.ec2_instance_id == instance_id and ci.status != "INACTIVE" and ci.agent_connected:
                     ci.agent_connected = False
                     cut.append(ci.container_instance_arn)
-                    core.record("ecs.container_instance.disconnected", cluster=cluster, instance_id=instance_id,
-                                container_instance=ci.container_instance_arn, status=ci.status, by="world")
+                    core.record(
+                        "ecs.container_instance.disconnected",
+                        cluster=cluster,
+                        instance_id=instance_id,
+                        container_instance=ci.container_instance_arn,
+                        status=ci.status,
+                        by="world",
+                    )
     return cut
 
 

@@ -6,7 +6,8 @@ behaviours are the world's (world.teardown).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -36,12 +37,18 @@ def delete_asg(world: Any, dep: Any, action: dict[str, Any], out: Callable[[str]
     """DeleteAutoScalingGroup: refused while the group has instances, then with ForceDelete
     (``force``, default true)."""
     asg = world.client("autoscaling")
-    _refused(lambda: asg.delete_auto_scaling_group(AutoScalingGroupName=dep.asg), "ResourceInUse", out,
-             f"DeleteAutoScalingGroup {dep.asg}")
+    _refused(
+        lambda: asg.delete_auto_scaling_group(AutoScalingGroupName=dep.asg),
+        "ResourceInUse",
+        out,
+        f"DeleteAutoScalingGroup {dep.asg}",
+    )
     if action.get("force", True):
         asg.delete_auto_scaling_group(AutoScalingGroupName=dep.asg, ForceDelete=True)
-        out(f"mid-drain: DeleteAutoScalingGroup {dep.asg} ForceDelete (its instances terminate, its lifecycle "
-            "actions are abandoned)")
+        out(
+            f"mid-drain: DeleteAutoScalingGroup {dep.asg} ForceDelete (its instances terminate, its lifecycle "
+            "actions are abandoned)"
+        )
 
 
 def delete_cluster(world: Any, dep: Any, action: dict[str, Any], out: Callable[[str], None]) -> None:
@@ -50,10 +57,17 @@ def delete_cluster(world: Any, dep: Any, action: dict[str, Any], out: Callable[[
     tasks are orphaned), DeleteService (force), DeleteCluster again until ECS takes it (at most
     ``wait_seconds``, default 30)."""
     ecs = world.client("ecs")
-    _refused(lambda: ecs.delete_cluster(cluster=dep.cluster), "ClusterContainsContainerInstancesException", out,
-             f"DeleteCluster {dep.cluster}")
-    arns = [a for page in ecs.get_paginator("list_container_instances").paginate(cluster=dep.cluster)
-            for a in page["containerInstanceArns"]]
+    _refused(
+        lambda: ecs.delete_cluster(cluster=dep.cluster),
+        "ClusterContainsContainerInstancesException",
+        out,
+        f"DeleteCluster {dep.cluster}",
+    )
+    arns = [
+        a
+        for page in ecs.get_paginator("list_container_instances").paginate(cluster=dep.cluster)
+        for a in page["containerInstanceArns"]
+    ]
     for arn in arns:
         ecs.deregister_container_instance(cluster=dep.cluster, containerInstance=arn, force=True)
     out(f"mid-drain: DeregisterContainerInstance (force) of {len(arns)} container instance(s)")

@@ -7,14 +7,12 @@ import time
 import uuid
 from pathlib import Path
 
+import aws_setup as aws
 import pytest
 from botocore.exceptions import ClientError
 
-import aws_setup as aws
-
-FIXTURE = json.loads((Path("/work/shared/fixtures/lifecycle-terminate.json")).read_text()) if Path(
-    "/work/shared/fixtures/lifecycle-terminate.json"
-).exists() else None
+# the event as AWS sends it (tests/fixtures/README.md says where each fixture comes from)
+FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "lifecycle-terminate.json").read_text())
 
 
 def _waiting(world, group):
@@ -44,10 +42,9 @@ def test_scale_in_pauses_emits_the_event_and_terminates_on_complete(world):
     assert detail["NotificationMetadata"] == '{"cluster":"test-cluster"}'
     assert detail["Origin"] == "AutoScalingGroup" and detail["Destination"] == "EC2"
     uuid.UUID(detail["LifecycleActionToken"])
-    if FIXTURE:
-        assert set(event) == set(FIXTURE)
-        assert set(detail) == set(FIXTURE["detail"])
-        assert len(event["time"]) == len(FIXTURE["time"]) and event["time"].endswith("Z")
+    assert set(event) == set(FIXTURE)
+    assert set(detail) == set(FIXTURE["detail"])
+    assert len(event["time"]) == len(FIXTURE["time"]) and event["time"].endswith("Z")
 
     asg.complete_lifecycle_action(
         AutoScalingGroupName=group,
@@ -69,8 +66,10 @@ def test_no_active_action_is_a_validation_error(world):
     asg = world.client("autoscaling")
     with pytest.raises(ClientError) as err:
         asg.complete_lifecycle_action(
-            AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
-            LifecycleActionToken="87654321-4321-4321-4321-210987654321", LifecycleActionResult="CONTINUE",
+            AutoScalingGroupName=group,
+            LifecycleHookName="ecsTermination",
+            LifecycleActionToken="87654321-4321-4321-4321-210987654321",
+            LifecycleActionResult="CONTINUE",
         )
     assert err.value.response["Error"]["Code"] == "ValidationError"
     assert err.value.response["Error"]["Message"] == (
@@ -148,8 +147,10 @@ def test_terminate_instance_in_group_with_and_without_decrement(world):
     assert list(states.values()).count("InService") == 1  # the replacement
     for instance in (first, second):
         asg.complete_lifecycle_action(
-            AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
-            InstanceId=instance, LifecycleActionResult="CONTINUE",
+            AutoScalingGroupName=group,
+            LifecycleHookName="ecsTermination",
+            InstanceId=instance,
+            LifecycleActionResult="CONTINUE",
         )
     assert list(aws.instances(world, group).values()) == ["InService"]
 
@@ -161,13 +162,17 @@ def test_several_instances_scale_in_at_once(world):
     asg = world.client("autoscaling")
     asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
     waiting = world.wait_for(lambda: len(_waiting(world, group)) == 3 and _waiting(world, group))
-    inputs = world.wait_for(lambda: len(aws.execution_inputs(world, machine)) == 3 and aws.execution_inputs(world, machine))
+    inputs = world.wait_for(
+        lambda: len(aws.execution_inputs(world, machine)) == 3 and aws.execution_inputs(world, machine)
+    )
     assert sorted(e["detail"]["EC2InstanceId"] for e in inputs) == sorted(waiting)
     assert len({e["detail"]["LifecycleActionToken"] for e in inputs}) == 3
     for e in inputs:
         asg.complete_lifecycle_action(
-            AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
-            LifecycleActionToken=e["detail"]["LifecycleActionToken"], LifecycleActionResult="CONTINUE",
+            AutoScalingGroupName=group,
+            LifecycleHookName="ecsTermination",
+            LifecycleActionToken=e["detail"]["LifecycleActionToken"],
+            LifecycleActionResult="CONTINUE",
         )
     assert list(aws.instances(world, group).values()) == ["InService"]
     assert all(aws.ec2_state(world, i) == "terminated" for i in waiting)
@@ -212,9 +217,12 @@ def test_scale_out_during_a_drain_does_not_register_the_terminating_instance_aga
     asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)  # scale out mid-drain
     states = aws.instances(world, group)
     assert states[victim] == "Terminating:Wait" and list(states.values()).count("InService") == 2
-    health = {t["Target"]["Id"]: t["TargetHealth"]["State"]
-              for t in elbv2.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": victim, "Port": 80}])[
-                  "TargetHealthDescriptions"]}
+    health = {
+        t["Target"]["Id"]: t["TargetHealth"]["State"]
+        for t in elbv2.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": victim, "Port": 80}])[
+            "TargetHealthDescriptions"
+        ]
+    }
     assert health[victim] in ("draining", "unused")
     registered = [e for e in world.events("elbv2.target.registered") if e["id"] == victim]
     assert len(registered) == 1  # at launch, never again
@@ -226,25 +234,37 @@ def test_a_second_hook_that_abandons_ends_the_other_action_at_once(world):
     group = aws.asg(world, desired=2)
     aws.terminate_hook(world, group)
     asg = world.client("autoscaling")
-    asg.put_lifecycle_hook(LifecycleHookName="other", AutoScalingGroupName=group,
-                           LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING", HeartbeatTimeout=300,
-                           DefaultResult="CONTINUE")
+    asg.put_lifecycle_hook(
+        LifecycleHookName="other",
+        AutoScalingGroupName=group,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        HeartbeatTimeout=300,
+        DefaultResult="CONTINUE",
+    )
     machine = aws.state_machine_rule(world)
     asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
     [victim] = world.wait_for(lambda: _waiting(world, group))
     waits = world.events("asg.lifecycle.wait")
     assert sorted(w["hook"] for w in waits) == ["ecsTermination", "other"]  # both at once
-    assert len(world.wait_for(lambda: len(aws.execution_inputs(world, machine)) == 2 and
-                              aws.execution_inputs(world, machine))) == 2
-    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="other", InstanceId=victim,
-                                  LifecycleActionResult="ABANDON")
+    assert (
+        len(
+            world.wait_for(
+                lambda: len(aws.execution_inputs(world, machine)) == 2 and aws.execution_inputs(world, machine)
+            )
+        )
+        == 2
+    )
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=group, LifecycleHookName="other", InstanceId=victim, LifecycleActionResult="ABANDON"
+    )
     assert aws.ec2_state(world, victim) == "terminated"
     done = {e["hook"]: e for e in world.events("asg.lifecycle.completed")}
     assert done["other"]["by"] == "CompleteLifecycleAction"
     assert done["ecsTermination"]["by"] == "ABANDON-of-other-hook" and done["ecsTermination"]["other_hook"] == "other"
     with pytest.raises(ClientError) as err:
-        asg.record_lifecycle_action_heartbeat(AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
-                                              InstanceId=victim)
+        asg.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim
+        )
     assert err.value.response["Error"]["Code"] == "ValidationError"
 
 
@@ -252,22 +272,34 @@ def test_continue_waits_for_the_other_hooks(world):
     group = aws.asg(world, desired=2)
     aws.terminate_hook(world, group)
     asg = world.client("autoscaling")
-    asg.put_lifecycle_hook(LifecycleHookName="other", AutoScalingGroupName=group,
-                           LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING", HeartbeatTimeout=300)
+    asg.put_lifecycle_hook(
+        LifecycleHookName="other",
+        AutoScalingGroupName=group,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        HeartbeatTimeout=300,
+    )
     asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
     [victim] = world.wait_for(lambda: _waiting(world, group))
-    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim,
-                                  LifecycleActionResult="CONTINUE")
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=group,
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
     assert aws.instances(world, group)[victim] == "Terminating:Wait" and aws.ec2_state(world, victim) == "running"
-    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="other", InstanceId=victim,
-                                  LifecycleActionResult="ABANDON")
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=group, LifecycleHookName="other", InstanceId=victim, LifecycleActionResult="ABANDON"
+    )
     assert aws.ec2_state(world, victim) == "terminated"
     assert [e["by"] for e in world.events("asg.lifecycle.completed")] == ["CompleteLifecycleAction"] * 2
 
 
 def _terminations(asg, group):
-    return [a for a in asg.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]
-            if a["Description"].startswith("Terminating")]
+    return [
+        a
+        for a in asg.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]
+        if a["Description"].startswith("Terminating")
+    ]
 
 
 def test_each_termination_is_a_scaling_activity(world):
@@ -289,16 +321,24 @@ def test_each_termination_is_a_scaling_activity(world):
     assert activity["StatusCode"] == "MidTerminatingLifecycleAction"
     [wait] = world.events("asg.lifecycle.wait")
     assert wait["t"] - activity["StartTime"].timestamp() > 0.5  # the wait began after the draining
-    asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim,
-                                  LifecycleActionResult="CONTINUE")
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=group,
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
     [activity] = _terminations(asg, group)
     assert activity["StatusCode"] == "Successful" and activity["Progress"] == 100 and "EndTime" in activity
-    second = asg.terminate_instance_in_auto_scaling_group(InstanceId=sorted(aws.instances(world, group))[0],
-                                                          ShouldDecrementDesiredCapacity=True)["Activity"]
+    second = asg.terminate_instance_in_auto_scaling_group(
+        InstanceId=sorted(aws.instances(world, group))[0], ShouldDecrementDesiredCapacity=True
+    )["Activity"]
     listed = _terminations(asg, group)
-    assert [a["ActivityId"] for a in listed][0] == second["ActivityId"] and len(listed) == 2  # in progress first
-    launches = [a for a in asg.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]
-                if a["Description"].startswith("Launching a new EC2 instance: ")]
+    assert next(a["ActivityId"] for a in listed) == second["ActivityId"] and len(listed) == 2  # in progress first
+    launches = [
+        a
+        for a in asg.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]
+        if a["Description"].startswith("Launching a new EC2 instance: ")
+    ]
     assert len(launches) == 3 and all(a["StatusCode"] == "Successful" for a in launches)
     page = asg.describe_scaling_activities(AutoScalingGroupName=group, MaxRecords=1)
     assert len(page["Activities"]) == 1 and page["NextToken"]

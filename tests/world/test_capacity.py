@@ -12,15 +12,23 @@ class Log:
     def __init__(self) -> None:
         self.events: list[dict] = []
 
-    def add(self, kind: str, **fields) -> "Log":
+    def add(self, kind: str, **fields) -> Log:
         self.events.append({"seq": len(self.events) + 1, "t": float(len(self.events)), "type": kind, **fields})
         return self
 
-    def service(self, desired: int = 2, percent: int = 100, kind: str = "ecs.service.created") -> "Log":
-        return self.add(kind, cluster="c", service="web", desired=desired, minimum_healthy_percent=percent,
-                        maximum_percent=200, target_groups=[TG], load_balancers=[CLB])
+    def service(self, desired: int = 2, percent: int = 100, kind: str = "ecs.service.created") -> Log:
+        return self.add(
+            kind,
+            cluster="c",
+            service="web",
+            desired=desired,
+            minimum_healthy_percent=percent,
+            maximum_percent=200,
+            target_groups=[TG],
+            load_balancers=[CLB],
+        )
 
-    def serving(self, *instances: str) -> "Log":
+    def serving(self, *instances: str) -> Log:
         for i in instances:
             self.add("elbv2.target.registered", target_group=TG, id=i, port=8080)
             self.add("elbv2.target.healthy", target_group=TG, id=i, port=8080)
@@ -28,7 +36,7 @@ class Log:
             self.add("elb.instance.in_service", load_balancer=CLB, instance_id=i)
         return self
 
-    def out(self, instance: str, by: str) -> "Log":
+    def out(self, instance: str, by: str) -> Log:
         self.add("elb.instance.draining", load_balancer=CLB, instance_id=instance, by=by)
         return self.add("elbv2.target.draining", target_group=TG, id=instance, port=8080, by=by, health="healthy")
 
@@ -41,7 +49,9 @@ def test_a_drain_that_deregisters_before_the_replacement_is_healthy_breaks_the_f
     log.add("elbv2.target.registered", target_group=TG, id="i-c", port=8080)  # initial: not serving
     log.out("i-a", "functions")
     violations, summary = log.judge()
-    assert len(violations) == 2 and all("1 healthy serving left (floor 2" in v and "by functions" in v for v in violations)
+    assert len(violations) == 2 and all(
+        "1 healthy serving left (floor 2" in v and "by functions" in v for v in violations
+    )
     assert {s.label: (s.fewest, s.floor) for s in summary} == {"web-tg": (1, 2), "web-clb": (1, 2)}
 
 
@@ -86,10 +96,20 @@ def test_released_with_its_task_serving_breaks_the_floor_unless_after_a_stated_d
 
 
 def test_timed_out_executions_are_found_by_their_path_or_output():
-    history = [{"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "CompleteLifecycleActionAfterDeadline"}}]
+    history = [
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "CompleteLifecycleActionAfterDeadline"}}
+    ]
     executions = {
         "arn:1": {"input": '{"detail": {"EC2InstanceId": "i-a"}}', "history": history},
-        "arn:2": {"input": '{"detail": {"EC2InstanceId": "i-b"}}', "history": [], "output": '{"drain_timed_out": true}'},
-        "arn:3": {"input": '{"detail": {"EC2InstanceId": "i-c"}}', "history": [], "output": '{"drain_timed_out": false}'},
+        "arn:2": {
+            "input": '{"detail": {"EC2InstanceId": "i-b"}}',
+            "history": [],
+            "output": '{"drain_timed_out": true}',
+        },
+        "arn:3": {
+            "input": '{"detail": {"EC2InstanceId": "i-c"}}',
+            "history": [],
+            "output": '{"drain_timed_out": false}',
+        },
     }
     assert capacity.timed_out(executions) == {"i-a": "arn:1", "i-b": "arn:2"}

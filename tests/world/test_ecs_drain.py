@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import aws_setup as aws
 import pytest
 from botocore.exceptions import ClientError
-
-import aws_setup as aws
 
 CLUSTER = "test-cluster"
 
@@ -19,17 +18,26 @@ def _cluster(world, instances=3, desired=2, delay=2, min_healthy=100, tg=True):
     ecs.register_task_definition(
         family="web",
         networkMode="host",
-        containerDefinitions=[{
-            "name": "web", "image": "nginx", "memory": 256,
-            "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
-        }],
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": "nginx",
+                "memory": 256,
+                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
+            }
+        ],
     )
     kwargs = {}
     if tg_arn:
         kwargs["loadBalancers"] = [{"targetGroupArn": tg_arn, "containerName": "web", "containerPort": 8080}]
     ecs.create_service(
-        cluster=CLUSTER, serviceName="web", taskDefinition="web", desiredCount=desired, launchType="EC2",
-        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": min_healthy}, **kwargs,
+        cluster=CLUSTER,
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=desired,
+        launchType="EC2",
+        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": min_healthy},
+        **kwargs,
     )
     return tg_arn
 
@@ -83,14 +91,18 @@ def test_draining_replaces_the_task_then_stops_it_after_the_deregistration_delay
     old_instance = cis[old["containerInstanceArn"]]["ec2InstanceId"]
     # a standalone task on the same instance is not touched
     ecs.register_task_definition(family="batch", containerDefinitions=[{"name": "b", "image": "x", "memory": 64}])
-    [standalone] = ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=[old["containerInstanceArn"]])["tasks"]
+    [standalone] = ecs.start_task(
+        cluster=CLUSTER, taskDefinition="batch", containerInstances=[old["containerInstanceArn"]]
+    )["tasks"]
 
-    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
+    ecs.update_container_instances_state(
+        cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING"
+    )
 
     world.wait_for(lambda: world.events("ecs.task.stopped"), timeout=15, what="old task stopped")
     replacement_running = world.events("ecs.task.running")[-1]
-    stopping = [e for e in world.events("ecs.task.stopping") if e["task_arn"] == old["taskArn"]][0]
-    stopped = [e for e in world.events("ecs.task.stopped") if e["task_arn"] == old["taskArn"]][0]
+    stopping = next(e for e in world.events("ecs.task.stopping") if e["task_arn"] == old["taskArn"])
+    stopped = next(e for e in world.events("ecs.task.stopped") if e["task_arn"] == old["taskArn"])
     assert replacement_running["instance_id"] != old_instance
     assert replacement_running["t"] <= stopping["t"]  # min healthy 100 %: replacement first
     assert stopped["t"] - stopping["t"] >= 1.9  # the deregistration delay
@@ -109,11 +121,14 @@ def _wait_healthy(world, tg, count):
     def healthy():
         found = world.client("elbv2").describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
         return len([h for h in found if h["TargetHealth"]["State"] == "healthy"]) >= count
+
     world.wait_for(healthy, timeout=15, what=f"{count} healthy targets")
 
 
 def elbv2_health(world, tg, instance_id):
-    health = world.client("elbv2").describe_target_health(TargetGroupArn=tg, Targets=[{"Id": instance_id, "Port": 8080}])
+    health = world.client("elbv2").describe_target_health(
+        TargetGroupArn=tg, Targets=[{"Id": instance_id, "Port": 8080}]
+    )
     return health["TargetHealthDescriptions"][0]["TargetHealth"]["State"]
 
 
@@ -156,9 +171,13 @@ def test_stopping_task_leaves_list_tasks_at_once_but_is_still_running(world):
     _cluster(world, instances=3, desired=2, delay=300, min_healthy=0)
     ecs = world.client("ecs")
     old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
-    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
+    ecs.update_container_instances_state(
+        cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING"
+    )
     world.wait_for(lambda: world.events("ecs.task.stopping"), what="stopping")
-    assert old["taskArn"] not in ecs.list_tasks(cluster=CLUSTER, containerInstance=old["containerInstanceArn"])["taskArns"]
+    assert (
+        old["taskArn"] not in ecs.list_tasks(cluster=CLUSTER, containerInstance=old["containerInstanceArn"])["taskArns"]
+    )
     assert old["taskArn"] in ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
     assert described["lastStatus"] == "RUNNING" and described["desiredStatus"] == "STOPPED"
@@ -170,7 +189,9 @@ def test_no_spare_instance_means_the_task_is_never_replaced_at_100_percent(world
     ecs = world.client("ecs")
     old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
     _wait_healthy(world, tg, 2)
-    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
+    ecs.update_container_instances_state(
+        cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING"
+    )
     world.wait_for(lambda: world.events("ecs.service.no_room"), what="no room")
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
     assert described["desiredStatus"] == "RUNNING" and described["lastStatus"] == "RUNNING"
@@ -208,13 +229,26 @@ def test_scale_in_drain_complete_makes_the_container_instance_inactive(world):
     [victim] = world.wait_for(
         lambda: [i for i, s in aws.instances(world, "test-cluster-asg").items() if s == "Terminating:Wait"]
     )
-    [ci_arn] = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId == {victim}")["containerInstanceArns"]
+    [ci_arn] = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId == {victim}")[
+        "containerInstanceArns"
+    ]
     ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[ci_arn], status="DRAINING")
-    world.wait_for(lambda: not ecs.list_tasks(cluster=CLUSTER, containerInstance=ci_arn)["taskArns"]
-                   and all(t["lastStatus"] == "STOPPED" for t in _tasks(world, containerInstance=ci_arn, desiredStatus="STOPPED")),
-                   timeout=15, what="victim drained")
-    asg.complete_lifecycle_action(AutoScalingGroupName="test-cluster-asg", LifecycleHookName="ecsTermination",
-                                  InstanceId=victim, LifecycleActionResult="CONTINUE")
+    world.wait_for(
+        lambda: (
+            not ecs.list_tasks(cluster=CLUSTER, containerInstance=ci_arn)["taskArns"]
+            and all(
+                t["lastStatus"] == "STOPPED" for t in _tasks(world, containerInstance=ci_arn, desiredStatus="STOPPED")
+            )
+        ),
+        timeout=15,
+        what="victim drained",
+    )
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="test-cluster-asg",
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
     [ci] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[ci_arn])["containerInstances"]
     assert ci["status"] == "INACTIVE" and ci["agentConnected"] is False
     assert aws.ec2_state(world, victim) == "terminated"

@@ -6,8 +6,12 @@ from __future__ import annotations
 import aws_setup as aws
 
 CLUSTER = "test-cluster"
-TG_CHECK = {"HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 3,
-            "UnhealthyThresholdCount": 2}  # 30 s to healthy, 20 s to unhealthy
+TG_CHECK = {
+    "HealthCheckIntervalSeconds": 10,
+    "HealthCheckTimeoutSeconds": 5,
+    "HealthyThresholdCount": 3,
+    "UnhealthyThresholdCount": 2,
+}  # 30 s to healthy, 20 s to unhealthy
 CLB_CHECK = {"Interval": 10, "HealthyThreshold": 2, "UnhealthyThreshold": 2}  # 20 s to healthy
 
 
@@ -18,20 +22,47 @@ def _service(world, instances=3, desired=2, delay=20):
     tg = aws.target_group(world, port=8080, delay=delay, **TG_CHECK)
     clb = aws.classic_elb(world, draining=delay, health_check=CLB_CHECK)
     aws.asg(world, desired=instances, cluster=CLUSTER)
-    ecs.register_task_definition(family="web", networkMode="host", containerDefinitions=[{
-        "name": "web", "image": "nginx", "memory": 256, "portMappings": [{"containerPort": 8080, "hostPort": 8080}]}])
-    ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition="web", desiredCount=desired, launchType="EC2",
-                       deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100},
-                       loadBalancers=[{"targetGroupArn": tg, "containerName": "web", "containerPort": 8080},
-                                      {"loadBalancerName": clb, "containerName": "web", "containerPort": 8080}])
-    world.wait_for(lambda: len(world.events("elbv2.target.healthy")) >= desired
-                   and len(world.events("elb.instance.in_service")) >= desired, timeout=15, what="healthy tasks")
+    ecs.register_task_definition(
+        family="web",
+        networkMode="host",
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": "nginx",
+                "memory": 256,
+                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
+            }
+        ],
+    )
+    ecs.create_service(
+        cluster=CLUSTER,
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=desired,
+        launchType="EC2",
+        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100},
+        loadBalancers=[
+            {"targetGroupArn": tg, "containerName": "web", "containerPort": 8080},
+            {"loadBalancerName": clb, "containerName": "web", "containerPort": 8080},
+        ],
+    )
+    world.wait_for(
+        lambda: (
+            len(world.events("elbv2.target.healthy")) >= desired
+            and len(world.events("elb.instance.in_service")) >= desired
+        ),
+        timeout=15,
+        what="healthy tasks",
+    )
     return tg, clb
 
 
 def _tasks(world):
     ecs = world.client("ecs")
-    arns = ecs.list_tasks(cluster=CLUSTER)["taskArns"] + ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
+    arns = (
+        ecs.list_tasks(cluster=CLUSTER)["taskArns"]
+        + ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
+    )
     return ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"] if arns else []
 
 
@@ -46,7 +77,8 @@ def _drain_one(world):
     """DRAINING for the instance of the first service task; (its task ARN, its instance id)."""
     old = next(t for t in _tasks(world) if t["lastStatus"] == "RUNNING")
     world.client("ecs").update_container_instances_state(
-        cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING")
+        cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING"
+    )
     return old["taskArn"], _instance_ids(world)[old["containerInstanceArn"]]
 
 
@@ -56,12 +88,15 @@ def _of(world, kind, **match):
 
 def test_the_old_task_stops_only_once_its_replacement_is_healthy_in_every_load_balancer(world):
     world.configure(timescale=0.05, ecs={"task_start_seconds": 0})
-    tg, clb = _service(world)
+    _tg, clb = _service(world)
     old, old_instance = _drain_one(world)
 
     world.wait_for(lambda: _of(world, "ecs.task.stopped", task_arn=old), timeout=20, what="old task stopped")
-    [replacement] = [e for e in _of(world, "ecs.task.running") if e["instance_id"] != old_instance
-                     and e["seq"] > _of(world, "ecs.container_instance.draining")[0]["seq"]]
+    [replacement] = [
+        e
+        for e in _of(world, "ecs.task.running")
+        if e["instance_id"] != old_instance and e["seq"] > _of(world, "ecs.container_instance.draining")[0]["seq"]
+    ]
     new = replacement["instance_id"]
     # the service registers its new task's instance in its Classic ELB too
     assert _of(world, "elb.instance.registered", load_balancer=clb, instance_id=new)
@@ -88,9 +123,13 @@ def test_a_replacement_that_never_becomes_healthy_keeps_the_old_task_running(wor
     world.configure(health={"failing_instances": [spare]})
     old, _ = _drain_one(world)
 
-    world.wait_for(lambda: _of(world, "elbv2.target.unhealthy", id=spare)
-                   and _of(world, "elb.instance.unhealthy", instance_id=spare),
-                   timeout=20, what="the replacement unhealthy")
+    world.wait_for(
+        lambda: (
+            _of(world, "elbv2.target.unhealthy", id=spare) and _of(world, "elb.instance.unhealthy", instance_id=spare)
+        ),
+        timeout=20,
+        what="the replacement unhealthy",
+    )
     [task] = [t for t in _tasks(world) if t["taskArn"] == old]
     assert task["lastStatus"] == "RUNNING" and task["desiredStatus"] == "RUNNING"
     assert not _of(world, "ecs.task.stopping", task_arn=old)
@@ -107,16 +146,24 @@ def test_a_draining_task_that_is_not_healthy_stops_without_waiting_for_its_repla
     first = next(t for t in _tasks(world) if t["lastStatus"] == "RUNNING")
     sick = _instance_ids(world)[first["containerInstanceArn"]]
     world.configure(health={"failing_instances": [sick]})
-    world.wait_for(lambda: _of(world, "elbv2.target.unhealthy", id=sick)
-                   and _of(world, "elb.instance.unhealthy", instance_id=sick),
-                   timeout=20, what="unhealthy")
+    world.wait_for(
+        lambda: (
+            _of(world, "elbv2.target.unhealthy", id=sick) and _of(world, "elb.instance.unhealthy", instance_id=sick)
+        ),
+        timeout=20,
+        what="unhealthy",
+    )
     old, old_instance = _drain_one(world)
     assert old_instance == sick
 
     world.wait_for(lambda: _of(world, "ecs.task.stopping", task_arn=old), timeout=10, what="stopping")
     [stopping] = _of(world, "ecs.task.stopping", task_arn=old)
-    later = [e for e in world.events() if e["type"] in ("elbv2.target.healthy", "elb.instance.in_service")
-             and e["seq"] > _of(world, "ecs.container_instance.draining")[0]["seq"]]
+    later = [
+        e
+        for e in world.events()
+        if e["type"] in ("elbv2.target.healthy", "elb.instance.in_service")
+        and e["seq"] > _of(world, "ecs.container_instance.draining")[0]["seq"]
+    ]
     assert all(stopping["seq"] < e["seq"] for e in later)  # no replacement was healthy yet
     # the Classic ELB did not drain the unhealthy instance; the target group did
     [out] = _of(world, "elb.instance.out_of_service", instance_id=sick)
@@ -131,14 +178,17 @@ def test_stop_task_and_standalone_tasks_take_their_time(world):
     aws.asg(world, desired=1, cluster=CLUSTER)
     [ci] = _instance_ids(world)
     ecs.register_task_definition(family="batch", containerDefinitions=[{"name": "b", "image": "x", "memory": 64}])
-    [stopped_by_hand, exits] = [ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=[ci])["tasks"][0]
-                                for _ in range(2)]
+    [stopped_by_hand, exits] = [
+        ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=[ci])["tasks"][0] for _ in range(2)
+    ]
     assert len(_of(world, "ecs.task.running", service=None)) == 2
 
     answer = ecs.stop_task(cluster=CLUSTER, task=stopped_by_hand["taskArn"], reason="maintenance")["task"]
     assert answer["desiredStatus"] == "STOPPED" and answer["lastStatus"] == "RUNNING"  # containers still stopping
     assert stopped_by_hand["taskArn"] not in ecs.list_tasks(cluster=CLUSTER)["taskArns"]
-    world.wait_for(lambda: _of(world, "ecs.task.stopped", task_arn=stopped_by_hand["taskArn"]), timeout=10, what="stopped")
+    world.wait_for(
+        lambda: _of(world, "ecs.task.stopped", task_arn=stopped_by_hand["taskArn"]), timeout=10, what="stopped"
+    )
     [stopping] = _of(world, "ecs.task.stopping", task_arn=stopped_by_hand["taskArn"])
     [stopped] = _of(world, "ecs.task.stopped", task_arn=stopped_by_hand["taskArn"])
     assert stopped["t"] - stopping["t"] >= 0.95  # the containers' stop time: 100 s -> 1 s

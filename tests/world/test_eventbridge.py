@@ -13,14 +13,25 @@ DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
 def _machine_and_rule(world, retry_policy=None, name="drain"):
     arn = aws.state_machine_rule(world, name)
     if retry_policy is not None:
-        world.client("events").put_targets(Rule=f"{name}-rule", Targets=[{
-            "Id": "sfn", "Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/events", "RetryPolicy": retry_policy}])
+        world.client("events").put_targets(
+            Rule=f"{name}-rule",
+            Targets=[
+                {
+                    "Id": "sfn",
+                    "Arn": arn,
+                    "RoleArn": "arn:aws:iam::123456789012:role/events",
+                    "RetryPolicy": retry_policy,
+                }
+            ],
+        )
     return arn
 
 
 def _put(world, n=1):
-    entries = [{"Source": "aws.autoscaling", "DetailType": DETAIL_TYPE, "Detail": json.dumps({"EC2InstanceId": f"i-{k}"})}
-               for k in range(n)]
+    entries = [
+        {"Source": "aws.autoscaling", "DetailType": DETAIL_TYPE, "Detail": json.dumps({"EC2InstanceId": f"i-{k}"})}
+        for k in range(n)
+    ]
     return [e["EventId"] for e in world.client("events").put_events(Entries=entries)["Entries"]]
 
 
@@ -50,7 +61,9 @@ def test_a_late_event_keeps_its_time_and_arrives_after_the_delay(world):
     [execution] = world.wait_for(lambda: _executions(world, machine), timeout=10, what="the late delivery")
     [delivered] = world.events("eventbridge.delivered")
     assert delivered["t"] - wait["t"] >= 1.4
-    event = json.loads(world.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"])
+    event = json.loads(
+        world.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
+    )
     sent = time.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ")
     assert abs(time.mktime(sent) - time.mktime(time.gmtime(wait["t"]))) <= 1  # the time the wait began
 
@@ -70,8 +83,9 @@ def test_duplicate_and_dropped_events_by_ordinal(world):
     assert len(_executions(world, machine)) == 2  # the first and the third, at once
     [dropped] = world.events("eventbridge.dropped")
     assert dropped["event_id"] == second and dropped["reason"].startswith("lost")
-    executions = world.wait_for(lambda: len(_executions(world, machine)) == 3 and _executions(world, machine),
-                                timeout=10, what="the duplicate")
+    executions = world.wait_for(
+        lambda: len(_executions(world, machine)) == 3 and _executions(world, machine), timeout=10, what="the duplicate"
+    )
     sfn = world.client("stepfunctions")
     inputs = [json.loads(sfn.describe_execution(executionArn=x["executionArn"])["input"])["id"] for x in executions]
     assert sorted(inputs) == sorted([first, first, third])
@@ -87,7 +101,9 @@ def test_detail_types_limit_the_policy(world):
 
 
 def test_failed_attempts_are_retried_with_backoff(world):
-    world.configure(timescale=0.01, eventbridge={"fail_first": 3, "retry_base_seconds": 10, "retry_max_backoff_seconds": 40})
+    world.configure(
+        timescale=0.01, eventbridge={"fail_first": 3, "retry_base_seconds": 10, "retry_max_backoff_seconds": 40}
+    )
     machine = _machine_and_rule(world)
     _put(world)
     world.wait_for(lambda: _executions(world, machine), timeout=10, what="the fourth attempt")
@@ -100,7 +116,9 @@ def test_failed_attempts_are_retried_with_backoff(world):
 
 
 def test_retries_stop_at_the_targets_maximum_retry_attempts(world):
-    world.configure(timescale=0.001, eventbridge={"fail_first": 1000, "retry_base_seconds": 1, "retry_max_backoff_seconds": 2})
+    world.configure(
+        timescale=0.001, eventbridge={"fail_first": 1000, "retry_base_seconds": 1, "retry_max_backoff_seconds": 2}
+    )
     machine = _machine_and_rule(world, {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600})
     _put(world)
     [dropped] = world.wait_for(lambda: world.events("eventbridge.dropped"), timeout=10, what="the drop")
@@ -109,7 +127,9 @@ def test_retries_stop_at_the_targets_maximum_retry_attempts(world):
 
 
 def test_retries_stop_at_the_targets_maximum_event_age(world):
-    world.configure(timescale=0.01, eventbridge={"fail_first": 1000, "retry_base_seconds": 30, "retry_max_backoff_seconds": 30})
+    world.configure(
+        timescale=0.01, eventbridge={"fail_first": 1000, "retry_base_seconds": 30, "retry_max_backoff_seconds": 30}
+    )
     machine = _machine_and_rule(world, {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 60})
     _put(world)
     [dropped] = world.wait_for(lambda: world.events("eventbridge.dropped"), timeout=10, what="the drop")

@@ -13,12 +13,14 @@ def _error(call, **kwargs):
 
 
 def test_throttling_and_unavailable_in_each_protocol(world):
-    world.configure(faults={
-        "ecs:ListClusters": {"throttle": 1.0},
-        "autoscaling:DescribeAutoScalingGroups": {"throttle": 1.0},
-        "elb:DescribeLoadBalancers": {"unavailable": 1.0},
-        "stepfunctions:*": {"unavailable": 1.0},
-    })
+    world.configure(
+        faults={
+            "ecs:ListClusters": {"throttle": 1.0},
+            "autoscaling:DescribeAutoScalingGroups": {"throttle": 1.0},
+            "elb:DescribeLoadBalancers": {"unavailable": 1.0},
+            "stepfunctions:*": {"unavailable": 1.0},
+        }
+    )
     ecs = _error(world.client("ecs").list_clusters)
     assert ecs["Error"]["Code"] == "ThrottlingException" and ecs["ResponseMetadata"]["HTTPStatusCode"] == 400
     asg = _error(world.client("autoscaling").describe_auto_scaling_groups)

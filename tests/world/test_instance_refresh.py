@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import aws_setup as aws
 import pytest
 from botocore.exceptions import ClientError
-
-import aws_setup as aws
 
 
 def _refresh(world, group):
@@ -17,8 +16,12 @@ def _complete_waiting(world, group):
     asg = world.client("autoscaling")
     for instance, state in aws.instances(world, group).items():
         if state == "Terminating:Wait":
-            asg.complete_lifecycle_action(AutoScalingGroupName=group, LifecycleHookName="ecsTermination",
-                                          InstanceId=instance, LifecycleActionResult="CONTINUE")
+            asg.complete_lifecycle_action(
+                AutoScalingGroupName=group,
+                LifecycleHookName="ecsTermination",
+                InstanceId=instance,
+                LifecycleActionResult="CONTINUE",
+            )
 
 
 def test_instances_are_replaced_one_by_one_through_the_terminate_hook(world):
@@ -29,15 +32,22 @@ def test_instances_are_replaced_one_by_one_through_the_terminate_hook(world):
     old = set(aws.instances(world, group))
     asg = world.client("autoscaling")
     refresh_id = asg.start_instance_refresh(AutoScalingGroupName=group, Preferences={"InstanceWarmup": 50})[
-        "InstanceRefreshId"]
+        "InstanceRefreshId"
+    ]
     with pytest.raises(ClientError) as err:
         asg.start_instance_refresh(AutoScalingGroupName=group)
     assert err.value.response["Error"]["Code"] == "InstanceRefreshInProgress"
 
     seen: list[str] = []
     while _refresh(world, group)["Status"] in ("Pending", "InProgress"):
-        waiting = world.wait_for(lambda: [i for i, s in aws.instances(world, group).items() if s == "Terminating:Wait"]
-                                 or _refresh(world, group)["Status"] == "Successful", timeout=10, what="the next batch")
+        waiting = world.wait_for(
+            lambda: (
+                [i for i, s in aws.instances(world, group).items() if s == "Terminating:Wait"]
+                or _refresh(world, group)["Status"] == "Successful"
+            ),
+            timeout=10,
+            what="the next batch",
+        )
         if waiting is True:
             break
         assert len(waiting) == 1  # 3 instances at 90 % healthy: one at a time
@@ -60,8 +70,10 @@ def test_launch_before_terminating_above_100_percent(world):
     group = aws.asg(world, desired=2)
     aws.terminate_hook(world, group)
     asg = world.client("autoscaling")
-    asg.start_instance_refresh(AutoScalingGroupName=group, Preferences={
-        "InstanceWarmup": 10, "MinHealthyPercentage": 100, "MaxHealthyPercentage": 150})
+    asg.start_instance_refresh(
+        AutoScalingGroupName=group,
+        Preferences={"InstanceWarmup": 10, "MinHealthyPercentage": 100, "MaxHealthyPercentage": 150},
+    )
     world.wait_for(lambda: [i for i, s in aws.instances(world, group).items() if s == "Terminating:Wait"], timeout=10)
     assert list(aws.instances(world, group).values()).count("InService") == 2  # the new one first
     _complete_waiting(world, group)

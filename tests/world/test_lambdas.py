@@ -16,7 +16,10 @@ BIN = Path(__file__).resolve().parents[2] / "target" / "debug" / "drain-ecs"
 @pytest.fixture(autouse=True)
 def _binaries_built():
     if not BIN.exists():
-        pytest.fail(f"{BIN} is missing: build the Lambdas first with `cargo build --bins -p drain-ecs` (make test-world does)")
+        pytest.fail(
+            f"{BIN} is missing: build the Lambdas first with `cargo build --bins -p drain-ecs` (make test-world does)"
+        )
+
 
 ROLE = "arn:aws:iam::123456789012:role/lambda"
 
@@ -30,7 +33,12 @@ def _zip() -> bytes:
 
 def _role(world) -> str:
     iam = world.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
     try:
         return iam.create_role(RoleName="lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
@@ -87,7 +95,9 @@ def test_step_functions_sees_error_type_as_the_task_error(world):
         },
     }
     sfn = world.client("stepfunctions")
-    machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn")
+    machine = sfn.create_state_machine(
+        name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"source":"x"}')["executionArn"]
     deadline = time.monotonic() + 30
     while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
@@ -101,21 +111,41 @@ def test_step_functions_sees_error_type_as_the_task_error(world):
     assert failed and failed[0]["taskFailedEventDetails"]["error"] == "InvalidEvent"
 
 
-
 def _drain_payload() -> dict:
     """What the state machine gives drain-ecs for a lifecycle event of group ``g`` (which does not
     exist: the function's first Auto Scaling call is where the tests hold it)."""
-    detail = {"LifecycleActionToken": "00000000-0000-0000-0000-000000000001", "AutoScalingGroupName": "g",
-              "LifecycleHookName": "h", "EC2InstanceId": "i-0123456789abcdef0",
-              "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING", "NotificationMetadata": '{"cluster":"c"}',
-              "Origin": "AutoScalingGroup", "Destination": "EC2"}
-    event = {"version": "0", "id": "e", "detail-type": "EC2 Instance-terminate Lifecycle Action",
-             "source": "aws.autoscaling", "account": "123456789012", "time": "2024-01-01T00:00:00Z",
-             "region": "us-west-2", "resources": [], "detail": detail}
-    return {"event": event, "execution_id": "arn:aws:states:us-west-2:123456789012:execution:m:x",
-            "execution_start_time": "2024-01-01T00:00:00Z",
-            "settings": {"drain_deadline_seconds": "3000", "deadline_result": "CONTINUE", "standalone_tasks": "wait",
-                         "standalone_task_grace_seconds": "300"}}
+    detail = {
+        "LifecycleActionToken": "00000000-0000-0000-0000-000000000001",
+        "AutoScalingGroupName": "g",
+        "LifecycleHookName": "h",
+        "EC2InstanceId": "i-0123456789abcdef0",
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+        "NotificationMetadata": '{"cluster":"c"}',
+        "Origin": "AutoScalingGroup",
+        "Destination": "EC2",
+    }
+    event = {
+        "version": "0",
+        "id": "e",
+        "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        "source": "aws.autoscaling",
+        "account": "123456789012",
+        "time": "2024-01-01T00:00:00Z",
+        "region": "us-west-2",
+        "resources": [],
+        "detail": detail,
+    }
+    return {
+        "event": event,
+        "execution_id": "arn:aws:states:us-west-2:123456789012:execution:m:x",
+        "execution_start_time": "2024-01-01T00:00:00Z",
+        "settings": {
+            "drain_deadline_seconds": "3000",
+            "deadline_result": "CONTINUE",
+            "standalone_tasks": "wait",
+            "standalone_task_grace_seconds": "300",
+        },
+    }
 
 
 FIRST_CALLS = ("autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:DescribeLifecycleHooks")
@@ -123,8 +153,9 @@ FIRST_CALLS = ("autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:Descri
 
 def _hold(world, api: str, seconds: float, times: int) -> None:
     for _ in range(times):
-        world.control("POST", "/_world/lambdas/sabotage", {"function": "drain-ecs", "api": api, "do": "hang",
-                                                           "seconds": seconds})
+        world.control(
+            "POST", "/_world/lambdas/sabotage", {"function": "drain-ecs", "api": api, "do": "hang", "seconds": seconds}
+        )
 
 
 def _invoke_all(world, n: int) -> list:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import aws_setup as aws
 
-CHECK = {"HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 3,
-         "UnhealthyThresholdCount": 2}
+CHECK = {
+    "HealthCheckIntervalSeconds": 10,
+    "HealthCheckTimeoutSeconds": 5,
+    "HealthyThresholdCount": 3,
+    "UnhealthyThresholdCount": 2,
+}
 
 
 def _running_instance(world):
@@ -16,14 +20,16 @@ def _running_instance(world):
 
 
 def _classic(world, name, instance):
-    [state] = world.client("elb").describe_instance_health(
-        LoadBalancerName=name, Instances=[{"InstanceId": instance}])["InstanceStates"]
+    [state] = world.client("elb").describe_instance_health(LoadBalancerName=name, Instances=[{"InstanceId": instance}])[
+        "InstanceStates"
+    ]
     return state
 
 
 def _target(world, tg, instance, port=80):
-    [found] = world.client("elbv2").describe_target_health(
-        TargetGroupArn=tg, Targets=[{"Id": instance, "Port": port}])["TargetHealthDescriptions"]
+    [found] = world.client("elbv2").describe_target_health(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": port}])[
+        "TargetHealthDescriptions"
+    ]
     return found["TargetHealth"]
 
 
@@ -39,8 +45,11 @@ def test_a_new_target_is_initial_for_healthy_threshold_times_interval(world):
     instance = _running_instance(world)
     world.client("elbv2").register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
 
-    assert _target(world, tg, instance) == {"State": "initial", "Reason": "Elb.InitialHealthChecking",
-                                            "Description": "Initial health checks in progress"}
+    assert _target(world, tg, instance) == {
+        "State": "initial",
+        "Reason": "Elb.InitialHealthChecking",
+        "Description": "Initial health checks in progress",
+    }
     world.wait_for(lambda: _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy")
     assert "Reason" not in _target(world, tg, instance)
     registered = _one(world, "elbv2.target.registered", id=instance)
@@ -52,46 +61,76 @@ def test_a_new_classic_elb_instance_is_registering_until_healthy_threshold_times
     world.configure(timescale=0.05)  # 2 checks x 10 s = 20 s -> 1 s
     name = aws.classic_elb(world, health_check={"Interval": 10, "HealthyThreshold": 2})
     instance = _running_instance(world)
-    world.client("elb").register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    world.client("elb").register_instances_with_load_balancer(
+        LoadBalancerName=name, Instances=[{"InstanceId": instance}]
+    )
 
-    assert _classic(world, name, instance) == {"InstanceId": instance, "State": "OutOfService", "ReasonCode": "ELB",
-                                               "Description": "Instance registration is still in progress."}
+    assert _classic(world, name, instance) == {
+        "InstanceId": instance,
+        "State": "OutOfService",
+        "ReasonCode": "ELB",
+        "Description": "Instance registration is still in progress.",
+    }
     world.wait_for(lambda: _classic(world, name, instance)["State"] == "InService", timeout=10, what="InService")
     assert _classic(world, name, instance)["ReasonCode"] == "N/A"
     registered = _one(world, "elb.instance.registered", instance_id=instance, load_balancer=name)
     in_service = _one(world, "elb.instance.in_service", instance_id=instance, load_balancer=name)
     assert in_service["t"] - registered["t"] >= 0.95
     # registering it again does not restart its health checks
-    world.client("elb").register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    world.client("elb").register_instances_with_load_balancer(
+        LoadBalancerName=name, Instances=[{"InstanceId": instance}]
+    )
     assert _classic(world, name, instance)["State"] == "InService"
     assert len(world.events("elb.instance.registered")) == 1
 
 
 def test_a_failing_instance_turns_unhealthy_and_leaves_the_classic_elb_without_draining(world):
     world.configure(timescale=0.05)
-    name = aws.classic_elb(world, draining=300, health_check={"Interval": 10, "HealthyThreshold": 2, "UnhealthyThreshold": 3})
+    name = aws.classic_elb(
+        world, draining=300, health_check={"Interval": 10, "HealthyThreshold": 2, "UnhealthyThreshold": 3}
+    )
     tg = aws.target_group(world, delay=100, **CHECK)
     instance = _running_instance(world)
     elb, elbv2 = world.client("elb"), world.client("elbv2")
     elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
-    world.wait_for(lambda: _classic(world, name, instance)["State"] == "InService"
-                   and _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy")
+    world.wait_for(
+        lambda: (
+            _classic(world, name, instance)["State"] == "InService"
+            and _target(world, tg, instance)["State"] == "healthy"
+        ),
+        timeout=10,
+        what="healthy",
+    )
 
     world.configure(health={"failing_instances": [instance]})
-    world.wait_for(lambda: _classic(world, name, instance)["ReasonCode"] == "Instance"
-                   and _target(world, tg, instance)["State"] == "unhealthy", timeout=10, what="unhealthy")
+    world.wait_for(
+        lambda: (
+            _classic(world, name, instance)["ReasonCode"] == "Instance"
+            and _target(world, tg, instance)["State"] == "unhealthy"
+        ),
+        timeout=10,
+        what="unhealthy",
+    )
     assert _classic(world, name, instance) == {
-        "InstanceId": instance, "State": "OutOfService", "ReasonCode": "Instance",
-        "Description": "Instance has failed at least the UnhealthyThreshold number of health checks consecutively."}
-    assert _target(world, tg, instance) == {"State": "unhealthy", "Reason": "Target.FailedHealthChecks",
-                                            "Description": "Health checks failed"}
+        "InstanceId": instance,
+        "State": "OutOfService",
+        "ReasonCode": "Instance",
+        "Description": "Instance has failed at least the UnhealthyThreshold number of health checks consecutively.",
+    }
+    assert _target(world, tg, instance) == {
+        "State": "unhealthy",
+        "Reason": "Target.FailedHealthChecks",
+        "Description": "Health checks failed",
+    }
     assert _one(world, "elb.instance.unhealthy", instance_id=instance)["reason_code"] == "Instance"
     assert _one(world, "elbv2.target.unhealthy", id=instance)["reason"] == "Target.FailedHealthChecks"
 
     # connection draining does not hold an unhealthy instance; a target group drains it all the same
     elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
-    assert _classic(world, name, instance)["Description"] == "Instance is not currently registered with the LoadBalancer."
+    assert (
+        _classic(world, name, instance)["Description"] == "Instance is not currently registered with the LoadBalancer."
+    )
     out = _one(world, "elb.instance.out_of_service", instance_id=instance)
     assert out["unhealthy"] is True and out["by"] == "client"
     assert not world.events("elb.instance.draining")
@@ -125,8 +164,10 @@ def test_nlb_connections_outlive_unused_unless_connection_termination_is_enabled
     closed = aws.target_group(world, name="nlb-closed", protocol="TCP", delay=100)
     attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=kept)["Attributes"]}
     assert attrs["deregistration_delay.connection_termination.enabled"] == "false"
-    elbv2.modify_target_group_attributes(TargetGroupArn=closed, Attributes=[
-        {"Key": "deregistration_delay.connection_termination.enabled", "Value": "true"}])
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=closed,
+        Attributes=[{"Key": "deregistration_delay.connection_termination.enabled", "Value": "true"}],
+    )
     instance = _running_instance(world)
     for tg in (kept, closed):
         elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])

@@ -41,12 +41,20 @@ def test_container_instances_and_tasks_come_in_pages_of_100(world):
 
     error = _error(ecs.describe_container_instances, cluster=CLUSTER, containerInstances=everything[:101])
     assert error == {"Code": "InvalidParameterException", "Message": "instanceIds can have at most 100 items."}
-    assert len(ecs.describe_container_instances(cluster=CLUSTER, containerInstances=everything[:100])["containerInstances"]) == 100
+    assert (
+        len(
+            ecs.describe_container_instances(cluster=CLUSTER, containerInstances=everything[:100])["containerInstances"]
+        )
+        == 100
+    )
 
     ecs.register_task_definition(family="batch", containerDefinitions=[{"name": "b", "image": "x", "memory": 64}])
     tasks = []
     for chunk in (everything[:10], everything[10:20], everything[20:110]):
-        tasks += [t["taskArn"] for t in ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=chunk)["tasks"]]
+        tasks += [
+            t["taskArn"]
+            for t in ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=chunk)["tasks"]
+        ]
     page = ecs.list_tasks(cluster=CLUSTER)
     assert len(page["taskArns"]) == 100 and page["nextToken"]
     assert len(ecs.list_tasks(cluster=CLUSTER, nextToken=page["nextToken"])["taskArns"]) == 10

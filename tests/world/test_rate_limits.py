@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from world import rate_limits
 
 
@@ -59,13 +58,16 @@ def test_a_category_shares_one_bucket_and_throttles_with_ecs_answer(world):
     assert world.client("ecs").list_clusters()["clusterArns"]
 
 
-@pytest.mark.parametrize("service,call,kwargs,code,status", [
-    ("autoscaling", "describe_auto_scaling_groups", {}, "Throttling", 400),
-    ("elbv2", "describe_target_groups", {}, "ThrottlingException", 400),
-    ("elb", "describe_load_balancers", {}, "ThrottlingException", 400),
-    ("ec2", "describe_instances", {}, "RequestLimitExceeded", 503),
-    ("stepfunctions", "list_state_machines", {}, "ThrottlingException", 400),
-])
+@pytest.mark.parametrize(
+    "service,call,kwargs,code,status",
+    [
+        ("autoscaling", "describe_auto_scaling_groups", {}, "Throttling", 400),
+        ("elbv2", "describe_target_groups", {}, "ThrottlingException", 400),
+        ("elb", "describe_load_balancers", {}, "ThrottlingException", 400),
+        ("ec2", "describe_instances", {}, "RequestLimitExceeded", 503),
+        ("stepfunctions", "list_state_machines", {}, "ThrottlingException", 400),
+    ],
+)
 def test_each_service_answers_its_own_throttling_error(world, service, call, kwargs, code, status):
     world.configure(timescale=1000, limits={"buckets": {b: {"burst": 1, "rate": 1} for b in rate_limits.BUCKETS}})
     client = _caller(world, service)
@@ -107,5 +109,8 @@ def test_limits_off_and_scale(world):
     world.configure(limits={"enabled": True, "scale": 2.0})
     report = world.control("GET", "/_world/limits")
     assert report["buckets"]["ecs:cluster-read"]["burst"] == 2.0
-    assert report["buckets"]["ecs:service-read"] == {**report["buckets"]["ecs:service-read"], "burst": 200.0,
-                                                     "rate": 40.0}
+    assert report["buckets"]["ecs:service-read"] == {
+        **report["buckets"]["ecs:service-read"],
+        "burst": 200.0,
+        "rate": 40.0,
+    }

@@ -91,7 +91,9 @@ def test_redrive_resumes_at_the_failed_state_with_the_same_input(world):
 
     [item] = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert item["redriveCount"] == 1 and item["redriveDate"] == answer["redriveDate"]
-    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine, redriveFilter="REDRIVEN")["executions"]] == [arn]
+    assert [
+        e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine, redriveFilter="REDRIVEN")["executions"]
+    ] == [arn]
     assert sfn.list_executions(stateMachineArn=machine, redriveFilter="NOT_REDRIVEN")["executions"] == []
     assert "SUCCEEDED" in _not_redrivable(world, arn)
     assert [e["type"] for e in world.events("stepfunctions")] == ["stepfunctions.execution.redriven"]
@@ -144,5 +146,7 @@ def test_not_redrivable_after_14_days_or_past_the_history_limit(world):
 def test_unknown_execution(world):
     machine = _machine(world)
     with pytest.raises(ClientError) as err:
-        world.client("stepfunctions").redrive_execution(executionArn=machine.replace(":stateMachine:", ":execution:") + ":nope")
+        world.client("stepfunctions").redrive_execution(
+            executionArn=machine.replace(":stateMachine:", ":execution:") + ":nope"
+        )
     assert err.value.response["Error"]["Code"] == "ExecutionDoesNotExist"

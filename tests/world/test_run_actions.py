@@ -32,6 +32,9 @@ def test_what_still_served_when_the_instance_went():
         {"type": "ecs.task.stopped", "task_arn": "task/c/t1", "instance_id": "i-1"},
     )
     found = run_actions.not_drained_before(events, "i-1", 4, ["web-clb"])
-    assert found == ["task t1 not STOPPED", "registered or draining in target group web-tg port 8080",
-                     "registered or draining in Classic ELB web-clb"]
+    assert found == [
+        "task t1 not STOPPED",
+        "registered or draining in target group web-tg port 8080",
+        "registered or draining in Classic ELB web-clb",
+    ]
     assert run_actions.not_drained_before(events, "i-1", 7, []) == []

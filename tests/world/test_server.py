@@ -11,8 +11,12 @@ def test_config_merges_and_reset_restores_it(world):
     assert world.control("GET", "/_world/config")["timescale"] == 1.0
     config = world.configure(timescale=0.5, ecs={"task_start_seconds": 3})
     assert config["timescale"] == 0.5
-    assert config["ecs"] == {"task_start_seconds": 3, "task_stop_seconds": 0, "agent_autoregister": True,
-                             "standalone_task_seconds": None}
+    assert config["ecs"] == {
+        "task_start_seconds": 3,
+        "task_stop_seconds": 0,
+        "agent_autoregister": True,
+        "standalone_task_seconds": None,
+    }
     world.control("POST", "/_world/reset", {})
     assert world.control("GET", "/_world/config")["timescale"] == 1.0
 

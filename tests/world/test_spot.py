@@ -13,12 +13,17 @@ FIXTURE = Path("/work/shared/fixtures/spot-interruption.json")
 
 def _spot_rule(world):
     sfn = world.client("stepfunctions")
-    arn = sfn.create_state_machine(name="spot", definition=aws.PASS_MACHINE,
-                                   roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+    arn = sfn.create_state_machine(
+        name="spot", definition=aws.PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
     events = world.client("events")
-    events.put_rule(Name="spot-rule", EventPattern=json.dumps(
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}))
-    events.put_targets(Rule="spot-rule", Targets=[{"Id": "sfn", "Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/e"}])
+    events.put_rule(
+        Name="spot-rule",
+        EventPattern=json.dumps({"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}),
+    )
+    events.put_targets(
+        Rule="spot-rule", Targets=[{"Id": "sfn", "Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/e"}]
+    )
     return arn
 
 
@@ -51,7 +56,11 @@ def test_warning_then_interruption_two_minutes_later(world):
     states = aws.instances(world, group)
     assert states[victim] == "Terminating:Wait" and list(states.values()).count("InService") == 2
     world.client("autoscaling").complete_lifecycle_action(
-        AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim, LifecycleActionResult="CONTINUE")
+        AutoScalingGroupName=group,
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
     assert victim not in aws.instances(world, group)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import aws_setup as aws
 import pytest
 from botocore.exceptions import ClientError
-
-import aws_setup as aws
 
 CLUSTER = "test-cluster"
 GROUP = "test-cluster-asg"
@@ -33,8 +32,10 @@ def test_delete_group_needs_force_delete_while_it_has_instances(world):
     asg = world.client("autoscaling")
     err = _error(asg.delete_auto_scaling_group, AutoScalingGroupName=GROUP)
     assert err["Code"] == "ResourceInUse"
-    assert err["Message"] == ("You cannot delete an AutoScalingGroup while there are instances or pending Spot "
-                              "instance request(s) still in the group.")
+    assert err["Message"] == (
+        "You cannot delete an AutoScalingGroup while there are instances or pending Spot "
+        "instance request(s) still in the group."
+    )
     asg.delete_auto_scaling_group(AutoScalingGroupName=GROUP, ForceDelete=True)
 
     [done] = world.events("asg.lifecycle.completed")
@@ -49,8 +50,11 @@ def test_delete_group_needs_force_delete_while_it_has_instances(world):
 
     not_found = f"AutoScalingGroup name not found - AutoScalingGroup {GROUP} not found"
     for call in (asg.complete_lifecycle_action, asg.record_lifecycle_action_heartbeat):
-        kwargs = {"AutoScalingGroupName": GROUP, "LifecycleHookName": "ecsTermination",
-                  "LifecycleActionToken": wait["token"]}
+        kwargs = {
+            "AutoScalingGroupName": GROUP,
+            "LifecycleHookName": "ecsTermination",
+            "LifecycleActionToken": wait["token"],
+        }
         if call == asg.complete_lifecycle_action:
             kwargs["LifecycleActionResult"] = "CONTINUE"
         err = _error(call, **kwargs)
@@ -67,8 +71,18 @@ def _cluster_with_service(world):
     ecs = world.client("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
     aws.asg(world, desired=2, cluster=CLUSTER)
-    ecs.register_task_definition(family="web", networkMode="host", containerDefinitions=[
-        {"name": "web", "image": "nginx", "memory": 256, "portMappings": [{"containerPort": 8080, "hostPort": 8080}]}])
+    ecs.register_task_definition(
+        family="web",
+        networkMode="host",
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": "nginx",
+                "memory": 256,
+                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
+            }
+        ],
+    )
     ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition="web", desiredCount=1, launchType="EC2")
     world.wait_for(lambda: world.events("ecs.task.running"), what="a running task")
     return ecs
@@ -89,24 +103,30 @@ def test_delete_cluster_waits_for_its_services_and_container_instances(world):
     [described] = ecs.describe_clusters(clusters=[CLUSTER])["clusters"]
     assert described["status"] == "INACTIVE"
     assert _error(ecs.list_tasks, cluster=CLUSTER)["Code"] == "ClusterNotFoundException"
-    assert _error(ecs.describe_container_instances, cluster=CLUSTER, containerInstances=arns)["Code"] == \
-        "ClusterNotFoundException"
+    assert (
+        _error(ecs.describe_container_instances, cluster=CLUSTER, containerInstances=arns)["Code"]
+        == "ClusterNotFoundException"
+    )
 
 
 def test_a_disconnected_agent_keeps_its_tasks_running_and_its_record_after_termination(world):
     world.configure(ecs={"task_stop_seconds": 0})
     ecs = _cluster_with_service(world)
-    [task] = [t for t in ecs.describe_tasks(cluster=CLUSTER, tasks=ecs.list_tasks(cluster=CLUSTER)["taskArns"])["tasks"]]
+    [task] = [
+        t for t in ecs.describe_tasks(cluster=CLUSTER, tasks=ecs.list_tasks(cluster=CLUSTER)["taskArns"])["tasks"]
+    ]
     [ci] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[task["containerInstanceArn"]])[
-        "containerInstances"]
+        "containerInstances"
+    ]
     instance = ci["ec2InstanceId"]
     cut = world.control("POST", "/_world/ecs/disconnect-agent", {"instance_id": instance})["disconnected"]
     assert cut == [ci["containerInstanceArn"]]
     assert world.events("ecs.container_instance.disconnected")[0]["by"] == "world"
 
     # draining: ECS wants the task stopped (desiredStatus STOPPED) but nobody reports it stopped
-    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[ci["containerInstanceArn"]],
-                                         status="DRAINING")
+    ecs.update_container_instances_state(
+        cluster=CLUSTER, containerInstances=[ci["containerInstanceArn"]], status="DRAINING"
+    )
     world.wait_for(lambda: world.events("ecs.task.stopping"), what="the task stopping")
     world.wait_for(lambda: len(world.events("ecs.task.running")) >= 2, what="the replacement")
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task["taskArn"]])["tasks"]
@@ -117,7 +137,8 @@ def test_a_disconnected_agent_keeps_its_tasks_running_and_its_record_after_termi
     [terminated] = world.events("ec2.instance.terminated")
     assert terminated["instance_id"] == instance and terminated["agent_connected"] is False
     [after] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[ci["containerInstanceArn"]])[
-        "containerInstances"]
+        "containerInstances"
+    ]
     assert after["status"] == "DRAINING" and after["agentConnected"] is False
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task["taskArn"]])["tasks"]
     assert described["lastStatus"] == "RUNNING"

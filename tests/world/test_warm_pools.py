@@ -18,11 +18,23 @@ def _group(world, desired=2, check=True, reuse=True, max_prepared=None, min_size
     lines = ["#!/bin/bash", f"echo ECS_CLUSTER={CLUSTER} >> /etc/ecs/ecs.config"]
     if check:
         lines.append("echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config")
-    ec2.create_launch_template(LaunchTemplateName="warm-lt", LaunchTemplateData={
-        "ImageId": image, "InstanceType": "t3.micro", "UserData": base64.b64encode("\n".join(lines).encode()).decode()})
+    ec2.create_launch_template(
+        LaunchTemplateName="warm-lt",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            "UserData": base64.b64encode("\n".join(lines).encode()).decode(),
+        },
+    )
     asg = world.client("autoscaling")
-    asg.create_auto_scaling_group(AutoScalingGroupName="warm", LaunchTemplate={"LaunchTemplateName": "warm-lt"},
-                                  MinSize=0, MaxSize=5, DesiredCapacity=desired, VPCZoneIdentifier=aws.subnet(world))
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="warm",
+        LaunchTemplate={"LaunchTemplateName": "warm-lt"},
+        MinSize=0,
+        MaxSize=5,
+        DesiredCapacity=desired,
+        VPCZoneIdentifier=aws.subnet(world),
+    )
     aws.terminate_hook(world, "warm")
     kwargs = {"MaxGroupPreparedCapacity": max_prepared if max_prepared is not None else desired, "MinSize": min_size}
     asg.put_warm_pool(AutoScalingGroupName="warm", InstanceReusePolicy={"ReuseOnScaleIn": reuse}, **kwargs)
@@ -30,13 +42,17 @@ def _group(world, desired=2, check=True, reuse=True, max_prepared=None, min_size
 
 
 def _pool(world):
-    return {i["InstanceId"]: i["LifecycleState"]
-            for i in world.client("autoscaling").describe_warm_pool(AutoScalingGroupName="warm")["Instances"]}
+    return {
+        i["InstanceId"]: i["LifecycleState"]
+        for i in world.client("autoscaling").describe_warm_pool(AutoScalingGroupName="warm")["Instances"]
+    }
 
 
 def _record(world, instance_id):
     ecs = world.client("ecs")
-    arns = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId=={instance_id}")["containerInstanceArns"]
+    arns = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId=={instance_id}")[
+        "containerInstanceArns"
+    ]
     if not arns:
         return None
     return ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns)["containerInstances"][0]
@@ -54,10 +70,15 @@ def test_scale_in_returns_the_instance_to_the_pool_and_scale_out_reuses_it(world
     assert wait["destination"] == "WarmPool"
     record = _record(world, victim)
     ecs = world.client("ecs")
-    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[record["containerInstanceArn"]],
-                                         status="DRAINING")
-    asg.complete_lifecycle_action(AutoScalingGroupName="warm", LifecycleHookName="ecsTermination",
-                                  InstanceId=victim, LifecycleActionResult="CONTINUE")
+    ecs.update_container_instances_state(
+        cluster=CLUSTER, containerInstances=[record["containerInstanceArn"]], status="DRAINING"
+    )
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="warm",
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
 
     assert victim not in aws.instances(world, "warm")
     assert _pool(world) == {victim: "Warmed:Stopped"}
@@ -84,8 +105,12 @@ def test_a_deregistered_instance_registers_afresh_when_it_comes_back(world):
     [victim] = world.wait_for(lambda: [i for i, s in aws.instances(world, "warm").items() if s == "Terminating:Wait"])
     old = _record(world, victim)["containerInstanceArn"]
     world.client("ecs").deregister_container_instance(cluster=CLUSTER, containerInstance=old, force=True)
-    asg.complete_lifecycle_action(AutoScalingGroupName="warm", LifecycleHookName="ecsTermination",
-                                  InstanceId=victim, LifecycleActionResult="CONTINUE")
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="warm",
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
     assert _record(world, victim) is None
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
     new = _record(world, victim)
@@ -98,8 +123,12 @@ def test_without_reuse_on_scale_in_the_instance_terminates(world):
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
     [event] = world.wait_for(lambda: aws.execution_inputs(world, machine))
     assert event["detail"]["Destination"] == "EC2"
-    asg.complete_lifecycle_action(AutoScalingGroupName="warm", LifecycleHookName="ecsTermination",
-                                  InstanceId=event["detail"]["EC2InstanceId"], LifecycleActionResult="CONTINUE")
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="warm",
+        LifecycleHookName="ecsTermination",
+        InstanceId=event["detail"]["EC2InstanceId"],
+        LifecycleActionResult="CONTINUE",
+    )
     assert aws.ec2_state(world, event["detail"]["EC2InstanceId"]) == "terminated"
 
 

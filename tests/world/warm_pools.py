@@ -53,7 +53,6 @@ from typing import Any
 from moto.autoscaling import models as asg_models
 from moto.autoscaling import responses as asg_responses
 from moto.ec2.models import instances as ec2_instances
-
 from world import core, scaling_activities
 
 POOL_STATES = {"Stopped": "Warmed:Stopped", "Running": "Warmed:Running", "Hibernated": "Warmed:Hibernated"}
@@ -120,7 +119,7 @@ def enter_pool(group: Any, state: Any) -> bool:
 def leave_pool(group: Any, count: int) -> list[Any]:
     """Scale-out: up to ``count`` warm instances started and put in service (oldest first)."""
     taken = []
-    for state in list(_pool(group))[:max(0, count)]:
+    for state in list(_pool(group))[: max(0, count)]:
         _pool(group).remove(state)
         state.lifecycle_state = "Pending"
         if state.instance.state != "running":
@@ -128,9 +127,12 @@ def leave_pool(group: Any, count: int) -> list[Any]:
         state.lifecycle_state = "InService"
         state._world_destination = "EC2"
         group.instance_states.append(state)
-        scaling_activities.finished(group, f"Launching a new EC2 instance from warm pool: {state.instance.id}",
-                                    "an instance was started in response to a difference between desired and actual "
-                                    f"capacity, increasing the capacity to {group.desired_capacity}")
+        scaling_activities.finished(
+            group,
+            f"Launching a new EC2 instance from warm pool: {state.instance.id}",
+            "an instance was started in response to a difference between desired and actual "
+            f"capacity, increasing the capacity to {group.desired_capacity}",
+        )
         core.record("asg.instance.reused", asg=group.name, instance_id=state.instance.id)
         taken.append(state)
     return taken
@@ -178,10 +180,18 @@ def _delete_warm_pool(self: Any, group_name: str) -> None:
     if group is not None and _pool(group):
         self.ec2_backend.terminate_instances([s.instance.id for s in _pool(group)])
         for state in _pool(group):
-            scaling_activities.finished(group, f"Terminating EC2 instance from warm pool: {state.instance.id}",
-                                        "an instance was taken out of the warm pool in response to a user request")
-            core.record("asg.instance.terminated", asg=group.name, instance_id=state.instance.id,
-                        destination="EC2", from_warm_pool=True)
+            scaling_activities.finished(
+                group,
+                f"Terminating EC2 instance from warm pool: {state.instance.id}",
+                "an instance was taken out of the warm pool in response to a user request",
+            )
+            core.record(
+                "asg.instance.terminated",
+                asg=group.name,
+                instance_id=state.instance.id,
+                destination="EC2",
+                from_warm_pool=True,
+            )
         _pool(group).clear()
     _orig_delete_warm_pool(self, group_name)
 
@@ -190,14 +200,17 @@ def describe_warm_pool(self: Any) -> Any:
     result = _orig_describe_warm_pool(self)
     group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
     if group is not None and isinstance(getattr(result, "result", None), dict):
-        result.result["Instances"] = [{
-            "InstanceId": s.instance.id,
-            "InstanceType": s.instance.instance_type,
-            "AvailabilityZone": s.availability_zone,
-            "LifecycleState": s.lifecycle_state,
-            "HealthStatus": "Healthy",
-            "ProtectedFromScaleIn": bool(s.protected_from_scale_in),
-        } for s in _pool(group)]
+        result.result["Instances"] = [
+            {
+                "InstanceId": s.instance.id,
+                "InstanceType": s.instance.instance_type,
+                "AvailabilityZone": s.availability_zone,
+                "LifecycleState": s.lifecycle_state,
+                "HealthStatus": "Healthy",
+                "ProtectedFromScaleIn": bool(s.protected_from_scale_in),
+            }
+            for s in _pool(group)
+        ]
     return result
 
 
@@ -211,8 +224,13 @@ def _ecs(backend: Any) -> Any:
 
 
 def _records(ecs: Any, instance_id: str) -> list[tuple[str, Any]]:
-    return [(cluster, ci) for cluster, cis in list(ecs.container_instances.items()) if cluster in ecs.clusters
-            for ci in cis.values() if ci.ec2_instance_id == instance_id]
+    return [
+        (cluster, ci)
+        for cluster, cis in list(ecs.container_instances.items())
+        if cluster in ecs.clusters
+        for ci in cis.values()
+        if ci.ec2_instance_id == instance_id
+    ]
 
 
 _orig_stop_instances = ec2_instances.InstanceBackend.stop_instances
@@ -227,8 +245,13 @@ def _stop_instances(self: Any, instance_ids: list[str]) -> Any:
         for cluster, ci in _records(ecs, instance.id):
             if ci.status != "INACTIVE" and ci.agent_connected:
                 ci.agent_connected = False
-                core.record("ecs.container_instance.disconnected", cluster=cluster, instance_id=instance.id,
-                            container_instance=ci.container_instance_arn, status=ci.status)
+                core.record(
+                    "ecs.container_instance.disconnected",
+                    cluster=cluster,
+                    instance_id=instance.id,
+                    container_instance=ci.container_instance_arn,
+                    status=ci.status,
+                )
     return result
 
 
@@ -252,12 +275,21 @@ def _start_instances(self: Any, instance_ids: list[str]) -> Any:
                     task.desired_status = "STOPPED"
                     task.stopped_reason = task.stopped_reason or reason
                     ecs_drain._task_stopped(ecs, cluster, task)
-            core.record("ecs.container_instance.reconnected", cluster=cluster, instance_id=instance.id,
-                        container_instance=ci.container_instance_arn, status=ci.status)
+            core.record(
+                "ecs.container_instance.reconnected",
+                cluster=cluster,
+                instance_id=instance.id,
+                container_instance=ci.container_instance_arn,
+                status=ci.status,
+            )
         else:
             ci = ecs.register_container_instance(cluster, instance.id)
-            core.record("ecs.container_instance.registered", cluster=cluster, instance_id=instance.id,
-                        container_instance=ci.container_instance_arn)
+            core.record(
+                "ecs.container_instance.registered",
+                cluster=cluster,
+                instance_id=instance.id,
+                container_instance=ci.container_instance_arn,
+            )
         ecs_drain._schedule_reconcile(ecs, cluster)
     return result
 
