@@ -51,7 +51,7 @@ synth: deps-npm ## cdk synth of the example app, offline, into infra/cdk.out/
 template: deps-npm ## the standalone CloudFormation template (no CDK to deploy it) -> infra/dist/ecs-single-task-autoscaling.template.json
 	cd infra && npm run --silent template
 
-test-world: deps-py ## the local AWS world's own behaviour tests
+test-world: deps-py template ## the local AWS world's own behaviour tests (the stack tests deploy the standalone template)
 	cargo build --bins -p drain-ecs
 	PYTHONPATH=tests $(PY) -m pytest tests/world -q
 

@@ -404,34 +404,53 @@ class LifecycleHook(asg_models.LifecycleHook):
         self.global_timeout = min(MAX_GLOBAL_TIMEOUT, 100 * self.heartbeat_timeout)
 
 
-def put_lifecycle_hook(self: Any) -> ActionResult:
-    timeout = self._get_int_param("HeartbeatTimeout")
+def put_hook(
+    backend: Any,
+    group_name: str,
+    name: str,
+    transition: str | None,
+    timeout: int | None,
+    result: str | None,
+    metadata: str | None = None,
+    target: str | None = None,
+    role: str | None = None,
+) -> LifecycleHook:
+    """PutLifecycleHook, as the API and CloudFormation's AWS::AutoScaling::LifecycleHook make it:
+    the group must exist; what is not given keeps the existing hook's value."""
     if timeout is not None and not 30 <= timeout <= 7200:
         raise ValidationError(f"Heartbeat timeout must be between 30 and 7200 seconds, got {timeout}")
-    result = self._get_param("DefaultResult")
     if result is not None and result not in ("CONTINUE", "ABANDON"):
         raise ValidationError(f"Invalid DefaultResult {result}: must be CONTINUE or ABANDON")
-    group_name = self._get_param("AutoScalingGroupName")
-    if group_name not in self.autoscaling_backend.autoscaling_groups:
+    if group_name not in backend.autoscaling_groups:
         raise ValidationError(f"Group {group_name} not found")
-    name = self._get_param("LifecycleHookName")
     key = f"{group_name}_{name}"
-    existing = self.autoscaling_backend.lifecycle_hooks.get(key)
+    existing = backend.lifecycle_hooks.get(key)
     hook = LifecycleHook(
         name,
         group_name,
-        self._get_param("LifecycleTransition") or (existing.lifecycle_transition if existing else None),
+        transition or (existing.lifecycle_transition if existing else None),
         timeout or (existing.heartbeat_timeout if existing else None),
         result or (existing.default_result if existing else None),
     )
-    hook.notification_metadata = self._get_param("NotificationMetadata") or getattr(
-        existing, "notification_metadata", None
+    hook.notification_metadata = metadata or getattr(existing, "notification_metadata", None)
+    hook.notification_target_arn = target or getattr(existing, "notification_target_arn", None)
+    hook.role_arn = role or getattr(existing, "role_arn", None)
+    backend.lifecycle_hooks[key] = hook
+    return hook
+
+
+def put_lifecycle_hook(self: Any) -> ActionResult:
+    put_hook(
+        self.autoscaling_backend,
+        self._get_param("AutoScalingGroupName"),
+        self._get_param("LifecycleHookName"),
+        transition=self._get_param("LifecycleTransition"),
+        timeout=self._get_int_param("HeartbeatTimeout"),
+        result=self._get_param("DefaultResult"),
+        metadata=self._get_param("NotificationMetadata"),
+        target=self._get_param("NotificationTargetARN"),
+        role=self._get_param("RoleARN"),
     )
-    hook.notification_target_arn = self._get_param("NotificationTargetARN") or getattr(
-        existing, "notification_target_arn", None
-    )
-    hook.role_arn = self._get_param("RoleARN") or getattr(existing, "role_arn", None)
-    self.autoscaling_backend.lifecycle_hooks[key] = hook
     return EmptyResult()
 
 

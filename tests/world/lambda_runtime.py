@@ -13,7 +13,9 @@ which Step Functions reports as ``Lambda.TooManyRequestsException``. An environm
 invocation timed out, or whose process exited, is gone; a configuration change retires the
 idle ones.
 
-Each sandbox is a process of the binary ``target/debug/<function name>`` whose
+Each sandbox is a process of the function's ``bootstrap`` (see ``Pool.executable``: the one in
+its deployment package, e.g. a ``launcher`` of a host build, or ``target/debug/<function name>``
+when the package's is empty), whose
 ``AWS_LAMBDA_RUNTIME_API`` points at its own path here (``/.rt/<sandbox id>``), so the world
 knows which process has which invocation; its SDK calls carry ``app/world-sandbox-<id>`` in
 their User-Agent (``AWS_SDK_UA_APP_ID``), so the world knows which process made a call.
@@ -28,6 +30,8 @@ backoff sleeps, ``API_SECONDS`` per call, the way to the world) is.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import json
 import os
@@ -36,6 +40,7 @@ import subprocess
 import threading
 import time
 import uuid
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -268,7 +273,7 @@ class Pool:
         from world.lambdas import ServiceException
 
         name = fn.function_name
-        binary = self.bin_dir / name
+        binary = self.executable(fn)
         if not binary.exists():
             raise ServiceException(f"no binary for function {name}: {binary} (cargo build first)")
         sid = next(_ids)
@@ -301,6 +306,29 @@ class Pool:
         self.sandboxes[sid] = box
         core.record("lambda.sandbox.started", function=name, pid=process.pid, log=str(log_path), sandbox=sid)
         return box
+
+    def executable(self, fn: Any) -> Path:
+        """What a sandbox of ``fn`` runs: the ``bootstrap`` of its deployment package (a
+        ``provided`` runtime's entry point), unpacked once per code digest; a package whose
+        ``bootstrap`` is empty stands for the binary named after the function in ``bin_dir``."""
+        code = getattr(fn, "code_bytes", b"") or b""
+        try:
+            with zipfile.ZipFile(io.BytesIO(code)) as package:
+                bootstrap = package.read("bootstrap")
+        except (zipfile.BadZipFile, KeyError) as err:
+            from world.lambdas import ServiceException
+
+            raise ServiceException(f"the code of {fn.function_name} has no bootstrap: {err}") from None
+        if not bootstrap:
+            return self.bin_dir / fn.function_name
+        path = self.log_dir / "code" / hashlib.sha256(code).hexdigest() / "bootstrap"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{threading.get_ident()}")
+            partial.write_bytes(bootstrap)
+            partial.chmod(0o755)
+            partial.replace(path)
+        return path
 
     def _retire(self, box: Sandbox, reason: str) -> None:
         box.stop()
@@ -427,3 +455,15 @@ def _tail(path: Path, limit: int = 600) -> str:
     except OSError:
         return ""
     return " ".join(data.split())
+
+
+def launcher(binary: Path) -> bytes:
+    """A deployment package whose ``bootstrap`` runs ``binary``: how a stack deployed in the world
+    gets the host build of a crate whose Lambda package (arm64, as the template deploys it)
+    cannot run here. ``exec`` keeps the process the sandbox's, as the real bootstrap would be."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as package:
+        entry = zipfile.ZipInfo("bootstrap")
+        entry.external_attr = 0o100755 << 16
+        package.writestr(entry, f"#!/bin/sh\nexec '{binary}' \"$@\"\n")
+    return buf.getvalue()

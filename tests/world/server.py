@@ -42,6 +42,7 @@ EXTENSIONS = [
     "world.lambdas",
     "world.redrive",
     "world.cloudformation",
+    "world.stack_resources",
     "world.teardown",
 ]
 
