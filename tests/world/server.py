@@ -40,6 +40,7 @@ EXTENSIONS = [
     "world.rate_limits",
     "world.lambdas",
     "world.redrive",
+    "world.sfn_history_order",
     "world.cloudformation",
     "world.teardown",
 ]
