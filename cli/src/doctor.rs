@@ -254,29 +254,23 @@ pub async fn doctor(clients: &Clients, options: &Options, progress: Progress<'_>
 
 /// One line a check, its fix indented below it, then the counts.
 pub fn render(report: &Report, strict: bool) -> String {
-    let width = report
-        .checks
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(0);
-    let mut out = String::new();
+    let mut rows = Vec::new();
     for check in &report.checks {
         let subject = check
             .subject
             .as_deref()
             .map(|s| format!("{s}: "))
             .unwrap_or_default();
-        out.push_str(&format!(
-            "{}  {:width$}  {subject}{}\n",
-            check.status.as_str(),
-            check.name,
-            check.detail
-        ));
+        rows.push(vec![
+            check.status.as_str().to_string(),
+            check.name.to_string(),
+            format!("{subject}{}", check.detail),
+        ]);
         if let (Some(fix), true) = (&check.fix, check.status != Status::Pass) {
-            out.push_str(&format!("      {:width$}  fix: {fix}\n", ""));
+            rows.push(vec![String::new(), String::new(), format!("fix: {fix}")]);
         }
     }
+    let mut out = crate::format::aligned(rows);
     let (fail, warn, pass) = (
         report.count(Status::Fail),
         report.count(Status::Warn),

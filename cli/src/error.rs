@@ -26,40 +26,26 @@ impl CliError {
     }
 
     /// Keeps the service's error code (`ThrottlingException`, `ExecutionDoesNotExist`, ...)
-    /// or, for a failure before any response (timeout, connection), the SDK's description.
+    /// and message; a failure before any response (timeout, connection) or an answer without
+    /// a message is described by the SDK's [`DisplayErrorContext`] (the error and its causes).
     pub fn aws<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let (code, message) = match &error {
-            SdkError::ServiceError(service) => {
-                let inner = service.err();
-                (
-                    inner.code().unwrap_or("Unknown").to_string(),
-                    inner
-                        .message()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| DisplayErrorContext(inner).to_string()),
-                )
-            }
-            SdkError::TimeoutError(_) => (
-                "Timeout".to_string(),
-                DisplayErrorContext(&error).to_string(),
-            ),
-            SdkError::DispatchFailure(_) => (
-                "DispatchFailure".to_string(),
-                DisplayErrorContext(&error).to_string(),
-            ),
-            _ => (
-                error.code().unwrap_or("Unknown").to_string(),
-                DisplayErrorContext(&error).to_string(),
-            ),
+        let code = match (&error, error.code()) {
+            (_, Some(code)) => code,
+            (SdkError::TimeoutError(_), None) => "Timeout",
+            (SdkError::DispatchFailure(_), None) => "DispatchFailure",
+            _ => "Unknown",
         };
         Self::Aws {
             operation,
-            code,
-            message,
+            code: code.to_string(),
+            message: error
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| DisplayErrorContext(&error).to_string()),
         }
     }
 
@@ -77,5 +63,94 @@ impl CliError {
             Self::Input(_) => 2,
             Self::Aws { .. } | Self::Failed(_) => 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sfn::operation::list_executions::ListExecutionsError;
+    use aws_sdk_sfn::types::error::StateMachineDoesNotExist;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    type ListError = SdkError<ListExecutionsError, HttpResponse>;
+
+    fn response() -> HttpResponse {
+        HttpResponse::new(400.try_into().unwrap(), SdkBody::empty())
+    }
+
+    #[test]
+    fn a_service_error_keeps_its_code_and_message() {
+        let modeled = StateMachineDoesNotExist::builder()
+            .message("State Machine Does Not Exist: 'arn:x'")
+            .meta(
+                aws_sdk_sfn::error::ErrorMetadata::builder()
+                    .code("StateMachineDoesNotExist")
+                    .message("State Machine Does Not Exist: 'arn:x'")
+                    .build(),
+            )
+            .build();
+        let error: ListError = SdkError::service_error(
+            ListExecutionsError::StateMachineDoesNotExist(modeled),
+            response(),
+        );
+        let error = CliError::aws("ListExecutions", error);
+        assert_eq!(error.code(), Some("StateMachineDoesNotExist"));
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(
+            error.to_string(),
+            "ListExecutions: StateMachineDoesNotExist: State Machine Does Not Exist: 'arn:x'"
+        );
+    }
+
+    #[test]
+    fn a_service_error_without_a_message_is_described() {
+        let unhandled = ListExecutionsError::generic(
+            aws_sdk_sfn::error::ErrorMetadata::builder()
+                .code("InternalFailure")
+                .build(),
+        );
+        let error: ListError = SdkError::service_error(unhandled, response());
+        let error = CliError::aws("ListExecutions", error);
+        assert_eq!(error.code(), Some("InternalFailure"));
+        let text = error.to_string();
+        assert!(
+            text.starts_with("ListExecutions: InternalFailure: "),
+            "{text}"
+        );
+        assert!(text.contains("service error"), "{text}");
+    }
+
+    #[test]
+    fn failures_before_an_answer_say_what_happened() {
+        let timeout: ListError = SdkError::timeout_error("read timed out after 3.1s");
+        let error = CliError::aws("GetExecutionHistory", timeout);
+        assert_eq!(error.code(), Some("Timeout"));
+        assert!(
+            error.to_string().contains("read timed out after 3.1s"),
+            "{error}"
+        );
+
+        let refused: ListError = SdkError::dispatch_failure(ConnectorError::io(
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused").into(),
+        ));
+        let error = CliError::aws("DescribeExecution", refused);
+        assert_eq!(error.code(), Some("DispatchFailure"));
+        let text = error.to_string();
+        assert!(
+            text.starts_with("DescribeExecution: DispatchFailure: "),
+            "{text}"
+        );
+        assert!(text.contains("connection refused"), "{text}");
+    }
+
+    #[test]
+    fn input_errors_exit_with_two() {
+        let error = CliError::input("--stack: the stack name is empty");
+        assert_eq!((error.exit_code(), error.code()), (2, None));
+        assert_eq!(error.to_string(), "--stack: the stack name is empty");
     }
 }

@@ -2,10 +2,10 @@
 //! instance and group it drains (from its input), its current or failing state (from the
 //! tail of its history) and its error.
 
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, HistoryEvent};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Serialize;
-use tokio::task::JoinSet;
 
 use crate::format::{cause_message, clip, duration, seconds_between, table, time, timestamp};
 use crate::input::DrainTarget;
@@ -40,53 +40,58 @@ pub struct Listed {
     pub redrive_count: i32,
 }
 
-/// Lists the executions matching `filter`, newest first, through every page. Step
-/// Functions lists the most recent first, so listing stops at the first page that
-/// reaches past `since`.
+impl From<&ExecutionListItem> for Listed {
+    fn from(item: &ExecutionListItem) -> Self {
+        Self {
+            execution_arn: item.execution_arn().to_string(),
+            state_machine_arn: item.state_machine_arn().to_string(),
+            name: item.name().to_string(),
+            status: item.status().as_str().to_string(),
+            started: time(item.start_date()),
+            stopped: item.stop_date().map(time),
+            redrive_count: item.redrive_count().unwrap_or(0),
+        }
+    }
+}
+
+/// Lists the executions matching `filter`, newest first, one listing per status (each
+/// status once). Step Functions lists the most recent first, so a listing stops at the
+/// first page that reaches past `since`.
 pub async fn list(
     client: &aws_sdk_sfn::Client,
     filter: &Filter,
     progress: Progress<'_>,
 ) -> Result<Vec<Listed>, CliError> {
-    let statuses: Vec<Option<ExecutionStatus>> = if filter.statuses.is_empty() {
-        vec![None]
-    } else {
-        filter.statuses.iter().cloned().map(Some).collect()
-    };
+    let mut statuses: Vec<Option<ExecutionStatus>> = Vec::new();
+    for status in &filter.statuses {
+        if !statuses.contains(&Some(status.clone())) {
+            statuses.push(Some(status.clone()));
+        }
+    }
+    if statuses.is_empty() {
+        statuses.push(None);
+    }
     let mut listed = Vec::new();
     for status in statuses {
-        let mut next_token: Option<String> = None;
-        loop {
-            let page = client
-                .list_executions()
-                .state_machine_arn(&filter.state_machine_arn)
-                .set_status_filter(status.clone())
-                .max_results(PAGE_SIZE)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|error| CliError::aws("ListExecutions", error))?;
-            let mut reached_since = false;
-            for item in page.executions() {
-                let started = time(item.start_date());
-                if filter.since.is_some_and(|since| started < since) {
-                    reached_since = true;
-                    continue;
-                }
-                listed.push(Listed {
-                    execution_arn: item.execution_arn().to_string(),
-                    state_machine_arn: item.state_machine_arn().to_string(),
-                    name: item.name().to_string(),
-                    status: item.status().as_str().to_string(),
-                    started,
-                    stopped: item.stop_date().map(time),
-                    redrive_count: item.redrive_count().unwrap_or(0),
-                });
-            }
+        let mut pages = client
+            .list_executions()
+            .state_machine_arn(&filter.state_machine_arn)
+            .set_status_filter(status)
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| CliError::aws("ListExecutions", error))?;
+            let before = listed.len();
+            listed.extend(
+                page.executions()
+                    .iter()
+                    .map(Listed::from)
+                    .filter(|item| filter.since.is_none_or(|since| item.started >= since)),
+            );
             progress(&format!("listing executions: {} found", listed.len()));
-            next_token = page.next_token().map(str::to_string);
-            if next_token.is_none() || reached_since {
-                break;
+            if listed.len() - before < page.executions().len() {
+                break; // this page reached past `since`
             }
         }
     }
@@ -135,27 +140,16 @@ pub async fn details(
     progress: Progress<'_>,
 ) -> Vec<ExecutionRow> {
     let total = listed.len();
-    let mut rows: Vec<Option<ExecutionRow>> = vec![None; total];
-    let mut pending = listed.into_iter().enumerate();
-    let mut running = JoinSet::new();
-    let mut done = 0;
-    loop {
-        while running.len() < CONCURRENCY {
-            let Some((index, item)) = pending.next() else {
-                break;
-            };
-            let client = client.clone();
-            running.spawn(async move { (index, row(&client, item, now).await) });
-        }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (index, row) = joined.expect("reading one execution does not panic");
-        rows[index] = Some(row);
-        done += 1;
-        progress(&format!("reading executions: {done}/{total}"));
+    let mut rows: Vec<(usize, ExecutionRow)> = Vec::with_capacity(total);
+    let mut reading = futures::stream::iter(listed.into_iter().enumerate())
+        .map(|(index, item)| async move { (index, row(client, item, now).await) })
+        .buffer_unordered(CONCURRENCY);
+    while let Some(done) = reading.next().await {
+        rows.push(done);
+        progress(&format!("reading executions: {}/{total}", rows.len()));
     }
-    rows.into_iter().flatten().collect()
+    rows.sort_by_key(|(index, _)| *index);
+    rows.into_iter().map(|(_, row)| row).collect()
 }
 
 /// One execution's row: its input and error (DescribeExecution) and its last state (the
@@ -206,37 +200,27 @@ pub async fn row(client: &aws_sdk_sfn::Client, item: Listed, now: DateTime<Utc>)
     row
 }
 
-/// The name of the last state entered, reading the history backwards page by page.
+/// The name of the last state entered: the first `...StateEntered` event of the history
+/// read backwards (`reverseOrder`), page by page.
 pub async fn last_state(
     client: &aws_sdk_sfn::Client,
     execution_arn: &str,
 ) -> Result<Option<String>, CliError> {
-    let mut next_token: Option<String> = None;
-    loop {
-        let page = client
-            .get_execution_history()
-            .execution_arn(execution_arn)
-            .reverse_order(true)
-            .include_execution_data(false)
-            .max_results(HISTORY_TAIL)
-            .set_next_token(next_token.take())
-            .send()
-            .await
-            .map_err(|error| CliError::aws("GetExecutionHistory", error))?;
-        // The latest by event id: an emulator may ignore reverseOrder and maxResults.
-        let latest = page
-            .events()
-            .iter()
-            .filter(|event| event.state_entered_event_details().is_some())
-            .max_by_key(|event| event.id());
-        if let Some(name) = latest.and_then(entered_state) {
+    let mut pages = client
+        .get_execution_history()
+        .execution_arn(execution_arn)
+        .reverse_order(true)
+        .include_execution_data(false)
+        .max_results(HISTORY_TAIL)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| CliError::aws("GetExecutionHistory", error))?;
+        if let Some(name) = page.events().iter().find_map(entered_state) {
             return Ok(Some(name));
         }
-        match page.next_token() {
-            Some(token) => next_token = Some(token.to_string()),
-            None => return Ok(None),
-        }
     }
+    Ok(None)
 }
 
 /// An execution given by ARN, or by name with the state machine's ARN (an execution's ARN

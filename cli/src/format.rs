@@ -1,10 +1,6 @@
-//! Parsing of the common options (`--since`, `--status`) and the plain-text rendering
-//! shared by the commands: times, durations and aligned tables.
+//! The plain-text rendering shared by the commands: times, durations and aligned tables.
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
-
-use crate::CliError;
 
 /// An SDK timestamp as a chrono time.
 pub fn time(value: &aws_sdk_sfn::primitives::DateTime) -> DateTime<Utc> {
@@ -46,64 +42,8 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// Parses `--since`: `90s`, `30m`, `24h`, `14d`, `2w`, or `all` (no limit).
-pub fn parse_since(text: &str) -> Result<Option<chrono::Duration>, CliError> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("all") {
-        return Ok(None);
-    }
-    let bad = || {
-        CliError::input(format!(
-            "--since {text:?}: expected a number and a unit (s, m, h, d, w), e.g. 24h or 7d, or `all`"
-        ))
-    };
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    number
-        .checked_mul(seconds)
-        .filter(|total| *total > 0 && *total <= 10 * 365 * 86_400)
-        .map(|total| Some(chrono::Duration::seconds(total)))
-        .ok_or_else(bad)
-}
-
-/// Parses `--status`: comma-separated execution statuses, any case (`failed,timed_out`).
-pub fn parse_statuses(text: &str) -> Result<Vec<ExecutionStatus>, CliError> {
-    let known = ExecutionStatus::values();
-    let mut statuses = Vec::new();
-    for part in text
-        .split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-    {
-        let upper = part.to_ascii_uppercase().replace('-', "_");
-        if !known.contains(&upper.as_str()) {
-            return Err(CliError::input(format!(
-                "--status {part:?}: expected one of {}",
-                known.join(", ")
-            )));
-        }
-        let status = ExecutionStatus::from(upper.as_str());
-        if !statuses.contains(&status) {
-            statuses.push(status);
-        }
-    }
-    if statuses.is_empty() {
-        return Err(CliError::input("--status names no status"));
-    }
-    Ok(statuses)
-}
-
-/// Renders rows under headers, columns separated by two spaces; the last column is not
-/// padded. Empty cells show `-`.
+/// Renders rows under headers: columns two spaces apart ([`aligned`]). Empty cells show
+/// `-`; a line break in a cell reads as a space.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let cell = |text: &str| -> String {
         if text.is_empty() {
@@ -112,33 +52,28 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
             text.replace('\n', " ")
         }
     };
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (index, text) in row.iter().enumerate() {
-            if let Some(width) = widths.get_mut(index) {
-                *width = (*width).max(cell(text).chars().count());
-            }
-        }
+    let header = headers.iter().map(|text| text.to_string()).collect();
+    aligned(
+        std::iter::once(header).chain(
+            rows.iter()
+                .map(|row| row.iter().map(|text| cell(text)).collect()),
+        ),
+    )
+}
+
+/// Rows in columns two spaces apart, without borders (comfy-table), trailing spaces
+/// trimmed.
+pub fn aligned(rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.add_rows(rows);
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
     }
     let mut out = String::new();
-    let mut line = |cells: Vec<String>| {
-        let last = cells.len().saturating_sub(1);
-        let mut text = String::new();
-        for (index, value) in cells.into_iter().enumerate() {
-            if index == last {
-                text.push_str(&value);
-            } else {
-                let pad = widths[index].saturating_sub(value.chars().count());
-                text.push_str(&value);
-                text.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.push_str(text.trim_end());
+    for line in table.lines() {
+        out.push_str(line.trim_end());
         out.push('\n');
-    };
-    line(headers.iter().map(|h| h.to_string()).collect());
-    for row in rows {
-        line(row.iter().map(|text| cell(text)).collect());
     }
     out
 }
@@ -185,42 +120,6 @@ mod tests {
     }
 
     #[test]
-    fn since_takes_a_unit_or_all() {
-        assert_eq!(
-            parse_since("24h").unwrap(),
-            Some(chrono::Duration::hours(24))
-        );
-        assert_eq!(
-            parse_since("90s").unwrap(),
-            Some(chrono::Duration::seconds(90))
-        );
-        assert_eq!(parse_since("7d").unwrap(), Some(chrono::Duration::days(7)));
-        assert_eq!(parse_since("2w").unwrap(), Some(chrono::Duration::days(14)));
-        assert_eq!(parse_since("all").unwrap(), None);
-        for bad in ["", "24", "h", "1y", "-1h", "0h", "99999999999999d"] {
-            let error = parse_since(bad).unwrap_err();
-            assert_eq!(error.exit_code(), 2, "{bad}");
-            assert!(error.to_string().contains("--since"), "{error}");
-        }
-    }
-
-    #[test]
-    fn statuses_are_checked() {
-        assert_eq!(
-            parse_statuses("failed, TIMED_OUT,aborted,failed").unwrap(),
-            vec![
-                ExecutionStatus::Failed,
-                ExecutionStatus::TimedOut,
-                ExecutionStatus::Aborted
-            ]
-        );
-        let error = parse_statuses("FAILED,BROKEN").unwrap_err();
-        assert!(error.to_string().contains("\"BROKEN\""), "{error}");
-        assert!(error.to_string().contains("SUCCEEDED"), "{error}");
-        assert!(parse_statuses(",").is_err());
-    }
-
-    #[test]
     fn tables_align_and_fill_empty_cells() {
         let text = table(
             &["A", "LONG HEADER", "C"],
@@ -232,6 +131,22 @@ mod tests {
         assert_eq!(
             text,
             "A       LONG HEADER  C\nx       -            last\nlonger  y            -\n"
+        );
+        let broken = table(&["A", "B"], &[vec!["two\nlines".into(), "b".into()]]);
+        assert_eq!(broken, "A          B\ntwo lines  b\n");
+        assert_eq!(table(&["ONLY"], &[]), "ONLY\n");
+    }
+
+    #[test]
+    fn aligned_rows_keep_blank_cells_blank() {
+        let text = aligned([
+            vec!["FAIL".into(), "hook".into(), "missing".into()],
+            vec![String::new(), String::new(), "fix: create it".into()],
+            vec!["PASS".into(), "rule-target".into(), "ok".into()],
+        ]);
+        assert_eq!(
+            text,
+            "FAIL  hook         missing\n                   fix: create it\nPASS  rule-target  ok\n"
         );
     }
 

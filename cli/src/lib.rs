@@ -2,6 +2,7 @@
 //! is a free async fn taking a Step Functions client and returning a typed result that
 //! renders as a table (`Display`-like `render` fns) or as JSON (`serde`).
 
+pub mod args;
 pub mod doctor;
 pub mod drill;
 pub mod error;

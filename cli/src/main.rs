@@ -7,10 +7,9 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use ecs_sta::args::{ExecutionsArgs, Machine, ReplayArgs, ScaleTasksArgs};
 use ecs_sta::doctor::args::{DeploymentArgs, DrillArgs};
-use ecs_sta::executions::{self, Filter};
-use ecs_sta::replay::{self, ReplayOptions};
-use ecs_sta::{doctor, drill, format, stack, timeline, CliError};
+use ecs_sta::{doctor, drill, executions, replay, timeline, CliError};
 use task_scaler::{scale, Deps, ScalerInput};
 
 #[derive(Debug, Parser)]
@@ -28,27 +27,8 @@ struct Cli {
 enum Command {
     /// Run the N+1 task scaler once, exactly as the scheduled Lambda does, and print its decision.
     ScaleTasks {
-        /// The ECS cluster (name or ARN).
-        #[arg(long)]
-        cluster: String,
-        /// The service whose desired count is kept at usable instances minus N.
-        #[arg(long)]
-        service: String,
-        /// The floor of the desired count.
-        #[arg(long)]
-        min_task_count: u64,
-        /// N: how many usable instances to keep free.
-        #[arg(long, default_value_t = 1)]
-        n_count: u64,
-        /// The ceiling of the desired count.
-        #[arg(long)]
-        max_task_count: Option<u64>,
-        /// Count only instances InService in this Auto Scaling group.
-        #[arg(long)]
-        asg: Option<String>,
-        /// Decide and print, but do not update the service.
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        scaler: ScaleTasksArgs,
         /// Print the decision as JSON.
         #[arg(long)]
         json: bool,
@@ -57,12 +37,8 @@ enum Command {
     Executions {
         #[command(flatten)]
         machine: Machine,
-        /// Only these statuses (comma-separated: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE).
-        #[arg(long)]
-        status: Option<String>,
-        /// Only executions started within this time (90s, 30m, 24h, 7d, 2w) or `all`.
-        #[arg(long, default_value = "24h")]
-        since: String,
+        #[command(flatten)]
+        filter: ExecutionsArgs,
         /// Print the executions as JSON.
         #[arg(long)]
         json: bool,
@@ -85,19 +61,8 @@ enum Command {
     Replay {
         #[command(flatten)]
         machine: Machine,
-        /// Only executions started within this time (90s, 30m, 24h, 7d, 2w) or `all`.
-        #[arg(long, default_value = "24h")]
-        since: String,
-        /// The statuses to replay (comma-separated).
-        #[arg(long, default_value = "FAILED,TIMED_OUT,ABORTED")]
-        status: String,
-        /// Say what would be done, do nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Start a new execution with the original input (named from the instance and the
-        /// lifecycle token, so a second restart is refused) instead of redriving.
-        #[arg(long)]
-        restart: bool,
+        #[command(flatten)]
+        replay: ReplayArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -129,65 +94,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// The drain state machine, by ARN or by the CloudFormation stack that deployed it. The
-/// command line wins over the environment, so an exported ARN never conflicts with a
-/// `--stack` given for one command.
-#[derive(Debug, clap::Args)]
-#[group(multiple = false)]
-struct Machine {
-    /// The drain state machine's ARN [env: ECS_STA_STATE_MACHINE_ARN].
-    #[arg(long)]
-    state_machine: Option<String>,
-    /// The CloudFormation stack that deployed it: its one state machine, nested stacks
-    /// included [env: ECS_STA_STACK].
-    #[arg(long)]
-    stack: Option<String>,
-}
-
-impl Machine {
-    /// The state machine's ARN, if one was given (looked up in the stack when a stack was).
-    async fn arn(self, config: &aws_config::SdkConfig) -> Result<Option<String>, CliError> {
-        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let (arn, stack) = match (self.state_machine, self.stack) {
-            (None, None) => (env("ECS_STA_STATE_MACHINE_ARN"), env("ECS_STA_STACK")),
-            given => given,
-        };
-        match (arn, stack) {
-            (Some(arn), _) => Ok(Some(arn)),
-            (None, Some(stack)) => {
-                progress(&format!("finding the state machine of stack {stack}"));
-                let client = aws_sdk_cloudformation::Client::new(config);
-                stack::state_machine_arn(&client, &stack).await.map(Some)
-            }
-            (None, None) => Ok(None),
-        }
-    }
-
-    /// The state machine's ARN (as [`Machine::arn`]) and the stack's name, when one was given.
-    async fn arn_and_stack(
-        self,
-        config: &aws_config::SdkConfig,
-    ) -> Result<(Option<String>, Option<String>), CliError> {
-        let stack = match (&self.state_machine, &self.stack) {
-            (None, None) => std::env::var("ECS_STA_STACK")
-                .ok()
-                .filter(|v| !v.is_empty()),
-            (_, stack) => stack.clone(),
-        };
-        Ok((self.arn(config).await?, stack))
-    }
-
-    /// As [`Machine::arn`], for the commands that cannot do without it.
-    async fn required_arn(self, config: &aws_config::SdkConfig) -> Result<String, CliError> {
-        self.arn(config).await?.ok_or_else(|| {
-            CliError::input(
-                "give the drain state machine: --state-machine ARN or --stack NAME \
-                 (or ECS_STA_STATE_MACHINE_ARN or ECS_STA_STACK)",
-            )
-        })
-    }
 }
 
 #[tokio::main]
@@ -235,145 +141,25 @@ async fn operator_config() -> aws_config::SdkConfig {
         .await
 }
 
-fn since(text: &str) -> Result<Option<chrono::DateTime<Utc>>, CliError> {
-    Ok(format::parse_since(text)?.map(|window| Utc::now() - window))
-}
-
 async fn run(command: Command) -> Result<u8, CliError> {
     match command {
-        Command::ScaleTasks {
-            cluster,
-            service,
-            min_task_count,
-            n_count,
-            max_task_count,
-            asg,
-            dry_run,
-            json,
-        } => {
-            let input = ScalerInput {
-                cluster_name: cluster,
-                service_name: service,
-                min_task_count,
-                n_count,
-                max_task_count,
-                dry_run,
-                asg_name: asg,
-            };
-            let clients = sta_shared::Clients::from_env().await;
-            let deps = Deps {
-                ecs: clients.ecs,
-                autoscaling: clients.autoscaling,
-            };
-            let decision = scale(&deps, &input)
-                .await
-                .map_err(|error| CliError::Failed(format!("{} ({})", error, error.name())))?;
-            if json {
-                print_json(&decision)?;
-            } else {
-                println!("{decision}");
-            }
-            Ok(0)
-        }
+        Command::ScaleTasks { scaler, json } => run_scale_tasks(scaler.into(), json).await,
         Command::Executions {
             machine,
-            status,
-            since: window,
+            filter,
             json,
-        } => {
-            let statuses = status
-                .as_deref()
-                .map(format::parse_statuses)
-                .transpose()?
-                .unwrap_or_default();
-            let since = since(&window)?;
-            let config = operator_config().await;
-            let filter = Filter {
-                state_machine_arn: machine.required_arn(&config).await?,
-                statuses,
-                since,
-            };
-            let client = aws_sdk_sfn::Client::new(&config);
-            let rows = executions::executions(&client, &filter, Utc::now(), &progress).await?;
-            clear_progress();
-            if json {
-                print_json(&rows)?;
-            } else {
-                print!("{}", executions::render(&rows));
-            }
-            let unreadable = rows
-                .iter()
-                .filter(|row| row.details_error.is_some())
-                .count();
-            if unreadable > 0 {
-                eprintln!(
-                    "error: the details of {unreadable} of {} executions could not be read",
-                    rows.len()
-                );
-                return Ok(1);
-            }
-            Ok(0)
-        }
+        } => run_executions(machine, filter, json).await,
         Command::Show {
             execution,
             machine,
             json,
             svg,
-        } => {
-            let config = operator_config().await;
-            // The state machine (and the stack's lookup) is needed only for a name.
-            let machine = if execution.starts_with("arn:") {
-                None
-            } else {
-                machine.arn(&config).await?
-            };
-            let arn = executions::execution_arn(&execution, machine.as_deref())?;
-            let client = aws_sdk_sfn::Client::new(&config);
-            let timeline = timeline::timeline(&client, &arn, Utc::now(), &progress).await?;
-            clear_progress();
-            if json {
-                print_json(&timeline)?;
-            } else {
-                print!("{}", timeline::render(&timeline));
-            }
-            if let Some(path) = svg {
-                std::fs::write(&path, timeline::svg(&timeline)).map_err(|error| {
-                    CliError::Failed(format!("cannot write {}: {error}", path.display()))
-                })?;
-                eprintln!("wrote {}", path.display());
-            }
-            Ok(0)
-        }
+        } => run_show(&execution, machine, json, svg).await,
         Command::Replay {
             machine,
-            since: window,
-            status,
-            dry_run,
-            restart,
+            replay,
             json,
-        } => {
-            let statuses = format::parse_statuses(&status)?;
-            let since = since(&window)?;
-            let config = operator_config().await;
-            let options = ReplayOptions {
-                filter: Filter {
-                    state_machine_arn: machine.required_arn(&config).await?,
-                    statuses,
-                    since,
-                },
-                dry_run,
-                restart,
-            };
-            let client = aws_sdk_sfn::Client::new(&config);
-            let report = replay::replay(&client, &options, Utc::now(), &progress).await?;
-            clear_progress();
-            if json {
-                print_json(&report)?;
-            } else {
-                print!("{}", replay::render(&report));
-            }
-            Ok(if report.ok() { 0 } else { 1 })
-        }
+        } => run_replay(machine, replay, json).await,
         Command::Doctor {
             deployment,
             machine,
@@ -389,6 +175,97 @@ async fn run(command: Command) -> Result<u8, CliError> {
     }
 }
 
+async fn run_scale_tasks(input: ScalerInput, json: bool) -> Result<u8, CliError> {
+    let clients = sta_shared::Clients::from_env().await;
+    let deps = Deps {
+        ecs: clients.ecs,
+        autoscaling: clients.autoscaling,
+    };
+    let decision = scale(&deps, &input)
+        .await
+        .map_err(|error| CliError::Failed(format!("{} ({})", error, error.name())))?;
+    if json {
+        print_json(&decision)?;
+    } else {
+        println!("{decision}");
+    }
+    Ok(0)
+}
+
+async fn run_executions(
+    machine: Machine,
+    args: ExecutionsArgs,
+    json: bool,
+) -> Result<u8, CliError> {
+    let config = operator_config().await;
+    let filter = args.filter(machine.required_arn(&config, &progress).await?, Utc::now());
+    let client = aws_sdk_sfn::Client::new(&config);
+    let rows = executions::executions(&client, &filter, Utc::now(), &progress).await?;
+    clear_progress();
+    if json {
+        print_json(&rows)?;
+    } else {
+        print!("{}", executions::render(&rows));
+    }
+    let unreadable = rows
+        .iter()
+        .filter(|row| row.details_error.is_some())
+        .count();
+    if unreadable > 0 {
+        eprintln!(
+            "error: the details of {unreadable} of {} executions could not be read",
+            rows.len()
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+async fn run_show(
+    execution: &str,
+    machine: Machine,
+    json: bool,
+    svg: Option<std::path::PathBuf>,
+) -> Result<u8, CliError> {
+    let config = operator_config().await;
+    // The state machine (and the stack's lookup) is needed only for a name.
+    let machine = if execution.starts_with("arn:") {
+        None
+    } else {
+        machine.arn(&config, &progress).await?
+    };
+    let arn = executions::execution_arn(execution, machine.as_deref())?;
+    let client = aws_sdk_sfn::Client::new(&config);
+    let timeline = timeline::timeline(&client, &arn, Utc::now(), &progress).await?;
+    clear_progress();
+    if json {
+        print_json(&timeline)?;
+    } else {
+        print!("{}", timeline::render(&timeline));
+    }
+    if let Some(path) = svg {
+        std::fs::write(&path, timeline::svg(&timeline)).map_err(|error| {
+            CliError::Failed(format!("cannot write {}: {error}", path.display()))
+        })?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(0)
+}
+
+async fn run_replay(machine: Machine, args: ReplayArgs, json: bool) -> Result<u8, CliError> {
+    let config = operator_config().await;
+    let options = args.options(machine.required_arn(&config, &progress).await?, Utc::now());
+    let client = aws_sdk_sfn::Client::new(&config);
+    let report = replay::replay(&client, &options, Utc::now(), &progress).await?;
+    clear_progress();
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{}", replay::render(&report));
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
+
 async fn run_drill(
     deployment: DeploymentArgs,
     machine: Machine,
@@ -396,7 +273,7 @@ async fn run_drill(
     json: bool,
 ) -> Result<u8, CliError> {
     let config = operator_config().await;
-    let (arn, stack) = machine.arn_and_stack(&config).await?;
+    let (arn, stack) = machine.arn_and_stack(&config, &progress).await?;
     let options = args.options(deployment.options(arn, stack));
     options.validate()?;
     let clients = doctor::Clients::new(&config);
@@ -431,7 +308,7 @@ async fn run_doctor(
     strict: bool,
 ) -> Result<u8, CliError> {
     let config = operator_config().await;
-    let (arn, stack) = machine.arn_and_stack(&config).await?;
+    let (arn, stack) = machine.arn_and_stack(&config, &progress).await?;
     let options = deployment.options(arn, stack);
     options.validate()?;
     let clients = doctor::Clients::new(&config);
@@ -443,4 +320,43 @@ async fn run_doctor(
         print!("{}", doctor::render(&report, strict));
     }
     Ok(if report.ok(strict) { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn wrong_values_are_usage_errors_naming_the_flag() {
+        for (args, flag) in [
+            (
+                vec!["executions", "--status", "DONE"],
+                "'--status <STATUS>'",
+            ),
+            (vec!["replay", "--since", "yesterday"], "'--since <SINCE>'"),
+            (
+                vec!["replay", "--status", "failed,nope"],
+                "'--status <STATUS>'",
+            ),
+        ] {
+            let error = Cli::try_parse_from([&["ecs-sta"], args.as_slice()].concat()).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+            assert!(error.to_string().contains(flag), "{args:?}: {error}");
+        }
+        let parsed = Cli::try_parse_from(["ecs-sta", "replay", "--status", "timed_out"]).unwrap();
+        let Command::Replay { replay, .. } = parsed.command else {
+            panic!("replay parses as replay");
+        };
+        assert_eq!(
+            replay.status,
+            [aws_sdk_sfn::types::ExecutionStatus::TimedOut]
+        );
+    }
 }

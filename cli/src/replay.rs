@@ -8,6 +8,7 @@
 //! Replaying is safe: every step is idempotent, and an action that expired or was
 //! completed meanwhile counts as already completed.
 
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::types::{ExecutionRedriveStatus, ExecutionStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -136,6 +137,31 @@ pub async fn replay(
     })
 }
 
+impl ReplayItem {
+    /// The item of a listed execution, before anything is known of it but its listing.
+    fn listed(execution: &Listed) -> Self {
+        Self {
+            execution_arn: execution.execution_arn.clone(),
+            name: execution.name.clone(),
+            status: execution.status.clone(),
+            started: execution.started,
+            stopped: execution.stopped,
+            instance_id: None,
+            asg_name: None,
+            action: Action::Failed,
+            reason: None,
+            new_execution_arn: None,
+            new_execution_name: None,
+        }
+    }
+
+    fn done(mut self, action: Action, reason: Option<String>) -> Self {
+        self.action = action;
+        self.reason = reason;
+        self
+    }
+}
+
 /// Redrives or restarts one execution and says what came of it.
 pub async fn replay_one(
     client: &aws_sdk_sfn::Client,
@@ -143,24 +169,7 @@ pub async fn replay_one(
     execution: Listed,
     now: DateTime<Utc>,
 ) -> ReplayItem {
-    let mut item = ReplayItem {
-        execution_arn: execution.execution_arn.clone(),
-        name: execution.name.clone(),
-        status: execution.status.clone(),
-        started: execution.started,
-        stopped: execution.stopped,
-        instance_id: None,
-        asg_name: None,
-        action: Action::Failed,
-        reason: None,
-        new_execution_arn: None,
-        new_execution_name: None,
-    };
-    let done = |mut item: ReplayItem, action: Action, reason: Option<String>| {
-        item.action = action;
-        item.reason = reason;
-        item
-    };
+    let mut item = ReplayItem::listed(&execution);
     let described = match client
         .describe_execution()
         .execution_arn(&execution.execution_arn)
@@ -170,7 +179,7 @@ pub async fn replay_one(
         Ok(described) => described,
         Err(error) => {
             let error = CliError::aws("DescribeExecution", error);
-            return done(item, Action::Failed, Some(error.to_string()));
+            return item.done(Action::Failed, Some(error.to_string()));
         }
     };
     let target = DrainTarget::from_input(described.input());
@@ -181,19 +190,9 @@ pub async fn replay_one(
         .stop_date()
         .map(crate::format::time)
         .or(item.stopped);
-
-    match described.status() {
-        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => {}
-        other => {
-            let reason = match other {
-                ExecutionStatus::Succeeded => "succeeded: nothing to replay",
-                ExecutionStatus::PendingRedrive => "already being redriven",
-                _ => "still running: nothing to replay",
-            };
-            return done(item, Action::Skipped, Some(reason.into()));
-        }
+    if let Some(reason) = nothing_to_replay(described.status()) {
+        return item.done(Action::Skipped, Some(reason.into()));
     }
-
     if options.restart {
         return restart(
             client,
@@ -205,47 +204,66 @@ pub async fn replay_one(
         )
         .await;
     }
-
-    if described.redrive_status() == Some(&ExecutionRedriveStatus::NotRedrivable) {
-        let reason = described
-            .redrive_status_reason()
-            .unwrap_or("Step Functions says it is not redrivable")
-            .to_string();
-        return done(item, Action::NotRedrivable, Some(with_hint(reason)));
-    }
-    if let Some(stopped) = item.stopped {
-        if now - stopped > chrono::Duration::days(REDRIVE_DAYS) {
-            let days = (now - stopped).num_days();
-            return done(
-                item,
-                Action::NotRedrivable,
-                Some(with_hint(format!(
-                    "stopped {days} days ago: Step Functions redrives only executions that stopped within {REDRIVE_DAYS} days"
-                ))),
-            );
-        }
+    if let Some(reason) = not_redrivable(&described, item.stopped, now) {
+        return item.done(Action::NotRedrivable, Some(with_hint(reason)));
     }
     if options.dry_run {
-        return done(item, Action::WouldRedrive, None);
+        return item.done(Action::WouldRedrive, None);
     }
+    redrive(client, item).await
+}
+
+/// Why an execution in `status` needs no replay; `None` when it stopped unsuccessfully.
+fn nothing_to_replay(status: &ExecutionStatus) -> Option<&'static str> {
+    match status {
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted => None,
+        ExecutionStatus::Succeeded => Some("succeeded: nothing to replay"),
+        ExecutionStatus::PendingRedrive => Some("already being redriven"),
+        _ => Some("still running: nothing to replay"),
+    }
+}
+
+/// Why Step Functions would refuse to redrive the execution, as far as can be told
+/// before asking: its own redrive status, or a stop more than [`REDRIVE_DAYS`] ago.
+fn not_redrivable(
+    described: &DescribeExecutionOutput,
+    stopped: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if described.redrive_status() == Some(&ExecutionRedriveStatus::NotRedrivable) {
+        return Some(
+            described
+                .redrive_status_reason()
+                .unwrap_or("Step Functions says it is not redrivable")
+                .to_string(),
+        );
+    }
+    let stopped = stopped?;
+    (now - stopped > chrono::Duration::days(REDRIVE_DAYS)).then(|| {
+        format!(
+            "stopped {} days ago: Step Functions redrives only executions that stopped within {REDRIVE_DAYS} days",
+            (now - stopped).num_days()
+        )
+    })
+}
+
+/// `RedriveExecution`; Step Functions' own refusal is reported as not redrivable.
+async fn redrive(client: &aws_sdk_sfn::Client, item: ReplayItem) -> ReplayItem {
     match client
         .redrive_execution()
-        .execution_arn(&execution.execution_arn)
+        .execution_arn(&item.execution_arn)
         .send()
         .await
     {
-        Ok(_) => done(item, Action::Redriven, None),
+        Ok(_) => item.done(Action::Redriven, None),
         Err(error) => {
             let error = CliError::aws("RedriveExecution", error);
-            match error.code() {
-                Some("ExecutionNotRedrivable") => {
-                    let reason = match &error {
-                        CliError::Aws { message, .. } => message.clone(),
-                        other => other.to_string(),
-                    };
-                    done(item, Action::NotRedrivable, Some(with_hint(reason)))
+            match &error {
+                CliError::Aws { code, message, .. } if code == "ExecutionNotRedrivable" => {
+                    let reason = with_hint(message.clone());
+                    item.done(Action::NotRedrivable, Some(reason))
                 }
-                _ => done(item, Action::Failed, Some(error.to_string())),
+                _ => item.done(Action::Failed, Some(error.to_string())),
             }
         }
     }

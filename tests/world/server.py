@@ -41,6 +41,7 @@ EXTENSIONS = [
     "world.rate_limits",
     "world.lambdas",
     "world.redrive",
+    "world.sfn_history_order",
     "world.cloudformation",
     "world.stack_resources",
     "world.teardown",

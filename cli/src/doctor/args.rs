@@ -3,11 +3,7 @@
 use std::time::Duration;
 
 use super::Options;
-
-/// A duration on the command line: `90s`, `5m`, `1h 30m`, `500ms` (humantime's format).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (e.g. 90s, 5m, 1h)"))
-}
+use crate::args::parse_duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeploymentArgs {

@@ -1,17 +1,12 @@
 //! The sweeper's period: from the stack's sweeper schedule (EventBridge Scheduler) when a
 //! stack is given and has one, else `--sweep-period`, else infra's default.
 
-use std::collections::VecDeque;
-
 use aws_sdk_scheduler::types::ScheduleState;
 
 use crate::doctor::{Check, Clients, Options};
 use crate::CliError;
 
 const SCHEDULE: &str = "AWS::Scheduler::Schedule";
-const NESTED_STACK: &str = "AWS::CloudFormation::Stack";
-/// How many stacks (the stack and its nested stacks) are searched at most.
-const MAX_STACKS: usize = 50;
 
 /// How often the sweeper looks for instances whose lifecycle event was lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,42 +111,10 @@ pub async fn check(clients: &Clients, options: &Options, checks: &mut Vec<Check>
 
 /// (logical id, physical id) of every Scheduler schedule in `stack` and its nested stacks.
 async fn schedules(clients: &Clients, stack: &str) -> Result<Vec<(String, String)>, CliError> {
-    let mut found = Vec::new();
-    let mut stacks = VecDeque::from([stack.to_string()]);
-    let mut searched = 0;
-    while let Some(current) = stacks.pop_front() {
-        searched += 1;
-        if searched > MAX_STACKS {
-            break;
-        }
-        let resources = clients
-            .cloudformation
-            .list_stack_resources()
-            .stack_name(&current)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| CliError::aws("ListStackResources", e))?;
-        for resource in resources {
-            let (Some(kind), Some(physical)) =
-                (resource.resource_type(), resource.physical_resource_id())
-            else {
-                continue;
-            };
-            match kind {
-                SCHEDULE => found.push((
-                    resource
-                        .logical_resource_id()
-                        .unwrap_or_default()
-                        .to_string(),
-                    physical.to_string(),
-                )),
-                NESTED_STACK => stacks.push_back(physical.to_string()),
-                _ => {}
-            }
-        }
-    }
-    Ok(found)
+    Ok(crate::stack::resources(&clients.cloudformation, stack)
+        .await?
+        .into_iter()
+        .filter(|resource| resource.kind == SCHEDULE)
+        .map(|resource| (resource.logical_id, resource.physical_id))
+        .collect())
 }

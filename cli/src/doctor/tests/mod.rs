@@ -154,12 +154,3 @@ fn wrong_input_is_refused_before_any_call() {
     assert_eq!(options.validate().unwrap_err().exit_code(), 2);
     assert!(f.options().validate().is_ok());
 }
-
-#[test]
-fn durations_parse_with_units() {
-    use super::args::parse_duration;
-    assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
-    assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
-    assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
-    assert!(parse_duration("five").unwrap_err().contains("e.g. 90s"));
-}
