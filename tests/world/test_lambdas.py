@@ -112,8 +112,7 @@ def _drain_payload() -> dict:
     event = {"version": "0", "id": "e", "detail-type": "EC2 Instance-terminate Lifecycle Action",
              "source": "aws.autoscaling", "account": "123456789012", "time": "2024-01-01T00:00:00Z",
              "region": "us-west-2", "resources": [], "detail": detail}
-    return {"event": event, "execution_id": "arn:aws:states:us-west-2:123456789012:execution:m:x",
-            "execution_start_time": "2024-01-01T00:00:00Z",
+    return {"event": event, "execution_start_time": "2024-01-01T00:00:00Z",
             "settings": {"drain_deadline_seconds": "3000", "deadline_result": "CONTINUE", "standalone_tasks": "wait",
                          "standalone_task_grace_seconds": "300"}}
 
