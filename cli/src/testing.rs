@@ -9,6 +9,7 @@ use aws_smithy_mocks::{mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use chrono::Utc;
 use serde_json::{json, Value};
+use sta_shared::state::{Completion, CompletionOutcome, DrainState, LifecycleResult};
 use sta_shared::testing::lifecycle_event;
 
 pub const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
@@ -227,7 +228,27 @@ pub fn state(status: &str, sent: u32, checks: u32) -> Value {
 
 /// A drain state that asks `WaitForDrain` to wait `seconds`.
 pub fn waiting(seconds: u64) -> Value {
-    let mut state = state("draining", 0, 0);
-    state["wait_seconds"] = json!(seconds);
-    state
+    edited(state("draining", 0, 0), |state| {
+        state.wait_seconds = seconds
+    })
+}
+
+/// `state` (a step's output) with `change` made to it through the drain state's type.
+pub fn edited(state: Value, change: impl FnOnce(&mut DrainState)) -> Value {
+    let mut state = DrainState::from_value(state).expect("a drain state");
+    change(&mut state);
+    serde_json::to_value(state).expect("a drain state serializes")
+}
+
+/// A completion of the lifecycle action at `at`.
+pub fn completion(
+    outcome: CompletionOutcome,
+    result: LifecycleResult,
+    at: chrono::DateTime<Utc>,
+) -> Option<Completion> {
+    Some(Completion {
+        result: Some(result),
+        outcome,
+        at,
+    })
 }

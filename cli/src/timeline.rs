@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sta_shared::state::{CompletionOutcome, DrainStatus, LifecycleResult};
 
 use crate::format::{clip, duration};
 use crate::{CliError, Progress};
@@ -56,8 +57,7 @@ pub struct Timeline {
     pub retries: u32,
     pub redrives: u32,
     /// The drain's own status (`draining`, `drained`, `deadline_passed`, `action_ended`, ...).
-    pub drain_status: Option<String>,
-    pub drain_timed_out: Option<bool>,
+    pub drain_status: Option<DrainStatus>,
     /// Service tasks orphaned by a forced deregistration of the container instance
     /// mid-drain, which the drain stopped waiting for.
     pub orphaned_tasks: Vec<String>,
@@ -72,12 +72,11 @@ pub struct Timeline {
     pub events: usize,
 }
 
+/// The completion of the lifecycle action, as the drain state reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Completion {
-    /// `completed`, `already_completed` or `not_applicable`.
-    pub outcome: String,
-    /// `CONTINUE` or `ABANDON`.
-    pub result: Option<String>,
+    pub outcome: CompletionOutcome,
+    pub result: Option<LifecycleResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,7 +110,7 @@ pub struct StateVisit {
     /// Cumulative heartbeats in the state's output, and how many this visit added.
     pub heartbeats_sent: Option<u32>,
     pub new_heartbeats: u32,
-    pub drain_status: Option<String>,
+    pub drain_status: Option<DrainStatus>,
     pub completion: Option<Completion>,
     /// An error a `Catch` took the execution on with.
     pub caught: Option<String>,
@@ -149,7 +148,6 @@ impl Timeline {
             retries: 0,
             redrives: 0,
             drain_status: None,
-            drain_timed_out: None,
             orphaned_tasks: Vec::new(),
             phases: Phases::default(),
             completion: None,
@@ -206,9 +204,9 @@ pub async fn timeline(
 impl Completion {
     /// `completed (CONTINUE)`.
     pub fn text(&self) -> String {
-        match &self.result {
-            Some(result) => format!("{} ({result})", self.outcome),
-            None => self.outcome.clone(),
+        match self.result {
+            Some(result) => format!("{} ({})", self.outcome.as_str(), result.as_str()),
+            None => self.outcome.as_str().to_string(),
         }
     }
 }
@@ -248,8 +246,8 @@ impl StateVisit {
             ));
         }
         if self.state_type == "Task" {
-            if let Some(status) = &self.drain_status {
-                notes.push(status.clone());
+            if let Some(status) = self.drain_status {
+                notes.push(status.as_str().to_string());
             }
         }
         if self.new_heartbeats > 0 {

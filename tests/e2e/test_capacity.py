@@ -60,7 +60,7 @@ def test_a_replacement_that_never_becomes_healthy_ends_at_the_deadline(scenario)
         h["stateEnteredEventDetails"]["name"] for h in execution["history"] if h["type"].endswith("StateEntered")
     ]
     assert "CompleteLifecycleActionAfterDeadline" in entered and entered[-1] == "InstanceReleasedAfterDeadline"
-    assert json.loads(execution["output"])["drain_timed_out"] is True
+    assert json.loads(execution["output"])["status"] == "deadline_passed"
     wait, done = _wait_and_done(r, victim)
     assert done["by"] == "CompleteLifecycleAction" and done["result"] == "CONTINUE"
     assert done["t"] - wait["t"] >= 20
@@ -80,7 +80,7 @@ def test_no_room_for_the_replacement_ends_at_the_deadline(scenario):
     [victim] = r.victims
     assert _of(r, "ecs.service.no_room")
     [execution] = r.executions.values()
-    assert json.loads(execution["output"])["drain_timed_out"] is True
+    assert json.loads(execution["output"])["status"] == "deadline_passed"
     wait, done = _wait_and_done(r, victim)
     assert done["t"] - wait["t"] >= 15
     assert any("not STOPPED" in note for note in r.notes)  # released with its task: the configured trade

@@ -55,7 +55,7 @@ def timed_out(executions: dict[str, dict[str, Any]]) -> dict[str, str]:
             output = json.loads(x.get("output") or "null")
         except ValueError:
             output = None
-        if DEADLINE_STATE in entered or (isinstance(output, dict) and output.get("drain_timed_out") is True):
+        if DEADLINE_STATE in entered or (isinstance(output, dict) and output.get("status") == "deadline_passed"):
             try:
                 instance = json.loads(x["input"]).get("detail", {}).get("EC2InstanceId")
             except (ValueError, AttributeError, KeyError):

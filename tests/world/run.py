@@ -712,7 +712,7 @@ class Observer:
         elif t == "TaskSucceeded":
             out = json.loads(ev["taskSucceededEventDetails"].get("output") or "{}").get("Payload", {})
             if isinstance(out, dict):
-                keys = ("status", "wait_seconds", "drain_timed_out", "completed", "outcome")
+                keys = ("status", "wait_seconds", "completed", "outcome")
                 detail = " ".join(f"{k}={_short(out[k])}" for k in keys if k in out)
         elif t == "ExecutionRedriven":
             detail = f"redriveCount={ev['executionRedrivenEventDetails']['redriveCount']}"
@@ -1452,7 +1452,7 @@ def check_expectations(result: Result) -> None:
         got = len(capacity.timed_out(result.executions))
         if got != expect["drain_timed_out"]:
             v.append(
-                f"expected {expect['drain_timed_out']} drains ended by their deadline (drain_timed_out), got {got}"
+                f"expected {expect['drain_timed_out']} drains ended by their deadline (status deadline_passed), got {got}"
             )
     if "completed_by_us" in expect:
         got = len(

@@ -104,12 +104,12 @@ def test_timed_out_executions_are_found_by_their_path_or_output():
         "arn:2": {
             "input": '{"detail": {"EC2InstanceId": "i-b"}}',
             "history": [],
-            "output": '{"drain_timed_out": true}',
+            "output": '{"status": "deadline_passed"}',
         },
         "arn:3": {
             "input": '{"detail": {"EC2InstanceId": "i-c"}}',
             "history": [],
-            "output": '{"drain_timed_out": false}',
+            "output": '{"status": "drained"}',
         },
     }
     assert capacity.timed_out(executions) == {"i-a": "arn:1", "i-b": "arn:2"}

@@ -137,7 +137,6 @@ def _drain_payload() -> dict:
     }
     return {
         "event": event,
-        "execution_id": "arn:aws:states:us-west-2:123456789012:execution:m:x",
         "execution_start_time": "2024-01-01T00:00:00Z",
         "settings": {
             "drain_deadline_seconds": "3000",

@@ -17,9 +17,7 @@ MACHINE = {
 
 def _finished_execution(world):
     sfn = world.client("stepfunctions")
-    machine = sfn.create_state_machine(name="order", definition=json.dumps(MACHINE), roleArn=ROLE)[
-        "stateMachineArn"
-    ]
+    machine = sfn.create_state_machine(name="order", definition=json.dumps(MACHINE), roleArn=ROLE)["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
     world.wait_for(
         lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING",

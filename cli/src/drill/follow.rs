@@ -211,7 +211,7 @@ impl Run<'_> {
                 .and_then(|value| DrainState::from_value(value).map_err(|e| e.to_string()))
             {
                 Ok(state) => {
-                    outcome.completed_after = state.completion.as_ref().map(|c| {
+                    outcome.completed_after = state.report.completion.as_ref().map(|c| {
                         (c.at - self.terminated_at).num_milliseconds().max(0) as f64 / 1000.0
                     });
                     outcome.state = Some(state);

@@ -137,17 +137,15 @@ impl DrillReport {
         self.replacement_healthy_after_seconds = replacement(watched);
         if let Some(state) = &outcome.state {
             self.heartbeats_sent = Some(state.heartbeat.sent);
-            self.drain_timed_out = Some(state.drain_timed_out);
-            self.completion_outcome = state.completion.as_ref().map(|c| outcome_name(c.outcome));
-            self.completion_result = state
-                .completion
+            self.drain_timed_out = Some(state.timed_out());
+            let completion = state.report.completion.as_ref();
+            self.completion_outcome = completion.map(|c| c.outcome.as_str().to_string());
+            self.completion_result = completion
                 .as_ref()
                 .and_then(|c| c.result)
                 .map(|r| r.as_str().to_string());
-            self.completed_by_us = state
-                .completion
-                .as_ref()
-                .is_some_and(|c| c.outcome == CompletionOutcome::Completed);
+            self.completed_by_us =
+                completion.is_some_and(|c| c.outcome == CompletionOutcome::Completed);
         }
         self.reasons = reasons(&outcome, &self, watched);
         self.verdict = if outcome.interrupted {
@@ -159,13 +157,6 @@ impl DrillReport {
         };
         self
     }
-}
-
-fn outcome_name(outcome: CompletionOutcome) -> String {
-    serde_json::to_value(outcome)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// A replacement is healthy once every watched load balancer has one.

@@ -34,9 +34,8 @@ fn output(outcome: CompletionOutcome, timed_out: bool) -> Value {
     } else {
         DrainStatus::Drained
     };
-    state.drain_timed_out = timed_out;
     state.heartbeat.sent = 2;
-    state.completion = Some(Completion {
+    state.report.completion = Some(Completion {
         result: Some(LifecycleResult::Continue),
         outcome,
         at: chrono::Utc::now() + chrono::Duration::seconds(30),

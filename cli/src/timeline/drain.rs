@@ -11,7 +11,7 @@ use super::{Completion, Timeline};
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Phases {
     /// `lifecycle_action` or `spot_interruption`.
-    pub kind: Option<String>,
+    pub kind: Option<&'static str>,
     /// When the instance entered `Terminating:Wait` (the hook's timers run from then).
     pub event_time: Option<DateTime<Utc>>,
     pub deadline_at: Option<DateTime<Utc>>,
@@ -26,6 +26,7 @@ pub struct Phases {
     pub balancers: Vec<Balancer>,
     /// When the checks first saw every load balancer finished draining.
     pub balancers_drained_at: Option<DateTime<Utc>>,
+    /// When a step first said the instance was drained.
     pub drained_at: Option<DateTime<Utc>>,
     /// An instance going back to the warm pool: when a step first said its container
     /// instance was deregistered.
@@ -72,21 +73,10 @@ pub(super) fn parse(text: &str) -> Option<DrainState> {
     serde_json::from_str(text).ok()
 }
 
-/// `draining`, `drained`, `action_ended`, ...: the status as the state spells it.
-pub(super) fn status_text(status: DrainStatus) -> Option<String> {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_string))
-}
-
 fn completion(completion: &state::Completion) -> Completion {
-    let outcome = serde_json::to_value(completion.outcome)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_string))
-        .unwrap_or_default();
     Completion {
-        outcome,
-        result: completion.result.map(|result| result.as_str().to_string()),
+        outcome: completion.outcome,
+        result: completion.result,
     }
 }
 
@@ -96,11 +86,10 @@ impl Timeline {
     pub(super) fn take_state(&mut self, state: &DrainState, at: DateTime<Utc>) -> bool {
         self.heartbeats = state.heartbeat.sent;
         self.checks = state.checks;
-        self.drain_status = status_text(state.status);
-        self.drain_timed_out = Some(state.drain_timed_out);
-        self.orphaned_tasks.clone_from(&state.orphaned_tasks);
+        self.drain_status = Some(state.status);
+        self.orphaned_tasks.clone_from(&state.report.orphaned_tasks);
         self.phases.take(state, at);
-        match state.completion.as_ref().map(completion) {
+        match state.report.completion.as_ref().map(completion) {
             Some(completion) if self.completion.as_ref() != Some(&completion) => {
                 self.completion = Some(completion);
                 true
@@ -112,16 +101,16 @@ impl Timeline {
 
 impl Phases {
     fn take(&mut self, state: &DrainState, at: DateTime<Utc>) {
-        self.kind = serde_json::to_value(state.request.kind)
-            .ok()
-            .and_then(|value| value.as_str().map(str::to_string));
+        self.kind = Some(state.request.trigger.kind());
         self.event_time = Some(state.request.event_time);
         self.deadline_at = Some(state.deadline_at);
         self.draining_from.get_or_insert(at);
         self.tasks = state.tasks.len();
-        self.tasks_stopped_at = state.tasks_stopped_at;
-        self.balancers_drained_at = state.balancers_drained_at;
-        self.drained_at = state.drained_at;
+        self.tasks_stopped_at = state.report.tasks_stopped_at;
+        self.balancers_drained_at = state.report.balancers_drained_at;
+        if state.status == DrainStatus::Drained {
+            self.drained_at.get_or_insert(at);
+        }
         if state.container_instance_deregistered {
             self.container_instance_deregistered_at.get_or_insert(at);
         }
@@ -201,17 +190,5 @@ mod tests {
             "web-tg"
         );
         assert_eq!(short_name("web-clb"), "web-clb");
-    }
-
-    #[test]
-    fn statuses_are_spelled_as_in_the_state() {
-        assert_eq!(
-            status_text(DrainStatus::ActionEnded).as_deref(),
-            Some("action_ended")
-        );
-        assert_eq!(
-            status_text(DrainStatus::DeadlinePassed).as_deref(),
-            Some("deadline_passed")
-        );
     }
 }

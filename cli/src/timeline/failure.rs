@@ -2,6 +2,7 @@
 //! it stopped in, how far the drain had come, and what a replay does.
 
 use serde::Serialize;
+use sta_shared::state::{DrainStatus, Trigger};
 
 use super::{StateVisit, Timeline};
 use crate::format::timestamp;
@@ -54,7 +55,7 @@ pub(super) fn stop(timeline: &Timeline) -> Option<Stop> {
     let state = state.map(|visit| visit.name.clone());
     let replay = replay(timeline, state.as_deref(), fail_state, refused);
     Some(Stop {
-        during: during(timeline.drain_status.as_deref()),
+        during: during(timeline.drain_status),
         remains: remains(timeline, refused),
         replay,
         state,
@@ -62,16 +63,16 @@ pub(super) fn stop(timeline: &Timeline) -> Option<Stop> {
     })
 }
 
-fn during(status: Option<&str>) -> String {
+fn during(status: Option<DrainStatus>) -> String {
     match status {
-        None => "before the drain started".into(),
-        Some("draining") => "while the instance was draining".into(),
-        Some("drained") => "after the instance drained".into(),
-        Some("deadline_passed") => "after the drain deadline passed".into(),
-        Some("action_ended") => "after finding the lifecycle action already ended".into(),
-        Some("not_in_cluster") => "for an instance outside the cluster".into(),
-        Some(other) => format!("with the drain {other}"),
+        None => "before the drain started",
+        Some(DrainStatus::Draining) => "while the instance was draining",
+        Some(DrainStatus::Drained) => "after the instance drained",
+        Some(DrainStatus::DeadlinePassed) => "after the drain deadline passed",
+        Some(DrainStatus::ActionEnded) => "after finding the lifecycle action already ended",
+        Some(DrainStatus::NotInCluster) => "for an instance outside the cluster",
     }
+    .into()
 }
 
 fn remains(timeline: &Timeline, refused: bool) -> String {
@@ -82,19 +83,22 @@ fn remains(timeline: &Timeline, refused: bool) -> String {
     if let Some(completion) = &timeline.completion {
         return format!("nothing: the lifecycle action is {}", completion.text());
     }
-    let status = timeline.drain_status.as_deref();
-    if matches!(status, Some("action_ended" | "not_in_cluster")) {
+    let status = timeline.drain_status;
+    if matches!(
+        status,
+        Some(DrainStatus::ActionEnded | DrainStatus::NotInCluster)
+    ) {
         return "nothing: the drain had nothing to do".into();
     }
     let draining = match status {
         None => Some("the container instance may not be DRAINING yet".to_string()),
-        Some("draining") => Some(format!(
+        Some(DrainStatus::Draining) => Some(format!(
             "the drain is not finished ({} task(s) and {} load balancer(s) left at the last check)",
             phases.remaining_tasks, phases.remaining_balancers
         )),
         _ => None,
     };
-    if phases.kind.as_deref() == Some("spot_interruption") {
+    if phases.kind == Some(Trigger::SpotInterruption.kind()) {
         return draining.unwrap_or_else(|| {
             "nothing: the instance drained (a Spot interruption has no lifecycle action)".into()
         });

@@ -171,7 +171,7 @@ impl Walk {
         if let Some(visit) = self.visit(index) {
             visit.heartbeats_sent = Some(state.heartbeat.sent);
             visit.new_heartbeats = state.heartbeat.sent.saturating_sub(sent_before);
-            visit.drain_status = drain::status_text(state.status);
+            visit.drain_status = Some(state.status);
             if completed {
                 visit.completion = completion;
             }

@@ -2,6 +2,7 @@
 //! redrive.
 
 use chrono::{DateTime, Utc};
+use sta_shared::state::DrainStatus;
 
 use super::bars::bars;
 use super::{Chart, Entry, Timeline};
@@ -71,10 +72,10 @@ pub(super) fn status(timeline: &Timeline) -> String {
         return format!("{} {}", timeline.status, stop.place());
     }
     let mut status = timeline.status.clone();
-    if let Some(drain) = &timeline.drain_status {
-        status.push_str(&format!("  drain {drain}"));
+    if let Some(drain) = timeline.drain_status {
+        status.push_str(&format!("  drain {}", drain.as_str()));
     }
-    if timeline.drain_timed_out == Some(true) {
+    if timeline.drain_status == Some(DrainStatus::DeadlinePassed) {
         status.push_str("  (deadline passed)");
     }
     status
@@ -108,7 +109,7 @@ fn notes(timeline: &Timeline) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    if timeline.drain_status.as_deref() == Some("action_ended") {
+    if timeline.drain_status == Some(DrainStatus::ActionEnded) {
         notes.push((
             "note",
             "the lifecycle action had already ended when the drain began (a late or repeated \

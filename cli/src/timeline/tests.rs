@@ -3,6 +3,9 @@ use crate::quiet;
 use crate::testing::*;
 use aws_smithy_mocks::mock;
 use serde_json::json;
+use sta_shared::state::CompletionOutcome::{AlreadyCompleted, Completed};
+use sta_shared::state::DrainStatus;
+use sta_shared::state::LifecycleResult::{Abandon, Continue};
 use sta_shared::testing::{json_error, ASG, INSTANCE_ID};
 
 pub(super) fn visits(timeline: &Timeline) -> Vec<&StateVisit> {
@@ -17,10 +20,9 @@ pub(super) fn visits(timeline: &Timeline) -> Vec<&StateVisit> {
 }
 
 pub(super) fn completed(sent: u32, checks: u32) -> serde_json::Value {
-    let mut output = state("drained", sent, checks);
-    output["completion"] =
-        json!({"outcome": "completed", "result": "CONTINUE", "at": "2026-11-27T00:10:00Z"});
-    output
+    edited(state("drained", sent, checks), |state| {
+        state.report.completion = completion(Completed, Continue, at(600));
+    })
 }
 
 /// A drain that retried its first step, waited twice, heartbeated once and completed.
@@ -68,13 +70,12 @@ fn a_successful_drain_reads_as_a_timeline() {
     assert_eq!(timeline.checks, 2);
     assert_eq!(timeline.waited_seconds, 360.0);
     assert_eq!(timeline.redrives, 0);
-    assert_eq!(timeline.drain_status.as_deref(), Some("drained"));
-    assert_eq!(timeline.drain_timed_out, Some(false));
+    assert_eq!(timeline.drain_status, Some(DrainStatus::Drained));
     assert_eq!(
         timeline.completion,
         Some(Completion {
-            outcome: "completed".into(),
-            result: Some("CONTINUE".into())
+            outcome: Completed,
+            result: Some(Continue)
         })
     );
     assert_eq!(timeline.error, None);
@@ -232,10 +233,9 @@ fn a_refused_event_shows_the_catch_and_the_fail_state() {
 
 #[test]
 fn a_drain_past_its_deadline_says_so() {
-    let mut output = state("deadline_passed", 40, 600);
-    output["drain_timed_out"] = json!(true);
-    output["completion"] =
-        json!({"outcome": "already_completed", "result": "ABANDON", "at": "2026-11-29T00:00:00Z"});
+    let output = edited(state("deadline_passed", 40, 600), |state| {
+        state.report.completion = completion(AlreadyCompleted, Abandon, at(172_800));
+    });
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .task(
@@ -246,7 +246,7 @@ fn a_drain_past_its_deadline_says_so() {
         )
         .succeeded(172_001);
     let timeline = from_events(&arn("late"), &h.events, at(172_100));
-    assert_eq!(timeline.drain_timed_out, Some(true));
+    assert_eq!(timeline.drain_status, Some(DrainStatus::DeadlinePassed));
     assert_eq!(timeline.heartbeats, 40);
     let text = render(&timeline);
     assert!(
@@ -259,9 +259,10 @@ fn a_drain_past_its_deadline_says_so() {
 
 #[test]
 fn orphaned_tasks_are_shown() {
-    let mut output = state("drained", 0, 3);
     let task = "arn:aws:ecs:us-west-2:123456789012:task/test-cluster/web";
-    output["orphaned_tasks"] = json!([task]);
+    let output = edited(state("drained", 0, 3), |state| {
+        state.report.orphaned_tasks = vec![task.into()];
+    });
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .task("CheckDrained", 60, 61, output)

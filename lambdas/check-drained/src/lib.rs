@@ -50,19 +50,16 @@ pub async fn check(
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
-    if state.remaining.tasks.is_empty() && state.tasks_stopped_at.is_none() {
-        state.tasks_stopped_at = Some(now);
+    let report = &mut state.report;
+    if state.remaining.tasks.is_empty() {
+        report.tasks_stopped_at.get_or_insert(now);
     }
-    if state.remaining.classic_elbs.is_empty()
-        && state.remaining.target_groups.is_empty()
-        && state.balancers_drained_at.is_none()
-    {
-        state.balancers_drained_at = Some(now);
+    if state.remaining.classic_elbs.is_empty() && state.remaining.target_groups.is_empty() {
+        report.balancers_drained_at.get_or_insert(now);
     }
 
     if state.remaining.is_empty() {
         state.status = DrainStatus::Drained;
-        state.drained_at = Some(now);
         state.wait_seconds = 0;
         tracing::info!(checks = state.checks, "drained");
         release_for_warm_pool(&deps.ecs, &mut state).await?;
@@ -71,7 +68,6 @@ pub async fn check(
     heartbeat(&deps.autoscaling, &mut state, now, false).await?;
     if now >= state.deadline_at {
         state.status = DrainStatus::DeadlinePassed;
-        state.drain_timed_out = true;
         state.wait_seconds = 0;
         tracing::warn!(remaining = ?state.remaining, deadline = %state.deadline_at, "drain deadline passed before the instance was drained");
         release_for_warm_pool(&deps.ecs, &mut state).await?;
@@ -242,8 +238,8 @@ async fn drop_unmanageable(
         }
     };
     for arn in given_up {
-        if !state.orphaned_tasks.contains(&arn) {
-            state.orphaned_tasks.push(arn);
+        if !state.report.orphaned_tasks.contains(&arn) {
+            state.report.orphaned_tasks.push(arn);
         }
     }
     Ok(kept)
@@ -340,8 +336,8 @@ async fn stop_standalone_tasks(
             Err(error) => return Err(ecs_error(&state.request.cluster, "StopTask", error)),
         }
         tracing::info!(task = %arn, "stopped standalone task");
-        if !state.stopped_tasks.contains(&arn) {
-            state.stopped_tasks.push(arn);
+        if !state.report.stopped_tasks.contains(&arn) {
+            state.report.stopped_tasks.push(arn);
         }
     }
     Ok(())

@@ -167,7 +167,7 @@ async fn drained_when_tasks_stopped_and_every_balancer_finished() {
         .await
         .unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
-    assert_eq!(state.drained_at, Some(at(63)));
+    assert_eq!(state.report.balancers_drained_at, Some(at(63)));
     assert!(state.remaining.is_empty());
     assert_eq!(state.tasks[0].last_status, "STOPPED");
     assert_eq!(state.checks, 1);
@@ -193,8 +193,8 @@ async fn a_classic_elb_still_draining_holds_the_drain() {
         .unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
-    assert_eq!(state.tasks_stopped_at, Some(at(20)));
-    assert_eq!(state.balancers_drained_at, None);
+    assert_eq!(state.report.tasks_stopped_at, Some(at(20)));
+    assert_eq!(state.report.balancers_drained_at, None);
     // Expected end: the target group's 60 s from 2 s; the check comes just after.
     assert_wait(state.wait_seconds, 43);
 }
@@ -441,7 +441,7 @@ async fn tasks_of_a_lost_agent_are_given_up_once_the_loss_lasts() {
     assert_eq!(state.status, DrainStatus::Draining, "not yet 120 s");
     let state = check(&world.clients(), state, at(190)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
-    assert_eq!(state.orphaned_tasks, [task_arn("web")]);
+    assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
 
     // Reconnected in time: the clock starts over.
     let world = rules_for("RUNNING", "OutOfService", UNUSED);
@@ -462,7 +462,7 @@ async fn tasks_of_a_disconnected_agent_are_given_up_at_once_when_the_action_is_g
     input.heartbeat.action_gone = true;
     let state = check(&world.clients(), input, at(70)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
-    assert_eq!(state.orphaned_tasks, [task_arn("web")]);
+    assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
 }
 
 #[tokio::test]
@@ -472,7 +472,7 @@ async fn past_the_deadline_the_drain_gives_up_waiting() {
     input.deadline_at = at(100);
     let state = check(&world.clients(), input, at(101)).await.unwrap();
     assert_eq!(state.status, DrainStatus::DeadlinePassed);
-    assert!(state.drain_timed_out);
+    assert!(state.timed_out());
     assert_eq!(state.remaining.tasks, [task_arn("web")]);
 }
 
@@ -514,14 +514,14 @@ async fn standalone_tasks_are_waited_for_by_default() {
         .unwrap();
         assert_eq!(world.ecs[2].num_calls(), 0);
         assert!(state.remaining.tasks.contains(&task_arn("job")));
-        assert!(state.stopped_tasks.is_empty());
+        assert!(state.report.stopped_tasks.is_empty());
         assert_eq!(state.status, DrainStatus::Draining);
         let orphaned = if instance.is_none() {
             vec![task_arn("web")]
         } else {
             vec![]
         };
-        assert_eq!(state.orphaned_tasks, orphaned, "{instance:?}");
+        assert_eq!(state.report.orphaned_tasks, orphaned, "{instance:?}");
     }
 }
 
@@ -539,7 +539,7 @@ async fn standalone_tasks_are_stopped_after_the_grace_period_when_configured() {
     assert_eq!(world.ecs[2].num_calls(), 0, "inside the grace period");
     let state = check(&world.clients(), state, at(121)).await.unwrap();
     assert_eq!(world.ecs[2].num_calls(), 1);
-    assert_eq!(state.stopped_tasks, [task_arn("job")]);
+    assert_eq!(state.report.stopped_tasks, [task_arn("job")]);
 }
 
 #[tokio::test]
@@ -621,7 +621,7 @@ async fn a_sweeper_request_heartbeats_by_instance_id() {
             ScalingActivityStatusCode::MidLifecycleAction,
         )]));
     let mut input = deregistered();
-    input.request.token = None;
+    drop_token(&mut input.request);
     let state = check(&world.clients(), input, at(30)).await.unwrap();
     assert_eq!(state.heartbeat.sent, 1);
 }
@@ -638,7 +638,7 @@ async fn a_stale_sweeper_request_never_heartbeats_a_newer_action() {
             ScalingActivityStatusCode::MidLifecycleAction,
         )]));
     let mut input = deregistered();
-    input.request.token = None;
+    drop_token(&mut input.request);
     let state = check(&world.clients(), input, at(630)).await.unwrap();
     assert_eq!(state.heartbeat.sent, 0);
     assert!(state.heartbeat.action_gone);
@@ -657,8 +657,8 @@ async fn service_tasks_orphaned_by_a_forced_deregistration_are_not_waited_for() 
             .unwrap();
         assert_eq!(world.ecs[1].num_calls(), 1);
         assert!(state.remaining.tasks.is_empty(), "{status:?}");
-        assert_eq!(state.orphaned_tasks, [task_arn("web")]);
-        assert_eq!(state.tasks_stopped_at, Some(at(50)));
+        assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
+        assert_eq!(state.report.tasks_stopped_at, Some(at(50)));
         assert_eq!(
             state.status,
             DrainStatus::Draining,
@@ -671,7 +671,7 @@ async fn service_tasks_orphaned_by_a_forced_deregistration_are_not_waited_for() 
         world.ecs[1] = container_instance(status);
         let state = check(&world.clients(), state, at(63)).await.unwrap();
         assert_eq!(state.status, DrainStatus::Drained);
-        assert_eq!(state.orphaned_tasks, [task_arn("web")]);
+        assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
     }
 }
 
@@ -684,7 +684,7 @@ async fn a_container_instance_still_in_the_cluster_keeps_its_tasks_waited_for() 
             .await
             .unwrap();
         assert_eq!(state.remaining.tasks, [task_arn("web")], "{status}");
-        assert!(state.orphaned_tasks.is_empty());
+        assert!(state.report.orphaned_tasks.is_empty());
     }
 }
 

@@ -17,9 +17,7 @@ use serde_json::Value;
 use sta_shared::activities::action_superseded;
 use sta_shared::error::{autoscaling_error, is_no_active_lifecycle_action};
 use sta_shared::metrics::{self, Unit};
-use sta_shared::state::{
-    Completion, CompletionOutcome, DrainKind, DrainState, DrainStatus, LifecycleResult,
-};
+use sta_shared::state::{Completion, CompletionOutcome, DrainState, DrainStatus, LifecycleResult};
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -43,7 +41,7 @@ pub fn drain_metrics(state: &DrainState) -> Vec<(&'static str, f64, Unit)> {
     let mut metrics = vec![
         (
             "DrainDeadlineReached",
-            f64::from(u8::from(state.drain_timed_out)),
+            f64::from(u8::from(state.timed_out())),
             Unit::Count,
         ),
         (
@@ -52,14 +50,14 @@ pub fn drain_metrics(state: &DrainState) -> Vec<(&'static str, f64, Unit)> {
             Unit::Count,
         ),
     ];
-    if let Some(completion) = &state.completion {
+    if let Some(completion) = &state.report.completion {
         metrics.push((
             "DrainDurationSeconds",
             seconds_between(state.started_at, completion.at),
             Unit::Seconds,
         ));
     }
-    if let (false, Some(stopped)) = (state.tasks.is_empty(), state.tasks_stopped_at) {
+    if let (false, Some(stopped)) = (state.tasks.is_empty(), state.report.tasks_stopped_at) {
         metrics.push((
             "TaskWaitSeconds",
             seconds_between(state.started_at, stopped),
@@ -70,7 +68,7 @@ pub fn drain_metrics(state: &DrainState) -> Vec<(&'static str, f64, Unit)> {
         .load_balancers
         .as_ref()
         .and_then(|balancers| balancers.deregistered_at);
-    if let (Some(from), Some(drained)) = (deregistered, state.balancers_drained_at) {
+    if let (Some(from), Some(drained)) = (deregistered, state.report.balancers_drained_at) {
         metrics.push((
             "LoadBalancerWaitSeconds",
             seconds_between(from, drained),
@@ -96,33 +94,23 @@ pub async fn complete(
             ))
         }
     };
-    if state.request.kind == DrainKind::SpotInterruption {
+    let Some(action) = state.request.trigger.lifecycle_action().cloned() else {
         tracing::info!("Spot interruption: no lifecycle action to complete");
-        state.completion = Some(Completion {
+        state.report.completion = Some(Completion {
             result: None,
             outcome: CompletionOutcome::NotApplicable,
             at: now,
         });
         return Ok(state);
-    }
-    let request = &state.request;
-    let field = |name: &str, value: &Option<String>| {
-        value.clone().ok_or_else(|| {
-            StepError::invalid_event(
-                format!("request.{name}"),
-                "is missing for a lifecycle action",
-            )
-        })
     };
-    let asg = field("asg_name", &request.asg_name)?;
-    let hook = field("hook_name", &request.hook_name)?;
-
-    let by_token = match &request.token {
+    let (asg, hook) = (&action.asg_name, &action.hook_name);
+    let request = &state.request;
+    let by_token = match &action.token {
         Some(token) => {
             deps.autoscaling
                 .complete_lifecycle_action()
-                .auto_scaling_group_name(&asg)
-                .lifecycle_hook_name(&hook)
+                .auto_scaling_group_name(asg)
+                .lifecycle_hook_name(hook)
                 .lifecycle_action_token(token)
                 .lifecycle_action_result(result.as_str())
                 .send()
@@ -133,7 +121,7 @@ pub async fn complete(
         None => {
             if action_superseded(
                 &deps.autoscaling,
-                &asg,
+                asg,
                 &request.instance_id,
                 request.event_time,
             )
@@ -142,14 +130,14 @@ pub async fn complete(
                 tracing::warn!(
                     "a newer lifecycle action of this instance has begun: not completing it"
                 );
-                state.completion = Some(Completion {
+                state.report.completion = Some(Completion {
                     result: Some(result),
                     outcome: CompletionOutcome::AlreadyCompleted,
                     at: now,
                 });
                 return Ok(state);
             }
-            complete_by_instance(deps, &asg, &hook, &request.instance_id, result).await
+            complete_by_instance(deps, asg, hook, &request.instance_id, result).await
         }
     };
     // With a token, the token alone names the action: when AWS has none for it, this
@@ -159,17 +147,17 @@ pub async fn complete(
     let outcome = match by_token {
         Ok(_) => CompletionOutcome::Completed,
         Err(error) if is_no_active_lifecycle_action(&error) => CompletionOutcome::AlreadyCompleted,
-        Err(error) => return Err(autoscaling_error(&asg, "CompleteLifecycleAction", error)),
+        Err(error) => return Err(autoscaling_error(asg, "CompleteLifecycleAction", error)),
     };
     tracing::info!(
         asg = %asg,
         hook = %hook,
         result = result.as_str(),
         outcome = ?outcome,
-        drain_timed_out = state.drain_timed_out,
+        deadline_passed = state.timed_out(),
         "lifecycle action done"
     );
-    state.completion = Some(Completion {
+    state.report.completion = Some(Completion {
         result: Some(result),
         outcome,
         at: now,

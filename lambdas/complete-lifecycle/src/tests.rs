@@ -47,7 +47,7 @@ async fn completes_a_drained_instance_with_continue() {
     let rule = by_token("CONTINUE");
     let state = complete(&deps(&[&rule]), drained(), at(50)).await.unwrap();
     assert_eq!(rule.num_calls(), 1);
-    let completion = state.completion.unwrap();
+    let completion = state.report.completion.unwrap();
     assert_eq!(completion.outcome, CompletionOutcome::Completed);
     assert_eq!(completion.result, Some(LifecycleResult::Continue));
     assert_eq!(completion.at, at(50));
@@ -58,14 +58,13 @@ async fn completes_with_the_configured_result_after_the_deadline() {
     let rule = by_token("ABANDON");
     let mut state = drain_state();
     state.status = DrainStatus::DeadlinePassed;
-    state.drain_timed_out = true;
     state.settings.deadline_result = LifecycleResult::Abandon;
     let state = complete(&deps(&[&rule]), state, at(3600)).await.unwrap();
+    assert!(state.timed_out());
     assert_eq!(
-        state.completion.unwrap().result,
+        state.report.completion.unwrap().result,
         Some(LifecycleResult::Abandon)
     );
-    assert!(state.drain_timed_out);
 }
 
 #[tokio::test]
@@ -73,7 +72,7 @@ async fn an_action_already_completed_or_expired_is_success() {
     let first = no_active("token");
     let state = complete(&deps(&[&first]), drained(), at(50)).await.unwrap();
     assert_eq!(
-        state.completion.unwrap().outcome,
+        state.report.completion.unwrap().outcome,
         CompletionOutcome::AlreadyCompleted
     );
     assert_eq!(first.num_calls(), 1);
@@ -91,7 +90,7 @@ async fn a_stale_token_never_completes_the_instances_newer_action() {
         .await
         .unwrap();
     assert_eq!(
-        state.completion.unwrap().outcome,
+        state.report.completion.unwrap().outcome,
         CompletionOutcome::AlreadyCompleted
     );
     assert_eq!(by_instance.num_calls(), 0);
@@ -112,11 +111,10 @@ async fn never_completes_while_still_draining() {
 async fn a_spot_drain_has_nothing_to_complete() {
     let rule = by_token("CONTINUE");
     let mut state = drained();
-    state.request.kind = DrainKind::SpotInterruption;
-    state.request.token = None;
+    state.request.trigger = sta_shared::state::Trigger::SpotInterruption;
     let state = complete(&deps(&[&rule]), state, at(50)).await.unwrap();
     assert_eq!(
-        state.completion.unwrap().outcome,
+        state.report.completion.unwrap().outcome,
         CompletionOutcome::NotApplicable
     );
     assert_eq!(rule.num_calls(), 0);
@@ -144,12 +142,12 @@ async fn a_stale_sweeper_request_never_completes_a_newer_action() {
     let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
         .then_output(|| CompleteLifecycleActionOutput::builder().build());
     let mut state = drained();
-    state.request.token = None;
+    drop_token(&mut state.request);
     let state = complete(&deps(&[&newer, &by_instance]), state, at(700))
         .await
         .unwrap();
     assert_eq!(
-        state.completion.unwrap().outcome,
+        state.report.completion.unwrap().outcome,
         CompletionOutcome::AlreadyCompleted
     );
     assert_eq!(by_instance.num_calls(), 0);
@@ -164,32 +162,37 @@ async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
             CompleteLifecycleActionOutput::builder().build()
         });
     let mut state = drained();
-    state.request.token = None;
+    drop_token(&mut state.request);
     let state = complete(&deps(&[&current(), &by_instance]), state, at(50))
         .await
         .unwrap();
     assert_eq!(
-        state.completion.unwrap().outcome,
+        state.report.completion.unwrap().outcome,
         CompletionOutcome::Completed
     );
 
     let gone = no_active("instance");
     let mut state = drained();
-    state.request.token = None;
+    drop_token(&mut state.request);
     let state = complete(&deps(&[&current(), &gone]), state, at(50))
         .await
         .unwrap();
     assert_eq!(
-        state.completion.unwrap().outcome,
+        state.report.completion.unwrap().outcome,
         CompletionOutcome::AlreadyCompleted
     );
     assert_eq!(gone.num_calls(), 1);
 
-    let mut state = drained();
-    state.request.hook_name = None;
-    let error = complete(&deps(&[]), state, at(50)).await.unwrap_err();
+    // A lifecycle action without its hook cannot be completed: refused as it is read.
+    let mut state = serde_json::to_value(drained()).unwrap();
+    state["request"]["trigger"]
+        .as_object_mut()
+        .unwrap()
+        .remove("hook_name");
+    let event = LambdaEvent::new(state, lambda_runtime::Context::default());
+    let error = handler(&deps(&[]), event).await.unwrap_err();
     assert_eq!(error.name(), "InvalidEvent");
-    assert!(error.to_string().contains("request.hook_name"));
+    assert!(error.to_string().contains("`request.trigger.hook_name`"));
 }
 
 #[tokio::test]
@@ -255,14 +258,14 @@ async fn the_handler_refuses_a_malformed_state() {
 #[test]
 fn drain_metrics_measure_the_drain() {
     let mut state = drained();
-    state.tasks_stopped_at = Some(at(40));
+    state.report.tasks_stopped_at = Some(at(40));
     state.load_balancers = Some(LoadBalancers {
         deregistered_at: Some(at(2)),
         ..LoadBalancers::default()
     });
-    state.balancers_drained_at = Some(at(32));
+    state.report.balancers_drained_at = Some(at(32));
     state.heartbeat.sent = 3;
-    state.completion = Some(Completion {
+    state.report.completion = Some(Completion {
         result: Some(LifecycleResult::Continue),
         outcome: CompletionOutcome::Completed,
         at: at(41),

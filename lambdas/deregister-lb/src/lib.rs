@@ -137,8 +137,8 @@ async fn candidates(deps: &Deps, state: &DrainState) -> Result<Candidates, StepE
         target_groups: deps.config.target_group_arns.iter().cloned().collect(),
         ..Candidates::default()
     };
-    if let Some(asg) = &state.request.asg_name {
-        attached_to_group(deps, asg, &mut found).await?;
+    if let Some(action) = state.request.trigger.lifecycle_action() {
+        attached_to_group(deps, &action.asg_name, &mut found).await?;
     }
     let services_here: BTreeSet<&str> = state
         .tasks

@@ -26,9 +26,7 @@ use sta_shared::ecs::{describe_all_container_instances, DESCRIBE_BATCH};
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
 use sta_shared::hook::heartbeat;
-use sta_shared::state::{
-    seconds, DrainKind, DrainState, DrainStatus, Heartbeat, Remaining, TrackedTask,
-};
+use sta_shared::state::{DrainState, DrainStatus, TrackedTask, Trigger};
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -50,7 +48,7 @@ pub async fn drain(
     input: DrainInput,
     now: DateTime<Utc>,
 ) -> Result<DrainState, StepError> {
-    let mut state = initial_state(input);
+    let mut state = DrainState::new(input.request, input.settings, input.notes);
     // The hook's heartbeat timer has run since the instance entered `Terminating:Wait`,
     // however late we heard of it: heartbeat at once. This also tells whether the action
     // is still waiting for us; reading the hook caps the deadline at its global timeout.
@@ -84,45 +82,12 @@ pub async fn drain(
             }
         }
     }
-    if state.container_instance_arn.is_none() && state.request.kind == DrainKind::SpotInterruption {
+    if state.container_instance_arn.is_none() && state.request.trigger == Trigger::SpotInterruption
+    {
         tracing::info!("Spot interruption warning for an instance outside the cluster: ignored");
         state.status = DrainStatus::NotInCluster;
     }
     Ok(state)
-}
-
-/// The state before anything is known of the instance: the clocks start when the instance
-/// entered `Terminating:Wait` (the request's `event_time`).
-fn initial_state(input: DrainInput) -> DrainState {
-    let started_at = input.request.event_time;
-    DrainState {
-        deadline_at: started_at + seconds(input.settings.drain_deadline_seconds),
-        started_at,
-        execution_id: input.execution_id,
-        remaining: Remaining::default(),
-        container_instance_arn: None,
-        tasks: Vec::new(),
-        load_balancers: None,
-        heartbeat: Heartbeat {
-            last_at: Some(started_at),
-            ..Heartbeat::default()
-        },
-        status: DrainStatus::Draining,
-        wait_seconds: 0,
-        checks: 0,
-        stopped_tasks: Vec::new(),
-        orphaned_tasks: Vec::new(),
-        agent_disconnected_at: None,
-        drained_at: None,
-        tasks_stopped_at: None,
-        balancers_drained_at: None,
-        drain_timed_out: false,
-        container_instance_deregistered: false,
-        completion: None,
-        notes: input.notes,
-        settings: input.settings,
-        request: input.request,
-    }
 }
 
 /// The container instance of `instance_id`, found with the `ec2InstanceId ==` filter.

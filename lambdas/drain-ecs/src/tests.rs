@@ -160,7 +160,8 @@ async fn sets_an_active_instance_draining_and_records_its_tasks() {
     // The hook's timer has run since the event: heartbeated at once.
     assert_eq!(state.heartbeat.last_at, Some(at(1)));
     assert_eq!(state.heartbeat.sent, 1);
-    assert_eq!(state.request.token.as_deref(), Some(TOKEN));
+    let action = state.request.trigger.lifecycle_action().unwrap();
+    assert_eq!(action.token.as_deref(), Some(TOKEN));
 }
 
 #[tokio::test]
@@ -428,8 +429,8 @@ async fn the_handler_drains_on_a_spot_warning() {
     .await
     .unwrap();
     assert_eq!(
-        state.request.kind,
-        sta_shared::state::DrainKind::SpotInterruption
+        state.request.trigger,
+        sta_shared::state::Trigger::SpotInterruption
     );
     assert_eq!(update.num_calls(), 1);
     assert_eq!(state.tasks.len(), 1);

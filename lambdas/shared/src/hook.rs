@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::activities::action_superseded;
 use crate::error::{autoscaling_error, is_no_active_lifecycle_action};
-use crate::state::{seconds, DrainKind, DrainState};
+use crate::state::{seconds, DrainState};
 use crate::wait::heartbeat_interval;
 use crate::StepError;
 
@@ -16,18 +16,16 @@ pub async fn read_hook(
     autoscaling: &aws_sdk_autoscaling::Client,
     state: &mut DrainState,
 ) -> Result<Option<u64>, StepError> {
-    if state.request.kind != DrainKind::LifecycleAction || state.heartbeat.action_gone {
+    let Some(action) = state.request.trigger.lifecycle_action().cloned() else {
+        return Ok(None);
+    };
+    if state.heartbeat.action_gone {
         return Ok(None);
     }
     if let Some(timeout) = state.heartbeat.timeout_seconds {
         return Ok(Some(timeout));
     }
-    let (Some(asg), Some(hook)) = (&state.request.asg_name, &state.request.hook_name) else {
-        return Err(StepError::invalid_event(
-            "request",
-            "lacks asg_name or hook_name for a lifecycle action",
-        ));
-    };
+    let (asg, hook) = (&action.asg_name, &action.hook_name);
     let output = autoscaling
         .describe_lifecycle_hooks()
         .auto_scaling_group_name(asg)
@@ -77,7 +75,10 @@ pub async fn heartbeat(
     now: DateTime<Utc>,
     first: bool,
 ) -> Result<(), StepError> {
-    if state.request.kind != DrainKind::LifecycleAction || state.heartbeat.action_gone {
+    let Some(action) = state.request.trigger.lifecycle_action().cloned() else {
+        return Ok(());
+    };
+    if state.heartbeat.action_gone {
         return Ok(());
     }
     // The first heartbeat is due whatever the timeout: it does not wait for the hook to be
@@ -92,13 +93,8 @@ pub async fn heartbeat(
             return Ok(());
         }
     }
-    let (Some(asg), Some(hook)) = (&state.request.asg_name, &state.request.hook_name) else {
-        return Err(StepError::invalid_event(
-            "request",
-            "lacks asg_name or hook_name for a lifecycle action",
-        ));
-    };
-    if state.request.token.is_none()
+    let (asg, hook) = (&action.asg_name, &action.hook_name);
+    if action.token.is_none()
         && action_superseded(
             autoscaling,
             asg,
@@ -117,7 +113,7 @@ pub async fn heartbeat(
         .record_lifecycle_action_heartbeat()
         .auto_scaling_group_name(asg)
         .lifecycle_hook_name(hook);
-    let heartbeat = match &state.request.token {
+    let heartbeat = match &action.token {
         Some(token) => heartbeat.lifecycle_action_token(token),
         None => heartbeat.instance_id(&state.request.instance_id),
     };

@@ -1,30 +1,19 @@
-//! Reading untrusted JSON field by field, so that every rejection names the field.
-//! Used for the raw EventBridge event, the scaler's constant input and the settings the
-//! state machine passes in.
+//! Reading hand-written JSON field by field, so that every rejection names the field and
+//! a number may come as a decimal string. Used for the scaler's constant input and the
+//! settings the state machine substitutes (both strings there). Events and the drain state
+//! are serde types instead (`crate::read`).
 
 use serde_json::{Map, Value};
 
 use crate::StepError;
 
-/// How a rejection is reported: `InvalidEvent` for events, `Misconfigured` for settings.
-pub type Reject = fn(String, String) -> StepError;
-
-pub fn reject_event(field: String, reason: String) -> StepError {
-    StepError::InvalidEvent { field, reason }
-}
-
-pub fn reject_setting(field: String, reason: String) -> StepError {
-    StepError::Misconfigured { field, reason }
-}
-
-/// A JSON object with the path it was found at, for messages.
+/// A JSON object of settings; every rejection is `Misconfigured` and names the key.
 #[derive(Clone, Copy, Debug)]
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,
-    path: &'a str,
-    reject: Reject,
 }
 
+/// `a number`, `an object`, ...: a value's JSON type, for messages.
 pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -37,61 +26,23 @@ pub fn type_name(value: &Value) -> &'static str {
 }
 
 impl<'a> Fields<'a> {
-    /// The top-level object; anything else is rejected naming `what`.
-    pub fn root(value: &'a Value, what: &'a str, reject: Reject) -> Result<Self, StepError> {
+    /// The object; anything else is rejected naming `what`.
+    pub fn root(value: &'a Value, what: &str) -> Result<Self, StepError> {
         match value {
-            Value::Object(map) => Ok(Self {
-                map,
-                path: "",
-                reject,
-            }),
-            other => Err(reject(
-                what.to_string(),
+            Value::Object(map) => Ok(Self { map }),
+            other => Err(StepError::misconfigured(
+                what,
                 format!("must be a JSON object, got {}", type_name(other)),
             )),
         }
     }
 
-    pub fn path_of(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
     pub fn fail(&self, key: &str, reason: impl Into<String>) -> StepError {
-        (self.reject)(self.path_of(key), reason.into())
-    }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.map.get(key).is_some_and(|value| !value.is_null())
+        StepError::misconfigured(key, reason)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.map.keys()
-    }
-
-    /// The raw value at `key`, for fields whose every shape has a meaning (a value that
-    /// is not ours is used differently, not refused).
-    pub fn value(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key)
-    }
-
-    /// A nested object, which must be present. `path` is the full path of the nested
-    /// object (the caller keeps it alive), e.g. `detail`.
-    pub fn object(&self, key: &str, path: &'a str) -> Result<Fields<'a>, StepError> {
-        match self.map.get(key) {
-            Some(Value::Object(map)) => Ok(Fields {
-                map,
-                path,
-                reject: self.reject,
-            }),
-            None | Some(Value::Null) => Err(self.fail(key, "is missing")),
-            Some(other) => {
-                Err(self.fail(key, format!("must be an object, got {}", type_name(other))))
-            }
-        }
     }
 
     /// A string, which must be present and non-blank.
@@ -161,30 +112,27 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn names_nested_fields_and_types() {
-        let value = json!({"detail": {"n": -3, "s": 5, "t": " "}});
-        let root = Fields::root(&value, "event", reject_event).unwrap();
-        let detail = root.object("detail", "detail").unwrap();
-        let error = detail.count("n").unwrap_err();
+    fn names_fields_and_types() {
+        let value = json!({"n": -3, "s": 5, "t": " "});
+        let root = Fields::root(&value, "settings").unwrap();
+        let error = root.count("n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "invalid input: `detail.n` must not be negative, got -3"
+            "misconfigured: `n` must not be negative, got -3"
         );
-        let error = detail.string("s").unwrap_err();
+        let error = root.string("s").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "invalid input: `detail.s` must be a string, got a number"
+            "misconfigured: `s` must be a string, got a number"
         );
-        let error = detail.string("t").unwrap_err();
-        assert_eq!(error.to_string(), "invalid input: `detail.t` is missing");
-        let error = root.object("other", "other").unwrap_err();
-        assert_eq!(error.to_string(), "invalid input: `other` is missing");
+        let error = root.string("t").unwrap_err();
+        assert_eq!(error.to_string(), "misconfigured: `t` is missing");
     }
 
     #[test]
     fn counts_accept_decimal_strings_only() {
         let value = json!({"a": "30", "b": "3.5", "c": 2.5, "d": true});
-        let root = Fields::root(&value, "settings", reject_setting).unwrap();
+        let root = Fields::root(&value, "settings").unwrap();
         assert_eq!(root.count("a").unwrap(), 30);
         assert!(root.count("b").unwrap_err().to_string().contains("`b`"));
         assert!(root
@@ -197,7 +145,7 @@ mod tests {
 
     #[test]
     fn non_objects_are_rejected_naming_the_input() {
-        let error = Fields::root(&json!([1]), "scaler input", reject_setting).unwrap_err();
+        let error = Fields::root(&json!([1]), "scaler input").unwrap_err();
         assert_eq!(
             error.to_string(),
             "misconfigured: `scaler input` must be a JSON object, got an array"

@@ -14,6 +14,7 @@ pub mod event;
 pub mod hook;
 pub mod input;
 pub mod metrics;
+pub mod read;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;

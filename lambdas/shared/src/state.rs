@@ -5,29 +5,55 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::read::read;
 use crate::StepError;
 
-/// What started the drain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DrainKind {
+/// What started the drain (`kind` names it in the JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
     /// An Auto Scaling terminate lifecycle action: complete it when drained.
-    LifecycleAction,
+    LifecycleAction(LifecycleAction),
     /// An EC2 Spot interruption warning: drain, there is no action to complete.
     SpotInterruption,
+}
+
+impl Trigger {
+    /// `lifecycle_action` or `spot_interruption`, as the state spells its `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::LifecycleAction(_) => "lifecycle_action",
+            Self::SpotInterruption => "spot_interruption",
+        }
+    }
+
+    /// The lifecycle action to heartbeat and complete; `None` for a Spot warning.
+    pub fn lifecycle_action(&self) -> Option<&LifecycleAction> {
+        match self {
+            Self::LifecycleAction(action) => Some(action),
+            Self::SpotInterruption => None,
+        }
+    }
+}
+
+/// The lifecycle action a drain heartbeats and completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleAction {
+    pub asg_name: String,
+    pub hook_name: String,
+    /// The lifecycle action token. It appears in the state (the execution's own
+    /// history) but never in our logs. `None` for a drain the sweeper started (no API
+    /// returns the token): the instance id names the action instead.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// The validated request, made once from the raw event by the first step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrainRequest {
-    pub kind: DrainKind,
+    pub trigger: Trigger,
     pub instance_id: String,
     pub cluster: String,
-    pub asg_name: Option<String>,
-    pub hook_name: Option<String>,
-    /// The lifecycle action token. It appears in the state (the execution's own
-    /// history) but never in our logs.
-    pub token: Option<String>,
     /// When the instance entered `Terminating:Wait`: the hook's heartbeat and global
     /// timers started then, however late we heard of it. For an AWS event, its `time`;
     /// for a drain the sweeper started, the start of the instance's termination activity
@@ -209,6 +235,19 @@ pub enum DrainStatus {
     ActionEnded,
 }
 
+impl DrainStatus {
+    /// As the state spells it (the state machine's `Choice` rules match these).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draining => "draining",
+            Self::Drained => "drained",
+            Self::DeadlinePassed => "deadline_passed",
+            Self::NotInCluster => "not_in_cluster",
+            Self::ActionEnded => "action_ended",
+        }
+    }
+}
+
 /// What is still holding the drain up, for people reading the execution.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remaining {
@@ -234,6 +273,17 @@ pub enum CompletionOutcome {
     NotApplicable,
 }
 
+impl CompletionOutcome {
+    /// As the state spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::AlreadyCompleted => "already_completed",
+            Self::NotApplicable => "not_applicable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Completion {
     pub result: Option<LifecycleResult>,
@@ -241,12 +291,12 @@ pub struct Completion {
     pub at: DateTime<Utc>,
 }
 
-/// The state every step after the first receives and returns.
+/// The state every step after the first receives and returns. The state machine's
+/// `Choice` states read `status`, its `Wait` state `wait_seconds`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrainState {
     pub request: DrainRequest,
     pub settings: Settings,
-    pub execution_id: Option<String>,
     /// The drain's clock starts with the lifecycle event.
     pub started_at: DateTime<Utc>,
     pub deadline_at: DateTime<Utc>,
@@ -255,58 +305,84 @@ pub struct DrainState {
     pub tasks: Vec<TrackedTask>,
     pub load_balancers: Option<LoadBalancers>,
     pub heartbeat: Heartbeat,
+    /// `deadline_passed` once the deadline passed before the instance was drained (the
+    /// lifecycle action is then completed with the configured result).
     pub status: DrainStatus,
     /// Seconds the state machine's `WaitForDrain` waits before the next check.
     pub wait_seconds: u64,
     pub checks: u32,
     pub remaining: Remaining,
-    /// Standalone tasks this drain stopped (with `standalone_tasks: stop`).
-    pub stopped_tasks: Vec<String>,
-    /// Tasks ECS can no longer stop or move, so the drain stops waiting for them (the load
-    /// balancers' draining is still waited for): service tasks orphaned when someone
-    /// deregistered the container instance (force) mid-drain (ECS starts their replacements
-    /// elsewhere and takes them out of their load balancers), and every task of an instance
-    /// whose agent stayed disconnected (stopped, terminated, cut off).
-    #[serde(default)]
-    pub orphaned_tasks: Vec<String>,
     /// When a check first found the container instance's agent disconnected.
-    #[serde(default)]
     pub agent_disconnected_at: Option<DateTime<Utc>>,
-    pub drained_at: Option<DateTime<Utc>>,
-    /// When the checks first saw every recorded task stopped.
-    #[serde(default)]
-    pub tasks_stopped_at: Option<DateTime<Utc>>,
-    /// When the checks first saw every load balancer finished draining.
-    #[serde(default)]
-    pub balancers_drained_at: Option<DateTime<Utc>>,
-    pub drain_timed_out: bool,
     /// For an instance going back to the warm pool: the drain deregistered its container
     /// instance, so that when the instance is started again it registers afresh instead of
     /// coming back DRAINING.
-    #[serde(default)]
     pub container_instance_deregistered: bool,
-    pub completion: Option<Completion>,
-    /// What the first step did without, for people reading the execution (e.g. hook
-    /// metadata that is not ours: the configured cluster was used).
-    #[serde(default)]
+    /// What only people read (the execution's output, `ecs-sta show`, the metrics).
+    pub report: Report,
+}
+
+/// What the drain did and saw, for people: no step decides anything from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// What the first step did without (e.g. hook metadata that is not ours: the
+    /// configured cluster was used).
     pub notes: Vec<String>,
+    /// Standalone tasks this drain stopped (with `standalone_tasks: stop`).
+    pub stopped_tasks: Vec<String>,
+    /// Tasks ECS can no longer stop or move, so the drain stopped waiting for them (the
+    /// load balancers' draining is still waited for): service tasks orphaned when someone
+    /// deregistered the container instance (force) mid-drain (ECS starts their
+    /// replacements elsewhere and takes them out of their load balancers), and every task
+    /// of an instance whose agent stayed disconnected (stopped, terminated, cut off).
+    pub orphaned_tasks: Vec<String>,
+    /// When the checks first saw every recorded task stopped.
+    pub tasks_stopped_at: Option<DateTime<Utc>>,
+    /// When the checks first saw every load balancer finished draining.
+    pub balancers_drained_at: Option<DateTime<Utc>>,
+    pub completion: Option<Completion>,
 }
 
 impl DrainState {
+    /// The state before anything is known of the instance: the clocks start when the
+    /// instance entered `Terminating:Wait` (the request's `event_time`), which is also the
+    /// last time the hook's heartbeat timer restarted.
+    pub fn new(request: DrainRequest, settings: Settings, notes: Vec<String>) -> Self {
+        let started_at = request.event_time;
+        Self {
+            deadline_at: started_at + seconds(settings.drain_deadline_seconds),
+            started_at,
+            request,
+            settings,
+            container_instance_arn: None,
+            tasks: Vec::new(),
+            load_balancers: None,
+            heartbeat: Heartbeat {
+                last_at: Some(started_at),
+                ..Heartbeat::default()
+            },
+            status: DrainStatus::Draining,
+            wait_seconds: 0,
+            checks: 0,
+            remaining: Remaining::default(),
+            agent_disconnected_at: None,
+            container_instance_deregistered: false,
+            report: Report {
+                notes,
+                ..Report::default()
+            },
+        }
+    }
+
     /// Reads the state a previous step returned. A missing or mistyped field is an
     /// `InvalidEvent` that names it.
     pub fn from_value(value: Value) -> Result<Self, StepError> {
-        serde_path_to_error::deserialize(value).map_err(|error| {
-            let path = error.path().to_string();
-            StepError::invalid_event(
-                if path == "." {
-                    "drain state".to_string()
-                } else {
-                    path
-                },
-                error.into_inner().to_string(),
-            )
-        })
+        read(value, "drain state")
+    }
+
+    /// Whether the deadline passed before the instance was drained.
+    pub fn timed_out(&self) -> bool {
+        self.status == DrainStatus::DeadlinePassed
     }
 }
 
@@ -315,38 +391,4 @@ pub fn seconds(count: u64) -> chrono::Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_mistyped_state_field_is_named() {
-        let error =
-            DrainState::from_value(json!({"request": {"kind": "lifecycle_action"}})).unwrap_err();
-        assert_eq!(error.name(), "InvalidEvent");
-        assert!(error.to_string().contains("request"), "{error}");
-        let error = DrainState::from_value(json!("text")).unwrap_err();
-        assert!(error.to_string().contains("drain state"), "{error}");
-    }
-
-    #[test]
-    fn expected_drain_end_is_the_slowest_balancer() {
-        let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-        let balancers = LoadBalancers {
-            classic: vec![ClassicElb {
-                name: "web".into(),
-                draining_seconds: 30,
-            }],
-            target_groups: vec![TargetGroup {
-                arn: "arn:tg".into(),
-                ports: vec![80],
-                draining_seconds: 120,
-                connections_outlive_delay: false,
-            }],
-            service_managed: vec![],
-            deregistered_at: Some(start),
-        };
-        assert_eq!(balancers.expected_drained_at(), Some(start + seconds(120)));
-        assert_eq!(LoadBalancers::default().expected_drained_at(), None);
-    }
-}
+mod tests;

@@ -40,7 +40,6 @@ pub fn spot_event() -> Value {
 pub fn step_input(event: Value) -> Value {
     json!({
         "event": event,
-        "execution_id": "arn:aws:states:us-west-2:123456789012:execution:drain:test",
         "execution_start_time": "2026-11-27T00:00:01Z",
         "settings": {
             "drain_deadline_seconds": "3600",
@@ -72,11 +71,6 @@ pub fn lifecycle_input() -> DrainInput {
 pub fn drain_state() -> DrainState {
     let input = lifecycle_input();
     DrainState {
-        request: input.request,
-        settings: input.settings,
-        execution_id: input.execution_id,
-        started_at: event_time(),
-        deadline_at: at(3600),
         container_instance_arn: Some(
             "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci".into(),
         ),
@@ -85,28 +79,18 @@ pub fn drain_state() -> DrainState {
             service: Some("web".into()),
             last_status: "RUNNING".into(),
         }],
-        load_balancers: None,
-        heartbeat: Heartbeat {
-            last_at: Some(event_time()),
-            ..Heartbeat::default()
-        },
-        status: DrainStatus::Draining,
-        wait_seconds: 0,
-        checks: 0,
         remaining: Remaining {
             tasks: vec![task_arn("web")],
             ..Remaining::default()
         },
-        stopped_tasks: Vec::new(),
-        orphaned_tasks: Vec::new(),
-        agent_disconnected_at: None,
-        drained_at: None,
-        tasks_stopped_at: None,
-        balancers_drained_at: None,
-        drain_timed_out: false,
-        container_instance_deregistered: false,
-        completion: None,
-        notes: Vec::new(),
+        ..DrainState::new(input.request, input.settings, input.notes)
+    }
+}
+
+/// Makes `request` one the sweeper started: its lifecycle action has no token.
+pub fn drop_token(request: &mut DrainRequest) {
+    if let Trigger::LifecycleAction(action) = &mut request.trigger {
+        action.token = None;
     }
 }
 

@@ -19,7 +19,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::state::{DrainKind, DrainState, StandaloneTasks};
+use crate::state::{DrainState, StandaloneTasks};
 
 /// The longest wait between two checks.
 pub const MAX_WAIT_SECONDS: u64 = 300;
@@ -81,7 +81,7 @@ pub fn next_wait(state: &DrainState, now: DateTime<Utc>) -> u64 {
     }
     .clamp(1, MAX_WAIT_SECONDS);
     let mut wait = base + jitter(state, base);
-    if state.request.kind == DrainKind::LifecycleAction && !state.heartbeat.action_gone {
+    if state.request.trigger.lifecycle_action().is_some() && !state.heartbeat.action_gone {
         // Until a check has read the hook's timeout, assume the shortest AWS allows.
         let timeout = state
             .heartbeat
@@ -151,26 +151,24 @@ mod tests {
     }
 
     fn state(delay: u64, standalone: StandaloneTasks) -> DrainState {
-        DrainState {
-            request: DrainRequest {
-                kind: DrainKind::LifecycleAction,
-                instance_id: "i-0123456789abcdef0".into(),
-                cluster: "c".into(),
-                asg_name: Some("asg".into()),
-                hook_name: Some("hook".into()),
+        let request = DrainRequest {
+            trigger: Trigger::LifecycleAction(LifecycleAction {
+                asg_name: "asg".into(),
+                hook_name: "hook".into(),
                 token: Some("t".into()),
-                event_time: at(0),
-                destination: Destination::Ec2,
-            },
-            settings: Settings {
-                drain_deadline_seconds: 3600,
-                deadline_result: LifecycleResult::Continue,
-                standalone_tasks: standalone,
-                standalone_task_grace_seconds: 600,
-            },
-            execution_id: None,
-            started_at: at(0),
-            deadline_at: at(3600),
+            }),
+            instance_id: "i-0123456789abcdef0".into(),
+            cluster: "c".into(),
+            event_time: at(0),
+            destination: Destination::Ec2,
+        };
+        let settings = Settings {
+            drain_deadline_seconds: 3600,
+            deadline_result: LifecycleResult::Continue,
+            standalone_tasks: standalone,
+            standalone_task_grace_seconds: 600,
+        };
+        DrainState {
             container_instance_arn: Some("ci".into()),
             tasks: vec![
                 TrackedTask {
@@ -201,24 +199,12 @@ mod tests {
                 sent: 0,
                 action_gone: false,
             },
-            status: DrainStatus::Draining,
-            wait_seconds: 0,
-            checks: 0,
             remaining: Remaining {
                 tasks: vec!["svc".into()],
                 classic_elbs: vec![],
                 target_groups: vec!["tg".into()],
             },
-            stopped_tasks: vec![],
-            orphaned_tasks: vec![],
-            agent_disconnected_at: None,
-            drained_at: None,
-            tasks_stopped_at: None,
-            balancers_drained_at: None,
-            drain_timed_out: false,
-            container_instance_deregistered: false,
-            completion: None,
-            notes: Vec::new(),
+            ..DrainState::new(request, settings, Vec::new())
         }
     }
 
@@ -290,7 +276,7 @@ mod tests {
         let mut state = state(45, StandaloneTasks::Wait);
         state.heartbeat.timeout_seconds = None;
         assert_eq!(next_wait(&state, at(3)), 9);
-        state.request.kind = DrainKind::SpotInterruption;
+        state.request.trigger = Trigger::SpotInterruption;
         crate::testing::assert_wait(next_wait(&state, at(3)), 45);
     }
 

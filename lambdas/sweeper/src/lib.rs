@@ -47,9 +47,12 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sta_shared::config::{list, optional_string, ProcessEnv, Source};
 use sta_shared::error::{aws_error, error_code};
+use sta_shared::event::envelope::{
+    EventBridgeEvent, EventTime, LifecycleDetail, LifecycleEvent, NotificationMetadata,
+};
 use sta_shared::event::{execution_name, LIFECYCLE_DETAIL_TYPE, SWEEPER_SOURCE, TERMINATING};
 use sta_shared::metrics::{self, Unit};
 use sta_shared::state::Destination;
@@ -292,32 +295,34 @@ async fn waiting_groups(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
 
 /// The lifecycle event the lost one would have been, minus the token; its `time` is the
 /// start of the instance's termination activity (see the crate's documentation).
-pub fn sweeper_event(config: &SweeperConfig, instance: &Waiting, began: DateTime<Utc>) -> Value {
-    let metadata = config
-        .cluster
-        .as_ref()
-        .map(|cluster| json!({ "cluster": cluster }).to_string());
-    let destination = match instance.destination {
-        Destination::Ec2 => "EC2",
-        Destination::WarmPool => "WarmPool",
-    };
-    json!({
-        "version": "0",
-        "id": format!("sweep-{}", execution_name(&instance.instance_id, None, began)),
-        "detail-type": LIFECYCLE_DETAIL_TYPE,
-        "source": SWEEPER_SOURCE,
-        "time": began.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        "resources": [],
-        "detail": {
-            "AutoScalingGroupName": instance.asg,
-            "LifecycleHookName": config.hook_name,
-            "EC2InstanceId": instance.instance_id,
-            "LifecycleTransition": TERMINATING,
-            "NotificationMetadata": metadata,
-            "Origin": "AutoScalingGroup",
-            "Destination": destination,
-        }
-    })
+pub fn sweeper_event(
+    config: &SweeperConfig,
+    instance: &Waiting,
+    began: DateTime<Utc>,
+) -> LifecycleEvent {
+    EventBridgeEvent {
+        version: Some("0".into()),
+        id: Some(format!(
+            "sweep-{}",
+            execution_name(&instance.instance_id, None, began)
+        )),
+        detail_type: LIFECYCLE_DETAIL_TYPE.into(),
+        source: SWEEPER_SOURCE.into(),
+        account: None,
+        time: Some(EventTime::At(began)),
+        region: None,
+        resources: Vec::new(),
+        detail: LifecycleDetail {
+            lifecycle_action_token: None,
+            auto_scaling_group_name: instance.asg.clone(),
+            lifecycle_hook_name: config.hook_name.clone(),
+            ec2_instance_id: instance.instance_id.clone(),
+            lifecycle_transition: TERMINATING.into(),
+            notification_metadata: config.cluster.as_deref().map(NotificationMetadata::naming),
+            origin: Some("AutoScalingGroup".into()),
+            destination: Some(instance.destination),
+        },
+    }
 }
 
 /// Starts a drain; `None` when Step Functions refuses the name (already started).
@@ -326,13 +331,19 @@ async fn start(
     instance: &Waiting,
     began: DateTime<Utc>,
 ) -> Result<Option<String>, StepError> {
-    let event = sweeper_event(&deps.config, instance, began);
+    let event =
+        serde_json::to_string(&sweeper_event(&deps.config, instance, began)).map_err(|error| {
+            StepError::AwsRequestFailed {
+                operation: "StartExecution".into(),
+                message: format!("the event could not be written: {error}"),
+            }
+        })?;
     let started = deps
         .sfn
         .start_execution()
         .state_machine_arn(&deps.config.state_machine_arn)
         .name(execution_name(&instance.instance_id, None, began))
-        .input(event.to_string())
+        .input(event)
         .send()
         .await;
     match started {

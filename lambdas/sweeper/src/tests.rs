@@ -11,9 +11,13 @@ use aws_sdk_sfn::primitives::DateTime as SfnTime;
 use aws_sdk_sfn::types::ExecutionListItem;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
+use serde_json::json;
 use sta_shared::config::DrainConfig;
 use sta_shared::event::DrainInput;
+use sta_shared::state::{LifecycleAction, Trigger};
 use sta_shared::testing::*;
+
+mod event;
 
 const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
 pub(crate) const WAITING: &str = "i-0aaaaaaaaaaaaaaa1";
@@ -195,8 +199,14 @@ pub(crate) fn start_ok(destination: Destination) -> Rule {
         let parsed = DrainInput::parse(&step_input(input), &DrainConfig::default()).unwrap();
         assert_eq!(parsed.request.instance_id, WAITING);
         assert_eq!(parsed.request.cluster, CLUSTER);
-        assert_eq!(parsed.request.hook_name.as_deref(), Some(HOOK));
-        assert_eq!(parsed.request.token, None);
+        assert_eq!(
+            parsed.request.trigger,
+            Trigger::LifecycleAction(LifecycleAction {
+                asg_name: ASG.into(),
+                hook_name: HOOK.into(),
+                token: None,
+            })
+        );
         assert_eq!(parsed.request.event_time, began(), "the activity's start");
         assert_eq!(parsed.request.destination, destination);
         assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
@@ -352,26 +362,6 @@ async fn describe_scaling_activities_errors_map_to_stable_names() {
         );
     }
     assert_eq!(list.num_calls(), 0);
-}
-
-#[test]
-fn the_event_carries_the_action_and_where_the_instance_goes() {
-    let waiting = Waiting {
-        instance_id: WAITING.into(),
-        asg: ASG.into(),
-        action_started: Some(began()),
-        destination: Destination::WarmPool,
-    };
-    let event = sweeper_event(&config(), &waiting, began());
-    assert_eq!(event["time"], "2026-11-26T23:50:00.250Z");
-    assert_eq!(event["detail"]["Destination"], "WarmPool");
-    assert_eq!(event["detail"]["Origin"], "AutoScalingGroup");
-    assert_eq!(event["source"], SWEEPER_SOURCE);
-    assert_eq!(event["detail"].get("LifecycleActionToken"), None);
-    assert_eq!(
-        event["detail"]["NotificationMetadata"],
-        json!({ "cluster": CLUSTER }).to_string()
-    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use serde::Serialize;
 use serde_json::Value;
-use sta_shared::input::{reject_setting, Fields};
+use sta_shared::input::Fields;
 use sta_shared::StepError;
 
 /// The scaler's constant input, as the schedule sends it. The predecessor's keys
@@ -31,7 +31,7 @@ pub const KNOWN_KEYS: [&str; 7] = [
 impl ScalerInput {
     /// Validates the input; every rejection is `Misconfigured` and names the key.
     pub fn parse(value: &Value) -> Result<Self, StepError> {
-        let root = Fields::root(value, "scaler input", reject_setting)?;
+        let root = Fields::root(value, "scaler input")?;
         let input = Self {
             cluster_name: root.string("cluster_name")?,
             service_name: root.string("service_name")?,

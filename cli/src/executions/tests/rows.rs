@@ -57,8 +57,8 @@ fn failed_and_running() -> Vec<aws_smithy_mocks::Rule> {
         .task_failed(391, "AwsRequestFailed", "denied")
         .failed(400, "AwsRequestFailed", "denied")
         .take();
-    let mut spot = crate::testing::lifecycle_input();
-    spot = json!({"detail": {"instance-id": "i-0abcdef1234567890"}, "source": spot["source"]});
+    let mut spot = sta_shared::testing::spot_event();
+    spot["detail"]["instance-id"] = json!("i-0abcdef1234567890");
     // The running execution's tail needs a second page to reach a StateEntered.
     let running_first = events.scheduled(90).take();
     let running_second = events.entered("Wait", "WaitForDrain", 80, json!({})).take();

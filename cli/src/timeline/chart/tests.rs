@@ -36,11 +36,11 @@ fn with_balancers(mut state: Value) -> Value {
 /// Drained at +70s: tasks seen stopped at +40s, load balancers at +70s, the container
 /// instance deregistered (warm pool), one heartbeat.
 fn drain_with_balancers() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
-    let mut drained = with_balancers(completed(1, 2));
-    drained["tasks_stopped_at"] = json!("2026-11-27T00:00:40Z");
-    drained["balancers_drained_at"] = json!("2026-11-27T00:01:10Z");
-    drained["drained_at"] = json!("2026-11-27T00:01:10Z");
-    drained["container_instance_deregistered"] = json!(true);
+    let drained = edited(with_balancers(completed(1, 2)), |state| {
+        state.report.tasks_stopped_at = Some(at(40));
+        state.report.balancers_drained_at = Some(at(70));
+        state.container_instance_deregistered = true;
+    });
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .task("DrainContainerInstance", 0, 4, state("draining", 0, 0))

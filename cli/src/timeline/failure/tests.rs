@@ -7,9 +7,8 @@ const CAUSE: &str =
     r#"{"errorType":"Retryable","errorMessage":"CompleteLifecycleAction: ServiceUnavailable"}"#;
 
 /// The hook's heartbeat timeout (300 s) restarted at the event.
-fn with_hook(mut state: Value) -> Value {
-    state["heartbeat"]["timeout_seconds"] = json!(300);
-    state
+fn with_hook(state: Value) -> Value {
+    edited(state, |state| state.heartbeat.timeout_seconds = Some(300))
 }
 
 /// Drained at +20s, then CompleteLifecycleAction failed twice with a Lambda's JSON cause.
@@ -144,8 +143,9 @@ fn a_refused_event_cannot_be_replayed() {
 
 #[test]
 fn a_spot_drain_or_a_success_has_nothing_left() {
-    let mut spot = state("drained", 0, 1);
-    spot["request"]["kind"] = json!("spot_interruption");
+    let spot = edited(state("drained", 0, 1), |state| {
+        state.request.trigger = sta_shared::state::Trigger::SpotInterruption;
+    });
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .task("CheckDrained", 0, 1, spot)

@@ -6,9 +6,10 @@
 
 use serde_json::Value;
 
+use super::envelope::{HookMetadata, NotificationMetadata};
 use super::{clip, note};
 use crate::config::DrainConfig;
-use crate::input::{type_name, Fields};
+use crate::input::type_name;
 use crate::StepError;
 
 /// Why the metadata names no cluster.
@@ -42,25 +43,32 @@ impl NotOurs {
     }
 }
 
-fn from_metadata(detail: &Fields<'_>) -> Result<String, NotOurs> {
-    let text = match detail.value("NotificationMetadata") {
-        None | Some(Value::Null) => return Err(NotOurs::Absent),
-        Some(Value::String(text)) if text.trim().is_empty() => return Err(NotOurs::Absent),
-        Some(Value::String(text)) => text,
-        Some(other) => return Err(NotOurs::NotAString(type_name(other))),
+fn from_metadata(metadata: Option<&NotificationMetadata>) -> Result<String, NotOurs> {
+    let text = match metadata {
+        None => return Err(NotOurs::Absent),
+        Some(NotificationMetadata::Text(text)) if text.trim().is_empty() => {
+            return Err(NotOurs::Absent)
+        }
+        Some(NotificationMetadata::Text(text)) => text,
+        Some(NotificationMetadata::Other(other)) => {
+            return Err(NotOurs::NotAString(type_name(other)))
+        }
     };
-    let metadata: Value =
+    let value: Value =
         serde_json::from_str(text).map_err(|_| NotOurs::NotJson(text.to_string()))?;
-    let Value::Object(metadata) = metadata else {
-        return Err(NotOurs::NotAnObject(type_name(&metadata)));
-    };
-    match metadata.get("cluster") {
-        None | Some(Value::Null) => Err(NotOurs::NoCluster),
-        Some(Value::String(name)) if !name.trim().is_empty() => Ok(name.trim().to_string()),
-        Some(Value::String(_)) => Err(NotOurs::BadCluster("is blank".into())),
-        Some(other) => Err(NotOurs::BadCluster(format!(
-            "must be a non-empty string, got {}",
-            type_name(other)
+    if !value.is_object() {
+        return Err(NotOurs::NotAnObject(type_name(&value)));
+    }
+    match serde_json::from_value::<HookMetadata>(value) {
+        Ok(HookMetadata { cluster: None }) => Err(NotOurs::NoCluster),
+        Ok(HookMetadata {
+            cluster: Some(name),
+        }) if name.trim().is_empty() => Err(NotOurs::BadCluster("is blank".into())),
+        Ok(HookMetadata {
+            cluster: Some(name),
+        }) => Ok(name.trim().to_string()),
+        Err(error) => Err(NotOurs::BadCluster(format!(
+            "must be a non-empty string ({error})"
         ))),
     }
 }
@@ -69,13 +77,13 @@ fn from_metadata(detail: &Fields<'_>) -> Result<String, NotOurs> {
 /// both are present they must agree: an event for a cluster this deployment does not
 /// manage is refused. Refused too when neither names one: there is nowhere to drain.
 pub(super) fn cluster(
-    detail: &Fields<'_>,
+    metadata: Option<&NotificationMetadata>,
     config: &DrainConfig,
     notes: &mut Vec<String>,
 ) -> Result<String, StepError> {
-    match (from_metadata(detail), &config.cluster) {
-        (Ok(named), Some(managed)) if !same_cluster(&named, managed) => Err(detail.fail(
-            "NotificationMetadata.cluster",
+    match (from_metadata(metadata), &config.cluster) {
+        (Ok(named), Some(managed)) if !same_cluster(&named, managed) => Err(StepError::invalid_event(
+            "detail.NotificationMetadata.cluster",
             format!("is {named}, which this deployment does not manage (ECS_CLUSTER: {managed})"),
         )),
         (Ok(named), _) => Ok(named),
@@ -83,15 +91,15 @@ pub(super) fn cluster(
             note(
                 notes,
                 format!(
-                    "`{}` {}: drained in the configured cluster {managed} (ECS_CLUSTER)",
-                    detail.path_of(not_ours.field()),
+                    "`detail.{}` {}: drained in the configured cluster {managed} (ECS_CLUSTER)",
+                    not_ours.field(),
                     not_ours.reason()
                 ),
             );
             Ok(managed.clone())
         }
-        (Err(not_ours), None) => Err(detail.fail(
-            not_ours.field(),
+        (Err(not_ours), None) => Err(StepError::invalid_event(
+            format!("detail.{}", not_ours.field()),
             format!(
                 "{}, and ECS_CLUSTER is not set: no cluster to drain in (the hook's metadata may name it: {{\"cluster\": \"<cluster name>\"}})",
                 not_ours.reason()

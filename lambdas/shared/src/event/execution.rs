@@ -4,9 +4,8 @@
 //! per state machine for 90 days).
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
-use super::parse_time;
+use super::envelope::Event;
 
 /// The name of an execution for one lifecycle action of `instance_id`: unique per action,
 /// not per instance, because an instance reused from a warm pool is terminated (and
@@ -37,8 +36,10 @@ pub fn execution_name(instance_id: &str, token: Option<&str>, began: DateTime<Ut
 }
 
 /// What a drain execution's input (the raw event) says about the action it drains, read
-/// without the first step's validation: the input may be one the first step refused, and
-/// whoever reads it (the sweeper, the CLI) only tells executions apart by it.
+/// with the event's serde types but without the first step's checks of meaning: the input
+/// may be one the first step refused, and whoever reads it (the sweeper, the CLI) only
+/// tells executions apart by it. An input that is no lifecycle event or Spot warning
+/// names nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActionRef {
     /// `detail.EC2InstanceId` (lifecycle action) or `detail.instance-id` (Spot warning).
@@ -54,26 +55,27 @@ pub struct ActionRef {
 
 impl ActionRef {
     pub fn from_input(input: &str) -> Self {
-        let Ok(event) = serde_json::from_str::<Value>(input) else {
+        let text = |text: &str| Some(text.trim().to_string()).filter(|text| !text.is_empty());
+        let Some(event) = Event::from_input(input) else {
             return Self::default();
         };
-        let detail = event.get("detail");
-        let text = |key: &str| {
-            detail
-                .and_then(|detail| detail.get(key))
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|text| !text.is_empty())
-                .map(str::to_string)
-        };
-        Self {
-            instance_id: text("EC2InstanceId").or_else(|| text("instance-id")),
-            asg_name: text("AutoScalingGroupName"),
-            token: text("LifecycleActionToken"),
-            time: event
-                .get("time")
-                .and_then(Value::as_str)
-                .and_then(parse_time),
+        let time = event.time();
+        match event {
+            Event::Lifecycle(event) => Self {
+                instance_id: text(&event.detail.ec2_instance_id),
+                asg_name: text(&event.detail.auto_scaling_group_name),
+                token: event
+                    .detail
+                    .lifecycle_action_token
+                    .as_deref()
+                    .and_then(text),
+                time,
+            },
+            Event::Spot(event) => Self {
+                instance_id: text(&event.detail.instance_id),
+                time,
+                ..Self::default()
+            },
         }
     }
 
@@ -101,7 +103,7 @@ mod tests {
     const EXECUTION_START: &str = "2026-11-27T00:00:01Z";
 
     fn time(text: &str) -> DateTime<Utc> {
-        parse_time(text).unwrap()
+        text.parse().unwrap()
     }
 
     #[test]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::state::{Destination, LifecycleAction, Trigger};
 use serde_json::json;
 
 const LIFECYCLE: &str = include_str!("../../../../tests/fixtures/lifecycle-terminate.json");
@@ -19,7 +20,7 @@ fn settings() -> Value {
 }
 
 fn input(event: Value) -> Value {
-    json!({"event": event, "execution_id": "arn:exec", "execution_start_time": EXECUTION_START, "settings": settings()})
+    json!({"event": event, "execution_start_time": EXECUTION_START, "settings": settings()})
 }
 
 fn fixture(text: &str) -> Value {
@@ -38,26 +39,34 @@ fn configured(cluster: &str) -> DrainConfig {
 }
 
 fn time(text: &str) -> DateTime<Utc> {
-    parse_time(text).unwrap()
+    text.parse().unwrap()
+}
+
+fn action(asg: &str, hook: &str, token: Option<&str>) -> Trigger {
+    Trigger::LifecycleAction(LifecycleAction {
+        asg_name: asg.into(),
+        hook_name: hook.into(),
+        token: token.map(str::to_string),
+    })
 }
 
 #[test]
 fn parses_the_lifecycle_fixture() {
     let parsed = parse(fixture(LIFECYCLE), &DrainConfig::default()).unwrap();
     let request = parsed.request;
-    assert_eq!(request.kind, DrainKind::LifecycleAction);
+    assert_eq!(
+        request.trigger,
+        action(
+            "test-cluster-asg",
+            "ecsTermination",
+            Some("87654321-4321-4321-4321-210987654321")
+        )
+    );
     assert_eq!(request.instance_id, "i-1234567890abcdef0");
     assert_eq!(request.cluster, "test-cluster");
-    assert_eq!(request.asg_name.as_deref(), Some("test-cluster-asg"));
-    assert_eq!(request.hook_name.as_deref(), Some("ecsTermination"));
-    assert_eq!(
-        request.token.as_deref(),
-        Some("87654321-4321-4321-4321-210987654321")
-    );
     assert_eq!(request.event_time.to_rfc3339(), "2026-11-27T00:00:00+00:00");
     assert_eq!(request.destination, Destination::Ec2);
     assert_eq!(parsed.settings.drain_deadline_seconds, 3000);
-    assert_eq!(parsed.execution_id.as_deref(), Some("arn:exec"));
     assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
 }
 
@@ -65,10 +74,9 @@ fn parses_the_lifecycle_fixture() {
 fn parses_the_spot_fixture_with_the_configured_cluster() {
     let parsed = parse(fixture(SPOT), &configured("prod")).unwrap();
     let request = parsed.request;
-    assert_eq!(request.kind, DrainKind::SpotInterruption);
+    assert_eq!(request.trigger, Trigger::SpotInterruption);
     assert_eq!(request.instance_id, "i-1234567890abcdef0");
     assert_eq!(request.cluster, "prod");
-    assert_eq!(request.token, None);
     assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
 
     let error = parse(fixture(SPOT), &DrainConfig::default()).unwrap_err();
@@ -80,15 +88,16 @@ fn parses_the_spot_fixture_with_the_configured_cluster() {
 fn accepts_the_documented_terminate_example_with_the_configured_cluster() {
     let parsed = parse(fixture(AWS_TERMINATE), &configured("prod")).unwrap();
     let request = &parsed.request;
-    assert_eq!(request.kind, DrainKind::LifecycleAction);
+    assert_eq!(
+        request.trigger,
+        action(
+            "my-asg",
+            "my-lifecycle-hook",
+            Some("87654321-4321-4321-4321-210987654321")
+        )
+    );
     assert_eq!(request.instance_id, "i-1234567890abcdef0");
     assert_eq!(request.cluster, "prod");
-    assert_eq!(request.asg_name.as_deref(), Some("my-asg"));
-    assert_eq!(request.hook_name.as_deref(), Some("my-lifecycle-hook"));
-    assert_eq!(
-        request.token.as_deref(),
-        Some("87654321-4321-4321-4321-210987654321")
-    );
     assert_eq!(request.destination, Destination::Ec2);
     // "time": "yyyy-mm-ddThh:mm:ssZ": the execution's start stands in.
     assert_eq!(request.event_time, time(EXECUTION_START));
@@ -120,11 +129,14 @@ fn drains_an_instance_going_back_to_the_warm_pool() {
     let parsed = parse(fixture(AWS_WARM_POOL), &configured("prod")).unwrap();
     let request = &parsed.request;
     assert_eq!(request.destination, Destination::WarmPool);
-    assert_eq!(request.kind, DrainKind::LifecycleAction);
     assert_eq!(request.cluster, "prod");
     assert_eq!(
-        request.hook_name.as_deref(),
-        Some("my-termination-lifecycle-hook")
+        request.trigger,
+        action(
+            "my-asg",
+            "my-termination-lifecycle-hook",
+            Some("42694b3d-4b70-6a62-8523-09a1eEXAMPLE")
+        )
     );
     assert_eq!(request.event_time, time("2022-03-28T00:12:37.214Z"));
     assert_eq!(parsed.notes.len(), 1, "{:?}", parsed.notes);
@@ -133,7 +145,7 @@ fn drains_an_instance_going_back_to_the_warm_pool() {
 #[test]
 fn accepts_the_documented_spot_example() {
     let parsed = parse(fixture(AWS_SPOT), &configured("prod")).unwrap();
-    assert_eq!(parsed.request.kind, DrainKind::SpotInterruption);
+    assert_eq!(parsed.request.trigger, Trigger::SpotInterruption);
     assert_eq!(parsed.request.instance_id, "i-1234567890abcdef0");
     assert_eq!(parsed.request.cluster, "prod");
     assert_eq!(parsed.request.event_time, time(EXECUTION_START));
@@ -395,8 +407,10 @@ fn sweeper_events_may_lack_the_token_aws_events_may_not() {
     );
     event["source"] = json!(SWEEPER_SOURCE);
     let request = parse(event, &DrainConfig::default()).unwrap().request;
-    assert_eq!(request.token, None);
-    assert_eq!(request.kind, DrainKind::LifecycleAction);
+    assert_eq!(
+        request.trigger,
+        action("test-cluster-asg", "ecsTermination", None)
+    );
 }
 
 #[test]

@@ -1,0 +1,193 @@
+//! What a raw event means for the drain: the checks the serde types cannot make (a
+//! termination, an instance id, a managed group, a cluster, a time), from [`Event`] to
+//! [`DrainRequest`].
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::envelope::{Event, EventTime, LifecycleEvent, SpotEvent};
+use super::{clip, cluster, note, ORIGINS, SWEEPER_SOURCE, TERMINATING};
+use crate::config::DrainConfig;
+use crate::input::type_name;
+use crate::state::{Destination, DrainRequest, LifecycleAction, Trigger};
+use crate::StepError;
+
+/// Checks `event` into a [`DrainRequest`]; what it did without is added to `notes`.
+pub(super) fn request(
+    event: Event,
+    config: &DrainConfig,
+    execution_start: Option<DateTime<Utc>>,
+    notes: &mut Vec<String>,
+) -> Result<DrainRequest, StepError> {
+    match event {
+        Event::Lifecycle(event) => lifecycle(event, config, execution_start, notes),
+        Event::Spot(event) => spot(event, config, execution_start, notes),
+    }
+}
+
+fn lifecycle(
+    event: LifecycleEvent,
+    config: &DrainConfig,
+    execution_start: Option<DateTime<Utc>>,
+    notes: &mut Vec<String>,
+) -> Result<DrainRequest, StepError> {
+    let detail = &event.detail;
+    let transition = detail.lifecycle_transition.trim();
+    if transition != TERMINATING {
+        return Err(StepError::invalid_event(
+            "detail.LifecycleTransition",
+            format!("is {transition}; only {TERMINATING} is drained"),
+        ));
+    }
+    let instance_id = instance_id(&detail.ec2_instance_id, "detail.EC2InstanceId")?;
+    let asg_name = required(
+        &detail.auto_scaling_group_name,
+        "detail.AutoScalingGroupName",
+    )?;
+    if !config.managed_asg_names.is_empty() && !config.managed_asg_names.contains(&asg_name) {
+        return Err(StepError::invalid_event(
+            "detail.AutoScalingGroupName",
+            format!(
+                "is {asg_name}, which this deployment does not manage (MANAGED_ASG_NAMES: {})",
+                config.managed_asg_names.join(",")
+            ),
+        ));
+    }
+    let hook_name = required(&detail.lifecycle_hook_name, "detail.LifecycleHookName")?;
+    // AWS always sends the token. Our sweeper cannot know it (no API returns it): its
+    // events name the instance, which completes and heartbeats the action too.
+    let token = detail
+        .lifecycle_action_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(str::to_string);
+    if token.is_none() && event.source != SWEEPER_SOURCE {
+        return Err(StepError::invalid_event(
+            "detail.LifecycleActionToken",
+            "is missing",
+        ));
+    }
+    origin(detail.origin.as_deref(), notes);
+    let destination = destination(detail.destination);
+    let cluster = cluster::cluster(detail.notification_metadata.as_ref(), config, notes)?;
+    let event_time = event_time(event.time.as_ref(), execution_start, notes)?;
+    Ok(DrainRequest {
+        trigger: Trigger::LifecycleAction(LifecycleAction {
+            asg_name,
+            hook_name,
+            token,
+        }),
+        instance_id,
+        cluster,
+        event_time,
+        destination,
+    })
+}
+
+fn spot(
+    event: SpotEvent,
+    config: &DrainConfig,
+    execution_start: Option<DateTime<Utc>>,
+    notes: &mut Vec<String>,
+) -> Result<DrainRequest, StepError> {
+    let instance_id = instance_id(&event.detail.instance_id, "detail.instance-id")?;
+    let cluster = config.cluster.clone().ok_or_else(|| {
+        StepError::misconfigured(
+            "ECS_CLUSTER",
+            "must be set to drain on Spot interruption warnings (they name no cluster)",
+        )
+    })?;
+    let event_time = event_time(event.time.as_ref(), execution_start, notes)?;
+    Ok(DrainRequest {
+        trigger: Trigger::SpotInterruption,
+        instance_id,
+        cluster,
+        event_time,
+        destination: Destination::Ec2,
+    })
+}
+
+/// A string the drain needs: blank counts as missing.
+fn required(text: &str, field: &str) -> Result<String, StepError> {
+    match text.trim() {
+        "" => Err(StepError::invalid_event(field, "is missing")),
+        text => Ok(text.to_string()),
+    }
+}
+
+/// The event's `time`. When it is missing or no time (AWS's documented examples say
+/// `yyyy-mm-ddThh:mm:ssZ`), the execution's start stands in: later than the wait's start,
+/// so the first step's immediate heartbeat is what keeps the hook alive.
+fn event_time(
+    time: Option<&EventTime>,
+    execution_start: Option<DateTime<Utc>>,
+    notes: &mut Vec<String>,
+) -> Result<DateTime<Utc>, StepError> {
+    let problem = match time {
+        Some(EventTime::At(time)) => return Ok(*time),
+        Some(EventTime::Unreadable(Value::String(text))) => {
+            format!("is \"{}\", not an RFC 3339 time", clip(text, 40))
+        }
+        None | Some(EventTime::Unreadable(Value::Null)) => "is missing".to_string(),
+        Some(EventTime::Unreadable(other)) => {
+            format!("must be a string, got {}", type_name(other))
+        }
+    };
+    match execution_start {
+        Some(start) => {
+            note(
+                notes,
+                format!(
+                    "`time` {problem}: the drain counts from the execution's start ({}) instead",
+                    start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
+            );
+            Ok(start)
+        }
+        None => Err(StepError::invalid_event("time", problem)),
+    }
+}
+
+/// `Origin` changes nothing we do; a value AWS does not document is noted, not refused.
+fn origin(origin: Option<&str>, notes: &mut Vec<String>) {
+    match origin.map(str::trim) {
+        Some(origin) if !origin.is_empty() && !ORIGINS.contains(&origin) => note(
+            notes,
+            format!(
+                "`detail.Origin` is \"{}\", which AWS does not document ({}): ignored",
+                clip(origin, 40),
+                ORIGINS.join(", ")
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// Where the instance goes once the action completes (the serde type allows `EC2` and
+/// `WarmPool` only). Absent means terminated: events of groups without a warm pool may
+/// not carry it.
+fn destination(destination: Option<Destination>) -> Destination {
+    let destination = destination.unwrap_or_default();
+    if destination == Destination::WarmPool {
+        tracing::info!(
+            "the instance goes back to the warm pool: drained all the same, to be reused"
+        );
+    }
+    destination
+}
+
+fn instance_id(id: &str, field: &str) -> Result<String, StepError> {
+    let id = required(id, field)?;
+    let valid = id.strip_prefix("i-").is_some_and(|hex| {
+        (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+    });
+    if valid {
+        Ok(id)
+    } else {
+        Err(StepError::invalid_event(
+            field,
+            format!("is \"{}\", not an EC2 instance id (i-...)", clip(&id, 40)),
+        ))
+    }
+}

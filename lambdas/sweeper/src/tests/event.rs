@@ -1,0 +1,55 @@
+//! The event the sweeper starts a drain with: the typed lifecycle event, which the first
+//! step and the sweeper's own reading of execution inputs take back unchanged.
+
+use super::*;
+
+#[test]
+fn the_event_carries_the_action_and_where_the_instance_goes() {
+    let waiting = Waiting {
+        instance_id: WAITING.into(),
+        asg: ASG.into(),
+        action_started: Some(began()),
+        destination: Destination::WarmPool,
+    };
+    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began())).unwrap();
+    assert_eq!(event["time"], "2026-11-26T23:50:00.250Z");
+    assert_eq!(event["detail"]["Destination"], "WarmPool");
+    assert_eq!(event["detail"]["Origin"], "AutoScalingGroup");
+    assert_eq!(event["source"], SWEEPER_SOURCE);
+    assert_eq!(event["detail-type"], LIFECYCLE_DETAIL_TYPE);
+    assert_eq!(event["detail"].get("LifecycleActionToken"), None);
+    assert_eq!(
+        event["detail"]["NotificationMetadata"],
+        json!({ "cluster": CLUSTER }).to_string()
+    );
+}
+
+/// What the sweeper writes, the first step and the sweeper's own reading of execution
+/// inputs take back unchanged.
+#[test]
+fn the_event_round_trips_through_the_parser() {
+    for destination in [Destination::Ec2, Destination::WarmPool] {
+        let waiting = Waiting {
+            instance_id: WAITING.into(),
+            asg: ASG.into(),
+            action_started: Some(began()),
+            destination,
+        };
+        let event = sweeper_event(&config(), &waiting, began());
+        let text = serde_json::to_string(&event).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            sta_shared::event::Event::from_value(&value).unwrap(),
+            sta_shared::event::Event::Lifecycle(event)
+        );
+        let parsed = DrainInput::parse(&step_input(value), &DrainConfig::default()).unwrap();
+        assert_eq!(parsed.request.destination, destination);
+        assert_eq!(parsed.request.event_time, began());
+        assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
+        let action = sta_shared::event::ActionRef::from_input(&text);
+        assert_eq!(action.instance_id.as_deref(), Some(WAITING));
+        assert_eq!(action.asg_name.as_deref(), Some(ASG));
+        assert_eq!(action.token, None);
+        assert_eq!(action.time, Some(began()));
+    }
+}
