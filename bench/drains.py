@@ -86,7 +86,9 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
     def settled() -> list[dict[str, Any]] | None:
         evs = world.control("GET", f"/_world/events?since={since}")["events"]
         done = {e["instance_id"] for e in evs if e["type"] == "asg.lifecycle.completed"}
-        finished = [e for e in evs if e["type"] == "lambda.invoked" and e["function"] == "complete-lifecycle"]
+        finished = [
+            e for e in evs if e["type"] == "lambda.invoked" and dep.crate_of(e["function"]) == "complete-lifecycle"
+        ]
         return evs if set(victims) <= done and len(finished) >= len(victims) else None
 
     wait_for(settled, drain_seconds * 3 + 180, f"{len(victims)} drains of {drain_seconds}s", every=1.0)
@@ -134,7 +136,7 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
         transitions.append(sum(1 for t in types if t.endswith("StateEntered")))
         invocations.append(sum(1 for t in types if t in ("TaskScheduled", "LambdaFunctionScheduled")))
         histories[len(types)] += 1
-    by_function = Counter(e["function"] for e in events if e["type"] == "lambda.invoked")
+    by_function = Counter(dep.crate_of(e["function"]) for e in events if e["type"] == "lambda.invoked")
     api = Counter(calls["calls"])
     api["autoscaling:TerminateInstanceInAutoScalingGroup"] -= len(victims)  # ours, not the drain's
     api = Counter({k: v for k, v in api.items() if v > 0})
@@ -164,6 +166,7 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
         "faults": calls.get("faults", {}),
         "per_drain": per_drain,
         "typical_execution_arn": arn_of.get(typical["instance_id"]),
+        "functions": dep.functions,  # crate -> the stack's function
     }
     log(
         f"D={drain_seconds}s: {n} drains in {wall:.1f}s; overhead {round_result['overhead_s']}; "
@@ -172,16 +175,16 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
     return round_result
 
 
-def sandbox_memory(world: World) -> dict[str, Any]:
+def sandbox_memory(world: World, crates: dict[str, str] | None = None) -> dict[str, Any]:
     """Peak RSS (VmHWM) of each of the world's Lambda sandboxes (one process per function) and how many
-    invocations it handled."""
+    invocations it handled, by function name or, given ``crates`` (function -> crate), by crate."""
     from bench.common import proc_status
 
     out = {}
     for box in world.control("GET", "/_world/lambdas")["sandboxes"]:
         if box["alive"]:
             st = proc_status(box["pid"])
-            out[box["function"]] = {
+            out[(crates or {}).get(box["function"], box["function"])] = {
                 "vmhwm_kib": st.get("VmHWM"),
                 "vmrss_kib": st.get("VmRSS"),
                 "invocations": box["invocations"],

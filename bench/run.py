@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         for d in drain_times:
             rounds.append(drains.run_round(world, d, drains_per_round, log))
         results["drains"] = rounds
-        results["sandbox_memory_after_drains"] = drains.sandbox_memory(world)
+        crates = {name: crate for crate, name in rounds[-1]["functions"].items()}
+        results["sandbox_memory_after_drains"] = drains.sandbox_memory(world, crates)
         overheads = [x["overhead_s"] for r in rounds for x in r["per_drain"]]
         results["drain_overhead_median_s"] = round(statistics.median(overheads), 3)
         results["drain_overhead_max_s"] = round(max(overheads), 3)

@@ -13,10 +13,12 @@ import {
   Token,
   Validations,
 } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { EcsSingleTaskAutoscaling } from './ecs-single-task-autoscaling';
 import { LifecycleResult, ScaledService, StandaloneTasks } from './props';
@@ -93,7 +95,14 @@ export class StandaloneTemplateStack extends Stack {
       scheduleRate: Duration.minutes(options.scheduleRateMinutes ?? 1),
       sweepRate: Duration.minutes(options.sweepRateMinutes ?? 5),
       lambdaCode: (name) => lambda.Code.fromBucket(codeBucket, Fn.join('', [prefix, `${name}.zip`])),
+      spotInterruptionHandling: true,
     });
+    // The Spot warning's rule is made only when asked for.
+    const spot = p.text('SpotInterruptionHandling', 'Also drain an instance on its EC2 Spot interruption warning (true or false).', { default: 'false', allowedValues: ['true', 'false'] });
+    const handleSpot = p.condition('HandleSpotInterruptions', Fn.conditionEquals(spot, 'true'));
+    const spotRule = sta.spotInterruptionRule!;
+    (spotRule.node.defaultChild as events.CfnRule).cfnOptions.condition = handleSpot;
+    this.onlyWithSpotRule(sta, spotRule, handleSpot);
     sta.lifecycleHooks.forEach((hook, i) => {
       if (i > 0) {
         // Made only when its group is set, so it names that group itself.
@@ -111,6 +120,25 @@ export class StandaloneTemplateStack extends Stack {
       id: 'CloudFormation-Validate::W1030',
       reason: 'Empty optional parameters select conditions; their resources are not made, or the value is replaced.',
     });
+  }
+
+  /**
+   * The dead-letter queue's policy lets the Spot rule send to it; that statement must not name
+   * the rule when it is not made (CloudFormation refuses a reference to a resource whose condition
+   * is false), so it names the terminate rule instead, which its own statement already allows.
+   */
+  private onlyWithSpotRule(sta: EcsSingleTaskAutoscaling, spotRule: events.Rule, handleSpot: CfnCondition): void {
+    const policy = sta.deadLetterQueue.policy!;
+    const statements: any[] = this.resolve(policy.document.toJSON()).Statement;
+    const spotArn = this.resolve(spotRule.ruleArn);
+    const index = statements.findIndex((st) => JSON.stringify(st.Condition ?? {}) === JSON.stringify({ ArnEquals: { 'aws:SourceArn': spotArn } }));
+    if (index < 0) {
+      throw new Error('the dead-letter queue policy has no statement for the Spot rule');
+    }
+    (policy.node.defaultChild as sqs.CfnQueuePolicy).addPropertyOverride(
+      `PolicyDocument.Statement.${index}.Condition.ArnEquals.aws:SourceArn`,
+      Fn.conditionIf(handleSpot.logicalId, spotRule.ruleArn, sta.terminateRule.ruleArn),
+    );
   }
 
   /** The alarm e-mail, the permissions boundary, and the outputs. */

@@ -37,6 +37,7 @@ describe('the standalone template', () => {
       'NCount',
       'ClassicElbNames',
       'TargetGroupArns',
+      'SpotInterruptionHandling',
       'AlarmEmail',
       'PermissionsBoundaryArn',
     ]);
@@ -45,6 +46,21 @@ describe('the standalone template', () => {
     expect(required).toEqual(['ClusterName', 'AutoScalingGroupName1', 'ServiceName1', 'MinTaskCount1', 'CodeBucket']);
     expect(t.Parameters.HeartbeatTimeoutSeconds).toMatchObject({ Type: 'Number', Default: 600, MinValue: 30, MaxValue: 7200 });
     expect(t.Metadata['AWS::CloudFormation::Interface'].ParameterGroups[0].Parameters).toEqual(Object.keys(t.Parameters));
+  });
+
+  test('the Spot warning rule is made only with SpotInterruptionHandling true', () => {
+    expect(t.Parameters.SpotInterruptionHandling).toMatchObject({ Default: 'false', AllowedValues: ['true', 'false'] });
+    expect(t.Conditions.HandleSpotInterruptions).toEqual({ 'Fn::Equals': [{ Ref: 'SpotInterruptionHandling' }, 'true'] });
+    const spot = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern.source[0] === 'aws.ec2');
+    expect(spot).toHaveLength(1);
+    expect(spot[0][1].Condition).toBe('HandleSpotInterruptions');
+    // Nothing unconditional names the rule (CloudFormation refuses a reference to a resource not made).
+    const [spotId] = spot[0];
+    const naming = resources.filter(([id, r]) => id !== spotId && JSON.stringify(r).includes(spotId));
+    expect(naming.map(([, r]) => r.Type)).toEqual(['AWS::SQS::QueuePolicy']);
+    const [, policy] = naming[0];
+    const arns = policy.Properties.PolicyDocument.Statement.map((st: any) => st.Condition?.ArnEquals?.['aws:SourceArn']);
+    expect(arns).toContainEqual({ 'Fn::If': ['HandleSpotInterruptions', { 'Fn::GetAtt': [spotId, 'Arn'] }, expect.anything()] });
   });
 
   test('nothing that needs CDK to deploy: no assets, no bootstrap version check, no CDK metadata', () => {

@@ -137,7 +137,7 @@ def test_function_killed_mid_call_is_retried(scenario):
     r = scenario("lambda_killed")
     assert r.ok, r.violations
     killed = [e for e in r.events if e["type"] == "lambda.sandbox.killed"]
-    assert {e["function"] for e in killed} == {"deregister-lb", "complete-lifecycle"}
+    assert {r.deployment.crate_of(e["function"]) for e in killed} == {"deregister-lb", "complete-lifecycle"}
     [execution] = r.executions.values()
     # The state machine retries Runtime.ExitError itself: no redrive is needed.
     assert execution["status"] == "SUCCEEDED"

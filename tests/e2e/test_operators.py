@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from world import run
+from world import run, stack
 
 
 def _completions(events, instance=None):
@@ -23,10 +23,11 @@ def _completions(events, instance=None):
     ]
 
 
-def _sweep(world):
-    resp = world.client("lambda").invoke(FunctionName="sweeper", Payload=b"{}")
-    body = json.loads(resp["Payload"].read() or b"null")
-    assert not resp.get("FunctionError"), body
+def _sweep(world, dep):
+    """The stack's sweeper, run as its schedule runs it."""
+    [schedule] = dep.stack.schedules["sweeper"]
+    error, body = stack.run_schedule(world, schedule)
+    assert not error, body
     return body
 
 
@@ -68,7 +69,7 @@ def test_sweeper_recovers_a_dropped_event(scenario, world):
     assert terminated["instance_id"] == victim and terminated["seq"] > done["seq"]
 
     # a sweep now: nothing waits, nothing is started
-    after = _sweep(world)
+    after = _sweep(world, dep)
     assert after["waiting"] == [] and after["started"] == [], after
     assert len(world.client("stepfunctions").list_executions(stateMachineArn=dep.machine_arn)["executions"]) == 1
 
@@ -163,7 +164,7 @@ def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, e
 
         # the failures and retries logged no token either
         [wait] = [e for e in events if e["type"] == "asg.lifecycle.wait" and e["instance_id"] == victim]
-        _assert_token_not_logged(world, wait["token"], victim)
+        _assert_token_not_logged(world, r.deployment, wait["token"], victim)
     finally:
         world.configure(faults={})
 
@@ -180,16 +181,16 @@ def test_no_lifecycle_token_in_the_functions_logs(scenario, world):
     [done] = _completions(r.events)
     assert done["token"] == token and done["by"] == "CompleteLifecycleAction"
 
-    _assert_token_not_logged(world, token, victim)
+    _assert_token_not_logged(world, r.deployment, token, victim)
 
 
 DRAIN_FUNCTIONS = {"drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle"}
 
 
-def _assert_token_not_logged(world, token: str, instance: str) -> None:
+def _assert_token_not_logged(world, dep, token: str, instance: str) -> None:
     """The token is in none of the functions' logs (each sandbox's stdout/stderr, tests/world/lambdas.py)."""
     lambdas = world.control("GET", "/_world/lambdas")
-    sandboxes = {s["function"]: Path(s["log"]) for s in lambdas["sandboxes"]}
+    sandboxes = {dep.crate_of(s["function"]): Path(s["log"]) for s in lambdas["sandboxes"]}
     assert set(sandboxes) >= DRAIN_FUNCTIONS, sandboxes
     log_dir = Path(lambdas["log_dir"])
     logs = sorted(set(sandboxes.values()) | {p for p in log_dir.glob("*.log") if p.name != "cargo-lambda.log"})

@@ -4,12 +4,14 @@
 
 Builds the Lambdas (``cargo build``, debug, into target/), starts the world
 (world.server, whose Lambda invocations run those binaries, see
-world.lambdas), deploys what infra deploys (the five functions with infra's
-environment, the state machine from statemachine/drain.asl.json with infra's
-substitutions, the EventBridge rule with infra's pattern), builds the
-scenario's cluster (tests/scenarios/README.md), scales in, prints each
+world.lambdas), builds the scenario's cluster (tests/scenarios/README.md) and
+deploys infra's standalone template (``make template``) on it through the
+world's CloudFormation, the scenario's settings as its parameters (world.stack:
+the hook, the rules, the functions and their environments, the state machine,
+the schedules and the alarms are the stack's), scales in, prints each
 execution state by state and the world's events as they happen until the
-instances have terminated, invokes the task scaler and prints its decision.
+instances have terminated, runs the task scaler as its schedule does and prints
+its decision.
 
 Exit status 0 only if the invariants held, judged from the world's event log
 and APIs (never from the Lambdas' logs):
@@ -48,7 +50,6 @@ import argparse
 import base64
 import contextlib
 import copy
-import io
 import json
 import os
 import signal
@@ -57,7 +58,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from world import capacity, run_actions, teardown_actions
+from world import stack as stack_mod
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
@@ -73,9 +74,8 @@ ASL = REPO / "statemachine" / "drain.asl.json"
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
 LAMBDAS = ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle", "task-scaler"]
-SWEEPER = "sweeper"  # deployed only by the drop_event action
+SWEEPER = "sweeper"
 TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
-SPOT_PATTERN = {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}  # infra's Spot rule
 
 DEFAULTS: dict[str, Any] = {
     "name": "default",
@@ -263,13 +263,6 @@ class World:
 # --------------------------------------------------------------------------- deployment
 
 
-def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("bootstrap", "")  # the world runs target/debug/<function name>
-    return buf.getvalue()
-
-
 @dataclass
 class Deployment:
     prefix: str
@@ -282,55 +275,56 @@ class Deployment:
     functions: dict[str, str]
     classic: list[str]
     target_groups: dict[str, str]  # name -> arn
+    stack: stack_mod.Stack  # infra's stack the drain runs on
+
+    def crate_of(self, function: str) -> str:
+        """The crate a function of the stack runs (the world names functions, the tests name crates)."""
+        return {name: crate for crate, name in self.functions.items()}.get(function, function)
 
 
-def _role(world: World, name: str, principal: str) -> str:
-    iam = world.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
-    }
-    try:
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
+def bin_dir() -> Path:
+    """Where the host builds of the functions are (``WORLD_LAMBDA_BIN_DIR``, default target/debug)."""
+    return Path(os.environ.get("WORLD_LAMBDA_BIN_DIR") or REPO / "target" / "debug")
 
 
-def substitutions(functions: dict[str, str], drain: dict[str, Any]) -> dict[str, str]:
-    """infra's definitionSubstitutions."""
-    return {
-        "DrainEcsFunctionArn": functions["drain-ecs"],
-        "DeregisterLbFunctionArn": functions["deregister-lb"],
-        "CheckDrainedFunctionArn": functions["check-drained"],
-        "CompleteLifecycleFunctionArn": functions["complete-lifecycle"],
-        "DrainDeadlineSeconds": str(int(drain["deadline_seconds"])),
-        "DeadlineResult": str(drain["deadline_result"]),
-        "StandaloneTasks": str(drain["standalone_tasks"]),
-        "StandaloneTaskGraceSeconds": str(int(drain["standalone_task_grace_seconds"])),
-    }
-
-
-def render_definition(subs: dict[str, str]) -> str:
-    text = ASL.read_text()
-    for key, value in subs.items():
-        text = text.replace("${" + key + "}", value)
-    if "${" in text:
-        raise ValueError("unsubstituted placeholder left in the definition")
-    return text
-
-
-def event_pattern(asg_names: list[str], hook: str) -> dict[str, Any]:
-    """infra's TerminateLifecycleActionRule pattern."""
-    return {
-        "source": ["aws.autoscaling"],
-        "detail-type": [TERMINATE_DETAIL_TYPE],
-        "detail": {"AutoScalingGroupName": asg_names, "LifecycleHookName": [hook]},
-    }
+def deploy_stack(
+    world: World,
+    sc: dict[str, Any],
+    cluster: str,
+    asg_name: str,
+    classic_names: list[str],
+    tgs: dict[str, str],
+    out: Callable[[str], None],
+) -> stack_mod.Stack:
+    """infra's standalone template, deployed as its README says (world.stack), with the
+    scenario's settings as the template's parameters: the hook, the rules, the functions
+    and their environments, the state machine, the schedules and the alarms are the stack's."""
+    stack_mod.publish_code(world, bin_dir())
+    drain = sc["drain"]
+    params = stack_mod.parameters(
+        ClusterName=cluster,
+        AutoScalingGroupName1=asg_name,
+        ServiceName1=sc["service"]["name"],
+        MinTaskCount1=sc["scaler"]["min_task_count"],
+        NCount=sc["scaler"]["n_count"],
+        HeartbeatTimeoutSeconds=int(sc["hook"]["heartbeat_timeout"]),
+        HookDefaultResult=sc["hook"]["default_result"],
+        DrainDeadlineSeconds=int(drain["deadline_seconds"]),
+        DeadlineResult=drain["deadline_result"],
+        StandaloneTasks=drain["standalone_tasks"],
+        StandaloneTaskGraceSeconds=int(drain["standalone_task_grace_seconds"]),
+        ClassicElbNames=classic_names,
+        TargetGroupArns=list(tgs.values()),
+        SpotInterruptionHandling=str(bool(sc["spot_interruption_handling"])).lower(),
+    )
+    deployed = stack_mod.deploy(world, sc["name"], params)
+    out(f"stack {deployed.name}: {deployed.status} ({len(deployed.resources)} resources, {stack_mod.TEMPLATE.name})")
+    return deployed
 
 
 def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print) -> Deployment:
     p = sc["name"]
-    cluster, asg_name, hook, svc = f"{p}-cluster", f"{p}-asg", f"{p}-drain", sc["service"]["name"]
+    cluster, asg_name, svc = f"{p}-cluster", f"{p}-asg", sc["service"]["name"]
     ec2, ecs, elb, elbv2 = (world.client(s) for s in ("ec2", "ecs", "elb", "elbv2"))
     world.configure(
         timescale=sc["timescale"],
@@ -400,62 +394,6 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
         tgs[name] = arn
 
-    # functions, with infra's environment
-    role = _role(world, "drain-lambda", "lambda.amazonaws.com")
-    envs = {
-        "drain-ecs": {"ECS_CLUSTER": cluster, "MANAGED_ASG_NAMES": asg_name},
-        "deregister-lb": {
-            "ECS_CLUSTER": cluster,
-            **({"CLASSIC_ELB_NAMES": ",".join(classic_names)} if classic_names else {}),
-            **({"TARGET_GROUP_ARNS": ",".join(tgs.values())} if tgs else {}),
-        },
-        "check-drained": {},
-        "complete-lifecycle": {},
-        "task-scaler": {},
-    }
-    lam = world.client("lambda")
-    functions = {}
-    for name in LAMBDAS:
-        fn_name = name  # function name = binary name
-        with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
-            lam.delete_function(FunctionName=fn_name)
-        kwargs = {"Environment": {"Variables": envs[name]}} if envs[name] else {}
-        functions[name] = lam.create_function(
-            FunctionName=fn_name,
-            Runtime="provided.al2023",
-            Role=role,
-            Handler="bootstrap",
-            Code={"ZipFile": _zip()},
-            Timeout=60 if name != "task-scaler" else 50,
-            MemorySize=128,
-            **kwargs,
-        )["FunctionArn"]
-
-    # the state machine and the rule
-    sfn = world.client("stepfunctions")
-    definition = render_definition(substitutions(functions, sc["drain"]))
-    machine = sfn.create_state_machine(
-        name=f"{p}-drain",
-        definition=definition,
-        type="STANDARD",
-        roleArn=_role(world, "drain-states", "states.amazonaws.com"),
-    )["stateMachineArn"]
-    events = world.client("events")
-    rule = f"{p}-terminate"
-    events.put_rule(Name=rule, EventPattern=json.dumps(event_pattern([asg_name], hook)), State="ENABLED")
-    # infra's target: 20 retries within max(60 s, the heartbeat timeout)
-    retry = {"MaximumRetryAttempts": 20, "MaximumEventAgeInSeconds": max(60, int(sc["hook"]["heartbeat_timeout"]))}
-    target = {
-        "Id": "drain",
-        "Arn": machine,
-        "RoleArn": _role(world, "drain-events", "events.amazonaws.com"),
-        "RetryPolicy": retry,
-    }
-    events.put_targets(Rule=rule, Targets=[target])
-    if sc["spot_interruption_handling"]:
-        events.put_rule(Name=f"{p}-spot", EventPattern=json.dumps(SPOT_PATTERN), State="ENABLED")
-        events.put_targets(Rule=f"{p}-spot", Targets=[target])
-
     # the cluster: ASG (instances register from their user data), hook, service
     ecs.create_cluster(clusterName=cluster)
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
@@ -487,14 +425,7 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         VPCZoneIdentifier=subnet["SubnetId"],
         **asg_kwargs,
     )
-    autoscaling.put_lifecycle_hook(
-        LifecycleHookName=hook,
-        AutoScalingGroupName=asg_name,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-        HeartbeatTimeout=int(sc["hook"]["heartbeat_timeout"]),
-        DefaultResult=sc["hook"]["default_result"],
-        NotificationMetadata=json.dumps({"cluster": cluster}, separators=(",", ":")),
-    )
+    deployed = deploy_stack(world, sc, cluster, asg_name, classic_names, tgs, out)
     if sc["warm_pool"]:
         pool = sc["warm_pool"]
         autoscaling.put_warm_pool(
@@ -547,10 +478,22 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     out(
         f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
         + (f" + {sc['unregistered_instances']} not in ECS" if sc["unregistered_instances"] else "")
-        + f"), hook {hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{s['desired']}, "
+        + f"), hook {deployed.hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{s['desired']}, "
         f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}"
     )
-    return Deployment(p, cluster, asg_name, hook, svc, machine, rule, functions, classic_names, tgs)
+    return Deployment(
+        p,
+        cluster,
+        asg_name,
+        deployed.hook,
+        svc,
+        deployed.machine,
+        deployed.terminate_rule,
+        deployed.functions,
+        classic_names,
+        tgs,
+        deployed,
+    )
 
 
 def _register_by_hand(
@@ -906,7 +849,7 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
         out(f"rule {dep.rule} disabled: the lifecycle events are lost")
     for kind in ("kill_lambda", "hang_lambda"):
         if kind in actions:
-            _arm_sabotage(world, kind, actions[kind], out)
+            _arm_sabotage(world, dep, kind, actions[kind], out)
     journey = run_actions.start(run_actions.Context(world, dep, sc, result, obs, out, lambda: _sweep(world, dep, out)))
     for action_ in journey:
         action_.before_scale_in()
@@ -1087,21 +1030,15 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     result.limits = world.control("GET", "/_world/limits")
     result.lambdas = {k: v for k, v in world.control("GET", "/_world/lambdas").items() if k != "sandboxes"}
 
-    # the scaler (not when the scenario deleted the cluster: nothing is left to scale)
-    payload = {
-        "cluster_name": dep.cluster,
-        "service_name": dep.service,
-        "min_task_count": sc["scaler"]["min_task_count"],
-        "n_count": sc["scaler"]["n_count"],
-    }
+    # the scaler, as its schedule runs it (not when the scenario deleted the cluster: nothing is left to scale)
     if "delete_cluster" in actions:
         out(f"task-scaler not invoked: cluster {dep.cluster} deleted")
     else:
-        resp = world.client("lambda").invoke(FunctionName="task-scaler", Payload=json.dumps(payload))
-        body = json.loads(resp["Payload"].read() or b"null")
-        result.scaler = {"error": resp.get("FunctionError"), "payload": body}
-        out(f"task-scaler {json.dumps(payload)} -> {'ERROR ' if resp.get('FunctionError') else ''}{json.dumps(body)}")
-        if resp.get("FunctionError"):
+        [schedule] = dep.stack.schedules["task-scaler"]
+        error, body = stack_mod.run_schedule(world, schedule)
+        result.scaler = {"error": error, "payload": body}
+        out(f"task-scaler (schedule {schedule}) -> {'ERROR ' if error else ''}{json.dumps(body)}")
+        if error:
             result.violations.append(f"task-scaler failed: {body}")
     time.sleep(0.5)
     obs.poll()
@@ -1126,12 +1063,13 @@ MID_DRAIN_ACTIONS = (
 )
 
 
-def _arm_sabotage(world: World, kind: str, action: dict[str, Any], out: Callable[[str], None]) -> None:
-    """kill_lambda / hang_lambda: the world fails the function's process during its next call of ``api``."""
+def _arm_sabotage(world: World, dep: Deployment, kind: str, action: dict[str, Any], out: Callable[[str], None]) -> None:
+    """kill_lambda / hang_lambda: the world fails the process of the stack's function of the crate
+    ``function`` during its next call of ``api``."""
     for call in action.get("calls") or [
         {"function": action.get("function", "deregister-lb"), "api": action.get("api", "elbv2:DeregisterTargets")}
     ]:
-        function, api = call["function"], call["api"]
+        function, api = dep.functions[call["function"]], call["api"]
         if kind == "hang_lambda" and action.get("function_timeout"):
             world.client("lambda").update_function_configuration(
                 FunctionName=function, Timeout=int(action["function_timeout"])
@@ -1192,16 +1130,6 @@ def _mid_drain(
         out(f"mid-drain: lifecycle hook {dep.hook} deleted")
 
 
-def sweeper_environment(dep: Deployment) -> dict[str, str]:
-    """infra's environment of the sweeper."""
-    return {
-        "STATE_MACHINE_ARN": dep.machine_arn,
-        "MANAGED_ASG_NAMES": dep.asg,
-        "LIFECYCLE_HOOK_NAME": dep.hook,
-        "ECS_CLUSTER": dep.cluster,
-    }
-
-
 def _sweep_due(
     world: World,
     dep: Deployment,
@@ -1231,36 +1159,12 @@ def _sweep_due(
 
 
 def _sweep(world: World, dep: Deployment, out: Callable[[str], None]) -> Any:
-    """Invoke the sweeper (if the workspace has it), which starts drains for lost events; its report,
+    """Run the stack's sweeper as its schedule does, which starts drains for lost events; its report,
     or {"error": ..., "payload": ...} when the invocation failed."""
-    binary = REPO / "target" / "debug" / SWEEPER
-    if not binary.exists():
-        out("no sweeper binary: the lost event stays lost")
-        return None
-    lam = world.client("lambda")
-    env = sweeper_environment(dep)
-    try:
-        current = lam.get_function_configuration(FunctionName=SWEEPER).get("Environment", {}).get("Variables", {})
-        if current != env:
-            lam.update_function_configuration(FunctionName=SWEEPER, Environment={"Variables": env})
-    except lam.exceptions.ResourceNotFoundException:
-        lam.create_function(
-            FunctionName=SWEEPER,
-            Runtime="provided.al2023",
-            Role=_role(world, "drain-lambda", "lambda.amazonaws.com"),
-            Handler="bootstrap",
-            Code={"ZipFile": _zip()},
-            Timeout=60,
-            Environment={"Variables": env},
-        )
-    resp = lam.invoke(FunctionName=SWEEPER, Payload=b"{}")
-    text = resp["Payload"].read().decode()
-    out(f"sweeper -> {resp.get('FunctionError') or ''}{text[:300]}")
-    try:
-        body = json.loads(text or "null")
-    except ValueError:
-        body = text
-    return {"error": resp["FunctionError"], "payload": body} if resp.get("FunctionError") else body
+    [schedule] = dep.stack.schedules["sweeper"]
+    error, body = stack_mod.run_schedule(world, schedule)
+    out(f"sweeper (schedule {schedule}) -> {error or ''}{json.dumps(body)[:300]}")
+    return {"error": error, "payload": body} if error else body
 
 
 # --------------------------------------------------------------------------- invariants

@@ -35,9 +35,28 @@ class Stack:
     resources: dict[str, dict[str, str]]  # logical id -> {"type", "id"}
     functions: dict[str, str]  # crate -> physical name of the function that runs it
 
+    schedules: dict[str, list[str]]  # crate -> names of the schedules that run its function
+
     def of_type(self, kind: str) -> dict[str, str]:
         """Logical id -> physical id of the resources of one type."""
         return {k: r["id"] for k, r in self.resources.items() if r["type"] == kind}
+
+    def one(self, kind: str, named: str = "") -> str:
+        """The physical id of the one resource of ``kind`` whose logical id contains ``named``."""
+        [physical] = [v for k, v in self.of_type(kind).items() if named in k]
+        return physical
+
+    @property
+    def machine(self) -> str:
+        return self.one("AWS::StepFunctions::StateMachine")
+
+    @property
+    def terminate_rule(self) -> str:
+        return self.one("AWS::Events::Rule", "TerminateLifecycleActionRule")
+
+    @property
+    def hook(self) -> str:
+        return self.one("AWS::AutoScaling::LifecycleHook")
 
 
 def template() -> dict[str, Any]:
@@ -103,7 +122,28 @@ def described(world: Any, name: str) -> Stack:
             resources[r["LogicalResourceId"]] = {"type": r["ResourceType"], "id": r["PhysicalResourceId"]}
     crates = _crates(template())
     functions = {crates[k]: r["id"] for k, r in resources.items() if k in crates}
-    return Stack(name, status, resources, functions)
+    by_name = {physical: crate for crate, physical in functions.items()}
+    scheduler = world.client("scheduler")
+    schedules: dict[str, list[str]] = {}
+    for r in resources.values():
+        if r["type"] == "AWS::Scheduler::Schedule":
+            target = scheduler.get_schedule(Name=r["id"])["Target"]["Arn"].rsplit(":", 1)[-1]
+            schedules.setdefault(by_name[target], []).append(r["id"])
+    return Stack(name, status, resources, functions, schedules)
+
+
+def run_schedule(world: Any, name: str) -> tuple[str | None, Any]:
+    """What EventBridge Scheduler does when the schedule ``name`` fires: invoke its target with its
+    ``Input`` (the world does not fire schedules on its own; the harness says when). The function's
+    error (``FunctionError``) and its answer."""
+    target = world.client("scheduler").get_schedule(Name=name)["Target"]
+    answer = world.client("lambda").invoke(FunctionName=target["Arn"], Payload=(target.get("Input") or "{}").encode())
+    text = answer["Payload"].read().decode()
+    try:
+        body = json.loads(text or "null")
+    except ValueError:
+        body = text
+    return answer.get("FunctionError"), body
 
 
 def _crates(body: dict[str, Any]) -> dict[str, str]:
