@@ -7,11 +7,11 @@ PY        := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SCENARIO  ?= tests/scenarios/default.json
 
-.PHONY: help deps deps-py deps-npm fmt-check lint-py clippy test test-rust test-asl test-world test-e2e test-infra \
-        build local synth template
+.PHONY: help deps deps-py deps-npm fmt fmt-check lint-py clippy lint-ts test test-rust test-asl test-infra test-world \
+        test-e2e reliability test-reliability bench bench-smoke local build synth template
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
 
 deps: deps-py deps-npm ## install the pinned Python and npm tools (idempotent)
 
@@ -26,6 +26,11 @@ infra/node_modules/.installed: infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+fmt: deps ## format the code and apply the linters' fixes, in place (one line per language)
+	cargo fmt --all
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+	cd infra && npm run --silent fmt
+
 fmt-check: ## cargo fmt --check
 	cargo fmt --all -- --check
 
@@ -38,6 +43,9 @@ clippy: ## clippy on every target, warnings are errors
 
 test-rust: ## unit tests (aws-smithy-mocks), the ASL contract and the moto integration tests
 	cargo test --workspace
+
+lint-ts: deps-npm ## infra's TypeScript: tsc --noEmit (strict), eslint (typescript-eslint, type-aware), prettier --check
+	cd infra && npm run --silent lint
 
 test-asl: deps-npm ## validate the state machine with asl-validator
 	cd infra && npx --no-install asl-validator --json-path ../statemachine/drain.asl.json
@@ -79,7 +87,7 @@ bench-smoke: deps-py ## the benchmarks at their smallest size (what CI runs); wr
 local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json; KEEP=1 keeps it running)
 	PYTHONPATH=tests $(PY) -m world.run --scenario $(SCENARIO) $(if $(filter 1 yes true,$(KEEP)),--keep)
 
-test: deps fmt-check lint-py clippy test-rust test-asl test-infra test-world test-e2e test-reliability bench-smoke ## everything CI checks
+test: deps fmt-check lint-py clippy lint-ts test-rust test-asl test-infra test-world test-e2e test-reliability bench-smoke ## everything CI checks
 
 build: deps-py ## cargo lambda build --release --arm64 (adds the Rust target first)
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || \

@@ -43,7 +43,9 @@ export class EcsSingleTaskAutoscalingStack extends Stack {
     const { logEncryptionKeyArn, network, permissionsBoundaryArn, ...constructProps } = config.construct;
     this.autoscaling = new EcsSingleTaskAutoscaling(this, 'EcsSingleTaskAutoscaling', {
       ...constructProps,
-      logEncryptionKey: logEncryptionKeyArn ? kms.Key.fromKeyArn(this, 'LogEncryptionKey', logEncryptionKeyArn) : undefined,
+      logEncryptionKey: logEncryptionKeyArn
+        ? kms.Key.fromKeyArn(this, 'LogEncryptionKey', logEncryptionKeyArn)
+        : undefined,
       permissionsBoundary: permissionsBoundaryArn
         ? iam.ManagedPolicy.fromManagedPolicyArn(this, 'PermissionsBoundary', permissionsBoundaryArn)
         : undefined,
@@ -74,7 +76,9 @@ export class EcsSingleTaskAutoscalingStack extends Stack {
       availabilityZones: subnetIds.map((_, i) => `zone-${i + 1}`),
       privateSubnetIds: subnetIds,
     });
-    const securityGroups = securityGroupIds?.map((id, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i + 1}`, id));
+    const securityGroups = securityGroupIds?.map((id, i) =>
+      ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i + 1}`, id),
+    );
     return { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups };
   }
 }

@@ -6,6 +6,12 @@ import { Settings } from './settings';
 
 const README = 'see "Capacity providers" in infra/README.md';
 
+/** The fields read from a capacity provider's resolved `AutoScalingGroupProvider` (values may still be tokens). */
+interface ResolvedAsgProvider {
+  readonly managedDraining?: string;
+  readonly managedScaling?: { readonly status?: string; readonly targetCapacity?: number };
+}
+
 /**
  * Looks, at synth time, for what else in the app drains or scales the managed groups: an ECS
  * capacity provider (`AsgCapacityProvider`) with managed draining or with managed scaling at a
@@ -34,7 +40,10 @@ class CapacityProviderCheck implements IAspect {
   public visit(node: IConstruct): void {
     if (node instanceof ecs.AsgCapacityProvider) {
       this.checkProvider(node);
-    } else if (node.constructor.name === 'InstanceDrainHook' && node.node.scope instanceof autoscaling.AutoScalingGroup) {
+    } else if (
+      node.constructor.name === 'InstanceDrainHook' &&
+      node.node.scope instanceof autoscaling.AutoScalingGroup
+    ) {
       if (this.groups.has(node.node.scope.autoScalingGroupName)) {
         Annotations.of(this.construct).addWarningV2(
           'ecs-single-task-autoscaling:instance-drain-hook',
@@ -54,7 +63,8 @@ class CapacityProviderCheck implements IAspect {
     }
     const scaled = this.groups.get(groupName)!;
     const cfn = provider.node.children.find((c): c is ecs.CfnCapacityProvider => c instanceof ecs.CfnCapacityProvider);
-    const asgProvider = (cfn && Stack.of(provider).resolve(cfn.autoScalingGroupProvider)) ?? {};
+    const resolved: unknown = cfn && Stack.of(provider).resolve(cfn.autoScalingGroupProvider);
+    const asgProvider = (resolved ?? {}) as ResolvedAsgProvider;
     const path = provider.node.path;
     if (asgProvider.managedDraining !== 'DISABLED') {
       Annotations.of(this.construct).addWarningV2(
@@ -85,7 +95,10 @@ class CapacityProviderCheck implements IAspect {
     } else if (scaled) {
       Annotations.of(this.construct).addWarningV2('ecs-single-task-autoscaling:managed-scaling', `${why}. ${fix}`);
     } else if (full) {
-      Annotations.of(this.construct).addWarningV2('ecs-single-task-autoscaling:managed-scaling', `${why}: a drained task waits for a new instance. ${fix}`);
+      Annotations.of(this.construct).addWarningV2(
+        'ecs-single-task-autoscaling:managed-scaling',
+        `${why}: a drained task waits for a new instance. ${fix}`,
+      );
     }
   }
 }

@@ -18,7 +18,7 @@ export class ConfigReader<K extends string> {
 
   public str(key: K): string | undefined {
     const v = this.get(key);
-    return v === undefined || v === '' ? undefined : String(v);
+    return v === undefined || v === '' ? undefined : textOf(v);
   }
 
   public required(key: K): string {
@@ -49,7 +49,9 @@ export class ConfigReader<K extends string> {
   public oneOf(key: K, values: string[]): string | undefined {
     const v = this.str(key);
     if (v !== undefined && !values.includes(v)) {
-      this.errors.push(`${key} must be ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}, got ${JSON.stringify(v)}`);
+      this.errors.push(
+        `${key} must be ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}, got ${JSON.stringify(v)}`,
+      );
       return undefined;
     }
     return v;
@@ -64,7 +66,7 @@ export class ConfigReader<K extends string> {
     if (Array.isArray(v)) {
       return v.map(String);
     }
-    const s = String(v).trim();
+    const s = textOf(v).trim();
     if (s.startsWith('[')) {
       const parsed = this.json(key);
       return Array.isArray(parsed) ? parsed.map(String) : undefined;
@@ -131,7 +133,9 @@ export class ConfigReader<K extends string> {
   /** `[{serviceName, minTaskCount, maxTaskCount?, nCount?, autoScalingGroupName?}]`. */
   public services(at: string, v: unknown): ScaledService[] {
     if (!Array.isArray(v)) {
-      this.errors.push(`${at} must be a JSON array of {serviceName, minTaskCount, maxTaskCount?, nCount?, autoScalingGroupName?}`);
+      this.errors.push(
+        `${at} must be a JSON array of {serviceName, minTaskCount, maxTaskCount?, nCount?, autoScalingGroupName?}`,
+      );
       return [];
     }
     return v.map((s, i): ScaledService => {
@@ -148,13 +152,13 @@ export class ConfigReader<K extends string> {
         minTaskCount: minTaskCount ?? 0,
         maxTaskCount: this.intOf(`${where}.maxTaskCount`, s.maxTaskCount),
         nCount: this.intOf(`${where}.nCount`, s.nCount),
-        autoScalingGroupName: s.autoScalingGroupName === undefined ? undefined : String(s.autoScalingGroupName),
+        autoScalingGroupName: s.autoScalingGroupName === undefined ? undefined : textOf(s.autoScalingGroupName),
       };
     });
   }
 
   /** An object with only the known fields; says which are not. */
-  private fields(at: string, v: unknown, known: string[]): v is Record<string, any> {
+  private fields(at: string, v: unknown, known: string[]): v is Record<string, unknown> {
     if (!isObject(v)) {
       this.errors.push(`${at} must be a JSON object`);
       return false;
@@ -177,12 +181,26 @@ export class ConfigReader<K extends string> {
     if (v === undefined || v === '') {
       return undefined;
     }
-    if (!/^\d+$/.test(String(v))) {
+    if (!/^\d+$/.test(textOf(v))) {
       this.errors.push(`${what} must be a non-negative integer, got ${JSON.stringify(v)}`);
       return undefined;
     }
     return Number(v);
   }
+}
+
+/**
+ * A parameter as text: `-c` gives strings, a JSON file may also give numbers and booleans; an
+ * object or an array where one value is expected is shown as its JSON.
+ */
+export function textOf(v: unknown): string {
+  if (typeof v === 'string') {
+    return v;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') {
+    return String(v);
+  }
+  return JSON.stringify(v) ?? typeof v; // undefined, a function or a symbol: no JSON
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

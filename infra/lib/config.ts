@@ -2,8 +2,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { ConfigReader } from './config-reader';
-import { DeregistrationScope, EcsSingleTaskAutoscalingProps, LifecycleResult, ManagedCluster, StandaloneTasks } from './props';
+import { ConfigReader, textOf } from './config-reader';
+import {
+  DeregistrationScope,
+  EcsSingleTaskAutoscalingProps,
+  LifecycleResult,
+  ManagedCluster,
+  StandaloneTasks,
+} from './props';
 
 /**
  * The app's parameters, read from CDK context (`-c key=value`, `cdk.json`, or a JSON
@@ -11,11 +17,13 @@ import { DeregistrationScope, EcsSingleTaskAutoscalingProps, LifecycleResult, Ma
  */
 export const CONTEXT_KEYS = {
   configFile: 'JSON file with any of these keys (relative to infra/)',
-  stackName: 'CloudFormation stack name (default EcsSingleTaskAutoscaling-<clusterName>; required with several clusters)',
+  stackName:
+    'CloudFormation stack name (default EcsSingleTaskAutoscaling-<clusterName>; required with several clusters)',
   clusterName: 'ECS cluster name (one cluster; or clusters)',
   serviceName: 'ECS service the task scaler keeps at N+1 (one cluster, one service; or services)',
   autoScalingGroupNames: 'Auto Scaling group names, comma-separated or a JSON array (one cluster)',
-  services: 'JSON array of {serviceName, minTaskCount, maxTaskCount?, nCount?, autoScalingGroupName?} (one cluster, several services)',
+  services:
+    'JSON array of {serviceName, minTaskCount, maxTaskCount?, nCount?, autoScalingGroupName?} (one cluster, several services)',
   clusters: 'JSON array of {clusterName, autoScalingGroupNames, services} (several clusters)',
   nCount: 'spare instances, for every service that does not say (default 1)',
   minTaskCount: 'minimum desired count (with serviceName)',
@@ -26,7 +34,8 @@ export const CONTEXT_KEYS = {
   hookDefaultResult: 'CONTINUE or ABANDON when the hook times out (default CONTINUE)',
   classicElbNames: 'extra Classic ELB names, comma-separated (default none)',
   targetGroupArns: 'extra target group ARNs, comma-separated (default none)',
-  deregistrationScope: 'account, listed or tagged: which load balancers the drain may deregister from (default account)',
+  deregistrationScope:
+    'account, listed or tagged: which load balancers the drain may deregister from (default account)',
   deregistrationTagKey: 'with tagged: the tag key (default ecs-single-task-autoscaling:drain)',
   deregistrationTagValue: 'with tagged: the tag value (default true)',
   restrictDeregistrationToConfigured: 'same as deregistrationScope=listed (default false)',
@@ -39,14 +48,16 @@ export const CONTEXT_KEYS = {
   standaloneTasks: 'wait or stop (default wait)',
   standaloneTaskGraceSeconds: 'with stop: grace before stopping standalone tasks (default 300)',
   logRetentionDays: 'log retention in days, one CloudWatch Logs allows (default 30)',
-  logRemovalPolicy: 'retain, destroy or retain-on-update-or-delete: what happens to the log groups (default retain-on-update-or-delete)',
+  logRemovalPolicy:
+    'retain, destroy or retain-on-update-or-delete: what happens to the log groups (default retain-on-update-or-delete)',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
   vpcId: 'run the functions in this VPC (with subnetIds; default not in a VPC)',
-  subnetIds: 'the functions\' subnets, comma-separated (with vpcId)',
-  securityGroupIds: 'the functions\' security groups, comma-separated (with vpcId; default one the stack creates)',
+  subnetIds: "the functions' subnets, comma-separated (with vpcId)",
+  securityGroupIds: "the functions' security groups, comma-separated (with vpcId; default one the stack creates)",
   permissionsBoundaryArn: 'a managed policy ARN set as permissions boundary on every role (default none)',
   tags: 'JSON object of tags for the stack and every resource that takes tags (default none)',
-  lambdaAssets: "'build' (default): the zips from 'make build', required; 'auto': a stand-in where a zip is missing (synth and tests only)",
+  lambdaAssets:
+    "'build' (default): the zips from 'make build', required; 'auto': a stand-in where a zip is missing (synth and tests only)",
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_KEYS;
@@ -80,8 +91,8 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
   const fileName = get('configFile');
   let file: Record<string, unknown> = {};
   if (fileName !== undefined) {
-    const p = path.resolve(baseDir, String(fileName));
-    file = JSON.parse(fs.readFileSync(p, 'utf8'));
+    const p = path.resolve(baseDir, textOf(fileName));
+    file = JSON.parse(fs.readFileSync(p, 'utf8')) as Record<string, unknown>;
     for (const key of Object.keys(file)) {
       if (!(key in CONTEXT_KEYS) || key === 'configFile') {
         throw new Error(`${p}: unknown parameter ${key}; known: ${Object.keys(CONTEXT_KEYS).join(', ')}`);
@@ -99,7 +110,11 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
   };
   const retentionDays = r.int('logRetentionDays');
   if (retentionDays !== undefined && !Object.values(logs.RetentionDays).includes(retentionDays)) {
-    r.errors.push(`logRetentionDays must be one of ${Object.values(logs.RetentionDays).filter((d) => typeof d === 'number').join(', ')}`);
+    r.errors.push(
+      `logRetentionDays must be one of ${Object.values(logs.RetentionDays)
+        .filter((d) => typeof d === 'number')
+        .join(', ')}`,
+    );
   }
   const lambdaAssets = r.oneOf('lambdaAssets', ['build', 'auto']) ?? 'build';
   const removal = r.oneOf('logRemovalPolicy', Object.keys(REMOVAL_POLICIES));
@@ -116,8 +131,10 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     hookDefaultResult: r.str('hookDefaultResult') as LifecycleResult | undefined,
     classicLoadBalancerNames: r.list('classicElbNames'),
     targetGroupArns: r.list('targetGroupArns'),
-    deregistrationScope: r.oneOf('deregistrationScope', ['account', 'listed', 'tagged']) as DeregistrationScope | undefined,
-    deregistrationTag: tagKey !== undefined || tagValue !== undefined ? { key: tagKey, value: tagValue ?? 'true' } : undefined,
+    deregistrationScope: r.oneOf('deregistrationScope', ['account', 'listed', 'tagged']) as
+      DeregistrationScope | undefined,
+    deregistrationTag:
+      tagKey !== undefined || tagValue !== undefined ? { key: tagKey, value: tagValue ?? 'true' } : undefined,
     restrictDeregistrationToConfigured: r.bool('restrictDeregistrationToConfigured'),
     spotInterruptionHandling: r.bool('spotInterruptionHandling'),
     scheduleRate: minutes('scheduleRateMinutes'),
@@ -127,7 +144,7 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     logEncryptionKeyArn: r.str('logKmsKeyArn'),
     standaloneTasks: r.str('standaloneTasks') as StandaloneTasks | undefined,
     standaloneTaskGrace: seconds('standaloneTaskGraceSeconds'),
-    logRetention: retentionDays as logs.RetentionDays | undefined,
+    logRetention: retentionDays,
     logRemovalPolicy: removal === undefined ? undefined : REMOVAL_POLICIES[removal],
     network: networkOf(r),
     permissionsBoundaryArn: r.str('permissionsBoundaryArn'),
@@ -140,12 +157,30 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
         'Pass them as -c key=value or in a JSON file named by -c configFile=<file> (see infra/README.md).',
     );
   }
-  return { stackName, construct, tags, alarmEmail: r.str('alarmEmail'), lambdaAssets: lambdaAssets as 'build' | 'auto' };
+  return {
+    stackName,
+    construct,
+    tags,
+    alarmEmail: r.str('alarmEmail'),
+    lambdaAssets: lambdaAssets as 'build' | 'auto',
+  };
 }
 
 /** The clusters: `clusters`, or one cluster with `serviceName` (and its counts) or `services`. */
-function clustersOf(r: ConfigReader<ContextKey>): Pick<EcsSingleTaskAutoscalingProps, 'clusters' | 'clusterName' | 'serviceName' | 'autoScalingGroupNames' | 'minTaskCount' | 'maxTaskCount'> {
-  const single = ['clusterName', 'serviceName', 'autoScalingGroupNames', 'services', 'minTaskCount', 'maxTaskCount'] as const;
+function clustersOf(
+  r: ConfigReader<ContextKey>,
+): Pick<
+  EcsSingleTaskAutoscalingProps,
+  'clusters' | 'clusterName' | 'serviceName' | 'autoScalingGroupNames' | 'minTaskCount' | 'maxTaskCount'
+> {
+  const single = [
+    'clusterName',
+    'serviceName',
+    'autoScalingGroupNames',
+    'services',
+    'minTaskCount',
+    'maxTaskCount',
+  ] as const;
   const clusters = r.json('clusters');
   if (clusters !== undefined) {
     const given = single.filter((k) => r.raw(k) !== undefined && r.raw(k) !== '');
@@ -173,7 +208,13 @@ function clustersOf(r: ConfigReader<ContextKey>): Pick<EcsSingleTaskAutoscalingP
   if (r.str('minTaskCount') === undefined) {
     r.errors.push(`minTaskCount is required (${CONTEXT_KEYS.minTaskCount})`);
   }
-  return { clusterName, serviceName, autoScalingGroupNames, minTaskCount: minTaskCount ?? 0, maxTaskCount: r.int('maxTaskCount') };
+  return {
+    clusterName,
+    serviceName,
+    autoScalingGroupNames,
+    minTaskCount: minTaskCount ?? 0,
+    maxTaskCount: r.int('maxTaskCount'),
+  };
 }
 
 function networkOf(r: ConfigReader<ContextKey>): ConfigConstructProps['network'] {
@@ -187,7 +228,7 @@ function networkOf(r: ConfigReader<ContextKey>): ConfigConstructProps['network']
     return undefined;
   }
   if (!subnetIds?.length) {
-    r.errors.push('vpcId needs subnetIds (the functions\' subnets, with a route to the AWS APIs)');
+    r.errors.push("vpcId needs subnetIds (the functions' subnets, with a route to the AWS APIs)");
   }
   return { vpcId, subnetIds: subnetIds ?? [], securityGroupIds };
 }
@@ -200,11 +241,14 @@ function stackNameOf(r: ConfigReader<ContextKey>, construct: ConfigConstructProp
   const given = r.str('stackName');
   if (given !== undefined) {
     if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(given)) {
-      r.errors.push(`stackName must start with a letter and hold at most 128 letters, digits and hyphens, got ${JSON.stringify(given)}`);
+      r.errors.push(
+        `stackName must start with a letter and hold at most 128 letters, digits and hyphens, got ${JSON.stringify(given)}`,
+      );
     }
     return given;
   }
-  const clusters = construct.clusters?.map((c) => c.clusterName) ?? (construct.clusterName ? [construct.clusterName] : []);
+  const clusters =
+    construct.clusters?.map((c) => c.clusterName) ?? (construct.clusterName ? [construct.clusterName] : []);
   if (clusters.length > 1) {
     r.errors.push('stackName is required with several clusters (it names the deployment that manages them all)');
     return '';

@@ -7,7 +7,13 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from './constants';
 
 /** One of the functions' own metrics for one cluster. */
-export type CustomMetric = (cluster: string, name: string, statistic: string, period: Duration, label?: string) => cloudwatch.Metric;
+export type CustomMetric = (
+  cluster: string,
+  name: string,
+  statistic: string,
+  period: Duration,
+  label?: string,
+) => cloudwatch.Metric;
 
 export interface DashboardProps {
   readonly stateMachine: sfn.StateMachine;
@@ -63,7 +69,13 @@ export function createDashboard(scope: Construct, id: string, props: DashboardPr
 const WIDTH = 8;
 const HEIGHT = 6;
 
-function graph(title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = [], leftLabel?: string, rightLabel?: string) {
+function graph(
+  title: string,
+  left: cloudwatch.IMetric[],
+  right: cloudwatch.IMetric[] = [],
+  leftLabel?: string,
+  rightLabel?: string,
+) {
   return new cloudwatch.GraphWidget({
     title,
     left,
@@ -108,7 +120,15 @@ function executionWidgets(props: DashboardProps): cloudwatch.IWidget[] {
 function customMetricWidgets(props: DashboardProps): cloudwatch.IWidget[] {
   const names = props.clusterNames;
   const custom = (name: string, statistic: string, label?: string) =>
-    names.map((cluster) => props.customMetric(cluster, name, statistic, props.period, names.length === 1 ? label : `${label ?? name} ${cluster}`));
+    names.map((cluster) =>
+      props.customMetric(
+        cluster,
+        name,
+        statistic,
+        props.period,
+        names.length === 1 ? label : `${label ?? name} ${cluster}`,
+      ),
+    );
   return [
     graph(
       'Drain duration and waits',
@@ -144,10 +164,26 @@ function customMetricWidgets(props: DashboardProps): cloudwatch.IWidget[] {
 /** Each function's errors and duration. */
 function functionWidgets(props: DashboardProps): cloudwatch.IWidget[] {
   const { period } = props;
-  const perFunction = (metric: (fn: lambda.Function) => cloudwatch.Metric) => props.functions.map(({ label, fn }) => metric(fn).with({ label }));
+  const perFunction = (metric: (fn: lambda.Function) => cloudwatch.Metric) =>
+    props.functions.map(({ label, fn }) => metric(fn).with({ label }));
   return [
-    graph('Function errors', perFunction((fn) => fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM })), [], 'errors'),
-    graph('Function duration (maximum)', perFunction((fn) => fn.metricDuration({ period, statistic: cloudwatch.Stats.MAXIMUM })), [], 'milliseconds'),
-    graph('Function duration (average)', perFunction((fn) => fn.metricDuration({ period, statistic: cloudwatch.Stats.AVERAGE })), [], 'milliseconds'),
+    graph(
+      'Function errors',
+      perFunction((fn) => fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM })),
+      [],
+      'errors',
+    ),
+    graph(
+      'Function duration (maximum)',
+      perFunction((fn) => fn.metricDuration({ period, statistic: cloudwatch.Stats.MAXIMUM })),
+      [],
+      'milliseconds',
+    ),
+    graph(
+      'Function duration (average)',
+      perFunction((fn) => fn.metricDuration({ period, statistic: cloudwatch.Stats.AVERAGE })),
+      [],
+      'milliseconds',
+    ),
   ];
 }

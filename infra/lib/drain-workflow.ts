@@ -67,7 +67,8 @@ export class DrainWorkflow extends Construct {
     });
     if (props.spotInterruptionHandling) {
       this.spotInterruptionRule = new events.Rule(this, 'SpotInterruptionWarningRule', {
-        description: 'Starts the drain on a Spot interruption warning (the drain refuses instances outside the managed cluster).',
+        description:
+          'Starts the drain on a Spot interruption warning (the drain refuses instances outside the managed cluster).',
         eventPattern: { source: ['aws.ec2'], detailType: [SPOT_WARNING_DETAIL_TYPE] },
         targets: [new eventTargets.SfnStateMachine(this.stateMachine, targetProps)],
       });
@@ -78,22 +79,43 @@ export class DrainWorkflow extends Construct {
     const { settings, deps, scopes } = props;
     // One cluster: the fallback for events whose hook metadata names none (and for Spot warnings).
     // Several: each hook's metadata names its cluster, and IAM holds the drain to the managed ones.
-    const cluster: Record<string, string> = settings.clusters.length === 1 ? { ECS_CLUSTER: settings.clusters[0].clusterName } : {};
+    const cluster: Record<string, string> =
+      settings.clusters.length === 1 ? { ECS_CLUSTER: settings.clusters[0].clusterName } : {};
     const timeout = Duration.seconds(60);
     const make = (name: DrainFunctionName, id: string, description: string, environment: Record<string, string>) =>
       rustFunction(this, id, deps, { name, description, timeout, environment, scopes });
     return {
-      'drain-ecs': make('drain-ecs', 'DrainEcs', 'Validates the lifecycle event and sets the ECS container instance DRAINING.', {
-        ...cluster,
-        MANAGED_ASG_NAMES: Fn.join(',', settings.autoScalingGroupNames),
-      }),
-      'deregister-lb': make('deregister-lb', 'DeregisterLb', 'Deregisters the instance from every Classic ELB and target group it is in.', {
-        ...cluster,
-        ...(props.classicElbNames.length ? { CLASSIC_ELB_NAMES: Fn.join(',', props.classicElbNames) } : {}),
-        ...(props.targetGroupArns.length ? { TARGET_GROUP_ARNS: Fn.join(',', props.targetGroupArns) } : {}),
-      }),
-      'check-drained': make('check-drained', 'CheckDrained', 'Checks whether tasks and load balancers have drained; heartbeats the lifecycle hook.', {}),
-      'complete-lifecycle': make('complete-lifecycle', 'CompleteLifecycle', 'Completes the terminate lifecycle action.', {}),
+      'drain-ecs': make(
+        'drain-ecs',
+        'DrainEcs',
+        'Validates the lifecycle event and sets the ECS container instance DRAINING.',
+        {
+          ...cluster,
+          MANAGED_ASG_NAMES: Fn.join(',', settings.autoScalingGroupNames),
+        },
+      ),
+      'deregister-lb': make(
+        'deregister-lb',
+        'DeregisterLb',
+        'Deregisters the instance from every Classic ELB and target group it is in.',
+        {
+          ...cluster,
+          ...(props.classicElbNames.length ? { CLASSIC_ELB_NAMES: Fn.join(',', props.classicElbNames) } : {}),
+          ...(props.targetGroupArns.length ? { TARGET_GROUP_ARNS: Fn.join(',', props.targetGroupArns) } : {}),
+        },
+      ),
+      'check-drained': make(
+        'check-drained',
+        'CheckDrained',
+        'Checks whether tasks and load balancers have drained; heartbeats the lifecycle hook.',
+        {},
+      ),
+      'complete-lifecycle': make(
+        'complete-lifecycle',
+        'CompleteLifecycle',
+        'Completes the terminate lifecycle action.',
+        {},
+      ),
     };
   }
 
@@ -130,7 +152,10 @@ export class DrainWorkflow extends Construct {
     });
     // The definition invokes the unqualified function ARNs through lambda:invoke: exactly these four.
     stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: DRAIN_FUNCTION_NAMES.map((name) => fns[name].functionArn) }),
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: DRAIN_FUNCTION_NAMES.map((name) => fns[name].functionArn),
+      }),
     );
     acknowledge(
       stateMachine.role,

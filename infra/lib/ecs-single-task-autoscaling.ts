@@ -82,10 +82,16 @@ export class EcsSingleTaskAutoscaling extends Construct {
     const settings = validate(props);
     this.settings = settings;
     this.warnAboutSweepRate(settings);
-    this.lifecycleHookName = props.lifecycleHookName ?? `${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-drain`;
+    this.lifecycleHookName =
+      props.lifecycleHookName ?? `${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-drain`;
     this.deadLetterQueue = this.createDeadLetterQueue();
     const deps = this.functionDeps(props);
-    const scopes = resourceScopes(Stack.of(this), settings, props.classicLoadBalancerNames ?? [], props.targetGroupArns ?? []);
+    const scopes = resourceScopes(
+      Stack.of(this),
+      settings,
+      props.classicLoadBalancerNames ?? [],
+      props.targetGroupArns ?? [],
+    );
 
     this.drainWorkflow = new DrainWorkflow(this, 'DrainWorkflow', {
       settings,
@@ -116,9 +122,18 @@ export class EcsSingleTaskAutoscaling extends Construct {
         }),
     );
     this.sweeperSchedule = this.sweepers[0].schedule;
-    this.taskScaler = new TaskScaler(this, 'TaskScaler', { settings, deps, scopes, deadLetterQueue: this.deadLetterQueue });
+    this.taskScaler = new TaskScaler(this, 'TaskScaler', {
+      settings,
+      deps,
+      scopes,
+      deadLetterQueue: this.deadLetterQueue,
+    });
     this.schedule = this.taskScaler.schedules[0];
-    this.functions = { ...this.drainWorkflow.functions, 'task-scaler': this.taskScaler.function, sweeper: this.sweepers[0].function };
+    this.functions = {
+      ...this.drainWorkflow.functions,
+      'task-scaler': this.taskScaler.function,
+      sweeper: this.sweepers[0].function,
+    };
     this.lifecycleHooks = this.createLifecycleHooks(settings);
 
     const monitoring = new Monitoring(this, 'Monitoring', {
@@ -177,7 +192,12 @@ export class EcsSingleTaskAutoscaling extends Construct {
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
     const logGroup = (scope: Construct, id: string, logGroupName?: string): logs.LogGroup => {
-      const group = new logs.LogGroup(scope, id, { logGroupName, retention, removalPolicy, encryptionKey: props.logEncryptionKey });
+      const group = new logs.LogGroup(scope, id, {
+        logGroupName,
+        retention,
+        removalPolicy,
+        encryptionKey: props.logEncryptionKey,
+      });
       if (!props.logEncryptionKey) {
         for (const rule of LOG_GROUP_ENCRYPTION_RULES) {
           acknowledge(group, rule, LOG_GROUP_ENCRYPTION_REASON);
@@ -211,7 +231,9 @@ export class EcsSingleTaskAutoscaling extends Construct {
    * hook, which Auto Scaling takes as an update of the same name, then delete it as the old one).
    */
   private createLifecycleHooks(settings: Settings): autoscaling.CfnLifecycleHook[] {
-    const all = settings.clusters.flatMap((cluster) => cluster.autoScalingGroupNames.map((asg) => ({ asg, cluster: cluster.clusterName })));
+    const all = settings.clusters.flatMap((cluster) =>
+      cluster.autoScalingGroupNames.map((asg) => ({ asg, cluster: cluster.clusterName })),
+    );
     return all.map(
       ({ asg, cluster }, i) =>
         new autoscaling.CfnLifecycleHook(this, all.length === 1 ? 'TerminateHook' : `TerminateHook${i + 1}`, {

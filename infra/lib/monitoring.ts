@@ -36,7 +36,14 @@ export class Monitoring extends Construct {
     const period = Duration.minutes(5);
     // The functions' own metrics (Embedded Metric Format), one series per cluster.
     const customMetric: CustomMetric = (cluster, metricName, statistic, metricPeriod, label) =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { Cluster: cluster }, statistic, period: metricPeriod, label });
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { Cluster: cluster },
+        statistic,
+        period: metricPeriod,
+        label,
+      });
     const sm = props.stateMachine;
     this.alarms = [
       this.alarm(
@@ -44,15 +51,22 @@ export class Monitoring extends Construct {
         'A drain execution failed: the instance was not released by the drain (Auto Scaling applies the hook default result at the heartbeat timeout). Inspect the execution and redrive it.',
         sm.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
       ),
-      this.alarm('DrainTimedOutAlarm', 'A drain execution timed out.', sm.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM })),
+      this.alarm(
+        'DrainTimedOutAlarm',
+        'A drain execution timed out.',
+        sm.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+      ),
       this.alarm(
         'DeadLetterQueueAlarm',
         'An event could not be delivered (a lifecycle action that started no drain, or a task scaler or sweeper run). See the dead-letter queue.',
-        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
       ),
       this.alarm(
         'TaskScalerErrorsAlarm',
-        'The task scaler has failed on every run for 5 minutes: a service\'s desired count is not being kept at N+1.',
+        "The task scaler has failed on every run for 5 minutes: a service's desired count is not being kept at N+1.",
         props.taskScaler.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
         5,
       ),
@@ -68,7 +82,10 @@ export class Monitoring extends Construct {
           this.alarm(
             `SweeperErrorsAlarm${suffix}`,
             'The sweeper has failed on its last 3 runs: instances whose lifecycle event was lost are not being drained.',
-            sweeper.function.metricErrors({ period: Duration.minutes(props.sweepRateMinutes), statistic: cloudwatch.Stats.SUM }),
+            sweeper.function.metricErrors({
+              period: Duration.minutes(props.sweepRateMinutes),
+              statistic: cloudwatch.Stats.SUM,
+            }),
             3,
           ),
         ];
@@ -88,7 +105,10 @@ export class Monitoring extends Construct {
   }
 
   private createTopic(): sns.Topic {
-    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'ECS single-task autoscaling alarms', enforceSSL: true });
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'ECS single-task autoscaling alarms',
+      enforceSSL: true,
+    });
     acknowledge(
       topic,
       'AwsSolutions-SNS2',

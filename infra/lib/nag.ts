@@ -14,7 +14,8 @@ export function acknowledge(construct: IConstruct, id: string, reason: string): 
   const granular = /^([^[]+)\[(.+)\]$/.exec(id);
   const entry = granular ? { id: granular[1], reason, applies_to: [granular[2]] } : { id, reason };
   for (const resource of construct.node.findAll().filter(CfnResource.isCfnResource)) {
-    const existing = (resource.getMetadata('cdk_nag')?.rules_to_suppress ?? []) as unknown[];
+    const metadata = resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined;
+    const existing = metadata?.rules_to_suppress ?? [];
     resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, entry] });
   }
 }

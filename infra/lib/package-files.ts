@@ -16,7 +16,10 @@ const CHECKOUT_ROOT = path.dirname(PACKAGE_ROOT);
 export const PACKAGED_ASL_PATH = path.join(PACKAGE_ROOT, 'statemachine', 'drain.asl.json');
 
 /** The drain definition: the packaged copy, else the checkout's `statemachine/drain.asl.json`. */
-export const DRAIN_ASL_PATH = firstExisting([PACKAGED_ASL_PATH, path.join(CHECKOUT_ROOT, 'statemachine', 'drain.asl.json')]);
+export const DRAIN_ASL_PATH = firstExisting([
+  PACKAGED_ASL_PATH,
+  path.join(CHECKOUT_ROOT, 'statemachine', 'drain.asl.json'),
+]);
 
 /** Where a packaged function zip lives: `lambda/<name>.zip`. */
 export function packagedLambdaZip(name: string): string {

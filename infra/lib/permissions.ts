@@ -86,7 +86,7 @@ const TARGET_GROUPS_DISCOVERED =
 const EXECUTIONS_OF_STATE_MACHINE =
   'Execution names are chosen when an execution starts, so the ARN is limited to executions of the drain state machine (execution:<state machine name>:*).';
 const SERVICES_OF_CLUSTER =
-  'The load balancers of every service in the managed cluster are read to find the instance\'s registrations, so the ARN is limited to services of that cluster (service/<cluster>/*).';
+  "The load balancers of every service in the managed cluster are read to find the instance's registrations, so the ARN is limited to services of that cluster (service/<cluster>/*).";
 
 export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = {
   'drain-ecs': [
@@ -103,17 +103,35 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
       clusterCondition: true,
       why: CONTAINER_INSTANCES_OF_CLUSTER,
     },
-    { action: 'ecs:ListTasks', scope: 'clusterContainerInstances', clusterCondition: true, why: CONTAINER_INSTANCES_OF_CLUSTER },
+    {
+      action: 'ecs:ListTasks',
+      scope: 'clusterContainerInstances',
+      clusterCondition: true,
+      why: CONTAINER_INSTANCES_OF_CLUSTER,
+    },
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
     // The hook's timer has run since Terminating:Wait began: the first step heartbeats at once.
     { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
     // A drain the sweeper started (no token) first makes sure no newer action of the instance has begun.
-    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
+    {
+      action: 'autoscaling:DescribeScalingActivities',
+      scope: 'any',
+      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
+    },
   ],
   'deregister-lb': [
-    { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
-    { action: 'ecs:ListServices', scope: 'any', clusterCondition: true, why: ANY_ONLY('ecs:ListServices') + ' The ecs:cluster condition limits it to the managed cluster.' },
+    {
+      action: 'autoscaling:DescribeAutoScalingGroups',
+      scope: 'any',
+      why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups'),
+    },
+    {
+      action: 'ecs:ListServices',
+      scope: 'any',
+      clusterCondition: true,
+      why: ANY_ONLY('ecs:ListServices') + ' The ecs:cluster condition limits it to the managed cluster.',
+    },
     { action: 'ecs:DescribeServices', scope: 'clusterServices', why: SERVICES_OF_CLUSTER },
     // Registration (Instances) and health check of a Classic ELB.
     {
@@ -137,7 +155,11 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
       scope: 'classicLoadBalancers',
       why: CLASSIC_ELBS_DISCOVERED,
     },
-    { action: 'elasticloadbalancing:DescribeTargetHealth', scope: 'any', why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth') },
+    {
+      action: 'elasticloadbalancing:DescribeTargetHealth',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth'),
+    },
     {
       action: 'elasticloadbalancing:DescribeTargetGroupAttributes',
       scope: 'any',
@@ -181,16 +203,28 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
       scope: 'any',
       why: ANY_ONLY('elasticloadbalancing:DescribeInstanceHealth'),
     },
-    { action: 'elasticloadbalancing:DescribeTargetHealth', scope: 'any', why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth') },
+    {
+      action: 'elasticloadbalancing:DescribeTargetHealth',
+      scope: 'any',
+      why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth'),
+    },
     // A target found registered again while draining (by hand, or a lost deregistration) is deregistered again.
     { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
     { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
     { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
-    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
+    {
+      action: 'autoscaling:DescribeScalingActivities',
+      scope: 'any',
+      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
+    },
   ],
   'complete-lifecycle': [
     { action: 'autoscaling:CompleteLifecycleAction', scope: 'autoScalingGroups', why: ASG_ID },
-    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
+    {
+      action: 'autoscaling:DescribeScalingActivities',
+      scope: 'any',
+      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
+    },
   ],
   'task-scaler': [
     { action: 'ecs:ListContainerInstances', scope: 'cluster' },
@@ -202,12 +236,24 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     },
     { action: 'ecs:DescribeServices', scope: 'service' },
     { action: 'ecs:UpdateService', scope: 'service' },
-    { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
+    {
+      action: 'autoscaling:DescribeAutoScalingGroups',
+      scope: 'any',
+      why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups'),
+    },
   ],
   sweeper: [
-    { action: 'autoscaling:DescribeAutoScalingGroups', scope: 'any', why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups') },
+    {
+      action: 'autoscaling:DescribeAutoScalingGroups',
+      scope: 'any',
+      why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups'),
+    },
     // When the waiting instance's termination began: the hook's clock, and the action's identity.
-    { action: 'autoscaling:DescribeScalingActivities', scope: 'any', why: ANY_ONLY('autoscaling:DescribeScalingActivities') },
+    {
+      action: 'autoscaling:DescribeScalingActivities',
+      scope: 'any',
+      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
+    },
     { action: 'states:ListExecutions', scope: 'stateMachine' },
     { action: 'states:DescribeExecution', scope: 'stateMachineExecutions', why: EXECUTIONS_OF_STATE_MACHINE },
     { action: 'states:StartExecution', scope: 'stateMachine' },

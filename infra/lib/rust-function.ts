@@ -34,7 +34,12 @@ export interface RustFunctionSpec {
  * One Rust function (`provided.al2023`, arm64, JSON logs) with its own log group (`<id>Logs`)
  * and its own role (`<id>Role`), whose only policy is built from `lib/permissions.ts`.
  */
-export function rustFunction(scope: Construct, id: string, deps: FunctionDeps, spec: RustFunctionSpec): lambda.Function {
+export function rustFunction(
+  scope: Construct,
+  id: string,
+  deps: FunctionDeps,
+  spec: RustFunctionSpec,
+): lambda.Function {
   const logGroup = deps.logGroup(scope, `${id}Logs`);
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -65,7 +70,11 @@ export function rustFunction(scope: Construct, id: string, deps: FunctionDeps, s
 /** The function's inline policy: its log group, its network interfaces in a VPC, then every call from PERMISSIONS. */
 function policyFor(name: LambdaName, scopes: Scopes, logGroup: logs.LogGroup, network?: Network): iam.PolicyDocument {
   const statements = [
-    new iam.PolicyStatement({ sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    new iam.PolicyStatement({
+      sid: 'Logs',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
     ...(network ? vpcStatements(Stack.of(logGroup), network) : []),
   ];
   // One statement per (scope, condition), actions sorted: stable and easy to review.
@@ -103,19 +112,28 @@ function vpcStatements(stack: Stack, network: Network): iam.PolicyStatement[] {
   const subnets = network.vpc.selectSubnets(network.vpcSubnets).subnetIds.map((id) => ec2Arn('subnet', id));
   const groups = network.securityGroups.map((g) => ec2Arn('security-group', g.securityGroupId));
   return [
-    new iam.PolicyStatement({ sid: 'VpcCreateInterfaces', actions: ['ec2:CreateNetworkInterface'], resources: [interfaces, ...subnets, ...groups] }),
+    new iam.PolicyStatement({
+      sid: 'VpcCreateInterfaces',
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [interfaces, ...subnets, ...groups],
+    }),
     new iam.PolicyStatement({
       sid: 'VpcManageInterfaces',
       actions: ['ec2:AssignPrivateIpAddresses', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses'],
       resources: [interfaces],
     }),
-    new iam.PolicyStatement({ sid: 'VpcDescribe', actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] }),
+    new iam.PolicyStatement({
+      sid: 'VpcDescribe',
+      actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+      resources: ['*'],
+    }),
   ];
 }
 
 const VPC_WHY: Record<string, string> = {
   '*': 'ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets (Lambda attaching the function to its VPC) have no resource-level permissions.',
-  'network-interface': 'Lambda creates the function\'s network interfaces in its VPC; their IDs are assigned when they are created, so the ARN is network-interface/*.',
+  'network-interface':
+    "Lambda creates the function's network interfaces in its VPC; their IDs are assigned when they are created, so the ARN is network-interface/*.",
 };
 
 /** Acknowledges each wildcard resource of a function's policy with the reason PERMISSIONS gives for it. */
@@ -137,7 +155,12 @@ function acknowledgeWildcards(role: IConstruct, name: LambdaName, scopes: Scopes
   }
   if (network) {
     add('*', VPC_WHY['*']);
-    add(flattenForNag(stack.resolve(stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' }))), VPC_WHY['network-interface']);
+    add(
+      flattenForNag(
+        stack.resolve(stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })),
+      ),
+      VPC_WHY['network-interface'],
+    );
   }
   for (const [flat, why] of reasons) {
     acknowledge(role, `AwsSolutions-IAM5[Resource::${flat}]`, [...why].join(' '));

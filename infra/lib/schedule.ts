@@ -6,7 +6,13 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 /** The role EventBridge Scheduler assumes to invoke `fn` and dead-letter what it cannot deliver. */
-export function scheduleRole(scope: Construct, id: string, what: string, fn: lambda.IFunction, deadLetterQueue: sqs.IQueue): iam.Role {
+export function scheduleRole(
+  scope: Construct,
+  id: string,
+  what: string,
+  fn: lambda.IFunction,
+  deadLetterQueue: sqs.IQueue,
+): iam.Role {
   return new iam.Role(scope, id, {
     assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
       conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },

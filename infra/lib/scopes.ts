@@ -13,11 +13,21 @@ export interface Scopes {
 }
 
 /** The ARNs the functions' policies are scoped to. The state machine's are added by `withStateMachine`. */
-export function resourceScopes(stack: Stack, settings: Settings, classicElbNames: string[], targetGroupArns: string[]): Scopes {
+export function resourceScopes(
+  stack: Stack,
+  settings: Settings,
+  classicElbNames: string[],
+  targetGroupArns: string[],
+): Scopes {
   const ecsArn = (resource: string, resourceName: string) =>
     stack.formatArn({ service: 'ecs', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
   const elbArn = (resource: string, resourceName: string) =>
-    stack.formatArn({ service: 'elasticloadbalancing', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    stack.formatArn({
+      service: 'elasticloadbalancing',
+      resource,
+      resourceName,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
   const clusters = settings.clusters;
   const clusterArns = clusters.map((c) => ecsArn('cluster', c.clusterName));
   const listed = settings.deregistrationScope === 'listed';
@@ -37,7 +47,9 @@ export function resourceScopes(stack: Stack, settings: Settings, classicElbNames
           arnFormat: ArnFormat.COLON_RESOURCE_NAME,
         }),
       ),
-      classicLoadBalancers: listed ? classicElbNames.map((name) => elbArn('loadbalancer', name)) : [elbArn('loadbalancer', '*')],
+      classicLoadBalancers: listed
+        ? classicElbNames.map((name) => elbArn('loadbalancer', name))
+        : [elbArn('loadbalancer', '*')],
       targetGroups: listed ? targetGroupArns : [elbArn('targetgroup', '*')],
       stateMachine: [],
       stateMachineExecutions: [],
@@ -45,7 +57,9 @@ export function resourceScopes(stack: Stack, settings: Settings, classicElbNames
     },
     clusterCondition: clusterArns.length === 1 ? clusterArns[0] : clusterArns,
     loadBalancerCondition:
-      settings.deregistrationScope === 'tagged' ? { StringEquals: { [`aws:ResourceTag/${tag.key}`]: tag.value } } : undefined,
+      settings.deregistrationScope === 'tagged'
+        ? { StringEquals: { [`aws:ResourceTag/${tag.key}`]: tag.value } }
+        : undefined,
   };
 }
 

@@ -1,6 +1,12 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { DEFAULT_DEREGISTRATION_TAG_KEY, MAX_LIFECYCLE_WAIT_SECONDS } from './constants';
-import { DeregistrationScope, EcsSingleTaskAutoscalingProps, LifecycleResult, ManagedCluster, StandaloneTasks } from './props';
+import {
+  DeregistrationScope,
+  EcsSingleTaskAutoscalingProps,
+  LifecycleResult,
+  ManagedCluster,
+  StandaloneTasks,
+} from './props';
 
 /** A scaled service with every default applied. */
 export interface ServiceSettings {
@@ -51,9 +57,20 @@ export function scalerInput(cluster: ClusterSettings, service: ServiceSettings):
 }
 
 /** The clusters the props name: `clusters`, or the one cluster of the single-cluster props. */
-function clustersOf(props: EcsSingleTaskAutoscalingProps, errors: string[]): { where: string; cluster: ManagedCluster }[] {
-  const single = { clusterName: props.clusterName, serviceName: props.serviceName, autoScalingGroupNames: props.autoScalingGroupNames };
-  const singleKeys = [...Object.entries(single), ['minTaskCount', props.minTaskCount], ['maxTaskCount', props.maxTaskCount]]
+function clustersOf(
+  props: EcsSingleTaskAutoscalingProps,
+  errors: string[],
+): { where: string; cluster: ManagedCluster }[] {
+  const single = {
+    clusterName: props.clusterName,
+    serviceName: props.serviceName,
+    autoScalingGroupNames: props.autoScalingGroupNames,
+  };
+  const singleKeys = [
+    ...Object.entries(single),
+    ['minTaskCount', props.minTaskCount],
+    ['maxTaskCount', props.maxTaskCount],
+  ]
     .filter(([, v]) => v !== undefined)
     .map(([k]) => k);
   if (props.clusters !== undefined) {
@@ -79,7 +96,12 @@ function clustersOf(props: EcsSingleTaskAutoscalingProps, errors: string[]): { w
     props.serviceName !== undefined
       ? [{ serviceName: props.serviceName, minTaskCount: props.minTaskCount ?? 0, maxTaskCount: props.maxTaskCount }]
       : [];
-  return [{ where: '', cluster: { clusterName: props.clusterName, autoScalingGroupNames: props.autoScalingGroupNames ?? [], services } }];
+  return [
+    {
+      where: '',
+      cluster: { clusterName: props.clusterName, autoScalingGroupNames: props.autoScalingGroupNames ?? [], services },
+    },
+  ];
 }
 
 /** The clusters and services, checked, with the defaults of nCount and asg_name. */
@@ -94,7 +116,9 @@ function clusterSettings(props: EcsSingleTaskAutoscalingProps, errors: string[])
   const seenGroups = new Set<string>();
   const named = clustersOf(props, errors);
   if (named.length > 0 && named.every(({ cluster }) => (cluster.services ?? []).length === 0)) {
-    errors.push('the task scaler needs at least one service: serviceName with minTaskCount, or services in one of the clusters');
+    errors.push(
+      'the task scaler needs at least one service: serviceName with minTaskCount, or services in one of the clusters',
+    );
   }
   return named.map(({ where, cluster }) => {
     if (known(cluster.clusterName)) {
@@ -150,7 +174,9 @@ export function validate(props: EcsSingleTaskAutoscalingProps): Settings {
   };
   const clusters = clusterSettings(props, errors);
   if (props.spotInterruptionHandling && clusters.length > 1) {
-    errors.push('spotInterruptionHandling needs exactly one cluster: a Spot warning names no cluster, so the drain takes it from ECS_CLUSTER');
+    errors.push(
+      'spotInterruptionHandling needs exactly one cluster: a Spot warning names no cluster, so the drain takes it from ECS_CLUSTER',
+    );
   }
   const hookName = props.lifecycleHookName;
   if (known(hookName) && !/^[A-Za-z0-9\-_/]{1,255}$/.test(hookName as string)) {
@@ -165,7 +191,10 @@ export function validate(props: EcsSingleTaskAutoscalingProps): Settings {
     scheduleRateMinutes: wholeMinutes('scheduleRate', props.scheduleRate ?? Duration.minutes(1), errors),
     sweepRateMinutes: wholeMinutes('sweepRate', props.sweepRate ?? Duration.minutes(5), errors),
     deregistrationScope: deregistrationScopeOf(props, errors),
-    deregistrationTag: { key: props.deregistrationTag?.key ?? DEFAULT_DEREGISTRATION_TAG_KEY, value: props.deregistrationTag?.value ?? 'true' },
+    deregistrationTag: {
+      key: props.deregistrationTag?.key ?? DEFAULT_DEREGISTRATION_TAG_KEY,
+      value: props.deregistrationTag?.value ?? 'true',
+    },
   };
   if (errors.length) {
     throw new Error(`EcsSingleTaskAutoscaling: invalid props:\n- ${errors.join('\n- ')}`);
@@ -198,7 +227,11 @@ function wholeMinutes(what: string, d: Duration, errors: string[]): number {
 
 /** The hook's timeout, the drain's deadline and the standalone tasks' grace, against Auto Scaling's limits and each other. */
 function drainTimes(props: EcsSingleTaskAutoscalingProps, errors: string[]) {
-  const heartbeatTimeoutSeconds = wholeSeconds('heartbeatTimeout', props.heartbeatTimeout ?? Duration.minutes(10), errors);
+  const heartbeatTimeoutSeconds = wholeSeconds(
+    'heartbeatTimeout',
+    props.heartbeatTimeout ?? Duration.minutes(10),
+    errors,
+  );
   const heartbeatKnown = known(heartbeatTimeoutSeconds);
   if (heartbeatKnown && (heartbeatTimeoutSeconds < 30 || heartbeatTimeoutSeconds > 7200)) {
     errors.push(`heartbeatTimeout must be 30 to 7200 seconds (Auto Scaling's limits), got ${heartbeatTimeoutSeconds}`);
@@ -215,7 +248,11 @@ function drainTimes(props: EcsSingleTaskAutoscalingProps, errors: string[]) {
   if (known(standaloneTasks) && standaloneTasks !== 'wait' && standaloneTasks !== 'stop') {
     errors.push(`standaloneTasks must be wait or stop, got ${JSON.stringify(props.standaloneTasks)}`);
   }
-  const standaloneTaskGraceSeconds = wholeSeconds('standaloneTaskGrace', props.standaloneTaskGrace ?? Duration.minutes(5), errors);
+  const standaloneTaskGraceSeconds = wholeSeconds(
+    'standaloneTaskGrace',
+    props.standaloneTaskGrace ?? Duration.minutes(5),
+    errors,
+  );
   const bothKnown = known(drainDeadlineSeconds) && known(standaloneTaskGraceSeconds);
   if (standaloneTasks === 'stop' && bothKnown && standaloneTaskGraceSeconds >= drainDeadlineSeconds) {
     errors.push(

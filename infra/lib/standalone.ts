@@ -58,40 +58,80 @@ export class StandaloneTemplateStack extends Stack {
       throw new Error('the template needs room for at least one group and one service');
     }
     const p = new Parameters(this);
-    const cluster = p.text('ClusterName', 'The ECS cluster (EC2 container instances) to drain and scale in.', { allowedPattern: '^[A-Za-z0-9_-]{1,255}$' });
-    const asgNames = p.slots('AutoScalingGroupName', groups, 'An Auto Scaling group of the cluster\'s instances (gets the terminate hook)');
+    const cluster = p.text('ClusterName', 'The ECS cluster (EC2 container instances) to drain and scale in.', {
+      allowedPattern: '^[A-Za-z0-9_-]{1,255}$',
+    });
+    const asgNames = p.slots(
+      'AutoScalingGroupName',
+      groups,
+      "An Auto Scaling group of the cluster's instances (gets the terminate hook)",
+    );
     // With exactly one group, the scaler counts only the instances InService there (asg_name).
     const noOther = asgNames.conditions.map((c) => Fn.conditionNot(c));
-    const oneGroup = groups === 1 ? undefined : p.condition('OneAutoScalingGroup', noOther.length === 1 ? noOther[0] : Fn.conditionAnd(...noOther));
-    const serviceNames = p.slots('ServiceName', services, 'A service the task scaler keeps at usable instances - NCount');
+    const oneGroup =
+      groups === 1
+        ? undefined
+        : p.condition('OneAutoScalingGroup', noOther.length === 1 ? noOther[0] : Fn.conditionAnd(...noOther));
+    const serviceNames = p.slots(
+      'ServiceName',
+      services,
+      'A service the task scaler keeps at usable instances - NCount',
+    );
     // A service name is only written into its own schedule (made only when it is set) and into an
     // ARN, where an empty one matches nothing: unused slots stay empty.
     const scaled: ScaledService[] = serviceNames.refs.map((serviceName, i) => {
-      const minTaskCount = p.number(`MinTaskCount${i + 1}`, `Service ${i + 1}: the desired count never goes below this.`, { default: i === 0 ? undefined : 0, minValue: 0 });
-      const max = p.text(`MaxTaskCount${i + 1}`, `Service ${i + 1}: the desired count never goes above this (empty: no ceiling).`, { default: '', allowedPattern: '^[0-9]*$' });
+      const minTaskCount = p.number(
+        `MinTaskCount${i + 1}`,
+        `Service ${i + 1}: the desired count never goes below this.`,
+        { default: i === 0 ? undefined : 0, minValue: 0 },
+      );
+      const max = p.text(
+        `MaxTaskCount${i + 1}`,
+        `Service ${i + 1}: the desired count never goes above this (empty: no ceiling).`,
+        { default: '', allowedPattern: '^[0-9]*$' },
+      );
       const hasMax = p.condition(`HasMaxTaskCount${i + 1}`, Fn.conditionNot(Fn.conditionEquals(max, '')));
       return {
         serviceName,
         minTaskCount,
         // The JSON input takes the number itself, or null (no ceiling).
         maxTaskCount: Token.asNumber(Fn.conditionIf(hasMax.logicalId, max, 'null')),
-        autoScalingGroupName: oneGroup ? Fn.conditionIf(oneGroup.logicalId, asgNames.values[0], '').toString() : asgNames.values[0],
+        autoScalingGroupName: oneGroup
+          ? Fn.conditionIf(oneGroup.logicalId, asgNames.values[0], '').toString()
+          : asgNames.values[0],
       };
     });
-    const hookName = p.text('LifecycleHookName', 'Name of the terminate hook on every group (empty: <stack name>-drain).', { default: '' });
+    const hookName = p.text(
+      'LifecycleHookName',
+      'Name of the terminate hook on every group (empty: <stack name>-drain).',
+      { default: '' },
+    );
     const hasHookName = p.condition('HasLifecycleHookName', Fn.conditionNot(Fn.conditionEquals(hookName, '')));
-    const bucket = p.text('CodeBucket', 'The S3 bucket that holds the functions\' zips (in this Region).');
-    const prefix = p.text('CodeKeyPrefix', 'Key prefix of the zips: <prefix><function>.zip, e.g. releases/1.0.0/drain-ecs.zip.', { default: 'ecs-single-task-autoscaling/' });
+    const bucket = p.text('CodeBucket', "The S3 bucket that holds the functions' zips (in this Region).");
+    const prefix = p.text(
+      'CodeKeyPrefix',
+      'Key prefix of the zips: <prefix><function>.zip, e.g. releases/1.0.0/drain-ecs.zip.',
+      { default: 'ecs-single-task-autoscaling/' },
+    );
     const codeBucket = s3.Bucket.fromBucketName(this, 'CodeBucketRef', bucket);
     const drain = drainParameters(p);
 
     const sta = new EcsSingleTaskAutoscaling(this, 'EcsSingleTaskAutoscaling', {
       clusters: [{ clusterName: cluster, autoScalingGroupNames: asgNames.values, services: scaled }],
-      nCount: p.number('NCount', 'Spare instances kept free of each service\'s tasks (the N of N+1).', { default: 1, minValue: 0 }),
+      nCount: p.number('NCount', "Spare instances kept free of each service's tasks (the N of N+1).", {
+        default: 1,
+        minValue: 0,
+      }),
       ...drain,
       lifecycleHookName: Fn.conditionIf(hasHookName.logicalId, hookName, Fn.sub('${AWS::StackName}-drain')).toString(),
-      classicLoadBalancerNames: p.list('ClassicElbNames', 'Classic ELBs to deregister from besides those of the groups and the services (comma-separated).'),
-      targetGroupArns: p.list('TargetGroupArns', 'Target groups to deregister from besides those of the groups and the services (comma-separated ARNs).'),
+      classicLoadBalancerNames: p.list(
+        'ClassicElbNames',
+        'Classic ELBs to deregister from besides those of the groups and the services (comma-separated).',
+      ),
+      targetGroupArns: p.list(
+        'TargetGroupArns',
+        'Target groups to deregister from besides those of the groups and the services (comma-separated ARNs).',
+      ),
       scheduleRate: Duration.minutes(options.scheduleRateMinutes ?? 1),
       sweepRate: Duration.minutes(options.sweepRateMinutes ?? 5),
       lambdaCode: (name) => lambda.Code.fromBucket(codeBucket, Fn.join('', [prefix, `${name}.zip`])),
@@ -110,7 +150,9 @@ export class StandaloneTemplateStack extends Stack {
         hook.autoScalingGroupName = asgNames.refs[i];
       }
     });
-    sta.taskScaler.schedules.forEach((schedule, i) => i > 0 && (schedule.cfnOptions.condition = serviceNames.conditions[i - 1]));
+    sta.taskScaler.schedules.forEach(
+      (schedule, i) => i > 0 && (schedule.cfnOptions.condition = serviceNames.conditions[i - 1]),
+    );
     this.optionalExtras(p, sta);
     p.groups();
     // CDK's own template check reads an empty parameter default as the value; here an empty
@@ -143,11 +185,21 @@ export class StandaloneTemplateStack extends Stack {
 
   /** The alarm e-mail, the permissions boundary, and the outputs. */
   private optionalExtras(p: Parameters, sta: EcsSingleTaskAutoscaling): void {
-    const email = p.text('AlarmEmail', 'An e-mail address subscribed to the alarm topic (empty: none).', { default: '' });
+    const email = p.text('AlarmEmail', 'An e-mail address subscribed to the alarm topic (empty: none).', {
+      default: '',
+    });
     const hasEmail = p.condition('HasAlarmEmail', Fn.conditionNot(Fn.conditionEquals(email, '')));
-    const subscription = new sns.CfnSubscription(this, 'AlarmEmailSubscription', { protocol: 'email', endpoint: email, topicArn: sta.alarmTopic.topicArn });
+    const subscription = new sns.CfnSubscription(this, 'AlarmEmailSubscription', {
+      protocol: 'email',
+      endpoint: email,
+      topicArn: sta.alarmTopic.topicArn,
+    });
     subscription.cfnOptions.condition = hasEmail;
-    const boundary = p.text('PermissionsBoundaryArn', 'A managed policy ARN set as permissions boundary on every role (empty: none).', { default: '' });
+    const boundary = p.text(
+      'PermissionsBoundaryArn',
+      'A managed policy ARN set as permissions boundary on every role (empty: none).',
+      { default: '' },
+    );
     const hasBoundary = p.condition('HasPermissionsBoundary', Fn.conditionNot(Fn.conditionEquals(boundary, '')));
     Aspects.of(this).add({
       visit: (node: IConstruct) => {
@@ -169,16 +221,37 @@ function drainParameters(p: Parameters) {
   const results = { allowedValues: ['CONTINUE', 'ABANDON'] };
   return {
     drainDeadline: Duration.seconds(
-      p.number('DrainDeadlineSeconds', 'Give up waiting after this long; below min(48 h, 100 x HeartbeatTimeoutSeconds).', { default: 3600, minValue: 1, maxValue: 172799 }),
+      p.number(
+        'DrainDeadlineSeconds',
+        'Give up waiting after this long; below min(48 h, 100 x HeartbeatTimeoutSeconds).',
+        { default: 3600, minValue: 1, maxValue: 172799 },
+      ),
     ),
-    deadlineResult: p.text('DeadlineResult', 'How the lifecycle action is completed at the deadline.', { default: 'CONTINUE', ...results }) as LifecycleResult,
+    deadlineResult: p.text('DeadlineResult', 'How the lifecycle action is completed at the deadline.', {
+      default: 'CONTINUE',
+      ...results,
+    }) as LifecycleResult,
     heartbeatTimeout: Duration.seconds(
-      p.number('HeartbeatTimeoutSeconds', 'The hook\'s heartbeat timeout; the drain heartbeats while it waits.', { default: 600, minValue: 30, maxValue: 7200 }),
+      p.number('HeartbeatTimeoutSeconds', "The hook's heartbeat timeout; the drain heartbeats while it waits.", {
+        default: 600,
+        minValue: 30,
+        maxValue: 7200,
+      }),
     ),
-    hookDefaultResult: p.text('HookDefaultResult', 'What Auto Scaling does when the heartbeat times out (the drain failed).', { default: 'CONTINUE', ...results }) as LifecycleResult,
-    standaloneTasks: p.text('StandaloneTasks', 'What the drain does with tasks no service will move.', { default: 'wait', allowedValues: ['wait', 'stop'] }) as StandaloneTasks,
+    hookDefaultResult: p.text(
+      'HookDefaultResult',
+      'What Auto Scaling does when the heartbeat times out (the drain failed).',
+      { default: 'CONTINUE', ...results },
+    ) as LifecycleResult,
+    standaloneTasks: p.text('StandaloneTasks', 'What the drain does with tasks no service will move.', {
+      default: 'wait',
+      allowedValues: ['wait', 'stop'],
+    }) as StandaloneTasks,
     standaloneTaskGrace: Duration.seconds(
-      p.number('StandaloneTaskGraceSeconds', 'With stop: how long standalone tasks may run after the drain started.', { default: 300, minValue: 0 }),
+      p.number('StandaloneTaskGraceSeconds', 'With stop: how long standalone tasks may run after the drain started.', {
+        default: 300,
+        minValue: 0,
+      }),
     ),
   };
 }
@@ -207,7 +280,11 @@ class Parameters {
     return new CfnParameter(this.stack, name, { type: 'String', description, ...options }).valueAsString;
   }
 
-  public number(name: string, description: string, options: { default?: number; minValue?: number; maxValue?: number }): number {
+  public number(
+    name: string,
+    description: string,
+    options: { default?: number; minValue?: number; maxValue?: number },
+  ): number {
     this.order.push(name);
     return new CfnParameter(this.stack, name, { type: 'Number', description, ...options }).valueAsNumber;
   }
@@ -244,15 +321,18 @@ class Parameters {
   /** The console shows the parameters in the order they were made. */
   public groups(): void {
     this.stack.templateOptions.metadata = {
-      'AWS::CloudFormation::Interface': { ParameterGroups: [{ Label: { default: 'ecs-single-task-autoscaling' }, Parameters: this.order }] },
+      'AWS::CloudFormation::Interface': {
+        ParameterGroups: [{ Label: { default: 'ecs-single-task-autoscaling' }, Parameters: this.order }],
+      },
     };
   }
 }
 
 /** The standalone template as JSON (what `make template` writes). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, typed as CDK's CloudFormationStackArtifact.template is
 export function standaloneTemplate(options: StandaloneOptions = {}): Record<string, any> {
   const app = new App({ context: { 'aws:cdk:enable-path-metadata': false, 'aws:cdk:version-reporting': false } });
   const stack = new StandaloneTemplateStack(app, 'EcsSingleTaskAutoscaling', options);
   const assembly = app.synth();
-  return assembly.getStackArtifact(stack.artifactId).template;
+  return assembly.getStackArtifact(stack.artifactId).template as Record<string, unknown>;
 }

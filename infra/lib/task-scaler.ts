@@ -31,7 +31,7 @@ export class TaskScaler extends Construct {
     super(scope, id);
     this.function = rustFunction(this, 'Function', props.deps, {
       name: 'task-scaler',
-      description: 'Keeps each scaled ECS service\'s desired count at usable instances minus N (N+1).',
+      description: "Keeps each scaled ECS service's desired count at usable instances minus N (N+1).",
       timeout: Duration.seconds(50),
       environment: {},
       scopes: props.scopes,
@@ -41,7 +41,9 @@ export class TaskScaler extends Construct {
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
 
     this.scheduleRole = scheduleRole(this, 'ScheduleRole', 'N+1 task scaler', this.function, props.deadLetterQueue);
-    const services = props.settings.clusters.flatMap((cluster) => cluster.services.map((service) => ({ cluster, service })));
+    const services = props.settings.clusters.flatMap((cluster) =>
+      cluster.services.map((service) => ({ cluster, service })),
+    );
     const stack = Stack.of(this);
     this.schedules = services.map(({ cluster, service }, i) =>
       rateSchedule(this, services.length === 1 ? 'Schedule' : `Schedule${i + 1}`, {

@@ -45,7 +45,9 @@ export function deployPlan(args: string[], terminal: boolean): DeployPlan {
   const rest = args.filter((a) => a !== '--bootstrap');
   const approval = !terminal && !gives(rest, '--require-approval') ? ['--require-approval', 'never'] : [];
   if (approval.length) {
-    notes.push('no terminal: deploying without the approval prompt (--require-approval never); pass --require-approval to choose.');
+    notes.push(
+      'no terminal: deploying without the approval prompt (--require-approval never); pass --require-approval to choose.',
+    );
   }
   const commands = [...(bootstrap ? [bootstrapCommand(sharedArgs(rest))] : []), ['deploy', ...rest, ...approval]];
   return { commands, notes };

@@ -22,19 +22,27 @@ export function writePackage(outDir: string, options: { lambdas: boolean; declar
   if (options.lambdas) {
     const missing = missingLambdaZips(LAMBDA_NAMES);
     if (missing.length) {
-      throw new Error(`no Rust build for ${missing.join(', ')}: run 'make build' at the repository root first (or --without-lambdas)`);
+      throw new Error(
+        `no Rust build for ${missing.join(', ')}: run 'make build' at the repository root first (or --without-lambdas)`,
+      );
     }
   }
   fs.rmSync(outDir, { recursive: true, force: true });
   if (options.declarations ?? true) {
-    execFileSync(path.join(INFRA, 'node_modules', '.bin', 'tsc'), ['-p', path.join(INFRA, 'tsconfig.package.json'), '--outDir', path.join(outDir, 'lib')], {
-      stdio: 'inherit',
-    });
+    execFileSync(
+      path.join(INFRA, 'node_modules', '.bin', 'tsc'),
+      ['-p', path.join(INFRA, 'tsconfig.package.json'), '--outDir', path.join(outDir, 'lib')],
+      {
+        stdio: 'inherit',
+      },
+    );
   } else {
     fs.mkdirSync(path.join(outDir, 'lib'), { recursive: true });
     for (const file of fs.readdirSync(path.join(INFRA, 'lib')).filter((f) => f.endsWith('.ts'))) {
       const source = fs.readFileSync(path.join(INFRA, 'lib', file), 'utf8');
-      const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+      const { outputText } = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      });
       fs.writeFileSync(path.join(outDir, 'lib', file.replace(/\.ts$/, '.js')), outputText);
     }
   }
@@ -46,7 +54,12 @@ export function writePackage(outDir: string, options: { lambdas: boolean; declar
       fs.copyFileSync(builtLambdaZip(name), path.join(outDir, 'lambda', `${name}.zip`));
     }
   }
-  const infra = JSON.parse(fs.readFileSync(path.join(INFRA, 'package.json'), 'utf8'));
+  const infra = JSON.parse(fs.readFileSync(path.join(INFRA, 'package.json'), 'utf8')) as {
+    version: string;
+    description: string;
+    license: string;
+    dependencies: Record<string, string>;
+  };
   const manifest = {
     name: 'ecs-single-task-autoscaling',
     version: infra.version,
@@ -55,7 +68,10 @@ export function writePackage(outDir: string, options: { lambdas: boolean; declar
     main: 'lib/index.js',
     types: 'lib/index.d.ts',
     files: ['lib/', 'statemachine/', 'lambda/', 'README.md'],
-    peerDependencies: { 'aws-cdk-lib': `^${infra.dependencies['aws-cdk-lib']}`, constructs: `^${infra.dependencies.constructs}` },
+    peerDependencies: {
+      'aws-cdk-lib': `^${infra.dependencies['aws-cdk-lib']}`,
+      constructs: `^${infra.dependencies.constructs}`,
+    },
   };
   fs.writeFileSync(path.join(outDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   fs.copyFileSync(path.join(INFRA, 'README.md'), path.join(outDir, 'README.md'));
@@ -71,5 +87,7 @@ if (require.main === module) {
     console.error(`error: ${(e as Error).message}`);
     process.exit(1);
   }
-  console.log(`${path.relative(process.cwd(), out)}: the package; npm pack ${path.relative(process.cwd(), out)} makes its tarball`);
+  console.log(
+    `${path.relative(process.cwd(), out)}: the package; npm pack ${path.relative(process.cwd(), out)} makes its tarball`,
+  );
 }

@@ -28,4 +28,6 @@ const template = standaloneTemplate({
 });
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, `${JSON.stringify(template, null, 2)}\n`);
-console.log(`${path.relative(process.cwd(), out)}: ${Object.keys(template.Parameters).length} parameters, ${Object.keys(template.Resources).length} resources`);
+console.log(
+  `${path.relative(process.cwd(), out)}: ${Object.keys(template.Parameters as object).length} parameters, ${Object.keys(template.Resources as object).length} resources`,
+);

@@ -16,14 +16,19 @@ const CFN_LINT = path.resolve(__dirname, '..', '..', '.venv', 'bin', 'cfn-lint')
  */
 function cfnLintErrors(templates: string[]): Map<string, string[]> {
   if (!fs.existsSync(CFN_LINT)) {
-    throw new Error(`${CFN_LINT} is missing: run 'make deps-py' at the repository root (installs requirements-dev.txt into .venv).`);
+    throw new Error(
+      `${CFN_LINT} is missing: run 'make deps-py' at the repository root (installs requirements-dev.txt into .venv).`,
+    );
   }
   let out: string;
   try {
-    out = execFileSync(CFN_LINT, ['--non-zero-exit-code', 'error', '--format', 'parseable', ...templates], { encoding: 'utf8', stdio: 'pipe' });
+    out = execFileSync(CFN_LINT, ['--non-zero-exit-code', 'error', '--format', 'parseable', ...templates], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
   } catch (e: any) {
     if (e.status !== 2 || !e.stdout) {
-      throw new Error(`cfn-lint failed (exit ${e.status}):\n${e.stdout}${e.stderr}`);
+      throw new Error(`cfn-lint failed (exit ${e.status}):\n${e.stdout}${e.stderr}`, { cause: e });
     }
     out = e.stdout; // exit code 2: errors found
   }
@@ -71,7 +76,10 @@ function variantTemplate(): string {
 
 /** What `make template` writes: the standalone template for plain CloudFormation. */
 function standaloneTemplateFile(): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sta-cfn-lint-')), 'ecs-single-task-autoscaling.template.json');
+  const file = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), 'sta-cfn-lint-')),
+    'ecs-single-task-autoscaling.template.json',
+  );
   fs.writeFileSync(file, JSON.stringify(standaloneTemplate(), null, 2));
   return file;
 }

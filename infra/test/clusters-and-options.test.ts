@@ -7,7 +7,10 @@ import { unbuiltLambdaCode } from '../lib/lambda-code';
 import { constructTemplate } from './helpers';
 
 const arn = (service: string, rest: string) => ({
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest]],
+  'Fn::Join': [
+    '',
+    ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest],
+  ],
 });
 
 const TWO_CLUSTERS: Partial<EcsSingleTaskAutoscalingProps> = {
@@ -20,21 +23,31 @@ const TWO_CLUSTERS: Partial<EcsSingleTaskAutoscalingProps> = {
     {
       clusterName: 'blue',
       autoScalingGroupNames: ['blue-a', 'blue-b'],
-      services: [{ serviceName: 'web', minTaskCount: 1 }, { serviceName: 'api', minTaskCount: 2, maxTaskCount: 9, nCount: 1 }],
+      services: [
+        { serviceName: 'web', minTaskCount: 1 },
+        { serviceName: 'api', minTaskCount: 2, maxTaskCount: 9, nCount: 1 },
+      ],
     },
     { clusterName: 'green', autoScalingGroupNames: ['green-a'], services: [{ serviceName: 'web', minTaskCount: 3 }] },
   ],
 };
 
 /** The properties of every resource of a type, by logical ID. */
-const all = (t: Template, type: string): [string, any][] => Object.entries(t.findResources(type)).map(([id, r]) => [id, r.Properties]);
-const env = (t: Template, prefix: string) => all(t, 'AWS::Lambda::Function').filter(([id]) => id.startsWith(prefix)).map(([, p]) => p.Environment?.Variables);
+const all = (t: Template, type: string): [string, any][] =>
+  Object.entries(t.findResources(type)).map(([id, r]) => [id, r.Properties]);
+const env = (t: Template, prefix: string) =>
+  all(t, 'AWS::Lambda::Function')
+    .filter(([id]) => id.startsWith(prefix))
+    .map(([, p]) => p.Environment?.Variables);
 
 describe('several clusters and services in one deployment', () => {
   const { template: t } = constructTemplate(TWO_CLUSTERS);
 
   test("one hook per group, each hook's metadata naming its own cluster", () => {
-    const hooks = all(t, 'AWS::AutoScaling::LifecycleHook').map(([, p]) => [p.AutoScalingGroupName, JSON.parse(p.NotificationMetadata).cluster]);
+    const hooks = all(t, 'AWS::AutoScaling::LifecycleHook').map(([, p]) => [
+      p.AutoScalingGroupName,
+      JSON.parse(p.NotificationMetadata).cluster,
+    ]);
     expect(hooks).toEqual([
       ['blue-a', 'blue'],
       ['blue-b', 'blue'],
@@ -71,22 +84,30 @@ describe('several clusters and services in one deployment', () => {
   test('IAM is scoped to every managed cluster, service and group, and no other', () => {
     const scaler = all(t, 'AWS::IAM::Role').find(([id]) => id.startsWith('StaTaskScalerFunctionRole'))![1];
     const statements = scaler.Policies[0].PolicyDocument.Statement;
-    expect(statements.find((s: any) => ([] as string[]).concat(s.Action).includes('ecs:UpdateService')).Resource).toEqual([
-      arn('ecs', ':service/blue/web'),
-      arn('ecs', ':service/blue/api'),
-      arn('ecs', ':service/green/web'),
-    ]);
-    expect(statements.find((s: any) => ([] as string[]).concat(s.Action).includes('ecs:DescribeContainerInstances')).Condition).toEqual({
+    expect(
+      statements.find((s: any) => ([] as string[]).concat(s.Action).includes('ecs:UpdateService')).Resource,
+    ).toEqual([arn('ecs', ':service/blue/web'), arn('ecs', ':service/blue/api'), arn('ecs', ':service/green/web')]);
+    expect(
+      statements.find((s: any) => ([] as string[]).concat(s.Action).includes('ecs:DescribeContainerInstances'))
+        .Condition,
+    ).toEqual({
       ArnEquals: { 'ecs:cluster': [arn('ecs', ':cluster/blue'), arn('ecs', ':cluster/green')] },
     });
-    const complete = all(t, 'AWS::IAM::Role').find(([id]) => id.startsWith('StaDrainWorkflowCompleteLifecycleRole'))![1];
-    expect(complete.Policies[0].PolicyDocument.Statement.find((s: any) => s.Action === 'autoscaling:CompleteLifecycleAction').Resource).toEqual(
+    const complete = all(t, 'AWS::IAM::Role').find(([id]) =>
+      id.startsWith('StaDrainWorkflowCompleteLifecycleRole'),
+    )![1];
+    expect(
+      complete.Policies[0].PolicyDocument.Statement.find((s: any) => s.Action === 'autoscaling:CompleteLifecycleAction')
+        .Resource,
+    ).toEqual(
       ['blue-a', 'blue-b', 'green-a'].map((g) => arn('autoscaling', `:autoScalingGroup:*:autoScalingGroupName/${g}`)),
     );
   });
 
   test('the dashboard shows the custom metrics per cluster and the latest scaler decision per service', () => {
-    const body = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+    const body = JSON.stringify(
+      Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody,
+    );
     expect(body).toContain('\\"Cluster\\",\\"blue\\"');
     expect(body).toContain('\\"Cluster\\",\\"green\\"');
     expect(body).toContain('stats latest(`fields.decision`)');
@@ -94,12 +115,19 @@ describe('several clusters and services in one deployment', () => {
   });
 
   test('refused: Spot warnings (they name no cluster), a group in two clusters, no service at all, both forms at once', () => {
-    expect(() => constructTemplate({ ...TWO_CLUSTERS, spotInterruptionHandling: true })).toThrow(/spotInterruptionHandling needs exactly one cluster/);
-    const clusters = TWO_CLUSTERS.clusters!;
-    expect(() => constructTemplate({ ...TWO_CLUSTERS, clusters: [clusters[0], { ...clusters[1], autoScalingGroupNames: ['blue-a'] }] })).toThrow(
-      /duplicates \(blue-a\)/,
+    expect(() => constructTemplate({ ...TWO_CLUSTERS, spotInterruptionHandling: true })).toThrow(
+      /spotInterruptionHandling needs exactly one cluster/,
     );
-    expect(() => constructTemplate({ ...TWO_CLUSTERS, clusters: clusters.map((c) => ({ ...c, services: [] })) })).toThrow(/at least one service/);
+    const clusters = TWO_CLUSTERS.clusters!;
+    expect(() =>
+      constructTemplate({
+        ...TWO_CLUSTERS,
+        clusters: [clusters[0], { ...clusters[1], autoScalingGroupNames: ['blue-a'] }],
+      }),
+    ).toThrow(/duplicates \(blue-a\)/);
+    expect(() =>
+      constructTemplate({ ...TWO_CLUSTERS, clusters: clusters.map((c) => ({ ...c, services: [] })) }),
+    ).toThrow(/at least one service/);
     expect(() => constructTemplate({ ...TWO_CLUSTERS, clusterName: 'x' })).toThrow(/either clusters or clusterName/);
   });
 });
@@ -114,17 +142,35 @@ describe('deployment options', () => {
     const { template } = constructTemplate({ deregistrationScope: 'tagged', deregistrationTag: { value: 'prod' } });
     const condition = { StringEquals: { 'aws:ResourceTag/ecs-single-task-autoscaling:drain': 'prod' } };
     expect(deregistration(template)).toEqual([
-      { Effect: 'Allow', Action: 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer', Resource: arn('elasticloadbalancing', ':loadbalancer/*'), Condition: condition },
-      { Effect: 'Allow', Action: 'elasticloadbalancing:DeregisterTargets', Resource: arn('elasticloadbalancing', ':targetgroup/*'), Condition: condition },
+      {
+        Effect: 'Allow',
+        Action: 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer',
+        Resource: arn('elasticloadbalancing', ':loadbalancer/*'),
+        Condition: condition,
+      },
+      {
+        Effect: 'Allow',
+        Action: 'elasticloadbalancing:DeregisterTargets',
+        Resource: arn('elasticloadbalancing', ':targetgroup/*'),
+        Condition: condition,
+      },
     ]);
-    expect(() => constructTemplate({ deregistrationTag: { value: 'x' } })).toThrow(/deregistrationTag needs deregistrationScope 'tagged'/);
-    expect(() => constructTemplate({ deregistrationScope: 'tagged', restrictDeregistrationToConfigured: true })).toThrow(/means deregistrationScope 'listed'/);
+    expect(() => constructTemplate({ deregistrationTag: { value: 'x' } })).toThrow(
+      /deregistrationTag needs deregistrationScope 'tagged'/,
+    );
+    expect(() =>
+      constructTemplate({ deregistrationScope: 'tagged', restrictDeregistrationToConfigured: true }),
+    ).toThrow(/means deregistrationScope 'listed'/);
   });
 
   test('a VPC: every function in its subnets with one shared security group, and the interfaces Lambda needs', () => {
     const app = new App();
     const stack = new Stack(app, 'Net');
-    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['a', 'b'], privateSubnetIds: ['subnet-1', 'subnet-2'] });
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['a', 'b'],
+      privateSubnetIds: ['subnet-1', 'subnet-2'],
+    });
     new EcsSingleTaskAutoscaling(stack, 'Sta', {
       clusterName: 'c',
       serviceName: 's',
@@ -137,7 +183,10 @@ describe('deployment options', () => {
     t.resourceCountIs('AWS::EC2::SecurityGroup', 1);
     const sg = Object.keys(t.findResources('AWS::EC2::SecurityGroup'))[0];
     for (const [, fn] of all(t, 'AWS::Lambda::Function')) {
-      expect(fn.VpcConfig).toEqual({ SubnetIds: ['subnet-1', 'subnet-2'], SecurityGroupIds: [{ 'Fn::GetAtt': [sg, 'GroupId'] }] });
+      expect(fn.VpcConfig).toEqual({
+        SubnetIds: ['subnet-1', 'subnet-2'],
+        SecurityGroupIds: [{ 'Fn::GetAtt': [sg, 'GroupId'] }],
+      });
     }
     const role = all(t, 'AWS::IAM::Role').find(([id]) => id.startsWith('StaSweeperFunctionRole'))![1];
     const create = role.Policies[0].PolicyDocument.Statement.find((s: any) => s.Sid === 'VpcCreateInterfaces');
@@ -145,7 +194,21 @@ describe('deployment options', () => {
       arn('ec2', ':network-interface/*'),
       arn('ec2', ':subnet/subnet-1'),
       arn('ec2', ':subnet/subnet-2'),
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':security-group/', { 'Fn::GetAtt': [sg, 'GroupId'] }]] },
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':ec2:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':security-group/',
+            { 'Fn::GetAtt': [sg, 'GroupId'] },
+          ],
+        ],
+      },
     ]);
   });
 
@@ -157,7 +220,11 @@ describe('deployment options', () => {
       serviceName: 's',
       autoScalingGroupNames: ['g'],
       minTaskCount: 1,
-      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'B', 'arn:aws:iam::123456789012:policy/boundary'),
+      permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(
+        stack,
+        'B',
+        'arn:aws:iam::123456789012:policy/boundary',
+      ),
       tags: { team: 'platform' },
       lambdaCode: () => unbuiltLambdaCode(),
     });
@@ -165,16 +232,29 @@ describe('deployment options', () => {
     const roles = all(t, 'AWS::IAM::Role');
     expect(roles.length).toBeGreaterThan(8);
     for (const [id, role] of roles) {
-      expect({ id, boundary: role.PermissionsBoundary }).toEqual({ id, boundary: 'arn:aws:iam::123456789012:policy/boundary' });
+      expect({ id, boundary: role.PermissionsBoundary }).toEqual({
+        id,
+        boundary: 'arn:aws:iam::123456789012:policy/boundary',
+      });
     }
-    for (const type of ['AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::SQS::Queue', 'AWS::SNS::Topic', 'AWS::StepFunctions::StateMachine', 'AWS::Logs::LogGroup']) {
+    for (const type of [
+      'AWS::Lambda::Function',
+      'AWS::IAM::Role',
+      'AWS::SQS::Queue',
+      'AWS::SNS::Topic',
+      'AWS::StepFunctions::StateMachine',
+      'AWS::Logs::LogGroup',
+    ]) {
       for (const [id, p] of all(t, type)) {
-        expect({ id, tags: p.Tags ?? p.TagsEntries }).toEqual({ id, tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }]) });
+        expect({ id, tags: p.Tags ?? p.TagsEntries }).toEqual({
+          id,
+          tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }]),
+        });
       }
     }
   });
 
-  test('the log groups\' removal policy is configurable', () => {
+  test("the log groups' removal policy is configurable", () => {
     const { template } = constructTemplate({ logRemovalPolicy: RemovalPolicy.DESTROY });
     for (const g of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
       expect(g.DeletionPolicy).toBe('Delete');
@@ -182,8 +262,11 @@ describe('deployment options', () => {
   });
 
   test('the state machine definition can come from the props', () => {
-    const definition = '{"StartAt":"Done","States":{"Done":{"Type":"Pass","Comment":"${DrainDeadlineSeconds}","End":true}}}';
+    const definition =
+      '{"StartAt":"Done","States":{"Done":{"Type":"Pass","Comment":"${DrainDeadlineSeconds}","End":true}}}';
     const { template } = constructTemplate({ stateMachineDefinition: definition });
-    expect(Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0].Properties.DefinitionString).toBe(definition);
+    expect(
+      Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0].Properties.DefinitionString,
+    ).toBe(definition);
   });
 });

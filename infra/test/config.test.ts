@@ -71,7 +71,9 @@ describe('app parameters (CDK context)', () => {
     expect(defaults.construct.dashboard).toBeUndefined();
     expect(() => fromContext({ sweepRateMinutes: 'often' })).toThrow(/sweepRateMinutes must be a non-negative integer/);
 
-    const app = new App({ context: { configFile: EXAMPLE_CONFIG, dashboard: 'false', logKmsKeyArn: c.construct.logEncryptionKeyArn } });
+    const app = new App({
+      context: { configFile: EXAMPLE_CONFIG, dashboard: 'false', logKmsKeyArn: c.construct.logEncryptionKeyArn },
+    });
     const t = Template.fromStack(buildApp(app, () => unbuiltLambdaCode()));
     t.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
     for (const g of Object.values(t.findResources('AWS::Logs::LogGroup'))) {
@@ -84,7 +86,9 @@ describe('app parameters (CDK context)', () => {
       /clusterName is required[\s\S]*serviceName is required[\s\S]*autoScalingGroupNames is required[\s\S]*minTaskCount is required[\s\S]*/,
     );
     expect(() => fromContext({ nCount: 'two' })).toThrow(/nCount must be a non-negative integer, got "two"/);
-    expect(() => fromContext({ spotInterruptionHandling: 'yes' })).toThrow(/spotInterruptionHandling must be true or false/);
+    expect(() => fromContext({ spotInterruptionHandling: 'yes' })).toThrow(
+      /spotInterruptionHandling must be true or false/,
+    );
     expect(() => fromContext({ logRetentionDays: '31' })).toThrow(/logRetentionDays must be one of/);
     expect(() => fromContext({ lambdaAssets: 'none' })).toThrow(/lambdaAssets must be build or auto/);
   });
@@ -98,7 +102,9 @@ describe('app parameters (CDK context)', () => {
 
   test('without the Rust build, the default (deploy) mode refuses to synthesize and names make build', () => {
     const app = new App({ context: { configFile: EXAMPLE_CONFIG } });
-    const assetsMissing = !fs.existsSync(path.resolve(__dirname, '..', '..', 'target', 'lambda', 'drain-ecs', 'bootstrap.zip'));
+    const assetsMissing = !fs.existsSync(
+      path.resolve(__dirname, '..', '..', 'target', 'lambda', 'drain-ecs', 'bootstrap.zip'),
+    );
     if (assetsMissing) {
       expect(() => buildApp(app)).toThrow(/bootstrap\.zip is missing: build the Lambdas first with 'make build'/);
     } else {
@@ -106,7 +112,7 @@ describe('app parameters (CDK context)', () => {
     }
   });
 
-  test("with lambdaAssets=auto, a missing build is replaced by the stand-in and reported", () => {
+  test('with lambdaAssets=auto, a missing build is replaced by the stand-in and reported', () => {
     const app = new App({ context: { configFile: EXAMPLE_CONFIG, lambdaAssets: 'auto' } });
     expect(() => buildApp(app)).not.toThrow();
   });
@@ -114,7 +120,11 @@ describe('app parameters (CDK context)', () => {
 
 describe('app parameters for several clusters and services, and deployment options', () => {
   const clusters = [
-    { clusterName: 'blue', autoScalingGroupNames: ['blue-a'], services: [{ serviceName: 'web', minTaskCount: 2, maxTaskCount: 6 }] },
+    {
+      clusterName: 'blue',
+      autoScalingGroupNames: ['blue-a'],
+      services: [{ serviceName: 'web', minTaskCount: 2, maxTaskCount: 6 }],
+    },
     { clusterName: 'green', autoScalingGroupNames: ['green-a', 'green-b'], services: [] },
   ];
 
@@ -122,24 +132,41 @@ describe('app parameters for several clusters and services, and deployment optio
     const c = fromContext({ clusters: JSON.stringify(clusters), stackName: 'drain-all' });
     expect(c.stackName).toBe('drain-all');
     expect(c.construct.clusters).toEqual([
-      { clusterName: 'blue', autoScalingGroupNames: ['blue-a'], services: [{ serviceName: 'web', minTaskCount: 2, maxTaskCount: 6, nCount: undefined, autoScalingGroupName: undefined }] },
+      {
+        clusterName: 'blue',
+        autoScalingGroupNames: ['blue-a'],
+        services: [
+          { serviceName: 'web', minTaskCount: 2, maxTaskCount: 6, nCount: undefined, autoScalingGroupName: undefined },
+        ],
+      },
       { clusterName: 'green', autoScalingGroupNames: ['green-a', 'green-b'], services: [] },
     ]);
     expect(() => fromContext({ clusters })).toThrow(/stackName is required with several clusters/);
     expect(() => fromContext({ clusters, stackName: 's', clusterName: 'x' })).toThrow(/either clusters or clusterName/);
-    expect(() => fromContext({ clusters: [{ clusterName: 'x', autoScalingGroupNames: [], services: [{ minTaskCount: 'a', typo: 1 }] }], stackName: 's' })).toThrow(
+    expect(() =>
+      fromContext({
+        clusters: [{ clusterName: 'x', autoScalingGroupNames: [], services: [{ minTaskCount: 'a', typo: 1 }] }],
+        stackName: 's',
+      }),
+    ).toThrow(
       /clusters\[0\]\.autoScalingGroupNames must be a non-empty array[\s\S]*clusters\[0\]\.services\[0\]: unknown field typo[\s\S]*minTaskCount must be a non-negative integer/,
     );
   });
 
   test('one cluster, several services; the stack name follows the cluster', () => {
-    const c = fromContext({ clusterName: 'prod_eu', autoScalingGroupNames: 'a', services: '[{"serviceName":"web","minTaskCount":1},{"serviceName":"api","minTaskCount":0,"nCount":2}]' });
+    const c = fromContext({
+      clusterName: 'prod_eu',
+      autoScalingGroupNames: 'a',
+      services: '[{"serviceName":"web","minTaskCount":1},{"serviceName":"api","minTaskCount":0,"nCount":2}]',
+    });
     expect(c.stackName).toBe('EcsSingleTaskAutoscaling-prod-eu');
     expect(c.construct.clusters![0].services!.map((s) => [s.serviceName, s.minTaskCount, s.nCount])).toEqual([
       ['web', 1, undefined],
       ['api', 0, 2],
     ]);
-    expect(() => fromContext({ clusterName: 'c', autoScalingGroupNames: 'a', services: '[]', serviceName: 'web' })).toThrow(/either services or serviceName/);
+    expect(() =>
+      fromContext({ clusterName: 'c', autoScalingGroupNames: 'a', services: '[]', serviceName: 'web' }),
+    ).toThrow(/either services or serviceName/);
   });
 
   test('log removal policy, VPC, permissions boundary, tags, deregistration scope', () => {
@@ -155,19 +182,46 @@ describe('app parameters for several clusters and services, and deployment optio
       deregistrationTagValue: 'prod',
     });
     expect(c.construct.logRemovalPolicy).toBe('destroy');
-    expect(c.construct.network).toEqual({ vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-1', 'subnet-2'], securityGroupIds: ['sg-1'] });
+    expect(c.construct.network).toEqual({
+      vpcId: 'vpc-0123456789abcdef0',
+      subnetIds: ['subnet-1', 'subnet-2'],
+      securityGroupIds: ['sg-1'],
+    });
     expect(c.construct.deregistrationTag).toEqual({ key: undefined, value: 'prod' });
     expect(c.tags).toEqual({ team: 'platform' });
-    const t = Template.fromStack(buildApp(new App({ context: { configFile: EXAMPLE_CONFIG, subnetIds: 'subnet-0123456789abcdef0', vpcId: 'vpc-0123456789abcdef0', securityGroupIds: 'sg-0123456789abcdef0', permissionsBoundaryArn: c.construct.permissionsBoundaryArn, tags: '{"team":"platform"}' } }), () => unbuiltLambdaCode()));
+    const t = Template.fromStack(
+      buildApp(
+        new App({
+          context: {
+            configFile: EXAMPLE_CONFIG,
+            subnetIds: 'subnet-0123456789abcdef0',
+            vpcId: 'vpc-0123456789abcdef0',
+            securityGroupIds: 'sg-0123456789abcdef0',
+            permissionsBoundaryArn: c.construct.permissionsBoundaryArn,
+            tags: '{"team":"platform"}',
+          },
+        }),
+        () => unbuiltLambdaCode(),
+      ),
+    );
     for (const fn of Object.values(t.findResources('AWS::Lambda::Function'))) {
-      expect(fn.Properties.VpcConfig).toEqual({ SubnetIds: ['subnet-0123456789abcdef0'], SecurityGroupIds: ['sg-0123456789abcdef0'] });
+      expect(fn.Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0123456789abcdef0'],
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+      });
       expect(fn.Properties.Tags).toContainEqual({ Key: 'team', Value: 'platform' });
     }
     for (const role of Object.values(t.findResources('AWS::IAM::Role'))) {
       expect(role.Properties.PermissionsBoundary).toBe(c.construct.permissionsBoundaryArn);
     }
-    expect(() => fromContext({ configFile: EXAMPLE_CONFIG, logRemovalPolicy: 'keep' })).toThrow(/logRemovalPolicy must be retain, destroy or retain-on-update-or-delete/);
-    expect(() => fromContext({ configFile: EXAMPLE_CONFIG, subnetIds: 'subnet-1' })).toThrow(/subnetIds and securityGroupIds need vpcId/);
-    expect(() => fromContext({ configFile: EXAMPLE_CONFIG, tags: '["a"]' })).toThrow(/tags must be a JSON object of strings/);
+    expect(() => fromContext({ configFile: EXAMPLE_CONFIG, logRemovalPolicy: 'keep' })).toThrow(
+      /logRemovalPolicy must be retain, destroy or retain-on-update-or-delete/,
+    );
+    expect(() => fromContext({ configFile: EXAMPLE_CONFIG, subnetIds: 'subnet-1' })).toThrow(
+      /subnetIds and securityGroupIds need vpcId/,
+    );
+    expect(() => fromContext({ configFile: EXAMPLE_CONFIG, tags: '["a"]' })).toThrow(
+      /tags must be a JSON object of strings/,
+    );
   });
 });

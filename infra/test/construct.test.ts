@@ -10,7 +10,10 @@ import { constructTemplate, placeholdersOf, resourceById } from './helpers';
 // ---- expected values, written out by hand (not derived from lib/) --------------------------
 
 const arn = (service: string, rest: string) => ({
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest]],
+  'Fn::Join': [
+    '',
+    ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, rest],
+  ],
 });
 const CLUSTER = arn('ecs', ':cluster/test-cluster');
 const CLUSTER_INSTANCES = arn('ecs', ':container-instance/test-cluster/*');
@@ -63,7 +66,16 @@ function expectPolicy(template: Template, name: LambdaName, calls: Stmt[]) {
     actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
     resources: [{ 'Fn::GetAtt': [logGroupId, 'Arn'] }],
   };
-  expect(statements).toEqual(canonical([logs, ...calls].map((s) => ({ Effect: 'Allow', Action: s.actions, Resource: s.resources, Condition: s.condition }))));
+  expect(statements).toEqual(
+    canonical(
+      [logs, ...calls].map((s) => ({
+        Effect: 'Allow',
+        Action: s.actions,
+        Resource: s.resources,
+        Condition: s.condition,
+      })),
+    ),
+  );
 }
 
 // ---- the functions ---------------------------------------------------------------------------
@@ -82,7 +94,12 @@ describe('functions', () => {
         Runtime: 'provided.al2023',
         Architectures: ['arm64'],
         Handler: 'bootstrap',
-        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN', LogGroup: { Ref: logGroupId } },
+        LoggingConfig: {
+          LogFormat: 'JSON',
+          ApplicationLogLevel: 'INFO',
+          SystemLogLevel: 'WARN',
+          LogGroup: { Ref: logGroupId },
+        },
         Role: { 'Fn::GetAtt': [roleId, 'Arn'] },
       });
     }
@@ -99,14 +116,17 @@ describe('functions', () => {
   });
 
   test('one role per function', () => {
-    const roles = new Set(Object.values(template.findResources('AWS::Lambda::Function')).map((f) => JSON.stringify(f.Properties.Role)));
+    const roles = new Set(
+      Object.values(template.findResources('AWS::Lambda::Function')).map((f) => JSON.stringify(f.Properties.Role)),
+    );
     expect(roles.size).toBe(6);
   });
 
   test('environment: drain-ecs and deregister-lb know the cluster; only drain-ecs the groups', () => {
     const env = (name: LambdaName) =>
-      Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(FUNCTION_IDS[name]))![1].Properties
-        .Environment?.Variables;
+      Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+        id.startsWith(FUNCTION_IDS[name]),
+      )![1].Properties.Environment?.Variables;
     expect(env('drain-ecs')).toEqual({ ECS_CLUSTER: 'test-cluster', MANAGED_ASG_NAMES: 'test-cluster-asg' });
     expect(env('deregister-lb')).toEqual({ ECS_CLUSTER: 'test-cluster' });
     expect(env('check-drained')).toBeUndefined();
@@ -115,8 +135,9 @@ describe('functions', () => {
   });
 
   test('environment: the sweeper knows the state machine, the groups, the hook and the cluster', () => {
-    const env = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaSweeper'))![1].Properties
-      .Environment.Variables;
+    const env = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('StaSweeper'),
+    )![1].Properties.Environment.Variables;
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook').props;
     expect(env).toEqual({
@@ -126,14 +147,20 @@ describe('functions', () => {
       ECS_CLUSTER: 'test-cluster',
     });
     expect(hook.LifecycleHookName).toBe(env.LIFECYCLE_HOOK_NAME);
-    const twoGroups = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'], lifecycleHookName: 'drain-hook' }).template;
-    const env2 = Object.entries(twoGroups.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaSweeper'))![1].Properties
-      .Environment.Variables;
+    const twoGroups = constructTemplate({
+      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      lifecycleHookName: 'drain-hook',
+    }).template;
+    const env2 = Object.entries(twoGroups.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('StaSweeper'),
+    )![1].Properties.Environment.Variables;
     expect(env2).toMatchObject({ MANAGED_ASG_NAMES: 'asg-a,asg-b', LIFECYCLE_HOOK_NAME: 'drain-hook' });
   });
 
   test('the sweeper is not retried by Lambda either: the next sweep finds the same instances', () => {
-    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaSweeper'))!;
+    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
+      i.startsWith('StaSweeper'),
+    )!;
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: sweeper },
       MaximumRetryAttempts: 0,
@@ -142,7 +169,10 @@ describe('functions', () => {
   });
 
   test('the task scaler is not retried by Lambda: the next tick does the work', () => {
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
   });
 });
 
@@ -196,11 +226,20 @@ describe('IAM, one least-privilege role per function', () => {
     const { statements } = rolePolicy(t, 'deregister-lb');
     expect(statements).toContainEqual({
       actions: ['elasticloadbalancing:DeregisterInstancesFromLoadBalancer'],
-      resources: [arn('elasticloadbalancing', ':loadbalancer/elb-a'), arn('elasticloadbalancing', ':loadbalancer/elb-b')],
+      resources: [
+        arn('elasticloadbalancing', ':loadbalancer/elb-a'),
+        arn('elasticloadbalancing', ':loadbalancer/elb-b'),
+      ],
     });
     expect(statements).toContainEqual({ actions: ['elasticloadbalancing:DeregisterTargets'], resources: [tg] });
-    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StaDrainWorkflowDeregisterLb'))![1];
-    expect(fn.Properties.Environment.Variables).toEqual({ ECS_CLUSTER: 'test-cluster', CLASSIC_ELB_NAMES: 'elb-a,elb-b', TARGET_GROUP_ARNS: tg });
+    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('StaDrainWorkflowDeregisterLb'),
+    )![1];
+    expect(fn.Properties.Environment.Variables).toEqual({
+      ECS_CLUSTER: 'test-cluster',
+      CLASSIC_ELB_NAMES: 'elb-a,elb-b',
+      TARGET_GROUP_ARNS: tg,
+    });
   });
 
   test('deregister-lb restricted with nothing configured gets no deregistration at all', () => {
@@ -249,7 +288,17 @@ describe('IAM, one least-privilege role per function', () => {
           {
             'Fn::Join': [
               '',
-              ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':execution:', { 'Fn::GetAtt': [sm, 'Name'] }, ':*'],
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':states:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':execution:',
+                { 'Fn::GetAtt': [sm, 'Name'] },
+                ':*',
+              ],
             ],
           },
         ],
@@ -285,9 +334,13 @@ describe('IAM, one least-privilege role per function', () => {
 
   test('the state machine may invoke exactly the four drain functions, unqualified', () => {
     const { props } = resourceById(template, 'AWS::IAM::Policy', 'StaDrainWorkflowDrainStateMachineRoleDefaultPolicy');
-    const invoke = props.PolicyDocument.Statement.filter((s: any) => [].concat(s.Action).some((a: string) => a.startsWith('lambda:')));
+    const invoke = props.PolicyDocument.Statement.filter((s: any) =>
+      [].concat(s.Action).some((a: string) => a.startsWith('lambda:')),
+    );
     const fnArn = (name: LambdaName) => {
-      const id = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith(FUNCTION_IDS[name]))!;
+      const id = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
+        i.startsWith(FUNCTION_IDS[name]),
+      )!;
       return { 'Fn::GetAtt': [id, 'Arn'] };
     };
     expect(invoke).toEqual([
@@ -315,17 +368,34 @@ describe('IAM, one least-privilege role per function', () => {
           ],
           Resource: '*',
         },
-        { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], Resource: '*' },
+        {
+          Effect: 'Allow',
+          Action: [
+            'xray:PutTraceSegments',
+            'xray:PutTelemetryRecords',
+            'xray:GetSamplingRules',
+            'xray:GetSamplingTargets',
+          ],
+          Resource: '*',
+        },
       ]),
     );
   });
 
   test('EventBridge may only start the drain state machine; the scheduler may only invoke the scaler and dead-letter', () => {
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
-    const eventsPolicy = resourceById(template, 'AWS::IAM::Policy', 'StaDrainWorkflowDrainStateMachineEventsRoleDefaultPolicy').props;
-    expect(eventsPolicy.PolicyDocument.Statement).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: sm } }]);
+    const eventsPolicy = resourceById(
+      template,
+      'AWS::IAM::Policy',
+      'StaDrainWorkflowDrainStateMachineEventsRoleDefaultPolicy',
+    ).props;
+    expect(eventsPolicy.PolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: sm } },
+    ]);
 
-    const scaler = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaTaskScaler'))!;
+    const scaler = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
+      i.startsWith('StaTaskScaler'),
+    )!;
     const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
     const scheduleRole = resourceById(template, 'AWS::IAM::Role', 'StaTaskScalerScheduleRole').props;
     expect(scheduleRole.AssumeRolePolicyDocument.Statement).toEqual([
@@ -361,7 +431,11 @@ describe('lifecycle hook and EventBridge rules', () => {
       LifecycleHookName: 'Test-Sta-748C0C3F-drain', // unique to the construct by default
     });
     expect(JSON.parse(hook.NotificationMetadata)).toEqual({ cluster: 'test-cluster' });
-    const named = resourceById(constructTemplate({ lifecycleHookName: 'drain' }).template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook');
+    const named = resourceById(
+      constructTemplate({ lifecycleHookName: 'drain' }).template,
+      'AWS::AutoScaling::LifecycleHook',
+      'StaTerminateHook',
+    );
     expect(named.props.LifecycleHookName).toBe('drain');
   });
 
@@ -396,7 +470,12 @@ describe('lifecycle hook and EventBridge rules', () => {
       ['test-cluster-asg'].includes(event.detail.AutoScalingGroupName) &&
       [hookName].includes(event.detail.LifecycleHookName);
     expect(matches(fixture, fixture.detail.LifecycleHookName)).toBe(true);
-    expect(matches({ ...fixture, detail: { ...fixture.detail, AutoScalingGroupName: 'other' } }, fixture.detail.LifecycleHookName)).toBe(false);
+    expect(
+      matches(
+        { ...fixture, detail: { ...fixture.detail, AutoScalingGroupName: 'other' } },
+        fixture.detail.LifecycleHookName,
+      ),
+    ).toBe(false);
     expect(matches(fixture, 'someone-elses-hook')).toBe(false);
   });
 
@@ -404,7 +483,9 @@ describe('lifecycle hook and EventBridge rules', () => {
     const { template } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
     const hooks = template.findResources('AWS::AutoScaling::LifecycleHook');
     expect(Object.values(hooks).map((h) => h.Properties.AutoScalingGroupName)).toEqual(['asg-a', 'asg-b']);
-    expect(new Set(Object.values(hooks).map((h) => h.Properties.LifecycleHookName))).toEqual(new Set(['Test-Sta-748C0C3F-drain']));
+    expect(new Set(Object.values(hooks).map((h) => h.Properties.LifecycleHookName))).toEqual(
+      new Set(['Test-Sta-748C0C3F-drain']),
+    );
     const rule = resourceById(template, 'AWS::Events::Rule', 'StaDrainWorkflowTerminateLifecycleActionRule').props;
     expect(rule.EventPattern.detail).toEqual({
       AutoScalingGroupName: ['asg-a', 'asg-b'],
@@ -417,8 +498,15 @@ describe('lifecycle hook and EventBridge rules', () => {
     template.resourceCountIs('AWS::Events::Rule', 2);
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     const rule = resourceById(template, 'AWS::Events::Rule', 'StaDrainWorkflowSpotInterruptionWarningRule').props;
-    expect(rule.EventPattern).toEqual({ source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] });
-    expect(rule.Targets[0]).toMatchObject({ Arn: { Ref: sm }, RetryPolicy: { MaximumRetryAttempts: 20 }, DeadLetterConfig: expect.anything() });
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 Spot Instance Interruption Warning'],
+    });
+    expect(rule.Targets[0]).toMatchObject({
+      Arn: { Ref: sm },
+      RetryPolicy: { MaximumRetryAttempts: 20 },
+      DeadLetterConfig: expect.anything(),
+    });
     constructTemplate({ spotInterruptionHandling: false }).template.resourceCountIs('AWS::Events::Rule', 1);
   });
 
@@ -426,7 +514,8 @@ describe('lifecycle hook and EventBridge rules', () => {
     const { template } = constructTemplate({ spotInterruptionHandling: true });
     const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue');
     expect(dlq.props).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
-    const policy = resourceById(template, 'AWS::SQS::QueuePolicy', 'StaDeadLetterQueuePolicy').props.PolicyDocument.Statement;
+    const policy = resourceById(template, 'AWS::SQS::QueuePolicy', 'StaDeadLetterQueuePolicy').props.PolicyDocument
+      .Statement;
     expect(policy).toContainEqual(
       expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
     );
@@ -508,7 +597,12 @@ describe('state machine', () => {
       .filter((s) => s.Type === 'Task')
       .map((s) => s.Parameters.FunctionName);
     expect(new Set(functionNames)).toEqual(
-      new Set(['<DrainEcsFunctionArn>', '<DeregisterLbFunctionArn>', '<CheckDrainedFunctionArn>', '<CompleteLifecycleFunctionArn>']),
+      new Set([
+        '<DrainEcsFunctionArn>',
+        '<DeregisterLbFunctionArn>',
+        '<CheckDrainedFunctionArn>',
+        '<CompleteLifecycleFunctionArn>',
+      ]),
     );
   });
 
@@ -542,7 +636,9 @@ describe('task scaler schedule', () => {
   test('every minute, with the predecessor-compatible JSON input', () => {
     const { template } = constructTemplate();
     const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaTaskScalerSchedule').props;
-    const scaler = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaTaskScaler'))!;
+    const scaler = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
+      i.startsWith('StaTaskScaler'),
+    )!;
     expect(schedule).toMatchObject({
       ScheduleExpression: 'rate(1 minute)',
       FlexibleTimeWindow: { Mode: 'OFF' },
@@ -550,7 +646,9 @@ describe('task scaler schedule', () => {
       Target: {
         Arn: { 'Fn::GetAtt': [scaler, 'Arn'] },
         RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
-        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id, 'Arn'] } },
+        DeadLetterConfig: {
+          Arn: { 'Fn::GetAtt': [resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id, 'Arn'] },
+        },
       },
     });
     expect(JSON.parse(schedule.Target.Input)).toEqual({
@@ -585,7 +683,9 @@ describe('task scaler schedule', () => {
   test('the sweeper every five minutes (sweepRate), input {}, retries within one period, its own role', () => {
     const { template } = constructTemplate();
     const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaSweeperSchedule').props;
-    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaSweeper'))!;
+    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
+      i.startsWith('StaSweeper'),
+    )!;
     const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
     const role = resourceById(template, 'AWS::IAM::Role', 'StaSweeperScheduleRole');
     expect(schedule).toEqual({
@@ -607,14 +707,21 @@ describe('task scaler schedule', () => {
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [dlq, 'Arn'] } },
       ]),
     );
-    const everyMinute = resourceById(constructTemplate({ sweepRate: Duration.minutes(1) }).template, 'AWS::Scheduler::Schedule', 'StaSweeperSchedule');
+    const everyMinute = resourceById(
+      constructTemplate({ sweepRate: Duration.minutes(1) }).template,
+      'AWS::Scheduler::Schedule',
+      'StaSweeperSchedule',
+    );
     expect(everyMinute.props.ScheduleExpression).toBe('rate(1 minute)');
     expect(everyMinute.props.Target.RetryPolicy.MaximumEventAgeInSeconds).toBe(60);
   });
 
   test('a sweep rate not below the heartbeat timeout is warned about', () => {
     const { stack } = constructTemplate({ sweepRate: Duration.minutes(10) });
-    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('sweepRate .* is not below heartbeatTimeout'));
+    const warnings = Annotations.fromStack(stack).findWarning(
+      '*',
+      Match.stringLikeRegexp('sweepRate .* is not below heartbeatTimeout'),
+    );
     expect(warnings).toHaveLength(1);
     const { stack: ok } = constructTemplate();
     expect(Annotations.fromStack(ok).findWarning('*', Match.stringLikeRegexp('sweepRate'))).toHaveLength(0);
@@ -669,7 +776,9 @@ describe('alarms', () => {
       EvaluationPeriods: 1,
       Threshold: 1,
     });
-    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith('StaSweeper'))!;
+    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
+      i.startsWith('StaSweeper'),
+    )!;
     const errors = resourceById(template, 'AWS::CloudWatch::Alarm', 'StaMonitoringSweeperErrorsAlarm').props;
     expect(errors).toMatchObject({
       Namespace: 'AWS/Lambda',
@@ -689,7 +798,9 @@ function dashboardBody(template: Template): any {
   expect(dashboards).toHaveLength(1);
   const [delimiter, parts] = dashboards[0].Properties.DashboardBody['Fn::Join'];
   const flat = (parts as unknown[])
-    .map((p: any) => (typeof p === 'string' ? p : p.Ref !== undefined ? `<${p.Ref}>` : `<${p['Fn::GetAtt'].join('.')}>`))
+    .map((p: any) =>
+      typeof p === 'string' ? p : p.Ref !== undefined ? `<${p.Ref}>` : `<${p['Fn::GetAtt'].join('.')}>`,
+    )
     .join(delimiter);
   return JSON.parse(flat);
 }
@@ -716,7 +827,7 @@ describe('dashboard', () => {
   const metrics = dashboardMetrics(body);
   const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
 
-  test('the functions\' own metrics, namespace EcsSingleTaskAutoscaling, dimension Cluster = the cluster', () => {
+  test("the functions' own metrics, namespace EcsSingleTaskAutoscaling, dimension Cluster = the cluster", () => {
     const custom = metrics.filter((m) => m.startsWith('EcsSingleTaskAutoscaling/'));
     expect([...new Set(custom)].sort()).toEqual(
       [
@@ -807,10 +918,14 @@ describe('props are validated', () => {
   test('the drain deadline stays below min(48 h, 100 x heartbeat timeout)', () => {
     // 100 x 60 s = 6000 s
     fails({ heartbeatTimeout: Duration.seconds(60), drainDeadline: Duration.seconds(6000) }, /drainDeadline .* 6000 s/);
-    expect(() => constructTemplate({ heartbeatTimeout: Duration.seconds(60), drainDeadline: Duration.seconds(5999) })).not.toThrow();
+    expect(() =>
+      constructTemplate({ heartbeatTimeout: Duration.seconds(60), drainDeadline: Duration.seconds(5999) }),
+    ).not.toThrow();
     // 100 x 7200 s is above 48 h: 48 h wins
     fails({ heartbeatTimeout: Duration.hours(2), drainDeadline: Duration.hours(48) }, /172800 s/);
-    expect(() => constructTemplate({ heartbeatTimeout: Duration.hours(2), drainDeadline: Duration.hours(47) })).not.toThrow();
+    expect(() =>
+      constructTemplate({ heartbeatTimeout: Duration.hours(2), drainDeadline: Duration.hours(47) }),
+    ).not.toThrow();
     fails({ drainDeadline: Duration.seconds(0) }, /drainDeadline/);
     fails({ drainDeadline: Duration.millis(1500) }, /drainDeadline must be a whole number of seconds/);
   });
@@ -827,7 +942,10 @@ describe('props are validated', () => {
     fails({ deadlineResult: 'DEFAULT' as any }, /deadlineResult must be CONTINUE or ABANDON/);
     fails({ hookDefaultResult: 'continue' as any }, /hookDefaultResult must be CONTINUE or ABANDON/);
     fails({ standaloneTasks: 'kill' as any }, /standaloneTasks must be wait or stop/);
-    fails({ standaloneTasks: 'stop', standaloneTaskGrace: Duration.hours(2) }, /standaloneTaskGrace .* must be below drainDeadline/);
+    fails(
+      { standaloneTasks: 'stop', standaloneTaskGrace: Duration.hours(2) },
+      /standaloneTaskGrace .* must be below drainDeadline/,
+    );
     fails({ scheduleRate: Duration.seconds(90) }, /scheduleRate must be a whole number of minutes/);
     fails({ sweepRate: Duration.seconds(30) }, /sweepRate must be a whole number of minutes, at least 1/);
     fails({ lifecycleHookName: 'has space' }, /lifecycleHookName must be 1 to 255/);
@@ -836,6 +954,8 @@ describe('props are validated', () => {
   });
 
   test('every problem is reported at once', () => {
-    expect(() => constructTemplate({ nCount: -1, heartbeatTimeout: Duration.seconds(1) })).toThrow(/nCount[\s\S]*heartbeatTimeout/);
+    expect(() => constructTemplate({ nCount: -1, heartbeatTimeout: Duration.seconds(1) })).toThrow(
+      /nCount[\s\S]*heartbeatTimeout/,
+    );
   });
 });

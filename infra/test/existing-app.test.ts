@@ -28,7 +28,10 @@ test('drops into a CDK app that defines the cluster, service and Auto Scaling gr
   });
   cluster.addAsgCapacityProvider(capacity);
   const taskDefinition = new ecs.Ec2TaskDefinition(stack, 'Task', { networkMode: ecs.NetworkMode.HOST });
-  taskDefinition.addContainer('web', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:stable'), memoryLimitMiB: 256 });
+  taskDefinition.addContainer('web', {
+    image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:stable'),
+    memoryLimitMiB: 256,
+  });
   const service = new ecs.Ec2Service(stack, 'Service', { cluster, taskDefinition, desiredCount: 1 });
 
   const sta = new EcsSingleTaskAutoscaling(stack, 'Drain', {
@@ -39,7 +42,10 @@ test('drops into a CDK app that defines the cluster, service and Auto Scaling gr
     lambdaCode: () => unbuiltLambdaCode(),
   });
   // ECS managed draining stays on (the default): both drains run, which is said once and acknowledged here.
-  CoreAnnotations.of(sta).acknowledgeWarning('ecs-single-task-autoscaling:managed-draining', 'ECS drains too; both hooks complete');
+  CoreAnnotations.of(sta).acknowledgeWarning(
+    'ecs-single-task-autoscaling:managed-draining',
+    'ECS drains too; both hooks complete',
+  );
 
   const t = Template.fromStack(stack);
   const asgId = stack.getLogicalId(asg.node.defaultChild as autoscaling.CfnAutoScalingGroup);
@@ -51,7 +57,9 @@ test('drops into a CDK app that defines the cluster, service and Auto Scaling gr
   t.hasResourceProperties('AWS::Events::Rule', {
     EventPattern: { detail: { AutoScalingGroupName: [{ Ref: asgId }] } },
   });
-  const schedule = Object.values(t.findResources('AWS::Scheduler::Schedule')).find((s) => s.Properties.Target.Input !== '{}')!.Properties;
+  const schedule = Object.values(t.findResources('AWS::Scheduler::Schedule')).find(
+    (s) => s.Properties.Target.Input !== '{}',
+  )!.Properties;
   expect(JSON.stringify(schedule.Target.Input)).toContain(clusterId);
   expect(sta.functions['task-scaler']).toBeDefined();
   const annotations = Annotations.fromStack(stack);

@@ -33,7 +33,10 @@ export function constructTemplate(overrides: Partial<EcsSingleTaskAutoscalingPro
 }
 
 /** The example app (as `npm run synth` builds it), with the stand-in Lambda code. */
-export function exampleApp(context: Record<string, unknown> = {}, outdir?: string): { app: App; stack: EcsSingleTaskAutoscalingStack } {
+export function exampleApp(
+  context: Record<string, unknown> = {},
+  outdir?: string,
+): { app: App; stack: EcsSingleTaskAutoscalingStack } {
   const app = new App({ context: { configFile: EXAMPLE_CONFIG, ...context }, outdir });
   const stack = buildApp(app, () => unbuiltLambdaCode());
   return { app, stack };
@@ -43,7 +46,9 @@ export function exampleApp(context: Record<string, unknown> = {}, outdir?: strin
 export function resourceById(template: Template, type: string, prefix: string): { id: string; props: any } {
   const found = Object.entries(template.findResources(type)).filter(([id]) => id.startsWith(prefix));
   if (found.length !== 1) {
-    throw new Error(`expected one ${type} with ID prefix ${prefix}, found ${found.map(([id]) => id).join(', ') || 'none'}`);
+    throw new Error(
+      `expected one ${type} with ID prefix ${prefix}, found ${found.map(([id]) => id).join(', ') || 'none'}`,
+    );
   }
   return { id: found[0][0], props: found[0][1].Properties };
 }

@@ -1,7 +1,6 @@
 import { App, CfnParameter, Stack, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { IConstruct } from 'constructs';
 import { EcsSingleTaskAutoscaling, EcsSingleTaskAutoscalingProps } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
 import { BASE_PROPS, exampleApp } from './helpers';
@@ -15,14 +14,18 @@ function synthWithNag(app: App): void {
 function constructApp(overrides: (stack: Stack) => Partial<EcsSingleTaskAutoscalingProps> = () => ({})): App {
   const app = new App();
   const stack = new Stack(app, 'Test');
-  new EcsSingleTaskAutoscaling(stack, 'Sta', { ...BASE_PROPS, lambdaCode: () => unbuiltLambdaCode(), ...overrides(stack) });
+  new EcsSingleTaskAutoscaling(stack, 'Sta', {
+    ...BASE_PROPS,
+    lambdaCode: () => unbuiltLambdaCode(),
+    ...overrides(stack),
+  });
   return app;
 }
 
 /** Every acknowledgement recorded in the tree: construct path, rule and reason. */
 function acknowledgements(app: App): { path: string; id: string; reason: string }[] {
   const out: { path: string; id: string; reason: string }[] = [];
-  for (const c of app.node.findAll() as IConstruct[]) {
+  for (const c of app.node.findAll()) {
     for (const entry of c.node.metadata) {
       if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
         for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
@@ -64,7 +67,9 @@ describe('cdk-nag AwsSolutions', () => {
   test('the acknowledgements are exactly these, each with a reason', () => {
     const { app } = exampleApp();
     const acks = acknowledgements(app);
-    const byRule = acks.map((a) => `${a.path.replace(/^EcsSingleTaskAutoscaling-test-cluster\/EcsSingleTaskAutoscaling\//, '')} ${a.id}`).sort();
+    const byRule = acks
+      .map((a) => `${a.path.replace(/^EcsSingleTaskAutoscaling-test-cluster\/EcsSingleTaskAutoscaling\//, '')} ${a.id}`)
+      .sort();
     // The log groups' acknowledgement (no customer managed key) is asserted in security.test.ts.
     const logGroupAcks = byRule.filter((r) => r.endsWith('-CloudWatchLogGroupEncrypted'));
     expect(logGroupAcks).toHaveLength(7 * 4);

@@ -70,22 +70,31 @@ describe('the construct from a CDK app outside this checkout, as a package', () 
 
   const run = (nag: 'v2' | 'v3', extra = '') =>
     JSON.parse(
-      execFileSync(process.execPath, ['app.js', nag, path.join(dir, `cdk.out.${nag}${extra}`), path.join(dir, 'code'), extra], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { ...process.env, NODE_PATH: '' },
-      }),
+      execFileSync(
+        process.execPath,
+        ['app.js', nag, path.join(dir, `cdk.out.${nag}${extra}`), path.join(dir, 'code'), extra],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+          env: { ...process.env, NODE_PATH: '' },
+        },
+      ),
     );
 
   test('the package holds no path into this checkout', () => {
-    const code = fs.readdirSync(path.join(modules, 'ecs-single-task-autoscaling', 'lib')).filter((f) => f.endsWith('.js'));
+    const code = fs
+      .readdirSync(path.join(modules, 'ecs-single-task-autoscaling', 'lib'))
+      .filter((f) => f.endsWith('.js'));
     for (const file of code) {
       const text = fs.readFileSync(path.join(modules, 'ecs-single-task-autoscaling', 'lib', file), 'utf8');
-      expect({ file, outside: text.includes(INFRA) || /['"]\.\.['"],\s*['"]\.\.['"]/.test(text) }).toEqual({ file, outside: false });
+      expect({ file, outside: text.includes(INFRA) || /['"]\.\.['"],\s*['"]\.\.['"]/.test(text) }).toEqual({
+        file,
+        outside: false,
+      });
     }
   });
 
-  test('cdk-nag 3: no unacknowledged finding; the definition is the package\'s copy of the ASL', () => {
+  test("cdk-nag 3: no unacknowledged finding; the definition is the package's copy of the ASL", () => {
     const result = run('v3');
     expect(result.report).toBe('');
     expect(result.errors).toEqual([]);

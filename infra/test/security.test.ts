@@ -81,7 +81,10 @@ const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : ([] as 
 function statementsByRole(template: Template): Map<string, Statement[]> {
   const byRole = new Map<string, Statement[]>();
   for (const [id, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
-    byRole.set(id, (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement));
+    byRole.set(
+      id,
+      (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement),
+    );
   }
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
     for (const policy of Object.values(template.findResources(type))) {
@@ -133,24 +136,49 @@ function variantSubject(): Subject {
     standaloneTasks: 'stop',
     lambdaCode: () => unbuiltLambdaCode(),
   });
-  return { name: 'tokens, two groups, restricted load balancers, Spot', stack, construct, template: Template.fromStack(stack) };
+  return {
+    name: 'tokens, two groups, restricted load balancers, Spot',
+    stack,
+    construct,
+    template: Template.fromStack(stack),
+  };
 }
 
 function severalClustersSubject(): Subject {
   const app = new App();
   const stack = new Stack(app, 'Several');
-  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-west-2a'], privateSubnetIds: ['subnet-1'] });
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+    vpcId: 'vpc-0123456789abcdef0',
+    availabilityZones: ['us-west-2a'],
+    privateSubnetIds: ['subnet-1'],
+  });
   const construct = new EcsSingleTaskAutoscaling(stack, 'Sta', {
     clusters: [
-      { clusterName: 'blue', autoScalingGroupNames: ['blue-a', 'blue-b'], services: [{ serviceName: 'web', minTaskCount: 1 }, { serviceName: 'api', minTaskCount: 2, maxTaskCount: 9 }] },
-      { clusterName: 'green', autoScalingGroupNames: ['green-a'], services: [{ serviceName: 'web', minTaskCount: 1, nCount: 2 }] },
+      {
+        clusterName: 'blue',
+        autoScalingGroupNames: ['blue-a', 'blue-b'],
+        services: [
+          { serviceName: 'web', minTaskCount: 1 },
+          { serviceName: 'api', minTaskCount: 2, maxTaskCount: 9 },
+        ],
+      },
+      {
+        clusterName: 'green',
+        autoScalingGroupNames: ['green-a'],
+        services: [{ serviceName: 'web', minTaskCount: 1, nCount: 2 }],
+      },
     ],
     deregistrationScope: 'tagged',
     vpc,
     permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyName(stack, 'Boundary', 'boundary'),
     lambdaCode: () => unbuiltLambdaCode(),
   });
-  return { name: 'two clusters, three services, tagged load balancers, a VPC, a boundary', stack, construct, template: Template.fromStack(stack) };
+  return {
+    name: 'two clusters, three services, tagged load balancers, a VPC, a boundary',
+    stack,
+    construct,
+    template: Template.fromStack(stack),
+  };
 }
 
 const SUBJECTS = [exampleSubject(), variantSubject(), severalClustersSubject()];
@@ -209,22 +237,37 @@ describe.each(SUBJECTS)('$name', (subject) => {
       const logGroupId = logicalId(subject.stack, fn.logGroup);
       const logStatements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('logs:')));
       expect(logStatements).toEqual([
-        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] }, Sid: 'Logs' },
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+          Sid: 'Logs',
+        },
       ]);
       // In a VPC: Lambda's network interfaces, and nothing else of EC2.
       const vpcStatements = statements.filter((s) => (s as any).Sid?.startsWith('Vpc'));
-      expect(vpcStatements.flatMap((s) => list(s.Action)).sort()).toEqual(subject.construct.node.tryFindChild('FunctionsSecurityGroup') ? VPC_ACTIONS : []);
-      const granted = new Set(statements.filter((s) => !logStatements.includes(s) && !vpcStatements.includes(s)).flatMap((s) => list(s.Action)));
+      expect(vpcStatements.flatMap((s) => list(s.Action)).sort()).toEqual(
+        subject.construct.node.tryFindChild('FunctionsSecurityGroup') ? VPC_ACTIONS : [],
+      );
+      const granted = new Set(
+        statements
+          .filter((s) => !logStatements.includes(s) && !vpcStatements.includes(s))
+          .flatMap((s) => list(s.Action)),
+      );
       expect({ name, actions: [...granted].sort() }).toEqual({ name, actions: PERMISSIONS_JSON[name] });
     }
     expect(roleIds.size).toBe(functions.length); // one role each
   });
 
   test('the state machine role can invoke only the four drain functions, unqualified', () => {
-    const fnArn = (name: LambdaName) => ({ 'Fn::GetAtt': [logicalId(subject.stack, subject.construct.functions[name]), 'Arn'] });
+    const fnArn = (name: LambdaName) => ({
+      'Fn::GetAtt': [logicalId(subject.stack, subject.construct.functions[name]), 'Arn'],
+    });
     const statements = byRole.get(smRoleId())!;
     const lambdaStatements = statements.filter((s) => list(s.Action).some((a) => a.startsWith('lambda:')));
-    expect(lambdaStatements).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: DRAIN_FUNCTIONS.map(fnArn) }]);
+    expect(lambdaStatements).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: DRAIN_FUNCTIONS.map(fnArn) },
+    ]);
     const other = statements
       .filter((s) => !lambdaStatements.includes(s))
       .flatMap((s) => list(s.Action))
@@ -233,10 +276,14 @@ describe.each(SUBJECTS)('$name', (subject) => {
   });
 
   test('who may invoke what: each schedule its own function, the state machine the drain; who may start the drain: the rules and the sweeper', () => {
-    const fnArn = (name: LambdaName) => ({ 'Fn::GetAtt': [logicalId(subject.stack, subject.construct.functions[name]), 'Arn'] });
+    const fnArn = (name: LambdaName) => ({
+      'Fn::GetAtt': [logicalId(subject.stack, subject.construct.functions[name]), 'Arn'],
+    });
     const grants = (action: string) =>
       [...byRole.entries()]
-        .flatMap(([id, statements]) => statements.filter((s) => list(s.Action).includes(action)).map((s) => ({ id, resource: s.Resource })))
+        .flatMap(([id, statements]) =>
+          statements.filter((s) => list(s.Action).includes(action)).map((s) => ({ id, resource: s.Resource })),
+        )
         .sort((a, b) => a.id.localeCompare(b.id));
     const id = (c: IConstruct) => logicalId(subject.stack, c);
     const { taskScaler, sweepers } = subject.construct;
@@ -260,9 +307,13 @@ describe.each(SUBJECTS)('$name', (subject) => {
   test('every log group is encrypted with a KMS key or carries the acknowledgement, with its reason', () => {
     const groups = subject.construct.node.findAll().filter((c): c is logs.LogGroup => c instanceof logs.LogGroup);
     expect(groups).toHaveLength(allFunctions(subject).length + 1); // the functions' and the state machine's
-    expect(Object.keys(subject.template.findResources('AWS::Logs::LogGroup')).sort()).toEqual(groups.map((g) => logicalId(subject.stack, g)).sort());
+    expect(Object.keys(subject.template.findResources('AWS::Logs::LogGroup')).sort()).toEqual(
+      groups.map((g) => logicalId(subject.stack, g)).sort(),
+    );
     for (const group of groups) {
-      const encrypted = subject.template.findResources('AWS::Logs::LogGroup')[logicalId(subject.stack, group)].Properties.KmsKeyId !== undefined;
+      const encrypted =
+        subject.template.findResources('AWS::Logs::LogGroup')[logicalId(subject.stack, group)].Properties.KmsKeyId !==
+        undefined;
       expect({ group: group.node.path, encrypted, acknowledged: acknowledged(group) }).toEqual({
         group: group.node.path,
         encrypted: false,
@@ -309,7 +360,11 @@ describe('log group encryption', () => {
     const app = new App();
     const stack = new Stack(app, 'Kms');
     const key = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
-    const props: EcsSingleTaskAutoscalingProps = { ...BASE_PROPS, logEncryptionKey: key, lambdaCode: () => unbuiltLambdaCode() };
+    const props: EcsSingleTaskAutoscalingProps = {
+      ...BASE_PROPS,
+      logEncryptionKey: key,
+      lambdaCode: () => unbuiltLambdaCode(),
+    };
     const construct = new EcsSingleTaskAutoscaling(stack, 'Sta', props);
     const t = Template.fromStack(stack);
     const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] };

@@ -42,10 +42,19 @@ describe('the standalone template', () => {
       'PermissionsBoundaryArn',
     ]);
     // Required: the cluster, the first group, the first service and its minimum, the bucket.
-    const required = Object.entries<any>(t.Parameters).filter(([, p]) => p.Default === undefined).map(([name]) => name);
+    const required = Object.entries<any>(t.Parameters)
+      .filter(([, p]) => p.Default === undefined)
+      .map(([name]) => name);
     expect(required).toEqual(['ClusterName', 'AutoScalingGroupName1', 'ServiceName1', 'MinTaskCount1', 'CodeBucket']);
-    expect(t.Parameters.HeartbeatTimeoutSeconds).toMatchObject({ Type: 'Number', Default: 600, MinValue: 30, MaxValue: 7200 });
-    expect(t.Metadata['AWS::CloudFormation::Interface'].ParameterGroups[0].Parameters).toEqual(Object.keys(t.Parameters));
+    expect(t.Parameters.HeartbeatTimeoutSeconds).toMatchObject({
+      Type: 'Number',
+      Default: 600,
+      MinValue: 30,
+      MaxValue: 7200,
+    });
+    expect(t.Metadata['AWS::CloudFormation::Interface'].ParameterGroups[0].Parameters).toEqual(
+      Object.keys(t.Parameters),
+    );
   });
 
   test('the Spot warning rule is made only with SpotInterruptionHandling true', () => {
@@ -74,12 +83,18 @@ describe('the standalone template', () => {
     const keys = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.Code);
     expect(keys).toHaveLength(LAMBDA_NAMES.length);
     for (const name of LAMBDA_NAMES) {
-      expect(keys).toContainEqual({ S3Bucket: { Ref: 'CodeBucket' }, S3Key: { 'Fn::Join': ['', [{ Ref: 'CodeKeyPrefix' }, `${name}.zip`]] } });
+      expect(keys).toContainEqual({
+        S3Bucket: { Ref: 'CodeBucket' },
+        S3Key: { 'Fn::Join': ['', [{ Ref: 'CodeKeyPrefix' }, `${name}.zip`]] },
+      });
     }
   });
 
   test('a hook per group that is set; a schedule per service that is set', () => {
-    const hooks = ofType('AWS::AutoScaling::LifecycleHook').map(([, r]) => [r.Condition, r.Properties.AutoScalingGroupName]);
+    const hooks = ofType('AWS::AutoScaling::LifecycleHook').map(([, r]) => [
+      r.Condition,
+      r.Properties.AutoScalingGroupName,
+    ]);
     expect(hooks).toEqual([
       [undefined, { Ref: 'AutoScalingGroupName1' }],
       ['HasAutoScalingGroupName2', { Ref: 'AutoScalingGroupName2' }],
@@ -88,11 +103,14 @@ describe('the standalone template', () => {
     const schedules = ofType('AWS::Scheduler::Schedule').filter(([id]) => id.includes('TaskScaler'));
     expect(schedules.map(([, r]) => r.Condition)).toEqual([undefined, 'HasServiceName2', 'HasServiceName3']);
     const hookName = ofType('AWS::AutoScaling::LifecycleHook')[0][1].Properties.LifecycleHookName;
-    expect(hookName).toEqual({ 'Fn::If': ['HasLifecycleHookName', { Ref: 'LifecycleHookName' }, { 'Fn::Sub': '${AWS::StackName}-drain' }] });
+    expect(hookName).toEqual({
+      'Fn::If': ['HasLifecycleHookName', { Ref: 'LifecycleHookName' }, { 'Fn::Sub': '${AWS::StackName}-drain' }],
+    });
   });
 
   test("a service's input: its counts, no ceiling unless given, asg_name only with one group", () => {
-    const input = ofType('AWS::Scheduler::Schedule').find(([id]) => id.includes('TaskScalerSchedule2'))![1].Properties.Target.Input;
+    const input = ofType('AWS::Scheduler::Schedule').find(([id]) => id.includes('TaskScalerSchedule2'))![1].Properties
+      .Target.Input;
     // Each parameter filled with a value of its kind, as CloudFormation would.
     const fill = (value: any, given: Record<string, string>, conditions: Record<string, boolean>): string => {
       if (typeof value === 'string') {
@@ -108,7 +126,14 @@ describe('the standalone template', () => {
       const [delimiter, parts] = value['Fn::Join'];
       return parts.map((x: any) => fill(x, given, conditions)).join(delimiter);
     };
-    const given = { ClusterName: 'prod', ServiceName2: 'api', MinTaskCount2: '2', MaxTaskCount2: '8', NCount: '1', AutoScalingGroupName1: 'prod-asg' };
+    const given = {
+      ClusterName: 'prod',
+      ServiceName2: 'api',
+      MinTaskCount2: '2',
+      MaxTaskCount2: '8',
+      NCount: '1',
+      AutoScalingGroupName1: 'prod-asg',
+    };
     expect(JSON.parse(fill(input, given, { HasMaxTaskCount2: true, OneAutoScalingGroup: true }))).toEqual({
       cluster_name: 'prod',
       service_name: 'api',
@@ -118,12 +143,17 @@ describe('the standalone template', () => {
       asg_name: 'prod-asg',
     });
     // The scaler reads null as no ceiling and a blank asg_name as none.
-    expect(JSON.parse(fill(input, given, { HasMaxTaskCount2: false, OneAutoScalingGroup: false }))).toMatchObject({ max_task_count: null, asg_name: '' });
+    expect(JSON.parse(fill(input, given, { HasMaxTaskCount2: false, OneAutoScalingGroup: false }))).toMatchObject({
+      max_task_count: null,
+      asg_name: '',
+    });
   });
 
   test('the drain settings reach the state machine; every placeholder is filled', () => {
     const sm = ofType('AWS::StepFunctions::StateMachine')[0][1].Properties;
-    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(placeholdersOf(fs.readFileSync(DRAIN_ASL_PATH, 'utf8')));
+    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(
+      placeholdersOf(fs.readFileSync(DRAIN_ASL_PATH, 'utf8')),
+    );
     expect(sm.DefinitionSubstitutions).toMatchObject({
       DrainDeadlineSeconds: { Ref: 'DrainDeadlineSeconds' },
       DeadlineResult: { Ref: 'DeadlineResult' },
@@ -140,7 +170,13 @@ describe('the standalone template', () => {
         boundary: { 'Fn::If': ['HasPermissionsBoundary', { Ref: 'PermissionsBoundaryArn' }, { Ref: 'AWS::NoValue' }] },
       });
     }
-    expect(Object.keys(t.Outputs).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'DeadLetterQueueUrl', 'LifecycleHook', 'StateMachineArn']);
+    expect(Object.keys(t.Outputs).sort()).toEqual([
+      'AlarmTopicArn',
+      'DashboardName',
+      'DeadLetterQueueUrl',
+      'LifecycleHook',
+      'StateMachineArn',
+    ]);
   });
 
   test('room for more groups and services on request', () => {
