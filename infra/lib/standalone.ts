@@ -138,7 +138,11 @@ export class StandaloneTemplateStack extends Stack {
       spotInterruptionHandling: true,
     });
     // The Spot warning's rule is made only when asked for.
-    const spot = p.text('SpotInterruptionHandling', 'Also drain an instance on its EC2 Spot interruption warning (true or false).', { default: 'false', allowedValues: ['true', 'false'] });
+    const spot = p.text(
+      'SpotInterruptionHandling',
+      'Also drain an instance on its EC2 Spot interruption warning (true or false).',
+      { default: 'false', allowedValues: ['true', 'false'] },
+    );
     const handleSpot = p.condition('HandleSpotInterruptions', Fn.conditionEquals(spot, 'true'));
     const spotRule = sta.spotInterruptionRule!;
     (spotRule.node.defaultChild as events.CfnRule).cfnOptions.condition = handleSpot;
@@ -170,10 +174,10 @@ export class StandaloneTemplateStack extends Stack {
    * is false), so it names the terminate rule instead, which its own statement already allows.
    */
   private onlyWithSpotRule(sta: EcsSingleTaskAutoscaling, spotRule: events.Rule, handleSpot: CfnCondition): void {
-    const policy = sta.deadLetterQueue.policy!;
-    const statements: any[] = this.resolve(policy.document.toJSON()).Statement;
-    const spotArn = this.resolve(spotRule.ruleArn);
-    const index = statements.findIndex((st) => JSON.stringify(st.Condition ?? {}) === JSON.stringify({ ArnEquals: { 'aws:SourceArn': spotArn } }));
+    const policy = sta.deadLetterQueue.node.findChild('Policy') as sqs.QueuePolicy;
+    const document = this.resolve(policy.document.toJSON()) as { Statement: { Condition?: unknown }[] };
+    const wanted = JSON.stringify({ ArnEquals: { 'aws:SourceArn': this.resolve(spotRule.ruleArn) as unknown } });
+    const index = document.Statement.findIndex((st) => JSON.stringify(st.Condition ?? {}) === wanted);
     if (index < 0) {
       throw new Error('the dead-letter queue policy has no statement for the Spot rule');
     }

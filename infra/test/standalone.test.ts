@@ -59,7 +59,9 @@ describe('the standalone template', () => {
 
   test('the Spot warning rule is made only with SpotInterruptionHandling true', () => {
     expect(t.Parameters.SpotInterruptionHandling).toMatchObject({ Default: 'false', AllowedValues: ['true', 'false'] });
-    expect(t.Conditions.HandleSpotInterruptions).toEqual({ 'Fn::Equals': [{ Ref: 'SpotInterruptionHandling' }, 'true'] });
+    expect(t.Conditions.HandleSpotInterruptions).toEqual({
+      'Fn::Equals': [{ Ref: 'SpotInterruptionHandling' }, 'true'],
+    });
     const spot = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern.source[0] === 'aws.ec2');
     expect(spot).toHaveLength(1);
     expect(spot[0][1].Condition).toBe('HandleSpotInterruptions');
@@ -68,8 +70,12 @@ describe('the standalone template', () => {
     const naming = resources.filter(([id, r]) => id !== spotId && JSON.stringify(r).includes(spotId));
     expect(naming.map(([, r]) => r.Type)).toEqual(['AWS::SQS::QueuePolicy']);
     const [, policy] = naming[0];
-    const arns = policy.Properties.PolicyDocument.Statement.map((st: any) => st.Condition?.ArnEquals?.['aws:SourceArn']);
-    expect(arns).toContainEqual({ 'Fn::If': ['HandleSpotInterruptions', { 'Fn::GetAtt': [spotId, 'Arn'] }, expect.anything()] });
+    const arns = policy.Properties.PolicyDocument.Statement.map(
+      (st: any) => st.Condition?.ArnEquals?.['aws:SourceArn'],
+    );
+    expect(arns).toContainEqual({
+      'Fn::If': ['HandleSpotInterruptions', { 'Fn::GetAtt': [spotId, 'Arn'] }, expect.anything()],
+    });
   });
 
   test('nothing that needs CDK to deploy: no assets, no bootstrap version check, no CDK metadata', () => {
