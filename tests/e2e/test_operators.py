@@ -149,13 +149,17 @@ def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, e
         # show: the retried CompleteLifecycleAction attempts and the redrive
         timeline = _json(_ecs_sta(ecs_sta, world, "show", arn, "--json"))
         assert timeline["status"] == "SUCCEEDED" and timeline["redrives"] == 1, timeline
-        assert timeline["retries"] == 6, timeline  # MaxAttempts 6 of the Task's Retry
+        asl = json.loads(run.ASL.read_text())
+        [retry] = [r for r in asl["States"]["CompleteLifecycleAction"]["Retry"] if "Retryable" in r["ErrorEquals"]]
+        assert timeline["retries"] == retry["MaxAttempts"], timeline  # every retry of the Task's Retry
         entries = timeline["entries"]
         kinds = [(e["kind"], e.get("name", "")) for e in entries]
         redrive = kinds.index(("redriven", ""))
         assert kinds[redrive + 1 :] == [("state", "CompleteLifecycleAction"), ("state", "InstanceReleased")], kinds
         failed_visit = entries[redrive - 1]
-        assert failed_visit["name"] == "CompleteLifecycleAction" and failed_visit["attempts"] == 7, failed_visit
+        # the first attempt and every retry of the Task's Retry
+        assert failed_visit["name"] == "CompleteLifecycleAction", failed_visit
+        assert failed_visit["attempts"] == retry["MaxAttempts"] + 1, failed_visit
         assert set(failed_visit["retried_errors"]) == {"Retryable"}, failed_visit
         assert failed_visit["failed"]["error"] == "Retryable", failed_visit
         assert entries[redrive + 1]["attempts"] == 1 and entries[redrive + 1]["completion"]["outcome"] == "completed"

@@ -9,7 +9,9 @@
 //! - every Classic ELB the drain deregistered the instance from no longer lists it
 //!   (`DescribeLoadBalancers`) and no longer reports it `InService`
 //!   (`DescribeInstanceHealth`, the only call that shows connection draining);
-//! - every target is `unused` or absent (`DescribeTargetHealth`).
+//! - every target is `unused` or absent (`DescribeTargetHealth`);
+//! - once a service task left without being STOPPED (orphaned, its agent lost, its
+//!   cluster deleted), the load balancers left to ECS are waited for like the others.
 //!
 //! While not drained, it keeps the lifecycle hook alive with
 //! `RecordLifecycleActionHeartbeat` before its heartbeat timeout (read once with
@@ -18,18 +20,19 @@
 //! deadline it reports `deadline_passed`, and the state machine completes the action
 //! with the configured result.
 
-use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::ecs::DESCRIBE_BATCH;
-use sta_shared::elb::{classic_registration, deregister_classic};
-use sta_shared::error::{aws_error, ecs_error, error_code};
+use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
 use sta_shared::state::{seconds, Destination, DrainState, DrainStatus, StandaloneTasks};
 use sta_shared::wait::next_wait;
 use sta_shared::StepError;
 use tracing::instrument;
+
+mod balancers;
+use balancers::{adopt_service_balancers, refresh_classic, refresh_target_groups};
 
 /// The check calls every service the shared clients cover.
 pub use sta_shared::Clients as Deps;
@@ -47,6 +50,7 @@ pub async fn check(
 ) -> Result<DrainState, StepError> {
     state.checks += 1;
     refresh_tasks(&deps.ecs, &mut state, now).await?;
+    adopt_service_balancers(&deps.elbv2, &mut state).await?;
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
@@ -340,109 +344,6 @@ async fn stop_standalone_tasks(
             state.report.stopped_tasks.push(arn);
         }
     }
-    Ok(())
-}
-
-/// A Classic ELB is drained once the instance is no longer registered and no longer
-/// `InService` (connection draining over). Found registered again (by hand, or a lost
-/// deregistration), it is deregistered again. An unhealthy instance, once deregistered, is
-/// drained at once: connection draining does not hold connections to it.
-async fn refresh_classic(
-    elb: &aws_sdk_elasticloadbalancing::Client,
-    state: &mut DrainState,
-) -> Result<(), StepError> {
-    let instance_id = state.request.instance_id.clone();
-    let mut draining = Vec::new();
-    for name in &state.remaining.classic_elbs {
-        let Some(registration) = classic_registration(elb, name, &instance_id).await? else {
-            continue;
-        };
-        if registration.registered {
-            tracing::warn!(elb = %name, "instance registered again; deregistering");
-            deregister_classic(elb, name, &instance_id).await?;
-        }
-        if !registration.drained() {
-            draining.push(name.clone());
-        }
-    }
-    state.remaining.classic_elbs = draining;
-    Ok(())
-}
-
-async fn refresh_target_groups(
-    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
-    state: &mut DrainState,
-) -> Result<(), StepError> {
-    let instance_id = state.request.instance_id.clone();
-    let recorded = state
-        .load_balancers
-        .as_ref()
-        .map(|balancers| balancers.target_groups.clone())
-        .unwrap_or_default();
-    let mut draining = Vec::new();
-    for arn in &state.remaining.target_groups {
-        let ports = recorded
-            .iter()
-            .find(|group| &group.arn == arn)
-            .map(|group| group.ports.clone())
-            .unwrap_or_default();
-        let targets: Vec<TargetDescription> = ports
-            .iter()
-            .map(|port| {
-                TargetDescription::builder()
-                    .id(&instance_id)
-                    .port(*port)
-                    .build()
-            })
-            .collect();
-        let health = match elbv2
-            .describe_target_health()
-            .target_group_arn(arn)
-            .set_targets(Some(targets))
-            .send()
-            .await
-        {
-            Err(error) if error_code(&error) == Some("TargetGroupNotFound") => continue,
-            Err(error) => return Err(aws_error("DescribeTargetHealth", error)),
-            Ok(output) => output,
-        };
-        let mut pending = false;
-        let mut registered_again = Vec::new();
-        for description in health.target_health_descriptions() {
-            match description
-                .target_health()
-                .and_then(|health| health.state())
-            {
-                None | Some(TargetHealthStateEnum::Unused) => {}
-                Some(TargetHealthStateEnum::Draining) => pending = true,
-                Some(_) => {
-                    // Registered again (by hand, or a lost deregistration): deregister again.
-                    pending = true;
-                    if let Some(target) = description.target() {
-                        registered_again.push(target.clone());
-                    }
-                }
-            }
-        }
-        if !registered_again.is_empty() {
-            tracing::warn!(target_group = %arn, targets = registered_again.len(), "instance registered again; deregistering");
-            match elbv2
-                .deregister_targets()
-                .target_group_arn(arn)
-                .set_targets(Some(registered_again))
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(error) if error_code(&error) == Some("TargetGroupNotFound") => continue,
-                Err(error) => return Err(aws_error("DeregisterTargets", error)),
-            }
-        }
-        if pending {
-            draining.push(arn.clone());
-        }
-    }
-    state.remaining.target_groups = draining;
     Ok(())
 }
 
