@@ -38,26 +38,39 @@ from moto.sqs.models import sqs_backends
 from world import autoscaling_hooks
 
 
-def _partition(region: str) -> str:
-    return "aws-cn" if region.startswith("cn-") else "aws"
-
-
 class _Resource:
     """A created resource: its physical id and what its delete needs. (moto lists the models
     that subclass CloudFormationModel directly: each type below names it.)"""
+
+    TYPE = ""  # the CloudFormation type
+    NAME = ""  # the property that names it, if any
 
     def __init__(self, physical_id: str, arn: str | None = None, **keys: Any):
         self.physical_id = physical_id
         self.arn = arn
         self.keys = keys
 
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    ) -> Any:
+        return cls.create(cloudformation_json["Properties"], resource_name, account_id, region_name)
+
+    @classmethod
+    def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> Any:
+        raise NotImplementedError(cls.TYPE)
+
     @property
     def physical_resource_id(self) -> str:
         return self.physical_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -84,19 +97,13 @@ class _Resource:
 
 
 class LifecycleHookResource(_Resource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::AutoScaling::LifecycleHook"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "LifecycleHookName"
+    TYPE = "AWS::AutoScaling::LifecycleHook"
+    NAME = "LifecycleHookName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create(
+        cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> LifecycleHookResource:
-        props = cloudformation_json["Properties"]
         backend = asg_models.autoscaling_backends[account_id][region_name]
         group = props["AutoScalingGroupName"]
         name = props.get("LifecycleHookName") or resource_name
@@ -120,19 +127,11 @@ class LifecycleHookResource(_Resource, CloudFormationModel):
 
 
 class ScheduleResource(_Resource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::Schedule"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    TYPE = "AWS::Scheduler::Schedule"
+    NAME = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
-    ) -> ScheduleResource:
-        props = cloudformation_json["Properties"]
+    def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> ScheduleResource:
         name = (props.get("Name") or resource_name)[:64]
         group = props.get("GroupName") or "default"
         schedule = scheduler_backends[account_id][region_name].create_schedule(
@@ -156,19 +155,11 @@ class ScheduleResource(_Resource, CloudFormationModel):
 
 
 class AlarmResource(_Resource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME = "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
-    ) -> AlarmResource:
-        props = cloudformation_json["Properties"]
+    def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> AlarmResource:
         name = props.get("AlarmName") or resource_name
         alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
             name=name,
@@ -196,17 +187,14 @@ class AlarmResource(_Resource, CloudFormationModel):
 
 
 class EventInvokeConfigResource(_Resource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::EventInvokeConfig"
+    TYPE = "AWS::Lambda::EventInvokeConfig"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create(
+        cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> EventInvokeConfigResource:
         from moto.awslambda.models import lambda_backends
 
-        props = cloudformation_json["Properties"]
         config = {
             k: props[k] for k in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts", "DestinationConfig") if k in props
         }
@@ -226,15 +214,12 @@ class EventInvokeConfigResource(_Resource, CloudFormationModel):
 
 
 class TopicPolicyResource(_Resource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
+    TYPE = "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create(
+        cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> TopicPolicyResource:
-        props = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         for topic in props["Topics"]:
             backend.set_topic_attribute(topic, "policy", json.dumps(props["PolicyDocument"]))  # the API's "Policy"
@@ -245,15 +230,12 @@ class TopicPolicyResource(_Resource, CloudFormationModel):
 
 
 class QueuePolicyResource(_Resource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
+    TYPE = "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create(
+        cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> QueuePolicyResource:
-        props = cloudformation_json["Properties"]
         backend = sqs_backends[account_id][region_name]
         for url in props["Queues"]:
             backend.set_queue_attributes(
@@ -266,15 +248,12 @@ class QueuePolicyResource(_Resource, CloudFormationModel):
 
 
 class SubscriptionResource(_Resource, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
+    TYPE = "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create(
+        cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> SubscriptionResource:
-        props = cloudformation_json["Properties"]
         subscription = sns_backends[account_id][region_name].subscribe(
             props["TopicArn"], props["Endpoint"], props["Protocol"]
         )
