@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from world.run import _role, _zip
+from world.lambda_runtime import launcher
+from world.run import bin_dir
 
 from bench.common import World, summary
 
@@ -41,16 +42,31 @@ def launch(world: World, cluster: str, count: int, image: str) -> None:
         left -= n
 
 
+def _role(world: World) -> str:
+    iam = world.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    try:
+        return iam.create_role(RoleName="bench-lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName="bench-lambda")["Role"]["Arn"]
+
+
 def create_function(world: World, name: str, timeout: int = 300) -> str:
+    """The crate ``name`` as a function of its own (its package runs the build the benchmark measures)."""
     lam = world.client("lambda")
     with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
         lam.delete_function(FunctionName=name)
     return lam.create_function(
         FunctionName=name,
         Runtime="provided.al2023",
-        Role=_role(world, "drain-lambda", "lambda.amazonaws.com"),
+        Role=_role(world),
         Handler="bootstrap",
-        Code={"ZipFile": _zip()},
+        Code={"ZipFile": launcher(bin_dir() / name)},
         Timeout=timeout,
         MemorySize=128,
     )["FunctionArn"]
