@@ -28,7 +28,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from world.run import Result, _running_tasks, check, deploy, load_scenario
+from world.deploy import deploy
+from world.invariants import check
+from world.run import Result, _running_tasks, load_scenario
 
 from bench.common import World, last_seq, summary, wait_for
 

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from world.deploy import bin_dir
 from world.lambda_runtime import launcher
-from world.run import bin_dir
 
 from bench.common import World, summary
 

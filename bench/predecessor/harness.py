@@ -30,7 +30,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from world.run import _running_tasks, deploy, load_scenario
+from world.deploy import deploy
+from world.run import _running_tasks, load_scenario
 
 from bench.common import World, last_seq, summary, wait_for
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from world import deploy as deployment
 from world import run
+from world.deploy import Deployment
 
 # The world runs no sweeper schedule: say how often one would run (1 minute, the shortest infra allows).
 SWEEP = ["--sweep-period", "1m"]
@@ -30,12 +32,12 @@ def sta(binary: Path, world, *args: str, timeout: float = 120) -> subprocess.Com
     return proc
 
 
-def deploy(world, **overrides: Any) -> run.Deployment:
+def deploy(world, **overrides: Any) -> Deployment:
     """A fresh world with the scenario's deployment, its service's tasks running and every
     registration healthy (a steady service)."""
     sc = run.load_scenario({"name": "doctor", **overrides})
     world.reset()
-    dep = run.deploy(world, sc, print)
+    dep = deployment.deploy(world, sc, print)
     desired = sc["service"]["desired"]
     run.wait_for(lambda: len(run._running_tasks(world, dep)) >= min(desired, sc["instances"]), 30, "tasks running")
     run.wait_for(
@@ -47,7 +49,7 @@ def deploy(world, **overrides: Any) -> run.Deployment:
     return dep
 
 
-def doctor_args(dep: run.Deployment, *extra: str) -> list[str]:
+def doctor_args(dep: Deployment, *extra: str) -> list[str]:
     return [
         "doctor",
         "--cluster",
@@ -64,7 +66,7 @@ def doctor_args(dep: run.Deployment, *extra: str) -> list[str]:
     ]
 
 
-def doctor(binary: Path, world, dep: run.Deployment, *extra: str, code: int) -> dict[str, Any]:
+def doctor(binary: Path, world, dep: Deployment, *extra: str, code: int) -> dict[str, Any]:
     proc = sta(binary, world, *doctor_args(dep, *extra))
     assert proc.returncode == code, proc.stderr
     return json.loads(proc.stdout)
@@ -193,7 +195,7 @@ def test_wrong_input_exits_2(world, ecs_sta, args):
 
 
 def drill(
-    binary: Path, world, dep: run.Deployment, *extra: str, start: str = "20s", leave: str = "30s"
+    binary: Path, world, dep: Deployment, *extra: str, start: str = "20s", leave: str = "30s"
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     timing = ["--sample-every", "500ms", "--start-timeout", start, "--timeout", "2m", "--leave-timeout", leave]
     args = [
@@ -215,7 +217,7 @@ def drill(
     return proc, json.loads(proc.stdout)
 
 
-def _asg(world, dep: run.Deployment) -> dict[str, Any]:
+def _asg(world, dep: Deployment) -> dict[str, Any]:
     [group] = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])[
         "AutoScalingGroups"
     ]

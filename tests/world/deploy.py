@@ -1,0 +1,284 @@
+"""The deployment a scenario runs on: its load balancers, its cluster and Auto Scaling group,
+infra's stack on them (world.stack), and its service.
+
+The world is configured from the scenario first (time scale, seed, ECS, EventBridge, rate
+limits, Lambda). The cluster's instances register from their user data, as the ECS agent
+does; load balancers with ``attach: instances`` get every instance registered by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from world import stack as stack_mod
+
+if TYPE_CHECKING:
+    from world.run import World
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Deployment:
+    prefix: str
+    cluster: str
+    asg: str
+    hook: str
+    service: str
+    machine_arn: str
+    rule: str
+    functions: dict[str, str]
+    classic: list[str]
+    target_groups: dict[str, str]  # name -> arn
+    stack: stack_mod.Stack  # infra's stack the drain runs on
+
+    def crate_of(self, function: str) -> str:
+        """The crate a function of the stack runs (the world names functions, the tests name crates)."""
+        return {name: crate for crate, name in self.functions.items()}.get(function, function)
+
+
+def bin_dir() -> Path:
+    """Where the host builds of the functions are (``WORLD_LAMBDA_BIN_DIR``, default target/debug)."""
+    return Path(os.environ.get("WORLD_LAMBDA_BIN_DIR") or REPO / "target" / "debug")
+
+
+def deploy_stack(
+    world: World,
+    sc: dict[str, Any],
+    cluster: str,
+    asg_name: str,
+    classic_names: list[str],
+    tgs: dict[str, str],
+    out: Callable[[str], None],
+) -> stack_mod.Stack:
+    """infra's standalone template, deployed as its README says (world.stack), with the
+    scenario's settings as the template's parameters: the hook, the rules, the functions
+    and their environments, the state machine, the schedules and the alarms are the stack's."""
+    stack_mod.publish_code(world, bin_dir())
+    drain = sc["drain"]
+    params = stack_mod.parameters(
+        ClusterName=cluster,
+        AutoScalingGroupName1=asg_name,
+        ServiceName1=sc["service"]["name"],
+        MinTaskCount1=sc["scaler"]["min_task_count"],
+        NCount=sc["scaler"]["n_count"],
+        HeartbeatTimeoutSeconds=int(sc["hook"]["heartbeat_timeout"]),
+        HookDefaultResult=sc["hook"]["default_result"],
+        DrainDeadlineSeconds=int(drain["deadline_seconds"]),
+        DeadlineResult=drain["deadline_result"],
+        StandaloneTasks=drain["standalone_tasks"],
+        StandaloneTaskGraceSeconds=int(drain["standalone_task_grace_seconds"]),
+        ClassicElbNames=classic_names,
+        TargetGroupArns=list(tgs.values()),
+        SpotInterruptionHandling=str(bool(sc["spot_interruption_handling"])).lower(),
+    )
+    deployed = stack_mod.deploy(world, sc["name"], params)
+    out(f"stack {deployed.name}: {deployed.status} ({len(deployed.resources)} resources, {stack_mod.TEMPLATE.name})")
+    return deployed
+
+
+def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print) -> Deployment:
+    p = sc["name"]
+    cluster, asg_name, svc = f"{p}-cluster", f"{p}-asg", sc["service"]["name"]
+    ec2, ecs, elb, elbv2 = (world.client(s) for s in ("ec2", "ecs", "elb", "elbv2"))
+    world.configure(
+        timescale=sc["timescale"],
+        seed=sc["seed"],
+        ecs=sc["ecs"],
+        faults={},
+        eventbridge=sc["eventbridge"],
+        limits=sc["limits"],
+        **{"lambda": sc["lambda"]},
+    )
+
+    # load balancers
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnet = ec2.describe_subnets()["Subnets"][0]
+    classic_names, tgs = [], {}
+    lax_elb, lax_elbv2 = world.client("elb", validate=False), world.client("elbv2", validate=False)
+    for clb in sc["load_balancers"]["classic"]:
+        name = f"{p}-{clb['name']}"[:32]
+        elb.create_load_balancer(
+            LoadBalancerName=name,
+            AvailabilityZones=[subnet["AvailabilityZone"]],
+            Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": clb.get("port", 80)}],
+        )
+        elb.modify_load_balancer_attributes(
+            LoadBalancerName=name,
+            LoadBalancerAttributes={
+                "ConnectionDraining": {
+                    "Enabled": clb["draining_seconds"] > 0,
+                    "Timeout": max(1, int(clb["draining_seconds"])),
+                }
+            },
+        )
+        hc = {**sc["health_check"], **clb.get("health_check", {})}
+        lax_elb.configure_health_check(
+            LoadBalancerName=name,
+            HealthCheck={
+                "Target": f"HTTP:{clb.get('port', 80)}/",
+                "Interval": hc["interval_seconds"],
+                "Timeout": hc["timeout_seconds"],
+                "HealthyThreshold": hc["healthy_threshold"],
+                "UnhealthyThreshold": hc["unhealthy_threshold"],
+            },
+        )
+        classic_names.append(name)
+    for tg in sc["load_balancers"]["target_groups"]:
+        name = f"{p}-{tg['name']}"[:32]
+        hc = {**sc["health_check"], **tg.get("health_check", {})}
+        arn = lax_elbv2.create_target_group(
+            Name=name,
+            Protocol=tg.get("protocol", "HTTP"),
+            Port=tg["port"],
+            VpcId=vpc,
+            TargetType="instance",
+            HealthCheckIntervalSeconds=hc["interval_seconds"],
+            HealthCheckTimeoutSeconds=hc["timeout_seconds"],
+            HealthyThresholdCount=hc["healthy_threshold"],
+            UnhealthyThresholdCount=hc["unhealthy_threshold"],
+        )["TargetGroups"][0]["TargetGroupArn"]
+        attributes = [{"Key": "deregistration_delay.timeout_seconds", "Value": str(int(tg["deregistration_delay"]))}]
+        if "connection_termination" in tg:
+            attributes.append(
+                {
+                    "Key": "deregistration_delay.connection_termination.enabled",
+                    "Value": str(bool(tg["connection_termination"])).lower(),
+                }
+            )
+        elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
+        tgs[name] = arn
+
+    # the cluster: ASG (instances register from their user data), hook, service
+    ecs.create_cluster(clusterName=cluster)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    user_data = f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
+    if sc["warm_pool"]:  # as ECS documents for warm pools
+        user_data += "echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config\n"
+    ec2.create_launch_template(
+        LaunchTemplateName=f"{p}-lt",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            "UserData": base64.b64encode(user_data.encode()).decode(),
+        },
+    )
+    asg_kwargs: dict[str, Any] = {}
+    asg_clbs = [n for n, c in zip(classic_names, sc["load_balancers"]["classic"]) if c.get("attach") == "asg"]
+    asg_tgs = [tgs[f"{p}-{t['name']}"[:32]] for t in sc["load_balancers"]["target_groups"] if t.get("attach") == "asg"]
+    if asg_clbs:
+        asg_kwargs["LoadBalancerNames"] = asg_clbs
+    if asg_tgs:
+        asg_kwargs["TargetGroupARNs"] = asg_tgs
+    autoscaling = world.client("autoscaling")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=asg_name,
+        LaunchTemplate={"LaunchTemplateName": f"{p}-lt", "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=max(10, sc["instances"] + sc["unregistered_instances"]),
+        DesiredCapacity=sc["instances"],
+        VPCZoneIdentifier=subnet["SubnetId"],
+        **asg_kwargs,
+    )
+    deployed = deploy_stack(world, sc, cluster, asg_name, classic_names, tgs, out)
+    if sc["warm_pool"]:
+        pool = sc["warm_pool"]
+        autoscaling.put_warm_pool(
+            AutoScalingGroupName=asg_name,
+            MinSize=int(pool.get("min_size", 0)),
+            PoolState=pool.get("pool_state", "Stopped"),
+            MaxGroupPreparedCapacity=int(pool.get("max_group_prepared_capacity", sc["instances"])),
+            InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))},
+        )
+    by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
+    if sc["unregistered_instances"]:
+        world.configure(ecs={"agent_autoregister": False})
+        autoscaling.set_desired_capacity(
+            AutoScalingGroupName=asg_name, DesiredCapacity=sc["instances"] + sc["unregistered_instances"]
+        )
+        world.configure(ecs={"agent_autoregister": True})
+
+    s = sc["service"]
+    mappings = [{"containerPort": port, "hostPort": port} for port in s["host_ports"]]
+    ecs.register_task_definition(
+        family=f"{p}-{svc}",
+        networkMode="host",
+        containerDefinitions=[{"name": svc, "image": "nginx", "memory": 256, "portMappings": mappings}],
+    )
+    service_lbs = []
+    for name, clb in zip(classic_names, sc["load_balancers"]["classic"]):
+        if clb.get("attach") == "service":
+            service_lbs.append(
+                {"loadBalancerName": name, "containerName": svc, "containerPort": clb.get("port", s["host_ports"][0])}
+            )
+    for tg in sc["load_balancers"]["target_groups"]:
+        if tg.get("attach") == "service":
+            service_lbs.append(
+                {"targetGroupArn": tgs[f"{p}-{tg['name']}"[:32]], "containerName": svc, "containerPort": tg["port"]}
+            )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=svc,
+        taskDefinition=f"{p}-{svc}",
+        desiredCount=s["desired"],
+        launchType="EC2",
+        loadBalancers=service_lbs,
+        deploymentConfiguration={
+            "maximumPercent": s["maximum_percent"],
+            "minimumHealthyPercent": s["minimum_healthy_percent"],
+        },
+    )
+    if by_hand:
+        out(f"registered by hand (no service owns them): {', '.join(by_hand)}")
+    out(
+        f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
+        + (f" + {sc['unregistered_instances']} not in ECS" if sc["unregistered_instances"] else "")
+        + f"), hook {deployed.hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{s['desired']}, "
+        f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}"
+    )
+    return Deployment(
+        p,
+        cluster,
+        asg_name,
+        deployed.hook,
+        svc,
+        deployed.machine,
+        deployed.terminate_rule,
+        deployed.functions,
+        classic_names,
+        tgs,
+        deployed,
+    )
+
+
+def _register_by_hand(
+    world: World, sc: dict[str, Any], asg_name: str, classic_names: list[str], tgs: dict[str, str]
+) -> list[str]:
+    """Load balancers with ``attach: instances``: every instance of the group registered by hand
+    (registrations no service owns); the names of those load balancers."""
+    instances = list(_asg_instances_of(world, asg_name))
+    done = []
+    for name, clb in zip(classic_names, sc["load_balancers"]["classic"]):
+        if clb.get("attach") == "instances" and instances:
+            world.client("elb").register_instances_with_load_balancer(
+                LoadBalancerName=name, Instances=[{"InstanceId": i} for i in instances]
+            )
+            done.append(name)
+    for tg in sc["load_balancers"]["target_groups"]:
+        name = f"{sc['name']}-{tg['name']}"[:32]
+        if tg.get("attach") == "instances" and instances:
+            world.client("elbv2").register_targets(
+                TargetGroupArn=tgs[name], Targets=[{"Id": i, "Port": tg["port"]} for i in instances]
+            )
+            done.append(name)
+    return done
+
+
+def _asg_instances_of(world: World, asg_name: str) -> dict[str, str]:
+    found = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])
+    return {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]}

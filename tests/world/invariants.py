@@ -1,0 +1,211 @@
+"""The invariants a run is judged by, from the world's event log and APIs (never from the
+Lambdas' logs; world.run's docstring lists them), and the scenario's expectations."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from world import capacity
+
+if TYPE_CHECKING:
+    from world.run import Result
+
+TEARDOWN_EVENTS = ("asg.deleted", "ecs.service.deleted", "ecs.cluster.deleted")  # world.teardown
+
+
+def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
+    events, dep, v = result.events, result.deployment, result.violations
+    assert dep is not None
+    service_lbs = [c for c in result.scenario["load_balancers"]["classic"] if c.get("attach") == "service"]
+    service_classic = [
+        n for n, c in zip(dep.classic, result.scenario["load_balancers"]["classic"]) if c.get("attach") == "service"
+    ]
+    del service_lbs
+
+    # 1. nothing terminates while running a task or registered/draining in a load balancer; an
+    # instance released at its drain deadline, where the scenario expects that (expect.drain_timed_out),
+    # is reported, not judged: the deadline is the configured way to stop waiting
+    task_instance: dict[str, str] = {}
+    at_deadline = capacity.timed_out(result.executions) if result.scenario["expect"].get("drain_timed_out") else {}
+    for e in events:
+        if e["type"] == "asg.instance.terminated":
+            x, seq = e["instance_id"], e["seq"]
+            sink = result.notes if x in at_deadline else v
+            released_by = [
+                c for c in events if c["type"] == "asg.lifecycle.completed" and c["instance_id"] == x and c["seq"] < seq
+            ]
+            release = max((c["seq"] for c in released_by), default=seq)
+            if released_by and released_by[-1]["by"] in ("DeleteLifecycleHook", "ForceDelete"):
+                continue  # released by whoever deleted the hook or the group, not by us
+            if any(
+                b["type"] in ("ecs.container_instance.inactive", "ec2.instance.terminated")
+                and b["instance_id"] == x
+                and b["seq"] < release
+                for b in events
+            ):
+                continue  # terminated through EC2 by someone else before the release
+            before = [b for b in events if b["seq"] < release]
+            deleted_tgs = {b["target_group"] for b in before if b["type"] == "elbv2.target_group.deleted"}
+            deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
+            placed = {
+                b["task_arn"]
+                for b in before
+                if b["type"] in ("ecs.task.pending", "ecs.task.running") and b.get("instance_id") == x
+            }
+            stopped = {b["task_arn"] for b in before if b["type"] == "ecs.task.stopped"}
+            # orphaned by someone's forced deregistration: ECS no longer manages it and took it
+            # out of its load balancers (their registrations are judged below)
+            stopped |= {b["task_arn"] for b in before if b["type"] == "ecs.task.orphaned"}
+            # its agent disconnected: ECS can no longer stop its tasks nor report them stopped; a drain
+            # that gave them up is reported, not judged (their registrations are)
+            cut_off = any(b["type"] == "ecs.container_instance.disconnected" and b["instance_id"] == x for b in before)
+            for task in sorted(placed - stopped):
+                (result.notes if cut_off else sink).append(
+                    f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED"
+                    + (" (its agent disconnected: ECS still reports it RUNNING)" if cut_off else "")
+                )
+            tg_regs = {
+                (b["target_group"], b["id"], b["port"])
+                for b in before
+                if b["type"] == "elbv2.target.registered" and b["id"] == x
+            }
+            tg_unused = {
+                (b["target_group"], b["id"], b["port"])
+                for b in before
+                if b["type"] == "elbv2.target.unused" and b["id"] == x
+            }
+            for tg, _, port in sorted(r for r in tg_regs - tg_unused if r[0] not in deleted_tgs):
+                sink.append(
+                    f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}"
+                )
+            clb_regs = {n for n, i in classic_regs if i == x}
+            clb_regs |= {
+                b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x
+            }
+            clb_regs |= {
+                n
+                for b in before
+                if b["type"] == "ecs.task.running" and b.get("instance_id") == x
+                for n in service_classic
+            }
+            clb_out = {
+                b["load_balancer"]
+                for b in before
+                if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x
+            }
+            clb_out |= deleted_clbs
+            for name in sorted(clb_regs - clb_out):
+                sink.append(f"{x} released while registered or draining in Classic ELB {name}")
+        if e["type"] in ("ecs.task.pending", "ecs.task.running"):
+            task_instance[e["task_arn"]] = e.get("instance_id")
+
+    # 2. each lifecycle action completed exactly once (by us), or its execution visibly FAILED
+    tokens = {e["token"]: e for e in events if e["type"] == "asg.lifecycle.wait"}
+    failed_tokens: set[str] = set()
+    executions_of: dict[str, list[dict[str, Any]]] = {}
+    # the sweeper's executions carry no token (no API returns it): they belong to the action their
+    # instance is waiting on
+    waiting_token = {e["instance_id"]: e["token"] for e in events if e["type"] == "asg.lifecycle.wait"}
+    for x in result.executions.values():
+        try:
+            detail = json.loads(x["input"]).get("detail", {})
+            token = detail.get("LifecycleActionToken") or waiting_token.get(detail.get("EC2InstanceId"))
+        except (ValueError, AttributeError):
+            token = None
+        executions_of.setdefault(token, []).append(x)
+        if any(h["type"] == "ExecutionFailed" for h in x["history"]):
+            failed_tokens.add(token)
+    for token, wait in tokens.items():
+        done = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["token"] == token]
+        ours = [e for e in done if e["by"] == "CompleteLifecycleAction"]
+        if len(done) > 1 or (not done and token not in failed_tokens):
+            v.append(f"lifecycle action of {wait['instance_id']} completed {len(done)} times")
+        elif not ours and token not in failed_tokens and done[0]["by"] not in ("DeleteLifecycleHook", "ForceDelete"):
+            v.append(f"lifecycle action of {wait['instance_id']} ended by {done[0]['by']} without a FAILED execution")
+        if not executions_of.get(token) and token not in failed_tokens:
+            v.append(f"no execution for the lifecycle action of {wait['instance_id']}")
+    unknown = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["token"] not in tokens]
+    v.extend(f"completed an unknown lifecycle action {e['token']}" for e in unknown)
+
+    # 3. the service's RUNNING tasks never below its minimum (from the moment it was up), until the
+    # scenario tears the group, the service or the cluster down
+    teardown = min((e["seq"] for e in events if e["type"] in TEARDOWN_EVENTS), default=None)
+    served = [e for e in events if teardown is None or e["seq"] < teardown]
+    running: set[str] = set()
+    up = False
+    minimum = result.min_running or 0
+    for e in served:
+        if e.get("service") != dep.service or e.get("cluster") != dep.cluster:
+            continue
+        if e["type"] == "ecs.task.running":
+            running.add(e["task_arn"])
+        elif e["type"] in ("ecs.task.stopping", "ecs.task.stopped"):
+            running.discard(e["task_arn"])
+        if len(running) >= minimum:
+            up = True
+        elif up:
+            v.append(
+                f"service {dep.service} down to {len(running)} healthy RUNNING tasks (minimum {minimum}) at event {e['seq']}"
+            )
+            up = False
+
+    # 4. nothing left running
+    for arn, x in result.executions.items():
+        if x["status"] == "RUNNING":
+            v.append(f"execution {arn.rsplit(':', 1)[-1]} still RUNNING")
+
+    # 5. serving capacity: the service's healthy serving registrations in each of its load balancers
+    # never below ceil(minimum healthy % x desired) because of a drain (world.capacity)
+    timed = capacity.timed_out(result.executions)
+    deadline_seqs = [e["seq"] for e in events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] in timed]
+    broken, result.serving = capacity.judge(
+        served,
+        dep.service,
+        dep.cluster,
+        result.scenario["expect"].get("min_serving_after_deadline"),
+        min(deadline_seqs, default=None),
+    )
+    v.extend(f"serving capacity: {message}" for message in broken)
+
+
+def check_expectations(result: Result) -> None:
+    """The scenario's "expect": {"executions": {"SUCCEEDED": 2}, "failed_errors": ["InvalidEvent"], ...}."""
+    expect = result.scenario.get("expect") or {}
+    v = result.violations
+    for status, count in (expect.get("executions") or {}).items():
+        got = len(result.by_status(status))
+        if got != count:
+            v.append(f"expected {count} {status} executions, got {got}")
+    if "failed_errors" in expect:
+        got = sorted(x.get("error") for x in result.by_status("FAILED"))
+        if got != sorted(expect["failed_errors"]):
+            v.append(f"expected FAILED errors {expect['failed_errors']}, got {got}")
+    if "terminated" in expect:
+        got = len({e["instance_id"] for e in result.events if e["type"] == "asg.instance.terminated"})
+        if got != expect["terminated"]:
+            v.append(f"expected {expect['terminated']} instances terminated, got {got}")
+    if "drain_seconds_max" in expect:  # from Terminating:Wait to the completion, per lifecycle action
+        waits = {e["token"]: e for e in result.events if e["type"] == "asg.lifecycle.wait"}
+        for done in (e for e in result.events if e["type"] == "asg.lifecycle.completed" and e["token"] in waits):
+            took = done["t"] - waits[done["token"]]["t"]
+            if took > float(expect["drain_seconds_max"]):
+                v.append(
+                    f"the drain of {done['instance_id']} took {took:.1f}s (expected at most {expect['drain_seconds_max']}s)"
+                )
+    if "drain_timed_out" in expect:
+        got = len(capacity.timed_out(result.executions))
+        if got != expect["drain_timed_out"]:
+            v.append(
+                f"expected {expect['drain_timed_out']} drains ended by their deadline (status deadline_passed), got {got}"
+            )
+    if "completed_by_us" in expect:
+        got = len(
+            [
+                e
+                for e in result.events
+                if e["type"] == "asg.lifecycle.completed" and e["by"] == "CompleteLifecycleAction"
+            ]
+        )
+        if got != expect["completed_by_us"]:
+            v.append(f"expected {expect['completed_by_us']} CompleteLifecycleAction, got {got}")
