@@ -19,7 +19,6 @@ from world import run
 from world.deploy import Deployment
 
 # The world runs no sweeper schedule: say how often one would run (1 minute, the shortest infra allows).
-SWEEP = ["--sweep-period", "1m"]
 
 
 def sta(binary: Path, world, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -58,9 +57,8 @@ def doctor_args(dep: Deployment, *extra: str) -> list[str]:
         dep.asg,
         "--service",
         dep.service,
-        "--state-machine",
-        dep.machine_arn,
-        *SWEEP,
+        "--stack",
+        dep.stack.name,
         "--json",
         *extra,
     ]
@@ -112,7 +110,7 @@ def test_a_correct_deployment_passes(world, ecs_sta):
     ):
         assert statuses(report, name), f"{name} not checked"
     assert report["hook_names"] == [dep.hook]
-    assert report["drain_deadline_seconds"] == 3000 and report["sweep_period_seconds"] == 60
+    assert report["drain_deadline_seconds"] == 3000 and report["sweep_period_seconds"] == 300  # the stack's schedule
     assert only(report, "rule")["subject"] == dep.rule
     # every check has its name, status and detail
     assert all({"name", "status", "detail", "fix"} <= set(c) for c in report["checks"])
@@ -126,7 +124,7 @@ def test_a_heartbeat_timeout_shorter_than_the_sweep_is_reported(world, ecs_sta):
     report = doctor(ecs_sta, world, dep, code=1)
     check = only(report, "hook-heartbeat")
     assert check["status"] == "FAIL" and check["subject"] == dep.asg, check
-    assert "not longer than the sweep period 60 s" in check["detail"] and "heartbeatTimeout" in check["fix"], check
+    assert "not longer than the sweep period 300 s" in check["detail"] and "heartbeatTimeout" in check["fix"], check
     assert [n for n, s in not_passing(report) if s == "FAIL"] == ["hook-heartbeat"], not_passing(report)
 
 
@@ -206,9 +204,8 @@ def drill(
         dep.asg,
         "--service",
         dep.service,
-        "--state-machine",
-        dep.machine_arn,
-        *SWEEP,
+        "--stack",
+        dep.stack.name,
         *timing,
         "--json",
         *extra,

@@ -100,7 +100,7 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
             "AWS_DEFAULT_REGION",
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
-            "ECS_STA_STATE_MACHINE_ARN",
+            "ECS_STA_STACK",
         }, seen
         assert "OK: invariants held" in "\n".join(seen)
         url = exports["AWS_ENDPOINT_URL"]

@@ -101,7 +101,8 @@ DEFAULTS: dict[str, Any] = {
     "failing_instances": {"pick": "none", "count": 1},
     "standalone_tasks": {"count": 0, "run_seconds": None},
     "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
-    "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
+    # infra's default heartbeat timeout (600 s: twice the sweeper's 5-minute period, which doctor checks)
+    "hook": {"heartbeat_timeout": 600, "default_result": "ABANDON"},
     "drain": {
         "deadline_seconds": 3000,
         "deadline_result": "CONTINUE",
@@ -932,8 +933,8 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
 
 
 def doctor_command(dep: Deployment) -> list[str]:
-    """The `ecs-sta doctor` arguments for the deployment the scenario built. The world runs no sweeper
-    schedule: a sweep every minute (the shortest infra allows) is assumed."""
+    """The `ecs-sta doctor` arguments for the deployment the scenario built: its stack, whose
+    sweeper schedule gives the sweep period."""
     return [
         "doctor",
         "--cluster",
@@ -942,10 +943,8 @@ def doctor_command(dep: Deployment) -> list[str]:
         dep.asg,
         "--service",
         dep.service,
-        "--state-machine",
-        dep.machine_arn,
-        "--sweep-period",
-        "1m",
+        "--stack",
+        dep.stack.name,
     ]
 
 
@@ -1017,7 +1016,7 @@ def main(argv: list[str] | None = None) -> int:
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
-                "ECS_STA_STATE_MACHINE_ARN": result.deployment.machine_arn,
+                "ECS_STA_STACK": result.deployment.stack.name,
             }
             out("")
             out("The world keeps running. Point ecs-sta at it (in another shell):")
