@@ -60,7 +60,7 @@ template: deps-npm ## the standalone CloudFormation template (no CDK to deploy i
 	cd infra && npm run --silent template
 
 test-world: deps-py template ## the local AWS world's own behaviour tests (the stack tests deploy the standalone template)
-	cargo build --bins -p drain-ecs
+	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
 	PYTHONPATH=tests $(PY) -m pytest tests/world -q
 
 E2E_WORKERS ?= 4

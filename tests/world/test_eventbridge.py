@@ -59,7 +59,8 @@ def test_a_late_event_keeps_its_time_and_arrives_after_the_delay(world):
     assert scheduled["in_seconds"] == 150 and scheduled["ordinal"] == 1
     assert _executions(world, machine) == []
     [execution] = world.wait_for(lambda: _executions(world, machine), timeout=10, what="the late delivery")
-    [delivered] = world.events("eventbridge.delivered")
+    # the world records the delivery once StartExecution has answered: wait for the record too
+    [delivered] = world.wait_for(lambda: world.events("eventbridge.delivered"), timeout=10, what="the delivery record")
     assert delivered["t"] - wait["t"] >= 1.4
     event = json.loads(
         world.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
@@ -89,7 +90,11 @@ def test_duplicate_and_dropped_events_by_ordinal(world):
     sfn = world.client("stepfunctions")
     inputs = [json.loads(sfn.describe_execution(executionArn=x["executionArn"])["input"])["id"] for x in executions]
     assert sorted(inputs) == sorted([first, first, third])
-    copies = [e for e in world.events("eventbridge.delivered") if e["event_id"] == first]
+    copies = world.wait_for(
+        lambda: len(c := [e for e in world.events("eventbridge.delivered") if e["event_id"] == first]) == 2 and c,
+        timeout=10,
+        what="both delivery records",
+    )
     assert [c["copy"] for c in copies] == [1, 2]
 
 
