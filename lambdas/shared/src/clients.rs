@@ -15,16 +15,13 @@ pub async fn load_config() -> SdkConfig {
 
 /// API throttling is per account and Region, shared by every caller: when a fleet's drains
 /// wake together, some calls are throttled. The SDK retries them (and 5xx) with exponential
-/// backoff and full jitter, up to 5 attempts from 2 s (the SDK's default is 3 from 1 s
-/// with a 20 s cap): a fleet's callers spread their retries over the seconds a per-account
-/// bucket needs to refill instead of spending attempts on it (20 drains at once at a tenth
-/// of AWS's rates: 1.7x a single drain's calls from 2 s, 2.6x to 3.4x from 0.5 s; `make
-/// reliability`). What still fails reaches the state machine as `Retryable`, which retries
-/// the whole step with its own backoff.
+/// backoff and full jitter, up to 5 attempts from 0.5 s (the SDK's default is 3 from 1 s
+/// with a 20 s cap); what still fails reaches the state machine as `Retryable`, which
+/// retries the whole step with its own backoff.
 pub fn retry_config() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard()
         .with_max_attempts(5)
-        .with_initial_backoff(std::time::Duration::from_secs(2))
+        .with_initial_backoff(std::time::Duration::from_millis(500))
 }
 
 #[derive(Clone, Debug)]
@@ -59,7 +56,10 @@ mod tests {
     async fn every_client_retries_throttling_five_times_with_backoff() {
         let retry = retry_config();
         assert_eq!(retry.max_attempts(), 5);
-        assert_eq!(retry.initial_backoff(), std::time::Duration::from_secs(2));
+        assert_eq!(
+            retry.initial_backoff(),
+            std::time::Duration::from_millis(500)
+        );
         let config = load_config().await;
         assert_eq!(config.retry_config(), Some(&retry));
     }
