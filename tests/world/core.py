@@ -325,3 +325,12 @@ def json_body(raw: bytes) -> Any:
     if not raw:
         return None
     return json.loads(raw.decode("utf-8"))
+
+
+def result_dict(result: Any) -> dict[str, Any]:
+    """The body of a moto response object (an ``ActionResult``), whichever attribute holds it."""
+    for attr in ("result", "_result", "data"):
+        value = getattr(result, attr, None)
+        if isinstance(value, dict):
+            return value
+    raise TypeError(f"cannot read {type(result).__name__}")

@@ -239,17 +239,9 @@ _orig_describe_execution = sfn_responses.StepFunctionResponse.describe_execution
 _orig_list_executions = sfn_responses.StepFunctionResponse.list_executions
 
 
-def _result_dict(result: Any) -> dict[str, Any]:
-    for attr in ("result", "_result", "data"):
-        value = getattr(result, attr, None)
-        if isinstance(value, dict):
-            return value
-    raise TypeError(f"cannot read {type(result).__name__}")
-
-
 def describe_execution(self: Any) -> ActionResult:
     result = _orig_describe_execution(self)
-    response = _result_dict(result)
+    response = core.result_dict(result)
     execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
     response.update(_redrive_fields(execution, describe=True))
     if execution.status == "TIMED_OUT" and execution.stop_date is not None:
@@ -259,7 +251,7 @@ def describe_execution(self: Any) -> ActionResult:
 
 def list_executions(self: Any) -> ActionResult:
     result = _orig_list_executions(self)
-    response = _result_dict(result)
+    response = core.result_dict(result)
     backend = self.stepfunction_backend
     wanted = self._get_param("redriveFilter")
     items = []

@@ -13,22 +13,15 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.stepfunctions import responses as sfn_responses
+from world import core
 
 _orig_get_execution_history = sfn_responses.StepFunctionResponse.get_execution_history
-
-
-def _result_dict(result: Any) -> dict[str, Any]:
-    for attr in ("result", "_result", "data"):
-        value = getattr(result, attr, None)
-        if isinstance(value, dict):
-            return value
-    raise TypeError(f"cannot read {type(result).__name__}")
 
 
 def get_execution_history(self: Any) -> ActionResult:
     result = _orig_get_execution_history(self)
     if self._get_bool_param("reverseOrder", False):
-        response = _result_dict(result)
+        response = core.result_dict(result)
         # newest first: descending timeStamp, the event id breaking ties (events of one instant)
         response["events"] = sorted(
             response.get("events", []),
