@@ -15,10 +15,11 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes:
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
-    TargetGroup as Elbv2TargetGroup, TargetGroupAttribute, TargetHealth, TargetHealthDescription,
+    TargetDescription, TargetGroup as Elbv2TargetGroup, TargetGroupAttribute, TargetHealth,
+    TargetHealthDescription, TargetHealthStateEnum,
 };
 use aws_smithy_mocks::{mock, Rule};
-use sta_shared::state::ServiceBalancer;
+use sta_shared::state::{ClassicElb, ServiceBalancer, TargetGroup};
 use sta_shared::testing::*;
 
 const TG_ASG: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/asg-tg/1111";

@@ -1,0 +1,245 @@
+//! One load balancer at a time: deregister the instance from it, or read what a service's
+//! own load balancer means for the wait (its draining time, how long a replacement takes
+//! to become healthy in it).
+
+use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
+use sta_shared::elb::{classic_registration, deregister_classic};
+use sta_shared::error::{aws_error, error_code};
+use sta_shared::state::{ClassicElb, ServiceBalancer, TargetGroup};
+use sta_shared::StepError;
+
+use crate::candidates::Balancer;
+use crate::Deps;
+
+/// The default `deregistration_delay.timeout_seconds` of a target group.
+const DEFAULT_DEREGISTRATION_DELAY: u64 = 300;
+/// A target group's default health check: 5 healthy checks 30 s apart.
+const DEFAULT_HEALTH_CHECK_INTERVAL: i32 = 30;
+const DEFAULT_HEALTHY_THRESHOLD: i32 = 5;
+
+/// Reads what a service's load balancer means for the wait: its draining time and how
+/// long a replacement takes to become healthy in it. `None` when it is gone.
+pub(crate) async fn read_service_balancer(
+    deps: &Deps,
+    service: &str,
+    balancer: &Balancer,
+    instance_id: &str,
+) -> Result<Option<ServiceBalancer>, StepError> {
+    let (load_balancer, draining_seconds, healthy_after_seconds) = match balancer {
+        Balancer::Classic(name) => {
+            let Some(registration) = classic_registration(&deps.elb, name, instance_id).await?
+            else {
+                return Ok(None);
+            };
+            let Some(draining) = classic_draining_seconds(&deps.elb, name).await? else {
+                return Ok(None);
+            };
+            (name, draining, registration.healthy_after_seconds)
+        }
+        Balancer::TargetGroup(arn) => {
+            let Some(healthy_after) = target_group_healthy_after(&deps.elbv2, arn).await? else {
+                return Ok(None);
+            };
+            let Some((delay, _)) = target_group_delay(&deps.elbv2, arn).await? else {
+                return Ok(None);
+            };
+            (arn, delay, healthy_after)
+        }
+    };
+    Ok(Some(ServiceBalancer {
+        service: service.to_string(),
+        load_balancer: load_balancer.clone(),
+        draining_seconds,
+        healthy_after_seconds,
+    }))
+}
+
+/// Deregisters the instance from one Classic ELB. `None` when the load balancer is gone
+/// or the instance is neither registered there nor still draining (nothing to wait for).
+pub(crate) async fn deregister_classic_elb(
+    elb: &aws_sdk_elasticloadbalancing::Client,
+    name: &str,
+    instance_id: &str,
+) -> Result<Option<ClassicElb>, StepError> {
+    let Some(registration) = classic_registration(elb, name, instance_id).await? else {
+        return Ok(None);
+    };
+    if registration.drained() {
+        tracing::info!(elb = %name, "not registered in this Classic ELB");
+        return Ok(None);
+    }
+    if registration.registered {
+        deregister_classic(elb, name, instance_id).await?;
+    }
+    // Already deregistered (a retry or redrive): it may still be draining.
+    let Some(mut draining_seconds) = classic_draining_seconds(elb, name).await? else {
+        return Ok(None);
+    };
+    if !registration.in_service {
+        // Registered but OutOfService (failing its health checks): connection draining
+        // does not hold connections to an unhealthy instance, there is nothing to wait out.
+        tracing::info!(elb = %name, "unhealthy in this Classic ELB: deregistered, nothing to drain");
+        draining_seconds = 0;
+    }
+    Ok(Some(ClassicElb {
+        name: name.to_string(),
+        draining_seconds,
+    }))
+}
+
+/// The Classic ELB's connection-draining timeout (0 when off); `None` when it is gone.
+async fn classic_draining_seconds(
+    elb: &aws_sdk_elasticloadbalancing::Client,
+    name: &str,
+) -> Result<Option<u64>, StepError> {
+    let attributes = elb
+        .describe_load_balancer_attributes()
+        .load_balancer_name(name)
+        .send()
+        .await;
+    match attributes {
+        Err(error) if error_code(&error) == Some("LoadBalancerNotFound") => Ok(None),
+        Err(error) => Err(aws_error("DescribeLoadBalancerAttributes", error)),
+        Ok(output) => Ok(Some(
+            output
+                .load_balancer_attributes()
+                .and_then(|attributes| attributes.connection_draining())
+                .filter(|draining| draining.enabled())
+                .map_or(0, |draining| {
+                    u64::try_from(draining.timeout().unwrap_or(300)).unwrap_or(0)
+                }),
+        )),
+    }
+}
+
+/// Deregisters the instance from one target group on every port it is registered on.
+/// `None` when the group is gone or the instance is not in it.
+pub(crate) async fn deregister_target_group(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    instance_id: &str,
+) -> Result<Option<TargetGroup>, StepError> {
+    let health = match elbv2
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => {
+            tracing::info!(target_group = %arn, "target group not found");
+            return Ok(None);
+        }
+        Err(error) => return Err(aws_error("DescribeTargetHealth", error)),
+        Ok(output) => output,
+    };
+    let mut ports: Vec<i32> = health
+        .target_health_descriptions()
+        .iter()
+        .filter(|description| {
+            description.target().and_then(|target| target.id()) == Some(instance_id)
+        })
+        .filter(|description| {
+            description
+                .target_health()
+                .and_then(|health| health.state())
+                != Some(&TargetHealthStateEnum::Unused)
+        })
+        .filter_map(|description| description.target().and_then(|target| target.port()))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.is_empty() {
+        return Ok(None);
+    }
+    let targets = ports
+        .iter()
+        .map(|port| {
+            TargetDescription::builder()
+                .id(instance_id)
+                .port(*port)
+                .build()
+        })
+        .collect::<Vec<_>>();
+    match elbv2
+        .deregister_targets()
+        .target_group_arn(arn)
+        .set_targets(Some(targets))
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => return Ok(None),
+        Err(error) => return Err(aws_error("DeregisterTargets", error)),
+        Ok(_) => {}
+    }
+    let Some((draining_seconds, connections_outlive_delay)) =
+        target_group_delay(elbv2, arn).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(TargetGroup {
+        arn: arn.to_string(),
+        ports,
+        draining_seconds,
+        connections_outlive_delay,
+    }))
+}
+
+/// The target group's `deregistration_delay.timeout_seconds`, and whether open connections
+/// outlive it: a Network Load Balancer target group (the only kind with the
+/// `deregistration_delay.connection_termination.enabled` attribute) where that attribute
+/// is not `true`. `None` when the group is gone.
+async fn target_group_delay(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+) -> Result<Option<(u64, bool)>, StepError> {
+    let attributes = match elbv2
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => return Ok(None),
+        Err(error) => return Err(aws_error("DescribeTargetGroupAttributes", error)),
+        Ok(output) => output,
+    };
+    let value = |key: &str| {
+        attributes
+            .attributes()
+            .iter()
+            .find(|attribute| attribute.key() == Some(key))
+            .and_then(|attribute| attribute.value())
+    };
+    let delay = value("deregistration_delay.timeout_seconds")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(DEFAULT_DEREGISTRATION_DELAY);
+    let outlive = value("deregistration_delay.connection_termination.enabled")
+        .is_some_and(|enabled| !enabled.eq_ignore_ascii_case("true"));
+    Ok(Some((delay, outlive)))
+}
+
+/// How long a new target takes to become healthy in the target group: its healthy
+/// threshold x health-check interval. `None` when the group is gone.
+async fn target_group_healthy_after(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+) -> Result<Option<u64>, StepError> {
+    let output = match elbv2
+        .describe_target_groups()
+        .target_group_arns(arn)
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => return Ok(None),
+        Err(error) => return Err(aws_error("DescribeTargetGroups", error)),
+        Ok(output) => output,
+    };
+    Ok(output.target_groups().first().map(|group| {
+        let interval = group
+            .health_check_interval_seconds()
+            .unwrap_or(DEFAULT_HEALTH_CHECK_INTERVAL);
+        let threshold = group
+            .healthy_threshold_count()
+            .unwrap_or(DEFAULT_HEALTHY_THRESHOLD);
+        u64::try_from(interval.saturating_mul(threshold)).unwrap_or(0)
+    }))
+}

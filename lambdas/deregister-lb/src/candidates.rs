@@ -1,0 +1,148 @@
+//! Which load balancers the instance may be in, and who takes it out of each: the ones
+//! configured on the function, the ones attached to the Auto Scaling group, and the
+//! cluster's services' own (left to ECS when the service has a task on the instance).
+
+use std::collections::BTreeSet;
+
+use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::state::DrainState;
+use sta_shared::StepError;
+
+use crate::Deps;
+
+/// DescribeServices takes at most 10 services a call.
+const SERVICES_BATCH: usize = 10;
+
+/// A load balancer of an ECS service.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Balancer {
+    Classic(String),
+    TargetGroup(String),
+}
+
+/// The load balancers to look at: the ones to deregister the instance from, and the ones
+/// left to the services with a task on the instance.
+#[derive(Debug, Default)]
+pub(crate) struct Candidates {
+    pub(crate) classic: BTreeSet<String>,
+    pub(crate) target_groups: BTreeSet<String>,
+    pub(crate) service_managed: BTreeSet<(String, Balancer)>,
+}
+
+/// Every Classic ELB name and target group ARN the instance may be registered in.
+pub(crate) async fn candidates(deps: &Deps, state: &DrainState) -> Result<Candidates, StepError> {
+    let mut found = Candidates {
+        classic: deps.config.classic_elb_names.iter().cloned().collect(),
+        target_groups: deps.config.target_group_arns.iter().cloned().collect(),
+        ..Candidates::default()
+    };
+    if let Some(action) = state.request.trigger.lifecycle_action() {
+        attached_to_group(deps, &action.asg_name, &mut found).await?;
+    }
+    let services_here: BTreeSet<&str> = state
+        .tasks
+        .iter()
+        .filter_map(|task| task.service.as_deref())
+        .collect();
+    for (service, balancer) in service_balancers(deps, &state.request.cluster).await? {
+        if services_here.contains(service.as_str()) {
+            found.service_managed.insert((service, balancer));
+        } else {
+            match balancer {
+                Balancer::Classic(name) => found.classic.insert(name),
+                Balancer::TargetGroup(arn) => found.target_groups.insert(arn),
+            };
+        }
+    }
+    for (service, balancer) in &found.service_managed {
+        let configured = match balancer {
+            Balancer::Classic(name) => found.classic.remove(name),
+            Balancer::TargetGroup(arn) => found.target_groups.remove(arn),
+        };
+        if configured {
+            tracing::info!(
+                service = %service,
+                load_balancer = ?balancer,
+                "configured or attached, but the service with a task on the instance manages it: left to ECS"
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// The Classic ELBs and target groups attached to the Auto Scaling group.
+async fn attached_to_group(
+    deps: &Deps,
+    asg: &str,
+    found: &mut Candidates,
+) -> Result<(), StepError> {
+    let output = deps
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(asg)
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
+    let Some(group) = output.auto_scaling_groups().first() else {
+        tracing::warn!(asg = %asg, "Auto Scaling group not found; no attached load balancers");
+        return Ok(());
+    };
+    found
+        .classic
+        .extend(group.load_balancer_names().iter().cloned());
+    found
+        .target_groups
+        .extend(group.target_group_arns().iter().cloned());
+    for source in group.traffic_sources() {
+        match (source.r#type(), source.identifier()) {
+            (Some("elb"), Some(name)) => {
+                found.classic.insert(name.to_string());
+            }
+            (Some("elbv2"), Some(arn)) => {
+                found.target_groups.insert(arn.to_string());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every (service, load balancer) pair of the cluster's services.
+async fn service_balancers(
+    deps: &Deps,
+    cluster: &str,
+) -> Result<Vec<(String, Balancer)>, StepError> {
+    let services: Vec<String> = deps
+        .ecs
+        .list_services()
+        .cluster(cluster)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|error| ecs_error(cluster, "ListServices", error))?;
+    let mut pairs = Vec::new();
+    for batch in services.chunks(SERVICES_BATCH) {
+        let output = deps
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|error| ecs_error(cluster, "DescribeServices", error))?;
+        for service in output.services() {
+            let name = service.service_name().unwrap_or_default().to_string();
+            for balancer in service.load_balancers() {
+                if let Some(arn) = balancer.target_group_arn() {
+                    pairs.push((name.clone(), Balancer::TargetGroup(arn.to_string())));
+                }
+                if let Some(classic) = balancer.load_balancer_name() {
+                    pairs.push((name.clone(), Balancer::Classic(classic.to_string())));
+                }
+            }
+        }
+    }
+    Ok(pairs)
+}
