@@ -5,12 +5,11 @@
 //! executions fail there after one retry, with a real history. RedriveExecution is the
 //! world's (tests/world/redrive.py).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use integration_tests::{endpoint_env, free_port, repo_root, sdk_config};
+use integration_tests::{endpoint_env, python, repo_root, sdk_config, start_reporting_server};
 use serde_json::{json, Value};
 use sta_shared::event::execution_name;
 
@@ -28,27 +27,12 @@ struct World {
 impl World {
     fn start() -> Self {
         let root = repo_root();
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} not found: run `make deps-py` (creates .venv with the pinned moto[server])",
-            python.display()
-        );
-        let port = free_port();
-        let mut child = Command::new(python)
-            .args(["-m", "world.server", "--port", &port.to_string()])
+        let mut command = Command::new(python());
+        command
+            .args(["-m", "world.server", "--port", "0"])
             .current_dir(&root)
-            .env("PYTHONPATH", root.join("tests"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the world starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the world says it is ready");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        assert_eq!(line.trim(), format!("world ready on {endpoint}"));
+            .env("PYTHONPATH", root.join("tests"));
+        let (child, endpoint) = start_reporting_server(command, "world ready on", "the world");
         Self { child, endpoint }
     }
 

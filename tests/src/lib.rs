@@ -1,11 +1,11 @@
-//! Support for tests that run against a real AWS API emulator: starts `moto_server` on a
-//! free loopback port and stops it when dropped; the configuration and environment that
-//! point clients at an emulator (moto or the local AWS world).
+//! Support for tests that run against a real AWS API emulator: starts moto's server on a
+//! free loopback port (the server binds it and reports it) and stops it when dropped; the
+//! configuration and environment that point clients at an emulator (moto or the local AWS
+//! world).
 
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The repository root (this crate lives in `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -13,14 +13,6 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
-}
-
-/// A free loopback port for a server of the tests.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 /// An SDK configuration pointing at an emulator at `endpoint`, with dummy credentials.
@@ -46,25 +38,52 @@ pub fn endpoint_env(endpoint: &str) -> [(&'static str, String); 4] {
 }
 
 const INSTALL: &str =
-    "moto_server not found: run `make deps-py` (creates .venv with the pinned moto[server]), or `pip install 'moto[server]==5.2.1'`";
+    "moto not found: run `make deps-py` (creates .venv with the pinned moto[server]), or `pip install 'moto[server]==5.2.1'`";
 
-/// Finds `moto_server`: `$MOTO_SERVER`, then the repository's `.venv`, then `PATH`.
-fn moto_server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+/// The Python that has moto: `$MOTO_PYTHON`, then the repository's `.venv`, then `python3`.
+pub fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_PYTHON") {
         return PathBuf::from(path);
     }
-    let venv = repo_root().join(".venv/bin/moto_server");
+    let venv = repo_root().join(".venv/bin/python");
     if venv.exists() {
         return venv;
     }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("moto_server"))
-                .find(|candidate| candidate.exists())
-        })
-        .unwrap_or_else(|| panic!("{INSTALL}"))
+    PathBuf::from("python3")
 }
+
+/// Starts a server that binds a free loopback port itself and reports it on its first line of
+/// standard output as `<ready> http://127.0.0.1:PORT`: no port is chosen beforehand, so no
+/// other process can take it in between. Returns the child and its endpoint.
+pub fn start_reporting_server(mut command: Command, ready: &str, what: &str) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {what} ({error}); {INSTALL}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .unwrap_or_else(|error| panic!("{what} said nothing ({error}); {INSTALL}"));
+    let Some(endpoint) = line.trim().strip_prefix(ready).map(str::trim) else {
+        child.kill().ok();
+        child.wait().ok();
+        panic!("{what} did not start: {line:?}; {INSTALL}");
+    };
+    let endpoint = endpoint.to_string();
+    (child, endpoint)
+}
+
+/// moto's own server, on the port it binds, until stdin closes (the parent's end is dropped).
+const MOTO: &str = "\
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(f'moto ready on http://{host}:{port}', flush=True)
+sys.stdin.read()
+";
 
 /// A moto server of our own, on a free port, stopped on drop.
 pub struct MotoServer {
@@ -74,26 +93,10 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
-        let port = free_port();
-        let child = Command::new(moto_server_binary())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start moto_server ({error}); {INSTALL}"));
-        let server = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto_server did not listen on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
+        let mut command = Command::new(python());
+        command.args(["-c", MOTO]).stdin(Stdio::piped());
+        let (child, endpoint) = start_reporting_server(command, "moto ready on", "moto");
+        Self { child, endpoint }
     }
 
     /// An SDK configuration pointing at this server, with dummy credentials.

@@ -1,10 +1,10 @@
-"""Fixtures: one world server per test session on a free loopback port, reset before each test."""
+"""Fixtures: one world server per test session on a free loopback port (the server binds it and reports
+it), reset before each test."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -19,12 +19,6 @@ from world import run
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 REGION = "us-west-2"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class World:
@@ -66,18 +60,17 @@ class World:
 
 @pytest.fixture(scope="session")
 def world_server() -> Any:
-    port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(TESTS_DIR), AWS_DEFAULT_REGION=REGION)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "world.server", "--port", str(port)],
+        [sys.executable, "-m", "world.server", "--port", "0"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.strip() == f"world ready on http://127.0.0.1:{port}", line
-    yield World(f"http://127.0.0.1:{port}")
+    line = proc.stdout.readline().strip()
+    assert line.startswith("world ready on http://127.0.0.1:"), line
+    yield World(line.removeprefix("world ready on "))
     proc.terminate()
     try:
         assert proc.wait(timeout=10) == 0

@@ -52,7 +52,6 @@ import copy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -164,17 +163,11 @@ def build(out: Callable[[str], None] = print) -> None:
     out(f"built in {time.monotonic() - started:.1f}s")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class World:
     """A world server in its own process group; the Lambdas it starts live in that group too."""
 
     def __init__(self, port: int | None = None, log_dir: str | None = None):
-        self.port = port or _free_port()
+        self.port = port or 0  # 0: the server binds a free port and reports it when ready
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="world-run-"))
         self.proc: subprocess.Popen[str] | None = None
@@ -199,9 +192,12 @@ class World:
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
-        if line != f"world ready on {self.url}":
+        ready = "world ready on "
+        if not line.startswith(ready) or (self.port and line != ready + self.url):
             self.stop()
             raise RuntimeError(f"world did not start: {line!r}; see {self.log_dir / 'world.log'}")
+        self.url = line.removeprefix(ready)
+        self.port = int(self.url.rsplit(":", 1)[1])
         return self
 
     def stop(self) -> None:

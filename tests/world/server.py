@@ -1,8 +1,9 @@
 """The local AWS world: moto's server with the world's extensions installed.
 
-    PYTHONPATH=tests python -m world.server --port 5000 [--config world.json]
+    PYTHONPATH=tests python -m world.server [--port 5000] [--config world.json]
 
-prints ``world ready on http://127.0.0.1:5000`` once it accepts requests and
+prints ``world ready on http://127.0.0.1:PORT`` (the port it bound, a free one by default) once it
+accepts requests and
 runs until SIGTERM/SIGINT. See tests/world/README.md.
 """
 
@@ -261,11 +262,15 @@ class WorldServer:
     def start(self) -> WorldServer:
         from werkzeug.serving import make_server
 
-        os.environ["MOTO_PORT"] = str(self.port)
         install_extensions()
         if self.config:
             core.configure(self.config)
+        # port 0: the system chooses a free one, and the server reports it (no window in which another
+        # process could take a port chosen beforehand)
         self._server = make_server(self.host, self.port, make_app(), threaded=True, request_handler=_quiet_handler())
+        self.port = self._server.server_port
+        # moto's Step Functions calls Lambda, and the functions call AWS, at this port
+        os.environ["MOTO_PORT"] = str(self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="world-http", daemon=True)
         self._thread.start()
         return self
@@ -281,7 +286,7 @@ class WorldServer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="world.server", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="default 0: a free port, reported in the ready line")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--config", help="JSON file merged into the world's config (see README)")
     args = parser.parse_args(argv)
