@@ -20,7 +20,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from world.run import stop_process
+from world.harness import stop_process
 
 from bench.common import proc_status, summary
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from world.run import REPO, World, wait_for  # noqa: F401  (re-exported)
+from world.harness import REPO, World, wait_for  # noqa: F401  (re-exported)
 
 FUNCTIONS = ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle", "task-scaler", "sweeper"]
 DRAIN_FUNCTIONS = ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle"]

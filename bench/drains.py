@@ -29,8 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 from world.deploy import deploy
+from world.harness import running_tasks
 from world.invariants import check
-from world.run import Result, _running_tasks, load_scenario
+from world.observe import Result
+from world.scenario import load_scenario
 
 from bench.common import World, last_seq, summary, wait_for
 
@@ -62,7 +64,7 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
     setup_started = time.monotonic()
     dep = deploy(world, sc, out=log)
     tasks = wait_for(
-        lambda: (lambda r: r if len(r) >= count else None)(_running_tasks(world, dep)),
+        lambda: (lambda r: r if len(r) >= count else None)(running_tasks(world, dep)),
         60,
         f"{count} running tasks",
         every=0.5,

@@ -31,7 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 from world.deploy import deploy
-from world.run import _running_tasks, load_scenario
+from world.harness import running_tasks
+from world.scenario import load_scenario
 
 from bench.common import World, last_seq, summary, wait_for
 
@@ -106,7 +107,7 @@ def run_round(
     world.reset()
     dep = deploy(world, sc, out=lambda _l: None)
     world.client("events").disable_rule(Name=dep.rule)
-    wait_for(lambda: len(_running_tasks(world, dep)) >= count, 60, f"{count} running tasks", every=0.5)
+    wait_for(lambda: len(running_tasks(world, dep)) >= count, 60, f"{count} running tasks", every=0.5)
     sqs = world.client("sqs")
     q_life = sqs.create_queue(
         QueueName=f"{dep.prefix}-lifecycle", Attributes={"VisibilityTimeout": str(max(1, round(30 * timescale)))}
@@ -134,7 +135,7 @@ def run_round(
             "DRAINING_QUEUE_URL": q_drain,
         },
     )
-    tasks = _running_tasks(world, dep)
+    tasks = running_tasks(world, dep)
     ecs = world.client("ecs")
     cis = ecs.describe_container_instances(
         cluster=dep.cluster, containerInstances=sorted({t["containerInstanceArn"] for t in tasks})

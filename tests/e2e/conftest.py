@@ -11,7 +11,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS))
 
-from world import run  # noqa: E402
+from world import harness, run  # noqa: E402
 
 SCENARIOS = TESTS / "scenarios"
 
@@ -19,8 +19,8 @@ SCENARIOS = TESTS / "scenarios"
 @pytest.fixture(scope="session")
 def world():
     if not os.environ.get("E2E_NO_BUILD"):
-        run.build()
-    with run.World() as world:
+        harness.build()
+    with harness.World() as world:
         yield world
 
 
@@ -42,7 +42,7 @@ def ecs_sta():
     import subprocess
 
     if not os.environ.get("E2E_NO_BUILD"):
-        subprocess.run(["cargo", "build", "-p", "ecs-sta"], cwd=run.REPO, check=True)
-    binary = run.REPO / "target" / "debug" / "ecs-sta"
+        subprocess.run(["cargo", "build", "-p", "ecs-sta"], cwd=harness.REPO, check=True)
+    binary = harness.REPO / "target" / "debug" / "ecs-sta"
     assert binary.exists(), f"{binary} not built"
     return binary

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from world import deploy as deployment
-from world import run
+from world import harness, run
 from world.deploy import Deployment
 
 # The world runs no sweeper schedule: say how often one would run (1 minute, the shortest infra allows).
@@ -24,7 +24,10 @@ from world.deploy import Deployment
 def sta(binary: Path, world, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
     env.update(
-        AWS_ENDPOINT_URL=world.url, AWS_REGION=run.REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"
+        AWS_ENDPOINT_URL=world.url,
+        AWS_REGION=harness.REGION,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
     )
     proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=timeout)
     print(f"$ ecs-sta {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
@@ -38,9 +41,11 @@ def deploy(world, **overrides: Any) -> Deployment:
     world.reset()
     dep = deployment.deploy(world, sc, print)
     desired = sc["service"]["desired"]
-    run.wait_for(lambda: len(run._running_tasks(world, dep)) >= min(desired, sc["instances"]), 30, "tasks running")
-    run.wait_for(
-        lambda: all(s == "healthy" for lbs in run._lb_health(world, dep).values() for s in lbs.values()),
+    harness.wait_for(
+        lambda: len(harness.running_tasks(world, dep)) >= min(desired, sc["instances"]), 30, "tasks running"
+    )
+    harness.wait_for(
+        lambda: all(s == "healthy" for lbs in harness.lb_health(world, dep).values() for s in lbs.values()),
         60,
         "every registration healthy",
         every=0.5,
@@ -269,7 +274,7 @@ def test_the_drill_refuses_a_disabled_rule_and_forced_says_no_drain_started(worl
 
 def test_a_replacement_that_never_becomes_healthy_fails_the_drill(world, ecs_sta):
     dep = deploy(world, drain={"deadline_seconds": 20})
-    hosts = {t["containerInstanceArn"] for t in run._running_tasks(world, dep)}
+    hosts = {t["containerInstanceArn"] for t in harness.running_tasks(world, dep)}
     ecs = world.client("ecs")
     arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
     cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]

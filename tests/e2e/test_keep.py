@@ -17,9 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from world import run
+from world import harness
 
-SCENARIO = run.TESTS / "scenarios" / "failed_drain.json"
+SCENARIO = harness.TESTS / "scenarios" / "failed_drain.json"
 READY = "Ctrl-C stops the world and everything it started."
 
 
@@ -87,8 +87,8 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
     cmd = [sys.executable, "-m", "world.run", "--keep", "--scenario", str(SCENARIO)]
     if os.environ.get("E2E_NO_BUILD"):
         cmd.append("--no-build")
-    env = dict(os.environ, PYTHONPATH=str(run.TESTS))
-    proc = subprocess.Popen(cmd, cwd=run.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = dict(os.environ, PYTHONPATH=str(harness.TESTS))
+    proc = subprocess.Popen(cmd, cwd=harness.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: list[str] = []
     try:
         lines = _lines(proc)
@@ -135,7 +135,7 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
             answered = False
         assert not answered, f"the world still answers on {url}"
         port = url.rsplit(":", 1)[1]
-        run.wait_for(
+        harness.wait_for(
             lambda: not _world_servers(port) and not any(_alive(pid) for pid in pids),
             20,
             f"world.server on port {port} and its Lambda sandboxes {pids} to end",

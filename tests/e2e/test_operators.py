@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from world import run, stack
+from world import harness, stack
 
 
 def _completions(events, instance=None):
@@ -77,7 +77,10 @@ def test_sweeper_recovers_a_dropped_event(scenario, world):
 def _ecs_sta(binary: Path, world, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
     env.update(
-        AWS_ENDPOINT_URL=world.url, AWS_REGION=run.REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"
+        AWS_ENDPOINT_URL=world.url,
+        AWS_REGION=harness.REGION,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
     )
     proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=120)
     print(f"$ ecs-sta {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
@@ -149,7 +152,7 @@ def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, e
         # show: the retried CompleteLifecycleAction attempts and the redrive
         timeline = _json(_ecs_sta(ecs_sta, world, "show", arn, "--json"))
         assert timeline["status"] == "SUCCEEDED" and timeline["redrives"] == 1, timeline
-        asl = json.loads(run.ASL.read_text())
+        asl = json.loads(harness.ASL.read_text())
         [retry] = [r for r in asl["States"]["CompleteLifecycleAction"]["Retry"] if "Retryable" in r["ErrorEquals"]]
         assert timeline["retries"] == retry["MaxAttempts"], timeline  # every retry of the Task's Retry
         entries = timeline["entries"]

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from world import run
+from world import harness
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 REGION = "us-west-2"
@@ -55,7 +55,7 @@ class World:
         return self.control("GET", path)["events"]
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
-        return run.wait_for(predicate, timeout, what, every=0.1)
+        return harness.wait_for(predicate, timeout, what, every=0.1)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from world import stack as stack_mod
 
 if TYPE_CHECKING:
-    from world.run import World
+    from world.harness import World
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from world import capacity
 
 if TYPE_CHECKING:
-    from world.run import Result
+    from world.observe import Result
 
 TEARDOWN_EVENTS = ("asg.deleted", "ecs.service.deleted", "ecs.cluster.deleted")  # world.teardown
 

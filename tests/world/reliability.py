@@ -56,10 +56,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from world import reliability_json, run
+from world import harness, reliability_json, run
+from world import scenario as scenario_mod
+from world.observe import Result
 
-SCENARIOS = run.TESTS / "scenarios"
-REPORT = run.REPO / "RELIABILITY.md"
+SCENARIOS = harness.TESTS / "scenarios"
+REPORT = harness.REPO / "RELIABILITY.md"
 CALL_BUDGET = 2.0  # calls per drain under load, at most this times a single drain's
 
 
@@ -149,7 +151,7 @@ CASES = [
 
 def retried_errors() -> set[str]:
     """Error names the state machine's Task states retry."""
-    asl = json.loads(run.ASL.read_text())
+    asl = json.loads(harness.ASL.read_text())
     names: set[str] = set()
     for state in asl["States"].values():
         for retrier in state.get("Retry", []):
@@ -157,7 +159,7 @@ def retried_errors() -> set[str]:
     return names
 
 
-def figures(result: run.Result, accept: tuple[str, ...] = ()) -> dict[str, Any]:
+def figures(result: Result, accept: tuple[str, ...] = ()) -> dict[str, Any]:
     events, executions = result.events, result.executions
     waits = [e for e in events if e["type"] == "asg.lifecycle.wait"]
     done = [e for e in events if e["type"] == "asg.lifecycle.completed"]
@@ -267,12 +269,12 @@ def outcome(case: Case, fig: dict[str, Any], baseline: dict[str, Any] | None) ->
     return ok, "; ".join(n for n in notes if n)
 
 
-def run_case(world: run.World, case: Case, small: bool, out: Any) -> run.Result:
+def run_case(world: harness.World, case: Case, small: bool, out: Any) -> Result:
     scenario = json.loads(
         (SCENARIOS / (case.small_scenario if small and case.small_scenario else case.scenario)).read_text()
     )
     if small and case.small:
-        scenario = run._merge(scenario, case.small)
+        scenario = scenario_mod.merge(scenario, case.small)
         for key in ("expect",):
             if key in case.small:
                 scenario[key] = case.small[key]
@@ -372,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in CASES if c.id in wanted]
     say = lambda line: print(line, flush=True)  # noqa: E731
     if not args.no_build:
-        run.build(say)
+        harness.build(say)
     started = time.monotonic()
     figs: dict[str, dict[str, Any]] = {}
     pending: queue.Queue[Case] = queue.Queue()
@@ -382,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     fleet_cases = [c for c in cases if c.fleet]
     lock = threading.Lock()
 
-    def run_one(world: run.World, case: Case) -> None:
+    def run_one(world: harness.World, case: Case) -> None:
         out = (lambda line: say(f"[{world.port}] {line}")) if args.verbose else (lambda line: None)
         t0 = time.monotonic()
         try:
             fig = figures(run_case(world, case, args.small, out), case.accept)
         except Exception as err:  # a case that cannot even run is a failed case
-            fig = figures(run.Result(run.load_scenario({})))
+            fig = figures(Result(scenario_mod.load_scenario({})))
             fig["invariants"] = [f"{type(err).__name__}: {err}"]
             fig["wall_seconds"] = round(time.monotonic() - t0, 1)
         with lock:
@@ -400,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"invariants {'held' if not fig['invariants'] else fig['invariants']}  {fig['wall_seconds']:.0f}s"
             )
 
-    def worker(world: run.World) -> None:
+    def worker(world: harness.World) -> None:
         while True:
             try:
                 case = pending.get_nowait()
@@ -408,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                 return
             run_one(world, case)
 
-    worlds = [run.World() for _ in range(max(1, args.jobs))]
+    worlds = [harness.World() for _ in range(max(1, args.jobs))]
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         for world in worlds:

@@ -11,12 +11,14 @@ scale-in return the instances they take out), ``tick()`` on every round of the r
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from world import stack as stack_mod
 
 
 @dataclass
@@ -27,7 +29,15 @@ class Context:
     result: Any
     obs: Any
     out: Callable[[str], None]
-    sweep: Callable[[], Any]  # invokes the sweeper once; its report (world.run._sweep)
+
+
+def sweep(ctx: Context) -> Any:
+    """Run the stack's sweeper as its schedule does, which starts drains for lost events; its report,
+    or {"error": ..., "payload": ...} when the invocation failed."""
+    [schedule] = ctx.dep.stack.schedules["sweeper"]
+    error, body = stack_mod.run_schedule(ctx.world, schedule)
+    ctx.out(f"sweeper (schedule {schedule}) -> {error or ''}{json.dumps(body)[:300]}")
+    return {"error": error, "payload": body} if error else body
 
 
 class Action:
@@ -337,7 +347,7 @@ class WarmPoolReuse(Action):
         elif self.phase == "second":
             waits = [e for e in self.events("asg.lifecycle.wait") if e["instance_id"] == victim]
             if len(waits) >= 2 and time.time() >= waits[-1]["t"] + float(self.spec.get("sweep_after_seconds", 3)):
-                report = ctx.sweep()
+                report = sweep(ctx)
                 if report is not None:
                     ctx.result.sweeps.append(report)
                     if isinstance(report, dict) and "error" in report:

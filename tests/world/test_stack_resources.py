@@ -6,7 +6,7 @@ import json
 
 import aws_setup as aws
 import pytest
-from world import run, stack
+from world import harness, stack
 
 CLUSTER = "stack-cluster"
 
@@ -14,7 +14,7 @@ CLUSTER = "stack-cluster"
 def _deploy(world, name: str = "ecs-sta", group: str | None = None, **params):
     group = group or aws.asg(world, name=f"{name}-asg", desired=1, cluster=CLUSTER)
     world.client("ecs").create_cluster(clusterName=CLUSTER)
-    stack.publish_code(world, run.REPO / "target" / "debug")
+    stack.publish_code(world, harness.REPO / "target" / "debug")
     values = {
         "ClusterName": CLUSTER,
         "AutoScalingGroupName1": group,

@@ -1,0 +1,85 @@
+"""A scenario (tests/scenarios/README.md): its keys and their defaults, and how a scenario file is
+read (merged key by key over the defaults; an unknown key is an error).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from world.harness import TESTS
+
+DEFAULTS: dict[str, Any] = {
+    "name": "default",
+    "description": "",
+    "instances": 3,
+    "unregistered_instances": 0,
+    "service": {
+        "name": "web",
+        "desired": 2,
+        "container_port": 8080,
+        "host_ports": [8080],
+        "minimum_healthy_percent": 100,
+        "maximum_percent": 200,
+    },
+    "load_balancers": {
+        "classic": [{"name": "web-clb", "draining_seconds": 5, "attach": "service", "port": 8080}],
+        "target_groups": [{"name": "web-tg", "port": 8080, "deregistration_delay": 5, "attach": "service"}],
+    },
+    # every load balancer's health check unless it has its own "health_check" (short: scenarios run at
+    # timescale 1.0; AWS's minimums are 5 s and 2, tests/world/README.md)
+    "health_check": {"interval_seconds": 2, "timeout_seconds": 1, "healthy_threshold": 2, "unhealthy_threshold": 2},
+    "failing_instances": {"pick": "none", "count": 1},
+    "standalone_tasks": {"count": 0, "run_seconds": None},
+    "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
+    # infra's default heartbeat timeout (600 s: twice the sweeper's 5-minute period, which doctor checks)
+    "hook": {"heartbeat_timeout": 600, "default_result": "ABANDON"},
+    "drain": {
+        "deadline_seconds": 3000,
+        "deadline_result": "CONTINUE",
+        "standalone_tasks": "wait",
+        "standalone_task_grace_seconds": 300,
+    },
+    "timescale": 1.0,
+    "seed": 0,
+    "faults": {},
+    # the world's EventBridge delivery: delay, duplicates, drops, failed attempts (tests/world/README.md)
+    "eventbridge": {},
+    # PutWarmPool of the group: {"min_size", "max_group_prepared_capacity", "pool_state", "reuse_on_scale_in"}
+    "warm_pool": None,
+    # infra's spotInterruptionHandling: the rule that starts a drain on a Spot interruption warning
+    "spot_interruption_handling": False,
+    "scale_in": {"count": 1, "pick": "policy"},
+    "actions": [],
+    "scaler": {"min_task_count": 1, "n_count": 1},
+    "expect": {},
+    "timeout_seconds": 120,
+    # the world's API rate limits (world.rate_limits): {"enabled", "scale", "buckets"}; on, at AWS's figures, by default
+    "limits": {},
+    # the world's Lambda: {"concurrency"} (world.lambda_runtime; default 1000, Lambda's default quota)
+    "lambda": {},
+    # false: run by `make reliability` only, not by tests/e2e (a size CI cannot afford; tests/scenarios/README.md)
+    "e2e": True,
+}
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("faults", "expect"):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_scenario(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
+    if source is None:
+        source = TESTS / "scenarios" / "default.json"
+    data = json.loads(Path(source).read_text()) if isinstance(source, (str, Path)) else source
+    unknown = set(data) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown scenario keys: {sorted(unknown)}")
+    return merge(DEFAULTS, data)

@@ -1,0 +1,330 @@
+"""Scenario actions of faults and outside changes (tests/scenarios/README.md): a repeated or a lost
+event, an action left to expire, a function killed or held mid-call, a malformed event, a change
+made by someone else while the drain waits, and the runner's redrive of FAILED executions. Each is
+a world.run_actions.Action: world.run calls ``before_scale_in()``, ``scale_in()``, ``tick()`` on
+every round of its loop (the run goes on while ``busy``), and ``finish()``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from world import run_actions, teardown_actions
+from world.harness import ACCOUNT, REGION, asg_instances, wait_for
+from world.run_actions import Action, Context
+
+TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
+
+MID_DRAIN_ACTIONS = (
+    "terminate_instance",
+    "deregister_container_instance",
+    "delete_load_balancers",
+    "delete_hook",
+    "scale_out",
+    "delete_asg",
+    "delete_cluster",
+    "disconnect_agent",
+)
+
+
+def _executions(ctx: Context) -> dict[str, dict[str, Any]]:
+    executions: dict[str, dict[str, Any]] = ctx.obs.executions
+    return executions
+
+
+class ExpireThenRedrive(Action):
+    """CompleteLifecycleAction unavailable from the scale-in on: once the action expired and the
+    execution FAILED, the fault is cleared and the execution redriven."""
+
+    def __init__(self, ctx: Context, spec: dict[str, Any]):
+        super().__init__(ctx, spec)
+        self.redriven: set[str] = set()
+
+    def before_scale_in(self) -> None:
+        self.ctx.world.configure(
+            faults={**self.ctx.sc["faults"], "autoscaling:CompleteLifecycleAction": {"unavailable": 1.0}}
+        )
+        self.ctx.out("fault on: autoscaling:CompleteLifecycleAction always unavailable (the action will expire first)")
+
+    @property
+    def busy(self) -> bool:  # type: ignore[override]
+        return not self.redriven
+
+    def tick(self) -> None:
+        expired = [e for e in self.events("asg.lifecycle.completed") if e["by"] != "CompleteLifecycleAction"]
+        for arn, x in _executions(self.ctx).items():
+            if arn not in self.redriven and x["status"] == "FAILED" and expired:
+                self.ctx.world.configure(faults=self.ctx.sc["faults"])
+                self.ctx.world.client("stepfunctions").redrive_execution(executionArn=arn)
+                self.redriven.add(arn)
+                self.ctx.out(
+                    f"action expired and execution FAILED: fault cleared, RedriveExecution {arn.rsplit(':', 1)[-1][:8]}"
+                )
+
+
+class DropEvent(Action):
+    """The rule is disabled before the scale-in, so the lifecycle events are lost; when the sweep is
+    due (see ``due``) the rule is enabled again and the stack's sweeper runs ``sweeps`` times."""
+
+    def __init__(self, ctx: Context, spec: dict[str, Any]):
+        super().__init__(ctx, spec)
+        self.swept = False
+        self.scaled_at = time.monotonic()
+
+    def before_scale_in(self) -> None:
+        self.ctx.world.client("events").disable_rule(Name=self.ctx.dep.rule)
+        self.ctx.out(f"rule {self.ctx.dep.rule} disabled: the lifecycle events are lost")
+
+    def scale_in(self) -> list[str] | None:
+        self.scaled_at = time.monotonic()
+        return None
+
+    @property
+    def busy(self) -> bool:  # type: ignore[override]
+        return not self.swept
+
+    def due(self) -> bool:
+        """``sweep_lag_seconds`` (AWS seconds, scaled) or ``sweep_lag_heartbeat_fraction`` (of the
+        hook's heartbeat timeout) after the last victim's Terminating:Wait began, as a scheduled
+        sweeper finds it that late; else ``after_seconds`` (default 3) after the scale-in, once the
+        victims wait (at most 15 s more)."""
+        sc, victims = self.ctx.sc, self.ctx.result.victims
+        lag = self.spec.get("sweep_lag_seconds")
+        if self.spec.get("sweep_lag_heartbeat_fraction") is not None:
+            lag = float(self.spec["sweep_lag_heartbeat_fraction"]) * float(sc["hook"]["heartbeat_timeout"])
+        if lag is not None:
+            waits = {e["instance_id"]: e["t"] for e in self.events("asg.lifecycle.wait")}
+            if not victims or not all(v in waits for v in victims):
+                return False
+            return time.time() >= max(waits[v] for v in victims) + float(lag) * float(sc["timescale"])
+        after = float(self.spec.get("after_seconds", 3))
+        if time.monotonic() <= self.scaled_at + after:
+            return False
+        states = asg_instances(self.ctx.world, self.ctx.dep)
+        waiting = all(states.get(i) == "Terminating:Wait" for i in victims)
+        return waiting or time.monotonic() > self.scaled_at + after + 15
+
+    def tick(self) -> None:
+        if self.swept or not self.due():
+            return
+        self.ctx.world.client("events").enable_rule(Name=self.ctx.dep.rule)
+        self.ctx.out(f"rule {self.ctx.dep.rule} enabled again")
+        for _ in range(int(self.spec.get("sweeps", 1))):
+            report = run_actions.sweep(self.ctx)
+            if report is not None:
+                self.ctx.result.sweeps.append(report)
+                if isinstance(report, dict) and "error" in report:
+                    self.ctx.result.violations.append(f"the sweeper failed: {report}")
+        self.swept = True
+
+
+class Sabotage(Action):
+    """kill_lambda / hang_lambda: the world fails the process of the stack's function of the crate
+    ``function`` during its next call of ``api`` (or each of ``calls``)."""
+
+    def before_scale_in(self) -> None:
+        kind, ctx = self.spec["type"], self.ctx
+        for call in self.spec.get("calls") or [
+            {
+                "function": self.spec.get("function", "deregister-lb"),
+                "api": self.spec.get("api", "elbv2:DeregisterTargets"),
+            }
+        ]:
+            function, api = ctx.dep.functions[call["function"]], call["api"]
+            if kind == "hang_lambda" and self.spec.get("function_timeout"):
+                ctx.world.client("lambda").update_function_configuration(
+                    FunctionName=function, Timeout=int(self.spec["function_timeout"])
+                )
+                ctx.out(f"function {function}: Timeout {self.spec['function_timeout']}s")
+            body = {
+                "function": function,
+                "api": api,
+                "do": "kill" if kind == "kill_lambda" else "hang",
+                "seconds": float(self.spec.get("seconds", 0)),
+            }
+            ctx.world.control("POST", "/_world/lambdas/sabotage", body)
+            what = "killed (SIGKILL)" if kind == "kill_lambda" else f"held {body['seconds']:.0f}s"
+            ctx.out(f"armed: {function} {what} on its next {api} during an invocation")
+
+
+class MalformedEvent(Action):
+    """After the scale-in, an event our rule matches but without the instance id (what a broken or
+    foreign sender sends); its execution may settle after the others: the run waits for it."""
+
+    def scale_in(self) -> list[str] | None:
+        dep = self.ctx.dep
+        detail = {
+            "AutoScalingGroupName": dep.asg,
+            "LifecycleHookName": dep.hook,
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+            "LifecycleActionToken": "00000000-0000-0000-0000-000000000000",
+        }
+        resource = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:x:autoScalingGroupName/{dep.asg}"
+        self.ctx.world.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "aws.autoscaling",
+                    "DetailType": TERMINATE_DETAIL_TYPE,
+                    "Detail": json.dumps(detail),
+                    "Resources": [resource],
+                }
+            ]
+        )
+        self.ctx.out("sent a malformed lifecycle event (no EC2InstanceId)")
+        return None
+
+    def finish(self) -> None:
+        wait_for(
+            lambda: (
+                len(_executions(self.ctx)) >= 1 + len(self.ctx.result.victims)
+                and all(x["status"] != "RUNNING" for x in _executions(self.ctx).values())
+            ),
+            20,
+            "the malformed event's execution",
+            tick=self.ctx.obs.poll,
+        )
+
+
+class DuplicateEvent(Action):
+    """The first lifecycle event is delivered again (EventBridge delivers at least once)."""
+
+    def __init__(self, ctx: Context, spec: dict[str, Any]):
+        super().__init__(ctx, spec)
+        self.done = False
+
+    def tick(self) -> None:
+        if self.done:
+            return
+        first = [x for x in _executions(self.ctx).values() if TERMINATE_DETAIL_TYPE in x["input"]]
+        if first:
+            self.ctx.world.client("stepfunctions").start_execution(
+                stateMachineArn=self.ctx.dep.machine_arn,
+                name=f"duplicate-{int(time.time() * 1000)}",
+                input=first[0]["input"],
+            )
+            self.done = True
+            self.ctx.out("delivered the same event again (EventBridge delivers at least once)")
+
+
+class MidDrain(Action):
+    """Something outside the drain changes the world while the drain waits (MID_DRAIN_ACTIONS):
+    ``after_seconds`` (default 0.5) after the first execution entered its Wait state."""
+
+    def __init__(self, ctx: Context, spec: dict[str, Any]):
+        super().__init__(ctx, spec)
+        self.done = False
+        self.waiting_since: float | None = None
+
+    @property
+    def busy(self) -> bool:  # type: ignore[override]
+        return not self.done
+
+    def tick(self) -> None:
+        if self.done:
+            return
+        if self.waiting_since is None and any(
+            h["type"] == "WaitStateEntered" for x in _executions(self.ctx).values() for h in x["history"]
+        ):
+            self.waiting_since = time.monotonic()
+        if self.waiting_since is not None and time.monotonic() >= self.waiting_since + float(
+            self.spec.get("after_seconds", 0.5)
+        ):
+            self.act()
+            self.done = True
+
+    def act(self) -> None:
+        world, dep, out, action = self.ctx.world, self.ctx.dep, self.ctx.out, self.spec
+        kind = action["type"]
+        victims = self.ctx.result.victims[: int(action.get("count", len(self.ctx.result.victims)))]
+        if kind in teardown_actions.KINDS:
+            teardown_actions.act(world, dep, victims, action, out)
+        elif kind == "terminate_instance":
+            if action.get("agent_dead"):  # the instance dies with its agent cut off: ECS deregisters nothing
+                teardown_actions.disconnect(world, victims, out)
+            world.client("ec2").terminate_instances(InstanceIds=victims)
+            out(f"mid-drain: EC2 TerminateInstances {victims} (someone else)")
+        elif kind == "deregister_container_instance":
+            ecs, force = world.client("ecs"), bool(action.get("force", True))
+            for instance in victims:
+                arns = ecs.list_container_instances(cluster=dep.cluster, filter=f"ec2InstanceId=={instance}")[
+                    "containerInstanceArns"
+                ]
+                for arn in arns:
+                    ecs.deregister_container_instance(cluster=dep.cluster, containerInstance=arn, force=force)
+                    out(f"mid-drain: ECS DeregisterContainerInstance {instance} (force={force})")
+        elif kind == "scale_out":
+            asg = world.client("autoscaling")
+            [group] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"]
+            desired, more = group["DesiredCapacity"], int(action.get("instances", 1))
+            asg.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=desired + more)
+            out(f"mid-drain: scale out {dep.asg} desired {desired} -> {desired + more}")
+        elif kind == "delete_load_balancers":
+            for name in dep.classic:
+                world.client("elb").delete_load_balancer(LoadBalancerName=name)
+                out(f"mid-drain: Classic ELB {name} deleted")
+            for name, arn in dep.target_groups.items():
+                world.client("elbv2").delete_target_group(TargetGroupArn=arn)
+                out(f"mid-drain: target group {name} deleted")
+        elif kind == "delete_hook":
+            world.client("autoscaling").delete_lifecycle_hook(AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook)
+            out(f"mid-drain: lifecycle hook {dep.hook} deleted")
+
+
+class RedriveFailed(Action):
+    """Once every execution has settled and no mid-drain change is pending, the FAILED ones (up to
+    ``max_rounds`` each) are redriven after the faults are cleared. The drains' calls are those
+    until the first redrive."""
+
+    def __init__(self, ctx: Context, spec: dict[str, Any], mid_drain: list[MidDrain]):
+        super().__init__(ctx, spec)
+        self.mid_drain = mid_drain
+        self.rounds: dict[str, int] = {}
+
+    def tick(self) -> None:
+        executions = _executions(self.ctx)
+        settled = executions and all(x["status"] != "RUNNING" for x in executions.values())
+        if not settled or any(a.busy for a in self.mid_drain):
+            return
+        failed = [
+            (arn, x)
+            for arn, x in executions.items()
+            if x["status"] == "FAILED"
+            and x.get("error") not in ("InvalidEvent",)
+            and self.rounds.get(arn, 0) < int(self.spec.get("max_rounds", 3))
+        ]
+        if not failed:
+            return
+        result = self.ctx.result
+        result.calls = result.calls or self.ctx.world.control("GET", "/_world/calls")
+        self.ctx.world.configure(faults={})
+        for arn, x in failed:
+            self.ctx.world.client("stepfunctions").redrive_execution(executionArn=arn)
+            self.rounds[arn] = self.rounds.get(arn, 0) + 1
+            result.redrives += 1
+            x["status"] = "RUNNING"  # until the next poll says otherwise
+            self.ctx.out(
+                f"execution {arn.rsplit(':', 1)[-1][:8]} FAILED ({x.get('error')}): fault cleared, RedriveExecution"
+            )
+
+
+def start(ctx: Context) -> list[Action]:
+    """The scenario's actions of this module, in the order they act within a round; then those of
+    the event's journey (world.run_actions)."""
+    specs = {a["type"]: a for a in ctx.sc["actions"]}
+    actions: list[Action] = []
+    if "expire_then_redrive" in specs:
+        actions.append(ExpireThenRedrive(ctx, specs["expire_then_redrive"]))
+    if "drop_event" in specs:
+        actions.append(DropEvent(ctx, specs["drop_event"]))
+    actions += [Sabotage(ctx, specs[kind]) for kind in ("kill_lambda", "hang_lambda") if kind in specs]
+    if "malformed_event" in specs:
+        actions.append(MalformedEvent(ctx, specs["malformed_event"]))
+    if "duplicate_event" in specs:
+        actions.append(DuplicateEvent(ctx, specs["duplicate_event"]))
+    mid_drain = [MidDrain(ctx, a) for a in ctx.sc["actions"] if a["type"] in MID_DRAIN_ACTIONS]
+    actions += mid_drain
+    if "redrive_failed" in specs:
+        actions.append(RedriveFailed(ctx, specs["redrive_failed"], mid_drain))
+    return actions + run_actions.start(ctx)
