@@ -96,14 +96,21 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
         return evs if set(victims) <= done and len(finished) >= len(victims) else None
 
     wait_for(settled, drain_seconds * 3 + 180, f"{len(victims)} drains of {drain_seconds}s", every=1.0)
-    time.sleep(1.5)  # the executions' last transition (Succeed) after complete-lifecycle returned
+    sfn = world.client("stepfunctions")
+
+    def closed() -> list[dict[str, Any]] | None:
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=dep.machine_arn)
+        items = [i for page in pages for i in page["executions"]]
+        return items if len(items) >= len(victims) and all(i["status"] != "RUNNING" for i in items) else None
+
+    # the executions' last transition (Succeed) comes after complete-lifecycle returned
+    items = wait_for(closed, 60, "every execution closed", every=0.25)
     calls = world.control("GET", "/_world/calls")
     wall = time.monotonic() - started
     events = world.control("GET", f"/_world/events?since={since}")["events"]
 
-    sfn = world.client("stepfunctions")
     executions: dict[str, dict[str, Any]] = {}
-    for item in sfn.list_executions(stateMachineArn=dep.machine_arn)["executions"]:
+    for item in items:
         arn = item["executionArn"]
         desc = sfn.describe_execution(executionArn=arn)
         desc["history"] = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]

@@ -9,8 +9,8 @@ import json
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
+from typing import Any
 
 from world import harness, stack
 
@@ -112,12 +112,14 @@ def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, e
         assert row["status"] == "FAILED" and row["state"] == "CompleteLifecycleAction", row
         assert row["error"] == "Retryable" and row["redrive_count"] == 0, row
 
-        # replay --dry-run: would redrive it, and does not
+        # replay --dry-run: would redrive it, and does not (the world counts every RedriveExecution call)
+        world.control("POST", "/_world/calls/reset", {})
         dry = _json(_ecs_sta(ecs_sta, world, "replay", "--state-machine", machine, "--dry-run", "--json"))
         assert dry["dry_run"] is True
         [item] = dry["items"]
         assert item["execution_arn"] == arn and item["action"] == "would_redrive", item
-        time.sleep(1)
+        calls = world.control("GET", "/_world/calls")["calls"]
+        assert "stepfunctions:RedriveExecution" not in calls, calls
         still = sfn.describe_execution(executionArn=arn)
         assert still["status"] == "FAILED" and not still.get("redriveCount"), still
         assert not [
@@ -133,16 +135,14 @@ def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, e
         assert replay.returncode == 0, replay.stderr
         assert victim in replay.stdout and "redriven" in replay.stdout, replay.stdout
 
-        deadline = time.monotonic() + 60
-        while True:
+        def settled() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
             desc = sfn.describe_execution(executionArn=arn)
             terminated = [
                 e for e in world.events(since) if e["type"] == "asg.instance.terminated" and e["instance_id"] == victim
             ]
-            if desc["status"] != "RUNNING" and terminated:
-                break
-            assert time.monotonic() < deadline, f"not settled: {desc['status']}, terminated {terminated}"
-            time.sleep(0.5)
+            return (desc, terminated) if desc["status"] != "RUNNING" and terminated else None
+
+        desc, terminated = harness.wait_for(settled, 60, "the redriven drain settled and its instance terminated")
         assert desc["status"] == "SUCCEEDED" and desc["redriveCount"] == 1, desc
         events = world.events()
         [done] = _completions(events, victim)  # exactly one completion, by the redriven drain

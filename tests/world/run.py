@@ -176,13 +176,47 @@ def _scale_in(
     return sorted(victims)
 
 
+# lifecycle states an instance leaves on its own (every other one it leaves only by a timeout or a call)
+MOVING_STATES = (
+    "Pending",
+    "Pending:Proceed",
+    "Terminating",
+    "Terminating:Proceed",
+    "Warmed:Pending",
+    "Warmed:Pending:Proceed",
+    "Warmed:Terminating",
+    "Warmed:Terminating:Proceed",
+    "Detaching",
+    "EnteringStandby",
+)
+# how long the run waits, everything settled, for instances still moving
+SETTLE_BOUND_SECONDS = 30
+
+
+def _at_rest(world: World, dep: Deployment, victims: list[str], terminated: set[str]) -> bool:
+    """Nothing more happens to the instances scaled in without a timeout or someone's call: each one
+    terminated, gone from the group (or the group gone), or in a state it does not leave on its own
+    (``Terminating:Wait`` with no drain running: a FAILED drain's action waits for its heartbeat
+    timeout; back in the warm pool; in service)."""
+    found = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])
+    if not found["AutoScalingGroups"]:
+        return True
+    states = {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]}
+    return all(v in terminated or states.get(v) not in MOVING_STATES for v in victims)
+
+
 def _watch(
-    sc: dict[str, Any], result: Result, obs: Observer, actions: list[run_actions.Action], out: Callable[[str], None]
+    world: World,
+    dep: Deployment,
+    sc: dict[str, Any],
+    result: Result,
+    obs: Observer,
+    actions: list[run_actions.Action],
 ) -> None:
-    """Polls until the victims have terminated and every execution settled with no action still busy
-    (or, settled, 5 s pass quietly: a FAILED drain's action waits for its timeout), or the scenario's
-    ``timeout_seconds`` pass (a violation)."""
-    quiet_since: float | None = None
+    """Polls until every execution settled with no action still busy and the instances scaled in are
+    at rest (terminated, or waiting on a timeout: see ``_at_rest``; at most SETTLE_BOUND_SECONDS once
+    the rest settled), or the scenario's ``timeout_seconds`` pass (a violation)."""
+    settled_since: float | None = None
     deadline = time.monotonic() + float(sc["timeout_seconds"])
     while True:
         obs.poll()
@@ -191,14 +225,18 @@ def _watch(
         settled = obs.executions and all(x["status"] != "RUNNING" for x in obs.executions.values())
         terminated = {e["instance_id"] for e in obs.events if e["type"] == "asg.instance.terminated"}
         busy = any(a.busy for a in actions) or run_actions.deliveries_pending(obs.events) > 0
-        if set(result.victims) <= terminated and settled and not busy:
-            return
         if settled and not busy:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since > 5:
+            settled_since = settled_since or time.monotonic()
+            if _at_rest(world, dep, result.victims, terminated):
+                return
+            if time.monotonic() - settled_since > SETTLE_BOUND_SECONDS:
+                result.notes.append(
+                    f"instances still moving {SETTLE_BOUND_SECONDS} s after every execution settled: "
+                    f"{sorted(set(result.victims) - terminated)}"
+                )
                 return
         else:
-            quiet_since = None
+            settled_since = None
         if time.monotonic() > deadline:
             result.violations.append(
                 f"timed out after {sc['timeout_seconds']}s: terminated {sorted(terminated)} of "
@@ -279,7 +317,7 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
         result.victims = _scale_in(world, dep, sc, prepared, out)
         for action in actions:  # Spot warnings, instance refresh: they take instances out themselves
             result.victims = sorted(set(result.victims) | set(action.scale_in() or []))
-        _watch(sc, result, obs, actions, out)
+        _watch(world, dep, sc, result, obs, actions)
         for action in actions:
             action.finish()
     finally:
