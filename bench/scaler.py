@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from world import aws_setup
 from world.deploy import bin_dir
 from world.lambda_runtime import launcher
 
@@ -42,20 +43,6 @@ def launch(world: World, cluster: str, count: int, image: str) -> None:
         left -= n
 
 
-def _role(world: World) -> str:
-    iam = world.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    try:
-        return iam.create_role(RoleName="bench-lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        return iam.get_role(RoleName="bench-lambda")["Role"]["Arn"]
-
-
 def create_function(world: World, name: str, timeout: int = 300) -> str:
     """The crate ``name`` as a function of its own (its package runs the build the benchmark measures)."""
     lam = world.client("lambda")
@@ -64,7 +51,7 @@ def create_function(world: World, name: str, timeout: int = 300) -> str:
     return lam.create_function(
         FunctionName=name,
         Runtime="provided.al2023",
-        Role=_role(world),
+        Role=aws_setup.lambda_role(world, "bench-lambda"),
         Handler="bootstrap",
         Code={"ZipFile": launcher(bin_dir() / name)},
         Timeout=timeout,
@@ -77,18 +64,7 @@ def make_cluster(world: World, cluster: str, instances: int, image: str) -> floa
     ecs = world.client("ecs")
     started = time.monotonic()
     ecs.create_cluster(clusterName=cluster)
-    ecs.register_task_definition(
-        family=f"{cluster}-web",
-        networkMode="host",
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": "nginx",
-                "memory": 256,
-                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
-            }
-        ],
-    )
+    aws_setup.web_task_definition(world, f"{cluster}-web")
     launch(world, cluster, instances, image)
     ecs.create_service(
         cluster=cluster, serviceName=SERVICE, taskDefinition=f"{cluster}-web", desiredCount=1, launchType="EC2"

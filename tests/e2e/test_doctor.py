@@ -8,7 +8,6 @@ own event log."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,7 @@ from world.deploy import Deployment
 
 
 def sta(binary: Path, world, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
-    env.update(
-        AWS_ENDPOINT_URL=world.url,
-        AWS_REGION=harness.REGION,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-    )
-    proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=timeout)
-    print(f"$ ecs-sta {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
-    return proc
+    return harness.ecs_sta(binary, world.exports(), *args, timeout=timeout)
 
 
 def deploy(world, **overrides: Any) -> Deployment:
@@ -54,19 +44,7 @@ def deploy(world, **overrides: Any) -> Deployment:
 
 
 def doctor_args(dep: Deployment, *extra: str) -> list[str]:
-    return [
-        "doctor",
-        "--cluster",
-        dep.cluster,
-        "--asg",
-        dep.asg,
-        "--service",
-        dep.service,
-        "--stack",
-        dep.stack.name,
-        "--json",
-        *extra,
-    ]
+    return ["doctor", *dep.cli_args(), "--json", *extra]
 
 
 def doctor(binary: Path, world, dep: Deployment, *extra: str, code: int) -> dict[str, Any]:
@@ -203,14 +181,7 @@ def drill(
     timing = ["--sample-every", "500ms", "--start-timeout", start, "--timeout", "2m", "--leave-timeout", leave]
     args = [
         "drill",
-        "--cluster",
-        dep.cluster,
-        "--asg",
-        dep.asg,
-        "--service",
-        dep.service,
-        "--stack",
-        dep.stack.name,
+        *dep.cli_args(),
         *timing,
         "--json",
         *extra,

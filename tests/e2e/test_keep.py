@@ -63,24 +63,18 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def _world_servers(port: str) -> list[int]:
+def _world_servers(parent: int) -> list[int]:
+    """The running world.server processes that ``parent`` started."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if b"world.server" in cmdline and port.encode() in cmdline and _alive(int(entry.name)):
+        if b"world.server" in cmdline and ppid == parent and _alive(int(entry.name)):
             found.append(int(entry.name))
     return found
-
-
-def _ecs_sta(binary: Path, exports: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
-    env.update(exports)
-    proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=120)
-    print(f"$ ecs-sta {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
-    return proc
 
 
 def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
@@ -107,16 +101,18 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
         sandboxes = json.loads(urllib.request.urlopen(f"{url}/_world/lambdas", timeout=10).read())["sandboxes"]
         pids = [box["pid"] for box in sandboxes if box["alive"]]
         assert pids, sandboxes
+        servers = _world_servers(proc.pid)
+        assert len(servers) == 1, servers
 
         # The exports are all ecs-sta needs: the failed drain, its message rather than the Lambda's JSON.
-        listed = _ecs_sta(ecs_sta, exports, "executions")
+        listed = harness.ecs_sta(ecs_sta, exports, "executions")
         assert listed.returncode == 0, listed.stderr
         [row] = [line for line in listed.stdout.splitlines() if "FAILED" in line]
         assert "CompleteLifecycleAction" in row and "Retryable: CompleteLifecycleAction failed" in row, row
         assert "errorMessage" not in listed.stdout
-        [execution] = json.loads(_ecs_sta(ecs_sta, exports, "executions", "--json").stdout)
+        [execution] = json.loads(harness.ecs_sta(ecs_sta, exports, "executions", "--json").stdout)
         assert json.loads(execution["cause"])["errorType"] == "Retryable"
-        shown = _ecs_sta(ecs_sta, exports, "show", execution["name"])
+        shown = harness.ecs_sta(ecs_sta, exports, "show", execution["name"])
         assert shown.returncode == 0, shown.stderr
         assert "status      FAILED at CompleteLifecycleAction, after the instance drained" in shown.stdout
         assert "`ecs-sta replay` resumes at CompleteLifecycleAction" in shown.stdout
@@ -134,11 +130,10 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
         except urllib.error.URLError:
             answered = False
         assert not answered, f"the world still answers on {url}"
-        port = url.rsplit(":", 1)[1]
         harness.wait_for(
-            lambda: not _world_servers(port) and not any(_alive(pid) for pid in pids),
+            lambda: not any(_alive(pid) for pid in servers + pids),
             20,
-            f"world.server on port {port} and its Lambda sandboxes {pids} to end",
+            f"world.server {servers} and its Lambda sandboxes {pids} to end",
         )
     finally:
         if proc.poll() is None:

@@ -6,7 +6,6 @@ APIs)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -75,16 +74,7 @@ def test_sweeper_recovers_a_dropped_event(scenario, world):
 
 
 def _ecs_sta(binary: Path, world, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
-    env.update(
-        AWS_ENDPOINT_URL=world.url,
-        AWS_REGION=harness.REGION,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-    )
-    proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=120)
-    print(f"$ ecs-sta {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
-    return proc
+    return harness.ecs_sta(binary, world.exports(), *args)
 
 
 def _json(proc: subprocess.CompletedProcess[str]):

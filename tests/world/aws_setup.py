@@ -146,3 +146,34 @@ def classic_elb(
             LoadBalancerAttributes={"ConnectionDraining": {"Enabled": True, "Timeout": draining}},
         )
     return name
+
+
+def web_task_definition(world: Any, family: str = "web") -> None:
+    """A one-container task definition serving on host port 8080 (host networking: one task per instance)."""
+    world.client("ecs").register_task_definition(
+        family=family,
+        networkMode="host",
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": "nginx",
+                "memory": 256,
+                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
+            }
+        ],
+    )
+
+
+def lambda_role(world: Any, name: str = "lambda") -> str:
+    """The ARN of an IAM role Lambda can assume (created once)."""
+    iam = world.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    try:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]

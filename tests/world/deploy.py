@@ -37,6 +37,11 @@ class Deployment:
     target_groups: dict[str, str]  # name -> arn
     stack: stack_mod.Stack  # infra's stack the drain runs on
 
+    def cli_args(self) -> list[str]:
+        """What names this deployment to ecs-sta doctor and drill: its cluster, group, service and
+        stack (whose sweeper schedule gives the sweep period)."""
+        return ["--cluster", self.cluster, "--asg", self.asg, "--service", self.service, "--stack", self.stack.name]
+
     def crate_of(self, function: str) -> str:
         """The crate a function of the stack runs (the world names functions, the tests name crates)."""
         return {name: crate for crate, name in self.functions.items()}.get(function, function)

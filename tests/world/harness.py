@@ -136,6 +136,15 @@ class World:
     def reset(self) -> None:
         self.control("POST", "/_world/reset", {})
 
+    def exports(self) -> dict[str, str]:
+        """The environment that points an AWS SDK (ecs-sta, the AWS CLI) at this world."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+
 
 def wait_for(
     predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.25, tick: Callable[[], None] | None = None
@@ -190,3 +199,18 @@ def lb_health(world: World, dep: Deployment) -> dict[str, dict[str, str]]:
         for h in world.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
             found.setdefault(h["Target"]["Id"], {})[f"{name}:{h['Target']['Port']}"] = h["TargetHealth"]["State"]
     return found
+
+
+def ecs_sta(
+    binary: Path, exports: dict[str, str], *args: str, timeout: float = 120, out: Callable[[str], None] = print
+) -> subprocess.CompletedProcess[str]:
+    """Runs ecs-sta as an operator's shell would, with ``exports`` as its only AWS_ and ECS_STA_
+    environment; prints the command, its output and its exit code."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_STA_"))}
+    env.update(exports)
+    out(f"$ ecs-sta {' '.join(args)}")
+    proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    for line in (proc.stdout + proc.stderr).rstrip().splitlines():
+        out(line)
+    out(f"(exit code {proc.returncode})")
+    return proc

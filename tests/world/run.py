@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from botocore.exceptions import ClientError
 from world import run_actions, scenario_actions
 from world import stack as stack_mod
 from world.deploy import Deployment, deploy
-from world.harness import REGION, REPO, World, asg_instances, build, lb_health, running_tasks, wait_for
+from world.harness import REGION, REPO, World, asg_instances, build, ecs_sta, lb_health, running_tasks, wait_for
 from world.invariants import check, check_expectations
 from world.observe import RUNNING_PER_POLL, Observer, Result
 from world.scenario import load_scenario
@@ -362,46 +361,17 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
             out(f"  - {violation}")
 
 
-def doctor_command(dep: Deployment) -> list[str]:
-    """The `ecs-sta doctor` arguments for the deployment the scenario built: its stack, whose
-    sweeper schedule gives the sweep period."""
-    return [
-        "doctor",
-        "--cluster",
-        dep.cluster,
-        "--asg",
-        dep.asg,
-        "--service",
-        dep.service,
-        "--stack",
-        dep.stack.name,
-    ]
-
-
 def run_doctor(world: World, result: Result, out: Callable[[str], None]) -> bool:
     """`ecs-sta doctor` against the world after the scale-in, printed. Its verdict is judged only when the
     scenario says what to expect (``expect.doctor``: ``"ok"`` or ``"fail"``); false when that did not hold."""
     if result.deployment is None:
         return True
     binary = REPO / "target" / "debug" / "ecs-sta"
-    args = doctor_command(result.deployment)
-    env = dict(
-        os.environ,
-        AWS_ENDPOINT_URL=world.url,
-        AWS_REGION=REGION,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-    )
-    env.pop("ECS_STA_STACK", None)
-    env.pop("ECS_STA_STATE_MACHINE_ARN", None)
     out("")
-    out(f"$ ecs-sta {' '.join(args)}")
     if not binary.exists():
-        out(f"(not run: {binary} is not built)")
+        out(f"(ecs-sta doctor not run: {binary} is not built)")
         return True
-    proc = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=120)
-    for line in (proc.stdout + proc.stderr).rstrip().splitlines():
-        out(line)
+    proc = ecs_sta(binary, world.exports(), "doctor", *result.deployment.cli_args(), out=out)
     expected = result.scenario.get("expect", {}).get("doctor")
     if expected is None:
         return True

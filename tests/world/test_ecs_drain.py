@@ -15,18 +15,7 @@ def _cluster(world, instances=3, desired=2, delay=2, min_healthy=100, tg=True):
     ecs.create_cluster(clusterName=CLUSTER)
     tg_arn = aws.target_group(world, delay=delay) if tg else None
     aws.asg(world, desired=instances, cluster=CLUSTER)
-    ecs.register_task_definition(
-        family="web",
-        networkMode="host",
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": "nginx",
-                "memory": 256,
-                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
-            }
-        ],
-    )
+    aws.web_task_definition(world)
     kwargs = {}
     if tg_arn:
         kwargs["loadBalancers"] = [{"targetGroupArn": tg_arn, "containerName": "web", "containerPort": 8080}]

@@ -22,18 +22,7 @@ def _service(world, instances=3, desired=2, delay=20):
     tg = aws.target_group(world, port=8080, delay=delay, **TG_CHECK)
     clb = aws.classic_elb(world, draining=delay, health_check=CLB_CHECK)
     aws.asg(world, desired=instances, cluster=CLUSTER)
-    ecs.register_task_definition(
-        family="web",
-        networkMode="host",
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": "nginx",
-                "memory": 256,
-                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
-            }
-        ],
-    )
+    aws.web_task_definition(world)
     ecs.create_service(
         cluster=CLUSTER,
         serviceName="web",

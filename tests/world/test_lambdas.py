@@ -8,6 +8,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import aws_setup as aws
 import pytest
 
 BIN = Path(__file__).resolve().parents[2] / "target" / "debug" / "drain-ecs"
@@ -21,9 +22,6 @@ def _binaries_built():
         )
 
 
-ROLE = "arn:aws:iam::123456789012:role/lambda"
-
-
 def _zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -31,26 +29,11 @@ def _zip() -> bytes:
     return buf.getvalue()
 
 
-def _role(world) -> str:
-    iam = world.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    try:
-        return iam.create_role(RoleName="lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        return iam.get_role(RoleName="lambda")["Role"]["Arn"]
-
-
 def _function(world, name="drain-ecs", env=None):
-    _role(world)
     return world.client("lambda").create_function(
         FunctionName=name,
         Runtime="provided.al2023",
-        Role=ROLE,
+        Role=aws.lambda_role(world),
         Handler="bootstrap",
         Code={"ZipFile": _zip()},
         Timeout=30,

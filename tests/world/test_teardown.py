@@ -71,18 +71,7 @@ def _cluster_with_service(world):
     ecs = world.client("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
     aws.asg(world, desired=2, cluster=CLUSTER)
-    ecs.register_task_definition(
-        family="web",
-        networkMode="host",
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": "nginx",
-                "memory": 256,
-                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
-            }
-        ],
-    )
+    aws.web_task_definition(world)
     ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition="web", desiredCount=1, launchType="EC2")
     world.wait_for(lambda: world.events("ecs.task.running"), what="a running task")
     return ecs
