@@ -39,9 +39,15 @@ from bench.common import World, last_seq, summary, wait_for
 OURS = ("drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle")
 
 
-def scenario(drain_seconds: int, count: int) -> dict[str, Any]:
+# a replacement healthy after 30 s (interval 10 s x healthy threshold 3): a realistic health check
+REALISTIC_HEALTH = {"interval_seconds": 10, "timeout_seconds": 5, "healthy_threshold": 3, "unhealthy_threshold": 2}
+
+
+def scenario(drain_seconds: int, count: int, health: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The round's scenario; ``health`` the load balancers' health check (default: the scenarios' short one)."""
     return load_scenario(
         {
+            **({"health_check": health} if health else {}),
             "name": f"bench{drain_seconds}",
             "instances": 2 * count,
             "service": {"name": "web", "desired": count},
@@ -58,8 +64,10 @@ def scenario(drain_seconds: int, count: int) -> dict[str, Any]:
     )
 
 
-def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str], None]) -> dict[str, Any]:
-    sc = scenario(drain_seconds, count)
+def run_round(
+    world: World, drain_seconds: int, count: int, log: Callable[[str], None], health: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    sc = scenario(drain_seconds, count, health)
     world.reset()
     setup_started = time.monotonic()
     dep = deploy(world, sc, out=log)
@@ -160,6 +168,7 @@ def run_round(world: World, drain_seconds: int, count: int, log: Callable[[str],
     typical = sorted(per_drain, key=lambda d: d["event_to_completion_s"])[len(per_drain) // 2]
     round_result = {
         "drain_seconds": drain_seconds,
+        "healthy_after_s": sc["health_check"]["interval_seconds"] * sc["health_check"]["healthy_threshold"],
         "drains": n,
         "wall_seconds": round(wall, 1),
         "executions": dict(statuses),

@@ -101,11 +101,32 @@ def write_markdown(r: dict[str, Any]) -> str:
     )
     add("")
     add(
-        "Caveat, against us: the world runs one sandbox per function and one invocation at a time per sandbox "
-        "(`tests/world/lambdas.py`), so the concurrent drains queue for `check-drained`; on Lambda they would run in "
-        "parallel. moto's Step Functions also runs each execution on its own thread of one Python process."
+        "Each round's load balancers use the scenarios' short health check (a replacement healthy after "
+        f"{_f(r['drains'][0].get('healthy_after_s'))} s). The world runs concurrent invocations of a function in "
+        "parallel sandboxes, as Lambda does (`tests/world/lambda_runtime.py`); moto's Step Functions runs each "
+        "execution on its own thread of one Python process, and the world serves one request at a time per "
+        "service: with many drains, they queue there, not at Lambda."
     )
     add("")
+    real = r.get("drains_realistic_health")
+    if real:
+        add("### With a realistic health check")
+        add("")
+        healthy, d = real["healthy_after_s"], real["drain_seconds"]
+        add(
+            f"The same round with D = {d} s and a health check that makes a replacement healthy after {healthy} s "
+            "(interval 10 s x healthy threshold 3; AWS's minimums are 5 s and 2): "
+            f"**event to completion median {_f(real['event_to_completion_s']['median'])} s, max "
+            f"{_f(real['event_to_completion_s']['max'])} s** ({real['drains']} drains, executions "
+            f"{', '.join(f'{k} {v}' for k, v in real['executions'].items())}, invariants "
+            f"{'held' if not real['invariant_violations'] else 'BROKEN'}); floor median "
+            f"{_f(real['event_to_floor_s']['median'])} s, overhead median {_f(real['overhead_s']['median'])} s. "
+            "ECS stops the old task only once its replacement is healthy in every load balancer of the service "
+            "(minimum healthy 100 %), then waits out the draining: a drain costs about the health-check time plus "
+            f"the draining time ({healthy} + {d} s here). With a target group's default health check (30 s x 5 = "
+            f"150 s) the same drain takes about {150 + d} s."
+        )
+        add("")
 
     # 2 -----------------------------------------------------------------
     add("## 2. Cost per drain")
