@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import zipfile
 from typing import Any
 
 PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -165,7 +167,7 @@ def web_task_definition(world: Any, family: str = "web") -> None:
 
 
 def lambda_role(world: Any, name: str = "lambda") -> str:
-    """The ARN of an IAM role Lambda can assume (created once)."""
+    """The ARN of an IAM role Lambda can assume, allowed every action (created once)."""
     iam = world.client("iam")
     trust = {
         "Version": "2012-10-17",
@@ -174,6 +176,68 @@ def lambda_role(world: Any, name: str = "lambda") -> str:
         ],
     }
     try:
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
+    # the world enforces the execution role's policies on the functions' calls (world.iam)
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=name, PolicyName="everything", PolicyDocument=json.dumps(everything))
+    return arn
+
+
+def lambda_zip() -> bytes:
+    """A deployment package whose empty ``bootstrap`` stands for the binary named after the function
+    (world.lambda_runtime)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("bootstrap", "")
+    return buf.getvalue()
+
+
+def function(world: Any, name: str = "drain-ecs", env: dict[str, str] | None = None, role: str | None = None) -> str:
+    """The crate ``name`` as a function (its debug build), with ``role`` (default: lambda_role's, allowed everything)."""
+    return world.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Role=role or lambda_role(world),
+        Handler="bootstrap",
+        Code={"ZipFile": lambda_zip()},
+        Timeout=30,
+        Environment={"Variables": env or {"ECS_CLUSTER": "c"}},
+    )["FunctionArn"]
+
+
+def drain_payload() -> dict[str, Any]:
+    """What the state machine gives drain-ecs for a lifecycle event of group ``g`` (which does not
+    exist: the function's first Auto Scaling call is where the tests hold it)."""
+    detail = {
+        "LifecycleActionToken": "00000000-0000-0000-0000-000000000001",
+        "AutoScalingGroupName": "g",
+        "LifecycleHookName": "h",
+        "EC2InstanceId": "i-0123456789abcdef0",
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+        "NotificationMetadata": '{"cluster":"c"}',
+        "Origin": "AutoScalingGroup",
+        "Destination": "EC2",
+    }
+    event = {
+        "version": "0",
+        "id": "e",
+        "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        "source": "aws.autoscaling",
+        "account": "123456789012",
+        "time": "2024-01-01T00:00:00Z",
+        "region": "us-west-2",
+        "resources": [],
+        "detail": detail,
+    }
+    return {
+        "event": event,
+        "execution_start_time": "2024-01-01T00:00:00Z",
+        "settings": {
+            "drain_deadline_seconds": "3000",
+            "deadline_result": "CONTINUE",
+            "standalone_tasks": "wait",
+            "standalone_task_grace_seconds": "300",
+        },
+    }

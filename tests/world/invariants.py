@@ -168,6 +168,13 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     )
     v.extend(f"serving capacity: {message}" for message in broken)
 
+    # 6. least privilege that works: no call of a function refused by its execution role (world.iam)
+    for e in events:
+        if e["type"] == "iam.access_denied":
+            v.append(
+                f"{dep.crate_of(e['function'])}'s role does not allow {e['action']}: AccessDenied on AWS ({e['role']})"
+            )
+
 
 def check_expectations(result: Result) -> None:
     """The scenario's "expect": {"executions": {"SUCCEEDED": 2}, "failed_errors": ["InvalidEvent"], ...}."""

@@ -72,9 +72,18 @@ class Invocation:
 class Sandbox:
     """One execution environment: a process of the function's binary."""
 
-    def __init__(self, function: str, env: dict[str, str], process: subprocess.Popen[bytes], log_path: Path, sid: int):
+    def __init__(
+        self,
+        function: str,
+        env: dict[str, str],
+        process: subprocess.Popen[bytes],
+        log_path: Path,
+        sid: int,
+        role: str = "",
+    ):
         self.id = sid
         self.name = function
+        self.role = role  # the execution role whose credentials its code signs with (world.iam)
         self.env = env
         self.process = process
         self.log_path = log_path
@@ -302,7 +311,7 @@ class Pool:
             [str(binary)], env=env, cwd=self.log_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        box = Sandbox(name, wanted, process, log_path, sid)
+        box = Sandbox(name, wanted, process, log_path, sid, getattr(fn, "role", "") or "")
         self.sandboxes[sid] = box
         core.record("lambda.sandbox.started", function=name, pid=process.pid, log=str(log_path), sandbox=sid)
         return box

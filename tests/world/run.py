@@ -33,7 +33,9 @@ and APIs (never from the Lambdas' logs):
    the healthy serving registrations (healthy / InService, not registering,
    not draining) never drop below ceil(minimumHealthyPercent x desired count)
    because of a drain; a scenario may state a lower bound that applies only
-   once a drain visibly reached its deadline (``expect.min_serving_after_deadline``).
+   once a drain visibly reached its deadline (``expect.min_serving_after_deadline``);
+6. no call of a function is refused by its execution role (world.iam: the stack's
+   own policies, as AWS would enforce them).
 
 An instance released at its drain deadline (its execution took the deadline
 path) is not judged by 1. when the scenario expects it (``expect.drain_timed_out``);

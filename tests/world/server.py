@@ -41,6 +41,7 @@ EXTENSIONS = [
     "world.faults",
     "world.rate_limits",
     "world.lambdas",
+    "world.iam",
     "world.redrive",
     "world.sfn_history_order",
     "world.cloudformation",
@@ -81,12 +82,13 @@ def install_extensions(names: list[str] | None = None) -> list[str]:
 class ApiCall:
     """The AWS API a request calls: service (boto3 client name) and operation."""
 
-    def __init__(self, service: str, operation: str, protocol: str, region: str, agent: str = ""):
+    def __init__(self, service: str, operation: str, protocol: str, region: str, agent: str = "", signing: str = ""):
         self.service = service
         self.operation = operation
         self.protocol = protocol
         self.region = region
         self.agent = agent  # the caller's User-Agent (the Lambdas: aws-sdk-rust)
+        self.signing = signing or service  # the SigV4 signing name (mostly the IAM service prefix)
 
     @property
     def name(self) -> str:
@@ -151,7 +153,7 @@ def identify(environ: dict[str, Any], body: bytes) -> ApiCall | None:
             if m == method and rx.match(path):
                 operation = op
                 break
-    return ApiCall(client, operation or "Unknown", protocol, region, environ.get("HTTP_USER_AGENT", ""))
+    return ApiCall(client, operation or "Unknown", protocol, region, environ.get("HTTP_USER_AGENT", ""), signing)
 
 
 # --------------------------------------------------------------------------- middleware

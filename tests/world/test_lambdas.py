@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from pathlib import Path
 
 import aws_setup as aws
@@ -22,27 +20,8 @@ def _binaries_built():
         )
 
 
-def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("bootstrap", "")
-    return buf.getvalue()
-
-
-def _function(world, name="drain-ecs", env=None):
-    return world.client("lambda").create_function(
-        FunctionName=name,
-        Runtime="provided.al2023",
-        Role=aws.lambda_role(world),
-        Handler="bootstrap",
-        Code={"ZipFile": _zip()},
-        Timeout=30,
-        Environment={"Variables": env or {"ECS_CLUSTER": "c"}},
-    )["FunctionArn"]
-
-
 def test_invoke_runs_the_binary_and_reports_its_error_as_a_function_error(world):
-    _function(world)
+    aws.function(world)
     resp = world.client("lambda").invoke(FunctionName="drain-ecs", Payload=json.dumps({"event": {}}))
     assert resp["FunctionError"]
     body = json.loads(resp["Payload"].read())
@@ -53,7 +32,7 @@ def test_invoke_runs_the_binary_and_reports_its_error_as_a_function_error(world)
 
 
 def test_a_misconfigured_function_fails_its_cold_start_visibly(world):
-    _function(world, env={"TARGET_GROUP_ARNS": "not-an-arn"})
+    aws.function(world, env={"TARGET_GROUP_ARNS": "not-an-arn"})
     resp = world.client("lambda").invoke(FunctionName="drain-ecs", Payload=b"{}")
     assert resp.get("FunctionError")
     body = json.loads(resp["Payload"].read())
@@ -62,7 +41,7 @@ def test_a_misconfigured_function_fails_its_cold_start_visibly(world):
 
 
 def test_step_functions_sees_error_type_as_the_task_error(world):
-    arn = _function(world)
+    arn = aws.function(world)
     definition = {
         "StartAt": "Drain",
         "States": {
@@ -94,42 +73,6 @@ def test_step_functions_sees_error_type_as_the_task_error(world):
     assert failed and failed[0]["taskFailedEventDetails"]["error"] == "InvalidEvent"
 
 
-def _drain_payload() -> dict:
-    """What the state machine gives drain-ecs for a lifecycle event of group ``g`` (which does not
-    exist: the function's first Auto Scaling call is where the tests hold it)."""
-    detail = {
-        "LifecycleActionToken": "00000000-0000-0000-0000-000000000001",
-        "AutoScalingGroupName": "g",
-        "LifecycleHookName": "h",
-        "EC2InstanceId": "i-0123456789abcdef0",
-        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-        "NotificationMetadata": '{"cluster":"c"}',
-        "Origin": "AutoScalingGroup",
-        "Destination": "EC2",
-    }
-    event = {
-        "version": "0",
-        "id": "e",
-        "detail-type": "EC2 Instance-terminate Lifecycle Action",
-        "source": "aws.autoscaling",
-        "account": "123456789012",
-        "time": "2024-01-01T00:00:00Z",
-        "region": "us-west-2",
-        "resources": [],
-        "detail": detail,
-    }
-    return {
-        "event": event,
-        "execution_start_time": "2024-01-01T00:00:00Z",
-        "settings": {
-            "drain_deadline_seconds": "3000",
-            "deadline_result": "CONTINUE",
-            "standalone_tasks": "wait",
-            "standalone_task_grace_seconds": "300",
-        },
-    }
-
-
 FIRST_CALLS = ("autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:DescribeLifecycleHooks")
 
 
@@ -150,7 +93,7 @@ def _invoke_all(world, n: int) -> list:
 
     def one(_i):
         try:
-            resp = lam.invoke(FunctionName="drain-ecs", Payload=json.dumps(_drain_payload()))
+            resp = lam.invoke(FunctionName="drain-ecs", Payload=json.dumps(aws.drain_payload()))
             return resp.get("FunctionError") or "ok"
         except ClientError as err:
             return err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"]
@@ -160,7 +103,7 @@ def _invoke_all(world, n: int) -> list:
 
 
 def test_concurrent_invocations_run_in_parallel_sandboxes(world):
-    _function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
     for api in FIRST_CALLS:  # whichever the function makes first holds each invocation 2 s
         _hold(world, api, 2, 4)
     started = time.monotonic()
@@ -178,7 +121,7 @@ def test_concurrent_invocations_run_in_parallel_sandboxes(world):
 def test_past_the_concurrency_invoke_answers_too_many_requests(world):
     import threading
 
-    _function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
     world.configure(**{"lambda": {"concurrency": 1}})
     for api in FIRST_CALLS:
         _hold(world, api, 3, 1)
