@@ -6,6 +6,7 @@ import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { EcsSingleTaskAutoscaling } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
 import { standaloneTemplate } from '../lib/standalone';
+import { obj } from './cfn';
 import { exampleApp } from './helpers';
 
 const CFN_LINT = path.resolve(__dirname, '..', '..', '.venv', 'bin', 'cfn-lint');
@@ -26,11 +27,13 @@ function cfnLintErrors(templates: string[]): Map<string, string[]> {
       encoding: 'utf8',
       stdio: 'pipe',
     });
-  } catch (e: any) {
-    if (e.status !== 2 || !e.stdout) {
-      throw new Error(`cfn-lint failed (exit ${e.status}):\n${e.stdout}${e.stderr}`, { cause: e });
+  } catch (e: unknown) {
+    // execFileSync's error: the exit status and the output (strings, with encoding utf8).
+    const { status, stdout, stderr } = obj(e, "execFileSync's error");
+    if (status !== 2 || typeof stdout !== 'string' || !stdout) {
+      throw new Error(`cfn-lint failed (exit ${String(status)}):\n${String(stdout)}${String(stderr)}`, { cause: e });
     }
-    out = e.stdout; // exit code 2: errors found
+    out = stdout; // exit code 2: errors found
   }
   // parseable: <file>:<line>:<column>:<end line>:<end column>:<rule>:<message>
   const errors = new Map(templates.map((t) => [t, [] as string[]]));

@@ -4,6 +4,18 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { EcsSingleTaskAutoscaling, EcsSingleTaskAutoscalingProps } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
+import {
+  actionList,
+  dig,
+  digOptional,
+  inlineStatements,
+  obj,
+  parseJson,
+  props,
+  propertiesOfType,
+  resourcesOfType,
+  str,
+} from './cfn';
 import { constructTemplate } from './helpers';
 
 const arn = (service: string, rest: string) => ({
@@ -33,12 +45,11 @@ const TWO_CLUSTERS: Partial<EcsSingleTaskAutoscalingProps> = {
 };
 
 /** The properties of every resource of a type, by logical ID. */
-const all = (t: Template, type: string): [string, any][] =>
-  Object.entries(t.findResources(type)).map(([id, r]) => [id, r.Properties]);
+const all = propertiesOfType;
 const env = (t: Template, prefix: string) =>
   all(t, 'AWS::Lambda::Function')
     .filter(([id]) => id.startsWith(prefix))
-    .map(([, p]) => p.Environment?.Variables);
+    .map(([, p]) => digOptional(p, 'Environment', 'Variables'));
 
 describe('several clusters and services in one deployment', () => {
   const { template: t } = constructTemplate(TWO_CLUSTERS);
@@ -46,7 +57,7 @@ describe('several clusters and services in one deployment', () => {
   test("one hook per group, each hook's metadata naming its own cluster", () => {
     const hooks = all(t, 'AWS::AutoScaling::LifecycleHook').map(([, p]) => [
       p.AutoScalingGroupName,
-      JSON.parse(p.NotificationMetadata).cluster,
+      dig(parseJson(str(p.NotificationMetadata)), 'cluster'),
     ]);
     expect(hooks).toEqual([
       ['blue-a', 'blue'],
@@ -62,7 +73,7 @@ describe('several clusters and services in one deployment', () => {
 
   test('one sweeper per cluster, each with its cluster and its groups', () => {
     const sweepers = [...env(t, 'StaSweeperFunction'), ...env(t, 'StaSweeper2Function')];
-    expect(sweepers.map((e) => [e.ECS_CLUSTER, e.MANAGED_ASG_NAMES])).toEqual([
+    expect(sweepers.map((e) => [obj(e).ECS_CLUSTER, obj(e).MANAGED_ASG_NAMES])).toEqual([
       ['blue', 'blue-a,blue-b'],
       ['green', 'green-a'],
     ]);
@@ -73,7 +84,7 @@ describe('several clusters and services in one deployment', () => {
   test('one scaler schedule per service, each with its own input; asg_name only where the cluster has one group', () => {
     const inputs = all(t, 'AWS::Scheduler::Schedule')
       .filter(([id]) => id.startsWith('StaTaskScalerSchedule') && !id.includes('Role'))
-      .map(([, p]) => JSON.parse(p.Target.Input));
+      .map(([, p]) => parseJson(str(dig(p, 'Target', 'Input'))));
     expect(inputs).toEqual([
       { cluster_name: 'blue', service_name: 'web', min_task_count: 1, n_count: 2 },
       { cluster_name: 'blue', service_name: 'api', min_task_count: 2, n_count: 1, max_task_count: 9 },
@@ -83,22 +94,20 @@ describe('several clusters and services in one deployment', () => {
 
   test('IAM is scoped to every managed cluster, service and group, and no other', () => {
     const scaler = all(t, 'AWS::IAM::Role').find(([id]) => id.startsWith('StaTaskScalerFunctionRole'))![1];
-    const statements = scaler.Policies[0].PolicyDocument.Statement;
-    expect(
-      statements.find((s: any) => ([] as string[]).concat(s.Action).includes('ecs:UpdateService')).Resource,
-    ).toEqual([arn('ecs', ':service/blue/web'), arn('ecs', ':service/blue/api'), arn('ecs', ':service/green/web')]);
-    expect(
-      statements.find((s: any) => ([] as string[]).concat(s.Action).includes('ecs:DescribeContainerInstances'))
-        .Condition,
-    ).toEqual({
+    const statements = inlineStatements(scaler);
+    expect(statements.find((s) => actionList(s).includes('ecs:UpdateService'))!.Resource).toEqual([
+      arn('ecs', ':service/blue/web'),
+      arn('ecs', ':service/blue/api'),
+      arn('ecs', ':service/green/web'),
+    ]);
+    expect(statements.find((s) => actionList(s).includes('ecs:DescribeContainerInstances'))!.Condition).toEqual({
       ArnEquals: { 'ecs:cluster': [arn('ecs', ':cluster/blue'), arn('ecs', ':cluster/green')] },
     });
     const complete = all(t, 'AWS::IAM::Role').find(([id]) =>
       id.startsWith('StaDrainWorkflowCompleteLifecycleRole'),
     )![1];
     expect(
-      complete.Policies[0].PolicyDocument.Statement.find((s: any) => s.Action === 'autoscaling:CompleteLifecycleAction')
-        .Resource,
+      inlineStatements(complete).find((s) => s.Action === 'autoscaling:CompleteLifecycleAction')!.Resource,
     ).toEqual(
       ['blue-a', 'blue-b', 'green-a'].map((g) => arn('autoscaling', `:autoScalingGroup:*:autoScalingGroupName/${g}`)),
     );
@@ -106,7 +115,7 @@ describe('several clusters and services in one deployment', () => {
 
   test('the dashboard shows the custom metrics per cluster and the latest scaler decision per service', () => {
     const body = JSON.stringify(
-      Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody,
+      props(Object.values(resourcesOfType(t, 'AWS::CloudWatch::Dashboard'))[0]).DashboardBody,
     );
     expect(body).toContain('\\"Cluster\\",\\"blue\\"');
     expect(body).toContain('\\"Cluster\\",\\"green\\"');
@@ -135,7 +144,7 @@ describe('several clusters and services in one deployment', () => {
 describe('deployment options', () => {
   const deregistration = (t: Template) => {
     const role = all(t, 'AWS::IAM::Role').find(([id]) => id.startsWith('StaDrainWorkflowDeregisterLbRole'))![1];
-    return role.Policies[0].PolicyDocument.Statement.filter((s: any) => /Deregister/.test(String(s.Action)));
+    return inlineStatements(role).filter((s) => /Deregister/.test(String(s.Action)));
   };
 
   test("deregistrationScope 'tagged': any load balancer of the account, if it carries the tag", () => {
@@ -189,8 +198,8 @@ describe('deployment options', () => {
       });
     }
     const role = all(t, 'AWS::IAM::Role').find(([id]) => id.startsWith('StaSweeperFunctionRole'))![1];
-    const create = role.Policies[0].PolicyDocument.Statement.find((s: any) => s.Sid === 'VpcCreateInterfaces');
-    expect(create.Resource).toEqual([
+    const create = inlineStatements(role).find((s) => s.Sid === 'VpcCreateInterfaces');
+    expect(create!.Resource).toEqual([
       arn('ec2', ':network-interface/*'),
       arn('ec2', ':subnet/subnet-1'),
       arn('ec2', ':subnet/subnet-2'),
@@ -248,7 +257,7 @@ describe('deployment options', () => {
       for (const [id, p] of all(t, type)) {
         expect({ id, tags: p.Tags ?? p.TagsEntries }).toEqual({
           id,
-          tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }]),
+          tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }]) as unknown, // a matcher, `any` to @types/jest
         });
       }
     }
@@ -256,7 +265,7 @@ describe('deployment options', () => {
 
   test("the log groups' removal policy is configurable", () => {
     const { template } = constructTemplate({ logRemovalPolicy: RemovalPolicy.DESTROY });
-    for (const g of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+    for (const g of Object.values(resourcesOfType(template, 'AWS::Logs::LogGroup'))) {
       expect(g.DeletionPolicy).toBe('Delete');
     }
   });
@@ -266,7 +275,7 @@ describe('deployment options', () => {
       '{"StartAt":"Done","States":{"Done":{"Type":"Pass","Comment":"${DrainDeadlineSeconds}","End":true}}}';
     const { template } = constructTemplate({ stateMachineDefinition: definition });
     expect(
-      Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0].Properties.DefinitionString,
+      props(Object.values(resourcesOfType(template, 'AWS::StepFunctions::StateMachine'))[0]).DefinitionString,
     ).toBe(definition);
   });
 });

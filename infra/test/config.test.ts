@@ -7,6 +7,7 @@ import { readConfig } from '../lib/config';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
+import { props, resourcesOfType } from './cfn';
 import { EXAMPLE_CONFIG } from './helpers';
 
 const fromContext = (ctx: Record<string, unknown>) => readConfig((k) => ctx[k]);
@@ -76,8 +77,8 @@ describe('app parameters (CDK context)', () => {
     });
     const t = Template.fromStack(buildApp(app, () => unbuiltLambdaCode()));
     t.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
-    for (const g of Object.values(t.findResources('AWS::Logs::LogGroup'))) {
-      expect(g.Properties.KmsKeyId).toBe(c.construct.logEncryptionKeyArn);
+    for (const g of Object.values(resourcesOfType(t, 'AWS::Logs::LogGroup'))) {
+      expect(props(g).KmsKeyId).toBe(c.construct.logEncryptionKeyArn);
     }
   });
 
@@ -204,15 +205,15 @@ describe('app parameters for several clusters and services, and deployment optio
         () => unbuiltLambdaCode(),
       ),
     );
-    for (const fn of Object.values(t.findResources('AWS::Lambda::Function'))) {
-      expect(fn.Properties.VpcConfig).toEqual({
+    for (const fn of Object.values(resourcesOfType(t, 'AWS::Lambda::Function'))) {
+      expect(props(fn).VpcConfig).toEqual({
         SubnetIds: ['subnet-0123456789abcdef0'],
         SecurityGroupIds: ['sg-0123456789abcdef0'],
       });
-      expect(fn.Properties.Tags).toContainEqual({ Key: 'team', Value: 'platform' });
+      expect(props(fn).Tags).toContainEqual({ Key: 'team', Value: 'platform' });
     }
-    for (const role of Object.values(t.findResources('AWS::IAM::Role'))) {
-      expect(role.Properties.PermissionsBoundary).toBe(c.construct.permissionsBoundaryArn);
+    for (const role of Object.values(resourcesOfType(t, 'AWS::IAM::Role'))) {
+      expect(props(role).PermissionsBoundary).toBe(c.construct.permissionsBoundaryArn);
     }
     expect(() => fromContext({ configFile: EXAMPLE_CONFIG, logRemovalPolicy: 'keep' })).toThrow(
       /logRemovalPolicy must be retain, destroy or retain-on-update-or-delete/,

@@ -5,7 +5,23 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { DRAIN_ASL_PATH, EcsSingleTaskAutoscaling } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
 import { actionsOf, LAMBDA_NAMES, LambdaName } from '../lib/permissions';
-import { constructTemplate, placeholdersOf, resourceById } from './helpers';
+import {
+  actionList,
+  arr,
+  dig,
+  digOptional,
+  inlineStatements,
+  isRecord,
+  obj,
+  parseJson,
+  policyStatements,
+  PolicyStatement,
+  props,
+  resourcesOfType,
+  str,
+  strs,
+} from './cfn';
+import { constructTemplate, outsideType, placeholdersOf, resourceById } from './helpers';
 
 // ---- expected values, written out by hand (not derived from lib/) --------------------------
 
@@ -32,11 +48,11 @@ interface Stmt {
 }
 
 /** Statements in a canonical form: actions sorted, one entry per statement, statements sorted. */
-function canonical(statements: any[]): Stmt[] {
+function canonical(statements: PolicyStatement[]): Stmt[] {
   return statements
     .map((s) => {
       expect(s.Effect).toBe('Allow');
-      const actions = ([] as string[]).concat(s.Action).sort();
+      const actions = actionList(s).sort();
       const resources = ([] as unknown[]).concat(s.Resource);
       return s.Condition ? { actions, resources, condition: s.Condition } : { actions, resources };
     })
@@ -52,12 +68,19 @@ const FUNCTION_IDS: Record<LambdaName, string> = {
   sweeper: 'StaSweeperFunction',
 };
 
+/** The Lambda function whose logical ID starts with `prefix`, the first of several. */
+function functionByPrefix(template: Template, prefix: string): Record<string, unknown> {
+  return props(
+    Object.entries(resourcesOfType(template, 'AWS::Lambda::Function')).find(([id]) => id.startsWith(prefix))![1],
+  );
+}
+
 function rolePolicy(template: Template, name: LambdaName): { statements: Stmt[]; logGroupId: string } {
   const role = resourceById(template, 'AWS::IAM::Role', `${FUNCTION_IDS[name]}Role`);
   expect(role.props.ManagedPolicyArns).toBeUndefined();
   expect(role.props.Policies).toHaveLength(1);
   const logGroupId = resourceById(template, 'AWS::Logs::LogGroup', `${FUNCTION_IDS[name]}Logs`).id;
-  return { statements: canonical(role.props.Policies[0].PolicyDocument.Statement), logGroupId };
+  return { statements: canonical(inlineStatements(role.props)), logGroupId };
 }
 
 function expectPolicy(template: Template, name: LambdaName, calls: Stmt[]) {
@@ -85,7 +108,7 @@ describe('functions', () => {
 
   test('six Rust functions: provided.al2023, arm64, bootstrap, JSON logs into their own log group', () => {
     template.resourceCountIs('AWS::Lambda::Function', 6);
-    const fns = template.findResources('AWS::Lambda::Function');
+    const fns = resourcesOfType(template, 'AWS::Lambda::Function');
     for (const name of LAMBDA_NAMES) {
       const [id, fn] = Object.entries(fns).find(([id]) => id.startsWith(FUNCTION_IDS[name]) && !id.includes('Logs'))!;
       const logGroupId = resourceById(template, 'AWS::Logs::LogGroup', `${FUNCTION_IDS[name]}Logs`).id;
@@ -106,10 +129,10 @@ describe('functions', () => {
   });
 
   test('log retention is set on every log group (default one month); kept on delete, not after a failed first create', () => {
-    const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+    const groups = Object.values(resourcesOfType(template, 'AWS::Logs::LogGroup'));
     expect(groups).toHaveLength(7); // six functions and the state machine
     for (const g of groups) {
-      expect(g.Properties.RetentionInDays).toBe(30);
+      expect(props(g).RetentionInDays).toBe(30);
       expect(g.DeletionPolicy).toBe('RetainExceptOnCreate');
       expect(g.UpdateReplacePolicy).toBe('Retain');
     }
@@ -117,16 +140,14 @@ describe('functions', () => {
 
   test('one role per function', () => {
     const roles = new Set(
-      Object.values(template.findResources('AWS::Lambda::Function')).map((f) => JSON.stringify(f.Properties.Role)),
+      Object.values(resourcesOfType(template, 'AWS::Lambda::Function')).map((f) => JSON.stringify(props(f).Role)),
     );
     expect(roles.size).toBe(6);
   });
 
   test('environment: drain-ecs and deregister-lb know the cluster; only drain-ecs the groups', () => {
     const env = (name: LambdaName) =>
-      Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
-        id.startsWith(FUNCTION_IDS[name]),
-      )![1].Properties.Environment?.Variables;
+      digOptional(functionByPrefix(template, FUNCTION_IDS[name]), 'Environment', 'Variables');
     expect(env('drain-ecs')).toEqual({ ECS_CLUSTER: 'test-cluster', MANAGED_ASG_NAMES: 'test-cluster-asg' });
     expect(env('deregister-lb')).toEqual({ ECS_CLUSTER: 'test-cluster' });
     expect(env('check-drained')).toBeUndefined();
@@ -135,9 +156,7 @@ describe('functions', () => {
   });
 
   test('environment: the sweeper knows the state machine, the groups, the hook and the cluster', () => {
-    const env = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
-      id.startsWith('StaSweeper'),
-    )![1].Properties.Environment.Variables;
+    const env = dig(functionByPrefix(template, 'StaSweeper'), 'Environment', 'Variables');
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     const hook = resourceById(template, 'AWS::AutoScaling::LifecycleHook', 'StaTerminateHook').props;
     expect(env).toEqual({
@@ -146,14 +165,12 @@ describe('functions', () => {
       LIFECYCLE_HOOK_NAME: 'Test-Sta-748C0C3F-drain',
       ECS_CLUSTER: 'test-cluster',
     });
-    expect(hook.LifecycleHookName).toBe(env.LIFECYCLE_HOOK_NAME);
+    expect(hook.LifecycleHookName).toBe(dig(env, 'LIFECYCLE_HOOK_NAME'));
     const twoGroups = constructTemplate({
       autoScalingGroupNames: ['asg-a', 'asg-b'],
       lifecycleHookName: 'drain-hook',
     }).template;
-    const env2 = Object.entries(twoGroups.findResources('AWS::Lambda::Function')).find(([id]) =>
-      id.startsWith('StaSweeper'),
-    )![1].Properties.Environment.Variables;
+    const env2 = dig(functionByPrefix(twoGroups, 'StaSweeper'), 'Environment', 'Variables');
     expect(env2).toMatchObject({ MANAGED_ASG_NAMES: 'asg-a,asg-b', LIFECYCLE_HOOK_NAME: 'drain-hook' });
   });
 
@@ -232,10 +249,8 @@ describe('IAM, one least-privilege role per function', () => {
       ],
     });
     expect(statements).toContainEqual({ actions: ['elasticloadbalancing:DeregisterTargets'], resources: [tg] });
-    const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
-      id.startsWith('StaDrainWorkflowDeregisterLb'),
-    )![1];
-    expect(fn.Properties.Environment.Variables).toEqual({
+    const fn = functionByPrefix(t, 'StaDrainWorkflowDeregisterLb');
+    expect(dig(fn, 'Environment', 'Variables')).toEqual({
       ECS_CLUSTER: 'test-cluster',
       CLASSIC_ELB_NAMES: 'elb-a,elb-b',
       TARGET_GROUP_ARNS: tg,
@@ -333,10 +348,13 @@ describe('IAM, one least-privilege role per function', () => {
   });
 
   test('the state machine may invoke exactly the four drain functions, unqualified', () => {
-    const { props } = resourceById(template, 'AWS::IAM::Policy', 'StaDrainWorkflowDrainStateMachineRoleDefaultPolicy');
-    const invoke = props.PolicyDocument.Statement.filter((s: any) =>
-      [].concat(s.Action).some((a: string) => a.startsWith('lambda:')),
-    );
+    const policy = resourceById(
+      template,
+      'AWS::IAM::Policy',
+      'StaDrainWorkflowDrainStateMachineRoleDefaultPolicy',
+    ).props;
+    const statements = policyStatements(dig(policy, 'PolicyDocument', 'Statement'));
+    const invoke = statements.filter((s) => actionList(s).some((a) => a.startsWith('lambda:')));
     const fnArn = (name: LambdaName) => {
       const id = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
         i.startsWith(FUNCTION_IDS[name]),
@@ -351,7 +369,7 @@ describe('IAM, one least-privilege role per function', () => {
       },
     ]);
     // Everything else on that role is Step Functions' own logging and tracing.
-    const rest = props.PolicyDocument.Statement.filter((s: any) => !invoke.includes(s));
+    const rest = statements.filter((s) => !invoke.includes(s));
     expect(canonical(rest)).toEqual(
       canonical([
         {
@@ -389,7 +407,7 @@ describe('IAM, one least-privilege role per function', () => {
       'AWS::IAM::Policy',
       'StaDrainWorkflowDrainStateMachineEventsRoleDefaultPolicy',
     ).props;
-    expect(eventsPolicy.PolicyDocument.Statement).toEqual([
+    expect(dig(eventsPolicy, 'PolicyDocument', 'Statement')).toEqual([
       { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: sm } },
     ]);
 
@@ -398,7 +416,7 @@ describe('IAM, one least-privilege role per function', () => {
     )!;
     const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue').id;
     const scheduleRole = resourceById(template, 'AWS::IAM::Role', 'StaTaskScalerScheduleRole').props;
-    expect(scheduleRole.AssumeRolePolicyDocument.Statement).toEqual([
+    expect(dig(scheduleRole, 'AssumeRolePolicyDocument', 'Statement')).toEqual([
       {
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
@@ -406,7 +424,7 @@ describe('IAM, one least-privilege role per function', () => {
         Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
       },
     ]);
-    expect(canonical(scheduleRole.Policies[0].PolicyDocument.Statement)).toEqual(
+    expect(canonical(inlineStatements(scheduleRole))).toEqual(
       canonical([
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [scaler, 'Arn'] } },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [dlq, 'Arn'] } },
@@ -430,7 +448,7 @@ describe('lifecycle hook and EventBridge rules', () => {
       NotificationMetadata: '{"cluster":"test-cluster"}',
       LifecycleHookName: 'Test-Sta-748C0C3F-drain', // unique to the construct by default
     });
-    expect(JSON.parse(hook.NotificationMetadata)).toEqual({ cluster: 'test-cluster' });
+    expect(parseJson(str(hook.NotificationMetadata))).toEqual({ cluster: 'test-cluster' });
     const named = resourceById(
       constructTemplate({ lifecycleHookName: 'drain' }).template,
       'AWS::AutoScaling::LifecycleHook',
@@ -453,41 +471,40 @@ describe('lifecycle hook and EventBridge rules', () => {
     });
     expect(rule.State).toBe('ENABLED');
     expect(rule.Targets).toHaveLength(1);
-    expect(rule.Targets[0]).toMatchObject({
+    expect(dig(rule, 'Targets', 0)).toMatchObject({
       Arn: { Ref: sm },
       RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 900 },
       DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
     });
-    expect(rule.Targets[0].Input).toBeUndefined(); // the raw event is the execution input
+    expect(dig(rule, 'Targets', 0, 'Input')).toBeUndefined(); // the raw event is the execution input
   });
 
   test('the rule pattern accepts the real event fixture and nothing of another group or hook', () => {
     // EventBridge semantics for this pattern shape: every listed field must equal one of its values.
-    const fixture = JSON.parse(fs.readFileSync(`${__dirname}/../../tests/fixtures/lifecycle-terminate.json`, 'utf8'));
-    const matches = (event: any, hookName: string) =>
+    const fixture = obj(
+      parseJson(fs.readFileSync(`${__dirname}/../../tests/fixtures/lifecycle-terminate.json`, 'utf8')),
+    );
+    const detail = obj(fixture.detail);
+    const hookOfFixture = str(detail.LifecycleHookName);
+    const matches = (event: Record<string, unknown>, hookName: string) =>
       event.source === 'aws.autoscaling' &&
       event['detail-type'] === 'EC2 Instance-terminate Lifecycle Action' &&
-      ['test-cluster-asg'].includes(event.detail.AutoScalingGroupName) &&
-      [hookName].includes(event.detail.LifecycleHookName);
-    expect(matches(fixture, fixture.detail.LifecycleHookName)).toBe(true);
-    expect(
-      matches(
-        { ...fixture, detail: { ...fixture.detail, AutoScalingGroupName: 'other' } },
-        fixture.detail.LifecycleHookName,
-      ),
-    ).toBe(false);
+      ['test-cluster-asg'].includes(str(dig(event, 'detail', 'AutoScalingGroupName'))) &&
+      [hookName].includes(str(dig(event, 'detail', 'LifecycleHookName')));
+    expect(matches(fixture, hookOfFixture)).toBe(true);
+    expect(matches({ ...fixture, detail: { ...detail, AutoScalingGroupName: 'other' } }, hookOfFixture)).toBe(false);
     expect(matches(fixture, 'someone-elses-hook')).toBe(false);
   });
 
   test('two groups: a hook of the same name on each, both groups in the pattern', () => {
     const { template } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
-    const hooks = template.findResources('AWS::AutoScaling::LifecycleHook');
-    expect(Object.values(hooks).map((h) => h.Properties.AutoScalingGroupName)).toEqual(['asg-a', 'asg-b']);
-    expect(new Set(Object.values(hooks).map((h) => h.Properties.LifecycleHookName))).toEqual(
+    const hooks = resourcesOfType(template, 'AWS::AutoScaling::LifecycleHook');
+    expect(Object.values(hooks).map((h) => props(h).AutoScalingGroupName)).toEqual(['asg-a', 'asg-b']);
+    expect(new Set(Object.values(hooks).map((h) => props(h).LifecycleHookName))).toEqual(
       new Set(['Test-Sta-748C0C3F-drain']),
     );
     const rule = resourceById(template, 'AWS::Events::Rule', 'StaDrainWorkflowTerminateLifecycleActionRule').props;
-    expect(rule.EventPattern.detail).toEqual({
+    expect(dig(rule, 'EventPattern', 'detail')).toEqual({
       AutoScalingGroupName: ['asg-a', 'asg-b'],
       LifecycleHookName: ['Test-Sta-748C0C3F-drain'],
     });
@@ -502,10 +519,10 @@ describe('lifecycle hook and EventBridge rules', () => {
       source: ['aws.ec2'],
       'detail-type': ['EC2 Spot Instance Interruption Warning'],
     });
-    expect(rule.Targets[0]).toMatchObject({
+    expect(dig(rule, 'Targets', 0)).toMatchObject({
       Arn: { Ref: sm },
       RetryPolicy: { MaximumRetryAttempts: 20 },
-      DeadLetterConfig: expect.anything(),
+      DeadLetterConfig: expect.anything() as unknown, // @types/jest gives the matcher as `any`
     });
     constructTemplate({ spotInterruptionHandling: false }).template.resourceCountIs('AWS::Events::Rule', 1);
   });
@@ -514,16 +531,23 @@ describe('lifecycle hook and EventBridge rules', () => {
     const { template } = constructTemplate({ spotInterruptionHandling: true });
     const dlq = resourceById(template, 'AWS::SQS::Queue', 'StaDeadLetterQueue');
     expect(dlq.props).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
-    const policy = resourceById(template, 'AWS::SQS::QueuePolicy', 'StaDeadLetterQueuePolicy').props.PolicyDocument
-      .Statement;
+    const policy = policyStatements(
+      dig(
+        resourceById(template, 'AWS::SQS::QueuePolicy', 'StaDeadLetterQueuePolicy').props,
+        'PolicyDocument',
+        'Statement',
+      ),
+    );
     expect(policy).toContainEqual(
       expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
     );
-    const fromEvents = policy.filter((s: any) => s.Principal?.Service === 'events.amazonaws.com');
+    const fromEvents = policy.filter((s) => isRecord(s.Principal) && s.Principal.Service === 'events.amazonaws.com');
     expect(fromEvents).toHaveLength(2);
     for (const s of fromEvents) {
       expect(s.Action).toBe('sqs:SendMessage');
-      expect(s.Condition.ArnEquals['aws:SourceArn']).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Rule/), 'Arn'] });
+      expect(dig(s.Condition, 'ArnEquals', 'aws:SourceArn')).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/Rule/), 'Arn'],
+      });
     }
   });
 });
@@ -562,7 +586,7 @@ describe('state machine', () => {
         'StandaloneTasks',
       ].sort(),
     );
-    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(placeholders);
+    expect(Object.keys(obj(sm.DefinitionSubstitutions)).sort()).toEqual(placeholders);
     const fnArn = (prefix: string) => {
       const id = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) => i.startsWith(prefix))!;
       return { 'Fn::GetAtt': [id, 'Arn'] };
@@ -592,10 +616,10 @@ describe('state machine', () => {
 
   test('substituted, the definition is valid JSON whose Lambda tasks name the function ARNs', () => {
     const filled = asl.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => `<${name}>`);
-    const def = JSON.parse(filled);
-    const functionNames = Object.values(def.States as Record<string, any>)
-      .filter((s) => s.Type === 'Task')
-      .map((s) => s.Parameters.FunctionName);
+    const def = parseJson(filled);
+    const functionNames = Object.values(obj(dig(def, 'States')))
+      .filter((s) => dig(s, 'Type') === 'Task')
+      .map((s) => dig(s, 'Parameters', 'FunctionName'));
     expect(new Set(functionNames)).toEqual(
       new Set([
         '<DrainEcsFunctionArn>',
@@ -651,7 +675,7 @@ describe('task scaler schedule', () => {
         },
       },
     });
-    expect(JSON.parse(schedule.Target.Input)).toEqual({
+    expect(parseJson(str(dig(schedule, 'Target', 'Input')))).toEqual({
       cluster_name: 'test-cluster',
       service_name: 'web',
       min_task_count: 2,
@@ -670,8 +694,8 @@ describe('task scaler schedule', () => {
     });
     const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaTaskScalerSchedule').props;
     expect(schedule.ScheduleExpression).toBe('rate(5 minutes)');
-    expect(schedule.Target.RetryPolicy.MaximumEventAgeInSeconds).toBe(300);
-    expect(JSON.parse(schedule.Target.Input)).toEqual({
+    expect(dig(schedule, 'Target', 'RetryPolicy', 'MaximumEventAgeInSeconds')).toBe(300);
+    expect(parseJson(str(dig(schedule, 'Target', 'Input')))).toEqual({
       cluster_name: 'test-cluster',
       service_name: 'web',
       min_task_count: 3,
@@ -701,7 +725,7 @@ describe('task scaler schedule', () => {
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
       },
     });
-    expect(canonical(role.props.Policies[0].PolicyDocument.Statement)).toEqual(
+    expect(canonical(inlineStatements(role.props))).toEqual(
       canonical([
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [sweeper, 'Arn'] } },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [dlq, 'Arn'] } },
@@ -713,7 +737,7 @@ describe('task scaler schedule', () => {
       'StaSweeperSchedule',
     );
     expect(everyMinute.props.ScheduleExpression).toBe('rate(1 minute)');
-    expect(everyMinute.props.Target.RetryPolicy.MaximumEventAgeInSeconds).toBe(60);
+    expect(dig(everyMinute.props, 'Target', 'RetryPolicy', 'MaximumEventAgeInSeconds')).toBe(60);
   });
 
   test('a sweep rate not below the heartbeat timeout is warned about', () => {
@@ -728,10 +752,10 @@ describe('task scaler schedule', () => {
   });
 
   test('same keys as the predecessor input fixture', () => {
-    const fixture = JSON.parse(fs.readFileSync(`${__dirname}/../../tests/fixtures/scaler-input.json`, 'utf8'));
+    const fixture = parseJson(fs.readFileSync(`${__dirname}/../../tests/fixtures/scaler-input.json`, 'utf8'));
     const { template } = constructTemplate({ autoScalingGroupNames: ['asg-a', 'asg-b'] });
     const schedule = resourceById(template, 'AWS::Scheduler::Schedule', 'StaTaskScalerSchedule').props;
-    expect(JSON.parse(schedule.Target.Input)).toEqual(fixture);
+    expect(parseJson(str(dig(schedule, 'Target', 'Input')))).toEqual(fixture);
   });
 });
 
@@ -742,8 +766,8 @@ describe('alarms', () => {
     const { template } = constructTemplate();
     const topic = resourceById(template, 'AWS::SNS::Topic', 'StaMonitoringAlarmTopic').id;
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    expect(alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort()).toEqual(
+    const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).map(props);
+    expect(alarms.map((a) => `${str(a.Namespace)}/${str(a.MetricName)}`).sort()).toEqual(
       [
         'AWS/Lambda/Errors',
         'AWS/Lambda/Errors',
@@ -793,31 +817,37 @@ describe('alarms', () => {
 // ---- dashboard ---------------------------------------------------------------------------------
 
 /** The dashboard body as JSON, with `Ref`/`Fn::GetAtt` written as `<Id>`/`<Id.Attr>`. */
-function dashboardBody(template: Template): any {
-  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+function dashboardBody(template: Template): unknown {
+  const dashboards = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'));
   expect(dashboards).toHaveLength(1);
-  const [delimiter, parts] = dashboards[0].Properties.DashboardBody['Fn::Join'];
-  const flat = (parts as unknown[])
-    .map((p: any) =>
-      typeof p === 'string' ? p : p.Ref !== undefined ? `<${p.Ref}>` : `<${p['Fn::GetAtt'].join('.')}>`,
+  const [delimiter, parts] = arr(dig(props(dashboards[0]), 'DashboardBody', 'Fn::Join'));
+  const flat = arr(parts)
+    .map((p) =>
+      typeof p === 'string'
+        ? p
+        : obj(p).Ref !== undefined
+          ? `<${str(obj(p).Ref)}>`
+          : `<${strs(dig(p, 'Fn::GetAtt')).join('.')}>`,
     )
-    .join(delimiter);
-  return JSON.parse(flat);
+    .join(str(delimiter));
+  return parseJson(flat);
 }
 
 /** Every metric of the graphs as `namespace/name dim=value,... stat`. */
-function dashboardMetrics(body: any): string[] {
-  return body.widgets
-    .filter((w: any) => w.type === 'metric')
-    .flatMap((w: any) => [...(w.properties.metrics ?? [])])
-    .map((m: any[]) => {
-      const options = typeof m[m.length - 1] === 'object' ? m[m.length - 1] : {};
-      const [namespace, name, ...dims] = m.filter((x) => typeof x === 'string');
+function dashboardMetrics(body: unknown): string[] {
+  return arr(dig(body, 'widgets'))
+    .filter((w) => dig(w, 'type') === 'metric')
+    .flatMap((w) => [...arr(dig(w, 'properties', 'metrics') ?? [])])
+    .map((metric) => {
+      const m = arr(metric);
+      const last = m[m.length - 1];
+      const options = isRecord(last) ? last : {};
+      const [namespace, name, ...dims] = m.filter((x): x is string => typeof x === 'string');
       const pairs = [];
       for (let i = 0; i < dims.length; i += 2) {
         pairs.push(`${dims[i]}=${dims[i + 1]}`);
       }
-      return `${namespace}/${name} ${pairs.join(',')} ${options.stat ?? 'Average'}`;
+      return `${namespace}/${name} ${pairs.join(',')} ${options.stat === undefined ? 'Average' : str(options.stat)}`;
     });
 }
 
@@ -876,9 +906,9 @@ describe('dashboard', () => {
 
   test('nothing else is graphed, and every alarm is shown', () => {
     expect(metrics.filter((m) => !/^(EcsSingleTaskAutoscaling|AWS\/States|AWS\/Lambda)\//.test(m))).toEqual([]);
-    const alarmWidget = body.widgets.find((w: any) => w.type === 'alarm');
+    const alarmWidget = arr(dig(body, 'widgets')).find((w) => dig(w, 'type') === 'alarm');
     const alarmIds = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarmWidget.properties.alarms.sort()).toEqual(alarmIds.map((id) => `<${id}.Arn>`).sort());
+    expect(strs(dig(alarmWidget, 'properties', 'alarms')).sort()).toEqual(alarmIds.map((id) => `<${id}.Arn>`).sort());
   });
 
   test('dashboard: false leaves it out; the alarms stay', () => {
@@ -904,8 +934,8 @@ test('an existing alarm topic replaces the one the construct would create', () =
   t.resourceCountIs('AWS::SNS::Topic', 1);
   const mine = Object.keys(t.findResources('AWS::SNS::Topic'))[0];
   expect(mine).toMatch(/^Mine/);
-  for (const a of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) {
-    expect(a.Properties.AlarmActions).toEqual([{ Ref: mine }]);
+  for (const a of Object.values(resourcesOfType(t, 'AWS::CloudWatch::Alarm'))) {
+    expect(props(a).AlarmActions).toEqual([{ Ref: mine }]);
   }
 });
 
@@ -939,9 +969,9 @@ describe('props are validated', () => {
     fails({ minTaskCount: 3, maxTaskCount: 2 }, /maxTaskCount \(2\) must not be below minTaskCount \(3\)/);
     fails({ nCount: -1 }, /nCount must be a non-negative integer/);
     fails({ minTaskCount: 1.5 }, /minTaskCount must be a non-negative integer/);
-    fails({ deadlineResult: 'DEFAULT' as any }, /deadlineResult must be CONTINUE or ABANDON/);
-    fails({ hookDefaultResult: 'continue' as any }, /hookDefaultResult must be CONTINUE or ABANDON/);
-    fails({ standaloneTasks: 'kill' as any }, /standaloneTasks must be wait or stop/);
+    fails({ deadlineResult: outsideType('DEFAULT') }, /deadlineResult must be CONTINUE or ABANDON/);
+    fails({ hookDefaultResult: outsideType('continue') }, /hookDefaultResult must be CONTINUE or ABANDON/);
+    fails({ standaloneTasks: outsideType('kill') }, /standaloneTasks must be wait or stop/);
     fails(
       { standaloneTasks: 'stop', standaloneTaskGrace: Duration.hours(2) },
       /standaloneTaskGrace .* must be below drainDeadline/,

@@ -5,6 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { EcsSingleTaskAutoscaling } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
+import { dig, props, resourcesOfType } from './cfn';
 
 test('drops into a CDK app that defines the cluster, service and Auto Scaling group itself', () => {
   const app = new App();
@@ -57,10 +58,12 @@ test('drops into a CDK app that defines the cluster, service and Auto Scaling gr
   t.hasResourceProperties('AWS::Events::Rule', {
     EventPattern: { detail: { AutoScalingGroupName: [{ Ref: asgId }] } },
   });
-  const schedule = Object.values(t.findResources('AWS::Scheduler::Schedule')).find(
-    (s) => s.Properties.Target.Input !== '{}',
-  )!.Properties;
-  expect(JSON.stringify(schedule.Target.Input)).toContain(clusterId);
+  const schedule = props(
+    Object.values(resourcesOfType(t, 'AWS::Scheduler::Schedule')).find(
+      (s) => dig(props(s), 'Target', 'Input') !== '{}',
+    )!,
+  );
+  expect(JSON.stringify(dig(schedule, 'Target', 'Input'))).toContain(clusterId);
   expect(sta.functions['task-scaler']).toBeDefined();
   const annotations = Annotations.fromStack(stack);
   expect(annotations.findError('*', Match.anyValue())).toEqual([]);

@@ -5,9 +5,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp, EcsSingleTaskAutoscalingStack } from '../lib/app-stack';
 import { EcsSingleTaskAutoscaling, EcsSingleTaskAutoscalingProps } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
+import { parseJson, props, resourcesOfType } from './cfn';
 
 export const EXAMPLE_CONFIG = path.resolve(__dirname, '..', 'examples', 'example.json');
-export const EXAMPLE = JSON.parse(fs.readFileSync(EXAMPLE_CONFIG, 'utf8'));
+export const EXAMPLE = parseJson(fs.readFileSync(EXAMPLE_CONFIG, 'utf8'));
 
 export const BASE_PROPS: EcsSingleTaskAutoscalingProps = {
   clusterName: 'test-cluster',
@@ -42,15 +43,27 @@ export function exampleApp(
   return { app, stack };
 }
 
-/** The one resource of a type whose logical ID starts with `prefix`. */
-export function resourceById(template: Template, type: string, prefix: string): { id: string; props: any } {
-  const found = Object.entries(template.findResources(type)).filter(([id]) => id.startsWith(prefix));
+/** The one resource of a type whose logical ID starts with `prefix`, and its Properties. */
+export function resourceById(
+  template: Template,
+  type: string,
+  prefix: string,
+): { id: string; props: Record<string, unknown> } {
+  const found = Object.entries(resourcesOfType(template, type)).filter(([id]) => id.startsWith(prefix));
   if (found.length !== 1) {
     throw new Error(
       `expected one ${type} with ID prefix ${prefix}, found ${found.map(([id]) => id).join(', ') || 'none'}`,
     );
   }
-  return { id: found[0][0], props: found[0][1].Properties };
+  return { id: found[0][0], props: props(found[0][1]) };
+}
+
+/**
+ * A value outside a prop's type, as a JavaScript caller or a hand-written configuration could
+ * pass it: for the tests of the construct's own validation.
+ */
+export function outsideType<T>(value: string): T {
+  return value as unknown as T;
 }
 
 /** The placeholders `${Name}` of an ASL text. */

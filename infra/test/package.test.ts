@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { writePackage } from '../scripts/package';
+import { obj, parseJson, str, strs } from './cfn';
 
 const INFRA = path.resolve(__dirname, '..');
 const ASL = fs.readFileSync(path.resolve(INFRA, '..', 'statemachine', 'drain.asl.json'), 'utf8');
@@ -53,6 +54,22 @@ const definition = Object.values(template.Resources || {}).find((r) => r.Type ==
 process.stdout.write(JSON.stringify({ report, errors, definition: definition && definition.Properties.DefinitionString }));
 `;
 
+/** What the other app prints: the synth's error report, the unacknowledged findings, the state machine's definition. */
+interface OtherAppResult {
+  report: string;
+  errors: string[];
+  definition: string | undefined;
+}
+
+function otherAppResult(stdout: string): OtherAppResult {
+  const result = obj(parseJson(stdout), "the other app's output");
+  return {
+    report: str(result.report, 'report'),
+    errors: strs(result.errors, 'errors'),
+    definition: result.definition === undefined ? undefined : str(result.definition, 'definition'),
+  };
+}
+
 describe('the construct from a CDK app outside this checkout, as a package', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sta-other-app-'));
   const modules = path.join(dir, 'node_modules');
@@ -68,8 +85,8 @@ describe('the construct from a CDK app outside this checkout, as a package', () 
     fs.writeFileSync(path.join(dir, 'code', 'bootstrap'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
   }, 120_000);
 
-  const run = (nag: 'v2' | 'v3', extra = '') =>
-    JSON.parse(
+  const run = (nag: 'v2' | 'v3', extra = ''): OtherAppResult =>
+    otherAppResult(
       execFileSync(
         process.execPath,
         ['app.js', nag, path.join(dir, `cdk.out.${nag}${extra}`), path.join(dir, 'code'), extra],

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { App, CfnParameter, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnElement, CfnParameter, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,11 +24,34 @@ import {
 } from '../lib/ecs-single-task-autoscaling';
 import { unbuiltLambdaCode } from '../lib/lambda-code';
 import { LAMBDA_NAMES, LambdaName } from '../lib/permissions';
+import {
+  arr,
+  dig,
+  errorMessage,
+  obj,
+  parseJson,
+  policyStatements,
+  PolicyStatement,
+  props,
+  resourcesOfType,
+  str,
+  strs,
+} from './cfn';
 import { BASE_PROPS, exampleApp } from './helpers';
 
 /** What `npm run permissions --silent` prints: the contract with the Rust side. */
-const PERMISSIONS_JSON: Record<string, string[]> = JSON.parse(
-  execFileSync('npm', ['run', 'permissions', '--silent'], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' }),
+const PERMISSIONS_JSON: Record<string, string[]> = Object.fromEntries(
+  Object.entries(
+    obj(
+      parseJson(
+        execFileSync('npm', ['run', 'permissions', '--silent'], {
+          cwd: path.resolve(__dirname, '..'),
+          encoding: 'utf8',
+        }),
+      ),
+      'the output of npm run permissions',
+    ),
+  ).map(([name, actions]) => [name, strs(actions, `the actions of ${name}`)]),
 );
 
 /**
@@ -59,15 +82,6 @@ const VPC_ACTIONS = [
 ];
 const DRAIN_FUNCTIONS: LambdaName[] = ['drain-ecs', 'deregister-lb', 'check-drained', 'complete-lifecycle'];
 
-interface Statement {
-  Effect: string;
-  Action?: string | string[];
-  NotAction?: unknown;
-  Resource?: unknown;
-  NotResource?: unknown;
-  Condition?: unknown;
-}
-
 interface Subject {
   name: string;
   stack: Stack;
@@ -78,19 +92,22 @@ interface Subject {
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : ([] as T[]).concat(v));
 
 /** Every statement that applies to each role of the template: inline, AWS::IAM::Policy and AWS::IAM::ManagedPolicy. */
-function statementsByRole(template: Template): Map<string, Statement[]> {
-  const byRole = new Map<string, Statement[]>();
-  for (const [id, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+function statementsByRole(template: Template): Map<string, PolicyStatement[]> {
+  const byRole = new Map<string, PolicyStatement[]>();
+  for (const [id, role] of Object.entries(resourcesOfType(template, 'AWS::IAM::Role'))) {
     byRole.set(
       id,
-      (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement),
+      arr(props(role).Policies ?? [], `${id}.Policies`).flatMap((p) =>
+        policyStatements(dig(p, 'PolicyDocument', 'Statement')),
+      ),
     );
   }
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
-    for (const policy of Object.values(template.findResources(type))) {
-      for (const ref of policy.Properties.Roles ?? []) {
-        expect(byRole.has(ref.Ref)).toBe(true); // only roles of this template
-        byRole.get(ref.Ref)!.push(...policy.Properties.PolicyDocument.Statement);
+    for (const [id, policy] of Object.entries(resourcesOfType(template, type))) {
+      for (const ref of arr(props(policy).Roles ?? [], `${id}.Roles`)) {
+        const roleId = str(dig(ref, 'Ref'), `a role of ${id}`);
+        expect(byRole.has(roleId)).toBe(true); // only roles of this template
+        byRole.get(roleId)!.push(...policyStatements(dig(props(policy), 'PolicyDocument', 'Statement')));
       }
     }
   }
@@ -98,7 +115,11 @@ function statementsByRole(template: Template): Map<string, Statement[]> {
 }
 
 function logicalId(stack: Stack, c: IConstruct): string {
-  return stack.getLogicalId(c.node.defaultChild as any);
+  const resource = c.node.defaultChild;
+  if (!CfnElement.isCfnElement(resource)) {
+    throw new Error(`${c.node.path} has no CloudFormation resource as its default child`);
+  }
+  return stack.getLogicalId(resource);
 }
 
 /** Every function of the construct with its binary: one sweeper per cluster. */
@@ -112,8 +133,8 @@ function allFunctions(subject: Subject): { name: LambdaName; fn: lambda.Function
 }
 
 function functionRoleId(subject: Subject, fn: lambda.Function): string {
-  const resource = subject.template.findResources('AWS::Lambda::Function')[logicalId(subject.stack, fn)];
-  return resource.Properties.Role['Fn::GetAtt'][0];
+  const resource = resourcesOfType(subject.template, 'AWS::Lambda::Function')[logicalId(subject.stack, fn)];
+  return str(dig(props(resource), 'Role', 'Fn::GetAtt', 0));
 }
 
 function exampleSubject(): Subject {
@@ -188,8 +209,8 @@ describe.each(SUBJECTS)('$name', (subject) => {
   const smRoleId = () => logicalId(subject.stack, subject.construct.stateMachine.role);
 
   test('no role has a managed policy; every statement is an Allow without NotAction or NotResource', () => {
-    for (const [id, role] of Object.entries(subject.template.findResources('AWS::IAM::Role'))) {
-      expect({ id, managed: role.Properties.ManagedPolicyArns }).toEqual({ id, managed: undefined });
+    for (const [id, role] of Object.entries(resourcesOfType(subject.template, 'AWS::IAM::Role'))) {
+      expect({ id, managed: props(role).ManagedPolicyArns }).toEqual({ id, managed: undefined });
     }
     for (const [id, statements] of byRole) {
       for (const s of statements) {
@@ -245,7 +266,7 @@ describe.each(SUBJECTS)('$name', (subject) => {
         },
       ]);
       // In a VPC: Lambda's network interfaces, and nothing else of EC2.
-      const vpcStatements = statements.filter((s) => (s as any).Sid?.startsWith('Vpc'));
+      const vpcStatements = statements.filter((s) => s.Sid?.startsWith('Vpc'));
       expect(vpcStatements.flatMap((s) => list(s.Action)).sort()).toEqual(
         subject.construct.node.tryFindChild('FunctionsSecurityGroup') ? VPC_ACTIONS : [],
       );
@@ -312,7 +333,7 @@ describe.each(SUBJECTS)('$name', (subject) => {
     );
     for (const group of groups) {
       const encrypted =
-        subject.template.findResources('AWS::Logs::LogGroup')[logicalId(subject.stack, group)].Properties.KmsKeyId !==
+        props(resourcesOfType(subject.template, 'AWS::Logs::LogGroup')[logicalId(subject.stack, group)]).KmsKeyId !==
         undefined;
       expect({ group: group.node.path, encrypted, acknowledged: acknowledged(group) }).toEqual({
         group: group.node.path,
@@ -346,8 +367,8 @@ describe('log group encryption', () => {
     let report = '';
     try {
       app.synth();
-    } catch (e: any) {
-      report = String(e.message);
+    } catch (e: unknown) {
+      report = errorMessage(e);
     }
     const flagged = report
       .split(/\n\s*\n/)
@@ -360,18 +381,18 @@ describe('log group encryption', () => {
     const app = new App();
     const stack = new Stack(app, 'Kms');
     const key = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
-    const props: EcsSingleTaskAutoscalingProps = {
+    const constructProps: EcsSingleTaskAutoscalingProps = {
       ...BASE_PROPS,
       logEncryptionKey: key,
       lambdaCode: () => unbuiltLambdaCode(),
     };
-    const construct = new EcsSingleTaskAutoscaling(stack, 'Sta', props);
+    const construct = new EcsSingleTaskAutoscaling(stack, 'Sta', constructProps);
     const t = Template.fromStack(stack);
     const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] };
-    const groups = Object.values(t.findResources('AWS::Logs::LogGroup'));
+    const groups = Object.values(resourcesOfType(t, 'AWS::Logs::LogGroup'));
     expect(groups).toHaveLength(LAMBDA_NAMES.length + 1);
     for (const g of groups) {
-      expect(g.Properties.KmsKeyId).toEqual(keyArn);
+      expect(props(g).KmsKeyId).toEqual(keyArn);
     }
     for (const c of construct.node.findAll()) {
       expect(Object.keys(acknowledged(c)).filter((id) => id.endsWith('CloudWatchLogGroupEncrypted'))).toEqual([]);

@@ -1,17 +1,20 @@
 import * as fs from 'fs';
 import { standaloneTemplate } from '../lib/standalone';
 import { LAMBDA_NAMES } from '../lib/permissions';
+import { arr, cfnTemplate, CfnTemplate, defined, dig, digOptional, obj, policyStatements, props, str } from './cfn';
 import { placeholdersOf } from './helpers';
 import { DRAIN_ASL_PATH } from '../lib/ecs-single-task-autoscaling';
 
 /** The standalone template (`make template`): plain CloudFormation, everything a deployment chooses a parameter. */
 describe('the standalone template', () => {
-  const t = standaloneTemplate();
-  const resources = Object.entries<any>(t.Resources);
+  const t = cfnTemplate(standaloneTemplate());
+  const resources = Object.entries(t.Resources);
   const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+  /** A template's Parameters section, which a standalone template has. */
+  const parameters = (template: CfnTemplate) => defined(template.Parameters, 'the Parameters section');
 
   test('parameters: the cluster, groups, services, the code, the drain settings and the extras', () => {
-    expect(Object.keys(t.Parameters)).toEqual([
+    expect(Object.keys(parameters(t))).toEqual([
       'ClusterName',
       'AutoScalingGroupName1',
       'AutoScalingGroupName2',
@@ -42,27 +45,32 @@ describe('the standalone template', () => {
       'PermissionsBoundaryArn',
     ]);
     // Required: the cluster, the first group, the first service and its minimum, the bucket.
-    const required = Object.entries<any>(t.Parameters)
+    const required = Object.entries(parameters(t))
       .filter(([, p]) => p.Default === undefined)
       .map(([name]) => name);
     expect(required).toEqual(['ClusterName', 'AutoScalingGroupName1', 'ServiceName1', 'MinTaskCount1', 'CodeBucket']);
-    expect(t.Parameters.HeartbeatTimeoutSeconds).toMatchObject({
+    expect(parameters(t).HeartbeatTimeoutSeconds).toMatchObject({
       Type: 'Number',
       Default: 600,
       MinValue: 30,
       MaxValue: 7200,
     });
-    expect(t.Metadata['AWS::CloudFormation::Interface'].ParameterGroups[0].Parameters).toEqual(
-      Object.keys(t.Parameters),
+    expect(dig(t.Metadata, 'AWS::CloudFormation::Interface', 'ParameterGroups', 0, 'Parameters')).toEqual(
+      Object.keys(parameters(t)),
     );
   });
 
   test('the Spot warning rule is made only with SpotInterruptionHandling true', () => {
-    expect(t.Parameters.SpotInterruptionHandling).toMatchObject({ Default: 'false', AllowedValues: ['true', 'false'] });
-    expect(t.Conditions.HandleSpotInterruptions).toEqual({
+    expect(parameters(t).SpotInterruptionHandling).toMatchObject({
+      Default: 'false',
+      AllowedValues: ['true', 'false'],
+    });
+    expect(dig(t.Conditions, 'HandleSpotInterruptions')).toEqual({
       'Fn::Equals': [{ Ref: 'SpotInterruptionHandling' }, 'true'],
     });
-    const spot = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern.source[0] === 'aws.ec2');
+    const spot = ofType('AWS::Events::Rule').filter(
+      ([, r]) => dig(props(r), 'EventPattern', 'source', 0) === 'aws.ec2',
+    );
     expect(spot).toHaveLength(1);
     expect(spot[0][1].Condition).toBe('HandleSpotInterruptions');
     // Nothing unconditional names the rule (CloudFormation refuses a reference to a resource not made).
@@ -70,8 +78,8 @@ describe('the standalone template', () => {
     const naming = resources.filter(([id, r]) => id !== spotId && JSON.stringify(r).includes(spotId));
     expect(naming.map(([, r]) => r.Type)).toEqual(['AWS::SQS::QueuePolicy']);
     const [, policy] = naming[0];
-    const arns = policy.Properties.PolicyDocument.Statement.map(
-      (st: any) => st.Condition?.ArnEquals?.['aws:SourceArn'],
+    const arns = policyStatements(dig(props(policy), 'PolicyDocument', 'Statement')).map((st) =>
+      digOptional(st.Condition, 'ArnEquals', 'aws:SourceArn'),
     );
     expect(arns).toContainEqual({
       'Fn::If': ['HandleSpotInterruptions', { 'Fn::GetAtt': [spotId, 'Arn'] }, expect.anything()],
@@ -80,13 +88,13 @@ describe('the standalone template', () => {
 
   test('nothing that needs CDK to deploy: no assets, no bootstrap version check, no CDK metadata', () => {
     expect(t.Rules).toBeUndefined();
-    expect(t.Parameters.BootstrapVersion).toBeUndefined();
+    expect(parameters(t).BootstrapVersion).toBeUndefined();
     expect(ofType('AWS::CDK::Metadata')).toEqual([]);
     expect(JSON.stringify(t)).not.toMatch(/cdk-hnb659fds|AssetParameters|aws:cdk:path/);
   });
 
   test('each function from the code bucket: <CodeKeyPrefix><function>.zip', () => {
-    const keys = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.Code);
+    const keys = ofType('AWS::Lambda::Function').map(([, r]) => props(r).Code);
     expect(keys).toHaveLength(LAMBDA_NAMES.length);
     for (const name of LAMBDA_NAMES) {
       expect(keys).toContainEqual({
@@ -99,7 +107,7 @@ describe('the standalone template', () => {
   test('a hook per group that is set; a schedule per service that is set', () => {
     const hooks = ofType('AWS::AutoScaling::LifecycleHook').map(([, r]) => [
       r.Condition,
-      r.Properties.AutoScalingGroupName,
+      props(r).AutoScalingGroupName,
     ]);
     expect(hooks).toEqual([
       [undefined, { Ref: 'AutoScalingGroupName1' }],
@@ -108,29 +116,35 @@ describe('the standalone template', () => {
     ]);
     const schedules = ofType('AWS::Scheduler::Schedule').filter(([id]) => id.includes('TaskScaler'));
     expect(schedules.map(([, r]) => r.Condition)).toEqual([undefined, 'HasServiceName2', 'HasServiceName3']);
-    const hookName = ofType('AWS::AutoScaling::LifecycleHook')[0][1].Properties.LifecycleHookName;
+    const hookName = props(ofType('AWS::AutoScaling::LifecycleHook')[0][1]).LifecycleHookName;
     expect(hookName).toEqual({
       'Fn::If': ['HasLifecycleHookName', { Ref: 'LifecycleHookName' }, { 'Fn::Sub': '${AWS::StackName}-drain' }],
     });
   });
 
   test("a service's input: its counts, no ceiling unless given, asg_name only with one group", () => {
-    const input = ofType('AWS::Scheduler::Schedule').find(([id]) => id.includes('TaskScalerSchedule2'))![1].Properties
-      .Target.Input;
+    const input = dig(
+      props(ofType('AWS::Scheduler::Schedule').find(([id]) => id.includes('TaskScalerSchedule2'))![1]),
+      'Target',
+      'Input',
+    );
     // Each parameter filled with a value of its kind, as CloudFormation would.
-    const fill = (value: any, given: Record<string, string>, conditions: Record<string, boolean>): string => {
+    const fill = (value: unknown, given: Record<string, string>, conditions: Record<string, boolean>): string => {
       if (typeof value === 'string') {
         return value;
       }
-      if (value.Ref) {
-        return given[value.Ref];
+      const intrinsic = obj(value, 'an intrinsic function');
+      if (intrinsic.Ref) {
+        return given[str(intrinsic.Ref)];
       }
-      if (value['Fn::If']) {
-        const [condition, yes, no] = value['Fn::If'];
-        return fill(conditions[condition] ? yes : no, given, conditions);
+      if (intrinsic['Fn::If']) {
+        const [condition, yes, no] = arr(intrinsic['Fn::If']);
+        return fill(conditions[str(condition)] ? yes : no, given, conditions);
       }
-      const [delimiter, parts] = value['Fn::Join'];
-      return parts.map((x: any) => fill(x, given, conditions)).join(delimiter);
+      const [delimiter, parts] = arr(intrinsic['Fn::Join']);
+      return arr(parts)
+        .map((x) => fill(x, given, conditions))
+        .join(str(delimiter));
     };
     const given = {
       ClusterName: 'prod',
@@ -156,8 +170,8 @@ describe('the standalone template', () => {
   });
 
   test('the drain settings reach the state machine; every placeholder is filled', () => {
-    const sm = ofType('AWS::StepFunctions::StateMachine')[0][1].Properties;
-    expect(Object.keys(sm.DefinitionSubstitutions).sort()).toEqual(
+    const sm = props(ofType('AWS::StepFunctions::StateMachine')[0][1]);
+    expect(Object.keys(obj(sm.DefinitionSubstitutions)).sort()).toEqual(
       placeholdersOf(fs.readFileSync(DRAIN_ASL_PATH, 'utf8')),
     );
     expect(sm.DefinitionSubstitutions).toMatchObject({
@@ -171,12 +185,12 @@ describe('the standalone template', () => {
   test('optional extras: an e-mail subscription and a permissions boundary, only when given', () => {
     expect(ofType('AWS::SNS::Subscription').map(([, r]) => r.Condition)).toEqual(['HasAlarmEmail']);
     for (const [id, role] of ofType('AWS::IAM::Role')) {
-      expect({ id, boundary: role.Properties.PermissionsBoundary }).toEqual({
+      expect({ id, boundary: props(role).PermissionsBoundary }).toEqual({
         id,
         boundary: { 'Fn::If': ['HasPermissionsBoundary', { Ref: 'PermissionsBoundaryArn' }, { Ref: 'AWS::NoValue' }] },
       });
     }
-    expect(Object.keys(t.Outputs).sort()).toEqual([
+    expect(Object.keys(defined(t.Outputs, 'the Outputs section')).sort()).toEqual([
       'AlarmTopicArn',
       'DashboardName',
       'DeadLetterQueueUrl',
@@ -186,8 +200,8 @@ describe('the standalone template', () => {
   });
 
   test('room for more groups and services on request', () => {
-    const wide = standaloneTemplate({ groups: 5, services: 1 });
-    expect(Object.keys(wide.Parameters).filter((p) => p.startsWith('AutoScalingGroupName'))).toHaveLength(5);
-    expect(Object.keys(wide.Parameters).filter((p) => p.startsWith('ServiceName'))).toEqual(['ServiceName1']);
+    const wide = cfnTemplate(standaloneTemplate({ groups: 5, services: 1 }));
+    expect(Object.keys(parameters(wide)).filter((p) => p.startsWith('AutoScalingGroupName'))).toHaveLength(5);
+    expect(Object.keys(parameters(wide)).filter((p) => p.startsWith('ServiceName'))).toEqual(['ServiceName1']);
   });
 });
