@@ -31,6 +31,8 @@ FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12"'
 
 COMPLETION_FILE = "completion-by-drain-time.svg"
 TIMELINE_FILE = "drain-timeline.svg"
+FLEET_FILE = "fleet-api-calls-per-second.svg"
+FLEET_LINES = 8  # APIs drawn one by one in the fleet chart
 
 
 def _text(x: float, y: float, content: str, extra: str = "") -> str:
@@ -180,7 +182,7 @@ def api_calls_per_second(
     points = [p for values in series.values() for p in values]
     if not points:
         return None
-    width, height, left, right, top, bottom = 720, 380, 70, 560, 50, 320
+    width, height, left, right, top, bottom = 1060, 380, 70, 600, 50, 320
     seconds = max(t for t, _ in points) or 1.0
     body = [_text(left, 24, title, 'font-size="15" font-weight="bold"')]
     limits = {name: rate for name, rate in (limits or {}).items() if name in series and rate is not None}
@@ -218,8 +220,16 @@ def fleet_api_calls_per_second(reliability: dict[str, Any], case: str = "fleet_2
     if found is None:
         return None
     apis = found["calls_per_second"]["apis"]
-    series = {api: [(float(s), int(c)) for s, c, _throttled in entry["series"]] for api, entry in apis.items()}
-    limits = {api: (entry.get("limit") or {}).get("rate_per_second") for api, entry in apis.items()}
+    # the APIs with the most calls, each with its limit; the rest summed into one line
+    busiest = sorted(apis, key=lambda api: -sum(c for _s, c, _t in apis[api]["series"]))
+    series = {api: [(float(s), int(c)) for s, c, _throttled in apis[api]["series"]] for api in busiest[:FLEET_LINES]}
+    rest: dict[float, int] = {}
+    for api in busiest[FLEET_LINES:]:
+        for s, c, _throttled in apis[api]["series"]:
+            rest[float(s)] = rest.get(float(s), 0) + int(c)
+    if rest:
+        series[f"{len(busiest) - FLEET_LINES} other APIs"] = sorted(rest.items())
+    limits = {api: (apis[api].get("limit") or {}).get("rate_per_second") for api in busiest[:FLEET_LINES]}
     return api_calls_per_second(
         series, f"API calls per second during the scale-in of {found.get('size', case)}", limits
     )
@@ -265,4 +275,9 @@ def write_charts(results: dict[str, Any], out: Path) -> dict[str, str]:
         written["completion_by_drain_time"] = COMPLETION_FILE
     if (out / TIMELINE_FILE).exists() and (results.get("drain_timeline") or {}).get("execution_arn"):
         written["drain_timeline"] = TIMELINE_FILE
+    fleet = (results.get("fleet") or {}).get("case")
+    svg = fleet_api_calls_per_second({"cases": [fleet]}, fleet["name"]) if fleet else None
+    if svg:
+        (out / FLEET_FILE).write_text(svg)
+        written["fleet_api_calls_per_second"] = FLEET_FILE
     return written

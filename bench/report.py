@@ -372,13 +372,25 @@ def write_markdown(r: dict[str, Any]) -> str:
         add(_chart_part(timeline["text"]))
         add("```")
         add("")
+    fleet = r.get("fleet")
+    if fleet:
+        from world.reliability_json import fleet_section
+
+        add("## 7. A fleet scale-in under the rate limits")
+        add("")
+        add(
+            f"From {fleet['source']} (`make reliability`, `tests/world/reliability.py`): the world's calls per API "
+            "in each second of the scale-in (`GET /_world/limits`), against the sustained rate of the API's tightest "
+            "token bucket (dashed), and the peaks per API."
+        )
+        if charts.get("fleet_api_calls_per_second"):
+            add("")
+            add(f"![API calls per second during the fleet scale-in]({charts['fleet_api_calls_per_second']})")
+        for line in fleet_section([fleet["case"]]):
+            add(line.replace("## ", "### ", 1) if line.startswith("## ") else line)
+        add("")
     add("## Not measured here")
     add("")
-    add(
-        "- API calls per second during a fleet scale-in: the world counts calls per API (`/_world/calls`), not when "
-        "each was made, so section 2 reports calls per drain; `bench/charts.py` has `api_calls_per_second` ready "
-        "for such a series."
-    )
     add(
         "- Real AWS latencies: every API call here is answered by moto on this machine; EventBridge delivery and "
         "Step Functions' own scheduling latency on AWS are not modelled beyond what the world does."

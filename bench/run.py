@@ -124,6 +124,19 @@ def cold_starts(world: Any, runs: int) -> dict[str, Any]:
     return out
 
 
+def fleet_figures() -> dict[str, Any] | None:
+    """The fleet case of the reliability report (``make reliability`` writes reliability.json at the repository
+    root): its per-second API calls against the limits; None when the file or its fleet series is missing."""
+    path = REPO / "reliability.json"
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text())
+    case = next((c for c in doc.get("cases", []) if c.get("calls_per_second")), None)
+    if case is None:
+        return None
+    return {"source": f"reliability.json ({doc.get('size')}, generated {doc.get('generated')})", "case": case}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="smallest size of everything (about 2 minutes)")
@@ -192,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     finally:
         world.stop()
+    results["fleet"] = fleet_figures()
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
     results["charts"] = charts.write_charts(results, out)
