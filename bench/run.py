@@ -178,10 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         by_d = {r["drain_seconds"]: r for r in rounds}
         results["transitions_per_drain_120s"] = by_d[120]["transitions_per_drain"]["max"] if 120 in by_d else None
         results["transitions_per_drain"] = {str(d): r["transitions_per_drain"] for d, r in by_d.items()}
-        if not smoke:  # what a drain costs with a realistic health check (the replacement healthy after 30 s)
-            results["drains_realistic_health"] = drains.run_round(
-                world, 30, drains_per_round, log, health=drains.REALISTIC_HEALTH
-            )
         # one drain of the last round (the world still holds its execution), drawn by `ecs-sta show --svg`
         out.mkdir(parents=True, exist_ok=True)
         last = rounds[-1]
@@ -192,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             "text": picture,
         }
         log(f"drew the timeline of {last['typical_execution_arn']} into {out / charts.TIMELINE_FILE}")
+        if not smoke:  # what a drain costs with a realistic health check (after the timeline: a round resets the world)
+            results["drains_realistic_health"] = drains.run_round(
+                world, 30, drains_per_round, log, health=drains.REALISTIC_HEALTH
+            )
 
         results["scaler"] = scaler.run(world, scaler_sizes, 1 if smoke else 3, log)
         results["sandbox_memory_task_scaler"] = drains.sandbox_memory(world).get("task-scaler")
