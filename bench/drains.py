@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from world.deploy import deploy
-from world.harness import running_tasks
+from world.harness import running_tasks, wait_steady
 from world.invariants import check
 from world.observe import Result
 from world.scenario import load_scenario
@@ -77,6 +77,7 @@ def run_round(
         f"{count} running tasks",
         every=0.5,
     )
+    wait_steady(world, dep)  # a steady service: its tasks healthy in the load balancers
     ecs = world.client("ecs")
     ci_arns = sorted({t["containerInstanceArn"] for t in tasks})
     cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=ci_arns)["containerInstances"]

@@ -201,6 +201,18 @@ def lb_health(world: World, dep: Deployment) -> dict[str, dict[str, str]]:
     return found
 
 
+def wait_steady(world: World, dep: Deployment, timeout: float = 90) -> None:
+    """Until no load-balancer registration is still in its initial health checks: a steady service,
+    as a fleet is before a scale-in (a task not yet healthy does not count for minimumHealthyPercent,
+    so ECS would stop it at once without waiting for its replacement)."""
+    wait_for(
+        lambda: all(state != "initial" for lbs in lb_health(world, dep).values() for state in lbs.values()),
+        timeout,
+        "every load-balancer registration through its initial health checks",
+        every=0.5,
+    )
+
+
 def ecs_sta(
     binary: Path, exports: dict[str, str], *args: str, timeout: float = 120, out: Callable[[str], None] = print
 ) -> subprocess.CompletedProcess[str]:

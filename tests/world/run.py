@@ -61,7 +61,18 @@ from botocore.exceptions import ClientError
 from world import run_actions, scenario_actions
 from world import stack as stack_mod
 from world.deploy import Deployment, deploy
-from world.harness import REGION, REPO, World, asg_instances, build, ecs_sta, lb_health, running_tasks, wait_for
+from world.harness import (
+    REGION,
+    REPO,
+    World,
+    asg_instances,
+    build,
+    ecs_sta,
+    lb_health,
+    running_tasks,
+    wait_for,
+    wait_steady,
+)
 from world.invariants import check, check_expectations
 from world.observe import RUNNING_PER_POLL, Observer, Result
 from world.scenario import load_scenario
@@ -71,12 +82,7 @@ def _prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[s
     """Before the scale-in: no registration still in its initial health checks (a steady service), then
     the scenario's failing instances (unhealthy in every load balancer they are in) and standalone
     tasks. The instances ``scale_in.pick`` can name: {"failing": [...], "with_standalone": [...]}."""
-    wait_for(
-        lambda: all(state != "initial" for lbs in lb_health(world, dep).values() for state in lbs.values()),
-        90,
-        "every load-balancer registration through its initial health checks",
-        every=0.5,
-    )
+    wait_steady(world, dep)
     ecs = world.client("ecs")
     arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
     cis = (
