@@ -61,7 +61,7 @@ template: deps-npm ## the standalone CloudFormation template (no CDK to deploy i
 
 test-world: deps-py template ## the local AWS world's own behaviour tests (the stack tests deploy the standalone template)
 	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
-	PYTHONPATH=tests $(PY) -m pytest tests/world -q
+	PYTHONPATH=tests $(PY) -m pytest tests/world -q -n $(E2E_WORKERS) --dist load
 
 E2E_WORKERS ?= 4
 
@@ -73,7 +73,7 @@ reliability: deps-py ## faults, kills, timeouts, deletions, teardown, a 50-of-60
 	PYTHONPATH=tests $(PY) -m world.reliability
 
 test-reliability: deps-py ## the reliability cases at a small size, the fleet as 20 of 24 (what CI runs); writes target/reliability-small.{md,json}
-	PYTHONPATH=tests $(PY) -m world.reliability --small --out $(CURDIR)/target/reliability-small.md
+	PYTHONPATH=tests $(PY) -m world.reliability --small --jobs 3 --out $(CURDIR)/target/reliability-small.md
 
 bench: deps-py ## all benchmarks in the local world; writes bench/RESULTS.md, bench/results.json and the SVG charts it embeds
 	cargo build --release --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper

@@ -46,3 +46,13 @@ def ecs_sta():
     binary = harness.REPO / "target" / "debug" / "ecs-sta"
     assert binary.exists(), f"{binary} not built"
     return binary
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "long: takes minutes (a drain that must fail for real, or a long drain)")
+
+
+def pytest_collection_modifyitems(items):
+    """The long tests first, so that the workers (``-n``) finish together instead of one
+    of them starting a four-minute test when the others are done."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 
 def _types(result, prefix):
     return [e for e in result.of_type(prefix)]
@@ -91,6 +93,7 @@ def test_duplicated_event(scenario):
     assert done["by"] == "CompleteLifecycleAction"
 
 
+@pytest.mark.long
 def test_action_expired_then_execution_redriven(scenario):
     r = scenario("expire_then_redrive")
     assert r.ok, r.violations

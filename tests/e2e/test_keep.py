@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from world import harness
 
 SCENARIO = harness.TESTS / "scenarios" / "failed_drain.json"
@@ -77,6 +78,7 @@ def _world_servers(parent: int) -> list[int]:
     return found
 
 
+@pytest.mark.long
 def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
     cmd = [sys.executable, "-m", "world.run", "--keep", "--scenario", str(SCENARIO)]
     if os.environ.get("E2E_NO_BUILD"):

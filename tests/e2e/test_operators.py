@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from world import harness, stack
 
 
@@ -82,6 +83,7 @@ def _json(proc: subprocess.CompletedProcess[str]):
     return json.loads(proc.stdout)
 
 
+@pytest.mark.long
 def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, ecs_sta):
     fault = {"autoscaling:CompleteLifecycleAction": {"unavailable": 1.0}}
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def _first(result, kind):
     return next(e for e in result.events if e["type"] == kind)
@@ -43,6 +45,7 @@ def test_cluster_deleted_mid_drain_completes_the_action(scenario):
     assert r.scaler is None  # nothing left to scale
 
 
+@pytest.mark.long
 def test_agent_disconnected_mid_drain_gives_its_tasks_up_after_120_s(scenario):
     r = scenario("agent_disconnected_mid_drain")
     assert r.ok, r.violations
