@@ -90,7 +90,6 @@ def deploy_stack(
 def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print) -> Deployment:
     p = sc["name"]
     cluster, asg_name, svc = f"{p}-cluster", f"{p}-asg", sc["service"]["name"]
-    ec2, ecs, elb, elbv2 = (world.client(s) for s in ("ec2", "ecs", "elb", "elbv2"))
     world.configure(
         timescale=sc["timescale"],
         seed=sc["seed"],
@@ -100,17 +99,65 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         limits=sc["limits"],
         **{"lambda": sc["lambda"]},
     )
+    classic_names, tgs = _load_balancers(world, sc)
+    _cluster_and_group(world, sc, cluster, asg_name, classic_names, tgs)
+    deployed = deploy_stack(world, sc, cluster, asg_name, classic_names, tgs, out)
+    autoscaling = world.client("autoscaling")
+    if sc["warm_pool"]:
+        pool = sc["warm_pool"]
+        autoscaling.put_warm_pool(
+            AutoScalingGroupName=asg_name,
+            MinSize=int(pool.get("min_size", 0)),
+            PoolState=pool.get("pool_state", "Stopped"),
+            MaxGroupPreparedCapacity=int(pool.get("max_group_prepared_capacity", sc["instances"])),
+            InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))},
+        )
+    by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
+    if sc["unregistered_instances"]:
+        world.configure(ecs={"agent_autoregister": False})
+        autoscaling.set_desired_capacity(
+            AutoScalingGroupName=asg_name, DesiredCapacity=sc["instances"] + sc["unregistered_instances"]
+        )
+        world.configure(ecs={"agent_autoregister": True})
+    _service(world, sc, cluster, classic_names, tgs)
+    if by_hand:
+        out(f"registered by hand (no service owns them): {', '.join(by_hand)}")
+    out(
+        f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
+        + (f" + {sc['unregistered_instances']} not in ECS" if sc["unregistered_instances"] else "")
+        + f"), hook {deployed.hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{sc['service']['desired']}, "
+        f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}"
+    )
+    return Deployment(
+        p,
+        cluster,
+        asg_name,
+        deployed.hook,
+        svc,
+        deployed.machine,
+        deployed.terminate_rule,
+        deployed.functions,
+        classic_names,
+        tgs,
+        deployed,
+    )
 
-    # load balancers
+
+def _load_balancers(world: World, sc: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """The scenario's Classic ELBs (names) and target groups (name -> arn), with their draining
+    and health checks (``validate=False``: the scenarios' short health checks are below AWS's minimums)."""
+    p = sc["name"]
+    ec2, elb, elbv2 = (world.client(s) for s in ("ec2", "elb", "elbv2"))
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    subnet = ec2.describe_subnets()["Subnets"][0]
-    classic_names, tgs = [], {}
+    zone = ec2.describe_subnets()["Subnets"][0]["AvailabilityZone"]
+    classic_names: list[str] = []
+    tgs: dict[str, str] = {}
     lax_elb, lax_elbv2 = world.client("elb", validate=False), world.client("elbv2", validate=False)
     for clb in sc["load_balancers"]["classic"]:
         name = f"{p}-{clb['name']}"[:32]
         elb.create_load_balancer(
             LoadBalancerName=name,
-            AvailabilityZones=[subnet["AvailabilityZone"]],
+            AvailabilityZones=[zone],
             Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": clb.get("port", 80)}],
         )
         elb.modify_load_balancer_attributes(
@@ -158,9 +205,17 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
             )
         elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
         tgs[name] = arn
+    return classic_names, tgs
 
-    # the cluster: ASG (instances register from their user data), hook, service
-    ecs.create_cluster(clusterName=cluster)
+
+def _cluster_and_group(
+    world: World, sc: dict[str, Any], cluster: str, asg_name: str, classic_names: list[str], tgs: dict[str, str]
+) -> None:
+    """The cluster and the Auto Scaling group, whose instances register from their user data
+    (with the load balancers that have ``attach: asg``)."""
+    p = sc["name"]
+    ec2 = world.client("ec2")
+    world.client("ecs").create_cluster(clusterName=cluster)
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     user_data = f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
     if sc["warm_pool"]:  # as ECS documents for warm pools
@@ -180,35 +235,23 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         asg_kwargs["LoadBalancerNames"] = asg_clbs
     if asg_tgs:
         asg_kwargs["TargetGroupARNs"] = asg_tgs
-    autoscaling = world.client("autoscaling")
-    autoscaling.create_auto_scaling_group(
+    world.client("autoscaling").create_auto_scaling_group(
         AutoScalingGroupName=asg_name,
         LaunchTemplate={"LaunchTemplateName": f"{p}-lt", "Version": "$Latest"},
         MinSize=0,
         MaxSize=max(10, sc["instances"] + sc["unregistered_instances"]),
         DesiredCapacity=sc["instances"],
-        VPCZoneIdentifier=subnet["SubnetId"],
+        VPCZoneIdentifier=ec2.describe_subnets()["Subnets"][0]["SubnetId"],
         **asg_kwargs,
     )
-    deployed = deploy_stack(world, sc, cluster, asg_name, classic_names, tgs, out)
-    if sc["warm_pool"]:
-        pool = sc["warm_pool"]
-        autoscaling.put_warm_pool(
-            AutoScalingGroupName=asg_name,
-            MinSize=int(pool.get("min_size", 0)),
-            PoolState=pool.get("pool_state", "Stopped"),
-            MaxGroupPreparedCapacity=int(pool.get("max_group_prepared_capacity", sc["instances"])),
-            InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))},
-        )
-    by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
-    if sc["unregistered_instances"]:
-        world.configure(ecs={"agent_autoregister": False})
-        autoscaling.set_desired_capacity(
-            AutoScalingGroupName=asg_name, DesiredCapacity=sc["instances"] + sc["unregistered_instances"]
-        )
-        world.configure(ecs={"agent_autoregister": True})
 
-    s = sc["service"]
+
+def _service(world: World, sc: dict[str, Any], cluster: str, classic_names: list[str], tgs: dict[str, str]) -> None:
+    """The service (host network, one task per instance on its host ports) and the load balancers
+    it registers its tasks in (``attach: service``)."""
+    p, s = sc["name"], sc["service"]
+    svc = s["name"]
+    ecs = world.client("ecs")
     mappings = [{"containerPort": port, "hostPort": port} for port in s["host_ports"]]
     ecs.register_task_definition(
         family=f"{p}-{svc}",
@@ -237,27 +280,6 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
             "maximumPercent": s["maximum_percent"],
             "minimumHealthyPercent": s["minimum_healthy_percent"],
         },
-    )
-    if by_hand:
-        out(f"registered by hand (no service owns them): {', '.join(by_hand)}")
-    out(
-        f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
-        + (f" + {sc['unregistered_instances']} not in ECS" if sc["unregistered_instances"] else "")
-        + f"), hook {deployed.hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{s['desired']}, "
-        f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}"
-    )
-    return Deployment(
-        p,
-        cluster,
-        asg_name,
-        deployed.hook,
-        svc,
-        deployed.machine,
-        deployed.terminate_rule,
-        deployed.functions,
-        classic_names,
-        tgs,
-        deployed,
     )
 
 

@@ -15,18 +15,37 @@ TEARDOWN_EVENTS = ("asg.deleted", "ecs.service.deleted", "ecs.cluster.deleted") 
 
 
 def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
+    """Appends to ``result.violations`` what breaks an invariant (world.run lists them); what a
+    scenario expects to happen (a release at the drain deadline) goes to ``result.notes``."""
+    assert result.deployment is not None
+    _nothing_released_early(result, classic_regs)
+    _each_action_completed_once(result)
+    served = _served(result)
+    _running_never_below_minimum(result, served)
+    for arn, x in result.executions.items():  # 4. nothing left running
+        if x["status"] == "RUNNING":
+            result.violations.append(f"execution {arn.rsplit(':', 1)[-1]} still RUNNING")
+    _serving_capacity(result, served)
+    _least_privilege(result)
+
+
+def _served(result: Result) -> list[dict[str, Any]]:
+    """The events while the service is up: until the scenario tears the group, the service or the
+    cluster down."""
+    teardown = min((e["seq"] for e in result.events if e["type"] in TEARDOWN_EVENTS), default=None)
+    return [e for e in result.events if teardown is None or e["seq"] < teardown]
+
+
+def _nothing_released_early(result: Result, classic_regs: set[tuple[str, str]]) -> None:
+    """1. nothing terminates while running a task or registered/draining in a load balancer; an
+    instance released at its drain deadline, where the scenario expects that
+    (expect.drain_timed_out), is reported, not judged: the deadline is the configured way to stop
+    waiting"""
     events, dep, v = result.events, result.deployment, result.violations
     assert dep is not None
-    service_lbs = [c for c in result.scenario["load_balancers"]["classic"] if c.get("attach") == "service"]
     service_classic = [
         n for n, c in zip(dep.classic, result.scenario["load_balancers"]["classic"]) if c.get("attach") == "service"
     ]
-    del service_lbs
-
-    # 1. nothing terminates while running a task or registered/draining in a load balancer; an
-    # instance released at its drain deadline, where the scenario expects that (expect.drain_timed_out),
-    # is reported, not judged: the deadline is the configured way to stop waiting
-    task_instance: dict[str, str] = {}
     at_deadline = capacity.timed_out(result.executions) if result.scenario["expect"].get("drain_timed_out") else {}
     for e in events:
         if e["type"] == "asg.instance.terminated":
@@ -46,61 +65,65 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
             ):
                 continue  # terminated through EC2 by someone else before the release
             before = [b for b in events if b["seq"] < release]
-            deleted_tgs = {b["target_group"] for b in before if b["type"] == "elbv2.target_group.deleted"}
-            deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
-            placed = {
-                b["task_arn"]
-                for b in before
-                if b["type"] in ("ecs.task.pending", "ecs.task.running") and b.get("instance_id") == x
-            }
-            stopped = {b["task_arn"] for b in before if b["type"] == "ecs.task.stopped"}
-            # orphaned by someone's forced deregistration: ECS no longer manages it and took it
-            # out of its load balancers (their registrations are judged below)
-            stopped |= {b["task_arn"] for b in before if b["type"] == "ecs.task.orphaned"}
-            # its agent disconnected: ECS can no longer stop its tasks nor report them stopped; a drain
-            # that gave them up is reported, not judged (their registrations are)
-            cut_off = any(b["type"] == "ecs.container_instance.disconnected" and b["instance_id"] == x for b in before)
-            for task in sorted(placed - stopped):
-                (result.notes if cut_off else sink).append(
-                    f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED"
-                    + (" (its agent disconnected: ECS still reports it RUNNING)" if cut_off else "")
-                )
-            tg_regs = {
-                (b["target_group"], b["id"], b["port"])
-                for b in before
-                if b["type"] == "elbv2.target.registered" and b["id"] == x
-            }
-            tg_unused = {
-                (b["target_group"], b["id"], b["port"])
-                for b in before
-                if b["type"] == "elbv2.target.unused" and b["id"] == x
-            }
-            for tg, _, port in sorted(r for r in tg_regs - tg_unused if r[0] not in deleted_tgs):
-                sink.append(
-                    f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}"
-                )
-            clb_regs = {n for n, i in classic_regs if i == x}
-            clb_regs |= {
-                b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x
-            }
-            clb_regs |= {
-                n
-                for b in before
-                if b["type"] == "ecs.task.running" and b.get("instance_id") == x
-                for n in service_classic
-            }
-            clb_out = {
-                b["load_balancer"]
-                for b in before
-                if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x
-            }
-            clb_out |= deleted_clbs
-            for name in sorted(clb_regs - clb_out):
-                sink.append(f"{x} released while registered or draining in Classic ELB {name}")
-        if e["type"] in ("ecs.task.pending", "ecs.task.running"):
-            task_instance[e["task_arn"]] = e.get("instance_id")
+            _released_with(result, x, release, before, classic_regs, service_classic, sink)
 
-    # 2. each lifecycle action completed exactly once (by us), or its execution visibly FAILED
+
+def _released_with(
+    result: Result,
+    x: str,
+    release: int,
+    before: list[dict[str, Any]],
+    classic_regs: set[tuple[str, str]],
+    service_classic: list[str],
+    sink: list[str],
+) -> None:
+    """What instance ``x`` still had when it was released (event ``release``): tasks not STOPPED,
+    target-group and Classic ELB registrations not ended, into ``sink``."""
+    deleted_tgs = {b["target_group"] for b in before if b["type"] == "elbv2.target_group.deleted"}
+    deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
+    placed = {
+        b["task_arn"]
+        for b in before
+        if b["type"] in ("ecs.task.pending", "ecs.task.running") and b.get("instance_id") == x
+    }
+    stopped = {b["task_arn"] for b in before if b["type"] == "ecs.task.stopped"}
+    # orphaned by someone's forced deregistration: ECS no longer manages it and took it
+    # out of its load balancers (their registrations are judged below)
+    stopped |= {b["task_arn"] for b in before if b["type"] == "ecs.task.orphaned"}
+    # its agent disconnected: ECS can no longer stop its tasks nor report them stopped; a drain
+    # that gave them up is reported, not judged (their registrations are)
+    cut_off = any(b["type"] == "ecs.container_instance.disconnected" and b["instance_id"] == x for b in before)
+    for task in sorted(placed - stopped):
+        (result.notes if cut_off else sink).append(
+            f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED"
+            + (" (its agent disconnected: ECS still reports it RUNNING)" if cut_off else "")
+        )
+    tg_regs = {
+        (b["target_group"], b["id"], b["port"])
+        for b in before
+        if b["type"] == "elbv2.target.registered" and b["id"] == x
+    }
+    tg_unused = {
+        (b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.unused" and b["id"] == x
+    }
+    for tg, _, port in sorted(r for r in tg_regs - tg_unused if r[0] not in deleted_tgs):
+        sink.append(f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}")
+    clb_regs = {n for n, i in classic_regs if i == x}
+    clb_regs |= {b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x}
+    clb_regs |= {
+        n for b in before if b["type"] == "ecs.task.running" and b.get("instance_id") == x for n in service_classic
+    }
+    clb_out = {
+        b["load_balancer"] for b in before if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x
+    }
+    clb_out |= deleted_clbs
+    for name in sorted(clb_regs - clb_out):
+        sink.append(f"{x} released while registered or draining in Classic ELB {name}")
+
+
+def _each_action_completed_once(result: Result) -> None:
+    """2. each lifecycle action completed exactly once (by us), or its execution visibly FAILED"""
+    events, v = result.events, result.violations
     tokens = {e["token"]: e for e in events if e["type"] == "asg.lifecycle.wait"}
     failed_tokens: set[str] = set()
     executions_of: dict[str, list[dict[str, Any]]] = {}
@@ -128,10 +151,12 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     unknown = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["token"] not in tokens]
     v.extend(f"completed an unknown lifecycle action {e['token']}" for e in unknown)
 
-    # 3. the service's RUNNING tasks never below its minimum (from the moment it was up), until the
-    # scenario tears the group, the service or the cluster down
-    teardown = min((e["seq"] for e in events if e["type"] in TEARDOWN_EVENTS), default=None)
-    served = [e for e in events if teardown is None or e["seq"] < teardown]
+
+def _running_never_below_minimum(result: Result, served: list[dict[str, Any]]) -> None:
+    """3. the service's RUNNING tasks never below its minimum (from the moment it was up), until the
+    scenario tears the group, the service or the cluster down"""
+    dep, v = result.deployment, result.violations
+    assert dep is not None
     running: set[str] = set()
     up = False
     minimum = result.min_running or 0
@@ -150,13 +175,12 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
             )
             up = False
 
-    # 4. nothing left running
-    for arn, x in result.executions.items():
-        if x["status"] == "RUNNING":
-            v.append(f"execution {arn.rsplit(':', 1)[-1]} still RUNNING")
 
-    # 5. serving capacity: the service's healthy serving registrations in each of its load balancers
-    # never below ceil(minimum healthy % x desired) because of a drain (world.capacity)
+def _serving_capacity(result: Result, served: list[dict[str, Any]]) -> None:
+    """5. serving capacity: the service's healthy serving registrations in each of its load
+    balancers never below ceil(minimum healthy % x desired) because of a drain (world.capacity)"""
+    events, dep, v = result.events, result.deployment, result.violations
+    assert dep is not None
     timed = capacity.timed_out(result.executions)
     deadline_seqs = [e["seq"] for e in events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] in timed]
     broken, result.serving = capacity.judge(
@@ -168,7 +192,12 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     )
     v.extend(f"serving capacity: {message}" for message in broken)
 
-    # 6. least privilege that works: no call of a function refused by its execution role (world.iam)
+
+def _least_privilege(result: Result) -> None:
+    """6. least privilege that works: no call of a function refused by its execution role
+    (world.iam)"""
+    events, dep, v = result.events, result.deployment, result.violations
+    assert dep is not None
     for e in events:
         if e["type"] == "iam.access_denied":
             v.append(
