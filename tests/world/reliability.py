@@ -52,6 +52,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -349,33 +350,11 @@ def render(
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="world.reliability", description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="CI size: the load case as 10 of 12 instances")
-    parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
-    parser.add_argument("--only", help="comma-separated case ids (the baseline always runs with load and fleet cases)")
-    parser.add_argument("--out", default=str(REPORT), help="the report (default RELIABILITY.md at the repo root)")
-    parser.add_argument(
-        "--json",
-        help="the figures as JSON (default reliability.json beside the report, "
-        "or <report name>.json when the report is not RELIABILITY.md)",
-    )
-    parser.add_argument("--verbose", action="store_true", help="print each run as world.run does")
-    parser.add_argument("--jobs", type=int, default=2, help="worlds running cases side by side (default 2)")
-    args = parser.parse_args(argv)
-    cases = CASES
-    if args.only:
-        wanted = set(args.only.split(","))
-        if any(c.load and c.id in wanted for c in CASES):  # their calls per drain are judged against it
-            wanted.add("baseline")
-        unknown = wanted - {c.id for c in CASES}
-        if unknown:
-            parser.error(f"unknown case ids {sorted(unknown)}; known: {[c.id for c in CASES]}")
-        cases = [c for c in CASES if c.id in wanted]
-    say = lambda line: print(line, flush=True)  # noqa: E731
-    if not args.no_build:
-        harness.build(say)
-    started = time.monotonic()
+def _run_cases(
+    cases: list[Case], args: argparse.Namespace, say: Callable[[str], None]
+) -> dict[str, dict[str, Any]] | None:
+    """Each case's figures, the fleet cases alone first, then the others on ``args.jobs`` worlds side by
+    side; ``None`` when interrupted."""
     figs: dict[str, dict[str, Any]] = {}
     pending: queue.Queue[Case] = queue.Queue()
     # the load case first: it is the longest (the fleet case runs before, alone)
@@ -426,10 +405,43 @@ def main(argv: list[str] | None = None) -> int:
                 thread.join(0.5)
     except KeyboardInterrupt:
         say("interrupted")
-        return 130
+        return None
     finally:
         for world in worlds:
             world.stop()
+    return figs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="world.reliability", description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="CI size: the load case as 10 of 12 instances")
+    parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
+    parser.add_argument("--only", help="comma-separated case ids (the baseline always runs with load and fleet cases)")
+    parser.add_argument("--out", default=str(REPORT), help="the report (default RELIABILITY.md at the repo root)")
+    parser.add_argument(
+        "--json",
+        help="the figures as JSON (default reliability.json beside the report, "
+        "or <report name>.json when the report is not RELIABILITY.md)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="print each run as world.run does")
+    parser.add_argument("--jobs", type=int, default=2, help="worlds running cases side by side (default 2)")
+    args = parser.parse_args(argv)
+    cases = CASES
+    if args.only:
+        wanted = set(args.only.split(","))
+        if any(c.load and c.id in wanted for c in CASES):  # their calls per drain are judged against it
+            wanted.add("baseline")
+        unknown = wanted - {c.id for c in CASES}
+        if unknown:
+            parser.error(f"unknown case ids {sorted(unknown)}; known: {[c.id for c in CASES]}")
+        cases = [c for c in CASES if c.id in wanted]
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    if not args.no_build:
+        harness.build(say)
+    started = time.monotonic()
+    figs = _run_cases(cases, args, say)
+    if figs is None:
+        return 130
     rows: list[tuple[Case, dict[str, Any], bool, str]] = []
     baseline = figs.get("baseline")
     objects = []
