@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from world import deploy as deploy_mod
 from world import harness, reliability_json, run
 from world import scenario as scenario_mod
 from world.observe import Result
@@ -282,6 +283,12 @@ def run_case(world: harness.World, case: Case, small: bool, out: Any) -> Result:
     return run.run_scenario(world, scenario, out=out)
 
 
+def _binaries() -> str:
+    """Which build of the functions the world ran (``WORLD_LAMBDA_BIN_DIR``)."""
+    directory = deploy_mod.bin_dir()
+    return "`cargo build --release`" if directory.name == "release" else "`cargo build`, debug"
+
+
 def render(
     rows: list[tuple[Case, dict[str, Any], bool, str]], small: bool, wall: float, extra: list[str] | None = None
 ) -> str:
@@ -296,7 +303,7 @@ def render(
         + f", {'small size (CI)' if small else 'full size'}, {wall:.0f} s of wall time.",
         "",
         "Each case runs the real state machine (`statemachine/drain.asl.json`) and the real function binaries",
-        "(`cargo build`, debug) in the local AWS world (`tests/world`), from a scenario in `tests/scenarios`.",
+        f"({_binaries()}) in the local AWS world (`tests/world`), from a scenario in `tests/scenarios`.",
         "Every figure comes from the world's event log and APIs, never from the functions' logs. An execution",
         "that FAILS is redriven by the runner (`RedriveExecution`) after it has cleared the fault; the case passes",
         "when every drain ends with its instance drained and terminated, nothing is lost and the invariants of",
@@ -415,7 +422,11 @@ def _run_cases(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="world.reliability", description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="CI size: the load case as 10 of 12 instances")
-    parser.add_argument("--no-build", action="store_true", help="use the binaries in target/debug as they are")
+    parser.add_argument(
+        "--no-build",
+        action="store_true",
+        help="use the binaries as they are (WORLD_LAMBDA_BIN_DIR, default target/debug)",
+    )
     parser.add_argument("--only", help="comma-separated case ids (the baseline always runs with load and fleet cases)")
     parser.add_argument("--out", default=str(REPORT), help="the report (default RELIABILITY.md at the repo root)")
     parser.add_argument(
