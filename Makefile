@@ -6,6 +6,10 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SCENARIO  ?= tests/scenarios/default.json
+# The debug binaries the world runs, and ecs-sta: one package set, so that every target that builds
+# them builds the same thing (another set unifies the dependencies' features differently, and cargo
+# compiles the AWS SDK crates again).
+BINS      := -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper -p ecs-sta
 
 .PHONY: help deps deps-py deps-npm fmt fmt-check lint-py clippy lint-ts test test-rust test-asl test-infra test-world \
         test-e2e reliability test-reliability bench bench-smoke local build synth template
@@ -60,13 +64,13 @@ template: deps-npm ## the standalone CloudFormation template (no CDK to deploy i
 	cd infra && npm run --silent template
 
 test-world: deps-py template ## the local AWS world's own behaviour tests (the stack tests deploy the standalone template)
-	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
+	cargo build --bins $(BINS)
 	PYTHONPATH=tests $(PY) -m pytest tests/world -q -n $(E2E_WORKERS) --dist load
 
 E2E_WORKERS ?= 4
 
 test-e2e: deps-py ## the real drain end to end in the local AWS world, every scenario in tests/scenarios (E2E_WORKERS worlds side by side)
-	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper -p ecs-sta
+	cargo build --bins $(BINS)
 	E2E_NO_BUILD=1 PYTHONPATH=tests $(PY) -m pytest tests/e2e -q -n $(E2E_WORKERS) --dist load
 
 reliability: deps-py ## faults, kills, timeouts, deletions, teardown, a 50-of-60 scale-in and 200 of 240 under AWS's rate limits; writes RELIABILITY.md and reliability.json
@@ -81,7 +85,7 @@ bench: deps-py ## all benchmarks in the local world; writes bench/RESULTS.md, be
 	PYTHONPATH=tests:. $(PY) -m bench.run
 
 bench-smoke: deps-py ## the benchmarks at their smallest size (what CI runs); writes target/bench-smoke/
-	cargo build --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper -p ecs-sta
+	cargo build --bins $(BINS)
 	PYTHONPATH=tests:. $(PY) -m bench.run --smoke --out $(CURDIR)/target/bench-smoke
 
 local: deps-py ## run the real workflow in the local AWS world (SCENARIO=tests/scenarios/<file>.json; KEEP=1 keeps it running)

@@ -38,11 +38,9 @@ def scenario(world):
 
 @pytest.fixture(scope="session")
 def ecs_sta():
-    """The operators' command line (target/debug/ecs-sta), built like the Lambdas."""
-    import subprocess
-
+    """The operators' command line (target/debug/ecs-sta), built with the Lambdas (harness.build)."""
     if not os.environ.get("E2E_NO_BUILD"):
-        subprocess.run(["cargo", "build", "-p", "ecs-sta"], cwd=harness.REPO, check=True)
+        harness.build()
     binary = harness.REPO / "target" / "debug" / "ecs-sta"
     assert binary.exists(), f"{binary} not built"
     return binary

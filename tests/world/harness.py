@@ -34,8 +34,9 @@ SWEEPER = "sweeper"
 
 
 def build(out: Callable[[str], None] = print) -> None:
-    """cargo build (debug) of the Lambda binaries; a no-op when they are up to date."""
-    cmd = ["cargo", "build", "--bins"] + [arg for name in [*LAMBDAS, SWEEPER] for arg in ("-p", name)]
+    """cargo build (debug) of the Lambda binaries and ecs-sta, the Makefile's BINS (the same package
+    set, so the same build); a no-op when they are up to date."""
+    cmd = ["cargo", "build", "--bins"] + [arg for name in [*LAMBDAS, SWEEPER, "ecs-sta"] for arg in ("-p", name)]
     out(f"$ {' '.join(cmd)}")
     started = time.monotonic()
     subprocess.run(cmd, cwd=REPO, check=True)
