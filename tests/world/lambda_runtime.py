@@ -171,7 +171,11 @@ class _Handler(BaseHTTPRequestHandler):
         match = re.match(r"^/\.rt/(\d+)(/2018-06-01/runtime/.*)$", self.path)
         if not match:
             return None, ""
-        return self.pool.sandboxes.get(int(match.group(1))), match.group(2)
+        sid = int(match.group(1))
+        starting = self.pool.starting.get(sid)
+        if starting is not None:  # its process asked before the pool recorded it (a busy world)
+            starting.wait(10)
+        return self.pool.sandboxes.get(sid), match.group(2)
 
     def do_GET(self) -> None:
         box, path = self._route()
@@ -226,6 +230,8 @@ class Pool:
         self.bin_dir = bin_dir
         self.log_dir = log_dir
         self.sandboxes: dict[int, Sandbox] = {}
+        # sandboxes whose process runs but which are not in ``sandboxes`` yet: set once they are
+        self.starting: dict[int, threading.Event] = {}
         self.peaks: dict[str, int] = {}  # function -> most invocations at once since the reset
         self.throttles: dict[str, int] = {}
         handler = type("Handler", (_Handler,), {"pool": self})
@@ -305,14 +311,21 @@ class Pool:
             "RUST_BACKTRACE": "1",
         }
         env.update(wanted)
+        self.starting[sid] = threading.Event()
         log_path = self.log_dir / f"{name}.log"  # one log per function, as its log group
         log = open(log_path, "ab")  # noqa: SIM115 (the process's stdout for its whole life)
-        process = subprocess.Popen(
-            [str(binary)], env=env, cwd=self.log_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
+        try:
+            process = subprocess.Popen(
+                [str(binary)], env=env, cwd=self.log_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        except OSError:
+            self.starting.pop(sid).set()
+            raise
+        finally:
+            log.close()
         box = Sandbox(name, wanted, process, log_path, sid, getattr(fn, "role", "") or "")
         self.sandboxes[sid] = box
+        self.starting.pop(sid).set()
         core.record("lambda.sandbox.started", function=name, pid=process.pid, log=str(log_path), sandbox=sid)
         return box
 
