@@ -76,7 +76,9 @@ def write_markdown(r: dict[str, Any]) -> str:
     add(
         "Per round: a cluster of 2N instances, a service of N tasks (one per instance, host port 8080) attached to a "
         "Classic ELB (connection draining D s) and a target group (deregistration delay D s); the N instances that run "
-        "a task are terminated at once (TerminateInstanceInAutoScalingGroup), so N drains run concurrently, each with a "
+        "a task are terminated at once (TerminateInstanceInAutoScalingGroup) once the service is steady (every "
+        "registration through its initial health checks: a task not yet healthy does not count for minimum healthy, so "
+        "ECS would stop it without waiting for its replacement), so N drains run concurrently, each with a "
         "task to move and two load balancers to drain. Timescale 1.0: D is real seconds. Per drain: "
         "**event** = `asg.lifecycle.wait`, **completion** = `asg.lifecycle.completed` by CompleteLifecycleAction, "
         "**floor** = the later of the instance's last `ecs.task.stopped` and its last `elb.instance.out_of_service` / "
