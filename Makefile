@@ -10,6 +10,8 @@ SCENARIO  ?= tests/scenarios/default.json
 # them builds the same thing (another set unifies the dependencies' features differently, and cargo
 # compiles the AWS SDK crates again).
 BINS      := -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper -p ecs-sta
+# The release builds of the functions, for the figures (bench, reliability at full size).
+FUNCTIONS := -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
 
 .PHONY: help deps deps-py deps-npm fmt fmt-check lint-py clippy lint-ts test test-rust test-asl test-infra test-world \
         test-e2e reliability test-reliability bench bench-smoke local build synth template
@@ -73,15 +75,16 @@ test-e2e: deps-py ## the real drain end to end in the local AWS world, every sce
 	cargo build --bins $(BINS)
 	E2E_NO_BUILD=1 PYTHONPATH=tests $(PY) -m pytest tests/e2e -q -n $(E2E_WORKERS) --dist load
 
-reliability: deps-py ## faults, kills, timeouts, deletions, teardown, a 50-of-60 scale-in and 200 of 240 under AWS's rate limits; writes RELIABILITY.md and reliability.json
-	PYTHONPATH=tests $(PY) -m world.reliability
+reliability: deps-py ## faults, kills, timeouts, deletions, teardown, a 50-of-60 scale-in and 200 of 240 under AWS's rate limits (release builds: 200 debug sandboxes overwhelm 2 cores); writes RELIABILITY.md and reliability.json
+	cargo build --release --bins $(FUNCTIONS)
+	WORLD_LAMBDA_BIN_DIR=$(CURDIR)/target/release WORLD_LAMBDA_RUST_LOG=warn PYTHONPATH=tests $(PY) -m world.reliability --no-build
 
 test-reliability: deps-py ## the reliability cases at a small size, the fleet as 20 of 24 (what CI runs); writes target/reliability-small.{md,json}
 	PYTHONPATH=tests $(PY) -m world.reliability --small --jobs 3 --out $(CURDIR)/target/reliability-small.md
 
 bench: deps-py ## all benchmarks in the local world; writes bench/RESULTS.md, bench/results.json and the SVG charts it embeds
-	cargo build --release --bins -p drain-ecs -p deregister-lb -p check-drained -p complete-lifecycle -p task-scaler -p sweeper
-	cargo build -p ecs-sta
+	cargo build --release --bins $(FUNCTIONS)
+	cargo build --bins $(BINS)
 	PYTHONPATH=tests:. $(PY) -m bench.run
 
 bench-smoke: deps-py ## the benchmarks at their smallest size (what CI runs); writes target/bench-smoke/
