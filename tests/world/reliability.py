@@ -78,6 +78,9 @@ class Case:
     accept: tuple[str, ...] = ()  # FAILED with these errors is the clear outcome the case expects
     fleet: bool = False  # runs first, alone; its calls per second go to reliability.json
     long: bool = False  # minutes by design: handed out first, so that the worlds finish together
+    # the event's journey (late, lost, repeated; warm pools, Spot, instance refresh): at full size only,
+    # since CI runs these same scenarios, at this same size, in the e2e suite (tests/e2e/test_journey.py)
+    journey: bool = False
 
     def name(self, small: bool) -> str:
         return self.small_scenario.removesuffix(".json") if small and self.small_scenario else self.id
@@ -143,6 +146,31 @@ CASES = [
         "agent_disconnected_hook_deleted.json",
     ),
     Case(
+        "late-event", "the lifecycle event delivered 0.7 x the heartbeat timeout late", "late_event.json", journey=True
+    ),
+    Case(
+        "lost-event",
+        "the lifecycle event lost, swept at 0.7 x the heartbeat timeout; the drain outlasts the timeout",
+        "lost_event_late_sweep.json",
+        journey=True,
+    ),
+    Case(
+        "duplicate-late",
+        "the event delivered again after the first execution finished",
+        "duplicate_after_finish.json",
+        journey=True,
+    ),
+    Case(
+        "warm-pool",
+        "scale-in into a warm pool, reuse, then a second scale-in whose event is lost",
+        "warm_pool_reuse.json",
+        journey=True,
+    ),
+    Case("spot", "a Spot interruption warning", "spot_interruption.json", journey=True),
+    Case("instance-refresh", "an instance refresh of three instances", "instance_refresh.json", journey=True),
+    Case("scale-out", "scale-out during a drain", "scale_out_during_drain.json", journey=True),
+    Case("second-hook", "a second terminate hook that ABANDONs", "second_hook_abandon.json", journey=True),
+    Case(
         "fleet_200_of_240",
         "200 of 240 scaled in at once under AWS's API rate limits, no redrive",
         "fleet_200_of_240.json",
@@ -193,7 +221,9 @@ def figures(result: Result, accept: tuple[str, ...] = ()) -> dict[str, Any]:
             and result.deployment.asg in (x.get("cause") or "")
         )
     ]
-    lost = len([v for v in result.victims if v not in terminated]) + len(timed_out) + len(unclear)
+    # released back into a warm pool (stopped there, to be reused): released, not lost
+    released = terminated | {e["instance_id"] for e in events if e["type"] == "asg.instance.warmed"}
+    lost = len([v for v in result.victims if v not in released]) + len(timed_out) + len(unclear)
     task_errors: Counter[str] = Counter()
     execution_errors: Counter[str] = Counter()
     for x in executions.values():
@@ -313,6 +343,12 @@ def render(
         "when every drain ends with its instance drained and terminated, nothing is lost and the invariants of",
         "the e2e suite hold (`tests/world/run.py`: nothing terminates with a task or a load-balancer registration",
         "left, every action completed exactly once, the service never below its minimum, nothing left running).",
+        "The cases of the event's journey (late, lost and repeated events, warm pools, Spot, instance refresh)"
+        + (
+            " are not in this small run: CI runs the same scenarios in the e2e suite (tests/e2e/test_journey.py)."
+            if small
+            else " run at the size CI runs them in the e2e suite (tests/e2e/test_journey.py)."
+        ),
         "",
         "| case | what | result | drains | completed | failed, redriven | lost | faults | calls/drain | time (s) | what happened |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -441,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print each run as world.run does")
     parser.add_argument("--jobs", type=int, default=2, help="worlds running cases side by side (default 2)")
     args = parser.parse_args(argv)
-    cases = CASES
+    cases = [c for c in CASES if not (args.small and c.journey)]
     if args.only:
         wanted = set(args.only.split(","))
         if any(c.load and c.id in wanted for c in CASES):  # their calls per drain are judged against it
