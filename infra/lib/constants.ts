@@ -12,6 +12,12 @@ export const METRICS_NAMESPACE = 'EcsSingleTaskAutoscaling';
 export const MAX_LIFECYCLE_WAIT_SECONDS = 48 * 3600;
 
 /**
+ * EventBridge Scheduler invokes its targets "with 60 second precision" ("Schedule types in
+ * EventBridge Scheduler"): a sweep due at 1:00 comes up to 1:00:59.
+ */
+export const SCHEDULER_PRECISION_SECONDS = 60;
+
+/**
  * The cdk-nag rules (of the HIPAA, NIST 800-53 and PCI DSS packs) that ask for a KMS key on
  * every log group. Acknowledged on each log group unless `logEncryptionKey` is given.
  */

@@ -12,7 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { checkCapacityProviders } from './capacity-providers';
-import { LOG_GROUP_ENCRYPTION_REASON, LOG_GROUP_ENCRYPTION_RULES } from './constants';
+import { LOG_GROUP_ENCRYPTION_REASON, LOG_GROUP_ENCRYPTION_RULES, SCHEDULER_PRECISION_SECONDS } from './constants';
 import { DrainWorkflow } from './drain-workflow';
 import { defaultLambdaCode } from './lambda-code';
 import { Monitoring } from './monitoring';
@@ -162,11 +162,13 @@ export class EcsSingleTaskAutoscaling extends Construct {
 
   private warnAboutSweepRate(settings: Settings): void {
     const heartbeat = settings.heartbeatTimeoutSeconds;
-    if (!Token.isUnresolved(heartbeat) && settings.sweepRateMinutes * 60 >= heartbeat) {
+    const sweptBy = settings.sweepRateMinutes * 60 + SCHEDULER_PRECISION_SECONDS;
+    if (!Token.isUnresolved(heartbeat) && sweptBy >= heartbeat) {
       Annotations.of(this).addWarningV2(
         'ecs-single-task-autoscaling:sweep-rate',
-        `sweepRate (${settings.sweepRateMinutes} min) is not below heartbeatTimeout (${heartbeat} s): ` +
-          'an instance whose lifecycle event was lost may reach the hook timeout (and its default result) before a sweep finds it.',
+        `sweepRate (${settings.sweepRateMinutes} min) plus EventBridge Scheduler's 60 s precision (${sweptBy} s) is ` +
+          `not below heartbeatTimeout (${heartbeat} s): an instance whose lifecycle event was lost may reach the hook ` +
+          'timeout (and its default result) before a sweep finds it.',
       );
     }
   }

@@ -4,6 +4,7 @@ import {
   Aws,
   BootstraplessSynthesizer,
   CfnCondition,
+  CfnMapping,
   CfnOutput,
   CfnParameter,
   Duration,
@@ -31,9 +32,12 @@ export interface StandaloneOptions {
   readonly services?: number;
   /** How often the task scaler runs, in minutes (written into the schedules). @default 1 */
   readonly scheduleRateMinutes?: number;
-  /** How often the sweeper runs, in minutes. @default 5 */
+  /** How often the sweeper runs, in minutes: the default of the template's SweepRateMinutes (one of SWEEP_RATES). @default 5 */
   readonly sweepRateMinutes?: number;
 }
+
+/** The sweep periods (minutes) the template offers: each has its schedule expression in a mapping. */
+export const SWEEP_RATES = [1, 2, 3, 5, 10, 15, 30, 60];
 
 /** The file `make template` writes, relative to infra/. */
 export const STANDALONE_TEMPLATE_FILE = 'dist/ecs-single-task-autoscaling.template.json';
@@ -157,6 +161,7 @@ export class StandaloneTemplateStack extends Stack {
     sta.taskScaler.schedules.forEach(
       (schedule, i) => i > 0 && (schedule.cfnOptions.condition = serviceNames.conditions[i - 1]),
     );
+    this.sweepRate(p, sta, options.sweepRateMinutes ?? 5);
     this.optionalExtras(p, sta);
     p.groups();
     // CDK's own template check reads an empty parameter default as the value; here an empty
@@ -184,6 +189,36 @@ export class StandaloneTemplateStack extends Stack {
     (policy.node.defaultChild as sqs.CfnQueuePolicy).addPropertyOverride(
       `PolicyDocument.Statement.${index}.Condition.ArnEquals.aws:SourceArn`,
       Fn.conditionIf(handleSpot.logicalId, spotRule.ruleArn, sta.terminateRule.ruleArn),
+    );
+  }
+
+  /**
+   * The sweeper's period, chosen at deployment: CloudFormation has no arithmetic, so the schedule
+   * expression (`rate(1 minute)`, `rate(5 minutes)`: singular for 1 only) and the schedule's retry
+   * window (one period: the next sweep does the same work) come from a mapping keyed by it.
+   */
+  private sweepRate(p: Parameters, sta: EcsSingleTaskAutoscaling, defaultMinutes: number): void {
+    if (!SWEEP_RATES.includes(defaultMinutes)) {
+      throw new Error(`sweepRateMinutes must be one of ${SWEEP_RATES.join(', ')}, got ${defaultMinutes}`);
+    }
+    const minutes = p.text(
+      'SweepRateMinutes',
+      'How often the sweeper looks for instances whose lifecycle event was lost (minutes). EventBridge Scheduler ' +
+        'invokes within the minute after each period, so keep HeartbeatTimeoutSeconds above 60 x this + 120 (ecs-sta doctor checks it).',
+      { default: String(defaultMinutes), allowedValues: SWEEP_RATES.map(String) },
+    );
+    const rates = new CfnMapping(this, 'SweepRates', {
+      mapping: Object.fromEntries(
+        SWEEP_RATES.map((m) => [
+          String(m),
+          { Expression: m === 1 ? 'rate(1 minute)' : `rate(${m} minutes)`, MaxEventAgeSeconds: m * 60 },
+        ]),
+      ),
+    });
+    sta.sweeperSchedule.addPropertyOverride('ScheduleExpression', rates.findInMap(minutes, 'Expression'));
+    sta.sweeperSchedule.addPropertyOverride(
+      'Target.RetryPolicy.MaximumEventAgeInSeconds',
+      rates.findInMap(minutes, 'MaxEventAgeSeconds'),
     );
   }
 

@@ -740,11 +740,12 @@ describe('task scaler schedule', () => {
     expect(dig(everyMinute.props, 'Target', 'RetryPolicy', 'MaximumEventAgeInSeconds')).toBe(60);
   });
 
-  test('a sweep rate not below the heartbeat timeout is warned about', () => {
-    const { stack } = constructTemplate({ sweepRate: Duration.minutes(10) });
+  test("a sweep rate plus the scheduler's minute not below the heartbeat timeout is warned about", () => {
+    // 9 minutes: a sweep due at 540 s comes up to 600 s into the wait, the default heartbeat timeout
+    const { stack } = constructTemplate({ sweepRate: Duration.minutes(9) });
     const warnings = Annotations.fromStack(stack).findWarning(
       '*',
-      Match.stringLikeRegexp('sweepRate .* is not below heartbeatTimeout'),
+      Match.stringLikeRegexp('sweepRate .* precision \\(600 s\\) is not below heartbeatTimeout \\(600 s\\)'),
     );
     expect(warnings).toHaveLength(1);
     const { stack: ok } = constructTemplate();

@@ -41,6 +41,7 @@ describe('the standalone template', () => {
       'ClassicElbNames',
       'TargetGroupArns',
       'SpotInterruptionHandling',
+      'SweepRateMinutes',
       'AlarmEmail',
       'PermissionsBoundaryArn',
     ]);
@@ -57,6 +58,25 @@ describe('the standalone template', () => {
     });
     expect(dig(t.Metadata, 'AWS::CloudFormation::Interface', 'ParameterGroups', 0, 'Parameters')).toEqual(
       Object.keys(parameters(t)),
+    );
+  });
+
+  test("the sweep period is a parameter: the schedule's expression and retry window come from a mapping", () => {
+    expect(parameters(t).SweepRateMinutes).toMatchObject({
+      Type: 'String',
+      Default: '5',
+      AllowedValues: ['1', '2', '3', '5', '10', '15', '30', '60'],
+    });
+    const rates = dig(t.Mappings, 'SweepRates') as Record<string, { Expression: string; MaxEventAgeSeconds: number }>;
+    expect(rates['1']).toEqual({ Expression: 'rate(1 minute)', MaxEventAgeSeconds: 60 });
+    expect(rates['5']).toEqual({ Expression: 'rate(5 minutes)', MaxEventAgeSeconds: 300 });
+    const [sweeper] = Object.values(t.Resources).filter(
+      (r) => r.Type === 'AWS::Scheduler::Schedule' && r.Properties?.Description === 'Runs the sweeper.',
+    );
+    const byRate = (key: string) => ({ 'Fn::FindInMap': ['SweepRates', { Ref: 'SweepRateMinutes' }, key] });
+    expect(sweeper.Properties?.ScheduleExpression).toEqual(byRate('Expression'));
+    expect(dig(sweeper.Properties, 'Target', 'RetryPolicy', 'MaximumEventAgeInSeconds')).toEqual(
+      byRate('MaxEventAgeSeconds'),
     );
   });
 

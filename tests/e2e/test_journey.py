@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 
+import pytest
+
 
 def _completions(result):
     return [e for e in result.events if e["type"] == "asg.lifecycle.completed"]
@@ -36,6 +38,28 @@ def test_lost_event_swept_late_with_a_drain_longer_than_the_timeout(scenario):
     times = [wait["t"]] + [e["t"] for e in r.events if e["type"] == "asg.lifecycle.heartbeat"] + [done["t"]]
     assert max(b - a for a, b in itertools.pairwise(times)) < 30
     assert r.sweeps and r.sweeps[0]["started"]
+
+
+@pytest.mark.long
+def test_lost_event_found_by_the_sweepers_own_schedule(scenario):
+    r = scenario("lost_event_scheduled_sweep")
+    assert r.ok, r.violations
+    [wait] = _waits(r)
+    fired = [e for e in r.events if e["type"] == "scheduler.fired"]
+    assert fired and all(0 <= f["late"] < 60 for f in fired)  # within the minute after each due time
+    found = [
+        a
+        for a in r.events
+        if a["type"] == "scheduler.answered"
+        and wait["instance_id"] in {s["instance_id"] for s in (a["body"] or {}).get("started", [])}
+    ]
+    [first] = found  # one sweep starts the drain, the later ones find it in hand
+    # a period (60 s) and the scheduler's minute at most after the wait began, and the sweeper's run
+    assert 0 < first["t"] - wait["t"] < 60 + 60 + 10
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction" and done["t"] - wait["t"] > 180  # past the heartbeat timeout
+    times = [wait["t"]] + [e["t"] for e in r.events if e["type"] == "asg.lifecycle.heartbeat"] + [done["t"]]
+    assert max(b - a for a, b in itertools.pairwise(times)) < 180
 
 
 def test_duplicate_delivered_after_the_first_execution_finished(scenario):

@@ -83,6 +83,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # (null: every event).
         "detail_types": None,
     },
+    # EventBridge Scheduler (world.scheduler): which schedules fire on their own, on their rate in
+    # scaled time (false: none, the harness runs them; true: all; or a list of schedule names)
+    "scheduler": {"fire": False, "precision_seconds": 60},
 }
 
 CONFIG: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)

@@ -81,6 +81,7 @@ def deploy_stack(
         ClassicElbNames=classic_names,
         TargetGroupArns=list(tgs.values()),
         SpotInterruptionHandling=str(bool(sc["spot_interruption_handling"])).lower(),
+        SweepRateMinutes=str(sc["sweep_rate_minutes"]),
     )
     deployed = stack_mod.deploy(world, sc["name"], params)
     out(f"stack {deployed.name}: {deployed.status} ({len(deployed.resources)} resources, {stack_mod.TEMPLATE.name})")

@@ -34,8 +34,11 @@ DEFAULTS: dict[str, Any] = {
     "failing_instances": {"pick": "none", "count": 1},
     "standalone_tasks": {"count": 0, "run_seconds": None},
     "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
-    # infra's default heartbeat timeout (600 s: twice the sweeper's 5-minute period, which doctor checks)
+    # infra's default heartbeat timeout (600 s: more than the sweeper's 5-minute period plus the
+    # scheduler's minute and a minute of margin, which doctor checks)
     "hook": {"heartbeat_timeout": 600, "default_result": "ABANDON"},
+    # the standalone template's SweepRateMinutes: how often the stack's sweeper is scheduled
+    "sweep_rate_minutes": 5,
     "drain": {
         "deadline_seconds": 3000,
         "deadline_result": "CONTINUE",

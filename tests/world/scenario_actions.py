@@ -14,6 +14,7 @@ from typing import Any
 from world import run_actions, teardown_actions
 from world.harness import ACCOUNT, REGION, asg_instances, wait_for
 from world.run_actions import Action, Context
+from world.scheduler import PRECISION_SECONDS, rate_seconds
 
 TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
 
@@ -66,16 +67,45 @@ class ExpireThenRedrive(Action):
 
 class DropEvent(Action):
     """The rule is disabled before the scale-in, so the lifecycle events are lost; when the sweep is
-    due (see ``due``) the rule is enabled again and the stack's sweeper runs ``sweeps`` times."""
+    due (see ``due``) the rule is enabled again and the stack's sweeper runs ``sweeps`` times. With
+    ``"sweep": "schedule"`` the harness does not run the sweeper: the stack's schedule fires it on
+    its own (world.scheduler), and ``scale_in_after_sweep`` starts the scale-in right after one of
+    its runs, so the lost events are found a whole period (plus the schedule's precision) late."""
 
     def __init__(self, ctx: Context, spec: dict[str, Any]):
         super().__init__(ctx, spec)
         self.swept = False
         self.scaled_at = time.monotonic()
+        self.on_schedule = spec.get("sweep") == "schedule"
+        self.seen = 0  # the scheduled sweeper's answers (in the run's observed events) already reported
+        self.rule_back = False
 
     def before_scale_in(self) -> None:
         self.ctx.world.client("events").disable_rule(Name=self.ctx.dep.rule)
         self.ctx.out(f"rule {self.ctx.dep.rule} disabled: the lifecycle events are lost")
+        if self.on_schedule:
+            self._fire_schedule()
+
+    def _fire_schedule(self) -> None:
+        [name] = self.ctx.dep.stack.schedules["sweeper"]
+        expression = self.ctx.world.client("scheduler").get_schedule(Name=name)["ScheduleExpression"]
+        self.ctx.world.configure(scheduler={"fire": [name]})
+        self.ctx.out(f"schedule {name} ({expression}) fires the sweeper on its own")
+        if not self.spec.get("scale_in_after_sweep"):
+            return
+        period = (rate_seconds(expression) or 0) + PRECISION_SECONDS
+        since = self.ctx.world.events()[-1]["seq"]
+        wait_for(
+            lambda: self._answers(self.ctx.world.events(since)),
+            float(period) * float(self.ctx.sc["timescale"]) + 30,
+            "a run of the scheduled sweeper before the scale-in",
+            every=0.2,
+        )
+        self.ctx.out("the scheduled sweeper has just run: the scale-in starts now")
+
+    def _answers(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        [name] = self.ctx.dep.stack.schedules["sweeper"]
+        return [e for e in events if e["type"] == "scheduler.answered" and e["schedule"] == name]
 
     def scale_in(self) -> list[str] | None:
         self.scaled_at = time.monotonic()
@@ -107,17 +137,50 @@ class DropEvent(Action):
         return waiting or time.monotonic() > self.scaled_at + after + 15
 
     def tick(self) -> None:
+        if self.on_schedule:
+            self._tick_on_schedule()
+            return
         if self.swept or not self.due():
             return
         self.ctx.world.client("events").enable_rule(Name=self.ctx.dep.rule)
         self.ctx.out(f"rule {self.ctx.dep.rule} enabled again")
         for _ in range(int(self.spec.get("sweeps", 1))):
-            report = run_actions.sweep(self.ctx)
-            if report is not None:
-                self.ctx.result.sweeps.append(report)
-                if isinstance(report, dict) and "error" in report:
-                    self.ctx.result.violations.append(f"the sweeper failed: {report}")
+            self._report(run_actions.sweep(self.ctx))
         self.swept = True
+
+    def _tick_on_schedule(self) -> None:
+        """The rule comes back once every victim waits (their events are lost by then); the action
+        is over once the scheduled sweeper has started a drain for each of them."""
+        victims = self.ctx.result.victims
+        waits = {e["instance_id"]: e["t"] for e in self.events("asg.lifecycle.wait")}
+        if not self.rule_back and victims and all(v in waits for v in victims):
+            self.ctx.world.client("events").enable_rule(Name=self.ctx.dep.rule)
+            self.ctx.out(f"rule {self.ctx.dep.rule} enabled again")
+            self.rule_back = True
+        answers = self._answers(self.ctx.obs.events)
+        for answer in answers[self.seen :]:
+            self._report({"error": answer["error"], "payload": answer["body"]} if answer["error"] else answer["body"])
+            body = answer["body"] if isinstance(answer["body"], dict) else {}
+            found = {s.get("instance_id") for s in body.get("started") or []} & set(victims)
+            for victim in sorted(found):
+                lag = (answer["t"] - waits[victim]) / float(self.ctx.sc["timescale"])
+                self.ctx.out(f"the scheduled sweeper found {victim} {lag:.0f} s into its wait")
+        self.seen = len(answers)
+        started = {
+            s.get("instance_id") for r in self.ctx.result.sweeps if isinstance(r, dict) for s in r.get("started", [])
+        }
+        self.swept = bool(victims) and set(victims) <= started
+
+    def _report(self, report: Any) -> None:
+        if report is None:
+            return
+        self.ctx.result.sweeps.append(report)
+        if isinstance(report, dict) and "error" in report:
+            self.ctx.result.violations.append(f"the sweeper failed: {report}")
+
+    def finish(self) -> None:
+        if self.on_schedule:
+            self.ctx.world.configure(scheduler={"fire": False})
 
 
 class Sabotage(Action):

@@ -30,6 +30,7 @@ from world import core
 # Every module here has an install() that patches moto; missing ones are skipped.
 EXTENSIONS = [
     "world.eventbridge",
+    "world.scheduler",
     "world.autoscaling_hooks",
     "world.scaling_activities",
     "world.ecs_drain",

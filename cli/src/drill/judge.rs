@@ -244,7 +244,6 @@ fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<
 
 /// The report in words.
 pub fn render(report: &DrillReport) -> String {
-    let secs = |v: Option<f64>| v.map(duration).unwrap_or_else(|| "-".to_string());
     let mut lines = vec![String::new()];
     if let Some(instance) = &report.instance_id {
         lines.push(format!(
@@ -253,49 +252,7 @@ pub fn render(report: &DrillReport) -> String {
         ));
     }
     if !report.dry_run && report.verdict != Verdict::Refused {
-        lines.push(format!(
-            "execution           {} {}",
-            report.execution_arn.as_deref().unwrap_or("none"),
-            report.execution_status.as_deref().unwrap_or("")
-        ));
-        lines.push(format!(
-            "drain completed     {} after the termination",
-            secs(report.completed_after_seconds)
-        ));
-        lines.push(format!(
-            "replacement healthy {} after the termination",
-            secs(report.replacement_healthy_after_seconds)
-        ));
-        for lb in &report.load_balancers {
-            let fewest = lb
-                .fewest_healthy
-                .map(|f| f.to_string())
-                .unwrap_or_else(|| "-".to_string());
-            lines.push(format!(
-                "serving             {}: fewest healthy {fewest} (minimum {}, {} samples)",
-                lb.load_balancer, lb.minimum, lb.samples
-            ));
-        }
-        lines.push(format!(
-            "heartbeats sent     {}",
-            report
-                .heartbeats_sent
-                .map(|h| h.to_string())
-                .unwrap_or_else(|| "-".to_string())
-        ));
-        lines.push(format!(
-            "lifecycle action    {}{}",
-            report.completion_outcome.as_deref().unwrap_or("-"),
-            if report.completed_by_us {
-                " by our CompleteLifecycleAction"
-            } else {
-                ""
-            }
-        ));
-        lines.push(format!(
-            "instance now        {}",
-            report.instance_final_state.as_deref().unwrap_or("-")
-        ));
+        lines.extend(drain_lines(report));
     }
     for failure in &report.doctor_failures {
         lines.push(format!(
@@ -323,4 +280,53 @@ pub fn render(report: &DrillReport) -> String {
         lines.push("  (the instance had not left the group yet)".to_string());
     }
     lines.join("\n") + "\n"
+}
+
+/// What the drain did: its execution, how long it and the replacement took, the serving
+/// capacity seen, the heartbeats and the lifecycle action.
+fn drain_lines(report: &DrillReport) -> Vec<String> {
+    let secs = |v: Option<f64>| v.map(duration).unwrap_or_else(|| "-".to_string());
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let mut lines = vec![
+        format!(
+            "execution           {} {}",
+            report.execution_arn.as_deref().unwrap_or("none"),
+            report.execution_status.as_deref().unwrap_or("")
+        ),
+        format!(
+            "drain completed     {} after the termination",
+            secs(report.completed_after_seconds)
+        ),
+        format!(
+            "replacement healthy {} after the termination",
+            secs(report.replacement_healthy_after_seconds)
+        ),
+    ];
+    for lb in &report.load_balancers {
+        lines.push(format!(
+            "serving             {}: fewest healthy {} (minimum {}, {} samples)",
+            lb.load_balancer,
+            or_dash(lb.fewest_healthy.map(|f| f.to_string())),
+            lb.minimum,
+            lb.samples
+        ));
+    }
+    lines.push(format!(
+        "heartbeats sent     {}",
+        or_dash(report.heartbeats_sent.map(|h| h.to_string()))
+    ));
+    lines.push(format!(
+        "lifecycle action    {}{}",
+        report.completion_outcome.as_deref().unwrap_or("-"),
+        if report.completed_by_us {
+            " by our CompleteLifecycleAction"
+        } else {
+            ""
+        }
+    ));
+    lines.push(format!(
+        "instance now        {}",
+        report.instance_final_state.as_deref().unwrap_or("-")
+    ));
+    lines
 }

@@ -17,7 +17,10 @@ use serde_json::Value;
 use sta_shared::activities::action_superseded;
 use sta_shared::error::{autoscaling_error, is_no_active_lifecycle_action};
 use sta_shared::metrics::{self, Unit};
-use sta_shared::state::{Completion, CompletionOutcome, DrainState, DrainStatus, LifecycleResult};
+use sta_shared::state::{
+    Completion, CompletionOutcome, DrainRequest, DrainState, DrainStatus, LifecycleAction,
+    LifecycleResult,
+};
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -103,52 +106,8 @@ pub async fn complete(
         });
         return Ok(state);
     };
+    let outcome = complete_action(deps, &action, &state.request, result).await?;
     let (asg, hook) = (&action.asg_name, &action.hook_name);
-    let request = &state.request;
-    let by_token = match &action.token {
-        Some(token) => {
-            deps.autoscaling
-                .complete_lifecycle_action()
-                .auto_scaling_group_name(asg)
-                .lifecycle_hook_name(hook)
-                .lifecycle_action_token(token)
-                .lifecycle_action_result(result.as_str())
-                .send()
-                .await
-        }
-        // A sweeper-made request: the instance id identifies the action, unless a newer
-        // action of the same (reused) instance has begun since.
-        None => {
-            if action_superseded(
-                &deps.autoscaling,
-                asg,
-                &request.instance_id,
-                request.event_time,
-            )
-            .await?
-            {
-                tracing::warn!(
-                    "a newer lifecycle action of this instance has begun: not completing it"
-                );
-                state.report.completion = Some(Completion {
-                    result: Some(result),
-                    outcome: CompletionOutcome::AlreadyCompleted,
-                    at: now,
-                });
-                return Ok(state);
-            }
-            complete_by_instance(deps, asg, hook, &request.instance_id, result).await
-        }
-    };
-    // With a token, the token alone names the action: when AWS has none for it, this
-    // execution's action ended (completed before, expired); completing by instance id
-    // instead could complete a newer action of the same instance (a reused warm-pool
-    // instance). Only a sweeper-made request, which has no token, names the instance.
-    let outcome = match by_token {
-        Ok(_) => CompletionOutcome::Completed,
-        Err(error) if is_no_active_lifecycle_action(&error) => CompletionOutcome::AlreadyCompleted,
-        Err(error) => return Err(autoscaling_error(asg, "CompleteLifecycleAction", error)),
-    };
     tracing::info!(
         asg = %asg,
         hook = %hook,
@@ -163,6 +122,57 @@ pub async fn complete(
         at: now,
     });
     Ok(state)
+}
+
+/// Completes `action` with its token, or, for a sweeper-made request (no token), by instance id
+/// unless a newer action of the same (reused) instance has begun since.
+///
+/// With a token, the token alone names the action: when AWS has none for it, this execution's
+/// action ended (completed before, expired); completing by instance id instead could complete a
+/// newer action of the same instance (a reused warm-pool instance). Only a sweeper-made request,
+/// which has no token, names the instance.
+async fn complete_action(
+    deps: &Deps,
+    action: &LifecycleAction,
+    request: &DrainRequest,
+    result: LifecycleResult,
+) -> Result<CompletionOutcome, StepError> {
+    let (asg, hook) = (&action.asg_name, &action.hook_name);
+    let sent = match &action.token {
+        Some(token) => {
+            deps.autoscaling
+                .complete_lifecycle_action()
+                .auto_scaling_group_name(asg)
+                .lifecycle_hook_name(hook)
+                .lifecycle_action_token(token)
+                .lifecycle_action_result(result.as_str())
+                .send()
+                .await
+        }
+        None => {
+            if action_superseded(
+                &deps.autoscaling,
+                asg,
+                &request.instance_id,
+                request.event_time,
+            )
+            .await?
+            {
+                tracing::warn!(
+                    "a newer lifecycle action of this instance has begun: not completing it"
+                );
+                return Ok(CompletionOutcome::AlreadyCompleted);
+            }
+            complete_by_instance(deps, asg, hook, &request.instance_id, result).await
+        }
+    };
+    match sent {
+        Ok(_) => Ok(CompletionOutcome::Completed),
+        Err(error) if is_no_active_lifecycle_action(&error) => {
+            Ok(CompletionOutcome::AlreadyCompleted)
+        }
+        Err(error) => Err(autoscaling_error(asg, "CompleteLifecycleAction", error)),
+    }
 }
 
 async fn complete_by_instance(

@@ -11,8 +11,12 @@ pub const MAX_WAIT_SECONDS: u64 = 48 * 3600;
 /// retried through transient errors (the ASL's Retry backs off up to about 50 s in all):
 /// less room than this warns.
 pub const HEARTBEAT_SLACK_SECONDS: u64 = 60;
-/// A sweep finds a lost event at most one period after its wait began; less room than this
-/// between that and the hook's timeout (the sweeper's run, the first step) warns.
+/// EventBridge Scheduler invokes a target "with 60 second precision": a sweep due at 1:00 comes
+/// up to 1:00:59 ("Schedule types in EventBridge Scheduler").
+pub const SCHEDULER_PRECISION_SECONDS: u64 = 60;
+/// A sweep finds a lost event at most one period and the scheduler's minute after its wait
+/// began; less room than this between that and the hook's timeout (the sweeper's run, the
+/// first step) warns.
 pub const SWEEP_MARGIN_SECONDS: u64 = 60;
 /// Infra's default heartbeat timeout, suggested in fixes.
 const SUGGESTED_TIMEOUT_SECONDS: u64 = 600;
@@ -125,29 +129,32 @@ fn presence(asg: &str, ours: Option<&Hook>, drain: &Drain, options: &Options) ->
 pub fn heartbeat(asg: &str, timeout: u64, sweep: u64, sweep_source: &str) -> Check {
     let interval = heartbeat_interval(timeout);
     let slack = timeout.saturating_sub(interval);
+    // the latest a sweep can find a lost event, counted from when its wait began
+    let latest = sweep + SCHEDULER_PRECISION_SECONDS;
     let fix = format!(
         "raise the hook's heartbeat timeout (infra: heartbeatTimeout; default {SUGGESTED_TIMEOUT_SECONDS} s) \
          to at least {} s, or sweep more often (infra: sweepRate)",
-        (sweep + SWEEP_MARGIN_SECONDS).max(100)
+        (latest + SWEEP_MARGIN_SECONDS).max(100)
     );
-    if timeout <= sweep {
+    if timeout <= latest {
         return Check::fail(
             "hook-heartbeat",
             Some(asg),
             format!(
-                "heartbeat timeout {timeout} s is not longer than the sweep period {sweep} s ({sweep_source}): \
-                 when a lifecycle event is lost, the action times out (default result: terminated undrained) \
-                 before the sweeper finds the instance"
+                "heartbeat timeout {timeout} s is not longer than the sweep period {sweep} s ({sweep_source}) \
+                 plus EventBridge Scheduler's {SCHEDULER_PRECISION_SECONDS} s precision: when a lifecycle event \
+                 is lost, the action can time out (default result: terminated undrained) before the sweeper \
+                 finds the instance"
             ),
             fix,
         );
     }
     let mut worries = Vec::new();
-    if timeout < sweep + SWEEP_MARGIN_SECONDS {
+    if timeout < latest + SWEEP_MARGIN_SECONDS {
         worries.push(format!(
-            "only {} s between the latest sweep ({sweep} s, {sweep_source}) and the timeout: a late sweep \
-             misses a lost event",
-            timeout - sweep
+            "only {} s between the latest sweep ({sweep} s, {sweep_source}, plus the scheduler's \
+             {SCHEDULER_PRECISION_SECONDS} s) and the timeout: a late sweep misses a lost event",
+            timeout - latest
         ));
     }
     if slack < HEARTBEAT_SLACK_SECONDS {
@@ -162,8 +169,8 @@ pub fn heartbeat(asg: &str, timeout: u64, sweep: u64, sweep_source: &str) -> Che
             Some(asg),
             format!(
                 "heartbeat timeout {timeout} s: we heartbeat every {interval} s ({slack} s to spare); a sweep \
-                 every {sweep} s ({sweep_source}) finds a lost event {} s before it expires",
-                timeout - sweep
+                 every {sweep} s ({sweep_source}) finds a lost event at least {} s before it expires",
+                timeout - latest
             ),
         )
     } else {

@@ -1,0 +1,335 @@
+"""EventBridge Scheduler: schedules fire on their own, on their rate, in scaled time.
+
+moto stores schedules and never fires them. When the world's config says so (``scheduler.fire``),
+this fires them as the AWS docs describe:
+
+* "Schedule types in EventBridge Scheduler" (Scheduler User Guide): a rate-based schedule starts
+  after its StartDate and runs at a fixed rate; without a StartDate it "starts invoking the target
+  immediately". "All schedule types on EventBridge Scheduler invoke their targets with 60 second
+  precision": a schedule due at 1:00 invokes the target "between 1:00:00 and 1:00:59" when no
+  flexible time window is set. The world takes the harsher reading: each invocation comes at a
+  uniformly random moment of that minute, so a lost event can be found up to a period plus 60 s
+  after its wait began.
+* "Configuring a flexible time window" (FlexibleTimeWindow): with ``Mode`` ``FLEXIBLE`` the target
+  is invoked within ``MaximumWindowInMinutes`` after the scheduled time (uniformly, added to the
+  above).
+* A schedule whose ``State`` is ``DISABLED``, or before its StartDate, or after its EndDate, does
+  not invoke; a deleted one stops.
+* "Invoke a Lambda function on a schedule" (Lambda Developer Guide): Scheduler invokes a Lambda
+  function asynchronously. "Error handling and automatic retries in Lambda": an asynchronous
+  invocation whose function returns an error is run twice more, "with one minute wait between
+  the first two attempts, and two minutes between the second and third"; the function's
+  asynchronous invocation config (PutFunctionEventInvokeConfig, AWS::Lambda::EventInvokeConfig)
+  lowers the retries (MaximumRetryAttempts) and the event's maximum age.
+* The target's ``RetryPolicy`` (MaximumRetryAttempts, MaximumEventAgeInSeconds; "Configuring a
+  retry policy and dead-letter queue"): when the invocation itself fails (throttled, unavailable)
+  Scheduler retries with back-off within those limits, then sends the event to the target's
+  dead-letter queue; the world records it dropped.
+
+Only ``rate(value unit)`` expressions fire (``cron``/``at`` are recorded ``scheduler.unsupported``).
+The world does not replay what was due while it was not firing a schedule: switching ``fire`` on
+starts at the schedule's next occurrence counted from its StartDate or creation.
+
+Config ``scheduler`` (world.core): ``fire``: false (default: nothing fires on its own; the harness
+runs a schedule when it says, world.stack.run_schedule), true (every schedule), or a list of
+schedule names; ``precision_seconds`` (60).
+
+Event log: ``scheduler.fired`` (schedule, due, late: AWS seconds after the due time),
+``scheduler.invoked`` (attempt), ``scheduler.answered`` (attempt, error: the function error or
+null, body: its answer), ``scheduler.failed`` (the invocation could not be made, retry_in),
+``scheduler.dropped``, ``scheduler.unsupported``. ``GET /_world/scheduler`` lists the schedules
+armed to fire and when each fires next.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from moto.scheduler import models as scheduler_models
+from world import core
+
+PRECISION_SECONDS = 60  # "invoke their targets with 60 second precision"
+LAMBDA_ASYNC_RETRY_DELAYS = (60, 120)  # "one minute ... between the first two attempts, and two minutes ..."
+DEFAULT_MAX_EVENT_AGE = 86400
+DEFAULT_MAX_RETRY_ATTEMPTS = 185
+UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+_rng = random.Random(0)
+_lock = threading.Lock()
+_timers: dict[tuple[str, str, str, str], core.Timer] = {}  # (account, region, group, name) -> next firing
+_unsupported: set[tuple[str, str, str, str]] = set()
+
+
+def rate_seconds(expression: str) -> float | None:
+    """The period of ``rate(value unit)`` in seconds (None for ``cron``/``at``). The value is a
+    positive whole number and the unit singular for 1 only ("Rate expressions reference",
+    EventBridge User Guide: ``rate(1 hours)`` and ``rate(5 hour)`` are not valid)."""
+    match = re.fullmatch(r"rate\((\d+) (minutes?|hours?|days?)\)", expression.strip())
+    if not match:
+        return None
+    value, unit = int(match[1]), match[2]
+    if value < 1 or (value == 1) != (not unit.endswith("s")):
+        raise ValueError(f"invalid rate expression {expression!r}")
+    return float(value * UNITS[unit])
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def _wanted(name: str) -> bool:
+    fire = (core.CONFIG.get("scheduler") or {}).get("fire", False)
+    return fire is True or (isinstance(fire, list) and name in fire)
+
+
+def _schedules() -> dict[tuple[str, str, str, str], Any]:
+    out = {}
+    for account, regions in scheduler_models.scheduler_backends.items():
+        for region, backend in regions.items():
+            for group in backend.schedule_groups.values():
+                for schedule in group.schedules.values():
+                    out[(account, region, group.name, schedule.name)] = schedule
+    return out
+
+
+def _names(key: tuple[str, str, str, str], firing: int | None = None) -> dict[str, Any]:
+    names: dict[str, Any] = {"schedule": key[3], "group": key[2]}
+    if firing is not None:
+        names["firing"] = firing
+    return names
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _plan(key: tuple[str, str, str, str], schedule: Any, after: float) -> None:
+    """Arm the schedule's first occurrence due at or after ``after`` (wall clock)."""
+    try:
+        period = rate_seconds(schedule.schedule_expression)
+    except ValueError:
+        period = None
+    if period is None:
+        if key not in _unsupported:
+            _unsupported.add(key)
+            core.record("scheduler.unsupported", **_names(key), expression=schedule.schedule_expression)
+        return
+    step = core.scaled(period)
+    if step <= 0:
+        return
+    anchor = _epoch(schedule.start_date) or float(schedule.creation_date)
+    due = anchor + max(0, math.ceil((after - anchor) / step - 1e-9)) * step
+    window = schedule.flexible_time_window or {}
+    jitter = float((core.CONFIG.get("scheduler") or {}).get("precision_seconds", PRECISION_SECONDS))
+    if window.get("Mode") == "FLEXIBLE":
+        jitter += 60 * float(window.get("MaximumWindowInMinutes") or 0)
+    with _lock:
+        at = due + core.scaled(_rng.uniform(0, jitter))
+    _timers[key] = core.after(at - time.time(), _fire, key, due, step, name="scheduler-fire")
+
+
+def _replan() -> None:
+    """Arm every schedule the config fires that is not armed; disarm the others."""
+    with core.LOCK:
+        schedules = _schedules()
+        for key in list(_timers):
+            if key not in schedules or not _wanted(key[3]):
+                _timers.pop(key).cancel()
+        for key, schedule in schedules.items():
+            if key not in _timers and _wanted(key[3]):
+                _plan(key, schedule, time.time())
+
+
+def _fire(key: tuple[str, str, str, str], due: float, step: float) -> None:
+    """(Under core.LOCK, from the world's clock.) Invoke the schedule's target, arm the next."""
+    _timers.pop(key, None)
+    schedule = _schedules().get(key)
+    if schedule is None or not _wanted(key[3]):
+        return
+    _plan(key, schedule, due + step)
+    end = _epoch(schedule.end_date)
+    if schedule.state != "ENABLED" or (end is not None and time.time() > end):
+        return
+    late = (time.time() - due) / max(float(core.CONFIG["timescale"]), 1e-9)
+    fired = core.record("scheduler.fired", **_names(key), due=due, late=round(late, 3))
+    invocation = Invocation(key, dict(schedule.target), time.monotonic(), fired["seq"])
+    threading.Thread(target=invocation.attempt, name="world-scheduler", daemon=True).start()
+
+
+# --------------------------------------------------------------------------- invoking the target
+
+
+@dataclass
+class Invocation:
+    key: tuple[str, str, str, str]
+    target: dict[str, Any]
+    fired: float  # time.monotonic() of the firing
+    firing: int  # the seq of its scheduler.fired event
+    deliveries: int = 0  # attempts to hand the event to Lambda (the target's RetryPolicy)
+    runs: int = 0  # runs of the function (Lambda's asynchronous retries)
+
+    def attempt(self) -> None:
+        """Hand the event to the target (not under core.LOCK: the function calls back into the world)."""
+        arn = self.target["Arn"]
+        if arn.split(":")[2] != "lambda":
+            core.record("scheduler.unsupported", **_names(self.key, self.firing), target=arn)
+            return
+        self.deliveries += 1
+        try:
+            error, body = self._invoke(arn)
+        except Exception as err:  # throttled, unavailable, gone: the target's RetryPolicy
+            self._delivery_failed(f"{type(err).__name__}: {err}")
+            return
+        self.runs += 1
+        core.record("scheduler.answered", **_names(self.key, self.firing), attempt=self.runs, error=error, body=body)
+        retries, max_age = _async_config(arn)
+        if error is None or self.runs > min(retries, len(LAMBDA_ASYNC_RETRY_DELAYS)):
+            return
+        delay = core.scaled(LAMBDA_ASYNC_RETRY_DELAYS[self.runs - 1])
+        if time.monotonic() - self.fired + delay > core.scaled(max_age):
+            core.record(
+                "scheduler.dropped",
+                **_names(self.key, self.firing),
+                attempts=self.runs,
+                reason="older than the function's maximum event age",
+            )
+            return
+        core.after(delay, self._retry, name="scheduler-lambda-retry")
+
+    def _retry(self) -> None:
+        threading.Thread(target=self.attempt, name="world-scheduler", daemon=True).start()
+
+    def _invoke(self, arn: str) -> tuple[str | None, Any]:
+        from moto.awslambda.utils import get_backend
+
+        account, region = arn.split(":")[4], arn.split(":")[3]
+        core.record("scheduler.invoked", **_names(self.key, self.firing), attempt=self.runs + 1, function=arn)
+        headers: dict[str, str] = {}
+        raw = get_backend(account, region).invoke(
+            function_name=arn,
+            qualifier=None,
+            body=self.target.get("Input") or "{}",
+            headers={"x-amz-invocation-type": "RequestResponse"},
+            response_headers=headers,
+        )
+        text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+        try:
+            body = json.loads(text or "null")
+        except ValueError:
+            body = text
+        error = headers.get("x-amz-function-error")
+        return (None, body) if error is None else (_error_type(body), body)
+
+    def _delivery_failed(self, error: str) -> None:
+        retry = self.target.get("RetryPolicy") or {}
+        max_age = core.scaled(int(retry.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE)))
+        max_retries = int(retry.get("MaximumRetryAttempts", DEFAULT_MAX_RETRY_ATTEMPTS))
+        with _lock:
+            backoff = _rng.uniform(0, min(60.0, 2.0 ** (self.deliveries - 1)))
+        age = time.monotonic() - self.fired + core.scaled(backoff)
+        if self.deliveries > max_retries or age > max_age:
+            core.record(
+                "scheduler.failed", **_names(self.key, self.firing), attempt=self.deliveries, error=error, retry_in=None
+            )
+            core.record("scheduler.dropped", **_names(self.key, self.firing), attempts=self.deliveries, reason=error)
+            return
+        core.record(
+            "scheduler.failed", **_names(self.key, self.firing), attempt=self.deliveries, error=error, retry_in=backoff
+        )
+        core.after(core.scaled(backoff), self._retry, name="scheduler-retry")
+
+
+def _async_config(arn: str) -> tuple[int, int]:
+    """The function's asynchronous invocation config (PutFunctionEventInvokeConfig:
+    MaximumRetryAttempts 0-2, default 2; MaximumEventAgeInSeconds, default 6 hours)."""
+    from moto.awslambda.utils import get_backend
+
+    try:
+        configs = get_backend(arn.split(":")[4], arn.split(":")[3]).get_function(arn).event_invoke_config
+    except Exception:  # deleted meanwhile: nothing left to retry
+        return 0, 0
+    config = configs[0].config if configs else {}
+    return int(config.get("MaximumRetryAttempts", 2)), int(config.get("MaximumEventAgeInSeconds", 21600))
+
+
+def _error_type(body: Any) -> str:
+    if isinstance(body, dict):
+        return str(body.get("errorType") or "Unhandled")
+    return "Unhandled"
+
+
+# --------------------------------------------------------------------------- install
+
+_orig_create = scheduler_models.EventBridgeSchedulerBackend.create_schedule
+_orig_update = scheduler_models.EventBridgeSchedulerBackend.update_schedule
+
+
+def _create_schedule(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """A new rate schedule without a StartDate "starts invoking the target immediately"."""
+    schedule = _orig_create(self, *args, **kwargs)
+    key = (self.account_id, self.region_name, schedule.group_name, schedule.name)
+
+    def plan() -> None:
+        with core.LOCK:
+            if key not in _timers and _wanted(schedule.name):
+                _plan(key, schedule, float(schedule.creation_date))
+
+    threading.Thread(target=plan, name="world-scheduler-plan", daemon=True).start()
+    return schedule
+
+
+def _update_schedule(self: Any, *args: Any, **kwargs: Any) -> Any:
+    schedule = _orig_update(self, *args, **kwargs)
+    key = (self.account_id, self.region_name, schedule.group_name, schedule.name)
+
+    def replan() -> None:
+        with core.LOCK:
+            timer = _timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
+        _replan()
+
+    threading.Thread(target=replan, name="world-scheduler-plan", daemon=True).start()
+    return schedule
+
+
+@core.route("GET", "/_world/scheduler")
+def _get_armed(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
+    """The schedules armed to fire on their own, each with when it fires next (wall clock)."""
+    now, mono = time.time(), time.monotonic()
+    armed = [{**_names(key), "at": round(now + timer.due - mono, 3)} for key, timer in list(_timers.items())]
+    return 200, {"armed": sorted(armed, key=lambda a: a["at"])}
+
+
+def _reseed() -> None:
+    with _lock:
+        _rng.seed(f"scheduler-{core.CONFIG.get('seed', 0)}")
+
+
+def _reset() -> None:
+    for timer in _timers.values():
+        timer.cancel()
+    _timers.clear()
+    _unsupported.clear()
+
+
+def install() -> None:
+    scheduler_models.EventBridgeSchedulerBackend.create_schedule = _create_schedule
+    scheduler_models.EventBridgeSchedulerBackend.update_schedule = _update_schedule
+    core.on_reset(_reset)
+    core.on_config(_reseed)
+    core.on_config(_replan)
+    _reseed()

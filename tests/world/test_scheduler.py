@@ -1,0 +1,91 @@
+"""EventBridge Scheduler fires schedules on their rate in scaled time, within its 60 s precision,
+and Lambda retries an asynchronous invocation whose function failed (world.scheduler)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import aws_setup as aws
+import pytest
+from world.scheduler import rate_seconds
+
+ROLE = "arn:aws:iam::123456789012:role/scheduler"
+
+
+def test_rate_expressions_as_aws_writes_them():
+    assert rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("rate(1 minute)") == 60
+    assert rate_seconds("rate(2 hours)") == 7200
+    assert rate_seconds("cron(0 12 * * ? *)") is None
+    for bad in ("rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)"):
+        with pytest.raises(ValueError):
+            rate_seconds(bad)
+
+
+def _schedule(world, name, arn, state="ENABLED", retry=None):
+    target = {"Arn": arn, "RoleArn": ROLE, "Input": json.dumps({"event": {}})}
+    if retry:
+        target["RetryPolicy"] = retry
+    world.client("scheduler").create_schedule(
+        Name=name,
+        ScheduleExpression="rate(5 minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        State=state,
+        Target=target,
+    )
+
+
+def _of(world, kind, name):
+    return [e for e in world.events(kind) if e["schedule"] == name]
+
+
+def test_a_schedule_fires_on_its_rate_and_a_failed_function_runs_twice_more(world):
+    world.configure(timescale=0.01, scheduler={"fire": ["sweep"]})  # 5 minutes: 3 s; precision 0.6 s
+    arn = aws.function(world)  # drain-ecs answers {"event": {}} with the function error InvalidEvent
+    _schedule(world, "sweep", arn)
+    _schedule(world, "other", arn)  # not in "fire": never fired
+    world.wait_for(lambda: _of(world, "scheduler.fired", "sweep")[2:], timeout=30, what="three firings")
+    fired = _of(world, "scheduler.fired", "sweep")
+    assert all(0 <= f["late"] < 60 for f in fired)  # AWS seconds after the due time: within the minute
+    dues = [f["due"] for f in fired]
+    assert all(abs((b - a) - 3.0) < 0.01 for a, b in itertools.pairwise(dues))  # every 300 AWS seconds
+
+    def first_firing():
+        return [a for a in _of(world, "scheduler.answered", "sweep") if a["firing"] == fired[0]["seq"]]
+
+    first = world.wait_for(lambda: first_firing()[2:] and first_firing(), timeout=30, what="three runs")
+    assert [a["attempt"] for a in first] == [1, 2, 3]
+    assert {a["error"] for a in first} == {"InvalidEvent"}
+    # Lambda's asynchronous retries: a minute, then two minutes (scaled) after the failed run
+    assert first[1]["t"] - first[0]["t"] >= 0.6 and first[2]["t"] - first[1]["t"] >= 1.2
+    assert _of(world, "scheduler.fired", "other") == []
+    [armed] = world.control("GET", "/_world/scheduler")["armed"]
+    assert armed["schedule"] == "sweep"
+
+    world.configure(scheduler={"fire": []})
+    assert world.control("GET", "/_world/scheduler")["armed"] == []
+
+
+def test_a_disabled_schedule_does_not_invoke_and_a_missing_target_is_dropped_after_its_retries(world):
+    world.configure(timescale=0.01, scheduler={"fire": True})
+    arn = aws.function(world)
+    _schedule(world, "off", arn, state="DISABLED")
+    missing = arn.replace(":function:drain-ecs", ":function:gone")
+    _schedule(world, "gone", missing, retry={"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60})
+    [dropped] = world.wait_for(lambda: _of(world, "scheduler.dropped", "gone"), timeout=30, what="the drop")
+    assert dropped["attempts"] == 3
+    assert len(_of(world, "scheduler.failed", "gone")) == 3
+    assert _of(world, "scheduler.answered", "gone") == []
+    world.wait_for(lambda: len(_of(world, "scheduler.fired", "gone")) >= 2, timeout=30, what="a second firing")
+    assert _of(world, "scheduler.fired", "off") == [] and _of(world, "scheduler.invoked", "off") == []
+
+
+def test_the_functions_async_config_stops_lambdas_retries(world):
+    world.configure(timescale=0.01, scheduler={"fire": ["once"]})
+    arn = aws.function(world)
+    world.client("lambda").put_function_event_invoke_config(FunctionName="drain-ecs", MaximumRetryAttempts=0)
+    _schedule(world, "once", arn)
+    world.wait_for(lambda: len(_of(world, "scheduler.fired", "once")) >= 2, timeout=30, what="two firings")
+    world.wait_for(lambda: len(_of(world, "scheduler.answered", "once")) >= 2, timeout=30, what="two answers")
+    assert [a["attempt"] for a in _of(world, "scheduler.answered", "once")][:2] == [1, 1]
