@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from world.deploy import deploy
+from world.deploy import Deployment, deploy
 from world.harness import running_tasks, wait_steady
 from world.invariants import check
 from world.observe import Result
@@ -64,10 +64,11 @@ def scenario(drain_seconds: int, count: int, health: dict[str, Any] | None = Non
     )
 
 
-def run_round(
-    world: World, drain_seconds: int, count: int, log: Callable[[str], None], health: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    sc = scenario(drain_seconds, count, health)
+def _set_up(
+    world: World, sc: dict[str, Any], count: int, log: Callable[[str], None], label: str
+) -> tuple[Deployment, list[str], set[tuple[str, str]]]:
+    """A fresh world with the round's cluster, once its service is steady: the deployment, the
+    instances that run a task (the round's victims) and their Classic ELB registrations."""
     world.reset()
     setup_started = time.monotonic()
     dep = deploy(world, sc, out=log)
@@ -87,7 +88,52 @@ def run_round(
         for name in dep.classic
         for h in world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"]
     }
-    log(f"D={drain_seconds}s: {len(victims)} instances with a task, set up in {time.monotonic() - setup_started:.1f}s")
+    log(f"{label}: {len(victims)} instances with a task, set up in {time.monotonic() - setup_started:.1f}s")
+    return dep, victims, classic_regs
+
+
+def _described(sfn: Any, arn: str) -> dict[str, Any]:
+    """An execution as DescribeExecution has it, with its history."""
+    desc: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+    desc["history"] = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return desc
+
+
+def _one_drain(instance_id: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """One drain from the world's event log: event to completion, to its floor (the last of its task
+    stopped and its registrations drained), and the overhead between the two."""
+    mine = [e for e in events if e.get("instance_id") == instance_id or e.get("id") == instance_id]
+    wait_ev = next(e for e in mine if e["type"] == "asg.lifecycle.wait")
+    done_ev = next(e for e in mine if e["type"] == "asg.lifecycle.completed")
+    floor_evs = [
+        e for e in mine if e["type"] in ("ecs.task.stopped", "elb.instance.out_of_service", "elbv2.target.unused")
+    ]
+    floor = max(e["t"] for e in floor_evs)
+    return {
+        "instance_id": instance_id,
+        "by": done_ev["by"],
+        "event_to_completion_s": round(done_ev["t"] - wait_ev["t"], 3),
+        "event_to_floor_s": round(floor - wait_ev["t"], 3),
+        "overhead_s": round(done_ev["t"] - floor, 3),
+        "floor_is": next(e["type"] for e in floor_evs if e["t"] == floor),
+    }
+
+
+def _typical_execution(executions: dict[str, dict[str, Any]], per_drain: list[dict[str, Any]]) -> str | None:
+    """The execution of the median drain (event to completion), whose timeline the report draws."""
+    arn_of = {}
+    for arn, x in executions.items():
+        detail = json.loads(x["input"]).get("detail", {})
+        arn_of[detail.get("EC2InstanceId")] = arn
+    typical = sorted(per_drain, key=lambda d: d["event_to_completion_s"])[len(per_drain) // 2]
+    return arn_of.get(typical["instance_id"])
+
+
+def run_round(
+    world: World, drain_seconds: int, count: int, log: Callable[[str], None], health: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    sc = scenario(drain_seconds, count, health)
+    dep, victims, classic_regs = _set_up(world, sc, count, log, f"D={drain_seconds}s")
 
     since = last_seq(world)
     world.control("POST", "/_world/calls/reset")
@@ -118,36 +164,13 @@ def run_round(
     wall = time.monotonic() - started
     events = world.control("GET", f"/_world/events?since={since}")["events"]
 
-    executions: dict[str, dict[str, Any]] = {}
-    for item in items:
-        arn = item["executionArn"]
-        desc = sfn.describe_execution(executionArn=arn)
-        desc["history"] = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        executions[arn] = desc
+    executions = {item["executionArn"]: _described(sfn, item["executionArn"]) for item in items}
 
     # invariants of world.run (nothing released early, each action completed once, ...), as a sanity check
     result = Result(sc, deployment=dep, victims=victims, executions=executions, events=world.events(0), min_running=0)
     check(result, classic_regs)
 
-    per_drain = []
-    for x in victims:
-        mine = [e for e in events if e.get("instance_id") == x or e.get("id") == x]
-        wait_ev = next(e for e in mine if e["type"] == "asg.lifecycle.wait")
-        done_ev = next(e for e in mine if e["type"] == "asg.lifecycle.completed")
-        floor_evs = [
-            e for e in mine if e["type"] in ("ecs.task.stopped", "elb.instance.out_of_service", "elbv2.target.unused")
-        ]
-        floor = max(e["t"] for e in floor_evs)
-        per_drain.append(
-            {
-                "instance_id": x,
-                "by": done_ev["by"],
-                "event_to_completion_s": round(done_ev["t"] - wait_ev["t"], 3),
-                "event_to_floor_s": round(floor - wait_ev["t"], 3),
-                "overhead_s": round(done_ev["t"] - floor, 3),
-                "floor_is": next(e["type"] for e in floor_evs if e["t"] == floor),
-            }
-        )
+    per_drain = [_one_drain(x, events) for x in victims]
 
     transitions, invocations, histories = [], [], Counter()
     statuses = Counter(x["status"] for x in executions.values())
@@ -161,12 +184,6 @@ def run_round(
     api["autoscaling:TerminateInstanceInAutoScalingGroup"] -= len(victims)  # ours, not the drain's
     api = Counter({k: v for k, v in api.items() if v > 0})
     n = len(victims)
-    # the execution of the median drain (event to completion), whose timeline the report draws
-    arn_of = {}
-    for arn, x in executions.items():
-        detail = json.loads(x["input"]).get("detail", {})
-        arn_of[detail.get("EC2InstanceId")] = arn
-    typical = sorted(per_drain, key=lambda d: d["event_to_completion_s"])[len(per_drain) // 2]
     round_result = {
         "drain_seconds": drain_seconds,
         "healthy_after_s": sc["health_check"]["interval_seconds"] * sc["health_check"]["healthy_threshold"],
@@ -186,7 +203,7 @@ def run_round(
         "api_calls_per_drain_total": round(sum(api.values()) / n, 2),
         "faults": calls.get("faults", {}),
         "per_drain": per_drain,
-        "typical_execution_arn": arn_of.get(typical["instance_id"]),
+        "typical_execution_arn": _typical_execution(executions, per_drain),
         "functions": dep.functions,  # crate -> the stack's function
     }
     log(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 
@@ -39,11 +40,8 @@ def _chart_part(text: str) -> str:
     return parts[1] if len(parts) > 2 else text.strip("\n")
 
 
-def write_markdown(r: dict[str, Any]) -> str:
-    L: list[str] = []
-    add = L.append
-    smoke = r["mode"] == "smoke"
-    charts = r.get("charts") or {}
+def _intro(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """The title, how to run it, the machine and where the figures come from."""
     add("# Benchmarks")
     add("")
     add("```sh")
@@ -70,7 +68,9 @@ def write_markdown(r: dict[str, Any]) -> str:
     )
     add("")
 
-    # 1 -----------------------------------------------------------------
+
+def _overhead(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """1. How long a drain takes beyond its real end."""
     add("## 1. Drain overhead")
     add("")
     add(
@@ -105,7 +105,7 @@ def write_markdown(r: dict[str, Any]) -> str:
     add(
         "Each round's load balancers use the scenarios' short health check (a replacement healthy after "
         f"{_f(r['drains'][0].get('healthy_after_s'))} s). The world runs concurrent invocations of a function in "
-        "parallel sandboxes, as Lambda does (`tests/world/lambda_runtime.py`); moto's Step Functions runs each "
+        "parallel sandboxes, as Lambda does (`tests/world/emulator/lambda_runtime.py`); moto's Step Functions runs each "
         "execution on its own thread of one Python process, and the world serves one request at a time per "
         "service: with many drains, they queue there, not at Lambda."
     )
@@ -130,7 +130,9 @@ def write_markdown(r: dict[str, Any]) -> str:
         )
         add("")
 
-    # 2 -----------------------------------------------------------------
+
+def _cost(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """2. What a drain costs in API calls, state transitions and Lambda time."""
     add("## 2. Cost per drain")
     add("")
     add(
@@ -178,7 +180,9 @@ def write_markdown(r: dict[str, Any]) -> str:
         add("| **total** | " + " | ".join(f"**{_f(d['api_calls_per_drain_total'], 1)}**" for d in ds) + " |")
         add("")
 
-    # 3 -----------------------------------------------------------------
+
+def _scaler(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """3. The task scaler at scale."""
     s = r.get("scaler")
     if s:
         add("## 3. The task scaler at scale")
@@ -221,7 +225,9 @@ def write_markdown(r: dict[str, Any]) -> str:
         add(f"Last decision: `{s['sizes'][-1]['decision']}`")
         add("")
 
-    # 4 -----------------------------------------------------------------
+
+def _lambdas(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """4. The Lambdas' cold starts, durations and memory."""
     add("## 4. The Lambdas")
     add("")
     cs = r.get("cold_start", {})
@@ -265,7 +271,9 @@ def write_markdown(r: dict[str, Any]) -> str:
         )
     add("")
 
-    # 5 -----------------------------------------------------------------
+
+def _predecessor(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """5. Against the predecessor: its drains, in the same world."""
     p = r.get("predecessor")
     if p:
         add("## 5. Against the predecessor (re-implemented, `bench/predecessor/`)")
@@ -314,47 +322,57 @@ def write_markdown(r: dict[str, Any]) -> str:
             "terminates). Ours completes about a second after the drain really ends, and never before."
         )
         add("")
-        im = p["idle_month"]
-        add("Invocations in an idle 30-day month (no scale-in): **arithmetic from each schedule, not measured**:")
-        add("")
-        add("| design | functions | invocations |")
-        add("|---|---|---|")
+
+
+def _predecessor_costs(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """5 (cont.). The predecessor's invocations in an idle month, its cold start and memory against ours."""
+    p = r.get("predecessor")
+    if not p:
+        return
+    cs = r.get("cold_start", {})
+    im = p["idle_month"]
+    add("Invocations in an idle 30-day month (no scale-in): **arithmetic from each schedule, not measured**:")
+    add("")
+    add("| design | functions | invocations |")
+    add("|---|---|---|")
+    add(
+        f"| predecessor | {', '.join(f'{k}: {v:,}' for k, v in im['predecessor'].items())} | {im['predecessor_total']:,} |"
+    )
+    add(f"| ours | {', '.join(f'{k}: {v:,}' for k, v in im['ours'].items())} | {im['ours_total']:,} |")
+    add("")
+    add(
+        f"Ratio {im['ratio_total']}x overall; on the drain path alone {im['predecessor_drain_path']:,} vs "
+        f"{im['ours_drain_path']:,} (the sweeper): {im['ratio_drain_path']}x. Our state machine makes no transition "
+        "while idle; each of the predecessor's idle polls also makes an SQS ReceiveMessage call."
+    )
+    add("")
+    py = cs.get("python")
+    ts = cs.get("ours", {}).get("task-scaler")
+    if py and ts:
+        pc, oc = py["cold_start_s"], ts["cold_start_s"]
+        pr, orr = py.get("peak_rss_kib_after_one_invocation"), ts.get("peak_rss_kib_after_one_invocation")
         add(
-            f"| predecessor | {', '.join(f'{k}: {v:,}' for k, v in im['predecessor'].items())} | {im['predecessor_total']:,} |"
+            f"Cold start and memory, same harness, same input (the scaler input on a 100-instance cluster, one "
+            f"real invocation against the world): the predecessor's module (`{py['handler']}`, Python {py['python']}, "
+            f"boto3 {py['boto3']}, behind a minimal runtime loop `bench/predecessor/bootstrap.py`, smaller than "
+            f"AWS's own Python runtime) vs our `task-scaler` ({cs.get('profile')} x86-64):"
         )
-        add(f"| ours | {', '.join(f'{k}: {v:,}' for k, v in im['ours'].items())} | {im['ours_total']:,} |")
         add("")
+        add("| | cold start median / max (ms) | peak RSS after one invocation | invocation result |")
+        add("|---|---|---|---|")
         add(
-            f"Ratio {im['ratio_total']}x overall; on the drain path alone {im['predecessor_drain_path']:,} vs "
-            f"{im['ours_drain_path']:,} (the sweeper): {im['ratio_drain_path']}x. Our state machine makes no transition "
-            "while idle; each of the predecessor's idle polls also makes an SQS ReceiveMessage call."
+            f"| predecessor (Python/boto3) | {_f(pc['median'] * 1000, 1)} / {_f(pc['max'] * 1000, 1)} | {_kib(pr)} | {py.get('invocation_result')} |"
         )
+        add(
+            f"| ours (`task-scaler`) | {_f(oc['median'] * 1000, 1)} / {_f(oc['max'] * 1000, 1)} | {_kib(orr)} | {ts.get('invocation_result')} |"
+        )
+        if oc["median"] and orr:
+            add(f"| **ratio** (predecessor / ours) | **{pc['median'] / oc['median']:.1f}x** | **{pr / orr:.1f}x** | |")
         add("")
-        py = cs.get("python")
-        ts = cs.get("ours", {}).get("task-scaler")
-        if py and ts:
-            pc, oc = py["cold_start_s"], ts["cold_start_s"]
-            pr, orr = py.get("peak_rss_kib_after_one_invocation"), ts.get("peak_rss_kib_after_one_invocation")
-            add(
-                f"Cold start and memory, same harness, same input (the scaler input on a 100-instance cluster, one "
-                f"real invocation against the world): the predecessor's module (`{py['handler']}`, Python {py['python']}, "
-                f"boto3 {py['boto3']}, behind a minimal runtime loop `bench/predecessor/bootstrap.py`, smaller than "
-                f"AWS's own Python runtime) vs our `task-scaler` ({cs.get('profile')} x86-64):"
-            )
-            add("")
-            add("| | cold start median / max (ms) | peak RSS after one invocation | invocation result |")
-            add("|---|---|---|---|")
-            add(
-                f"| predecessor (Python/boto3) | {_f(pc['median'] * 1000, 1)} / {_f(pc['max'] * 1000, 1)} | {_kib(pr)} | {py.get('invocation_result')} |"
-            )
-            add(
-                f"| ours (`task-scaler`) | {_f(oc['median'] * 1000, 1)} / {_f(oc['max'] * 1000, 1)} | {_kib(orr)} | {ts.get('invocation_result')} |"
-            )
-            if oc["median"] and orr:
-                add(
-                    f"| **ratio** (predecessor / ours) | **{pc['median'] / oc['median']:.1f}x** | **{pr / orr:.1f}x** | |"
-                )
-            add("")
+
+
+def _timeline(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """6. A drain's timeline."""
     timeline = r.get("drain_timeline")
     if timeline and charts.get("drain_timeline"):
         add("## 6. A drain's timeline")
@@ -374,6 +392,10 @@ def write_markdown(r: dict[str, Any]) -> str:
         add(_chart_part(timeline["text"]))
         add("```")
         add("")
+
+
+def _fleet(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """7. A fleet scale-in under the rate limits."""
     fleet = r.get("fleet")
     if fleet:
         from world.reliability_json import fleet_section
@@ -391,6 +413,10 @@ def write_markdown(r: dict[str, Any]) -> str:
         for line in fleet_section([fleet["case"]]):
             add(line.replace("## ", "### ", 1) if line.startswith("## ") else line)
         add("")
+
+
+def _not_measured(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts: dict[str, Any]) -> None:
+    """What these figures do not say."""
     add("## Not measured here")
     add("")
     add(
@@ -402,4 +428,27 @@ def write_markdown(r: dict[str, Any]) -> str:
         "build, as a relative figure (ours against Python/boto3 on the same machine)."
     )
     add("")
+
+
+SECTIONS = (
+    _intro,
+    _overhead,
+    _cost,
+    _scaler,
+    _lambdas,
+    _predecessor,
+    _predecessor_costs,
+    _timeline,
+    _fleet,
+    _not_measured,
+)
+
+
+def write_markdown(r: dict[str, Any]) -> str:
+    L: list[str] = []
+    add = L.append
+    smoke = r["mode"] == "smoke"
+    charts = r.get("charts") or {}
+    for section in SECTIONS:
+        section(r, add, smoke, charts)
     return "\n".join(L) + "\n"

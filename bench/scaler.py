@@ -23,7 +23,7 @@ from typing import Any
 
 from world import aws_setup
 from world.deploy import bin_dir
-from world.lambda_runtime import launcher
+from world.emulator.lambda_runtime import launcher
 
 from bench.common import World, summary
 

@@ -65,7 +65,7 @@ def _alive(pid: int) -> bool:
 
 
 def _world_servers(parent: int) -> list[int]:
-    """The running world.server processes that ``parent`` started."""
+    """The running world.emulator.server processes that ``parent`` started."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -73,7 +73,7 @@ def _world_servers(parent: int) -> list[int]:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if b"world.server" in cmdline and ppid == parent and _alive(int(entry.name)):
+        if b"world.emulator.server" in cmdline and ppid == parent and _alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -135,7 +135,7 @@ def test_keep_leaves_the_world_to_ecs_sta_until_ctrl_c(ecs_sta):
         harness.wait_for(
             lambda: not any(_alive(pid) for pid in servers + pids),
             20,
-            f"world.server {servers} and its Lambda sandboxes {pids} to end",
+            f"world.emulator.server {servers} and its Lambda sandboxes {pids} to end",
         )
     finally:
         if proc.poll() is None:

@@ -187,7 +187,7 @@ DRAIN_FUNCTIONS = {"drain-ecs", "deregister-lb", "check-drained", "complete-life
 
 
 def _assert_token_not_logged(world, dep, token: str, instance: str) -> None:
-    """The token is in none of the functions' logs (each sandbox's stdout/stderr, tests/world/lambdas.py)."""
+    """The token is in none of the functions' logs (each sandbox's stdout/stderr, tests/world/emulator/lambdas.py)."""
     lambdas = world.control("GET", "/_world/lambdas")
     sandboxes = {dep.crate_of(s["function"]): Path(s["log"]) for s in lambdas["sandboxes"]}
     assert set(sandboxes) >= DRAIN_FUNCTIONS, sandboxes

@@ -179,7 +179,7 @@ def lambda_role(world: Any, name: str = "lambda") -> str:
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
-    # the world enforces the execution role's policies on the functions' calls (world.iam)
+    # the world enforces the execution role's policies on the functions' calls (world.emulator.iam)
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     iam.put_role_policy(RoleName=name, PolicyName="everything", PolicyDocument=json.dumps(everything))
     return arn
@@ -187,7 +187,7 @@ def lambda_role(world: Any, name: str = "lambda") -> str:
 
 def lambda_zip() -> bytes:
     """A deployment package whose empty ``bootstrap`` stands for the binary named after the function
-    (world.lambda_runtime)."""
+    (world.emulator.lambda_runtime)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("bootstrap", "")

@@ -62,7 +62,7 @@ class World:
 def world_server() -> Any:
     env = dict(os.environ, PYTHONPATH=str(TESTS_DIR), AWS_DEFAULT_REGION=REGION)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "world.server", "--port", "0"],
+        [sys.executable, "-m", "world.emulator.server", "--port", "0"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,

@@ -62,7 +62,7 @@ class World:
         )
         self.server_log = open(self.log_dir / "world.log", "w")  # noqa: SIM115 (open while the world runs)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "world.server", "--port", str(self.port)],
+            [sys.executable, "-m", "world.emulator.server", "--port", str(self.port)],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

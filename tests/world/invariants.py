@@ -11,7 +11,7 @@ from world import capacity
 if TYPE_CHECKING:
     from world.observe import Result
 
-TEARDOWN_EVENTS = ("asg.deleted", "ecs.service.deleted", "ecs.cluster.deleted")  # world.teardown
+TEARDOWN_EVENTS = ("asg.deleted", "ecs.service.deleted", "ecs.cluster.deleted")  # world.emulator.teardown
 
 
 def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
@@ -195,7 +195,7 @@ def _serving_capacity(result: Result, served: list[dict[str, Any]]) -> None:
 
 def _least_privilege(result: Result) -> None:
     """6. least privilege that works: no call of a function refused by its execution role
-    (world.iam)"""
+    (world.emulator.iam)"""
     events, dep, v = result.events, result.deployment, result.violations
     assert dep is not None
     for e in events:

@@ -122,7 +122,9 @@ class Observer:
             return True
         if event.get("load_balancer") in d.classic or event.get("target_group") in d.target_groups.values():
             return True
-        if event["type"].startswith(("eventbridge.", "scheduler.", "stepfunctions.", "lambda.sandbox", "fault.", "iam.")):
+        if event["type"].startswith(
+            ("eventbridge.", "scheduler.", "stepfunctions.", "lambda.sandbox", "fault.", "iam.")
+        ):
             return True
         return event.get("instance_id") in self.our_instances
 

@@ -27,7 +27,7 @@ with the error that names what vanished (``accept``: ResourceNotFound naming the
 deleted group). The load and fleet cases also need their calls per drain within
 2x of a single drain's (the ``baseline`` case). The fleet case
 (``fleet_200_of_240``: 200 of 240 scaled in at once under the world's API rate
-limits, world.rate_limits) has no redrive: one FAILED execution fails it. It runs
+limits, world.emulator.rate_limits) has no redrive: one FAILED execution fails it. It runs
 first, alone, so that its figures are not those of a machine shared with other
 cases.
 
@@ -379,7 +379,7 @@ def render(
         "(a teardown case's FAILED naming what vanished excepted); *faults* throttling/503 answers injected at",
         "random; *calls/drain* API calls made by the functions (retries included) per drain. In every case the",
         "world's API rate limits are on at AWS's published figures (token buckets per account, Region and API,",
-        "shared by every caller: `tests/world/rate_limits.py`, tests/world/README.md); `reliability.json` beside",
+        "shared by every caller: `tests/world/emulator/rate_limits.py`, tests/world/README.md); `reliability.json` beside",
         "this file has each case's peak calls per second by API against its limit.",
         "",
         "The state machine retries these errors in every Task: " + ", ".join(f"`{n}`" for n in retried) + ".",

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from world import rate_limits
+from world.emulator import rate_limits
 
 
 def extra_figures(result: Any) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def write(path: Path, objects: list[dict[str, Any]], small: bool) -> None:
     doc = {
         "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "size": "small (CI)" if small else "full",
-        "limits_source": "tests/world/rate_limits.py (AWS's published figures; Auto Scaling's assumed)",
+        "limits_source": "tests/world/emulator/rate_limits.py (AWS's published figures; Auto Scaling's assumed)",
         "cases": objects,
     }
     path.write_text(json.dumps(doc, indent=1, default=str) + "\n")

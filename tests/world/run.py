@@ -3,8 +3,8 @@
     PYTHONPATH=tests .venv/bin/python -m world.run [--scenario FILE] [--no-build]
 
 Builds the Lambdas (``cargo build``, debug, into target/), starts the world
-(world.server, whose Lambda invocations run those binaries, see
-world.lambdas), builds the scenario's cluster (tests/scenarios/README.md) and
+(world.emulator.server, whose Lambda invocations run those binaries, see
+world.emulator.lambdas), builds the scenario's cluster (tests/scenarios/README.md) and
 deploys infra's standalone template (``make template``) on it through the
 world's CloudFormation, the scenario's settings as its parameters (world.stack:
 the hook, the rules, the functions and their environments, the state machine,
@@ -34,7 +34,7 @@ and APIs (never from the Lambdas' logs):
    not draining) never drop below ceil(minimumHealthyPercent x desired count)
    because of a drain; a scenario may state a lower bound that applies only
    once a drain visibly reached its deadline (``expect.min_serving_after_deadline``);
-6. no call of a function is refused by its execution role (world.iam: the stack's
+6. no call of a function is refused by its execution role (world.emulator.iam: the stack's
    own policies, as AWS would enforce them).
 
 An instance released at its drain deadline (its execution took the deadline

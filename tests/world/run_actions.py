@@ -1,8 +1,8 @@
 """Scenario actions of the event's journey (tests/scenarios/README.md): a Spot warning, an
 instance refresh, a warm-pool return and reuse, a second terminate hook, and the run's wait for
 EventBridge deliveries still on their way. world.run calls them; the AWS behaviours they set in
-motion are the world's (world.spot, world.instance_refresh, world.warm_pools,
-world.autoscaling_hooks, world.eventbridge).
+motion are the world's (world.emulator.spot, world.emulator.instance_refresh, world.emulator.warm_pools,
+world.emulator.autoscaling_hooks, world.emulator.eventbridge).
 
 Each action: ``before_scale_in()`` (set-up), ``scale_in()`` (actions that replace the scenario's
 scale-in return the instances they take out), ``tick()`` on every round of the run loop, ``busy``

@@ -59,9 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "scaler": {"min_task_count": 1, "n_count": 1},
     "expect": {},
     "timeout_seconds": 120,
-    # the world's API rate limits (world.rate_limits): {"enabled", "scale", "buckets"}; on, at AWS's figures, by default
+    # the world's API rate limits (world.emulator.rate_limits): {"enabled", "scale", "buckets"}; on, at AWS's figures, by default
     "limits": {},
-    # the world's Lambda: {"concurrency"} (world.lambda_runtime; default 1000, Lambda's default quota)
+    # the world's Lambda: {"concurrency"} (world.emulator.lambda_runtime; default 1000, Lambda's default quota)
     "lambda": {},
     # false: run by `make reliability` only, not by tests/e2e (a size CI cannot afford; tests/scenarios/README.md)
     "e2e": True,

@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from world import run_actions, teardown_actions
+from world.emulator.scheduler import PRECISION_SECONDS, rate_seconds
 from world.harness import ACCOUNT, REGION, asg_instances, wait_for
 from world.run_actions import Action, Context
-from world.scheduler import PRECISION_SECONDS, rate_seconds
 
 TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
 
@@ -69,7 +69,7 @@ class DropEvent(Action):
     """The rule is disabled before the scale-in, so the lifecycle events are lost; when the sweep is
     due (see ``due``) the rule is enabled again and the stack's sweeper runs ``sweeps`` times. With
     ``"sweep": "schedule"`` the harness does not run the sweeper: the stack's schedule fires it on
-    its own (world.scheduler), and ``scale_in_after_sweep`` starts the scale-in right after one of
+    its own (world.emulator.scheduler), and ``scale_in_after_sweep`` starts the scale-in right after one of
     its runs, so the lost events are found a whole period (plus the schedule's precision) late."""
 
     def __init__(self, ctx: Context, spec: dict[str, Any]):

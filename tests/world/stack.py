@@ -4,10 +4,10 @@
 same construct the CDK app uses. Its README's way to deploy it is: upload each
 function's package to ``s3://<CodeBucket>/<CodeKeyPrefix><function>.zip``, then
 ``aws cloudformation deploy`` (CreateStack) with the parameters. Here the packages are
-launchers of the host builds (``world.lambda_runtime.launcher``: the template's
+launchers of the host builds (``world.emulator.lambda_runtime.launcher``: the template's
 functions are arm64; the world runs the same crates built for this machine), and the
 stack is created through the world's CloudFormation API, whose missing resource types
-the world adds (world.stack_resources, world.cloudformation).
+the world adds (world.emulator.stack_resources, world.emulator.cloudformation).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from world.lambda_runtime import launcher
+from world.emulator.lambda_runtime import launcher
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "infra" / "dist" / "ecs-single-task-autoscaling.template.json"

@@ -1,6 +1,6 @@
 """Scenario actions that tear things down under a drain (tests/scenarios/README.md): the group
 deleted, the cluster deleted, the ECS agent cut off. world.run calls ``act`` mid-drain; the AWS
-behaviours are the world's (world.teardown).
+behaviours are the world's (world.emulator.teardown).
 """
 
 from __future__ import annotations

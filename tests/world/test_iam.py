@@ -1,4 +1,4 @@
-"""A function's calls are held to its execution role's policies (world.iam)."""
+"""A function's calls are held to its execution role's policies (world.emulator.iam)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aws_setup as aws
 import pytest
-from world import iam
+from world.emulator import iam
 
 BIN = Path(__file__).resolve().parents[2] / "target" / "debug" / "drain-ecs"
 HEARTBEAT = "autoscaling:RecordLifecycleActionHeartbeat"

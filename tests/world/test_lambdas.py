@@ -1,4 +1,4 @@
-"""Lambda invocations run the real binaries (world.lambdas); function errors reach Step Functions by name."""
+"""Lambda invocations run the real binaries (world.emulator.lambdas); function errors reach Step Functions by name."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Token buckets per account, Region and API (world.rate_limits): shared by every caller, each
+"""Token buckets per account, Region and API (world.emulator.rate_limits): shared by every caller, each
 service's own throttling answer, refilled in AWS time, counted per second."""
 
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from world import rate_limits
+from world.emulator import rate_limits
 
 
 def _caller(world, service):
@@ -36,7 +36,7 @@ def test_bucket_figures_follow_aws_pages():
     assert rate_limits.buckets_of("ec2", "DescribeSubnets") == ["ec2:non-mutating"]
     assert rate_limits.buckets_of("ec2", "CreateLaunchTemplate") == ["ec2:mutating"]
     assert rate_limits.buckets_of("stepfunctions", "StartExecution") == ["stepfunctions:StartExecution"]
-    assert rate_limits.buckets_of("lambda", "Invoke") == []  # concurrency, not a bucket (world.lambdas)
+    assert rate_limits.buckets_of("lambda", "Invoke") == []  # concurrency, not a bucket (world.emulator.lambdas)
     assert all(source for _b, _r, source, _a in rate_limits.BUCKETS.values())
 
 

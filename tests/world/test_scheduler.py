@@ -1,5 +1,5 @@
 """EventBridge Scheduler fires schedules on their rate in scaled time, within its 60 s precision,
-and Lambda retries an asynchronous invocation whose function failed (world.scheduler)."""
+and Lambda retries an asynchronous invocation whose function failed (world.emulator.scheduler)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import aws_setup as aws
 import pytest
-from world.scheduler import rate_seconds
+from world.emulator.scheduler import rate_seconds
 
 ROLE = "arn:aws:iam::123456789012:role/scheduler"
 

@@ -41,8 +41,8 @@ def test_unknown_control_path_is_404(world):
 
 
 def test_missing_extensions_are_skipped(capsys):
-    from world import server
+    from world.emulator import server
 
     assert "world.does_not_exist" not in server.install_extensions(["world.does_not_exist"])
     assert "extension world.does_not_exist not found, skipped" in capsys.readouterr().err
-    assert "world.lambdas" in server.EXTENSIONS and "world.redrive" in server.EXTENSIONS
+    assert "world.emulator.lambdas" in server.EXTENSIONS and "world.emulator.redrive" in server.EXTENSIONS

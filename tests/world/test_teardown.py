@@ -1,4 +1,4 @@
-"""Teardown as AWS does it (world.teardown): the group deleted, the cluster deleted, the agent cut off."""
+"""Teardown as AWS does it (world.emulator.teardown): the group deleted, the cluster deleted, the agent cut off."""
 
 from __future__ import annotations
 

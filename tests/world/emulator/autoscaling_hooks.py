@@ -12,9 +12,9 @@ reference):
   ELBs and target groups attached to the group and waits out their draining;
   then, for each ``autoscaling:EC2_INSTANCE_TERMINATING`` hook, a lifecycle
   action starts: ``Terminating:Wait``, an "EC2 Instance-terminate Lifecycle
-  Action" event goes to the default event bus (world.eventbridge delivers it),
+  Action" event goes to the default event bus (world.emulator.eventbridge delivers it),
   with ``Origin`` AutoScalingGroup and ``Destination`` EC2, or WarmPool for an
-  instance going back to the group's warm pool (world.warm_pools). The
+  instance going back to the group's warm pool (world.emulator.warm_pools). The
   instance leaves when every action is completed or timed out (the hook's
   DefaultResult after HeartbeatTimeout without heartbeat, or after the global
   timeout min(48 h, 100 x HeartbeatTimeout)).
@@ -41,7 +41,7 @@ reference):
   ("Use Elastic Load Balancing to distribute incoming application traffic in
   your Auto Scaling group"): the world registers InService instances not yet
   registered, and nothing else.
-* Each termination is a scaling activity (world.scaling_activities).
+* Each termination is a scaling activity (world.emulator.scaling_activities).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ from moto.autoscaling import models as asg_models
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import ValidationError
 from moto.core.responses import ActionResult, EmptyResult
-from world import core
-from world.eventbridge import deliver_event
+from world.emulator import core
+from world.emulator.eventbridge import deliver_event
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 MAX_GLOBAL_TIMEOUT = 48 * 3600
@@ -128,7 +128,7 @@ def begin_termination(group: Any, state: Any, cause: str, original_capacity: int
     ``cause``: ``scale-in`` (the group's desired capacity went down: the instance goes back to
     the warm pool when the pool reuses instances on scale-in), ``TerminateInstanceInAutoScalingGroup``,
     ``instance-refresh``, ``spot-interruption``."""
-    from world import lb_drain, scaling_activities, warm_pools
+    from world.emulator import lb_drain, scaling_activities, warm_pools
 
     instance_id = state.instance.id
     state.lifecycle_state = "Terminating"
@@ -249,7 +249,7 @@ def _complete(action: Action, result: str, how: str) -> None:
 def _proceed(group: Any, state: Any) -> None:
     """Terminating:Proceed: the instance leaves the group, terminated, or stopped into the warm pool.
     Either way ``asg.instance.terminated`` (with its ``destination``) marks that it left."""
-    from world import scaling_activities, warm_pools
+    from world.emulator import scaling_activities, warm_pools
 
     backend = _backend_of(group)
     instance_id = state.instance.id
@@ -310,7 +310,7 @@ def _group_set_desired_capacity(self: Any, new_capacity: int | None) -> None:
     in_service = [s for s in self.instance_states if s.lifecycle_state == "InService"]
     excess = len(in_service) - (desired or 0)
     if excess < 0 and not mixed and not getattr(self, "_world_force", False):
-        from world import warm_pools
+        from world.emulator import warm_pools
 
         warm_pools.leave_pool(self, -excess)  # scale-out takes warm instances first
     if mixed or excess <= 0 or getattr(self, "_world_force", False):
@@ -375,7 +375,7 @@ def _update_attached_elbs(self: Any, group_name: str) -> None:
 
 def _update_attached_target_groups(self: Any, group_name: str) -> None:
     """The same for target groups (moto registers every group instance, terminating ones too)."""
-    from world import lb_drain
+    from world.emulator import lb_drain
 
     group = self.autoscaling_groups[group_name]
     for arn in list(group.target_group_arns or []):

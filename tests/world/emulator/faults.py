@@ -38,7 +38,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from world import core
+from world.emulator import core
 
 _rng = random.Random(0)
 _rng_lock = threading.Lock()

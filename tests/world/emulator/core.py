@@ -9,7 +9,7 @@
   backends never see a timer and a request at the same time.
 * scaled(): converts a real AWS duration (seconds) to world seconds.
 * route() / request_hook(): extension points of the HTTP middleware
-  (see world.server).
+  (see world.emulator.server).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 # One lock for moto's backends: held by timer callbacks and around requests to
-# the services whose state the world changes (see world.server.LOCKED_SERVICES).
+# the services whose state the world changes (see world.emulator.server.LOCKED_SERVICES).
 LOCK = threading.RLock()
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -36,7 +36,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Seed of the fault injector's random generator.
     "seed": 0,
     # Fault rates per API: {"ecs:ListTasks": {"throttle": 0.2, "unavailable": 0.1}}.
-    # Keys: "<service>:<Operation>", "<service>:*" or "*". See world.faults.
+    # Keys: "<service>:<Operation>", "<service>:*" or "*". See world.emulator.faults.
     "faults": {},
     "ecs": {
         # Seconds (AWS time) a service task stays PENDING before RUNNING.
@@ -54,11 +54,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "health": {
         # EC2 instance ids whose load-balancer health checks fail: their
         # targets and Classic ELB registrations turn unhealthy, new ones never
-        # become healthy; an id taken out of the list passes again (world.lb_drain).
+        # become healthy; an id taken out of the list passes again (world.emulator.lb_drain).
         "failing_instances": [],
     },
     # How EventBridge delivers the events its rules match to their targets
-    # (world.eventbridge). The defaults deliver every event at once, once.
+    # (world.emulator.eventbridge). The defaults deliver every event at once, once.
     "eventbridge": {
         # AWS seconds from the event to its first delivery attempt: a number,
         # or [low, high] for a uniformly random delay.
@@ -83,7 +83,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # (null: every event).
         "detail_types": None,
     },
-    # EventBridge Scheduler (world.scheduler): which schedules fire on their own, on their rate in
+    # EventBridge Scheduler (world.emulator.scheduler): which schedules fire on their own, on their rate in
     # scaled time (false: none, the harness runs them; true: all; or a list of schedule names)
     "scheduler": {"fire": False, "precision_seconds": 60},
 }

@@ -48,7 +48,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend import execution_worker as worker_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
-from world import core
+from world.emulator import core
 
 REDRIVABLE_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 REDRIVABLE_PERIOD = datetime.timedelta(days=14)

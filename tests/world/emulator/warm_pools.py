@@ -53,7 +53,7 @@ from typing import Any
 from moto.autoscaling import models as asg_models
 from moto.autoscaling import responses as asg_responses
 from moto.ec2.models import instances as ec2_instances
-from world import core, scaling_activities
+from world.emulator import core, scaling_activities
 
 POOL_STATES = {"Stopped": "Warmed:Stopped", "Running": "Warmed:Running", "Hibernated": "Warmed:Hibernated"}
 
@@ -256,7 +256,7 @@ def _stop_instances(self: Any, instance_ids: list[str]) -> Any:
 
 
 def _start_instances(self: Any, instance_ids: list[str]) -> Any:
-    from world import ecs_drain
+    from world.emulator import ecs_drain
 
     result = _orig_start_instances(self, instance_ids)
     ecs = _ecs(self)

@@ -26,7 +26,7 @@ where it publishes none, an assumed default, marked ``assumed`` (tests/world/REA
 * Step Functions: "Step Functions service quotas", quotas related to API action throttling,
   per action; the figures of "all other Regions" (smaller than those of us-east-1, us-west-2
   and eu-west-1), so that what holds here holds in every Region; ``ThrottlingException``, 400.
-* Lambda is limited by concurrency, not by a token bucket (world.lambdas).
+* Lambda is limited by concurrency, not by a token bucket (world.emulator.lambdas).
 
 Only requests signed like an AWS SDK's are limited. The world's own harness (world.run, the
 world's tests: User-Agent with ``world-harness``) observes without being limited or counted:
@@ -34,7 +34,7 @@ on AWS nobody polls every execution's history every 0.3 s; every other caller (t
 ``ecs-sta``, moto's Step Functions) shares the buckets. Calls the world makes on a service's
 behalf are free, as AWS says of ELB ("Services that call the ELB API on your behalf ... do not
 consume tokens from your buckets"); EventBridge's StartExecution for a rule target takes a
-token (world.eventbridge retries a throttled attempt).
+token (world.emulator.eventbridge retries a throttled attempt).
 
 Config ``limits``: ``{"enabled": true, "scale": 1.0, "buckets": {}}``; ``scale`` multiplies
 every bucket's burst and rate (0.5: half as big, half as fast); ``buckets`` overrides one by
@@ -57,10 +57,10 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from world import core
+from world.emulator import core
 
 HARNESS_AGENT = "world-harness"  # botocore Config(user_agent_extra=...) of the world's own clients
-# EventBridge's deliveries do not carry their Region down to world.faults.draw; the world's runs use this one
+# EventBridge's deliveries do not carry their Region down to world.emulator.faults.draw; the world's runs use this one
 DELIVERY_REGION = "us-west-2"
 
 ECS_PAGE = "Amazon ECS API Reference: Request throttling for the Amazon ECS API"
@@ -201,7 +201,10 @@ BUCKETS: dict[str, tuple[float, float, str, list[str]]] = {
 }
 # ELB: a call takes a token from its version's account-level bucket and from its category's
 SHARED = {"elb": "elb:account", "elbv2": "elbv2:account"}
-THROTTLE_CODES = {"elb": "ThrottlingException", "elbv2": "ThrottlingException"}  # ELB's page; others: world.faults
+THROTTLE_CODES = {
+    "elb": "ThrottlingException",
+    "elbv2": "ThrottlingException",
+}  # ELB's page; others: world.emulator.faults
 
 DEFAULTS = {"enabled": True, "scale": 1.0, "buckets": {}}
 
@@ -367,8 +370,8 @@ LIMITER = Limiter()
 
 
 def throttle_response(api: Any) -> tuple[int, dict[str, str], bytes]:
-    """The service's own throttling answer (ELB's code from its page, the others' as world.faults has them)."""
-    from world import faults
+    """The service's own throttling answer (ELB's code from its page, the others' as world.emulator.faults has them)."""
+    from world.emulator import faults
 
     code = THROTTLE_CODES.get(api.service)
     if code is None:
@@ -410,9 +413,9 @@ def _get_limits(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
 
 
 def _wrap_draw() -> None:
-    """EventBridge's delivery attempts draw from world.faults; a throttled StartExecution fails
+    """EventBridge's delivery attempts draw from world.emulator.faults; a throttled StartExecution fails
     the attempt the same way (retried by EventBridge)."""
-    from world import faults
+    from world.emulator import faults
 
     original = faults.draw
     if getattr(original, "_world_limits", False):

@@ -8,7 +8,7 @@ workspace (``target/debug/NAME`` by default), a real ``lambda_runtime``
 program, built beforehand (``cargo build``): editing a crate never restarts a
 function in the middle of a run.
 
-* The world serves the Lambda Runtime API itself (world.lambda_runtime) and runs
+* The world serves the Lambda Runtime API itself (world.emulator.lambda_runtime) and runs
   each function in execution environments as Lambda does: an invocation goes to
   an idle sandbox of the function or, when all are busy, to a new one (a cold
   start), so concurrent invocations of one function run in parallel, up to the
@@ -29,7 +29,7 @@ function in the middle of a run.
   one that does not answer within the function's ``Timeout`` (counted from when its runtime
   takes the invocation: a cold start's init has 10 s of its own, as on Lambda; the world's own
   slowness in answering the sandbox's API calls beyond 0.1 s a call is not counted, see
-  world.lambda_runtime) is ``Sandbox.Timedout`` and that sandbox is ended (the others go on). A runtime
+  world.emulator.lambda_runtime) is ``Sandbox.Timedout`` and that sandbox is ended (the others go on). A runtime
   that cannot be started is Lambda's own ``ServiceException``
   (``Lambda.ServiceException`` in Step Functions).
 
@@ -69,10 +69,10 @@ from typing import Any
 
 from moto.awslambda import models as lambda_models
 from moto.core.exceptions import JsonRESTError
-from world import core
-from world.lambda_runtime import ACCOUNT_CONCURRENCY, Pool, TooManyRequests
+from world.emulator import core
+from world.emulator.lambda_runtime import ACCOUNT_CONCURRENCY, Pool, TooManyRequests
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class ServiceException(JsonRESTError):

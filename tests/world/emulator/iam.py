@@ -11,7 +11,7 @@ Guide: "Actions, resources, and condition keys for AWS services"), wildcards all
 insensitive.
 
 The world knows which function a request comes from: each sandbox's SDK sends its sandbox id in
-its User-Agent (``AWS_SDK_UA_APP_ID``, world.lambda_runtime). It reads the role's inline policies,
+its User-Agent (``AWS_SDK_UA_APP_ID``, world.emulator.lambda_runtime). It reads the role's inline policies,
 its attached managed policies and its permissions boundary from moto's IAM as they are at the
 call: the policies a stack deployed are the ones the functions run with.
 
@@ -32,7 +32,7 @@ import re
 import uuid
 from typing import Any
 
-from world import core
+from world.emulator import core
 
 ACCOUNT = "123456789012"
 # the signing name of a request, where its IAM service prefix differs
@@ -103,7 +103,7 @@ def allowed(role_arn: str, action: str) -> tuple[bool, str]:
 
 def _caller(api: Any) -> tuple[str, str] | None:
     """(function, role ARN) of the sandbox that sent the request, if one did."""
-    from world import lambdas
+    from world.emulator import lambdas
 
     match = _SANDBOX.search(getattr(api, "agent", "") or "")
     if match is None or lambdas.RUNTIME is None:

@@ -30,7 +30,7 @@ import datetime
 import uuid
 from typing import Any
 
-from world import core
+from world.emulator import core
 
 WARNING_DETAIL_TYPE = "EC2 Spot Instance Interruption Warning"
 NOTICE_SECONDS = 120  # "two minutes prior to the actual interruption"
@@ -66,7 +66,7 @@ def _find(instance_id: str) -> tuple[Any, Any, str, str]:
 
 
 def interrupt_later(instance_id: str) -> dict[str, Any]:
-    from world.eventbridge import deliver_event
+    from world.emulator.eventbridge import deliver_event
 
     _backend, instance, account, region = _find(instance_id)
     if instance.state != "running":
@@ -81,7 +81,7 @@ def interrupt_later(instance_id: str) -> dict[str, Any]:
 
 def _interrupt(instance_id: str) -> None:
     from moto.autoscaling.models import autoscaling_backends
-    from world import autoscaling_hooks
+    from world.emulator import autoscaling_hooks
 
     backend, instance, account, region = _find(instance_id)
     if instance.state == "terminated":

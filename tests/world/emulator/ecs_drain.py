@@ -23,7 +23,7 @@ ListTasks, ListContainerInstances, "Cluster query language"):
   service keeps minimumHealthyPercent of its desired count healthy. A task of
   a service with load balancers is healthy only once it is healthy in every
   one of them (its targets ``healthy``, its Classic ELB instance InService;
-  world.lb_drain runs the health checks), so at 100 % the old task stops only
+  world.emulator.lb_drain runs the health checks), so at 100 % the old task stops only
   after its replacement passed the health checks, and a replacement that
   never does keeps the old task running ("Deployment configuration",
   "Service load balancing": "a task is considered healthy when it passes the
@@ -63,7 +63,7 @@ from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import InvalidParameterException
-from world import core
+from world.emulator import core
 
 DEFAULT_DEPLOYMENT = {"maximumPercent": 200, "minimumHealthyPercent": 100}
 
@@ -350,7 +350,7 @@ def _stop_task(
 
 
 def _agent_reports_stopped(backend: Any, cluster_name: str, task: Any) -> None:
-    """The agent reports the task STOPPED; while it is disconnected (world.teardown) nobody does, and
+    """The agent reports the task STOPPED; while it is disconnected (world.emulator.teardown) nobody does, and
     ECS keeps the task RUNNING (desiredStatus STOPPED)."""
     ci = _ci_of(backend, cluster_name, task)
     if ci is not None and ci.status != "INACTIVE" and not ci.agent_connected and not _orphaned(task):
@@ -360,7 +360,7 @@ def _agent_reports_stopped(backend: Any, cluster_name: str, task: Any) -> None:
 
 def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
     """Take a service task out of its target groups and Classic ELBs; the longest draining (s)."""
-    from world import lb_drain
+    from world.emulator import lb_drain
 
     wait = 0.0
     elbv2, elb = _lb_backends(backend)
@@ -383,7 +383,7 @@ def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
 def _task_healthy(backend: Any, task: Any) -> bool:
     """RUNNING and, for a service with load balancers, healthy in every one of them. A load
     balancer deleted under the service no longer counts (what ECS does then is not documented)."""
-    from world import lb_drain
+    from world.emulator import lb_drain
 
     if task.last_status != "RUNNING":
         return False
@@ -782,7 +782,7 @@ def _container_init(self: Any, task_def: Any) -> None:
 
 
 def install() -> None:
-    from world import lb_drain
+    from world.emulator import lb_drain
 
     lb_drain.HEALTH_LISTENERS.append(_on_health)
     ecs_models.Container.__init__ = _container_init

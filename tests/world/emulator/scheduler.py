@@ -30,7 +30,7 @@ Only ``rate(value unit)`` expressions fire (``cron``/``at`` are recorded ``sched
 The world does not replay what was due while it was not firing a schedule: switching ``fire`` on
 starts at the schedule's next occurrence counted from its StartDate or creation.
 
-Config ``scheduler`` (world.core): ``fire``: false (default: nothing fires on its own; the harness
+Config ``scheduler`` (world.emulator.core): ``fire``: false (default: nothing fires on its own; the harness
 runs a schedule when it says, world.stack.run_schedule), true (every schedule), or a list of
 schedule names; ``precision_seconds`` (60).
 
@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.scheduler import models as scheduler_models
-from world import core
+from world.emulator import core
 
 PRECISION_SECONDS = 60  # "invoke their targets with 60 second precision"
 LAMBDA_ASYNC_RETRY_DELAYS = (60, 120)  # "one minute ... between the first two attempts, and two minutes ..."

@@ -22,7 +22,7 @@ cut off, under a drain.
   agent of a live instance stops talking to ECS, e.g. it crashed or lost its network): the
   container instance keeps its status with ``agentConnected`` false
   (``ecs.container_instance.disconnected``, ``by`` ``world``); ECS can no longer see its tasks
-  stop, so they stay RUNNING (world.ecs_drain); when the instance then terminates, ECS
+  stop, so they stay RUNNING (world.emulator.ecs_drain); when the instance then terminates, ECS
   deregisters neither the container instance nor its tasks ("If you terminate a running
   container instance, Amazon ECS automatically deregisters the instance from your cluster
   (stopped container instances or instances with disconnected agents aren't automatically
@@ -40,7 +40,7 @@ from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs.exceptions import ClusterNotFoundException, ECSException
-from world import core
+from world.emulator import core
 
 CONTAINS_INSTANCES = (
     "You can't delete a cluster that has registered container instances. First, deregister the "
@@ -86,7 +86,7 @@ def delete_auto_scaling_group(self: Any) -> Any:
 
 
 def _abandon_and_terminate(backend: Any, group: Any) -> None:
-    from world import autoscaling_hooks
+    from world.emulator import autoscaling_hooks
 
     actions = autoscaling_hooks._actions(backend)
     for action in [a for a in actions.values() if a.group.name == group.name]:
@@ -142,7 +142,7 @@ def _get_cluster(self: Any, name: str) -> Any:
 
 
 def _delete_cluster(self: Any, cluster_str: str) -> Any:
-    from world import ecs_drain
+    from world.emulator import ecs_drain
 
     cluster = self._get_cluster(cluster_str)
     registered = [ci for ci in self.container_instances.get(cluster.name, {}).values() if ci.status != "INACTIVE"]
@@ -163,7 +163,7 @@ def _delete_cluster(self: Any, cluster_str: str) -> Any:
 
 
 def _delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
-    from world import ecs_drain
+    from world.emulator import ecs_drain
 
     service = _orig_delete_service(self, cluster_name, service_name, force)
     core.record("ecs.service.deleted", cluster=service.cluster_name, service=service.name, force=bool(force))

@@ -45,9 +45,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from world import core
+from world.emulator import core
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REGION_DEFAULT = "us-west-2"
 ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrency quota per account and Region
 _ids = itertools.count(1)
@@ -83,7 +83,7 @@ class Sandbox:
     ):
         self.id = sid
         self.name = function
-        self.role = role  # the execution role whose credentials its code signs with (world.iam)
+        self.role = role  # the execution role whose credentials its code signs with (world.emulator.iam)
         self.env = env
         self.process = process
         self.log_path = log_path
@@ -285,7 +285,7 @@ class Pool:
             raise TooManyRequests("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
 
     def _start(self, fn: Any, wanted: dict[str, str]) -> Sandbox:
-        from world.lambdas import ServiceException
+        from world.emulator.lambdas import ServiceException
 
         name = fn.function_name
         binary = self.executable(fn)
@@ -338,7 +338,7 @@ class Pool:
             with zipfile.ZipFile(io.BytesIO(code)) as package:
                 bootstrap = package.read("bootstrap")
         except (zipfile.BadZipFile, KeyError) as err:
-            from world.lambdas import ServiceException
+            from world.emulator.lambdas import ServiceException
 
             raise ServiceException(f"the code of {fn.function_name} has no bootstrap: {err}") from None
         if not bootstrap:

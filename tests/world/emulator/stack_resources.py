@@ -35,7 +35,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.scheduler.models import scheduler_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
-from world import autoscaling_hooks
+from world.emulator import autoscaling_hooks
 
 
 class _Resource:

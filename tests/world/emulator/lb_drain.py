@@ -69,7 +69,7 @@ from typing import Any
 from moto.elb import models as elb_models
 from moto.elb import responses as elb_responses
 from moto.elbv2 import models as elbv2_models
-from world import core
+from world.emulator import core
 
 DRAINING_DESCRIPTION = "Instance deregistration currently in progress."
 NOT_REGISTERED = "Instance is not currently registered with the LoadBalancer."

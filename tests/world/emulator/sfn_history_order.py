@@ -13,7 +13,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.stepfunctions import responses as sfn_responses
-from world import core
+from world.emulator import core
 
 _orig_get_execution_history = sfn_responses.StepFunctionResponse.get_execution_history
 

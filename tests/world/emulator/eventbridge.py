@@ -20,7 +20,7 @@ delivers at once and exactly once. This follows the AWS docs instead:
 * PutTargets API reference: Input, InputPath, InputTransformer; a disabled
   rule matches nothing.
 
-The world's config ``eventbridge`` (world.core) decides, per event subject to
+The world's config ``eventbridge`` (world.emulator.core) decides, per event subject to
 it, the delay before the first attempt, whether the event is lost, whether it
 is delivered a second time (EventBridge delivers at least once), and which
 attempts fail. AWS documents neither its back-off base nor its cap; the world
@@ -50,7 +50,7 @@ from typing import Any
 
 from moto.events import models as events_models
 from moto.stepfunctions import models as sfn_models
-from world import core
+from world.emulator import core
 
 DEFAULT_MAX_EVENT_AGE = 86400  # "How EventBridge retries delivering events": 24 hours
 DEFAULT_MAX_RETRY_ATTEMPTS = 185  # ... "and up to 185 times"
@@ -242,7 +242,7 @@ def _injected_failure(delivery: Delivery) -> str | None:
     cfg = _config()
     if delivery.attempts <= int(cfg.get("fail_first", 0) or 0) or _hit(cfg.get("failures", 0), None):
         return "ThrottlingException: Rate exceeded"
-    from world import faults
+    from world.emulator import faults
 
     service = delivery.arn.split(":")[2]
     api = ("stepfunctions", "StartExecution") if service == "states" else ("lambda", "Invoke")

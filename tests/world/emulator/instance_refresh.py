@@ -39,7 +39,7 @@ from typing import Any
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.core.responses import ActionResult
-from world import core
+from world.emulator import core
 
 TICK = 0.1  # world seconds between two looks at a refresh in progress
 
@@ -138,7 +138,7 @@ class Refresh:
             self.status, self.end_time = "Successful", _now()
             core.record("asg.instance_refresh.successful", asg=self.group.name, instance_refresh_id=self.id)
             return
-        from world.autoscaling_hooks import _choose_victims
+        from world.emulator.autoscaling_hooks import _choose_victims
 
         batch = [s for s in _choose_victims(self.group, len(self.group.instance_states)) if s in remaining]
         self.batch = [s.instance.id for s in batch[: self.batch_size()]]
@@ -151,7 +151,7 @@ class Refresh:
             self._terminate_batch()
 
     def _terminate_batch(self) -> None:
-        from world.autoscaling_hooks import begin_termination
+        from world.emulator.autoscaling_hooks import begin_termination
 
         for state in [s for s in self.group.instance_states if s.instance.id in self.batch]:
             if state.lifecycle_state == "InService":

@@ -1,6 +1,6 @@
 """The local AWS world: moto's server with the world's extensions installed.
 
-    PYTHONPATH=tests python -m world.server [--port 5000] [--config world.json]
+    PYTHONPATH=tests python -m world.emulator.server [--port 5000] [--config world.json]
 
 prints ``world ready on http://127.0.0.1:PORT`` (the port it bound, a free one by default) once it
 accepts requests and
@@ -25,29 +25,29 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from world import core
+from world.emulator import core
 
 # Every module here has an install() that patches moto; missing ones are skipped.
 EXTENSIONS = [
-    "world.eventbridge",
-    "world.scheduler",
-    "world.autoscaling_hooks",
-    "world.scaling_activities",
-    "world.ecs_drain",
-    "world.warm_pools",
-    "world.spot",
-    "world.instance_refresh",
-    "world.lb_drain",
-    "world.limits",
-    "world.faults",
-    "world.rate_limits",
-    "world.lambdas",
-    "world.iam",
-    "world.redrive",
-    "world.sfn_history_order",
-    "world.cloudformation",
-    "world.stack_resources",
-    "world.teardown",
+    "world.emulator.eventbridge",
+    "world.emulator.scheduler",
+    "world.emulator.autoscaling_hooks",
+    "world.emulator.scaling_activities",
+    "world.emulator.ecs_drain",
+    "world.emulator.warm_pools",
+    "world.emulator.spot",
+    "world.emulator.instance_refresh",
+    "world.emulator.lb_drain",
+    "world.emulator.limits",
+    "world.emulator.faults",
+    "world.emulator.rate_limits",
+    "world.emulator.lambdas",
+    "world.emulator.iam",
+    "world.emulator.redrive",
+    "world.emulator.sfn_history_order",
+    "world.emulator.cloudformation",
+    "world.emulator.stack_resources",
+    "world.emulator.teardown",
 ]
 
 # Requests to these services run under core.LOCK (they never call back into the
@@ -288,7 +288,7 @@ class WorldServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="world.server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="world.emulator.server", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="default 0: a free port, reported in the ready line")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--config", help="JSON file merged into the world's config (see README)")
