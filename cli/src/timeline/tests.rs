@@ -100,7 +100,11 @@ fn a_successful_drain_reads_as_a_timeline() {
     // Only the step that completed the action reports the completion.
     assert!(visits[9].completion.is_some());
     assert!(visits[10].completion.is_none());
+}
 
+#[test]
+fn a_successful_drain_renders_as_text() {
+    let timeline = from_events(&arn("ok"), &succeeded_drain(), at(1000));
     let text = render(&timeline);
     assert!(
         text.contains(&format!("instance    {INSTANCE_ID}  asg {ASG}")),

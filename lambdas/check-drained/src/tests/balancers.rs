@@ -1,0 +1,165 @@
+use super::*;
+
+#[tokio::test]
+async fn drained_when_tasks_stopped_and_every_balancer_finished() {
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), deregistered(), at(63))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert_eq!(state.report.balancers_drained_at, Some(at(63)));
+    assert!(state.remaining.is_empty());
+    assert_eq!(state.tasks[0].last_status, "STOPPED");
+    assert_eq!(state.checks, 1);
+    assert_eq!(
+        world.ecs[1].num_calls(),
+        0,
+        "stopped tasks need no look at the container instance"
+    );
+    assert_eq!(
+        world.autoscaling[1].num_calls(),
+        0,
+        "no heartbeat once drained"
+    );
+}
+
+#[tokio::test]
+async fn a_classic_elb_still_draining_holds_the_drain() {
+    // DescribeLoadBalancers no longer lists the instance, but DescribeInstanceHealth shows
+    // it InService while connection draining runs.
+    let world = rules_for("STOPPED", "InService", UNUSED);
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    assert_eq!(state.report.tasks_stopped_at, Some(at(20)));
+    assert_eq!(state.report.balancers_drained_at, None);
+    // Expected end: the target group's 60 s from 2 s; the check comes just after.
+    assert_wait(state.wait_seconds, 43);
+}
+
+#[tokio::test]
+async fn a_classic_elb_registration_found_again_is_deregistered_again() {
+    let mut world = rules_for("STOPPED", "InService", UNUSED);
+    world.elb[1] = classic_listing(true);
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
+    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    assert_eq!(world.elb[2].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_unhealthy_registered_instance_is_not_drained_until_deregistered() {
+    // OutOfService while still registered (failed health checks) is not "drained": the
+    // instance is deregistered, and then, unhealthy, it has no connections to drain.
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.elb[1] = classic_listing(true);
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(world.elb[2].num_calls(), 1);
+
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(21)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn a_draining_target_on_one_port_holds_the_drain() {
+    let world = rules_for("STOPPED", "OutOfService", DRAINING);
+    let state = check(&world.clients(), deregistered(), at(50))
+        .await
+        .unwrap();
+    assert_eq!(state.remaining.target_groups, [TG]);
+    assert!(state.remaining.classic_elbs.is_empty());
+    assert_wait(state.wait_seconds, 13);
+}
+
+#[tokio::test]
+async fn a_running_task_holds_the_drain_and_waits_grow_once_overdue() {
+    let world = rules_for("RUNNING", "OutOfService", UNUSED);
+    let state = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap();
+    assert_eq!(state.remaining.tasks, [task_arn("web")]);
+    // 8 s overdue: wait 8 s.
+    assert_wait(state.wait_seconds, 8);
+    // ListTasks would hide a task that is stopping; DescribeTasks still shows it.
+    let world = rules_for("DEACTIVATING", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(78)).await.unwrap();
+    assert_eq!(state.remaining.tasks.len(), 1);
+    assert_eq!(state.checks, 2);
+}
+
+#[tokio::test]
+async fn tasks_ecs_no_longer_knows_count_as_stopped() {
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {
+        DescribeTasksOutput::builder()
+            .failures(
+                Failure::builder()
+                    .arn(task_arn("web"))
+                    .reason("MISSING")
+                    .build(),
+            )
+            .build()
+    });
+    let state = check(&world.clients(), deregistered(), at(63))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn gone_load_balancers_count_as_drained() {
+    let mut world = rules_for("STOPPED", "InService", DRAINING);
+    world.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "LoadBalancerNotFound",
+                "There is no ACTIVE Load Balancer named 'web-elb'",
+            )
+        });
+    world.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "TargetGroupNotFound",
+                "One or more target groups not found",
+            )
+        });
+    let state = check(&world.clients(), deregistered(), at(10))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn a_target_registered_again_is_deregistered_again() {
+    let mut world = rules_for(
+        "STOPPED",
+        "OutOfService",
+        &[
+            TargetHealthStateEnum::Healthy,
+            TargetHealthStateEnum::Unused,
+        ],
+    );
+    world.elbv2.push(
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_compute_output(
+            |req| {
+                assert_eq!(req.targets().len(), 1);
+                assert_eq!(req.targets()[0].port(), Some(32768));
+                DeregisterTargetsOutput::builder().build()
+            },
+        ),
+    );
+    let state = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap();
+    assert_eq!(world.elbv2[1].num_calls(), 1);
+    assert_eq!(state.remaining.target_groups, [TG]);
+}

@@ -1,0 +1,85 @@
+use super::*;
+
+#[tokio::test]
+async fn heartbeats_when_due_and_not_before() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    // 60 s heartbeat timeout: due 24 s after the hook's timer started.
+    let state = check(&world.clients(), deregistered(), at(20))
+        .await
+        .unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), 0, "not due at 20 s");
+    assert_eq!(state.heartbeat.timeout_seconds, Some(60));
+    assert!(
+        state.wait_seconds <= 24,
+        "never waits past a heartbeat: {}",
+        state.wait_seconds
+    );
+    // The hook's global timeout (100 x 60 s) caps the one-hour deadline.
+    assert_eq!(state.deadline_at, at(6000 - 60).min(at(3600)));
+
+    let state = check(&world.clients(), state, at(25)).await.unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), 1, "due at 25 s");
+    assert_eq!(state.heartbeat.last_at, Some(at(25)));
+    assert_eq!(state.heartbeat.sent, 1);
+    assert_eq!(world.autoscaling[0].num_calls(), 1, "the hook is read once");
+
+    let state = check(&world.clients(), state, at(40)).await.unwrap();
+    assert_eq!(
+        world.autoscaling[1].num_calls(),
+        1,
+        "not due again until 49 s"
+    );
+    assert_eq!(state.heartbeat.sent, 1);
+}
+
+#[tokio::test]
+async fn an_action_gone_stops_heartbeats_without_failing() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "ValidationError",
+                "No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321",
+            )
+        });
+    let state = check(&world.clients(), deregistered(), at(30))
+        .await
+        .unwrap();
+    assert!(state.heartbeat.action_gone);
+    let state = check(&world.clients(), state, at(60)).await.unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), 1);
+    assert_eq!(state.status, DrainStatus::Draining);
+
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
+        .then_output(|| DescribeLifecycleHooksOutput::builder().build());
+    let state = check(&world.clients(), deregistered(), at(30))
+        .await
+        .unwrap();
+    assert!(
+        state.heartbeat.action_gone,
+        "a deleted hook has no action to keep alive"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_group_fails_the_check_naming_it() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling[0] = hooks(60);
+    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "ValidationError",
+                "AutoScalingGroup name not found - AutoScalingGroup test-cluster-asg not found",
+            )
+        });
+    let error = check(&world.clients(), deregistered(), at(30))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "ResourceNotFound");
+    assert!(error.to_string().contains("test-cluster-asg"), "{error}");
+}

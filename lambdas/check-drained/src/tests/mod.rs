@@ -1,0 +1,170 @@
+use super::*;
+use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
+use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput;
+use aws_sdk_autoscaling::types::LifecycleHook;
+use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
+use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
+use aws_sdk_ecs::types::{ContainerInstance, Failure, Task};
+use aws_sdk_elasticloadbalancing::operation::deregister_instances_from_load_balancer::DeregisterInstancesFromLoadBalancerOutput;
+use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
+use aws_sdk_elasticloadbalancing::types::InstanceState;
+use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_elasticloadbalancingv2::types::{
+    TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+};
+use aws_smithy_mocks::{mock, Rule};
+use sta_shared::state::*;
+use sta_shared::testing::*;
+
+const TG: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web-tg/2222";
+
+/// A state after deregistration: one service task, one Classic ELB (30 s) and one target
+/// group with the instance on two ports (60 s), deregistered at 2 s.
+fn deregistered() -> DrainState {
+    let mut state = drain_state();
+    state.load_balancers = Some(LoadBalancers {
+        classic: vec![ClassicElb {
+            name: "web-elb".into(),
+            draining_seconds: 30,
+        }],
+        target_groups: vec![TargetGroup {
+            arn: TG.into(),
+            ports: vec![32768, 32769],
+            draining_seconds: 60,
+            connections_outlive_delay: false,
+        }],
+        service_managed: vec![],
+        deregistered_at: Some(at(2)),
+    });
+    state.remaining.classic_elbs = vec!["web-elb".into()];
+    state.remaining.target_groups = vec![TG.into()];
+    state
+}
+
+fn tasks(status: &'static str) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(move |req| {
+        assert!(req.tasks().len() <= 100);
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(
+                req.tasks()
+                    .iter()
+                    .map(|arn| Task::builder().task_arn(arn).last_status(status).build())
+                    .collect(),
+            ))
+            .build()
+    })
+}
+
+const CI: &str = "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci";
+
+/// DescribeContainerInstances of the drained instance: `Some(status)`, or `None` for
+/// an instance ECS no longer knows (deregistered: MISSING).
+fn container_instance(status: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(move |req| {
+        assert_eq!(req.cluster(), Some(CLUSTER));
+        assert_eq!(req.container_instances(), [CI]);
+        let output = DescribeContainerInstancesOutput::builder();
+        match status {
+            Some(status) => output.container_instances(
+                ContainerInstance::builder()
+                    .container_instance_arn(CI)
+                    .status(status)
+                    .agent_connected(true)
+                    .build(),
+            ),
+            None => output.failures(Failure::builder().arn(CI).reason("MISSING").build()),
+        }
+        .build()
+    })
+}
+
+fn classic(state: &'static str) -> Rule {
+    mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health).then_output(move || {
+        DescribeInstanceHealthOutput::builder()
+            .instance_states(
+                InstanceState::builder()
+                    .instance_id(INSTANCE_ID)
+                    .state(state)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn classic_deregistered() -> Rule {
+    mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
+        .then_compute_output(|req| {
+            assert_eq!(req.load_balancer_name(), Some("web-elb"));
+            DeregisterInstancesFromLoadBalancerOutput::builder().build()
+        })
+}
+
+fn targets(states: &'static [TargetHealthStateEnum]) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health).then_compute_output(
+        move |req| {
+            let ports: Vec<i32> = req.targets().iter().filter_map(|t| t.port()).collect();
+            assert_eq!(ports, [32768, 32769], "asks for every recorded port");
+            DescribeTargetHealthOutput::builder()
+                .set_target_health_descriptions(Some(
+                    req.targets()
+                        .iter()
+                        .zip(states)
+                        .map(|(target, state)| {
+                            TargetHealthDescription::builder()
+                                .target(target.clone())
+                                .target_health(TargetHealth::builder().state(state.clone()).build())
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        },
+    )
+}
+
+fn hooks(timeout: i32) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_output(move || {
+        DescribeLifecycleHooksOutput::builder()
+            .lifecycle_hooks(
+                LifecycleHook::builder()
+                    .auto_scaling_group_name(ASG)
+                    .lifecycle_hook_name(HOOK)
+                    .heartbeat_timeout(timeout)
+                    .global_timeout(timeout * 100)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// The rules of a drain whose task, Classic ELB and two targets are in these states.
+fn rules_for(
+    task: &'static str,
+    elb: &'static str,
+    tg: &'static [TargetHealthStateEnum],
+) -> MockRules {
+    MockRules {
+        // The instance stays in the cluster, DRAINING, unless a test says otherwise.
+        ecs: vec![tasks(task), container_instance(Some("DRAINING"))],
+        elb: vec![classic(elb), classic_listing(false), classic_deregistered()],
+        elbv2: vec![targets(tg)],
+        autoscaling: vec![hooks(3600), heartbeat_ok()],
+    }
+}
+
+const UNUSED: &[TargetHealthStateEnum] =
+    &[TargetHealthStateEnum::Unused, TargetHealthStateEnum::Unused];
+const DRAINING: &[TargetHealthStateEnum] = &[
+    TargetHealthStateEnum::Unused,
+    TargetHealthStateEnum::Draining,
+];
+
+mod balancers;
+mod errors;
+mod heartbeats;
+mod orphans;
+mod service_balancers;
+mod tasks;

@@ -1,0 +1,76 @@
+use super::*;
+
+#[tokio::test]
+async fn service_tasks_orphaned_by_a_forced_deregistration_are_not_waited_for() {
+    // Someone deregistered the container instance (force) mid-drain: its task still shows
+    // RUNNING, but ECS no longer manages it. The load balancers are still waited for.
+    for status in [None, Some("INACTIVE")] {
+        let mut world = rules_for("RUNNING", "OutOfService", DRAINING);
+        world.ecs[1] = container_instance(status);
+        let state = check(&world.clients(), deregistered(), at(50))
+            .await
+            .unwrap();
+        assert_eq!(world.ecs[1].num_calls(), 1);
+        assert!(state.remaining.tasks.is_empty(), "{status:?}");
+        assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
+        assert_eq!(state.report.tasks_stopped_at, Some(at(50)));
+        assert_eq!(
+            state.status,
+            DrainStatus::Draining,
+            "the target still drains"
+        );
+        assert_eq!(state.remaining.target_groups, [TG]);
+
+        // Once the target group has drained, the drain is done; the orphan is kept once.
+        let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+        world.ecs[1] = container_instance(status);
+        let state = check(&world.clients(), state, at(63)).await.unwrap();
+        assert_eq!(state.status, DrainStatus::Drained);
+        assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
+    }
+}
+
+#[tokio::test]
+async fn a_container_instance_still_in_the_cluster_keeps_its_tasks_waited_for() {
+    for status in ["DRAINING", "ACTIVE"] {
+        let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+        world.ecs[1] = container_instance(Some(status));
+        let state = check(&world.clients(), deregistered(), at(70))
+            .await
+            .unwrap();
+        assert_eq!(state.remaining.tasks, [task_arn("web")], "{status}");
+        assert!(state.report.orphaned_tasks.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_failed_container_instance_read_is_retried_or_named() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    let error = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "Retryable");
+
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_http_response(|| json_error(400, "AccessDeniedException"));
+    let error = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "AwsRequestFailed");
+    assert!(
+        error.to_string().contains("DescribeContainerInstances"),
+        "{error}"
+    );
+
+    // The cluster itself is gone: nothing of it is left to wait for.
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
+    let state = check(&world.clients(), deregistered(), at(70))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+}

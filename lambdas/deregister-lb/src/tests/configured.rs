@@ -1,0 +1,95 @@
+use super::*;
+
+#[tokio::test]
+async fn configured_names_are_deregistered_too() {
+    let mut rules = full();
+    rules.autoscaling = vec![asg_rule(&[], &[])];
+    let (list, describe) = services_rules(None);
+    rules.ecs = vec![list, describe];
+    let config = DrainConfig {
+        classic_elb_names: vec!["legacy-elb".into()],
+        target_group_arns: vec![TG_ASG.into(), TG_CONFIGURED.into()],
+        ..DrainConfig::default()
+    };
+    let state = deregister(&deps(&rules, config), drain_state(), at(2))
+        .await
+        .unwrap();
+    let balancers = state.load_balancers.unwrap();
+    assert_eq!(balancers.classic[0].name, "legacy-elb");
+    // TG_CONFIGURED only holds another instance: nothing to deregister there.
+    assert_eq!(balancers.target_groups.len(), 1);
+    assert_eq!(balancers.target_groups[0].arn, TG_ASG);
+}
+
+#[tokio::test]
+async fn an_instance_in_no_load_balancer_has_nothing_to_wait_for() {
+    let missing_group = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
+    let no_services = mock!(aws_sdk_ecs::Client::list_services)
+        .then_output(|| ListServicesOutput::builder().build());
+    let rules = MockRules {
+        autoscaling: vec![missing_group],
+        ecs: vec![no_services],
+        elb: vec![],
+        elbv2: vec![],
+    };
+    let mut input = drain_state();
+    input.tasks.clear();
+    input.remaining.tasks.clear();
+    let state = deregister(&deps(&rules, DrainConfig::default()), input, at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        state.load_balancers.unwrap(),
+        LoadBalancers {
+            deregistered_at: Some(at(2)),
+            ..LoadBalancers::default()
+        }
+    );
+    assert_eq!(state.wait_seconds, 0);
+}
+
+#[tokio::test]
+async fn gone_balancers_and_unregistered_instances_are_skipped() {
+    let mut rules = full();
+    // Not listed and not in service in the Classic ELB: not registered there.
+    rules.elb[3] = classic_listing(false);
+    rules.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "InvalidInstance",
+                "Could not find EC2 instance i-1234567890abcdef0.",
+            )
+        });
+    rules.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "TargetGroupNotFound",
+                "One or more target groups not found",
+            )
+        });
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap();
+    let balancers = state.load_balancers.unwrap();
+    assert!(balancers.classic.is_empty() && balancers.target_groups.is_empty());
+    assert_eq!(rules.elb[1].num_calls(), 0);
+    assert_eq!(rules.elbv2[1].num_calls(), 0);
+
+    let mut rules = full();
+    rules.elb[3] = mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "LoadBalancerNotFound",
+                "There is no ACTIVE Load Balancer named 'web-elb'",
+            )
+        });
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap();
+    assert!(state.load_balancers.unwrap().classic.is_empty());
+    assert_eq!(rules.elb[1].num_calls(), 0);
+}

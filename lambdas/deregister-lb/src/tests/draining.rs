@@ -1,0 +1,69 @@
+use super::*;
+
+#[tokio::test]
+async fn a_repeated_run_still_waits_for_draining_registrations() {
+    let mut rules = full();
+    // The first run already deregistered the instance from the Classic ELB: no longer
+    // listed, still InService while connection draining runs.
+    rules.elb[3] = classic_listing(false);
+    let state = deregister(
+        &deps(&rules, DrainConfig::default()),
+        no_service_task(),
+        at(2),
+    )
+    .await
+    .unwrap();
+    let balancers = state.load_balancers.unwrap();
+    assert_eq!(
+        balancers.classic.len(),
+        1,
+        "still draining, still waited for"
+    );
+    assert_eq!(rules.elb[1].num_calls(), 0, "not deregistered twice");
+    // The draining target on port 80 is recorded too.
+    assert_eq!(balancers.target_groups[1].ports, [80]);
+
+    // Deregistered between our look and our call: success.
+    let mut rules = full();
+    rules.elb[1] =
+        mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
+            .then_http_response(|| {
+                query_error(
+                    400,
+                    "InvalidInstance",
+                    "The requested instance is not registered",
+                )
+            });
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(state.load_balancers.unwrap().classic.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unhealthy_registered_instance_is_deregistered() {
+    // OutOfService but still listed: failing its health checks. It is deregistered (and,
+    // unhealthy, has no connections to drain).
+    let mut rules = full();
+    rules.elb[0] = classic_health("OutOfService");
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(rules.elb[1].num_calls(), 1);
+    let classic = &state.load_balancers.unwrap().classic;
+    assert_eq!(classic.len(), 1);
+    assert_eq!(
+        classic[0].draining_seconds, 0,
+        "nothing to drain from an unhealthy instance"
+    );
+}
+
+#[tokio::test]
+async fn disabled_connection_draining_means_no_wait_for_that_elb() {
+    let mut rules = full();
+    rules.elb[2] = classic_attributes(false, 300);
+    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(state.load_balancers.unwrap().classic[0].draining_seconds, 0);
+}

@@ -1,0 +1,43 @@
+use super::*;
+
+#[tokio::test]
+async fn sets_an_active_instance_draining_and_records_its_tasks() {
+    let (list, describe, update) = (
+        list_instances(&[CI_ARN]),
+        describe_instance("ACTIVE"),
+        update_ok(),
+    );
+    let (tasks, describe_t) = (
+        list_tasks(&["web-1", "job-1"], &["web-0", "stopped-1"]),
+        describe_tasks(),
+    );
+    let deps = deps(&[&list, &describe, &update, &tasks, &describe_t]);
+
+    let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
+
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(tasks.num_calls(), 2);
+    assert_eq!(state.container_instance_arn.as_deref(), Some(CI_ARN));
+    let recorded: Vec<_> = state
+        .tasks
+        .iter()
+        .map(|t| (t.arn.rsplit('/').next().unwrap(), t.service.as_deref()))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("job-1", None),
+            ("web-0", Some("web")),
+            ("web-1", Some("web"))
+        ]
+    );
+    assert_eq!(state.remaining.tasks.len(), 3);
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.started_at, event_time());
+    assert_eq!(state.deadline_at, at(3600));
+    // The hook's timer has run since the event: heartbeated at once.
+    assert_eq!(state.heartbeat.last_at, Some(at(1)));
+    assert_eq!(state.heartbeat.sent, 1);
+    let action = state.request.trigger.lifecycle_action().unwrap();
+    assert_eq!(action.token.as_deref(), Some(TOKEN));
+}

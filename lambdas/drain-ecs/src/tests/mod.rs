@@ -1,0 +1,128 @@
+use super::*;
+use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
+use aws_sdk_autoscaling::types::LifecycleHook;
+use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
+use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
+use aws_sdk_ecs::types::{Failure, Task};
+use aws_smithy_mocks::{mock, Rule};
+use sta_shared::testing::*;
+
+const CI_ARN: &str = "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci";
+
+fn list_instances(arns: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_ecs::Client::list_container_instances).then_compute_output(move |req| {
+        assert_eq!(req.cluster(), Some(CLUSTER));
+        assert_eq!(req.filter(), Some("ec2InstanceId == i-1234567890abcdef0"));
+        ListContainerInstancesOutput::builder()
+            .set_container_instance_arns(Some(arns.iter().map(|a| a.to_string()).collect()))
+            .build()
+    })
+}
+
+fn describe_instance(status: &'static str) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
+        DescribeContainerInstancesOutput::builder()
+            .container_instances(
+                ContainerInstance::builder()
+                    .container_instance_arn(CI_ARN)
+                    .ec2_instance_id(INSTANCE_ID)
+                    .status(status)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn update_ok() -> Rule {
+    mock!(aws_sdk_ecs::Client::update_container_instances_state).then_compute_output(|req| {
+        assert_eq!(req.container_instances(), [CI_ARN]);
+        assert_eq!(req.status(), Some(&ContainerInstanceStatus::Draining));
+        UpdateContainerInstancesStateOutput::builder().build()
+    })
+}
+
+/// ListTasks: `running` under desired RUNNING, `stopping` under desired STOPPED.
+fn list_tasks(running: &[&str], stopping: &[&str]) -> Rule {
+    let running: Vec<String> = running.iter().map(|name| task_arn(name)).collect();
+    let stopping: Vec<String> = stopping.iter().map(|name| task_arn(name)).collect();
+    mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(move |req| {
+        assert_eq!(req.container_instance(), Some(CI_ARN));
+        let arns = match req.desired_status() {
+            Some(DesiredStatus::Running) => &running,
+            Some(DesiredStatus::Stopped) => &stopping,
+            other => panic!("unexpected desired status {other:?}"),
+        };
+        ListTasksOutput::builder()
+            .set_task_arns(Some(arns.clone()))
+            .build()
+    })
+}
+
+/// DescribeTasks: `stopped-*` tasks are STOPPED, `job*` tasks are standalone, the others
+/// belong to the service `web`.
+fn describe_tasks() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(|req| {
+        assert!(
+            req.tasks().len() <= 100,
+            "DescribeTasks takes at most 100 ARNs"
+        );
+        let tasks = req
+            .tasks()
+            .iter()
+            .map(|arn| {
+                let name = arn.rsplit('/').next().unwrap();
+                let builder =
+                    Task::builder()
+                        .task_arn(arn)
+                        .last_status(if name.starts_with("stopped") {
+                            "STOPPED"
+                        } else {
+                            "RUNNING"
+                        });
+                if name.starts_with("job") {
+                    builder.group("family:job").build()
+                } else {
+                    builder.group("service:web").build()
+                }
+            })
+            .collect();
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(tasks))
+            .build()
+    })
+}
+
+fn hooks(timeout: i32) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_compute_output(move |req| {
+        assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+        assert_eq!(req.lifecycle_hook_names(), [HOOK]);
+        DescribeLifecycleHooksOutput::builder()
+            .lifecycle_hooks(
+                LifecycleHook::builder()
+                    .heartbeat_timeout(timeout)
+                    .global_timeout(timeout * 100)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn deps_with_hooks(rules: &[&Rule], hooks: &Rule) -> Deps {
+    Deps {
+        ecs: ecs_client(rules),
+        autoscaling: autoscaling_client(&[hooks, &heartbeat_ok()]),
+        config: DrainConfig::default(),
+    }
+}
+
+fn deps(rules: &[&Rule]) -> Deps {
+    deps_with_hooks(rules, &hooks(300))
+}
+
+mod drain;
+mod errors;
+mod heartbeat;
+mod membership;

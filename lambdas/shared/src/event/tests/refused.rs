@@ -1,0 +1,159 @@
+use super::*;
+
+#[test]
+fn refuses_the_sqs_test_notification() {
+    let message = rejected(fixture(SQS_TEST), &DrainConfig::default());
+    assert!(
+        message.contains("`Event`") && message.contains("TEST_NOTIFICATION"),
+        "{message}"
+    );
+}
+
+#[test]
+fn refuses_a_launch_lifecycle_event() {
+    let mut event = fixture(LIFECYCLE);
+    event["detail"]["LifecycleTransition"] = json!("autoscaling:EC2_INSTANCE_LAUNCHING");
+    let message = rejected(event, &DrainConfig::default());
+    assert!(
+        message.contains("`detail.LifecycleTransition`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn refuses_missing_or_bad_fields_naming_them() {
+    for (field, value, named) in [
+        (
+            "LifecycleActionToken",
+            Value::Null,
+            "detail.LifecycleActionToken",
+        ),
+        (
+            "LifecycleActionToken",
+            json!(""),
+            "detail.LifecycleActionToken",
+        ),
+        ("EC2InstanceId", json!("web-1"), "detail.EC2InstanceId"),
+        (
+            "AutoScalingGroupName",
+            json!(7),
+            "detail.AutoScalingGroupName",
+        ),
+        ("LifecycleHookName", Value::Null, "detail.LifecycleHookName"),
+        (
+            "NotificationMetadata",
+            json!("{not json"),
+            "detail.NotificationMetadata",
+        ),
+        (
+            "NotificationMetadata",
+            json!("{\"cluster\": 5}"),
+            "detail.NotificationMetadata.cluster",
+        ),
+        (
+            "NotificationMetadata",
+            json!("{}"),
+            "detail.NotificationMetadata.cluster",
+        ),
+    ] {
+        let mut event = fixture(LIFECYCLE);
+        event["detail"][field] = value;
+        let message = rejected(event, &DrainConfig::default());
+        assert!(
+            message.contains(&format!("`{named}`")),
+            "{field}: {message}"
+        );
+    }
+    let mut event = fixture(LIFECYCLE);
+    event["detail"] = json!([]);
+    assert!(rejected(event, &DrainConfig::default()).contains("`detail`"));
+    let mut event = fixture(LIFECYCLE);
+    event["source"] = json!("my.app");
+    assert!(rejected(event, &DrainConfig::default()).contains("`source`"));
+    let mut event = fixture(LIFECYCLE);
+    event["detail-type"] = json!("EC2 Instance Launch Successful");
+    assert!(rejected(event, &DrainConfig::default()).contains("`detail-type`"));
+    assert!(rejected(json!(null), &DrainConfig::default()).contains("`event`"));
+    let error =
+        DrainInput::parse(&json!({"settings": settings()}), &DrainConfig::default()).unwrap_err();
+    assert!(error.to_string().contains("`event`"));
+}
+
+#[test]
+fn refuses_foreign_groups_and_clusters() {
+    let config = DrainConfig {
+        cluster: Some("other".into()),
+        managed_asg_names: vec!["test-cluster-asg".into()],
+        ..DrainConfig::default()
+    };
+    let message = rejected(fixture(LIFECYCLE), &config);
+    assert!(
+        message.contains("`detail.NotificationMetadata.cluster`"),
+        "{message}"
+    );
+    let config = DrainConfig {
+        managed_asg_names: vec!["another-asg".into()],
+        ..DrainConfig::default()
+    };
+    let message = rejected(fixture(LIFECYCLE), &config);
+    assert!(
+        message.contains("`detail.AutoScalingGroupName`"),
+        "{message}"
+    );
+    let config = configured("arn:aws:ecs:us-west-2:123456789012:cluster/test-cluster");
+    assert_eq!(
+        parse(fixture(LIFECYCLE), &config).unwrap().request.cluster,
+        "test-cluster"
+    );
+}
+
+#[test]
+fn sweeper_events_may_lack_the_token_aws_events_may_not() {
+    let mut event = fixture(LIFECYCLE);
+    event["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("LifecycleActionToken");
+    let message = rejected(event.clone(), &DrainConfig::default());
+    assert!(
+        message.contains("`detail.LifecycleActionToken`"),
+        "{message}"
+    );
+    event["source"] = json!(SWEEPER_SOURCE);
+    let request = parse(event, &DrainConfig::default()).unwrap().request;
+    assert_eq!(
+        request.trigger,
+        action("test-cluster-asg", "ecsTermination", None)
+    );
+}
+
+#[test]
+fn validates_settings_naming_them() {
+    for (key, value) in [
+        ("drain_deadline_seconds", json!("0")),
+        ("drain_deadline_seconds", json!("172801")),
+        ("drain_deadline_seconds", json!("soon")),
+        ("deadline_result", json!("DEFAULT")),
+        ("standalone_tasks", json!("kill")),
+        ("standalone_task_grace_seconds", json!(-1)),
+    ] {
+        let mut settings = settings();
+        settings[key] = value;
+        let error = parse_settings(&settings).unwrap_err();
+        assert_eq!(error.name(), "Misconfigured");
+        assert!(
+            error.to_string().contains(&format!("`settings.{key}`")),
+            "{error}"
+        );
+    }
+    let mut settings = settings();
+    settings.as_object_mut().unwrap().remove("deadline_result");
+    assert!(parse_settings(&settings)
+        .unwrap_err()
+        .to_string()
+        .contains("settings.deadline_result"));
+    assert!(parse_settings(&Value::Null)
+        .unwrap_err()
+        .to_string()
+        .contains("`settings`"));
+}

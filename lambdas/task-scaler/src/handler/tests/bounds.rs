@@ -1,0 +1,97 @@
+use super::*;
+
+#[tokio::test]
+async fn floor_and_ceiling() {
+    let (list, describe, services, update) = (
+        list_rule(3),
+        describe_rule(all_active),
+        service_rule(2),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let floor = scale(&deps, &input(4, 1, None)).await.unwrap();
+    assert_eq!(floor.new_desired_count, 4);
+    assert!(
+        floor.reason.contains("floor min_task_count 4"),
+        "{}",
+        floor.reason
+    );
+
+    let (list, describe, services, update) = (
+        list_rule(20),
+        describe_rule(all_active),
+        service_rule(5),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ceiling = scale(&deps, &input(1, 1, Some(8))).await.unwrap();
+    assert_eq!(ceiling.new_desired_count, 8);
+    assert!(
+        ceiling.reason.contains("ceiling max_task_count 8"),
+        "{}",
+        ceiling.reason
+    );
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn holds_instead_of_lowering_while_an_instance_drains() {
+    // 4 instances, one DRAINING: target 3 - 1 = 2, current 3: hold at 3.
+    fn one_draining(index: usize) -> (&'static str, bool) {
+        if index == 0 {
+            ("DRAINING", true)
+        } else {
+            ("ACTIVE", true)
+        }
+    }
+    let (list, describe, services, update) = (
+        list_rule(4),
+        describe_rule(one_draining),
+        service_rule(3),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    assert_eq!(decision.target_desired_count, 2);
+    assert_eq!(decision.new_desired_count, 3);
+    assert!(!decision.changed);
+    assert!(
+        decision.reason.contains("1 instance(s) draining"),
+        "{}",
+        decision.reason
+    );
+    assert_eq!(update.num_calls(), 0);
+
+    // The same cluster once the instance is gone: the count comes down.
+    let (list, describe, services, update) = (
+        list_rule(3),
+        describe_rule(all_active),
+        service_rule(3),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    assert_eq!(decision.new_desired_count, 2);
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_decides_without_updating() {
+    let (list, describe, services, update) = (
+        list_rule(10),
+        describe_rule(all_active),
+        service_rule(2),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let mut dry = input(2, 1, None);
+    dry.dry_run = true;
+    let decision = scale(&deps, &dry).await.unwrap();
+    assert!(decision.changed && decision.dry_run);
+    assert_eq!(decision.new_desired_count, 9);
+    assert!(
+        decision.to_string().contains("would change (dry run)"),
+        "{decision}"
+    );
+    assert_eq!(update.num_calls(), 0);
+}

@@ -1,0 +1,66 @@
+use super::*;
+
+#[tokio::test]
+async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected() {
+    let (list, describe, services, update) = (
+        list_rule(250),
+        describe_rule(mixed),
+        service_rule(100),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+
+    let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
+
+    assert_eq!(list.num_calls(), 3);
+    assert_eq!(describe.num_calls(), 3);
+    assert_eq!(
+        decision.instances,
+        InstanceCounts {
+            registered: 250,
+            usable: 234,
+            draining: 10,
+            disconnected: 5,
+            stale_draining: 0,
+            outside_asg: 0,
+            other: 1
+        }
+    );
+    // 234 usable - 1 = 233 is above the current 100: raising is allowed while draining.
+    assert_eq!(decision.target_desired_count, 233);
+    assert_eq!(decision.new_desired_count, 233);
+    assert!(decision.changed);
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_5000_instance_cluster_is_read_completely() {
+    let (list, describe, services, update) = (
+        list_rule(5000),
+        describe_rule(all_active),
+        service_rule(4999),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
+    assert_eq!(list.num_calls(), 50);
+    assert_eq!(describe.num_calls(), 50);
+    assert_eq!(decision.instances.usable, 5000);
+    assert!(!decision.changed);
+    assert_eq!(update.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn no_update_when_the_count_already_matches() {
+    let (list, describe, services, update) = (
+        list_rule(3),
+        describe_rule(all_active),
+        service_rule(2),
+        update_rule(),
+    );
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    assert!(!decision.changed);
+    assert_eq!(decision.reason, "desired count already matches");
+    assert_eq!(update.num_calls(), 0);
+}

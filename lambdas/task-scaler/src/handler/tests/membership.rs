@@ -1,0 +1,115 @@
+use super::*;
+
+#[tokio::test]
+async fn only_instances_in_service_in_the_asg_count() {
+    let (list, describe, services, update) = (
+        list_rule(5),
+        describe_rule(all_active),
+        service_rule(2),
+        update_rule(),
+    );
+    let asg = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
+        let instance = |index: usize, state: LifecycleState| {
+            Instance::builder()
+                .instance_id(ec2_id(index))
+                .lifecycle_state(state)
+                .build()
+        };
+        DescribeAutoScalingGroupsOutput::builder()
+            .auto_scaling_groups(
+                AutoScalingGroup::builder()
+                    .auto_scaling_group_name("asg")
+                    .instances(instance(0, LifecycleState::InService))
+                    .instances(instance(1, LifecycleState::InService))
+                    .instances(instance(2, LifecycleState::InService))
+                    .instances(instance(3, LifecycleState::TerminatingWait))
+                    .build(),
+            )
+            .build()
+    });
+    let deps = make_deps(&[&list, &describe, &services, &update], &[&asg]);
+    let mut with_asg = input(1, 1, None);
+    with_asg.asg_name = Some("asg".into());
+    let decision = scale(&deps, &with_asg).await.unwrap();
+    assert_eq!(decision.instances.usable, 3);
+    assert_eq!(decision.instances.outside_asg, 2);
+    assert_eq!(decision.new_desired_count, 2);
+    assert_eq!(asg.num_calls(), 1);
+
+    let missing = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
+    let deps = make_deps(&[&list, &describe, &services, &update], &[&missing]);
+    let error = scale(&deps, &with_asg).await.unwrap_err();
+    assert_eq!(error.name(), "ResourceNotFound");
+    assert!(error.to_string().contains("asg"), "{error}");
+}
+
+/// 5 instances: 0 DRAINING with a disconnected agent (stopped or gone), 1 DRAINING but no
+/// longer in the group, 2 DRAINING in Terminating:Wait (a real drain), 3 and 4 ACTIVE.
+fn stale(index: usize) -> (&'static str, bool) {
+    match index {
+        0 => ("DRAINING", false),
+        1 | 2 => ("DRAINING", true),
+        _ => ("ACTIVE", true),
+    }
+}
+
+#[tokio::test]
+async fn stale_draining_records_never_hold_the_count_up() {
+    let group = |with_real_drain: bool| {
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
+            let instance = |index: usize, state: LifecycleState| {
+                Instance::builder()
+                    .instance_id(ec2_id(index))
+                    .lifecycle_state(state)
+                    .build()
+            };
+            let mut group = AutoScalingGroup::builder()
+                .auto_scaling_group_name("asg")
+                .instances(instance(0, LifecycleState::Terminated))
+                .instances(instance(3, LifecycleState::InService))
+                .instances(instance(4, LifecycleState::InService));
+            if with_real_drain {
+                group = group.instances(instance(2, LifecycleState::TerminatingWait));
+            }
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(group.build())
+                .build()
+        })
+    };
+    let mut with_asg = input(1, 1, None);
+    with_asg.asg_name = Some("asg".into());
+
+    // Instance 2 is still being drained: the hold applies.
+    let (list, describe, services, update) = (
+        list_rule(5),
+        describe_rule(stale),
+        service_rule(3),
+        update_rule(),
+    );
+    let asg = group(true);
+    let deps = make_deps(&[&list, &describe, &services, &update], &[&asg]);
+    let decision = scale(&deps, &with_asg).await.unwrap();
+    assert_eq!(decision.instances.draining, 1);
+    assert_eq!(decision.instances.stale_draining, 2);
+    assert_eq!(decision.new_desired_count, 3, "{decision}");
+
+    // Instance 2 has left too: only stale records remain, the count is lowered.
+    let asg = group(false);
+    let deps = make_deps(&[&list, &describe, &services, &update], &[&asg]);
+    let decision = scale(&deps, &with_asg).await.unwrap();
+    assert_eq!(decision.instances.draining, 0);
+    assert_eq!(decision.instances.stale_draining, 3);
+    assert_eq!(decision.new_desired_count, 1, "{decision}");
+    assert!(
+        decision.to_string().contains("stale draining 3"),
+        "{decision}"
+    );
+    assert_eq!(update.num_calls(), 1);
+
+    // Without an ASG, a disconnected DRAINING record is still stale.
+    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    assert_eq!(decision.instances.stale_draining, 1);
+    assert_eq!(decision.instances.draining, 2);
+}

@@ -1,0 +1,128 @@
+use super::*;
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance};
+use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
+use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
+use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+use aws_sdk_ecs::types::{Failure, Service};
+use aws_smithy_mocks::{mock, Rule};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use sta_shared::testing::{autoscaling_client, ecs_client};
+
+const PAGE: usize = 100;
+
+fn arn(index: usize) -> String {
+    format!("arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci{index:05}")
+}
+
+fn index_of(arn: &str) -> usize {
+    arn.rsplit("ci").next().unwrap().parse().unwrap()
+}
+
+fn ec2_id(index: usize) -> String {
+    format!("i-{index:017x}")
+}
+
+/// ListContainerInstances over `total` instances, `PAGE` a page, as ECS pages them.
+fn list_rule(total: usize) -> Rule {
+    mock!(aws_sdk_ecs::Client::list_container_instances).then_compute_output(move |req| {
+        assert_eq!(req.cluster(), Some("test-cluster"));
+        let start: usize = req.next_token().map_or(0, |token| token.parse().unwrap());
+        let end = (start + PAGE).min(total);
+        ListContainerInstancesOutput::builder()
+            .set_container_instance_arns(Some((start..end).map(arn).collect()))
+            .set_next_token((end < total).then(|| end.to_string()))
+            .build()
+    })
+}
+
+/// DescribeContainerInstances, rejecting more than 100 ARNs as ECS does; `status_of`
+/// gives each instance's (status, agent connected).
+fn describe_rule(status_of: fn(usize) -> (&'static str, bool)) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(move |req| {
+        let arns = req.container_instances();
+        assert!(
+            arns.len() <= 100,
+            "DescribeContainerInstances takes at most 100 ARNs"
+        );
+        let instances = arns
+            .iter()
+            .map(|arn| {
+                let index = index_of(arn);
+                let (status, connected) = status_of(index);
+                aws_sdk_ecs::types::ContainerInstance::builder()
+                    .container_instance_arn(arn)
+                    .ec2_instance_id(ec2_id(index))
+                    .status(status)
+                    .agent_connected(connected)
+                    .build()
+            })
+            .collect();
+        DescribeContainerInstancesOutput::builder()
+            .set_container_instances(Some(instances))
+            .build()
+    })
+}
+
+fn service_rule(desired: i32) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_services).then_output(move || {
+        DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .service_name("web")
+                    .status("ACTIVE")
+                    .desired_count(desired)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn update_rule() -> Rule {
+    mock!(aws_sdk_ecs::Client::update_service).then_compute_output(|req| {
+        assert_eq!(req.cluster(), Some("test-cluster"));
+        assert_eq!(req.service(), Some("web"));
+        UpdateServiceOutput::builder().build()
+    })
+}
+
+fn make_deps(ecs_rules: &[&Rule], asg_rules: &[&Rule]) -> Deps {
+    Deps {
+        ecs: ecs_client(ecs_rules),
+        autoscaling: autoscaling_client(asg_rules),
+    }
+}
+
+fn input(min: u64, n: u64, max: Option<u64>) -> ScalerInput {
+    ScalerInput {
+        cluster_name: "test-cluster".into(),
+        service_name: "web".into(),
+        min_task_count: min,
+        n_count: n,
+        max_task_count: max,
+        dry_run: false,
+        asg_name: None,
+    }
+}
+
+fn all_active(_: usize) -> (&'static str, bool) {
+    ("ACTIVE", true)
+}
+
+/// 250 instances: 10 DRAINING, 5 with a disconnected agent, 1 REGISTERING.
+fn mixed(index: usize) -> (&'static str, bool) {
+    match index {
+        0..10 => ("DRAINING", true),
+        10..15 => ("ACTIVE", false),
+        15 => ("REGISTERING", false),
+        _ => ("ACTIVE", true),
+    }
+}
+
+mod bounds;
+mod counts;
+mod errors;
+mod membership;
