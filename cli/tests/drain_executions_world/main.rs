@@ -131,10 +131,15 @@ fn drain_definition() -> Value {
 
 /// A state machine with the drain's state names whose CheckDrained always fails.
 async fn drain_machine(client: &aws_sdk_sfn::Client) -> String {
+    create_machine(client, "drain", &drain_definition()).await
+}
+
+/// CreateStateMachine: the new machine's ARN.
+async fn create_machine(client: &aws_sdk_sfn::Client, name: &str, definition: &Value) -> String {
     client
         .create_state_machine()
-        .name("drain")
-        .definition(drain_definition().to_string())
+        .name(name)
+        .definition(definition.to_string())
         .role_arn("arn:aws:iam::123456789012:role/drain")
         .send()
         .await

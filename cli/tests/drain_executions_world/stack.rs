@@ -174,16 +174,7 @@ async fn failing_at_completion(client: &aws_sdk_sfn::Client, cause: &str) -> Str
             "CompleteLifecycleAction": {"Type": "Fail", "Error": "Retryable", "Cause": cause}
         }
     });
-    client
-        .create_state_machine()
-        .name("pictured")
-        .definition(definition.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/drain")
-        .send()
-        .await
-        .expect("CreateStateMachine")
-        .state_machine_arn()
-        .to_string()
+    create_machine(client, "pictured", &definition).await
 }
 
 /// `ecs-sta show ARN --svg FILE`: the text names where and why it failed, the chart and the

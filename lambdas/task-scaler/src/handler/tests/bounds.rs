@@ -2,12 +2,7 @@ use super::*;
 
 #[tokio::test]
 async fn floor_and_ceiling() {
-    let (list, describe, services, update) = (
-        list_rule(3),
-        describe_rule(all_active),
-        service_rule(2),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(3, all_active, 2);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
     let floor = scale(&deps, &input(4, 1, None)).await.unwrap();
     assert_eq!(floor.new_desired_count, 4);
@@ -17,12 +12,7 @@ async fn floor_and_ceiling() {
         floor.reason
     );
 
-    let (list, describe, services, update) = (
-        list_rule(20),
-        describe_rule(all_active),
-        service_rule(5),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(20, all_active, 5);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
     let ceiling = scale(&deps, &input(1, 1, Some(8))).await.unwrap();
     assert_eq!(ceiling.new_desired_count, 8);
@@ -44,12 +34,7 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
             ("ACTIVE", true)
         }
     }
-    let (list, describe, services, update) = (
-        list_rule(4),
-        describe_rule(one_draining),
-        service_rule(3),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(4, one_draining, 3);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
     let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
     assert_eq!(decision.target_desired_count, 2);
@@ -63,12 +48,7 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
     assert_eq!(update.num_calls(), 0);
 
     // The same cluster once the instance is gone: the count comes down.
-    let (list, describe, services, update) = (
-        list_rule(3),
-        describe_rule(all_active),
-        service_rule(3),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(3, all_active, 3);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
     let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
     assert_eq!(decision.new_desired_count, 2);
@@ -77,12 +57,7 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
 
 #[tokio::test]
 async fn dry_run_decides_without_updating() {
-    let (list, describe, services, update) = (
-        list_rule(10),
-        describe_rule(all_active),
-        service_rule(2),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(10, all_active, 2);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
     let mut dry = input(2, 1, None);
     dry.dry_run = true;

@@ -2,12 +2,7 @@ use super::*;
 
 #[tokio::test]
 async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected() {
-    let (list, describe, services, update) = (
-        list_rule(250),
-        describe_rule(mixed),
-        service_rule(100),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(250, mixed, 100);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
 
     let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
@@ -35,12 +30,7 @@ async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected()
 
 #[tokio::test]
 async fn a_5000_instance_cluster_is_read_completely() {
-    let (list, describe, services, update) = (
-        list_rule(5000),
-        describe_rule(all_active),
-        service_rule(4999),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(5000, all_active, 4999);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
     let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
     assert_eq!(list.num_calls(), 50);
@@ -52,12 +42,7 @@ async fn a_5000_instance_cluster_is_read_completely() {
 
 #[tokio::test]
 async fn no_update_when_the_count_already_matches() {
-    let (list, describe, services, update) = (
-        list_rule(3),
-        describe_rule(all_active),
-        service_rule(2),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(3, all_active, 2);
     let deps = make_deps(&[&list, &describe, &services, &update], &[]);
     let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
     assert!(!decision.changed);

@@ -2,12 +2,7 @@ use super::*;
 
 #[tokio::test]
 async fn only_instances_in_service_in_the_asg_count() {
-    let (list, describe, services, update) = (
-        list_rule(5),
-        describe_rule(all_active),
-        service_rule(2),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(5, all_active, 2);
     let asg = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
         let instance = |index: usize, state: LifecycleState| {
             Instance::builder()
@@ -81,12 +76,7 @@ async fn stale_draining_records_never_hold_the_count_up() {
     with_asg.asg_name = Some("asg".into());
 
     // Instance 2 is still being drained: the hold applies.
-    let (list, describe, services, update) = (
-        list_rule(5),
-        describe_rule(stale),
-        service_rule(3),
-        update_rule(),
-    );
+    let (list, describe, services, update) = cluster(5, stale, 3);
     let asg = group(true);
     let deps = make_deps(&[&list, &describe, &services, &update], &[&asg]);
     let decision = scale(&deps, &with_asg).await.unwrap();

@@ -89,6 +89,22 @@ fn update_rule() -> Rule {
     })
 }
 
+/// The ECS rules of a cluster of `total` instances (each one's status from `status_of`) and a
+/// service at `desired`: ListContainerInstances, DescribeContainerInstances, DescribeServices,
+/// UpdateService.
+fn cluster(
+    total: usize,
+    status_of: fn(usize) -> (&'static str, bool),
+    desired: i32,
+) -> (Rule, Rule, Rule, Rule) {
+    (
+        list_rule(total),
+        describe_rule(status_of),
+        service_rule(desired),
+        update_rule(),
+    )
+}
+
 fn make_deps(ecs_rules: &[&Rule], asg_rules: &[&Rule]) -> Deps {
     Deps {
         ecs: ecs_client(ecs_rules),
