@@ -180,23 +180,17 @@ pub async fn timeline(
     progress: Progress<'_>,
 ) -> Result<Timeline, CliError> {
     let mut events = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let page = client
-            .get_execution_history()
-            .execution_arn(execution_arn)
-            .max_results(PAGE_SIZE)
-            .include_execution_data(true)
-            .set_next_token(next_token.take())
-            .send()
-            .await
-            .map_err(|error| CliError::aws("GetExecutionHistory", error))?;
+    let mut pages = client
+        .get_execution_history()
+        .execution_arn(execution_arn)
+        .max_results(PAGE_SIZE)
+        .include_execution_data(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| CliError::aws("GetExecutionHistory", error))?;
         events.extend_from_slice(page.events());
         progress(&format!("reading history: {} events", events.len()));
-        match page.next_token() {
-            Some(token) => next_token = Some(token.to_string()),
-            None => break,
-        }
     }
     Ok(from_events(execution_arn, &events, now))
 }

@@ -155,6 +155,14 @@ CASES = [
         journey=True,
     ),
     Case(
+        "lost-event-scheduled",
+        "the lifecycle event lost, found by the stack's own sweeper schedule (every minute, within the scheduler's "
+        "minute) up to 120 s into the wait; the drain outlasts the 180 s heartbeat timeout",
+        "lost_event_scheduled_sweep.json",
+        journey=True,
+        long=True,  # minutes: the sweeps and the drain run in real time
+    ),
+    Case(
         "duplicate-late",
         "the event delivered again after the first execution finished",
         "duplicate_after_finish.json",
