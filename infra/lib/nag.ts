@@ -1,4 +1,5 @@
 import { CfnResource, Validations } from 'aws-cdk-lib';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { IConstruct } from 'constructs';
 
 /**
@@ -21,33 +22,11 @@ export function acknowledge(construct: IConstruct, id: string, reason: string): 
 }
 
 /**
- * A resolved CloudFormation value as cdk-nag prints it in a finding ID
- * (`Fn::Join` joined, `Ref` as `<Name>`, `Fn::GetAtt` as `<Name.Attr>`), so that a
- * wildcard can be acknowledged by its exact finding.
+ * A resolved CloudFormation value as cdk-nag prints it in a finding ID (`Fn::Join` joined,
+ * `Ref` as `<Name>`, `Fn::GetAtt` as `<Name.Attr>`), so that a wildcard can be acknowledged by
+ * its exact finding: cdk-nag 3 matches acknowledged IDs exactly (no `appliesTo` regex), so the
+ * ID is made by cdk-nag's own function, the one its IAM rules name their findings with.
  */
 export function flattenForNag(value: unknown): string {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{/g, '<').replace(/\}/g, '>');
-  }
-  if (value && typeof value === 'object') {
-    const v = value as Record<string, unknown>;
-    if (Array.isArray(v['Fn::Join'])) {
-      const [delimiter, items] = v['Fn::Join'] as [string, unknown[]];
-      return items.map(flattenForNag).join(delimiter);
-    }
-    if (v['Fn::Sub'] !== undefined) {
-      return flattenForNag(v['Fn::Sub']);
-    }
-    if (Array.isArray(v['Fn::GetAtt'])) {
-      const [resource, attribute] = v['Fn::GetAtt'] as [unknown, unknown];
-      return `<${flattenForNag(resource)}.${flattenForNag(attribute)}>`;
-    }
-    if (v['Fn::ImportValue'] !== undefined) {
-      return flattenForNag(v['Fn::ImportValue']);
-    }
-    if (v.Ref !== undefined) {
-      return `<${flattenForNag(v.Ref)}>`;
-    }
-  }
-  return JSON.stringify(value);
+  return flattenCfnReference(value);
 }
