@@ -6,11 +6,6 @@
 //! (a duplicate event, a retry, a redrive) or has expired: that is success, reported as
 //! `already_completed`, so duplicates and redrives end well instead of retrying forever.
 
-use aws_sdk_autoscaling::config::http::HttpResponse;
-use aws_sdk_autoscaling::error::SdkError;
-use aws_sdk_autoscaling::operation::complete_lifecycle_action::{
-    CompleteLifecycleActionError, CompleteLifecycleActionOutput,
-};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -138,17 +133,8 @@ async fn complete_action(
     result: LifecycleResult,
 ) -> Result<CompletionOutcome, StepError> {
     let (asg, hook) = (&action.asg_name, &action.hook_name);
-    let sent = match &action.token {
-        Some(token) => {
-            deps.autoscaling
-                .complete_lifecycle_action()
-                .auto_scaling_group_name(asg)
-                .lifecycle_hook_name(hook)
-                .lifecycle_action_token(token)
-                .lifecycle_action_result(result.as_str())
-                .send()
-                .await
-        }
+    let instance_id = match &action.token {
+        Some(_) => None,
         None => {
             if action_superseded(
                 &deps.autoscaling,
@@ -163,9 +149,19 @@ async fn complete_action(
                 );
                 return Ok(CompletionOutcome::AlreadyCompleted);
             }
-            complete_by_instance(deps, asg, hook, &request.instance_id, result).await
+            Some(request.instance_id.clone())
         }
     };
+    let sent = deps
+        .autoscaling
+        .complete_lifecycle_action()
+        .auto_scaling_group_name(asg)
+        .lifecycle_hook_name(hook)
+        .set_lifecycle_action_token(action.token.clone())
+        .set_instance_id(instance_id)
+        .lifecycle_action_result(result.as_str())
+        .send()
+        .await;
     match sent {
         Ok(_) => Ok(CompletionOutcome::Completed),
         Err(error) if is_no_active_lifecycle_action(&error) => {
@@ -173,23 +169,6 @@ async fn complete_action(
         }
         Err(error) => Err(autoscaling_error(asg, "CompleteLifecycleAction", error)),
     }
-}
-
-async fn complete_by_instance(
-    deps: &Deps,
-    asg: &str,
-    hook: &str,
-    instance_id: &str,
-    result: LifecycleResult,
-) -> Result<CompleteLifecycleActionOutput, SdkError<CompleteLifecycleActionError, HttpResponse>> {
-    deps.autoscaling
-        .complete_lifecycle_action()
-        .auto_scaling_group_name(asg)
-        .lifecycle_hook_name(hook)
-        .instance_id(instance_id)
-        .lifecycle_action_result(result.as_str())
-        .send()
-        .await
 }
 
 #[cfg(test)]

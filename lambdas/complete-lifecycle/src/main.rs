@@ -1,5 +1,5 @@
 use complete_lifecycle::{handler, Deps};
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -8,9 +8,5 @@ async fn main() -> Result<(), Error> {
     let deps = Deps {
         autoscaling: clients.autoscaling,
     };
-    let deps = &deps;
-    run(service_fn(move |event| async move {
-        handler(deps, event).await
-    }))
-    .await
+    sta_shared::serve(deps, handler).await
 }

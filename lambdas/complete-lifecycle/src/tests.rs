@@ -19,6 +19,32 @@ fn drained() -> DrainState {
     state
 }
 
+/// Drained, for a lifecycle action the sweeper found (no token).
+fn swept() -> DrainState {
+    let mut state = drained();
+    drop_token(&mut state.request);
+    state
+}
+
+/// What completing `state` at `now` reported, Auto Scaling answering from `rules`.
+async fn completed(rules: &[&Rule], state: DrainState, now: DateTime<Utc>) -> Completion {
+    let state = complete(&deps(rules), state, now).await.unwrap();
+    state.report.completion.expect("a completion")
+}
+
+/// The error of completing a drained instance, CompleteLifecycleAction answering `rule`.
+async fn failure(rule: &Rule) -> StepError {
+    complete(&deps(&[rule]), drained(), at(50))
+        .await
+        .unwrap_err()
+}
+
+/// CompleteLifecycleAction answered with `code` and `message`.
+fn refused(status: u16, code: &'static str, message: &'static str) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
+        .then_http_response(move || query_error(status, code, message))
+}
+
 fn by_token(result: &'static str) -> Rule {
     mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
         .match_requests(|req| req.lifecycle_action_token().is_some())
@@ -38,16 +64,25 @@ fn no_active(kind: &'static str) -> Rule {
     } else {
         "No active Lifecycle Action found with instance ID i-1234567890abcdef0"
     };
+    refused(400, "ValidationError", message)
+}
+
+/// CompleteLifecycleAction by instance id (no token), answered with success.
+fn by_instance() -> Rule {
     mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
-        .then_http_response(move || query_error(400, "ValidationError", message))
+        .match_requests(|req| req.instance_id().is_some())
+        .then_compute_output(|req| {
+            assert_eq!(req.instance_id(), Some(INSTANCE_ID));
+            assert_eq!(req.lifecycle_action_token(), None);
+            CompleteLifecycleActionOutput::builder().build()
+        })
 }
 
 #[tokio::test]
 async fn completes_a_drained_instance_with_continue() {
     let rule = by_token("CONTINUE");
-    let state = complete(&deps(&[&rule]), drained(), at(50)).await.unwrap();
+    let completion = completed(&[&rule], drained(), at(50)).await;
     assert_eq!(rule.num_calls(), 1);
-    let completion = state.report.completion.unwrap();
     assert_eq!(completion.outcome, CompletionOutcome::Completed);
     assert_eq!(completion.result, Some(LifecycleResult::Continue));
     assert_eq!(completion.at, at(50));
@@ -70,11 +105,8 @@ async fn completes_with_the_configured_result_after_the_deadline() {
 #[tokio::test]
 async fn an_action_already_completed_or_expired_is_success() {
     let first = no_active("token");
-    let state = complete(&deps(&[&first]), drained(), at(50)).await.unwrap();
-    assert_eq!(
-        state.report.completion.unwrap().outcome,
-        CompletionOutcome::AlreadyCompleted
-    );
+    let completion = completed(&[&first], drained(), at(50)).await;
+    assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
     assert_eq!(first.num_calls(), 1);
 }
 
@@ -82,17 +114,9 @@ async fn an_action_already_completed_or_expired_is_success() {
 async fn a_stale_token_never_completes_the_instances_newer_action() {
     // The instance was reused (warm pool) and has a newer action: AWS knows the instance
     // but not our token. Completing by instance id would complete the newer action.
-    let first = no_active("token");
-    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
-        .match_requests(|req| req.instance_id().is_some())
-        .then_output(|| CompleteLifecycleActionOutput::builder().build());
-    let state = complete(&deps(&[&first, &by_instance]), drained(), at(50))
-        .await
-        .unwrap();
-    assert_eq!(
-        state.report.completion.unwrap().outcome,
-        CompletionOutcome::AlreadyCompleted
-    );
+    let (first, by_instance) = (no_active("token"), by_instance());
+    let completion = completed(&[&first, &by_instance], drained(), at(50)).await;
+    assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
     assert_eq!(by_instance.num_calls(), 0);
 }
 
@@ -112,11 +136,8 @@ async fn a_spot_drain_has_nothing_to_complete() {
     let rule = by_token("CONTINUE");
     let mut state = drained();
     state.request.trigger = sta_shared::state::Trigger::SpotInterruption;
-    let state = complete(&deps(&[&rule]), state, at(50)).await.unwrap();
-    assert_eq!(
-        state.report.completion.unwrap().outcome,
-        CompletionOutcome::NotApplicable
-    );
+    let completion = completed(&[&rule], state, at(50)).await;
+    assert_eq!(completion.outcome, CompletionOutcome::NotApplicable);
     assert_eq!(rule.num_calls(), 0);
 }
 
@@ -139,48 +160,22 @@ async fn a_stale_sweeper_request_never_completes_a_newer_action() {
         at(600),
         ScalingActivityStatusCode::MidLifecycleAction,
     )]);
-    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
-        .then_output(|| CompleteLifecycleActionOutput::builder().build());
-    let mut state = drained();
-    drop_token(&mut state.request);
-    let state = complete(&deps(&[&newer, &by_instance]), state, at(700))
-        .await
-        .unwrap();
-    assert_eq!(
-        state.report.completion.unwrap().outcome,
-        CompletionOutcome::AlreadyCompleted
-    );
+    let by_instance = by_instance();
+    let completion = completed(&[&newer, &by_instance], swept(), at(700)).await;
+    assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
     assert_eq!(by_instance.num_calls(), 0);
 }
 
 #[tokio::test]
 async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
-    let by_instance = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
-        .then_compute_output(|req| {
-            assert_eq!(req.instance_id(), Some(INSTANCE_ID));
-            assert_eq!(req.lifecycle_action_token(), None);
-            CompleteLifecycleActionOutput::builder().build()
-        });
-    let mut state = drained();
-    drop_token(&mut state.request);
-    let state = complete(&deps(&[&current(), &by_instance]), state, at(50))
-        .await
-        .unwrap();
-    assert_eq!(
-        state.report.completion.unwrap().outcome,
-        CompletionOutcome::Completed
-    );
+    let by_instance = by_instance();
+    let completion = completed(&[&current(), &by_instance], swept(), at(50)).await;
+    assert_eq!(completion.outcome, CompletionOutcome::Completed);
+    assert_eq!(by_instance.num_calls(), 1);
 
     let gone = no_active("instance");
-    let mut state = drained();
-    drop_token(&mut state.request);
-    let state = complete(&deps(&[&current(), &gone]), state, at(50))
-        .await
-        .unwrap();
-    assert_eq!(
-        state.report.completion.unwrap().outcome,
-        CompletionOutcome::AlreadyCompleted
-    );
+    let completion = completed(&[&current(), &gone], swept(), at(50)).await;
+    assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
     assert_eq!(gone.num_calls(), 1);
 
     // A lifecycle action without its hook cannot be completed: refused as it is read.
@@ -189,8 +184,7 @@ async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
         .as_object_mut()
         .unwrap()
         .remove("hook_name");
-    let event = LambdaEvent::new(state, lambda_runtime::Context::default());
-    let error = handler(&deps(&[]), event).await.unwrap_err();
+    let error = handler(&deps(&[]), invocation(state)).await.unwrap_err();
     assert_eq!(error.name(), "InvalidEvent");
     assert!(error.to_string().contains("`request.trigger.hook_name`"));
 }
@@ -208,11 +202,7 @@ async fn errors_map_to_stable_names() {
             "AwsRequestFailed",
         ),
     ] {
-        let rule = mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action)
-            .then_http_response(move || query_error(status, code, message));
-        let error = complete(&deps(&[&rule]), drained(), at(50))
-            .await
-            .unwrap_err();
+        let error = failure(&refused(status, code, message)).await;
         assert_eq!(error.name(), name, "{error}");
         assert!(
             error.to_string().contains("CompleteLifecycleAction"),
@@ -223,17 +213,12 @@ async fn errors_map_to_stable_names() {
 
 #[tokio::test]
 async fn a_deleted_group_fails_the_drain_naming_it() {
-    let rule =
-        mock!(aws_sdk_autoscaling::Client::complete_lifecycle_action).then_http_response(|| {
-            query_error(
-                400,
-                "ValidationError",
-                "AutoScalingGroup name not found - AutoScalingGroup test-cluster-asg not found",
-            )
-        });
-    let error = complete(&deps(&[&rule]), drained(), at(50))
-        .await
-        .unwrap_err();
+    let error = failure(&refused(
+        400,
+        "ValidationError",
+        "AutoScalingGroup name not found - AutoScalingGroup test-cluster-asg not found",
+    ))
+    .await;
     assert_eq!(error.name(), "ResourceNotFound");
     assert!(error.to_string().contains("test-cluster-asg"), "{error}");
     assert!(error.to_string().contains("deleted"), "{error}");
@@ -244,10 +229,7 @@ async fn the_handler_refuses_a_malformed_state() {
     let rule = by_token("CONTINUE");
     let error = handler(
         &deps(&[&rule]),
-        LambdaEvent::new(
-            serde_json::json!({"status": "drained"}),
-            lambda_runtime::Context::default(),
-        ),
+        invocation(serde_json::json!({"status": "drained"})),
     )
     .await
     .unwrap_err();

@@ -1,5 +1,5 @@
 use deregister_lb::{handler, Deps};
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::Error;
 use sta_shared::config::DrainConfig;
 
 #[tokio::main]
@@ -14,9 +14,5 @@ async fn main() -> Result<(), Error> {
         elbv2: clients.elbv2,
         config,
     };
-    let deps = &deps;
-    run(service_fn(move |event| async move {
-        handler(deps, event).await
-    }))
-    .await
+    sta_shared::serve(deps, handler).await
 }

@@ -1,5 +1,5 @@
 use drain_ecs::{handler, Deps};
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::Error;
 use sta_shared::config::DrainConfig;
 
 #[tokio::main]
@@ -12,9 +12,5 @@ async fn main() -> Result<(), Error> {
         autoscaling: clients.autoscaling,
         config,
     };
-    let deps = &deps;
-    run(service_fn(move |event| async move {
-        handler(deps, event).await
-    }))
-    .await
+    sta_shared::serve(deps, handler).await
 }

@@ -22,8 +22,29 @@ pub mod wait;
 
 pub use clients::Clients;
 pub use error::StepError;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use serde_json::Value;
 
 /// Sets up JSON-friendly tracing the way the Lambda runtime expects. Call once in `main`.
 pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// Runs a Lambda's `handler` until the runtime stops, every invocation borrowing the same
+/// `deps` (clients and configuration, built once per execution environment).
+pub async fn serve<D, O>(
+    deps: D,
+    handler: impl AsyncFn(&D, LambdaEvent<Value>) -> Result<O, StepError>,
+) -> Result<(), lambda_runtime::Error>
+where
+    O: Serialize,
+{
+    let (deps, handler) = (&deps, &handler);
+    // Boxed: the runtime's future nests each invocation's, deeper than the compiler lays
+    // out in one piece.
+    Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
+        move |event| async move { handler(deps, event).await },
+    )))
+    .await
 }

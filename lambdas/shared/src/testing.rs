@@ -50,6 +50,11 @@ pub fn step_input(event: Value) -> Value {
     })
 }
 
+/// An invocation of a Lambda's handler with `payload`.
+pub fn invocation(payload: Value) -> lambda_runtime::LambdaEvent<Value> {
+    lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default())
+}
+
 /// The event time of the fixtures.
 pub fn event_time() -> DateTime<Utc> {
     "2026-11-27T00:00:00Z".parse().expect("a time")

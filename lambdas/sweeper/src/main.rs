@@ -1,4 +1,4 @@
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::Error;
 use sweeper::{handler, Deps, SweeperConfig};
 
 #[tokio::main]
@@ -11,9 +11,5 @@ async fn main() -> Result<(), Error> {
         sfn: aws_sdk_sfn::Client::new(&aws),
         config,
     };
-    let deps = &deps;
-    run(service_fn(move |event| async move {
-        handler(deps, event).await
-    }))
-    .await
+    sta_shared::serve(deps, handler).await
 }

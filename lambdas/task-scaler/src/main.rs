@@ -1,4 +1,4 @@
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::Error;
 use task_scaler::{handler, Deps};
 
 #[tokio::main]
@@ -9,9 +9,5 @@ async fn main() -> Result<(), Error> {
         ecs: clients.ecs,
         autoscaling: clients.autoscaling,
     };
-    let deps = &deps;
-    run(service_fn(move |event| async move {
-        handler(deps, event).await
-    }))
-    .await
+    sta_shared::serve(deps, handler).await
 }

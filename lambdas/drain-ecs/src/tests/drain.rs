@@ -2,20 +2,16 @@ use super::*;
 
 #[tokio::test]
 async fn sets_an_active_instance_draining_and_records_its_tasks() {
-    let (list, describe, update) = (
-        list_instances(&[CI_ARN]),
-        describe_instance("ACTIVE"),
-        update_ok(),
-    );
+    let ci = Instance::registered("ACTIVE");
     let (tasks, describe_t) = (
         list_tasks(&["web-1", "job-1"], &["web-0", "stopped-1"]),
         describe_tasks(),
     );
-    let deps = deps(&[&list, &describe, &update, &tasks, &describe_t]);
+    let deps = deps(&ci.and(&[&tasks, &describe_t]));
 
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
 
-    assert_eq!(update.num_calls(), 1);
+    assert_eq!(ci.update.num_calls(), 1);
     assert_eq!(tasks.num_calls(), 2);
     assert_eq!(state.container_instance_arn.as_deref(), Some(CI_ARN));
     let recorded: Vec<_> = state

@@ -35,10 +35,12 @@ async fn errors_map_to_stable_names() {
         assert_eq!(error.name(), name, "{error}");
         assert!(error.to_string().contains(text), "{error}");
     }
-    let (list, describe) = (list_instances(&[CI_ARN]), describe_instance("ACTIVE"));
-    let throttled = mock!(aws_sdk_ecs::Client::update_container_instances_state)
-        .then_http_response(|| json_error(400, "ThrottlingException"));
-    let deps = deps(&[&list, &describe, &throttled]);
+    let throttled = Instance {
+        update: mock!(aws_sdk_ecs::Client::update_container_instances_state)
+            .then_http_response(|| json_error(400, "ThrottlingException")),
+        ..Instance::registered("ACTIVE")
+    };
+    let deps = deps(&throttled.and(&[]));
     assert_eq!(
         drain(&deps, lifecycle_input(), at(1))
             .await
@@ -50,8 +52,8 @@ async fn errors_map_to_stable_names() {
 
 #[tokio::test]
 async fn the_handler_refuses_bad_events_without_calling_aws() {
-    let list = list_instances(&[CI_ARN]);
-    let deps = deps(&[&list]);
+    let ci = Instance::registered("ACTIVE");
+    let deps = deps(&ci.and(&[]));
     let sqs_test: Value = serde_json::from_str(include_str!(
         "../../../../tests/fixtures/sqs-test-notification.json"
     ))
@@ -61,58 +63,35 @@ async fn the_handler_refuses_bad_events_without_calling_aws() {
         serde_json::json!({"detail-type": "x"}),
         Value::Null,
     ] {
-        let error = handler(
-            &deps,
-            LambdaEvent::new(step_input(event), lambda_runtime::Context::default()),
-        )
-        .await
-        .unwrap_err();
+        let error = handle(&deps, event).await.unwrap_err();
         assert_eq!(error.name(), "InvalidEvent", "{error}");
     }
-    assert_eq!(list.num_calls(), 0);
+    assert_eq!(ci.list.num_calls(), 0);
 }
 
 #[tokio::test]
 async fn the_handler_drains_on_a_spot_warning() {
-    let (list, describe, update) = (
-        list_instances(&[CI_ARN]),
-        describe_instance("ACTIVE"),
-        update_ok(),
-    );
+    let ci = Instance::registered("ACTIVE");
     let (tasks, describe_t) = (list_tasks(&["web-1"], &[]), describe_tasks());
-    let mut deps = deps(&[&list, &describe, &update, &tasks, &describe_t]);
+    let mut deps = deps(&ci.and(&[&tasks, &describe_t]));
     deps.config.cluster = Some(CLUSTER.into());
-    let state = handler(
-        &deps,
-        LambdaEvent::new(step_input(spot_event()), lambda_runtime::Context::default()),
-    )
-    .await
-    .unwrap();
+    let state = handle(&deps, spot_event()).await.unwrap();
     assert_eq!(
         state.request.trigger,
         sta_shared::state::Trigger::SpotInterruption
     );
-    assert_eq!(update.num_calls(), 1);
+    assert_eq!(ci.update.num_calls(), 1);
     assert_eq!(state.tasks.len(), 1);
 }
 
 #[tokio::test]
 async fn a_spot_warning_for_an_instance_outside_the_cluster_is_ignored() {
-    let (list, describe, update) = (
-        list_instances(&[]),
-        describe_instance("ACTIVE"),
-        update_ok(),
-    );
-    let mut deps = deps(&[&list, &describe, &update]);
+    let ci = Instance::absent();
+    let mut deps = deps(&ci.and(&[]));
     deps.config.cluster = Some(CLUSTER.into());
-    let state = handler(
-        &deps,
-        LambdaEvent::new(step_input(spot_event()), lambda_runtime::Context::default()),
-    )
-    .await
-    .unwrap();
+    let state = handle(&deps, spot_event()).await.unwrap();
     assert_eq!(state.status, DrainStatus::NotInCluster);
-    assert_eq!(update.num_calls(), 0);
+    assert_eq!(ci.update.num_calls(), 0);
     // A lifecycle action for an instance outside ECS still drains the load balancers.
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);

@@ -2,17 +2,9 @@ use super::*;
 
 #[tokio::test]
 async fn a_late_event_heartbeats_at_once_from_when_the_wait_began() {
-    let (list, describe, update) = (
-        list_instances(&[]),
-        describe_instance("ACTIVE"),
-        update_ok(),
-    );
+    let ci = Instance::absent();
     let heartbeat = heartbeat_ok();
-    let deps = Deps {
-        ecs: ecs_client(&[&list, &describe, &update]),
-        autoscaling: autoscaling_client(&[&hooks(30), &heartbeat]),
-        config: DrainConfig::default(),
-    };
+    let deps = deps_with(&ci.and(&[]), &[&hooks(30), &heartbeat]);
     // Delivered 21 s into a 30 s heartbeat timeout (0.7 x): heartbeat now, not 12 s later.
     let state = drain(&deps, lifecycle_input(), at(21)).await.unwrap();
     assert_eq!(heartbeat.num_calls(), 1);
@@ -24,21 +16,13 @@ async fn a_late_event_heartbeats_at_once_from_when_the_wait_began() {
 
 #[tokio::test]
 async fn an_event_whose_action_has_ended_changes_nothing() {
-    let (list, describe, update) = (
-        list_instances(&[CI_ARN]),
-        describe_instance("ACTIVE"),
-        update_ok(),
-    );
-    let deps = Deps {
-        ecs: ecs_client(&[&list, &describe, &update]),
-        autoscaling: autoscaling_client(&[&hooks(300), &heartbeat_gone()]),
-        config: DrainConfig::default(),
-    };
+    let ci = Instance::registered("ACTIVE");
+    let deps = deps_with(&ci.and(&[]), &[&hooks(300), &heartbeat_gone()]);
     let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
     assert_eq!(state.status, DrainStatus::ActionEnded);
     assert!(state.heartbeat.action_gone);
     assert_eq!(
-        list.num_calls() + describe.num_calls() + update.num_calls(),
+        ci.list.num_calls() + ci.describe.num_calls() + ci.update.num_calls(),
         0
     );
     assert!(state.container_instance_arn.is_none());
@@ -46,30 +30,26 @@ async fn an_event_whose_action_has_ended_changes_nothing() {
 
 #[tokio::test]
 async fn a_heartbeat_that_fails_for_another_reason_is_retried() {
-    let list = list_instances(&[]);
+    let ci = Instance::absent();
     let throttled = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let deps = Deps {
-        ecs: ecs_client(&[&list]),
-        autoscaling: autoscaling_client(&[&hooks(300), &throttled]),
-        config: DrainConfig::default(),
-    };
+    let deps = deps_with(&ci.and(&[]), &[&hooks(300), &throttled]);
     let error = drain(&deps, lifecycle_input(), at(1)).await.unwrap_err();
     assert_eq!(error.name(), "Retryable");
-    assert_eq!(list.num_calls(), 0, "nothing changed before the heartbeat");
+    assert_eq!(
+        ci.list.num_calls(),
+        0,
+        "nothing changed before the heartbeat"
+    );
 }
 
 #[tokio::test]
 async fn the_first_heartbeat_does_not_wait_for_the_hook_to_be_read() {
     // A fleet's drains start together: one Auto Scaling call each (the heartbeat); the
     // hook's limits are read by the first check.
-    let (list, describe, update) = (
-        list_instances(&[]),
-        describe_instance("ACTIVE"),
-        update_ok(),
-    );
+    let ci = Instance::absent();
     let short = hooks(30);
-    let deps = deps_with_hooks(&[&list, &describe, &update], &short);
+    let deps = deps_with(&ci.and(&[]), &[&short, &heartbeat_ok()]);
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
     assert_eq!(short.num_calls(), 0);
     assert_eq!(state.heartbeat.sent, 1);

@@ -22,13 +22,14 @@ fn list_instances(arns: &'static [&'static str]) -> Rule {
     })
 }
 
-fn describe_instance(status: &'static str) -> Rule {
+/// DescribeContainerInstances: `CI_ARN` runs on the EC2 instance `ec2_instance`, with `status`.
+fn describe_instance(ec2_instance: &'static str, status: &'static str) -> Rule {
     mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
         DescribeContainerInstancesOutput::builder()
             .container_instances(
                 ContainerInstance::builder()
                     .container_instance_arn(CI_ARN)
-                    .ec2_instance_id(INSTANCE_ID)
+                    .ec2_instance_id(ec2_instance)
                     .status(status)
                     .build(),
             )
@@ -42,6 +43,55 @@ fn update_ok() -> Rule {
         assert_eq!(req.status(), Some(&ContainerInstanceStatus::Draining));
         UpdateContainerInstancesStateOutput::builder().build()
     })
+}
+
+/// UpdateContainerInstancesState answered with a failure for `CI_ARN`.
+fn update_failure(reason: &'static str, detail: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_ecs::Client::update_container_instances_state).then_output(move || {
+        UpdateContainerInstancesStateOutput::builder()
+            .failures(
+                Failure::builder()
+                    .arn(CI_ARN)
+                    .reason(reason)
+                    .set_detail(detail.map(str::to_string))
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// The ECS calls that find the EC2 instance's container instance and set it draining.
+struct Instance {
+    list: Rule,
+    describe: Rule,
+    update: Rule,
+}
+
+impl Instance {
+    /// Registered as `CI_ARN`, with `status`.
+    fn registered(status: &'static str) -> Self {
+        Self {
+            list: list_instances(&[CI_ARN]),
+            describe: describe_instance(INSTANCE_ID, status),
+            update: update_ok(),
+        }
+    }
+
+    /// Not registered in the cluster.
+    fn absent() -> Self {
+        Self {
+            list: list_instances(&[]),
+            ..Self::registered("ACTIVE")
+        }
+    }
+
+    /// Its rules, then `more`.
+    fn and<'a>(&'a self, more: &[&'a Rule]) -> Vec<&'a Rule> {
+        [&self.list, &self.describe, &self.update]
+            .into_iter()
+            .chain(more.iter().copied())
+            .collect()
+    }
 }
 
 /// ListTasks: `running` under desired RUNNING, `stopping` under desired STOPPED.
@@ -110,16 +160,23 @@ fn hooks(timeout: i32) -> Rule {
     })
 }
 
-fn deps_with_hooks(rules: &[&Rule], hooks: &Rule) -> Deps {
+/// ECS answering from `ecs`, Auto Scaling from `autoscaling`.
+fn deps_with(ecs: &[&Rule], autoscaling: &[&Rule]) -> Deps {
     Deps {
-        ecs: ecs_client(rules),
-        autoscaling: autoscaling_client(&[hooks, &heartbeat_ok()]),
+        ecs: ecs_client(ecs),
+        autoscaling: autoscaling_client(autoscaling),
         config: DrainConfig::default(),
     }
 }
 
+/// ECS answering from `rules`; the hook's heartbeat timeout 300 s, heartbeats accepted.
 fn deps(rules: &[&Rule]) -> Deps {
-    deps_with_hooks(rules, &hooks(300))
+    deps_with(rules, &[&hooks(300), &heartbeat_ok()])
+}
+
+/// The handler's answer to `event` in the first step's input.
+async fn handle(deps: &Deps, event: Value) -> Result<DrainState, StepError> {
+    handler(deps, invocation(step_input(event))).await
 }
 
 mod drain;
