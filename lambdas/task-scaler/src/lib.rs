@@ -23,4 +23,4 @@ mod input;
 
 pub use decision::{Decision, InstanceCounts};
 pub use handler::{handler, scale, Deps};
-pub use input::ScalerInput;
+pub use input::{ScalerInput, KNOWN_KEYS};

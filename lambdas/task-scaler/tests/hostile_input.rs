@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use sta_shared::StepError;
-use task_scaler::ScalerInput;
+use task_scaler::{ScalerInput, KNOWN_KEYS};
 
 fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -17,16 +17,6 @@ fn value() -> impl Strategy<Value = Value> {
         Just(json!({})),
     ]
 }
-
-const KEYS: [&str; 7] = [
-    "cluster_name",
-    "service_name",
-    "min_task_count",
-    "n_count",
-    "max_task_count",
-    "dry_run",
-    "asg_name",
-];
 
 fn check(input: &Value) {
     match ScalerInput::parse(input) {
@@ -53,7 +43,7 @@ proptest! {
 
     #[test]
     fn mutated_predecessor_inputs_are_accepted_or_name_the_key(
-        key in prop::sample::select(KEYS.to_vec()),
+        key in prop::sample::select(KNOWN_KEYS.to_vec()),
         replacement in prop::option::of(value()),
     ) {
         let mut input = json!({"cluster_name": "test-cluster", "service_name": "web", "min_task_count": 2, "n_count": 1});

@@ -6,11 +6,7 @@ fn parses_the_lifecycle_fixture() {
     let request = parsed.request;
     assert_eq!(
         request.trigger,
-        action(
-            "test-cluster-asg",
-            "ecsTermination",
-            Some("87654321-4321-4321-4321-210987654321")
-        )
+        action("test-cluster-asg", "ecsTermination", Some(TOKEN))
     );
     assert_eq!(request.instance_id, "i-1234567890abcdef0");
     assert_eq!(request.cluster, "test-cluster");
@@ -40,11 +36,7 @@ fn accepts_the_documented_terminate_example_with_the_configured_cluster() {
     let request = &parsed.request;
     assert_eq!(
         request.trigger,
-        action(
-            "my-asg",
-            "my-lifecycle-hook",
-            Some("87654321-4321-4321-4321-210987654321")
-        )
+        action("my-asg", "my-lifecycle-hook", Some(TOKEN))
     );
     assert_eq!(request.instance_id, "i-1234567890abcdef0");
     assert_eq!(request.cluster, "prod");

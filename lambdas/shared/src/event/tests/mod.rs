@@ -1,5 +1,6 @@
 use super::*;
 use crate::state::{Destination, LifecycleAction, Trigger};
+use crate::testing::TOKEN;
 use serde_json::json;
 
 const LIFECYCLE: &str = include_str!("../../../../../tests/fixtures/lifecycle-terminate.json");

@@ -2,8 +2,8 @@ use super::*;
 
 #[tokio::test]
 async fn floor_and_ceiling() {
-    let (list, describe, services, update) = cluster(3, all_active, 2);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(3, all_active, 2);
+    let deps = ecs.deps(&[]);
     let floor = scale(&deps, &input(4, 1, None)).await.unwrap();
     assert_eq!(floor.new_desired_count, 4);
     assert!(
@@ -12,8 +12,8 @@ async fn floor_and_ceiling() {
         floor.reason
     );
 
-    let (list, describe, services, update) = cluster(20, all_active, 5);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(20, all_active, 5);
+    let deps = ecs.deps(&[]);
     let ceiling = scale(&deps, &input(1, 1, Some(8))).await.unwrap();
     assert_eq!(ceiling.new_desired_count, 8);
     assert!(
@@ -21,7 +21,7 @@ async fn floor_and_ceiling() {
         "{}",
         ceiling.reason
     );
-    assert_eq!(update.num_calls(), 1);
+    assert_eq!(ecs.update.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -34,8 +34,8 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
             ("ACTIVE", true)
         }
     }
-    let (list, describe, services, update) = cluster(4, one_draining, 3);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(4, one_draining, 3);
+    let deps = ecs.deps(&[]);
     let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
     assert_eq!(decision.target_desired_count, 2);
     assert_eq!(decision.new_desired_count, 3);
@@ -45,20 +45,20 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
         "{}",
         decision.reason
     );
-    assert_eq!(update.num_calls(), 0);
+    assert_eq!(ecs.update.num_calls(), 0);
 
     // The same cluster once the instance is gone: the count comes down.
-    let (list, describe, services, update) = cluster(3, all_active, 3);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(3, all_active, 3);
+    let deps = ecs.deps(&[]);
     let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
     assert_eq!(decision.new_desired_count, 2);
-    assert_eq!(update.num_calls(), 1);
+    assert_eq!(ecs.update.num_calls(), 1);
 }
 
 #[tokio::test]
 async fn dry_run_decides_without_updating() {
-    let (list, describe, services, update) = cluster(10, all_active, 2);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(10, all_active, 2);
+    let deps = ecs.deps(&[]);
     let mut dry = input(2, 1, None);
     dry.dry_run = true;
     let decision = scale(&deps, &dry).await.unwrap();
@@ -68,5 +68,5 @@ async fn dry_run_decides_without_updating() {
         decision.to_string().contains("would change (dry run)"),
         "{decision}"
     );
-    assert_eq!(update.num_calls(), 0);
+    assert_eq!(ecs.update.num_calls(), 0);
 }

@@ -2,13 +2,13 @@ use super::*;
 
 #[tokio::test]
 async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected() {
-    let (list, describe, services, update) = cluster(250, mixed, 100);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(250, mixed, 100);
+    let deps = ecs.deps(&[]);
 
     let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
 
-    assert_eq!(list.num_calls(), 3);
-    assert_eq!(describe.num_calls(), 3);
+    assert_eq!(ecs.list.num_calls(), 3);
+    assert_eq!(ecs.describe.num_calls(), 3);
     assert_eq!(
         decision.instances,
         InstanceCounts {
@@ -25,27 +25,27 @@ async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected()
     assert_eq!(decision.target_desired_count, 233);
     assert_eq!(decision.new_desired_count, 233);
     assert!(decision.changed);
-    assert_eq!(update.num_calls(), 1);
+    assert_eq!(ecs.update.num_calls(), 1);
 }
 
 #[tokio::test]
 async fn a_5000_instance_cluster_is_read_completely() {
-    let (list, describe, services, update) = cluster(5000, all_active, 4999);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(5000, all_active, 4999);
+    let deps = ecs.deps(&[]);
     let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
-    assert_eq!(list.num_calls(), 50);
-    assert_eq!(describe.num_calls(), 50);
+    assert_eq!(ecs.list.num_calls(), 50);
+    assert_eq!(ecs.describe.num_calls(), 50);
     assert_eq!(decision.instances.usable, 5000);
     assert!(!decision.changed);
-    assert_eq!(update.num_calls(), 0);
+    assert_eq!(ecs.update.num_calls(), 0);
 }
 
 #[tokio::test]
 async fn no_update_when_the_count_already_matches() {
-    let (list, describe, services, update) = cluster(3, all_active, 2);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let ecs = cluster(3, all_active, 2);
+    let deps = ecs.deps(&[]);
     let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
     assert!(!decision.changed);
     assert_eq!(decision.reason, "desired count already matches");
-    assert_eq!(update.num_calls(), 0);
+    assert_eq!(ecs.update.num_calls(), 0);
 }

@@ -1,23 +1,24 @@
 use super::*;
 
-fn http_error(status: u16, body: &'static str) -> HttpResponse {
-    HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+/// The error of scaling when ListContainerInstances answers `status` with `code`.
+async fn listing_fails(status: u16, code: &'static str) -> StepError {
+    let failing = mock!(aws_sdk_ecs::Client::list_container_instances)
+        .then_http_response(move || json_error(status, code));
+    scale(&make_deps(&[&failing], &[]), &input(2, 1, None))
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
 async fn throttling_and_5xx_are_retryable() {
-    for (status, body) in [
-        (
-            400,
-            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-        ),
-        (500, r#"{"__type":"ServerException","message":"internal"}"#),
-        (503, ""),
-    ] {
-        let throttled = mock!(aws_sdk_ecs::Client::list_container_instances)
-            .then_http_response(move || http_error(status, body));
-        let deps = make_deps(&[&throttled], &[]);
-        let error = scale(&deps, &input(2, 1, None)).await.unwrap_err();
+    let unavailable = mock!(aws_sdk_ecs::Client::list_container_instances)
+        .then_http_response(|| http_error(503, ""));
+    let error = scale(&make_deps(&[&unavailable], &[]), &input(2, 1, None))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "Retryable", "{error}");
+    for (status, code) in [(400, "ThrottlingException"), (500, "ServerException")] {
+        let error = listing_fails(status, code).await;
         assert_eq!(error.name(), "Retryable", "{status}: {error}");
         assert!(
             error.to_string().contains("ListContainerInstances"),
@@ -25,12 +26,8 @@ async fn throttling_and_5xx_are_retryable() {
         );
     }
     let (list, describe, services) = (list_rule(3), describe_rule(all_active), service_rule(9));
-    let throttled_update = mock!(aws_sdk_ecs::Client::update_service).then_http_response(|| {
-        http_error(
-            400,
-            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-        )
-    });
+    let throttled_update = mock!(aws_sdk_ecs::Client::update_service)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
     let deps = make_deps(&[&list, &describe, &services, &throttled_update], &[]);
     assert_eq!(
         scale(&deps, &input(2, 1, None)).await.unwrap_err().name(),
@@ -59,28 +56,13 @@ async fn unknown_service_and_cluster_are_named() {
         "service `web` not found in cluster test-cluster"
     );
 
-    let no_cluster =
-        mock!(aws_sdk_ecs::Client::list_container_instances).then_http_response(|| {
-            http_error(
-                400,
-                r#"{"__type":"ClusterNotFoundException","message":"Cluster not found."}"#,
-            )
-        });
-    let deps = make_deps(&[&no_cluster], &[]);
-    let error = scale(&deps, &input(2, 1, None)).await.unwrap_err();
+    let error = listing_fails(400, "ClusterNotFoundException").await;
     assert_eq!(error.to_string(), "cluster `test-cluster` not found");
 }
 
 #[tokio::test]
 async fn other_errors_need_an_operator() {
-    let denied = mock!(aws_sdk_ecs::Client::list_container_instances).then_http_response(|| {
-        http_error(
-            400,
-            r#"{"__type":"AccessDeniedException","message":"not allowed"}"#,
-        )
-    });
-    let deps = make_deps(&[&denied], &[]);
-    let error = scale(&deps, &input(2, 1, None)).await.unwrap_err();
+    let error = listing_fails(400, "AccessDeniedException").await;
     assert_eq!(error.name(), "AwsRequestFailed");
     assert!(
         error.to_string().contains("AccessDeniedException"),
@@ -92,10 +74,7 @@ async fn other_errors_need_an_operator() {
 async fn the_handler_rejects_bad_input_before_calling_aws() {
     let list = list_rule(3);
     let deps = make_deps(&[&list], &[]);
-    let event = LambdaEvent::new(
-        serde_json::json!({"cluster_name": "c"}),
-        lambda_runtime::Context::default(),
-    );
+    let event = invocation(serde_json::json!({"cluster_name": "c"}));
     let error = handler(&deps, event).await.unwrap_err();
     assert_eq!(error.name(), "Misconfigured");
     assert!(error.to_string().contains("service_name"));

@@ -2,7 +2,7 @@ use super::*;
 
 #[tokio::test]
 async fn only_instances_in_service_in_the_asg_count() {
-    let (list, describe, services, update) = cluster(5, all_active, 2);
+    let ecs = cluster(5, all_active, 2);
     let asg = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
         let instance = |index: usize, state: LifecycleState| {
             Instance::builder()
@@ -22,7 +22,7 @@ async fn only_instances_in_service_in_the_asg_count() {
             )
             .build()
     });
-    let deps = make_deps(&[&list, &describe, &services, &update], &[&asg]);
+    let deps = ecs.deps(&[&asg]);
     let mut with_asg = input(1, 1, None);
     with_asg.asg_name = Some("asg".into());
     let decision = scale(&deps, &with_asg).await.unwrap();
@@ -33,7 +33,7 @@ async fn only_instances_in_service_in_the_asg_count() {
 
     let missing = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
         .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
-    let deps = make_deps(&[&list, &describe, &services, &update], &[&missing]);
+    let deps = ecs.deps(&[&missing]);
     let error = scale(&deps, &with_asg).await.unwrap_err();
     assert_eq!(error.name(), "ResourceNotFound");
     assert!(error.to_string().contains("asg"), "{error}");
@@ -76,9 +76,9 @@ async fn stale_draining_records_never_hold_the_count_up() {
     with_asg.asg_name = Some("asg".into());
 
     // Instance 2 is still being drained: the hold applies.
-    let (list, describe, services, update) = cluster(5, stale, 3);
+    let ecs = cluster(5, stale, 3);
     let asg = group(true);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[&asg]);
+    let deps = ecs.deps(&[&asg]);
     let decision = scale(&deps, &with_asg).await.unwrap();
     assert_eq!(decision.instances.draining, 1);
     assert_eq!(decision.instances.stale_draining, 2);
@@ -86,7 +86,7 @@ async fn stale_draining_records_never_hold_the_count_up() {
 
     // Instance 2 has left too: only stale records remain, the count is lowered.
     let asg = group(false);
-    let deps = make_deps(&[&list, &describe, &services, &update], &[&asg]);
+    let deps = ecs.deps(&[&asg]);
     let decision = scale(&deps, &with_asg).await.unwrap();
     assert_eq!(decision.instances.draining, 0);
     assert_eq!(decision.instances.stale_draining, 3);
@@ -95,10 +95,10 @@ async fn stale_draining_records_never_hold_the_count_up() {
         decision.to_string().contains("stale draining 3"),
         "{decision}"
     );
-    assert_eq!(update.num_calls(), 1);
+    assert_eq!(ecs.update.num_calls(), 1);
 
     // Without an ASG, a disconnected DRAINING record is still stale.
-    let deps = make_deps(&[&list, &describe, &services, &update], &[]);
+    let deps = ecs.deps(&[]);
     let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
     assert_eq!(decision.instances.stale_draining, 1);
     assert_eq!(decision.instances.draining, 2);

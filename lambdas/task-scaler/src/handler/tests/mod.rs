@@ -7,10 +7,7 @@ use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutp
 use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
 use aws_sdk_ecs::types::{Failure, Service};
 use aws_smithy_mocks::{mock, Rule};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_types::body::SdkBody;
-use sta_shared::testing::{autoscaling_client, ecs_client};
+use sta_shared::testing::{autoscaling_client, ecs_client, http_error, invocation, json_error};
 
 const PAGE: usize = 100;
 
@@ -89,20 +86,34 @@ fn update_rule() -> Rule {
     })
 }
 
-/// The ECS rules of a cluster of `total` instances (each one's status from `status_of`) and a
-/// service at `desired`: ListContainerInstances, DescribeContainerInstances, DescribeServices,
-/// UpdateService.
-fn cluster(
-    total: usize,
-    status_of: fn(usize) -> (&'static str, bool),
-    desired: i32,
-) -> (Rule, Rule, Rule, Rule) {
-    (
-        list_rule(total),
-        describe_rule(status_of),
-        service_rule(desired),
-        update_rule(),
-    )
+/// The ECS rules of a cluster: ListContainerInstances, DescribeContainerInstances,
+/// DescribeServices, UpdateService.
+struct Cluster {
+    list: Rule,
+    describe: Rule,
+    services: Rule,
+    update: Rule,
+}
+
+/// A cluster of `total` instances (each one's status from `status_of`) and a service at
+/// `desired`.
+fn cluster(total: usize, status_of: fn(usize) -> (&'static str, bool), desired: i32) -> Cluster {
+    Cluster {
+        list: list_rule(total),
+        describe: describe_rule(status_of),
+        services: service_rule(desired),
+        update: update_rule(),
+    }
+}
+
+impl Cluster {
+    /// ECS answering as this cluster, Auto Scaling from `asg_rules`.
+    fn deps(&self, asg_rules: &[&Rule]) -> Deps {
+        make_deps(
+            &[&self.list, &self.describe, &self.services, &self.update],
+            asg_rules,
+        )
+    }
 }
 
 fn make_deps(ecs_rules: &[&Rule], asg_rules: &[&Rule]) -> Deps {
