@@ -1,6 +1,7 @@
 //! The load balancers of the wait: refreshing where the instance stands in each, and taking
 //! over those left to ECS once ECS no longer stands for them.
 
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
 use sta_shared::elb::{classic_registration, deregister_classic};
 use sta_shared::error::{aws_error, error_code};
@@ -41,15 +42,8 @@ pub(crate) async fn adopt_service_balancers(
             state.remaining.classic_elbs.push(name);
             continue;
         }
-        let health = match elbv2
-            .describe_target_health()
-            .target_group_arn(&name)
-            .send()
-            .await
-        {
-            Err(error) if error_code(&error) == Some("TargetGroupNotFound") => continue,
-            Err(error) => return Err(aws_error("DescribeTargetHealth", error)),
-            Ok(output) => output,
+        let Some(health) = target_health(elbv2, &name, None).await? else {
+            continue;
         };
         let ports: Vec<i32> = health
             .target_health_descriptions()
@@ -125,16 +119,8 @@ pub(crate) async fn refresh_target_groups(
                     .build()
             })
             .collect();
-        let health = match elbv2
-            .describe_target_health()
-            .target_group_arn(arn)
-            .set_targets(Some(targets))
-            .send()
-            .await
-        {
-            Err(error) if error_code(&error) == Some("TargetGroupNotFound") => continue,
-            Err(error) => return Err(aws_error("DescribeTargetHealth", error)),
-            Ok(output) => output,
+        let Some(health) = target_health(elbv2, arn, Some(targets)).await? else {
+            continue;
         };
         let mut pending = false;
         let mut registered_again = Vec::new();
@@ -174,4 +160,24 @@ pub(crate) async fn refresh_target_groups(
     }
     state.remaining.target_groups = draining;
     Ok(())
+}
+
+/// DescribeTargetHealth of a target group: of `targets`, or of every target in it when
+/// `None`. `None` when the group is gone.
+async fn target_health(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    targets: Option<Vec<TargetDescription>>,
+) -> Result<Option<DescribeTargetHealthOutput>, StepError> {
+    match elbv2
+        .describe_target_health()
+        .target_group_arn(arn)
+        .set_targets(targets)
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => Ok(None),
+        Err(error) => Err(aws_error("DescribeTargetHealth", error)),
+        Ok(output) => Ok(Some(output)),
+    }
 }

@@ -3,9 +3,7 @@ use super::*;
 #[tokio::test]
 async fn drained_when_tasks_stopped_and_every_balancer_finished() {
     let world = rules_for("STOPPED", "OutOfService", UNUSED);
-    let state = check(&world.clients(), deregistered(), at(63))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 63).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
     assert_eq!(state.report.balancers_drained_at, Some(at(63)));
     assert!(state.remaining.is_empty());
@@ -28,9 +26,7 @@ async fn a_classic_elb_still_draining_holds_the_drain() {
     // DescribeLoadBalancers no longer lists the instance, but DescribeInstanceHealth shows
     // it InService while connection draining runs.
     let world = rules_for("STOPPED", "InService", UNUSED);
-    let state = check(&world.clients(), deregistered(), at(20))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 20).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
     assert_eq!(state.report.tasks_stopped_at, Some(at(20)));
@@ -43,9 +39,7 @@ async fn a_classic_elb_still_draining_holds_the_drain() {
 async fn a_classic_elb_registration_found_again_is_deregistered_again() {
     let mut world = rules_for("STOPPED", "InService", UNUSED);
     world.elb[1] = classic_listing(true);
-    let state = check(&world.clients(), deregistered(), at(20))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 20).await.unwrap();
     assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
     assert_eq!(world.elb[2].num_calls(), 1);
 }
@@ -56,9 +50,7 @@ async fn an_unhealthy_registered_instance_is_not_drained_until_deregistered() {
     // instance is deregistered, and then, unhealthy, it has no connections to drain.
     let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.elb[1] = classic_listing(true);
-    let state = check(&world.clients(), deregistered(), at(20))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 20).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(world.elb[2].num_calls(), 1);
 
@@ -70,9 +62,7 @@ async fn an_unhealthy_registered_instance_is_not_drained_until_deregistered() {
 #[tokio::test]
 async fn a_draining_target_on_one_port_holds_the_drain() {
     let world = rules_for("STOPPED", "OutOfService", DRAINING);
-    let state = check(&world.clients(), deregistered(), at(50))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 50).await.unwrap();
     assert_eq!(state.remaining.target_groups, [TG]);
     assert!(state.remaining.classic_elbs.is_empty());
     assert_wait(state.wait_seconds, 13);
@@ -81,9 +71,7 @@ async fn a_draining_target_on_one_port_holds_the_drain() {
 #[tokio::test]
 async fn a_running_task_holds_the_drain_and_waits_grow_once_overdue() {
     let world = rules_for("RUNNING", "OutOfService", UNUSED);
-    let state = check(&world.clients(), deregistered(), at(70))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 70).await.unwrap();
     assert_eq!(state.remaining.tasks, [task_arn("web")]);
     // 8 s overdue: wait 8 s.
     assert_wait(state.wait_seconds, 8);
@@ -107,9 +95,7 @@ async fn tasks_ecs_no_longer_knows_count_as_stopped() {
             )
             .build()
     });
-    let state = check(&world.clients(), deregistered(), at(63))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 63).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }
 
@@ -132,9 +118,7 @@ async fn gone_load_balancers_count_as_drained() {
                 "One or more target groups not found",
             )
         });
-    let state = check(&world.clients(), deregistered(), at(10))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 10).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }
 
@@ -157,9 +141,7 @@ async fn a_target_registered_again_is_deregistered_again() {
             },
         ),
     );
-    let state = check(&world.clients(), deregistered(), at(70))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 70).await.unwrap();
     assert_eq!(world.elbv2[1].num_calls(), 1);
     assert_eq!(state.remaining.target_groups, [TG]);
 }

@@ -2,12 +2,9 @@ use super::*;
 
 #[tokio::test]
 async fn heartbeats_when_due_and_not_before() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.autoscaling[0] = hooks(60);
+    let world = heartbeat_world(heartbeat_ok());
     // 60 s heartbeat timeout: due 24 s after the hook's timer started.
-    let state = check(&world.clients(), deregistered(), at(20))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 20).await.unwrap();
     assert_eq!(world.autoscaling[1].num_calls(), 0, "not due at 20 s");
     assert_eq!(state.heartbeat.timeout_seconds, Some(60));
     assert!(
@@ -35,19 +32,8 @@ async fn heartbeats_when_due_and_not_before() {
 
 #[tokio::test]
 async fn an_action_gone_stops_heartbeats_without_failing() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.autoscaling[0] = hooks(60);
-    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
-        .then_http_response(|| {
-            query_error(
-                400,
-                "ValidationError",
-                "No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321",
-            )
-        });
-    let state = check(&world.clients(), deregistered(), at(30))
-        .await
-        .unwrap();
+    let world = heartbeat_world(heartbeat_gone());
+    let state = check_deregistered(&world, 30).await.unwrap();
     assert!(state.heartbeat.action_gone);
     let state = check(&world.clients(), state, at(60)).await.unwrap();
     assert_eq!(world.autoscaling[1].num_calls(), 1);
@@ -56,9 +42,7 @@ async fn an_action_gone_stops_heartbeats_without_failing() {
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
         .then_output(|| DescribeLifecycleHooksOutput::builder().build());
-    let state = check(&world.clients(), deregistered(), at(30))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 30).await.unwrap();
     assert!(
         state.heartbeat.action_gone,
         "a deleted hook has no action to keep alive"
@@ -67,9 +51,7 @@ async fn an_action_gone_stops_heartbeats_without_failing() {
 
 #[tokio::test]
 async fn a_deleted_group_fails_the_check_naming_it() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.autoscaling[0] = hooks(60);
-    world.autoscaling[1] = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
+    let group_deleted = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_http_response(|| {
             query_error(
                 400,
@@ -77,9 +59,8 @@ async fn a_deleted_group_fails_the_check_naming_it() {
                 "AutoScalingGroup name not found - AutoScalingGroup test-cluster-asg not found",
             )
         });
-    let error = check(&world.clients(), deregistered(), at(30))
-        .await
-        .unwrap_err();
+    let world = heartbeat_world(group_deleted);
+    let error = check_deregistered(&world, 30).await.unwrap_err();
     assert_eq!(error.name(), "ResourceNotFound");
     assert!(error.to_string().contains("test-cluster-asg"), "{error}");
 }

@@ -155,6 +155,19 @@ fn rules_for(
     }
 }
 
+/// The check that follows deregistration, at `offset` s, against the world's rules.
+async fn check_deregistered(world: &MockRules, offset: i64) -> Result<DrainState, StepError> {
+    check(&world.clients(), deregistered(), at(offset)).await
+}
+
+/// A drain still waiting for its running task, under a hook with a 60 s heartbeat timeout
+/// whose heartbeats `heartbeat` answers.
+fn heartbeat_world(heartbeat: Rule) -> MockRules {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.autoscaling = vec![hooks(60), heartbeat];
+    world
+}
+
 const UNUSED: &[TargetHealthStateEnum] =
     &[TargetHealthStateEnum::Unused, TargetHealthStateEnum::Unused];
 const DRAINING: &[TargetHealthStateEnum] = &[

@@ -7,9 +7,7 @@ async fn service_tasks_orphaned_by_a_forced_deregistration_are_not_waited_for() 
     for status in [None, Some("INACTIVE")] {
         let mut world = rules_for("RUNNING", "OutOfService", DRAINING);
         world.ecs[1] = container_instance(status);
-        let state = check(&world.clients(), deregistered(), at(50))
-            .await
-            .unwrap();
+        let state = check_deregistered(&world, 50).await.unwrap();
         assert_eq!(world.ecs[1].num_calls(), 1);
         assert!(state.remaining.tasks.is_empty(), "{status:?}");
         assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
@@ -35,30 +33,28 @@ async fn a_container_instance_still_in_the_cluster_keeps_its_tasks_waited_for() 
     for status in ["DRAINING", "ACTIVE"] {
         let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
         world.ecs[1] = container_instance(Some(status));
-        let state = check(&world.clients(), deregistered(), at(70))
-            .await
-            .unwrap();
+        let state = check_deregistered(&world, 70).await.unwrap();
         assert_eq!(state.remaining.tasks, [task_arn("web")], "{status}");
         assert!(state.report.orphaned_tasks.is_empty());
     }
 }
 
+/// A running task's world whose DescribeContainerInstances answers the error `code`.
+fn instance_read_failing(code: &'static str) -> MockRules {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+        .then_http_response(move || json_error(400, code));
+    world
+}
+
 #[tokio::test]
 async fn a_failed_container_instance_read_is_retried_or_named() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
-        .then_http_response(|| json_error(400, "ThrottlingException"));
-    let error = check(&world.clients(), deregistered(), at(70))
-        .await
-        .unwrap_err();
+    let world = instance_read_failing("ThrottlingException");
+    let error = check_deregistered(&world, 70).await.unwrap_err();
     assert_eq!(error.name(), "Retryable");
 
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
-        .then_http_response(|| json_error(400, "AccessDeniedException"));
-    let error = check(&world.clients(), deregistered(), at(70))
-        .await
-        .unwrap_err();
+    let world = instance_read_failing("AccessDeniedException");
+    let error = check_deregistered(&world, 70).await.unwrap_err();
     assert_eq!(error.name(), "AwsRequestFailed");
     assert!(
         error.to_string().contains("DescribeContainerInstances"),
@@ -66,11 +62,7 @@ async fn a_failed_container_instance_read_is_retried_or_named() {
     );
 
     // The cluster itself is gone: nothing of it is left to wait for.
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
-        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
-    let state = check(&world.clients(), deregistered(), at(70))
-        .await
-        .unwrap();
+    let world = instance_read_failing("ClusterNotFoundException");
+    let state = check_deregistered(&world, 70).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }

@@ -58,16 +58,21 @@ fn service_targets(state: TargetHealthStateEnum) -> Rule {
         })
 }
 
+/// The cluster deleted mid-drain (DescribeTasks: ClusterNotFoundException), with the
+/// service's target group answered by `service_group`.
+fn cluster_deleted(service_group: Rule) -> MockRules {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
+        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
+    world.elbv2.insert(0, service_group);
+    world
+}
+
 #[tokio::test]
 async fn with_the_cluster_deleted_the_service_load_balancers_are_waited_for() {
     // The cluster was deleted mid-drain: its tasks are gone, never reported STOPPED, and ECS
     // took them out of the service's target group, where the instance still drains.
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
-        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
-    world
-        .elbv2
-        .insert(0, service_targets(TargetHealthStateEnum::Draining));
+    let world = cluster_deleted(service_targets(TargetHealthStateEnum::Draining));
     let state = check(&world.clients(), with_service_balancers(), at(30))
         .await
         .unwrap();
@@ -88,12 +93,7 @@ async fn with_the_cluster_deleted_the_service_load_balancers_are_waited_for() {
     assert!(balancers.classic.iter().any(|elb| elb.name == "svc-elb"));
 
     // Once the service's target group has drained too, the drain is done.
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
-        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
-    world
-        .elbv2
-        .insert(0, service_targets(TargetHealthStateEnum::Unused));
+    let world = cluster_deleted(service_targets(TargetHealthStateEnum::Unused));
     let state = check(&world.clients(), state, at(55)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }
@@ -118,11 +118,7 @@ async fn stopped_service_tasks_leave_the_service_load_balancers_to_ecs() {
 
 #[tokio::test]
 async fn a_failed_read_of_a_service_target_group_is_named() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
-        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
-    world.elbv2.insert(
-        0,
+    let world = cluster_deleted(
         mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
             .match_requests(|req| req.target_group_arn() == Some(SERVICE_TG))
             .then_http_response(|| query_error(400, "AccessDenied", "denied")),

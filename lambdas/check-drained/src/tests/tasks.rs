@@ -20,9 +20,7 @@ async fn tasks_of_a_lost_agent_are_given_up_once_the_loss_lasts() {
     // would only end at the deadline. An agent restart reconnects within a minute or two.
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs[1] = disconnected();
-    let state = check(&world.clients(), deregistered(), at(70))
-        .await
-        .unwrap();
+    let state = check_deregistered(&world, 70).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.agent_disconnected_at, Some(at(70)));
     assert!(
@@ -68,7 +66,13 @@ async fn past_the_deadline_the_drain_gives_up_waiting() {
     assert_eq!(state.remaining.tasks, [task_arn("web")]);
 }
 
-fn standalone_state(policy: StandaloneTasks) -> DrainState {
+/// A standalone task `job` under `policy` (grace period 120 s), beside the service task,
+/// on an instance ECS describes with `instance` (see [`container_instance`]); StopTask of
+/// the job is answered.
+fn standalone(policy: StandaloneTasks, instance: Option<&'static str>) -> (MockRules, DrainState) {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = container_instance(instance);
+    world.ecs.push(stop_rule());
     let mut state = deregistered();
     state.tasks.push(TrackedTask {
         arn: task_arn("job"),
@@ -78,7 +82,7 @@ fn standalone_state(policy: StandaloneTasks) -> DrainState {
     state.remaining.tasks.push(task_arn("job"));
     state.settings.standalone_tasks = policy;
     state.settings.standalone_task_grace_seconds = 120;
-    state
+    (world, state)
 }
 
 fn stop_rule() -> Rule {
@@ -94,16 +98,8 @@ async fn standalone_tasks_are_waited_for_by_default() {
     // Orphaned by a forced deregistration too: a standalone task has no replacement and
     // no load balancer, so with `wait` it is waited for until it stops or the deadline.
     for instance in [Some("DRAINING"), None] {
-        let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-        world.ecs[1] = container_instance(instance);
-        world.ecs.push(stop_rule());
-        let state = check(
-            &world.clients(),
-            standalone_state(StandaloneTasks::Wait),
-            at(500),
-        )
-        .await
-        .unwrap();
+        let (world, input) = standalone(StandaloneTasks::Wait, instance);
+        let state = check(&world.clients(), input, at(500)).await.unwrap();
         assert_eq!(world.ecs[2].num_calls(), 0);
         assert!(state.remaining.tasks.contains(&task_arn("job")));
         assert!(state.report.stopped_tasks.is_empty());
@@ -119,15 +115,8 @@ async fn standalone_tasks_are_waited_for_by_default() {
 
 #[tokio::test]
 async fn standalone_tasks_are_stopped_after_the_grace_period_when_configured() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs.push(stop_rule());
-    let state = check(
-        &world.clients(),
-        standalone_state(StandaloneTasks::Stop),
-        at(100),
-    )
-    .await
-    .unwrap();
+    let (world, input) = standalone(StandaloneTasks::Stop, Some("DRAINING"));
+    let state = check(&world.clients(), input, at(100)).await.unwrap();
     assert_eq!(world.ecs[2].num_calls(), 0, "inside the grace period");
     let state = check(&world.clients(), state, at(121)).await.unwrap();
     assert_eq!(world.ecs[2].num_calls(), 1);

@@ -33,12 +33,7 @@ async fn an_instance_in_no_load_balancer_has_nothing_to_wait_for() {
         elb: vec![],
         elbv2: vec![],
     };
-    let mut input = drain_state();
-    input.tasks.clear();
-    input.remaining.tasks.clear();
-    let state = deregister(&deps(&rules, DrainConfig::default()), input, at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, no_service_task()).await.unwrap();
     assert_eq!(
         state.load_balancers.unwrap(),
         LoadBalancers {
@@ -70,9 +65,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
                 "One or more target groups not found",
             )
         });
-    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, drain_state()).await.unwrap();
     let balancers = state.load_balancers.unwrap();
     assert!(balancers.classic.is_empty() && balancers.target_groups.is_empty());
     assert_eq!(rules.elb[1].num_calls(), 0);
@@ -87,9 +80,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
                 "There is no ACTIVE Load Balancer named 'web-elb'",
             )
         });
-    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, drain_state()).await.unwrap();
     assert!(state.load_balancers.unwrap().classic.is_empty());
     assert_eq!(rules.elb[1].num_calls(), 0);
 }

@@ -6,13 +6,7 @@ async fn a_repeated_run_still_waits_for_draining_registrations() {
     // The first run already deregistered the instance from the Classic ELB: no longer
     // listed, still InService while connection draining runs.
     rules.elb[3] = classic_listing(false);
-    let state = deregister(
-        &deps(&rules, DrainConfig::default()),
-        no_service_task(),
-        at(2),
-    )
-    .await
-    .unwrap();
+    let state = run(&rules, no_service_task()).await.unwrap();
     let balancers = state.load_balancers.unwrap();
     assert_eq!(
         balancers.classic.len(),
@@ -34,9 +28,7 @@ async fn a_repeated_run_still_waits_for_draining_registrations() {
                     "The requested instance is not registered",
                 )
             });
-    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, drain_state()).await.unwrap();
     assert_eq!(state.load_balancers.unwrap().classic.len(), 1);
 }
 
@@ -46,9 +38,7 @@ async fn an_unhealthy_registered_instance_is_deregistered() {
     // unhealthy, has no connections to drain).
     let mut rules = full();
     rules.elb[0] = classic_health("OutOfService");
-    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, drain_state()).await.unwrap();
     assert_eq!(rules.elb[1].num_calls(), 1);
     let classic = &state.load_balancers.unwrap().classic;
     assert_eq!(classic.len(), 1);
@@ -62,8 +52,6 @@ async fn an_unhealthy_registered_instance_is_deregistered() {
 async fn disabled_connection_draining_means_no_wait_for_that_elb() {
     let mut rules = full();
     rules.elb[2] = classic_attributes(false, 300);
-    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, drain_state()).await.unwrap();
     assert_eq!(state.load_balancers.unwrap().classic[0].draining_seconds, 0);
 }

@@ -1,63 +1,80 @@
 use super::*;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// Where `full()` keeps the rule a case replaces.
+type Slot = fn(&mut MockRules) -> &mut Rule;
+
+fn throttled() -> HttpResponse {
+    query_error(400, "Throttling", "Rate exceeded")
+}
+
+fn deregister_targets_failing(status: u16, code: &'static str) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
+        .then_http_response(move || query_error(status, code, "from the test"))
+}
 
 #[tokio::test]
 async fn throttling_and_5xx_are_retryable_other_errors_are_not() {
-    for (status, code, name) in [
-        (400, "Throttling", "Retryable"),
-        (503, "ServiceUnavailable", "Retryable"),
-        (400, "AccessDenied", "AwsRequestFailed"),
-    ] {
+    // The failing call's rule, where it goes, the error's name and the operation it names.
+    let cases: [(Rule, Slot, &str, &str); 7] = [
+        (
+            deregister_targets_failing(400, "Throttling"),
+            |rules| &mut rules.elbv2[1],
+            "Retryable",
+            "DeregisterTargets",
+        ),
+        (
+            deregister_targets_failing(503, "ServiceUnavailable"),
+            |rules| &mut rules.elbv2[1],
+            "Retryable",
+            "DeregisterTargets",
+        ),
+        (
+            deregister_targets_failing(400, "AccessDenied"),
+            |rules| &mut rules.elbv2[1],
+            "AwsRequestFailed",
+            "DeregisterTargets",
+        ),
+        (
+            mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
+                .then_http_response(throttled),
+            |rules| &mut rules.elb[1],
+            "Retryable",
+            "DeregisterInstancesFromLoadBalancer",
+        ),
+        (
+            mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+                .then_http_response(throttled),
+            |rules| &mut rules.elbv2[3],
+            "Retryable",
+            "DescribeTargetGroups",
+        ),
+        (
+            mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers)
+                .then_http_response(throttled),
+            |rules| &mut rules.elb[3],
+            "Retryable",
+            "DescribeLoadBalancers",
+        ),
+        (
+            mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+                .then_http_response(throttled),
+            |rules| &mut rules.autoscaling[0],
+            "Retryable",
+            "DescribeAutoScalingGroups",
+        ),
+    ];
+    for (failing, slot, name, operation) in cases {
         let mut rules = full();
-        rules.elbv2[1] = mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
-            .then_http_response(move || query_error(status, code, "from the test"));
-        let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-            .await
-            .unwrap_err();
+        *slot(&mut rules) = failing;
+        let error = run(&rules, drain_state()).await.unwrap_err();
         assert_eq!(error.name(), name, "{error}");
-        assert!(error.to_string().contains("DeregisterTargets"), "{error}");
+        assert!(error.to_string().contains(operation), "{error}");
     }
-    let mut rules = full();
-    rules.elb[1] =
-        mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
-            .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap_err();
-    assert_eq!(error.name(), "Retryable");
-    let mut rules = full();
-    rules.elbv2[3] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
-        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap_err();
-    assert_eq!(error.name(), "Retryable");
-    assert!(
-        error.to_string().contains("DescribeTargetGroups"),
-        "{error}"
-    );
-    let mut rules = full();
-    rules.elb[3] = mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers)
-        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("DescribeLoadBalancers"),
-        "{error}"
-    );
-    let mut rules = full();
-    rules.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
-        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap_err();
-    assert_eq!(error.name(), "Retryable");
     let mut rules = full();
     rules.ecs[0] = mock!(aws_sdk_ecs::Client::list_services)
         .then_http_response(|| json_error(400, "ClusterNotFoundException"));
-    let error = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap_err();
+    let error = run(&rules, drain_state()).await.unwrap_err();
     assert_eq!(error.to_string(), "cluster `test-cluster` not found");
 }
 

@@ -244,6 +244,11 @@ fn deps(rules: &MockRules, config: DrainConfig) -> Deps {
     }
 }
 
+/// A deregistration of `input` at 2 s against `rules`, with the default configuration.
+async fn run(rules: &MockRules, input: DrainState) -> Result<DrainState, StepError> {
+    deregister(&deps(rules, DrainConfig::default()), input, at(2)).await
+}
+
 mod configured;
 mod draining;
 mod errors;

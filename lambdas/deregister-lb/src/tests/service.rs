@@ -3,9 +3,7 @@ use super::*;
 #[tokio::test]
 async fn leaves_the_service_balancers_to_ecs_and_deregisters_the_rest_on_every_port() {
     let rules = full();
-    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, drain_state()).await.unwrap();
 
     let balancers = state.load_balancers.as_ref().unwrap();
     assert_eq!(
@@ -50,9 +48,7 @@ async fn leaves_the_service_balancers_to_ecs_and_deregisters_the_rest_on_every_p
     assert_eq!(state.wait_seconds, 10);
     let mut known = drain_state();
     known.heartbeat.timeout_seconds = Some(3600);
-    let state = deregister(&deps(&rules, DrainConfig::default()), known, at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, known).await.unwrap();
     // ECS stops the task once its replacement is healthy (30 s) and the old target has
     // drained (120 s): at 152 s; the check comes a second after.
     assert_wait(state.wait_seconds, 151);
@@ -62,13 +58,7 @@ async fn leaves_the_service_balancers_to_ecs_and_deregisters_the_rest_on_every_p
 async fn a_service_balancer_with_no_task_of_it_on_the_instance_is_deregistered() {
     // A registration no task on the instance owns: nobody else will remove it.
     let rules = full();
-    let state = deregister(
-        &deps(&rules, DrainConfig::default()),
-        no_service_task(),
-        at(2),
-    )
-    .await
-    .unwrap();
+    let state = run(&rules, no_service_task()).await.unwrap();
     let balancers = state.load_balancers.unwrap();
     assert!(balancers.service_managed.is_empty());
     assert_eq!(balancers.target_groups.len(), 2);
@@ -116,9 +106,7 @@ async fn a_network_load_balancer_without_connection_termination_is_flagged() {
                     )
                     .build()
             });
-    let state = deregister(&deps(&rules, DrainConfig::default()), drain_state(), at(2))
-        .await
-        .unwrap();
+    let state = run(&rules, drain_state()).await.unwrap();
     let group = &state.load_balancers.unwrap().target_groups[0];
     assert!(group.connections_outlive_delay);
     assert_eq!(group.draining_seconds, 30);
