@@ -1,10 +1,9 @@
 //! The load balancers of the wait: refreshing where the instance stands in each, and taking
 //! over those left to ECS once ECS no longer stands for them.
 
-use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
 use sta_shared::elb::{classic_registration, deregister_classic};
-use sta_shared::error::{aws_error, error_code};
+use sta_shared::elbv2::{deregister_targets, target_health};
 use sta_shared::state::{ClassicElb, DrainState, TargetGroup};
 use sta_shared::StepError;
 
@@ -142,16 +141,8 @@ pub(crate) async fn refresh_target_groups(
         }
         if !registered_again.is_empty() {
             tracing::warn!(target_group = %arn, targets = registered_again.len(), "instance registered again; deregistering");
-            match elbv2
-                .deregister_targets()
-                .target_group_arn(arn)
-                .set_targets(Some(registered_again))
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(error) if error_code(&error) == Some("TargetGroupNotFound") => continue,
-                Err(error) => return Err(aws_error("DeregisterTargets", error)),
+            if !deregister_targets(elbv2, arn, registered_again).await? {
+                continue;
             }
         }
         if pending {
@@ -160,24 +151,4 @@ pub(crate) async fn refresh_target_groups(
     }
     state.remaining.target_groups = draining;
     Ok(())
-}
-
-/// DescribeTargetHealth of a target group: of `targets`, or of every target in it when
-/// `None`. `None` when the group is gone.
-async fn target_health(
-    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
-    arn: &str,
-    targets: Option<Vec<TargetDescription>>,
-) -> Result<Option<DescribeTargetHealthOutput>, StepError> {
-    match elbv2
-        .describe_target_health()
-        .target_group_arn(arn)
-        .set_targets(targets)
-        .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => Ok(None),
-        Err(error) => Err(aws_error("DescribeTargetHealth", error)),
-        Ok(output) => Ok(Some(output)),
-    }
 }

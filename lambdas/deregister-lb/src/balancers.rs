@@ -4,6 +4,7 @@
 
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
 use sta_shared::elb::{classic_registration, deregister_classic};
+use sta_shared::elbv2::{deregister_targets, target_health};
 use sta_shared::error::{aws_error, error_code};
 use sta_shared::state::{ClassicElb, ServiceBalancer, TargetGroup};
 use sta_shared::StepError;
@@ -119,18 +120,9 @@ pub(crate) async fn deregister_target_group(
     arn: &str,
     instance_id: &str,
 ) -> Result<Option<TargetGroup>, StepError> {
-    let health = match elbv2
-        .describe_target_health()
-        .target_group_arn(arn)
-        .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => {
-            tracing::info!(target_group = %arn, "target group not found");
-            return Ok(None);
-        }
-        Err(error) => return Err(aws_error("DescribeTargetHealth", error)),
-        Ok(output) => output,
+    let Some(health) = target_health(elbv2, arn, None).await? else {
+        tracing::info!(target_group = %arn, "target group not found");
+        return Ok(None);
     };
     let mut ports: Vec<i32> = health
         .target_health_descriptions()
@@ -160,16 +152,8 @@ pub(crate) async fn deregister_target_group(
                 .build()
         })
         .collect::<Vec<_>>();
-    match elbv2
-        .deregister_targets()
-        .target_group_arn(arn)
-        .set_targets(Some(targets))
-        .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => return Ok(None),
-        Err(error) => return Err(aws_error("DeregisterTargets", error)),
-        Ok(_) => {}
+    if !deregister_targets(elbv2, arn, targets).await? {
+        return Ok(None);
     }
     let Some((draining_seconds, connections_outlive_delay)) =
         target_group_delay(elbv2, arn).await?

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod config;
 pub mod ecs;
 pub mod elb;
+pub mod elbv2;
 pub mod error;
 pub mod event;
 pub mod hook;

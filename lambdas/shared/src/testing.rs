@@ -196,6 +196,25 @@ pub fn classic_listing(registered: bool) -> Rule {
         })
 }
 
+/// `DescribeInstanceHealth` asked for the fixture's instance, answering that it is in `state`
+/// (`InService`, `OutOfService`).
+pub fn instance_health(state: &'static str) -> Rule {
+    use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
+    use aws_sdk_elasticloadbalancing::types::InstanceState;
+    aws_smithy_mocks::mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
+        .then_compute_output(move |req| {
+            assert_eq!(req.instances()[0].instance_id(), Some(INSTANCE_ID));
+            DescribeInstanceHealthOutput::builder()
+                .instance_states(
+                    InstanceState::builder()
+                        .instance_id(INSTANCE_ID)
+                        .state(state)
+                        .build(),
+                )
+                .build()
+        })
+}
+
 /// `RecordLifecycleActionHeartbeat` by the fixture's token, answered with success.
 pub fn heartbeat_ok() -> Rule {
     aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)

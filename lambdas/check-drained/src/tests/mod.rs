@@ -8,8 +8,6 @@ use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
 use aws_sdk_ecs::types::{ContainerInstance, Failure, Task};
 use aws_sdk_elasticloadbalancing::operation::deregister_instances_from_load_balancer::DeregisterInstancesFromLoadBalancerOutput;
-use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
-use aws_sdk_elasticloadbalancing::types::InstanceState;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -81,19 +79,6 @@ fn container_instance(status: Option<&'static str>) -> Rule {
     })
 }
 
-fn classic(state: &'static str) -> Rule {
-    mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health).then_output(move || {
-        DescribeInstanceHealthOutput::builder()
-            .instance_states(
-                InstanceState::builder()
-                    .instance_id(INSTANCE_ID)
-                    .state(state)
-                    .build(),
-            )
-            .build()
-    })
-}
-
 fn classic_deregistered() -> Rule {
     mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
         .then_compute_output(|req| {
@@ -149,7 +134,11 @@ fn rules_for(
     MockRules {
         // The instance stays in the cluster, DRAINING, unless a test says otherwise.
         ecs: vec![tasks(task), container_instance(Some("DRAINING"))],
-        elb: vec![classic(elb), classic_listing(false), classic_deregistered()],
+        elb: vec![
+            instance_health(elb),
+            classic_listing(false),
+            classic_deregistered(),
+        ],
         elbv2: vec![targets(tg)],
         autoscaling: vec![hooks(3600), heartbeat_ok()],
     }

@@ -37,7 +37,7 @@ async fn an_unhealthy_registered_instance_is_deregistered() {
     // OutOfService but still listed: failing its health checks. It is deregistered (and,
     // unhealthy, has no connections to drain).
     let mut rules = full();
-    rules.elb[0] = classic_health("OutOfService");
+    rules.elb[0] = instance_health("OutOfService");
     let state = run(&rules, drain_state()).await.unwrap();
     assert_eq!(rules.elb[1].num_calls(), 1);
     let classic = &state.load_balancers.unwrap().classic;

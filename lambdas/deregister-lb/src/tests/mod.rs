@@ -5,11 +5,8 @@ use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::operation::list_services::ListServicesOutput;
 use aws_sdk_ecs::types::{LoadBalancer, Service};
 use aws_sdk_elasticloadbalancing::operation::deregister_instances_from_load_balancer::DeregisterInstancesFromLoadBalancerOutput;
-use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
 use aws_sdk_elasticloadbalancing::operation::describe_load_balancer_attributes::DescribeLoadBalancerAttributesOutput;
-use aws_sdk_elasticloadbalancing::types::{
-    ConnectionDraining, InstanceState, LoadBalancerAttributes,
-};
+use aws_sdk_elasticloadbalancing::types::{ConnectionDraining, LoadBalancerAttributes};
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
@@ -70,22 +67,6 @@ fn services_rules(target_group: Option<&'static str>) -> (Rule, Rule) {
             .build()
     });
     (list, describe)
-}
-
-fn classic_health(state: &'static str) -> Rule {
-    mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health).then_compute_output(
-        move |req| {
-            assert_eq!(req.instances()[0].instance_id(), Some(INSTANCE_ID));
-            DescribeInstanceHealthOutput::builder()
-                .instance_states(
-                    InstanceState::builder()
-                        .instance_id(INSTANCE_ID)
-                        .state(state)
-                        .build(),
-                )
-                .build()
-        },
-    )
 }
 
 fn classic_deregister() -> Rule {
@@ -219,7 +200,7 @@ fn full() -> MockRules {
         autoscaling: vec![asg_rule(&["web-elb"], &[TG_ASG])],
         ecs: vec![list, describe],
         elb: vec![
-            classic_health("InService"),
+            instance_health("InService"),
             classic_deregister(),
             classic_attributes(true, 30),
             classic_listing(true),
