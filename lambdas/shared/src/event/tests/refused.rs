@@ -81,25 +81,22 @@ fn refuses_missing_or_bad_fields_naming_them() {
 
 #[test]
 fn refuses_foreign_groups_and_clusters() {
-    let config = DrainConfig {
-        cluster: Some("other".into()),
-        managed_asg_names: vec!["test-cluster-asg".into()],
-        ..DrainConfig::default()
-    };
-    let message = rejected(fixture(LIFECYCLE), &config);
-    assert!(
-        message.contains("`detail.NotificationMetadata.cluster`"),
-        "{message}"
-    );
-    let config = DrainConfig {
-        managed_asg_names: vec!["another-asg".into()],
-        ..DrainConfig::default()
-    };
-    let message = rejected(fixture(LIFECYCLE), &config);
-    assert!(
-        message.contains("`detail.AutoScalingGroupName`"),
-        "{message}"
-    );
+    for (cluster, managed, field) in [
+        (
+            Some("other"),
+            "test-cluster-asg",
+            "`detail.NotificationMetadata.cluster`",
+        ),
+        (None, "another-asg", "`detail.AutoScalingGroupName`"),
+    ] {
+        let config = DrainConfig {
+            cluster: cluster.map(str::to_string),
+            managed_asg_names: vec![managed.into()],
+            ..DrainConfig::default()
+        };
+        let message = rejected(fixture(LIFECYCLE), &config);
+        assert!(message.contains(field), "{message}");
+    }
     let config = configured("arn:aws:ecs:us-west-2:123456789012:cluster/test-cluster");
     assert_eq!(
         parse(fixture(LIFECYCLE), &config).unwrap().request.cluster,

@@ -3,8 +3,7 @@ use super::*;
 #[tokio::test]
 async fn floor_and_ceiling() {
     let ecs = cluster(3, all_active, 2);
-    let deps = ecs.deps(&[]);
-    let floor = scale(&deps, &input(4, 1, None)).await.unwrap();
+    let floor = ecs.decide(&[], &input(4, 1, None)).await;
     assert_eq!(floor.new_desired_count, 4);
     assert!(
         floor.reason.contains("floor min_task_count 4"),
@@ -13,8 +12,7 @@ async fn floor_and_ceiling() {
     );
 
     let ecs = cluster(20, all_active, 5);
-    let deps = ecs.deps(&[]);
-    let ceiling = scale(&deps, &input(1, 1, Some(8))).await.unwrap();
+    let ceiling = ecs.decide(&[], &input(1, 1, Some(8))).await;
     assert_eq!(ceiling.new_desired_count, 8);
     assert!(
         ceiling.reason.contains("ceiling max_task_count 8"),
@@ -35,8 +33,7 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
         }
     }
     let ecs = cluster(4, one_draining, 3);
-    let deps = ecs.deps(&[]);
-    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    let decision = ecs.decide(&[], &input(1, 1, None)).await;
     assert_eq!(decision.target_desired_count, 2);
     assert_eq!(decision.new_desired_count, 3);
     assert!(!decision.changed);
@@ -49,8 +46,7 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
 
     // The same cluster once the instance is gone: the count comes down.
     let ecs = cluster(3, all_active, 3);
-    let deps = ecs.deps(&[]);
-    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    let decision = ecs.decide(&[], &input(1, 1, None)).await;
     assert_eq!(decision.new_desired_count, 2);
     assert_eq!(ecs.update.num_calls(), 1);
 }
@@ -58,10 +54,9 @@ async fn holds_instead_of_lowering_while_an_instance_drains() {
 #[tokio::test]
 async fn dry_run_decides_without_updating() {
     let ecs = cluster(10, all_active, 2);
-    let deps = ecs.deps(&[]);
     let mut dry = input(2, 1, None);
     dry.dry_run = true;
-    let decision = scale(&deps, &dry).await.unwrap();
+    let decision = ecs.decide(&[], &dry).await;
     assert!(decision.changed && decision.dry_run);
     assert_eq!(decision.new_desired_count, 9);
     assert!(

@@ -3,9 +3,7 @@ use super::*;
 #[tokio::test]
 async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected() {
     let ecs = cluster(250, mixed, 100);
-    let deps = ecs.deps(&[]);
-
-    let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
+    let decision = ecs.decide(&[], &input(2, 1, None)).await;
 
     assert_eq!(ecs.list.num_calls(), 3);
     assert_eq!(ecs.describe.num_calls(), 3);
@@ -31,8 +29,7 @@ async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected()
 #[tokio::test]
 async fn a_5000_instance_cluster_is_read_completely() {
     let ecs = cluster(5000, all_active, 4999);
-    let deps = ecs.deps(&[]);
-    let decision = scale(&deps, &input(2, 1, None)).await.unwrap();
+    let decision = ecs.decide(&[], &input(2, 1, None)).await;
     assert_eq!(ecs.list.num_calls(), 50);
     assert_eq!(ecs.describe.num_calls(), 50);
     assert_eq!(decision.instances.usable, 5000);
@@ -43,8 +40,7 @@ async fn a_5000_instance_cluster_is_read_completely() {
 #[tokio::test]
 async fn no_update_when_the_count_already_matches() {
     let ecs = cluster(3, all_active, 2);
-    let deps = ecs.deps(&[]);
-    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    let decision = ecs.decide(&[], &input(1, 1, None)).await;
     assert!(!decision.changed);
     assert_eq!(decision.reason, "desired count already matches");
     assert_eq!(ecs.update.num_calls(), 0);

@@ -3,29 +3,13 @@ use super::*;
 #[tokio::test]
 async fn only_instances_in_service_in_the_asg_count() {
     let ecs = cluster(5, all_active, 2);
-    let asg = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
-        let instance = |index: usize, state: LifecycleState| {
-            Instance::builder()
-                .instance_id(ec2_id(index))
-                .lifecycle_state(state)
-                .build()
-        };
-        DescribeAutoScalingGroupsOutput::builder()
-            .auto_scaling_groups(
-                AutoScalingGroup::builder()
-                    .auto_scaling_group_name("asg")
-                    .instances(instance(0, LifecycleState::InService))
-                    .instances(instance(1, LifecycleState::InService))
-                    .instances(instance(2, LifecycleState::InService))
-                    .instances(instance(3, LifecycleState::TerminatingWait))
-                    .build(),
-            )
-            .build()
-    });
-    let deps = ecs.deps(&[&asg]);
-    let mut with_asg = input(1, 1, None);
-    with_asg.asg_name = Some("asg".into());
-    let decision = scale(&deps, &with_asg).await.unwrap();
+    let asg = group(vec![
+        (0, LifecycleState::InService),
+        (1, LifecycleState::InService),
+        (2, LifecycleState::InService),
+        (3, LifecycleState::TerminatingWait),
+    ]);
+    let decision = ecs.decide(&[&asg], &with_asg()).await;
     assert_eq!(decision.instances.usable, 3);
     assert_eq!(decision.instances.outside_asg, 2);
     assert_eq!(decision.new_desired_count, 2);
@@ -34,7 +18,7 @@ async fn only_instances_in_service_in_the_asg_count() {
     let missing = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
         .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
     let deps = ecs.deps(&[&missing]);
-    let error = scale(&deps, &with_asg).await.unwrap_err();
+    let error = scale(&deps, &with_asg()).await.unwrap_err();
     assert_eq!(error.name(), "ResourceNotFound");
     assert!(error.to_string().contains("asg"), "{error}");
 }
@@ -51,43 +35,22 @@ fn stale(index: usize) -> (&'static str, bool) {
 
 #[tokio::test]
 async fn stale_draining_records_never_hold_the_count_up() {
-    let group = |with_real_drain: bool| {
-        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
-            let instance = |index: usize, state: LifecycleState| {
-                Instance::builder()
-                    .instance_id(ec2_id(index))
-                    .lifecycle_state(state)
-                    .build()
-            };
-            let mut group = AutoScalingGroup::builder()
-                .auto_scaling_group_name("asg")
-                .instances(instance(0, LifecycleState::Terminated))
-                .instances(instance(3, LifecycleState::InService))
-                .instances(instance(4, LifecycleState::InService));
-            if with_real_drain {
-                group = group.instances(instance(2, LifecycleState::TerminatingWait));
-            }
-            DescribeAutoScalingGroupsOutput::builder()
-                .auto_scaling_groups(group.build())
-                .build()
-        })
-    };
-    let mut with_asg = input(1, 1, None);
-    with_asg.asg_name = Some("asg".into());
+    let left = vec![
+        (0, LifecycleState::Terminated),
+        (3, LifecycleState::InService),
+        (4, LifecycleState::InService),
+    ];
+    let draining = [left.clone(), vec![(2, LifecycleState::TerminatingWait)]].concat();
 
     // Instance 2 is still being drained: the hold applies.
     let ecs = cluster(5, stale, 3);
-    let asg = group(true);
-    let deps = ecs.deps(&[&asg]);
-    let decision = scale(&deps, &with_asg).await.unwrap();
+    let decision = ecs.decide(&[&group(draining)], &with_asg()).await;
     assert_eq!(decision.instances.draining, 1);
     assert_eq!(decision.instances.stale_draining, 2);
     assert_eq!(decision.new_desired_count, 3, "{decision}");
 
     // Instance 2 has left too: only stale records remain, the count is lowered.
-    let asg = group(false);
-    let deps = ecs.deps(&[&asg]);
-    let decision = scale(&deps, &with_asg).await.unwrap();
+    let decision = ecs.decide(&[&group(left)], &with_asg()).await;
     assert_eq!(decision.instances.draining, 0);
     assert_eq!(decision.instances.stale_draining, 3);
     assert_eq!(decision.new_desired_count, 1, "{decision}");
@@ -98,8 +61,7 @@ async fn stale_draining_records_never_hold_the_count_up() {
     assert_eq!(ecs.update.num_calls(), 1);
 
     // Without an ASG, a disconnected DRAINING record is still stale.
-    let deps = ecs.deps(&[]);
-    let decision = scale(&deps, &input(1, 1, None)).await.unwrap();
+    let decision = ecs.decide(&[], &input(1, 1, None)).await;
     assert_eq!(decision.instances.stale_draining, 1);
     assert_eq!(decision.instances.draining, 2);
 }

@@ -114,6 +114,39 @@ impl Cluster {
             asg_rules,
         )
     }
+
+    /// The scaler's decision for `input`, Auto Scaling answering from `asg_rules`.
+    async fn decide(&self, asg_rules: &[&Rule], input: &ScalerInput) -> Decision {
+        scale(&self.deps(asg_rules), input).await.unwrap()
+    }
+}
+
+/// DescribeAutoScalingGroups: the group `asg` with `members` (instance index, lifecycle state).
+fn group(members: Vec<(usize, LifecycleState)>) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
+        let instances = members.iter().map(|(index, state)| {
+            Instance::builder()
+                .instance_id(ec2_id(*index))
+                .lifecycle_state(state.clone())
+                .build()
+        });
+        DescribeAutoScalingGroupsOutput::builder()
+            .auto_scaling_groups(
+                AutoScalingGroup::builder()
+                    .auto_scaling_group_name("asg")
+                    .set_instances(Some(instances.collect()))
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// The scaler's input for the group `asg`: min 1, N 1.
+fn with_asg() -> ScalerInput {
+    ScalerInput {
+        asg_name: Some("asg".into()),
+        ..input(1, 1, None)
+    }
 }
 
 fn make_deps(ecs_rules: &[&Rule], asg_rules: &[&Rule]) -> Deps {
