@@ -82,6 +82,21 @@ mod tests {
         HttpResponse::new(400.try_into().unwrap(), SdkBody::empty())
     }
 
+    /// `error` of `operation` as the commands report it: its code kept and named after the
+    /// operation; the text.
+    #[track_caller]
+    fn reported(operation: &'static str, error: ListError, code: &str) -> String {
+        let error = CliError::aws(operation, error);
+        assert_eq!(error.code(), Some(code));
+        assert_eq!(error.exit_code(), 1);
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!("{operation}: {code}: ")),
+            "{text}"
+        );
+        text
+    }
+
     #[test]
     fn a_service_error_keeps_its_code_and_message() {
         let modeled = StateMachineDoesNotExist::builder()
@@ -97,11 +112,8 @@ mod tests {
             ListExecutionsError::StateMachineDoesNotExist(modeled),
             response(),
         );
-        let error = CliError::aws("ListExecutions", error);
-        assert_eq!(error.code(), Some("StateMachineDoesNotExist"));
-        assert_eq!(error.exit_code(), 1);
         assert_eq!(
-            error.to_string(),
+            reported("ListExecutions", error, "StateMachineDoesNotExist"),
             "ListExecutions: StateMachineDoesNotExist: State Machine Does Not Exist: 'arn:x'"
         );
     }
@@ -114,36 +126,20 @@ mod tests {
                 .build(),
         );
         let error: ListError = SdkError::service_error(unhandled, response());
-        let error = CliError::aws("ListExecutions", error);
-        assert_eq!(error.code(), Some("InternalFailure"));
-        let text = error.to_string();
-        assert!(
-            text.starts_with("ListExecutions: InternalFailure: "),
-            "{text}"
-        );
+        let text = reported("ListExecutions", error, "InternalFailure");
         assert!(text.contains("service error"), "{text}");
     }
 
     #[test]
     fn failures_before_an_answer_say_what_happened() {
         let timeout: ListError = SdkError::timeout_error("read timed out after 3.1s");
-        let error = CliError::aws("GetExecutionHistory", timeout);
-        assert_eq!(error.code(), Some("Timeout"));
-        assert!(
-            error.to_string().contains("read timed out after 3.1s"),
-            "{error}"
-        );
+        let text = reported("GetExecutionHistory", timeout, "Timeout");
+        assert!(text.contains("read timed out after 3.1s"), "{text}");
 
         let refused: ListError = SdkError::dispatch_failure(ConnectorError::io(
             std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused").into(),
         ));
-        let error = CliError::aws("DescribeExecution", refused);
-        assert_eq!(error.code(), Some("DispatchFailure"));
-        let text = error.to_string();
-        assert!(
-            text.starts_with("DescribeExecution: DispatchFailure: "),
-            "{text}"
-        );
+        let text = reported("DescribeExecution", refused, "DispatchFailure");
         assert!(text.contains("connection refused"), "{text}");
     }
 

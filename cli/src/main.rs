@@ -130,6 +130,21 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Clears the progress line, then prints `value` as JSON (`--json`) or as its `table`.
+fn print_output(
+    json: bool,
+    value: &impl serde::Serialize,
+    table: impl FnOnce() -> String,
+) -> Result<(), CliError> {
+    clear_progress();
+    if json {
+        print_json(value)
+    } else {
+        print!("{}", table());
+        Ok(())
+    }
+}
+
 /// The AWS configuration of the operator commands, from the standard chain. Reading
 /// thousands of executions runs into Step Functions' request quotas (GetExecutionHistory
 /// refills a few tokens a second), so throttled calls are retried up to 10 attempts
@@ -184,11 +199,7 @@ async fn run_scale_tasks(input: ScalerInput, json: bool) -> Result<u8, CliError>
     let decision = scale(&deps, &input)
         .await
         .map_err(|error| CliError::Failed(format!("{} ({})", error, error.name())))?;
-    if json {
-        print_json(&decision)?;
-    } else {
-        println!("{decision}");
-    }
+    print_output(json, &decision, || format!("{decision}\n"))?;
     Ok(0)
 }
 
@@ -201,12 +212,7 @@ async fn run_executions(
     let filter = args.filter(machine.required_arn(&config, &progress).await?, Utc::now());
     let client = aws_sdk_sfn::Client::new(&config);
     let rows = executions::executions(&client, &filter, Utc::now(), &progress).await?;
-    clear_progress();
-    if json {
-        print_json(&rows)?;
-    } else {
-        print!("{}", executions::render(&rows));
-    }
+    print_output(json, &rows, || executions::render(&rows))?;
     let unreadable = rows
         .iter()
         .filter(|row| row.details_error.is_some())
@@ -237,12 +243,7 @@ async fn run_show(
     let arn = executions::execution_arn(execution, machine.as_deref())?;
     let client = aws_sdk_sfn::Client::new(&config);
     let timeline = timeline::timeline(&client, &arn, Utc::now(), &progress).await?;
-    clear_progress();
-    if json {
-        print_json(&timeline)?;
-    } else {
-        print!("{}", timeline::render(&timeline));
-    }
+    print_output(json, &timeline, || timeline::render(&timeline))?;
     if let Some(path) = svg {
         std::fs::write(&path, timeline::svg(&timeline)).map_err(|error| {
             CliError::Failed(format!("cannot write {}: {error}", path.display()))
@@ -257,13 +258,21 @@ async fn run_replay(machine: Machine, args: ReplayArgs, json: bool) -> Result<u8
     let options = args.options(machine.required_arn(&config, &progress).await?, Utc::now());
     let client = aws_sdk_sfn::Client::new(&config);
     let report = replay::replay(&client, &options, Utc::now(), &progress).await?;
-    clear_progress();
-    if json {
-        print_json(&report)?;
-    } else {
-        print!("{}", replay::render(&report));
-    }
+    print_output(json, &report, || replay::render(&report))?;
     Ok(if report.ok() { 0 } else { 1 })
+}
+
+/// The deployment that `doctor` checks and `drill` exercises: its options, validated, and
+/// the clients of its services.
+async fn deployment_checked(
+    deployment: DeploymentArgs,
+    machine: Machine,
+) -> Result<(doctor::Options, doctor::Clients), CliError> {
+    let config = operator_config().await;
+    let (arn, stack) = machine.arn_and_stack(&config, &progress).await?;
+    let options = deployment.options(arn, stack);
+    options.validate()?;
+    Ok((options, doctor::Clients::new(&config)))
 }
 
 async fn run_drill(
@@ -272,11 +281,9 @@ async fn run_drill(
     args: DrillArgs,
     json: bool,
 ) -> Result<u8, CliError> {
-    let config = operator_config().await;
-    let (arn, stack) = machine.arn_and_stack(&config, &progress).await?;
-    let options = args.options(deployment.options(arn, stack));
+    let (doctor_options, clients) = deployment_checked(deployment, machine).await?;
+    let options = args.options(doctor_options);
     options.validate()?;
-    let clients = doctor::Clients::new(&config);
     // Ctrl-C stops following; the drain goes on.
     let mut interrupt = Box::pin(async {
         if tokio::signal::ctrl_c().await.is_err() {
@@ -292,12 +299,7 @@ async fn run_drill(
         }
     };
     let report = drill::drill(&clients, &options, &mut interrupt, &out, &progress).await?;
-    clear_progress();
-    if json {
-        print_json(&report)?;
-    } else {
-        print!("{}", drill::render(&report));
-    }
+    print_output(json, &report, || drill::render(&report))?;
     Ok(drill::exit_code(&report))
 }
 
@@ -307,18 +309,11 @@ async fn run_doctor(
     json: bool,
     strict: bool,
 ) -> Result<u8, CliError> {
-    let config = operator_config().await;
-    let (arn, stack) = machine.arn_and_stack(&config, &progress).await?;
-    let options = deployment.options(arn, stack);
-    options.validate()?;
-    let clients = doctor::Clients::new(&config);
+    let (options, clients) = deployment_checked(deployment, machine).await?;
     let report = doctor::doctor(&clients, &options, &progress).await;
-    clear_progress();
-    if json {
-        print_json(&report.verdict(strict))?;
-    } else {
-        print!("{}", doctor::render(&report, strict));
-    }
+    print_output(json, &report.verdict(strict), || {
+        doctor::render(&report, strict)
+    })?;
     Ok(if report.ok(strict) { 0 } else { 1 })
 }
 

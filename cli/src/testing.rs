@@ -172,6 +172,32 @@ impl History {
         self.push(HistoryEventType::TaskSucceeded, second, |b| b)
     }
 
+    /// A Task attempt scheduled at `scheduled` that fails at `failed`.
+    pub fn attempt_failed(
+        &mut self,
+        scheduled: i64,
+        failed: i64,
+        error: &str,
+        cause: &str,
+    ) -> &mut Self {
+        self.scheduled(scheduled).task_failed(failed, error, cause)
+    }
+
+    /// A Task state entered at `from` whose only attempt fails at `to`, and the execution
+    /// with it.
+    pub fn failed_in_task(
+        &mut self,
+        name: &str,
+        from: i64,
+        to: i64,
+        error: &str,
+        cause: &str,
+    ) -> &mut Self {
+        self.entered("Task", name, from, json!({}))
+            .attempt_failed(from, to, error, cause)
+            .failed(to, error, cause)
+    }
+
     /// A Task state visit that succeeds at the first attempt.
     pub fn task(&mut self, name: &str, from: i64, to: i64, output: Value) -> &mut Self {
         self.entered("Task", name, from, json!({}))
@@ -207,6 +233,14 @@ impl History {
 
     pub fn take(&mut self) -> Vec<HistoryEvent> {
         std::mem::take(&mut self.events)
+    }
+}
+
+/// Asserts that `text` contains each of `needles`.
+#[track_caller]
+pub fn assert_contains(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} in {text}");
     }
 }
 

@@ -11,6 +11,7 @@ use sta_shared::state::{Completion, CompletionOutcome, DrainStatus, LifecycleRes
 
 use super::*;
 use crate::doctor::tests::fixture::*;
+use crate::testing::assert_contains;
 
 fn options(f: &Fixture) -> DrillOptions {
     DrillOptions {
@@ -95,6 +96,26 @@ async fn run(
     (report, lines.into_inner().unwrap())
 }
 
+/// The report of an uninterrupted drill of `f` with the default options.
+async fn report(f: &Fixture) -> DrillReport {
+    run(f, &options(f), false).await.0.unwrap()
+}
+
+/// Whether one of the report's reasons says all of `words`.
+fn says(report: &DrillReport, words: &[&str]) -> bool {
+    report
+        .reasons
+        .iter()
+        .any(|reason| words.iter().all(|word| reason.contains(word)))
+}
+
+/// Asserts that the drill failed, one of its reasons saying all of `words`.
+#[track_caller]
+fn assert_failed_saying(report: &DrillReport, words: &[&str]) {
+    assert_eq!(report.verdict, Verdict::Failed, "{report:#?}");
+    assert!(says(report, words), "{words:?} in {:#?}", report.reasons);
+}
+
 #[tokio::test]
 async fn a_good_drain_passes() {
     let f = passing();
@@ -122,19 +143,15 @@ async fn a_good_drain_passes() {
     for lb in &report.load_balancers {
         assert_eq!((lb.minimum, lb.fewest_healthy), (2, Some(2)), "{lb:#?}");
     }
-    let text = lines.join("\n");
-    assert!(
-        text.contains("terminating i-0000000000000001 in web-asg (runs web)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("TerminateInstanceInAutoScalingGroup i-0000000000000001"),
-        "{text}"
-    );
-    assert!(text.contains("execution the-drain started"), "{text}");
-    assert!(
-        text.contains("DrainContainerInstance") && text.contains("DeregisterFromLoadBalancers"),
-        "{text}"
+    assert_contains(
+        &lines.join("\n"),
+        &[
+            "terminating i-0000000000000001 in web-asg (runs web)",
+            "TerminateInstanceInAutoScalingGroup i-0000000000000001",
+            "execution the-drain started",
+            "DrainContainerInstance",
+            "DeregisterFromLoadBalancers",
+        ],
     );
     assert!(render(&report).contains("PASSED"));
     let json = serde_json::to_value(&report).unwrap();
@@ -146,8 +163,7 @@ async fn a_good_drain_passes() {
 async fn a_failing_doctor_refuses_and_terminates_nothing() {
     let mut f = passing();
     f.hooks.clear();
-    let (report, _) = run(&f, &options(&f), false).await;
-    let report = report.unwrap();
+    let report = report(&f).await;
     assert_eq!(report.verdict, Verdict::Refused);
     assert_eq!(exit_code(&report), 1);
     assert_eq!(Calls::get(&f.calls.terminate), 0);
@@ -198,8 +214,7 @@ async fn no_execution_means_the_rule_the_hook_or_delivery_is_broken() {
     let mut f = passing();
     f.drill.executions.pop();
     f.drill.still_in_group = true;
-    let (report, _) = run(&f, &options(&f), false).await;
-    let report = report.unwrap();
+    let report = report(&f).await;
     assert_eq!(report.verdict, Verdict::Failed);
     assert!(report.execution_arn.is_none());
     assert!(
@@ -218,42 +233,29 @@ async fn no_execution_means_the_rule_the_hook_or_delivery_is_broken() {
 async fn an_action_not_completed_by_us_fails() {
     let mut f = passing();
     f.drill.output = Some(output(CompletionOutcome::AlreadyCompleted, false));
-    let report = run(&f, &options(&f), false).await.0.unwrap();
-    assert_eq!(report.verdict, Verdict::Failed);
-    assert!(!report.completed_by_us);
-    assert!(
-        report.reasons.iter().any(|r| r.contains(
-            "our CompleteLifecycleAction did not end the action (completion: already_completed)"
-        )),
-        "{:#?}",
-        report.reasons
+    let report = report(&f).await;
+    assert_failed_saying(
+        &report,
+        &["our CompleteLifecycleAction did not end the action (completion: already_completed)"],
     );
+    assert!(!report.completed_by_us);
 }
 
 #[tokio::test]
 async fn a_drain_that_reached_its_deadline_fails() {
     let mut f = passing();
     f.drill.output = Some(output(CompletionOutcome::Completed, true));
-    let report = run(&f, &options(&f), false).await.0.unwrap();
-    assert_eq!(report.verdict, Verdict::Failed);
-    assert!(
-        report
-            .reasons
-            .iter()
-            .any(|r| r.contains("reached its deadline")),
-        "{:#?}",
-        report.reasons
-    );
-    let no_replacement = |report: &DrillReport| {
-        report
-            .reasons
-            .iter()
-            .any(|r| r.contains("no replacement became healthy"))
-    };
-    assert!(!no_replacement(&report), "one became healthy");
+    let no_replacement = ["no replacement became healthy"];
+    let deadline = report(&f).await;
+    assert_failed_saying(&deadline, &["reached its deadline"]);
+    assert!(!says(&deadline, &no_replacement), "one became healthy");
     f.drill.target_health = vec![vec![instance(1), instance(2)]];
-    let report = run(&f, &options(&f), false).await.0.unwrap();
-    assert!(no_replacement(&report), "{:#?}", report.reasons);
+    let unreplaced = report(&f).await;
+    assert!(
+        says(&unreplaced, &no_replacement),
+        "{:#?}",
+        unreplaced.reasons
+    );
 }
 
 #[tokio::test]
@@ -261,16 +263,7 @@ async fn a_failed_execution_fails() {
     let mut f = passing();
     f.drill.final_status = "FAILED".to_string();
     f.drill.output = None;
-    let report = run(&f, &options(&f), false).await.0.unwrap();
-    assert_eq!(report.verdict, Verdict::Failed);
-    assert!(
-        report
-            .reasons
-            .iter()
-            .any(|r| r.contains("ended FAILED") && r.contains("ecs-sta replay")),
-        "{:#?}",
-        report.reasons
-    );
+    assert_failed_saying(&report(&f).await, &["ended FAILED", "ecs-sta replay"]);
 }
 
 #[tokio::test]
@@ -281,12 +274,9 @@ async fn serving_capacity_below_the_minimum_fails() {
         vec![instance(2)],
         vec![instance(2), instance(3)],
     ];
-    let report = run(&f, &options(&f), false).await.0.unwrap();
-    assert_eq!(report.verdict, Verdict::Failed);
-    assert!(
-        report.reasons.iter().any(|r| r.contains("web / target group web-tg: 1 healthy serving at the lowest, below the service's minimum 2")),
-        "{:#?}",
-        report.reasons
+    assert_failed_saying(
+        &report(&f).await,
+        &["web / target group web-tg: 1 healthy serving at the lowest, below the service's minimum 2"],
     );
 }
 

@@ -68,21 +68,61 @@ fn start_ok() -> Rule {
     })
 }
 
+fn redrive_error(code: &'static str) -> Rule {
+    mock!(aws_sdk_sfn::Client::redrive_execution).then_http_response(move || json_error(400, code))
+}
+
+fn start_error(code: &'static str) -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution).then_http_response(move || json_error(400, code))
+}
+
 async fn run(rules: &[&Rule], options: &ReplayOptions, now: i64) -> ReplayReport {
     replay(&client(rules), options, at(now), &quiet)
         .await
         .unwrap()
 }
 
+/// Asserts that `item` was `action`, for a reason saying each of `words`.
+#[track_caller]
+fn assert_item(item: &ReplayItem, action: Action, words: &[&str]) {
+    assert_eq!(item.action, action, "{item:?}");
+    assert_contains(item.reason.as_deref().expect("a reason"), words);
+}
+
+/// One failed execution (stopped at +100 s) as ListExecutions and DescribeExecution show it.
+struct FailedExecution {
+    list: Rule,
+    describe: Rule,
+}
+
+impl FailedExecution {
+    fn described(output: DescribeExecutionOutput) -> Self {
+        let name = output.name.clone().expect("a named execution");
+        Self {
+            list: listing(vec![failed(&name, 100)]),
+            describe: describe(output),
+        }
+    }
+
+    fn named(name: &str) -> Self {
+        Self::described(failed_described(name))
+    }
+
+    /// Replays it at `now`, `actions` answering RedriveExecution and StartExecution.
+    async fn replay(&self, actions: &[&Rule], options: &ReplayOptions, now: i64) -> ReplayReport {
+        let rules: Vec<&Rule> = [&self.list, &self.describe]
+            .into_iter()
+            .chain(actions.iter().copied())
+            .collect();
+        run(&rules, options, now).await
+    }
+}
+
 #[tokio::test]
 async fn redrives_a_failed_execution() {
-    let (list, describe, redrive) = (
-        listing(vec![failed("one", 100)]),
-        describe(failed_described("one")),
-        redrive_ok(),
-    );
-    let report = run(&[&list, &describe, &redrive], &options(false, false), 200).await;
-    assert_eq!(list.num_calls(), 3, "one listing per status");
+    let (one, redrive) = (FailedExecution::named("one"), redrive_ok());
+    let report = one.replay(&[&redrive], &options(false, false), 200).await;
+    assert_eq!(one.list.num_calls(), 3, "one listing per status");
     assert_eq!(redrive.num_calls(), 1);
     let item = &report.items[0];
     assert_eq!(item.action, Action::Redriven);
@@ -99,16 +139,11 @@ async fn redrives_a_failed_execution() {
 
 #[tokio::test]
 async fn a_dry_run_calls_nothing_that_changes() {
-    let (list, describe, redrive, start) = (
-        listing(vec![failed("one", 100)]),
-        describe(failed_described("one")),
-        redrive_ok(),
-        start_ok(),
-    );
-    let rules = [&list, &describe, &redrive, &start];
-    let report = run(&rules, &options(true, false), 200).await;
+    let (one, redrive, start) = (FailedExecution::named("one"), redrive_ok(), start_ok());
+    let actions = [&redrive, &start];
+    let report = one.replay(&actions, &options(true, false), 200).await;
     assert_eq!(report.items[0].action, Action::WouldRedrive);
-    let report = run(&rules, &options(true, true), 200).await;
+    let report = one.replay(&actions, &options(true, true), 200).await;
     assert_eq!(report.items[0].action, Action::WouldRestart);
     let name = format!("{INSTANCE_ID}-{TOKEN}");
     assert_eq!(
@@ -129,62 +164,35 @@ async fn says_why_an_execution_cannot_be_redriven() {
     let mut not_redrivable = failed_described("one");
     not_redrivable.redrive_status = Some(ExecutionRedriveStatus::NotRedrivable);
     not_redrivable.redrive_status_reason = Some("Execution history event limit exceeded.".into());
-    let (list, describe_rule, redrive) = (
-        listing(vec![failed("one", 100)]),
-        describe(not_redrivable),
-        redrive_ok(),
-    );
-    let report = run(
-        &[&list, &describe_rule, &redrive],
-        &options(false, false),
-        200,
-    )
-    .await;
-    let item = &report.items[0];
-    assert_eq!(item.action, Action::NotRedrivable);
-    assert!(
-        item.reason
-            .as_deref()
-            .unwrap()
-            .contains("history event limit"),
-        "{item:?}"
-    );
-    assert!(
-        item.reason.as_deref().unwrap().contains("--restart"),
-        "{item:?}"
+    let (one, redrive) = (FailedExecution::described(not_redrivable), redrive_ok());
+    let report = one.replay(&[&redrive], &options(false, false), 200).await;
+    assert_item(
+        &report.items[0],
+        Action::NotRedrivable,
+        &["history event limit", "--restart"],
     );
     assert!(!report.ok());
 
     // Stopped more than 14 days ago (an emulator may not say so itself).
-    let describe_rule = describe(failed_described("one"));
-    let report = run(
-        &[&list, &describe_rule, &redrive],
-        &options(false, false),
-        100 + 15 * 86_400,
-    )
-    .await;
-    let reason = report.items[0].reason.clone().unwrap();
-    assert_eq!(report.items[0].action, Action::NotRedrivable);
-    assert!(
-        reason.contains("stopped 15 days ago") && reason.contains("14 days"),
-        "{reason}"
+    let one = FailedExecution::named("one");
+    let fifteen_days_later = 100 + 15 * 86_400;
+    let report = one
+        .replay(&[&redrive], &options(false, false), fifteen_days_later)
+        .await;
+    assert_item(
+        &report.items[0],
+        Action::NotRedrivable,
+        &["stopped 15 days ago", "14 days"],
     );
 
     // RedriveExecution refuses it.
-    let refused = mock!(aws_sdk_sfn::Client::redrive_execution)
-        .then_http_response(|| json_error(400, "ExecutionNotRedrivable"));
-    let report = run(
-        &[&list, &describe_rule, &refused],
-        &options(false, false),
-        200,
-    )
-    .await;
-    assert_eq!(report.items[0].action, Action::NotRedrivable);
-    assert!(report.items[0]
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("ExecutionNotRedrivable from the test"));
+    let refused = redrive_error("ExecutionNotRedrivable");
+    let report = one.replay(&[&refused], &options(false, false), 200).await;
+    assert_item(
+        &report.items[0],
+        Action::NotRedrivable,
+        &["ExecutionNotRedrivable from the test"],
+    );
     assert_eq!(redrive.num_calls(), 0);
     assert_eq!(refused.num_calls(), 1);
 }
@@ -214,13 +222,10 @@ async fn a_failed_call_is_reported_per_execution() {
         .iter()
         .zip(["ExecutionDoesNotExist", "ThrottlingException"])
     {
-        assert_eq!(item.action, Action::Failed);
-        assert!(
-            item.reason
-                .as_deref()
-                .unwrap()
-                .contains(&format!("RedriveExecution: {code}")),
-            "{item:?}"
+        assert_item(
+            item,
+            Action::Failed,
+            &[&format!("RedriveExecution: {code}")],
         );
     }
     assert!(!report.ok());
@@ -260,17 +265,11 @@ async fn running_or_succeeded_executions_are_skipped() {
 
 #[tokio::test]
 async fn restarts_with_the_original_input_once() {
-    let (list, describe_rule, start) = (
-        listing(vec![failed("one", 100)]),
-        describe(failed_described("one")),
-        start_ok(),
-    );
-    let report = run(
-        &[&list, &describe_rule, &start],
-        &options(false, true),
-        100 + 30 * 86_400,
-    )
-    .await;
+    let (one, start) = (FailedExecution::named("one"), start_ok());
+    let thirty_days_later = 100 + 30 * 86_400;
+    let report = one
+        .replay(&[&start], &options(false, true), thirty_days_later)
+        .await;
     let item = &report.items[0];
     let name = format!("{INSTANCE_ID}-{TOKEN}");
     assert_eq!(item.action, Action::Restarted, "{item:?}");
@@ -278,27 +277,14 @@ async fn restarts_with_the_original_input_once() {
     assert!(render(&report).contains(&arn(&name)));
 
     // A second restart of the same action is refused by Step Functions itself.
-    let exists = mock!(aws_sdk_sfn::Client::start_execution)
-        .then_http_response(|| json_error(400, "ExecutionAlreadyExists"));
-    let report = run(
-        &[&list, &describe_rule, &exists],
-        &options(false, true),
-        200,
-    )
-    .await;
-    assert_eq!(report.items[0].action, Action::AlreadyRestarted);
-    assert!(report.items[0].reason.as_deref().unwrap().contains(&name));
+    let exists = start_error("ExecutionAlreadyExists");
+    let report = one.replay(&[&exists], &options(false, true), 200).await;
+    assert_item(&report.items[0], Action::AlreadyRestarted, &[&name]);
     assert!(report.ok(), "already restarted is no failure");
 
     // Other errors are failures.
-    let throttled = mock!(aws_sdk_sfn::Client::start_execution)
-        .then_http_response(|| json_error(400, "ThrottlingException"));
-    let report = run(
-        &[&list, &describe_rule, &throttled],
-        &options(false, true),
-        200,
-    )
-    .await;
+    let throttled = start_error("ThrottlingException");
+    let report = one.replay(&[&throttled], &options(false, true), 200).await;
     assert_eq!(report.items[0].action, Action::Failed);
     assert!(!report.ok());
 }
@@ -306,24 +292,20 @@ async fn restarts_with_the_original_input_once() {
 #[tokio::test]
 async fn a_restart_is_not_restarted_again_and_an_unknown_input_is_not_restarted() {
     let name = format!("{INSTANCE_ID}-{TOKEN}");
-    let (list, describe_rule, start) = (
-        listing(vec![failed(&name, 100)]),
-        describe(failed_described(&name)),
-        start_ok(),
+    let (restart, start) = (FailedExecution::named(&name), start_ok());
+    let report = restart.replay(&[&start], &options(false, true), 200).await;
+    assert_item(
+        &report.items[0],
+        Action::AlreadyRestarted,
+        &["this execution is the restart"],
     );
-    let report = run(&[&list, &describe_rule, &start], &options(false, true), 200).await;
-    assert_eq!(report.items[0].action, Action::AlreadyRestarted);
-    assert!(report.items[0]
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("this execution is the restart"));
     assert_eq!(start.num_calls(), 0);
 
     let mut unknown = failed_described("bad");
     unknown.input = Some(json!({"Event": "autoscaling:TEST_NOTIFICATION"}).to_string());
-    let (list, describe_rule) = (listing(vec![failed("bad", 100)]), describe(unknown));
-    let report = run(&[&list, &describe_rule, &start], &options(false, true), 200).await;
+    let report = FailedExecution::described(unknown)
+        .replay(&[&start], &options(false, true), 200)
+        .await;
     assert_eq!(report.items[0].action, Action::NotRestartable);
     assert!(!report.ok());
     assert_eq!(start.num_calls(), 0);

@@ -30,8 +30,7 @@ pub(super) fn succeeded_drain() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .entered("Task", "DrainContainerInstance", 0, json!({}))
-        .scheduled(0)
-        .task_failed(1, "Retryable", "ListTasks: ThrottlingException")
+        .attempt_failed(0, 1, "Retryable", "ListTasks: ThrottlingException")
         .scheduled(3)
         .task_succeeded(4)
         .exited("Task", "DrainContainerInstance", 4, state("draining", 0, 0))
@@ -52,6 +51,29 @@ pub(super) fn succeeded_drain() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
         .entered("Succeed", "InstanceReleased", 369, json!({}))
         .exited("Succeed", "InstanceReleased", 369, completed(1, 2))
         .succeeded(369);
+    h.take()
+}
+
+/// A drain whose first step succeeded and whose state `name`, entered at `at`, failed a
+/// second later with an AWS error (`cause`).
+pub(super) fn denied_in(name: &str, at: i64, cause: &str) -> History {
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task("DrainContainerInstance", 0, 1, state("draining", 0, 0))
+        .failed_in_task(name, at, at + 1, "AwsRequestFailed", cause);
+    h
+}
+
+/// A test notification the first step refused: caught, and failed in `RejectInvalidEvent`.
+pub(super) fn refused_event() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+    let refusal = "`Event` is autoscaling:TEST_NOTIFICATION";
+    let mut h = History::default();
+    h.started(0, json!({"Event": "autoscaling:TEST_NOTIFICATION"}))
+        .entered("Task", "DrainContainerInstance", 0, json!({}))
+        .attempt_failed(0, 1, "InvalidEvent", refusal)
+        .exited("Task", "DrainContainerInstance", 1, json!({"failure": {}}))
+        .entered("Fail", "RejectInvalidEvent", 1, json!({}))
+        .failed(1, "InvalidEvent", refusal);
     h.take()
 }
 
@@ -106,19 +128,15 @@ fn a_successful_drain_reads_as_a_timeline() {
 fn a_successful_drain_renders_as_text() {
     let timeline = from_events(&arn("ok"), &succeeded_drain(), at(1000));
     let text = render(&timeline);
-    assert!(
-        text.contains(&format!("instance    {INSTANCE_ID}  asg {ASG}")),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            &format!("instance    {INSTANCE_ID}  asg {ASG}"),
+            "status      SUCCEEDED  drain drained",
+            "2 checks, waited 6m00s, 1 heartbeats, 1 retries, 0 redrives",
+            "completion  completed (CONTINUE)",
+        ],
     );
-    assert!(
-        text.contains("status      SUCCEEDED  drain drained"),
-        "{text}"
-    );
-    assert!(
-        text.contains("2 checks, waited 6m00s, 1 heartbeats, 1 retries, 0 redrives"),
-        "{text}"
-    );
-    assert!(text.contains("completion  completed (CONTINUE)"), "{text}");
     // The table of visits, after the chart.
     let visits_table = &text[text.find("\nAT  ").expect("the table")..];
     let line = |name: &str, nth: usize| -> String {
@@ -147,13 +165,11 @@ fn a_successful_drain_renders_as_text() {
 
 #[test]
 fn a_failed_and_redriven_drain_shows_both_attempts() {
-    let mut h = History::default();
-    h.started(0, lifecycle_input())
-        .task("DrainContainerInstance", 0, 1, state("draining", 0, 0))
-        .entered("Task", "DeregisterFromLoadBalancers", 1, json!({}))
-        .scheduled(1)
-        .task_failed(2, "AwsRequestFailed", "DescribeTargetHealth: AccessDenied")
-        .failed(2, "AwsRequestFailed", "DescribeTargetHealth: AccessDenied");
+    let mut h = denied_in(
+        "DeregisterFromLoadBalancers",
+        1,
+        "DescribeTargetHealth: AccessDenied",
+    );
     let failed = from_events(&arn("x"), &h.events, at(100));
     assert_eq!(failed.status, "FAILED");
     assert_eq!(failed.error.as_deref(), Some("AwsRequestFailed"));
@@ -194,10 +210,9 @@ fn a_failed_and_redriven_drain_shows_both_attempts() {
     assert_eq!(waiting.exited, None);
     assert_eq!(waiting.duration_seconds, 10.0);
     assert_eq!(waiting.note(), "waiting (30s planned)");
-    let text = render(&redriven);
-    assert!(
-        text.contains("(redriven)") && text.contains("redrive 1: resumes at the state that failed"),
-        "{text}"
+    assert_contains(
+        &render(&redriven),
+        &["(redriven)", "redrive 1: resumes at the state that failed"],
     );
     let json = serde_json::to_value(&redriven).unwrap();
     assert_eq!(json["entries"][2]["kind"], "redriven");
@@ -206,23 +221,7 @@ fn a_failed_and_redriven_drain_shows_both_attempts() {
 
 #[test]
 fn a_refused_event_shows_the_catch_and_the_fail_state() {
-    let mut h = History::default();
-    h.started(0, json!({"Event": "autoscaling:TEST_NOTIFICATION"}))
-        .entered("Task", "DrainContainerInstance", 0, json!({}))
-        .scheduled(0)
-        .task_failed(
-            1,
-            "InvalidEvent",
-            "`Event` is autoscaling:TEST_NOTIFICATION",
-        )
-        .exited("Task", "DrainContainerInstance", 1, json!({"failure": {}}))
-        .entered("Fail", "RejectInvalidEvent", 1, json!({}))
-        .failed(
-            1,
-            "InvalidEvent",
-            "`Event` is autoscaling:TEST_NOTIFICATION",
-        );
-    let timeline = from_events(&arn("bad"), &h.events, at(5));
+    let timeline = from_events(&arn("bad"), &refused_event(), at(5));
     assert_eq!(timeline.instance_id, None);
     let visits = visits(&timeline);
     assert_eq!(visits[0].caught.as_deref(), Some("InvalidEvent"));
@@ -252,13 +251,14 @@ fn a_drain_past_its_deadline_says_so() {
     let timeline = from_events(&arn("late"), &h.events, at(172_100));
     assert_eq!(timeline.drain_status, Some(DrainStatus::DeadlinePassed));
     assert_eq!(timeline.heartbeats, 40);
-    let text = render(&timeline);
-    assert!(
-        text.contains("drain deadline_passed  (deadline passed)"),
-        "{text}"
+    assert_contains(
+        &render(&timeline),
+        &[
+            "drain deadline_passed  (deadline passed)",
+            "already_completed (ABANDON)",
+            "1d23h",
+        ],
     );
-    assert!(text.contains("already_completed (ABANDON)"), "{text}");
-    assert!(text.contains("1d23h"), "{text}");
 }
 
 #[test]
@@ -336,12 +336,9 @@ fn retried_errors_are_counted() {
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .entered("Task", "CheckDrained", 0, json!({}))
-        .scheduled(0)
-        .task_failed(1, "Retryable", "a")
-        .scheduled(2)
-        .task_failed(3, "Lambda.Unknown", "b")
-        .scheduled(4)
-        .task_failed(5, "Retryable", "c")
+        .attempt_failed(0, 1, "Retryable", "a")
+        .attempt_failed(2, 3, "Lambda.Unknown", "b")
+        .attempt_failed(4, 5, "Retryable", "c")
         .scheduled(6);
     let timeline = from_events(&arn("r"), &h.events, at(7));
     assert_eq!(

@@ -161,14 +161,8 @@ fn shows_a_failed_drain(world: &World, machine: &str, arn: &str) {
     assert_eq!(timeline["status"], "FAILED");
     assert_eq!(timeline["retries"], 1);
     assert_eq!(timeline["redrives"], 0);
-    let states: Vec<&str> = timeline["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| entry["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        states,
+        strings(&timeline["entries"], "name"),
         [
             "IsInstanceInCluster",
             "DrainContainerInstance",

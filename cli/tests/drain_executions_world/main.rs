@@ -214,6 +214,19 @@ fn by_name<'a>(rows: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} in {rows}"))
 }
 
+/// Each row's `key`, a string.
+fn strings<'a>(rows: &'a Value, key: &str) -> Vec<&'a str> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key} in {row}"))
+        })
+        .collect()
+}
+
 mod executions;
 mod replay;
 mod stack;

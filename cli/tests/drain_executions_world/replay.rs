@@ -11,13 +11,11 @@ async fn replay_restarts_once_and_says_what_it_did() {
     };
 
     let dry = ok_json(replay(&["--dry-run"]));
-    let actions: Vec<&str> = dry["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, ["would_redrive", "would_redrive"], "{dry}");
+    assert_eq!(
+        strings(&dry["items"], "action"),
+        ["would_redrive", "would_redrive"],
+        "{dry}"
+    );
 
     // A lifecycle action is named by its token, a Spot warning by its time (the fixture's).
     let warned = "2026-11-27T00:00:00Z".parse().unwrap();
@@ -101,6 +99,19 @@ impl World {
     }
 }
 
+/// `ecs-sta <command>` of all the state machine's executions, as JSON.
+fn of_all_executions(world: &World, command: &str, machine: &str) -> Output {
+    let args = [
+        command,
+        "--state-machine",
+        machine,
+        "--since",
+        "all",
+        "--json",
+    ];
+    ecs_sta(world, &args, &[])
+}
+
 #[tokio::test]
 async fn replay_redrives_and_says_why_it_cannot() {
     let world = World::start();
@@ -111,18 +122,7 @@ async fn replay_redrives_and_says_why_it_cannot() {
     );
     world.age(&spot_arn, 15 * 86_400);
 
-    let out = ecs_sta(
-        &world,
-        &[
-            "replay",
-            "--state-machine",
-            &machine,
-            "--since",
-            "all",
-            "--json",
-        ],
-        &[],
-    );
+    let out = of_all_executions(&world, "replay", &machine);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -165,17 +165,6 @@ async fn replay_redrives_and_says_why_it_cannot() {
         [("redriven", ""), ("state", "CheckDrained")],
         "{kinds:?}"
     );
-    let rows = ok_json(ecs_sta(
-        &world,
-        &[
-            "executions",
-            "--state-machine",
-            &machine,
-            "--since",
-            "all",
-            "--json",
-        ],
-        &[],
-    ));
+    let rows = ok_json(of_all_executions(&world, "executions", &machine));
     assert_eq!(by_name(&rows, "lifecycle-1")["redrive_count"], 1);
 }

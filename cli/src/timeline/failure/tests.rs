@@ -1,4 +1,4 @@
-use super::super::tests::visits;
+use super::super::tests::{denied_in, refused_event, succeeded_drain, visits};
 use super::super::{from_events, render, Timeline};
 use crate::testing::*;
 use serde_json::{json, Value};
@@ -25,10 +25,8 @@ fn failed_after_drain(now: i64) -> Timeline {
         .exited("Wait", "WaitForDrain", 20, waiting(18))
         .task("CheckDrained", 20, 21, with_hook(state("drained", 0, 1)))
         .entered("Task", "CompleteLifecycleAction", 21, json!({}))
-        .scheduled(21)
-        .task_failed(22, "Retryable", CAUSE)
-        .scheduled(24)
-        .task_failed(25, "Retryable", CAUSE)
+        .attempt_failed(21, 22, "Retryable", CAUSE)
+        .attempt_failed(24, 25, "Retryable", CAUSE)
         .failed(25, "Retryable", CAUSE);
     from_events(&arn("failed"), &h.events, at(now))
 }
@@ -49,32 +47,20 @@ fn a_drain_that_failed_after_draining_says_what_remains() {
         "`ecs-sta replay` resumes at CompleteLifecycleAction"
     );
     let text = render(&timeline);
-    assert!(
-        text.contains(
-            "status      FAILED at CompleteLifecycleAction, after the instance drained\n"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("to do       the lifecycle action is not completed (the hook's"),
-        "{text}"
-    );
-    assert!(
-        text.contains("; `ecs-sta replay` resumes at CompleteLifecycleAction\n"),
-        "{text}"
-    );
-    // The cause's message, never its JSON, in the summary and the failing state's row.
-    assert!(
-        text.contains("cause       CompleteLifecycleAction: ServiceUnavailable\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("FAILED Retryable: CompleteLifecycleAction: ServiceUnavailable"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            "status      FAILED at CompleteLifecycleAction, after the instance drained\n",
+            "to do       the lifecycle action is not completed (the hook's",
+            "; `ecs-sta replay` resumes at CompleteLifecycleAction\n",
+            // The cause's message, never its JSON, in the summary and the failing state's row.
+            "cause       CompleteLifecycleAction: ServiceUnavailable\n",
+            "FAILED Retryable: CompleteLifecycleAction: ServiceUnavailable",
+            "1 retried (Retryable); FAILED",
+        ],
     );
     assert!(!text.contains("errorMessage"), "{text}");
     assert!(text.contains('✗'), "the chart marks the failure: {text}");
-    assert!(text.contains("1 retried (Retryable); FAILED"), "{text}");
     // --json keeps the cause as Step Functions gave it.
     let json = serde_json::to_value(&timeline).unwrap();
     assert_eq!(json["cause"], CAUSE);
@@ -92,13 +78,7 @@ fn a_drain_that_failed_after_draining_says_what_remains() {
 
 #[test]
 fn a_drain_that_failed_while_draining_names_what_was_left() {
-    let mut h = History::default();
-    h.started(0, lifecycle_input())
-        .task("DrainContainerInstance", 0, 2, state("draining", 0, 0))
-        .entered("Task", "CheckDrained", 30, json!({}))
-        .scheduled(30)
-        .task_failed(31, "AwsRequestFailed", "DescribeTasks: AccessDenied")
-        .failed(31, "AwsRequestFailed", "DescribeTasks: AccessDenied");
+    let h = denied_in("CheckDrained", 30, "DescribeTasks: AccessDenied");
     let timeline = from_events(&arn("x"), &h.events, at(40));
     let stop = timeline.stop.unwrap();
     assert_eq!(
@@ -114,23 +94,7 @@ fn a_drain_that_failed_while_draining_names_what_was_left() {
 
 #[test]
 fn a_refused_event_cannot_be_replayed() {
-    let mut h = History::default();
-    h.started(0, json!({"Event": "autoscaling:TEST_NOTIFICATION"}))
-        .entered("Task", "DrainContainerInstance", 0, json!({}))
-        .scheduled(0)
-        .task_failed(
-            1,
-            "InvalidEvent",
-            "`Event` is autoscaling:TEST_NOTIFICATION",
-        )
-        .exited("Task", "DrainContainerInstance", 1, json!({"failure": {}}))
-        .entered("Fail", "RejectInvalidEvent", 1, json!({}))
-        .failed(
-            1,
-            "InvalidEvent",
-            "`Event` is autoscaling:TEST_NOTIFICATION",
-        );
-    let timeline = from_events(&arn("bad"), &h.events, at(5));
+    let timeline = from_events(&arn("bad"), &refused_event(), at(5));
     let stop = timeline.stop.clone().unwrap();
     assert_eq!(
         stop.place(),
@@ -149,10 +113,7 @@ fn a_spot_drain_or_a_success_has_nothing_left() {
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .task("CheckDrained", 0, 1, spot)
-        .entered("Task", "CompleteLifecycleAction", 1, json!({}))
-        .scheduled(1)
-        .task_failed(2, "Retryable", "boom")
-        .failed(2, "Retryable", "boom");
+        .failed_in_task("CompleteLifecycleAction", 1, 2, "Retryable", "boom");
     let stop = from_events(&arn("spot"), &h.events, at(5)).stop.unwrap();
     assert!(
         stop.remains.starts_with("nothing: the instance drained"),
@@ -160,7 +121,7 @@ fn a_spot_drain_or_a_success_has_nothing_left() {
         stop.remains
     );
 
-    let succeeded = from_events(&arn("ok"), &super::super::tests::succeeded_drain(), at(500));
+    let succeeded = from_events(&arn("ok"), &succeeded_drain(), at(500));
     assert_eq!(succeeded.stop, None);
     assert!(render(&succeeded).contains("status      SUCCEEDED  drain drained\n"));
 }
@@ -178,13 +139,11 @@ fn an_action_already_ended_says_nothing_was_changed() {
             state("action_ended", 0, 0),
         )
         .succeeded(1);
-    let text = render(&from_events(&arn("late"), &h.events, at(5)));
-    assert!(
-        text.contains("status      SUCCEEDED  drain action_ended\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("note        the lifecycle action had already ended when the drain began"),
-        "{text}"
+    assert_contains(
+        &render(&from_events(&arn("late"), &h.events, at(5))),
+        &[
+            "status      SUCCEEDED  drain action_ended\n",
+            "note        the lifecycle action had already ended when the drain began",
+        ],
     );
 }

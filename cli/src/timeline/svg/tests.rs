@@ -35,28 +35,21 @@ fn the_svg_draws_the_same_rows() {
         text.matches("<title>").count(),
         text.matches("</title>").count()
     );
-    for label in [
-        ">DrainContainerInstance</text>",
-        ">task replacement</text>",
-        ">WaitForDrain</text>",
-        ">heartbeats</text>",
-        ">CompleteLifecycleAction</text>",
-    ] {
-        assert!(text.contains(label), "{label} in {text}");
-    }
-    assert!(
-        text.contains("<title>WaitForDrain: +6s to +5m06s (5m00s), wait</title>"),
-        "{text}"
-    );
-    assert!(
-        text.contains("<title>heartbeats: +5m07s, event</title>"),
-        "{text}"
-    );
-    assert!(text.contains("SUCCEEDED  drain drained"), "{text}");
-    // The axis: a round step, +1m00s apart over 6m09s.
-    assert!(
-        text.contains(">+1m00s</text>") && text.contains(">+6m00s</text>"),
-        "{text}"
+    assert_contains(
+        &text,
+        &[
+            ">DrainContainerInstance</text>",
+            ">task replacement</text>",
+            ">WaitForDrain</text>",
+            ">heartbeats</text>",
+            ">CompleteLifecycleAction</text>",
+            "<title>WaitForDrain: +6s to +5m06s (5m00s), wait</title>",
+            "<title>heartbeats: +5m07s, event</title>",
+            "SUCCEEDED  drain drained",
+            // The axis: a round step, +1m00s apart over 6m09s.
+            ">+1m00s</text>",
+            ">+6m00s</text>",
+        ],
     );
     assert!(!text.contains(">+7m00s</text>"), "{text}");
 }
@@ -68,7 +61,6 @@ fn text_is_escaped_and_an_unstarted_execution_still_draws() {
         "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt; "
     );
     let text = svg(&from_events(&arn("x<y"), &[], at(0)));
-    assert!(text.contains("the execution has not started"), "{text}");
-    assert!(text.contains("x&lt;y"), "{text}");
+    assert_contains(&text, &["the execution has not started", "x&lt;y"]);
     balanced(&text, "text");
 }
