@@ -73,6 +73,9 @@ export interface Permission {
 const ANY_ONLY = (what: string) =>
   `${what} has no resource-level permissions in the Service Authorization Reference: "*" is the only resource it accepts.`;
 
+/** An action with no resource-level permissions: granted on "*", saying so. */
+const onAnyResource = (action: string): Permission => ({ action, scope: 'any', why: ANY_ONLY(action) });
+
 const CONTAINER_INSTANCES_OF_CLUSTER =
   'Container instance IDs are assigned by ECS at registration, so the ARN is limited to the managed cluster (container-instance/<cluster>/*); the ecs:cluster condition repeats that limit.';
 const TASKS_OF_CLUSTER =
@@ -87,6 +90,17 @@ const EXECUTIONS_OF_STATE_MACHINE =
   'Execution names are chosen when an execution starts, so the ARN is limited to executions of the drain state machine (execution:<state machine name>:*).';
 const SERVICES_OF_CLUSTER =
   "The load balancers of every service in the managed cluster are read to find the instance's registrations, so the ARN is limited to services of that cluster (service/<cluster>/*).";
+
+/**
+ * A step that keeps the lifecycle action alive: it reads the hook's heartbeat timeout and
+ * heartbeats; for a drain the sweeper started (no token), it first makes sure no newer
+ * action of the instance has begun.
+ */
+const KEEPS_THE_HOOK_ALIVE: readonly Permission[] = [
+  onAnyResource('autoscaling:DescribeLifecycleHooks'),
+  { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
+  onAnyResource('autoscaling:DescribeScalingActivities'),
+];
 
 export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = {
   'drain-ecs': [
@@ -110,22 +124,11 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
       why: CONTAINER_INSTANCES_OF_CLUSTER,
     },
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
-    { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
     // The hook's timer has run since Terminating:Wait began: the first step heartbeats at once.
-    { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
-    // A drain the sweeper started (no token) first makes sure no newer action of the instance has begun.
-    {
-      action: 'autoscaling:DescribeScalingActivities',
-      scope: 'any',
-      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
-    },
+    ...KEEPS_THE_HOOK_ALIVE,
   ],
   'deregister-lb': [
-    {
-      action: 'autoscaling:DescribeAutoScalingGroups',
-      scope: 'any',
-      why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups'),
-    },
+    onAnyResource('autoscaling:DescribeAutoScalingGroups'),
     {
       action: 'ecs:ListServices',
       scope: 'any',
@@ -134,43 +137,19 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     },
     { action: 'ecs:DescribeServices', scope: 'clusterServices', why: SERVICES_OF_CLUSTER },
     // Registration (Instances) and health check of a Classic ELB.
-    {
-      action: 'elasticloadbalancing:DescribeLoadBalancers',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeLoadBalancers'),
-    },
+    onAnyResource('elasticloadbalancing:DescribeLoadBalancers'),
     // The health check of a service's target group: how long a replacement takes to be healthy.
-    {
-      action: 'elasticloadbalancing:DescribeTargetGroups',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeTargetGroups'),
-    },
-    {
-      action: 'elasticloadbalancing:DescribeLoadBalancerAttributes',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeLoadBalancerAttributes'),
-    },
+    onAnyResource('elasticloadbalancing:DescribeTargetGroups'),
+    onAnyResource('elasticloadbalancing:DescribeLoadBalancerAttributes'),
     {
       action: 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer',
       scope: 'classicLoadBalancers',
       why: CLASSIC_ELBS_DISCOVERED,
     },
-    {
-      action: 'elasticloadbalancing:DescribeTargetHealth',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth'),
-    },
-    {
-      action: 'elasticloadbalancing:DescribeTargetGroupAttributes',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeTargetGroupAttributes'),
-    },
+    onAnyResource('elasticloadbalancing:DescribeTargetHealth'),
+    onAnyResource('elasticloadbalancing:DescribeTargetGroupAttributes'),
     { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
-    {
-      action: 'elasticloadbalancing:DescribeInstanceHealth',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeInstanceHealth'),
-    },
+    onAnyResource('elasticloadbalancing:DescribeInstanceHealth'),
   ],
   'check-drained': [
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
@@ -187,44 +166,22 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
       action: 'ecs:DeregisterContainerInstance',
       scope: 'cluster',
     },
-    {
-      action: 'elasticloadbalancing:DescribeLoadBalancers',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeLoadBalancers'),
-    },
+    onAnyResource('elasticloadbalancing:DescribeLoadBalancers'),
     // A Classic ELB registration found again while draining is deregistered again.
     {
       action: 'elasticloadbalancing:DeregisterInstancesFromLoadBalancer',
       scope: 'classicLoadBalancers',
       why: CLASSIC_ELBS_DISCOVERED,
     },
-    {
-      action: 'elasticloadbalancing:DescribeInstanceHealth',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeInstanceHealth'),
-    },
-    {
-      action: 'elasticloadbalancing:DescribeTargetHealth',
-      scope: 'any',
-      why: ANY_ONLY('elasticloadbalancing:DescribeTargetHealth'),
-    },
+    onAnyResource('elasticloadbalancing:DescribeInstanceHealth'),
+    onAnyResource('elasticloadbalancing:DescribeTargetHealth'),
     // A target found registered again while draining (by hand, or a lost deregistration) is deregistered again.
     { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
-    { action: 'autoscaling:DescribeLifecycleHooks', scope: 'any', why: ANY_ONLY('autoscaling:DescribeLifecycleHooks') },
-    { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
-    {
-      action: 'autoscaling:DescribeScalingActivities',
-      scope: 'any',
-      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
-    },
+    ...KEEPS_THE_HOOK_ALIVE,
   ],
   'complete-lifecycle': [
     { action: 'autoscaling:CompleteLifecycleAction', scope: 'autoScalingGroups', why: ASG_ID },
-    {
-      action: 'autoscaling:DescribeScalingActivities',
-      scope: 'any',
-      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
-    },
+    onAnyResource('autoscaling:DescribeScalingActivities'),
   ],
   'task-scaler': [
     { action: 'ecs:ListContainerInstances', scope: 'cluster' },
@@ -236,24 +193,12 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     },
     { action: 'ecs:DescribeServices', scope: 'service' },
     { action: 'ecs:UpdateService', scope: 'service' },
-    {
-      action: 'autoscaling:DescribeAutoScalingGroups',
-      scope: 'any',
-      why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups'),
-    },
+    onAnyResource('autoscaling:DescribeAutoScalingGroups'),
   ],
   sweeper: [
-    {
-      action: 'autoscaling:DescribeAutoScalingGroups',
-      scope: 'any',
-      why: ANY_ONLY('autoscaling:DescribeAutoScalingGroups'),
-    },
+    onAnyResource('autoscaling:DescribeAutoScalingGroups'),
     // When the waiting instance's termination began: the hook's clock, and the action's identity.
-    {
-      action: 'autoscaling:DescribeScalingActivities',
-      scope: 'any',
-      why: ANY_ONLY('autoscaling:DescribeScalingActivities'),
-    },
+    onAnyResource('autoscaling:DescribeScalingActivities'),
     { action: 'states:ListExecutions', scope: 'stateMachine' },
     { action: 'states:DescribeExecution', scope: 'stateMachineExecutions', why: EXECUTIONS_OF_STATE_MACHINE },
     { action: 'states:StartExecution', scope: 'stateMachine' },
