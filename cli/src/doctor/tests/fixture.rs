@@ -323,6 +323,17 @@ pub fn named<'f, T>(items: &'f [T], name: Option<&str>, key: impl Fn(&T) -> &str
         .expect("the fixture has what it names")
 }
 
+/// Those of `items` whose `key` the request lists.
+pub fn requested<'f, T>(
+    items: &'f [T],
+    names: &'f [String],
+    key: impl Fn(&T) -> &str + 'f,
+) -> impl Iterator<Item = &'f T> + 'f {
+    items
+        .iter()
+        .filter(move |item| names.iter().any(|name| name == key(item)))
+}
+
 /// The SDKs of the fixture that speak the query protocol (the others speak JSON).
 const QUERY_PROTOCOL: [&str; 4] = [
     "aws_sdk_autoscaling",
