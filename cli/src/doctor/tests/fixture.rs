@@ -27,7 +27,7 @@ mod ecs;
 mod groups;
 mod machine;
 
-pub const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
+pub use crate::testing::MACHINE;
 pub const CLUSTER: &str = "prod";
 pub const ASG: &str = "web-asg";
 pub const HOOK: &str = "drain-hook";
