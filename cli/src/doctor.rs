@@ -102,6 +102,23 @@ impl Check {
     }
 }
 
+/// What a read answered, or `None` after adding to `checks` that check `name` (about
+/// `subject`) could not read it.
+pub fn readable<T>(
+    answer: Result<T, crate::CliError>,
+    name: &'static str,
+    subject: Option<&str>,
+    checks: &mut Vec<Check>,
+) -> Option<T> {
+    match answer {
+        Ok(answer) => Some(answer),
+        Err(error) => {
+            checks.push(Check::unreadable(name, subject, &error));
+            None
+        }
+    }
+}
+
 /// The AWS clients doctor reads with.
 #[derive(Debug, Clone)]
 pub struct Clients {

@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::{
 };
 
 use super::hooks::{Group, Groups};
-use super::{Check, Clients, Options};
+use super::{readable, Check, Clients, Options};
 use crate::CliError;
 
 /// `DescribeContainerInstances` takes at most 100 ARNs a call.
@@ -49,19 +49,15 @@ pub async fn check(
     checks: &mut Vec<Check>,
 ) -> Fleet {
     let cluster = &options.cluster;
-    let described = match clients
+    let described = clients
         .ecs
         .describe_clusters()
         .clusters(cluster)
         .send()
         .await
-    {
-        Ok(described) => described,
-        Err(error) => {
-            let error = CliError::aws("DescribeClusters", error);
-            checks.push(Check::unreadable("cluster", Some(cluster), &error));
-            return Fleet::default();
-        }
+        .map_err(|e| CliError::aws("DescribeClusters", e));
+    let Some(described) = readable(described, "cluster", Some(cluster), checks) else {
+        return Fleet::default();
     };
     let Some(found) = described.clusters().first() else {
         checks.push(Check::fail(
@@ -91,20 +87,15 @@ pub async fn check(
         )
     });
     capacity_providers(clients, found.capacity_providers(), groups, checks).await;
-    let instances = match container_instances(clients, cluster, groups).await {
-        Ok(instances) => {
-            checks.extend(instance_checks(cluster, &instances, groups));
-            Some(instances)
-        }
-        Err(error) => {
-            checks.push(Check::unreadable(
-                "container-instances",
-                Some(cluster),
-                &error,
-            ));
-            None
-        }
-    };
+    let instances = readable(
+        container_instances(clients, cluster, groups).await,
+        "container-instances",
+        Some(cluster),
+        checks,
+    );
+    if let Some(instances) = &instances {
+        checks.extend(instance_checks(cluster, instances, groups));
+    }
     Fleet {
         cluster_found: true,
         instances,
@@ -120,20 +111,17 @@ async fn capacity_providers(
     let providers = if names.is_empty() {
         Vec::new()
     } else {
-        match clients
+        let answer = clients
             .ecs
             .describe_capacity_providers()
             .set_capacity_providers(Some(names.to_vec()))
             .send()
             .await
-        {
-            Ok(answer) => answer.capacity_providers().to_vec(),
-            Err(error) => {
-                let error = CliError::aws("DescribeCapacityProviders", error);
-                checks.push(Check::unreadable("capacity-provider", None, &error));
-                return;
-            }
-        }
+            .map_err(|e| CliError::aws("DescribeCapacityProviders", e));
+        let Some(answer) = readable(answer, "capacity-provider", None, checks) else {
+            return;
+        };
+        answer.capacity_providers().to_vec()
     };
     for group in &groups.found {
         checks.push(capacity_provider_check(group, &providers));

@@ -7,7 +7,7 @@ use aws_sdk_autoscaling::types::AutoScalingGroup;
 use serde::Deserialize;
 
 use super::machine::Drain;
-use super::{Check, Clients, Options};
+use super::{readable, Check, Clients, Options};
 use crate::CliError;
 
 mod rules;
@@ -59,12 +59,9 @@ pub async fn check(
     drain: &Drain,
     checks: &mut Vec<Check>,
 ) -> Groups {
-    let described = match describe(clients, &options.asgs).await {
-        Ok(described) => described,
-        Err(error) => {
-            checks.push(Check::unreadable("asg", None, &error));
-            return Groups::default();
-        }
+    let described = describe(clients, &options.asgs).await;
+    let Some(described) = readable(described, "asg", None, checks) else {
+        return Groups::default();
     };
     let mut groups = Groups {
         found: Vec::new(),
@@ -83,9 +80,8 @@ pub async fn check(
             ));
             continue;
         };
-        match hooks_of(clients, name).await {
-            Ok(hooks) => checks.extend(hook_checks(name, &hooks, drain, options)),
-            Err(error) => checks.push(Check::unreadable("hook", Some(name), &error)),
+        if let Some(hooks) = readable(hooks_of(clients, name).await, "hook", Some(name), checks) {
+            checks.extend(hook_checks(name, &hooks, drain, options));
         }
         checks.push(protection(group));
         groups.found.push(summary(group));

@@ -5,7 +5,7 @@
 use aws_sdk_ecs::types::{NetworkMode, Service as EcsService};
 
 use super::fleet::{ContainerInstance, Fleet};
-use super::{Check, Clients, Options};
+use super::{readable, Check, Clients, Options};
 use crate::CliError;
 
 mod rules;
@@ -45,12 +45,8 @@ pub async fn check(
     if !fleet.cluster_found {
         return Vec::new();
     }
-    let found = match describe(clients, options).await {
-        Ok(found) => found,
-        Err(error) => {
-            checks.push(Check::unreadable("service", None, &error));
-            return Vec::new();
-        }
+    let Some(found) = readable(describe(clients, options).await, "service", None, checks) else {
+        return Vec::new();
     };
     for name in &options.services {
         let short =
@@ -94,20 +90,13 @@ async fn one(
         summary.desired,
         options.n_count,
     ));
-    let placement = match placement(clients, &options.cluster, service).await {
-        Ok((placement, hosts)) => {
-            summary.hosts = hosts;
-            placement
-        }
-        Err(error) => {
-            checks.push(Check::unreadable(
-                "deployment-configuration",
-                Some(&name),
-                &error,
-            ));
-            return summary;
-        }
+    let placed = placement(clients, &options.cluster, service).await;
+    let Some((placement, hosts)) =
+        readable(placed, "deployment-configuration", Some(&name), checks)
+    else {
+        return summary;
     };
+    summary.hosts = hosts;
     let free = usable
         .iter()
         .filter(|i| !summary.hosts.contains(&i.arn))

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{SPOT_DETAIL_TYPE, TERMINATE_DETAIL_TYPE};
-use crate::doctor::{Check, Clients, Options};
+use crate::doctor::{readable, Check, Clients, Options};
 use crate::CliError;
 
 /// What one rule that targets the state machine does.
@@ -65,12 +65,8 @@ pub async fn check(
     options: &Options,
     checks: &mut Vec<Check>,
 ) -> Vec<RuleFacts> {
-    let rules = match read(clients, arn).await {
-        Ok(rules) => rules,
-        Err(error) => {
-            checks.push(Check::unreadable("rule", None, &error));
-            return Vec::new();
-        }
+    let Some(rules) = readable(read(clients, arn).await, "rule", None, checks) else {
+        return Vec::new();
     };
     for rule in rules.iter().filter(|r| r.terminate || r.spot) {
         checks.push(rule_check(rule, options));

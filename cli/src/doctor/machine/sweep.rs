@@ -3,7 +3,7 @@
 
 use aws_sdk_scheduler::types::ScheduleState;
 
-use crate::doctor::{Check, Clients, Options};
+use crate::doctor::{readable, Check, Clients, Options};
 use crate::CliError;
 
 const SCHEDULE: &str = "AWS::Scheduler::Schedule";
@@ -45,12 +45,9 @@ pub async fn check(clients: &Clients, options: &Options, checks: &mut Vec<Check>
     let Some(stack) = &options.stack else {
         return fallback;
     };
-    let names = match schedules(clients, stack).await {
-        Ok(names) => names,
-        Err(error) => {
-            checks.push(Check::unreadable("sweeper-schedule", Some(stack), &error));
-            return fallback;
-        }
+    let names = schedules(clients, stack).await;
+    let Some(names) = readable(names, "sweeper-schedule", Some(stack), checks) else {
+        return fallback;
     };
     let Some(name) = names
         .into_iter()
@@ -69,13 +66,15 @@ pub async fn check(clients: &Clients, options: &Options, checks: &mut Vec<Check>
         ));
         return fallback;
     };
-    let schedule = match clients.scheduler.get_schedule().name(&name).send().await {
-        Ok(schedule) => schedule,
-        Err(error) => {
-            let error = CliError::aws("GetSchedule", error);
-            checks.push(Check::unreadable("sweeper-schedule", Some(&name), &error));
-            return fallback;
-        }
+    let schedule = clients
+        .scheduler
+        .get_schedule()
+        .name(&name)
+        .send()
+        .await
+        .map_err(|e| CliError::aws("GetSchedule", e));
+    let Some(schedule) = readable(schedule, "sweeper-schedule", Some(&name), checks) else {
+        return fallback;
     };
     let expression = schedule.schedule_expression().unwrap_or_default();
     let Some(seconds) = parse_rate(expression) else {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use aws_smithy_mocks::MockResponse;
+use aws_smithy_mocks::{MockResponse, Rule, RuleBuilder};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde_json::{json, Value};
 use sta_shared::testing::{json_error, query_error};
@@ -27,7 +27,7 @@ mod ecs;
 mod groups;
 mod machine;
 
-pub const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
+pub use crate::testing::MACHINE;
 pub const CLUSTER: &str = "prod";
 pub const ASG: &str = "web-asg";
 pub const HOOK: &str = "drain-hook";
@@ -287,7 +287,8 @@ impl Fixture {
         }
     }
 
-    /// The error response of `operation`, when the fixture makes it fail.
+    /// The error response of `operation`, when the fixture makes it fail: in the query
+    /// protocol's shape when `query`, else in the JSON protocol's.
     fn failure(&self, operation: &str, query: bool) -> Option<HttpResponse> {
         let code = self.errors.get(operation)?;
         Some(if query {
@@ -313,16 +314,60 @@ impl Fixture {
     }
 }
 
-/// Answers `output(fixture, request)`, or the fixture's error for `operation`.
-pub fn respond<I, O, E>(
+/// The one of `items` whose `key` the request names: doctor asks only for what the
+/// fixture's other answers name.
+pub fn named<'f, T>(items: &'f [T], name: Option<&str>, key: impl Fn(&T) -> &str) -> &'f T {
+    items
+        .iter()
+        .find(|item| Some(key(item)) == name)
+        .expect("the fixture has what it names")
+}
+
+/// Those of `items` whose `key` the request lists.
+pub fn requested<'f, T>(
+    items: &'f [T],
+    names: &'f [String],
+    key: impl Fn(&T) -> &str + 'f,
+) -> impl Iterator<Item = &'f T> + 'f {
+    items
+        .iter()
+        .filter(move |item| names.iter().any(|name| name == key(item)))
+}
+
+/// The SDKs of the fixture that speak the query protocol (the others speak JSON).
+const QUERY_PROTOCOL: [&str; 4] = [
+    "aws_sdk_autoscaling",
+    "aws_sdk_cloudformation",
+    "aws_sdk_elasticloadbalancing",
+    "aws_sdk_elasticloadbalancingv2",
+];
+
+/// The operation `I` is the input of, and whether its SDK speaks the query protocol:
+/// `aws_sdk_ecs::operation::list_tasks::ListTasksInput` is `ListTasks` over JSON.
+fn operation_of<I>() -> (&'static str, bool) {
+    let path = std::any::type_name::<I>();
+    let sdk = path.split("::").next().unwrap_or_default();
+    let input = path.rsplit("::").next().unwrap_or_default();
+    let operation = input.strip_suffix("Input").unwrap_or(input);
+    (operation, QUERY_PROTOCOL.contains(&sdk))
+}
+
+/// The mocked operation answers `output(fixture, request)`, or fails when the fixture names
+/// it in `errors`.
+pub fn answer<I, O, E>(
+    rule: RuleBuilder<I, O, E>,
     f: &Arc<Fixture>,
-    operation: &'static str,
-    query: bool,
     output: impl Fn(&Fixture, &I) -> O + Send + Sync + 'static,
-) -> impl Fn(&I) -> MockResponse<O, E> + Send + Sync + 'static {
+) -> Rule
+where
+    I: std::fmt::Debug + Send + Sync + 'static,
+    O: std::fmt::Debug + Send + Sync + 'static,
+    E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
+{
+    let (operation, query) = operation_of::<I>();
     let f = f.clone();
-    move |req| match f.failure(operation, query) {
+    rule.then_compute_response(move |req| match f.failure(operation, query) {
         Some(error) => MockResponse::Http(error),
         None => MockResponse::Output(output(&f, req)),
-    }
+    })
 }

@@ -2,94 +2,81 @@
 
 use super::*;
 
+/// Capacity provider `cp` on group `asg`.
+fn provider(asg: &str, draining: bool, scaling_target: Option<i32>) -> FProvider {
+    FProvider {
+        name: "cp".to_string(),
+        asg: asg.to_string(),
+        draining,
+        scaling_target,
+    }
+}
+
 #[tokio::test]
 async fn a_missing_cluster_fails_and_skips_the_services() {
     let f = Fixture {
         cluster_exists: false,
         ..Fixture::default()
     };
-    let report = run(&f).await;
-    assert_check(&report, "cluster", Status::Fail, &["no such ECS cluster"]);
-    assert!(report.checks.iter().all(|c| c.name != "n-plus-1"));
+    let report = f
+        .doctor_says("cluster", Status::Fail, &["no such ECS cluster"])
+        .await;
+    assert_skipped(&report, "n-plus-1");
 }
 
 #[tokio::test]
-async fn managed_scaling_at_target_100_fails() {
-    let mut f = Fixture::default();
-    f.providers = vec![FProvider {
-        name: "cp".to_string(),
-        asg: ASG.to_string(),
-        draining: false,
-        scaling_target: Some(100),
-    }];
-    assert_check(
-        &run(&f).await,
-        "capacity-provider",
-        Status::Fail,
-        &["cp: managed scaling at target capacity 100 %", "ratchet"],
-    );
-    f.providers[0].scaling_target = Some(80);
-    assert_check(
-        &run(&f).await,
-        "capacity-provider",
-        Status::Pass,
-        &["at target 80 %"],
-    );
-}
-
-#[tokio::test]
-async fn managed_draining_warns() {
-    let mut f = Fixture::default();
-    f.providers = vec![FProvider {
-        name: "cp".to_string(),
-        asg: ASG.to_string(),
-        draining: true,
-        scaling_target: None,
-    }];
-    assert_check(
-        &run(&f).await,
-        "capacity-provider",
-        Status::Warn,
-        &["managed draining", "managedDraining=DISABLED"],
-    );
+async fn managed_scaling_at_target_100_fails_and_managed_draining_warns() {
+    let cases: [(FProvider, Status, &[&str]); 3] = [
+        (
+            provider(ASG, false, Some(100)),
+            Status::Fail,
+            &["cp: managed scaling at target capacity 100 %", "ratchet"],
+        ),
+        (
+            provider(ASG, false, Some(80)),
+            Status::Pass,
+            &["at target 80 %"],
+        ),
+        (
+            provider(ASG, true, None),
+            Status::Warn,
+            &["managed draining", "managedDraining=DISABLED"],
+        ),
+    ];
+    for (provider, status, words) in cases {
+        let mut f = Fixture::default();
+        f.providers = vec![provider];
+        f.doctor_says("capacity-provider", status, words).await;
+    }
 }
 
 #[tokio::test]
 async fn a_capacity_provider_on_another_group_is_not_ours() {
     let mut f = Fixture::default();
-    f.providers = vec![FProvider {
-        name: "cp".to_string(),
-        asg: "other".to_string(),
-        draining: true,
-        scaling_target: Some(100),
-    }];
-    assert_check(
-        &run(&f).await,
-        "capacity-provider",
-        Status::Pass,
-        &["no capacity provider"],
-    );
+    f.providers = vec![provider("other", true, Some(100))];
+    f.doctor_says("capacity-provider", Status::Pass, &["no capacity provider"])
+        .await;
     f.errors
         .insert("DescribeCapacityProviders", "AccessDeniedException");
-    assert_check(
-        &run(&f).await,
+    f.doctor_says(
         "capacity-provider",
         Status::Fail,
         &["DescribeCapacityProviders"],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_container_instance_stuck_draining_warns_and_is_no_capacity() {
     let mut f = Fixture::default();
     f.instances[2].ecs_status = Some("DRAINING".to_string());
-    let report = run(&f).await;
-    assert_check(
-        &report,
-        "container-instances-draining",
-        Status::Warn,
-        &[&instance(3), "update-container-instances-state"],
-    );
+    let report = f
+        .doctor_says(
+            "container-instances-draining",
+            Status::Warn,
+            &[&instance(3), "update-container-instances-state"],
+        )
+        .await;
     assert_check(
         &report,
         "n-plus-1",
@@ -98,54 +85,39 @@ async fn a_container_instance_stuck_draining_warns_and_is_no_capacity() {
     );
     // one being drained (its instance Terminating:Wait) is no problem of its own
     f.instances[2].asg_state = Some("Terminating:Wait".to_string());
-    let report = run(&f).await;
-    assert_check(
-        &report,
+    f.doctor_says(
         "container-instances-draining",
         Status::Pass,
         &["being drained now"],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
-async fn a_disconnected_agent_warns() {
-    let mut f = Fixture::default();
-    f.instances[1].connected = false;
-    let report = run(&f).await;
-    assert_check(
-        &report,
-        "container-instances-agent",
-        Status::Warn,
-        &[&instance(2), "never deregisters"],
-    );
+async fn a_disconnected_agent_or_an_instance_outside_the_groups_warns_naming_it() {
+    type Change = fn(&mut FInstance);
+    let cases: [(Change, &str, &str); 2] = [
+        (
+            |i| i.connected = false,
+            "container-instances-agent",
+            "never deregisters",
+        ),
+        (
+            |i| i.asg_state = None,
+            "container-instances-groups",
+            "nothing drains them",
+        ),
+    ];
+    for (change, name, word) in cases {
+        let mut f = Fixture::default();
+        change(&mut f.instances[1]);
+        f.doctor_says(name, Status::Warn, &[&instance(2), word])
+            .await;
+    }
 }
 
 #[tokio::test]
-async fn a_container_instance_outside_the_groups_warns() {
-    let mut f = Fixture::default();
-    f.instances[2].asg_state = None;
-    assert_check(
-        &run(&f).await,
-        "container-instances-groups",
-        Status::Warn,
-        &[&instance(3), "nothing drains them"],
-    );
-}
-
-#[tokio::test]
-async fn a_container_instance_read_error_is_a_fail() {
-    let mut f = Fixture::default();
-    f.errors
-        .insert("ListContainerInstances", "ThrottlingException");
-    let report = run(&f).await;
-    assert_check(
-        &report,
-        "container-instances",
-        Status::Fail,
-        &["ListContainerInstances: ThrottlingException"],
-    );
-    assert!(
-        report.checks.iter().all(|c| c.name != "n-plus-1"),
-        "not judged without the instances"
-    );
+async fn without_the_container_instances_n_plus_1_is_not_judged() {
+    let report = run_failing("ListContainerInstances", "ThrottlingException").await;
+    assert_skipped(&report, "n-plus-1");
 }

@@ -24,6 +24,30 @@ pub async fn run_with(f: &Fixture, options: Options) -> Report {
     doctor(&f.clients(), &options, &crate::quiet).await
 }
 
+/// Doctor against the correct deployment, with `operation` failing with `code`.
+pub async fn run_failing(operation: &'static str, code: &'static str) -> Report {
+    let mut f = Fixture::default();
+    f.errors.insert(operation, code);
+    run(&f).await
+}
+
+/// Asserts that check `name` did not run.
+pub fn assert_skipped(report: &Report, name: &str) {
+    assert!(
+        report.checks.iter().all(|c| c.name != name),
+        "{name} ran: {report:#?}"
+    );
+}
+
+impl Fixture {
+    /// Runs doctor against this deployment and asserts check `name` (see [`assert_check`]).
+    pub async fn doctor_says(&self, name: &str, status: Status, words: &[&str]) -> Report {
+        let report = run(self).await;
+        assert_check(&report, name, status, words);
+        report
+    }
+}
+
 /// The one check `name` about `subject`.
 pub fn check<'a>(report: &'a Report, name: &str, subject: Option<&str>) -> &'a Check {
     let found: Vec<_> = report
@@ -138,6 +162,39 @@ async fn a_failure_fails_and_is_rendered_with_its_fix() {
         "{text}"
     );
     assert!(text.contains("fix the FAIL lines"), "{text}");
+}
+
+#[tokio::test]
+async fn a_read_error_fails_the_check_that_needed_it_naming_the_call() {
+    for (operation, code, name) in [
+        (
+            "DescribeStateMachine",
+            "AccessDeniedException",
+            "state-machine",
+        ),
+        ("DescribeRule", "AccessDeniedException", "rule"),
+        ("DescribeAutoScalingGroups", "Throttling", "asg"),
+        ("DescribeLifecycleHooks", "AccessDenied", "hook"),
+        (
+            "ListContainerInstances",
+            "ThrottlingException",
+            "container-instances",
+        ),
+        ("DescribeServices", "AccessDeniedException", "service"),
+        (
+            "DescribeTaskDefinition",
+            "AccessDeniedException",
+            "deployment-configuration",
+        ),
+    ] {
+        let call = format!("{operation}: {code}");
+        assert_check(
+            &run_failing(operation, code).await,
+            name,
+            Status::Fail,
+            &[&call],
+        );
+    }
 }
 
 #[test]

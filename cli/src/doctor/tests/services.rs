@@ -8,16 +8,16 @@ async fn no_spare_instance_fails_n_plus_1_and_the_deployment() {
     let mut f = Fixture::default();
     f.services[0].desired = 3;
     f.services[0].hosts = vec![1, 2, 3];
-    let report = run(&f).await;
-    assert_check(
-        &report,
-        "n-plus-1",
-        Status::Fail,
-        &[
-            "3 usable instances < desired 3 + N 1",
-            "scale the group out by 1",
-        ],
-    );
+    let report = f
+        .doctor_says(
+            "n-plus-1",
+            Status::Fail,
+            &[
+                "3 usable instances < desired 3 + N 1",
+                "scale the group out by 1",
+            ],
+        )
+        .await;
     assert_check(
         &report,
         "deployment-configuration",
@@ -43,31 +43,26 @@ async fn n_is_configurable() {
 async fn maximum_percent_100_at_minimum_100_fails() {
     let mut f = Fixture::default();
     f.services[0].max = 100;
-    assert_check(
-        &run(&f).await,
+    f.doctor_says(
         "deployment-configuration",
         Status::Fail,
         &["never replaced", "raise maximumPercent to at least 150"],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn minimum_healthy_0_warns() {
+    let cases: [(i32, Status, &str); 2] = [
+        (0, Status::Warn, "minimumHealthyPercent to 100"),
+        (50, Status::Pass, "keeping 1 of 2 healthy"),
+    ];
     let mut f = Fixture::default();
-    f.services[0].min = 0;
-    assert_check(
-        &run(&f).await,
-        "deployment-configuration",
-        Status::Warn,
-        &["minimumHealthyPercent to 100"],
-    );
-    f.services[0].min = 50;
-    assert_check(
-        &run(&f).await,
-        "deployment-configuration",
-        Status::Pass,
-        &["keeping 1 of 2 healthy"],
-    );
+    for (min, status, words) in cases {
+        f.services[0].min = min;
+        f.doctor_says("deployment-configuration", status, &[words])
+            .await;
+    }
 }
 
 #[tokio::test]
@@ -77,19 +72,19 @@ async fn dynamic_host_ports_share_instances() {
     f.services[0].host_ports = vec![0];
     f.services[0].desired = 3;
     f.services[0].hosts = vec![1, 2, 3];
-    assert_check(
-        &run(&f).await,
+    f.doctor_says(
         "deployment-configuration",
         Status::Pass,
         &["beside the others"],
-    );
+    )
+    .await;
     f.services[0].host_ports = vec![8080];
-    assert_check(
-        &run(&f).await,
+    f.doctor_says(
         "deployment-configuration",
         Status::Fail,
         &["fixed host port 8080"],
-    );
+    )
+    .await;
 }
 
 #[test]
@@ -132,25 +127,4 @@ async fn without_service_every_service_of_the_cluster_is_checked() {
     let mut options = f.options();
     options.services.clear();
     assert_check(&run_with(&f, options).await, "n-plus-1", Status::Pass, &[]);
-}
-
-#[tokio::test]
-async fn a_task_read_error_is_a_fail() {
-    let mut f = Fixture::default();
-    f.errors
-        .insert("DescribeTaskDefinition", "AccessDeniedException");
-    assert_check(
-        &run(&f).await,
-        "deployment-configuration",
-        Status::Fail,
-        &["DescribeTaskDefinition"],
-    );
-    let mut f = Fixture::default();
-    f.errors.insert("DescribeServices", "AccessDeniedException");
-    assert_check(
-        &run(&f).await,
-        "service",
-        Status::Fail,
-        &["DescribeServices"],
-    );
 }
