@@ -227,11 +227,16 @@ pub(crate) fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
     }
 }
 
+/// A sweep at the fixtures' time, Auto Scaling and Step Functions answering from their rules.
+async fn sweep_now(autoscaling: &[&Rule], sfn: &[&Rule]) -> Result<SweepReport, StepError> {
+    sweep(&deps(autoscaling, sfn), at(0)).await
+}
+
 #[tokio::test]
 async fn nothing_waiting_means_no_other_calls() {
     let (asg, history) = (groups(false), history());
     let (list, describe) = executions(vec![]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe]), at(0))
+    let report = sweep_now(&[&asg, &history], &[&list, &describe])
         .await
         .unwrap();
     assert_eq!(report, SweepReport::default());
@@ -242,7 +247,7 @@ async fn nothing_waiting_means_no_other_calls() {
 async fn starts_a_drain_for_an_action_whose_event_was_lost() {
     let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
     let (list, describe) = executions(vec![serving_execution(at(-60))]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
+    let report = sweep_now(&[&asg, &history], &[&list, &describe, &start])
         .await
         .unwrap();
     assert_eq!(
@@ -267,12 +272,9 @@ async fn a_second_start_is_refused_by_name() {
     let (list, describe) = executions(vec![]);
     let exists = mock!(aws_sdk_sfn::Client::start_execution)
         .then_http_response(|| json_error(400, "ExecutionAlreadyExists"));
-    let report = sweep(
-        &deps(&[&asg, &history], &[&list, &describe, &exists]),
-        at(0),
-    )
-    .await
-    .unwrap();
+    let report = sweep_now(&[&asg, &history], &[&list, &describe, &exists])
+        .await
+        .unwrap();
     assert_eq!(report.already_started, [WAITING]);
     assert!(report.started.is_empty());
 }
@@ -296,7 +298,7 @@ async fn an_instance_no_activity_names_is_reported_and_not_drained() {
             ),
         ]),
     ] {
-        let report = sweep(&deps(&[&asg, &listing], &[&list, &describe, &start]), at(0))
+        let report = sweep_now(&[&asg, &listing], &[&list, &describe, &start])
             .await
             .unwrap();
         assert_eq!(report.unidentified, [WAITING]);
@@ -314,7 +316,7 @@ async fn an_instance_of_a_group_that_reuses_instances_goes_back_to_the_warm_pool
         start_ok(Destination::WarmPool),
     );
     let (list, describe) = executions(vec![]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
+    let report = sweep_now(&[&asg, &history], &[&list, &describe, &start])
         .await
         .unwrap();
     assert_eq!(report.waiting[0].destination, Destination::WarmPool);
@@ -326,18 +328,13 @@ async fn errors_map_to_stable_names() {
     let throttled = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
     assert_eq!(
-        sweep(&deps(&[&throttled], &[]), at(0))
-            .await
-            .unwrap_err()
-            .name(),
+        sweep_now(&[&throttled], &[]).await.unwrap_err().name(),
         "Retryable"
     );
     let (asg, history) = (groups(true), history());
     let denied = mock!(aws_sdk_sfn::Client::list_executions)
         .then_http_response(|| json_error(400, "AccessDeniedException"));
-    let error = sweep(&deps(&[&asg, &history], &[&denied]), at(0))
-        .await
-        .unwrap_err();
+    let error = sweep_now(&[&asg, &history], &[&denied]).await.unwrap_err();
     assert_eq!(error.name(), "AwsRequestFailed");
     assert!(error.to_string().contains("ListExecutions"));
 }
@@ -352,7 +349,7 @@ async fn describe_scaling_activities_errors_map_to_stable_names() {
     ] {
         let failing = mock!(aws_sdk_autoscaling::Client::describe_scaling_activities)
             .then_http_response(move || query_error(400, code, "from the test"));
-        let error = sweep(&deps(&[&asg, &failing], &[&list, &describe]), at(0))
+        let error = sweep_now(&[&asg, &failing], &[&list, &describe])
             .await
             .unwrap_err();
         assert_eq!(error.name(), name, "{code}");
