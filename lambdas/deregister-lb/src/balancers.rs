@@ -3,9 +3,9 @@
 //! to become healthy in it).
 
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
-use sta_shared::elb::{classic_registration, deregister_classic};
-use sta_shared::elbv2::{deregister_targets, target_health};
-use sta_shared::error::{aws_error, error_code};
+use sta_shared::elb::{classic_registration, deregister_classic, LOAD_BALANCER_GONE};
+use sta_shared::elbv2::{deregister_targets, target_health, TARGET_GROUP_GONE};
+use sta_shared::error::unless_gone;
 use sta_shared::state::{ClassicElb, ServiceBalancer, TargetGroup};
 use sta_shared::StepError;
 
@@ -98,19 +98,23 @@ async fn classic_draining_seconds(
         .load_balancer_name(name)
         .send()
         .await;
-    match attributes {
-        Err(error) if error_code(&error) == Some("LoadBalancerNotFound") => Ok(None),
-        Err(error) => Err(aws_error("DescribeLoadBalancerAttributes", error)),
-        Ok(output) => Ok(Some(
-            output
-                .load_balancer_attributes()
-                .and_then(|attributes| attributes.connection_draining())
-                .filter(|draining| draining.enabled())
-                .map_or(0, |draining| {
-                    u64::try_from(draining.timeout().unwrap_or(300)).unwrap_or(0)
-                }),
-        )),
-    }
+    let Some(output) = unless_gone(
+        attributes,
+        LOAD_BALANCER_GONE,
+        "DescribeLoadBalancerAttributes",
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        output
+            .load_balancer_attributes()
+            .and_then(|attributes| attributes.connection_draining())
+            .filter(|draining| draining.enabled())
+            .map_or(0, |draining| {
+                u64::try_from(draining.timeout().unwrap_or(300)).unwrap_or(0)
+            }),
+    ))
 }
 
 /// Deregisters the instance from one target group on every port it is registered on.
@@ -176,15 +180,18 @@ async fn target_group_delay(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
 ) -> Result<Option<(u64, bool)>, StepError> {
-    let attributes = match elbv2
+    let attributes = elbv2
         .describe_target_group_attributes()
         .target_group_arn(arn)
         .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => return Ok(None),
-        Err(error) => return Err(aws_error("DescribeTargetGroupAttributes", error)),
-        Ok(output) => output,
+        .await;
+    let Some(attributes) = unless_gone(
+        attributes,
+        TARGET_GROUP_GONE,
+        "DescribeTargetGroupAttributes",
+    )?
+    else {
+        return Ok(None);
     };
     let value = |key: &str| {
         attributes
@@ -207,15 +214,13 @@ async fn target_group_healthy_after(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
 ) -> Result<Option<u64>, StepError> {
-    let output = match elbv2
+    let output = elbv2
         .describe_target_groups()
         .target_group_arns(arn)
         .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some("TargetGroupNotFound") => return Ok(None),
-        Err(error) => return Err(aws_error("DescribeTargetGroups", error)),
-        Ok(output) => output,
+        .await;
+    let Some(output) = unless_gone(output, TARGET_GROUP_GONE, "DescribeTargetGroups")? else {
+        return Ok(None);
     };
     Ok(output.target_groups().first().map(|group| {
         let interval = group

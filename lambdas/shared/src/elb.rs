@@ -2,7 +2,10 @@
 
 use aws_sdk_elasticloadbalancing::types::Instance;
 
-use crate::error::{aws_error, classic_elb_not_registered, error_code};
+use crate::error::{aws_error, classic_elb_not_registered, error_code, unless_gone};
+
+/// The error code of a Classic ELB that does not exist (any more).
+pub const LOAD_BALANCER_GONE: &str = "LoadBalancerNotFound";
 use crate::StepError;
 
 /// Where an instance stands in one Classic ELB.
@@ -41,10 +44,9 @@ pub async fn classic_registration(
         .load_balancer_names(name)
         .send()
         .await;
-    let described = match described {
-        Err(error) if error_code(&error) == Some("LoadBalancerNotFound") => return Ok(None),
-        Err(error) => return Err(aws_error("DescribeLoadBalancers", error)),
-        Ok(output) => output,
+    let Some(described) = unless_gone(described, LOAD_BALANCER_GONE, "DescribeLoadBalancers")?
+    else {
+        return Ok(None);
     };
     let Some(balancer) = described.load_balancer_descriptions().first() else {
         return Ok(None);
@@ -63,7 +65,7 @@ pub async fn classic_registration(
         .send()
         .await;
     let in_service = match health {
-        Err(error) if error_code(&error) == Some("LoadBalancerNotFound") => return Ok(None),
+        Err(error) if error_code(&error) == Some(LOAD_BALANCER_GONE) => return Ok(None),
         Err(error) if classic_elb_not_registered(&error) => false,
         Err(error) => return Err(aws_error("DescribeInstanceHealth", error)),
         Ok(output) => output

@@ -5,10 +5,11 @@
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 
-use crate::error::{aws_error, error_code};
+use crate::error::unless_gone;
 use crate::StepError;
 
-const GONE: &str = "TargetGroupNotFound";
+/// The error code of a target group that does not exist (any more).
+pub const TARGET_GROUP_GONE: &str = "TargetGroupNotFound";
 
 /// DescribeTargetHealth of a target group: of `targets`, or of every target in it when
 /// `None`. `None` when the group is gone.
@@ -17,17 +18,13 @@ pub async fn target_health(
     arn: &str,
     targets: Option<Vec<TargetDescription>>,
 ) -> Result<Option<DescribeTargetHealthOutput>, StepError> {
-    match elbv2
+    let answer = elbv2
         .describe_target_health()
         .target_group_arn(arn)
         .set_targets(targets)
         .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some(GONE) => Ok(None),
-        Err(error) => Err(aws_error("DescribeTargetHealth", error)),
-        Ok(output) => Ok(Some(output)),
-    }
+        .await;
+    unless_gone(answer, TARGET_GROUP_GONE, "DescribeTargetHealth")
 }
 
 /// Deregisters `targets` from a target group; `false` when the group is gone.
@@ -36,15 +33,11 @@ pub async fn deregister_targets(
     arn: &str,
     targets: Vec<TargetDescription>,
 ) -> Result<bool, StepError> {
-    match elbv2
+    let answer = elbv2
         .deregister_targets()
         .target_group_arn(arn)
         .set_targets(Some(targets))
         .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some(GONE) => Ok(false),
-        Err(error) => Err(aws_error("DeregisterTargets", error)),
-        Ok(_) => Ok(true),
-    }
+        .await;
+    Ok(unless_gone(answer, TARGET_GROUP_GONE, "DeregisterTargets")?.is_some())
 }

@@ -206,6 +206,24 @@ where
 
 /// Classic ELB error codes that mean the instance is not (or no longer) registered in
 /// the load balancer, or the load balancer is gone: nothing to deregister or wait for.
+/// The answer to a call on a resource that may have been deleted meanwhile: `None` when AWS
+/// answers with the error code `gone` (e.g. `TargetGroupNotFound`), nothing being left to
+/// drain there; the call's stable error otherwise.
+pub fn unless_gone<T, E>(
+    answer: Result<T, SdkError<E, HttpResponse>>,
+    gone: &str,
+    operation: &str,
+) -> Result<Option<T>, StepError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match answer {
+        Err(error) if error_code(&error) == Some(gone) => Ok(None),
+        Err(error) => Err(aws_error(operation, error)),
+        Ok(output) => Ok(Some(output)),
+    }
+}
+
 pub fn classic_elb_not_registered<E: ProvideErrorMetadata>(
     error: &SdkError<E, HttpResponse>,
 ) -> bool {

@@ -1,4 +1,5 @@
 use super::*;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 #[tokio::test]
 async fn configured_names_are_deregistered_too() {
@@ -83,4 +84,63 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
     let state = run(&rules, drain_state()).await.unwrap();
     assert!(state.load_balancers.unwrap().classic.is_empty());
     assert_eq!(rules.elb[1].num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_balancer_deleted_between_two_calls_is_skipped() {
+    fn target_group_gone() -> HttpResponse {
+        query_error(
+            400,
+            "TargetGroupNotFound",
+            "One or more target groups not found",
+        )
+    }
+    fn classic_gone() -> HttpResponse {
+        query_error(
+            400,
+            "LoadBalancerNotFound",
+            "There is no ACTIVE Load Balancer",
+        )
+    }
+    // Gone at DeregisterTargets or DescribeTargetGroupAttributes: the group attached to the
+    // ASG is not waited for; at DescribeTargetGroups (read for the service's group only):
+    // the service's group is not watched.
+    for (slot, target_groups, service_managed) in [(1, 0, 1), (2, 0, 0), (3, 1, 0)] {
+        let mut rules = full();
+        rules.elbv2[slot] = match slot {
+            1 => mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
+                .then_http_response(target_group_gone),
+            2 => mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
+                .then_http_response(target_group_gone),
+            _ => mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+                .then_http_response(target_group_gone),
+        };
+        let balancers = run(&rules, drain_state())
+            .await
+            .unwrap()
+            .load_balancers
+            .unwrap();
+        assert_eq!(
+            balancers.target_groups.len(),
+            target_groups,
+            "slot {slot}: {balancers:?}"
+        );
+        assert_eq!(
+            balancers.service_managed.len(),
+            service_managed,
+            "slot {slot}: {balancers:?}"
+        );
+        assert_eq!(balancers.classic.len(), 1, "slot {slot}");
+    }
+    // Gone at DescribeLoadBalancerAttributes: the Classic ELB is not waited for.
+    let mut rules = full();
+    rules.elb[2] = mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancer_attributes)
+        .then_http_response(classic_gone);
+    let balancers = run(&rules, drain_state())
+        .await
+        .unwrap()
+        .load_balancers
+        .unwrap();
+    assert!(balancers.classic.is_empty(), "{balancers:?}");
+    assert_eq!(rules.elb[1].num_calls(), 1);
 }
