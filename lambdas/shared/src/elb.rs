@@ -3,10 +3,10 @@
 use aws_sdk_elasticloadbalancing::types::Instance;
 
 use crate::error::{aws_error, classic_elb_not_registered, error_code, unless_gone};
+use crate::StepError;
 
 /// The error code of a Classic ELB that does not exist (any more).
 pub const LOAD_BALANCER_GONE: &str = "LoadBalancerNotFound";
-use crate::StepError;
 
 /// Where an instance stands in one Classic ELB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

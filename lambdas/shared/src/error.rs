@@ -204,8 +204,6 @@ where
     }
 }
 
-/// Classic ELB error codes that mean the instance is not (or no longer) registered in
-/// the load balancer, or the load balancer is gone: nothing to deregister or wait for.
 /// The answer to a call on a resource that may have been deleted meanwhile: `None` when AWS
 /// answers with the error code `gone` (e.g. `TargetGroupNotFound`), nothing being left to
 /// drain there; the call's stable error otherwise.
@@ -224,6 +222,8 @@ where
     }
 }
 
+/// Classic ELB error codes that mean the instance is not (or no longer) registered in
+/// the load balancer, or the load balancer is gone: nothing to deregister or wait for.
 pub fn classic_elb_not_registered<E: ProvideErrorMetadata>(
     error: &SdkError<E, HttpResponse>,
 ) -> bool {
