@@ -70,54 +70,14 @@ export class StandaloneTemplateStack extends Stack {
       groups,
       "An Auto Scaling group of the cluster's instances (gets the terminate hook)",
     );
-    // With exactly one group, the scaler counts only the instances InService there (asg_name).
-    const noOther = asgNames.conditions.map((c) => Fn.conditionNot(c));
-    const oneGroup =
-      groups === 1
-        ? undefined
-        : p.condition('OneAutoScalingGroup', noOther.length === 1 ? noOther[0] : Fn.conditionAnd(...noOther));
     const serviceNames = p.slots(
       'ServiceName',
       services,
       'A service the task scaler keeps at usable instances - NCount',
     );
-    // A service name is only written into its own schedule (made only when it is set) and into an
-    // ARN, where an empty one matches nothing: unused slots stay empty.
-    const scaled: ScaledService[] = serviceNames.refs.map((serviceName, i) => {
-      const minTaskCount = p.number(
-        `MinTaskCount${i + 1}`,
-        `Service ${i + 1}: the desired count never goes below this.`,
-        { default: i === 0 ? undefined : 0, minValue: 0 },
-      );
-      const max = p.text(
-        `MaxTaskCount${i + 1}`,
-        `Service ${i + 1}: the desired count never goes above this (empty: no ceiling).`,
-        { default: '', allowedPattern: '^[0-9]*$' },
-      );
-      const hasMax = p.condition(`HasMaxTaskCount${i + 1}`, Fn.conditionNot(Fn.conditionEquals(max, '')));
-      return {
-        serviceName,
-        minTaskCount,
-        // The JSON input takes the number itself, or null (no ceiling).
-        maxTaskCount: Token.asNumber(Fn.conditionIf(hasMax.logicalId, max, 'null')),
-        autoScalingGroupName: oneGroup
-          ? Fn.conditionIf(oneGroup.logicalId, asgNames.values[0], '').toString()
-          : asgNames.values[0],
-      };
-    });
-    const hookName = p.text(
-      'LifecycleHookName',
-      'Name of the terminate hook on every group (empty: <stack name>-drain).',
-      { default: '' },
-    );
-    const hasHookName = p.condition('HasLifecycleHookName', Fn.conditionNot(Fn.conditionEquals(hookName, '')));
-    const bucket = p.text('CodeBucket', "The S3 bucket that holds the functions' zips (in this Region).");
-    const prefix = p.text(
-      'CodeKeyPrefix',
-      'Key prefix of the zips: <prefix><function>.zip, e.g. releases/1.0.0/drain-ecs.zip.',
-      { default: 'ecs-single-task-autoscaling/' },
-    );
-    const codeBucket = s3.Bucket.fromBucketName(this, 'CodeBucketRef', bucket);
+    const scaled = scaledServices(p, asgNames, serviceNames);
+    const lifecycleHookName = hookName(p);
+    const lambdaCode = codeInBucket(this, p);
     const drain = drainParameters(p);
 
     const sta = new EcsSingleTaskAutoscaling(this, 'EcsSingleTaskAutoscaling', {
@@ -127,7 +87,7 @@ export class StandaloneTemplateStack extends Stack {
         minValue: 0,
       }),
       ...drain,
-      lifecycleHookName: Fn.conditionIf(hasHookName.logicalId, hookName, Fn.sub('${AWS::StackName}-drain')).toString(),
+      lifecycleHookName,
       classicLoadBalancerNames: p.list(
         'ClassicElbNames',
         'Classic ELBs to deregister from besides those of the groups and the services (comma-separated).',
@@ -138,29 +98,11 @@ export class StandaloneTemplateStack extends Stack {
       ),
       scheduleRate: Duration.minutes(options.scheduleRateMinutes ?? 1),
       sweepRate: Duration.minutes(options.sweepRateMinutes ?? 5),
-      lambdaCode: (name) => lambda.Code.fromBucket(codeBucket, Fn.join('', [prefix, `${name}.zip`])),
+      lambdaCode,
       spotInterruptionHandling: true,
     });
-    // The Spot warning's rule is made only when asked for.
-    const spot = p.text(
-      'SpotInterruptionHandling',
-      'Also drain an instance on its EC2 Spot interruption warning (true or false).',
-      { default: 'false', allowedValues: ['true', 'false'] },
-    );
-    const handleSpot = p.condition('HandleSpotInterruptions', Fn.conditionEquals(spot, 'true'));
-    const spotRule = sta.spotInterruptionRule!;
-    (spotRule.node.defaultChild as events.CfnRule).cfnOptions.condition = handleSpot;
-    this.onlyWithSpotRule(sta, spotRule, handleSpot);
-    sta.lifecycleHooks.forEach((hook, i) => {
-      if (i > 0) {
-        // Made only when its group is set, so it names that group itself.
-        hook.cfnOptions.condition = asgNames.conditions[i - 1];
-        hook.autoScalingGroupName = asgNames.refs[i];
-      }
-    });
-    sta.taskScaler.schedules.forEach(
-      (schedule, i) => i > 0 && (schedule.cfnOptions.condition = serviceNames.conditions[i - 1]),
-    );
+    this.spotRuleWhenAsked(p, sta);
+    onlyInUsedSlots(sta, asgNames, serviceNames);
     this.sweepRate(p, sta, options.sweepRateMinutes ?? 5);
     this.optionalExtras(p, sta);
     p.groups();
@@ -171,6 +113,19 @@ export class StandaloneTemplateStack extends Stack {
       id: 'CloudFormation-Validate::W1030',
       reason: 'Empty optional parameters select conditions; their resources are not made, or the value is replaced.',
     });
+  }
+
+  /** The Spot warning's rule is made only when the SpotInterruptionHandling parameter asks for it. */
+  private spotRuleWhenAsked(p: Parameters, sta: EcsSingleTaskAutoscaling): void {
+    const spot = p.text(
+      'SpotInterruptionHandling',
+      'Also drain an instance on its EC2 Spot interruption warning (true or false).',
+      { default: 'false', allowedValues: ['true', 'false'] },
+    );
+    const handleSpot = p.condition('HandleSpotInterruptions', Fn.conditionEquals(spot, 'true'));
+    const spotRule = sta.spotInterruptionRule!;
+    (spotRule.node.defaultChild as events.CfnRule).cfnOptions.condition = handleSpot;
+    this.onlyWithSpotRule(sta, spotRule, handleSpot);
   }
 
   /**
@@ -253,6 +208,76 @@ export class StandaloneTemplateStack extends Stack {
     new CfnOutput(this, 'LifecycleHookNameOutput', { key: 'LifecycleHook', value: sta.lifecycleHookName });
     new CfnOutput(this, 'DashboardName', { value: sta.dashboard!.dashboardName });
   }
+}
+
+/**
+ * Each service slot's counts. A service name is only written into its own schedule (made only
+ * when it is set) and into an ARN, where an empty one matches nothing: unused slots stay empty.
+ * With exactly one group, the scaler counts only the instances InService there (asg_name).
+ */
+function scaledServices(p: Parameters, asgNames: Slots, serviceNames: Slots): ScaledService[] {
+  const noOther = asgNames.conditions.map((c) => Fn.conditionNot(c));
+  const oneGroup =
+    noOther.length === 0
+      ? undefined
+      : p.condition('OneAutoScalingGroup', noOther.length === 1 ? noOther[0] : Fn.conditionAnd(...noOther));
+  return serviceNames.refs.map((serviceName, i) => {
+    const minTaskCount = p.number(
+      `MinTaskCount${i + 1}`,
+      `Service ${i + 1}: the desired count never goes below this.`,
+      { default: i === 0 ? undefined : 0, minValue: 0 },
+    );
+    const max = p.text(
+      `MaxTaskCount${i + 1}`,
+      `Service ${i + 1}: the desired count never goes above this (empty: no ceiling).`,
+      { default: '', allowedPattern: '^[0-9]*$' },
+    );
+    const hasMax = p.condition(`HasMaxTaskCount${i + 1}`, Fn.conditionNot(Fn.conditionEquals(max, '')));
+    return {
+      serviceName,
+      minTaskCount,
+      // The JSON input takes the number itself, or null (no ceiling).
+      maxTaskCount: Token.asNumber(Fn.conditionIf(hasMax.logicalId, max, 'null')),
+      autoScalingGroupName: oneGroup
+        ? Fn.conditionIf(oneGroup.logicalId, asgNames.values[0], '').toString()
+        : asgNames.values[0],
+    };
+  });
+}
+
+/** The terminate hook's name: the LifecycleHookName parameter, or <stack name>-drain when it is empty. */
+function hookName(p: Parameters): string {
+  const name = p.text('LifecycleHookName', 'Name of the terminate hook on every group (empty: <stack name>-drain).', {
+    default: '',
+  });
+  const hasName = p.condition('HasLifecycleHookName', Fn.conditionNot(Fn.conditionEquals(name, '')));
+  return Fn.conditionIf(hasName.logicalId, name, Fn.sub('${AWS::StackName}-drain')).toString();
+}
+
+/** The functions' code: <CodeKeyPrefix><function>.zip in the CodeBucket parameter's bucket. */
+function codeInBucket(stack: Stack, p: Parameters): (name: string) => lambda.Code {
+  const bucket = p.text('CodeBucket', "The S3 bucket that holds the functions' zips (in this Region).");
+  const prefix = p.text(
+    'CodeKeyPrefix',
+    'Key prefix of the zips: <prefix><function>.zip, e.g. releases/1.0.0/drain-ecs.zip.',
+    { default: 'ecs-single-task-autoscaling/' },
+  );
+  const codeBucket = s3.Bucket.fromBucketName(stack, 'CodeBucketRef', bucket);
+  return (name) => lambda.Code.fromBucket(codeBucket, Fn.join('', [prefix, `${name}.zip`]));
+}
+
+/** A hook or a schedule exists per slot: those of slots 2 on are made only when their slot is set. */
+function onlyInUsedSlots(sta: EcsSingleTaskAutoscaling, asgNames: Slots, serviceNames: Slots): void {
+  sta.lifecycleHooks.forEach((hook, i) => {
+    if (i > 0) {
+      // Made only when its group is set, so it names that group itself.
+      hook.cfnOptions.condition = asgNames.conditions[i - 1];
+      hook.autoScalingGroupName = asgNames.refs[i];
+    }
+  });
+  sta.taskScaler.schedules.forEach(
+    (schedule, i) => i > 0 && (schedule.cfnOptions.condition = serviceNames.conditions[i - 1]),
+  );
 }
 
 /** The drain settings as parameters, with the construct's defaults and Auto Scaling's limits. */
