@@ -13,10 +13,12 @@ use super::DrillOptions;
 use crate::doctor::Check;
 use crate::format::duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Passed,
+    /// Until it is judged, a drill has not passed.
+    #[default]
     Failed,
     /// Doctor found failures and `--force` was not given: nothing was done.
     Refused,
@@ -52,7 +54,7 @@ impl From<&Watched> for Capacity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DrillReport {
     pub verdict: Verdict,
     pub reasons: Vec<String>,
@@ -85,29 +87,8 @@ pub struct DrillReport {
 impl DrillReport {
     pub fn new(options: &DrillOptions) -> Self {
         Self {
-            verdict: Verdict::Failed,
-            reasons: Vec::new(),
-            forced: false,
-            doctor_failures: Vec::new(),
             dry_run: options.dry_run,
-            instance_id: None,
-            asg: None,
-            services: Vec::new(),
-            activity_id: None,
-            terminated_at: None,
-            execution_arn: None,
-            execution_status: None,
-            execution_error: None,
-            execution_started_after_seconds: None,
-            completed_after_seconds: None,
-            replacement_healthy_after_seconds: None,
-            load_balancers: Vec::new(),
-            heartbeats_sent: None,
-            completion_outcome: None,
-            completion_result: None,
-            completed_by_us: false,
-            drain_timed_out: None,
-            instance_final_state: None,
+            ..Self::default()
         }
     }
 
