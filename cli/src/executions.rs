@@ -104,8 +104,9 @@ pub async fn list(
 pub struct ExecutionRow {
     pub execution_arn: String,
     pub name: String,
-    pub instance_id: Option<String>,
-    pub asg_name: Option<String>,
+    /// The instance and group it drains (`instance_id`, `asg_name` in JSON).
+    #[serde(flatten)]
+    pub target: DrainTarget,
     pub status: String,
     pub started: DateTime<Utc>,
     pub stopped: Option<DateTime<Utc>>,
@@ -159,8 +160,7 @@ pub async fn row(client: &aws_sdk_sfn::Client, item: Listed, now: DateTime<Utc>)
         duration_seconds: seconds_between(item.started, item.stopped.unwrap_or(now)),
         execution_arn: item.execution_arn,
         name: item.name,
-        instance_id: None,
-        asg_name: None,
+        target: DrainTarget::default(),
         status: item.status,
         started: item.started,
         stopped: item.stopped,
@@ -179,8 +179,7 @@ pub async fn row(client: &aws_sdk_sfn::Client, item: Listed, now: DateTime<Utc>)
     {
         Ok(described) => {
             let target = DrainTarget::from_input(described.input());
-            row.instance_id = target.instance_id;
-            row.asg_name = target.asg_name;
+            row.target = target;
             row.status = described.status().as_str().to_string();
             row.error = described.error().map(str::to_string);
             row.cause = described.cause().map(str::to_string);
@@ -271,8 +270,8 @@ pub fn render(rows: &[ExecutionRow]) -> String {
                 row.status.clone()
             };
             vec![
-                row.instance_id.clone().unwrap_or_default(),
-                row.asg_name.clone().unwrap_or_default(),
+                row.target.instance_id.clone().unwrap_or_default(),
+                row.target.asg_name.clone().unwrap_or_default(),
                 status,
                 timestamp(row.started),
                 duration(row.duration_seconds),

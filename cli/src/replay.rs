@@ -89,8 +89,9 @@ pub struct ReplayItem {
     pub status: String,
     pub started: DateTime<Utc>,
     pub stopped: Option<DateTime<Utc>>,
-    pub instance_id: Option<String>,
-    pub asg_name: Option<String>,
+    /// The instance and group it drains (`instance_id`, `asg_name` in JSON).
+    #[serde(flatten)]
+    pub target: DrainTarget,
     pub action: Action,
     pub reason: Option<String>,
     /// The execution a restart started (or would start: its name).
@@ -146,8 +147,7 @@ impl ReplayItem {
             status: execution.status.clone(),
             started: execution.started,
             stopped: execution.stopped,
-            instance_id: None,
-            asg_name: None,
+            target: DrainTarget::default(),
             action: Action::Failed,
             reason: None,
             new_execution_arn: None,
@@ -183,8 +183,7 @@ pub async fn replay_one(
         }
     };
     let target = DrainTarget::from_input(described.input());
-    item.instance_id = target.instance_id.clone();
-    item.asg_name = target.asg_name.clone();
+    item.target = target.clone();
     item.status = described.status().as_str().to_string();
     item.stopped = described
         .stop_date()
@@ -343,8 +342,8 @@ pub fn render(report: &ReplayReport) -> String {
                 detail = format!("as {}", item.new_execution_name.as_deref().unwrap_or("-"));
             }
             vec![
-                item.instance_id.clone().unwrap_or_default(),
-                item.asg_name.clone().unwrap_or_default(),
+                item.target.instance_id.clone().unwrap_or_default(),
+                item.target.asg_name.clone().unwrap_or_default(),
                 item.status.clone(),
                 timestamp(item.started),
                 item.name.clone(),

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sta_shared::state::{CompletionOutcome, DrainStatus, LifecycleResult};
 
 use crate::format::{clip, duration};
+use crate::input::DrainTarget;
 use crate::{CliError, Progress};
 
 mod bars;
@@ -38,8 +39,9 @@ pub struct Timeline {
     pub execution_arn: String,
     pub name: String,
     pub status: String,
-    pub instance_id: Option<String>,
-    pub asg_name: Option<String>,
+    /// The instance and group it drains (`instance_id`, `asg_name` in JSON).
+    #[serde(flatten)]
+    pub target: DrainTarget,
     pub started: Option<DateTime<Utc>>,
     pub stopped: Option<DateTime<Utc>>,
     /// When the history was read: the end of a running execution's timeline.
@@ -135,8 +137,7 @@ impl Timeline {
                 .unwrap_or_default()
                 .to_string(),
             status: "RUNNING".to_string(),
-            instance_id: None,
-            asg_name: None,
+            target: DrainTarget::default(),
             started: None,
             stopped: None,
             read_at,

@@ -126,7 +126,7 @@ async fn redrives_a_failed_execution() {
     assert_eq!(redrive.num_calls(), 1);
     let item = &report.items[0];
     assert_eq!(item.action, Action::Redriven);
-    assert_eq!(item.instance_id.as_deref(), Some(INSTANCE_ID));
+    assert_eq!(item.target.instance_id.as_deref(), Some(INSTANCE_ID));
     assert!(report.ok());
     let text = render(&report);
     assert!(

@@ -106,8 +106,7 @@ impl Walk {
             .execution_started_event_details()
             .and_then(|details| details.input());
         let target = DrainTarget::from_input(input);
-        timeline.instance_id = target.instance_id;
-        timeline.asg_name = target.asg_name;
+        timeline.target = target;
     }
 
     fn redriven(&mut self, event: &HistoryEvent, at: DateTime<Utc>) {

@@ -28,8 +28,8 @@ fn summary(timeline: &Timeline) -> String {
             "instance",
             format!(
                 "{}  asg {}",
-                timeline.instance_id.as_deref().unwrap_or("-"),
-                timeline.asg_name.as_deref().unwrap_or("-")
+                timeline.target.instance_id.as_deref().unwrap_or("-"),
+                timeline.target.asg_name.as_deref().unwrap_or("-")
             ),
         ),
         ("status", status(timeline)),

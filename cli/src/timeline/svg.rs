@@ -50,8 +50,8 @@ pub fn svg(timeline: &Timeline) -> String {
 fn header(out: &mut String, timeline: &Timeline) {
     let title = format!(
         "Drain of {} (asg {}): {}",
-        timeline.instance_id.as_deref().unwrap_or("-"),
-        timeline.asg_name.as_deref().unwrap_or("-"),
+        timeline.target.instance_id.as_deref().unwrap_or("-"),
+        timeline.target.asg_name.as_deref().unwrap_or("-"),
         timeline.name
     );
     text(

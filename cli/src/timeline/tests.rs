@@ -82,8 +82,8 @@ fn a_successful_drain_reads_as_a_timeline() {
     let timeline = from_events(&arn("ok"), &succeeded_drain(), at(1000));
     assert_eq!(timeline.name, "ok");
     assert_eq!(timeline.status, "SUCCEEDED");
-    assert_eq!(timeline.instance_id.as_deref(), Some(INSTANCE_ID));
-    assert_eq!(timeline.asg_name.as_deref(), Some(ASG));
+    assert_eq!(timeline.target.instance_id.as_deref(), Some(INSTANCE_ID));
+    assert_eq!(timeline.target.asg_name.as_deref(), Some(ASG));
     assert_eq!(timeline.started, Some(at(0)));
     assert_eq!(timeline.stopped, Some(at(369)));
     assert_eq!(timeline.duration_seconds, Some(369.0));
@@ -222,7 +222,7 @@ fn a_failed_and_redriven_drain_shows_both_attempts() {
 #[test]
 fn a_refused_event_shows_the_catch_and_the_fail_state() {
     let timeline = from_events(&arn("bad"), &refused_event(), at(5));
-    assert_eq!(timeline.instance_id, None);
+    assert_eq!(timeline.target.instance_id, None);
     let visits = visits(&timeline);
     assert_eq!(visits[0].caught.as_deref(), Some("InvalidEvent"));
     assert_eq!(visits[0].failed, None);

@@ -90,8 +90,8 @@ async fn rows_carry_instance_state_and_error() {
     assert_eq!(rows.len(), 2);
     let failed = &rows[0];
     assert_eq!(failed.name, "failed");
-    assert_eq!(failed.instance_id.as_deref(), Some(INSTANCE_ID));
-    assert_eq!(failed.asg_name.as_deref(), Some(ASG));
+    assert_eq!(failed.target.instance_id.as_deref(), Some(INSTANCE_ID));
+    assert_eq!(failed.target.asg_name.as_deref(), Some(ASG));
     assert_eq!(failed.status, "FAILED");
     assert_eq!(failed.duration_seconds, 300.0);
     assert_eq!(failed.state.as_deref(), Some("CheckDrained"));
@@ -99,8 +99,11 @@ async fn rows_carry_instance_state_and_error() {
     assert_eq!(failed.redrive_count, 1);
     assert_eq!(failed.details_error, None);
     let running = &rows[1];
-    assert_eq!(running.instance_id.as_deref(), Some("i-0abcdef1234567890"));
-    assert_eq!(running.asg_name, None);
+    assert_eq!(
+        running.target.instance_id.as_deref(),
+        Some("i-0abcdef1234567890")
+    );
+    assert_eq!(running.target.asg_name, None);
     assert_eq!(running.state.as_deref(), Some("WaitForDrain"));
     assert_eq!(running.duration_seconds, 550.0);
 
@@ -125,7 +128,28 @@ async fn rows_carry_instance_state_and_error() {
     );
     let json = serde_json::to_value(&rows).unwrap();
     assert_eq!(json[0]["instance_id"], INSTANCE_ID);
+    assert_eq!(json[0]["asg_name"], ASG);
     assert_eq!(json[0]["state"], "CheckDrained");
+    // The target's fields stand beside the others; its token is never printed.
+    let keys: Vec<_> = json[0].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [
+            "execution_arn",
+            "name",
+            "instance_id",
+            "asg_name",
+            "status",
+            "started",
+            "stopped",
+            "duration_seconds",
+            "state",
+            "error",
+            "cause",
+            "redrive_count",
+            "details_error"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -243,8 +267,11 @@ fn a_lambda_cause_shows_its_message_and_json_keeps_it() {
     let row = ExecutionRow {
         execution_arn: arn("failed"),
         name: "failed".into(),
-        instance_id: Some(INSTANCE_ID.into()),
-        asg_name: Some(ASG.into()),
+        target: DrainTarget {
+            instance_id: Some(INSTANCE_ID.into()),
+            asg_name: Some(ASG.into()),
+            ..DrainTarget::default()
+        },
         status: "FAILED".into(),
         started: at(0),
         stopped: Some(at(60)),
