@@ -105,7 +105,7 @@ def _overhead(r: dict[str, Any], add: Callable[[str], None], smoke: bool, charts
     add(
         "Each round's load balancers use the scenarios' short health check (a replacement healthy after "
         f"{_f(r['drains'][0].get('healthy_after_s'))} s). The world runs concurrent invocations of a function in "
-        "parallel sandboxes, as Lambda does (`tests/world/emulator/lambda_runtime.py`); moto's Step Functions runs each "
+        "parallel sandboxes, as Lambda does (`tests/world/emulator/lambda_runtime/`); moto's Step Functions runs each "
         "execution on its own thread of one Python process, and the world serves one request at a time per "
         "service: with many drains, they queue there, not at Lambda."
     )

@@ -387,7 +387,7 @@ def render(
         "(a teardown case's FAILED naming what vanished excepted); *faults* throttling/503 answers injected at",
         "random; *calls/drain* API calls made by the functions (retries included) per drain. In every case the",
         "world's API rate limits are on at AWS's published figures (token buckets per account, Region and API,",
-        "shared by every caller: `tests/world/emulator/rate_limits.py`, tests/world/README.md); `reliability.json` beside",
+        "shared by every caller: `tests/world/emulator/rate_limits/`, tests/world/README.md); `reliability.json` beside",
         "this file has each case's peak calls per second by API against its limit.",
         "",
         "The state machine retries these errors in every Task: " + ", ".join(f"`{n}`" for n in retried) + ".",

@@ -97,7 +97,7 @@ def write(path: Path, objects: list[dict[str, Any]], small: bool) -> None:
     doc = {
         "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "size": "small (CI)" if small else "full",
-        "limits_source": "tests/world/emulator/rate_limits.py (AWS's published figures; Auto Scaling's assumed)",
+        "limits_source": "tests/world/emulator/rate_limits/buckets.py (AWS's published figures; Auto Scaling's assumed)",
         "cases": objects,
     }
     path.write_text(json.dumps(doc, indent=1, default=str) + "\n")

@@ -1,5 +1,4 @@
-"""Lambda's execution environments for the project's binaries: the Lambda Runtime API
-(``/2018-06-01/runtime/...``) served by the world, and a pool of sandboxes per function.
+"""Every function's sandboxes, within the concurrency Lambda allows, and one invocation's run.
 
 As on Lambda ("Understanding Lambda function scaling", "Lambda execution environment
 lifecycle"): an execution environment runs one invocation at a time; an invocation goes to
@@ -12,13 +11,6 @@ Beyond that a synchronous Invoke fails with ``TooManyRequestsException`` (HTTP 4
 which Step Functions reports as ``Lambda.TooManyRequestsException``. An environment whose
 invocation timed out, or whose process exited, is gone; a configuration change retires the
 idle ones.
-
-Each sandbox is a process of the function's ``bootstrap`` (see ``Pool.executable``: the one in
-its deployment package, e.g. a ``launcher`` of a host build, or ``target/debug/<function name>``
-when the package's is empty), whose
-``AWS_LAMBDA_RUNTIME_API`` points at its own path here (``/.rt/<sandbox id>``), so the world
-knows which process has which invocation; its SDK calls carry ``app/world-sandbox-<id>`` in
-their User-Agent (``AWS_SDK_UA_APP_ID``), so the world knows which process made a call.
 
 The function's timeout measures the function, not the emulator: an AWS API call is answered
 in tens of milliseconds, while the world, one process serving every call, can take seconds
@@ -39,181 +31,20 @@ import re
 import subprocess
 import threading
 import time
-import uuid
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from world.emulator import core
+from world.emulator.lambda_runtime.runtime_api import _Handler
+from world.emulator.lambda_runtime.sandbox import Invocation, Sandbox
 
-REPO = Path(__file__).resolve().parents[3]
 REGION_DEFAULT = "us-west-2"
 ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrency quota per account and Region
 _ids = itertools.count(1)
-
-
 INIT_SECONDS = 10  # Lambda's limit on a sandbox's init phase, not counted in the function's timeout
 API_SECONDS = 0.1  # what an AWS API call may take; what the world takes beyond it is the emulator's
-
-
-class Invocation:
-    def __init__(self, body: bytes, timeout: float, arn: str):
-        self.request_id = str(uuid.uuid4())
-        self.body = body
-        self.timeout = timeout
-        self.deadline: float | None = None  # epoch seconds, from when the runtime fetched it
-        self.fetched = threading.Event()
-        self.arn = arn
-        self.done = threading.Event()
-        self.outcome: tuple[str, bytes] | None = None  # ("response" | "error", body)
-
-
-class Sandbox:
-    """One execution environment: a process of the function's binary."""
-
-    def __init__(
-        self,
-        function: str,
-        env: dict[str, str],
-        process: subprocess.Popen[bytes],
-        log_path: Path,
-        sid: int,
-        role: str = "",
-    ):
-        self.id = sid
-        self.name = function
-        self.role = role  # the execution role whose credentials its code signs with (world.emulator.iam)
-        self.env = env
-        self.process = process
-        self.log_path = log_path
-        self.started = time.time()
-        self.invocations = 0
-        self.errors = 0
-        self.busy = False
-        self.retired = False
-        self.cond = threading.Condition()
-        self.pending: Invocation | None = None  # handed over, not yet fetched by the runtime
-        self.current: Invocation | None = None  # fetched, not yet answered
-        self.world_seconds = 0.0  # of this invocation: the world's service time beyond API_SECONDS
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        with self.cond:
-            self.retired = True
-            self.cond.notify_all()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    def hand(self, invocation: Invocation) -> None:
-        with self.cond:
-            self.pending = invocation
-            self.cond.notify_all()
-
-    def next_invocation(self) -> Invocation | None:
-        """What the runtime's ``invocation/next`` returns (it blocks until there is one)."""
-        with self.cond:
-            while self.pending is None and not self.retired and self.alive():
-                self.cond.wait(0.5)
-            invocation, self.pending = self.pending, None
-            self.current = invocation
-            if invocation is not None:
-                invocation.deadline = time.time() + invocation.timeout
-                invocation.fetched.set()
-            return invocation
-
-    def answer(self, request_id: str, kind: str, body: bytes) -> bool:
-        with self.cond:
-            invocation = self.current
-            if invocation is None or invocation.request_id != request_id:
-                return False
-            invocation.outcome = (kind, body)
-            self.current = None
-        invocation.done.set()
-        return True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    pool: Pool
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while True:
-                size = int(self.rfile.readline().strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _route(self) -> tuple[Sandbox | None, str]:
-        match = re.match(r"^/\.rt/(\d+)(/2018-06-01/runtime/.*)$", self.path)
-        if not match:
-            return None, ""
-        sid = int(match.group(1))
-        starting = self.pool.starting.get(sid)
-        if starting is not None:  # its process asked before the pool recorded it (a busy world)
-            starting.wait(10)
-        return self.pool.sandboxes.get(sid), match.group(2)
-
-    def do_GET(self) -> None:
-        box, path = self._route()
-        if box is None or path != "/2018-06-01/runtime/invocation/next":
-            self._reply(404, b'{"errorType":"NotFound"}')
-            return
-        invocation = box.next_invocation()
-        if invocation is None:  # the sandbox is being shut down
-            self._reply(410, b'{"errorType":"Gone"}')
-            return
-        self._reply(
-            200,
-            invocation.body,
-            {
-                "Content-Type": "application/json",
-                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                "Lambda-Runtime-Deadline-Ms": str(int((invocation.deadline or time.time()) * 1000)),
-                "Lambda-Runtime-Invoked-Function-Arn": invocation.arn,
-                "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
-            },
-        )
-
-    def do_POST(self) -> None:
-        box, path = self._route()
-        body = self._body()
-        if box is None:
-            self._reply(404, b'{"errorType":"NotFound"}')
-            return
-        match = re.match(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$", path)
-        if match:
-            ok = box.answer(match.group(1), match.group(2), body)
-            self._reply(202 if ok else 400, b'{"status":"OK"}' if ok else b'{"errorType":"InvalidRequestID"}')
-            return
-        if path == "/2018-06-01/runtime/init/error":
-            box.errors += 1
-            self._reply(202, b'{"status":"OK"}')
-            return
-        self._reply(404, b'{"errorType":"NotFound"}')
 
 
 class TooManyRequests(Exception):
@@ -477,15 +308,3 @@ def _tail(path: Path, limit: int = 600) -> str:
     except OSError:
         return ""
     return " ".join(data.split())
-
-
-def launcher(binary: Path) -> bytes:
-    """A deployment package whose ``bootstrap`` runs ``binary``: how a stack deployed in the world
-    gets the host build of a crate whose Lambda package (arm64, as the template deploys it)
-    cannot run here. ``exec`` keeps the process the sandbox's, as the real bootstrap would be."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as package:
-        entry = zipfile.ZipInfo("bootstrap")
-        entry.external_attr = 0o100755 << 16
-        package.writestr(entry, f"#!/bin/sh\nexec '{binary}' \"$@\"\n")
-    return buf.getvalue()

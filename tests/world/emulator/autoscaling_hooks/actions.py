@@ -1,0 +1,203 @@
+"""Lifecycle actions of the terminate hooks (AWS docs: "How lifecycle hooks work", "Complete a
+lifecycle action", "Lifecycle hook timeouts" and the Auto Scaling event reference).
+
+For each ``autoscaling:EC2_INSTANCE_TERMINATING`` hook of the group, a lifecycle
+action starts: ``Terminating:Wait``, an "EC2 Instance-terminate Lifecycle
+Action" event goes to the default event bus (world.emulator.eventbridge delivers it),
+with ``Origin`` AutoScalingGroup and ``Destination`` EC2, or WarmPool for an
+instance going back to the group's warm pool (world.emulator.warm_pools). The
+instance leaves (``Terminating:Proceed``) when every action is completed or timed out (the hook's
+DefaultResult after HeartbeatTimeout without heartbeat, or after the global
+timeout min(48 h, 100 x HeartbeatTimeout)).
+
+* Several terminate hooks: AWS documents no order among the hooks of one
+  transition (PutLifecycleHook has no order field), so the world starts all
+  their actions at once, the harsher reading: "If an instance is terminating,
+  both abandon and continue allow the instance to terminate. However, abandon
+  stops any remaining actions, such as other lifecycle hooks, and continue
+  allows any other lifecycle hooks to complete" ("Amazon EC2 Auto Scaling
+  lifecycle hooks", considerations). An ABANDON of one hook ends the other
+  hooks' outstanding actions at once (``by`` ``ABANDON-of-other-hook`` in the
+  event log) and the instance proceeds, even mid-drain.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from moto.autoscaling.exceptions import ValidationError
+from world.emulator import core
+from world.emulator.eventbridge import deliver_event
+
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+
+
+class Action:
+    def __init__(self, group: Any, hook: Any, instance_id: str, destination: str = "EC2"):
+        self.token = str(uuid.uuid4())
+        self.group = group
+        self.hook = hook
+        self.instance_id = instance_id
+        self.destination = destination  # "EC2", or "WarmPool" for an instance going back to the pool
+        self.heartbeat_timer: core.Timer | None = None
+        self.global_timer: core.Timer | None = None
+
+    def arm_heartbeat(self) -> None:
+        if self.heartbeat_timer:
+            self.heartbeat_timer.cancel()
+        self.heartbeat_timer = core.after(
+            core.scaled(self.hook.heartbeat_timeout), _expire, self, "heartbeat-timeout", name="hook-heartbeat"
+        )
+
+
+def _actions(backend: Any) -> dict[str, Action]:
+    if not hasattr(backend, "_world_actions"):
+        backend._world_actions = {}
+    return backend._world_actions
+
+
+def _backend_of(group: Any) -> Any:
+    return group.autoscaling_backend
+
+
+def _now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _lifecycle_event(action: Action) -> dict[str, Any]:
+    group, hook = action.group, action.hook
+    detail = {
+        "LifecycleActionToken": action.token,
+        "AutoScalingGroupName": group.name,
+        "LifecycleHookName": hook.name,
+        "EC2InstanceId": action.instance_id,
+        "LifecycleTransition": TERMINATING,
+    }
+    if getattr(hook, "notification_metadata", None):
+        detail["NotificationMetadata"] = hook.notification_metadata
+    detail["Origin"] = "AutoScalingGroup"
+    detail["Destination"] = action.destination
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        "source": "aws.autoscaling",
+        "account": group.account_id,
+        "time": _now_iso(),
+        "region": group.region,
+        "resources": [group.arn],
+        "detail": detail,
+    }
+
+
+def _run_hooks(group: Any, state: Any) -> None:
+    backend = _backend_of(group)
+    hooks = [
+        h
+        for h in backend.lifecycle_hooks.values()
+        if h.auto_scaling_group_name == group.name and h.lifecycle_transition == TERMINATING
+    ]
+    if not hooks or getattr(group, "_world_force", False):
+        _proceed(group, state)
+        return
+    state.lifecycle_state = "Terminating:Wait"
+    destination = getattr(state, "_world_destination", "EC2")
+    if getattr(state, "_world_activity", None) is not None:
+        state._world_activity.status_code = "MidTerminatingLifecycleAction"
+    for hook in hooks:  # all at once: AWS documents no order among them
+        action = Action(group, hook, state.instance.id, destination)
+        _actions(backend)[action.token] = action
+        action.arm_heartbeat()
+        action.global_timer = core.after(
+            core.scaled(hook.global_timeout), _expire, action, "global-timeout", name="hook-global"
+        )
+        core.record(
+            "asg.lifecycle.wait",
+            asg=group.name,
+            hook=hook.name,
+            instance_id=state.instance.id,
+            token=action.token,
+            origin="AutoScalingGroup",
+            destination=destination,
+        )
+        deliver_event(group.account_id, group.region, _lifecycle_event(action))
+
+
+def _expire(action: Action, how: str) -> None:
+    if action.token in _actions(_backend_of(action.group)):
+        _complete(action, action.hook.default_result, how)
+
+
+def _complete(action: Action, result: str, how: str) -> None:
+    backend = _backend_of(action.group)
+    actions = _actions(backend)
+    actions.pop(action.token, None)
+    for timer in (action.heartbeat_timer, action.global_timer):
+        if timer:
+            timer.cancel()
+    core.record(
+        "asg.lifecycle.completed",
+        asg=action.group.name,
+        hook=action.hook.name,
+        instance_id=action.instance_id,
+        token=action.token,
+        result=result,
+        by=how,
+    )
+    others = [a for a in actions.values() if a.instance_id == action.instance_id]
+    if result == "ABANDON":  # "abandon stops any remaining actions, such as other lifecycle hooks"
+        for other in others:
+            actions.pop(other.token, None)
+            for timer in (other.heartbeat_timer, other.global_timer):
+                if timer:
+                    timer.cancel()
+            core.record(
+                "asg.lifecycle.completed",
+                asg=other.group.name,
+                hook=other.hook.name,
+                instance_id=other.instance_id,
+                token=other.token,
+                result="ABANDON",
+                by="ABANDON-of-other-hook",
+                other_hook=action.hook.name,
+            )
+        others = []
+    if not others:
+        state = next((s for s in action.group.instance_states if s.instance.id == action.instance_id), None)
+        if state is not None:
+            _proceed(action.group, state)
+
+
+def _proceed(group: Any, state: Any) -> None:
+    """Terminating:Proceed: the instance leaves the group, terminated, or stopped into the warm pool.
+    Either way ``asg.instance.terminated`` (with its ``destination``) marks that it left."""
+    from world.emulator import scaling_activities, warm_pools
+
+    backend = _backend_of(group)
+    instance_id = state.instance.id
+    state.lifecycle_state = "Terminating:Proceed"
+    group.instance_states = [s for s in group.instance_states if s is not state]
+    destination = getattr(state, "_world_destination", "EC2")
+    if destination == "WarmPool" and warm_pools.enter_pool(group, state):
+        pass
+    else:
+        destination = "EC2"
+        backend.ec2_backend.terminate_instances([instance_id])
+        backend.elbv2_backend.notify_terminate_instances([instance_id])
+    scaling_activities.done(getattr(state, "_world_activity", None))
+    core.record("asg.instance.terminated", asg=group.name, instance_id=instance_id, destination=destination)
+
+
+def _find_action(backend: Any, group_name: str, hook_name: str, token: str | None, instance_id: str | None) -> Action:
+    for action in _actions(backend).values():
+        if action.group.name != group_name or action.hook.name != hook_name:
+            continue
+        if token and action.token == token:
+            return action
+        if not token and instance_id and action.instance_id == instance_id:
+            return action
+    if token:
+        raise ValidationError(f"No active Lifecycle Action found with token {token}")
+    raise ValidationError(f"No active Lifecycle Action found with instance ID {instance_id}")

@@ -1,0 +1,180 @@
+"""Container instances: the ECS agent on each instance, state changes and deregistration
+(AWS docs: "Container instance draining", "Deregister a container instance",
+UpdateContainerInstancesState, DeregisterContainerInstance).
+
+* The agent: an EC2 instance whose user data sets ``ECS_CLUSTER=<name>``
+  registers as a container instance of that cluster when it launches (config
+  ``ecs.agent_autoregister``). When the instance terminates, its agent
+  disconnects, the container instance becomes INACTIVE and its tasks STOPPED.
+* UpdateContainerInstancesState records each status change (DRAINING: the service
+  scheduler replaces the instance's tasks, world.emulator.ecs_drain.service_scheduler);
+  an INACTIVE instance cannot change status.
+* DeregisterContainerInstance with ``force`` orphans the instance's running
+  tasks: DescribeTasks still shows them RUNNING (ECS no longer manages them),
+  the scheduler starts replacements elsewhere and deregisters the orphaned
+  service tasks from their load balancers, which drain them as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+from moto.ec2.models import instances as ec2_instances
+from moto.ecs import models as ecs_models
+from moto.ecs.exceptions import InvalidParameterException
+from world.emulator import core
+from world.emulator.ecs_drain.cluster_state import _backend, _refresh_counts, _schedule_reconcile, _tasks_on
+from world.emulator.ecs_drain.tasks import _deregister_from_lbs, _task_stopped
+
+
+def _user_data_cluster(user_data: Any) -> str | None:
+    """The ECS_CLUSTER=<name> an instance's user data sets (base64 as EC2 keeps it)."""
+    import base64
+
+    values = user_data if isinstance(user_data, list) else [user_data]
+    for value in values:
+        if value is None:
+            continue
+        texts = []
+        if hasattr(value, "decode") and not isinstance(value, bytes):
+            with contextlib.suppress(Exception):
+                texts.append(value.decode())
+        raw = value if isinstance(value, (str, bytes)) else getattr(value, "_encoded_string", "")
+        texts.append(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+        with contextlib.suppress(Exception):
+            texts.append(base64.b64decode(raw).decode("utf-8", "replace"))
+        for text in texts:
+            match = re.search(r"ECS_CLUSTER=([A-Za-z0-9_-]+)", text)
+            if match:
+                return match.group(1)
+    return None
+
+
+_orig_run_instances = ec2_instances.InstanceBackend.run_instances
+
+
+def _run_instances(
+    self: Any, image_id: str, count: int, user_data: Any, security_group_names: Any, **kwargs: Any
+) -> Any:
+    reservation = _orig_run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+    if not core.CONFIG["ecs"].get("agent_autoregister", True):
+        return reservation
+    for instance in reservation.instances:
+        cluster = _user_data_cluster(getattr(instance, "user_data", None) or user_data)
+        if not cluster:
+            continue
+        backend = _backend(self.account_id, self.region_name)
+        if cluster not in backend.clusters:
+            core.record("ecs.agent.no_cluster", instance_id=instance.id, cluster=cluster)
+            continue
+        ci = backend.register_container_instance(cluster, instance.id)
+        core.record(
+            "ecs.container_instance.registered",
+            cluster=cluster,
+            instance_id=instance.id,
+            container_instance=ci.container_instance_arn,
+        )
+        _schedule_reconcile(backend, cluster)
+    return reservation
+
+
+_orig_terminate_instances = ec2_instances.InstanceBackend.terminate_instances
+
+
+def _terminate_instances(self: Any, instance_ids: list[str]) -> Any:
+    result = _orig_terminate_instances(self, instance_ids)
+    backend = _backend(self.account_id, self.region_name)
+    for cluster_name, cis in list(backend.container_instances.items()):
+        if cluster_name not in backend.clusters:
+            continue  # moto keeps deregistered instances with orphaned tasks under "orphaned"
+        for ci in list(cis.values()):
+            if ci.ec2_instance_id not in instance_ids or ci.status == "INACTIVE":
+                continue
+            if not ci.agent_connected:
+                # "stopped container instances or instances with disconnected agents aren't automatically
+                # deregistered when terminated" (DeregisterContainerInstance): the record and its tasks stay
+                continue
+            ci.agent_connected = False
+            ci.status = "INACTIVE"
+            if cluster_name in backend.clusters:
+                backend.clusters[cluster_name].registered_container_instances_count -= 1
+            reason = f"Host EC2 (instance {ci.ec2_instance_id}) terminated."
+            for task in _tasks_on(backend, cluster_name, ci):
+                if task.last_status != "STOPPED":
+                    task.desired_status = "STOPPED"
+                    task.stopped_reason = task.stopped_reason or reason
+                    task.stop_code = getattr(task, "stop_code", None) or "TerminationNotice"
+                    _task_stopped(backend, cluster_name, task)
+            core.record(
+                "ecs.container_instance.inactive",
+                cluster=cluster_name,
+                instance_id=ci.ec2_instance_id,
+                container_instance=ci.container_instance_arn,
+                reason="instance terminated",
+            )
+            _schedule_reconcile(backend, cluster_name)
+    return result
+
+
+_orig_update_ci_state = ecs_models.EC2ContainerServiceBackend.update_container_instances_state
+
+
+def _update_container_instances_state(self: Any, cluster_str: str, ids: list[str], status: str) -> Any:
+    cluster = self._get_cluster(cluster_str)
+    for ci_id in ids:
+        ci = self.container_instances.get(cluster.name, {}).get(ci_id.split("/")[-1])
+        if ci is not None and ci.status == "INACTIVE":
+            raise InvalidParameterException(f"Container instance {ci_id} is INACTIVE and cannot change status.")
+    before = {
+        ci_id: getattr(self.container_instances.get(cluster.name, {}).get(ci_id.split("/")[-1]), "status", None)
+        for ci_id in ids
+    }
+    result = _orig_update_ci_state(self, cluster_str, ids, status)
+    for ci in result[0]:
+        if before.get(ci.container_instance_arn, before.get(ci.id)) != ci.status:
+            core.record(
+                f"ecs.container_instance.{ci.status.lower()}",
+                cluster=cluster.name,
+                instance_id=ci.ec2_instance_id,
+                container_instance=ci.container_instance_arn,
+            )
+    _schedule_reconcile(self, cluster.name)
+    return result
+
+
+_orig_deregister_ci = ecs_models.EC2ContainerServiceBackend.deregister_container_instance
+
+
+def _deregister_container_instance(self: Any, cluster_str: str, container_instance_str: str, force: bool) -> Any:
+    """A forced deregistration orphans the instance's running tasks: they keep running,
+    unmanaged; the scheduler starts replacements for the service tasks elsewhere and
+    takes the orphans out of their load balancers (which drain as usual)."""
+    cluster = self._get_cluster(cluster_str)
+    ci = self.container_instances.get(cluster.name, {}).get(container_instance_str.split("/")[-1])
+    on_it = [t for t in _tasks_on(self, cluster.name, ci) if t.desired_status == "RUNNING"] if ci else []
+    result = _orig_deregister_ci(self, cluster_str, container_instance_str, force)
+    if cluster.name in self.clusters:
+        self.clusters[cluster.name].registered_container_instances_count -= 1
+    core.record(
+        "ecs.container_instance.deregistered",
+        cluster=cluster.name,
+        instance_id=result.ec2_instance_id,
+        container_instance=result.container_instance_arn,
+        force=force,
+    )
+    for task in on_it:
+        task._world_orphaned = True
+        if task.last_status == "RUNNING":
+            _deregister_from_lbs(self, task, result)
+        core.record(
+            "ecs.task.orphaned",
+            cluster=cluster.name,
+            service=getattr(task, "_world_service", None),
+            task_arn=task.task_arn,
+            instance_id=result.ec2_instance_id,
+        )
+    _refresh_counts(self, cluster.name)
+    _schedule_reconcile(self, cluster.name)
+    return result

@@ -1,0 +1,293 @@
+"""A task's life on a container instance (AWS docs: "Task lifecycle", StopTask, RunTask, StartTask;
+"Use load balancing to distribute Amazon ECS service traffic").
+
+A service task is PENDING for ``ecs.task_start_seconds``, then RUNNING and registered in
+the service's target groups (instance id + host port) and Classic ELBs (the instance). A
+stopping task gets desiredStatus STOPPED at once, is deregistered from all its load
+balancers and reaches lastStatus STOPPED after their draining (+ ``ecs.task_stop_seconds``);
+a task is healthy only once healthy in every load balancer of its service (the service
+scheduler counts it then: world.emulator.ecs_drain.service_scheduler).
+
+* StopTask: desiredStatus STOPPED at once; the task stays RUNNING for
+  ``ecs.task_stop_seconds`` (its containers' stop time; a service task is
+  first deregistered and drained like above), then STOPPED ("StopTask": the
+  containers get SIGTERM, then SIGKILL after the stop timeout).
+* Standalone tasks (RunTask/StartTask) are not the scheduler's; one exits on its own
+  after ``ecs.standalone_task_seconds`` (if set).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from moto.ecs import models as ecs_models
+from world.emulator import core
+from world.emulator.ecs_drain.cluster_state import _ci_of, _now, _orphaned, _refresh_counts, _schedule_reconcile
+
+
+def _pin_task_states() -> None:
+    """moto advances a task one state per DescribeTasks; the world sets states itself."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**12})
+
+
+def _host_port(task_definition: Any, container_name: str, container_port: int) -> int:
+    for container in task_definition.container_definitions:
+        if container.get("name") != container_name:
+            continue
+        for mapping in container.get("portMappings", []):
+            if int(mapping.get("containerPort", -1)) == int(container_port):
+                if mapping.get("hostPort"):
+                    return int(mapping["hostPort"])
+                if task_definition.network_mode == "host":
+                    return int(container_port)
+                return random.randint(32768, 60999)  # dynamic host port (bridge mode)
+    return int(container_port)
+
+
+def _start_task(backend: Any, service: Any, task_definition: Any, ci: Any) -> Any:
+    cluster = backend.clusters[service.cluster_name]
+    requirements = backend._calculate_task_resource_requirements(task_definition)
+    task = ecs_models.Task(
+        cluster,
+        task_definition,
+        ci.container_instance_arn,
+        requirements,
+        backend=backend,
+        group=f"service:{service.name}",
+        launch_type="EC2",
+        started_by=service.deployments[0]["id"] if service.deployments else "ecs-svc",
+    )
+    task.last_status = "PENDING"
+    task.created_at = _now()
+    task.availability_zone = ci.attributes.get("ecs.availability-zone")
+    task._world_service = service.name
+    task._world_targets = []
+    task._world_elbs = []
+    for lb in service.load_balancers or []:
+        port = _host_port(task_definition, lb.get("containerName", ""), lb.get("containerPort", 0))
+        if lb.get("targetGroupArn"):
+            task._world_targets.append((lb["targetGroupArn"], {"Id": ci.ec2_instance_id, "Port": port}))
+        if lb.get("loadBalancerName"):
+            task._world_elbs.append(lb["loadBalancerName"])
+    backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+    backend.update_container_instance_resources(ci, requirements)
+    core.record(
+        "ecs.task.pending",
+        cluster=cluster.name,
+        service=service.name,
+        task_arn=task.task_arn,
+        instance_id=ci.ec2_instance_id,
+    )
+    seconds = core.scaled(core.CONFIG["ecs"].get("task_start_seconds", 0))
+    core.after(seconds, _task_running, backend, cluster.name, task, name="ecs-task-running")
+    return task
+
+
+def _task_running(backend: Any, cluster_name: str, task: Any) -> None:
+    if task.desired_status != "RUNNING" or task.last_status != "PENDING":
+        return
+    ci = _ci_of(backend, cluster_name, task)
+    elbv2, elb = _lb_backends(backend)
+    for arn, target in task._world_targets:
+        try:
+            elbv2.register_targets(arn, [target])
+        except Exception as err:  # a missing target group: the task still runs
+            core.record("ecs.task.lb_error", task_arn=task.task_arn, target_group=arn, error=str(err))
+    for name in task._world_elbs:
+        try:
+            elb.register_instances(name, [ci.ec2_instance_id])
+        except Exception as err:
+            core.record("ecs.task.lb_error", task_arn=task.task_arn, load_balancer=name, error=str(err))
+    task.last_status = "RUNNING"
+    task.started_at = _now()
+    core.record(
+        "ecs.task.running",
+        cluster=cluster_name,
+        service=getattr(task, "_world_service", None),
+        task_arn=task.task_arn,
+        instance_id=ci.ec2_instance_id if ci else None,
+    )
+    _refresh_counts(backend, cluster_name)
+    _schedule_reconcile(backend, cluster_name)
+
+
+def _lb_backends(backend: Any) -> tuple[Any, Any]:
+    from moto.elb.models import elb_backends
+    from moto.elbv2.models import elbv2_backends
+
+    return elbv2_backends[backend.account_id][backend.region_name], elb_backends[backend.account_id][
+        backend.region_name
+    ]
+
+
+def _stop_task(
+    backend: Any, cluster_name: str, task: Any, reason: str, code: str = "ServiceSchedulerInitiated"
+) -> None:
+    """Stop a task the way ECS does: deregister from its load balancers, drain, stop."""
+    if task.desired_status == "STOPPED":
+        return
+    task.desired_status = "STOPPED"
+    task.stopped_reason = reason
+    task.stop_code = code
+    task.stopping_at = _now()
+    core.record(
+        "ecs.task.stopping",
+        cluster=cluster_name,
+        service=getattr(task, "_world_service", None),
+        task_arn=task.task_arn,
+        reason=reason,
+    )
+    wait = 0.0
+    if task.last_status == "RUNNING":
+        wait = _deregister_from_lbs(backend, task, _ci_of(backend, cluster_name, task))
+        wait += float(core.CONFIG["ecs"].get("task_stop_seconds", 0))
+    core.after(core.scaled(wait), _agent_reports_stopped, backend, cluster_name, task, name="ecs-task-stopped")
+
+
+def _agent_reports_stopped(backend: Any, cluster_name: str, task: Any) -> None:
+    """The agent reports the task STOPPED; while it is disconnected (world.emulator.teardown) nobody does, and
+    ECS keeps the task RUNNING (desiredStatus STOPPED)."""
+    ci = _ci_of(backend, cluster_name, task)
+    if ci is not None and ci.status != "INACTIVE" and not ci.agent_connected and not _orphaned(task):
+        return
+    _task_stopped(backend, cluster_name, task)
+
+
+def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
+    """Take a service task out of its target groups and Classic ELBs; the longest draining (s)."""
+    from world.emulator import lb_drain
+
+    wait = 0.0
+    elbv2, elb = _lb_backends(backend)
+    with lb_drain.acting("ecs"):
+        for arn, target in getattr(task, "_world_targets", []):
+            tg = elbv2.target_groups.get(arn)
+            if tg is not None and lb_drain.is_registered(tg, target):
+                elbv2.deregister_targets(arn, [target])
+                wait = max(wait, lb_drain.tg_drain_seconds(tg))
+        for name in getattr(task, "_world_elbs", []):
+            lb = elb.get_load_balancer(name)
+            if lb is not None and ci is not None and ci.ec2_instance_id in lb.instance_ids:
+                unhealthy = lb_drain.classic_state(lb, ci.ec2_instance_id) == "unhealthy"
+                elb.deregister_instances(name, [ci.ec2_instance_id])
+                if not unhealthy:  # no draining for an unhealthy instance
+                    wait = max(wait, lb_drain.classic_drain_seconds(lb))
+    return wait
+
+
+def _task_healthy(backend: Any, task: Any) -> bool:
+    """RUNNING and, for a service with load balancers, healthy in every one of them. A load
+    balancer deleted under the service no longer counts (what ECS does then is not documented)."""
+    from world.emulator import lb_drain
+
+    if task.last_status != "RUNNING":
+        return False
+    ci = _ci_of(backend, task.cluster_name, task)
+    elbv2, elb = _lb_backends(backend)
+    for arn, target in getattr(task, "_world_targets", []):
+        tg = elbv2.target_groups.get(arn)
+        if tg is not None and lb_drain.target_state(tg, target) != "healthy":
+            return False
+    for name in getattr(task, "_world_elbs", []):
+        lb = elb.load_balancers.get(name)
+        if lb is not None and (ci is None or lb_drain.classic_state(lb, ci.ec2_instance_id) != "healthy"):
+            return False
+    return True
+
+
+def _task_stopped(backend: Any, cluster_name: str, task: Any) -> None:
+    if task.last_status == "STOPPED":
+        return
+    task.last_status = "STOPPED"
+    task.desired_status = "STOPPED"
+    task.stopped_at = _now()
+    task.execution_stopped_at = task.stopped_at
+    ci = _ci_of(backend, cluster_name, task)
+    if ci is not None and not getattr(task, "_world_freed", False):
+        backend.update_container_instance_resources(ci, task.resource_requirements, removing=True)
+        task._world_freed = True
+    core.record(
+        "ecs.task.stopped",
+        cluster=cluster_name,
+        service=getattr(task, "_world_service", None),
+        task_arn=task.task_arn,
+        instance_id=ci.ec2_instance_id if ci else None,
+        reason=task.stopped_reason,
+    )
+    _refresh_counts(backend, cluster_name)
+    _schedule_reconcile(backend, cluster_name)
+
+
+_orig_stop_task = ecs_models.EC2ContainerServiceBackend.stop_task
+
+
+def _stop_task_api(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+    """StopTask: desiredStatus STOPPED now, lastStatus STOPPED once the containers stopped."""
+    cluster = self._get_cluster(cluster_str)
+    task_id = task_str.split("/")[-1]
+    task = next((t for arn, t in self.tasks.get(cluster.name, {}).items() if arn.endswith(task_id)), None)
+    if task is None or task.last_status == "STOPPED":
+        return _orig_stop_task(self, cluster_str, task_str, reason)  # moto's answer for these
+    _stop_task(self, cluster.name, task, reason, code="UserInitiated")
+    _refresh_counts(self, cluster.name)
+    _schedule_reconcile(self, cluster.name)
+    return task
+
+
+def _standalone_started(backend: Any, cluster_name: str, tasks: list[Any]) -> None:
+    seconds = core.CONFIG["ecs"].get("standalone_task_seconds")
+    for task in tasks:
+        ci = _ci_of(backend, cluster_name, task)
+        task.last_status = "RUNNING"
+        task.started_at = _now()
+        core.record(
+            "ecs.task.running",
+            cluster=cluster_name,
+            service=None,
+            task_arn=task.task_arn,
+            instance_id=ci.ec2_instance_id if ci else None,
+        )
+        if seconds is not None:
+            core.after(core.scaled(seconds), _standalone_exited, backend, cluster_name, task, name="ecs-task-exited")
+    _refresh_counts(backend, cluster_name)
+
+
+def _standalone_exited(backend: Any, cluster_name: str, task: Any) -> None:
+    if task.desired_status != "RUNNING" or task.last_status == "STOPPED":
+        return
+    task.desired_status = "STOPPED"
+    task.stopped_reason = "Essential container in task exited"
+    task.stop_code = "EssentialContainerExited"
+    _agent_reports_stopped(backend, cluster_name, task)
+
+
+_orig_run_task = ecs_models.EC2ContainerServiceBackend.run_task
+_orig_start_task = ecs_models.EC2ContainerServiceBackend.start_task
+
+
+def _run_task_api(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
+    tasks = _orig_run_task(self, cluster_str, *args, **kwargs)
+    _standalone_started(self, self._get_cluster(cluster_str).name, tasks)
+    return tasks
+
+
+def _start_task_api(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> Any:
+    tasks = _orig_start_task(self, cluster_str, *args, **kwargs)
+    _standalone_started(self, self._get_cluster(cluster_str).name, tasks)
+    return tasks
+
+
+_orig_container_init = ecs_models.Container.__init__
+
+
+def _container_init(self: Any, task_def: Any) -> None:
+    """A task's Container has cpu/memory as strings in the ECS API (moto keeps the
+    task definition's integers; strict SDKs such as Rust's reject them)."""
+    _orig_container_init(self, task_def)
+    for attr in ("cpu", "memory"):
+        value = getattr(self, attr, None)
+        if value is not None and not isinstance(value, str):
+            setattr(self, attr, str(value))

@@ -1,0 +1,188 @@
+"""Classic ELB: connection draining, registration and DescribeInstanceHealth.
+
+Classic ELB (AWS docs: "Configure connection draining for your Classic Load
+Balancer", DescribeInstanceHealth, InstanceState): DeregisterInstancesFromLoadBalancer
+removes the instance from DescribeLoadBalancers at once; while connection
+draining runs (attribute ConnectionDraining, Timeout 1-3600 s, default 300),
+DescribeInstanceHealth reports it ``InService`` with Description "Instance
+deregistration currently in progress.", then ``OutOfService`` ("Instance is
+not currently registered with the LoadBalancer."). With draining disabled it
+is OutOfService at once. Explicitly named instances are reported even when no
+longer registered; terminated instances are not reported.
+
+Connection draining and unhealthy instances (Classic ELB "Configure connection
+draining"): the draining timeout does not apply to unhealthy instances, so an
+unhealthy instance that is deregistered is "not currently registered" at once.
+ELBv2 targets drain for the full delay whatever their health.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from moto.elb import models as elb_models
+from world.emulator import core
+from world.emulator.lb_drain.actor import _by
+from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health
+
+DRAINING_DESCRIPTION = "Instance deregistration currently in progress."
+NOT_REGISTERED = "Instance is not currently registered with the LoadBalancer."
+REGISTERING = "Instance registration is still in progress."
+FAILED_CHECKS = "Instance has failed at least the UnhealthyThreshold number of health checks consecutively."
+
+
+def classic_state(lb: Any, instance_id: str) -> str | None:
+    """initial / healthy / unhealthy of an instance registered in a Classic ELB, None when not registered."""
+    health = _health(lb).get(instance_id)
+    return health.state if health is not None and instance_id in lb.instance_ids else None
+
+
+def classic_drain_seconds(lb: Any) -> float:
+    """The connection draining timeout (AWS seconds), 0 when draining is disabled."""
+    cd = lb.attributes.get("connection_draining") or {}
+    enabled = cd.get("enabled", cd.get("Enabled", False))
+    if str(enabled).lower() != "true":
+        return 0.0
+    # moto keeps the request's {"Enabled", "Timeout"} and adds its own default "timeout": 300
+    return float(cd.get("Timeout", cd.get("timeout", 300)) or 0)
+
+
+def _classic_draining(lb: Any) -> dict[str, float]:
+    if not hasattr(lb, "_world_draining"):
+        lb._world_draining = {}
+    return lb._world_draining
+
+
+_orig_deregister_instances = elb_models.ELBBackend.deregister_instances
+_orig_register_instances = elb_models.ELBBackend.register_instances
+
+
+def _deregister_instances(self: Any, load_balancer_name: str, instance_ids: Any, from_autoscaling: bool = False) -> Any:
+    lb = self.get_load_balancer(load_balancer_name)
+    instance_ids = list(instance_ids)
+    registered = set(lb.instance_ids) if lb is not None else set()
+    result = _orig_deregister_instances(self, load_balancer_name, instance_ids, from_autoscaling)
+    if lb is None:
+        return result
+    still = set(lb.instance_ids)
+    seconds = core.scaled(classic_drain_seconds(lb))
+    for instance_id in instance_ids:
+        if instance_id not in registered or instance_id in still:
+            continue
+        # the draining timeout does not apply to connections to unhealthy instances
+        unhealthy = _stop_health(lb, instance_id) == "unhealthy"
+        if seconds > 0 and not unhealthy:
+            _classic_draining(lb)[instance_id] = time.monotonic() + seconds
+            core.record("elb.instance.draining", load_balancer=lb.name, instance_id=instance_id, by=_by())
+            core.after(seconds, _classic_drained, lb, instance_id, name="elb-drained")
+        else:
+            core.record(
+                "elb.instance.out_of_service",
+                load_balancer=lb.name,
+                instance_id=instance_id,
+                by=_by(),
+                **({"unhealthy": True} if unhealthy else {}),
+            )
+    return result
+
+
+def _classic_drained(lb: Any, instance_id: str) -> None:
+    deadline = _classic_draining(lb).get(instance_id)
+    if deadline is not None and deadline <= time.monotonic() + 0.001:
+        _classic_draining(lb).pop(instance_id, None)
+        core.record("elb.instance.out_of_service", load_balancer=lb.name, instance_id=instance_id)
+
+
+def _register_instances(self: Any, load_balancer_name: str, instance_ids: Any, from_autoscaling: bool = False) -> Any:
+    instance_ids = list(instance_ids)
+    lb = self.get_load_balancer(load_balancer_name)
+    registered = set(lb.instance_ids) if lb is not None else set()
+    if lb is not None:
+        for instance_id in instance_ids:
+            _classic_draining(lb).pop(instance_id, None)
+    result = _orig_register_instances(self, load_balancer_name, instance_ids, from_autoscaling)
+    for instance_id in dict.fromkeys(instance_ids) if lb is not None else ():
+        if instance_id in registered:
+            continue  # already registered: its health checks go on
+        fields = {"load_balancer": lb.name, "instance_id": instance_id}
+        core.record("elb.instance.registered", **fields)
+        _start_health("elb", lb, instance_id, instance_id, fields, self.region_name)
+    return result
+
+
+def describe_instance_health(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.ec2.models import ec2_backends
+    from moto.elb.exceptions import LoadBalancerNotFoundError
+
+    lb_name = self._get_param("LoadBalancerName")
+    lb = self.elb_backend.get_load_balancer(lb_name)
+    if lb is None:
+        raise LoadBalancerNotFoundError(lb_name)
+    asked = [i["InstanceId"] for i in self._get_param("Instances", [])]
+    ids = asked or list(lb.instance_ids)
+    ec2 = ec2_backends[self.current_account][self.region]
+    now = time.monotonic()
+    states = []
+    for instance_id in ids:
+        instance = ec2.get_instance_by_id(instance_id) if hasattr(ec2, "get_instance_by_id") else None
+        if instance is None or instance.state == "terminated":
+            continue  # "The state of terminated instances is not returned."
+        deadline = _classic_draining(lb).get(instance_id)
+        if instance_id in lb.instance_ids:
+            health = classic_state(lb, instance_id)
+            if instance.state != "running":
+                state = {
+                    "InstanceId": instance_id,
+                    "State": "OutOfService",
+                    "ReasonCode": "Instance",
+                    "Description": f"Instance is in {instance.state} state.",
+                }
+            elif health == "healthy":
+                state = {"InstanceId": instance_id, "State": "InService", "ReasonCode": "N/A", "Description": "N/A"}
+            elif health == "unhealthy":
+                state = {
+                    "InstanceId": instance_id,
+                    "State": "OutOfService",
+                    "ReasonCode": "Instance",
+                    "Description": FAILED_CHECKS,
+                }
+            else:
+                state = {
+                    "InstanceId": instance_id,
+                    "State": "OutOfService",
+                    "ReasonCode": "ELB",
+                    "Description": REGISTERING,
+                }
+        elif deadline is not None and deadline > now:
+            state = {
+                "InstanceId": instance_id,
+                "State": "InService",
+                "ReasonCode": "N/A",
+                "Description": DRAINING_DESCRIPTION,
+            }
+        else:
+            state = {
+                "InstanceId": instance_id,
+                "State": "OutOfService",
+                "ReasonCode": "ELB",
+                "Description": NOT_REGISTERED,
+            }
+        states.append(state)
+    return ActionResult({"InstanceStates": states})
+
+
+_orig_delete_classic = elb_models.ELBBackend.delete_load_balancer
+
+
+def _delete_classic(self: Any, load_balancer_name: str) -> None:
+    """Deleting a Classic ELB ends its registrations and any connection draining at once."""
+    existed = load_balancer_name in self.load_balancers
+    if existed:
+        for key in list(_health(self.load_balancers[load_balancer_name])):
+            _stop_health(self.load_balancers[load_balancer_name], key)
+    _orig_delete_classic(self, load_balancer_name)
+    if existed:
+        core.record("elb.load_balancer.deleted", load_balancer=load_balancer_name)
+        _health_changed(self.account_id, self.region_name)

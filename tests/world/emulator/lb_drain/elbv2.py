@@ -1,0 +1,217 @@
+"""ELBv2 target groups: deregistration delay, registration and DescribeTargetHealth.
+
+ELBv2 (AWS docs: "Deregistration delay", DeregisterTargets, TargetHealth):
+targets are (Id, Port) pairs, so an instance can be registered on several
+ports; DeregisterTargets without Port means the target group's port;
+deregistering an absent target succeeds; a deregistered target is
+``draining`` (Target.DeregistrationInProgress) for the target group's
+``deregistration_delay.timeout_seconds`` (default 300), then ``unused``
+(Target.NotRegistered) when asked for, absent from the full listing.
+Targets of terminated instances are deregistered (draining) the same way.
+
+NLB target groups (TCP, TLS, UDP, TCP_UDP; "Edit target group attributes for
+your Network Load Balancer": deregistration delay, connection termination)
+report ``deregistration_delay.connection_termination.enabled`` (default false).
+While it is false, established connections outlive ``unused``: the world
+records ``elbv2.target.connections_remain`` when such a target becomes unused.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from moto.elbv2 import models as elbv2_models
+from world.emulator import core
+from world.emulator.lb_drain.actor import _by, acting
+from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health
+
+NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP")
+CONNECTION_TERMINATION = "deregistration_delay.connection_termination.enabled"
+
+
+def tg_drain_seconds(tg: Any) -> float:
+    return float(tg.attributes.get("deregistration_delay.timeout_seconds", 300) or 0)
+
+
+def _key(tg: Any, target: dict[str, Any]) -> str:
+    return f"{target['Id']}|{int(target.get('Port') or tg.port or 0)}"
+
+
+def is_registered(tg: Any, target: dict[str, Any]) -> bool:
+    return _key(tg, target) in tg.targets
+
+
+def target_state(tg: Any, target: dict[str, Any]) -> str | None:
+    """initial / healthy / unhealthy of a registered ELBv2 target, None when not registered."""
+    health = _health(tg).get(_key(tg, target))
+    return health.state if health is not None and _key(tg, target) in tg.targets else None
+
+
+def _tg_draining(tg: Any) -> dict[str, tuple[dict[str, Any], float]]:
+    if not hasattr(tg, "_world_draining"):
+        tg._world_draining = {}
+    return tg._world_draining
+
+
+def _tg_register(self: Any, targets: list[dict[str, Any]]) -> None:
+    from moto.elbv2.exceptions import TargetNotRunning
+
+    for target in targets:
+        instance = self.ec2_backend.get_instance_by_id(target["Id"])
+        if instance is not None and instance.state != "running":
+            raise TargetNotRunning(instance_id=target["Id"])
+        key = _key(self, target)
+        port = int(target.get("Port") or self.port or 0)
+        if key in self.targets:
+            continue  # already registered: its health checks go on
+        self.targets[key] = {"Id": target["Id"], "Port": port}
+        _tg_draining(self).pop(key, None)
+        fields = {"target_group": self.arn, "id": target["Id"], "port": port}
+        core.record("elbv2.target.registered", **fields)
+        _start_health("elbv2", self, key, target["Id"], fields, self.region_name)
+
+
+def _tg_deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+    seconds = core.scaled(tg_drain_seconds(self))
+    nlb = _nlb_fields(self)
+    for target in targets:
+        key = _key(self, target)
+        registered = self.targets.pop(key, None)
+        if registered is None:
+            continue  # deregistering an absent target succeeds
+        health = _stop_health(self, key)
+        fields = {
+            "target_group": self.arn,
+            "id": registered["Id"],
+            "port": registered["Port"],
+            "by": _by(),
+            "health": health,
+            **nlb,
+        }
+        if seconds > 0:
+            _tg_draining(self)[key] = (registered, time.monotonic() + seconds)
+            core.record("elbv2.target.draining", **fields)
+            core.after(seconds, _tg_drained, self, key, name="elbv2-drained")
+        else:
+            core.record("elbv2.target.unused", **fields)
+            _connections_remain(self, registered)
+
+
+def _nlb_fields(tg: Any) -> dict[str, Any]:
+    """For an NLB target group: whether connections are terminated at the end of the delay."""
+    if (tg.protocol or "").upper() not in NLB_PROTOCOLS:
+        return {}
+    return {"connection_termination": str(tg.attributes.get(CONNECTION_TERMINATION, "false")).lower() == "true"}
+
+
+def _connections_remain(tg: Any, target: dict[str, Any]) -> None:
+    if _nlb_fields(tg).get("connection_termination") is False:
+        core.record("elbv2.target.connections_remain", target_group=tg.arn, id=target["Id"], port=target["Port"])
+
+
+def _tg_drained(tg: Any, key: str) -> None:
+    entry = _tg_draining(tg).get(key)
+    if entry is not None and entry[1] <= time.monotonic() + 0.001:
+        _tg_draining(tg).pop(key, None)
+        core.record("elbv2.target.unused", target_group=tg.arn, id=entry[0]["Id"], port=entry[0]["Port"])
+        _connections_remain(tg, entry[0])
+
+
+def _tg_deregister_terminated(self: Any, instance_ids: list[str]) -> None:
+    with acting("termination"):
+        self.deregister([dict(t) for t in self.targets.values() if t["Id"] in instance_ids])
+
+
+_orig_tg_init = elbv2_models.FakeTargetGroup.__init__
+
+
+def _tg_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """NLB target groups report the connection-termination attribute (default false)."""
+    _orig_tg_init(self, *args, **kwargs)
+    if (self.protocol or "").upper() in NLB_PROTOCOLS:
+        self.attributes.setdefault(CONNECTION_TERMINATION, "false")
+
+
+def _tg_health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+    status = elbv2_models.FakeHealthStatus
+    key = _key(self, target)
+    port = int(target.get("Port") or self.port or 0)
+    registered = self.targets.get(key)
+    if registered is not None:
+        instance = ec2_backend.get_instance_by_id(target["Id"]) if target["Id"].startswith("i-") else None
+        if instance is not None and instance.state != "running":
+            return status(
+                target["Id"],
+                port,
+                self.health_check_port,
+                "unused",
+                "Target.InvalidState",
+                f"Target is in the {instance.state} state",
+            )
+        health = target_state(self, target)
+        if health == "healthy":
+            return status(target["Id"], port, self.health_check_port, "healthy")
+        if health == "unhealthy":
+            return status(
+                target["Id"],
+                port,
+                self.health_check_port,
+                "unhealthy",
+                "Target.FailedHealthChecks",
+                "Health checks failed",
+            )
+        return status(
+            target["Id"],
+            port,
+            self.health_check_port,
+            "initial",
+            "Elb.InitialHealthChecking",
+            "Initial health checks in progress",
+        )
+    draining = _tg_draining(self).get(key)
+    if draining is not None and draining[1] > time.monotonic():
+        return status(
+            target["Id"],
+            port,
+            self.health_check_port,
+            "draining",
+            "Target.DeregistrationInProgress",
+            "Target deregistration is in progress",
+        )
+    return status(
+        target["Id"],
+        port,
+        self.health_check_port,
+        "unused",
+        "Target.NotRegistered",
+        "Target is not registered to the target group",
+    )
+
+
+def _describe_target_health(self: Any, target_group_arn: str, targets: list[dict[str, Any]]) -> list[Any]:
+    from moto.elbv2.exceptions import TargetGroupNotFoundError
+
+    tg = self.target_groups.get(target_group_arn)
+    if tg is None:
+        raise TargetGroupNotFoundError()
+    if not targets:
+        now = time.monotonic()
+        targets = list(tg.targets.values()) + [t for t, deadline in _tg_draining(tg).values() if deadline > now]
+    return [tg.health_for(t, self.ec2_backend) for t in targets]
+
+
+_orig_delete_tg = elbv2_models.ELBv2Backend.delete_target_group
+
+
+def _delete_tg(self: Any, target_group_arn: str) -> Any:
+    """Deleting a target group ends its registrations and any deregistration delay at once."""
+    existed = target_group_arn in self.target_groups
+    if existed:
+        for key in list(_health(self.target_groups[target_group_arn])):
+            _stop_health(self.target_groups[target_group_arn], key)
+    result = _orig_delete_tg(self, target_group_arn)
+    if existed and target_group_arn not in self.target_groups:
+        core.record("elbv2.target_group.deleted", target_group=target_group_arn)
+        _health_changed(self.account_id, self.region_name)
+    return result
