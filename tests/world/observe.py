@@ -63,7 +63,7 @@ class Observer:
         self.executions: dict[str, dict[str, Any]] = {}
         self.t0 = time.monotonic()
         self.our_instances: set[str] = set()
-        # lifecycle events of the group's other terminate hooks: not ours to judge (run_actions.SecondHook)
+        # lifecycle events of the group's other terminate hooks: not ours to judge (journey_actions.SecondHook)
         self.other_hooks: list[dict[str, Any]] = []
         self._turn = 0  # where the next poll's turn of RUNNING executions starts
 

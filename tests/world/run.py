@@ -57,238 +57,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
 from world import run_actions, scenario_actions
-from world import stack as stack_mod
-from world.deploy import Deployment, deploy
-from world.harness import (
-    REGION,
-    REPO,
-    World,
-    asg_instances,
-    build,
-    ecs_sta,
-    lb_health,
-    running_tasks,
-    wait_for,
-    wait_steady,
-)
+from world.deploy import deploy
+from world.harness import REGION, REPO, World, build, ecs_sta, running_tasks, wait_for
 from world.invariants import check, check_expectations
-from world.observe import RUNNING_PER_POLL, Observer, Result
+from world.observe import Observer, Result
+from world.run_scale_in import classic_registrations, prepare, scale_in
+from world.run_watch import run_scaler, settle_service, watch
 from world.scenario import load_scenario
-
-
-def _prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[str], None]) -> dict[str, list[str]]:
-    """Before the scale-in: no registration still in its initial health checks (a steady service), then
-    the scenario's failing instances (unhealthy in every load balancer they are in) and standalone
-    tasks. The instances ``scale_in.pick`` can name: {"failing": [...], "with_standalone": [...]}."""
-    wait_steady(world, dep)
-    ecs = world.client("ecs")
-    arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
-    cis = (
-        ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
-        if arns
-        else []
-    )
-    ec2_of = {ci["containerInstanceArn"]: ci["ec2InstanceId"] for ci in cis}
-    hosts = list(dict.fromkeys(t["containerInstanceArn"] for t in running_tasks(world, dep)))
-    busy = [ec2_of[arn] for arn in hosts if arn in ec2_of]
-    picked: dict[str, list[str]] = {"failing": [], "with_standalone": []}
-
-    failing = sc["failing_instances"]
-    if failing["pick"] != "none":
-        pool = {"spare": [i for i in ec2_of.values() if i not in busy], "with_task": busy}[failing["pick"]]
-        ids = sorted(pool)[: int(failing["count"])]
-        world.configure(health={"failing_instances": ids})
-        out(f"health checks fail from now on for {ids} ({failing['pick']})")
-        wait_for(
-            lambda: all(state == "unhealthy" for i in ids for state in lb_health(world, dep).get(i, {}).values()),
-            60,
-            "the failing instances unhealthy",
-            every=0.5,
-        )
-        picked["failing"] = ids
-
-    standalone = sc["standalone_tasks"]
-    if int(standalone["count"]):
-        world.configure(ecs={"standalone_task_seconds": standalone["run_seconds"]})
-        family = f"{dep.prefix}-batch"
-        ecs.register_task_definition(
-            family=family, containerDefinitions=[{"name": "batch", "image": "busybox", "memory": 64}]
-        )
-        for arn in hosts[: int(standalone["count"])]:
-            ecs.start_task(cluster=dep.cluster, taskDefinition=family, containerInstances=[arn], startedBy="scenario")
-            picked["with_standalone"].append(ec2_of[arn])
-        ends = (
-            f"exits after {standalone['run_seconds']}s"
-            if standalone["run_seconds"] is not None
-            else "runs until stopped"
-        )
-        out(f"standalone task {family} on {picked['with_standalone']} ({ends})")
-    return picked
-
-
-def _classic_registrations(world: World, dep: Deployment) -> set[tuple[str, str]]:
-    """(load balancer, instance) of every Classic ELB registration (Classic ELB registrations have no event)."""
-    return {
-        (name, h["InstanceId"])
-        for name in dep.classic
-        for h in world.client("elb").describe_instance_health(LoadBalancerName=name)["InstanceStates"]
-    }
-
-
-def _scale_in(
-    world: World, dep: Deployment, sc: dict[str, Any], prepared: dict[str, list[str]], out: Callable[[str], None]
-) -> list[str]:
-    """The scenario's scale-in (``scale_in.count`` by lowering the desired capacity, or the instances
-    ``scale_in.pick`` names terminated through Auto Scaling); the instances it took out."""
-    autoscaling = world.client("autoscaling")
-    count = int(sc["scale_in"]["count"])
-    pick = sc["scale_in"].get("pick", "policy")
-    before = asg_instances(world, dep)
-    if count == 0:
-        out("no scale-in")
-        return []
-    if pick == "policy":
-        autoscaling.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=len(before) - count)
-        out(f"scale in: {dep.asg} desired {len(before)} -> {len(before) - count}")
-    else:
-        ecs = world.client("ecs")
-        arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
-        cis = (
-            ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
-            if arns
-            else []
-        )
-        in_ecs = {ci["ec2InstanceId"] for ci in cis}
-        with_task = {ci["ec2InstanceId"] for ci in cis if ci["runningTasksCount"]}
-        pool = {
-            "unregistered": [i for i in before if i not in in_ecs],
-            "with_task": [i for i in before if i in with_task],
-            **prepared,
-        }[pick]
-        for instance in pool[:count]:
-            autoscaling.terminate_instance_in_auto_scaling_group(
-                InstanceId=instance, ShouldDecrementDesiredCapacity=True
-            )
-            out(f"scale in: TerminateInstanceInAutoScalingGroup {instance} ({pick})")
-    victims = wait_for(
-        lambda: (
-            [i for i, s in asg_instances(world, dep).items() if s.startswith("Terminating")]
-            or [i for i in before if i not in asg_instances(world, dep)]
-        ),
-        10,
-        "victims",
-    )
-    return sorted(victims)
-
-
-# lifecycle states an instance leaves on its own (every other one it leaves only by a timeout or a call)
-MOVING_STATES = (
-    "Pending",
-    "Pending:Proceed",
-    "Terminating",
-    "Terminating:Proceed",
-    "Warmed:Pending",
-    "Warmed:Pending:Proceed",
-    "Warmed:Terminating",
-    "Warmed:Terminating:Proceed",
-    "Detaching",
-    "EnteringStandby",
-)
-# how long the run waits, everything settled, for instances still moving
-SETTLE_BOUND_SECONDS = 30
-
-
-def _at_rest(world: World, dep: Deployment, victims: list[str], terminated: set[str]) -> bool:
-    """Nothing more happens to the instances scaled in without a timeout or someone's call: each one
-    terminated, gone from the group (or the group gone), or in a state it does not leave on its own
-    (``Terminating:Wait`` with no drain running: a FAILED drain's action waits for its heartbeat
-    timeout; back in the warm pool; in service)."""
-    found = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])
-    if not found["AutoScalingGroups"]:
-        return True
-    states = {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]}
-    return all(v in terminated or states.get(v) not in MOVING_STATES for v in victims)
-
-
-def _watch(
-    world: World,
-    dep: Deployment,
-    sc: dict[str, Any],
-    result: Result,
-    obs: Observer,
-    actions: list[run_actions.Action],
-) -> None:
-    """Polls until every execution settled with no action still busy and the instances scaled in are
-    at rest (terminated, or waiting on a timeout: see ``_at_rest``; at most SETTLE_BOUND_SECONDS once
-    the rest settled), or the scenario's ``timeout_seconds`` pass (a violation)."""
-    settled_since: float | None = None
-    deadline = time.monotonic() + float(sc["timeout_seconds"])
-    while True:
-        obs.poll()
-        for action in actions:
-            action.tick()
-        settled = obs.executions and all(x["status"] != "RUNNING" for x in obs.executions.values())
-        terminated = {e["instance_id"] for e in obs.events if e["type"] == "asg.instance.terminated"}
-        busy = any(a.busy for a in actions) or run_actions.deliveries_pending(obs.events) > 0
-        if settled and not busy:
-            settled_since = settled_since or time.monotonic()
-            if _at_rest(world, dep, result.victims, terminated):
-                return
-            if time.monotonic() - settled_since > SETTLE_BOUND_SECONDS:
-                result.notes.append(
-                    f"instances still moving {SETTLE_BOUND_SECONDS} s after every execution settled: "
-                    f"{sorted(set(result.victims) - terminated)}"
-                )
-                return
-        else:
-            settled_since = None
-        if time.monotonic() > deadline:
-            result.violations.append(
-                f"timed out after {sc['timeout_seconds']}s: terminated {sorted(terminated)} of "
-                f"{result.victims}; executions {[x['status'] for x in obs.executions.values()]}"
-            )
-            return
-        # a fleet's drains take minutes: the harness polls less often rather than slow the world down
-        time.sleep(0.3 if len(obs.executions) <= RUNNING_PER_POLL else 2.0)
-
-
-def _run_scaler(world: World, dep: Deployment, result: Result, out: Callable[[str], None]) -> None:
-    """The task scaler, as its schedule runs it (not when the scenario deleted the cluster: nothing is
-    left to scale); with the group deleted, its run must fail naming the group."""
-    actions = {a["type"] for a in result.scenario["actions"]}
-    if "delete_cluster" in actions:
-        out(f"task-scaler not invoked: cluster {dep.cluster} deleted")
-        return
-    [schedule] = dep.stack.schedules["task-scaler"]
-    error, body = stack_mod.run_schedule(world, schedule)
-    result.scaler = {"error": error, "payload": body}
-    out(f"task-scaler (schedule {schedule}) -> {'ERROR ' if error else ''}{json.dumps(body)}")
-    if "delete_asg" in actions:  # the schedule's input names the group: its run fails, naming it
-        named = isinstance(body, dict) and body.get("errorType") == "ResourceNotFound" and dep.asg in str(body)
-        if not named:
-            result.violations.append(f"task-scaler with its group {dep.asg} deleted: {body}, not ResourceNotFound")
-    elif error:
-        result.violations.append(f"task-scaler failed: {body}")
-
-
-def _settle_service(world: World, dep: Deployment, obs: Observer) -> None:
-    """After the scaler's run: polls the world until the service runs its desired count with nothing
-    pending (at most 10 s; a service that cannot get there is judged by the invariants as it is), so
-    that what the scaler's decision set in motion is in the event log the invariants read."""
-
-    def steady() -> bool:
-        obs.poll()
-        try:
-            found = world.client("ecs").describe_services(cluster=dep.cluster, services=[dep.service])["services"]
-        except ClientError:  # the scenario deleted the cluster
-            return True
-        return not found or (found[0]["runningCount"] == found[0]["desiredCount"] and found[0]["pendingCount"] == 0)
-
-    deadline = time.monotonic() + 10
-    while not steady() and time.monotonic() < deadline:
-        time.sleep(0.25)
 
 
 def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = print) -> Result:
@@ -306,11 +82,11 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
         f"{desired} running tasks of {dep.service}",
     )
     out(f"service {dep.service}: {len(ready)} tasks RUNNING")
-    prepared = _prepare(world, dep, sc, out)
+    prepared = prepare(world, dep, sc, out)
     obs = Observer(world, dep, out, 0)
     obs.poll()  # everything so far (registrations, placements), printed
     result.min_running = int(sc["scaler"]["min_task_count"])
-    classic_regs = _classic_registrations(world, dep)
+    classic_regs = classic_registrations(world, dep)
 
     if sc["faults"]:
         world.configure(faults=sc["faults"], seed=sc["seed"])
@@ -321,10 +97,10 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     world.control("POST", "/_world/calls/reset", {})
     kinds = {a["type"] for a in sc["actions"]}
     try:
-        result.victims = _scale_in(world, dep, sc, prepared, out)
+        result.victims = scale_in(world, dep, sc, prepared, out)
         for action in actions:  # Spot warnings, instance refresh: they take instances out themselves
             result.victims = sorted(set(result.victims) | set(action.scale_in() or []))
-        _watch(world, dep, sc, result, obs, actions)
+        watch(world, dep, sc, result, obs, actions)
         for action in actions:
             action.finish()
     finally:
@@ -335,8 +111,8 @@ def run_scenario(world: World, source: Any = None, out: Callable[[str], None] = 
     # calls per API per second against the world's rate limits, and the functions' concurrency
     result.limits = world.control("GET", "/_world/limits")
     result.lambdas = {k: v for k, v in world.control("GET", "/_world/lambdas").items() if k != "sandboxes"}
-    _run_scaler(world, dep, result, out)
-    _settle_service(world, dep, obs)
+    run_scaler(world, dep, result, out)
+    settle_service(world, dep, obs)
 
     result.events = obs.events
     result.executions = obs.executions

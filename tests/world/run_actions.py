@@ -1,8 +1,9 @@
-"""Scenario actions of the event's journey (tests/scenarios/README.md): a Spot warning, an
-instance refresh, a warm-pool return and reuse, a second terminate hook, and the run's wait for
-EventBridge deliveries still on their way. world.run calls them; the AWS behaviours they set in
-motion are the world's (world.emulator.spot, world.emulator.instance_refresh, world.emulator.warm_pools,
-world.emulator.autoscaling_hooks, world.emulator.eventbridge).
+"""What every scenario action of world.run shares (tests/scenarios/README.md): its context, the
+``Action`` base, the stack's sweeper run as its schedule runs it, and what the world's event log
+says: what still served on an instance at a given event, and the EventBridge deliveries still on
+their way (the run waits for them; world.emulator.eventbridge). The actions themselves:
+world.journey_actions (the event's journey), world.scenario_actions (faults and outside changes),
+world.teardown_actions.
 
 Each action: ``before_scale_in()`` (set-up), ``scale_in()`` (actions that replace the scenario's
 scale-in return the instances they take out), ``tick()`` on every round of the run loop, ``busy``
@@ -12,12 +13,10 @@ scale-in return the instances they take out), ``tick()`` on every round of the r
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
 from world import stack as stack_mod
 
 
@@ -131,9 +130,6 @@ def not_drained_before(
     return found
 
 
-# --------------------------------------------------------------------------- EventBridge deliveries on their way
-
-
 def deliveries_pending(events: list[dict[str, Any]]) -> int:
     """Deliveries the world's EventBridge still has to attempt (scheduled or retrying)."""
     open_: set[tuple[str, str, int]] = set()
@@ -146,256 +142,3 @@ def deliveries_pending(events: list[dict[str, Any]]) -> int:
         elif e["type"] in ("eventbridge.attempt", "eventbridge.delivered", "eventbridge.dropped"):
             open_.discard(key)
     return len(open_)
-
-
-# --------------------------------------------------------------------------- a second terminate hook
-
-
-class SecondHook(Action):
-    """``second_hook``: another terminate hook on the group (``name``, default ``other``; not
-    ours: our rule does not match it) whose owner completes each of its actions with ``result``
-    (default ABANDON) ``after_seconds`` (default 20, real seconds) after the wait began."""
-
-    def before_scale_in(self) -> None:
-        self.name = f"{self.ctx.dep.prefix}-{self.spec.get('name', 'other')}"
-        self.result = self.spec.get("result", "ABANDON")
-        self.after = float(self.spec.get("after_seconds", 20))
-        self.done: set[str] = set()
-        self.ctx.world.client("autoscaling").put_lifecycle_hook(
-            LifecycleHookName=self.name,
-            AutoScalingGroupName=self.ctx.dep.asg,
-            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-            HeartbeatTimeout=int(self.spec.get("heartbeat_timeout", 300)),
-            DefaultResult=self.spec.get("default_result", "CONTINUE"),
-        )
-        self.ctx.out(f"second terminate hook {self.name}: {self.result} {self.after:.0f}s after each wait")
-
-    @property
-    def busy(self) -> bool:  # type: ignore[override]
-        waits = [e for e in self.ctx.obs.other_hooks if e["type"] == "asg.lifecycle.wait"]
-        return not waits or any(w["token"] not in self.done for w in waits)
-
-    def tick(self) -> None:
-        ended = {e["token"] for e in self.ctx.obs.other_hooks if e["type"] == "asg.lifecycle.completed"}
-        for wait in [e for e in self.ctx.obs.other_hooks if e["type"] == "asg.lifecycle.wait"]:
-            if wait["token"] in self.done:
-                continue
-            if wait["token"] in ended:
-                self.done.add(wait["token"])
-                continue
-            if time.time() < wait["t"] + self.after:
-                continue
-            try:
-                self.ctx.world.client("autoscaling").complete_lifecycle_action(
-                    AutoScalingGroupName=self.ctx.dep.asg,
-                    LifecycleHookName=self.name,
-                    LifecycleActionToken=wait["token"],
-                    LifecycleActionResult=self.result,
-                )
-                self.ctx.out(f"hook {self.name}: {self.result} for {wait['instance_id']}")
-            except ClientError as err:
-                self.ctx.out(f"hook {self.name}: {err.response['Error']['Message']}")
-            self.done.add(wait["token"])
-
-
-# --------------------------------------------------------------------------- Spot
-
-
-class SpotInterruption(Action):
-    """``spot_interruption``: EC2 warns (``count`` instances, default 1, that run a task) and
-    interrupts them two minutes later (scaled); each must be drained by then."""
-
-    def scale_in(self) -> list[str] | None:
-        victims = self.with_task()[: int(self.spec.get("count", 1))]
-        for instance in victims:
-            answer = self.ctx.world.control("POST", "/_world/ec2/spot-interruption", {"instance_id": instance})
-            self.ctx.out(f"Spot interruption warning for {instance}: interrupted in {answer['interrupt_in']:.1f}s")
-        self.victims = victims
-        return victims
-
-    @property
-    def busy(self) -> bool:  # type: ignore[override]
-        gone = {e["instance_id"] for e in self.events("ec2.instance.interrupted")}
-        return not set(self.victims) <= gone
-
-    def finish(self) -> None:
-        dep, sc = self.ctx.dep, self.ctx.sc
-        service_classic = [
-            n for n, c in zip(dep.classic, sc["load_balancers"]["classic"]) if c.get("attach") == "service"
-        ]
-        for instance in self.victims:
-            hit = [e for e in self.events("ec2.instance.interrupted") if e["instance_id"] == instance]
-            if not hit:
-                self.violation(f"{instance} was never interrupted")
-                continue
-            for what in not_drained_before(self.ctx.obs.events, instance, hit[0]["seq"], service_classic):
-                self.violation(f"{instance} interrupted (Spot) while {what}")
-
-
-# --------------------------------------------------------------------------- instance refresh
-
-
-class InstanceRefresh(Action):
-    """``instance_refresh``: StartInstanceRefresh with ``preferences`` (default
-    {"MinHealthyPercentage": 90, "InstanceWarmup": 5}); the run goes on until it ends."""
-
-    def scale_in(self) -> list[str] | None:
-        preferences = self.spec.get("preferences") or {"MinHealthyPercentage": 90, "InstanceWarmup": 5}
-        asg = self.ctx.world.client("autoscaling")
-        victims = sorted(i for i, s in self.instances().items() if s == "InService")
-        self.id = asg.start_instance_refresh(AutoScalingGroupName=self.ctx.dep.asg, Preferences=preferences)[
-            "InstanceRefreshId"
-        ]
-        self.status = "Pending"
-        self.ctx.out(f"instance refresh {self.id[:8]} of {victims} ({preferences})")
-        return victims
-
-    def tick(self) -> None:
-        found = self.ctx.world.client("autoscaling").describe_instance_refreshes(
-            AutoScalingGroupName=self.ctx.dep.asg, InstanceRefreshIds=[self.id]
-        )["InstanceRefreshes"]
-        status = found[0]["Status"] if found else "missing"
-        if status != self.status:
-            self.ctx.out(
-                f"instance refresh {self.id[:8]}: {status} ({found[0].get('PercentageComplete', 0) if found else 0}%)"
-            )
-        self.status = status
-
-    @property
-    def busy(self) -> bool:  # type: ignore[override]
-        return self.status in ("Pending", "InProgress")
-
-    def finish(self) -> None:
-        if self.status != "Successful":
-            self.violation(f"instance refresh ended {self.status}")
-
-
-# --------------------------------------------------------------------------- warm pool: return, reuse, scale in again
-
-
-class WarmPoolReuse(Action):
-    """``warm_pool_reuse`` (needs the scenario's ``warm_pool`` with ``reuse_on_scale_in``): the
-    instance scaled in goes back to the pool; ``reuse_after_seconds`` (default 1) after it left,
-    the group scales out by one and the same instance id must come back with its container
-    instance ACTIVE and connected within ``register_seconds`` (default 15); the service grows by
-    one task (placed on it: the only instance with room); then ``spare`` (default 1) more
-    instances launch (room for the next drain), the same instance is scaled in again (the
-    others protected from scale-in) and, ``sweep_after_seconds`` (default 3) after it entered
-    Terminating:Wait, the sweeper runs (for a lost second event: the scenario's
-    ``eventbridge.drop``). The run goes on until it left the group again."""
-
-    phase = "first"
-
-    @property
-    def busy(self) -> bool:  # type: ignore[override]
-        return self.phase != "done"
-
-    def _left(self, instance: str) -> list[dict[str, Any]]:
-        return [e for e in self.events("asg.instance.terminated") if e["instance_id"] == instance]
-
-    def tick(self) -> None:
-        ctx, world, _dep = self.ctx, self.ctx.world, self.ctx.dep
-        victims = ctx.result.victims
-        if not victims:
-            return
-        victim = victims[0]
-        world.client("autoscaling")
-        if self.phase == "first":
-            left = self._left(victim)
-            if not left:
-                return
-            if left[0].get("destination") != "WarmPool":
-                self.violation(f"{victim} did not go back to the warm pool (destination {left[0].get('destination')})")
-                self.phase = "done"
-                return
-            if time.time() >= left[0]["t"] + float(self.spec.get("reuse_after_seconds", 1)):
-                self._scale_out(1, "the warm pool first")
-                self.reused_at = time.monotonic()
-                self.phase = "reuse"
-        elif self.phase == "reuse":
-            if self.instances().get(victim) != "InService":
-                if time.monotonic() > self.reused_at + 10:
-                    self.violation(f"{victim} did not come back from the warm pool on scale-out")
-                    self.phase = "done"
-                return
-            ci = self.container_instance(victim)
-            if ci and ci["status"] == "ACTIVE" and ci["agentConnected"]:
-                ctx.out(
-                    f"{victim} back from the warm pool: container instance ACTIVE "
-                    f"({ci['containerInstanceArn'].rsplit('/', 1)[-1][:8]})"
-                )
-                self._grow_service()
-                self.phase = "placing"
-            elif time.monotonic() > self.reused_at + float(self.spec.get("register_seconds", 15)):
-                status = f"{ci['status']}, agentConnected {ci['agentConnected']}" if ci else "not registered"
-                self.violation(f"{victim} came back from the warm pool with its container instance {status}")
-                self._grow_service()
-                self.phase = "placing"
-        elif self.phase == "placing":
-            if victim in self.with_task() or time.monotonic() > self.placing_since + 10:
-                if victim not in self.with_task():
-                    ctx.out(f"no task placed on {victim}")
-                self.spare = set(self.instances())
-                self._scale_out(int(self.spec.get("spare", 1)), "room for the next drain")
-                self.spare_since = time.monotonic()
-                self.phase = "spare"
-        elif self.phase == "spare":
-            new = [i for i, s in self.instances().items() if i not in self.spare and s == "InService"]
-            ready = [i for i in new if (self.container_instance(i) or {}).get("status") == "ACTIVE"]
-            if len(ready) >= int(self.spec.get("spare", 1)) or time.monotonic() > self.spare_since + 10:
-                self._scale_in_again(victim)
-        elif self.phase == "second":
-            waits = [e for e in self.events("asg.lifecycle.wait") if e["instance_id"] == victim]
-            if len(waits) >= 2 and time.time() >= waits[-1]["t"] + float(self.spec.get("sweep_after_seconds", 3)):
-                report = sweep(ctx)
-                if report is not None:
-                    ctx.result.sweeps.append(report)
-                    if isinstance(report, dict) and "error" in report:
-                        self.violation(f"the sweeper failed: {report}")
-                self.phase = "leaving"
-        elif self.phase == "leaving" and len(self._left(victim)) >= 2:
-            self.phase = "done"
-
-    def _scale_out(self, more: int, why: str) -> None:
-        asg, dep = self.ctx.world.client("autoscaling"), self.ctx.dep
-        desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])["AutoScalingGroups"][0][
-            "DesiredCapacity"
-        ]
-        asg.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=desired + more)
-        self.ctx.out(f"scale out: {dep.asg} desired {desired} -> {desired + more} ({why})")
-
-    def _grow_service(self) -> None:
-        ctx = self.ctx
-        ecs = ctx.world.client("ecs")
-        current = ecs.describe_services(cluster=ctx.dep.cluster, services=[ctx.dep.service])["services"][0][
-            "desiredCount"
-        ]
-        desired = current + 1
-        if desired != current:
-            ecs.update_service(cluster=ctx.dep.cluster, service=ctx.dep.service, desiredCount=desired)
-            ctx.out(f"service {ctx.dep.service}: desired {current} -> {desired}")
-        self.placing_since = time.monotonic()
-
-    def _scale_in_again(self, victim: str) -> None:
-        ctx, asg = self.ctx, self.ctx.world.client("autoscaling")
-        others = [i for i, s in self.instances().items() if s == "InService" and i != victim]
-        if others:
-            asg.set_instance_protection(AutoScalingGroupName=ctx.dep.asg, InstanceIds=others, ProtectedFromScaleIn=True)
-        desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[ctx.dep.asg])["AutoScalingGroups"][0][
-            "DesiredCapacity"
-        ]
-        asg.set_desired_capacity(AutoScalingGroupName=ctx.dep.asg, DesiredCapacity=desired - 1)
-        ctx.out(f"scale in again: {ctx.dep.asg} desired {desired} -> {desired - 1} ({victim}; the others protected)")
-        self.phase = "second"
-
-
-ACTIONS: dict[str, type[Action]] = {
-    "second_hook": SecondHook,
-    "spot_interruption": SpotInterruption,
-    "instance_refresh": InstanceRefresh,
-    "warm_pool_reuse": WarmPoolReuse,
-}
-
-
-def start(ctx: Context) -> list[Action]:
-    return [ACTIONS[a["type"]](ctx, a) for a in ctx.sc["actions"] if a["type"] in ACTIONS]

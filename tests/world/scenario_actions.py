@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from world import run_actions, teardown_actions
+from world import journey_actions, run_actions, teardown_actions
 from world.emulator.scheduler import PRECISION_SECONDS, rate_seconds
 from world.harness import ACCOUNT, REGION, asg_instances, wait_for
 from world.run_actions import Action, Context
@@ -390,4 +390,4 @@ def start(ctx: Context) -> list[Action]:
     actions += mid_drain
     if "redrive_failed" in specs:
         actions.append(RedriveFailed(ctx, specs["redrive_failed"], mid_drain))
-    return actions + run_actions.start(ctx)
+    return actions + journey_actions.start(ctx)
