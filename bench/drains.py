@@ -129,12 +129,10 @@ def _typical_execution(executions: dict[str, dict[str, Any]], per_drain: list[di
     return arn_of.get(typical["instance_id"])
 
 
-def run_round(
-    world: World, drain_seconds: int, count: int, log: Callable[[str], None], health: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    sc = scenario(drain_seconds, count, health)
-    dep, victims, classic_regs = _set_up(world, sc, count, log, f"D={drain_seconds}s")
-
+def _drain_all(world: World, dep: Deployment, victims: list[str], drain_seconds: int) -> tuple[int, float, list[Any]]:
+    """The victims terminated at once (the world's call counts reset just before), then the wait until
+    every drain completed and every execution closed: (the event log's seq before, when the
+    terminations began, the executions as ListExecutions has them)."""
     since = last_seq(world)
     world.control("POST", "/_world/calls/reset")
     autoscaling = world.client("autoscaling")
@@ -160,20 +158,20 @@ def run_round(
 
     # the executions' last transition (Succeed) comes after complete-lifecycle returned
     items = wait_for(closed, 60, "every execution closed", every=0.25)
-    calls = world.control("GET", "/_world/calls")
-    wall = time.monotonic() - started
-    events = world.control("GET", f"/_world/events?since={since}")["events"]
+    return since, started, items
 
-    executions = {item["executionArn"]: _described(sfn, item["executionArn"]) for item in items}
 
-    # invariants of world.run (nothing released early, each action completed once, ...), as a sanity check
-    result = Result(sc, deployment=dep, victims=victims, executions=executions, events=world.events(0), min_running=0)
-    check(result, classic_regs)
-
-    per_drain = [_one_drain(x, events) for x in victims]
-
+def _cost(
+    dep: Deployment,
+    executions: dict[str, dict[str, Any]],
+    events: list[dict[str, Any]],
+    calls: dict[str, Any],
+    victims: list[str],
+) -> dict[str, Any]:
+    """Per drain: state transitions, history events and Lambda invocations (from the histories; the
+    world's count per function as a cross-check), and the world's API calls by API (the harness's own
+    terminate calls subtracted)."""
     transitions, invocations, histories = [], [], Counter()
-    statuses = Counter(x["status"] for x in executions.values())
     for x in executions.values():
         types = [h["type"] for h in x["history"]]
         transitions.append(sum(1 for t in types if t.endswith("StateEntered")))
@@ -183,6 +181,37 @@ def run_round(
     api = Counter(calls["calls"])
     api["autoscaling:TerminateInstanceInAutoScalingGroup"] -= len(victims)  # ours, not the drain's
     api = Counter({k: v for k, v in api.items() if v > 0})
+    n = len(victims)
+    return {
+        "transitions_per_drain": summary(transitions),
+        "history_events_per_drain": summary(len(x["history"]) for x in executions.values()),
+        "lambda_invocations_per_drain": summary(invocations),
+        "lambda_invocations_per_drain_world": {f: round(c / n, 2) for f, c in sorted(by_function.items())},
+        "api_calls_per_drain": {k: round(v / n, 2) for k, v in sorted(api.items())},
+        "api_calls_per_drain_total": round(sum(api.values()) / n, 2),
+        "faults": calls.get("faults", {}),
+    }
+
+
+def run_round(
+    world: World, drain_seconds: int, count: int, log: Callable[[str], None], health: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    sc = scenario(drain_seconds, count, health)
+    dep, victims, classic_regs = _set_up(world, sc, count, log, f"D={drain_seconds}s")
+    since, started, items = _drain_all(world, dep, victims, drain_seconds)
+    calls = world.control("GET", "/_world/calls")
+    wall = time.monotonic() - started
+    events = world.control("GET", f"/_world/events?since={since}")["events"]
+
+    sfn = world.client("stepfunctions")
+    executions = {item["executionArn"]: _described(sfn, item["executionArn"]) for item in items}
+
+    # invariants of world.run (nothing released early, each action completed once, ...), as a sanity check
+    result = Result(sc, deployment=dep, victims=victims, executions=executions, events=world.events(0), min_running=0)
+    check(result, classic_regs)
+
+    per_drain = [_one_drain(x, events) for x in victims]
+    statuses = Counter(x["status"] for x in executions.values())
     n = len(victims)
     round_result = {
         "drain_seconds": drain_seconds,
@@ -195,13 +224,7 @@ def run_round(
         "overhead_s": summary(d["overhead_s"] for d in per_drain),
         "event_to_completion_s": summary(d["event_to_completion_s"] for d in per_drain),
         "event_to_floor_s": summary(d["event_to_floor_s"] for d in per_drain),
-        "transitions_per_drain": summary(transitions),
-        "history_events_per_drain": summary(len(x["history"]) for x in executions.values()),
-        "lambda_invocations_per_drain": summary(invocations),
-        "lambda_invocations_per_drain_world": {f: round(c / n, 2) for f, c in sorted(by_function.items())},
-        "api_calls_per_drain": {k: round(v / n, 2) for k, v in sorted(api.items())},
-        "api_calls_per_drain_total": round(sum(api.values()) / n, 2),
-        "faults": calls.get("faults", {}),
+        **_cost(dep, executions, events, calls, victims),
         "per_drain": per_drain,
         "typical_execution_arn": _typical_execution(executions, per_drain),
         "functions": dep.functions,  # crate -> the stack's function

@@ -28,9 +28,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from world.deploy import deploy
+from world.deploy import Deployment, deploy
 from world.harness import running_tasks
 from world.scenario import load_scenario
 
@@ -85,12 +86,9 @@ def _load_functions(world: World, env: dict[str, str]) -> Any:
     return importlib.reload(functions)  # clients for this world, created at import as the predecessor did
 
 
-def run_round(
-    world: World, drain_seconds: int, count: int, timescale: float, log: Callable[[str], None], seed: int = 1
-) -> dict[str, Any]:
-    rng = random.Random(seed + drain_seconds)
-    period = PERIOD_AWS_S * timescale
-    sc = load_scenario(
+def _scenario(drain_seconds: int, count: int, timescale: float) -> dict[str, Any]:
+    """The round's cluster: our drain benchmark's, with only the Classic ELB."""
+    return load_scenario(
         {
             "name": f"pred{drain_seconds}",
             "instances": 2 * count,
@@ -104,6 +102,23 @@ def run_round(
             "hook": {"heartbeat_timeout": 300, "default_result": "ABANDON"},
         }
     )
+
+
+@dataclass
+class _Setup:
+    """The predecessor deployed in a fresh world: its queues, its hook, its functions and the
+    instances that run a task (the round's victims)."""
+
+    dep: Deployment
+    sqs: Any
+    q_life: str
+    fns: Any
+    victims: list[str]
+
+
+def _set_up(world: World, sc: dict[str, Any], count: int, timescale: float) -> _Setup:
+    """A fresh world with the round's cluster, our rule disabled; the predecessor's two queues, its hook
+    notifying the lifecycle queue, and its functions pointed at them."""
     world.reset()
     dep = deploy(world, sc, out=lambda _l: None)
     world.client("events").disable_rule(Name=dep.rule)
@@ -116,8 +131,7 @@ def run_round(
         QueueName=f"{dep.prefix}-draining", Attributes={"VisibilityTimeout": str(max(1, round(30 * timescale)))}
     )["QueueUrl"]
     q_arn = sqs.get_queue_attributes(QueueUrl=q_life, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    autoscaling = world.client("autoscaling")
-    autoscaling.put_lifecycle_hook(
+    world.client("autoscaling").put_lifecycle_hook(
         LifecycleHookName=dep.hook,
         AutoScalingGroupName=dep.asg,
         LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
@@ -141,67 +155,91 @@ def run_round(
         cluster=dep.cluster, containerInstances=sorted({t["containerInstanceArn"] for t in tasks})
     )["containerInstances"]
     victims = sorted(ci["ec2InstanceId"] for ci in cis)
+    return _Setup(dep, sqs, q_life, fns, victims)
 
-    stop = threading.Event()
-    invocations: dict[str, int] = {}
-    errors: list[str] = []
-    since = last_seq(world)
 
-    def deliver() -> None:  # the hook's SQS notification
-        seen = since
-        while not stop.is_set():
-            for e in world.control("GET", f"/_world/events?since={seen}&type=asg.lifecycle.wait")["events"]:
-                seen = max(seen, e["seq"])
-                if e.get("asg") != dep.asg:
-                    continue
-                sqs.send_message(
-                    QueueUrl=q_life,
-                    MessageBody=json.dumps(
-                        {
-                            "Origin": "AutoScalingGroup",
-                            "LifecycleHookName": e["hook"],
-                            "Destination": "EC2",
-                            "AccountId": "123456789012",
-                            "RequestId": str(e["seq"]),
-                            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-                            "AutoScalingGroupName": e["asg"],
-                            "Service": "AWS Auto Scaling",
-                            "Time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e["t"])),
-                            "EC2InstanceId": e["instance_id"],
-                            "LifecycleActionToken": e["token"],
-                            "NotificationMetadata": json.dumps({"cluster": dep.cluster}),
-                        }
-                    ),
-                )
-            stop.wait(0.05)
+def _deliver(world: World, setup: _Setup, since: int, stop: threading.Event) -> None:
+    """The hook's SQS notification: each ``asg.lifecycle.wait`` of the group copied into the lifecycle
+    queue, in the shape Auto Scaling sends to SQS, until ``stop``."""
+    dep = setup.dep
+    seen = since
+    while not stop.is_set():
+        for e in world.control("GET", f"/_world/events?since={seen}&type=asg.lifecycle.wait")["events"]:
+            seen = max(seen, e["seq"])
+            if e.get("asg") != dep.asg:
+                continue
+            setup.sqs.send_message(
+                QueueUrl=setup.q_life,
+                MessageBody=json.dumps(
+                    {
+                        "Origin": "AutoScalingGroup",
+                        "LifecycleHookName": e["hook"],
+                        "Destination": "EC2",
+                        "AccountId": "123456789012",
+                        "RequestId": str(e["seq"]),
+                        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                        "AutoScalingGroupName": e["asg"],
+                        "Service": "AWS Auto Scaling",
+                        "Time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e["t"])),
+                        "EC2InstanceId": e["instance_id"],
+                        "LifecycleActionToken": e["token"],
+                        "NotificationMetadata": json.dumps({"cluster": dep.cluster}),
+                    }
+                ),
+            )
+        stop.wait(0.05)
 
-    def schedule(name: str, fn: Callable[[Any, Any], Any], event: Any, phase: float) -> None:
+
+@dataclass
+class _Schedules:
+    """The three functions' rate(1 minute) schedules: one period (real seconds), what stops them, and
+    what they did (invocations per function, errors)."""
+
+    period: float
+    stop: threading.Event = field(default_factory=threading.Event)
+    invocations: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def run(self, name: str, fn: Callable[[Any, Any], Any], event: Any, phase: float) -> None:
+        """One function on its schedule: every period from ``phase`` on, never overlapping, until stopped."""
         t0 = time.monotonic() + phase
         k = 0
-        while not stop.is_set():
-            due = t0 + k * period
-            if stop.wait(max(0.0, due - time.monotonic())):
+        while not self.stop.is_set():
+            due = t0 + k * self.period
+            if self.stop.wait(max(0.0, due - time.monotonic())):
                 return
-            invocations[name] = invocations.get(name, 0) + 1
+            self.invocations[name] = self.invocations.get(name, 0) + 1
             try:
                 fn(event, None)
             except Exception as err:
-                errors.append(f"{name}: {type(err).__name__}: {err}"[:300])
+                self.errors.append(f"{name}: {type(err).__name__}: {err}"[:300])
             k += 1
 
-    threads = [threading.Thread(target=deliver, daemon=True)]
+
+def _drain_on_schedules(
+    world: World, setup: _Setup, count: int, schedules: _Schedules, rng: random.Random, wait_seconds: float
+) -> int:
+    """The delivery thread and the three schedules (each with its random phase) running, the victims
+    terminated at random moments over one period; returns once every victim's action completed (the
+    event log's seq before it all began)."""
+    dep, victims, period = setup.dep, setup.victims, schedules.period
+    since = last_seq(world)
+    threads = [threading.Thread(target=_deliver, args=(world, setup, since, schedules.stop), daemon=True)]
     scaler_input = {"cluster_name": dep.cluster, "service_name": dep.service, "min_task_count": count, "n_count": 1}
     for name, fn, event in (
-        ("drain_instances", fns.drain_instances, {}),
-        ("check_drained", fns.check_drained, {}),
-        ("scale_tasks", fns.scale_tasks, scaler_input),
+        ("drain_instances", setup.fns.drain_instances, {}),
+        ("check_drained", setup.fns.check_drained, {}),
+        ("scale_tasks", setup.fns.scale_tasks, scaler_input),
     ):
-        threads.append(threading.Thread(target=schedule, args=(name, fn, event, rng.uniform(0, period)), daemon=True))
+        threads.append(
+            threading.Thread(target=schedules.run, args=(name, fn, event, rng.uniform(0, period)), daemon=True)
+        )
     for t in threads:
         t.start()
     started = time.monotonic()
     try:
         offsets = sorted(rng.uniform(0, period) for _ in victims)
+        autoscaling = world.client("autoscaling")
         for instance, offset in zip(victims, offsets):
             time.sleep(max(0.0, started + offset - time.monotonic()))
             autoscaling.terminate_instance_in_auto_scaling_group(
@@ -213,13 +251,17 @@ def run_round(
             done = {e["instance_id"] for e in evs if e["type"] == "asg.lifecycle.completed"}
             return evs if set(victims) <= done else None
 
-        wait_for(settled, 6 * period + drain_seconds * timescale + 60, f"{len(victims)} predecessor drains", every=0.5)
+        wait_for(settled, wait_seconds, f"{len(victims)} predecessor drains", every=0.5)
     finally:
-        stop.set()
+        schedules.stop.set()
         for t in threads:
             t.join(timeout=30)
-    events = world.control("GET", f"/_world/events?since={since}")["events"]
+    return since
 
+
+def _per_drain(events: list[dict[str, Any]], victims: list[str], timescale: float) -> list[dict[str, Any]]:
+    """Each drain from the world's event log, in AWS seconds: event to completion, and whether the
+    instance was released before its Classic ELB drained and before its task stopped."""
     per_drain = []
     for x in victims:
         mine = [e for e in events if e.get("instance_id") == x]
@@ -238,7 +280,21 @@ def run_round(
                 "completion_minus_floor_aws_s": round((done_ev["t"] - floor) / timescale, 2) if floor else None,
             }
         )
+    return per_drain
+
+
+def run_round(
+    world: World, drain_seconds: int, count: int, timescale: float, log: Callable[[str], None], seed: int = 1
+) -> dict[str, Any]:
+    rng = random.Random(seed + drain_seconds)
+    period = PERIOD_AWS_S * timescale
+    setup = _set_up(world, _scenario(drain_seconds, count, timescale), count, timescale)
+    schedules = _Schedules(period)
+    since = _drain_on_schedules(world, setup, count, schedules, rng, 6 * period + drain_seconds * timescale + 60)
+    events = world.control("GET", f"/_world/events?since={since}")["events"]
+    per_drain = _per_drain(events, setup.victims, timescale)
     n = len(per_drain)
+    invocations, errors = schedules.invocations, schedules.errors
     out = {
         "drain_seconds": drain_seconds,
         "drains": n,
