@@ -10,18 +10,21 @@ from world.deploy import Deployment
 from world.harness import World, asg_instances, lb_health, running_tasks, wait_for, wait_steady
 
 
+def container_instances(world: World, dep: Deployment) -> list[dict[str, Any]]:
+    """The cluster's container instances, described."""
+    ecs = world.client("ecs")
+    arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
+    if not arns:
+        return []
+    return ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
+
+
 def prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[str], None]) -> dict[str, list[str]]:
     """Before the scale-in: no registration still in its initial health checks (a steady service), then
     the scenario's failing instances (unhealthy in every load balancer they are in) and standalone
     tasks. The instances ``scale_in.pick`` can name: {"failing": [...], "with_standalone": [...]}."""
     wait_steady(world, dep)
-    ecs = world.client("ecs")
-    arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
-    cis = (
-        ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
-        if arns
-        else []
-    )
+    cis = container_instances(world, dep)
     ec2_of = {ci["containerInstanceArn"]: ci["ec2InstanceId"] for ci in cis}
     hosts = list(dict.fromkeys(t["containerInstanceArn"] for t in running_tasks(world, dep)))
     busy = [ec2_of[arn] for arn in hosts if arn in ec2_of]
@@ -45,6 +48,7 @@ def prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[st
     if int(standalone["count"]):
         world.configure(ecs={"standalone_task_seconds": standalone["run_seconds"]})
         family = f"{dep.prefix}-batch"
+        ecs = world.client("ecs")
         ecs.register_task_definition(
             family=family, containerDefinitions=[{"name": "batch", "image": "busybox", "memory": 64}]
         )
@@ -85,13 +89,7 @@ def scale_in(
         autoscaling.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=len(before) - count)
         out(f"scale in: {dep.asg} desired {len(before)} -> {len(before) - count}")
     else:
-        ecs = world.client("ecs")
-        arns = ecs.list_container_instances(cluster=dep.cluster)["containerInstanceArns"]
-        cis = (
-            ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
-            if arns
-            else []
-        )
+        cis = container_instances(world, dep)
         in_ecs = {ci["ec2InstanceId"] for ci in cis}
         with_task = {ci["ec2InstanceId"] for ci in cis if ci["runningTasksCount"]}
         pool = {
