@@ -16,12 +16,22 @@ use sta_shared::state::{
     Completion, CompletionOutcome, DrainRequest, DrainState, DrainStatus, LifecycleAction,
     LifecycleResult,
 };
+use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
 
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub autoscaling: aws_sdk_autoscaling::Client,
+}
+
+impl Deps {
+    /// The client, from the function's environment (once, at cold start).
+    pub async fn from_env() -> Self {
+        Self {
+            autoscaling: Clients::from_env().await.autoscaling,
+        }
+    }
 }
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {

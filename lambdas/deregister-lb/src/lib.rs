@@ -30,6 +30,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::config::DrainConfig;
 use sta_shared::state::{DrainState, LoadBalancers};
+use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -43,6 +44,26 @@ pub struct Deps {
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub config: DrainConfig,
+}
+
+impl Deps {
+    /// The clients and the configuration, from the function's environment (once, at cold start).
+    pub async fn from_env() -> Result<Self, StepError> {
+        let config = DrainConfig::from_env()?;
+        let Clients {
+            ecs,
+            autoscaling,
+            elb,
+            elbv2,
+        } = Clients::from_env().await;
+        Ok(Self {
+            autoscaling,
+            ecs,
+            elb,
+            elbv2,
+            config,
+        })
+    }
 }
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {

@@ -1,18 +1,8 @@
 use deregister_lb::{handler, Deps};
 use lambda_runtime::Error;
-use sta_shared::config::DrainConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sta_shared::init_tracing();
-    let config = DrainConfig::from_env()?;
-    let clients = sta_shared::Clients::from_env().await;
-    let deps = Deps {
-        autoscaling: clients.autoscaling,
-        ecs: clients.ecs,
-        elb: clients.elb,
-        elbv2: clients.elbv2,
-        config,
-    };
-    sta_shared::serve(deps, handler).await
+    sta_shared::serve(Deps::from_env().await?, handler).await
 }

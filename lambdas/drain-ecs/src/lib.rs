@@ -27,6 +27,7 @@ use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
 use sta_shared::hook::heartbeat;
 use sta_shared::state::{DrainState, DrainStatus, TrackedTask, Trigger};
+use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -35,6 +36,21 @@ pub struct Deps {
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub config: DrainConfig,
+}
+
+impl Deps {
+    /// The clients and the configuration, from the function's environment (once, at cold start).
+    pub async fn from_env() -> Result<Self, StepError> {
+        let config = DrainConfig::from_env()?;
+        let Clients {
+            ecs, autoscaling, ..
+        } = Clients::from_env().await;
+        Ok(Self {
+            ecs,
+            autoscaling,
+            config,
+        })
+    }
 }
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {

@@ -118,6 +118,19 @@ pub struct Deps {
     pub config: SweeperConfig,
 }
 
+impl Deps {
+    /// The clients and the configuration, from the function's environment (once, at cold start).
+    pub async fn from_env() -> Result<Self, StepError> {
+        let config = SweeperConfig::from_env()?;
+        let aws = sta_shared::clients::load_config().await;
+        Ok(Self {
+            autoscaling: aws_sdk_autoscaling::Client::new(&aws),
+            sfn: aws_sdk_sfn::Client::new(&aws),
+            config,
+        })
+    }
+}
+
 /// An instance in `Terminating:Wait` in one of our groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Waiting {

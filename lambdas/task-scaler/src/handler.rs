@@ -7,7 +7,7 @@ use serde_json::Value;
 use sta_shared::ecs::describe_all_container_instances;
 use sta_shared::error::{aws_error, ecs_error};
 use sta_shared::metrics::{self, Unit};
-use sta_shared::StepError;
+use sta_shared::{Clients, StepError};
 use tracing::instrument;
 
 use crate::decision::{decide, Decision, InstanceCounts};
@@ -18,6 +18,16 @@ use crate::input::ScalerInput;
 pub struct Deps {
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+}
+
+impl Deps {
+    /// The clients, from the function's environment (once, at cold start).
+    pub async fn from_env() -> Self {
+        let Clients {
+            ecs, autoscaling, ..
+        } = Clients::from_env().await;
+        Self { ecs, autoscaling }
+    }
 }
 
 /// The Lambda entry point: validates the scheduled input, then scales.
