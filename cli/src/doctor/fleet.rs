@@ -5,13 +5,11 @@
 use aws_sdk_ecs::types::{
     CapacityProvider, ManagedDraining, ManagedScalingStatus, ManagedTerminationProtection,
 };
+use sta_shared::batches::{in_batches, DESCRIBE_BATCH};
 
 use super::hooks::{Group, Groups};
 use super::{readable, Check, Clients, Options};
 use crate::CliError;
-
-/// `DescribeContainerInstances` takes at most 100 ARNs a call.
-const DESCRIBE_BATCH: usize = 100;
 
 /// A container instance as the checks need it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -214,16 +212,17 @@ pub async fn container_instances(
         .try_collect()
         .await
         .map_err(|e| CliError::aws("ListContainerInstances", e))?;
-    let mut instances = Vec::with_capacity(arns.len());
-    for batch in arns.chunks(DESCRIBE_BATCH) {
-        let described = clients
-            .ecs
-            .describe_container_instances()
+    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
+        let ecs = &clients.ecs;
+        ecs.describe_container_instances()
             .cluster(cluster)
-            .set_container_instances(Some(batch.to_vec()))
+            .set_container_instances(Some(batch))
             .send()
-            .await
-            .map_err(|e| CliError::aws("DescribeContainerInstances", e))?;
+    })
+    .await
+    .map_err(|e| CliError::aws("DescribeContainerInstances", e))?;
+    let mut instances = Vec::with_capacity(arns.len());
+    for described in answers {
         for ci in described.container_instances() {
             let ec2 = ci.ec2_instance_id().unwrap_or_default().to_string();
             instances.push(ContainerInstance {

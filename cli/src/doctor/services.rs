@@ -3,6 +3,7 @@
 //! draining instance with the instances there are.
 
 use aws_sdk_ecs::types::{NetworkMode, Service as EcsService};
+use sta_shared::batches::{in_batches, DESCRIBE_BATCH, SERVICES_BATCH};
 
 use super::fleet::{ContainerInstance, Fleet};
 use super::{readable, Check, Clients, Options};
@@ -11,10 +12,6 @@ use crate::CliError;
 mod rules;
 
 pub use rules::{deployment, n_plus_one, Placement};
-
-/// `DescribeServices` takes at most 10 services a call; `DescribeTasks` 100 tasks.
-const SERVICES_BATCH: usize = 10;
-const TASKS_BATCH: usize = 100;
 
 /// A service as the load-balancer checks and the drill need it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -121,18 +118,16 @@ pub async fn describe(clients: &Clients, options: &Options) -> Result<Vec<EcsSer
     } else {
         options.services.clone()
     };
-    let mut found = Vec::new();
-    for batch in names.chunks(SERVICES_BATCH) {
-        let answer = clients
-            .ecs
-            .describe_services()
+    let answers = in_batches(&names, SERVICES_BATCH, |batch| {
+        let ecs = &clients.ecs;
+        ecs.describe_services()
             .cluster(&options.cluster)
-            .set_services(Some(batch.to_vec()))
+            .set_services(Some(batch))
             .send()
-            .await
-            .map_err(|e| CliError::aws("DescribeServices", e))?;
-        found.extend(answer.services().iter().cloned());
-    }
+    })
+    .await
+    .map_err(|e| CliError::aws("DescribeServices", e))?;
+    let found = answers.iter().flat_map(|a| a.services()).cloned().collect();
     Ok(found)
 }
 
@@ -219,23 +214,21 @@ pub async fn hosts(
         .try_collect()
         .await
         .map_err(|e| CliError::aws("ListTasks", e))?;
-    let mut hosts = Vec::new();
-    for batch in arns.chunks(TASKS_BATCH) {
-        let answer = clients
+    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
+        clients
             .ecs
             .describe_tasks()
             .cluster(cluster)
-            .set_tasks(Some(batch.to_vec()))
+            .set_tasks(Some(batch))
             .send()
-            .await
-            .map_err(|e| CliError::aws("DescribeTasks", e))?;
-        hosts.extend(
-            answer
-                .tasks()
-                .iter()
-                .filter_map(|t| t.container_instance_arn().map(str::to_string)),
-        );
-    }
+    })
+    .await
+    .map_err(|e| CliError::aws("DescribeTasks", e))?;
+    let mut hosts: Vec<String> = answers
+        .iter()
+        .flat_map(|a| a.tasks())
+        .filter_map(|t| t.container_instance_arn().map(str::to_string))
+        .collect();
     hosts.sort();
     hosts.dedup();
     Ok(hosts)

@@ -215,33 +215,37 @@ impl StateVisit {
     }
 }
 
+/// The `(error, cause)` of the first of the event's details that is set (an event has one).
+macro_rules! error_and_cause {
+    ($event:expr, $($details:ident),+) => {
+        None$(.or_else(|| $event.$details().map(|d| (d.error(), d.cause()))))+
+    };
+}
+
 fn attempt_failure(event: &HistoryEvent) -> Pending {
-    let pair = |error: Option<&str>, cause: Option<&str>| Pending {
+    let failed = error_and_cause!(
+        event,
+        task_failed_event_details,
+        task_start_failed_event_details,
+        task_submit_failed_event_details,
+        lambda_function_failed_event_details,
+        lambda_function_start_failed_event_details,
+        lambda_function_schedule_failed_event_details,
+        activity_failed_event_details
+    );
+    let timed_out = error_and_cause!(
+        event,
+        task_timed_out_event_details,
+        lambda_function_timed_out_event_details,
+        activity_timed_out_event_details
+    )
+    .map(|(error, cause)| (error.or(Some("States.Timeout")), cause));
+    let (error, cause) = failed
+        .or(timed_out)
+        .unwrap_or((Some(event.r#type().as_str()), None));
+    Pending {
         error: error.map(str::to_string),
         cause: cause.map(str::to_string),
-    };
-    if let Some(d) = event.task_failed_event_details() {
-        pair(d.error(), d.cause())
-    } else if let Some(d) = event.task_timed_out_event_details() {
-        pair(d.error().or(Some("States.Timeout")), d.cause())
-    } else if let Some(d) = event.task_start_failed_event_details() {
-        pair(d.error(), d.cause())
-    } else if let Some(d) = event.task_submit_failed_event_details() {
-        pair(d.error(), d.cause())
-    } else if let Some(d) = event.lambda_function_failed_event_details() {
-        pair(d.error(), d.cause())
-    } else if let Some(d) = event.lambda_function_timed_out_event_details() {
-        pair(d.error().or(Some("States.Timeout")), d.cause())
-    } else if let Some(d) = event.lambda_function_start_failed_event_details() {
-        pair(d.error(), d.cause())
-    } else if let Some(d) = event.lambda_function_schedule_failed_event_details() {
-        pair(d.error(), d.cause())
-    } else if let Some(d) = event.activity_failed_event_details() {
-        pair(d.error(), d.cause())
-    } else if let Some(d) = event.activity_timed_out_event_details() {
-        pair(d.error().or(Some("States.Timeout")), d.cause())
-    } else {
-        pair(Some(event.r#type().as_str()), None)
     }
 }
 

@@ -23,7 +23,7 @@
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use sta_shared::ecs::DESCRIBE_BATCH;
+use sta_shared::batches::DESCRIBE_BATCH;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
 use sta_shared::state::{seconds, Destination, DrainState, DrainStatus, StandaloneTasks};

@@ -4,14 +4,12 @@
 
 use std::collections::BTreeSet;
 
+use sta_shared::batches::{in_batches, SERVICES_BATCH};
 use sta_shared::error::{aws_error, ecs_error};
 use sta_shared::state::DrainState;
 use sta_shared::StepError;
 
 use crate::Deps;
-
-/// DescribeServices takes at most 10 services a call.
-const SERVICES_BATCH: usize = 10;
 
 /// A load balancer of an ECS service.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -122,16 +120,17 @@ async fn service_balancers(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|error| ecs_error(cluster, "ListServices", error))?;
-    let mut pairs = Vec::new();
-    for batch in services.chunks(SERVICES_BATCH) {
-        let output = deps
-            .ecs
+    let answers = in_batches(&services, SERVICES_BATCH, |batch| {
+        deps.ecs
             .describe_services()
             .cluster(cluster)
-            .set_services(Some(batch.to_vec()))
+            .set_services(Some(batch))
             .send()
-            .await
-            .map_err(|error| ecs_error(cluster, "DescribeServices", error))?;
+    })
+    .await
+    .map_err(|error| ecs_error(cluster, "DescribeServices", error))?;
+    let mut pairs = Vec::new();
+    for output in answers {
         for service in output.services() {
             let name = service.service_name().unwrap_or_default().to_string();
             for balancer in service.load_balancers() {

@@ -21,8 +21,9 @@ use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStat
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use sta_shared::batches::{in_batches, DESCRIBE_BATCH};
 use sta_shared::config::DrainConfig;
-use sta_shared::ecs::{describe_all_container_instances, DESCRIBE_BATCH};
+use sta_shared::ecs::describe_all_container_instances;
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
 use sta_shared::hook::heartbeat;
@@ -192,15 +193,16 @@ async fn tasks_on(
         arns.extend(page);
     }
     let arns: Vec<String> = arns.into_iter().collect();
-    let mut tasks = Vec::new();
-    for batch in arns.chunks(DESCRIBE_BATCH) {
-        let output = ecs
-            .describe_tasks()
+    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
+        ecs.describe_tasks()
             .cluster(cluster)
-            .set_tasks(Some(batch.to_vec()))
+            .set_tasks(Some(batch))
             .send()
-            .await
-            .map_err(|error| ecs_error(cluster, "DescribeTasks", error))?;
+    })
+    .await
+    .map_err(|error| ecs_error(cluster, "DescribeTasks", error))?;
+    let mut tasks = Vec::new();
+    for output in answers {
         for task in output.tasks() {
             let last_status = task.last_status().unwrap_or("UNKNOWN");
             if last_status == "STOPPED" {

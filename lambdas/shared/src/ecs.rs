@@ -2,11 +2,9 @@
 
 use aws_sdk_ecs::types::ContainerInstance;
 
+use crate::batches::{in_batches, DESCRIBE_BATCH};
 use crate::error::ecs_error;
 use crate::StepError;
-
-/// DescribeContainerInstances and DescribeTasks take at most 100 ARNs a call.
-pub const DESCRIBE_BATCH: usize = 100;
 
 /// Every container instance of the cluster that ListContainerInstances returns (all but
 /// INACTIVE; with `filter`, e.g. `ec2InstanceId == i-...`, only the matching ones), all
@@ -27,15 +25,16 @@ pub async fn describe_all_container_instances(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|error| ecs_error(cluster, "ListContainerInstances", error))?;
-    let mut instances = Vec::with_capacity(arns.len());
-    for batch in arns.chunks(DESCRIBE_BATCH) {
-        let output = ecs
-            .describe_container_instances()
+    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
+        ecs.describe_container_instances()
             .cluster(cluster)
-            .set_container_instances(Some(batch.to_vec()))
+            .set_container_instances(Some(batch))
             .send()
-            .await
-            .map_err(|error| ecs_error(cluster, "DescribeContainerInstances", error))?;
+    })
+    .await
+    .map_err(|error| ecs_error(cluster, "DescribeContainerInstances", error))?;
+    let mut instances = Vec::with_capacity(arns.len());
+    for output in answers {
         for failure in output.failures() {
             tracing::info!(arn = ?failure.arn(), reason = ?failure.reason(), "container instance not described");
         }

@@ -45,16 +45,29 @@ impl<'a> Fields<'a> {
         self.map.keys()
     }
 
+    /// What `read` finds at `key`, which must be there.
+    fn required<T>(
+        &self,
+        key: &str,
+        read: fn(&Self, &str) -> Result<Option<T>, StepError>,
+    ) -> Result<T, StepError> {
+        read(self, key)?.ok_or_else(|| self.fail(key, "is missing"))
+    }
+
+    /// The value at `key`, `None` when it is absent or null.
+    fn present(&self, key: &str) -> Option<&Value> {
+        self.map.get(key).filter(|value| !value.is_null())
+    }
+
     /// A string, which must be present and non-blank.
     pub fn string(&self, key: &str) -> Result<String, StepError> {
-        self.optional_string(key)?
-            .ok_or_else(|| self.fail(key, "is missing"))
+        self.required(key, Self::optional_string)
     }
 
     /// A string that may be absent or null; blank counts as absent.
     pub fn optional_string(&self, key: &str) -> Result<Option<String>, StepError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
+        match self.present(key) {
+            None => Ok(None),
             Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
             Some(Value::String(text)) => Ok(Some(text.trim().to_string())),
             Some(other) => {
@@ -65,15 +78,14 @@ impl<'a> Fields<'a> {
 
     /// A non-negative whole number, which must be present.
     pub fn count(&self, key: &str) -> Result<u64, StepError> {
-        self.optional_count(key)?
-            .ok_or_else(|| self.fail(key, "is missing"))
+        self.required(key, Self::optional_count)
     }
 
     /// A non-negative whole number that may be absent. A decimal string ("30") is
     /// accepted too, because state machine substitutions are strings.
     pub fn optional_count(&self, key: &str) -> Result<Option<u64>, StepError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
+        match self.present(key) {
+            None => Ok(None),
             Some(Value::Number(number)) => match (number.as_u64(), number.as_i64()) {
                 (Some(count), _) => Ok(Some(count)),
                 (None, Some(negative)) => {
@@ -95,8 +107,8 @@ impl<'a> Fields<'a> {
 
     /// A boolean that may be absent.
     pub fn optional_bool(&self, key: &str) -> Result<Option<bool>, StepError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
+        match self.present(key) {
+            None => Ok(None),
             Some(Value::Bool(flag)) => Ok(Some(*flag)),
             Some(other) => Err(self.fail(
                 key,

@@ -5,6 +5,7 @@
 
 pub mod activities;
 pub mod aws_lambda_errors;
+pub mod batches;
 pub mod clients;
 pub mod config;
 pub mod ecs;
