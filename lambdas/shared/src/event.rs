@@ -30,8 +30,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::DrainConfig;
-use crate::input::{type_name, Fields};
-use crate::read::read;
+use crate::read::{count, optional_count, read, read_config, type_name};
 use crate::state::{DrainRequest, LifecycleResult, Settings, StandaloneTasks};
 use crate::StepError;
 
@@ -116,64 +115,34 @@ fn clip(text: &str, max: usize) -> String {
     }
 }
 
-/// Validates the settings the state machine substitutes.
+/// The settings as the state machine substitutes them: its substitutions are strings.
+#[derive(Deserialize)]
+struct RawSettings {
+    #[serde(deserialize_with = "count")]
+    drain_deadline_seconds: u64,
+    deadline_result: LifecycleResult,
+    #[serde(default)]
+    standalone_tasks: Option<StandaloneTasks>,
+    #[serde(default, deserialize_with = "optional_count")]
+    standalone_task_grace_seconds: Option<u64>,
+}
+
+/// Reads the settings the state machine substitutes, then checks the deadline's range.
 pub fn parse_settings(value: &Value) -> Result<Settings, StepError> {
-    let root = Fields::root(value, "settings")?;
-    let path = |key: &str| format!("settings.{key}");
-    let deadline = root
-        .count("drain_deadline_seconds")
-        .map_err(|error| rename(error, &path("drain_deadline_seconds")))?;
+    let raw: RawSettings = read_config(value, "settings", "settings.")?;
+    let deadline = raw.drain_deadline_seconds;
     if deadline == 0 || deadline > MAX_DRAIN_DEADLINE_SECONDS {
         return Err(StepError::misconfigured(
-            path("drain_deadline_seconds"),
+            "settings.drain_deadline_seconds",
             format!(
                 "must be between 1 and {MAX_DRAIN_DEADLINE_SECONDS} (48 hours), got {deadline}"
             ),
         ));
     }
-    let deadline_result = match root
-        .string("deadline_result")
-        .map_err(|error| rename(error, &path("deadline_result")))?
-        .as_str()
-    {
-        "CONTINUE" => LifecycleResult::Continue,
-        "ABANDON" => LifecycleResult::Abandon,
-        other => {
-            return Err(StepError::misconfigured(
-                path("deadline_result"),
-                format!("must be CONTINUE or ABANDON, got \"{other}\""),
-            ))
-        }
-    };
-    let standalone_tasks = match root
-        .optional_string("standalone_tasks")
-        .map_err(|error| rename(error, &path("standalone_tasks")))?
-        .as_deref()
-    {
-        None | Some("wait") => StandaloneTasks::Wait,
-        Some("stop") => StandaloneTasks::Stop,
-        Some(other) => {
-            return Err(StepError::misconfigured(
-                path("standalone_tasks"),
-                format!("must be wait or stop, got \"{other}\""),
-            ))
-        }
-    };
-    let grace = root
-        .optional_count("standalone_task_grace_seconds")
-        .map_err(|error| rename(error, &path("standalone_task_grace_seconds")))?
-        .unwrap_or(300);
     Ok(Settings {
         drain_deadline_seconds: deadline,
-        deadline_result,
-        standalone_tasks,
-        standalone_task_grace_seconds: grace,
+        deadline_result: raw.deadline_result,
+        standalone_tasks: raw.standalone_tasks.unwrap_or(StandaloneTasks::Wait),
+        standalone_task_grace_seconds: raw.standalone_task_grace_seconds.unwrap_or(300),
     })
-}
-
-fn rename(error: StepError, field: &str) -> StepError {
-    match error {
-        StepError::Misconfigured { reason, .. } => StepError::misconfigured(field, reason),
-        other => other,
-    }
 }

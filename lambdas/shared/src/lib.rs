@@ -14,7 +14,6 @@ pub mod elbv2;
 pub mod error;
 pub mod event;
 pub mod hook;
-pub mod input;
 pub mod metrics;
 pub mod read;
 pub mod state;

@@ -1,19 +1,27 @@
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use sta_shared::input::Fields;
+use sta_shared::read::{count, optional_count, optional_text, read_config, text};
 use sta_shared::StepError;
 
 /// The scaler's constant input, as the schedule sends it. The predecessor's keys
 /// (`cluster_name`, `service_name`, `min_task_count`, `n_count`) keep their meaning;
 /// `max_task_count`, `dry_run` and `asg_name` are optional.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The counts may come as decimal strings; names are trimmed, and a blank `asg_name` is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScalerInput {
+    #[serde(deserialize_with = "text")]
     pub cluster_name: String,
+    #[serde(deserialize_with = "text")]
     pub service_name: String,
+    #[serde(deserialize_with = "count")]
     pub min_task_count: u64,
+    #[serde(deserialize_with = "count")]
     pub n_count: u64,
+    #[serde(default, deserialize_with = "optional_count")]
     pub max_task_count: Option<u64>,
+    #[serde(default, deserialize_with = "false_when_null")]
     pub dry_run: bool,
+    #[serde(default, deserialize_with = "optional_text")]
     pub asg_name: Option<String>,
 }
 
@@ -28,21 +36,19 @@ pub const KNOWN_KEYS: [&str; 7] = [
     "asg_name",
 ];
 
+/// A boolean; null, like absent, is false.
+fn false_when_null<'de, D: Deserializer<'de>>(input: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(input)?.unwrap_or(false))
+}
+
 impl ScalerInput {
     /// Validates the input; every rejection is `Misconfigured` and names the key.
     pub fn parse(value: &Value) -> Result<Self, StepError> {
-        let root = Fields::root(value, "scaler input")?;
-        let input = Self {
-            cluster_name: root.string("cluster_name")?,
-            service_name: root.string("service_name")?,
-            min_task_count: root.count("min_task_count")?,
-            n_count: root.count("n_count")?,
-            max_task_count: root.optional_count("max_task_count")?,
-            dry_run: root.optional_bool("dry_run")?.unwrap_or(false),
-            asg_name: root.optional_string("asg_name")?,
-        };
-        for key in root
-            .keys()
+        let input: Self = read_config(value, "scaler input", "")?;
+        for key in value
+            .as_object()
+            .into_iter()
+            .flat_map(|object| object.keys())
             .filter(|key| !KNOWN_KEYS.contains(&key.as_str()))
         {
             tracing::warn!(key = %key, "ignoring unknown key in the scaler input");

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::envelope::{HookMetadata, NotificationMetadata};
 use super::{clip, note};
 use crate::config::DrainConfig;
-use crate::input::type_name;
+use crate::read::type_name;
 use crate::StepError;
 
 /// Why the metadata names no cluster.

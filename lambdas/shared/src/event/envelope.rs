@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{LIFECYCLE_DETAIL_TYPE, SPOT_DETAIL_TYPE, SWEEPER_SOURCE};
-use crate::input::type_name;
-use crate::read::read;
+use crate::read::{read, type_name};
 use crate::state::Destination;
 use crate::StepError;
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::envelope::{Event, EventTime, LifecycleEvent, SpotEvent};
 use super::{clip, cluster, note, ORIGINS, SWEEPER_SOURCE, TERMINATING};
 use crate::config::DrainConfig;
-use crate::input::type_name;
+use crate::read::type_name;
 use crate::state::{Destination, DrainRequest, LifecycleAction, Trigger};
 use crate::StepError;
 
