@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType as T};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sta_shared::state::DrainState;
 
 use super::pick::Target;
@@ -25,19 +26,30 @@ const SKEW_SECONDS: i64 = 60;
 /// What following the drain found.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
-    pub execution_arn: Option<String>,
-    /// Seconds from the termination to the execution's start.
-    pub execution_started_after: Option<f64>,
-    pub status: Option<String>,
-    pub error: Option<String>,
+    pub execution: Execution,
     /// The execution's output, the drain's final state.
     pub state: Option<DrainState>,
     pub output_error: Option<String>,
-    /// Seconds from the termination to the lifecycle action's completion.
-    pub completed_after: Option<f64>,
     pub interrupted: bool,
     pub timed_out: bool,
-    pub final_state: Option<String>,
+}
+
+/// What following saw of the drain's execution and the instance, as the report shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Execution {
+    #[serde(rename = "execution_arn")]
+    pub arn: Option<String>,
+    #[serde(rename = "execution_status")]
+    pub status: Option<String>,
+    #[serde(rename = "execution_error")]
+    pub error: Option<String>,
+    /// From the termination to the execution's start.
+    #[serde(rename = "execution_started_after_seconds")]
+    pub started_after_seconds: Option<f64>,
+    /// From the termination to the lifecycle action's completion.
+    pub completed_after_seconds: Option<f64>,
+    /// The instance's lifecycle state when following ended.
+    pub instance_final_state: Option<String>,
 }
 
 /// `TerminateInstanceInAutoScalingGroup`, keeping the desired capacity; the activity id.
@@ -72,10 +84,10 @@ impl Run<'_> {
     pub async fn follow(&mut self) -> Result<Outcome, CliError> {
         let mut outcome = Outcome::default();
         let Some(arn) = self.find(&mut outcome).await else {
-            outcome.final_state = Some(self.final_state().await);
+            outcome.execution.instance_final_state = Some(self.final_state().await);
             return Ok(outcome);
         };
-        outcome.execution_arn = Some(arn.clone());
+        outcome.execution.arn = Some(arn.clone());
         let mut last_event = 0;
         loop {
             self.print_history(&arn, &mut last_event).await;
@@ -98,11 +110,11 @@ impl Run<'_> {
             }
         }
         // A drain that ended well lets the instance go; one that failed leaves it waiting.
-        if outcome.status.as_deref() == Some("SUCCEEDED") {
+        if outcome.execution.status.as_deref() == Some("SUCCEEDED") {
             self.wait_until_gone(&mut outcome).await;
         }
-        if outcome.final_state.is_none() {
-            outcome.final_state = Some(self.final_state().await);
+        if outcome.execution.instance_final_state.is_none() {
+            outcome.execution.instance_final_state = Some(self.final_state().await);
         }
         Ok(outcome)
     }
@@ -130,7 +142,7 @@ impl Run<'_> {
             {
                 Ok(Some((arn, started))) => {
                     let after = (started - self.terminated_at).num_milliseconds() as f64 / 1000.0;
-                    outcome.execution_started_after = Some(after.max(0.0));
+                    outcome.execution.started_after_seconds = Some(after.max(0.0));
                     (self.out)(&format!(
                         "{:>7}  execution {} started",
                         offset(after),
@@ -201,8 +213,8 @@ impl Run<'_> {
         outcome: &mut Outcome,
         described: aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput,
     ) {
-        outcome.status = Some(described.status().as_str().to_string());
-        outcome.error = described
+        outcome.execution.status = Some(described.status().as_str().to_string());
+        outcome.execution.error = described
             .error()
             .map(|e| format!("{e}: {}", described.cause().unwrap_or_default()));
         if let Some(output) = described.output() {
@@ -211,9 +223,10 @@ impl Run<'_> {
                 .and_then(|value| DrainState::from_value(value).map_err(|e| e.to_string()))
             {
                 Ok(state) => {
-                    outcome.completed_after = state.report.completion.as_ref().map(|c| {
-                        (c.at - self.terminated_at).num_milliseconds().max(0) as f64 / 1000.0
-                    });
+                    outcome.execution.completed_after_seconds =
+                        state.report.completion.as_ref().map(|c| {
+                            (c.at - self.terminated_at).num_milliseconds().max(0) as f64 / 1000.0
+                        });
                     outcome.state = Some(state);
                 }
                 Err(error) => outcome.output_error = Some(error),
@@ -227,7 +240,7 @@ impl Run<'_> {
         loop {
             let state = self.final_state().await;
             let gone = state == TERMINATED;
-            outcome.final_state = Some(state);
+            outcome.execution.instance_final_state = Some(state);
             if gone
                 || Instant::now() > until
                 || elapsed(self.started) > self.options.timeout.as_secs_f64()

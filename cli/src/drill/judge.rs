@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sta_shared::state::CompletionOutcome;
+use sta_shared::state::{CompletionOutcome, DrainState};
 
-use super::follow::{Outcome, TERMINATED};
+use super::follow::{Execution, Outcome, TERMINATED};
 use super::pick::Target;
 use super::sample::Watched;
 use super::DrillOptions;
@@ -66,22 +66,39 @@ pub struct DrillReport {
     pub services: Vec<String>,
     pub activity_id: Option<String>,
     pub terminated_at: Option<DateTime<Utc>>,
-    pub execution_arn: Option<String>,
-    pub execution_status: Option<String>,
-    pub execution_error: Option<String>,
-    pub execution_started_after_seconds: Option<f64>,
-    /// From the termination to the lifecycle action's completion.
-    pub completed_after_seconds: Option<f64>,
+    #[serde(flatten)]
+    pub execution: Execution,
     /// From the termination to a new registration healthy in every watched load balancer.
     pub replacement_healthy_after_seconds: Option<f64>,
     pub load_balancers: Vec<Capacity>,
+    #[serde(flatten)]
+    pub drain: Drained,
+}
+
+/// What the drain's final state (the execution's output) says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Drained {
     pub heartbeats_sent: Option<u32>,
     /// `completed` (by us), `already_completed` (someone else, or a timeout), ...
     pub completion_outcome: Option<String>,
     pub completion_result: Option<String>,
     pub completed_by_us: bool,
     pub drain_timed_out: Option<bool>,
-    pub instance_final_state: Option<String>,
+}
+
+impl From<&DrainState> for Drained {
+    fn from(state: &DrainState) -> Self {
+        let completion = state.report.completion.as_ref();
+        Self {
+            heartbeats_sent: Some(state.heartbeat.sent),
+            completion_outcome: completion.map(|c| c.outcome.as_str().to_string()),
+            completion_result: completion
+                .and_then(|c| c.result)
+                .map(|r| r.as_str().to_string()),
+            completed_by_us: completion.is_some_and(|c| c.outcome == CompletionOutcome::Completed),
+            drain_timed_out: Some(state.timed_out()),
+        }
+    }
 }
 
 impl DrillReport {
@@ -109,24 +126,10 @@ impl DrillReport {
 
     /// Takes in what following found and decides.
     pub fn judged(mut self, outcome: Outcome, watched: &[Watched]) -> Self {
-        self.execution_arn = outcome.execution_arn.clone();
-        self.execution_status = outcome.status.clone();
-        self.execution_error = outcome.error.clone();
-        self.execution_started_after_seconds = outcome.execution_started_after;
-        self.completed_after_seconds = outcome.completed_after;
-        self.instance_final_state = outcome.final_state.clone();
+        self.execution = outcome.execution.clone();
         self.replacement_healthy_after_seconds = replacement(watched);
         if let Some(state) = &outcome.state {
-            self.heartbeats_sent = Some(state.heartbeat.sent);
-            self.drain_timed_out = Some(state.timed_out());
-            let completion = state.report.completion.as_ref();
-            self.completion_outcome = completion.map(|c| c.outcome.as_str().to_string());
-            self.completion_result = completion
-                .as_ref()
-                .and_then(|c| c.result)
-                .map(|r| r.as_str().to_string());
-            self.completed_by_us =
-                completion.is_some_and(|c| c.outcome == CompletionOutcome::Completed);
+            self.drain = Drained::from(state);
         }
         self.reasons = reasons(&outcome, &self, watched);
         self.verdict = if outcome.interrupted {
@@ -159,7 +162,7 @@ fn replacement(watched: &[Watched]) -> Option<f64> {
 fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<String> {
     let mut reasons = Vec::new();
     if outcome.interrupted {
-        reasons.push(match &outcome.execution_arn {
+        reasons.push(match &outcome.execution.arn {
             Some(arn) => {
                 format!("interrupted: stopped following; the drain goes on (`ecs-sta show {arn}`)")
             }
@@ -167,7 +170,7 @@ fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<
         });
         return reasons;
     }
-    let Some(arn) = &outcome.execution_arn else {
+    let Some(arn) = &outcome.execution.arn else {
         reasons.push(
             "no drain execution started for the instance: the rule, the hook or the event delivery is broken \
              (run `ecs-sta doctor`); the instance waits in Terminating:Wait until the sweeper starts a drain or \
@@ -176,12 +179,12 @@ fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<
         );
         return reasons;
     };
-    match outcome.status.as_deref() {
+    match outcome.execution.status.as_deref() {
         Some("SUCCEEDED") => {}
         Some(status) => {
             reasons.push(format!(
             "the drain execution ended {status}{}: see `ecs-sta show {arn}`, then `ecs-sta replay`",
-            outcome.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+            outcome.execution.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
         ))
         }
         None if outcome.timed_out => reasons.push(format!(
@@ -192,8 +195,8 @@ fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<
     if let Some(error) = &outcome.output_error {
         reasons.push(format!("cannot read the drain's output: {error}"));
     }
-    if outcome.status.as_deref() == Some("SUCCEEDED") {
-        if report.drain_timed_out == Some(true) {
+    if outcome.execution.status.as_deref() == Some("SUCCEEDED") {
+        if report.drain.drain_timed_out == Some(true) {
             reasons.push("the drain reached its deadline: the action was completed without the instance being drained".to_string());
             if report.replacement_healthy_after_seconds.is_none()
                 && !report.load_balancers.is_empty()
@@ -205,10 +208,10 @@ fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<
                 );
             }
         }
-        if !report.completed_by_us {
+        if !report.drain.completed_by_us {
             reasons.push(format!(
                 "our CompleteLifecycleAction did not end the action (completion: {}): it ended otherwise (a timeout, another hook, someone else)",
-                report.completion_outcome.as_deref().unwrap_or("none")
+                report.drain.completion_outcome.as_deref().unwrap_or("none")
             ));
         }
     }
@@ -253,6 +256,7 @@ pub fn render(report: &DrillReport) -> String {
     lines.push(format!("\n{verdict}"));
     lines.extend(report.reasons.iter().map(|r| format!("  - {r}")));
     if report
+        .execution
         .instance_final_state
         .as_deref()
         .is_some_and(|s| s != TERMINATED)
@@ -271,12 +275,12 @@ fn drain_lines(report: &DrillReport) -> Vec<String> {
     let mut lines = vec![
         format!(
             "execution           {} {}",
-            report.execution_arn.as_deref().unwrap_or("none"),
-            report.execution_status.as_deref().unwrap_or("")
+            report.execution.arn.as_deref().unwrap_or("none"),
+            report.execution.status.as_deref().unwrap_or("")
         ),
         format!(
             "drain completed     {} after the termination",
-            secs(report.completed_after_seconds)
+            secs(report.execution.completed_after_seconds)
         ),
         format!(
             "replacement healthy {} after the termination",
@@ -294,12 +298,12 @@ fn drain_lines(report: &DrillReport) -> Vec<String> {
     }
     lines.push(format!(
         "heartbeats sent     {}",
-        or_dash(report.heartbeats_sent.map(|h| h.to_string()))
+        or_dash(report.drain.heartbeats_sent.map(|h| h.to_string()))
     ));
     lines.push(format!(
         "lifecycle action    {}{}",
-        report.completion_outcome.as_deref().unwrap_or("-"),
-        if report.completed_by_us {
+        report.drain.completion_outcome.as_deref().unwrap_or("-"),
+        if report.drain.completed_by_us {
             " by our CompleteLifecycleAction"
         } else {
             ""
@@ -307,7 +311,11 @@ fn drain_lines(report: &DrillReport) -> Vec<String> {
     ));
     lines.push(format!(
         "instance now        {}",
-        report.instance_final_state.as_deref().unwrap_or("-")
+        report
+            .execution
+            .instance_final_state
+            .as_deref()
+            .unwrap_or("-")
     ));
     lines
 }

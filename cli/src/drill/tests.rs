@@ -127,17 +127,24 @@ async fn a_good_drain_passes() {
     assert_eq!(report.instance_id.as_deref(), Some(instance(1).as_str()));
     assert_eq!(report.asg.as_deref(), Some(ASG));
     assert!(report
-        .execution_arn
+        .execution
+        .arn
         .as_deref()
         .unwrap()
         .ends_with(":the-drain"));
-    assert_eq!(report.execution_status.as_deref(), Some("SUCCEEDED"));
-    assert!(report.completed_by_us);
-    assert_eq!(report.completion_outcome.as_deref(), Some("completed"));
-    assert_eq!(report.heartbeats_sent, Some(2));
-    assert_eq!(report.drain_timed_out, Some(false));
-    assert_eq!(report.instance_final_state.as_deref(), Some("terminated"));
-    assert!(report.completed_after_seconds.unwrap() >= 29.0);
+    assert_eq!(report.execution.status.as_deref(), Some("SUCCEEDED"));
+    assert!(report.drain.completed_by_us);
+    assert_eq!(
+        report.drain.completion_outcome.as_deref(),
+        Some("completed")
+    );
+    assert_eq!(report.drain.heartbeats_sent, Some(2));
+    assert_eq!(report.drain.drain_timed_out, Some(false));
+    assert_eq!(
+        report.execution.instance_final_state.as_deref(),
+        Some("terminated")
+    );
+    assert!(report.execution.completed_after_seconds.unwrap() >= 29.0);
     assert!(report.replacement_healthy_after_seconds.is_some());
     assert_eq!(report.load_balancers.len(), 2);
     for lb in &report.load_balancers {
@@ -216,7 +223,7 @@ async fn no_execution_means_the_rule_the_hook_or_delivery_is_broken() {
     f.drill.still_in_group = true;
     let report = report(&f).await;
     assert_eq!(report.verdict, Verdict::Failed);
-    assert!(report.execution_arn.is_none());
+    assert!(report.execution.arn.is_none());
     assert!(
         report.reasons[0].contains("no drain execution started"),
         "{:#?}",
@@ -224,7 +231,7 @@ async fn no_execution_means_the_rule_the_hook_or_delivery_is_broken() {
     );
     assert!(report.reasons[0].contains("the rule, the hook or the event delivery"));
     assert_eq!(
-        report.instance_final_state.as_deref(),
+        report.execution.instance_final_state.as_deref(),
         Some("Terminating:Wait")
     );
 }
@@ -238,7 +245,7 @@ async fn an_action_not_completed_by_us_fails() {
         &report,
         &["our CompleteLifecycleAction did not end the action (completion: already_completed)"],
     );
-    assert!(!report.completed_by_us);
+    assert!(!report.drain.completed_by_us);
 }
 
 #[tokio::test]
@@ -335,4 +342,43 @@ fn wrong_input_is_refused() {
     let mut opts = options(&f);
     opts.sample_every = Duration::ZERO;
     assert_eq!(opts.validate().unwrap_err().exit_code(), 2);
+}
+
+#[test]
+fn the_json_report_keeps_its_flat_keys() {
+    let json = serde_json::to_value(DrillReport::default()).unwrap();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "verdict",
+        "reasons",
+        "forced",
+        "doctor_failures",
+        "dry_run",
+        "instance_id",
+        "asg",
+        "services",
+        "activity_id",
+        "terminated_at",
+        "execution_arn",
+        "execution_status",
+        "execution_error",
+        "execution_started_after_seconds",
+        "completed_after_seconds",
+        "instance_final_state",
+        "replacement_healthy_after_seconds",
+        "load_balancers",
+        "heartbeats_sent",
+        "completion_outcome",
+        "completion_result",
+        "completed_by_us",
+        "drain_timed_out",
+    ];
+    keys.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
 }
