@@ -49,15 +49,8 @@ pub struct Timeline {
     /// Until it stopped, or until now while it runs.
     pub duration_seconds: Option<f64>,
     pub entries: Vec<Entry>,
-    /// Heartbeats the drain sent (the last `heartbeat.sent` a step returned).
-    pub heartbeats: u32,
-    /// Rounds of `CheckDrained` (the last `checks` a step returned).
-    pub checks: u32,
-    /// Seconds spent in Wait states.
-    pub waited_seconds: f64,
-    /// Task attempts that failed and were retried.
-    pub retries: u32,
-    pub redrives: u32,
+    #[serde(flatten)]
+    pub counts: Counts,
     /// The drain's own status (`draining`, `drained`, `deadline_passed`, `action_ended`, ...).
     pub drain_status: Option<DrainStatus>,
     /// Service tasks orphaned by a forced deregistration of the container instance
@@ -72,6 +65,20 @@ pub struct Timeline {
     /// Where a failed, timed-out or aborted execution stopped and what remains to do.
     pub stop: Option<Stop>,
     pub events: usize,
+}
+
+/// How much the drain did and waited, over the whole history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    /// Heartbeats the drain sent (the last `heartbeat.sent` a step returned).
+    pub heartbeats: u32,
+    /// Rounds of `CheckDrained` (the last `checks` a step returned).
+    pub checks: u32,
+    /// Seconds spent in Wait states.
+    pub waited_seconds: f64,
+    /// Task attempts that failed and were retried.
+    pub retries: u32,
+    pub redrives: u32,
 }
 
 /// The completion of the lifecycle action, as the drain state reports it.
@@ -143,11 +150,7 @@ impl Timeline {
             read_at,
             duration_seconds: None,
             entries: Vec::new(),
-            heartbeats: 0,
-            checks: 0,
-            waited_seconds: 0.0,
-            retries: 0,
-            redrives: 0,
+            counts: Counts::default(),
             drain_status: None,
             orphaned_tasks: Vec::new(),
             phases: Phases::default(),

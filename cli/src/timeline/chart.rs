@@ -263,11 +263,14 @@ fn balancer_row(balancer: &Balancer, base: f64, drained: Option<f64>) -> Row {
 
 /// Heartbeats, redrives, the warm pool's deregistration and a passed deadline.
 fn moment_rows(timeline: &Timeline, at: &dyn Fn(DateTime<Utc>) -> f64) -> Vec<Row> {
-    let mut heartbeats = Row::new("heartbeats", format!("{} sent", timeline.heartbeats));
+    let mut heartbeats = Row::new("heartbeats", format!("{} sent", timeline.counts.heartbeats));
     for visit in timeline.visits().filter(|visit| visit.new_heartbeats > 0) {
         heartbeats.point(at(visit.exited.unwrap_or(visit.entered)));
     }
-    let mut redrives = Row::new("redriven", format!("{} redrive(s)", timeline.redrives));
+    let mut redrives = Row::new(
+        "redriven",
+        format!("{} redrive(s)", timeline.counts.redrives),
+    );
     for entry in &timeline.entries {
         if let super::Entry::Redriven { at: when, .. } = entry {
             redrives.point(at(*when));

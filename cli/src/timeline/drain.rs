@@ -84,8 +84,8 @@ impl Timeline {
     /// Takes the drain state a step returned at `at`; returns whether its completion is
     /// new (the step that completed the action).
     pub(super) fn take_state(&mut self, state: &DrainState, at: DateTime<Utc>) -> bool {
-        self.heartbeats = state.heartbeat.sent;
-        self.checks = state.checks;
+        self.counts.heartbeats = state.heartbeat.sent;
+        self.counts.checks = state.checks;
         self.drain_status = Some(state.status);
         self.orphaned_tasks.clone_from(&state.report.orphaned_tasks);
         self.phases.take(state, at);

@@ -94,7 +94,7 @@ impl Walk {
             visit
                 .retried_errors
                 .push(failed.error.unwrap_or_else(|| "unknown error".into()));
-            self.timeline.retries += 1;
+            self.timeline.counts.retries += 1;
         }
     }
 
@@ -117,7 +117,7 @@ impl Walk {
                 .execution_redriven_event_details()
                 .and_then(|details| details.redrive_count()),
         });
-        timeline.redrives += 1;
+        timeline.counts.redrives += 1;
         timeline.status = "RUNNING".into();
         timeline.stopped = None;
         timeline.error = None;
@@ -159,12 +159,12 @@ impl Walk {
         visit.caught = caught;
         if visit.state_type == "Wait" {
             let waited = visit.duration_seconds;
-            self.timeline.waited_seconds += waited;
+            self.timeline.counts.waited_seconds += waited;
         }
         let Some(state) = details.output().and_then(drain::parse) else {
             return;
         };
-        let sent_before = self.timeline.heartbeats;
+        let sent_before = self.timeline.counts.heartbeats;
         let completed = self.timeline.take_state(&state, at);
         let completion = self.timeline.completion.clone();
         if let Some(visit) = self.visit(index) {

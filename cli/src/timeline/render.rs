@@ -42,11 +42,11 @@ fn summary(timeline: &Timeline) -> String {
         "drain",
         format!(
             "{} checks, waited {}, {} heartbeats, {} retries, {} redrives",
-            timeline.checks,
-            duration(timeline.waited_seconds),
-            timeline.heartbeats,
-            timeline.retries,
-            timeline.redrives
+            timeline.counts.checks,
+            duration(timeline.counts.waited_seconds),
+            timeline.counts.heartbeats,
+            timeline.counts.retries,
+            timeline.counts.redrives
         ),
     ));
     fields.extend(notes(timeline));

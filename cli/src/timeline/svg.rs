@@ -72,10 +72,10 @@ fn header(out: &mut String, timeline: &Timeline) {
         when.push_str(&format!(
             "  ({}, {} checks, {} heartbeats, {} retries, {} redrives)",
             duration(seconds),
-            timeline.checks,
-            timeline.heartbeats,
-            timeline.retries,
-            timeline.redrives
+            timeline.counts.checks,
+            timeline.counts.heartbeats,
+            timeline.counts.retries,
+            timeline.counts.redrives
         ));
     }
     let y = if timeline.stop.is_some() { 80.0 } else { 62.0 };

@@ -87,11 +87,11 @@ fn a_successful_drain_reads_as_a_timeline() {
     assert_eq!(timeline.started, Some(at(0)));
     assert_eq!(timeline.stopped, Some(at(369)));
     assert_eq!(timeline.duration_seconds, Some(369.0));
-    assert_eq!(timeline.retries, 1);
-    assert_eq!(timeline.heartbeats, 1);
-    assert_eq!(timeline.checks, 2);
-    assert_eq!(timeline.waited_seconds, 360.0);
-    assert_eq!(timeline.redrives, 0);
+    assert_eq!(timeline.counts.retries, 1);
+    assert_eq!(timeline.counts.heartbeats, 1);
+    assert_eq!(timeline.counts.checks, 2);
+    assert_eq!(timeline.counts.waited_seconds, 360.0);
+    assert_eq!(timeline.counts.redrives, 0);
     assert_eq!(timeline.drain_status, Some(DrainStatus::Drained));
     assert_eq!(
         timeline.completion,
@@ -196,7 +196,7 @@ fn a_failed_and_redriven_drain_shows_both_attempts() {
         .entered("Wait", "WaitForDrain", 52, waiting(30));
     let redriven = from_events(&arn("x"), &h.events, at(62));
     assert_eq!(redriven.status, "RUNNING");
-    assert_eq!(redriven.redrives, 1);
+    assert_eq!(redriven.counts.redrives, 1);
     assert_eq!((redriven.error.clone(), redriven.stopped), (None, None));
     assert_eq!(redriven.duration_seconds, Some(62.0));
     assert!(matches!(
@@ -217,6 +217,9 @@ fn a_failed_and_redriven_drain_shows_both_attempts() {
     let json = serde_json::to_value(&redriven).unwrap();
     assert_eq!(json["entries"][2]["kind"], "redriven");
     assert_eq!(json["entries"][0]["kind"], "state");
+    // the counts stand at the top level of `ecs-sta show --json`
+    assert_eq!((&json["redrives"], &json["checks"]), (&json!(1), &json!(0)));
+    assert!(json.get("counts").is_none());
 }
 
 #[test]
@@ -250,7 +253,7 @@ fn a_drain_past_its_deadline_says_so() {
         .succeeded(172_001);
     let timeline = from_events(&arn("late"), &h.events, at(172_100));
     assert_eq!(timeline.drain_status, Some(DrainStatus::DeadlinePassed));
-    assert_eq!(timeline.heartbeats, 40);
+    assert_eq!(timeline.counts.heartbeats, 40);
     assert_contains(
         &render(&timeline),
         &[
