@@ -112,7 +112,7 @@ pub async fn drill(
     sample::sample(clients, cluster, &mut watched, &target.instance_id, None).await;
     let terminated_at = Utc::now();
     let started = Instant::now();
-    report.activity_id = follow::terminate(clients, &target.instance_id).await?;
+    report.activity_id = terminate(clients, &target.instance_id).await?;
     report.terminated_at = Some(terminated_at);
     out(&format!(
         "{}  TerminateInstanceInAutoScalingGroup {} (desired capacity kept: the group replaces it)",
@@ -145,6 +145,22 @@ pub fn exit_code(report: &DrillReport) -> u8 {
 /// Seconds since `started`, for the live lines.
 fn elapsed(started: Instant) -> f64 {
     started.elapsed().as_secs_f64()
+}
+
+/// `TerminateInstanceInAutoScalingGroup`, keeping the desired capacity; the activity id.
+async fn terminate(clients: &doctor::Clients, instance: &str) -> Result<Option<String>, CliError> {
+    let answer = clients
+        .autoscaling
+        .terminate_instance_in_auto_scaling_group()
+        .instance_id(instance)
+        .should_decrement_desired_capacity(false)
+        .send()
+        .await
+        .map_err(|e| CliError::aws("TerminateInstanceInAutoScalingGroup", e))?;
+    Ok(answer
+        .activity()
+        .and_then(|a| a.activity_id())
+        .map(str::to_string))
 }
 
 #[cfg(test)]

@@ -52,22 +52,6 @@ pub struct Execution {
     pub instance_final_state: Option<String>,
 }
 
-/// `TerminateInstanceInAutoScalingGroup`, keeping the desired capacity; the activity id.
-pub async fn terminate(clients: &Clients, instance: &str) -> Result<Option<String>, CliError> {
-    let answer = clients
-        .autoscaling
-        .terminate_instance_in_auto_scaling_group()
-        .instance_id(instance)
-        .should_decrement_desired_capacity(false)
-        .send()
-        .await
-        .map_err(|e| CliError::aws("TerminateInstanceInAutoScalingGroup", e))?;
-    Ok(answer
-        .activity()
-        .and_then(|a| a.activity_id())
-        .map(str::to_string))
-}
-
 /// One drill's following, from the termination on.
 pub struct Run<'a> {
     pub clients: &'a Clients,
