@@ -103,6 +103,7 @@ impl DrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_step_error;
 
     #[test]
     fn reads_lists_and_ignores_blank_values() {
@@ -122,8 +123,7 @@ mod tests {
     fn names_the_bad_variable() {
         let env: &[(&str, &str)] = &[("CLASSIC_ELB_NAMES", "a,,b")];
         let error = DrainConfig::from_source(env).unwrap_err();
-        assert_eq!(error.name(), "Misconfigured");
-        assert!(error.to_string().contains("CLASSIC_ELB_NAMES"));
+        assert_step_error(&error, "Misconfigured", "CLASSIC_ELB_NAMES");
 
         let env: &[(&str, &str)] = &[("TARGET_GROUP_ARNS", "web-tg")];
         let error = DrainConfig::from_source(env).unwrap_err();

@@ -13,6 +13,7 @@ use crate::clients::Clients;
 use crate::config::DrainConfig;
 use crate::event::DrainInput;
 use crate::state::*;
+use crate::StepError;
 
 pub const INSTANCE_ID: &str = "i-1234567890abcdef0";
 pub const CLUSTER: &str = "test-cluster";
@@ -101,6 +102,16 @@ pub fn drop_token(request: &mut DrainRequest) {
 
 pub fn task_arn(name: &str) -> String {
     format!("arn:aws:ecs:us-west-2:123456789012:task/test-cluster/{name}")
+}
+
+/// `error` is the step error `name`, and its message says `says`.
+#[track_caller]
+pub fn assert_step_error(error: &StepError, name: &str, says: &str) {
+    assert_eq!(error.name(), name, "{error}");
+    assert!(
+        error.to_string().contains(says),
+        "{error} does not say {says:?}"
+    );
 }
 
 /// Asserts that `wait` is `base` lengthened by its jitter (see [`crate::wait::jitter`]).

@@ -335,8 +335,7 @@ async fn errors_map_to_stable_names() {
     let denied = mock!(aws_sdk_sfn::Client::list_executions)
         .then_http_response(|| json_error(400, "AccessDeniedException"));
     let error = sweep_now(&[&asg, &history], &[&denied]).await.unwrap_err();
-    assert_eq!(error.name(), "AwsRequestFailed");
-    assert!(error.to_string().contains("ListExecutions"));
+    assert_step_error(&error, "AwsRequestFailed", "ListExecutions");
 }
 
 #[tokio::test]
@@ -383,8 +382,7 @@ fn configuration_names_what_is_wrong() {
             .map(|(_, kv)| *kv)
             .collect();
         let error = SweeperConfig::from_source(partial.as_slice()).unwrap_err();
-        assert_eq!(error.name(), "Misconfigured");
-        assert!(error.to_string().contains(named), "{error}");
+        assert_step_error(&error, "Misconfigured", named);
     }
     let bad: &[(&str, &str)] = &[
         ("STATE_MACHINE_ARN", "drain"),

@@ -54,8 +54,7 @@ async fn the_handler_refuses_a_malformed_state() {
     )
     .await
     .unwrap_err();
-    assert_eq!(error.name(), "InvalidEvent");
-    assert!(error.to_string().contains("remaining.tasks"), "{error}");
+    assert_step_error(&error, "InvalidEvent", "remaining.tasks");
 }
 
 /// A drain the sweeper started (its request has no token), whose instance's termination

@@ -61,6 +61,5 @@ async fn a_deleted_group_fails_the_check_naming_it() {
         });
     let world = heartbeat_world(group_deleted);
     let error = check_deregistered(&world, 30).await.unwrap_err();
-    assert_eq!(error.name(), "ResourceNotFound");
-    assert!(error.to_string().contains("test-cluster-asg"), "{error}");
+    assert_step_error(&error, "ResourceNotFound", "test-cluster-asg");
 }

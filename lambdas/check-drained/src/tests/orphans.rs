@@ -55,11 +55,7 @@ async fn a_failed_container_instance_read_is_retried_or_named() {
 
     let world = instance_read_failing("AccessDeniedException");
     let error = check_deregistered(&world, 70).await.unwrap_err();
-    assert_eq!(error.name(), "AwsRequestFailed");
-    assert!(
-        error.to_string().contains("DescribeContainerInstances"),
-        "{error}"
-    );
+    assert_step_error(&error, "AwsRequestFailed", "DescribeContainerInstances");
 
     // The cluster itself is gone: nothing of it is left to wait for.
     let world = instance_read_failing("ClusterNotFoundException");

@@ -126,9 +126,5 @@ async fn a_failed_read_of_a_service_target_group_is_named() {
     let error = check(&world.clients(), with_service_balancers(), at(30))
         .await
         .unwrap_err();
-    assert_eq!(error.name(), "AwsRequestFailed");
-    assert!(
-        error.to_string().contains("DescribeTargetHealth"),
-        "{error}"
-    );
+    assert_step_error(&error, "AwsRequestFailed", "DescribeTargetHealth");
 }

@@ -89,7 +89,6 @@ async fn the_handler_refuses_a_malformed_state() {
     )
     .await
     .unwrap_err();
-    assert_eq!(error.name(), "InvalidEvent");
-    assert!(error.to_string().contains("request.instance_id"), "{error}");
+    assert_step_error(&error, "InvalidEvent", "request.instance_id");
     assert_eq!(rules.autoscaling[0].num_calls(), 0);
 }

@@ -50,11 +50,7 @@ async fn an_instance_deregistered_meanwhile_has_nothing_to_drain() {
     };
     let deps = self::deps(&refused.and(&[]));
     let error = drain(&deps, lifecycle_input(), at(1)).await.unwrap_err();
-    assert_eq!(error.name(), "AwsRequestFailed");
-    assert!(
-        error.to_string().contains("INVALID_STATE (in transition)"),
-        "{error}"
-    );
+    assert_step_error(&error, "AwsRequestFailed", "INVALID_STATE (in transition)");
 }
 
 #[tokio::test]

@@ -1,12 +1,12 @@
 use super::*;
+use crate::testing::assert_step_error;
 use serde_json::json;
 
 #[test]
 fn a_mistyped_state_field_is_named() {
     let error =
         DrainState::from_value(json!({"request": {"kind": "lifecycle_action"}})).unwrap_err();
-    assert_eq!(error.name(), "InvalidEvent");
-    assert!(error.to_string().contains("request"), "{error}");
+    assert_step_error(&error, "InvalidEvent", "request");
     let error = DrainState::from_value(json!("text")).unwrap_err();
     assert!(error.to_string().contains("drain state"), "{error}");
 }

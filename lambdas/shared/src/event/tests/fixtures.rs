@@ -1,4 +1,5 @@
 use super::*;
+use crate::testing::assert_step_error;
 
 #[test]
 fn parses_the_lifecycle_fixture() {
@@ -26,8 +27,7 @@ fn parses_the_spot_fixture_with_the_configured_cluster() {
     assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
 
     let error = parse(fixture(SPOT), &DrainConfig::default()).unwrap_err();
-    assert_eq!(error.name(), "Misconfigured");
-    assert!(error.to_string().contains("ECS_CLUSTER"));
+    assert_step_error(&error, "Misconfigured", "ECS_CLUSTER");
 }
 
 #[test]
@@ -103,8 +103,7 @@ fn a_time_is_needed_from_the_event_or_the_execution() {
         &DrainConfig::default(),
     )
     .unwrap_err();
-    assert_eq!(error.name(), "InvalidEvent");
-    assert!(error.to_string().contains("`time` is \"yyyy"), "{error}");
+    assert_step_error(&error, "InvalidEvent", "`time` is \"yyyy");
     for bad in [json!(5), Value::Null] {
         let mut event = fixture(LIFECYCLE);
         event["time"] = bad;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::testing::assert_step_error;
 
 #[test]
 fn refuses_the_sqs_test_notification() {
@@ -137,11 +138,7 @@ fn validates_settings_naming_them() {
         let mut settings = settings();
         settings[key] = value;
         let error = parse_settings(&settings).unwrap_err();
-        assert_eq!(error.name(), "Misconfigured");
-        assert!(
-            error.to_string().contains(&format!("`settings.{key}`")),
-            "{error}"
-        );
+        assert_step_error(&error, "Misconfigured", &format!("`settings.{key}`"));
     }
     let mut settings = settings();
     settings.as_object_mut().unwrap().remove("deadline_result");

@@ -1,4 +1,5 @@
 use super::*;
+use sta_shared::testing::assert_step_error;
 
 /// The error of scaling when ListContainerInstances answers `status` with `code`.
 async fn listing_fails(status: u16, code: &'static str) -> StepError {
@@ -63,11 +64,7 @@ async fn unknown_service_and_cluster_are_named() {
 #[tokio::test]
 async fn other_errors_need_an_operator() {
     let error = listing_fails(400, "AccessDeniedException").await;
-    assert_eq!(error.name(), "AwsRequestFailed");
-    assert!(
-        error.to_string().contains("AccessDeniedException"),
-        "{error}"
-    );
+    assert_step_error(&error, "AwsRequestFailed", "AccessDeniedException");
 }
 
 #[tokio::test]
@@ -76,7 +73,6 @@ async fn the_handler_rejects_bad_input_before_calling_aws() {
     let deps = make_deps(&[&list], &[]);
     let event = invocation(serde_json::json!({"cluster_name": "c"}));
     let error = handler(&deps, event).await.unwrap_err();
-    assert_eq!(error.name(), "Misconfigured");
-    assert!(error.to_string().contains("service_name"));
+    assert_step_error(&error, "Misconfigured", "service_name");
     assert_eq!(list.num_calls(), 0);
 }

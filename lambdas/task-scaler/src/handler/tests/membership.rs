@@ -1,4 +1,5 @@
 use super::*;
+use sta_shared::testing::assert_step_error;
 
 #[tokio::test]
 async fn only_instances_in_service_in_the_asg_count() {
@@ -19,8 +20,7 @@ async fn only_instances_in_service_in_the_asg_count() {
         .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
     let deps = ecs.deps(&[&missing]);
     let error = scale(&deps, &with_asg()).await.unwrap_err();
-    assert_eq!(error.name(), "ResourceNotFound");
-    assert!(error.to_string().contains("asg"), "{error}");
+    assert_step_error(&error, "ResourceNotFound", "asg");
 }
 
 /// 5 instances: 0 DRAINING with a disconnected agent (stopped or gone), 1 DRAINING but no
