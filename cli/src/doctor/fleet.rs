@@ -213,8 +213,9 @@ pub async fn container_instances(
         .await
         .map_err(|e| CliError::aws("ListContainerInstances", e))?;
     let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
-        let ecs = &clients.ecs;
-        ecs.describe_container_instances()
+        clients
+            .ecs
+            .describe_container_instances()
             .cluster(cluster)
             .set_container_instances(Some(batch))
             .send()

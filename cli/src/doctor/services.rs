@@ -119,16 +119,16 @@ pub async fn describe(clients: &Clients, options: &Options) -> Result<Vec<EcsSer
         options.services.clone()
     };
     let answers = in_batches(&names, SERVICES_BATCH, |batch| {
-        let ecs = &clients.ecs;
-        ecs.describe_services()
+        clients
+            .ecs
+            .describe_services()
             .cluster(&options.cluster)
             .set_services(Some(batch))
             .send()
     })
     .await
     .map_err(|e| CliError::aws("DescribeServices", e))?;
-    let found = answers.iter().flat_map(|a| a.services()).cloned().collect();
-    Ok(found)
+    Ok(answers.iter().flat_map(|a| a.services()).cloned().collect())
 }
 
 pub fn summary(service: &EcsService) -> Service {

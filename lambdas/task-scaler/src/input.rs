@@ -5,8 +5,8 @@ use sta_shared::StepError;
 
 /// The scaler's constant input, as the schedule sends it. The predecessor's keys
 /// (`cluster_name`, `service_name`, `min_task_count`, `n_count`) keep their meaning;
-/// `max_task_count`, `dry_run` and `asg_name` are optional.
-/// The counts may come as decimal strings; names are trimmed, and a blank `asg_name` is none.
+/// `max_task_count`, `dry_run` and `asg_name` are optional. The counts may also come as
+/// decimal strings; names are trimmed, and a blank `asg_name` is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScalerInput {
     #[serde(deserialize_with = "text")]
