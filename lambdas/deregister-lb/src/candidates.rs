@@ -4,11 +4,14 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+
 use sta_shared::batches::{in_batches, SERVICES_BATCH};
-use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::error::ecs_error;
 use sta_shared::state::DrainState;
 use sta_shared::StepError;
 
+use crate::attached::attached_to_group;
 use crate::Deps;
 
 /// A load balancer of an ECS service.
@@ -28,14 +31,21 @@ pub(crate) struct Candidates {
 }
 
 /// Every Classic ELB name and target group ARN the instance may be registered in.
-pub(crate) async fn candidates(deps: &Deps, state: &DrainState) -> Result<Candidates, StepError> {
+pub(crate) async fn candidates(
+    deps: &Deps,
+    state: &DrainState,
+    now: DateTime<Utc>,
+) -> Result<Candidates, StepError> {
     let mut found = Candidates {
         classic: deps.config.classic_elb_names.iter().cloned().collect(),
         target_groups: deps.config.target_group_arns.iter().cloned().collect(),
         ..Candidates::default()
     };
     if let Some(action) = state.request.trigger.lifecycle_action() {
-        attached_to_group(deps, &action.asg_name, &mut found).await?;
+        let attached =
+            attached_to_group(&deps.autoscaling, &deps.attached, &action.asg_name, now).await?;
+        found.classic.extend(attached.classic);
+        found.target_groups.extend(attached.target_groups);
     }
     let services_here: BTreeSet<&str> = state
         .tasks
@@ -66,43 +76,6 @@ pub(crate) async fn candidates(deps: &Deps, state: &DrainState) -> Result<Candid
         }
     }
     Ok(found)
-}
-
-/// The Classic ELBs and target groups attached to the Auto Scaling group.
-async fn attached_to_group(
-    deps: &Deps,
-    asg: &str,
-    found: &mut Candidates,
-) -> Result<(), StepError> {
-    let output = deps
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(asg)
-        .send()
-        .await
-        .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
-    let Some(group) = output.auto_scaling_groups().first() else {
-        tracing::warn!(asg = %asg, "Auto Scaling group not found; no attached load balancers");
-        return Ok(());
-    };
-    found
-        .classic
-        .extend(group.load_balancer_names().iter().cloned());
-    found
-        .target_groups
-        .extend(group.target_group_arns().iter().cloned());
-    for source in group.traffic_sources() {
-        match (source.r#type(), source.identifier()) {
-            (Some("elb"), Some(name)) => {
-                found.classic.insert(name.to_string());
-            }
-            (Some("elbv2"), Some(arn)) => {
-                found.target_groups.insert(arn.to_string());
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// Every (service, load balancer) pair of the cluster's services.

@@ -22,6 +22,7 @@
 //! (bridge networking gives each task its own host port). Instance targets only: tasks in
 //! `awsvpc` mode register IP targets, which do not live on the instance's address.
 
+mod attached;
 mod balancers;
 mod candidates;
 
@@ -34,6 +35,7 @@ use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
 
+pub use attached::AttachedCache;
 use balancers::{deregister_classic_elb, deregister_target_group, read_service_balancer};
 use candidates::candidates;
 
@@ -44,6 +46,8 @@ pub struct Deps {
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub config: DrainConfig,
+    /// The groups' attached load balancers read by this execution environment.
+    pub attached: AttachedCache,
 }
 
 impl Deps {
@@ -62,6 +66,7 @@ impl Deps {
             elb,
             elbv2,
             config,
+            attached: AttachedCache::default(),
         })
     }
 }
@@ -78,7 +83,7 @@ pub async fn deregister(
     now: DateTime<Utc>,
 ) -> Result<DrainState, StepError> {
     let instance_id = state.request.instance_id.clone();
-    let found = candidates(deps, &state).await?;
+    let found = candidates(deps, &state, now).await?;
 
     let mut classic = Vec::new();
     for name in &found.classic {

@@ -13,6 +13,7 @@ pub mod elb;
 pub mod elbv2;
 pub mod error;
 pub mod event;
+pub mod group;
 pub mod hook;
 pub mod metrics;
 pub mod read;

@@ -5,7 +5,8 @@ use aws_sdk_ecs::types::ContainerInstance;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::ecs::describe_all_container_instances;
-use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::error::ecs_error;
+use sta_shared::group::describe_group;
 use sta_shared::metrics::{self, Unit};
 use sta_shared::{Clients, StepError};
 use tracing::instrument;
@@ -143,16 +144,8 @@ async fn group_instances(
     autoscaling: &aws_sdk_autoscaling::Client,
     asg: &str,
 ) -> Result<HashMap<String, LifecycleState>, StepError> {
-    let output = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(asg)
-        .send()
-        .await
-        .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
-    let group = output
-        .auto_scaling_groups()
-        .iter()
-        .find(|group| group.auto_scaling_group_name() == Some(asg))
+    let group = describe_group(autoscaling, asg)
+        .await?
         .ok_or_else(|| StepError::not_found("Auto Scaling group", asg))?;
     Ok(group
         .instances()

@@ -222,6 +222,7 @@ fn deps(rules: &MockRules, config: DrainConfig) -> Deps {
         elb: clients.elb,
         elbv2: clients.elbv2,
         config,
+        attached: AttachedCache::default(),
     }
 }
 
@@ -230,6 +231,7 @@ async fn run(rules: &MockRules, input: DrainState) -> Result<DrainState, StepErr
     deregister(&deps(rules, DrainConfig::default()), input, at(2)).await
 }
 
+mod attached;
 mod configured;
 mod draining;
 mod errors;
