@@ -43,10 +43,10 @@ where
     O: Serialize,
 {
     let (deps, handler) = (&deps, &handler);
-    // Boxed: the runtime's future nests each invocation's, deeper than the compiler lays
-    // out in one piece.
+    // Boxed, the runtime's future and each invocation's: together they nest SDK futures
+    // deeper than the compiler lays out in one piece.
     Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
-        move |event| async move { handler(deps, event).await },
+        move |event| Box::pin(async move { handler(deps, event).await }),
     )))
     .await
 }
