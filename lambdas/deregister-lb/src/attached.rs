@@ -9,7 +9,7 @@
 //! minute-old answer costs at most a deregistration that was already done.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 use sta_shared::group::describe_group;
@@ -38,11 +38,16 @@ struct Read {
 }
 
 impl AttachedCache {
-    fn fresh(&self, asg: &str, now: DateTime<Utc>) -> Option<Attached> {
-        let cache = self
-            .0
+    /// The map, also after a panic while it was held: each entry is written whole, so what
+    /// a panicking invocation left is still a complete answer.
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Read>> {
+        self.0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn fresh(&self, asg: &str, now: DateTime<Utc>) -> Option<Attached> {
+        let cache = self.lock();
         let read = cache.get(asg)?;
         let age = now - read.at;
         (age >= Duration::zero() && age < Duration::seconds(FRESH_FOR_SECONDS))
@@ -50,15 +55,11 @@ impl AttachedCache {
     }
 
     fn keep(&self, asg: &str, now: DateTime<Utc>, attached: &Attached) {
-        let mut cache = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let read = Read {
             at: now,
             attached: attached.clone(),
         };
-        cache.insert(asg.to_string(), read);
+        self.lock().insert(asg.to_string(), read);
     }
 }
 

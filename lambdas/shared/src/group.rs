@@ -17,10 +17,10 @@ pub async fn describe_group(
         .await
         .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
     Ok(output
-        .auto_scaling_groups()
-        .iter()
-        .find(|group| group.auto_scaling_group_name() == Some(asg))
-        .cloned())
+        .auto_scaling_groups
+        .unwrap_or_default()
+        .into_iter()
+        .find(|group| group.auto_scaling_group_name() == Some(asg)))
 }
 
 #[cfg(test)]
