@@ -3,13 +3,7 @@ import * as path from 'path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ConfigReader, textOf } from './config-reader';
-import {
-  DeregistrationScope,
-  EcsSingleTaskAutoscalingProps,
-  LifecycleResult,
-  ManagedCluster,
-  StandaloneTasks,
-} from './props';
+import { EcsSingleTaskAutoscalingProps, ManagedCluster } from './props';
 
 /**
  * The app's parameters, read from CDK context (`-c key=value`, `cdk.json`, or a JSON
@@ -126,13 +120,16 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     ...clusters,
     nCount: r.int('nCount'),
     drainDeadline: seconds('drainDeadlineSeconds'),
-    deadlineResult: r.str('deadlineResult') as LifecycleResult | undefined,
+    deadlineResult: r.str('deadlineResult') as ConfigConstructProps['deadlineResult'],
     heartbeatTimeout: seconds('heartbeatTimeoutSeconds'),
-    hookDefaultResult: r.str('hookDefaultResult') as LifecycleResult | undefined,
+    hookDefaultResult: r.str('hookDefaultResult') as ConfigConstructProps['hookDefaultResult'],
     classicLoadBalancerNames: r.list('classicElbNames'),
     targetGroupArns: r.list('targetGroupArns'),
-    deregistrationScope: r.oneOf('deregistrationScope', ['account', 'listed', 'tagged']) as
-      DeregistrationScope | undefined,
+    deregistrationScope: r.oneOf('deregistrationScope', [
+      'account',
+      'listed',
+      'tagged',
+    ]) as ConfigConstructProps['deregistrationScope'],
     deregistrationTag:
       tagKey !== undefined || tagValue !== undefined ? { key: tagKey, value: tagValue ?? 'true' } : undefined,
     restrictDeregistrationToConfigured: r.bool('restrictDeregistrationToConfigured'),
@@ -142,7 +139,7 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     lifecycleHookName: r.str('lifecycleHookName'),
     dashboard: r.bool('dashboard'),
     logEncryptionKeyArn: r.str('logKmsKeyArn'),
-    standaloneTasks: r.str('standaloneTasks') as StandaloneTasks | undefined,
+    standaloneTasks: r.str('standaloneTasks') as ConfigConstructProps['standaloneTasks'],
     standaloneTaskGrace: seconds('standaloneTaskGraceSeconds'),
     logRetention: retentionDays,
     logRemovalPolicy: removal === undefined ? undefined : REMOVAL_POLICIES[removal],
