@@ -13,10 +13,11 @@
 //! - once a service task left without being STOPPED (orphaned, its agent lost, its
 //!   cluster deleted), the load balancers left to ECS are waited for like the others.
 //!
-//! While not drained, it keeps the lifecycle hook alive with
-//! `RecordLifecycleActionHeartbeat` before its heartbeat timeout (read once with
-//! `DescribeLifecycleHooks`) could pass, stops standalone tasks after their grace period
-//! when configured to, and chooses the next wait (see [`sta_shared::wait`]). Past the
+//! First, before any read, it keeps the lifecycle hook alive with
+//! `RecordLifecycleActionHeartbeat` when a heartbeat is due, before its heartbeat timeout
+//! (read once with `DescribeLifecycleHooks`) could pass. While not drained, it stops
+//! standalone tasks after their grace period when configured to, and chooses the next
+//! wait (see [`sta_shared::wait`]). Past the
 //! deadline it reports `deadline_passed`, and the state machine completes the action
 //! with the configured result.
 
@@ -49,6 +50,10 @@ pub async fn check(
     now: DateTime<Utc>,
 ) -> Result<DrainState, StepError> {
     state.checks += 1;
+    // The heartbeat goes before every read: a read that is throttled, fails or hangs past
+    // the function's timeout ends the invocation, and the state machine's retries of it can
+    // outlast the hook's heartbeat timeout. A heartbeat that is due is never behind them.
+    heartbeat(&deps.autoscaling, &mut state, now, false).await?;
     refresh_tasks(&deps.ecs, &mut state, now).await?;
     adopt_service_balancers(&deps.elbv2, &mut state).await?;
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
@@ -69,7 +74,6 @@ pub async fn check(
         release_for_warm_pool(&deps.ecs, &mut state).await?;
         return Ok(state);
     }
-    heartbeat(&deps.autoscaling, &mut state, now, false).await?;
     if now >= state.deadline_at {
         state.status = DrainStatus::DeadlinePassed;
         state.wait_seconds = 0;

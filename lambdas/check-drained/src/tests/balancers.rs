@@ -17,7 +17,7 @@ async fn drained_when_tasks_stopped_and_every_balancer_finished() {
     assert_eq!(
         world.autoscaling[1].num_calls(),
         0,
-        "no heartbeat once drained"
+        "no heartbeat before one is due (a 3600 s timeout: every 1440 s)"
     );
 }
 

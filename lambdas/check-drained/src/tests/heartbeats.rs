@@ -31,6 +31,22 @@ async fn heartbeats_when_due_and_not_before() {
 }
 
 #[tokio::test]
+async fn a_due_heartbeat_goes_before_the_reads() {
+    // A read that fails (throttled here; or one that hangs past the function's timeout)
+    // ends the check: the state machine's retries of it must not delay the heartbeat.
+    let mut world = heartbeat_world(heartbeat_ok());
+    world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    let error = check_deregistered(&world, 30).await.unwrap_err();
+    assert_step_error(&error, "Retryable", "DescribeTasks");
+    assert_eq!(
+        world.autoscaling[1].num_calls(),
+        1,
+        "the heartbeat due at 24 s went before the failed read"
+    );
+}
+
+#[tokio::test]
 async fn an_action_gone_stops_heartbeats_without_failing() {
     let world = heartbeat_world(heartbeat_gone());
     let state = check_deregistered(&world, 30).await.unwrap();
