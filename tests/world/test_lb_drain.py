@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import aws_setup as aws
+import pytest
+from botocore.exceptions import ClientError
 
 
 def _running_instance(world):
@@ -91,3 +93,26 @@ def test_zero_delay_is_unused_at_once(world):
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
     assert elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []
+
+
+def test_a_target_that_does_not_exist_is_invalid(world):
+    """DescribeTargetHealth and DeregisterTargets naming an instance that is gone (terminated,
+    or unknown to EC2) and not registered: InvalidTarget, as both APIs document."""
+    tg = aws.target_group(world, delay=0)
+    elbv2, ec2 = world.client("elbv2"), world.client("ec2")
+    instance = _running_instance(world)
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])
+    ec2.terminate_instances(InstanceIds=[instance])
+    for target in ({"Id": instance, "Port": 8080}, {"Id": "i-0123456789abcdef0", "Port": 8080}):
+        for call in (elbv2.describe_target_health, elbv2.deregister_targets):
+            with pytest.raises(ClientError) as refused:
+                call(TargetGroupArn=tg, Targets=[target])
+            assert refused.value.response["Error"]["Code"] == "InvalidTarget"
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # a running instance that is not registered: unused (Target.NotRegistered); deregistering it succeeds
+    other = _running_instance(world)
+    [health] = elbv2.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": other, "Port": 8080}])[
+        "TargetHealthDescriptions"
+    ]
+    assert health["TargetHealth"]["Reason"] == "Target.NotRegistered"
+    elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": other, "Port": 8080}])

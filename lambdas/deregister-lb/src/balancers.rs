@@ -100,7 +100,7 @@ async fn classic_draining_seconds(
         .await;
     let Some(output) = unless_gone(
         attributes,
-        LOAD_BALANCER_GONE,
+        &[LOAD_BALANCER_GONE],
         "DescribeLoadBalancerAttributes",
     )?
     else {
@@ -187,7 +187,7 @@ async fn target_group_delay(
         .await;
     let Some(attributes) = unless_gone(
         attributes,
-        TARGET_GROUP_GONE,
+        &[TARGET_GROUP_GONE],
         "DescribeTargetGroupAttributes",
     )?
     else {
@@ -219,7 +219,7 @@ async fn target_group_healthy_after(
         .target_group_arns(arn)
         .send()
         .await;
-    let Some(output) = unless_gone(output, TARGET_GROUP_GONE, "DescribeTargetGroups")? else {
+    let Some(output) = unless_gone(output, &[TARGET_GROUP_GONE], "DescribeTargetGroups")? else {
         return Ok(None);
     };
     Ok(output.target_groups().first().map(|group| {

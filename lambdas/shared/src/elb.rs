@@ -44,7 +44,7 @@ pub async fn classic_registration(
         .load_balancer_names(name)
         .send()
         .await;
-    let Some(described) = unless_gone(described, LOAD_BALANCER_GONE, "DescribeLoadBalancers")?
+    let Some(described) = unless_gone(described, &[LOAD_BALANCER_GONE], "DescribeLoadBalancers")?
     else {
         return Ok(None);
     };

@@ -1,6 +1,9 @@
 //! Target group reads and writes more than one Lambda makes. A target group deleted
-//! meanwhile answers `TargetGroupNotFound`: nothing is left to drain there, so each
-//! returns `None` (or `false`) for it instead of an error.
+//! meanwhile answers `TargetGroupNotFound`, and a call naming a target that no longer
+//! exists (an instance terminated, which EC2 forgets after about an hour: a redrive days
+//! later) answers `InvalidTarget` ("The specified target does not exist, is not in the same
+//! VPC as the target group, or has an unsupported instance type"): in either case nothing
+//! is left to drain there, so each returns `None` (or `false`) instead of an error.
 
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
@@ -11,8 +14,11 @@ use crate::StepError;
 /// The error code of a target group that does not exist (any more).
 pub const TARGET_GROUP_GONE: &str = "TargetGroupNotFound";
 
+/// The error code of a call naming a target that does not exist (any more).
+pub const TARGET_GONE: &str = "InvalidTarget";
+
 /// DescribeTargetHealth of a target group: of `targets`, or of every target in it when
-/// `None`. `None` when the group is gone.
+/// `None`. `None` when the group or the named targets are gone.
 pub async fn target_health(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
@@ -24,10 +30,14 @@ pub async fn target_health(
         .set_targets(targets)
         .send()
         .await;
-    unless_gone(answer, TARGET_GROUP_GONE, "DescribeTargetHealth")
+    unless_gone(
+        answer,
+        &[TARGET_GROUP_GONE, TARGET_GONE],
+        "DescribeTargetHealth",
+    )
 }
 
-/// Deregisters `targets` from a target group; `false` when the group is gone.
+/// Deregisters `targets` from a target group; `false` when the group or the targets are gone.
 pub async fn deregister_targets(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
@@ -39,5 +49,10 @@ pub async fn deregister_targets(
         .set_targets(Some(targets))
         .send()
         .await;
-    Ok(unless_gone(answer, TARGET_GROUP_GONE, "DeregisterTargets")?.is_some())
+    Ok(unless_gone(
+        answer,
+        &[TARGET_GROUP_GONE, TARGET_GONE],
+        "DeregisterTargets",
+    )?
+    .is_some())
 }

@@ -205,18 +205,18 @@ where
 }
 
 /// The answer to a call on a resource that may have been deleted meanwhile: `None` when AWS
-/// answers with the error code `gone` (e.g. `TargetGroupNotFound`), nothing being left to
-/// drain there; the call's stable error otherwise.
+/// answers with one of the error codes `gone` (e.g. `TargetGroupNotFound`), nothing being
+/// left to drain there; the call's stable error otherwise.
 pub fn unless_gone<T, E>(
     answer: Result<T, SdkError<E, HttpResponse>>,
-    gone: &str,
+    gone: &[&str],
     operation: &str,
 ) -> Result<Option<T>, StepError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match answer {
-        Err(error) if error_code(&error) == Some(gone) => Ok(None),
+        Err(error) if error_code(&error).is_some_and(|code| gone.contains(&code)) => Ok(None),
         Err(error) => Err(aws_error(operation, error)),
         Ok(output) => Ok(Some(output)),
     }

@@ -122,6 +122,35 @@ async fn gone_load_balancers_count_as_drained() {
     assert_eq!(state.status, DrainStatus::Drained);
 }
 
+/// What ELBv2 answers a call that names a target that does not exist (any more).
+fn target_gone() -> HttpResponse {
+    query_error(
+        400,
+        "InvalidTarget",
+        "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type.",
+    )
+}
+
+#[tokio::test]
+async fn a_target_that_no_longer_exists_counts_as_drained() {
+    // The instance terminated meanwhile and forgotten by EC2 (a redrive days later).
+    let mut world = rules_for("STOPPED", "OutOfService", DRAINING);
+    world.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_http_response(target_gone);
+    let state = check_deregistered(&world, 10).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+
+    // Found registered again, then gone when deregistered again.
+    let mut world = rules_for("STOPPED", "OutOfService", &[TargetHealthStateEnum::Healthy]);
+    world.elbv2.push(
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
+            .then_http_response(target_gone),
+    );
+    let state = check_deregistered(&world, 10).await.unwrap();
+    assert_eq!(world.elbv2[1].num_calls(), 1);
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
 #[tokio::test]
 async fn a_target_registered_again_is_deregistered_again() {
     let mut world = rules_for(

@@ -144,3 +144,26 @@ async fn a_balancer_deleted_between_two_calls_is_skipped() {
     assert!(balancers.classic.is_empty(), "{balancers:?}");
     assert_eq!(rules.elb[1].num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_target_that_no_longer_exists_is_not_waited_for() {
+    // The instance terminated meanwhile (and forgotten by EC2: a redrive days later):
+    // DeregisterTargets names a target that does not exist.
+    let mut rules = full();
+    rules.elbv2[1] = mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
+        .then_http_response(|| {
+            query_error(
+                400,
+                "InvalidTarget",
+                "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type.",
+            )
+        });
+    let balancers = run(&rules, drain_state())
+        .await
+        .unwrap()
+        .load_balancers
+        .unwrap();
+    assert!(balancers.target_groups.is_empty(), "{balancers:?}");
+    assert_eq!(rules.elbv2[1].num_calls(), 1);
+    assert_eq!(balancers.classic.len(), 1);
+}

@@ -28,6 +28,7 @@ from world.emulator.lb_drain.classic import (
 )
 from world.emulator.lb_drain.elbv2 import (
     _delete_tg,
+    _deregister_targets,
     _describe_target_health,
     _tg_deregister,
     _tg_deregister_terminated,
@@ -69,3 +70,4 @@ def install() -> None:
     tg.deregister_terminated_instances = _tg_deregister_terminated
     tg.health_for = _tg_health_for
     elbv2_models.ELBv2Backend.describe_target_health = _describe_target_health
+    elbv2_models.ELBv2Backend.deregister_targets = _deregister_targets

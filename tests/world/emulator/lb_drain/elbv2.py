@@ -9,6 +9,16 @@ deregistering an absent target succeeds; a deregistered target is
 (Target.NotRegistered) when asked for, absent from the full listing.
 Targets of terminated instances are deregistered (draining) the same way.
 
+A call that names an instance target that is not registered (nor draining)
+and whose instance does not exist, or is terminated, fails with
+``InvalidTarget`` (400), an error both DescribeTargetHealth and
+DeregisterTargets document ("The specified target does not exist, is not in
+the same VPC as the target group, or has an unsupported instance type"). EC2
+forgets a terminated instance after about an hour, so a drain redriven later
+meets it for sure; the world takes the harsher reading and answers it from the
+termination on. A registered target of a stopped or terminated instance is
+``unused`` (Target.InvalidState), as TargetHealth documents.
+
 NLB target groups (TCP, TLS, UDP, TCP_UDP; "Edit target group attributes for
 your Network Load Balancer": deregistration delay, connection termination)
 report ``deregistration_delay.connection_termination.enabled`` (default false).
@@ -189,16 +199,42 @@ def _tg_health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
     )
 
 
+def _check_targets_exist(tg: Any, ec2_backend: Any, targets: list[dict[str, Any]]) -> None:
+    """InvalidTarget for a named instance target neither registered nor draining whose instance
+    EC2 does not know, or knows as terminated."""
+    from moto.elbv2.exceptions import InvalidTargetError
+
+    for target in targets:
+        key, instance_id = _key(tg, target), str(target.get("Id", ""))
+        if not instance_id.startswith("i-") or key in tg.targets or key in _tg_draining(tg):
+            continue
+        instance = ec2_backend.get_instance_by_id(instance_id)
+        if instance is None or instance.state == "terminated":
+            raise InvalidTargetError()
+
+
 def _describe_target_health(self: Any, target_group_arn: str, targets: list[dict[str, Any]]) -> list[Any]:
     from moto.elbv2.exceptions import TargetGroupNotFoundError
 
     tg = self.target_groups.get(target_group_arn)
     if tg is None:
         raise TargetGroupNotFoundError()
+    _check_targets_exist(tg, self.ec2_backend, targets or [])
     if not targets:
         now = time.monotonic()
         targets = list(tg.targets.values()) + [t for t, deadline in _tg_draining(tg).values() if deadline > now]
     return [tg.health_for(t, self.ec2_backend) for t in targets]
+
+
+def _deregister_targets(self: Any, target_group_arn: str, instances: list[dict[str, Any]]) -> None:
+    """DeregisterTargets: InvalidTarget for a target that does not exist (above)."""
+    from moto.elbv2.exceptions import TargetGroupNotFoundError
+
+    tg = self.target_groups.get(target_group_arn)
+    if tg is None:
+        raise TargetGroupNotFoundError()
+    _check_targets_exist(tg, self.ec2_backend, instances)
+    tg.deregister(instances)
 
 
 _orig_delete_tg = elbv2_models.ELBv2Backend.delete_target_group
