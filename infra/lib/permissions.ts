@@ -129,6 +129,9 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   ],
   'deregister-lb': [
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),
+    // A Spot warning names only the instance: its group, whose attached load balancers Auto
+    // Scaling does not take it out of before the interruption.
+    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
     {
       action: 'ecs:ListServices',
       scope: 'any',

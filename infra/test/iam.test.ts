@@ -43,6 +43,7 @@ describe('IAM, one least-privilege role per function', () => {
       {
         actions: [
           'autoscaling:DescribeAutoScalingGroups',
+          'autoscaling:DescribeAutoScalingInstances',
           'elasticloadbalancing:DescribeInstanceHealth',
           'elasticloadbalancing:DescribeLoadBalancerAttributes',
           'elasticloadbalancing:DescribeLoadBalancers',

@@ -66,6 +66,10 @@ def deploy_stack(
     and their environments, the state machine, the schedules and the alarms are the stack's."""
     stack_mod.publish_code(world, bin_dir())
     drain = sc["drain"]
+    lbs = sc["load_balancers"]
+    # named on the functions (ClassicElbNames, TargetGroupArns) unless the scenario says "configured": false
+    configured_classic = [n for n, c in zip(classic_names, lbs["classic"]) if c.get("configured", True)]
+    configured_tgs = [arn for arn, t in zip(tgs.values(), lbs["target_groups"]) if t.get("configured", True)]
     params = stack_mod.parameters(
         ClusterName=cluster,
         AutoScalingGroupName1=asg_name,
@@ -78,8 +82,8 @@ def deploy_stack(
         DeadlineResult=drain["deadline_result"],
         StandaloneTasks=drain["standalone_tasks"],
         StandaloneTaskGraceSeconds=int(drain["standalone_task_grace_seconds"]),
-        ClassicElbNames=classic_names,
-        TargetGroupArns=list(tgs.values()),
+        ClassicElbNames=configured_classic,
+        TargetGroupArns=configured_tgs,
         SpotInterruptionHandling=str(bool(sc["spot_interruption_handling"])).lower(),
         SweepRateMinutes=str(sc["sweep_rate_minutes"]),
     )

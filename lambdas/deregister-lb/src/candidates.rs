@@ -1,14 +1,14 @@
 //! Which load balancers the instance may be in, and who takes it out of each: the ones
-//! configured on the function, the ones attached to the Auto Scaling group, and the
-//! cluster's services' own (left to ECS when the service has a task on the instance).
+//! configured on the function, the ones attached to the instance's Auto Scaling group, and
+//! the cluster's services' own (left to ECS when the service has a task on the instance).
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
 use sta_shared::batches::{in_batches, SERVICES_BATCH};
-use sta_shared::error::ecs_error;
-use sta_shared::state::DrainState;
+use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::state::{DrainState, Trigger};
 use sta_shared::StepError;
 
 use crate::attached::attached_to_group;
@@ -30,6 +30,35 @@ pub(crate) struct Candidates {
     pub(crate) service_managed: BTreeSet<(String, Balancer)>,
 }
 
+/// The Auto Scaling group whose attached load balancers the instance is in: the lifecycle
+/// action's, or for a Spot interruption warning (which names only the instance) the group
+/// the instance belongs to, `None` when it belongs to none. Auto Scaling takes an instance
+/// out of its group's load balancers before `Terminating:Wait` on a scale-in, but not on a
+/// Spot warning: until the interruption, two minutes later, only this drain does.
+async fn group_of(deps: &Deps, state: &DrainState) -> Result<Option<String>, StepError> {
+    if let Trigger::LifecycleAction(action) = &state.request.trigger {
+        return Ok(Some(action.asg_name.clone()));
+    }
+    let instance_id = &state.request.instance_id;
+    let output = deps
+        .autoscaling
+        .describe_auto_scaling_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeAutoScalingInstances", error))?;
+    let group = output
+        .auto_scaling_instances()
+        .iter()
+        .find(|instance| instance.instance_id() == Some(instance_id.as_str()))
+        .and_then(|instance| instance.auto_scaling_group_name())
+        .map(str::to_string);
+    if group.is_none() {
+        tracing::info!("the Spot instance is in no Auto Scaling group: no attached load balancers");
+    }
+    Ok(group)
+}
+
 /// Every Classic ELB name and target group ARN the instance may be registered in.
 pub(crate) async fn candidates(
     deps: &Deps,
@@ -41,9 +70,8 @@ pub(crate) async fn candidates(
         target_groups: deps.config.target_group_arns.iter().cloned().collect(),
         ..Candidates::default()
     };
-    if let Some(action) = state.request.trigger.lifecycle_action() {
-        let attached =
-            attached_to_group(&deps.autoscaling, &deps.attached, &action.asg_name, now).await?;
+    if let Some(asg) = group_of(deps, state).await? {
+        let attached = attached_to_group(&deps.autoscaling, &deps.attached, &asg, now).await?;
         found.classic.extend(attached.classic);
         found.target_groups.extend(attached.target_groups);
     }

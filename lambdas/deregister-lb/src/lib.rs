@@ -13,9 +13,9 @@
 //!   choose the first wait.
 //! - Every other load balancer the instance is in is deregistered here, and the drain
 //!   waits for its draining: the names configured on the function (`CLASSIC_ELB_NAMES`,
-//!   `TARGET_GROUP_ARNS`), the ones attached to the Auto Scaling group (Auto Scaling
-//!   deregisters and drains those before `Terminating:Wait`; doing it again is harmless and
-//!   covers the cases where it did not), and registrations in a service's load balancers
+//!   `TARGET_GROUP_ARNS`), the ones attached to the instance's Auto Scaling group (on a
+//!   scale-in Auto Scaling deregisters and drains those before `Terminating:Wait`, and doing
+//!   it again is harmless; on a Spot warning it does not, and the drain must), and registrations in a service's load balancers
 //!   that no task on the instance owns.
 //!
 //! In a target group the instance is deregistered on every port it is registered on

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::attached::FRESH_FOR_SECONDS;
+use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
+use aws_sdk_autoscaling::types::AutoScalingInstanceDetails;
 use sta_shared::state::Trigger;
 
 /// Two drains of the same group, `later` seconds apart, with one `Deps`.
@@ -90,4 +92,70 @@ async fn each_group_has_its_own_answer() {
         deregister(&deps, state, at(second)).await.unwrap();
     }
     assert_eq!(rules.autoscaling[0].num_calls(), 2);
+}
+
+/// A drain started by a Spot interruption warning for the test instance.
+fn spot_state() -> DrainState {
+    let mut state = drain_state();
+    state.request.trigger = Trigger::SpotInterruption;
+    state
+}
+
+/// DescribeAutoScalingInstances answering that the test instance is in `group` (or in none).
+fn instance_group(group: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances).then_compute_output(
+        move |req| {
+            assert_eq!(req.instance_ids(), [INSTANCE_ID]);
+            DescribeAutoScalingInstancesOutput::builder()
+                .set_auto_scaling_instances(group.map(|group| {
+                    vec![AutoScalingInstanceDetails::builder()
+                        .instance_id(INSTANCE_ID)
+                        .auto_scaling_group_name(group)
+                        .build()]
+                }))
+                .build()
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_spot_warning_deregisters_from_the_instance_groups_load_balancers() {
+    // Auto Scaling takes the instance out of them on a scale-in, never on a Spot warning.
+    let mut rules = full();
+    rules.autoscaling.push(instance_group(Some(ASG)));
+    let balancers = run(&rules, spot_state())
+        .await
+        .unwrap()
+        .load_balancers
+        .unwrap();
+    assert_eq!(rules.autoscaling[1].num_calls(), 1);
+    assert_eq!(rules.autoscaling[0].num_calls(), 1);
+    assert_eq!(balancers.classic[0].name, "web-elb");
+    assert_eq!(balancers.target_groups[0].arn, TG_ASG);
+    assert_eq!(
+        rules.elbv2[1].num_calls(),
+        1,
+        "deregistered from the group's target group"
+    );
+}
+
+#[tokio::test]
+async fn a_spot_instance_in_no_group_has_no_attached_load_balancers() {
+    let mut rules = full();
+    rules.autoscaling.push(instance_group(None));
+    let balancers = run(&rules, spot_state())
+        .await
+        .unwrap()
+        .load_balancers
+        .unwrap();
+    assert_eq!(rules.autoscaling[0].num_calls(), 0, "no group to read");
+    assert!(balancers.classic.is_empty() && balancers.target_groups.is_empty());
+
+    let mut rules = full();
+    rules.autoscaling.push(
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+            .then_http_response(|| query_error(400, "Throttling", "Rate exceeded")),
+    );
+    let error = run(&rules, spot_state()).await.unwrap_err();
+    assert_step_error(&error, "Retryable", "DescribeAutoScalingInstances");
 }
