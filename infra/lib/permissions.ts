@@ -132,6 +132,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     // A Spot warning names only the instance: its group, whose attached load balancers Auto
     // Scaling does not take it out of before the interruption.
     onAnyResource('autoscaling:DescribeAutoScalingInstances'),
+    // A due heartbeat goes before the step's reads, whose retries can outlast the hook's timeout.
+    ...KEEPS_THE_HOOK_ALIVE,
     {
       action: 'ecs:ListServices',
       scope: 'any',

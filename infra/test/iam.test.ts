@@ -44,6 +44,8 @@ describe('IAM, one least-privilege role per function', () => {
         actions: [
           'autoscaling:DescribeAutoScalingGroups',
           'autoscaling:DescribeAutoScalingInstances',
+          'autoscaling:DescribeLifecycleHooks',
+          'autoscaling:DescribeScalingActivities',
           'elasticloadbalancing:DescribeInstanceHealth',
           'elasticloadbalancing:DescribeLoadBalancerAttributes',
           'elasticloadbalancing:DescribeLoadBalancers',
@@ -53,6 +55,7 @@ describe('IAM, one least-privilege role per function', () => {
         ],
         resources: ['*'],
       },
+      { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
       { actions: ['ecs:ListServices'], resources: ['*'], condition: IN_CLUSTER },
       { actions: ['ecs:DescribeServices'], resources: [CLUSTER_SERVICES] },
       { actions: ['elasticloadbalancing:DeregisterInstancesFromLoadBalancer'], resources: [ALL_CLASSIC_ELBS] },

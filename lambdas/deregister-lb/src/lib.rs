@@ -1,6 +1,6 @@
-//! The second drain step. Finds every load balancer the instance is in and deregisters
-//! it from those nobody else will take it out of; records each one's drain time and
-//! chooses the first wait.
+//! The second drain step. Heartbeats the lifecycle action when a heartbeat is due, then
+//! finds every load balancer the instance is in and deregisters it from those nobody else
+//! will take it out of; records each one's drain time and chooses the first wait.
 //!
 //! Who deregisters what:
 //! - A load balancer that an ECS service with a task on the instance uses (the service's
@@ -30,6 +30,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::config::DrainConfig;
+use sta_shared::hook::heartbeat;
 use sta_shared::state::{DrainState, LoadBalancers};
 use sta_shared::Clients;
 use sta_shared::StepError;
@@ -82,6 +83,10 @@ pub async fn deregister(
     mut state: DrainState,
     now: DateTime<Utc>,
 ) -> Result<DrainState, StepError> {
+    // A due heartbeat goes before every read, as in each check: this step's retries (a
+    // throttled or hung load-balancer call, up to the function's timeout each) can outlast
+    // the hook's heartbeat timeout.
+    heartbeat(&deps.autoscaling, &mut state, now, false).await?;
     let instance_id = state.request.instance_id.clone();
     let found = candidates(deps, &state, now).await?;
 

@@ -8,6 +8,9 @@ use crate::state::{seconds, DrainState};
 use crate::wait::heartbeat_interval;
 use crate::StepError;
 
+/// AWS's shortest heartbeat timeout of a lifecycle hook (`HeartbeatTimeout`: 30 to 7200 s).
+pub const SHORTEST_HEARTBEAT_TIMEOUT_SECONDS: u64 = 30;
+
 /// Reads the hook's heartbeat timeout into the state (once), and caps the drain deadline
 /// at the hook's global timeout, so that the drain never waits past the hook's own
 /// limit. A hook that no longer exists has no action to keep alive: `action_gone`.
@@ -85,6 +88,11 @@ pub async fn heartbeat(
     // read (a check reads it), so a fleet's drains that start together make one Auto
     // Scaling call each, not two.
     if !first {
+        // Under any hook, nothing is due before 0.4 x AWS's shortest heartbeat timeout has
+        // passed since the timer restarted: the hook need not be read yet.
+        if !heartbeat_due(state, SHORTEST_HEARTBEAT_TIMEOUT_SECONDS, now) {
+            return Ok(());
+        }
         // No lifecycle action to keep alive (the hook is gone): `None`.
         let Some(timeout) = read_hook(autoscaling, state).await? else {
             return Ok(());

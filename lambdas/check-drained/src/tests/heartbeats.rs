@@ -3,6 +3,10 @@ use super::*;
 #[tokio::test]
 async fn heartbeats_when_due_and_not_before() {
     let world = heartbeat_world(heartbeat_ok());
+    // Nothing can be due before 12 s (0.4 x 30 s, AWS's shortest timeout): the hook is not
+    // even read.
+    check_deregistered(&world, 11).await.unwrap();
+    assert_eq!(world.autoscaling[0].num_calls(), 0, "no hook read at 11 s");
     // 60 s heartbeat timeout: due 24 s after the hook's timer started.
     let state = check_deregistered(&world, 20).await.unwrap();
     assert_eq!(world.autoscaling[1].num_calls(), 0, "not due at 20 s");

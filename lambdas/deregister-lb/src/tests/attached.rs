@@ -7,11 +7,18 @@ use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAut
 use aws_sdk_autoscaling::types::AutoScalingInstanceDetails;
 use sta_shared::state::Trigger;
 
+/// A drain whose first step heartbeated just before `second`, as this step follows it.
+fn just_heartbeated(second: i64) -> DrainState {
+    let mut state = drain_state();
+    state.heartbeat.last_at = Some(at(second - 1));
+    state
+}
+
 /// Two drains of the same group, `later` seconds apart, with one `Deps`.
 async fn two_drains(rules: &MockRules, later: i64) -> (DrainState, DrainState) {
     let deps = deps(rules, DrainConfig::default());
     let first = deregister(&deps, drain_state(), at(2)).await.unwrap();
-    let second = deregister(&deps, drain_state(), at(2 + later))
+    let second = deregister(&deps, just_heartbeated(2 + later), at(2 + later))
         .await
         .unwrap();
     (first, second)

@@ -1,4 +1,6 @@
 use super::*;
+use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
+use aws_sdk_autoscaling::types::LifecycleHook;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// Where `full()` keeps the rule a case replaces.
@@ -91,4 +93,28 @@ async fn the_handler_refuses_a_malformed_state() {
     .unwrap_err();
     assert_step_error(&error, "InvalidEvent", "request.instance_id");
     assert_eq!(rules.autoscaling[0].num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_due_heartbeat_goes_before_the_reads() {
+    // This step's retries (a throttled or hung load-balancer call) can outlast the hook's
+    // timeout: a heartbeat due (24 s under a 60 s timeout) is sent before anything is read.
+    let hook = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_output(|| {
+        DescribeLifecycleHooksOutput::builder()
+            .lifecycle_hooks(
+                LifecycleHook::builder()
+                    .lifecycle_hook_name(HOOK)
+                    .heartbeat_timeout(60)
+                    .build(),
+            )
+            .build()
+    });
+    let mut rules = full();
+    rules.autoscaling = vec![hook, heartbeat_ok(), asg_rule(&["web-elb"], &[TG_ASG])];
+    rules.ecs[0] = mock!(aws_sdk_ecs::Client::list_services)
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    let deps = deps(&rules, DrainConfig::default());
+    let error = deregister(&deps, drain_state(), at(30)).await.unwrap_err();
+    assert_step_error(&error, "Retryable", "ListServices");
+    assert_eq!(rules.autoscaling[1].num_calls(), 1, "heartbeat sent first");
 }
