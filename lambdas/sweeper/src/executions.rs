@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, DurationRound, Utc};
 use sta_shared::error::{aws_error, error_code};
 use sta_shared::event::ActionRef;
@@ -46,6 +47,14 @@ impl Recent {
             .map(|execution| execution.found.clone())
             .collect()
     }
+
+    /// The execution `arn`, when this listing described it.
+    fn described(&self, arn: &str) -> Option<&Execution> {
+        self.0
+            .values()
+            .flatten()
+            .find(|execution| execution.found.execution_arn == arn)
+    }
 }
 
 /// From when to list executions: none started before the oldest waiting action began can
@@ -54,12 +63,20 @@ pub fn listed_since(oldest_action: DateTime<Utc>, since: DateTime<Utc>) -> DateT
     (oldest_action - chrono::Duration::minutes(CLOCK_MARGIN_MINUTES)).max(since)
 }
 
-/// The executions started since `since`, with the action each one's input names.
-pub async fn recent(deps: &Deps, since: DateTime<Utc>) -> Result<Recent, StepError> {
+/// The executions started since `since` (only those with `status`, when given), with the
+/// action each one's input names. An execution `known` has already described is not
+/// described again: its input never changes (a redrive keeps it).
+pub async fn recent(
+    deps: &Deps,
+    status: Option<ExecutionStatus>,
+    since: DateTime<Utc>,
+    known: &Recent,
+) -> Result<Recent, StepError> {
     let mut pages = deps
         .sfn
         .list_executions()
         .state_machine_arn(&deps.config.state_machine_arn)
+        .set_status_filter(status)
         .into_paginator()
         .send();
     let mut by_instance: HashMap<String, Vec<Execution>> = HashMap::new();
@@ -71,38 +88,59 @@ pub async fn recent(deps: &Deps, since: DateTime<Utc>) -> Result<Recent, StepErr
                 // ListExecutions returns the newest first.
                 break 'pages;
             }
-            let described = deps
-                .sfn
-                .describe_execution()
-                .execution_arn(execution.execution_arn())
-                .send()
-                .await;
-            let described = match described {
-                Err(error) if error_code(&error) == Some("ExecutionDoesNotExist") => continue,
-                Err(error) => return Err(aws_error("DescribeExecution", error)),
-                Ok(described) => described,
-            };
-            let action = ActionRef::from_input(described.input().unwrap_or_default());
-            let Some(instance_id) = action.instance_id else {
-                continue;
-            };
             let started =
                 DateTime::from_timestamp(start.secs(), start.subsec_nanos()).unwrap_or(since);
+            let arn = execution.execution_arn();
+            let (instance_id, asg_name, time) = match known.described(arn) {
+                Some(seen) => (
+                    seen.found.instance_id.clone(),
+                    seen.asg_name.clone(),
+                    seen.time,
+                ),
+                None => match action_of(deps, arn).await? {
+                    Some(action) => {
+                        let time = action.time.unwrap_or(started);
+                        let Some(instance_id) = action.instance_id else {
+                            continue;
+                        };
+                        (instance_id, action.asg_name, time)
+                    }
+                    None => continue,
+                },
+            };
             by_instance
                 .entry(instance_id.clone())
                 .or_default()
                 .push(Execution {
                     found: Found {
                         instance_id,
-                        execution_arn: execution.execution_arn().to_string(),
+                        execution_arn: arn.to_string(),
                         status: execution.status().as_str().to_string(),
                     },
-                    asg_name: action.asg_name,
-                    time: action.time.unwrap_or(started),
+                    asg_name,
+                    time,
                 });
         }
     }
     Ok(Recent(by_instance))
+}
+
+/// What the execution's input names; `None` when the execution is gone (deleted with its
+/// state machine's history, or expired).
+async fn action_of(deps: &Deps, arn: &str) -> Result<Option<ActionRef>, StepError> {
+    match deps
+        .sfn
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("ExecutionDoesNotExist") => Ok(None),
+        Err(error) => Err(aws_error("DescribeExecution", error)),
+        Ok(described) => Ok(Some(ActionRef::from_input(
+            described.input().unwrap_or_default(),
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,12 @@
 //!   activity's start ([`execution_name`]), so that Step Functions itself refuses a second
 //!   one for the same action, and accepts the one for the instance's next action.
 //!
+//! **What it reads.** First the RUNNING executions (`ListExecutions` with that status
+//! filter; each one's input read once with `DescribeExecution`): an action being drained is
+//! found there however long ago it began. Only for the other waiting actions are all the
+//! executions listed, back to the oldest of their starts, so that one long drain (a
+//! standalone task waited for hours) does not make every sweep read every execution since.
+//!
 //! The event has the shape of the lifecycle event, with our own `source` and without the
 //! token: the drain completes and heartbeats the action by instance id. Its `Destination`
 //! is `WarmPool` when the group returns instances to its warm pool on scale in (or the
@@ -215,19 +221,52 @@ pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepE
         tracing::info!("no instance waiting in Terminating:Wait");
         return Ok(report);
     }
-    // No execution started before the oldest action began can be for any of them.
-    let Some(oldest) = waiting.iter().filter_map(|w| w.action_started).min() else {
-        report.unidentified = waiting.into_iter().map(|w| w.instance_id).collect();
-        tracing::error!(instances = ?report.unidentified, "no scaling activity names the waiting instances: no drain started");
+    let mut identified = Vec::new();
+    for instance in waiting {
+        match instance.action_started {
+            Some(began) => identified.push((instance, began)),
+            None => {
+                tracing::error!(instance = %instance.instance_id, "no scaling activity names the waiting instance: its lifecycle action is unknown, no drain started");
+                report.unidentified.push(instance.instance_id);
+            }
+        }
+    }
+    if identified.is_empty() {
+        return Ok(report);
+    }
+    // The running drains first, of every waiting action however old: a long drain (its
+    // action began hours ago) must not make every sweep read every execution since.
+    let running = executions::recent(
+        deps,
+        Some(ExecutionStatus::Running),
+        since,
+        &Default::default(),
+    )
+    .await?;
+    let mut unmatched = Vec::new();
+    for (instance, began) in identified {
+        match running
+            .of_action(&instance.instance_id, &instance.asg, began)
+            .into_iter()
+            .next()
+        {
+            Some(found) => report.in_hand.push(found),
+            None => unmatched.push((instance, began)),
+        }
+    }
+    // No execution started before the oldest of the other actions began can be for any of
+    // them.
+    let Some(oldest) = unmatched.iter().map(|(_, began)| *began).min() else {
         return Ok(report);
     };
-    let executions = executions::recent(deps, executions::listed_since(oldest, since)).await?;
-    for instance in waiting {
-        let Some(began) = instance.action_started else {
-            tracing::error!(instance = %instance.instance_id, "no scaling activity names the waiting instance: its lifecycle action is unknown, no drain started");
-            report.unidentified.push(instance.instance_id);
-            continue;
-        };
+    let executions = executions::recent(
+        deps,
+        None,
+        executions::listed_since(oldest, since),
+        &running,
+    )
+    .await?;
+    for (instance, began) in unmatched {
         let mine = executions.of_action(&instance.instance_id, &instance.asg, began);
         let with = |status: &ExecutionStatus| {
             mine.iter()

@@ -144,7 +144,7 @@ pub(crate) fn serving_execution(started: DateTime<Utc>) -> Execution {
     }
 }
 
-fn arn(name: &str) -> String {
+pub(crate) fn arn(name: &str) -> String {
     format!("arn:aws:states:us-west-2:123456789012:execution:drain:{name}")
 }
 
@@ -164,9 +164,16 @@ pub(crate) fn executions(mut items: Vec<Execution>) -> (Rule, Rule) {
                 .unwrap()
         })
         .collect();
-    let list = mock!(aws_sdk_sfn::Client::list_executions).then_output(move || {
+    let list = mock!(aws_sdk_sfn::Client::list_executions).then_compute_output(move |req| {
+        let status = req.status_filter();
         ListExecutionsOutput::builder()
-            .set_executions(Some(listed.clone()))
+            .set_executions(Some(
+                listed
+                    .iter()
+                    .filter(|item| status.is_none_or(|status| item.status() == status))
+                    .cloned()
+                    .collect(),
+            ))
             .build()
             .unwrap()
     });

@@ -102,18 +102,35 @@ async fn a_balancer_deleted_between_two_calls_is_skipped() {
             "There is no ACTIVE Load Balancer",
         )
     }
-    // Gone at DeregisterTargets or DescribeTargetGroupAttributes: the group attached to the
-    // ASG is not waited for; at DescribeTargetGroups (read for the service's group only):
-    // the service's group is not watched.
-    for (slot, target_groups, service_managed) in [(1, 0, 1), (2, 0, 0), (3, 1, 0)] {
+    // The instance terminated meanwhile and forgotten by EC2 (a redrive days later).
+    fn target_gone() -> HttpResponse {
+        query_error(
+            400,
+            "InvalidTarget",
+            "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type.",
+        )
+    }
+    // Gone at DeregisterTargets (the group, or the target) or DescribeTargetGroupAttributes:
+    // the group attached to the ASG is not waited for; at DescribeTargetGroups (read for the
+    // service's group only): the service's group is not watched.
+    // The slot of the failing call, its answer, and the target groups and service-managed
+    // balancers left.
+    type Case = (usize, fn() -> HttpResponse, usize, usize);
+    let cases: [Case; 4] = [
+        (1, target_group_gone, 0, 1),
+        (1, target_gone, 0, 1),
+        (2, target_group_gone, 0, 0),
+        (3, target_group_gone, 1, 0),
+    ];
+    for (slot, gone, target_groups, service_managed) in cases {
         let mut rules = full();
         rules.elbv2[slot] = match slot {
             1 => mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
-                .then_http_response(target_group_gone),
+                .then_http_response(gone),
             2 => mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
-                .then_http_response(target_group_gone),
+                .then_http_response(gone),
             _ => mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
-                .then_http_response(target_group_gone),
+                .then_http_response(gone),
         };
         let balancers = run(&rules, drain_state())
             .await
@@ -143,27 +160,4 @@ async fn a_balancer_deleted_between_two_calls_is_skipped() {
         .unwrap();
     assert!(balancers.classic.is_empty(), "{balancers:?}");
     assert_eq!(rules.elb[1].num_calls(), 1);
-}
-
-#[tokio::test]
-async fn a_target_that_no_longer_exists_is_not_waited_for() {
-    // The instance terminated meanwhile (and forgotten by EC2: a redrive days later):
-    // DeregisterTargets names a target that does not exist.
-    let mut rules = full();
-    rules.elbv2[1] = mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
-        .then_http_response(|| {
-            query_error(
-                400,
-                "InvalidTarget",
-                "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type.",
-            )
-        });
-    let balancers = run(&rules, drain_state())
-        .await
-        .unwrap()
-        .load_balancers
-        .unwrap();
-    assert!(balancers.target_groups.is_empty(), "{balancers:?}");
-    assert_eq!(rules.elbv2[1].num_calls(), 1);
-    assert_eq!(balancers.classic.len(), 1);
 }

@@ -1,5 +1,6 @@
 //! Which executions are the drain of a waiting instance's current lifecycle action.
 
+use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sta_shared::event::SWEEPER_SOURCE;
@@ -8,8 +9,8 @@ use sta_shared::testing::{at, spot_event};
 
 use crate::sweep;
 use crate::tests::{
-    began, deps, executions, groups, history, lifecycle_execution, serving_execution, start_ok,
-    Execution, NAME, WAITING,
+    activities, activity, arn, began, deps, executions, groups, history, lifecycle_execution,
+    serving_execution, start_ok, Execution, NAME, WAITING,
 };
 
 #[tokio::test]
@@ -131,4 +132,50 @@ fn serving_execution_named(name: &'static str, started: DateTime<Utc>) -> Execut
         name,
         ..serving_execution(started)
     }
+}
+
+#[tokio::test]
+async fn a_long_drain_does_not_make_the_sweep_read_every_execution_since_it_began() {
+    // The waiting instance's drain has run for ten hours (a standalone task it waits for);
+    // fifty drains of other instances came and went since. The running drains are listed
+    // first, and the waiting action is found among them.
+    let long_ago = at(-10 * 3600);
+    let history = activities(vec![activity(
+        &format!("Terminating EC2 instance: {WAITING}"),
+        long_ago,
+        ScalingActivityStatusCode::MidLifecycleAction,
+    )]);
+    let mut items = vec![lifecycle_execution("long-drain", "RUNNING", long_ago)];
+    items.extend((0..50).map(|n| Execution {
+        name: Box::leak(format!("other-{n}").into_boxed_str()),
+        ..serving_execution(at(-9 * 3600 + n * 60))
+    }));
+    let (asg, start) = (groups(true), start_ok(Destination::Ec2));
+    let (list, describe) = executions(items);
+    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
+        .await
+        .unwrap();
+    assert_eq!(report.in_hand[0].execution_arn, arn("long-drain"));
+    assert_eq!(describe.num_calls(), 1, "only the running drain is read");
+    assert_eq!((list.num_calls(), start.num_calls()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_running_drain_read_first_is_not_read_again() {
+    // The waiting instance's event was lost; another instance's drain is running.
+    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
+    let (list, describe) = executions(vec![Execution {
+        status: "RUNNING",
+        ..serving_execution(began() + chrono::Duration::seconds(30))
+    }]);
+    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
+        .await
+        .unwrap();
+    assert_eq!(report.started.len(), 1);
+    assert_eq!(
+        list.num_calls(),
+        2,
+        "the running drains, then every recent one"
+    );
+    assert_eq!(describe.num_calls(), 1);
 }
