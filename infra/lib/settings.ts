@@ -120,7 +120,19 @@ function clusterSettings(props: EcsSingleTaskAutoscalingProps, errors: string[])
       'the task scaler needs at least one service: serviceName with minTaskCount, or services in one of the clusters',
     );
   }
+  // The permissions name each resource by name within its ARN: an ARN given as a name would
+  // make every statement about it match nothing.
+  const aName = (what: string, v: string | undefined) => {
+    if (known(v) && (v as string).startsWith('arn:')) {
+      errors.push(`${what} must be a name, not an ARN, got ${v}`);
+    }
+  };
   return named.map(({ where, cluster }) => {
+    aName(`${where}clusterName`, cluster.clusterName);
+    cluster.autoScalingGroupNames.forEach((g, i) => aName(`${where}autoScalingGroupNames[${i}]`, g));
+    (cluster.services ?? []).forEach((s, i) =>
+      aName(`${where ? `${where}services[${i}].` : ''}serviceName`, s.serviceName),
+    );
     if (known(cluster.clusterName)) {
       if (seenClusters.has(cluster.clusterName)) {
         errors.push(`${where}clusterName ${cluster.clusterName} is given twice`);

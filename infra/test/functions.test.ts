@@ -138,6 +138,17 @@ describe('props are validated', () => {
     fails({ lifecycleHookName: 'has space' }, /lifecycleHookName must be 1 to 255/);
     fails({ autoScalingGroupNames: [] }, /autoScalingGroupNames must name at least one/);
     fails({ autoScalingGroupNames: ['a', 'a'] }, /duplicates/);
+    fails({ clusterName: 'arn:aws:ecs:us-west-2:123456789012:cluster/prod' }, /clusterName must be a name, not an ARN/);
+    fails(
+      {
+        autoScalingGroupNames: ['arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:x:autoScalingGroupName/a'],
+      },
+      /autoScalingGroupNames\[0\] must be a name, not an ARN/,
+    );
+    fails(
+      { serviceName: 'arn:aws:ecs:us-west-2:123456789012:service/prod/web' },
+      /serviceName must be a name, not an ARN/,
+    );
   });
 
   test('every problem is reported at once', () => {
