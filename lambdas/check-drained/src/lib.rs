@@ -17,9 +17,8 @@
 //! `RecordLifecycleActionHeartbeat` when a heartbeat is due, before its heartbeat timeout
 //! (read once with `DescribeLifecycleHooks`) could pass. While not drained, it stops
 //! standalone tasks after their grace period when configured to, and chooses the next
-//! wait (see [`sta_shared::wait`]). Past the
-//! deadline it reports `deadline_passed`, and the state machine completes the action
-//! with the configured result.
+//! wait (see [`sta_shared::wait`]). Past the deadline it reports `deadline_passed`, and the
+//! state machine completes the action with the configured result.
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;

@@ -15,8 +15,8 @@
 //!   waits for its draining: the names configured on the function (`CLASSIC_ELB_NAMES`,
 //!   `TARGET_GROUP_ARNS`), the ones attached to the instance's Auto Scaling group (on a
 //!   scale-in Auto Scaling deregisters and drains those before `Terminating:Wait`, and doing
-//!   it again is harmless; on a Spot warning it does not, and the drain must), and registrations in a service's load balancers
-//!   that no task on the instance owns.
+//!   it again is harmless; on a Spot warning it does not, and the drain must), and
+//!   registrations in a service's load balancers that no task on the instance owns.
 //!
 //! In a target group the instance is deregistered on every port it is registered on
 //! (bridge networking gives each task its own host port). Instance targets only: tasks in
