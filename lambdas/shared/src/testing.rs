@@ -149,6 +149,16 @@ pub fn query_error(status: u16, code: &str, message: &str) -> HttpResponse {
     )
 }
 
+/// What ELBv2 answers a call that names a target that does not exist (any more): an
+/// instance terminated and forgotten by EC2.
+pub fn target_gone() -> HttpResponse {
+    query_error(
+        400,
+        "InvalidTarget",
+        "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type.",
+    )
+}
+
 /// A scaling activity of the fixture's group.
 pub fn scaling_activity(
     description: &str,

@@ -122,15 +122,6 @@ async fn gone_load_balancers_count_as_drained() {
     assert_eq!(state.status, DrainStatus::Drained);
 }
 
-/// What ELBv2 answers a call that names a target that does not exist (any more).
-fn target_gone() -> HttpResponse {
-    query_error(
-        400,
-        "InvalidTarget",
-        "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type.",
-    )
-}
-
 #[tokio::test]
 async fn a_target_that_no_longer_exists_counts_as_drained() {
     // The instance terminated meanwhile and forgotten by EC2 (a redrive days later).

@@ -14,7 +14,6 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
 };
 use aws_smithy_mocks::{mock, Rule};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use sta_shared::state::*;
 use sta_shared::testing::*;
 

@@ -102,14 +102,6 @@ async fn a_balancer_deleted_between_two_calls_is_skipped() {
             "There is no ACTIVE Load Balancer",
         )
     }
-    // The instance terminated meanwhile and forgotten by EC2 (a redrive days later).
-    fn target_gone() -> HttpResponse {
-        query_error(
-            400,
-            "InvalidTarget",
-            "The specified target does not exist, is not in the same VPC as the target group, or has an unsupported instance type.",
-        )
-    }
     // Gone at DeregisterTargets (the group, or the target) or DescribeTargetGroupAttributes:
     // the group attached to the ASG is not waited for; at DescribeTargetGroups (read for the
     // service's group only): the service's group is not watched.
