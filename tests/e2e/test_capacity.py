@@ -93,15 +93,17 @@ def test_no_room_for_the_replacement_ends_at_the_deadline(scenario):
     assert _fewest(r) == {"web-tg": 2, "web-clb": 2}
 
 
-def test_an_unhealthy_instance_leaves_the_classic_elb_without_draining(scenario):
+def test_an_unhealthy_instance_is_released_once_its_unseen_requests_are_done(scenario):
     r = scenario("unhealthy_instance")
     assert r.ok, r.violations
     [victim] = r.victims
+    # deregistered while unhealthy: "not registered" at once, its in-flight requests still completed
+    [draining] = _of(r, "elb.instance.draining", instance_id=victim)
+    assert draining["unhealthy"] is True and draining["by"] == "functions"
     [out] = _of(r, "elb.instance.out_of_service", instance_id=victim)
-    assert out["unhealthy"] is True
-    assert not _of(r, "elb.instance.draining", instance_id=victim)
     wait, done = _wait_and_done(r, victim)
-    assert done["t"] - wait["t"] < 20  # not the 30 s of connection draining
+    assert out["seq"] < done["seq"]  # the 30 s of connection draining were waited out
+    assert done["t"] - wait["t"] < 45  # and not much more
 
 
 def test_nlb_connections_may_outlive_the_delay(scenario):

@@ -84,15 +84,16 @@ def test_a_new_classic_elb_instance_is_registering_until_healthy_threshold_times
     assert len(world.events("elb.instance.registered")) == 1
 
 
-def test_a_failing_instance_turns_unhealthy_and_leaves_the_classic_elb_without_draining(world):
+def test_a_failing_instance_turns_unhealthy_and_its_requests_are_completed_unseen(world):
     world.configure(timescale=0.05)
-    name = aws.classic_elb(
-        world, draining=300, health_check={"Interval": 10, "HealthyThreshold": 2, "UnhealthyThreshold": 3}
-    )
+    check = {"Interval": 10, "HealthyThreshold": 2, "UnhealthyThreshold": 3}
+    name = aws.classic_elb(world, draining=60, health_check=check)  # 60 s -> 3 s
+    undrained = aws.classic_elb(world, name="undrained", draining=None, health_check=check)
     tg = aws.target_group(world, delay=100, **CHECK)
     instance = _running_instance(world)
     elb, elbv2 = world.client("elb"), world.client("elbv2")
-    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    for lb in (name, undrained):
+        elb.register_instances_with_load_balancer(LoadBalancerName=lb, Instances=[{"InstanceId": instance}])
     elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
     world.wait_for(
         lambda: (
@@ -123,17 +124,34 @@ def test_a_failing_instance_turns_unhealthy_and_leaves_the_classic_elb_without_d
         "Reason": "Target.FailedHealthChecks",
         "Description": "Health checks failed",
     }
-    assert _one(world, "elb.instance.unhealthy", instance_id=instance)["reason_code"] == "Instance"
+    assert _one(world, "elb.instance.unhealthy", instance_id=instance, load_balancer=name)["reason_code"] == "Instance"
     assert _one(world, "elbv2.target.unhealthy", id=instance)["reason"] == "Target.FailedHealthChecks"
 
-    # connection draining does not hold an unhealthy instance; a target group drains it all the same
-    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
-    assert (
-        _classic(world, name, instance)["Description"] == "Instance is not currently registered with the LoadBalancer."
-    )
-    out = _one(world, "elb.instance.out_of_service", instance_id=instance)
+    # its in-flight requests are completed, unseen: DescribeInstanceHealth says "not registered" at
+    # once, the world ends them after the draining timeout
+    not_registered = "Instance is not currently registered with the LoadBalancer."
+    for lb in (name, undrained):
+        elb.deregister_instances_from_load_balancer(LoadBalancerName=lb, Instances=[{"InstanceId": instance}])
+        assert _classic(world, lb, instance) == {
+            "InstanceId": instance,
+            "State": "OutOfService",
+            "ReasonCode": "ELB",
+            "Description": not_registered,
+        }
+    draining = _one(world, "elb.instance.draining", instance_id=instance, load_balancer=name)
+    assert draining["unhealthy"] is True and draining["by"] == "client"
+    # without connection draining nothing is completed: out at once
+    out = _one(world, "elb.instance.out_of_service", instance_id=instance, load_balancer=undrained)
     assert out["unhealthy"] is True and out["by"] == "client"
-    assert not world.events("elb.instance.draining")
+    assert not [e for e in world.events("elb.instance.out_of_service") if e["load_balancer"] == name]
+    world.wait_for(
+        lambda: [e for e in world.events("elb.instance.out_of_service") if e["load_balancer"] == name],
+        timeout=10,
+        what="the unhealthy instance's requests completed",
+    )
+    done = _one(world, "elb.instance.out_of_service", instance_id=instance, load_balancer=name)
+    assert done["t"] - draining["t"] >= 2.95
+    assert _classic(world, name, instance)["Description"] == not_registered
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
     assert _target(world, tg, instance)["State"] == "draining"
     draining = _one(world, "elbv2.target.draining", id=instance)

@@ -2,6 +2,7 @@
 //! over those left to ECS once ECS no longer stands for them.
 
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
+use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
 use sta_shared::elbv2::{deregister_targets, target_health};
 use sta_shared::state::{ClassicElb, DrainState, TargetGroup};
@@ -37,6 +38,7 @@ pub(crate) async fn adopt_service_balancers(
             balancers.classic.push(ClassicElb {
                 name: name.clone(),
                 draining_seconds: managed.draining_seconds,
+                unhealthy: false,
             });
             state.remaining.classic_elbs.push(name);
             continue;
@@ -68,13 +70,18 @@ pub(crate) async fn adopt_service_balancers(
 
 /// A Classic ELB is drained once the instance is no longer registered and no longer
 /// `InService` (connection draining over). Found registered again (by hand, or a lost
-/// deregistration), it is deregistered again. An unhealthy instance, once deregistered, is
-/// drained at once: connection draining does not hold connections to it.
+/// deregistration), it is deregistered again. An instance that was unhealthy when the drain
+/// deregistered it is drained only once the draining timeout has also passed: the load
+/// balancer completes its in-flight requests, which no API shows
+/// ([`ClassicElb::unseen_requests_done`]).
 pub(crate) async fn refresh_classic(
     elb: &aws_sdk_elasticloadbalancing::Client,
     state: &mut DrainState,
+    now: DateTime<Utc>,
 ) -> Result<(), StepError> {
     let instance_id = state.request.instance_id.clone();
+    let balancers = state.load_balancers.as_ref();
+    let deregistered_at = balancers.and_then(|balancers| balancers.deregistered_at);
     let mut draining = Vec::new();
     for name in &state.remaining.classic_elbs {
         let Some(registration) = classic_registration(elb, name, &instance_id).await? else {
@@ -84,7 +91,10 @@ pub(crate) async fn refresh_classic(
             tracing::warn!(elb = %name, "instance registered again; deregistering");
             deregister_classic(elb, name, &instance_id).await?;
         }
-        if !registration.drained() {
+        let unseen_done = balancers
+            .and_then(|balancers| balancers.classic.iter().find(|elb| &elb.name == name))
+            .is_none_or(|elb| elb.unseen_requests_done(deregistered_at, now));
+        if !registration.drained() || !unseen_done {
             draining.push(name.clone());
         }
     }

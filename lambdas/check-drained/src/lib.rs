@@ -56,7 +56,7 @@ pub async fn check(
     refresh_tasks(&deps.ecs, &mut state, now).await?;
     adopt_service_balancers(&deps.elbv2, &mut state).await?;
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
-    refresh_classic(&deps.elb, &mut state).await?;
+    refresh_classic(&deps.elb, &mut state, now).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
     let report = &mut state.report;
     if state.remaining.tasks.is_empty() {

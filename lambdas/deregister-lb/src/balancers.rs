@@ -73,18 +73,19 @@ pub(crate) async fn deregister_classic_elb(
         deregister_classic(elb, name, instance_id).await?;
     }
     // Already deregistered (a retry or redrive): it may still be draining.
-    let Some(mut draining_seconds) = classic_draining_seconds(elb, name).await? else {
+    let Some(draining_seconds) = classic_draining_seconds(elb, name).await? else {
         return Ok(None);
     };
-    if !registration.in_service {
-        // Registered but OutOfService (failing its health checks): connection draining
-        // does not hold connections to an unhealthy instance, there is nothing to wait out.
-        tracing::info!(elb = %name, "unhealthy in this Classic ELB: deregistered, nothing to drain");
-        draining_seconds = 0;
+    // Registered but OutOfService (failing its health checks): the load balancer still
+    // completes its in-flight requests, and nothing shows when they end.
+    let unhealthy = !registration.in_service;
+    if unhealthy {
+        tracing::info!(elb = %name, draining_seconds, "OutOfService in this Classic ELB: its in-flight requests are waited out for the draining timeout");
     }
     Ok(Some(ClassicElb {
         name: name.to_string(),
         draining_seconds,
+        unhealthy,
     }))
 }
 

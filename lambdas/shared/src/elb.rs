@@ -17,8 +17,9 @@ pub struct ClassicRegistration {
     pub registered: bool,
     /// `DescribeInstanceHealth` says `InService`: serving, or, once deregistered, still
     /// draining ("Instance deregistration currently in progress"). An unhealthy registered
-    /// instance is `OutOfService`, and connection draining does not hold connections to an
-    /// unhealthy instance, so once deregistered it is drained at once.
+    /// instance is `OutOfService`; once deregistered it is "not registered" at once, while
+    /// the load balancer still completes its in-flight requests, unseen
+    /// ([`crate::state::ClassicElb::unhealthy`]).
     pub in_service: bool,
     /// How long a newly registered instance takes to be `InService`: the health check's
     /// healthy threshold x interval.

@@ -131,6 +131,26 @@ pub struct ClassicElb {
     pub name: String,
     /// The connection-draining timeout; 0 when connection draining is off.
     pub draining_seconds: u64,
+    /// `OutOfService` (failing its health checks, or not yet passing them) when the drain
+    /// deregistered it. The load balancer still completes the in-flight requests to an
+    /// unhealthy instance, with no maximum timeout, and `DescribeInstanceHealth` shows none
+    /// of them (it says "not registered" at once): the drain waits out the draining timeout
+    /// from the deregistration, the longest the owner lets a request run on a healthy one.
+    #[serde(default)]
+    pub unhealthy: bool,
+}
+
+impl ClassicElb {
+    /// Whether what `DescribeInstanceHealth` cannot show is over: the in-flight requests of
+    /// an unhealthy instance deregistered at `deregistered_at`.
+    pub fn unseen_requests_done(
+        &self,
+        deregistered_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        !self.unhealthy
+            || deregistered_at.is_some_and(|at| now >= at + seconds(self.draining_seconds))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -60,6 +60,25 @@ async fn an_unhealthy_registered_instance_is_not_drained_until_deregistered() {
 }
 
 #[tokio::test]
+async fn an_instance_deregistered_unhealthy_waits_out_the_draining_timeout() {
+    // Deregistered while OutOfService: DescribeInstanceHealth says "not registered" at once,
+    // but the load balancer still completes the in-flight requests, which no API shows.
+    let mut state = deregistered();
+    state.load_balancers.as_mut().unwrap().classic[0].unhealthy = true;
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(31)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    // The wait runs to the slowest recorded load balancer's end (the target group's 60 s
+    // from 2 s), as for a Classic ELB seen draining.
+    assert_wait(state.wait_seconds, 32);
+
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(32)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
 async fn a_draining_target_on_one_port_holds_the_drain() {
     let world = rules_for("STOPPED", "OutOfService", DRAINING);
     let state = check_deregistered(&world, 50).await.unwrap();

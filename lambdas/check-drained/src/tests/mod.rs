@@ -27,6 +27,7 @@ fn deregistered() -> DrainState {
         classic: vec![ClassicElb {
             name: "web-elb".into(),
             draining_seconds: 30,
+            unhealthy: false,
         }],
         target_groups: vec![TargetGroup {
             arn: TG.into(),

@@ -33,19 +33,18 @@ async fn a_repeated_run_still_waits_for_draining_registrations() {
 }
 
 #[tokio::test]
-async fn an_unhealthy_registered_instance_is_deregistered() {
-    // OutOfService but still listed: failing its health checks. It is deregistered (and,
-    // unhealthy, has no connections to drain).
+async fn an_unhealthy_registered_instance_is_deregistered_and_its_requests_waited_out() {
+    // OutOfService but still listed: failing its health checks. It is deregistered; the
+    // load balancer still completes its in-flight requests, unseen, so the drain waits out
+    // the draining timeout.
     let mut rules = full();
     rules.elb[0] = instance_health("OutOfService");
     let state = run(&rules, drain_state()).await.unwrap();
     assert_eq!(rules.elb[1].num_calls(), 1);
     let classic = &state.load_balancers.unwrap().classic;
     assert_eq!(classic.len(), 1);
-    assert_eq!(
-        classic[0].draining_seconds, 0,
-        "nothing to drain from an unhealthy instance"
-    );
+    assert_eq!(classic[0].draining_seconds, 30);
+    assert!(classic[0].unhealthy);
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ async fn leaves_the_service_balancers_to_ecs_and_deregisters_the_rest_on_every_p
         balancers.classic,
         [ClassicElb {
             name: "web-elb".into(),
-            draining_seconds: 30
+            draining_seconds: 30,
+            unhealthy: false,
         }]
     );
     assert_eq!(

@@ -81,6 +81,7 @@ fn expected_drain_end_is_the_slowest_balancer() {
         classic: vec![ClassicElb {
             name: "web".into(),
             draining_seconds: 30,
+            unhealthy: false,
         }],
         target_groups: vec![TargetGroup {
             arn: "arn:tg".into(),

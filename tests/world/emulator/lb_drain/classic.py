@@ -11,9 +11,20 @@ is OutOfService at once. Explicitly named instances are reported even when no
 longer registered; terminated instances are not reported.
 
 Connection draining and unhealthy instances (Classic ELB "Configure connection
-draining"): the draining timeout does not apply to unhealthy instances, so an
-unhealthy instance that is deregistered is "not currently registered" at once.
-ELBv2 targets drain for the full delay whatever their health.
+draining": "If an instance becomes unhealthy, the load balancer reports the
+instance state as OutOfService. If there are in-flight requests made to the
+unhealthy instance, they are completed. The maximum timeout limit does not apply
+to connections to unhealthy instances."): an unhealthy instance that is
+deregistered is "not currently registered" in DescribeInstanceHealth at once, and
+no API shows its in-flight requests, but they are still being completed. AWS sets
+them no bound; the world lets them run for the connection draining timeout (as
+long as the load balancer's owner lets a request run on a healthy instance), its
+``elb.instance.draining`` says ``unhealthy``, and the ``elb.instance.out_of_service``
+that ends it comes then: an instance released before has its requests cut. With
+connection draining disabled nothing is completed ("If you disable connection
+draining, any in-flight requests made to instances that are deregistering or
+unhealthy are not completed"): out of service at once. ELBv2 targets drain for
+the full delay whatever their health.
 """
 
 from __future__ import annotations
@@ -49,9 +60,18 @@ def classic_drain_seconds(lb: Any) -> float:
 
 
 def _classic_draining(lb: Any) -> dict[str, float]:
+    """Deregistered healthy instances still draining: when each draining ends (monotonic)."""
     if not hasattr(lb, "_world_draining"):
         lb._world_draining = {}
     return lb._world_draining
+
+
+def _classic_unhealthy_in_flight(lb: Any) -> dict[str, float]:
+    """Deregistered unhealthy instances whose in-flight requests are still being completed (no API
+    shows them): when they end (monotonic)."""
+    if not hasattr(lb, "_world_unhealthy_in_flight"):
+        lb._world_unhealthy_in_flight = {}
+    return lb._world_unhealthy_in_flight
 
 
 _orig_deregister_instances = elb_models.ELBBackend.deregister_instances
@@ -70,27 +90,23 @@ def _deregister_instances(self: Any, load_balancer_name: str, instance_ids: Any,
     for instance_id in instance_ids:
         if instance_id not in registered or instance_id in still:
             continue
-        # the draining timeout does not apply to connections to unhealthy instances
         unhealthy = _stop_health(lb, instance_id) == "unhealthy"
-        if seconds > 0 and not unhealthy:
-            _classic_draining(lb)[instance_id] = time.monotonic() + seconds
-            core.record("elb.instance.draining", load_balancer=lb.name, instance_id=instance_id, by=_by())
-            core.after(seconds, _classic_drained, lb, instance_id, name="elb-drained")
-        else:
-            core.record(
-                "elb.instance.out_of_service",
-                load_balancer=lb.name,
-                instance_id=instance_id,
-                by=_by(),
-                **({"unhealthy": True} if unhealthy else {}),
-            )
+        flag = {"unhealthy": True} if unhealthy else {}
+        if seconds <= 0:
+            core.record("elb.instance.out_of_service", load_balancer=lb.name, instance_id=instance_id, by=_by(), **flag)
+            continue
+        # an unhealthy instance's in-flight requests are completed too, unseen (module doc)
+        table = _classic_unhealthy_in_flight(lb) if unhealthy else _classic_draining(lb)
+        table[instance_id] = time.monotonic() + seconds
+        core.record("elb.instance.draining", load_balancer=lb.name, instance_id=instance_id, by=_by(), **flag)
+        core.after(seconds, _classic_drained, lb, instance_id, table, name="elb-drained")
     return result
 
 
-def _classic_drained(lb: Any, instance_id: str) -> None:
-    deadline = _classic_draining(lb).get(instance_id)
+def _classic_drained(lb: Any, instance_id: str, table: dict[str, float]) -> None:
+    deadline = table.get(instance_id)
     if deadline is not None and deadline <= time.monotonic() + 0.001:
-        _classic_draining(lb).pop(instance_id, None)
+        table.pop(instance_id, None)
         core.record("elb.instance.out_of_service", load_balancer=lb.name, instance_id=instance_id)
 
 
@@ -101,6 +117,7 @@ def _register_instances(self: Any, load_balancer_name: str, instance_ids: Any, f
     if lb is not None:
         for instance_id in instance_ids:
             _classic_draining(lb).pop(instance_id, None)
+            _classic_unhealthy_in_flight(lb).pop(instance_id, None)
     result = _orig_register_instances(self, load_balancer_name, instance_ids, from_autoscaling)
     for instance_id in dict.fromkeys(instance_ids) if lb is not None else ():
         if instance_id in registered:
