@@ -8,6 +8,8 @@ import json
 import zipfile
 from typing import Any
 
+# what DescribeTasks shows of a stopped task: STOPPED, then DELETED (world.emulator.ecs_drain.tasks)
+STOPPED = ("STOPPED", "DELETED")
 PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 LIFECYCLE_PATTERN = {
     "source": ["aws.autoscaling"],

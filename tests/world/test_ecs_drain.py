@@ -96,7 +96,7 @@ def test_draining_replaces_the_task_then_stops_it_after_the_deregistration_delay
     assert replacement_running["t"] <= stopping["t"]  # min healthy 100 %: replacement first
     assert stopped["t"] - stopping["t"] >= 1.9  # the deregistration delay
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
-    assert described["lastStatus"] == "STOPPED" and described["desiredStatus"] == "STOPPED"
+    assert described["lastStatus"] in aws.STOPPED and described["desiredStatus"] == "STOPPED"
     health = elbv2_health(world, tg, old_instance)
     assert health == "unused"
     # the standalone task keeps running, the instance stays DRAINING
@@ -226,7 +226,7 @@ def test_scale_in_drain_complete_makes_the_container_instance_inactive(world):
         lambda: (
             not ecs.list_tasks(cluster=CLUSTER, containerInstance=ci_arn)["taskArns"]
             and all(
-                t["lastStatus"] == "STOPPED" for t in _tasks(world, containerInstance=ci_arn, desiredStatus="STOPPED")
+                t["lastStatus"] in aws.STOPPED for t in _tasks(world, containerInstance=ci_arn, desiredStatus="STOPPED")
             )
         ),
         timeout=15,

@@ -5,7 +5,7 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthState
 use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
 use sta_shared::elbv2::{deregister_targets, target_health};
-use sta_shared::state::{ClassicElb, DrainState, TargetGroup};
+use sta_shared::state::{task_has_stopped, ClassicElb, DrainState, TargetGroup};
 use sta_shared::StepError;
 
 /// A service task that left the wait without being STOPPED (orphaned by a forced
@@ -21,7 +21,7 @@ pub(crate) async fn adopt_service_balancers(
 ) -> Result<(), StepError> {
     let left_unstopped = state.tasks.iter().any(|task| {
         task.service.is_some()
-            && task.last_status != "STOPPED"
+            && !task_has_stopped(&task.last_status)
             && !state.remaining.tasks.contains(&task.arn)
     });
     let Some(balancers) = state.load_balancers.as_mut() else {

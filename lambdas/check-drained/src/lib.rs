@@ -1,8 +1,9 @@
 //! The drain loop's check. Drained means:
-//! - every task recorded when the drain started is STOPPED (for the load balancers an ECS
-//!   service manages, this is also the sign that they drained: ECS deregisters a service
-//!   task and waits out the draining before it stops the task) (`DescribeTasks`: `ListTasks`
-//!   filters by desired status and hides tasks that are still stopping), or is a service
+//! - every task recorded when the drain started is STOPPED, or DELETED, as `DescribeTasks`
+//!   shows a stopped task a while later (for the load balancers an ECS service manages,
+//!   this is also the sign that they drained: ECS deregisters a service task and waits out
+//!   the draining before it stops the task) (`DescribeTasks`: `ListTasks` filters by
+//!   desired status and hides tasks that are still stopping), or is a service
 //!   task orphaned by a forced deregistration of the container instance
 //!   (`DescribeContainerInstances`: INACTIVE or MISSING), which ECS replaces and takes out
 //!   of its load balancers while it keeps running unmanaged;
@@ -26,7 +27,9 @@ use serde_json::Value;
 use sta_shared::batches::DESCRIBE_BATCH;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
-use sta_shared::state::{seconds, Destination, DrainState, DrainStatus, StandaloneTasks};
+use sta_shared::state::{
+    seconds, task_has_stopped, Destination, DrainState, DrainStatus, StandaloneTasks,
+};
 use sta_shared::wait::next_wait;
 use sta_shared::StepError;
 use tracing::instrument;
@@ -170,7 +173,7 @@ async fn refresh_tasks(
             if let Some(tracked) = state.tasks.iter_mut().find(|tracked| tracked.arn == arn) {
                 tracked.last_status = status.to_string();
             }
-            if status != "STOPPED" {
+            if !task_has_stopped(status) {
                 still_running.push(arn.to_string());
             }
         }

@@ -27,7 +27,7 @@ use sta_shared::ecs::describe_all_container_instances;
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
 use sta_shared::hook::heartbeat;
-use sta_shared::state::{DrainState, DrainStatus, TrackedTask, Trigger};
+use sta_shared::state::{task_has_stopped, DrainState, DrainStatus, TrackedTask, Trigger};
 use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
@@ -205,7 +205,7 @@ async fn tasks_on(
     for output in answers {
         for task in output.tasks() {
             let last_status = task.last_status().unwrap_or("UNKNOWN");
-            if last_status == "STOPPED" {
+            if task_has_stopped(last_status) {
                 continue;
             }
             tasks.push(TrackedTask {

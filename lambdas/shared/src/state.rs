@@ -117,6 +117,13 @@ pub struct Settings {
 }
 
 /// A task that was on the instance when the drain started.
+/// Whether a task's `lastStatus` says it has stopped: `STOPPED`, or `DELETED`, which
+/// `DescribeTasks` shows for a stopped task ("Task lifecycle": "a transition state when a
+/// task stops ... displayed in describe-tasks"), from a moment AWS does not tell.
+pub fn task_has_stopped(last_status: &str) -> bool {
+    matches!(last_status, "STOPPED" | "DELETED")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackedTask {
     pub arn: String,

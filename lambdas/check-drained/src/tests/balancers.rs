@@ -102,6 +102,15 @@ async fn a_running_task_holds_the_drain_and_waits_grow_once_overdue() {
 }
 
 #[tokio::test]
+async fn a_task_shown_deleted_has_stopped() {
+    // DescribeTasks shows a stopped task DELETED after a while ("Task lifecycle").
+    let world = rules_for("DELETED", "OutOfService", UNUSED);
+    let state = check_deregistered(&world, 63).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert_eq!(state.tasks[0].last_status, "DELETED");
+}
+
+#[tokio::test]
 async fn tasks_ecs_no_longer_knows_count_as_stopped() {
     let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {

@@ -4,7 +4,7 @@ use super::*;
 async fn sets_an_active_instance_draining_and_records_its_tasks() {
     let ci = Instance::registered("ACTIVE");
     let (tasks, describe_t) = (
-        list_tasks(&["web-1", "job-1"], &["web-0", "stopped-1"]),
+        list_tasks(&["web-1", "job-1"], &["web-0", "stopped-1", "deleted-1"]),
         describe_tasks(),
     );
     let deps = deps(&ci.and(&[&tasks, &describe_t]));

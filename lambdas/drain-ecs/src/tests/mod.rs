@@ -111,8 +111,8 @@ fn list_tasks(running: &[&str], stopping: &[&str]) -> Rule {
     })
 }
 
-/// DescribeTasks: `stopped-*` tasks are STOPPED, `job*` tasks are standalone, the others
-/// belong to the service `web`.
+/// DescribeTasks: `stopped-*` tasks are STOPPED, `deleted-*` tasks DELETED (stopped a while
+/// ago), `job*` tasks are standalone, the others belong to the service `web`.
 fn describe_tasks() -> Rule {
     mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(|req| {
         assert!(
@@ -124,14 +124,12 @@ fn describe_tasks() -> Rule {
             .iter()
             .map(|arn| {
                 let name = arn.rsplit('/').next().unwrap();
-                let builder =
-                    Task::builder()
-                        .task_arn(arn)
-                        .last_status(if name.starts_with("stopped") {
-                            "STOPPED"
-                        } else {
-                            "RUNNING"
-                        });
+                let status = match name.split('-').next() {
+                    Some("stopped") => "STOPPED",
+                    Some("deleted") => "DELETED",
+                    _ => "RUNNING",
+                };
+                let builder = Task::builder().task_arn(arn).last_status(status);
                 if name.starts_with("job") {
                     builder.group("family:job").build()
                 } else {

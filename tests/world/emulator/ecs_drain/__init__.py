@@ -40,6 +40,7 @@ from world.emulator.ecs_drain.tasks import (
     _start_task_api,
     _stop_task_api,
     _task_stopped,
+    describe_tasks,
 )
 
 # what the other extensions use (world.emulator.warm_pools, world.emulator.teardown)
@@ -58,6 +59,7 @@ def install() -> None:
     resp = ecs_responses.EC2ContainerServiceResponse
     resp.create_service = create_service
     resp.list_tasks = list_tasks
+    resp.describe_tasks = describe_tasks
     resp.list_container_instances = list_container_instances
     backend = ecs_models.EC2ContainerServiceBackend
     backend.update_service = _update_service

@@ -14,14 +14,24 @@ scheduler counts it then: world.emulator.ecs_drain.service_scheduler).
   containers get SIGTERM, then SIGKILL after the stop timeout).
 * Standalone tasks (RunTask/StartTask) are not the scheduler's; one exits on its own
   after ``ecs.standalone_task_seconds`` (if set).
+* DescribeTasks shows a stopped task STOPPED, then DELETED ("Task lifecycle": "DELETED: This
+  is a transition state when a task stops. This state is not displayed in the console, but
+  is displayed in describe-tasks."). AWS does not say when; the world shows DELETED from
+  ``DELETED_AFTER_SECONDS`` (0.2 s, scaled) after the task stopped, the harsher reading: a
+  reader that waits for STOPPED alone almost never sees it. Inside the world the task stays
+  STOPPED.
 """
 
 from __future__ import annotations
 
+import copy
 import random
+import time
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ecs import models as ecs_models
+from moto.ecs import responses as ecs_responses
 from world.emulator import core
 from world.emulator.ecs_drain.cluster_state import _ci_of, _now, _orphaned, _refresh_counts, _schedule_reconcile
 
@@ -173,7 +183,9 @@ def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
             if lb is not None and ci is not None and ci.ec2_instance_id in lb.instance_ids:
                 unhealthy = lb_drain.classic_state(lb, ci.ec2_instance_id) == "unhealthy"
                 elb.deregister_instances(name, [ci.ec2_instance_id])
-                if not unhealthy:  # no draining for an unhealthy instance
+                # ECS's wait reads DescribeInstanceHealth too: it does not see an unhealthy
+                # instance's in-flight requests (world.emulator.lb_drain.classic) and stops the task
+                if not unhealthy:
                     wait = max(wait, lb_drain.classic_drain_seconds(lb))
     return wait
 
@@ -204,6 +216,7 @@ def _task_stopped(backend: Any, cluster_name: str, task: Any) -> None:
     task.last_status = "STOPPED"
     task.desired_status = "STOPPED"
     task.stopped_at = _now()
+    task._world_stopped = time.monotonic()
     task.execution_stopped_at = task.stopped_at
     ci = _ci_of(backend, cluster_name, task)
     if ci is not None and not getattr(task, "_world_freed", False):
@@ -291,3 +304,29 @@ def _container_init(self: Any, task_def: Any) -> None:
         value = getattr(self, attr, None)
         if value is not None and not isinstance(value, str):
             setattr(self, attr, str(value))
+
+
+# AWS seconds a stopped task reads STOPPED in DescribeTasks before it reads DELETED
+DELETED_AFTER_SECONDS = 0.2
+
+_orig_describe_tasks = ecs_responses.EC2ContainerServiceResponse.describe_tasks
+
+
+def _shown(task: Any) -> Any:
+    """The task as DescribeTasks shows it: DELETED once it has been STOPPED for a while (module doc)."""
+    stopped = getattr(task, "_world_stopped", None)
+    if task.last_status != "STOPPED" or stopped is None:
+        return task
+    if time.monotonic() - stopped < core.scaled(DELETED_AFTER_SECONDS):
+        return task
+    shown = copy.copy(task)
+    shown.last_status = "DELETED"
+    return shown
+
+
+def describe_tasks(self: Any) -> Any:
+    answer = _orig_describe_tasks(self)
+    result = answer.result
+    if isinstance(result, dict) and result.get("tasks"):
+        return ActionResult({**result, "tasks": [_shown(task) for task in result["tasks"]]})
+    return answer
