@@ -335,6 +335,26 @@ class MidDrain(Action):
             out(f"mid-drain: lifecycle hook {dep.hook} deleted")
 
 
+class ScalerSchedule(Action):
+    """The stack's task-scaler schedule fires on its own from the scale-in on (every minute, within
+    the scheduler's minute: world.emulator.scheduler), as it does in a deployment, so the scaler
+    decides while the drains run; its answers are printed, and one that failed is a violation."""
+
+    def before_scale_in(self) -> None:
+        [self.name] = self.ctx.dep.stack.schedules["task-scaler"]
+        expression = self.ctx.world.client("scheduler").get_schedule(Name=self.name)["ScheduleExpression"]
+        self.ctx.world.configure(scheduler={"fire": [self.name]})
+        self.ctx.out(f"schedule {self.name} ({expression}) fires the task scaler on its own")
+
+    def finish(self) -> None:
+        self.ctx.world.configure(scheduler={"fire": False})
+        answers = [e for e in self.ctx.obs.events if e["type"] == "scheduler.answered" and e["schedule"] == self.name]
+        for answer in answers:
+            self.ctx.out(f"scheduled task-scaler -> {json.dumps(answer.get('body'))}")
+            if answer.get("error"):
+                self.violation(f"the scheduled task scaler failed: {answer.get('body')}")
+
+
 class RedriveFailed(Action):
     """Once every execution has settled and no mid-drain change is pending, the FAILED ones (up to
     ``max_rounds`` each) are redriven after the faults are cleared. The drains' calls are those
@@ -386,6 +406,8 @@ def start(ctx: Context) -> list[Action]:
         actions.append(MalformedEvent(ctx, specs["malformed_event"]))
     if "duplicate_event" in specs:
         actions.append(DuplicateEvent(ctx, specs["duplicate_event"]))
+    if "scaler_schedule" in specs:
+        actions.append(ScalerSchedule(ctx, specs["scaler_schedule"]))
     mid_drain = [MidDrain(ctx, a) for a in ctx.sc["actions"] if a["type"] in MID_DRAIN_ACTIONS]
     actions += mid_drain
     if "redrive_failed" in specs:

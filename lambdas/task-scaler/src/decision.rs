@@ -85,14 +85,22 @@ pub fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Deci
     let current_u64 = u64::try_from(current).unwrap_or(0);
     let (new, reason) = if target_i32 == current {
         (current, "desired count already matches".to_string())
-    } else if target < current_u64 && counts.draining > 0 {
-        (
-            current,
+    } else if target < current_u64 && counts.draining > 0 && counts.usable > target {
+        // Held while an instance drains, but never above the usable instances: a task that
+        // cannot move would hold its drain until the deadline.
+        let held = counts.usable.min(current_u64);
+        let reason = if held == current_u64 {
             format!(
                 "holding at {current} instead of lowering to {target}: {} instance(s) draining, their tasks need the spare capacity",
                 counts.draining
-            ),
-        )
+            )
+        } else {
+            format!(
+                "lowering to {held}, the usable instances, not to {target}: {} instance(s) draining, and {current} tasks cannot all have an instance",
+                counts.draining
+            )
+        };
+        (i32::try_from(held).unwrap_or(i32::MAX), reason)
     } else {
         let wanted = counts.usable.saturating_sub(input.n_count);
         let why = if wanted < target {

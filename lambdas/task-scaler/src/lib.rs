@@ -7,15 +7,20 @@
 //! when `asg_name` is given, InService in that Auto Scaling group. DRAINING instances are
 //! not capacity.
 //!
-//! While any instance of the cluster is being drained the scaler never lowers the desired
-//! count (it still raises it). Being drained means DRAINING with a connected agent and,
-//! when `asg_name` is given, still in that group (in any lifecycle state). A DRAINING
-//! record whose agent is disconnected (its EC2 instance stopped or terminated: ECS
-//! deregisters neither) or whose instance has left the group is not a drain in progress:
-//! it is counted as `stale_draining` and never holds the count up. ECS moves the draining instance's task to a free instance;
-//! lowering the count at that moment would make ECS stop a healthy task elsewhere, or
-//! take away the free instance the replacement needs. Once the drained instance is gone,
-//! the next tick lowers the count.
+//! While any instance of the cluster is being drained the scaler does not lower the desired
+//! count below the usable instances (it still raises it). Being drained means DRAINING
+//! with a connected agent and, when `asg_name` is given, still in that group (in any
+//! lifecycle state). A DRAINING record whose agent is disconnected (its EC2 instance
+//! stopped or terminated: ECS deregisters neither) or whose instance has left the group is
+//! not a drain in progress: it is counted as `stale_draining` and never holds the count
+//! up. ECS moves the draining instance's task to a free instance; lowering the count at
+//! that moment would make ECS stop a healthy task elsewhere, or take away the free
+//! instance the replacement needs. Once the drained instance is gone, the next tick lowers
+//! the count. The hold never keeps more tasks than there are usable instances: when more
+//! instances drain at once than there are spare ones, the tasks that cannot move would
+//! keep their drains waiting until the deadline, and the instances would then terminate
+//! with those tasks still serving. Lowered to the usable instances, the count lets ECS stop
+//! them, after their load balancers drained.
 
 mod decision;
 mod handler;

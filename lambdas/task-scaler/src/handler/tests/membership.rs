@@ -42,12 +42,13 @@ async fn stale_draining_records_never_hold_the_count_up() {
     ];
     let draining = [left.clone(), vec![(2, LifecycleState::TerminatingWait)]].concat();
 
-    // Instance 2 is still being drained: the hold applies.
-    let ecs = cluster(5, stale, 3);
+    // Instance 2 is still being drained: the hold applies (2 tasks on the 2 usable ones).
+    let ecs = cluster(5, stale, 2);
     let decision = ecs.decide(&[&group(draining)], &with_asg()).await;
     assert_eq!(decision.instances.draining, 1);
     assert_eq!(decision.instances.stale_draining, 2);
-    assert_eq!(decision.new_desired_count, 3, "{decision}");
+    assert_eq!(decision.new_desired_count, 2, "{decision}");
+    assert!(!decision.changed, "{decision}");
 
     // Instance 2 has left too: only stale records remain, the count is lowered.
     let decision = ecs.decide(&[&group(left)], &with_asg()).await;
