@@ -22,7 +22,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (e.g. 90s, 5m, 1h)"))
 }
 
-/// `--since`: executions started within a window back from now, or all of them.
+/// `--since`: executions started or stopped within a window back from now, or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Since {
     All,
@@ -112,7 +112,7 @@ pub struct ExecutionsArgs {
     /// Only these statuses (comma-separated or repeated; any case).
     #[arg(long, value_delimiter = ',', ignore_case = true, value_parser = status_parser())]
     pub status: Vec<ExecutionStatus>,
-    /// Only executions started within this time (90s, 30m, 24h, 7d, 2w) or `all`.
+    /// Only executions started or stopped within this time (90s, 30m, 24h, 7d, 2w) or `all`.
     #[arg(long, default_value = "24h", value_parser = parse_since)]
     pub since: Since,
 }
@@ -131,7 +131,7 @@ impl ExecutionsArgs {
 /// `replay`: which executions to replay, and how.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
-    /// Only executions started within this time (90s, 30m, 24h, 7d, 2w) or `all`.
+    /// Only executions started or stopped within this time (90s, 30m, 24h, 7d, 2w) or `all`.
     #[arg(long, default_value = "24h", value_parser = parse_since)]
     pub since: Since,
     /// The statuses to replay (comma-separated or repeated; any case).

@@ -24,8 +24,29 @@ pub struct Filter {
     pub state_machine_arn: String,
     /// Empty: every status.
     pub statuses: Vec<ExecutionStatus>,
-    /// Only executions started at or after this time.
+    /// Only executions started or stopped at or after this time ([`in_window`]).
     pub since: Option<DateTime<Utc>>,
+}
+
+/// How long before it stopped a drain execution can have started: a drain waits at most
+/// 48 hours (the lifecycle hook's longest wait), and a failed one can be redriven within 14
+/// days of its failure, and run again.
+pub const LONGEST_OPEN_DAYS: i64 = 2 + 14 + 2;
+
+/// An execution is in a window that begins at `since` when it started or stopped in it: a
+/// long drain that failed an hour ago belongs to the last day as much as one started then.
+pub fn in_window(
+    started: DateTime<Utc>,
+    stopped: Option<DateTime<Utc>>,
+    since: DateTime<Utc>,
+) -> bool {
+    started >= since || stopped.is_some_and(|stopped| stopped >= since)
+}
+
+/// Whether a listing, newest start first, has gone past every execution that can be in the
+/// window beginning at `since` (one started [`LONGEST_OPEN_DAYS`] before it).
+pub fn listed_past_window(started: DateTime<Utc>, since: DateTime<Utc>) -> bool {
+    started < since - chrono::Duration::days(LONGEST_OPEN_DAYS)
 }
 
 /// An execution as ListExecutions returns it.
@@ -82,16 +103,20 @@ pub async fn list(
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| CliError::aws("ListExecutions", error))?;
-            let before = listed.len();
-            listed.extend(
-                page.executions()
-                    .iter()
-                    .map(Listed::from)
-                    .filter(|item| filter.since.is_none_or(|since| item.started >= since)),
-            );
+            let items: Vec<Listed> = page.executions().iter().map(Listed::from).collect();
+            let past = filter.since.is_some_and(|since| {
+                items
+                    .last()
+                    .is_some_and(|oldest| listed_past_window(oldest.started, since))
+            });
+            listed.extend(items.into_iter().filter(|item| {
+                filter
+                    .since
+                    .is_none_or(|since| in_window(item.started, item.stopped, since))
+            }));
             progress(&format!("listing executions: {} found", listed.len()));
-            if listed.len() - before < page.executions().len() {
-                break; // this page reached past `since`
+            if past {
+                break; // this page reached past every execution the window can hold
             }
         }
     }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use sta_shared::state::Settings;
 
 use super::{Check, Clients, Options, DEFAULT_SWEEP_PERIOD_SECONDS};
+use crate::executions::{in_window, listed_past_window};
 use crate::CliError;
 
 pub const TERMINATE_DETAIL_TYPE: &str = "EC2 Instance-terminate Lifecycle Action";
@@ -209,7 +210,8 @@ async fn recent_failures(
             .into_paginator()
             .items()
             .send();
-        // Newest first: the first one older than `since` ends the listing.
+        // Newest first: one started too long before `since` to have stopped after it ends
+        // the listing (a long drain that failed within the window started before it).
         loop {
             match items.next().await {
                 None => break,
@@ -218,10 +220,13 @@ async fn recent_failures(
                     return Check::unreadable("recent-drains", None, &error);
                 }
                 Some(Ok(item)) => {
-                    if crate::format::time(item.start_date()) < since {
+                    let started = crate::format::time(item.start_date());
+                    if listed_past_window(started, since) {
                         break;
                     }
-                    failed.push(format!("{} ({})", item.name(), status.as_str()));
+                    if in_window(started, item.stop_date().map(crate::format::time), since) {
+                        failed.push(format!("{} ({})", item.name(), status.as_str()));
+                    }
                 }
             }
         }

@@ -5,6 +5,8 @@ use aws_smithy_mocks::mock;
 use serde_json::json;
 use sta_shared::testing::{json_error, ASG, INSTANCE_ID};
 
+const DAY: i64 = 86_400;
+
 fn filter(statuses: Vec<ExecutionStatus>, since: Option<DateTime<Utc>>) -> Filter {
     Filter {
         state_machine_arn: MACHINE.into(),
@@ -61,7 +63,13 @@ async fn lists_each_status_and_stops_at_since() {
             page(
                 vec![
                     listed("new", ExecutionStatus::Failed, 500, Some(510)),
-                    listed("old", ExecutionStatus::Failed, 10, Some(20)),
+                    // Started too long before `since` to have stopped after it.
+                    listed(
+                        "old",
+                        ExecutionStatus::Failed,
+                        -19 * DAY,
+                        Some(-19 * DAY + 10),
+                    ),
                 ],
                 Some("more"),
             )
@@ -85,10 +93,64 @@ async fn lists_each_status_and_stops_at_since() {
     )
     .await
     .unwrap();
-    // The FAILED listing reached past `since` on its first page: no second page.
+    // The FAILED listing reached past the window on its first page: no second page.
     assert_eq!((failed.num_calls(), aborted.num_calls()), (1, 1));
     let names: Vec<&str> = listed.iter().map(|item| item.name.as_str()).collect();
     assert_eq!(names, ["new", "stopped"]);
+}
+
+#[tokio::test]
+async fn a_long_drain_that_stopped_within_the_window_is_listed() {
+    // Started two days before the window, failed within it: listed. The listing goes on
+    // until executions started too long before the window to have stopped in it.
+    let first = list_page(None, || {
+        page(
+            vec![
+                listed(
+                    "new",
+                    ExecutionStatus::Succeeded,
+                    30 * DAY + 10,
+                    Some(30 * DAY + 20),
+                ),
+                listed(
+                    "long",
+                    ExecutionStatus::Failed,
+                    28 * DAY,
+                    Some(30 * DAY + 5),
+                ),
+                listed(
+                    "done",
+                    ExecutionStatus::Succeeded,
+                    29 * DAY,
+                    Some(29 * DAY + 60),
+                ),
+            ],
+            Some("page-2"),
+        )
+    });
+    let second = list_page(Some("page-2"), || {
+        page(
+            vec![
+                listed(
+                    "redriven",
+                    ExecutionStatus::Failed,
+                    15 * DAY,
+                    Some(31 * DAY),
+                ),
+                listed("ancient", ExecutionStatus::Failed, 11 * DAY, Some(31 * DAY)),
+            ],
+            Some("page-3"),
+        )
+    });
+    let third = list_page(Some("page-3"), || page(vec![], None));
+    let client = client(&[&first, &second, &third]);
+    let listed = list(&client, &filter(vec![], Some(at(30 * DAY))), &quiet)
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed.iter().map(|item| item.name.as_str()).collect();
+    assert_eq!(names, ["new", "long", "redriven", "ancient"]);
+    // The second page reached an execution started 19 days before the window: no third.
+    assert_eq!(third.num_calls(), 0);
 }
 
 #[tokio::test]

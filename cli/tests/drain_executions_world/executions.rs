@@ -101,7 +101,20 @@ fn lists_the_drains(world: &World, machine: &str) -> Value {
         "{stdout}"
     );
 
-    // Nothing started in the last second.
+    // Nothing started or stopped in the last second, once a second has passed since the
+    // last drain stopped (bounded: they all stopped before the listing above).
+    let last_stop = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row["stopped"].as_str())
+        .map(|stopped| stopped.parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+        .max()
+        .unwrap();
+    let quiet_from = last_stop + chrono::Duration::milliseconds(1200);
+    while chrono::Utc::now() < quiet_from {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let none = ok_json(ecs_sta(
         world,
         &[
