@@ -45,11 +45,13 @@ pub enum Action {
     WouldRedrive,
     Restarted,
     WouldRestart,
-    /// A restart of the same action exists already (or this execution is one).
+    /// A restart of the same action exists already and runs or succeeded.
     AlreadyRestarted,
     /// Step Functions cannot redrive it (too old, history limit, ...): see `reason`.
     NotRedrivable,
-    /// Its input names no instance to name a restart after.
+    /// No restart can be started: its input names no instance to name one after, or the
+    /// restart's name is taken by an execution that did not succeed (this one, or an
+    /// earlier restart): see `reason`.
     NotRestartable,
     /// Running or succeeded: nothing to replay.
     Skipped,
@@ -292,11 +294,14 @@ async fn restart(
     let name = execution_name(instance_id, target.token.as_deref(), began);
     item.new_execution_name = Some(name.clone());
     if name == execution.name {
-        item.action = Action::AlreadyRestarted;
-        item.reason = Some(
-            "this execution is the restart of its action (replay without --restart redrives it)"
-                .into(),
-        );
+        // It did not succeed (replay reads only those), and no new execution can take its
+        // name: only a redrive resumes it.
+        item.action = Action::NotRestartable;
+        item.reason = Some(format!(
+            "this execution is the restart of its action and is {}: its name cannot be taken again; \
+             replay without --restart redrives it",
+            execution.status
+        ));
         return item;
     }
     if options.dry_run {
@@ -318,12 +323,55 @@ async fn restart(
         Err(error) => {
             let error = CliError::aws("StartExecution", error);
             if error.code() == Some("ExecutionAlreadyExists") {
-                item.action = Action::AlreadyRestarted;
-                item.reason = Some(format!("an execution named {name} exists already"));
+                return existing_restart(client, item, execution, name).await;
             } else {
                 item.action = Action::Failed;
                 item.reason = Some(error.to_string());
             }
+        }
+    }
+    item
+}
+
+/// A restart of the same action exists already: done when it runs or succeeded; one that
+/// did not end well still needs an operator (Step Functions keeps a closed execution's name
+/// for 90 days, so only a redrive of it resumes the drain).
+async fn existing_restart(
+    client: &aws_sdk_sfn::Client,
+    mut item: ReplayItem,
+    execution: &Listed,
+    name: String,
+) -> ReplayItem {
+    let arn = execution
+        .state_machine_arn
+        .replacen(":stateMachine:", ":execution:", 1)
+        + ":"
+        + &name;
+    match client.describe_execution().execution_arn(&arn).send().await {
+        Ok(existing) => {
+            let status = existing.status().as_str();
+            item.new_execution_arn = Some(arn);
+            if matches!(
+                existing.status(),
+                ExecutionStatus::Running | ExecutionStatus::Succeeded
+            ) {
+                item.action = Action::AlreadyRestarted;
+                item.reason = Some(format!(
+                    "an execution named {name} exists already ({status})"
+                ));
+            } else {
+                item.action = Action::NotRestartable;
+                item.reason = Some(format!(
+                    "its restart {name} exists already and is {status}: replay it without --restart"
+                ));
+            }
+        }
+        Err(error) => {
+            item.action = Action::Failed;
+            item.reason = Some(format!(
+                "an execution named {name} exists already; {}",
+                CliError::aws("DescribeExecution", error)
+            ));
         }
     }
     item

@@ -110,9 +110,12 @@ impl FailedExecution {
 
     /// Replays it at `now`, `actions` answering RedriveExecution and StartExecution.
     async fn replay(&self, actions: &[&Rule], options: &ReplayOptions, now: i64) -> ReplayReport {
-        let rules: Vec<&Rule> = [&self.list, &self.describe]
-            .into_iter()
-            .chain(actions.iter().copied())
+        // The actions' rules first: one of them may answer a DescribeExecution of another
+        // execution (an earlier restart).
+        let rules: Vec<&Rule> = actions
+            .iter()
+            .copied()
+            .chain([&self.list, &self.describe])
             .collect();
         run(&rules, options, now).await
     }
@@ -276,11 +279,36 @@ async fn restarts_with_the_original_input_once() {
     assert_eq!(item.new_execution_arn.as_deref(), Some(arn(&name).as_str()));
     assert!(render(&report).contains(&arn(&name)));
 
-    // A second restart of the same action is refused by Step Functions itself.
+    // A second restart of the same action is refused by Step Functions itself: done when
+    // the earlier restart runs or succeeded, a problem when it did not end well.
     let exists = start_error("ExecutionAlreadyExists");
-    let report = one.replay(&[&exists], &options(false, true), 200).await;
-    assert_item(&report.items[0], Action::AlreadyRestarted, &[&name]);
-    assert!(report.ok(), "already restarted is no failure");
+    for (status, action, ok) in [
+        (ExecutionStatus::Running, Action::AlreadyRestarted, true),
+        (ExecutionStatus::Succeeded, Action::AlreadyRestarted, true),
+        (ExecutionStatus::Failed, Action::NotRestartable, false),
+        (ExecutionStatus::Aborted, Action::NotRestartable, false),
+    ] {
+        let restart_arn = arn(&name);
+        let (matched, earlier) = (restart_arn.clone(), status.clone());
+        let earlier_restart = mock!(aws_sdk_sfn::Client::describe_execution)
+            .match_requests(move |req| req.execution_arn() == Some(matched.as_str()))
+            .then_output(move || {
+                described(
+                    &format!("{INSTANCE_ID}-{TOKEN}"),
+                    earlier.clone(),
+                    lifecycle_input(),
+                )
+            });
+        let report = one
+            .replay(&[&earlier_restart, &exists], &options(false, true), 200)
+            .await;
+        assert_item(&report.items[0], action, &[&name, status.as_str()]);
+        assert_eq!(
+            report.items[0].new_execution_arn.as_deref(),
+            Some(restart_arn.as_str())
+        );
+        assert_eq!(report.ok(), ok, "{status:?}");
+    }
 
     // Other errors are failures.
     let throttled = start_error("ThrottlingException");
@@ -296,10 +324,18 @@ async fn a_restart_is_not_restarted_again_and_an_unknown_input_is_not_restarted(
     let report = restart.replay(&[&start], &options(false, true), 200).await;
     assert_item(
         &report.items[0],
-        Action::AlreadyRestarted,
-        &["this execution is the restart"],
+        Action::NotRestartable,
+        &[
+            "this execution is the restart",
+            "FAILED",
+            "without --restart redrives it",
+        ],
     );
     assert_eq!(start.num_calls(), 0);
+    assert!(
+        !report.ok(),
+        "a failed drain that cannot be restarted needs an operator"
+    );
 
     let mut unknown = failed_described("bad");
     unknown.input = Some(json!({"Event": "autoscaling:TEST_NOTIFICATION"}).to_string());

@@ -57,17 +57,21 @@ async fn replay_restarts_once_and_says_what_it_did() {
     let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
     assert_eq!(input, lifecycle(FAILING_INSTANCE, TOKEN));
 
-    // Again: Step Functions refuses a second execution of the same name.
+    // Again: Step Functions refuses a second execution of the same name, and the restarts
+    // FAILED too: each of the four drains still needs an operator (a redrive), exit code 1.
     let out = replay(&["--restart"]);
-    let again = ok_json(out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     let items = again["items"].as_array().unwrap();
     assert_eq!(items.len(), 4, "{again}");
-    assert!(
-        items
-            .iter()
-            .all(|item| item["action"] == "already_restarted"),
-        "{again}"
-    );
+    for item in items {
+        assert_eq!(item["action"], "not_restartable", "{item}");
+        let reason = item["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("FAILED") && reason.contains("without --restart"),
+            "{item}"
+        );
+    }
 
     // The table says the same.
     let out = ecs_sta(
@@ -75,9 +79,9 @@ async fn replay_restarts_once_and_says_what_it_did() {
         &["replay", "--state-machine", &machine, "--restart"],
         &[],
     );
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stdout.ends_with("4 already restarted\n"), "{stdout}");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.ends_with("4 not restartable\n"), "{stdout}");
 }
 
 impl World {
