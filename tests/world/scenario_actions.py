@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from world import journey_actions, run_actions, teardown_actions
+from world import stack as stack_mod
 from world.emulator.scheduler import PRECISION_SECONDS, rate_seconds
 from world.harness import ACCOUNT, REGION, asg_instances, wait_for
 from world.run_actions import Action, Context
@@ -338,13 +339,35 @@ class MidDrain(Action):
 class ScalerSchedule(Action):
     """The stack's task-scaler schedule fires on its own from the scale-in on (every minute, within
     the scheduler's minute: world.emulator.scheduler), as it does in a deployment, so the scaler
-    decides while the drains run; its answers are printed, and one that failed is a violation."""
+    decides while the drains run; with ``first_after_seconds`` the harness also runs it as its
+    schedule does that long after the scale-in (a moment a schedule that fires every minute reaches
+    within any minute of a drain). Its answers are printed; one that failed is a violation."""
+
+    def __init__(self, ctx: Context, spec: dict[str, Any]):
+        super().__init__(ctx, spec)
+        self.first_after = spec.get("first_after_seconds")
+        self.scaled_in_at: float | None = None
 
     def before_scale_in(self) -> None:
         [self.name] = self.ctx.dep.stack.schedules["task-scaler"]
         expression = self.ctx.world.client("scheduler").get_schedule(Name=self.name)["ScheduleExpression"]
         self.ctx.world.configure(scheduler={"fire": [self.name]})
         self.ctx.out(f"schedule {self.name} ({expression}) fires the task scaler on its own")
+
+    def scale_in(self) -> list[str] | None:
+        self.scaled_in_at = time.monotonic()
+        return None
+
+    def tick(self) -> None:
+        if self.first_after is None or self.scaled_in_at is None:
+            return
+        if time.monotonic() - self.scaled_in_at < float(self.first_after):
+            return
+        self.first_after = None
+        error, body = stack_mod.run_schedule(self.ctx.world, self.name)
+        self.ctx.out(f"task-scaler (schedule {self.name}) -> {'ERROR ' if error else ''}{json.dumps(body)}")
+        if error:
+            self.violation(f"the task scaler failed: {body}")
 
     def finish(self) -> None:
         self.ctx.world.configure(scheduler={"fire": False})
