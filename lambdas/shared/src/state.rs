@@ -116,7 +116,6 @@ pub struct Settings {
     pub standalone_task_grace_seconds: u64,
 }
 
-/// A task that was on the instance when the drain started.
 /// Whether a task's `lastStatus` says it has stopped: `STOPPED`, or `DELETED`, which
 /// `DescribeTasks` shows for a stopped task ("Task lifecycle": "a transition state when a
 /// task stops ... displayed in describe-tasks"), from a moment AWS does not tell.
@@ -124,6 +123,7 @@ pub fn task_has_stopped(last_status: &str) -> bool {
     matches!(last_status, "STOPPED" | "DELETED")
 }
 
+/// A task that was on the instance when the drain started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackedTask {
     pub arn: String,
