@@ -342,11 +342,14 @@ async fn existing_restart(
     execution: &Listed,
     name: String,
 ) -> ReplayItem {
-    let arn = execution
-        .state_machine_arn
-        .replacen(":stateMachine:", ":execution:", 1)
-        + ":"
-        + &name;
+    let arn = match crate::executions::execution_arn(&name, Some(&execution.state_machine_arn)) {
+        Ok(arn) => arn,
+        Err(error) => {
+            item.action = Action::Failed;
+            item.reason = Some(error.to_string());
+            return item;
+        }
+    };
     match client.describe_execution().execution_arn(&arn).send().await {
         Ok(existing) => {
             let status = existing.status().as_str();

@@ -12,7 +12,6 @@ scale-in return the instances they take out), ``tick()`` on every round of the r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +33,7 @@ def sweep(ctx: Context) -> Any:
     """Run the stack's sweeper as its schedule does, which starts drains for lost events; its report,
     or {"error": ..., "payload": ...} when the invocation failed."""
     [schedule] = ctx.dep.stack.schedules["sweeper"]
-    error, body = stack_mod.run_schedule(ctx.world, schedule)
-    ctx.out(f"sweeper (schedule {schedule}) -> {error or ''}{json.dumps(body)[:300]}")
+    error, body = stack_mod.run_schedule_told(ctx.world, "sweeper", schedule, ctx.out, width=300)
     return {"error": error, "payload": body} if error else body
 
 

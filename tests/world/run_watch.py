@@ -4,7 +4,6 @@ settling after it."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -97,9 +96,8 @@ def run_scaler(world: World, dep: Deployment, result: Result, out: Callable[[str
         out(f"task-scaler not invoked: cluster {dep.cluster} deleted")
         return
     [schedule] = dep.stack.schedules["task-scaler"]
-    error, body = stack_mod.run_schedule(world, schedule)
+    error, body = stack_mod.run_schedule_told(world, "task-scaler", schedule, out)
     result.scaler = {"error": error, "payload": body}
-    out(f"task-scaler (schedule {schedule}) -> {'ERROR ' if error else ''}{json.dumps(body)}")
     if "delete_asg" in actions:  # the schedule's input names the group: its run fails, naming it
         named = isinstance(body, dict) and body.get("errorType") == "ResourceNotFound" and dep.asg in str(body)
         if not named:

@@ -364,8 +364,7 @@ class ScalerSchedule(Action):
         if time.monotonic() - self.scaled_in_at < float(self.first_after):
             return
         self.first_after = None
-        error, body = stack_mod.run_schedule(self.ctx.world, self.name)
-        self.ctx.out(f"task-scaler (schedule {self.name}) -> {'ERROR ' if error else ''}{json.dumps(body)}")
+        error, body = stack_mod.run_schedule_told(self.ctx.world, "task-scaler", self.name, self.ctx.out)
         if error:
             self.violation(f"the task scaler failed: {body}")
 

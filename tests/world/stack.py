@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,17 @@ def run_schedule(world: Any, name: str) -> tuple[str | None, Any]:
     except ValueError:
         body = text
     return answer.get("FunctionError"), body
+
+
+def run_schedule_told(
+    world: Any, function: str, name: str, out: Callable[[str], None], width: int | None = None
+) -> tuple[str | None, Any]:
+    """``run_schedule``, with what the schedule's ``function`` answered told to ``out`` (its first
+    ``width`` characters)."""
+    error, body = run_schedule(world, name)
+    text = json.dumps(body)
+    out(f"{function} (schedule {name}) -> {'ERROR ' if error else ''}{text[:width] if width else text}")
+    return error, body
 
 
 def _crates(body: dict[str, Any]) -> dict[str, str]:
