@@ -130,7 +130,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   'deregister-lb': [
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),
     // A Spot warning names only the instance: its group, whose attached load balancers Auto
-    // Scaling does not take it out of before the interruption.
+    // Scaling does not take it out of before the interruption. Once the lifecycle action has
+    // ended: is the instance still on its way out, or back in service?
     onAnyResource('autoscaling:DescribeAutoScalingInstances'),
     // A due heartbeat goes before the step's reads, whose retries can outlast the hook's timeout.
     ...KEEPS_THE_HOOK_ALIVE,
@@ -183,6 +184,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     // A target found registered again while draining (by hand, or a lost deregistration) is deregistered again.
     { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
     ...KEEPS_THE_HOOK_ALIVE,
+    // Once the lifecycle action has ended: is the instance still on its way out, or back in service?
+    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
   ],
   'complete-lifecycle': [
     { action: 'autoscaling:CompleteLifecycleAction', scope: 'autoScalingGroups', why: ASG_ID },

@@ -101,6 +101,7 @@ describe('IAM, one least-privilege role per function', () => {
       { actions: ['ecs:DeregisterContainerInstance'], resources: [CLUSTER] },
       {
         actions: [
+          'autoscaling:DescribeAutoScalingInstances',
           'autoscaling:DescribeLifecycleHooks',
           'autoscaling:DescribeScalingActivities',
           'elasticloadbalancing:DescribeInstanceHealth',

@@ -89,6 +89,41 @@ def test_warm_pool_return_reuse_and_a_lost_second_event(scenario):
     assert r.sweeps and r.sweeps[0]["started"]
 
 
+def test_a_redrive_after_the_action_ended_leaves_a_reused_instance_alone(scenario):
+    r = scenario("redrive_after_reuse")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [expired] = [e for e in _completions(r) if e["instance_id"] == victim]
+    assert expired["by"] == "heartbeat-timeout" and expired["result"] == "CONTINUE"
+    assert any(e["type"] == "asg.instance.reused" and e["instance_id"] == victim for e in r.events)
+    [x] = r.executions.values()
+    types = [h["type"] for h in x["history"]]
+    assert types.index("ExecutionFailed") < types.index("ExecutionRedriven") < types.index("ExecutionSucceeded")
+    ended = [h for h in x["history"] if h["type"] == "SucceedStateEntered"]
+    assert [h["stateEnteredEventDetails"]["name"] for h in ended] == ["LifecycleActionAlreadyEnded"]
+    assert json.loads(x["output"])["status"] == "action_ended"
+
+
+def test_a_redrive_while_the_instance_waits_in_the_pool_releases_it(scenario):
+    r = scenario("redrive_in_pool")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [x] = r.executions.values()
+    assert json.loads(x["output"])["status"] == "drained"
+    ended = [h for h in x["history"] if h["type"] == "SucceedStateEntered"]
+    assert [h["stateEnteredEventDetails"]["name"] for h in ended] == ["InstanceReleased"]
+    # released while stopped in the pool: it registers afresh when it comes back
+    released = [
+        e for e in r.events if e["type"] == "ecs.container_instance.deregistered" and e["instance_id"] == victim
+    ]
+    registered = [
+        e for e in r.events if e["type"] == "ecs.container_instance.registered" and e["instance_id"] == victim
+    ]
+    reused = [e for e in r.events if e["type"] == "asg.instance.reused" and e["instance_id"] == victim]
+    assert released and reused and registered
+    assert released[0]["seq"] < min(reused[0]["seq"], registered[-1]["seq"])
+
+
 def test_spot_interruption_warning(scenario):
     r = scenario("spot_interruption")
     assert r.ok, r.violations

@@ -34,6 +34,22 @@ def test_throttling_and_unavailable_in_each_protocol(world):
     world.client("elbv2").describe_load_balancers()
 
 
+def test_a_denied_call_is_access_denied_in_each_protocol(world):
+    world.configure(
+        faults={
+            "ecs:ListClusters": {"denied": 1.0},
+            "autoscaling:DescribeAutoScalingGroups": {"denied": 1.0},
+        }
+    )
+    ecs = _error(world.client("ecs").list_clusters)
+    assert ecs["Error"]["Code"] == "AccessDeniedException" and ecs["ResponseMetadata"]["HTTPStatusCode"] == 400
+    asg = _error(world.client("autoscaling").describe_auto_scaling_groups)
+    assert asg["Error"]["Code"] == "AccessDenied" and asg["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "explicit deny" in asg["Error"]["Message"]
+    injected = [e for e in world.events() if e["type"] == "fault.injected"]
+    assert [e["kind"] for e in injected] == ["denied", "denied"]
+
+
 def test_the_sdk_retries_throttling_and_rates_are_seeded(world):
     world.configure(seed=42, faults={"ecs:*": {"throttle": 0.5}})
     ecs = world.client("ecs", retries={"max_attempts": 20, "mode": "standard"})

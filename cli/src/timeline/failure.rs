@@ -69,7 +69,7 @@ fn during(status: Option<DrainStatus>) -> String {
         Some(DrainStatus::Draining) => "while the instance was draining",
         Some(DrainStatus::Drained) => "after the instance drained",
         Some(DrainStatus::DeadlinePassed) => "after the drain deadline passed",
-        Some(DrainStatus::ActionEnded) => "after finding the lifecycle action already ended",
+        Some(DrainStatus::ActionEnded) => "after finding the lifecycle action ended",
         Some(DrainStatus::NotInCluster) => "for an instance outside the cluster",
     }
     .into()

@@ -110,12 +110,19 @@ fn notes(timeline: &Timeline) -> Vec<(&'static str, String)> {
         ));
     }
     if timeline.drain_status == Some(DrainStatus::ActionEnded) {
-        notes.push((
-            "note",
+        let began = timeline.entries.iter().any(
+            |entry| matches!(entry, Entry::State(visit) if visit.name == "DeregisterFromLoadBalancers"),
+        );
+        let note = if began {
+            "the lifecycle action ended mid-drain and the instance was no longer leaving under it \
+             (back in service from a warm pool, or leaving under a newer action): the drain stopped \
+             there and changed nothing more; its container instance may still be DRAINING \
+             (ecs-sta doctor lists it)"
+        } else {
             "the lifecycle action had already ended when the drain began (a late or repeated \
              event, or the instance gone): nothing was changed"
-                .to_string(),
-        ));
+        };
+        notes.push(("note", note.to_string()));
     }
     if timeline.phases.container_instance_deregistered_at.is_some() {
         notes.push((

@@ -16,7 +16,11 @@
 //!
 //! First, before any read, it keeps the lifecycle hook alive with
 //! `RecordLifecycleActionHeartbeat` when a heartbeat is due, before its heartbeat timeout
-//! (read once with `DescribeLifecycleHooks`) could pass. While not drained, it stops
+//! (read once with `DescribeLifecycleHooks`) could pass. When AWS has no active action any
+//! more, the drain goes on only while the instance is still on its way out; one back in
+//! service (a warm-pool instance reused by the time a redrive comes) or leaving under a
+//! newer action ends the drain there (`action_ended`), untouched
+//! ([`sta_shared::ended`]). While not drained, it stops
 //! standalone tasks after their grace period when configured to, and chooses the next
 //! wait (see [`sta_shared::wait`]). Past the deadline it reports `deadline_passed`, and the
 //! state machine completes the action with the configured result.
@@ -25,6 +29,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::batches::DESCRIBE_BATCH;
+use sta_shared::ended::no_longer_ours;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
 use sta_shared::state::{
@@ -56,6 +61,9 @@ pub async fn check(
     // the function's timeout ends the invocation, and the state machine's retries of it can
     // outlast the hook's heartbeat timeout. A heartbeat that is due is never behind them.
     heartbeat(&deps.autoscaling, &mut state, now, false).await?;
+    if no_longer_ours(&deps.autoscaling, &mut state).await? {
+        return Ok(state);
+    }
     refresh_tasks(&deps.ecs, &mut state, now).await?;
     adopt_service_balancers(&deps.elbv2, &mut state).await?;
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
@@ -201,9 +209,9 @@ fn is_service_task(state: &DrainState, arn: &str) -> bool {
 ///   replaces them and takes them out of their load balancers);
 /// - its agent is disconnected (the EC2 instance stopped, terminated, or cut off; ECS
 ///   deregisters neither and reports its tasks RUNNING): once that has lasted
-///   [`AGENT_LOST_AFTER_SECONDS`], or at once when the lifecycle action is gone (the
-///   instance was released: its group deleted with `ForceDelete`, the hook deleted), every
-///   task on it is given up.
+///   [`AGENT_LOST_AFTER_SECONDS`], or at once when the lifecycle action is gone and the
+///   instance on its way out (released: its group deleted with `ForceDelete`, the hook
+///   deleted, the action expired), every task on it is given up.
 ///
 /// Either way the load balancers' draining is still waited for.
 async fn drop_unmanageable(

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use sta_shared::batches::{in_batches, SERVICES_BATCH};
-use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::ended::describe_auto_scaling_instance;
+use sta_shared::error::ecs_error;
 use sta_shared::state::{DrainState, Trigger};
 use sta_shared::StepError;
 
@@ -39,20 +40,9 @@ async fn group_of(deps: &Deps, state: &DrainState) -> Result<Option<String>, Ste
     if let Trigger::LifecycleAction(action) = &state.request.trigger {
         return Ok(Some(action.asg_name.clone()));
     }
-    let instance_id = &state.request.instance_id;
-    let output = deps
-        .autoscaling
-        .describe_auto_scaling_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await
-        .map_err(|error| aws_error("DescribeAutoScalingInstances", error))?;
-    let group = output
-        .auto_scaling_instances()
-        .iter()
-        .find(|instance| instance.instance_id() == Some(instance_id.as_str()))
-        .and_then(|instance| instance.auto_scaling_group_name())
-        .map(str::to_string);
+    let found =
+        describe_auto_scaling_instance(&deps.autoscaling, &state.request.instance_id).await?;
+    let group = found.and_then(|instance| instance.auto_scaling_group_name);
     if group.is_none() {
         tracing::info!("the Spot instance is in no Auto Scaling group: no attached load balancers");
     }

@@ -1,6 +1,9 @@
 //! The second drain step. Heartbeats the lifecycle action when a heartbeat is due, then
 //! finds every load balancer the instance is in and deregisters it from those nobody else
-//! will take it out of; records each one's drain time and chooses the first wait.
+//! will take it out of; records each one's drain time and chooses the first wait. When the
+//! heartbeat finds the action ended and the instance no longer leaving under it (a redrive
+//! after it expired, the instance back from a warm pool and serving), the drain ends there
+//! (`action_ended`), deregistering nothing ([`sta_shared::ended`]).
 //!
 //! Who deregisters what:
 //! - A load balancer that an ECS service with a task on the instance uses (the service's
@@ -30,6 +33,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::config::DrainConfig;
+use sta_shared::ended::no_longer_ours;
 use sta_shared::hook::heartbeat;
 use sta_shared::state::{DrainState, LoadBalancers};
 use sta_shared::Clients;
@@ -87,6 +91,9 @@ pub async fn deregister(
     // throttled or hung load-balancer call, up to the function's timeout each) can outlast
     // the hook's heartbeat timeout.
     heartbeat(&deps.autoscaling, &mut state, now, false).await?;
+    if no_longer_ours(&deps.autoscaling, &mut state).await? {
+        return Ok(state);
+    }
     let instance_id = state.request.instance_id.clone();
     let found = candidates(deps, &state, now).await?;
 

@@ -26,7 +26,7 @@ use sta_shared::config::DrainConfig;
 use sta_shared::ecs::describe_all_container_instances;
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
-use sta_shared::hook::heartbeat;
+use sta_shared::hook::{action_has_ended, heartbeat};
 use sta_shared::state::{task_has_stopped, DrainState, DrainStatus, TrackedTask, Trigger};
 use sta_shared::Clients;
 use sta_shared::StepError;
@@ -70,12 +70,7 @@ pub async fn drain(
     // however late we heard of it: heartbeat at once. This also tells whether the action
     // is still waiting for us; reading the hook caps the deadline at its global timeout.
     heartbeat(&deps.autoscaling, &mut state, now, true).await?;
-    if state.heartbeat.action_gone {
-        tracing::warn!(
-            "the lifecycle action has already ended (completed, expired, or the instance is gone): \
-             a late or repeated event; nothing changed"
-        );
-        state.status = DrainStatus::ActionEnded;
+    if action_has_ended(&mut state) {
         return Ok(state);
     }
     let cluster = state.request.cluster.clone();

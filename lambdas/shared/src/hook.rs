@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::activities::action_superseded;
 use crate::error::{autoscaling_error, is_no_active_lifecycle_action};
-use crate::state::{seconds, DrainState};
+use crate::state::{seconds, DrainState, DrainStatus};
 use crate::wait::heartbeat_interval;
 use crate::StepError;
 
@@ -150,4 +150,19 @@ pub async fn heartbeat(
         }
     }
     Ok(())
+}
+
+/// Whether the drain stops here because its lifecycle action has ended (the last heartbeat
+/// found none: completed by someone else, expired, superseded, the hook or the instance
+/// gone); the state then says `action_ended` and nothing more is done to the instance. The
+/// first step stops so; a later one only once the instance is no longer leaving under the
+/// action ([`crate::ended::no_longer_ours`]).
+pub fn action_has_ended(state: &mut DrainState) -> bool {
+    if !state.heartbeat.action_gone {
+        return false;
+    }
+    tracing::warn!("the lifecycle action has ended: nothing more is done to the instance");
+    state.status = DrainStatus::ActionEnded;
+    state.wait_seconds = 0;
+    true
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod ecs;
 pub mod elb;
 pub mod elbv2;
+pub mod ended;
 pub mod error;
 pub mod event;
 pub mod group;

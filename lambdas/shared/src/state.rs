@@ -258,7 +258,8 @@ pub enum DrainStatus {
     NotInCluster,
     /// The lifecycle action had already ended when the drain began (a late or repeated
     /// event, an action completed by someone else, or an instance already gone): nothing
-    /// was changed.
+    /// was changed. Or it ended mid-drain and the instance is no longer leaving under it
+    /// (back in service, or leaving under a newer action): nothing more was changed.
     ActionEnded,
 }
 

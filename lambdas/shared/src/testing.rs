@@ -236,6 +236,49 @@ pub fn instance_health(state: &'static str) -> Rule {
         })
 }
 
+/// `DescribeLifecycleHooks` of the fixture's hook, answered with `timeout` as its heartbeat
+/// timeout and AWS's global timeout (100 x the heartbeat timeout).
+pub fn lifecycle_hook(timeout: i32) -> Rule {
+    use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
+    use aws_sdk_autoscaling::types::LifecycleHook;
+    aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
+        .then_compute_output(move |req| {
+            assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+            assert_eq!(req.lifecycle_hook_names(), [HOOK]);
+            DescribeLifecycleHooksOutput::builder()
+                .lifecycle_hooks(
+                    LifecycleHook::builder()
+                        .auto_scaling_group_name(ASG)
+                        .lifecycle_hook_name(HOOK)
+                        .heartbeat_timeout(timeout)
+                        .global_timeout(timeout * 100)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// `DescribeAutoScalingInstances` of the fixture's instance: in `lifecycle_state`, or
+/// unknown to Auto Scaling (`None`: terminated, or never in a group).
+pub fn auto_scaling_instance(lifecycle_state: Option<&'static str>) -> Rule {
+    use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
+    use aws_sdk_autoscaling::types::AutoScalingInstanceDetails;
+    aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .then_compute_output(move |req| {
+            assert_eq!(req.instance_ids(), [INSTANCE_ID]);
+            let found = lifecycle_state.map(|state| {
+                AutoScalingInstanceDetails::builder()
+                    .instance_id(INSTANCE_ID)
+                    .auto_scaling_group_name(ASG)
+                    .lifecycle_state(state)
+                    .build()
+            });
+            DescribeAutoScalingInstancesOutput::builder()
+                .set_auto_scaling_instances(found.map(|details| vec![details]))
+                .build()
+        })
+}
+
 /// `RecordLifecycleActionHeartbeat` by the fixture's token, answered with success.
 pub fn heartbeat_ok() -> Rule {
     aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
@@ -288,6 +331,16 @@ impl MockRules {
                 |c| c.retry_config(RetryConfig::disabled())
             ),
         }
+    }
+
+    /// The calls answered by ECS and the load balancers: what a step did to the instance
+    /// and its load balancers, beside the hook.
+    pub fn instance_calls(&self) -> usize {
+        [&self.ecs, &self.elb, &self.elbv2]
+            .into_iter()
+            .flatten()
+            .map(Rule::num_calls)
+            .sum()
     }
 }
 

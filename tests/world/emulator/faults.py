@@ -11,7 +11,12 @@ The most specific key wins ("service:Operation", then "service:*", then "*").
 Service names are boto3 client names (ecs, autoscaling, elb, elbv2,
 stepfunctions, events, lambda, ec2...). Each call draws once from a
 random.Random(seed) generator: throttled with probability ``throttle``, else
-unavailable with probability ``unavailable``.
+unavailable with probability ``unavailable``, else denied with probability
+``denied``: refused as an explicit deny in a service control policy refuses it
+(IAM User Guide, "Policy evaluation logic": an explicit deny in an SCP
+overrides any allow of the role's policies), in each protocol's AccessDenied
+shape (world.emulator.iam), a client error no retry gets past. The calls the
+world makes on a service's behalf (``draw``) know only the first two.
 
 Error shapes follow each protocol, as the AWS SDKs parse them:
 
@@ -108,13 +113,22 @@ def _hook(api: Any) -> tuple[int, dict[str, str], bytes] | None:
         return None
     with _rng_lock:
         draw = _rng.random()
-    throttle = float(rates.get("throttle", 0))
-    unavailable = float(rates.get("unavailable", 0))
-    kind = "throttle" if draw < throttle else "unavailable" if draw < throttle + unavailable else None
+    kind = None
+    bound = 0.0
+    for name in ("throttle", "unavailable", "denied"):
+        bound += float(rates.get(name, 0))
+        if draw < bound:
+            kind = name
+            break
     if kind is None:
         return None
     FAULTS[f"{api.name}:{kind}"] += 1
     core.record("fault.injected", api=api.name, kind=kind)
+    if kind == "denied":
+        from world.emulator import iam
+
+        message = f"not authorized to perform: {api.name} with an explicit deny in a service control policy"
+        return iam.denied_response(api, message)
     return error_response(api, kind)
 
 

@@ -147,3 +147,29 @@ fn an_action_already_ended_says_nothing_was_changed() {
         ],
     );
 }
+
+#[test]
+fn an_action_that_ended_mid_drain_says_the_drain_stopped_there() {
+    // A redrive a day after the action expired: the check found no action and ended.
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task("DrainContainerInstance", 0, 1, state("draining", 1, 0))
+        .task("DeregisterFromLoadBalancers", 1, 2, state("draining", 1, 0))
+        .task("CheckDrained", 86_400, 86_401, state("action_ended", 1, 1))
+        .entered("Succeed", "LifecycleActionAlreadyEnded", 86_401, json!({}))
+        .exited(
+            "Succeed",
+            "LifecycleActionAlreadyEnded",
+            86_401,
+            state("action_ended", 1, 1),
+        )
+        .succeeded(86_401);
+    assert_contains(
+        &render(&from_events(&arn("redriven"), &h.events, at(86_405))),
+        &[
+            "status      SUCCEEDED  drain action_ended\n",
+            "note        the lifecycle action ended mid-drain",
+            "ecs-sta doctor lists it",
+        ],
+    );
+}

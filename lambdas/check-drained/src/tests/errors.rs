@@ -88,9 +88,16 @@ async fn a_sweeper_request_heartbeats_by_instance_id() {
 
 #[tokio::test]
 async fn a_stale_sweeper_request_never_heartbeats_a_newer_action() {
-    let (world, input) = swept(heartbeat_ok(), at(600));
+    // The reused instance waits again, under a newer action that has a drain of its own:
+    // this one ends, touching nothing.
+    let (mut world, input) = swept(heartbeat_ok(), at(600));
+    world
+        .autoscaling
+        .push(auto_scaling_instance(Some("Terminating:Wait")));
     let state = check(&world.clients(), input, at(630)).await.unwrap();
     assert_eq!(state.heartbeat.sent, 0);
     assert!(state.heartbeat.action_gone);
     assert_eq!(world.autoscaling[1].num_calls(), 0);
+    assert_eq!(state.status, DrainStatus::ActionEnded);
+    assert_eq!(world.instance_calls(), 0);
 }

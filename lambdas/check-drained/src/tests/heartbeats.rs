@@ -51,22 +51,54 @@ async fn a_due_heartbeat_goes_before_the_reads() {
 }
 
 #[tokio::test]
-async fn an_action_gone_stops_heartbeats_without_failing() {
-    let world = heartbeat_world(heartbeat_gone());
+async fn an_action_gone_ends_the_drain_touching_nothing_once_the_instance_serves_again() {
+    // A redrive after the action expired: the instance is back from a warm pool and serves
+    // again; nothing is read, stopped or deregistered.
+    let mut world = heartbeat_world(heartbeat_gone());
+    world
+        .autoscaling
+        .push(auto_scaling_instance(Some("InService")));
     let state = check_deregistered(&world, 30).await.unwrap();
     assert!(state.heartbeat.action_gone);
-    let state = check(&world.clients(), state, at(60)).await.unwrap();
-    assert_eq!(world.autoscaling[1].num_calls(), 1);
-    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.status, DrainStatus::ActionEnded);
+    assert_eq!(state.wait_seconds, 0);
+    assert_eq!(world.instance_calls(), 0);
 
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.autoscaling[0] = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks)
         .then_output(|| DescribeLifecycleHooksOutput::builder().build());
+    world.autoscaling.extend([
+        auto_scaling_instance(Some("Terminating:Proceed")),
+        scaling_activities(Vec::new()),
+    ]);
     let state = check_deregistered(&world, 30).await.unwrap();
     assert!(
         state.heartbeat.action_gone,
         "a deleted hook has no action to keep alive"
     );
+    assert_eq!(
+        state.status,
+        DrainStatus::Draining,
+        "the instance is leaving"
+    );
+}
+
+#[tokio::test]
+async fn an_action_gone_lets_the_drain_finish_while_the_instance_leaves() {
+    // Expired with ABANDON under a retention policy (the instance runs on, retained), in
+    // the warm pool, or terminated: the drain still takes it out of the load balancers
+    // nobody else manages, and releases a warm-pool instance's container instance.
+    for lifecycle_state in [Some("Terminating:Retained"), Some("Warmed:Stopped"), None] {
+        let mut world = heartbeat_world(heartbeat_gone());
+        world.autoscaling.extend([
+            auto_scaling_instance(lifecycle_state),
+            scaling_activities(Vec::new()),
+        ]);
+        let state = check_deregistered(&world, 30).await.unwrap();
+        assert!(state.heartbeat.action_gone);
+        assert_eq!(state.status, DrainStatus::Draining, "{lifecycle_state:?}");
+        assert!(world.instance_calls() > 0);
+    }
 }
 
 #[tokio::test]

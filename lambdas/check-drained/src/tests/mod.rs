@@ -1,7 +1,6 @@
 use super::*;
 use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
 use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput;
-use aws_sdk_autoscaling::types::LifecycleHook;
 use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
@@ -111,21 +110,6 @@ fn targets(states: &'static [TargetHealthStateEnum]) -> Rule {
     )
 }
 
-fn hooks(timeout: i32) -> Rule {
-    mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_output(move || {
-        DescribeLifecycleHooksOutput::builder()
-            .lifecycle_hooks(
-                LifecycleHook::builder()
-                    .auto_scaling_group_name(ASG)
-                    .lifecycle_hook_name(HOOK)
-                    .heartbeat_timeout(timeout)
-                    .global_timeout(timeout * 100)
-                    .build(),
-            )
-            .build()
-    })
-}
-
 /// The rules of a drain whose task, Classic ELB and two targets are in these states.
 fn rules_for(
     task: &'static str,
@@ -141,7 +125,7 @@ fn rules_for(
             classic_deregistered(),
         ],
         elbv2: vec![targets(tg)],
-        autoscaling: vec![hooks(3600), heartbeat_ok()],
+        autoscaling: vec![lifecycle_hook(3600), heartbeat_ok()],
     }
 }
 
@@ -154,7 +138,7 @@ async fn check_deregistered(world: &MockRules, offset: i64) -> Result<DrainState
 /// whose heartbeats `heartbeat` answers.
 fn heartbeat_world(heartbeat: Rule) -> MockRules {
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.autoscaling = vec![hooks(60), heartbeat];
+    world.autoscaling = vec![lifecycle_hook(60), heartbeat];
     world
 }
 

@@ -48,6 +48,7 @@ async fn tasks_of_a_disconnected_agent_are_given_up_at_once_when_the_action_is_g
     // released; nothing will stop its tasks through ECS.
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs[1] = disconnected();
+    world.autoscaling.push(auto_scaling_instance(None));
     let mut input = deregistered();
     input.heartbeat.action_gone = true;
     let state = check(&world.clients(), input, at(70)).await.unwrap();

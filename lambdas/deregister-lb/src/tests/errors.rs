@@ -1,6 +1,4 @@
 use super::*;
-use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
-use aws_sdk_autoscaling::types::LifecycleHook;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// Where `full()` keeps the rule a case replaces.
@@ -95,26 +93,57 @@ async fn the_handler_refuses_a_malformed_state() {
     assert_eq!(rules.autoscaling[0].num_calls(), 0);
 }
 
+/// Every answer of [`full`], under a hook with a 60 s heartbeat timeout whose heartbeat,
+/// due 24 s after the event, is answered by `heartbeat`.
+fn heartbeat_due(heartbeat: Rule) -> MockRules {
+    let mut rules = full();
+    rules.autoscaling = vec![
+        lifecycle_hook(60),
+        heartbeat,
+        asg_rule(&["web-elb"], &[TG_ASG]),
+    ];
+    rules
+}
+
 #[tokio::test]
 async fn a_due_heartbeat_goes_before_the_reads() {
     // This step's retries (a throttled or hung load-balancer call) can outlast the hook's
     // timeout: a heartbeat due (24 s under a 60 s timeout) is sent before anything is read.
-    let hook = mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_output(|| {
-        DescribeLifecycleHooksOutput::builder()
-            .lifecycle_hooks(
-                LifecycleHook::builder()
-                    .lifecycle_hook_name(HOOK)
-                    .heartbeat_timeout(60)
-                    .build(),
-            )
-            .build()
-    });
-    let mut rules = full();
-    rules.autoscaling = vec![hook, heartbeat_ok(), asg_rule(&["web-elb"], &[TG_ASG])];
+    let mut rules = heartbeat_due(heartbeat_ok());
     rules.ecs[0] = mock!(aws_sdk_ecs::Client::list_services)
         .then_http_response(|| json_error(400, "ThrottlingException"));
     let deps = deps(&rules, DrainConfig::default());
     let error = deregister(&deps, drain_state(), at(30)).await.unwrap_err();
     assert_step_error(&error, "Retryable", "ListServices");
     assert_eq!(rules.autoscaling[1].num_calls(), 1, "heartbeat sent first");
+}
+
+#[tokio::test]
+async fn a_redrive_after_the_action_ended_deregisters_nothing_once_the_instance_serves_again() {
+    // The action expired while the execution was FAILED. Back in service from a warm pool by
+    // the time the redrive comes, a day later, the instance is left alone; retained after an
+    // ABANDON (an instance lifecycle policy), it runs on out of its group and still leaves
+    // the load balancers nobody else manages.
+    use sta_shared::state::DrainStatus::{ActionEnded, Draining};
+    for (lifecycle_state, status) in [
+        ("InService", ActionEnded),
+        ("Terminating:Retained", Draining),
+    ] {
+        let mut rules = heartbeat_due(heartbeat_gone());
+        rules.autoscaling.extend([
+            auto_scaling_instance(Some(lifecycle_state)),
+            scaling_activities(Vec::new()),
+        ]);
+        let state = deregister(
+            &deps(&rules, DrainConfig::default()),
+            drain_state(),
+            at(86_400),
+        )
+        .await
+        .unwrap();
+        assert_eq!(state.status, status, "{lifecycle_state}");
+        let touched = status == Draining;
+        assert_eq!(state.load_balancers.is_some(), touched, "{lifecycle_state}");
+        assert_eq!(rules.instance_calls() > 0, touched, "{lifecycle_state}");
+    }
 }

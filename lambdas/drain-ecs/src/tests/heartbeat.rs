@@ -4,7 +4,7 @@ use super::*;
 async fn a_late_event_heartbeats_at_once_from_when_the_wait_began() {
     let ci = Instance::absent();
     let heartbeat = heartbeat_ok();
-    let deps = deps_with(&ci.and(&[]), &[&hooks(30), &heartbeat]);
+    let deps = deps_with(&ci.and(&[]), &[&lifecycle_hook(30), &heartbeat]);
     // Delivered 21 s into a 30 s heartbeat timeout (0.7 x): heartbeat now, not 12 s later.
     let state = drain(&deps, lifecycle_input(), at(21)).await.unwrap();
     assert_eq!(heartbeat.num_calls(), 1);
@@ -17,7 +17,7 @@ async fn a_late_event_heartbeats_at_once_from_when_the_wait_began() {
 #[tokio::test]
 async fn an_event_whose_action_has_ended_changes_nothing() {
     let ci = Instance::registered("ACTIVE");
-    let deps = deps_with(&ci.and(&[]), &[&hooks(300), &heartbeat_gone()]);
+    let deps = deps_with(&ci.and(&[]), &[&lifecycle_hook(300), &heartbeat_gone()]);
     let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
     assert_eq!(state.status, DrainStatus::ActionEnded);
     assert!(state.heartbeat.action_gone);
@@ -33,7 +33,7 @@ async fn a_heartbeat_that_fails_for_another_reason_is_retried() {
     let ci = Instance::absent();
     let throttled = mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let deps = deps_with(&ci.and(&[]), &[&hooks(300), &throttled]);
+    let deps = deps_with(&ci.and(&[]), &[&lifecycle_hook(300), &throttled]);
     let error = drain(&deps, lifecycle_input(), at(1)).await.unwrap_err();
     assert_eq!(error.name(), "Retryable");
     assert_eq!(
@@ -48,7 +48,7 @@ async fn the_first_heartbeat_does_not_wait_for_the_hook_to_be_read() {
     // A fleet's drains start together: one Auto Scaling call each (the heartbeat); the
     // hook's limits are read by the first check.
     let ci = Instance::absent();
-    let short = hooks(30);
+    let short = lifecycle_hook(30);
     let deps = deps_with(&ci.and(&[]), &[&short, &heartbeat_ok()]);
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
     assert_eq!(short.num_calls(), 0);

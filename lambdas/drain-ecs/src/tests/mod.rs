@@ -1,6 +1,4 @@
 use super::*;
-use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
-use aws_sdk_autoscaling::types::LifecycleHook;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
@@ -143,21 +141,6 @@ fn describe_tasks() -> Rule {
     })
 }
 
-fn hooks(timeout: i32) -> Rule {
-    mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_compute_output(move |req| {
-        assert_eq!(req.auto_scaling_group_name(), Some(ASG));
-        assert_eq!(req.lifecycle_hook_names(), [HOOK]);
-        DescribeLifecycleHooksOutput::builder()
-            .lifecycle_hooks(
-                LifecycleHook::builder()
-                    .heartbeat_timeout(timeout)
-                    .global_timeout(timeout * 100)
-                    .build(),
-            )
-            .build()
-    })
-}
-
 /// ECS answering from `ecs`, Auto Scaling from `autoscaling`.
 fn deps_with(ecs: &[&Rule], autoscaling: &[&Rule]) -> Deps {
     Deps {
@@ -169,7 +152,7 @@ fn deps_with(ecs: &[&Rule], autoscaling: &[&Rule]) -> Deps {
 
 /// ECS answering from `rules`; the hook's heartbeat timeout 300 s, heartbeats accepted.
 fn deps(rules: &[&Rule]) -> Deps {
-    deps_with(rules, &[&hooks(300), &heartbeat_ok()])
+    deps_with(rules, &[&lifecycle_hook(300), &heartbeat_ok()])
 }
 
 /// The handler's answer to `event` in the first step's input.

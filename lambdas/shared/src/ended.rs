@@ -1,0 +1,133 @@
+//! A drain whose lifecycle action has ended (a heartbeat found none): may it still finish?
+//!
+//! The action's end lets the instance go on: it terminates, goes back to a warm pool
+//! (stopped), or is retained (`Terminating:Retained`: an instance lifecycle policy keeps an
+//! instance whose action ended with ABANDON running). Finishing the drain serves each of
+//! those: the instance leaves the load balancers nobody else takes it out of, and a
+//! warm-pool instance's container instance is deregistered, so that it registers afresh
+//! instead of coming back DRAINING. But by the time a redrive comes (days later), a
+//! warm-pool instance may be back in service with the same id, or be leaving again under a
+//! newer action that has a drain of its own: it is no longer this drain's to touch.
+
+use aws_sdk_autoscaling::types::AutoScalingInstanceDetails;
+
+use crate::activities::action_superseded;
+use crate::error::aws_error;
+use crate::hook::action_has_ended;
+use crate::state::DrainState;
+use crate::StepError;
+
+/// True when the drain stops here, its state saying `action_ended`: the lifecycle action
+/// has ended and the instance is no longer leaving under it (`DescribeAutoScalingInstances`
+/// shows it pending, in service, in standby or detaching; or a newer action of it has
+/// begun). While the action lasts, or the instance is still on its way out under it
+/// (terminated, terminating, retained, or in the warm pool), the drain goes on.
+pub async fn no_longer_ours(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    state: &mut DrainState,
+) -> Result<bool, StepError> {
+    let Some(action) = state.request.trigger.lifecycle_action() else {
+        return Ok(false);
+    };
+    if !state.heartbeat.action_gone {
+        return Ok(false);
+    }
+    let instance_id = &state.request.instance_id;
+    let found = describe_auto_scaling_instance(autoscaling, instance_id).await?;
+    let lifecycle_state = found
+        .as_ref()
+        .and_then(AutoScalingInstanceDetails::lifecycle_state);
+    let leaving = match lifecycle_state {
+        None => true,
+        Some(lifecycle) if in_service(lifecycle) => false,
+        Some(_) => {
+            !action_superseded(
+                autoscaling,
+                &action.asg_name,
+                instance_id,
+                state.request.event_time,
+            )
+            .await?
+        }
+    };
+    if leaving {
+        tracing::info!(
+            lifecycle_state = ?lifecycle_state,
+            "the lifecycle action has ended and the instance is still on its way out: the drain goes on"
+        );
+        return Ok(false);
+    }
+    tracing::warn!(lifecycle_state = ?lifecycle_state, "the instance is no longer leaving under this drain's action");
+    Ok(action_has_ended(state))
+}
+
+/// `instance_id` as Auto Scaling describes it (its group, its lifecycle state); `None` when
+/// it is in no group (terminated, or never in one).
+pub async fn describe_auto_scaling_instance(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    instance_id: &str,
+) -> Result<Option<AutoScalingInstanceDetails>, StepError> {
+    let output = autoscaling
+        .describe_auto_scaling_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeAutoScalingInstances", error))?;
+    Ok(output
+        .auto_scaling_instances
+        .unwrap_or_default()
+        .into_iter()
+        .find(|instance| instance.instance_id() == Some(instance_id)))
+}
+
+/// Whether an instance in a lifecycle state is in its group's service or on its way there
+/// (pending, in service, standby, detaching): not leaving it. Every other state (terminating,
+/// retained, or in the warm pool: `Warmed:*`, including a terminate hook's wait on the way
+/// back to it) is leaving, under this drain's action or under a newer one of a reused
+/// instance.
+fn in_service(lifecycle: &str) -> bool {
+    !(lifecycle.starts_with("Terminat")
+        || lifecycle.starts_with("Warmed:")
+        || lifecycle.ends_with(":Retained"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_service;
+
+    #[test]
+    fn in_service_by_lifecycle_state() {
+        let leaving = [
+            "Terminating",
+            "Terminating:Wait",
+            "Terminating:Proceed",
+            "Terminated",
+            "Terminating:Retained",
+            "Warmed:Pending",
+            "Warmed:Pending:Wait",
+            "Warmed:Pending:Proceed",
+            "Warmed:Pending:Retained",
+            "Warmed:Terminating:Wait",
+            "Warmed:Stopped",
+            "Warmed:Running",
+            "Warmed:Hibernated",
+        ];
+        for state in leaving {
+            assert!(!in_service(state), "{state}");
+        }
+        let in_group = [
+            "Pending",
+            "Pending:Wait",
+            "Pending:Proceed",
+            "Quarantined",
+            "InService",
+            "EnteringStandby",
+            "Standby",
+            "Detaching",
+            "Detached",
+        ];
+        for state in in_group {
+            assert!(in_service(state), "{state}");
+        }
+    }
+}
