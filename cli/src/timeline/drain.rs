@@ -16,6 +16,8 @@ pub struct Phases {
     pub event_time: Option<DateTime<Utc>>,
     pub deadline_at: Option<DateTime<Utc>>,
     /// When the first step returned: the container instance DRAINING, its tasks recorded.
+    /// `None` when the drain never began (the action had already ended, or a Spot warning
+    /// for an instance outside the cluster).
     pub draining_from: Option<DateTime<Utc>>,
     /// Tasks on the instance when the drain started.
     pub tasks: usize,
@@ -34,6 +36,8 @@ pub struct Phases {
     /// The hook's heartbeat timeout and the last time its timer restarted.
     pub heartbeat_timeout_seconds: Option<u64>,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// A newer lifecycle action of the instance had begun: the drain's own had ended.
+    pub superseded: bool,
     /// What still held the drain up at the last check.
     pub remaining_tasks: usize,
     pub remaining_balancers: usize,
@@ -104,7 +108,12 @@ impl Phases {
         self.kind = Some(state.request.trigger.kind());
         self.event_time = Some(state.request.event_time);
         self.deadline_at = Some(state.deadline_at);
-        self.draining_from.get_or_insert(at);
+        if !matches!(
+            state.status,
+            DrainStatus::ActionEnded | DrainStatus::NotInCluster
+        ) {
+            self.draining_from.get_or_insert(at);
+        }
         self.tasks = state.tasks.len();
         self.tasks_stopped_at = state.report.tasks_stopped_at;
         self.balancers_drained_at = state.report.balancers_drained_at;
@@ -116,6 +125,7 @@ impl Phases {
         }
         self.heartbeat_timeout_seconds = state.heartbeat.timeout_seconds;
         self.last_heartbeat_at = state.heartbeat.last_at;
+        self.superseded = state.heartbeat.superseded;
         self.remaining_tasks = state.remaining.tasks.len();
         self.remaining_balancers =
             state.remaining.classic_elbs.len() + state.remaining.target_groups.len();

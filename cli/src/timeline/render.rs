@@ -110,17 +110,22 @@ fn notes(timeline: &Timeline) -> Vec<(&'static str, String)> {
         ));
     }
     if timeline.drain_status == Some(DrainStatus::ActionEnded) {
-        let began = timeline.entries.iter().any(
-            |entry| matches!(entry, Entry::State(visit) if visit.name == "DeregisterFromLoadBalancers"),
-        );
-        let note = if began {
-            "the lifecycle action ended mid-drain and the instance was no longer leaving under it \
-             (back in service from a warm pool, or leaving under a newer action): the drain stopped \
-             there and changed nothing more; its container instance may still be DRAINING \
-             (ecs-sta doctor lists it)"
-        } else {
-            "the lifecycle action had already ended when the drain began (a late or repeated \
-             event, or the instance gone): nothing was changed"
+        let note = match (timeline.phases.draining_from, timeline.phases.superseded) {
+            (None, _) => {
+                "the lifecycle action had already ended when the drain began (a late or \
+                 repeated event, or the instance gone): nothing was changed"
+            }
+            (Some(_), false) => {
+                "the lifecycle action ended mid-drain and the instance was no longer leaving \
+                 (back in service from a warm pool, in standby, or detaching): the drain stopped \
+                 there and changed nothing more; its container instance may still be DRAINING \
+                 (ecs-sta doctor lists it)"
+            }
+            (Some(_), true) => {
+                "the lifecycle action ended mid-drain and the instance was leaving under a newer \
+                 one (reused from a warm pool), which has a drain of its own: this drain stopped \
+                 there and changed nothing more"
+            }
         };
         notes.push(("note", note.to_string()));
     }

@@ -20,8 +20,10 @@ use crate::StepError;
 /// True when the drain stops here, its state saying `action_ended`: the lifecycle action
 /// has ended and the instance is no longer leaving under it (`DescribeAutoScalingInstances`
 /// shows it pending, in service, in standby or detaching; or a newer action of it has
-/// begun). While the action lasts, or the instance is still on its way out under it
-/// (terminated, terminating, retained, or in the warm pool), the drain goes on.
+/// begun: the heartbeat of a drain the sweeper started may have found that already, and
+/// the state keeps it as `heartbeat.superseded`). While the action lasts, or the instance
+/// is still on its way out under it (terminated, terminating, retained, or in the warm
+/// pool), the drain goes on.
 pub async fn no_longer_ours(
     autoscaling: &aws_sdk_autoscaling::Client,
     state: &mut DrainState,
@@ -32,6 +34,12 @@ pub async fn no_longer_ours(
     if !state.heartbeat.action_gone {
         return Ok(false);
     }
+    if state.heartbeat.superseded {
+        tracing::warn!(
+            "a newer lifecycle action of the instance has begun: it is no longer this drain's"
+        );
+        return Ok(action_has_ended(state));
+    }
     let instance_id = &state.request.instance_id;
     let found = describe_auto_scaling_instance(autoscaling, instance_id).await?;
     let lifecycle_state = found
@@ -41,13 +49,14 @@ pub async fn no_longer_ours(
         None => true,
         Some(lifecycle) if in_service(lifecycle) => false,
         Some(_) => {
-            !action_superseded(
+            state.heartbeat.superseded = action_superseded(
                 autoscaling,
                 &action.asg_name,
                 instance_id,
                 state.request.event_time,
             )
-            .await?
+            .await?;
+            !state.heartbeat.superseded
         }
     };
     if leaving {

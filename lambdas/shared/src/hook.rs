@@ -115,6 +115,7 @@ pub async fn heartbeat(
             "a newer lifecycle action of this instance has begun: this drain's action has ended"
         );
         state.heartbeat.action_gone = true;
+        state.heartbeat.superseded = true;
         return Ok(());
     }
     let heartbeat = autoscaling

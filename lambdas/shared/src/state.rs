@@ -245,6 +245,11 @@ pub struct Heartbeat {
     /// Set when AWS says there is no active lifecycle action any more (completed by
     /// someone else, expired, or the hook was deleted).
     pub action_gone: bool,
+    /// Set when a newer lifecycle action of the instance has begun (it was reused from a
+    /// warm pool and is leaving again): this drain's action has ended for good, and the
+    /// instance is no longer this drain's to touch.
+    #[serde(default)]
+    pub superseded: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

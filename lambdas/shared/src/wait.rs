@@ -197,7 +197,7 @@ mod tests {
                 timeout_seconds: Some(3600),
                 last_at: Some(at(0)),
                 sent: 0,
-                action_gone: false,
+                ..Heartbeat::default()
             },
             remaining: Remaining {
                 tasks: vec!["svc".into()],

@@ -129,16 +129,13 @@ fn a_spot_drain_or_a_success_has_nothing_left() {
 #[test]
 fn an_action_already_ended_says_nothing_was_changed() {
     let mut h = History::default();
-    h.started(0, lifecycle_input())
-        .task("DrainContainerInstance", 0, 1, state("action_ended", 0, 0))
-        .entered("Succeed", "LifecycleActionAlreadyEnded", 1, json!({}))
-        .exited(
-            "Succeed",
-            "LifecycleActionAlreadyEnded",
-            1,
-            state("action_ended", 0, 0),
-        )
-        .succeeded(1);
+    h.started(0, lifecycle_input()).task(
+        "DrainContainerInstance",
+        0,
+        1,
+        state("action_ended", 0, 0),
+    );
+    ended(&mut h, 1, state("action_ended", 0, 0));
     assert_contains(
         &render(&from_events(&arn("late"), &h.events, at(5))),
         &[
@@ -150,26 +147,45 @@ fn an_action_already_ended_says_nothing_was_changed() {
 
 #[test]
 fn an_action_that_ended_mid_drain_says_the_drain_stopped_there() {
-    // A redrive a day after the action expired: the check found no action and ended.
+    // A redrive a day after the action expired: the check found no action, the instance
+    // back in service, and ended.
     let mut h = History::default();
     h.started(0, lifecycle_input())
         .task("DrainContainerInstance", 0, 1, state("draining", 1, 0))
         .task("DeregisterFromLoadBalancers", 1, 2, state("draining", 1, 0))
-        .task("CheckDrained", 86_400, 86_401, state("action_ended", 1, 1))
-        .entered("Succeed", "LifecycleActionAlreadyEnded", 86_401, json!({}))
-        .exited(
-            "Succeed",
-            "LifecycleActionAlreadyEnded",
-            86_401,
-            state("action_ended", 1, 1),
-        )
-        .succeeded(86_401);
+        .task("CheckDrained", 86_400, 86_401, state("action_ended", 1, 1));
+    ended(&mut h, 86_401, state("action_ended", 1, 1));
     assert_contains(
         &render(&from_events(&arn("redriven"), &h.events, at(86_405))),
         &[
             "status      SUCCEEDED  drain action_ended\n",
-            "note        the lifecycle action ended mid-drain",
+            "note        the lifecycle action ended mid-drain and the instance was no longer leaving",
             "ecs-sta doctor lists it",
         ],
     );
+
+    // A drain the sweeper started, whose instance is leaving again under a newer action by
+    // the time the load balancers come: the drain's state says so, whatever its steps.
+    let superseded = edited(state("action_ended", 1, 0), |state| {
+        state.heartbeat.action_gone = true;
+        state.heartbeat.superseded = true;
+    });
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task("DrainContainerInstance", 0, 1, state("draining", 1, 0))
+        .task("DeregisterFromLoadBalancers", 600, 601, superseded.clone());
+    ended(&mut h, 601, superseded);
+    let text = render(&from_events(&arn("swept"), &h.events, at(605)));
+    assert_contains(
+        &text,
+        &["note        the lifecycle action ended mid-drain and the instance was leaving under a newer one"],
+    );
+    assert!(!text.contains("doctor"), "{text}");
+}
+
+/// The execution ends at `LifecycleActionAlreadyEnded` at `t` with `state`.
+fn ended(h: &mut History, t: i64, state: Value) {
+    h.entered("Succeed", "LifecycleActionAlreadyEnded", t, json!({}))
+        .exited("Succeed", "LifecycleActionAlreadyEnded", t, state)
+        .succeeded(t);
 }
