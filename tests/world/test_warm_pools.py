@@ -82,6 +82,8 @@ def test_scale_in_returns_the_instance_to_the_pool_and_scale_out_reuses_it(world
 
     assert victim not in aws.instances(world, "warm")
     assert _pool(world) == {victim: "Warmed:Stopped"}
+    [listed] = asg.describe_auto_scaling_instances(InstanceIds=[victim])["AutoScalingInstances"]
+    assert (listed["AutoScalingGroupName"], listed["LifecycleState"]) == ("warm", "Warmed:Stopped")
     assert aws.ec2_state(world, victim) == "stopped"  # not terminated
     [left] = world.events("asg.instance.terminated")
     assert left["destination"] == "WarmPool"

@@ -13,6 +13,10 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   scale-out Auto Scaling takes instances from the pool (oldest first, here)
   before launching new ones; DescribeWarmPool lists the pool's instances and
   their ``Warmed:*`` states; DeleteWarmPool terminates them.
+* API reference, AutoScalingInstanceDetails (what DescribeAutoScalingInstances
+  returns): its ``LifecycleState`` takes the ``Warmed:*`` values too, so that
+  call lists the pool's instances with their group and pool state (moto lists
+  only the group's), while DescribeAutoScalingGroups' ``Instances`` does not.
 * "Using lifecycle hooks with a warm pool": an instance going back to the pool
   passes Terminating, Terminating:Wait (the terminate hooks), Terminating:Proceed,
   Warmed:Pending, then Warmed:Stopped; "When instances reach a wait state,
@@ -166,6 +170,7 @@ def _fill(group: Any) -> None:
 
 
 _orig_put_warm_pool = asg_models.AutoScalingBackend.put_warm_pool
+_orig_describe_auto_scaling_instances = asg_models.AutoScalingBackend.describe_auto_scaling_instances
 _orig_delete_warm_pool = asg_models.AutoScalingBackend.delete_warm_pool
 _orig_describe_warm_pool = asg_responses.AutoScalingResponse.describe_warm_pool
 
@@ -194,6 +199,13 @@ def _delete_warm_pool(self: Any, group_name: str) -> None:
             )
         _pool(group).clear()
     _orig_delete_warm_pool(self, group_name)
+
+
+def _describe_auto_scaling_instances(self: Any, instance_ids: list[str]) -> list[Any]:
+    found = _orig_describe_auto_scaling_instances(self, instance_ids)
+    for group in self.autoscaling_groups.values():
+        found.extend(s for s in _pool(group) if not instance_ids or s.instance.id in instance_ids)
+    return found
 
 
 def describe_warm_pool(self: Any) -> Any:
@@ -297,6 +309,7 @@ def _start_instances(self: Any, instance_ids: list[str]) -> Any:
 def install() -> None:
     asg_models.AutoScalingBackend.put_warm_pool = _put_warm_pool
     asg_models.AutoScalingBackend.delete_warm_pool = _delete_warm_pool
+    asg_models.AutoScalingBackend.describe_auto_scaling_instances = _describe_auto_scaling_instances
     asg_responses.AutoScalingResponse.describe_warm_pool = describe_warm_pool
     ec2_instances.InstanceBackend.stop_instances = _stop_instances
     ec2_instances.InstanceBackend.start_instances = _start_instances
