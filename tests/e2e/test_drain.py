@@ -148,6 +148,18 @@ def test_function_killed_mid_call_is_retried(scenario):
     assert done["by"] == "CompleteLifecycleAction"
 
 
+def test_inactive_functions_are_retried_until_active(scenario):
+    r = scenario("inactive_functions")
+    assert r.ok, r.violations
+    woken = [r.deployment.crate_of(e["function"]) for e in r.events if e["type"] == "lambda.inactive.invoked"]
+    assert woken == ["drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle"]
+    assert any(e["type"] == "lambda.pending.refused" for e in r.events)
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED"  # retried by the state machine: no redrive needed
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"
+
+
 def test_hook_deleted_mid_drain(scenario):
     r = scenario("hook_deleted")
     assert r.ok, r.violations

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use integration_tests::repo_root;
 use serde_json::Value;
-use sta_shared::aws_lambda_errors::{FAILED_RUN_ERRORS, TRANSIENT_LAMBDA_SERVICE_ERRORS};
+use sta_shared::aws_lambda_errors::{
+    FAILED_RUN_ERRORS, NOT_ACTIVE_ERRORS, TRANSIENT_LAMBDA_SERVICE_ERRORS,
+};
 use sta_shared::error::ERROR_NAMES;
 use sta_shared::state::DrainStatus;
 
@@ -22,6 +24,18 @@ fn retried_by_every_task() -> Vec<&'static str> {
         .chain(FAILED_RUN_ERRORS)
         .chain([retryable])
         .collect()
+}
+
+/// How long a retrier keeps retrying at the most: its delays, each capped, summed (full
+/// jitter waits a random part of each).
+fn reach_seconds(retrier: &Value) -> f64 {
+    let interval = retrier["IntervalSeconds"].as_f64().unwrap_or(1.0);
+    let rate = retrier["BackoffRate"].as_f64().unwrap_or(2.0);
+    let cap = retrier["MaxDelaySeconds"].as_f64().unwrap_or(f64::MAX);
+    let attempts = retrier["MaxAttempts"].as_i64().unwrap_or(3);
+    (0..attempts)
+        .map(|n| (interval * rate.powi(n as i32)).min(cap))
+        .sum()
 }
 
 fn asl_text() -> String {
@@ -113,6 +127,19 @@ fn every_task_invokes_one_of_our_functions_and_retries_transient_errors_with_jit
         for error in retried_by_every_task() {
             assert!(retried.contains(error), "{name} does not retry {error}");
         }
+        // A function waking from Inactive stays Pending for minutes: retried for longer.
+        let not_active = retry
+            .iter()
+            .find(|r| r["ErrorEquals"][0] == NOT_ACTIVE_ERRORS[0])
+            .unwrap_or_else(|| panic!("{name} does not retry a function that is not Active"));
+        assert_eq!(
+            not_active["ErrorEquals"],
+            serde_json::json!(NOT_ACTIVE_ERRORS)
+        );
+        assert!(
+            reach_seconds(not_active) >= 600.0,
+            "{name}: a Pending function is retried for less than 10 minutes"
+        );
         for rule in retry {
             assert_eq!(rule["JitterStrategy"], "FULL", "{name}");
             assert!(

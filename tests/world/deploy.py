@@ -107,6 +107,9 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     classic_names, tgs = _load_balancers(world, sc)
     _cluster_and_group(world, sc, cluster, asg_name, classic_names, tgs)
     deployed = deploy_stack(world, sc, cluster, asg_name, classic_names, tgs, out)
+    if sc["lambda"].get("inactive"):  # the scenario names crates, the world functions
+        inactive = [deployed.functions[crate] for crate in sc["lambda"]["inactive"]]
+        world.configure(**{"lambda": {**sc["lambda"], "inactive": inactive}})
     autoscaling = world.client("autoscaling")
     if sc["warm_pool"]:
         pool = sc["warm_pool"]

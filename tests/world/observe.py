@@ -122,6 +122,8 @@ class Observer:
             return True
         if event.get("load_balancer") in d.classic or event.get("target_group") in d.target_groups.values():
             return True
+        if event.get("function") in d.functions.values():
+            return True
         if event["type"].startswith(
             ("eventbridge.", "scheduler.", "stepfunctions.", "lambda.sandbox", "fault.", "iam.")
         ):

@@ -136,3 +136,33 @@ def test_past_the_concurrency_invoke_answers_too_many_requests(world):
     assert outcome == ("TooManyRequestsException", 429)
     assert world.control("GET", "/_world/lambdas")["throttled"] == {"drain-ecs": 1}
     assert any(e["type"] == "lambda.throttled" for e in world.events())
+
+
+def test_an_inactive_function_refuses_invocations_until_it_is_active_again(world):
+    arn = aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    world.configure(**{"lambda": {"inactive": ["drain-ecs"], "pending_seconds": 6}})
+    # Step Functions names the refusal Lambda.<code>: a Task without a retrier for it fails.
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    task["Parameters"] = {"FunctionName": arn, "Payload": {"event.$": "$"}}
+    sfn = world.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="m",
+        definition=json.dumps({"StartAt": "Drain", "States": {"Drain": task}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )
+    woken = time.monotonic()
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() - woken < 6, "the Task did not fail at once"
+        time.sleep(0.1)
+    assert (desc["status"], desc["error"]) == ("FAILED", "Lambda.ResourceNotReadyException")
+
+    assert _invoke_all(world, 1) == [("ResourceConflictException", 409)]  # Pending now
+    while (outcome := _invoke_all(world, 1)) == [("ResourceConflictException", 409)]:
+        assert time.monotonic() - woken < 15, "still Pending"
+        time.sleep(0.2)
+    assert time.monotonic() - woken >= 6
+    assert outcome != [("ResourceNotReadyException", 502)] and isinstance(outcome[0], str), outcome  # it ran
+    types = [e["type"] for e in world.events() if e["type"].startswith("lambda.")]
+    assert types[:2] == ["lambda.inactive.invoked", "lambda.pending.refused"], types
+    assert types[-1] == "lambda.invoked", types

@@ -1,6 +1,6 @@
 //! The errors Step Functions reports for a Lambda task that failed for reasons other than
 //! our code's own errors ([`crate::error::ERROR_NAMES`]). Every Task of the state machine
-//! retries all of them; the ASL contract test reads this list from here.
+//! retries all of them; the ASL contract test reads these lists from here.
 
 /// AWS's list of transient Lambda service errors to retry in a state machine: "Handle
 /// Lambda service exceptions" (Step Functions Developer Guide) names the first four, and
@@ -23,4 +23,16 @@ pub const FAILED_RUN_ERRORS: [&str; 4] = [
     "Sandbox.Timedout",
     "Runtime.ExitError",
     "States.Timeout",
+];
+
+/// A function that is not Active ("Lambda function states", Lambda Developer Guide): one
+/// idle long enough for Lambda to reclaim the resources configured for it (a function in a
+/// VPC: its network interfaces) is Inactive, and its first invocation fails
+/// (`ResourceNotReadyException`) and sets it Pending; while Pending, invocations fail
+/// (`ResourceConflictException`) until its resources are recreated, which takes minutes.
+/// The drain's functions run only on a scale-in, so the first drain after weeks without one
+/// meets them so. Retried for longer than the transient errors.
+pub const NOT_ACTIVE_ERRORS: [&str; 2] = [
+    "Lambda.ResourceNotReadyException",
+    "Lambda.ResourceConflictException",
 ];

@@ -32,6 +32,24 @@ function in the middle of a run.
   world.emulator.lambda_runtime) is ``Sandbox.Timedout`` and that sandbox is ended (the others go on). A runtime
   that cannot be started is Lambda's own ``ServiceException``
   (``Lambda.ServiceException`` in Step Functions).
+* Inactive functions ("Lambda function states"): a function idle long enough for
+  Lambda to reclaim the resources configured for it (a function in a VPC: its
+  network interfaces) is Inactive; "When you try to invoke a function that is
+  inactive, the invocation fails and Lambda sets the function to pending state
+  until the function resources are recreated", and "Lambda does not invoke a
+  function during pending state. Any invocations ... will fail". The first
+  invocation answers ``ResourceNotReadyException`` (HTTP 502, "The function is
+  inactive and its VPC connection is no longer available. Wait for the VPC
+  connection to reestablish and try again", Invoke API reference); the ones
+  during Pending answer ``ResourceConflictException`` (HTTP 409, "The function
+  is currently in the following state: Pending", as Lambda words it); Step
+  Functions names them ``Lambda.ResourceNotReadyException`` and
+  ``Lambda.ResourceConflictException``. AWS gives no figure for how long Pending
+  lasts (network interfaces take minutes to create); config
+  ``lambda.inactive`` lists the functions (by name) that are Inactive at the
+  start, and ``lambda.pending_seconds`` (AWS seconds, default 120) how long each
+  stays Pending once invoked. Events ``lambda.inactive.invoked`` and
+  ``lambda.pending.refused`` (function).
 
 Environment of the world process:
 
@@ -84,6 +102,32 @@ class ServiceException(JsonRESTError):
         super().__init__("ServiceException", message)
 
 
+class ResourceNotReadyException(JsonRESTError):
+    """Invoke of an Inactive function (HTTP 502): Step Functions' Lambda.ResourceNotReadyException."""
+
+    code = 502
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ResourceNotReadyException",
+            "The function is inactive and its VPC connection is no longer available. "
+            "Wait for the VPC connection to reestablish and try again.",
+        )
+
+
+class ResourceConflictException(JsonRESTError):
+    """Invoke of a Pending function (HTTP 409): Step Functions' Lambda.ResourceConflictException."""
+
+    code = 409
+
+    def __init__(self, arn: str) -> None:
+        super().__init__(
+            "ResourceConflictException",
+            f"The operation cannot be performed at this time. The function {arn} is currently in the "
+            "following state: Pending",
+        )
+
+
 class TooManyRequestsException(JsonRESTError):
     """Invoke past the concurrency (HTTP 429): Step Functions' Lambda.TooManyRequestsException."""
 
@@ -113,9 +157,31 @@ def runtime() -> Pool:
         return RUNTIME
 
 
+# Functions woken from Inactive: name -> when (time.monotonic()) their Pending ends.
+_PENDING: dict[str, float] = {}
+_states_lock = threading.Lock()
+
+
+def _refuse_unless_active(fn: Any) -> None:
+    """ResourceNotReadyException for an Inactive function (which goes Pending), ResourceConflictException
+    while it is Pending."""
+    name = fn.function_name
+    settings = core.CONFIG.get("lambda") or {}
+    with _states_lock:
+        until = _PENDING.get(name)
+        if until is None and name in (settings.get("inactive") or []):
+            _PENDING[name] = time.monotonic() + core.scaled(float(settings.get("pending_seconds", 120)))
+            core.record("lambda.inactive.invoked", function=name)
+            raise ResourceNotReadyException()
+        if until is not None and time.monotonic() < until:
+            core.record("lambda.pending.refused", function=name)
+            raise ResourceConflictException(fn.function_arn)
+
+
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     if event is None:
         event = {}
+    _refuse_unless_active(self)
     pool = runtime()
     try:
         box = pool.acquire(self)
@@ -195,6 +261,8 @@ def _sabotage_hook(api: Any) -> None:
 def _on_reset() -> None:
     with _sabotage_lock:
         SABOTAGE.clear()
+    with _states_lock:
+        _PENDING.clear()
     if RUNTIME is not None:
         RUNTIME.reset()
 
