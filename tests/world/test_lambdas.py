@@ -138,8 +138,20 @@ def test_past_the_concurrency_invoke_answers_too_many_requests(world):
     assert any(e["type"] == "lambda.throttled" for e in world.events())
 
 
-def test_an_inactive_function_refuses_invocations_until_it_is_active_again(world):
+@pytest.mark.parametrize(
+    ("vpc", "woken", "pending"),
+    [
+        (False, ("CodeArtifactUserPendingException", 409), ("CodeArtifactUserPendingException", 409)),
+        (True, ("ResourceNotReadyException", 502), ("ResourceConflictException", 409)),
+    ],
+    ids=["outside-a-vpc", "in-a-vpc"],
+)
+def test_an_inactive_function_refuses_invocations_until_it_is_active_again(world, vpc, woken, pending):
     arn = aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    if vpc:
+        world.client("lambda").update_function_configuration(
+            FunctionName="drain-ecs", VpcConfig={"SubnetIds": [aws.subnet(world)], "SecurityGroupIds": []}
+        )
     world.configure(**{"lambda": {"inactive": ["drain-ecs"], "pending_seconds": 6}})
     # Step Functions names the refusal Lambda.<code>: a Task without a retrier for it fails.
     task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
@@ -150,19 +162,19 @@ def test_an_inactive_function_refuses_invocations_until_it_is_active_again(world
         definition=json.dumps({"StartAt": "Drain", "States": {"Drain": task}}),
         roleArn="arn:aws:iam::123456789012:role/sfn",
     )
-    woken = time.monotonic()
+    started = time.monotonic()
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
     while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() - woken < 6, "the Task did not fail at once"
+        assert time.monotonic() - started < 6, "the Task did not fail at once"
         time.sleep(0.1)
-    assert (desc["status"], desc["error"]) == ("FAILED", "Lambda.ResourceNotReadyException")
+    assert (desc["status"], desc["error"]) == ("FAILED", f"Lambda.{woken[0]}")
 
-    assert _invoke_all(world, 1) == [("ResourceConflictException", 409)]  # Pending now
-    while (outcome := _invoke_all(world, 1)) == [("ResourceConflictException", 409)]:
-        assert time.monotonic() - woken < 15, "still Pending"
+    assert _invoke_all(world, 1) == [pending]  # Pending now
+    while (outcome := _invoke_all(world, 1)) == [pending]:
+        assert time.monotonic() - started < 15, "still Pending"
         time.sleep(0.2)
-    assert time.monotonic() - woken >= 6
-    assert outcome != [("ResourceNotReadyException", 502)] and isinstance(outcome[0], str), outcome  # it ran
-    types = [e["type"] for e in world.events() if e["type"].startswith("lambda.")]
-    assert types[:2] == ["lambda.inactive.invoked", "lambda.pending.refused"], types
-    assert types[-1] == "lambda.invoked", types
+    assert time.monotonic() - started >= 6
+    assert isinstance(outcome[0], str), outcome  # answered by the function itself: Active
+    refusals = [(e["type"], e.get("error")) for e in world.events() if e["type"].startswith("lambda.")]
+    assert refusals[:2] == [("lambda.inactive.invoked", woken[0]), ("lambda.pending.refused", pending[0])]
+    assert refusals[-1][0] == "lambda.invoked", refusals

@@ -25,14 +25,18 @@ pub const FAILED_RUN_ERRORS: [&str; 4] = [
     "States.Timeout",
 ];
 
-/// A function that is not Active ("Lambda function states", Lambda Developer Guide): one
-/// idle long enough for Lambda to reclaim the resources configured for it (a function in a
-/// VPC: its network interfaces) is Inactive, and its first invocation fails
-/// (`ResourceNotReadyException`) and sets it Pending; while Pending, invocations fail
-/// (`ResourceConflictException`) until its resources are recreated, which takes minutes.
-/// The drain's functions run only on a scale-in, so the first drain after weeks without one
-/// meets them so. Retried for longer than the transient errors.
-pub const NOT_ACTIVE_ERRORS: [&str; 2] = [
+/// A function that is not Active ("Lambda function states", Lambda Developer Guide; the
+/// errors are the Invoke API reference's). One idle long enough for Lambda to reclaim the
+/// resources configured for it is Inactive: its first invocation fails and sets it Pending,
+/// and invocations fail until its resources are recreated, which takes minutes. Outside a
+/// VPC it answers `CodeArtifactUserPendingException`; in a VPC
+/// `ResourceNotReadyException`, then `ResourceConflictException` while Pending, or
+/// `ENINotReadyException` while its network interface is not ready. The drain's functions
+/// run only on a scale-in, so the first drain after weeks without one meets them so.
+/// Retried for longer than the transient errors.
+pub const NOT_ACTIVE_ERRORS: [&str; 4] = [
+    "Lambda.CodeArtifactUserPendingException",
     "Lambda.ResourceNotReadyException",
     "Lambda.ResourceConflictException",
+    "Lambda.ENINotReadyException",
 ];

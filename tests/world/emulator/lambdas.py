@@ -33,23 +33,29 @@ function in the middle of a run.
   that cannot be started is Lambda's own ``ServiceException``
   (``Lambda.ServiceException`` in Step Functions).
 * Inactive functions ("Lambda function states"): a function idle long enough for
-  Lambda to reclaim the resources configured for it (a function in a VPC: its
-  network interfaces) is Inactive; "When you try to invoke a function that is
-  inactive, the invocation fails and Lambda sets the function to pending state
-  until the function resources are recreated", and "Lambda does not invoke a
-  function during pending state. Any invocations ... will fail". The first
-  invocation answers ``ResourceNotReadyException`` (HTTP 502, "The function is
-  inactive and its VPC connection is no longer available. Wait for the VPC
-  connection to reestablish and try again", Invoke API reference); the ones
-  during Pending answer ``ResourceConflictException`` (HTTP 409, "The function
-  is currently in the following state: Pending", as Lambda words it); Step
-  Functions names them ``Lambda.ResourceNotReadyException`` and
-  ``Lambda.ResourceConflictException``. AWS gives no figure for how long Pending
-  lasts (network interfaces take minutes to create); config
-  ``lambda.inactive`` lists the functions (by name) that are Inactive at the
-  start, and ``lambda.pending_seconds`` (AWS seconds, default 120) how long each
-  stays Pending once invoked. Events ``lambda.inactive.invoked`` and
-  ``lambda.pending.refused`` (function).
+  Lambda to reclaim the resources configured for it is Inactive; "When you try to
+  invoke a function that is inactive, the invocation fails and Lambda sets the
+  function to pending state until the function resources are recreated", and
+  "Lambda does not invoke a function during pending state. Any invocations ... will
+  fail". What Invoke answers (Invoke API reference, its errors):
+  - a function in a VPC (``VpcConfig`` with subnets): ``ResourceNotReadyException``
+    (HTTP 502, "The function is inactive and its VPC connection is no longer
+    available") the first time, then ``ResourceConflictException`` (HTTP 409, "The
+    function is currently in the following state: Pending", as Lambda words it)
+    while Pending;
+  - any other function (they go Inactive too): ``CodeArtifactUserPendingException``
+    (HTTP 409, "its code artifact user is still being provisioned. Wait for the
+    function's State to become Active"), the first time and while Pending. AWS's
+    docs do not say which error an Inactive function outside a VPC answers; reports
+    of it (aws-cdk issue 20123, boto3 issue 3788) name this one.
+  Step Functions names them ``Lambda.<code>``. AWS gives no figure for how long
+  Pending lasts (creating a VPC function "can take a minute or so", CreateFunction;
+  reports say 40 s to a few minutes); config ``lambda.inactive`` lists the functions
+  (by name) that are Inactive at the start, and ``lambda.pending_seconds`` (AWS
+  seconds, default 120) how long each stays Pending once invoked. Kinder than AWS:
+  Pending always ends Active here (on AWS, "If Lambda fails to recreate the
+  resources, the function returns to the inactive state"). Events
+  ``lambda.inactive.invoked`` and ``lambda.pending.refused`` (function, error).
 
 Environment of the world process:
 
@@ -128,6 +134,20 @@ class ResourceConflictException(JsonRESTError):
         )
 
 
+class CodeArtifactUserPendingException(JsonRESTError):
+    """Invoke of an Inactive or Pending function outside a VPC (HTTP 409): Step Functions'
+    Lambda.CodeArtifactUserPendingException."""
+
+    code = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "CodeArtifactUserPendingException",
+            "The Lambda function couldn't be invoked because its code artifact user is still being "
+            "provisioned. Wait for the function's State to become Active and try the request again.",
+        )
+
+
 class TooManyRequestsException(JsonRESTError):
     """Invoke past the concurrency (HTTP 429): Step Functions' Lambda.TooManyRequestsException."""
 
@@ -162,20 +182,27 @@ _PENDING: dict[str, float] = {}
 _states_lock = threading.Lock()
 
 
+def _in_a_vpc(fn: Any) -> bool:
+    return bool((getattr(fn, "_vpc_config", None) or {}).get("SubnetIds"))
+
+
 def _refuse_unless_active(fn: Any) -> None:
-    """ResourceNotReadyException for an Inactive function (which goes Pending), ResourceConflictException
-    while it is Pending."""
+    """The error of an Inactive function (which goes Pending), and of a Pending one (see the module)."""
     name = fn.function_name
     settings = core.CONFIG.get("lambda") or {}
     with _states_lock:
         until = _PENDING.get(name)
-        if until is None and name in (settings.get("inactive") or []):
+        woken = until is None and name in (settings.get("inactive") or [])
+        if woken:
             _PENDING[name] = time.monotonic() + core.scaled(float(settings.get("pending_seconds", 120)))
-            core.record("lambda.inactive.invoked", function=name)
-            raise ResourceNotReadyException()
-        if until is not None and time.monotonic() < until:
-            core.record("lambda.pending.refused", function=name)
-            raise ResourceConflictException(fn.function_arn)
+        elif until is None or time.monotonic() >= until:
+            return
+    if not _in_a_vpc(fn):
+        error: JsonRESTError = CodeArtifactUserPendingException()
+    else:
+        error = ResourceNotReadyException() if woken else ResourceConflictException(fn.function_arn)
+    core.record("lambda.inactive.invoked" if woken else "lambda.pending.refused", function=name, error=error.error_type)
+    raise error
 
 
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
