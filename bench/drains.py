@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from world.deploy import Deployment, deploy
-from world.harness import running_tasks, wait_steady
+from world.harness import history, running_tasks, wait_steady
 from world.invariants import check
 from world.observe import Result
 from world.scenario import load_scenario
@@ -95,7 +95,7 @@ def _set_up(
 def _described(sfn: Any, arn: str) -> dict[str, Any]:
     """An execution as DescribeExecution has it, with its history."""
     desc: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-    desc["history"] = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    desc["history"] = history(sfn, arn)
     return desc
 
 

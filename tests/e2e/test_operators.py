@@ -114,11 +114,7 @@ def test_operator_redrives_a_really_failed_drain_with_ecs_sta(scenario, world, e
         assert "stepfunctions:RedriveExecution" not in calls, calls
         still = sfn.describe_execution(executionArn=arn)
         assert still["status"] == "FAILED" and not still.get("redriveCount"), still
-        assert not [
-            h
-            for h in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-            if h["type"] == "ExecutionRedriven"
-        ]
+        assert not [h for h in harness.history(sfn, arn) if h["type"] == "ExecutionRedriven"]
 
         # the fault is gone; replay redrives it and it ends well
         world.configure(faults={})

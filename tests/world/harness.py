@@ -175,6 +175,13 @@ def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
             proc.wait(timeout=5)
 
 
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    """An execution's whole history, oldest first: every page of GetExecutionHistory (the world
+    pages it as AWS does, at most 1000 events a page)."""
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn, PaginationConfig={"PageSize": 1000})
+    return [event for page in pages for event in page["events"]]
+
+
 def running_tasks(world: World, dep: Deployment) -> list[dict[str, Any]]:
     ecs = world.client("ecs")
     arns = ecs.list_tasks(cluster=dep.cluster, serviceName=dep.service)["taskArns"]

@@ -49,6 +49,7 @@ class Result:
         return [x for x in self.executions.values() if x["status"] == status]
 
 
+HISTORY_PAGE = 20  # a poll finds a few new events: a small page costs the world less to serialize
 RUNNING_PER_POLL = 10  # RUNNING executions whose history one poll reads (a fleet has hundreds)
 
 
@@ -99,7 +100,7 @@ class Observer:
             stamp = (item["status"], item.get("stopDate"), item.get("redriveCount"))
             if seen is not None and item["status"] != "RUNNING" and seen.get("_stamp") == stamp:
                 continue  # closed and unchanged since the last poll (a fleet has hundreds)
-            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            history = _newer_history(sfn, arn, seen["history"] if seen else [])
             done = self.seen_history.get(arn, 0)
             name = arn.rsplit(":", 1)[-1][:8]
             for ev in history[done:]:
@@ -158,6 +159,22 @@ class Observer:
         elif t not in ("ExecutionStarted", "ExecutionSucceeded"):
             return
         self.out(f"{self._t()} {name} {t:34} {detail}")
+
+
+def _newer_history(sfn: Any, arn: str, known: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The execution's history: the events already read and, newest first page by page until a page
+    reaches them, those added since (a running drain's history grows by a few events a poll, and reading
+    all of it every poll would make the harness the load that slows the world down)."""
+    last = known[-1]["id"] if known else 0
+    newer: list[dict[str, Any]] = []
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, reverseOrder=True, PaginationConfig={"PageSize": HISTORY_PAGE}
+    )
+    for page in pages:
+        newer += [e for e in page["events"] if e["id"] > last]
+        if any(e["id"] <= last for e in page["events"]):
+            break
+    return known + sorted(newer, key=lambda e: e["id"])
 
 
 def short(value: Any, limit: int = 90) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aws_setup as aws
 import pytest
+from world.harness import history
 
 BIN = Path(__file__).resolve().parents[2] / "target" / "debug" / "drain-ecs"
 
@@ -68,7 +69,7 @@ def test_step_functions_sees_error_type_as_the_task_error(world):
     assert desc["status"] == "FAILED"
     assert desc["error"] == "InvalidEvent"
     assert json.loads(desc["cause"])["errorType"] == "InvalidEvent"
-    events = sfn.get_execution_history(executionArn=execution)["events"]
+    events = history(sfn, execution)
     failed = [e for e in events if e["type"] == "TaskFailed"]
     assert failed and failed[0]["taskFailedEventDetails"]["error"] == "InvalidEvent"
 

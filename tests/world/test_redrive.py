@@ -7,6 +7,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+from world.harness import history
 
 ROLE = "arn:aws:iam::123456789012:role/sfn"
 MACHINE = {
@@ -77,7 +78,7 @@ def test_redrive_resumes_at_the_failed_state_with_the_same_input(world):
     assert done["redriveStatus"] == "NOT_REDRIVABLE"
     assert done["redriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven."
 
-    events = sfn.get_execution_history(executionArn=arn)["events"]
+    events = history(sfn, arn)
     types = [e["type"] for e in events]
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert types.count("PassStateEntered") == 1  # the successful state is not run again
@@ -133,7 +134,7 @@ def test_not_redrivable_after_14_days_or_past_the_history_limit(world):
     sfn = world.client("stepfunctions")
     machine = _machine(world)
     arn, _ = _failed_execution(world, machine)
-    events = len(sfn.get_execution_history(executionArn=arn)["events"])
+    events = len(history(sfn, arn))
     world.configure(stepfunctions={"history_limit": events})
     assert _not_redrivable(world, arn) == "Execution history event limit exceeded."
     assert sfn.describe_execution(executionArn=arn)["redriveStatus"] == "NOT_REDRIVABLE"

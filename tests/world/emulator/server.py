@@ -44,7 +44,7 @@ EXTENSIONS = [
     "world.emulator.lambdas",
     "world.emulator.iam",
     "world.emulator.redrive",
-    "world.emulator.sfn_history_order",
+    "world.emulator.sfn_history",
     "world.emulator.cloudformation",
     "world.emulator.stack_resources",
     "world.emulator.teardown",
