@@ -148,6 +148,7 @@ def test_function_killed_mid_call_is_retried(scenario):
     assert done["by"] == "CompleteLifecycleAction"
 
 
+@pytest.mark.long
 def test_inactive_functions_are_retried_until_active(scenario):
     r = scenario("inactive_functions")
     assert r.ok, r.violations

@@ -29,6 +29,7 @@ def test_late_event(scenario):
     assert beats and beats[0] - wait["t"] < 30  # the first heartbeat before the timeout
 
 
+@pytest.mark.long
 def test_lost_event_swept_late_with_a_drain_longer_than_the_timeout(scenario):
     r = scenario("lost_event_late_sweep")
     assert r.ok, r.violations

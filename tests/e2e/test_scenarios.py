@@ -37,7 +37,11 @@ OTHERS = sorted(
 )
 
 
-@pytest.mark.parametrize("name", OTHERS)
+# scenarios that take minutes (conftest starts the tests marked long first)
+LONG = {"reads_hang"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.long) if n in LONG else n for n in OTHERS])
 def test_every_other_scenario(scenario, name):
     r = scenario(name)
     assert r.ok, r.violations
