@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from world import deploy as deployment
 from world import harness, run
 from world.deploy import Deployment
@@ -155,6 +156,40 @@ def test_an_nlb_without_connection_termination_is_reported(world, ecs_sta):
     assert not_passing(report) == [("nlb-connection-termination", "WARN")]
     strict = doctor(ecs_sta, world, dep, "--strict", code=1)
     assert strict["ok"] is False and strict["strict"] is True
+
+
+def test_a_function_whose_wake_fails_is_reported(world, ecs_sta):
+    """An idle (Inactive) function passes: the drain's retrier waits for it to wake. One whose wake
+    fails (Lambda could not recreate its resources) fails every drain: doctor fails it, naming the
+    reason and the state the drain would fail at."""
+    lam = {"inactive": ["check-drained"], "pending_seconds": 15, "wake_fails": {"check-drained": "EniLimitExceeded"}}
+    dep = deploy(world, **{"lambda": lam})
+    function = dep.functions["check-drained"]
+
+    def check(code: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        report = doctor(ecs_sta, world, dep, code=code)
+        [found] = [c for c in report["checks"] if c["name"] == "function" and c["subject"] == function]
+        return report, found
+
+    report, idle = check(0)
+    assert idle["status"] == "PASS" and "Inactive (idle" in idle["detail"], idle
+    assert sorted(c["subject"] for c in report["checks"] if c["name"] == "function") == sorted(
+        dep.functions[crate] for crate in ("drain-ecs", "deregister-lb", "check-drained", "complete-lifecycle")
+    )
+    with pytest.raises(ClientError, match="CodeArtifactUserPendingException"):  # as a drain's first check would
+        world.client("lambda").invoke(FunctionName=function, Payload=b"{}")
+    _, pending = check(0)
+    assert pending["status"] == "WARN" and "Pending (Restoring" in pending["detail"], pending
+    lam_client = world.client("lambda")
+    harness.wait_for(
+        lambda: lam_client.get_function_configuration(FunctionName=function)["State"] == "Inactive",
+        40,
+        "the wake to fail",
+    )
+    report, failed = check(1)
+    assert failed["status"] == "FAIL", failed
+    assert "EniLimitExceeded" in failed["detail"] and "every drain FAILS at CheckDrained" in failed["detail"], failed
+    assert [n for n, s in not_passing(report) if s == "FAIL"] == ["function"], not_passing(report)
 
 
 @pytest.mark.parametrize("args", [["--asg", ""], ["--sweep-period", "soon"]])

@@ -107,9 +107,10 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     classic_names, tgs = _load_balancers(world, sc)
     _cluster_and_group(world, sc, cluster, asg_name, classic_names, tgs)
     deployed = deploy_stack(world, sc, cluster, asg_name, classic_names, tgs, out)
-    if sc["lambda"].get("inactive"):  # the scenario names crates, the world functions
-        inactive = [deployed.functions[crate] for crate in sc["lambda"]["inactive"]]
-        world.configure(**{"lambda": {**sc["lambda"], "inactive": inactive}})
+    if sc["lambda"].get("inactive") or sc["lambda"].get("wake_fails"):  # the scenario names crates, the world functions
+        inactive = [deployed.functions[crate] for crate in sc["lambda"].get("inactive", [])]
+        fails = {deployed.functions[crate]: code for crate, code in sc["lambda"].get("wake_fails", {}).items()}
+        world.configure(**{"lambda": {**sc["lambda"], "inactive": inactive, "wake_fails": fails}})
     autoscaling = world.client("autoscaling")
     if sc["warm_pool"]:
         pool = sc["warm_pool"]

@@ -179,3 +179,51 @@ def test_an_inactive_function_refuses_invocations_until_it_is_active_again(world
     refusals = [(e["type"], e.get("error")) for e in world.events() if e["type"].startswith("lambda.")]
     assert refusals[:2] == [("lambda.inactive.invoked", woken[0]), ("lambda.pending.refused", pending[0])]
     assert refusals[-1][0] == "lambda.invoked", refusals
+
+
+def _state(world, name: str = "drain-ecs") -> tuple[str, str | None]:
+    config = world.client("lambda").get_function_configuration(FunctionName=name)
+    config.pop("ResponseMetadata")
+    assert config == world.client("lambda").get_function(FunctionName=name)["Configuration"]
+    return config["State"], config.get("StateReasonCode")
+
+
+def _wait_for_state(world, state: str, within: float) -> tuple[str, str | None]:
+    deadline = time.monotonic() + within
+    while (now := _state(world))[0] != state:
+        assert time.monotonic() < deadline, f"still {now}"
+        time.sleep(0.1)
+    return now
+
+
+def test_get_function_configuration_tells_inactive_pending_and_active(world):
+    aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    assert _state(world) == ("Active", None)
+    world.configure(**{"lambda": {"inactive": ["drain-ecs"], "pending_seconds": 2}})
+    assert _state(world) == ("Inactive", "Idle")
+    assert _invoke_all(world, 1) == [("CodeArtifactUserPendingException", 409)]  # wakes it
+    assert _state(world) == ("Pending", "Restoring")
+    assert _wait_for_state(world, "Active", 10) == ("Active", None)
+    assert isinstance(_invoke_all(world, 1)[0], str)  # it runs
+
+
+def test_a_wake_that_fails_leaves_the_function_inactive_with_its_reason(world):
+    aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    world.configure(
+        **{
+            "lambda": {
+                "inactive": ["drain-ecs"],
+                "pending_seconds": 1,
+                "wake_fails": {"drain-ecs": "SubnetOutOfIPAddresses"},
+            }
+        }
+    )
+    refused = ("CodeArtifactUserPendingException", 409)
+    for _ in range(2):  # each invocation wakes it again, and the wake fails again
+        assert _invoke_all(world, 1) == [refused]
+        assert _state(world) == ("Pending", "Restoring")
+        assert _wait_for_state(world, "Inactive", 10) == ("Inactive", "SubnetOutOfIPAddresses")
+    config = world.client("lambda").get_function_configuration(FunctionName="drain-ecs")
+    assert "SubnetOutOfIPAddresses" in config["StateReason"]
+    kinds = [e["type"] for e in world.events() if e["type"].startswith("lambda.")]
+    assert kinds == ["lambda.inactive.invoked", "lambda.wake.failed"] * 2, kinds

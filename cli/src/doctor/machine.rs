@@ -7,7 +7,7 @@
 //! from the first state's `Payload.settings` in the definition, parsed by the same code
 //! the first Lambda uses.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_sfn::types::{ExecutionStatus, StateMachineStatus, StateMachineType};
 use chrono::{DateTime, Utc};
@@ -24,6 +24,7 @@ pub const SPOT_DETAIL_TYPE: &str = "EC2 Spot Instance Interruption Warning";
 /// How far back failed executions count as recent.
 pub const RECENT_HOURS: i64 = 24;
 
+pub mod functions;
 mod rules;
 mod sweep;
 
@@ -35,6 +36,8 @@ pub use sweep::{parse_rate, Sweep};
 pub struct Drain {
     pub state_machine_arn: Option<String>,
     pub settings: Option<Settings>,
+    /// The functions its Tasks invoke, each with the states that invoke it.
+    pub functions: BTreeMap<String, Vec<String>>,
     /// Our terminate hook's names: `--hook`, else those the rules' patterns name.
     pub hook_names: BTreeSet<String>,
     pub rules: Vec<RuleFacts>,
@@ -61,6 +64,7 @@ pub async fn check(
         )),
         Some(arn) => {
             if state_machine(clients, arn, &mut drain, checks).await {
+                functions::check(clients, &drain.functions, checks).await;
                 drain.rules = rules::check(clients, arn, options, checks).await;
                 checks.push(recent_failures(clients, arn, options, now).await);
             }
@@ -135,6 +139,7 @@ async fn state_machine(
             "deploy the drain as a STANDARD state machine (infra does)",
         ),
     });
+    drain.functions = functions::invoked(described.definition());
     match settings(described.definition()) {
         Ok(settings) => {
             checks.push(Check::pass(

@@ -52,9 +52,15 @@ function in the middle of a run.
   Pending lasts (creating a VPC function "can take a minute or so", CreateFunction;
   reports say 40 s to a few minutes); config ``lambda.inactive`` lists the functions
   (by name) that are Inactive at the start, and ``lambda.pending_seconds`` (AWS
-  seconds, default 120) how long each stays Pending once invoked. Kinder than AWS:
-  Pending always ends Active here (on AWS, "If Lambda fails to recreate the
-  resources, the function returns to the inactive state"). Events
+  seconds, default 120) how long each stays Pending once invoked. "If Lambda fails to
+  recreate the resources, the function returns to the inactive state": config
+  ``lambda.wake_fails`` maps a function to the ``StateReasonCode`` it fails with (one
+  of the API's, e.g. ``SubnetOutOfIPAddresses``); its Pending then ends Inactive with
+  that reason (event ``lambda.wake.failed``) and the next invocation wakes it again, to
+  fail again. GetFunction and GetFunctionConfiguration report it all as Lambda does:
+  ``State`` Inactive with ``StateReasonCode`` Idle, Pending with Restoring, Inactive with
+  the failure's code, else Active (the codes are the API reference's; the
+  ``StateReason`` texts are the world's own, AWS does not publish them). Events
   ``lambda.inactive.invoked`` and ``lambda.pending.refused`` (function, error).
 
 Environment of the world process:
@@ -177,13 +183,34 @@ def runtime() -> Pool:
         return RUNTIME
 
 
-# Functions woken from Inactive: name -> when (time.monotonic()) their Pending ends.
-_PENDING: dict[str, float] = {}
+# The functions whose state has changed since the reset: name -> (State, StateReasonCode,
+# when Pending ends (time.monotonic())). The others are Inactive (Idle) when config
+# ``lambda.inactive`` lists them, else Active.
+_STATES: dict[str, tuple[str, str | None, float]] = {}
 _states_lock = threading.Lock()
+_REASONS = {
+    "Idle": "The function has been idle long enough for Lambda to reclaim its resources.",
+    "Restoring": "Lambda is recreating the function's resources.",
+}
 
 
 def _in_a_vpc(fn: Any) -> bool:
     return bool((getattr(fn, "_vpc_config", None) or {}).get("SubnetIds"))
+
+
+def _state_of(name: str, settings: dict[str, Any]) -> tuple[str, str | None, float]:
+    """The function's state now (under ``_states_lock``): a Pending whose time is up ends
+    Active, or Inactive again when its wake fails."""
+    state = _STATES.get(name)
+    if state is None:
+        return ("Inactive", "Idle", 0.0) if name in (settings.get("inactive") or []) else ("Active", None, 0.0)
+    if state[0] == "Pending" and time.monotonic() >= state[2]:
+        failure = (settings.get("wake_fails") or {}).get(name)
+        state = ("Inactive", failure, 0.0) if failure else ("Active", None, 0.0)
+        _STATES[name] = state
+        if failure:
+            core.record("lambda.wake.failed", function=name, reason=failure)
+    return state
 
 
 def _refuse_unless_active(fn: Any) -> None:
@@ -191,18 +218,33 @@ def _refuse_unless_active(fn: Any) -> None:
     name = fn.function_name
     settings = core.CONFIG.get("lambda") or {}
     with _states_lock:
-        until = _PENDING.get(name)
-        woken = until is None and name in (settings.get("inactive") or [])
-        if woken:
-            _PENDING[name] = time.monotonic() + core.scaled(float(settings.get("pending_seconds", 120)))
-        elif until is None or time.monotonic() >= until:
+        state = _state_of(name, settings)
+        if state[0] == "Active":
             return
+        woken = state[0] == "Inactive"
+        if woken:
+            until = time.monotonic() + core.scaled(float(settings.get("pending_seconds", 120)))
+            _STATES[name] = ("Pending", "Restoring", until)
     if not _in_a_vpc(fn):
         error: JsonRESTError = CodeArtifactUserPendingException()
     else:
         error = ResourceNotReadyException() if woken else ResourceConflictException(fn.function_arn)
     core.record("lambda.inactive.invoked" if woken else "lambda.pending.refused", function=name, error=error.error_type)
     raise error
+
+
+_get_configuration = lambda_models.LambdaFunction.get_configuration
+
+
+def _configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+    config = _get_configuration(self, on_create)
+    with _states_lock:
+        state, code, _ = _state_of(self.function_name, core.CONFIG.get("lambda") or {})
+    config["State"] = state
+    if code is not None:
+        config["StateReasonCode"] = code
+        config["StateReason"] = _REASONS.get(code, f"Lambda could not recreate the function's resources: {code}.")
+    return config
 
 
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
@@ -289,12 +331,13 @@ def _on_reset() -> None:
     with _sabotage_lock:
         SABOTAGE.clear()
     with _states_lock:
-        _PENDING.clear()
+        _STATES.clear()
     if RUNTIME is not None:
         RUNTIME.reset()
 
 
 def install() -> None:
     lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
+    lambda_models.LambdaFunction.get_configuration = _configuration
     core.on_reset(_on_reset)
     core.request_hook(_sabotage_hook)

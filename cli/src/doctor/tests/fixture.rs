@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde_json::{json, Value};
 use sta_shared::testing::{json_error, query_error};
 
+use crate::doctor::machine::functions::FunctionState;
 use crate::doctor::{Clients, Options};
 
 /// A client of `$sdk` answering from `rules` (any matching rule), without the SDK's retries.
@@ -152,6 +153,8 @@ pub struct Fixture {
     pub services: Vec<FService>,
     pub target_groups: Vec<FTargetGroup>,
     pub classic: Vec<FClassic>,
+    /// The functions that are not Active, by name: their state, or `None` when missing.
+    pub functions: BTreeMap<&'static str, Option<FunctionState>>,
     /// Operations that fail: name -> error code.
     pub errors: BTreeMap<&'static str, &'static str>,
     pub drill: FDrill,
@@ -265,6 +268,7 @@ impl Default for Fixture {
                 interval: 10,
                 draining: Some(300),
             }],
+            functions: BTreeMap::new(),
             errors: BTreeMap::new(),
             drill: FDrill::default(),
             calls: Arc::new(Calls::default()),
@@ -305,6 +309,7 @@ impl Fixture {
             sfn: machine::sfn(&f),
             cloudformation: machine::cloudformation(&f),
             scheduler: machine::scheduler(&f),
+            lambda: machine::lambda(&f),
             events: machine::events(&f),
             autoscaling: groups::autoscaling(&f),
             ecs: ecs::ecs(&f),

@@ -8,6 +8,7 @@ pub(crate) mod fixture;
 
 mod balancers;
 mod fleet;
+mod functions;
 mod hooks;
 mod machine;
 mod services;
@@ -90,6 +91,7 @@ async fn a_correct_deployment_passes_every_check() {
     for name in [
         "state-machine",
         "drain-settings",
+        "function",
         "rule",
         "rule-coverage",
         "recent-drains",
@@ -116,7 +118,7 @@ async fn a_correct_deployment_passes_every_check() {
     assert_eq!(report.sweep_period_seconds, DEFAULT_SWEEP_PERIOD_SECONDS);
     let text = render(&report, false);
     assert!(
-        text.ends_with("0 FAIL, 0 WARN, 21 PASS: nothing fails\n"),
+        text.ends_with("0 FAIL, 0 WARN, 25 PASS: nothing fails\n"),
         "{text}"
     );
     assert!(!text.contains("fix:"), "{text}");

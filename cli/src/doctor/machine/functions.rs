@@ -1,0 +1,197 @@
+//! The functions the drain state machine invokes: each must exist and be able to run.
+//!
+//! Lambda's `State` ("Lambda function states", Lambda Developer Guide; the
+//! GetFunctionConfiguration API reference): Active functions run. A function idle long
+//! enough for Lambda to reclaim its resources is Inactive (`StateReasonCode` Idle): its
+//! first invocation fails and sets it Pending until the resources are recreated, which the
+//! state machine's retrier waits out. "If Lambda fails to recreate the resources, the
+//! function returns to the inactive state", with the reason: every invocation then wakes it
+//! and fails again, so every drain FAILS. A Failed function could not be created. The drain's
+//! functions run only on a scale-in, so these states show nowhere else until a drain fails.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::doctor::{Check, Clients};
+use crate::CliError;
+
+const NAME: &str = "function";
+
+/// The function of each Task that invokes one (`arn:aws:states:::lambda:invoke` with a
+/// fixed `Parameters.FunctionName`, or a Lambda ARN as `Resource`), with the states that
+/// invoke it; nested states (Parallel branches, Map processors) included.
+pub fn invoked(definition: &str) -> BTreeMap<String, Vec<String>> {
+    let mut functions = BTreeMap::new();
+    if let Ok(Value::Object(root)) = serde_json::from_str::<Value>(definition) {
+        collect(&root, &mut functions);
+    }
+    functions
+}
+
+fn collect(machine: &Map<String, Value>, functions: &mut BTreeMap<String, Vec<String>>) {
+    let Some(Value::Object(states)) = machine.get("States") else {
+        return;
+    };
+    for (name, state) in states {
+        if let Some(function) = function_of(state) {
+            functions
+                .entry(function.to_string())
+                .or_default()
+                .push(name.clone());
+        }
+        let nested = state.get("Branches").and_then(Value::as_array);
+        for inner in nested.into_iter().flatten().chain(
+            ["ItemProcessor", "Iterator"]
+                .iter()
+                .filter_map(|key| state.get(*key)),
+        ) {
+            if let Value::Object(inner) = inner {
+                collect(inner, functions);
+            }
+        }
+    }
+}
+
+fn function_of(state: &Value) -> Option<&str> {
+    let resource = state.get("Resource")?.as_str()?;
+    if resource.starts_with("arn:aws:states:::lambda:invoke") {
+        state.pointer("/Parameters/FunctionName")?.as_str()
+    } else if resource.starts_with("arn:aws:lambda:") {
+        Some(resource)
+    } else {
+        None
+    }
+}
+
+/// What GetFunctionConfiguration says of a function's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionState {
+    pub state: Option<String>,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    pub last_update_status: Option<String>,
+    pub last_update_reason: Option<String>,
+}
+
+/// A `function` check for each function the state machine invokes.
+pub async fn check(
+    clients: &Clients,
+    functions: &BTreeMap<String, Vec<String>>,
+    checks: &mut Vec<Check>,
+) {
+    for (function, states) in functions {
+        checks.push(function_check(clients, function, states).await);
+    }
+}
+
+async fn function_check(clients: &Clients, function: &str, states: &[String]) -> Check {
+    let subject = short(function);
+    let answer = clients
+        .lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await;
+    match answer {
+        Ok(config) => judge(
+            subject,
+            states,
+            &FunctionState {
+                state: config.state().map(|s| s.as_str().to_string()),
+                reason_code: config.state_reason_code().map(|c| c.as_str().to_string()),
+                reason: config.state_reason().map(str::to_string),
+                last_update_status: config.last_update_status().map(|s| s.as_str().to_string()),
+                last_update_reason: config.last_update_status_reason().map(str::to_string),
+            },
+        ),
+        Err(error) => {
+            let error = CliError::aws("GetFunctionConfiguration", error);
+            if error.code() == Some("ResourceNotFoundException") {
+                Check::fail(
+                    NAME,
+                    Some(subject),
+                    format!("{function} does not exist: every drain FAILS at {}", states.join(", ")),
+                    "redeploy the stack, or give the state machine of the stack that deployed the functions",
+                )
+            } else {
+                Check::unreadable(NAME, Some(subject), &error)
+            }
+        }
+    }
+}
+
+/// The check for a function in `state`, invoked by `states`.
+pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
+    let at = states.join(", ");
+    let because = |state: &FunctionState| {
+        let code = state.reason_code.as_deref().unwrap_or("no reason code");
+        match &state.reason {
+            Some(reason) => format!("{code}: {reason}"),
+            None => code.to_string(),
+        }
+    };
+    match state.state.as_deref().unwrap_or("Active") {
+        "Active" if state.last_update_status.as_deref() == Some("Failed") => Check::warn(
+            NAME,
+            Some(subject),
+            format!(
+                "Active, but its last update failed ({}): it runs the code and configuration from before it",
+                state.last_update_reason.as_deref().unwrap_or("no reason given")
+            ),
+            "fix the cause and deploy the stack again",
+        ),
+        "Active" => Check::pass(NAME, Some(subject), format!("Active (invoked by {at})")),
+        "Inactive" if matches!(state.reason_code.as_deref(), None | Some("Idle")) => Check::pass(
+            NAME,
+            Some(subject),
+            format!(
+                "Inactive (idle: Lambda reclaimed its resources): the next drain wakes it at {at}, \
+                 and the state machine retries while it is Pending, for minutes"
+            ),
+        ),
+        "Inactive" => Check::fail(
+            NAME,
+            Some(subject),
+            format!(
+                "Inactive, and Lambda could not recreate its resources ({}): each invocation wakes it \
+                 and fails again, so every drain FAILS at {at}",
+                because(state)
+            ),
+            "resolve the reason (free addresses in its subnets, its role's permissions, its KMS key, ...), \
+             then update the function to restore it (deploy the stack again)",
+        ),
+        "Pending" => Check::warn(
+            NAME,
+            Some(subject),
+            format!(
+                "Pending ({}): it cannot run until Active; a drain now waits for it at {at}",
+                because(state)
+            ),
+            format!("wait until `aws lambda get-function-configuration --function-name {subject}` says Active"),
+        ),
+        "Failed" => Check::fail(
+            NAME,
+            Some(subject),
+            format!(
+                "Failed ({}): Lambda could not create it, so every drain FAILS at {at}",
+                because(state)
+            ),
+            "fix the reason, then delete and create the function again (deploy the stack again)",
+        ),
+        other => Check::warn(
+            NAME,
+            Some(subject),
+            format!("{other}: not Active, so a drain may fail at {at}"),
+            format!("see `aws lambda get-function-configuration --function-name {subject}`"),
+        ),
+    }
+}
+
+/// `drain-ecs` of `arn:aws:lambda:REGION:ACCOUNT:function:drain-ecs[:QUALIFIER]`.
+fn short(function: &str) -> &str {
+    match function.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => function,
+    }
+}
