@@ -210,6 +210,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     { action: 'states:ListExecutions', scope: 'stateMachine' },
     { action: 'states:DescribeExecution', scope: 'stateMachineExecutions', why: EXECUTIONS_OF_STATE_MACHINE },
     { action: 'states:StartExecution', scope: 'stateMachine' },
+    // Keeps the action of every running drain alive while the drain's functions cannot run yet.
+    { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
   ],
 };
 

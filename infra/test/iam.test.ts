@@ -123,10 +123,11 @@ describe('IAM, one least-privilege role per function', () => {
     ]);
   });
 
-  test('sweeper: groups (Describe only accepts *), list and start on the state machine, describe its executions', () => {
+  test('sweeper: groups (Describe only accepts *), heartbeats in the managed group, list and start on the state machine, describe its executions', () => {
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     expectPolicy(template, 'sweeper', [
       { actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities'], resources: ['*'] },
+      { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
       { actions: ['states:ListExecutions', 'states:StartExecution'], resources: [{ Ref: sm }] },
       {
         actions: ['states:DescribeExecution'],

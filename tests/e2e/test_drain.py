@@ -161,6 +161,23 @@ def test_inactive_functions_are_retried_until_active(scenario):
     assert done["by"] == "CompleteLifecycleAction"
 
 
+@pytest.mark.long
+def test_a_wake_longer_than_the_heartbeat_timeout_is_outlived_through_the_sweeper(scenario):
+    r = scenario("slow_wake")
+    assert r.ok, r.violations
+    runs = [(e["type"], r.deployment.crate_of(e.get("function", ""))) for e in r.events]
+    first_drain_run = runs.index(("lambda.invoked", "drain-ecs"))  # drain-ecs Active at last
+    before = r.events[:first_drain_run]
+    # No function of the drain ran yet: the action's heartbeats meanwhile are the sweeper's.
+    assert ("lambda.invoked", "sweeper") in runs[:first_drain_run]
+    assert [e for e in before if e["type"] == "asg.lifecycle.heartbeat"], "nothing kept the action alive"
+    assert not [e for e in before if e["type"] == "lambda.invoked" and e["errored"]]
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED"
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"
+
+
 def test_hook_deleted_mid_drain(scenario):
     r = scenario("hook_deleted")
     assert r.ok, r.violations

@@ -59,10 +59,9 @@ fn calls_in(crate_dir: &Path) -> BTreeSet<String> {
     let mut shared = sources(&repo_root().join("lambdas/shared"));
     loop {
         let (reached, rest): (Vec<String>, Vec<String>) = shared.into_iter().partition(|module| {
-            public_functions(module).iter().any(|name| {
-                used.iter()
-                    .any(|source| source.contains(&format!("{name}(")))
-            })
+            public_functions(module)
+                .iter()
+                .any(|name| used.iter().any(|source| calls_function(source, name)))
         });
         shared = rest;
         if reached.is_empty() {
@@ -73,6 +72,18 @@ fn calls_in(crate_dir: &Path) -> BTreeSet<String> {
     used.iter()
         .flat_map(|source| direct_calls(source))
         .collect()
+}
+
+/// Whether `source` calls a function `name`: `name(` not as the end of a longer name
+/// (`record_lifecycle_action_heartbeat(` is no call of `heartbeat`).
+fn calls_function(source: &str, name: &str) -> bool {
+    let needle = format!("{name}(");
+    source.match_indices(&needle).any(|(at, _)| {
+        !source[..at]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 /// Names of the `pub fn` / `pub async fn` of a source file.
@@ -202,4 +213,10 @@ fn the_scan_finds_calls_split_over_lines() {
         calls.contains("ecs:UpdateContainerInstancesState"),
         "{calls:?}"
     );
+    assert!(calls_function("x = heartbeat(a)", "heartbeat"));
+    assert!(calls_function("hook::heartbeat(a)", "heartbeat"));
+    assert!(!calls_function(
+        ".record_lifecycle_action_heartbeat()",
+        "heartbeat"
+    ));
 }

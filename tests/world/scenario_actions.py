@@ -336,23 +336,27 @@ class MidDrain(Action):
             out(f"mid-drain: lifecycle hook {dep.hook} deleted")
 
 
-class ScalerSchedule(Action):
-    """The stack's task-scaler schedule fires on its own from the scale-in on (every minute, within
-    the scheduler's minute: world.emulator.scheduler), as it does in a deployment, so the scaler
-    decides while the drains run; with ``first_after_seconds`` the harness also runs it as its
-    schedule does that long after the scale-in (a moment a schedule that fires every minute reaches
-    within any minute of a drain). Its answers are printed; one that failed is a violation."""
+class OwnSchedule(Action):
+    """The stack's schedule of ``function`` (the task scaler's: ``scaler_schedule``; the sweeper's:
+    ``sweeper_schedule``) fires on its own from the scale-in on (at its rate, within the scheduler's
+    minute: world.emulator.scheduler), as it does in a deployment, so the function runs while the
+    drains do; with ``first_after_seconds`` the harness also runs it as its schedule does that long
+    after the scale-in (a moment a schedule that fires every minute reaches within any minute of a
+    drain). Its answers are printed; one that failed is a violation."""
 
-    def __init__(self, ctx: Context, spec: dict[str, Any]):
+    def __init__(self, ctx: Context, spec: dict[str, Any], function: str, firing: list[str]):
         super().__init__(ctx, spec)
+        self.function = function
+        self.firing = firing  # the functions whose schedules fire in this run
         self.first_after = spec.get("first_after_seconds")
         self.scaled_in_at: float | None = None
 
     def before_scale_in(self) -> None:
-        [self.name] = self.ctx.dep.stack.schedules["task-scaler"]
+        [self.name] = self.ctx.dep.stack.schedules[self.function]
         expression = self.ctx.world.client("scheduler").get_schedule(Name=self.name)["ScheduleExpression"]
-        self.ctx.world.configure(scheduler={"fire": [self.name]})
-        self.ctx.out(f"schedule {self.name} ({expression}) fires the task scaler on its own")
+        names = [name for function in self.firing for name in self.ctx.dep.stack.schedules[function]]
+        self.ctx.world.configure(scheduler={"fire": names})
+        self.ctx.out(f"schedule {self.name} ({expression}) fires the {self.function} on its own")
 
     def scale_in(self) -> list[str] | None:
         self.scaled_in_at = time.monotonic()
@@ -364,17 +368,21 @@ class ScalerSchedule(Action):
         if time.monotonic() - self.scaled_in_at < float(self.first_after):
             return
         self.first_after = None
-        error, body = stack_mod.run_schedule_told(self.ctx.world, "task-scaler", self.name, self.ctx.out)
+        error, body = stack_mod.run_schedule_told(self.ctx.world, self.function, self.name, self.ctx.out)
         if error:
-            self.violation(f"the task scaler failed: {body}")
+            self.violation(f"the {self.function} failed: {body}")
 
     def finish(self) -> None:
         self.ctx.world.configure(scheduler={"fire": False})
         answers = [e for e in self.ctx.obs.events if e["type"] == "scheduler.answered" and e["schedule"] == self.name]
         for answer in answers:
-            self.ctx.out(f"scheduled task-scaler -> {json.dumps(answer.get('body'))}")
+            self.ctx.out(f"scheduled {self.function} -> {json.dumps(answer.get('body'))}")
             if answer.get("error"):
-                self.violation(f"the scheduled task scaler failed: {answer.get('body')}")
+                self.violation(f"the scheduled {self.function} failed: {answer.get('body')}")
+
+
+# The actions that make a schedule of the stack fire on its own, and the function each schedule runs.
+OWN_SCHEDULES = {"scaler_schedule": "task-scaler", "sweeper_schedule": "sweeper"}
 
 
 class RedriveFailed(Action):
@@ -428,8 +436,10 @@ def start(ctx: Context) -> list[Action]:
         actions.append(MalformedEvent(ctx, specs["malformed_event"]))
     if "duplicate_event" in specs:
         actions.append(DuplicateEvent(ctx, specs["duplicate_event"]))
-    if "scaler_schedule" in specs:
-        actions.append(ScalerSchedule(ctx, specs["scaler_schedule"]))
+    firing = [function for kind, function in OWN_SCHEDULES.items() if kind in specs]
+    actions += [
+        OwnSchedule(ctx, specs[kind], function, firing) for kind, function in OWN_SCHEDULES.items() if kind in specs
+    ]
     mid_drain = [MidDrain(ctx, a) for a in ctx.sc["actions"] if a["type"] in MID_DRAIN_ACTIONS]
     actions += mid_drain
     if "redrive_failed" in specs:

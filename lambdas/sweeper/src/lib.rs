@@ -41,14 +41,19 @@
 //! executions listed, back to the oldest of their starts, so that one long drain (a
 //! standalone task waited for hours) does not make every sweep read every execution since.
 //!
+//! **Keeping drains alive.** Each sweep also records a heartbeat for the action of every
+//! waiting instance whose drain is running, so that an action outlives a drain whose
+//! functions cannot run yet ([`keepalive`]).
+//!
 //! The event has the shape of the lifecycle event, with our own `source` and without the
 //! token: the drain completes and heartbeats the action by instance id. Its `Destination`
 //! is `WarmPool` when the group returns instances to its warm pool on scale in (or the
 //! activity says the instance goes to the warm pool), else `EC2`.
 
 mod executions;
+mod groups;
+mod keepalive;
 
-use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
@@ -172,6 +177,8 @@ pub struct SweepReport {
     /// Instances no scaling activity names: their action is unknown, so no drain was
     /// started (the next sweep looks again).
     pub unidentified: Vec<String>,
+    /// Instances whose running drain's action this sweep heartbeated ([`keepalive`]).
+    pub kept_alive: Vec<String>,
 }
 
 pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepReport, StepError> {
@@ -189,11 +196,20 @@ pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepRep
     Ok(report)
 }
 
+/// One sweep: starts a drain for each waiting action whose event was lost, then keeps the
+/// actions of the running drains alive.
 #[instrument(skip(deps))]
 pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepError> {
+    let mut report = survey(deps, now).await?;
+    report.kept_alive = keepalive::running_drains(deps, &report).await?;
+    Ok(report)
+}
+
+/// What the waiting actions' drains are, starting those whose event was lost.
+async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepError> {
     let since = now - chrono::Duration::hours(LOOKBACK_HOURS);
     let mut waiting = Vec::new();
-    for group in waiting_groups(deps).await? {
+    for group in groups::waiting(deps).await? {
         let ids: Vec<&str> = group.instances.iter().map(String::as_str).collect();
         let terminations =
             activities::terminations(&deps.autoscaling, &group.name, &ids, since).await?;
@@ -297,52 +313,6 @@ pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepE
         }
     }
     Ok(report)
-}
-
-/// A group with instances in `Terminating:Wait`.
-struct WaitingGroup {
-    name: String,
-    instances: Vec<String>,
-    /// Its warm pool takes instances back on scale in (`InstanceReusePolicy`).
-    reuses_on_scale_in: bool,
-}
-
-async fn waiting_groups(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
-    let pages = deps
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .set_auto_scaling_group_names(Some(deps.config.asg_names.clone()))
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
-    let mut groups = Vec::new();
-    for group in pages.iter().flat_map(|page| page.auto_scaling_groups()) {
-        let instances: Vec<String> = group
-            .instances()
-            .iter()
-            .filter(|instance| instance.lifecycle_state() == Some(&LifecycleState::TerminatingWait))
-            .filter_map(|instance| instance.instance_id().map(str::to_string))
-            .collect();
-        if instances.is_empty() {
-            continue;
-        }
-        let reuses_on_scale_in = group
-            .warm_pool_configuration()
-            .and_then(|pool| pool.instance_reuse_policy())
-            .and_then(|policy| policy.reuse_on_scale_in())
-            .unwrap_or(false);
-        groups.push(WaitingGroup {
-            name: group
-                .auto_scaling_group_name()
-                .unwrap_or_default()
-                .to_string(),
-            instances,
-            reuses_on_scale_in,
-        });
-    }
-    Ok(groups)
 }
 
 /// The lifecycle event the lost one would have been, minus the token; its `time` is the

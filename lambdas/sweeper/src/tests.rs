@@ -1,7 +1,8 @@
 use super::*;
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput;
 use aws_sdk_autoscaling::types::{
-    AutoScalingGroup, Instance, InstanceReusePolicy, ScalingActivityStatusCode,
+    AutoScalingGroup, Instance, InstanceReusePolicy, LifecycleState, ScalingActivityStatusCode,
     WarmPoolConfiguration,
 };
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
@@ -18,6 +19,7 @@ use sta_shared::state::{LifecycleAction, Trigger};
 use sta_shared::testing::*;
 
 mod event;
+mod keepalive;
 
 const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
 pub(crate) const WAITING: &str = "i-0aaaaaaaaaaaaaaa1";
@@ -225,9 +227,26 @@ pub(crate) fn start_ok(destination: Destination) -> Rule {
     })
 }
 
+/// A heartbeat for the waiting instance's action, by instance id (the sweeper has no token).
+pub(crate) fn heartbeat_ok() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat).then_compute_output(
+        |req| {
+            assert_eq!(req.auto_scaling_group_name(), Some(ASG));
+            assert_eq!(req.lifecycle_hook_name(), Some(HOOK));
+            assert_eq!(req.instance_id(), Some(WAITING));
+            assert_eq!(req.lifecycle_action_token(), None);
+            RecordLifecycleActionHeartbeatOutput::builder().build()
+        },
+    )
+}
+
+/// The clients answering from the rules, Auto Scaling also answering every heartbeat (after
+/// the given rules, which may answer it otherwise).
 pub(crate) fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
+    let heartbeat = heartbeat_ok();
+    let autoscaling: Vec<&Rule> = autoscaling.iter().copied().chain([&heartbeat]).collect();
     Deps {
-        autoscaling: autoscaling_client(autoscaling),
+        autoscaling: autoscaling_client(&autoscaling),
         sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn, |c| c
             .retry_config(RetryConfig::disabled())),
         config: config(),
@@ -235,7 +254,10 @@ pub(crate) fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
 }
 
 /// A sweep at the fixtures' time, Auto Scaling and Step Functions answering from their rules.
-async fn sweep_now(autoscaling: &[&Rule], sfn: &[&Rule]) -> Result<SweepReport, StepError> {
+pub(crate) async fn sweep_now(
+    autoscaling: &[&Rule],
+    sfn: &[&Rule],
+) -> Result<SweepReport, StepError> {
     sweep(&deps(autoscaling, sfn), at(0)).await
 }
 
