@@ -21,8 +21,9 @@ use sta_shared::StepError;
 use crate::{Deps, SweepReport};
 
 /// Records a heartbeat for the action of each waiting instance whose drain is running, and
-/// returns those instances. Every one is tried; the first error that is not the action's
-/// end is returned after them.
+/// returns those instances. Every one is tried; a throttled one is left to the next sweep,
+/// and the first other error (not the action's end) is returned after them all, so that
+/// the sweep fails visibly (a role without the permission, a group gone).
 pub async fn running_drains(deps: &Deps, report: &SweepReport) -> Result<Vec<String>, StepError> {
     let running = ExecutionStatus::Running.as_str();
     let mut kept = Vec::new();
@@ -54,6 +55,12 @@ pub async fn running_drains(deps: &Deps, report: &SweepReport) -> Result<Vec<Str
             Err(error) => {
                 let error =
                     autoscaling_error(&waiting.asg, "RecordLifecycleActionHeartbeat", error);
+                if error.name() == "Retryable" {
+                    // Throttled past the SDK's retries (a fleet's drains heartbeat too): the
+                    // drain's own heartbeats and the next sweep remain.
+                    tracing::warn!(instance = %waiting.instance_id, error = %error, "heartbeat left to the next sweep");
+                    continue;
+                }
                 tracing::error!(instance = %waiting.instance_id, error = %error, "could not keep a running drain's action alive");
                 failure.get_or_insert(error);
             }

@@ -143,8 +143,8 @@ pub fn heartbeat(asg: &str, timeout: u64, sweep: u64, sweep_source: &str) -> Che
             format!(
                 "heartbeat timeout {timeout} s is not longer than the sweep period {sweep} s ({sweep_source}) \
                  plus EventBridge Scheduler's {SCHEDULER_PRECISION_SECONDS} s precision: when a lifecycle event \
-                 is lost, the action can time out (default result: terminated undrained) before the sweeper \
-                 finds the instance"
+                 is lost, or the drain's functions are waking from Inactive, the action can time out (default \
+                 result: terminated undrained) before the sweeper finds the instance or heartbeats it"
             ),
             fix,
         );
@@ -169,7 +169,8 @@ pub fn heartbeat(asg: &str, timeout: u64, sweep: u64, sweep_source: &str) -> Che
             Some(asg),
             format!(
                 "heartbeat timeout {timeout} s: we heartbeat every {interval} s ({slack} s to spare); a sweep \
-                 every {sweep} s ({sweep_source}) finds a lost event at least {} s before it expires",
+                 every {sweep} s ({sweep_source}) finds a lost event, and keeps a running drain's action \
+                 alive while its functions wake, at least {} s before it expires",
                 timeout - latest
             ),
         )

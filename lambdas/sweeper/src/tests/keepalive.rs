@@ -61,48 +61,45 @@ async fn nothing_waiting_means_no_heartbeat() {
 }
 
 #[tokio::test]
-async fn an_action_that_ended_since_the_sweep_read_it_needs_no_heartbeat() {
-    let (asg, history) = (groups(true), history());
-    let ended = mock!(AutoScaling::record_lifecycle_action_heartbeat).then_http_response(|| {
-        query_error(
-            400,
-            "ValidationError",
-            &format!("No active Lifecycle Action found with instance ID {WAITING}"),
-        )
-    });
-    let (list, describe) = executions(vec![lifecycle_execution(
-        "for-waiting",
-        "RUNNING",
-        crate::tests::began(),
-    )]);
-    let report = sweep_now(&[&asg, &history, &ended], &[&list, &describe])
-        .await
-        .unwrap();
-    assert!(report.kept_alive.is_empty());
-    assert_eq!(ended.num_calls(), 1);
+async fn a_heartbeat_that_fails_fails_the_sweep_after_the_drains_are_started() {
+    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
+    let denied = mock!(AutoScaling::record_lifecycle_action_heartbeat)
+        .then_http_response(|| query_error(400, "AccessDenied", "from the test"));
+    let (list, describe) = executions(vec![]);
+    let error = sweep(
+        &deps(&[&asg, &history, &denied], &[&list, &describe, &start]),
+        at(0),
+    )
+    .await
+    .unwrap_err();
+    assert_step_error(&error, "AwsRequestFailed", "RecordLifecycleActionHeartbeat");
+    assert_eq!(
+        start.num_calls(),
+        1,
+        "the lost event's drain was started first"
+    );
 }
 
 #[tokio::test]
-async fn a_heartbeat_that_fails_fails_the_sweep_after_the_drains_are_started() {
-    for (code, name) in [
-        ("AccessDenied", "AwsRequestFailed"),
-        ("Throttling", "Retryable"),
+async fn an_ended_action_needs_no_heartbeat_and_a_throttled_one_waits_for_the_next_sweep() {
+    let ended = format!("No active Lifecycle Action found with instance ID {WAITING}");
+    for (code, message) in [
+        ("ValidationError", ended.as_str()),
+        ("Throttling", "Rate exceeded"),
     ] {
-        let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
-        let failing = mock!(AutoScaling::record_lifecycle_action_heartbeat)
-            .then_http_response(move || query_error(400, code, "from the test"));
-        let (list, describe) = executions(vec![]);
-        let error = sweep(
-            &deps(&[&asg, &history, &failing], &[&list, &describe, &start]),
-            at(0),
-        )
-        .await
-        .unwrap_err();
-        assert_step_error(&error, name, "RecordLifecycleActionHeartbeat");
-        assert_eq!(
-            start.num_calls(),
-            1,
-            "{code}: the lost event's drain was started first"
-        );
+        let (asg, history) = (groups(true), history());
+        let message = message.to_string();
+        let refused = mock!(AutoScaling::record_lifecycle_action_heartbeat)
+            .then_http_response(move || query_error(400, code, &message));
+        let (list, describe) = executions(vec![lifecycle_execution(
+            "for-waiting",
+            "RUNNING",
+            crate::tests::began(),
+        )]);
+        let report = sweep_now(&[&asg, &history, &refused], &[&list, &describe])
+            .await
+            .unwrap();
+        assert!(report.kept_alive.is_empty(), "{code}");
+        assert_eq!(refused.num_calls(), 1, "{code}");
     }
 }
