@@ -11,8 +11,13 @@
 //!
 //! The heartbeat names the instance: the sweeper knows no token, and the action it names is
 //! the instance's current one, the one the drain was matched to (see the crate's
-//! documentation). An action that ended in the meantime ("No active Lifecycle Action
-//! found") needs none.
+//! documentation). An action that ended in the meantime needs none (Auto Scaling answers a
+//! ValidationError "No active Lifecycle Action found": reports of it, the API reference
+//! documents no error for it). A heartbeat throttled past the SDK's retries (Auto Scaling's
+//! calls share one rate limit per account and Region) is left to the next sweep, up to a
+//! period later: under a heartbeat timeout shorter than two periods and a minute (infra's
+//! defaults: 600 s against 660 s), one sweep throttled so while the drain's functions wake
+//! can let the action expire.
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use sta_shared::error::{autoscaling_error, is_no_active_lifecycle_action};

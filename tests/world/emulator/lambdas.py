@@ -56,11 +56,20 @@ function in the middle of a run.
   recreate the resources, the function returns to the inactive state": config
   ``lambda.wake_fails`` maps a function to the ``StateReasonCode`` it fails with (one
   of the API's, e.g. ``SubnetOutOfIPAddresses``); its Pending then ends Inactive with
-  that reason (event ``lambda.wake.failed``) and the next invocation wakes it again, to
-  fail again. GetFunction and GetFunctionConfiguration report it all as Lambda does:
-  ``State`` Inactive with ``StateReasonCode`` Idle, Pending with Restoring, Inactive with
-  the failure's code, else Active (the codes are the API reference's; the
-  ``StateReason`` texts are the world's own, AWS does not publish them). Events
+  that reason (event ``lambda.wake.failed``). What an invocation of such a function
+  answers is not documented; the world applies the general rule (an invocation of an
+  Inactive function fails and sets it Pending), so each one wakes it again, to fail
+  again. The Invoke API reference also lists errors of a VPC set-up that failed
+  (``SubnetIPAddressLimitReachedException``, ``ENILimitReachedException``, 502) that
+  the world never answers, and the state machine does not retry: a drain meeting one
+  FAILS at once, where the world's drain FAILS once its retries of the Pending errors
+  run out. GetFunction and GetFunctionConfiguration report ``State`` Inactive with
+  ``StateReasonCode`` Idle (the Lambda Developer Guide's VPC page: the functions
+  "become Idle"), Pending with Restoring (the API's code for it; AWS does not say so
+  in words), Inactive with the failure's code, else Active; the ``StateReason`` texts
+  are the world's own. Kinder than AWS: while Pending only Invoke fails (on AWS "any
+  invocations or other API actions that operate on the function will fail"), and
+  ListFunctions shows the state too (AWS returns it only from GetFunction). Events
   ``lambda.inactive.invoked`` and ``lambda.pending.refused`` (function, error).
 
 Environment of the world process:

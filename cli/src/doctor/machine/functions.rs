@@ -158,8 +158,12 @@ pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
                  and fails again, so every drain FAILS at {at}",
                 because(state)
             ),
-            "resolve the reason (free addresses in its subnets, its role's permissions, its KMS key, ...), \
-             then update the function to restore it (deploy the stack again)",
+            format!(
+                "resolve the reason (free addresses in its subnets, its role's permissions, its KMS key, ...), \
+                 then update the function to restore it: a deployment that changes nothing updates nothing, so \
+                 change its configuration (`aws lambda update-function-configuration --function-name {subject} \
+                 --description ...`)"
+            ),
         ),
         "Pending" => Check::warn(
             NAME,
@@ -177,7 +181,8 @@ pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
                 "Failed ({}): Lambda could not create it, so every drain FAILS at {at}",
                 because(state)
             ),
-            "fix the reason, then delete and create the function again (deploy the stack again)",
+            "fix the reason, then delete and create the function again: a deployment replaces it only when \
+             a property that forces a replacement changes, so delete it and deploy the stack",
         ),
         other => Check::warn(
             NAME,
