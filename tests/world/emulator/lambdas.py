@@ -56,7 +56,8 @@ function in the middle of a run.
   recreate the resources, the function returns to the inactive state": config
   ``lambda.wake_fails`` maps a function to the ``StateReasonCode`` it fails with (one
   of the API's, e.g. ``SubnetOutOfIPAddresses``); its Pending then ends Inactive with
-  that reason (event ``lambda.wake.failed``). What an invocation of such a function
+  that reason (event ``lambda.wake.failed``, recorded when the world next looks at the
+  function: an invocation or a GetFunction). What an invocation of such a function
   answers is not documented; the world applies the general rule (an invocation of an
   Inactive function fails and sets it Pending), so each one wakes it again, to fail
   again. The Invoke API reference also lists errors of a VPC set-up that failed

@@ -5,8 +5,8 @@
 //! enough for Lambda to reclaim its resources is Inactive (`StateReasonCode` Idle): its
 //! first invocation fails and sets it Pending until the resources are recreated, which the
 //! state machine's retrier waits out. "If Lambda fails to recreate the resources, the
-//! function returns to the inactive state", with the reason: every invocation then wakes it
-//! and fails again, so every drain FAILS. A Failed function could not be created. The drain's
+//! function returns to the inactive state", with the reason, and AWS's advice is to resolve
+//! it and redeploy: until then no drain gets past it. A Failed function could not be created. The drain's
 //! functions run only on a scale-in, so these states show nowhere else until a drain fails.
 
 use std::collections::BTreeMap;
@@ -154,8 +154,8 @@ pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
             NAME,
             Some(subject),
             format!(
-                "Inactive, and Lambda could not recreate its resources ({}): each invocation wakes it \
-                 and fails again, so every drain FAILS at {at}",
+                "Inactive, and Lambda could not recreate its resources ({}): until it is restored, \
+                 every drain FAILS at {at}",
                 because(state)
             ),
             format!(
