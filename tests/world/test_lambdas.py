@@ -183,6 +183,12 @@ def test_an_inactive_function_refuses_invocations_until_it_is_active_again(world
 
 def _state(world, name: str = "drain-ecs") -> tuple[str, str | None]:
     config = world.client("lambda").get_function_configuration(FunctionName=name)
+    return config["State"], config.get("StateReasonCode")
+
+
+def _settled_state(world, name: str = "drain-ecs") -> tuple[str, str | None]:
+    """The state while no Pending can end between two reads: GetFunction tells the same."""
+    config = world.client("lambda").get_function_configuration(FunctionName=name)
     config.pop("ResponseMetadata")
     assert config == world.client("lambda").get_function(FunctionName=name)["Configuration"]
     return config["State"], config.get("StateReasonCode")
@@ -198,12 +204,13 @@ def _wait_for_state(world, state: str, within: float) -> tuple[str, str | None]:
 
 def test_get_function_configuration_tells_inactive_pending_and_active(world):
     aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
-    assert _state(world) == ("Active", None)
-    world.configure(**{"lambda": {"inactive": ["drain-ecs"], "pending_seconds": 2}})
-    assert _state(world) == ("Inactive", "Idle")
+    assert _settled_state(world) == ("Active", None)
+    world.configure(**{"lambda": {"inactive": ["drain-ecs"], "pending_seconds": 4}})
+    assert _settled_state(world) == ("Inactive", "Idle")
     assert _invoke_all(world, 1) == [("CodeArtifactUserPendingException", 409)]  # wakes it
     assert _state(world) == ("Pending", "Restoring")
     assert _wait_for_state(world, "Active", 10) == ("Active", None)
+    assert _settled_state(world) == ("Active", None)
     assert isinstance(_invoke_all(world, 1)[0], str)  # it runs
 
 
@@ -213,7 +220,7 @@ def test_a_wake_that_fails_leaves_the_function_inactive_with_its_reason(world):
         **{
             "lambda": {
                 "inactive": ["drain-ecs"],
-                "pending_seconds": 1,
+                "pending_seconds": 3,
                 "wake_fails": {"drain-ecs": "SubnetOutOfIPAddresses"},
             }
         }
@@ -223,6 +230,7 @@ def test_a_wake_that_fails_leaves_the_function_inactive_with_its_reason(world):
         assert _invoke_all(world, 1) == [refused]
         assert _state(world) == ("Pending", "Restoring")
         assert _wait_for_state(world, "Inactive", 10) == ("Inactive", "SubnetOutOfIPAddresses")
+        assert _settled_state(world) == ("Inactive", "SubnetOutOfIPAddresses")
     config = world.client("lambda").get_function_configuration(FunctionName="drain-ecs")
     assert "SubnetOutOfIPAddresses" in config["StateReason"]
     kinds = [e["type"] for e in world.events() if e["type"].startswith("lambda.")]
