@@ -19,16 +19,13 @@ async fn scale_tasks_updates_the_service_and_prints_the_decision() {
     let ecs = aws_sdk_ecs::Client::new(&config);
     let arns = single_task_cluster(&config, "prod", "web", 250, 5).await;
     set_draining(&ecs, "prod", &arns[..10]).await;
+    // The `--option=value` spelling; the unit tests parse the spaced one.
     let scale = [
         "scale-tasks",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
-        "--min-task-count",
-        "2",
-        "--n-count",
-        "1",
+        "--cluster=prod",
+        "--service=web",
+        "--min-task-count=2",
+        "--n-count=1",
     ];
 
     let dry = ecs_sta(&moto, &[&scale[..], &["--dry-run"]].concat());

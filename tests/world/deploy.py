@@ -102,15 +102,12 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         faults={},
         eventbridge=sc["eventbridge"],
         limits=sc["limits"],
-        **{"lambda": sc["lambda"]},
+        **{"lambda": {k: v for k, v in sc["lambda"].items() if k not in _BY_CRATE}},
     )
     classic_names, tgs = _load_balancers(world, sc)
     _cluster_and_group(world, sc, cluster, asg_name, classic_names, tgs)
     deployed = deploy_stack(world, sc, cluster, asg_name, classic_names, tgs, out)
-    if sc["lambda"].get("inactive") or sc["lambda"].get("wake_fails"):  # the scenario names crates, the world functions
-        inactive = [deployed.functions[crate] for crate in sc["lambda"].get("inactive", [])]
-        fails = {deployed.functions[crate]: code for crate, code in sc["lambda"].get("wake_fails", {}).items()}
-        world.configure(**{"lambda": {**sc["lambda"], "inactive": inactive, "wake_fails": fails}})
+    _functions_as_said(world, sc["lambda"], deployed.functions)
     autoscaling = world.client("autoscaling")
     if sc["warm_pool"]:
         pool = sc["warm_pool"]
@@ -150,6 +147,30 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         tgs,
         deployed,
     )
+
+
+# The scenario's Lambda settings that name crates (or, "vpc", are not the world's config).
+_BY_CRATE = ("inactive", "wake_fails", "setup_errors", "vpc")
+
+
+def _functions_as_said(world: World, said: dict[str, Any], functions: dict[str, str]) -> None:
+    """The scenario's Lambda settings that name crates, given the world by function name, and
+    with ``"vpc": true`` every function of the stack in the VPC's subnets with its default
+    security group (as infra's app deploys them with ``vpcId``; the template has no VPC)."""
+    if said.get("vpc"):
+        ec2, lam = world.client("ec2"), world.client("lambda")
+        subnets = [subnet["SubnetId"] for subnet in ec2.describe_subnets()["Subnets"][:2]]
+        groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])
+        vpc = {"SubnetIds": subnets, "SecurityGroupIds": [groups["SecurityGroups"][0]["GroupId"]]}
+        for name in functions.values():
+            lam.update_function_configuration(FunctionName=name, VpcConfig=vpc)
+    named = {
+        "inactive": [functions[crate] for crate in said.get("inactive", [])],
+        "wake_fails": {functions[crate]: code for crate, code in said.get("wake_fails", {}).items()},
+        "setup_errors": {functions[crate]: plan for crate, plan in said.get("setup_errors", {}).items()},
+    }
+    if any(named.values()):
+        world.configure(**{"lambda": {key: value for key, value in named.items() if value}})
 
 
 def _load_balancers(world: World, sc: dict[str, Any]) -> tuple[list[str], dict[str, str]]:

@@ -62,8 +62,9 @@ DEFAULTS: dict[str, Any] = {
     # the world's API rate limits (world.emulator.rate_limits): {"enabled", "scale", "buckets"}; on, at AWS's figures, by default
     "limits": {},
     # the world's Lambda: {"concurrency"} (world.emulator.lambda_runtime; default 1000, Lambda's default quota),
-    # {"inactive": [crate, ...], "pending_seconds", "wake_fails": {crate: StateReasonCode}}
-    # (world.emulator.lambdas: Inactive functions, and wakes that fail)
+    # {"inactive": [crate, ...], "pending_seconds", "wake_fails": {crate: StateReasonCode}},
+    # "setup_errors": {crate: {"error", "invocations"}} (world.emulator.lambdas: Inactive functions,
+    # wakes that fail, VPC set-ups that fail), "vpc": true (the stack's functions in a VPC)
     "lambda": {},
     # false: run by `make reliability` only, not by tests/e2e (a size CI cannot afford; tests/scenarios/README.md)
     "e2e": True,

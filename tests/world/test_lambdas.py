@@ -235,3 +235,55 @@ def test_a_wake_that_fails_leaves_the_function_inactive_with_its_reason(world):
     assert "SubnetOutOfIPAddresses" in config["StateReason"]
     kinds = [e["type"] for e in world.events() if e["type"].startswith("lambda.")]
     assert kinds == ["lambda.inactive.invoked", "lambda.wake.failed"] * 2, kinds
+
+
+def test_a_vpc_function_whose_set_up_fails_answers_the_error_for_the_configured_invocations(world):
+    arn = aws.function(world, env={"ECS_CLUSTER": "c", "MANAGED_ASG_NAMES": "g"})
+    aws.function(world, name="check-drained")  # outside a VPC: untouched
+    world.client("lambda").update_function_configuration(
+        FunctionName="drain-ecs", VpcConfig={"SubnetIds": [aws.subnet(world)], "SecurityGroupIds": []}
+    )
+    plans = {
+        "drain-ecs": {"error": "EC2ThrottledException", "invocations": 2},
+        "check-drained": {"error": "ENILimitReachedException", "invocations": 1},
+    }
+    world.configure(**{"lambda": {"setup_errors": plans}})
+    # Step Functions names the error Lambda.<code>: a Task without a retrier for it fails.
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    task["Parameters"] = {"FunctionName": arn, "Payload": {"event.$": "$"}}
+    sfn = world.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="m",
+        definition=json.dumps({"StartAt": "Drain", "States": {"Drain": task}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+    deadline = time.monotonic() + 20
+    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert (desc["status"], desc["error"]) == ("FAILED", "Lambda.EC2ThrottledException")
+
+    assert _invoke_all(world, 1) == [("EC2ThrottledException", 502)]
+    assert isinstance(_invoke_all(world, 1)[0], str)  # the third invocation runs
+    ran = world.client("lambda").invoke(FunctionName="check-drained", Payload=b"{}")
+    assert ran["StatusCode"] == 200
+    failed = [(e["function"], e["error"]) for e in world.events() if e["type"] == "lambda.setup.failed"]
+    assert failed == [("drain-ecs", "EC2ThrottledException")] * 2
+
+
+@pytest.mark.parametrize(
+    ("plan", "field"),
+    [
+        ({"error": "NoSuchException", "invocations": 1}, "lambda.setup_errors.drain-ecs.error"),
+        ({"error": "EC2ThrottledException", "invocations": 0}, "lambda.setup_errors.drain-ecs.invocations"),
+    ],
+)
+def test_a_set_up_error_the_world_cannot_answer_is_refused(world, plan, field):
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        world.configure(**{"lambda": {"setup_errors": {"drain-ecs": plan}}})
+    assert refused.value.code == 400
+    assert json.loads(refused.value.read())["error"].startswith(field)
+    assert "setup_errors" not in world.control("GET", "/_world/config").get("lambda", {})  # left as it was

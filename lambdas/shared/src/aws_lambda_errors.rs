@@ -33,10 +33,25 @@ pub const FAILED_RUN_ERRORS: [&str; 4] = [
 /// `ResourceNotReadyException`, then `ResourceConflictException` while Pending, or
 /// `ENINotReadyException` while its network interface is not ready. The drain's functions
 /// run only on a scale-in, so the first drain after weeks without one meets them so.
-/// Retried for longer than the transient errors.
+/// Retried for longer than the transient errors, with [`VPC_SETUP_ERRORS`].
 pub const NOT_ACTIVE_ERRORS: [&str; 4] = [
     "Lambda.CodeArtifactUserPendingException",
     "Lambda.ResourceNotReadyException",
     "Lambda.ResourceConflictException",
     "Lambda.ENINotReadyException",
+];
+
+/// A function in a VPC whose network set-up failed for a reason that can clear (the
+/// Invoke API reference, all HTTP 502): Amazon EC2 throttled Lambda while it initialized
+/// the function, an unexpected EC2 error, no network interface left under the limit, no
+/// free address in a subnet (addresses come free as other interfaces go). AWS does not say
+/// which invocations can meet them, so any drain step may. Retried as long as a function
+/// that is not Active yet. Not retried: what only a change of configuration clears
+/// (`EC2AccessDeniedException`, an invalid subnet or security group): the drain FAILS at
+/// once, visibly.
+pub const VPC_SETUP_ERRORS: [&str; 4] = [
+    "Lambda.EC2ThrottledException",
+    "Lambda.EC2UnexpectedException",
+    "Lambda.ENILimitReachedException",
+    "Lambda.SubnetIPAddressLimitReachedException",
 ];

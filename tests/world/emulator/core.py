@@ -113,15 +113,23 @@ def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
 
 
 def configure(update: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``update`` into CONFIG (dicts merge, "faults" is replaced)."""
+    """Merge ``update`` into CONFIG (dicts merge, "faults" is replaced). A config that is
+    refused (ValueError: the timescale, or a listener's check) leaves CONFIG as it was."""
     if not isinstance(update, dict):
         raise ValueError("config must be a JSON object")
     with LOCK:
+        before = copy.deepcopy(CONFIG)
         _merge(CONFIG, update)
+    try:
         if float(CONFIG["timescale"]) < 0:
             raise ValueError("timescale must be >= 0")
-    for listener in _config_listeners:
-        listener()
+        for listener in _config_listeners:
+            listener()
+    except ValueError:
+        with LOCK:
+            CONFIG.clear()
+            CONFIG.update(before)
+        raise
     return CONFIG
 
 

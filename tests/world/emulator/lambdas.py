@@ -60,11 +60,7 @@ function in the middle of a run.
   function: an invocation or a GetFunction). What an invocation of such a function
   answers is not documented; the world applies the general rule (an invocation of an
   Inactive function fails and sets it Pending), so each one wakes it again, to fail
-  again. The Invoke API reference also lists errors of a VPC set-up that failed
-  (``SubnetIPAddressLimitReachedException``, ``ENILimitReachedException``, 502) that
-  the world never answers, and the state machine does not retry: a drain meeting one
-  FAILS at once, where the world's drain FAILS once its retries of the Pending errors
-  run out. GetFunction and GetFunctionConfiguration report ``State`` Inactive with
+  again. GetFunction and GetFunctionConfiguration report ``State`` Inactive with
   ``StateReasonCode`` Idle (the Lambda Developer Guide's VPC page: the functions
   "become Idle"), Pending with Restoring (the API's code for it; AWS does not say so
   in words), Inactive with the failure's code, else Active; the ``StateReason`` texts
@@ -72,6 +68,16 @@ function in the middle of a run.
   invocations or other API actions that operate on the function will fail"), and
   ListFunctions shows the state too (AWS returns it only from GetFunction). Events
   ``lambda.inactive.invoked`` and ``lambda.pending.refused`` (function, error).
+* A VPC function's network set-up that fails. The Invoke API reference lists, all HTTP
+  502, ``EC2ThrottledException`` ("Amazon EC2 throttled Lambda during Lambda function
+  initialization"), ``EC2UnexpectedException``, ``ENILimitReachedException``,
+  ``SubnetIPAddressLimitReachedException`` and ``EC2AccessDeniedException``. AWS does not
+  say which invocations can meet them; the world takes the harsher reading, any
+  invocation of a function in a VPC. Config ``lambda.setup_errors`` maps a function (by
+  name) to ``{"error": CODE, "invocations": N}``: its next N invocations (counted from
+  the config, once the function is Active) answer CODE, which Step Functions names
+  ``Lambda.<code>``; a function outside a VPC is untouched. Event ``lambda.setup.failed``
+  (function, error).
 
 Environment of the world process:
 
@@ -164,6 +170,29 @@ class CodeArtifactUserPendingException(JsonRESTError):
         )
 
 
+# Invoke's errors of a VPC set-up that failed (the Invoke API reference), each with the
+# world's own wording of it.
+SETUP_ERRORS = {
+    "EC2ThrottledException": "Amazon EC2 throttled Lambda while it initialized the function with its execution role.",
+    "EC2UnexpectedException": "Lambda got an unexpected Amazon EC2 error while it set up the function.",
+    "ENILimitReachedException": "Lambda could not create a network interface in the function's VPC: "
+    "the limit of network interfaces is reached.",
+    "SubnetIPAddressLimitReachedException": "Lambda could not set up the function's VPC access: "
+    "a subnet of it has no free IP address.",
+    "EC2AccessDeniedException": "The function's execution role lacks the permissions to set up its VPC access.",
+}
+
+
+class SetupException(JsonRESTError):
+    """Invoke of a VPC function whose network set-up failed (HTTP 502): Step Functions'
+    Lambda.<code>."""
+
+    code = 502
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error, SETUP_ERRORS[error])
+
+
 class TooManyRequestsException(JsonRESTError):
     """Invoke past the concurrency (HTTP 429): Step Functions' Lambda.TooManyRequestsException."""
 
@@ -243,6 +272,45 @@ def _refuse_unless_active(fn: Any) -> None:
     raise error
 
 
+# How many invocations of each function answered its configured set-up error since the
+# config last changed ``lambda.setup_errors`` (the plan they count for).
+_SETUP_FAILED: dict[str, int] = {}
+_setup_plan: dict[str, Any] = {}
+
+
+def _setup_errors() -> dict[str, dict[str, Any]]:
+    return (core.CONFIG.get("lambda") or {}).get("setup_errors") or {}
+
+
+def _check_setup_errors() -> None:
+    """Refuses a ``lambda.setup_errors`` the world cannot answer; a new one restarts the counts."""
+    global _setup_plan
+    plans = _setup_errors()
+    for name, plan in plans.items():
+        if not isinstance(plan, dict) or plan.get("error") not in SETUP_ERRORS:
+            raise ValueError(f"lambda.setup_errors.{name}.error: one of {sorted(SETUP_ERRORS)}")
+        if not isinstance(plan.get("invocations"), int) or plan["invocations"] < 1:
+            raise ValueError(f"lambda.setup_errors.{name}.invocations: a whole number from 1")
+    with _states_lock:
+        if plans != _setup_plan:
+            _setup_plan = json.loads(json.dumps(plans))
+            _SETUP_FAILED.clear()
+
+
+def _fail_setup(fn: Any) -> None:
+    """The configured set-up error of a VPC function, for its next invocations (see the module)."""
+    plan = _setup_errors().get(fn.function_name)
+    if plan is None or not _in_a_vpc(fn):
+        return
+    with _states_lock:
+        failed = _SETUP_FAILED.get(fn.function_name, 0)
+        if failed >= int(plan["invocations"]):
+            return
+        _SETUP_FAILED[fn.function_name] = failed + 1
+    core.record("lambda.setup.failed", function=fn.function_name, error=plan["error"])
+    raise SetupException(plan["error"])
+
+
 _get_configuration = lambda_models.LambdaFunction.get_configuration
 
 
@@ -261,6 +329,7 @@ def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     if event is None:
         event = {}
     _refuse_unless_active(self)
+    _fail_setup(self)
     pool = runtime()
     try:
         box = pool.acquire(self)
@@ -342,6 +411,7 @@ def _on_reset() -> None:
         SABOTAGE.clear()
     with _states_lock:
         _STATES.clear()
+        _SETUP_FAILED.clear()
     if RUNTIME is not None:
         RUNTIME.reset()
 
@@ -350,4 +420,5 @@ def install() -> None:
     lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
     lambda_models.LambdaFunction.get_configuration = _configuration
     core.on_reset(_on_reset)
+    core.on_config(_check_setup_errors)
     core.request_hook(_sabotage_hook)
