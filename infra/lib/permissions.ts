@@ -126,6 +126,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     // The hook's timer has run since Terminating:Wait began: the first step heartbeats at once.
     ...KEEPS_THE_HOOK_ALIVE,
+    // Once the lifecycle action has ended: does the group retain the instance (a redrive drains it)?
+    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
   ],
   'deregister-lb': [
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),

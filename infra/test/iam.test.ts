@@ -33,7 +33,14 @@ describe('IAM, one least-privilege role per function', () => {
         condition: IN_CLUSTER,
       },
       { actions: ['ecs:DescribeTasks'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
-      { actions: ['autoscaling:DescribeLifecycleHooks', 'autoscaling:DescribeScalingActivities'], resources: ['*'] },
+      {
+        actions: [
+          'autoscaling:DescribeAutoScalingInstances',
+          'autoscaling:DescribeLifecycleHooks',
+          'autoscaling:DescribeScalingActivities',
+        ],
+        resources: ['*'],
+      },
       { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
     ]);
   });

@@ -45,9 +45,12 @@ def asg(
     target_groups: list[str] | None = None,
     load_balancers: list[str] | None = None,
     min_size: int = 0,
+    retention: str | None = None,
 ) -> str:
     template = launch_template(world, f"{name}-lt", cluster)
     kwargs: dict[str, Any] = {}
+    if retention:
+        kwargs["InstanceLifecyclePolicy"] = {"RetentionTriggers": {"TerminateHookAbandon": retention}}
     if target_groups:
         kwargs["TargetGroupARNs"] = target_groups
     if load_balancers:

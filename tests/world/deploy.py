@@ -265,6 +265,8 @@ def _cluster_and_group(
         asg_kwargs["LoadBalancerNames"] = asg_clbs
     if asg_tgs:
         asg_kwargs["TargetGroupARNs"] = asg_tgs
+    if sc["retention"]:
+        asg_kwargs["InstanceLifecyclePolicy"] = {"RetentionTriggers": {"TerminateHookAbandon": sc["retention"]}}
     world.client("autoscaling").create_auto_scaling_group(
         AutoScalingGroupName=asg_name,
         LaunchTemplate={"LaunchTemplateName": f"{p}-lt", "Version": "$Latest"},

@@ -19,6 +19,7 @@ def check(result: Result, classic_regs: set[tuple[str, str]]) -> None:
     scenario expects to happen (a release at the drain deadline) goes to ``result.notes``."""
     assert result.deployment is not None
     _nothing_released_early(result, classic_regs)
+    _retained_drained(result, classic_regs)
     _each_action_completed_once(result)
     served = _served(result)
     _running_never_below_minimum(result, served)
@@ -66,6 +67,27 @@ def _nothing_released_early(result: Result, classic_regs: set[tuple[str, str]]) 
                 continue  # terminated through EC2 by someone else before the release
             before = [b for b in events if b["seq"] < release]
             _released_with(result, x, release, before, classic_regs, service_classic, sink)
+
+
+def _retained_drained(result: Result, classic_regs: set[tuple[str, str]]) -> None:
+    """1b. where the scenario expects instances retained (expect.retained: an instance lifecycle
+    policy kept them after their action was abandoned), they are retained, and drained by the end
+    of the run (its redriven drain finished what the FAILED one had not): no task on them still
+    running, no registration not ended, as if they were released at the last event."""
+    expect = result.scenario["expect"]
+    if "retained" not in expect:
+        return
+    dep = result.deployment
+    assert dep is not None
+    retained = [e["instance_id"] for e in result.events if e["type"] == "asg.instance.retained"]
+    if len(retained) != expect["retained"]:
+        result.violations.append(f"expected {expect['retained']} instances retained, got {len(retained)}")
+    service_classic = [
+        n for n, c in zip(dep.classic, result.scenario["load_balancers"]["classic"]) if c.get("attach") == "service"
+    ]
+    end = max((e["seq"] for e in result.events), default=0) + 1
+    for x in retained:
+        _released_with(result, x, end, result.events, classic_regs, service_classic, result.violations)
 
 
 def _released_with(

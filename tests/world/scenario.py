@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "eventbridge": {},
     # PutWarmPool of the group: {"min_size", "max_group_prepared_capacity", "pool_state", "reuse_on_scale_in"}
     "warm_pool": None,
+    # the group's instance lifecycle policy, InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon:
+    # "retain" keeps an instance whose terminate lifecycle action was abandoned (world.emulator.retention)
+    "retention": None,
     # infra's spotInterruptionHandling: the rule that starts a drain on a Spot interruption warning
     "spot_interruption_handling": False,
     "scale_in": {"count": 1, "pick": "policy"},

@@ -37,18 +37,18 @@ def _executions(ctx: Context) -> dict[str, dict[str, Any]]:
 
 
 class ExpireThenRedrive(Action):
-    """CompleteLifecycleAction unavailable from the scale-in on: once the action expired and the
-    execution FAILED, the fault is cleared and the execution redriven."""
+    """A call the drain needs fails from the scale-in on (``api``, default
+    autoscaling:CompleteLifecycleAction; ``fault``, default unavailable): once the action expired
+    and the execution FAILED, the fault is cleared and the execution redriven."""
 
     def __init__(self, ctx: Context, spec: dict[str, Any]):
         super().__init__(ctx, spec)
         self.redriven: set[str] = set()
 
     def before_scale_in(self) -> None:
-        self.ctx.world.configure(
-            faults={**self.ctx.sc["faults"], "autoscaling:CompleteLifecycleAction": {"unavailable": 1.0}}
-        )
-        self.ctx.out("fault on: autoscaling:CompleteLifecycleAction always unavailable (the action will expire first)")
+        api, fault = self.spec.get("api", "autoscaling:CompleteLifecycleAction"), self.spec.get("fault", "unavailable")
+        self.ctx.world.configure(faults={**self.ctx.sc["faults"], api: {fault: 1.0}})
+        self.ctx.out(f"fault on: {api} always {fault} (the action will expire first)")
 
     @property
     def busy(self) -> bool:  # type: ignore[override]
@@ -61,6 +61,7 @@ class ExpireThenRedrive(Action):
                 self.ctx.world.configure(faults=self.ctx.sc["faults"])
                 self.ctx.world.client("stepfunctions").redrive_execution(executionArn=arn)
                 self.redriven.add(arn)
+                x["status"] = "RUNNING"  # until the next poll says otherwise
                 self.ctx.out(
                     f"action expired and execution FAILED: fault cleared, RedriveExecution {arn.rsplit(':', 1)[-1][:8]}"
                 )

@@ -7,7 +7,9 @@
 //! the instance entered `Terminating:Wait`, however late the event arrived). When AWS has
 //! no active action any more (a late or repeated event, an action completed by someone
 //! else, an instance already gone), the state says `action_ended` and the execution ends
-//! there, having changed nothing.
+//! there, having changed nothing; unless the group retains the instance (an instance
+//! lifecycle policy keeps it running after an abandoned action, a FAILED drain's
+//! included): a redrive then drains it before anyone terminates it.
 //!
 //! An instance that is not registered in the cluster is not an error: there is nothing
 //! to drain in ECS, and the load balancers are still drained by the next step. For a
@@ -24,9 +26,10 @@ use serde_json::Value;
 use sta_shared::batches::{in_batches, DESCRIBE_BATCH};
 use sta_shared::config::DrainConfig;
 use sta_shared::ecs::describe_all_container_instances;
+use sta_shared::ended::first_step_stops;
 use sta_shared::error::ecs_error;
 use sta_shared::event::DrainInput;
-use sta_shared::hook::{action_has_ended, heartbeat};
+use sta_shared::hook::heartbeat;
 use sta_shared::state::{task_has_stopped, DrainState, DrainStatus, TrackedTask, Trigger};
 use sta_shared::Clients;
 use sta_shared::StepError;
@@ -70,7 +73,7 @@ pub async fn drain(
     // however late we heard of it: heartbeat at once. This also tells whether the action
     // is still waiting for us; reading the hook caps the deadline at its global timeout.
     heartbeat(&deps.autoscaling, &mut state, now, true).await?;
-    if action_has_ended(&mut state) {
+    if first_step_stops(&deps.autoscaling, &mut state).await? {
         return Ok(state);
     }
     let cluster = state.request.cluster.clone();

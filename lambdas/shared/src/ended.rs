@@ -70,6 +70,34 @@ pub async fn no_longer_ours(
     Ok(action_has_ended(state))
 }
 
+/// True when the first step stops here, its state saying `action_ended`: the lifecycle
+/// action has ended (a late or repeated event, an action completed by someone else, an
+/// instance already gone), unless the instance is retained (`Terminating:Retained`, or
+/// `Warmed:Pending:Retained` on its way back to a warm pool). An instance lifecycle policy
+/// retains an instance whose action was abandoned, a drain that FAILED included: it runs on,
+/// its tasks serving, "until you call TerminateInstanceInAutoScalingGroup", and no hook runs
+/// again then. A redrive of that drain is what drains it first, so the drain goes on.
+pub async fn first_step_stops(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    state: &mut DrainState,
+) -> Result<bool, StepError> {
+    if !state.heartbeat.action_gone {
+        return Ok(false);
+    }
+    let found = describe_auto_scaling_instance(autoscaling, &state.request.instance_id).await?;
+    let lifecycle_state = found
+        .as_ref()
+        .and_then(AutoScalingInstanceDetails::lifecycle_state);
+    if lifecycle_state.is_some_and(|lifecycle| lifecycle.ends_with(":Retained")) {
+        tracing::info!(
+            lifecycle_state = ?lifecycle_state,
+            "the lifecycle action has ended and the group retains the instance: the drain goes on"
+        );
+        return Ok(false);
+    }
+    Ok(action_has_ended(state))
+}
+
 /// `instance_id` as Auto Scaling describes it (its group, its lifecycle state); `None` when
 /// it is in no group (terminated, or never in one).
 pub async fn describe_auto_scaling_instance(

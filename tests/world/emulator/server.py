@@ -37,6 +37,7 @@ EXTENSIONS = [
     "world.emulator.warm_pools",
     "world.emulator.spot",
     "world.emulator.instance_refresh",
+    "world.emulator.retention",
     "world.emulator.lb_drain",
     "world.emulator.limits",
     "world.emulator.faults",

@@ -16,16 +16,68 @@ async fn a_late_event_heartbeats_at_once_from_when_the_wait_began() {
 
 #[tokio::test]
 async fn an_event_whose_action_has_ended_changes_nothing() {
+    // gone from the group (terminated), back in service, or leaving under another action
+    for lifecycle_state in [
+        None,
+        Some("InService"),
+        Some("Terminating:Proceed"),
+        Some("Warmed:Stopped"),
+    ] {
+        let ci = Instance::registered("ACTIVE");
+        let described = auto_scaling_instance(lifecycle_state);
+        let deps = deps_with(
+            &ci.and(&[]),
+            &[&lifecycle_hook(300), &heartbeat_gone(), &described],
+        );
+        let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
+        assert_eq!(
+            state.status,
+            DrainStatus::ActionEnded,
+            "{lifecycle_state:?}"
+        );
+        assert!(state.heartbeat.action_gone);
+        assert_eq!(described.num_calls(), 1);
+        assert_eq!(
+            ci.list.num_calls() + ci.describe.num_calls() + ci.update.num_calls(),
+            0
+        );
+        assert!(state.container_instance_arn.is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_retained_instance_is_drained_though_its_action_has_ended() {
+    // An instance lifecycle policy keeps it running after an abandoned action (a FAILED
+    // drain's): a redrive drains it before anyone terminates it.
+    for lifecycle_state in ["Terminating:Retained", "Warmed:Pending:Retained"] {
+        let ci = Instance::registered("ACTIVE");
+        let tasks = list_tasks(&["web-1"], &[]);
+        let described = auto_scaling_instance(Some(lifecycle_state));
+        let deps = deps_with(
+            &ci.and(&[&tasks, &describe_tasks()]),
+            &[&lifecycle_hook(300), &heartbeat_gone(), &described],
+        );
+        let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
+        assert_eq!(state.status, DrainStatus::Draining, "{lifecycle_state}");
+        assert!(state.heartbeat.action_gone);
+        assert_eq!(ci.update.num_calls(), 1, "set DRAINING");
+        assert_eq!(state.container_instance_arn.as_deref(), Some(CI_ARN));
+        assert_eq!(state.remaining.tasks, [task_arn("web-1")]);
+    }
+}
+
+#[tokio::test]
+async fn an_ended_action_whose_instance_cannot_be_read_is_retried() {
     let ci = Instance::registered("ACTIVE");
-    let deps = deps_with(&ci.and(&[]), &[&lifecycle_hook(300), &heartbeat_gone()]);
-    let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
-    assert_eq!(state.status, DrainStatus::ActionEnded);
-    assert!(state.heartbeat.action_gone);
-    assert_eq!(
-        ci.list.num_calls() + ci.describe.num_calls() + ci.update.num_calls(),
-        0
+    let throttled = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
+    let deps = deps_with(
+        &ci.and(&[]),
+        &[&lifecycle_hook(300), &heartbeat_gone(), &throttled],
     );
-    assert!(state.container_instance_arn.is_none());
+    let error = drain(&deps, lifecycle_input(), at(400)).await.unwrap_err();
+    assert_eq!(error.name(), "Retryable");
+    assert_eq!(ci.update.num_calls(), 0, "nothing changed");
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ with ``Origin`` AutoScalingGroup and ``Destination`` EC2, or WarmPool for an
 instance going back to the group's warm pool (world.emulator.warm_pools). The
 instance leaves (``Terminating:Proceed``) when every action is completed or timed out (the hook's
 DefaultResult after HeartbeatTimeout without heartbeat, or after the global
-timeout min(48 h, 100 x HeartbeatTimeout)).
+timeout min(48 h, 100 x HeartbeatTimeout)), or, when the last one ended with ABANDON and
+the group's instance lifecycle policy retains, stays retained (world.emulator.retention).
 
 * Several terminate hooks: AWS documents no order among the hooks of one
   transition (PutLifecycleHook has no order field), so the world starts all
@@ -28,7 +29,7 @@ import uuid
 from typing import Any
 
 from moto.autoscaling.exceptions import ValidationError
-from world.emulator import core
+from world.emulator import core, retention
 from world.emulator.eventbridge import deliver_event
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -166,7 +167,9 @@ def _complete(action: Action, result: str, how: str) -> None:
         others = []
     if not others:
         state = next((s for s in action.group.instance_states if s.instance.id == action.instance_id), None)
-        if state is not None:
+        if state is not None and result == "ABANDON" and retention.retains(action.group):
+            retention.retain(action.group, state)
+        elif state is not None:
             _proceed(action.group, state)
 
 

@@ -1,0 +1,149 @@
+"""Instance retention: an instance lifecycle policy keeps an instance whose terminate lifecycle
+action was abandoned, instead of terminating it.
+
+moto ignores ``InstanceLifecyclePolicy``. This follows the AWS docs ("Control instance retention
+with instance lifecycle policies", "Configure instance retention", "Manage retained instances";
+API reference: InstanceLifecyclePolicy, RetentionTriggers):
+
+* CreateAutoScalingGroup and UpdateAutoScalingGroup take
+  ``InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon`` (``retain`` or
+  ``terminate``, the default; any other value is a ValidationError), and DescribeAutoScalingGroups
+  returns the policy.
+* "The TerminateHookAbandon trigger causes retention": CompleteLifecycleAction with ABANDON, and
+  a heartbeat timeout or a global timeout of an action whose default result is ABANDON; so does,
+  in the world, an ABANDON that ends an action through another terminate hook of the group
+  (world.emulator.autoscaling_hooks.actions). Policies "only apply when termination lifecycle
+  actions are abandoned, not when they complete successfully with the CONTINUE result". Once the
+  instance's actions are over, it passes ``Terminating:Proceed`` to ``Terminating:Retained``
+  (going back to a warm pool: ``Warmed:Pending:Retained``) instead of leaving.
+* Retained instances "continue running as active Amazon EC2 instances", "don't count toward your
+  Amazon EC2 Auto Scaling group's desired capacity" (Auto Scaling launches a replacement when
+  the capacity asks for one) and "remain in Retained state indefinitely until you take action":
+  the EC2 instance runs on, its ECS agent stays connected and its container instance keeps its
+  status and tasks. DescribeAutoScalingGroups (``Instances``) and DescribeAutoScalingInstances
+  list it with its state.
+* "Retained instances ... remain until you call TerminateInstanceInAutoScalingGroup": that call
+  terminates it at once. AWS does not say whether the terminate hooks run again; the world takes
+  the harsher reading, they do not (a task still on the instance dies with it).
+
+Events: ``asg.instance.retained`` (asg, instance_id, state), and ``asg.instance.terminated``
+with ``retained`` true when TerminateInstanceInAutoScalingGroup ends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.autoscaling import models as asg_models
+from moto.autoscaling import responses as asg_responses
+from moto.autoscaling.exceptions import ValidationError
+from world.emulator import core, scaling_activities
+
+VALUES = ("retain", "terminate")
+
+
+def _retained(group: Any) -> list[Any]:
+    if not hasattr(group, "_world_retained"):
+        group._world_retained = []
+    return group._world_retained
+
+
+def retains(group: Any) -> bool:
+    """Whether the group retains an instance whose terminate lifecycle action was abandoned."""
+    policy = getattr(group, "instance_lifecycle_policy", None) or {}
+    return (policy.get("RetentionTriggers") or {}).get("TerminateHookAbandon") == "retain"
+
+
+def retain(group: Any, state: Any) -> None:
+    """``Terminating:Proceed``, then retained: out of the group's capacity, still running."""
+    state.lifecycle_state = "Terminating:Proceed"
+    group.instance_states = [s for s in group.instance_states if s is not state]
+    warm = getattr(state, "_world_destination", "EC2") == "WarmPool"
+    state.lifecycle_state = "Warmed:Pending:Retained" if warm else "Terminating:Retained"
+    _retained(group).append(state)
+    scaling_activities.done(getattr(state, "_world_activity", None))
+    core.record("asg.instance.retained", asg=group.name, instance_id=state.instance.id, state=state.lifecycle_state)
+
+
+def _policy(response: Any) -> dict[str, Any] | None:
+    """The request's ``InstanceLifecyclePolicy``, checked; ``None`` when it gives none."""
+    policy = response._get_params().get("InstanceLifecyclePolicy")
+    if policy is None:
+        return None
+    trigger = (policy.get("RetentionTriggers") or {}).get("TerminateHookAbandon")
+    if trigger is not None and trigger not in VALUES:
+        raise ValidationError(
+            f"1 validation error detected: Value '{trigger}' at "
+            "'instanceLifecyclePolicy.retentionTriggers.terminateHookAbandon' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(VALUES)}]"
+        )
+    return policy
+
+
+_orig_create = asg_responses.AutoScalingResponse.create_auto_scaling_group
+_orig_update = asg_responses.AutoScalingResponse.update_auto_scaling_group
+
+
+def _create_auto_scaling_group(self: Any) -> Any:
+    policy = _policy(self)
+    result = _orig_create(self)
+    if policy is not None:
+        self.autoscaling_backend.autoscaling_groups[
+            self._get_param("AutoScalingGroupName")
+        ].instance_lifecycle_policy = policy
+    return result
+
+
+def _update_auto_scaling_group(self: Any) -> Any:
+    policy = _policy(self)
+    result = _orig_update(self)
+    if policy is not None:
+        self.autoscaling_backend.autoscaling_groups[
+            self._get_param("AutoScalingGroupName")
+        ].instance_lifecycle_policy = policy
+    return result
+
+
+def _instances(self: Any) -> list[Any]:
+    return self.instance_states + _retained(self)
+
+
+def _find_retained(backend: Any, instance_ids: list[str] | None) -> list[tuple[Any, Any]]:
+    return [
+        (group, state)
+        for group in backend.autoscaling_groups.values()
+        for state in _retained(group)
+        if not instance_ids or state.instance.id in instance_ids
+    ]
+
+
+_orig_describe_instances = asg_models.AutoScalingBackend.describe_auto_scaling_instances
+_orig_terminate_instance = asg_models.AutoScalingBackend.terminate_instance
+
+
+def _describe_auto_scaling_instances(self: Any, instance_ids: list[str]) -> list[Any]:
+    return _orig_describe_instances(self, instance_ids) + [s for _, s in _find_retained(self, instance_ids)]
+
+
+def _terminate_instance(self: Any, instance_id: str, should_decrement: bool) -> Any:
+    found = _find_retained(self, [instance_id])
+    if not found:
+        return _orig_terminate_instance(self, instance_id, should_decrement)
+    [(group, state)] = found
+    _retained(group).remove(state)  # out of the capacity already: nothing to decrement
+    self.ec2_backend.terminate_instances([instance_id])
+    self.elbv2_backend.notify_terminate_instances([instance_id])
+    core.record("asg.instance.terminated", asg=group.name, instance_id=instance_id, destination="EC2", retained=True)
+    return asg_models.TerminateInstanceActivity(state.instance, group.desired_capacity)
+
+
+def install() -> None:
+    """After world.emulator.autoscaling_hooks and warm_pools: it wraps what they installed."""
+    global _orig_describe_instances, _orig_terminate_instance
+    _orig_describe_instances = asg_models.AutoScalingBackend.describe_auto_scaling_instances
+    _orig_terminate_instance = asg_models.AutoScalingBackend.terminate_instance
+    asg_models.AutoScalingBackend.describe_auto_scaling_instances = _describe_auto_scaling_instances
+    asg_models.AutoScalingBackend.terminate_instance = _terminate_instance
+    asg_models.FakeAutoScalingGroup.instances = property(_instances)
+    asg_responses.AutoScalingResponse.create_auto_scaling_group = _create_auto_scaling_group
+    asg_responses.AutoScalingResponse.update_auto_scaling_group = _update_auto_scaling_group
