@@ -192,6 +192,38 @@ def test_a_function_whose_wake_fails_is_reported(world, ecs_sta):
     assert [n for n, s in not_passing(report) if s == "FAIL"] == ["function"], not_passing(report)
 
 
+def test_an_instance_the_group_retains_is_reported(world, ecs_sta):
+    """A group that retains an instance whose terminate action is abandoned: with the hook's default
+    result ABANDON a FAILED drain's instance is kept, which doctor says; a retained instance is
+    reported with what to do before terminating it (no hook runs then)."""
+    hook = {"heartbeat_timeout": 600, "default_result": "ABANDON"}
+    dep = deploy(world, instances=4, retention="retain", hook=hook)  # a spare left after the scale-in
+    report = doctor(ecs_sta, world, dep, code=0)
+    assert only(report, "hook-default-result")["status"] == "PASS"
+    assert "Terminating:Retained" in only(report, "hook-default-result")["detail"]
+    assert only(report, "retained-instances")["status"] == "PASS"
+    # an action abandoned with no drain running (the rule disabled meanwhile): the instance is retained
+    events, asg = world.client("events"), world.client("autoscaling")
+    events.disable_rule(Name=dep.rule)
+    asg.set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=3)
+    [victim] = harness.wait_for(
+        lambda: [i for i, s in harness.asg_instances(world, dep).items() if s == "Terminating:Wait"],
+        30,
+        "Terminating:Wait",
+    )
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook, InstanceId=victim, LifecycleActionResult="ABANDON"
+    )
+    events.enable_rule(Name=dep.rule)
+    report = doctor(ecs_sta, world, dep, code=0)
+    retained = only(report, "retained-instances")
+    assert (
+        retained["status"] == "WARN"
+        and f"1 retained after an abandoned terminate action ({victim})" in retained["detail"]
+    ), retained
+    assert "ecs-sta replay" in retained["fix"] and "terminate-instance-in-auto-scaling-group" in retained["fix"]
+
+
 @pytest.mark.parametrize("args", [["--asg", ""], ["--sweep-period", "soon"]])
 def test_wrong_input_exits_2(world, ecs_sta, args):
     base = [

@@ -1,9 +1,10 @@
 //! The managed Auto Scaling groups: each exists and has our terminate hook, whose heartbeat
 //! timeout outlasts the sweep and leaves room after our heartbeat, whose limit
 //! (min(48 h, 100 x heartbeat timeout)) is above the drain deadline; other terminate hooks
-//! (an ABANDON from one of them skips ours) and instances protected from scale-in.
+//! (an ABANDON from one of them skips ours), instances protected from scale-in, and
+//! instances retained by an instance lifecycle policy.
 
-use aws_sdk_autoscaling::types::AutoScalingGroup;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, RetentionAction};
 use serde::Deserialize;
 
 use super::machine::Drain;
@@ -80,10 +81,12 @@ pub async fn check(
             ));
             continue;
         };
+        let retains = retains_abandoned(group);
         if let Some(hooks) = readable(hooks_of(clients, name).await, "hook", Some(name), checks) {
-            checks.extend(hook_checks(name, &hooks, drain, options));
+            checks.extend(hook_checks(name, &hooks, drain, options, retains));
         }
         checks.push(protection(group));
+        checks.extend(retained(group, retains));
         groups.found.push(summary(group));
     }
     groups
@@ -138,6 +141,52 @@ pub fn metadata_cluster(metadata: Option<&str>) -> Option<String> {
     serde_json::from_str::<Metadata>(metadata?)
         .ok()
         .map(|m| m.cluster)
+}
+
+/// Whether the group's instance lifecycle policy retains an instance whose terminate
+/// lifecycle action was abandoned (`RetentionTriggers.TerminateHookAbandon: retain`).
+pub fn retains_abandoned(group: &AutoScalingGroup) -> bool {
+    group
+        .instance_lifecycle_policy()
+        .and_then(|policy| policy.retention_triggers())
+        .and_then(|triggers| triggers.terminate_hook_abandon())
+        == Some(&RetentionAction::Retain)
+}
+
+/// Instances the group retains (`Terminating:Retained`, `Warmed:Pending:Retained`): each was
+/// left by an abandoned action, a FAILED drain's perhaps. It runs on, out of the group's
+/// capacity, until someone terminates it, and no hook runs then: its drain must be finished
+/// first. No check for a group that retains nothing and has no such policy.
+fn retained(group: &AutoScalingGroup, retains: bool) -> Option<Check> {
+    let name = group.auto_scaling_group_name();
+    let kept: Vec<_> = group
+        .instances()
+        .iter()
+        .filter(|i| {
+            i.lifecycle_state()
+                .is_some_and(|s| s.as_str().ends_with(":Retained"))
+        })
+        .filter_map(|i| i.instance_id())
+        .collect();
+    if kept.is_empty() {
+        return retains.then(|| {
+            Check::pass(
+                "retained-instances",
+                name,
+                "no instance retained (the group retains an instance whose terminate action is abandoned)",
+            )
+        });
+    }
+    Some(Check::warn(
+        "retained-instances",
+        name,
+        format!(
+            "{} retained after an abandoned terminate action ({}): running, out of the group's capacity,              until terminated, and no hook runs then: a task still on one dies undrained",
+            kept.len(),
+            kept.join(", ")
+        ),
+        "redrive the FAILED drains (`ecs-sta replay`: a redrive drains a retained instance), check with          `ecs-sta executions`, then: aws autoscaling terminate-instance-in-auto-scaling-group          --no-should-decrement-desired-capacity --instance-id <id>",
+    ))
 }
 
 /// Instances protected from scale-in are never picked by a scale-in (nor drained).

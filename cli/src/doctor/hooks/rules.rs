@@ -59,7 +59,15 @@ fn split<'a>(hooks: &'a [Hook], drain: &Drain, cluster: &str) -> (Option<&'a Hoo
 }
 
 /// Every hook check of group `asg`.
-pub fn hook_checks(asg: &str, hooks: &[Hook], drain: &Drain, options: &Options) -> Vec<Check> {
+/// `retains`: the group's instance lifecycle policy retains an instance whose terminate
+/// action was abandoned.
+pub fn hook_checks(
+    asg: &str,
+    hooks: &[Hook],
+    drain: &Drain,
+    options: &Options,
+    retains: bool,
+) -> Vec<Check> {
     let (ours, others) = split(hooks, drain, &options.cluster);
     let mut checks = vec![presence(asg, ours, drain, options)];
     if let Some(hook) = ours {
@@ -71,7 +79,7 @@ pub fn hook_checks(asg: &str, hooks: &[Hook], drain: &Drain, options: &Options) 
             &drain.sweep.source,
         ));
         checks.push(deadline(asg, hook, timeout, drain));
-        checks.push(default_result(asg, hook, !others.is_empty()));
+        checks.push(default_result(asg, hook, !others.is_empty(), retains));
     }
     checks.push(other_hooks(asg, &others));
     checks
@@ -223,20 +231,43 @@ fn deadline(asg: &str, hook: &Hook, timeout: u64, drain: &Drain) -> Check {
     )
 }
 
-fn default_result(asg: &str, hook: &Hook, other_hooks: bool) -> Check {
-    match (hook.default_result.as_str(), other_hooks) {
-        ("ABANDON", true) => Check::warn(
-            "hook-default-result",
+/// The result Auto Scaling applies when our heartbeat stops (a FAILED drain). With a
+/// retention policy ("Configure instance retention": ABANDON, or a timeout with default
+/// result ABANDON, retains; CONTINUE never does) ABANDON keeps a FAILED drain's instance.
+fn default_result(asg: &str, hook: &Hook, other_hooks: bool, retains: bool) -> Check {
+    let name = "hook-default-result";
+    match (hook.default_result.as_str(), other_hooks, retains) {
+        ("ABANDON", true, _) => Check::warn(
+            name,
             Some(asg),
             "ABANDON: when our action times out, Auto Scaling also skips the other terminate hooks of the group",
             format!("set {}'s default result to CONTINUE (infra: hookDefaultResult)", hook.name),
         ),
-        (result, _) => Check::pass(
-            "hook-default-result",
+        ("ABANDON", false, true) => Check::pass(
+            name,
+            Some(asg),
+            "ABANDON, and the group retains an instance whose action is abandoned: a FAILED drain's \
+             instance stays Terminating:Retained, running, until a redrive drains it and you terminate it",
+        ),
+        (result, _, true) => Check::warn(
+            name,
+            Some(asg),
+            format!(
+                "{result}: the group retains an instance whose action is abandoned, but when a FAILED \
+                 drain's action times out with {result} the instance terminates, undrained"
+            ),
+            format!(
+                "set {}'s default result to ABANDON (infra: hookDefaultResult), so that the group keeps \
+                 a FAILED drain's instance",
+                hook.name
+            ),
+        ),
+        (result, _, false) => Check::pass(
+            name,
             Some(asg),
             format!(
                 "{result}: applied if our heartbeat stops (a FAILED drain); for a terminate hook either \
-                 result terminates the instance"
+                 result terminates the instance (the group retains none)"
             ),
         ),
     }

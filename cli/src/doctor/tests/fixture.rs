@@ -146,6 +146,8 @@ pub struct Fixture {
     pub schedules: Vec<(String, String, String, String)>,
     pub groups: Vec<String>,
     pub new_instances_protected: bool,
+    /// The groups' `InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon`.
+    pub retention: Option<&'static str>,
     pub hooks: Vec<FHook>,
     pub cluster_exists: bool,
     pub providers: Vec<FProvider>,
@@ -224,6 +226,7 @@ impl Default for Fixture {
             schedules: Vec::new(),
             groups: vec![ASG.to_string()],
             new_instances_protected: false,
+            retention: None,
             hooks: vec![FHook {
                 asg: ASG.to_string(),
                 name: HOOK.to_string(),

@@ -175,6 +175,72 @@ async fn other_terminate_hooks_warn_and_an_abandon_default_result_with_them_too(
 }
 
 #[tokio::test]
+async fn with_a_retention_policy_only_abandon_keeps_a_failed_drains_instance() {
+    let mut f = Fixture::default();
+    f.doctor_says(
+        "hook-default-result",
+        Status::Pass,
+        &["CONTINUE", "the group retains none"],
+    )
+    .await;
+    assert_skipped(&run(&f).await, "retained-instances");
+    f.retention = Some("retain");
+    f.doctor_says(
+        "hook-default-result",
+        Status::Warn,
+        &[
+            "terminates, undrained",
+            "ABANDON (infra: hookDefaultResult)",
+        ],
+    )
+    .await;
+    f.doctor_says(
+        "retained-instances",
+        Status::Pass,
+        &["no instance retained"],
+    )
+    .await;
+    f.hooks[0].default_result = "ABANDON".to_string();
+    f.doctor_says(
+        "hook-default-result",
+        Status::Pass,
+        &["ABANDON", "Terminating:Retained", "a redrive drains it"],
+    )
+    .await;
+    f.retention = Some("terminate");
+    f.doctor_says(
+        "hook-default-result",
+        Status::Pass,
+        &["either result terminates"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn retained_instances_warn_with_what_to_do() {
+    let mut f = Fixture::default();
+    f.retention = Some("retain");
+    f.instances[0].asg_state = Some("Terminating:Retained".to_string());
+    f.instances[1].asg_state = Some("Warmed:Pending:Retained".to_string());
+    f.doctor_says(
+        "retained-instances",
+        Status::Warn,
+        &[
+            "2 retained",
+            &format!("{}, {}", instance(1), instance(2)),
+            "no hook runs then",
+            "ecs-sta replay",
+            "terminate-instance-in-auto-scaling-group",
+        ],
+    )
+    .await;
+    // retained earlier, under a policy since removed: still there, still reported
+    f.retention = None;
+    f.doctor_says("retained-instances", Status::Warn, &["2 retained"])
+        .await;
+}
+
+#[tokio::test]
 async fn a_hook_for_another_cluster_fails() {
     let mut f = Fixture::default();
     f.hooks[0].metadata = Some(r#"{"cluster":"staging"}"#.to_string());
