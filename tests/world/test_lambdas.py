@@ -139,6 +139,25 @@ def test_past_the_concurrency_invoke_answers_too_many_requests(world):
     assert any(e["type"] == "lambda.throttled" for e in world.events())
 
 
+def _one_task_fails(world, arn: str, within: float) -> str:
+    """The error of an execution whose one Task invokes ``arn`` with no retrier: FAILED within ``within`` s."""
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    task["Parameters"] = {"FunctionName": arn, "Payload": {"event.$": "$"}}
+    sfn = world.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="m",
+        definition=json.dumps({"StartAt": "Drain", "States": {"Drain": task}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )
+    deadline = time.monotonic() + within
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the Task did not fail at once"
+        time.sleep(0.1)
+    assert desc["status"] == "FAILED", desc
+    return str(desc["error"])
+
+
 @pytest.mark.parametrize(
     ("vpc", "woken", "pending"),
     [
@@ -154,21 +173,9 @@ def test_an_inactive_function_refuses_invocations_until_it_is_active_again(world
             FunctionName="drain-ecs", VpcConfig={"SubnetIds": [aws.subnet(world)], "SecurityGroupIds": []}
         )
     world.configure(**{"lambda": {"inactive": ["drain-ecs"], "pending_seconds": 6}})
-    # Step Functions names the refusal Lambda.<code>: a Task without a retrier for it fails.
-    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
-    task["Parameters"] = {"FunctionName": arn, "Payload": {"event.$": "$"}}
-    sfn = world.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="m",
-        definition=json.dumps({"StartAt": "Drain", "States": {"Drain": task}}),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-    )
     started = time.monotonic()
-    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
-    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() - started < 6, "the Task did not fail at once"
-        time.sleep(0.1)
-    assert (desc["status"], desc["error"]) == ("FAILED", f"Lambda.{woken[0]}")
+    # Step Functions names the refusal Lambda.<code>: a Task without a retrier for it fails.
+    assert _one_task_fails(world, arn, within=6) == f"Lambda.{woken[0]}"
 
     assert _invoke_all(world, 1) == [pending]  # Pending now
     while (outcome := _invoke_all(world, 1)) == [pending]:
@@ -249,20 +256,7 @@ def test_a_vpc_function_whose_set_up_fails_answers_the_error_for_the_configured_
     }
     world.configure(**{"lambda": {"setup_errors": plans}})
     # Step Functions names the error Lambda.<code>: a Task without a retrier for it fails.
-    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
-    task["Parameters"] = {"FunctionName": arn, "Payload": {"event.$": "$"}}
-    sfn = world.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="m",
-        definition=json.dumps({"StartAt": "Drain", "States": {"Drain": task}}),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-    )
-    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
-    deadline = time.monotonic() + 20
-    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert (desc["status"], desc["error"]) == ("FAILED", "Lambda.EC2ThrottledException")
+    assert _one_task_fails(world, arn, within=20) == "Lambda.EC2ThrottledException"
 
     assert _invoke_all(world, 1) == [("EC2ThrottledException", 502)]
     assert isinstance(_invoke_all(world, 1)[0], str)  # the third invocation runs

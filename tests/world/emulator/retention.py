@@ -84,24 +84,18 @@ _orig_create = asg_responses.AutoScalingResponse.create_auto_scaling_group
 _orig_update = asg_responses.AutoScalingResponse.update_auto_scaling_group
 
 
-def _create_auto_scaling_group(self: Any) -> Any:
-    policy = _policy(self)
-    result = _orig_create(self)
-    if policy is not None:
-        self.autoscaling_backend.autoscaling_groups[
-            self._get_param("AutoScalingGroupName")
-        ].instance_lifecycle_policy = policy
-    return result
+def _keeping_the_policy(call: Any) -> Any:
+    """CreateAutoScalingGroup or UpdateAutoScalingGroup (``call``), then the request's policy on the group."""
 
+    def patched(self: Any) -> Any:
+        policy = _policy(self)
+        result = call(self)
+        if policy is not None:
+            group = self.autoscaling_backend.autoscaling_groups[self._get_param("AutoScalingGroupName")]
+            group.instance_lifecycle_policy = policy
+        return result
 
-def _update_auto_scaling_group(self: Any) -> Any:
-    policy = _policy(self)
-    result = _orig_update(self)
-    if policy is not None:
-        self.autoscaling_backend.autoscaling_groups[
-            self._get_param("AutoScalingGroupName")
-        ].instance_lifecycle_policy = policy
-    return result
+    return patched
 
 
 def _instances(self: Any) -> list[Any]:
@@ -145,5 +139,5 @@ def install() -> None:
     asg_models.AutoScalingBackend.describe_auto_scaling_instances = _describe_auto_scaling_instances
     asg_models.AutoScalingBackend.terminate_instance = _terminate_instance
     asg_models.FakeAutoScalingGroup.instances = property(_instances)
-    asg_responses.AutoScalingResponse.create_auto_scaling_group = _create_auto_scaling_group
-    asg_responses.AutoScalingResponse.update_auto_scaling_group = _update_auto_scaling_group
+    asg_responses.AutoScalingResponse.create_auto_scaling_group = _keeping_the_policy(_orig_create)
+    asg_responses.AutoScalingResponse.update_auto_scaling_group = _keeping_the_policy(_orig_update)
