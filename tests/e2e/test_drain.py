@@ -193,3 +193,18 @@ def test_load_balancers_deleted_mid_drain(scenario):
     assert _types(r, "elbv2.target_group.deleted") and _types(r, "elb.load_balancer.deleted")
     [done] = _completions(r)
     assert done["by"] == "CompleteLifecycleAction"
+
+
+def test_a_redrive_drains_an_instance_the_group_retained(scenario):
+    r = scenario("retained_after_failed_drain")
+    assert r.ok, r.violations  # retained, and drained by the end: no task on it, no registration left
+    [retained] = _types(r, "asg.instance.retained")
+    assert retained["state"] == "Terminating:Retained"
+    [ended] = _completions(r)
+    assert (ended["result"], ended["by"]) == ("ABANDON", "heartbeat-timeout")
+    # the FAILED run changed nothing; the redrive, after the action had ended, drained it
+    draining = [e for e in _types(r, "ecs.container_instance.draining") if e["instance_id"] == retained["instance_id"]]
+    assert draining and draining[0]["seq"] > retained["seq"], draining
+    assert not _types(r, "asg.instance.terminated")
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED"

@@ -252,18 +252,33 @@ pub fn instance_checks(
             .map(|i| i.ec2_instance_id.clone())
             .collect()
     };
+    // Retained (an abandoned action under an instance lifecycle policy): DRAINING once a
+    // redrive drained it, until someone terminates it; `retained-instances` reports it.
+    let retained = |i: &ContainerInstance| {
+        i.group_state
+            .as_deref()
+            .is_some_and(|s| s.ends_with(":Retained"))
+    };
     let terminating = |i: &ContainerInstance| {
         i.group_state
             .as_deref()
             .is_some_and(|s| s.starts_with("Terminating"))
+            && !retained(i)
     };
-    let stuck = ids(&|i| i.status == "DRAINING" && !terminating(i));
+    let stuck = ids(&|i| i.status == "DRAINING" && !terminating(i) && !retained(i));
     let in_drain = ids(&|i| i.status == "DRAINING" && terminating(i));
+    let kept = ids(&|i| i.status == "DRAINING" && retained(i));
     let disconnected = ids(&|i| !i.agent_connected);
     let outside = ids(&|i| i.group_state.is_none());
     let mut checks = Vec::new();
     checks.push(if stuck.is_empty() {
-        let drains = if in_drain.is_empty() { String::new() } else { format!(" ({} being drained now)", in_drain.join(", ")) };
+        let mut drains = String::new();
+        if !in_drain.is_empty() {
+            drains += &format!(" ({} being drained now)", in_drain.join(", "));
+        }
+        if !kept.is_empty() {
+            drains += &format!(" ({} retained: see retained-instances)", kept.join(", "));
+        }
         Check::pass("container-instances-draining", subject, format!("no container instance stuck DRAINING{drains}"))
     } else {
         Check::warn(

@@ -91,6 +91,16 @@ async fn a_container_instance_stuck_draining_warns_and_is_no_capacity() {
         &["being drained now"],
     )
     .await;
+    // nor one retained once drained: retained-instances says what to do with it
+    f.instances[2].asg_state = Some("Terminating:Retained".to_string());
+    let report = f
+        .doctor_says(
+            "container-instances-draining",
+            Status::Pass,
+            &[&format!("{} retained: see retained-instances", instance(3))],
+        )
+        .await;
+    assert_check(&report, "retained-instances", Status::Warn, &[&instance(3)]);
 }
 
 #[tokio::test]
