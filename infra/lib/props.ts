@@ -102,7 +102,13 @@ export interface EcsSingleTaskAutoscalingProps {
    */
   readonly heartbeatTimeout?: Duration;
 
-  /** The hook's default result, applied when its heartbeat times out. @default 'CONTINUE' */
+  /**
+   * The hook's default result, applied when its heartbeat times out. For a terminate hook both
+   * terminate the instance, unless the group's instance lifecycle policy retains an instance
+   * whose action is abandoned: then ABANDON keeps a FAILED drain's instance running
+   * (`Terminating:Retained`) until a redrive drains it and someone terminates it.
+   * @default 'CONTINUE'
+   */
   readonly hookDefaultResult?: LifecycleResult;
 
   /** Classic ELBs the instances are registered with besides those the groups and the services name. @default - none */

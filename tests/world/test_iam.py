@@ -25,16 +25,72 @@ def _allow(*actions: str, effect: str = "Allow") -> dict:
     return {"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": list(actions), "Resource": "*"}]}
 
 
+def _on(action: str, *resources: str, **context: str) -> iam.Request:
+    return iam.Request(action, list(resources) or ["*"], {k.replace("__", ":"): [v] for k, v in context.items()})
+
+
 def test_policy_evaluation_follows_iams_logic():
-    assert iam.decide([_allow("ecs:ListTasks")], "ecs:ListTasks") == "allow"
-    assert iam.decide([_allow("ecs:List*")], "ecs:listtasks") == "allow"  # wildcards; actions are case-insensitive
-    assert iam.decide([_allow("ecs:Describe*")], "ecs:ListTasks") == "implicit-deny"
-    assert iam.decide([], "ecs:ListTasks") == "implicit-deny"
+    assert iam.decide([_allow("ecs:ListTasks")], _on("ecs:ListTasks")) == "allow"
+    assert iam.decide([_allow("ecs:List*")], _on("ecs:listtasks")) == "allow"  # wildcards; actions case-insensitive
+    assert iam.decide([_allow("ecs:Describe*")], _on("ecs:ListTasks")) == "implicit-deny"
+    assert iam.decide([], _on("ecs:ListTasks")) == "implicit-deny"
     # an explicit deny overrides any allow, in any policy
-    assert iam.decide([_allow("*"), _allow("ecs:*", effect="Deny")], "ecs:ListTasks") == "deny"
+    assert iam.decide([_allow("*"), _allow("ecs:*", effect="Deny")], _on("ecs:ListTasks")) == "deny"
     not_action = {"Statement": {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}}
-    assert iam.decide([json.dumps(not_action)], "ecs:ListTasks") == "allow"
-    assert iam.decide([not_action], "iam:PassRole") == "implicit-deny"
+    assert iam.decide([json.dumps(not_action)], _on("ecs:ListTasks")) == "allow"
+    assert iam.decide([not_action], _on("iam:PassRole")) == "implicit-deny"
+
+
+CLUSTER = "arn:aws:ecs:us-west-2:123456789012:cluster/prod"
+INSTANCES = "arn:aws:ecs:us-west-2:123456789012:container-instance/prod/*"
+
+
+def _scoped(resource: str | list[str], condition: dict | None = None, action: str = "ecs:*") -> dict:
+    statement: dict = {"Effect": "Allow", "Action": action, "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return {"Statement": [statement]}
+
+
+def test_a_statement_applies_only_to_its_resources_each_of_several_named():
+    policy = _scoped(INSTANCES)
+    mine = "arn:aws:ecs:us-west-2:123456789012:container-instance/prod/0123"
+    theirs = "arn:aws:ecs:us-west-2:123456789012:container-instance/staging/0123"
+    assert iam.decide([policy], _on("ecs:UpdateContainerInstancesState", mine)) == "allow"
+    assert iam.decide([policy], _on("ecs:UpdateContainerInstancesState", theirs)) == "implicit-deny"
+    assert iam.decide([policy], _on("ecs:DescribeContainerInstances", mine, theirs)) == "implicit-deny"
+    # an action without resource-level permissions is authorized against "*": a scoped grant does not cover it
+    assert iam.decide([policy], _on("ecs:ListServices")) == "implicit-deny"
+    # each of the six ARN components on its own; the resource part may hold colons
+    group = "arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:1a2b:autoScalingGroupName/web"
+    pattern = "arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:*:autoScalingGroupName/web"
+    assert iam.arn_like(pattern, group) and not iam.arn_like(pattern, group + "-2")
+    assert not iam.arn_like("arn:aws:autoscaling:*:*:*", "arn:aws:autoscaling:us-west-2")
+    not_resource = {"Statement": [{"Effect": "Allow", "Action": "ecs:*", "NotResource": INSTANCES}]}
+    assert iam.decide([not_resource], _on("ecs:StopTask", theirs)) == "allow"
+
+
+def test_conditions_hold_as_iam_evaluates_them():
+    in_prod = _scoped("*", {"ArnEquals": {"ecs:cluster": CLUSTER}})
+    assert iam.decide([in_prod], _on("ecs:ListServices", ecs__cluster=CLUSTER)) == "allow"
+    staging = "arn:aws:ecs:us-west-2:123456789012:cluster/staging"
+    assert iam.decide([in_prod], _on("ecs:ListServices", ecs__cluster=staging)) == "implicit-deny"
+    # a key absent from the request context: the condition is false ...
+    assert iam.decide([in_prod], _on("ecs:ListContainerInstances")) == "implicit-deny"
+    # ... true for a negated operator, for ...IfExists, and for Null true
+    assert iam.decide([_scoped("*", {"ArnNotEquals": {"ecs:cluster": CLUSTER}})], _on("ecs:ListTasks")) == "allow"
+    assert iam.decide([_scoped("*", {"ArnEqualsIfExists": {"ecs:cluster": CLUSTER}})], _on("ecs:ListTasks")) == "allow"
+    assert iam.decide([_scoped("*", {"Null": {"ecs:cluster": "true"}})], _on("ecs:ListTasks")) == "allow"
+    tagged = _scoped("*", {"StringEquals": {"aws:ResourceTag/drain": "yes"}}, "elasticloadbalancing:*")
+    target_group = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web/0123"
+    deregister = "elasticloadbalancing:DeregisterTargets"
+    assert iam.decide([tagged], _on(deregister, target_group, **{"aws__ResourceTag/drain": "yes"})) == "allow"
+    assert iam.decide([tagged], _on(deregister, target_group, **{"aws__ResourceTag/drain": "no"})) == "implicit-deny"
+    # an operator the world does not know: an Allow does not apply, a Deny does
+    unknown = {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}
+    assert iam.decide([_scoped("*", unknown)], _on("ecs:ListTasks")) == "implicit-deny"
+    deny = {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": unknown}]}
+    assert iam.decide([_allow("*"), deny], _on("ecs:ListTasks")) == "deny"
 
 
 def _role(world, name: str, policy: dict | None, boundary: str | None = None) -> str:
@@ -87,3 +143,33 @@ def test_enforcement_can_be_turned_off(world):
     aws.function(world, role=_role(world, "none", None))
     _invoke(world)
     assert world.events("iam.access_denied") == []
+
+
+def test_a_call_on_a_resource_the_role_is_not_granted_is_access_denied(world):
+    """The heartbeat names group g: a grant on another group's ARN does not cover it."""
+    group = aws.asg(world, name="g", desired=0)
+    arn = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][
+        0
+    ]["AutoScalingGroupARN"]
+    other = arn.replace("autoScalingGroupName/g", "autoScalingGroupName/other")
+    scoped = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": HEARTBEAT, "Resource": other}]}
+    aws.function(world, role=_role(world, "other-group", scoped))
+    body = _invoke(world)
+    [denied] = world.events("iam.access_denied")
+    assert denied["action"] == HEARTBEAT and denied["resources"] == [arn], denied
+    assert "not authorized to perform" in json.dumps(body) and arn in json.dumps(body), body
+
+
+def test_a_grant_on_the_resource_covers_it_and_only_it(world):
+    group = aws.asg(world, name="g", desired=0)
+    arn = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][
+        0
+    ]["AutoScalingGroupARN"]
+    pattern = arn.split(":autoScalingGroup:")[0] + ":autoScalingGroup:*:autoScalingGroupName/g"
+    statement = {"Effect": "Allow", "Action": [HEARTBEAT, "autoscaling:Describe*"], "Resource": pattern}
+    aws.function(world, role=_role(world, "this-group", {"Version": "2012-10-17", "Statement": [statement]}))
+    _invoke(world)
+    # the heartbeat goes through (no action: the drain asks where the instance is), but
+    # DescribeAutoScalingInstances has no resource-level permissions: a grant on g does not cover it
+    denied = [(e["action"], e["resources"]) for e in world.events("iam.access_denied")]
+    assert denied == [("autoscaling:DescribeAutoScalingInstances", ["*"])], denied

@@ -84,13 +84,24 @@ def install_extensions(names: list[str] | None = None) -> list[str]:
 class ApiCall:
     """The AWS API a request calls: service (boto3 client name) and operation."""
 
-    def __init__(self, service: str, operation: str, protocol: str, region: str, agent: str = "", signing: str = ""):
+    def __init__(
+        self,
+        service: str,
+        operation: str,
+        protocol: str,
+        region: str,
+        agent: str = "",
+        signing: str = "",
+        params: dict[str, Any] | None = None,
+    ):
         self.service = service
         self.operation = operation
         self.protocol = protocol
         self.region = region
         self.agent = agent  # the caller's User-Agent (the Lambdas: aws-sdk-rust)
         self.signing = signing or service  # the SigV4 signing name (mostly the IAM service prefix)
+        # the request's parameters: the JSON body, or the query form flattened (``InstanceIds.member.1``)
+        self.params = params or {}
 
     @property
     def name(self) -> str:
@@ -155,7 +166,15 @@ def identify(environ: dict[str, Any], body: bytes) -> ApiCall | None:
             if m == method and rx.match(path):
                 operation = op
                 break
-    return ApiCall(client, operation or "Unknown", protocol, region, environ.get("HTTP_USER_AGENT", ""), signing)
+    params: dict[str, Any] = {key: values[0] for key, values in form.items()}
+    if protocol == "json" and body:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        params = parsed if isinstance(parsed, dict) else {}
+    agent = environ.get("HTTP_USER_AGENT", "")
+    return ApiCall(client, operation or "Unknown", protocol, region, agent, signing, params)
 
 
 # --------------------------------------------------------------------------- middleware
