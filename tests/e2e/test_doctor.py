@@ -195,7 +195,7 @@ def test_a_function_whose_wake_fails_is_reported(world, ecs_sta):
 def test_an_instance_the_group_retains_is_reported(world, ecs_sta):
     """A group that retains an instance whose terminate action is abandoned: with the hook's default
     result ABANDON a FAILED drain's instance is kept, which doctor says; a retained instance is
-    reported with what to do before terminating it (no hook runs then)."""
+    reported with what to do before terminating it (AWS does not say a hook runs then)."""
     hook = {"heartbeat_timeout": 600, "default_result": "ABANDON"}
     dep = deploy(world, instances=4, retention="retain", hook=hook)  # a spare left after the scale-in
     report = doctor(ecs_sta, world, dep, code=0)

@@ -26,7 +26,8 @@ def _allow(*actions: str, effect: str = "Allow") -> dict:
 
 
 def _on(action: str, *resources: str, **context: str) -> iam.Request:
-    return iam.Request(action, list(resources) or ["*"], {k.replace("__", ":"): [v] for k, v in context.items()})
+    keys = {k.replace("__", ":").lower(): [v] for k, v in context.items()}
+    return iam.Request(action, list(resources) or ["*"], keys)
 
 
 def test_policy_evaluation_follows_iams_logic():
@@ -66,6 +67,9 @@ def test_a_statement_applies_only_to_its_resources_each_of_several_named():
     pattern = "arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:*:autoScalingGroupName/web"
     assert iam.arn_like(pattern, group) and not iam.arn_like(pattern, group + "-2")
     assert not iam.arn_like("arn:aws:autoscaling:*:*:*", "arn:aws:autoscaling:us-west-2")
+    # a * ending a segment expands beyond the colons
+    assert iam.arn_like("arn:aws:autoscaling:*", group) and iam.arn_like("arn:aws:*", group)
+    assert not iam.arn_like("arn:aws:ecs:*", group) and not iam.arn_like("arn:aws:autoscaling:us-*:1", group)
     not_resource = {"Statement": [{"Effect": "Allow", "Action": "ecs:*", "NotResource": INSTANCES}]}
     assert iam.decide([not_resource], _on("ecs:StopTask", theirs)) == "allow"
 
@@ -73,6 +77,13 @@ def test_a_statement_applies_only_to_its_resources_each_of_several_named():
 def test_conditions_hold_as_iam_evaluates_them():
     in_prod = _scoped("*", {"ArnEquals": {"ecs:cluster": CLUSTER}})
     assert iam.decide([in_prod], _on("ecs:ListServices", ecs__cluster=CLUSTER)) == "allow"
+    # key names are not case-sensitive
+    assert (
+        iam.decide(
+            [_scoped("*", {"ArnEquals": {"ECS:Cluster": CLUSTER}})], _on("ecs:ListServices", ecs__cluster=CLUSTER)
+        )
+        == "allow"
+    )
     staging = "arn:aws:ecs:us-west-2:123456789012:cluster/staging"
     assert iam.decide([in_prod], _on("ecs:ListServices", ecs__cluster=staging)) == "implicit-deny"
     # a key absent from the request context: the condition is false ...
@@ -173,3 +184,24 @@ def test_a_grant_on_the_resource_covers_it_and_only_it(world):
     # DescribeAutoScalingInstances has no resource-level permissions: a grant on g does not cover it
     denied = [(e["action"], e["resources"]) for e in world.events("iam.access_denied")]
     assert denied == [("autoscaling:DescribeAutoScalingInstances", ["*"])], denied
+
+
+def test_the_session_keys_of_a_functions_call_are_in_its_context(world):
+    """lambda:SourceFunctionArn and aws:RequestedRegion are there; a key of another function is not ours."""
+    fn = "arn:aws:lambda:us-west-2:123456789012:function:drain-ecs"
+    statement = {
+        "Effect": "Allow",
+        "Action": [HEARTBEAT, "ecs:*"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"lambda:SourceFunctionArn": fn, "AWS:RequestedRegion": "us-west-2"}},
+    }
+    deny_others = {
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}},
+    }
+    policy = {"Version": "2012-10-17", "Statement": [statement, deny_others]}
+    aws.function(world, role=_role(world, "from-drain-ecs", policy))
+    _invoke(world)
+    assert world.events("iam.access_denied") == []

@@ -155,8 +155,8 @@ pub fn retains_abandoned(group: &AutoScalingGroup) -> bool {
 
 /// Instances the group retains (`Terminating:Retained`, `Warmed:Pending:Retained`): each was
 /// left by an abandoned action, a FAILED drain's perhaps. It runs on, out of the group's
-/// capacity, until someone terminates it, and no hook runs then: its drain must be finished
-/// first. No check for a group that retains nothing and has no such policy.
+/// capacity, until someone terminates it, and AWS does not say that a hook runs then: its
+/// drain must be finished first. No check for a group that retains nothing and has no such policy.
 fn retained(group: &AutoScalingGroup, retains: bool) -> Option<Check> {
     let name = group.auto_scaling_group_name();
     let kept: Vec<_> = group
@@ -181,11 +181,15 @@ fn retained(group: &AutoScalingGroup, retains: bool) -> Option<Check> {
         "retained-instances",
         name,
         format!(
-            "{} retained after an abandoned terminate action ({}): running, out of the group's capacity,              until terminated, and no hook runs then: a task still on one dies undrained",
+            "{} retained after an abandoned terminate action ({}): running, out of the group's capacity, \
+             until terminated, and AWS does not say that a terminate hook runs then: a task still on one may \
+             die undrained",
             kept.len(),
             kept.join(", ")
         ),
-        "redrive the FAILED drains (`ecs-sta replay`: a redrive drains a retained instance), check with          `ecs-sta executions`, then: aws autoscaling terminate-instance-in-auto-scaling-group          --no-should-decrement-desired-capacity --instance-id <id>",
+        "redrive the FAILED drains (`ecs-sta replay`: a redrive drains a retained instance), check with \
+         `ecs-sta executions`, then: aws autoscaling terminate-instance-in-auto-scaling-group \
+         --no-should-decrement-desired-capacity --instance-id <id>",
     ))
 }
 

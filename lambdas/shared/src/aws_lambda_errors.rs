@@ -41,14 +41,16 @@ pub const NOT_ACTIVE_ERRORS: [&str; 4] = [
     "Lambda.ENINotReadyException",
 ];
 
-/// A function in a VPC whose network set-up failed for a reason that can clear (the
-/// Invoke API reference, all HTTP 502): Amazon EC2 throttled Lambda while it initialized
-/// the function, an unexpected EC2 error, no network interface left under the limit, no
-/// free address in a subnet (addresses come free as other interfaces go). AWS does not say
-/// which invocations can meet them, so any drain step may. Retried as long as a function
-/// that is not Active yet. Not retried: what only a change of configuration clears
-/// (`EC2AccessDeniedException`, an invalid subnet or security group): the drain FAILS at
-/// once, visibly.
+/// A function in a VPC whose network set-up failed (the Invoke API reference, all HTTP
+/// 502): Amazon EC2 throttled Lambda while it initialized the function, an unexpected EC2
+/// error, no network interface left under the limit, no free address in a subnet. AWS does
+/// not say which invocations can meet them, so any drain step may, nor that they are
+/// transient: retrying them is our judgement, that throttling and unexpected errors pass
+/// and that interfaces and addresses may come free as others go (exhausted quotas or
+/// subnets need an operator: the retries then run out and the drain FAILS, visibly).
+/// Retried as long as a function that is not Active yet. Not retried: what only a change of
+/// configuration clears (`EC2AccessDeniedException`, an invalid subnet or security group):
+/// the drain FAILS at once, visibly.
 pub const VPC_SETUP_ERRORS: [&str; 4] = [
     "Lambda.EC2ThrottledException",
     "Lambda.EC2UnexpectedException",

@@ -75,8 +75,9 @@ pub async fn no_longer_ours(
 /// instance already gone), unless the instance is retained (`Terminating:Retained`, or
 /// `Warmed:Pending:Retained` on its way back to a warm pool). An instance lifecycle policy
 /// retains an instance whose action was abandoned, a drain that FAILED included: it runs on,
-/// its tasks serving, "until you call TerminateInstanceInAutoScalingGroup", and no hook runs
-/// again then. A redrive of that drain is what drains it first, so the drain goes on.
+/// its tasks serving, "until you call TerminateInstanceInAutoScalingGroup" (AWS does not say
+/// whether a terminate hook runs again then). A redrive of that drain is what drains it first,
+/// so the drain goes on.
 pub async fn first_step_stops(
     autoscaling: &aws_sdk_autoscaling::Client,
     state: &mut DrainState,

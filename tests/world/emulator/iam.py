@@ -73,11 +73,21 @@ def _glob(pattern: str, value: str) -> bool:
 def arn_like(pattern: str, arn: str) -> bool:
     """ArnLike / ArnEquals and a statement's Resource: "each of the six colon-delimited components
     of the ARN is checked separately", each with ``*`` and ``?`` (the resource, the sixth, may hold
-    colons and slashes of its own); ``*`` alone matches every resource."""
+    colons and slashes of its own); "if the * wildcard is the last character of a resource ARN
+    segment, it can expand to match beyond the colon boundaries"; ``*`` alone matches every resource."""
     if pattern == "*":
         return True
     want, got = pattern.split(":", 5), arn.split(":", 5)
-    return len(want) == len(got) == 6 and all(_glob(w, g) for w, g in zip(want, got))
+    if len(got) != 6:
+        return False
+    if len(want) < 6:  # the last segment given takes the rest, when it ends with *
+        last = len(want) - 1
+        return (
+            want[last].endswith("*")
+            and all(_glob(w, g) for w, g in zip(want[:last], got))
+            and _glob(want[last], ":".join(got[last:]))
+        )
+    return all(_glob(w, g) for w, g in zip(want, got))
 
 
 _POSITIVE = {
@@ -102,7 +112,7 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, li
     request context: "the values do not match and the condition is false"; for a negated operator
     it is true, and so for ``...IfExists``; ``Null`` is true exactly when the key is absent."""
     values = [str(v) for v in _patterns(wanted)]
-    got = context.get(key)
+    got = context.get(key.lower())  # "Context key names are not case-sensitive"
     if operator == "Null":
         return (got is None) == (values[0].lower() == "true")
     if_exists = operator.endswith("IfExists")
@@ -244,7 +254,7 @@ def _hook(api: Any) -> tuple[int, dict[str, str], bytes] | None:
     if caller is None:
         return None
     function, role_arn = caller
-    request = iam_requests.of(api, f"{IAM_PREFIX.get(api.signing, api.signing)}:{api.operation}")
+    request = iam_requests.of(api, f"{IAM_PREFIX.get(api.signing, api.signing)}:{api.operation}", function, role_arn)
     ok, why = allowed(role_arn, request)
     if ok:
         return None

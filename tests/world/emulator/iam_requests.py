@@ -8,8 +8,17 @@ Scaling", "... for Elastic Load Balancing" (V1 and V2), "... for AWS Step Functi
   given, a container instance, task or service of that cluster, a Classic ELB, an Auto Scaling
   group with the ID Auto Scaling gave it); ``*`` for an action with no resource type (no
   resource-level permissions), and for one the world does not know.
-* The condition keys: ``ecs:cluster`` (the cluster's ARN) where the action lists it, and
-  ``aws:ResourceTag/<key>`` of a load balancer or target group a deregistration names.
+* The condition keys (their names lower-cased: "Context key names are not case-sensitive"):
+  ``ecs:cluster`` (the cluster's ARN) where the action lists it; ``aws:ResourceTag/<key>`` and
+  ``elasticloadbalancing:ResourceTag/<key>`` of a load balancer or target group a deregistration
+  names; and those of every call of a role session ("AWS global condition context keys"):
+  ``aws:PrincipalArn`` (the role), ``aws:PrincipalAccount``, ``aws:RequestedRegion``,
+  ``aws:SecureTransport`` (true: the SDK calls AWS over HTTPS), ``aws:ViaAWSService`` (false), and
+  ``lambda:SourceFunctionArn`` ("Lambda injects the source function ARN into the credentials
+  context if the request is an AWS API request that comes from within your execution
+  environment"). Not given: the resource tags of ECS, Auto Scaling and Step Functions resources,
+  ``aws:CurrentTime`` and the other global keys (a policy conditioned on them is not allowed here:
+  harsher than AWS for an Allow, kinder for a Deny; the stack's policies use none).
 
 A request naming a resource that does not exist still names its ARN (the service answers that it
 does not exist once authorized); an Auto Scaling group that does not exist has no ID: the world
@@ -104,11 +113,27 @@ def _tags_of(arn: str, region: str, classic: bool) -> dict[str, list[str]]:
         from moto.elbv2.models import elbv2_backends
 
         tags = dict(elbv2_backends[ACCOUNT][region].tagging_service.get_tag_dict_for_resource(arn))
-    return {f"aws:ResourceTag/{key}": [str(value)] for key, value in tags.items()}
+    found: dict[str, list[str]] = {}
+    for key, value in tags.items():
+        for prefix in ("aws", "elasticloadbalancing"):
+            found[f"{prefix}:ResourceTag/{key}"] = [str(value)]
+    return found
 
 
-def of(api: Any, action: str) -> Request:
-    """The request ``api`` (world.emulator.server.ApiCall) makes, for IAM."""
+def _session(region: str, function: str, role_arn: str) -> dict[str, list[str]]:
+    """The global keys of every call a function makes with its role."""
+    return {
+        "aws:PrincipalArn": [role_arn],
+        "aws:PrincipalAccount": [ACCOUNT],
+        "aws:RequestedRegion": [region],
+        "aws:SecureTransport": ["true"],
+        "aws:ViaAWSService": ["false"],
+        "lambda:SourceFunctionArn": [f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function}"],
+    }
+
+
+def of(api: Any, action: str, function: str, role_arn: str) -> Request:
+    """The request ``api`` (world.emulator.server.ApiCall) of ``function`` (with ``role_arn``) makes, for IAM."""
     service, operation, region, p = action.split(":", 1)[0], api.operation, api.region, api.params
     found: tuple[list[str], dict[str, list[str]]] | None = None
     if service == "ecs":
@@ -125,6 +150,6 @@ def of(api: Any, action: str) -> Request:
         found = [str(p.get("stateMachineArn", ""))], {}
     elif service == "states" and operation == "DescribeExecution":
         found = [str(p.get("executionArn", ""))], {}
-    if found is None:
-        return Request(action)
-    return Request(action, found[0], found[1])
+    resources, context = found if found is not None else (["*"], {})
+    context = {**_session(region, function, role_arn), **context}
+    return Request(action, resources, {key.lower(): values for key, values in context.items()})

@@ -71,7 +71,9 @@ function in the middle of a run.
 * A VPC function's network set-up that fails. The Invoke API reference lists, all HTTP
   502, ``EC2ThrottledException`` ("Amazon EC2 throttled Lambda during Lambda function
   initialization"), ``EC2UnexpectedException``, ``ENILimitReachedException``,
-  ``SubnetIPAddressLimitReachedException`` and ``EC2AccessDeniedException``. AWS does not
+  ``SubnetIPAddressLimitReachedException``, ``EC2AccessDeniedException``,
+  ``InvalidSubnetIDException``, ``InvalidSecurityGroupIDException`` and ``ENINotReadyException``
+  ("isn't ready yet. Wait a few moments and try the request again"). AWS does not
   say which invocations can meet them; the world takes the harsher reading, any
   invocation of a function in a VPC. Config ``lambda.setup_errors`` maps a function (by
   name) to ``{"error": CODE, "invocations": N}``: its next N invocations (counted from
@@ -180,6 +182,10 @@ SETUP_ERRORS = {
     "SubnetIPAddressLimitReachedException": "Lambda could not set up the function's VPC access: "
     "a subnet of it has no free IP address.",
     "EC2AccessDeniedException": "The function's execution role lacks the permissions to set up its VPC access.",
+    "InvalidSubnetIDException": "A subnet ID of the function's VPC configuration is not valid.",
+    "InvalidSecurityGroupIDException": "A security group ID of the function's VPC configuration is not valid.",
+    "ENINotReadyException": "The network interface of the function's VPC connection is not ready yet: "
+    "wait a few moments and try again.",
 }
 
 

@@ -20,11 +20,16 @@ API reference: InstanceLifecyclePolicy, RetentionTriggers):
   Amazon EC2 Auto Scaling group's desired capacity" (Auto Scaling launches a replacement when
   the capacity asks for one) and "remain in Retained state indefinitely until you take action":
   the EC2 instance runs on, its ECS agent stays connected and its container instance keeps its
-  status and tasks. DescribeAutoScalingGroups (``Instances``) and DescribeAutoScalingInstances
-  list it with its state.
+  status and tasks. DescribeAutoScalingInstances lists it with its state, and so does
+  DescribeAutoScalingGroups (``Instances``) for ``Terminating:Retained`` (a ``Warmed:*`` instance
+  is not listed there, world.emulator.warm_pools). Its scaling activity ends ``Successful`` (the
+  world's choice: AWS does not say). DeleteAutoScalingGroup refuses a group that still has one,
+  and ForceDelete terminates it; terminated through EC2, it leaves the group.
 * "Retained instances ... remain until you call TerminateInstanceInAutoScalingGroup": that call
-  terminates it at once. AWS does not say whether the terminate hooks run again; the world takes
-  the harsher reading, they do not (a task still on the instance dies with it).
+  terminates it at once. AWS does not say whether the terminate hooks run again (reports say a new
+  terminate action begins); the world takes the harsher reading for a drain, they do not (a task
+  still on the instance dies with it). DetachInstances, EnterStandby, SetInstanceProtection and
+  SetInstanceHealth do nothing to a retained instance here (moto looks only at the group's others).
 
 Events: ``asg.instance.retained`` (asg, instance_id, state), and ``asg.instance.terminated``
 with ``retained`` true when TerminateInstanceInAutoScalingGroup ends it.
@@ -99,7 +104,25 @@ def _keeping_the_policy(call: Any) -> Any:
 
 
 def _instances(self: Any) -> list[Any]:
-    return self.instance_states + _retained(self)
+    return self.instance_states + [s for s in _retained(self) if s.lifecycle_state.startswith("Terminating")]
+
+
+def take_all(group: Any) -> list[Any]:
+    """The group's retained instances, no longer kept (ForceDelete terminates them)."""
+    taken = list(_retained(group))
+    _retained(group).clear()
+    return taken
+
+
+def forget(instance_ids: list[str]) -> None:
+    """Instances terminated through EC2 are retained no more."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    for regions in autoscaling_backends.values():
+        for backend in regions.values():
+            for group in backend.autoscaling_groups.values():
+                kept = _retained(group)
+                kept[:] = [s for s in kept if s.instance.id not in instance_ids]
 
 
 def _find_retained(backend: Any, instance_ids: list[str] | None) -> list[tuple[Any, Any]]:

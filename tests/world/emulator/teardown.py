@@ -40,7 +40,7 @@ from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs.exceptions import ClusterNotFoundException, ECSException
-from world.emulator import core
+from world.emulator import core, retention
 
 CONTAINS_INSTANCES = (
     "You can't delete a cluster that has registered container instances. First, deregister the "
@@ -73,7 +73,7 @@ def delete_auto_scaling_group(self: Any) -> Any:
     group = backend.autoscaling_groups.get(name)
     if group is None:
         raise _group_not_found(name)
-    if group.instance_states and not force:
+    if group.instances and not force:  # retained instances included (world.emulator.retention)
         raise ResourceInUse(
             "You cannot delete an AutoScalingGroup while there are instances or pending Spot "
             "instance request(s) still in the group."
@@ -104,6 +104,7 @@ def _abandon_and_terminate(backend: Any, group: Any) -> None:
             by="ForceDelete",
         )
     ids = [s.instance.id for s in group.instance_states]
+    ids += [s.instance.id for s in retention.take_all(group)]  # ForceDelete terminates retained ones too
     group.instance_states = []
     group._world_force = True
     if ids:
@@ -220,6 +221,7 @@ def _terminate_instances(self: Any, instance_ids: list[str]) -> Any:
                 connected[ci.ec2_instance_id] = bool(ci.agent_connected)
     running = {i.id for r in self.reservations.values() for i in r.instances if i.state == "running"}
     result = _inner_terminate(self, instance_ids)  # type: ignore[misc]
+    retention.forget(instance_ids)  # a retained instance terminated through EC2 leaves its group
     for instance_id in instance_ids:
         if instance_id in running:
             core.record("ec2.instance.terminated", instance_id=instance_id, agent_connected=connected[instance_id])

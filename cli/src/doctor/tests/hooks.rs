@@ -228,7 +228,7 @@ async fn retained_instances_warn_with_what_to_do() {
         &[
             "2 retained",
             &format!("{}, {}", instance(1), instance(2)),
-            "no hook runs then",
+            "a task still on one may die undrained",
             "ecs-sta replay",
             "terminate-instance-in-auto-scaling-group",
         ],
