@@ -21,8 +21,12 @@ Scaling", "... for Elastic Load Balancing" (V1 and V2), "... for AWS Step Functi
   harsher than AWS for an Allow, kinder for a Deny; the stack's policies use none).
 
 A request naming a resource that does not exist still names its ARN (the service answers that it
-does not exist once authorized); an Auto Scaling group that does not exist has no ID: the world
-then authorizes the call against ``*`` in its place, which only a statement on every group allows.
+does not exist once authorized). An Auto Scaling group that does not exist (deleted mid-drain) has
+no ID: the world authorizes the call against its ARN with the ID left as ``*``
+(``autoScalingGroup:*:autoScalingGroupName/<name>``), which a grant on the group by name covers
+and one on another group does not. AWS does not document what it authorizes such a call against;
+reading it as ``*`` would be harsher (AccessDenied under a role scoped to the group's name, where
+the world answers Auto Scaling's "not found").
 """
 
 from __future__ import annotations
@@ -99,7 +103,9 @@ def _group_arn(region: str, name: str) -> str:
     from moto.autoscaling.models import autoscaling_backends
 
     group = autoscaling_backends[ACCOUNT][region].autoscaling_groups.get(name)
-    return group.arn if group is not None else "*"
+    if group is None:
+        return f"arn:aws:autoscaling:{region}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{name}"
+    return str(group.arn)
 
 
 def _tags_of(arn: str, region: str, classic: bool) -> dict[str, list[str]]:

@@ -15,7 +15,13 @@ API reference: InstanceLifecyclePolicy, RetentionTriggers):
   (world.emulator.autoscaling_hooks.actions). Policies "only apply when termination lifecycle
   actions are abandoned, not when they complete successfully with the CONTINUE result". Once the
   instance's actions are over, it passes ``Terminating:Proceed`` to ``Terminating:Retained``
-  (going back to a warm pool: ``Warmed:Pending:Retained``) instead of leaving.
+  instead of leaving. One on its way back to a warm pool goes to ``Warmed:Pending:Retained``:
+  "Manage retained instances" lists that state for "instances scaling back into the warm pool",
+  after ``Warmed:Pending:Wait``, where the world's terminate hook waits in ``Terminating:Wait``
+  ("Use lifecycle hooks with a warm pool": "A final lifecycle hook runs immediately before the
+  instance is terminated, when it transitions to the Terminating:Wait state"); which state such an
+  instance's terminate hook waits in is not settled by the docs, and the path is the world's
+  reading.
 * Retained instances "continue running as active Amazon EC2 instances", "don't count toward your
   Amazon EC2 Auto Scaling group's desired capacity" (Auto Scaling launches a replacement when
   the capacity asks for one) and "remain in Retained state indefinitely until you take action":
