@@ -257,7 +257,7 @@ pub fn instance_checks(
     let retained = |i: &ContainerInstance| {
         i.group_state
             .as_deref()
-            .is_some_and(|s| s.ends_with(":Retained"))
+            .is_some_and(sta_shared::ended::retained)
     };
     let terminating = |i: &ContainerInstance| {
         i.group_state

@@ -164,7 +164,7 @@ fn retained(group: &AutoScalingGroup, retains: bool) -> Option<Check> {
         .iter()
         .filter(|i| {
             i.lifecycle_state()
-                .is_some_and(|s| s.as_str().ends_with(":Retained"))
+                .is_some_and(|s| sta_shared::ended::retained(s.as_str()))
         })
         .filter_map(|i| i.instance_id())
         .collect();

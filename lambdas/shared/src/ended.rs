@@ -89,7 +89,7 @@ pub async fn first_step_stops(
     let lifecycle_state = found
         .as_ref()
         .and_then(AutoScalingInstanceDetails::lifecycle_state);
-    if lifecycle_state.is_some_and(|lifecycle| lifecycle.ends_with(":Retained")) {
+    if lifecycle_state.is_some_and(retained) {
         tracing::info!(
             lifecycle_state = ?lifecycle_state,
             "the lifecycle action has ended and the group retains the instance: the drain goes on"
@@ -124,9 +124,14 @@ pub async fn describe_auto_scaling_instance(
 /// back to it) is leaving, under this drain's action or under a newer one of a reused
 /// instance.
 fn in_service(lifecycle: &str) -> bool {
-    !(lifecycle.starts_with("Terminat")
-        || lifecycle.starts_with("Warmed:")
-        || lifecycle.ends_with(":Retained"))
+    !(lifecycle.starts_with("Terminat") || lifecycle.starts_with("Warmed:") || retained(lifecycle))
+}
+
+/// Whether an instance in a lifecycle state is retained by its group's instance lifecycle
+/// policy after an abandoned terminate action (`Terminating:Retained`, or
+/// `Warmed:Pending:Retained` on its way back to a warm pool).
+pub fn retained(lifecycle: &str) -> bool {
+    lifecycle.ends_with(":Retained")
 }
 
 #[cfg(test)]

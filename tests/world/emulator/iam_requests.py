@@ -44,21 +44,11 @@ class Request:
     context: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _members(params: dict[str, Any], prefix: str) -> list[str]:
-    """The query protocol's list ``Prefix.member.N`` (N from 1), in order."""
-    found = []
-    n = 1
-    while f"{prefix}.member.{n}" in params:
-        found.append(str(params[f"{prefix}.member.{n}"]))
-        n += 1
-    return found
-
-
 class _Ecs:
     """An ECS request: its cluster (by ARN) and the ARNs of what it names in that cluster."""
 
     def __init__(self, region: str, params: dict[str, Any]):
-        self.region, self.params = region, params
+        self.region = region
         cluster = str(params.get("cluster") or "default")
         self.cluster = cluster if cluster.startswith("arn:") else self._arn("cluster", cluster)
         self.cluster_name = self.cluster.rsplit("/", 1)[-1]

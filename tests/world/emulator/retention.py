@@ -66,8 +66,7 @@ def retains(group: Any) -> bool:
 
 
 def retain(group: Any, state: Any) -> None:
-    """``Terminating:Proceed``, then retained: out of the group's capacity, still running."""
-    state.lifecycle_state = "Terminating:Proceed"
+    """Retained (past ``Terminating:Proceed``): out of the group's capacity, still running."""
     group.instance_states = [s for s in group.instance_states if s is not state]
     warm = getattr(state, "_world_destination", "EC2") == "WarmPool"
     state.lifecycle_state = "Warmed:Pending:Retained" if warm else "Terminating:Retained"
