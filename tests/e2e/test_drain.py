@@ -208,3 +208,18 @@ def test_a_redrive_drains_an_instance_the_group_retained(scenario):
     assert not _types(r, "asg.instance.terminated")
     [execution] = r.executions.values()
     assert execution["status"] == "SUCCEEDED"
+
+
+def test_a_state_machine_role_that_may_not_invoke_fails_the_drain_at_once_and_a_redrive_finishes_it(scenario):
+    r = scenario("state_machine_role_denied")
+    assert r.ok, r.violations  # the deny was the scenario's own (deny_role); no other refusal
+    [denied] = [e for e in _types(r, "iam.access_denied") if e.get("service") == "states.amazonaws.com"]
+    assert denied["action"] == "lambda:InvokeFunction" and denied["resources"][0].startswith("arn:aws:lambda:")
+    [execution] = r.executions.values()
+    failures = [e for e in execution["history"] if e["type"] == "TaskFailed"]
+    assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["Lambda.AccessDeniedException"]
+    # nothing changed before the redrive: the first drain of the instance came after it
+    [redriven] = _types(r, "stepfunctions.execution.redriven")
+    draining = _types(r, "ecs.container_instance.draining")
+    assert draining and all(d["seq"] > redriven["seq"] for d in draining)
+    assert execution["status"] == "SUCCEEDED" and r.redrives == 1

@@ -85,16 +85,43 @@ def terminate_hook(
     )
 
 
+def service_role(
+    world: Any,
+    service: str,
+    name: str | None = None,
+    allow: list[dict[str, Any]] | None = None,
+    condition: dict[str, Any] | None = None,
+) -> str:
+    """The ARN of a role ``<service>.amazonaws.com`` may assume (under ``condition``), allowed
+    ``allow``'s statements (default: every action on every resource); created once. The world
+    checks both where a service acts with a role (world.emulator.service_roles, world.emulator.iam)."""
+    iam = world.client("iam")
+    name = name or f"{service}-role"
+    trusted: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}}
+    trusted["Action"] = "sts:AssumeRole"
+    if condition:
+        trusted["Condition"] = condition
+    trust = {"Version": "2012-10-17", "Statement": [trusted]}
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    statements = allow if allow is not None else [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_role_policy(RoleName=name, PolicyName="allowed", PolicyDocument=json.dumps(policy))
+    return arn
+
+
 def state_machine_rule(world: Any, name: str = "drain") -> str:
     sfn = world.client("stepfunctions")
-    arn = sfn.create_state_machine(name=name, definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/sfn")[
+    arn = sfn.create_state_machine(name=name, definition=PASS_MACHINE, roleArn=service_role(world, "states"))[
         "stateMachineArn"
     ]
     events = world.client("events")
     events.put_rule(Name=f"{name}-rule", EventPattern=json.dumps(LIFECYCLE_PATTERN))
     events.put_targets(
         Rule=f"{name}-rule",
-        Targets=[{"Id": "sfn", "Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/events"}],
+        Targets=[{"Id": "sfn", "Arn": arn, "RoleArn": service_role(world, "events")}],
     )
     return arn
 
@@ -172,22 +199,9 @@ def web_task_definition(world: Any, family: str = "web") -> None:
 
 
 def lambda_role(world: Any, name: str = "lambda") -> str:
-    """The ARN of an IAM role Lambda can assume, allowed every action (created once)."""
-    iam = world.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    try:
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
-    # the world enforces the execution role's policies on the functions' calls (world.emulator.iam)
-    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    iam.put_role_policy(RoleName=name, PolicyName="everything", PolicyDocument=json.dumps(everything))
-    return arn
+    """The ARN of an IAM role Lambda can assume, allowed every action (created once): the world
+    enforces the execution role's policies on the functions' calls (world.emulator.iam)."""
+    return service_role(world, "lambda", name)
 
 
 def lambda_zip() -> bytes:

@@ -217,11 +217,19 @@ def _serving_capacity(result: Result, served: list[dict[str, Any]]) -> None:
 
 def _least_privilege(result: Result) -> None:
     """6. least privilege that works: no call of a function refused by its execution role
-    (world.emulator.iam)"""
+    (world.emulator.iam), none of a service refused by the role the stack gives it
+    (world.emulator.service_roles), but those a ``deny_role`` action caused on purpose"""
     events, dep, v = result.events, result.deployment, result.violations
     assert dep is not None
     for e in events:
-        if e["type"] == "iam.access_denied":
+        if e["type"] != "iam.access_denied" or e["role"] in result.denied_roles:
+            continue
+        if "service" in e:
+            v.append(
+                f"{e['service']} may not {e['action']} on {', '.join(e['resources'])} with the stack's role "
+                f"{e['role']}: AccessDenied on AWS"
+            )
+        else:
             v.append(
                 f"{dep.crate_of(e['function'])}'s role does not allow {e['action']}: AccessDenied on AWS ({e['role']})"
             )

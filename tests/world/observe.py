@@ -37,6 +37,7 @@ class Result:
         default_factory=dict
     )  # GET /_world/limits: calls per API per second from the scale-in
     lambdas: dict[str, Any] = field(default_factory=dict)  # GET /_world/lambdas: peak concurrency, throttled invokes
+    denied_roles: list[str] = field(default_factory=list)  # role ARNs a deny_role action denied on purpose
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from world import journey_actions, run_actions, teardown_actions
 from world import stack as stack_mod
@@ -212,6 +212,33 @@ class Sabotage(Action):
             ctx.world.control("POST", "/_world/lambdas/sabotage", body)
             what = "killed (SIGKILL)" if kind == "kill_lambda" else f"held {body['seconds']:.0f}s"
             ctx.out(f"armed: {function} {what} on its next {api} during an invocation")
+
+
+class DenyRole(Action):
+    """deny_role: an explicit Deny of ``actions`` (default every action) in an inline policy of the
+    stack's role ``role`` from before the scale-in, as an operator's edit of the role would leave
+    it; lifted once every execution has settled, so that redrive_failed can redrive them."""
+
+    ROLES: ClassVar[dict[str, str]] = {"state_machine": "DrainStateMachineRole"}
+    POLICY: ClassVar[str] = "scenario-deny"
+
+    def before_scale_in(self) -> None:
+        iam = self.ctx.world.client("iam")
+        self.role = self.ctx.dep.stack.one("AWS::IAM::Role", self.ROLES[self.spec["role"]])
+        deny = {"Effect": "Deny", "Action": self.spec.get("actions", ["*"]), "Resource": "*"}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+        iam.put_role_policy(RoleName=self.role, PolicyName=self.POLICY, PolicyDocument=document)
+        self.ctx.result.denied_roles.append(iam.get_role(RoleName=self.role)["Role"]["Arn"])
+        self.busy = True
+        self.ctx.out(f"role {self.role}: {', '.join(deny['Action'])} denied")
+
+    def tick(self) -> None:
+        executions = _executions(self.ctx)
+        if not self.busy or not executions or any(x["status"] == "RUNNING" for x in executions.values()):
+            return
+        self.ctx.world.client("iam").delete_role_policy(RoleName=self.role, PolicyName=self.POLICY)
+        self.busy = False
+        self.ctx.out(f"role {self.role}: the deny lifted")
 
 
 class MalformedEvent(Action):
@@ -433,6 +460,8 @@ def start(ctx: Context) -> list[Action]:
     if "drop_event" in specs:
         actions.append(DropEvent(ctx, specs["drop_event"]))
     actions += [Sabotage(ctx, specs[kind]) for kind in ("kill_lambda", "hang_lambda") if kind in specs]
+    if "deny_role" in specs:
+        actions.append(DenyRole(ctx, specs["deny_role"]))
     if "malformed_event" in specs:
         actions.append(MalformedEvent(ctx, specs["malformed_event"]))
     if "duplicate_event" in specs:

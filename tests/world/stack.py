@@ -135,16 +135,13 @@ def described(world: Any, name: str) -> Stack:
 
 def run_schedule(world: Any, name: str) -> tuple[str | None, Any]:
     """What EventBridge Scheduler does when the schedule ``name`` fires: invoke its target with its
-    ``Input`` (the world does not fire schedules on its own; the harness says when). The function's
-    error (``FunctionError``) and its answer."""
-    target = world.client("scheduler").get_schedule(Name=name)["Target"]
-    answer = world.client("lambda").invoke(FunctionName=target["Arn"], Payload=(target.get("Input") or "{}").encode())
-    text = answer["Payload"].read().decode()
-    try:
-        body = json.loads(text or "null")
-    except ValueError:
-        body = text
-    return answer.get("FunctionError"), body
+    ``Input``, with the schedule's role (the world does not fire schedules on its own; the harness
+    says when: world.emulator.scheduler). The function's error type and its answer; a role that may
+    not invoke the function is an error of its own, ``AccessDenied``, with the reason."""
+    answer = world.control("POST", "/_world/scheduler/run", {"name": name})
+    if "refused" in answer:
+        return "AccessDenied", answer["refused"]
+    return answer["error"], answer["body"]
 
 
 def run_schedule_told(

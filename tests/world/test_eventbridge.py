@@ -19,7 +19,7 @@ def _machine_and_rule(world, retry_policy=None, name="drain"):
                 {
                     "Id": "sfn",
                     "Arn": arn,
-                    "RoleArn": "arn:aws:iam::123456789012:role/events",
+                    "RoleArn": aws.service_role(world, "events"),
                     "RetryPolicy": retry_policy,
                 }
             ],

@@ -59,7 +59,7 @@ def test_step_functions_sees_error_type_as_the_task_error(world):
     }
     sfn = world.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        name="m", definition=json.dumps(definition), roleArn=aws.service_role(world, "states")
     )
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"source":"x"}')["executionArn"]
     deadline = time.monotonic() + 30
@@ -147,7 +147,7 @@ def _one_task_fails(world, arn: str, within: float) -> str:
     machine = sfn.create_state_machine(
         name="m",
         definition=json.dumps({"StartAt": "Drain", "States": {"Drain": task}}),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
+        roleArn=aws.service_role(world, "states"),
     )
     deadline = time.monotonic() + within
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import time
 
+import aws_setup as aws
 import pytest
 from botocore.exceptions import ClientError
 from world.harness import history
 
-ROLE = "arn:aws:iam::123456789012:role/sfn"
 MACHINE = {
     "StartAt": "Prepare",
     "States": {
@@ -28,7 +28,9 @@ MACHINE = {
 
 def _machine(world, definition=MACHINE, name="redrive"):
     sfn = world.client("stepfunctions")
-    return sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    return sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=aws.service_role(world, "states")
+    )["stateMachineArn"]
 
 
 def _settle(world, arn, timeout=20):

@@ -10,8 +10,6 @@ import aws_setup as aws
 import pytest
 from world.emulator.scheduler import rate_seconds
 
-ROLE = "arn:aws:iam::123456789012:role/scheduler"
-
 
 def test_rate_expressions_as_aws_writes_them():
     assert rate_seconds("rate(5 minutes)") == 300
@@ -24,7 +22,7 @@ def test_rate_expressions_as_aws_writes_them():
 
 
 def _schedule(world, name, arn, state="ENABLED", retry=None):
-    target = {"Arn": arn, "RoleArn": ROLE, "Input": json.dumps({"event": {}})}
+    target = {"Arn": arn, "RoleArn": aws.service_role(world, "scheduler"), "Input": json.dumps({"event": {}})}
     if retry:
         target["RetryPolicy"] = retry
     world.client("scheduler").create_schedule(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
+import aws_setup as aws
 import pytest
 from botocore.exceptions import ClientError
 from world.harness import history
 
-ROLE = "arn:aws:iam::123456789012:role/sfn"
 SHORT = {
     "StartAt": "One",
     "States": {
@@ -36,7 +36,9 @@ LONG = {
 
 def _finished_execution(world, name, definition):
     sfn = world.client("stepfunctions")
-    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    machine = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=aws.service_role(world, "states")
+    )["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine, input='{"secret": "input"}')["executionArn"]
     world.wait_for(
         lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING",

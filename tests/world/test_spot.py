@@ -8,21 +8,21 @@ from pathlib import Path
 
 import aws_setup as aws
 
-FIXTURE = Path("/work/shared/fixtures/spot-interruption.json")
+FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "spot-interruption.json").read_text())
 
 
 def _spot_rule(world):
     sfn = world.client("stepfunctions")
-    arn = sfn.create_state_machine(
-        name="spot", definition=aws.PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/sfn"
-    )["stateMachineArn"]
+    arn = sfn.create_state_machine(name="spot", definition=aws.PASS_MACHINE, roleArn=aws.service_role(world, "states"))[
+        "stateMachineArn"
+    ]
     events = world.client("events")
     events.put_rule(
         Name="spot-rule",
         EventPattern=json.dumps({"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}),
     )
     events.put_targets(
-        Rule="spot-rule", Targets=[{"Id": "sfn", "Arn": arn, "RoleArn": "arn:aws:iam::123456789012:role/e"}]
+        Rule="spot-rule", Targets=[{"Id": "sfn", "Arn": arn, "RoleArn": aws.service_role(world, "events")}]
     )
     return arn
 
@@ -41,9 +41,7 @@ def test_warning_then_interruption_two_minutes_later(world):
     assert event["detail-type"] == "EC2 Spot Instance Interruption Warning" and event["source"] == "aws.ec2"
     assert event["detail"] == {"instance-id": victim, "instance-action": "terminate"}
     assert event["resources"] == [f"arn:aws:ec2:us-west-2a:instance/{victim}"]
-    if FIXTURE.exists():
-        fixture = json.loads(FIXTURE.read_text())
-        assert set(event) == set(fixture) and set(event["detail"]) == set(fixture["detail"])
+    assert set(event) == set(FIXTURE) and set(event["detail"]) == set(FIXTURE["detail"])
     assert aws.ec2_state(world, victim) == "running"  # the hook cannot delay what follows
 
     world.wait_for(lambda: aws.ec2_state(world, victim) == "terminated", timeout=10, what="the interruption")

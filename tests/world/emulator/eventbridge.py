@@ -50,7 +50,7 @@ from typing import Any
 
 from moto.events import models as events_models
 from moto.stepfunctions import models as sfn_models
-from world.emulator import core
+from world.emulator import core, service_roles
 
 DEFAULT_MAX_EVENT_AGE = 86400  # "How EventBridge retries delivering events": 24 hours
 DEFAULT_MAX_RETRY_ATTEMPTS = 185  # ... "and up to 185 times"
@@ -260,6 +260,12 @@ def _deliver(delivery: Delivery) -> tuple[str | None, bool]:
         if service == "states":
             from moto.stepfunctions.responses import get_backend
 
+            rule_arn = f"arn:aws:events:{region}:{account}:rule/{delivery.rule}"
+            refused = service_roles.refusal(
+                delivery.target.get("RoleArn"), service_roles.EVENTS, rule_arn, "states:StartExecution", arn
+            )
+            if refused is not None:
+                raise service_roles.AccessDenied(refused)
             execution = get_backend(account, region).start_execution(
                 state_machine_arn=arn, name=str(uuid.uuid4()), execution_input=delivery.payload
             )

@@ -26,8 +26,9 @@ of them is ("IAM authorizes your request only if every part of your request is a
 condition key absent from the request context makes the condition false, true for a negated
 operator and for ``...IfExists``; the operators the world knows are the String, Arn, Bool and Null
 ones (with ``IfExists``); a statement with another is taken the harsher way: an Allow does not
-apply, a Deny does. Calls that are not a function's (the world's harness, ecs-sta, moto's Step
-Functions) are not evaluated.
+apply, a Deny does. Calls that are not a function's (the world's harness, ecs-sta) are not
+evaluated; those a service makes with a role the stack gives it (moto's Step Functions invoking a
+function, EventBridge, Scheduler) are, in world.emulator.service_roles.
 
 Config ``iam``: ``{"enforce": true}`` (default on). Every refusal is recorded as an
 ``iam.access_denied`` event with the function, its role and the action.

@@ -26,12 +26,15 @@ this fires them as the AWS docs describe:
   Scheduler retries with back-off within those limits, then sends the event to the target's
   dead-letter queue; the world records it dropped.
 
+* The target's ``RoleArn`` must let Scheduler invoke the function (world.emulator.service_roles);
+  a refusal is dropped unretried.
+
 Only ``rate(value unit)`` expressions fire (``cron``/``at`` are recorded ``scheduler.unsupported``).
 The world does not replay what was due while it was not firing a schedule: switching ``fire`` on
 starts at the schedule's next occurrence counted from its StartDate or creation.
 
 Config ``scheduler`` (world.emulator.core): ``fire``: false (default: nothing fires on its own; the harness
-runs a schedule when it says, world.stack.run_schedule), true (every schedule), or a list of
+runs a schedule when it says, ``POST /_world/scheduler/run``, world.stack.run_schedule), true (every schedule), or a list of
 schedule names; ``precision_seconds`` (60).
 
 Event log: ``scheduler.fired`` (schedule, due, late: AWS seconds after the due time),
@@ -54,7 +57,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.scheduler import models as scheduler_models
-from world.emulator import core
+from world.emulator import core, service_roles
 
 PRECISION_SECONDS = 60  # "invoke their targets with 60 second precision"
 LAMBDA_ASYNC_RETRY_DELAYS = (60, 120)  # "one minute ... between the first two attempts, and two minutes ..."
@@ -188,6 +191,17 @@ class Invocation:
             core.record("scheduler.unsupported", **_names(self.key, self.firing), target=arn)
             return
         self.deliveries += 1
+        refused = _refusal(self.key, self.target)
+        if refused is not None:  # not retried: see world.emulator.service_roles
+            core.record(
+                "scheduler.failed",
+                **_names(self.key, self.firing),
+                attempt=self.deliveries,
+                error=refused,
+                retry_in=None,
+            )
+            core.record("scheduler.dropped", **_names(self.key, self.firing), attempts=self.deliveries, reason=refused)
+            return
         try:
             error, body = self._invoke(arn)
         except Exception as err:  # throttled, unavailable, gone: the target's RetryPolicy
@@ -213,25 +227,8 @@ class Invocation:
         threading.Thread(target=self.attempt, name="world-scheduler", daemon=True).start()
 
     def _invoke(self, arn: str) -> tuple[str | None, Any]:
-        from moto.awslambda.utils import get_backend
-
-        account, region = arn.split(":")[4], arn.split(":")[3]
         core.record("scheduler.invoked", **_names(self.key, self.firing), attempt=self.runs + 1, function=arn)
-        headers: dict[str, str] = {}
-        raw = get_backend(account, region).invoke(
-            function_name=arn,
-            qualifier=None,
-            body=self.target.get("Input") or "{}",
-            headers={"x-amz-invocation-type": "RequestResponse"},
-            response_headers=headers,
-        )
-        text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
-        try:
-            body = json.loads(text or "null")
-        except ValueError:
-            body = text
-        error = headers.get("x-amz-function-error")
-        return (None, body) if error is None else (_error_type(body), body)
+        return _invoke_target(self.target)
 
     def _delivery_failed(self, error: str) -> None:
         retry = self.target.get("RetryPolicy") or {}
@@ -250,6 +247,37 @@ class Invocation:
             "scheduler.failed", **_names(self.key, self.firing), attempt=self.deliveries, error=error, retry_in=backoff
         )
         core.after(core.scaled(backoff), self._retry, name="scheduler-retry")
+
+
+def _refusal(key: tuple[str, str, str, str], target: dict[str, Any]) -> str | None:
+    """Why the schedule's role may not invoke its target (world.emulator.service_roles)."""
+    account, region, group, name = key
+    schedule_arn = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}"
+    return service_roles.refusal(
+        target.get("RoleArn"), service_roles.SCHEDULER, schedule_arn, "lambda:InvokeFunction", target["Arn"]
+    )
+
+
+def _invoke_target(target: dict[str, Any]) -> tuple[str | None, Any]:
+    """Invoke the Lambda function ``target`` names with its ``Input``: (its error type or None, its answer)."""
+    from moto.awslambda.utils import get_backend
+
+    arn = target["Arn"]
+    headers: dict[str, str] = {}
+    raw = get_backend(arn.split(":")[4], arn.split(":")[3]).invoke(
+        function_name=arn,
+        qualifier=None,
+        body=target.get("Input") or "{}",
+        headers={"x-amz-invocation-type": "RequestResponse"},
+        response_headers=headers,
+    )
+    text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+    try:
+        body = json.loads(text or "null")
+    except ValueError:
+        body = text
+    error = headers.get("x-amz-function-error")
+    return (None, body) if error is None else (_error_type(body), body)
 
 
 def _async_config(arn: str) -> tuple[int, int]:
@@ -312,6 +340,22 @@ def _get_armed(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
     now, mono = time.time(), time.monotonic()
     armed = [{**_names(key), "at": round(now + timer.due - mono, 3)} for key, timer in list(_timers.items())]
     return 200, {"armed": sorted(armed, key=lambda a: a["at"])}
+
+
+@core.route("POST", "/_world/scheduler/run")
+def _post_run(_q: dict[str, str], body: Any) -> tuple[int, Any]:
+    """Fire the schedule ``name`` once, now, as Scheduler does (its role checked), without retries:
+    ``{"error", "body"}`` (the function's error type and answer) or ``{"refused"}``."""
+    found = [(key, s) for key, s in _schedules().items() if key[3] == body["name"]]
+    if not found:
+        return 404, {"error": f"no schedule {body['name']}"}
+    [(key, schedule)] = found
+    target = dict(schedule.target)
+    refused = _refusal(key, target)
+    if refused is not None:
+        return 200, {"refused": refused}
+    error, answer = _invoke_target(target)
+    return 200, {"error": error, "body": answer}
 
 
 def _reseed() -> None:

@@ -44,6 +44,7 @@ EXTENSIONS = [
     "world.emulator.rate_limits",
     "world.emulator.lambdas",
     "world.emulator.iam",
+    "world.emulator.service_roles",
     "world.emulator.redrive",
     "world.emulator.sfn_history",
     "world.emulator.cloudformation",

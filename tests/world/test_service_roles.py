@@ -1,0 +1,158 @@
+"""A service acts with the role it is given, and only as far as that role trusts it and allows the
+call (world.emulator.service_roles): a state machine invoking its functions, an EventBridge rule
+starting an execution, an EventBridge Scheduler schedule invoking a function."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import aws_setup as aws
+import pytest
+from world.emulator.service_roles import function_arn, trusts
+
+BIN = Path(__file__).resolve().parents[2] / "target" / "debug" / "drain-ecs"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def _binaries_built():
+    if not BIN.exists():
+        pytest.fail(f"{BIN} is missing: build it first with `cargo build --bins -p drain-ecs` (make test-world does)")
+
+
+def _invoking_machine(world, role: str, function: str) -> str:
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    task["Parameters"] = {"FunctionName": function, "Payload": {"event.$": "$"}}
+    definition = json.dumps({"StartAt": "Drain", "States": {"Drain": task}})
+    return world.client("stepfunctions").create_state_machine(name="m", definition=definition, roleArn=role)[
+        "stateMachineArn"
+    ]
+
+
+def _ended(world, machine: str) -> dict:
+    sfn = world.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deadline = time.monotonic() + 30
+    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(0.2)
+    return desc
+
+
+def _invocations(world) -> int:
+    return sum(box["invocations"] for box in world.control("GET", "/_world/lambdas")["sandboxes"])
+
+
+def test_a_state_machine_role_without_invoke_on_the_function_fails_the_task_unrun(world):
+    arn = aws.function(world)
+    other = arn.replace(":function:drain-ecs", ":function:another")
+    allow = [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": other}]
+    role = aws.service_role(world, "states", name="narrow", allow=allow)
+    desc = _ended(world, _invoking_machine(world, role, arn))
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "Lambda.AccessDeniedException"
+    assert "not authorized to perform: lambda:InvokeFunction on resource: " + arn in desc["cause"]
+    assert "no identity-based policy allows" in desc["cause"]
+    assert _invocations(world) == 0
+    [denied] = world.events("iam.access_denied")
+    assert denied["service"] == "states.amazonaws.com" and denied["role"] == role
+    assert denied["action"] == "lambda:InvokeFunction" and denied["resources"] == [arn]
+
+
+def test_a_state_machine_role_that_does_not_trust_step_functions_fails_the_task(world):
+    arn = aws.function(world)
+    role = aws.service_role(world, "events", name="events-only")  # allowed everything, trusts EventBridge
+    desc = _ended(world, _invoking_machine(world, role, arn))
+    assert desc["status"] == "FAILED" and desc["error"] == "Lambda.AccessDeniedException"
+    assert "does not trust states.amazonaws.com" in desc["cause"]
+    assert _invocations(world) == 0
+
+
+def test_a_grant_on_the_function_lets_the_state_machine_invoke_it(world):
+    arn = aws.function(world)
+    allow = [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn}]
+    role = aws.service_role(world, "states", name="exact", allow=allow)
+    desc = _ended(world, _invoking_machine(world, role, arn))
+    assert desc["error"] == "InvalidEvent"  # the function ran, and refused the empty event
+    assert _invocations(world) == 1 and world.events("iam.access_denied") == []
+
+
+def test_an_unqualified_grant_does_not_cover_a_qualified_invocation():
+    unqualified = f"arn:aws:lambda:us-west-2:{ACCOUNT}:function:f"
+    assert function_arn(unqualified, "live", "us-west-2") == unqualified + ":live"
+    assert function_arn("f", None, "us-west-2") == unqualified
+    assert function_arn(f"{ACCOUNT}:function:f", None, "us-west-2") == unqualified
+    assert function_arn(unqualified + ":3", "3", "us-west-2") == unqualified + ":3"
+
+
+def _role_trusting(service: str, condition: dict | None = None):
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return SimpleNamespace(assume_role_policy_document=json.dumps({"Statement": [statement]}))
+
+
+def test_trust_policies_are_read_with_the_source_keys():
+    source = f"arn:aws:scheduler:us-west-2:{ACCOUNT}:schedule/default/sweep"
+    assert trusts(_role_trusting("scheduler.amazonaws.com"), "scheduler.amazonaws.com", "us-west-2", source)
+    assert not trusts(_role_trusting("events.amazonaws.com"), "scheduler.amazonaws.com", "us-west-2", source)
+    regional = _role_trusting("states.us-west-2.amazonaws.com")
+    assert trusts(regional, "states.amazonaws.com", "us-west-2", source)
+    ours = _role_trusting("scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": ACCOUNT}})
+    assert trusts(ours, "scheduler.amazonaws.com", "us-west-2", source)
+    theirs = _role_trusting("scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": "999999999999"}})
+    assert not trusts(theirs, "scheduler.amazonaws.com", "us-west-2", source)
+    elsewhere = _role_trusting("scheduler.amazonaws.com", {"ArnLike": {"aws:SourceArn": source + "-other"}})
+    assert not trusts(elsewhere, "scheduler.amazonaws.com", "us-west-2", source)
+
+
+def test_an_eventbridge_target_role_without_start_execution_drops_the_event_unretried(world):
+    machine = aws.state_machine_rule(world)
+    allow = [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": machine + "-other"}]
+    role = aws.service_role(world, "events", name="wrong-machine", allow=allow)
+    world.client("events").put_targets(Rule="drain-rule", Targets=[{"Id": "sfn", "Arn": machine, "RoleArn": role}])
+    world.client("events").put_events(
+        Entries=[{"Source": "aws.autoscaling", "DetailType": aws.LIFECYCLE_PATTERN["detail-type"][0], "Detail": "{}"}]
+    )
+    [failed] = world.events("eventbridge.failed")
+    assert failed["error"].startswith("AccessDenied") and failed["retry_in"] is None
+    assert "states:StartExecution" in failed["error"]
+    [dropped] = world.events("eventbridge.dropped")
+    assert dropped["reason"].startswith("not retried")
+    assert world.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
+
+
+def test_a_schedule_role_without_invoke_drops_the_invocation_unretried(world):
+    world.configure(timescale=0.01, scheduler={"fire": ["sweep"]})
+    arn = aws.function(world)
+    allow = [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]
+    role = aws.service_role(world, "scheduler", name="no-invoke", allow=allow)
+    world.client("scheduler").create_schedule(
+        Name="sweep",
+        ScheduleExpression="rate(5 minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": arn, "RoleArn": role, "Input": "{}"},
+    )
+    [dropped] = world.wait_for(lambda: world.events("scheduler.dropped"), timeout=30, what="the drop")
+    assert dropped["attempts"] == 1 and "lambda:InvokeFunction" in dropped["reason"]
+    assert world.events("scheduler.invoked") == [] and _invocations(world) == 0
+    world.configure(scheduler={"fire": []})
+    # the harness's firing (world.stack.run_schedule) is held to the same role
+    answer = world.control("POST", "/_world/scheduler/run", {"name": "sweep"})
+    assert "lambda:InvokeFunction" in answer["refused"] and _invocations(world) == 0
+
+
+def test_the_harness_fires_a_schedule_with_its_role(world):
+    arn = aws.function(world)
+    world.client("scheduler").create_schedule(
+        Name="once",
+        ScheduleExpression="rate(5 minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": arn, "RoleArn": aws.service_role(world, "scheduler"), "Input": json.dumps({"event": {}})},
+    )
+    answer = world.control("POST", "/_world/scheduler/run", {"name": "once"})
+    assert answer["error"] == "InvalidEvent" and answer["body"]["errorType"] == "InvalidEvent"
+    assert _invocations(world) == 1
