@@ -63,6 +63,28 @@ def test_lost_event_found_by_the_sweepers_own_schedule(scenario):
     assert max(b - a for a, b in itertools.pairwise(times)) < 180
 
 
+@pytest.mark.long
+def test_an_event_eventbridge_may_not_deliver_goes_to_the_dead_letter_queue_and_the_sweeper_drains(scenario):
+    r = scenario("events_role_denied")
+    assert r.ok, r.violations  # no refusal but the scenario's own: the queue's policy let the rule send
+    [wait] = _waits(r)
+    [denied] = [e for e in r.events if e["type"] == "iam.access_denied"]
+    assert (denied["service"], denied["action"]) == ("events.amazonaws.com", "states:StartExecution")
+    [dropped] = [e for e in r.events if e["type"] == "eventbridge.dropped"]
+    assert dropped["attempts"] == 1 and dropped["reason"].startswith("not retried: AccessDenied")
+    [lettered] = [e for e in r.events if e["type"] == "eventbridge.dead_lettered"]
+    assert lettered["queue"].split(":")[5].startswith("eventsdenied-")  # the stack's own queue
+    started = [
+        a
+        for a in r.events
+        if a["type"] == "scheduler.answered"
+        and wait["instance_id"] in {s["instance_id"] for s in (a["body"] or {}).get("started", [])}
+    ]
+    assert len(started) == 1 and started[0]["seq"] > lettered["seq"]
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"
+
+
 def test_duplicate_delivered_after_the_first_execution_finished(scenario):
     r = scenario("duplicate_after_finish")
     assert r.ok, r.violations

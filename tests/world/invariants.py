@@ -226,8 +226,8 @@ def _least_privilege(result: Result) -> None:
             continue
         if "service" in e:
             v.append(
-                f"{e['service']} may not {e['action']} on {', '.join(e['resources'])} with the stack's role "
-                f"{e['role']}: AccessDenied on AWS"
+                f"{e['service']} may not {e['action']} on {', '.join(e['resources'])}"
+                f"{' with the role ' + e['role'] if e['role'] else ''}: {e['why']} (AccessDenied on AWS)"
             )
         else:
             v.append(
@@ -275,3 +275,7 @@ def check_expectations(result: Result) -> None:
         )
         if got != expect["completed_by_us"]:
             v.append(f"expected {expect['completed_by_us']} CompleteLifecycleAction, got {got}")
+    if "dead_lettered" in expect:
+        lettered = len(result.of_type("eventbridge.dead_lettered"))
+        if lettered != expect["dead_lettered"]:
+            v.append(f"expected {expect['dead_lettered']} events in the dead-letter queue, got {lettered}")

@@ -219,7 +219,10 @@ class DenyRole(Action):
     stack's role ``role`` from before the scale-in, as an operator's edit of the role would leave
     it; lifted once every execution has settled, so that redrive_failed can redrive them."""
 
-    ROLES: ClassVar[dict[str, str]] = {"state_machine": "DrainStateMachineRole"}
+    ROLES: ClassVar[dict[str, str]] = {
+        "state_machine": "DrainStateMachineRole",
+        "events": "DrainStateMachineEventsRole",
+    }
     POLICY: ClassVar[str] = "scenario-deny"
 
     def before_scale_in(self) -> None:

@@ -53,7 +53,8 @@ def test_a_state_machine_role_without_invoke_on_the_function_fails_the_task_unru
     role = aws.service_role(world, "states", name="narrow", allow=allow)
     desc = _ended(world, _invoking_machine(world, role, arn))
     assert desc["status"] == "FAILED"
-    assert desc["error"] == "Lambda.AccessDeniedException"
+    assert desc["error"] == "Lambda.AWSLambdaException"  # Lambda's SDK has no class for a denial
+    assert "Error Code: AccessDeniedException" in desc["cause"]
     assert "not authorized to perform: lambda:InvokeFunction on resource: " + arn in desc["cause"]
     assert "no identity-based policy allows" in desc["cause"]
     assert _invocations(world) == 0
@@ -66,7 +67,7 @@ def test_a_state_machine_role_that_does_not_trust_step_functions_fails_the_task(
     arn = aws.function(world)
     role = aws.service_role(world, "events", name="events-only")  # allowed everything, trusts EventBridge
     desc = _ended(world, _invoking_machine(world, role, arn))
-    assert desc["status"] == "FAILED" and desc["error"] == "Lambda.AccessDeniedException"
+    assert desc["status"] == "FAILED" and desc["error"] == "Lambda.AWSLambdaException"
     assert "does not trust states.amazonaws.com" in desc["cause"]
     assert _invocations(world) == 0
 
@@ -96,17 +97,23 @@ def _role_trusting(service: str, condition: dict | None = None):
 
 
 def test_trust_policies_are_read_with_the_source_keys():
-    source = f"arn:aws:scheduler:us-west-2:{ACCOUNT}:schedule/default/sweep"
+    source = f"arn:aws:scheduler:us-west-2:{ACCOUNT}:schedule-group/default"
     assert trusts(_role_trusting("scheduler.amazonaws.com"), "scheduler.amazonaws.com", "us-west-2", source)
     assert not trusts(_role_trusting("events.amazonaws.com"), "scheduler.amazonaws.com", "us-west-2", source)
-    regional = _role_trusting("states.us-west-2.amazonaws.com")
-    assert trusts(regional, "states.amazonaws.com", "us-west-2", source)
+    # Step Functions is documented to accept its regional principal; the others are not
+    machine = f"arn:aws:states:us-west-2:{ACCOUNT}:stateMachine:m"
+    assert trusts(_role_trusting("states.us-west-2.amazonaws.com"), "states.amazonaws.com", "us-west-2", machine)
+    regional = _role_trusting("scheduler.us-west-2.amazonaws.com")
+    assert not trusts(regional, "scheduler.amazonaws.com", "us-west-2", source)
     ours = _role_trusting("scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": ACCOUNT}})
     assert trusts(ours, "scheduler.amazonaws.com", "us-west-2", source)
     theirs = _role_trusting("scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": "999999999999"}})
     assert not trusts(theirs, "scheduler.amazonaws.com", "us-west-2", source)
-    elsewhere = _role_trusting("scheduler.amazonaws.com", {"ArnLike": {"aws:SourceArn": source + "-other"}})
-    assert not trusts(elsewhere, "scheduler.amazonaws.com", "us-west-2", source)
+    group = _role_trusting("scheduler.amazonaws.com", {"ArnLike": {"aws:SourceArn": source}})
+    assert trusts(group, "scheduler.amazonaws.com", "us-west-2", source)
+    # a trust scoped to one schedule does not hold: Scheduler's source is the schedule group
+    one = _role_trusting("scheduler.amazonaws.com", {"ArnLike": {"aws:SourceArn": source.replace("-group", "") + "/s"}})
+    assert not trusts(one, "scheduler.amazonaws.com", "us-west-2", source)
 
 
 def test_an_eventbridge_target_role_without_start_execution_drops_the_event_unretried(world):
@@ -156,3 +163,100 @@ def test_the_harness_fires_a_schedule_with_its_role(world):
     answer = world.control("POST", "/_world/scheduler/run", {"name": "once"})
     assert answer["error"] == "InvalidEvent" and answer["body"]["errorType"] == "InvalidEvent"
     assert _invocations(world) == 1
+
+
+def _queue(world, name: str, policy: dict | None = None) -> tuple[str, str]:
+    sqs = world.client("sqs")
+    attributes = {"Policy": json.dumps(policy)} if policy else {}
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _messages(world, url: str) -> list[dict]:
+    sqs = world.client("sqs")
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+
+
+def _undeliverable_rule(world, queue_arn: str) -> str:
+    """The drain rule, its target a deleted state machine (not retried), dead-lettering to ``queue_arn``."""
+    machine = aws.state_machine_rule(world)
+    target = {"Id": "sfn", "Arn": machine, "RoleArn": aws.service_role(world, "events")}
+    target["DeadLetterConfig"] = {"Arn": queue_arn}
+    world.client("events").put_targets(Rule="drain-rule", Targets=[target])
+    world.client("stepfunctions").delete_state_machine(stateMachineArn=machine)
+    return machine
+
+
+def _put_lifecycle_event(world) -> None:
+    detail_type = aws.LIFECYCLE_PATTERN["detail-type"][0]
+    entry = {"Source": "aws.autoscaling", "DetailType": detail_type, "Detail": json.dumps({"EC2InstanceId": "i-1"})}
+    world.client("events").put_events(Entries=[entry])
+
+
+def test_an_undelivered_event_goes_to_a_dead_letter_queue_whose_policy_lets_the_rule_send(world):
+    rule = f"arn:aws:events:us-west-2:{ACCOUNT}:rule/drain-rule"
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+    }
+    url, arn = _queue(world, "dlq", {"Version": "2012-10-17", "Statement": [allow]})
+    machine = _undeliverable_rule(world, arn)
+    _put_lifecycle_event(world)
+    [lettered] = world.events("eventbridge.dead_lettered")
+    assert lettered["queue"] == arn
+    [message] = _messages(world, url)
+    assert json.loads(message["Body"])["detail"] == {"EC2InstanceId": "i-1"}
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["RULE_ARN"] == rule and attributes["TARGET_ARN"] == machine
+    assert "StateMachineDoesNotExist" in attributes["ERROR_CODE"] + attributes["ERROR_MESSAGE"]
+    assert world.events("iam.access_denied") == []
+
+
+def test_a_dead_letter_queue_without_a_policy_for_the_rule_loses_the_event(world):
+    other_rule = f"arn:aws:events:us-west-2:{ACCOUNT}:rule/another"
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": other_rule}},
+    }
+    url, arn = _queue(world, "dlq", {"Version": "2012-10-17", "Statement": [allow]})
+    _undeliverable_rule(world, arn)
+    _put_lifecycle_event(world)
+    [failed] = world.events("eventbridge.dead_letter_failed")
+    assert "no statement of the queue's policy allows it" in failed["reason"]
+    [denied] = world.events("iam.access_denied")
+    assert denied["service"] == "events.amazonaws.com" and denied["role"] is None
+    assert denied["action"] == "sqs:SendMessage" and denied["resources"] == [arn]
+    assert _messages(world, url) == []
+
+
+def test_a_schedule_dead_letters_with_its_role(world):
+    world.configure(timescale=0.01, scheduler={"fire": ["sweep", "mute"]})
+    arn = aws.function(world)
+    missing = arn.replace(":function:drain-ecs", ":function:gone")
+    url, queue = _queue(world, "dlq")
+    retry = {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
+    for name, allow in (("sweep", ["lambda:InvokeFunction", "sqs:SendMessage"]), ("mute", ["lambda:InvokeFunction"])):
+        statements = [{"Effect": "Allow", "Action": allow, "Resource": "*"}]
+        role = aws.service_role(world, "scheduler", name=f"{name}-role", allow=statements)
+        target = {"Arn": missing, "RoleArn": role, "Input": '{"sweep": true}', "RetryPolicy": retry}
+        target["DeadLetterConfig"] = {"Arn": queue}
+        world.client("scheduler").create_schedule(
+            Name=name, ScheduleExpression="rate(5 minutes)", FlexibleTimeWindow={"Mode": "OFF"}, Target=target
+        )
+    world.wait_for(lambda: world.events("scheduler.dead_letter_failed"), timeout=30, what="the refused letter")
+    [lettered] = world.wait_for(lambda: world.events("scheduler.dead_lettered"), timeout=30, what="the letter")
+    assert lettered["schedule"] == "sweep"
+    [failed] = world.events("scheduler.dead_letter_failed")
+    assert failed["schedule"] == "mute" and "sqs:SendMessage" in failed["reason"]
+    world.configure(scheduler={"fire": []})
+    [message] = _messages(world, url)[:1]
+    assert message["Body"] == '{"sweep": true}'
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["X-Amz-Scheduler-Target-Arn"] == missing
+    assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"

@@ -27,12 +27,15 @@ attempts fail. AWS documents neither its back-off base nor its cap; the world
 takes full jitter on min(``retry_max_backoff_seconds``, ``retry_base_seconds``
 x 2^n) with a 900 s cap, which spreads 185 retries over about 24 hours. Every
 delay is in AWS seconds (scaled by the timescale) and counts against the
-target's maximum event age, from the moment the event reached the bus.
+target's maximum event age, from the moment the event reached the bus; an event
+whose next retry would come after that age is given up when it reaches it, and
+goes to the target's dead-letter queue if it has one (world.emulator.service_roles).
 
 Event log: ``eventbridge.event`` (on the bus), ``eventbridge.scheduled`` (a
 delivery planned for later), ``eventbridge.attempt``, then
 ``eventbridge.delivered`` or ``eventbridge.failed``; ``eventbridge.dropped``
-(lost, retries exhausted, too old, or not retriable).
+(lost, retries exhausted, too old, or not retriable), then ``eventbridge.dead_lettered``
+or ``eventbridge.dead_letter_failed`` for a target with a dead-letter queue.
 """
 
 from __future__ import annotations
@@ -197,15 +200,41 @@ class Delivery:
         return {"rule": self.rule, "target": self.arn, "event_id": self.event_id, "copy": self.copy}
 
 
-def _drop(delivery: Delivery, reason: str) -> None:
+def _drop(delivery: Delivery, reason: str, error: str = "", exhausted: str = "") -> None:
+    """The delivery is given up: dropped, and sent to the target's dead-letter queue when it has one
+    (world.emulator.service_roles), unless the event never reached the bus."""
     core.record("eventbridge.dropped", **delivery.fields(), attempts=delivery.attempts, reason=reason)
+    queue = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue or reason.startswith("lost"):
+        return
+    region, account = delivery.arn.split(":")[3], delivery.arn.split(":")[4]
+    rule_arn = f"arn:aws:events:{region}:{account}:rule/{delivery.rule}"
+    code, _, message = (error or reason).partition(": ")
+    attributes = {
+        "RULE_ARN": rule_arn,
+        "TARGET_ARN": delivery.arn,
+        "ERROR_CODE": code,
+        "ERROR_MESSAGE": message or code,
+        "RETRY_ATTEMPTS": str(max(delivery.attempts - 1, 0)),
+    }
+    if exhausted:
+        attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+    why = service_roles.dead_letter(service_roles.EVENTS, rule_arn, None, queue, delivery.payload, attributes)
+    if why is None:
+        core.record("eventbridge.dead_lettered", **delivery.fields(), queue=queue)
+    else:
+        core.record("eventbridge.dead_letter_failed", **delivery.fields(), queue=queue, reason=why)
 
 
 def _attempt(delivery: Delivery) -> None:
     max_age, max_retries = delivery.policy()
     age = time.monotonic() - delivery.reached_bus
     if age > max_age + 0.001:
-        _drop(delivery, f"older than the target's maximum event age ({age:.1f}s > {max_age:.1f}s world)")
+        _drop(
+            delivery,
+            f"older than the target's maximum event age ({age:.1f}s > {max_age:.1f}s world)",
+            exhausted="MaximumEventAgeInSeconds",
+        )
         return
     delivery.attempts += 1
     core.record("eventbridge.attempt", **delivery.fields(), attempt=delivery.attempts)
@@ -217,11 +246,11 @@ def _attempt(delivery: Delivery) -> None:
         return
     if not retriable:
         core.record("eventbridge.failed", **delivery.fields(), attempt=delivery.attempts, error=error, retry_in=None)
-        _drop(delivery, f"not retried: {error}")
+        _drop(delivery, f"not retried: {error}", error)
         return
     if delivery.attempts > max_retries:
         core.record("eventbridge.failed", **delivery.fields(), attempt=delivery.attempts, error=error, retry_in=None)
-        _drop(delivery, f"{max_retries} retries exhausted")
+        _drop(delivery, f"{max_retries} retries exhausted", error, exhausted="MaximumRetryAttempts")
         return
     cfg = _config()
     cap = min(
@@ -230,10 +259,25 @@ def _attempt(delivery: Delivery) -> None:
     )
     with _lock:
         backoff = _rng.uniform(0, cap)
+    left = max_age - (time.monotonic() - delivery.reached_bus)  # world seconds until it is too old
+    if core.scaled(backoff) > left:  # given up once too old, not at a retry that would come later
+        core.record("eventbridge.failed", **delivery.fields(), attempt=delivery.attempts, error=error, retry_in=None)
+        core.after(max(left, 0.0), _too_old, delivery, error, name="eventbridge-too-old")
+        return
     core.record(
         "eventbridge.failed", **delivery.fields(), attempt=delivery.attempts, error=error, retry_in=round(backoff, 3)
     )
     core.after(core.scaled(backoff), _attempt, delivery, name="eventbridge-retry")
+
+
+def _too_old(delivery: Delivery, error: str) -> None:
+    max_age, _ = delivery.policy()
+    _drop(
+        delivery,
+        f"older than the target's maximum event age ({max_age:.1f}s world)",
+        error,
+        exhausted="MaximumEventAgeInSeconds",
+    )
 
 
 def _injected_failure(delivery: Delivery) -> str | None:

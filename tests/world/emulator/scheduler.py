@@ -200,7 +200,7 @@ class Invocation:
                 error=refused,
                 retry_in=None,
             )
-            core.record("scheduler.dropped", **_names(self.key, self.firing), attempts=self.deliveries, reason=refused)
+            self._drop(refused, "")
             return
         try:
             error, body = self._invoke(arn)
@@ -230,6 +230,33 @@ class Invocation:
         core.record("scheduler.invoked", **_names(self.key, self.firing), attempt=self.runs + 1, function=arn)
         return _invoke_target(self.target)
 
+    def _drop(self, error: str, exhausted: str) -> None:
+        """Given up: dropped, and sent to the target's dead-letter queue, with the schedule's role,
+        when it has one (world.emulator.service_roles)."""
+        names = _names(self.key, self.firing)
+        core.record("scheduler.dropped", **names, attempts=self.deliveries, reason=error)
+        queue = (self.target.get("DeadLetterConfig") or {}).get("Arn")
+        if not queue:
+            return
+        account, region, group, name = self.key
+        code, _, message = error.partition(": ")
+        attributes = {
+            "X-Amz-Scheduler-Schedule-Arn": f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}",
+            "X-Amz-Scheduler-Target-Arn": self.target["Arn"],
+            "X-Amz-Scheduler-Attempt": str(self.deliveries),
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": message or code,
+        }
+        if exhausted:
+            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+        body = self.target.get("Input") or "{}"
+        role = self.target.get("RoleArn")
+        why = service_roles.dead_letter(service_roles.SCHEDULER, _group_arn(self.key), role, queue, body, attributes)
+        if why is None:
+            core.record("scheduler.dead_lettered", **names, queue=queue)
+        else:
+            core.record("scheduler.dead_letter_failed", **names, queue=queue, reason=why)
+
     def _delivery_failed(self, error: str) -> None:
         retry = self.target.get("RetryPolicy") or {}
         max_age = core.scaled(int(retry.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE)))
@@ -241,7 +268,7 @@ class Invocation:
             core.record(
                 "scheduler.failed", **_names(self.key, self.firing), attempt=self.deliveries, error=error, retry_in=None
             )
-            core.record("scheduler.dropped", **_names(self.key, self.firing), attempts=self.deliveries, reason=error)
+            self._drop(error, "MaximumRetryAttempts" if self.deliveries > max_retries else "MaximumEventAgeInSeconds")
             return
         core.record(
             "scheduler.failed", **_names(self.key, self.firing), attempt=self.deliveries, error=error, retry_in=backoff
@@ -249,12 +276,16 @@ class Invocation:
         core.after(core.scaled(backoff), self._retry, name="scheduler-retry")
 
 
+def _group_arn(key: tuple[str, str, str, str]) -> str:
+    """The schedule group's ARN: ``aws:SourceArn`` of what Scheduler does with the role."""
+    account, region, group, _name = key
+    return f"arn:aws:scheduler:{region}:{account}:schedule-group/{group}"
+
+
 def _refusal(key: tuple[str, str, str, str], target: dict[str, Any]) -> str | None:
     """Why the schedule's role may not invoke its target (world.emulator.service_roles)."""
-    account, region, group, name = key
-    schedule_arn = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}"
     return service_roles.refusal(
-        target.get("RoleArn"), service_roles.SCHEDULER, schedule_arn, "lambda:InvokeFunction", target["Arn"]
+        target.get("RoleArn"), service_roles.SCHEDULER, _group_arn(key), "lambda:InvokeFunction", target["Arn"]
     )
 
 

@@ -9,26 +9,52 @@ made with the role's credentials, so the role must trust the service and allow t
   Developer Guide, "How Step Functions works with IAM"; "Using IAM roles to send events to
   targets" (EventBridge: "EventBridge needs permission ... an IAM role" for a Step Functions
   target); "Set up the execution role" (EventBridge Scheduler)). The trust policy's conditions are
-  evaluated with ``aws:SourceArn`` (the rule, the schedule, the state machine) and
-  ``aws:SourceAccount``, the keys AWS documents for the confused-deputy guard ("Cross-service
-  confused deputy prevention").
+  evaluated with ``aws:SourceArn`` and ``aws:SourceAccount``, the keys AWS documents for the
+  confused-deputy guard: the state machine ("Creating an IAM role for your state machine"), the
+  rule ("Using IAM policy conditions in Amazon EventBridge"), the schedule group, never the
+  schedule ("Confused deputy prevention in EventBridge Scheduler": "must be your EventBridge
+  Scheduler schedule group ARN"). Step Functions is documented to accept its regional principal
+  (``states.<region>.amazonaws.com``) too; the others only their global one here.
 * Permission: the role's identity policies, and its permissions boundary, must allow the call, as
-  for a function's own calls (world.emulator.iam): ``lambda:InvokeFunction`` on the function's ARN
-  (qualified when a qualifier is given: "a policy on the unqualified ARN does not cover a
-  qualified one" reads the harsher way), ``states:StartExecution`` on the state machine's ARN.
+  for a function's own calls (world.emulator.iam): ``lambda:InvokeFunction`` on the function's ARN,
+  qualified when a qualifier is given (a function, its versions and its aliases are separate
+  resources: "Fine-tuning the Resources and Conditions sections of policies", Lambda Developer
+  Guide), ``states:StartExecution`` on the state machine's ARN. The role is found by its whole
+  ARN (account and path). A policy change applies at once here; AWS documents a propagation delay.
+  A Task's own ``Credentials`` role is not modelled (the stack's state machine has none).
 
 What a refusal does:
 
-* A state machine's ``lambda:invoke`` Task fails with ``Lambda.AccessDeniedException`` (Step
-  Functions names a Lambda API error ``Lambda.<error code>``; AWS does not list this one, and the
-  world's state machines retry nothing under that name: the drain fails at once, visibly).
+* A state machine's ``lambda:invoke`` Task fails with ``Lambda.AWSLambdaException``, its cause
+  ending ``Status Code: 403; Error Code: AccessDeniedException``. AWS does not document the name;
+  Step Functions names Lambda's errors after its SDK's exception classes ("Handle Lambda service
+  exceptions" lists ``Lambda.AWSLambdaException``), and Lambda has no class of its own for a
+  denial, so it comes as the generic one, as real executions show. A state machine that retries
+  ``Lambda.AWSLambdaException`` (as that page advises) retries a denial until its attempts run out.
+  A role that does not trust Step Functions fails the same way here (AWS checks the trust when the
+  state machine is created and does not document what a later change does at run time).
 * EventBridge does not retry "errors that result from missing permissions to a target"
   ("Using dead-letter queues to process undelivered events"): the event is dropped.
 * EventBridge Scheduler: AWS does not say whether it retries a permission error; the world takes
   the harsher reading, EventBridge's: not retried, dropped.
 
-Every refusal is recorded as an ``iam.access_denied`` event with the service, its role and the
-action. Config ``iam.enforce`` (world.emulator.iam) turns these checks off with the rest.
+Dead-letter queues: an event EventBridge drops after its retries, as too old, or unretried, goes
+to the target's ``DeadLetterConfig`` queue ("Using dead-letter queues to process undelivered
+events": "EventBridge sends these events directly to the target DLQ"); EventBridge sends it as its
+service principal, so the queue's policy must allow ``events.amazonaws.com`` ``sqs:SendMessage``
+with the rule as ``aws:SourceArn`` ("Granting permissions to the dead-letter queue"). An invocation
+Scheduler gives up on goes to the schedule's dead-letter queue, sent with the schedule's execution
+role, which must allow ``sqs:SendMessage`` ("Configuring a schedule's dead-letter queue": "Set up
+execution role permissions"). In both an explicit Deny of the queue's policy wins, and a statement
+naming ``{"AWS": "*"}`` is read as naming every principal, services too (the harsher reading). A
+queue that refuses, or is gone, loses the event. The message: the event (EventBridge) or the
+target's input (Scheduler) as its body, what failed in its attributes (``RULE_ARN``,
+``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
+``RETRY_ATTEMPTS``; Scheduler's as the world reads them), which nothing here reads.
+
+Every refusal is recorded as an ``iam.access_denied`` event with the service, its role (none for a
+queue policy's refusal of a service principal), the action and why. Config ``iam.enforce``
+(world.emulator.iam) turns these checks off with the rest.
 """
 
 from __future__ import annotations
@@ -42,6 +68,7 @@ from world.emulator.iam_requests import ACCOUNT, Request
 STATES = "states.amazonaws.com"
 EVENTS = "events.amazonaws.com"
 SCHEDULER = "scheduler.amazonaws.com"
+SDK_EXCEPTION = "WorldSdkException"  # the SDK exception class an error without a class of its own comes as
 
 
 class AccessDenied(Exception):
@@ -57,8 +84,7 @@ def _enforced() -> bool:
 def _role(role_arn: str) -> Any:
     from moto.iam.models import iam_backends
 
-    name = role_arn.rsplit("/", 1)[-1]
-    return next((r for r in iam_backends[ACCOUNT]["aws"].roles.values() if r.name == name), None)
+    return next((r for r in iam_backends[ACCOUNT]["aws"].roles.values() if r.arn == role_arn), None)
 
 
 def _principals(statement: dict[str, Any], kind: str) -> list[str]:
@@ -69,7 +95,7 @@ def _principals(statement: dict[str, Any], kind: str) -> list[str]:
 
 
 def _trust_applies(statement: dict[str, Any], service: str, region: str, context: dict[str, list[str]]) -> bool:
-    names = {service, service.replace(".amazonaws.com", f".{region}.amazonaws.com")}
+    names = {service, f"states.{region}.amazonaws.com"} if service == STATES else {service}
     if not iam._matches(iam._patterns(statement.get("Action")), "sts:AssumeRole"):
         return False
     if not any(p == "*" or p in names for p in _principals(statement, "Service")):
@@ -112,14 +138,79 @@ def refusal(role_arn: str | None, service: str, source_arn: str, action: str, re
         why = None if ok else reason
     if why is None:
         return None
+    return _denied(service, source_arn, role_arn, action, resource, why)
+
+
+def _denied(service: str, source_arn: str, role_arn: str | None, action: str, resource: str, why: str) -> str:
     core.record(
-        "iam.access_denied", service=service, source=source_arn, role=role_arn, action=action, resources=[resource]
+        "iam.access_denied",
+        service=service,
+        source=source_arn,
+        role=role_arn,
+        action=action,
+        resources=[resource],
+        why=why,
     )
-    session = (role_arn or "").rsplit("/", 1)[-1]
-    return (
-        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{session}/{service.split('.')[0]} is not authorized to "
-        f"perform: {action} on resource: {resource} because {why}"
+    who = (
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/{service.split('.')[0]}"
+        if role_arn
+        else service
     )
+    return f"User: {who} is not authorized to perform: {action} on resource: {resource} because {why}"
+
+
+def _names_principal(statement: dict[str, Any], service: str, role_arn: str | None) -> bool:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    wanted = _principals(statement, "AWS")
+    if "*" in wanted:  # every principal, services too: the harsher reading
+        return True
+    if role_arn and any(p in (role_arn, ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root") for p in wanted):
+        return True
+    return role_arn is None and service in _principals(statement, "Service")
+
+
+def _queue_decides(queue: Any, service: str, role_arn: str | None, source_arn: str) -> str:
+    """What the queue's policy says of ``sqs:SendMessage`` by the service (``role_arn`` None: as its
+    own principal) or by ``role_arn``: ``deny``, ``allow`` or ``implicit-deny``."""
+    context = {
+        "aws:sourcearn": [source_arn],
+        "aws:sourceaccount": [ACCOUNT],
+        "aws:securetransport": ["true"],
+        "aws:principalaccount": [ACCOUNT],
+    }
+    if role_arn:
+        context["aws:principalarn"] = [role_arn]
+    statements = [s for s in iam._statements(queue.policy or "{}") if _names_principal(s, service, role_arn)]
+    return iam.decide([{"Statement": statements}], Request("sqs:SendMessage", [queue.queue_arn], context))
+
+
+def dead_letter(
+    service: str, source_arn: str, role_arn: str | None, queue_arn: str, body: str, attributes: dict[str, str]
+) -> str | None:
+    """Send ``body`` to the dead-letter queue ``queue_arn`` as ``service`` does (EventBridge as its
+    own principal, ``role_arn`` None; Scheduler with the schedule's role): why it could not, or None."""
+    from moto.sqs.models import sqs_backends
+
+    region, account, name = queue_arn.split(":")[3], queue_arn.split(":")[4], queue_arn.split(":")[5]
+    queue = sqs_backends[account][region].queues.get(name)
+    if queue is None:
+        return f"the queue {queue_arn} does not exist"
+    if _enforced():
+        verdict = _queue_decides(queue, service, role_arn, source_arn)
+        if verdict == "deny" or (role_arn is None and verdict != "allow"):
+            why = (
+                "the queue's policy denies it" if verdict == "deny" else "no statement of the queue's policy allows it"
+            )
+            return _denied(service, source_arn, role_arn, "sqs:SendMessage", queue_arn, why)
+        if role_arn is not None:  # the same account: the role's own policies decide
+            refused = refusal(role_arn, service, source_arn, "sqs:SendMessage", queue_arn)
+            if refused is not None:
+                return refused
+    typed = {key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()}
+    sqs_backends[account][region].send_message(name, body, message_attributes=typed)
+    return None
 
 
 def function_arn(name: str, qualifier: str | None, region: str) -> str:
@@ -150,7 +241,7 @@ def _invoke_as_the_state_machine(original: Any) -> Any:
             if message is not None:
                 from botocore.exceptions import ClientError
 
-                error = {"Code": "AccessDeniedException", "Message": message}
+                error = {"Code": "AccessDeniedException", "Message": message, SDK_EXCEPTION: "AWSLambdaException"}
                 meta = {"HTTPStatusCode": 403, "RequestId": str(uuid.uuid4())}
                 raise ClientError({"Error": error, "ResponseMetadata": meta}, "Invoke")
         original(env=env, parameters=parameters, region=region, state_credentials=state_credentials)
@@ -158,8 +249,23 @@ def _invoke_as_the_state_machine(original: Any) -> Any:
     return invoke
 
 
+def _named_as_the_sdk(original: Any) -> Any:
+    """moto names a Lambda API error ``Lambda.<error code>``; one the SDK has no class for is named
+    after the class it comes as (``SDK_EXCEPTION``), its code kept in the cause."""
+
+    def name(client_error: Any) -> tuple[str, str]:
+        error, cause = original(client_error)
+        sdk = client_error.response.get("Error", {}).get(SDK_EXCEPTION)
+        return (f"Lambda.{sdk}", cause) if sdk else (error, cause)
+
+    return staticmethod(name)
+
+
 def install() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
 
     original = lambda_eval_utils.execute_lambda_function_integration
     lambda_eval_utils.execute_lambda_function_integration = _invoke_as_the_state_machine(original)
+    task = state_task_service_lambda.StateTaskServiceLambda
+    task._error_cause_from_client_error = _named_as_the_sdk(task._error_cause_from_client_error)
