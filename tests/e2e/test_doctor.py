@@ -91,6 +91,7 @@ def test_a_correct_deployment_passes(world, ecs_sta):
         "deployment-configuration",
         "lb-draining",
         "lb-replacement-health",
+        "dead-letter-queue",
     ):
         assert statuses(report, name), f"{name} not checked"
     assert report["hook_names"] == [dep.hook]
@@ -129,6 +130,28 @@ def test_a_disabled_rule_is_reported(world, ecs_sta):
     assert check["status"] == "FAIL" and check["subject"] == dep.rule and "DISABLED" in check["detail"], check
     assert check["fix"] == f"aws events enable-rule --name {dep.rule}"
     assert report["hook_names"] == [dep.hook], "the disabled rule still names our hook"
+
+
+def test_an_event_eventbridge_could_not_deliver_is_reported_from_the_dead_letter_queue(world, ecs_sta):
+    dep = deploy(world)
+    role = dep.stack.one("AWS::IAM::Role", "DrainStateMachineEventsRole")
+    deny = {"Effect": "Deny", "Action": "states:StartExecution", "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+    world.client("iam").put_role_policy(RoleName=role, PolicyName="deny", PolicyDocument=document)
+    since = world.events()[-1]["seq"]
+    groups = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])
+    desired = groups["AutoScalingGroups"][0]["DesiredCapacity"]
+    world.client("autoscaling").set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=desired - 1)
+    harness.wait_for(
+        lambda: [e for e in world.events(since) if e["type"] == "eventbridge.dead_lettered"],
+        30,
+        "the lifecycle event in the dead-letter queue",
+    )
+    report = doctor(ecs_sta, world, dep, code=1)  # the instance waiting undrained: one spare too few
+    assert [n for n, s in not_passing(report) if s == "FAIL"] == ["n-plus-1"], not_passing(report)
+    [check] = [c for c in report["checks"] if c["name"] == "dead-letter-queue"]
+    assert check["status"] == "WARN" and "1 message(s)" in check["detail"], check
+    assert f"aws sqs receive-message --queue-url {check['subject']}" in check["fix"], check
 
 
 def test_no_spare_instance_is_reported(world, ecs_sta):

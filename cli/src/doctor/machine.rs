@@ -24,6 +24,7 @@ pub const SPOT_DETAIL_TYPE: &str = "EC2 Spot Instance Interruption Warning";
 /// How far back failed executions count as recent.
 pub const RECENT_HOURS: i64 = 24;
 
+mod dead_letters;
 pub mod functions;
 mod rules;
 mod sweep;
@@ -80,6 +81,7 @@ pub async fn check(
             .collect(),
     };
     drain.sweep = sweep::check(clients, options, checks).await;
+    dead_letters::check(clients, options, checks).await;
     drain
 }
 

@@ -6,6 +6,7 @@
 //! world's (tests/world/emulator/redrive.py).
 
 use std::process::{Child, Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -18,10 +19,16 @@ const SPOT_INSTANCE: &str = "i-0000000000000002b";
 const RELEASED_INSTANCE: &str = "i-0000000000000003c";
 const TOKEN: &str = "11111111-2222-3333-4444-555555555555";
 
+/// The role the state machines run with (`ROLE`), made in each world before its first
+/// client: Step Functions may assume it and invoke any function. The world holds a state
+/// machine to its role (tests/world/emulator/service_roles.py).
+const ROLE: &str = "arn:aws:iam::123456789012:role/drain";
+
 /// The local AWS world on a free loopback port, stopped on drop.
 struct World {
     child: Child,
     endpoint: String,
+    role_made: AtomicBool,
 }
 
 impl World {
@@ -33,7 +40,11 @@ impl World {
             .current_dir(&root)
             .env("PYTHONPATH", root.join("tests"));
         let (child, endpoint) = start_reporting_server(command, "world ready on", "the world");
-        Self { child, endpoint }
+        Self {
+            child,
+            endpoint,
+            role_made: AtomicBool::new(false),
+        }
     }
 
     fn env(&self) -> [(&'static str, String); 4] {
@@ -41,7 +52,11 @@ impl World {
     }
 
     async fn config(&self) -> aws_config::SdkConfig {
-        sdk_config(&self.endpoint).await
+        let config = sdk_config(&self.endpoint).await;
+        if !self.role_made.swap(true, Ordering::SeqCst) {
+            make_role(&config).await;
+        }
+        config
     }
 
     async fn client(&self) -> aws_sdk_sfn::Client {
@@ -105,6 +120,28 @@ fn spot(instance: &str) -> Value {
     event
 }
 
+/// `ROLE`, as CloudFormation makes it.
+async fn make_role(config: &aws_config::SdkConfig) {
+    let trust = json!({"Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "states.amazonaws.com"},
+        "Action": "sts:AssumeRole"
+    }]});
+    let invoke = json!({"Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]});
+    let role = json!({"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": ROLE.rsplit('/').next(),
+        "AssumeRolePolicyDocument": trust,
+        "Policies": [{"PolicyName": "invoke", "PolicyDocument": invoke}]
+    }});
+    aws_sdk_cloudformation::Client::new(config)
+        .create_stack()
+        .stack_name("drain-role")
+        .template_body(json!({"Resources": {"Role": role}}).to_string())
+        .send()
+        .await
+        .expect("CreateStack of the state machines' role");
+}
+
 /// A definition with the drain's state names whose CheckDrained always fails.
 fn drain_definition() -> Value {
     json!({
@@ -140,7 +177,7 @@ async fn create_machine(client: &aws_sdk_sfn::Client, name: &str, definition: &V
         .create_state_machine()
         .name(name)
         .definition(definition.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/drain")
+        .role_arn(ROLE)
         .send()
         .await
         .expect("CreateStateMachine")

@@ -11,7 +11,7 @@ async fn deploy_stack(world: &World, stack: &str) -> String {
                 "Properties": {
                     "StateMachineName": "drain-from-stack",
                     "DefinitionString": drain_definition().to_string(),
-                    "RoleArn": "arn:aws:iam::123456789012:role/drain"
+                    "RoleArn": ROLE
                 }
             }
         }

@@ -144,6 +144,8 @@ pub struct Fixture {
     pub failed: Vec<(String, String)>,
     /// The stack's schedules: (logical id, name, expression, state).
     pub schedules: Vec<(String, String, String, String)>,
+    /// The stack's SQS queues: (URL, messages waiting).
+    pub queues: Vec<(String, u64)>,
     pub groups: Vec<String>,
     pub new_instances_protected: bool,
     /// The groups' `InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon`.
@@ -224,6 +226,7 @@ impl Default for Fixture {
             }],
             failed: Vec::new(),
             schedules: Vec::new(),
+            queues: Vec::new(),
             groups: vec![ASG.to_string()],
             new_instances_protected: false,
             retention: None,
@@ -313,6 +316,7 @@ impl Fixture {
             cloudformation: machine::cloudformation(&f),
             scheduler: machine::scheduler(&f),
             lambda: machine::lambda(&f),
+            sqs: machine::sqs(&f),
             events: machine::events(&f),
             autoscaling: groups::autoscaling(&f),
             ecs: ecs::ecs(&f),

@@ -231,6 +231,45 @@ async fn the_sweep_period_comes_from_the_stack_schedule() {
     );
 }
 
+#[tokio::test]
+async fn the_stacks_dead_letter_queue_warns_while_it_holds_undelivered_events() {
+    const URL: &str = "https://sqs.us-west-2.amazonaws.com/123456789012/drain-stack-dlq";
+    let mut f = Fixture::default();
+    f.queues = vec![(URL.to_string(), 0)];
+    assert_skipped(&run(&f).await, "dead-letter-queue"); // read only with --stack
+    let mut options = f.options();
+    options.stack = Some(STACK.to_string());
+    assert_check(
+        &run_with(&f, options.clone()).await,
+        "dead-letter-queue",
+        Status::Pass,
+        &["empty"],
+    );
+
+    f.queues[0].1 = 2;
+    let report = run_with(&f, options.clone()).await;
+    assert_check(
+        &report,
+        "dead-letter-queue",
+        Status::Warn,
+        &["2 message(s)", "could not deliver", "sweeper"],
+    );
+    let check = check(&report, "dead-letter-queue", Some(URL));
+    let fix = check.fix.as_deref().unwrap_or_default();
+    assert!(
+        fix.contains(&format!("aws sqs receive-message --queue-url {URL}")),
+        "{fix}"
+    );
+
+    f.errors.insert("GetQueueAttributes", "AccessDenied");
+    assert_check(
+        &run_with(&f, options).await,
+        "dead-letter-queue",
+        Status::Fail,
+        &["GetQueueAttributes"],
+    );
+}
+
 #[test]
 fn rates_parse() {
     use crate::doctor::machine::parse_rate;
