@@ -193,8 +193,8 @@ def _put_lifecycle_event(world) -> None:
     world.client("events").put_events(Entries=[entry])
 
 
-def test_an_undelivered_event_goes_to_a_dead_letter_queue_whose_policy_lets_the_rule_send(world):
-    rule = f"arn:aws:events:us-west-2:{ACCOUNT}:rule/drain-rule"
+def _queue_for_rule(world, rule: str) -> tuple[str, str]:
+    """A queue whose policy lets EventBridge send for ``rule`` (as infra's dead-letter queue does)."""
     allow = {
         "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
@@ -202,7 +202,12 @@ def test_an_undelivered_event_goes_to_a_dead_letter_queue_whose_policy_lets_the_
         "Resource": "*",
         "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
     }
-    url, arn = _queue(world, "dlq", {"Version": "2012-10-17", "Statement": [allow]})
+    return _queue(world, "dlq", {"Version": "2012-10-17", "Statement": [allow]})
+
+
+def test_an_undelivered_event_goes_to_a_dead_letter_queue_whose_policy_lets_the_rule_send(world):
+    rule = f"arn:aws:events:us-west-2:{ACCOUNT}:rule/drain-rule"
+    url, arn = _queue_for_rule(world, rule)
     machine = _undeliverable_rule(world, arn)
     _put_lifecycle_event(world)
     [lettered] = world.events("eventbridge.dead_lettered")
@@ -216,15 +221,7 @@ def test_an_undelivered_event_goes_to_a_dead_letter_queue_whose_policy_lets_the_
 
 
 def test_a_dead_letter_queue_without_a_policy_for_the_rule_loses_the_event(world):
-    other_rule = f"arn:aws:events:us-west-2:{ACCOUNT}:rule/another"
-    allow = {
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": "*",
-        "Condition": {"ArnEquals": {"aws:SourceArn": other_rule}},
-    }
-    url, arn = _queue(world, "dlq", {"Version": "2012-10-17", "Statement": [allow]})
+    url, arn = _queue_for_rule(world, f"arn:aws:events:us-west-2:{ACCOUNT}:rule/another")
     _undeliverable_rule(world, arn)
     _put_lifecycle_event(world)
     [failed] = world.events("eventbridge.dead_letter_failed")
