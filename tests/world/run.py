@@ -35,7 +35,9 @@ and APIs (never from the Lambdas' logs):
    because of a drain; a scenario may state a lower bound that applies only
    once a drain visibly reached its deadline (``expect.min_serving_after_deadline``);
 6. no call of a function is refused by its execution role (world.emulator.iam: the stack's
-   own policies, as AWS would enforce them).
+   own policies, as AWS would enforce them), and none a service makes with a role or to a
+   queue the stack gives it (world.emulator.service_roles), but those a ``deny_role``
+   action causes on purpose.
 
 An instance released at its drain deadline (its execution took the deadline
 path) is not judged by 1. when the scenario expects it (``expect.drain_timed_out``);
