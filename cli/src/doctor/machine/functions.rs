@@ -1,4 +1,5 @@
-//! The functions the drain state machine invokes: each must exist and be able to run.
+//! The functions the drain state machine invokes, and (with `--stack`) those the stack's
+//! schedules invoke (the sweeper, the task scaler): each must exist and be able to run.
 //!
 //! Lambda's `State` ("Lambda function states", Lambda Developer Guide; the
 //! GetFunctionConfiguration API reference): Active functions run. A function idle long
@@ -7,7 +8,9 @@
 //! state machine's retrier waits out. "If Lambda fails to recreate the resources, the
 //! function returns to the inactive state", with the reason, and AWS's advice is to resolve
 //! it and redeploy: until then no drain gets past it. A Failed function could not be created. The drain's
-//! functions run only on a scale-in, so these states show nowhere else until a drain fails.
+//! functions run only on a scale-in, so these states show nowhere else until a drain fails; a
+//! scheduled function that cannot run fails each run, which nothing but its schedule's dead-letter
+//! queue shows.
 
 use std::collections::BTreeMap;
 
@@ -74,6 +77,51 @@ pub struct FunctionState {
     pub last_update_reason: Option<String>,
 }
 
+/// Who invokes a function, in the words of its check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Use {
+    /// The drain's states that invoke it.
+    Drain(Vec<String>),
+    /// The schedules that invoke it, and what goes undone while it cannot run.
+    Schedules { names: Vec<String>, undone: String },
+}
+
+impl Use {
+    fn by(&self) -> String {
+        match self {
+            Self::Drain(states) => states.join(", "),
+            Self::Schedules { names, .. } => format!("schedule {}", names.join(", ")),
+        }
+    }
+
+    /// What fails while the function cannot run.
+    fn fails(&self) -> String {
+        match self {
+            Self::Drain(states) => format!("every drain FAILS at {}", states.join(", ")),
+            Self::Schedules { undone, .. } => format!("every run of {} fails: {undone}", self.by()),
+        }
+    }
+
+    /// Who waits for it while it is Pending.
+    fn waits(&self) -> String {
+        match self {
+            Self::Drain(states) => format!("a drain now waits for it at {}", states.join(", ")),
+            Self::Schedules { .. } => format!("a run of {} now waits for it", self.by()),
+        }
+    }
+
+    /// Who wakes it when it is Inactive after idling.
+    fn wakes(&self) -> String {
+        match self {
+            Self::Drain(states) => format!(
+                "the next drain wakes it at {}, and the state machine retries while it is Pending, for minutes",
+                states.join(", ")
+            ),
+            Self::Schedules { .. } => format!("the next run of {} wakes it", self.by()),
+        }
+    }
+}
+
 /// A `function` check for each function the state machine invokes.
 pub async fn check(
     clients: &Clients,
@@ -81,11 +129,16 @@ pub async fn check(
     checks: &mut Vec<Check>,
 ) {
     for (function, states) in functions {
-        checks.push(function_check(clients, function, states).await);
+        checks.push(function_check(clients, function, &Use::Drain(states.clone())).await);
     }
 }
 
-async fn function_check(clients: &Clients, function: &str, states: &[String]) -> Check {
+/// A `function` check for a function the stack's schedules invoke.
+pub async fn scheduled(clients: &Clients, function: &str, by: &Use) -> Check {
+    function_check(clients, function, by).await
+}
+
+async fn function_check(clients: &Clients, function: &str, by: &Use) -> Check {
     let subject = short(function);
     let answer = clients
         .lambda
@@ -96,7 +149,7 @@ async fn function_check(clients: &Clients, function: &str, states: &[String]) ->
     match answer {
         Ok(config) => judge(
             subject,
-            states,
+            by,
             &FunctionState {
                 state: config.state().map(|s| s.as_str().to_string()),
                 reason_code: config.state_reason_code().map(|c| c.as_str().to_string()),
@@ -111,7 +164,7 @@ async fn function_check(clients: &Clients, function: &str, states: &[String]) ->
                 Check::fail(
                     NAME,
                     Some(subject),
-                    format!("{function} does not exist: every drain FAILS at {}", states.join(", ")),
+                    format!("{function} does not exist: {}", by.fails()),
                     "redeploy the stack, or give the state machine of the stack that deployed the functions",
                 )
             } else {
@@ -121,9 +174,8 @@ async fn function_check(clients: &Clients, function: &str, states: &[String]) ->
     }
 }
 
-/// The check for a function in `state`, invoked by `states`.
-pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
-    let at = states.join(", ");
+/// The check for a function in `state`, invoked `by`.
+pub fn judge(subject: &str, by: &Use, state: &FunctionState) -> Check {
     let because = |state: &FunctionState| {
         let code = state.reason_code.as_deref().unwrap_or("no reason code");
         match &state.reason {
@@ -141,22 +193,19 @@ pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
             ),
             "fix the cause and deploy the stack again",
         ),
-        "Active" => Check::pass(NAME, Some(subject), format!("Active (invoked by {at})")),
+        "Active" => Check::pass(NAME, Some(subject), format!("Active (invoked by {})", by.by())),
         "Inactive" if matches!(state.reason_code.as_deref(), None | Some("Idle")) => Check::pass(
             NAME,
             Some(subject),
-            format!(
-                "Inactive (idle: Lambda reclaimed its resources): the next drain wakes it at {at}, \
-                 and the state machine retries while it is Pending, for minutes"
-            ),
+            format!("Inactive (idle: Lambda reclaimed its resources): {}", by.wakes()),
         ),
         "Inactive" => Check::fail(
             NAME,
             Some(subject),
             format!(
-                "Inactive, and Lambda could not recreate its resources ({}): until it is restored, \
-                 every drain FAILS at {at}",
-                because(state)
+                "Inactive, and Lambda could not recreate its resources ({}): until it is restored, {}",
+                because(state),
+                by.fails()
             ),
             format!(
                 "resolve the reason (free addresses in its subnets, its role's permissions, its KMS key, ...), \
@@ -169,8 +218,9 @@ pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
             NAME,
             Some(subject),
             format!(
-                "Pending ({}): it cannot run until Active; a drain now waits for it at {at}",
-                because(state)
+                "Pending ({}): it cannot run until Active; {}",
+                because(state),
+                by.waits()
             ),
             format!("wait until `aws lambda get-function-configuration --function-name {subject}` says Active"),
         ),
@@ -178,8 +228,9 @@ pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
             NAME,
             Some(subject),
             format!(
-                "Failed ({}): Lambda could not create it, so every drain FAILS at {at}",
-                because(state)
+                "Failed ({}): Lambda could not create it, so {}",
+                because(state),
+                by.fails()
             ),
             "fix the reason, then delete and create the function again: a deployment replaces it only when \
              a property that forces a replacement changes, so delete it and deploy the stack",
@@ -187,7 +238,7 @@ pub fn judge(subject: &str, states: &[String], state: &FunctionState) -> Check {
         other => Check::warn(
             NAME,
             Some(subject),
-            format!("{other}: not Active, so a drain may fail at {at}"),
+            format!("{other}: not Active, so {} may fail", by.by()),
             format!("see `aws lambda get-function-configuration --function-name {subject}`"),
         ),
     }

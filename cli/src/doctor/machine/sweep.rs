@@ -1,8 +1,11 @@
 //! The sweeper's period: from the stack's sweeper schedule (EventBridge Scheduler) when a
 //! stack is given and has one, else `--sweep-period`, else infra's default.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_scheduler::types::ScheduleState;
 
+use super::functions::{self, Use};
 use crate::doctor::{readable, Check, Clients, Options};
 use crate::CliError;
 
@@ -49,9 +52,10 @@ pub async fn check(clients: &Clients, options: &Options, checks: &mut Vec<Check>
     let Some(names) = readable(names, "sweeper-schedule", Some(stack), checks) else {
         return fallback;
     };
+    scheduled_functions(clients, &names, checks).await;
     let Some(name) = names
         .into_iter()
-        .find(|(logical, _)| logical.to_ascii_lowercase().contains("sweep"))
+        .find(|(logical, _)| is_sweeper(logical))
         .map(|(_, physical)| physical)
     else {
         checks.push(Check::warn(
@@ -105,6 +109,59 @@ pub async fn check(clients: &Clients, options: &Options, checks: &mut Vec<Check>
     Sweep {
         seconds,
         source: format!("stack schedule {name}"),
+    }
+}
+
+fn is_sweeper(logical_id: &str) -> bool {
+    logical_id.to_ascii_lowercase().contains("sweep")
+}
+
+/// What goes undone while the function a schedule invokes cannot run.
+fn undone(logical_id: &str) -> &'static str {
+    if is_sweeper(logical_id) {
+        "a lifecycle event that was lost is never found, and its instance's action expires undrained"
+    } else if logical_id.to_ascii_lowercase().contains("scaler") {
+        "the service's desired count is not kept at usable instances minus N"
+    } else {
+        "its function does not run"
+    }
+}
+
+/// A `function` check for each Lambda function the stack's schedules invoke (once a function,
+/// naming every schedule that invokes it); a schedule that cannot be read is a FAIL naming it.
+async fn scheduled_functions(
+    clients: &Clients,
+    schedules: &[(String, String)],
+    checks: &mut Vec<Check>,
+) {
+    let mut functions: BTreeMap<String, (Vec<String>, &'static str)> = BTreeMap::new();
+    for (logical, name) in schedules {
+        let schedule = clients
+            .scheduler
+            .get_schedule()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| CliError::aws("GetSchedule", e));
+        let Some(schedule) = readable(schedule, "function", Some(name), checks) else {
+            continue;
+        };
+        let Some(arn) = schedule.target().map(|target| target.arn()) else {
+            continue;
+        };
+        if arn.starts_with("arn:aws:lambda:") {
+            let entry = functions
+                .entry(arn.to_string())
+                .or_insert_with(|| (Vec::new(), undone(logical)));
+            entry.0.push(name.clone());
+        }
+    }
+    for (function, (names, undone)) in functions {
+        let by = Use::Schedules {
+            names,
+            undone: undone.to_string(),
+        };
+        checks.push(functions::scheduled(clients, &function, &by).await);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The functions the state machine invokes, and what their Lambda state means for a drain.
 
 use super::*;
-use crate::doctor::machine::functions::{invoked, judge, FunctionState};
+use crate::doctor::machine::functions::{invoked, judge, FunctionState, Use};
 
 const DRAIN_FUNCTIONS: [&str; 4] = [
     "drain-ecs",
@@ -135,7 +135,7 @@ fn each_state_is_judged_by_what_it_means_for_a_drain() {
             &["Deactivated: not Active"],
         ),
     ] {
-        let check = judge("drain-ecs", &states, &state);
+        let check = judge("drain-ecs", &Use::Drain(states.to_vec()), &state);
         assert_eq!(check.status, status, "{state:?}: {check:#?}");
         assert_eq!(check.subject.as_deref(), Some("drain-ecs"));
         for word in words {
@@ -190,4 +190,56 @@ async fn an_unreadable_function_fails_naming_the_call() {
     }
     // the other checks still ran
     assert_check(&report, "rule", Status::Pass, &["start the drain"]);
+}
+
+#[tokio::test]
+async fn the_functions_the_stacks_schedules_invoke_are_checked_once_each() {
+    let mut f = Fixture::default();
+    let schedule = |logical: &str, name: &str| {
+        (
+            logical.to_string(),
+            name.to_string(),
+            "rate(5 minutes)".to_string(),
+            "ENABLED".to_string(),
+        )
+    };
+    f.schedules = vec![
+        schedule("DrainSweeperSchedule1", "sweeper"),
+        schedule("TaskScalerSchedule1", "scaler"),
+    ];
+    f.functions.insert(
+        "sweeper-fn",
+        Some(state("Failed", Some("InvalidSubnet"), None)),
+    );
+    f.functions.insert("scaler-fn", None);
+    let mut options = f.options();
+    options.stack = Some(STACK.to_string());
+    let report = run_with(&f, options.clone()).await;
+    let sweeper = check(&report, "function", Some("sweeper-fn"));
+    assert_eq!(sweeper.status, Status::Fail, "{sweeper:#?}");
+    assert!(
+        sweeper.detail.contains(
+            "every run of schedule sweeper fails: a lifecycle event that was lost is never found"
+        ),
+        "{sweeper:#?}"
+    );
+    let scaler = check(&report, "function", Some("scaler-fn"));
+    assert_eq!(scaler.status, Status::Fail, "{scaler:#?}");
+    assert!(
+        scaler
+            .detail
+            .contains("does not exist: every run of schedule scaler fails")
+            && scaler.detail.contains("desired count"),
+        "{scaler:#?}"
+    );
+
+    f.functions.clear();
+    let report = run_with(&f, options).await;
+    let sweeper = check(&report, "function", Some("sweeper-fn"));
+    assert_eq!(sweeper.status, Status::Pass, "{sweeper:#?}");
+    assert!(
+        sweeper.detail.contains("invoked by schedule sweeper"),
+        "{sweeper:#?}"
+    );
+    assert_skipped(&run(&f).await, "sweeper-schedule"); // schedules are read with --stack only
 }
