@@ -134,13 +134,18 @@ def test_a_disabled_rule_is_reported(world, ecs_sta):
     assert report["hook_names"] == [dep.hook], "the disabled rule still names our hook"
 
 
-def test_an_event_eventbridge_could_not_deliver_is_reported_from_the_dead_letter_queue(world, ecs_sta):
-    dep = deploy(world)
+def _deny_starting_drains(world, dep: Deployment) -> int:
+    """The role the rules' targets start executions with denies it; the world's last event."""
     role = dep.stack.one("AWS::IAM::Role", "DrainStateMachineEventsRole")
     deny = {"Effect": "Deny", "Action": "states:StartExecution", "Resource": "*"}
     document = json.dumps({"Version": "2012-10-17", "Statement": [deny]})
     world.client("iam").put_role_policy(RoleName=role, PolicyName="deny", PolicyDocument=document)
-    since = world.events()[-1]["seq"]
+    return world.events()[-1]["seq"]
+
+
+def test_an_event_eventbridge_could_not_deliver_is_reported_from_the_dead_letter_queue(world, ecs_sta):
+    dep = deploy(world)
+    since = _deny_starting_drains(world, dep)
     groups = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])
     desired = groups["AutoScalingGroups"][0]["DesiredCapacity"]
     world.client("autoscaling").set_desired_capacity(AutoScalingGroupName=dep.asg, DesiredCapacity=desired - 1)
@@ -154,6 +159,28 @@ def test_an_event_eventbridge_could_not_deliver_is_reported_from_the_dead_letter
     [check] = [c for c in report["checks"] if c["name"] == "dead-letter-queue"]
     assert check["status"] == "WARN" and "1 message(s)" in check["detail"], check
     assert f"aws sqs receive-message --queue-url {check['subject']}" in check["fix"], check
+
+
+def test_the_spot_rule_may_send_what_it_cannot_deliver_to_the_dead_letter_queue(world, ecs_sta):
+    """The standalone template's queue policy names the Spot rule only when the stack makes it
+    (a CloudFormation condition): with Spot handling on, a warning EventBridge could not deliver
+    must reach the queue, sent by the Spot rule."""
+    dep = deploy(world, spot_interruption_handling=True)
+    since = _deny_starting_drains(world, dep)
+    instance = sorted(harness.asg_instances(world, dep))[0]
+    world.control("POST", "/_world/ec2/spot-interruption", {"instance_id": instance})
+    [lettered] = harness.wait_for(
+        lambda: [e for e in world.events(since) if e["type"] == "eventbridge.dead_lettered"],
+        30,
+        "the Spot warning in the dead-letter queue",
+    )
+    assert lettered["rule"] == dep.stack.one("AWS::Events::Rule", "SpotInterruptionWarningRule"), lettered
+    assert not [
+        e
+        for e in world.events(since)
+        if e["type"] in ("eventbridge.dead_letter_failed", "iam.access_denied")
+        and e.get("action") != "states:StartExecution"
+    ]
 
 
 def test_no_spare_instance_is_reported(world, ecs_sta):
