@@ -85,6 +85,19 @@ def test_an_event_eventbridge_may_not_deliver_goes_to_the_dead_letter_queue_and_
     assert done["by"] == "CompleteLifecycleAction"
 
 
+@pytest.mark.long
+def test_the_sweeper_drains_an_instance_retained_after_its_event_was_lost(scenario):
+    r = scenario("retained_after_lost_event")
+    assert r.ok, r.violations  # retained, and drained by the end
+    [retained] = [e for e in r.events if e["type"] == "asg.instance.retained"]
+    started = [a for s in r.sweeps for a in (s or {}).get("started", []) if a["instance_id"] == retained["instance_id"]]
+    assert len(started) == 1, r.sweeps
+    [execution] = r.executions.values()
+    assert execution["status"] == "SUCCEEDED"
+    # no heartbeat after the action ended: the sweeper keeps no retained instance's action alive
+    assert not [e for e in r.events if e["type"] == "asg.lifecycle.heartbeat" and e["seq"] > retained["seq"]]
+
+
 def test_duplicate_delivered_after_the_first_execution_finished(scenario):
     r = scenario("duplicate_after_finish")
     assert r.ok, r.violations

@@ -161,13 +161,26 @@ def _each_action_completed_once(result: Result) -> None:
         executions_of.setdefault(token, []).append(x)
         if any(h["type"] == "ExecutionFailed" for h in x["history"]):
             failed_tokens.add(token)
+    # actions the scenario lets expire before any drain began (its event lost, the sweep later than
+    # the hook's heartbeat timeout: doctor's hook-heartbeat check fails such a deployment)
+    expected_expiries = int((result.scenario.get("expect") or {}).get("expired_before_a_drain", 0))
+    expired_before_a_drain = []
     for token, wait in tokens.items():
         done = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["token"] == token]
         ours = [e for e in done if e["by"] == "CompleteLifecycleAction"]
         if len(done) > 1 or (not done and token not in failed_tokens):
             v.append(f"lifecycle action of {wait['instance_id']} completed {len(done)} times")
         elif not ours and token not in failed_tokens and done[0]["by"] not in ("DeleteLifecycleHook", "ForceDelete"):
+            started = [x["startDate"].timestamp() for x in executions_of.get(token, [])]
+            if done[0]["by"] == "heartbeat-timeout" and not any(t < done[0]["t"] for t in started):
+                expired_before_a_drain.append(wait["instance_id"])
+                continue
             v.append(f"lifecycle action of {wait['instance_id']} ended by {done[0]['by']} without a FAILED execution")
+    if len(expired_before_a_drain) != expected_expiries:
+        v.append(
+            f"{len(expired_before_a_drain)} lifecycle action(s) expired before any drain began "
+            f"({', '.join(expired_before_a_drain) or 'none'}), {expected_expiries} expected"
+        )
         if not executions_of.get(token) and token not in failed_tokens:
             v.append(f"no execution for the lifecycle action of {wait['instance_id']}")
     unknown = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["token"] not in tokens]

@@ -187,9 +187,9 @@ fn retained(group: &AutoScalingGroup, retains: bool) -> Option<Check> {
             kept.len(),
             kept.join(", ")
         ),
-        "redrive the FAILED drains (`ecs-sta replay`: a redrive drains a retained instance), check with \
-         `ecs-sta executions`, then: aws autoscaling terminate-instance-in-auto-scaling-group \
-         --no-should-decrement-desired-capacity --instance-id <id>",
+        "redrive the FAILED drains (`ecs-sta replay`: a redrive drains a retained instance; the sweeper \
+         starts a drain for one that has none), check with `ecs-sta executions`, then: aws autoscaling \
+         terminate-instance-in-auto-scaling-group --no-should-decrement-desired-capacity --instance-id <id>",
     ))
 }
 

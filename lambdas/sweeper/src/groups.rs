@@ -1,4 +1,5 @@
-//! The managed groups' instances in `Terminating:Wait`.
+//! The managed groups' instances in `Terminating:Wait`, and those their instance lifecycle
+//! policy retains (`Terminating:Retained`) after an abandoned terminate action.
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use sta_shared::error::aws_error;
@@ -6,15 +7,17 @@ use sta_shared::StepError;
 
 use crate::Deps;
 
-/// A group with instances in `Terminating:Wait`.
+/// A group with instances in `Terminating:Wait` or `Terminating:Retained`.
 pub struct WaitingGroup {
     pub name: String,
-    pub instances: Vec<String>,
+    /// Each instance, and whether it is retained.
+    pub instances: Vec<(String, bool)>,
     /// Its warm pool takes instances back on scale in (`InstanceReusePolicy`).
     pub reuses_on_scale_in: bool,
 }
 
-/// The managed groups that have instances in `Terminating:Wait`, with those instances.
+/// The managed groups that have instances in `Terminating:Wait` or `Terminating:Retained`,
+/// with those instances.
 pub async fn waiting(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
     let pages = deps
         .autoscaling
@@ -27,11 +30,17 @@ pub async fn waiting(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
         .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
     let mut groups = Vec::new();
     for group in pages.iter().flat_map(|page| page.auto_scaling_groups()) {
-        let instances: Vec<String> = group
+        let instances: Vec<(String, bool)> = group
             .instances()
             .iter()
-            .filter(|instance| instance.lifecycle_state() == Some(&LifecycleState::TerminatingWait))
-            .filter_map(|instance| instance.instance_id().map(str::to_string))
+            .filter_map(|instance| {
+                let retained = match instance.lifecycle_state()? {
+                    LifecycleState::TerminatingWait => false,
+                    LifecycleState::TerminatingRetained => true,
+                    _ => return None,
+                };
+                Some((instance.instance_id()?.to_string(), retained))
+            })
             .collect();
         if instances.is_empty() {
             continue;

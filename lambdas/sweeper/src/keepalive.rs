@@ -40,9 +40,9 @@ pub async fn running_drains(deps: &Deps, report: &SweepReport) -> Result<Vec<Str
         let Some(waiting) = report
             .waiting
             .iter()
-            .find(|waiting| waiting.instance_id == found.instance_id)
+            .find(|waiting| waiting.instance_id == found.instance_id && !waiting.retained)
         else {
-            continue;
+            continue; // gone, or retained: no action left to keep alive
         };
         let sent = deps
             .autoscaling

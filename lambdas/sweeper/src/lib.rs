@@ -41,6 +41,13 @@
 //! executions listed, back to the oldest of their starts, so that one long drain (a
 //! standalone task waited for hours) does not make every sweep read every execution since.
 //!
+//! **Retained instances.** An instance whose action was abandoned (the hook timed out with
+//! ABANDON before any drain, its event lost) is kept `Terminating:Retained`, still running its
+//! tasks, when its group's instance lifecycle policy retains; it is terminated later with no
+//! hook. It is swept as a waiting instance: a drain is started for it unless one exists
+//! (a FAILED one is left to the operator), with the sweep's time as the event's, and no
+//! heartbeat is recorded for it (there is no action left).
+//!
 //! **Keeping drains alive.** Each sweep also records a heartbeat for the action of every
 //! waiting instance whose drain is running, so that an action outlives a drain whose
 //! functions cannot run yet ([`keepalive`]).
@@ -152,6 +159,9 @@ pub struct Waiting {
     pub action_started: Option<DateTime<Utc>>,
     /// Where it goes once the action completes.
     pub destination: Destination,
+    /// Retained (`Terminating:Retained`): its action was abandoned, and its group's instance
+    /// lifecycle policy keeps it, running, until someone terminates it, with no hook.
+    pub retained: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -164,7 +174,7 @@ pub struct Found {
 /// What a sweep saw and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
-    /// Instances in `Terminating:Wait` in our groups.
+    /// Instances in `Terminating:Wait` in our groups, and those retained.
     pub waiting: Vec<Waiting>,
     /// Drains this sweep started (their events were lost).
     pub started: Vec<Found>,
@@ -210,10 +220,10 @@ async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepErro
     let since = now - chrono::Duration::hours(LOOKBACK_HOURS);
     let mut waiting = Vec::new();
     for group in groups::waiting(deps).await? {
-        let ids: Vec<&str> = group.instances.iter().map(String::as_str).collect();
+        let ids: Vec<&str> = group.instances.iter().map(|(id, _)| id.as_str()).collect();
         let terminations =
             activities::terminations(&deps.autoscaling, &group.name, &ids, since).await?;
-        for id in &group.instances {
+        for (id, retained) in &group.instances {
             let termination = terminations.get(id);
             let destination =
                 if group.reuses_on_scale_in || termination.is_some_and(Termination::to_warm_pool) {
@@ -225,7 +235,12 @@ async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepErro
                 instance_id: id.clone(),
                 asg: group.name.clone(),
                 action_started: termination.map(|termination| termination.started),
-                destination,
+                destination: if *retained {
+                    Destination::Ec2
+                } else {
+                    destination
+                },
+                retained: *retained,
             });
         }
     }
@@ -241,6 +256,12 @@ async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepErro
     for instance in waiting {
         match instance.action_started {
             Some(began) => identified.push((instance, began)),
+            None if instance.retained => {
+                // retained longer than the activities read (LOOKBACK_HOURS): its drain, if
+                // any, is older too; doctor's retained-instances check reports it
+                tracing::info!(instance = %instance.instance_id, "retained instance whose termination is older than the sweep reads");
+                report.unidentified.push(instance.instance_id);
+            }
             None => {
                 tracing::error!(instance = %instance.instance_id, "no scaling activity names the waiting instance: its lifecycle action is unknown, no drain started");
                 report.unidentified.push(instance.instance_id);
@@ -300,7 +321,7 @@ async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepErro
             report.failed.push(found.clone());
             continue;
         }
-        match start(deps, &instance, began).await? {
+        match start(deps, &instance, began, now).await? {
             Some(execution_arn) => {
                 tracing::warn!(instance = %instance.instance_id, execution = %execution_arn, action_started = %began, "lifecycle event was lost: started a drain");
                 report.started.push(Found {
@@ -316,11 +337,14 @@ async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepErro
 }
 
 /// The lifecycle event the lost one would have been, minus the token; its `time` is the
-/// start of the instance's termination activity (see the crate's documentation).
+/// start of the instance's termination activity (see the crate's documentation), or, for a
+/// retained instance, `now`: its action has ended, no hook's timer runs any more, and the
+/// drain's deadline counts from when it starts.
 pub fn sweeper_event(
     config: &SweeperConfig,
     instance: &Waiting,
     began: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> LifecycleEvent {
     EventBridgeEvent {
         version: Some("0".into()),
@@ -331,7 +355,7 @@ pub fn sweeper_event(
         detail_type: LIFECYCLE_DETAIL_TYPE.into(),
         source: SWEEPER_SOURCE.into(),
         account: None,
-        time: Some(EventTime::At(began)),
+        time: Some(EventTime::At(if instance.retained { now } else { began })),
         region: None,
         resources: Vec::new(),
         detail: LifecycleDetail {
@@ -352,14 +376,14 @@ async fn start(
     deps: &Deps,
     instance: &Waiting,
     began: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<Option<String>, StepError> {
-    let event =
-        serde_json::to_string(&sweeper_event(&deps.config, instance, began)).map_err(|error| {
-            StepError::AwsRequestFailed {
-                operation: "StartExecution".into(),
-                message: format!("the event could not be written: {error}"),
-            }
-        })?;
+    let event = serde_json::to_string(&sweeper_event(&deps.config, instance, began, now)).map_err(
+        |error| StepError::AwsRequestFailed {
+            operation: "StartExecution".into(),
+            message: format!("the event could not be written: {error}"),
+        },
+    )?;
     let started = deps
         .sfn
         .start_execution()

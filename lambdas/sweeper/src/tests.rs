@@ -20,6 +20,7 @@ use sta_shared::testing::*;
 
 mod event;
 mod keepalive;
+mod retained;
 
 const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
 pub(crate) const WAITING: &str = "i-0aaaaaaaaaaaaaaa1";
@@ -44,6 +45,12 @@ fn config() -> SweeperConfig {
 }
 
 fn groups_with(waiting: bool, reuse_on_scale_in: bool) -> Rule {
+    let state = waiting.then_some(LifecycleState::TerminatingWait);
+    groups_in(state, reuse_on_scale_in)
+}
+
+/// The group, with the instance `WAITING` in `state` (none without one).
+pub(crate) fn groups_in(state: Option<LifecycleState>, reuse_on_scale_in: bool) -> Rule {
     mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
         let instance = |id: &str, state: LifecycleState| {
             Instance::builder()
@@ -54,8 +61,8 @@ fn groups_with(waiting: bool, reuse_on_scale_in: bool) -> Rule {
         let mut group = AutoScalingGroup::builder()
             .auto_scaling_group_name(ASG)
             .instances(instance(SERVING, LifecycleState::InService));
-        if waiting {
-            group = group.instances(instance(WAITING, LifecycleState::TerminatingWait));
+        if let Some(state) = &state {
+            group = group.instances(instance(WAITING, state.clone()));
         }
         if reuse_on_scale_in {
             group = group.warm_pool_configuration(
@@ -286,6 +293,7 @@ async fn starts_a_drain_for_an_action_whose_event_was_lost() {
             asg: ASG.into(),
             action_started: Some(began()),
             destination: Destination::Ec2,
+            retained: false,
         }]
     );
     assert_eq!(report.started.len(), 1);

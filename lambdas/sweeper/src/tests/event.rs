@@ -10,8 +10,9 @@ fn the_event_carries_the_action_and_where_the_instance_goes() {
         asg: ASG.into(),
         action_started: Some(began()),
         destination: Destination::WarmPool,
+        retained: false,
     };
-    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began())).unwrap();
+    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
     assert_eq!(event["time"], "2026-11-26T23:50:00.250Z");
     assert_eq!(event["detail"]["Destination"], "WarmPool");
     assert_eq!(event["detail"]["Origin"], "AutoScalingGroup");
@@ -34,8 +35,9 @@ fn the_event_round_trips_through_the_parser() {
             asg: ASG.into(),
             action_started: Some(began()),
             destination,
+            retained: false,
         };
-        let event = sweeper_event(&config(), &waiting, began());
+        let event = sweeper_event(&config(), &waiting, began(), at(0));
         let text = serde_json::to_string(&event).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
@@ -52,4 +54,19 @@ fn the_event_round_trips_through_the_parser() {
         assert_eq!(action.token, None);
         assert_eq!(action.time, Some(began()));
     }
+}
+
+/// A retained instance's action has ended: the drain's clock starts at the sweep.
+#[test]
+fn a_retained_instances_event_is_timed_at_the_sweep() {
+    let waiting = Waiting {
+        instance_id: WAITING.into(),
+        asg: ASG.into(),
+        action_started: Some(began()),
+        destination: Destination::Ec2,
+        retained: true,
+    };
+    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
+    assert_eq!(event["time"], "2026-11-27T00:00:00Z");
+    assert_eq!(event["detail"]["Destination"], "EC2");
 }
