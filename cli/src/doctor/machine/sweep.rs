@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types::ScheduleState;
 
 use super::functions::{self, Use};
@@ -70,13 +71,7 @@ pub async fn check(clients: &Clients, options: &Options, checks: &mut Vec<Check>
         ));
         return fallback;
     };
-    let schedule = clients
-        .scheduler
-        .get_schedule()
-        .name(&name)
-        .send()
-        .await
-        .map_err(|e| CliError::aws("GetSchedule", e));
+    let schedule = schedule(clients, &name).await;
     let Some(schedule) = readable(schedule, "sweeper-schedule", Some(&name), checks) else {
         return fallback;
     };
@@ -136,14 +131,12 @@ async fn scheduled_functions(
 ) {
     let mut functions: BTreeMap<String, (Vec<String>, &'static str)> = BTreeMap::new();
     for (logical, name) in schedules {
-        let schedule = clients
-            .scheduler
-            .get_schedule()
-            .name(name)
-            .send()
-            .await
-            .map_err(|e| CliError::aws("GetSchedule", e));
-        let Some(schedule) = readable(schedule, "function", Some(name), checks) else {
+        let Some(schedule) = readable(
+            schedule(clients, name).await,
+            "function",
+            Some(name),
+            checks,
+        ) else {
             continue;
         };
         let Some(arn) = schedule.target().map(|target| target.arn()) else {
@@ -163,6 +156,17 @@ async fn scheduled_functions(
         };
         checks.push(functions::scheduled(clients, &function, &by).await);
     }
+}
+
+/// The schedule `name` (`GetSchedule`).
+async fn schedule(clients: &Clients, name: &str) -> Result<GetScheduleOutput, CliError> {
+    clients
+        .scheduler
+        .get_schedule()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| CliError::aws("GetSchedule", e))
 }
 
 /// (logical id, physical id) of every Scheduler schedule in `stack` and its nested stacks.

@@ -3,15 +3,19 @@
 
 use super::*;
 
-#[test]
-fn the_event_carries_the_action_and_where_the_instance_goes() {
-    let waiting = Waiting {
+fn waiting(destination: Destination, retained: bool) -> Waiting {
+    Waiting {
         instance_id: WAITING.into(),
         asg: ASG.into(),
         action_started: Some(began()),
-        destination: Destination::WarmPool,
-        retained: false,
-    };
+        destination,
+        retained,
+    }
+}
+
+#[test]
+fn the_event_carries_the_action_and_where_the_instance_goes() {
+    let waiting = waiting(Destination::WarmPool, false);
     let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
     assert_eq!(event["time"], "2026-11-26T23:50:00.250Z");
     assert_eq!(event["detail"]["Destination"], "WarmPool");
@@ -30,13 +34,7 @@ fn the_event_carries_the_action_and_where_the_instance_goes() {
 #[test]
 fn the_event_round_trips_through_the_parser() {
     for destination in [Destination::Ec2, Destination::WarmPool] {
-        let waiting = Waiting {
-            instance_id: WAITING.into(),
-            asg: ASG.into(),
-            action_started: Some(began()),
-            destination,
-            retained: false,
-        };
+        let waiting = waiting(destination, false);
         let event = sweeper_event(&config(), &waiting, began(), at(0));
         let text = serde_json::to_string(&event).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
@@ -59,13 +57,7 @@ fn the_event_round_trips_through_the_parser() {
 /// A retained instance's action has ended: the drain's clock starts at the sweep.
 #[test]
 fn a_retained_instances_event_is_timed_at_the_sweep() {
-    let waiting = Waiting {
-        instance_id: WAITING.into(),
-        asg: ASG.into(),
-        action_started: Some(began()),
-        destination: Destination::Ec2,
-        retained: true,
-    };
+    let waiting = waiting(Destination::Ec2, true);
     let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
     assert_eq!(event["time"], "2026-11-27T00:00:00Z");
     assert_eq!(event["detail"]["Destination"], "EC2");
