@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-ROLE = "arn:aws:iam::123456789012:role/sfn"
+import aws_setup as aws
+
 DEFINITION = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"drained": True}, "End": True}}}
 
 
-def _template(name: str = "from-stack") -> str:
+def _template(role: str, name: str = "from-stack") -> str:
     return json.dumps(
         {
             "Resources": {
@@ -19,7 +20,7 @@ def _template(name: str = "from-stack") -> str:
                     "Properties": {
                         "StateMachineName": name,
                         "DefinitionString": json.dumps(DEFINITION),
-                        "RoleArn": ROLE,
+                        "RoleArn": role,
                     },
                 },
             }
@@ -30,7 +31,7 @@ def _template(name: str = "from-stack") -> str:
 def test_the_stack_state_machine_is_listed_and_runs(world):
     cfn = world.client("cloudformation")
     sfn = world.client("stepfunctions")
-    cfn.create_stack(StackName="drain", TemplateBody=_template())
+    cfn.create_stack(StackName="drain", TemplateBody=_template(aws.service_role(world, "states")))
 
     resources = cfn.list_stack_resources(StackName="drain")["StackResourceSummaries"]
     machine = next(r for r in resources if r["ResourceType"] == "AWS::StepFunctions::StateMachine")
@@ -50,7 +51,7 @@ def test_the_stack_state_machine_is_listed_and_runs(world):
 def test_deleting_the_stack_deletes_the_state_machine(world):
     cfn = world.client("cloudformation")
     sfn = world.client("stepfunctions")
-    cfn.create_stack(StackName="drain", TemplateBody=_template())
+    cfn.create_stack(StackName="drain", TemplateBody=_template(aws.service_role(world, "states")))
     assert len(sfn.list_state_machines()["stateMachines"]) == 1
     cfn.delete_stack(StackName="drain")
     assert sfn.list_state_machines()["stateMachines"] == []

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import aws_setup as aws
 import pytest
+from botocore.exceptions import ClientError
 from world.emulator.service_roles import function_arn, trusts
 
 BIN = Path(__file__).resolve().parents[2] / "target" / "debug" / "drain-ecs"
@@ -63,13 +64,31 @@ def test_a_state_machine_role_without_invoke_on_the_function_fails_the_task_unru
     assert denied["action"] == "lambda:InvokeFunction" and denied["resources"] == [arn]
 
 
-def test_a_state_machine_role_that_does_not_trust_step_functions_fails_the_task(world):
+def test_a_state_machine_role_that_no_longer_trusts_step_functions_fails_the_task(world):
     arn = aws.function(world)
-    role = aws.service_role(world, "events", name="events-only")  # allowed everything, trusts EventBridge
-    desc = _ended(world, _invoking_machine(world, role, arn))
+    role = aws.service_role(world, "states", name="changed")  # allowed everything
+    machine = _invoking_machine(world, role, arn)
+    # its trust changed after the state machine was created (then it was checked)
+    allow = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [allow]}
+    world.client("iam").update_assume_role_policy(RoleName="changed", PolicyDocument=json.dumps(trust))
+    desc = _ended(world, machine)
     assert desc["status"] == "FAILED" and desc["error"] == "Lambda.AWSLambdaException"
     assert "does not trust states.amazonaws.com" in desc["cause"]
     assert _invocations(world) == 0
+
+
+def test_a_state_machine_whose_role_step_functions_may_not_assume_is_not_created(world):
+    sfn = world.client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    for role in (aws.service_role(world, "events", name="events-only"), f"arn:aws:iam::{ACCOUNT}:role/missing"):
+        with pytest.raises(ClientError, match="nor the regional one is authorized to assume") as refused:
+            sfn.create_state_machine(name="m", definition=definition, roleArn=role)
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert sfn.list_state_machines()["stateMachines"] == []
+    machine = sfn.create_state_machine(name="m", definition=definition, roleArn=aws.service_role(world, "states"))
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], roleArn=f"arn:aws:iam::{ACCOUNT}:role/x")
 
 
 def test_a_grant_on_the_function_lets_the_state_machine_invoke_it(world):

@@ -38,6 +38,12 @@ What a refusal does:
 * EventBridge Scheduler: AWS does not say whether it retries a permission error; the world takes
   the harsher reading, EventBridge's: not retried, dropped.
 
+Step Functions also checks the trust when a state machine is created or its role changed
+(CreateStateMachine, UpdateStateMachine): a role that does not exist or does not let it assume
+the role is refused with ``AccessDeniedException`` ("Neither the global service principal
+states.amazonaws.com, nor the regional one is authorized to assume the provided role."), so a
+stack whose state machine role is wrong fails to deploy, as on AWS.
+
 Dead-letter queues: an event EventBridge drops after its retries, as too old, or unretried, goes
 to the target's ``DeadLetterConfig`` queue ("Using dead-letter queues to process undelivered
 events": "EventBridge sends these events directly to the target DLQ"); EventBridge sends it as its
@@ -261,7 +267,52 @@ def _named_as_the_sdk(original: Any) -> Any:
     return staticmethod(name)
 
 
+def _assumable_by_step_functions(role_arn: str | None, machine_arn: str) -> None:
+    """Refuses a state machine role Step Functions may not assume (CreateStateMachine,
+    UpdateStateMachine), as AWS does."""
+    if not _enforced() or role_arn is None:
+        return
+    role = _role(role_arn)
+    if role is None or not trusts(role, STATES, machine_arn.split(":")[3], machine_arn):
+        from moto.core.exceptions import AWSError
+
+        core.record(
+            "iam.access_denied",
+            service=STATES,
+            source=machine_arn,
+            role=role_arn,
+            action="sts:AssumeRole",
+            resources=[role_arn],
+            why="the role does not exist or does not trust Step Functions",
+        )
+        raise AWSError(
+            "Neither the global service principal states.amazonaws.com, nor the regional one is authorized "
+            "to assume the provided role.",
+            "AccessDeniedException",
+        )
+
+
+def _checking_the_role_on_create(original: Any) -> Any:
+    def create(self: Any, name: str, definition: str, roleArn: str, *args: Any, **kwargs: Any) -> Any:
+        _assumable_by_step_functions(
+            roleArn, f"arn:aws:states:{self.region_name}:{self.account_id}:stateMachine:{name}"
+        )
+        return original(self, name, definition, roleArn, *args, **kwargs)
+
+    return create
+
+
+def _checking_the_role_on_update(original: Any) -> Any:
+    def update(self: Any, arn: str, *args: Any, **kwargs: Any) -> Any:
+        role_arn = kwargs.get("role_arn", args[1] if len(args) > 1 else None)
+        _assumable_by_step_functions(role_arn, arn)
+        return original(self, arn, *args, **kwargs)
+
+    return update
+
+
 def install() -> None:
+    from moto.stepfunctions.models import StepFunctionBackend
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
 
@@ -269,3 +320,5 @@ def install() -> None:
     lambda_eval_utils.execute_lambda_function_integration = _invoke_as_the_state_machine(original)
     task = state_task_service_lambda.StateTaskServiceLambda
     task._error_cause_from_client_error = _named_as_the_sdk(task._error_cause_from_client_error)
+    StepFunctionBackend.create_state_machine = _checking_the_role_on_create(StepFunctionBackend.create_state_machine)
+    StepFunctionBackend.update_state_machine = _checking_the_role_on_update(StepFunctionBackend.update_state_machine)
