@@ -73,11 +73,10 @@ use sta_shared::event::envelope::{
 };
 use sta_shared::event::{execution_name, LIFECYCLE_DETAIL_TYPE, SWEEPER_SOURCE, TERMINATING};
 use sta_shared::metrics::{self, Unit};
-use sta_shared::state::Destination;
 use sta_shared::StepError;
 use tracing::instrument;
 
-use sta_shared::activities::{self, Termination};
+pub use groups::Waiting;
 
 /// Nothing older than this can belong to an instance still waiting: the hook's wait is
 /// capped at 48 hours, and Auto Scaling's deregistration from the group's load balancers
@@ -149,21 +148,6 @@ impl Deps {
     }
 }
 
-/// An instance in `Terminating:Wait` in one of our groups.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Waiting {
-    pub instance_id: String,
-    pub asg: String,
-    /// The start of its termination activity: which lifecycle action it waits in. `None`
-    /// when no activity of the group names it.
-    pub action_started: Option<DateTime<Utc>>,
-    /// Where it goes once the action completes.
-    pub destination: Destination,
-    /// Retained (`Terminating:Retained`): its action was abandoned, and its group's instance
-    /// lifecycle policy keeps it, running, until someone terminates it, with no hook.
-    pub retained: bool,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Found {
     pub instance_id: String,
@@ -218,32 +202,7 @@ pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepE
 /// What the waiting actions' drains are, starting those whose event was lost.
 async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepError> {
     let since = now - chrono::Duration::hours(LOOKBACK_HOURS);
-    let mut waiting = Vec::new();
-    for group in groups::waiting(deps).await? {
-        let ids: Vec<&str> = group.instances.iter().map(|(id, _)| id.as_str()).collect();
-        let terminations =
-            activities::terminations(&deps.autoscaling, &group.name, &ids, since).await?;
-        for (id, retained) in &group.instances {
-            let termination = terminations.get(id);
-            let destination =
-                if group.reuses_on_scale_in || termination.is_some_and(Termination::to_warm_pool) {
-                    Destination::WarmPool
-                } else {
-                    Destination::Ec2
-                };
-            waiting.push(Waiting {
-                instance_id: id.clone(),
-                asg: group.name.clone(),
-                action_started: termination.map(|termination| termination.started),
-                destination: if *retained {
-                    Destination::Ec2
-                } else {
-                    destination
-                },
-                retained: *retained,
-            });
-        }
-    }
+    let waiting = groups::waiting_instances(deps, since).await?;
     let mut report = SweepReport {
         waiting: waiting.clone(),
         ..SweepReport::default()
@@ -252,22 +211,7 @@ async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepErro
         tracing::info!("no instance waiting in Terminating:Wait");
         return Ok(report);
     }
-    let mut identified = Vec::new();
-    for instance in waiting {
-        match instance.action_started {
-            Some(began) => identified.push((instance, began)),
-            None if instance.retained => {
-                // retained longer than the activities read (LOOKBACK_HOURS): its drain, if
-                // any, is older too; doctor's retained-instances check reports it
-                tracing::info!(instance = %instance.instance_id, "retained instance whose termination is older than the sweep reads");
-                report.unidentified.push(instance.instance_id);
-            }
-            None => {
-                tracing::error!(instance = %instance.instance_id, "no scaling activity names the waiting instance: its lifecycle action is unknown, no drain started");
-                report.unidentified.push(instance.instance_id);
-            }
-        }
-    }
+    let identified = identify(waiting, &mut report.unidentified);
     if identified.is_empty() {
         return Ok(report);
     }
@@ -305,35 +249,74 @@ async fn survey(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepErro
     .await?;
     for (instance, began) in unmatched {
         let mine = executions.of_action(&instance.instance_id, &instance.asg, began);
-        let with = |status: &ExecutionStatus| {
-            mine.iter()
-                .find(|found| found.status == status.as_str())
-                .cloned()
-        };
-        if let Some(found) =
-            with(&ExecutionStatus::Running).or_else(|| with(&ExecutionStatus::Succeeded))
-        {
-            report.in_hand.push(found);
-            continue;
-        }
-        if let Some(found) = mine.first() {
-            tracing::warn!(instance = %instance.instance_id, execution = %found.execution_arn, status = %found.status, "drain did not succeed: redrive it");
-            report.failed.push(found.clone());
-            continue;
-        }
-        match start(deps, &instance, began, now).await? {
-            Some(execution_arn) => {
-                tracing::warn!(instance = %instance.instance_id, execution = %execution_arn, action_started = %began, "lifecycle event was lost: started a drain");
-                report.started.push(Found {
-                    instance_id: instance.instance_id,
-                    execution_arn,
-                    status: ExecutionStatus::Running.as_str().to_string(),
-                });
-            }
-            None => report.already_started.push(instance.instance_id),
-        }
+        settle(deps, &mut report, instance, began, &mine, now).await?;
     }
     Ok(report)
+}
+
+/// The waiting instances with the start of their action; those no activity names go to
+/// `unidentified`.
+fn identify(
+    waiting: Vec<Waiting>,
+    unidentified: &mut Vec<String>,
+) -> Vec<(Waiting, DateTime<Utc>)> {
+    let mut identified = Vec::new();
+    for instance in waiting {
+        match instance.action_started {
+            Some(began) => identified.push((instance, began)),
+            None if instance.retained => {
+                // retained longer than the activities read (LOOKBACK_HOURS): its drain, if
+                // any, is older too; doctor's retained-instances check reports it
+                tracing::info!(instance = %instance.instance_id, "retained instance whose termination is older than the sweep reads");
+                unidentified.push(instance.instance_id);
+            }
+            None => {
+                tracing::error!(instance = %instance.instance_id, "no scaling activity names the waiting instance: its lifecycle action is unknown, no drain started");
+                unidentified.push(instance.instance_id);
+            }
+        }
+    }
+    identified
+}
+
+/// One waiting action no running drain has, given the executions of its action (`mine`):
+/// in hand (running or succeeded), failed (left to the operator), or a drain to start.
+async fn settle(
+    deps: &Deps,
+    report: &mut SweepReport,
+    instance: Waiting,
+    began: DateTime<Utc>,
+    mine: &[Found],
+    now: DateTime<Utc>,
+) -> Result<(), StepError> {
+    let with = |status: &ExecutionStatus| {
+        mine.iter()
+            .find(|found| found.status == status.as_str())
+            .cloned()
+    };
+    if let Some(found) =
+        with(&ExecutionStatus::Running).or_else(|| with(&ExecutionStatus::Succeeded))
+    {
+        report.in_hand.push(found);
+        return Ok(());
+    }
+    if let Some(found) = mine.first() {
+        tracing::warn!(instance = %instance.instance_id, execution = %found.execution_arn, status = %found.status, "drain did not succeed: redrive it");
+        report.failed.push(found.clone());
+        return Ok(());
+    }
+    match start(deps, &instance, began, now).await? {
+        Some(execution_arn) => {
+            tracing::warn!(instance = %instance.instance_id, execution = %execution_arn, action_started = %began, "lifecycle event was lost: started a drain");
+            report.started.push(Found {
+                instance_id: instance.instance_id,
+                execution_arn,
+                status: ExecutionStatus::Running.as_str().to_string(),
+            });
+        }
+        None => report.already_started.push(instance.instance_id),
+    }
+    Ok(())
 }
 
 /// The lifecycle event the lost one would have been, minus the token; its `time` is the

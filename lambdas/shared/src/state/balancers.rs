@@ -1,0 +1,107 @@
+//! The load balancers a drain deregistered the instance from, and those it leaves to ECS.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::seconds;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassicElb {
+    pub name: String,
+    /// The connection-draining timeout; 0 when connection draining is off.
+    pub draining_seconds: u64,
+    /// `OutOfService` (failing its health checks, or not yet passing them) when the drain
+    /// deregistered it. The load balancer still completes the in-flight requests to an
+    /// unhealthy instance, with no maximum timeout, and `DescribeInstanceHealth` shows none
+    /// of them (it says "not registered" at once): the drain waits out the draining timeout
+    /// from the deregistration, the longest the owner lets a request run on a healthy one.
+    #[serde(default)]
+    pub unhealthy: bool,
+}
+
+impl ClassicElb {
+    /// Whether what `DescribeInstanceHealth` cannot show is over: the in-flight requests of
+    /// an unhealthy instance deregistered at `deregistered_at`.
+    pub fn unseen_requests_done(
+        &self,
+        deregistered_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        !self.unhealthy
+            || deregistered_at.is_some_and(|at| now >= at + seconds(self.draining_seconds))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub arn: String,
+    /// Every port the instance was registered on.
+    pub ports: Vec<i32>,
+    /// `deregistration_delay.timeout_seconds`.
+    pub draining_seconds: u64,
+    /// A Network Load Balancer target group without
+    /// `deregistration_delay.connection_termination.enabled`: its open connections outlive
+    /// the deregistration delay (the target is `unused`, the connections are not closed).
+    #[serde(default)]
+    pub connections_outlive_delay: bool,
+}
+
+/// A load balancer an ECS service with a task on the instance registers that task in.
+/// ECS deregisters the task from it, once the replacement is healthy, and waits out its
+/// draining before it stops the task: the drain leaves it alone and waits for the task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceBalancer {
+    pub service: String,
+    /// The Classic ELB name or the target group ARN.
+    pub load_balancer: String,
+    /// Its connection-draining timeout or deregistration delay.
+    pub draining_seconds: u64,
+    /// How long a new target takes to become healthy: healthy threshold x interval.
+    pub healthy_after_seconds: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancers {
+    /// Classic ELBs the drain deregistered the instance from (nobody else would).
+    pub classic: Vec<ClassicElb>,
+    /// Target groups the drain deregistered the instance from (nobody else would).
+    pub target_groups: Vec<TargetGroup>,
+    /// Load balancers left to the ECS services whose tasks are on the instance.
+    #[serde(default)]
+    pub service_managed: Vec<ServiceBalancer>,
+    pub deregistered_at: Option<DateTime<Utc>>,
+}
+
+impl LoadBalancers {
+    /// When the slowest load balancer should have finished draining.
+    pub fn expected_drained_at(&self) -> Option<DateTime<Utc>> {
+        let start = self.deregistered_at?;
+        self.classic
+            .iter()
+            .map(|elb| elb.draining_seconds)
+            .chain(
+                self.target_groups
+                    .iter()
+                    .map(|group| group.draining_seconds),
+            )
+            .max()
+            .map(|longest| start + seconds(longest))
+    }
+
+    /// When ECS should have stopped the service tasks: their replacements healthy in every
+    /// service load balancer, then the old tasks' registrations drained.
+    pub fn expected_service_tasks_stopped_at(&self) -> Option<DateTime<Utc>> {
+        let start = self.deregistered_at?;
+        let healthy = self
+            .service_managed
+            .iter()
+            .map(|balancer| balancer.healthy_after_seconds)
+            .max()?;
+        let draining = self
+            .service_managed
+            .iter()
+            .map(|balancer| balancer.draining_seconds)
+            .max()?;
+        Some(start + seconds(healthy + draining))
+    }
+}
