@@ -204,9 +204,13 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     { action: 'ecs:DescribeServices', scope: 'service' },
     { action: 'ecs:UpdateService', scope: 'service' },
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),
+    // An instance drained on its way back to a warm pool is a warm pool instance: still a drain.
+    onAnyResource('autoscaling:DescribeWarmPool'),
   ],
   sweeper: [
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),
+    // An instance going back to a warm pool waits on the terminate hook as a warm pool instance.
+    onAnyResource('autoscaling:DescribeWarmPool'),
     // When the waiting instance's termination began: the hook's clock, and the action's identity.
     onAnyResource('autoscaling:DescribeScalingActivities'),
     { action: 'states:ListExecutions', scope: 'stateMachine' },

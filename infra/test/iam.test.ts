@@ -133,7 +133,14 @@ describe('IAM, one least-privilege role per function', () => {
   test('sweeper: groups (Describe only accepts *), heartbeats in the managed group, list and start on the state machine, describe its executions', () => {
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     expectPolicy(template, 'sweeper', [
-      { actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities'], resources: ['*'] },
+      {
+        actions: [
+          'autoscaling:DescribeAutoScalingGroups',
+          'autoscaling:DescribeScalingActivities',
+          'autoscaling:DescribeWarmPool',
+        ],
+        resources: ['*'],
+      },
       { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
       { actions: ['states:ListExecutions', 'states:StartExecution'], resources: [{ Ref: sm }] },
       {
@@ -165,7 +172,7 @@ describe('IAM, one least-privilege role per function', () => {
       { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
       { actions: ['ecs:DescribeContainerInstances'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
       { actions: ['ecs:DescribeServices', 'ecs:UpdateService'], resources: [SERVICE] },
-      { actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] },
+      { actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeWarmPool'], resources: ['*'] },
     ]);
   });
 

@@ -110,6 +110,15 @@ def test_duplicate_delivered_after_the_first_execution_finished(scenario):
     assert terminated["t"] < second["startDate"].timestamp()
 
 
+def test_the_scaler_counts_a_drain_on_the_way_back_to_the_warm_pool(scenario):
+    r = scenario("warm_pool_scaler_mid_drain")
+    assert r.ok, r.violations
+    [wait] = _waits(r)
+    assert wait["destination"] == "WarmPool"
+    [left] = [e for e in r.events if e["type"] == "asg.instance.terminated"]
+    assert left["destination"] == "WarmPool"
+
+
 def test_warm_pool_return_reuse_and_a_lost_second_event(scenario):
     r = scenario("warm_pool_reuse")
     assert r.ok, r.violations

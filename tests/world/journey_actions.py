@@ -163,8 +163,8 @@ class WarmPoolReuse(_FromWarmPool):
     instance ACTIVE and connected within ``register_seconds`` (default 15); the service grows by
     one task (placed on it: the only instance with room); then ``spare`` (default 1) more
     instances launch (room for the next drain), the same instance is scaled in again (the
-    others protected from scale-in) and, ``sweep_after_seconds`` (default 3) after it entered
-    Terminating:Wait, the sweeper runs (for a lost second event: the scenario's
+    others protected from scale-in) and, ``sweep_after_seconds`` (default 3) after it began to
+    wait on the terminate hook (``Warmed:Pending:Wait``), the sweeper runs (for a lost second event: the scenario's
     ``eventbridge.drop``). The run goes on until it left the group again."""
 
     def _left(self, instance: str) -> list[dict[str, Any]]:

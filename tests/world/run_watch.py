@@ -34,15 +34,16 @@ MOVING_STATES = (
 SETTLE_BOUND_SECONDS = 30
 
 
-def at_rest(world: World, dep: Deployment, victims: list[str], terminated: set[str]) -> bool:
+def at_rest(world: World, victims: list[str], terminated: set[str]) -> bool:
     """Nothing more happens to the instances scaled in without a timeout or someone's call: each one
     terminated, gone from the group (or the group gone), or in a state it does not leave on its own
-    (``Terminating:Wait`` with no drain running: a FAILED drain's action waits for its heartbeat
-    timeout; back in the warm pool; in service)."""
-    found = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])
-    if not found["AutoScalingGroups"]:
+    (``Terminating:Wait`` or ``Warmed:Pending:Wait`` with no drain running: a FAILED drain's action
+    waits for its heartbeat timeout; back in the warm pool; in service). DescribeAutoScalingInstances
+    tells the state of a warm pool instance too (DescribeAutoScalingGroups lists the group's own)."""
+    if not victims:
         return True
-    states = {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]}
+    found = world.client("autoscaling").describe_auto_scaling_instances(InstanceIds=victims)
+    states = {i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingInstances"]}
     return all(v in terminated or states.get(v) not in MOVING_STATES for v in victims)
 
 
@@ -68,7 +69,7 @@ def watch(
         busy = any(a.busy for a in actions) or run_actions.deliveries_pending(obs.events) > 0
         if settled and not busy:
             settled_since = settled_since or time.monotonic()
-            if at_rest(world, dep, result.victims, terminated):
+            if at_rest(world, result.victims, terminated):
                 return
             if time.monotonic() - settled_since > SETTLE_BOUND_SECONDS:
                 result.notes.append(

@@ -26,6 +26,7 @@ MID_DRAIN_ACTIONS = (
     "delete_hook",
     "scale_out",
     "delete_asg",
+    "run_scaler",
     "delete_cluster",
     "disconnect_agent",
 )
@@ -365,6 +366,21 @@ class MidDrain(Action):
         elif kind == "delete_hook":
             world.client("autoscaling").delete_lifecycle_hook(AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook)
             out(f"mid-drain: lifecycle hook {dep.hook} deleted")
+        elif kind == "run_scaler":
+            self._scale_mid_drain()
+
+    def _scale_mid_drain(self) -> None:
+        """The task scaler's schedule runs while the drain waits: it must count the drain (its
+        container instance DRAINING, its instance leaving) and never lower the desired count then."""
+        [schedule] = self.ctx.dep.stack.schedules["task-scaler"]
+        error, body = stack_mod.run_schedule_told(self.ctx.world, "task-scaler", schedule, self.ctx.out)
+        if error or not isinstance(body, dict):
+            self.violation(f"the task scaler failed mid-drain: {body}")
+            return
+        if body["instances"]["draining"] < 1:
+            self.violation(f"the task scaler saw no drain in progress mid-drain: {body['instances']}")
+        if body["new_desired_count"] < body["current_desired_count"]:
+            self.violation(f"the task scaler lowered the desired count mid-drain: {body['reason']}")
 
 
 class OwnSchedule(Action):

@@ -7,6 +7,8 @@ import base64
 import json
 
 import aws_setup as aws
+import pytest
+from botocore.exceptions import ClientError
 
 CLUSTER = "test-cluster"
 
@@ -48,6 +50,11 @@ def _pool(world):
     }
 
 
+def _returning(world):
+    """The instances whose terminate hook waits on their way back to the pool."""
+    return [i for i, s in _pool(world).items() if s == "Warmed:Pending:Wait"]
+
+
 def _record(world, instance_id):
     ecs = world.client("ecs")
     arns = ecs.list_container_instances(cluster=CLUSTER, filter=f"ec2InstanceId=={instance_id}")[
@@ -62,7 +69,11 @@ def test_scale_in_returns_the_instance_to_the_pool_and_scale_out_reuses_it(world
     asg = _group(world)
     machine = aws.state_machine_rule(world)
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
-    [victim] = world.wait_for(lambda: [i for i, s in aws.instances(world, "warm").items() if s == "Terminating:Wait"])
+    # on its way back, its terminate hook waits in Warmed:Pending:Wait: a warm pool instance
+    [victim] = world.wait_for(lambda: _returning(world))
+    assert victim not in aws.instances(world, "warm")
+    [listed] = asg.describe_auto_scaling_instances(InstanceIds=[victim])["AutoScalingInstances"]
+    assert (listed["AutoScalingGroupName"], listed["LifecycleState"]) == ("warm", "Warmed:Pending:Wait")
     [event] = world.wait_for(lambda: aws.execution_inputs(world, machine))
     assert event["detail"]["Origin"] == "AutoScalingGroup" and event["detail"]["Destination"] == "WarmPool"
     assert event["detail"]["EC2InstanceId"] == victim
@@ -104,7 +115,7 @@ def test_scale_in_returns_the_instance_to_the_pool_and_scale_out_reuses_it(world
 def test_a_deregistered_instance_registers_afresh_when_it_comes_back(world):
     asg = _group(world)
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
-    [victim] = world.wait_for(lambda: [i for i, s in aws.instances(world, "warm").items() if s == "Terminating:Wait"])
+    [victim] = world.wait_for(lambda: _returning(world))
     old = _record(world, victim)["containerInstanceArn"]
     world.client("ecs").deregister_container_instance(cluster=CLUSTER, containerInstance=old, force=True)
     asg.complete_lifecycle_action(
@@ -181,3 +192,36 @@ def test_scaling_activities_of_the_pool(world):
     assert f"Launching a new EC2 instance from warm pool: {warm}" in descriptions
     assert f"Launching a new EC2 instance into warm pool: {warm}" in descriptions
     assert f"Launching a new EC2 instance: {first}" in descriptions
+
+
+def test_an_instance_retained_on_its_way_back_is_listed_by_the_pool_not_the_group(world):
+    asg = _group(world)
+    asg.update_auto_scaling_group(
+        AutoScalingGroupName="warm", InstanceLifecyclePolicy={"RetentionTriggers": {"TerminateHookAbandon": "retain"}}
+    )
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: _returning(world))
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="warm",
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="ABANDON",
+    )
+    assert _pool(world)[victim] == "Warmed:Pending:Retained"
+    assert victim not in aws.instances(world, "warm")
+    assert aws.ec2_state(world, victim) == "running"
+
+
+def test_describe_warm_pool_pages_at_most_50_instances(world):
+    asg = _group(world, desired=0, max_prepared=55)
+    first = asg.describe_warm_pool(AutoScalingGroupName="warm")
+    assert len(first["Instances"]) == 10 and first["NextToken"]  # AWS documents no default
+    page = asg.describe_warm_pool(AutoScalingGroupName="warm", MaxRecords=50)
+    rest = asg.describe_warm_pool(AutoScalingGroupName="warm", MaxRecords=50, NextToken=page["NextToken"])
+    assert len(page["Instances"]) == 50 and len(rest["Instances"]) == 5 and "NextToken" not in rest
+    assert not {i["InstanceId"] for i in page["Instances"]} & {i["InstanceId"] for i in rest["Instances"]}
+    for records in (51, 0):
+        with pytest.raises(ClientError, match="maxRecords"):
+            asg.describe_warm_pool(AutoScalingGroupName="warm", MaxRecords=records)
+    with pytest.raises(ClientError, match="InvalidNextToken"):
+        asg.describe_warm_pool(AutoScalingGroupName="warm", NextToken="not-a-token")

@@ -238,6 +238,34 @@ pub async fn container_instances(
     Ok(instances)
 }
 
+/// Where an instance stands in its managed group, by its lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Leaving under a lifecycle action: terminating, or going back to the warm pool
+    /// (`Warmed:Pending`, its terminate hook waiting in `Warmed:Pending:Wait`).
+    Leaving,
+    /// Retained after an abandoned action (`retained-instances` reports it): DRAINING once
+    /// a redrive drained it, until someone terminates it.
+    Retained,
+    /// Stopped or hibernated in the warm pool: its agent is disconnected until it starts.
+    Stopped,
+    /// In service, pending, in standby, running in the warm pool, or in no managed group.
+    Staying,
+}
+
+impl Standing {
+    fn of(state: Option<&str>) -> Self {
+        match state {
+            Some(s) if sta_shared::ended::retained(s) => Self::Retained,
+            Some(s) if s.starts_with("Terminating") || s.starts_with("Warmed:Pending") => {
+                Self::Leaving
+            }
+            Some("Warmed:Stopped" | "Warmed:Hibernated") => Self::Stopped,
+            _ => Self::Staying,
+        }
+    }
+}
+
 /// Stuck DRAINING, disconnected agents, instances outside the managed groups.
 pub fn instance_checks(
     cluster: &str,
@@ -252,23 +280,14 @@ pub fn instance_checks(
             .map(|i| i.ec2_instance_id.clone())
             .collect()
     };
-    // Retained (an abandoned action under an instance lifecycle policy): DRAINING once a
-    // redrive drained it, until someone terminates it; `retained-instances` reports it.
-    let retained = |i: &ContainerInstance| {
-        i.group_state
-            .as_deref()
-            .is_some_and(sta_shared::ended::retained)
-    };
-    let terminating = |i: &ContainerInstance| {
-        i.group_state
-            .as_deref()
-            .is_some_and(|s| s.starts_with("Terminating"))
-            && !retained(i)
-    };
-    let stuck = ids(&|i| i.status == "DRAINING" && !terminating(i) && !retained(i));
-    let in_drain = ids(&|i| i.status == "DRAINING" && terminating(i));
-    let kept = ids(&|i| i.status == "DRAINING" && retained(i));
-    let disconnected = ids(&|i| !i.agent_connected);
+    let standing = |i: &ContainerInstance| Standing::of(i.group_state.as_deref());
+    // stopped in the warm pool DRAINING: it comes back to a record where nothing is placed
+    let stuck = ids(&|i| {
+        i.status == "DRAINING" && matches!(standing(i), Standing::Staying | Standing::Stopped)
+    });
+    let in_drain = ids(&|i| i.status == "DRAINING" && standing(i) == Standing::Leaving);
+    let kept = ids(&|i| i.status == "DRAINING" && standing(i) == Standing::Retained);
+    let disconnected = ids(&|i| !i.agent_connected && standing(i) != Standing::Stopped);
     let outside = ids(&|i| i.group_state.is_none());
     let mut checks = Vec::new();
     checks.push(if stuck.is_empty() {

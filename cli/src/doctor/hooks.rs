@@ -2,9 +2,11 @@
 //! timeout outlasts the sweep and leaves room after our heartbeat, whose limit
 //! (min(48 h, 100 x heartbeat timeout)) is above the drain deadline; other terminate hooks
 //! (an ABANDON from one of them skips ours), instances protected from scale-in, and
-//! instances retained by an instance lifecycle policy.
+//! instances retained by an instance lifecycle policy. A group's warm pool instances count as
+//! its own (`DescribeWarmPool`): one drained on its way back to the pool waits in
+//! `Warmed:Pending:Wait`, or is retained `Warmed:Pending:Retained`.
 
-use aws_sdk_autoscaling::types::{AutoScalingGroup, RetentionAction};
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, RetentionAction};
 use serde::Deserialize;
 
 use super::machine::Drain;
@@ -86,8 +88,10 @@ pub async fn check(
             checks.extend(hook_checks(name, &hooks, drain, options, retains));
         }
         checks.push(protection(group));
-        checks.extend(retained(group, retains));
-        groups.found.push(summary(group));
+        let pool = warm_pool(clients, group).await;
+        let pool = readable(pool, "retained-instances", Some(name), checks).unwrap_or_default();
+        checks.extend(retained(group, &pool, retains));
+        groups.found.push(summary(group, &pool));
     }
     groups
 }
@@ -107,6 +111,23 @@ pub async fn describe(
         .try_collect()
         .await
         .map_err(|e| CliError::aws("DescribeAutoScalingGroups", e))
+}
+
+/// The instances of the group's warm pool, every page; none without a pool.
+async fn warm_pool(clients: &Clients, group: &AutoScalingGroup) -> Result<Vec<Instance>, CliError> {
+    if group.warm_pool_configuration().is_none() {
+        return Ok(Vec::new());
+    }
+    clients
+        .autoscaling
+        .describe_warm_pool()
+        .set_auto_scaling_group_name(group.auto_scaling_group_name().map(str::to_string))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CliError::aws("DescribeWarmPool", e))
 }
 
 /// The group's terminate hooks (`DescribeLifecycleHooks` returns them all in one answer).
@@ -157,11 +178,12 @@ pub fn retains_abandoned(group: &AutoScalingGroup) -> bool {
 /// left by an abandoned action, a FAILED drain's perhaps. It runs on, out of the group's
 /// capacity, until someone terminates it, and AWS does not say that a hook runs then: its
 /// drain must be finished first. No check for a group that retains nothing and has no such policy.
-fn retained(group: &AutoScalingGroup, retains: bool) -> Option<Check> {
+fn retained(group: &AutoScalingGroup, pool: &[Instance], retains: bool) -> Option<Check> {
     let name = group.auto_scaling_group_name();
     let kept: Vec<_> = group
         .instances()
         .iter()
+        .chain(pool)
         .filter(|i| {
             i.lifecycle_state()
                 .is_some_and(|s| sta_shared::ended::retained(s.as_str()))
@@ -235,7 +257,8 @@ fn protection(group: &AutoScalingGroup) -> Check {
     )
 }
 
-pub fn summary(group: &AutoScalingGroup) -> Group {
+/// The group as the later checks need it, its warm pool's instances among its own.
+pub fn summary(group: &AutoScalingGroup, pool: &[Instance]) -> Group {
     Group {
         name: group
             .auto_scaling_group_name()
@@ -248,6 +271,7 @@ pub fn summary(group: &AutoScalingGroup) -> Group {
         instances: group
             .instances()
             .iter()
+            .chain(pool)
             .map(|i| GroupInstance {
                 id: i.instance_id().unwrap_or_default().to_string(),
                 state: i

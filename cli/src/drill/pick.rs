@@ -24,8 +24,9 @@ pub struct Target {
 pub async fn choose(clients: &Clients, options: &DrillOptions) -> Result<Target, CliError> {
     let cluster = &options.doctor.cluster;
     let described = hooks::describe(clients, &options.doctor.asgs).await?;
+    // the drill terminates an instance in service: the warm pools' instances are not read
     let groups = hooks::Groups {
-        found: described.iter().map(hooks::summary).collect(),
+        found: described.iter().map(|g| hooks::summary(g, &[])).collect(),
         read: true,
     };
     let instances = fleet::container_instances(clients, cluster, &groups).await?;

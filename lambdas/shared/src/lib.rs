@@ -22,6 +22,7 @@ pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wait;
+pub mod warm_pool;
 
 pub use clients::Clients;
 pub use error::StepError;

@@ -1,17 +1,26 @@
-//! The managed groups' instances in `Terminating:Wait`, and those their instance lifecycle
-//! policy retains (`Terminating:Retained`) after an abandoned terminate action.
+//! The managed groups' instances waiting on the terminate hook, and those their instance
+//! lifecycle policy retains after an abandoned terminate action.
+//!
+//! An instance that is terminated waits in `Terminating:Wait` (retained: `Terminating:Retained`)
+//! and `DescribeAutoScalingGroups` lists it. One that goes back to the group's warm pool on
+//! scale in "pauses to perform a custom action at the `Warmed:Pending:Wait` state for the
+//! `EC2_INSTANCE_TERMINATING` lifecycle action" (retained: `Warmed:Pending:Retained`): a warm
+//! pool instance, which `DescribeWarmPool` lists. That state is also where a launch into the
+//! pool waits on a launch hook: only an instance whose newest activity is a termination is
+//! taken as waiting on ours.
 
-use aws_sdk_autoscaling::types::LifecycleState;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sta_shared::activities::{self, Termination};
 use sta_shared::error::aws_error;
 use sta_shared::state::Destination;
+use sta_shared::warm_pool::warm_pool_instances;
 use sta_shared::StepError;
 
 use crate::Deps;
 
-/// An instance in `Terminating:Wait` in one of our groups.
+/// An instance waiting on the terminate hook in one of our groups, or retained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Waiting {
     pub instance_id: String,
@@ -34,42 +43,79 @@ pub async fn waiting_instances(
 ) -> Result<Vec<Waiting>, StepError> {
     let mut waiting = Vec::new();
     for group in waiting_groups(deps).await? {
-        let ids: Vec<&str> = group.instances.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = group
+            .instances
+            .iter()
+            .map(|leaving| leaving.id.as_str())
+            .collect();
         let terminations =
             activities::terminations(&deps.autoscaling, &group.name, &ids, since).await?;
-        for (id, retained) in &group.instances {
-            let termination = terminations.get(id);
-            // a retained instance is terminated for good, whatever the pool
-            let destination = if !*retained
-                && (group.reuses_on_scale_in || termination.is_some_and(Termination::to_warm_pool))
-            {
+        for leaving in group.instances {
+            let termination = terminations.get(&leaving.id);
+            if leaving.to_pool && !leaving.retained && termination.is_none() {
+                // a launch into the warm pool, waiting on a launch hook: not a termination
+                continue;
+            }
+            // the state says where it goes; the group's reuse policy and the activity's wording
+            // count too, on the side that deregisters its container instance (harmless if it
+            // terminates, needed if it comes back); a retained one is terminated for good
+            let to_pool = leaving.to_pool
+                || group.reuses_on_scale_in
+                || termination.is_some_and(Termination::to_warm_pool);
+            let destination = if to_pool && !leaving.retained {
                 Destination::WarmPool
             } else {
                 Destination::Ec2
             };
             waiting.push(Waiting {
-                instance_id: id.clone(),
+                instance_id: leaving.id,
                 asg: group.name.clone(),
                 action_started: termination.map(|termination| termination.started),
                 destination,
-                retained: *retained,
+                retained: leaving.retained,
             });
         }
     }
     Ok(waiting)
 }
 
-/// A group with instances in `Terminating:Wait` or `Terminating:Retained`.
+/// An instance waiting on a terminate hook, or retained after one.
+struct Leaving {
+    id: String,
+    retained: bool,
+    /// On its way back to the warm pool (`Warmed:Pending:*`, listed by `DescribeWarmPool`).
+    to_pool: bool,
+}
+
+impl Leaving {
+    /// The instance, when its state is one of a terminate hook's wait or of retention.
+    fn from(instance: &Instance) -> Option<Self> {
+        let (retained, to_pool) = match instance.lifecycle_state()? {
+            LifecycleState::TerminatingWait => (false, false),
+            LifecycleState::TerminatingRetained => (true, false),
+            LifecycleState::WarmedPendingWait => (false, true),
+            LifecycleState::WarmedPendingRetained => (true, true),
+            _ => return None,
+        };
+        Some(Self {
+            id: instance.instance_id()?.to_string(),
+            retained,
+            to_pool,
+        })
+    }
+}
+
+/// A group with instances waiting on a terminate hook, or retained.
 struct WaitingGroup {
     pub name: String,
-    /// Each instance, and whether it is retained.
-    pub instances: Vec<(String, bool)>,
+    instances: Vec<Leaving>,
     /// Its warm pool takes instances back on scale in (`InstanceReusePolicy`).
     pub reuses_on_scale_in: bool,
 }
 
-/// The managed groups that have instances in `Terminating:Wait` or `Terminating:Retained`,
-/// with those instances.
+/// The managed groups that have instances waiting on a terminate hook or retained, with
+/// those instances: the group's own, and, for a group with a warm pool, those on their way
+/// back to it.
 async fn waiting_groups(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
     let pages = deps
         .autoscaling
@@ -82,34 +128,31 @@ async fn waiting_groups(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
         .map_err(|error| aws_error("DescribeAutoScalingGroups", error))?;
     let mut groups = Vec::new();
     for group in pages.iter().flat_map(|page| page.auto_scaling_groups()) {
-        let instances: Vec<(String, bool)> = group
+        let name = group.auto_scaling_group_name().unwrap_or_default();
+        let pool = warm_pool_instances(&deps.autoscaling, group).await?;
+        let instances: Vec<Leaving> = group
             .instances()
             .iter()
-            .filter_map(|instance| {
-                let retained = match instance.lifecycle_state()? {
-                    LifecycleState::TerminatingWait => false,
-                    LifecycleState::TerminatingRetained => true,
-                    _ => return None,
-                };
-                Some((instance.instance_id()?.to_string(), retained))
-            })
+            .chain(&pool)
+            .filter_map(Leaving::from)
             .collect();
         if instances.is_empty() {
             continue;
         }
-        let reuses_on_scale_in = group
-            .warm_pool_configuration()
-            .and_then(|pool| pool.instance_reuse_policy())
-            .and_then(|policy| policy.reuse_on_scale_in())
-            .unwrap_or(false);
         groups.push(WaitingGroup {
-            name: group
-                .auto_scaling_group_name()
-                .unwrap_or_default()
-                .to_string(),
+            name: name.to_string(),
             instances,
-            reuses_on_scale_in,
+            reuses_on_scale_in: reuses_on_scale_in(group),
         });
     }
     Ok(groups)
+}
+
+/// Its warm pool takes instances back on scale in (`InstanceReusePolicy`).
+fn reuses_on_scale_in(group: &AutoScalingGroup) -> bool {
+    group
+        .warm_pool_configuration()
+        .and_then(|pool| pool.instance_reuse_policy())
+        .and_then(|policy| policy.reuse_on_scale_in())
+        .unwrap_or(false)
 }

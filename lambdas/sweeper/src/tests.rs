@@ -22,6 +22,7 @@ mod event;
 mod keepalive;
 mod retained;
 mod sweep;
+mod warm_pool;
 
 const MACHINE: &str = "arn:aws:states:us-west-2:123456789012:stateMachine:drain";
 pub(crate) const WAITING: &str = "i-0aaaaaaaaaaaaaaa1";

@@ -8,6 +8,7 @@ use sta_shared::ecs::describe_all_container_instances;
 use sta_shared::error::ecs_error;
 use sta_shared::group::describe_group;
 use sta_shared::metrics::{self, Unit};
+use sta_shared::warm_pool::warm_pool_instances;
 use sta_shared::{Clients, StepError};
 use tracing::instrument;
 
@@ -139,7 +140,9 @@ fn count(
     counts
 }
 
-/// Every instance of the group, with its lifecycle state.
+/// Every instance of the group, with its lifecycle state, and those of its warm pool: an
+/// instance drained on its way back to the pool waits in `Warmed:Pending:Wait`, a drain in
+/// progress as much as one in `Terminating:Wait`.
 async fn group_instances(
     autoscaling: &aws_sdk_autoscaling::Client,
     asg: &str,
@@ -147,9 +150,11 @@ async fn group_instances(
     let group = describe_group(autoscaling, asg)
         .await?
         .ok_or_else(|| StepError::not_found("Auto Scaling group", asg))?;
+    let pool = warm_pool_instances(autoscaling, &group).await?;
     Ok(group
         .instances()
         .iter()
+        .chain(&pool)
         .filter_map(|instance| {
             Some((
                 instance.instance_id()?.to_string(),

@@ -15,20 +15,16 @@ API reference: InstanceLifecyclePolicy, RetentionTriggers):
   (world.emulator.autoscaling_hooks.actions). Policies "only apply when termination lifecycle
   actions are abandoned, not when they complete successfully with the CONTINUE result". Once the
   instance's actions are over, it passes ``Terminating:Proceed`` to ``Terminating:Retained``
-  instead of leaving. One on its way back to a warm pool goes to ``Warmed:Pending:Retained``:
-  "Manage retained instances" lists that state for "instances scaling back into the warm pool",
-  after ``Warmed:Pending:Wait``, where the world's terminate hook waits in ``Terminating:Wait``
-  ("Use lifecycle hooks with a warm pool": "A final lifecycle hook runs immediately before the
-  instance is terminated, when it transitions to the Terminating:Wait state"); which state such an
-  instance's terminate hook waits in is not settled by the docs, and the path is the world's
-  reading.
+  instead of leaving. One on its way back to a warm pool goes from ``Warmed:Pending:Wait`` (where
+  its terminate hooks wait, world.emulator.warm_pools) to ``Warmed:Pending:Retained``: "Manage
+  retained instances" lists that state for "instances scaling back into the warm pool".
 * Retained instances "continue running as active Amazon EC2 instances", "don't count toward your
   Amazon EC2 Auto Scaling group's desired capacity" (Auto Scaling launches a replacement when
   the capacity asks for one) and "remain in Retained state indefinitely until you take action":
   the EC2 instance runs on, its ECS agent stays connected and its container instance keeps its
   status and tasks. DescribeAutoScalingInstances lists it with its state, and so does
-  DescribeAutoScalingGroups (``Instances``) for ``Terminating:Retained`` (a ``Warmed:*`` instance
-  is not listed there, world.emulator.warm_pools). Its scaling activity ends ``Successful`` (the
+  DescribeAutoScalingGroups (``Instances``) for ``Terminating:Retained``; a ``Warmed:*`` instance
+  is listed by DescribeWarmPool instead (world.emulator.warm_pools). Its scaling activity ends ``Successful`` (the
   world's choice: AWS does not say). DeleteAutoScalingGroup refuses a group that still has one,
   and ForceDelete terminates it; terminated through EC2, it leaves the group.
 * "Retained instances ... remain until you call TerminateInstanceInAutoScalingGroup": that call
@@ -109,7 +105,15 @@ def _keeping_the_policy(call: Any) -> Any:
 
 
 def _instances(self: Any) -> list[Any]:
-    return self.instance_states + [s for s in _retained(self) if s.lifecycle_state.startswith("Terminating")]
+    """DescribeAutoScalingGroups' ``Instances``: the group's own, none of its warm pool's (an instance
+    on its way back to the pool is in ``Warmed:*`` states, listed by DescribeWarmPool)."""
+    listed = [s for s in self.instance_states if not s.lifecycle_state.startswith("Warmed:")]
+    return listed + [s for s in _retained(self) if s.lifecycle_state.startswith("Terminating")]
+
+
+def retained_in_pool(group: Any) -> list[Any]:
+    """The instances retained on their way back to the group's warm pool (``Warmed:Pending:Retained``)."""
+    return [s for s in _retained(group) if s.lifecycle_state.startswith("Warmed:")]
 
 
 def take_all(group: Any) -> list[Any]:

@@ -17,11 +17,25 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   returns): its ``LifecycleState`` takes the ``Warmed:*`` values too, so that
   call lists the pool's instances with their group and pool state (moto lists
   only the group's), while DescribeAutoScalingGroups' ``Instances`` does not.
-* "Using lifecycle hooks with a warm pool": an instance going back to the pool
-  passes Terminating, Terminating:Wait (the terminate hooks), Terminating:Proceed,
-  Warmed:Pending, then Warmed:Stopped; "When instances reach a wait state,
-  Amazon EC2 Auto Scaling sends a notification that includes the origin and
-  the destination": ``Origin`` AutoScalingGroup, ``Destination`` WarmPool.
+* "Use lifecycle hooks with a warm pool in Auto Scaling group": "if you specify an instance
+  reuse policy to return instances to the warm pool on scale in instead of terminating them,
+  then an instance that is returning to the warm pool pauses to perform a custom action at the
+  ``Warmed:Pending:Wait`` state for the ``EC2_INSTANCE_TERMINATING`` lifecycle action": such an
+  instance passes Warmed:Pending (the group's load balancers let it go first: AWS does not say,
+  the order of a terminating instance), Warmed:Pending:Wait (the terminate hooks),
+  Warmed:Pending:Proceed ("Lifecycle actions wrap up", "Manage retained instances"), then
+  Warmed:Stopped (or Warmed:Running, Warmed:Hibernated); "When instances reach a wait state,
+  Amazon EC2 Auto Scaling sends a notification that includes the origin and the destination":
+  ``Origin`` AutoScalingGroup, ``Destination`` WarmPool. From Warmed:Pending on it is a warm pool
+  instance: DescribeWarmPool lists it, DescribeAutoScalingGroups' ``Instances`` does not (its API
+  reference: "To retrieve information about the instances in a warm pool, you must call the
+  DescribeWarmPool API"; AWS does not say that one still waiting on its way back is in the pool
+  already: the harsher reading for whoever looks for instances waiting on a hook), and
+  DescribeAutoScalingInstances does, with its state. So does DescribeWarmPool one retained on its
+  way back (``Warmed:Pending:Retained``, world.emulator.retention; AWS does not say which call lists
+  it).
+* DescribeWarmPool pages: "MaxRecords ... The maximum value is 50"; AWS documents no default (the
+  world's is 10) and, as its one paging error, ``InvalidNextToken``.
 * Amazon ECS Developer Guide, "Configuring pre-initialized instances for your
   Amazon ECS Auto Scaling group": ECS says ReuseOnScaleIn cannot be set for an
   ECS group; the Auto Scaling API accepts it all the same, and the world lets
@@ -56,10 +70,22 @@ from typing import Any
 
 from moto.autoscaling import models as asg_models
 from moto.autoscaling import responses as asg_responses
+from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.ec2.models import instances as ec2_instances
 from world.emulator import core, scaling_activities
 
+# DescribeWarmPool: "MaxRecords ... The maximum value is 50"; AWS documents no default: the world
+# pages 10 at a time unless asked for more (the harsher reading for a caller that does not page)
+PAGE_MAX = 50
+PAGE_DEFAULT = 10
 POOL_STATES = {"Stopped": "Warmed:Stopped", "Running": "Warmed:Running", "Hibernated": "Warmed:Hibernated"}
+
+
+class InvalidNextToken(AutoscalingClientError):
+    code = "InvalidNextToken"
+
+    def __init__(self, token: str):
+        super().__init__(f"The token '{token}' is invalid.")
 
 
 def _pool(group: Any) -> list[Any]:
@@ -209,9 +235,28 @@ def _describe_auto_scaling_instances(self: Any, instance_ids: list[str]) -> list
 
 
 def describe_warm_pool(self: Any) -> Any:
+    """DescribeWarmPool with the pool's instances, ``MaxRecords`` (at most 50; 10 unless given) at a
+    time with ``NextToken`` (API reference of DescribeWarmPool; a token it did not hand out is
+    ``InvalidNextToken``, the call's one documented paging error)."""
+    from world.emulator import retention
+
+    max_records = self._get_int_param("MaxRecords", PAGE_DEFAULT)
+    if not 1 <= max_records <= PAGE_MAX:
+        bound = f"less than or equal to {PAGE_MAX}" if max_records > PAGE_MAX else "greater than or equal to 1"
+        raise ValidationError(
+            f"1 validation error detected: Value '{max_records}' at 'maxRecords' failed to satisfy constraint: "
+            f"Member must have value {bound}"
+        )
     result = _orig_describe_warm_pool(self)
     group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
     if group is not None and isinstance(getattr(result, "result", None), dict):
+        # on their way back (Warmed:Pending, Warmed:Pending:Wait), retained there, then the pool's own
+        returning = [s for s in group.instance_states if s.lifecycle_state.startswith("Warmed:")]
+        listed = returning + retention.retained_in_pool(group) + _pool(group)
+        token = self._get_param("NextToken")
+        if token is not None and not (token.isdigit() and 0 < int(token) < len(listed)):
+            raise InvalidNextToken(token)
+        start = int(token) if token else 0
         result.result["Instances"] = [
             {
                 "InstanceId": s.instance.id,
@@ -221,8 +266,10 @@ def describe_warm_pool(self: Any) -> Any:
                 "HealthStatus": "Healthy",
                 "ProtectedFromScaleIn": bool(s.protected_from_scale_in),
             }
-            for s in _pool(group)
+            for s in listed[start : start + max_records]
         ]
+        if start + max_records < len(listed):
+            result.result["NextToken"] = str(start + max_records)
     return result
 
 

@@ -131,3 +131,37 @@ async fn without_the_container_instances_n_plus_1_is_not_judged() {
     let report = run_failing("ListContainerInstances", "ThrottlingException").await;
     assert_skipped(&report, "n-plus-1");
 }
+
+#[tokio::test]
+async fn warm_pool_instances_are_the_groups_own() {
+    // stopped in the pool: its agent is disconnected until it starts, nothing to fix
+    let mut f = Fixture::default();
+    f.instances[0].asg_state = Some("Warmed:Stopped".to_string());
+    f.instances[0].connected = false;
+    let report = f
+        .doctor_says("container-instances-agent", Status::Pass, &[])
+        .await;
+    assert_skipped(&report, "container-instances-groups");
+    // stopped DRAINING (a drain that failed before releasing it): it comes back stuck
+    f.instances[0].ecs_status = Some("DRAINING".to_string());
+    f.doctor_says(
+        "container-instances-draining",
+        Status::Warn,
+        &[&instance(1), "a warm-pool instance"],
+    )
+    .await;
+    // drained on its way back to the pool: its terminate hook waits in Warmed:Pending:Wait
+    f.instances[0].connected = true;
+    f.instances[0].asg_state = Some("Warmed:Pending:Wait".to_string());
+    f.instances[0].ecs_status = Some("DRAINING".to_string());
+    f.doctor_says(
+        "container-instances-draining",
+        Status::Pass,
+        &["being drained now", &instance(1)],
+    )
+    .await;
+    // the pool could not be read: said, naming the call
+    f.errors.insert("DescribeWarmPool", "AccessDenied");
+    f.doctor_says("retained-instances", Status::Fail, &["DescribeWarmPool"])
+        .await;
+}

@@ -21,10 +21,9 @@ fn retained() -> aws_smithy_mocks::Rule {
     groups_in(Some(LifecycleState::TerminatingRetained), false)
 }
 
-#[tokio::test]
-async fn a_retained_instance_without_a_drain_gets_one_timed_at_the_sweep() {
-    let (asg, history, heartbeat) = (retained(), history(), heartbeat_ok());
-    let start = mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(|req| {
+/// StartExecution of a retained instance's drain: named after its action, timed at the sweep.
+pub(crate) fn start_at_the_sweep() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_sfn::Client::start_execution).then_compute_output(|req| {
         assert_eq!(
             req.name(),
             Some(NAME),
@@ -44,7 +43,13 @@ async fn a_retained_instance_without_a_drain_gets_one_timed_at_the_sweep() {
             .start_date(SfnTime::from_secs(0))
             .build()
             .unwrap()
-    });
+    })
+}
+
+#[tokio::test]
+async fn a_retained_instance_without_a_drain_gets_one_timed_at_the_sweep() {
+    let (asg, history, heartbeat) = (retained(), history(), heartbeat_ok());
+    let start = start_at_the_sweep();
     let (list, describe) = executions(vec![serving_execution(at(-60))]);
     let report = sweep_now(&[&asg, &history, &heartbeat], &[&list, &describe, &start])
         .await

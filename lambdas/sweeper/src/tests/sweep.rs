@@ -80,21 +80,6 @@ async fn an_instance_no_activity_names_is_reported_and_not_drained() {
 }
 
 #[tokio::test]
-async fn an_instance_of_a_group_that_reuses_instances_goes_back_to_the_warm_pool() {
-    let (asg, history, start) = (
-        groups_with(true, true),
-        history(),
-        start_ok(Destination::WarmPool),
-    );
-    let (list, describe) = executions(vec![]);
-    let report = sweep_now(&[&asg, &history], &[&list, &describe, &start])
-        .await
-        .unwrap();
-    assert_eq!(report.waiting[0].destination, Destination::WarmPool);
-    assert_eq!(start.num_calls(), 1);
-}
-
-#[tokio::test]
 async fn errors_map_to_stable_names() {
     let throttled = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));

@@ -2,7 +2,8 @@
 lifecycle action", "Lifecycle hook timeouts" and the Auto Scaling event reference).
 
 For each ``autoscaling:EC2_INSTANCE_TERMINATING`` hook of the group, a lifecycle
-action starts: ``Terminating:Wait``, an "EC2 Instance-terminate Lifecycle
+action starts: ``Terminating:Wait`` (``Warmed:Pending:Wait`` for an instance going back to the
+warm pool, world.emulator.warm_pools), an "EC2 Instance-terminate Lifecycle
 Action" event goes to the default event bus (world.emulator.eventbridge delivers it),
 with ``Origin`` AutoScalingGroup and ``Destination`` EC2, or WarmPool for an
 instance going back to the group's warm pool (world.emulator.warm_pools). The
@@ -103,8 +104,8 @@ def _run_hooks(group: Any, state: Any) -> None:
     if not hooks or getattr(group, "_world_force", False):
         _proceed(group, state)
         return
-    state.lifecycle_state = "Terminating:Wait"
     destination = getattr(state, "_world_destination", "EC2")
+    state.lifecycle_state = "Warmed:Pending:Wait" if destination == "WarmPool" else "Terminating:Wait"
     if getattr(state, "_world_activity", None) is not None:
         state._world_activity.status_code = "MidTerminatingLifecycleAction"
     for hook in hooks:  # all at once: AWS documents no order among them
@@ -180,9 +181,9 @@ def _proceed(group: Any, state: Any) -> None:
 
     backend = _backend_of(group)
     instance_id = state.instance.id
-    state.lifecycle_state = "Terminating:Proceed"
-    group.instance_states = [s for s in group.instance_states if s is not state]
     destination = getattr(state, "_world_destination", "EC2")
+    state.lifecycle_state = "Warmed:Pending:Proceed" if destination == "WarmPool" else "Terminating:Proceed"
+    group.instance_states = [s for s in group.instance_states if s is not state]
     if destination == "WarmPool" and warm_pools.enter_pool(group, state):
         pass
     else:

@@ -4,7 +4,8 @@ Elastic Load Balancing to distribute incoming application traffic in your Auto S
 
 * Scale-in (SetDesiredCapacity / UpdateAutoScalingGroup lower,
   TerminateInstanceInAutoScalingGroup) no longer terminates at once. The
-  instance goes ``Terminating``: Auto Scaling deregisters it from the Classic
+  instance goes ``Terminating`` (``Warmed:Pending`` on its way back to a warm
+  pool, world.emulator.warm_pools): Auto Scaling deregisters it from the Classic
   ELBs and target groups attached to the group and waits out their draining;
   then, for each ``autoscaling:EC2_INSTANCE_TERMINATING`` hook, a lifecycle
   action starts (world.emulator.autoscaling_hooks.actions).
@@ -37,8 +38,9 @@ def begin_termination(group: Any, state: Any, cause: str, original_capacity: int
     from world.emulator import lb_drain, scaling_activities, warm_pools
 
     instance_id = state.instance.id
-    state.lifecycle_state = "Terminating"
     state._world_destination = warm_pools.destination(group, cause)
+    # back to the warm pool: Warmed:Pending, its terminate hooks wait in Warmed:Pending:Wait
+    state.lifecycle_state = "Warmed:Pending" if state._world_destination == "WarmPool" else "Terminating"
     activity = scaling_activities.terminating(group, instance_id, cause, original_capacity)
     state._world_activity = activity
     core.record(

@@ -66,3 +66,55 @@ async fn stale_draining_records_never_hold_the_count_up() {
     assert_eq!(decision.instances.stale_draining, 1);
     assert_eq!(decision.instances.draining, 2);
 }
+
+/// DescribeWarmPool of `asg`: `members` (instance index, lifecycle state).
+fn pool(members: Vec<(usize, LifecycleState)>) -> Rule {
+    use aws_sdk_autoscaling::operation::describe_warm_pool::DescribeWarmPoolOutput;
+    mock!(aws_sdk_autoscaling::Client::describe_warm_pool).then_compute_output(move |req| {
+        assert_eq!(req.auto_scaling_group_name(), Some("asg"));
+        DescribeWarmPoolOutput::builder()
+            .set_instances(Some(members.iter().map(member).collect()))
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn a_drain_on_the_way_back_to_the_warm_pool_holds_the_count_up() {
+    // Instance 2 is drained on its way back to the warm pool: Warmed:Pending:Wait, which
+    // DescribeWarmPool lists and the group does not; instance 0 is stopped in the pool.
+    let members = vec![
+        (3, LifecycleState::InService),
+        (4, LifecycleState::InService),
+    ];
+    let (asg, warm) = (
+        group_of(members, true),
+        pool(vec![
+            (0, LifecycleState::WarmedStopped),
+            (1, LifecycleState::WarmedPendingWait),
+            (2, LifecycleState::WarmedPendingWait),
+        ]),
+    );
+    let ecs = cluster(5, stale, 2);
+    let decision = ecs.decide(&[&asg, &warm], &with_asg()).await;
+    assert_eq!(decision.instances.draining, 2, "{decision}");
+    assert_eq!(decision.instances.stale_draining, 1, "{decision}");
+    assert!(!decision.changed, "{decision}");
+    assert_eq!(warm.num_calls(), 1);
+
+    // a group without a warm pool is not asked for one
+    let plain = group(vec![(3, LifecycleState::InService)]);
+    ecs.decide(&[&plain, &warm], &with_asg()).await;
+    assert_eq!(warm.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn describe_warm_pool_errors_are_named() {
+    let ecs = cluster(2, all_active, 1);
+    let asg = group_of(vec![(0, LifecycleState::InService)], true);
+    let denied = mock!(aws_sdk_autoscaling::Client::describe_warm_pool)
+        .then_http_response(|| sta_shared::testing::query_error(403, "AccessDenied", "no"));
+    let error = scale(&ecs.deps(&[&asg, &denied]), &with_asg())
+        .await
+        .unwrap_err();
+    assert_step_error(&error, "AwsRequestFailed", "DescribeWarmPool");
+}

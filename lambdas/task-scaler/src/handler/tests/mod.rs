@@ -1,6 +1,6 @@
 use super::*;
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance};
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, WarmPoolConfiguration};
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
@@ -123,18 +123,29 @@ impl Cluster {
 
 /// DescribeAutoScalingGroups: the group `asg` with `members` (instance index, lifecycle state).
 fn group(members: Vec<(usize, LifecycleState)>) -> Rule {
+    group_of(members, false)
+}
+
+/// Instance `index` of the group (or its warm pool) in `state`.
+fn member((index, state): &(usize, LifecycleState)) -> Instance {
+    Instance::builder()
+        .instance_id(ec2_id(*index))
+        .lifecycle_state(state.clone())
+        .build()
+}
+
+/// The group `asg` with `members`, and a warm pool when `pooled`.
+fn group_of(members: Vec<(usize, LifecycleState)>, pooled: bool) -> Rule {
     mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
-        let instances = members.iter().map(|(index, state)| {
-            Instance::builder()
-                .instance_id(ec2_id(*index))
-                .lifecycle_state(state.clone())
-                .build()
-        });
+        let instances = members.iter().map(member);
         DescribeAutoScalingGroupsOutput::builder()
             .auto_scaling_groups(
                 AutoScalingGroup::builder()
                     .auto_scaling_group_name("asg")
                     .set_instances(Some(instances.collect()))
+                    .set_warm_pool_configuration(
+                        pooled.then(|| WarmPoolConfiguration::builder().build()),
+                    )
                     .build(),
             )
             .build()
