@@ -8,6 +8,7 @@
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, RetentionAction};
 use serde::Deserialize;
+use sta_shared::warm_pool::warm_pool_instances;
 
 use super::machine::Drain;
 use super::{readable, Check, Clients, Options};
@@ -88,7 +89,9 @@ pub async fn check(
             checks.extend(hook_checks(name, &hooks, drain, options, retains));
         }
         checks.push(protection(group));
-        let pool = warm_pool(clients, group).await;
+        let pool = warm_pool_instances(&clients.autoscaling, group)
+            .await
+            .map_err(|e| CliError::aws("DescribeWarmPool", e));
         let pool = readable(pool, "retained-instances", Some(name), checks).unwrap_or_default();
         checks.extend(retained(group, &pool, retains));
         groups.found.push(summary(group, &pool));
@@ -111,23 +114,6 @@ pub async fn describe(
         .try_collect()
         .await
         .map_err(|e| CliError::aws("DescribeAutoScalingGroups", e))
-}
-
-/// The instances of the group's warm pool, every page; none without a pool.
-async fn warm_pool(clients: &Clients, group: &AutoScalingGroup) -> Result<Vec<Instance>, CliError> {
-    if group.warm_pool_configuration().is_none() {
-        return Ok(Vec::new());
-    }
-    clients
-        .autoscaling
-        .describe_warm_pool()
-        .set_auto_scaling_group_name(group.auto_scaling_group_name().map(str::to_string))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| CliError::aws("DescribeWarmPool", e))
 }
 
 /// The group's terminate hooks (`DescribeLifecycleHooks` returns them all in one answer).

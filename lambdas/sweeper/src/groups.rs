@@ -30,8 +30,9 @@ pub struct Waiting {
     pub action_started: Option<DateTime<Utc>>,
     /// Where it goes once the action completes.
     pub destination: Destination,
-    /// Retained (`Terminating:Retained`): its action was abandoned, and its group's instance
-    /// lifecycle policy keeps it, running, until someone terminates it, with no hook.
+    /// Retained (`Terminating:Retained`, `Warmed:Pending:Retained`): its action was abandoned,
+    /// and its group's instance lifecycle policy keeps it, running, until someone terminates
+    /// it, with no hook.
     pub retained: bool,
 }
 
@@ -107,10 +108,10 @@ impl Leaving {
 
 /// A group with instances waiting on a terminate hook, or retained.
 struct WaitingGroup {
-    pub name: String,
+    name: String,
     instances: Vec<Leaving>,
     /// Its warm pool takes instances back on scale in (`InstanceReusePolicy`).
-    pub reuses_on_scale_in: bool,
+    reuses_on_scale_in: bool,
 }
 
 /// The managed groups that have instances waiting on a terminate hook or retained, with
@@ -129,7 +130,9 @@ async fn waiting_groups(deps: &Deps) -> Result<Vec<WaitingGroup>, StepError> {
     let mut groups = Vec::new();
     for group in pages.iter().flat_map(|page| page.auto_scaling_groups()) {
         let name = group.auto_scaling_group_name().unwrap_or_default();
-        let pool = warm_pool_instances(&deps.autoscaling, group).await?;
+        let pool = warm_pool_instances(&deps.autoscaling, group)
+            .await
+            .map_err(|error| aws_error("DescribeWarmPool", error))?;
         let instances: Vec<Leaving> = group
             .instances()
             .iter()

@@ -5,7 +5,7 @@ use aws_sdk_ecs::types::ContainerInstance;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::ecs::describe_all_container_instances;
-use sta_shared::error::ecs_error;
+use sta_shared::error::{aws_error, ecs_error};
 use sta_shared::group::describe_group;
 use sta_shared::metrics::{self, Unit};
 use sta_shared::warm_pool::warm_pool_instances;
@@ -150,7 +150,9 @@ async fn group_instances(
     let group = describe_group(autoscaling, asg)
         .await?
         .ok_or_else(|| StepError::not_found("Auto Scaling group", asg))?;
-    let pool = warm_pool_instances(autoscaling, &group).await?;
+    let pool = warm_pool_instances(autoscaling, &group)
+        .await
+        .map_err(|error| aws_error("DescribeWarmPool", error))?;
     Ok(group
         .instances()
         .iter()
