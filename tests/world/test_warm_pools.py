@@ -163,11 +163,77 @@ def test_without_the_warm_pools_check_warm_instances_register_while_warming(worl
     assert record is not None and record["status"] == "ACTIVE" and record["agentConnected"] is False
 
 
-def test_delete_warm_pool_terminates_its_instances(world):
+def test_delete_warm_pool_terminates_its_instances_through_the_terminate_hooks(world):
+    asg = _group(world, desired=1, max_prepared=2)
+    machine = aws.state_machine_rule(world)
+    [warm] = _pool(world)
+    asg.delete_warm_pool(AutoScalingGroupName="warm")
+    # the pool is pending deletion, its instance waits on the terminate hook in the pool's own states
+    found = asg.describe_warm_pool(AutoScalingGroupName="warm")
+    assert found["WarmPoolConfiguration"]["Status"] == "PendingDelete"
+    assert _pool(world) == {warm: "Warmed:Terminating:Wait"}
+    [listed] = asg.describe_auto_scaling_instances(InstanceIds=[warm])["AutoScalingInstances"]
+    assert listed["LifecycleState"] == "Warmed:Terminating:Wait"
+    assert warm not in aws.instances(world, "warm")
+    [event] = world.wait_for(lambda: aws.execution_inputs(world, machine))
+    assert event["detail"]["EC2InstanceId"] == warm
+    assert (event["detail"]["Origin"], event["detail"]["Destination"]) == ("WarmPool", "EC2")
+    activities = asg.describe_scaling_activities(AutoScalingGroupName="warm")["Activities"]
+    assert activities[0]["Description"] == f"Terminating EC2 instance from warm pool: {warm}"
+    assert activities[0]["StatusCode"] == "MidTerminatingLifecycleAction"
+    assert aws.ec2_state(world, warm) == "stopped"
+    # scale-out does not take it back
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
+    assert warm not in aws.instances(world, "warm")
+
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="warm",
+        LifecycleHookName="ecsTermination",
+        InstanceId=warm,
+        LifecycleActionResult="CONTINUE",
+    )
+    assert aws.ec2_state(world, warm) == "terminated"
+    assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")  # gone with it
+    [left] = [e for e in world.events("asg.instance.terminated") if e["instance_id"] == warm]
+    assert left["destination"] == "EC2"
+
+
+def test_an_abandoned_action_of_a_pool_instance_is_retained_under_a_retaining_policy(world):
+    asg = _group(world, desired=1, max_prepared=2)
+    asg.update_auto_scaling_group(
+        AutoScalingGroupName="warm", InstanceLifecyclePolicy={"RetentionTriggers": {"TerminateHookAbandon": "retain"}}
+    )
+    [warm] = _pool(world)
+    asg.delete_warm_pool(AutoScalingGroupName="warm")
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="warm",
+        LifecycleHookName="ecsTermination",
+        InstanceId=warm,
+        LifecycleActionResult="ABANDON",
+    )
+    [listed] = asg.describe_auto_scaling_instances(InstanceIds=[warm])["AutoScalingInstances"]
+    assert listed["LifecycleState"] == "Warmed:Terminating:Retained"
+    assert aws.ec2_state(world, warm) == "stopped"
+    assert warm not in aws.instances(world, "warm")
+
+
+def test_force_delete_terminates_at_once_and_deletes_the_outstanding_actions(world):
     asg = _group(world, desired=1, max_prepared=2)
     [warm] = _pool(world)
     asg.delete_warm_pool(AutoScalingGroupName="warm")
+    assert _pool(world) == {warm: "Warmed:Terminating:Wait"}
+    asg.delete_warm_pool(AutoScalingGroupName="warm", ForceDelete=True)
     assert aws.ec2_state(world, warm) == "terminated"
+    assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")
+    [ended] = world.events("asg.lifecycle.completed")
+    assert (ended["instance_id"], ended["by"]) == (warm, "ForceDelete")
+    with pytest.raises(ClientError, match="No active Lifecycle Action"):
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName="warm",
+            LifecycleHookName="ecsTermination",
+            InstanceId=warm,
+            LifecycleActionResult="CONTINUE",
+        )
 
 
 def test_describe_warm_pool_reports_its_configuration(world):

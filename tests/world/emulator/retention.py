@@ -17,7 +17,9 @@ API reference: InstanceLifecyclePolicy, RetentionTriggers):
   instance's actions are over, it passes ``Terminating:Proceed`` to ``Terminating:Retained``
   instead of leaving. One on its way back to a warm pool goes from ``Warmed:Pending:Wait`` (where
   its terminate hooks wait, world.emulator.warm_pools) to ``Warmed:Pending:Retained``: "Manage
-  retained instances" lists that state for "instances scaling back into the warm pool".
+  retained instances" lists that state for "instances scaling back into the warm pool". A warm
+  pool instance terminating (``Warmed:Terminating:Wait``) goes to ``Warmed:Terminating:Retained``
+  (API reference, LifecycleState; AWS documents no more of it: the world keeps it stopped).
 * Retained instances "continue running as active Amazon EC2 instances", "don't count toward your
   Amazon EC2 Auto Scaling group's desired capacity" (Auto Scaling launches a replacement when
   the capacity asks for one) and "remain in Retained state indefinitely until you take action":
@@ -63,9 +65,14 @@ def retains(group: Any) -> bool:
 
 def retain(group: Any, state: Any) -> None:
     """Retained (past ``Terminating:Proceed``): out of the group's capacity, still running."""
+    from world.emulator import warm_pools
+    from world.emulator.autoscaling_hooks.actions import WAIT_STATES, origin_of
+
     group.instance_states = [s for s in group.instance_states if s is not state]
-    warm = getattr(state, "_world_destination", "EC2") == "WarmPool"
-    state.lifecycle_state = "Warmed:Pending:Retained" if warm else "Terminating:Retained"
+    if origin_of(state) == "WarmPool":
+        warm_pools.terminated_from_pool(group, state)
+    wait = WAIT_STATES[(origin_of(state), getattr(state, "_world_destination", "EC2"))]
+    state.lifecycle_state = wait.replace(":Wait", ":Retained")
     _retained(group).append(state)
     scaling_activities.done(getattr(state, "_world_activity", None))
     core.record("asg.instance.retained", asg=group.name, instance_id=state.instance.id, state=state.lifecycle_state)
@@ -112,7 +119,8 @@ def _instances(self: Any) -> list[Any]:
 
 
 def retained_in_pool(group: Any) -> list[Any]:
-    """The instances retained on their way back to the group's warm pool (``Warmed:Pending:Retained``)."""
+    """The instances retained on their way back to the group's warm pool or out of it
+    (``Warmed:Pending:Retained``, ``Warmed:Terminating:Retained``)."""
     return [s for s in _retained(group) if s.lifecycle_state.startswith("Warmed:")]
 
 

@@ -39,6 +39,7 @@ CAUSES = {
     "instance-refresh": "an instance was taken out of service in response to an instance refresh",
     "spot-interruption": "an instance was taken out of service in response to an EC2 instance status change "
     "(Spot instance interruption)",
+    "warm-pool-deleted": "an instance was taken out of the warm pool in response to a user request",
 }
 
 

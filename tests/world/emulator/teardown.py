@@ -86,23 +86,9 @@ def delete_auto_scaling_group(self: Any) -> Any:
 
 
 def _abandon_and_terminate(backend: Any, group: Any) -> None:
-    from world.emulator import autoscaling_hooks
+    from world.emulator.autoscaling_hooks import actions
 
-    actions = autoscaling_hooks._actions(backend)
-    for action in [a for a in actions.values() if a.group.name == group.name]:
-        actions.pop(action.token, None)
-        for timer in (action.heartbeat_timer, action.global_timer):
-            if timer:
-                timer.cancel()
-        core.record(
-            "asg.lifecycle.completed",
-            asg=group.name,
-            hook=action.hook.name,
-            instance_id=action.instance_id,
-            token=action.token,
-            result="ABANDON",
-            by="ForceDelete",
-        )
+    actions.drop_actions(backend, lambda action: action.group.name == group.name, "ForceDelete")
     ids = [s.instance.id for s in group.instance_states]
     ids += [s.instance.id for s in retention.take_all(group)]  # ForceDelete terminates retained ones too
     group.instance_states = []

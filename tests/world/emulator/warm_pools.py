@@ -12,7 +12,7 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   an instance scaled in goes back to the pool instead of terminating; on
   scale-out Auto Scaling takes instances from the pool (oldest first, here)
   before launching new ones; DescribeWarmPool lists the pool's instances and
-  their ``Warmed:*`` states; DeleteWarmPool terminates them.
+  their ``Warmed:*`` states; DeleteWarmPool terminates them (below).
 * API reference, AutoScalingInstanceDetails (what DescribeAutoScalingInstances
   returns): its ``LifecycleState`` takes the ``Warmed:*`` values too, so that
   call lists the pool's instances with their group and pool state (moto lists
@@ -34,6 +34,19 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   DescribeAutoScalingInstances does, with its state. So does DescribeWarmPool one retained on its
   way back (``Warmed:Pending:Retained``, world.emulator.retention; AWS does not say which call lists
   it).
+* A warm pool instance that terminates (DeleteWarmPool) has a lifecycle of its own: the states
+  ``Warmed:Terminating``, ``Warmed:Terminating:Wait``, ``Warmed:Terminating:Proceed`` and, after
+  an abandoned action under a retaining instance lifecycle policy, ``Warmed:Terminating:Retained``
+  (API reference, LifecycleState); "A final lifecycle hook runs immediately before the instance
+  is terminated" ("Use lifecycle hooks with a warm pool"): the group's terminate hooks wait in
+  ``Warmed:Terminating:Wait``, the event's ``Origin`` WarmPool and ``Destination`` EC2 ("Warm pool
+  example events and patterns": Origin and Destination are EC2, AutoScalingGroup or WarmPool).
+  DeleteWarmPool marks the pool ``Status`` PendingDelete (WarmPoolConfiguration) and terminates its
+  instances through those hooks; the pool is gone once the last has left. With ``ForceDelete`` it
+  is "deleted along with all of its associated instances, without waiting for all instances to be
+  terminated. This parameter also deletes any outstanding lifecycle actions associated with the
+  warm pool instances" (API reference, DeleteWarmPool). A terminating instance is not taken back
+  into service, nor counted in the pool's size.
 * DescribeWarmPool pages: "MaxRecords ... The maximum value is 50"; AWS documents no default (the
   world's is 10) and, as its one paging error, ``InvalidNextToken``.
 * Amazon ECS Developer Guide, "Configuring pre-initialized instances for your
@@ -94,6 +107,20 @@ def _pool(group: Any) -> list[Any]:
     return group._world_warm
 
 
+def _terminating(state: Any) -> bool:
+    return state.lifecycle_state.startswith("Warmed:Terminating")
+
+
+def _warm(group: Any) -> list[Any]:
+    """The pool's instances that stay in it (not terminating)."""
+    return [s for s in _pool(group) if not _terminating(s)]
+
+
+def terminating_in_pool(group: Any) -> list[Any]:
+    """The pool's instances on their way out of it (``Warmed:Terminating*``)."""
+    return [s for s in _pool(group) if _terminating(s)]
+
+
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
@@ -149,7 +176,7 @@ def enter_pool(group: Any, state: Any) -> bool:
 def leave_pool(group: Any, count: int) -> list[Any]:
     """Scale-out: up to ``count`` warm instances started and put in service (oldest first)."""
     taken = []
-    for state in list(_pool(group))[: max(0, count)]:
+    for state in _warm(group)[: max(0, count)]:
         _pool(group).remove(state)
         state.lifecycle_state = "Pending"
         if state.instance.state != "running":
@@ -173,7 +200,7 @@ def _fill(group: Any) -> None:
     prepared = pool.max_group_prepared_capacity
     prepared = group.max_size if prepared in (None, -1, "-1") else int(prepared)
     size = max(int(pool.min_size or 0), prepared - int(group.desired_capacity or 0))
-    missing = size - len(_pool(group))
+    missing = size - len(_warm(group))
     if missing <= 0:
         return
     before = {id(s) for s in group.instance_states}
@@ -206,25 +233,78 @@ def _put_warm_pool(self: Any, group_name: str, **kwargs: Any) -> None:
     _fill(self.autoscaling_groups[group_name])
 
 
-def _delete_warm_pool(self: Any, group_name: str) -> None:
+def _terminate_from_pool(group: Any, state: Any) -> None:
+    """A pool instance terminating: ``Warmed:Terminating``, then the group's terminate hooks
+    (``Warmed:Terminating:Wait``; ``Origin`` WarmPool, ``Destination`` EC2), then it leaves
+    (world.emulator.autoscaling_hooks.actions, which calls terminated_from_pool)."""
+    from world.emulator.autoscaling_hooks.actions import _run_hooks
+
+    state.lifecycle_state = "Warmed:Terminating"
+    state._world_origin = "WarmPool"
+    state._world_destination = "EC2"
+    activity = scaling_activities.terminating(group, state.instance.id, "warm-pool-deleted", None)
+    activity.description = f"Terminating EC2 instance from warm pool: {state.instance.id}"
+    state._world_activity = activity
+    core.record(
+        "asg.instance.terminating",
+        asg=group.name,
+        instance_id=state.instance.id,
+        cause="warm-pool-deleted",
+        origin="WarmPool",
+        destination="EC2",
+    )
+    _run_hooks(group, state)
+
+
+def terminated_from_pool(group: Any, state: Any) -> None:
+    """A terminating pool instance leaves the pool (terminated or retained); a pool pending
+    deletion is gone with its last instance."""
+    _pool(group)[:] = [s for s in _pool(group) if s is not state]
+    pool = getattr(group, "warm_pool", None)
+    if pool is not None and getattr(pool, "status", None) == "PendingDelete" and not _pool(group):
+        group.warm_pool = None
+
+
+def _delete_warm_pool(self: Any, group_name: str, force: bool = False) -> None:
     group = self.autoscaling_groups.get(group_name)
-    if group is not None and _pool(group):
-        self.ec2_backend.terminate_instances([s.instance.id for s in _pool(group)])
-        for state in _pool(group):
-            scaling_activities.finished(
-                group,
-                f"Terminating EC2 instance from warm pool: {state.instance.id}",
-                "an instance was taken out of the warm pool in response to a user request",
-            )
-            core.record(
-                "asg.instance.terminated",
-                asg=group.name,
-                instance_id=state.instance.id,
-                destination="EC2",
-                from_warm_pool=True,
-            )
-        _pool(group).clear()
+    if group is None or not _pool(group):
+        _orig_delete_warm_pool(self, group_name)
+        return
+    if not force:
+        group.warm_pool.status = "PendingDelete"
+        for state in _warm(group):
+            _terminate_from_pool(group, state)
+        return
+    from world.emulator.autoscaling_hooks import actions
+
+    ids = [s.instance.id for s in _pool(group)]
+    actions.drop_actions(self, lambda action: action.instance_id in ids, "ForceDelete")
+    self.ec2_backend.terminate_instances(ids)
+    for state in _pool(group):
+        scaling_activities.done(getattr(state, "_world_activity", None))
+        scaling_activities.finished(
+            group,
+            f"Terminating EC2 instance from warm pool: {state.instance.id}",
+            "an instance was taken out of the warm pool in response to a user request",
+        )
+        core.record(
+            "asg.instance.terminated",
+            asg=group.name,
+            instance_id=state.instance.id,
+            destination="EC2",
+            from_warm_pool=True,
+        )
+    _pool(group).clear()
     _orig_delete_warm_pool(self, group_name)
+
+
+def delete_warm_pool(self: Any) -> Any:
+    """DeleteWarmPool with ``ForceDelete`` (moto reads only the group's name)."""
+    from moto.core.responses import EmptyResult
+
+    force = str(self._get_param("ForceDelete", "false")).lower() == "true"
+    self.autoscaling_backend.delete_warm_pool(self._get_param("AutoScalingGroupName"), force)
+    return EmptyResult()
 
 
 def _describe_auto_scaling_instances(self: Any, instance_ids: list[str]) -> list[Any]:
@@ -358,5 +438,6 @@ def install() -> None:
     asg_models.AutoScalingBackend.delete_warm_pool = _delete_warm_pool
     asg_models.AutoScalingBackend.describe_auto_scaling_instances = _describe_auto_scaling_instances
     asg_responses.AutoScalingResponse.describe_warm_pool = describe_warm_pool
+    asg_responses.AutoScalingResponse.delete_warm_pool = delete_warm_pool
     ec2_instances.InstanceBackend.stop_instances = _stop_instances
     ec2_instances.InstanceBackend.start_instances = _start_instances

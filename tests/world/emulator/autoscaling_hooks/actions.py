@@ -6,7 +6,8 @@ action starts: ``Terminating:Wait`` (``Warmed:Pending:Wait`` for an instance goi
 warm pool, world.emulator.warm_pools), an "EC2 Instance-terminate Lifecycle
 Action" event goes to the default event bus (world.emulator.eventbridge delivers it),
 with ``Origin`` AutoScalingGroup and ``Destination`` EC2, or WarmPool for an
-instance going back to the group's warm pool (world.emulator.warm_pools). The
+instance going back to the group's warm pool (world.emulator.warm_pools); a warm pool instance
+that terminates waits in ``Warmed:Terminating:Wait``, ``Origin`` WarmPool, ``Destination`` EC2. The
 instance leaves (``Terminating:Proceed``) when every action is completed or timed out (the hook's
 DefaultResult after HeartbeatTimeout without heartbeat, or after the global
 timeout min(48 h, 100 x HeartbeatTimeout)), or, when the last one ended with ABANDON and
@@ -36,13 +37,28 @@ from world.emulator.eventbridge import deliver_event
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 
 
+# where a terminate hook waits, by (Origin, Destination) of the instance
+WAIT_STATES = {
+    ("AutoScalingGroup", "EC2"): "Terminating:Wait",
+    ("AutoScalingGroup", "WarmPool"): "Warmed:Pending:Wait",
+    ("WarmPool", "EC2"): "Warmed:Terminating:Wait",
+}
+
+
+def origin_of(state: Any) -> str:
+    """Where a terminating instance comes from: "WarmPool" for a warm pool instance, else "AutoScalingGroup"."""
+    return getattr(state, "_world_origin", "AutoScalingGroup")
+
+
 class Action:
-    def __init__(self, group: Any, hook: Any, instance_id: str, destination: str = "EC2"):
+    def __init__(self, group: Any, hook: Any, state: Any):
         self.token = str(uuid.uuid4())
         self.group = group
         self.hook = hook
-        self.instance_id = instance_id
-        self.destination = destination  # "EC2", or "WarmPool" for an instance going back to the pool
+        self.instance_id = state.instance.id
+        self.origin = origin_of(state)
+        # "EC2", or "WarmPool" for an instance going back to the pool
+        self.destination = getattr(state, "_world_destination", "EC2")
         self.heartbeat_timer: core.Timer | None = None
         self.global_timer: core.Timer | None = None
 
@@ -79,7 +95,7 @@ def _lifecycle_event(action: Action) -> dict[str, Any]:
     }
     if getattr(hook, "notification_metadata", None):
         detail["NotificationMetadata"] = hook.notification_metadata
-    detail["Origin"] = "AutoScalingGroup"
+    detail["Origin"] = action.origin
     detail["Destination"] = action.destination
     return {
         "version": "0",
@@ -104,12 +120,11 @@ def _run_hooks(group: Any, state: Any) -> None:
     if not hooks or getattr(group, "_world_force", False):
         _proceed(group, state)
         return
-    destination = getattr(state, "_world_destination", "EC2")
-    state.lifecycle_state = "Warmed:Pending:Wait" if destination == "WarmPool" else "Terminating:Wait"
+    state.lifecycle_state = WAIT_STATES[(origin_of(state), getattr(state, "_world_destination", "EC2"))]
     if getattr(state, "_world_activity", None) is not None:
         state._world_activity.status_code = "MidTerminatingLifecycleAction"
     for hook in hooks:  # all at once: AWS documents no order among them
-        action = Action(group, hook, state.instance.id, destination)
+        action = Action(group, hook, state)
         _actions(backend)[action.token] = action
         action.arm_heartbeat()
         action.global_timer = core.after(
@@ -121,8 +136,8 @@ def _run_hooks(group: Any, state: Any) -> None:
             hook=hook.name,
             instance_id=state.instance.id,
             token=action.token,
-            origin="AutoScalingGroup",
-            destination=destination,
+            origin=action.origin,
+            destination=action.destination,
         )
         deliver_event(group.account_id, group.region, _lifecycle_event(action))
 
@@ -132,10 +147,9 @@ def _expire(action: Action, how: str) -> None:
         _complete(action, action.hook.default_result, how)
 
 
-def _complete(action: Action, result: str, how: str) -> None:
-    backend = _backend_of(action.group)
-    actions = _actions(backend)
-    actions.pop(action.token, None)
+def end_action(action: Action, result: str, how: str, **extra: Any) -> None:
+    """The action is over (its timers stopped), and the event log says how; nothing follows."""
+    _actions(_backend_of(action.group)).pop(action.token, None)
     for timer in (action.heartbeat_timer, action.global_timer):
         if timer:
             timer.cancel()
@@ -147,27 +161,29 @@ def _complete(action: Action, result: str, how: str) -> None:
         token=action.token,
         result=result,
         by=how,
+        **extra,
     )
-    others = [a for a in actions.values() if a.instance_id == action.instance_id]
+
+
+def drop_actions(backend: Any, ended: Any, how: str) -> None:
+    """Every outstanding action for which ``ended(action)`` holds deleted (ABANDON, ``by`` ``how``),
+    with nothing run after: what a ForceDelete does."""
+    for action in [a for a in _actions(backend).values() if ended(a)]:
+        end_action(action, "ABANDON", how)
+
+
+def _complete(action: Action, result: str, how: str) -> None:
+    end_action(action, result, how)
+    others = [a for a in _actions(_backend_of(action.group)).values() if a.instance_id == action.instance_id]
     if result == "ABANDON":  # "abandon stops any remaining actions, such as other lifecycle hooks"
         for other in others:
-            actions.pop(other.token, None)
-            for timer in (other.heartbeat_timer, other.global_timer):
-                if timer:
-                    timer.cancel()
-            core.record(
-                "asg.lifecycle.completed",
-                asg=other.group.name,
-                hook=other.hook.name,
-                instance_id=other.instance_id,
-                token=other.token,
-                result="ABANDON",
-                by="ABANDON-of-other-hook",
-                other_hook=action.hook.name,
-            )
+            end_action(other, "ABANDON", "ABANDON-of-other-hook", other_hook=action.hook.name)
         others = []
     if not others:
-        state = next((s for s in action.group.instance_states if s.instance.id == action.instance_id), None)
+        from world.emulator import warm_pools
+
+        leaving = [*action.group.instance_states, *warm_pools.terminating_in_pool(action.group)]
+        state = next((s for s in leaving if s.instance.id == action.instance_id), None)
         if state is not None and result == "ABANDON" and retention.retains(action.group):
             retention.retain(action.group, state)
         elif state is not None:
@@ -182,8 +198,10 @@ def _proceed(group: Any, state: Any) -> None:
     backend = _backend_of(group)
     instance_id = state.instance.id
     destination = getattr(state, "_world_destination", "EC2")
-    state.lifecycle_state = "Warmed:Pending:Proceed" if destination == "WarmPool" else "Terminating:Proceed"
+    state.lifecycle_state = WAIT_STATES[(origin_of(state), destination)].replace(":Wait", ":Proceed")
     group.instance_states = [s for s in group.instance_states if s is not state]
+    if origin_of(state) == "WarmPool":
+        warm_pools.terminated_from_pool(group, state)
     if destination == "WarmPool" and warm_pools.enter_pool(group, state):
         pass
     else:
