@@ -134,6 +134,21 @@ def test_warm_pool_return_reuse_and_a_lost_second_event(scenario):
     assert r.sweeps and r.sweeps[0]["started"]
 
 
+def test_a_deleted_warm_pool_terminates_its_instances_through_our_drains(scenario):
+    r = scenario("warm_pool_deleted")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    from_pool = [w for w in _waits(r) if w["origin"] == "WarmPool"]
+    assert len(from_pool) == 2 and victim in {w["instance_id"] for w in from_pool}
+    assert all(w["destination"] == "EC2" for w in from_pool)
+    done = {d["token"]: d for d in _completions(r)}
+    assert all(done[w["token"]]["by"] == "CompleteLifecycleAction" for w in from_pool)
+    found = {w["instance_id"] for w in r.sweeps[0]["waiting"] if w["from_warm_pool"]}
+    assert found == {w["instance_id"] for w in from_pool}  # both events were lost: the sweeper found them
+    gone = {e["instance_id"] for e in r.events if e["type"] == "asg.instance.terminated" and e["destination"] == "EC2"}
+    assert gone == found
+
+
 def test_a_redrive_after_the_action_ended_leaves_a_reused_instance_alone(scenario):
     r = scenario("redrive_after_reuse")
     assert r.ok, r.violations

@@ -244,6 +244,9 @@ enum Standing {
     /// Leaving under a lifecycle action: terminating, or going back to the warm pool
     /// (`Warmed:Pending`, its terminate hook waiting in `Warmed:Pending:Wait`).
     Leaving,
+    /// Terminating from the warm pool (`Warmed:Terminating`, its terminate hook waiting in
+    /// `Warmed:Terminating:Wait`): leaving, and stopped.
+    LeavingThePool,
     /// Retained after an abandoned action (`retained-instances` reports it): DRAINING once
     /// a redrive drained it, until someone terminates it.
     Retained,
@@ -260,9 +263,19 @@ impl Standing {
             Some(s) if s.starts_with("Terminating") || s.starts_with("Warmed:Pending") => {
                 Self::Leaving
             }
+            Some(s) if s.starts_with("Warmed:Terminating") => Self::LeavingThePool,
             Some("Warmed:Stopped" | "Warmed:Hibernated") => Self::Stopped,
             _ => Self::Staying,
         }
+    }
+
+    fn leaving(self) -> bool {
+        matches!(self, Self::Leaving | Self::LeavingThePool)
+    }
+
+    /// Its agent is disconnected because the instance is stopped.
+    fn stopped(self) -> bool {
+        matches!(self, Self::Stopped | Self::LeavingThePool)
     }
 }
 
@@ -285,9 +298,9 @@ pub fn instance_checks(
     let stuck = ids(&|i| {
         i.status == "DRAINING" && matches!(standing(i), Standing::Staying | Standing::Stopped)
     });
-    let in_drain = ids(&|i| i.status == "DRAINING" && standing(i) == Standing::Leaving);
+    let in_drain = ids(&|i| i.status == "DRAINING" && standing(i).leaving());
     let kept = ids(&|i| i.status == "DRAINING" && standing(i) == Standing::Retained);
-    let disconnected = ids(&|i| !i.agent_connected && standing(i) != Standing::Stopped);
+    let disconnected = ids(&|i| !i.agent_connected && !standing(i).stopped());
     let outside = ids(&|i| i.group_state.is_none());
     let mut checks = Vec::new();
     checks.push(if stuck.is_empty() {

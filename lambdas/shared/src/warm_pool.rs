@@ -10,7 +10,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 /// group without one. An instance going back to the pool on scale in is one of them from
 /// `Warmed:Pending` on: its terminate hook waits in `Warmed:Pending:Wait`, and an abandoned
 /// action leaves it `Warmed:Pending:Retained` ("Use lifecycle hooks with a warm pool";
-/// "Manage retained instances"). `DescribeAutoScalingGroups` does not list them. The caller
+/// "Manage retained instances"); so is a pool instance terminating (`Warmed:Terminating:Wait`,
+/// `Warmed:Terminating:Retained`). `DescribeAutoScalingGroups` does not list them. The caller
 /// names the error its own way.
 pub async fn warm_pool_instances(
     autoscaling: &aws_sdk_autoscaling::Client,

@@ -7,7 +7,9 @@
 //! `EC2_INSTANCE_TERMINATING` lifecycle action" (retained: `Warmed:Pending:Retained`): a warm
 //! pool instance, which `DescribeWarmPool` lists. That state is also where a launch into the
 //! pool waits on a launch hook: only an instance whose newest activity is a termination is
-//! taken as waiting on ours.
+//! taken as waiting on ours. A warm pool instance that terminates (the pool deleted) has
+//! states of the pool's own: its terminate hook waits in `Warmed:Terminating:Wait` (retained:
+//! `Warmed:Terminating:Retained`), and it goes nowhere but away.
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
 use chrono::{DateTime, Utc};
@@ -30,7 +32,11 @@ pub struct Waiting {
     pub action_started: Option<DateTime<Utc>>,
     /// Where it goes once the action completes.
     pub destination: Destination,
-    /// Retained (`Terminating:Retained`, `Warmed:Pending:Retained`): its action was abandoned,
+    /// It leaves from the warm pool (`Warmed:Terminating:*`): the event's `Origin` is
+    /// `WarmPool`.
+    pub from_warm_pool: bool,
+    /// Retained (`Terminating:Retained`, `Warmed:Pending:Retained`,
+    /// `Warmed:Terminating:Retained`): its action was abandoned,
     /// and its group's instance lifecycle policy keeps it, running, until someone terminates
     /// it, with no hook.
     pub retained: bool,
@@ -59,11 +65,12 @@ pub async fn waiting_instances(
             }
             // the state says where it goes; the group's reuse policy and the activity's wording
             // count too, on the side that deregisters its container instance (harmless if it
-            // terminates, needed if it comes back); a retained one is terminated for good
+            // terminates, needed if it comes back); a retained one is terminated for good, and
+            // so is one that leaves from the pool (its activity says "from warm pool")
             let to_pool = leaving.to_pool
                 || group.reuses_on_scale_in
                 || termination.is_some_and(Termination::to_warm_pool);
-            let destination = if to_pool && !leaving.retained {
+            let destination = if to_pool && !leaving.retained && !leaving.from_pool {
                 Destination::WarmPool
             } else {
                 Destination::Ec2
@@ -73,6 +80,7 @@ pub async fn waiting_instances(
                 asg: group.name.clone(),
                 action_started: termination.map(|termination| termination.started),
                 destination,
+                from_warm_pool: leaving.from_pool,
                 retained: leaving.retained,
             });
         }
@@ -86,22 +94,27 @@ struct Leaving {
     retained: bool,
     /// On its way back to the warm pool (`Warmed:Pending:*`, listed by `DescribeWarmPool`).
     to_pool: bool,
+    /// Terminating from the warm pool (`Warmed:Terminating:*`, listed by `DescribeWarmPool`).
+    from_pool: bool,
 }
 
 impl Leaving {
     /// The instance, when its state is one of a terminate hook's wait or of retention.
     fn from(instance: &Instance) -> Option<Self> {
-        let (retained, to_pool) = match instance.lifecycle_state()? {
-            LifecycleState::TerminatingWait => (false, false),
-            LifecycleState::TerminatingRetained => (true, false),
-            LifecycleState::WarmedPendingWait => (false, true),
-            LifecycleState::WarmedPendingRetained => (true, true),
+        let (retained, to_pool, from_pool) = match instance.lifecycle_state()? {
+            LifecycleState::TerminatingWait => (false, false, false),
+            LifecycleState::TerminatingRetained => (true, false, false),
+            LifecycleState::WarmedPendingWait => (false, true, false),
+            LifecycleState::WarmedPendingRetained => (true, true, false),
+            LifecycleState::WarmedTerminatingWait => (false, false, true),
+            LifecycleState::WarmedTerminatingRetained => (true, false, true),
             _ => return None,
         };
         Some(Self {
             id: instance.instance_id()?.to_string(),
             retained,
             to_pool,
+            from_pool,
         })
     }
 }

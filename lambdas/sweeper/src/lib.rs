@@ -348,7 +348,14 @@ pub fn sweeper_event(
             ec2_instance_id: instance.instance_id.clone(),
             lifecycle_transition: TERMINATING.into(),
             notification_metadata: config.cluster.as_deref().map(NotificationMetadata::naming),
-            origin: Some("AutoScalingGroup".into()),
+            origin: Some(
+                if instance.from_warm_pool {
+                    "WarmPool"
+                } else {
+                    "AutoScalingGroup"
+                }
+                .into(),
+            ),
             destination: Some(instance.destination),
         },
     }

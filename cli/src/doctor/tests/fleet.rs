@@ -160,6 +160,17 @@ async fn warm_pool_instances_are_the_groups_own() {
         &["being drained now", &instance(1)],
     )
     .await;
+    // stopped in the pool, terminating with it (the pool deleted): leaving, not disconnected
+    f.instances[0].connected = false;
+    f.instances[0].asg_state = Some("Warmed:Terminating:Wait".to_string());
+    f.doctor_says(
+        "container-instances-draining",
+        Status::Pass,
+        &["being drained now", &instance(1)],
+    )
+    .await;
+    f.doctor_says("container-instances-agent", Status::Pass, &[])
+        .await;
     // the pool could not be read: said, naming the call
     f.errors.insert("DescribeWarmPool", "AccessDenied");
     f.doctor_says("retained-instances", Status::Fail, &["DescribeWarmPool"])

@@ -9,6 +9,7 @@ fn waiting(destination: Destination, retained: bool) -> Waiting {
         asg: ASG.into(),
         action_started: Some(began()),
         destination,
+        from_warm_pool: false,
         retained,
     }
 }

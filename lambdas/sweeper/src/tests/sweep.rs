@@ -27,6 +27,7 @@ async fn starts_a_drain_for_an_action_whose_event_was_lost() {
             asg: ASG.into(),
             action_started: Some(began()),
             destination: Destination::Ec2,
+            from_warm_pool: false,
             retained: false,
         }]
     );

@@ -1,6 +1,7 @@
 //! An instance going back to its group's warm pool waits on the terminate hook in
 //! `Warmed:Pending:Wait` (retained: `Warmed:Pending:Retained`), which `DescribeWarmPool` lists
-//! and `DescribeAutoScalingGroups` does not.
+//! and `DescribeAutoScalingGroups` does not; so does a pool instance that terminates (the pool
+//! deleted), in `Warmed:Terminating:Wait` (retained: `Warmed:Terminating:Retained`).
 
 use aws_sdk_autoscaling::operation::describe_warm_pool::DescribeWarmPoolOutput;
 
@@ -122,4 +123,67 @@ async fn a_terminating_instance_of_a_group_that_reuses_instances_counts_as_going
     let report = sweep_with(&asg, &pool, &start).await;
     assert_eq!(report.waiting[0].destination, Destination::WarmPool);
     assert_eq!(start.num_calls(), 1);
+}
+
+/// The pool instance's termination, as Auto Scaling words it (it names the warm pool).
+fn terminating_from_the_pool() -> Rule {
+    activities(vec![activity(
+        &format!("Terminating EC2 instance from warm pool: {WAITING}"),
+        began(),
+        ScalingActivityStatusCode::MidLifecycleAction,
+    )])
+}
+
+#[tokio::test]
+async fn a_pool_instance_terminating_gets_a_drain_from_the_pool_to_ec2() {
+    let (asg, pool) = (
+        group_with_a_pool(),
+        pool(LifecycleState::WarmedTerminatingWait),
+    );
+    let (history, (list, describe)) = (terminating_from_the_pool(), executions(vec![]));
+    // it terminates, whatever the activity's wording and the group's reuse policy say
+    let start = start_ok(Destination::Ec2);
+    let report = sweep_now(&[&asg, &pool, &history], &[&list, &describe, &start])
+        .await
+        .unwrap();
+    let waiting = &report.waiting[0];
+    assert_eq!(waiting.instance_id, WAITING);
+    assert_eq!(waiting.action_started, Some(began()));
+    assert_eq!(
+        (
+            waiting.destination,
+            waiting.from_warm_pool,
+            waiting.retained
+        ),
+        (Destination::Ec2, true, false)
+    );
+    assert_eq!(start.num_calls(), 1);
+}
+
+#[test]
+fn the_event_of_a_pool_instance_says_it_comes_from_the_pool() {
+    let waiting = Waiting {
+        instance_id: WAITING.into(),
+        asg: ASG.into(),
+        action_started: Some(began()),
+        destination: Destination::Ec2,
+        from_warm_pool: true,
+        retained: false,
+    };
+    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
+    assert_eq!(event["detail"]["Origin"], "WarmPool");
+    assert_eq!(event["detail"]["Destination"], "EC2");
+}
+
+#[tokio::test]
+async fn a_pool_instance_retained_after_its_termination_gets_a_drain() {
+    let (asg, pool) = (
+        group_with_a_pool(),
+        pool(LifecycleState::WarmedTerminatingRetained),
+    );
+    let start = super::retained::start_at_the_sweep();
+    let report = sweep_with(&asg, &pool, &start).await;
+    assert!(report.waiting[0].retained && report.waiting[0].from_warm_pool);
+    assert_eq!(report.waiting[0].destination, Destination::Ec2);
+    assert_eq!(report.started.len(), 1);
 }
