@@ -291,3 +291,42 @@ def test_describe_warm_pool_pages_at_most_50_instances(world):
             asg.describe_warm_pool(AutoScalingGroupName="warm", MaxRecords=records)
     with pytest.raises(ClientError, match="InvalidNextToken"):
         asg.describe_warm_pool(AutoScalingGroupName="warm", NextToken="not-a-token")
+
+
+def test_put_warm_pool_refuses_a_group_with_a_mixed_instances_policy_or_spot_instances(world):
+    ec2, asg = world.client("ec2"), world.client("autoscaling")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(
+        LaunchTemplateName="spot-lt",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            "InstanceMarketOptions": {"MarketType": "spot"},
+        },
+    )
+    ec2.create_launch_template(
+        LaunchTemplateName="od-lt", LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
+    )
+    common = {"MinSize": 0, "MaxSize": 2, "DesiredCapacity": 0, "VPCZoneIdentifier": aws.subnet(world)}
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="spot", LaunchTemplate={"LaunchTemplateName": "spot-lt"}, **common
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="mixed",
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": "od-lt"},
+                "Overrides": [{"InstanceType": "t3.micro"}, {"InstanceType": "t3.small"}],
+            }
+        },
+        **common,
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="plain", LaunchTemplate={"LaunchTemplateName": "od-lt"}, **common
+    )
+    for name in ("spot", "mixed"):
+        with pytest.raises(ClientError, match="mixed instances policy or that launches Spot"):
+            asg.put_warm_pool(AutoScalingGroupName=name)
+        assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName=name)
+    asg.put_warm_pool(AutoScalingGroupName="plain")
+    assert "WarmPoolConfiguration" in asg.describe_warm_pool(AutoScalingGroupName="plain")

@@ -47,6 +47,9 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   terminated. This parameter also deletes any outstanding lifecycle actions associated with the
   warm pool instances" (API reference, DeleteWarmPool). A terminating instance is not taken back
   into service, nor counted in the pool's size.
+* "Warm pools limitations": "You can't add a warm pool to Auto Scaling groups that have a mixed
+  instances policy or that launch Spot Instances": PutWarmPool refuses such a group with a
+  ValidationError (AWS does not document the error; its wording is the world's).
 * DescribeWarmPool pages: "MaxRecords ... The maximum value is 50"; AWS documents no default (the
   world's is 10) and, as its one paging error, ``InvalidNextToken``.
 * Amazon ECS Developer Guide, "Configuring pre-initialized instances for your
@@ -228,7 +231,24 @@ _orig_delete_warm_pool = asg_models.AutoScalingBackend.delete_warm_pool
 _orig_describe_warm_pool = asg_responses.AutoScalingResponse.describe_warm_pool
 
 
+def _spot(group: Any) -> bool:
+    """Whether the group launches Spot Instances: its launch configuration's SpotPrice, or its
+    launch template's InstanceMarketOptions."""
+    if group.ec2_launch_template:
+        data = group.ec2_launch_template.get_version(group.launch_template_version).data or {}
+        return str((data.get("InstanceMarketOptions") or {}).get("MarketType", "")).lower() == "spot"
+    return bool(getattr(group.launch_config, "spot_price", None))
+
+
 def _put_warm_pool(self: Any, group_name: str, **kwargs: Any) -> None:
+    group = self.autoscaling_groups.get(group_name)
+    if group is not None and (group.mixed_instances_policy or _spot(group)):
+        # "You can't add a warm pool to Auto Scaling groups that have a mixed instances policy or
+        # that launch Spot Instances" (warm pools' limitations); the error's wording is the world's
+        raise ValidationError(
+            "You can't add a warm pool to an Auto Scaling group that has a mixed instances policy "
+            "or that launches Spot Instances."
+        )
     _orig_put_warm_pool(self, group_name, **kwargs)
     _fill(self.autoscaling_groups[group_name])
 
