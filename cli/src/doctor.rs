@@ -132,6 +132,7 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 impl Clients {
@@ -147,6 +148,7 @@ impl Clients {
             ecs: aws_sdk_ecs::Client::new(config),
             elb: aws_sdk_elasticloadbalancing::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
         }
     }
 }

@@ -7,6 +7,7 @@ own event log."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from pathlib import Path
@@ -190,6 +191,25 @@ def test_no_spare_instance_is_reported(world, ecs_sta):
     assert n1["status"] == "FAIL" and "3 usable instances < desired 3 + N 1" in n1["detail"], n1
     moving = only(report, "deployment-configuration")
     assert moving["status"] == "FAIL" and "nowhere to start" in moving["detail"], moving
+
+
+def test_a_warm_pool_without_the_agents_warm_pools_check_is_reported(world, ecs_sta):
+    dep = deploy(world, warm_pool={"reuse_on_scale_in": False, "max_group_prepared_capacity": 4})
+    report = doctor(ecs_sta, world, dep, code=0)
+    assert only(report, "warm-pool")["status"] == "PASS"  # as ECS documents: the deployment sets it
+    # a new version of the group's launch template ($Latest) without it
+    ec2 = world.client("ec2")
+    [template] = ec2.describe_launch_templates()["LaunchTemplates"]
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template["LaunchTemplateId"],
+        LaunchTemplateData={
+            "UserData": base64.b64encode(b"#!/bin/bash\necho ECS_CLUSTER=c >> /etc/ecs/ecs.config\n").decode()
+        },
+    )
+    report = doctor(ecs_sta, world, dep, code=0)  # a warning: nothing fails
+    check = only(report, "warm-pool")
+    assert check["status"] == "WARN" and "does not set ECS_WARM_POOLS_CHECK=true" in check["detail"], check
+    assert not_passing(report) == [("warm-pool", "WARN")]
 
 
 def test_an_nlb_without_connection_termination_is_reported(world, ecs_sta):

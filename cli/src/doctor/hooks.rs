@@ -4,7 +4,8 @@
 //! (an ABANDON from one of them skips ours), instances protected from scale-in, and
 //! instances retained by an instance lifecycle policy. A group's warm pool instances count as
 //! its own (`DescribeWarmPool`): one drained on its way back to the pool waits in
-//! `Warmed:Pending:Wait`, or is retained `Warmed:Pending:Retained`.
+//! `Warmed:Pending:Wait`, or is retained `Warmed:Pending:Retained`; a group with a warm pool
+//! keeps its warming instances out of the cluster (`ECS_WARM_POOLS_CHECK`).
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, RetentionAction};
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use super::{readable, Check, Clients, Options};
 use crate::CliError;
 
 mod rules;
+mod warm_pool;
 
 pub use rules::{heartbeat, hook_checks, Hook};
 
@@ -94,6 +96,7 @@ pub async fn check(
             .map_err(|e| CliError::aws("DescribeWarmPool", e));
         let pool = readable(pool, "retained-instances", Some(name), checks).unwrap_or_default();
         checks.extend(retained(group, &pool, retains));
+        checks.extend(warm_pool::check(clients, group).await);
         groups.found.push(summary(group, &pool));
     }
     groups

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aws_smithy_mocks::{MockResponse, Rule, RuleBuilder};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde_json::{json, Value};
-use sta_shared::testing::{json_error, query_error};
+use sta_shared::testing::{http_error, json_error, query_error};
 
 use crate::doctor::machine::functions::FunctionState;
 use crate::doctor::{Clients, Options};
@@ -150,6 +150,9 @@ pub struct Fixture {
     pub new_instances_protected: bool,
     /// The groups' `InstanceLifecyclePolicy.RetentionTriggers.TerminateHookAbandon`.
     pub retention: Option<&'static str>,
+    /// The groups' launch template user data, as written (base64-encoded in the answer;
+    /// none when empty).
+    pub user_data: Vec<u8>,
     pub hooks: Vec<FHook>,
     pub cluster_exists: bool,
     pub providers: Vec<FProvider>,
@@ -230,6 +233,7 @@ impl Default for Fixture {
             groups: vec![ASG.to_string()],
             new_instances_protected: false,
             retention: None,
+            user_data: b"#!/bin/bash\necho ECS_CLUSTER=prod >> /etc/ecs/ecs.config\necho ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config\n".to_vec(),
             hooks: vec![FHook {
                 asg: ASG.to_string(),
                 name: HOOK.to_string(),
@@ -297,14 +301,20 @@ impl Fixture {
         }
     }
 
-    /// The error response of `operation`, when the fixture makes it fail: in the query
-    /// protocol's shape when `query`, else in the JSON protocol's.
-    fn failure(&self, operation: &str, query: bool) -> Option<HttpResponse> {
+    /// The error response of `operation`, when the fixture makes it fail, in the shape of
+    /// its SDK's protocol.
+    fn failure(&self, operation: &str, protocol: Protocol) -> Option<HttpResponse> {
         let code = self.errors.get(operation)?;
-        Some(if query {
-            query_error(400, code, &format!("{code} from the fixture"))
-        } else {
-            json_error(400, code)
+        let message = format!("{code} from the fixture");
+        Some(match protocol {
+            Protocol::Query => query_error(400, code, &message),
+            Protocol::Json => json_error(400, code),
+            Protocol::Ec2 => http_error(
+                400,
+                format!(
+                    "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r</RequestID></Response>"
+                ),
+            ),
         })
     }
 
@@ -322,6 +332,7 @@ impl Fixture {
             ecs: ecs::ecs(&f),
             elb: groups::elb(&f),
             elbv2: groups::elbv2(&f),
+            ec2: groups::ec2(&f),
         }
     }
 }
@@ -346,7 +357,15 @@ pub fn requested<'f, T>(
         .filter(move |item| names.iter().any(|name| name == key(item)))
 }
 
-/// The SDKs of the fixture that speak the query protocol (the others speak JSON).
+/// How an SDK's service answers errors.
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    Query,
+    Json,
+    Ec2,
+}
+
+/// The SDKs of the fixture that speak the query protocol (EC2 its own, the others JSON).
 const QUERY_PROTOCOL: [&str; 4] = [
     "aws_sdk_autoscaling",
     "aws_sdk_cloudformation",
@@ -354,14 +373,19 @@ const QUERY_PROTOCOL: [&str; 4] = [
     "aws_sdk_elasticloadbalancingv2",
 ];
 
-/// The operation `I` is the input of, and whether its SDK speaks the query protocol:
+/// The operation `I` is the input of, and its SDK's protocol:
 /// `aws_sdk_ecs::operation::list_tasks::ListTasksInput` is `ListTasks` over JSON.
-fn operation_of<I>() -> (&'static str, bool) {
+fn operation_of<I>() -> (&'static str, Protocol) {
     let path = std::any::type_name::<I>();
     let sdk = path.split("::").next().unwrap_or_default();
     let input = path.rsplit("::").next().unwrap_or_default();
     let operation = input.strip_suffix("Input").unwrap_or(input);
-    (operation, QUERY_PROTOCOL.contains(&sdk))
+    let protocol = match sdk {
+        "aws_sdk_ec2" => Protocol::Ec2,
+        _ if QUERY_PROTOCOL.contains(&sdk) => Protocol::Query,
+        _ => Protocol::Json,
+    };
+    (operation, protocol)
 }
 
 /// The mocked operation answers `output(fixture, request)`, or fails when the fixture names
@@ -376,9 +400,9 @@ where
     O: std::fmt::Debug + Send + Sync + 'static,
     E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
 {
-    let (operation, query) = operation_of::<I>();
+    let (operation, protocol) = operation_of::<I>();
     let f = f.clone();
-    rule.then_compute_response(move |req| match f.failure(operation, query) {
+    rule.then_compute_response(move |req| match f.failure(operation, protocol) {
         Some(error) => MockResponse::Http(error),
         None => MockResponse::Output(output(&f, req)),
     })

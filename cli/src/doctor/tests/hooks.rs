@@ -259,3 +259,71 @@ async fn protected_instances_warn() {
     )
     .await;
 }
+
+/// The default fixture, its first instance stopped in the group's warm pool.
+fn with_a_warm_pool() -> Fixture {
+    let mut f = Fixture::default();
+    f.instances[0].asg_state = Some("Warmed:Stopped".to_string());
+    f.instances[0].connected = false;
+    f
+}
+
+#[tokio::test]
+async fn a_warm_pool_needs_the_agents_warm_pools_check() {
+    let mut f = with_a_warm_pool();
+    f.doctor_says("warm-pool", Status::Pass, &["ECS_WARM_POOLS_CHECK=true"])
+        .await;
+    f.user_data = b"#!/bin/bash\necho ECS_CLUSTER=prod >> /etc/ecs/ecs.config\n".to_vec();
+    f.doctor_says(
+        "warm-pool",
+        Status::Warn,
+        &[
+            "does not set ECS_WARM_POOLS_CHECK=true",
+            "registers with the cluster while it warms",
+            "/etc/ecs/ecs.config",
+        ],
+    )
+    .await;
+    f.user_data = b"# ECS_WARM_POOLS_CHECK=true\n".to_vec();
+    f.doctor_says("warm-pool", Status::Warn, &["does not set"])
+        .await;
+}
+
+#[tokio::test]
+async fn user_data_that_is_not_text_or_none_cannot_show_the_setting() {
+    let mut f = with_a_warm_pool();
+    // gzip-compressed, as cloud-init takes it
+    f.user_data = vec![0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe];
+    f.doctor_says(
+        "warm-pool",
+        Status::Warn,
+        &["no user data readable as text"],
+    )
+    .await;
+    f.user_data = Vec::new();
+    f.doctor_says(
+        "warm-pool",
+        Status::Warn,
+        &["no user data readable as text"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_launch_template_that_cannot_be_read_fails_naming_the_call() {
+    let mut f = with_a_warm_pool();
+    f.errors
+        .insert("DescribeLaunchTemplateVersions", "UnauthorizedOperation");
+    f.doctor_says(
+        "warm-pool",
+        Status::Fail,
+        &["DescribeLaunchTemplateVersions", "UnauthorizedOperation"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_group_without_a_warm_pool_has_no_warm_pool_check() {
+    let report = run(&Fixture::default()).await;
+    assert_skipped(&report, "warm-pool");
+}
