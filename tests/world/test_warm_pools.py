@@ -215,6 +215,13 @@ def test_an_abandoned_action_of_a_pool_instance_is_retained_under_a_retaining_po
     assert listed["LifecycleState"] == "Warmed:Terminating:Retained"
     assert aws.ec2_state(world, warm) == "stopped"
     assert warm not in aws.instances(world, "warm")
+    # the pool is still being deleted: an instance retained in it is associated with it
+    assert asg.describe_warm_pool(AutoScalingGroupName="warm")["WarmPoolConfiguration"]["Status"] == "PendingDelete"
+    # ForceDelete deletes the pool "along with all of its associated instances": the retained one too
+    asg.delete_warm_pool(AutoScalingGroupName="warm", ForceDelete=True)
+    assert aws.ec2_state(world, warm) == "terminated"
+    assert asg.describe_auto_scaling_instances(InstanceIds=[warm])["AutoScalingInstances"] == []
+    assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")
 
 
 def test_force_delete_terminates_at_once_and_deletes_the_outstanding_actions(world):
@@ -227,6 +234,7 @@ def test_force_delete_terminates_at_once_and_deletes_the_outstanding_actions(wor
     assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")
     [ended] = world.events("asg.lifecycle.completed")
     assert (ended["instance_id"], ended["by"]) == (warm, "ForceDelete")
+    assert _pool(world) == {}
     with pytest.raises(ClientError, match="No active Lifecycle Action"):
         asg.complete_lifecycle_action(
             AutoScalingGroupName="warm",
@@ -276,6 +284,39 @@ def test_an_instance_retained_on_its_way_back_is_listed_by_the_pool_not_the_grou
     assert _pool(world)[victim] == "Warmed:Pending:Retained"
     assert victim not in aws.instances(world, "warm")
     assert aws.ec2_state(world, victim) == "running"
+    # "This operation cannot be called on instances in a warm pool"; EC2 ends it
+    with pytest.raises(ClientError, match="cannot be called on instances in a warm pool"):
+        asg.terminate_instance_in_auto_scaling_group(InstanceId=victim, ShouldDecrementDesiredCapacity=False)
+    assert aws.ec2_state(world, victim) == "running"
+    world.client("ec2").terminate_instances(InstanceIds=[victim])
+    assert victim not in _pool(world)
+
+
+def test_an_instance_on_its_way_back_to_a_pool_being_deleted_terminates(world):
+    asg = _group(world, desired=2, max_prepared=3)
+    [warm] = _pool(world)
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: _returning(world))
+    asg.delete_warm_pool(AutoScalingGroupName="warm")
+    assert _pool(world) == {victim: "Warmed:Pending:Wait", warm: "Warmed:Terminating:Wait"}
+    for instance in (victim, warm):
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName="warm",
+            LifecycleHookName="ecsTermination",
+            InstanceId=instance,
+            LifecycleActionResult="CONTINUE",
+        )
+    assert aws.ec2_state(world, victim) == "terminated" and aws.ec2_state(world, warm) == "terminated"
+    assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")
+    # and a scale-in while the pool is being deleted goes to EC2
+    asg.put_warm_pool(
+        AutoScalingGroupName="warm", MaxGroupPreparedCapacity=2, InstanceReusePolicy={"ReuseOnScaleIn": True}
+    )
+    [pooled] = _pool(world)
+    asg.delete_warm_pool(AutoScalingGroupName="warm")
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=0)
+    [wait] = [e for e in world.events("asg.lifecycle.wait") if e["instance_id"] not in (victim, warm, pooled)]
+    assert wait["destination"] == "EC2"
 
 
 def test_describe_warm_pool_pages_at_most_50_instances(world):

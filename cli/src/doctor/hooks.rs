@@ -163,22 +163,26 @@ pub fn retains_abandoned(group: &AutoScalingGroup) -> bool {
         == Some(&RetentionAction::Retain)
 }
 
-/// Instances the group retains (`Terminating:Retained`, `Warmed:Pending:Retained`): each was
+/// Instances the group retains (`Terminating:Retained`, `Warmed:Pending:Retained`,
+/// `Warmed:Terminating:Retained`; Auto Scaling refuses to terminate those of the warm pool,
+/// EC2 does it): each was
 /// left by an abandoned action, a FAILED drain's perhaps. It runs on, out of the group's
 /// capacity, until someone terminates it, and AWS does not say that a hook runs then: its
 /// drain must be finished first. No check for a group that retains nothing and has no such policy.
 fn retained(group: &AutoScalingGroup, pool: &[Instance], retains: bool) -> Option<Check> {
     let name = group.auto_scaling_group_name();
+    let is_retained = |i: &&Instance| {
+        i.lifecycle_state()
+            .is_some_and(|s| sta_shared::ended::retained(s.as_str()))
+    };
     let kept: Vec<_> = group
         .instances()
         .iter()
         .chain(pool)
-        .filter(|i| {
-            i.lifecycle_state()
-                .is_some_and(|s| sta_shared::ended::retained(s.as_str()))
-        })
+        .filter(is_retained)
         .filter_map(|i| i.instance_id())
         .collect();
+    let in_pool = pool.iter().any(|i| is_retained(&i));
     if kept.is_empty() {
         return retains.then(|| {
             Check::pass(
@@ -198,9 +202,17 @@ fn retained(group: &AutoScalingGroup, pool: &[Instance], retains: bool) -> Optio
             kept.len(),
             kept.join(", ")
         ),
-        "redrive the FAILED drains (`ecs-sta replay`: a redrive drains a retained instance; the sweeper \
-         starts a drain for one that has none), check with `ecs-sta executions`, then: aws autoscaling \
-         terminate-instance-in-auto-scaling-group --no-should-decrement-desired-capacity --instance-id <id>",
+        format!(
+            "redrive the FAILED drains (`ecs-sta replay`: a redrive drains a retained instance; the sweeper \
+             starts a drain for one that has none), check with `ecs-sta executions`, then: aws autoscaling \
+             terminate-instance-in-auto-scaling-group --no-should-decrement-desired-capacity --instance-id <id>{}",
+            if in_pool {
+                " (one of the warm pool, `Warmed:*:Retained`, which that call refuses: aws ec2 \
+                 terminate-instances --instance-ids <id>)"
+            } else {
+                ""
+            }
+        ),
     ))
 }
 

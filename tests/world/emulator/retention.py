@@ -30,7 +30,9 @@ API reference: InstanceLifecyclePolicy, RetentionTriggers):
   world's choice: AWS does not say). DeleteAutoScalingGroup refuses a group that still has one,
   and ForceDelete terminates it; terminated through EC2, it leaves the group.
 * "Retained instances ... remain until you call TerminateInstanceInAutoScalingGroup": that call
-  terminates it at once. AWS does not say whether the terminate hooks run again (reports say a new
+  terminates it at once; but not one retained in or on its way to the warm pool (``Warmed:*``):
+  that call's API reference says "This operation cannot be called on instances in a warm pool"
+  (the harsher reading: a ValidationError; EC2's TerminateInstances ends it). AWS does not say whether the terminate hooks run again (reports say a new
   terminate action begins); the world takes the harsher reading for a drain, they do not (a task
   still on the instance dies with it). DetachInstances, EnterStandby, SetInstanceProtection and
   SetInstanceHealth do nothing to a retained instance here (moto looks only at the group's others).
@@ -69,11 +71,11 @@ def retain(group: Any, state: Any) -> None:
     from world.emulator.autoscaling_hooks.actions import WAIT_STATES, origin_of
 
     group.instance_states = [s for s in group.instance_states if s is not state]
-    if origin_of(state) == "WarmPool":
-        warm_pools.terminated_from_pool(group, state)
     wait = WAIT_STATES[(origin_of(state), getattr(state, "_world_destination", "EC2"))]
     state.lifecycle_state = wait.replace(":Wait", ":Retained")
     _retained(group).append(state)
+    if origin_of(state) == "WarmPool":
+        warm_pools.terminated_from_pool(group, state)
     scaling_activities.done(getattr(state, "_world_activity", None))
     core.record("asg.instance.retained", asg=group.name, instance_id=state.instance.id, state=state.lifecycle_state)
 
@@ -124,6 +126,14 @@ def retained_in_pool(group: Any) -> list[Any]:
     return [s for s in _retained(group) if s.lifecycle_state.startswith("Warmed:")]
 
 
+def take_in_pool(group: Any) -> list[Any]:
+    """The instances retained in the group's warm pool, no longer kept (DeleteWarmPool's
+    ForceDelete terminates them)."""
+    taken = retained_in_pool(group)
+    _retained(group)[:] = [s for s in _retained(group) if s not in taken]
+    return taken
+
+
 def take_all(group: Any) -> list[Any]:
     """The group's retained instances, no longer kept (ForceDelete terminates them)."""
     taken = list(_retained(group))
@@ -132,14 +142,17 @@ def take_all(group: Any) -> list[Any]:
 
 
 def forget(instance_ids: list[str]) -> None:
-    """Instances terminated through EC2 are retained no more."""
+    """Instances terminated through EC2 are retained no more (a warm pool being deleted may be
+    gone then)."""
     from moto.autoscaling.models import autoscaling_backends
+    from world.emulator import warm_pools
 
     for regions in autoscaling_backends.values():
         for backend in regions.values():
             for group in backend.autoscaling_groups.values():
                 kept = _retained(group)
                 kept[:] = [s for s in kept if s.instance.id not in instance_ids]
+                warm_pools.settle_deletion(group)
 
 
 def _find_retained(backend: Any, instance_ids: list[str] | None) -> list[tuple[Any, Any]]:
@@ -164,6 +177,14 @@ def _terminate_instance(self: Any, instance_id: str, should_decrement: bool) -> 
     if not found:
         return _orig_terminate_instance(self, instance_id, should_decrement)
     [(group, state)] = found
+    if state.lifecycle_state.startswith("Warmed:"):
+        # "This operation cannot be called on instances in a warm pool" (its API reference),
+        # although "Manage retained instances" says they remain until it is called: the
+        # harsher reading; the error's wording is the world's
+        raise ValidationError(
+            f"Instance {instance_id} is in the warm pool: TerminateInstanceInAutoScalingGroup cannot be "
+            "called on instances in a warm pool."
+        )
     _retained(group).remove(state)  # out of the capacity already: nothing to decrement
     self.ec2_backend.terminate_instances([instance_id])
     self.elbv2_backend.notify_terminate_instances([instance_id])

@@ -134,9 +134,14 @@ def _reuses_on_scale_in(group: Any) -> bool:
     return pool is not None and _truthy(policy.get("ReuseOnScaleIn"))
 
 
+def _pending_delete(group: Any) -> bool:
+    return getattr(getattr(group, "warm_pool", None), "status", None) == "PendingDelete"
+
+
 def destination(group: Any, cause: str) -> str:
-    """Where a terminating instance goes: "WarmPool" on scale-in with ReuseOnScaleIn, else "EC2"."""
-    return "WarmPool" if cause == "scale-in" and _reuses_on_scale_in(group) else "EC2"
+    """Where a terminating instance goes: "WarmPool" on scale-in with ReuseOnScaleIn (unless the
+    pool is being deleted), else "EC2"."""
+    return "WarmPool" if cause == "scale-in" and _reuses_on_scale_in(group) and not _pending_delete(group) else "EC2"
 
 
 def _user_data_text(group: Any) -> str:
@@ -167,8 +172,8 @@ def _stop(group: Any, state: Any) -> None:
 
 def enter_pool(group: Any, state: Any) -> bool:
     """Terminating:Proceed of an instance going back to the pool: Warmed:Pending, then stopped.
-    False when the group has no warm pool any more (then it terminates)."""
-    if getattr(group, "warm_pool", None) is None:
+    False when the group has no warm pool any more, or one being deleted (then it terminates)."""
+    if getattr(group, "warm_pool", None) is None or _pending_delete(group):
         return False
     state.lifecycle_state = "Warmed:Pending"
     _pool(group).append(state)
@@ -277,17 +282,25 @@ def _terminate_from_pool(group: Any, state: Any) -> None:
 
 
 def terminated_from_pool(group: Any, state: Any) -> None:
-    """A terminating pool instance leaves the pool (terminated or retained); a pool pending
-    deletion is gone with its last instance."""
+    """A terminating pool instance leaves the pool (terminated or retained)."""
     _pool(group)[:] = [s for s in _pool(group) if s is not state]
-    pool = getattr(group, "warm_pool", None)
-    if pool is not None and getattr(pool, "status", None) == "PendingDelete" and not _pool(group):
+    settle_deletion(group)
+
+
+def settle_deletion(group: Any) -> None:
+    """A pool pending deletion is gone once no instance is associated with it: none in it, none
+    retained in it."""
+    from world.emulator import retention
+
+    if _pending_delete(group) and not _pool(group) and not retention.retained_in_pool(group):
         group.warm_pool = None
 
 
 def _delete_warm_pool(self: Any, group_name: str, force: bool = False) -> None:
+    from world.emulator import retention
+
     group = self.autoscaling_groups.get(group_name)
-    if group is None or not _pool(group):
+    if group is None or not (_pool(group) or retention.retained_in_pool(group)):
         _orig_delete_warm_pool(self, group_name)
         return
     if not force:
@@ -297,6 +310,8 @@ def _delete_warm_pool(self: Any, group_name: str, force: bool = False) -> None:
         return
     from world.emulator.autoscaling_hooks import actions
 
+    # "deleted along with all of its associated instances": those retained in it too
+    _pool(group).extend(retention.take_in_pool(group))
     ids = [s.instance.id for s in _pool(group)]
     actions.drop_actions(self, lambda action: action.instance_id in ids, "ForceDelete")
     self.ec2_backend.terminate_instances(ids)

@@ -231,6 +231,8 @@ async fn retained_instances_warn_with_what_to_do() {
             "a task still on one may die undrained",
             "ecs-sta replay",
             "terminate-instance-in-auto-scaling-group",
+            // Auto Scaling refuses to terminate one of the warm pool
+            "aws ec2 terminate-instances",
         ],
     )
     .await;
@@ -238,6 +240,17 @@ async fn retained_instances_warn_with_what_to_do() {
     f.retention = None;
     f.doctor_says("retained-instances", Status::Warn, &["2 retained"])
         .await;
+    // none in the warm pool: no word of EC2's call
+    f.instances[1].asg_state = Some("InService".to_string());
+    let report = f
+        .doctor_says("retained-instances", Status::Warn, &["1 retained"])
+        .await;
+    let found = check(&report, "retained-instances", None);
+    assert!(!found
+        .fix
+        .as_deref()
+        .unwrap_or_default()
+        .contains("ec2 terminate-instances"));
 }
 
 #[tokio::test]
