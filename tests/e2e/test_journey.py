@@ -210,6 +210,19 @@ def test_instance_refresh_of_three_instances(scenario):
     assert all(end < start for end, start in zip(ends, starts[1:]))  # one at a time
 
 
+def test_instance_refresh_then_its_warm_pool(scenario):
+    r = scenario("instance_refresh_warm_pool")
+    assert r.ok, r.violations
+    waits = _waits(r)
+    assert [w["origin"] for w in waits] == ["AutoScalingGroup"] * 3 + ["WarmPool"] * 2  # the pool last
+    assert all(w["destination"] == "EC2" for w in waits)
+    done = {d["token"]: d for d in _completions(r)}
+    assert all(done[w["token"]]["by"] == "CompleteLifecycleAction" for w in waits)
+    pool = {w["instance_id"] for w in waits[3:]}
+    gone = {e["instance_id"] for e in r.events if e["type"] == "asg.instance.terminated"}
+    assert pool <= gone
+
+
 def test_scale_out_during_a_drain(scenario):
     r = scenario("scale_out_during_drain")
     assert r.ok, r.violations

@@ -93,3 +93,39 @@ def test_cancel(world):
     with pytest.raises(ClientError) as err:
         asg.cancel_instance_refresh(AutoScalingGroupName=group)
     assert err.value.response["Error"]["Code"] == "ActiveInstanceRefreshNotFound"
+
+
+def test_the_warm_pool_is_replaced_after_the_groups_instances(world):
+    world.configure(timescale=0.01)
+    group = aws.asg(world, desired=1)
+    aws.terminate_hook(world, group)
+    asg = world.client("autoscaling")
+    asg.put_warm_pool(AutoScalingGroupName=group, MaxGroupPreparedCapacity=2)
+
+    def pool():
+        return {
+            i["InstanceId"]: i["LifecycleState"]
+            for i in asg.describe_warm_pool(AutoScalingGroupName=group)["Instances"]
+        }
+
+    [warm] = pool()
+    [old] = aws.instances(world, group)
+    asg.start_instance_refresh(AutoScalingGroupName=group, Preferences={"InstanceWarmup": 10})
+    world.wait_for(lambda: aws.instances(world, group).get(old) == "Terminating:Wait", timeout=10)
+    assert pool() == {warm: "Warmed:Stopped"}  # InService instances first
+    _complete_waiting(world, group)
+    world.wait_for(lambda: pool().get(warm) == "Warmed:Terminating:Wait", timeout=10, what="the pool's turn")
+    assert _refresh(world, group)["Status"] == "InProgress"
+    [wait] = [e for e in world.events("asg.lifecycle.wait") if e["instance_id"] == warm]
+    assert (wait["origin"], wait["destination"]) == ("WarmPool", "EC2")
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName=group,
+        LifecycleHookName="ecsTermination",
+        InstanceId=warm,
+        LifecycleActionResult="CONTINUE",
+    )
+    world.wait_for(lambda: _refresh(world, group)["Status"] == "Successful", timeout=10, what="the refresh's end")
+    assert aws.ec2_state(world, warm) == "terminated"
+    [new] = pool()
+    assert new != warm and pool()[new] == "Warmed:Stopped"  # the pool refilled
+    assert [e["cause"] for e in world.events("asg.instance.terminating")] == ["instance-refresh"] * 2

@@ -20,6 +20,12 @@ terminate hooks):
   EC2), replacements are launched, and the next batch waits out
   InstanceWarmup after they are InService. Which instances go first is not
   documented: the world takes the oldest.
+* "An instance refresh first replaces InService instances. Then it replaces instances in the warm
+  pool" ("Warm pools for Amazon EC2 Auto Scaling", updating the instances in a warm pool): once
+  the group's own are replaced, the pool's instances of the refresh's start terminate from the
+  pool through the terminate hooks (``Warmed:Terminating:Wait``, ``Origin`` WarmPool,
+  world.emulator.warm_pools), all at once (AWS documents no batch for them: the harsher
+  reading), and new ones are launched into the pool once they are gone.
 * One refresh at a time per group (``InstanceRefreshInProgress``). Status
   Pending, InProgress, then Successful or Cancelled; PercentageComplete and
   InstancesToUpdate follow the replacements.
@@ -78,7 +84,10 @@ class Refresh:
         self.status_reason = ""
         self.start_time = _now()
         self.end_time: datetime.datetime | None = None
+        from world.emulator import warm_pools
+
         self.old = [s.instance.id for s in group.instance_states if s.lifecycle_state == "InService"]
+        self.old_pool = [s.instance.id for s in warm_pools.warm_instances(group)]
         self.total = len(self.old)
         self.batch: list[str] = []
         self.phase = "next"
@@ -124,6 +133,11 @@ class Refresh:
                 self.phase = "next"
             else:
                 self._launch(len(self.batch))
+        elif self.phase == "pool" and not self._pool_left():
+            from world.emulator import warm_pools
+
+            warm_pools.refill(self.group)
+            self._succeed()
         elif self.phase == "warming" and time.monotonic() >= self.warm_until:
             if self.max_healthy > 100:
                 self._terminate_batch()
@@ -132,11 +146,27 @@ class Refresh:
         if self.status == "InProgress":
             core.after(TICK, self.tick, name="instance-refresh")
 
+    def _pool_left(self) -> list[Any]:
+        """The pool's instances of the refresh's start that are still in it."""
+        from world.emulator import warm_pools
+
+        return [s for s in warm_pools.pool_instances(self.group) if s.instance.id in self.old_pool]
+
+    def _succeed(self) -> None:
+        self.status, self.end_time = "Successful", _now()
+        core.record("asg.instance_refresh.successful", asg=self.group.name, instance_refresh_id=self.id)
+
     def _next_batch(self) -> None:
         remaining = self.remaining()
+        if not remaining and self._pool_left():
+            from world.emulator import warm_pools
+
+            for state in self._pool_left():
+                warm_pools.terminate_from_pool(self.group, state, "instance-refresh")
+            self.phase = "pool"
+            return
         if not remaining:
-            self.status, self.end_time = "Successful", _now()
-            core.record("asg.instance_refresh.successful", asg=self.group.name, instance_refresh_id=self.id)
+            self._succeed()
             return
         from world.emulator.autoscaling_hooks import _choose_victims
 

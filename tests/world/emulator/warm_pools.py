@@ -258,23 +258,40 @@ def _put_warm_pool(self: Any, group_name: str, **kwargs: Any) -> None:
     _fill(self.autoscaling_groups[group_name])
 
 
-def _terminate_from_pool(group: Any, state: Any) -> None:
-    """A pool instance terminating: ``Warmed:Terminating``, then the group's terminate hooks
-    (``Warmed:Terminating:Wait``; ``Origin`` WarmPool, ``Destination`` EC2), then it leaves
-    (world.emulator.autoscaling_hooks.actions, which calls terminated_from_pool)."""
+def pool_instances(group: Any) -> list[Any]:
+    """Every instance in the pool, terminating ones included."""
+    return list(_pool(group))
+
+
+def warm_instances(group: Any) -> list[Any]:
+    """The pool's instances that stay in it (not terminating)."""
+    return _warm(group)
+
+
+def refill(group: Any) -> None:
+    """Launch into the pool what it lacks (an instance refresh replaced its instances)."""
+    if getattr(group, "warm_pool", None) is not None and not _pending_delete(group):
+        _fill(group)
+
+
+def terminate_from_pool(group: Any, state: Any, cause: str) -> None:
+    """A pool instance terminating (``cause``: ``warm-pool-deleted``, ``instance-refresh``):
+    ``Warmed:Terminating``, then the group's terminate hooks (``Warmed:Terminating:Wait``;
+    ``Origin`` WarmPool, ``Destination`` EC2), then it leaves (world.emulator.autoscaling_hooks.actions,
+    which calls terminated_from_pool)."""
     from world.emulator.autoscaling_hooks.actions import _run_hooks
 
     state.lifecycle_state = "Warmed:Terminating"
     state._world_origin = "WarmPool"
     state._world_destination = "EC2"
-    activity = scaling_activities.terminating(group, state.instance.id, "warm-pool-deleted", None)
+    activity = scaling_activities.terminating(group, state.instance.id, cause, None)
     activity.description = f"Terminating EC2 instance from warm pool: {state.instance.id}"
     state._world_activity = activity
     core.record(
         "asg.instance.terminating",
         asg=group.name,
         instance_id=state.instance.id,
-        cause="warm-pool-deleted",
+        cause=cause,
         origin="WarmPool",
         destination="EC2",
     )
@@ -306,7 +323,7 @@ def _delete_warm_pool(self: Any, group_name: str, force: bool = False) -> None:
     if not force:
         group.warm_pool.status = "PendingDelete"
         for state in _warm(group):
-            _terminate_from_pool(group, state)
+            terminate_from_pool(group, state, "warm-pool-deleted")
         return
     from world.emulator.autoscaling_hooks import actions
 
