@@ -20,6 +20,22 @@ class _FromWarmPool(Action):
     def busy(self) -> bool:  # type: ignore[override]
         return self.phase != "done"
 
+    def finish(self) -> None:
+        if self.phase != "done":
+            self.violation(f"{self.spec['type']} did not get past its {self.phase} phase")
+
+    def _sweep_after(self, wait: dict[str, Any]) -> None:
+        """``sweep_after_seconds`` (default 3) after ``wait`` (an ``asg.lifecycle.wait``) began, the
+        sweeper runs, its report kept (a failure a violation): the phase becomes ``leaving``."""
+        if time.time() < wait["t"] + float(self.spec.get("sweep_after_seconds", 3)):
+            return
+        report = sweep(self.ctx)
+        if report is not None:
+            self.ctx.result.sweeps.append(report)
+            if isinstance(report, dict) and "error" in report:
+                self.violation(f"the sweeper failed: {report}")
+        self.phase = "leaving"
+
     def _in_pool(self, victim: str, left: list[dict[str, Any]]) -> bool:
         """Whether ``victim`` went back to the pool (``left``: its ``asg.instance.terminated``
         events); a violation (the phase ``done``) when it went elsewhere."""
@@ -99,13 +115,8 @@ class WarmPoolReuse(_FromWarmPool):
                 self._scale_in_again(victim)
         elif self.phase == "second":
             waits = [e for e in self.events("asg.lifecycle.wait") if e["instance_id"] == victim]
-            if len(waits) >= 2 and time.time() >= waits[-1]["t"] + float(self.spec.get("sweep_after_seconds", 3)):
-                report = sweep(ctx)
-                if report is not None:
-                    ctx.result.sweeps.append(report)
-                    if isinstance(report, dict) and "error" in report:
-                        self.violation(f"the sweeper failed: {report}")
-                self.phase = "leaving"
+            if len(waits) >= 2:
+                self._sweep_after(waits[-1])
         elif self.phase == "leaving" and len(self._left(victim)) >= 2:
             self.phase = "done"
 
@@ -221,10 +232,8 @@ class RedriveAfterReuse(_FromWarmPool):
         return True
 
     def finish(self) -> None:
-        if self.phase != "done":
-            self.violation(f"redrive_after_reuse did not get past its {self.phase} phase")
-            return
-        if self.spec.get("redrive") == "in_pool":
+        super().finish()
+        if self.phase != "done" or self.spec.get("redrive") == "in_pool":
             return
         victim = self.ctx.result.victims[0]
         for e in self.ctx.obs.events:
@@ -269,23 +278,12 @@ class WarmPoolDeleted(_FromWarmPool):
                 self.phase = "deleting"
         elif self.phase == "deleting":
             waits = [e for e in self.events("asg.lifecycle.wait") if e.get("origin") == "WarmPool"]
-            if len(waits) < len(self.pool):
-                return
-            if time.time() >= waits[-1]["t"] + float(self.spec.get("sweep_after_seconds", 3)):
-                report = sweep(ctx)
-                if report is not None:
-                    ctx.result.sweeps.append(report)
-                    if isinstance(report, dict) and "error" in report:
-                        self.violation(f"the sweeper failed: {report}")
-                self.phase = "leaving"
+            if len(waits) >= len(self.pool):
+                self._sweep_after(waits[-1])
         elif self.phase == "leaving":
             gone = {e["instance_id"] for e in self.events("asg.instance.terminated") if e["destination"] == "EC2"}
             if set(self.pool) <= gone:
                 self.phase = "done"
-
-    def finish(self) -> None:
-        if self.phase != "done":
-            self.violation(f"warm_pool_deleted did not get past its {self.phase} phase")
 
 
 ACTIONS: dict[str, type[Action]] = {
