@@ -145,6 +145,27 @@ def test_without_reuse_on_scale_in_the_instance_terminates(world):
     assert aws.ec2_state(world, event["detail"]["EC2InstanceId"]) == "terminated"
 
 
+def test_the_pool_is_kept_at_its_size(world):
+    asg = _group(world, desired=1, max_prepared=3, reuse=False)
+    first = set(_pool(world))
+    assert len(first) == 2  # 3 prepared - 1 desired
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)  # one taken from the pool...
+    taken = [i for i in aws.instances(world, "warm") if i in first]
+    assert len(taken) == 1
+    assert len(_pool(world)) == 1 and set(_pool(world)) <= first  # ...none launched: 3 - 2 = 1
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)  # terminated, not reused
+    [victim] = [i for i, s in aws.instances(world, "warm").items() if s == "Terminating:Wait"]
+    assert len(_pool(world)) == 1  # still counted against the prepared capacity while it terminates
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="warm",
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
+    assert len(_pool(world)) == 2  # its capacity free again: one launched into the pool
+    assert all(s == "Warmed:Stopped" for s in _pool(world).values())
+
+
 def test_put_warm_pool_fills_the_pool_and_the_agent_honours_the_warm_pools_check(world):
     _group(world, desired=1, max_prepared=3)  # 3 - 1 = 2 warm instances
     pool = _pool(world)

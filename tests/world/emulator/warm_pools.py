@@ -7,8 +7,11 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   DescribeWarmPool, DeleteWarmPool): the pool holds instances stopped
   (``PoolState`` Stopped, the default), running or hibernated; its size is
   ``MaxGroupPreparedCapacity`` (default: the group's MaxSize) minus the
-  desired capacity, at least ``MinSize``; PutWarmPool fills it (the world
-  fills it then, and only then); with ``InstanceReusePolicy.ReuseOnScaleIn``
+  desired capacity, at least ``MinSize``; PutWarmPool fills it, and Auto Scaling keeps it at
+  that size: once a scale-out took instances from it, and once an instance terminated out of
+  the group (the capacity it counted against MaxGroupPreparedCapacity is free again: "The
+  maximum number of instances that are allowed to be in the warm pool or in any state except
+  Terminated", WarmPoolConfiguration), new instances are launched into it; with ``InstanceReusePolicy.ReuseOnScaleIn``
   an instance scaled in goes back to the pool instead of terminating; on
   scale-out Auto Scaling takes instances from the pool (oldest first, here)
   before launching new ones; DescribeWarmPool lists the pool's instances and

@@ -210,6 +210,8 @@ def _proceed(group: Any, state: Any) -> None:
         backend.elbv2_backend.notify_terminate_instances([instance_id])
     scaling_activities.done(getattr(state, "_world_activity", None))
     core.record("asg.instance.terminated", asg=group.name, instance_id=instance_id, destination=destination)
+    if destination == "EC2" and origin_of(state) != "WarmPool":
+        warm_pools.refill(group)  # the capacity it counted is free: the pool grows back to its size
 
 
 def _find_action(backend: Any, group_name: str, hook_name: str, token: str | None, instance_id: str | None) -> Action:

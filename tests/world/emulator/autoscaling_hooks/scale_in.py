@@ -109,6 +109,10 @@ def _group_set_desired_capacity(self: Any, new_capacity: int | None) -> None:
         warm_pools.leave_pool(self, -excess)  # scale-out takes warm instances first
     if mixed or excess <= 0 or getattr(self, "_world_force", False):
         _orig_group_set_desired(self, new_capacity)
+        if excess < 0:
+            from world.emulator import warm_pools
+
+            warm_pools.refill(self)  # what the scale-out took from the pool, launched into it again
         return
     original = self.desired_capacity
     self.desired_capacity = desired
