@@ -210,6 +210,16 @@ def test_instance_refresh_of_three_instances(scenario):
     assert all(end < start for end, start in zip(ends, starts[1:]))  # one at a time
 
 
+def test_a_launch_into_the_warm_pool_waiting_on_a_launch_hook_is_no_drain(scenario):
+    r = scenario("warm_pool_launch_hook")
+    assert r.ok, r.violations
+    [launch] = [e for e in r.events if e["type"] == "asg.launch.wait"]
+    assert (launch["origin"], launch["destination"]) == ("EC2", "WarmPool")
+    assert r.executions == {} and not any(e["type"] == "asg.lifecycle.wait" for e in r.events)
+    [report] = r.sweeps
+    assert report["waiting"] == [] and report["unidentified"] == [] and report["started"] == []
+
+
 def test_instance_refresh_then_its_warm_pool(scenario):
     r = scenario("instance_refresh_warm_pool")
     assert r.ok, r.violations

@@ -248,7 +248,7 @@ def _cluster_and_group(
     world.client("ecs").create_cluster(clusterName=cluster)
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     user_data = f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
-    if sc["warm_pool"]:  # as ECS documents for warm pools
+    if sc["warm_pool"] and sc["warm_pool"].get("warm_pools_check", True):  # as ECS documents for warm pools
         user_data += "echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config\n"
     ec2.create_launch_template(
         LaunchTemplateName=f"{p}-lt",

@@ -64,7 +64,9 @@ def watch(
         obs.poll()
         for action in actions:
             action.tick()
-        settled = obs.executions and all(x["status"] != "RUNNING" for x in obs.executions.values())
+        # no execution yet settles nothing, unless nothing was scaled in (no drain is due)
+        started = bool(obs.executions) or not result.victims
+        settled = started and all(x["status"] != "RUNNING" for x in obs.executions.values())
         terminated = {e["instance_id"] for e in obs.events if e["type"] == "asg.instance.terminated"}
         busy = any(a.busy for a in actions) or run_actions.deliveries_pending(obs.events) > 0
         if settled and not busy:

@@ -392,3 +392,51 @@ def test_put_warm_pool_refuses_a_group_with_a_mixed_instances_policy_or_spot_ins
         assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName=name)
     asg.put_warm_pool(AutoScalingGroupName="plain")
     assert "WarmPoolConfiguration" in asg.describe_warm_pool(AutoScalingGroupName="plain")
+
+
+def _launch_hook(world, group="warm", default="CONTINUE", heartbeat=300):
+    world.client("autoscaling").put_lifecycle_hook(
+        LifecycleHookName="warming",
+        AutoScalingGroupName=group,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        HeartbeatTimeout=heartbeat,
+        DefaultResult=default,
+    )
+
+
+def test_a_launch_into_the_pool_waits_on_the_launch_hooks(world):
+    asg = _group(world, desired=1, max_prepared=1, check=False)
+    _launch_hook(world)
+    asg.put_warm_pool(AutoScalingGroupName="warm", MaxGroupPreparedCapacity=3)  # two more into the pool
+    waiting = [i for i, s in _pool(world).items() if s == "Warmed:Pending:Wait"]
+    assert len(waiting) == 2
+    [wait, _] = world.events("asg.launch.wait")
+    assert (wait["origin"], wait["destination"]) == ("EC2", "WarmPool")
+    assert world.events("asg.lifecycle.wait") == []  # no terminate action
+    activities = asg.describe_scaling_activities(AutoScalingGroupName="warm")["Activities"]
+    assert f"Launching a new EC2 instance into warm pool: {waiting[0]}" in [a["Description"] for a in activities]
+    # running meanwhile, its agent registered (no warm pools check): ECS can place tasks there
+    assert aws.ec2_state(world, waiting[0]) == "running"
+    assert _record(world, waiting[0])["agentConnected"] is True
+    # a scale-out does not take an instance still warming
+    asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
+    assert not set(waiting) & set(aws.instances(world, "warm"))
+    ok, abandoned = waiting
+    for instance, result in ((ok, "CONTINUE"), (abandoned, "ABANDON")):
+        asg.complete_lifecycle_action(
+            AutoScalingGroupName="warm", LifecycleHookName="warming", InstanceId=instance, LifecycleActionResult=result
+        )
+    assert _pool(world)[ok] == "Warmed:Stopped" and aws.ec2_state(world, ok) == "stopped"
+    assert abandoned not in _pool(world) and aws.ec2_state(world, abandoned) == "terminated"
+    assert [e["by"] for e in world.events("asg.launch.completed")] == ["CompleteLifecycleAction"] * 2
+
+
+def test_a_launch_action_times_out_to_its_default_result(world):
+    world.configure(timescale=0.01)
+    asg = _group(world, desired=1, max_prepared=1)
+    _launch_hook(world, default="ABANDON", heartbeat=30)
+    asg.put_warm_pool(AutoScalingGroupName="warm", MaxGroupPreparedCapacity=2)
+    [warming] = _pool(world)
+    world.wait_for(lambda: aws.ec2_state(world, warming) == "terminated", timeout=10, what="the default result")
+    [ended] = world.events("asg.launch.completed")
+    assert (ended["result"], ended["by"]) == ("ABANDON", "heartbeat-timeout")

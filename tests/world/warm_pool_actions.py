@@ -286,8 +286,63 @@ class WarmPoolDeleted(_FromWarmPool):
                 self.phase = "done"
 
 
+class LaunchIntoPool(_FromWarmPool):
+    """``launch_into_pool`` (needs ``warm_pool`` larger than the group; with ``warm_pools_check``
+    false its instances register while they warm): a launch hook of someone else's on the group
+    (heartbeat ``heartbeat_timeout``, default 120 s), then the group scales out by one, which
+    takes a warmed instance from the pool and launches one into it, waiting on the launch hook in
+    ``Warmed:Pending:Wait``, the very state where an instance going back to the pool waits on the
+    terminate hook. ``sweep_after_seconds`` (default 3) after that wait began the sweeper runs: a
+    violation if it counts the warming instance as waiting (or unidentified), starts a drain, or
+    the warming instance's container instance is DRAINING.
+    Then the hook's owner completes the action with CONTINUE, and the run goes on until the
+    instance is stopped in the pool."""
+
+    def scale_in(self) -> list[str] | None:
+        ctx = self.ctx
+        self.hook = f"{ctx.dep.prefix}-warming"
+        ctx.world.client("autoscaling").put_lifecycle_hook(
+            LifecycleHookName=self.hook,
+            AutoScalingGroupName=ctx.dep.asg,
+            LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+            HeartbeatTimeout=int(self.spec.get("heartbeat_timeout", 120)),
+            DefaultResult="CONTINUE",
+        )
+        ctx.out(f"launch hook {self.hook} (not ours) on {ctx.dep.asg}")
+        scale_out(ctx, 1, "a warmed instance from the pool, a new one launched into it")
+        return []
+
+    def tick(self) -> None:
+        ctx = self.ctx
+        waits = self.events("asg.launch.wait")
+        if self.phase == "first" and waits:
+            self.warming = waits[0]["instance_id"]
+            self._sweep_after(waits[0])
+        elif self.phase == "leaving":
+            for report in [r for r in ctx.result.sweeps if isinstance(r, dict)]:
+                seen = [w["instance_id"] for w in report.get("waiting", [])] + report.get("unidentified", [])
+                if report.get("started") or self.warming in seen:
+                    self.violation(f"the sweeper took an instance warming on a launch hook for a leaving one: {report}")
+            ci = self.container_instance(self.warming) or {}
+            if ci.get("status") == "DRAINING":
+                self.violation(f"{self.warming}, warming in the pool, was set DRAINING")
+            ctx.world.client("autoscaling").complete_lifecycle_action(
+                AutoScalingGroupName=ctx.dep.asg,
+                LifecycleHookName=self.hook,
+                InstanceId=self.warming,
+                LifecycleActionResult="CONTINUE",
+            )
+            ctx.out(f"launch hook {self.hook}: CONTINUE for {self.warming} ({ci.get('status', 'not registered')})")
+            self.phase = "warmed"
+        elif self.phase == "warmed":
+            pool = ctx.world.client("autoscaling").describe_warm_pool(AutoScalingGroupName=ctx.dep.asg)["Instances"]
+            if any(i["InstanceId"] == self.warming and i["LifecycleState"] == "Warmed:Stopped" for i in pool):
+                self.phase = "done"
+
+
 ACTIONS: dict[str, type[Action]] = {
     "warm_pool_reuse": WarmPoolReuse,
     "redrive_after_reuse": RedriveAfterReuse,
     "warm_pool_deleted": WarmPoolDeleted,
+    "launch_into_pool": LaunchIntoPool,
 }

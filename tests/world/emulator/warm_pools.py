@@ -37,6 +37,15 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   DescribeAutoScalingInstances does, with its state. So does DescribeWarmPool one retained on its
   way back (``Warmed:Pending:Retained``, world.emulator.retention; AWS does not say which call lists
   it).
+* Launch hooks of an instance launched into the pool: "When you add a launch lifecycle hook,
+  Amazon EC2 Auto Scaling pauses an instance that transitions to the Warmed:Pending:Wait state"
+  ("Use lifecycle hooks with a warm pool"): each ``autoscaling:EC2_INSTANCE_LAUNCHING`` hook's
+  action starts, an "EC2 Instance-launch Lifecycle Action" event (``Origin`` EC2,
+  ``Destination`` WarmPool) goes out, and the instance runs (its agent registered unless the
+  warm pools check holds it back) until the actions are over: CONTINUE, then
+  ``Warmed:Pending:Proceed`` and stopped; ABANDON, terminated. Scale-out takes only instances
+  that are done warming. (The launch hooks of instances launched into the group, and of those
+  leaving the pool, ``Pending:Wait``, are not modelled.)
 * A warm pool instance that terminates (DeleteWarmPool) has a lifecycle of its own: the states
   ``Warmed:Terminating``, ``Warmed:Terminating:Wait``, ``Warmed:Terminating:Proceed`` and, after
   an abandoned action under a retaining instance lifecycle policy, ``Warmed:Terminating:Retained``
@@ -187,7 +196,8 @@ def enter_pool(group: Any, state: Any) -> bool:
 def leave_pool(group: Any, count: int) -> list[Any]:
     """Scale-out: up to ``count`` warm instances started and put in service (oldest first)."""
     taken = []
-    for state in _warm(group)[: max(0, count)]:
+    ready = [s for s in _warm(group) if s.lifecycle_state in POOL_STATES.values()]  # not still launching
+    for state in ready[: max(0, count)]:
         _pool(group).remove(state)
         state.lifecycle_state = "Pending"
         if state.instance.state != "running":
@@ -227,10 +237,33 @@ def _fill(group: Any) -> None:
         group._world_launching_into_pool = False
     new = [s for s in group.instance_states if id(s) not in before]
     group.instance_states = [s for s in group.instance_states if id(s) in before]
+    from world.emulator.autoscaling_hooks.actions import LAUNCHING, hooks_of, start_actions
+
+    hooks = hooks_of(group, LAUNCHING)
     for state in new:
-        state.lifecycle_state = "Warmed:Pending"
         _pool(group).append(state)
+        if hooks:  # running, until its launch actions are over
+            state.lifecycle_state = "Warmed:Pending:Wait"
+            start_actions(group, state, hooks)
+        else:
+            state.lifecycle_state = "Warmed:Pending"
+            _stop(group, state)
+
+
+def launched_into_pool(group: Any, instance_id: str, result: str) -> None:
+    """The launch actions of an instance launched into the pool are over: with CONTINUE it goes on
+    (``Warmed:Pending:Proceed``) and is stopped; with ABANDON it is terminated (and not replaced:
+    AWS does not say when)."""
+    state = next((s for s in _pool(group) if s.instance.id == instance_id), None)
+    if state is None:
+        return
+    if result == "CONTINUE":
+        state.lifecycle_state = "Warmed:Pending:Proceed"
         _stop(group, state)
+        return
+    _pool(group).remove(state)
+    group.autoscaling_backend.ec2_backend.terminate_instances([instance_id])
+    core.record("asg.instance.launch_abandoned", asg=group.name, instance_id=instance_id)
 
 
 _orig_put_warm_pool = asg_models.AutoScalingBackend.put_warm_pool

@@ -35,6 +35,7 @@ from world.emulator import core, retention
 from world.emulator.eventbridge import deliver_event
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 
 
 # where a terminate hook waits, by (Origin, Destination) of the instance
@@ -56,9 +57,15 @@ class Action:
         self.group = group
         self.hook = hook
         self.instance_id = state.instance.id
-        self.origin = origin_of(state)
-        # "EC2", or "WarmPool" for an instance going back to the pool
-        self.destination = getattr(state, "_world_destination", "EC2")
+        self.transition = hook.lifecycle_transition
+        if self.transition == LAUNCHING:  # a launch into the warm pool (world.emulator.warm_pools)
+            self.origin, self.destination = "EC2", "WarmPool"
+        else:
+            self.origin = origin_of(state)
+            # "EC2", or "WarmPool" for an instance going back to the pool
+            self.destination = getattr(state, "_world_destination", "EC2")
+        # the event log's prefix: a launch's wait is no drain's (world.invariants reads asg.lifecycle.*)
+        self.events = "asg.launch" if self.transition == LAUNCHING else "asg.lifecycle"
         self.heartbeat_timer: core.Timer | None = None
         self.global_timer: core.Timer | None = None
 
@@ -91,7 +98,7 @@ def _lifecycle_event(action: Action) -> dict[str, Any]:
         "AutoScalingGroupName": group.name,
         "LifecycleHookName": hook.name,
         "EC2InstanceId": action.instance_id,
-        "LifecycleTransition": TERMINATING,
+        "LifecycleTransition": action.transition,
     }
     if getattr(hook, "notification_metadata", None):
         detail["NotificationMetadata"] = hook.notification_metadata
@@ -100,7 +107,7 @@ def _lifecycle_event(action: Action) -> dict[str, Any]:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "EC2 Instance-terminate Lifecycle Action",
+        "detail-type": f"EC2 Instance-{'launch' if action.transition == LAUNCHING else 'terminate'} Lifecycle Action",
         "source": "aws.autoscaling",
         "account": group.account_id,
         "time": _now_iso(),
@@ -110,20 +117,31 @@ def _lifecycle_event(action: Action) -> dict[str, Any]:
     }
 
 
-def _run_hooks(group: Any, state: Any) -> None:
-    backend = _backend_of(group)
-    hooks = [
+def hooks_of(group: Any, transition: str) -> list[Any]:
+    """The group's lifecycle hooks of ``transition``."""
+    return [
         h
-        for h in backend.lifecycle_hooks.values()
-        if h.auto_scaling_group_name == group.name and h.lifecycle_transition == TERMINATING
+        for h in _backend_of(group).lifecycle_hooks.values()
+        if h.auto_scaling_group_name == group.name and h.lifecycle_transition == transition
     ]
+
+
+def _run_hooks(group: Any, state: Any) -> None:
+    hooks = hooks_of(group, TERMINATING)
     if not hooks or getattr(group, "_world_force", False):
         _proceed(group, state)
         return
     state.lifecycle_state = WAIT_STATES[(origin_of(state), getattr(state, "_world_destination", "EC2"))]
     if getattr(state, "_world_activity", None) is not None:
         state._world_activity.status_code = "MidTerminatingLifecycleAction"
-    for hook in hooks:  # all at once: AWS documents no order among them
+    start_actions(group, state, hooks)
+
+
+def start_actions(group: Any, state: Any, hooks: list[Any]) -> None:
+    """An action of each of ``hooks`` for the instance (all at once: AWS documents no order among
+    them), its timers armed and its event sent."""
+    backend = _backend_of(group)
+    for hook in hooks:
         action = Action(group, hook, state)
         _actions(backend)[action.token] = action
         action.arm_heartbeat()
@@ -131,7 +149,7 @@ def _run_hooks(group: Any, state: Any) -> None:
             core.scaled(hook.global_timeout), _expire, action, "global-timeout", name="hook-global"
         )
         core.record(
-            "asg.lifecycle.wait",
+            f"{action.events}.wait",
             asg=group.name,
             hook=hook.name,
             instance_id=state.instance.id,
@@ -154,7 +172,7 @@ def end_action(action: Action, result: str, how: str, **extra: Any) -> None:
         if timer:
             timer.cancel()
     core.record(
-        "asg.lifecycle.completed",
+        f"{action.events}.completed",
         asg=action.group.name,
         hook=action.hook.name,
         instance_id=action.instance_id,
@@ -174,7 +192,20 @@ def drop_actions(backend: Any, ended: Any, how: str) -> None:
 
 def _complete(action: Action, result: str, how: str) -> None:
     end_action(action, result, how)
-    others = [a for a in _actions(_backend_of(action.group)).values() if a.instance_id == action.instance_id]
+    others = [
+        a
+        for a in _actions(_backend_of(action.group)).values()
+        if a.instance_id == action.instance_id and a.transition == action.transition
+    ]
+    if action.transition == LAUNCHING:
+        from world.emulator import warm_pools
+
+        if result == "ABANDON":  # the other hooks' actions end with it, as on termination
+            for other in others:
+                end_action(other, "ABANDON", "ABANDON-of-other-hook", other_hook=action.hook.name)
+        if result == "ABANDON" or not others:
+            warm_pools.launched_into_pool(action.group, action.instance_id, result)
+        return
     if result == "ABANDON":  # "abandon stops any remaining actions, such as other lifecycle hooks"
         for other in others:
             end_action(other, "ABANDON", "ABANDON-of-other-hook", other_hook=action.hook.name)

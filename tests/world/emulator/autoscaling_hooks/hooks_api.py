@@ -4,8 +4,8 @@ CompleteLifecycleAction, RecordLifecycleActionHeartbeat; "Lifecycle hook timeout
 * CompleteLifecycleAction and RecordLifecycleActionHeartbeat, by token or by
   instance id, with AWS's ValidationError when no action is active.
 * DeleteLifecycleHook completes the hook's outstanding actions first, as the
-  API reference says: CONTINUE for terminating instances (``by``
-  ``DeleteLifecycleHook`` in the event log); the instance then proceeds.
+  API reference says: ABANDON for launching instances, CONTINUE for terminating instances
+  (``by`` ``DeleteLifecycleHook`` in the event log); the instance then proceeds.
 * PutLifecycleHook keeps NotificationMetadata, NotificationTargetARN, RoleARN
   and reports GlobalTimeout.
 """
@@ -18,7 +18,7 @@ from moto.autoscaling import models as asg_models
 from moto.autoscaling.exceptions import ValidationError
 from moto.core.responses import ActionResult, EmptyResult
 from world.emulator import core
-from world.emulator.autoscaling_hooks.actions import _actions, _complete, _find_action
+from world.emulator.autoscaling_hooks.actions import LAUNCHING, _actions, _complete, _find_action
 
 MAX_GLOBAL_TIMEOUT = 48 * 3600
 
@@ -90,7 +90,7 @@ def _delete_lifecycle_hook(self: Any, as_name: str, name: str) -> None:
     """DeleteLifecycleHook: "If there are any outstanding lifecycle actions, they are completed
     first (ABANDON for launching instances, CONTINUE for terminating instances)." (API reference)"""
     for action in [a for a in _actions(self).values() if a.group.name == as_name and a.hook.name == name]:
-        _complete(action, "CONTINUE", "DeleteLifecycleHook")
+        _complete(action, "ABANDON" if action.transition == LAUNCHING else "CONTINUE", "DeleteLifecycleHook")
     _orig_delete_lifecycle_hook(self, as_name, name)
 
 
@@ -119,7 +119,7 @@ def record_lifecycle_action_heartbeat(self: Any) -> ActionResult:
     )
     action.arm_heartbeat()
     core.record(
-        "asg.lifecycle.heartbeat",
+        f"{action.events}.heartbeat",
         asg=action.group.name,
         hook=action.hook.name,
         instance_id=action.instance_id,
