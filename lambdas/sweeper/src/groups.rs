@@ -7,8 +7,8 @@
 //! `EC2_INSTANCE_TERMINATING` lifecycle action" (retained: `Warmed:Pending:Retained`): a warm
 //! pool instance, which `DescribeWarmPool` lists. That state is also where a launch into the
 //! pool waits on a launch hook: only an instance whose newest activity is a termination is
-//! taken as waiting on ours. A warm pool instance that terminates (the pool deleted) has
-//! states of the pool's own: its terminate hook waits in `Warmed:Terminating:Wait` (retained:
+//! taken as waiting on ours. A warm pool instance that terminates (the pool deleted, an
+//! instance refresh) has states of the pool's own: its terminate hook waits in `Warmed:Terminating:Wait` (retained:
 //! `Warmed:Terminating:Retained`), and it goes nowhere but away.
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
@@ -59,7 +59,7 @@ pub async fn waiting_instances(
             activities::terminations(&deps.autoscaling, &group.name, &ids, since).await?;
         for leaving in group.instances {
             let termination = terminations.get(&leaving.id);
-            if leaving.to_pool && !leaving.retained && termination.is_none() {
+            if leaving.way == Way::BackToPool && !leaving.retained && termination.is_none() {
                 // a launch into the warm pool, waiting on a launch hook: not a termination
                 continue;
             }
@@ -67,10 +67,10 @@ pub async fn waiting_instances(
             // count too, on the side that deregisters its container instance (harmless if it
             // terminates, needed if it comes back); a retained one is terminated for good, and
             // so is one that leaves from the pool (its activity says "from warm pool")
-            let to_pool = leaving.to_pool
+            let to_pool = leaving.way == Way::BackToPool
                 || group.reuses_on_scale_in
                 || termination.is_some_and(Termination::to_warm_pool);
-            let destination = if to_pool && !leaving.retained && !leaving.from_pool {
+            let destination = if to_pool && !leaving.retained && leaving.way != Way::OutOfPool {
                 Destination::WarmPool
             } else {
                 Destination::Ec2
@@ -80,7 +80,7 @@ pub async fn waiting_instances(
                 asg: group.name.clone(),
                 action_started: termination.map(|termination| termination.started),
                 destination,
-                from_warm_pool: leaving.from_pool,
+                from_warm_pool: leaving.way == Way::OutOfPool,
                 retained: leaving.retained,
             });
         }
@@ -92,29 +92,36 @@ pub async fn waiting_instances(
 struct Leaving {
     id: String,
     retained: bool,
-    /// On its way back to the warm pool (`Warmed:Pending:*`, listed by `DescribeWarmPool`).
-    to_pool: bool,
-    /// Terminating from the warm pool (`Warmed:Terminating:*`, listed by `DescribeWarmPool`).
-    from_pool: bool,
+    way: Way,
+}
+
+/// Which way an instance leaves, by its lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// Out of the group (`Terminating:*`).
+    Out,
+    /// Back to the warm pool (`Warmed:Pending:*`, listed by `DescribeWarmPool`).
+    BackToPool,
+    /// Out of the warm pool (`Warmed:Terminating:*`, listed by `DescribeWarmPool`).
+    OutOfPool,
 }
 
 impl Leaving {
     /// The instance, when its state is one of a terminate hook's wait or of retention.
     fn from(instance: &Instance) -> Option<Self> {
-        let (retained, to_pool, from_pool) = match instance.lifecycle_state()? {
-            LifecycleState::TerminatingWait => (false, false, false),
-            LifecycleState::TerminatingRetained => (true, false, false),
-            LifecycleState::WarmedPendingWait => (false, true, false),
-            LifecycleState::WarmedPendingRetained => (true, true, false),
-            LifecycleState::WarmedTerminatingWait => (false, false, true),
-            LifecycleState::WarmedTerminatingRetained => (true, false, true),
+        let (retained, way) = match instance.lifecycle_state()? {
+            LifecycleState::TerminatingWait => (false, Way::Out),
+            LifecycleState::TerminatingRetained => (true, Way::Out),
+            LifecycleState::WarmedPendingWait => (false, Way::BackToPool),
+            LifecycleState::WarmedPendingRetained => (true, Way::BackToPool),
+            LifecycleState::WarmedTerminatingWait => (false, Way::OutOfPool),
+            LifecycleState::WarmedTerminatingRetained => (true, Way::OutOfPool),
             _ => return None,
         };
         Some(Self {
             id: instance.instance_id()?.to_string(),
             retained,
-            to_pool,
-            from_pool,
+            way,
         })
     }
 }
