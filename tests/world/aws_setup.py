@@ -74,11 +74,24 @@ def terminate_hook(
     default: str = "ABANDON",
     metadata: str | None = '{"cluster":"test-cluster"}',
 ) -> None:
+    """Our terminate hook on ``group``."""
+    lifecycle_hook(world, group, "ecsTermination", "autoscaling:EC2_INSTANCE_TERMINATING", heartbeat, default, metadata)
+
+
+def lifecycle_hook(
+    world: Any,
+    group: str,
+    name: str,
+    transition: str,
+    heartbeat: int,
+    default: str,
+    metadata: str | None = None,
+) -> None:
     kwargs = {"NotificationMetadata": metadata} if metadata else {}
     world.client("autoscaling").put_lifecycle_hook(
-        LifecycleHookName="ecsTermination",
+        LifecycleHookName=name,
         AutoScalingGroupName=group,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        LifecycleTransition=transition,
         HeartbeatTimeout=heartbeat,
         DefaultResult=default,
         **kwargs,

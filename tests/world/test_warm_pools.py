@@ -394,14 +394,8 @@ def test_put_warm_pool_refuses_a_group_with_a_mixed_instances_policy_or_spot_ins
     assert "WarmPoolConfiguration" in asg.describe_warm_pool(AutoScalingGroupName="plain")
 
 
-def _launch_hook(world, group="warm", default="CONTINUE", heartbeat=300):
-    world.client("autoscaling").put_lifecycle_hook(
-        LifecycleHookName="warming",
-        AutoScalingGroupName=group,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
-        HeartbeatTimeout=heartbeat,
-        DefaultResult=default,
-    )
+def _launch_hook(world, default="CONTINUE", heartbeat=300):
+    aws.lifecycle_hook(world, "warm", "warming", "autoscaling:EC2_INSTANCE_LAUNCHING", heartbeat, default)
 
 
 def test_a_launch_into_the_pool_waits_on_the_launch_hooks(world):
