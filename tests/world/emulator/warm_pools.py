@@ -126,7 +126,7 @@ def _terminating(state: Any) -> bool:
     return state.lifecycle_state.startswith("Warmed:Terminating")
 
 
-def _warm(group: Any) -> list[Any]:
+def warm_instances(group: Any) -> list[Any]:
     """The pool's instances that stay in it (not terminating)."""
     return [s for s in _pool(group) if not _terminating(s)]
 
@@ -196,7 +196,7 @@ def enter_pool(group: Any, state: Any) -> bool:
 def leave_pool(group: Any, count: int) -> list[Any]:
     """Scale-out: up to ``count`` warm instances started and put in service (oldest first)."""
     taken = []
-    ready = [s for s in _warm(group) if s.lifecycle_state in POOL_STATES.values()]  # not still launching
+    ready = [s for s in warm_instances(group) if s.lifecycle_state in POOL_STATES.values()]  # not still launching
     for state in ready[: max(0, count)]:
         _pool(group).remove(state)
         state.lifecycle_state = "Pending"
@@ -221,7 +221,7 @@ def _fill(group: Any) -> None:
     prepared = pool.max_group_prepared_capacity
     prepared = group.max_size if prepared in (None, -1, "-1") else int(prepared)
     size = max(int(pool.min_size or 0), prepared - int(group.desired_capacity or 0))
-    missing = size - len(_warm(group))
+    missing = size - len(warm_instances(group))
     if missing <= 0:
         return
     before = {id(s) for s in group.instance_states}
@@ -299,11 +299,6 @@ def pool_instances(group: Any) -> list[Any]:
     return list(_pool(group))
 
 
-def warm_instances(group: Any) -> list[Any]:
-    """The pool's instances that stay in it (not terminating)."""
-    return _warm(group)
-
-
 def refill(group: Any) -> None:
     """Launch into the pool what it lacks (an instance refresh replaced its instances)."""
     if getattr(group, "warm_pool", None) is not None and not _pending_delete(group):
@@ -358,7 +353,7 @@ def _delete_warm_pool(self: Any, group_name: str, force: bool = False) -> None:
         return
     if not force:
         group.warm_pool.status = "PendingDelete"
-        for state in _warm(group):
+        for state in warm_instances(group):
             terminate_from_pool(group, state, "warm-pool-deleted")
         return
     from world.emulator.autoscaling_hooks import actions

@@ -63,3 +63,15 @@ fn a_retained_instances_event_is_timed_at_the_sweep() {
     assert_eq!(event["time"], "2026-11-27T00:00:00Z");
     assert_eq!(event["detail"]["Destination"], "EC2");
 }
+
+/// A pool instance terminating (`Warmed:Terminating:Wait`) comes from the pool, to EC2.
+#[test]
+fn the_event_of_a_pool_instance_says_it_comes_from_the_pool() {
+    let waiting = Waiting {
+        from_warm_pool: true,
+        ..waiting(Destination::Ec2, false)
+    };
+    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
+    assert_eq!(event["detail"]["Origin"], "WarmPool");
+    assert_eq!(event["detail"]["Destination"], "EC2");
+}

@@ -160,21 +160,6 @@ async fn a_pool_instance_terminating_gets_a_drain_from_the_pool_to_ec2() {
     assert_eq!(start.num_calls(), 1);
 }
 
-#[test]
-fn the_event_of_a_pool_instance_says_it_comes_from_the_pool() {
-    let waiting = Waiting {
-        instance_id: WAITING.into(),
-        asg: ASG.into(),
-        action_started: Some(began()),
-        destination: Destination::Ec2,
-        from_warm_pool: true,
-        retained: false,
-    };
-    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
-    assert_eq!(event["detail"]["Origin"], "WarmPool");
-    assert_eq!(event["detail"]["Destination"], "EC2");
-}
-
 #[tokio::test]
 async fn a_pool_instance_retained_after_its_termination_gets_a_drain() {
     let (asg, pool) = (
