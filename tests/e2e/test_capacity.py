@@ -143,3 +143,19 @@ def test_a_standalone_task_is_stopped_after_its_grace(scenario):
     wait, done = _wait_and_done(r, victim)
     assert stopping["t"] - wait["t"] >= 5  # the grace, counted from the drain's start (after the wait began)
     assert stopping["seq"] < stopped["seq"] < done["seq"]
+
+
+def test_a_daemons_task_stops_last_and_is_waited_for(scenario):
+    r = scenario("daemon_service")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    on_victim = {e["service"]: e["task_arn"] for e in _of(r, "ecs.task.running", instance_id=victim)}
+    [web_stopped] = _of(r, "ecs.task.stopped", task_arn=on_victim["web"])
+    [agent_stopping] = _of(r, "ecs.task.stopping", task_arn=on_victim["agent"])
+    [agent_stopped] = _of(r, "ecs.task.stopped", task_arn=on_victim["agent"])
+    [agent_unused] = [e for e in _of(r, "elbv2.target.unused", id=victim) if "agent-tg" in e["target_group"]]
+    _wait, done = _wait_and_done(r, victim)
+    # ECS stops the daemon's task once the web task stopped; the drain waits for both and for the
+    # daemon's target to drain before it completes the action
+    assert web_stopped["seq"] < agent_stopping["seq"] < agent_stopped["seq"] < done["seq"]
+    assert agent_unused["seq"] < done["seq"]

@@ -37,10 +37,11 @@ class Deployment:
     target_groups: dict[str, str]  # name -> arn
     stack: stack_mod.Stack  # infra's stack the drain runs on
 
-    def cli_args(self) -> list[str]:
-        """What names this deployment to ecs-sta doctor and drill: its cluster, group, service and
-        stack (whose sweeper schedule gives the sweep period)."""
-        return ["--cluster", self.cluster, "--asg", self.asg, "--service", self.service, "--stack", self.stack.name]
+    def cli_args(self, service: bool = True) -> list[str]:
+        """What names this deployment to ecs-sta doctor and drill: its cluster, group, service (without
+        it: every service of the cluster) and stack (whose sweeper schedule gives the sweep period)."""
+        named = ["--service", self.service] if service else []
+        return ["--cluster", self.cluster, "--asg", self.asg, *named, "--stack", self.stack.name]
 
     def crate_of(self, function: str) -> str:
         """The crate a function of the stack runs (the world names functions, the tests name crates)."""
@@ -126,6 +127,8 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         )
         world.configure(ecs={"agent_autoregister": True})
     _service(world, sc, cluster, classic_names, tgs)
+    if sc["daemon"]:
+        _daemon(world, sc, cluster, classic_names, tgs)
     if by_hand:
         out(f"registered by hand (no service owns them): {', '.join(by_hand)}")
     out(
@@ -312,6 +315,39 @@ def _service(world: World, sc: dict[str, Any], cluster: str, classic_names: list
             "maximumPercent": s["maximum_percent"],
             "minimumHealthyPercent": s["minimum_healthy_percent"],
         },
+    )
+
+
+def _daemon(world: World, sc: dict[str, Any], cluster: str, classic_names: list[str], tgs: dict[str, str]) -> None:
+    """The DAEMON service (host network, on its load balancers' ports: ``attach: daemon``)."""
+    p, name = sc["name"], sc["daemon"]["name"]
+    lbs = sc["load_balancers"]
+    classic = [(n, c["port"]) for n, c in zip(classic_names, lbs["classic"]) if c.get("attach") == "daemon"]
+    target_groups = [
+        (tgs[f"{p}-{t['name']}"[:32]], t["port"]) for t in lbs["target_groups"] if t.get("attach") == "daemon"
+    ]
+    ports = sorted({port for _, port in classic + target_groups})
+    ecs = world.client("ecs")
+    ecs.register_task_definition(
+        family=f"{p}-{name}",
+        networkMode="host",
+        containerDefinitions=[
+            {
+                "name": name,
+                "image": "agent",
+                "memory": int(sc["daemon"].get("memory", 64)),
+                "portMappings": [{"containerPort": port, "hostPort": port} for port in ports],
+            }
+        ],
+    )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=f"{p}-{name}",
+        launchType="EC2",
+        schedulingStrategy="DAEMON",
+        loadBalancers=[{"loadBalancerName": n, "containerName": name, "containerPort": port} for n, port in classic]
+        + [{"targetGroupArn": arn, "containerName": name, "containerPort": port} for arn, port in target_groups],
     )
 
 

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
         "minimum_healthy_percent": 100,
         "maximum_percent": 200,
     },
+    # a DAEMON service beside it (one task on every instance, stopped last on a draining one):
+    # {"name", "memory"}; the load balancers with "attach": "daemon" are its (host port = their port)
+    "daemon": None,
     "load_balancers": {
         "classic": [{"name": "web-clb", "draining_seconds": 5, "attach": "service", "port": 8080}],
         "target_groups": [{"name": "web-tg", "port": 8080, "deregistration_delay": 5, "attach": "service"}],

@@ -82,9 +82,10 @@ def _schedule_reconcile(backend: Any, cluster_name: str) -> None:
 
     def run() -> None:
         setattr(backend, key, False)
-        for service in list(backend.services.values()):
-            if service.cluster_name == cluster_name:
-                _reconcile(backend, service)
+        # the daemon services first: their tasks are "the first task to launch on the instances"
+        services = [s for s in backend.services.values() if s.cluster_name == cluster_name]
+        for service in sorted(services, key=lambda s: s.scheduling_strategy != "DAEMON"):
+            _reconcile(backend, service)
         _refresh_counts(backend, cluster_name)
 
     core.after(0, run, name="ecs-scheduler")

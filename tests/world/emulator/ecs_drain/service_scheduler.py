@@ -1,4 +1,4 @@
-"""The ECS service scheduler (REPLICA, EC2 launch type) and container instance draining (AWS docs:
+"""The ECS service scheduler (REPLICA, EC2 launch type; DAEMON: world.emulator.ecs_drain.daemon) and container instance draining (AWS docs:
 "Service scheduler concepts", "Deployment configuration: minimumHealthyPercent / maximumPercent",
 "Container instance draining").
 
@@ -39,6 +39,7 @@ from typing import Any
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from world.emulator import core
+from world.emulator.ecs_drain import daemon
 from world.emulator.ecs_drain.cluster_state import (
     _backend,
     _ci_of,
@@ -63,7 +64,8 @@ def _reconcile(backend: Any, service: Any) -> None:
     cluster_name = service.cluster_name
     if cluster_name not in backend.clusters or not service.task_definition:
         return
-    if service.scheduling_strategy not in (None, "REPLICA"):
+    if daemon.is_daemon(service):
+        daemon.reconcile(backend, service)
         return
     desired = service.desired_count if service.status == "ACTIVE" else 0
     config = getattr(service, "deployment_configuration", None) or DEFAULT_DEPLOYMENT
@@ -146,9 +148,13 @@ _orig_update_service = ecs_models.EC2ContainerServiceBackend.update_service
 
 
 def create_service(self: Any) -> Any:
+    config = self._get_param("deploymentConfiguration") or {}
+    is_daemon = self._get_param("schedulingStrategy") == daemon.STRATEGY
+    if is_daemon:
+        daemon.validate(self._get_param("desiredCount"), config)
     result = _orig_create_service(self)
     service = result.result["service"]
-    service.deployment_configuration = dict(DEFAULT_DEPLOYMENT, **(self._get_param("deploymentConfiguration") or {}))
+    service.deployment_configuration = dict(daemon.DEFAULT_DEPLOYMENT if is_daemon else DEFAULT_DEPLOYMENT, **config)
     service.running_count = 0
     service.pending_count = 0
     _record_service("ecs.service.created", service)
@@ -173,6 +179,11 @@ def _record_service(kind: str, service: Any) -> None:
 
 
 def _update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+    current = self._get_service(
+        service_properties.get("cluster", "default"), service_properties["service"].split("/")[-1]
+    )
+    if daemon.is_daemon(current):
+        daemon.validate(service_properties.get("desired_count"), service_properties.get("deployment_configuration"))
     config = service_properties.pop("deployment_configuration", None)
     service = _orig_update_service(self, service_properties)
     if config:
