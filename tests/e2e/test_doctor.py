@@ -107,6 +107,31 @@ def test_a_correct_deployment_passes(world, ecs_sta):
     assert text.returncode == 0 and "0 FAIL, 0 WARN" in text.stdout, text.stdout
 
 
+def test_a_daemon_service_passes_with_every_service_of_the_cluster_checked(world, ecs_sta):
+    """A DAEMON service (a node agent behind its own target group) beside the web service, and no
+    --service: doctor checks every service of the cluster. The daemon runs a task on every instance
+    and ECS stops it last on a draining instance: N+1 and a replacement's room do not apply to it, and
+    its target's draining follows the web task's."""
+    dep = _with_a_daemon(world)
+    proc = sta(ecs_sta, world, "doctor", *dep.cli_args(service=False), "--json", "--strict")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["fail"] == 0 and report["warn"] == 0, not_passing(report)
+    daemon = only(report, "daemon-service")
+    assert daemon["subject"] == "agent" and "last" in daemon["detail"], daemon
+    assert [c["subject"] for c in report["checks"] if c["name"] == "n-plus-1"] == ["web"]
+    [agent_draining] = [c for c in report["checks"] if c["name"] == "lb-draining" and c["subject"].startswith("agent")]
+    # the web task's drain (replacement healthy 2 x 2 s + draining 5 s), then the agent's draining 5 s
+    assert "about 14 s" in agent_draining["detail"], agent_draining
+
+
+def _with_a_daemon(world) -> Deployment:
+    lbs = run.load_scenario({"name": "doctor"})["load_balancers"]
+    agent_tg = {"name": "agent-tg", "port": 9100, "deregistration_delay": 5, "attach": "daemon"}
+    return deploy(
+        world, daemon={"name": "agent"}, load_balancers={**lbs, "target_groups": [*lbs["target_groups"], agent_tg]}
+    )
+
+
 def test_a_heartbeat_timeout_shorter_than_the_sweep_is_reported(world, ecs_sta):
     dep = deploy(world, hook={"heartbeat_timeout": 60})
     report = doctor(ecs_sta, world, dep, code=1)
@@ -315,12 +340,12 @@ def test_wrong_input_exits_2(world, ecs_sta, args):
 
 
 def drill(
-    binary: Path, world, dep: Deployment, *extra: str, start: str = "20s", leave: str = "30s"
+    binary: Path, world, dep: Deployment, *extra: str, start: str = "20s", leave: str = "30s", service: bool = True
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     timing = ["--sample-every", "500ms", "--start-timeout", start, "--timeout", "2m", "--leave-timeout", leave]
     args = [
         "drill",
-        *dep.cli_args(),
+        *dep.cli_args(service),
         *timing,
         "--json",
         *extra,
@@ -363,6 +388,25 @@ def test_a_healthy_deployment_passes_the_drill(world, ecs_sta):
     [done] = [e for e in events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] == victim]
     assert done["by"] == "CompleteLifecycleAction" and done["result"] == "CONTINUE"
     assert _asg(world, dep)["DesiredCapacity"] == 3
+
+
+def test_a_deployment_with_a_daemon_service_passes_the_drill_watching_both(world, ecs_sta):
+    dep = _with_a_daemon(world)
+    web_hosts = {t["containerInstanceArn"] for t in harness.running_tasks(world, dep)}
+    proc, report = drill(ecs_sta, world, dep, "--service", "web", "--service", "agent", service=False)
+    assert proc.returncode == 0, report["reasons"]
+    assert report["verdict"] == "passed" and report["services"] == ["web", "agent"], report
+    # an instance that runs the web task (the agent runs everywhere), drained and terminated
+    ecs = world.client("ecs")
+    arns = ecs.list_container_instances(cluster=dep.cluster, status="DRAINING")["containerInstanceArns"]
+    arns += ecs.list_container_instances(cluster=dep.cluster, status="INACTIVE")["containerInstanceArns"]
+    cis = ecs.describe_container_instances(cluster=dep.cluster, containerInstances=arns)["containerInstances"]
+    [victim] = [ci for ci in cis if ci["ec2InstanceId"] == report["instance_id"]]
+    assert victim["containerInstanceArn"] in web_hosts
+    # the agent's target group is watched with room for its task on the drained instance
+    [agent] = [lb for lb in report["load_balancers"] if lb["service"] == "agent"]
+    assert agent["minimum"] == 0 and agent["fewest_healthy"] >= 2, agent
+    assert report["completion_outcome"] == "completed" and report["instance_final_state"] == "terminated"
 
 
 def test_the_drill_refuses_a_disabled_rule_and_forced_says_no_drain_started(world, ecs_sta):

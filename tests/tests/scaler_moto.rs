@@ -53,7 +53,7 @@ async fn the_handler_scales_a_250_instance_cluster_with_10_draining() {
 }
 
 #[tokio::test]
-async fn unknown_service_and_cluster_are_named() {
+async fn unknown_services_clusters_and_daemon_services_are_named() {
     let moto = MotoServer::start();
     let config = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
@@ -76,4 +76,26 @@ async fn unknown_service_and_cluster_are_named() {
         .unwrap_err();
     assert_eq!(error.name(), "ResourceNotFound");
     assert!(error.to_string().contains("`staging`"), "{error}");
+
+    // a DAEMON service: ECS would refuse its UpdateService a desired count
+    deps.ecs
+        .create_service()
+        .cluster("prod")
+        .service_name("agent")
+        .task_definition("web")
+        .scheduling_strategy(aws_sdk_ecs::types::SchedulingStrategy::Daemon)
+        .send()
+        .await
+        .expect("CreateService");
+    let input =
+        json!({"cluster_name": "prod", "service_name": "agent", "min_task_count": 1, "n_count": 1});
+    let error = handler(&deps, LambdaEvent::new(input, Context::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "Misconfigured");
+    let said = error.to_string();
+    assert!(
+        said.contains("`service_name` names agent, a DAEMON service"),
+        "{said}"
+    );
 }

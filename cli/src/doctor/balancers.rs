@@ -43,37 +43,69 @@ impl Balancer {
     }
 }
 
-/// Reads every load balancer of the services and adds their checks.
+/// What ECS waits for before it deregisters a task from one of its service's load balancers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Before {
+    /// A replica task: its replacement healthy (the minimum healthy percent holds).
+    Replacement,
+    /// A daemon's task, which stops last: the instance's replica tasks drained (the slowest, s).
+    ReplicaTasks(u64),
+}
+
+/// Reads every load balancer of the services and adds their checks: the replica services'
+/// first, whose slowest drain the daemons' draining follows.
 pub async fn check(
     clients: &Clients,
     drain: &Drain,
     services: &[Service],
     checks: &mut Vec<Check>,
 ) {
-    for service in services {
-        for arn in &service.target_groups {
-            match target_group(clients, arn).await {
-                Ok(found) => checks.extend(balancer_checks(&service.name, &found, drain)),
-                Err(error) => checks.push(missing_or_unreadable(
-                    &service.name,
-                    arn,
-                    error,
-                    "TargetGroupNotFound",
-                )),
-            }
-        }
-        for name in &service.classic {
-            match classic(clients, name).await {
-                Ok(found) => checks.extend(balancer_checks(&service.name, &found, drain)),
-                Err(error) => checks.push(missing_or_unreadable(
-                    &service.name,
-                    name,
-                    error,
-                    "LoadBalancerNotFound",
-                )),
-            }
+    let mut slowest = 0;
+    for service in services.iter().filter(|s| !s.daemon) {
+        for lb in read(clients, service, checks).await {
+            slowest = slowest.max(lb.healthy_seconds() + lb.draining_seconds.unwrap_or(0));
+            checks.extend(balancer_checks(
+                &service.name,
+                &lb,
+                drain,
+                Before::Replacement,
+            ));
         }
     }
+    for service in services.iter().filter(|s| s.daemon) {
+        for lb in read(clients, service, checks).await {
+            let before = Before::ReplicaTasks(slowest);
+            checks.extend(balancer_checks(&service.name, &lb, drain, before));
+        }
+    }
+}
+
+/// The service's load balancers that could be read; a check for each of the others.
+async fn read(clients: &Clients, service: &Service, checks: &mut Vec<Check>) -> Vec<Balancer> {
+    let mut found = Vec::new();
+    for arn in &service.target_groups {
+        match target_group(clients, arn).await {
+            Ok(lb) => found.push(lb),
+            Err(error) => checks.push(missing_or_unreadable(
+                &service.name,
+                arn,
+                error,
+                "TargetGroupNotFound",
+            )),
+        }
+    }
+    for name in &service.classic {
+        match classic(clients, name).await {
+            Ok(lb) => found.push(lb),
+            Err(error) => checks.push(missing_or_unreadable(
+                &service.name,
+                name,
+                error,
+                "LoadBalancerNotFound",
+            )),
+        }
+    }
+    found
 }
 
 fn missing_or_unreadable(service: &str, id: &str, error: CliError, missing: &str) -> Check {
@@ -90,28 +122,15 @@ fn missing_or_unreadable(service: &str, id: &str, error: CliError, missing: &str
     }
 }
 
-/// Draining against the deadline, the replacement's health-check time, NLB connections.
-pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain) -> Vec<Check> {
+/// Draining against the deadline, the replacement's health-check time (a replica's), NLB
+/// connections.
+pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain, before: Before) -> Vec<Check> {
     let subject = format!("{service} / {}", lb.label);
     let subject = Some(subject.as_str());
-    let healthy = lb.healthy_seconds();
-    let mut checks = vec![draining(subject, lb, drain)];
-    let health = format!(
-        "a replacement is healthy after {} x {} s = {healthy} s",
-        lb.healthy_threshold, lb.interval_seconds
-    );
-    checks.push(if healthy > SLOW_HEALTHY_SECONDS {
-        Check::warn(
-            "lb-replacement-health",
-            subject,
-            format!(
-                "{health}: every scale-in waits at least that long before ECS stops the old task"
-            ),
-            "lower the health check's healthy threshold or interval",
-        )
-    } else {
-        Check::pass("lb-replacement-health", subject, health)
-    });
+    let mut checks = vec![draining(subject, lb, drain, before)];
+    if before == Before::Replacement {
+        checks.push(replacement_health(subject, lb));
+    }
     if lb.is_nlb() {
         checks.push(if lb.connection_termination {
             Check::pass("nlb-connection-termination", subject, format!("{CONNECTION_TERMINATION} is true"))
@@ -130,7 +149,27 @@ pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain) -> Vec<Check
     checks
 }
 
-fn draining(subject: Option<&str>, lb: &Balancer, drain: &Drain) -> Check {
+fn replacement_health(subject: Option<&str>, lb: &Balancer) -> Check {
+    let healthy = lb.healthy_seconds();
+    let health = format!(
+        "a replacement is healthy after {} x {} s = {healthy} s",
+        lb.healthy_threshold, lb.interval_seconds
+    );
+    if healthy > SLOW_HEALTHY_SECONDS {
+        Check::warn(
+            "lb-replacement-health",
+            subject,
+            format!(
+                "{health}: every scale-in waits at least that long before ECS stops the old task"
+            ),
+            "lower the health check's healthy threshold or interval",
+        )
+    } else {
+        Check::pass("lb-replacement-health", subject, health)
+    }
+}
+
+fn draining(subject: Option<&str>, lb: &Balancer, drain: &Drain, before: Before) -> Check {
     let Some(draining) = lb.draining_seconds else {
         return Check::warn(
             "lb-draining",
@@ -139,11 +178,20 @@ fn draining(subject: Option<&str>, lb: &Balancer, drain: &Drain) -> Check {
             "enable connection draining (aws elb modify-load-balancer-attributes ... ConnectionDraining={Enabled=true,Timeout=300})",
         );
     };
-    let needed = lb.healthy_seconds() + draining;
-    let what = format!(
-        "a drain takes about {needed} s here (replacement healthy {} s + draining {draining} s)",
-        lb.healthy_seconds()
-    );
+    let (needed, what) = match before {
+        Before::Replacement => {
+            let needed = lb.healthy_seconds() + draining;
+            let healthy = lb.healthy_seconds();
+            (needed, format!("a drain takes about {needed} s here (replacement healthy {healthy} s + draining {draining} s)"))
+        }
+        Before::ReplicaTasks(first) => {
+            let needed = first + draining;
+            (needed, format!(
+                "a drain takes about {needed} s here (the replica tasks' drain {first} s, then this daemon task's \
+                 draining {draining} s: ECS stops it last)"
+            ))
+        }
+    };
     let Some(deadline) = drain.settings.map(|s| s.drain_deadline_seconds) else {
         return Check::pass(
             "lb-draining",

@@ -2,7 +2,7 @@
 //! configuration (minimum healthy, maximum percent, host ports) lets ECS move a task off a
 //! draining instance with the instances there are.
 
-use aws_sdk_ecs::types::{NetworkMode, Service as EcsService};
+use aws_sdk_ecs::types::{NetworkMode, SchedulingStrategy, Service as EcsService};
 use sta_shared::batches::{in_batches, DESCRIBE_BATCH, SERVICES_BATCH};
 
 use super::fleet::{ContainerInstance, Fleet};
@@ -24,13 +24,35 @@ pub struct Service {
     pub classic: Vec<String>,
     /// Container instances that run (or start) a task of it.
     pub hosts: Vec<String>,
+    /// The DAEMON scheduling strategy: a task on every instance, its desired count ECS's own,
+    /// stopped last on a draining instance, once the replica tasks there have stopped.
+    pub daemon: bool,
 }
 
 impl Service {
-    /// The fewest tasks ECS keeps healthy: ceil(minimumHealthyPercent x desired / 100).
+    /// The fewest tasks ECS keeps healthy: ceil(minimumHealthyPercent x desired / 100). A
+    /// daemon's task on a draining instance stops and is not replaced: one fewer at most.
     pub fn minimum_healthy(&self) -> u64 {
-        (self.minimum_healthy_percent * self.desired).div_ceil(100)
+        let minimum = (self.minimum_healthy_percent * self.desired).div_ceil(100);
+        if self.daemon {
+            minimum.min(self.desired.saturating_sub(1))
+        } else {
+            minimum
+        }
     }
+}
+
+/// A daemon needs neither a spare instance nor room for a replacement: ECS stops its task on a
+/// draining instance after the replica tasks there, and the drain waits for it like for them.
+fn daemon(name: &str, desired: u64) -> Check {
+    Check::pass(
+        "daemon-service",
+        Some(name),
+        format!(
+            "DAEMON, a task on each of {desired} instance(s): on a draining instance ECS stops it last, once the \
+             replica tasks there have stopped, and the drain waits for it; N+1 and a replacement's room do not apply"
+        ),
+    )
 }
 
 pub async fn check(
@@ -67,7 +89,7 @@ pub async fn check(
     services
 }
 
-/// The N+1 and deployment checks of one service.
+/// The N+1 and deployment checks of one service (a daemon's own check instead).
 async fn one(
     clients: &Clients,
     options: &Options,
@@ -77,6 +99,10 @@ async fn one(
 ) -> Service {
     let mut summary = summary(service);
     let name = summary.name.clone();
+    if summary.daemon {
+        checks.push(daemon(&name, summary.desired));
+        return summary;
+    }
     let Some(instances) = &fleet.instances else {
         return summary; // the container instances could not be read: said already
     };
@@ -155,6 +181,7 @@ pub fn summary(service: &EcsService) -> Service {
             .filter_map(|lb| lb.load_balancer_name().map(str::to_string))
             .collect(),
         hosts: Vec::new(),
+        daemon: service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon),
     }
 }
 

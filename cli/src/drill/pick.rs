@@ -1,6 +1,6 @@
 //! Which instance the drill terminates: the one given (it must be InService in a managed
 //! group), or the first (by instance id) InService instance that runs a task of the
-//! services given.
+//! services given, one with a replica service's task before one with only a daemon's.
 
 use crate::doctor::services::{self, Service};
 use crate::doctor::{fleet, hooks, Clients};
@@ -102,25 +102,31 @@ pub async fn choose(clients: &Clients, options: &DrillOptions) -> Result<Target,
 }
 
 /// (instance id, group, container instance) of every InService instance that runs a task
-/// of one of `services`, by instance id.
+/// of one of `services`: those with a replica service's task first (a daemon runs everywhere),
+/// then by instance id.
 fn candidates(
     services: &[Service],
     instances: &[fleet::ContainerInstance],
     group_of: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<(String, String, String)> {
+    let runs = |ci: &fleet::ContainerInstance, daemon: bool| {
+        services
+            .iter()
+            .any(|s| s.daemon == daemon && s.hosts.contains(&ci.arn))
+    };
     let mut found: Vec<_> = instances
         .iter()
-        .filter(|ci| ci.usable() && services.iter().any(|s| s.hosts.contains(&ci.arn)))
+        .filter(|ci| ci.usable() && (runs(ci, false) || runs(ci, true)))
         .filter_map(|ci| {
+            let group = group_of(&ci.ec2_instance_id)?;
             Some((
-                ci.ec2_instance_id.clone(),
-                group_of(&ci.ec2_instance_id)?,
-                ci.arn.clone(),
+                !runs(ci, false),
+                (ci.ec2_instance_id.clone(), group, ci.arn.clone()),
             ))
         })
         .collect();
     found.sort();
-    found
+    found.into_iter().map(|(_, candidate)| candidate).collect()
 }
 
 /// What the drill is about to do, in words.

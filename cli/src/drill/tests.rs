@@ -319,6 +319,18 @@ async fn the_instance_given_must_be_in_service_in_a_managed_group() {
 }
 
 #[tokio::test]
+async fn an_instance_with_a_replica_task_goes_before_one_with_only_a_daemons() {
+    let mut f = Fixture::with_a_daemon();
+    f.services[0].hosts = vec![2, 3];
+    let mut opts = options(&f);
+    opts.doctor.services = vec!["web".to_string(), "agent".to_string()]; // the agent runs on instance 1 too
+    opts.dry_run = true;
+    let report = run(&f, &opts, false).await.0.unwrap();
+    assert_eq!(report.instance_id.as_deref(), Some(instance(2).as_str()));
+    assert_eq!(report.services, ["web", "agent"]);
+}
+
+#[tokio::test]
 async fn no_instance_with_a_task_is_an_error() {
     let mut f = passing();
     f.services[0].hosts.clear();

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_autoscaling::types::LifecycleState;
-use aws_sdk_ecs::types::ContainerInstance;
+use aws_sdk_ecs::types::{ContainerInstance, SchedulingStrategy};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::ecs::describe_all_container_instances;
@@ -182,6 +182,17 @@ async fn current_desired_count(
         .iter()
         .find(|service| service.status() != Some("INACTIVE"))
         .ok_or_else(|| service_not_found(input))?;
+    if service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon) {
+        // ECS refuses UpdateService a daemon's desired count: its task count is ECS's own
+        return Err(StepError::misconfigured(
+            "service_name",
+            format!(
+                "names {}, a DAEMON service: ECS runs one of its tasks on every instance and takes no desired \
+                 count; name the REPLICA service whose tasks take an instance each",
+                input.service_name
+            ),
+        ));
+    }
     Ok(service.desired_count())
 }
 

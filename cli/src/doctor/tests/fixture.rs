@@ -90,6 +90,8 @@ pub struct FService {
     pub host_ports: Vec<i32>,
     /// Which container instances (by number) run its tasks.
     pub hosts: Vec<usize>,
+    /// The DAEMON scheduling strategy.
+    pub daemon: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +265,7 @@ impl Default for Fixture {
                 network: "host".to_string(),
                 host_ports: vec![8080],
                 hosts: vec![1, 2],
+                daemon: false,
             }],
             target_groups: vec![FTargetGroup {
                 arn: TG.to_string(),

@@ -128,3 +128,60 @@ async fn without_service_every_service_of_the_cluster_is_checked() {
     options.services.clear();
     assert_check(&run_with(&f, options).await, "n-plus-1", Status::Pass, &[]);
 }
+
+#[tokio::test]
+async fn a_daemon_is_held_to_neither_n_plus_1_nor_a_replacement() {
+    let f = Fixture::with_a_daemon();
+    let mut every = f.options();
+    every.services = Vec::new();
+    let report = run_with(&f, every).await;
+    let daemon = check(&report, "daemon-service", Some("agent"));
+    assert_eq!(daemon.status, Status::Pass, "{daemon:#?}");
+    assert!(daemon.detail.contains("a task on each of 3 instance(s)"));
+    assert!(daemon.detail.contains("stops it last"));
+    let subjects = |name: &str| -> Vec<Option<String>> {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.name == name)
+            .map(|c| c.subject.clone())
+            .collect()
+    };
+    assert_eq!(subjects("n-plus-1"), [Some(SERVICE.to_string())]);
+    assert_eq!(
+        subjects("deployment-configuration"),
+        [Some(SERVICE.to_string())]
+    );
+    // its draining follows the replica tasks': the slowest, web-tg's 5 x 30 s + 300 s
+    let draining = check(
+        &report,
+        "lb-draining",
+        Some("agent / target group agent-tg"),
+    );
+    assert_eq!(draining.status, Status::Pass, "{draining:#?}");
+    assert!(
+        draining.detail.contains("about 480 s")
+            && draining.detail.contains("the replica tasks' drain 450 s"),
+        "{draining:#?}"
+    );
+    assert!(!subjects("lb-replacement-health")
+        .contains(&Some("agent / target group agent-tg".to_string())));
+    assert!(report.ok(false), "{:#?}", report.blocking(false));
+}
+
+#[test]
+fn a_daemons_minimum_leaves_room_for_its_task_on_the_draining_instance() {
+    let agent = Service {
+        desired: 3,
+        minimum_healthy_percent: 100,
+        maximum_percent: 100,
+        daemon: true,
+        ..Service::default()
+    };
+    assert_eq!(agent.minimum_healthy(), 2);
+    let default = Service {
+        minimum_healthy_percent: 0,
+        ..agent
+    };
+    assert_eq!(default.minimum_healthy(), 0);
+}

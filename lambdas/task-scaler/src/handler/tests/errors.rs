@@ -37,6 +37,23 @@ async fn throttling_and_5xx_are_retryable() {
 }
 
 #[tokio::test]
+async fn a_daemon_service_is_refused_by_name_and_never_updated() {
+    let (list, describe) = (list_rule(3), describe_rule(all_active));
+    let daemon = scheduled_service_rule(SchedulingStrategy::Daemon, 3);
+    let update = update_rule();
+    let deps = make_deps(&[&list, &describe, &daemon, &update], &[]);
+    let error = scale(&deps, &input(2, 1, None)).await.unwrap_err();
+    assert_eq!(error.name(), "Misconfigured");
+    assert!(
+        error
+            .to_string()
+            .starts_with("misconfigured: `service_name` names web, a DAEMON service"),
+        "{error}"
+    );
+    assert_eq!(update.num_calls(), 0);
+}
+
+#[tokio::test]
 async fn unknown_service_and_cluster_are_named() {
     let (list, describe) = (list_rule(3), describe_rule(all_active));
     let missing = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {

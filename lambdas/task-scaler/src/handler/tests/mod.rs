@@ -65,12 +65,17 @@ fn describe_rule(status_of: fn(usize) -> (&'static str, bool)) -> Rule {
 }
 
 fn service_rule(desired: i32) -> Rule {
+    scheduled_service_rule(SchedulingStrategy::Replica, desired)
+}
+
+fn scheduled_service_rule(strategy: SchedulingStrategy, desired: i32) -> Rule {
     mock!(aws_sdk_ecs::Client::describe_services).then_output(move || {
         DescribeServicesOutput::builder()
             .services(
                 Service::builder()
                     .service_name("web")
                     .status("ACTIVE")
+                    .scheduling_strategy(strategy.clone())
                     .desired_count(desired)
                     .build(),
             )
