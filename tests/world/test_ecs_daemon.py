@@ -72,7 +72,7 @@ def test_a_daemon_runs_a_task_on_every_instance_placed_before_the_replica_tasks(
     assert _service(world, "agent")["desiredCount"] == 4
 
 
-def test_a_draining_instance_stops_its_daemon_task_only_after_its_replica_task(world):
+def test_a_draining_instance_stops_its_daemon_task_only_after_every_other_task(world):
     world.configure(timescale=0.01)  # deregistration delay 200 s -> 2 s
     ecs = world.client("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
@@ -84,33 +84,66 @@ def test_a_draining_instance_stops_its_daemon_task_only_after_its_replica_task(w
     world.wait_for(lambda: len(_running(world, "service:agent")) == 3, what="3 agent tasks")
     host = web[0]["containerInstanceArn"]
     [agent] = [t for t in _running(world, "service:agent") if t["containerInstanceArn"] == host]
-    # a standalone task does not hold the daemon's stop
+    # a standalone task holds it too (AWS does not say it does not)
     ecs.register_task_definition(family="batch", containerDefinitions=[{"name": "b", "image": "x", "memory": 64}])
     [standalone] = ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=[host])["tasks"]
 
     ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[host], status="DRAINING")
 
-    def stopped(arn):
-        return next((e for e in world.events("ecs.task.stopped") if e["task_arn"] == arn), None)
+    def event(kind, arn):
+        return next((e for e in world.events(kind) if e["task_arn"] == arn), None)
 
-    agent_stopped = world.wait_for(lambda: stopped(agent["taskArn"]), timeout=30, what="agent task stopped")
-    web_stopped = stopped(web[0]["taskArn"])
-    agent_stopping = next(e for e in world.events("ecs.task.stopping") if e["task_arn"] == agent["taskArn"])
-    assert web_stopped is not None and agent_stopping["t"] >= web_stopped["t"]
-    assert web_stopped["t"] - agent_stopped["t"] < 0  # the replica's 2 s of draining came first
-    assert "DRAINING" in agent_stopping["reason"]
-    # none on the draining instance again; the desired count follows the instances
+    web_stopped = world.wait_for(lambda: event("ecs.task.stopped", web[0]["taskArn"]), timeout=30, what="web stopped")
+    assert _service(world, "agent")["desiredCount"] == 2  # the instances it runs on
+    # an instance that joins meanwhile waits for its agent: 2 desired, and the draining one's still runs
+    world.client("autoscaling").set_desired_capacity(AutoScalingGroupName=ASG, DesiredCapacity=4)
+    world.wait_for(lambda: _service(world, "agent")["desiredCount"] == 3, what="a fourth instance")
+    assert len(_running(world, "service:agent")) == 3 and event("ecs.task.stopping", agent["taskArn"]) is None
+
+    ecs.stop_task(cluster=CLUSTER, task=standalone["taskArn"])
+    agent_stopped = world.wait_for(
+        lambda: event("ecs.task.stopped", agent["taskArn"]), timeout=30, what="agent stopped"
+    )
+    agent_stopping = event("ecs.task.stopping", agent["taskArn"])
+    assert agent_stopping["t"] >= event("ecs.task.stopped", standalone["taskArn"])["t"] > web_stopped["t"]
+    assert "DRAINING" in agent_stopping["reason"] and agent_stopped["t"] >= agent_stopping["t"]
+    # none on the draining instance again; the new instance gets its own once the old one stopped
+    world.wait_for(lambda: len(_running(world, "service:agent")) == 3, what="the new instance's agent")
     assert not [t for t in _running(world, "service:agent") if t["containerInstanceArn"] == host]
-    assert _service(world, "agent")["desiredCount"] == 2
-    [still] = ecs.describe_tasks(cluster=CLUSTER, tasks=[standalone["taskArn"]])["tasks"]
-    assert still["lastStatus"] == "RUNNING"
+    [placed] = [e for e in world.events("ecs.task.pending") if e["service"] == "agent"][-1:]
+    assert placed["t"] >= agent_stopped["t"]
+
+
+def test_a_pending_daemon_task_on_a_draining_instance_stops_at_once(world):
+    world.configure(ecs={"task_start_seconds": 60})
+    ecs = world.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    aws.asg(world, desired=2, cluster=CLUSTER)
+    _daemon(world)
+    [pending, _] = world.wait_for(
+        lambda: len(world.events("ecs.task.pending")) == 2 and world.events("ecs.task.pending")
+    )
+    arns = ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
+    cis = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns)["containerInstances"]
+    [ci] = [c for c in cis if c["ec2InstanceId"] == pending["instance_id"]]
+
+    ecs.update_container_instances_state(
+        cluster=CLUSTER, containerInstances=[ci["containerInstanceArn"]], status="DRAINING"
+    )
+
+    world.wait_for(
+        lambda: [e for e in world.events("ecs.task.stopped") if e["task_arn"] == pending["task_arn"]],
+        timeout=5,
+        what="the PENDING agent task stopped",
+    )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"desiredCount": 2}, "does not support a desired count"),
-        ({"deploymentConfiguration": {"maximumPercent": 200}}, "must be 100"),
+        ({"deploymentConfiguration": {"maximumPercent": 200}}, "does not support values above 100 for maximumPercent"),
+        ({"deploymentConfiguration": {"maximumPercent": 50}}, "must be 100"),
     ],
 )
 def test_a_daemon_refuses_a_desired_count_and_a_maximum_other_than_100(world, kwargs, message):
