@@ -180,8 +180,8 @@ fn draining(subject: Option<&str>, lb: &Balancer, drain: &Drain, before: Before)
     };
     let (needed, what) = match before {
         Before::Replacement => {
-            let needed = lb.healthy_seconds() + draining;
             let healthy = lb.healthy_seconds();
+            let needed = healthy + draining;
             (needed, format!("a drain takes about {needed} s here (replacement healthy {healthy} s + draining {draining} s)"))
         }
         Before::ReplicaTasks(first) => {

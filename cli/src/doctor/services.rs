@@ -25,7 +25,7 @@ pub struct Service {
     /// Container instances that run (or start) a task of it.
     pub hosts: Vec<String>,
     /// The DAEMON scheduling strategy: a task on every instance, its desired count ECS's own,
-    /// stopped last on a draining instance, once the replica tasks there have stopped.
+    /// stopped last on a draining instance, once the other tasks there have stopped.
     pub daemon: bool,
 }
 
@@ -50,7 +50,7 @@ fn daemon(name: &str, desired: u64) -> Check {
         Some(name),
         format!(
             "DAEMON, a task on each of {desired} instance(s): on a draining instance ECS stops it last, once the \
-             replica tasks there have stopped, and the drain waits for it; N+1 and a replacement's room do not apply"
+             other tasks there have stopped, and the drain waits for it; N+1 and a replacement's room do not apply"
         ),
     )
 }
