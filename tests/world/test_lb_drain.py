@@ -116,3 +116,48 @@ def test_a_target_that_does_not_exist_is_invalid(world):
     ]
     assert health["TargetHealth"]["Reason"] == "Target.NotRegistered"
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": other, "Port": 8080}])
+
+
+def test_a_classic_instance_that_does_not_exist_is_invalid(world):
+    """DescribeInstanceHealth and DeregisterInstancesFromLoadBalancer naming an instance that is
+    gone (terminated, or unknown to EC2) and neither registered nor draining: InvalidInstance, as
+    both APIs document; while it still drains, it is not reported (terminated)."""
+    name = aws.classic_elb(world, draining=1)
+    elb, ec2 = world.client("elb"), world.client("ec2")
+    instance, other = _running_instance(world), _running_instance(world)
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    ec2.terminate_instances(InstanceIds=[instance])
+    named = {"LoadBalancerName": name, "Instances": [{"InstanceId": instance}]}
+    assert elb.describe_instance_health(**named)["InstanceStates"] == []  # draining, terminated
+    world.wait_for(lambda: world.events("elb.instance.out_of_service"), timeout=10, what="drained")
+    for gone in (instance, "i-0123456789abcdef0"):
+        for call in (elb.describe_instance_health, elb.deregister_instances_from_load_balancer):
+            with pytest.raises(ClientError) as refused:
+                call(LoadBalancerName=name, Instances=[{"InstanceId": gone}])
+            assert refused.value.response["Error"]["Code"] == "InvalidInstance"
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # a running instance that is not registered: not registered; deregistering it succeeds
+    assert _health(world, name, other)["Description"] == "Instance is not currently registered with the LoadBalancer."
+    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": other}])
+
+
+def test_one_registration_set_whoever_registered_the_instance(world):
+    """Auto Scaling registers the group's instances in its Classic ELB; a client's
+    DeregisterInstancesFromLoadBalancer ends that registration too (AWS keeps one set per load
+    balancer), and registering a registered instance lists it once."""
+    name = aws.classic_elb(world, draining=1)
+    elb = world.client("elb")
+    group = aws.asg(world, desired=1, load_balancers=[name])
+    [instance] = aws.instances(world, group)
+
+    def listed():
+        [described] = elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
+        return [i["InstanceId"] for i in described["Instances"]]
+
+    world.wait_for(lambda: listed() == [instance], what="registered by Auto Scaling")
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    assert listed() == [instance]
+    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    assert listed() == []
+    assert _health(world, name, instance)["Description"] == "Instance deregistration currently in progress."

@@ -8,7 +8,13 @@ DescribeInstanceHealth reports it ``InService`` with Description "Instance
 deregistration currently in progress.", then ``OutOfService`` ("Instance is
 not currently registered with the LoadBalancer."). With draining disabled it
 is OutOfService at once. Explicitly named instances are reported even when no
-longer registered; terminated instances are not reported.
+longer registered; terminated instances are not reported. A call that names an
+instance neither registered nor draining whose EC2 instance does not exist, or is
+terminated, fails with ``InvalidInstance`` (400, "The specified endpoint is not
+valid."), an error DescribeInstanceHealth and DeregisterInstancesFromLoadBalancer
+both document (the ELBv2 side answers ``InvalidTarget`` alike: EC2 forgets a
+terminated instance after about an hour, and the world takes the harsher reading
+from the termination on).
 
 Connection draining and unhealthy instances (Classic ELB "Configure connection
 draining": "If an instance becomes unhealthy, the load balancer reports the
@@ -78,10 +84,30 @@ _orig_deregister_instances = elb_models.ELBBackend.deregister_instances
 _orig_register_instances = elb_models.ELBBackend.register_instances
 
 
+def _check_instances_exist(lb: Any, account: str, region: str, instance_ids: list[str]) -> None:
+    """InvalidInstance for a named instance neither registered nor draining whose EC2 instance
+    does not exist, or is terminated."""
+    from moto.ec2.models import ec2_backends
+    from moto.elb.exceptions import ELBClientError
+
+    ec2 = ec2_backends[account][region]
+    for instance_id in instance_ids:
+        if instance_id in lb.instance_ids or instance_id in _classic_draining(lb):
+            continue
+        instance = ec2.get_instance_by_id(instance_id)
+        if instance is None or instance.state == "terminated":
+            raise ELBClientError("InvalidInstance", "The specified endpoint is not valid.")
+
+
 def _deregister_instances(self: Any, load_balancer_name: str, instance_ids: Any, from_autoscaling: bool = False) -> Any:
     lb = self.get_load_balancer(load_balancer_name)
     instance_ids = list(instance_ids)
+    if lb is not None and not from_autoscaling:
+        _check_instances_exist(lb, self.account_id, self.region_name, instance_ids)
     registered = set(lb.instance_ids) if lb is not None else set()
+    # one registration set per load balancer (moto keeps Auto Scaling's apart): whoever registered
+    # it, a deregistration ends it
+    _orig_deregister_instances(self, load_balancer_name, instance_ids, not from_autoscaling)
     result = _orig_deregister_instances(self, load_balancer_name, instance_ids, from_autoscaling)
     if lb is None:
         return result
@@ -118,10 +144,10 @@ def _register_instances(self: Any, load_balancer_name: str, instance_ids: Any, f
         for instance_id in instance_ids:
             _classic_draining(lb).pop(instance_id, None)
             _classic_unhealthy_in_flight(lb).pop(instance_id, None)
-    result = _orig_register_instances(self, load_balancer_name, instance_ids, from_autoscaling)
-    for instance_id in dict.fromkeys(instance_ids) if lb is not None else ():
-        if instance_id in registered:
-            continue  # already registered: its health checks go on
+    # registering a registered instance changes nothing (moto would list it twice)
+    new = [i for i in dict.fromkeys(instance_ids) if i not in registered]
+    result = _orig_register_instances(self, load_balancer_name, new, from_autoscaling)
+    for instance_id in new if lb is not None else ():
         fields = {"load_balancer": lb.name, "instance_id": instance_id}
         core.record("elb.instance.registered", **fields)
         _start_health("elb", lb, instance_id, instance_id, fields, self.region_name)
@@ -138,6 +164,7 @@ def describe_instance_health(self: Any) -> Any:
     if lb is None:
         raise LoadBalancerNotFoundError(lb_name)
     asked = [i["InstanceId"] for i in self._get_param("Instances", [])]
+    _check_instances_exist(lb, self.current_account, self.region, asked)
     ids = asked or list(lb.instance_ids)
     ec2 = ec2_backends[self.current_account][self.region]
     now = time.monotonic()
