@@ -137,7 +137,8 @@ def test_not_redrivable_after_14_days_or_past_the_history_limit(world):
     machine = _machine(world)
     arn, _ = _failed_execution(world, machine)
     events = len(history(sfn, arn))
-    world.configure(stepfunctions={"history_limit": events})
+    # "The execution event history count is less than 24,999" (of the 25,000 limit): one short is too many
+    world.configure(stepfunctions={"history_limit": events + 1})
     assert _not_redrivable(world, arn) == "Execution history event limit exceeded."
     assert sfn.describe_execution(executionArn=arn)["redriveStatus"] == "NOT_REDRIVABLE"
     world.configure(stepfunctions={"history_limit": 25000})

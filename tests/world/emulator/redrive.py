@@ -15,9 +15,10 @@ ListExecutions and the ExecutionRedriven history event):
   ``$$.Execution.RedriveCount`` and ``$$.Execution.RedriveTime`` are set.
 * Not redrivable (``ExecutionNotRedrivable``, with AWS's reasons): RUNNING or
   SUCCEEDED executions, EXPRESS state machines, executions that stopped more
-  than 14 days ago, and executions whose history exceeded the 25,000-event
-  limit (``stepfunctions.history_limit`` in the world's config; the world
-  checks it when asked to redrive, it does not end executions that exceed it).
+  than 14 days ago, and executions whose history has reached one event short of
+  the 25,000-event limit (RedriveExecution: "The execution event history count is
+  less than 24,999"; ``stepfunctions.history_limit`` in the world's config; the
+  world checks it when asked to redrive, it does not end executions that exceed it).
   A ``clientToken`` already used for this execution returns the earlier answer.
 * DescribeExecution adds ``redriveCount`` (0 until redriven), ``redriveDate``,
   ``redriveStatus`` (``REDRIVABLE``/``NOT_REDRIVABLE``) and
@@ -116,7 +117,7 @@ def not_redrivable_reason(execution: Any, now: datetime.datetime | None = None) 
     stopped = execution.stop_date or execution.start_date
     if stopped is not None and now - stopped > REDRIVABLE_PERIOD:
         return "Execution redrivable period exceeded."
-    if len(_history(execution)) >= _history_limit():
+    if len(_history(execution)) >= _history_limit() - 1:
         return "Execution history event limit exceeded."
     return None
 

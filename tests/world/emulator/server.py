@@ -47,6 +47,7 @@ EXTENSIONS = [
     "world.emulator.service_roles",
     "world.emulator.redrive",
     "world.emulator.sfn_history",
+    "world.emulator.sfn_choice",
     "world.emulator.cloudformation",
     "world.emulator.stack_resources",
     "world.emulator.teardown",
