@@ -86,6 +86,23 @@ def test_target_draining_then_unused_on_every_port(world):
     elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])
 
 
+def test_the_deregistration_delay_ranges_from_0_to_3600(world):
+    tg = aws.target_group(world)
+    elbv2 = world.client("elbv2")
+
+    def set_delay(seconds):
+        elbv2.modify_target_group_attributes(
+            TargetGroupArn=tg, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(seconds)}]
+        )
+
+    set_delay(3600)
+    attributes = elbv2.describe_target_group_attributes(TargetGroupArn=tg)["Attributes"]
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "3600"} in attributes
+    with pytest.raises(ClientError) as refused:
+        set_delay(3601)
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+
+
 def test_zero_delay_is_unused_at_once(world):
     tg = aws.target_group(world, delay=0)
     elbv2 = world.client("elbv2")

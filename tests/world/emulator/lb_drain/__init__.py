@@ -30,6 +30,7 @@ from world.emulator.lb_drain.elbv2 import (
     _delete_tg,
     _deregister_targets,
     _describe_target_health,
+    _modify_tg_attributes,
     _tg_deregister,
     _tg_deregister_terminated,
     _tg_health_for,
@@ -71,3 +72,4 @@ def install() -> None:
     tg.health_for = _tg_health_for
     elbv2_models.ELBv2Backend.describe_target_health = _describe_target_health
     elbv2_models.ELBv2Backend.deregister_targets = _deregister_targets
+    elbv2_models.ELBv2Backend.modify_target_group_attributes = _modify_tg_attributes

@@ -237,6 +237,20 @@ def _deregister_targets(self: Any, target_group_arn: str, instances: list[dict[s
     tg.deregister(instances)
 
 
+_orig_modify_tg_attributes = elbv2_models.ELBv2Backend.modify_target_group_attributes
+DELAY = "deregistration_delay.timeout_seconds"
+
+
+def _modify_tg_attributes(self: Any, target_group_arn: str, attributes: dict[str, Any]) -> None:
+    """ModifyTargetGroupAttributes: a deregistration delay of 3600 s is valid ("The range is 0-3600
+    seconds", TargetGroupAttribute), which moto refuses (it allows 0-3599)."""
+    if str(attributes.get(DELAY)) != "3600":
+        return _orig_modify_tg_attributes(self, target_group_arn, attributes)
+    _orig_modify_tg_attributes(self, target_group_arn, {**attributes, DELAY: "3599"})
+    self.target_groups[target_group_arn].attributes[DELAY] = attributes[DELAY]
+    return None
+
+
 _orig_delete_tg = elbv2_models.ELBv2Backend.delete_target_group
 
 
