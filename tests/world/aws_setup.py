@@ -8,6 +8,8 @@ import json
 import zipfile
 from typing import Any
 
+from world.deploy import front
+
 # what DescribeTasks shows of a stopped task: STOPPED, then DELETED (world.emulator.ecs_drain.tasks)
 STOPPED = ("STOPPED", "DELETED")
 PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -169,6 +171,7 @@ def target_group(
     elbv2.modify_target_group_attributes(
         TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}]
     )
+    front(world, arn, f"{name}-lb", protocol, port)
     return arn
 
 

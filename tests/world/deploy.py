@@ -237,8 +237,38 @@ def _load_balancers(world: World, sc: dict[str, Any]) -> tuple[list[str], dict[s
                 }
             )
         elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
+        front(world, arn, f"{name}-lb", tg.get("protocol", "HTTP"))
         tgs[name] = arn
     return classic_names, tgs
+
+
+def front(world: World, target_group: str, name: str, protocol: str = "HTTP", port: int = 80) -> str:
+    """A load balancer (an NLB for a TCP/TLS/UDP target group, else an ALB) whose listener forwards
+    to the target group: a target group that no load balancer uses has no healthy target
+    (Target.NotInUse). Its ARN."""
+    ec2, elbv2 = world.client("ec2"), world.client("elbv2")
+    network = protocol in ("TCP", "TLS", "UDP", "TCP_UDP")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    arn = elbv2.create_load_balancer(Name=name[:32], Subnets=subnets, Type="network" if network else "application")[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    elbv2.create_listener(
+        LoadBalancerArn=arn,
+        Protocol="TCP" if network else "HTTP",
+        Port=port,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group}],
+    )
+    return arn
+
+
+def delete_target_group(world: World, arn: str) -> None:
+    """Delete the target group, after the load balancers that use it (AWS refuses to delete one a
+    listener forwards to: ResourceInUse)."""
+    elbv2 = world.client("elbv2")
+    [group] = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"]
+    for lb in group["LoadBalancerArns"]:
+        elbv2.delete_load_balancer(LoadBalancerArn=lb)
+    elbv2.delete_target_group(TargetGroupArn=arn)
 
 
 def _cluster_and_group(

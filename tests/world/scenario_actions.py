@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from world import journey_actions, run_actions, teardown_actions
 from world import stack as stack_mod
+from world.deploy import delete_target_group
 from world.emulator.scheduler import PRECISION_SECONDS, rate_seconds
 from world.harness import ACCOUNT, REGION, asg_instances, wait_for
 from world.run_actions import Action, Context
@@ -361,8 +362,8 @@ class MidDrain(Action):
                 world.client("elb").delete_load_balancer(LoadBalancerName=name)
                 out(f"mid-drain: Classic ELB {name} deleted")
             for name, arn in dep.target_groups.items():
-                world.client("elbv2").delete_target_group(TargetGroupArn=arn)
-                out(f"mid-drain: target group {name} deleted")
+                delete_target_group(world, arn)
+                out(f"mid-drain: target group {name} deleted (after its load balancer)")
         elif kind == "delete_hook":
             world.client("autoscaling").delete_lifecycle_hook(AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook)
             out(f"mid-drain: lifecycle hook {dep.hook} deleted")

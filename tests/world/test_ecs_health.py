@@ -4,6 +4,7 @@ and standalone tasks take their time to stop."""
 from __future__ import annotations
 
 import aws_setup as aws
+from world.deploy import delete_target_group
 
 CLUSTER = "test-cluster"
 TG_CHECK = {
@@ -217,6 +218,6 @@ def test_load_balancers_deleted_under_the_service_no_longer_hold_the_old_task(wo
     old, _ = _drain_one(world)
     world.wait_for(lambda: _of(world, "elbv2.target.registered", id=spare), timeout=10, what="replacement registered")
     assert not _of(world, "ecs.task.stopping", task_arn=old)
-    world.client("elbv2").delete_target_group(TargetGroupArn=tg)
+    delete_target_group(world, tg)
     world.client("elb").delete_load_balancer(LoadBalancerName=clb)
     world.wait_for(lambda: _of(world, "ecs.task.stopped", task_arn=old), timeout=10, what="old task stopped")

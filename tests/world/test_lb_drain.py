@@ -178,3 +178,36 @@ def test_one_registration_set_whoever_registered_the_instance(world):
     elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
     assert listed() == []
     assert _health(world, name, instance)["Description"] == "Instance deregistration currently in progress."
+
+
+def test_a_target_group_no_load_balancer_uses_has_no_healthy_target(world):
+    """TargetHealth: "Target.NotInUse - The target group is not used by any load balancer": its
+    targets are unused and run no health checks; a listener that forwards to it starts them, and
+    deleting that load balancer ends them again."""
+    elbv2 = world.client("elbv2")
+    arn = elbv2.create_target_group(Name="bare", Protocol="HTTP", Port=80, VpcId=aws.vpc(world), TargetType="instance")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    instance = _running_instance(world)
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance}])
+
+    def health():
+        [described] = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        return described["TargetHealth"]["State"], described["TargetHealth"].get("Reason")
+
+    assert health() == ("unused", "Target.NotInUse")
+    world.configure(timescale=0.01)
+    lb = aws.front(world, arn, "bare-lb")
+    world.wait_for(lambda: health() == ("healthy", None), timeout=10, what="healthy once in use")
+    elbv2.delete_load_balancer(LoadBalancerArn=lb)
+    assert elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]["LoadBalancerArns"] == []
+    assert health() == ("unused", "Target.NotInUse")
+    with pytest.raises(ClientError) as refused:
+        world.client("ecs").create_service(
+            cluster="default",
+            serviceName="web",
+            desiredCount=1,
+            loadBalancers=[{"targetGroupArn": arn, "containerName": "web", "containerPort": 80}],
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "does not have an associated load balancer" in refused.value.response["Error"]["Message"]

@@ -152,6 +152,7 @@ def create_service(self: Any) -> Any:
     is_daemon = self._get_param("schedulingStrategy") == daemon.STRATEGY
     if is_daemon:
         daemon.validate(self._get_param("desiredCount"), config)
+    _target_groups_in_use(self.current_account, self.region, self._get_param("loadBalancers") or [])
     result = _orig_create_service(self)
     service = result.result["service"]
     service.deployment_configuration = dict(daemon.DEFAULT_DEPLOYMENT if is_daemon else DEFAULT_DEPLOYMENT, **config)
@@ -160,6 +161,21 @@ def create_service(self: Any) -> Any:
     _record_service("ecs.service.created", service)
     _schedule_reconcile(self.ecs_backend, service.cluster_name)
     return result
+
+
+def _target_groups_in_use(account: str, region: str, load_balancers: list[dict[str, Any]]) -> None:
+    """CreateService refuses a target group that no load balancer uses (InvalidParameterException,
+    in the words ECS answers with)."""
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.elbv2.models import elbv2_backends
+
+    target_groups = elbv2_backends[account][region].target_groups
+    for lb in load_balancers:
+        tg = target_groups.get(lb.get("targetGroupArn") or "")
+        if tg is not None and not tg.load_balancer_arns:
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {tg.arn} does not have an associated load balancer."
+            )
 
 
 def _record_service(kind: str, service: Any) -> None:

@@ -27,6 +27,8 @@ from world.emulator.lb_drain.classic import (
     describe_instance_health,
 )
 from world.emulator.lb_drain.elbv2 import (
+    _create_listener,
+    _delete_lb,
     _delete_tg,
     _deregister_targets,
     _describe_target_health,
@@ -62,6 +64,8 @@ def install() -> None:
     elbv2_models.FakeTargetGroup.__init__ = _tg_init
     elb_models.ELBBackend.delete_load_balancer = _delete_classic
     elbv2_models.ELBv2Backend.delete_target_group = _delete_tg
+    elbv2_models.ELBv2Backend.delete_load_balancer = _delete_lb
+    elbv2_models.ELBv2Backend.create_listener = _create_listener
     elb_models.ELBBackend.deregister_instances = _deregister_instances
     elb_models.ELBBackend.register_instances = _register_instances
     elb_responses.ELBResponse.describe_instance_health = describe_instance_health

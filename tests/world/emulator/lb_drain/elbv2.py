@@ -34,7 +34,7 @@ from typing import Any
 from moto.elbv2 import models as elbv2_models
 from world.emulator import core
 from world.emulator.lb_drain.actor import _by, acting
-from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health
+from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health, rearm
 
 NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP")
 CONNECTION_TERMINATION = "deregistration_delay.connection_termination.enabled"
@@ -160,6 +160,15 @@ def _tg_health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
                 f"Target is in the {instance.state} state",
             )
         health = target_state(self, target)
+        if health == "unused":  # no load balancer uses the target group
+            return status(
+                target["Id"],
+                port,
+                self.health_check_port,
+                "unused",
+                "Target.NotInUse",
+                "Target group is not configured to receive traffic from the load balancer",
+            )
         if health == "healthy":
             return status(target["Id"], port, self.health_check_port, "healthy")
         if health == "unhealthy":
@@ -249,6 +258,32 @@ def _modify_tg_attributes(self: Any, target_group_arn: str, attributes: dict[str
     _orig_modify_tg_attributes(self, target_group_arn, {**attributes, DELAY: "3599"})
     self.target_groups[target_group_arn].attributes[DELAY] = attributes[DELAY]
     return None
+
+
+_orig_delete_lb = elbv2_models.ELBv2Backend.delete_load_balancer
+
+
+def _delete_lb(self: Any, arn: str) -> Any:
+    """Deleting a load balancer deletes its listeners: its target groups are no longer used by it
+    (moto kept it in their LoadBalancerArns), and one no load balancer uses stops its health checks."""
+    result = _orig_delete_lb(self, arn)
+    for tg in self.target_groups.values():
+        if arn in tg.load_balancer_arns:
+            tg.load_balancer_arns.remove(arn)
+            rearm(tg)
+    _health_changed(self.account_id, self.region_name)
+    return result
+
+
+_orig_create_listener = elbv2_models.ELBv2Backend.create_listener
+
+
+def _create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """A listener that forwards to a target group puts it in use: its targets' checks start."""
+    listener = _orig_create_listener(self, *args, **kwargs)
+    for tg in self.target_groups.values():
+        rearm(tg)
+    return listener
 
 
 _orig_delete_tg = elbv2_models.ELBv2Backend.delete_target_group

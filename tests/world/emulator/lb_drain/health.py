@@ -83,9 +83,25 @@ def _check(health: Health) -> tuple[float, int, int]:
     return float(check.interval), int(check.healthy_threshold), int(check.unhealthy_threshold)
 
 
+def not_in_use(owner: Any) -> bool:
+    """An ELBv2 target group that no load balancer uses: no health checks, its targets ``unused``
+    (Target.NotInUse)."""
+    return hasattr(owner, "load_balancer_arns") and not owner.load_balancer_arns
+
+
 def _schedule_health(health: Health) -> None:
     """Arm the next transition the health checks will make, if any (a timer already on its way
-    there keeps running: checks that keep passing or failing do not start over)."""
+    there keeps running: checks that keep passing or failing do not start over). A target group no
+    load balancer uses runs no health checks: its targets are ``unused``; once one uses it again,
+    they start over from ``initial``."""
+    if health.kind == "elbv2" and not_in_use(health.owner):
+        health.cancel()
+        if health.state != "unused":
+            health.state = "unused"
+            core.record("elbv2.target.unused", **health.fields, reason="Target.NotInUse")
+        return
+    if health.state == "unused":
+        health.state = "initial"
     goal = "unhealthy" if failing(health.instance_id) else "healthy"
     if health.timer is not None and health.goal == goal:
         return
@@ -151,8 +167,13 @@ def _on_config() -> None:
     """The failing instances may have changed: re-arm every registration's health checks."""
     with core.LOCK:
         for owner in list(_OWNERS.values()):
-            for health in list(getattr(owner, "_world_health", {}).values()):
-                _schedule_health(health)
+            rearm(owner)
+
+
+def rearm(owner: Any) -> None:
+    """Re-arm the health checks of a load balancer's or target group's registrations."""
+    for health in list(getattr(owner, "_world_health", {}).values()):
+        _schedule_health(health)
 
 
 def _on_reset() -> None:
