@@ -132,6 +132,18 @@ def _with_a_daemon(world) -> Deployment:
     )
 
 
+def test_a_target_group_whose_load_balancer_was_deleted_is_reported(world, ecs_sta):
+    dep = deploy(world)
+    elbv2 = world.client("elbv2")
+    [arn] = dep.target_groups.values()
+    [lb] = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]["LoadBalancerArns"]
+    elbv2.delete_load_balancer(LoadBalancerArn=lb)
+    report = doctor(ecs_sta, world, dep, code=1)
+    [unused] = [c for c in report["checks"] if c["name"] == "load-balancer"]
+    assert unused["status"] == "FAIL" and "Target.NotInUse" in unused["detail"], unused
+    assert not_passing(report) == [("load-balancer", "FAIL")]
+
+
 def test_a_heartbeat_timeout_shorter_than_the_sweep_is_reported(world, ecs_sta):
     dep = deploy(world, hook={"heartbeat_timeout": 60})
     report = doctor(ecs_sta, world, dep, code=1)

@@ -28,6 +28,8 @@ pub struct Balancer {
     /// `None`: connection draining off (Classic ELB).
     pub draining_seconds: Option<u64>,
     pub connection_termination: bool,
+    /// A load balancer uses it (a target group some listener forwards to; a Classic ELB always).
+    pub in_use: bool,
 }
 
 impl Balancer {
@@ -127,6 +129,15 @@ fn missing_or_unreadable(service: &str, id: &str, error: CliError, missing: &str
 pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain, before: Before) -> Vec<Check> {
     let subject = format!("{service} / {}", lb.label);
     let subject = Some(subject.as_str());
+    if !lb.in_use {
+        return vec![Check::fail(
+            "load-balancer",
+            subject,
+            "no load balancer uses it (no listener forwards to it): its targets are never healthy \
+             (Target.NotInUse), so a replacement never counts and every drain waits until its deadline",
+            "forward a listener of the service's load balancer to it, or update the service's load balancers",
+        )];
+    }
     let mut checks = vec![draining(subject, lb, drain, before)];
     if before == Before::Replacement {
         checks.push(replacement_health(subject, lb));
@@ -265,6 +276,7 @@ async fn target_group(clients: &Clients, arn: &str) -> Result<Balancer, CliError
         ),
         connection_termination: attributes.get(CONNECTION_TERMINATION).map(String::as_str)
             == Some("true"),
+        in_use: !group.load_balancer_arns().is_empty(),
     })
 }
 
@@ -301,5 +313,6 @@ async fn classic(clients: &Clients, name: &str) -> Result<Balancer, CliError> {
         interval_seconds: check.map(|c| c.interval().max(0) as u64).unwrap_or(30),
         draining_seconds: draining,
         connection_termination: false,
+        in_use: true,
     })
 }

@@ -90,3 +90,23 @@ async fn a_missing_target_group_fails() {
         "{failed:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_target_group_no_load_balancer_uses_fails() {
+    let mut f = Fixture::default();
+    f.target_groups[0].in_use = false;
+    let report = run(&f).await;
+    let unused = check(&report, "load-balancer", Some(TG_SUBJECT));
+    assert_eq!(unused.status, Status::Fail, "{unused:#?}");
+    assert!(unused.detail.contains("Target.NotInUse"), "{unused:#?}");
+    assert!(unused
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("forward a listener"));
+    // nothing else is said of it: its draining and health checks do not matter while unused
+    assert!(!report
+        .checks
+        .iter()
+        .any(|c| c.name.starts_with("lb-") && c.subject.as_deref() == Some(TG_SUBJECT)));
+}

@@ -102,6 +102,8 @@ pub struct FTargetGroup {
     pub interval: i32,
     pub delay: u64,
     pub termination: Option<bool>,
+    /// A listener forwards to it.
+    pub in_use: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +276,7 @@ impl Default for Fixture {
                 interval: 30,
                 delay: 300,
                 termination: None,
+                in_use: true,
             }],
             classic: vec![FClassic {
                 name: CLB.to_string(),
