@@ -105,12 +105,12 @@ def _deregister_instances(self: Any, load_balancer_name: str, instance_ids: Any,
     if lb is not None and not from_autoscaling:
         _check_instances_exist(lb, self.account_id, self.region_name, instance_ids)
     registered = set(lb.instance_ids) if lb is not None else set()
-    # one registration set per load balancer (moto keeps Auto Scaling's apart): whoever registered
-    # it, a deregistration ends it
-    _orig_deregister_instances(self, load_balancer_name, instance_ids, not from_autoscaling)
     result = _orig_deregister_instances(self, load_balancer_name, instance_ids, from_autoscaling)
     if lb is None:
         return result
+    # one registration set per load balancer (moto keeps Auto Scaling's apart): whoever registered
+    # it, a deregistration ends it
+    _orig_deregister_instances(self, load_balancer_name, instance_ids, not from_autoscaling)
     still = set(lb.instance_ids)
     seconds = core.scaled(classic_drain_seconds(lb))
     for instance_id in instance_ids:
