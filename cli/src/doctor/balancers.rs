@@ -84,27 +84,18 @@ pub async fn check(
 
 /// The service's load balancers that could be read; a check for each of the others.
 async fn read(clients: &Clients, service: &Service, checks: &mut Vec<Check>) -> Vec<Balancer> {
-    let mut found = Vec::new();
+    let mut answers = Vec::new();
     for arn in &service.target_groups {
-        match target_group(clients, arn).await {
-            Ok(lb) => found.push(lb),
-            Err(error) => checks.push(missing_or_unreadable(
-                &service.name,
-                arn,
-                error,
-                "TargetGroupNotFound",
-            )),
-        }
+        answers.push((arn, "TargetGroupNotFound", target_group(clients, arn).await));
     }
     for name in &service.classic {
-        match classic(clients, name).await {
+        answers.push((name, "LoadBalancerNotFound", classic(clients, name).await));
+    }
+    let mut found = Vec::new();
+    for (id, missing, answer) in answers {
+        match answer {
             Ok(lb) => found.push(lb),
-            Err(error) => checks.push(missing_or_unreadable(
-                &service.name,
-                name,
-                error,
-                "LoadBalancerNotFound",
-            )),
+            Err(error) => checks.push(missing_or_unreadable(&service.name, id, error, missing)),
         }
     }
     found
