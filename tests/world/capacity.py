@@ -104,8 +104,8 @@ class _Judge:
         elif kind == "ecs.task.orphaned" or (kind == "ecs.container_instance.deregistered" and e.get("force")):
             self.orphaned.add(e.get("instance_id"))  # ECS takes a forced deregistration's tasks out
         lb = e.get("target_group") or e.get("load_balancer")
-        if kind in ("elbv2.target_group.deleted", "elb.load_balancer.deleted"):
-            self.gone.add(lb)
+        if kind in ("elbv2.target_group.deleted", "elbv2.target_group.out_of_use", "elb.load_balancer.deleted"):
+            self.gone.add(lb)  # deleted, or no load balancer uses it any more: it serves nobody
         elif lb in self.state and lb not in self.gone:
             self._registration(e, kind, lb)
         elif kind == "asg.instance.terminated":

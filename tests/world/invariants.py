@@ -101,7 +101,12 @@ def _released_with(
 ) -> None:
     """What instance ``x`` still had when it was released (event ``release``): tasks not STOPPED,
     target-group and Classic ELB registrations not ended, into ``sink``."""
-    deleted_tgs = {b["target_group"] for b in before if b["type"] == "elbv2.target_group.deleted"}
+    # deleted, or used by no load balancer any more (serving nobody)
+    deleted_tgs = {
+        b["target_group"]
+        for b in before
+        if b["type"] in ("elbv2.target_group.deleted", "elbv2.target_group.out_of_use")
+    }
     deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
     placed = {
         b["task_arn"]

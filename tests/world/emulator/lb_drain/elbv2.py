@@ -270,6 +270,8 @@ def _delete_lb(self: Any, arn: str) -> Any:
     for tg in self.target_groups.values():
         if arn in tg.load_balancer_arns:
             tg.load_balancer_arns.remove(arn)
+            if not tg.load_balancer_arns:
+                core.record("elbv2.target_group.out_of_use", target_group=tg.arn, load_balancer=arn)
             rearm(tg)
     _health_changed(self.account_id, self.region_name)
     return result
