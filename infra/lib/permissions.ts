@@ -161,6 +161,21 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   ],
   'check-drained': [
     { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    // An instance whose ECS agent registered after the drain began (scaled in while it booted) is
+    // found, set DRAINING and its tasks listed, as the first step does.
+    { action: 'ecs:ListContainerInstances', scope: 'cluster' },
+    {
+      action: 'ecs:UpdateContainerInstancesState',
+      scope: 'clusterContainerInstances',
+      clusterCondition: true,
+      why: CONTAINER_INSTANCES_OF_CLUSTER,
+    },
+    {
+      action: 'ecs:ListTasks',
+      scope: 'clusterContainerInstances',
+      clusterCondition: true,
+      why: CONTAINER_INSTANCES_OF_CLUSTER,
+    },
     // A container instance deregistered (force) mid-drain orphans its service tasks: they are not waited for.
     {
       action: 'ecs:DescribeContainerInstances',

@@ -104,8 +104,12 @@ describe('IAM, one least-privilege role per function', () => {
   test('check-drained', () => {
     expectPolicy(template, 'check-drained', [
       { actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
-      { actions: ['ecs:DescribeContainerInstances'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
-      { actions: ['ecs:DeregisterContainerInstance'], resources: [CLUSTER] },
+      {
+        actions: ['ecs:DescribeContainerInstances', 'ecs:ListTasks', 'ecs:UpdateContainerInstancesState'],
+        resources: [CLUSTER_INSTANCES],
+        condition: IN_CLUSTER,
+      },
+      { actions: ['ecs:DeregisterContainerInstance', 'ecs:ListContainerInstances'], resources: [CLUSTER] },
       {
         actions: [
           'autoscaling:DescribeAutoScalingInstances',

@@ -83,6 +83,22 @@ def test_instance_not_registered_in_ecs(scenario):
     assert done["instance_id"] == victim and done["by"] == "CompleteLifecycleAction"
 
 
+def test_an_instance_whose_agent_registers_mid_drain_is_drained_before_its_release(scenario):
+    r = scenario("late_agent")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    mine = [e for e in r.events if e.get("instance_id") == victim]
+    kinds = [e["type"] for e in mine]
+    # the first step found it out of the cluster; the check found it joined, with the daemon's task
+    joined, draining = kinds.index("ecs.container_instance.registered"), kinds.index("ecs.container_instance.draining")
+    started = next(e for e in r.events if e["type"] == "asg.lifecycle.heartbeat" and e["instance_id"] == victim)
+    assert started["seq"] < mine[joined]["seq"] < mine[draining]["seq"]
+    assert kinds.index("ecs.task.pending") > joined
+    assert kinds.index("ecs.task.stopped") < kinds.index("asg.lifecycle.completed")
+    [done] = _completions(r)
+    assert done["instance_id"] == victim and done["by"] == "CompleteLifecycleAction"
+
+
 def test_duplicated_event(scenario):
     r = scenario("duplicate_event")
     assert r.ok, r.violations
@@ -220,9 +236,10 @@ def test_a_state_machine_role_that_may_not_invoke_fails_the_drain_and_a_redrive_
         ("lambda:InvokeFunction", "arn:aws:lambda:us-west-2:123456789012")
     }
     [execution] = r.executions.values()
-    # retried as Lambda.AWSLambdaException (the name a denial comes under) until the attempts ran out
+    # retried as Lambda.AWSLambdaException (the name a denial comes under) until the attempts ran
+    # out: those of the long retrier (16), as a Pending function's error may come under that name
     failures = [e["taskFailedEventDetails"] for e in execution["history"] if e["type"] == "TaskFailed"]
-    assert len(failures) > 1 and {f["error"] for f in failures} == {"Lambda.AWSLambdaException"}
+    assert len(failures) == 1 + 16 and {f["error"] for f in failures} == {"Lambda.AWSLambdaException"}
     assert all("Error Code: AccessDeniedException" in f["cause"] for f in failures)
     # nothing changed before the redrive: the first drain of the instance came after it
     [redriven] = _types(r, "stepfunctions.execution.redriven")

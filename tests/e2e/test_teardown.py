@@ -78,3 +78,18 @@ def test_fleet_of_20_scaled_in_at_once_under_the_rate_limits(scenario):
     # the world's buckets did throttle the drains (a tenth of AWS's figures), and the functions ran in parallel
     assert sum(p["throttled"] for p in r.limits["peaks"].values()) > 0
     assert max(r.lambdas["peak_concurrency"].values()) > 1
+
+
+@pytest.mark.long
+def test_a_warm_pool_instance_whose_agent_was_lost_comes_back_active(scenario):
+    r = scenario("warm_pool_agent_disconnected")
+    assert r.ok, r.violations  # back ACTIVE from the pool, given a task, drained again
+    [victim] = r.victims
+    released = [
+        e for e in r.events if e["type"] == "ecs.container_instance.deregistered" and e["instance_id"] == victim
+    ]
+    # ECS refuses an unforced deregistration with the given-up task still RUNNING on it
+    assert released and all(e["force"] for e in released)
+    assert any(e["type"] == "ecs.container_instance.registered" and e["instance_id"] == victim for e in r.events)
+    done = [e for e in r.events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] == victim]
+    assert len(done) == 2 and all(d["by"] == "CompleteLifecycleAction" for d in done)

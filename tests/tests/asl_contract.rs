@@ -118,11 +118,14 @@ fn every_task_invokes_one_of_our_functions_and_retries_transient_errors_with_jit
         let retry = state["Retry"]
             .as_array()
             .unwrap_or_else(|| panic!("{name} has no Retry"));
-        let retried: BTreeSet<&str> = retry
+        let named: Vec<&str> = retry
             .iter()
             .flat_map(|r| r["ErrorEquals"].as_array().into_iter().flatten())
             .filter_map(Value::as_str)
             .collect();
+        let retried: BTreeSet<&str> = named.iter().copied().collect();
+        // The first retrier that names an error is the one that retries it.
+        assert_eq!(retried.len(), named.len(), "{name} names an error twice");
         for error in retried_by_every_task() {
             assert!(retried.contains(error), "{name} does not retry {error}");
         }

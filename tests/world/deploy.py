@@ -119,13 +119,14 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
             MaxGroupPreparedCapacity=int(pool.get("max_group_prepared_capacity", sc["instances"])),
             InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))},
         )
-    by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
     if sc["unregistered_instances"]:
-        world.configure(ecs={"agent_autoregister": False})
+        late = sc["unregistered_agent_seconds"]
+        world.configure(ecs={"agent_autoregister": False} if late is None else {"agent_register_seconds": late})
         autoscaling.set_desired_capacity(
             AutoScalingGroupName=asg_name, DesiredCapacity=sc["instances"] + sc["unregistered_instances"]
         )
-        world.configure(ecs={"agent_autoregister": True})
+        world.configure(ecs={"agent_autoregister": True, "agent_register_seconds": 0})
+    by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
     _service(world, sc, cluster, classic_names, tgs)
     if sc["daemon"]:
         _daemon(world, sc, cluster, classic_names, tgs)

@@ -69,6 +69,23 @@ def test_agent_registers_and_service_places_one_task_per_instance(world):
     assert "unable to place a task" in events[0]["message"]
 
 
+def test_an_agent_registers_its_instance_once_booted_and_never_once_it_is_gone(world):
+    world.configure(ecs={"agent_register_seconds": 1.5})
+    world.client("ecs").create_cluster(clusterName=CLUSTER)
+    aws.asg(world, desired=2, cluster=CLUSTER)
+    launched = [e["instance_id"] for e in world.events("ecs.agent.late")]
+    assert len(launched) == 2 and all(e["seconds"] == 1.5 for e in world.events("ecs.agent.late"))
+    assert world.client("ecs").list_container_instances(cluster=CLUSTER)["containerInstanceArns"] == []  # booting
+    world.client("ec2").terminate_instances(InstanceIds=launched[1:])
+    # Auto Scaling replaces the terminated one: its agent starts after the first two's were due
+    registered = world.wait_for(
+        lambda: len(r := world.events("ecs.container_instance.registered")) == 2 and r, what="two registrations"
+    )
+    ids = [e["instance_id"] for e in registered]
+    assert ids[0] == launched[0] and ids[1] not in launched  # the terminated one never registered
+    assert {ci["status"] for ci in _instance_of(world).values()} == {"ACTIVE"}
+
+
 def test_draining_replaces_the_task_then_stops_it_after_the_deregistration_delay(world):
     world.configure(timescale=0.01)  # deregistration delay 200 s -> 2 s
     tg = _cluster(world, instances=3, desired=2, delay=200)

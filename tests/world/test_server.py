@@ -15,6 +15,7 @@ def test_config_merges_and_reset_restores_it(world):
         "task_start_seconds": 3,
         "task_stop_seconds": 0,
         "agent_autoregister": True,
+        "agent_register_seconds": 0,
         "standalone_task_seconds": None,
     }
     world.control("POST", "/_world/reset", {})

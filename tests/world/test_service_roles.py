@@ -276,3 +276,15 @@ def test_a_schedule_dead_letters_with_its_role(world):
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
     assert attributes["X-Amz-Scheduler-Target-Arn"] == missing
     assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+
+
+def test_a_pending_function_fails_the_task_under_the_sdk_generic_class(world):
+    # CodeArtifactUserPendingException has no class in the SDK Step Functions names Lambda's errors
+    # after: the harsher reading names it as the generic one, its code kept in the cause.
+    arn = aws.function(world)
+    world.configure(**{"lambda": {"inactive": ["drain-ecs"], "pending_seconds": 60}})
+    role = aws.service_role(world, "states", name="waking")  # allowed everything
+    desc = _ended(world, _invoking_machine(world, role, arn))
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "Lambda.AWSLambdaException"
+    assert "Error Code: CodeArtifactUserPendingException" in desc["cause"]

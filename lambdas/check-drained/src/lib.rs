@@ -14,6 +14,12 @@
 //! - once a service task left without being STOPPED (orphaned, its agent lost, its
 //!   cluster deleted), the load balancers left to ECS are waited for like the others.
 //!
+//! An instance that was not in the cluster when the drain began is looked for again on each
+//! check (`ListContainerInstances`): an ECS agent registers some time after its instance
+//! launched, so one scaled in while it booted can join mid-drain. It is then drained as the
+//! first step drains (`UpdateContainerInstancesState` DRAINING, `ListTasks`), and its tasks
+//! waited for.
+//!
 //! First, before any read, it keeps the lifecycle hook alive with
 //! `RecordLifecycleActionHeartbeat` when a heartbeat is due, before its heartbeat timeout
 //! (read once with `DescribeLifecycleHooks`) could pass. When AWS has no active action any
@@ -29,6 +35,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::batches::DESCRIBE_BATCH;
+use sta_shared::ecs_drain::drain_container_instance;
 use sta_shared::ended::no_longer_ours;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
@@ -63,6 +70,15 @@ pub async fn check(
     heartbeat(&deps.autoscaling, &mut state, now, false).await?;
     if no_longer_ours(&deps.autoscaling, &mut state).await? {
         return Ok(state);
+    }
+    if state.container_instance_arn.is_none()
+        && drain_container_instance(&deps.ecs, &mut state).await?
+    {
+        // The instance's ECS agent registered after the first step looked (an instance scaled
+        // in while it booted, its agent not started yet): ECS places tasks on an ACTIVE one
+        // (a daemon's at once), which the drain must now wait for.
+        tracing::warn!(container_instance = ?state.container_instance_arn, tasks = state.tasks.len(), "the instance joined the cluster after the drain began: its container instance is DRAINING now");
+        state.report.tasks_stopped_at = None;
     }
     refresh_tasks(&deps.ecs, &mut state, now).await?;
     adopt_service_balancers(&deps.elbv2, &mut state).await?;
@@ -115,8 +131,11 @@ pub async fn check(
 /// later with the same instance id. Its ECS agent then reconnects to its container
 /// instance record, which would still be DRAINING: no task would ever be placed on it.
 /// So once drained its container instance is deregistered, and the agent registers
-/// afresh when the instance comes back. Past the deadline with tasks still on it, the
-/// deregistration is forced (the instance is stopped with them either way).
+/// afresh when the instance comes back. The deregistration is always forced: ECS refuses
+/// one without force while a task runs there (`InvalidParameterException`), and tasks may
+/// still run that the drain no longer waits for (past the deadline, or given up with a
+/// disconnected agent); the instance is stopped with them either way, and ECS replaces
+/// the orphaned service tasks elsewhere.
 async fn release_for_warm_pool(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
@@ -127,13 +146,12 @@ async fn release_for_warm_pool(
     let Some(arn) = state.container_instance_arn.clone() else {
         return Ok(());
     };
-    let force = !state.remaining.tasks.is_empty();
     let cluster = state.request.cluster.clone();
     match ecs
         .deregister_container_instance()
         .cluster(&cluster)
         .container_instance(&arn)
-        .force(force)
+        .force(true)
         .send()
         .await
     {
@@ -146,7 +164,7 @@ async fn release_for_warm_pool(
             ) => {}
         Err(error) => return Err(ecs_error(&cluster, "DeregisterContainerInstance", error)),
     }
-    tracing::info!(container_instance = %arn, force, "instance returns to the warm pool: container instance deregistered, it registers afresh when started again");
+    tracing::info!(container_instance = %arn, "instance returns to the warm pool: container instance deregistered, it registers afresh when started again");
     state.container_instance_deregistered = true;
     Ok(())
 }

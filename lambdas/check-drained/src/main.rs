@@ -4,5 +4,5 @@ use lambda_runtime::Error;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sta_shared::init_tracing();
-    sta_shared::serve(sta_shared::Clients::from_env().await, handler).await
+    sta_shared::serve(Ok(sta_shared::Clients::from_env().await), handler).await
 }

@@ -3,12 +3,12 @@
 //! retries all of them; the ASL contract test reads these lists from here.
 
 /// AWS's list of transient Lambda service errors to retry in a state machine: "Handle
-/// Lambda service exceptions" (Step Functions Developer Guide) names the first four, and
+/// Lambda service exceptions" (Step Functions Developer Guide) names the first three and
+/// `Lambda.AWSLambdaException` (retried for longer: [`NOT_ACTIVE_ERRORS`]), and
 /// `Lambda.TooManyRequestsException` is what Step Functions reports when Lambda hits its
 /// concurrency limit.
-pub const TRANSIENT_LAMBDA_SERVICE_ERRORS: [&str; 5] = [
+pub const TRANSIENT_LAMBDA_SERVICE_ERRORS: [&str; 4] = [
     "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.TooManyRequestsException",
@@ -33,12 +33,18 @@ pub const FAILED_RUN_ERRORS: [&str; 4] = [
 /// `ResourceNotReadyException`, then `ResourceConflictException` while Pending, or
 /// `ENINotReadyException` while its network interface is not ready. The drain's functions
 /// run only on a scale-in, so the first drain after weeks without one meets them so.
-/// Retried for longer than the transient errors, with [`VPC_SETUP_ERRORS`].
-pub const NOT_ACTIVE_ERRORS: [&str; 4] = [
+/// Step Functions names Lambda's errors after the classes of the AWS SDK for Java (v1), which
+/// has none for `CodeArtifactUserPendingException` or `ENINotReadyException`: they may come
+/// as its generic `Lambda.AWSLambdaException` (AWS does not say), so that one is retried as
+/// long as these too (a denial of `lambda:InvokeFunction` comes as it as well: such a drain
+/// FAILS only once these retries run out). Retried for longer than the transient errors,
+/// with [`VPC_SETUP_ERRORS`].
+pub const NOT_ACTIVE_ERRORS: [&str; 5] = [
     "Lambda.CodeArtifactUserPendingException",
     "Lambda.ResourceNotReadyException",
     "Lambda.ResourceConflictException",
     "Lambda.ENINotReadyException",
+    "Lambda.AWSLambdaException",
 ];
 
 /// A function in a VPC whose network set-up failed (the Invoke API reference, all HTTP

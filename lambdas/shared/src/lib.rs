@@ -9,6 +9,7 @@ pub mod batches;
 pub mod clients;
 pub mod config;
 pub mod ecs;
+pub mod ecs_drain;
 pub mod elb;
 pub mod elbv2;
 pub mod ended;
@@ -36,19 +37,33 @@ pub fn init_tracing() {
 }
 
 /// Runs a Lambda's `handler` until the runtime stops, every invocation borrowing the same
-/// `deps` (clients and configuration, built once per execution environment).
+/// `deps` (clients and configuration, built once per execution environment). Deps that
+/// could not be built (a misconfigured environment) answer every invocation with their
+/// error: its stable name (`Misconfigured`, naming the variable) reaches the state
+/// machine, where a process exiting at its cold start would be a `Runtime.ExitError`,
+/// retried as if it could pass.
 pub async fn serve<D, O>(
-    deps: D,
+    deps: Result<D, StepError>,
     handler: impl AsyncFn(&D, LambdaEvent<Value>) -> Result<O, StepError>,
 ) -> Result<(), lambda_runtime::Error>
 where
     O: Serialize,
 {
+    if let Err(error) = &deps {
+        tracing::error!(error = %error, "the function's configuration is wrong: every invocation fails with it");
+    }
     let (deps, handler) = (&deps, &handler);
     // Boxed, the runtime's future and each invocation's: together they nest SDK futures
     // deeper than the compiler lays out in one piece.
     Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
-        move |event| Box::pin(async move { handler(deps, event).await }),
+        move |event| {
+            Box::pin(async move {
+                match deps {
+                    Ok(deps) => handler(deps, event).await,
+                    Err(error) => Err(error.clone()),
+                }
+            })
+        },
     )))
     .await
 }

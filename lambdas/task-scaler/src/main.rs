@@ -4,5 +4,5 @@ use task_scaler::{handler, Deps};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sta_shared::init_tracing();
-    sta_shared::serve(Deps::from_env().await, handler).await
+    sta_shared::serve(Ok(Deps::from_env().await), handler).await
 }

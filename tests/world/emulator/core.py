@@ -47,6 +47,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # Register EC2 instances whose user data says ECS_CLUSTER=<name> as
         # container instances of that cluster, as the ECS agent does at boot.
         "agent_autoregister": True,
+        # Seconds (AWS time) after its instance launched that the agent registers it (it starts
+        # once the instance booted; AWS gives no figure).
+        "agent_register_seconds": 0,
         # Seconds (AWS time) after which a standalone task (RunTask/StartTask)
         # exits on its own; None: it runs until someone stops it.
         "standalone_task_seconds": None,

@@ -48,7 +48,9 @@ function in the middle of a run.
     function's State to become Active"), the first time and while Pending. AWS's
     docs do not say which error an Inactive function outside a VPC answers; reports
     of it (aws-cdk issue 20123, boto3 issue 3788) name this one.
-  Step Functions names them ``Lambda.<code>``. AWS gives no figure for how long
+  Step Functions names them ``Lambda.<code>``, but ``CodeArtifactUserPendingException``
+  ``Lambda.AWSLambdaException`` (its code in the cause: world.emulator.service_roles,
+  ``WITHOUT_SDK_CLASS``, the harsher reading). AWS gives no figure for how long
   Pending lasts (creating a VPC function "can take a minute or so", CreateFunction;
   reports say 40 s to a few minutes); config ``lambda.inactive`` lists the functions
   (by name) that are Inactive at the start, and ``lambda.pending_seconds`` (AWS
@@ -78,7 +80,7 @@ function in the middle of a run.
   invocation of a function in a VPC. Config ``lambda.setup_errors`` maps a function (by
   name) to ``{"error": CODE, "invocations": N}``: its next N invocations (counted from
   the config, once the function is Active) answer CODE, which Step Functions names
-  ``Lambda.<code>``; a function outside a VPC is untouched. Event ``lambda.setup.failed``
+  ``Lambda.<code>`` (``ENINotReadyException`` ``Lambda.AWSLambdaException``, as above); a function outside a VPC is untouched. Event ``lambda.setup.failed``
   (function, error).
 
 Environment of the world process:

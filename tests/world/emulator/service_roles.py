@@ -75,6 +75,13 @@ STATES = "states.amazonaws.com"
 EVENTS = "events.amazonaws.com"
 SCHEDULER = "scheduler.amazonaws.com"
 SDK_EXCEPTION = "WorldSdkException"  # the SDK exception class an error without a class of its own comes as
+# Invoke's error codes that the AWS SDK for Java (v1), whose class names Step Functions gives Lambda's
+# errors ("Handle Lambda service exceptions": Lambda.AWSLambdaException, Lambda.SdkClientException,
+# Lambda.ClientExecutionTimeoutException are its classes), has no class for: its Lambda model holds
+# ResourceNotReadyException, RecursiveInvocationException and the other VPC set-up errors, but
+# neither of these. AWS does not document the names Step Functions gives them; the world takes the
+# harsher reading: the generic class, the code kept in the cause.
+WITHOUT_SDK_CLASS = frozenset({"CodeArtifactUserPendingException", "ENINotReadyException"})
 
 
 class AccessDenied(Exception):
@@ -262,6 +269,8 @@ def _named_as_the_sdk(original: Any) -> Any:
     def name(client_error: Any) -> tuple[str, str]:
         error, cause = original(client_error)
         sdk = client_error.response.get("Error", {}).get(SDK_EXCEPTION)
+        if client_error.response.get("Error", {}).get("Code") in WITHOUT_SDK_CLASS:
+            sdk = "AWSLambdaException"
         return (f"Lambda.{sdk}", cause) if sdk else (error, cause)
 
     return staticmethod(name)

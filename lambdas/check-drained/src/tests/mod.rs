@@ -152,6 +152,8 @@ const DRAINING: &[TargetHealthStateEnum] = &[
 mod balancers;
 mod errors;
 mod heartbeats;
+mod late_agent;
 mod orphans;
 mod service_balancers;
 mod tasks;
+mod warm_pool;

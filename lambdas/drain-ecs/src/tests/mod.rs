@@ -4,7 +4,9 @@ use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
-use aws_sdk_ecs::types::{Failure, Task};
+use aws_sdk_ecs::types::{
+    ContainerInstance, ContainerInstanceStatus, DesiredStatus, Failure, Task,
+};
 use aws_smithy_mocks::{mock, Rule};
 use sta_shared::testing::*;
 

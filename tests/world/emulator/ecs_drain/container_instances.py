@@ -4,8 +4,16 @@ UpdateContainerInstancesState, DeregisterContainerInstance).
 
 * The agent: an EC2 instance whose user data sets ``ECS_CLUSTER=<name>``
   registers as a container instance of that cluster when it launches (config
-  ``ecs.agent_autoregister``). When the instance terminates, its agent
-  disconnects, the container instance becomes INACTIVE and its tasks STOPPED.
+  ``ecs.agent_autoregister``), ``ecs.agent_register_seconds`` (AWS seconds, default 0)
+  after the launch: the agent starts on the booted instance, reading its configuration
+  "when the container agent starts" (Amazon ECS Developer Guide, "Bootstrapping Amazon
+  ECS Linux container instances to pass data"), and registers it (RegisterContainerInstance,
+  "used by the Amazon ECS agent"); AWS gives no figure, so the default is the kinder 0,
+  which a scenario raises. Auto Scaling meanwhile has the instance InService, or
+  Terminating:Wait if it was scaled in already; an instance no longer running by then
+  never registers (event ``ecs.agent.late`` with the delay, at the launch). When the instance
+  terminates, its agent disconnects, the container instance becomes INACTIVE and its
+  tasks STOPPED.
 * UpdateContainerInstancesState records each status change (DRAINING: the service
   scheduler replaces the instance's tasks, world.emulator.ecs_drain.service_scheduler);
   an INACTIVE instance cannot change status.
@@ -61,23 +69,35 @@ def _run_instances(
     reservation = _orig_run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
     if not core.CONFIG["ecs"].get("agent_autoregister", True):
         return reservation
+    delay = float(core.CONFIG["ecs"].get("agent_register_seconds") or 0)
     for instance in reservation.instances:
         cluster = _user_data_cluster(getattr(instance, "user_data", None) or user_data)
         if not cluster:
             continue
-        backend = _backend(self.account_id, self.region_name)
-        if cluster not in backend.clusters:
-            core.record("ecs.agent.no_cluster", instance_id=instance.id, cluster=cluster)
-            continue
-        ci = backend.register_container_instance(cluster, instance.id)
-        core.record(
-            "ecs.container_instance.registered",
-            cluster=cluster,
-            instance_id=instance.id,
-            container_instance=ci.container_instance_arn,
-        )
-        _schedule_reconcile(backend, cluster)
+        if delay > 0:
+            core.record("ecs.agent.late", instance_id=instance.id, cluster=cluster, seconds=delay)
+            core.after(core.scaled(delay), _agent_starts, self, instance, cluster, name="ecs-agent-start")
+        else:
+            _agent_starts(self, instance, cluster)
     return reservation
+
+
+def _agent_starts(ec2: Any, instance: Any, cluster: str) -> None:
+    """The instance's ECS agent starts: it registers the instance in ``cluster``."""
+    if instance.state != "running":
+        return  # stopped or terminated before its agent started
+    backend = _backend(ec2.account_id, ec2.region_name)
+    if cluster not in backend.clusters:
+        core.record("ecs.agent.no_cluster", instance_id=instance.id, cluster=cluster)
+        return
+    ci = backend.register_container_instance(cluster, instance.id)
+    core.record(
+        "ecs.container_instance.registered",
+        cluster=cluster,
+        instance_id=instance.id,
+        container_instance=ci.container_instance_arn,
+    )
+    _schedule_reconcile(backend, cluster)
 
 
 _orig_terminate_instances = ec2_instances.InstanceBackend.terminate_instances

@@ -1,0 +1,113 @@
+use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
+use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
+use aws_sdk_ecs::types::ContainerInstanceStatus;
+
+use super::*;
+
+/// ListContainerInstances of the drained instance (by its `ec2InstanceId`): `found` or none.
+fn listed(found: bool) -> Rule {
+    mock!(aws_sdk_ecs::Client::list_container_instances).then_compute_output(move |req| {
+        assert_eq!(req.cluster(), Some(CLUSTER));
+        assert_eq!(
+            req.filter(),
+            Some(format!("ec2InstanceId == {INSTANCE_ID}").as_str())
+        );
+        let arns = if found { vec![CI.to_string()] } else { vec![] };
+        ListContainerInstancesOutput::builder()
+            .set_container_instance_arns(Some(arns))
+            .build()
+    })
+}
+
+/// DescribeContainerInstances of the instance that joined: ACTIVE, its agent connected.
+fn joined() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(|req| {
+        assert_eq!(req.container_instances(), [CI]);
+        DescribeContainerInstancesOutput::builder()
+            .container_instances(
+                ContainerInstance::builder()
+                    .container_instance_arn(CI)
+                    .ec2_instance_id(INSTANCE_ID)
+                    .status("ACTIVE")
+                    .agent_connected(true)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn set_draining() -> Rule {
+    mock!(aws_sdk_ecs::Client::update_container_instances_state).then_compute_output(|req| {
+        assert_eq!(req.container_instances(), [CI]);
+        assert_eq!(req.status(), Some(&ContainerInstanceStatus::Draining));
+        UpdateContainerInstancesStateOutput::builder().build()
+    })
+}
+
+fn tasks_listed() -> Rule {
+    mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|req| {
+        assert_eq!(req.container_instance(), Some(CI));
+        ListTasksOutput::builder()
+            .task_arns(task_arn("agent"))
+            .build()
+    })
+}
+
+/// A drain whose first step found no container instance for the instance, its balancers
+/// drained: it has nothing of ECS to wait for.
+fn not_in_the_cluster_yet() -> DrainState {
+    let mut state = deregistered();
+    state.container_instance_arn = None;
+    state.tasks.clear();
+    state.remaining.tasks.clear();
+    state
+}
+
+#[tokio::test]
+async fn an_instance_whose_agent_registered_mid_drain_is_drained_and_its_tasks_waited_for() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs = vec![
+        listed(true),
+        joined(),
+        set_draining(),
+        tasks_listed(),
+        tasks("RUNNING"),
+    ];
+    let state = check(&world.clients(), not_in_the_cluster_yet(), at(63))
+        .await
+        .unwrap();
+    assert_eq!(state.container_instance_arn.as_deref(), Some(CI));
+    assert_eq!(world.ecs[2].num_calls(), 1, "set DRAINING");
+    assert_eq!(state.remaining.tasks, [task_arn("agent")]);
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.report.tasks_stopped_at, None);
+}
+
+#[tokio::test]
+async fn an_instance_still_not_in_the_cluster_is_looked_for_on_each_check_only() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs = vec![listed(false)];
+    let state = check(&world.clients(), not_in_the_cluster_yet(), at(63))
+        .await
+        .unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert_eq!(state.container_instance_arn, None);
+    assert_eq!(world.ecs[0].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_look_for_the_container_instance_is_retried_or_named() {
+    for (code, name) in [
+        ("ThrottlingException", "Retryable"),
+        ("AccessDeniedException", "AwsRequestFailed"),
+    ] {
+        let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+        world.ecs = vec![mock!(aws_sdk_ecs::Client::list_container_instances)
+            .then_http_response(move || json_error(400, code))];
+        let error = check(&world.clients(), not_in_the_cluster_yet(), at(63))
+            .await
+            .unwrap_err();
+        assert_step_error(&error, name, "ListContainerInstances");
+    }
+}

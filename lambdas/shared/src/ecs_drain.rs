@@ -1,0 +1,153 @@
+//! The drain of a container instance: the first step's, and the check's for an instance whose
+//! ECS agent registered after the drain began.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus};
+
+use crate::batches::{in_batches, DESCRIBE_BATCH};
+use crate::ecs::describe_all_container_instances;
+use crate::error::ecs_error;
+use crate::state::{task_has_stopped, DrainState, TrackedTask};
+use crate::StepError;
+
+/// Finds the drained EC2 instance's container instance, sets it DRAINING (already DRAINING is
+/// fine) and records the tasks on it in `state`, so that the drain waits for exactly those.
+/// False when the instance is not registered in the cluster (or was deregistered meanwhile).
+pub async fn drain_container_instance(
+    ecs: &aws_sdk_ecs::Client,
+    state: &mut DrainState,
+) -> Result<bool, StepError> {
+    let cluster = state.request.cluster.clone();
+    let instance_id = state.request.instance_id.clone();
+    let Some(instance) = find_container_instance(ecs, &cluster, &instance_id).await? else {
+        return Ok(false);
+    };
+    let arn = instance
+        .container_instance_arn()
+        .unwrap_or_default()
+        .to_string();
+    if !set_draining(ecs, &cluster, &instance).await? {
+        return Ok(false);
+    }
+    let tasks = tasks_on(ecs, &cluster, &arn).await?;
+    tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");
+    state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
+    state.tasks = tasks;
+    state.container_instance_arn = Some(arn);
+    Ok(true)
+}
+
+/// The container instance of `instance_id`, found with the `ec2InstanceId ==` filter.
+/// The match is checked on the described instance, never assumed from the filter.
+async fn find_container_instance(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    instance_id: &str,
+) -> Result<Option<ContainerInstance>, StepError> {
+    let filter = format!("ec2InstanceId == {instance_id}");
+    Ok(describe_all_container_instances(ecs, cluster, Some(filter))
+        .await?
+        .into_iter()
+        .find(|instance| instance.ec2_instance_id() == Some(instance_id)))
+}
+
+/// Sets the container instance DRAINING. Returns false when it vanished meanwhile.
+async fn set_draining(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    instance: &ContainerInstance,
+) -> Result<bool, StepError> {
+    let arn = instance.container_instance_arn().unwrap_or_default();
+    match instance.status().unwrap_or_default() {
+        "DRAINING" => {
+            tracing::info!(container_instance = %arn, "already DRAINING");
+            return Ok(true);
+        }
+        "ACTIVE" => {}
+        other => {
+            // REGISTERING, DEREGISTERING, REGISTRATION_FAILED: ECS accepts DRAINING only
+            // from ACTIVE; record its tasks so the drain still waits for them.
+            tracing::warn!(container_instance = %arn, status = other, "cannot set DRAINING from this status");
+            return Ok(true);
+        }
+    }
+    let output = ecs
+        .update_container_instances_state()
+        .cluster(cluster)
+        .container_instances(arn)
+        .status(ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .map_err(|error| ecs_error(cluster, "UpdateContainerInstancesState", error))?;
+    if let Some(failure) = output.failures().first() {
+        let reason = failure.reason().unwrap_or("unknown");
+        if reason == "MISSING" {
+            tracing::info!(container_instance = %arn, "deregistered before it could be drained");
+            return Ok(false);
+        }
+        return Err(StepError::AwsRequestFailed {
+            operation: "UpdateContainerInstancesState".into(),
+            message: format!(
+                "{arn}: {reason}{}",
+                failure
+                    .detail()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    Ok(true)
+}
+
+/// Every task on the container instance that has not stopped. Listed by both desired
+/// statuses: a task ECS is already stopping has desired status STOPPED and would be
+/// missing from the default list (this step may run again on a retry or redrive).
+async fn tasks_on(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    container_instance: &str,
+) -> Result<Vec<TrackedTask>, StepError> {
+    let mut arns = BTreeSet::new();
+    for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let page: Vec<String> = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .container_instance(container_instance)
+            .desired_status(desired)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
+        arns.extend(page);
+    }
+    let arns: Vec<String> = arns.into_iter().collect();
+    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
+        ecs.describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(batch))
+            .send()
+    })
+    .await
+    .map_err(|error| ecs_error(cluster, "DescribeTasks", error))?;
+    let mut tasks = Vec::new();
+    for output in answers {
+        for task in output.tasks() {
+            let last_status = task.last_status().unwrap_or("UNKNOWN");
+            if task_has_stopped(last_status) {
+                continue;
+            }
+            tasks.push(TrackedTask {
+                arn: task.task_arn().unwrap_or_default().to_string(),
+                service: task
+                    .group()
+                    .and_then(|group| group.strip_prefix("service:"))
+                    .map(str::to_string),
+                last_status: last_status.to_string(),
+            });
+        }
+    }
+    Ok(tasks)
+}
