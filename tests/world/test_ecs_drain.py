@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import aws_setup as aws
 import pytest
 from botocore.exceptions import ClientError
@@ -121,6 +123,21 @@ def test_draining_replaces_the_task_then_stops_it_after_the_deregistration_delay
     assert still["lastStatus"] == "RUNNING" and still["desiredStatus"] == "RUNNING"
     assert _instance_of(world)[old["containerInstanceArn"]]["status"] == "DRAINING"
     assert len([t for t in _running(world) if t["group"] == "service:web"]) == 2
+
+
+def test_without_a_load_balancer_a_replacement_counts_as_healthy_40_s_after_it_runs(world):
+    world.configure(timescale=0.05)  # 40 s -> 2 s
+    _cluster(world, instances=3, desired=2, tg=False)
+    old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
+    first = max(e["t"] for e in world.events("ecs.task.running"))
+    world.wait_for(lambda: time.time() - first >= 2.1, what="both tasks counted healthy")
+    world.client("ecs").update_container_instances_state(
+        cluster=CLUSTER, containerInstances=[old["containerInstanceArn"]], status="DRAINING"
+    )
+    world.wait_for(lambda: world.events("ecs.task.stopping"), timeout=15, what="old task stopping")
+    replacement = world.events("ecs.task.running")[-1]
+    stopping = next(e for e in world.events("ecs.task.stopping") if e["task_arn"] == old["taskArn"])
+    assert stopping["t"] - replacement["t"] >= 1.9  # min healthy 100 %: the old task waits 40 s more
 
 
 def _wait_healthy(world, tg, count):

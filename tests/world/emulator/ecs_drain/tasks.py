@@ -113,6 +113,10 @@ def _task_running(backend: Any, cluster_name: str, task: Any) -> None:
             core.record("ecs.task.lb_error", task_arn=task.task_arn, load_balancer=name, error=str(err))
     task.last_status = "RUNNING"
     task.started_at = _now()
+    task._world_running = time.monotonic()
+    if not task._world_targets and not task._world_elbs:
+        # counted healthy 40 s on: the scheduler looks again then
+        core.after(core.scaled(RUNNING_BEFORE_HEALTHY_SECONDS), _schedule_reconcile, backend, cluster_name)
     core.record(
         "ecs.task.running",
         cluster=cluster_name,
@@ -190,13 +194,24 @@ def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
     return wait
 
 
+# DeploymentConfiguration (ECS API reference), for services that do not use a load balancer: "If a
+# task has no essential containers with a health check defined, the service scheduler will wait for
+# 40 seconds after a task reaches a RUNNING state before the task is counted towards the minimum
+# healthy percent total" (the world's task definitions define no container health check).
+RUNNING_BEFORE_HEALTHY_SECONDS = 40
+
+
 def _task_healthy(backend: Any, task: Any) -> bool:
-    """RUNNING and, for a service with load balancers, healthy in every one of them. A load
-    balancer deleted under the service no longer counts (what ECS does then is not documented)."""
+    """RUNNING and, for a service with load balancers, healthy in every one of them; without one,
+    RUNNING for 40 s. A load balancer deleted under the service no longer counts (what ECS does
+    then is not documented)."""
     from world.emulator import lb_drain
 
     if task.last_status != "RUNNING":
         return False
+    if not getattr(task, "_world_targets", []) and not getattr(task, "_world_elbs", []):
+        running = getattr(task, "_world_running", None)
+        return running is None or time.monotonic() - running >= core.scaled(RUNNING_BEFORE_HEALTHY_SECONDS)
     ci = _ci_of(backend, task.cluster_name, task)
     elbv2, elb = _lb_backends(backend)
     for arn, target in getattr(task, "_world_targets", []):
