@@ -133,6 +133,20 @@ def test_a_standalone_task_is_waited_for(scenario):
     assert stopped["reason"] == "Essential container in task exited" and stopped["seq"] < done["seq"]
 
 
+def test_a_task_the_first_listing_did_not_show_is_waited_for(scenario):
+    r = scenario("standalone_listed_late")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    task = _standalone(r, victim)
+    [stopped] = _of(r, "ecs.task.stopped", task_arn=task)
+    _wait, done = _wait_and_done(r, victim)
+    assert stopped["reason"] == "Essential container in task exited" and stopped["seq"] < done["seq"]
+    [execution] = r.executions.values()
+    first = next(e for e in execution["history"] if e["type"] == "TaskSucceeded")
+    # the first step's listing did not show it: it was found afterwards
+    assert task.rsplit("/", 1)[-1] not in first["taskSucceededEventDetails"]["output"]
+
+
 def test_a_standalone_task_is_stopped_after_its_grace(scenario):
     r = scenario("standalone_stop")
     assert r.ok, r.violations

@@ -14,6 +14,10 @@
 //! - once a service task left without being STOPPED (orphaned, its agent lost, its
 //!   cluster deleted), the load balancers left to ECS are waited for like the others.
 //!
+//! For five minutes after the container instance's tasks were listed, each check lists them
+//! again (`ListTasks`): the ECS API is eventually consistent, and a task started just before
+//! the instance went DRAINING can be missing from the first listing.
+//!
 //! An instance that was not in the cluster when the drain began is looked for again on each
 //! check (`ListContainerInstances`): an ECS agent registers some time after its instance
 //! launched, so one scaled in while it booted can join mid-drain. It is then drained as the
@@ -35,7 +39,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::batches::DESCRIBE_BATCH;
-use sta_shared::ecs_drain::drain_container_instance;
+use sta_shared::ecs_drain::{drain_container_instance, track_tasks_listed_late};
 use sta_shared::ended::no_longer_ours;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
@@ -72,12 +76,15 @@ pub async fn check(
         return Ok(state);
     }
     if state.container_instance_arn.is_none()
-        && drain_container_instance(&deps.ecs, &mut state).await?
+        && unless_cluster_gone(drain_container_instance(&deps.ecs, &mut state, now).await)?
     {
         // The instance's ECS agent registered after the first step looked (an instance scaled
         // in while it booted, its agent not started yet): ECS places tasks on an ACTIVE one
         // (a daemon's at once), which the drain must now wait for.
         tracing::warn!(container_instance = ?state.container_instance_arn, tasks = state.tasks.len(), "the instance joined the cluster after the drain began: its container instance is DRAINING now");
+        state.report.tasks_stopped_at = None;
+    }
+    if unless_cluster_gone(track_tasks_listed_late(&deps.ecs, &mut state, now).await)? {
         state.report.tasks_stopped_at = None;
     }
     refresh_tasks(&deps.ecs, &mut state, now).await?;
@@ -125,6 +132,16 @@ pub async fn check(
         "not drained yet"
     );
     Ok(state)
+}
+
+/// A cluster deleted meanwhile has no container instance or task left to drain.
+fn unless_cluster_gone(found: Result<bool, StepError>) -> Result<bool, StepError> {
+    match found {
+        Err(StepError::ResourceNotFound {
+            kind: "cluster", ..
+        }) => Ok(false),
+        other => other,
+    }
 }
 
 /// An instance going back to the warm pool is stopped, not terminated, and started again

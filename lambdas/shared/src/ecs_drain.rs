@@ -4,12 +4,20 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus};
+use chrono::{DateTime, Utc};
 
 use crate::batches::{in_batches, DESCRIBE_BATCH};
 use crate::ecs::describe_all_container_instances;
 use crate::error::ecs_error;
-use crate::state::{task_has_stopped, DrainState, TrackedTask};
+use crate::state::{seconds, task_has_stopped, DrainState, TrackedTask};
 use crate::StepError;
+
+/// How long after the first listing of the container instance's tasks the checks list them
+/// again. The ECS API "follows an eventual consistency model": the result of a command
+/// "might not be immediately visible to all subsequent commands" (RunTask API reference),
+/// so a task started just before the instance went DRAINING can be missing from the first
+/// ListTasks. AWS advises reading again for "up to five minutes".
+pub const LISTED_AGAIN_FOR_SECONDS: u64 = 300;
 
 /// Finds the drained EC2 instance's container instance, sets it DRAINING (already DRAINING is
 /// fine) and records the tasks on it in `state`, so that the drain waits for exactly those.
@@ -17,6 +25,7 @@ use crate::StepError;
 pub async fn drain_container_instance(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
+    now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
     let cluster = state.request.cluster.clone();
     let instance_id = state.request.instance_id.clone();
@@ -35,7 +44,36 @@ pub async fn drain_container_instance(
     state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
     state.tasks = tasks;
     state.container_instance_arn = Some(arn);
+    state.tasks_listed_at = Some(now);
     Ok(true)
+}
+
+/// Within [`LISTED_AGAIN_FOR_SECONDS`] of the first listing, lists the container instance's
+/// tasks again and records those the drain did not know, so that it waits for them too.
+/// True when it found one.
+pub async fn track_tasks_listed_late(
+    ecs: &aws_sdk_ecs::Client,
+    state: &mut DrainState,
+    now: DateTime<Utc>,
+) -> Result<bool, StepError> {
+    let (Some(arn), Some(listed)) = (state.container_instance_arn.clone(), state.tasks_listed_at)
+    else {
+        return Ok(false);
+    };
+    if state.container_instance_deregistered || now >= listed + seconds(LISTED_AGAIN_FOR_SECONDS) {
+        return Ok(false);
+    }
+    let mut found = false;
+    for task in tasks_on(ecs, &state.request.cluster, &arn).await? {
+        if state.tasks.iter().any(|known| known.arn == task.arn) {
+            continue;
+        }
+        tracing::warn!(task = %task.arn, "a task the first listing did not show (ECS is eventually consistent): the drain waits for it too");
+        state.remaining.tasks.push(task.arn.clone());
+        state.tasks.push(task);
+        found = true;
+    }
+    Ok(found)
 }
 
 /// The container instance of `instance_id`, found with the `ec2InstanceId ==` filter.

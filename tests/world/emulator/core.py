@@ -50,6 +50,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # Seconds (AWS time) after its instance launched that the agent registers it (it starts
         # once the instance booted; AWS gives no figure).
         "agent_register_seconds": 0,
+        # Seconds (AWS time) before ListTasks shows a task just started (ECS is eventually
+        # consistent; AWS gives no figure).
+        "list_lag_seconds": 0,
         # Seconds (AWS time) after which a standalone task (RunTask/StartTask)
         # exits on its own; None: it runs until someone stops it.
         "standalone_task_seconds": None,

@@ -153,6 +153,7 @@ mod balancers;
 mod errors;
 mod heartbeats;
 mod late_agent;
+mod listed_late;
 mod orphans;
 mod service_balancers;
 mod tasks;

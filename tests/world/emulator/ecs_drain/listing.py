@@ -1,7 +1,13 @@
 """ListTasks and ListContainerInstances as ECS filters them (AWS docs: ListTasks,
 ListContainerInstances, "Cluster query language").
 
-* ListTasks filters on desiredStatus (default RUNNING) and serviceName;
+* ListTasks filters on desiredStatus (default RUNNING) and serviceName, and shows a task
+  only ``ecs.list_lag_seconds`` (AWS seconds, default 0) after it was started: "The Amazon
+  ECS API follows an eventual consistency model ... the result of an API command you run
+  that affects your Amazon ECS resources might not be immediately visible to all
+  subsequent commands you run" (RunTask API reference, which advises reading again
+  "starting with a couple of seconds of wait time and increasing gradually up to five
+  minutes"; AWS gives no figure, so the default is the kinder 0, which a scenario raises);
   ListContainerInstances honours ``status`` (default: all but INACTIVE) and
   ``filter`` (``ec2InstanceId ==``/``in``, ``agentConnected``,
   ``runningTasksCount``, ``attribute:<name>``; others are rejected).
@@ -10,10 +16,12 @@ ListContainerInstances, "Cluster query language").
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ecs.exceptions import InvalidParameterException
+from world.emulator import core
 
 
 def list_tasks(self: Any) -> ActionResult:
@@ -34,6 +42,10 @@ def list_tasks(self: Any) -> ActionResult:
         tasks = [t for t in tasks if getattr(t, "_world_service", None) == name or t.group == f"service:{name}"]
     if launch_type:
         tasks = [t for t in tasks if t.launch_type == launch_type]
+    lag = core.scaled(core.CONFIG["ecs"].get("list_lag_seconds") or 0)
+    if lag > 0:
+        now = time.monotonic()
+        tasks = [t for t in tasks if now - getattr(t, "_world_created", now - lag) >= lag]
     return ActionResult({"taskArns": [t.task_arn for t in tasks]})
 
 

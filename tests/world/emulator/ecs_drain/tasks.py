@@ -72,6 +72,7 @@ def _start_task(backend: Any, service: Any, task_definition: Any, ci: Any) -> An
     )
     task.last_status = "PENDING"
     task.created_at = _now()
+    task._world_created = time.monotonic()
     task.availability_zone = ci.attributes.get("ecs.availability-zone")
     task._world_service = service.name
     task._world_targets = []
@@ -271,6 +272,7 @@ def _standalone_started(backend: Any, cluster_name: str, tasks: list[Any]) -> No
         ci = _ci_of(backend, cluster_name, task)
         task.last_status = "RUNNING"
         task.started_at = _now()
+        task._world_created = time.monotonic()
         core.record(
             "ecs.task.running",
             cluster=cluster_name,

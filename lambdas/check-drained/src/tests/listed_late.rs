@@ -1,0 +1,66 @@
+use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+
+use super::*;
+
+/// ListTasks of the drained container instance: the recorded task and one it did not show.
+fn listed_with_a_late_one() -> Rule {
+    mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|req| {
+        assert_eq!(req.container_instance(), Some(CI));
+        ListTasksOutput::builder()
+            .task_arns(task_arn("web"))
+            .task_arns(task_arn("batch"))
+            .build()
+    })
+}
+
+/// A drain whose tasks were listed when the drain began, at 2 s.
+fn listed_at_the_start() -> DrainState {
+    let mut state = deregistered();
+    state.container_instance_arn = Some(CI.into());
+    state.tasks_listed_at = Some(at(2));
+    state
+}
+
+#[tokio::test]
+async fn a_task_the_first_listing_did_not_show_is_waited_for_too() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs.push(listed_with_a_late_one());
+    let state = check(&world.clients(), listed_at_the_start(), at(30))
+        .await
+        .unwrap();
+    assert_eq!(world.ecs[2].num_calls(), 2, "both desired statuses");
+    assert_eq!(state.remaining.tasks, [task_arn("batch"), task_arn("web")]);
+    assert!(state.tasks.iter().any(|t| t.arn == task_arn("batch")));
+    assert_eq!(state.status, DrainStatus::Draining);
+}
+
+#[tokio::test]
+async fn five_minutes_after_the_first_listing_the_tasks_are_not_listed_again() {
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.ecs.push(listed_with_a_late_one());
+    let state = check(&world.clients(), listed_at_the_start(), at(302))
+        .await
+        .unwrap();
+    assert_eq!(world.ecs[2].num_calls(), 0);
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn a_failed_listing_is_retried_or_named_and_a_deleted_cluster_has_nothing_left() {
+    for (code, name) in [
+        ("ThrottlingException", Some("Retryable")),
+        ("AccessDeniedException", Some("AwsRequestFailed")),
+        ("ClusterNotFoundException", None),
+    ] {
+        let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+        world.ecs.push(
+            mock!(aws_sdk_ecs::Client::list_tasks)
+                .then_http_response(move || json_error(400, code)),
+        );
+        let result = check(&world.clients(), listed_at_the_start(), at(30)).await;
+        match name {
+            Some(name) => assert_step_error(&result.unwrap_err(), name, "ListTasks"),
+            None => assert_eq!(result.unwrap().status, DrainStatus::Drained, "{code}"),
+        }
+    }
+}
