@@ -102,28 +102,30 @@ const KEEPS_THE_HOOK_ALIVE: readonly Permission[] = [
   onAnyResource('autoscaling:DescribeScalingActivities'),
 ];
 
+/** A container instance's own permission of the managed cluster. */
+const ON_CONTAINER_INSTANCES = (action: string): Permission => ({
+  action,
+  scope: 'clusterContainerInstances',
+  clusterCondition: true,
+  why: CONTAINER_INSTANCES_OF_CLUSTER,
+});
+
+/**
+ * A step that drains the instance's container instance: finds it, sets it DRAINING and lists
+ * its tasks (the first step; the check, for an instance whose agent registered mid-drain, and
+ * again while ECS's listing may lag).
+ */
+const DRAINS_THE_CONTAINER_INSTANCE: readonly Permission[] = [
+  { action: 'ecs:ListContainerInstances', scope: 'cluster' },
+  ON_CONTAINER_INSTANCES('ecs:DescribeContainerInstances'),
+  ON_CONTAINER_INSTANCES('ecs:UpdateContainerInstancesState'),
+  ON_CONTAINER_INSTANCES('ecs:ListTasks'),
+  { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+];
+
 export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = {
   'drain-ecs': [
-    { action: 'ecs:ListContainerInstances', scope: 'cluster' },
-    {
-      action: 'ecs:DescribeContainerInstances',
-      scope: 'clusterContainerInstances',
-      clusterCondition: true,
-      why: CONTAINER_INSTANCES_OF_CLUSTER,
-    },
-    {
-      action: 'ecs:UpdateContainerInstancesState',
-      scope: 'clusterContainerInstances',
-      clusterCondition: true,
-      why: CONTAINER_INSTANCES_OF_CLUSTER,
-    },
-    {
-      action: 'ecs:ListTasks',
-      scope: 'clusterContainerInstances',
-      clusterCondition: true,
-      why: CONTAINER_INSTANCES_OF_CLUSTER,
-    },
-    { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    ...DRAINS_THE_CONTAINER_INSTANCE,
     // The hook's timer has run since Terminating:Wait began: the first step heartbeats at once.
     ...KEEPS_THE_HOOK_ALIVE,
     // Once the lifecycle action has ended: does the group retain the instance (a redrive drains it)?
@@ -160,29 +162,10 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     onAnyResource('elasticloadbalancing:DescribeInstanceHealth'),
   ],
   'check-drained': [
-    { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     // An instance whose ECS agent registered after the drain began (scaled in while it booted) is
-    // found, set DRAINING and its tasks listed, as the first step does.
-    { action: 'ecs:ListContainerInstances', scope: 'cluster' },
-    {
-      action: 'ecs:UpdateContainerInstancesState',
-      scope: 'clusterContainerInstances',
-      clusterCondition: true,
-      why: CONTAINER_INSTANCES_OF_CLUSTER,
-    },
-    {
-      action: 'ecs:ListTasks',
-      scope: 'clusterContainerInstances',
-      clusterCondition: true,
-      why: CONTAINER_INSTANCES_OF_CLUSTER,
-    },
-    // A container instance deregistered (force) mid-drain orphans its service tasks: they are not waited for.
-    {
-      action: 'ecs:DescribeContainerInstances',
-      scope: 'clusterContainerInstances',
-      clusterCondition: true,
-      why: CONTAINER_INSTANCES_OF_CLUSTER,
-    },
+    // drained as the first step does; its tasks are listed again while ECS's listing may lag; a
+    // container instance deregistered (force) mid-drain orphans its service tasks (not waited for).
+    ...DRAINS_THE_CONTAINER_INSTANCE,
     { action: 'ecs:StopTask', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     // An instance going back to the warm pool: its container instance is deregistered once drained.
     {
@@ -210,12 +193,7 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   ],
   'task-scaler': [
     { action: 'ecs:ListContainerInstances', scope: 'cluster' },
-    {
-      action: 'ecs:DescribeContainerInstances',
-      scope: 'clusterContainerInstances',
-      clusterCondition: true,
-      why: CONTAINER_INSTANCES_OF_CLUSTER,
-    },
+    ON_CONTAINER_INSTANCES('ecs:DescribeContainerInstances'),
     { action: 'ecs:DescribeServices', scope: 'service' },
     { action: 'ecs:UpdateService', scope: 'service' },
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),

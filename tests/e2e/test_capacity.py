@@ -122,8 +122,10 @@ def _standalone(result, victim):
     return running["task_arn"]
 
 
-def test_a_standalone_task_is_waited_for(scenario):
-    r = scenario("standalone_wait")
+def _exited_before_the_release(scenario, name):
+    """Runs scenario ``name``: its standalone task exited on its own (nobody stopped it) before
+    the action was completed. Its ARN and the run."""
+    r = scenario(name)
     assert r.ok, r.violations
     [victim] = r.victims
     task = _standalone(r, victim)
@@ -131,16 +133,15 @@ def test_a_standalone_task_is_waited_for(scenario):
     [stopped] = _of(r, "ecs.task.stopped", task_arn=task)
     _wait, done = _wait_and_done(r, victim)
     assert stopped["reason"] == "Essential container in task exited" and stopped["seq"] < done["seq"]
+    return task, r
+
+
+def test_a_standalone_task_is_waited_for(scenario):
+    _exited_before_the_release(scenario, "standalone_wait")
 
 
 def test_a_task_the_first_listing_did_not_show_is_waited_for(scenario):
-    r = scenario("standalone_listed_late")
-    assert r.ok, r.violations
-    [victim] = r.victims
-    task = _standalone(r, victim)
-    [stopped] = _of(r, "ecs.task.stopped", task_arn=task)
-    _wait, done = _wait_and_done(r, victim)
-    assert stopped["reason"] == "Essential container in task exited" and stopped["seq"] < done["seq"]
+    task, r = _exited_before_the_release(scenario, "standalone_listed_late")
     [execution] = r.executions.values()
     first = next(e for e in execution["history"] if e["type"] == "TaskSucceeded")
     # the first step's listing did not show it: it was found afterwards

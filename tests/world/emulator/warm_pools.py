@@ -505,13 +505,7 @@ def _start_instances(self: Any, instance_ids: list[str]) -> Any:
                 status=ci.status,
             )
         else:
-            ci = ecs.register_container_instance(cluster, instance.id)
-            core.record(
-                "ecs.container_instance.registered",
-                cluster=cluster,
-                instance_id=instance.id,
-                container_instance=ci.container_instance_arn,
-            )
+            ecs_drain.container_instances.register(ecs, cluster, instance.id)
         ecs_drain._schedule_reconcile(ecs, cluster)
     return result
 

@@ -79,6 +79,21 @@ fn container_instance(status: Option<&'static str>) -> Rule {
     })
 }
 
+/// DescribeContainerInstances of the drained instance, DRAINING, its agent disconnected.
+fn disconnected() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
+        DescribeContainerInstancesOutput::builder()
+            .container_instances(
+                ContainerInstance::builder()
+                    .container_instance_arn(CI)
+                    .status("DRAINING")
+                    .agent_connected(false)
+                    .build(),
+            )
+            .build()
+    })
+}
+
 fn classic_deregistered() -> Rule {
     mock!(aws_sdk_elasticloadbalancing::Client::deregister_instances_from_load_balancer)
         .then_compute_output(|req| {

@@ -1,19 +1,5 @@
 use super::*;
 
-fn disconnected() -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
-        DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                ContainerInstance::builder()
-                    .container_instance_arn(CI)
-                    .status("DRAINING")
-                    .agent_connected(false)
-                    .build(),
-            )
-            .build()
-    })
-}
-
 #[tokio::test]
 async fn tasks_of_a_lost_agent_are_given_up_once_the_loss_lasts() {
     // ECS reports the tasks of a disconnected agent RUNNING forever: waiting for them

@@ -45,17 +45,7 @@ async fn a_task_given_up_does_not_keep_the_instance_draining_in_the_pool() {
     // Its agent disconnected long ago: ECS still reports the task RUNNING, the drain no longer
     // waits for it, and an unforced deregistration would be refused with the task on it.
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
-        DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                ContainerInstance::builder()
-                    .container_instance_arn(CI)
-                    .status("DRAINING")
-                    .agent_connected(false)
-                    .build(),
-            )
-            .build()
-    });
+    world.ecs[1] = disconnected();
     world.ecs.push(deregistered_by_force());
     let mut state = deregistered();
     state.request.destination = Destination::WarmPool;

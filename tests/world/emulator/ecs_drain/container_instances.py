@@ -90,14 +90,20 @@ def _agent_starts(ec2: Any, instance: Any, cluster: str) -> None:
     if cluster not in backend.clusters:
         core.record("ecs.agent.no_cluster", instance_id=instance.id, cluster=cluster)
         return
-    ci = backend.register_container_instance(cluster, instance.id)
+    register(backend, cluster, instance.id)
+    _schedule_reconcile(backend, cluster)
+
+
+def register(backend: Any, cluster: str, instance_id: str) -> Any:
+    """The agent registers its instance as a new container instance of ``cluster``."""
+    ci = backend.register_container_instance(cluster, instance_id)
     core.record(
         "ecs.container_instance.registered",
         cluster=cluster,
-        instance_id=instance.id,
+        instance_id=instance_id,
         container_instance=ci.container_instance_arn,
     )
-    _schedule_reconcile(backend, cluster)
+    return ci
 
 
 _orig_terminate_instances = ec2_instances.InstanceBackend.terminate_instances
