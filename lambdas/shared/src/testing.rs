@@ -280,6 +280,27 @@ pub fn auto_scaling_instance(lifecycle_state: Option<&'static str>) -> Rule {
 }
 
 /// `RecordLifecycleActionHeartbeat` by the fixture's token, answered with success.
+/// DescribeContainerInstances answering `arn`, on the EC2 instance `ec2_instance`, with
+/// `status`, its agent connected.
+pub fn container_instance_described(
+    arn: &'static str,
+    ec2_instance: &'static str,
+    status: &'static str,
+) -> Rule {
+    aws_smithy_mocks::mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
+        aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput::builder()
+            .container_instances(
+                aws_sdk_ecs::types::ContainerInstance::builder()
+                    .container_instance_arn(arn)
+                    .ec2_instance_id(ec2_instance)
+                    .status(status)
+                    .agent_connected(true)
+                    .build(),
+            )
+            .build()
+    })
+}
+
 pub fn heartbeat_ok() -> Rule {
     aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_compute_output(|req| {

@@ -20,23 +20,6 @@ fn listed(found: bool) -> Rule {
     })
 }
 
-/// DescribeContainerInstances of the instance that joined: ACTIVE, its agent connected.
-fn joined() -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(|req| {
-        assert_eq!(req.container_instances(), [CI]);
-        DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                ContainerInstance::builder()
-                    .container_instance_arn(CI)
-                    .ec2_instance_id(INSTANCE_ID)
-                    .status("ACTIVE")
-                    .agent_connected(true)
-                    .build(),
-            )
-            .build()
-    })
-}
-
 fn set_draining() -> Rule {
     mock!(aws_sdk_ecs::Client::update_container_instances_state).then_compute_output(|req| {
         assert_eq!(req.container_instances(), [CI]);
@@ -69,7 +52,8 @@ async fn an_instance_whose_agent_registered_mid_drain_is_drained_and_its_tasks_w
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs = vec![
         listed(true),
-        joined(),
+        // the instance that joined: ACTIVE, its agent connected
+        container_instance_described(CI, INSTANCE_ID, "ACTIVE"),
         set_draining(),
         tasks_listed(),
         tasks("RUNNING"),

@@ -1,12 +1,9 @@
 use super::*;
-use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
-use aws_sdk_ecs::types::{
-    ContainerInstance, ContainerInstanceStatus, DesiredStatus, Failure, Task,
-};
+use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus, Failure, Task};
 use aws_smithy_mocks::{mock, Rule};
 use sta_shared::testing::*;
 
@@ -24,17 +21,7 @@ fn list_instances(arns: &'static [&'static str]) -> Rule {
 
 /// DescribeContainerInstances: `CI_ARN` runs on the EC2 instance `ec2_instance`, with `status`.
 fn describe_instance(ec2_instance: &'static str, status: &'static str) -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
-        DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                ContainerInstance::builder()
-                    .container_instance_arn(CI_ARN)
-                    .ec2_instance_id(ec2_instance)
-                    .status(status)
-                    .build(),
-            )
-            .build()
-    })
+    container_instance_described(CI_ARN, ec2_instance, status)
 }
 
 fn update_ok() -> Rule {
