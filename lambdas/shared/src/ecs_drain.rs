@@ -3,12 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use aws_sdk_ecs::error::SdkError;
+use aws_sdk_ecs::operation::list_tasks::ListTasksError;
 use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
 
 use crate::batches::{in_batches, DESCRIBE_BATCH};
 use crate::ecs::describe_all_container_instances;
-use crate::error::ecs_error;
+use crate::error::{ecs_error, error_code, error_message};
 use crate::state::{seconds, task_has_stopped, DrainState, TrackedTask};
 use crate::StepError;
 
@@ -63,17 +66,32 @@ pub async fn track_tasks_listed_late(
     if state.container_instance_deregistered || now >= listed + seconds(LISTED_AGAIN_FOR_SECONDS) {
         return Ok(false);
     }
-    let mut found = false;
-    for task in tasks_on(ecs, &state.request.cluster, &arn).await? {
-        if state.tasks.iter().any(|known| known.arn == task.arn) {
-            continue;
+    let cluster = state.request.cluster.clone();
+    let arns = match task_arns_on(ecs, &cluster, &arn).await {
+        Ok(arns) => arns,
+        // Not documented: a container instance deregistered meanwhile (by force: ECS no longer
+        // manages its tasks) may be refused as a filter. The checks judge such an instance.
+        Err(error) if error_code(&error) == Some("InvalidParameterException") => {
+            tracing::warn!(container_instance = %arn, error = ?error_message(&error), "the container instance's tasks cannot be listed again");
+            return Ok(false);
         }
+        Err(error) => return Err(ecs_error(&cluster, "ListTasks", error)),
+    };
+    let unknown: Vec<String> = arns
+        .into_iter()
+        .filter(|listed| !state.tasks.iter().any(|known| &known.arn == listed))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(false);
+    }
+    let found = described(ecs, &cluster, &unknown).await?;
+    for task in &found {
         tracing::warn!(task = %task.arn, "a task the first listing did not show (ECS is eventually consistent): the drain waits for it too");
         state.remaining.tasks.push(task.arn.clone());
-        state.tasks.push(task);
-        found = true;
     }
-    Ok(found)
+    let any = !found.is_empty();
+    state.tasks.extend(found);
+    Ok(any)
 }
 
 /// The container instance of `instance_id`, found with the `ec2InstanceId ==` filter.
@@ -138,14 +156,26 @@ async fn set_draining(
     Ok(true)
 }
 
-/// Every task on the container instance that has not stopped. Listed by both desired
-/// statuses: a task ECS is already stopping has desired status STOPPED and would be
-/// missing from the default list (this step may run again on a retry or redrive).
+/// Every task on the container instance that has not stopped.
 async fn tasks_on(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     container_instance: &str,
 ) -> Result<Vec<TrackedTask>, StepError> {
+    let arns = task_arns_on(ecs, cluster, container_instance)
+        .await
+        .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
+    described(ecs, cluster, &arns).await
+}
+
+/// The tasks ListTasks shows on the container instance, by both desired statuses: a task
+/// ECS is already stopping has desired status STOPPED and would be missing from the default
+/// list (a step may run again on a retry or redrive).
+async fn task_arns_on(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    container_instance: &str,
+) -> Result<Vec<String>, SdkError<ListTasksError, HttpResponse>> {
     let mut arns = BTreeSet::new();
     for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
         let page: Vec<String> = ecs
@@ -157,12 +187,19 @@ async fn tasks_on(
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
+            .await?;
         arns.extend(page);
     }
-    let arns: Vec<String> = arns.into_iter().collect();
-    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
+    Ok(arns.into_iter().collect())
+}
+
+/// The tasks `arns` that have not stopped, as DescribeTasks shows them.
+async fn described(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Vec<TrackedTask>, StepError> {
+    let answers = in_batches(arns, DESCRIBE_BATCH, |batch| {
         ecs.describe_tasks()
             .cluster(cluster)
             .set_tasks(Some(batch))

@@ -46,11 +46,13 @@ async fn five_minutes_after_the_first_listing_the_tasks_are_not_listed_again() {
 }
 
 #[tokio::test]
-async fn a_failed_listing_is_retried_or_named_and_a_deleted_cluster_has_nothing_left() {
+async fn a_failed_listing_is_retried_or_named_and_a_gone_cluster_or_instance_has_nothing_left() {
     for (code, name) in [
         ("ThrottlingException", Some("Retryable")),
         ("AccessDeniedException", Some("AwsRequestFailed")),
         ("ClusterNotFoundException", None),
+        // a container instance ECS no longer takes as a filter (deregistered meanwhile)
+        ("InvalidParameterException", None),
     ] {
         let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
         world.ecs.push(
