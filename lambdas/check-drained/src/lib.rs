@@ -14,9 +14,11 @@
 //! - once a service task left without being STOPPED (orphaned, its agent lost, its
 //!   cluster deleted), the load balancers left to ECS are waited for like the others.
 //!
-//! For five minutes after the container instance's tasks were listed, each check lists them
-//! again (`ListTasks`): the ECS API is eventually consistent, and a task started just before
-//! the instance went DRAINING can be missing from the first listing.
+//! For five minutes after the container instance's tasks were listed, a check that finds
+//! everything else drained lists them again (`ListTasks`) before it calls the instance
+//! drained: the ECS API is eventually consistent, and a task started just before the
+//! instance went DRAINING can be missing from the first listing. Such a task matters only
+//! while it runs when the instance is released, so a check that waits anyway does not list.
 //!
 //! An instance that was not in the cluster when the drain began is looked for again on each
 //! check (`ListContainerInstances`): an ECS agent registers some time after its instance
@@ -84,14 +86,19 @@ pub async fn check(
         tracing::warn!(container_instance = ?state.container_instance_arn, tasks = state.tasks.len(), "the instance joined the cluster after the drain began: its container instance is DRAINING now");
         state.report.tasks_stopped_at = None;
     }
-    if unless_cluster_gone(track_tasks_listed_late(&deps.ecs, &mut state, now).await)? {
-        state.report.tasks_stopped_at = None;
-    }
     refresh_tasks(&deps.ecs, &mut state, now).await?;
     adopt_service_balancers(&deps.elbv2, &mut state).await?;
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state, now).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
+    // A task the first listing missed matters only if it still runs when the instance is
+    // released: so the tasks are listed again by the check that finds the rest drained,
+    // never by one that waits anyway.
+    if state.remaining.is_empty()
+        && unless_cluster_gone(track_tasks_listed_late(&deps.ecs, &mut state, now).await)?
+    {
+        state.report.tasks_stopped_at = None;
+    }
     let report = &mut state.report;
     if state.remaining.tasks.is_empty() {
         report.tasks_stopped_at.get_or_insert(now);

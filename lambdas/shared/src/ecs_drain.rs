@@ -53,7 +53,7 @@ pub async fn drain_container_instance(
 
 /// Within [`LISTED_AGAIN_FOR_SECONDS`] of the first listing, lists the container instance's
 /// tasks again and records those the drain did not know, so that it waits for them too.
-/// True when it found one.
+/// True when it found one. Tasks listed at `now` (by this very check) are not listed again.
 pub async fn track_tasks_listed_late(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
@@ -63,7 +63,10 @@ pub async fn track_tasks_listed_late(
     else {
         return Ok(false);
     };
-    if state.container_instance_deregistered || now >= listed + seconds(LISTED_AGAIN_FOR_SECONDS) {
+    if state.container_instance_deregistered
+        || now <= listed
+        || now >= listed + seconds(LISTED_AGAIN_FOR_SECONDS)
+    {
         return Ok(false);
     }
     let cluster = state.request.cluster.clone();

@@ -21,17 +21,59 @@ fn listed_at_the_start() -> DrainState {
     state
 }
 
+/// DescribeTasks: the recorded task STOPPED, the one the first listing missed RUNNING.
+fn the_late_one_running() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(|req| {
+        let tasks = req.tasks().iter().map(|arn| {
+            let status = if arn == &task_arn("batch") {
+                "RUNNING"
+            } else {
+                "STOPPED"
+            };
+            Task::builder().task_arn(arn).last_status(status).build()
+        });
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(tasks.collect()))
+            .build()
+    })
+}
+
 #[tokio::test]
 async fn a_task_the_first_listing_did_not_show_is_waited_for_too() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.ecs[0] = the_late_one_running();
     world.ecs.push(listed_with_a_late_one());
     let state = check(&world.clients(), listed_at_the_start(), at(30))
         .await
         .unwrap();
     assert_eq!(world.ecs[2].num_calls(), 2, "both desired statuses");
-    assert_eq!(state.remaining.tasks, [task_arn("batch"), task_arn("web")]);
+    assert_eq!(state.remaining.tasks, [task_arn("batch")]);
     assert!(state.tasks.iter().any(|t| t.arn == task_arn("batch")));
     assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.report.tasks_stopped_at, None);
+}
+
+#[tokio::test]
+async fn a_check_that_waits_for_a_task_anyway_does_not_list_again() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs.push(listed_with_a_late_one());
+    let state = check(&world.clients(), listed_at_the_start(), at(30))
+        .await
+        .unwrap();
+    assert_eq!(world.ecs[2].num_calls(), 0);
+    assert_eq!(state.remaining.tasks, [task_arn("web")]);
+    assert_eq!(state.status, DrainStatus::Draining);
+}
+
+#[tokio::test]
+async fn tasks_listed_by_this_very_check_are_not_listed_again() {
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.ecs.push(listed_with_a_late_one());
+    let mut state = listed_at_the_start();
+    state.tasks_listed_at = Some(at(30));
+    let state = check(&world.clients(), state, at(30)).await.unwrap();
+    assert_eq!(world.ecs[2].num_calls(), 0);
+    assert_eq!(state.status, DrainStatus::Drained);
 }
 
 #[tokio::test]
