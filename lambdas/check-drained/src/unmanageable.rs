@@ -1,0 +1,128 @@
+//! The tasks ECS can no longer stop or move, which the drain stops waiting for.
+
+use chrono::{DateTime, Utc};
+use sta_shared::error::{ecs_error, error_code};
+use sta_shared::state::{seconds, DrainState};
+use sta_shared::StepError;
+
+fn is_service_task(state: &DrainState, arn: &str) -> bool {
+    state
+        .tasks
+        .iter()
+        .any(|task| task.arn == arn && task.service.is_some())
+}
+
+/// Tasks ECS can no longer stop or move are not waited for:
+/// - the container instance was deregistered (INACTIVE while ECS still describes it,
+///   MISSING after; a forced deregistration leaves its tasks running unmanaged, so
+///   `DescribeTasks` may never report them STOPPED): its service tasks are orphaned (ECS
+///   replaces them and takes them out of their load balancers);
+/// - its agent is disconnected (the EC2 instance stopped, terminated, or cut off; ECS
+///   deregisters neither and reports its tasks RUNNING): once that has lasted
+///   [`AGENT_LOST_AFTER_SECONDS`], or at once when the lifecycle action is gone and the
+///   instance on its way out (released: its group deleted with `ForceDelete`, the hook
+///   deleted, the action expired), every task on it is given up.
+///
+/// Either way the load balancers' draining is still waited for.
+pub(crate) async fn drop_unmanageable(
+    ecs: &aws_sdk_ecs::Client,
+    state: &mut DrainState,
+    still_running: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StepError> {
+    let (given_up, kept): (Vec<String>, Vec<String>) = match container_instance(ecs, state).await? {
+        Standing::Deregistered => {
+            let (orphaned, rest): (Vec<String>, Vec<String>) = still_running
+                .into_iter()
+                .partition(|arn| is_service_task(state, arn));
+            if !orphaned.is_empty() {
+                tracing::warn!(
+                    container_instance = ?state.container_instance_arn,
+                    tasks = ?orphaned,
+                    "the container instance was deregistered mid-drain: its service tasks are orphaned \
+                     (ECS replaces them and takes them out of their load balancers); not waiting for them"
+                );
+            }
+            (orphaned, rest)
+        }
+        Standing::AgentDisconnected => {
+            let since = *state.agent_disconnected_at.get_or_insert(now);
+            if state.heartbeat.action_gone || now >= since + seconds(AGENT_LOST_AFTER_SECONDS) {
+                tracing::warn!(
+                    container_instance = ?state.container_instance_arn,
+                    since = %since,
+                    action_gone = state.heartbeat.action_gone,
+                    tasks = ?still_running,
+                    "the container instance's agent is disconnected: ECS can no longer stop or move its tasks; not waiting for them"
+                );
+                (still_running, Vec::new())
+            } else {
+                (Vec::new(), still_running)
+            }
+        }
+        Standing::Connected => {
+            state.agent_disconnected_at = None;
+            (Vec::new(), still_running)
+        }
+    };
+    for arn in given_up {
+        if !state.report.orphaned_tasks.contains(&arn) {
+            state.report.orphaned_tasks.push(arn);
+        }
+    }
+    Ok(kept)
+}
+
+/// How long a disconnected agent is waited for before its tasks are given up: long enough
+/// for an agent restart (an update, a crash) to reconnect.
+pub const AGENT_LOST_AFTER_SECONDS: u64 = 120;
+
+/// What ECS says of the drained container instance.
+enum Standing {
+    /// In the cluster with its agent connected.
+    Connected,
+    /// In the cluster, DRAINING or ACTIVE, with its agent disconnected.
+    AgentDisconnected,
+    /// Deregistered (INACTIVE, MISSING, or the cluster deleted).
+    Deregistered,
+}
+
+async fn container_instance(
+    ecs: &aws_sdk_ecs::Client,
+    state: &DrainState,
+) -> Result<Standing, StepError> {
+    let Some(arn) = &state.container_instance_arn else {
+        return Ok(Standing::Connected);
+    };
+    let cluster = &state.request.cluster;
+    let output = match ecs
+        .describe_container_instances()
+        .cluster(cluster)
+        .container_instances(arn)
+        .send()
+        .await
+    {
+        Err(error) if error_code(&error) == Some("ClusterNotFoundException") => {
+            return Ok(Standing::Deregistered)
+        }
+        Err(error) => return Err(ecs_error(cluster, "DescribeContainerInstances", error)),
+        Ok(output) => output,
+    };
+    let described = output
+        .container_instances()
+        .iter()
+        .find(|instance| instance.container_instance_arn() == Some(arn.as_str()));
+    Ok(match described {
+        Some(instance) if instance.status() == Some("INACTIVE") => Standing::Deregistered,
+        Some(instance) if !instance.agent_connected() => Standing::AgentDisconnected,
+        Some(_) => Standing::Connected,
+        None if output
+            .failures()
+            .iter()
+            .any(|failure| failure.reason() == Some("MISSING")) =>
+        {
+            Standing::Deregistered
+        }
+        None => Standing::Connected,
+    })
+}
