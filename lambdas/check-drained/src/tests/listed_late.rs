@@ -54,37 +54,24 @@ async fn a_task_the_first_listing_did_not_show_is_waited_for_too() {
 }
 
 #[tokio::test]
-async fn a_check_that_waits_for_a_task_anyway_does_not_list_again() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs.push(listed_with_a_late_one());
-    let state = check(&world.clients(), listed_at_the_start(), at(30))
-        .await
-        .unwrap();
-    assert_eq!(world.ecs[2].num_calls(), 0);
-    assert_eq!(state.remaining.tasks, [task_arn("web")]);
-    assert_eq!(state.status, DrainStatus::Draining);
-}
-
-#[tokio::test]
-async fn tasks_listed_by_this_very_check_are_not_listed_again() {
-    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
-    world.ecs.push(listed_with_a_late_one());
-    let mut state = listed_at_the_start();
-    state.tasks_listed_at = Some(at(30));
-    let state = check(&world.clients(), state, at(30)).await.unwrap();
-    assert_eq!(world.ecs[2].num_calls(), 0);
-    assert_eq!(state.status, DrainStatus::Drained);
-}
-
-#[tokio::test]
-async fn five_minutes_after_the_first_listing_the_tasks_are_not_listed_again() {
-    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
-    world.ecs.push(listed_with_a_late_one());
-    let state = check(&world.clients(), listed_at_the_start(), at(302))
-        .await
-        .unwrap();
-    assert_eq!(world.ecs[2].num_calls(), 0);
-    assert_eq!(state.status, DrainStatus::Drained);
+async fn no_listing_again_while_a_task_runs_nor_by_the_check_that_listed_nor_after_five_minutes() {
+    for (task, listed, now, status) in [
+        // a check that waits for a running task anyway
+        ("RUNNING", 2, 30, DrainStatus::Draining),
+        // tasks listed by this very check (an agent that registered mid-drain)
+        ("STOPPED", 30, 30, DrainStatus::Drained),
+        // five minutes after the first listing
+        ("STOPPED", 2, 302, DrainStatus::Drained),
+    ] {
+        let mut world = rules_for(task, "OutOfService", UNUSED);
+        world.ecs.push(listed_with_a_late_one());
+        let mut state = listed_at_the_start();
+        state.tasks_listed_at = Some(at(listed));
+        let state = check(&world.clients(), state, at(now)).await.unwrap();
+        let case = format!("{task}, listed at {listed} s, checked at {now} s");
+        assert_eq!(world.ecs[2].num_calls(), 0, "{case}");
+        assert_eq!(state.status, status, "{case}");
+    }
 }
 
 #[tokio::test]
