@@ -14,11 +14,11 @@
 //! - once a service task left without being STOPPED (orphaned, its agent lost, its
 //!   cluster deleted), the load balancers left to ECS are waited for like the others.
 //!
-//! For five minutes after the container instance's tasks were listed, a check that finds
-//! everything else drained lists them again (`ListTasks`) before it calls the instance
-//! drained: the ECS API is eventually consistent, and a task started just before the
-//! instance went DRAINING can be missing from the first listing. Such a task matters only
-//! while it runs when the instance is released, so a check that waits anyway does not list.
+//! A check that finds everything else drained lists the container instance's tasks again
+//! (`ListTasks`) before it calls the instance drained: the ECS API is eventually consistent,
+//! and a task started just before the instance went DRAINING can be missing from the first
+//! listing. Such a task matters only if it still runs when the instance is released, so a
+//! check that waits anyway does not list; one found is handled at once, and waited for.
 //!
 //! An instance that was not in the cluster when the drain began is looked for again on each
 //! check (`ListContainerInstances`): an ECS agent registers some time after its instance
@@ -48,7 +48,7 @@ use sta_shared::hook::heartbeat;
 use sta_shared::state::{
     seconds, task_has_stopped, Destination, DrainState, DrainStatus, StandaloneTasks,
 };
-use sta_shared::wait::next_wait;
+use sta_shared::wait::{next_wait, waits_from_return};
 use sta_shared::StepError;
 use tracing::instrument;
 
@@ -63,7 +63,9 @@ pub use sta_shared::Clients as Deps;
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {
     let state = DrainState::from_value(event.payload)?;
-    check(deps, state, Utc::now()).await
+    let started = Utc::now();
+    let state = check(deps, state, started).await?;
+    Ok(waits_from_return(state, started, Utc::now()))
 }
 
 #[instrument(skip(deps, state), fields(instance = %state.request.instance_id, check = state.checks + 1))]
@@ -80,9 +82,9 @@ pub async fn check(
     if no_longer_ours(&deps.autoscaling, &mut state).await? {
         return Ok(state);
     }
-    if state.container_instance_arn.is_none()
-        && unless_cluster_gone(drain_container_instance(&deps.ecs, &mut state, now).await)?
-    {
+    let joined = state.container_instance_arn.is_none()
+        && unless_cluster_gone(drain_container_instance(&deps.ecs, &mut state).await)?;
+    if joined {
         // The instance's ECS agent registered after the first step looked (an instance scaled
         // in while it booted, its agent not started yet): ECS places tasks on an ACTIVE one
         // (a daemon's at once), which the drain must now wait for.
@@ -94,14 +96,10 @@ pub async fn check(
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state, now).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
-    // A task the first listing missed matters only if it still runs when the instance is
-    // released: so the tasks are listed again by the check that finds the rest drained,
-    // never by one that waits anyway.
-    if state.remaining.is_empty()
-        && unless_cluster_gone(track_tasks_listed_late(&deps.ecs, &mut state, now).await)?
-    {
-        state.report.tasks_stopped_at = None;
-    }
+    // Tasks listed by this very check (it just drained the instance that joined) need no
+    // second listing.
+    let found_late =
+        state.remaining.is_empty() && !joined && tasks_found_late(deps, &mut state, now).await?;
     let report = &mut state.report;
     if state.remaining.tasks.is_empty() {
         report.tasks_stopped_at.get_or_insert(now);
@@ -125,15 +123,7 @@ pub async fn check(
         return Ok(state);
     }
     state.status = DrainStatus::Draining;
-    state.wait_seconds = next_wait(&state, now);
-    if let Some(since) = state.agent_disconnected_at {
-        // Check again just after the disconnected agent's tasks are to be given up.
-        let give_up = since + seconds(AGENT_LOST_AFTER_SECONDS);
-        if give_up > now {
-            let until = u64::try_from((give_up - now).num_seconds()).unwrap_or(0) + 1;
-            state.wait_seconds = state.wait_seconds.min(until);
-        }
-    }
+    state.wait_seconds = wait_after_check(&state, now, found_late);
     tracing::info!(
         tasks = state.remaining.tasks.len(),
         classic_elbs = state.remaining.classic_elbs.len(),
@@ -142,6 +132,46 @@ pub async fn check(
         "not drained yet"
     );
     Ok(state)
+}
+
+/// How soon the check after one that found tasks the first listing missed comes: their end
+/// cannot be expected from the drain's own, which may be long past.
+const FOUND_LATE_WAIT_SECONDS: u64 = 15;
+
+/// The next wait ([`next_wait`]), cut short to check again just after a disconnected agent's
+/// tasks are to be given up, and after tasks were found late.
+fn wait_after_check(state: &DrainState, now: DateTime<Utc>, found_late: bool) -> u64 {
+    let mut wait = next_wait(state, now);
+    if let Some(since) = state.agent_disconnected_at {
+        let give_up = since + seconds(AGENT_LOST_AFTER_SECONDS);
+        if give_up > now {
+            let until = u64::try_from((give_up - now).num_seconds()).unwrap_or(0) + 1;
+            wait = wait.min(until);
+        }
+    }
+    if found_late {
+        wait = wait.min(FOUND_LATE_WAIT_SECONDS);
+    }
+    wait
+}
+
+/// Lists the tasks again before the instance is called drained (see
+/// [`sta_shared::ecs_drain`]). The tasks the first listing missed get at once what this
+/// check gives the others: given up when ECS can no longer stop them, stopped when
+/// standalone past their grace period. True when the drain now waits for one of them.
+async fn tasks_found_late(
+    deps: &Deps,
+    state: &mut DrainState,
+    now: DateTime<Utc>,
+) -> Result<bool, StepError> {
+    if !unless_cluster_gone(track_tasks_listed_late(&deps.ecs, state).await)? {
+        return Ok(false);
+    }
+    state.report.tasks_stopped_at = None;
+    let found = std::mem::take(&mut state.remaining.tasks);
+    state.remaining.tasks = drop_unmanageable(&deps.ecs, state, found, now).await?;
+    stop_standalone_tasks(&deps.ecs, state, now).await?;
+    Ok(!state.remaining.tasks.is_empty())
 }
 
 /// A cluster deleted meanwhile has no container instance or task left to drain.

@@ -78,7 +78,13 @@ impl Deps {
 
 pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<DrainState, StepError> {
     let state = DrainState::from_value(event.payload)?;
-    deregister(deps, state, Utc::now()).await
+    let started = Utc::now();
+    let state = deregister(deps, state, started).await?;
+    Ok(sta_shared::wait::waits_from_return(
+        state,
+        started,
+        Utc::now(),
+    ))
 }
 
 #[instrument(skip(deps, state), fields(instance = %state.request.instance_id))]

@@ -16,12 +16,16 @@ pub async fn load_config() -> SdkConfig {
 /// API throttling is per account and Region, shared by every caller: when a fleet's drains
 /// start together, each service's bucket is emptied at once (Auto Scaling's first: every
 /// drain's first call is a heartbeat, and one bucket serves all its actions). The SDK
-/// retries throttling (and 5xx) with exponential backoff and full jitter, up to 8 attempts
-/// from 2 s, each wait at most 10 s (so one call gives up within about a minute at worst,
-/// the functions' timeout; the SDK's default is 3 attempts from 1 s), so that a fleet's
-/// retries spread out near the buckets' refill rates; what still fails reaches the state
-/// machine as `Retryable`, which retries the whole step and redoes every call it made, the
-/// ones that had succeeded too. So waiting longer inside the step costs fewer calls.
+/// retries throttling, 5xx answers, timeouts and connection errors with exponential backoff
+/// and full jitter: up to 8 attempts, each wait random up to 2 s, 4 s, 8 s, then 10 s (the
+/// SDK's default is 3 attempts from 1 s, each wait up to 20 s), so that a fleet's retries
+/// spread out near the buckets' refill rates. The waits of one call add up to 54 s at
+/// worst; a step whose calls are all throttled at length reaches the functions' 60 s
+/// timeout first (`Sandbox.Timedout`). What still fails reaches the state machine as
+/// `Retryable`, which retries the whole step and redoes every call it made, the ones that
+/// had succeeded too: so waiting longer inside the step costs fewer calls. (A sandbox's
+/// retries also draw on the SDK's retry quota, which successes refill; once it is spent,
+/// calls fail at their first throttling and the state machine's retries carry on.)
 /// Measured in the fleet case of `make test-reliability` (20 drains under a tenth of AWS's
 /// rate limits): 5 attempts from 0.5 s, 2.4x to 3.4x a single drain's calls; 5 from 2 s,
 /// 1.84x to 2.07x (36 step retries); 8 from 2 s up to 10 s, 1.45x to 1.55x (8 step retries).

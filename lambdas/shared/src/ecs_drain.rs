@@ -1,5 +1,13 @@
 //! The drain of a container instance: the first step's, and the check's for an instance whose
-//! ECS agent registered after the drain began.
+//! ECS agent registered after the drain began; and the check's second listing of its tasks.
+//!
+//! The ECS API "follows an eventual consistency model": the result of a command "might not
+//! be immediately visible to all subsequent commands", and AWS advises reading again,
+//! increasing the wait "up to five minutes" (RunTask API reference). So a task started just
+//! before the instance went DRAINING can be missing from the first listing. The check that
+//! finds everything else drained lists the tasks again before it calls the instance drained
+//! ([`track_tasks_listed_late`]), however long the drain took: that listing is the one that
+//! decides the release, and a later one sees more.
 
 use std::collections::BTreeSet;
 
@@ -7,20 +15,12 @@ use aws_sdk_ecs::error::SdkError;
 use aws_sdk_ecs::operation::list_tasks::ListTasksError;
 use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use chrono::{DateTime, Utc};
 
 use crate::batches::{in_batches, DESCRIBE_BATCH};
 use crate::ecs::describe_all_container_instances;
 use crate::error::{ecs_error, error_code, error_message};
-use crate::state::{seconds, task_has_stopped, DrainState, TrackedTask};
+use crate::state::{task_has_stopped, DrainState, TrackedTask};
 use crate::StepError;
-
-/// How long after the first listing of the container instance's tasks the checks list them
-/// again. The ECS API "follows an eventual consistency model": the result of a command
-/// "might not be immediately visible to all subsequent commands" (RunTask API reference),
-/// so a task started just before the instance went DRAINING can be missing from the first
-/// ListTasks. AWS advises reading again for "up to five minutes".
-pub const LISTED_AGAIN_FOR_SECONDS: u64 = 300;
 
 /// Finds the drained EC2 instance's container instance, sets it DRAINING (already DRAINING is
 /// fine) and records the tasks on it in `state`, so that the drain waits for exactly those.
@@ -28,7 +28,6 @@ pub const LISTED_AGAIN_FOR_SECONDS: u64 = 300;
 pub async fn drain_container_instance(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
-    now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
     let cluster = state.request.cluster.clone();
     let instance_id = state.request.instance_id.clone();
@@ -47,26 +46,21 @@ pub async fn drain_container_instance(
     state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
     state.tasks = tasks;
     state.container_instance_arn = Some(arn);
-    state.tasks_listed_at = Some(now);
     Ok(true)
 }
 
-/// Within [`LISTED_AGAIN_FOR_SECONDS`] of the first listing, lists the container instance's
-/// tasks again and records those the drain did not know, so that it waits for them too.
-/// True when it found one. Tasks listed at `now` (by this very check) are not listed again.
+/// Lists the container instance's tasks again and records those the drain did not know
+/// and that have not stopped, adding them to `remaining`, so that it waits for them too.
+/// True when it found one. Nothing to list once the container instance was released
+/// (deregistered for the warm pool) or when the instance never joined the cluster.
 pub async fn track_tasks_listed_late(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
-    now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
-    let (Some(arn), Some(listed)) = (state.container_instance_arn.clone(), state.tasks_listed_at)
-    else {
+    let Some(arn) = state.container_instance_arn.clone() else {
         return Ok(false);
     };
-    if state.container_instance_deregistered
-        || now <= listed
-        || now >= listed + seconds(LISTED_AGAIN_FOR_SECONDS)
-    {
+    if state.container_instance_deregistered {
         return Ok(false);
     }
     let cluster = state.request.cluster.clone();

@@ -250,11 +250,6 @@ pub struct DrainState {
     pub remaining: Remaining,
     /// When a check first found the container instance's agent disconnected.
     pub agent_disconnected_at: Option<DateTime<Utc>>,
-    /// When the container instance's tasks were listed (it was set DRAINING): ECS's API is
-    /// eventually consistent, so the checks list them again for a while after
-    /// ([`crate::ecs_drain::LISTED_AGAIN_FOR_SECONDS`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tasks_listed_at: Option<DateTime<Utc>>,
     /// For an instance going back to the warm pool: the drain deregistered its container
     /// instance, so that when the instance is started again it registers afresh instead of
     /// coming back DRAINING.
@@ -307,7 +302,6 @@ impl DrainState {
             checks: 0,
             remaining: Remaining::default(),
             agent_disconnected_at: None,
-            tasks_listed_at: None,
             container_instance_deregistered: false,
             report: Report {
                 notes,

@@ -103,6 +103,23 @@ pub fn next_wait(state: &DrainState, now: DateTime<Utc>) -> u64 {
     wait.max(1)
 }
 
+/// A step chooses its wait at `chosen`, the time it started (its heartbeat's), but the
+/// state machine's Wait begins only when the step returns, at `returned`. A slow step (its
+/// calls throttled and retried by the SDK) would push the next check past a due heartbeat
+/// or the deadline by the time it took: so the wait is shortened by that time, never below
+/// 1 s (a finished drain's 0 stays 0).
+pub fn waits_from_return(
+    mut state: DrainState,
+    chosen: DateTime<Utc>,
+    returned: DateTime<Utc>,
+) -> DrainState {
+    if state.wait_seconds > 0 {
+        let taken = u64::try_from((returned - chosen).num_seconds()).unwrap_or(0);
+        state.wait_seconds = state.wait_seconds.saturating_sub(taken).max(1);
+    }
+    state
+}
+
 /// The most a wait is lengthened to spread wake-ups.
 pub const MAX_JITTER_SECONDS: u64 = 15;
 
@@ -258,6 +275,27 @@ mod tests {
         assert_eq!(next_wait(&state, at(40)), 1);
         state.heartbeat.action_gone = true;
         crate::testing::assert_wait(next_wait(&state, at(10)), MAX_WAIT_SECONDS);
+    }
+
+    #[test]
+    fn a_wait_begins_when_the_step_returns() {
+        let mut state = state(3000, StandaloneTasks::Wait);
+        state.heartbeat.last_at = Some(at(0));
+        state.heartbeat.timeout_seconds = Some(60);
+        state.wait_seconds = next_wait(&state, at(10));
+        assert_eq!(state.wait_seconds, 14, "the heartbeat due at 24 s");
+        // Its calls throttled, the step returned 9.5 s after it chose the wait.
+        let returned = at(19) + chrono::Duration::milliseconds(500);
+        let state = waits_from_return(state, at(10), returned);
+        assert_eq!(state.wait_seconds, 5, "still the check at 24 s");
+        // A step that outlasted its whole wait: check again at once; a finished drain's 0 stays.
+        assert_eq!(
+            waits_from_return(state.clone(), at(0), at(60)).wait_seconds,
+            1
+        );
+        let mut drained = state;
+        drained.wait_seconds = 0;
+        assert_eq!(waits_from_return(drained, at(0), at(60)).wait_seconds, 0);
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub async fn running_drains(deps: &Deps, report: &SweepReport) -> Result<Vec<Str
             .auto_scaling_group_name(&waiting.asg)
             .lifecycle_hook_name(&deps.config.hook_name)
             .instance_id(&waiting.instance_id)
+            .customize()
+            .config_override(retried_briefly())
             .send()
             .await;
         match sent {
@@ -75,4 +77,14 @@ pub async fn running_drains(deps: &Deps, report: &SweepReport) -> Result<Vec<Str
         Some(error) => Err(error),
         None => Ok(kept),
     }
+}
+
+/// A sweep heartbeats the running drains one after another within one invocation, so a
+/// throttled heartbeat is retried as the SDK does by default (3 attempts from 1 s), not as
+/// the functions' other calls are (8 attempts, up to about a minute:
+/// [`sta_shared::clients::retry_config`]): one heartbeat throttled at length cannot use up the
+/// sweep's time, and the drains after it still get theirs. It is left to the next sweep.
+fn retried_briefly() -> aws_sdk_autoscaling::config::Builder {
+    aws_sdk_autoscaling::config::Builder::default()
+        .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::standard())
 }

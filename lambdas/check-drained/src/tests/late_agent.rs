@@ -69,6 +69,23 @@ async fn an_instance_whose_agent_registered_mid_drain_is_drained_and_its_tasks_w
 }
 
 #[tokio::test]
+async fn an_instance_that_joined_with_no_task_is_drained_its_tasks_listed_once() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs = vec![
+        listed(true),
+        container_instance_described(CI, INSTANCE_ID, "ACTIVE"),
+        set_draining(),
+        listed_again(&[]),
+    ];
+    let state = check(&world.clients(), not_in_the_cluster_yet(), at(63))
+        .await
+        .unwrap();
+    assert_eq!(state.container_instance_arn.as_deref(), Some(CI));
+    assert_eq!(world.ecs[3].num_calls(), 2, "both desired statuses, once");
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
 async fn an_instance_still_not_in_the_cluster_is_looked_for_on_each_check_only() {
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs = vec![listed(false)];

@@ -1,23 +1,14 @@
-use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
-
 use super::*;
 
 /// ListTasks of the drained container instance: the recorded task and one it did not show.
 fn listed_with_a_late_one() -> Rule {
-    mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|req| {
-        assert_eq!(req.container_instance(), Some(CI));
-        ListTasksOutput::builder()
-            .task_arns(task_arn("web"))
-            .task_arns(task_arn("batch"))
-            .build()
-    })
+    listed_again(&["web", "batch"])
 }
 
-/// A drain whose tasks were listed when the drain began, at 2 s.
-fn listed_at_the_start() -> DrainState {
+/// A drain whose container instance's tasks were listed when it began.
+fn drained_instance() -> DrainState {
     let mut state = deregistered();
     state.container_instance_arn = Some(CI.into());
-    state.tasks_listed_at = Some(at(2));
     state
 }
 
@@ -38,40 +29,73 @@ fn the_late_one_running() -> Rule {
     })
 }
 
-#[tokio::test]
-async fn a_task_the_first_listing_did_not_show_is_waited_for_too() {
+/// The rules of a drain whose recorded task has stopped and whose balancers drained, with
+/// a task the first listing missed still running.
+fn world_with_a_late_task() -> MockRules {
     let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.ecs[0] = the_late_one_running();
-    world.ecs.push(listed_with_a_late_one());
-    let state = check(&world.clients(), listed_at_the_start(), at(30))
-        .await
-        .unwrap();
-    assert_eq!(world.ecs[2].num_calls(), 2, "both desired statuses");
-    assert_eq!(state.remaining.tasks, [task_arn("batch")]);
-    assert!(state.tasks.iter().any(|t| t.arn == task_arn("batch")));
-    assert_eq!(state.status, DrainStatus::Draining);
-    assert_eq!(state.report.tasks_stopped_at, None);
+    world.ecs[2] = listed_with_a_late_one();
+    world
 }
 
 #[tokio::test]
-async fn no_listing_again_while_a_task_runs_nor_by_the_check_that_listed_nor_after_five_minutes() {
-    for (task, listed, now, status) in [
-        // a check that waits for a running task anyway
-        ("RUNNING", 2, 30, DrainStatus::Draining),
-        // tasks listed by this very check (an agent that registered mid-drain)
-        ("STOPPED", 30, 30, DrainStatus::Drained),
-        // five minutes after the first listing
-        ("STOPPED", 2, 302, DrainStatus::Drained),
-    ] {
-        let mut world = rules_for(task, "OutOfService", UNUSED);
-        world.ecs.push(listed_with_a_late_one());
-        let mut state = listed_at_the_start();
-        state.tasks_listed_at = Some(at(listed));
-        let state = check(&world.clients(), state, at(now)).await.unwrap();
-        let case = format!("{task}, listed at {listed} s, checked at {now} s");
-        assert_eq!(world.ecs[2].num_calls(), 0, "{case}");
-        assert_eq!(state.status, status, "{case}");
+async fn the_check_that_finds_the_rest_drained_lists_again_and_waits_for_a_task_it_missed() {
+    // However long after the first listing: that one decides the release.
+    for offset in [30, 600] {
+        let world = world_with_a_late_task();
+        let state = check(&world.clients(), drained_instance(), at(offset))
+            .await
+            .unwrap();
+        assert_eq!(world.ecs[2].num_calls(), 2, "both desired statuses");
+        assert_eq!(state.remaining.tasks, [task_arn("batch")]);
+        assert!(state.tasks.iter().any(|t| t.arn == task_arn("batch")));
+        assert_eq!(state.status, DrainStatus::Draining);
+        assert_eq!(state.report.tasks_stopped_at, None);
+        assert!(state.wait_seconds <= 15, "checked again soon: {offset}");
     }
+}
+
+#[tokio::test]
+async fn a_standalone_task_found_late_past_its_grace_period_is_stopped_at_once() {
+    let mut world = world_with_a_late_task();
+    world.ecs.push(
+        mock!(aws_sdk_ecs::Client::stop_task).then_compute_output(|req| {
+            assert_eq!(req.task(), Some(task_arn("batch").as_str()));
+            StopTaskOutput::builder().build()
+        }),
+    );
+    let mut state = drained_instance();
+    state.settings.standalone_tasks = StandaloneTasks::Stop;
+    state.settings.standalone_task_grace_seconds = 120;
+    let state = check(&world.clients(), state, at(600)).await.unwrap();
+    assert_eq!(world.ecs[3].num_calls(), 1);
+    assert_eq!(state.report.stopped_tasks, [task_arn("batch")]);
+    assert_eq!(state.status, DrainStatus::Draining);
+}
+
+#[tokio::test]
+async fn a_task_found_late_on_a_lost_agent_is_not_waited_for() {
+    // The agent disconnected for longer than an agent restart takes: ECS can no longer stop
+    // the task.
+    let mut world = world_with_a_late_task();
+    world.ecs[1] = disconnected();
+    let mut state = drained_instance();
+    state.agent_disconnected_at = Some(at(300));
+    let state = check(&world.clients(), state, at(600)).await.unwrap();
+    assert_eq!(world.ecs[2].num_calls(), 2);
+    assert_eq!(state.report.orphaned_tasks, [task_arn("batch")]);
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn a_check_that_waits_for_a_task_anyway_does_not_list_again() {
+    let world = rules_for("RUNNING", "OutOfService", UNUSED);
+    let state = check(&world.clients(), drained_instance(), at(30))
+        .await
+        .unwrap();
+    assert_eq!(world.ecs[2].num_calls(), 0);
+    assert_eq!(state.remaining.tasks, [task_arn("web")]);
+    assert_eq!(state.status, DrainStatus::Draining);
 }
 
 #[tokio::test]
@@ -84,11 +108,9 @@ async fn a_failed_listing_is_retried_or_named_and_a_gone_cluster_or_instance_has
         ("InvalidParameterException", None),
     ] {
         let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
-        world.ecs.push(
-            mock!(aws_sdk_ecs::Client::list_tasks)
-                .then_http_response(move || json_error(400, code)),
-        );
-        let result = check(&world.clients(), listed_at_the_start(), at(30)).await;
+        world.ecs[2] = mock!(aws_sdk_ecs::Client::list_tasks)
+            .then_http_response(move || json_error(400, code));
+        let result = check(&world.clients(), drained_instance(), at(30)).await;
         match name {
             Some(name) => assert_step_error(&result.unwrap_err(), name, "ListTasks"),
             None => assert_eq!(result.unwrap().status, DrainStatus::Drained, "{code}"),

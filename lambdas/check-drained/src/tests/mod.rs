@@ -4,6 +4,7 @@ use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLif
 use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use aws_sdk_ecs::operation::stop_task::StopTaskOutput;
 use aws_sdk_ecs::types::{ContainerInstance, Failure, Task};
 use aws_sdk_elasticloadbalancing::operation::deregister_instances_from_load_balancer::DeregisterInstancesFromLoadBalancerOutput;
@@ -52,6 +53,16 @@ fn tasks(status: &'static str) -> Rule {
                     .map(|arn| Task::builder().task_arn(arn).last_status(status).build())
                     .collect(),
             ))
+            .build()
+    })
+}
+
+/// ListTasks of the drained container instance (both desired statuses): these tasks.
+fn listed_again(names: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(move |req| {
+        assert_eq!(req.container_instance(), Some(CI));
+        ListTasksOutput::builder()
+            .set_task_arns(Some(names.iter().map(|name| task_arn(name)).collect()))
             .build()
     })
 }
@@ -132,8 +143,13 @@ fn rules_for(
     tg: &'static [TargetHealthStateEnum],
 ) -> MockRules {
     MockRules {
-        // The instance stays in the cluster, DRAINING, unless a test says otherwise.
-        ecs: vec![tasks(task), container_instance(Some("DRAINING"))],
+        // The instance stays in the cluster, DRAINING, unless a test says otherwise; listed
+        // again, it shows the task the drain knows.
+        ecs: vec![
+            tasks(task),
+            container_instance(Some("DRAINING")),
+            listed_again(&["web"]),
+        ],
         elb: vec![
             instance_health(elb),
             classic_listing(false),

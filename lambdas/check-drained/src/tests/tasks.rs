@@ -87,7 +87,7 @@ async fn standalone_tasks_are_waited_for_by_default() {
     for instance in [Some("DRAINING"), None] {
         let (world, input) = standalone(StandaloneTasks::Wait, instance);
         let state = check(&world.clients(), input, at(500)).await.unwrap();
-        assert_eq!(world.ecs[2].num_calls(), 0);
+        assert_eq!(world.ecs[3].num_calls(), 0);
         assert!(state.remaining.tasks.contains(&task_arn("job")));
         assert!(state.report.stopped_tasks.is_empty());
         assert_eq!(state.status, DrainStatus::Draining);
@@ -104,8 +104,8 @@ async fn standalone_tasks_are_waited_for_by_default() {
 async fn standalone_tasks_are_stopped_after_the_grace_period_when_configured() {
     let (world, input) = standalone(StandaloneTasks::Stop, Some("DRAINING"));
     let state = check(&world.clients(), input, at(100)).await.unwrap();
-    assert_eq!(world.ecs[2].num_calls(), 0, "inside the grace period");
+    assert_eq!(world.ecs[3].num_calls(), 0, "inside the grace period");
     let state = check(&world.clients(), state, at(121)).await.unwrap();
-    assert_eq!(world.ecs[2].num_calls(), 1);
+    assert_eq!(world.ecs[3].num_calls(), 1);
     assert_eq!(state.report.stopped_tasks, [task_arn("job")]);
 }

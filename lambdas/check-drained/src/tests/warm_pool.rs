@@ -37,7 +37,7 @@ async fn a_drained_instance_going_back_to_the_pool_is_deregistered_by_force() {
     let state = state.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
     assert!(state.container_instance_deregistered);
-    assert_eq!(world.ecs[2].num_calls(), 1);
+    assert_eq!(world.ecs[3].num_calls(), 1);
 }
 
 #[tokio::test]
@@ -54,7 +54,7 @@ async fn a_task_given_up_does_not_keep_the_instance_draining_in_the_pool() {
     let state = check(&world.clients(), state, at(200)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
     assert!(state.container_instance_deregistered);
-    assert_eq!(world.ecs[2].num_calls(), 1);
+    assert_eq!(world.ecs[3].num_calls(), 1);
 }
 
 #[tokio::test]
