@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def _of(result, kind, **match):
     return [e for e in result.events if e["type"] == kind and all(e.get(k) == v for k, v in match.items())]
@@ -146,6 +148,23 @@ def test_a_task_the_first_listing_did_not_show_is_waited_for(scenario):
     first = next(e for e in execution["history"] if e["type"] == "TaskSucceeded")
     # the first step's listing did not show it: it was found afterwards
     assert task.rsplit("/", 1)[-1] not in first["taskSucceededEventDetails"]["output"]
+
+
+@pytest.mark.long  # six minutes: the first check comes more than five minutes after the first step
+def test_a_task_the_first_listing_did_not_show_is_found_however_late_the_check(scenario):
+    r = scenario("standalone_listed_late_long")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    task = _standalone(r, victim)
+    [execution] = r.executions.values()
+    first = next(e for e in execution["history"] if e["type"] == "TaskSucceeded")
+    assert task.rsplit("/", 1)[-1] not in first["taskSucceededEventDetails"]["output"]
+    [stopping] = _of(r, "ecs.task.stopping", task_arn=task)
+    [stopped] = _of(r, "ecs.task.stopped", task_arn=task)
+    wait, done = _wait_and_done(r, victim)
+    # found by the first check, more than five minutes in, and stopped at once (past its grace)
+    assert stopping["t"] - wait["t"] > 300
+    assert stopping["seq"] < stopped["seq"] < done["seq"]
 
 
 def test_a_standalone_task_is_stopped_after_its_grace(scenario):
