@@ -1,5 +1,4 @@
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
-use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
 use aws_sdk_ecs::types::ContainerInstanceStatus;
 
@@ -28,15 +27,6 @@ fn set_draining() -> Rule {
     })
 }
 
-fn tasks_listed() -> Rule {
-    mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|req| {
-        assert_eq!(req.container_instance(), Some(CI));
-        ListTasksOutput::builder()
-            .task_arns(task_arn("agent"))
-            .build()
-    })
-}
-
 /// A drain whose first step found no container instance for the instance, its balancers
 /// drained: it has nothing of ECS to wait for.
 fn not_in_the_cluster_yet() -> DrainState {
@@ -47,15 +37,16 @@ fn not_in_the_cluster_yet() -> DrainState {
     state
 }
 
-#[tokio::test]
-async fn an_instance_whose_agent_registered_mid_drain_is_drained_and_its_tasks_waited_for() {
+/// The check at 63 s of a drain whose instance has joined the cluster, ListTasks showing
+/// `on_it` there (described RUNNING); the world's rules with their calls, and the state.
+async fn check_joined(on_it: &'static [&'static str]) -> (MockRules, DrainState) {
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs = vec![
         listed(true),
         // the instance that joined: ACTIVE, its agent connected
         container_instance_described(CI, INSTANCE_ID, "ACTIVE"),
         set_draining(),
-        tasks_listed(),
+        listed_again(on_it),
         tasks("RUNNING"),
     ];
     let state = check(&world.clients(), not_in_the_cluster_yet(), at(63))
@@ -63,6 +54,12 @@ async fn an_instance_whose_agent_registered_mid_drain_is_drained_and_its_tasks_w
         .unwrap();
     assert_eq!(state.container_instance_arn.as_deref(), Some(CI));
     assert_eq!(world.ecs[2].num_calls(), 1, "set DRAINING");
+    (world, state)
+}
+
+#[tokio::test]
+async fn an_instance_whose_agent_registered_mid_drain_is_drained_and_its_tasks_waited_for() {
+    let (_, state) = check_joined(&["agent"]).await;
     assert_eq!(state.remaining.tasks, [task_arn("agent")]);
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.report.tasks_stopped_at, None);
@@ -70,17 +67,7 @@ async fn an_instance_whose_agent_registered_mid_drain_is_drained_and_its_tasks_w
 
 #[tokio::test]
 async fn an_instance_that_joined_with_no_task_is_drained_its_tasks_listed_once() {
-    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
-    world.ecs = vec![
-        listed(true),
-        container_instance_described(CI, INSTANCE_ID, "ACTIVE"),
-        set_draining(),
-        listed_again(&[]),
-    ];
-    let state = check(&world.clients(), not_in_the_cluster_yet(), at(63))
-        .await
-        .unwrap();
-    assert_eq!(state.container_instance_arn.as_deref(), Some(CI));
+    let (world, state) = check_joined(&[]).await;
     assert_eq!(world.ecs[3].num_calls(), 2, "both desired statuses, once");
     assert_eq!(state.status, DrainStatus::Drained);
 }

@@ -55,6 +55,13 @@ async fn the_check_that_finds_the_rest_drained_lists_again_and_waits_for_a_task_
     }
 }
 
+/// The check at 600 s, long after the first listing, of a drain `with` its own settings.
+async fn check_late(world: &MockRules, with: impl FnOnce(&mut DrainState)) -> DrainState {
+    let mut state = drained_instance();
+    with(&mut state);
+    check(&world.clients(), state, at(600)).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_standalone_task_found_late_past_its_grace_period_is_stopped_at_once() {
     let mut world = world_with_a_late_task();
@@ -64,10 +71,11 @@ async fn a_standalone_task_found_late_past_its_grace_period_is_stopped_at_once()
             StopTaskOutput::builder().build()
         }),
     );
-    let mut state = drained_instance();
-    state.settings.standalone_tasks = StandaloneTasks::Stop;
-    state.settings.standalone_task_grace_seconds = 120;
-    let state = check(&world.clients(), state, at(600)).await.unwrap();
+    let state = check_late(&world, |state| {
+        state.settings.standalone_tasks = StandaloneTasks::Stop;
+        state.settings.standalone_task_grace_seconds = 120;
+    })
+    .await;
     assert_eq!(world.ecs[3].num_calls(), 1);
     assert_eq!(state.report.stopped_tasks, [task_arn("batch")]);
     assert_eq!(state.status, DrainStatus::Draining);
@@ -79,9 +87,7 @@ async fn a_task_found_late_on_a_lost_agent_is_not_waited_for() {
     // the task.
     let mut world = world_with_a_late_task();
     world.ecs[1] = disconnected();
-    let mut state = drained_instance();
-    state.agent_disconnected_at = Some(at(300));
-    let state = check(&world.clients(), state, at(600)).await.unwrap();
+    let state = check_late(&world, |state| state.agent_disconnected_at = Some(at(300))).await;
     assert_eq!(world.ecs[2].num_calls(), 2);
     assert_eq!(state.report.orphaned_tasks, [task_arn("batch")]);
     assert_eq!(state.status, DrainStatus::Drained);
