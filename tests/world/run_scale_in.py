@@ -22,13 +22,14 @@ def container_instances(world: World, dep: Deployment) -> list[dict[str, Any]]:
 def prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[str], None]) -> dict[str, list[str]]:
     """Before the scale-in: no registration still in its initial health checks (a steady service), then
     the scenario's failing instances (unhealthy in every load balancer they are in) and standalone
-    tasks. The instances ``scale_in.pick`` can name: {"failing": [...], "with_standalone": [...]}."""
+    tasks, and the late service task. The instances ``scale_in.pick`` can name:
+    {"failing": [...], "with_standalone": [...], "with_late_task": [...]}."""
     wait_steady(world, dep)
     cis = container_instances(world, dep)
     ec2_of = {ci["containerInstanceArn"]: ci["ec2InstanceId"] for ci in cis}
     hosts = list(dict.fromkeys(t["containerInstanceArn"] for t in running_tasks(world, dep)))
     busy = [ec2_of[arn] for arn in hosts if arn in ec2_of]
-    picked: dict[str, list[str]] = {"failing": [], "with_standalone": []}
+    picked: dict[str, list[str]] = {"failing": [], "with_standalone": [], "with_late_task": []}
 
     failing = sc["failing_instances"]
     if failing["pick"] != "none":
@@ -61,7 +62,44 @@ def prepare(world: World, dep: Deployment, sc: dict[str, Any], out: Callable[[st
             else "runs until stopped"
         )
         out(f"standalone task {family} on {picked['with_standalone']} ({ends})")
+
+    if sc["late_service_task"]:
+        picked["with_late_task"] = [late_service_task(world, dep, busy, out)]
     return picked
+
+
+def late_service_task(world: World, dep: Deployment, busy: list[str], out: Callable[[str], None]) -> str:
+    """The service's desired count up by one: ECS places the new task on an instance that had
+    none. Once it serves in every load balancer of the service, that instance."""
+    ecs = world.client("ecs")
+    service = ecs.describe_services(cluster=dep.cluster, services=[dep.service])["services"][0]
+    ecs.update_service(cluster=dep.cluster, service=dep.service, desiredCount=service["desiredCount"] + 1)
+    instance = wait_for(
+        lambda: next(
+            (
+                ci["ec2InstanceId"]
+                for ci in container_instances(world, dep)
+                if ci["ec2InstanceId"] not in busy and ci["runningTasksCount"]
+            ),
+            None,
+        ),
+        30,
+        "the new service task placed",
+        every=0.2,
+    )
+    wait_for(
+        lambda: (
+            len(lbs := lb_health(world, dep).get(instance, {})) == len(dep.classic) + len(dep.target_groups)
+            and all(state == "healthy" for state in lbs.values())
+        ),
+        30,
+        "the new service task healthy in every load balancer",
+        every=0.2,
+    )
+    out(
+        f"service {dep.service} desired {service['desiredCount']} -> {service['desiredCount'] + 1}: its new task serves on {instance}"
+    )
+    return instance
 
 
 def classic_registrations(world: World, dep: Deployment) -> set[tuple[str, str]]:

@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "health_check": {"interval_seconds": 2, "timeout_seconds": 1, "healthy_threshold": 2, "unhealthy_threshold": 2},
     "failing_instances": {"pick": "none", "count": 1},
     "standalone_tasks": {"count": 0, "run_seconds": None},
+    # true: just before the scale-in the service's desired count goes up by one, and the new task
+    # serves on an instance that had none (scale_in.pick "with_late_task" names that instance)
+    "late_service_task": False,
     "ecs": {"task_start_seconds": 1, "task_stop_seconds": 1},
     # infra's default heartbeat timeout (600 s: more than the sweeper's 5-minute period plus the
     # scheduler's minute and a minute of margin, which doctor checks)

@@ -127,8 +127,10 @@ impl Phases {
         self.last_heartbeat_at = state.heartbeat.last_at;
         self.superseded = state.heartbeat.superseded;
         self.remaining_tasks = state.remaining.tasks.len();
-        self.remaining_balancers =
-            state.remaining.classic_elbs.len() + state.remaining.target_groups.len();
+        // A registration left to ECS without a listed task holds the drain up as well.
+        self.remaining_balancers = state.remaining.classic_elbs.len()
+            + state.remaining.target_groups.len()
+            + state.remaining.left_to_ecs.len();
         if let Some(balancers) = &state.load_balancers {
             self.deregistered_at = balancers.deregistered_at;
             self.balancers = balancers_of(balancers);

@@ -5,8 +5,10 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthState
 use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
 use sta_shared::elbv2::{deregister_targets, target_health};
-use sta_shared::state::{task_has_stopped, ClassicElb, DrainState, TargetGroup};
+use sta_shared::state::{task_has_stopped, ClassicElb, DrainState, ServiceBalancer, TargetGroup};
 use sta_shared::StepError;
+
+use crate::Deps;
 
 /// A service task that left the wait without being STOPPED (orphaned by a forced
 /// deregistration, its agent lost, its cluster deleted, or unknown to ECS) says nothing
@@ -15,35 +17,67 @@ use sta_shared::StepError;
 /// gone nobody manages them any more. So the drain takes over the load balancers it left
 /// to ECS: each one the instance is still in joins those it waits for (the refresh
 /// deregisters a registration still there and waits out the draining).
+/// True when it took one over.
 pub(crate) async fn adopt_service_balancers(
-    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    deps: &Deps,
     state: &mut DrainState,
-) -> Result<(), StepError> {
+    now: DateTime<Utc>,
+) -> Result<bool, StepError> {
     let left_unstopped = state.tasks.iter().any(|task| {
         task.service.is_some()
             && !task_has_stopped(&task.last_status)
             && !state.remaining.tasks.contains(&task.arn)
     });
-    let Some(balancers) = state.load_balancers.as_mut() else {
-        return Ok(());
-    };
-    if !left_unstopped || balancers.service_managed.is_empty() {
-        return Ok(());
+    if !left_unstopped {
+        return Ok(false);
     }
+    adopt(deps, state, now, |_| true).await
+}
+
+/// Moves the load balancers left to ECS that `which` picks to those the drain waits for:
+/// each Classic ELB (taken over `now`: an instance OutOfService in it has in-flight
+/// requests no API shows, waited out for its draining timeout from now), and each target
+/// group the instance is still registered in (on the ports it is). True when it moved any.
+pub(crate) async fn adopt(
+    deps: &Deps,
+    state: &mut DrainState,
+    now: DateTime<Utc>,
+    which: impl Fn(&ServiceBalancer) -> bool,
+) -> Result<bool, StepError> {
+    let Some(balancers) = state.load_balancers.as_mut() else {
+        return Ok(false);
+    };
+    let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut balancers.service_managed)
+        .into_iter()
+        .partition(|managed| which(managed));
+    balancers.service_managed = kept;
     let instance_id = state.request.instance_id.clone();
-    for managed in std::mem::take(&mut balancers.service_managed) {
+    let mut adopted = false;
+    for managed in taken {
         let name = managed.load_balancer;
+        state.remaining.left_to_ecs.retain(|left| left != &name);
+        // Two services sharing it: it is waited for once.
+        if state.remaining.classic_elbs.contains(&name)
+            || state.remaining.target_groups.contains(&name)
+        {
+            continue;
+        }
         if !name.starts_with("arn:") {
-            tracing::info!(elb = %name, service = %managed.service, "service task gone unstopped: the drain waits for its Classic ELB");
+            let unhealthy = classic_registration(&deps.elb, &name, &instance_id)
+                .await?
+                .is_some_and(|registration| registration.registered && !registration.in_service);
+            tracing::info!(elb = %name, service = %managed.service, unhealthy, "the drain waits for the Classic ELB it left to ECS");
             balancers.classic.push(ClassicElb {
                 name: name.clone(),
                 draining_seconds: managed.draining_seconds,
-                unhealthy: false,
+                unhealthy,
+                taken_over_at: Some(now),
             });
             state.remaining.classic_elbs.push(name);
+            adopted = true;
             continue;
         }
-        let Some(health) = target_health(elbv2, &name, None).await? else {
+        let Some(health) = target_health(&deps.elbv2, &name, None).await? else {
             continue;
         };
         let ports: Vec<i32> = health
@@ -56,16 +90,18 @@ pub(crate) async fn adopt_service_balancers(
         if ports.is_empty() {
             continue;
         }
-        tracing::info!(target_group = %name, service = %managed.service, ?ports, "service task gone unstopped: the drain waits for its target group");
+        tracing::info!(target_group = %name, service = %managed.service, ?ports, "the drain waits for the target group it left to ECS");
         balancers.target_groups.push(TargetGroup {
             arn: name.clone(),
             ports,
             draining_seconds: managed.draining_seconds,
             connections_outlive_delay: false,
+            taken_over_at: Some(now),
         });
         state.remaining.target_groups.push(name);
+        adopted = true;
     }
-    Ok(())
+    Ok(adopted)
 }
 
 /// A Classic ELB is drained once the instance is no longer registered and no longer

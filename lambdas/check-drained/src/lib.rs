@@ -19,6 +19,9 @@
 //! and a task started just before the instance went DRAINING can be missing from the first
 //! listing. Such a task matters only if it still runs when the instance is released, so a
 //! check that waits anyway does not list; one found is handled at once, and waited for.
+//! For the same reason the first steps leave to ECS a registration of the instance in the
+//! load balancer of a service without a listed task there, and the checks wait for ECS to
+//! end it (see [`left_to_ecs`]).
 //!
 //! An instance that was not in the cluster when the drain began is looked for again on each
 //! check (`ListContainerInstances`): an ECS agent registers some time after its instance
@@ -53,8 +56,10 @@ use sta_shared::StepError;
 use tracing::instrument;
 
 mod balancers;
+mod left_to_ecs;
 mod unmanageable;
 use balancers::{adopt_service_balancers, refresh_classic, refresh_target_groups};
+use left_to_ecs::settle_left_to_ecs;
 use unmanageable::drop_unmanageable;
 pub use unmanageable::AGENT_LOST_AFTER_SECONDS;
 
@@ -92,14 +97,26 @@ pub async fn check(
         state.report.tasks_stopped_at = None;
     }
     refresh_tasks(&deps.ecs, &mut state, now).await?;
-    adopt_service_balancers(&deps.elbv2, &mut state).await?;
+    if adopt_service_balancers(deps, &mut state, now).await? {
+        state.report.balancers_drained_at = None;
+    }
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state, now).await?;
     refresh_target_groups(&deps.elbv2, &mut state).await?;
     // Tasks listed by this very check (it just drained the instance that joined) need no
     // second listing.
-    let found_late =
-        state.remaining.is_empty() && !joined && tasks_found_late(deps, &mut state, now).await?;
+    let listed = state.remaining.all_but_left_to_ecs_done() && !joined;
+    let mut found_late = listed && tasks_found_late(deps, &mut state, now).await?;
+    // A task found late and given up at once (its agent lost, its container instance
+    // deregistered) leaves its service's load balancers to the drain as any other does.
+    let taken_over = (listed && adopt_service_balancers(deps, &mut state, now).await?)
+        | settle_left_to_ecs(deps, &mut state, now, listed).await?;
+    if taken_over {
+        refresh_classic(&deps.elb, &mut state, now).await?;
+        refresh_target_groups(&deps.elbv2, &mut state).await?;
+        state.report.balancers_drained_at = None;
+        found_late = true;
+    }
     let report = &mut state.report;
     if state.remaining.tasks.is_empty() {
         report.tasks_stopped_at.get_or_insert(now);
@@ -134,12 +151,13 @@ pub async fn check(
     Ok(state)
 }
 
-/// How soon the check after one that found tasks the first listing missed comes: their end
-/// cannot be expected from the drain's own, which may be long past.
+/// How soon the check after one that found tasks the first listing missed (or registrations
+/// it takes over from ECS) comes: their end cannot be expected from the drain's own, which
+/// may be long past.
 const FOUND_LATE_WAIT_SECONDS: u64 = 15;
 
 /// The next wait ([`next_wait`]), cut short to check again just after a disconnected agent's
-/// tasks are to be given up, and after tasks were found late.
+/// tasks are to be given up, and after tasks or registrations were found late.
 fn wait_after_check(state: &DrainState, now: DateTime<Utc>, found_late: bool) -> u64 {
     let mut wait = next_wait(state, now);
     if let Some(since) = state.agent_disconnected_at {

@@ -1,5 +1,6 @@
 //! The tasks ECS can no longer stop or move, which the drain stops waiting for.
 
+use aws_sdk_ecs::types::ContainerInstance;
 use chrono::{DateTime, Utc};
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::state::{seconds, DrainState};
@@ -91,8 +92,31 @@ async fn container_instance(
     ecs: &aws_sdk_ecs::Client,
     state: &DrainState,
 ) -> Result<Standing, StepError> {
+    Ok(match describe_own(ecs, state).await? {
+        Described::Gone => Standing::Deregistered,
+        Described::Found(instance) if instance.status() == Some("INACTIVE") => {
+            Standing::Deregistered
+        }
+        Described::Found(instance) if !instance.agent_connected() => Standing::AgentDisconnected,
+        Described::Found(_) | Described::Unknown => Standing::Connected,
+    })
+}
+
+/// The drained container instance as `DescribeContainerInstances` shows it.
+pub(crate) enum Described {
+    /// MISSING, or its cluster deleted.
+    Gone,
+    Found(Box<ContainerInstance>),
+    /// No container instance recorded, or none in the answer.
+    Unknown,
+}
+
+pub(crate) async fn describe_own(
+    ecs: &aws_sdk_ecs::Client,
+    state: &DrainState,
+) -> Result<Described, StepError> {
     let Some(arn) = &state.container_instance_arn else {
-        return Ok(Standing::Connected);
+        return Ok(Described::Unknown);
     };
     let cluster = &state.request.cluster;
     let output = match ecs
@@ -103,26 +127,25 @@ async fn container_instance(
         .await
     {
         Err(error) if error_code(&error) == Some("ClusterNotFoundException") => {
-            return Ok(Standing::Deregistered)
+            return Ok(Described::Gone)
         }
         Err(error) => return Err(ecs_error(cluster, "DescribeContainerInstances", error)),
         Ok(output) => output,
     };
-    let described = output
-        .container_instances()
+    let missing = output
+        .failures()
         .iter()
-        .find(|instance| instance.container_instance_arn() == Some(arn.as_str()));
-    Ok(match described {
-        Some(instance) if instance.status() == Some("INACTIVE") => Standing::Deregistered,
-        Some(instance) if !instance.agent_connected() => Standing::AgentDisconnected,
-        Some(_) => Standing::Connected,
-        None if output
-            .failures()
-            .iter()
-            .any(|failure| failure.reason() == Some("MISSING")) =>
+        .any(|failure| failure.reason() == Some("MISSING"));
+    Ok(
+        match output
+            .container_instances
+            .unwrap_or_default()
+            .into_iter()
+            .find(|instance| instance.container_instance_arn() == Some(arn.as_str()))
         {
-            Standing::Deregistered
-        }
-        None => Standing::Connected,
-    })
+            Some(instance) => Described::Found(Box::new(instance)),
+            None if missing => Described::Gone,
+            None => Described::Unknown,
+        },
+    )
 }

@@ -19,12 +19,15 @@ const DEFAULT_HEALTH_CHECK_INTERVAL: i32 = 30;
 const DEFAULT_HEALTHY_THRESHOLD: i32 = 5;
 
 /// Reads what a service's load balancer means for the wait: its draining time and how
-/// long a replacement takes to become healthy in it. `None` when it is gone.
+/// long a replacement takes to become healthy in it. `None` when it is gone, or, for a
+/// service without a listed task on the instance (`without_task`), when the instance is not
+/// registered there (not even draining): nothing of it to leave to ECS.
 pub(crate) async fn read_service_balancer(
     deps: &Deps,
     service: &str,
     balancer: &Balancer,
     instance_id: &str,
+    without_task: bool,
 ) -> Result<Option<ServiceBalancer>, StepError> {
     let (load_balancer, draining_seconds, healthy_after_seconds) = match balancer {
         Balancer::Classic(name) => {
@@ -32,12 +35,22 @@ pub(crate) async fn read_service_balancer(
             else {
                 return Ok(None);
             };
+            if without_task && registration.drained() {
+                return Ok(None);
+            }
             let Some(draining) = classic_draining_seconds(&deps.elb, name).await? else {
                 return Ok(None);
             };
             (name, draining, registration.healthy_after_seconds)
         }
         Balancer::TargetGroup(arn) => {
+            if without_task
+                && registered_ports(&deps.elbv2, arn, instance_id)
+                    .await?
+                    .is_empty()
+            {
+                return Ok(None);
+            }
             let Some(healthy_after) = target_group_healthy_after(&deps.elbv2, arn).await? else {
                 return Ok(None);
             };
@@ -52,6 +65,7 @@ pub(crate) async fn read_service_balancer(
         load_balancer: load_balancer.clone(),
         draining_seconds,
         healthy_after_seconds,
+        registered_without_task: without_task,
     }))
 }
 
@@ -86,6 +100,7 @@ pub(crate) async fn deregister_classic_elb(
         name: name.to_string(),
         draining_seconds,
         unhealthy,
+        taken_over_at: None,
     }))
 }
 
@@ -125,26 +140,7 @@ pub(crate) async fn deregister_target_group(
     arn: &str,
     instance_id: &str,
 ) -> Result<Option<TargetGroup>, StepError> {
-    let Some(health) = target_health(elbv2, arn, None).await? else {
-        tracing::info!(target_group = %arn, "target group not found");
-        return Ok(None);
-    };
-    let mut ports: Vec<i32> = health
-        .target_health_descriptions()
-        .iter()
-        .filter(|description| {
-            description.target().and_then(|target| target.id()) == Some(instance_id)
-        })
-        .filter(|description| {
-            description
-                .target_health()
-                .and_then(|health| health.state())
-                != Some(&TargetHealthStateEnum::Unused)
-        })
-        .filter_map(|description| description.target().and_then(|target| target.port()))
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
+    let ports = registered_ports(elbv2, arn, instance_id).await?;
     if ports.is_empty() {
         return Ok(None);
     }
@@ -170,7 +166,38 @@ pub(crate) async fn deregister_target_group(
         ports,
         draining_seconds,
         connections_outlive_delay,
+        taken_over_at: None,
     }))
+}
+
+/// Every port the instance is registered on in the target group, draining ones too (none when
+/// the group is gone).
+async fn registered_ports(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    instance_id: &str,
+) -> Result<Vec<i32>, StepError> {
+    let Some(health) = target_health(elbv2, arn, None).await? else {
+        tracing::info!(target_group = %arn, "target group not found");
+        return Ok(Vec::new());
+    };
+    let mut ports: Vec<i32> = health
+        .target_health_descriptions()
+        .iter()
+        .filter(|description| {
+            description.target().and_then(|target| target.id()) == Some(instance_id)
+        })
+        .filter(|description| {
+            description
+                .target_health()
+                .and_then(|health| health.state())
+                != Some(&TargetHealthStateEnum::Unused)
+        })
+        .filter_map(|description| description.target().and_then(|target| target.port()))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    Ok(ports)
 }
 
 /// The target group's `deregistration_delay.timeout_seconds`, and whether open connections

@@ -1,6 +1,7 @@
 //! Which load balancers the instance may be in, and who takes it out of each: the ones
 //! configured on the function, the ones attached to the instance's Auto Scaling group, and
-//! the cluster's services' own (left to ECS when the service has a task on the instance).
+//! the cluster's services' own (left to ECS when the service has a task on the instance, or
+//! may have one the listing missed).
 
 use std::collections::BTreeSet;
 
@@ -29,6 +30,11 @@ pub(crate) struct Candidates {
     pub(crate) classic: BTreeSet<String>,
     pub(crate) target_groups: BTreeSet<String>,
     pub(crate) service_managed: BTreeSet<(String, Balancer)>,
+    /// The load balancers of the services without a listed task on the instance, when the
+    /// instance is in the cluster: ListTasks is eventually consistent, so a task started just
+    /// before the drain may be registered there unlisted. Where the instance is registered,
+    /// the registration is left to ECS until the tasks are listed again.
+    pub(crate) other_services: BTreeSet<(String, Balancer)>,
 }
 
 /// The Auto Scaling group whose attached load balancers the instance is in: the lifecycle
@@ -70,9 +76,12 @@ pub(crate) async fn candidates(
         .iter()
         .filter_map(|task| task.service.as_deref())
         .collect();
+    let in_cluster = state.container_instance_arn.is_some();
     for (service, balancer) in service_balancers(deps, &state.request.cluster).await? {
         if services_here.contains(service.as_str()) {
             found.service_managed.insert((service, balancer));
+        } else if in_cluster {
+            found.other_services.insert((service, balancer));
         } else {
             match balancer {
                 Balancer::Classic(name) => found.classic.insert(name),
@@ -80,7 +89,16 @@ pub(crate) async fn candidates(
             };
         }
     }
-    for (service, balancer) in &found.service_managed {
+    // A load balancer shared with a service that has a task on the instance is that task's.
+    let theirs: BTreeSet<Balancer> = found
+        .service_managed
+        .iter()
+        .map(|(_, balancer)| balancer.clone())
+        .collect();
+    found
+        .other_services
+        .retain(|(_, balancer)| !theirs.contains(balancer));
+    for (service, balancer) in found.service_managed.iter().chain(&found.other_services) {
         let configured = match balancer {
             Balancer::Classic(name) => found.classic.remove(name),
             Balancer::TargetGroup(arn) => found.target_groups.remove(arn),
@@ -89,7 +107,7 @@ pub(crate) async fn candidates(
             tracing::info!(
                 service = %service,
                 load_balancer = ?balancer,
-                "configured or attached, but the service with a task on the instance manages it: left to ECS"
+                "configured or attached, but a service of the cluster registers its tasks in it: left to ECS"
             );
         }
     }

@@ -14,12 +14,18 @@
 //!   function's configuration names that load balancer: the service's management wins, and
 //!   the drain waits for the task to stop. Its drain time and its health check are read to
 //!   choose the first wait.
+//! - A registration of the instance in the load balancer of a service without a listed task
+//!   on it is left to ECS as well, when the instance is in the cluster: ListTasks is
+//!   eventually consistent, and a task it missed may be behind the registration. The checks
+//!   settle it later ([`sta_shared::left_to_ecs`]), unless its draining could not end
+//!   before the deadline or a Spot instance's interruption if it waited: then it is
+//!   deregistered here at once.
 //! - Every other load balancer the instance is in is deregistered here, and the drain
 //!   waits for its draining: the names configured on the function (`CLASSIC_ELB_NAMES`,
 //!   `TARGET_GROUP_ARNS`), the ones attached to the instance's Auto Scaling group (on a
 //!   scale-in Auto Scaling deregisters and drains those before `Terminating:Wait`, and doing
 //!   it again is harmless; on a Spot warning it does not, and the drain must), and
-//!   registrations in a service's load balancers that no task on the instance owns.
+//!   registrations in a service's load balancers on an instance outside the cluster.
 //!
 //! In a target group the instance is deregistered on every port it is registered on
 //! (bridge networking gives each task its own host port). Instance targets only: tasks in
@@ -35,14 +41,15 @@ use serde_json::Value;
 use sta_shared::config::DrainConfig;
 use sta_shared::ended::no_longer_ours;
 use sta_shared::hook::heartbeat;
-use sta_shared::state::{DrainState, LoadBalancers};
+use sta_shared::left_to_ecs::must_take_over_at;
+use sta_shared::state::{DrainState, LoadBalancers, ServiceBalancer};
 use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
 
 pub use attached::AttachedCache;
 use balancers::{deregister_classic_elb, deregister_target_group, read_service_balancer};
-use candidates::candidates;
+use candidates::{candidates, Balancer, Candidates};
 
 #[derive(Debug, Clone)]
 pub struct Deps {
@@ -101,7 +108,8 @@ pub async fn deregister(
         return Ok(state);
     }
     let instance_id = state.request.instance_id.clone();
-    let found = candidates(deps, &state, now).await?;
+    let mut found = candidates(deps, &state, now).await?;
+    let service_managed = left_to_ecs(deps, &state, &mut found, now).await?;
 
     let mut classic = Vec::new();
     for name in &found.classic {
@@ -123,12 +131,6 @@ pub async fn deregister(
             target_groups.push(group);
         }
     }
-    let mut service_managed = Vec::new();
-    for (service, balancer) in &found.service_managed {
-        if let Some(read) = read_service_balancer(deps, service, balancer, &instance_id).await? {
-            service_managed.push(read);
-        }
-    }
     tracing::info!(
         classic_elbs = ?classic.iter().map(|elb| &elb.name).collect::<Vec<_>>(),
         target_groups = ?target_groups.iter().map(|group| (&group.arn, &group.ports)).collect::<Vec<_>>(),
@@ -140,6 +142,11 @@ pub async fn deregister(
         .iter()
         .map(|group| group.arn.clone())
         .collect();
+    state.remaining.left_to_ecs = service_managed
+        .iter()
+        .filter(|balancer| balancer.registered_without_task)
+        .map(|balancer| balancer.load_balancer.clone())
+        .collect();
     state.load_balancers = Some(LoadBalancers {
         classic,
         target_groups,
@@ -149,6 +156,50 @@ pub async fn deregister(
     state.wait_seconds = sta_shared::wait::next_wait(&state, now);
     tracing::info!(wait_seconds = state.wait_seconds, remaining = ?state.remaining, "first wait");
     Ok(state)
+}
+
+/// The load balancers left to ECS: those of the services with a task on the instance, and
+/// those of other services the instance is registered in (a task the listing missed may
+/// be behind the registration), unless such a registration could not drain in time if it
+/// waited ([`must_take_over_at`]): that one joins `found`, to be deregistered at once.
+async fn left_to_ecs(
+    deps: &Deps,
+    state: &DrainState,
+    found: &mut Candidates,
+    now: DateTime<Utc>,
+) -> Result<Vec<ServiceBalancer>, StepError> {
+    let instance_id = &state.request.instance_id;
+    let mut service_managed = Vec::new();
+    for (service, balancer) in &found.service_managed {
+        if let Some(read) =
+            read_service_balancer(deps, service, balancer, instance_id, false).await?
+        {
+            service_managed.push(read);
+        }
+    }
+    for (service, balancer) in std::mem::take(&mut found.other_services) {
+        let Some(read) =
+            read_service_balancer(deps, &service, &balancer, instance_id, true).await?
+        else {
+            continue;
+        };
+        if must_take_over_at(state, &read) <= now {
+            tracing::warn!(service = %service, load_balancer = ?balancer, "registered in the load balancer of a service without a listed task here, with no time to wait for one: deregistered at once");
+            match balancer {
+                Balancer::Classic(name) => found.classic.insert(name),
+                Balancer::TargetGroup(arn) => found.target_groups.insert(arn),
+            };
+            continue;
+        }
+        tracing::warn!(
+            service = %service,
+            load_balancer = ?balancer,
+            "registered in the load balancer of a service without a listed task here: \
+             left to ECS while a task the listing missed may be behind it"
+        );
+        service_managed.push(read);
+    }
+    Ok(service_managed)
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ecs::error::SdkError;
 use aws_sdk_ecs::operation::list_tasks::ListTasksError;
-use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus};
+use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus, Task};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use chrono::{DateTime, Utc};
 
 use crate::batches::{in_batches, DESCRIBE_BATCH};
 use crate::ecs::describe_all_container_instances;
@@ -51,8 +52,11 @@ pub async fn drain_container_instance(
 
 /// Lists the container instance's tasks again and records those the drain did not know
 /// and that have not stopped, adding them to `remaining`, so that it waits for them too.
-/// True when it found one. Nothing to list once the container instance was released
-/// (deregistered for the warm pool) or when the instance never joined the cluster.
+/// Those that stopped since the drain began are recorded as stopped, not waited for: the
+/// registrations their services left on the instance are theirs
+/// ([`crate::state::Remaining::left_to_ecs`]). True when it found one to wait for. Nothing
+/// to list once the container instance was released (deregistered for the warm pool) or
+/// when the instance never joined the cluster.
 pub async fn track_tasks_listed_late(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
@@ -81,12 +85,17 @@ pub async fn track_tasks_listed_late(
     if unknown.is_empty() {
         return Ok(false);
     }
-    let found = described(ecs, &cluster, &unknown).await?;
+    let found = described(ecs, &cluster, &unknown, Some(state.started_at)).await?;
+    let mut any = false;
     for task in &found {
+        if task_has_stopped(&task.last_status) {
+            tracing::info!(task = %task.arn, service = ?task.service, "a task the first listing did not show stopped since the drain began");
+            continue;
+        }
         tracing::warn!(task = %task.arn, "a task the first listing did not show (ECS is eventually consistent): the drain waits for it too");
         state.remaining.tasks.push(task.arn.clone());
+        any = true;
     }
-    let any = !found.is_empty();
     state.tasks.extend(found);
     Ok(any)
 }
@@ -162,7 +171,7 @@ async fn tasks_on(
     let arns = task_arns_on(ecs, cluster, container_instance)
         .await
         .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
-    described(ecs, cluster, &arns).await
+    described(ecs, cluster, &arns, None).await
 }
 
 /// The tasks ListTasks shows on the container instance, by both desired statuses: a task
@@ -190,11 +199,13 @@ async fn task_arns_on(
     Ok(arns.into_iter().collect())
 }
 
-/// The tasks `arns` that have not stopped, as DescribeTasks shows them.
+/// The tasks `arns` that have not stopped, as DescribeTasks shows them, and with
+/// `stopped_since` those that stopped since then.
 async fn described(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     arns: &[String],
+    stopped_since: Option<DateTime<Utc>>,
 ) -> Result<Vec<TrackedTask>, StepError> {
     let answers = in_batches(arns, DESCRIBE_BATCH, |batch| {
         ecs.describe_tasks()
@@ -208,7 +219,9 @@ async fn described(
     for output in answers {
         for task in output.tasks() {
             let last_status = task.last_status().unwrap_or("UNKNOWN");
-            if task_has_stopped(last_status) {
+            if task_has_stopped(last_status)
+                && !stopped_since.is_some_and(|since| stopped_after(task, since))
+            {
                 continue;
             }
             tasks.push(TrackedTask {
@@ -222,4 +235,11 @@ async fn described(
         }
     }
     Ok(tasks)
+}
+
+/// Whether the task stopped at or after `since` (ECS sets `stoppedAt` once it is STOPPED).
+fn stopped_after(task: &Task, since: DateTime<Utc>) -> bool {
+    task.stopped_at()
+        .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
+        .is_some_and(|at| at >= since)
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod group;
 pub mod hook;
+pub mod left_to_ecs;
 pub mod metrics;
 pub mod read;
 pub mod state;

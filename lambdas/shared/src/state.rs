@@ -190,10 +190,20 @@ pub struct Remaining {
     pub tasks: Vec<String>,
     pub classic_elbs: Vec<String>,
     pub target_groups: Vec<String>,
+    /// Load balancers of services without a listed task on the instance, in which the
+    /// instance is still registered ([`ServiceBalancer::registered_without_task`]): left to
+    /// ECS while a task the listing missed may be behind the registration.
+    #[serde(default)]
+    pub left_to_ecs: Vec<String>,
 }
 
 impl Remaining {
     pub fn is_empty(&self) -> bool {
+        self.left_to_ecs.is_empty() && self.all_but_left_to_ecs_done()
+    }
+
+    /// Nothing remains but registrations left to ECS without a listed task.
+    pub fn all_but_left_to_ecs_done(&self) -> bool {
         self.tasks.is_empty() && self.classic_elbs.is_empty() && self.target_groups.is_empty()
     }
 }

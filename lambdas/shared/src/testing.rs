@@ -100,6 +100,23 @@ pub fn drop_token(request: &mut DrainRequest) {
     }
 }
 
+/// A load balancer of `service` left to ECS: `draining_seconds` of draining, a replacement
+/// healthy in it after `healthy_after_seconds`.
+pub fn service_balancer(
+    service: &str,
+    load_balancer: &str,
+    draining_seconds: u64,
+    healthy_after_seconds: u64,
+) -> ServiceBalancer {
+    ServiceBalancer {
+        service: service.into(),
+        load_balancer: load_balancer.into(),
+        draining_seconds,
+        healthy_after_seconds,
+        registered_without_task: false,
+    }
+}
+
 pub fn task_arn(name: &str) -> String {
     format!("arn:aws:ecs:us-west-2:123456789012:task/test-cluster/{name}")
 }

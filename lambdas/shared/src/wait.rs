@@ -65,6 +65,10 @@ pub fn expected_end(state: &DrainState) -> DateTime<Utc> {
         };
         end = end.max(task_end);
     }
+    // A registration left to ECS ends as a service task's would, if a task is behind it.
+    if !state.remaining.left_to_ecs.is_empty() {
+        end = end.max(service_tasks_end);
+    }
     end
 }
 
@@ -99,6 +103,9 @@ pub fn next_wait(state: &DrainState, now: DateTime<Utc>) -> u64 {
     }
     if state.deadline_at > now {
         wait = wait.min(ceil_seconds(state.deadline_at - now));
+    }
+    if let Some(due) = crate::left_to_ecs::next_due(state, now) {
+        wait = wait.min(ceil_seconds(due - now) + MARGIN_SECONDS);
     }
     wait.max(1)
 }
@@ -206,6 +213,7 @@ mod tests {
                     ports: vec![80],
                     draining_seconds: delay,
                     connections_outlive_delay: false,
+                    taken_over_at: None,
                 }],
                 service_managed: vec![],
                 deregistered_at: Some(at(2)),
@@ -218,8 +226,8 @@ mod tests {
             },
             remaining: Remaining {
                 tasks: vec!["svc".into()],
-                classic_elbs: vec![],
                 target_groups: vec!["tg".into()],
+                ..Remaining::default()
             },
             ..DrainState::new(request, settings, Vec::new())
         }
@@ -323,15 +331,33 @@ mod tests {
         let mut state = state(30, StandaloneTasks::Wait);
         state.remaining.target_groups.clear();
         let balancers = state.load_balancers.as_mut().unwrap();
-        balancers.service_managed = vec![ServiceBalancer {
-            service: "web".into(),
-            load_balancer: "tg-web".into(),
-            draining_seconds: 20,
-            healthy_after_seconds: 150,
-        }];
+        balancers.service_managed =
+            vec![crate::testing::service_balancer("web", "tg-web", 20, 150)];
         state.heartbeat.timeout_seconds = Some(7200);
         // Deregistered at 2: healthy at 152, drained at 172; checked just after.
         crate::testing::assert_wait(next_wait(&state, at(3)), 170);
+    }
+
+    #[test]
+    fn a_registration_left_to_ecs_is_checked_again_when_it_is_due_to_be_taken_over() {
+        let mut state = state(30, StandaloneTasks::Wait);
+        state.remaining = Remaining {
+            left_to_ecs: vec!["tg-api".into()],
+            ..Remaining::default()
+        };
+        state.heartbeat.timeout_seconds = Some(7200);
+        state.heartbeat.last_at = Some(at(200));
+        let balancers = state.load_balancers.as_mut().unwrap();
+        balancers.service_managed = vec![ServiceBalancer {
+            registered_without_task: true,
+            ..crate::testing::service_balancer("api", "tg-api", 20, 10)
+        }];
+        // Long overdue at 250 s (a replacement was expected by 32 s), but due to be taken
+        // over at 300 s, and then at the latest 20 s (its draining) and 15 s before the
+        // deadline.
+        assert_eq!(next_wait(&state, at(250)), 51);
+        state.deadline_at = at(400);
+        assert_eq!(next_wait(&state, at(310)), 56);
     }
 
     #[test]

@@ -28,12 +28,14 @@ fn deregistered() -> DrainState {
             name: "web-elb".into(),
             draining_seconds: 30,
             unhealthy: false,
+            taken_over_at: None,
         }],
         target_groups: vec![TargetGroup {
             arn: TG.into(),
             ports: vec![32768, 32769],
             draining_seconds: 60,
             connections_outlive_delay: false,
+            taken_over_at: None,
         }],
         service_managed: vec![],
         deregistered_at: Some(at(2)),
@@ -184,6 +186,7 @@ mod balancers;
 mod errors;
 mod heartbeats;
 mod late_agent;
+mod left_to_ecs;
 mod listed_late;
 mod orphans;
 mod service_balancers;

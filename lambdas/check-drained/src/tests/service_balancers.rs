@@ -1,6 +1,6 @@
 use super::*;
 
-const SERVICE_TG: &str =
+pub(super) const SERVICE_TG: &str =
     "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/svc-tg/3333";
 
 /// The state after deregistration, with the service's own target group and Classic ELB left to ECS.
@@ -8,19 +8,16 @@ fn with_service_balancers() -> DrainState {
     let mut state = deregistered();
     let balancers = state.load_balancers.as_mut().unwrap();
     for name in [SERVICE_TG, "svc-elb"] {
-        balancers.service_managed.push(ServiceBalancer {
-            service: "web".into(),
-            load_balancer: name.into(),
-            draining_seconds: 20,
-            healthy_after_seconds: 10,
-        });
+        balancers
+            .service_managed
+            .push(service_balancer("web", name, 20, 10));
     }
     state
 }
 
 /// The service's target group: the instance on port 8080 in `state`, another instance healthy.
 /// Asked for the whole group (no targets), it lists both; asked for the instance's port, that one.
-fn service_targets(state: TargetHealthStateEnum) -> Rule {
+pub(super) fn service_targets(state: TargetHealthStateEnum) -> Rule {
     mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
         .match_requests(|req| req.target_group_arn() == Some(SERVICE_TG))
         .then_compute_output(move |req| {

@@ -102,14 +102,14 @@ async fn each_group_has_its_own_answer() {
 }
 
 /// A drain started by a Spot interruption warning for the test instance.
-fn spot_state() -> DrainState {
+pub(super) fn spot_state() -> DrainState {
     let mut state = drain_state();
     state.request.trigger = Trigger::SpotInterruption;
     state
 }
 
 /// DescribeAutoScalingInstances answering that the test instance is in `group` (or in none).
-fn instance_group(group: Option<&'static str>) -> Rule {
+pub(super) fn instance_group(group: Option<&'static str>) -> Rule {
     mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances).then_compute_output(
         move |req| {
             assert_eq!(req.instance_ids(), [INSTANCE_ID]);

@@ -6,7 +6,7 @@ async fn a_repeated_run_still_waits_for_draining_registrations() {
     // The first run already deregistered the instance from the Classic ELB: no longer
     // listed, still InService while connection draining runs.
     rules.elb[3] = classic_listing(false);
-    let state = run(&rules, no_service_task()).await.unwrap();
+    let state = run(&rules, outside_the_cluster()).await.unwrap();
     let balancers = state.load_balancers.unwrap();
     assert_eq!(
         balancers.classic.len(),

@@ -192,6 +192,14 @@ fn no_service_task() -> DrainState {
     state
 }
 
+/// A state whose instance is not in the cluster (its agent never registered it): no task of
+/// any service can be on it.
+fn outside_the_cluster() -> DrainState {
+    let mut state = no_service_task();
+    state.container_instance_arn = None;
+    state
+}
+
 /// The instance is in a Classic ELB and a target group attached to the ASG (two
 /// ports), and in the target group of the service whose task runs on it.
 fn full() -> MockRules {

@@ -17,18 +17,25 @@ pub struct ClassicElb {
     /// from the deregistration, the longest the owner lets a request run on a healthy one.
     #[serde(default)]
     pub unhealthy: bool,
+    /// When a check took it over from ECS (see [`ServiceBalancer`]) and deregistered the
+    /// instance; `None` when the first step deregistered it.
+    #[serde(default)]
+    pub taken_over_at: Option<DateTime<Utc>>,
 }
 
 impl ClassicElb {
     /// Whether what `DescribeInstanceHealth` cannot show is over: the in-flight requests of
-    /// an unhealthy instance deregistered at `deregistered_at`.
+    /// an unhealthy instance deregistered at `deregistered_at` (or when taken over).
     pub fn unseen_requests_done(
         &self,
         deregistered_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> bool {
         !self.unhealthy
-            || deregistered_at.is_some_and(|at| now >= at + seconds(self.draining_seconds))
+            || self
+                .taken_over_at
+                .or(deregistered_at)
+                .is_some_and(|at| now >= at + seconds(self.draining_seconds))
     }
 }
 
@@ -44,11 +51,23 @@ pub struct TargetGroup {
     /// the deregistration delay (the target is `unused`, the connections are not closed).
     #[serde(default)]
     pub connections_outlive_delay: bool,
+    /// When a check took it over from ECS (see [`ServiceBalancer`]) and deregistered the
+    /// instance; `None` when the first step deregistered it.
+    #[serde(default)]
+    pub taken_over_at: Option<DateTime<Utc>>,
 }
 
 /// A load balancer an ECS service with a task on the instance registers that task in.
 /// ECS deregisters the task from it, once the replacement is healthy, and waits out its
 /// draining before it stops the task: the drain leaves it alone and waits for the task.
+///
+/// Also the load balancer of a service without a listed task on the instance, in which the
+/// instance is registered anyway (`registered_without_task`): ListTasks is eventually
+/// consistent, so this can be a task the first listing missed, whose registration ECS takes
+/// out once its replacement serves. A later listing that shows a task of the service
+/// settles it (the task is waited for like any other); without one, the drain takes the
+/// registration over when it is due ([`crate::left_to_ecs`]), deregisters it and waits out
+/// its draining.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceBalancer {
     pub service: String,
@@ -58,6 +77,9 @@ pub struct ServiceBalancer {
     pub draining_seconds: u64,
     /// How long a new target takes to become healthy: healthy threshold x interval.
     pub healthy_after_seconds: u64,
+    /// The instance was registered in it while no task of the service was listed there.
+    #[serde(default)]
+    pub registered_without_task: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,19 +95,19 @@ pub struct LoadBalancers {
 }
 
 impl LoadBalancers {
-    /// When the slowest load balancer should have finished draining.
+    /// When the slowest load balancer should have finished draining (from when the drain
+    /// deregistered the instance from it: the first step, or a check that took it over).
     pub fn expected_drained_at(&self) -> Option<DateTime<Utc>> {
         let start = self.deregistered_at?;
-        self.classic
+        let classic = self
+            .classic
             .iter()
-            .map(|elb| elb.draining_seconds)
-            .chain(
-                self.target_groups
-                    .iter()
-                    .map(|group| group.draining_seconds),
-            )
-            .max()
-            .map(|longest| start + seconds(longest))
+            .map(|elb| elb.taken_over_at.unwrap_or(start) + seconds(elb.draining_seconds));
+        let groups = self
+            .target_groups
+            .iter()
+            .map(|group| group.taken_over_at.unwrap_or(start) + seconds(group.draining_seconds));
+        classic.chain(groups).max()
     }
 
     /// When ECS should have stopped the service tasks: their replacements healthy in every

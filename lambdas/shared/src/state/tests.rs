@@ -82,16 +82,54 @@ fn expected_drain_end_is_the_slowest_balancer() {
             name: "web".into(),
             draining_seconds: 30,
             unhealthy: false,
+            taken_over_at: None,
         }],
         target_groups: vec![TargetGroup {
             arn: "arn:tg".into(),
             ports: vec![80],
             draining_seconds: 120,
             connections_outlive_delay: false,
+            taken_over_at: None,
         }],
         service_managed: vec![],
         deregistered_at: Some(start),
     };
     assert_eq!(balancers.expected_drained_at(), Some(start + seconds(120)));
     assert_eq!(LoadBalancers::default().expected_drained_at(), None);
+
+    // One a check took over later drains from then.
+    let mut later = balancers;
+    later.classic[0].taken_over_at = Some(start + seconds(300));
+    assert_eq!(later.expected_drained_at(), Some(start + seconds(330)));
+}
+
+#[test]
+fn a_state_written_before_registrations_were_left_to_ecs_reads_the_same() {
+    // An execution running across the upgrade: its state lacks the new fields.
+    let mut state = crate::testing::drain_state();
+    state.load_balancers = Some(LoadBalancers {
+        classic: vec![ClassicElb {
+            name: "web".into(),
+            draining_seconds: 30,
+            unhealthy: false,
+            taken_over_at: None,
+        }],
+        service_managed: vec![crate::testing::service_balancer("web", "arn:tg", 20, 10)],
+        ..LoadBalancers::default()
+    });
+    let mut value = serde_json::to_value(&state).unwrap();
+    value["remaining"]
+        .as_object_mut()
+        .unwrap()
+        .remove("left_to_ecs");
+    let balancers = &mut value["load_balancers"];
+    balancers["classic"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("taken_over_at");
+    balancers["service_managed"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("registered_without_task");
+    assert_eq!(DrainState::from_value(value).unwrap(), state);
 }

@@ -1,0 +1,106 @@
+//! Registrations left to ECS without a listed task ([`ServiceBalancer::registered_without_task`]):
+//! the instance registered in the load balancer of a service that has no listed task on it.
+//! ListTasks is eventually consistent, so a task the first listing missed may be behind the
+//! registration; ECS takes it out of its load balancers, once its replacement serves, before
+//! it stops it. The drain leaves the registration to ECS until the tasks, listed again, show
+//! a task of the service (waiting for that task covers it), or until it is due to be taken
+//! over ([`sta_shared::left_to_ecs`]): then the registration is nobody's, and the drain
+//! deregisters it and waits out its draining.
+//!
+//! [`ServiceBalancer::registered_without_task`]: sta_shared::state::ServiceBalancer
+
+use chrono::{DateTime, Utc};
+use sta_shared::left_to_ecs::{must_take_over_at, take_over_at, undecided};
+use sta_shared::state::{task_has_stopped, DrainState};
+use sta_shared::StepError;
+
+use crate::balancers::adopt;
+use crate::unmanageable::{describe_own, Described};
+use crate::Deps;
+
+/// Settles the registrations left to ECS: with the tasks just `listed` again, those of a
+/// service with a task now known on the instance (running, or stopped since the drain
+/// began) are that task's; those due are taken over, unless the container instance counts
+/// a task the drain does not know and the last moment to take them over has not come.
+/// True when it took one over (the caller refreshes it: deregisters it).
+pub(crate) async fn settle_left_to_ecs(
+    deps: &Deps,
+    state: &mut DrainState,
+    now: DateTime<Utc>,
+    listed: bool,
+) -> Result<bool, StepError> {
+    if listed {
+        drop_those_of_known_tasks(state);
+    }
+    let due: Vec<(String, bool)> = undecided(state)
+        .filter(|balancer| take_over_at(state, balancer) <= now)
+        .map(|balancer| {
+            let forced = must_take_over_at(state, balancer) <= now;
+            (balancer.load_balancer.clone(), forced)
+        })
+        .collect();
+    if due.is_empty() {
+        return Ok(false);
+    }
+    let unknown_task = counts_an_unknown_task(deps, state).await?;
+    let taken: Vec<String> = due
+        .into_iter()
+        .filter(|(_, forced)| *forced || !unknown_task)
+        .map(|(name, _)| name)
+        .collect();
+    if taken.is_empty() {
+        tracing::warn!(left_to_ecs = ?state.remaining.left_to_ecs, "the container instance counts a task the listings have not shown: its registration stays left to ECS");
+        return Ok(false);
+    }
+    tracing::warn!(load_balancers = ?taken, "no task of the service listed on the instance since the drain began: the drain takes its registration over");
+    let adopted = adopt(deps, state, now, |balancer| {
+        balancer.registered_without_task && taken.contains(&balancer.load_balancer)
+    })
+    .await?;
+    state
+        .remaining
+        .left_to_ecs
+        .retain(|name| !taken.contains(name));
+    Ok(adopted)
+}
+
+/// Drops the registrations of a service with a task now known on the instance.
+fn drop_those_of_known_tasks(state: &mut DrainState) {
+    let theirs: Vec<String> = undecided(state)
+        .filter(|balancer| {
+            state
+                .tasks
+                .iter()
+                .any(|task| task.service.as_deref() == Some(balancer.service.as_str()))
+        })
+        .map(|balancer| balancer.load_balancer.clone())
+        .collect();
+    for name in &theirs {
+        tracing::info!(load_balancer = %name, "the registration left to ECS is a task's found late");
+    }
+    state
+        .remaining
+        .left_to_ecs
+        .retain(|name| !theirs.contains(name));
+}
+
+/// Whether the container instance counts more running and pending tasks than the drain
+/// knows to be on it, unstopped (those it waits for, and those it gave up on): a task no
+/// listing has shown yet. ECS counts neither a task it is stopping nor one still
+/// activating, so while a known one is, an unknown one can go uncounted.
+async fn counts_an_unknown_task(deps: &Deps, state: &DrainState) -> Result<bool, StepError> {
+    let Described::Found(instance) = describe_own(&deps.ecs, state).await? else {
+        return Ok(false);
+    };
+    let counted = instance.running_tasks_count() + instance.pending_tasks_count();
+    let known = state
+        .tasks
+        .iter()
+        .filter(|task| {
+            !task_has_stopped(&task.last_status)
+                && (state.remaining.tasks.contains(&task.arn)
+                    || state.report.orphaned_tasks.contains(&task.arn))
+        })
+        .count();
+    Ok(usize::try_from(counted).unwrap_or(0) > known)
+}
