@@ -53,6 +53,18 @@ def test_classic_elb_without_draining_is_out_of_service_at_once(world):
     assert state["Description"] == "Instance is not currently registered with the LoadBalancer."
 
 
+def test_classic_elb_instance_states_answer_unknown_at_the_faults_rate(world):
+    name = aws.classic_elb(world, draining=None)
+    elb = world.client("elb")
+    instance = _running_instance(world)
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    world.configure(faults={"elb:DescribeInstanceHealth": {"unknown": 1.0}})
+    state = _health(world, name, instance)
+    assert (state["State"], state["Description"]) == ("Unknown", "A transient error occurred. Please try again later.")
+    world.configure(faults={"elb:DescribeInstanceHealth": {"unknown": 0.0}})
+    assert _health(world, name, instance)["State"] != "Unknown"
+
+
 def test_target_draining_then_unused_on_every_port(world):
     world.configure(timescale=0.01)  # default 300 s delay -> 3 s ; 100 s -> 1 s
     tg = aws.target_group(world, delay=100)

@@ -21,6 +21,11 @@ pub struct ClassicRegistration {
     /// the load balancer still completes its in-flight requests, unseen
     /// ([`crate::state::ClassicElb::unhealthy`]).
     pub in_service: bool,
+    /// `DescribeInstanceHealth` says `Unknown` ("Valid values: InService | OutOfService |
+    /// Unknown", Elastic Load Balancing API reference, InstanceState; "A transient error
+    /// occurred. Please try again later."): the instance may still be serving or draining,
+    /// and it may be unhealthy.
+    pub state_unknown: bool,
     /// How long a newly registered instance takes to be `InService`: the health check's
     /// healthy threshold x interval.
     pub healthy_after_seconds: u64,
@@ -28,9 +33,10 @@ pub struct ClassicRegistration {
 
 impl ClassicRegistration {
     /// Deregistered and no longer serving: drained. Judged from the structured fields
-    /// (the `Instances` list and `State`), never from the free-text description.
+    /// (the `Instances` list and `State`), never from the free-text description; a state
+    /// `Unknown` is not drained.
     pub fn drained(&self) -> bool {
-        !self.registered && !self.in_service
+        !self.registered && !self.in_service && !self.state_unknown
     }
 }
 
@@ -65,19 +71,20 @@ pub async fn classic_registration(
         .instances(Instance::builder().instance_id(instance_id).build())
         .send()
         .await;
-    let in_service = match health {
+    let state = match health {
         Err(error) if error_code(&error) == Some(LOAD_BALANCER_GONE) => return Ok(None),
-        Err(error) if classic_elb_not_registered(&error) => false,
+        Err(error) if classic_elb_not_registered(&error) => None,
         Err(error) => return Err(aws_error("DescribeInstanceHealth", error)),
         Ok(output) => output
             .instance_states()
             .iter()
             .find(|state| state.instance_id().is_none_or(|id| id == instance_id))
-            .is_some_and(|state| state.state() == Some("InService")),
+            .and_then(|state| state.state().map(str::to_string)),
     };
     Ok(Some(ClassicRegistration {
         registered,
-        in_service,
+        in_service: state.as_deref() == Some("InService"),
+        state_unknown: state.as_deref() == Some("Unknown"),
         healthy_after_seconds,
     }))
 }

@@ -156,6 +156,24 @@ def draw(service: str, operation: str) -> str | None:
     return kind
 
 
+def answers_unknown(service: str, operation: str) -> bool:
+    """Whether this answer of ``service:operation`` shows an instance's state as ``Unknown``,
+    with probability ``unknown`` of its fault rates (``elb:DescribeInstanceHealth``: "Valid
+    values: InService | OutOfService | Unknown", with the description "A transient error
+    occurred. Please try again later.", Elastic Load Balancing API reference, InstanceState)."""
+    rates = _rates(_Api(service, operation))
+    rate = float(rates.get("unknown", 0)) if rates else 0.0
+    if rate <= 0:
+        return False
+    with _rng_lock:
+        value = _rng.random()
+    if value >= rate:
+        return False
+    FAULTS[f"{service}:{operation}:unknown"] += 1
+    core.record("fault.injected", api=f"{service}:{operation}", kind="unknown")
+    return True
+
+
 def _get_calls(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
     return 200, {
         "calls": dict(sorted(CALLS.items())),

@@ -36,6 +36,16 @@ async fn a_classic_elb_still_draining_holds_the_drain() {
 }
 
 #[tokio::test]
+async fn a_classic_elb_whose_instance_state_is_unknown_holds_the_drain() {
+    // DescribeInstanceHealth may answer Unknown ("A transient error occurred"): the
+    // instance may still be draining.
+    let world = rules_for("STOPPED", "Unknown", UNUSED);
+    let state = check_deregistered(&world, 20).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+}
+
+#[tokio::test]
 async fn a_classic_elb_registration_found_again_is_deregistered_again() {
     let mut world = rules_for("STOPPED", "InService", UNUSED);
     world.elb[1] = classic_listing(true);

@@ -48,6 +48,23 @@ async fn an_unhealthy_registered_instance_is_deregistered_and_its_requests_waite
 }
 
 #[tokio::test]
+async fn an_instance_whose_state_is_unknown_is_deregistered_as_if_unhealthy() {
+    // Unknown ("A transient error occurred"): it may be serving, or failing its health
+    // checks with requests in flight that no API shows. The drain waits out the timeout.
+    for listed in [true, false] {
+        let mut rules = full();
+        rules.elb[0] = instance_health("Unknown");
+        rules.elb[3] = classic_listing(listed);
+        let state = run(&rules, drain_state()).await.unwrap();
+        assert_eq!(rules.elb[1].num_calls(), usize::from(listed));
+        let classic = &state.load_balancers.unwrap().classic;
+        assert_eq!(classic.len(), 1, "never taken for drained");
+        assert!(classic[0].unhealthy);
+        assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    }
+}
+
+#[tokio::test]
 async fn disabled_connection_draining_means_no_wait_for_that_elb() {
     let mut rules = full();
     rules.elb[2] = classic_attributes(false, 300);

@@ -31,6 +31,11 @@ connection draining disabled nothing is completed ("If you disable connection
 draining, any in-flight requests made to instances that are deregistering or
 unhealthy are not completed"): out of service at once. ELBv2 targets drain for
 the full delay whatever their health.
+
+An instance's state can also be ``Unknown`` ("Valid values: InService | OutOfService |
+Unknown", InstanceState), with the description "A transient error occurred. Please try
+again later.": with the fault rate ``unknown`` of ``elb:DescribeInstanceHealth``
+(world.emulator.faults), each state answered is ``Unknown`` with that probability.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import time
 from typing import Any
 
 from moto.elb import models as elb_models
-from world.emulator import core
+from world.emulator import core, faults
 from world.emulator.lb_drain.actor import _by
 from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health
 
@@ -47,6 +52,7 @@ DRAINING_DESCRIPTION = "Instance deregistration currently in progress."
 NOT_REGISTERED = "Instance is not currently registered with the LoadBalancer."
 REGISTERING = "Instance registration is still in progress."
 FAILED_CHECKS = "Instance has failed at least the UnhealthyThreshold number of health checks consecutively."
+TRANSIENT = "A transient error occurred. Please try again later."
 
 
 def classic_state(lb: Any, instance_id: str) -> str | None:
@@ -213,6 +219,8 @@ def describe_instance_health(self: Any) -> Any:
                 "ReasonCode": "ELB",
                 "Description": NOT_REGISTERED,
             }
+        if faults.answers_unknown("elb", "DescribeInstanceHealth"):
+            state = {"InstanceId": instance_id, "State": "Unknown", "ReasonCode": "ELB", "Description": TRANSIENT}
         states.append(state)
     return ActionResult({"InstanceStates": states})
 
