@@ -81,9 +81,13 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   agent is back. On start the agent re-registers with the container instance
   ARN it saved: the same record, connected again, its status unchanged, its
   tasks that were not STOPPED now STOPPED. When that record was deregistered
-  (INACTIVE), or there was none, the agent registers a new one. ECS documents
-  no outcome for re-registering an INACTIVE ARN (the agent retries a failed
-  re-registration); a new record is the world's assumption, not AWS's word.
+  (INACTIVE), or there was none, the agent registers a new one. That is kinder
+  than AWS: the real agent re-registers with its saved ARN and stops on
+  "Container instance ... is inactive", a deregistration being "supposed to be
+  final" (amazon-ecs-agent issues 125 and 583), and Amazon ECS does not support
+  ReuseOnScaleIn at all ("Configuring pre-initialized instances for your Amazon
+  ECS Auto Scaling group"; ecs-sta doctor fails it, warm-pool-reuse). The reuse
+  scenarios judge the drain's side of a return, not the instance's rejoining.
 
 Event log: ``asg.instance.warmed`` (asg, instance_id, state), ``asg.instance.reused``
 (asg, instance_id), ``ec2.instance.stopped`` / ``ec2.instance.started``,

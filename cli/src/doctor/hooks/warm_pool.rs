@@ -5,6 +5,14 @@
 //! it, an instance launched into the pool registers with the cluster while it warms, before
 //! Auto Scaling stops it: ECS can place a task there, which dies with the stop, and the
 //! cluster keeps a record of every warmed instance, disconnected, while it is stopped.
+//!
+//! And: "When you create or update a warm pool for an Auto Scaling group for Amazon ECS, you
+//! cannot set the option that returns instances to the warm pool on scale in
+//! (`ReuseOnScaleIn`)" (same guide). An instance stopped back into the pool keeps its ECS
+//! agent's checkpoint, the ARN of its container instance: started again, the agent
+//! reconnects to that record, DRAINING from the scale-in (nothing is placed there), or, if
+//! it was deregistered, refuses to start ("Container instance ... is inactive"; deregistering
+//! "is supposed to be final", the agent's maintainers, amazon-ecs-agent issues 125 and 583).
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification};
 
@@ -12,6 +20,7 @@ use super::super::{Check, Clients};
 use crate::CliError;
 
 const NAME: &str = "warm-pool";
+const REUSE: &str = "warm-pool-reuse";
 const SETTING: &str = "ECS_WARM_POOLS_CHECK=true";
 
 /// The group's user data as its instances launch with it: its launch template's version
@@ -78,11 +87,47 @@ fn sets_the_check(user_data: &str) -> bool {
     })
 }
 
-/// The group's warm pool check; `None` for a group without a warm pool.
-pub async fn check(clients: &Clients, group: &AutoScalingGroup) -> Option<Check> {
-    group.warm_pool_configuration()?;
+/// The group's warm pool checks; none for a group without a warm pool.
+pub async fn check(clients: &Clients, group: &AutoScalingGroup) -> Vec<Check> {
+    let Some(pool) = group.warm_pool_configuration() else {
+        return Vec::new();
+    };
+    let reuse = pool
+        .instance_reuse_policy()
+        .and_then(|policy| policy.reuse_on_scale_in())
+        .unwrap_or(false);
+    vec![
+        user_data_check(clients, group).await,
+        reuse_check(group, reuse),
+    ]
+}
+
+/// `ReuseOnScaleIn`, which Amazon ECS does not support.
+fn reuse_check(group: &AutoScalingGroup, reuse: bool) -> Check {
     let name = group.auto_scaling_group_name();
-    Some(match user_data(clients, group).await {
+    if !reuse {
+        return Check::pass(
+            REUSE,
+            name,
+            "instances scaled in are terminated, not stopped back into the pool (ReuseOnScaleIn is not set), as Amazon ECS requires",
+        );
+    }
+    Check::fail(
+        REUSE,
+        name,
+        "ReuseOnScaleIn is set, which Amazon ECS does not support: an instance stopped back into the pool \
+         comes back with its ECS agent bound to its old container instance, DRAINING from the scale-in \
+         (nothing is placed there), or deregistered (the agent refuses to start): the group's capacity \
+         is lost without an error",
+        "PutWarmPool again with the pool's settings and --instance-reuse-policy '{\"ReuseOnScaleIn\": false}'; \
+         set any container instance that came back DRAINING ACTIVE again (aws ecs update-container-instances-state)",
+    )
+}
+
+/// The launch template's user data sets `ECS_WARM_POOLS_CHECK=true`.
+async fn user_data_check(clients: &Clients, group: &AutoScalingGroup) -> Check {
+    let name = group.auto_scaling_group_name();
+    match user_data(clients, group).await {
         Ok(Some(text)) if sets_the_check(&text) => Check::pass(
             NAME,
             name,
@@ -104,13 +149,15 @@ pub async fn check(clients: &Clients, group: &AutoScalingGroup) -> Option<Check>
             format!("add {SETTING} to /etc/ecs/ecs.config in the launch template's user data (ECS agent 1.59.0 or later)"),
         ),
         Err(error) => Check::unreadable(NAME, name, &error),
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use aws_sdk_autoscaling::operation::describe_launch_configurations::DescribeLaunchConfigurationsOutput;
-    use aws_sdk_autoscaling::types::{LaunchConfiguration, WarmPoolConfiguration};
+    use aws_sdk_autoscaling::types::{
+        InstanceReusePolicy, LaunchConfiguration, WarmPoolConfiguration,
+    };
     use aws_smithy_mocks::{mock, mock_client, Rule};
     use sta_shared::testing::query_error;
 
@@ -152,7 +199,7 @@ mod tests {
                     .launch_configurations(configuration)
                     .build()
             });
-        let found = check(&clients(&configurations), &group()).await.unwrap();
+        let found = user_data_check(&clients(&configurations), &group()).await;
         assert_eq!(found.status, Status::Pass, "{found:#?}");
         assert_eq!(configurations.num_calls(), 1);
     }
@@ -161,12 +208,47 @@ mod tests {
     async fn a_launch_configuration_that_cannot_be_read_fails_naming_the_call() {
         let denied = mock!(aws_sdk_autoscaling::Client::describe_launch_configurations)
             .then_http_response(|| query_error(403, "AccessDenied", "from the test"));
-        let found = check(&clients(&denied), &group()).await.unwrap();
+        let found = user_data_check(&clients(&denied), &group()).await;
         assert_eq!(found.status, Status::Fail);
         assert!(
             found.detail.contains("DescribeLaunchConfigurations"),
             "{found:#?}"
         );
+    }
+
+    #[tokio::test]
+    async fn returning_instances_to_the_pool_on_scale_in_fails() {
+        let denied = || {
+            mock!(aws_sdk_autoscaling::Client::describe_launch_configurations)
+                .then_http_response(|| query_error(403, "AccessDenied", "from the test"))
+        };
+        for (reuse, status) in [
+            (Some(true), Status::Fail),
+            (Some(false), Status::Pass),
+            (None, Status::Pass),
+        ] {
+            let policy = reuse.map(|reuse| {
+                InstanceReusePolicy::builder()
+                    .reuse_on_scale_in(reuse)
+                    .build()
+            });
+            let group = AutoScalingGroup::builder()
+                .auto_scaling_group_name("g")
+                .launch_configuration_name("lc")
+                .warm_pool_configuration(
+                    WarmPoolConfiguration::builder()
+                        .set_instance_reuse_policy(policy)
+                        .build(),
+                )
+                .build();
+            let checks = check(&clients(&denied()), &group).await;
+            let found = checks.iter().find(|check| check.name == REUSE).unwrap();
+            assert_eq!(found.status, status, "{reuse:?}: {found:#?}");
+        }
+        let without_pool = AutoScalingGroup::builder()
+            .auto_scaling_group_name("g")
+            .build();
+        assert!(check(&clients(&denied()), &without_pool).await.is_empty());
     }
 
     #[test]
