@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 
 use crate::state::{seconds, DrainState, ServiceBalancer, Trigger};
 
-/// How long after the drain began a task missing from ListTasks is waited for, at least,
-/// before the registration it may be behind is taken over (see the module).
+/// How long after the drain began a task missing from ListTasks is waited for before the
+/// registration it may be behind is taken over, unless that would leave the registration
+/// too little time to drain (see the module).
 pub const LISTING_LAG_SECONDS: u64 = 300;
 /// A Spot Instance interruption notice comes two minutes before the interruption.
 pub const SPOT_INTERRUPTION_NOTICE_SECONDS: u64 = 120;

@@ -340,11 +340,11 @@ mod tests {
 
     #[test]
     fn a_registration_left_to_ecs_is_checked_again_when_it_is_due_to_be_taken_over() {
+        // Nothing else remains: the task stopped, the target group drained.
         let mut state = state(30, StandaloneTasks::Wait);
-        state.remaining = Remaining {
-            left_to_ecs: vec!["tg-api".into()],
-            ..Remaining::default()
-        };
+        state.remaining.tasks.clear();
+        state.remaining.target_groups.clear();
+        state.remaining.left_to_ecs = vec!["tg-api".into()];
         state.heartbeat.timeout_seconds = Some(7200);
         state.heartbeat.last_at = Some(at(200));
         let balancers = state.load_balancers.as_mut().unwrap();

@@ -22,27 +22,20 @@ async fn drained_when_tasks_stopped_and_every_balancer_finished() {
 }
 
 #[tokio::test]
-async fn a_classic_elb_still_draining_holds_the_drain() {
+async fn a_classic_elb_still_draining_or_in_an_unknown_state_holds_the_drain() {
     // DescribeLoadBalancers no longer lists the instance, but DescribeInstanceHealth shows
-    // it InService while connection draining runs.
-    let world = rules_for("STOPPED", "InService", UNUSED);
-    let state = check_deregistered(&world, 20).await.unwrap();
-    assert_eq!(state.status, DrainStatus::Draining);
-    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
-    assert_eq!(state.report.tasks_stopped_at, Some(at(20)));
-    assert_eq!(state.report.balancers_drained_at, None);
-    // Expected end: the target group's 60 s from 2 s; the check comes just after.
-    assert_wait(state.wait_seconds, 43);
-}
-
-#[tokio::test]
-async fn a_classic_elb_whose_instance_state_is_unknown_holds_the_drain() {
-    // DescribeInstanceHealth may answer Unknown ("A transient error occurred"): the
-    // instance may still be draining.
-    let world = rules_for("STOPPED", "Unknown", UNUSED);
-    let state = check_deregistered(&world, 20).await.unwrap();
-    assert_eq!(state.status, DrainStatus::Draining);
-    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    // it InService while connection draining runs; or it answers Unknown ("A transient
+    // error occurred"), when the instance may still be draining.
+    for health in ["InService", "Unknown"] {
+        let world = rules_for("STOPPED", health, UNUSED);
+        let state = check_deregistered(&world, 20).await.unwrap();
+        assert_eq!(state.status, DrainStatus::Draining, "{health}");
+        assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+        assert_eq!(state.report.tasks_stopped_at, Some(at(20)));
+        assert_eq!(state.report.balancers_drained_at, None);
+        // Expected end: the target group's 60 s from 2 s; the check comes just after.
+        assert_wait(state.wait_seconds, 43);
+    }
 }
 
 #[tokio::test]
