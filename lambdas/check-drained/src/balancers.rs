@@ -65,10 +65,7 @@ pub(crate) async fn adopt(
         if !name.starts_with("arn:") {
             let unhealthy = classic_registration(&deps.elb, &name, &instance_id)
                 .await?
-                .is_some_and(|registration| {
-                    registration.state_unknown
-                        || (registration.registered && !registration.in_service)
-                });
+                .is_some_and(|registration| registration.may_hide_requests());
             tracing::info!(elb = %name, service = %managed.service, unhealthy, "the drain waits for the Classic ELB it left to ECS");
             balancers.classic.push(ClassicElb {
                 name: name.clone(),

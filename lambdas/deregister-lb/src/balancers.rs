@@ -90,9 +90,9 @@ pub(crate) async fn deregister_classic_elb(
     let Some(draining_seconds) = classic_draining_seconds(elb, name).await? else {
         return Ok(None);
     };
-    // Registered but OutOfService (failing its health checks): the load balancer still
-    // completes its in-flight requests, and nothing shows when they end.
-    let unhealthy = !registration.in_service;
+    // Registered but OutOfService (failing its health checks), or Unknown: the load balancer
+    // still completes its in-flight requests, and nothing shows when they end.
+    let unhealthy = registration.may_hide_requests();
     if unhealthy {
         tracing::info!(elb = %name, draining_seconds, "OutOfService in this Classic ELB: its in-flight requests are waited out for the draining timeout");
     }

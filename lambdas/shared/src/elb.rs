@@ -38,6 +38,13 @@ impl ClassicRegistration {
     pub fn drained(&self) -> bool {
         !self.registered && !self.in_service && !self.state_unknown
     }
+
+    /// Whether, once deregistered, it may have in-flight requests that no API shows:
+    /// registered but `OutOfService` (failing its health checks), or in a state `Unknown`.
+    /// The drain then waits out the draining timeout ([`crate::state::ClassicElb::unhealthy`]).
+    pub fn may_hide_requests(&self) -> bool {
+        self.state_unknown || (self.registered && !self.in_service)
+    }
 }
 
 /// The instance's registration in a Classic ELB; `None` when the load balancer is gone.
