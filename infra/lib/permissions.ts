@@ -113,7 +113,9 @@ const ON_CONTAINER_INSTANCES = (action: string): Permission => ({
 /**
  * A step that drains the instance's container instance: finds it, sets it DRAINING and lists
  * its tasks (the first step; the check, for an instance whose agent registered mid-drain, and
- * again while ECS's listing may lag).
+ * again while ECS's listing may lag). It marks the container instance of an instance going
+ * back to the warm pool (a custom attribute), for the sweeper to set ACTIVE once it is back in
+ * service, and unmarks one that is not going back.
  */
 const DRAINS_THE_CONTAINER_INSTANCE: readonly Permission[] = [
   { action: 'ecs:ListContainerInstances', scope: 'cluster' },
@@ -121,6 +123,8 @@ const DRAINS_THE_CONTAINER_INSTANCE: readonly Permission[] = [
   ON_CONTAINER_INSTANCES('ecs:UpdateContainerInstancesState'),
   ON_CONTAINER_INSTANCES('ecs:ListTasks'),
   { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+  ON_CONTAINER_INSTANCES('ecs:PutAttributes'),
+  ON_CONTAINER_INSTANCES('ecs:DeleteAttributes'),
 ];
 
 export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = {
@@ -167,11 +171,6 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     // container instance deregistered (force) mid-drain orphans its service tasks (not waited for).
     ...DRAINS_THE_CONTAINER_INSTANCE,
     { action: 'ecs:StopTask', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
-    // An instance going back to the warm pool: its container instance is deregistered once drained.
-    {
-      action: 'ecs:DeregisterContainerInstance',
-      scope: 'cluster',
-    },
     onAnyResource('elasticloadbalancing:DescribeLoadBalancers'),
     // A Classic ELB registration found again while draining is deregistered again.
     {
@@ -211,6 +210,13 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     { action: 'states:StartExecution', scope: 'stateMachine' },
     // Keeps the action of every running drain alive while the drain's functions cannot run yet.
     { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
+    // The container instances marked by a drain as going back to the warm pool: set ACTIVE
+    // again and unmarked once their instance is back in service (DescribeAutoScalingInstances).
+    { action: 'ecs:ListContainerInstances', scope: 'cluster' },
+    ON_CONTAINER_INSTANCES('ecs:DescribeContainerInstances'),
+    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
+    ON_CONTAINER_INSTANCES('ecs:UpdateContainerInstancesState'),
+    ON_CONTAINER_INSTANCES('ecs:DeleteAttributes'),
   ],
 };
 

@@ -26,7 +26,8 @@ export interface SweeperProps {
  * delivers on a best-effort basis: the sweeper lists the instances of the cluster's groups in
  * Terminating:Wait on our hook and starts an execution (named after the instance) for each one
  * that has none. The event it makes names the cluster (`ECS_CLUSTER`) as the hook's metadata
- * does, so there is one sweeper per cluster.
+ * does, so there is one sweeper per cluster. It also sets ACTIVE again the cluster's container
+ * instances a drain marked on their way back to a warm pool, once they are back in service.
  */
 export class Sweeper extends Construct {
   public readonly function: lambda.Function;
@@ -39,7 +40,8 @@ export class Sweeper extends Construct {
     this.clusterName = props.cluster.clusterName;
     this.function = rustFunction(this, 'Function', props.deps, {
       name: 'sweeper',
-      description: 'Starts a drain for every instance waiting on the terminate hook without one (a lost event).',
+      description:
+        'Starts a drain for every instance waiting on the terminate hook without one (a lost event); sets ACTIVE the container instances back from the warm pool.',
       timeout: Duration.seconds(60),
       environment: {
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,

@@ -24,14 +24,19 @@ import {
 describe('IAM, one least-privilege role per function', () => {
   const { template } = constructTemplate();
 
+  // The container instance's own calls: drain it, and mark one going back to the warm pool.
+  const DRAINS = [
+    'ecs:DeleteAttributes',
+    'ecs:DescribeContainerInstances',
+    'ecs:ListTasks',
+    'ecs:PutAttributes',
+    'ecs:UpdateContainerInstancesState',
+  ];
+
   test('drain-ecs', () => {
     expectPolicy(template, 'drain-ecs', [
       { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
-      {
-        actions: ['ecs:DescribeContainerInstances', 'ecs:ListTasks', 'ecs:UpdateContainerInstancesState'],
-        resources: [CLUSTER_INSTANCES],
-        condition: IN_CLUSTER,
-      },
+      { actions: DRAINS, resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
       { actions: ['ecs:DescribeTasks'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
       {
         actions: [
@@ -104,12 +109,8 @@ describe('IAM, one least-privilege role per function', () => {
   test('check-drained', () => {
     expectPolicy(template, 'check-drained', [
       { actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
-      {
-        actions: ['ecs:DescribeContainerInstances', 'ecs:ListTasks', 'ecs:UpdateContainerInstancesState'],
-        resources: [CLUSTER_INSTANCES],
-        condition: IN_CLUSTER,
-      },
-      { actions: ['ecs:DeregisterContainerInstance', 'ecs:ListContainerInstances'], resources: [CLUSTER] },
+      { actions: DRAINS, resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
+      { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
       {
         actions: [
           'autoscaling:DescribeAutoScalingInstances',
@@ -134,16 +135,23 @@ describe('IAM, one least-privilege role per function', () => {
     ]);
   });
 
-  test('sweeper: groups (Describe only accepts *), heartbeats in the managed group, list and start on the state machine, describe its executions', () => {
+  test('sweeper: groups (Describe only accepts *), heartbeats in the managed group, list and start on the state machine, describe its executions, set ACTIVE the container instances back from the warm pool', () => {
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     expectPolicy(template, 'sweeper', [
       {
         actions: [
           'autoscaling:DescribeAutoScalingGroups',
+          'autoscaling:DescribeAutoScalingInstances',
           'autoscaling:DescribeScalingActivities',
           'autoscaling:DescribeWarmPool',
         ],
         resources: ['*'],
+      },
+      { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
+      {
+        actions: ['ecs:DeleteAttributes', 'ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState'],
+        resources: [CLUSTER_INSTANCES],
+        condition: IN_CLUSTER,
       },
       { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
       { actions: ['states:ListExecutions', 'states:StartExecution'], resources: [{ Ref: sm }] },

@@ -97,6 +97,7 @@ describe('cdk-nag AwsSolutions', () => {
         'Monitoring/AlarmTopic AwsSolutions-SNS2',
         'Sweeper/FunctionRole AwsSolutions-IAM5[Resource::*]',
         'Sweeper/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
+        'Sweeper/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
         'Sweeper/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<EcsSingleTaskAutoscalingDrainWorkflowDrainStateMachine0A4B38F9.Name>:*]',
         'TaskScaler/FunctionRole AwsSolutions-IAM5[Resource::*]',
         'TaskScaler/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',

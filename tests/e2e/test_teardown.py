@@ -85,11 +85,15 @@ def test_a_warm_pool_instance_whose_agent_was_lost_comes_back_active(scenario):
     r = scenario("warm_pool_agent_disconnected")
     assert r.ok, r.violations  # back ACTIVE from the pool, given a task, drained again
     [victim] = r.victims
-    released = [
-        e for e in r.events if e["type"] == "ecs.container_instance.deregistered" and e["instance_id"] == victim
-    ]
-    # ECS refuses an unforced deregistration with the given-up task still RUNNING on it
-    assert released and all(e["force"] for e in released)
-    assert any(e["type"] == "ecs.container_instance.registered" and e["instance_id"] == victim for e in r.events)
+    of_victim = [e for e in r.events if e.get("instance_id") == victim]
+    kinds = [e["type"] for e in of_victim]
+    # its container instance kept (a deregistered one would never rejoin: its agent exits)
+    assert "ecs.container_instance.deregistered" not in kinds and "ecs.agent.exited" not in kinds
+    # the task given up stays RUNNING for ECS while the instance is stopped in the pool, and is
+    # STOPPED once its agent is back; a sweep then sets the container instance ACTIVE
+    started, back = kinds.index("ec2.instance.started"), kinds.index("ecs.container_instance.reconnected")
+    assert "ecs.task.stopped" in kinds[started:back]
+    assert kinds.index("ecs.container_instance.active") > back
+    assert [sweep["reactivated"] for sweep in r.sweeps if sweep["reactivated"]] == [[victim]]
     done = [e for e in r.events if e["type"] == "asg.lifecycle.completed" and e["instance_id"] == victim]
     assert len(done) == 2 and all(d["by"] == "CompleteLifecycleAction" for d in done)

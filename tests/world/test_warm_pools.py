@@ -112,7 +112,7 @@ def test_scale_in_returns_the_instance_to_the_pool_and_scale_out_reuses_it(world
     assert [e["status"] for e in world.events("ecs.container_instance.reconnected")] == ["DRAINING"]
 
 
-def test_a_deregistered_instance_registers_afresh_when_it_comes_back(world):
+def test_a_deregistered_instance_never_rejoins_its_agent_exits_on_the_inactive_record(world):
     asg = _group(world)
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
     [victim] = world.wait_for(lambda: _returning(world))
@@ -126,8 +126,13 @@ def test_a_deregistered_instance_registers_afresh_when_it_comes_back(world):
     )
     assert _record(world, victim) is None
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
-    new = _record(world, victim)
-    assert new["containerInstanceArn"] != old and new["status"] == "ACTIVE" and new["agentConnected"] is True
+    assert aws.instances(world, "warm")[victim] == "InService" and aws.ec2_state(world, victim) == "running"
+    # the agent re-registers with the ARN it saved, is refused and exits: the instance serves no cluster
+    assert _record(world, victim) is None
+    [exited] = world.events("ecs.agent.exited")
+    assert (exited["instance_id"], exited["container_instance"]) == (victim, old)
+    assert "is inactive" in exited["reason"]
+    assert not [e for e in world.events("ecs.container_instance.registered") if e["instance_id"] == victim][1:]
 
 
 def test_without_reuse_on_scale_in_the_instance_terminates(world):

@@ -45,6 +45,29 @@ class _FromWarmPool(Action):
         self.phase = "done"
         return False
 
+    def _rejoined(self, victim: str) -> bool | None:
+        """Whether ``victim``, taken back from the pool, rejoined the cluster: its container
+        instance ACTIVE with its agent connected. It comes back DRAINING, as the scale-in left
+        it, with its agent reconnected: then the sweeper runs once (as its schedule would), which
+        sets it ACTIVE, and ``register_seconds`` (default 15) count again. None while it may still;
+        False (a violation) once it did not in time."""
+        ci = self.container_instance(victim) or {}
+        if ci.get("status") == "ACTIVE" and ci.get("agentConnected"):
+            return True
+        if ci.get("status") == "DRAINING" and ci.get("agentConnected") and not getattr(self, "swept", False):
+            self.swept = True
+            report = sweep(self.ctx)
+            self.ctx.result.sweeps.append(report)
+            if isinstance(report, dict) and "error" in report:
+                self.violation(f"the sweeper failed: {report}")
+            self.reused_at = time.monotonic()
+            return None
+        if time.monotonic() <= self.reused_at + float(self.spec.get("register_seconds", 15)):
+            return None
+        status = f"{ci['status']}, agentConnected {ci['agentConnected']}" if ci else "not registered"
+        self.violation(f"{victim} came back from the warm pool with its container instance {status}")
+        return False
+
     def _reuse_when_due(self, victim: str, left: list[dict[str, Any]]) -> None:
         """Once ``victim`` went back to the pool, ``reuse_after_seconds`` (default 1) later the
         group scales out by one, which takes it from the pool first: the phase becomes
@@ -60,8 +83,8 @@ class _FromWarmPool(Action):
 class WarmPoolReuse(_FromWarmPool):
     """``warm_pool_reuse`` (needs the scenario's ``warm_pool`` with ``reuse_on_scale_in``): the
     instance scaled in goes back to the pool; ``reuse_after_seconds`` (default 1) after it left,
-    the group scales out by one and the same instance id must come back with its container
-    instance ACTIVE and connected within ``register_seconds`` (default 15); the service grows by
+    the group scales out by one and the same instance id must come back and rejoin the cluster
+    (``_rejoined``: DRAINING as the scale-in left it, then ACTIVE once the sweeper ran); the service grows by
     one task (placed on it: the only instance with room); then ``spare`` (default 1) more
     instances launch (room for the next drain), the same instance is scaled in again (the
     others protected from scale-in) and, ``sweep_after_seconds`` (default 3) after it began to
@@ -87,19 +110,14 @@ class WarmPoolReuse(_FromWarmPool):
                     self.violation(f"{victim} did not come back from the warm pool on scale-out")
                     self.phase = "done"
                 return
-            ci = self.container_instance(victim)
-            if ci and ci["status"] == "ACTIVE" and ci["agentConnected"]:
-                ctx.out(
-                    f"{victim} back from the warm pool: container instance ACTIVE "
-                    f"({ci['containerInstanceArn'].rsplit('/', 1)[-1][:8]})"
-                )
-                self._grow_service()
-                self.phase = "placing"
-            elif time.monotonic() > self.reused_at + float(self.spec.get("register_seconds", 15)):
-                status = f"{ci['status']}, agentConnected {ci['agentConnected']}" if ci else "not registered"
-                self.violation(f"{victim} came back from the warm pool with its container instance {status}")
-                self._grow_service()
-                self.phase = "placing"
+            rejoined = self._rejoined(victim)
+            if rejoined is None:
+                return
+            if rejoined:
+                arn = self.container_instance(victim)["containerInstanceArn"]
+                ctx.out(f"{victim} back from the warm pool: container instance ACTIVE ({arn.rsplit('/', 1)[-1][:8]})")
+            self._grow_service()
+            self.phase = "placing"
         elif self.phase == "placing":
             if victim in self.with_task() or time.monotonic() > self.placing_since + 10:
                 if victim not in self.with_task():
@@ -155,12 +173,15 @@ class RedriveAfterReuse(_FromWarmPool):
     instance left and the redrive once it is InService and healthy in the group's target groups
     (at most ``register_seconds``, default 15): a violation for each change the redrive makes to
     the instance, which no drain holds any more (a deregistration from a load balancer, its
-    container instance deregistered). With ``"redrive":
+    container instance deregistered, set ACTIVE, marked or unmarked). With ``"redrive":
     "in_pool"`` the redrive comes while the instance is stopped in the pool and the scale-out once
-    it ended: a violation unless the instance comes back with its container instance ACTIVE and
-    connected within ``register_seconds`` (the drain, still finishing, released it)."""
+    it ended: a violation unless the instance rejoins the cluster (``_rejoined``: the redriven
+    drain marked its container instance, which the sweeper sets ACTIVE)."""
 
     CHANGES = (
+        "ecs.attribute.put",
+        "ecs.attribute.deleted",
+        "ecs.container_instance.active",
         "elbv2.target.draining",
         "elbv2.target.unused",
         "elb.instance.draining",
@@ -175,7 +196,6 @@ class RedriveAfterReuse(_FromWarmPool):
             return
         victim = ctx.result.victims[0]
         in_pool = self.spec.get("redrive") == "in_pool"
-        register = float(self.spec.get("register_seconds", 15))
         if self.phase == "first":
             failed = [arn for arn, x in ctx.obs.executions.items() if x["status"] == "FAILED"]
             left = [e for e in self.events("asg.instance.terminated") if e["instance_id"] == victim]
@@ -189,17 +209,15 @@ class RedriveAfterReuse(_FromWarmPool):
                 self._reuse_when_due(victim, left)
         elif self.phase == "reuse" and not in_pool:
             serving = self.instances().get(victim) == "InService" and self._healthy(victim)
-            if serving or time.monotonic() >= self.reused_at + register:
+            if serving or time.monotonic() >= self.reused_at + float(self.spec.get("register_seconds", 15)):
                 if not serving:
                     self.violation(f"{victim} did not serve again from the warm pool on scale-out")
                 self._redrive(victim, "back from the warm pool")
         elif self.phase == "reuse":
-            ci = self.container_instance(victim) or {}
-            if ci.get("status") == "ACTIVE" and ci.get("agentConnected"):
+            rejoined = self._rejoined(victim)
+            if rejoined:
                 ctx.out(f"{victim} back from the warm pool with its container instance ACTIVE")
-                self.phase = "done"
-            elif time.monotonic() >= self.reused_at + register:
-                self.violation(f"{victim} came back from the warm pool with its container instance {ci or 'missing'}")
+            if rejoined is not None:
                 self.phase = "done"
         elif self.phase == "redriven":
             x = ctx.obs.executions[self.failed]

@@ -261,7 +261,7 @@ fn balancer_row(balancer: &Balancer, base: f64, drained: Option<f64>) -> Row {
     row
 }
 
-/// Heartbeats, redrives, the warm pool's deregistration and a passed deadline.
+/// Heartbeats, redrives and a passed deadline.
 fn moment_rows(timeline: &Timeline, at: &dyn Fn(DateTime<Utc>) -> f64) -> Vec<Row> {
     let mut heartbeats = Row::new("heartbeats", format!("{} sent", timeline.counts.heartbeats));
     for visit in timeline.visits().filter(|visit| visit.new_heartbeats > 0) {
@@ -278,11 +278,6 @@ fn moment_rows(timeline: &Timeline, at: &dyn Fn(DateTime<Utc>) -> f64) -> Vec<Ro
     }
     let mut rows = vec![heartbeats, redrives];
     let phases = &timeline.phases;
-    if let Some(when) = phases.container_instance_deregistered_at {
-        let mut row = Row::new("container instance", "deregistered (back to the warm pool)");
-        row.point(at(when));
-        rows.push(row);
-    }
     if let Some(deadline) = phases
         .deadline_at
         .filter(|deadline| *deadline <= timeline.end())

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sta_shared::state::{self, DrainState, DrainStatus};
+use sta_shared::state::{self, Destination, DrainState, DrainStatus};
 
 use super::{Completion, Timeline};
 
@@ -30,9 +30,9 @@ pub struct Phases {
     pub balancers_drained_at: Option<DateTime<Utc>>,
     /// When a step first said the instance was drained.
     pub drained_at: Option<DateTime<Utc>>,
-    /// An instance going back to the warm pool: when a step first said its container
-    /// instance was deregistered.
-    pub container_instance_deregistered_at: Option<DateTime<Utc>>,
+    /// The instance goes back to the warm pool (its container instance stays registered,
+    /// DRAINING and marked for the sweeper to set ACTIVE once it is back in service).
+    pub back_to_warm_pool: bool,
     /// The hook's heartbeat timeout and the last time its timer restarted.
     pub heartbeat_timeout_seconds: Option<u64>,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
@@ -120,9 +120,7 @@ impl Phases {
         if state.status == DrainStatus::Drained {
             self.drained_at.get_or_insert(at);
         }
-        if state.container_instance_deregistered {
-            self.container_instance_deregistered_at.get_or_insert(at);
-        }
+        self.back_to_warm_pool = state.request.destination == Destination::WarmPool;
         self.heartbeat_timeout_seconds = state.heartbeat.timeout_seconds;
         self.last_heartbeat_at = state.heartbeat.last_at;
         self.superseded = state.heartbeat.superseded;

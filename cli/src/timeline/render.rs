@@ -2,6 +2,7 @@
 //! redrive.
 
 use chrono::{DateTime, Utc};
+use sta_shared::pool_return::ATTRIBUTE;
 use sta_shared::state::DrainStatus;
 
 use super::bars::bars;
@@ -129,12 +130,14 @@ fn notes(timeline: &Timeline) -> Vec<(&'static str, String)> {
         };
         notes.push(("note", note.to_string()));
     }
-    if timeline.phases.container_instance_deregistered_at.is_some() {
+    if timeline.phases.back_to_warm_pool {
         notes.push((
             "warm pool",
-            "the container instance was deregistered once drained, so that the instance \
-             registers afresh when it is started again"
-                .to_string(),
+            format!(
+                "the instance goes back to the warm pool: its container instance stays \
+                 registered, DRAINING, marked {ATTRIBUTE} for the sweeper to set it ACTIVE \
+                 once the instance is back in service"
+            ),
         ));
     }
     notes

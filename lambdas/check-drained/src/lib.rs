@@ -48,9 +48,7 @@ use sta_shared::ecs_drain::{drain_container_instance, track_tasks_listed_late};
 use sta_shared::ended::no_longer_ours;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
-use sta_shared::state::{
-    seconds, task_has_stopped, Destination, DrainState, DrainStatus, StandaloneTasks,
-};
+use sta_shared::state::{seconds, task_has_stopped, DrainState, DrainStatus, StandaloneTasks};
 use sta_shared::wait::{next_wait, waits_from_return};
 use sta_shared::StepError;
 use tracing::instrument;
@@ -129,14 +127,12 @@ pub async fn check(
         state.status = DrainStatus::Drained;
         state.wait_seconds = 0;
         tracing::info!(checks = state.checks, "drained");
-        release_for_warm_pool(&deps.ecs, &mut state).await?;
         return Ok(state);
     }
     if now >= state.deadline_at {
         state.status = DrainStatus::DeadlinePassed;
         state.wait_seconds = 0;
         tracing::warn!(remaining = ?state.remaining, deadline = %state.deadline_at, "drain deadline passed before the instance was drained");
-        release_for_warm_pool(&deps.ecs, &mut state).await?;
         return Ok(state);
     }
     state.status = DrainStatus::Draining;
@@ -200,48 +196,6 @@ fn unless_cluster_gone(found: Result<bool, StepError>) -> Result<bool, StepError
         }) => Ok(false),
         other => other,
     }
-}
-
-/// An instance going back to the warm pool is stopped, not terminated, and started again
-/// later with the same instance id. Its ECS agent then reconnects to its container
-/// instance record, which would still be DRAINING: no task would ever be placed on it.
-/// So once drained its container instance is deregistered, and the agent registers
-/// afresh when the instance comes back. The deregistration is always forced: ECS refuses
-/// one without force while a task runs there (`InvalidParameterException`), and tasks may
-/// still run that the drain no longer waits for (past the deadline, or given up with a
-/// disconnected agent); the instance is stopped with them either way, and ECS replaces
-/// the orphaned service tasks elsewhere.
-async fn release_for_warm_pool(
-    ecs: &aws_sdk_ecs::Client,
-    state: &mut DrainState,
-) -> Result<(), StepError> {
-    if state.request.destination != Destination::WarmPool || state.container_instance_deregistered {
-        return Ok(());
-    }
-    let Some(arn) = state.container_instance_arn.clone() else {
-        return Ok(());
-    };
-    let cluster = state.request.cluster.clone();
-    match ecs
-        .deregister_container_instance()
-        .cluster(&cluster)
-        .container_instance(&arn)
-        .force(true)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        // Already deregistered (a retry, a redrive, or someone else), or the cluster gone.
-        Err(error)
-            if matches!(
-                error_code(&error),
-                Some("ClusterNotFoundException" | "InvalidParameterException")
-            ) => {}
-        Err(error) => return Err(ecs_error(&cluster, "DeregisterContainerInstance", error)),
-    }
-    tracing::info!(container_instance = %arn, "instance returns to the warm pool: container instance deregistered, it registers afresh when started again");
-    state.container_instance_deregistered = true;
-    Ok(())
 }
 
 /// Drops the tasks that have stopped (or that ECS no longer knows) from `remaining`.

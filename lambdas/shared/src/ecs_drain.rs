@@ -18,9 +18,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
 
 use crate::batches::{in_batches, DESCRIBE_BATCH};
-use crate::ecs::describe_all_container_instances;
+use crate::ecs::{describe_all_container_instances, state_update_failed};
 use crate::error::{ecs_error, error_code, error_message};
-use crate::state::{task_has_stopped, DrainState, TrackedTask};
+use crate::pool_return::{mark_of, marked, unmark, ATTRIBUTE, VALUE};
+use crate::state::{task_has_stopped, Destination, DrainState, TrackedTask};
 use crate::StepError;
 
 /// Finds the drained EC2 instance's container instance, sets it DRAINING (already DRAINING is
@@ -42,6 +43,15 @@ pub async fn drain_container_instance(
     if !set_draining(ecs, &cluster, &instance).await? {
         return Ok(false);
     }
+    let going_back = state.request.destination == Destination::WarmPool;
+    if going_back && !marked(&instance) {
+        if let Some(note) = mark(ecs, &cluster, &arn).await? {
+            state.report.notes.push(note);
+        }
+    } else if !going_back && marked(&instance) {
+        tracing::info!(container_instance = %arn, "not going back to the warm pool: its mark to be set ACTIVE removed");
+        unmark(ecs, &cluster, &arn).await?;
+    }
     let tasks = tasks_on(ecs, &cluster, &arn).await?;
     tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");
     state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
@@ -55,8 +65,7 @@ pub async fn drain_container_instance(
 /// Those that stopped since the drain began are recorded as stopped, not waited for: the
 /// registrations their services left on the instance are theirs
 /// ([`crate::state::Remaining::left_to_ecs`]). True when it found one to wait for. Nothing
-/// to list once the container instance was released (deregistered for the warm pool) or
-/// when the instance never joined the cluster.
+/// to list when the instance never joined the cluster.
 pub async fn track_tasks_listed_late(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
@@ -64,9 +73,6 @@ pub async fn track_tasks_listed_late(
     let Some(arn) = state.container_instance_arn.clone() else {
         return Ok(false);
     };
-    if state.container_instance_deregistered {
-        return Ok(false);
-    }
     let cluster = state.request.cluster.clone();
     let arns = match task_arns_on(ecs, &cluster, &arn).await {
         Ok(arns) => arns,
@@ -143,23 +149,48 @@ async fn set_draining(
         .await
         .map_err(|error| ecs_error(cluster, "UpdateContainerInstancesState", error))?;
     if let Some(failure) = output.failures().first() {
-        let reason = failure.reason().unwrap_or("unknown");
-        if reason == "MISSING" {
+        if failure.reason() == Some("MISSING") {
             tracing::info!(container_instance = %arn, "deregistered before it could be drained");
             return Ok(false);
         }
-        return Err(StepError::AwsRequestFailed {
-            operation: "UpdateContainerInstancesState".into(),
-            message: format!(
-                "{arn}: {reason}{}",
-                failure
-                    .detail()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
-            ),
-        });
+        return Err(state_update_failed(arn, failure));
     }
     Ok(true)
+}
+
+/// Marks the container instance of an instance going back to the warm pool
+/// ([`crate::pool_return`]): the sweeper sets it ACTIVE once the instance is back in service.
+/// A container instance deregistered meanwhile (`TargetNotFoundException`) needs no mark. One
+/// that already carries ECS's limit of 10 custom attributes (`AttributeLimitExceededException`)
+/// cannot take it: the drain goes on, and says so (a note in the report), since the instance
+/// will come back DRAINING and stay so until someone sets it ACTIVE.
+async fn mark(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arn: &str,
+) -> Result<Option<String>, StepError> {
+    match ecs
+        .put_attributes()
+        .cluster(cluster)
+        .attributes(mark_of(arn, Some(VALUE))?)
+        .send()
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(container_instance = %arn, "going back to the warm pool: marked to be set ACTIVE when back in service");
+            Ok(None)
+        }
+        Err(error) if error_code(&error) == Some("TargetNotFoundException") => Ok(None),
+        Err(error) if error_code(&error) == Some("AttributeLimitExceededException") => {
+            let note = format!(
+                "container instance {arn} carries ECS's limit of custom attributes: it could not be marked \
+                 ({ATTRIBUTE}) to be set ACTIVE when back from the warm pool; it will come back DRAINING"
+            );
+            tracing::error!(container_instance = %arn, "{note}");
+            Ok(Some(note))
+        }
+        Err(error) => Err(ecs_error(cluster, "PutAttributes", error)),
+    }
 }
 
 /// Every task on the container instance that has not stopped.

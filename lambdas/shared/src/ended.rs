@@ -4,8 +4,8 @@
 //! (stopped), or is retained (`Terminating:Retained`: an instance lifecycle policy keeps an
 //! instance whose action ended with ABANDON running). Finishing the drain serves each of
 //! those: the instance leaves the load balancers nobody else takes it out of, and a
-//! warm-pool instance's container instance is deregistered, so that it registers afresh
-//! instead of coming back DRAINING. But by the time a redrive comes (days later), a
+//! warm-pool instance's container instance is marked for the sweeper to set it ACTIVE once
+//! it is back ([`crate::pool_return`]). But by the time a redrive comes (days later), a
 //! warm-pool instance may be back in service with the same id, or be leaving again under a
 //! newer action that has a drain of its own: it is no longer this drain's to touch.
 
@@ -14,7 +14,7 @@ use aws_sdk_autoscaling::types::AutoScalingInstanceDetails;
 use crate::activities::action_superseded;
 use crate::error::aws_error;
 use crate::hook::action_has_ended;
-use crate::state::DrainState;
+use crate::state::{Destination, DrainState};
 use crate::StepError;
 
 /// True when the drain stops here, its state saying `action_ended`: the lifecycle action
@@ -73,11 +73,12 @@ pub async fn no_longer_ours(
 /// True when the first step stops here, its state saying `action_ended`: the lifecycle
 /// action has ended (a late or repeated event, an action completed by someone else, an
 /// instance already gone), unless the instance is retained (`Terminating:Retained`, or
-/// `Warmed:Pending:Retained` on its way back to a warm pool). An instance lifecycle policy
-/// retains an instance whose action was abandoned, a drain that FAILED included: it runs on,
-/// its tasks serving, "until you call TerminateInstanceInAutoScalingGroup" (AWS does not say
-/// whether a terminate hook runs again then). A redrive of that drain is what drains it first,
-/// so the drain goes on.
+/// `Warmed:Pending:Retained` on its way back to a warm pool), or is in the warm pool the
+/// action sent it back to. An instance lifecycle policy retains an instance whose action was
+/// abandoned, a drain that FAILED included: it runs on, its tasks serving, "until you call
+/// TerminateInstanceInAutoScalingGroup" (AWS does not say whether a terminate hook runs again
+/// then). A redrive of that drain is what drains it first, so the drain goes on; and one of
+/// an instance in the pool marks its container instance to be set ACTIVE when it is back.
 pub async fn first_step_stops(
     autoscaling: &aws_sdk_autoscaling::Client,
     state: &mut DrainState,
@@ -96,7 +97,40 @@ pub async fn first_step_stops(
         );
         return Ok(false);
     }
+    if back_in_the_pool(autoscaling, state, lifecycle_state).await? {
+        tracing::info!(
+            lifecycle_state = ?lifecycle_state,
+            "the lifecycle action has ended and the instance is in the warm pool it went back to: the drain goes on"
+        );
+        return Ok(false);
+    }
     Ok(action_has_ended(state))
+}
+
+/// Whether the instance is in the warm pool this drain's action sent it back to, with no newer
+/// action begun: a redrive of a drain that FAILED before it marked the container instance
+/// ([`crate::pool_return`]) must still mark it, or the instance comes back DRAINING for good.
+async fn back_in_the_pool(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    state: &mut DrainState,
+    lifecycle_state: Option<&str>,
+) -> Result<bool, StepError> {
+    let Some(action) = state.request.trigger.lifecycle_action() else {
+        return Ok(false);
+    };
+    if state.request.destination != Destination::WarmPool
+        || !lifecycle_state.is_some_and(|lifecycle| lifecycle.starts_with("Warmed:"))
+    {
+        return Ok(false);
+    }
+    state.heartbeat.superseded = action_superseded(
+        autoscaling,
+        &action.asg_name,
+        &state.request.instance_id,
+        state.request.event_time,
+    )
+    .await?;
+    Ok(!state.heartbeat.superseded)
 }
 
 /// `instance_id` as Auto Scaling describes it (its group, its lifecycle state); `None` when

@@ -19,6 +19,7 @@ pub mod group;
 pub mod hook;
 pub mod left_to_ecs;
 pub mod metrics;
+pub mod pool_return;
 pub mod read;
 pub mod state;
 #[cfg(feature = "testing")]

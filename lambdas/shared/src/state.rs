@@ -260,10 +260,6 @@ pub struct DrainState {
     pub remaining: Remaining,
     /// When a check first found the container instance's agent disconnected.
     pub agent_disconnected_at: Option<DateTime<Utc>>,
-    /// For an instance going back to the warm pool: the drain deregistered its container
-    /// instance, so that when the instance is started again it registers afresh instead of
-    /// coming back DRAINING.
-    pub container_instance_deregistered: bool,
     /// What only people read (the execution's output, `ecs-sta show`, the metrics).
     pub report: Report,
 }
@@ -312,7 +308,6 @@ impl DrainState {
             checks: 0,
             remaining: Remaining::default(),
             agent_disconnected_at: None,
-            container_instance_deregistered: false,
             report: Report {
                 notes,
                 ..Report::default()

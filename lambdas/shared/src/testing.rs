@@ -296,7 +296,6 @@ pub fn auto_scaling_instance(lifecycle_state: Option<&'static str>) -> Rule {
         })
 }
 
-/// `RecordLifecycleActionHeartbeat` by the fixture's token, answered with success.
 /// DescribeContainerInstances answering `arn`, on the EC2 instance `ec2_instance`, with
 /// `status`, its agent connected.
 pub fn container_instance_described(
@@ -318,6 +317,7 @@ pub fn container_instance_described(
     })
 }
 
+/// `RecordLifecycleActionHeartbeat` by the fixture's token, answered with success.
 pub fn heartbeat_ok() -> Rule {
     aws_smithy_mocks::mock!(aws_sdk_autoscaling::Client::record_lifecycle_action_heartbeat)
         .then_compute_output(|req| {

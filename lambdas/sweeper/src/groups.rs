@@ -64,8 +64,8 @@ pub async fn waiting_instances(
                 continue;
             }
             // the state says where it goes; the group's reuse policy and the activity's wording
-            // count too, on the side that deregisters its container instance (harmless if it
-            // terminates, needed if it comes back); a retained one is terminated for good, and
+            // count too, on the side that marks its container instance to be set ACTIVE when
+            // back (harmless if it terminates, needed if it comes back); a retained one is terminated for good, and
             // so is one that leaves from the pool (its activity says "from warm pool")
             let to_pool = leaving.way == Way::BackToPool
                 || group.reuses_on_scale_in

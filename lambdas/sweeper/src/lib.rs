@@ -52,6 +52,11 @@
 //! waiting instance whose drain is running, so that an action outlives a drain whose
 //! functions cannot run yet ([`keepalive`]).
 //!
+//! **Back from the warm pool.** Last, each sweep sets ACTIVE again the container instances a
+//! drain marked on their way back to the warm pool whose instance is back in service, and
+//! unmarks them ([`returned`]): the ECS agent reconnects to its DRAINING record and never
+//! sets it ACTIVE itself.
+//!
 //! The event has the shape of the lifecycle event, with our own `source` and without the
 //! token: the drain completes and heartbeats the action by instance id. Its `Destination`
 //! is `WarmPool` when the group returns instances to its warm pool on scale in (or the
@@ -60,6 +65,7 @@
 mod executions;
 mod groups;
 mod keepalive;
+mod returned;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
@@ -131,6 +137,7 @@ impl SweeperConfig {
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub autoscaling: aws_sdk_autoscaling::Client,
+    pub ecs: aws_sdk_ecs::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub config: SweeperConfig,
 }
@@ -142,6 +149,7 @@ impl Deps {
         let aws = sta_shared::clients::load_config().await;
         Ok(Self {
             autoscaling: aws_sdk_autoscaling::Client::new(&aws),
+            ecs: aws_sdk_ecs::Client::new(&aws),
             sfn: aws_sdk_sfn::Client::new(&aws),
             config,
         })
@@ -173,6 +181,9 @@ pub struct SweepReport {
     pub unidentified: Vec<String>,
     /// Instances whose running drain's action this sweep heartbeated ([`keepalive`]).
     pub kept_alive: Vec<String>,
+    /// Instances back in service from the warm pool whose container instance this sweep
+    /// set ACTIVE again ([`returned`]).
+    pub reactivated: Vec<String>,
 }
 
 pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepReport, StepError> {
@@ -190,12 +201,14 @@ pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepRep
     Ok(report)
 }
 
-/// One sweep: starts a drain for each waiting action whose event was lost, then keeps the
-/// actions of the running drains alive.
+/// One sweep: starts a drain for each waiting action whose event was lost, keeps the
+/// actions of the running drains alive, then sets ACTIVE the container instances of the
+/// instances back from the warm pool.
 #[instrument(skip(deps))]
 pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepError> {
     let mut report = survey(deps, now).await?;
     report.kept_alive = keepalive::running_drains(deps, &report).await?;
+    report.reactivated = returned::reactivate(deps).await?;
     Ok(report)
 }
 

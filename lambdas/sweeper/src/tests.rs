@@ -21,6 +21,7 @@ use sta_shared::testing::*;
 mod event;
 mod keepalive;
 mod retained;
+mod returned;
 mod sweep;
 mod warm_pool;
 
@@ -250,12 +251,19 @@ pub(crate) fn heartbeat_ok() -> Rule {
 }
 
 /// The clients answering from the rules, Auto Scaling also answering every heartbeat (after
-/// the given rules, which may answer it otherwise).
+/// the given rules, which may answer it otherwise), ECS with no container instance marked
+/// to be set ACTIVE when back from the warm pool.
 pub(crate) fn deps(autoscaling: &[&Rule], sfn: &[&Rule]) -> Deps {
+    deps_with_ecs(autoscaling, sfn, &[&returned::marked_instances(Vec::new())])
+}
+
+/// As [`deps`], ECS answering from `ecs`.
+pub(crate) fn deps_with_ecs(autoscaling: &[&Rule], sfn: &[&Rule], ecs: &[&Rule]) -> Deps {
     let heartbeat = heartbeat_ok();
     let autoscaling: Vec<&Rule> = autoscaling.iter().copied().chain([&heartbeat]).collect();
     Deps {
         autoscaling: autoscaling_client(&autoscaling),
+        ecs: ecs_client(ecs),
         sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn, |c| c
             .retry_config(RetryConfig::disabled())),
         config: config(),

@@ -69,6 +69,7 @@ class _Ecs:
 def _ecs(action: str, region: str, params: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]] | None:
     ecs = _Ecs(region, params)
     p = params
+    targets = [str(a.get("targetId") or "") for a in p.get("attributes") or [] if isinstance(a, dict)]
     table = {
         "ListContainerInstances": lambda: ecs.on([ecs.cluster]),
         "DescribeContainerInstances": lambda: ecs.on(
@@ -78,6 +79,8 @@ def _ecs(action: str, region: str, params: dict[str, Any]) -> tuple[list[str], d
             ecs.of("container-instance", p.get("containerInstances")), "ecs:cluster"
         ),
         "DeregisterContainerInstance": lambda: ecs.on([ecs.cluster]),
+        "PutAttributes": lambda: ecs.on(ecs.of("container-instance", targets), "ecs:cluster"),
+        "DeleteAttributes": lambda: ecs.on(ecs.of("container-instance", targets), "ecs:cluster"),
         "ListTasks": lambda: ecs.on(ecs.of("container-instance", p.get("containerInstance")), "ecs:cluster"),
         "DescribeTasks": lambda: ecs.on(ecs.of("task", p.get("tasks")), "ecs:cluster"),
         "StopTask": lambda: ecs.on(ecs.of("task", p.get("task")), "ecs:cluster"),

@@ -80,19 +80,28 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   DRAINING); the containers die with the instance, which ECS learns when the
   agent is back. On start the agent re-registers with the container instance
   ARN it saved: the same record, connected again, its status unchanged, its
-  tasks that were not STOPPED now STOPPED. When that record was deregistered
-  (INACTIVE), or there was none, the agent registers a new one. That is kinder
-  than AWS: the real agent re-registers with its saved ARN and stops on
-  "Container instance ... is inactive", a deregistration being "supposed to be
-  final" (amazon-ecs-agent issues 125 and 583), and Amazon ECS does not support
-  ReuseOnScaleIn at all ("Configuring pre-initialized instances for your Amazon
-  ECS Auto Scaling group"; ecs-sta doctor fails it, warm-pool-reuse). The reuse
-  scenarios judge the drain's side of a return, not the instance's rejoining.
+  tasks that were not STOPPED now STOPPED (the ECS Developer Guide says a stopped
+  instance's tasks are "transitioned to the STOPPED status" and its agent
+  disconnected "within a few minutes", not how soon: the world takes the later
+  reading). The agent never sets its record ACTIVE again (amazon-ecs-agent: its
+  one UpdateContainerInstancesState call sets DRAINING, on a Spot interruption),
+  and AWS does not say that re-registering does: a record DRAINING when the
+  instance stopped comes back DRAINING. When there was no record, the agent
+  registers a new one. When its record was deregistered (INACTIVE), the agent
+  stops for good: it re-registers with its saved ARN, ECS refuses it
+  ("ClientException: Container instance ... is inactive", amazon-ecs-agent issue
+  583), which the agent does not retry, and it exits with its terminal exit code
+  (5, "should not be restarted"; ``doStart`` in agent/app/agent.go), a
+  deregistration being "supposed to be final" (issue 125). The instance then
+  runs in service without ever joining the cluster again. Amazon ECS does not
+  support ReuseOnScaleIn at all ("Configuring pre-initialized instances for your
+  Amazon ECS Auto Scaling group"; ecs-sta doctor fails it, warm-pool-reuse).
 
 Event log: ``asg.instance.warmed`` (asg, instance_id, state), ``asg.instance.reused``
 (asg, instance_id), ``ec2.instance.stopped`` / ``ec2.instance.started``,
 ``ecs.container_instance.disconnected`` / ``.reconnected`` (cluster, instance_id,
-container_instance, status).
+container_instance, status), ``ecs.agent.exited`` (cluster, instance_id, container_instance,
+reason: its saved record is INACTIVE).
 """
 
 from __future__ import annotations
@@ -491,7 +500,21 @@ def _start_instances(self: Any, instance_ids: list[str]) -> Any:
         cluster = ecs_drain._user_data_cluster(getattr(instance, "user_data", None))
         if not cluster or cluster not in ecs.clusters:
             continue
-        alive = [ci for name, ci in _records(ecs, instance.id) if name == cluster and ci.status != "INACTIVE"]
+        saved = ecs_drain.container_instances.saved_arn(ecs, cluster, instance.id)
+        records = [ci for name, ci in _records(ecs, instance.id) if name == cluster]
+        if saved is not None and not any(
+            ci.container_instance_arn == saved and ci.status != "INACTIVE" for ci in records
+        ):
+            # the agent re-registers with the ARN it saved, ECS refuses an inactive one, the agent exits
+            core.record(
+                "ecs.agent.exited",
+                cluster=cluster,
+                instance_id=instance.id,
+                container_instance=saved,
+                reason=f"ClientException: Container instance {saved} is inactive.",
+            )
+            continue
+        alive = [ci for ci in records if ci.status != "INACTIVE"]
         if alive:
             ci = alive[0]
             ci.agent_connected = True

@@ -10,9 +10,10 @@
 //! cannot set the option that returns instances to the warm pool on scale in
 //! (`ReuseOnScaleIn`)" (same guide). An instance stopped back into the pool keeps its ECS
 //! agent's checkpoint, the ARN of its container instance: started again, the agent
-//! reconnects to that record, DRAINING from the scale-in (nothing is placed there), or, if
-//! it was deregistered, refuses to start ("Container instance ... is inactive"; deregistering
-//! "is supposed to be final", the agent's maintainers, amazon-ecs-agent issues 125 and 583).
+//! reconnects to that record, DRAINING from the scale-in (nothing is placed there until the
+//! sweeper sets it ACTIVE, `sta_shared::pool_return`), or, if it was deregistered, refuses
+//! to start ("Container instance ... is inactive"; deregistering "is supposed to be final",
+//! the agent's maintainers, amazon-ecs-agent issues 125 and 583).
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification};
 
@@ -112,15 +113,15 @@ fn reuse_check(group: &AutoScalingGroup, reuse: bool) -> Check {
             "instances scaled in are terminated, not stopped back into the pool (ReuseOnScaleIn is not set), as Amazon ECS requires",
         );
     }
-    Check::fail(
+    Check::warn(
         REUSE,
         name,
         "ReuseOnScaleIn is set, which Amazon ECS does not support: an instance stopped back into the pool \
-         comes back with its ECS agent bound to its old container instance, DRAINING from the scale-in \
-         (nothing is placed there), or deregistered (the agent refuses to start): the group's capacity \
-         is lost without an error",
-        "PutWarmPool again with the pool's settings and --instance-reuse-policy '{\"ReuseOnScaleIn\": false}'; \
-         set any container instance that came back DRAINING ACTIVE again (aws ecs update-container-instances-state)",
+         comes back with its ECS agent bound to its old container instance, still DRAINING from the \
+         scale-in, and is of no use until the sweeper's next run sets it ACTIVE (up to the sweep period \
+         plus 60 s after it is back in service); a container instance someone deregistered meanwhile \
+         never rejoins (the agent refuses to start on an inactive record)",
+        "PutWarmPool again with the pool's settings and --instance-reuse-policy '{\"ReuseOnScaleIn\": false}'",
     )
 }
 
@@ -223,7 +224,7 @@ mod tests {
                 .then_http_response(|| query_error(403, "AccessDenied", "from the test"))
         };
         for (reuse, status) in [
-            (Some(true), Status::Fail),
+            (Some(true), Status::Warn),
             (Some(false), Status::Pass),
             (None, Status::Pass),
         ] {

@@ -33,13 +33,13 @@ fn with_balancers(mut state: Value) -> Value {
     state
 }
 
-/// Drained at +70s: tasks seen stopped at +40s, load balancers at +70s, the container
-/// instance deregistered (warm pool), one heartbeat.
+/// Drained at +70s: tasks seen stopped at +40s, load balancers at +70s, the instance going
+/// back to the warm pool, one heartbeat.
 fn drain_with_balancers() -> Vec<aws_sdk_sfn::types::HistoryEvent> {
     let drained = edited(with_balancers(completed(1, 2)), |state| {
         state.report.tasks_stopped_at = Some(at(40));
         state.report.balancers_drained_at = Some(at(70));
-        state.container_instance_deregistered = true;
+        state.request.destination = sta_shared::state::Destination::WarmPool;
     });
     let mut h = History::default();
     h.started(0, lifecycle_input())
@@ -76,7 +76,6 @@ fn a_drain_is_a_waterfall_of_its_phases() {
             "WaitForDrain",
             "CheckDrained",
             "heartbeats",
-            "container instance",
         ]
     );
     assert_eq!(chart.span_seconds, 71.0);
@@ -120,11 +119,10 @@ fn a_drain_is_a_waterfall_of_its_phases() {
         kinds(row(&chart, "heartbeats")),
         [(71.0, 71.0, MarkKind::Point)]
     );
-    assert_eq!(row(&chart, "container instance").marks[0].from, 71.0);
 
     let text = super::super::render(&timeline);
     assert!(
-        text.contains("warm pool   the container instance was deregistered"),
+        text.contains("warm pool   the instance goes back to the warm pool: its container instance stays registered"),
         "{text}"
     );
 }

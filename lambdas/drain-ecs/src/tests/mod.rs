@@ -153,3 +153,4 @@ mod drain;
 mod errors;
 mod heartbeat;
 mod membership;
+mod warm_pool;

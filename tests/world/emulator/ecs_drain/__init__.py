@@ -14,6 +14,7 @@ ListTasks, ListContainerInstances, "Cluster query language"), each part in its m
 * ``tasks``: a task's life (PENDING, RUNNING in its load balancers, deregistered and
   drained, STOPPED), StopTask, standalone tasks (RunTask/StartTask);
 * ``listing``: the filters of ListTasks and ListContainerInstances;
+* ``attributes``: the custom attributes of container instances (PutAttributes, DeleteAttributes);
 * ``cluster_state``: the lookups and counts they share.
 """
 
@@ -23,6 +24,7 @@ from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from world.emulator import core
+from world.emulator.ecs_drain import attributes
 from world.emulator.ecs_drain.cluster_state import _orphaned, _schedule_reconcile, _tasks_on
 from world.emulator.ecs_drain.container_instances import (
     _deregister_container_instance,
@@ -61,6 +63,8 @@ def install() -> None:
     resp.list_tasks = list_tasks
     resp.describe_tasks = describe_tasks
     resp.list_container_instances = list_container_instances
+    resp.put_attributes = attributes.put_attributes
+    resp.delete_attributes = attributes.delete_attributes
     backend = ecs_models.EC2ContainerServiceBackend
     backend.update_service = _update_service
     backend.update_container_instances_state = _update_container_instances_state

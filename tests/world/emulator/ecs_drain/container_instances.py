@@ -95,8 +95,12 @@ def _agent_starts(ec2: Any, instance: Any, cluster: str) -> None:
 
 
 def register(backend: Any, cluster: str, instance_id: str) -> Any:
-    """The agent registers its instance as a new container instance of ``cluster``."""
+    """The agent registers its instance as a new container instance of ``cluster``, and saves the
+    record's ARN on the instance's disk (its checkpoint: world.emulator.warm_pools)."""
     ci = backend.register_container_instance(cluster, instance_id)
+    if not hasattr(backend, "_world_agent_saved"):
+        backend._world_agent_saved = {}
+    backend._world_agent_saved[(cluster, instance_id)] = ci.container_instance_arn
     core.record(
         "ecs.container_instance.registered",
         cluster=cluster,
@@ -104,6 +108,11 @@ def register(backend: Any, cluster: str, instance_id: str) -> Any:
         container_instance=ci.container_instance_arn,
     )
     return ci
+
+
+def saved_arn(backend: Any, cluster: str, instance_id: str) -> str | None:
+    """The container instance ARN the agent of ``instance_id`` saved when it registered in ``cluster``."""
+    return getattr(backend, "_world_agent_saved", {}).get((cluster, instance_id))
 
 
 _orig_terminate_instances = ec2_instances.InstanceBackend.terminate_instances

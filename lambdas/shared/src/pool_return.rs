@@ -1,0 +1,69 @@
+//! An instance the drain lets go back to the warm pool keeps its container instance.
+//!
+//! The instance is stopped, not terminated, and started again later with the same id. Its
+//! ECS agent then re-registers with the container instance ARN it saved: a record that was
+//! deregistered is refused ("Container instance ... is inactive"), and the agent exits for
+//! good (amazon-ecs-agent; a deregistration is "supposed to be final", its issue 125). So the
+//! drain leaves the record registered, DRAINING, and marks it with the custom attribute
+//! [`ATTRIBUTE`]. The agent never sets a record ACTIVE again, so the sweeper does, once the
+//! instance is back in service with its agent connected, and removes the mark. A drain of an
+//! instance that is not going back to the pool removes a mark it finds (a Spot warning for an
+//! instance back in service before the sweeper came by): the sweeper must never end that drain.
+
+use aws_sdk_ecs::types::{Attribute, ContainerInstance, TargetType};
+
+use crate::error::{ecs_error, error_code};
+use crate::StepError;
+
+/// The custom attribute of a container instance whose EC2 instance went back to the warm pool
+/// drained: set it ACTIVE when the instance is back in service. A custom attribute's name may
+/// hold letters, numbers, hyphens, underscores, slashes and periods (ECS API reference,
+/// `Attribute`).
+pub const ATTRIBUTE: &str = "ecs-sta.back-from-warm-pool";
+/// The attribute's one value.
+pub const VALUE: &str = "set-active";
+
+/// Whether the described container instance carries the mark.
+pub fn marked(instance: &ContainerInstance) -> bool {
+    instance
+        .attributes()
+        .iter()
+        .any(|attribute| attribute.name() == ATTRIBUTE && attribute.value() == Some(VALUE))
+}
+
+/// The mark of the container instance `arn` for PutAttributes (`value`: [`VALUE`]), or for
+/// DeleteAttributes (`value`: `None`: "For custom attributes, specify the attribute name and
+/// target ID, but don't specify the value", its API reference).
+pub fn mark_of(arn: &str, value: Option<&str>) -> Result<Attribute, StepError> {
+    Attribute::builder()
+        .name(ATTRIBUTE)
+        .set_value(value.map(str::to_string))
+        .target_type(TargetType::ContainerInstance)
+        .target_id(arn)
+        .build()
+        .map_err(|error| StepError::AwsRequestFailed {
+            operation: if value.is_some() {
+                "PutAttributes"
+            } else {
+                "DeleteAttributes"
+            }
+            .into(),
+            message: format!("the attribute could not be built: {error}"),
+        })
+}
+
+/// Removes the mark from the container instance `arn` (`DeleteAttributes`). A container
+/// instance deregistered meanwhile (`TargetNotFoundException`) has nothing left to unmark.
+pub async fn unmark(ecs: &aws_sdk_ecs::Client, cluster: &str, arn: &str) -> Result<(), StepError> {
+    match ecs
+        .delete_attributes()
+        .cluster(cluster)
+        .attributes(mark_of(arn, None)?)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error_code(&error) == Some("TargetNotFoundException") => Ok(()),
+        Err(error) => Err(ecs_error(cluster, "DeleteAttributes", error)),
+    }
+}

@@ -1,0 +1,126 @@
+//! Instances back from the warm pool get their container instance ACTIVE again.
+//!
+//! A drained instance goes back to the pool with its container instance DRAINING and
+//! marked ([`sta_shared::pool_return`]). Started again for a scale-out, its ECS agent
+//! reconnects to that record, which stays DRAINING: nothing would ever be placed there. Each
+//! sweep lists the marked container instances of the cluster (`ListContainerInstances` with
+//! the attribute as its filter, the mark checked again on each described one) and sets ACTIVE
+//! those DRAINING whose agent is connected and whose EC2 instance is `InService` in its group
+//! (`DescribeAutoScalingInstances`): back in service, not still in the pool (`Warmed:*`), on
+//! its way there, or leaving again (`Terminating*`, whose drain the mark must not end). Then it
+//! removes the mark, as it does from a marked container instance someone else set ACTIVE. The
+//! mark goes only after ACTIVE: a sweep cut off in between leaves an ACTIVE container instance
+//! still marked, which the next sweep unmarks, and which a drain of it unmarks first.
+
+use std::collections::HashMap;
+
+use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus};
+use sta_shared::ecs::{describe_all_container_instances, state_update_failed};
+use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::pool_return::{marked, unmark, ATTRIBUTE, VALUE};
+use sta_shared::StepError;
+
+use crate::Deps;
+
+/// `DescribeAutoScalingInstances` takes at most 50 instance ids.
+const DESCRIBE_INSTANCES_BATCH: usize = 50;
+
+/// Sets ACTIVE the marked container instances whose EC2 instance is back in service, and
+/// unmarks them; the EC2 instance ids of those it set ACTIVE. Nothing without a cluster
+/// (`ECS_CLUSTER`), or once the cluster was deleted.
+pub async fn reactivate(deps: &Deps) -> Result<Vec<String>, StepError> {
+    let Some(cluster) = deps.config.cluster.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let filter = format!("attribute:{ATTRIBUTE} == {VALUE}");
+    let found = match describe_all_container_instances(&deps.ecs, cluster, Some(filter)).await {
+        Ok(found) => found,
+        Err(StepError::ResourceNotFound {
+            kind: "cluster", ..
+        }) => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let found: Vec<ContainerInstance> = found.into_iter().filter(marked).collect();
+    let returning: Vec<String> = found
+        .iter()
+        .filter(|instance| instance.status() == Some("DRAINING") && instance.agent_connected())
+        .filter_map(|instance| instance.ec2_instance_id().map(str::to_string))
+        .collect();
+    let states = lifecycle_states(&deps.autoscaling, &returning).await?;
+    let mut reactivated = Vec::new();
+    for instance in &found {
+        let arn = instance.container_instance_arn().unwrap_or_default();
+        let ec2 = instance.ec2_instance_id().unwrap_or_default();
+        match instance.status() {
+            Some("DRAINING") if returning.iter().any(|id| id == ec2) => {
+                let state = states.get(ec2).map(String::as_str);
+                if state != Some("InService") {
+                    tracing::info!(instance = ec2, state = ?state, "marked, not back in service yet");
+                    continue;
+                }
+                if !set_active(deps, cluster, arn).await? {
+                    continue;
+                }
+                tracing::warn!(
+                    instance = ec2,
+                    container_instance = arn,
+                    "back from the warm pool: container instance set ACTIVE"
+                );
+                reactivated.push(ec2.to_string());
+            }
+            Some("ACTIVE") => {
+                tracing::info!(
+                    instance = ec2,
+                    container_instance = arn,
+                    "already ACTIVE: mark removed"
+                );
+            }
+            // DRAINING with its agent disconnected: stopped in the pool, or on its way there.
+            _ => continue,
+        }
+        unmark(&deps.ecs, cluster, arn).await?;
+    }
+    Ok(reactivated)
+}
+
+/// The Auto Scaling lifecycle state of each of `instance_ids` that is in a group (or its warm
+/// pool).
+async fn lifecycle_states(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    instance_ids: &[String],
+) -> Result<HashMap<String, String>, StepError> {
+    let mut states = HashMap::new();
+    for batch in instance_ids.chunks(DESCRIBE_INSTANCES_BATCH) {
+        let output = autoscaling
+            .describe_auto_scaling_instances()
+            .set_instance_ids(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeAutoScalingInstances", error))?;
+        for instance in output.auto_scaling_instances() {
+            if let (Some(id), Some(state)) = (instance.instance_id(), instance.lifecycle_state()) {
+                states.insert(id.to_string(), state.to_string());
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// `UpdateContainerInstancesState` ACTIVE; false when the container instance was deregistered
+/// meanwhile (its failure `MISSING`).
+async fn set_active(deps: &Deps, cluster: &str, arn: &str) -> Result<bool, StepError> {
+    let output = deps
+        .ecs
+        .update_container_instances_state()
+        .cluster(cluster)
+        .container_instances(arn)
+        .status(ContainerInstanceStatus::Active)
+        .send()
+        .await
+        .map_err(|error| ecs_error(cluster, "UpdateContainerInstancesState", error))?;
+    match output.failures().first() {
+        None => Ok(true),
+        Some(failure) if failure.reason() == Some("MISSING") => Ok(false),
+        Some(failure) => Err(state_update_failed(arn, failure)),
+    }
+}

@@ -1,0 +1,310 @@
+use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
+use aws_sdk_autoscaling::types::AutoScalingInstanceDetails;
+use aws_sdk_ecs::operation::delete_attributes::DeleteAttributesOutput;
+use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
+use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
+use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
+use aws_sdk_ecs::types::{Attribute, ContainerInstance, ContainerInstanceStatus, Failure};
+use sta_shared::pool_return::{ATTRIBUTE, VALUE};
+
+use super::*;
+
+const BACK: &str = "i-0bbbbbbbbbbbbbbb1";
+
+/// A container instance of the cluster: on `ec2`, `status`, its agent `connected`, carrying the
+/// mark when `marked`.
+#[derive(Clone, Copy)]
+pub(crate) struct Record {
+    pub ec2: &'static str,
+    pub status: &'static str,
+    pub connected: bool,
+    pub marked: bool,
+}
+
+fn ci_arn(ec2: &str) -> String {
+    format!("arn:aws:ecs:us-west-2:123456789012:container-instance/{CLUSTER}/ci-{ec2}")
+}
+
+fn record(ec2: &'static str, status: &'static str, connected: bool) -> Record {
+    Record {
+        ec2,
+        status,
+        connected,
+        marked: true,
+    }
+}
+
+/// ListContainerInstances with the mark as its filter, answering `records`' ARNs (the world may
+/// answer more than the filter asks: each one's mark is checked again), and
+/// DescribeContainerInstances describing them. Also the rule [`deps`] gives: nothing marked.
+pub(crate) fn marked_instances(records: Vec<Record>) -> Rule {
+    let arns: Vec<String> = records.iter().map(|r| ci_arn(r.ec2)).collect();
+    mock!(aws_sdk_ecs::Client::list_container_instances).then_compute_output(move |req| {
+        assert_eq!(req.cluster(), Some(CLUSTER));
+        assert_eq!(
+            req.filter(),
+            Some(format!("attribute:{ATTRIBUTE} == {VALUE}").as_str())
+        );
+        assert_eq!(req.status(), None, "ACTIVE and DRAINING ones");
+        ListContainerInstancesOutput::builder()
+            .set_container_instance_arns(Some(arns.clone()))
+            .build()
+    })
+}
+
+fn described(records: Vec<Record>) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
+        let instances = records.iter().map(|r| {
+            let mut instance = ContainerInstance::builder()
+                .container_instance_arn(ci_arn(r.ec2))
+                .ec2_instance_id(r.ec2)
+                .status(r.status)
+                .agent_connected(r.connected);
+            if r.marked {
+                instance = instance.attributes(
+                    Attribute::builder()
+                        .name(ATTRIBUTE)
+                        .value(VALUE)
+                        .build()
+                        .unwrap(),
+                );
+            }
+            instance.build()
+        });
+        DescribeContainerInstancesOutput::builder()
+            .set_container_instances(Some(instances.collect()))
+            .build()
+    })
+}
+
+/// DescribeAutoScalingInstances: each instance asked for in `states`.
+fn in_groups(states: &'static [(&'static str, &'static str)]) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances).then_compute_output(
+        move |req| {
+            let asked = req.instance_ids();
+            assert!(asked.len() <= 50, "at most 50 ids a call");
+            let found = states
+                .iter()
+                .filter(|(id, _)| asked.iter().any(|a| a == id))
+                .map(|(id, state)| {
+                    AutoScalingInstanceDetails::builder()
+                        .instance_id(*id)
+                        .auto_scaling_group_name(ASG)
+                        .availability_zone("us-west-2a")
+                        .lifecycle_state(*state)
+                        .health_status("HEALTHY")
+                        .protected_from_scale_in(false)
+                        .build()
+                });
+            DescribeAutoScalingInstancesOutput::builder()
+                .set_auto_scaling_instances(Some(found.collect()))
+                .build()
+        },
+    )
+}
+
+fn set_active() -> Rule {
+    mock!(aws_sdk_ecs::Client::update_container_instances_state).then_compute_output(|req| {
+        assert_eq!(req.status(), Some(&ContainerInstanceStatus::Active));
+        assert_eq!(req.container_instances().len(), 1);
+        UpdateContainerInstancesStateOutput::builder().build()
+    })
+}
+
+fn unmarked() -> Rule {
+    mock!(aws_sdk_ecs::Client::delete_attributes).then_compute_output(|req| {
+        let [attribute] = req.attributes() else {
+            panic!("one attribute: {:?}", req.attributes())
+        };
+        assert_eq!((attribute.name(), attribute.value()), (ATTRIBUTE, None));
+        DeleteAttributesOutput::builder().build()
+    })
+}
+
+/// A sweep with no instance waiting, ECS answering from `ecs` and the Auto Scaling instances
+/// from `states`.
+async fn sweep_with(
+    ecs: &[&Rule],
+    states: &'static [(&'static str, &'static str)],
+) -> Result<SweepReport, StepError> {
+    let (groups, in_groups) = (groups(false), in_groups(states));
+    sweep(&deps_with_ecs(&[&groups, &in_groups], &[], ecs), at(0)).await
+}
+
+#[tokio::test]
+async fn an_instance_back_in_service_is_set_active_and_unmarked() {
+    let records = vec![record(BACK, "DRAINING", true)];
+    let (list, describe, active, unmark) = (
+        marked_instances(records.clone()),
+        described(records),
+        set_active(),
+        unmarked(),
+    );
+    let report = sweep_with(
+        &[&list, &describe, &active, &unmark],
+        &[(BACK, "InService")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.reactivated, [BACK]);
+    assert_eq!((active.num_calls(), unmark.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_instance_not_back_in_service_is_left_marked_and_draining() {
+    // Still in the pool (running there, its agent connected), on its way back, or leaving
+    // again under a newer action: the mark is for when it serves.
+    for state in [
+        "Warmed:Running",
+        "Warmed:Pending:Wait",
+        "Terminating:Wait",
+        "Pending",
+    ] {
+        let states: &'static [(&str, &str)] = Box::leak(Box::new([(BACK, state)]));
+        let records = vec![record(BACK, "DRAINING", true)];
+        let (list, describe, active, unmark) = (
+            marked_instances(records.clone()),
+            described(records),
+            set_active(),
+            unmarked(),
+        );
+        let report = sweep_with(&[&list, &describe, &active, &unmark], states)
+            .await
+            .unwrap();
+        assert!(report.reactivated.is_empty(), "{state}");
+        assert_eq!((active.num_calls(), unmark.num_calls()), (0, 0), "{state}");
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_instance_an_unmarked_one_or_one_in_no_group_is_left_alone() {
+    let records = vec![
+        record("i-stopped", "DRAINING", false),
+        Record {
+            marked: false,
+            ..record("i-unmarked", "DRAINING", true)
+        },
+        record("i-detached", "DRAINING", true),
+    ];
+    let (list, describe, active, unmark) = (
+        marked_instances(records.clone()),
+        described(records),
+        set_active(),
+        unmarked(),
+    );
+    let report = sweep_with(
+        &[&list, &describe, &active, &unmark],
+        &[("i-unmarked", "InService")],
+    )
+    .await
+    .unwrap();
+    assert!(report.reactivated.is_empty());
+    assert_eq!((active.num_calls(), unmark.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_marked_instance_already_active_is_only_unmarked() {
+    let records = vec![record(BACK, "ACTIVE", true)];
+    let (list, describe, active, unmark) = (
+        marked_instances(records.clone()),
+        described(records),
+        set_active(),
+        unmarked(),
+    );
+    let report = sweep_with(&[&list, &describe, &active, &unmark], &[])
+        .await
+        .unwrap();
+    assert!(report.reactivated.is_empty());
+    assert_eq!((active.num_calls(), unmark.num_calls()), (0, 1));
+}
+
+#[tokio::test]
+async fn a_container_instance_deregistered_meanwhile_is_skipped() {
+    let records = vec![record(BACK, "DRAINING", true)];
+    let missing = mock!(aws_sdk_ecs::Client::update_container_instances_state).then_output(|| {
+        UpdateContainerInstancesStateOutput::builder()
+            .failures(
+                Failure::builder()
+                    .arn(ci_arn(BACK))
+                    .reason("MISSING")
+                    .build(),
+            )
+            .build()
+    });
+    let (list, describe, unmark) = (
+        marked_instances(records.clone()),
+        described(records),
+        unmarked(),
+    );
+    let report = sweep_with(
+        &[&list, &describe, &missing, &unmark],
+        &[(BACK, "InService")],
+    )
+    .await
+    .unwrap();
+    assert!(report.reactivated.is_empty());
+    assert_eq!(unmark.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_cluster_gone_has_nothing_to_set_active() {
+    let gone = mock!(aws_sdk_ecs::Client::list_container_instances)
+        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
+    let report = sweep_with(&[&gone], &[]).await.unwrap();
+    assert!(report.reactivated.is_empty());
+}
+
+#[tokio::test]
+async fn failures_are_retried_or_named() {
+    let records = vec![record(BACK, "DRAINING", true)];
+    for (code, name) in [
+        ("ThrottlingException", "Retryable"),
+        ("AccessDeniedException", "AwsRequestFailed"),
+    ] {
+        let (list, describe, unmark) = (
+            marked_instances(records.clone()),
+            described(records.clone()),
+            unmarked(),
+        );
+        let refused = mock!(aws_sdk_ecs::Client::update_container_instances_state)
+            .then_http_response(move || json_error(400, code));
+        let error = sweep_with(
+            &[&list, &describe, &refused, &unmark],
+            &[(BACK, "InService")],
+        )
+        .await
+        .unwrap_err();
+        assert_step_error(&error, name, "UpdateContainerInstancesState");
+        assert_eq!(unmark.num_calls(), 0, "the mark stays until ACTIVE");
+
+        let (list, describe, active) = (
+            marked_instances(records.clone()),
+            described(records.clone()),
+            set_active(),
+        );
+        let refused = mock!(aws_sdk_ecs::Client::delete_attributes)
+            .then_http_response(move || json_error(400, code));
+        let error = sweep_with(
+            &[&list, &describe, &active, &refused],
+            &[(BACK, "InService")],
+        )
+        .await
+        .unwrap_err();
+        assert_step_error(&error, name, "DeleteAttributes");
+
+        let (list, describe) = (
+            marked_instances(records.clone()),
+            described(records.clone()),
+        );
+        let refused = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+            .then_http_response(move || query_error(400, code, "refused"));
+        let groups = groups(false);
+        let error = sweep(
+            &deps_with_ecs(&[&groups, &refused], &[], &[&list, &describe]),
+            at(0),
+        )
+        .await
+        .unwrap_err();
+        assert_step_error(&error, name, "DescribeAutoScalingInstances");
+    }
+}
