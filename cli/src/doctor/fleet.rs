@@ -21,6 +21,9 @@ pub struct ContainerInstance {
     pub agent_connected: bool,
     /// Its lifecycle state in a managed group, `None` when in none.
     pub group_state: Option<String>,
+    /// A drain marked it on its way back to the warm pool: the sweeper sets it ACTIVE once
+    /// it is back in service (`sta_shared::pool_return`).
+    pub marked: bool,
 }
 
 impl ContainerInstance {
@@ -231,6 +234,7 @@ pub async fn container_instances(
                 status: ci.status().unwrap_or_default().to_string(),
                 agent_connected: ci.agent_connected(),
                 group_state: groups.state_of(&ec2).map(str::to_string),
+                marked: sta_shared::pool_return::marked(ci),
                 ec2_instance_id: ec2,
             });
         }
@@ -294,10 +298,15 @@ pub fn instance_checks(
             .collect()
     };
     let standing = |i: &ContainerInstance| Standing::of(i.group_state.as_deref());
-    // stopped in the warm pool DRAINING: it comes back to a record where nothing is placed
+    // stopped in the warm pool DRAINING: it comes back to a record where nothing is placed,
+    // unless a drain marked it for the sweeper to set it ACTIVE then
+    let returning = |i: &ContainerInstance| i.marked && standing(i) == Standing::Stopped;
     let stuck = ids(&|i| {
-        i.status == "DRAINING" && matches!(standing(i), Standing::Staying | Standing::Stopped)
+        i.status == "DRAINING"
+            && matches!(standing(i), Standing::Staying | Standing::Stopped)
+            && !returning(i)
     });
+    let in_pool = ids(&|i| i.status == "DRAINING" && returning(i));
     let in_drain = ids(&|i| i.status == "DRAINING" && standing(i).leaving());
     let kept = ids(&|i| i.status == "DRAINING" && standing(i) == Standing::Retained);
     let disconnected = ids(&|i| !i.agent_connected && !standing(i).stopped());
@@ -311,6 +320,12 @@ pub fn instance_checks(
         if !kept.is_empty() {
             drains += &format!(" ({} retained: see retained-instances)", kept.join(", "));
         }
+        if !in_pool.is_empty() {
+            drains += &format!(
+                " ({} in the warm pool, marked: the sweeper sets them ACTIVE once back in service)",
+                in_pool.join(", ")
+            );
+        }
         Check::pass("container-instances-draining", subject, format!("no container instance stuck DRAINING{drains}"))
     } else {
         Check::warn(
@@ -318,7 +333,8 @@ pub fn instance_checks(
             subject,
             format!(
                 "DRAINING but not terminating: {}: nothing is placed there and they are not capacity (an \
-                 interrupted drain, a warm-pool instance, or someone's manual drain)",
+                 interrupted drain, a warm-pool instance no drain marked or back in service before the \
+                 sweeper's next run, or someone's manual drain)",
                 stuck.join(", ")
             ),
             format!(

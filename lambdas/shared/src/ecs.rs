@@ -1,6 +1,6 @@
 //! ECS reads more than one Lambda makes.
 
-use aws_sdk_ecs::types::{ContainerInstance, Failure};
+use aws_sdk_ecs::types::ContainerInstance;
 
 use crate::batches::{in_batches, DESCRIBE_BATCH};
 use crate::error::ecs_error;
@@ -41,19 +41,4 @@ pub async fn describe_all_container_instances(
         instances.extend(output.container_instances().iter().cloned());
     }
     Ok(instances)
-}
-
-/// The error of an `UpdateContainerInstancesState` that answered `failure` for `arn`.
-pub fn state_update_failed(arn: &str, failure: &Failure) -> StepError {
-    StepError::AwsRequestFailed {
-        operation: "UpdateContainerInstancesState".into(),
-        message: format!(
-            "{arn}: {}{}",
-            failure.reason().unwrap_or("unknown"),
-            failure
-                .detail()
-                .map(|detail| format!(" ({detail})"))
-                .unwrap_or_default()
-        ),
-    }
 }

@@ -18,7 +18,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
 
 use crate::batches::{in_batches, DESCRIBE_BATCH};
-use crate::ecs::{describe_all_container_instances, state_update_failed};
+use crate::ecs::describe_all_container_instances;
+use crate::ecs_status::set_status;
 use crate::error::{ecs_error, error_code, error_message};
 use crate::pool_return::{mark_of, marked, unmark, ATTRIBUTE, VALUE};
 use crate::state::{task_has_stopped, Destination, DrainState, TrackedTask};
@@ -140,22 +141,11 @@ async fn set_draining(
             return Ok(true);
         }
     }
-    let output = ecs
-        .update_container_instances_state()
-        .cluster(cluster)
-        .container_instances(arn)
-        .status(ContainerInstanceStatus::Draining)
-        .send()
-        .await
-        .map_err(|error| ecs_error(cluster, "UpdateContainerInstancesState", error))?;
-    if let Some(failure) = output.failures().first() {
-        if failure.reason() == Some("MISSING") {
-            tracing::info!(container_instance = %arn, "deregistered before it could be drained");
-            return Ok(false);
-        }
-        return Err(state_update_failed(arn, failure));
+    let set = set_status(ecs, cluster, arn, ContainerInstanceStatus::Draining).await?;
+    if !set {
+        tracing::info!(container_instance = %arn, "deregistered before it could be drained");
     }
-    Ok(true)
+    Ok(set)
 }
 
 /// Marks the container instance of an instance going back to the warm pool

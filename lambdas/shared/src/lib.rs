@@ -10,6 +10,7 @@ pub mod clients;
 pub mod config;
 pub mod ecs;
 pub mod ecs_drain;
+pub mod ecs_status;
 pub mod elb;
 pub mod elbv2;
 pub mod ended;

@@ -15,8 +15,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus};
-use sta_shared::ecs::{describe_all_container_instances, state_update_failed};
-use sta_shared::error::{aws_error, ecs_error};
+use sta_shared::ecs::describe_all_container_instances;
+use sta_shared::ecs_status::set_status;
+use sta_shared::error::aws_error;
 use sta_shared::pool_return::{marked, unmark, ATTRIBUTE, VALUE};
 use sta_shared::StepError;
 
@@ -58,8 +59,8 @@ pub async fn reactivate(deps: &Deps) -> Result<Vec<String>, StepError> {
                     tracing::info!(instance = ec2, state = ?state, "marked, not back in service yet");
                     continue;
                 }
-                if !set_active(deps, cluster, arn).await? {
-                    continue;
+                if !set_status(&deps.ecs, cluster, arn, ContainerInstanceStatus::Active).await? {
+                    continue; // deregistered meanwhile
                 }
                 tracing::warn!(
                     instance = ec2,
@@ -104,23 +105,4 @@ async fn lifecycle_states(
         }
     }
     Ok(states)
-}
-
-/// `UpdateContainerInstancesState` ACTIVE; false when the container instance was deregistered
-/// meanwhile (its failure `MISSING`).
-async fn set_active(deps: &Deps, cluster: &str, arn: &str) -> Result<bool, StepError> {
-    let output = deps
-        .ecs
-        .update_container_instances_state()
-        .cluster(cluster)
-        .container_instances(arn)
-        .status(ContainerInstanceStatus::Active)
-        .send()
-        .await
-        .map_err(|error| ecs_error(cluster, "UpdateContainerInstancesState", error))?;
-    match output.failures().first() {
-        None => Ok(true),
-        Some(failure) if failure.reason() == Some("MISSING") => Ok(false),
-        Some(failure) => Err(state_update_failed(arn, failure)),
-    }
 }

@@ -76,6 +76,8 @@ pub struct FInstance {
     pub protected: bool,
     pub ecs_status: Option<String>,
     pub connected: bool,
+    /// Marked by a drain to be set ACTIVE once back from the warm pool.
+    pub marked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +257,7 @@ impl Default for Fixture {
                     protected: false,
                     ecs_status: Some("ACTIVE".to_string()),
                     connected: true,
+                    marked: false,
                 })
                 .collect(),
             services: vec![FService {

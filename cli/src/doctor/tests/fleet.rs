@@ -142,7 +142,7 @@ async fn warm_pool_instances_are_the_groups_own() {
         .doctor_says("container-instances-agent", Status::Pass, &[])
         .await;
     assert_skipped(&report, "container-instances-groups");
-    // stopped DRAINING (a drain that failed before releasing it): it comes back stuck
+    // stopped DRAINING (a drain that failed before marking it): it comes back stuck
     f.instances[0].ecs_status = Some("DRAINING".to_string());
     f.doctor_says(
         "container-instances-draining",
@@ -150,6 +150,15 @@ async fn warm_pool_instances_are_the_groups_own() {
         &[&instance(1), "a warm-pool instance"],
     )
     .await;
+    // marked by its drain: the sweeper sets it ACTIVE once it is back in service
+    f.instances[0].marked = true;
+    f.doctor_says(
+        "container-instances-draining",
+        Status::Pass,
+        &[&instance(1), "in the warm pool, marked"],
+    )
+    .await;
+    f.instances[0].marked = false;
     // drained on its way back to the pool: its terminate hook waits in Warmed:Pending:Wait
     f.instances[0].connected = true;
     f.instances[0].asg_state = Some("Warmed:Pending:Wait".to_string());

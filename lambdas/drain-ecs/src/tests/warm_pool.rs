@@ -7,8 +7,15 @@ use sta_shared::state::Destination;
 
 use super::*;
 
-/// DescribeContainerInstances: `CI_ARN`, ACTIVE, carrying the mark to be set ACTIVE when back
-/// from the warm pool.
+/// Registered as `CI_ARN`, ACTIVE, carrying the mark to be set ACTIVE when back from the warm
+/// pool (left there by a drain before, the sweeper not come by yet).
+fn marked_instance() -> Instance {
+    Instance {
+        describe: described_marked(),
+        ..Instance::registered("ACTIVE")
+    }
+}
+
 fn described_marked() -> Rule {
     mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
         DescribeContainerInstancesOutput::builder()
@@ -77,51 +84,35 @@ fn tasks() -> [Rule; 2] {
 }
 
 #[tokio::test]
-async fn an_instance_going_back_to_the_pool_is_marked_to_be_set_active_again() {
-    let (ci, mark, [list, describe]) = (Instance::registered("ACTIVE"), marked(), tasks());
-    let deps = deps(&ci.and(&[&mark, &list, &describe]));
-    let state = drain(&deps, going_back(), at(1)).await.unwrap();
-    assert_eq!((ci.update.num_calls(), mark.num_calls()), (1, 1));
-    assert_eq!(state.remaining.tasks.len(), 1);
-}
-
-#[tokio::test]
-async fn a_mark_already_there_is_not_put_again() {
-    let ci = Instance {
-        describe: described_marked(),
-        ..Instance::registered("ACTIVE")
-    };
-    let (mark, [list, describe]) = (marked(), tasks());
-    let deps = deps(&ci.and(&[&mark, &list, &describe]));
-    drain(&deps, going_back(), at(1)).await.unwrap();
-    assert_eq!(mark.num_calls(), 0);
-}
-
-#[tokio::test]
-async fn an_instance_not_going_back_loses_a_mark_it_carries() {
-    // Back in service from the pool before the sweeper came by, and now terminated (or
-    // warned of a Spot interruption): the sweeper must not set it ACTIVE mid-drain.
-    let ci = Instance {
-        describe: described_marked(),
-        ..Instance::registered("ACTIVE")
-    };
-    let (unmark, [list, describe]) = (unmarked(), tasks());
-    let deps = deps(&ci.and(&[&unmark, &list, &describe]));
-    drain(&deps, lifecycle_input(), at(1)).await.unwrap();
-    assert_eq!(unmark.num_calls(), 1);
-}
-
-#[tokio::test]
-async fn an_unmarked_instance_not_going_back_makes_no_attribute_call() {
-    let (ci, mark, unmark, [list, describe]) = (
-        Instance::registered("ACTIVE"),
-        marked(),
-        unmarked(),
-        tasks(),
-    );
-    let deps = deps(&ci.and(&[&mark, &unmark, &list, &describe]));
-    drain(&deps, lifecycle_input(), at(1)).await.unwrap();
-    assert_eq!((mark.num_calls(), unmark.num_calls()), (0, 0));
+async fn the_mark_follows_where_the_instance_goes() {
+    // (carries a mark, goes back to the pool) -> (PutAttributes, DeleteAttributes) calls. One
+    // marked and not going back came back in service before the sweeper came by and is now
+    // leaving for good (or warned of a Spot interruption): the sweeper must not set it ACTIVE
+    // mid-drain.
+    for (carries, back, calls) in [
+        (false, true, (1, 0)),
+        (true, true, (0, 0)),
+        (true, false, (0, 1)),
+        (false, false, (0, 0)),
+    ] {
+        let ci = if carries {
+            marked_instance()
+        } else {
+            Instance::registered("ACTIVE")
+        };
+        let (mark, unmark, [list, describe]) = (marked(), unmarked(), tasks());
+        let deps = deps(&ci.and(&[&mark, &unmark, &list, &describe]));
+        let input = if back {
+            going_back()
+        } else {
+            lifecycle_input()
+        };
+        let state = drain(&deps, input, at(1)).await.unwrap();
+        let case = format!("carries a mark {carries}, going back {back}");
+        assert_eq!((mark.num_calls(), unmark.num_calls()), calls, "{case}");
+        assert_eq!(ci.update.num_calls(), 1, "set DRAINING: {case}");
+        assert_eq!(state.remaining.tasks.len(), 1, "{case}");
+    }
 }
 
 #[tokio::test]
@@ -156,10 +147,7 @@ async fn a_failed_mark_or_unmark_is_retried_or_named() {
             .unwrap_err();
         assert_step_error(&error, name, "PutAttributes");
 
-        let ci = Instance {
-            describe: described_marked(),
-            ..Instance::registered("ACTIVE")
-        };
+        let ci = marked_instance();
         let refused = mock!(aws_sdk_ecs::Client::delete_attributes)
             .then_http_response(move || json_error(400, code));
         let error = drain(&deps(&ci.and(&[&refused])), lifecycle_input(), at(1))
@@ -171,10 +159,7 @@ async fn a_failed_mark_or_unmark_is_retried_or_named() {
 
 #[tokio::test]
 async fn an_unmark_of_a_container_instance_gone_is_done() {
-    let ci = Instance {
-        describe: described_marked(),
-        ..Instance::registered("ACTIVE")
-    };
+    let ci = marked_instance();
     let gone = mock!(aws_sdk_ecs::Client::delete_attributes)
         .then_http_response(|| json_error(400, "TargetNotFoundException"));
     let [list, describe] = tasks();

@@ -121,33 +121,49 @@ fn unmarked() -> Rule {
     })
 }
 
-/// A sweep with no instance waiting, ECS answering from `ecs` and the Auto Scaling instances
-/// from `states`.
-async fn sweep_with(
-    ecs: &[&Rule],
-    states: &'static [(&'static str, &'static str)],
-) -> Result<SweepReport, StepError> {
-    let (groups, in_groups) = (groups(false), in_groups(states));
-    sweep(&deps_with_ecs(&[&groups, &in_groups], &[], ecs), at(0)).await
+/// ECS for the marked container instances `records`: listed and described, ACTIVE and the
+/// unmark accepted.
+struct Ecs {
+    list: Rule,
+    describe: Rule,
+    active: Rule,
+    unmark: Rule,
 }
+
+impl Ecs {
+    fn of(records: &[Record]) -> Self {
+        Self {
+            list: marked_instances(records.to_vec()),
+            describe: described(records.to_vec()),
+            active: set_active(),
+            unmark: unmarked(),
+        }
+    }
+
+    /// A sweep with no instance waiting, the Auto Scaling instances in `states`.
+    async fn sweep(
+        &self,
+        states: &'static [(&'static str, &'static str)],
+    ) -> Result<SweepReport, StepError> {
+        let (groups, in_groups) = (groups(false), in_groups(states));
+        let ecs = [&self.list, &self.describe, &self.active, &self.unmark];
+        sweep(&deps_with_ecs(&[&groups, &in_groups], &[], &ecs), at(0)).await
+    }
+
+    /// How many times it set a container instance ACTIVE, and unmarked one.
+    fn calls(&self) -> (usize, usize) {
+        (self.active.num_calls(), self.unmark.num_calls())
+    }
+}
+
+const BACK_IN_SERVICE: &[(&str, &str)] = &[(BACK, "InService")];
 
 #[tokio::test]
 async fn an_instance_back_in_service_is_set_active_and_unmarked() {
-    let records = vec![record(BACK, "DRAINING", true)];
-    let (list, describe, active, unmark) = (
-        marked_instances(records.clone()),
-        described(records),
-        set_active(),
-        unmarked(),
-    );
-    let report = sweep_with(
-        &[&list, &describe, &active, &unmark],
-        &[(BACK, "InService")],
-    )
-    .await
-    .unwrap();
+    let ecs = Ecs::of(&[record(BACK, "DRAINING", true)]);
+    let report = ecs.sweep(BACK_IN_SERVICE).await.unwrap();
     assert_eq!(report.reactivated, [BACK]);
-    assert_eq!((active.num_calls(), unmark.num_calls()), (1, 1));
+    assert_eq!(ecs.calls(), (1, 1));
 }
 
 #[tokio::test]
@@ -161,150 +177,95 @@ async fn an_instance_not_back_in_service_is_left_marked_and_draining() {
         "Pending",
     ] {
         let states: &'static [(&str, &str)] = Box::leak(Box::new([(BACK, state)]));
-        let records = vec![record(BACK, "DRAINING", true)];
-        let (list, describe, active, unmark) = (
-            marked_instances(records.clone()),
-            described(records),
-            set_active(),
-            unmarked(),
-        );
-        let report = sweep_with(&[&list, &describe, &active, &unmark], states)
-            .await
-            .unwrap();
+        let ecs = Ecs::of(&[record(BACK, "DRAINING", true)]);
+        let report = ecs.sweep(states).await.unwrap();
         assert!(report.reactivated.is_empty(), "{state}");
-        assert_eq!((active.num_calls(), unmark.num_calls()), (0, 0), "{state}");
+        assert_eq!(ecs.calls(), (0, 0), "{state}");
     }
 }
 
 #[tokio::test]
 async fn a_stopped_instance_an_unmarked_one_or_one_in_no_group_is_left_alone() {
-    let records = vec![
+    let ecs = Ecs::of(&[
         record("i-stopped", "DRAINING", false),
         Record {
             marked: false,
             ..record("i-unmarked", "DRAINING", true)
         },
         record("i-detached", "DRAINING", true),
-    ];
-    let (list, describe, active, unmark) = (
-        marked_instances(records.clone()),
-        described(records),
-        set_active(),
-        unmarked(),
-    );
-    let report = sweep_with(
-        &[&list, &describe, &active, &unmark],
-        &[("i-unmarked", "InService")],
-    )
-    .await
-    .unwrap();
+    ]);
+    let report = ecs.sweep(&[("i-unmarked", "InService")]).await.unwrap();
     assert!(report.reactivated.is_empty());
-    assert_eq!((active.num_calls(), unmark.num_calls()), (0, 0));
+    assert_eq!(ecs.calls(), (0, 0));
 }
 
 #[tokio::test]
 async fn a_marked_instance_already_active_is_only_unmarked() {
-    let records = vec![record(BACK, "ACTIVE", true)];
-    let (list, describe, active, unmark) = (
-        marked_instances(records.clone()),
-        described(records),
-        set_active(),
-        unmarked(),
-    );
-    let report = sweep_with(&[&list, &describe, &active, &unmark], &[])
-        .await
-        .unwrap();
+    let ecs = Ecs::of(&[record(BACK, "ACTIVE", true)]);
+    let report = ecs.sweep(&[]).await.unwrap();
     assert!(report.reactivated.is_empty());
-    assert_eq!((active.num_calls(), unmark.num_calls()), (0, 1));
+    assert_eq!(ecs.calls(), (0, 1));
 }
 
 #[tokio::test]
 async fn a_container_instance_deregistered_meanwhile_is_skipped() {
-    let records = vec![record(BACK, "DRAINING", true)];
-    let missing = mock!(aws_sdk_ecs::Client::update_container_instances_state).then_output(|| {
-        UpdateContainerInstancesStateOutput::builder()
-            .failures(
-                Failure::builder()
-                    .arn(ci_arn(BACK))
-                    .reason("MISSING")
-                    .build(),
-            )
-            .build()
-    });
-    let (list, describe, unmark) = (
-        marked_instances(records.clone()),
-        described(records),
-        unmarked(),
-    );
-    let report = sweep_with(
-        &[&list, &describe, &missing, &unmark],
-        &[(BACK, "InService")],
-    )
-    .await
-    .unwrap();
+    let ecs = Ecs {
+        active: mock!(aws_sdk_ecs::Client::update_container_instances_state).then_output(|| {
+            let missing = Failure::builder().arn(ci_arn(BACK)).reason("MISSING");
+            UpdateContainerInstancesStateOutput::builder()
+                .failures(missing.build())
+                .build()
+        }),
+        ..Ecs::of(&[record(BACK, "DRAINING", true)])
+    };
+    let report = ecs.sweep(BACK_IN_SERVICE).await.unwrap();
     assert!(report.reactivated.is_empty());
-    assert_eq!(unmark.num_calls(), 0);
+    assert_eq!(ecs.calls(), (1, 0));
 }
 
 #[tokio::test]
 async fn a_cluster_gone_has_nothing_to_set_active() {
-    let gone = mock!(aws_sdk_ecs::Client::list_container_instances)
-        .then_http_response(|| json_error(400, "ClusterNotFoundException"));
-    let report = sweep_with(&[&gone], &[]).await.unwrap();
+    let ecs = Ecs {
+        list: mock!(aws_sdk_ecs::Client::list_container_instances)
+            .then_http_response(|| json_error(400, "ClusterNotFoundException")),
+        ..Ecs::of(&[])
+    };
+    let report = ecs.sweep(&[]).await.unwrap();
     assert!(report.reactivated.is_empty());
 }
 
 #[tokio::test]
 async fn failures_are_retried_or_named() {
-    let records = vec![record(BACK, "DRAINING", true)];
+    let back = [record(BACK, "DRAINING", true)];
     for (code, name) in [
         ("ThrottlingException", "Retryable"),
         ("AccessDeniedException", "AwsRequestFailed"),
     ] {
-        let (list, describe, unmark) = (
-            marked_instances(records.clone()),
-            described(records.clone()),
-            unmarked(),
-        );
-        let refused = mock!(aws_sdk_ecs::Client::update_container_instances_state)
-            .then_http_response(move || json_error(400, code));
-        let error = sweep_with(
-            &[&list, &describe, &refused, &unmark],
-            &[(BACK, "InService")],
-        )
-        .await
-        .unwrap_err();
+        let refused = move || json_error(400, code);
+        let ecs = Ecs {
+            active: mock!(aws_sdk_ecs::Client::update_container_instances_state)
+                .then_http_response(refused),
+            ..Ecs::of(&back)
+        };
+        let error = ecs.sweep(BACK_IN_SERVICE).await.unwrap_err();
         assert_step_error(&error, name, "UpdateContainerInstancesState");
-        assert_eq!(unmark.num_calls(), 0, "the mark stays until ACTIVE");
+        assert_eq!(ecs.unmark.num_calls(), 0, "the mark stays until ACTIVE");
 
-        let (list, describe, active) = (
-            marked_instances(records.clone()),
-            described(records.clone()),
-            set_active(),
-        );
-        let refused = mock!(aws_sdk_ecs::Client::delete_attributes)
-            .then_http_response(move || json_error(400, code));
-        let error = sweep_with(
-            &[&list, &describe, &active, &refused],
-            &[(BACK, "InService")],
-        )
-        .await
-        .unwrap_err();
+        let ecs = Ecs {
+            unmark: mock!(aws_sdk_ecs::Client::delete_attributes).then_http_response(refused),
+            ..Ecs::of(&back)
+        };
+        let error = ecs.sweep(BACK_IN_SERVICE).await.unwrap_err();
         assert_step_error(&error, name, "DeleteAttributes");
 
-        let (list, describe) = (
-            marked_instances(records.clone()),
-            described(records.clone()),
-        );
+        let ecs = Ecs::of(&back);
         let refused = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
             .then_http_response(move || query_error(400, code, "refused"));
         let groups = groups(false);
-        let error = sweep(
-            &deps_with_ecs(&[&groups, &refused], &[], &[&list, &describe]),
-            at(0),
-        )
-        .await
-        .unwrap_err();
+        let rules = [&ecs.list, &ecs.describe];
+        let error = sweep(&deps_with_ecs(&[&groups, &refused], &[], &rules), at(0))
+            .await
+            .unwrap_err();
         assert_step_error(&error, name, "DescribeAutoScalingInstances");
     }
 }
