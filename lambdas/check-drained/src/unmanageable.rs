@@ -1,7 +1,8 @@
 //! The tasks ECS can no longer stop or move, which the drain stops waiting for.
 
-use aws_sdk_ecs::types::ContainerInstance;
+use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus};
 use chrono::{DateTime, Utc};
+use sta_shared::ecs_status::set_status;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::state::{seconds, DrainState};
 use sta_shared::StepError;
@@ -88,11 +89,26 @@ enum Standing {
     Deregistered,
 }
 
+/// What ECS says of the drained container instance, set DRAINING again when someone set it
+/// ACTIVE mid-drain (an operator, or the sweeper returning a warm-pool instance that a new
+/// scale-in took at the same moment): ECS would place tasks there, and stop replacing those
+/// the drain waits for.
 async fn container_instance(
     ecs: &aws_sdk_ecs::Client,
     state: &DrainState,
 ) -> Result<Standing, StepError> {
-    Ok(match describe_own(ecs, state).await? {
+    let described = describe_own(ecs, state).await?;
+    if let Described::Found(instance) = &described {
+        if instance.status() == Some("ACTIVE") {
+            let arn = instance.container_instance_arn().unwrap_or_default();
+            tracing::warn!(container_instance = %arn, "set ACTIVE mid-drain: DRAINING again");
+            let cluster = &state.request.cluster;
+            if !set_status(ecs, cluster, arn, ContainerInstanceStatus::Draining).await? {
+                return Ok(Standing::Deregistered);
+            }
+        }
+    }
+    Ok(match described {
         Described::Gone => Standing::Deregistered,
         Described::Found(instance) if instance.status() == Some("INACTIVE") => {
             Standing::Deregistered

@@ -7,8 +7,10 @@
 //! drain leaves the record registered, DRAINING, and marks it with the custom attribute
 //! [`ATTRIBUTE`]. The agent never sets a record ACTIVE again, so the sweeper does, once the
 //! instance is back in service with its agent connected, and removes the mark. A drain of an
-//! instance that is not going back to the pool removes a mark it finds (a Spot warning for an
-//! instance back in service before the sweeper came by): the sweeper must never end that drain.
+//! instance that is not going back to the pool removes a mark it finds (an instance back in
+//! service before the sweeper came by, and now scaled in for good or replaced by an instance
+//! refresh): the sweeper must never end that drain. Until the mark is gone, an operator's
+//! DRAINING of such an instance is undone by the next sweep.
 
 use aws_sdk_ecs::types::{Attribute, ContainerInstance, TargetType};
 

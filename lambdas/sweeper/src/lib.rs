@@ -184,10 +184,13 @@ pub struct SweepReport {
     /// Instances back in service from the warm pool whose container instance this sweep
     /// set ACTIVE again ([`returned`]).
     pub reactivated: Vec<String>,
+    /// The first error setting them ACTIVE: the sweep fails with it once the rest is done.
+    #[serde(skip)]
+    pub reactivation_error: Option<StepError>,
 }
 
 pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepReport, StepError> {
-    let report = sweep(deps, Utc::now()).await?;
+    let mut report = sweep(deps, Utc::now()).await?;
     let cluster = deps.config.cluster.clone().unwrap_or_default();
     metrics::emit(
         &cluster,
@@ -198,7 +201,10 @@ pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepRep
             Unit::Count,
         )],
     );
-    Ok(report)
+    match report.reactivation_error.take() {
+        Some(error) => Err(error),
+        None => Ok(report),
+    }
 }
 
 /// One sweep: starts a drain for each waiting action whose event was lost, keeps the
@@ -208,7 +214,7 @@ pub async fn handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<SweepRep
 pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<SweepReport, StepError> {
     let mut report = survey(deps, now).await?;
     report.kept_alive = keepalive::running_drains(deps, &report).await?;
-    report.reactivated = returned::reactivate(deps).await?;
+    (report.reactivated, report.reactivation_error) = returned::reactivate(deps).await;
     Ok(report)
 }
 

@@ -10,7 +10,10 @@
 //! its way there, or leaving again (`Terminating*`, whose drain the mark must not end). Then it
 //! removes the mark, as it does from a marked container instance someone else set ACTIVE. The
 //! mark goes only after ACTIVE: a sweep cut off in between leaves an ACTIVE container instance
-//! still marked, which the next sweep unmarks, and which a drain of it unmarks first.
+//! still marked, which the next sweep unmarks (and a drain of it unmarks first, unless that
+//! drain sends it back to the pool). A drain that a scale-in starts between this sweep's read
+//! of the instance and its ACTIVE finds it DRAINING already, and its next check sets it
+//! DRAINING again (check-drained).
 
 use std::collections::HashMap;
 
@@ -27,12 +30,40 @@ use crate::Deps;
 const DESCRIBE_INSTANCES_BATCH: usize = 50;
 
 /// Sets ACTIVE the marked container instances whose EC2 instance is back in service, and
-/// unmarks them; the EC2 instance ids of those it set ACTIVE. Nothing without a cluster
-/// (`ECS_CLUSTER`), or once the cluster was deleted.
-pub async fn reactivate(deps: &Deps) -> Result<Vec<String>, StepError> {
+/// unmarks them: the EC2 instance ids of those it set ACTIVE. Nothing without a cluster
+/// (`ECS_CLUSTER`), or once the cluster was deleted. One container instance's failure does not
+/// keep the others waiting: the first error is returned with what was done.
+pub async fn reactivate(deps: &Deps) -> (Vec<String>, Option<StepError>) {
     let Some(cluster) = deps.config.cluster.as_deref() else {
-        return Ok(Vec::new());
+        return (Vec::new(), None);
     };
+    let found = match marked_instances(deps, cluster).await {
+        Ok(found) => found,
+        Err(error) => return (Vec::new(), Some(error)),
+    };
+    let mut reactivated = Vec::new();
+    let mut first_error = None;
+    for (instance, state) in &found {
+        match settle(deps, cluster, instance, state.as_deref()).await {
+            Ok(true) => {
+                reactivated.push(instance.ec2_instance_id().unwrap_or_default().to_string())
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(instance = ?instance.ec2_instance_id(), error = %error, "could not set the container instance back from the warm pool ACTIVE");
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    (reactivated, first_error)
+}
+
+/// The marked container instances of the cluster (the mark checked on each described one),
+/// each with its EC2 instance's lifecycle state when it is DRAINING with its agent connected.
+async fn marked_instances(
+    deps: &Deps,
+    cluster: &str,
+) -> Result<Vec<(ContainerInstance, Option<String>)>, StepError> {
     let filter = format!("attribute:{ATTRIBUTE} == {VALUE}");
     let found = match describe_all_container_instances(&deps.ecs, cluster, Some(filter)).await {
         Ok(found) => found,
@@ -47,41 +78,58 @@ pub async fn reactivate(deps: &Deps) -> Result<Vec<String>, StepError> {
         .filter(|instance| instance.status() == Some("DRAINING") && instance.agent_connected())
         .filter_map(|instance| instance.ec2_instance_id().map(str::to_string))
         .collect();
-    let states = lifecycle_states(&deps.autoscaling, &returning).await?;
-    let mut reactivated = Vec::new();
-    for instance in &found {
-        let arn = instance.container_instance_arn().unwrap_or_default();
-        let ec2 = instance.ec2_instance_id().unwrap_or_default();
-        match instance.status() {
-            Some("DRAINING") if returning.iter().any(|id| id == ec2) => {
-                let state = states.get(ec2).map(String::as_str);
-                if state != Some("InService") {
-                    tracing::info!(instance = ec2, state = ?state, "marked, not back in service yet");
-                    continue;
-                }
-                if !set_status(&deps.ecs, cluster, arn, ContainerInstanceStatus::Active).await? {
-                    continue; // deregistered meanwhile
-                }
-                tracing::warn!(
-                    instance = ec2,
-                    container_instance = arn,
-                    "back from the warm pool: container instance set ACTIVE"
-                );
-                reactivated.push(ec2.to_string());
+    let mut states = lifecycle_states(&deps.autoscaling, &returning).await?;
+    Ok(found
+        .into_iter()
+        .map(|instance| {
+            let state = instance
+                .ec2_instance_id()
+                .filter(|id| returning.iter().any(|r| r == id))
+                .and_then(|id| states.remove(id));
+            (instance, state)
+        })
+        .collect())
+}
+
+/// One marked container instance: set ACTIVE (true) when DRAINING with its EC2 instance back
+/// `InService` (`state`), then unmarked; only unmarked when already ACTIVE; else left as it is.
+async fn settle(
+    deps: &Deps,
+    cluster: &str,
+    instance: &ContainerInstance,
+    state: Option<&str>,
+) -> Result<bool, StepError> {
+    let arn = instance.container_instance_arn().unwrap_or_default();
+    let ec2 = instance.ec2_instance_id().unwrap_or_default();
+    let set = match instance.status() {
+        Some("DRAINING") if state == Some("InService") => {
+            if !set_status(&deps.ecs, cluster, arn, ContainerInstanceStatus::Active).await? {
+                return Ok(false); // deregistered meanwhile
             }
-            Some("ACTIVE") => {
-                tracing::info!(
-                    instance = ec2,
-                    container_instance = arn,
-                    "already ACTIVE: mark removed"
-                );
-            }
-            // DRAINING with its agent disconnected: stopped in the pool, or on its way there.
-            _ => continue,
+            tracing::warn!(
+                instance = ec2,
+                container_instance = arn,
+                "back from the warm pool: container instance set ACTIVE"
+            );
+            true
         }
-        unmark(&deps.ecs, cluster, arn).await?;
-    }
-    Ok(reactivated)
+        Some("ACTIVE") => {
+            tracing::info!(
+                instance = ec2,
+                container_instance = arn,
+                "already ACTIVE: mark removed"
+            );
+            false
+        }
+        // stopped in the pool or on its way there (its agent disconnected), or not back in
+        // service yet
+        _ => {
+            tracing::info!(instance = ec2, state = ?state, "marked, not back in service yet");
+            return Ok(false);
+        }
+    };
+    unmark(&deps.ecs, cluster, arn).await?;
+    Ok(set)
 }
 
 /// The Auto Scaling lifecycle state of each of `instance_ids` that is in a group (or its warm

@@ -108,9 +108,9 @@ fn service_not_found(input: &ScalerInput) -> StepError {
 
 /// Counts the container instances by what they mean for the decision. A DRAINING
 /// instance is a drain in progress only while its agent is connected and (with an ASG)
-/// its EC2 instance is still in the group: a stopped or terminated instance disconnects
-/// its agent, and ECS deregisters neither, so such a record would otherwise hold the
-/// desired count up forever.
+/// its EC2 instance is still in the group and not resting in its warm pool: a stopped or
+/// terminated instance disconnects its agent, and ECS deregisters neither, so such a record
+/// would otherwise hold the desired count up forever.
 fn count(
     instances: &[ContainerInstance],
     group: Option<&HashMap<String, LifecycleState>>,
@@ -132,12 +132,26 @@ fn count(
             "DRAINING" if !instance.agent_connected() => counts.stale_draining += 1,
             "DRAINING" => match state_in_group(instance) {
                 Some(None) => counts.stale_draining += 1,
+                Some(Some(state)) if resting_in_the_pool(state) => counts.stale_draining += 1,
                 None | Some(Some(_)) => counts.draining += 1,
             },
             _ => counts.other += 1,
         }
     }
     counts
+}
+
+/// An instance that is in its warm pool (`Warmed:Running`, `Warmed:Stopped`,
+/// `Warmed:Hibernated`), not on its way there: its drain is over. One returned to a pool of
+/// running instances keeps its agent connected to its DRAINING record, which is no drain in
+/// progress to hold the count up for.
+fn resting_in_the_pool(state: &LifecycleState) -> bool {
+    matches!(
+        state,
+        LifecycleState::WarmedRunning
+            | LifecycleState::WarmedStopped
+            | LifecycleState::WarmedHibernated
+    )
 }
 
 /// Every instance of the group, with its lifecycle state, and those of its warm pool: an

@@ -27,6 +27,25 @@ fn set_draining() -> Rule {
     })
 }
 
+/// DescribeContainerInstances of the instance that joined: ACTIVE, then DRAINING once the
+/// check set it so (its first answer).
+fn joined_then_draining() -> Rule {
+    let described = std::sync::atomic::AtomicUsize::new(0);
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
+        let first = described.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        DescribeContainerInstancesOutput::builder()
+            .container_instances(
+                ContainerInstance::builder()
+                    .container_instance_arn(CI)
+                    .ec2_instance_id(INSTANCE_ID)
+                    .status(if first { "ACTIVE" } else { "DRAINING" })
+                    .agent_connected(true)
+                    .build(),
+            )
+            .build()
+    })
+}
+
 /// A drain whose first step found no container instance for the instance, its balancers
 /// drained: it has nothing of ECS to wait for.
 fn not_in_the_cluster_yet() -> DrainState {
@@ -43,8 +62,8 @@ async fn check_joined(on_it: &'static [&'static str]) -> (MockRules, DrainState)
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs = vec![
         listed(true),
-        // the instance that joined: ACTIVE, its agent connected
-        container_instance_described(CI, INSTANCE_ID, "ACTIVE"),
+        // the instance that joined: ACTIVE, its agent connected; DRAINING once set so
+        joined_then_draining(),
         set_draining(),
         listed_again(on_it),
         tasks("RUNNING"),

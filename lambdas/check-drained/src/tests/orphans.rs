@@ -1,4 +1,6 @@
 use super::*;
+use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
+use aws_sdk_ecs::types::ContainerInstanceStatus;
 
 #[tokio::test]
 async fn service_tasks_orphaned_by_a_forced_deregistration_are_not_waited_for() {
@@ -28,15 +30,44 @@ async fn service_tasks_orphaned_by_a_forced_deregistration_are_not_waited_for() 
     }
 }
 
+/// UpdateContainerInstancesState of the drained instance back to DRAINING, answered with
+/// `failure` (none: done).
+fn drained_again(failure: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_ecs::Client::update_container_instances_state).then_compute_output(move |req| {
+        assert_eq!(req.container_instances(), [CI]);
+        assert_eq!(req.status(), Some(&ContainerInstanceStatus::Draining));
+        let output = UpdateContainerInstancesStateOutput::builder();
+        match failure {
+            Some(reason) => output.failures(Failure::builder().arn(CI).reason(reason).build()),
+            None => output,
+        }
+        .build()
+    })
+}
+
 #[tokio::test]
 async fn a_container_instance_still_in_the_cluster_keeps_its_tasks_waited_for() {
-    for status in ["DRAINING", "ACTIVE"] {
+    // ACTIVE: someone set it so mid-drain (an operator, or the sweeper returning a warm-pool
+    // instance a new scale-in took at the same moment): DRAINING again.
+    for (status, set_again) in [("DRAINING", 0), ("ACTIVE", 1)] {
         let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
         world.ecs[1] = container_instance(Some(status));
+        world.ecs.push(drained_again(None));
         let state = check_deregistered(&world, 70).await.unwrap();
         assert_eq!(state.remaining.tasks, [task_arn("web")], "{status}");
         assert!(state.report.orphaned_tasks.is_empty());
+        assert_eq!(world.ecs[3].num_calls(), set_again, "{status}");
     }
+}
+
+#[tokio::test]
+async fn one_set_active_and_then_deregistered_orphans_its_tasks() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = container_instance(Some("ACTIVE"));
+    world.ecs.push(drained_again(Some("MISSING")));
+    let state = check_deregistered(&world, 70).await.unwrap();
+    assert!(state.remaining.tasks.is_empty());
+    assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
 }
 
 /// A running task's world whose DescribeContainerInstances answers the error `code`.

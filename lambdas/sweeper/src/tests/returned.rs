@@ -234,6 +234,11 @@ async fn a_cluster_gone_has_nothing_to_set_active() {
     assert!(report.reactivated.is_empty());
 }
 
+/// The error the sweep ends with.
+fn failed(report: SweepReport) -> StepError {
+    report.reactivation_error.expect("an error")
+}
+
 #[tokio::test]
 async fn failures_are_retried_or_named() {
     let back = [record(BACK, "DRAINING", true)];
@@ -247,7 +252,7 @@ async fn failures_are_retried_or_named() {
                 .then_http_response(refused),
             ..Ecs::of(&back)
         };
-        let error = ecs.sweep(BACK_IN_SERVICE).await.unwrap_err();
+        let error = failed(ecs.sweep(BACK_IN_SERVICE).await.unwrap());
         assert_step_error(&error, name, "UpdateContainerInstancesState");
         assert_eq!(ecs.unmark.num_calls(), 0, "the mark stays until ACTIVE");
 
@@ -255,17 +260,57 @@ async fn failures_are_retried_or_named() {
             unmark: mock!(aws_sdk_ecs::Client::delete_attributes).then_http_response(refused),
             ..Ecs::of(&back)
         };
-        let error = ecs.sweep(BACK_IN_SERVICE).await.unwrap_err();
+        let error = failed(ecs.sweep(BACK_IN_SERVICE).await.unwrap());
         assert_step_error(&error, name, "DeleteAttributes");
+
+        let ecs = Ecs {
+            list: mock!(aws_sdk_ecs::Client::list_container_instances).then_http_response(refused),
+            ..Ecs::of(&back)
+        };
+        let error = failed(ecs.sweep(BACK_IN_SERVICE).await.unwrap());
+        assert_step_error(&error, name, "ListContainerInstances");
 
         let ecs = Ecs::of(&back);
         let refused = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
             .then_http_response(move || query_error(400, code, "refused"));
         let groups = groups(false);
         let rules = [&ecs.list, &ecs.describe];
-        let error = sweep(&deps_with_ecs(&[&groups, &refused], &[], &rules), at(0))
+        let report = sweep(&deps_with_ecs(&[&groups, &refused], &[], &rules), at(0))
             .await
-            .unwrap_err();
-        assert_step_error(&error, name, "DescribeAutoScalingInstances");
+            .unwrap();
+        assert_step_error(&failed(report), name, "DescribeAutoScalingInstances");
     }
+}
+
+#[tokio::test]
+async fn one_failure_does_not_keep_the_others_draining_and_fails_the_sweep_after() {
+    let ecs = Ecs {
+        active: mock!(aws_sdk_ecs::Client::update_container_instances_state).then_compute_output(
+            |req| {
+                if req.container_instances() == [ci_arn(BACK)] {
+                    panic!("not reached: answered by the failing rule")
+                }
+                UpdateContainerInstancesStateOutput::builder().build()
+            },
+        ),
+        ..Ecs::of(&[
+            record(BACK, "DRAINING", true),
+            record("i-other", "DRAINING", true),
+        ])
+    };
+    let failing = mock!(aws_sdk_ecs::Client::update_container_instances_state)
+        .match_requests(|req| req.container_instances() == [ci_arn(BACK)])
+        .then_http_response(|| json_error(400, "ThrottlingException"));
+    let (groups, in_groups) = (
+        groups(false),
+        in_groups(&[(BACK, "InService"), ("i-other", "InService")]),
+    );
+    let rules = [&ecs.list, &ecs.describe, &failing, &ecs.active, &ecs.unmark];
+    let deps = deps_with_ecs(&[&groups, &in_groups], &[], &rules);
+    let report = sweep(&deps, at(0)).await.unwrap();
+    assert_eq!(report.reactivated, ["i-other"]);
+    assert_eq!((failing.num_calls(), ecs.unmark.num_calls()), (1, 1));
+    // the handler reports the sweep failed, once the rest is done
+    let error = handler(&deps, invocation(json!({}))).await.unwrap_err();
+    assert_eq!(error.name(), "Retryable");
 }

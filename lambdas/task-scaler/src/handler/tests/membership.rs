@@ -101,6 +101,17 @@ async fn a_drain_on_the_way_back_to_the_warm_pool_holds_the_count_up() {
     assert!(!decision.changed, "{decision}");
     assert_eq!(warm.num_calls(), 1);
 
+    // back in a pool of running instances: its agent connected to its DRAINING record, its
+    // drain over (the sweeper sets it ACTIVE once it is back in service)
+    let rested = pool(vec![
+        (0, LifecycleState::WarmedStopped),
+        (1, LifecycleState::WarmedRunning),
+        (2, LifecycleState::WarmedPendingWait),
+    ]);
+    let decision = ecs.decide(&[&asg, &rested], &with_asg()).await;
+    assert_eq!(decision.instances.draining, 1, "{decision}");
+    assert_eq!(decision.instances.stale_draining, 2, "{decision}");
+
     // a group without a warm pool is not asked for one
     let plain = group(vec![(3, LifecycleState::InService)]);
     ecs.decide(&[&plain, &warm], &with_asg()).await;
