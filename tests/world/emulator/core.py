@@ -96,7 +96,18 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 CONFIG: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)
 
-_STARTED = time.time()
+# The event log's clock: wall-clock seconds as the world started, carried on by the monotonic clock,
+# so that a step of the machine's clock (seen here) moves no event against another.
+_WALL0, _MONO0 = time.time(), time.monotonic()
+
+
+def now() -> float:
+    """The world's wall-clock time: what ``time.time()`` was when the world started, plus the
+    monotonic time since."""
+    return _WALL0 + time.monotonic() - _MONO0
+
+
+_STARTED = now()
 _events: list[dict[str, Any]] = []
 _seq = itertools.count(1)
 _config_listeners: list[Callable[[], None]] = []
@@ -157,8 +168,8 @@ def scaled(aws_seconds: float) -> float:
 
 def record(event_type: str, **fields: Any) -> dict[str, Any]:
     """Append an event to the world's log and return it."""
-    now = time.time()
-    event = {"seq": next(_seq), "t": now, "elapsed": round(now - _STARTED, 3), "type": event_type}
+    at = now()
+    event = {"seq": next(_seq), "t": at, "elapsed": round(at - _STARTED, 3), "type": event_type}
     event.update(fields)
     _events.append(event)
     return event
@@ -271,7 +282,7 @@ def reset() -> None:
         _events.clear()
         CONFIG.clear()
         CONFIG.update(copy.deepcopy(DEFAULT_CONFIG))
-        _STARTED = time.time()
+        _STARTED = now()
         for listener in _reset_listeners:
             listener()
     for listener in _config_listeners:
@@ -324,7 +335,7 @@ def _get_events(query: dict[str, str], _b: Any) -> tuple[int, Any]:
     since = int(query.get("since", "0") or 0)
     found = events(since, query.get("type"))
     last = found[-1]["seq"] if found else since
-    return 200, {"events": found, "last": last, "now": time.time()}
+    return 200, {"events": found, "last": last, "now": now()}
 
 
 @route("POST", "/_world/reset")

@@ -86,8 +86,11 @@ moto stores PutWarmPool's settings and nothing else. This follows the AWS docs:
   reading). The agent never sets its record ACTIVE again (amazon-ecs-agent: its
   one UpdateContainerInstancesState call sets DRAINING, on a Spot interruption),
   and AWS does not say that re-registering does: a record DRAINING when the
-  instance stopped comes back DRAINING. When there was no record, the agent
-  registers a new one. When its record was deregistered (INACTIVE), the agent
+  instance stopped comes back DRAINING, with the custom attributes it had (the
+  agent sends its own custom attributes only at its first registration: "Custom
+  attribute registration only happens on initial instance registration",
+  amazon-ecs-agent's agent.go, so ECS keeps them across a re-registration; AWS
+  does not document it). When there was no record, the agent registers a new one. When its record was deregistered (INACTIVE), the agent
   stops for good: it re-registers with its saved ARN, ECS refuses it
   ("ClientException: Container instance ... is inactive", amazon-ecs-agent issue
   583), which the agent does not retry, and it exits with its terminal exit code
