@@ -28,9 +28,9 @@ pub async fn no_longer_ours(
     autoscaling: &aws_sdk_autoscaling::Client,
     state: &mut DrainState,
 ) -> Result<bool, StepError> {
-    let Some(action) = state.request.trigger.lifecycle_action() else {
+    if state.request.trigger.lifecycle_action().is_none() {
         return Ok(false);
-    };
+    }
     if !state.heartbeat.action_gone {
         return Ok(false);
     }
@@ -48,16 +48,7 @@ pub async fn no_longer_ours(
     let leaving = match lifecycle_state {
         None => true,
         Some(lifecycle) if in_service(lifecycle) => false,
-        Some(_) => {
-            state.heartbeat.superseded = action_superseded(
-                autoscaling,
-                &action.asg_name,
-                instance_id,
-                state.request.event_time,
-            )
-            .await?;
-            !state.heartbeat.superseded
-        }
+        Some(_) => still_this_actions(autoscaling, state).await?,
     };
     if leaving {
         tracing::info!(
@@ -115,17 +106,34 @@ async fn back_in_the_pool(
     state: &mut DrainState,
     lifecycle_state: Option<&str>,
 ) -> Result<bool, StepError> {
-    let Some(action) = state.request.trigger.lifecycle_action() else {
+    if state.request.trigger.lifecycle_action().is_none() {
         return Ok(false);
-    };
+    }
     if state.request.destination != Destination::WarmPool
         || !lifecycle_state.is_some_and(|lifecycle| lifecycle.starts_with("Warmed:"))
     {
         return Ok(false);
     }
+    still_this_actions(autoscaling, state).await
+}
+
+/// Whether no newer lifecycle action of the instance has begun since this drain's (always
+/// for a drain of no lifecycle action); the state keeps the answer as `heartbeat.superseded`.
+async fn still_this_actions(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    state: &mut DrainState,
+) -> Result<bool, StepError> {
+    let Some(asg_name) = state
+        .request
+        .trigger
+        .lifecycle_action()
+        .map(|action| action.asg_name.clone())
+    else {
+        return Ok(true);
+    };
     state.heartbeat.superseded = action_superseded(
         autoscaling,
-        &action.asg_name,
+        &asg_name,
         &state.request.instance_id,
         state.request.event_time,
     )
