@@ -3,6 +3,7 @@
 says: what still served on an instance at a given event, and the EventBridge deliveries still on
 their way (the run waits for them; world.emulator.eventbridge). The actions themselves:
 world.journey_actions (the event's journey), world.scenario_actions (faults and outside changes),
+world.event_actions (the event's faults),
 world.teardown_actions.
 
 Each action: ``before_scale_in()`` (set-up), ``scale_in()`` (actions that replace the scenario's
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from world import stack as stack_mod
+
+TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
 
 
 @dataclass
@@ -56,6 +59,11 @@ class Action:
         pass
 
     # helpers
+    def executions(self) -> dict[str, dict[str, Any]]:
+        """The executions observed so far, by ARN (world.observe)."""
+        executions: dict[str, dict[str, Any]] = self.ctx.obs.executions
+        return executions
+
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.ctx.obs.events if e["type"] == kind]
 

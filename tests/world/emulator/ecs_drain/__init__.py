@@ -15,6 +15,7 @@ ListTasks, ListContainerInstances, "Cluster query language"), each part in its m
   drained, STOPPED), StopTask, standalone tasks (RunTask/StartTask);
 * ``listing``: the filters of ListTasks and ListContainerInstances;
 * ``attributes``: the custom attributes of container instances (PutAttributes, DeleteAttributes);
+* ``stop_start``: the agent across a stop and start of its instance (a warm pool's);
 * ``cluster_state``: the lookups and counts they share.
 """
 
@@ -24,7 +25,7 @@ from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from world.emulator import core
-from world.emulator.ecs_drain import attributes
+from world.emulator.ecs_drain import attributes, stop_start
 from world.emulator.ecs_drain.cluster_state import _orphaned, _schedule_reconcile, _tasks_on
 from world.emulator.ecs_drain.container_instances import (
     _deregister_container_instance,
@@ -45,7 +46,7 @@ from world.emulator.ecs_drain.tasks import (
     describe_tasks,
 )
 
-# what the other extensions use (world.emulator.warm_pools, world.emulator.teardown)
+# what the other extensions use (world.emulator.teardown, ...)
 __all__ = ["_orphaned", "_schedule_reconcile", "_task_stopped", "_tasks_on", "_user_data_cluster", "install"]
 
 
@@ -58,6 +59,7 @@ def install() -> None:
     core.on_reset(_pin_task_states)
     ec2_instances.InstanceBackend.run_instances = _run_instances
     ec2_instances.InstanceBackend.terminate_instances = _terminate_instances
+    stop_start.install()
     resp = ecs_responses.EC2ContainerServiceResponse
     resp.create_service = create_service
     resp.list_tasks = list_tasks
