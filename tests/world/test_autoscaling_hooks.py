@@ -82,6 +82,18 @@ def test_no_active_action_is_a_validation_error(world):
             AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=instance
         )
     assert err.value.response["Error"]["Message"] == f"No active Lifecycle Action found with instance ID {instance}"
+    # a token of another length is refused as out of its bounds, not looked for
+    lax = world.client("autoscaling", parameter_validation=False)
+    for token, bound in (("token", "greater than or equal to 36"), ("t" * 37, "less than or equal to 36")):
+        with pytest.raises(ClientError) as err:
+            lax.record_lifecycle_action_heartbeat(
+                AutoScalingGroupName=group, LifecycleHookName="ecsTermination", LifecycleActionToken=token
+            )
+        assert err.value.response["Error"]["Code"] == "ValidationError"
+        assert err.value.response["Error"]["Message"] == (
+            f"1 validation error detected: Value '{token}' at 'lifecycleActionToken' failed to satisfy "
+            f"constraint: Member must have length {bound}"
+        )
 
     # completing twice: the second one fails the same way
     asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)

@@ -12,6 +12,9 @@ use crate::read::type_name;
 use crate::state::{Destination, DrainRequest, LifecycleAction, Trigger};
 use crate::StepError;
 
+/// The length of every lifecycle action token (CompleteLifecycleAction's API reference).
+const TOKEN_LENGTH: usize = 36;
+
 /// Checks `event` into a [`DrainRequest`]; what it did without is added to `notes`.
 pub(super) fn request(
     event: Event,
@@ -67,6 +70,19 @@ fn lifecycle(
             "detail.LifecycleActionToken",
             "is missing",
         ));
+    }
+    // Auto Scaling refuses any other length (its API reference: "Length Constraints: Fixed
+    // length of 36"), and a heartbeat or completion refused as invalid would fail the drain
+    // only after it had begun; AWS's own example tokens are not all hexadecimal.
+    if let Some(length) = token.as_ref().map(|token| token.chars().count()) {
+        if length != TOKEN_LENGTH {
+            return Err(StepError::invalid_event(
+                "detail.LifecycleActionToken",
+                format!(
+                    "is {length} characters long, not the {TOKEN_LENGTH} of Auto Scaling's tokens"
+                ),
+            ));
+        }
     }
     origin(detail.origin.as_deref(), notes);
     let destination = destination(detail.destination);

@@ -245,7 +245,18 @@ def _proceed(group: Any, state: Any) -> None:
         warm_pools.refill(group)  # the capacity it counted is free: the pool grows back to its size
 
 
+# CompleteLifecycleAction, RecordLifecycleActionHeartbeat: "LifecycleActionToken ... Length Constraints: Fixed
+# length of 36" (their API references); AWS's constraint wording, as for any parameter out of its bounds
+TOKEN_LENGTH = 36
+
+
 def _find_action(backend: Any, group_name: str, hook_name: str, token: str | None, instance_id: str | None) -> Action:
+    if token is not None and len(token) != TOKEN_LENGTH:
+        bound = "greater than or equal to" if len(token) < TOKEN_LENGTH else "less than or equal to"
+        raise ValidationError(
+            f"1 validation error detected: Value '{token}' at 'lifecycleActionToken' failed to satisfy "
+            f"constraint: Member must have length {bound} {TOKEN_LENGTH}"
+        )
     for action in _actions(backend).values():
         if action.group.name != group_name or action.hook.name != hook_name:
             continue

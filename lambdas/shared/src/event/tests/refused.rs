@@ -34,6 +34,16 @@ fn refuses_missing_or_bad_fields_naming_them() {
             json!(""),
             "detail.LifecycleActionToken",
         ),
+        (
+            "LifecycleActionToken",
+            json!("87654321-4321-4321-4321-21098765432"),
+            "detail.LifecycleActionToken",
+        ),
+        (
+            "LifecycleActionToken",
+            json!("token"),
+            "detail.LifecycleActionToken",
+        ),
         ("EC2InstanceId", json!("web-1"), "detail.EC2InstanceId"),
         (
             "AutoScalingGroupName",
