@@ -106,6 +106,8 @@ class _Judge:
         lb = e.get("target_group") or e.get("load_balancer")
         if kind in ("elbv2.target_group.deleted", "elbv2.target_group.out_of_use", "elb.load_balancer.deleted"):
             self.gone.add(lb)  # deleted, or no load balancer uses it any more: it serves nobody
+        elif kind == "elbv2.target_group.in_use":
+            self.gone.discard(lb)  # a listener forwards to it again: its targets start over from initial
         elif lb in self.state and lb not in self.gone:
             self._registration(e, kind, lb)
         elif kind == "asg.instance.terminated":
@@ -128,7 +130,7 @@ class _Judge:
 
     def _registration(self, e: dict[str, Any], kind: str, lb: str) -> None:
         key: Any = (e["id"], e["port"]) if kind.startswith("elbv2.") else e.get("instance_id")
-        if kind in ("elbv2.target.registered", "elb.instance.registered"):
+        if kind in ("elbv2.target.registered", "elbv2.target.initial", "elb.instance.registered"):
             self.state[lb][key] = "initial"
         elif kind in ("elbv2.target.healthy", "elb.instance.in_service") and key in self.state[lb]:
             self.state[lb][key] = "healthy"

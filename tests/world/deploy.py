@@ -238,7 +238,8 @@ def _load_balancers(world: World, sc: dict[str, Any]) -> tuple[list[str], dict[s
                 }
             )
         elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=attributes)
-        front(world, arn, f"{name}-lb", tg.get("protocol", "HTTP"))
+        if tg.get("front", True):
+            front(world, arn, f"{name}-lb", tg.get("protocol", "HTTP"))
         tgs[name] = arn
     return classic_names, tgs
 

@@ -90,6 +90,35 @@ def _retained_drained(result: Result, classic_regs: set[tuple[str, str]]) -> Non
         _released_with(result, x, end, result.events, classic_regs, service_classic, result.violations)
 
 
+def _tg_registrations(before: list[dict[str, Any]], x: str) -> list[tuple[str, int]]:
+    """The target groups (and ports) ``x`` is still registered or draining in after ``before``, but
+    those not in use at that moment: a target ``unused`` as Target.NotInUse is still registered,
+    and serves again once a listener forwards to its group (``elbv2.target.initial``)."""
+    live: dict[tuple[str, int], bool] = {}
+    deleted = _deleted_tgs(before)
+    for b in before:
+        if not b["type"].startswith("elbv2.target.") or b.get("id") != x:
+            continue
+        key = (b["target_group"], b["port"])
+        if b["type"] in ("elbv2.target.registered", "elbv2.target.initial"):
+            live[key] = True
+        elif b["type"] == "elbv2.target.unused":
+            live[key] = False
+    return sorted(key for key, registered in live.items() if registered and key[0] not in deleted)
+
+
+def _deleted_tgs(before: list[dict[str, Any]]) -> set[str]:
+    """The target groups deleted, or used by no load balancer (serving nobody) unless a listener
+    forwards to them again."""
+    deleted: set[str] = set()
+    for b in before:
+        if b["type"] in ("elbv2.target_group.deleted", "elbv2.target_group.out_of_use"):
+            deleted.add(b["target_group"])
+        elif b["type"] == "elbv2.target_group.in_use":
+            deleted.discard(b["target_group"])
+    return deleted
+
+
 def _released_with(
     result: Result,
     x: str,
@@ -101,12 +130,6 @@ def _released_with(
 ) -> None:
     """What instance ``x`` still had when it was released (event ``release``): tasks not STOPPED,
     target-group and Classic ELB registrations not ended, into ``sink``."""
-    # deleted, or used by no load balancer any more (serving nobody)
-    deleted_tgs = {
-        b["target_group"]
-        for b in before
-        if b["type"] in ("elbv2.target_group.deleted", "elbv2.target_group.out_of_use")
-    }
     deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
     placed = {
         b["task_arn"]
@@ -125,15 +148,7 @@ def _released_with(
             f"{x} released (event {release}) while task {task.rsplit('/', 1)[-1]} on it was not STOPPED"
             + (" (its agent disconnected: ECS still reports it RUNNING)" if cut_off else "")
         )
-    tg_regs = {
-        (b["target_group"], b["id"], b["port"])
-        for b in before
-        if b["type"] == "elbv2.target.registered" and b["id"] == x
-    }
-    tg_unused = {
-        (b["target_group"], b["id"], b["port"]) for b in before if b["type"] == "elbv2.target.unused" and b["id"] == x
-    }
-    for tg, _, port in sorted(r for r in tg_regs - tg_unused if r[0] not in deleted_tgs):
+    for tg, port in _tg_registrations(before, x):
         sink.append(f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}")
     clb_regs = {n for n, i in classic_regs if i == x}
     clb_regs |= {b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x}

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from world import event_actions, journey_actions, teardown_actions
 from world import stack as stack_mod
-from world.deploy import delete_target_group
+from world.deploy import delete_target_group, front
 from world.run_actions import Action, Context
 
 MID_DRAIN_ACTIONS = (
@@ -27,6 +27,7 @@ MID_DRAIN_ACTIONS = (
     "run_scaler",
     "delete_cluster",
     "disconnect_agent",
+    "front_target_groups",
 )
 
 
@@ -148,6 +149,12 @@ class MidDrain(Action):
             for name, arn in dep.target_groups.items():
                 delete_target_group(world, arn)
                 out(f"mid-drain: target group {name} deleted (after its load balancer)")
+        elif kind == "front_target_groups":
+            for tg in self.ctx.sc["load_balancers"]["target_groups"]:
+                if not tg.get("front", True):
+                    name = f"{self.ctx.sc['name']}-{tg['name']}"[:32]
+                    front(world, dep.target_groups[name], f"{name}-lb", tg.get("protocol", "HTTP"))
+                    out(f"mid-drain: a listener forwards to target group {name}: it is in use")
         elif kind == "delete_hook":
             world.client("autoscaling").delete_lifecycle_hook(AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook)
             out(f"mid-drain: lifecycle hook {dep.hook} deleted")

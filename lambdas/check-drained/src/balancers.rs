@@ -4,7 +4,7 @@
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
 use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
-use sta_shared::elbv2::{deregister_targets, target_health};
+use sta_shared::elbv2::{deregister_targets, still_registered, target_health};
 use sta_shared::state::{task_has_stopped, ClassicElb, DrainState, ServiceBalancer, TargetGroup};
 use sta_shared::StepError;
 
@@ -83,6 +83,7 @@ pub(crate) async fn adopt(
         let ports: Vec<i32> = health
             .target_health_descriptions()
             .iter()
+            .filter(|description| still_registered(description))
             .filter_map(|description| description.target())
             .filter(|target| target.id() == Some(instance_id.as_str()))
             .filter_map(|target| target.port())
@@ -170,14 +171,19 @@ pub(crate) async fn refresh_target_groups(
         let mut pending = false;
         let mut registered_again = Vec::new();
         for description in health.target_health_descriptions() {
+            if !still_registered(description) {
+                continue;
+            }
             match description
                 .target_health()
                 .and_then(|health| health.state())
             {
-                None | Some(TargetHealthStateEnum::Unused) => {}
+                None => {}
                 Some(TargetHealthStateEnum::Draining) => pending = true,
                 Some(_) => {
-                    // Registered again (by hand, or a lost deregistration): deregister again.
+                    // Registered again (by hand, or a lost deregistration), or still registered
+                    // in a group no listener forwarded to (`unused`, Target.NotInUse): it serves
+                    // once one does. Deregister again.
                     pending = true;
                     if let Some(target) = description.target() {
                         registered_again.push(target.clone());

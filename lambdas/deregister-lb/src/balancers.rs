@@ -2,9 +2,9 @@
 //! own load balancer means for the wait (its draining time, how long a replacement takes
 //! to become healthy in it).
 
-use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
+use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use sta_shared::elb::{classic_registration, deregister_classic, LOAD_BALANCER_GONE};
-use sta_shared::elbv2::{deregister_targets, target_health, TARGET_GROUP_GONE};
+use sta_shared::elbv2::{deregister_targets, still_registered, target_health, TARGET_GROUP_GONE};
 use sta_shared::error::unless_gone;
 use sta_shared::state::{ClassicElb, ServiceBalancer, TargetGroup};
 use sta_shared::StepError;
@@ -170,8 +170,8 @@ pub(crate) async fn deregister_target_group(
     }))
 }
 
-/// Every port the instance is registered on in the target group, draining ones too (none when
-/// the group is gone).
+/// Every port the instance is registered on in the target group, draining ones too, and those
+/// `unused` while no listener forwards to the group (none when the group is gone).
 async fn registered_ports(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
@@ -187,12 +187,7 @@ async fn registered_ports(
         .filter(|description| {
             description.target().and_then(|target| target.id()) == Some(instance_id)
         })
-        .filter(|description| {
-            description
-                .target_health()
-                .and_then(|health| health.state())
-                != Some(&TargetHealthStateEnum::Unused)
-        })
+        .filter(|description| still_registered(description))
         .filter_map(|description| description.target().and_then(|target| target.port()))
         .collect();
     ports.sort_unstable();

@@ -6,7 +6,9 @@
 //! is left to drain there, so each returns `None` (or `false`) instead of an error.
 
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
-use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+use aws_sdk_elasticloadbalancingv2::types::{
+    TargetDescription, TargetHealthDescription, TargetHealthReasonEnum, TargetHealthStateEnum,
+};
 
 use crate::error::unless_gone;
 use crate::StepError;
@@ -55,4 +57,15 @@ pub async fn deregister_targets(
         "DeregisterTargets",
     )?
     .is_some())
+}
+
+/// Whether the target DescribeTargetHealth describes is still registered: all but an `unused`
+/// one whose reason is `Target.NotRegistered`. An `unused` target is registered all the same
+/// when its group is not in use (`Target.NotInUse`: no listener forwards to it, or its zone is
+/// not enabled; it serves as soon as one does) or its instance is stopped
+/// (`Target.InvalidState`; TargetHealth's API reference).
+pub fn still_registered(description: &TargetHealthDescription) -> bool {
+    let health = description.target_health();
+    health.and_then(|health| health.state()) != Some(&TargetHealthStateEnum::Unused)
+        || health.and_then(|health| health.reason()) != Some(&TargetHealthReasonEnum::NotRegistered)
 }

@@ -397,3 +397,17 @@ pub fn autoscaling_client(rules: &[&Rule]) -> aws_sdk_autoscaling::Client {
     mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, rules, |c| c
         .retry_config(RetryConfig::disabled()))
 }
+
+/// A target's health as DescribeTargetHealth gives it: `unused` with the reason AWS gives a
+/// target that is not registered (`Target.NotRegistered`, a deregistered target asked for).
+pub fn target_state(
+    state: aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum,
+) -> aws_sdk_elasticloadbalancingv2::types::TargetHealth {
+    use aws_sdk_elasticloadbalancingv2::types::{TargetHealthReasonEnum, TargetHealthStateEnum};
+    let reason =
+        (state == TargetHealthStateEnum::Unused).then_some(TargetHealthReasonEnum::NotRegistered);
+    aws_sdk_elasticloadbalancingv2::types::TargetHealth::builder()
+        .state(state)
+        .set_reason(reason)
+        .build()
+}

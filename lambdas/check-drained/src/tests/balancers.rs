@@ -196,3 +196,51 @@ async fn a_target_registered_again_is_deregistered_again() {
     assert_eq!(world.elbv2[1].num_calls(), 1);
     assert_eq!(state.remaining.target_groups, [TG]);
 }
+
+#[tokio::test]
+async fn a_target_still_registered_in_a_group_not_in_use_is_deregistered_again() {
+    use aws_sdk_elasticloadbalancingv2::types::{TargetHealth, TargetHealthReasonEnum};
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    // The recorded port 32768 is `unused` as Target.NotInUse: registered all along, it serves
+    // once a listener forwards to the group. 32769 is gone (Target.NotRegistered).
+    world.elbv2 = vec![
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health).then_compute_output(
+            |req| {
+                DescribeTargetHealthOutput::builder()
+                    .set_target_health_descriptions(Some(
+                        req.targets()
+                            .iter()
+                            .map(|target| {
+                                let reason = if target.port() == Some(32768) {
+                                    TargetHealthReasonEnum::NotInUse
+                                } else {
+                                    TargetHealthReasonEnum::NotRegistered
+                                };
+                                TargetHealthDescription::builder()
+                                    .target(target.clone())
+                                    .target_health(
+                                        TargetHealth::builder()
+                                            .state(TargetHealthStateEnum::Unused)
+                                            .reason(reason)
+                                            .build(),
+                                    )
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .build()
+            },
+        ),
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_compute_output(
+            |req| {
+                let ports: Vec<_> = req.targets().iter().map(|t| t.port()).collect();
+                assert_eq!(ports, [Some(32768)]);
+                DeregisterTargetsOutput::builder().build()
+            },
+        ),
+    ];
+    let state = check_deregistered(&world, 70).await.unwrap();
+    assert_eq!(world.elbv2[1].num_calls(), 1);
+    assert_eq!(state.remaining.target_groups, [TG], "held until it is gone");
+    assert_ne!(state.status, DrainStatus::Drained);
+}

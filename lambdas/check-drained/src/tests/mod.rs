@@ -128,7 +128,7 @@ fn targets(states: &'static [TargetHealthStateEnum]) -> Rule {
                         .map(|(target, state)| {
                             TargetHealthDescription::builder()
                                 .target(target.clone())
-                                .target_health(TargetHealth::builder().state(state.clone()).build())
+                                .target_health(sta_shared::testing::target_state(state.clone()))
                                 .build()
                         })
                         .collect(),

@@ -28,7 +28,7 @@ pub(super) fn service_targets(state: TargetHealthStateEnum) -> Rule {
                         .port(8080)
                         .build(),
                 )
-                .target_health(TargetHealth::builder().state(state.clone()).build())
+                .target_health(sta_shared::testing::target_state(state.clone()))
                 .build();
             let other = TargetHealthDescription::builder()
                 .target(

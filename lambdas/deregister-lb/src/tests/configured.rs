@@ -153,3 +153,52 @@ async fn a_balancer_deleted_between_two_calls_is_skipped() {
     assert!(balancers.classic.is_empty(), "{balancers:?}");
     assert_eq!(rules.elb[1].num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_target_unused_while_no_listener_forwards_to_its_group_is_still_deregistered() {
+    use aws_sdk_elasticloadbalancingv2::types::{TargetHealthReasonEnum, TargetHealthStateEnum};
+    let mut rules = full();
+    rules.autoscaling = vec![asg_rule(&[], &[])];
+    let (list, describe) = services_rules(None);
+    rules.ecs = vec![list, describe];
+    // Registered, `unused` while no listener forwards to the group (Target.NotInUse): it
+    // serves as soon as one does. A target `unused` as Target.NotRegistered is gone.
+    rules.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_compute_output(|req| {
+            let (port, reason) = if req.target_group_arn() == Some(TG_CONFIGURED) {
+                (8080, TargetHealthReasonEnum::NotInUse)
+            } else {
+                (80, TargetHealthReasonEnum::NotRegistered)
+            };
+            DescribeTargetHealthOutput::builder()
+                .target_health_descriptions(
+                    TargetHealthDescription::builder()
+                        .target(
+                            TargetDescription::builder()
+                                .id(INSTANCE_ID)
+                                .port(port)
+                                .build(),
+                        )
+                        .target_health(
+                            TargetHealth::builder()
+                                .state(TargetHealthStateEnum::Unused)
+                                .reason(reason)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let config = DrainConfig {
+        target_group_arns: vec![TG_ASG.into(), TG_CONFIGURED.into()],
+        ..DrainConfig::default()
+    };
+    let state = deregister(&deps(&rules, config), drain_state(), at(2))
+        .await
+        .unwrap();
+    let balancers = state.load_balancers.unwrap();
+    assert_eq!(balancers.target_groups.len(), 1);
+    assert_eq!(balancers.target_groups[0].arn, TG_CONFIGURED);
+    assert_eq!(balancers.target_groups[0].ports, [8080]);
+    assert_eq!(rules.elbv2[1].num_calls(), 1, "deregistered there only");
+}

@@ -96,7 +96,7 @@ fn classic_attributes(enabled: bool, timeout: i32) -> Rule {
 fn description(id: &str, port: i32, state: TargetHealthStateEnum) -> TargetHealthDescription {
     TargetHealthDescription::builder()
         .target(TargetDescription::builder().id(id).port(port).build())
-        .target_health(TargetHealth::builder().state(state).build())
+        .target_health(sta_shared::testing::target_state(state))
         .build()
 }
 

@@ -34,7 +34,7 @@ from typing import Any
 from moto.elbv2 import models as elbv2_models
 from world.emulator import core
 from world.emulator.lb_drain.actor import _by, acting
-from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health, rearm
+from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health, not_in_use, rearm
 
 NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP")
 CONNECTION_TERMINATION = "deregistration_delay.connection_termination.enabled"
@@ -281,9 +281,13 @@ _orig_create_listener = elbv2_models.ELBv2Backend.create_listener
 
 
 def _create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """A listener that forwards to a target group puts it in use: its targets' checks start."""
+    """A listener that forwards to a target group puts it in use: its targets' checks start, those
+    still registered while it was not in use (``unused``, Target.NotInUse) included."""
+    idle = {arn for arn, tg in self.target_groups.items() if not_in_use(tg)}
     listener = _orig_create_listener(self, *args, **kwargs)
     for tg in self.target_groups.values():
+        if tg.arn in idle and not not_in_use(tg):
+            core.record("elbv2.target_group.in_use", target_group=tg.arn)
         rearm(tg)
     return listener
 

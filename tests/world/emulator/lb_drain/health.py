@@ -101,7 +101,8 @@ def _schedule_health(health: Health) -> None:
             core.record("elbv2.target.unused", **health.fields, reason="Target.NotInUse")
         return
     if health.state == "unused":
-        health.state = "initial"
+        health.state = "initial"  # in use again: registered all along, its checks start over
+        core.record("elbv2.target.initial", **health.fields, reason="Elb.InitialHealthChecking")
     goal = "unhealthy" if failing(health.instance_id) else "healthy"
     if health.timer is not None and health.goal == goal:
         return
