@@ -28,6 +28,7 @@ MID_DRAIN_ACTIONS = (
     "delete_cluster",
     "disconnect_agent",
     "front_target_groups",
+    "put_hook",
 )
 
 
@@ -155,6 +156,12 @@ class MidDrain(Action):
                     name = f"{self.ctx.sc['name']}-{tg['name']}"[:32]
                     front(world, dep.target_groups[name], f"{name}-lb", tg.get("protocol", "HTTP"))
                     out(f"mid-drain: a listener forwards to target group {name}: it is in use")
+        elif kind == "put_hook":
+            timeout = int(action["heartbeat_timeout"])
+            world.client("autoscaling").put_lifecycle_hook(
+                AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook, HeartbeatTimeout=timeout
+            )
+            out(f"mid-drain: PutLifecycleHook {dep.hook} HeartbeatTimeout {timeout} s (a stack update)")
         elif kind == "delete_hook":
             world.client("autoscaling").delete_lifecycle_hook(AutoScalingGroupName=dep.asg, LifecycleHookName=dep.hook)
             out(f"mid-drain: lifecycle hook {dep.hook} deleted")

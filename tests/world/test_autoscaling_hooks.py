@@ -142,6 +142,38 @@ def test_heartbeat_timeout_applies_default_result_and_heartbeats_extend_it(world
     assert len(world.events("asg.lifecycle.heartbeat")) >= 5
 
 
+def test_a_waiting_action_follows_the_hook_as_it_is_now(world):
+    world.configure(timescale=0.02)  # heartbeat timeout 600 s -> 12 s, 30 s -> 0.6 s
+    group = aws.asg(world, desired=2)
+    aws.terminate_hook(world, group, heartbeat=600, default="CONTINUE")
+    asg = world.client("autoscaling")
+    asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    [victim] = world.wait_for(lambda: _waiting(world, group))
+    aws.terminate_hook(world, group, heartbeat=30, default="ABANDON")  # a stack update, mid-action
+    time.sleep(1.0)
+    assert aws.instances(world, group)[victim] == "Terminating:Wait", "the timer already running is kept"
+    asg.record_lifecycle_action_heartbeat(
+        AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=victim
+    )
+    beat = time.monotonic()
+    world.wait_for(lambda: world.events("asg.lifecycle.completed"), timeout=5, what="the shorter timeout")
+    assert time.monotonic() - beat < 3, "the heartbeat extended it by the hook's timeout as it is now"
+    [done] = world.events("asg.lifecycle.completed")
+    assert done["result"] == "ABANDON" and done["by"] == "heartbeat-timeout"
+
+
+def test_a_lowered_heartbeat_timeout_brings_the_global_timeout_closer(world):
+    world.configure(timescale=0.001)  # 7200 s -> 7.2 s; the global timeout of 30 s, 3000 s -> 3 s
+    group = aws.asg(world, desired=2)
+    aws.terminate_hook(world, group, heartbeat=7200)
+    world.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    world.wait_for(lambda: _waiting(world, group))
+    aws.terminate_hook(world, group, heartbeat=30)
+    world.wait_for(lambda: world.events("asg.lifecycle.completed"), timeout=6, what="the global timeout")
+    [done] = world.events("asg.lifecycle.completed")
+    assert done["by"] == "global-timeout", done
+
+
 def test_terminate_instance_in_group_with_and_without_decrement(world):
     group = aws.asg(world, desired=2)
     aws.terminate_hook(world, group)

@@ -1,33 +1,25 @@
-//! The lifecycle hook: its limits, read once per drain, and its heartbeat.
+//! The lifecycle hook: its limits, read again at every heartbeat, and its heartbeat.
 
 use chrono::{DateTime, Utc};
 
 use crate::activities::action_superseded;
 use crate::error::{autoscaling_error, is_no_active_lifecycle_action};
-use crate::state::{seconds, DrainState, DrainStatus};
+use crate::state::{seconds, DrainState, DrainStatus, LifecycleAction};
 use crate::wait::heartbeat_interval;
 use crate::StepError;
 
 /// AWS's shortest heartbeat timeout of a lifecycle hook (`HeartbeatTimeout`: 30 to 7200 s).
 pub const SHORTEST_HEARTBEAT_TIMEOUT_SECONDS: u64 = 30;
 
-/// Reads the hook's heartbeat timeout into the state (once), and caps the drain deadline
-/// at the hook's global timeout, so that the drain never waits past the hook's own
-/// limit. A hook that no longer exists has no action to keep alive: `action_gone`.
-/// Returns the heartbeat timeout, `None` when there is nothing to keep alive.
-pub async fn read_hook(
+/// Reads the hook's heartbeat timeout into the state, and caps the drain deadline at the
+/// hook's global timeout, so that the drain never waits past the hook's own limit. A hook
+/// that no longer exists has no action to keep alive: `action_gone`. Returns the heartbeat
+/// timeout, `None` when there is nothing to keep alive.
+async fn read_hook(
     autoscaling: &aws_sdk_autoscaling::Client,
     state: &mut DrainState,
+    action: &LifecycleAction,
 ) -> Result<Option<u64>, StepError> {
-    let Some(action) = state.request.trigger.lifecycle_action().cloned() else {
-        return Ok(None);
-    };
-    if state.heartbeat.action_gone {
-        return Ok(None);
-    }
-    if let Some(timeout) = state.heartbeat.timeout_seconds {
-        return Ok(Some(timeout));
-    }
     let (asg, hook) = (&action.asg_name, &action.hook_name);
     let output = autoscaling
         .describe_lifecycle_hooks()
@@ -93,11 +85,22 @@ pub async fn heartbeat(
         if !heartbeat_due(state, SHORTEST_HEARTBEAT_TIMEOUT_SECONDS, now) {
             return Ok(());
         }
-        // No lifecycle action to keep alive (the hook is gone): `None`.
-        let Some(timeout) = read_hook(autoscaling, state).await? else {
+        // Read once, the timeout the action's running timer was set with; no lifecycle action
+        // to keep alive (the hook is gone): `None`.
+        let known = state.heartbeat.timeout_seconds;
+        let Some(timeout) = (match known {
+            Some(timeout) => Some(timeout),
+            None => read_hook(autoscaling, state, &action).await?,
+        }) else {
             return Ok(());
         };
         if !heartbeat_due(state, timeout, now) {
+            return Ok(());
+        }
+        // Due by the timer running now. A heartbeat extends the action by the hook's timeout
+        // as it is now ("the length of time defined using the PutLifecycleHook API call"),
+        // which a stack update may have changed: read it again for the next one's pace.
+        if known.is_some() && read_hook(autoscaling, state, &action).await?.is_none() {
             return Ok(());
         }
     }

@@ -23,7 +23,11 @@ async fn heartbeats_when_due_and_not_before() {
     assert_eq!(world.autoscaling[1].num_calls(), 1, "due at 25 s");
     assert_eq!(state.heartbeat.last_at, Some(at(25)));
     assert_eq!(state.heartbeat.sent, 1);
-    assert_eq!(world.autoscaling[0].num_calls(), 1, "the hook is read once");
+    assert_eq!(
+        world.autoscaling[0].num_calls(),
+        2,
+        "the hook is read again for the heartbeat's pace"
+    );
 
     let state = check(&world.clients(), state, at(40)).await.unwrap();
     assert_eq!(
@@ -32,6 +36,54 @@ async fn heartbeats_when_due_and_not_before() {
         "not due again until 49 s"
     );
     assert_eq!(state.heartbeat.sent, 1);
+}
+
+#[tokio::test]
+async fn heartbeats_keep_the_pace_of_the_hook_as_it_is_now() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A stack update lowers the hook's heartbeat timeout from 120 s to 30 s mid-drain: the
+    // running timer is the one the last heartbeat set, each heartbeat extends it by 30 s.
+    let reads = std::sync::Arc::new(AtomicUsize::new(0));
+    let hook = {
+        let reads = reads.clone();
+        mock!(aws_sdk_autoscaling::Client::describe_lifecycle_hooks).then_compute_output(
+            move |_| {
+                let timeout = if reads.fetch_add(1, Ordering::SeqCst) == 0 { 120 } else { 30 };
+                aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput::builder()
+                    .lifecycle_hooks(
+                        aws_sdk_autoscaling::types::LifecycleHook::builder()
+                            .heartbeat_timeout(timeout)
+                            .global_timeout(timeout * 100)
+                            .build(),
+                    )
+                    .build()
+            },
+        )
+    };
+    let mut world = heartbeat_world(heartbeat_ok());
+    world.autoscaling[0] = hook;
+    let state = check_deregistered(&world, 20).await.unwrap();
+    assert_eq!(state.heartbeat.timeout_seconds, Some(120));
+    assert_eq!(world.autoscaling[1].num_calls(), 0, "not due before 48 s");
+
+    let state = check(&world.clients(), state, at(50)).await.unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), 1, "due at 48 s");
+    assert_eq!(state.heartbeat.timeout_seconds, Some(30));
+    assert!(state.wait_seconds <= 12, "{}", state.wait_seconds);
+    assert_eq!(
+        state.deadline_at,
+        at(3000 - 60),
+        "capped at the new global timeout"
+    );
+
+    let state = check(&world.clients(), state, at(63)).await.unwrap();
+    assert_eq!(
+        world.autoscaling[1].num_calls(),
+        2,
+        "due 12 s after the last"
+    );
+    assert_eq!(state.heartbeat.sent, 2);
+    assert_eq!(reads.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]

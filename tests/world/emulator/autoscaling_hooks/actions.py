@@ -27,6 +27,7 @@ the group's instance lifecycle policy retains, stays retained (world.emulator.re
 from __future__ import annotations
 
 import datetime
+import time
 import uuid
 from typing import Any
 
@@ -68,13 +69,31 @@ class Action:
         self.events = "asg.launch" if self.transition == LAUNCHING else "asg.lifecycle"
         self.heartbeat_timer: core.Timer | None = None
         self.global_timer: core.Timer | None = None
+        self.started = time.monotonic()
+
+    @property
+    def settings(self) -> Any:
+        """The hook as it is now: PutLifecycleHook may have changed it since the action began."""
+        return _backend_of(self.group).lifecycle_hooks.get(f"{self.group.name}_{self.hook.name}", self.hook)
 
     def arm_heartbeat(self) -> None:
+        """The action's start or a heartbeat: it times out after the hook's HeartbeatTimeout as it
+        is now ("This extends the timeout by the length of time defined using the PutLifecycleHook
+        API call", RecordLifecycleActionHeartbeat)."""
         if self.heartbeat_timer:
             self.heartbeat_timer.cancel()
         self.heartbeat_timer = core.after(
-            core.scaled(self.hook.heartbeat_timeout), _expire, self, "heartbeat-timeout", name="hook-heartbeat"
+            core.scaled(self.settings.heartbeat_timeout), _expire, self, "heartbeat-timeout", name="hook-heartbeat"
         )
+
+    def arm_global(self) -> None:
+        """The global timeout, min(48 h, 100 x HeartbeatTimeout) of the hook as it is now, counted
+        from the action's start: a HeartbeatTimeout lowered mid-action brings it closer (AWS does not
+        say whether a waiting action keeps the one it began with: the harsher reading)."""
+        if self.global_timer:
+            self.global_timer.cancel()
+        left = self.started + core.scaled(self.settings.global_timeout) - time.monotonic()
+        self.global_timer = core.after(max(0.0, left), _expire, self, "global-timeout", name="hook-global")
 
 
 def _actions(backend: Any) -> dict[str, Action]:
@@ -145,9 +164,7 @@ def start_actions(group: Any, state: Any, hooks: list[Any]) -> None:
         action = Action(group, hook, state)
         _actions(backend)[action.token] = action
         action.arm_heartbeat()
-        action.global_timer = core.after(
-            core.scaled(hook.global_timeout), _expire, action, "global-timeout", name="hook-global"
-        )
+        action.arm_global()
         core.record(
             f"{action.events}.wait",
             asg=group.name,
@@ -162,7 +179,7 @@ def start_actions(group: Any, state: Any, hooks: list[Any]) -> None:
 
 def _expire(action: Action, how: str) -> None:
     if action.token in _actions(_backend_of(action.group)):
-        _complete(action, action.hook.default_result, how)
+        _complete(action, action.settings.default_result, how)
 
 
 def end_action(action: Action, result: str, how: str, **extra: Any) -> None:

@@ -7,7 +7,12 @@ CompleteLifecycleAction, RecordLifecycleActionHeartbeat; "Lifecycle hook timeout
   API reference says: ABANDON for launching instances, CONTINUE for terminating instances
   (``by`` ``DeleteLifecycleHook`` in the event log); the instance then proceeds.
 * PutLifecycleHook keeps NotificationMetadata, NotificationTargetARN, RoleARN
-  and reports GlobalTimeout.
+  and reports GlobalTimeout. A waiting action follows the hook as it is now: a heartbeat
+  extends it by the current HeartbeatTimeout ("This extends the timeout by the length of time
+  defined using the PutLifecycleHook API call", RecordLifecycleActionHeartbeat), its timer
+  already running is left as it was, its global timeout (min(48 h, 100 x HeartbeatTimeout))
+  is counted again from its start, and a timeout applies the current DefaultResult (AWS does
+  not say whether a waiting action keeps the hook it began with: the harsher reading).
 """
 
 from __future__ import annotations
@@ -65,6 +70,10 @@ def put_hook(
     hook.notification_target_arn = target or getattr(existing, "notification_target_arn", None)
     hook.role_arn = role or getattr(existing, "role_arn", None)
     backend.lifecycle_hooks[key] = hook
+    if existing is not None and existing.global_timeout != hook.global_timeout:
+        for action in _actions(backend).values():
+            if action.group.name == group_name and action.hook.name == name:
+                action.arm_global()
     return hook
 
 
