@@ -41,6 +41,8 @@ export const CONTEXT_KEYS = {
   logKmsKeyArn: 'KMS key ARN to encrypt the log groups with; its key policy must allow CloudWatch Logs (default none)',
   standaloneTasks: 'wait or stop (default wait)',
   standaloneTaskGraceSeconds: 'with stop: grace before stopping standalone tasks (default 300)',
+  nlbDeregistrationSeconds:
+    'how long a Network Load Balancer may still route to an instance it deregistered; the drain waits it out (default 300)',
   logRetentionDays: 'log retention in days, one CloudWatch Logs allows (default 30)',
   logRemovalPolicy:
     'retain, destroy or retain-on-update-or-delete: what happens to the log groups (default retain-on-update-or-delete)',
@@ -141,6 +143,7 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     logEncryptionKeyArn: r.str('logKmsKeyArn'),
     standaloneTasks: r.str('standaloneTasks') as ConfigConstructProps['standaloneTasks'],
     standaloneTaskGrace: seconds('standaloneTaskGraceSeconds'),
+    nlbDeregistrationTime: seconds('nlbDeregistrationSeconds'),
     logRetention: retentionDays,
     logRemovalPolicy: removal === undefined ? undefined : REMOVAL_POLICIES[removal],
     network: networkOf(r),

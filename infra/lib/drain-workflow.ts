@@ -143,6 +143,7 @@ export class DrainWorkflow extends Construct {
         DeadlineResult: settings.deadlineResult,
         StandaloneTasks: settings.standaloneTasks,
         StandaloneTaskGraceSeconds: Tokenization.stringifyNumber(settings.standaloneTaskGraceSeconds),
+        NlbDeregistrationSeconds: Tokenization.stringifyNumber(settings.nlbDeregistrationSeconds),
       },
       // Every state transition is logged, but without the states' input and output: these
       // carry the lifecycle action token, which an operator sees once, in the execution's

@@ -164,6 +164,14 @@ export interface EcsSingleTaskAutoscalingProps {
   /** With `standaloneTasks: 'stop'`: how long standalone tasks may keep running after the drain started. @default Duration.minutes(5) */
   readonly standaloneTaskGrace?: Duration;
 
+  /**
+   * How long a Network Load Balancer may still route new connections to an instance after the drain
+   * deregistered it, whatever the target's state says ("It can take a few minutes for the deregistration
+   * process to complete and for the load balancer to stop routing requests to the target"): the drain
+   * waits that long before it releases the instance. @default Duration.minutes(5)
+   */
+  readonly nlbDeregistrationTime?: Duration;
+
   /** Where the alarms go. @default - a new topic (subscribe to it after deployment) */
   readonly alarmTopic?: sns.ITopic;
 

@@ -36,6 +36,7 @@ export interface Settings {
   readonly hookDefaultResult: LifecycleResult;
   readonly standaloneTasks: StandaloneTasks;
   readonly standaloneTaskGraceSeconds: number;
+  readonly nlbDeregistrationSeconds: number;
   readonly scheduleRateMinutes: number;
   readonly sweepRateMinutes: number;
   readonly deregistrationScope: DeregistrationScope;
@@ -272,7 +273,21 @@ function drainTimes(props: EcsSingleTaskAutoscalingProps, errors: string[]) {
         'or standalone tasks would never be stopped before the deadline',
     );
   }
-  return { heartbeatTimeoutSeconds, drainDeadlineSeconds, standaloneTasks, standaloneTaskGraceSeconds };
+  const nlbDeregistrationSeconds = wholeSeconds(
+    'nlbDeregistrationTime',
+    props.nlbDeregistrationTime ?? Duration.minutes(5),
+    errors,
+  );
+  if (known(nlbDeregistrationSeconds) && (nlbDeregistrationSeconds < 0 || nlbDeregistrationSeconds > 3600)) {
+    errors.push(`nlbDeregistrationTime must be between 0 and 3600 s, got ${nlbDeregistrationSeconds} s`);
+  }
+  return {
+    heartbeatTimeoutSeconds,
+    drainDeadlineSeconds,
+    standaloneTasks,
+    standaloneTaskGraceSeconds,
+    nlbDeregistrationSeconds,
+  };
 }
 
 function deregistrationScopeOf(props: EcsSingleTaskAutoscalingProps, errors: string[]): DeregistrationScope {

@@ -316,6 +316,13 @@ function drainParameters(p: Parameters) {
         minValue: 0,
       }),
     ),
+    nlbDeregistrationTime: Duration.seconds(
+      p.number(
+        'NlbDeregistrationSeconds',
+        'How long a Network Load Balancer may still route new connections to an instance the drain deregistered.',
+        { default: 300, minValue: 0, maxValue: 3600 },
+      ),
+    ),
   };
 }
 

@@ -43,6 +43,7 @@ describe('app parameters (CDK context)', () => {
       minTaskCount: '0',
       spotInterruptionHandling: 'false',
       standaloneTaskGraceSeconds: '120',
+      nlbDeregistrationSeconds: '180',
       lambdaAssets: 'auto',
     });
     expect(c.construct.clusterName).toBe('prod');
@@ -52,6 +53,7 @@ describe('app parameters (CDK context)', () => {
     expect(c.construct.minTaskCount).toBe(0);
     expect(c.construct.spotInterruptionHandling).toBe(false);
     expect(c.construct.standaloneTaskGrace).toEqual(Duration.seconds(120));
+    expect(c.construct.nlbDeregistrationTime).toEqual(Duration.seconds(180));
     expect(c.lambdaAssets).toBe('auto');
   });
 

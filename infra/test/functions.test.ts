@@ -133,6 +133,7 @@ describe('props are validated', () => {
       { standaloneTasks: 'stop', standaloneTaskGrace: Duration.hours(2) },
       /standaloneTaskGrace .* must be below drainDeadline/,
     );
+    fails({ nlbDeregistrationTime: Duration.seconds(3601) }, /nlbDeregistrationTime must be between 0 and 3600 s/);
     fails({ scheduleRate: Duration.seconds(90) }, /scheduleRate must be a whole number of minutes/);
     fails({ sweepRate: Duration.seconds(30) }, /sweepRate must be a whole number of minutes, at least 1/);
     fails({ lifecycleHookName: 'has space' }, /lifecycleHookName must be 1 to 255/);

@@ -37,6 +37,7 @@ describe('the standalone template', () => {
       'HookDefaultResult',
       'StandaloneTasks',
       'StandaloneTaskGraceSeconds',
+      'NlbDeregistrationSeconds',
       'NCount',
       'ClassicElbNames',
       'TargetGroupArns',
@@ -199,6 +200,7 @@ describe('the standalone template', () => {
       DeadlineResult: { Ref: 'DeadlineResult' },
       StandaloneTasks: { Ref: 'StandaloneTasks' },
       StandaloneTaskGraceSeconds: { Ref: 'StandaloneTaskGraceSeconds' },
+      NlbDeregistrationSeconds: { Ref: 'NlbDeregistrationSeconds' },
     });
   });
 

@@ -25,6 +25,7 @@ describe('state machine', () => {
       deadlineResult: 'ABANDON',
       standaloneTasks: 'stop',
       standaloneTaskGrace: Duration.minutes(2),
+      nlbDeregistrationTime: Duration.minutes(3),
     });
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').props;
     const placeholders = placeholdersOf(asl);
@@ -36,6 +37,7 @@ describe('state machine', () => {
         'DeregisterLbFunctionArn',
         'DrainDeadlineSeconds',
         'DrainEcsFunctionArn',
+        'NlbDeregistrationSeconds',
         'StandaloneTaskGraceSeconds',
         'StandaloneTasks',
       ].sort(),
@@ -54,10 +56,11 @@ describe('state machine', () => {
       DeadlineResult: 'ABANDON',
       StandaloneTasks: 'stop',
       StandaloneTaskGraceSeconds: '120',
+      NlbDeregistrationSeconds: '180',
     });
   });
 
-  test('defaults: one hour deadline, CONTINUE, wait, five minutes grace', () => {
+  test('defaults: one hour deadline, CONTINUE, wait, five minutes grace, five minutes of NLB routing', () => {
     const { template } = constructTemplate();
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').props;
     expect(sm.DefinitionSubstitutions).toMatchObject({
@@ -65,6 +68,7 @@ describe('state machine', () => {
       DeadlineResult: 'CONTINUE',
       StandaloneTasks: 'wait',
       StandaloneTaskGraceSeconds: '300',
+      NlbDeregistrationSeconds: '300',
     });
   });
 

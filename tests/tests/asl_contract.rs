@@ -266,6 +266,7 @@ fn every_placeholder_is_documented_for_those_who_fill_it() {
         "DeadlineResult",
         "StandaloneTasks",
         "StandaloneTaskGraceSeconds",
+        "NlbDeregistrationSeconds",
     ]
     .into_iter()
     .map(str::to_string)

@@ -107,6 +107,23 @@ def _tg_registrations(before: list[dict[str, Any]], x: str) -> list[tuple[str, i
     return sorted(key for key, registered in live.items() if registered and key[0] not in deleted)
 
 
+def _nlb_still_routing(before: list[dict[str, Any]], x: str) -> list[tuple[str, int]]:
+    """The Network Load Balancer target groups (and ports) the drain's functions deregistered ``x``
+    from whose routing to it had not stopped after ``before`` (``elbv2.target.routing_stopped``), but
+    those deleted or not in use."""
+    routing: dict[tuple[str, int], bool] = {}
+    for b in before:
+        if b.get("id") != x or not b["type"].startswith("elbv2.target."):
+            continue
+        key = (b["target_group"], b["port"])
+        if b["type"] in ("elbv2.target.draining", "elbv2.target.unused") and "connection_termination" in b:
+            routing[key] = b.get("by") == "functions"
+        elif b["type"] in ("elbv2.target.routing_stopped", "elbv2.target.registered"):
+            routing[key] = False  # registered again: judged as a registration
+    deleted = _deleted_tgs(before)
+    return sorted(key for key, on in routing.items() if on and key[0] not in deleted)
+
+
 def _deleted_tgs(before: list[dict[str, Any]]) -> set[str]:
     """The target groups deleted, or used by no load balancer (serving nobody) unless a listener
     forwards to them again."""
@@ -150,6 +167,11 @@ def _released_with(
         )
     for tg, port in _tg_registrations(before, x):
         sink.append(f"{x} released while registered or draining in target group {tg.rsplit('/', 2)[-2]} port {port}")
+    for tg, port in _nlb_still_routing(before, x):
+        sink.append(
+            f"{x} released while the Network Load Balancer of target group {tg.rsplit('/', 2)[-2]} could still "
+            f"route new connections to it on port {port} (deregistered by the drain; elbv2.nlb_deregistration_seconds)"
+        )
     clb_regs = {n for n, i in classic_regs if i == x}
     clb_regs |= {b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x}
     clb_regs |= {

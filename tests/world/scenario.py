@@ -53,7 +53,11 @@ DEFAULTS: dict[str, Any] = {
         "deadline_result": "CONTINUE",
         "standalone_tasks": "wait",
         "standalone_task_grace_seconds": 300,
+        "nlb_deregistration_seconds": 300,
     },
+    # the world's ELBv2: how long a Network Load Balancer still routes new connections to a target
+    # after its deregistration (world.emulator.lb_drain.elbv2)
+    "elbv2": {"nlb_deregistration_seconds": 300},
     "timescale": 1.0,
     "seed": 0,
     "faults": {},

@@ -205,6 +205,26 @@ def test_nlb_connections_outlive_unused_unless_connection_termination_is_enabled
     assert len(world.events("elbv2.target.connections_remain")) == 1
 
 
+def test_an_nlb_routes_to_a_deregistered_target_for_minutes_whatever_its_state(world):
+    world.configure(timescale=0.01)  # 5 s delay -> 0.05 s; 300 s of routing -> 3 s
+    elbv2 = world.client("elbv2")
+    nlb = aws.target_group(world, name="nlb", protocol="TCP", delay=5)
+    alb = aws.target_group(world, name="alb", delay=5)
+    again = aws.target_group(world, name="nlb-again", protocol="TCP", delay=5)
+    instance = _running_instance(world)
+    for tg in (nlb, alb, again):
+        elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+        elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    deregistered = _one(world, "elbv2.target.draining", target_group=nlb)
+    elbv2.register_targets(TargetGroupArn=again, Targets=[{"Id": instance}])  # registered again: it routes anyway
+    world.wait_for(lambda: world.events("elbv2.target.routing_stopped"), timeout=10, what="the routing's end")
+    [stopped] = world.events("elbv2.target.routing_stopped")
+    assert stopped["target_group"] == nlb and stopped["id"] == instance and stopped["port"] == 80
+    assert stopped["t"] - deregistered["t"] >= 2.9
+    unused = _one(world, "elbv2.target.unused", target_group=nlb)
+    assert unused["t"] < stopped["t"], "unused long before the load balancer stops routing to it"
+
+
 def test_posting_the_config_does_not_restart_health_checks_on_their_way(world):
     world.configure(timescale=0.05)  # 3 checks x 10 s = 30 s -> 1.5 s
     tg = aws.target_group(world, **CHECK)

@@ -5,7 +5,9 @@ use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthState
 use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
 use sta_shared::elbv2::{deregister_targets, still_registered, target_health};
-use sta_shared::state::{task_has_stopped, ClassicElb, DrainState, ServiceBalancer, TargetGroup};
+use sta_shared::state::{
+    seconds, task_has_stopped, ClassicElb, DrainState, ServiceBalancer, TargetGroup,
+};
 use sta_shared::StepError;
 
 use crate::Deps;
@@ -98,6 +100,8 @@ pub(crate) async fn adopt(
             draining_seconds: managed.draining_seconds,
             connections_outlive_delay: false,
             taken_over_at: Some(now),
+            network: managed.network,
+            routes_until: None,
         });
         state.remaining.target_groups.push(name);
         adopted = true;
@@ -139,21 +143,29 @@ pub(crate) async fn refresh_classic(
     Ok(())
 }
 
+/// A target group is drained once the instance is no longer registered there, nor draining,
+/// and, for a Network Load Balancer's, once it may no longer route new connections to it
+/// ([`TargetGroup::may_still_route`]). Found registered again (by hand, or a lost
+/// deregistration), or still registered in a group no listener forwarded to (`unused`,
+/// Target.NotInUse: it serves once one does), it is deregistered again, and a Network Load
+/// Balancer's routing starts its time over.
 pub(crate) async fn refresh_target_groups(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     state: &mut DrainState,
+    now: DateTime<Utc>,
 ) -> Result<(), StepError> {
     let instance_id = state.request.instance_id.clone();
-    let recorded = state
+    let routing = seconds(state.settings.nlb_deregistration_seconds);
+    let mut recorded = state
         .load_balancers
-        .as_ref()
-        .map(|balancers| balancers.target_groups.clone())
+        .as_mut()
+        .map(|balancers| std::mem::take(&mut balancers.target_groups))
         .unwrap_or_default();
     let mut draining = Vec::new();
     for arn in &state.remaining.target_groups {
-        let ports = recorded
-            .iter()
-            .find(|group| &group.arn == arn)
+        let record = recorded.iter_mut().find(|group| &group.arn == arn);
+        let ports = record
+            .as_ref()
             .map(|group| group.ports.clone())
             .unwrap_or_default();
         let targets: Vec<TargetDescription> = ports
@@ -171,35 +183,44 @@ pub(crate) async fn refresh_target_groups(
         let mut pending = false;
         let mut registered_again = Vec::new();
         for description in health.target_health_descriptions() {
+            let Some(target_state) = description
+                .target_health()
+                .and_then(|health| health.state())
+            else {
+                continue;
+            };
             if !still_registered(description) {
                 continue;
             }
-            match description
-                .target_health()
-                .and_then(|health| health.state())
-            {
-                None => {}
-                Some(TargetHealthStateEnum::Draining) => pending = true,
-                Some(_) => {
-                    // Registered again (by hand, or a lost deregistration), or still registered
-                    // in a group no listener forwarded to (`unused`, Target.NotInUse): it serves
-                    // once one does. Deregister again.
-                    pending = true;
-                    if let Some(target) = description.target() {
-                        registered_again.push(target.clone());
-                    }
+            pending = true;
+            if target_state != &TargetHealthStateEnum::Draining {
+                if let Some(target) = description.target() {
+                    registered_again.push(target.clone());
                 }
             }
         }
-        if !registered_again.is_empty() {
+        let deregistered = !registered_again.is_empty();
+        if deregistered {
             tracing::warn!(target_group = %arn, targets = registered_again.len(), "instance registered again; deregistering");
             if !deregister_targets(elbv2, arn, registered_again).await? {
                 continue;
             }
         }
-        if pending {
+        let Some(record) = record else {
+            if pending {
+                draining.push(arn.clone());
+            }
+            continue;
+        };
+        if record.network && (deregistered || record.taken_over_at == Some(now)) {
+            record.routes_until = Some(Utc::now() + routing);
+        }
+        if pending || record.may_still_route(now) {
             draining.push(arn.clone());
         }
+    }
+    if let Some(balancers) = state.load_balancers.as_mut() {
+        balancers.target_groups = recorded;
     }
     state.remaining.target_groups = draining;
     Ok(())

@@ -100,7 +100,7 @@ pub async fn check(
     }
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state, now).await?;
-    refresh_target_groups(&deps.elbv2, &mut state).await?;
+    refresh_target_groups(&deps.elbv2, &mut state, now).await?;
     // Tasks listed by this very check (it just drained the instance that joined) need no
     // second listing.
     let listed = state.remaining.all_but_left_to_ecs_done() && !joined;
@@ -111,7 +111,7 @@ pub async fn check(
         | settle_left_to_ecs(deps, &mut state, now, listed).await?;
     if taken_over {
         refresh_classic(&deps.elb, &mut state, now).await?;
-        refresh_target_groups(&deps.elbv2, &mut state).await?;
+        refresh_target_groups(&deps.elbv2, &mut state, now).await?;
         state.report.balancers_drained_at = None;
         found_late = true;
     }

@@ -3,6 +3,7 @@
 //! to become healthy in it).
 
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+use chrono::Utc;
 use sta_shared::elb::{classic_registration, deregister_classic, LOAD_BALANCER_GONE};
 use sta_shared::elbv2::{deregister_targets, still_registered, target_health, TARGET_GROUP_GONE};
 use sta_shared::error::unless_gone;
@@ -29,7 +30,7 @@ pub(crate) async fn read_service_balancer(
     instance_id: &str,
     without_task: bool,
 ) -> Result<Option<ServiceBalancer>, StepError> {
-    let (load_balancer, draining_seconds, healthy_after_seconds) = match balancer {
+    let (load_balancer, draining_seconds, healthy_after_seconds, network) = match balancer {
         Balancer::Classic(name) => {
             let Some(registration) = classic_registration(&deps.elb, name, instance_id).await?
             else {
@@ -41,7 +42,7 @@ pub(crate) async fn read_service_balancer(
             let Some(draining) = classic_draining_seconds(&deps.elb, name).await? else {
                 return Ok(None);
             };
-            (name, draining, registration.healthy_after_seconds)
+            (name, draining, registration.healthy_after_seconds, false)
         }
         Balancer::TargetGroup(arn) => {
             if without_task
@@ -54,10 +55,10 @@ pub(crate) async fn read_service_balancer(
             let Some(healthy_after) = target_group_healthy_after(&deps.elbv2, arn).await? else {
                 return Ok(None);
             };
-            let Some((delay, _)) = target_group_delay(&deps.elbv2, arn).await? else {
+            let Some(delay) = target_group_delay(&deps.elbv2, arn).await? else {
                 return Ok(None);
             };
-            (arn, delay, healthy_after)
+            (arn, delay.seconds, healthy_after, delay.network)
         }
     };
     Ok(Some(ServiceBalancer {
@@ -66,6 +67,7 @@ pub(crate) async fn read_service_balancer(
         draining_seconds,
         healthy_after_seconds,
         registered_without_task: without_task,
+        network,
     }))
 }
 
@@ -133,12 +135,14 @@ async fn classic_draining_seconds(
     ))
 }
 
-/// Deregisters the instance from one target group on every port it is registered on.
+/// Deregisters the instance from one target group on every port it is registered on; a
+/// Network Load Balancer's may route new connections to it for `routing` more.
 /// `None` when the group is gone or the instance is not in it.
 pub(crate) async fn deregister_target_group(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
     instance_id: &str,
+    routing: chrono::Duration,
 ) -> Result<Option<TargetGroup>, StepError> {
     let ports = registered_ports(elbv2, arn, instance_id).await?;
     if ports.is_empty() {
@@ -156,17 +160,18 @@ pub(crate) async fn deregister_target_group(
     if !deregister_targets(elbv2, arn, targets).await? {
         return Ok(None);
     }
-    let Some((draining_seconds, connections_outlive_delay)) =
-        target_group_delay(elbv2, arn).await?
-    else {
+    let Some(delay) = target_group_delay(elbv2, arn).await? else {
         return Ok(None);
     };
     Ok(Some(TargetGroup {
         arn: arn.to_string(),
         ports,
-        draining_seconds,
-        connections_outlive_delay,
+        draining_seconds: delay.seconds,
+        connections_outlive_delay: delay.connections_outlive_delay,
         taken_over_at: None,
+        network: delay.network,
+        // from the deregistration done, not the step's start
+        routes_until: delay.network.then(|| Utc::now() + routing),
     }))
 }
 
@@ -195,14 +200,14 @@ async fn registered_ports(
     Ok(ports)
 }
 
-/// The target group's `deregistration_delay.timeout_seconds`, and whether open connections
-/// outlive it: a Network Load Balancer target group (the only kind with the
-/// `deregistration_delay.connection_termination.enabled` attribute) where that attribute
-/// is not `true`. `None` when the group is gone.
+/// The target group's `deregistration_delay.timeout_seconds`, whether it is a Network Load
+/// Balancer's (the only kind with the `deregistration_delay.connection_termination.enabled`
+/// attribute), and whether its open connections outlive the delay (that attribute not
+/// `true`). `None` when the group is gone.
 async fn target_group_delay(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
-) -> Result<Option<(u64, bool)>, StepError> {
+) -> Result<Option<Delay>, StepError> {
     let attributes = elbv2
         .describe_target_group_attributes()
         .target_group_arn(arn)
@@ -226,9 +231,24 @@ async fn target_group_delay(
     let delay = value("deregistration_delay.timeout_seconds")
         .and_then(|value| value.parse().ok())
         .unwrap_or(DEFAULT_DEREGISTRATION_DELAY);
-    let outlive = value("deregistration_delay.connection_termination.enabled")
-        .is_some_and(|enabled| !enabled.eq_ignore_ascii_case("true"));
-    Ok(Some((delay, outlive)))
+    let termination = value("deregistration_delay.connection_termination.enabled");
+    Ok(Some(Delay {
+        seconds: delay,
+        network: termination.is_some(),
+        connections_outlive_delay: termination
+            .is_some_and(|enabled| !enabled.eq_ignore_ascii_case("true")),
+    }))
+}
+
+/// A target group's deregistration delay, as [`target_group_delay`] reads it.
+struct Delay {
+    /// `deregistration_delay.timeout_seconds`.
+    seconds: u64,
+    /// A Network Load Balancer target group: the only kind with the connection-termination
+    /// attribute.
+    network: bool,
+    /// A Network Load Balancer target group whose connection termination is not enabled.
+    connections_outlive_delay: bool,
 }
 
 /// How long a new target takes to become healthy in the target group: its healthy

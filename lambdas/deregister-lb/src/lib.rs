@@ -42,7 +42,7 @@ use sta_shared::config::DrainConfig;
 use sta_shared::ended::no_longer_ours;
 use sta_shared::hook::heartbeat;
 use sta_shared::left_to_ecs::must_take_over_at;
-use sta_shared::state::{DrainState, LoadBalancers, ServiceBalancer};
+use sta_shared::state::{seconds, DrainState, LoadBalancers, ServiceBalancer};
 use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
@@ -118,8 +118,11 @@ pub async fn deregister(
         }
     }
     let mut target_groups = Vec::new();
+    let routing = seconds(state.settings.nlb_deregistration_seconds);
     for arn in &found.target_groups {
-        if let Some(group) = deregister_target_group(&deps.elbv2, arn, &instance_id).await? {
+        if let Some(group) =
+            deregister_target_group(&deps.elbv2, arn, &instance_id, routing).await?
+        {
             if group.connections_outlive_delay {
                 tracing::warn!(
                     target_group = %arn,

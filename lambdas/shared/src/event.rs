@@ -31,7 +31,9 @@ use serde_json::Value;
 
 use crate::config::DrainConfig;
 use crate::read::{count, optional_count, read, read_config, type_name};
-use crate::state::{DrainRequest, LifecycleResult, Settings, StandaloneTasks};
+use crate::state::{
+    DrainRequest, LifecycleResult, Settings, StandaloneTasks, NLB_DEREGISTRATION_SECONDS,
+};
 use crate::StepError;
 
 pub use envelope::Event;
@@ -50,6 +52,9 @@ pub const ORIGINS: [&str; 3] = ["EC2", "AutoScalingGroup", "WarmPool"];
 
 /// Auto Scaling's lifecycle wait is capped at 48 hours.
 pub const MAX_DRAIN_DEADLINE_SECONDS: u64 = 48 * 3600;
+
+/// The longest `settings.nlb_deregistration_seconds` (the deregistration delay's own maximum).
+pub const MAX_NLB_DEREGISTRATION_SECONDS: u64 = 3600;
 
 /// The first step's input, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +130,8 @@ struct RawSettings {
     standalone_tasks: Option<StandaloneTasks>,
     #[serde(default, deserialize_with = "optional_count")]
     standalone_task_grace_seconds: Option<u64>,
+    #[serde(default, deserialize_with = "optional_count")]
+    nlb_deregistration_seconds: Option<u64>,
 }
 
 /// Reads the settings the state machine substitutes, then checks the deadline's range.
@@ -139,10 +146,20 @@ pub fn parse_settings(value: &Value) -> Result<Settings, StepError> {
             ),
         ));
     }
+    let nlb = raw
+        .nlb_deregistration_seconds
+        .unwrap_or(NLB_DEREGISTRATION_SECONDS);
+    if nlb > MAX_NLB_DEREGISTRATION_SECONDS {
+        return Err(StepError::misconfigured(
+            "settings.nlb_deregistration_seconds",
+            format!("must be at most {MAX_NLB_DEREGISTRATION_SECONDS} (1 hour), got {nlb}"),
+        ));
+    }
     Ok(Settings {
         drain_deadline_seconds: deadline,
         deadline_result: raw.deadline_result,
         standalone_tasks: raw.standalone_tasks.unwrap_or(StandaloneTasks::Wait),
         standalone_task_grace_seconds: raw.standalone_task_grace_seconds.unwrap_or(300),
+        nlb_deregistration_seconds: nlb,
     })
 }

@@ -118,6 +118,21 @@ pub struct Settings {
     pub deadline_result: LifecycleResult,
     pub standalone_tasks: StandaloneTasks,
     pub standalone_task_grace_seconds: u64,
+    /// How long a Network Load Balancer may still route new connections to a target after
+    /// its deregistration, whatever its state says: "It can take a few minutes for the
+    /// deregistration process to complete and for the load balancer to stop routing requests
+    /// to the target" (NLB User Guide, "Register targets"). States written before it existed
+    /// read the default.
+    #[serde(default = "nlb_deregistration_seconds")]
+    pub nlb_deregistration_seconds: u64,
+}
+
+/// The default of [`Settings::nlb_deregistration_seconds`]: the longest of the "few minutes"
+/// AWS support has given for it (180 to 300 s, aws-load-balancer-controller issue 1834).
+pub const NLB_DEREGISTRATION_SECONDS: u64 = 300;
+
+fn nlb_deregistration_seconds() -> u64 {
+    NLB_DEREGISTRATION_SECONDS
 }
 
 /// Whether a task's `lastStatus` says it has stopped: `STOPPED`, or `DELETED`, which

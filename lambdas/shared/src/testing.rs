@@ -114,6 +114,7 @@ pub fn service_balancer(
         draining_seconds,
         healthy_after_seconds,
         registered_without_task: false,
+        network: false,
     }
 }
 

@@ -191,6 +191,7 @@ mod tests {
             deadline_result: LifecycleResult::Continue,
             standalone_tasks: standalone,
             standalone_task_grace_seconds: 600,
+            nlb_deregistration_seconds: 300,
         };
         DrainState {
             container_instance_arn: Some("ci".into()),
@@ -214,6 +215,8 @@ mod tests {
                     draining_seconds: delay,
                     connections_outlive_delay: false,
                     taken_over_at: None,
+                    network: false,
+                    routes_until: None,
                 }],
                 service_managed: vec![],
                 deregistered_at: Some(at(2)),
@@ -350,6 +353,7 @@ mod tests {
         let balancers = state.load_balancers.as_mut().unwrap();
         balancers.service_managed = vec![ServiceBalancer {
             registered_without_task: true,
+            network: false,
             ..crate::testing::service_balancer("api", "tg-api", 20, 10)
         }];
         // Long overdue at 250 s (a replacement was expected by 32 s), but due to be taken

@@ -57,6 +57,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # exits on its own; None: it runs until someone stops it.
         "standalone_task_seconds": None,
     },
+    "elbv2": {
+        # Seconds (AWS time) a Network Load Balancer still routes new connections to a target after
+        # its deregistration, whatever its state shows: "It can take a few minutes for the
+        # deregistration process to complete and for the load balancer to stop routing requests to
+        # the target" (NLB User Guide, "Register targets"); AWS support has said 180 to 300 s
+        # (aws-load-balancer-controller issue 1834): the world takes the longer.
+        "nlb_deregistration_seconds": 300,
+    },
     "health": {
         # EC2 instance ids whose load-balancer health checks fail: their
         # targets and Classic ELB registrations turn unhealthy, new ones never

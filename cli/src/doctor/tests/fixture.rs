@@ -195,6 +195,7 @@ pub fn definition(deadline: u64) -> String {
         .replace("${DeadlineResult}", "CONTINUE")
         .replace("${StandaloneTasks}", "wait")
         .replace("${StandaloneTaskGraceSeconds}", "300")
+        .replace("${NlbDeregistrationSeconds}", "300")
         .replace(
             "${DrainEcsFunctionArn}",
             "arn:aws:lambda:us-west-2:123456789012:function:drain-ecs",

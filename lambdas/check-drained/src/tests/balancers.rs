@@ -244,3 +244,53 @@ async fn a_target_still_registered_in_a_group_not_in_use_is_deregistered_again()
     assert_eq!(state.remaining.target_groups, [TG], "held until it is gone");
     assert_ne!(state.status, DrainStatus::Drained);
 }
+
+#[tokio::test]
+async fn a_network_load_balancer_may_route_to_the_instance_after_its_target_is_unused() {
+    // Unused (Target.NotRegistered) at 70 s, but the NLB may route new connections to the
+    // instance until 302 s (300 s from the deregistration at 2 s): the drain waits.
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let mut state = deregistered();
+    let group = &mut state.load_balancers.as_mut().unwrap().target_groups[0];
+    group.network = true;
+    group.routes_until = Some(at(302));
+    let state = check(&world.clients(), state, at(70)).await.unwrap();
+    assert_eq!(state.remaining.target_groups, [TG]);
+    assert_ne!(state.status, DrainStatus::Drained);
+    let past_the_end = state.wait_seconds.checked_sub(232);
+    assert!(
+        past_the_end.is_some_and(|late| late <= 1 + sta_shared::wait::MAX_JITTER_SECONDS),
+        "waits until just after the routing's end: {}",
+        state.wait_seconds
+    );
+    let state = check(&world.clients(), state, at(302)).await.unwrap();
+    assert!(state.remaining.target_groups.is_empty());
+    assert_eq!(state.status, DrainStatus::Drained);
+}
+
+#[tokio::test]
+async fn a_network_load_balancer_deregistered_again_routes_for_its_whole_time_again() {
+    let mut world = rules_for(
+        "STOPPED",
+        "OutOfService",
+        &[
+            TargetHealthStateEnum::Healthy,
+            TargetHealthStateEnum::Unused,
+        ],
+    );
+    world.elbv2.push(
+        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
+            .then_output(|| DeregisterTargetsOutput::builder().build()),
+    );
+    let mut state = deregistered();
+    let group = &mut state.load_balancers.as_mut().unwrap().target_groups[0];
+    group.network = true;
+    group.routes_until = Some(at(62));
+    let before = chrono::Utc::now();
+    let state = check(&world.clients(), state, at(70)).await.unwrap();
+    let until = state.load_balancers.as_ref().unwrap().target_groups[0]
+        .routes_until
+        .unwrap();
+    assert!(until >= before + chrono::Duration::seconds(300), "{until}");
+    assert_eq!(state.remaining.target_groups, [TG]);
+}

@@ -14,6 +14,7 @@ fn left_to_ecs_in(load_balancer: &str) -> DrainState {
     state.container_instance_arn = Some(CI.into());
     state.load_balancers.as_mut().unwrap().service_managed = vec![ServiceBalancer {
         registered_without_task: true,
+        network: false,
         ..service_balancer("api", load_balancer, 20, 10)
     }];
     state.remaining.left_to_ecs = vec![load_balancer.into()];

@@ -36,6 +36,8 @@ fn deregistered() -> DrainState {
             draining_seconds: 60,
             connections_outlive_delay: false,
             taken_over_at: None,
+            network: false,
+            routes_until: None,
         }],
         service_managed: vec![],
         deregistered_at: Some(at(2)),

@@ -71,3 +71,46 @@ async fn disabled_connection_draining_means_no_wait_for_that_elb() {
     let state = run(&rules, drain_state()).await.unwrap();
     assert_eq!(state.load_balancers.unwrap().classic[0].draining_seconds, 0);
 }
+
+#[tokio::test]
+async fn a_network_load_balancer_target_group_is_waited_for_until_it_stops_routing() {
+    let mut rules = full();
+    rules.elbv2[2] =
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
+            .then_output(|| {
+                DescribeTargetGroupAttributesOutput::builder()
+                    .attributes(
+                        TargetGroupAttribute::builder()
+                            .key("deregistration_delay.timeout_seconds")
+                            .value("5")
+                            .build(),
+                    )
+                    .attributes(
+                        TargetGroupAttribute::builder()
+                            .key("deregistration_delay.connection_termination.enabled")
+                            .value("true")
+                            .build(),
+                    )
+                    .build()
+            });
+    let mut state = drain_state();
+    state.settings.nlb_deregistration_seconds = 120;
+    let before = chrono::Utc::now();
+    let state = run(&rules, state).await.unwrap();
+    let after = chrono::Utc::now();
+    let groups = state.load_balancers.unwrap().target_groups;
+    assert!(!groups.is_empty());
+    for group in groups {
+        assert!(
+            group.network && !group.connections_outlive_delay,
+            "{group:?}"
+        );
+        // from the deregistration done, by the real clock
+        let until = group.routes_until.unwrap();
+        let routing = chrono::Duration::seconds(120);
+        assert!(
+            until >= before + routing && until <= after + routing,
+            "{until}"
+        );
+    }
+}

@@ -5,6 +5,7 @@ use super::*;
 fn web_service_group(registered_without_task: bool) -> ServiceBalancer {
     ServiceBalancer {
         registered_without_task,
+        network: false,
         ..service_balancer("web", TG_SERVICE, 120, 30)
     }
 }
@@ -32,6 +33,8 @@ async fn leaves_the_service_balancers_to_ecs_and_deregisters_the_rest_on_every_p
             draining_seconds: 60,
             connections_outlive_delay: false,
             taken_over_at: None,
+            network: false,
+            routes_until: None,
         }]
     );
     // The service whose task runs on the instance deregisters it from its target group

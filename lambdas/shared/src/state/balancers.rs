@@ -55,6 +55,22 @@ pub struct TargetGroup {
     /// instance; `None` when the first step deregistered it.
     #[serde(default)]
     pub taken_over_at: Option<DateTime<Utc>>,
+    /// A Network Load Balancer target group (one with the
+    /// `deregistration_delay.connection_termination.enabled` attribute).
+    #[serde(default)]
+    pub network: bool,
+    /// For a Network Load Balancer target group: until when it may still route new
+    /// connections to the instance, from the last deregistration there, whatever the target's
+    /// state says ([`super::Settings::nlb_deregistration_seconds`]). The drain waits for it.
+    #[serde(default)]
+    pub routes_until: Option<DateTime<Utc>>,
+}
+
+impl TargetGroup {
+    /// Whether it may still route new connections to the instance at `now`.
+    pub fn may_still_route(&self, now: DateTime<Utc>) -> bool {
+        self.routes_until.is_some_and(|until| now < until)
+    }
 }
 
 /// A load balancer an ECS service with a task on the instance registers that task in.
@@ -80,6 +96,9 @@ pub struct ServiceBalancer {
     /// The instance was registered in it while no task of the service was listed there.
     #[serde(default)]
     pub registered_without_task: bool,
+    /// A Network Load Balancer target group ([`TargetGroup::network`]).
+    #[serde(default)]
+    pub network: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,10 +122,12 @@ impl LoadBalancers {
             .classic
             .iter()
             .map(|elb| elb.taken_over_at.unwrap_or(start) + seconds(elb.draining_seconds));
-        let groups = self
-            .target_groups
-            .iter()
-            .map(|group| group.taken_over_at.unwrap_or(start) + seconds(group.draining_seconds));
+        let groups = self.target_groups.iter().map(|group| {
+            let drained = group.taken_over_at.unwrap_or(start) + seconds(group.draining_seconds);
+            group
+                .routes_until
+                .map_or(drained, |until| drained.max(until))
+        });
         classic.chain(groups).max()
     }
 

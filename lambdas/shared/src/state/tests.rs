@@ -90,6 +90,8 @@ fn expected_drain_end_is_the_slowest_balancer() {
             draining_seconds: 120,
             connections_outlive_delay: false,
             taken_over_at: None,
+            network: false,
+            routes_until: None,
         }],
         service_managed: vec![],
         deregistered_at: Some(start),
@@ -132,4 +134,40 @@ fn a_state_written_before_registrations_were_left_to_ecs_reads_the_same() {
         .unwrap()
         .remove("registered_without_task");
     assert_eq!(DrainState::from_value(value).unwrap(), state);
+}
+
+#[test]
+fn a_state_written_before_network_load_balancers_routing_time_reads_its_defaults() {
+    let mut state = crate::testing::drain_state();
+    state.load_balancers = Some(LoadBalancers {
+        target_groups: vec![TargetGroup {
+            arn: "arn:tg".into(),
+            ports: vec![80],
+            draining_seconds: 30,
+            connections_outlive_delay: false,
+            taken_over_at: None,
+            network: false,
+            routes_until: None,
+        }],
+        service_managed: vec![crate::testing::service_balancer("web", "arn:tg2", 20, 10)],
+        ..LoadBalancers::default()
+    });
+    let mut value = serde_json::to_value(&state).unwrap();
+    value["settings"]
+        .as_object_mut()
+        .unwrap()
+        .remove("nlb_deregistration_seconds");
+    for (list, field) in [
+        ("target_groups", "network"),
+        ("target_groups", "routes_until"),
+        ("service_managed", "network"),
+    ] {
+        value["load_balancers"][list][0]
+            .as_object_mut()
+            .unwrap()
+            .remove(field);
+    }
+    let read = DrainState::from_value(value).unwrap();
+    assert_eq!(read.settings.nlb_deregistration_seconds, 300);
+    assert_eq!(read, state);
 }

@@ -24,6 +24,13 @@ your Network Load Balancer": deregistration delay, connection termination)
 report ``deregistration_delay.connection_termination.enabled`` (default false).
 While it is false, established connections outlive ``unused``: the world
 records ``elbv2.target.connections_remain`` when such a target becomes unused.
+A Network Load Balancer goes on routing new connections to a deregistered target
+for ``elbv2.nlb_deregistration_seconds`` (default 300), whatever its state shows
+(draining, then unused): "It can take a few minutes for the deregistration process
+to complete and for the load balancer to stop routing requests to the target" (NLB
+User Guide, "Register targets for your Network Load Balancer"; AWS support has said
+180 to 300 s, aws-load-balancer-controller issue 1834); ``elbv2.target.routing_stopped``
+marks its end.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ def _tg_register(self: Any, targets: list[dict[str, Any]]) -> None:
             continue  # already registered: its health checks go on
         self.targets[key] = {"Id": target["Id"], "Port": port}
         _tg_draining(self).pop(key, None)
+        _tg_routing(self).pop(key, None)
         fields = {"target_group": self.arn, "id": target["Id"], "port": port}
         core.record("elbv2.target.registered", **fields)
         _start_health("elbv2", self, key, target["Id"], fields, self.region_name)
@@ -99,6 +107,8 @@ def _tg_deregister(self: Any, targets: list[dict[str, Any]]) -> None:
             "health": health,
             **nlb,
         }
+        if nlb:
+            _route_on(self, key, registered)
         if seconds > 0:
             _tg_draining(self)[key] = (registered, time.monotonic() + seconds)
             core.record("elbv2.target.draining", **fields)
@@ -106,6 +116,28 @@ def _tg_deregister(self: Any, targets: list[dict[str, Any]]) -> None:
         else:
             core.record("elbv2.target.unused", **fields)
             _connections_remain(self, registered)
+
+
+def _tg_routing(tg: Any) -> dict[str, object]:
+    if not hasattr(tg, "_world_routing"):
+        tg._world_routing = {}
+    return tg._world_routing
+
+
+def _route_on(tg: Any, key: str, target: dict[str, Any]) -> None:
+    """A Network Load Balancer goes on routing new connections to a deregistered target for
+    ``elbv2.nlb_deregistration_seconds``, whatever its state shows; ``elbv2.target.routing_stopped``
+    marks the end (not once it is registered again, nor deregistered again: the latest counts)."""
+    token = object()
+    _tg_routing(tg)[key] = token
+    lag = core.scaled(float(core.CONFIG["elbv2"]["nlb_deregistration_seconds"]))
+
+    def stopped() -> None:
+        if _tg_routing(tg).get(key) is token:
+            _tg_routing(tg).pop(key, None)
+            core.record("elbv2.target.routing_stopped", target_group=tg.arn, id=target["Id"], port=target["Port"])
+
+    core.after(lag, stopped, name="nlb-routing")
 
 
 def _nlb_fields(tg: Any) -> dict[str, Any]:

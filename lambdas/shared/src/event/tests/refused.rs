@@ -144,6 +144,8 @@ fn validates_settings_naming_them() {
         ("deadline_result", json!("DEFAULT")),
         ("standalone_tasks", json!("kill")),
         ("standalone_task_grace_seconds", json!(-1)),
+        ("nlb_deregistration_seconds", json!("3601")),
+        ("nlb_deregistration_seconds", json!("soon")),
     ] {
         let mut settings = settings();
         settings[key] = value;
@@ -160,4 +162,22 @@ fn validates_settings_naming_them() {
         .unwrap_err()
         .to_string()
         .contains("`settings`"));
+}
+
+#[test]
+fn the_network_load_balancers_routing_time_defaults_to_five_minutes() {
+    let mut settings = settings();
+    assert_eq!(
+        parse_settings(&settings)
+            .unwrap()
+            .nlb_deregistration_seconds,
+        300
+    );
+    settings["nlb_deregistration_seconds"] = json!("120");
+    assert_eq!(
+        parse_settings(&settings)
+            .unwrap()
+            .nlb_deregistration_seconds,
+        120
+    );
 }
