@@ -18,6 +18,7 @@ def test_throttling_and_unavailable_in_each_protocol(world):
             "ecs:ListClusters": {"throttle": 1.0},
             "autoscaling:DescribeAutoScalingGroups": {"throttle": 1.0},
             "elb:DescribeLoadBalancers": {"unavailable": 1.0},
+            "autoscaling:DescribeLifecycleHooks": {"unavailable": 1.0},
             "stepfunctions:*": {"unavailable": 1.0},
         }
     )
@@ -25,6 +26,9 @@ def test_throttling_and_unavailable_in_each_protocol(world):
     assert ecs["Error"]["Code"] == "ThrottlingException" and ecs["ResponseMetadata"]["HTTPStatusCode"] == 400
     asg = _error(world.client("autoscaling").describe_auto_scaling_groups)
     assert asg["Error"]["Code"] == "Throttling" and asg["ResponseMetadata"]["HTTPStatusCode"] == 400
+    contention = _error(world.client("autoscaling").describe_lifecycle_hooks, AutoScalingGroupName="any")
+    assert contention["Error"]["Code"] == "ResourceContentionFault"
+    assert contention["ResponseMetadata"]["HTTPStatusCode"] == 500
     elb = _error(world.client("elb").describe_load_balancers)
     assert elb["Error"]["Code"] == "ServiceUnavailable" and elb["ResponseMetadata"]["HTTPStatusCode"] == 503
     sfn = _error(world.client("stepfunctions").list_state_machines)

@@ -192,6 +192,12 @@ async fn errors_map_to_stable_names() {
     for (status, code, message, name) in [
         (400, "Throttling", "Rate exceeded", "Retryable"),
         (503, "ServiceUnavailable", "try later", "Retryable"),
+        (
+            500,
+            "ResourceContentionFault",
+            "You already have a pending update to an Amazon EC2 Auto Scaling resource",
+            "Retryable",
+        ),
         (400, "AccessDenied", "not allowed", "AwsRequestFailed"),
         (
             400,

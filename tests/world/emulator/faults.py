@@ -24,7 +24,10 @@ Error shapes follow each protocol, as the AWS SDKs parse them:
   HTTP 503 ``ServiceUnavailableException``.
 * Query/XML (Auto Scaling, ELB, ELBv2): HTTP 400 ``Throttling``
   (``<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>...``),
-  HTTP 503 ``ServiceUnavailable``.
+  HTTP 503 ``ServiceUnavailable``; for Auto Scaling, HTTP 500 ``ResourceContentionFault``, the
+  one server error its API reference documents (CompleteLifecycleAction,
+  RecordLifecycleActionHeartbeat, DescribeAutoScalingGroups...: "You already have a pending
+  update to an Amazon EC2 Auto Scaling resource").
 * EC2: HTTP 503 ``RequestLimitExceeded`` / ``Unavailable`` in EC2's ``<Response><Errors>`` shape.
 * REST-JSON (Lambda): HTTP 429 ``TooManyRequestsException``, HTTP 503 ``ServiceException``.
 
@@ -50,6 +53,12 @@ _rng_lock = threading.Lock()
 CALLS: Counter[str] = Counter()
 FAULTS: Counter[str] = Counter()
 FUNCTION_CALLS: Counter[str] = Counter()  # calls by the Rust SDK: the project's functions
+
+# Auto Scaling's ResourceContentionFault, as its API reference words it (HTTP 500)
+RESOURCE_CONTENTION = (
+    "You already have a pending update to an Amazon EC2 Auto Scaling resource (for example, an "
+    "Auto Scaling group, instance, or load balancer)."
+)
 
 
 def _reseed() -> None:
@@ -96,12 +105,15 @@ def error_response(api: Any, kind: str) -> tuple[int, dict[str, str], bytes]:
         return 503, {"Content-Type": "text/xml"}, body
     # query protocol (autoscaling, elb, elbv2) and anything else
     code = "Throttling" if throttle else "ServiceUnavailable"
+    status = 400 if throttle else 503
+    if api.service == "autoscaling" and not throttle:
+        code, status, message = "ResourceContentionFault", 500, RESOURCE_CONTENTION
     kind_ = "Sender" if throttle else "Receiver"
     body = (
         f"<ErrorResponse><Error><Type>{kind_}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode()
-    return (400 if throttle else 503), {"Content-Type": "text/xml"}, body
+    return status, {"Content-Type": "text/xml"}, body
 
 
 def _hook(api: Any) -> tuple[int, dict[str, str], bytes] | None:
