@@ -9,6 +9,7 @@ use super::machine::Drain;
 use super::services::Service;
 use super::{Check, Clients};
 use crate::CliError;
+use sta_shared::state::NLB_DEREGISTRATION_SECONDS;
 
 /// A replacement that takes longer than this to become healthy slows every scale-in.
 pub const SLOW_HEALTHY_SECONDS: u64 = 300;
@@ -134,6 +135,7 @@ pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain, before: Befo
         checks.push(replacement_health(subject, lb));
     }
     if lb.is_nlb() {
+        checks.push(nlb_routing(subject, lb, drain));
         checks.push(if lb.connection_termination {
             Check::pass("nlb-connection-termination", subject, format!("{CONNECTION_TERMINATION} is true"))
         } else {
@@ -149,6 +151,35 @@ pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain, before: Befo
         });
     }
     checks
+}
+
+/// A service's NLB target group is left to ECS, which stops the old task once its
+/// deregistration delay is over, while the NLB may still route new connections to it for
+/// minutes ("It can take a few minutes ... for the load balancer to stop routing requests to
+/// the target"): those reach a stopped task. The drain waits `nlb_deregistration_seconds`
+/// only for the target groups it deregisters itself.
+fn nlb_routing(subject: Option<&str>, lb: &Balancer, drain: &Drain) -> Check {
+    let routing = drain
+        .settings
+        .map_or(NLB_DEREGISTRATION_SECONDS, |s| s.nlb_deregistration_seconds);
+    let delay = lb.draining_seconds.unwrap_or(0);
+    if delay >= routing {
+        return Check::pass(
+            "nlb-deregistration-delay",
+            subject,
+            format!("deregistration delay {delay} s: not shorter than the {routing} s the NLB may still route to a deregistered target"),
+        );
+    }
+    Check::warn(
+        "nlb-deregistration-delay",
+        subject,
+        format!(
+            "deregistration delay {delay} s, shorter than the {routing} s the NLB may still route new connections \
+             to a deregistered target (nlbDeregistrationSeconds): ECS stops the old task after the delay, and \
+             connections that still arrive then are refused"
+        ),
+        format!("aws elbv2 modify-target-group-attributes --target-group-arn <arn> --attributes Key=deregistration_delay.timeout_seconds,Value={routing}"),
+    )
 }
 
 fn replacement_health(subject: Option<&str>, lb: &Balancer) -> Check {

@@ -6,6 +6,38 @@ const TG_SUBJECT: &str = "web / target group web-tg";
 const CLB_SUBJECT: &str = "web / Classic ELB web-clb";
 
 #[tokio::test]
+async fn an_nlb_whose_delay_ends_before_it_stops_routing_warns() {
+    // ECS stops the old task after the delay; the NLB may route to it for 300 s (the
+    // definition's nlb_deregistration_seconds).
+    let mut f = Fixture::default();
+    f.target_groups[0].protocol = "TCP".to_string();
+    f.target_groups[0].delay = 60;
+    let report = run(&f).await;
+    let routing = check(&report, "nlb-deregistration-delay", Some(TG_SUBJECT));
+    assert_eq!(routing.status, Status::Warn, "{routing:#?}");
+    assert!(
+        routing.detail.contains("60 s, shorter than the 300 s"),
+        "{routing:#?}"
+    );
+    assert!(routing
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("deregistration_delay.timeout_seconds,Value=300"));
+    f.target_groups[0].delay = 300;
+    let report = run(&f).await;
+    let routing = check(&report, "nlb-deregistration-delay", Some(TG_SUBJECT));
+    assert_eq!(routing.status, Status::Pass, "{routing:#?}");
+    // an ALB target group has no such check
+    f.target_groups[0].protocol = "HTTP".to_string();
+    let report = run(&f).await;
+    assert!(!report
+        .checks
+        .iter()
+        .any(|c| c.name == "nlb-deregistration-delay"));
+}
+
+#[tokio::test]
 async fn an_nlb_without_connection_termination_warns() {
     let mut f = Fixture::default();
     f.target_groups[0].protocol = "TCP".to_string();
