@@ -124,6 +124,27 @@ def _nlb_still_routing(before: list[dict[str, Any]], x: str) -> list[tuple[str, 
     return sorted(key for key, on in routing.items() if on and key[0] not in deleted)
 
 
+def _classic_registrations(
+    before: list[dict[str, Any]], x: str, classic_regs: set[tuple[str, str]], service_classic: list[str]
+) -> list[str]:
+    """The Classic ELBs ``x`` is still registered or draining in after ``before``, in order: registered
+    (at the start, by hand, or by ECS for a service's task) until ``elb.instance.out_of_service``, and
+    again when registered again; a deleted one serves nobody."""
+    live = {n: True for n, i in classic_regs if i == x}
+    for b in before:
+        if b["type"] == "elb.load_balancer.deleted":
+            live[b["load_balancer"]] = False
+        elif b.get("instance_id") != x:
+            continue
+        elif b["type"] == "elb.instance.registered":
+            live[b["load_balancer"]] = True
+        elif b["type"] == "ecs.task.running":
+            live.update((n, True) for n in service_classic)
+        elif b["type"] == "elb.instance.out_of_service":
+            live[b["load_balancer"]] = False
+    return sorted(name for name, registered in live.items() if registered)
+
+
 def _deleted_tgs(before: list[dict[str, Any]]) -> set[str]:
     """The target groups deleted, or used by no load balancer (serving nobody) unless a listener
     forwards to them again."""
@@ -147,7 +168,6 @@ def _released_with(
 ) -> None:
     """What instance ``x`` still had when it was released (event ``release``): tasks not STOPPED,
     target-group and Classic ELB registrations not ended, into ``sink``."""
-    deleted_clbs = {b["load_balancer"] for b in before if b["type"] == "elb.load_balancer.deleted"}
     placed = {
         b["task_arn"]
         for b in before
@@ -172,16 +192,7 @@ def _released_with(
             f"{x} released while the Network Load Balancer of target group {tg.rsplit('/', 2)[-2]} could still "
             f"route new connections to it on port {port} (deregistered by the drain; elbv2.nlb_deregistration_seconds)"
         )
-    clb_regs = {n for n, i in classic_regs if i == x}
-    clb_regs |= {b["load_balancer"] for b in before if b["type"] == "elb.instance.registered" and b["instance_id"] == x}
-    clb_regs |= {
-        n for b in before if b["type"] == "ecs.task.running" and b.get("instance_id") == x for n in service_classic
-    }
-    clb_out = {
-        b["load_balancer"] for b in before if b["type"] == "elb.instance.out_of_service" and b["instance_id"] == x
-    }
-    clb_out |= deleted_clbs
-    for name in sorted(clb_regs - clb_out):
+    for name in _classic_registrations(before, x, classic_regs, service_classic):
         sink.append(f"{x} released while registered or draining in Classic ELB {name}")
 
 

@@ -29,6 +29,7 @@ MID_DRAIN_ACTIONS = (
     "disconnect_agent",
     "front_target_groups",
     "put_hook",
+    "register_again",
 )
 
 
@@ -156,6 +157,8 @@ class MidDrain(Action):
                     name = f"{self.ctx.sc['name']}-{tg['name']}"[:32]
                     front(world, dep.target_groups[name], f"{name}-lb", tg.get("protocol", "HTTP"))
                     out(f"mid-drain: a listener forwards to target group {name}: it is in use")
+        elif kind == "register_again":
+            self._register_again(victims)
         elif kind == "put_hook":
             timeout = int(action["heartbeat_timeout"])
             world.client("autoscaling").put_lifecycle_hook(
@@ -167,6 +170,24 @@ class MidDrain(Action):
             out(f"mid-drain: lifecycle hook {dep.hook} deleted")
         elif kind == "run_scaler":
             self._scale_mid_drain()
+
+    def _register_again(self, victims: list[str]) -> None:
+        """Someone registers the instances scaled in again, by hand, in the load balancers with
+        ``attach: instances`` (a lost deregistration, a deploy script)."""
+        world, dep, sc = self.ctx.world, self.ctx.dep, self.ctx.sc
+        for name, clb in zip(dep.classic, sc["load_balancers"]["classic"]):
+            if clb.get("attach") == "instances":
+                world.client("elb").register_instances_with_load_balancer(
+                    LoadBalancerName=name, Instances=[{"InstanceId": i} for i in victims]
+                )
+                self.ctx.out(f"mid-drain: {victims} registered again in Classic ELB {name} (by hand)")
+        for tg in sc["load_balancers"]["target_groups"]:
+            name = f"{sc['name']}-{tg['name']}"[:32]
+            if tg.get("attach") == "instances":
+                world.client("elbv2").register_targets(
+                    TargetGroupArn=dep.target_groups[name], Targets=[{"Id": i, "Port": tg["port"]} for i in victims]
+                )
+                self.ctx.out(f"mid-drain: {victims} registered again in target group {name} (by hand)")
 
     def _scale_mid_drain(self) -> None:
         """The task scaler's schedule runs while the drain waits: it must count the drain (its

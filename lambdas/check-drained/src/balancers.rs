@@ -111,33 +111,46 @@ pub(crate) async fn adopt(
 
 /// A Classic ELB is drained once the instance is no longer registered and no longer
 /// `InService` (connection draining over). Found registered again (by hand, or a lost
-/// deregistration), it is deregistered again. An instance that was unhealthy when the drain
-/// deregistered it is drained only once the draining timeout has also passed: the load
-/// balancer completes its in-flight requests, which no API shows
-/// ([`ClassicElb::unseen_requests_done`]).
+/// deregistration), it is deregistered again, and its draining starts over from then. An
+/// instance that was unhealthy when the drain (last) deregistered it is drained only once the
+/// draining timeout has also passed: the load balancer completes its in-flight requests,
+/// which no API shows ([`ClassicElb::unseen_requests_done`]).
 pub(crate) async fn refresh_classic(
     elb: &aws_sdk_elasticloadbalancing::Client,
     state: &mut DrainState,
     now: DateTime<Utc>,
 ) -> Result<(), StepError> {
     let instance_id = state.request.instance_id.clone();
-    let balancers = state.load_balancers.as_ref();
-    let deregistered_at = balancers.and_then(|balancers| balancers.deregistered_at);
+    let deregistered_at = state
+        .load_balancers
+        .as_ref()
+        .and_then(|balancers| balancers.deregistered_at);
+    let mut recorded = state
+        .load_balancers
+        .as_mut()
+        .map(|balancers| std::mem::take(&mut balancers.classic))
+        .unwrap_or_default();
     let mut draining = Vec::new();
     for name in &state.remaining.classic_elbs {
         let Some(registration) = classic_registration(elb, name, &instance_id).await? else {
             continue;
         };
+        let mut record = recorded.iter_mut().find(|elb| &elb.name == name);
         if registration.registered {
             tracing::warn!(elb = %name, "instance registered again; deregistering");
             deregister_classic(elb, name, &instance_id).await?;
+            if let Some(record) = record.as_deref_mut() {
+                record.unhealthy = registration.may_hide_requests();
+                record.taken_over_at = Some(now);
+            }
         }
-        let unseen_done = balancers
-            .and_then(|balancers| balancers.classic.iter().find(|elb| &elb.name == name))
-            .is_none_or(|elb| elb.unseen_requests_done(deregistered_at, now));
+        let unseen_done = record.is_none_or(|elb| elb.unseen_requests_done(deregistered_at, now));
         if !registration.drained() || !unseen_done {
             draining.push(name.clone());
         }
+    }
+    if let Some(balancers) = state.load_balancers.as_mut() {
+        balancers.classic = recorded;
     }
     state.remaining.classic_elbs = draining;
     Ok(())

@@ -48,17 +48,28 @@ async fn a_classic_elb_registration_found_again_is_deregistered_again() {
 }
 
 #[tokio::test]
-async fn an_unhealthy_registered_instance_is_not_drained_until_deregistered() {
-    // OutOfService while still registered (failed health checks) is not "drained": the
-    // instance is deregistered, and then, unhealthy, it has no connections to drain.
+async fn an_unhealthy_instance_registered_again_waits_out_a_whole_draining_timeout_again() {
+    // OutOfService while registered again (failing its health checks) is not "drained": the
+    // instance is deregistered again at 20 s, and the load balancer completes its in-flight
+    // requests, unseen, for the 30 s draining timeout from then, not from the first
+    // deregistration at 2 s.
     let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.elb[1] = classic_listing(true);
     let state = check_deregistered(&world, 20).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(world.elb[2].num_calls(), 1);
+    let elb = &state.load_balancers.as_ref().unwrap().classic[0];
+    assert!(elb.unhealthy);
+    assert_eq!(elb.taken_over_at, Some(at(20)));
 
     let world = rules_for("STOPPED", "OutOfService", UNUSED);
-    let state = check(&world.clients(), state, at(21)).await.unwrap();
+    let state = check(&world.clients(), state, at(40)).await.unwrap();
+    assert_eq!(
+        state.status,
+        DrainStatus::Draining,
+        "unseen requests until 50 s"
+    );
+    let state = check(&world.clients(), state, at(50)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }
 

@@ -17,8 +17,9 @@ pub struct ClassicElb {
     /// from the deregistration, the longest the owner lets a request run on a healthy one.
     #[serde(default)]
     pub unhealthy: bool,
-    /// When a check took it over from ECS (see [`ServiceBalancer`]) and deregistered the
-    /// instance; `None` when the first step deregistered it.
+    /// When a check last deregistered the instance: it took the load balancer over from ECS
+    /// (see [`ServiceBalancer`]), or found the instance registered again; `None` when only
+    /// the first step deregistered it.
     #[serde(default)]
     pub taken_over_at: Option<DateTime<Utc>>,
 }
