@@ -206,6 +206,19 @@ async fn a_target_registered_again_is_deregistered_again() {
     let state = check_deregistered(&world, 70).await.unwrap();
     assert_eq!(world.elbv2[1].num_calls(), 1);
     assert_eq!(state.remaining.target_groups, [TG]);
+
+    // A Network Load Balancer's may route to it for its whole time again, from now.
+    let mut state = deregistered();
+    let group = &mut state.load_balancers.as_mut().unwrap().target_groups[0];
+    group.network = true;
+    group.routes_until = Some(at(62));
+    let before = chrono::Utc::now();
+    let state = check(&world.clients(), state, at(70)).await.unwrap();
+    let until = state.load_balancers.as_ref().unwrap().target_groups[0].routes_until;
+    assert!(
+        until.unwrap() >= before + chrono::Duration::seconds(300),
+        "{until:?}"
+    );
 }
 
 #[tokio::test]
@@ -277,31 +290,4 @@ async fn a_network_load_balancer_may_route_to_the_instance_after_its_target_is_u
     let state = check(&world.clients(), state, at(302)).await.unwrap();
     assert!(state.remaining.target_groups.is_empty());
     assert_eq!(state.status, DrainStatus::Drained);
-}
-
-#[tokio::test]
-async fn a_network_load_balancer_deregistered_again_routes_for_its_whole_time_again() {
-    let mut world = rules_for(
-        "STOPPED",
-        "OutOfService",
-        &[
-            TargetHealthStateEnum::Healthy,
-            TargetHealthStateEnum::Unused,
-        ],
-    );
-    world.elbv2.push(
-        mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
-            .then_output(|| DeregisterTargetsOutput::builder().build()),
-    );
-    let mut state = deregistered();
-    let group = &mut state.load_balancers.as_mut().unwrap().target_groups[0];
-    group.network = true;
-    group.routes_until = Some(at(62));
-    let before = chrono::Utc::now();
-    let state = check(&world.clients(), state, at(70)).await.unwrap();
-    let until = state.load_balancers.as_ref().unwrap().target_groups[0]
-        .routes_until
-        .unwrap();
-    assert!(until >= before + chrono::Duration::seconds(300), "{until}");
-    assert_eq!(state.remaining.target_groups, [TG]);
 }

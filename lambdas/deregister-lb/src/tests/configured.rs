@@ -1,21 +1,34 @@
 use super::*;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-#[tokio::test]
-async fn configured_names_are_deregistered_too() {
+/// The world of `full()` but the instance's group attaches nothing and no service runs there:
+/// only the configured load balancers count.
+fn in_no_group_nor_service() -> MockRules {
     let mut rules = full();
     rules.autoscaling = vec![asg_rule(&[], &[])];
     let (list, describe) = services_rules(None);
     rules.ecs = vec![list, describe];
+    rules
+}
+
+/// The load balancers a drain deregisters the instance from with these Classic ELBs and
+/// TG_ASG and TG_CONFIGURED configured on the function.
+async fn configured(rules: &MockRules, classic: &[&str]) -> LoadBalancers {
     let config = DrainConfig {
-        classic_elb_names: vec!["legacy-elb".into()],
+        classic_elb_names: classic.iter().map(|name| name.to_string()).collect(),
         target_group_arns: vec![TG_ASG.into(), TG_CONFIGURED.into()],
         ..DrainConfig::default()
     };
-    let state = deregister(&deps(&rules, config), drain_state(), at(2))
+    let state = deregister(&deps(rules, config), drain_state(), at(2))
         .await
         .unwrap();
-    let balancers = state.load_balancers.unwrap();
+    state.load_balancers.unwrap()
+}
+
+#[tokio::test]
+async fn configured_names_are_deregistered_too() {
+    let rules = in_no_group_nor_service();
+    let balancers = configured(&rules, &["legacy-elb"]).await;
     assert_eq!(balancers.classic[0].name, "legacy-elb");
     // TG_CONFIGURED only holds another instance: nothing to deregister there.
     assert_eq!(balancers.target_groups.len(), 1);
@@ -157,10 +170,7 @@ async fn a_balancer_deleted_between_two_calls_is_skipped() {
 #[tokio::test]
 async fn a_target_unused_while_no_listener_forwards_to_its_group_is_still_deregistered() {
     use aws_sdk_elasticloadbalancingv2::types::{TargetHealthReasonEnum, TargetHealthStateEnum};
-    let mut rules = full();
-    rules.autoscaling = vec![asg_rule(&[], &[])];
-    let (list, describe) = services_rules(None);
-    rules.ecs = vec![list, describe];
+    let mut rules = in_no_group_nor_service();
     // Registered, `unused` while no listener forwards to the group (Target.NotInUse): it
     // serves as soon as one does. A target `unused` as Target.NotRegistered is gone.
     rules.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
@@ -189,14 +199,7 @@ async fn a_target_unused_while_no_listener_forwards_to_its_group_is_still_deregi
                 )
                 .build()
         });
-    let config = DrainConfig {
-        target_group_arns: vec![TG_ASG.into(), TG_CONFIGURED.into()],
-        ..DrainConfig::default()
-    };
-    let state = deregister(&deps(&rules, config), drain_state(), at(2))
-        .await
-        .unwrap();
-    let balancers = state.load_balancers.unwrap();
+    let balancers = configured(&rules, &[]).await;
     assert_eq!(balancers.target_groups.len(), 1);
     assert_eq!(balancers.target_groups[0].arn, TG_CONFIGURED);
     assert_eq!(balancers.target_groups[0].ports, [8080]);

@@ -75,24 +75,7 @@ async fn disabled_connection_draining_means_no_wait_for_that_elb() {
 #[tokio::test]
 async fn a_network_load_balancer_target_group_is_waited_for_until_it_stops_routing() {
     let mut rules = full();
-    rules.elbv2[2] =
-        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
-            .then_output(|| {
-                DescribeTargetGroupAttributesOutput::builder()
-                    .attributes(
-                        TargetGroupAttribute::builder()
-                            .key("deregistration_delay.timeout_seconds")
-                            .value("5")
-                            .build(),
-                    )
-                    .attributes(
-                        TargetGroupAttribute::builder()
-                            .key("deregistration_delay.connection_termination.enabled")
-                            .value("true")
-                            .build(),
-                    )
-                    .build()
-            });
+    rules.elbv2[2] = nlb_attributes("5", "true");
     let mut state = drain_state();
     state.settings.nlb_deregistration_seconds = 120;
     let before = chrono::Utc::now();

@@ -167,6 +167,29 @@ fn target_group_attributes() -> Rule {
         })
 }
 
+/// DescribeTargetGroupAttributes of a Network Load Balancer target group (it has the
+/// connection-termination attribute): this delay, connection termination enabled or not.
+fn nlb_attributes(delay: &'static str, termination: &'static str) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes).then_output(
+        move || {
+            DescribeTargetGroupAttributesOutput::builder()
+                .attributes(
+                    TargetGroupAttribute::builder()
+                        .key("deregistration_delay.timeout_seconds")
+                        .value(delay)
+                        .build(),
+                )
+                .attributes(
+                    TargetGroupAttribute::builder()
+                        .key("deregistration_delay.connection_termination.enabled")
+                        .value(termination)
+                        .build(),
+                )
+                .build()
+        },
+    )
+}
+
 /// DescribeTargetGroups: a health check of 3 healthy checks 10 s apart.
 fn target_groups() -> Rule {
     mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_compute_output(

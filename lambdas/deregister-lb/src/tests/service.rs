@@ -116,24 +116,7 @@ async fn a_configured_balancer_that_the_service_manages_is_left_to_ecs() {
 #[tokio::test]
 async fn a_network_load_balancer_without_connection_termination_is_flagged() {
     let mut rules = full();
-    rules.elbv2[2] =
-        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
-            .then_output(|| {
-                DescribeTargetGroupAttributesOutput::builder()
-                    .attributes(
-                        TargetGroupAttribute::builder()
-                            .key("deregistration_delay.timeout_seconds")
-                            .value("30")
-                            .build(),
-                    )
-                    .attributes(
-                        TargetGroupAttribute::builder()
-                            .key("deregistration_delay.connection_termination.enabled")
-                            .value("false")
-                            .build(),
-                    )
-                    .build()
-            });
+    rules.elbv2[2] = nlb_attributes("30", "false");
     let state = run(&rules, drain_state()).await.unwrap();
     let group = &state.load_balancers.unwrap().target_groups[0];
     assert!(group.connections_outlive_delay);
