@@ -209,15 +209,7 @@ mod tests {
             ],
             load_balancers: Some(LoadBalancers {
                 classic: vec![],
-                target_groups: vec![TargetGroup {
-                    arn: "tg".into(),
-                    ports: vec![80],
-                    draining_seconds: delay,
-                    connections_outlive_delay: false,
-                    taken_over_at: None,
-                    network: false,
-                    routes_until: None,
-                }],
+                target_groups: vec![TargetGroup::new("tg", vec![80], delay)],
                 service_managed: vec![],
                 deregistered_at: Some(at(2)),
             }),

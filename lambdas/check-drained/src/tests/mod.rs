@@ -30,15 +30,7 @@ fn deregistered() -> DrainState {
             unhealthy: false,
             taken_over_at: None,
         }],
-        target_groups: vec![TargetGroup {
-            arn: TG.into(),
-            ports: vec![32768, 32769],
-            draining_seconds: 60,
-            connections_outlive_delay: false,
-            taken_over_at: None,
-            network: false,
-            routes_until: None,
-        }],
+        target_groups: vec![TargetGroup::new(TG, vec![32768, 32769], 60)],
         service_managed: vec![],
         deregistered_at: Some(at(2)),
     });

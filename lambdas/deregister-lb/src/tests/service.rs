@@ -27,15 +27,7 @@ async fn leaves_the_service_balancers_to_ecs_and_deregisters_the_rest_on_every_p
     );
     assert_eq!(
         balancers.target_groups,
-        [TargetGroup {
-            arn: TG_ASG.into(),
-            ports: vec![32768, 32769],
-            draining_seconds: 60,
-            connections_outlive_delay: false,
-            taken_over_at: None,
-            network: false,
-            routes_until: None,
-        }]
+        [TargetGroup::new(TG_ASG, vec![32768, 32769], 60)]
     );
     // The service whose task runs on the instance deregisters it from its target group
     // itself, once the replacement is healthy: never before.

@@ -68,6 +68,20 @@ pub struct TargetGroup {
 }
 
 impl TargetGroup {
+    /// A target group (not a Network Load Balancer's) the first step deregistered the
+    /// instance from, on `ports`.
+    pub fn new(arn: impl Into<String>, ports: Vec<i32>, draining_seconds: u64) -> Self {
+        Self {
+            arn: arn.into(),
+            ports,
+            draining_seconds,
+            connections_outlive_delay: false,
+            taken_over_at: None,
+            network: false,
+            routes_until: None,
+        }
+    }
+
     /// Whether it may still route new connections to the instance at `now`.
     pub fn may_still_route(&self, now: DateTime<Utc>) -> bool {
         self.routes_until.is_some_and(|until| now < until)

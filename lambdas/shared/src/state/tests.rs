@@ -84,15 +84,7 @@ fn expected_drain_end_is_the_slowest_balancer() {
             unhealthy: false,
             taken_over_at: None,
         }],
-        target_groups: vec![TargetGroup {
-            arn: "arn:tg".into(),
-            ports: vec![80],
-            draining_seconds: 120,
-            connections_outlive_delay: false,
-            taken_over_at: None,
-            network: false,
-            routes_until: None,
-        }],
+        target_groups: vec![TargetGroup::new("arn:tg", vec![80], 120)],
         service_managed: vec![],
         deregistered_at: Some(start),
     };
@@ -140,15 +132,7 @@ fn a_state_written_before_registrations_were_left_to_ecs_reads_the_same() {
 fn a_state_written_before_network_load_balancers_routing_time_reads_its_defaults() {
     let mut state = crate::testing::drain_state();
     state.load_balancers = Some(LoadBalancers {
-        target_groups: vec![TargetGroup {
-            arn: "arn:tg".into(),
-            ports: vec![80],
-            draining_seconds: 30,
-            connections_outlive_delay: false,
-            taken_over_at: None,
-            network: false,
-            routes_until: None,
-        }],
+        target_groups: vec![TargetGroup::new("arn:tg", vec![80], 30)],
         service_managed: vec![crate::testing::service_balancer("web", "arn:tg2", 20, 10)],
         ..LoadBalancers::default()
     });
