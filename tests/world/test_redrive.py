@@ -154,3 +154,29 @@ def test_unknown_execution(world):
             executionArn=machine.replace(":stateMachine:", ":execution:") + ":nope"
         )
     assert err.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
+
+
+def test_an_execution_whose_history_reaches_the_quota_fails(world):
+    """ "If the execution history reaches this quota, the execution will fail" (Step Functions
+    service quotas): a loop that never ends fails at the world's history_limit."""
+    loop = {
+        "StartAt": "Again",
+        "States": {
+            "Again": {"Type": "Pass", "Next": "Pause"},
+            "Pause": {"Type": "Wait", "Seconds": 0, "Next": "Again"},
+        },
+    }
+    world.configure(stepfunctions={"history_limit": 40})
+    sfn = world.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=_machine(world, loop, name="loop"), input="{}")["executionArn"]
+    desc = _settle(world, arn)
+    assert desc["status"] == "FAILED", desc
+    events = history(sfn, arn)
+    assert 40 <= len(events) <= 45, len(events)
+    failed = events[-1]
+    assert failed["type"] == "ExecutionFailed", failed
+    assert failed["executionFailedEventDetails"]["error"] == "States.Runtime"
+    assert "quota of 40 events" in failed["executionFailedEventDetails"]["cause"]
+    assert _not_redrivable(world, arn) == "Execution history event limit exceeded."
+    [limit] = world.events("stepfunctions.execution.history_limit")
+    assert limit["execution_arn"] == arn and limit["events"] == 40

@@ -17,8 +17,8 @@ ListExecutions and the ExecutionRedriven history event):
   SUCCEEDED executions, EXPRESS state machines, executions that stopped more
   than 14 days ago, and executions whose history has reached one event short of
   the 25,000-event limit (RedriveExecution: "The execution event history count is
-  less than 24,999"; ``stepfunctions.history_limit`` in the world's config; the
-  world checks it when asked to redrive, it does not end executions that exceed it).
+  less than 24,999"; ``stepfunctions.history_limit`` in the world's config; an execution
+  that reaches the limit fails, world.emulator.sfn_quota).
   A ``clientToken`` already used for this execution returns the earlier answer.
 * DescribeExecution adds ``redriveCount`` (0 until redriven), ``redriveDate``,
   ``redriveStatus`` (``REDRIVABLE``/``NOT_REDRIVABLE``) and
@@ -49,11 +49,10 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend import execution_worker as worker_module
 from moto.stepfunctions.parser.utils import TMP_THREADS
-from world.emulator import core
+from world.emulator import core, sfn_quota
 
 REDRIVABLE_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 REDRIVABLE_PERIOD = datetime.timedelta(days=14)
-DEFAULT_HISTORY_LIMIT = 25_000
 
 
 class ExecutionNotRedrivable(AWSError):
@@ -92,10 +91,6 @@ def _worker_done(worker: Any) -> threading.Event:
 # --------------------------------------------------------------------------- eligibility
 
 
-def _history_limit() -> int:
-    return int((core.CONFIG.get("stepfunctions") or {}).get("history_limit", DEFAULT_HISTORY_LIMIT))
-
-
 def _history(execution: Any) -> list[dict[str, Any]]:
     worker = getattr(execution, "exec_worker", None)
     env = getattr(worker, "env", None)
@@ -117,7 +112,7 @@ def not_redrivable_reason(execution: Any, now: datetime.datetime | None = None) 
     stopped = execution.stop_date or execution.start_date
     if stopped is not None and now - stopped > REDRIVABLE_PERIOD:
         return "Execution redrivable period exceeded."
-    if len(_history(execution)) >= _history_limit() - 1:
+    if len(_history(execution)) >= sfn_quota.history_limit() - 1:
         return "Execution history event limit exceeded."
     return None
 

@@ -46,6 +46,7 @@ EXTENSIONS = [
     "world.emulator.iam",
     "world.emulator.service_roles",
     "world.emulator.redrive",
+    "world.emulator.sfn_quota",
     "world.emulator.sfn_history",
     "world.emulator.sfn_choice",
     "world.emulator.cloudformation",
