@@ -108,16 +108,17 @@ def _tg_registrations(before: list[dict[str, Any]], x: str) -> list[tuple[str, i
 
 
 def _nlb_still_routing(before: list[dict[str, Any]], x: str) -> list[tuple[str, int]]:
-    """The Network Load Balancer target groups (and ports) the drain's functions deregistered ``x``
-    from whose routing to it had not stopped after ``before`` (``elbv2.target.routing_stopped``), but
-    those deleted or not in use."""
+    """The Network Load Balancer target groups (and ports) the drain's functions, or Auto Scaling
+    before the lifecycle hook, deregistered ``x`` from whose routing to it had not stopped after
+    ``before`` (``elbv2.target.routing_stopped``), but those deleted or not in use."""
     routing: dict[tuple[str, int], bool] = {}
     for b in before:
         if b.get("id") != x or not b["type"].startswith("elbv2.target."):
             continue
         key = (b["target_group"], b["port"])
         if b["type"] in ("elbv2.target.draining", "elbv2.target.unused") and "connection_termination" in b:
-            routing[key] = b.get("by") == "functions"
+            # the drain's deregistration, or Auto Scaling's on the way to its lifecycle hook
+            routing[key] = b.get("by") in ("functions", "autoscaling")
         elif b["type"] in ("elbv2.target.routing_stopped", "elbv2.target.registered"):
             routing[key] = False  # registered again: judged as a registration
     deleted = _deleted_tgs(before)
@@ -190,7 +191,8 @@ def _released_with(
     for tg, port in _nlb_still_routing(before, x):
         sink.append(
             f"{x} released while the Network Load Balancer of target group {tg.rsplit('/', 2)[-2]} could still "
-            f"route new connections to it on port {port} (deregistered by the drain; elbv2.nlb_deregistration_seconds)"
+            f"route new connections to it on port {port} (deregistered by the drain or by Auto Scaling; "
+            "elbv2.nlb_deregistration_seconds)"
         )
     for name in _classic_registrations(before, x, classic_regs, service_classic):
         sink.append(f"{x} released while registered or draining in Classic ELB {name}")

@@ -181,6 +181,15 @@ pub(crate) async fn refresh_target_groups(
             .as_ref()
             .map(|group| group.ports.clone())
             .unwrap_or_default();
+        if ports.is_empty() {
+            // Not registered there when the drain began (Auto Scaling deregistered it): only
+            // a Network Load Balancer's routing is waited for. Asked without targets,
+            // DescribeTargetHealth would answer for every instance of the group.
+            if record.is_some_and(|group| group.may_still_route(now)) {
+                draining.push(arn.clone());
+            }
+            continue;
+        }
         let targets: Vec<TargetDescription> = ports
             .iter()
             .map(|port| {

@@ -200,6 +200,22 @@ async fn registered_ports(
     Ok(ports)
 }
 
+/// A Network Load Balancer target group as a record the instance is no longer registered in
+/// (no ports); `None` for any other kind, or when it is gone.
+pub(crate) async fn network_target_group(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+) -> Result<Option<TargetGroup>, StepError> {
+    let Some(delay) = target_group_delay(elbv2, arn).await? else {
+        return Ok(None);
+    };
+    Ok(delay.network.then(|| TargetGroup {
+        network: true,
+        connections_outlive_delay: delay.connections_outlive_delay,
+        ..TargetGroup::new(arn, Vec::new(), delay.seconds)
+    }))
+}
+
 /// The target group's `deregistration_delay.timeout_seconds`, whether it is a Network Load
 /// Balancer's (the only kind with the `deregistration_delay.connection_termination.enabled`
 /// attribute), and whether its open connections outlive the delay (that attribute not

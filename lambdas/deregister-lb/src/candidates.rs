@@ -35,6 +35,9 @@ pub(crate) struct Candidates {
     /// before the drain may be registered there unlisted. Where the instance is registered,
     /// the registration is left to ECS until the tasks are listed again.
     pub(crate) other_services: BTreeSet<(String, Balancer)>,
+    /// The target groups attached to the lifecycle action's group: on a scale-in Auto Scaling
+    /// deregistered the instance from them before `Terminating:Wait`.
+    pub(crate) left_by_auto_scaling: BTreeSet<String>,
 }
 
 /// The Auto Scaling group whose attached load balancers the instance is in: the lifecycle
@@ -69,6 +72,9 @@ pub(crate) async fn candidates(
     if let Some(asg) = group_of(deps, state).await? {
         let attached = attached_to_group(&deps.autoscaling, &deps.attached, &asg, now).await?;
         found.classic.extend(attached.classic);
+        if state.request.trigger.lifecycle_action().is_some() {
+            found.left_by_auto_scaling = attached.target_groups.iter().cloned().collect();
+        }
         found.target_groups.extend(attached.target_groups);
     }
     let services_here: BTreeSet<&str> = state

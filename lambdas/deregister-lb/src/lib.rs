@@ -42,7 +42,7 @@ use sta_shared::config::DrainConfig;
 use sta_shared::ended::no_longer_ours;
 use sta_shared::hook::heartbeat;
 use sta_shared::left_to_ecs::must_take_over_at;
-use sta_shared::state::{seconds, DrainState, LoadBalancers, ServiceBalancer};
+use sta_shared::state::{seconds, DrainState, LoadBalancers, ServiceBalancer, TargetGroup};
 use sta_shared::Clients;
 use sta_shared::StepError;
 use tracing::instrument;
@@ -120,9 +120,13 @@ pub async fn deregister(
     let mut target_groups = Vec::new();
     let routing = seconds(state.settings.nlb_deregistration_seconds);
     for arn in &found.target_groups {
-        if let Some(group) =
-            deregister_target_group(&deps.elbv2, arn, &instance_id, routing).await?
-        {
+        let group = match deregister_target_group(&deps.elbv2, arn, &instance_id, routing).await? {
+            None if found.left_by_auto_scaling.contains(arn) => {
+                routing_after_auto_scaling(&deps.elbv2, arn, &state, routing).await?
+            }
+            group => group,
+        };
+        if let Some(group) = group {
             if group.connections_outlive_delay {
                 tracing::warn!(
                     target_group = %arn,
@@ -159,6 +163,27 @@ pub async fn deregister(
     state.wait_seconds = sta_shared::wait::next_wait(&state, now);
     tracing::info!(wait_seconds = state.wait_seconds, remaining = ?state.remaining, "first wait");
     Ok(state)
+}
+
+/// A Network Load Balancer target group attached to the group that Auto Scaling deregistered
+/// the instance from before `Terminating:Wait`, at a moment no API tells: it may route new
+/// connections to the instance for `routing` from then, so the drain waits until `routing`
+/// after the wait began (the latest that moment can be; the event's time has whole seconds,
+/// hence one more). `None` for any other group.
+async fn routing_after_auto_scaling(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    state: &DrainState,
+    routing: chrono::Duration,
+) -> Result<Option<TargetGroup>, StepError> {
+    let Some(group) = balancers::network_target_group(elbv2, arn).await? else {
+        return Ok(None);
+    };
+    tracing::info!(target_group = %arn, "Auto Scaling deregistered the instance from this Network Load Balancer target group: the drain waits until it stops routing there");
+    Ok(Some(TargetGroup {
+        routes_until: Some(state.request.event_time + routing + seconds(1)),
+        ..group
+    }))
 }
 
 /// The load balancers left to ECS: those of the services with a task on the instance, and

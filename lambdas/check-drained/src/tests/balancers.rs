@@ -291,3 +291,21 @@ async fn a_network_load_balancer_may_route_to_the_instance_after_its_target_is_u
     assert!(state.remaining.target_groups.is_empty());
     assert_eq!(state.status, DrainStatus::Drained);
 }
+
+#[tokio::test]
+async fn an_nlb_target_group_auto_scaling_deregistered_is_waited_for_without_a_read() {
+    // No ports: the instance was not registered there when the drain began. Asked without
+    // targets, DescribeTargetHealth would answer for every instance: it is not asked.
+    let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.elbv2.clear();
+    let mut state = deregistered();
+    let group = &mut state.load_balancers.as_mut().unwrap().target_groups[0];
+    group.ports.clear();
+    group.network = true;
+    group.routes_until = Some(at(300));
+    let state = check(&world.clients(), state, at(70)).await.unwrap();
+    assert_eq!(state.remaining.target_groups, [TG]);
+    let state = check(&world.clients(), state, at(300)).await.unwrap();
+    assert!(state.remaining.target_groups.is_empty());
+    assert_eq!(state.status, DrainStatus::Drained);
+}

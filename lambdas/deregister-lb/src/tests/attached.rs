@@ -166,3 +166,44 @@ async fn a_spot_instance_in_no_group_has_no_attached_load_balancers() {
     let error = run(&rules, spot_state()).await.unwrap_err();
     assert_step_error(&error, "Retryable", "DescribeAutoScalingInstances");
 }
+
+#[tokio::test]
+async fn an_nlb_target_group_auto_scaling_deregistered_is_waited_for_until_it_stops_routing() {
+    // On a scale-in Auto Scaling took the instance out of TG_ASG before Terminating:Wait, at
+    // a moment no API tells: its NLB may route to it until 300 s after the wait began (and a
+    // second more: the event's time has whole seconds).
+    let mut rules = full();
+    rules.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_compute_output(|req| {
+            let others = if req.target_group_arn() == Some(TG_ASG) {
+                vec![description(
+                    OTHER_INSTANCE,
+                    32768,
+                    TargetHealthStateEnum::Healthy,
+                )]
+            } else {
+                vec![description(
+                    INSTANCE_ID,
+                    80,
+                    TargetHealthStateEnum::Draining,
+                )]
+            };
+            DescribeTargetHealthOutput::builder()
+                .set_target_health_descriptions(Some(others))
+                .build()
+        });
+    rules.elbv2[2] = nlb_attributes("5", "true");
+    let state = run(&rules, drain_state()).await.unwrap();
+    let groups = state.load_balancers.as_ref().unwrap().target_groups.clone();
+    let asg = groups.iter().find(|group| group.arn == TG_ASG).unwrap();
+    assert!(asg.ports.is_empty() && asg.network, "{asg:?}");
+    assert_eq!(asg.routes_until, Some(at(301)));
+    assert_eq!(rules.elbv2[1].num_calls(), 0, "nothing deregistered there");
+    assert!(state.remaining.target_groups.contains(&TG_ASG.to_string()));
+
+    // An ALB's target group Auto Scaling deregistered is nothing more to wait for.
+    rules.elbv2[2] = target_group_attributes();
+    let state = run(&rules, drain_state()).await.unwrap();
+    let groups = &state.load_balancers.unwrap().target_groups;
+    assert!(groups.iter().all(|group| group.arn != TG_ASG), "{groups:?}");
+}
