@@ -14,10 +14,16 @@ from botocore.exceptions import ClientError
 KINDS = ("delete_asg", "delete_cluster", "disconnect_agent")
 
 
-def disconnect(world: Any, instances: list[str], out: Callable[[str], None]) -> None:
+def disconnect(
+    world: Any, instances: list[str], out: Callable[[str], None], reconnect_after: float | None = None
+) -> None:
+    """The ECS agent of each instance stops talking to ECS, for good or (``reconnect_after``
+    AWS seconds) for a blip."""
+    body: dict[str, Any] = {} if reconnect_after is None else {"reconnect_after_seconds": reconnect_after}
     for instance in instances:
-        cut = world.control("POST", "/_world/ecs/disconnect-agent", {"instance_id": instance})["disconnected"]
-        out(f"mid-drain: the ECS agent of {instance} disconnected ({len(cut)} container instance(s))")
+        cut = world.control("POST", "/_world/ecs/disconnect-agent", {"instance_id": instance, **body})["disconnected"]
+        back = "" if reconnect_after is None else f", back {reconnect_after:g} s later"
+        out(f"mid-drain: the ECS agent of {instance} disconnected ({len(cut)} container instance(s){back})")
 
 
 def _refused(call: Callable[[], Any], code: str, out: Callable[[str], None], what: str) -> None:
@@ -92,4 +98,4 @@ def act(world: Any, dep: Any, victims: list[str], action: dict[str, Any], out: C
     elif kind == "delete_cluster":
         delete_cluster(world, dep, action, out)
     elif kind == "disconnect_agent":
-        disconnect(world, victims, out)
+        disconnect(world, victims, out, action.get("reconnect_after_seconds"))

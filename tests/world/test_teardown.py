@@ -132,3 +132,40 @@ def test_a_disconnected_agent_keeps_its_tasks_running_and_its_record_after_termi
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task["taskArn"]])["tasks"]
     assert described["lastStatus"] == "RUNNING"
     assert not [e for e in world.events("ecs.task.stopped") if e["task_arn"] == task["taskArn"]]
+
+
+def test_an_agent_back_from_a_blip_reports_the_tasks_that_stopped_meanwhile(world):
+    world.configure(ecs={"task_stop_seconds": 0})
+    ecs = _cluster_with_service(world)
+    [task] = ecs.describe_tasks(cluster=CLUSTER, tasks=ecs.list_tasks(cluster=CLUSTER)["taskArns"])["tasks"]
+    arn = task["containerInstanceArn"]
+    [ci] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"]
+    body = {"instance_id": ci["ec2InstanceId"], "reconnect_after_seconds": 3}
+    assert world.control("POST", "/_world/ecs/disconnect-agent", body)["disconnected"] == [arn]
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[arn], status="DRAINING")
+    world.wait_for(lambda: world.events("ecs.task.stopping"), what="the task stopping")
+    [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task["taskArn"]])["tasks"]
+    assert described["lastStatus"] == "RUNNING" and described["desiredStatus"] == "STOPPED"
+
+    # back: connected to its DRAINING record, and the task it could not report is STOPPED
+    [back] = world.wait_for(lambda: world.events("ecs.container_instance.reconnected"), what="the agent back")
+    assert back["by"] == "world" and back["status"] == "DRAINING"
+    world.wait_for(
+        lambda: [e for e in world.events("ecs.task.stopped") if e["task_arn"] == task["taskArn"]],
+        what="the task reported stopped",
+    )
+    [after] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"]
+    assert after["status"] == "DRAINING" and after["agentConnected"] is True
+
+
+def test_an_agent_does_not_come_back_on_a_terminated_instance(world):
+    ecs = _cluster_with_service(world)
+    arn = ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"][0]
+    [ci] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"]
+    body = {"instance_id": ci["ec2InstanceId"], "reconnect_after_seconds": 1}
+    world.control("POST", "/_world/ecs/disconnect-agent", body)
+    world.client("ec2").terminate_instances(InstanceIds=[ci["ec2InstanceId"]])
+    world.wait_for(lambda: world.events("ecs.container_instance.not_reconnected"), what="the blip's end")
+    assert not world.events("ecs.container_instance.reconnected")
+    [after] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"]
+    assert after["agentConnected"] is False

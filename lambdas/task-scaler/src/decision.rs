@@ -10,10 +10,12 @@ pub struct InstanceCounts {
     pub registered: u64,
     /// ACTIVE, agent connected and (with an ASG) InService there.
     pub usable: u64,
-    /// DRAINING: a drain in progress (agent connected, and with an ASG still in it).
+    /// DRAINING: a drain in progress (with an ASG, still in it and not resting in its warm
+    /// pool; without one, agent connected).
     pub draining: u64,
-    /// DRAINING, but with a disconnected agent (the EC2 instance stopped or gone) or, with
-    /// an ASG, no longer in the group: a record ECS keeps, not a drain in progress.
+    /// DRAINING, but with an ASG no longer in the group or resting in its warm pool, or
+    /// without one with a disconnected agent (the EC2 instance stopped or gone): a record
+    /// ECS keeps, not a drain in progress.
     pub stale_draining: u64,
     /// ACTIVE but with a disconnected agent.
     pub disconnected: u64,

@@ -107,10 +107,13 @@ fn service_not_found(input: &ScalerInput) -> StepError {
 }
 
 /// Counts the container instances by what they mean for the decision. A DRAINING
-/// instance is a drain in progress only while its agent is connected and (with an ASG)
-/// its EC2 instance is still in the group and not resting in its warm pool: a stopped or
-/// terminated instance disconnects its agent, and ECS deregisters neither, so such a record
-/// would otherwise hold the desired count up forever.
+/// instance is a drain in progress while (with an ASG) its EC2 instance is still in the
+/// group and not resting in its warm pool, whatever its agent says: the agent "disconnects
+/// and reconnects as a normal part of its function" (amazon-ecs-agent issue 618), and a
+/// drain outlives a dead agent until its action is completed. Without an ASG only a
+/// connected agent tells a drain in progress: a stopped or terminated instance disconnects
+/// its agent, and ECS deregisters neither, so such a record would otherwise hold the
+/// desired count up forever.
 fn count(
     instances: &[ContainerInstance],
     group: Option<&HashMap<String, LifecycleState>>,
@@ -129,10 +132,10 @@ fn count(
                 None | Some(Some(LifecycleState::InService)) => counts.usable += 1,
                 Some(_) => counts.outside_asg += 1,
             },
-            "DRAINING" if !instance.agent_connected() => counts.stale_draining += 1,
             "DRAINING" => match state_in_group(instance) {
+                None if !instance.agent_connected() => counts.stale_draining += 1,
                 Some(None) => counts.stale_draining += 1,
-                Some(Some(state)) if resting_in_the_pool(state) => counts.stale_draining += 1,
+                Some(Some(state)) if drain_over(state) => counts.stale_draining += 1,
                 None | Some(Some(_)) => counts.draining += 1,
             },
             _ => counts.other += 1,
@@ -141,14 +144,17 @@ fn count(
     counts
 }
 
-/// An instance that is in its warm pool (`Warmed:Running`, `Warmed:Stopped`,
-/// `Warmed:Hibernated`), not on its way there: its drain is over. One returned to a pool of
-/// running instances keeps its agent connected to its DRAINING record, which is no drain in
-/// progress to hold the count up for.
-fn resting_in_the_pool(state: &LifecycleState) -> bool {
+/// An instance whose drain is over: terminated or detached, or in its warm pool
+/// (`Warmed:Running`, `Warmed:Stopped`, `Warmed:Hibernated`), not on its way there. One
+/// returned to a pool of running instances keeps its agent connected to its DRAINING record,
+/// which is no drain in progress to hold the count up for.
+fn drain_over(state: &LifecycleState) -> bool {
     matches!(
         state,
-        LifecycleState::WarmedRunning
+        LifecycleState::Terminated
+            | LifecycleState::WarmedTerminated
+            | LifecycleState::Detached
+            | LifecycleState::WarmedRunning
             | LifecycleState::WarmedStopped
             | LifecycleState::WarmedHibernated
     )

@@ -26,7 +26,12 @@ cut off, under a drain.
   deregisters neither the container instance nor its tasks ("If you terminate a running
   container instance, Amazon ECS automatically deregisters the instance from your cluster
   (stopped container instances or instances with disconnected agents aren't automatically
-  deregistered when terminated)", DeregisterContainerInstance API reference).
+  deregistered when terminated)", DeregisterContainerInstance API reference). With
+  ``reconnect_after_seconds`` the agent comes back that long after (AWS seconds) if its instance
+  still runs: "The ECS agent disconnects and reconnects as a normal part of its function" (an ECS
+  maintainer, amazon-ecs-agent issue 618), so a reader sees ``agentConnected`` false for a
+  moment on a healthy instance (``ecs.container_instance.reconnected``, ``by`` ``world``); it then
+  reports the tasks that stopped meanwhile.
 * Every EC2 termination is recorded (``ec2.instance.terminated``, ``agent_connected`` of the
   instance's container instance, null when it has none).
 """
@@ -37,6 +42,7 @@ from typing import Any
 
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
+from moto.ec2 import models as ec2_models
 from moto.ec2.models import instances as ec2_instances
 from moto.ecs import models as ecs_models
 from moto.ecs.exceptions import ClusterNotFoundException, ECSException
@@ -162,10 +168,16 @@ def _ecs(account: str = "123456789012", region: str = "us-west-2") -> Any:
     return ecs_models.ecs_backends[account][region]
 
 
-def disconnect_agent(instance_id: str, account: str = "123456789012", region: str = "us-west-2") -> list[str]:
-    """The ECS agent of ``instance_id`` stops talking to ECS; the container instances it cut off."""
+def disconnect_agent(
+    instance_id: str,
+    account: str = "123456789012",
+    region: str = "us-west-2",
+    reconnect_after: float | None = None,
+) -> list[str]:
+    """The ECS agent of ``instance_id`` stops talking to ECS (for ``reconnect_after`` AWS seconds,
+    or for good); the container instances it cut off."""
     backend = _ecs(account, region)
-    cut = []
+    cut: list[str] = []
     with core.LOCK:
         for cluster, cis in list(backend.container_instances.items()):
             for ci in cis.values():
@@ -180,13 +192,50 @@ def disconnect_agent(instance_id: str, account: str = "123456789012", region: st
                         status=ci.status,
                         by="world",
                     )
+    if cut and reconnect_after is not None:
+        core.after(core.scaled(reconnect_after), _reconnect, backend, instance_id, cut, name="ecs-agent-reconnect")
     return cut
+
+
+def _reconnect(backend: Any, instance_id: str, arns: list[str]) -> None:
+    """The agent of a live instance talks to ECS again and reports the tasks that stopped meanwhile."""
+    from world.emulator.ecs_drain.cluster_state import _tasks_on
+    from world.emulator.ecs_drain.tasks import _task_stopped
+
+    ec2 = ec2_models.ec2_backends[backend.account_id][backend.region_name]
+    running = any(i.id == instance_id and i.state == "running" for r in ec2.reservations.values() for i in r.instances)
+    if not running:
+        core.record("ecs.container_instance.not_reconnected", instance_id=instance_id, reason="its instance is gone")
+        return
+    with core.LOCK:
+        for cluster, cis in list(backend.container_instances.items()):
+            for ci in cis.values():
+                if ci.container_instance_arn not in arns or ci.status == "INACTIVE" or ci.agent_connected:
+                    continue
+                ci.agent_connected = True
+                core.record(
+                    "ecs.container_instance.reconnected",
+                    cluster=cluster,
+                    instance_id=instance_id,
+                    container_instance=ci.container_instance_arn,
+                    status=ci.status,
+                    by="world",
+                )
+                for task in _tasks_on(backend, cluster, ci):
+                    if getattr(task, "_world_report_due", False):
+                        _task_stopped(backend, cluster, task)
 
 
 def _post_disconnect(_q: dict[str, str], body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict) or not body.get("instance_id"):
         return 400, {"error": 'need {"instance_id"}'}
-    cut = disconnect_agent(body["instance_id"], body.get("account", "123456789012"), body.get("region", "us-west-2"))
+    back = body.get("reconnect_after_seconds")
+    cut = disconnect_agent(
+        body["instance_id"],
+        body.get("account", "123456789012"),
+        body.get("region", "us-west-2"),
+        None if back is None else float(back),
+    )
     return 200, {"disconnected": cut}
 
 

@@ -167,6 +167,7 @@ def _agent_reports_stopped(backend: Any, cluster_name: str, task: Any) -> None:
     ECS keeps the task RUNNING (desiredStatus STOPPED)."""
     ci = _ci_of(backend, cluster_name, task)
     if ci is not None and ci.status != "INACTIVE" and not ci.agent_connected and not _orphaned(task):
+        task._world_report_due = True  # the agent reports it if it reconnects (world.emulator.teardown)
         return
     _task_stopped(backend, cluster_name, task)
 

@@ -51,7 +51,7 @@ async fn stale_draining_records_never_hold_the_count_up() {
     assert!(!decision.changed, "{decision}");
 
     // Instance 2 has left too: only stale records remain, the count is lowered.
-    let decision = ecs.decide(&[&group(left)], &with_asg()).await;
+    let decision = ecs.decide(&[&group(left.clone())], &with_asg()).await;
     assert_eq!(decision.instances.draining, 0);
     assert_eq!(decision.instances.stale_draining, 3);
     assert_eq!(decision.new_desired_count, 1, "{decision}");
@@ -60,6 +60,21 @@ async fn stale_draining_records_never_hold_the_count_up() {
         "{decision}"
     );
     assert_eq!(ecs.update.num_calls(), 1);
+
+    // Its agent blips while it is drained: still a drain in progress, the hold stays.
+    let blipped = cluster(
+        5,
+        |index| match index {
+            2 => ("DRAINING", false),
+            other => stale(other),
+        },
+        2,
+    );
+    let asg = group([left, vec![(2, LifecycleState::TerminatingWait)]].concat());
+    let decision = blipped.decide(&[&asg], &with_asg()).await;
+    assert_eq!(decision.instances.draining, 1, "{decision}");
+    assert_eq!(decision.instances.stale_draining, 2, "{decision}");
+    assert!(!decision.changed, "{decision}");
 
     // Without an ASG, a disconnected DRAINING record is still stale.
     let decision = ecs.decide(&[], &input(1, 1, None)).await;
