@@ -189,8 +189,8 @@ def test_forced_deregistration_orphans_the_tasks_and_replaces_them(world):
     assert not world.events("ecs.task.stopping")
 
 
-def test_stopping_task_leaves_list_tasks_at_once_but_is_still_running(world):
-    world.configure(timescale=0.01)
+def test_stopping_task_leaves_list_tasks_at_once_and_deactivates_uncounted(world):
+    world.configure(timescale=0.01, ecs={"task_stop_seconds": 200})
     _cluster(world, instances=3, desired=2, delay=300, min_healthy=0)
     ecs = world.client("ecs")
     old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
@@ -203,7 +203,22 @@ def test_stopping_task_leaves_list_tasks_at_once_but_is_still_running(world):
     )
     assert old["taskArn"] in ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
     [described] = ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"]
-    assert described["lastStatus"] == "RUNNING" and described["desiredStatus"] == "STOPPED"
+    assert described["lastStatus"] == "DEACTIVATING" and described["desiredStatus"] == "STOPPED"
+    # ECS counts only RUNNING and PENDING tasks: not this one while its load balancers drain...
+    arn = old["containerInstanceArn"]
+
+    def counted() -> int:
+        [ci] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[arn])["containerInstances"]
+        return ci["runningTasksCount"] + ci["pendingTasksCount"]
+
+    assert counted() == 0
+    # ...nor while its containers stop (the 300 s delay, then 200 s of stop time, at 1/100)
+    world.wait_for(
+        lambda: ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPING",
+        what="its containers stopping",
+    )
+    assert counted() == 0
+    world.wait_for(lambda: world.events("ecs.task.stopped"), what="stopped")
 
 
 def test_no_spare_instance_means_the_task_is_never_replaced_at_100_percent(world):

@@ -174,7 +174,7 @@ def test_stop_task_and_standalone_tasks_take_their_time(world):
     assert len(_of(world, "ecs.task.running", service=None)) == 2
 
     answer = ecs.stop_task(cluster=CLUSTER, task=stopped_by_hand["taskArn"], reason="maintenance")["task"]
-    assert answer["desiredStatus"] == "STOPPED" and answer["lastStatus"] == "RUNNING"  # containers still stopping
+    assert answer["desiredStatus"] == "STOPPED" and answer["lastStatus"] == "STOPPING"  # containers still stopping
     assert stopped_by_hand["taskArn"] not in ecs.list_tasks(cluster=CLUSTER)["taskArns"]
     world.wait_for(
         lambda: _of(world, "ecs.task.stopped", task_arn=stopped_by_hand["taskArn"]), timeout=10, what="stopped"

@@ -10,6 +10,7 @@
 //! [`ServiceBalancer::registered_without_task`]: sta_shared::state::ServiceBalancer
 
 use chrono::{DateTime, Utc};
+use sta_shared::ecs_drain::described;
 use sta_shared::left_to_ecs::{must_take_over_at, take_over_at, undecided};
 use sta_shared::state::{task_has_stopped, DrainState};
 use sta_shared::StepError;
@@ -85,15 +86,20 @@ fn drop_those_of_known_tasks(state: &mut DrainState) {
 }
 
 /// Whether the container instance counts more running and pending tasks than the drain
-/// knows to be on it, unstopped (those it waits for, and those it gave up on): a task no
-/// listing has shown yet. ECS counts neither a task it is stopping nor one still
-/// activating, so while a known one is, an unknown one can go uncounted.
+/// knows to be running or pending on it (of those it waits for, and those it gave up on): a
+/// task no listing has shown yet. ECS counts a task only while it is PENDING or RUNNING
+/// (ContainerInstance: "The number of tasks on the container instance that are in the
+/// RUNNING status"), neither one it is stopping (DEACTIVATING while its load balancers
+/// drain, STOPPING) nor one still activating. So the known tasks are described again after
+/// the counts were read, and only those PENDING or RUNNING then are set against them: a
+/// known task that began to stop meanwhile must not stand in for an unknown one the count
+/// still shows.
 async fn counts_an_unknown_task(deps: &Deps, state: &DrainState) -> Result<bool, StepError> {
     let Described::Found(instance) = describe_own(&deps.ecs, state).await? else {
         return Ok(false);
     };
     let counted = instance.running_tasks_count() + instance.pending_tasks_count();
-    let known = state
+    let known: Vec<String> = state
         .tasks
         .iter()
         .filter(|task| {
@@ -101,6 +107,16 @@ async fn counts_an_unknown_task(deps: &Deps, state: &DrainState) -> Result<bool,
                 && (state.remaining.tasks.contains(&task.arn)
                     || state.report.orphaned_tasks.contains(&task.arn))
         })
-        .count();
-    Ok(usize::try_from(counted).unwrap_or(0) > known)
+        .map(|task| task.arn.clone())
+        .collect();
+    let counted_known = if known.is_empty() {
+        0
+    } else {
+        described(&deps.ecs, &state.request.cluster, &known, None)
+            .await?
+            .iter()
+            .filter(|task| matches!(task.last_status.as_str(), "PENDING" | "RUNNING"))
+            .count()
+    };
+    Ok(usize::try_from(counted).unwrap_or(0) > counted_known)
 }

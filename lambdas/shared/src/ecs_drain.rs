@@ -222,7 +222,7 @@ async fn task_arns_on(
 
 /// The tasks `arns` that have not stopped, as DescribeTasks shows them, and with
 /// `stopped_since` those that stopped since then.
-async fn described(
+pub async fn described(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     arns: &[String],

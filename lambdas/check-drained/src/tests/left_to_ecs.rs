@@ -274,3 +274,84 @@ async fn a_failed_count_of_the_container_instances_tasks_is_retried_or_named() {
         assert_step_error(&error, name, "DescribeContainerInstances");
     }
 }
+
+/// DescribeTasks of the web task the drain knows: RUNNING, as this check's refresh sees it,
+/// then `then` for the check's second look.
+fn web_then(then: &'static str) -> Rule {
+    let web = |status: &'static str| {
+        move || {
+            DescribeTasksOutput::builder()
+                .tasks(
+                    Task::builder()
+                        .task_arn(task_arn("web"))
+                        .group("service:web")
+                        .last_status(status)
+                        .build(),
+                )
+                .build()
+        }
+    };
+    mock!(aws_sdk_ecs::Client::describe_tasks)
+        .sequence()
+        .output(web("RUNNING"))
+        .output(web(then))
+        .build()
+}
+
+#[tokio::test]
+async fn a_known_task_that_began_to_stop_does_not_stand_in_for_one_the_count_shows() {
+    // The web task is DEACTIVATING (its load balancers draining) once the counts are read:
+    // ECS no longer counts it, so the one task counted is one no listing has shown.
+    let mut world = world_to_take_over(&["web"]);
+    world.ecs[0] = web_then("DEACTIVATING");
+    world.ecs[1] = counting(1);
+    let state = check(&world.clients(), left_to_ecs(), at(301))
+        .await
+        .unwrap();
+    assert_eq!(
+        world.ecs[0].num_calls(),
+        2,
+        "described again after the count"
+    );
+    assert_eq!(world.elbv2[2].num_calls(), 0, "left to ECS");
+    assert_eq!(state.remaining.left_to_ecs, [SERVICE_TG]);
+
+    // Still RUNNING: the task counted is the one the drain knows, the registration is taken over.
+    let mut world = world_to_take_over(&["web"]);
+    world.ecs[0] = web_then("RUNNING");
+    world.ecs[1] = counting(1);
+    let state = check(&world.clients(), left_to_ecs(), at(301))
+        .await
+        .unwrap();
+    assert_eq!(world.elbv2[2].num_calls(), 1, "deregistered by the drain");
+    assert_eq!(state.remaining.target_groups, [SERVICE_TG]);
+}
+
+#[tokio::test]
+async fn a_failed_second_look_at_the_known_tasks_is_retried_or_named() {
+    for (code, name) in [
+        ("ThrottlingException", "Retryable"),
+        ("AccessDeniedException", "AwsRequestFailed"),
+    ] {
+        let mut world = world_to_take_over(&["web"]);
+        world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
+            .sequence()
+            .output(|| {
+                DescribeTasksOutput::builder()
+                    .tasks(
+                        Task::builder()
+                            .task_arn(task_arn("web"))
+                            .last_status("RUNNING")
+                            .build(),
+                    )
+                    .build()
+            })
+            .http_response(move || json_error(400, code))
+            .build();
+        world.ecs[1] = counting(1);
+        let error = check(&world.clients(), left_to_ecs(), at(301))
+            .await
+            .unwrap_err();
+        assert_step_error(&error, name, "DescribeTasks");
+    }
+}

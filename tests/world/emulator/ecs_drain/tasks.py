@@ -4,11 +4,17 @@
 A service task is PENDING for ``ecs.task_start_seconds``, then RUNNING and registered in
 the service's target groups (instance id + host port) and Classic ELBs (the instance). A
 stopping task gets desiredStatus STOPPED at once, is deregistered from all its load
-balancers and reaches lastStatus STOPPED after their draining (+ ``ecs.task_stop_seconds``);
+balancers and reaches lastStatus STOPPED after their draining (+ ``ecs.task_stop_seconds``),
+DEACTIVATING while they drain and STOPPING while its containers stop ("Task lifecycle":
+"DEACTIVATING ... Amazon ECS has to perform additional steps before the task is stopped ...
+target group deregistration"; then STOPPING); ECS counts neither as running
+(ContainerInstance's ``runningTasksCount``: "The number of tasks on the container instance that
+are in the RUNNING status"; aws-cdk pull request 13559 saw exactly that on a draining instance). A
+task whose agent is disconnected stays RUNNING: nobody reports its containers stopping;
 a task is healthy only once healthy in every load balancer of its service (the service
 scheduler counts it then: world.emulator.ecs_drain.service_scheduler).
 
-* StopTask: desiredStatus STOPPED at once; the task stays RUNNING for
+* StopTask: desiredStatus STOPPED at once; the task is STOPPING for
   ``ecs.task_stop_seconds`` (its containers' stop time; a service task is
   first deregistered and drained like above), then STOPPED ("StopTask": the
   containers get SIGTERM, then SIGKILL after the stop timeout).
@@ -157,9 +163,24 @@ def _stop_task(
     )
     wait = 0.0
     if task.last_status == "RUNNING":
-        wait = _deregister_from_lbs(backend, task, _ci_of(backend, cluster_name, task))
-        wait += float(core.CONFIG["ecs"].get("task_stop_seconds", 0))
+        ci = _ci_of(backend, cluster_name, task)
+        drain = _deregister_from_lbs(backend, task, ci)
+        if ci is None or ci.agent_connected:
+            balanced = getattr(task, "_world_targets", []) or getattr(task, "_world_elbs", [])
+            task.last_status = "DEACTIVATING" if balanced else "STOPPING"
+            _refresh_counts(backend, cluster_name)
+            core.after(
+                core.scaled(drain), _containers_stopping, backend, cluster_name, task, name="ecs-task-deactivated"
+            )
+        wait = drain + float(core.CONFIG["ecs"].get("task_stop_seconds", 0))
     core.after(core.scaled(wait), _agent_reports_stopped, backend, cluster_name, task, name="ecs-task-stopped")
+
+
+def _containers_stopping(backend: Any, cluster_name: str, task: Any) -> None:
+    """The load balancers drained: ECS has the agent stop the containers."""
+    if task.last_status == "DEACTIVATING":
+        task.last_status = "STOPPING"
+        _refresh_counts(backend, cluster_name)
 
 
 def _agent_reports_stopped(backend: Any, cluster_name: str, task: Any) -> None:
