@@ -76,7 +76,8 @@ export class Monitoring extends Construct {
           this.alarm(
             `SweeperStartedDrainAlarm${suffix}`,
             'The sweeper started a drain for an instance that was waiting on the terminate hook without one: a lifecycle ' +
-              'event was lost or not delivered. The drain is running now; check the rule (FailedInvocations) and the dead-letter queue.',
+              'event was lost or not delivered (or, within seconds of a scale-in, ListExecutions did not list the drain the event had ' +
+              'just started yet: a second, harmless drain). The drain is running now; check the rule (FailedInvocations) and the dead-letter queue.',
             customMetric(sweeper.clusterName, 'SweeperExecutionsStarted', cloudwatch.Stats.SUM, period),
           ),
           this.alarm(

@@ -102,6 +102,7 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         seed=sc["seed"],
         ecs=sc["ecs"],
         elbv2=sc["elbv2"],
+        stepfunctions=sc["stepfunctions"],
         faults={},
         eventbridge=sc["eventbridge"],
         limits=sc["limits"],

@@ -57,6 +57,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # exits on its own; None: it runs until someone stops it.
         "standalone_task_seconds": None,
     },
+    "stepfunctions": {
+        # Seconds (AWS time) before ListExecutions lists an execution just started: "This
+        # operation is eventually consistent" (ListExecutions API reference; AWS gives no figure).
+        "list_lag_seconds": 0,
+    },
     "elbv2": {
         # Seconds (AWS time) a Network Load Balancer still routes new connections to a target after
         # its deregistration, whatever its state shows: "It can take a few minutes for the

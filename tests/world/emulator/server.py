@@ -47,6 +47,7 @@ EXTENSIONS = [
     "world.emulator.service_roles",
     "world.emulator.redrive",
     "world.emulator.sfn_quota",
+    "world.emulator.sfn_listing",
     "world.emulator.sfn_history",
     "world.emulator.sfn_choice",
     "world.emulator.cloudformation",
