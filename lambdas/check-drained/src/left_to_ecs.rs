@@ -10,7 +10,7 @@
 //! [`ServiceBalancer::registered_without_task`]: sta_shared::state::ServiceBalancer
 
 use chrono::{DateTime, Utc};
-use sta_shared::ecs_drain::described;
+use sta_shared::ecs_drain::described_tasks;
 use sta_shared::left_to_ecs::{must_take_over_at, take_over_at, undecided};
 use sta_shared::state::{task_has_stopped, DrainState};
 use sta_shared::StepError;
@@ -112,7 +112,7 @@ async fn counts_an_unknown_task(deps: &Deps, state: &DrainState) -> Result<bool,
     let counted_known = if known.is_empty() {
         0
     } else {
-        described(&deps.ecs, &state.request.cluster, &known, None)
+        described_tasks(&deps.ecs, &state.request.cluster, &known, None)
             .await?
             .iter()
             .filter(|task| matches!(task.last_status.as_str(), "PENDING" | "RUNNING"))

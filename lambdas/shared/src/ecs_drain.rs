@@ -92,7 +92,7 @@ pub async fn track_tasks_listed_late(
     if unknown.is_empty() {
         return Ok(false);
     }
-    let found = described(ecs, &cluster, &unknown, Some(state.started_at)).await?;
+    let found = described_tasks(ecs, &cluster, &unknown, Some(state.started_at)).await?;
     let mut any = false;
     for task in &found {
         if task_has_stopped(&task.last_status) {
@@ -192,7 +192,7 @@ async fn tasks_on(
     let arns = task_arns_on(ecs, cluster, container_instance)
         .await
         .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
-    described(ecs, cluster, &arns, None).await
+    described_tasks(ecs, cluster, &arns, None).await
 }
 
 /// The tasks ListTasks shows on the container instance, by both desired statuses: a task
@@ -222,7 +222,7 @@ async fn task_arns_on(
 
 /// The tasks `arns` that have not stopped, as DescribeTasks shows them, and with
 /// `stopped_since` those that stopped since then.
-pub async fn described(
+pub async fn described_tasks(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     arns: &[String],
