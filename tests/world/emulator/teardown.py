@@ -182,16 +182,8 @@ def disconnect_agent(
         for cluster, cis in list(backend.container_instances.items()):
             for ci in cis.values():
                 if ci.ec2_instance_id == instance_id and ci.status != "INACTIVE" and ci.agent_connected:
-                    ci.agent_connected = False
+                    _agent_connected(cluster, ci, False)
                     cut.append(ci.container_instance_arn)
-                    core.record(
-                        "ecs.container_instance.disconnected",
-                        cluster=cluster,
-                        instance_id=instance_id,
-                        container_instance=ci.container_instance_arn,
-                        status=ci.status,
-                        by="world",
-                    )
     if cut and reconnect_after is not None:
         core.after(core.scaled(reconnect_after), _reconnect, backend, instance_id, cut, name="ecs-agent-reconnect")
     return cut
@@ -212,18 +204,22 @@ def _reconnect(backend: Any, instance_id: str, arns: list[str]) -> None:
             for ci in cis.values():
                 if ci.container_instance_arn not in arns or ci.status == "INACTIVE" or ci.agent_connected:
                     continue
-                ci.agent_connected = True
-                core.record(
-                    "ecs.container_instance.reconnected",
-                    cluster=cluster,
-                    instance_id=instance_id,
-                    container_instance=ci.container_instance_arn,
-                    status=ci.status,
-                    by="world",
-                )
+                _agent_connected(cluster, ci, True)
                 for task in _tasks_on(backend, cluster, ci):
                     if getattr(task, "_world_report_due", False):
                         _task_stopped(backend, cluster, task)
+
+
+def _agent_connected(cluster: str, ci: Any, connected: bool) -> None:
+    ci.agent_connected = connected
+    core.record(
+        f"ecs.container_instance.{'reconnected' if connected else 'disconnected'}",
+        cluster=cluster,
+        instance_id=ci.ec2_instance_id,
+        container_instance=ci.container_instance_arn,
+        status=ci.status,
+        by="world",
+    )
 
 
 def _post_disconnect(_q: dict[str, str], body: Any) -> tuple[int, Any]:

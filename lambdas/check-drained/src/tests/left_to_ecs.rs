@@ -259,38 +259,24 @@ async fn a_target_group_deleted_by_the_takeover_leaves_nothing_to_wait_for() {
     assert_eq!(state.report.balancers_drained_at, Some(at(40)));
 }
 
-#[tokio::test]
-async fn a_failed_count_of_the_container_instances_tasks_is_retried_or_named() {
-    for (code, name) in [
-        ("ThrottlingException", "Retryable"),
-        ("AccessDeniedException", "AwsRequestFailed"),
-    ] {
-        let mut world = world_to_take_over(&["web"]);
-        world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
-            .then_http_response(move || json_error(400, code));
-        let error = check(&world.clients(), left_to_ecs(), at(301))
-            .await
-            .unwrap_err();
-        assert_step_error(&error, name, "DescribeContainerInstances");
+/// DescribeTasks of the web task the drain knows, in `status`.
+fn web(status: &'static str) -> impl Fn() -> DescribeTasksOutput + Send + Sync + 'static {
+    move || {
+        DescribeTasksOutput::builder()
+            .tasks(
+                Task::builder()
+                    .task_arn(task_arn("web"))
+                    .group("service:web")
+                    .last_status(status)
+                    .build(),
+            )
+            .build()
     }
 }
 
-/// DescribeTasks of the web task the drain knows: RUNNING, as this check's refresh sees it,
-/// then `then` for the check's second look.
+/// DescribeTasks of the web task: RUNNING, as this check's refresh sees it, then `then` for
+/// the check's second look.
 fn web_then(then: &'static str) -> Rule {
-    let web = |status: &'static str| {
-        move || {
-            DescribeTasksOutput::builder()
-                .tasks(
-                    Task::builder()
-                        .task_arn(task_arn("web"))
-                        .group("service:web")
-                        .last_status(status)
-                        .build(),
-                )
-                .build()
-        }
-    };
     mock!(aws_sdk_ecs::Client::describe_tasks)
         .sequence()
         .output(web("RUNNING"))
@@ -328,30 +314,29 @@ async fn a_known_task_that_began_to_stop_does_not_stand_in_for_one_the_count_sho
 }
 
 #[tokio::test]
-async fn a_failed_second_look_at_the_known_tasks_is_retried_or_named() {
+async fn a_failed_count_or_second_look_at_the_known_tasks_is_retried_or_named() {
     for (code, name) in [
         ("ThrottlingException", "Retryable"),
         ("AccessDeniedException", "AwsRequestFailed"),
     ] {
-        let mut world = world_to_take_over(&["web"]);
-        world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
-            .sequence()
-            .output(|| {
-                DescribeTasksOutput::builder()
-                    .tasks(
-                        Task::builder()
-                            .task_arn(task_arn("web"))
-                            .last_status("RUNNING")
-                            .build(),
-                    )
-                    .build()
-            })
-            .http_response(move || json_error(400, code))
-            .build();
-        world.ecs[1] = counting(1);
-        let error = check(&world.clients(), left_to_ecs(), at(301))
-            .await
-            .unwrap_err();
-        assert_step_error(&error, name, "DescribeTasks");
+        for api in ["DescribeContainerInstances", "DescribeTasks"] {
+            let mut world = world_to_take_over(&["web"]);
+            let failure = move || json_error(400, code);
+            if api == "DescribeTasks" {
+                world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks)
+                    .sequence()
+                    .output(web("RUNNING"))
+                    .http_response(failure)
+                    .build();
+                world.ecs[1] = counting(1);
+            } else {
+                world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
+                    .then_http_response(failure);
+            }
+            let error = check(&world.clients(), left_to_ecs(), at(301))
+                .await
+                .unwrap_err();
+            assert_step_error(&error, name, api);
+        }
     }
 }
