@@ -66,19 +66,16 @@ pub async fn check(
     let mut slowest = 0;
     for service in services.iter().filter(|s| !s.daemon) {
         for lb in read(clients, service, checks).await {
-            slowest = slowest.max(lb.healthy_seconds() + lb.draining_seconds.unwrap_or(0));
-            checks.extend(balancer_checks(
-                &service.name,
-                &lb,
-                drain,
-                Before::Replacement,
-            ));
+            slowest = slowest.max(
+                lb.healthy_seconds() + lb.draining_seconds.unwrap_or(0) + service.stop_seconds,
+            );
+            checks.extend(balancer_checks(service, &lb, drain, Before::Replacement));
         }
     }
     for service in services.iter().filter(|s| s.daemon) {
         for lb in read(clients, service, checks).await {
             let before = Before::ReplicaTasks(slowest);
-            checks.extend(balancer_checks(&service.name, &lb, drain, before));
+            checks.extend(balancer_checks(service, &lb, drain, before));
         }
     }
 }
@@ -118,8 +115,13 @@ fn missing_or_unreadable(service: &str, id: &str, error: CliError, missing: &str
 
 /// Draining against the deadline, the replacement's health-check time (a replica's), NLB
 /// connections.
-pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain, before: Before) -> Vec<Check> {
-    let subject = format!("{service} / {}", lb.label);
+pub fn balancer_checks(
+    service: &Service,
+    lb: &Balancer,
+    drain: &Drain,
+    before: Before,
+) -> Vec<Check> {
+    let subject = format!("{} / {}", service.name, lb.label);
     let subject = Some(subject.as_str());
     if !lb.in_use {
         return vec![Check::fail(
@@ -130,7 +132,7 @@ pub fn balancer_checks(service: &str, lb: &Balancer, drain: &Drain, before: Befo
             "forward a listener of the service's load balancer to it, or update the service's load balancers",
         )];
     }
-    let mut checks = vec![draining(subject, lb, drain, before)];
+    let mut checks = vec![draining(subject, lb, drain, before, service.stop_seconds)];
     if before == Before::Replacement {
         checks.push(replacement_health(subject, lb));
     }
@@ -202,7 +204,13 @@ fn replacement_health(subject: Option<&str>, lb: &Balancer) -> Check {
     }
 }
 
-fn draining(subject: Option<&str>, lb: &Balancer, drain: &Drain, before: Before) -> Check {
+fn draining(
+    subject: Option<&str>,
+    lb: &Balancer,
+    drain: &Drain,
+    before: Before,
+    stop: u64,
+) -> Check {
     let Some(draining) = lb.draining_seconds else {
         return Check::warn(
             "lb-draining",
@@ -214,14 +222,17 @@ fn draining(subject: Option<&str>, lb: &Balancer, drain: &Drain, before: Before)
     let (needed, what) = match before {
         Before::Replacement => {
             let healthy = lb.healthy_seconds();
-            let needed = healthy + draining;
-            (needed, format!("a drain takes about {needed} s here (replacement healthy {healthy} s + draining {draining} s)"))
+            let needed = healthy + draining + stop;
+            (needed, format!(
+                "a drain takes about {needed} s here (replacement healthy {healthy} s + draining {draining} s \
+                 + its containers' stop, up to {stop} s)"
+            ))
         }
         Before::ReplicaTasks(first) => {
-            let needed = first + draining;
+            let needed = first + draining + stop;
             (needed, format!(
                 "a drain takes about {needed} s here (the replica tasks' drain {first} s, then this daemon task's \
-                 draining {draining} s: ECS stops it last)"
+                 draining {draining} s and its containers' stop, up to {stop} s: ECS stops it last)"
             ))
         }
     };

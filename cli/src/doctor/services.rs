@@ -2,7 +2,7 @@
 //! configuration (minimum healthy, maximum percent, host ports) lets ECS move a task off a
 //! draining instance with the instances there are.
 
-use aws_sdk_ecs::types::{NetworkMode, SchedulingStrategy, Service as EcsService};
+use aws_sdk_ecs::types::{NetworkMode, SchedulingStrategy, Service as EcsService, TaskDefinition};
 use sta_shared::batches::{in_batches, DESCRIBE_BATCH, SERVICES_BATCH};
 
 use super::fleet::{ContainerInstance, Fleet};
@@ -27,7 +27,16 @@ pub struct Service {
     /// The DAEMON scheduling strategy: a task on every instance, its desired count ECS's own,
     /// stopped last on a draining instance, once the other tasks there have stopped.
     pub daemon: bool,
+    /// How long a stopping task's containers may take to stop once its load balancers have
+    /// drained: the longest `stopTimeout` of its task definition's containers, else the ECS
+    /// agent's `ECS_CONTAINER_STOP_TIMEOUT` default (StopTask: "SIGTERM and a default
+    /// 30-second timeout, after which the SIGKILL value is sent").
+    pub stop_seconds: u64,
 }
+
+/// The ECS agent's default `ECS_CONTAINER_STOP_TIMEOUT` (it can be changed on the instances,
+/// which doctor cannot read).
+pub const DEFAULT_STOP_SECONDS: u64 = 30;
 
 impl Service {
     /// The fewest tasks ECS keeps healthy: ceil(minimumHealthyPercent x desired / 100). A
@@ -99,6 +108,10 @@ async fn one(
 ) -> Service {
     let mut summary = summary(service);
     let name = summary.name.clone();
+    let definition = task_definition(clients, service).await;
+    if let Ok(definition) = &definition {
+        summary.stop_seconds = stop_seconds(definition);
+    }
     if summary.daemon {
         checks.push(daemon(&name, summary.desired));
         return summary;
@@ -113,7 +126,10 @@ async fn one(
         summary.desired,
         options.n_count,
     ));
-    let placed = placement(clients, &options.cluster, service).await;
+    let placed = match definition {
+        Ok(definition) => placement(clients, &options.cluster, service, &definition).await,
+        Err(error) => Err(error),
+    };
     let Some((placement, hosts)) =
         readable(placed, "deployment-configuration", Some(&name), checks)
     else {
@@ -182,7 +198,39 @@ pub fn summary(service: &EcsService) -> Service {
             .collect(),
         hosts: Vec::new(),
         daemon: service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon),
+        stop_seconds: DEFAULT_STOP_SECONDS,
     }
+}
+
+async fn task_definition(
+    clients: &Clients,
+    service: &EcsService,
+) -> Result<TaskDefinition, CliError> {
+    let answer = clients
+        .ecs
+        .describe_task_definition()
+        .task_definition(service.task_definition().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| CliError::aws("DescribeTaskDefinition", e))?;
+    Ok(answer
+        .task_definition()
+        .cloned()
+        .unwrap_or_else(|| TaskDefinition::builder().build()))
+}
+
+/// The longest time its containers are given to stop (see [`Service::stop_seconds`]).
+fn stop_seconds(definition: &TaskDefinition) -> u64 {
+    definition
+        .container_definitions()
+        .iter()
+        .map(|container| {
+            container
+                .stop_timeout()
+                .map_or(DEFAULT_STOP_SECONDS, |seconds| seconds.max(0) as u64)
+        })
+        .max()
+        .unwrap_or(DEFAULT_STOP_SECONDS)
 }
 
 /// How its tasks are placed (from its task definition) and where they run now.
@@ -190,19 +238,11 @@ async fn placement(
     clients: &Clients,
     cluster: &str,
     service: &EcsService,
+    definition: &TaskDefinition,
 ) -> Result<(Placement, Vec<String>), CliError> {
-    let definition = clients
-        .ecs
-        .describe_task_definition()
-        .task_definition(service.task_definition().unwrap_or_default())
-        .send()
-        .await
-        .map_err(|e| CliError::aws("DescribeTaskDefinition", e))?;
-    let definition = definition.task_definition();
-    let network = definition.and_then(|d| d.network_mode()).cloned();
+    let network = definition.network_mode().cloned();
     let host_ports: Vec<i32> = definition
-        .map(|d| d.container_definitions())
-        .unwrap_or_default()
+        .container_definitions()
         .iter()
         .flat_map(|c| c.port_mappings())
         .filter_map(|p| p.host_port().filter(|port| *port > 0))

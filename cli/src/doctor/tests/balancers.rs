@@ -67,16 +67,25 @@ async fn an_nlb_without_connection_termination_warns() {
 #[tokio::test]
 async fn draining_longer_than_the_deadline_fails_and_over_half_warns() {
     let mut f = Fixture::default();
-    f.target_groups[0].delay = 2900; // 150 s + 2900 s >= 3000 s
+    f.target_groups[0].delay = 2900; // 150 s + 2900 s + the containers' stop 30 s >= 3000 s
     let report = run(&f).await;
     let draining = check(&report, "lb-draining", Some(TG_SUBJECT));
     assert_eq!(draining.status, Status::Fail, "{draining:#?}");
-    assert!(draining.detail.contains("3050 s"), "{draining:#?}");
+    assert!(
+        draining.detail.contains("3080 s") && draining.detail.contains("up to 30 s"),
+        "{draining:#?}"
+    );
     f.target_groups[0].delay = 1400;
     assert_eq!(
         check(&run(&f).await, "lb-draining", Some(TG_SUBJECT)).status,
         Status::Warn
     );
+    // the containers' stop counts: 150 s + 2800 s + 30 s only warns, with a 120 s stopTimeout it fails
+    f.target_groups[0].delay = 2800;
+    f.services[0].stop_timeout = Some(120);
+    let draining = check(&run(&f).await, "lb-draining", Some(TG_SUBJECT)).clone();
+    assert_eq!(draining.status, Status::Fail, "{draining:#?}");
+    assert!(draining.detail.contains("up to 120 s"), "{draining:#?}");
 }
 
 #[tokio::test]

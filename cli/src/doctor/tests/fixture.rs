@@ -94,6 +94,8 @@ pub struct FService {
     pub hosts: Vec<usize>,
     /// The DAEMON scheduling strategy.
     pub daemon: bool,
+    /// Its container's `stopTimeout` (`None`: the agent's default).
+    pub stop_timeout: Option<i32>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +274,7 @@ impl Default for Fixture {
                 host_ports: vec![8080],
                 hosts: vec![1, 2],
                 daemon: false,
+                stop_timeout: None,
             }],
             target_groups: vec![FTargetGroup {
                 arn: TG.to_string(),

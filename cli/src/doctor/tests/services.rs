@@ -152,7 +152,8 @@ async fn a_daemon_is_held_to_neither_n_plus_1_nor_a_replacement() {
         subjects("deployment-configuration"),
         [Some(SERVICE.to_string())]
     );
-    // its draining follows the replica tasks': the slowest, web-tg's 5 x 30 s + 300 s
+    // its draining follows the replica tasks': the slowest, web-tg's 5 x 30 s + 300 s + the
+    // agent's default 30 s stop; then its own 30 s and its container's stopTimeout 10 s
     let draining = check(
         &report,
         "lb-draining",
@@ -160,8 +161,9 @@ async fn a_daemon_is_held_to_neither_n_plus_1_nor_a_replacement() {
     );
     assert_eq!(draining.status, Status::Pass, "{draining:#?}");
     assert!(
-        draining.detail.contains("about 480 s")
-            && draining.detail.contains("the replica tasks' drain 450 s"),
+        draining.detail.contains("about 520 s")
+            && draining.detail.contains("the replica tasks' drain 480 s")
+            && draining.detail.contains("up to 10 s"),
         "{draining:#?}"
     );
     assert!(!subjects("lb-replacement-health")
