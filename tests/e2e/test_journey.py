@@ -110,6 +110,18 @@ def test_duplicate_delivered_after_the_first_execution_finished(scenario):
     assert terminated["t"] < second["startDate"].timestamp()
 
 
+def test_a_sweep_that_misses_a_drain_just_started_starts_a_harmless_second_one(scenario):
+    r = scenario("sweep_meets_event")
+    assert r.ok, r.violations
+    by_event, by_sweep = sorted(r.executions.values(), key=lambda x: x["startDate"])
+    assert json.loads(by_event["input"])["source"] == "aws.autoscaling"
+    assert json.loads(by_sweep["input"])["source"] == "ecs-single-task-autoscaling.sweeper"
+    # the sweep came while ListExecutions (30 s of lag) did not list the event's drain yet
+    assert (by_sweep["startDate"] - by_event["startDate"]).total_seconds() < 30
+    [done] = _completions(r)
+    assert done["by"] == "CompleteLifecycleAction"
+
+
 def test_the_scaler_counts_a_drain_on_the_way_back_to_the_warm_pool(scenario):
     r = scenario("warm_pool_scaler_mid_drain")
     assert r.ok, r.violations

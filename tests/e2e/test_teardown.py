@@ -61,6 +61,17 @@ def test_agent_disconnected_mid_drain_gives_its_tasks_up_after_120_s(scenario):
     assert r.scaler["payload"]["instances"]["stale_draining"] == 1, json.dumps(r.scaler)
 
 
+def test_an_agent_blip_while_the_scaler_runs_keeps_the_hold(scenario):
+    r = scenario("agent_blip_scaler_mid_drain")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    cut, back = _first(r, "ecs.container_instance.disconnected"), _first(r, "ecs.container_instance.reconnected")
+    assert cut["instance_id"] == back["instance_id"] == victim
+    # the scaler ran mid-drain while the agent was away (the run's own check: it held the count)
+    scaler = [e for e in r.events if e["type"] == "lambda.invoked" and "TaskScaler" in e["function"]]
+    assert any(cut["t"] < e["t"] < back["t"] for e in scaler), (cut, back, scaler)
+
+
 def test_agent_disconnected_then_action_gone_gives_up_at_once(scenario):
     r = scenario("agent_disconnected_hook_deleted")
     assert r.ok, r.violations

@@ -212,6 +212,10 @@ def test_stopping_task_leaves_list_tasks_at_once_and_deactivates_uncounted(world
         return ci["runningTasksCount"] + ci["pendingTasksCount"]
 
     assert counted() == 0
+    # but it has not stopped: an unforced deregistration is refused all the same
+    with pytest.raises(ClientError) as refused:
+        ecs.deregister_container_instance(cluster=CLUSTER, containerInstance=arn)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
     # ...nor while its containers stop (the 300 s delay, then 200 s of stop time, at 1/100)
     world.wait_for(
         lambda: ecs.describe_tasks(cluster=CLUSTER, tasks=[old["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPING",

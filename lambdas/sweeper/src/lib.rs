@@ -326,7 +326,7 @@ async fn settle(
     }
     match start(deps, &instance, began, now).await? {
         Some(execution_arn) => {
-            tracing::warn!(instance = %instance.instance_id, execution = %execution_arn, action_started = %began, "lifecycle event was lost: started a drain");
+            tracing::warn!(instance = %instance.instance_id, execution = %execution_arn, action_started = %began, "no drain listed for the action (its lifecycle event lost, or its drain just started and not listed yet): started a drain");
             report.started.push(Found {
                 instance_id: instance.instance_id,
                 execution_arn,

@@ -10,12 +10,12 @@ pub struct InstanceCounts {
     pub registered: u64,
     /// ACTIVE, agent connected and (with an ASG) InService there.
     pub usable: u64,
-    /// DRAINING: a drain in progress (with an ASG, still in it and not resting in its warm
-    /// pool; without one, agent connected).
+    /// DRAINING: a drain in progress (with an ASG, waiting on its way out or back to its
+    /// warm pool, or serving; retained, in standby or without an ASG, agent connected).
     pub draining: u64,
-    /// DRAINING, but with an ASG no longer in the group or resting in its warm pool, or
-    /// without one with a disconnected agent (the EC2 instance stopped or gone): a record
-    /// ECS keeps, not a drain in progress.
+    /// DRAINING, but with an ASG gone from the group, its action completed, resting in its
+    /// warm pool or terminating from it, or (where only the agent tells) with a disconnected
+    /// agent (the EC2 instance stopped or gone): a record ECS keeps, not a drain in progress.
     pub stale_draining: u64,
     /// ACTIVE but with a disconnected agent.
     pub disconnected: u64,

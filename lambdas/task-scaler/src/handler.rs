@@ -107,13 +107,15 @@ fn service_not_found(input: &ScalerInput) -> StepError {
 }
 
 /// Counts the container instances by what they mean for the decision. A DRAINING
-/// instance is a drain in progress while (with an ASG) its EC2 instance is still in the
-/// group and not resting in its warm pool, whatever its agent says: the agent "disconnects
-/// and reconnects as a normal part of its function" (amazon-ecs-agent issue 618), and a
-/// drain outlives a dead agent until its action is completed. Without an ASG only a
-/// connected agent tells a drain in progress: a stopped or terminated instance disconnects
-/// its agent, and ECS deregisters neither, so such a record would otherwise hold the
-/// desired count up forever.
+/// instance is a drain in progress while (with an ASG) its EC2 instance waits on its way out
+/// of the group or back to its warm pool, or serves there (a Spot warning's drain), whatever
+/// its agent says: the agent "disconnects and reconnects as a normal part of its function"
+/// (amazon-ecs-agent issue 618), and a drain outlives a dead agent until its action is
+/// completed. Where the group's state tells no drain that needs room (see
+/// [`no_task_to_move`]) it is none; where it tells nothing either way (retained, in standby)
+/// and without an ASG, only a connected agent tells a drain in progress: a stopped or
+/// terminated instance disconnects its agent, and ECS deregisters neither, so such a record
+/// would otherwise hold the desired count up forever.
 fn count(
     instances: &[ContainerInstance],
     group: Option<&HashMap<String, LifecycleState>>,
@@ -132,31 +134,58 @@ fn count(
                 None | Some(Some(LifecycleState::InService)) => counts.usable += 1,
                 Some(_) => counts.outside_asg += 1,
             },
-            "DRAINING" => match state_in_group(instance) {
-                None if !instance.agent_connected() => counts.stale_draining += 1,
-                Some(None) => counts.stale_draining += 1,
-                Some(Some(state)) if drain_over(state) => counts.stale_draining += 1,
-                None | Some(Some(_)) => counts.draining += 1,
-            },
+            "DRAINING" => {
+                let in_progress = match state_in_group(instance) {
+                    Some(None) => false,
+                    Some(Some(state)) if no_task_to_move(state) => false,
+                    Some(Some(state)) if the_agent_tells(state) => instance.agent_connected(),
+                    Some(Some(_)) => true,
+                    None => instance.agent_connected(),
+                };
+                if in_progress {
+                    counts.draining += 1;
+                } else {
+                    counts.stale_draining += 1;
+                }
+            }
             _ => counts.other += 1,
         }
     }
     counts
 }
 
-/// An instance whose drain is over: terminated or detached, or in its warm pool
-/// (`Warmed:Running`, `Warmed:Stopped`, `Warmed:Hibernated`), not on its way there. One
-/// returned to a pool of running instances keeps its agent connected to its DRAINING record,
-/// which is no drain in progress to hold the count up for.
-fn drain_over(state: &LifecycleState) -> bool {
+/// A state in which no task of the instance needs a spare instance: its action completed
+/// (`*:Proceed`), terminated or detached, in its warm pool (`Warmed:Running`,
+/// `Warmed:Stopped`, `Warmed:Hibernated`: one returned to a pool of running instances keeps
+/// its agent connected to its DRAINING record), or terminating from it (a pool instance runs
+/// no task).
+fn no_task_to_move(state: &LifecycleState) -> bool {
     matches!(
         state,
-        LifecycleState::Terminated
+        LifecycleState::TerminatingProceed
+            | LifecycleState::WarmedPendingProceed
+            | LifecycleState::Terminated
             | LifecycleState::WarmedTerminated
             | LifecycleState::Detached
             | LifecycleState::WarmedRunning
             | LifecycleState::WarmedStopped
             | LifecycleState::WarmedHibernated
+            | LifecycleState::WarmedTerminating
+            | LifecycleState::WarmedTerminatingWait
+            | LifecycleState::WarmedTerminatingProceed
+            | LifecycleState::WarmedTerminatingRetained
+    )
+}
+
+/// A state that can last indefinitely with the instance stopped (retained after an abandoned
+/// action, in standby): only a connected agent tells a drain in progress there.
+fn the_agent_tells(state: &LifecycleState) -> bool {
+    matches!(
+        state,
+        LifecycleState::TerminatingRetained
+            | LifecycleState::WarmedPendingRetained
+            | LifecycleState::Standby
+            | LifecycleState::EnteringStandby
     )
 }
 

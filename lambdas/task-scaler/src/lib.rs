@@ -9,13 +9,14 @@
 //!
 //! While any instance of the cluster is being drained the scaler does not lower the desired
 //! count below the usable instances (it still raises it). Being drained means DRAINING
-//! and, when `asg_name` is given, still in that group and not resting in its warm pool,
-//! whether or not the agent is connected at that moment (it disconnects and reconnects in
-//! its normal work); without `asg_name`, DRAINING with a connected agent. A DRAINING record
-//! whose instance has left the group or rests in its warm pool, or (without `asg_name`)
-//! whose agent is disconnected (its EC2 instance stopped or terminated: ECS deregisters
-//! neither), is not a drain in progress: it is counted as `stale_draining` and never holds
-//! the count up. ECS moves the draining instance's task to a free instance; lowering the count at
+//! and, when `asg_name` is given, waiting on its way out of that group or back to its warm
+//! pool, or serving there (a Spot warning's drain), whether or not the agent is connected
+//! at that moment (it disconnects and reconnects in its normal work); retained or in
+//! standby, and without `asg_name`, DRAINING with a connected agent. A DRAINING record whose
+//! instance has left the group, completed its action (`*:Proceed`), rests in its warm pool
+//! or terminates from it, or (where only the agent tells) whose agent is disconnected (its
+//! EC2 instance stopped or terminated: ECS deregisters neither), is not a drain in
+//! progress: it is counted as `stale_draining` and never holds the count up. ECS moves the draining instance's task to a free instance; lowering the count at
 //! that moment would make ECS stop a healthy task elsewhere, or take away the free
 //! instance the replacement needs. Once the drained instance is gone, the next tick lowers
 //! the count. The hold never keeps more tasks than there are usable instances: when more

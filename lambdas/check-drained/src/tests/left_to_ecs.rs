@@ -1,5 +1,7 @@
 use super::service_balancers::{service_targets, SERVICE_TG};
 use super::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A drain whose instance the first step found registered in the target group of the
 /// `api` service, which had no listed task on it: left to ECS.
@@ -23,18 +25,20 @@ fn left_to_ecs_in(load_balancer: &str) -> DrainState {
 
 /// DescribeContainerInstances of the drained instance, connected, counting `running` tasks.
 fn counting(running: i32) -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
-        DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                ContainerInstance::builder()
-                    .container_instance_arn(CI)
-                    .status("DRAINING")
-                    .agent_connected(true)
-                    .running_tasks_count(running)
-                    .build(),
-            )
-            .build()
-    })
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || counted(running))
+}
+
+fn counted(running: i32) -> DescribeContainerInstancesOutput {
+    DescribeContainerInstancesOutput::builder()
+        .container_instances(
+            ContainerInstance::builder()
+                .container_instance_arn(CI)
+                .status("DRAINING")
+                .agent_connected(true)
+                .running_tasks_count(running)
+                .build(),
+        )
+        .build()
 }
 
 /// DeregisterTargets of our instance from the api service's target group.
@@ -274,14 +278,23 @@ fn web(status: &'static str) -> impl Fn() -> DescribeTasksOutput + Send + Sync +
     }
 }
 
-/// DescribeTasks of the web task: RUNNING, as this check's refresh sees it, then `then` for
-/// the check's second look.
-fn web_then(then: &'static str) -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_tasks)
-        .sequence()
-        .output(web("RUNNING"))
-        .output(web(then))
-        .build()
+/// DescribeTasks and DescribeContainerInstances: the web task the drain knows RUNNING until
+/// the container instance's count (one task) has been read, `then` from then on.
+fn web_then_after_the_count(then: &'static str) -> (Rule, Rule) {
+    let read = Arc::new(AtomicBool::new(false));
+    let seen = read.clone();
+    let tasks = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(move || {
+        web(if seen.load(Ordering::SeqCst) {
+            then
+        } else {
+            "RUNNING"
+        })()
+    });
+    let count = mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
+        read.store(true, Ordering::SeqCst);
+        counted(1)
+    });
+    (tasks, count)
 }
 
 #[tokio::test]
@@ -289,8 +302,7 @@ async fn a_known_task_that_began_to_stop_does_not_stand_in_for_one_the_count_sho
     // The web task is DEACTIVATING (its load balancers draining) once the counts are read:
     // ECS no longer counts it, so the one task counted is one no listing has shown.
     let mut world = world_to_take_over(&["web"]);
-    world.ecs[0] = web_then("DEACTIVATING");
-    world.ecs[1] = counting(1);
+    (world.ecs[0], world.ecs[1]) = web_then_after_the_count("DEACTIVATING");
     let state = check(&world.clients(), left_to_ecs(), at(301))
         .await
         .unwrap();
@@ -304,8 +316,7 @@ async fn a_known_task_that_began_to_stop_does_not_stand_in_for_one_the_count_sho
 
     // Still RUNNING: the task counted is the one the drain knows, the registration is taken over.
     let mut world = world_to_take_over(&["web"]);
-    world.ecs[0] = web_then("RUNNING");
-    world.ecs[1] = counting(1);
+    (world.ecs[0], world.ecs[1]) = web_then_after_the_count("RUNNING");
     let state = check(&world.clients(), left_to_ecs(), at(301))
         .await
         .unwrap();

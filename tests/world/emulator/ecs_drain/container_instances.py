@@ -189,6 +189,10 @@ def _deregister_container_instance(self: Any, cluster_str: str, container_instan
     cluster = self._get_cluster(cluster_str)
     ci = self.container_instances.get(cluster.name, {}).get(container_instance_str.split("/")[-1])
     on_it = [t for t in _tasks_on(self, cluster.name, ci) if t.desired_status == "RUNNING"] if ci else []
+    if ci is not None and not force and any(t.last_status != "STOPPED" for t in _tasks_on(self, cluster.name, ci)):
+        # a task still stopping (DEACTIVATING, STOPPING) has not stopped: ECS counts it in no
+        # runningTasksCount, but "If an instance has running tasks" the harsher reading refuses
+        raise InvalidParameterException("Found running tasks on the instance.")
     result = _orig_deregister_ci(self, cluster_str, container_instance_str, force)
     if cluster.name in self.clusters:
         self.clusters[cluster.name].registered_container_instances_count -= 1

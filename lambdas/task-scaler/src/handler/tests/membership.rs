@@ -144,3 +144,67 @@ async fn describe_warm_pool_errors_are_named() {
         .unwrap_err();
     assert_step_error(&error, "AwsRequestFailed", "DescribeWarmPool");
 }
+
+#[tokio::test]
+async fn a_draining_record_holds_the_count_only_where_a_task_needs_room() {
+    use LifecycleState::*;
+    // Instance 2 DRAINING in `state` (in the group or, for Warmed:*, its warm pool), its agent
+    // `connected`; 3 and 4 ACTIVE and InService.
+    for (state, connected, draining) in [
+        (TerminatingWait, false, true), // a blip, or a dead agent: the drain goes on
+        (InService, false, true),       // a Spot warning's drain
+        (WarmedPendingWait, false, true),
+        (TerminatingProceed, false, false), // completed
+        (TerminatingProceed, true, false),
+        (WarmedPendingProceed, true, false),
+        (WarmedTerminatingWait, false, false), // a pool instance runs no task
+        (WarmedTerminatingRetained, false, false),
+        (TerminatingRetained, true, true), // retained, still serving: swept and drained
+        (TerminatingRetained, false, false), // retained and stopped
+        (Standby, false, false),
+        (Standby, true, true),
+    ] {
+        let status_of: fn(usize) -> (&'static str, bool) = if connected {
+            |index| match index {
+                2 => ("DRAINING", true),
+                0 | 1 => ("ACTIVE", false),
+                _ => ("ACTIVE", true),
+            }
+        } else {
+            |index| match index {
+                2 => ("DRAINING", false),
+                0 | 1 => ("ACTIVE", false),
+                _ => ("ACTIVE", true),
+            }
+        };
+        let ecs = cluster(5, status_of, 2);
+        let members = vec![
+            (3, LifecycleState::InService),
+            (4, LifecycleState::InService),
+        ];
+        let warm = matches!(
+            state,
+            WarmedPendingWait
+                | WarmedPendingProceed
+                | WarmedTerminatingWait
+                | WarmedTerminatingRetained
+        );
+        let decision = if warm {
+            let asg = group_of(members, true);
+            let pooled = pool(vec![(2, state.clone())]);
+            ecs.decide(&[&asg, &pooled], &with_asg()).await
+        } else {
+            let asg = group([members, vec![(2, state.clone())]].concat());
+            ecs.decide(&[&asg], &with_asg()).await
+        };
+        let counted = (
+            decision.instances.draining,
+            decision.instances.stale_draining,
+        );
+        assert_eq!(
+            counted,
+            if draining { (1, 0) } else { (0, 1) },
+            "{state:?}, agent connected {connected}: {decision}"
+        );
+    }
+}
