@@ -120,9 +120,9 @@ def test_a_daemon_service_passes_with_every_service_of_the_cluster_checked(world
     assert daemon["subject"] == "agent" and "last" in daemon["detail"], daemon
     assert [c["subject"] for c in report["checks"] if c["name"] == "n-plus-1"] == ["web"]
     [agent_draining] = [c for c in report["checks"] if c["name"] == "lb-draining" and c["subject"].startswith("agent")]
-    # the web task's drain (replacement healthy 2 x 2 s + draining 5 s + its containers' stop, up to the
-    # agent's default 30 s), then the agent's draining 5 s and its containers' 30 s
-    assert "about 74 s" in agent_draining["detail"], agent_draining
+    # the web task's drain (replacement healthy 2 x 2 s + draining 5 s + its containers' stopTimeout 2 s),
+    # then the agent's draining 5 s and its containers' 2 s
+    assert "about 18 s" in agent_draining["detail"], agent_draining
 
 
 def _with_a_daemon(world) -> Deployment:

@@ -9,6 +9,7 @@ does; load balancers with ``attach: instances`` get every instance registered by
 from __future__ import annotations
 
 import base64
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -326,7 +327,15 @@ def _service(world: World, sc: dict[str, Any], cluster: str, classic_names: list
     ecs.register_task_definition(
         family=f"{p}-{svc}",
         networkMode="host",
-        containerDefinitions=[{"name": svc, "image": "nginx", "memory": 256, "portMappings": mappings}],
+        containerDefinitions=[
+            {
+                "name": svc,
+                "image": "nginx",
+                "memory": 256,
+                "portMappings": mappings,
+                "stopTimeout": _stop_timeout(sc),
+            }
+        ],
     )
     service_lbs = []
     for name, clb in zip(classic_names, sc["load_balancers"]["classic"]):
@@ -353,6 +362,13 @@ def _service(world: World, sc: dict[str, Any], cluster: str, classic_names: list
     )
 
 
+def _stop_timeout(sc: dict[str, Any]) -> int:
+    """The containers' stopTimeout: the time the world's containers take to stop
+    (``ecs.task_stop_seconds``), at least 2 s, so that doctor's estimate of a drain reads what the
+    task definition says, as it does on AWS."""
+    return max(2, math.ceil(float(sc["ecs"].get("task_stop_seconds") or 0)))
+
+
 def _daemon(world: World, sc: dict[str, Any], cluster: str, classic_names: list[str], tgs: dict[str, str]) -> None:
     """The DAEMON service (host network, on its load balancers' ports: ``attach: daemon``)."""
     p, name = sc["name"], sc["daemon"]["name"]
@@ -372,6 +388,7 @@ def _daemon(world: World, sc: dict[str, Any], cluster: str, classic_names: list[
                 "image": "agent",
                 "memory": int(sc["daemon"].get("memory", 64)),
                 "portMappings": [{"containerPort": port, "hostPort": port} for port in ports],
+                "stopTimeout": _stop_timeout(sc),
             }
         ],
     )
