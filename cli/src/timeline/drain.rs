@@ -159,7 +159,7 @@ fn balancers_of(balancers: &state::LoadBalancers) -> Vec<Balancer> {
         service: Some(managed.service.clone()),
         draining_seconds: managed.draining_seconds,
         healthy_after_seconds: Some(managed.healthy_after_seconds),
-        connections_outlive_delay: false,
+        connections_outlive_delay: managed.connections_outlive_delay,
     });
     classic.chain(groups).chain(services).collect()
 }

@@ -98,7 +98,7 @@ pub(crate) async fn adopt(
             arn: name.clone(),
             ports,
             draining_seconds: managed.draining_seconds,
-            connections_outlive_delay: false,
+            connections_outlive_delay: managed.connections_outlive_delay,
             taken_over_at: Some(now),
             network: managed.network,
             routes_until: None,

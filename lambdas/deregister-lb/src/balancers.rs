@@ -30,7 +30,7 @@ pub(crate) async fn read_service_balancer(
     instance_id: &str,
     without_task: bool,
 ) -> Result<Option<ServiceBalancer>, StepError> {
-    let (load_balancer, draining_seconds, healthy_after_seconds, network) = match balancer {
+    let (load_balancer, healthy_after_seconds, delay) = match balancer {
         Balancer::Classic(name) => {
             let Some(registration) = classic_registration(&deps.elb, name, instance_id).await?
             else {
@@ -42,7 +42,12 @@ pub(crate) async fn read_service_balancer(
             let Some(draining) = classic_draining_seconds(&deps.elb, name).await? else {
                 return Ok(None);
             };
-            (name, draining, registration.healthy_after_seconds, false)
+            let delay = Delay {
+                seconds: draining,
+                network: false,
+                connections_outlive_delay: false,
+            };
+            (name, registration.healthy_after_seconds, delay)
         }
         Balancer::TargetGroup(arn) => {
             if without_task
@@ -58,16 +63,17 @@ pub(crate) async fn read_service_balancer(
             let Some(delay) = target_group_delay(&deps.elbv2, arn).await? else {
                 return Ok(None);
             };
-            (arn, delay.seconds, healthy_after, delay.network)
+            (arn, healthy_after, delay)
         }
     };
     Ok(Some(ServiceBalancer {
         service: service.to_string(),
         load_balancer: load_balancer.clone(),
-        draining_seconds,
+        draining_seconds: delay.seconds,
         healthy_after_seconds,
         registered_without_task: without_task,
-        network,
+        network: delay.network,
+        connections_outlive_delay: delay.connections_outlive_delay,
     }))
 }
 

@@ -115,6 +115,7 @@ pub fn service_balancer(
         healthy_after_seconds,
         registered_without_task: false,
         network: false,
+        connections_outlive_delay: false,
     }
 }
 

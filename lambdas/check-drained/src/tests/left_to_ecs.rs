@@ -143,6 +143,24 @@ async fn long_after_the_drain_began_the_drain_takes_a_registration_without_task_
 }
 
 #[tokio::test]
+async fn a_network_group_taken_over_keeps_what_its_connections_outlive() {
+    let world = world_to_take_over(&["web"]);
+    let mut input = left_to_ecs();
+    let managed = &mut input.load_balancers.as_mut().unwrap().service_managed[0];
+    managed.network = true;
+    managed.connections_outlive_delay = true;
+    let state = check(&world.clients(), input, at(301)).await.unwrap();
+    let balancers = state.load_balancers.unwrap();
+    let group = balancers
+        .target_groups
+        .iter()
+        .find(|group| group.arn == SERVICE_TG);
+    let group = group.expect("taken over");
+    assert!(group.network && group.connections_outlive_delay);
+    assert!(group.routes_until.is_some(), "an NLB may route on after it");
+}
+
+#[tokio::test]
 async fn a_task_the_container_instance_counts_but_no_listing_showed_postpones_the_takeover() {
     let mut world = world_to_take_over(&["web"]);
     world.ecs[1] = counting(1);

@@ -110,9 +110,13 @@ async fn a_network_load_balancer_without_connection_termination_is_flagged() {
     let mut rules = full();
     rules.elbv2[2] = nlb_attributes("30", "false");
     let state = run(&rules, drain_state()).await.unwrap();
-    let group = &state.load_balancers.unwrap().target_groups[0];
+    let balancers = state.load_balancers.unwrap();
+    let group = &balancers.target_groups[0];
     assert!(group.connections_outlive_delay);
     assert_eq!(group.draining_seconds, 30);
+    // The service's group, left to ECS, keeps it for a takeover.
+    let managed = &balancers.service_managed[0];
+    assert!(managed.network && managed.connections_outlive_delay);
 }
 
 #[tokio::test]

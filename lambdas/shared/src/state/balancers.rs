@@ -114,6 +114,10 @@ pub struct ServiceBalancer {
     /// A Network Load Balancer target group ([`TargetGroup::network`]).
     #[serde(default)]
     pub network: bool,
+    /// One whose open connections outlive its deregistration delay
+    /// ([`TargetGroup::connections_outlive_delay`]): kept for when the drain takes it over.
+    #[serde(default)]
+    pub connections_outlive_delay: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
