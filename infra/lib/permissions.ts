@@ -94,12 +94,16 @@ const SERVICES_OF_CLUSTER =
 /**
  * A step that keeps the lifecycle action alive: it reads the hook's heartbeat timeout and
  * heartbeats; for a drain the sweeper started (no token), it first makes sure no newer
- * action of the instance has begun.
+ * action of the instance has begun. Told "No active Lifecycle Action found" before AWS took
+ * any heartbeat of the action, it asks whether the instance still waits under it (AWS not
+ * showing the action yet); once the action has ended, whether the instance is still on its
+ * way out, retained, or back in service.
  */
 const KEEPS_THE_HOOK_ALIVE: readonly Permission[] = [
   onAnyResource('autoscaling:DescribeLifecycleHooks'),
   { action: 'autoscaling:RecordLifecycleActionHeartbeat', scope: 'autoScalingGroups', why: ASG_ID },
   onAnyResource('autoscaling:DescribeScalingActivities'),
+  onAnyResource('autoscaling:DescribeAutoScalingInstances'),
 ];
 
 /** A container instance's own permission of the managed cluster. */
@@ -132,16 +136,13 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     ...DRAINS_THE_CONTAINER_INSTANCE,
     // The hook's timer has run since Terminating:Wait began: the first step heartbeats at once.
     ...KEEPS_THE_HOOK_ALIVE,
-    // Once the lifecycle action has ended: does the group retain the instance (a redrive drains it)?
-    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
   ],
   'deregister-lb': [
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),
-    // A Spot warning names only the instance: its group, whose attached load balancers Auto
-    // Scaling does not take it out of before the interruption. Once the lifecycle action has
-    // ended: is the instance still on its way out, or back in service?
-    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
-    // A due heartbeat goes before the step's reads, whose retries can outlast the hook's timeout.
+    // A Spot warning names only the instance: its group (DescribeAutoScalingInstances, in
+    // KEEPS_THE_HOOK_ALIVE), whose attached load balancers Auto Scaling does not take it out of
+    // before the interruption. A due heartbeat goes before the step's reads, whose retries can
+    // outlast the hook's timeout.
     ...KEEPS_THE_HOOK_ALIVE,
     {
       action: 'ecs:ListServices',
@@ -183,12 +184,13 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     // A target found registered again while draining (by hand, or a lost deregistration) is deregistered again.
     { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
     ...KEEPS_THE_HOOK_ALIVE,
-    // Once the lifecycle action has ended: is the instance still on its way out, or back in service?
-    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
   ],
   'complete-lifecycle': [
     { action: 'autoscaling:CompleteLifecycleAction', scope: 'autoScalingGroups', why: ASG_ID },
     onAnyResource('autoscaling:DescribeScalingActivities'),
+    // Told "No active Lifecycle Action found" for an action AWS took no heartbeat of: does the
+    // instance still wait under it (AWS not showing it yet: tried again)?
+    onAnyResource('autoscaling:DescribeAutoScalingInstances'),
   ],
   'task-scaler': [
     { action: 'ecs:ListContainerInstances', scope: 'cluster' },

@@ -131,7 +131,10 @@ describe('IAM, one least-privilege role per function', () => {
   test('complete-lifecycle', () => {
     expectPolicy(template, 'complete-lifecycle', [
       { actions: ['autoscaling:CompleteLifecycleAction'], resources: [ASG('test-cluster-asg')] },
-      { actions: ['autoscaling:DescribeScalingActivities'], resources: ['*'] },
+      {
+        actions: ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeScalingActivities'],
+        resources: ['*'],
+      },
     ]);
   });
 

@@ -104,6 +104,7 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         ecs=sc["ecs"],
         elbv2=sc["elbv2"],
         stepfunctions=sc["stepfunctions"],
+        autoscaling=sc["autoscaling"],
         faults={},
         eventbridge=sc["eventbridge"],
         limits=sc["limits"],

@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     # the world's Step Functions: how long (AWS seconds) before ListExecutions lists an execution just
     # started (world.emulator.sfn_listing)
     "stepfunctions": {"list_lag_seconds": 0},
+    # the world's Auto Scaling: for how long (AWS seconds) after a lifecycle action began a heartbeat or a
+    # completion of it is still answered "No active Lifecycle Action found" (world.emulator.autoscaling_hooks)
+    "autoscaling": {"action_propagation_seconds": 0},
     "timescale": 1.0,
     "seed": 0,
     "faults": {},

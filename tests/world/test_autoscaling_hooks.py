@@ -106,6 +106,58 @@ def test_no_active_action_is_a_validation_error(world):
     assert aws.ec2_state(world, instance) == "terminated"  # ABANDON terminates too
 
 
+def test_an_action_just_begun_may_not_be_shown_yet_to_all_but_the_harness(world):
+    """Within ``autoscaling.action_propagation_seconds`` of its start, heartbeats and completions of an
+    action are answered "No active Lifecycle Action found" while DescribeAutoScalingInstances shows the
+    instance waiting (AWS's control plane, PrairieLearn pull request 15586); then they are taken."""
+    import boto3
+    from botocore.config import Config
+
+    world.configure(timescale=0.01, autoscaling={"action_propagation_seconds": 200})
+    try:
+        group = aws.asg(world, desired=1)
+        aws.terminate_hook(world, group)
+        product = boto3.session.Session().client(
+            "autoscaling",
+            endpoint_url=world.url,
+            region_name="us-west-2",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}),
+        )
+        world.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+        [instance] = world.wait_for(lambda: _waiting(world, group), what="Terminating:Wait")
+        kwargs = dict(AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=instance)
+        for call in (
+            lambda: product.record_lifecycle_action_heartbeat(**kwargs),
+            lambda: product.complete_lifecycle_action(LifecycleActionResult="CONTINUE", **kwargs),
+        ):
+            with pytest.raises(ClientError) as err:
+                call()
+            assert err.value.response["Error"]["Code"] == "ValidationError"
+            assert (
+                err.value.response["Error"]["Message"]
+                == f"No active Lifecycle Action found with instance ID {instance}"
+            )
+        assert _waiting(world, group) == [instance]
+        assert len(world.events("asg.lifecycle.not_yet_propagated")) == 2
+        # the harness, the judge, sees the action at once
+        world.client("autoscaling").record_lifecycle_action_heartbeat(**kwargs)
+
+        # 200 s at 1/100: taken 2 s after the action began
+        def completed() -> bool:
+            try:
+                product.complete_lifecycle_action(LifecycleActionResult="CONTINUE", **kwargs)
+            except ClientError:
+                return False
+            return True
+
+        world.wait_for(completed, timeout=10, what="the completion taken")
+        assert aws.ec2_state(world, instance) == "terminated"
+    finally:
+        world.configure(timescale=1.0, autoscaling={"action_propagation_seconds": 0})
+
+
 def test_hook_description_and_global_timeout(world):
     group = aws.asg(world, desired=0)
     aws.terminate_hook(world, group, heartbeat=60, default="CONTINUE")

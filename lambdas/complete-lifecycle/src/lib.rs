@@ -11,6 +11,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::activities::action_superseded;
 use sta_shared::error::{autoscaling_error, is_no_active_lifecycle_action};
+use sta_shared::instance_state::still_waiting;
 use sta_shared::metrics::{self, Unit};
 use sta_shared::state::{
     Completion, CompletionOutcome, DrainRequest, DrainState, DrainStatus, LifecycleAction,
@@ -111,7 +112,8 @@ pub async fn complete(
         });
         return Ok(state);
     };
-    let outcome = complete_action(deps, &action, &state.request, result).await?;
+    let heartbeat_taken = state.heartbeat.sent > 0;
+    let outcome = complete_action(deps, &action, &state.request, result, heartbeat_taken).await?;
     let (asg, hook) = (&action.asg_name, &action.hook_name);
     tracing::info!(
         asg = %asg,
@@ -135,12 +137,15 @@ pub async fn complete(
 /// With a token, the token alone names the action: when AWS has none for it, this execution's
 /// action ended (completed before, expired); completing by instance id instead could complete a
 /// newer action of the same instance (a reused warm-pool instance). Only a sweeper-made request,
-/// which has no token, names the instance.
+/// which has no token, names the instance. Unless AWS has taken a heartbeat of the action
+/// (`heartbeat_taken`), its "No active Lifecycle Action found" while the instance still waits
+/// under it is AWS not showing the action yet ([`still_waiting`]): retried.
 async fn complete_action(
     deps: &Deps,
     action: &LifecycleAction,
     request: &DrainRequest,
     result: LifecycleResult,
+    heartbeat_taken: bool,
 ) -> Result<CompletionOutcome, StepError> {
     let (asg, hook) = (&action.asg_name, &action.hook_name);
     let instance_id = match &action.token {
@@ -175,6 +180,18 @@ async fn complete_action(
     match sent {
         Ok(_) => Ok(CompletionOutcome::Completed),
         Err(error) if is_no_active_lifecycle_action(&error) => {
+            if !heartbeat_taken && still_waiting(&deps.autoscaling, request).await? {
+                // Reported as completed, the instance would wait out the hook's timeout and
+                // then go by its default result: try again (the state machine's Retry), and
+                // fail visibly, redrivable, if AWS never takes it.
+                return Err(StepError::Retryable {
+                    operation: "CompleteLifecycleAction".into(),
+                    message: format!(
+                        "Auto Scaling has no active lifecycle action, but instance {} still waits under this drain's: it does not show the action yet",
+                        request.instance_id
+                    ),
+                });
+            }
             Ok(CompletionOutcome::AlreadyCompleted)
         }
         Err(error) => Err(autoscaling_error(asg, "CompleteLifecycleAction", error)),

@@ -104,20 +104,71 @@ async fn completes_with_the_configured_result_after_the_deadline() {
 
 #[tokio::test]
 async fn an_action_already_completed_or_expired_is_success() {
+    // The instance is on its way out, or gone.
+    for lifecycle_state in [Some("Terminating:Proceed"), Some("Warmed:Stopped"), None] {
+        let first = no_active("token");
+        let described = auto_scaling_instance(lifecycle_state);
+        let completion = completed(&[&first, &described], drained(), at(50)).await;
+        assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
+        assert_eq!((first.num_calls(), described.num_calls()), (1, 1));
+    }
+    // AWS took a heartbeat of the action: it knew it, the answer is its end, whatever the
+    // instance waits for (another hook's action).
     let first = no_active("token");
-    let completion = completed(&[&first], drained(), at(50)).await;
+    let mut state = drained();
+    state.heartbeat.sent = 1;
+    let completion = completed(&[&first], state, at(50)).await;
     assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
-    assert_eq!(first.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn no_active_action_while_the_instance_still_waits_under_it_is_tried_again() {
+    // Auto Scaling's control plane may not show an action that began a moment ago: the
+    // instance would wait out the hook's timeout after the drain.
+    for (lifecycle_state, kind, state) in [
+        ("Terminating:Wait", "token", drained()),
+        ("Warmed:Pending:Wait", "token", drained()),
+        ("Terminating:Wait", "instance", swept()),
+    ] {
+        let gone = no_active(kind);
+        let rules = [
+            &current(),
+            &gone,
+            &auto_scaling_instance(Some(lifecycle_state)),
+            &current(),
+        ];
+        let rules = if kind == "token" {
+            &rules[1..]
+        } else {
+            &rules[..]
+        };
+        let error = complete(&deps(rules), state, at(50)).await.unwrap_err();
+        assert_step_error(&error, "Retryable", "still waits under this drain's");
+        assert_eq!(gone.num_calls(), 1);
+    }
 }
 
 #[tokio::test]
 async fn a_stale_token_never_completes_the_instances_newer_action() {
     // The instance was reused (warm pool) and has a newer action: AWS knows the instance
-    // but not our token. Completing by instance id would complete the newer action.
+    // but not our token. Completing by instance id would complete the newer action; nor is
+    // the newer action's wait taken for ours.
     let (first, by_instance) = (no_active("token"), by_instance());
-    let completion = completed(&[&first, &by_instance], drained(), at(50)).await;
+    let newer = scaling_activities(vec![scaling_activity(
+        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+        at(600),
+        ScalingActivityStatusCode::MidLifecycleAction,
+    )]);
+    let waiting = auto_scaling_instance(Some("Terminating:Wait"));
+    let completion = completed(
+        &[&first, &waiting, &newer, &by_instance],
+        drained(),
+        at(700),
+    )
+    .await;
     assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
     assert_eq!(by_instance.num_calls(), 0);
+    assert_eq!(newer.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -173,7 +224,8 @@ async fn a_sweeper_request_without_a_token_completes_by_instance_id() {
     assert_eq!(by_instance.num_calls(), 1);
 
     let gone = no_active("instance");
-    let completion = completed(&[&current(), &gone], swept(), at(50)).await;
+    let terminated = auto_scaling_instance(None);
+    let completion = completed(&[&current(), &gone, &terminated], swept(), at(50)).await;
     assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
     assert_eq!(gone.num_calls(), 1);
 

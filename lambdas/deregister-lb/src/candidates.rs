@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use sta_shared::batches::{in_batches, SERVICES_BATCH};
-use sta_shared::ended::describe_auto_scaling_instance;
 use sta_shared::error::ecs_error;
+use sta_shared::instance_state::describe_auto_scaling_instance;
 use sta_shared::state::{DrainState, Trigger};
 use sta_shared::StepError;
 

@@ -12,8 +12,8 @@
 use aws_sdk_autoscaling::types::AutoScalingInstanceDetails;
 
 use crate::activities::action_superseded;
-use crate::error::aws_error;
 use crate::hook::action_has_ended;
+use crate::instance_state::describe_auto_scaling_instance;
 use crate::state::{Destination, DrainState};
 use crate::StepError;
 
@@ -139,25 +139,6 @@ async fn still_this_actions(
     )
     .await?;
     Ok(!state.heartbeat.superseded)
-}
-
-/// `instance_id` as Auto Scaling describes it (its group, its lifecycle state); `None` when
-/// it is in no group (terminated, or never in one).
-pub async fn describe_auto_scaling_instance(
-    autoscaling: &aws_sdk_autoscaling::Client,
-    instance_id: &str,
-) -> Result<Option<AutoScalingInstanceDetails>, StepError> {
-    let output = autoscaling
-        .describe_auto_scaling_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await
-        .map_err(|error| aws_error("DescribeAutoScalingInstances", error))?;
-    Ok(output
-        .auto_scaling_instances
-        .unwrap_or_default()
-        .into_iter()
-        .find(|instance| instance.instance_id() == Some(instance_id)))
 }
 
 /// Whether an instance in a lifecycle state is in its group's service or on its way there

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::activities::action_superseded;
 use crate::error::{autoscaling_error, is_no_active_lifecycle_action};
+use crate::instance_state::still_waiting;
 use crate::state::{seconds, DrainState, DrainStatus, LifecycleAction};
 use crate::wait::heartbeat_interval;
 use crate::StepError;
@@ -140,6 +141,14 @@ pub async fn heartbeat(
             );
         }
         Err(error) if is_no_active_lifecycle_action(&error) => {
+            if state.heartbeat.sent == 0 && still_waiting(autoscaling, &state.request).await? {
+                // Not the action's end: the next heartbeat comes when due, from the last that
+                // AWS took (or from the action's start).
+                tracing::warn!(
+                    "Auto Scaling has no active lifecycle action, but the instance still waits under this drain's: it does not show the action yet; the drain goes on and heartbeats again when due"
+                );
+                return Ok(());
+            }
             tracing::warn!(
                 "no active lifecycle action any more (completed elsewhere, expired, or the instance is gone)"
             );

@@ -18,6 +18,7 @@ pub mod error;
 pub mod event;
 pub mod group;
 pub mod hook;
+pub mod instance_state;
 pub mod left_to_ecs;
 pub mod metrics;
 pub mod pool_return;

@@ -57,6 +57,15 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # exits on its own; None: it runs until someone stops it.
         "standalone_task_seconds": None,
     },
+    "autoscaling": {
+        # Seconds (AWS time) after a lifecycle action began during which RecordLifecycleActionHeartbeat and
+        # CompleteLifecycleAction answer "No active Lifecycle Action found" while DescribeAutoScalingInstances
+        # shows the instance waiting: the control plane's propagation race seen on AWS (PrairieLearn pull
+        # request 15586: "DescribeAutoScalingInstances reported `Terminating:Wait`, but the immediately following
+        # `CompleteLifecycleAction` request returned `No active Lifecycle Action found`"; a later retry
+        # completed it). AWS documents no figure: default 0, kinder than AWS; a scenario raises it.
+        "action_propagation_seconds": 0,
+    },
     "stepfunctions": {
         # Seconds (AWS time) before ListExecutions lists an execution just started: "This
         # operation is eventually consistent" (ListExecutions API reference; AWS gives no figure).

@@ -167,3 +167,35 @@ async fn a_deleted_group_fails_the_check_naming_it() {
     let error = check_deregistered(&world, 30).await.unwrap_err();
     assert_step_error(&error, "ResourceNotFound", "test-cluster-asg");
 }
+
+#[tokio::test]
+async fn no_active_action_is_its_end_only_once_aws_has_shown_it() {
+    // No heartbeat of the action taken yet, the instance waiting under it: AWS does not show
+    // the action yet. The drain goes on, the action alive, and heartbeats again when due.
+    let mut world = heartbeat_world(heartbeat_gone());
+    world.autoscaling.extend([
+        auto_scaling_instance(Some("Terminating:Wait")),
+        scaling_activities(vec![scaling_activity(
+            &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+            event_time(),
+            aws_sdk_autoscaling::types::ScalingActivityStatusCode::MidLifecycleAction,
+        )]),
+    ]);
+    let state = check_deregistered(&world, 30).await.unwrap();
+    assert!(!state.heartbeat.action_gone);
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert!(state.wait_seconds <= 24, "{}", state.wait_seconds);
+
+    // AWS took a heartbeat of it: "no active action" is its end, though the instance still
+    // waits (under another terminate hook's action).
+    let mut input = deregistered();
+    input.heartbeat.sent = 1;
+    input.heartbeat.last_at = Some(at(20));
+    let state = check(&world.clients(), input, at(50)).await.unwrap();
+    assert!(state.heartbeat.action_gone);
+    assert_eq!(
+        state.status,
+        DrainStatus::Draining,
+        "the instance is leaving"
+    );
+}

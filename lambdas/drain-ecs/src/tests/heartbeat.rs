@@ -36,13 +36,49 @@ async fn an_event_whose_action_has_ended_changes_nothing() {
             "{lifecycle_state:?}"
         );
         assert!(state.heartbeat.action_gone);
-        assert_eq!(described.num_calls(), 1);
+        // Once by the heartbeat (is the instance still waiting under it?), once to decide.
+        assert_eq!(described.num_calls(), 2);
         assert_eq!(
             ci.list.num_calls() + ci.describe.num_calls() + ci.update.num_calls(),
             0
         );
         assert!(state.container_instance_arn.is_none());
     }
+}
+
+#[tokio::test]
+async fn an_action_aws_does_not_show_yet_is_drained_and_heartbeated_later() {
+    // "No active Lifecycle Action found" a moment after the action began, the instance in
+    // Terminating:Wait under it (no newer action): Auto Scaling's control plane does not
+    // show the action yet. Taken for its end, the instance would go undrained.
+    let ci = Instance::registered("ACTIVE");
+    let tasks = list_tasks(&["web-1"], &[]);
+    let described = auto_scaling_instance(Some("Terminating:Wait"));
+    let this_action = scaling_activities(vec![scaling_activity(
+        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+        event_time(),
+        aws_sdk_autoscaling::types::ScalingActivityStatusCode::MidLifecycleAction,
+    )]);
+    let deps = deps_with(
+        &ci.and(&[&tasks, &describe_tasks()]),
+        &[
+            &lifecycle_hook(300),
+            &heartbeat_gone(),
+            &described,
+            &this_action,
+        ],
+    );
+    let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert!(!state.heartbeat.action_gone);
+    assert_eq!(
+        state.heartbeat.last_at,
+        Some(event_time()),
+        "due again from the action's start"
+    );
+    assert_eq!(state.heartbeat.sent, 0);
+    assert_eq!(ci.update.num_calls(), 1, "set DRAINING");
+    assert_eq!(state.remaining.tasks, [task_arn("web-1")]);
 }
 
 #[tokio::test]

@@ -267,7 +267,29 @@ def _proceed(group: Any, state: Any) -> None:
 TOKEN_LENGTH = 36
 
 
-def _find_action(backend: Any, group_name: str, hook_name: str, token: str | None, instance_id: str | None) -> Action:
+def _find_action(
+    backend: Any, group_name: str, hook_name: str, token: str | None, instance_id: str | None, *, judge: bool = False
+) -> Action:
+    """The active action a heartbeat or a completion names. Within ``autoscaling.action_propagation_seconds``
+    of its start, AWS may not know it yet (world.emulator.core's config): "No active Lifecycle Action found",
+    as for one that ended, except for the world's own harness (``judge``)."""
+    action = _named_action(backend, group_name, hook_name, token, instance_id)
+    window = core.scaled(float((core.CONFIG.get("autoscaling") or {}).get("action_propagation_seconds") or 0))
+    if not judge and time.monotonic() - action.started < window:
+        core.record(
+            f"{action.events}.not_yet_propagated", asg=group_name, hook=hook_name, instance_id=action.instance_id
+        )
+        raise _no_active_action(token, instance_id)
+    return action
+
+
+def _no_active_action(token: str | None, instance_id: str | None) -> ValidationError:
+    if token:
+        return ValidationError(f"No active Lifecycle Action found with token {token}")
+    return ValidationError(f"No active Lifecycle Action found with instance ID {instance_id}")
+
+
+def _named_action(backend: Any, group_name: str, hook_name: str, token: str | None, instance_id: str | None) -> Action:
     if token is not None and len(token) != TOKEN_LENGTH:
         bound = "greater than or equal to" if len(token) < TOKEN_LENGTH else "less than or equal to"
         raise ValidationError(
@@ -281,6 +303,4 @@ def _find_action(backend: Any, group_name: str, hook_name: str, token: str | Non
             return action
         if not token and instance_id and action.instance_id == instance_id:
             return action
-    if token:
-        raise ValidationError(f"No active Lifecycle Action found with token {token}")
-    raise ValidationError(f"No active Lifecycle Action found with instance ID {instance_id}")
+    raise _no_active_action(token, instance_id)

@@ -24,6 +24,7 @@ from moto.autoscaling.exceptions import ValidationError
 from moto.core.responses import ActionResult, EmptyResult
 from world.emulator import core
 from world.emulator.autoscaling_hooks.actions import LAUNCHING, _actions, _complete, _find_action
+from world.emulator.rate_limits.throttling import HARNESS_AGENT
 
 MAX_GLOBAL_TIMEOUT = 48 * 3600
 
@@ -113,6 +114,7 @@ def complete_lifecycle_action(self: Any) -> ActionResult:
         self._get_param("LifecycleHookName"),
         self._get_param("LifecycleActionToken"),
         self._get_param("InstanceId"),
+        judge=HARNESS_AGENT in (self.headers.get("User-Agent") or ""),
     )
     _complete(action, result, "CompleteLifecycleAction")
     return EmptyResult()
@@ -125,6 +127,7 @@ def record_lifecycle_action_heartbeat(self: Any) -> ActionResult:
         self._get_param("LifecycleHookName"),
         self._get_param("LifecycleActionToken"),
         self._get_param("InstanceId"),
+        judge=HARNESS_AGENT in (self.headers.get("User-Agent") or ""),
     )
     action.arm_heartbeat()
     core.record(
