@@ -219,6 +219,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     onAnyResource('autoscaling:DescribeAutoScalingInstances'),
     ON_CONTAINER_INSTANCES('ecs:UpdateContainerInstancesState'),
     ON_CONTAINER_INSTANCES('ecs:DeleteAttributes'),
+    // One that a scale-in took back to the pool as it was set ACTIVE: DRAINING and marked again.
+    ON_CONTAINER_INSTANCES('ecs:PutAttributes'),
   ],
 };
 

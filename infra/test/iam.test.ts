@@ -152,7 +152,12 @@ describe('IAM, one least-privilege role per function', () => {
       },
       { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
       {
-        actions: ['ecs:DeleteAttributes', 'ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState'],
+        actions: [
+          'ecs:DeleteAttributes',
+          'ecs:DescribeContainerInstances',
+          'ecs:PutAttributes',
+          'ecs:UpdateContainerInstancesState',
+        ],
         resources: [CLUSTER_INSTANCES],
         condition: IN_CLUSTER,
       },

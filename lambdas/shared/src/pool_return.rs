@@ -69,3 +69,38 @@ pub async fn unmark(ecs: &aws_sdk_ecs::Client, cluster: &str, arn: &str) -> Resu
         Err(error) => Err(ecs_error(cluster, "DeleteAttributes", error)),
     }
 }
+
+/// Marks the container instance of an instance going back to the warm pool
+/// (this module's): the sweeper sets it ACTIVE once the instance is back in service.
+/// A container instance deregistered meanwhile (`TargetNotFoundException`) needs no mark. One
+/// that already carries ECS's limit of 10 custom attributes (`AttributeLimitExceededException`)
+/// cannot take it: the drain goes on, and says so (a note in the report), since the instance
+/// will come back DRAINING and stay so until someone sets it ACTIVE.
+pub async fn mark(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arn: &str,
+) -> Result<Option<String>, StepError> {
+    match ecs
+        .put_attributes()
+        .cluster(cluster)
+        .attributes(mark_of(arn, Some(VALUE))?)
+        .send()
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(container_instance = %arn, "going back to the warm pool: marked to be set ACTIVE when back in service");
+            Ok(None)
+        }
+        Err(error) if error_code(&error) == Some("TargetNotFoundException") => Ok(None),
+        Err(error) if error_code(&error) == Some("AttributeLimitExceededException") => {
+            let note = format!(
+                "container instance {arn} carries ECS's limit of custom attributes: it could not be marked \
+                 ({ATTRIBUTE}) to be set ACTIVE when back from the warm pool; it will come back DRAINING"
+            );
+            tracing::error!(container_instance = %arn, "{note}");
+            Ok(Some(note))
+        }
+        Err(error) => Err(ecs_error(cluster, "PutAttributes", error)),
+    }
+}

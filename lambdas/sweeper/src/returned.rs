@@ -12,8 +12,13 @@
 //! mark goes only after ACTIVE: a sweep cut off in between leaves an ACTIVE container instance
 //! still marked, which the next sweep unmarks (and a drain of it unmarks first, unless that
 //! drain sends it back to the pool). A drain that a scale-in starts between this sweep's read
-//! of the instance and its ACTIVE finds it DRAINING already, and its next check sets it
-//! DRAINING again (check-drained).
+//! of the instance and its ACTIVE finds it DRAINING and marked already, so its first step
+//! neither sets nor marks it; the sweep then set it ACTIVE and unmarked it. So after the
+//! unmark the sweep reads the instance again: no longer `InService`, a scale-in took it
+//! meanwhile, and the sweep puts back what that drain needs: DRAINING, and the mark when the
+//! instance is on its way back to the pool (`Warmed:*`), or it would come back DRAINING for
+//! good. (A scale-in that starts after this second read finds the container instance ACTIVE
+//! and unmarked, and its drain sets and marks it itself.)
 
 use std::collections::HashMap;
 
@@ -21,7 +26,7 @@ use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus};
 use sta_shared::ecs::describe_all_container_instances;
 use sta_shared::ecs_status::set_status;
 use sta_shared::error::aws_error;
-use sta_shared::pool_return::{marked, unmark, ATTRIBUTE, VALUE};
+use sta_shared::pool_return::{mark, marked, unmark, ATTRIBUTE, VALUE};
 use sta_shared::StepError;
 
 use crate::Deps;
@@ -129,7 +134,36 @@ async fn settle(
         }
     };
     unmark(&deps.ecs, cluster, arn).await?;
+    if set && taken_meanwhile(deps, cluster, arn, ec2).await? {
+        return Ok(false);
+    }
     Ok(set)
+}
+
+/// After setting ACTIVE and unmarking: whether a scale-in took the instance since the sweep
+/// read it `InService`; if so the container instance is set DRAINING again, and marked again
+/// when the instance is on its way back to the warm pool.
+async fn taken_meanwhile(
+    deps: &Deps,
+    cluster: &str,
+    arn: &str,
+    ec2: &str,
+) -> Result<bool, StepError> {
+    let now = lifecycle_states(&deps.autoscaling, &[ec2.to_string()])
+        .await?
+        .remove(ec2);
+    if now.as_deref() == Some("InService") {
+        return Ok(false);
+    }
+    tracing::warn!(instance = ec2, container_instance = arn, state = ?now, "a scale-in took the instance as it was set ACTIVE: DRAINING again for its drain");
+    if !set_status(&deps.ecs, cluster, arn, ContainerInstanceStatus::Draining).await? {
+        return Ok(true); // deregistered meanwhile
+    }
+    if now.is_some_and(|state| state.starts_with("Warmed:")) {
+        // A mark that ECS's attribute limit refuses is logged as an error there.
+        mark(&deps.ecs, cluster, arn).await?;
+    }
+    Ok(true)
 }
 
 /// The Auto Scaling lifecycle state of each of `instance_ids` that is in a group (or its warm

@@ -167,6 +167,68 @@ async fn an_instance_back_in_service_is_set_active_and_unmarked() {
 }
 
 #[tokio::test]
+async fn a_scale_in_that_takes_the_instance_as_it_is_set_active_gets_it_draining_and_marked() {
+    // Read InService; by the time it is ACTIVE and unmarked, a scale-in sends it back to the
+    // pool (Warmed:Pending:Wait), or terminates it: its drain's first step saw it DRAINING and
+    // marked, and did neither.
+    for (then, marked_again) in [("Warmed:Pending:Wait", 1), ("Terminating:Wait", 0)] {
+        let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let in_groups = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+            .then_compute_output(move |_| {
+                let read = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let state = if read == 0 { "InService" } else { then };
+                DescribeAutoScalingInstancesOutput::builder()
+                    .auto_scaling_instances(
+                        AutoScalingInstanceDetails::builder()
+                            .instance_id(BACK)
+                            .auto_scaling_group_name(ASG)
+                            .lifecycle_state(state)
+                            .build(),
+                    )
+                    .build()
+            });
+        let statuses = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = statuses.clone();
+        let update = mock!(aws_sdk_ecs::Client::update_container_instances_state)
+            .then_compute_output(move |req| {
+                seen.lock().unwrap().push(req.status().cloned().unwrap());
+                UpdateContainerInstancesStateOutput::builder().build()
+            });
+        let mark = mock!(aws_sdk_ecs::Client::put_attributes).then_compute_output(|req| {
+            let [attribute] = req.attributes() else {
+                panic!("one attribute: {:?}", req.attributes())
+            };
+            assert_eq!(
+                (attribute.name(), attribute.value()),
+                (ATTRIBUTE, Some(VALUE))
+            );
+            aws_sdk_ecs::operation::put_attributes::PutAttributesOutput::builder().build()
+        });
+        let records = [record(BACK, "DRAINING", true)];
+        let (list, describe, unmark) = (
+            marked_instances(records.to_vec()),
+            described(records.to_vec()),
+            unmarked(),
+        );
+        let groups = groups(false);
+        let ecs = [&list, &describe, &update, &unmark, &mark];
+        let deps = deps_with_ecs(&[&groups, &in_groups], &[], &ecs);
+        let report = sweep(&deps, at(0)).await.unwrap();
+        assert!(report.reactivated.is_empty(), "{then}");
+        assert_eq!(
+            *statuses.lock().unwrap(),
+            [
+                ContainerInstanceStatus::Active,
+                ContainerInstanceStatus::Draining
+            ],
+            "{then}"
+        );
+        assert_eq!(unmark.num_calls(), 1);
+        assert_eq!(mark.num_calls(), marked_again, "{then}");
+    }
+}
+
+#[tokio::test]
 async fn an_instance_not_back_in_service_is_left_marked_and_draining() {
     // Still in the pool (running there, its agent connected), on its way back, or leaving
     // again under a newer action: the mark is for when it serves.
