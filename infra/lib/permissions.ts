@@ -165,6 +165,11 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     onAnyResource('elasticloadbalancing:DescribeTargetGroupAttributes'),
     { action: 'elasticloadbalancing:DeregisterTargets', scope: 'targetGroups', why: TARGET_GROUPS_DISCOVERED },
     onAnyResource('elasticloadbalancing:DescribeInstanceHealth'),
+    // Before its first deregistration it marks the container instance (a custom attribute), and
+    // reads whether an earlier step of the drain did: a deregistration whose answer was lost
+    // still leaves a Network Load Balancer routing and a Classic ELB's unseen requests to wait for.
+    ON_CONTAINER_INSTANCES('ecs:DescribeContainerInstances'),
+    ON_CONTAINER_INSTANCES('ecs:PutAttributes'),
   ],
   'check-drained': [
     // An instance whose ECS agent registered after the drain began (scaled in while it booted) is

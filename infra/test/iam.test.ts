@@ -70,6 +70,11 @@ describe('IAM, one least-privilege role per function', () => {
       { actions: ['autoscaling:RecordLifecycleActionHeartbeat'], resources: [ASG('test-cluster-asg')] },
       { actions: ['ecs:ListServices'], resources: ['*'], condition: IN_CLUSTER },
       { actions: ['ecs:DescribeServices'], resources: [CLUSTER_SERVICES] },
+      {
+        actions: ['ecs:DescribeContainerInstances', 'ecs:PutAttributes'],
+        resources: [CLUSTER_INSTANCES],
+        condition: IN_CLUSTER,
+      },
       { actions: ['elasticloadbalancing:DeregisterInstancesFromLoadBalancer'], resources: [ALL_CLASSIC_ELBS] },
       { actions: ['elasticloadbalancing:DeregisterTargets'], resources: [ALL_TARGET_GROUPS] },
     ]);

@@ -86,6 +86,7 @@ describe('cdk-nag AwsSolutions', () => {
         'DrainWorkflow/CompleteLifecycleRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
         'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::*]',
         'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
+        'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
         'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/test-cluster/*]',
         'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:loadbalancer/*]',
         'DrainWorkflow/DeregisterLbRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*]',

@@ -78,16 +78,34 @@ pub(crate) async fn read_service_balancer(
 }
 
 /// Deregisters the instance from one Classic ELB. `None` when the load balancer is gone
-/// or the instance is neither registered there nor still draining (nothing to wait for).
+/// or the instance is neither registered there nor still draining (nothing to wait for),
+/// unless an earlier step of the drain may have deregistered it (`earlier`, see
+/// [`crate::earlier`]): it may have been unhealthy then, its in-flight requests unseen, and
+/// they are waited out for the draining timeout from now.
 pub(crate) async fn deregister_classic_elb(
     elb: &aws_sdk_elasticloadbalancing::Client,
     name: &str,
     instance_id: &str,
+    earlier: bool,
 ) -> Result<Option<ClassicElb>, StepError> {
     let Some(registration) = classic_registration(elb, name, instance_id).await? else {
         return Ok(None);
     };
     if registration.drained() {
+        if earlier {
+            if let Some(draining_seconds) = classic_draining_seconds(elb, name)
+                .await?
+                .filter(|draining| *draining > 0)
+            {
+                tracing::warn!(elb = %name, draining_seconds, "not registered in this Classic ELB, which an earlier step may have deregistered the instance from, unhealthy: its unseen in-flight requests are waited out");
+                return Ok(Some(ClassicElb {
+                    name: name.to_string(),
+                    draining_seconds,
+                    unhealthy: true,
+                    taken_over_at: None,
+                }));
+            }
+        }
         tracing::info!(elb = %name, "not registered in this Classic ELB");
         return Ok(None);
     }

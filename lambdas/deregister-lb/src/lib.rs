@@ -34,6 +34,7 @@
 mod attached;
 mod balancers;
 mod candidates;
+mod earlier;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
@@ -110,10 +111,16 @@ pub async fn deregister(
     let instance_id = state.request.instance_id.clone();
     let mut found = candidates(deps, &state, now).await?;
     let service_managed = left_to_ecs(deps, &state, &mut found, now).await?;
+    // Read before this step marks it: did an earlier one deregister what no API shows now?
+    let deregistering = !(found.classic.is_empty() && found.target_groups.is_empty());
+    let earlier = deregistering && earlier::may_have_deregistered(&deps.ecs, &state).await?;
+    if deregistering {
+        earlier::mark_deregistration(&deps.ecs, &state, now).await?;
+    }
 
     let mut classic = Vec::new();
     for name in &found.classic {
-        if let Some(elb) = deregister_classic_elb(&deps.elb, name, &instance_id).await? {
+        if let Some(elb) = deregister_classic_elb(&deps.elb, name, &instance_id, earlier).await? {
             classic.push(elb);
         }
     }
@@ -124,6 +131,7 @@ pub async fn deregister(
             None if found.left_by_auto_scaling.contains(arn) => {
                 routing_after_auto_scaling(&deps.elbv2, arn, &state, routing).await?
             }
+            None if earlier => routing_after_earlier(&deps.elbv2, arn, routing).await?,
             group => group,
         };
         if let Some(group) = group {
@@ -182,6 +190,26 @@ async fn routing_after_auto_scaling(
     tracing::info!(target_group = %arn, "Auto Scaling deregistered the instance from this Network Load Balancer target group: the drain waits until it stops routing there");
     Ok(Some(TargetGroup {
         routes_until: Some(state.request.event_time + routing + seconds(1)),
+        ..group
+    }))
+}
+
+/// A Network Load Balancer target group the instance is not in, which an earlier step of the
+/// drain may have deregistered it from ([`earlier`]): it may route new connections to the
+/// instance for `routing` from now, the latest that deregistration can have been. `None` for
+/// any other group.
+async fn routing_after_earlier(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: &str,
+    routing: chrono::Duration,
+) -> Result<Option<TargetGroup>, StepError> {
+    let Some(group) = balancers::network_target_group(elbv2, arn).await? else {
+        return Ok(None);
+    };
+    tracing::warn!(target_group = %arn, "not in this Network Load Balancer target group, which an earlier step may have deregistered the instance from: the drain waits until it stops routing there");
+    Ok(Some(TargetGroup {
+        // from now: the step reads its clock after the group
+        routes_until: Some(chrono::Utc::now() + routing),
         ..group
     }))
 }

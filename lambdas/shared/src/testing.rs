@@ -20,6 +20,9 @@ pub const CLUSTER: &str = "test-cluster";
 pub const ASG: &str = "test-cluster-asg";
 pub const HOOK: &str = "ecsTermination";
 pub const TOKEN: &str = "87654321-4321-4321-4321-210987654321";
+/// The container instance of [`drain_state`].
+pub const CONTAINER_INSTANCE_ARN: &str =
+    "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci";
 
 /// The lifecycle event AWS sends (tests/fixtures/lifecycle-terminate.json).
 pub fn lifecycle_event() -> Value {
@@ -77,9 +80,7 @@ pub fn lifecycle_input() -> DrainInput {
 pub fn drain_state() -> DrainState {
     let input = lifecycle_input();
     DrainState {
-        container_instance_arn: Some(
-            "arn:aws:ecs:us-west-2:123456789012:container-instance/test-cluster/ci".into(),
-        ),
+        container_instance_arn: Some(CONTAINER_INSTANCE_ARN.into()),
         tasks: vec![TrackedTask {
             arn: task_arn("web"),
             service: Some("web".into()),

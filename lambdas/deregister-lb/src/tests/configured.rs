@@ -6,8 +6,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 fn in_no_group_nor_service() -> MockRules {
     let mut rules = full();
     rules.autoscaling = vec![asg_rule(&[], &[])];
-    let (list, describe) = services_rules(None);
-    rules.ecs = vec![list, describe];
+    (rules.ecs[0], rules.ecs[1]) = services_rules(None);
     rules
 }
 

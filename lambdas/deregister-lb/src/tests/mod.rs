@@ -223,13 +223,56 @@ fn outside_the_cluster() -> DrainState {
     state
 }
 
+/// DescribeContainerInstances of the drained container instance, carrying the mark of a
+/// deregistration made `marked_at` (epoch seconds; `None`: no mark).
+fn deregistration_mark(marked_at: Option<i64>) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_container_instances).then_compute_output(move |req| {
+        assert_eq!(req.container_instances(), [CONTAINER_INSTANCE_ARN]);
+        let mut instance = aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn(CONTAINER_INSTANCE_ARN)
+            .status("DRAINING");
+        if let Some(at) = marked_at {
+            instance = instance.attributes(
+                aws_sdk_ecs::types::Attribute::builder()
+                    .name(crate::earlier::ATTRIBUTE)
+                    .value(at.to_string())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput::builder()
+            .container_instances(instance.build())
+            .build()
+    })
+}
+
+/// PutAttributes of the deregistration mark on the drained container instance: the step's
+/// start, in epoch seconds.
+fn marked() -> Rule {
+    mock!(aws_sdk_ecs::Client::put_attributes).then_compute_output(|req| {
+        let [attribute] = req.attributes() else {
+            panic!("one attribute: {:?}", req.attributes())
+        };
+        assert_eq!(attribute.name(), crate::earlier::ATTRIBUTE);
+        let value = attribute
+            .value()
+            .and_then(|value| value.parse::<i64>().ok());
+        assert!(
+            value.is_some_and(|at| at >= event_time().timestamp()),
+            "{value:?}"
+        );
+        assert_eq!(attribute.target_id(), Some(CONTAINER_INSTANCE_ARN));
+        aws_sdk_ecs::operation::put_attributes::PutAttributesOutput::builder().build()
+    })
+}
+
 /// The instance is in a Classic ELB and a target group attached to the ASG (two
 /// ports), and in the target group of the service whose task runs on it.
 fn full() -> MockRules {
     let (list, describe) = services_rules(Some(TG_SERVICE));
     MockRules {
         autoscaling: vec![asg_rule(&["web-elb"], &[TG_ASG])],
-        ecs: vec![list, describe],
+        ecs: vec![list, describe, deregistration_mark(None), marked()],
         elb: vec![
             instance_health("InService"),
             classic_deregister(),
@@ -265,5 +308,6 @@ async fn run(rules: &MockRules, input: DrainState) -> Result<DrainState, StepErr
 mod attached;
 mod configured;
 mod draining;
+mod earlier;
 mod errors;
 mod service;

@@ -167,31 +167,34 @@ async fn a_group_shared_with_a_service_that_has_a_task_here_is_that_tasks() {
     // web (with its task on the instance) and api (none listed) share the target group: the
     // registration is web's task's, not one to settle later.
     let mut rules = full();
-    rules.ecs = vec![
-        mock!(aws_sdk_ecs::Client::list_services).then_output(|| {
-            ListServicesOutput::builder()
-                .service_arns("arn:aws:ecs:us-west-2:123456789012:service/test-cluster/web")
-                .service_arns("arn:aws:ecs:us-west-2:123456789012:service/test-cluster/api")
-                .build()
-        }),
-        mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
-            let service = |name: &str| {
-                Service::builder()
-                    .service_name(name)
-                    .load_balancers(
-                        LoadBalancer::builder()
-                            .target_group_arn(TG_SERVICE)
-                            .container_port(80)
-                            .build(),
-                    )
+    rules.ecs.splice(
+        0..2,
+        [
+            mock!(aws_sdk_ecs::Client::list_services).then_output(|| {
+                ListServicesOutput::builder()
+                    .service_arns("arn:aws:ecs:us-west-2:123456789012:service/test-cluster/web")
+                    .service_arns("arn:aws:ecs:us-west-2:123456789012:service/test-cluster/api")
                     .build()
-            };
-            DescribeServicesOutput::builder()
-                .services(service("web"))
-                .services(service("api"))
-                .build()
-        }),
-    ];
+            }),
+            mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+                let service = |name: &str| {
+                    Service::builder()
+                        .service_name(name)
+                        .load_balancers(
+                            LoadBalancer::builder()
+                                .target_group_arn(TG_SERVICE)
+                                .container_port(80)
+                                .build(),
+                        )
+                        .build()
+                };
+                DescribeServicesOutput::builder()
+                    .services(service("web"))
+                    .services(service("api"))
+                    .build()
+            }),
+        ],
+    );
     let state = run(&rules, drain_state()).await.unwrap();
     assert_eq!(
         state.load_balancers.unwrap().service_managed,
