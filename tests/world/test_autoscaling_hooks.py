@@ -110,21 +110,11 @@ def test_an_action_just_begun_may_not_be_shown_yet_to_all_but_the_harness(world)
     """Within ``autoscaling.action_propagation_seconds`` of its start, heartbeats and completions of an
     action are answered "No active Lifecycle Action found" while DescribeAutoScalingInstances shows the
     instance waiting (AWS's control plane, PrairieLearn pull request 15586); then they are taken."""
-    import boto3
-    from botocore.config import Config
-
     world.configure(timescale=0.01, autoscaling={"action_propagation_seconds": 200})
     try:
         group = aws.asg(world, desired=1)
         aws.terminate_hook(world, group)
-        product = boto3.session.Session().client(
-            "autoscaling",
-            endpoint_url=world.url,
-            region_name="us-west-2",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        product = world.client("autoscaling", user_agent_extra="the-product")  # not the harness
         world.client("autoscaling").set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
         [instance] = world.wait_for(lambda: _waiting(world, group), what="Terminating:Wait")
         kwargs = dict(AutoScalingGroupName=group, LifecycleHookName="ecsTermination", InstanceId=instance)

@@ -186,19 +186,9 @@ def test_list_executions_is_eventually_consistent_for_all_but_the_harness(world)
     """ListExecutions lists an execution only ``stepfunctions.list_lag_seconds`` after it started
     ("This operation is eventually consistent"); DescribeExecution answers at once, and the world's
     harness, the judge, lists it at once."""
-    import boto3
-    from botocore.config import Config
-
     world.configure(timescale=0.01, stepfunctions={"list_lag_seconds": 200})
     machine = _machine(world, definition={"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    reader = boto3.session.Session().client(
-        "stepfunctions",
-        endpoint_url=world.url,
-        region_name="us-west-2",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    reader = world.client("stepfunctions", user_agent_extra="the-product")  # not the harness
     arn = reader.start_execution(stateMachineArn=machine)["executionArn"]
     assert reader.describe_execution(executionArn=arn)["executionArn"] == arn
     assert reader.list_executions(stateMachineArn=machine)["executions"] == []

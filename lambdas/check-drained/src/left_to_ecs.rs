@@ -16,8 +16,8 @@ use sta_shared::state::{task_has_stopped, DrainState};
 use sta_shared::StepError;
 
 use crate::balancers::adopt;
-use crate::unmanageable::{describe_own, Described};
 use crate::Deps;
+use sta_shared::own_container_instance::{describe_own, Described};
 
 /// Settles the registrations left to ECS: with the tasks just `listed` again, those of a
 /// service with a task now known on the instance (running, or stopped since the drain

@@ -1,9 +1,9 @@
 //! The tasks ECS can no longer stop or move, which the drain stops waiting for.
 
-use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus};
+use aws_sdk_ecs::types::ContainerInstanceStatus;
 use chrono::{DateTime, Utc};
 use sta_shared::ecs_status::set_status;
-use sta_shared::error::{ecs_error, error_code};
+use sta_shared::own_container_instance::{describe_own, Described};
 use sta_shared::state::{seconds, DrainState};
 use sta_shared::StepError;
 
@@ -116,52 +116,4 @@ async fn container_instance(
         Described::Found(instance) if !instance.agent_connected() => Standing::AgentDisconnected,
         Described::Found(_) | Described::Unknown => Standing::Connected,
     })
-}
-
-/// The drained container instance as `DescribeContainerInstances` shows it.
-pub(crate) enum Described {
-    /// MISSING, or its cluster deleted.
-    Gone,
-    Found(Box<ContainerInstance>),
-    /// No container instance recorded, or none in the answer.
-    Unknown,
-}
-
-pub(crate) async fn describe_own(
-    ecs: &aws_sdk_ecs::Client,
-    state: &DrainState,
-) -> Result<Described, StepError> {
-    let Some(arn) = &state.container_instance_arn else {
-        return Ok(Described::Unknown);
-    };
-    let cluster = &state.request.cluster;
-    let output = match ecs
-        .describe_container_instances()
-        .cluster(cluster)
-        .container_instances(arn)
-        .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some("ClusterNotFoundException") => {
-            return Ok(Described::Gone)
-        }
-        Err(error) => return Err(ecs_error(cluster, "DescribeContainerInstances", error)),
-        Ok(output) => output,
-    };
-    let missing = output
-        .failures()
-        .iter()
-        .any(|failure| failure.reason() == Some("MISSING"));
-    Ok(
-        match output
-            .container_instances
-            .unwrap_or_default()
-            .into_iter()
-            .find(|instance| instance.container_instance_arn() == Some(arn.as_str()))
-        {
-            Some(instance) => Described::Found(Box::new(instance)),
-            None if missing => Described::Gone,
-            None => Described::Unknown,
-        },
-    )
 }

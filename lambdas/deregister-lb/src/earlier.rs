@@ -23,6 +23,7 @@
 use aws_sdk_ecs::types::{Attribute, TargetType};
 use chrono::{DateTime, Utc};
 use sta_shared::error::{ecs_error, error_code};
+use sta_shared::own_container_instance::{describe_own, Described};
 use sta_shared::state::DrainState;
 use sta_shared::StepError;
 
@@ -38,26 +39,7 @@ pub async fn may_have_deregistered(
     ecs: &aws_sdk_ecs::Client,
     state: &DrainState,
 ) -> Result<bool, StepError> {
-    let Some(arn) = &state.container_instance_arn else {
-        return Ok(true);
-    };
-    let cluster = &state.request.cluster;
-    let output = match ecs
-        .describe_container_instances()
-        .cluster(cluster)
-        .container_instances(arn)
-        .send()
-        .await
-    {
-        Err(error) if error_code(&error) == Some("ClusterNotFoundException") => return Ok(true),
-        Err(error) => return Err(ecs_error(cluster, "DescribeContainerInstances", error)),
-        Ok(output) => output,
-    };
-    let Some(instance) = output
-        .container_instances()
-        .iter()
-        .find(|instance| instance.container_instance_arn() == Some(arn.as_str()))
-    else {
+    let Described::Found(instance) = describe_own(ecs, state).await? else {
         return Ok(true);
     };
     let marked_at = instance

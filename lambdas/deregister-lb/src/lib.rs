@@ -128,10 +128,18 @@ pub async fn deregister(
     let routing = seconds(state.settings.nlb_deregistration_seconds);
     for arn in &found.target_groups {
         let group = match deregister_target_group(&deps.elbv2, arn, &instance_id, routing).await? {
+            // Auto Scaling deregistered it before `Terminating:Wait`: at the latest when the
+            // wait began (the event's time has whole seconds, hence one more).
             None if found.left_by_auto_scaling.contains(arn) => {
-                routing_after_auto_scaling(&deps.elbv2, arn, &state, routing).await?
+                let until = state.request.event_time + routing + seconds(1);
+                let why = "Auto Scaling deregistered the instance from this Network Load Balancer target group";
+                nlb_routing_until(&deps.elbv2, arn, until, why).await?
             }
-            None if earlier => routing_after_earlier(&deps.elbv2, arn, routing).await?,
+            // An earlier step may have (see `earlier`): at the latest just now.
+            None if earlier => {
+                let why = "not in this Network Load Balancer target group, which an earlier step may have deregistered the instance from";
+                nlb_routing_until(&deps.elbv2, arn, Utc::now() + routing, why).await?
+            }
             group => group,
         };
         if let Some(group) = group {
@@ -173,43 +181,21 @@ pub async fn deregister(
     Ok(state)
 }
 
-/// A Network Load Balancer target group attached to the group that Auto Scaling deregistered
-/// the instance from before `Terminating:Wait`, at a moment no API tells: it may route new
-/// connections to the instance for `routing` from then, so the drain waits until `routing`
-/// after the wait began (the latest that moment can be; the event's time has whole seconds,
-/// hence one more). `None` for any other group.
-async fn routing_after_auto_scaling(
+/// A Network Load Balancer target group the instance is not in, which it may have been
+/// deregistered from at a moment no API tells: it may route new connections to the instance
+/// `until` then ("a few minutes", whatever the target's state). `None` for any other group.
+async fn nlb_routing_until(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     arn: &str,
-    state: &DrainState,
-    routing: chrono::Duration,
+    until: DateTime<Utc>,
+    why: &str,
 ) -> Result<Option<TargetGroup>, StepError> {
     let Some(group) = balancers::network_target_group(elbv2, arn).await? else {
         return Ok(None);
     };
-    tracing::info!(target_group = %arn, "Auto Scaling deregistered the instance from this Network Load Balancer target group: the drain waits until it stops routing there");
+    tracing::info!(target_group = %arn, %until, "{why}: the drain waits until it stops routing there");
     Ok(Some(TargetGroup {
-        routes_until: Some(state.request.event_time + routing + seconds(1)),
-        ..group
-    }))
-}
-
-/// A Network Load Balancer target group the instance is not in, which an earlier step of the
-/// drain may have deregistered it from ([`earlier`]): it may route new connections to the
-/// instance for `routing` from now, the latest that deregistration can have been. `None` for
-/// any other group.
-async fn routing_after_earlier(
-    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
-    arn: &str,
-    routing: chrono::Duration,
-) -> Result<Option<TargetGroup>, StepError> {
-    let Some(group) = balancers::network_target_group(elbv2, arn).await? else {
-        return Ok(None);
-    };
-    tracing::warn!(target_group = %arn, "not in this Network Load Balancer target group, which an earlier step may have deregistered the instance from: the drain waits until it stops routing there");
-    Ok(Some(TargetGroup {
-        // from now: the step reads its clock after the group
-        routes_until: Some(chrono::Utc::now() + routing),
+        routes_until: Some(until),
         ..group
     }))
 }

@@ -21,6 +21,7 @@ pub mod hook;
 pub mod instance_state;
 pub mod left_to_ecs;
 pub mod metrics;
+pub mod own_container_instance;
 pub mod pool_return;
 pub mod read;
 pub mod state;
