@@ -13,7 +13,9 @@ use sta_shared::state::NLB_DEREGISTRATION_SECONDS;
 
 /// A replacement that takes longer than this to become healthy slows every scale-in.
 pub const SLOW_HEALTHY_SECONDS: u64 = 300;
-const NLB_PROTOCOLS: [&str; 4] = ["TCP", "TLS", "UDP", "TCP_UDP"];
+/// A Network Load Balancer's target group protocols ("Edit target group attributes for your
+/// Network Load Balancer": TCP, TLS, UDP, TCP_UDP, QUIC, TCP_QUIC).
+const NLB_PROTOCOLS: [&str; 6] = ["TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC"];
 const CONNECTION_TERMINATION: &str = "deregistration_delay.connection_termination.enabled";
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
 

@@ -24,6 +24,11 @@ async fn an_nlb_whose_delay_ends_before_it_stops_routing_warns() {
         .as_deref()
         .unwrap()
         .contains("deregistration_delay.timeout_seconds,Value=300"));
+    // QUIC target groups are a Network Load Balancer's too.
+    f.target_groups[0].protocol = "TCP_QUIC".to_string();
+    let report = run(&f).await;
+    let routing = check(&report, "nlb-deregistration-delay", Some(TG_SUBJECT));
+    assert_eq!(routing.status, Status::Warn, "{routing:#?}");
     f.target_groups[0].delay = 300;
     let report = run(&f).await;
     let routing = check(&report, "nlb-deregistration-delay", Some(TG_SUBJECT));

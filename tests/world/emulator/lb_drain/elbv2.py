@@ -19,7 +19,7 @@ meets it for sure; the world takes the harsher reading and answers it from the
 termination on. A registered target of a stopped or terminated instance is
 ``unused`` (Target.InvalidState), as TargetHealth documents.
 
-NLB target groups (TCP, TLS, UDP, TCP_UDP; "Edit target group attributes for
+NLB target groups (TCP, TLS, UDP, TCP_UDP, QUIC, TCP_QUIC; "Edit target group attributes for
 your Network Load Balancer": deregistration delay, connection termination)
 report ``deregistration_delay.connection_termination.enabled`` (default false).
 While it is false, established connections outlive ``unused``: the world
@@ -43,7 +43,7 @@ from world.emulator import core
 from world.emulator.lb_drain.actor import _by, acting
 from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health, not_in_use, rearm
 
-NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP")
+NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC")
 CONNECTION_TERMINATION = "deregistration_delay.connection_termination.enabled"
 
 
