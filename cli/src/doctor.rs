@@ -263,7 +263,7 @@ pub async fn doctor(clients: &Clients, options: &Options, progress: Progress<'_>
     progress("reading the services");
     let services = services::check(clients, options, &fleet, &mut checks).await;
     progress("reading the load balancers");
-    balancers::check(clients, &drain, &services, &mut checks).await;
+    balancers::check(clients, &drain, &services, &groups.found, &mut checks).await;
     Report {
         cluster: options.cluster.clone(),
         state_machine_arn: options.state_machine_arn.clone(),

@@ -145,6 +145,33 @@ def test_a_target_group_whose_load_balancer_was_deleted_is_reported(world, ecs_s
     assert not_passing(report) == [("load-balancer", "FAIL")]
 
 
+def test_a_zone_the_group_launches_in_that_its_load_balancer_does_not_enable_is_reported(world, ecs_sta):
+    """The ALB moved to two other zones: the group's instances get no traffic there (the world makes
+    their targets ``unused``, Target.NotInUse), so a replacement would never become healthy."""
+    dep = deploy(world)
+    ec2, elbv2 = world.client("ec2"), world.client("elbv2")
+    [group] = world.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[dep.asg])[
+        "AutoScalingGroups"
+    ]
+    [arn] = dep.target_groups.values()
+    [lb] = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]["LoadBalancerArns"]
+    others = [
+        s["SubnetId"]
+        for s in ec2.describe_subnets()["Subnets"]
+        if s["AvailabilityZone"] not in group["AvailabilityZones"]
+    ]
+    elbv2.set_subnets(LoadBalancerArn=lb, Subnets=others[:2])
+    health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    assert {d["TargetHealth"].get("Reason") for d in health} == {"Target.NotInUse"}, health
+
+    report = doctor(ecs_sta, world, dep, code=1)
+    [zones] = [c for c in report["checks"] if c["name"] == "lb-zones" and "target group" in c["subject"]]
+    [zone] = group["AvailabilityZones"]
+    assert zones["status"] == "FAIL" and f"not {zone} (group {dep.asg})" in zones["detail"], zones
+    assert "aws elbv2 set-subnets" in zones["fix"], zones
+    assert [n for n, s in not_passing(report) if s == "FAIL"] == ["lb-zones"], not_passing(report)
+
+
 def test_a_heartbeat_timeout_shorter_than_the_sweep_is_reported(world, ecs_sta):
     dep = deploy(world, hook={"heartbeat_timeout": 60})
     report = doctor(ecs_sta, world, dep, code=1)

@@ -130,11 +130,19 @@ class _Judge:
 
     def _registration(self, e: dict[str, Any], kind: str, lb: str) -> None:
         key: Any = (e["id"], e["port"]) if kind.startswith("elbv2.") else e.get("instance_id")
-        if kind in ("elbv2.target.registered", "elbv2.target.initial", "elb.instance.registered"):
+        if kind in (
+            "elbv2.target.registered",
+            "elbv2.target.initial",
+            "elb.instance.registered",
+            "elb.instance.initial",
+        ):
             self.state[lb][key] = "initial"
         elif kind in ("elbv2.target.healthy", "elb.instance.in_service") and key in self.state[lb]:
             self.state[lb][key] = "healthy"
-        elif kind in ("elbv2.target.unhealthy", "elb.instance.unhealthy") and key in self.state[lb]:
+        elif (
+            kind in ("elbv2.target.unhealthy", "elb.instance.unhealthy", "elb.instance.out_of_zone")
+            and key in self.state[lb]
+        ):
             self.state[lb][key] = "unhealthy"
         elif kind in (
             "elbv2.target.draining",

@@ -235,3 +235,84 @@ def test_posting_the_config_does_not_restart_health_checks_on_their_way(world):
     world.configure(faults={})  # an unrelated change
     world.wait_for(lambda: _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy")
     assert _one(world, "elbv2.target.healthy", id=instance)["t"] - registered["t"] < 2.1
+
+
+def _zones_other_than(world, zone):
+    """Two subnets of the VPC whose zones are not ``zone`` (an ALB needs two zones)."""
+    subnets = world.client("ec2").describe_subnets()["Subnets"]
+    return [s["SubnetId"] for s in subnets if s["AvailabilityZone"] != zone][:2]
+
+
+def _zone_of(world, instance):
+    [reservation] = world.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"]
+    return reservation["Instances"][0]["Placement"]["AvailabilityZone"]
+
+
+def test_a_target_in_a_zone_its_load_balancer_does_not_enable_is_unused_until_it_does(world):
+    world.configure(timescale=0.05)
+    tg = aws.target_group(world, **CHECK)
+    instance = _running_instance(world)
+    zone = _zone_of(world, instance)
+    elbv2 = world.client("elbv2")
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    world.wait_for(lambda: _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy")
+    [lb] = elbv2.describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]["LoadBalancerArns"]
+    previous = [
+        z["SubnetId"]
+        for z in elbv2.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["AvailabilityZones"]
+    ]
+
+    elbv2.set_subnets(LoadBalancerArn=lb, Subnets=_zones_other_than(world, zone))
+    assert _target(world, tg, instance) == {
+        "State": "unused",
+        "Reason": "Target.NotInUse",
+        "Description": "Target is in an Availability Zone that is not enabled for the load balancer",
+    }
+    assert _one(world, "elbv2.target.unused", id=instance)["zone"] == zone
+    # still registered: listed, and no health check makes it healthy meanwhile
+    listed = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert [d["Target"]["Id"] for d in listed] == [instance]
+
+    elbv2.set_subnets(LoadBalancerArn=lb, Subnets=previous)
+    assert _target(world, tg, instance)["State"] == "initial"
+    world.wait_for(lambda: _target(world, tg, instance)["State"] == "healthy", timeout=10, what="healthy again")
+    disabled, enabled = (e["zones"] for e in world.events("elbv2.load_balancer.zones"))
+    assert zone not in disabled and zone in enabled
+
+
+def test_a_classic_elb_instance_in_a_zone_it_disables_is_out_of_service_until_enabled(world):
+    world.configure(timescale=0.05)
+    name = aws.classic_elb(world, health_check={"Interval": 10, "HealthyThreshold": 2})
+    instance = _running_instance(world)
+    zone = _zone_of(world, instance)
+    elb = world.client("elb")
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    world.wait_for(lambda: _classic(world, name, instance)["State"] == "InService", timeout=10, what="InService")
+    elb.enable_availability_zones_for_load_balancer(LoadBalancerName=name, AvailabilityZones=["us-west-2b"])
+
+    elb.disable_availability_zones_for_load_balancer(LoadBalancerName=name, AvailabilityZones=[zone])
+    assert _classic(world, name, instance) == {
+        "InstanceId": instance,
+        "State": "OutOfService",
+        "ReasonCode": "ELB",
+        "Description": "Instance is in an Availability Zone for which LoadBalancer is not configured to route traffic to.",
+    }
+    assert _one(world, "elb.instance.out_of_zone", instance_id=instance)["zone"] == zone
+
+    elb.enable_availability_zones_for_load_balancer(LoadBalancerName=name, AvailabilityZones=[zone])
+    assert _classic(world, name, instance)["Description"] == "Instance registration is still in progress."
+    world.wait_for(lambda: _classic(world, name, instance)["State"] == "InService", timeout=10, what="InService again")
+
+
+def test_a_classic_elb_in_a_vpc_reports_its_subnets_zones(world):
+    ec2, elb = world.client("ec2"), world.client("elb")
+    subnets = ec2.describe_subnets()["Subnets"][:2]
+    elb.create_load_balancer(
+        LoadBalancerName="in-vpc",
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}],
+        Subnets=[s["SubnetId"] for s in subnets],
+    )
+    described = lambda: elb.describe_load_balancers(LoadBalancerNames=["in-vpc"])["LoadBalancerDescriptions"][0]  # noqa: E731
+    assert described()["AvailabilityZones"] == sorted({s["AvailabilityZone"] for s in subnets})
+    elb.detach_load_balancer_from_subnets(LoadBalancerName="in-vpc", Subnets=[subnets[1]["SubnetId"]])
+    assert described()["AvailabilityZones"] == [subnets[0]["AvailabilityZone"]]

@@ -5,11 +5,14 @@
 
 use std::collections::BTreeMap;
 
+use super::hooks::Group;
 use super::machine::Drain;
 use super::services::Service;
 use super::{Check, Clients};
 use crate::CliError;
 use sta_shared::state::NLB_DEREGISTRATION_SECONDS;
+
+mod zones;
 
 /// A replacement that takes longer than this to become healthy slows every scale-in.
 pub const SLOW_HEALTHY_SECONDS: u64 = 300;
@@ -33,6 +36,8 @@ pub struct Balancer {
     pub connection_termination: bool,
     /// A load balancer uses it (a target group some listener forwards to; a Classic ELB always).
     pub in_use: bool,
+    /// The Availability Zones its load balancers enable (empty: not known).
+    pub zones: Vec<String>,
 }
 
 impl Balancer {
@@ -58,11 +63,13 @@ pub enum Before {
 }
 
 /// Reads every load balancer of the services and adds their checks: the replica services'
-/// first, whose slowest drain the daemons' draining follows.
+/// first, whose slowest drain the daemons' draining follows; then whether each enables the
+/// zones the managed `groups` launch in.
 pub async fn check(
     clients: &Clients,
     drain: &Drain,
     services: &[Service],
+    groups: &[Group],
     checks: &mut Vec<Check>,
 ) {
     let mut slowest = 0;
@@ -72,12 +79,14 @@ pub async fn check(
                 lb.healthy_seconds() + lb.draining_seconds.unwrap_or(0) + service.stop_seconds,
             );
             checks.extend(balancer_checks(service, &lb, drain, Before::Replacement));
+            checks.extend(zones::check(service, &lb, groups));
         }
     }
     for service in services.iter().filter(|s| s.daemon) {
         for lb in read(clients, service, checks).await {
             let before = Before::ReplicaTasks(slowest);
             checks.extend(balancer_checks(service, &lb, drain, before));
+            checks.extend(zones::check(service, &lb, groups));
         }
     }
 }
@@ -298,6 +307,7 @@ async fn target_group(clients: &Clients, arn: &str) -> Result<Balancer, CliError
         .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
         .collect();
     let number = |v: Option<i32>, default: u64| v.map(|v| v.max(0) as u64).unwrap_or(default);
+    let zones = zones::of_target_group(clients, group.load_balancer_arns()).await?;
     Ok(Balancer {
         label: format!("target group {}", group.target_group_name().unwrap_or(arn)),
         protocol: group.protocol().map(|p| p.as_str().to_string()),
@@ -312,6 +322,7 @@ async fn target_group(clients: &Clients, arn: &str) -> Result<Balancer, CliError
         connection_termination: attributes.get(CONNECTION_TERMINATION).map(String::as_str)
             == Some("true"),
         in_use: !group.load_balancer_arns().is_empty(),
+        zones,
     })
 }
 
@@ -327,6 +338,10 @@ async fn classic(clients: &Clients, name: &str) -> Result<Balancer, CliError> {
         .await
         .map_err(|e| CliError::aws("DescribeLoadBalancers", e))?;
     let check = found.first().and_then(|lb| lb.health_check());
+    let zones = found
+        .first()
+        .map(|lb| lb.availability_zones().to_vec())
+        .unwrap_or_default();
     let attributes = clients
         .elb
         .describe_load_balancer_attributes()
@@ -349,5 +364,6 @@ async fn classic(clients: &Clients, name: &str) -> Result<Balancer, CliError> {
         draining_seconds: draining,
         connection_termination: false,
         in_use: true,
+        zones,
     })
 }

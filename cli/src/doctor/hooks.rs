@@ -30,6 +30,8 @@ pub struct Group {
     pub instances: Vec<GroupInstance>,
     pub target_groups: Vec<String>,
     pub classic: Vec<String>,
+    /// The Availability Zones it launches instances in.
+    pub zones: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -284,5 +286,6 @@ pub fn summary(group: &AutoScalingGroup, pool: &[Instance]) -> Group {
             .collect(),
         target_groups: group.target_group_arns().to_vec(),
         classic: group.load_balancer_names().to_vec(),
+        zones: group.availability_zones().to_vec(),
     }
 }

@@ -156,3 +156,70 @@ async fn a_target_group_no_load_balancer_uses_fails() {
         .iter()
         .any(|c| c.name.starts_with("lb-") && c.subject.as_deref() == Some(TG_SUBJECT)));
 }
+
+#[tokio::test]
+async fn a_zone_the_group_launches_in_that_a_load_balancer_does_not_enable_fails() {
+    let mut f = Fixture::default();
+    // both enable the group's only zone
+    let report = run(&f).await;
+    for subject in [TG_SUBJECT, CLB_SUBJECT] {
+        let zones = check(&report, "lb-zones", Some(subject));
+        assert_eq!(zones.status, Status::Pass, "{zones:#?}");
+        assert!(
+            zones.detail.contains("us-west-2a, us-west-2b"),
+            "{zones:#?}"
+        );
+    }
+    // the group spreads to us-west-2c, which neither enables
+    f.zones = zones(&["us-west-2a", "us-west-2c"]);
+    let report = run(&f).await;
+    let target_group = check(&report, "lb-zones", Some(TG_SUBJECT));
+    assert_eq!(target_group.status, Status::Fail, "{target_group:#?}");
+    assert!(
+        target_group
+            .detail
+            .contains("not us-west-2c (group web-asg): instances there get no traffic"),
+        "{target_group:#?}"
+    );
+    assert!(target_group
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("aws elbv2 set-subnets"));
+    let classic = check(&report, "lb-zones", Some(CLB_SUBJECT));
+    assert_eq!(classic.status, Status::Fail, "{classic:#?}");
+    assert!(classic
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("attach-load-balancer-to-subnets"));
+    // the Classic ELB enables it: only the target group's load balancer fails
+    f.classic[0].zones.push("us-west-2c".to_string());
+    let report = run(&f).await;
+    assert_eq!(
+        check(&report, "lb-zones", Some(CLB_SUBJECT)).status,
+        Status::Pass
+    );
+    assert_eq!(
+        check(&report, "lb-zones", Some(TG_SUBJECT)).status,
+        Status::Fail
+    );
+}
+
+#[tokio::test]
+async fn a_load_balancer_whose_zones_cannot_be_read_is_unreadable() {
+    let mut f = Fixture::default();
+    // (the Classic ELB's read, DescribeLoadBalancers too, fails with it)
+    f.errors.insert("DescribeLoadBalancers", "Throttling");
+    let report = run(&f).await;
+    let failed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.name == "load-balancer")
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    assert!(failed
+        .iter()
+        .all(|c| c.detail.contains("DescribeLoadBalancers: Throttling")));
+    assert!(!report.checks.iter().any(|c| c.name == "lb-zones"));
+}

@@ -47,6 +47,10 @@ pub fn ci_arn(n: usize) -> String {
     format!("arn:aws:ecs:us-west-2:123456789012:container-instance/{CLUSTER}/ci-{n}")
 }
 
+pub fn zones(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| name.to_string()).collect()
+}
+
 pub fn instance(n: usize) -> String {
     format!("i-000000000000000{n}")
 }
@@ -108,6 +112,8 @@ pub struct FTargetGroup {
     pub termination: Option<bool>,
     /// A listener forwards to it.
     pub in_use: bool,
+    /// The zones its load balancer enables.
+    pub zones: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +122,7 @@ pub struct FClassic {
     pub threshold: i32,
     pub interval: i32,
     pub draining: Option<i32>,
+    pub zones: Vec<String>,
 }
 
 /// A capacity provider: (name, managed draining, managed scaling target or None when off).
@@ -167,6 +174,8 @@ pub struct Fixture {
     pub instances: Vec<FInstance>,
     pub services: Vec<FService>,
     pub target_groups: Vec<FTargetGroup>,
+    /// The zones the group launches instances in.
+    pub zones: Vec<String>,
     pub classic: Vec<FClassic>,
     /// The functions that are not Active, by name: their state, or `None` when missing.
     pub functions: BTreeMap<&'static str, Option<FunctionState>>,
@@ -284,12 +293,15 @@ impl Default for Fixture {
                 delay: 300,
                 termination: None,
                 in_use: true,
+                zones: zones(&["us-west-2a", "us-west-2b"]),
             }],
+            zones: zones(&["us-west-2a"]),
             classic: vec![FClassic {
                 name: CLB.to_string(),
                 threshold: 2,
                 interval: 10,
                 draining: Some(300),
+                zones: zones(&["us-west-2a", "us-west-2b"]),
             }],
             functions: BTreeMap::new(),
             errors: BTreeMap::new(),

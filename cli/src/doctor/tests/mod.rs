@@ -109,6 +109,7 @@ async fn a_correct_deployment_passes_every_check() {
         "deployment-configuration",
         "lb-draining",
         "lb-replacement-health",
+        "lb-zones",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
@@ -118,7 +119,7 @@ async fn a_correct_deployment_passes_every_check() {
     assert_eq!(report.sweep_period_seconds, DEFAULT_SWEEP_PERIOD_SECONDS);
     let text = render(&report, false);
     assert!(
-        text.ends_with("0 FAIL, 0 WARN, 25 PASS: nothing fails\n"),
+        text.ends_with("0 FAIL, 0 WARN, 27 PASS: nothing fails\n"),
         "{text}"
     );
     assert!(!text.contains("fix:"), "{text}");

@@ -8,6 +8,8 @@ Each part in its module, with the AWS documentation it follows:
   then ``unused``, NLB connection termination;
 * ``health``: the health checks of every registration, from each load balancer's own
   settings, scaled by the world's timescale;
+* ``zones``: the Availability Zones each load balancer enables, which its registrations' health
+  follows;
 * ``actor``: who each deregistration event says did it (``by``).
 """
 
@@ -43,6 +45,7 @@ from world.emulator.lb_drain.elbv2 import (
     tg_drain_seconds,
 )
 from world.emulator.lb_drain.health import HEALTH_LISTENERS, _on_config, _on_reset
+from world.emulator.lb_drain.zones import install as install_zones
 
 # what the other extensions use (world.emulator.ecs_drain, world.emulator.autoscaling_hooks)
 __all__ = [
@@ -77,3 +80,4 @@ def install() -> None:
     elbv2_models.ELBv2Backend.describe_target_health = _describe_target_health
     elbv2_models.ELBv2Backend.deregister_targets = _deregister_targets
     elbv2_models.ELBv2Backend.modify_target_group_attributes = _modify_tg_attributes
+    install_zones()

@@ -51,12 +51,14 @@ from world.emulator.lb_drain.health import _health, _health_changed, _start_heal
 DRAINING_DESCRIPTION = "Instance deregistration currently in progress."
 NOT_REGISTERED = "Instance is not currently registered with the LoadBalancer."
 REGISTERING = "Instance registration is still in progress."
+ZONE_NOT_ENABLED = "Instance is in an Availability Zone for which LoadBalancer is not configured to route traffic to."
 FAILED_CHECKS = "Instance has failed at least the UnhealthyThreshold number of health checks consecutively."
 TRANSIENT = "A transient error occurred. Please try again later."
 
 
 def classic_state(lb: Any, instance_id: str) -> str | None:
-    """initial / healthy / unhealthy of an instance registered in a Classic ELB, None when not registered."""
+    """initial / healthy / unhealthy / out_of_zone of an instance registered in a Classic ELB, None when
+    not registered."""
     health = _health(lb).get(instance_id)
     return health.state if health is not None and instance_id in lb.instance_ids else None
 
@@ -191,6 +193,13 @@ def describe_instance_health(self: Any) -> Any:
                 }
             elif health == "healthy":
                 state = {"InstanceId": instance_id, "State": "InService", "ReasonCode": "N/A", "Description": "N/A"}
+            elif health == "out_of_zone":
+                state = {
+                    "InstanceId": instance_id,
+                    "State": "OutOfService",
+                    "ReasonCode": "ELB",
+                    "Description": ZONE_NOT_ENABLED,
+                }
             elif health == "unhealthy":
                 state = {
                     "InstanceId": instance_id,

@@ -41,7 +41,15 @@ from typing import Any
 from moto.elbv2 import models as elbv2_models
 from world.emulator import core
 from world.emulator.lb_drain.actor import _by, acting
-from world.emulator.lb_drain.health import _health, _health_changed, _start_health, _stop_health, not_in_use, rearm
+from world.emulator.lb_drain.health import (
+    _health,
+    _health_changed,
+    _start_health,
+    _stop_health,
+    not_in_use,
+    rearm,
+    zone_not_enabled,
+)
 
 NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC")
 CONNECTION_TERMINATION = "deregistration_delay.connection_termination.enabled"
@@ -192,14 +200,17 @@ def _tg_health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
                 f"Target is in the {instance.state} state",
             )
         health = target_state(self, target)
-        if health == "unused":  # no load balancer uses the target group
+        if health == "unused":  # no load balancer uses the target group, or not in the target's zone
+            zone = zone_not_enabled(_health(self)[key])
             return status(
                 target["Id"],
                 port,
                 self.health_check_port,
                 "unused",
                 "Target.NotInUse",
-                "Target group is not configured to receive traffic from the load balancer",
+                "Target is in an Availability Zone that is not enabled for the load balancer"
+                if zone is not None
+                else "Target group is not configured to receive traffic from the load balancer",
             )
         if health == "healthy":
             return status(target["Id"], port, self.health_check_port, "healthy")

@@ -20,6 +20,19 @@ scaled by the world's timescale. A Classic ELB without ConfigureHealthCheck
 uses AWS's defaults (interval 30 s, healthy 10, unhealthy 2); the world does
 not enforce AWS's ranges (interval 5-300 s, thresholds 2-10), so scenarios at
 timescale 1.0 can use short checks that the API reports as they are.
+
+A registration whose instance is in an Availability Zone its load balancer does
+not enable gets no traffic and no health checks. TargetHealth: ``unused``,
+Target.NotInUse, "the target is in an Availability Zone that is not enabled for
+your load balancer" (the ALB and NLB guides: "If you register targets in an
+Availability Zone but do not enable the Availability Zone, these registered
+targets do not receive traffic"). DisableAvailabilityZonesForLoadBalancer (Classic
+ELB API reference): "all instances registered with the load balancer that are in
+the removed Availability Zone go into the OutOfService state" (the world's
+wording: "Instance is in an Availability Zone for which LoadBalancer is not
+configured to route traffic to."). Once the zone is enabled again (SetSubnets,
+EnableAvailabilityZonesForLoadBalancer, AttachLoadBalancerToSubnets) the
+registration starts over from ``initial`` / registration in progress.
 """
 
 from __future__ import annotations
@@ -34,7 +47,8 @@ CLASSIC_DEFAULT_CHECK = (30.0, 10, 2)
 
 
 class Health:
-    """One registration's health-check state: initial -> healthy or unhealthy."""
+    """One registration's health-check state: initial -> healthy or unhealthy; ``unused`` (ELBv2) or
+    ``out_of_zone`` (Classic ELB) while no load balancer sends it traffic."""
 
     __slots__ = ("fields", "goal", "instance_id", "kind", "owner", "region", "state", "timer")
 
@@ -83,6 +97,27 @@ def _check(health: Health) -> tuple[float, int, int]:
     return float(check.interval), int(check.healthy_threshold), int(check.unhealthy_threshold)
 
 
+def zone_not_enabled(health: Health) -> str | None:
+    """The Availability Zone of the registration's instance when its load balancer does not enable
+    it (None when it does, or when either is unknown). A target group's zones are those of the load
+    balancers that use it; a Classic ELB's its ``AvailabilityZones``."""
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+
+    account = health.owner.account_id
+    instance = ec2_backends[account][health.region].get_instance_by_id(health.instance_id)
+    zone = getattr(getattr(instance, "_placement", None), "zone", None)
+    if zone is None:
+        return None
+    if health.kind == "elbv2":
+        balancers = elbv2_backends[account][health.region].load_balancers
+        lbs = [balancers[arn] for arn in health.owner.load_balancer_arns if arn in balancers]
+        zones = {az.zone_name for lb in lbs for az in lb.availability_zones}
+    else:
+        zones = set(health.owner.availability_zones or [])
+    return zone if zones and zone not in zones else None
+
+
 def not_in_use(owner: Any) -> bool:
     """An ELBv2 target group that no load balancer uses: no health checks, its targets ``unused``
     (Target.NotInUse)."""
@@ -94,15 +129,25 @@ def _schedule_health(health: Health) -> None:
     there keeps running: checks that keep passing or failing do not start over). A target group no
     load balancer uses runs no health checks: its targets are ``unused``; once one uses it again,
     they start over from ``initial``."""
-    if health.kind == "elbv2" and not_in_use(health.owner):
+    zone = zone_not_enabled(health)
+    if health.kind == "elbv2" and (zone is not None or not_in_use(health.owner)):
         health.cancel()
         if health.state != "unused":
             health.state = "unused"
-            core.record("elbv2.target.unused", **health.fields, reason="Target.NotInUse")
+            core.record("elbv2.target.unused", **health.fields, reason="Target.NotInUse", **_zone(zone))
+        return
+    if zone is not None:  # a Classic ELB's instance in a zone it does not enable
+        health.cancel()
+        if health.state != "out_of_zone":
+            health.state = "out_of_zone"
+            core.record("elb.instance.out_of_zone", **health.fields, zone=zone)
         return
     if health.state == "unused":
         health.state = "initial"  # in use again: registered all along, its checks start over
         core.record("elbv2.target.initial", **health.fields, reason="Elb.InitialHealthChecking")
+    elif health.state == "out_of_zone":
+        health.state = "initial"
+        core.record("elb.instance.initial", **health.fields)
     goal = "unhealthy" if failing(health.instance_id) else "healthy"
     if health.timer is not None and health.goal == goal:
         return
@@ -113,6 +158,10 @@ def _schedule_health(health: Health) -> None:
     checks = unhealthy if goal == "unhealthy" else healthy
     health.goal = goal
     health.timer = core.after(core.scaled(checks * interval), _health_changes, health, goal, name="lb-health")
+
+
+def _zone(zone: str | None) -> dict[str, str]:
+    return {"zone": zone} if zone is not None else {}
 
 
 def _health_changes(health: Health, goal: str) -> None:

@@ -1,0 +1,97 @@
+"""The Availability Zones a load balancer enables, as its registrations' health follows them.
+
+An ELBv2 load balancer's zones are its subnets' (SetSubnets); a Classic ELB's are its
+``AvailabilityZones`` (EnableAvailabilityZonesForLoadBalancer, DisableAvailabilityZonesForLoadBalancer)
+or, in a VPC, its subnets' (AttachLoadBalancerToSubnets, DetachLoadBalancerFromSubnets: "Adds one or
+more subnets to the set of configured subnets for the specified load balancer"; DescribeLoadBalancers
+reports their zones, which moto left empty). A change re-arms every registration's health
+(world.emulator.lb_drain.health: a registration in a zone no longer enabled gets no traffic, one in a
+zone enabled again starts over) and tells ECS. Events: ``elbv2.load_balancer.zones`` (load_balancer,
+zones), ``elb.load_balancer.zones`` (load_balancer, zones).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.ec2.models import ec2_backends
+from moto.elb import models as elb_models
+from moto.elbv2 import models as elbv2_models
+from world.emulator import core
+from world.emulator.lb_drain.health import _health_changed, rearm
+
+_orig_set_subnets = elbv2_models.ELBv2Backend.set_subnets
+_orig_create_classic = elb_models.ELBBackend.create_load_balancer
+_orig_enable = elb_models.ELBBackend.enable_availability_zones_for_load_balancer
+_orig_disable = elb_models.ELBBackend.disable_availability_zones_for_load_balancer
+_orig_attach = elb_models.ELBBackend.attach_load_balancer_to_subnets
+_orig_detach = elb_models.ELBBackend.detach_load_balancer_from_subnets
+
+
+def _set_subnets(self: Any, arn: str, *args: Any, **kwargs: Any) -> Any:
+    zones = _orig_set_subnets(self, arn, *args, **kwargs)
+    core.record("elbv2.load_balancer.zones", load_balancer=arn, zones=sorted(az.zone_name for az in zones))
+    for tg in self.target_groups.values():
+        if arn in tg.load_balancer_arns:
+            rearm(tg)
+    _health_changed(self.account_id, self.region_name)
+    return zones
+
+
+def _subnet_zones(backend: Any, subnets: list[str]) -> list[str]:
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    return sorted({ec2.get_subnet(subnet).availability_zone for subnet in subnets})
+
+
+def _create_classic(self: Any, *args: Any, **kwargs: Any) -> Any:
+    lb = _orig_create_classic(self, *args, **kwargs)
+    if not lb.availability_zones and lb.subnets:
+        lb.availability_zones = _subnet_zones(self, lb.subnets)
+    return lb
+
+
+def _classic_zones_changed(backend: Any, name: str) -> None:
+    lb = backend.get_load_balancer(name)
+    core.record("elb.load_balancer.zones", load_balancer=name, zones=list(lb.availability_zones))
+    rearm(lb)
+    _health_changed(backend.account_id, backend.region_name)
+
+
+def _enable(self: Any, load_balancer_name: str, availability_zones: list[str]) -> Any:
+    name = load_balancer_name
+    result = _orig_enable(self, name, availability_zones)
+    _classic_zones_changed(self, name)
+    return result
+
+
+def _disable(self: Any, load_balancer_name: str, availability_zones: list[str]) -> Any:
+    name = load_balancer_name
+    result = _orig_disable(self, name, availability_zones)
+    _classic_zones_changed(self, name)
+    return result
+
+
+def _attach(self: Any, load_balancer_name: str, subnets: list[str]) -> Any:
+    name = load_balancer_name
+    result = _orig_attach(self, name, subnets)
+    self.get_load_balancer(name).availability_zones = _subnet_zones(self, result)
+    _classic_zones_changed(self, name)
+    return result
+
+
+def _detach(self: Any, load_balancer_name: str, subnets: list[str]) -> Any:
+    name = load_balancer_name
+    result = _orig_detach(self, name, subnets)
+    self.get_load_balancer(name).availability_zones = _subnet_zones(self, result)
+    _classic_zones_changed(self, name)
+    return result
+
+
+def install() -> None:
+    elbv2_models.ELBv2Backend.set_subnets = _set_subnets
+    backend = elb_models.ELBBackend
+    backend.create_load_balancer = _create_classic
+    backend.enable_availability_zones_for_load_balancer = _enable
+    backend.disable_availability_zones_for_load_balancer = _disable
+    backend.attach_load_balancer_to_subnets = _attach
+    backend.detach_load_balancer_from_subnets = _detach
