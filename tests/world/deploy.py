@@ -105,6 +105,7 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
         elbv2=sc["elbv2"],
         stepfunctions=sc["stepfunctions"],
         autoscaling=sc["autoscaling"],
+        scheduler=sc["scheduler"],
         faults={},
         eventbridge=sc["eventbridge"],
         limits=sc["limits"],

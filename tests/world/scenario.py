@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     # the world's Auto Scaling: for how long (AWS seconds) after a lifecycle action began a heartbeat or a
     # completion of it is still answered "No active Lifecycle Action found" (world.emulator.autoscaling_hooks)
     "autoscaling": {"action_propagation_seconds": 0},
+    # the world's EventBridge Scheduler: with duplicate_seconds, each firing of a schedule that fires
+    # on its own is delivered twice, the copy that many seconds later (world.emulator.scheduler)
+    "scheduler": {"duplicate_seconds": None},
     "timescale": 1.0,
     "seed": 0,
     "faults": {},

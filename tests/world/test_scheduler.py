@@ -65,6 +65,34 @@ def test_a_schedule_fires_on_its_rate_and_a_failed_function_runs_twice_more(worl
     assert world.control("GET", "/_world/scheduler")["armed"] == []
 
 
+def test_with_duplicates_each_firing_is_delivered_twice(world):
+    """Lambda's asynchronous queue may deliver the same event twice ("the queue itself is eventually
+    consistent"): ``duplicate_seconds`` delivers every firing a second time, that long after."""
+    world.configure(timescale=0.01, scheduler={"fire": ["sweep"], "duplicate_seconds": 30})  # 0.3 s
+    arn = aws.function(world)
+    _schedule(world, "sweep", arn)
+    [fired] = world.wait_for(lambda: _of(world, "scheduler.fired", "sweep")[:1], timeout=30, what="a firing")
+
+    def first_runs():
+        return [
+            a for a in _of(world, "scheduler.answered", "sweep") if a["firing"] == fired["seq"] and a["attempt"] == 1
+        ]
+
+    first, copy = world.wait_for(lambda: first_runs()[1:] and first_runs(), timeout=30, what="two deliveries")
+    [duplicated] = [d for d in _of(world, "scheduler.duplicated", "sweep") if d["firing"] == fired["seq"]]
+    assert duplicated["after"] == 30
+    assert copy["t"] - first["t"] >= 0.25
+    # a run the harness asks for stands for a firing: delivered again too
+    world.configure(scheduler={"fire": [], "duplicate_seconds": 0})
+    world.control("POST", "/_world/scheduler/run", {"name": "sweep"})
+    world.wait_for(
+        lambda: [a for a in _of(world, "scheduler.answered", "sweep") if "firing" not in a],
+        timeout=30,
+        what="the harness run's copy",
+    )
+    world.configure(scheduler={"duplicate_seconds": None})
+
+
 def test_a_disabled_schedule_does_not_invoke_and_a_missing_target_is_dropped_after_its_retries(world):
     world.configure(timescale=0.01, scheduler={"fire": True})
     arn = aws.function(world)

@@ -113,7 +113,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     },
     # EventBridge Scheduler (world.emulator.scheduler): which schedules fire on their own, on their rate in
     # scaled time (false: none, the harness runs them; true: all; or a list of schedule names)
-    "scheduler": {"fire": False, "precision_seconds": 60},
+    "scheduler": {"fire": False, "precision_seconds": 60, "duplicate_seconds": None},
 }
 
 CONFIG: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)

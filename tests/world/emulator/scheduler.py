@@ -26,6 +26,12 @@ this fires them as the AWS docs describe:
   Scheduler retries with back-off within those limits, then sends the event to the target's
   dead-letter queue; the world records it dropped.
 
+* "How Lambda handles errors and retries with asynchronous invocation" (Lambda Developer Guide):
+  "Even if your function doesn't return an error, it's possible for it to receive the same event
+  from Lambda multiple times because the queue itself is eventually consistent." With
+  ``duplicate_seconds`` set, every firing's event is delivered a second time that many seconds
+  after the first (0: at once, the two runs overlapping); unset, each once (kinder than AWS).
+
 * The target's ``RoleArn`` must let Scheduler invoke the function (world.emulator.service_roles);
   a refusal is dropped unretried.
 
@@ -35,12 +41,13 @@ starts at the schedule's next occurrence counted from its StartDate or creation.
 
 Config ``scheduler`` (world.emulator.core): ``fire``: false (default: nothing fires on its own; the harness
 runs a schedule when it says, ``POST /_world/scheduler/run``, world.stack.run_schedule), true (every schedule), or a list of
-schedule names; ``precision_seconds`` (60).
+schedule names; ``precision_seconds`` (60); ``duplicate_seconds`` (null: no duplicates).
 
 Event log: ``scheduler.fired`` (schedule, due, late: AWS seconds after the due time),
 ``scheduler.invoked`` (attempt), ``scheduler.answered`` (attempt, error: the function error or
 null, body: its answer), ``scheduler.failed`` (the invocation could not be made, retry_in),
-``scheduler.dropped``, ``scheduler.unsupported``. ``GET /_world/scheduler`` lists the schedules
+``scheduler.dropped``, ``scheduler.unsupported``, ``scheduler.duplicated`` (after: seconds; the
+copy's events carry the same firing). ``GET /_world/scheduler`` lists the schedules
 armed to fire and when each fires next.
 """
 
@@ -170,6 +177,18 @@ def _fire(key: tuple[str, str, str, str], due: float, step: float) -> None:
     fired = core.record("scheduler.fired", **_names(key), due=due, late=round(late, 3))
     invocation = Invocation(key, dict(schedule.target), time.monotonic(), fired["seq"])
     threading.Thread(target=invocation.attempt, name="world-scheduler", daemon=True).start()
+    _maybe_again(key, dict(schedule.target), fired["seq"])
+
+
+def _maybe_again(key: tuple[str, str, str, str], target: dict[str, Any], firing: int | None) -> None:
+    """With ``duplicate_seconds``, deliver the firing's event a second time, that long after: Lambda's
+    asynchronous queue may deliver the same event more than once."""
+    again = (core.CONFIG.get("scheduler") or {}).get("duplicate_seconds")
+    if again is None:
+        return
+    copy = Invocation(key, target, time.monotonic(), firing)
+    core.record("scheduler.duplicated", **_names(key, firing), after=float(again))
+    core.after(core.scaled(float(again)), copy.start_attempt, name="scheduler-duplicate")
 
 
 # --------------------------------------------------------------------------- invoking the target
@@ -180,7 +199,7 @@ class Invocation:
     key: tuple[str, str, str, str]
     target: dict[str, Any]
     fired: float  # time.monotonic() of the firing
-    firing: int  # the seq of its scheduler.fired event
+    firing: int | None  # the seq of its scheduler.fired event (None: run by the harness)
     deliveries: int = 0  # attempts to hand the event to Lambda (the target's RetryPolicy)
     runs: int = 0  # runs of the function (Lambda's asynchronous retries)
 
@@ -221,9 +240,10 @@ class Invocation:
                 reason="older than the function's maximum event age",
             )
             return
-        core.after(delay, self._retry, name="scheduler-lambda-retry")
+        core.after(delay, self.start_attempt, name="scheduler-lambda-retry")
 
-    def _retry(self) -> None:
+    def start_attempt(self) -> None:
+        """Attempt the delivery on a thread of its own."""
         threading.Thread(target=self.attempt, name="world-scheduler", daemon=True).start()
 
     def _invoke(self, arn: str) -> tuple[str | None, Any]:
@@ -273,7 +293,7 @@ class Invocation:
         core.record(
             "scheduler.failed", **_names(self.key, self.firing), attempt=self.deliveries, error=error, retry_in=backoff
         )
-        core.after(core.scaled(backoff), self._retry, name="scheduler-retry")
+        core.after(core.scaled(backoff), self.start_attempt, name="scheduler-retry")
 
 
 def _group_arn(key: tuple[str, str, str, str]) -> str:
@@ -376,7 +396,8 @@ def _get_armed(_q: dict[str, str], _b: Any) -> tuple[int, Any]:
 @core.route("POST", "/_world/scheduler/run")
 def _post_run(_q: dict[str, str], body: Any) -> tuple[int, Any]:
     """Fire the schedule ``name`` once, now, as Scheduler does (its role checked), without retries:
-    ``{"error", "body"}`` (the function's error type and answer) or ``{"refused"}``."""
+    ``{"error", "body"}`` (the function's error type and answer) or ``{"refused"}``. With
+    ``duplicate_seconds`` the event is delivered again, as a firing's is."""
     found = [(key, s) for key, s in _schedules().items() if key[3] == body["name"]]
     if not found:
         return 404, {"error": f"no schedule {body['name']}"}
@@ -385,6 +406,7 @@ def _post_run(_q: dict[str, str], body: Any) -> tuple[int, Any]:
     refused = _refusal(key, target)
     if refused is not None:
         return 200, {"refused": refused}
+    _maybe_again(key, dict(target), None)
     error, answer = _invoke_target(target)
     return 200, {"error": error, "body": answer}
 
