@@ -286,7 +286,7 @@ def test_an_nlb_without_connection_termination_or_with_a_short_delay_is_reported
         "attach": "service",
         "connection_termination": False,
     }
-    dep = deploy(world, load_balancers={"classic": [], "target_groups": [nlb]})
+    dep = deploy(world, load_balancers={"classic": [], "target_groups": [nlb]}, elbv2={"nlb_registration_seconds": 5})
     report = doctor(ecs_sta, world, dep, code=0)  # a warning: nothing fails
     check = only(report, "nlb-connection-termination")
     assert check["status"] == "WARN" and "connection_termination.enabled is false" in check["detail"], check

@@ -56,8 +56,9 @@ DEFAULTS: dict[str, Any] = {
         "nlb_deregistration_seconds": 300,
     },
     # the world's ELBv2: how long a Network Load Balancer still routes new connections to a target
-    # after its deregistration (world.emulator.lb_drain.elbv2)
-    "elbv2": {"nlb_deregistration_seconds": 300},
+    # after its deregistration, and how long a new target's registration is in progress before its
+    # health checks start (world.emulator.lb_drain.elbv2)
+    "elbv2": {"nlb_deregistration_seconds": 300, "nlb_registration_seconds": 300},
     # the world's Step Functions: how long (AWS seconds) before ListExecutions lists an execution just
     # started (world.emulator.sfn_listing)
     "stepfunctions": {"list_lag_seconds": 0},

@@ -316,3 +316,25 @@ def test_a_classic_elb_in_a_vpc_reports_its_subnets_zones(world):
     assert described()["AvailabilityZones"] == sorted({s["AvailabilityZone"] for s in subnets})
     elb.detach_load_balancer_from_subnets(LoadBalancerName="in-vpc", Subnets=[subnets[1]["SubnetId"]])
     assert described()["AvailabilityZones"] == [subnets[0]["AvailabilityZone"]]
+
+
+def test_a_new_nlb_target_is_registering_for_minutes_before_its_health_checks_start(world):
+    world.configure(timescale=0.01)  # 300 s of registration -> 3 s; 3 checks x 10 s -> 0.3 s
+    nlb = aws.target_group(world, name="nlb", protocol="TCP", **CHECK)
+    alb = aws.target_group(world, name="alb", **CHECK)
+    instance = _running_instance(world)
+    elbv2 = world.client("elbv2")
+    for tg in (nlb, alb):
+        elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance}])
+    assert _target(world, nlb, instance) == {
+        "State": "initial",
+        "Reason": "Elb.RegistrationInProgress",
+        "Description": "Target registration is in progress",
+    }
+    # an ALB's target goes straight to its health checks
+    assert _target(world, alb, instance)["Reason"] == "Elb.InitialHealthChecking"
+    world.wait_for(lambda: _target(world, nlb, instance)["State"] == "healthy", timeout=20, what="healthy")
+    registered = _one(world, "elbv2.target.registered", target_group=nlb)
+    healthy = _one(world, "elbv2.target.healthy", target_group=nlb)
+    assert healthy["t"] - registered["t"] >= 3.25  # the registration, then the checks
+    assert _one(world, "elbv2.target.healthy", target_group=alb)["t"] - registered["t"] < 3

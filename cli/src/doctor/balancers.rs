@@ -16,6 +16,10 @@ mod zones;
 
 /// A replacement that takes longer than this to become healthy slows every scale-in.
 pub const SLOW_HEALTHY_SECONDS: u64 = 300;
+/// How long a Network Load Balancer's new target may stay in registration before its health
+/// checks start: "It can take a few minutes for the registration process to complete and health
+/// checks to start" ("Register targets for your Network Load Balancer"); the longer reading.
+pub const NLB_REGISTRATION_SECONDS: u64 = 300;
 /// A Network Load Balancer's target group protocols ("Edit target group attributes for your
 /// Network Load Balancer": TCP, TLS, UDP, TCP_UDP, QUIC, TCP_QUIC).
 const NLB_PROTOCOLS: [&str; 6] = ["TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC"];
@@ -41,9 +45,24 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    /// How long a new registration takes to become healthy.
+    /// How long a new registration takes to become healthy: its registration (an NLB's), then
+    /// its health checks.
     pub fn healthy_seconds(&self) -> u64 {
+        self.registration_seconds() + self.checks_seconds()
+    }
+
+    /// How long its health checks take to find a new registration healthy.
+    pub fn checks_seconds(&self) -> u64 {
         self.healthy_threshold * self.interval_seconds
+    }
+
+    /// How long a new registration may be in progress before its health checks start.
+    pub fn registration_seconds(&self) -> u64 {
+        if self.is_nlb() {
+            NLB_REGISTRATION_SECONDS
+        } else {
+            0
+        }
     }
 
     pub fn is_nlb(&self) -> bool {
@@ -195,13 +214,22 @@ fn nlb_routing(subject: Option<&str>, lb: &Balancer, drain: &Drain) -> Check {
     )
 }
 
+/// The health checks' part of a replacement's wait (an NLB's registration, which no setting
+/// shortens, is said but not held against it).
 fn replacement_health(subject: Option<&str>, lb: &Balancer) -> Check {
-    let healthy = lb.healthy_seconds();
+    let checks = lb.checks_seconds();
+    let registration = match lb.registration_seconds() {
+        0 => String::new(),
+        seconds => format!(
+            " (after its registration, up to {seconds} s on a Network Load Balancer: {} s in all)",
+            lb.healthy_seconds()
+        ),
+    };
     let health = format!(
-        "a replacement is healthy after {} x {} s = {healthy} s",
+        "a replacement is healthy after {} x {} s = {checks} s{registration}",
         lb.healthy_threshold, lb.interval_seconds
     );
-    if healthy > SLOW_HEALTHY_SECONDS {
+    if checks > SLOW_HEALTHY_SECONDS {
         Check::warn(
             "lb-replacement-health",
             subject,
@@ -234,9 +262,14 @@ fn draining(
         Before::Replacement => {
             let healthy = lb.healthy_seconds();
             let needed = healthy + draining + stop;
+            let registration = if lb.registration_seconds() > 0 {
+                ", its NLB registration included"
+            } else {
+                ""
+            };
             (needed, format!(
-                "a drain takes about {needed} s here (replacement healthy {healthy} s + draining {draining} s \
-                 + its containers' stop, up to {stop} s)"
+                "a drain takes about {needed} s here (replacement healthy {healthy} s{registration} + draining \
+                 {draining} s + its containers' stop, up to {stop} s)"
             ))
         }
         Before::ReplicaTasks(first) => {

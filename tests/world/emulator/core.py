@@ -78,6 +78,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # the target" (NLB User Guide, "Register targets"); AWS support has said 180 to 300 s
         # (aws-load-balancer-controller issue 1834): the world takes the longer.
         "nlb_deregistration_seconds": 300,
+        # how long (AWS seconds) a Network Load Balancer's new target stays initial
+        # (Elb.RegistrationInProgress) before its health checks start: "It can take a few minutes for
+        # the registration process to complete and health checks to start" (NLB User Guide, "Register
+        # targets"); the world takes the same longer reading as for the deregistration.
+        "nlb_registration_seconds": 300,
     },
     "health": {
         # EC2 instance ids whose load-balancer health checks fail: their

@@ -223,3 +223,38 @@ async fn a_load_balancer_whose_zones_cannot_be_read_is_unreadable() {
         .all(|c| c.detail.contains("DescribeLoadBalancers: Throttling")));
     assert!(!report.checks.iter().any(|c| c.name == "lb-zones"));
 }
+
+#[tokio::test]
+async fn an_nlb_replacement_waits_for_its_registration_too() {
+    let mut f = Fixture::default();
+    f.target_groups[0].protocol = "TCP".to_string();
+    f.target_groups[0].termination = Some(true);
+    let report = run(&f).await;
+    // 300 s of registration + 5 x 30 s of checks + 300 s of delay + the containers' 30 s
+    let draining = check(&report, "lb-draining", Some(TG_SUBJECT));
+    assert!(
+        draining
+            .detail
+            .contains("about 780 s here (replacement healthy 450 s, its NLB registration included"),
+        "{draining:#?}"
+    );
+    // the registration, which no setting shortens, is said but not held against the checks
+    let health = check(&report, "lb-replacement-health", Some(TG_SUBJECT));
+    assert_eq!(health.status, Status::Pass, "{health:#?}");
+    assert!(
+        health
+            .detail
+            .contains("5 x 30 s = 150 s (after its registration, up to 300 s on a Network Load Balancer: 450 s in all)"),
+        "{health:#?}"
+    );
+    // an ALB's replacement has no registration to wait for
+    f.target_groups[0].protocol = "HTTP".to_string();
+    let report = run(&f).await;
+    let draining = check(&report, "lb-draining", Some(TG_SUBJECT));
+    assert!(
+        draining
+            .detail
+            .contains("about 480 s here (replacement healthy 150 s + draining"),
+        "{draining:#?}"
+    );
+}

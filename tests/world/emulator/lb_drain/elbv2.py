@@ -24,6 +24,9 @@ your Network Load Balancer": deregistration delay, connection termination)
 report ``deregistration_delay.connection_termination.enabled`` (default false).
 While it is false, established connections outlive ``unused``: the world
 records ``elbv2.target.connections_remain`` when such a target becomes unused.
+A Network Load Balancer's new target is ``initial`` (Elb.RegistrationInProgress) for
+``elbv2.nlb_registration_seconds`` (default 180) before its health checks start ("It can
+take a few minutes for the registration process to complete and health checks to start").
 A Network Load Balancer goes on routing new connections to a deregistered target
 for ``elbv2.nlb_deregistration_seconds`` (default 300), whatever its state shows
 (draining, then unused): "It can take a few minutes for the deregistration process
@@ -95,7 +98,8 @@ def _tg_register(self: Any, targets: list[dict[str, Any]]) -> None:
         _tg_routing(self).pop(key, None)
         fields = {"target_group": self.arn, "id": target["Id"], "port": port}
         core.record("elbv2.target.registered", **fields)
-        _start_health("elbv2", self, key, target["Id"], fields, self.region_name)
+        lag = core.scaled(float(core.CONFIG["elbv2"]["nlb_registration_seconds"])) if _nlb_fields(self) else 0.0
+        _start_health("elbv2", self, key, target["Id"], fields, self.region_name, registering=lag)
 
 
 def _tg_deregister(self: Any, targets: list[dict[str, Any]]) -> None:
@@ -133,9 +137,12 @@ def _tg_routing(tg: Any) -> dict[str, object]:
 
 
 def _route_on(tg: Any, key: str, target: dict[str, Any]) -> None:
-    """A Network Load Balancer goes on routing new connections to a deregistered target for
-    ``elbv2.nlb_deregistration_seconds``, whatever its state shows; ``elbv2.target.routing_stopped``
-    marks the end (not once it is registered again, nor deregistered again: the latest counts)."""
+    """A Network Load Balancer's new target is ``initial`` (Elb.RegistrationInProgress) for
+    ``elbv2.nlb_registration_seconds`` (default 180) before its health checks start ("It can
+    take a few minutes for the registration process to complete and health checks to start").
+    A Network Load Balancer goes on routing new connections to a deregistered target for
+        ``elbv2.nlb_deregistration_seconds``, whatever its state shows; ``elbv2.target.routing_stopped``
+        marks the end (not once it is registered again, nor deregistered again: the latest counts)."""
     token = object()
     _tg_routing(tg)[key] = token
     lag = core.scaled(float(core.CONFIG["elbv2"]["nlb_deregistration_seconds"]))
@@ -222,6 +229,15 @@ def _tg_health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
                 "unhealthy",
                 "Target.FailedHealthChecks",
                 "Health checks failed",
+            )
+        if _health(self)[key].registering_until > time.monotonic():
+            return status(
+                target["Id"],
+                port,
+                self.health_check_port,
+                "initial",
+                "Elb.RegistrationInProgress",
+                "Target registration is in progress",
             )
         return status(
             target["Id"],

@@ -21,6 +21,12 @@ uses AWS's defaults (interval 30 s, healthy 10, unhealthy 2); the world does
 not enforce AWS's ranges (interval 5-300 s, thresholds 2-10), so scenarios at
 timescale 1.0 can use short checks that the API reports as they are.
 
+A Network Load Balancer's new target is ``initial`` (Elb.RegistrationInProgress,
+"Target registration is in progress") for ``elbv2.nlb_registration_seconds``
+(default 180) before its health checks start: "It can take a few minutes for the
+registration process to complete and health checks to start" (NLB User Guide,
+"Register targets for your Network Load Balancer").
+
 A registration whose instance is in an Availability Zone its load balancer does
 not enable gets no traffic and no health checks. TargetHealth: ``unused``,
 Target.NotInUse, "the target is in an Availability Zone that is not enabled for
@@ -37,6 +43,7 @@ registration starts over from ``initial`` / registration in progress.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -50,12 +57,13 @@ class Health:
     """One registration's health-check state: initial -> healthy or unhealthy; ``unused`` (ELBv2) or
     ``out_of_zone`` (Classic ELB) while no load balancer sends it traffic."""
 
-    __slots__ = ("fields", "goal", "instance_id", "kind", "owner", "region", "state", "timer")
+    __slots__ = ("fields", "goal", "instance_id", "kind", "owner", "region", "registering_until", "state", "timer")
 
     def __init__(self, kind: str, owner: Any, instance_id: str, fields: dict[str, Any], region: str):
         self.state = "initial"
         self.timer: core.Timer | None = None
         self.goal: str | None = None  # where the armed timer leads
+        self.registering_until = 0.0  # time.monotonic() until which its registration is in progress
         self.kind, self.owner, self.instance_id, self.fields, self.region = kind, owner, instance_id, fields, region
 
     def cancel(self) -> None:
@@ -157,7 +165,9 @@ def _schedule_health(health: Health) -> None:
     interval, healthy, unhealthy = _check(health)
     checks = unhealthy if goal == "unhealthy" else healthy
     health.goal = goal
-    health.timer = core.after(core.scaled(checks * interval), _health_changes, health, goal, name="lb-health")
+    registering = max(0.0, health.registering_until - time.monotonic())  # no checks before it ends
+    delay = registering + core.scaled(checks * interval)
+    health.timer = core.after(delay, _health_changes, health, goal, name="lb-health")
 
 
 def _zone(zone: str | None) -> dict[str, str]:
@@ -195,11 +205,16 @@ def _health_key(health: Health) -> str:
     return health.instance_id
 
 
-def _start_health(kind: str, owner: Any, key: str, instance_id: str, fields: dict[str, Any], region: str) -> None:
+def _start_health(
+    kind: str, owner: Any, key: str, instance_id: str, fields: dict[str, Any], region: str, registering: float = 0.0
+) -> None:
+    """A new registration's health checks, which start once its registration has been in progress
+    for ``registering`` (wall) seconds."""
     previous = _health(owner).pop(key, None)
     if previous is not None:
         previous.cancel()
     health = Health(kind, owner, instance_id, fields, region)
+    health.registering_until = time.monotonic() + registering
     _health(owner)[key] = health
     _schedule_health(health)
 
