@@ -226,6 +226,8 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     ON_CONTAINER_INSTANCES('ecs:DeleteAttributes'),
     // One that a scale-in took back to the pool as it was set ACTIVE: DRAINING and marked again.
     ON_CONTAINER_INSTANCES('ecs:PutAttributes'),
+    // Those a Spot interruption stopped, in no group: run again since (LaunchTime)?
+    onAnyResource('ec2:DescribeInstances'),
   ],
 };
 

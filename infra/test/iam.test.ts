@@ -143,7 +143,7 @@ describe('IAM, one least-privilege role per function', () => {
     ]);
   });
 
-  test('sweeper: groups (Describe only accepts *), heartbeats in the managed group, list and start on the state machine, describe its executions, set ACTIVE the container instances back from the warm pool', () => {
+  test('sweeper: groups (Describe only accepts *), heartbeats in the managed group, list and start on the state machine, describe its executions, set ACTIVE the container instances back from the warm pool or a Spot stop', () => {
     const sm = resourceById(template, 'AWS::StepFunctions::StateMachine', 'StaDrainWorkflowDrainStateMachine').id;
     expectPolicy(template, 'sweeper', [
       {
@@ -152,6 +152,7 @@ describe('IAM, one least-privilege role per function', () => {
           'autoscaling:DescribeAutoScalingInstances',
           'autoscaling:DescribeScalingActivities',
           'autoscaling:DescribeWarmPool',
+          'ec2:DescribeInstances',
         ],
         resources: ['*'],
       },

@@ -10,8 +10,9 @@ use std::process::Command;
 use integration_tests::repo_root;
 
 /// Client field or variable names in our code, and the IAM service prefix of each.
-const CLIENTS: [(&str, &str); 5] = [
+const CLIENTS: [(&str, &str); 6] = [
     ("ecs", "ecs"),
+    ("ec2", "ec2"),
     ("autoscaling", "autoscaling"),
     ("elb", "elasticloadbalancing"),
     ("elbv2", "elasticloadbalancing"),

@@ -132,6 +132,13 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
             AutoScalingGroupName=asg_name, DesiredCapacity=sc["instances"] + sc["unregistered_instances"]
         )
         world.configure(ecs={"agent_autoregister": True, "agent_register_seconds": 0})
+    if sc["outside_group"]:
+        world.client("ec2").run_instances(
+            LaunchTemplate={"LaunchTemplateName": f"{p}-lt", "Version": "$Latest"},
+            MinCount=sc["outside_group"],
+            MaxCount=sc["outside_group"],
+            SubnetId=world.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"],
+        )
     by_hand = _register_by_hand(world, sc, asg_name, classic_names, tgs)
     _service(world, sc, cluster, classic_names, tgs)
     if sc["daemon"]:
@@ -141,6 +148,7 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
     out(
         f"deployed {p}: cluster {cluster}, ASG {asg_name} ({sc['instances']} instances"
         + (f" + {sc['unregistered_instances']} not in ECS" if sc["unregistered_instances"] else "")
+        + (f", {sc['outside_group']} more in no group" if sc["outside_group"] else "")
         + f"), hook {deployed.hook} (heartbeat {sc['hook']['heartbeat_timeout']}s), service {svc} x{sc['service']['desired']}, "
         f"Classic ELBs {classic_names or '-'}, target groups {list(tgs) or '-'}"
     )

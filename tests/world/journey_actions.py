@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from botocore.exceptions import ClientError
+from world import stack as stack_mod
 from world import warm_pool_actions
 from world.run_actions import Action, Context, not_drained_before
 
@@ -61,21 +62,50 @@ class SecondHook(Action):
 
 
 class SpotInterruption(Action):
-    """``spot_interruption``: EC2 warns (``count`` instances, default 1, that run a task) and
-    interrupts them two minutes later (scaled); each must be drained by then."""
+    """``spot_interruption``: EC2 warns (``count`` instances, default 1, that run a task; with
+    ``"outside_group": true`` the cluster's instances of no group instead) and interrupts them two
+    minutes later (scaled); each must be drained by then. ``action`` (default ``terminate``):
+    ``stop`` or ``hibernate`` stop them instead, and with ``restart_after_seconds`` EC2 starts them
+    again: then, once their agents are back, a sweep runs, and each container instance must be
+    ACTIVE again (nothing would ever be placed on a DRAINING one)."""
 
     def scale_in(self) -> list[str] | None:
-        victims = self.with_task()[: int(self.spec.get("count", 1))]
+        pool = self.outside_group() if self.spec.get("outside_group") else self.with_task()
+        victims = pool[: int(self.spec.get("count", 1))]
+        action, restart = self.spec.get("action", "terminate"), self.spec.get("restart_after_seconds")
         for instance in victims:
-            answer = self.ctx.world.control("POST", "/_world/ec2/spot-interruption", {"instance_id": instance})
-            self.ctx.out(f"Spot interruption warning for {instance}: interrupted in {answer['interrupt_in']:.1f}s")
+            body = {"instance_id": instance, "action": action, "restart_after_seconds": restart}
+            answer = self.ctx.world.control("POST", "/_world/ec2/spot-interruption", body)
+            self.ctx.out(
+                f"Spot interruption warning for {instance} ({action}): interrupted in {answer['interrupt_in']:.1f}s"
+            )
         self.victims = victims
         return victims
+
+    def outside_group(self) -> list[str]:
+        """The cluster's instances in no Auto Scaling group."""
+        in_group = set(self.instances())
+        ecs = self.ctx.world.client("ecs")
+        arns = ecs.list_container_instances(cluster=self.ctx.dep.cluster)["containerInstanceArns"]
+        cis = ecs.describe_container_instances(cluster=self.ctx.dep.cluster, containerInstances=arns)
+        return sorted(ci["ec2InstanceId"] for ci in cis["containerInstances"] if ci["ec2InstanceId"] not in in_group)
 
     @property
     def busy(self) -> bool:  # type: ignore[override]
         gone = {e["instance_id"] for e in self.events("ec2.instance.interrupted")}
+        if self.spec.get("restart_after_seconds") is not None:
+            gone &= {e["instance_id"] for e in self.events("ecs.container_instance.reconnected")}
         return not set(self.victims) <= gone
+
+    def _back_active(self) -> None:
+        """After the restart: a sweep, then each victim's container instance must be ACTIVE."""
+        [name] = self.ctx.dep.stack.schedules["sweeper"]
+        stack_mod.run_schedule_told(self.ctx.world, "sweeper", name, self.ctx.out)
+        for instance in self.victims:
+            ci = self.container_instance(instance)
+            status = ci["status"] if ci else "not registered"
+            if status != "ACTIVE":
+                self.violation(f"{instance} started again after its Spot interruption, its container instance {status}")
 
     def finish(self) -> None:
         dep, sc = self.ctx.dep, self.ctx.sc
@@ -89,6 +119,8 @@ class SpotInterruption(Action):
                 continue
             for what in not_drained_before(self.ctx.obs.events, instance, hit[0]["seq"], service_classic):
                 self.violation(f"{instance} interrupted (Spot) while {what}")
+        if self.spec.get("restart_after_seconds") is not None:
+            self._back_active()
 
 
 class InstanceRefresh(Action):

@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "description": "",
     "instances": 3,
     "unregistered_instances": 0,
+    # container instances of the cluster in no Auto Scaling group (launched from the group's launch
+    # template with RunInstances: a Spot fleet's, say)
+    "outside_group": 0,
     # seconds after their launch that the ECS agent of the unregistered instances registers
     # them (world ecs.agent_register_seconds); None: never
     "unregistered_agent_seconds": None,

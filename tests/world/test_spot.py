@@ -82,3 +82,59 @@ def test_only_running_instances_are_interrupted(world):
         assert "400" in str(err)
     else:
         raise AssertionError("a terminated instance was interrupted")
+
+
+def _cluster_instance(world, cluster):
+    """An instance of no group whose ECS agent joins ``cluster`` (its user data)."""
+    ec2 = world.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    user_data = f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
+    [instance] = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, UserData=user_data)["Instances"]
+    return instance["InstanceId"]
+
+
+def _launch_time(world, instance):
+    [reservation] = world.client("ec2").describe_instances(InstanceIds=[instance])["Reservations"]
+    return reservation["Instances"][0]["LaunchTime"]
+
+
+def test_a_stop_interruption_stops_the_instance_and_ec2_may_start_it_again(world):
+    world.configure(timescale=0.01)  # 120 s -> 1.2 s; the restart 100 s later -> 1 s
+    world.client("ecs").create_cluster(clusterName="spot-cluster")
+    victim = _cluster_instance(world, "spot-cluster")
+    world.wait_for(lambda: world.events("ecs.container_instance.registered"), timeout=10, what="the agent")
+    launched = _launch_time(world, victim)
+
+    body = {"instance_id": victim, "action": "stop", "restart_after_seconds": 100}
+    answer = world.control("POST", "/_world/ec2/spot-interruption", body)
+    assert abs(answer["interrupt_in"] - 1.2) < 1e-6
+    [warning] = world.events("ec2.spot.warning")
+    assert warning["action"] == "stop"
+    world.wait_for(lambda: world.events("ec2.instance.stopped"), timeout=10, what="the stop")
+    [interrupted] = world.events("ec2.instance.interrupted")
+    assert interrupted["action"] == "stop" and 1.1 <= interrupted["t"] - warning["t"] < 3
+    assert world.events("ecs.container_instance.disconnected")
+    world.wait_for(lambda: aws.ec2_state(world, victim) == "running", timeout=10, what="the restart")
+    [reconnected] = world.wait_for(
+        lambda: world.events("ecs.container_instance.reconnected"), timeout=10, what="the agent back"
+    )
+    assert reconnected["instance_id"] == victim
+    # "The time that the instance was last launched"
+    assert _launch_time(world, victim) > launched
+
+
+def test_a_hibernate_interruption_gives_no_two_minutes(world):
+    world.configure(timescale=0.01)
+    world.client("ecs").create_cluster(clusterName="spot-cluster")
+    victim = _cluster_instance(world, "spot-cluster")
+    try:
+        world.control("POST", "/_world/ec2/spot-interruption", {"instance_id": victim, "action": "reboot"})
+    except Exception as err:  # urllib raises on 400
+        assert "400" in str(err)
+    else:
+        raise AssertionError("an action EC2 does not take was accepted")
+    answer = world.control("POST", "/_world/ec2/spot-interruption", {"instance_id": victim, "action": "hibernate"})
+    assert answer["interrupt_in"] == 0
+    world.wait_for(lambda: aws.ec2_state(world, victim) == "stopped", timeout=10, what="the hibernation")
+    [warning] = world.events("ec2.spot.warning")
+    assert warning["action"] == "hibernate"

@@ -24,6 +24,9 @@ pub struct ContainerInstance {
     /// A drain marked it on its way back to the warm pool: the sweeper sets it ACTIVE once
     /// it is back in service (`sta_shared::pool_return`).
     pub marked: bool,
+    /// The drain of a Spot interruption that stops it marked it with the warning's time: the
+    /// sweeper sets it ACTIVE once EC2 runs it again.
+    pub stopped_by_spot: bool,
 }
 
 impl ContainerInstance {
@@ -235,6 +238,7 @@ pub async fn container_instances(
                 agent_connected: ci.agent_connected(),
                 group_state: groups.state_of(&ec2).map(str::to_string),
                 marked: sta_shared::pool_return::marked(ci),
+                stopped_by_spot: sta_shared::pool_return::stopped_at(ci).is_some(),
                 ec2_instance_id: ec2,
             });
         }
@@ -301,15 +305,20 @@ pub fn instance_checks(
     // stopped in the warm pool DRAINING: it comes back to a record where nothing is placed,
     // unless a drain marked it for the sweeper to set it ACTIVE then
     let returning = |i: &ContainerInstance| i.marked && standing(i) == Standing::Stopped;
+    // in no group, stopped (or about to be) by a Spot interruption: the same, once EC2 runs it
+    let spot_stopped =
+        |i: &ContainerInstance| i.marked && i.stopped_by_spot && i.group_state.is_none();
     let stuck = ids(&|i| {
         i.status == "DRAINING"
             && matches!(standing(i), Standing::Staying | Standing::Stopped)
             && !returning(i)
+            && !spot_stopped(i)
     });
     let in_pool = ids(&|i| i.status == "DRAINING" && returning(i));
+    let off = ids(&|i| i.status == "DRAINING" && spot_stopped(i));
     let in_drain = ids(&|i| i.status == "DRAINING" && standing(i).leaving());
     let kept = ids(&|i| i.status == "DRAINING" && standing(i) == Standing::Retained);
-    let disconnected = ids(&|i| !i.agent_connected && !standing(i).stopped());
+    let disconnected = ids(&|i| !i.agent_connected && !standing(i).stopped() && !spot_stopped(i));
     let outside = ids(&|i| i.group_state.is_none());
     let mut checks = Vec::new();
     checks.push(if stuck.is_empty() {
@@ -324,6 +333,12 @@ pub fn instance_checks(
             drains += &format!(
                 " ({} in the warm pool, marked: the sweeper sets them ACTIVE once back in service)",
                 in_pool.join(", ")
+            );
+        }
+        if !off.is_empty() {
+            drains += &format!(
+                " ({} stopped by a Spot interruption, marked: the sweeper sets them ACTIVE once EC2 runs them again)",
+                off.join(", ")
             );
         }
         Check::pass("container-instances-draining", subject, format!("no container instance stuck DRAINING{drains}"))

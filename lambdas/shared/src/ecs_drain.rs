@@ -44,14 +44,16 @@ pub async fn drain_container_instance(
     if !set_draining(ecs, &cluster, &instance).await? {
         return Ok(false);
     }
-    let going_back = state.request.destination == Destination::WarmPool;
-    if going_back && !marked(&instance) {
-        if let Some(note) = mark(ecs, &cluster, &arn).await? {
+    let destination = state.request.destination;
+    // a stop's time is written again, over an older stop's
+    let stopped_at = (destination == Destination::Stopped).then_some(state.request.event_time);
+    if destination.comes_back() && (!marked(&instance) || stopped_at.is_some()) {
+        if let Some(note) = mark(ecs, &cluster, &arn, stopped_at).await? {
             state.report.notes.push(note);
         }
-    } else if !going_back && marked(&instance) {
-        tracing::info!(container_instance = %arn, "not going back to the warm pool: its mark to be set ACTIVE removed");
-        unmark(ecs, &cluster, &arn).await?;
+    } else if !destination.comes_back() && marked(&instance) {
+        tracing::info!(container_instance = %arn, "not coming back: its mark to be set ACTIVE removed");
+        unmark(ecs, &cluster, &instance).await?;
     }
     let tasks = tasks_on(ecs, &cluster, &arn).await?;
     tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");

@@ -11,8 +11,16 @@
 //! service before the sweeper came by, and now scaled in for good or replaced by an instance
 //! refresh): the sweeper must never end that drain. Until the mark is gone, an operator's
 //! DRAINING of such an instance is undone by the next sweep.
+//!
+//! A Spot interruption that stops or hibernates its instance (`instance-action` `stop` or
+//! `hibernate`: a persistent request, or a fleet that maintains its capacity; "Amazon EC2
+//! restarts the stopped instance when capacity is available", EC2 User Guide, "Behavior of
+//! Spot Instance interruptions") leaves it the same way, and its drain marks it too, with the
+//! warning's time ([`STOPPED_AT`]): such an instance is in no group, and only EC2's
+//! `LaunchTime` later than that tells the sweeper it was started again.
 
 use aws_sdk_ecs::types::{Attribute, ContainerInstance, TargetType};
+use chrono::{DateTime, Utc};
 
 use crate::error::{ecs_error, error_code};
 use crate::StepError;
@@ -24,6 +32,22 @@ use crate::StepError;
 pub const ATTRIBUTE: &str = "ecs-sta.back-from-warm-pool";
 /// The attribute's one value.
 pub const VALUE: &str = "set-active";
+/// Beside the mark of an instance a Spot interruption stops (`instance-action` `stop` or
+/// `hibernate`): when the warning came, in seconds since the epoch. Outside any group there is
+/// no lifecycle state to say the instance is back; EC2's `LaunchTime` ("The time that the
+/// instance was last launched") later than this says it was started again since.
+pub const STOPPED_AT: &str = "ecs-sta.stopped-at";
+
+/// When the Spot interruption that stopped the described container instance's EC2 instance
+/// warned of it ([`STOPPED_AT`]); `None` without the attribute, or with one that is no time.
+pub fn stopped_at(instance: &ContainerInstance) -> Option<DateTime<Utc>> {
+    let value = instance
+        .attributes()
+        .iter()
+        .find(|attribute| attribute.name() == STOPPED_AT)?
+        .value()?;
+    DateTime::from_timestamp(value.parse().ok()?, 0)
+}
 
 /// Whether the described container instance carries the mark.
 pub fn marked(instance: &ContainerInstance) -> bool {
@@ -37,8 +61,14 @@ pub fn marked(instance: &ContainerInstance) -> bool {
 /// DeleteAttributes (`value`: `None`: "For custom attributes, specify the attribute name and
 /// target ID, but don't specify the value", its API reference).
 pub fn mark_of(arn: &str, value: Option<&str>) -> Result<Attribute, StepError> {
+    attribute(arn, ATTRIBUTE, value)
+}
+
+/// The custom attribute `name` of the container instance `arn`, for PutAttributes or (without
+/// a value) DeleteAttributes.
+fn attribute(arn: &str, name: &str, value: Option<&str>) -> Result<Attribute, StepError> {
     Attribute::builder()
-        .name(ATTRIBUTE)
+        .name(name)
         .set_value(value.map(str::to_string))
         .target_type(TargetType::ContainerInstance)
         .target_id(arn)
@@ -54,13 +84,23 @@ pub fn mark_of(arn: &str, value: Option<&str>) -> Result<Attribute, StepError> {
         })
 }
 
-/// Removes the mark from the container instance `arn` (`DeleteAttributes`). A container
-/// instance deregistered meanwhile (`TargetNotFoundException`) has nothing left to unmark.
-pub async fn unmark(ecs: &aws_sdk_ecs::Client, cluster: &str, arn: &str) -> Result<(), StepError> {
+/// Removes the mark from the described container instance (`DeleteAttributes`), and its
+/// [`STOPPED_AT`] when it carries one. A container instance deregistered meanwhile
+/// (`TargetNotFoundException`) has nothing left to unmark.
+pub async fn unmark(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    instance: &ContainerInstance,
+) -> Result<(), StepError> {
+    let arn = instance.container_instance_arn().unwrap_or_default();
+    let mut attributes = vec![mark_of(arn, None)?];
+    if instance.attributes().iter().any(|a| a.name() == STOPPED_AT) {
+        attributes.push(attribute(arn, STOPPED_AT, None)?);
+    }
     match ecs
         .delete_attributes()
         .cluster(cluster)
-        .attributes(mark_of(arn, None)?)
+        .set_attributes(Some(attributes))
         .send()
         .await
     {
@@ -76,27 +116,39 @@ pub async fn unmark(ecs: &aws_sdk_ecs::Client, cluster: &str, arn: &str) -> Resu
 /// that already carries ECS's limit of 10 custom attributes (`AttributeLimitExceededException`)
 /// cannot take it: the drain goes on, and says so (a note in the report), since the instance
 /// will come back DRAINING and stay so until someone sets it ACTIVE.
+///
+/// `stopped_at`: the instance is one a Spot interruption stops, warned of then
+/// ([`STOPPED_AT`], written with the mark, over an older one).
 pub async fn mark(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     arn: &str,
+    stopped_at: Option<DateTime<Utc>>,
 ) -> Result<Option<String>, StepError> {
+    let mut attributes = vec![mark_of(arn, Some(VALUE))?];
+    if let Some(at) = stopped_at {
+        attributes.push(attribute(
+            arn,
+            STOPPED_AT,
+            Some(&at.timestamp().to_string()),
+        )?);
+    }
     match ecs
         .put_attributes()
         .cluster(cluster)
-        .attributes(mark_of(arn, Some(VALUE))?)
+        .set_attributes(Some(attributes))
         .send()
         .await
     {
         Ok(_) => {
-            tracing::info!(container_instance = %arn, "going back to the warm pool: marked to be set ACTIVE when back in service");
+            tracing::info!(container_instance = %arn, stopped = stopped_at.is_some(), "to come back: marked to be set ACTIVE when back in service");
             Ok(None)
         }
         Err(error) if error_code(&error) == Some("TargetNotFoundException") => Ok(None),
         Err(error) if error_code(&error) == Some("AttributeLimitExceededException") => {
             let note = format!(
                 "container instance {arn} carries ECS's limit of custom attributes: it could not be marked \
-                 ({ATTRIBUTE}) to be set ACTIVE when back from the warm pool; it will come back DRAINING"
+                 ({ATTRIBUTE}) to be set ACTIVE when back in service; it will come back DRAINING"
             );
             tracing::error!(container_instance = %arn, "{note}");
             Ok(Some(note))

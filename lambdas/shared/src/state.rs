@@ -80,6 +80,17 @@ pub enum Destination {
     /// Stopped into the warm pool, reused later with the same instance id.
     #[serde(rename = "WarmPool")]
     WarmPool,
+    /// Stopped (or hibernated) by its Spot interruption, perhaps started again later with the
+    /// same instance id. Ours: never a lifecycle action's.
+    #[serde(rename = "Stopped")]
+    Stopped,
+}
+
+impl Destination {
+    /// Whether the instance may run again with the same id, and so with its container instance.
+    pub fn comes_back(self) -> bool {
+        matches!(self, Self::WarmPool | Self::Stopped)
+    }
 }
 
 /// The result a lifecycle action is completed with.

@@ -169,6 +169,16 @@ pub fn query_error(status: u16, code: &str, message: &str) -> HttpResponse {
     )
 }
 
+/// An EC2-protocol error body.
+pub fn ec2_error(status: u16, code: &str) -> HttpResponse {
+    http_error(
+        status,
+        format!(
+            r#"<Response><Errors><Error><Code>{code}</Code><Message>{code} from the test</Message></Error></Errors><RequestID>r</RequestID></Response>"#
+        ),
+    )
+}
+
 /// What ELBv2 answers a call that names a target that does not exist (any more): an
 /// instance terminated and forgotten by EC2.
 pub fn target_gone() -> HttpResponse {

@@ -137,6 +137,8 @@ impl SweeperConfig {
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// `DescribeInstances`: whether an instance a Spot interruption stopped runs again.
+    pub ec2: aws_sdk_ec2::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub config: SweeperConfig,
@@ -149,6 +151,7 @@ impl Deps {
         let aws = sta_shared::clients::load_config().await;
         Ok(Self {
             autoscaling: aws_sdk_autoscaling::Client::new(&aws),
+            ec2: aws_sdk_ec2::Client::new(&aws),
             ecs: aws_sdk_ecs::Client::new(&aws),
             sfn: aws_sdk_sfn::Client::new(&aws),
             config,

@@ -263,6 +263,8 @@ pub(crate) fn deps_with_ecs(autoscaling: &[&Rule], sfn: &[&Rule], ecs: &[&Rule])
     let autoscaling: Vec<&Rule> = autoscaling.iter().copied().chain([&heartbeat]).collect();
     Deps {
         autoscaling: autoscaling_client(&autoscaling),
+        ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[], |c| c
+            .retry_config(RetryConfig::disabled())),
         ecs: ecs_client(ecs),
         sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn, |c| c
             .retry_config(RetryConfig::disabled())),

@@ -82,6 +82,8 @@ pub struct FInstance {
     pub connected: bool,
     /// Marked by a drain to be set ACTIVE once back from the warm pool.
     pub marked: bool,
+    /// Marked too with the time of the Spot interruption that stops it.
+    pub stopped_by_spot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -270,6 +272,7 @@ impl Default for Fixture {
                     ecs_status: Some("ACTIVE".to_string()),
                     connected: true,
                     marked: false,
+                    stopped_by_spot: false,
                 })
                 .collect(),
             services: vec![FService {

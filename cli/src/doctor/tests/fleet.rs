@@ -185,3 +185,32 @@ async fn warm_pool_instances_are_the_groups_own() {
     f.doctor_says("retained-instances", Status::Fail, &["DescribeWarmPool"])
         .await;
 }
+
+#[tokio::test]
+async fn an_instance_a_spot_interruption_stopped_is_no_stuck_drain() {
+    // in no group, DRAINING, stopped (its agent disconnected), marked by its drain with the
+    // warning's time: the sweeper sets it ACTIVE once EC2 runs it again
+    let mut f = Fixture::default();
+    let stopped = &mut f.instances[1];
+    stopped.asg_state = None;
+    stopped.ecs_status = Some("DRAINING".to_string());
+    stopped.connected = false;
+    stopped.marked = true;
+    stopped.stopped_by_spot = true;
+    f.doctor_says(
+        "container-instances-draining",
+        Status::Pass,
+        &[&instance(2), "stopped by a Spot interruption, marked"],
+    )
+    .await;
+    f.doctor_says("container-instances-agent", Status::Pass, &[])
+        .await;
+    // without its drain's mark it is stuck
+    f.instances[1].marked = false;
+    f.doctor_says(
+        "container-instances-draining",
+        Status::Warn,
+        &[&instance(2)],
+    )
+    .await;
+}

@@ -2,7 +2,7 @@ use aws_sdk_ecs::operation::delete_attributes::DeleteAttributesOutput;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::put_attributes::PutAttributesOutput;
 use aws_sdk_ecs::types::{Attribute, ContainerInstance, TargetType};
-use sta_shared::pool_return::{ATTRIBUTE, VALUE};
+use sta_shared::pool_return::{ATTRIBUTE, STOPPED_AT, VALUE};
 use sta_shared::state::Destination;
 
 use super::*;
@@ -244,5 +244,53 @@ async fn a_redrive_finding_the_instance_in_the_pool_under_a_newer_action_changes
             (0, 0),
             "{lifecycle_state}"
         );
+    }
+}
+
+/// PutAttributes of the mark on `CI_ARN` with the time of the Spot warning that stops it.
+fn marked_as_stopped(at: i64) -> Rule {
+    mock!(aws_sdk_ecs::Client::put_attributes).then_compute_output(move |req| {
+        let written: Vec<_> = req
+            .attributes()
+            .iter()
+            .map(|a| (a.name(), a.value().map(str::to_string), a.target_id()))
+            .collect();
+        assert_eq!(
+            written,
+            [
+                (ATTRIBUTE, Some(VALUE.to_string()), Some(CI_ARN)),
+                (STOPPED_AT, Some(at.to_string()), Some(CI_ARN)),
+            ]
+        );
+        PutAttributesOutput::builder().build()
+    })
+}
+
+#[tokio::test]
+async fn a_spot_interruption_that_stops_the_instance_marks_it_with_the_warnings_time() {
+    // Marked or not (an older stop's), the mark is written with this warning's time; one that
+    // terminates the instance leaves it unmarked.
+    for (action, ci, calls) in [
+        ("stop", Instance::registered("ACTIVE"), 1),
+        ("hibernate", marked_instance(), 1),
+        ("terminate", Instance::registered("ACTIVE"), 0),
+    ] {
+        let mut event = spot_event();
+        event["detail"]["instance-action"] = serde_json::json!(action);
+        let at = chrono::DateTime::parse_from_rfc3339(event["time"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+        let (mark, [list, describe]) = (marked_as_stopped(at), tasks());
+        let mut deps = deps(&ci.and(&[&mark, &list, &describe]));
+        deps.config.cluster = Some(CLUSTER.into());
+        let state = handle(&deps, event).await.unwrap();
+        assert_eq!(mark.num_calls(), calls, "{action}");
+        assert_eq!(ci.update.num_calls(), 1, "set DRAINING: {action}");
+        let expected = if calls == 1 {
+            Destination::Stopped
+        } else {
+            Destination::Ec2
+        };
+        assert_eq!(state.request.destination, expected, "{action}");
     }
 }

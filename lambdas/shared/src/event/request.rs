@@ -85,7 +85,7 @@ fn lifecycle(
         }
     }
     origin(detail.origin.as_deref(), notes);
-    let destination = destination(detail.destination);
+    let destination = destination(detail.destination)?;
     let cluster = cluster::cluster(detail.notification_metadata.as_ref(), config, notes)?;
     let event_time = event_time(event.time.as_ref(), execution_start, notes)?;
     Ok(DrainRequest {
@@ -115,13 +115,36 @@ fn spot(
         )
     })?;
     let event_time = event_time(event.time.as_ref(), execution_start, notes)?;
+    let destination = spot_destination(event.detail.instance_action.as_deref(), notes);
     Ok(DrainRequest {
         trigger: Trigger::SpotInterruption,
         instance_id,
         cluster,
         event_time,
-        destination: Destination::Ec2,
+        destination,
     })
+}
+
+/// Where a Spot interruption sends the instance: `terminate` (or no action) terminates it;
+/// `stop` and `hibernate` stop it, and EC2 may start it again later ("Behavior of Spot Instance
+/// interruptions"). An action AWS does not document is noted and taken for a stop: marking an
+/// instance that then terminates does no harm, leaving one DRAINING that comes back does.
+fn spot_destination(action: Option<&str>, notes: &mut Vec<String>) -> Destination {
+    match action.map(str::trim) {
+        None | Some("") | Some("terminate") => Destination::Ec2,
+        Some("stop") | Some("hibernate") => Destination::Stopped,
+        Some(other) => {
+            note(
+                notes,
+                format!(
+                    "`detail.instance-action` is \"{}\", which AWS does not document (terminate, stop, \
+                     hibernate): drained as for a stop, to be set ACTIVE if the instance runs again",
+                    clip(other, 40)
+                ),
+            );
+            Destination::Stopped
+        }
+    }
 }
 
 /// A string the drain needs: blank counts as missing.
@@ -180,17 +203,24 @@ fn origin(origin: Option<&str>, notes: &mut Vec<String>) {
     }
 }
 
-/// Where the instance goes once the action completes (the serde type allows `EC2` and
-/// `WarmPool` only). Absent means terminated: events of groups without a warm pool may
-/// not carry it.
-fn destination(destination: Option<Destination>) -> Destination {
+/// Where the instance goes once the action completes: `EC2` or `WarmPool` (`Stopped` is ours,
+/// a Spot interruption's, never Auto Scaling's). Absent means terminated: events of groups
+/// without a warm pool may not carry it.
+fn destination(destination: Option<Destination>) -> Result<Destination, StepError> {
     let destination = destination.unwrap_or_default();
-    if destination == Destination::WarmPool {
-        tracing::info!(
-            "the instance goes back to the warm pool: drained all the same, to be reused"
-        );
+    match destination {
+        Destination::Stopped => Err(StepError::invalid_event(
+            "detail.Destination",
+            "is \"Stopped\", not EC2 or WarmPool",
+        )),
+        Destination::WarmPool => {
+            tracing::info!(
+                "the instance goes back to the warm pool: drained all the same, to be reused"
+            );
+            Ok(destination)
+        }
+        Destination::Ec2 => Ok(destination),
     }
-    destination
 }
 
 fn instance_id(id: &str, field: &str) -> Result<String, StepError> {

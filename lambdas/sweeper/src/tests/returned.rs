@@ -5,7 +5,7 @@ use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInsta
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
 use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
 use aws_sdk_ecs::types::{Attribute, ContainerInstance, ContainerInstanceStatus, Failure};
-use sta_shared::pool_return::{ATTRIBUTE, VALUE};
+use sta_shared::pool_return::{ATTRIBUTE, STOPPED_AT, VALUE};
 
 use super::*;
 
@@ -19,6 +19,8 @@ pub(crate) struct Record {
     pub status: &'static str,
     pub connected: bool,
     pub marked: bool,
+    /// When a Spot interruption that stops the instance warned of it (seconds since the epoch).
+    pub stopped_at: Option<i64>,
 }
 
 fn ci_arn(ec2: &str) -> String {
@@ -31,6 +33,7 @@ fn record(ec2: &'static str, status: &'static str, connected: bool) -> Record {
         status,
         connected,
         marked: true,
+        stopped_at: None,
     }
 }
 
@@ -68,6 +71,10 @@ fn described(records: Vec<Record>) -> Rule {
                         .build()
                         .unwrap(),
                 );
+            }
+            if let Some(at) = r.stopped_at {
+                let at = Attribute::builder().name(STOPPED_AT).value(at.to_string());
+                instance = instance.attributes(at.build().unwrap());
             }
             instance.build()
         });
@@ -375,4 +382,127 @@ async fn one_failure_does_not_keep_the_others_draining_and_fails_the_sweep_after
     // the handler reports the sweep failed, once the rest is done
     let error = handler(&deps, invocation(json!({}))).await.unwrap_err();
     assert_eq!(error.name(), "Retryable");
+}
+
+/// The Spot warning of the instance a Spot interruption stopped, in seconds since the epoch.
+const WARNED: i64 = 1_796_000_000;
+
+/// DescribeInstances (by an `instance-id` filter): `instances` as (id, state, launched at).
+fn ec2_instances(instances: &'static [(&'static str, &'static str, i64)]) -> Rule {
+    use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+    use aws_sdk_ec2::types::{Instance, InstanceState, InstanceStateName, Reservation};
+    mock!(aws_sdk_ec2::Client::describe_instances).then_compute_output(move |req| {
+        assert!(
+            req.instance_ids().is_empty(),
+            "a filter: an unknown id fails InstanceIds"
+        );
+        let [filter] = req.filters() else {
+            panic!("one filter: {:?}", req.filters())
+        };
+        assert_eq!(filter.name(), Some("instance-id"));
+        let found = instances
+            .iter()
+            .filter(|(id, _, _)| filter.values().iter().any(|v| v == id))
+            .map(|(id, state, launched)| {
+                Instance::builder()
+                    .instance_id(*id)
+                    .state(
+                        InstanceState::builder()
+                            .name(InstanceStateName::from(*state))
+                            .build(),
+                    )
+                    .launch_time(aws_smithy_types::DateTime::from_secs(*launched))
+                    .build()
+            });
+        DescribeInstancesOutput::builder()
+            .reservations(
+                Reservation::builder()
+                    .set_instances(Some(found.collect()))
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// A container instance in no group that a Spot interruption stopped: DRAINING, its agent
+/// connected, marked with the warning's time.
+fn stopped_by_spot(ec2: &'static str) -> Record {
+    Record {
+        stopped_at: Some(WARNED),
+        ..record(ec2, "DRAINING", true)
+    }
+}
+
+/// The unmark of one that carries the stop's time too: both in one call.
+fn unmarked_with_its_stop() -> Rule {
+    mock!(aws_sdk_ecs::Client::delete_attributes).then_compute_output(|req| {
+        let names: Vec<_> = req
+            .attributes()
+            .iter()
+            .map(|a| (a.name(), a.value()))
+            .collect();
+        assert_eq!(names, [(ATTRIBUTE, None), (STOPPED_AT, None)]);
+        DeleteAttributesOutput::builder().build()
+    })
+}
+
+#[tokio::test]
+async fn an_instance_a_spot_interruption_stopped_is_set_active_once_ec2_ran_it_again() {
+    // i-restarted launched again after the warning; i-waiting still runs from its first launch
+    // (the two minutes of the warning); i-down is stopped.
+    let ecs = Ecs {
+        unmark: unmarked_with_its_stop(),
+        ..Ecs::of(&[
+            stopped_by_spot("i-restarted"),
+            stopped_by_spot("i-waiting"),
+            Record {
+                connected: false,
+                ..stopped_by_spot("i-down")
+            },
+        ])
+    };
+    let ec2 = ec2_instances(&[
+        ("i-restarted", "running", WARNED + 300),
+        ("i-waiting", "running", WARNED - 86_400),
+        ("i-down", "stopped", WARNED - 86_400),
+    ]);
+    let (groups, in_groups) = (groups(false), in_groups(&[]));
+    let deps = Deps {
+        ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&ec2]),
+        ..deps_with_ecs(
+            &[&groups, &in_groups],
+            &[],
+            &[&ecs.list, &ecs.describe, &ecs.active, &ecs.unmark],
+        )
+    };
+    let report = sweep(&deps, at(0)).await.unwrap();
+    assert_eq!(report.reactivated, ["i-restarted"]);
+    assert_eq!(ecs.calls(), (1, 1));
+    // only those in no group, connected, with the stop's time are asked about
+    assert_eq!(ec2.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_look_at_the_stopped_instances_is_retried_or_named() {
+    for (code, name) in [
+        ("RequestLimitExceeded", "Retryable"),
+        ("UnauthorizedOperation", "AwsRequestFailed"),
+    ] {
+        let ecs = Ecs::of(&[stopped_by_spot("i-restarted")]);
+        let refused = mock!(aws_sdk_ec2::Client::describe_instances)
+            .then_http_response(move || ec2_error(400, code));
+        let (groups, in_groups) = (groups(false), in_groups(&[]));
+        let deps = Deps {
+            ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&refused], |c| c
+                .retry_config(RetryConfig::disabled())),
+            ..deps_with_ecs(
+                &[&groups, &in_groups],
+                &[],
+                &[&ecs.list, &ecs.describe, &ecs.active, &ecs.unmark],
+            )
+        };
+        let error = failed(sweep(&deps, at(0)).await.unwrap());
+        assert_step_error(&error, name, "DescribeInstances");
+        assert_eq!(ecs.calls(), (0, 0), "{code}");
+    }
 }

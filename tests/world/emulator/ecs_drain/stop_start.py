@@ -36,6 +36,9 @@
   support ReuseOnScaleIn at all ("Configuring pre-initialized instances for your
   Amazon ECS Auto Scaling group"; ecs-sta doctor fails it, warm-pool-reuse).
 
+A start sets the instance's ``LaunchTime`` ("The time that the instance was last launched",
+EC2 API reference, Instance; moto kept the first launch).
+
 Event log: ``ec2.instance.stopped`` / ``ec2.instance.started`` (instance_id),
 ``ecs.container_instance.disconnected`` / ``.reconnected`` (cluster, instance_id,
 container_instance, status), ``ecs.agent.exited`` (cluster, instance_id, container_instance,
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moto.core.utils import utcnow
 from moto.ec2.models import instances as ec2_instances
 from world.emulator import core
 from world.emulator.ecs_drain import container_instances
@@ -89,7 +93,11 @@ def _stop_instances(self: Any, instance_ids: list[str]) -> Any:
 def _start_instances(self: Any, instance_ids: list[str]) -> Any:
     result = _orig_start_instances(self, instance_ids)
     ecs = _backend(self.account_id, self.region_name)
-    for instance, _previous in result:
+    for instance, previous in result:
+        if previous.name != "running":
+            # "LaunchTime: The time that the instance was last launched" (EC2 API reference,
+            # Instance); moto kept the first launch
+            instance.launch_time = utcnow()
         core.record("ec2.instance.started", instance_id=instance.id)
         cluster = _user_data_cluster(getattr(instance, "user_data", None))
         if not cluster or cluster not in ecs.clusters:

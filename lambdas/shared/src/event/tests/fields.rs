@@ -17,7 +17,13 @@ fn destination_is_explicit() {
         let request = parse(event, &DrainConfig::default()).unwrap().request;
         assert_eq!(request.destination, expected);
     }
-    for bad in [json!("AutoScalingGroup"), json!("warmpool"), json!(1)] {
+    // ("Stopped" is ours, a Spot interruption's: Auto Scaling never sends it)
+    for bad in [
+        json!("AutoScalingGroup"),
+        json!("warmpool"),
+        json!(1),
+        json!("Stopped"),
+    ] {
         let mut event = fixture(LIFECYCLE);
         event["detail"]["Destination"] = bad.clone();
         let message = rejected(event, &DrainConfig::default());
@@ -99,5 +105,36 @@ fn metadata_that_is_not_ours_falls_back_to_the_configured_cluster() {
             message.contains(&format!("`{field}`")) && message.contains("ECS_CLUSTER is not set"),
             "{metadata:?}: {message}"
         );
+    }
+}
+
+#[test]
+fn a_spot_interruption_that_stops_the_instance_has_it_come_back() {
+    // terminate (or no action) terminates; stop and hibernate stop the instance, which EC2
+    // may start again; an action AWS does not document is taken for a stop, and noted.
+    for (action, expected, noted) in [
+        (Some("terminate"), Destination::Ec2, false),
+        (None, Destination::Ec2, false),
+        (Some("stop"), Destination::Stopped, false),
+        (Some("hibernate"), Destination::Stopped, false),
+        (Some("reboot"), Destination::Stopped, true),
+    ] {
+        let mut event = fixture(SPOT);
+        let detail = event["detail"].as_object_mut().unwrap();
+        match action {
+            Some(action) => detail.insert("instance-action".into(), json!(action)),
+            None => detail.remove("instance-action"),
+        };
+        let parsed = parse(event, &configured("prod")).unwrap();
+        assert_eq!(parsed.request.destination, expected, "{action:?}");
+        assert_eq!(
+            parsed.notes.len(),
+            usize::from(noted),
+            "{action:?}: {:?}",
+            parsed.notes
+        );
+        if noted {
+            assert!(parsed.notes[0].contains("`detail.instance-action` is \"reboot\""));
+        }
     }
 }
