@@ -428,3 +428,38 @@ def test_each_termination_is_a_scaling_activity(world):
     assert len(launches) == 3 and all(a["StatusCode"] == "Successful" for a in launches)
     page = asg.describe_scaling_activities(AutoScalingGroupName=group, MaxRecords=1)
     assert len(page["Activities"]) == 1 and page["NextToken"]
+
+
+def test_a_group_with_a_mixed_instances_policy_scales_in_through_its_hooks_too(world):
+    """AWS's lifecycle hooks make no exception for a group with a mixed instances policy (the
+    usual shape of a Spot group): its scale-in waits in Terminating:Wait like any other."""
+    template = aws.launch_template(world, "mixed-lt", "test-cluster")
+    world.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName="mixed",
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": template, "Version": "$Latest"},
+                "Overrides": [{"InstanceType": "t3.micro"}, {"InstanceType": "t3a.micro"}],
+            },
+            "InstancesDistribution": {"OnDemandPercentageAboveBaseCapacity": 0},
+        },
+        MinSize=0,
+        MaxSize=10,
+        DesiredCapacity=3,
+        VPCZoneIdentifier=aws.subnet(world),
+    )
+    aws.terminate_hook(world, "mixed")
+    asg = world.client("autoscaling")
+    asg.set_desired_capacity(AutoScalingGroupName="mixed", DesiredCapacity=2)
+    [victim] = world.wait_for(lambda: _waiting(world, "mixed"), what="Terminating:Wait")
+    assert aws.ec2_state(world, victim) == "running"
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="mixed",
+        LifecycleHookName="ecsTermination",
+        InstanceId=victim,
+        LifecycleActionResult="CONTINUE",
+    )
+    assert aws.ec2_state(world, victim) == "terminated"
+    # and it scales out as moto launches it
+    asg.set_desired_capacity(AutoScalingGroupName="mixed", DesiredCapacity=3)
+    assert list(aws.instances(world, "mixed").values()).count("InService") == 3

@@ -107,7 +107,9 @@ def _group_set_desired_capacity(self: Any, new_capacity: int | None) -> None:
         from world.emulator import warm_pools
 
         warm_pools.leave_pool(self, -excess)  # scale-out takes warm instances first
-    if mixed or excess <= 0 or getattr(self, "_world_force", False):
+    # a mixed instances policy changes how moto launches, not how a scale-in goes: AWS's hooks
+    # make no exception for it
+    if excess <= 0 or getattr(self, "_world_force", False):
         _orig_group_set_desired(self, new_capacity)
         if excess < 0:
             from world.emulator import warm_pools
