@@ -57,41 +57,25 @@ def _classic_zones_changed(backend: Any, name: str) -> None:
     _health_changed(backend.account_id, backend.region_name)
 
 
-def _enable(self: Any, load_balancer_name: str, availability_zones: list[str]) -> Any:
-    name = load_balancer_name
-    result = _orig_enable(self, name, availability_zones)
-    _classic_zones_changed(self, name)
-    return result
+def _changing_zones(orig: Any, from_subnets: bool) -> Any:
+    """A Classic ELB call that changes its zones (``from_subnets``: through its subnets, whose
+    zones it then reports), followed by its registrations' health."""
 
+    def changed(self: Any, load_balancer_name: str, *args: Any, **kwargs: Any) -> Any:
+        result = orig(self, load_balancer_name, *args, **kwargs)
+        if from_subnets:
+            self.get_load_balancer(load_balancer_name).availability_zones = _subnet_zones(self, result)
+        _classic_zones_changed(self, load_balancer_name)
+        return result
 
-def _disable(self: Any, load_balancer_name: str, availability_zones: list[str]) -> Any:
-    name = load_balancer_name
-    result = _orig_disable(self, name, availability_zones)
-    _classic_zones_changed(self, name)
-    return result
-
-
-def _attach(self: Any, load_balancer_name: str, subnets: list[str]) -> Any:
-    name = load_balancer_name
-    result = _orig_attach(self, name, subnets)
-    self.get_load_balancer(name).availability_zones = _subnet_zones(self, result)
-    _classic_zones_changed(self, name)
-    return result
-
-
-def _detach(self: Any, load_balancer_name: str, subnets: list[str]) -> Any:
-    name = load_balancer_name
-    result = _orig_detach(self, name, subnets)
-    self.get_load_balancer(name).availability_zones = _subnet_zones(self, result)
-    _classic_zones_changed(self, name)
-    return result
+    return changed
 
 
 def install() -> None:
     elbv2_models.ELBv2Backend.set_subnets = _set_subnets
     backend = elb_models.ELBBackend
     backend.create_load_balancer = _create_classic
-    backend.enable_availability_zones_for_load_balancer = _enable
-    backend.disable_availability_zones_for_load_balancer = _disable
-    backend.attach_load_balancer_to_subnets = _attach
-    backend.detach_load_balancer_from_subnets = _detach
+    backend.enable_availability_zones_for_load_balancer = _changing_zones(_orig_enable, from_subnets=False)
+    backend.disable_availability_zones_for_load_balancer = _changing_zones(_orig_disable, from_subnets=False)
+    backend.attach_load_balancer_to_subnets = _changing_zones(_orig_attach, from_subnets=True)
+    backend.detach_load_balancer_from_subnets = _changing_zones(_orig_detach, from_subnets=True)
