@@ -62,7 +62,18 @@ pub fn check<'a>(report: &'a Report, name: &str, subject: Option<&str>) -> &'a C
 
 /// Asserts the status of check `name`, and that its detail mentions `words`.
 pub fn assert_check(report: &Report, name: &str, status: Status, words: &[&str]) {
-    let found = check(report, name, None);
+    assert_check_of(report, name, None, status, words);
+}
+
+/// [`assert_check`] of the check `name` about `subject`.
+pub fn assert_check_of(
+    report: &Report,
+    name: &str,
+    subject: Option<&str>,
+    status: Status,
+    words: &[&str],
+) {
+    let found = check(report, name, subject);
     assert_eq!(found.status, status, "{found:#?}");
     for word in words {
         assert!(

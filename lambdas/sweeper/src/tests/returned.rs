@@ -157,6 +157,18 @@ impl Ecs {
         sweep(&deps_with_ecs(&[&groups, &in_groups], &[], &ecs), at(0)).await
     }
 
+    /// A sweep with no instance waiting nor in any group, EC2 answering from `ec2`.
+    async fn sweep_in_no_group(&self, ec2: &Rule) -> Result<SweepReport, StepError> {
+        let (groups, in_groups) = (groups(false), in_groups(&[]));
+        let ecs = [&self.list, &self.describe, &self.active, &self.unmark];
+        let deps = Deps {
+            ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[ec2], |c| c
+                .retry_config(RetryConfig::disabled())),
+            ..deps_with_ecs(&[&groups, &in_groups], &[], &ecs)
+        };
+        sweep(&deps, at(0)).await
+    }
+
     /// How many times it set a container instance ACTIVE, and unmarked one.
     fn calls(&self) -> (usize, usize) {
         (self.active.num_calls(), self.unmark.num_calls())
@@ -466,16 +478,7 @@ async fn an_instance_a_spot_interruption_stopped_is_set_active_once_ec2_ran_it_a
         ("i-waiting", "running", WARNED - 86_400),
         ("i-down", "stopped", WARNED - 86_400),
     ]);
-    let (groups, in_groups) = (groups(false), in_groups(&[]));
-    let deps = Deps {
-        ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&ec2]),
-        ..deps_with_ecs(
-            &[&groups, &in_groups],
-            &[],
-            &[&ecs.list, &ecs.describe, &ecs.active, &ecs.unmark],
-        )
-    };
-    let report = sweep(&deps, at(0)).await.unwrap();
+    let report = ecs.sweep_in_no_group(&ec2).await.unwrap();
     assert_eq!(report.reactivated, ["i-restarted"]);
     assert_eq!(ecs.calls(), (1, 1));
     // only those in no group, connected, with the stop's time are asked about
@@ -491,17 +494,7 @@ async fn a_failed_look_at_the_stopped_instances_is_retried_or_named() {
         let ecs = Ecs::of(&[stopped_by_spot("i-restarted")]);
         let refused = mock!(aws_sdk_ec2::Client::describe_instances)
             .then_http_response(move || ec2_error(400, code));
-        let (groups, in_groups) = (groups(false), in_groups(&[]));
-        let deps = Deps {
-            ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&refused], |c| c
-                .retry_config(RetryConfig::disabled())),
-            ..deps_with_ecs(
-                &[&groups, &in_groups],
-                &[],
-                &[&ecs.list, &ecs.describe, &ecs.active, &ecs.unmark],
-            )
-        };
-        let error = failed(sweep(&deps, at(0)).await.unwrap());
+        let error = failed(ecs.sweep_in_no_group(&refused).await.unwrap());
         assert_step_error(&error, name, "DescribeInstances");
         assert_eq!(ecs.calls(), (0, 0), "{code}");
     }
