@@ -84,17 +84,7 @@ const REMOVAL_POLICIES: Record<string, RemovalPolicy> = {
 
 /** Reads the parameters through `get` (usually `app.node.tryGetContext`), failing with every problem at once. */
 export function readConfig(get: (key: string) => unknown, baseDir: string = path.resolve(__dirname, '..')): AppConfig {
-  const fileName = get('configFile');
-  let file: Record<string, unknown> = {};
-  if (fileName !== undefined) {
-    const p = path.resolve(baseDir, textOf(fileName));
-    file = JSON.parse(fs.readFileSync(p, 'utf8')) as Record<string, unknown>;
-    for (const key of Object.keys(file)) {
-      if (!(key in CONTEXT_KEYS) || key === 'configFile') {
-        throw new Error(`${p}: unknown parameter ${key}; known: ${Object.keys(CONTEXT_KEYS).join(', ')}`);
-      }
-    }
-  }
+  const file = configFile(get('configFile'), baseDir);
   const r = new ConfigReader((key) => (get(key) !== undefined ? get(key) : file[key]), CONTEXT_KEYS);
   const seconds = (key: ContextKey) => {
     const v = r.int(key);
@@ -104,14 +94,7 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     const v = r.int(key);
     return v === undefined ? undefined : Duration.minutes(v);
   };
-  const retentionDays = r.int('logRetentionDays');
-  if (retentionDays !== undefined && !Object.values(logs.RetentionDays).includes(retentionDays)) {
-    r.errors.push(
-      `logRetentionDays must be one of ${Object.values(logs.RetentionDays)
-        .filter((d) => typeof d === 'number')
-        .join(', ')}`,
-    );
-  }
+  const retentionDays = retentionDaysOf(r);
   const lambdaAssets = r.oneOf('lambdaAssets', ['build', 'auto']) ?? 'build';
   const removal = r.oneOf('logRemovalPolicy', Object.keys(REMOVAL_POLICIES));
   const clusters = clustersOf(r);
@@ -164,6 +147,34 @@ export function readConfig(get: (key: string) => unknown, baseDir: string = path
     alarmEmail: r.str('alarmEmail'),
     lambdaAssets: lambdaAssets as 'build' | 'auto',
   };
+}
+
+/** The parameters of the JSON file named by `configFile` (none without one); an unknown key fails. */
+function configFile(fileName: unknown, baseDir: string): Record<string, unknown> {
+  if (fileName === undefined) {
+    return {};
+  }
+  const p = path.resolve(baseDir, textOf(fileName));
+  const file = JSON.parse(fs.readFileSync(p, 'utf8')) as Record<string, unknown>;
+  for (const key of Object.keys(file)) {
+    if (!(key in CONTEXT_KEYS) || key === 'configFile') {
+      throw new Error(`${p}: unknown parameter ${key}; known: ${Object.keys(CONTEXT_KEYS).join(', ')}`);
+    }
+  }
+  return file;
+}
+
+/** `logRetentionDays`, one of the periods CloudWatch Logs keeps logs for. */
+function retentionDaysOf(r: ConfigReader<ContextKey>): number | undefined {
+  const retentionDays = r.int('logRetentionDays');
+  if (retentionDays !== undefined && !Object.values(logs.RetentionDays).includes(retentionDays)) {
+    r.errors.push(
+      `logRetentionDays must be one of ${Object.values(logs.RetentionDays)
+        .filter((d) => typeof d === 'number')
+        .join(', ')}`,
+    );
+  }
+  return retentionDays;
 }
 
 /** The clusters: `clusters`, or one cluster with `serviceName` (and its counts) or `services`. */

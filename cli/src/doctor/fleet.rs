@@ -287,6 +287,96 @@ impl Standing {
     }
 }
 
+/// The container instances DRAINING, by why: each a list of EC2 instance ids.
+#[derive(Debug, Default)]
+struct Draining {
+    /// Neither leaving nor marked: nothing is placed there and nothing will set them ACTIVE.
+    stuck: Vec<String>,
+    /// Leaving their group: being drained now.
+    in_drain: Vec<String>,
+    /// Retained by their group after their lifecycle action.
+    kept: Vec<String>,
+    /// Stopped in the warm pool, marked: the sweeper sets them ACTIVE once back in service.
+    in_pool: Vec<String>,
+    /// In no group, stopped by a Spot interruption, marked: the sweeper sets them ACTIVE once
+    /// EC2 runs them again.
+    off: Vec<String>,
+}
+
+impl Draining {
+    fn of(instances: &[ContainerInstance]) -> Self {
+        let mut draining = Self::default();
+        for i in instances.iter().filter(|i| i.status == "DRAINING") {
+            let standing = Standing::of(i.group_state.as_deref());
+            let list = if returning(i) {
+                &mut draining.in_pool
+            } else if spot_stopped(i) {
+                &mut draining.off
+            } else if standing.leaving() {
+                &mut draining.in_drain
+            } else if standing == Standing::Retained {
+                &mut draining.kept
+            } else {
+                &mut draining.stuck
+            };
+            list.push(i.ec2_instance_id.clone());
+        }
+        draining
+    }
+
+    fn check(&self, cluster: &str) -> Check {
+        if !self.stuck.is_empty() {
+            return Check::warn(
+                "container-instances-draining",
+                Some(cluster),
+                format!(
+                    "DRAINING but not terminating: {}: nothing is placed there and they are not capacity (an \
+                     interrupted drain, a warm-pool instance no drain marked or back in service before the \
+                     sweeper's next run, or someone's manual drain)",
+                    self.stuck.join(", ")
+                ),
+                format!(
+                    "aws ecs update-container-instances-state --cluster {cluster} --status ACTIVE --container-instances \
+                     <arns> to use them again, or terminate them through Auto Scaling"
+                ),
+            );
+        }
+        let notes = [
+            (&self.in_drain, "being drained now"),
+            (&self.kept, "retained: see retained-instances"),
+            (
+                &self.in_pool,
+                "in the warm pool, marked: the sweeper sets them ACTIVE once back in service",
+            ),
+            (
+                &self.off,
+                "stopped by a Spot interruption, marked: the sweeper sets them ACTIVE once EC2 runs them again",
+            ),
+        ];
+        let drains: String = notes
+            .iter()
+            .filter(|(ids, _)| !ids.is_empty())
+            .map(|(ids, why)| format!(" ({} {why})", ids.join(", ")))
+            .collect();
+        Check::pass(
+            "container-instances-draining",
+            Some(cluster),
+            format!("no container instance stuck DRAINING{drains}"),
+        )
+    }
+}
+
+/// Stopped in the warm pool DRAINING: it comes back to a record where nothing is placed,
+/// unless a drain marked it for the sweeper to set it ACTIVE then.
+fn returning(i: &ContainerInstance) -> bool {
+    i.marked && Standing::of(i.group_state.as_deref()) == Standing::Stopped
+}
+
+/// In no group, stopped (or about to be) by a Spot interruption: the same, once EC2 runs it.
+fn spot_stopped(i: &ContainerInstance) -> bool {
+    i.marked && i.stopped_by_spot && i.group_state.is_none()
+}
+
 /// Stuck DRAINING, disconnected agents, instances outside the managed groups.
 pub fn instance_checks(
     cluster: &str,
@@ -301,63 +391,11 @@ pub fn instance_checks(
             .map(|i| i.ec2_instance_id.clone())
             .collect()
     };
-    let standing = |i: &ContainerInstance| Standing::of(i.group_state.as_deref());
-    // stopped in the warm pool DRAINING: it comes back to a record where nothing is placed,
-    // unless a drain marked it for the sweeper to set it ACTIVE then
-    let returning = |i: &ContainerInstance| i.marked && standing(i) == Standing::Stopped;
-    // in no group, stopped (or about to be) by a Spot interruption: the same, once EC2 runs it
-    let spot_stopped =
-        |i: &ContainerInstance| i.marked && i.stopped_by_spot && i.group_state.is_none();
-    let stuck = ids(&|i| {
-        i.status == "DRAINING"
-            && matches!(standing(i), Standing::Staying | Standing::Stopped)
-            && !returning(i)
-            && !spot_stopped(i)
+    let disconnected = ids(&|i| {
+        !i.agent_connected && !Standing::of(i.group_state.as_deref()).stopped() && !spot_stopped(i)
     });
-    let in_pool = ids(&|i| i.status == "DRAINING" && returning(i));
-    let off = ids(&|i| i.status == "DRAINING" && spot_stopped(i));
-    let in_drain = ids(&|i| i.status == "DRAINING" && standing(i).leaving());
-    let kept = ids(&|i| i.status == "DRAINING" && standing(i) == Standing::Retained);
-    let disconnected = ids(&|i| !i.agent_connected && !standing(i).stopped() && !spot_stopped(i));
     let outside = ids(&|i| i.group_state.is_none());
-    let mut checks = Vec::new();
-    checks.push(if stuck.is_empty() {
-        let mut drains = String::new();
-        if !in_drain.is_empty() {
-            drains += &format!(" ({} being drained now)", in_drain.join(", "));
-        }
-        if !kept.is_empty() {
-            drains += &format!(" ({} retained: see retained-instances)", kept.join(", "));
-        }
-        if !in_pool.is_empty() {
-            drains += &format!(
-                " ({} in the warm pool, marked: the sweeper sets them ACTIVE once back in service)",
-                in_pool.join(", ")
-            );
-        }
-        if !off.is_empty() {
-            drains += &format!(
-                " ({} stopped by a Spot interruption, marked: the sweeper sets them ACTIVE once EC2 runs them again)",
-                off.join(", ")
-            );
-        }
-        Check::pass("container-instances-draining", subject, format!("no container instance stuck DRAINING{drains}"))
-    } else {
-        Check::warn(
-            "container-instances-draining",
-            subject,
-            format!(
-                "DRAINING but not terminating: {}: nothing is placed there and they are not capacity (an \
-                 interrupted drain, a warm-pool instance no drain marked or back in service before the \
-                 sweeper's next run, or someone's manual drain)",
-                stuck.join(", ")
-            ),
-            format!(
-                "aws ecs update-container-instances-state --cluster {cluster} --status ACTIVE --container-instances \
-                 <arns> to use them again, or terminate them through Auto Scaling"
-            ),
-        )
-    });
+    let mut checks = vec![Draining::of(instances).check(cluster)];
     checks.push(if disconnected.is_empty() {
         Check::pass("container-instances-agent", subject, format!("every agent of {} container instances connected", instances.len()))
     } else {

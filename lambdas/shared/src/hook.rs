@@ -58,6 +58,37 @@ fn heartbeat_due(state: &DrainState, timeout: u64, now: DateTime<Utc>) -> bool {
     now >= last + seconds(heartbeat_interval(timeout))
 }
 
+/// Whether a heartbeat after the first is due now, reading the hook when the timer's
+/// timeout is not known yet, and again when one is due (see [`heartbeat`]); `false` also
+/// when there is no lifecycle action to keep alive (the hook is gone).
+async fn due_now(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    state: &mut DrainState,
+    action: &LifecycleAction,
+    now: DateTime<Utc>,
+) -> Result<bool, StepError> {
+    // Under any hook, nothing is due before 0.4 x AWS's shortest heartbeat timeout has
+    // passed since the timer restarted: the hook need not be read yet.
+    if !heartbeat_due(state, SHORTEST_HEARTBEAT_TIMEOUT_SECONDS, now) {
+        return Ok(false);
+    }
+    // Read once, the timeout the action's running timer was set with.
+    let known = state.heartbeat.timeout_seconds;
+    let Some(timeout) = (match known {
+        Some(timeout) => Some(timeout),
+        None => read_hook(autoscaling, state, action).await?,
+    }) else {
+        return Ok(false);
+    };
+    if !heartbeat_due(state, timeout, now) {
+        return Ok(false);
+    }
+    // Due by the timer running now. A heartbeat extends the action by the hook's timeout
+    // as it is now ("the length of time defined using the PutLifecycleHook API call"),
+    // which a stack update may have changed: read it again for the next one's pace.
+    Ok(known.is_none() || read_hook(autoscaling, state, action).await?.is_some())
+}
+
 /// Keeps the lifecycle action alive with `RecordLifecycleActionHeartbeat` when a
 /// heartbeat is due (see [`heartbeat_due`]). The token names the action whenever there is
 /// one, so that a stale execution (a duplicate, a redrive, one started for an older action
@@ -80,30 +111,8 @@ pub async fn heartbeat(
     // The first heartbeat is due whatever the timeout: it does not wait for the hook to be
     // read (a check reads it), so a fleet's drains that start together make one Auto
     // Scaling call each, not two.
-    if !first {
-        // Under any hook, nothing is due before 0.4 x AWS's shortest heartbeat timeout has
-        // passed since the timer restarted: the hook need not be read yet.
-        if !heartbeat_due(state, SHORTEST_HEARTBEAT_TIMEOUT_SECONDS, now) {
-            return Ok(());
-        }
-        // Read once, the timeout the action's running timer was set with; no lifecycle action
-        // to keep alive (the hook is gone): `None`.
-        let known = state.heartbeat.timeout_seconds;
-        let Some(timeout) = (match known {
-            Some(timeout) => Some(timeout),
-            None => read_hook(autoscaling, state, &action).await?,
-        }) else {
-            return Ok(());
-        };
-        if !heartbeat_due(state, timeout, now) {
-            return Ok(());
-        }
-        // Due by the timer running now. A heartbeat extends the action by the hook's timeout
-        // as it is now ("the length of time defined using the PutLifecycleHook API call"),
-        // which a stack update may have changed: read it again for the next one's pace.
-        if known.is_some() && read_hook(autoscaling, state, &action).await?.is_none() {
-            return Ok(());
-        }
+    if !first && !due_now(autoscaling, state, &action, now).await? {
+        return Ok(());
     }
     let (asg, hook) = (&action.asg_name, &action.hook_name);
     if action.token.is_none()
