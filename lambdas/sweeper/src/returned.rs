@@ -111,7 +111,10 @@ async fn marked_instances(
         .filter_map(|instance| {
             let id = instance.ec2_instance_id()?;
             let in_no_group = returning.iter().any(|r| r == id) && !states.contains_key(id);
-            in_no_group.then(|| Some((id.to_string(), stopped_at(instance)?)))?
+            if !in_no_group {
+                return None;
+            }
+            Some((id.to_string(), stopped_at(instance)?))
         })
         .collect();
     let restarted = restarted_since(&deps.ec2, &stopped).await?;
