@@ -108,6 +108,21 @@ def test_an_unhealthy_instance_is_released_once_its_unseen_requests_are_done(sce
     assert done["t"] - wait["t"] < 45  # and not much more
 
 
+def test_an_instance_unhealthy_while_it_drains_is_released_once_its_draining_would_have_ended(scenario):
+    r = scenario("classic_unhealthy_while_draining")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [draining] = _of(r, "elb.instance.draining", instance_id=victim)
+    assert "unhealthy" not in draining and draining["by"] == "functions"
+    # out of service long before its 60 s were over, its in-flight requests going on unseen
+    [sick] = _of(r, "elb.instance.draining_unhealthy", instance_id=victim)
+    assert sick["t"] - draining["t"] < 30
+    [out] = _of(r, "elb.instance.out_of_service", instance_id=victim)
+    wait, done = _wait_and_done(r, victim)
+    assert done["t"] - wait["t"] >= 60  # the draining, from the deregistration just after the wait
+    assert out["seq"] < done["seq"] and done["t"] - out["t"] < 15  # waited out, and not much more
+
+
 def test_nlb_connections_may_outlive_the_delay(scenario):
     r = scenario("nlb_connections_remain")
     assert r.ok, r.violations

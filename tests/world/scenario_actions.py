@@ -30,6 +30,7 @@ MID_DRAIN_ACTIONS = (
     "front_target_groups",
     "put_hook",
     "register_again",
+    "fail_health_checks",
 )
 
 
@@ -159,6 +160,9 @@ class MidDrain(Action):
                     out(f"mid-drain: a listener forwards to target group {name}: it is in use")
         elif kind == "register_again":
             self._register_again(victims)
+        elif kind == "fail_health_checks":
+            world.configure(health={"failing_instances": victims})
+            out(f"mid-drain: {victims} fail their health checks from now on (their task crashed)")
         elif kind == "put_hook":
             timeout = int(action["heartbeat_timeout"])
             world.client("autoscaling").put_lifecycle_hook(

@@ -158,6 +158,38 @@ def test_a_failing_instance_turns_unhealthy_and_its_requests_are_completed_unsee
     assert draining["health"] == "unhealthy" and draining["by"] == "client"
 
 
+def test_an_instance_that_fails_its_checks_while_draining_is_out_of_service_with_its_requests_unseen(world):
+    world.configure(timescale=0.05)
+    check = {"Interval": 10, "HealthyThreshold": 2, "UnhealthyThreshold": 2}
+    name = aws.classic_elb(world, draining=120, health_check=check)  # 120 s -> 6 s; unhealthy after 1 s
+    instance = _running_instance(world)
+    elb = world.client("elb")
+    elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    world.wait_for(lambda: _classic(world, name, instance)["State"] == "InService", timeout=10, what="InService")
+    elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    assert _classic(world, name, instance)["Description"] == "Instance deregistration currently in progress."
+
+    # its health checks go on while it drains: failing them, it is out of service, told apart by
+    # nothing from a finished drain, while its in-flight requests go on unseen
+    world.configure(health={"failing_instances": [instance]})
+    world.wait_for(lambda: _classic(world, name, instance)["State"] == "OutOfService", timeout=10, what="out")
+    assert _classic(world, name, instance) == {
+        "InstanceId": instance,
+        "State": "OutOfService",
+        "ReasonCode": "ELB",
+        "Description": "Instance is not currently registered with the LoadBalancer.",
+    }
+    draining = _one(world, "elb.instance.draining", instance_id=instance, load_balancer=name)
+    assert "unhealthy" not in draining
+    _one(world, "elb.instance.draining_unhealthy", instance_id=instance, load_balancer=name)
+    assert not world.events("elb.instance.out_of_service")
+    world.wait_for(
+        lambda: world.events("elb.instance.out_of_service"), timeout=10, what="its unseen requests completed"
+    )
+    done = _one(world, "elb.instance.out_of_service", instance_id=instance, load_balancer=name)
+    assert done["t"] - draining["t"] >= 5.95  # when its draining would have ended
+
+
 def test_a_failing_instance_never_becomes_healthy_until_it_passes_again(world):
     world.configure(timescale=0.05)
     tg = aws.target_group(world, **CHECK)

@@ -112,9 +112,10 @@ pub(crate) async fn adopt(
 /// A Classic ELB is drained once the instance is no longer registered and no longer
 /// `InService` (connection draining over). Found registered again (by hand, or a lost
 /// deregistration), it is deregistered again, and its draining starts over from then. An
-/// instance that was unhealthy when the drain (last) deregistered it is drained only once the
-/// draining timeout has also passed: the load balancer completes its in-flight requests,
-/// which no API shows ([`ClassicElb::unseen_requests_done`]).
+/// instance that was unhealthy when the drain (last) deregistered it, or that is no longer
+/// shown draining before its draining timeout has passed ([`ClassicElb::out_of_service`]), is
+/// drained only once the draining timeout has also passed: the load balancer completes its
+/// in-flight requests, which no API shows ([`ClassicElb::unseen_requests_done`]).
 pub(crate) async fn refresh_classic(
     elb: &aws_sdk_elasticloadbalancing::Client,
     state: &mut DrainState,
@@ -143,6 +144,9 @@ pub(crate) async fn refresh_classic(
                 record.unhealthy = registration.may_hide_requests();
                 record.taken_over_at = Some(now);
             }
+        }
+        if let Some(record) = record.as_deref_mut().filter(|_| registration.drained()) {
+            record.out_of_service(deregistered_at, now);
         }
         let unseen_done = record.is_none_or(|elb| elb.unseen_requests_done(deregistered_at, now));
         if !registration.drained() || !unseen_done {

@@ -93,6 +93,36 @@ async fn an_instance_deregistered_unhealthy_waits_out_the_draining_timeout() {
 }
 
 #[tokio::test]
+async fn an_instance_out_of_service_before_its_draining_timeout_waits_it_out() {
+    // Deregistered healthy at 2 s with 30 s of draining, it is no longer shown draining at
+    // 10 s: it failed its health checks while it drained (its in-flight requests are still
+    // completed, unseen), or the load balancer ended the draining early; nothing tells the
+    // two apart, so the drain waits until 32 s.
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check_deregistered(&world, 10).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.remaining.classic_elbs, ["web-elb"]);
+    assert!(state.load_balancers.as_ref().unwrap().classic[0].unhealthy);
+
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(31)).await.unwrap();
+    assert_eq!(
+        state.status,
+        DrainStatus::Draining,
+        "unseen requests until 32 s"
+    );
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check(&world.clients(), state, at(32)).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+
+    // Out of service only once the timeout has passed: drained at once.
+    let world = rules_for("STOPPED", "OutOfService", UNUSED);
+    let state = check_deregistered(&world, 32).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Drained);
+    assert!(!state.load_balancers.as_ref().unwrap().classic[0].unhealthy);
+}
+
+#[tokio::test]
 async fn a_draining_target_on_one_port_holds_the_drain() {
     let world = rules_for("STOPPED", "OutOfService", DRAINING);
     let state = check_deregistered(&world, 50).await.unwrap();
@@ -166,11 +196,12 @@ async fn gone_load_balancers_count_as_drained() {
 
 #[tokio::test]
 async fn a_target_that_no_longer_exists_counts_as_drained() {
-    // The instance terminated meanwhile and forgotten by EC2 (a redrive days later).
+    // The instance terminated meanwhile and forgotten by EC2 (a redrive days later); the
+    // Classic ELB's 30 s of draining from 2 s over.
     let mut world = rules_for("STOPPED", "OutOfService", DRAINING);
     world.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
         .then_http_response(target_gone);
-    let state = check_deregistered(&world, 10).await.unwrap();
+    let state = check_deregistered(&world, 32).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 
     // Found registered again, then gone when deregistered again.
@@ -179,7 +210,7 @@ async fn a_target_that_no_longer_exists_counts_as_drained() {
         mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
             .then_http_response(target_gone),
     );
-    let state = check_deregistered(&world, 10).await.unwrap();
+    let state = check_deregistered(&world, 32).await.unwrap();
     assert_eq!(world.elbv2[1].num_calls(), 1);
     assert_eq!(state.status, DrainStatus::Drained);
 }

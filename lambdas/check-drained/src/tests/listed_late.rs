@@ -41,7 +41,7 @@ fn world_with_a_late_task() -> MockRules {
 #[tokio::test]
 async fn the_check_that_finds_the_rest_drained_lists_again_and_waits_for_a_task_it_missed() {
     // However long after the first listing: that one decides the release.
-    for offset in [30, 600] {
+    for offset in [32, 600] {
         let world = world_with_a_late_task();
         let state = check(&world.clients(), drained_instance(), at(offset))
             .await
@@ -116,7 +116,7 @@ async fn a_failed_listing_is_retried_or_named_and_a_gone_cluster_or_instance_has
         let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
         world.ecs[2] = mock!(aws_sdk_ecs::Client::list_tasks)
             .then_http_response(move || json_error(400, code));
-        let result = check(&world.clients(), drained_instance(), at(30)).await;
+        let result = check(&world.clients(), drained_instance(), at(32)).await;
         match name {
             Some(name) => assert_step_error(&result.unwrap_err(), name, "ListTasks"),
             None => assert_eq!(result.unwrap().status, DrainStatus::Drained, "{code}"),

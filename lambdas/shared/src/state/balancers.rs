@@ -11,10 +11,12 @@ pub struct ClassicElb {
     /// The connection-draining timeout; 0 when connection draining is off.
     pub draining_seconds: u64,
     /// `OutOfService` (failing its health checks, or not yet passing them) when the drain
-    /// deregistered it. The load balancer still completes the in-flight requests to an
-    /// unhealthy instance, with no maximum timeout, and `DescribeInstanceHealth` shows none
-    /// of them (it says "not registered" at once): the drain waits out the draining timeout
-    /// from the deregistration, the longest the owner lets a request run on a healthy one.
+    /// deregistered it, or before its draining timeout had passed since
+    /// ([`ClassicElb::out_of_service`]). The load balancer still completes the in-flight
+    /// requests to an unhealthy instance, with no maximum timeout, and
+    /// `DescribeInstanceHealth` shows none of them (it says "not registered"): the drain
+    /// waits out the draining timeout from the deregistration, the longest the owner lets a
+    /// request run on a healthy one.
     #[serde(default)]
     pub unhealthy: bool,
     /// When a check last deregistered the instance: it took the load balancer over from ECS
@@ -25,6 +27,21 @@ pub struct ClassicElb {
 }
 
 impl ClassicElb {
+    /// `DescribeInstanceHealth` no longer shows the deregistered instance draining: if that
+    /// comes before its draining timeout has passed since `deregistered_at` (or since taken
+    /// over), the instance may have failed its health checks while it drained ("If an
+    /// instance becomes unhealthy, the load balancer reports the instance state as
+    /// OutOfService. If there are in-flight requests made to the unhealthy instance, they are
+    /// completed", Classic ELB guide, "Configure connection draining"), or the load balancer
+    /// may have ended the draining early with no request left. Nothing tells the two apart:
+    /// taken as the first, [`Self::unhealthy`], the drain waits out the timeout.
+    pub fn out_of_service(&mut self, deregistered_at: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+        let since = self.taken_over_at.or(deregistered_at);
+        if since.is_some_and(|at| now < at + seconds(self.draining_seconds)) {
+            self.unhealthy = true;
+        }
+    }
+
     /// Whether what `DescribeInstanceHealth` cannot show is over: the in-flight requests of
     /// an unhealthy instance deregistered at `deregistered_at` (or when taken over).
     pub fn unseen_requests_done(

@@ -3,7 +3,7 @@
 Each part in its module, with the AWS documentation it follows:
 
 * ``classic``: Classic ELB connection draining, visible only in DescribeInstanceHealth, and
-  no draining for an unhealthy instance;
+  the unseen in-flight requests of an instance unhealthy when deregistered or while draining;
 * ``elbv2``: ELBv2 targets keyed by (Id, Port), ``draining`` for the deregistration delay
   then ``unused``, NLB connection termination;
 * ``health``: the health checks of every registration, from each load balancer's own
@@ -27,6 +27,7 @@ from world.emulator.lb_drain.classic import (
     classic_drain_seconds,
     classic_state,
     describe_instance_health,
+    unhealthy_while_draining,
 )
 from world.emulator.lb_drain.elbv2 import (
     _create_listener,
@@ -64,6 +65,7 @@ def install() -> None:
     core.request_hook(_remember_caller)
     core.on_config(_on_config)
     core.on_reset(_on_reset)
+    HEALTH_LISTENERS.append(unhealthy_while_draining)
     elbv2_models.FakeTargetGroup.__init__ = _tg_init
     elb_models.ELBBackend.delete_load_balancer = _delete_classic
     elbv2_models.ELBv2Backend.delete_target_group = _delete_tg

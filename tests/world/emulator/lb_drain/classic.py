@@ -32,6 +32,14 @@ draining, any in-flight requests made to instances that are deregistering or
 unhealthy are not completed"): out of service at once. ELBv2 targets drain for
 the full delay whatever their health.
 
+The same holds for an instance that becomes unhealthy while it drains: the page does
+not say health checks stop at the deregistration, so the world takes the harsher
+reading and keeps checking a draining instance. Once it fails them
+(``health.failing_instances``: its task crashed, its container was stopped early) it
+is OutOfService, "not currently registered" as for a finished drain (nothing tells the
+two apart), its ``elb.instance.draining_unhealthy`` is recorded, and its in-flight
+requests run on unseen until its draining would have ended.
+
 An instance's state can also be ``Unknown`` ("Valid values: InService | OutOfService |
 Unknown", InstanceState), with the description "A transient error occurred. Please try
 again later.": with the fault rate ``unknown`` of ``elb:DescribeInstanceHealth``
@@ -124,24 +132,49 @@ def _deregister_instances(self: Any, load_balancer_name: str, instance_ids: Any,
     for instance_id in instance_ids:
         if instance_id not in registered or instance_id in still:
             continue
-        unhealthy = _stop_health(lb, instance_id) == "unhealthy"
+        unhealthy = classic_health(lb, instance_id) == "unhealthy"
         flag = {"unhealthy": True} if unhealthy else {}
+        if seconds <= 0 or unhealthy:
+            _stop_health(lb, instance_id)  # a healthy draining instance is still checked (module doc)
         if seconds <= 0:
             core.record("elb.instance.out_of_service", load_balancer=lb.name, instance_id=instance_id, by=_by(), **flag)
             continue
         # an unhealthy instance's in-flight requests are completed too, unseen (module doc)
         table = _classic_unhealthy_in_flight(lb) if unhealthy else _classic_draining(lb)
-        table[instance_id] = time.monotonic() + seconds
+        deadline = time.monotonic() + seconds
+        table[instance_id] = deadline
         core.record("elb.instance.draining", load_balancer=lb.name, instance_id=instance_id, by=_by(), **flag)
-        core.after(seconds, _classic_drained, lb, instance_id, table, name="elb-drained")
+        core.after(seconds, _classic_drained, lb, instance_id, deadline, name="elb-drained")
     return result
 
 
-def _classic_drained(lb: Any, instance_id: str, table: dict[str, float]) -> None:
-    deadline = table.get(instance_id)
-    if deadline is not None and deadline <= time.monotonic() + 0.001:
-        table.pop(instance_id, None)
-        core.record("elb.instance.out_of_service", load_balancer=lb.name, instance_id=instance_id)
+def classic_health(lb: Any, instance_id: str) -> str | None:
+    """The last state of an instance's health checks in a Classic ELB, registered or draining."""
+    health = _health(lb).get(instance_id)
+    return health.state if health is not None else None
+
+
+def _classic_drained(lb: Any, instance_id: str, deadline: float) -> None:
+    """The draining that ends at ``deadline`` is over, healthy or unseen (unless the instance was
+    registered again since, which ended it)."""
+    for table in (_classic_draining(lb), _classic_unhealthy_in_flight(lb)):
+        if table.get(instance_id) == deadline:
+            del table[instance_id]
+            if instance_id not in lb.instance_ids:
+                _stop_health(lb, instance_id)
+            core.record("elb.instance.out_of_service", load_balancer=lb.name, instance_id=instance_id)
+
+
+def unhealthy_while_draining(account_id: str, region: str) -> None:
+    """A health listener: a draining instance that failed its checks is OutOfService; its
+    in-flight requests go on, unseen, until its draining would have ended (module doc)."""
+    from moto.elb.models import elb_backends
+
+    for lb in list(elb_backends[account_id][region].load_balancers.values()):
+        draining = _classic_draining(lb)
+        for instance_id in [i for i in draining if classic_health(lb, i) == "unhealthy"]:
+            _classic_unhealthy_in_flight(lb)[instance_id] = draining.pop(instance_id)
+            core.record("elb.instance.draining_unhealthy", load_balancer=lb.name, instance_id=instance_id)
 
 
 def _register_instances(self: Any, load_balancer_name: str, instance_ids: Any, from_autoscaling: bool = False) -> Any:
