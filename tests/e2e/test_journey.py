@@ -113,6 +113,23 @@ def test_duplicate_delivered_after_the_first_execution_finished(scenario):
     assert terminated["t"] < second["startDate"].timestamp()
 
 
+@pytest.mark.long
+def test_a_duplicate_meeting_another_hooks_wait_ends_once_the_instance_stops_waiting(scenario):
+    r = scenario("second_hook_duplicate_event")
+    assert r.ok, r.violations
+    first, second = sorted(r.executions.values(), key=lambda x: x["startDate"])
+    assert first["input"] == second["input"] and second["startDate"] > first["stopDate"]
+    [ours] = _completions(r)  # the other hook's are its owner's (run apart)
+    assert ours["by"] == "CompleteLifecycleAction" and ours["t"] < first["stopDate"].timestamp()
+    # the duplicate could not tell "no active action" from an action not shown yet while the
+    # instance waited under the other hook (240 s): it checked on, then ended once it stopped
+    # waiting, terminated
+    [gone] = [e for e in r.events if e["type"] == "asg.instance.terminated"]
+    assert gone["t"] - ours["t"] > 200
+    assert gone["t"] <= second["stopDate"].timestamp() < gone["t"] + 30
+    assert not [h for h in second["history"] if h["type"] in ("TaskFailed", "ExecutionFailed")]
+
+
 def test_a_sweep_that_misses_a_drain_just_started_starts_a_harmless_second_one(scenario):
     r = scenario("sweep_meets_event")
     assert r.ok, r.violations

@@ -23,6 +23,11 @@
 //! load balancer of a service without a listed task there, and the checks wait for ECS to
 //! end it (see [`left_to_ecs`]).
 //!
+//! An instance found drained before Auto Scaling has taken any heartbeat of the drain's
+//! lifecycle action (it answered "No active Lifecycle Action found" while the instance still
+//! waited: [`sta_shared::state::Heartbeat::unconfirmed`]) is checked again, heartbeating each
+//! time, until one is taken or the answer can only mean the action's end.
+//!
 //! An instance that was not in the cluster when the drain began is looked for again on each
 //! check (`ListContainerInstances`): an ECS agent registers some time after its instance
 //! launched, so one scaled in while it booted can join mid-drain. It is then drained as the
@@ -123,6 +128,16 @@ pub async fn check(
         report.balancers_drained_at.get_or_insert(now);
     }
 
+    if state.remaining.is_empty() && state.heartbeat.unconfirmed && now < state.deadline_at {
+        // Drained, but Auto Scaling has not shown the action to any heartbeat of this drain:
+        // completed now, it could be refused as if ended while AWS only does not show it yet
+        // (or it ended under an earlier execution of the same event). Checked again soon,
+        // heartbeating each time, until a heartbeat is taken or the answer means its end.
+        state.status = DrainStatus::Draining;
+        state.wait_seconds = UNCONFIRMED_WAIT_SECONDS;
+        tracing::warn!("drained, but no heartbeat of this drain's action taken yet: checking again before completing it");
+        return Ok(state);
+    }
     if state.remaining.is_empty() {
         state.status = DrainStatus::Drained;
         state.wait_seconds = 0;
@@ -146,6 +161,10 @@ pub async fn check(
     );
     Ok(state)
 }
+
+/// How soon the check after one that found the instance drained comes while Auto Scaling
+/// has taken no heartbeat of the drain's action ([`sta_shared::state::Heartbeat::unconfirmed`]).
+const UNCONFIRMED_WAIT_SECONDS: u64 = 15;
 
 /// How soon the check after one that found tasks the first listing missed (or registrations
 /// it takes over from ECS) comes: their end cannot be expected from the drain's own, which

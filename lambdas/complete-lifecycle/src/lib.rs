@@ -112,8 +112,8 @@ pub async fn complete(
         });
         return Ok(state);
     };
-    let heartbeat_taken = state.heartbeat.sent > 0;
-    let outcome = complete_action(deps, &action, &state.request, result, heartbeat_taken).await?;
+    let may_be_unseen = state.action_may_be_unseen(now);
+    let outcome = complete_action(deps, &action, &state.request, result, may_be_unseen).await?;
     let (asg, hook) = (&action.asg_name, &action.hook_name);
     tracing::info!(
         asg = %asg,
@@ -137,15 +137,16 @@ pub async fn complete(
 /// With a token, the token alone names the action: when AWS has none for it, this execution's
 /// action ended (completed before, expired); completing by instance id instead could complete a
 /// newer action of the same instance (a reused warm-pool instance). Only a sweeper-made request,
-/// which has no token, names the instance. Unless AWS has taken a heartbeat of the action
-/// (`heartbeat_taken`), its "No active Lifecycle Action found" while the instance still waits
-/// under it is AWS not showing the action yet ([`still_waiting`]): retried.
+/// which has no token, names the instance. While AWS may not show the action yet
+/// (`may_be_unseen`: [`DrainState::action_may_be_unseen`]), its "No active Lifecycle Action
+/// found" while the instance still waits under a terminate hook ([`still_waiting`]) is not
+/// taken for the action's end: retried.
 async fn complete_action(
     deps: &Deps,
     action: &LifecycleAction,
     request: &DrainRequest,
     result: LifecycleResult,
-    heartbeat_taken: bool,
+    may_be_unseen: bool,
 ) -> Result<CompletionOutcome, StepError> {
     let (asg, hook) = (&action.asg_name, &action.hook_name);
     let instance_id = match &action.token {
@@ -180,14 +181,14 @@ async fn complete_action(
     match sent {
         Ok(_) => Ok(CompletionOutcome::Completed),
         Err(error) if is_no_active_lifecycle_action(&error) => {
-            if !heartbeat_taken && still_waiting(&deps.autoscaling, request).await? {
+            if may_be_unseen && still_waiting(&deps.autoscaling, request).await? {
                 // Reported as completed, the instance would wait out the hook's timeout and
                 // then go by its default result: try again (the state machine's Retry), and
                 // fail visibly, redrivable, if AWS never takes it.
                 return Err(StepError::Retryable {
                     operation: "CompleteLifecycleAction".into(),
                     message: format!(
-                        "Auto Scaling has no active lifecycle action, but instance {} still waits under this drain's: it does not show the action yet",
+                        "Auto Scaling has no active lifecycle action, but instance {} still waits under a terminate hook and none of this drain's heartbeats was taken: it may not show the action yet",
                         request.instance_id
                     ),
                 });

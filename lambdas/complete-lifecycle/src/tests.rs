@@ -119,6 +119,14 @@ async fn an_action_already_completed_or_expired_is_success() {
     state.heartbeat.sent = 1;
     let completion = completed(&[&first], state, at(50)).await;
     assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
+    // None taken, but the hook's 30 s heartbeat timeout has passed since the action began:
+    // it was shown to someone (an earlier execution of the same event took a heartbeat, then
+    // completed it) or it expired; the answer is its end, whatever the instance waits for.
+    let first = no_active("token");
+    let mut state = drained();
+    state.heartbeat.timeout_seconds = Some(30);
+    let completion = completed(&[&first], state, at(30)).await;
+    assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);
 }
 
 #[tokio::test]
@@ -143,7 +151,7 @@ async fn no_active_action_while_the_instance_still_waits_under_it_is_tried_again
             &rules[..]
         };
         let error = complete(&deps(rules), state, at(50)).await.unwrap_err();
-        assert_step_error(&error, "Retryable", "still waits under this drain's");
+        assert_step_error(&error, "Retryable", "still waits under a terminate hook");
         assert_eq!(gone.num_calls(), 1);
     }
 }

@@ -50,6 +50,33 @@ async fn read_hook(
     Ok(Some(timeout))
 }
 
+/// Whether Auto Scaling's "No active Lifecycle Action found" for this drain's action may be
+/// its control plane not showing the action yet rather than the action's end: within the
+/// bounds of [`DrainState::action_may_be_unseen`] (the hook read for its heartbeat timeout
+/// first), the instance still waits under a terminate hook ([`still_waiting`]). A hook that is
+/// gone has no action left.
+async fn action_may_be_unseen(
+    autoscaling: &aws_sdk_autoscaling::Client,
+    state: &mut DrainState,
+    action: &LifecycleAction,
+    now: DateTime<Utc>,
+) -> Result<bool, StepError> {
+    if state.heartbeat.sent == 0
+        && state.heartbeat.timeout_seconds.is_none()
+        && read_hook(autoscaling, state, action).await?.is_none()
+    {
+        return Ok(false);
+    }
+    if !state.action_may_be_unseen(now) {
+        tracing::warn!(
+            timeout_seconds = ?state.heartbeat.timeout_seconds,
+            "a heartbeat of this drain's action was taken, or none within the hook's heartbeat timeout since the action began: the action has ended"
+        );
+        return Ok(false);
+    }
+    still_waiting(autoscaling, &state.request).await
+}
+
 /// Whether a later heartbeat is due now: once [`heartbeat_interval`] has passed since the
 /// timer last restarted. (The first step's is always due: the hook's clock has been running
 /// since the instance entered `Terminating:Wait`, however late we heard of it.)
@@ -111,7 +138,7 @@ pub async fn heartbeat(
     // The first heartbeat is due whatever the timeout: it does not wait for the hook to be
     // read (a check reads it), so a fleet's drains that start together make one Auto
     // Scaling call each, not two.
-    if !first && !due_now(autoscaling, state, &action, now).await? {
+    if !first && !state.heartbeat.unconfirmed && !due_now(autoscaling, state, &action, now).await? {
         return Ok(());
     }
     let (asg, hook) = (&action.asg_name, &action.hook_name);
@@ -143,6 +170,7 @@ pub async fn heartbeat(
         Ok(_) => {
             state.heartbeat.last_at = Some(now);
             state.heartbeat.sent += 1;
+            state.heartbeat.unconfirmed = false;
             tracing::info!(
                 sent = state.heartbeat.sent,
                 timeout_seconds = ?state.heartbeat.timeout_seconds,
@@ -150,18 +178,20 @@ pub async fn heartbeat(
             );
         }
         Err(error) if is_no_active_lifecycle_action(&error) => {
-            if state.heartbeat.sent == 0 && still_waiting(autoscaling, &state.request).await? {
-                // Not the action's end: the next heartbeat comes when due, from the last that
-                // AWS took (or from the action's start).
+            if action_may_be_unseen(autoscaling, state, &action, now).await? {
+                // Not known to be the action's end: the drain goes on, heartbeats again at
+                // every check, and is not called drained until it can tell.
                 tracing::warn!(
-                    "Auto Scaling has no active lifecycle action, but the instance still waits under this drain's: it does not show the action yet; the drain goes on and heartbeats again when due"
+                    "Auto Scaling has no active lifecycle action, but the instance still waits under a terminate hook: it may not show the action yet; the drain goes on and heartbeats again at its next check"
                 );
+                state.heartbeat.unconfirmed = true;
                 return Ok(());
             }
             tracing::warn!(
                 "no active lifecycle action any more (completed elsewhere, expired, or the instance is gone)"
             );
             state.heartbeat.action_gone = true;
+            state.heartbeat.unconfirmed = false;
         }
         Err(error) => {
             return Err(autoscaling_error(

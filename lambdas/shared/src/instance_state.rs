@@ -13,9 +13,10 @@ use crate::StepError;
 /// action of it has begun. AWS has been seen to answer so just after DescribeAutoScalingInstances
 /// showed `Terminating:Wait`, and to complete the same action on a later try (PrairieLearn pull
 /// request 15586). Taken for the action's end, it would leave the instance undrained until the
-/// hook times out, or in `Terminating:Wait` until then after a drain. Asked only while AWS has
-/// taken no heartbeat of the action: once it has, it knew the action, and the answer means its
-/// end (another terminate hook's action may keep the instance waiting after ours ended).
+/// hook times out, or in `Terminating:Wait` until then after a drain. Asked only within the
+/// bounds of [`crate::state::DrainState::action_may_be_unseen`]: once AWS has taken a heartbeat of the
+/// action, it knew the action, and the answer means its end (another terminate hook's action
+/// may keep the instance waiting after ours ended).
 pub async fn still_waiting(
     autoscaling: &aws_sdk_autoscaling::Client,
     request: &DrainRequest,

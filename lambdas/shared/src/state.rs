@@ -179,6 +179,13 @@ pub struct Heartbeat {
     /// instance is no longer this drain's to touch.
     #[serde(default)]
     pub superseded: bool,
+    /// Auto Scaling answered "No active Lifecycle Action found" to this drain's heartbeat
+    /// while the instance still waited under a terminate hook, and has taken none of its
+    /// heartbeats: it may not show the action yet, or the action may have ended (completed by
+    /// an earlier execution of the same event) while another hook keeps the instance waiting.
+    /// The drain is not called drained until it can tell ([`DrainState::action_may_be_unseen`]).
+    #[serde(default)]
+    pub unconfirmed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,6 +357,19 @@ impl DrainState {
     /// Whether the deadline passed before the instance was drained.
     pub fn timed_out(&self) -> bool {
         self.status == DrainStatus::DeadlinePassed
+    }
+
+    /// Whether, as far as the state tells, Auto Scaling may still not show this drain's
+    /// lifecycle action at `now`: it has taken none of its heartbeats, and the hook's
+    /// heartbeat timeout (when read) has not passed since the action began. Past it, the
+    /// action was shown to someone (a heartbeat of another execution of the same event was
+    /// taken) or expired: "No active Lifecycle Action found" then means its end.
+    pub fn action_may_be_unseen(&self, now: DateTime<Utc>) -> bool {
+        self.heartbeat.sent == 0
+            && self
+                .heartbeat
+                .timeout_seconds
+                .is_none_or(|timeout| now < self.request.event_time + seconds(timeout))
     }
 }
 

@@ -199,3 +199,66 @@ async fn no_active_action_is_its_end_only_once_aws_has_shown_it() {
         "the instance is leaving"
     );
 }
+
+/// The activity of the drain's action, in progress (no newer action of the instance began).
+fn this_action() -> Rule {
+    scaling_activities(vec![scaling_activity(
+        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
+        event_time(),
+        aws_sdk_autoscaling::types::ScalingActivityStatusCode::MidLifecycleAction,
+    )])
+}
+
+#[tokio::test]
+async fn a_drained_instance_waits_until_aws_takes_a_heartbeat_or_can_only_have_ended() {
+    // Drained, no heartbeat of the action ever taken, "No active" while the instance still
+    // waits: AWS may not show the action yet, or an earlier execution of the same event
+    // completed it while another terminate hook keeps the instance waiting. Not completed
+    // yet: checked again soon, heartbeating at every check.
+    let drained = |heartbeat: Rule| {
+        let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+        world.autoscaling = vec![
+            lifecycle_hook(60),
+            heartbeat,
+            auto_scaling_instance(Some("Terminating:Wait")),
+            this_action(),
+        ];
+        world
+    };
+    let world = drained(heartbeat_gone());
+    let mut input = deregistered();
+    input.heartbeat.unconfirmed = true;
+    input.heartbeat.timeout_seconds = Some(60);
+    let state = check(&world.clients(), input, at(40)).await.unwrap();
+    assert_eq!(
+        world.autoscaling[1].num_calls(),
+        1,
+        "not due by the timer, tried anyway"
+    );
+    assert!(state.heartbeat.unconfirmed && !state.heartbeat.action_gone);
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.wait_seconds, 15);
+    assert!(state.remaining.is_empty());
+
+    // AWS takes the next one: drained.
+    let world = drained(heartbeat_ok());
+    let state = check(&world.clients(), state, at(55)).await.unwrap();
+    assert!(!state.heartbeat.unconfirmed);
+    assert_eq!(state.heartbeat.sent, 1);
+    assert_eq!(state.status, DrainStatus::Drained);
+
+    // Or none taken when the hook's 60 s heartbeat timeout has passed since the action
+    // began: the action has ended, and the drain finishes while the instance leaves.
+    let world = drained(heartbeat_gone());
+    let mut input = deregistered();
+    input.heartbeat.unconfirmed = true;
+    input.heartbeat.timeout_seconds = Some(60);
+    let state = check(&world.clients(), input, at(61)).await.unwrap();
+    assert!(state.heartbeat.action_gone && !state.heartbeat.unconfirmed);
+    assert_eq!(
+        world.autoscaling[2].num_calls(),
+        1,
+        "asked only to decide the instance's fate"
+    );
+    assert_eq!(state.status, DrainStatus::Drained);
+}

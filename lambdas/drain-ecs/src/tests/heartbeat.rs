@@ -23,26 +23,30 @@ async fn an_event_whose_action_has_ended_changes_nothing() {
         Some("Terminating:Proceed"),
         Some("Warmed:Stopped"),
     ] {
-        let ci = Instance::registered("ACTIVE");
-        let described = auto_scaling_instance(lifecycle_state);
-        let deps = deps_with(
-            &ci.and(&[]),
-            &[&lifecycle_hook(300), &heartbeat_gone(), &described],
-        );
-        let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
-        assert_eq!(
-            state.status,
-            DrainStatus::ActionEnded,
-            "{lifecycle_state:?}"
-        );
-        assert!(state.heartbeat.action_gone);
-        // Once by the heartbeat (is the instance still waiting under it?), once to decide.
-        assert_eq!(described.num_calls(), 2);
-        assert_eq!(
-            ci.list.num_calls() + ci.describe.num_calls() + ci.update.num_calls(),
-            0
-        );
-        assert!(state.container_instance_arn.is_none());
+        // Within the hook's 300 s heartbeat timeout since the action began, the heartbeat
+        // asks whether the instance still waits under it (AWS may not show it yet), and the
+        // step asks again to decide; past the timeout, "No active" can only mean the end.
+        for (now, reads) in [(100, 2), (400, 1)] {
+            let ci = Instance::registered("ACTIVE");
+            let described = auto_scaling_instance(lifecycle_state);
+            let deps = deps_with(
+                &ci.and(&[]),
+                &[&lifecycle_hook(300), &heartbeat_gone(), &described],
+            );
+            let state = drain(&deps, lifecycle_input(), at(now)).await.unwrap();
+            assert_eq!(
+                state.status,
+                DrainStatus::ActionEnded,
+                "{lifecycle_state:?}"
+            );
+            assert!(state.heartbeat.action_gone && !state.heartbeat.unconfirmed);
+            assert_eq!(described.num_calls(), reads, "{lifecycle_state:?} at {now}");
+            assert_eq!(
+                ci.list.num_calls() + ci.describe.num_calls() + ci.update.num_calls(),
+                0
+            );
+            assert!(state.container_instance_arn.is_none());
+        }
     }
 }
 
@@ -77,6 +81,12 @@ async fn an_action_aws_does_not_show_yet_is_drained_and_heartbeated_later() {
         "due again from the action's start"
     );
     assert_eq!(state.heartbeat.sent, 0);
+    assert!(state.heartbeat.unconfirmed, "not drained until it can tell");
+    assert_eq!(
+        state.heartbeat.timeout_seconds,
+        Some(300),
+        "read to bound the doubt"
+    );
     assert_eq!(ci.update.num_calls(), 1, "set DRAINING");
     assert_eq!(state.remaining.tasks, [task_arn("web-1")]);
 }
