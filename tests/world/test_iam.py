@@ -180,10 +180,11 @@ def test_a_grant_on_the_resource_covers_it_and_only_it(world):
     statement = {"Effect": "Allow", "Action": [HEARTBEAT, "autoscaling:Describe*"], "Resource": pattern}
     aws.function(world, role=_role(world, "this-group", {"Version": "2012-10-17", "Statement": [statement]}))
     _invoke(world)
-    # the heartbeat goes through (no action: the drain asks where the instance is), but
-    # DescribeAutoScalingInstances has no resource-level permissions: a grant on g does not cover it
+    # the heartbeat goes through (no action: the drain reads the hook, for how long "no action"
+    # may be one not shown yet, then asks where the instance is), but DescribeLifecycleHooks has
+    # no resource-level permissions: a grant on g does not cover it
     denied = [(e["action"], e["resources"]) for e in world.events("iam.access_denied")]
-    assert denied == [("autoscaling:DescribeAutoScalingInstances", ["*"])], denied
+    assert denied == [("autoscaling:DescribeLifecycleHooks", ["*"])], denied
 
 
 def test_the_session_keys_of_a_functions_call_are_in_its_context(world):
