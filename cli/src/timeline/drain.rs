@@ -38,6 +38,10 @@ pub struct Phases {
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     /// A newer lifecycle action of the instance had begun: the drain's own had ended.
     pub superseded: bool,
+    /// At the last step, Auto Scaling had taken none of the drain's heartbeats ("No active
+    /// Lifecycle Action found" while the instance still waited): the drain was not called
+    /// drained until it could tell.
+    pub unconfirmed: bool,
     /// What still held the drain up at the last check.
     pub remaining_tasks: usize,
     pub remaining_balancers: usize,
@@ -124,6 +128,7 @@ impl Phases {
         self.heartbeat_timeout_seconds = state.heartbeat.timeout_seconds;
         self.last_heartbeat_at = state.heartbeat.last_at;
         self.superseded = state.heartbeat.superseded;
+        self.unconfirmed = state.heartbeat.unconfirmed;
         self.remaining_tasks = state.remaining.tasks.len();
         // A registration left to ECS without a listed task holds the drain up as well.
         self.remaining_balancers = state.remaining.classic_elbs.len()

@@ -130,6 +130,18 @@ fn notes(timeline: &Timeline) -> Vec<(&'static str, String)> {
         };
         notes.push(("note", note.to_string()));
     }
+    if timeline.phases.unconfirmed && timeline.phases.drained_at.is_none() {
+        notes.push((
+            "note",
+            "Auto Scaling has taken none of the drain's heartbeats (\"No active Lifecycle Action \
+             found\" while the instance still waits): it may not show the action yet, or an \
+             earlier execution of the same event completed it while another terminate hook holds \
+             the instance. The drain checks again, heartbeating, until a heartbeat is taken, the \
+             instance stops waiting, or the hook's heartbeat timeout has passed since the action \
+             began"
+                .to_string(),
+        ));
+    }
     if timeline.phases.back_to_warm_pool {
         notes.push((
             "warm pool",

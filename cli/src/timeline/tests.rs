@@ -289,6 +289,29 @@ fn orphaned_tasks_are_shown() {
     assert!(!render(&plain).contains("orphaned"));
 }
 
+#[test]
+fn a_drain_waiting_for_its_action_to_be_confirmed_says_why() {
+    let output = edited(state("draining", 0, 4), |state| {
+        state.heartbeat.unconfirmed = true;
+    });
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task("CheckDrained", 60, 61, output);
+    let timeline = from_events(&arn("unconfirmed"), &h.events, at(70));
+    assert!(timeline.phases.unconfirmed);
+    assert_contains(
+        &render(&timeline),
+        &[
+            "Auto Scaling has taken none of the drain's heartbeats",
+            "another terminate hook",
+        ],
+    );
+    // Once a heartbeat is taken, nothing is said of it.
+    let plain = from_events(&arn("plain"), &succeeded_drain(), at(500));
+    assert!(!plain.phases.unconfirmed);
+    assert!(!render(&plain).contains("none of the drain's heartbeats"));
+}
+
 #[tokio::test]
 async fn reads_every_page_of_the_history() {
     let events = succeeded_drain();
