@@ -80,6 +80,16 @@ def terminate_hook(
     lifecycle_hook(world, group, "ecsTermination", "autoscaling:EC2_INSTANCE_TERMINATING", heartbeat, default, metadata)
 
 
+def proceed(world: Any, group: str, instance_id: str) -> None:
+    """CONTINUE the action of our terminate hook on ``instance_id``, as the drain would."""
+    world.client("autoscaling").complete_lifecycle_action(
+        AutoScalingGroupName=group,
+        LifecycleHookName="ecsTermination",
+        InstanceId=instance_id,
+        LifecycleActionResult="CONTINUE",
+    )
+
+
 def lifecycle_hook(
     world: Any,
     group: str,

@@ -232,12 +232,7 @@ def test_terminate_instance_in_group_with_and_without_decrement(world):
     assert states[second] == "Terminating:Wait"
     assert list(states.values()).count("InService") == 1  # the replacement
     for instance in (first, second):
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName=group,
-            LifecycleHookName="ecsTermination",
-            InstanceId=instance,
-            LifecycleActionResult="CONTINUE",
-        )
+        aws.proceed(world, group, instance)
     assert list(aws.instances(world, group).values()) == ["InService"]
 
 
@@ -366,12 +361,7 @@ def test_continue_waits_for_the_other_hooks(world):
     )
     asg.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
     [victim] = world.wait_for(lambda: _waiting(world, group))
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName=group,
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, group, victim)
     assert aws.instances(world, group)[victim] == "Terminating:Wait" and aws.ec2_state(world, victim) == "running"
     asg.complete_lifecycle_action(
         AutoScalingGroupName=group, LifecycleHookName="other", InstanceId=victim, LifecycleActionResult="ABANDON"
@@ -407,12 +397,7 @@ def test_each_termination_is_a_scaling_activity(world):
     assert activity["StatusCode"] == "MidTerminatingLifecycleAction"
     [wait] = world.events("asg.lifecycle.wait")
     assert wait["t"] - activity["StartTime"].timestamp() > 0.5  # the wait began after the draining
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName=group,
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, group, victim)
     [activity] = _terminations(asg, group)
     assert activity["StatusCode"] == "Successful" and activity["Progress"] == 100 and "EndTime" in activity
     second = asg.terminate_instance_in_auto_scaling_group(
@@ -453,12 +438,7 @@ def test_a_group_with_a_mixed_instances_policy_scales_in_through_its_hooks_too(w
     asg.set_desired_capacity(AutoScalingGroupName="mixed", DesiredCapacity=2)
     [victim] = world.wait_for(lambda: _waiting(world, "mixed"), what="Terminating:Wait")
     assert aws.ec2_state(world, victim) == "running"
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="mixed",
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, "mixed", victim)
     assert aws.ec2_state(world, victim) == "terminated"
     # and it scales out as moto launches it
     asg.set_desired_capacity(AutoScalingGroupName="mixed", DesiredCapacity=3)

@@ -285,12 +285,7 @@ def test_scale_in_drain_complete_makes_the_container_instance_inactive(world):
         timeout=15,
         what="victim drained",
     )
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="test-cluster-asg",
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, "test-cluster-asg", victim)
     [ci] = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[ci_arn])["containerInstances"]
     assert ci["status"] == "INACTIVE" and ci["agentConnected"] is False
     assert aws.ec2_state(world, victim) == "terminated"

@@ -13,15 +13,9 @@ def _refresh(world, group):
 
 
 def _complete_waiting(world, group):
-    asg = world.client("autoscaling")
     for instance, state in aws.instances(world, group).items():
         if state == "Terminating:Wait":
-            asg.complete_lifecycle_action(
-                AutoScalingGroupName=group,
-                LifecycleHookName="ecsTermination",
-                InstanceId=instance,
-                LifecycleActionResult="CONTINUE",
-            )
+            aws.proceed(world, group, instance)
 
 
 def test_instances_are_replaced_one_by_one_through_the_terminate_hook(world):
@@ -118,12 +112,7 @@ def test_the_warm_pool_is_replaced_after_the_groups_instances(world):
     assert _refresh(world, group)["Status"] == "InProgress"
     [wait] = [e for e in world.events("asg.lifecycle.wait") if e["instance_id"] == warm]
     assert (wait["origin"], wait["destination"]) == ("WarmPool", "EC2")
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName=group,
-        LifecycleHookName="ecsTermination",
-        InstanceId=warm,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, group, warm)
     world.wait_for(lambda: _refresh(world, group)["Status"] == "Successful", timeout=10, what="the refresh's end")
     assert aws.ec2_state(world, warm) == "terminated"
     [new] = pool()

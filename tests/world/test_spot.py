@@ -53,12 +53,7 @@ def test_warning_then_interruption_two_minutes_later(world):
     assert lifecycle_event["detail"]["EC2InstanceId"] == victim
     states = aws.instances(world, group)
     assert states[victim] == "Terminating:Wait" and list(states.values()).count("InService") == 2
-    world.client("autoscaling").complete_lifecycle_action(
-        AutoScalingGroupName=group,
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, group, victim)
     assert victim not in aws.instances(world, group)
 
 

@@ -84,12 +84,7 @@ def test_scale_in_returns_the_instance_to_the_pool_and_scale_out_reuses_it(world
     ecs.update_container_instances_state(
         cluster=CLUSTER, containerInstances=[record["containerInstanceArn"]], status="DRAINING"
     )
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="warm",
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, "warm", victim)
 
     assert victim not in aws.instances(world, "warm")
     assert _pool(world) == {victim: "Warmed:Stopped"}
@@ -118,12 +113,7 @@ def test_a_deregistered_instance_never_rejoins_its_agent_exits_on_the_inactive_r
     [victim] = world.wait_for(lambda: _returning(world))
     old = _record(world, victim)["containerInstanceArn"]
     world.client("ecs").deregister_container_instance(cluster=CLUSTER, containerInstance=old, force=True)
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="warm",
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, "warm", victim)
     assert _record(world, victim) is None
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
     assert aws.instances(world, "warm")[victim] == "InService" and aws.ec2_state(world, victim) == "running"
@@ -141,12 +131,7 @@ def test_without_reuse_on_scale_in_the_instance_terminates(world):
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)
     [event] = world.wait_for(lambda: aws.execution_inputs(world, machine))
     assert event["detail"]["Destination"] == "EC2"
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="warm",
-        LifecycleHookName="ecsTermination",
-        InstanceId=event["detail"]["EC2InstanceId"],
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, "warm", event["detail"]["EC2InstanceId"])
     assert aws.ec2_state(world, event["detail"]["EC2InstanceId"]) == "terminated"
 
 
@@ -161,12 +146,7 @@ def test_the_pool_is_kept_at_its_size(world):
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=1)  # terminated, not reused
     [victim] = [i for i, s in aws.instances(world, "warm").items() if s == "Terminating:Wait"]
     assert len(_pool(world)) == 1  # still counted against the prepared capacity while it terminates
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="warm",
-        LifecycleHookName="ecsTermination",
-        InstanceId=victim,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, "warm", victim)
     assert len(_pool(world)) == 2  # its capacity free again: one launched into the pool
     assert all(s == "Warmed:Stopped" for s in _pool(world).values())
 
@@ -212,12 +192,7 @@ def test_delete_warm_pool_terminates_its_instances_through_the_terminate_hooks(w
     asg.set_desired_capacity(AutoScalingGroupName="warm", DesiredCapacity=2)
     assert warm not in aws.instances(world, "warm")
 
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="warm",
-        LifecycleHookName="ecsTermination",
-        InstanceId=warm,
-        LifecycleActionResult="CONTINUE",
-    )
+    aws.proceed(world, "warm", warm)
     assert aws.ec2_state(world, warm) == "terminated"
     assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")  # gone with it
     [left] = [e for e in world.events("asg.instance.terminated") if e["instance_id"] == warm]
@@ -262,12 +237,7 @@ def test_force_delete_terminates_at_once_and_deletes_the_outstanding_actions(wor
     assert (ended["instance_id"], ended["by"]) == (warm, "ForceDelete")
     assert _pool(world) == {}
     with pytest.raises(ClientError, match="No active Lifecycle Action"):
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="warm",
-            LifecycleHookName="ecsTermination",
-            InstanceId=warm,
-            LifecycleActionResult="CONTINUE",
-        )
+        aws.proceed(world, "warm", warm)
 
 
 def test_describe_warm_pool_reports_its_configuration(world):
@@ -326,12 +296,7 @@ def test_an_instance_on_its_way_back_to_a_pool_being_deleted_terminates(world):
     asg.delete_warm_pool(AutoScalingGroupName="warm")
     assert _pool(world) == {victim: "Warmed:Pending:Wait", warm: "Warmed:Terminating:Wait"}
     for instance in (victim, warm):
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="warm",
-            LifecycleHookName="ecsTermination",
-            InstanceId=instance,
-            LifecycleActionResult="CONTINUE",
-        )
+        aws.proceed(world, "warm", instance)
     assert aws.ec2_state(world, victim) == "terminated" and aws.ec2_state(world, warm) == "terminated"
     assert "WarmPoolConfiguration" not in asg.describe_warm_pool(AutoScalingGroupName="warm")
     # and a scale-in while the pool is being deleted goes to EC2
