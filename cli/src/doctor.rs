@@ -8,9 +8,12 @@
 //! configuration ([`services`]) and their load balancers ([`balancers`]). A call that
 //! fails becomes a FAIL naming the call, never a crash: the other checks still run.
 
-use serde::Serialize;
+use std::future::Future;
 
-use crate::Progress;
+use serde::Serialize;
+use sta_shared::batches::{in_batches, DESCRIBE_BATCH};
+
+use crate::{CliError, Progress};
 
 pub mod args;
 pub mod balancers;
@@ -117,6 +120,21 @@ pub fn readable<T>(
             None
         }
     }
+}
+
+/// The answers of a Describe call for every id a List call pages through, [`DESCRIBE_BATCH`]
+/// ids a call (ListContainerInstances then DescribeContainerInstances, ListTasks then
+/// DescribeTasks).
+pub async fn listed_and_described<O, L, D, F>(
+    list: impl Future<Output = Result<Vec<String>, L>>,
+    describe: impl FnMut(Vec<String>) -> F,
+) -> Result<Vec<O>, CliError>
+where
+    F: Future<Output = Result<O, D>>,
+    CliError: From<L> + From<D>,
+{
+    let ids = list.await?;
+    Ok(in_batches(&ids, DESCRIBE_BATCH, describe).await?)
 }
 
 /// The AWS clients doctor reads with.

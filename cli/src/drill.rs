@@ -155,8 +155,7 @@ async fn terminate(clients: &doctor::Clients, instance: &str) -> Result<Option<S
         .instance_id(instance)
         .should_decrement_desired_capacity(false)
         .send()
-        .await
-        .map_err(|e| CliError::aws("TerminateInstanceInAutoScalingGroup", e))?;
+        .await?;
     Ok(answer
         .activity()
         .and_then(|a| a.activity_id())

@@ -101,8 +101,7 @@ pub async fn list(
             .max_results(PAGE_SIZE)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| CliError::aws("ListExecutions", error))?;
+        while let Some(page) = pages.try_next().await? {
             let items: Vec<Listed> = page.executions().iter().map(Listed::from).collect();
             let past = filter.since.is_some_and(|since| {
                 items
@@ -212,7 +211,7 @@ pub async fn row(client: &aws_sdk_sfn::Client, item: Listed, now: DateTime<Utc>)
             row.duration_seconds = seconds_between(row.started, row.stopped.unwrap_or(now));
             row.redrive_count = described.redrive_count().unwrap_or(row.redrive_count);
         }
-        Err(error) => problems.push(CliError::aws("DescribeExecution", error).to_string()),
+        Err(error) => problems.push(CliError::from(error).to_string()),
     }
     match last_state(client, &row.execution_arn).await {
         Ok(state) => row.state = state,
@@ -238,8 +237,7 @@ pub async fn last_state(
         .max_results(HISTORY_TAIL)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|error| CliError::aws("GetExecutionHistory", error))?;
+    while let Some(page) = pages.try_next().await? {
         if let Some(name) = page.events().iter().find_map(entered_state) {
             return Ok(Some(name));
         }

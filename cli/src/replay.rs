@@ -183,7 +183,7 @@ pub async fn replay_one(
     {
         Ok(described) => described,
         Err(error) => {
-            let error = CliError::aws("DescribeExecution", error);
+            let error = CliError::from(error);
             return item.done(Action::Failed, Some(error.to_string()));
         }
     };
@@ -261,7 +261,7 @@ async fn redrive(client: &aws_sdk_sfn::Client, item: ReplayItem) -> ReplayItem {
     {
         Ok(_) => item.done(Action::Redriven, None),
         Err(error) => {
-            let error = CliError::aws("RedriveExecution", error);
+            let error = CliError::from(error);
             match &error {
                 CliError::Aws { code, message, .. } if code == "ExecutionNotRedrivable" => {
                     let reason = with_hint(message.clone());
@@ -324,7 +324,7 @@ async fn restart(
             item.new_execution_arn = Some(started.execution_arn().to_string());
         }
         Err(error) => {
-            let error = CliError::aws("StartExecution", error);
+            let error = CliError::from(error);
             if error.code() == Some("ExecutionAlreadyExists") {
                 return existing_restart(client, item, execution, name).await;
             } else {
@@ -376,7 +376,7 @@ async fn existing_restart(
             item.action = Action::Failed;
             item.reason = Some(format!(
                 "an execution named {name} exists already; {}",
-                CliError::aws("DescribeExecution", error)
+                CliError::from(error)
             ));
         }
     }

@@ -46,9 +46,7 @@ pub async fn resources(
             .send()
             .try_collect()
             .await
-            .map_err(|error| {
-                not_found(stack, &current, CliError::aws("ListStackResources", error))
-            })?;
+            .map_err(|error| not_found(stack, &current, CliError::from(error)))?;
         for summary in summaries {
             let (Some(kind), Some(physical_id)) =
                 (summary.resource_type(), summary.physical_resource_id())

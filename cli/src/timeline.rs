@@ -191,8 +191,7 @@ pub async fn timeline(
         .include_execution_data(true)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|error| CliError::aws("GetExecutionHistory", error))?;
+    while let Some(page) = pages.try_next().await? {
         events.extend_from_slice(page.events());
         progress(&format!("reading history: {} events", events.len()));
     }

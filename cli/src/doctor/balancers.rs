@@ -113,10 +113,10 @@ pub async fn check(
 /// The service's load balancers that could be read; a check for each of the others.
 async fn read(clients: &Clients, service: &Service, checks: &mut Vec<Check>) -> Vec<Balancer> {
     let mut answers = Vec::new();
-    for arn in &service.target_groups {
+    for arn in &service.load_balancers.target_groups {
         answers.push((arn, "TargetGroupNotFound", target_group(clients, arn).await));
     }
-    for name in &service.classic {
+    for name in &service.load_balancers.classic {
         answers.push((name, "LoadBalancerNotFound", classic(clients, name).await));
     }
     let mut found = Vec::new();
@@ -319,8 +319,7 @@ async fn target_group(clients: &Clients, arn: &str) -> Result<Balancer, CliError
         .items()
         .send()
         .try_collect()
-        .await
-        .map_err(|e| CliError::aws("DescribeTargetGroups", e))?;
+        .await?;
     let Some(group) = groups.first() else {
         return Err(CliError::Aws {
             operation: "DescribeTargetGroups",
@@ -333,8 +332,7 @@ async fn target_group(clients: &Clients, arn: &str) -> Result<Balancer, CliError
         .describe_target_group_attributes()
         .target_group_arn(arn)
         .send()
-        .await
-        .map_err(|e| CliError::aws("DescribeTargetGroupAttributes", e))?
+        .await?
         .attributes()
         .iter()
         .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
@@ -368,8 +366,7 @@ async fn classic(clients: &Clients, name: &str) -> Result<Balancer, CliError> {
         .items()
         .send()
         .try_collect()
-        .await
-        .map_err(|e| CliError::aws("DescribeLoadBalancers", e))?;
+        .await?;
     let check = found.first().and_then(|lb| lb.health_check());
     let zones = found
         .first()
@@ -380,8 +377,7 @@ async fn classic(clients: &Clients, name: &str) -> Result<Balancer, CliError> {
         .describe_load_balancer_attributes()
         .load_balancer_name(name)
         .send()
-        .await
-        .map_err(|e| CliError::aws("DescribeLoadBalancerAttributes", e))?;
+        .await?;
     let draining = attributes
         .load_balancer_attributes()
         .and_then(|a| a.connection_draining())

@@ -5,10 +5,9 @@
 use aws_sdk_ecs::types::{
     CapacityProvider, ManagedDraining, ManagedScalingStatus, ManagedTerminationProtection,
 };
-use sta_shared::batches::{in_batches, DESCRIBE_BATCH};
 
 use super::hooks::{Group, Groups};
-use super::{readable, Check, Clients, Options};
+use super::{listed_and_described, readable, Check, Clients, Options};
 use crate::CliError;
 
 /// A container instance as the checks need it.
@@ -59,7 +58,7 @@ pub async fn check(
         .clusters(cluster)
         .send()
         .await
-        .map_err(|e| CliError::aws("DescribeClusters", e));
+        .map_err(CliError::from);
     let Some(described) = readable(described, "cluster", Some(cluster), checks) else {
         return Fleet::default();
     };
@@ -121,7 +120,7 @@ async fn capacity_providers(
             .set_capacity_providers(Some(names.to_vec()))
             .send()
             .await
-            .map_err(|e| CliError::aws("DescribeCapacityProviders", e));
+            .map_err(CliError::from);
         let Some(answer) = readable(answer, "capacity-provider", None, checks) else {
             return;
         };
@@ -208,27 +207,23 @@ pub async fn container_instances(
     cluster: &str,
     groups: &Groups,
 ) -> Result<Vec<ContainerInstance>, CliError> {
-    let arns: Vec<String> = clients
-        .ecs
-        .list_container_instances()
-        .cluster(cluster)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| CliError::aws("ListContainerInstances", e))?;
-    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
-        clients
-            .ecs
-            .describe_container_instances()
+    let ecs = &clients.ecs;
+    let answers = listed_and_described(
+        ecs.list_container_instances()
             .cluster(cluster)
-            .set_container_instances(Some(batch))
+            .into_paginator()
+            .items()
             .send()
-    })
-    .await
-    .map_err(|e| CliError::aws("DescribeContainerInstances", e))?;
-    let mut instances = Vec::with_capacity(arns.len());
+            .try_collect(),
+        |batch| {
+            ecs.describe_container_instances()
+                .cluster(cluster)
+                .set_container_instances(Some(batch))
+                .send()
+        },
+    )
+    .await?;
+    let mut instances = Vec::new();
     for described in answers {
         for ci in described.container_instances() {
             let ec2 = ci.ec2_instance_id().unwrap_or_default().to_string();

@@ -28,8 +28,6 @@ pub struct Group {
     pub name: String,
     pub arn: String,
     pub instances: Vec<GroupInstance>,
-    pub target_groups: Vec<String>,
-    pub classic: Vec<String>,
     /// The Availability Zones it launches instances in.
     pub zones: Vec<String>,
 }
@@ -95,7 +93,7 @@ pub async fn check(
         checks.push(protection(group));
         let pool = warm_pool_instances(&clients.autoscaling, group)
             .await
-            .map_err(|e| CliError::aws("DescribeWarmPool", e));
+            .map_err(CliError::from);
         let pool = readable(pool, "retained-instances", Some(name), checks).unwrap_or_default();
         checks.extend(retained(group, &pool, retains));
         checks.extend(warm_pool::check(clients, group).await);
@@ -118,7 +116,7 @@ pub async fn describe(
         .send()
         .try_collect()
         .await
-        .map_err(|e| CliError::aws("DescribeAutoScalingGroups", e))
+        .map_err(CliError::from)
 }
 
 /// The group's terminate hooks (`DescribeLifecycleHooks` returns them all in one answer).
@@ -128,8 +126,7 @@ async fn hooks_of(clients: &Clients, asg: &str) -> Result<Vec<Hook>, CliError> {
         .describe_lifecycle_hooks()
         .auto_scaling_group_name(asg)
         .send()
-        .await
-        .map_err(|e| CliError::aws("DescribeLifecycleHooks", e))?;
+        .await?;
     Ok(answer
         .lifecycle_hooks()
         .iter()
@@ -284,8 +281,6 @@ pub fn summary(group: &AutoScalingGroup, pool: &[Instance]) -> Group {
                 protected: i.protected_from_scale_in() == Some(true),
             })
             .collect(),
-        target_groups: group.target_group_arns().to_vec(),
-        classic: group.load_balancer_names().to_vec(),
         zones: group.availability_zones().to_vec(),
     }
 }

@@ -103,7 +103,7 @@ async fn state_machine(
     {
         Ok(described) => described,
         Err(error) => {
-            let error = CliError::aws("DescribeStateMachine", error);
+            let error = CliError::from(error);
             let missing = matches!(
                 error.code(),
                 Some("StateMachineDoesNotExist" | "InvalidArn")
@@ -223,7 +223,7 @@ async fn recent_failures(
             match items.next().await {
                 None => break,
                 Some(Err(error)) => {
-                    let error = CliError::aws("ListExecutions", error);
+                    let error = CliError::from(error);
                     return Check::unreadable("recent-drains", None, &error);
                 }
                 Some(Ok(item)) => {

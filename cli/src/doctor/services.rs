@@ -2,11 +2,13 @@
 //! configuration (minimum healthy, maximum percent, host ports) lets ECS move a task off a
 //! draining instance with the instances there are.
 
-use aws_sdk_ecs::types::{NetworkMode, SchedulingStrategy, Service as EcsService, TaskDefinition};
-use sta_shared::batches::{in_batches, DESCRIBE_BATCH, SERVICES_BATCH};
+use aws_sdk_ecs::types::{
+    LoadBalancer, NetworkMode, SchedulingStrategy, Service as EcsService, TaskDefinition,
+};
+use sta_shared::batches::{in_batches, SERVICES_BATCH};
 
 use super::fleet::{ContainerInstance, Fleet};
-use super::{readable, Check, Clients, Options};
+use super::{listed_and_described, readable, Check, Clients, Options};
 use crate::CliError;
 
 mod rules;
@@ -20,8 +22,7 @@ pub struct Service {
     pub desired: u64,
     pub minimum_healthy_percent: u64,
     pub maximum_percent: u64,
-    pub target_groups: Vec<String>,
-    pub classic: Vec<String>,
+    pub load_balancers: LoadBalancers,
     /// Container instances that run (or start) a task of it.
     pub hosts: Vec<String>,
     /// The DAEMON scheduling strategy: a task on every instance, its desired count ECS's own,
@@ -32,6 +33,35 @@ pub struct Service {
     /// agent's `ECS_CONTAINER_STOP_TIMEOUT` default (StopTask: "SIGTERM and a default
     /// 30-second timeout, after which the SIGKILL value is sent").
     pub stop_seconds: u64,
+}
+
+/// The load balancers ECS registers a service's tasks in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadBalancers {
+    /// ELBv2 target groups, by ARN.
+    pub target_groups: Vec<String>,
+    /// Classic ELBs, by name.
+    pub classic: Vec<String>,
+}
+
+impl LoadBalancers {
+    /// A service's `loadBalancers`: each names a target group or a Classic ELB.
+    pub fn of(load_balancers: &[LoadBalancer]) -> Self {
+        let names = |name: fn(&LoadBalancer) -> Option<&str>| {
+            load_balancers
+                .iter()
+                .filter_map(|lb| name(lb).map(str::to_string))
+                .collect()
+        };
+        Self {
+            target_groups: names(LoadBalancer::target_group_arn),
+            classic: names(LoadBalancer::load_balancer_name),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.target_groups.is_empty() && self.classic.is_empty()
+    }
 }
 
 /// The ECS agent's default `ECS_CONTAINER_STOP_TIMEOUT` (it can be changed on the instances,
@@ -155,8 +185,7 @@ pub async fn describe(clients: &Clients, options: &Options) -> Result<Vec<EcsSer
             .items()
             .send()
             .try_collect()
-            .await
-            .map_err(|e| CliError::aws("ListServices", e))?
+            .await?
     } else {
         options.services.clone()
     };
@@ -168,8 +197,7 @@ pub async fn describe(clients: &Clients, options: &Options) -> Result<Vec<EcsSer
             .set_services(Some(batch))
             .send()
     })
-    .await
-    .map_err(|e| CliError::aws("DescribeServices", e))?;
+    .await?;
     Ok(answers.iter().flat_map(|a| a.services()).cloned().collect())
 }
 
@@ -186,16 +214,7 @@ pub fn summary(service: &EcsService) -> Service {
             .and_then(|d| d.maximum_percent())
             .unwrap_or(200)
             .max(0) as u64,
-        target_groups: service
-            .load_balancers()
-            .iter()
-            .filter_map(|lb| lb.target_group_arn().map(str::to_string))
-            .collect(),
-        classic: service
-            .load_balancers()
-            .iter()
-            .filter_map(|lb| lb.load_balancer_name().map(str::to_string))
-            .collect(),
+        load_balancers: LoadBalancers::of(service.load_balancers()),
         hosts: Vec::new(),
         daemon: service.scheduling_strategy() == Some(&SchedulingStrategy::Daemon),
         stop_seconds: DEFAULT_STOP_SECONDS,
@@ -211,8 +230,7 @@ async fn task_definition(
         .describe_task_definition()
         .task_definition(service.task_definition().unwrap_or_default())
         .send()
-        .await
-        .map_err(|e| CliError::aws("DescribeTaskDefinition", e))?;
+        .await?;
     Ok(answer
         .task_definition()
         .cloned()
@@ -270,27 +288,23 @@ pub async fn hosts(
     cluster: &str,
     service: &str,
 ) -> Result<Vec<String>, CliError> {
-    let arns: Vec<String> = clients
-        .ecs
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(service)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| CliError::aws("ListTasks", e))?;
-    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
-        clients
-            .ecs
-            .describe_tasks()
+    let ecs = &clients.ecs;
+    let answers = listed_and_described(
+        ecs.list_tasks()
             .cluster(cluster)
-            .set_tasks(Some(batch))
+            .service_name(service)
+            .into_paginator()
+            .items()
             .send()
-    })
-    .await
-    .map_err(|e| CliError::aws("DescribeTasks", e))?;
+            .try_collect(),
+        |batch| {
+            ecs.describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch))
+                .send()
+        },
+    )
+    .await?;
     let mut hosts: Vec<String> = answers
         .iter()
         .flat_map(|a| a.tasks())

@@ -184,7 +184,7 @@ impl Run<'_> {
             Err(error) => {
                 (self.out)(&format!(
                     "  (could not describe the execution: {})",
-                    CliError::aws("DescribeExecution", error)
+                    CliError::from(error)
                 ));
                 None
             }
@@ -253,10 +253,7 @@ impl Run<'_> {
                 Some(instance) => instance.lifecycle_state().unwrap_or("unknown").to_string(),
                 None => TERMINATED.to_string(),
             },
-            Err(error) => format!(
-                "unknown ({})",
-                CliError::aws("DescribeAutoScalingInstances", error)
-            ),
+            Err(error) => format!("unknown ({})", CliError::from(error)),
         }
     }
 
@@ -285,7 +282,7 @@ impl Run<'_> {
             }
             Err(error) => (self.out)(&format!(
                 "  (could not read the history: {})",
-                CliError::aws("GetExecutionHistory", error)
+                CliError::from(error)
             )),
         }
     }
@@ -309,8 +306,7 @@ pub async fn find_execution(
         .into_paginator()
         .items()
         .send();
-    while let Some(item) = items.next().await {
-        let item = item.map_err(|e| CliError::aws("ListExecutions", e))?;
+    while let Some(item) = items.try_next().await? {
         let started = time(item.start_date());
         if started < since {
             break; // newest first: the rest are older
@@ -323,8 +319,7 @@ pub async fn find_execution(
             .describe_execution()
             .execution_arn(item.execution_arn())
             .send()
-            .await
-            .map_err(|e| CliError::aws("DescribeExecution", e))?;
+            .await?;
         if DrainTarget::from_input(described.input())
             .instance_id
             .as_deref()

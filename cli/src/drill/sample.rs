@@ -54,20 +54,20 @@ pub fn watch(target: &Target) -> Vec<Watched> {
             replacement_after: None,
             errors: Vec::new(),
         };
-        for arn in &service.target_groups {
+        for arn in &service.load_balancers.target_groups {
             let name = arn.split('/').nth(1).unwrap_or(arn);
             watched.push(new(
                 format!("{} / target group {name}", service.name),
                 WatchedKind::TargetGroup(arn.clone()),
             ));
         }
-        for name in &service.classic {
+        for name in &service.load_balancers.classic {
             watched.push(new(
                 format!("{} / Classic ELB {name}", service.name),
                 WatchedKind::Classic(name.clone()),
             ));
         }
-        if service.target_groups.is_empty() && service.classic.is_empty() {
+        if service.load_balancers.is_empty() {
             watched.push(new(
                 format!("{} / running tasks", service.name),
                 WatchedKind::Tasks(service.name.clone()),
@@ -124,8 +124,7 @@ async fn serving(
                 .describe_target_health()
                 .target_group_arn(arn)
                 .send()
-                .await
-                .map_err(|e| CliError::aws("DescribeTargetHealth", e))?;
+                .await?;
             Ok(answer
                 .target_health_descriptions()
                 .iter()
@@ -149,8 +148,7 @@ async fn serving(
                 .describe_instance_health()
                 .load_balancer_name(name)
                 .send()
-                .await
-                .map_err(|e| CliError::aws("DescribeInstanceHealth", e))?;
+                .await?;
             Ok(answer
                 .instance_states()
                 .iter()
@@ -166,8 +164,7 @@ async fn serving(
                 .cluster(cluster)
                 .services(service)
                 .send()
-                .await
-                .map_err(|e| CliError::aws("DescribeServices", e))?;
+                .await?;
             let running = answer
                 .services()
                 .first()

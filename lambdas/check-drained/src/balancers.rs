@@ -1,12 +1,12 @@
 //! The load balancers of the wait: refreshing where the instance stands in each, and taking
 //! over those left to ECS once ECS no longer stands for them.
 
-use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
+use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
-use sta_shared::elbv2::{deregister_targets, still_registered, target_health};
+use sta_shared::elbv2::{deregister_targets, instance_targets, still_registered, target_health};
 use sta_shared::state::{
-    seconds, task_has_stopped, ClassicElb, DrainState, ServiceBalancer, TargetGroup,
+    seconds, task_has_stopped, ClassicElb, DrainState, LoadBalancers, ServiceBalancer, TargetGroup,
 };
 use sta_shared::StepError;
 
@@ -121,25 +121,23 @@ pub(crate) async fn refresh_classic(
     state: &mut DrainState,
     now: DateTime<Utc>,
 ) -> Result<(), StepError> {
-    let instance_id = state.request.instance_id.clone();
+    let instance_id = &state.request.instance_id;
     let deregistered_at = state
         .load_balancers
         .as_ref()
         .and_then(|balancers| balancers.deregistered_at);
-    let mut recorded = state
-        .load_balancers
-        .as_mut()
-        .map(|balancers| std::mem::take(&mut balancers.classic))
-        .unwrap_or_default();
+    let recorded = records(&mut state.load_balancers, |balancers| {
+        &mut balancers.classic
+    });
     let mut draining = Vec::new();
     for name in &state.remaining.classic_elbs {
-        let Some(registration) = classic_registration(elb, name, &instance_id).await? else {
+        let Some(registration) = classic_registration(elb, name, instance_id).await? else {
             continue;
         };
         let mut record = recorded.iter_mut().find(|elb| &elb.name == name);
         if registration.registered {
             tracing::warn!(elb = %name, "instance registered again; deregistering");
-            deregister_classic(elb, name, &instance_id).await?;
+            deregister_classic(elb, name, instance_id).await?;
             if let Some(record) = record.as_deref_mut() {
                 record.unhealthy = registration.may_hide_requests();
                 record.taken_over_at = Some(now);
@@ -152,9 +150,6 @@ pub(crate) async fn refresh_classic(
         if !registration.drained() || !unseen_done {
             draining.push(name.clone());
         }
-    }
-    if let Some(balancers) = state.load_balancers.as_mut() {
-        balancers.classic = recorded;
     }
     state.remaining.classic_elbs = draining;
     Ok(())
@@ -171,13 +166,11 @@ pub(crate) async fn refresh_target_groups(
     state: &mut DrainState,
     now: DateTime<Utc>,
 ) -> Result<(), StepError> {
-    let instance_id = state.request.instance_id.clone();
+    let instance_id = &state.request.instance_id;
     let routing = seconds(state.settings.nlb_deregistration_seconds);
-    let mut recorded = state
-        .load_balancers
-        .as_mut()
-        .map(|balancers| std::mem::take(&mut balancers.target_groups))
-        .unwrap_or_default();
+    let recorded = records(&mut state.load_balancers, |balancers| {
+        &mut balancers.target_groups
+    });
     let mut draining = Vec::new();
     for arn in &state.remaining.target_groups {
         let record = recorded.iter_mut().find(|group| &group.arn == arn);
@@ -194,15 +187,7 @@ pub(crate) async fn refresh_target_groups(
             }
             continue;
         }
-        let targets: Vec<TargetDescription> = ports
-            .iter()
-            .map(|port| {
-                TargetDescription::builder()
-                    .id(&instance_id)
-                    .port(*port)
-                    .build()
-            })
-            .collect();
+        let targets = instance_targets(instance_id, &ports);
         let Some(health) = target_health(elbv2, arn, Some(targets)).await? else {
             continue;
         };
@@ -245,9 +230,18 @@ pub(crate) async fn refresh_target_groups(
             draining.push(arn.clone());
         }
     }
-    if let Some(balancers) = state.load_balancers.as_mut() {
-        balancers.target_groups = recorded;
-    }
     state.remaining.target_groups = draining;
     Ok(())
+}
+
+/// The state's records of one kind of load balancer (`kind`: its Classic ELBs or its target
+/// groups), to update in place while the refresh reads the rest of the state; none when it
+/// keeps no records.
+fn records<T>(
+    balancers: &mut Option<LoadBalancers>,
+    kind: impl FnOnce(&mut LoadBalancers) -> &mut Vec<T>,
+) -> &mut [T] {
+    balancers
+        .as_mut()
+        .map_or(&mut [], |balancers| kind(balancers).as_mut_slice())
 }

@@ -1,6 +1,5 @@
 use super::*;
 use aws_sdk_autoscaling::operation::complete_lifecycle_action::CompleteLifecycleActionOutput;
-use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use sta_shared::state::LoadBalancers;
@@ -162,11 +161,7 @@ async fn a_stale_token_never_completes_the_instances_newer_action() {
     // but not our token. Completing by instance id would complete the newer action; nor is
     // the newer action's wait taken for ours.
     let (first, by_instance) = (no_active("token"), by_instance());
-    let newer = scaling_activities(vec![scaling_activity(
-        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
-        at(600),
-        ScalingActivityStatusCode::MidLifecycleAction,
-    )]);
+    let newer = terminating_since(INSTANCE_ID, at(600));
     let waiting = auto_scaling_instance(Some("Terminating:Wait"));
     let completion = completed(
         &[&first, &waiting, &newer, &by_instance],
@@ -202,22 +197,14 @@ async fn a_spot_drain_has_nothing_to_complete() {
 /// The instance's termination activity began with the fixture's event: the action the
 /// sweeper started the drain for is still the current one.
 fn current() -> Rule {
-    scaling_activities(vec![scaling_activity(
-        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
-        event_time(),
-        ScalingActivityStatusCode::MidLifecycleAction,
-    )])
+    terminating_since(INSTANCE_ID, event_time())
 }
 
 #[tokio::test]
 async fn a_stale_sweeper_request_never_completes_a_newer_action() {
     // The instance went back to the warm pool, came back, and is terminating again since
     // 10 minutes after the action this drain was started for.
-    let newer = scaling_activities(vec![scaling_activity(
-        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
-        at(600),
-        ScalingActivityStatusCode::MidLifecycleAction,
-    )]);
+    let newer = terminating_since(INSTANCE_ID, at(600));
     let by_instance = by_instance();
     let completion = completed(&[&newer, &by_instance], swept(), at(700)).await;
     assert_eq!(completion.outcome, CompletionOutcome::AlreadyCompleted);

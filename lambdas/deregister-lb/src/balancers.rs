@@ -2,10 +2,11 @@
 //! own load balancer means for the wait (its draining time, how long a replacement takes
 //! to become healthy in it).
 
-use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use chrono::Utc;
 use sta_shared::elb::{classic_registration, deregister_classic, LOAD_BALANCER_GONE};
-use sta_shared::elbv2::{deregister_targets, still_registered, target_health, TARGET_GROUP_GONE};
+use sta_shared::elbv2::{
+    deregister_targets, instance_targets, still_registered, target_health, TARGET_GROUP_GONE,
+};
 use sta_shared::error::unless_gone;
 use sta_shared::state::{ClassicElb, ServiceBalancer, TargetGroup};
 use sta_shared::StepError;
@@ -172,16 +173,7 @@ pub(crate) async fn deregister_target_group(
     if ports.is_empty() {
         return Ok(None);
     }
-    let targets = ports
-        .iter()
-        .map(|port| {
-            TargetDescription::builder()
-                .id(instance_id)
-                .port(*port)
-                .build()
-        })
-        .collect::<Vec<_>>();
-    if !deregister_targets(elbv2, arn, targets).await? {
+    if !deregister_targets(elbv2, arn, instance_targets(instance_id, &ports)).await? {
         return Ok(None);
     }
     let Some(delay) = target_group_delay(elbv2, arn).await? else {

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use sta_shared::batches::{in_batches, SERVICES_BATCH};
+use sta_shared::batches::described_in_batches;
+use sta_shared::batches::SERVICES_BATCH;
 use sta_shared::error::ecs_error;
 use sta_shared::instance_state::describe_auto_scaling_instance;
 use sta_shared::state::{DrainState, Trigger};
@@ -135,26 +136,28 @@ async fn service_balancers(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|error| ecs_error(cluster, "ListServices", error))?;
-    let answers = in_batches(&services, SERVICES_BATCH, |batch| {
+    let describe = |batch| {
         deps.ecs
             .describe_services()
             .cluster(cluster)
             .set_services(Some(batch))
             .send()
-    })
-    .await
-    .map_err(|error| ecs_error(cluster, "DescribeServices", error))?;
+    };
+    let batches = (services.as_slice(), SERVICES_BATCH);
+    let described =
+        described_in_batches(cluster, "DescribeServices", batches, describe, |output| {
+            output.services.unwrap_or_default()
+        })
+        .await?;
     let mut pairs = Vec::new();
-    for output in answers {
-        for service in output.services() {
-            let name = service.service_name().unwrap_or_default().to_string();
-            for balancer in service.load_balancers() {
-                if let Some(arn) = balancer.target_group_arn() {
-                    pairs.push((name.clone(), Balancer::TargetGroup(arn.to_string())));
-                }
-                if let Some(classic) = balancer.load_balancer_name() {
-                    pairs.push((name.clone(), Balancer::Classic(classic.to_string())));
-                }
+    for service in &described {
+        let name = service.service_name().unwrap_or_default().to_string();
+        for balancer in service.load_balancers() {
+            if let Some(arn) = balancer.target_group_arn() {
+                pairs.push((name.clone(), Balancer::TargetGroup(arn.to_string())));
+            }
+            if let Some(classic) = balancer.load_balancer_name() {
+                pairs.push((name.clone(), Balancer::Classic(classic.to_string())));
             }
         }
     }

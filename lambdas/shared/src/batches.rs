@@ -2,6 +2,12 @@
 
 use std::future::Future;
 
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use crate::error::ecs_error;
+use crate::StepError;
+
 /// DescribeContainerInstances and DescribeTasks take at most 100 ARNs a call.
 pub const DESCRIBE_BATCH: usize = 100;
 /// DescribeServices takes at most 10 services a call.
@@ -22,6 +28,26 @@ where
         answers.push(describe(batch.to_vec()).await?);
     }
     Ok(answers)
+}
+
+/// What `found` takes from each answer of an ECS Describe call on `cluster` (`operation`),
+/// `describe` called for each batch of at most `size` of `ids` ([`in_batches`]), in order. The
+/// first error ends it, named as [`ecs_error`] names it.
+pub async fn described_in_batches<O, T, E, F>(
+    cluster: &str,
+    operation: &str,
+    (ids, size): (&[String], usize),
+    describe: impl FnMut(Vec<String>) -> F,
+    found: impl FnMut(O) -> Vec<T>,
+) -> Result<Vec<T>, StepError>
+where
+    F: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let answers = in_batches(ids, size, describe)
+        .await
+        .map_err(|error| ecs_error(cluster, operation, error))?;
+    Ok(answers.into_iter().flat_map(found).collect())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use aws_sdk_ecs::types::ContainerInstance;
 
-use crate::batches::{in_batches, DESCRIBE_BATCH};
+use crate::batches::{described_in_batches, DESCRIBE_BATCH};
 use crate::error::ecs_error;
 use crate::StepError;
 
@@ -25,20 +25,18 @@ pub async fn describe_all_container_instances(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|error| ecs_error(cluster, "ListContainerInstances", error))?;
-    let answers = in_batches(&arns, DESCRIBE_BATCH, |batch| {
+    let describe = |batch| {
         ecs.describe_container_instances()
             .cluster(cluster)
             .set_container_instances(Some(batch))
             .send()
-    })
-    .await
-    .map_err(|error| ecs_error(cluster, "DescribeContainerInstances", error))?;
-    let mut instances = Vec::with_capacity(arns.len());
-    for output in answers {
+    };
+    let operation = "DescribeContainerInstances";
+    described_in_batches(cluster, operation, (&arns, DESCRIBE_BATCH), describe, |output| {
         for failure in output.failures() {
             tracing::info!(arn = ?failure.arn(), reason = ?failure.reason(), "container instance not described");
         }
-        instances.extend(output.container_instances().iter().cloned());
-    }
-    Ok(instances)
+        output.container_instances.unwrap_or_default()
+    })
+    .await
 }

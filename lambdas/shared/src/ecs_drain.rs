@@ -17,7 +17,8 @@ use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStat
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
 
-use crate::batches::{in_batches, DESCRIBE_BATCH};
+use crate::batches::described_in_batches;
+use crate::batches::DESCRIBE_BATCH;
 use crate::ecs::describe_all_container_instances;
 use crate::ecs_status::set_status;
 use crate::error::{ecs_error, error_code, error_message};
@@ -195,32 +196,33 @@ pub async fn described_tasks(
     arns: &[String],
     stopped_since: Option<DateTime<Utc>>,
 ) -> Result<Vec<TrackedTask>, StepError> {
-    let answers = in_batches(arns, DESCRIBE_BATCH, |batch| {
+    let describe = |batch| {
         ecs.describe_tasks()
             .cluster(cluster)
             .set_tasks(Some(batch))
             .send()
+    };
+    let batches = (arns, DESCRIBE_BATCH);
+    let described = described_in_batches(cluster, "DescribeTasks", batches, describe, |output| {
+        output.tasks.unwrap_or_default()
     })
-    .await
-    .map_err(|error| ecs_error(cluster, "DescribeTasks", error))?;
+    .await?;
     let mut tasks = Vec::new();
-    for output in answers {
-        for task in output.tasks() {
-            let last_status = task.last_status().unwrap_or("UNKNOWN");
-            if task_has_stopped(last_status)
-                && !stopped_since.is_some_and(|since| stopped_after(task, since))
-            {
-                continue;
-            }
-            tasks.push(TrackedTask {
-                arn: task.task_arn().unwrap_or_default().to_string(),
-                service: task
-                    .group()
-                    .and_then(|group| group.strip_prefix("service:"))
-                    .map(str::to_string),
-                last_status: last_status.to_string(),
-            });
+    for task in &described {
+        let last_status = task.last_status().unwrap_or("UNKNOWN");
+        if task_has_stopped(last_status)
+            && !stopped_since.is_some_and(|since| stopped_after(task, since))
+        {
+            continue;
         }
+        tasks.push(TrackedTask {
+            arn: task.task_arn().unwrap_or_default().to_string(),
+            service: task
+                .group()
+                .and_then(|group| group.strip_prefix("service:"))
+                .map(str::to_string),
+            last_status: last_status.to_string(),
+        });
     }
     Ok(tasks)
 }

@@ -59,6 +59,20 @@ pub async fn deregister_targets(
     .is_some())
 }
 
+/// The instance as a target on each of `ports`, as DescribeTargetHealth and DeregisterTargets
+/// name it.
+pub fn instance_targets(instance_id: &str, ports: &[i32]) -> Vec<TargetDescription> {
+    ports
+        .iter()
+        .map(|port| {
+            TargetDescription::builder()
+                .id(instance_id)
+                .port(*port)
+                .build()
+        })
+        .collect()
+}
+
 /// Whether the target DescribeTargetHealth describes is still registered: all but an `unused`
 /// one whose reason is `Target.NotRegistered`. An `unused` target is registered all the same
 /// when its group is not in use (`Target.NotInUse`: no listener forwards to it, or its zone is

@@ -189,6 +189,24 @@ pub fn target_gone() -> HttpResponse {
     )
 }
 
+/// What ELBv2 answers a call on a target group that does not exist (any more).
+pub fn target_group_gone() -> HttpResponse {
+    query_error(
+        400,
+        "TargetGroupNotFound",
+        "One or more target groups not found",
+    )
+}
+
+/// What the Classic ELB API answers a call on a load balancer that does not exist (any more).
+pub fn classic_elb_gone() -> HttpResponse {
+    query_error(
+        400,
+        "LoadBalancerNotFound",
+        "There is no ACTIVE Load Balancer named 'web-elb'",
+    )
+}
+
 /// A scaling activity of the fixture's group.
 pub fn scaling_activity(
     description: &str,
@@ -216,6 +234,16 @@ pub fn scaling_activities(activities: Vec<aws_sdk_autoscaling::types::Activity>)
                 .set_activities(Some(activities.clone()))
                 .build()
         })
+}
+
+/// `DescribeScalingActivities` answering that `instance_id` began terminating at `started` and
+/// waits in its lifecycle action (`MidLifecycleAction`), in Auto Scaling's words.
+pub fn terminating_since(instance_id: &str, started: DateTime<Utc>) -> Rule {
+    scaling_activities(vec![scaling_activity(
+        &format!("Terminating EC2 instance: {instance_id}"),
+        started,
+        aws_sdk_autoscaling::types::ScalingActivityStatusCode::MidLifecycleAction,
+    )])
 }
 
 /// `DescribeLoadBalancers` of one Classic ELB that lists the fixture's instance when
@@ -316,16 +344,21 @@ pub fn container_instance_described(
     ec2_instance: &'static str,
     status: &'static str,
 ) -> Rule {
+    describing_container_instance(
+        aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn(arn)
+            .ec2_instance_id(ec2_instance)
+            .status(status)
+            .agent_connected(true)
+            .build(),
+    )
+}
+
+/// DescribeContainerInstances answering `instance`, whatever it is asked.
+pub fn describing_container_instance(instance: aws_sdk_ecs::types::ContainerInstance) -> Rule {
     aws_smithy_mocks::mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
         aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                aws_sdk_ecs::types::ContainerInstance::builder()
-                    .container_instance_arn(arn)
-                    .ec2_instance_id(ec2_instance)
-                    .status(status)
-                    .agent_connected(true)
-                    .build(),
-            )
+            .container_instances(instance.clone())
             .build()
     })
 }

@@ -25,8 +25,7 @@ pub async fn of_target_group(
         .describe_load_balancers()
         .set_load_balancer_arns(Some(load_balancers.to_vec()))
         .send()
-        .await
-        .map_err(|e| CliError::aws("DescribeLoadBalancers", e))?;
+        .await?;
     let zones: BTreeSet<String> = described
         .load_balancers()
         .iter()

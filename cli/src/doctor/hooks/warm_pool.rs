@@ -44,8 +44,7 @@ async fn user_data(
             .describe_launch_configurations()
             .launch_configuration_names(name)
             .send()
-            .await
-            .map_err(|e| CliError::aws("DescribeLaunchConfigurations", e))?
+            .await?
             .launch_configurations()
             .first()
             .and_then(|configuration| configuration.user_data().map(str::to_string)),
@@ -68,8 +67,7 @@ async fn template_user_data(
         .set_launch_template_name(template.launch_template_name().map(str::to_string))
         .versions(template.version().unwrap_or("$Default"))
         .send()
-        .await
-        .map_err(|e| CliError::aws("DescribeLaunchTemplateVersions", e))?;
+        .await?;
     Ok(answer
         .launch_template_versions()
         .first()

@@ -47,8 +47,7 @@ async fn waiting(clients: &Clients, url: &str) -> Result<u64, CliError> {
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
         .send()
-        .await
-        .map_err(|e| CliError::aws("GetQueueAttributes", e))?;
+        .await?;
     let attributes = answer.attributes();
     let count = |name: &QueueAttributeName| {
         attributes

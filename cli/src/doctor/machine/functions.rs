@@ -159,7 +159,7 @@ async fn function_check(clients: &Clients, function: &str, by: &Use) -> Check {
             },
         ),
         Err(error) => {
-            let error = CliError::aws("GetFunctionConfiguration", error);
+            let error = CliError::from(error);
             if error.code() == Some("ResourceNotFoundException") {
                 Check::fail(
                     NAME,

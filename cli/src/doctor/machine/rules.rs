@@ -179,21 +179,14 @@ fn coverage(rules: &[RuleFacts], asg: &str) -> Check {
 async fn read(clients: &Clients, arn: &str) -> Result<Vec<RuleFacts>, CliError> {
     let mut facts = Vec::new();
     for name in rule_names(clients, arn).await? {
-        let rule = clients
-            .events
-            .describe_rule()
-            .name(&name)
-            .send()
-            .await
-            .map_err(|e| CliError::aws("DescribeRule", e))?;
+        let rule = clients.events.describe_rule().name(&name).send().await?;
         // A rule has at most 5 targets: one call lists them all.
         let targets = clients
             .events
             .list_targets_by_rule()
             .rule(&name)
             .send()
-            .await
-            .map_err(|e| CliError::aws("ListTargetsByRule", e))?;
+            .await?;
         let target_has_role = targets
             .targets()
             .iter()
@@ -235,8 +228,7 @@ async fn rule_names(clients: &Clients, arn: &str) -> Result<Vec<String>, CliErro
             .target_arn(arn)
             .set_next_token(next_token.take())
             .send()
-            .await
-            .map_err(|e| CliError::aws("ListRuleNamesByTarget", e))?;
+            .await?;
         names.extend(page.rule_names().iter().cloned());
         match page.next_token() {
             Some(token) if !token.is_empty() => next_token = Some(token.to_string()),

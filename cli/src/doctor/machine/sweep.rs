@@ -166,7 +166,7 @@ async fn schedule(clients: &Clients, name: &str) -> Result<GetScheduleOutput, Cl
         .name(name)
         .send()
         .await
-        .map_err(|e| CliError::aws("GetSchedule", e))
+        .map_err(CliError::from)
 }
 
 /// (logical id, physical id) of every Scheduler schedule in `stack` and its nested stacks.

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use sta_shared::testing::{http_error, json_error, query_error};
 
 use crate::doctor::machine::functions::FunctionState;
+use crate::doctor::services::LoadBalancers;
 use crate::doctor::{Clients, Options};
 
 /// A client of `$sdk` answering from `rules` (any matching rule), without the SDK's retries.
@@ -92,8 +93,7 @@ pub struct FService {
     pub desired: i32,
     pub min: i32,
     pub max: i32,
-    pub target_groups: Vec<String>,
-    pub classic: Vec<String>,
+    pub load_balancers: LoadBalancers,
     pub network: String,
     pub host_ports: Vec<i32>,
     /// Which container instances (by number) run its tasks.
@@ -280,8 +280,10 @@ impl Default for Fixture {
                 desired: 2,
                 min: 100,
                 max: 200,
-                target_groups: vec![TG.to_string()],
-                classic: vec![CLB.to_string()],
+                load_balancers: LoadBalancers {
+                    target_groups: vec![TG.to_string()],
+                    classic: vec![CLB.to_string()],
+                },
                 network: "host".to_string(),
                 host_ports: vec![8080],
                 hosts: vec![1, 2],
@@ -401,19 +403,15 @@ const QUERY_PROTOCOL: [&str; 4] = [
     "aws_sdk_elasticloadbalancingv2",
 ];
 
-/// The operation `I` is the input of, and its SDK's protocol:
-/// `aws_sdk_ecs::operation::list_tasks::ListTasksInput` is `ListTasks` over JSON.
-fn operation_of<I>() -> (&'static str, Protocol) {
-    let path = std::any::type_name::<I>();
-    let sdk = path.split("::").next().unwrap_or_default();
-    let input = path.rsplit("::").next().unwrap_or_default();
-    let operation = input.strip_suffix("Input").unwrap_or(input);
-    let protocol = match sdk {
+/// The protocol of the SDK an operation's input `I` belongs to:
+/// `aws_sdk_ecs::operation::list_tasks::ListTasksInput` goes over JSON.
+fn protocol_of<I>() -> Protocol {
+    let sdk = std::any::type_name::<I>().split("::").next();
+    match sdk.unwrap_or_default() {
         "aws_sdk_ec2" => Protocol::Ec2,
-        _ if QUERY_PROTOCOL.contains(&sdk) => Protocol::Query,
+        sdk if QUERY_PROTOCOL.contains(&sdk) => Protocol::Query,
         _ => Protocol::Json,
-    };
-    (operation, protocol)
+    }
 }
 
 /// The mocked operation answers `output(fixture, request)`, or fails when the fixture names
@@ -428,7 +426,8 @@ where
     O: std::fmt::Debug + Send + Sync + 'static,
     E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
 {
-    let (operation, protocol) = operation_of::<I>();
+    // named as the commands name a failed call (`errors` holds those names)
+    let (operation, protocol) = (crate::error::operation_of::<E>(), protocol_of::<I>());
     let f = f.clone();
     rule.then_compute_response(move |req| match f.failure(operation, protocol) {
         Some(error) => MockResponse::Http(error),

@@ -181,9 +181,15 @@ async fn warm_pool_instances_are_the_groups_own() {
     f.doctor_says("container-instances-agent", Status::Pass, &[])
         .await;
     // the pool could not be read: said, naming the call
-    f.errors.insert("DescribeWarmPool", "AccessDenied");
-    f.doctor_says("retained-instances", Status::Fail, &["DescribeWarmPool"])
-        .await;
+    let options = f.options();
+    assert_read_error_fails(
+        &f,
+        options,
+        "DescribeWarmPool",
+        "AccessDenied",
+        "retained-instances",
+    )
+    .await;
 }
 
 #[tokio::test]

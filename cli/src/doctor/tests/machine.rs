@@ -222,13 +222,14 @@ async fn the_sweep_period_comes_from_the_stack_schedule() {
         &["no sweeper schedule"],
     );
     assert_eq!(report.sweep_period_seconds, 60, "then --sweep-period");
-    f.errors.insert("ListStackResources", "ValidationError");
-    assert_check(
-        &run_with(&f, options).await,
+    assert_read_error_fails(
+        &f,
+        options,
+        "ListStackResources",
+        "ValidationError",
         "sweeper-schedule",
-        Status::Fail,
-        &["ListStackResources"],
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -261,13 +262,14 @@ async fn the_stacks_dead_letter_queue_warns_while_it_holds_undelivered_events() 
         "{fix}"
     );
 
-    f.errors.insert("GetQueueAttributes", "AccessDenied");
-    assert_check(
-        &run_with(&f, options).await,
+    assert_read_error_fails(
+        &f,
+        options,
+        "GetQueueAttributes",
+        "AccessDenied",
         "dead-letter-queue",
-        Status::Fail,
-        &["GetQueueAttributes"],
-    );
+    )
+    .await;
 }
 
 #[test]

@@ -32,6 +32,21 @@ pub async fn run_failing(operation: &'static str, code: &'static str) -> Report 
     run(&f).await
 }
 
+/// Doctor (with `options`) against `f` with `operation` failing with `code`: check `name`
+/// fails, naming the call and the code.
+pub async fn assert_read_error_fails(
+    f: &Fixture,
+    options: Options,
+    operation: &'static str,
+    code: &'static str,
+    name: &str,
+) {
+    let mut f = f.clone();
+    f.errors.insert(operation, code);
+    let call = format!("{operation}: {code}");
+    assert_check(&run_with(&f, options).await, name, Status::Fail, &[&call]);
+}
+
 /// Asserts that check `name` did not run.
 pub fn assert_skipped(report: &Report, name: &str) {
     assert!(
@@ -180,6 +195,7 @@ async fn a_failure_fails_and_is_rendered_with_its_fix() {
 
 #[tokio::test]
 async fn a_read_error_fails_the_check_that_needed_it_naming_the_call() {
+    let f = Fixture::default();
     for (operation, code, name) in [
         (
             "DescribeStateMachine",
@@ -201,13 +217,7 @@ async fn a_read_error_fails_the_check_that_needed_it_naming_the_call() {
             "deployment-configuration",
         ),
     ] {
-        let call = format!("{operation}: {code}");
-        assert_check(
-            &run_failing(operation, code).await,
-            name,
-            Status::Fail,
-            &[&call],
-        );
+        assert_read_error_fails(&f, f.options(), operation, code, name).await;
     }
 }
 

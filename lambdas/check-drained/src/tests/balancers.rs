@@ -175,21 +175,9 @@ async fn tasks_ecs_no_longer_knows_count_as_stopped() {
 async fn gone_load_balancers_count_as_drained() {
     let mut world = rules_for("STOPPED", "InService", DRAINING);
     world.elb[0] = mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health)
-        .then_http_response(|| {
-            query_error(
-                400,
-                "LoadBalancerNotFound",
-                "There is no ACTIVE Load Balancer named 'web-elb'",
-            )
-        });
+        .then_http_response(classic_elb_gone);
     world.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
-        .then_http_response(|| {
-            query_error(
-                400,
-                "TargetGroupNotFound",
-                "One or more target groups not found",
-            )
-        });
+        .then_http_response(target_group_gone);
     let state = check_deregistered(&world, 10).await.unwrap();
     assert_eq!(state.status, DrainStatus::Drained);
 }

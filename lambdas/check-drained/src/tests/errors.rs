@@ -63,11 +63,7 @@ fn swept(heartbeat: Rule, started: DateTime<Utc>) -> (MockRules, DrainState) {
     let mut world = heartbeat_world(heartbeat);
     world
         .autoscaling
-        .push(scaling_activities(vec![scaling_activity(
-            &format!("Terminating EC2 instance: {INSTANCE_ID}"),
-            started,
-            ScalingActivityStatusCode::MidLifecycleAction,
-        )]));
+        .push(terminating_since(INSTANCE_ID, started));
     let mut input = deregistered();
     drop_token(&mut input.request);
     (world, input)

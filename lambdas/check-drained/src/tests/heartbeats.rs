@@ -1,5 +1,19 @@
 use super::*;
 
+/// Checks `state` at `offset` s in `world` (see [`heartbeat_world`]), and asserts that
+/// `heartbeats` RecordLifecycleActionHeartbeat calls have been made by then in all (`why`).
+async fn check_counting_heartbeats(
+    world: &MockRules,
+    state: DrainState,
+    offset: i64,
+    heartbeats: usize,
+    why: &str,
+) -> DrainState {
+    let state = check(&world.clients(), state, at(offset)).await.unwrap();
+    assert_eq!(world.autoscaling[1].num_calls(), heartbeats, "{why}");
+    state
+}
+
 #[tokio::test]
 async fn heartbeats_when_due_and_not_before() {
     let world = heartbeat_world(heartbeat_ok());
@@ -8,8 +22,7 @@ async fn heartbeats_when_due_and_not_before() {
     check_deregistered(&world, 11).await.unwrap();
     assert_eq!(world.autoscaling[0].num_calls(), 0, "no hook read at 11 s");
     // 60 s heartbeat timeout: due 24 s after the hook's timer started.
-    let state = check_deregistered(&world, 20).await.unwrap();
-    assert_eq!(world.autoscaling[1].num_calls(), 0, "not due at 20 s");
+    let state = check_counting_heartbeats(&world, deregistered(), 20, 0, "not due at 20 s").await;
     assert_eq!(state.heartbeat.timeout_seconds, Some(60));
     assert!(
         state.wait_seconds <= 24,
@@ -19,8 +32,7 @@ async fn heartbeats_when_due_and_not_before() {
     // The hook's global timeout (100 x 60 s) caps the one-hour deadline.
     assert_eq!(state.deadline_at, at(6000 - 60).min(at(3600)));
 
-    let state = check(&world.clients(), state, at(25)).await.unwrap();
-    assert_eq!(world.autoscaling[1].num_calls(), 1, "due at 25 s");
+    let state = check_counting_heartbeats(&world, state, 25, 1, "due at 25 s").await;
     assert_eq!(state.heartbeat.last_at, Some(at(25)));
     assert_eq!(state.heartbeat.sent, 1);
     assert_eq!(
@@ -29,12 +41,7 @@ async fn heartbeats_when_due_and_not_before() {
         "the hook is read again for the heartbeat's pace"
     );
 
-    let state = check(&world.clients(), state, at(40)).await.unwrap();
-    assert_eq!(
-        world.autoscaling[1].num_calls(),
-        1,
-        "not due again until 49 s"
-    );
+    let state = check_counting_heartbeats(&world, state, 40, 1, "not due again until 49 s").await;
     assert_eq!(state.heartbeat.sent, 1);
 }
 
@@ -62,12 +69,11 @@ async fn heartbeats_keep_the_pace_of_the_hook_as_it_is_now() {
     };
     let mut world = heartbeat_world(heartbeat_ok());
     world.autoscaling[0] = hook;
-    let state = check_deregistered(&world, 20).await.unwrap();
+    let state =
+        check_counting_heartbeats(&world, deregistered(), 20, 0, "not due before 48 s").await;
     assert_eq!(state.heartbeat.timeout_seconds, Some(120));
-    assert_eq!(world.autoscaling[1].num_calls(), 0, "not due before 48 s");
 
-    let state = check(&world.clients(), state, at(50)).await.unwrap();
-    assert_eq!(world.autoscaling[1].num_calls(), 1, "due at 48 s");
+    let state = check_counting_heartbeats(&world, state, 50, 1, "due at 48 s").await;
     assert_eq!(state.heartbeat.timeout_seconds, Some(30));
     assert!(state.wait_seconds <= 12, "{}", state.wait_seconds);
     assert_eq!(
@@ -76,12 +82,7 @@ async fn heartbeats_keep_the_pace_of_the_hook_as_it_is_now() {
         "capped at the new global timeout"
     );
 
-    let state = check(&world.clients(), state, at(63)).await.unwrap();
-    assert_eq!(
-        world.autoscaling[1].num_calls(),
-        2,
-        "due 12 s after the last"
-    );
+    let state = check_counting_heartbeats(&world, state, 63, 2, "due 12 s after the last").await;
     assert_eq!(state.heartbeat.sent, 2);
     assert_eq!(reads.load(Ordering::SeqCst), 3);
 }
@@ -175,11 +176,7 @@ async fn no_active_action_is_its_end_only_once_aws_has_shown_it() {
     let mut world = heartbeat_world(heartbeat_gone());
     world.autoscaling.extend([
         auto_scaling_instance(Some("Terminating:Wait")),
-        scaling_activities(vec![scaling_activity(
-            &format!("Terminating EC2 instance: {INSTANCE_ID}"),
-            event_time(),
-            aws_sdk_autoscaling::types::ScalingActivityStatusCode::MidLifecycleAction,
-        )]),
+        this_action(),
     ]);
     let state = check_deregistered(&world, 30).await.unwrap();
     assert!(!state.heartbeat.action_gone);
@@ -202,11 +199,7 @@ async fn no_active_action_is_its_end_only_once_aws_has_shown_it() {
 
 /// The activity of the drain's action, in progress (no newer action of the instance began).
 fn this_action() -> Rule {
-    scaling_activities(vec![scaling_activity(
-        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
-        event_time(),
-        aws_sdk_autoscaling::types::ScalingActivityStatusCode::MidLifecycleAction,
-    )])
+    terminating_since(INSTANCE_ID, event_time())
 }
 
 #[tokio::test]

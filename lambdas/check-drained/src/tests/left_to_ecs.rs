@@ -9,6 +9,11 @@ fn left_to_ecs() -> DrainState {
     left_to_ecs_in(SERVICE_TG)
 }
 
+/// Checks the drain [`left_to_ecs`] in `world` at `offset` s.
+async fn check_left_to_ecs(world: &MockRules, offset: i64) -> Result<DrainState, StepError> {
+    check(&world.clients(), left_to_ecs(), at(offset)).await
+}
+
 /// The same with `load_balancer` (a target group ARN or a Classic ELB name) as the api
 /// service's.
 fn left_to_ecs_in(load_balancer: &str) -> DrainState {
@@ -90,9 +95,7 @@ fn listed_world(listed: &'static [&'static str], stopped_at: i64) -> MockRules {
 #[tokio::test]
 async fn a_registration_left_to_ecs_holds_the_release_while_a_task_may_still_show_up() {
     let world = listed_world(&["web"], 0);
-    let state = check(&world.clients(), left_to_ecs(), at(60))
-        .await
-        .unwrap();
+    let state = check_left_to_ecs(&world, 60).await.unwrap();
     assert_eq!(
         world.ecs[2].num_calls(),
         2,
@@ -111,18 +114,14 @@ async fn a_task_of_the_service_found_late_owns_the_registration() {
     // ListTasks shows the api task once ECS has stopped it (ECS took it out of the target
     // group first): it was behind the registration, which is no longer the drain's concern.
     let world = listed_world(&["web", "api"], 20);
-    let state = check(&world.clients(), left_to_ecs(), at(60))
-        .await
-        .unwrap();
+    let state = check_left_to_ecs(&world, 60).await.unwrap();
     assert!(state.tasks.iter().any(|task| task.arn == task_arn("api")));
     assert!(state.remaining.is_empty(), "{:?}", state.remaining);
     assert_eq!(state.status, DrainStatus::Drained);
 
     // A task of the service that stopped before the drain began says nothing of it.
     let world = listed_world(&["web", "api"], -60);
-    let state = check(&world.clients(), left_to_ecs(), at(60))
-        .await
-        .unwrap();
+    let state = check_left_to_ecs(&world, 60).await.unwrap();
     assert!(!state.tasks.iter().any(|task| task.arn == task_arn("api")));
     assert_eq!(state.remaining.left_to_ecs, [SERVICE_TG]);
     assert_eq!(state.status, DrainStatus::Draining);
@@ -164,9 +163,7 @@ async fn a_network_group_taken_over_keeps_what_its_connections_outlive() {
 async fn a_task_the_container_instance_counts_but_no_listing_showed_postpones_the_takeover() {
     let mut world = world_to_take_over(&["web"]);
     world.ecs[1] = counting(1);
-    let state = check(&world.clients(), left_to_ecs(), at(301))
-        .await
-        .unwrap();
+    let state = check_left_to_ecs(&world, 301).await.unwrap();
     assert_eq!(world.elbv2[2].num_calls(), 0, "left to ECS");
     assert_eq!(state.remaining.left_to_ecs, [SERVICE_TG]);
     assert_eq!(state.status, DrainStatus::Draining);
@@ -321,9 +318,7 @@ async fn a_known_task_that_began_to_stop_does_not_stand_in_for_one_the_count_sho
     // ECS no longer counts it, so the one task counted is one no listing has shown.
     let mut world = world_to_take_over(&["web"]);
     (world.ecs[0], world.ecs[1]) = web_then_after_the_count("DEACTIVATING");
-    let state = check(&world.clients(), left_to_ecs(), at(301))
-        .await
-        .unwrap();
+    let state = check_left_to_ecs(&world, 301).await.unwrap();
     assert_eq!(
         world.ecs[0].num_calls(),
         2,
@@ -335,9 +330,7 @@ async fn a_known_task_that_began_to_stop_does_not_stand_in_for_one_the_count_sho
     // Still RUNNING: the task counted is the one the drain knows, the registration is taken over.
     let mut world = world_to_take_over(&["web"]);
     (world.ecs[0], world.ecs[1]) = web_then_after_the_count("RUNNING");
-    let state = check(&world.clients(), left_to_ecs(), at(301))
-        .await
-        .unwrap();
+    let state = check_left_to_ecs(&world, 301).await.unwrap();
     assert_eq!(world.elbv2[2].num_calls(), 1, "deregistered by the drain");
     assert_eq!(state.remaining.target_groups, [SERVICE_TG]);
 }
@@ -362,9 +355,7 @@ async fn a_failed_count_or_second_look_at_the_known_tasks_is_retried_or_named() 
                 world.ecs[1] = mock!(aws_sdk_ecs::Client::describe_container_instances)
                     .then_http_response(failure);
             }
-            let error = check(&world.clients(), left_to_ecs(), at(301))
-                .await
-                .unwrap_err();
+            let error = check_left_to_ecs(&world, 301).await.unwrap_err();
             assert_step_error(&error, name, api);
         }
     }

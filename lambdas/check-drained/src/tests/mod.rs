@@ -1,7 +1,6 @@
 use super::*;
 use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksOutput;
 use aws_sdk_autoscaling::operation::record_lifecycle_action_heartbeat::RecordLifecycleActionHeartbeatOutput;
-use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
@@ -88,17 +87,13 @@ fn container_instance(status: Option<&'static str>) -> Rule {
 
 /// DescribeContainerInstances of the drained instance, DRAINING, its agent disconnected.
 fn disconnected() -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
-        DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                ContainerInstance::builder()
-                    .container_instance_arn(CI)
-                    .status("DRAINING")
-                    .agent_connected(false)
-                    .build(),
-            )
-            .build()
-    })
+    describing_container_instance(
+        ContainerInstance::builder()
+            .container_instance_arn(CI)
+            .status("DRAINING")
+            .agent_connected(false)
+            .build(),
+    )
 }
 
 fn classic_deregistered() -> Rule {

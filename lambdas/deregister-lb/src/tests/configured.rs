@@ -71,13 +71,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
             )
         });
     rules.elbv2[0] = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
-        .then_http_response(|| {
-            query_error(
-                400,
-                "TargetGroupNotFound",
-                "One or more target groups not found",
-            )
-        });
+        .then_http_response(target_group_gone);
     let state = run(&rules, drain_state()).await.unwrap();
     let balancers = state.load_balancers.unwrap();
     assert!(balancers.classic.is_empty() && balancers.target_groups.is_empty());
@@ -86,13 +80,7 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
 
     let mut rules = full();
     rules.elb[3] = mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancers)
-        .then_http_response(|| {
-            query_error(
-                400,
-                "LoadBalancerNotFound",
-                "There is no ACTIVE Load Balancer named 'web-elb'",
-            )
-        });
+        .then_http_response(classic_elb_gone);
     let state = run(&rules, drain_state()).await.unwrap();
     assert!(state.load_balancers.unwrap().classic.is_empty());
     assert_eq!(rules.elb[1].num_calls(), 0);
@@ -100,20 +88,6 @@ async fn gone_balancers_and_unregistered_instances_are_skipped() {
 
 #[tokio::test]
 async fn a_balancer_deleted_between_two_calls_is_skipped() {
-    fn target_group_gone() -> HttpResponse {
-        query_error(
-            400,
-            "TargetGroupNotFound",
-            "One or more target groups not found",
-        )
-    }
-    fn classic_gone() -> HttpResponse {
-        query_error(
-            400,
-            "LoadBalancerNotFound",
-            "There is no ACTIVE Load Balancer",
-        )
-    }
     // Gone at DeregisterTargets (the group, or the target) or DescribeTargetGroupAttributes:
     // the group attached to the ASG is not waited for; at DescribeTargetGroups (read for the
     // service's group only): the service's group is not watched.
@@ -156,7 +130,7 @@ async fn a_balancer_deleted_between_two_calls_is_skipped() {
     // Gone at DescribeLoadBalancerAttributes: the Classic ELB is not waited for.
     let mut rules = full();
     rules.elb[2] = mock!(aws_sdk_elasticloadbalancing::Client::describe_load_balancer_attributes)
-        .then_http_response(classic_gone);
+        .then_http_response(classic_elb_gone);
     let balancers = run(&rules, drain_state())
         .await
         .unwrap()

@@ -29,10 +29,7 @@ async fn an_event_whose_action_has_ended_changes_nothing() {
         for (now, reads) in [(100, 2), (400, 1)] {
             let ci = Instance::registered("ACTIVE");
             let described = auto_scaling_instance(lifecycle_state);
-            let deps = deps_with(
-                &ci.and(&[]),
-                &[&lifecycle_hook(300), &heartbeat_gone(), &described],
-            );
+            let deps = deps_action_gone(&ci.and(&[]), &[&described]);
             let state = drain(&deps, lifecycle_input(), at(now)).await.unwrap();
             assert_eq!(
                 state.status,
@@ -58,19 +55,10 @@ async fn an_action_aws_does_not_show_yet_is_drained_and_heartbeated_later() {
     let ci = Instance::registered("ACTIVE");
     let tasks = list_tasks(&["web-1"], &[]);
     let described = auto_scaling_instance(Some("Terminating:Wait"));
-    let this_action = scaling_activities(vec![scaling_activity(
-        &format!("Terminating EC2 instance: {INSTANCE_ID}"),
-        event_time(),
-        aws_sdk_autoscaling::types::ScalingActivityStatusCode::MidLifecycleAction,
-    )]);
-    let deps = deps_with(
+    let this_action = terminating_since(INSTANCE_ID, event_time());
+    let deps = deps_action_gone(
         &ci.and(&[&tasks, &describe_tasks()]),
-        &[
-            &lifecycle_hook(300),
-            &heartbeat_gone(),
-            &described,
-            &this_action,
-        ],
+        &[&described, &this_action],
     );
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
@@ -99,10 +87,7 @@ async fn a_retained_instance_is_drained_though_its_action_has_ended() {
         let ci = Instance::registered("ACTIVE");
         let tasks = list_tasks(&["web-1"], &[]);
         let described = auto_scaling_instance(Some(lifecycle_state));
-        let deps = deps_with(
-            &ci.and(&[&tasks, &describe_tasks()]),
-            &[&lifecycle_hook(300), &heartbeat_gone(), &described],
-        );
+        let deps = deps_action_gone(&ci.and(&[&tasks, &describe_tasks()]), &[&described]);
         let state = drain(&deps, lifecycle_input(), at(400)).await.unwrap();
         assert_eq!(state.status, DrainStatus::Draining, "{lifecycle_state}");
         assert!(state.heartbeat.action_gone);
@@ -117,10 +102,7 @@ async fn an_ended_action_whose_instance_cannot_be_read_is_retried() {
     let ci = Instance::registered("ACTIVE");
     let throttled = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
         .then_http_response(|| query_error(400, "Throttling", "Rate exceeded"));
-    let deps = deps_with(
-        &ci.and(&[]),
-        &[&lifecycle_hook(300), &heartbeat_gone(), &throttled],
-    );
+    let deps = deps_action_gone(&ci.and(&[]), &[&throttled]);
     let error = drain(&deps, lifecycle_input(), at(400)).await.unwrap_err();
     assert_eq!(error.name(), "Retryable");
     assert_eq!(ci.update.num_calls(), 0, "nothing changed");

@@ -144,6 +144,17 @@ fn deps(rules: &[&Rule]) -> Deps {
     deps_with(rules, &[&lifecycle_hook(300), &heartbeat_ok()])
 }
 
+/// ECS answering from `ecs`; the hook's heartbeat timeout 300 s, its heartbeat answered "No
+/// active Lifecycle Action found", and the Auto Scaling reads after it from `autoscaling`.
+fn deps_action_gone(ecs: &[&Rule], autoscaling: &[&Rule]) -> Deps {
+    let (hook, gone) = (lifecycle_hook(300), heartbeat_gone());
+    let rules: Vec<&Rule> = [&hook, &gone]
+        .into_iter()
+        .chain(autoscaling.iter().copied())
+        .collect();
+    deps_with(ecs, &rules)
+}
+
 /// The handler's answer to `event` in the first step's input.
 async fn handle(deps: &Deps, event: Value) -> Result<DrainState, StepError> {
     handler(deps, invocation(step_input(event))).await

@@ -1,5 +1,4 @@
 use aws_sdk_ecs::operation::delete_attributes::DeleteAttributesOutput;
-use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::put_attributes::PutAttributesOutput;
 use aws_sdk_ecs::types::{Attribute, ContainerInstance, TargetType};
 use sta_shared::pool_return::{ATTRIBUTE, STOPPED_AT, VALUE};
@@ -17,25 +16,21 @@ fn marked_instance() -> Instance {
 }
 
 fn described_marked() -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
-        DescribeContainerInstancesOutput::builder()
-            .container_instances(
-                ContainerInstance::builder()
-                    .container_instance_arn(CI_ARN)
-                    .ec2_instance_id(INSTANCE_ID)
-                    .status("ACTIVE")
-                    .agent_connected(true)
-                    .attributes(
-                        Attribute::builder()
-                            .name(ATTRIBUTE)
-                            .value(VALUE)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
+    describing_container_instance(
+        ContainerInstance::builder()
+            .container_instance_arn(CI_ARN)
+            .ec2_instance_id(INSTANCE_ID)
+            .status("ACTIVE")
+            .agent_connected(true)
+            .attributes(
+                Attribute::builder()
+                    .name(ATTRIBUTE)
+                    .value(VALUE)
+                    .build()
+                    .unwrap(),
             )
-            .build()
-    })
+            .build(),
+    )
 }
 
 /// PutAttributes of the mark on `CI_ARN`.
@@ -139,21 +134,29 @@ async fn a_failed_mark_or_unmark_is_retried_or_named() {
         ("ThrottlingException", "Retryable"),
         ("AccessDeniedException", "AwsRequestFailed"),
     ] {
-        let ci = Instance::registered("ACTIVE");
-        let refused = mock!(aws_sdk_ecs::Client::put_attributes)
-            .then_http_response(move || json_error(400, code));
-        let error = drain(&deps(&ci.and(&[&refused])), going_back(), at(1))
-            .await
-            .unwrap_err();
-        assert_step_error(&error, name, "PutAttributes");
-
-        let ci = marked_instance();
-        let refused = mock!(aws_sdk_ecs::Client::delete_attributes)
-            .then_http_response(move || json_error(400, code));
-        let error = drain(&deps(&ci.and(&[&refused])), lifecycle_input(), at(1))
-            .await
-            .unwrap_err();
-        assert_step_error(&error, name, "DeleteAttributes");
+        let refusal = move || json_error(400, code);
+        let mark = mock!(aws_sdk_ecs::Client::put_attributes).then_http_response(refusal);
+        let unmark = mock!(aws_sdk_ecs::Client::delete_attributes).then_http_response(refusal);
+        // Marked on its way back to the pool; unmarked when it terminates.
+        for (ci, refused, input, api) in [
+            (
+                Instance::registered("ACTIVE"),
+                &mark,
+                going_back(),
+                "PutAttributes",
+            ),
+            (
+                marked_instance(),
+                &unmark,
+                lifecycle_input(),
+                "DeleteAttributes",
+            ),
+        ] {
+            let error = drain(&deps(&ci.and(&[refused])), input, at(1))
+                .await
+                .unwrap_err();
+            assert_step_error(&error, name, api);
+        }
     }
 }
 
@@ -191,14 +194,9 @@ async fn a_redrive_finding_the_instance_in_the_pool_it_went_back_to_marks_it() {
         auto_scaling_instance(Some("Warmed:Stopped")),
         terminations(None),
     );
-    let deps = deps_with(
+    let deps = deps_action_gone(
         &ci.and(&[&mark, &list, &describe]),
-        &[
-            &lifecycle_hook(300),
-            &heartbeat_gone(),
-            &described,
-            &activities,
-        ],
+        &[&described, &activities],
     );
     let state = drain(&deps, going_back(), at(400)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
@@ -221,15 +219,7 @@ async fn a_redrive_finding_the_instance_in_the_pool_under_a_newer_action_changes
             auto_scaling_instance(Some(lifecycle_state)),
             terminations(later),
         );
-        let deps = deps_with(
-            &ci.and(&[&mark]),
-            &[
-                &lifecycle_hook(300),
-                &heartbeat_gone(),
-                &described,
-                &activities,
-            ],
-        );
+        let deps = deps_action_gone(&ci.and(&[&mark]), &[&described, &activities]);
         let mut input = going_back();
         input.request.destination = destination;
         let state = drain(&deps, input, at(400)).await.unwrap();

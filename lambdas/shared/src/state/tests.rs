@@ -111,21 +111,27 @@ fn a_state_written_before_registrations_were_left_to_ecs_reads_the_same() {
         service_managed: vec![crate::testing::service_balancer("web", "arn:tg", 20, 10)],
         ..LoadBalancers::default()
     });
-    let mut value = serde_json::to_value(&state).unwrap();
-    value["remaining"]
-        .as_object_mut()
-        .unwrap()
-        .remove("left_to_ecs");
-    let balancers = &mut value["load_balancers"];
-    balancers["classic"][0]
-        .as_object_mut()
-        .unwrap()
-        .remove("taken_over_at");
-    balancers["service_managed"][0]
-        .as_object_mut()
-        .unwrap()
-        .remove("registered_without_task");
-    assert_eq!(DrainState::from_value(value).unwrap(), state);
+    let missing = [
+        "/remaining/left_to_ecs",
+        "/load_balancers/classic/0/taken_over_at",
+        "/load_balancers/service_managed/0/registered_without_task",
+    ];
+    assert_eq!(read_without(&state, &missing), state);
+}
+
+/// `state` read back from the JSON an older version wrote: `state`'s without the fields at
+/// `pointers` (JSON pointers).
+fn read_without(state: &DrainState, pointers: &[&str]) -> DrainState {
+    let mut value = serde_json::to_value(state).unwrap();
+    for pointer in pointers {
+        let (parent, field) = pointer.rsplit_once('/').unwrap();
+        value
+            .pointer_mut(parent)
+            .and_then(serde_json::Value::as_object_mut)
+            .unwrap_or_else(|| panic!("{parent} is an object"))
+            .remove(field);
+    }
+    DrainState::from_value(value).unwrap()
 }
 
 #[test]
@@ -136,22 +142,13 @@ fn a_state_written_before_network_load_balancers_routing_time_reads_its_defaults
         service_managed: vec![crate::testing::service_balancer("web", "arn:tg2", 20, 10)],
         ..LoadBalancers::default()
     });
-    let mut value = serde_json::to_value(&state).unwrap();
-    value["settings"]
-        .as_object_mut()
-        .unwrap()
-        .remove("nlb_deregistration_seconds");
-    for (list, field) in [
-        ("target_groups", "network"),
-        ("target_groups", "routes_until"),
-        ("service_managed", "network"),
-    ] {
-        value["load_balancers"][list][0]
-            .as_object_mut()
-            .unwrap()
-            .remove(field);
-    }
-    let read = DrainState::from_value(value).unwrap();
+    let missing = [
+        "/settings/nlb_deregistration_seconds",
+        "/load_balancers/target_groups/0/network",
+        "/load_balancers/target_groups/0/routes_until",
+        "/load_balancers/service_managed/0/network",
+    ];
+    let read = read_without(&state, &missing);
     assert_eq!(read.settings.nlb_deregistration_seconds, 300);
     assert_eq!(read, state);
 }

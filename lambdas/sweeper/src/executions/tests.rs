@@ -1,17 +1,41 @@
 //! Which executions are the drain of a waiting instance's current lifecycle action.
 
-use aws_sdk_autoscaling::types::ScalingActivityStatusCode;
+use aws_smithy_mocks::Rule;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sta_shared::event::SWEEPER_SOURCE;
 use sta_shared::state::Destination;
-use sta_shared::testing::{at, spot_event};
+use sta_shared::testing::{at, spot_event, terminating_since};
 
-use crate::sweep;
 use crate::tests::{
-    activities, activity, arn, began, deps, executions, groups, history, lifecycle_execution,
-    serving_execution, start_ok, Execution, NAME, WAITING,
+    arn, began, deps, executions, groups, history, lifecycle_execution, serving_execution,
+    start_ok, Execution, NAME, WAITING,
 };
+use crate::{sweep, SweepReport};
+
+/// A sweep at `at(0)` of the fixture's group, with `WAITING` waiting in it (`history`: its
+/// scaling activities), `items` the executions listed, and a drain to EC2 started if need be;
+/// with the Step Functions rules, to count their calls.
+struct Swept {
+    report: SweepReport,
+    list: Rule,
+    describe: Rule,
+    start: Rule,
+}
+
+async fn swept(history: Rule, items: Vec<Execution>) -> Swept {
+    let (asg, start) = (groups(true), start_ok(Destination::Ec2));
+    let (list, describe) = executions(items);
+    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
+        .await
+        .unwrap();
+    Swept {
+        report,
+        list,
+        describe,
+        start,
+    }
+}
 
 #[tokio::test]
 async fn a_running_or_failed_drain_of_the_action_is_left_alone() {
@@ -22,16 +46,16 @@ async fn a_running_or_failed_drain_of_the_action_is_left_alone() {
         ("TIMED_OUT", false),
         ("ABORTED", false),
     ] {
-        let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
         // Delivered late, two minutes into the wait.
-        let (list, describe) = executions(vec![lifecycle_execution(
-            "for-waiting",
-            status,
-            began() + chrono::Duration::seconds(120),
-        )]);
-        let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-            .await
-            .unwrap();
+        let Swept { report, start, .. } = swept(
+            history(),
+            vec![lifecycle_execution(
+                "for-waiting",
+                status,
+                began() + chrono::Duration::seconds(120),
+            )],
+        )
+        .await;
         assert_eq!(start.num_calls(), 0, "{status}");
         if running {
             assert_eq!(report.in_hand[0].status, status);
@@ -46,14 +70,10 @@ async fn a_running_or_failed_drain_of_the_action_is_left_alone() {
 #[tokio::test]
 async fn the_sweepers_own_drain_of_the_action_counts() {
     // Its event's time is the activity's start, which has a fraction of a second.
-    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
     let mut own = lifecycle_execution(NAME, "RUNNING", began());
     own.input["source"] = json!(SWEEPER_SOURCE);
     own.input["time"] = json!("2026-11-26T23:50:00Z");
-    let (list, describe) = executions(vec![own]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-        .await
-        .unwrap();
+    let Swept { report, start, .. } = swept(history(), vec![own]).await;
     assert_eq!(report.in_hand.len(), 1);
     assert_eq!(start.num_calls(), 0);
 }
@@ -66,12 +86,16 @@ async fn a_drain_of_an_older_action_of_the_same_instance_does_not_hide_the_new_o
         ("SUCCEEDED", "i-0aaaaaaaaaaaaaaa1-20261126T210000Z"),
         ("FAILED", "an-eventbridge-execution"),
     ] {
-        let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
-        let (list, describe) =
-            executions(vec![lifecycle_execution(name, status, at(-3 * 3600 + 30))]);
-        let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-            .await
-            .unwrap();
+        let Swept {
+            report,
+            describe,
+            start,
+            ..
+        } = swept(
+            history(),
+            vec![lifecycle_execution(name, status, at(-3 * 3600 + 30))],
+        )
+        .await;
         assert_eq!(start.num_calls(), 1, "{status}");
         assert_eq!(report.started.len(), 1, "{status}");
         assert!(report.in_hand.is_empty() && report.failed.is_empty());
@@ -79,46 +103,46 @@ async fn a_drain_of_an_older_action_of_the_same_instance_does_not_hide_the_new_o
     }
     // Listed because it started after the action began, but its event is the old one (a
     // replay of the old action's event): still not this action's drain.
-    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
     let mut replayed = lifecycle_execution("replayed", "SUCCEEDED", at(-3 * 3600 + 30));
     replayed.started = at(-60);
-    let (list, describe) = executions(vec![replayed]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-        .await
-        .unwrap();
+    let Swept {
+        report, describe, ..
+    } = swept(history(), vec![replayed]).await;
     assert_eq!(describe.num_calls(), 1);
     assert_eq!(report.started.len(), 1);
 }
 
 #[tokio::test]
 async fn a_spot_warning_drain_completes_no_lifecycle_action_so_it_does_not_count() {
-    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
     let mut input = spot_event();
     input["detail"]["instance-id"] = json!(WAITING);
     input["time"] = json!(at(-30).to_rfc3339());
-    let (list, describe) = executions(vec![Execution {
-        name: "spot",
-        status: "RUNNING",
-        started: at(-29),
-        input,
-    }]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-        .await
-        .unwrap();
+    let Swept { report, .. } = swept(
+        history(),
+        vec![Execution {
+            name: "spot",
+            status: "RUNNING",
+            started: at(-29),
+            input,
+        }],
+    )
+    .await;
     assert_eq!(report.started.len(), 1);
 }
 
 #[tokio::test]
 async fn executions_started_before_the_action_began_are_not_read() {
-    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
-    let (list, describe) = executions(vec![
-        serving_execution(at(-60)),
-        serving_execution_named("older", at(-2 * 3600)),
-        serving_execution_named("oldest", at(-50 * 3600)),
-    ]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-        .await
-        .unwrap();
+    let Swept {
+        report, describe, ..
+    } = swept(
+        history(),
+        vec![
+            serving_execution(at(-60)),
+            serving_execution_named("older", at(-2 * 3600)),
+            serving_execution_named("oldest", at(-50 * 3600)),
+        ],
+    )
+    .await;
     assert_eq!(
         describe.num_calls(),
         1,
@@ -140,21 +164,18 @@ async fn a_long_drain_does_not_make_the_sweep_read_every_execution_since_it_bega
     // fifty drains of other instances came and went since. The running drains are listed
     // first, and the waiting action is found among them.
     let long_ago = at(-10 * 3600);
-    let history = activities(vec![activity(
-        &format!("Terminating EC2 instance: {WAITING}"),
-        long_ago,
-        ScalingActivityStatusCode::MidLifecycleAction,
-    )]);
+    let history = terminating_since(WAITING, long_ago);
     let mut items = vec![lifecycle_execution("long-drain", "RUNNING", long_ago)];
     items.extend((0..50).map(|n| Execution {
         name: Box::leak(format!("other-{n}").into_boxed_str()),
         ..serving_execution(at(-9 * 3600 + n * 60))
     }));
-    let (asg, start) = (groups(true), start_ok(Destination::Ec2));
-    let (list, describe) = executions(items);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-        .await
-        .unwrap();
+    let Swept {
+        report,
+        list,
+        describe,
+        start,
+    } = swept(history, items).await;
     assert_eq!(report.in_hand[0].execution_arn, arn("long-drain"));
     assert_eq!(describe.num_calls(), 1, "only the running drain is read");
     assert_eq!((list.num_calls(), start.num_calls()), (1, 0));
@@ -163,14 +184,19 @@ async fn a_long_drain_does_not_make_the_sweep_read_every_execution_since_it_bega
 #[tokio::test]
 async fn a_running_drain_read_first_is_not_read_again() {
     // The waiting instance's event was lost; another instance's drain is running.
-    let (asg, history, start) = (groups(true), history(), start_ok(Destination::Ec2));
-    let (list, describe) = executions(vec![Execution {
-        status: "RUNNING",
-        ..serving_execution(began() + chrono::Duration::seconds(30))
-    }]);
-    let report = sweep(&deps(&[&asg, &history], &[&list, &describe, &start]), at(0))
-        .await
-        .unwrap();
+    let Swept {
+        report,
+        list,
+        describe,
+        ..
+    } = swept(
+        history(),
+        vec![Execution {
+            status: "RUNNING",
+            ..serving_execution(began() + chrono::Duration::seconds(30))
+        }],
+    )
+    .await;
     assert_eq!(report.started.len(), 1);
     assert_eq!(
         list.num_calls(),

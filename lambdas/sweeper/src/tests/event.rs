@@ -14,10 +14,14 @@ fn waiting(destination: Destination, retained: bool) -> Waiting {
     }
 }
 
+/// The event of `waiting` as the sweep at `at(0)` writes it, as JSON.
+fn written(waiting: &Waiting) -> Value {
+    serde_json::to_value(sweeper_event(&config(), waiting, began(), at(0))).unwrap()
+}
+
 #[test]
 fn the_event_carries_the_action_and_where_the_instance_goes() {
-    let waiting = waiting(Destination::WarmPool, false);
-    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
+    let event = written(&waiting(Destination::WarmPool, false));
     assert_eq!(event["time"], "2026-11-26T23:50:00.250Z");
     assert_eq!(event["detail"]["Destination"], "WarmPool");
     assert_eq!(event["detail"]["Origin"], "AutoScalingGroup");
@@ -58,8 +62,7 @@ fn the_event_round_trips_through_the_parser() {
 /// A retained instance's action has ended: the drain's clock starts at the sweep.
 #[test]
 fn a_retained_instances_event_is_timed_at_the_sweep() {
-    let waiting = waiting(Destination::Ec2, true);
-    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
+    let event = written(&waiting(Destination::Ec2, true));
     assert_eq!(event["time"], "2026-11-27T00:00:00Z");
     assert_eq!(event["detail"]["Destination"], "EC2");
 }
@@ -71,7 +74,7 @@ fn the_event_of_a_pool_instance_says_it_comes_from_the_pool() {
         from_warm_pool: true,
         ..waiting(Destination::Ec2, false)
     };
-    let event = serde_json::to_value(sweeper_event(&config(), &waiting, began(), at(0))).unwrap();
+    let event = written(&waiting);
     assert_eq!(event["detail"]["Origin"], "WarmPool");
     assert_eq!(event["detail"]["Destination"], "EC2");
 }

@@ -80,18 +80,6 @@ async fn a_launch_into_the_pool_waiting_on_a_launch_hook_is_not_ours() {
 }
 
 #[tokio::test]
-async fn an_instance_retained_on_its_way_back_gets_a_drain() {
-    let (asg, pool) = (
-        group_with_a_pool(),
-        pool(LifecycleState::WarmedPendingRetained),
-    );
-    let start = super::retained::start_at_the_sweep();
-    let report = sweep_with(&asg, &pool, &start).await;
-    assert!(report.waiting[0].retained);
-    assert_eq!(report.started.len(), 1);
-}
-
-#[tokio::test]
 async fn a_group_without_a_warm_pool_is_not_asked_for_one() {
     let (asg, pool) = (groups(true), pool(LifecycleState::WarmedPendingWait));
     sweep_with(&asg, &pool, &start_ok(Destination::Ec2)).await;
@@ -161,14 +149,23 @@ async fn a_pool_instance_terminating_gets_a_drain_from_the_pool_to_ec2() {
 }
 
 #[tokio::test]
-async fn a_pool_instance_retained_after_its_termination_gets_a_drain() {
-    let (asg, pool) = (
-        group_with_a_pool(),
-        pool(LifecycleState::WarmedTerminatingRetained),
-    );
-    let start = super::retained::start_at_the_sweep();
-    let report = sweep_with(&asg, &pool, &start).await;
-    assert!(report.waiting[0].retained && report.waiting[0].from_warm_pool);
-    assert_eq!(report.waiting[0].destination, Destination::Ec2);
-    assert_eq!(report.started.len(), 1);
+async fn an_instance_retained_on_its_way_back_or_after_its_termination_from_the_pool_gets_a_drain()
+{
+    // Either way its drain goes to EC2, as any retained instance's (see `start_at_the_sweep`).
+    for (state, from_warm_pool) in [
+        (LifecycleState::WarmedPendingRetained, false),
+        (LifecycleState::WarmedTerminatingRetained, true),
+    ] {
+        let (asg, pool) = (group_with_a_pool(), pool(state.clone()));
+        let start = super::retained::start_at_the_sweep();
+        let report = sweep_with(&asg, &pool, &start).await;
+        let waiting = &report.waiting[0];
+        assert!(waiting.retained, "{state:?}");
+        assert_eq!(
+            (waiting.from_warm_pool, waiting.destination),
+            (from_warm_pool, Destination::Ec2),
+            "{state:?}"
+        );
+        assert_eq!(report.started.len(), 1, "{state:?}");
+    }
 }

@@ -4,9 +4,7 @@ use super::*;
 async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected() {
     let ecs = cluster(250, mixed, 100);
     let decision = ecs.decide(&[], &input(2, 1, None)).await;
-
-    assert_eq!(ecs.list.num_calls(), 3);
-    assert_eq!(ecs.describe.num_calls(), 3);
+    ecs.assert_read_in_pages(3);
     assert_eq!(
         decision.instances,
         InstanceCounts {
@@ -30,8 +28,7 @@ async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected()
 async fn a_5000_instance_cluster_is_read_completely() {
     let ecs = cluster(5000, all_active, 4999);
     let decision = ecs.decide(&[], &input(2, 1, None)).await;
-    assert_eq!(ecs.list.num_calls(), 50);
-    assert_eq!(ecs.describe.num_calls(), 50);
+    ecs.assert_read_in_pages(50);
     assert_eq!(decision.instances.usable, 5000);
     assert!(!decision.changed);
     assert_eq!(ecs.update.num_calls(), 0);

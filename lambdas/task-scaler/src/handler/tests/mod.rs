@@ -124,6 +124,17 @@ impl Cluster {
     async fn decide(&self, asg_rules: &[&Rule], input: &ScalerInput) -> Decision {
         scale(&self.deps(asg_rules), input).await.unwrap()
     }
+
+    /// Asserts that the instances were read in `pages` pages of at most 100: a
+    /// ListContainerInstances and a DescribeContainerInstances call each.
+    fn assert_read_in_pages(&self, pages: usize) {
+        assert_eq!(self.list.num_calls(), pages, "ListContainerInstances");
+        assert_eq!(
+            self.describe.num_calls(),
+            pages,
+            "DescribeContainerInstances"
+        );
+    }
 }
 
 /// DescribeAutoScalingGroups: the group `asg` with `members` (instance index, lifecycle state).
