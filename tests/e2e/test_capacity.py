@@ -165,6 +165,12 @@ def test_a_task_the_first_listing_did_not_show_is_waited_for(scenario):
     assert task.rsplit("/", 1)[-1] not in first["taskSucceededEventDetails"]["output"]
 
 
+def test_a_task_describe_tasks_does_not_know_yet_is_waited_for(scenario):
+    task, r = _exited_before_the_release(scenario, "standalone_described_late")
+    # the drain met it MISSING at least once, and waited for it all the same
+    assert _of(r, "ecs.task.described_missing", task_arn=task)
+
+
 @pytest.mark.long  # six minutes: the first check comes more than five minutes after the first step
 def test_a_task_the_first_listing_did_not_show_is_found_however_late_the_check(scenario):
     r = scenario("standalone_listed_late_long")

@@ -291,3 +291,30 @@ def test_scale_in_drain_complete_makes_the_container_instance_inactive(world):
     assert aws.ec2_state(world, victim) == "terminated"
     world.wait_for(lambda: len(_running(world)) == 2, what="service back to 2")
     assert all(t["containerInstanceArn"] != ci_arn for t in _running(world))
+
+
+def test_a_task_just_started_is_listed_and_described_only_after_their_lags(world):
+    """ListTasks shows a task ``ecs.list_lag_seconds`` after it started, DescribeTasks knows it only
+    ``ecs.describe_lag_seconds`` after (a failure, reason MISSING, meanwhile, as for a task it never
+    knew): the ECS API is eventually consistent. The world's harness describes it at once."""
+    world.configure(timescale=0.01, ecs={"list_lag_seconds": 100, "describe_lag_seconds": 500})  # 1 s, 5 s
+    ecs = world.client("ecs")
+    reader = world.client("ecs", user_agent_extra="the-product")  # not the harness
+    ecs.create_cluster(clusterName=CLUSTER)
+    aws.asg(world, desired=1, cluster=CLUSTER)
+    [ci] = world.wait_for(lambda: ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"])
+    ecs.register_task_definition(family="batch", containerDefinitions=[{"name": "b", "image": "x", "memory": 64}])
+    [task] = ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=[ci])["tasks"]
+    arn = task["taskArn"]
+    assert reader.list_tasks(cluster=CLUSTER)["taskArns"] == []
+    world.wait_for(lambda: reader.list_tasks(cluster=CLUSTER)["taskArns"] == [arn], timeout=10, what="listed")
+    answer = reader.describe_tasks(cluster=CLUSTER, tasks=[arn])
+    assert answer["tasks"] == [] and answer["failures"] == [{"arn": arn, "reason": "MISSING"}]
+    assert [(e["cluster"], e["task_arn"]) for e in world.events("ecs.task.described_missing")] == [(CLUSTER, arn)]
+    [seen] = ecs.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"]  # the harness
+    assert seen["taskArn"] == arn
+    world.wait_for(lambda: reader.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"], timeout=15, what="described")
+    unknown = arn.rsplit("/", 1)[0] + "/00000000000000000000000000000000"
+    answer = reader.describe_tasks(cluster=CLUSTER, tasks=[unknown, arn])
+    assert [t["taskArn"] for t in answer["tasks"]] == [arn]
+    assert answer["failures"] == [{"arn": unknown, "reason": "MISSING"}]

@@ -17,6 +17,7 @@ def test_config_merges_and_reset_restores_it(world):
         "agent_autoregister": True,
         "agent_register_seconds": 0,
         "list_lag_seconds": 0,
+        "describe_lag_seconds": 0,
         "standalone_task_seconds": None,
     }
     world.control("POST", "/_world/reset", {})

@@ -49,7 +49,9 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::batches::DESCRIBE_BATCH;
-use sta_shared::ecs_drain::{drain_container_instance, track_tasks_listed_late};
+use sta_shared::ecs_drain::{
+    drain_container_instance, missing_tasks, service_of, track_tasks_listed_late,
+};
 use sta_shared::ended::no_longer_ours;
 use sta_shared::error::{ecs_error, error_code};
 use sta_shared::hook::heartbeat;
@@ -91,7 +93,7 @@ pub async fn check(
         return Ok(state);
     }
     let joined = state.container_instance_arn.is_none()
-        && unless_cluster_gone(drain_container_instance(&deps.ecs, &mut state).await)?;
+        && unless_cluster_gone(drain_container_instance(&deps.ecs, &mut state, now).await)?;
     if joined {
         // The instance's ECS agent registered after the first step looked (an instance scaled
         // in while it booted, its agent not started yet): ECS places tasks on an ACTIVE one
@@ -197,7 +199,7 @@ async fn tasks_found_late(
     state: &mut DrainState,
     now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
-    if !unless_cluster_gone(track_tasks_listed_late(&deps.ecs, state).await)? {
+    if !unless_cluster_gone(track_tasks_listed_late(&deps.ecs, state, now).await)? {
         return Ok(false);
     }
     state.report.tasks_stopped_at = None;
@@ -246,12 +248,23 @@ async fn refresh_tasks(
             };
             if let Some(tracked) = state.tasks.iter_mut().find(|tracked| tracked.arn == arn) {
                 tracked.last_status = status.to_string();
+                if tracked.unseen_since.take().is_some() {
+                    tracked.service = service_of(task);
+                }
             }
             if !task_has_stopped(status) {
                 still_running.push(arn.to_string());
             }
         }
-        // Tasks in `failures` (MISSING) are long gone: nothing to wait for.
+        // A task MISSING is long gone (stopped tasks stay described for a while), unless it
+        // was listed but never described yet: then it may not be visible yet.
+        for arn in missing_tasks(output.failures()) {
+            let tracked = state.tasks.iter().find(|tracked| tracked.arn == arn);
+            if tracked.is_some_and(|tracked| tracked.may_not_be_visible_yet(now)) {
+                tracing::warn!(task = %arn, "listed, still not described (ECS is eventually consistent): waiting for it");
+                still_running.push(arn);
+            }
+        }
     }
     if !still_running.is_empty() {
         still_running = drop_unmanageable(ecs, state, still_running, now).await?;
@@ -276,7 +289,12 @@ async fn stop_standalone_tasks(
     let standalone: Vec<String> = state
         .tasks
         .iter()
-        .filter(|task| task.service.is_none() && state.remaining.tasks.contains(&task.arn))
+        // one not described yet may be a service's: ECS stops those itself
+        .filter(|task| {
+            task.service.is_none()
+                && task.unseen_since.is_none()
+                && state.remaining.tasks.contains(&task.arn)
+        })
         .map(|task| task.arn.clone())
         .collect();
     for arn in standalone {

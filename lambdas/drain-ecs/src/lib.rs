@@ -71,7 +71,7 @@ pub async fn drain(
     if first_step_stops(&deps.autoscaling, &mut state).await? {
         return Ok(state);
     }
-    if !drain_container_instance(&deps.ecs, &mut state).await? {
+    if !drain_container_instance(&deps.ecs, &mut state, now).await? {
         tracing::info!("instance is not registered in the cluster: nothing to drain in ECS");
     }
     if state.container_instance_arn.is_none() && state.request.trigger == Trigger::SpotInterruption

@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ecs::error::SdkError;
 use aws_sdk_ecs::operation::list_tasks::ListTasksError;
-use aws_sdk_ecs::types::{ContainerInstance, ContainerInstanceStatus, DesiredStatus, Task};
+use aws_sdk_ecs::types::{
+    ContainerInstance, ContainerInstanceStatus, DesiredStatus, Failure, Task,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
 
@@ -23,7 +25,7 @@ use crate::ecs::describe_all_container_instances;
 use crate::ecs_status::set_status;
 use crate::error::{ecs_error, error_code, error_message};
 use crate::pool_return::{mark, marked, unmark};
-use crate::state::{task_has_stopped, Destination, DrainState, TrackedTask};
+use crate::state::{task_has_stopped, Destination, DrainState, TrackedTask, NOT_YET_DESCRIBED};
 use crate::StepError;
 
 /// Finds the drained EC2 instance's container instance, sets it DRAINING (already DRAINING is
@@ -32,6 +34,7 @@ use crate::StepError;
 pub async fn drain_container_instance(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
+    now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
     let cluster = state.request.cluster.clone();
     let instance_id = state.request.instance_id.clone();
@@ -56,7 +59,7 @@ pub async fn drain_container_instance(
         tracing::info!(container_instance = %arn, "not coming back: its mark to be set ACTIVE removed");
         unmark(ecs, &cluster, &instance).await?;
     }
-    let tasks = tasks_on(ecs, &cluster, &arn).await?;
+    let tasks = tasks_on(ecs, &cluster, &arn, now).await?;
     tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");
     state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
     state.tasks = tasks;
@@ -73,6 +76,7 @@ pub async fn drain_container_instance(
 pub async fn track_tasks_listed_late(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
+    now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
     let Some(arn) = state.container_instance_arn.clone() else {
         return Ok(false);
@@ -95,14 +99,15 @@ pub async fn track_tasks_listed_late(
     if unknown.is_empty() {
         return Ok(false);
     }
-    let found = described_tasks(ecs, &cluster, &unknown, Some(state.started_at)).await?;
+    let mut found = described_tasks(ecs, &cluster, &unknown, Some(state.started_at)).await?;
+    listed_at(&mut found, now);
     let mut any = false;
     for task in &found {
         if task_has_stopped(&task.last_status) {
             tracing::info!(task = %task.arn, service = ?task.service, "a task the first listing did not show stopped since the drain began");
             continue;
         }
-        tracing::warn!(task = %task.arn, "a task the first listing did not show (ECS is eventually consistent): the drain waits for it too");
+        tracing::warn!(task = %task.arn, last_status = %task.last_status, "a task the first listing did not show (ECS is eventually consistent): the drain waits for it too");
         state.remaining.tasks.push(task.arn.clone());
         any = true;
     }
@@ -151,16 +156,31 @@ async fn set_draining(
     Ok(set)
 }
 
-/// Every task on the container instance that has not stopped.
+/// Every task on the container instance that has not stopped, those DescribeTasks does not
+/// know yet included.
 async fn tasks_on(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     container_instance: &str,
+    now: DateTime<Utc>,
 ) -> Result<Vec<TrackedTask>, StepError> {
     let arns = task_arns_on(ecs, cluster, container_instance)
         .await
         .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
-    described_tasks(ecs, cluster, &arns, None).await
+    let mut tasks = described_tasks(ecs, cluster, &arns, None).await?;
+    listed_at(&mut tasks, now);
+    Ok(tasks)
+}
+
+/// Records that the tasks just listed and not described yet were listed at `now`.
+fn listed_at(tasks: &mut [TrackedTask], now: DateTime<Utc>) {
+    for task in tasks
+        .iter_mut()
+        .filter(|task| task.last_status == NOT_YET_DESCRIBED)
+    {
+        tracing::warn!(task = %task.arn, "listed but not described yet (ECS is eventually consistent): waited for until it is");
+        task.unseen_since = Some(now);
+    }
 }
 
 /// The tasks ListTasks shows on the container instance, by both desired statuses: a task
@@ -189,7 +209,8 @@ async fn task_arns_on(
 }
 
 /// The tasks `arns` that have not stopped, as DescribeTasks shows them, and with
-/// `stopped_since` those that stopped since then.
+/// `stopped_since` those that stopped since then; those it answers MISSING with
+/// [`NOT_YET_DESCRIBED`] (whoever just listed them records when: [`TrackedTask::unseen_since`]).
 pub async fn described_tasks(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
@@ -204,11 +225,25 @@ pub async fn described_tasks(
     };
     let batches = (arns, DESCRIBE_BATCH);
     let described = described_in_batches(cluster, "DescribeTasks", batches, describe, |output| {
-        output.tasks.unwrap_or_default()
+        let missing = missing_tasks(output.failures());
+        let found = output.tasks.unwrap_or_default().into_iter().map(Ok);
+        found.chain(missing.into_iter().map(Err)).collect()
     })
     .await?;
     let mut tasks = Vec::new();
     for task in &described {
+        let task = match task {
+            Ok(task) => task,
+            Err(arn) => {
+                tasks.push(TrackedTask {
+                    arn: arn.clone(),
+                    service: None,
+                    last_status: NOT_YET_DESCRIBED.to_string(),
+                    unseen_since: None,
+                });
+                continue;
+            }
+        };
         let last_status = task.last_status().unwrap_or("UNKNOWN");
         if task_has_stopped(last_status)
             && !stopped_since.is_some_and(|since| stopped_after(task, since))
@@ -217,14 +252,28 @@ pub async fn described_tasks(
         }
         tasks.push(TrackedTask {
             arn: task.task_arn().unwrap_or_default().to_string(),
-            service: task
-                .group()
-                .and_then(|group| group.strip_prefix("service:"))
-                .map(str::to_string),
+            service: service_of(task),
             last_status: last_status.to_string(),
+            unseen_since: None,
         });
     }
     Ok(tasks)
+}
+
+/// The service that owns `task`, from its `group` (`service:<name>`); `None` for a standalone one.
+pub fn service_of(task: &Task) -> Option<String> {
+    task.group()
+        .and_then(|group| group.strip_prefix("service:"))
+        .map(str::to_string)
+}
+
+/// The tasks a DescribeTasks answer lists as failures with reason MISSING.
+pub fn missing_tasks(failures: &[Failure]) -> Vec<String> {
+    failures
+        .iter()
+        .filter(|failure| failure.reason() == Some(NOT_YET_DESCRIBED))
+        .filter_map(|failure| failure.arn().map(str::to_string))
+        .collect()
 }
 
 /// Whether the task stopped at or after `since` (ECS sets `stoppedAt` once it is STOPPED).

@@ -158,9 +158,29 @@ pub fn task_has_stopped(last_status: &str) -> bool {
 pub struct TrackedTask {
     pub arn: String,
     /// The service that owns it (from the task's `group`, `service:<name>`); `None` for
-    /// a standalone task.
+    /// a standalone task, and for one not described yet.
     pub service: Option<String>,
+    /// [`NOT_YET_DESCRIBED`] for a task ListTasks showed and DescribeTasks did not know yet.
     pub last_status: String,
+    /// When ListTasks showed the task while DescribeTasks answered it MISSING; `None` once
+    /// described. ECS "follows an eventual consistency model" (RunTask API reference): a
+    /// task just listed may not be described yet, and is waited for like any other, for up
+    /// to [`crate::left_to_ecs::LISTING_LAG_SECONDS`] (AWS's "up to five minutes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen_since: Option<DateTime<Utc>>,
+}
+
+/// The `lastStatus` a task listed but not described yet is recorded with: DescribeTasks's
+/// failure reason for it.
+pub const NOT_YET_DESCRIBED: &str = "MISSING";
+
+impl TrackedTask {
+    /// Whether this task, listed and still MISSING in DescribeTasks at `now`, is still taken
+    /// for one not visible yet rather than one gone.
+    pub fn may_not_be_visible_yet(&self, now: DateTime<Utc>) -> bool {
+        self.unseen_since
+            .is_some_and(|since| now < since + seconds(crate::left_to_ecs::LISTING_LAG_SECONDS))
+    }
 }
 
 /// The hook's heartbeat bookkeeping.

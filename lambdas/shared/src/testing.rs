@@ -85,6 +85,7 @@ pub fn drain_state() -> DrainState {
             arn: task_arn("web"),
             service: Some("web".into()),
             last_status: "RUNNING".into(),
+            unseen_since: None,
         }],
         remaining: Remaining {
             tasks: vec![task_arn("web")],

@@ -200,11 +200,13 @@ mod tests {
                     arn: "svc".into(),
                     service: Some("web".into()),
                     last_status: "RUNNING".into(),
+                    unseen_since: None,
                 },
                 TrackedTask {
                     arn: "job".into(),
                     service: None,
                     last_status: "RUNNING".into(),
+                    unseen_since: None,
                 },
             ],
             load_balancers: Some(LoadBalancers {

@@ -53,6 +53,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # Seconds (AWS time) before ListTasks shows a task just started (ECS is eventually
         # consistent; AWS gives no figure).
         "list_lag_seconds": 0,
+        # Seconds (AWS time) during which DescribeTasks answers a task just started as a failure,
+        # reason MISSING (eventual consistency again; AWS gives no figure).
+        "describe_lag_seconds": 0,
         # Seconds (AWS time) after which a standalone task (RunTask/StartTask)
         # exits on its own; None: it runs until someone stops it.
         "standalone_task_seconds": None,

@@ -177,6 +177,7 @@ mod heartbeats;
 mod late_agent;
 mod left_to_ecs;
 mod listed_late;
+mod not_described;
 mod orphans;
 mod service_balancers;
 mod tasks;

@@ -65,6 +65,7 @@ fn standalone(policy: StandaloneTasks, instance: Option<&'static str>) -> (MockR
         arn: task_arn("job"),
         service: None,
         last_status: "RUNNING".into(),
+        unseen_since: None,
     });
     state.remaining.tasks.push(task_arn("job"));
     state.settings.standalone_tasks = policy;

@@ -37,3 +37,32 @@ async fn sets_an_active_instance_draining_and_records_its_tasks() {
     let action = state.request.trigger.lifecycle_action().unwrap();
     assert_eq!(action.token.as_deref(), Some(TOKEN));
 }
+
+#[tokio::test]
+async fn a_task_listed_but_not_described_yet_is_recorded_and_waited_for() {
+    // ECS is eventually consistent: DescribeTasks may not know a task ListTasks shows.
+    let ci = Instance::registered("ACTIVE");
+    let (tasks, describe_t) = (list_tasks(&["web-1", "new-1"], &[]), describe_tasks());
+    let deps = deps(&ci.and(&[&tasks, &describe_t]));
+
+    let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
+
+    let new = state
+        .tasks
+        .iter()
+        .find(|t| t.arn.ends_with("/new-1"))
+        .unwrap();
+    assert_eq!(new.last_status, "MISSING");
+    assert_eq!(
+        (new.service.as_deref(), new.unseen_since),
+        (None, Some(at(1)))
+    );
+    let web = state
+        .tasks
+        .iter()
+        .find(|t| t.arn.ends_with("/web-1"))
+        .unwrap();
+    assert_eq!(web.unseen_since, None);
+    assert_eq!(state.remaining.tasks.len(), 2, "both waited for");
+    assert_eq!(state.status, DrainStatus::Draining);
+}

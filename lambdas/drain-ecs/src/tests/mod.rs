@@ -106,9 +106,19 @@ fn describe_tasks() -> Rule {
             req.tasks().len() <= 100,
             "DescribeTasks takes at most 100 ARNs"
         );
-        let tasks = req
+        // `new-*`: just started, not visible to DescribeTasks yet (MISSING)
+        let (new, known): (Vec<_>, Vec<_>) = req
             .tasks()
             .iter()
+            .partition(|arn| arn.rsplit('/').next().unwrap().starts_with("new"));
+        let missing = new.into_iter().map(|arn| {
+            aws_sdk_ecs::types::Failure::builder()
+                .arn(arn)
+                .reason("MISSING")
+                .build()
+        });
+        let tasks = known
+            .into_iter()
             .map(|arn| {
                 let name = arn.rsplit('/').next().unwrap();
                 let status = match name.split('-').next() {
@@ -126,6 +136,7 @@ fn describe_tasks() -> Rule {
             .collect();
         DescribeTasksOutput::builder()
             .set_tasks(Some(tasks))
+            .set_failures(Some(missing.collect()))
             .build()
     })
 }

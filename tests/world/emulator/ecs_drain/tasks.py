@@ -26,6 +26,15 @@ scheduler counts it then: world.emulator.ecs_drain.service_scheduler).
   ``DELETED_AFTER_SECONDS`` (0.2 s, scaled) after the task stopped, the harsher reading: a
   reader that waits for STOPPED alone almost never sees it. Inside the world the task stays
   STOPPED.
+* DescribeTasks answers a task it does not know, or one started less than
+  ``ecs.describe_lag_seconds`` ago (AWS seconds, default 0, kinder than AWS; a scenario raises it),
+  as a failure with reason MISSING, not in ``tasks``. The ECS API "follows an eventual consistency
+  model ... the result of an API command you run that affects your Amazon ECS resources might not
+  be immediately visible to all subsequent commands you run", and a task RunTask just started is
+  to be read with DescribeTasks "using an exponential backoff algorithm" (RunTask API reference);
+  a read that does not see a resource yet answers that it does not exist (Amazon EC2 API
+  reference, "Eventual consistency"). Nothing ties the two reads: ListTasks may show a task that
+  DescribeTasks does not know yet, the harsher reading. The world's harness sees every task.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from world.emulator import core
 from world.emulator.ecs_drain.cluster_state import _ci_of, _now, _orphaned, _refresh_counts, _schedule_reconcile
+from world.emulator.rate_limits.throttling import HARNESS_AGENT
 
 
 def _pin_task_states() -> None:
@@ -363,9 +373,26 @@ def _shown(task: Any) -> Any:
     return shown
 
 
+def _not_yet_described(task: Any, lag: float, now: float) -> bool:
+    return lag > 0 and now - getattr(task, "_world_created", now - lag) < lag
+
+
 def describe_tasks(self: Any) -> Any:
     answer = _orig_describe_tasks(self)
     result = answer.result
-    if isinstance(result, dict) and result.get("tasks"):
-        return ActionResult({**result, "tasks": [_shown(task) for task in result["tasks"]]})
-    return answer
+    if not isinstance(result, dict):
+        return answer
+    found = list(result.get("tasks") or [])
+    lag = 0.0
+    if HARNESS_AGENT not in (self.headers.get("User-Agent") or ""):
+        lag = core.scaled(core.CONFIG["ecs"].get("describe_lag_seconds") or 0)
+    now = time.monotonic()
+    shown = [_shown(task) for task in found if not _not_yet_described(task, lag, now)]
+    for task in found:
+        if _not_yet_described(task, lag, now):
+            cluster = task.cluster_arn.rsplit("/", 1)[-1] if getattr(task, "cluster_arn", None) else None
+            core.record("ecs.task.described_missing", cluster=cluster, task_arn=task.task_arn)
+    known = {task.task_arn for task in shown}
+    known |= {arn.rsplit("/", 1)[-1] for arn in known}
+    failures = [{"arn": asked, "reason": "MISSING"} for asked in self._get_param("tasks", []) if asked not in known]
+    return ActionResult({**result, "tasks": shown, "failures": list(result.get("failures") or []) + failures})
