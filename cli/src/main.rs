@@ -72,8 +72,6 @@ enum Command {
     Doctor {
         #[command(flatten)]
         deployment: DeploymentArgs,
-        #[command(flatten)]
-        machine: Machine,
         /// Print every check as JSON.
         #[arg(long)]
         json: bool,
@@ -86,8 +84,6 @@ enum Command {
     Drill {
         #[command(flatten)]
         deployment: DeploymentArgs,
-        #[command(flatten)]
-        machine: Machine,
         #[command(flatten)]
         drill: DrillArgs,
         /// Print the report as JSON (the live lines go to stderr).
@@ -177,16 +173,14 @@ async fn run(command: Command) -> Result<u8, CliError> {
         } => run_replay(machine, replay, json).await,
         Command::Doctor {
             deployment,
-            machine,
             json,
             strict,
-        } => run_doctor(deployment, machine, json, strict).await,
+        } => run_doctor(deployment, json, strict).await,
         Command::Drill {
             deployment,
-            machine,
             drill,
             json,
-        } => run_drill(deployment, machine, drill, json).await,
+        } => run_drill(deployment, drill, json).await,
     }
 }
 
@@ -266,22 +260,19 @@ async fn run_replay(machine: Machine, args: ReplayArgs, json: bool) -> Result<u8
 /// the clients of its services.
 async fn deployment_checked(
     deployment: DeploymentArgs,
-    machine: Machine,
 ) -> Result<(doctor::Options, doctor::Clients), CliError> {
     let config = operator_config().await;
-    let (arn, stack) = machine.arn_and_stack(&config, &progress).await?;
-    let options = deployment.options(arn, stack);
+    let options = deployment.options(&config, &progress).await?;
     options.validate()?;
     Ok((options, doctor::Clients::new(&config)))
 }
 
 async fn run_drill(
     deployment: DeploymentArgs,
-    machine: Machine,
     args: DrillArgs,
     json: bool,
 ) -> Result<u8, CliError> {
-    let (doctor_options, clients) = deployment_checked(deployment, machine).await?;
+    let (doctor_options, clients) = deployment_checked(deployment).await?;
     let options = args.options(doctor_options);
     options.validate()?;
     // Ctrl-C stops following; the drain goes on.
@@ -303,13 +294,8 @@ async fn run_drill(
     Ok(drill::exit_code(&report))
 }
 
-async fn run_doctor(
-    deployment: DeploymentArgs,
-    machine: Machine,
-    json: bool,
-    strict: bool,
-) -> Result<u8, CliError> {
-    let (options, clients) = deployment_checked(deployment, machine).await?;
+async fn run_doctor(deployment: DeploymentArgs, json: bool, strict: bool) -> Result<u8, CliError> {
+    let (options, clients) = deployment_checked(deployment).await?;
     let report = doctor::doctor(&clients, &options, &progress).await;
     print_output(json, &report.verdict(strict), || {
         doctor::render(&report, strict)

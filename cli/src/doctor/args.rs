@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::Options;
-use crate::args::parse_duration;
+use crate::args::{parse_duration, Machine};
+use crate::{CliError, Progress};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeploymentArgs {
@@ -25,20 +26,29 @@ pub struct DeploymentArgs {
     /// Our terminate hook's name, when the rule's pattern does not name it.
     #[arg(long)]
     pub hook: Option<String>,
+    #[command(flatten)]
+    pub machine: Machine,
 }
 
 impl DeploymentArgs {
-    pub fn options(&self, state_machine_arn: Option<String>, stack: Option<String>) -> Options {
-        Options {
-            cluster: self.cluster.clone(),
-            asgs: self.asgs.clone(),
-            services: self.services.clone(),
+    /// The deployment's options, its state machine looked up in its stack when a stack is
+    /// given (see [`Machine::arn_and_stack`]).
+    pub async fn options(
+        self,
+        config: &aws_config::SdkConfig,
+        progress: Progress<'_>,
+    ) -> Result<Options, CliError> {
+        let (state_machine_arn, stack) = self.machine.arn_and_stack(config, progress).await?;
+        Ok(Options {
+            cluster: self.cluster,
+            asgs: self.asgs,
+            services: self.services,
             state_machine_arn,
             stack,
             sweep_period_seconds: self.sweep_period.map(|d| d.as_secs()),
             n_count: self.n_count,
-            hook: self.hook.clone(),
-        }
+            hook: self.hook,
+        })
     }
 }
 

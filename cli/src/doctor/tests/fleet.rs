@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// A change to a container instance of the fixture.
+type Change = fn(&mut FInstance);
+
 /// Capacity provider `cp` on group `asg`.
 fn provider(asg: &str, draining: bool, scaling_target: Option<i32>) -> FProvider {
     FProvider {
@@ -105,7 +108,6 @@ async fn a_container_instance_stuck_draining_warns_and_is_no_capacity() {
 
 #[tokio::test]
 async fn a_disconnected_agent_or_an_instance_outside_the_groups_warns_naming_it() {
-    type Change = fn(&mut FInstance);
     let cases: [(Change, &str, &str); 2] = [
         (
             |i| i.connected = false,
@@ -142,42 +144,49 @@ async fn warm_pool_instances_are_the_groups_own() {
         .doctor_says("container-instances-agent", Status::Pass, &[])
         .await;
     assert_skipped(&report, "container-instances-groups");
-    // stopped DRAINING (a drain that failed before marking it): it comes back stuck
-    f.instances[0].ecs_status = Some("DRAINING".to_string());
-    f.doctor_says(
-        "container-instances-draining",
-        Status::Warn,
-        &[&instance(1), "a warm-pool instance"],
-    )
-    .await;
-    // marked by its drain: the sweeper sets it ACTIVE once it is back in service
-    f.instances[0].marked = true;
-    f.doctor_says(
-        "container-instances-draining",
-        Status::Pass,
-        &[&instance(1), "in the warm pool, marked"],
-    )
-    .await;
-    f.instances[0].marked = false;
-    // drained on its way back to the pool: its terminate hook waits in Warmed:Pending:Wait
-    f.instances[0].connected = true;
-    f.instances[0].asg_state = Some("Warmed:Pending:Wait".to_string());
-    f.instances[0].ecs_status = Some("DRAINING".to_string());
-    f.doctor_says(
-        "container-instances-draining",
-        Status::Pass,
-        &["being drained now", &instance(1)],
-    )
-    .await;
-    // stopped in the pool, terminating with it (the pool deleted): leaving, not disconnected
-    f.instances[0].connected = false;
-    f.instances[0].asg_state = Some("Warmed:Terminating:Wait".to_string());
-    f.doctor_says(
-        "container-instances-draining",
-        Status::Pass,
-        &["being drained now", &instance(1)],
-    )
-    .await;
+    // each step changes the instance from where the one before left it
+    let steps: [(Change, Status, &str); 4] = [
+        // stopped DRAINING (a drain that failed before marking it): it comes back stuck
+        (
+            |i| i.ecs_status = Some("DRAINING".to_string()),
+            Status::Warn,
+            "a warm-pool instance",
+        ),
+        // marked by its drain: the sweeper sets it ACTIVE once it is back in service
+        (
+            |i| i.marked = true,
+            Status::Pass,
+            "in the warm pool, marked",
+        ),
+        // drained on its way back to the pool: its terminate hook waits in Warmed:Pending:Wait
+        (
+            |i| {
+                i.marked = false;
+                i.connected = true;
+                i.asg_state = Some("Warmed:Pending:Wait".to_string());
+            },
+            Status::Pass,
+            "being drained now",
+        ),
+        // stopped in the pool, terminating with it (the pool deleted): leaving, not disconnected
+        (
+            |i| {
+                i.connected = false;
+                i.asg_state = Some("Warmed:Terminating:Wait".to_string());
+            },
+            Status::Pass,
+            "being drained now",
+        ),
+    ];
+    for (change, status, word) in steps {
+        change(&mut f.instances[0]);
+        f.doctor_says(
+            "container-instances-draining",
+            status,
+            &[&instance(1), word],
+        )
+        .await;
+    }
     f.doctor_says("container-instances-agent", Status::Pass, &[])
         .await;
     // the pool could not be read: said, naming the call

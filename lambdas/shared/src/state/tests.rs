@@ -98,8 +98,8 @@ fn expected_drain_end_is_the_slowest_balancer() {
 }
 
 #[test]
-fn a_state_written_before_registrations_were_left_to_ecs_reads_the_same() {
-    // An execution running across the upgrade: its state lacks the new fields.
+fn a_state_written_before_an_upgrade_reads_the_same() {
+    // An execution running across an upgrade: its state lacks the fields the upgrade added.
     let mut state = crate::testing::drain_state();
     state.load_balancers = Some(LoadBalancers {
         classic: vec![ClassicElb {
@@ -108,15 +108,30 @@ fn a_state_written_before_registrations_were_left_to_ecs_reads_the_same() {
             unhealthy: false,
             taken_over_at: None,
         }],
-        service_managed: vec![crate::testing::service_balancer("web", "arn:tg", 20, 10)],
+        target_groups: vec![TargetGroup::new("arn:tg", vec![80], 30)],
+        service_managed: vec![crate::testing::service_balancer("web", "arn:tg2", 20, 10)],
         ..LoadBalancers::default()
     });
-    let missing = [
-        "/remaining/left_to_ecs",
-        "/load_balancers/classic/0/taken_over_at",
-        "/load_balancers/service_managed/0/registered_without_task",
+    let upgrades = [
+        // Registrations left to ECS.
+        &[
+            "/remaining/left_to_ecs",
+            "/load_balancers/classic/0/taken_over_at",
+            "/load_balancers/service_managed/0/registered_without_task",
+        ][..],
+        // Network Load Balancers' routing time: the defaults are read.
+        &[
+            "/settings/nlb_deregistration_seconds",
+            "/load_balancers/target_groups/0/network",
+            "/load_balancers/target_groups/0/routes_until",
+            "/load_balancers/service_managed/0/network",
+        ],
     ];
-    assert_eq!(read_without(&state, &missing), state);
+    for missing in upgrades {
+        let read = read_without(&state, missing);
+        assert_eq!(read.settings.nlb_deregistration_seconds, 300, "{missing:?}");
+        assert_eq!(read, state, "{missing:?}");
+    }
 }
 
 /// `state` read back from the JSON an older version wrote: `state`'s without the fields at
@@ -132,23 +147,4 @@ fn read_without(state: &DrainState, pointers: &[&str]) -> DrainState {
             .remove(field);
     }
     DrainState::from_value(value).unwrap()
-}
-
-#[test]
-fn a_state_written_before_network_load_balancers_routing_time_reads_its_defaults() {
-    let mut state = crate::testing::drain_state();
-    state.load_balancers = Some(LoadBalancers {
-        target_groups: vec![TargetGroup::new("arn:tg", vec![80], 30)],
-        service_managed: vec![crate::testing::service_balancer("web", "arn:tg2", 20, 10)],
-        ..LoadBalancers::default()
-    });
-    let missing = [
-        "/settings/nlb_deregistration_seconds",
-        "/load_balancers/target_groups/0/network",
-        "/load_balancers/target_groups/0/routes_until",
-        "/load_balancers/service_managed/0/network",
-    ];
-    let read = read_without(&state, &missing);
-    assert_eq!(read.settings.nlb_deregistration_seconds, 300);
-    assert_eq!(read, state);
 }
