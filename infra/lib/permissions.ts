@@ -177,6 +177,9 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     // container instance deregistered (force) mid-drain orphans its service tasks (not waited for).
     ...DRAINS_THE_CONTAINER_INSTANCE,
     { action: 'ecs:StopTask', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
+    // An orphaned task's registration ECS left (a Network Load Balancer's) is taken over only once
+    // its service, read for its desired count and minimum healthy percent, serves without it.
+    { action: 'ecs:DescribeServices', scope: 'clusterServices', why: SERVICES_OF_CLUSTER },
     onAnyResource('elasticloadbalancing:DescribeLoadBalancers'),
     // A Classic ELB registration found again while draining is deregistered again.
     {

@@ -114,6 +114,7 @@ describe('IAM, one least-privilege role per function', () => {
   test('check-drained', () => {
     expectPolicy(template, 'check-drained', [
       { actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
+      { actions: ['ecs:DescribeServices'], resources: [CLUSTER_SERVICES] },
       { actions: DRAINS, resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
       { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
       {

@@ -79,6 +79,7 @@ describe('cdk-nag AwsSolutions', () => {
         'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::*]',
         'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/test-cluster-asg]',
         'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
+        'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/test-cluster/*]',
         'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/test-cluster/*]',
         'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:loadbalancer/*]',
         'DrainWorkflow/CheckDrainedRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*]',

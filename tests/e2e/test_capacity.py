@@ -134,6 +134,20 @@ def test_nlb_connections_may_outlive_the_delay(scenario):
     assert remain["target_group"].split("/")[-2] == "nlb-web-nlb"
 
 
+def test_an_orphans_nlb_registration_is_taken_over_once_its_replacement_serves(scenario):
+    r = scenario("nlb_orphaned_task")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [orphaned] = _of(r, "ecs.task.orphaned", instance_id=victim)
+    # ECS left the orphan's NLB registration; the drain deregistered it, once the replacement was healthy
+    [taken] = _of(r, "elbv2.target.draining", id=victim, by="functions")
+    new = _replacement(r, victim)["instance_id"]
+    [healthy] = _of(r, "elbv2.target.healthy", id=new)
+    _wait, done = _wait_and_done(r, victim)
+    assert orphaned["seq"] < healthy["seq"] < taken["seq"] < done["seq"]
+    assert _fewest(r) == {"web-nlb": 2}
+
+
 def _standalone(result, victim):
     [running] = [e for e in _of(result, "ecs.task.running", instance_id=victim) if e.get("service") is None]
     return running["task_arn"]

@@ -189,6 +189,40 @@ def test_forced_deregistration_orphans_the_tasks_and_replaces_them(world):
     assert not world.events("ecs.task.stopping")
 
 
+def test_forced_deregistration_leaves_an_orphans_network_load_balancer_registration(world):
+    # force: "Any containers in orphaned service tasks that are registered with a Classic Load
+    # Balancer or an Application Load Balancer target group are deregistered": no NLB named
+    world.configure(timescale=0.01, elbv2={"nlb_registration_seconds": 100})
+    ecs = world.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    alb = aws.target_group(world, name="web-alb", delay=200)
+    nlb = aws.target_group(world, name="web-nlb", protocol="TCP", port=8080, delay=200)
+    aws.asg(world, desired=3, cluster=CLUSTER)
+    aws.web_task_definition(world)
+    ecs.create_service(
+        cluster=CLUSTER,
+        serviceName="web",
+        taskDefinition="web",
+        desiredCount=2,
+        launchType="EC2",
+        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100},
+        loadBalancers=[{"targetGroupArn": tg, "containerName": "web", "containerPort": 8080} for tg in (alb, nlb)],
+    )
+    old = world.wait_for(lambda: len(_running(world)) == 2 and _running(world))[0]
+    instance = _instance_of(world)[old["containerInstanceArn"]]["ec2InstanceId"]
+    world.wait_for(
+        lambda: {elbv2_health(world, tg, instance) for tg in (alb, nlb)} == {"healthy"},
+        timeout=15,
+        what="healthy in both groups",
+    )
+
+    ecs.deregister_container_instance(cluster=CLUSTER, containerInstance=old["containerInstanceArn"], force=True)
+    assert elbv2_health(world, alb, instance) == "draining"
+    assert elbv2_health(world, nlb, instance) == "healthy"
+    world.wait_for(lambda: len(world.events("ecs.task.running")) == 3, timeout=15, what="replacement running")
+    assert elbv2_health(world, nlb, instance) == "healthy", "nobody takes it out"
+
+
 def test_stopping_task_leaves_list_tasks_at_once_and_deactivates_uncounted(world):
     world.configure(timescale=0.01, ecs={"task_stop_seconds": 200})
     _cluster(world, instances=3, desired=2, delay=300, min_healthy=0)

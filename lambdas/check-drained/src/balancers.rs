@@ -1,15 +1,18 @@
 //! The load balancers of the wait: refreshing where the instance stands in each, and taking
 //! over those left to ECS once ECS no longer stands for them.
 
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
 use sta_shared::elbv2::{deregister_targets, instance_targets, still_registered, target_health};
+use sta_shared::left_to_ecs::must_take_over_at;
 use sta_shared::state::{
     seconds, task_has_stopped, ClassicElb, DrainState, LoadBalancers, ServiceBalancer, TargetGroup,
 };
 use sta_shared::StepError;
 
+use crate::replacement::Serving;
 use crate::Deps;
 
 /// A service task that left the wait without being STOPPED (orphaned by a forced
@@ -39,13 +42,17 @@ pub(crate) async fn adopt_service_balancers(
 /// Moves the load balancers left to ECS that `which` picks to those the drain waits for:
 /// each Classic ELB (taken over `now`: an instance OutOfService in it has in-flight
 /// requests no API shows, waited out for its draining timeout from now), and each target
-/// group the instance is still registered in (on the ports it is). True when it moved any.
+/// group the instance is still registered in (on the ports it is). A registration that still
+/// serves is moved only once the service serves without it, or at the last moment it could
+/// still drain ([`crate::replacement`]); until then it stays left to ECS. True when it moved any.
 pub(crate) async fn adopt(
     deps: &Deps,
     state: &mut DrainState,
     now: DateTime<Utc>,
     which: impl Fn(&ServiceBalancer) -> bool,
 ) -> Result<bool, StepError> {
+    let cluster = state.request.cluster.clone();
+    let last_moments = last_moments(state);
     let Some(balancers) = state.load_balancers.as_mut() else {
         return Ok(false);
     };
@@ -56,7 +63,7 @@ pub(crate) async fn adopt(
     let instance_id = state.request.instance_id.clone();
     let mut adopted = false;
     for managed in taken {
-        let name = managed.load_balancer;
+        let name = managed.load_balancer.clone();
         state.remaining.left_to_ecs.retain(|left| left != &name);
         // Two services sharing it: it is waited for once.
         if state.remaining.classic_elbs.contains(&name)
@@ -82,15 +89,25 @@ pub(crate) async fn adopt(
         let Some(health) = target_health(&deps.elbv2, &name, None).await? else {
             continue;
         };
-        let ports: Vec<i32> = health
-            .target_health_descriptions()
-            .iter()
-            .filter(|description| still_registered(description))
-            .filter_map(|description| description.target())
-            .filter(|target| target.id() == Some(instance_id.as_str()))
-            .filter_map(|target| target.port())
-            .collect();
+        let ports = registered_ports(&health, &instance_id);
         if ports.is_empty() {
+            continue;
+        }
+        let last = last_moments
+            .iter()
+            .find_map(|(left, last)| (left == &name).then_some(*last));
+        let serving = Serving {
+            cluster: &cluster,
+            instance_id: &instance_id,
+            health: &health,
+        };
+        if serving
+            .waits_for_replacement(&deps.ecs, &managed, last, now)
+            .await?
+        {
+            tracing::info!(target_group = %name, service = %managed.service, "the registration still serves, and the service does not without it yet: left to ECS until it does");
+            state.remaining.left_to_ecs.push(name);
+            balancers.service_managed.push(managed);
             continue;
         }
         tracing::info!(target_group = %name, service = %managed.service, ?ports, "the drain waits for the target group it left to ECS");
@@ -107,6 +124,31 @@ pub(crate) async fn adopt(
         adopted = true;
     }
     Ok(adopted)
+}
+
+/// The last moment to take over each load balancer left to ECS ([`must_take_over_at`]).
+fn last_moments(state: &DrainState) -> Vec<(String, DateTime<Utc>)> {
+    state
+        .load_balancers
+        .iter()
+        .flat_map(|balancers| &balancers.service_managed)
+        .map(|managed| {
+            let last = must_take_over_at(state, managed);
+            (managed.load_balancer.clone(), last)
+        })
+        .collect()
+}
+
+/// The ports on which the instance is still registered in the group `health` describes.
+fn registered_ports(health: &DescribeTargetHealthOutput, instance_id: &str) -> Vec<i32> {
+    health
+        .target_health_descriptions()
+        .iter()
+        .filter(|description| still_registered(description))
+        .filter_map(|description| description.target())
+        .filter(|target| target.id() == Some(instance_id))
+        .filter_map(|target| target.port())
+        .collect()
 }
 
 /// A Classic ELB is drained once the instance is no longer registered and no longer

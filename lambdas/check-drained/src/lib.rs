@@ -12,7 +12,10 @@
 //!   (`DescribeInstanceHealth`, the only call that shows connection draining);
 //! - every target is `unused` or absent (`DescribeTargetHealth`);
 //! - once a service task left without being STOPPED (orphaned, its agent lost, its
-//!   cluster deleted), the load balancers left to ECS are waited for like the others.
+//!   cluster deleted), the load balancers left to ECS are waited for like the others; a
+//!   registration there that still serves (a forced deregistration leaves a Network Load
+//!   Balancer's) is taken over only once the service serves without it
+//!   (`DescribeServices`; see [`replacement`]).
 //!
 //! A check that finds everything else drained lists the container instance's tasks again
 //! (`ListTasks`) before it calls the instance drained: the ECS API is eventually consistent,
@@ -62,6 +65,7 @@ use tracing::instrument;
 
 mod balancers;
 mod left_to_ecs;
+mod replacement;
 mod unmanageable;
 use balancers::{adopt_service_balancers, refresh_classic, refresh_target_groups};
 use left_to_ecs::settle_left_to_ecs;

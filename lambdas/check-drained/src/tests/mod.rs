@@ -179,6 +179,7 @@ mod left_to_ecs;
 mod listed_late;
 mod not_described;
 mod orphans;
+mod replacement;
 mod service_balancers;
 mod tasks;
 mod warm_pool;

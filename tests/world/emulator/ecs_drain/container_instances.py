@@ -206,7 +206,10 @@ def _deregister_container_instance(self: Any, cluster_str: str, container_instan
     for task in on_it:
         task._world_orphaned = True
         if task.last_status == "RUNNING":
-            _deregister_from_lbs(self, task, result)
+            # DeregisterContainerInstance's force: "Any containers in orphaned service tasks that are
+            # registered with a Classic Load Balancer or an Application Load Balancer target group are
+            # deregistered": a Network Load Balancer's are not named, so they stay (the harsher reading)
+            _deregister_from_lbs(self, task, result, network=False)
         core.record(
             "ecs.task.orphaned",
             cluster=cluster.name,

@@ -203,15 +203,19 @@ def _agent_reports_stopped(backend: Any, cluster_name: str, task: Any) -> None:
     _task_stopped(backend, cluster_name, task)
 
 
-def _deregister_from_lbs(backend: Any, task: Any, ci: Any) -> float:
-    """Take a service task out of its target groups and Classic ELBs; the longest draining (s)."""
+def _deregister_from_lbs(backend: Any, task: Any, ci: Any, *, network: bool = True) -> float:
+    """Take a service task out of its target groups and Classic ELBs; the longest draining (s).
+    ``network`` False leaves its Network Load Balancer target groups alone."""
     from world.emulator import lb_drain
+    from world.emulator.lb_drain.elbv2 import NLB_PROTOCOLS
 
     wait = 0.0
     elbv2, elb = _lb_backends(backend)
     with lb_drain.acting("ecs"):
         for arn, target in getattr(task, "_world_targets", []):
             tg = elbv2.target_groups.get(arn)
+            if tg is not None and not network and tg.protocol in NLB_PROTOCOLS:
+                continue
             if tg is not None and lb_drain.is_registered(tg, target):
                 elbv2.deregister_targets(arn, [target])
                 wait = max(wait, lb_drain.tg_drain_seconds(tg))

@@ -1,0 +1,251 @@
+use super::service_balancers::SERVICE_TG;
+use super::*;
+use crate::replacement::floor;
+use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use aws_sdk_ecs::types::{DeploymentConfiguration, SchedulingStrategy, Service};
+
+/// The state after deregistration, the web service's own target group left to ECS.
+fn with_service_group() -> DrainState {
+    let mut state = deregistered();
+    state.load_balancers.as_mut().unwrap().service_managed =
+        vec![service_balancer("web", SERVICE_TG, 20, 10)];
+    state
+}
+
+/// The web service's target group: the instance healthy on port 8080, and `others` targets
+/// healthy on other instances. Asked for the instance's port, it answers that one.
+fn group_serving(mine: TargetHealthStateEnum, others: usize) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|req| req.target_group_arn() == Some(SERVICE_TG))
+        .then_compute_output(move |req| {
+            let target = |id: &str, state: TargetHealthStateEnum| {
+                TargetHealthDescription::builder()
+                    .target(TargetDescription::builder().id(id).port(8080).build())
+                    .target_health(sta_shared::testing::target_state(state))
+                    .build()
+            };
+            let mut described = vec![target(INSTANCE_ID, mine.clone())];
+            if req.targets().is_empty() {
+                described.extend(
+                    (0..others)
+                        .map(|n| target(&format!("i-0other{n}"), TargetHealthStateEnum::Healthy)),
+                );
+                described.push(target("i-0new", TargetHealthStateEnum::Initial));
+            }
+            DescribeTargetHealthOutput::builder()
+                .set_target_health_descriptions(Some(described))
+                .build()
+        })
+}
+
+/// DescribeServices of the web service: ACTIVE, `desired` tasks, minimum healthy `percent`.
+fn service(desired: i32, percent: i32) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_services).then_compute_output(move |req| {
+        assert_eq!(
+            (req.cluster(), req.services()),
+            (Some(CLUSTER), ["web".to_string()].as_slice())
+        );
+        DescribeServicesOutput::builder()
+            .services(web(desired, Some(percent), None).status("ACTIVE").build())
+            .build()
+    })
+}
+
+fn web(
+    desired: i32,
+    percent: Option<i32>,
+    strategy: Option<SchedulingStrategy>,
+) -> aws_sdk_ecs::types::builders::ServiceBuilder {
+    let configuration = DeploymentConfiguration::builder()
+        .set_minimum_healthy_percent(percent)
+        .build();
+    Service::builder()
+        .service_name("web")
+        .desired_count(desired)
+        .deployment_configuration(configuration)
+        .set_scheduling_strategy(strategy)
+}
+
+fn group_deregistered() -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets).then_compute_output(|req| {
+        assert_eq!(req.target_group_arn(), Some(SERVICE_TG));
+        assert_eq!(req.targets()[0].id(), Some(INSTANCE_ID));
+        DeregisterTargetsOutput::builder().build()
+    })
+}
+
+/// The container instance deregistered (force) mid-drain: its web task orphaned, still
+/// RUNNING; the service's group as `group` answers, the service as `service` does.
+fn orphaned(group: Rule, service: Rule) -> MockRules {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs[1] = container_instance(None);
+    world.ecs.push(service);
+    world.elbv2.insert(0, group);
+    world.elbv2.push(group_deregistered());
+    world
+}
+
+/// Whether the check took the orphan's registration in the service's group over (and
+/// deregistered it), or left it to ECS, waited for.
+fn taken_over(world: &MockRules, state: &DrainState) -> bool {
+    let deregistered = world.elbv2.last().unwrap().num_calls() == 1;
+    let waited = state.remaining.left_to_ecs == [SERVICE_TG];
+    assert_ne!(deregistered, waited, "{state:?}");
+    assert_eq!(state.status, DrainStatus::Draining);
+    let balancers = state.load_balancers.as_ref().unwrap();
+    assert_eq!(balancers.service_managed.len(), usize::from(waited));
+    assert_eq!(
+        state
+            .remaining
+            .target_groups
+            .contains(&SERVICE_TG.to_string()),
+        deregistered
+    );
+    deregistered
+}
+
+#[tokio::test]
+async fn an_orphans_registration_that_still_serves_waits_until_the_service_serves_without_it() {
+    // Desired 2 at 100 %: one other healthy target is not enough (the replacement is not
+    // healthy yet); two are.
+    for (others, taken) in [(0, false), (1, false), (2, true), (3, true)] {
+        let world = orphaned(
+            group_serving(TargetHealthStateEnum::Healthy, others),
+            service(2, 100),
+        );
+        let state = check(&world.clients(), with_service_group(), at(50))
+            .await
+            .unwrap();
+        assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
+        assert_eq!(taken_over(&world, &state), taken, "{others} others");
+        assert!(
+            world.ecs.last().unwrap().num_calls() >= 1,
+            "the service is read"
+        );
+    }
+    // At 50 % one other is enough.
+    let world = orphaned(
+        group_serving(TargetHealthStateEnum::Healthy, 1),
+        service(2, 50),
+    );
+    let state = check(&world.clients(), with_service_group(), at(50))
+        .await
+        .unwrap();
+    assert!(taken_over(&world, &state));
+}
+
+#[tokio::test]
+async fn left_to_ecs_it_is_looked_at_again_on_the_next_check_and_taken_over_once_replaced() {
+    let world = orphaned(
+        group_serving(TargetHealthStateEnum::Healthy, 1),
+        service(2, 100),
+    );
+    let state = check(&world.clients(), with_service_group(), at(50))
+        .await
+        .unwrap();
+    assert!(!taken_over(&world, &state));
+    assert!(state.wait_seconds > 0);
+
+    let world = orphaned(
+        group_serving(TargetHealthStateEnum::Healthy, 2),
+        service(2, 100),
+    );
+    let state = check(&world.clients(), state, at(60)).await.unwrap();
+    assert!(taken_over(&world, &state));
+    assert_eq!(state.report.orphaned_tasks, [task_arn("web")], "kept once");
+}
+
+#[tokio::test]
+async fn a_registration_that_does_not_serve_or_whose_last_moment_came_is_taken_over_at_once() {
+    // Not healthy: nothing to lose. The service is not read.
+    for mine in [
+        TargetHealthStateEnum::Initial,
+        TargetHealthStateEnum::Unhealthy,
+    ] {
+        let world = orphaned(group_serving(mine.clone(), 0), service(2, 100));
+        let state = check(&world.clients(), with_service_group(), at(50))
+            .await
+            .unwrap();
+        assert!(taken_over(&world, &state), "{mine:?}");
+        assert_eq!(world.ecs.last().unwrap().num_calls(), 0);
+    }
+    // Its last moment to drain before the deadline (20 s of draining and 15 s of margin
+    // before it) has come: taken over without a replacement.
+    let mut state = with_service_group();
+    state.deadline_at = at(84);
+    let world = orphaned(
+        group_serving(TargetHealthStateEnum::Healthy, 0),
+        service(2, 100),
+    );
+    let state = check(&world.clients(), state, at(50)).await.unwrap();
+    assert!(taken_over(&world, &state));
+    assert_eq!(world.ecs.last().unwrap().num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_service_gone_or_being_deleted_has_no_replacement_coming() {
+    let answers: [fn() -> Rule; 3] = [
+        || {
+            mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+                DescribeServicesOutput::builder()
+                    .services(web(2, Some(100), None).status("INACTIVE").build())
+                    .build()
+            })
+        },
+        || {
+            mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+                DescribeServicesOutput::builder()
+                    .services(web(2, Some(100), None).status("DRAINING").build())
+                    .failures(Failure::builder().reason("MISSING").build())
+                    .build()
+            })
+        },
+        || {
+            mock!(aws_sdk_ecs::Client::describe_services)
+                .then_http_response(|| json_error(400, "ClusterNotFoundException"))
+        },
+    ];
+    for answer in answers {
+        let world = orphaned(group_serving(TargetHealthStateEnum::Healthy, 0), answer());
+        let state = check(&world.clients(), with_service_group(), at(50))
+            .await
+            .unwrap();
+        assert!(taken_over(&world, &state));
+    }
+}
+
+#[tokio::test]
+async fn a_failed_read_of_the_service_is_named() {
+    let failing = mock!(aws_sdk_ecs::Client::describe_services)
+        .then_http_response(|| json_error(400, "AccessDeniedException"));
+    let world = orphaned(group_serving(TargetHealthStateEnum::Healthy, 0), failing);
+    let error = check(&world.clients(), with_service_group(), at(50))
+        .await
+        .unwrap_err();
+    assert_step_error(&error, "AwsRequestFailed", "DescribeServices");
+}
+
+#[test]
+fn a_service_keeps_ceil_of_its_minimum_healthy_percent_of_its_desired_count() {
+    let daemon = Some(SchedulingStrategy::Daemon);
+    let replica = Some(SchedulingStrategy::Replica);
+    for (desired, percent, strategy, kept) in [
+        (2, Some(100), None, 2),
+        (2, None, None, 2),
+        (2, None, replica.clone(), 2),
+        (3, Some(50), None, 2),
+        (4, Some(50), None, 2),
+        (3, Some(34), None, 2),
+        (3, Some(0), None, 0),
+        (0, Some(100), None, 0),
+        (3, None, daemon.clone(), 0),
+        (3, Some(100), daemon, 3),
+    ] {
+        let service = web(desired, percent, strategy.clone()).build();
+        assert_eq!(
+            floor(&service),
+            kept,
+            "{desired} at {percent:?} ({strategy:?})"
+        );
+    }
+}
