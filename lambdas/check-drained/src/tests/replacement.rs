@@ -85,6 +85,15 @@ fn orphaned(group: Rule, service: Rule) -> MockRules {
     world
 }
 
+/// The first check of [`with_service_group`] after the orphaning, at 50 s, in [`orphaned`]'s world.
+async fn first_check(group: Rule, service: Rule) -> (MockRules, DrainState) {
+    let world = orphaned(group, service);
+    let state = check(&world.clients(), with_service_group(), at(50))
+        .await
+        .unwrap();
+    (world, state)
+}
+
 /// Whether the check took the orphan's registration in the service's group over (and
 /// deregistered it), or left it to ECS, waited for.
 fn taken_over(world: &MockRules, state: &DrainState) -> bool {
@@ -109,13 +118,11 @@ async fn an_orphans_registration_that_still_serves_waits_until_the_service_serve
     // Desired 2 at 100 %: one other healthy target is not enough (the replacement is not
     // healthy yet); two are.
     for (others, taken) in [(0, false), (1, false), (2, true), (3, true)] {
-        let world = orphaned(
+        let (world, state) = first_check(
             group_serving(TargetHealthStateEnum::Healthy, others),
             service(2, 100),
-        );
-        let state = check(&world.clients(), with_service_group(), at(50))
-            .await
-            .unwrap();
+        )
+        .await;
         assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
         assert_eq!(taken_over(&world, &state), taken, "{others} others");
         assert!(
@@ -124,25 +131,21 @@ async fn an_orphans_registration_that_still_serves_waits_until_the_service_serve
         );
     }
     // At 50 % one other is enough.
-    let world = orphaned(
+    let (world, state) = first_check(
         group_serving(TargetHealthStateEnum::Healthy, 1),
         service(2, 50),
-    );
-    let state = check(&world.clients(), with_service_group(), at(50))
-        .await
-        .unwrap();
+    )
+    .await;
     assert!(taken_over(&world, &state));
 }
 
 #[tokio::test]
 async fn left_to_ecs_it_is_looked_at_again_on_the_next_check_and_taken_over_once_replaced() {
-    let world = orphaned(
+    let (world, state) = first_check(
         group_serving(TargetHealthStateEnum::Healthy, 1),
         service(2, 100),
-    );
-    let state = check(&world.clients(), with_service_group(), at(50))
-        .await
-        .unwrap();
+    )
+    .await;
     assert!(!taken_over(&world, &state));
     assert!(state.wait_seconds > 0);
 
@@ -162,10 +165,7 @@ async fn a_registration_that_does_not_serve_or_whose_last_moment_came_is_taken_o
         TargetHealthStateEnum::Initial,
         TargetHealthStateEnum::Unhealthy,
     ] {
-        let world = orphaned(group_serving(mine.clone(), 0), service(2, 100));
-        let state = check(&world.clients(), with_service_group(), at(50))
-            .await
-            .unwrap();
+        let (world, state) = first_check(group_serving(mine.clone(), 0), service(2, 100)).await;
         assert!(taken_over(&world, &state), "{mine:?}");
         assert_eq!(world.ecs.last().unwrap().num_calls(), 0);
     }
@@ -206,10 +206,8 @@ async fn a_service_gone_or_being_deleted_has_no_replacement_coming() {
         },
     ];
     for answer in answers {
-        let world = orphaned(group_serving(TargetHealthStateEnum::Healthy, 0), answer());
-        let state = check(&world.clients(), with_service_group(), at(50))
-            .await
-            .unwrap();
+        let (world, state) =
+            first_check(group_serving(TargetHealthStateEnum::Healthy, 0), answer()).await;
         assert!(taken_over(&world, &state));
     }
 }
