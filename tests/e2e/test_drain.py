@@ -99,6 +99,19 @@ def test_an_instance_whose_agent_registers_mid_drain_is_drained_before_its_relea
     assert done["instance_id"] == victim and done["by"] == "CompleteLifecycleAction"
 
 
+def test_a_task_the_joined_instance_counts_but_no_listing_shows_yet_is_waited_for(scenario):
+    r = scenario("late_agent_listed_late")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    mine = {e["type"]: e for e in r.events if e.get("instance_id") == victim}
+    # the daemon's task ran on it before the check set it DRAINING, hidden from ListTasks then
+    assert mine["ecs.task.running"]["seq"] < mine["ecs.container_instance.draining"]["seq"]
+    assert mine["ecs.task.running"]["t"] + 60 > mine["ecs.container_instance.draining"]["t"]
+    # the drain listed again until it showed, and released the instance only after the task stopped
+    assert mine["ecs.task.stopped"]["seq"] < mine["asg.lifecycle.completed"]["seq"]
+    assert mine["asg.lifecycle.completed"]["t"] >= mine["ecs.task.running"]["t"] + 60
+
+
 def test_duplicated_event(scenario):
     r = scenario("duplicate_event")
     assert r.ok, r.violations

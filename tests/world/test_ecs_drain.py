@@ -330,7 +330,7 @@ def test_scale_in_drain_complete_makes_the_container_instance_inactive(world):
 def test_a_task_just_started_is_listed_and_described_only_after_their_lags(world):
     """ListTasks shows a task ``ecs.list_lag_seconds`` after it started, DescribeTasks knows it only
     ``ecs.describe_lag_seconds`` after (a failure, reason MISSING, meanwhile, as for a task it never
-    knew): the ECS API is eventually consistent. The world's harness describes it at once."""
+    knew): the ECS API is eventually consistent. The world's harness lists and describes it at once."""
     world.configure(timescale=0.01, ecs={"list_lag_seconds": 100, "describe_lag_seconds": 500})  # 1 s, 5 s
     ecs = world.client("ecs")
     reader = world.client("ecs", user_agent_extra="the-product")  # not the harness
@@ -341,6 +341,7 @@ def test_a_task_just_started_is_listed_and_described_only_after_their_lags(world
     [task] = ecs.start_task(cluster=CLUSTER, taskDefinition="batch", containerInstances=[ci])["tasks"]
     arn = task["taskArn"]
     assert reader.list_tasks(cluster=CLUSTER)["taskArns"] == []
+    assert ecs.list_tasks(cluster=CLUSTER)["taskArns"] == [arn]  # the harness
     world.wait_for(lambda: reader.list_tasks(cluster=CLUSTER)["taskArns"] == [arn], timeout=10, what="listed")
     answer = reader.describe_tasks(cluster=CLUSTER, tasks=[arn])
     assert answer["tasks"] == [] and answer["failures"] == [{"arn": arn, "reason": "MISSING"}]

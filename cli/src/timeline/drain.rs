@@ -129,7 +129,12 @@ impl Phases {
         self.last_heartbeat_at = state.heartbeat.last_at;
         self.superseded = state.heartbeat.superseded;
         self.unconfirmed = state.heartbeat.unconfirmed;
-        self.remaining_tasks = state.remaining.tasks.len();
+        // Tasks the container instance counts that no listing has shown yet are waited for too.
+        let unlisted = state
+            .remaining
+            .unlisted
+            .map_or(0, |unlisted| unlisted.count);
+        self.remaining_tasks = state.remaining.tasks.len() + usize::try_from(unlisted).unwrap_or(0);
         // A registration left to ECS without a listed task holds the drain up as well.
         self.remaining_balancers = state.remaining.classic_elbs.len()
             + state.remaining.target_groups.len()

@@ -372,3 +372,16 @@ fn retried_errors_are_counted() {
         "running; 3 retried (Retryable x2, Lambda.Unknown)"
     );
 }
+
+#[test]
+fn tasks_counted_but_not_listed_yet_are_left_at_the_last_check() {
+    let output = edited(state("draining", 0, 2), |state| {
+        state.remaining.tasks = vec![];
+        state.remaining.unlisted = sta_shared::state::UnlistedTasks::beyond(2, 0, at(60));
+    });
+    let mut h = History::default();
+    h.started(0, lifecycle_input())
+        .task("CheckDrained", 60, 61, output);
+    let timeline = from_events(&arn("unlisted"), &h.events, at(70));
+    assert_eq!(timeline.phases.remaining_tasks, 2);
+}

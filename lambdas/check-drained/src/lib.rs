@@ -22,7 +22,9 @@
 //! and a task started just before the instance went DRAINING can be missing from the first
 //! listing. Such a task matters only if it still runs when the instance is released, so a
 //! check that waits anyway does not list; one found is handled at once, and waited for.
-//! For the same reason the first steps leave to ECS a registration of the instance in the
+//! While the container instance counted, when it was set DRAINING, more tasks than the
+//! listing showed, the instance is not drained: the checks list again every 15 s until a
+//! listing shows them ([`sta_shared::state::UnlistedTasks`]). For the same reason the first steps leave to ECS a registration of the instance in the
 //! load balancer of a service without a listed task there, and the checks wait for ECS to
 //! end it (see [`left_to_ecs`]).
 //!
@@ -116,6 +118,7 @@ pub async fn check(
     // second listing.
     let listed = state.remaining.all_but_left_to_ecs_done() && !joined;
     let mut found_late = listed && tasks_found_late(deps, &mut state, now).await?;
+    found_late |= awaits_unlisted_tasks(&mut state, now);
     // A task found late and given up at once (its agent lost, its container instance
     // deregistered) leaves its service's load balancers to the drain as any other does.
     let taken_over = (listed && adopt_service_balancers(deps, &mut state, now).await?)
@@ -194,6 +197,25 @@ fn wait_after_check(state: &DrainState, now: DateTime<Utc>, found_late: bool) ->
     wait
 }
 
+/// Whether tasks the container instance counted when it was set DRAINING are still to be
+/// shown by a listing ([`sta_shared::state::UnlistedTasks`]): the next check lists again
+/// soon. Past the time AWS's advice gives a listing to catch up, they are given up.
+fn awaits_unlisted_tasks(state: &mut DrainState, now: DateTime<Utc>) -> bool {
+    let Some(unlisted) = state.remaining.unlisted else {
+        return false;
+    };
+    if unlisted.may_still_show(now) {
+        tracing::warn!(
+            count = unlisted.count,
+            "the container instance counted tasks no listing has shown yet: listing again soon"
+        );
+        return true;
+    }
+    tracing::warn!(count = unlisted.count, counted_at = %unlisted.counted_at, "tasks the container instance counted never showed in a listing: given up");
+    state.remaining.unlisted = None;
+    false
+}
+
 /// Lists the tasks again before the instance is called drained (see
 /// [`sta_shared::ecs_drain`]). The tasks the first listing missed get at once what this
 /// check gives the others: given up when ECS can no longer stop them, stopped when
@@ -203,7 +225,18 @@ async fn tasks_found_late(
     state: &mut DrainState,
     now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
-    if !unless_cluster_gone(track_tasks_listed_late(&deps.ecs, state, now).await)? {
+    let found = track_tasks_listed_late(&deps.ecs, state, now).await;
+    if matches!(
+        found,
+        Err(StepError::ResourceNotFound {
+            kind: "cluster",
+            ..
+        })
+    ) {
+        // Deleted with the cluster: no task is left to show.
+        state.remaining.unlisted = None;
+    }
+    if !unless_cluster_gone(found)? {
         return Ok(false);
     }
     state.report.tasks_stopped_at = None;

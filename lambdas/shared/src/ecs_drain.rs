@@ -7,7 +7,9 @@
 //! before the instance went DRAINING can be missing from the first listing. The check that
 //! finds everything else drained lists the tasks again before it calls the instance drained
 //! ([`track_tasks_listed_late`]), however long the drain took: that listing is the one that
-//! decides the release, and a later one sees more.
+//! decides the release, and a later one sees more. And the container instance's own counts,
+//! read just before it is set DRAINING, tell of tasks the listing does not show yet
+//! ([`crate::state::UnlistedTasks`]): the checks list again until it does.
 
 use std::collections::BTreeSet;
 
@@ -25,7 +27,9 @@ use crate::ecs::describe_all_container_instances;
 use crate::ecs_status::set_status;
 use crate::error::{ecs_error, error_code, error_message};
 use crate::pool_return::{mark, marked, unmark};
-use crate::state::{task_has_stopped, Destination, DrainState, TrackedTask, NOT_YET_DESCRIBED};
+use crate::state::{
+    task_has_stopped, Destination, DrainState, TrackedTask, UnlistedTasks, NOT_YET_DESCRIBED,
+};
 use crate::StepError;
 
 /// Finds the drained EC2 instance's container instance, sets it DRAINING (already DRAINING is
@@ -59,8 +63,14 @@ pub async fn drain_container_instance(
         tracing::info!(container_instance = %arn, "not coming back: its mark to be set ACTIVE removed");
         unmark(ecs, &cluster, &instance).await?;
     }
-    let tasks = tasks_on(ecs, &cluster, &arn, now).await?;
+    let (tasks, listed) = tasks_on(ecs, &cluster, &arn, now).await?;
     tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");
+    let counted = instance.running_tasks_count() + instance.pending_tasks_count();
+    let unlisted = UnlistedTasks::beyond(u32::try_from(counted).unwrap_or(0), listed, now);
+    if unlisted.is_some() {
+        tracing::warn!(container_instance = %arn, counted, listed, "the container instance counts tasks the listing does not show yet (ECS is eventually consistent): listed again until it does");
+    }
+    state.remaining.unlisted = unlisted;
     state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
     state.tasks = tasks;
     state.container_instance_arn = Some(arn);
@@ -88,6 +98,7 @@ pub async fn track_tasks_listed_late(
         // manages its tasks) may be refused as a filter. The checks judge such an instance.
         Err(error) if error_code(&error) == Some("InvalidParameterException") => {
             tracing::warn!(container_instance = %arn, error = ?error_message(&error), "the container instance's tasks cannot be listed again");
+            state.remaining.unlisted = None;
             return Ok(false);
         }
         Err(error) => return Err(ecs_error(&cluster, "ListTasks", error)),
@@ -96,6 +107,10 @@ pub async fn track_tasks_listed_late(
         .into_iter()
         .filter(|listed| !state.tasks.iter().any(|known| &known.arn == listed))
         .collect();
+    state.remaining.unlisted = state
+        .remaining
+        .unlisted
+        .and_then(|unlisted| unlisted.settled_by(unknown.len()));
     if unknown.is_empty() {
         return Ok(false);
     }
@@ -157,19 +172,19 @@ async fn set_draining(
 }
 
 /// Every task on the container instance that has not stopped, those DescribeTasks does not
-/// know yet included.
+/// know yet included, and how many tasks the listing showed (those that stopped too).
 async fn tasks_on(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     container_instance: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<TrackedTask>, StepError> {
+) -> Result<(Vec<TrackedTask>, usize), StepError> {
     let arns = task_arns_on(ecs, cluster, container_instance)
         .await
         .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
     let mut tasks = described_tasks(ecs, cluster, &arns, None).await?;
     listed_at(&mut tasks, now);
-    Ok(tasks)
+    Ok((tasks, arns.len()))
 }
 
 /// Records that the tasks just listed and not described yet were listed at `now`.

@@ -248,14 +248,57 @@ pub struct Remaining {
     /// ECS while a task the listing missed may be behind the registration.
     #[serde(default)]
     pub left_to_ecs: Vec<String>,
+    /// Tasks ECS counted on the container instance when the drain set it DRAINING that no
+    /// listing has shown yet ([`UnlistedTasks`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlisted: Option<UnlistedTasks>,
+}
+
+/// Tasks the container instance counted (`runningTasksCount` + `pendingTasksCount`, read just
+/// before the drain set it DRAINING) beyond those ListTasks then showed: the ECS API is
+/// eventually consistent, and a task placed on the instance a moment before (a DAEMON's, at
+/// once on an instance that just joined) can be missing from the listing. Each task a later
+/// listing shows for the first time settles one; the checks list again until none is left,
+/// or until [`crate::left_to_ecs::LISTING_LAG_SECONDS`] after `counted_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlistedTasks {
+    pub count: u32,
+    pub counted_at: DateTime<Utc>,
+}
+
+impl UnlistedTasks {
+    /// Those of `counted` tasks the `listed` ones do not account for, counted at `now`; none
+    /// when the listing shows as many.
+    pub fn beyond(counted: u32, listed: usize, now: DateTime<Utc>) -> Option<Self> {
+        let listed = u32::try_from(listed).unwrap_or(u32::MAX);
+        (counted > listed).then(|| Self {
+            count: counted - listed,
+            counted_at: now,
+        })
+    }
+
+    /// What is left once a listing showed `found` tasks for the first time.
+    pub fn settled_by(self, found: usize) -> Option<Self> {
+        let found = u32::try_from(found).unwrap_or(u32::MAX);
+        (self.count > found).then(|| Self {
+            count: self.count - found,
+            ..self
+        })
+    }
+
+    /// Whether a listing may still show them at `now`.
+    pub fn may_still_show(&self, now: DateTime<Utc>) -> bool {
+        now < self.counted_at + seconds(crate::left_to_ecs::LISTING_LAG_SECONDS)
+    }
 }
 
 impl Remaining {
     pub fn is_empty(&self) -> bool {
-        self.left_to_ecs.is_empty() && self.all_but_left_to_ecs_done()
+        self.left_to_ecs.is_empty() && self.unlisted.is_none() && self.all_but_left_to_ecs_done()
     }
 
-    /// Nothing remains but registrations left to ECS without a listed task.
+    /// Nothing remains but what listing the tasks again settles: registrations left to ECS
+    /// without a listed task, and tasks counted but not listed yet.
     pub fn all_but_left_to_ecs_done(&self) -> bool {
         self.tasks.is_empty() && self.classic_elbs.is_empty() && self.target_groups.is_empty()
     }

@@ -28,8 +28,8 @@ fn set_draining() -> Rule {
 }
 
 /// DescribeContainerInstances of the instance that joined: ACTIVE, then DRAINING once the
-/// check set it so (its first answer).
-fn joined_then_draining() -> Rule {
+/// check set it so (its first answer), counting `running` tasks.
+pub(super) fn joined_then_draining(running: i32) -> Rule {
     let described = std::sync::atomic::AtomicUsize::new(0);
     mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(move || {
         let first = described.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
@@ -39,6 +39,7 @@ fn joined_then_draining() -> Rule {
                     .container_instance_arn(CI)
                     .ec2_instance_id(INSTANCE_ID)
                     .status(if first { "ACTIVE" } else { "DRAINING" })
+                    .running_tasks_count(running)
                     .agent_connected(true)
                     .build(),
             )
@@ -57,13 +58,23 @@ fn not_in_the_cluster_yet() -> DrainState {
 }
 
 /// The check at 63 s of a drain whose instance has joined the cluster, ListTasks showing
-/// `on_it` there (described RUNNING); the world's rules with their calls, and the state.
+/// `on_it` there (described RUNNING) and the instance counting as many; the world's rules
+/// with their calls, and the state.
 async fn check_joined(on_it: &'static [&'static str]) -> (MockRules, DrainState) {
+    let running = i32::try_from(on_it.len()).unwrap();
+    check_joined_counting(on_it, running).await
+}
+
+/// The same, the container instance counting `running` tasks.
+pub(super) async fn check_joined_counting(
+    on_it: &'static [&'static str],
+    running: i32,
+) -> (MockRules, DrainState) {
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs = vec![
         listed(true),
         // the instance that joined: ACTIVE, its agent connected; DRAINING once set so
-        joined_then_draining(),
+        joined_then_draining(running),
         set_draining(),
         listed_again(on_it),
         tasks("RUNNING"),

@@ -182,4 +182,5 @@ mod orphans;
 mod replacement;
 mod service_balancers;
 mod tasks;
+mod unlisted;
 mod warm_pool;

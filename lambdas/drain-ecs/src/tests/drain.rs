@@ -28,6 +28,10 @@ async fn sets_an_active_instance_draining_and_records_its_tasks() {
         ]
     );
     assert_eq!(state.remaining.tasks.len(), 3);
+    assert_eq!(
+        state.remaining.unlisted, None,
+        "it counts no task beyond those"
+    );
     assert_eq!(state.status, DrainStatus::Draining);
     assert_eq!(state.started_at, event_time());
     assert_eq!(state.deadline_at, at(3600));
@@ -64,5 +68,33 @@ async fn a_task_listed_but_not_described_yet_is_recorded_and_waited_for() {
         .unwrap();
     assert_eq!(web.unseen_since, None);
     assert_eq!(state.remaining.tasks.len(), 2, "both waited for");
+    assert_eq!(state.status, DrainStatus::Draining);
+}
+
+#[tokio::test]
+async fn tasks_the_container_instance_counts_beyond_those_listed_are_listed_for_again() {
+    // ECS is eventually consistent: ListTasks may not show yet a task the container
+    // instance already counts (3 running and 1 pending; 3 listed, one of them stopping).
+    let mut ci = Instance::registered("ACTIVE");
+    ci.describe = describing_container_instance(
+        aws_sdk_ecs::types::ContainerInstance::builder()
+            .container_instance_arn(CI_ARN)
+            .ec2_instance_id(INSTANCE_ID)
+            .status("ACTIVE")
+            .running_tasks_count(3)
+            .pending_tasks_count(1)
+            .build(),
+    );
+    let (tasks, describe_t) = (
+        list_tasks(&["web-1", "job-1"], &["web-0"]),
+        describe_tasks(),
+    );
+    let deps = deps(&ci.and(&[&tasks, &describe_t]));
+
+    let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
+
+    let unlisted = state.remaining.unlisted.unwrap();
+    assert_eq!((unlisted.count, unlisted.counted_at), (1, at(1)));
+    assert!(!state.remaining.is_empty());
     assert_eq!(state.status, DrainStatus::Draining);
 }
