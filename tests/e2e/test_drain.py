@@ -112,6 +112,19 @@ def test_a_task_the_joined_instance_counts_but_no_listing_shows_yet_is_waited_fo
     assert mine["asg.lifecycle.completed"]["t"] >= mine["ecs.task.running"]["t"] + 60
 
 
+def test_an_instance_scaled_in_while_registering_is_drained_once_active(scenario):
+    r = scenario("registering_instance")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    mine = {e["type"]: e for e in r.events if e.get("instance_id") == victim}
+    [started] = [e for e in r.events if e["type"] == "asg.lifecycle.wait" and e["instance_id"] == victim]
+    # REGISTERING when scaled in; set DRAINING only once ACTIVE, after the daemon's task came
+    assert mine["ecs.container_instance.registering"]["seq"] < started["seq"]
+    assert started["seq"] < mine["ecs.container_instance.active"]["seq"] < mine["ecs.task.running"]["seq"]
+    assert mine["ecs.task.running"]["seq"] < mine["ecs.container_instance.draining"]["seq"]
+    assert mine["ecs.task.stopped"]["seq"] < mine["asg.lifecycle.completed"]["seq"]
+
+
 def test_duplicated_event(scenario):
     r = scenario("duplicate_event")
     assert r.ok, r.violations

@@ -125,6 +125,8 @@ def deploy(world: World, sc: dict[str, Any], out: Callable[[str], None] = print)
             MaxGroupPreparedCapacity=int(pool.get("max_group_prepared_capacity", sc["instances"])),
             InstanceReusePolicy={"ReuseOnScaleIn": bool(pool.get("reuse_on_scale_in", True))},
         )
+    for name, value in sc["account_settings"].items():
+        world.client("ecs").put_account_setting(name=name, value=value)
     if sc["unregistered_instances"]:
         late = sc["unregistered_agent_seconds"]
         world.configure(ecs={"agent_autoregister": False} if late is None else {"agent_register_seconds": late})

@@ -132,6 +132,7 @@ def scale_in(
         with_task = {ci["ec2InstanceId"] for ci in cis if ci["runningTasksCount"]}
         pool = {
             "unregistered": [i for i in before if i not in in_ecs],
+            "registering": [ci["ec2InstanceId"] for ci in cis if ci["status"] == "REGISTERING"],
             "with_task": [i for i in before if i in with_task],
             **prepared,
         }[pick]

@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     # seconds after their launch that the ECS agent of the unregistered instances registers
     # them (world ecs.agent_register_seconds); None: never
     "unregistered_agent_seconds": None,
+    # ECS account settings (PutAccountSetting) put before the unregistered instances launch,
+    # e.g. {"awsvpcTrunking": "enabled"}: those register REGISTERING (world ecs.trunk_provision_seconds)
+    "account_settings": {},
     "service": {
         "name": "web",
         "desired": 2,

@@ -223,6 +223,31 @@ def test_forced_deregistration_leaves_an_orphans_network_load_balancer_registrat
     assert elbv2_health(world, nlb, instance) == "healthy", "nobody takes it out"
 
 
+def test_with_awsvpc_trunking_a_new_container_instance_is_registering_until_its_trunk_is_provisioned(world):
+    world.configure(timescale=0.01, ecs={"trunk_provision_seconds": 300})  # 3 s
+    _cluster(world, instances=2, desired=2, tg=False)
+    ecs = world.client("ecs")
+    world.wait_for(lambda: len(_running(world)) == 2, what="2 running tasks")
+    ecs.put_account_setting(name="awsvpcTrunking", value="enabled")
+    world.client("autoscaling").set_desired_capacity(AutoScalingGroupName="test-cluster-asg", DesiredCapacity=3)
+    [new] = world.wait_for(
+        lambda: [ci for ci in _instance_of(world).values() if ci["status"] == "REGISTERING"], what="REGISTERING"
+    )
+    arn = new["containerInstanceArn"]
+    # ECS takes DRAINING only from ACTIVE
+    with pytest.raises(ClientError) as refused:
+        ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[arn], status="DRAINING")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+    ecs.update_service(cluster=CLUSTER, service="web", desiredCount=3)
+    world.wait_for(lambda: _instance_of(world)[arn]["runningTasksCount"] == 1, timeout=10, what="its task")
+    [registering] = world.events("ecs.container_instance.registering")
+    [active] = world.events("ecs.container_instance.active")
+    [placed] = [e for e in world.events("ecs.task.pending") if e["instance_id"] == new["ec2InstanceId"]]
+    # nothing is placed on it until it is ACTIVE, and the service's task comes then
+    assert registering["container_instance"] == active["container_instance"] == arn
+    assert registering["seq"] < active["seq"] < placed["seq"]
+
+
 def test_stopping_task_leaves_list_tasks_at_once_and_deactivates_uncounted(world):
     world.configure(timescale=0.01, ecs={"task_stop_seconds": 200})
     _cluster(world, instances=3, desired=2, delay=300, min_healthy=0)

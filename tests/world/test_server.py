@@ -19,6 +19,7 @@ def test_config_merges_and_reset_restores_it(world):
         "list_lag_seconds": 0,
         "describe_lag_seconds": 0,
         "standalone_task_seconds": None,
+        "trunk_provision_seconds": 30,
     }
     world.control("POST", "/_world/reset", {})
     assert world.control("GET", "/_world/config")["timescale"] == 1.0

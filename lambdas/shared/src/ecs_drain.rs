@@ -144,7 +144,15 @@ async fn find_container_instance(
         .find(|instance| instance.ec2_instance_id() == Some(instance_id)))
 }
 
-/// Sets the container instance DRAINING. Returns false when it vanished meanwhile.
+/// Sets the container instance DRAINING. Returns false when it vanished meanwhile, or is not
+/// ACTIVE yet.
+///
+/// ECS takes DRAINING only from ACTIVE ("A container instance can't be changed to DRAINING
+/// until it has reached an ACTIVE status", UpdateContainerInstancesState). One REGISTERING
+/// (its trunk network interface provisioned, with the account's `awsvpcTrunking`) runs no
+/// task yet, and once ACTIVE takes tasks at once (a DAEMON's first): it counts as not in the
+/// cluster yet, looked for again on each check and drained then, as an instance whose agent
+/// registers mid-drain is. One REGISTRATION_FAILED or DEREGISTERING never runs a task.
 async fn set_draining(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
@@ -158,10 +166,8 @@ async fn set_draining(
         }
         "ACTIVE" => {}
         other => {
-            // REGISTERING, DEREGISTERING, REGISTRATION_FAILED: ECS accepts DRAINING only
-            // from ACTIVE; record its tasks so the drain still waits for them.
-            tracing::warn!(container_instance = %arn, status = other, "cannot set DRAINING from this status");
-            return Ok(true);
+            tracing::warn!(container_instance = %arn, status = other, "not ACTIVE: cannot be set DRAINING yet, looked for again on each check");
+            return Ok(false);
         }
     }
     let set = set_status(ecs, cluster, arn, ContainerInstanceStatus::Draining).await?;

@@ -59,6 +59,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
         # Seconds (AWS time) after which a standalone task (RunTask/StartTask)
         # exits on its own; None: it runs until someone stops it.
         "standalone_task_seconds": None,
+        # Seconds (AWS time) a container instance registered with the account's awsvpcTrunking
+        # setting enabled stays REGISTERING while its trunk network interface is provisioned
+        # (AWS gives no figure).
+        "trunk_provision_seconds": 30,
     },
     "autoscaling": {
         # Seconds (AWS time) after a lifecycle action began during which RecordLifecycleActionHeartbeat and

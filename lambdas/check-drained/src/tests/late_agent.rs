@@ -115,6 +115,25 @@ async fn an_instance_still_not_in_the_cluster_is_looked_for_on_each_check_only()
 }
 
 #[tokio::test]
+async fn an_instance_registering_in_the_cluster_is_looked_for_again_until_active() {
+    let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
+    world.ecs = vec![
+        listed(true),
+        container_instance_described(CI, INSTANCE_ID, "REGISTERING"),
+    ];
+    let state = check(&world.clients(), not_in_the_cluster_yet(), at(63))
+        .await
+        .unwrap();
+    assert_eq!(state.container_instance_arn, None, "not joined yet");
+    assert_eq!(
+        state.status,
+        DrainStatus::Drained,
+        "nothing of ECS runs on it"
+    );
+    assert_eq!(world.ecs[1].num_calls(), 1);
+}
+
+#[tokio::test]
 async fn a_failed_look_for_the_container_instance_is_retried_or_named() {
     for (code, name) in [
         ("ThrottlingException", "Retryable"),

@@ -23,6 +23,21 @@ async fn an_instance_not_in_the_cluster_has_nothing_to_drain() {
 }
 
 #[tokio::test]
+async fn an_instance_not_active_yet_or_never_to_be_counts_as_not_in_the_cluster_yet() {
+    // ECS takes DRAINING only from ACTIVE: REGISTERING (its trunk network interface being
+    // provisioned), REGISTRATION_FAILED, DEREGISTERING. The checks look for it again.
+    for status in ["REGISTERING", "REGISTRATION_FAILED", "DEREGISTERING"] {
+        let ci = Instance::registered(status);
+        let deps = deps(&ci.and(&[]));
+        let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
+        assert_eq!(state.container_instance_arn, None, "{status}");
+        assert!(state.tasks.is_empty());
+        assert_eq!(ci.update.num_calls(), 0, "{status}");
+        assert_eq!(state.status, DrainStatus::Draining);
+    }
+}
+
+#[tokio::test]
 async fn a_filter_result_for_another_instance_is_never_drained() {
     let ci = Instance {
         describe: describe_instance("i-0000000000000000f", "ACTIVE"),

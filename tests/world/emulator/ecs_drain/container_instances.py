@@ -14,9 +14,20 @@ UpdateContainerInstancesState, DeregisterContainerInstance).
   never registers (event ``ecs.agent.late`` with the delay, at the launch). When the instance
   terminates, its agent disconnects, the container instance becomes INACTIVE and its
   tasks STOPPED.
+* With the account's ``awsvpcTrunking`` setting enabled (PutAccountSetting), a container
+  instance registered since is REGISTERING for ``ecs.trunk_provision_seconds`` (AWS seconds)
+  and ACTIVE then: "If your account has opted in to the awsvpcTrunking account setting, then
+  any newly registered container instance will transition to a REGISTERING status while the
+  trunk elastic network interface is provisioned for the instance" (ContainerInstance API
+  reference; AWS gives no figure). No scheduler places a task on it meanwhile, and tasks
+  come at once when it turns ACTIVE (events ``ecs.container_instance.registering`` and
+  ``.active``).
 * UpdateContainerInstancesState records each status change (DRAINING: the service
   scheduler replaces the instance's tasks, world.emulator.ecs_drain.service_scheduler);
-  an INACTIVE instance cannot change status.
+  an instance neither ACTIVE nor DRAINING cannot change status (InvalidParameterException):
+  "A container instance can't be changed to DRAINING until it has reached an ACTIVE status.
+  If the instance is in any other status, an error will be received" (its API reference;
+  the error's form is not documented: the world refuses the whole call, as for INACTIVE).
 * DeregisterContainerInstance with ``force`` orphans the instance's running
   tasks: DescribeTasks still shows them RUNNING (ECS no longer manages them),
   the scheduler starts replacements elsewhere and deregisters the orphaned
@@ -107,7 +118,32 @@ def register(backend: Any, cluster: str, instance_id: str) -> Any:
         instance_id=instance_id,
         container_instance=ci.container_instance_arn,
     )
+    trunking = getattr(backend, "account_settings", {}).get("awsvpcTrunking")
+    if trunking is not None and trunking.value == "enabled":
+        ci.status = "REGISTERING"
+        seconds = float(core.CONFIG["ecs"]["trunk_provision_seconds"])
+        _status_changed(cluster, ci, seconds=seconds)
+        core.after(core.scaled(seconds), _trunk_provisioned, backend, cluster, ci, name="ecs-trunk")
     return ci
+
+
+def _trunk_provisioned(backend: Any, cluster: str, ci: Any) -> None:
+    """The instance's trunk network interface is provisioned: REGISTERING -> ACTIVE."""
+    if ci.status != "REGISTERING":
+        return  # terminated or deregistered meanwhile
+    ci.status = "ACTIVE"
+    _status_changed(cluster, ci)
+    _schedule_reconcile(backend, cluster)
+
+
+def _status_changed(cluster: str, ci: Any, **details: Any) -> None:
+    core.record(
+        f"ecs.container_instance.{ci.status.lower()}",
+        cluster=cluster,
+        instance_id=ci.ec2_instance_id,
+        container_instance=ci.container_instance_arn,
+        **details,
+    )
 
 
 def saved_arn(backend: Any, cluster: str, instance_id: str) -> str | None:
@@ -160,8 +196,8 @@ def _update_container_instances_state(self: Any, cluster_str: str, ids: list[str
     cluster = self._get_cluster(cluster_str)
     for ci_id in ids:
         ci = self.container_instances.get(cluster.name, {}).get(ci_id.split("/")[-1])
-        if ci is not None and ci.status == "INACTIVE":
-            raise InvalidParameterException(f"Container instance {ci_id} is INACTIVE and cannot change status.")
+        if ci is not None and ci.status not in ("ACTIVE", "DRAINING"):
+            raise InvalidParameterException(f"Container instance {ci_id} is {ci.status} and cannot change status.")
     before = {
         ci_id: getattr(self.container_instances.get(cluster.name, {}).get(ci_id.split("/")[-1]), "status", None)
         for ci_id in ids
@@ -169,12 +205,7 @@ def _update_container_instances_state(self: Any, cluster_str: str, ids: list[str
     result = _orig_update_ci_state(self, cluster_str, ids, status)
     for ci in result[0]:
         if before.get(ci.container_instance_arn, before.get(ci.id)) != ci.status:
-            core.record(
-                f"ecs.container_instance.{ci.status.lower()}",
-                cluster=cluster.name,
-                instance_id=ci.ec2_instance_id,
-                container_instance=ci.container_instance_arn,
-            )
+            _status_changed(cluster.name, ci)
     _schedule_reconcile(self, cluster.name)
     return result
 
