@@ -27,31 +27,28 @@ fn counted_one_more(counted: i64) -> DrainState {
     state
 }
 
-/// The world where the recorded task stopped and the balancers drained, ListTasks showing
-/// `listed` on the instance.
-fn listing(listed: &'static [&'static str]) -> MockRules {
+/// The check at `offset` s of [`counted_one_more`] at 20 s, in the world where the recorded
+/// task stopped and the balancers drained, ListTasks showing `listed` on the instance.
+async fn check_listing(listed: &'static [&'static str], offset: i64) -> (MockRules, DrainState) {
     let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
     world.ecs[2] = listed_again(listed);
-    world
+    let state = check(&world.clients(), counted_one_more(20), at(offset))
+        .await
+        .unwrap();
+    (world, state)
 }
 
 #[tokio::test]
 async fn a_listing_that_shows_a_task_for_the_first_time_settles_one_counted() {
     // Shown stopped by now (desired STOPPED): nothing to wait for, and nothing unlisted left.
-    let world = listing(&["web", "agent"]);
-    let state = check(&world.clients(), counted_one_more(20), at(40))
-        .await
-        .unwrap();
+    let (_, state) = check_listing(&["web", "agent"], 40).await;
     assert_eq!(state.remaining.unlisted, None);
     assert_eq!(state.status, DrainStatus::Drained);
 }
 
 #[tokio::test]
 async fn until_a_listing_shows_it_the_drain_lists_again_soon() {
-    let world = listing(&["web"]);
-    let state = check(&world.clients(), counted_one_more(20), at(40))
-        .await
-        .unwrap();
+    let (world, state) = check_listing(&["web"], 40).await;
     assert_eq!(world.ecs[2].num_calls(), 2, "listed");
     assert_eq!(state.remaining.unlisted.map(|u| u.count), Some(1));
     assert_eq!(state.status, DrainStatus::Draining);
@@ -60,10 +57,7 @@ async fn until_a_listing_shows_it_the_drain_lists_again_soon() {
 
 #[tokio::test]
 async fn one_no_listing_showed_five_minutes_after_the_count_is_given_up() {
-    let world = listing(&["web"]);
-    let state = check(&world.clients(), counted_one_more(20), at(320))
-        .await
-        .unwrap();
+    let (_, state) = check_listing(&["web"], 320).await;
     assert_eq!(state.remaining.unlisted, None);
     assert_eq!(state.status, DrainStatus::Drained);
 }
