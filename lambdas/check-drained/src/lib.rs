@@ -55,7 +55,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::batches::DESCRIBE_BATCH;
 use sta_shared::ecs_drain::{
-    drain_container_instance, missing_tasks, service_of, track_tasks_listed_late,
+    drain_container_instance, missing_tasks, service_of, track_tasks_listed_late, Membership,
 };
 use sta_shared::ended::no_longer_ours;
 use sta_shared::error::{ecs_error, error_code};
@@ -99,7 +99,11 @@ pub async fn check(
         return Ok(state);
     }
     let joined = state.container_instance_arn.is_none()
-        && unless_cluster_gone(drain_container_instance(&deps.ecs, &mut state, now).await)?;
+        && unless_cluster_gone(
+            drain_container_instance(&deps.ecs, &mut state, now)
+                .await
+                .map(|membership| membership == Membership::Draining),
+        )?;
     if joined {
         // The instance's ECS agent registered after the first step looked (an instance scaled
         // in while it booted, its agent not started yet): ECS places tasks on an ACTIVE one

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use sta_shared::config::DrainConfig;
-use sta_shared::ecs_drain::drain_container_instance;
+use sta_shared::ecs_drain::{drain_container_instance, Membership};
 use sta_shared::ended::first_step_stops;
 use sta_shared::event::DrainInput;
 use sta_shared::hook::heartbeat;
@@ -71,10 +71,15 @@ pub async fn drain(
     if first_step_stops(&deps.autoscaling, &mut state).await? {
         return Ok(state);
     }
-    if !drain_container_instance(&deps.ecs, &mut state, now).await? {
-        tracing::info!("instance is not registered in the cluster: nothing to drain in ECS");
+    let membership = drain_container_instance(&deps.ecs, &mut state, now).await?;
+    if membership != Membership::Draining {
+        tracing::info!(
+            ?membership,
+            "nothing to drain in ECS yet: the checks look for the instance again"
+        );
     }
-    if state.container_instance_arn.is_none() && state.request.trigger == Trigger::SpotInterruption
+    // One registered and not ACTIVE yet takes tasks once ACTIVE, before the interruption.
+    if membership == Membership::NotInCluster && state.request.trigger == Trigger::SpotInterruption
     {
         tracing::info!("Spot interruption warning for an instance outside the cluster: ignored");
         state.status = DrainStatus::NotInCluster;

@@ -32,25 +32,39 @@ use crate::state::{
 };
 use crate::StepError;
 
+/// Where the drained EC2 instance stands in the cluster, as [`drain_container_instance`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// Its container instance is DRAINING now, its tasks recorded.
+    Draining,
+    /// Registered but not ACTIVE yet (see [`set_draining`]): not in the cluster yet.
+    NotActiveYet,
+    /// Not registered in the cluster, or deregistered meanwhile.
+    NotInCluster,
+}
+
 /// Finds the drained EC2 instance's container instance, sets it DRAINING (already DRAINING is
 /// fine) and records the tasks on it in `state`, so that the drain waits for exactly those.
-/// False when the instance is not registered in the cluster (or was deregistered meanwhile).
 pub async fn drain_container_instance(
     ecs: &aws_sdk_ecs::Client,
     state: &mut DrainState,
     now: DateTime<Utc>,
-) -> Result<bool, StepError> {
+) -> Result<Membership, StepError> {
     let cluster = state.request.cluster.clone();
     let instance_id = state.request.instance_id.clone();
     let Some(instance) = find_container_instance(ecs, &cluster, &instance_id).await? else {
-        return Ok(false);
+        return Ok(Membership::NotInCluster);
     };
     let arn = instance
         .container_instance_arn()
         .unwrap_or_default()
         .to_string();
+    if !matches!(instance.status(), Some("ACTIVE" | "DRAINING")) {
+        tracing::warn!(container_instance = %arn, status = ?instance.status(), "not ACTIVE: cannot be set DRAINING yet, looked for again on each check");
+        return Ok(Membership::NotActiveYet);
+    }
     if !set_draining(ecs, &cluster, &instance).await? {
-        return Ok(false);
+        return Ok(Membership::NotInCluster);
     }
     let destination = state.request.destination;
     // a stop's time is written again, over an older stop's
@@ -63,7 +77,7 @@ pub async fn drain_container_instance(
         tracing::info!(container_instance = %arn, "not coming back: its mark to be set ACTIVE removed");
         unmark(ecs, &cluster, &instance).await?;
     }
-    let (tasks, listed) = tasks_on(ecs, &cluster, &arn, now).await?;
+    let (tasks, listed) = tasks_on(ecs, &cluster, &arn, now, state.started_at).await?;
     tracing::info!(container_instance = %arn, tasks = tasks.len(), "container instance is DRAINING");
     let counted = instance.running_tasks_count() + instance.pending_tasks_count();
     let unlisted = UnlistedTasks::beyond(u32::try_from(counted).unwrap_or(0), listed, now);
@@ -74,7 +88,7 @@ pub async fn drain_container_instance(
     state.remaining.tasks = tasks.iter().map(|task| task.arn.clone()).collect();
     state.tasks = tasks;
     state.container_instance_arn = Some(arn);
-    Ok(true)
+    Ok(Membership::Draining)
 }
 
 /// Lists the container instance's tasks again and records those the drain did not know
@@ -107,14 +121,17 @@ pub async fn track_tasks_listed_late(
         .into_iter()
         .filter(|listed| !state.tasks.iter().any(|known| &known.arn == listed))
         .collect();
-    state.remaining.unlisted = state
-        .remaining
-        .unlisted
-        .and_then(|unlisted| unlisted.settled_by(unknown.len()));
     if unknown.is_empty() {
         return Ok(false);
     }
     let mut found = described_tasks(ecs, &cluster, &unknown, Some(state.started_at)).await?;
+    // Each task shown for the first time that has not stopped, or stopped since the drain
+    // began, may be one the container instance counted; one that stopped before is not (it
+    // is not recorded, and shows again on each listing).
+    state.remaining.unlisted = state
+        .remaining
+        .unlisted
+        .and_then(|unlisted| unlisted.settled_by(found.len()));
     listed_at(&mut found, now);
     let mut any = false;
     for task in &found {
@@ -144,31 +161,27 @@ async fn find_container_instance(
         .find(|instance| instance.ec2_instance_id() == Some(instance_id)))
 }
 
-/// Sets the container instance DRAINING. Returns false when it vanished meanwhile, or is not
-/// ACTIVE yet.
+/// Sets the ACTIVE or DRAINING container instance DRAINING. Returns false when it vanished
+/// meanwhile.
 ///
 /// ECS takes DRAINING only from ACTIVE ("A container instance can't be changed to DRAINING
-/// until it has reached an ACTIVE status", UpdateContainerInstancesState). One REGISTERING
-/// (its trunk network interface provisioned, with the account's `awsvpcTrunking`) runs no
-/// task yet, and once ACTIVE takes tasks at once (a DAEMON's first): it counts as not in the
+/// until it has reached an ACTIVE status", UpdateContainerInstancesState; "If a container
+/// instance is in REGISTERING, DEREGISTERING, or REGISTRATION_FAILED state you can describe
+/// the container instance but can't update the container instance state"). One REGISTERING
+/// (its trunk network interface provisioned, with the account's `awsvpcTrunking`) cannot
+/// accept tasks yet ("The ACTIVE status indicates that the container instance can accept
+/// tasks"), and once ACTIVE takes them at once (a DAEMON's first): it counts as not in the
 /// cluster yet, looked for again on each check and drained then, as an instance whose agent
-/// registers mid-drain is. One REGISTRATION_FAILED or DEREGISTERING never runs a task.
+/// registers mid-drain is.
 async fn set_draining(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     instance: &ContainerInstance,
 ) -> Result<bool, StepError> {
     let arn = instance.container_instance_arn().unwrap_or_default();
-    match instance.status().unwrap_or_default() {
-        "DRAINING" => {
-            tracing::info!(container_instance = %arn, "already DRAINING");
-            return Ok(true);
-        }
-        "ACTIVE" => {}
-        other => {
-            tracing::warn!(container_instance = %arn, status = other, "not ACTIVE: cannot be set DRAINING yet, looked for again on each check");
-            return Ok(false);
-        }
+    if instance.status() == Some("DRAINING") {
+        tracing::info!(container_instance = %arn, "already DRAINING");
+        return Ok(true);
     }
     let set = set_status(ecs, cluster, arn, ContainerInstanceStatus::Draining).await?;
     if !set {
@@ -178,19 +191,25 @@ async fn set_draining(
 }
 
 /// Every task on the container instance that has not stopped, those DescribeTasks does not
-/// know yet included, and how many tasks the listing showed (those that stopped too).
+/// know yet included, and how many of the listed tasks the container instance may have
+/// counted: those, and those that stopped `since` the drain began (one that stopped between
+/// the count and the listing). A task that stopped before does not stand in for one the
+/// listing does not show yet (ListTasks shows stopped tasks "for at least one hour").
 async fn tasks_on(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     container_instance: &str,
     now: DateTime<Utc>,
+    since: DateTime<Utc>,
 ) -> Result<(Vec<TrackedTask>, usize), StepError> {
     let arns = task_arns_on(ecs, cluster, container_instance)
         .await
         .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
-    let mut tasks = described_tasks(ecs, cluster, &arns, None).await?;
+    let mut tasks = described_tasks(ecs, cluster, &arns, Some(since)).await?;
+    let countable = tasks.len();
+    tasks.retain(|task| !task_has_stopped(&task.last_status));
     listed_at(&mut tasks, now);
-    Ok((tasks, arns.len()))
+    Ok((tasks, countable))
 }
 
 /// Records that the tasks just listed and not described yet were listed at `now`.

@@ -27,10 +27,28 @@ fn counted_one_more(counted: i64) -> DrainState {
     state
 }
 
+/// DescribeTasks: `agent` STOPPED at 30 s (since the drain began), the others STOPPED before.
+fn agent_stopped_since() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(|req| {
+        let tasks = req.tasks().iter().map(|arn| {
+            let task = Task::builder().task_arn(arn).last_status("STOPPED");
+            let stopped_at = if arn == &task_arn("agent") { 30 } else { -60 };
+            task.stopped_at(aws_smithy_types::DateTime::from_secs(
+                at(stopped_at).timestamp(),
+            ))
+            .build()
+        });
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(tasks.collect()))
+            .build()
+    })
+}
+
 /// The check at `offset` s of [`counted_one_more`] at 20 s, in the world where the recorded
 /// task stopped and the balancers drained, ListTasks showing `listed` on the instance.
 async fn check_listing(listed: &'static [&'static str], offset: i64) -> (MockRules, DrainState) {
     let mut world = rules_for("STOPPED", "OutOfService", UNUSED);
+    world.ecs[0] = agent_stopped_since();
     world.ecs[2] = listed_again(listed);
     let state = check(&world.clients(), counted_one_more(20), at(offset))
         .await
@@ -48,7 +66,8 @@ async fn a_listing_that_shows_a_task_for_the_first_time_settles_one_counted() {
 
 #[tokio::test]
 async fn until_a_listing_shows_it_the_drain_lists_again_soon() {
-    let (world, state) = check_listing(&["web"], 40).await;
+    // A task that stopped before the drain began, shown on every listing, stands in for none.
+    let (world, state) = check_listing(&["web", "old"], 40).await;
     assert_eq!(world.ecs[2].num_calls(), 2, "listed");
     assert_eq!(state.remaining.unlisted.map(|u| u.count), Some(1));
     assert_eq!(state.status, DrainStatus::Draining);

@@ -75,6 +75,7 @@ async fn a_task_listed_but_not_described_yet_is_recorded_and_waited_for() {
 async fn tasks_the_container_instance_counts_beyond_those_listed_are_listed_for_again() {
     // ECS is eventually consistent: ListTasks may not show yet a task the container
     // instance already counts (3 running and 1 pending; 3 listed, one of them stopping).
+    // One that stopped before the drain began, listed too, stands in for none.
     let mut ci = Instance::registered("ACTIVE");
     ci.describe = describing_container_instance(
         aws_sdk_ecs::types::ContainerInstance::builder()
@@ -86,7 +87,7 @@ async fn tasks_the_container_instance_counts_beyond_those_listed_are_listed_for_
             .build(),
     );
     let (tasks, describe_t) = (
-        list_tasks(&["web-1", "job-1"], &["web-0"]),
+        list_tasks(&["web-1", "job-1"], &["web-0", "stopped-1"]),
         describe_tasks(),
     );
     let deps = deps(&ci.and(&[&tasks, &describe_t]));

@@ -96,3 +96,16 @@ async fn a_spot_warning_for_an_instance_outside_the_cluster_is_ignored() {
     let state = drain(&deps, lifecycle_input(), at(1)).await.unwrap();
     assert_eq!(state.status, DrainStatus::Draining);
 }
+
+#[tokio::test]
+async fn a_spot_warning_for_an_instance_registering_in_the_cluster_drains_it_once_active() {
+    // REGISTERING (its trunk network interface provisioned): it takes tasks once ACTIVE,
+    // before the interruption; the checks look for it again.
+    let ci = Instance::registered("REGISTERING");
+    let mut deps = deps(&ci.and(&[]));
+    deps.config.cluster = Some(CLUSTER.into());
+    let state = handle(&deps, spot_event()).await.unwrap();
+    assert_eq!(state.status, DrainStatus::Draining);
+    assert_eq!(state.container_instance_arn, None);
+    assert_eq!(ci.update.num_calls(), 0);
+}
