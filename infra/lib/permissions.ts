@@ -178,8 +178,15 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
     ...DRAINS_THE_CONTAINER_INSTANCE,
     { action: 'ecs:StopTask', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     // An orphaned task's registration ECS left (a Network Load Balancer's) is taken over only once
-    // its service, read for its desired count and minimum healthy percent, serves without it.
+    // its service, read for its desired count and minimum healthy percent, serves without it: its
+    // own tasks, listed by service, healthy in the group (which another service may share).
     { action: 'ecs:DescribeServices', scope: 'clusterServices', why: SERVICES_OF_CLUSTER },
+    {
+      action: 'ecs:ListTasks',
+      scope: 'any',
+      clusterCondition: true,
+      why: "A service's tasks are listed by serviceName, which names no container instance: the request has no container-instance ARN to scope. The ecs:cluster condition limits it to the managed cluster.",
+    },
     onAnyResource('elasticloadbalancing:DescribeLoadBalancers'),
     // A Classic ELB registration found again while draining is deregistered again.
     {

@@ -115,6 +115,7 @@ describe('IAM, one least-privilege role per function', () => {
     expectPolicy(template, 'check-drained', [
       { actions: ['ecs:DescribeTasks', 'ecs:StopTask'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
       { actions: ['ecs:DescribeServices'], resources: [CLUSTER_SERVICES] },
+      { actions: ['ecs:ListTasks'], resources: ['*'], condition: IN_CLUSTER },
       { actions: DRAINS, resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
       { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
       {

@@ -148,6 +148,21 @@ def test_an_orphans_nlb_registration_is_taken_over_once_its_replacement_serves(s
     assert _fewest(r) == {"web-nlb": 2}
 
 
+def test_a_shared_nlb_group_is_taken_over_once_the_services_own_replacement_serves(scenario):
+    r = scenario("nlb_shared_orphan")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    assert {e["service"] for e in _of(r, "ecs.task.orphaned", instance_id=victim)} == {"web", "agent"}
+    # the agent's targets elsewhere serve in the group, but not as the web service's: the group
+    # was taken over (both ports at once) only after the web task's replacement was healthy
+    taken = _of(r, "elbv2.target.draining", id=victim, by="functions")
+    assert sorted(e["port"] for e in taken) == [8080, 9100]
+    new = _replacement(r, victim)["instance_id"]
+    [healthy] = _of(r, "elbv2.target.healthy", id=new, port=8080)
+    assert healthy["seq"] < min(e["seq"] for e in taken)
+    assert _fewest(r) == {"shared-nlb": 2}
+
+
 def _standalone(result, victim):
     [running] = [e for e in _of(result, "ecs.task.running", instance_id=victim) if e.get("service") is None]
     return running["task_arn"]

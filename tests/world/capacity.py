@@ -1,10 +1,14 @@
 """Serving capacity through a drain, judged from the world's event log (an invariant of world.run).
 
 For every load balancer of the service (its target groups and Classic ELBs, from the
-``ecs.service.created`` / ``.updated`` events), the healthy serving registrations (a target
-``healthy``, a Classic ELB instance InService; never one that is registering, unhealthy or
+``ecs.service.created`` / ``.updated`` events), the service's healthy serving registrations (a
+target ``healthy``, a Classic ELB instance InService; never one that is registering, unhealthy or
 draining) must not drop below ceil(minimumHealthyPercent / 100 x desired count) because of a
-drain. The count is taken whenever a healthy registration leaves: deregistered by anyone
+drain. Only the service's own count: the registrations of its tasks (where ``ecs.task.pending``
+placed them, on their host ports), never another service's or one made by hand in a shared
+group. That is the floor ECS keeps: "Service tasks on the container instance that are in the
+RUNNING state are stopped and replaced according to the service's deployment configuration
+parameters, minimumHealthyPercent and maximumPercent" (UpdateContainerInstancesState). The count is taken whenever a healthy registration leaves: deregistered by anyone
 (``by`` on the world's events), or its instance terminated once its lifecycle action ended
 (completed or expired). Drops that are someone else's doing are not judged: a load balancer
 deleted, the hook deleted (it releases the instance), the instance terminated through EC2
@@ -74,6 +78,7 @@ class _Judge:
     def __init__(self, service: str, cluster: str, bound: int | None, deadline_seq: int | None):
         self.service, self.cluster, self.bound, self.deadline_seq = service, cluster, bound, deadline_seq
         self.state: dict[str, dict[Any, str]] = {}  # load balancer -> registration -> initial/healthy/unhealthy
+        self.own: set[tuple[str, Any]] = set()  # (load balancer, registration) of the service's tasks
         self.gone: set[str] = set()
         self.desired: int | None = None
         self.percent = 100
@@ -97,6 +102,9 @@ class _Judge:
             if e.get("service") == self.service and e.get("cluster") == self.cluster:
                 self._service(e)
             return
+        if kind == "ecs.task.pending" and e.get("service") == self.service and e.get("cluster") == self.cluster:
+            self.own.update((arn, (e["instance_id"], port)) for arn, port in e.get("targets") or [])
+            self.own.update((name, e["instance_id"]) for name in e.get("load_balancers") or [])
         if kind == "asg.instance.terminating" and self.window == "before":
             self.window = "open"
         elif kind == "asg.lifecycle.completed":
@@ -136,7 +144,8 @@ class _Judge:
             "elb.instance.registered",
             "elb.instance.initial",
         ):
-            self.state[lb][key] = "initial"
+            if (lb, key) in self.own:  # not another service's, nor one made by hand
+                self.state[lb][key] = "initial"
         elif kind in ("elbv2.target.healthy", "elb.instance.in_service") and key in self.state[lb]:
             self.state[lb][key] = "healthy"
         elif (

@@ -382,13 +382,14 @@ def _stop_timeout(sc: dict[str, Any]) -> int:
 
 
 def _daemon(world: World, sc: dict[str, Any], cluster: str, classic_names: list[str], tgs: dict[str, str]) -> None:
-    """The DAEMON service (host network, on its load balancers' ports: ``attach: daemon``)."""
+    """The DAEMON service (host network, on its load balancers' ports: ``attach: daemon``), and in
+    the target groups it shares with the web service on their ``daemon_port``."""
     p, name = sc["name"], sc["daemon"]["name"]
     lbs = sc["load_balancers"]
     classic = [(n, c["port"]) for n, c in zip(classic_names, lbs["classic"]) if c.get("attach") == "daemon"]
     target_groups = [
         (tgs[f"{p}-{t['name']}"[:32]], t["port"]) for t in lbs["target_groups"] if t.get("attach") == "daemon"
-    ]
+    ] + [(tgs[f"{p}-{t['name']}"[:32]], t["daemon_port"]) for t in lbs["target_groups"] if "daemon_port" in t]
     ports = sorted({port for _, port in classic + target_groups})
     ecs = world.client("ecs")
     ecs.register_task_definition(

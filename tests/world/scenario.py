@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
         "maximum_percent": 200,
     },
     # a DAEMON service beside it (one task on every instance, stopped last on a draining one):
-    # {"name", "memory"}; the load balancers with "attach": "daemon" are its (host port = their port)
+    # {"name", "memory"}; the load balancers with "attach": "daemon" are its (host port = their port),
+    # and it shares a target group of another kind on that group's "daemon_port"
     "daemon": None,
     "load_balancers": {
         "classic": [{"name": "web-clb", "draining_seconds": 5, "attach": "service", "port": 8080}],

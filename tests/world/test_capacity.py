@@ -28,8 +28,16 @@ class Log:
             load_balancers=[CLB],
         )
 
-    def serving(self, *instances: str) -> Log:
+    def serving(self, *instances: str, service: str = "web") -> Log:
         for i in instances:
+            self.add(
+                "ecs.task.pending",
+                cluster="c",
+                service=service,
+                instance_id=i,
+                targets=[[TG, 8080]],
+                load_balancers=[CLB],
+            )
             self.add("elbv2.target.registered", target_group=TG, id=i, port=8080)
             self.add("elbv2.target.healthy", target_group=TG, id=i, port=8080)
             self.add("elb.instance.registered", load_balancer=CLB, instance_id=i)
@@ -46,6 +54,7 @@ class Log:
 
 def test_a_drain_that_deregisters_before_the_replacement_is_healthy_breaks_the_floor():
     log = Log().service().serving("i-a", "i-b").add("asg.instance.terminating", instance_id="i-a")
+    log.add("ecs.task.pending", cluster="c", service="web", instance_id="i-c", targets=[[TG, 8080]])
     log.add("elbv2.target.registered", target_group=TG, id="i-c", port=8080)  # initial: not serving
     log.out("i-a", "functions")
     violations, summary = log.judge()
@@ -64,8 +73,20 @@ def test_ecs_replacing_a_task_once_its_replacement_is_healthy_keeps_the_floor():
     assert {s.label: s.fewest for s in summary} == {"web-tg": 2, "web-clb": 2}  # up to the update
 
 
+def test_only_the_services_own_registrations_count():
+    # The group is shared: another service's task serves in it, and an instance registered by hand.
+    log = Log().service().serving("i-a", "i-b").serving("i-x", service="other")
+    log.add("elbv2.target.registered", target_group=TG, id="i-h", port=9090)
+    log.add("elbv2.target.healthy", target_group=TG, id="i-h", port=9090)
+    log.add("asg.instance.terminating", instance_id="i-a").out("i-a", "functions")
+    violations, summary = log.judge()
+    assert len(violations) == 2 and all("1 healthy serving left (floor 2" in v for v in violations)
+    assert {s.label: s.fewest for s in summary} == {"web-tg": 1, "web-clb": 1}
+
+
 def test_leaving_while_not_serving_is_no_drop():
     log = Log().service().serving("i-b").add("asg.instance.terminating", instance_id="i-a")
+    log.add("ecs.task.pending", cluster="c", service="web", instance_id="i-a", targets=[[TG, 8080]])
     log.add("elbv2.target.registered", target_group=TG, id="i-a", port=8080)
     log.add("elbv2.target.unhealthy", target_group=TG, id="i-a", port=8080, reason="Target.FailedHealthChecks")
     log.add("elbv2.target.draining", target_group=TG, id="i-a", port=8080, by="functions", health="unhealthy")

@@ -28,15 +28,23 @@ pub(crate) async fn adopt_service_balancers(
     state: &mut DrainState,
     now: DateTime<Utc>,
 ) -> Result<bool, StepError> {
-    let left_unstopped = state.tasks.iter().any(|task| {
-        task.service.is_some()
-            && !task_has_stopped(&task.last_status)
-            && !state.remaining.tasks.contains(&task.arn)
-    });
-    if !left_unstopped {
+    if service_tasks_left_unstopped(state) == 0 {
         return Ok(false);
     }
     adopt(deps, state, now, |_| true).await
+}
+
+/// How many service tasks left the wait without being STOPPED.
+pub(crate) fn service_tasks_left_unstopped(state: &DrainState) -> usize {
+    state
+        .tasks
+        .iter()
+        .filter(|task| {
+            task.service.is_some()
+                && !task_has_stopped(&task.last_status)
+                && !state.remaining.tasks.contains(&task.arn)
+        })
+        .count()
 }
 
 /// Moves the load balancers left to ECS that `which` picks to those the drain waits for:
@@ -44,7 +52,9 @@ pub(crate) async fn adopt_service_balancers(
 /// requests no API shows, waited out for its draining timeout from now), and each target
 /// group the instance is still registered in (on the ports it is). A registration that still
 /// serves is moved only once the service serves without it, or at the last moment it could
-/// still drain ([`crate::replacement`]); until then it stays left to ECS. True when it moved any.
+/// still drain ([`crate::replacement`]); until then it stays left to ECS. A group that several
+/// services share on the instance is moved only once none of them waits: taking it over ends
+/// every registration of the instance there. True when it moved any.
 pub(crate) async fn adopt(
     deps: &Deps,
     state: &mut DrainState,
@@ -52,6 +62,7 @@ pub(crate) async fn adopt(
     which: impl Fn(&ServiceBalancer) -> bool,
 ) -> Result<bool, StepError> {
     let cluster = state.request.cluster.clone();
+    let instance_id = state.request.instance_id.clone();
     let last_moments = last_moments(state);
     let Some(balancers) = state.load_balancers.as_mut() else {
         return Ok(false);
@@ -60,8 +71,8 @@ pub(crate) async fn adopt(
         .into_iter()
         .partition(|managed| which(managed));
     balancers.service_managed = kept;
-    let instance_id = state.request.instance_id.clone();
     let mut adopted = false;
+    let mut groups = Vec::new();
     for managed in taken {
         let name = managed.load_balancer.clone();
         state.remaining.left_to_ecs.retain(|left| left != &name);
@@ -71,44 +82,44 @@ pub(crate) async fn adopt(
         {
             continue;
         }
-        if !name.starts_with("arn:") {
-            let unhealthy = classic_registration(&deps.elb, &name, &instance_id)
-                .await?
-                .is_some_and(|registration| registration.may_hide_requests());
-            tracing::info!(elb = %name, service = %managed.service, unhealthy, "the drain waits for the Classic ELB it left to ECS");
-            balancers.classic.push(ClassicElb {
-                name: name.clone(),
-                draining_seconds: managed.draining_seconds,
-                unhealthy,
-                taken_over_at: Some(now),
-            });
-            state.remaining.classic_elbs.push(name);
-            adopted = true;
+        if name.starts_with("arn:") {
+            groups.push(managed);
             continue;
         }
-        let Some(health) = target_health(&deps.elbv2, &name, None).await? else {
-            continue;
-        };
-        let ports = registered_ports(&health, &instance_id);
-        if ports.is_empty() {
-            continue;
-        }
-        let last = last_moments
-            .iter()
-            .find_map(|(left, last)| (left == &name).then_some(*last));
-        let serving = Serving {
-            cluster: &cluster,
-            instance_id: &instance_id,
-            health: &health,
-        };
-        if serving
-            .waits_for_replacement(&deps.ecs, &managed, last, now)
+        let unhealthy = classic_registration(&deps.elb, &name, &instance_id)
             .await?
-        {
-            tracing::info!(target_group = %name, service = %managed.service, "the registration still serves, and the service does not without it yet: left to ECS until it does");
-            state.remaining.left_to_ecs.push(name);
-            balancers.service_managed.push(managed);
-            continue;
+            .is_some_and(|registration| registration.may_hide_requests());
+        tracing::info!(elb = %name, service = %managed.service, unhealthy, "the drain waits for the Classic ELB it left to ECS");
+        balancers.classic.push(ClassicElb {
+            name: name.clone(),
+            draining_seconds: managed.draining_seconds,
+            unhealthy,
+            taken_over_at: Some(now),
+        });
+        state.remaining.classic_elbs.push(name);
+        adopted = true;
+    }
+    let read = Registrations {
+        deps,
+        cluster: &cluster,
+        instance_id: &instance_id,
+        last_moments: &last_moments,
+        now,
+    };
+    let (waiting, moved) = read.decide(groups).await?;
+    for managed in waiting {
+        if !state.remaining.left_to_ecs.contains(&managed.load_balancer) {
+            state
+                .remaining
+                .left_to_ecs
+                .push(managed.load_balancer.clone());
+        }
+        balancers.service_managed.push(managed);
+    }
+    for (managed, ports) in moved {
+        let name = managed.load_balancer.clone();
+        if state.remaining.target_groups.contains(&name) {
+            continue; // moved already for another service sharing it
         }
         tracing::info!(target_group = %name, service = %managed.service, ?ports, "the drain waits for the target group it left to ECS");
         balancers.target_groups.push(TargetGroup {
@@ -124,6 +135,84 @@ pub(crate) async fn adopt(
         adopted = true;
     }
     Ok(adopted)
+}
+
+/// The instance's registrations in the target groups left to ECS, read to decide which of them
+/// the drain takes over now.
+struct Registrations<'a> {
+    deps: &'a Deps,
+    cluster: &'a str,
+    instance_id: &'a str,
+    last_moments: &'a [(String, DateTime<Utc>)],
+    now: DateTime<Utc>,
+}
+
+impl Registrations<'_> {
+    /// Splits `groups` into those still left to ECS (a registration of the group waits for its
+    /// service's replacement) and those moved now, with the ports the instance is registered
+    /// on there. A group gone, or where the instance is no longer registered, is neither.
+    async fn decide(
+        &self,
+        groups: Vec<ServiceBalancer>,
+    ) -> Result<(Vec<ServiceBalancer>, Vec<(ServiceBalancer, Vec<i32>)>), StepError> {
+        let mut read: Vec<(String, DescribeTargetHealthOutput)> = Vec::new();
+        let mut waits: Vec<String> = Vec::new();
+        let mut decided = Vec::new();
+        for managed in groups {
+            let name = managed.load_balancer.clone();
+            if !read.iter().any(|(arn, _)| arn == &name) {
+                let Some(health) = target_health(&self.deps.elbv2, &name, None).await? else {
+                    continue;
+                };
+                read.push((name.clone(), health));
+            }
+            let health = read.iter().find(|(arn, _)| arn == &name).map(|(_, h)| h);
+            let Some(health) = health else { continue };
+            let ports = registered_ports(health, self.instance_id);
+            if ports.is_empty() {
+                continue;
+            }
+            if !waits.contains(&name) && self.waits(&managed, health).await? {
+                tracing::info!(target_group = %name, service = %managed.service, "the registration still serves, and the service does not without it yet: left to ECS until it does");
+                waits.push(name);
+            }
+            decided.push((managed, ports));
+        }
+        Ok(decided.into_iter().fold(
+            (Vec::new(), Vec::new()),
+            |(mut waiting, mut moved), (managed, ports)| {
+                if waits.contains(&managed.load_balancer) {
+                    waiting.push(managed);
+                } else {
+                    moved.push((managed, ports));
+                }
+                (waiting, moved)
+            },
+        ))
+    }
+
+    /// Whether `managed`'s registration in its group (as `health` shows it) is to stay left to
+    /// ECS for now ([`Serving::waits_for_replacement`]).
+    async fn waits(
+        &self,
+        managed: &ServiceBalancer,
+        health: &DescribeTargetHealthOutput,
+    ) -> Result<bool, StepError> {
+        let name = &managed.load_balancer;
+        let last = self
+            .last_moments
+            .iter()
+            .find_map(|(left, last)| (left == name).then_some(*last));
+        let serving = Serving {
+            cluster: self.cluster,
+            instance_id: self.instance_id,
+            target_group: name,
+            health,
+        };
+        serving
+            .waits_for_replacement(&self.deps.ecs, managed, last, self.now)
+            .await
+    }
 }
 
 /// The last moment to take over each load balancer left to ECS ([`must_take_over_at`]).

@@ -67,9 +67,12 @@ use tracing::instrument;
 
 mod balancers;
 mod left_to_ecs;
+mod own_targets;
 mod replacement;
 mod unmanageable;
-use balancers::{adopt_service_balancers, refresh_classic, refresh_target_groups};
+use balancers::{
+    adopt_service_balancers, refresh_classic, refresh_target_groups, service_tasks_left_unstopped,
+};
 use left_to_ecs::settle_left_to_ecs;
 use unmanageable::drop_unmanageable;
 pub use unmanageable::AGENT_LOST_AFTER_SECONDS;
@@ -115,6 +118,7 @@ pub async fn check(
     if adopt_service_balancers(deps, &mut state, now).await? {
         state.report.balancers_drained_at = None;
     }
+    let left_unstopped = service_tasks_left_unstopped(&state);
     stop_standalone_tasks(&deps.ecs, &mut state, now).await?;
     refresh_classic(&deps.elb, &mut state, now).await?;
     refresh_target_groups(&deps.elbv2, &mut state, now).await?;
@@ -124,8 +128,10 @@ pub async fn check(
     let mut found_late = listed && tasks_found_late(deps, &mut state, now).await?;
     found_late |= awaits_unlisted_tasks(&mut state, now);
     // A task found late and given up at once (its agent lost, its container instance
-    // deregistered) leaves its service's load balancers to the drain as any other does.
-    let taken_over = (listed && adopt_service_balancers(deps, &mut state, now).await?)
+    // deregistered) leaves its service's load balancers to the drain as any other does. (Those
+    // left to ECS were looked at above; only a task given up since calls for another look.)
+    let given_up_since = service_tasks_left_unstopped(&state) > left_unstopped;
+    let taken_over = (given_up_since && adopt_service_balancers(deps, &mut state, now).await?)
         | settle_left_to_ecs(deps, &mut state, now, listed).await?;
     if taken_over {
         refresh_classic(&deps.elb, &mut state, now).await?;

@@ -9,8 +9,9 @@
 //! target groups only once its replacement is healthy. A registration ECS left on the instance (an
 //! orphaned task's in a Network Load Balancer's group, which a forced deregistration does not
 //! end; one behind no listed task) is the drain's to end: it keeps the same floor, and takes
-//! the registration over only once the service's healthy targets elsewhere in the group reach
-//! ceil(minimumHealthyPercent x desired count), or at the last moment it still could drain
+//! the registration over only once the service's own healthy targets elsewhere in the group
+//! (its tasks', [`crate::own_targets`]: a group may be shared) reach ceil(minimumHealthyPercent
+//! x desired count), or at the last moment it still could drain
 //! ([`sta_shared::left_to_ecs::must_take_over_at`]).
 
 use aws_sdk_ecs::types::{SchedulingStrategy, Service};
@@ -21,11 +22,14 @@ use sta_shared::error::ecs_error;
 use sta_shared::state::ServiceBalancer;
 use sta_shared::StepError;
 
+use crate::own_targets::own_targets;
+
 /// A target group's registrations (`health`, its DescribeTargetHealth of every target), as the
 /// drain of `instance_id` in `cluster` sees them before taking the instance's over.
 pub(crate) struct Serving<'a> {
     pub(crate) cluster: &'a str,
     pub(crate) instance_id: &'a str,
+    pub(crate) target_group: &'a str,
     pub(crate) health: &'a DescribeTargetHealthOutput,
 }
 
@@ -44,20 +48,16 @@ impl Serving<'_> {
         last: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, StepError> {
-        let serves = healthy_targets(self.health).any(|id| id == self.instance_id);
+        let serves = healthy_targets(self.health).any(|(id, _)| id == self.instance_id);
         if managed.registered_without_task || !serves || last.is_none_or(|last| now >= last) {
             return Ok(false);
         }
-        let waits = !self.serves_without(ecs, &managed.service).await?;
-        if waits {
-            tracing::info!(target_group = %managed.load_balancer, service = %managed.service, "the registration still serves, and the service does not without it yet: left to ECS until it does");
-        }
-        Ok(waits)
+        Ok(!self.serves_without(ecs, &managed.service).await?)
     }
 
-    /// Whether `service` serves without the instance in the group: its other healthy targets
-    /// reach the service's floor ([`floor`]). A service that is gone or being deleted (or whose
-    /// cluster is) has no replacement coming: true.
+    /// Whether `service` serves without the instance in the group: its own healthy targets
+    /// on other instances ([`own_targets`]) reach the service's floor ([`floor`]). A service
+    /// that is gone or being deleted (or whose cluster is) has no replacement coming: true.
     async fn serves_without(
         &self,
         ecs: &aws_sdk_ecs::Client,
@@ -85,15 +85,19 @@ impl Serving<'_> {
         else {
             return Ok(true);
         };
-        let others = healthy_targets(self.health)
-            .filter(|id| *id != self.instance_id)
-            .count();
         let floor = floor(active);
+        if floor == 0 {
+            return Ok(true);
+        }
+        let own = own_targets(ecs, cluster, active, self.target_group).await?;
+        let others = healthy_targets(self.health)
+            .filter(|(id, port)| *id != self.instance_id && own.contains(&(id.to_string(), *port)))
+            .count();
         tracing::info!(
             service,
             others,
             floor,
-            "the service's healthy targets elsewhere in the group"
+            "the service's own healthy targets elsewhere in the group"
         );
         Ok(others >= floor)
     }
@@ -115,8 +119,8 @@ pub(crate) fn floor(service: &Service) -> usize {
     usize::try_from((needed + 99) / 100).unwrap_or(0)
 }
 
-/// The ids of the group's healthy targets (an instance's once per port).
-fn healthy_targets(health: &DescribeTargetHealthOutput) -> impl Iterator<Item = &str> {
+/// The group's healthy targets: instance id and port.
+fn healthy_targets(health: &DescribeTargetHealthOutput) -> impl Iterator<Item = (&str, i32)> {
     health
         .target_health_descriptions()
         .iter()
@@ -126,5 +130,6 @@ fn healthy_targets(health: &DescribeTargetHealthOutput) -> impl Iterator<Item = 
                 .and_then(|health| health.state())
                 == Some(&TargetHealthStateEnum::Healthy)
         })
-        .filter_map(|description| description.target().and_then(|target| target.id()))
+        .filter_map(|description| description.target())
+        .filter_map(|target| Some((target.id()?, target.port()?)))
 }

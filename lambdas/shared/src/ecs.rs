@@ -25,6 +25,16 @@ pub async fn describe_all_container_instances(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|error| ecs_error(cluster, "ListContainerInstances", error))?;
+    described_container_instances(ecs, cluster, &arns).await
+}
+
+/// The container instances `arns` of the cluster, described 100 at a time; one ECS no longer
+/// knows (a failure, e.g. `MISSING`) is left out.
+pub async fn described_container_instances(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Vec<ContainerInstance>, StepError> {
     let describe = |batch| {
         ecs.describe_container_instances()
             .cluster(cluster)
@@ -32,7 +42,7 @@ pub async fn describe_all_container_instances(
             .send()
     };
     let operation = "DescribeContainerInstances";
-    described_in_batches(cluster, operation, (&arns, DESCRIBE_BATCH), describe, |output| {
+    described_in_batches(cluster, operation, (arns, DESCRIBE_BATCH), describe, |output| {
         for failure in output.failures() {
             tracing::info!(arn = ?failure.arn(), reason = ?failure.reason(), "container instance not described");
         }

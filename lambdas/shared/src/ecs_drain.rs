@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_ecs::error::SdkError;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksError;
 use aws_sdk_ecs::types::{
     ContainerInstance, ContainerInstanceStatus, DesiredStatus, Failure, Task,
@@ -21,8 +22,7 @@ use aws_sdk_ecs::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
 
-use crate::batches::described_in_batches;
-use crate::batches::DESCRIBE_BATCH;
+use crate::batches::{described_in_batches, DESCRIBE_BATCH};
 use crate::ecs::describe_all_container_instances;
 use crate::ecs_status::set_status;
 use crate::error::{ecs_error, error_code, error_message};
@@ -257,14 +257,7 @@ pub async fn described_tasks(
     arns: &[String],
     stopped_since: Option<DateTime<Utc>>,
 ) -> Result<Vec<TrackedTask>, StepError> {
-    let describe = |batch| {
-        ecs.describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(batch))
-            .send()
-    };
-    let batches = (arns, DESCRIBE_BATCH);
-    let described = described_in_batches(cluster, "DescribeTasks", batches, describe, |output| {
+    let described = described_tasks_with(ecs, cluster, arns, |output| {
         let missing = missing_tasks(output.failures());
         let found = output.tasks.unwrap_or_default().into_iter().map(Ok);
         found.chain(missing.into_iter().map(Err)).collect()
@@ -298,6 +291,29 @@ pub async fn described_tasks(
         });
     }
     Ok(tasks)
+}
+
+/// What `found` takes from each DescribeTasks answer for `arns`, described 100 at a time.
+pub async fn described_tasks_with<T>(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+    found: impl FnMut(DescribeTasksOutput) -> Vec<T>,
+) -> Result<Vec<T>, StepError> {
+    let describe = |batch| {
+        ecs.describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(batch))
+            .send()
+    };
+    described_in_batches(
+        cluster,
+        "DescribeTasks",
+        (arns, DESCRIBE_BATCH),
+        describe,
+        found,
+    )
+    .await
 }
 
 /// The service that owns `task`, from its `group` (`service:<name>`); `None` for a standalone one.

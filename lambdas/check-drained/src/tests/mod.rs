@@ -181,6 +181,7 @@ mod not_described;
 mod orphans;
 mod replacement;
 mod service_balancers;
+mod shared_group;
 mod tasks;
 mod unlisted;
 mod warm_pool;

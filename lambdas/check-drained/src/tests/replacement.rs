@@ -2,35 +2,53 @@ use super::service_balancers::SERVICE_TG;
 use super::*;
 use crate::replacement::floor;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
-use aws_sdk_ecs::types::{DeploymentConfiguration, SchedulingStrategy, Service};
+use aws_sdk_ecs::types::{
+    Container, DeploymentConfiguration, LoadBalancer, NetworkBinding, SchedulingStrategy, Service,
+};
 
 /// The state after deregistration, the web service's own target group left to ECS.
-fn with_service_group() -> DrainState {
+pub(super) fn with_service_group() -> DrainState {
     let mut state = deregistered();
     state.load_balancers.as_mut().unwrap().service_managed =
         vec![service_balancer("web", SERVICE_TG, 20, 10)];
     state
 }
 
-/// The web service's target group: the instance healthy on port 8080, and `others` targets
-/// healthy on other instances. Asked for the instance's port, it answers that one.
-fn group_serving(mine: TargetHealthStateEnum, others: usize) -> Rule {
+/// The web service's target group: the instance healthy on port 8080, and `others` of the web
+/// service's tasks elsewhere ([`elsewhere`]) healthy. Asked for the instance's port, it answers
+/// that one.
+pub(super) fn group_serving(mine: TargetHealthStateEnum, others: usize) -> Rule {
+    shared_group_serving(mine, others, &[])
+}
+
+/// [`group_serving`] in a group shared with `strangers`: healthy targets (instance, port) that
+/// are no task of the web service's.
+pub(super) fn shared_group_serving(
+    mine: TargetHealthStateEnum,
+    others: usize,
+    strangers: &'static [(&'static str, i32)],
+) -> Rule {
     mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
         .match_requests(|req| req.target_group_arn() == Some(SERVICE_TG))
         .then_compute_output(move |req| {
-            let target = |id: &str, state: TargetHealthStateEnum| {
+            let target = |id: &str, port: i32, state: TargetHealthStateEnum| {
                 TargetHealthDescription::builder()
-                    .target(TargetDescription::builder().id(id).port(8080).build())
+                    .target(TargetDescription::builder().id(id).port(port).build())
                     .target_health(sta_shared::testing::target_state(state))
                     .build()
             };
-            let mut described = vec![target(INSTANCE_ID, mine.clone())];
+            let mut described = vec![target(INSTANCE_ID, 8080, mine.clone())];
             if req.targets().is_empty() {
+                described.extend((0..others).map(|n| {
+                    let port = elsewhere_port(n);
+                    target(&elsewhere_instance(n), port, TargetHealthStateEnum::Healthy)
+                }));
+                described.push(target("i-0new", 8080, TargetHealthStateEnum::Initial));
                 described.extend(
-                    (0..others)
-                        .map(|n| target(&format!("i-0other{n}"), TargetHealthStateEnum::Healthy)),
+                    strangers
+                        .iter()
+                        .map(|(id, port)| target(id, *port, TargetHealthStateEnum::Healthy)),
                 );
-                described.push(target("i-0new", TargetHealthStateEnum::Initial));
             }
             DescribeTargetHealthOutput::builder()
                 .set_target_health_descriptions(Some(described))
@@ -38,8 +56,86 @@ fn group_serving(mine: TargetHealthStateEnum, others: usize) -> Rule {
         })
 }
 
+/// How many tasks the web service runs on other instances.
+const ELSEWHERE: usize = 4;
+
+fn elsewhere_instance(n: usize) -> String {
+    format!("i-0other{n}")
+}
+
+/// The port the web task on the `n`th other instance serves on: the second runs in bridge
+/// mode, its container port 8080 bound to host port 32768; the others with host networking.
+fn elsewhere_port(n: usize) -> i32 {
+    if n == 1 {
+        32768
+    } else {
+        8080
+    }
+}
+
+/// The web service's RUNNING tasks on other instances: [`ELSEWHERE`] of them, each on its own
+/// instance, on [`elsewhere_port`] (host networking shows no binding: on the container port).
+/// ListTasks of the service, DescribeTasks of them, DescribeContainerInstances of theirs.
+fn elsewhere() -> Vec<Rule> {
+    let number = |arn: &str| arn.rsplit('-').next().unwrap().parse::<usize>().unwrap();
+    vec![
+        mock!(aws_sdk_ecs::Client::list_tasks)
+            .match_requests(|req| req.service_name() == Some("web"))
+            .then_compute_output(|req| {
+                assert_eq!(req.cluster(), Some(CLUSTER));
+                let arns = (0..ELSEWHERE).map(|n| task_arn(&format!("web-elsewhere-{n}")));
+                ListTasksOutput::builder()
+                    .set_task_arns(Some(arns.collect()))
+                    .build()
+            }),
+        mock!(aws_sdk_ecs::Client::describe_tasks)
+            .match_requests(|req| req.tasks().iter().all(|arn| arn.contains("elsewhere")))
+            .then_compute_output(move |req| {
+                let task = |arn: &String| {
+                    let n = number(arn);
+                    let binding = NetworkBinding::builder()
+                        .container_port(8080)
+                        .host_port(elsewhere_port(n))
+                        .build();
+                    let container = Container::builder()
+                        .name("web")
+                        .set_network_bindings((n == 1).then(|| vec![binding]))
+                        .build();
+                    Task::builder()
+                        .task_arn(arn)
+                        .last_status("RUNNING")
+                        .container_instance_arn(format!("{CI}-elsewhere-{n}"))
+                        .containers(container)
+                        .build()
+                };
+                DescribeTasksOutput::builder()
+                    .set_tasks(Some(req.tasks().iter().map(task).collect()))
+                    .build()
+            }),
+        mock!(aws_sdk_ecs::Client::describe_container_instances)
+            .match_requests(|req| {
+                req.container_instances()
+                    .iter()
+                    .all(|arn| arn.contains("elsewhere"))
+            })
+            .then_compute_output(move |req| {
+                let instance = |arn: &String| {
+                    ContainerInstance::builder()
+                        .container_instance_arn(arn)
+                        .ec2_instance_id(elsewhere_instance(number(arn)))
+                        .build()
+                };
+                DescribeContainerInstancesOutput::builder()
+                    .set_container_instances(Some(
+                        req.container_instances().iter().map(instance).collect(),
+                    ))
+                    .build()
+            }),
+    ]
+}
+
 /// DescribeServices of the web service: ACTIVE, `desired` tasks, minimum healthy `percent`.
-fn service(desired: i32, percent: i32) -> Rule {
+pub(super) fn service(desired: i32, percent: i32) -> Rule {
     mock!(aws_sdk_ecs::Client::describe_services).then_compute_output(move |req| {
         assert_eq!(
             (req.cluster(), req.services()),
@@ -51,7 +147,7 @@ fn service(desired: i32, percent: i32) -> Rule {
     })
 }
 
-fn web(
+pub(super) fn web(
     desired: i32,
     percent: Option<i32>,
     strategy: Option<SchedulingStrategy>,
@@ -59,8 +155,14 @@ fn web(
     let configuration = DeploymentConfiguration::builder()
         .set_minimum_healthy_percent(percent)
         .build();
+    let balancer = LoadBalancer::builder()
+        .target_group_arn(SERVICE_TG)
+        .container_name("web")
+        .container_port(8080)
+        .build();
     Service::builder()
         .service_name("web")
+        .load_balancers(balancer)
         .desired_count(desired)
         .deployment_configuration(configuration)
         .set_scheduling_strategy(strategy)
@@ -76,9 +178,10 @@ fn group_deregistered() -> Rule {
 
 /// The container instance deregistered (force) mid-drain: its web task orphaned, still
 /// RUNNING; the service's group as `group` answers, the service as `service` does.
-fn orphaned(group: Rule, service: Rule) -> MockRules {
+pub(super) fn orphaned(group: Rule, service: Rule) -> MockRules {
     let mut world = rules_for("RUNNING", "OutOfService", UNUSED);
     world.ecs[1] = container_instance(None);
+    world.ecs.splice(0..0, elsewhere());
     world.ecs.push(service);
     world.elbv2.insert(0, group);
     world.elbv2.push(group_deregistered());
@@ -86,7 +189,7 @@ fn orphaned(group: Rule, service: Rule) -> MockRules {
 }
 
 /// The first check of [`with_service_group`] after the orphaning, at 50 s, in [`orphaned`]'s world.
-async fn first_check(group: Rule, service: Rule) -> (MockRules, DrainState) {
+pub(super) async fn first_check(group: Rule, service: Rule) -> (MockRules, DrainState) {
     let world = orphaned(group, service);
     let state = check(&world.clients(), with_service_group(), at(50))
         .await
@@ -96,7 +199,7 @@ async fn first_check(group: Rule, service: Rule) -> (MockRules, DrainState) {
 
 /// Whether the check took the orphan's registration in the service's group over (and
 /// deregistered it), or left it to ECS, waited for.
-fn taken_over(world: &MockRules, state: &DrainState) -> bool {
+pub(super) fn taken_over(world: &MockRules, state: &DrainState) -> bool {
     let deregistered = world.elbv2.last().unwrap().num_calls() == 1;
     let waited = state.remaining.left_to_ecs == [SERVICE_TG];
     assert_ne!(deregistered, waited, "{state:?}");
@@ -125,9 +228,10 @@ async fn an_orphans_registration_that_still_serves_waits_until_the_service_serve
         .await;
         assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
         assert_eq!(taken_over(&world, &state), taken, "{others} others");
-        assert!(
-            world.ecs.last().unwrap().num_calls() >= 1,
-            "the service is read"
+        assert_eq!(
+            world.ecs.last().unwrap().num_calls(),
+            1,
+            "the service is read, once a check"
         );
     }
     // At 50 % one other is enough.
@@ -156,6 +260,60 @@ async fn left_to_ecs_it_is_looked_at_again_on_the_next_check_and_taken_over_once
     let state = check(&world.clients(), state, at(60)).await.unwrap();
     assert!(taken_over(&world, &state));
     assert_eq!(state.report.orphaned_tasks, [task_arn("web")], "kept once");
+}
+
+#[tokio::test]
+async fn a_service_that_keeps_no_floor_is_not_listed() {
+    let (world, state) = first_check(
+        group_serving(TargetHealthStateEnum::Healthy, 0),
+        service(2, 0),
+    )
+    .await;
+    assert!(taken_over(&world, &state));
+    let listed = world.ecs.first().unwrap().num_calls();
+    assert_eq!(listed, 0, "the service's tasks are not listed");
+}
+
+#[tokio::test]
+async fn a_failed_read_of_the_services_own_targets_is_named() {
+    let failing = [
+        (
+            mock!(aws_sdk_ecs::Client::list_tasks)
+                .match_requests(|req| req.service_name() == Some("web"))
+                .then_http_response(|| json_error(400, "AccessDeniedException")),
+            "ListTasks",
+        ),
+        (
+            mock!(aws_sdk_ecs::Client::describe_tasks)
+                .match_requests(|req| req.tasks().iter().all(|arn| arn.contains("elsewhere")))
+                .then_http_response(|| json_error(500, "ServerException")),
+            "DescribeTasks",
+        ),
+        (
+            mock!(aws_sdk_ecs::Client::describe_container_instances)
+                .match_requests(|req| {
+                    req.container_instances()
+                        .iter()
+                        .all(|arn| arn.contains("elsewhere"))
+                })
+                .then_http_response(|| json_error(400, "ThrottlingException")),
+            "DescribeContainerInstances",
+        ),
+    ];
+    for (rule, operation) in failing {
+        let mut world = orphaned(
+            group_serving(TargetHealthStateEnum::Healthy, 1),
+            service(2, 100),
+        );
+        world.ecs.insert(0, rule);
+        let error = check(&world.clients(), with_service_group(), at(50))
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains(operation),
+            "{operation}: {error}"
+        );
+    }
 }
 
 #[tokio::test]

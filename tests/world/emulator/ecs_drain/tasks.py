@@ -107,6 +107,9 @@ def _start_task(backend: Any, service: Any, task_definition: Any, ci: Any) -> An
         service=service.name,
         task_arn=task.task_arn,
         instance_id=ci.ec2_instance_id,
+        # where it is to serve: (target group, host port) and Classic ELBs, for judging capacity
+        targets=[[arn, target["Port"]] for arn, target in task._world_targets],
+        load_balancers=list(task._world_elbs),
     )
     seconds = core.scaled(core.CONFIG["ecs"].get("task_start_seconds", 0))
     core.after(seconds, _task_running, backend, cluster.name, task, name="ecs-task-running")
