@@ -163,6 +163,18 @@ def test_a_shared_nlb_group_is_taken_over_once_the_services_own_replacement_serv
     assert _fewest(r) == {"shared-nlb": 2}
 
 
+def test_an_orphans_registration_is_taken_over_soon_after_a_late_replacement_serves(scenario):
+    r = scenario("nlb_orphan_replaced_late")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    [taken] = _of(r, "elbv2.target.draining", id=victim, by="functions")
+    new = _replacement(r, victim)["instance_id"]
+    [healthy] = _of(r, "elbv2.target.healthy", id=new)
+    # long past the end the drain expected, it still looked again within its recheck interval
+    assert healthy["seq"] < taken["seq"] and taken["t"] - healthy["t"] < 20
+    assert _fewest(r) == {"web-nlb": 2}
+
+
 def _standalone(result, victim):
     [running] = [e for e in _of(result, "ecs.task.running", instance_id=victim) if e.get("service") is None]
     return running["task_arn"]

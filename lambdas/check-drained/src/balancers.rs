@@ -6,9 +6,9 @@ use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 use chrono::{DateTime, Utc};
 use sta_shared::elb::{classic_registration, deregister_classic};
 use sta_shared::elbv2::{deregister_targets, instance_targets, still_registered, target_health};
-use sta_shared::left_to_ecs::must_take_over_at;
+use sta_shared::left_to_ecs::{must_take_over_at, service_tasks_left_unstopped};
 use sta_shared::state::{
-    seconds, task_has_stopped, ClassicElb, DrainState, LoadBalancers, ServiceBalancer, TargetGroup,
+    seconds, ClassicElb, DrainState, LoadBalancers, ServiceBalancer, TargetGroup,
 };
 use sta_shared::StepError;
 
@@ -34,19 +34,6 @@ pub(crate) async fn adopt_service_balancers(
     adopt(deps, state, now, |_| true).await
 }
 
-/// How many service tasks left the wait without being STOPPED.
-pub(crate) fn service_tasks_left_unstopped(state: &DrainState) -> usize {
-    state
-        .tasks
-        .iter()
-        .filter(|task| {
-            task.service.is_some()
-                && !task_has_stopped(&task.last_status)
-                && !state.remaining.tasks.contains(&task.arn)
-        })
-        .count()
-}
-
 /// Moves the load balancers left to ECS that `which` picks to those the drain waits for:
 /// each Classic ELB (taken over `now`: an instance OutOfService in it has in-flight
 /// requests no API shows, waited out for its draining timeout from now), and each target
@@ -64,6 +51,7 @@ pub(crate) async fn adopt(
     let cluster = state.request.cluster.clone();
     let instance_id = state.request.instance_id.clone();
     let last_moments = last_moments(state);
+    let known_services = known_services(state);
     let Some(balancers) = state.load_balancers.as_mut() else {
         return Ok(false);
     };
@@ -104,6 +92,7 @@ pub(crate) async fn adopt(
         cluster: &cluster,
         instance_id: &instance_id,
         last_moments: &last_moments,
+        known_services: &known_services,
         now,
     };
     let (waiting, moved) = read.decide(groups).await?;
@@ -137,6 +126,12 @@ pub(crate) async fn adopt(
     Ok(adopted)
 }
 
+/// The services of the tasks the drain knows on the instance.
+fn known_services(state: &DrainState) -> Vec<String> {
+    let services = state.tasks.iter().filter_map(|task| task.service.clone());
+    services.collect()
+}
+
 /// The instance's registrations in the target groups left to ECS, read to decide which of them
 /// the drain takes over now.
 struct Registrations<'a> {
@@ -144,6 +139,9 @@ struct Registrations<'a> {
     cluster: &'a str,
     instance_id: &'a str,
     last_moments: &'a [(String, DateTime<Utc>)],
+    /// The services of the tasks the drain knows on the instance (a registration left to ECS
+    /// without a listed task is one of theirs once a task of its service is found).
+    known_services: &'a [String],
     now: DateTime<Utc>,
 }
 
@@ -209,8 +207,10 @@ impl Registrations<'_> {
             target_group: name,
             health,
         };
+        let without_task =
+            managed.registered_without_task && !self.known_services.contains(&managed.service);
         serving
-            .waits_for_replacement(&self.deps.ecs, managed, last, self.now)
+            .waits_for_replacement(&self.deps.ecs, managed, without_task, last, self.now)
             .await
     }
 }

@@ -65,24 +65,53 @@ pub(crate) async fn settle_left_to_ecs(
     Ok(adopted)
 }
 
-/// Drops the registrations of a service with a task now known on the instance.
+/// The registrations of a service with a task now known on the instance are that task's:
+/// no longer without a task. Those of a task the drain waits for are ECS's to end with it;
+/// those of a task given up (orphaned, its agent lost) stay left to ECS, awaiting the
+/// service's replacement as any orphan's do ([`crate::replacement`]).
 fn drop_those_of_known_tasks(state: &mut DrainState) {
-    let theirs: Vec<String> = undecided(state)
+    let theirs: Vec<(String, String)> = undecided(state)
         .filter(|balancer| {
             state
                 .tasks
                 .iter()
                 .any(|task| task.service.as_deref() == Some(balancer.service.as_str()))
         })
-        .map(|balancer| balancer.load_balancer.clone())
+        .map(|balancer| (balancer.service.clone(), balancer.load_balancer.clone()))
         .collect();
-    for name in &theirs {
-        tracing::info!(load_balancer = %name, "the registration left to ECS is a task's found late");
+    if theirs.is_empty() {
+        return;
+    }
+    let given_up: Vec<String> = state
+        .tasks
+        .iter()
+        .filter(|task| {
+            !task_has_stopped(&task.last_status) && !state.remaining.tasks.contains(&task.arn)
+        })
+        .filter_map(|task| task.service.clone())
+        .collect();
+    for balancer in state
+        .load_balancers
+        .iter_mut()
+        .flat_map(|balancers| balancers.service_managed.iter_mut())
+    {
+        if theirs.contains(&(balancer.service.clone(), balancer.load_balancer.clone())) {
+            balancer.registered_without_task = false;
+        }
+    }
+    let awaiting: Vec<&String> = theirs
+        .iter()
+        .filter(|(service, _)| given_up.contains(service))
+        .map(|(_, name)| name)
+        .collect();
+    for (_, name) in &theirs {
+        let awaits = awaiting.contains(&name);
+        tracing::info!(load_balancer = %name, awaits, "the registration left to ECS is a task's found late");
     }
     state
         .remaining
         .left_to_ecs
-        .retain(|name| !theirs.contains(name));
+        .retain(|left| awaiting.contains(&left) || !theirs.iter().any(|(_, name)| name == left));
 }
 
 /// Whether the container instance counts more running and pending tasks than the drain

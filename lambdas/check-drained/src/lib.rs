@@ -70,10 +70,9 @@ mod left_to_ecs;
 mod own_targets;
 mod replacement;
 mod unmanageable;
-use balancers::{
-    adopt_service_balancers, refresh_classic, refresh_target_groups, service_tasks_left_unstopped,
-};
+use balancers::{adopt_service_balancers, refresh_classic, refresh_target_groups};
 use left_to_ecs::settle_left_to_ecs;
+use sta_shared::left_to_ecs::service_tasks_left_unstopped;
 use unmanageable::drop_unmanageable;
 pub use unmanageable::AGENT_LOST_AFTER_SECONDS;
 

@@ -14,6 +14,8 @@
 //! x desired count), or at the last moment it still could drain
 //! ([`sta_shared::left_to_ecs::must_take_over_at`]).
 
+use std::collections::HashSet;
+
 use aws_sdk_ecs::types::{SchedulingStrategy, Service};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
@@ -38,26 +40,30 @@ impl Serving<'_> {
     /// left to ECS for now: it serves (one of its targets is healthy: one initial, unhealthy
     /// or draining takes no traffic to lose), the service does not serve without it yet, and
     /// the `last` moment to take it over ([`must_take_over_at`]) has not come. A registration
-    /// behind no listed task has no replacement coming to wait for.
+    /// behind no task of the service the drain knows (`without_task`) has no replacement
+    /// coming to wait for.
     ///
     /// [`must_take_over_at`]: sta_shared::left_to_ecs::must_take_over_at
     pub(crate) async fn waits_for_replacement(
         &self,
         ecs: &aws_sdk_ecs::Client,
         managed: &ServiceBalancer,
+        without_task: bool,
         last: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, StepError> {
         let serves = healthy_targets(self.health).any(|(id, _)| id == self.instance_id);
-        if managed.registered_without_task || !serves || last.is_none_or(|last| now >= last) {
+        if without_task || !serves || last.is_none_or(|last| now >= last) {
             return Ok(false);
         }
         Ok(!self.serves_without(ecs, &managed.service).await?)
     }
 
-    /// Whether `service` serves without the instance in the group: its own healthy targets
+    /// Whether `service` serves without the instance in the group: its own tasks healthy there
     /// on other instances ([`own_targets`]) reach the service's floor ([`floor`]). A service
-    /// that is gone or being deleted (or whose cluster is) has no replacement coming: true.
+    /// that is gone or being deleted (or whose cluster is) has no replacement coming, and one
+    /// that no longer names the group serves nothing there: true. While the group's healthy
+    /// targets elsewhere, whoever's, are fewer than the floor, the service's tasks are not read.
     async fn serves_without(
         &self,
         ecs: &aws_sdk_ecs::Client,
@@ -89,15 +95,32 @@ impl Serving<'_> {
         if floor == 0 {
             return Ok(true);
         }
-        let own = own_targets(ecs, cluster, active, self.target_group).await?;
-        let others = healthy_targets(self.health)
-            .filter(|(id, port)| *id != self.instance_id && own.contains(&(id.to_string(), *port)))
-            .count();
+        let elsewhere: Vec<(&str, i32)> = healthy_targets(self.health)
+            .filter(|(id, _)| *id != self.instance_id)
+            .collect();
+        if elsewhere.len() < floor {
+            tracing::info!(
+                service,
+                elsewhere = elsewhere.len(),
+                floor,
+                "fewer healthy targets elsewhere in the group than the service's floor"
+            );
+            return Ok(false);
+        }
+        let Some(own) = own_targets(ecs, cluster, active, self.target_group).await? else {
+            tracing::info!(service, "the service no longer names the group");
+            return Ok(true);
+        };
+        let tasks: HashSet<&String> = elsewhere
+            .iter()
+            .filter_map(|(id, port)| own.get(&(id.to_string(), *port)))
+            .collect();
+        let others = tasks.len();
         tracing::info!(
             service,
             others,
             floor,
-            "the service's own healthy targets elsewhere in the group"
+            "the service's own tasks healthy elsewhere in the group"
         );
         Ok(others >= floor)
     }

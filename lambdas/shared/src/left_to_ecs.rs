@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::state::{seconds, DrainState, ServiceBalancer, Trigger};
+use crate::state::{seconds, task_has_stopped, DrainState, ServiceBalancer, Trigger};
 
 /// How long after the drain began a task missing from ListTasks is waited for before the
 /// registration it may be behind is taken over, unless that would leave the registration
@@ -38,16 +38,62 @@ pub fn undecided(state: &DrainState) -> impl Iterator<Item = &ServiceBalancer> {
         })
 }
 
+/// How often a check looks again at a registration left to ECS that waits for its service's
+/// replacement ([`awaiting_replacement`]): the replacement's health shows in no event the
+/// drain hears of, and every second past it the instance is kept for nothing.
+pub const REPLACEMENT_RECHECK_SECONDS: u64 = 15;
+
 /// The last moment to take `balancer` over and still see its draining end before the
 /// deadline, or before a Spot instance's interruption (with a margin for the check's own
-/// lateness). In the past already when the draining is longer than that: then the first
-/// step deregisters the instance at once.
+/// lateness). Its draining lasts its draining time and, in a Network Load Balancer's group,
+/// as long as the load balancer may still route new connections to the instance once
+/// deregistered ([`crate::state::Settings::nlb_deregistration_seconds`]), whichever is longer.
+/// In the past already when the draining is longer than that: then the first step
+/// deregisters the instance at once.
 pub fn must_take_over_at(state: &DrainState, balancer: &ServiceBalancer) -> DateTime<Utc> {
     let mut end = state.deadline_at;
     if state.request.trigger == Trigger::SpotInterruption {
         end = end.min(state.request.event_time + seconds(SPOT_INTERRUPTION_NOTICE_SECONDS));
     }
-    end - seconds(balancer.draining_seconds + TAKE_OVER_MARGIN_SECONDS)
+    let routing = if balancer.network {
+        state.settings.nlb_deregistration_seconds
+    } else {
+        0
+    };
+    end - seconds(balancer.draining_seconds.max(routing) + TAKE_OVER_MARGIN_SECONDS)
+}
+
+/// How many of the drain's service tasks left the wait without being STOPPED (orphaned by a
+/// forced deregistration, their agent lost, their cluster deleted, or unknown to ECS).
+pub fn service_tasks_left_unstopped(state: &DrainState) -> usize {
+    state
+        .tasks
+        .iter()
+        .filter(|task| {
+            task.service.is_some()
+                && !task_has_stopped(&task.last_status)
+                && !state.remaining.tasks.contains(&task.arn)
+        })
+        .count()
+}
+
+/// The registrations left to ECS that a check looks at again for the drain to take over, while
+/// a service task left the wait unstopped: each waits for its service to serve without it, or
+/// for its last moment ([`must_take_over_at`]).
+pub fn awaiting_replacement(state: &DrainState) -> impl Iterator<Item = &ServiceBalancer> {
+    let orphaned = service_tasks_left_unstopped(state) > 0;
+    state
+        .load_balancers
+        .iter()
+        .flat_map(|balancers| &balancers.service_managed)
+        .filter(move |balancer| {
+            orphaned
+                && !balancer.registered_without_task
+                && state
+                    .remaining
+                    .left_to_ecs
+                    .contains(&balancer.load_balancer)
+        })
 }
 
 /// When `balancer` is taken over unless the container instance counts a task the drain
@@ -56,15 +102,15 @@ pub fn take_over_at(state: &DrainState, balancer: &ServiceBalancer) -> DateTime<
     (state.started_at + seconds(LISTING_LAG_SECONDS)).min(must_take_over_at(state, balancer))
 }
 
-/// The next moment after `now` at which an undecided registration is to be taken over.
+/// The next moment after `now` at which a registration left to ECS is to be taken over: an
+/// undecided one's, or the last moment of one awaiting its service's replacement.
 pub fn next_due(state: &DrainState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    undecided(state)
-        .flat_map(|balancer| {
-            [
-                take_over_at(state, balancer),
-                must_take_over_at(state, balancer),
-            ]
-        })
-        .filter(|at| *at > now)
-        .min()
+    let undecided = undecided(state).flat_map(|balancer| {
+        [
+            take_over_at(state, balancer),
+            must_take_over_at(state, balancer),
+        ]
+    });
+    let awaiting = awaiting_replacement(state).map(|balancer| must_take_over_at(state, balancer));
+    undecided.chain(awaiting).filter(|at| *at > now).min()
 }

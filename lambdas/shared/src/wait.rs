@@ -10,7 +10,9 @@
 //! wait is then lengthened by a small, per-instance [`jitter`], so that drains that started
 //! together do not all wake in the same second.
 //! It never runs past the deadline, nor past the point where the lifecycle hook needs its
-//! next heartbeat (the last heartbeat plus [`heartbeat_interval`]).
+//! next heartbeat (the last heartbeat plus [`heartbeat_interval`]), nor past the moment a
+//! registration left to ECS is due to be taken over; and while one waits for its service's
+//! replacement, no wait is longer than [`crate::left_to_ecs::REPLACEMENT_RECHECK_SECONDS`].
 //!
 //! This bounds the loop: after a few rounds every wait is [`MAX_WAIT_SECONDS`], so a
 //! 48-hour drain takes about 600 rounds (about 5,400 history events, far inside Step
@@ -106,6 +108,12 @@ pub fn next_wait(state: &DrainState, now: DateTime<Utc>) -> u64 {
     }
     if let Some(due) = crate::left_to_ecs::next_due(state, now) {
         wait = wait.min(ceil_seconds(due - now) + MARGIN_SECONDS);
+    }
+    if crate::left_to_ecs::awaiting_replacement(state)
+        .next()
+        .is_some()
+    {
+        wait = wait.min(crate::left_to_ecs::REPLACEMENT_RECHECK_SECONDS);
     }
     wait.max(1)
 }
@@ -335,27 +343,79 @@ mod tests {
         crate::testing::assert_wait(next_wait(&state, at(3)), 170);
     }
 
-    #[test]
-    fn a_registration_left_to_ecs_is_checked_again_when_it_is_due_to_be_taken_over() {
-        // Nothing else remains: the task stopped, the target group drained.
+    /// Nothing else remains: the task stopped, the target group drained; the api target
+    /// group, `balancer`, is left to ECS.
+    fn left_to_ecs_only(balancer: ServiceBalancer) -> DrainState {
         let mut state = state(30, StandaloneTasks::Wait);
         state.remaining.tasks.clear();
         state.remaining.target_groups.clear();
         state.remaining.left_to_ecs = vec!["tg-api".into()];
         state.heartbeat.timeout_seconds = Some(7200);
         state.heartbeat.last_at = Some(at(200));
-        let balancers = state.load_balancers.as_mut().unwrap();
-        balancers.service_managed = vec![ServiceBalancer {
+        state.load_balancers.as_mut().unwrap().service_managed = vec![balancer];
+        state
+    }
+
+    #[test]
+    fn a_registration_left_to_ecs_is_checked_again_when_it_is_due_to_be_taken_over() {
+        let mut state = left_to_ecs_only(ServiceBalancer {
             registered_without_task: true,
             network: false,
             ..crate::testing::service_balancer("api", "tg-api", 20, 10)
-        }];
+        });
         // Long overdue at 250 s (a replacement was expected by 32 s), but due to be taken
         // over at 300 s, and then at the latest 20 s (its draining) and 15 s before the
         // deadline.
         assert_eq!(next_wait(&state, at(250)), 51);
         state.deadline_at = at(400);
         assert_eq!(next_wait(&state, at(310)), 56);
+    }
+
+    /// A drain whose api task was orphaned (not stopped, no longer waited for), its api
+    /// target group left to ECS while it waits for the service's replacement.
+    fn awaiting_replacement(network: bool) -> DrainState {
+        let mut state = left_to_ecs_only(ServiceBalancer {
+            network,
+            ..crate::testing::service_balancer("api", "tg-api", 20, 10)
+        });
+        state.tasks[0].service = Some("api".into());
+        state.tasks[0].last_status = "RUNNING".into();
+        state
+    }
+
+    #[test]
+    fn a_registration_awaiting_its_services_replacement_is_looked_at_again_soon() {
+        // Long overdue at 250 s: without it the wait would be about 250 s.
+        let mut state = awaiting_replacement(false);
+        crate::testing::assert_wait(next_wait(&state, at(250)), 15);
+        // Its last moment (20 s of draining and 15 s before the deadline) comes first.
+        state.deadline_at = at(290);
+        assert_eq!(next_wait(&state, at(250)), 6);
+        // No task left unstopped: nothing to look at again for (ECS ends the registration).
+        let mut stopped = awaiting_replacement(false);
+        stopped.tasks[0].last_status = "STOPPED".into();
+        assert!(next_wait(&stopped, at(250)) > 200);
+    }
+
+    #[test]
+    fn a_network_load_balancers_registration_is_taken_over_before_its_routing_would_outlast_the_deadline(
+    ) {
+        // 20 s of draining, but a Network Load Balancer may route to it for 300 s once
+        // deregistered: its last moment is 315 s before the deadline.
+        let mut state = awaiting_replacement(true);
+        state.deadline_at = at(1000);
+        let balancer = &state.load_balancers.as_ref().unwrap().service_managed[0];
+        assert_eq!(
+            crate::left_to_ecs::must_take_over_at(&state, balancer),
+            at(685)
+        );
+        assert_eq!(next_wait(&state, at(680)), 6);
+        state.load_balancers.as_mut().unwrap().service_managed[0].network = false;
+        let balancer = &state.load_balancers.as_ref().unwrap().service_managed[0];
+        assert_eq!(
+            crate::left_to_ecs::must_take_over_at(&state, balancer),
+            at(965)
+        );
     }
 
     #[test]

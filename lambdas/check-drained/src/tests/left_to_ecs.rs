@@ -194,10 +194,10 @@ async fn a_spot_instance_has_its_registration_taken_over_in_time_to_drain_before
     assert_eq!(state.remaining.target_groups, [SERVICE_TG]);
 }
 
-#[tokio::test]
-async fn a_task_found_late_and_given_up_leaves_its_registration_to_the_drain() {
-    // The listing shows the api task, RUNNING, but the agent has been lost for long: ECS
-    // can no longer stop it, nor take it out of its target group.
+/// The world of a check at 200 s that lists the api task late, RUNNING, its agent lost for
+/// long: ECS can no longer stop it, nor take it out of its target group. DescribeServices
+/// shows the api service ACTIVE, `desired` tasks at minimum healthy `percent`.
+fn api_found_late_and_lost(desired: i32, percent: i32) -> (MockRules, DrainState) {
     let mut world = world_to_take_over(&["web", "api"]);
     world.ecs[0] = mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(|req| {
         let tasks = req.tasks().iter().map(|arn| {
@@ -213,14 +213,60 @@ async fn a_task_found_late_and_given_up_leaves_its_registration_to_the_drain() {
             .build()
     });
     world.ecs[1] = disconnected();
+    world.ecs.push(
+        mock!(aws_sdk_ecs::Client::describe_services).then_output(move || {
+            let configuration = aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .minimum_healthy_percent(percent)
+                .build();
+            let balancer = aws_sdk_ecs::types::LoadBalancer::builder()
+                .target_group_arn(SERVICE_TG)
+                .container_name("api")
+                .container_port(8080)
+                .build();
+            let api = aws_sdk_ecs::types::Service::builder()
+                .service_name("api")
+                .load_balancers(balancer)
+                .status("ACTIVE")
+                .desired_count(desired)
+                .deployment_configuration(configuration)
+                .build();
+            aws_sdk_ecs::operation::describe_services::DescribeServicesOutput::builder()
+                .services(api)
+                .build()
+        }),
+    );
     let mut input = left_to_ecs();
     input.agent_disconnected_at = Some(at(0));
+    (world, input)
+}
+
+#[tokio::test]
+async fn a_task_found_late_and_given_up_leaves_its_registration_to_the_drain() {
+    // The api service keeps no floor (minimum healthy 0 %): the drain takes it over at once.
+    let (world, input) = api_found_late_and_lost(1, 0);
     let state = check(&world.clients(), input, at(200)).await.unwrap();
     assert_eq!(state.report.orphaned_tasks, [task_arn("api")]);
     assert_eq!(world.elbv2[2].num_calls(), 1);
     assert!(state.remaining.left_to_ecs.is_empty());
     assert_eq!(state.remaining.target_groups, [SERVICE_TG]);
     assert_eq!(state.status, DrainStatus::Draining);
+}
+
+#[tokio::test]
+async fn a_task_found_late_and_given_up_waits_for_its_services_replacement_like_any_orphan() {
+    // Its registration is a known task's now, no longer one without a task: while it serves
+    // and the api service keeps a floor of 2 with one target healthy elsewhere, it stays.
+    let (world, input) = api_found_late_and_lost(2, 100);
+    let state = check(&world.clients(), input, at(200)).await.unwrap();
+    assert_eq!(state.report.orphaned_tasks, [task_arn("api")]);
+    assert_eq!(world.elbv2[2].num_calls(), 0, "nothing deregistered");
+    assert_eq!(state.remaining.left_to_ecs, [SERVICE_TG]);
+    assert!(state.remaining.target_groups.is_empty());
+    assert_eq!(
+        world.ecs.last().unwrap().num_calls(),
+        1,
+        "the service is read"
+    );
 }
 
 #[tokio::test]

@@ -122,6 +122,7 @@ fn elsewhere() -> Vec<Rule> {
                 let instance = |arn: &String| {
                     ContainerInstance::builder()
                         .container_instance_arn(arn)
+                        .status("ACTIVE")
                         .ec2_instance_id(elsewhere_instance(number(arn)))
                         .build()
                 };
@@ -302,7 +303,7 @@ async fn a_failed_read_of_the_services_own_targets_is_named() {
     ];
     for (rule, operation) in failing {
         let mut world = orphaned(
-            group_serving(TargetHealthStateEnum::Healthy, 1),
+            group_serving(TargetHealthStateEnum::Healthy, 2),
             service(2, 100),
         );
         world.ecs.insert(0, rule);
