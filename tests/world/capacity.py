@@ -78,7 +78,7 @@ class _Judge:
     def __init__(self, service: str, cluster: str, bound: int | None, deadline_seq: int | None):
         self.service, self.cluster, self.bound, self.deadline_seq = service, cluster, bound, deadline_seq
         self.state: dict[str, dict[Any, str]] = {}  # load balancer -> registration -> initial/healthy/unhealthy
-        self.own: set[tuple[str, Any]] = set()  # (load balancer, registration) of the service's tasks
+        self.own: dict[str, set[tuple[str, Any]]] = {}  # task -> its (load balancer, registration)s
         self.gone: set[str] = set()
         self.desired: int | None = None
         self.percent = 100
@@ -103,8 +103,10 @@ class _Judge:
                 self._service(e)
             return
         if kind == "ecs.task.pending" and e.get("service") == self.service and e.get("cluster") == self.cluster:
-            self.own.update((arn, (e["instance_id"], port)) for arn, port in e.get("targets") or [])
-            self.own.update((name, e["instance_id"]) for name in e.get("load_balancers") or [])
+            own = {(arn, (e["instance_id"], port)) for arn, port in e.get("targets") or []}
+            self.own[e["task_arn"]] = own | {(name, e["instance_id"]) for name in e.get("load_balancers") or []}
+        elif kind == "ecs.task.stopped":
+            self.own.pop(e.get("task_arn"), None)  # a registration made there since is someone else's
         if kind == "asg.instance.terminating" and self.window == "before":
             self.window = "open"
         elif kind == "asg.lifecycle.completed":
@@ -144,7 +146,7 @@ class _Judge:
             "elb.instance.registered",
             "elb.instance.initial",
         ):
-            if (lb, key) in self.own:  # not another service's, nor one made by hand
+            if any((lb, key) in own for own in self.own.values()):  # not another service's, nor by hand
                 self.state[lb][key] = "initial"
         elif kind in ("elbv2.target.healthy", "elb.instance.in_service") and key in self.state[lb]:
             self.state[lb][key] = "healthy"
