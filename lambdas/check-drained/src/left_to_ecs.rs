@@ -11,7 +11,9 @@
 
 use chrono::{DateTime, Utc};
 use sta_shared::ecs_drain::described_tasks;
-use sta_shared::left_to_ecs::{must_take_over_at, take_over_at, undecided};
+use sta_shared::left_to_ecs::{
+    must_take_over_at, services_of_tasks_left_unstopped, take_over_at, undecided,
+};
 use sta_shared::state::{task_has_stopped, DrainState};
 use sta_shared::StepError;
 
@@ -82,13 +84,8 @@ fn drop_those_of_known_tasks(state: &mut DrainState) {
     if theirs.is_empty() {
         return;
     }
-    let given_up: Vec<String> = state
-        .tasks
-        .iter()
-        .filter(|task| {
-            !task_has_stopped(&task.last_status) && !state.remaining.tasks.contains(&task.arn)
-        })
-        .filter_map(|task| task.service.clone())
+    let given_up: Vec<String> = services_of_tasks_left_unstopped(state)
+        .map(str::to_string)
         .collect();
     for balancer in state
         .load_balancers

@@ -63,18 +63,23 @@ pub fn must_take_over_at(state: &DrainState, balancer: &ServiceBalancer) -> Date
     end - seconds(balancer.draining_seconds.max(routing) + TAKE_OVER_MARGIN_SECONDS)
 }
 
-/// How many of the drain's service tasks left the wait without being STOPPED (orphaned by a
-/// forced deregistration, their agent lost, their cluster deleted, or unknown to ECS).
-pub fn service_tasks_left_unstopped(state: &DrainState) -> usize {
+/// The services of the drain's tasks that left the wait without being STOPPED (orphaned by a
+/// forced deregistration, their agent lost, their cluster deleted, or unknown to ECS), once a
+/// task.
+pub fn services_of_tasks_left_unstopped(state: &DrainState) -> impl Iterator<Item = &str> {
     state
         .tasks
         .iter()
         .filter(|task| {
-            task.service.is_some()
-                && !task_has_stopped(&task.last_status)
-                && !state.remaining.tasks.contains(&task.arn)
+            !task_has_stopped(&task.last_status) && !state.remaining.tasks.contains(&task.arn)
         })
-        .count()
+        .filter_map(|task| task.service.as_deref())
+}
+
+/// How many of the drain's service tasks left the wait without being STOPPED
+/// ([`services_of_tasks_left_unstopped`]).
+pub fn service_tasks_left_unstopped(state: &DrainState) -> usize {
+    services_of_tasks_left_unstopped(state).count()
 }
 
 /// The registrations left to ECS that a check looks at again for the drain to take over, while

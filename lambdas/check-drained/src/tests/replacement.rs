@@ -21,6 +21,11 @@ pub(super) fn group_serving(mine: TargetHealthStateEnum, others: usize) -> Rule 
     shared_group_serving(mine, others, &[])
 }
 
+/// The group where the instance is still healthy, beside `others` healthy instances.
+fn healthy_beside(others: usize) -> Rule {
+    group_serving(TargetHealthStateEnum::Healthy, others)
+}
+
 /// [`group_serving`] in a group shared with `strangers`: healthy targets (instance, port) that
 /// are no task of the web service's.
 pub(super) fn shared_group_serving(
@@ -222,11 +227,7 @@ async fn an_orphans_registration_that_still_serves_waits_until_the_service_serve
     // Desired 2 at 100 %: one other healthy target is not enough (the replacement is not
     // healthy yet); two are.
     for (others, taken) in [(0, false), (1, false), (2, true), (3, true)] {
-        let (world, state) = first_check(
-            group_serving(TargetHealthStateEnum::Healthy, others),
-            service(2, 100),
-        )
-        .await;
+        let (world, state) = first_check(healthy_beside(others), service(2, 100)).await;
         assert_eq!(state.report.orphaned_tasks, [task_arn("web")]);
         assert_eq!(taken_over(&world, &state), taken, "{others} others");
         assert_eq!(
@@ -236,28 +237,17 @@ async fn an_orphans_registration_that_still_serves_waits_until_the_service_serve
         );
     }
     // At 50 % one other is enough.
-    let (world, state) = first_check(
-        group_serving(TargetHealthStateEnum::Healthy, 1),
-        service(2, 50),
-    )
-    .await;
+    let (world, state) = first_check(healthy_beside(1), service(2, 50)).await;
     assert!(taken_over(&world, &state));
 }
 
 #[tokio::test]
 async fn left_to_ecs_it_is_looked_at_again_on_the_next_check_and_taken_over_once_replaced() {
-    let (world, state) = first_check(
-        group_serving(TargetHealthStateEnum::Healthy, 1),
-        service(2, 100),
-    )
-    .await;
+    let (world, state) = first_check(healthy_beside(1), service(2, 100)).await;
     assert!(!taken_over(&world, &state));
     assert!(state.wait_seconds > 0);
 
-    let world = orphaned(
-        group_serving(TargetHealthStateEnum::Healthy, 2),
-        service(2, 100),
-    );
+    let world = orphaned(healthy_beside(2), service(2, 100));
     let state = check(&world.clients(), state, at(60)).await.unwrap();
     assert!(taken_over(&world, &state));
     assert_eq!(state.report.orphaned_tasks, [task_arn("web")], "kept once");
@@ -265,11 +255,7 @@ async fn left_to_ecs_it_is_looked_at_again_on_the_next_check_and_taken_over_once
 
 #[tokio::test]
 async fn a_service_that_keeps_no_floor_is_not_listed() {
-    let (world, state) = first_check(
-        group_serving(TargetHealthStateEnum::Healthy, 0),
-        service(2, 0),
-    )
-    .await;
+    let (world, state) = first_check(healthy_beside(0), service(2, 0)).await;
     assert!(taken_over(&world, &state));
     let listed = world.ecs.first().unwrap().num_calls();
     assert_eq!(listed, 0, "the service's tasks are not listed");
@@ -302,10 +288,7 @@ async fn a_failed_read_of_the_services_own_targets_is_named() {
         ),
     ];
     for (rule, operation) in failing {
-        let mut world = orphaned(
-            group_serving(TargetHealthStateEnum::Healthy, 2),
-            service(2, 100),
-        );
+        let mut world = orphaned(healthy_beside(2), service(2, 100));
         world.ecs.insert(0, rule);
         let error = check(&world.clients(), with_service_group(), at(50))
             .await
@@ -332,10 +315,7 @@ async fn a_registration_that_does_not_serve_or_whose_last_moment_came_is_taken_o
     // before it) has come: taken over without a replacement.
     let mut state = with_service_group();
     state.deadline_at = at(84);
-    let world = orphaned(
-        group_serving(TargetHealthStateEnum::Healthy, 0),
-        service(2, 100),
-    );
+    let world = orphaned(healthy_beside(0), service(2, 100));
     let state = check(&world.clients(), state, at(50)).await.unwrap();
     assert!(taken_over(&world, &state));
     assert_eq!(world.ecs.last().unwrap().num_calls(), 0);
@@ -365,8 +345,7 @@ async fn a_service_gone_or_being_deleted_has_no_replacement_coming() {
         },
     ];
     for answer in answers {
-        let (world, state) =
-            first_check(group_serving(TargetHealthStateEnum::Healthy, 0), answer()).await;
+        let (world, state) = first_check(healthy_beside(0), answer()).await;
         assert!(taken_over(&world, &state));
     }
 }
@@ -375,7 +354,7 @@ async fn a_service_gone_or_being_deleted_has_no_replacement_coming() {
 async fn a_failed_read_of_the_service_is_named() {
     let failing = mock!(aws_sdk_ecs::Client::describe_services)
         .then_http_response(|| json_error(400, "AccessDeniedException"));
-    let world = orphaned(group_serving(TargetHealthStateEnum::Healthy, 0), failing);
+    let world = orphaned(healthy_beside(0), failing);
     let error = check(&world.clients(), with_service_group(), at(50))
         .await
         .unwrap_err();

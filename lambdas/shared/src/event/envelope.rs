@@ -14,6 +14,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use serde_with::skip_serializing_none;
 
 use super::{LIFECYCLE_DETAIL_TYPE, SPOT_DETAIL_TYPE, SWEEPER_SOURCE};
 use crate::read::{read, type_name};
@@ -21,20 +22,16 @@ use crate::state::Destination;
 use crate::StepError;
 
 /// An EventBridge event with a typed `detail`.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventBridgeEvent<D> {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(rename = "detail-type")]
     pub detail_type: String,
     pub source: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<EventTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default)]
     pub resources: Vec<String>,
@@ -43,38 +40,32 @@ pub struct EventBridgeEvent<D> {
 
 /// "EC2 Instance-terminate Lifecycle Action" (Amazon EC2 Auto Scaling event reference;
 /// `Origin` and `Destination` from "Warm pool example events and patterns").
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LifecycleDetail {
     /// AWS always sends it; our sweeper cannot know it (no API returns it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle_action_token: Option<String>,
     pub auto_scaling_group_name: String,
     pub lifecycle_hook_name: String,
     #[serde(rename = "EC2InstanceId")]
     pub ec2_instance_id: String,
     pub lifecycle_transition: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_metadata: Option<NotificationMetadata>,
     /// `EC2`, `AutoScalingGroup` or `WarmPool`; it changes nothing we do.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// Absent in events of groups without a warm pool: terminated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<Destination>,
 }
 
 /// "EC2 Spot Instance Interruption Warning" (Amazon EC2 User Guide).
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpotDetail {
     #[serde(rename = "instance-id")]
     pub instance_id: String,
     /// `terminate`, `stop` or `hibernate`: the instance goes either way.
-    #[serde(
-        rename = "instance-action",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "instance-action")]
     pub instance_action: Option<String>,
 }
 

@@ -22,107 +22,141 @@ pub(super) fn request(
     execution_start: Option<DateTime<Utc>>,
     notes: &mut Vec<String>,
 ) -> Result<DrainRequest, StepError> {
+    let mut intake = Intake {
+        config,
+        execution_start,
+        notes,
+    };
     match event {
-        Event::Lifecycle(event) => lifecycle(event, config, execution_start, notes),
-        Event::Spot(event) => spot(event, config, execution_start, notes),
+        Event::Lifecycle(event) => intake.lifecycle(event),
+        Event::Spot(event) => intake.spot(event),
     }
 }
 
-fn lifecycle(
-    event: LifecycleEvent,
-    config: &DrainConfig,
+/// What checking an event needs besides the event.
+struct Intake<'a> {
+    config: &'a DrainConfig,
     execution_start: Option<DateTime<Utc>>,
-    notes: &mut Vec<String>,
-) -> Result<DrainRequest, StepError> {
-    let detail = &event.detail;
-    let transition = detail.lifecycle_transition.trim();
-    if transition != TERMINATING {
-        return Err(StepError::invalid_event(
-            "detail.LifecycleTransition",
-            format!("is {transition}; only {TERMINATING} is drained"),
-        ));
-    }
-    let instance_id = instance_id(&detail.ec2_instance_id, "detail.EC2InstanceId")?;
-    let asg_name = required(
-        &detail.auto_scaling_group_name,
-        "detail.AutoScalingGroupName",
-    )?;
-    if !config.managed_asg_names.is_empty() && !config.managed_asg_names.contains(&asg_name) {
-        return Err(StepError::invalid_event(
-            "detail.AutoScalingGroupName",
-            format!(
-                "is {asg_name}, which this deployment does not manage (MANAGED_ASG_NAMES: {})",
-                config.managed_asg_names.join(",")
-            ),
-        ));
-    }
-    let hook_name = required(&detail.lifecycle_hook_name, "detail.LifecycleHookName")?;
-    // AWS always sends the token. Our sweeper cannot know it (no API returns it): its
-    // events name the instance, which completes and heartbeats the action too.
-    let token = detail
-        .lifecycle_action_token
-        .as_deref()
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-        .map(str::to_string);
-    if token.is_none() && event.source != SWEEPER_SOURCE {
-        return Err(StepError::invalid_event(
-            "detail.LifecycleActionToken",
-            "is missing",
-        ));
-    }
-    // Auto Scaling refuses any other length (its API reference: "Length Constraints: Fixed
-    // length of 36"), and a heartbeat or completion refused as invalid would fail the drain
-    // only after it had begun; AWS's own example tokens are not all hexadecimal.
-    if let Some(length) = token.as_ref().map(|token| token.chars().count()) {
-        if length != TOKEN_LENGTH {
+    notes: &'a mut Vec<String>,
+}
+
+impl Intake<'_> {
+    fn lifecycle(&mut self, event: LifecycleEvent) -> Result<DrainRequest, StepError> {
+        let config = self.config;
+        let detail = &event.detail;
+        let transition = detail.lifecycle_transition.trim();
+        if transition != TERMINATING {
             return Err(StepError::invalid_event(
-                "detail.LifecycleActionToken",
+                "detail.LifecycleTransition",
+                format!("is {transition}; only {TERMINATING} is drained"),
+            ));
+        }
+        let instance_id = instance_id(&detail.ec2_instance_id, "detail.EC2InstanceId")?;
+        let asg_name = required(
+            &detail.auto_scaling_group_name,
+            "detail.AutoScalingGroupName",
+        )?;
+        if !config.managed_asg_names.is_empty() && !config.managed_asg_names.contains(&asg_name) {
+            return Err(StepError::invalid_event(
+                "detail.AutoScalingGroupName",
                 format!(
-                    "is {length} characters long, not the {TOKEN_LENGTH} of Auto Scaling's tokens"
+                    "is {asg_name}, which this deployment does not manage (MANAGED_ASG_NAMES: {})",
+                    config.managed_asg_names.join(",")
                 ),
             ));
         }
+        let hook_name = required(&detail.lifecycle_hook_name, "detail.LifecycleHookName")?;
+        // AWS always sends the token. Our sweeper cannot know it (no API returns it): its
+        // events name the instance, which completes and heartbeats the action too.
+        let token = detail
+            .lifecycle_action_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .map(str::to_string);
+        if token.is_none() && event.source != SWEEPER_SOURCE {
+            return Err(StepError::invalid_event(
+                "detail.LifecycleActionToken",
+                "is missing",
+            ));
+        }
+        // Auto Scaling refuses any other length (its API reference: "Length Constraints: Fixed
+        // length of 36"), and a heartbeat or completion refused as invalid would fail the drain
+        // only after it had begun; AWS's own example tokens are not all hexadecimal.
+        if let Some(length) = token.as_ref().map(|token| token.chars().count()) {
+            if length != TOKEN_LENGTH {
+                return Err(StepError::invalid_event(
+                    "detail.LifecycleActionToken",
+                    format!(
+                    "is {length} characters long, not the {TOKEN_LENGTH} of Auto Scaling's tokens"
+                ),
+                ));
+            }
+        }
+        origin(detail.origin.as_deref(), self.notes);
+        let destination = destination(detail.destination)?;
+        let cluster = cluster::cluster(detail.notification_metadata.as_ref(), config, self.notes)?;
+        let event_time = self.event_time(event.time.as_ref())?;
+        Ok(DrainRequest {
+            trigger: Trigger::LifecycleAction(LifecycleAction {
+                asg_name,
+                hook_name,
+                token,
+            }),
+            instance_id,
+            cluster,
+            event_time,
+            destination,
+        })
     }
-    origin(detail.origin.as_deref(), notes);
-    let destination = destination(detail.destination)?;
-    let cluster = cluster::cluster(detail.notification_metadata.as_ref(), config, notes)?;
-    let event_time = event_time(event.time.as_ref(), execution_start, notes)?;
-    Ok(DrainRequest {
-        trigger: Trigger::LifecycleAction(LifecycleAction {
-            asg_name,
-            hook_name,
-            token,
-        }),
-        instance_id,
-        cluster,
-        event_time,
-        destination,
-    })
-}
 
-fn spot(
-    event: SpotEvent,
-    config: &DrainConfig,
-    execution_start: Option<DateTime<Utc>>,
-    notes: &mut Vec<String>,
-) -> Result<DrainRequest, StepError> {
-    let instance_id = instance_id(&event.detail.instance_id, "detail.instance-id")?;
-    let cluster = config.cluster.clone().ok_or_else(|| {
-        StepError::misconfigured(
-            "ECS_CLUSTER",
-            "must be set to drain on Spot interruption warnings (they name no cluster)",
-        )
-    })?;
-    let event_time = event_time(event.time.as_ref(), execution_start, notes)?;
-    let destination = spot_destination(event.detail.instance_action.as_deref(), notes);
-    Ok(DrainRequest {
-        trigger: Trigger::SpotInterruption,
-        instance_id,
-        cluster,
-        event_time,
-        destination,
-    })
+    fn spot(&mut self, event: SpotEvent) -> Result<DrainRequest, StepError> {
+        let instance_id = instance_id(&event.detail.instance_id, "detail.instance-id")?;
+        let cluster = self.config.cluster.clone().ok_or_else(|| {
+            StepError::misconfigured(
+                "ECS_CLUSTER",
+                "must be set to drain on Spot interruption warnings (they name no cluster)",
+            )
+        })?;
+        let event_time = self.event_time(event.time.as_ref())?;
+        let destination = spot_destination(event.detail.instance_action.as_deref(), self.notes);
+        Ok(DrainRequest {
+            trigger: Trigger::SpotInterruption,
+            instance_id,
+            cluster,
+            event_time,
+            destination,
+        })
+    }
+
+    /// The event's `time`. When it is missing or no time (AWS's documented examples say
+    /// `yyyy-mm-ddThh:mm:ssZ`), the execution's start stands in: later than the wait's start,
+    /// so the first step's immediate heartbeat is what keeps the hook alive.
+    fn event_time(&mut self, time: Option<&EventTime>) -> Result<DateTime<Utc>, StepError> {
+        let problem = match time {
+            Some(EventTime::At(time)) => return Ok(*time),
+            Some(EventTime::Unreadable(Value::String(text))) => {
+                format!("is \"{}\", not an RFC 3339 time", clip(text, 40))
+            }
+            None | Some(EventTime::Unreadable(Value::Null)) => "is missing".to_string(),
+            Some(EventTime::Unreadable(other)) => {
+                format!("must be a string, got {}", type_name(other))
+            }
+        };
+        match self.execution_start {
+            Some(start) => {
+                note(
+                    self.notes,
+                    format!(
+                    "`time` {problem}: the drain counts from the execution's start ({}) instead",
+                    start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
+                );
+                Ok(start)
+            }
+            None => Err(StepError::invalid_event("time", problem)),
+        }
+    }
 }
 
 /// Where a Spot interruption sends the instance: `terminate` (or no action) terminates it;
@@ -152,39 +186,6 @@ fn required(text: &str, field: &str) -> Result<String, StepError> {
     match text.trim() {
         "" => Err(StepError::invalid_event(field, "is missing")),
         text => Ok(text.to_string()),
-    }
-}
-
-/// The event's `time`. When it is missing or no time (AWS's documented examples say
-/// `yyyy-mm-ddThh:mm:ssZ`), the execution's start stands in: later than the wait's start,
-/// so the first step's immediate heartbeat is what keeps the hook alive.
-fn event_time(
-    time: Option<&EventTime>,
-    execution_start: Option<DateTime<Utc>>,
-    notes: &mut Vec<String>,
-) -> Result<DateTime<Utc>, StepError> {
-    let problem = match time {
-        Some(EventTime::At(time)) => return Ok(*time),
-        Some(EventTime::Unreadable(Value::String(text))) => {
-            format!("is \"{}\", not an RFC 3339 time", clip(text, 40))
-        }
-        None | Some(EventTime::Unreadable(Value::Null)) => "is missing".to_string(),
-        Some(EventTime::Unreadable(other)) => {
-            format!("must be a string, got {}", type_name(other))
-        }
-    };
-    match execution_start {
-        Some(start) => {
-            note(
-                notes,
-                format!(
-                    "`time` {problem}: the drain counts from the execution's start ({}) instead",
-                    start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-                ),
-            );
-            Ok(start)
-        }
-        None => Err(StepError::invalid_event("time", problem)),
     }
 }
 
