@@ -153,7 +153,7 @@ async fn a_good_drain_passes() {
     assert_contains(
         &lines.join("\n"),
         &[
-            "terminating i-0000000000000001 in web-asg (runs web)",
+            "terminating i-0000000000000001 in test-cluster-asg (runs web)",
             "TerminateInstanceInAutoScalingGroup i-0000000000000001",
             "execution the-drain started",
             "DrainContainerInstance",
@@ -191,7 +191,7 @@ async fn force_goes_on_and_says_so_loudly() {
     assert_eq!(Calls::get(&f.calls.terminate), 1);
     assert!(
         lines[0].starts_with(
-            "!!! --force: starting the drill DESPITE 1 failing doctor check(s): hook (web-asg)"
+            "!!! --force: starting the drill DESPITE 1 failing doctor check(s): hook (test-cluster-asg)"
         ),
         "{lines:#?}"
     );

@@ -171,7 +171,7 @@ async fn a_zone_the_group_launches_in_that_a_load_balancer_does_not_enable_fails
     f.zones = zones(&["us-west-2a", "us-west-2c"]);
     let report = run(&f).await;
     let said = [
-        "not us-west-2c (group web-asg): instances there get no traffic",
+        "not us-west-2c (group test-cluster-asg): instances there get no traffic",
         "aws elbv2 set-subnets",
     ];
     assert_check_of(&report, "lb-zones", Some(TG_SUBJECT), Status::Fail, &said);

@@ -30,9 +30,7 @@ mod groups;
 mod machine;
 
 pub use crate::testing::MACHINE;
-pub const CLUSTER: &str = "prod";
-pub const ASG: &str = "web-asg";
-pub const HOOK: &str = "drain-hook";
+pub use sta_shared::testing::{ASG, CLUSTER, HOOK};
 pub const RULE: &str = "drain-terminate";
 pub const SERVICE: &str = "web";
 pub const TG: &str =
@@ -253,7 +251,7 @@ impl Default for Fixture {
             groups: vec![ASG.to_string()],
             new_instances_protected: false,
             retention: None,
-            user_data: b"#!/bin/bash\necho ECS_CLUSTER=prod >> /etc/ecs/ecs.config\necho ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config\n".to_vec(),
+            user_data: b"#!/bin/bash\necho ECS_CLUSTER=test-cluster >> /etc/ecs/ecs.config\necho ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config\n".to_vec(),
             hooks: vec![FHook {
                 asg: ASG.to_string(),
                 name: HOOK.to_string(),

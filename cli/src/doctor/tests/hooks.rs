@@ -24,9 +24,9 @@ async fn a_missing_hook_fails_with_the_command_to_put_it() {
             "hook",
             Status::Fail,
             &[
-                "no terminate hook named drain-hook",
+                "no terminate hook named ecsTermination",
                 "put-lifecycle-hook",
-                "--lifecycle-hook-name drain-hook",
+                "--lifecycle-hook-name ecsTermination",
             ],
         )
         .await;
@@ -286,7 +286,7 @@ async fn a_warm_pool_needs_the_agents_warm_pools_check() {
     let mut f = with_a_warm_pool();
     f.doctor_says("warm-pool", Status::Pass, &["ECS_WARM_POOLS_CHECK=true"])
         .await;
-    f.user_data = b"#!/bin/bash\necho ECS_CLUSTER=prod >> /etc/ecs/ecs.config\n".to_vec();
+    f.user_data = b"#!/bin/bash\necho ECS_CLUSTER=test-cluster >> /etc/ecs/ecs.config\n".to_vec();
     f.doctor_says(
         "warm-pool",
         Status::Warn,

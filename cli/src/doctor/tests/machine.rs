@@ -115,7 +115,7 @@ async fn a_group_the_rule_does_not_match_fails() {
     f.rules[0].pattern = terminate_pattern(&["other-asg"], &[HOOK]);
     f.doctor_says("rule-coverage", Status::Fail, &["no enabled rule matches"])
         .await;
-    f.rules[0].pattern["detail"]["AutoScalingGroupName"] = json!([{"prefix": "web-"}]);
+    f.rules[0].pattern["detail"]["AutoScalingGroupName"] = json!([{"prefix": "test-cluster-"}]);
     f.doctor_says("rule-coverage", Status::Pass, &[RULE]).await;
 }
 
