@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aws_smithy_mocks::{MockResponse, Rule, RuleBuilder};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde_json::{json, Value};
-use sta_shared::testing::{http_error, json_error, query_error};
+use sta_shared::testing::{ec2_error, json_error, query_error};
 
 use crate::doctor::machine::functions::FunctionState;
 use crate::doctor::services::LoadBalancers;
@@ -333,16 +333,10 @@ impl Fixture {
     /// its SDK's protocol.
     fn failure(&self, operation: &str, protocol: Protocol) -> Option<HttpResponse> {
         let code = self.errors.get(operation)?;
-        let message = format!("{code} from the fixture");
         Some(match protocol {
-            Protocol::Query => query_error(400, code, &message),
+            Protocol::Query => query_error(400, code, &format!("{code} from the fixture")),
             Protocol::Json => json_error(400, code),
-            Protocol::Ec2 => http_error(
-                400,
-                format!(
-                    "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r</RequestID></Response>"
-                ),
-            ),
+            Protocol::Ec2 => ec2_error(400, code),
         })
     }
 
