@@ -149,6 +149,17 @@ pub struct FDrill {
     pub still_in_group: bool,
 }
 
+impl FDrill {
+    /// The healthy targets DescribeTargetHealth call `call` (from 0) answers.
+    pub fn healthy_at(&self, call: usize) -> &[String] {
+        let samples = &self.target_health;
+        samples
+            .get(call)
+            .or(samples.last())
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub machine_exists: bool,
