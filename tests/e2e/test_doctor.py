@@ -452,6 +452,23 @@ def test_a_deployment_with_a_daemon_service_passes_the_drill_watching_both(world
     assert report["completion_outcome"] == "completed" and report["instance_final_state"] == "terminated"
 
 
+def test_the_drill_counts_only_the_services_own_targets_in_a_group_it_shares(world, ecs_sta):
+    """The web service's target group also holds a DAEMON's targets (port 9100) on every instance.
+    They serve, but not as the web service's tasks: its floor, and the drill's fewest healthy, count
+    only the web tasks' registrations (CreateService: a task "in the RUNNING state and ... reported
+    as healthy by the load balancer")."""
+    lbs = run.load_scenario({"name": "doctor"})["load_balancers"]
+    shared = [{**tg, "daemon_port": 9100} for tg in lbs["target_groups"]]
+    dep = deploy(world, daemon={"name": "agent"}, load_balancers={**lbs, "target_groups": shared})
+    proc, report = drill(ecs_sta, world, dep, "--service", "web", service=False)
+    assert proc.returncode == 0, report["reasons"]
+    [group] = [lb for lb in report["load_balancers"] if "target group" in lb["load_balancer"]]
+    # two web tasks at 100 %: one replaced before it stops, never fewer than two serving, never
+    # more than three; the daemon's four targets would make it six
+    assert group["minimum"] == 2 and group["fewest_healthy"] == 2, group
+    assert report["replacement_healthy_after_seconds"] is not None
+
+
 def test_the_drill_refuses_a_disabled_rule_and_forced_says_no_drain_started(world, ecs_sta):
     dep = deploy(world)
     world.client("events").disable_rule(Name=dep.rule)

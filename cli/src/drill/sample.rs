@@ -1,15 +1,16 @@
 //! The serving capacity the drill watches: for each load balancer of each service, the
-//! healthy serving registrations (ELBv2 `healthy`; Classic ELB `InService` and not
-//! deregistering), the fewest seen, and when a replacement first served; for a service
-//! without load balancers, its running tasks.
+//! healthy serving registrations (ELBv2 `healthy`, of the service's own tasks; Classic ELB
+//! `InService` and not deregistering), the fewest seen, and when a replacement first served;
+//! for a service without load balancers, its running tasks.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 use super::pick::Target;
 use crate::doctor::Clients;
 use crate::CliError;
+use sta_shared::own_targets::{self, own_targets};
 
 /// What Classic ELB says of an instance that is still draining.
 const DEREGISTERING: &str = "deregistration currently in progress";
@@ -87,7 +88,7 @@ pub async fn sample(
     after: Option<f64>,
 ) {
     for w in watched.iter_mut() {
-        match serving(clients, cluster, &w.kind).await {
+        match serving(clients, cluster, &w.service, &w.kind).await {
             Ok(healthy) => record(w, healthy, victim, after),
             Err(error) => w.errors.push(error.to_string()),
         }
@@ -112,9 +113,14 @@ pub fn record(w: &mut Watched, healthy: BTreeSet<String>, victim: &str, after: O
 }
 
 /// The healthy serving registrations (`instance` or `instance:port`), or running tasks.
+/// In a target group, only the registrations of `service`'s own tasks: a group may be shared
+/// (with another service, a DAEMON's agent, instances registered by hand), whose healthy targets
+/// serve, but not as the service's tasks, and do not keep its floor (CreateService counts a
+/// task "in the RUNNING state and ... reported as healthy by the load balancer").
 async fn serving(
     clients: &Clients,
     cluster: &str,
+    service: &str,
     kind: &WatchedKind,
 ) -> Result<BTreeSet<String>, CliError> {
     match kind {
@@ -125,6 +131,7 @@ async fn serving(
                 .target_group_arn(arn)
                 .send()
                 .await?;
+            let own = services_own_targets(clients, cluster, service, arn).await?;
             Ok(answer
                 .target_health_descriptions()
                 .iter()
@@ -133,13 +140,9 @@ async fn serving(
                         == Some(&TargetHealthStateEnum::Healthy)
                 })
                 .filter_map(|d| d.target())
-                .map(|t| {
-                    format!(
-                        "{}:{}",
-                        t.id().unwrap_or_default(),
-                        t.port().unwrap_or_default()
-                    )
-                })
+                .filter_map(|t| Some((t.id()?.to_string(), t.port()?)))
+                .filter(|target| own.contains_key(target))
+                .map(|(id, port)| format!("{id}:{port}"))
                 .collect())
         }
         WatchedKind::Classic(name) => {
@@ -172,4 +175,28 @@ async fn serving(
             Ok((0..running).map(|i| format!("task {i}")).collect())
         }
     }
+}
+
+/// The targets of `service`'s RUNNING tasks in the target group `arn` (none when the service is
+/// gone or no longer names the group).
+async fn services_own_targets(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+    arn: &str,
+) -> Result<HashMap<own_targets::Target, String>, CliError> {
+    let described = clients
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await?;
+    let Some(found) = described.services().first() else {
+        return Ok(HashMap::new());
+    };
+    let own = own_targets(&clients.ecs, cluster, found, arn).await;
+    Ok(own
+        .map_err(|error| CliError::Failed(error.to_string()))?
+        .unwrap_or_default())
 }

@@ -62,6 +62,7 @@ fn passing() -> Fixture {
             vec![instance(1), instance(2), instance(3)],
             vec![instance(2), instance(3)],
         ],
+        strangers: Vec::new(),
         still_in_group: false,
     };
     f
@@ -288,6 +289,24 @@ async fn serving_capacity_below_the_minimum_fails() {
 }
 
 #[tokio::test]
+async fn only_the_services_own_targets_keep_its_floor_in_a_group_it_shares() {
+    // Instance 3's target in the web service's group is a DAEMON's agent: it serves, but not
+    // as a web task, and no replacement comes.
+    let mut f = passing();
+    f.drill.target_health = vec![
+        vec![instance(1), instance(2), instance(3)],
+        vec![instance(2), instance(3)],
+    ];
+    f.drill.strangers = vec![instance(3)];
+    let report = report(&f).await;
+    assert_failed_saying(
+        &report,
+        &["web / target group web-tg: 1 healthy serving at the lowest, below the service's minimum 2"],
+    );
+    assert_eq!(report.replacement_healthy_after_seconds, None);
+}
+
+#[tokio::test]
 async fn ctrl_c_stops_following_never_the_drain() {
     let f = passing();
     let report = run(&f, &options(&f), true).await.0.unwrap();
@@ -335,6 +354,7 @@ async fn no_instance_with_a_task_is_an_error() {
     let mut f = passing();
     f.services[0].hosts.clear();
     f.services[0].desired = 0;
+    f.drill.target_health = vec![Vec::new()];
     let error = run(&f, &options(&f), false).await.0.unwrap_err();
     assert_eq!(error.exit_code(), 1);
     assert!(error.to_string().contains("nothing to drill"), "{error}");

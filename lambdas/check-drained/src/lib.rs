@@ -67,7 +67,6 @@ use tracing::instrument;
 
 mod balancers;
 mod left_to_ecs;
-mod own_targets;
 mod replacement;
 mod unmanageable;
 use balancers::{adopt_service_balancers, refresh_classic, refresh_target_groups};

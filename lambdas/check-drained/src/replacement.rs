@@ -10,7 +10,7 @@
 //! orphaned task's in a Network Load Balancer's group, which a forced deregistration does not
 //! end; one behind no listed task) is the drain's to end: it keeps the same floor, and takes
 //! the registration over only once the service's own healthy targets elsewhere in the group
-//! (its tasks', [`crate::own_targets`]: a group may be shared) reach ceil(minimumHealthyPercent
+//! (its tasks', [`sta_shared::own_targets`]: a group may be shared) reach ceil(minimumHealthyPercent
 //! x desired count), or at the last moment it still could drain
 //! ([`sta_shared::left_to_ecs::must_take_over_at`]).
 
@@ -24,7 +24,7 @@ use sta_shared::error::ecs_error;
 use sta_shared::state::ServiceBalancer;
 use sta_shared::StepError;
 
-use crate::own_targets::own_targets;
+use sta_shared::own_targets::own_targets;
 
 /// A target group's registrations (`health`, its DescribeTargetHealth of every target), as the
 /// drain of `instance_id` in `cluster` sees them before taking the instance's over.

@@ -22,6 +22,7 @@ pub mod instance_state;
 pub mod left_to_ecs;
 pub mod metrics;
 pub mod own_container_instance;
+pub mod own_targets;
 pub mod pool_return;
 pub mod read;
 pub mod state;

@@ -145,6 +145,9 @@ pub struct FDrill {
     pub output: Option<Value>,
     /// Healthy targets per DescribeTargetHealth call (the last repeats).
     pub target_health: Vec<Vec<String>>,
+    /// Healthy targets in those samples that are no task of the service's (another service's,
+    /// a DAEMON's agent, an instance registered by hand).
+    pub strangers: Vec<String>,
     /// Whether the instance is still in its group (DescribeAutoScalingInstances).
     pub still_in_group: bool,
 }

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
+use crate::ecs::described_container_instances;
+use crate::ecs_drain::described_tasks_with;
+use crate::error::ecs_error;
+use crate::StepError;
 use aws_sdk_ecs::types::{Service, Task};
-use sta_shared::ecs::described_container_instances;
-use sta_shared::ecs_drain::described_tasks_with;
-use sta_shared::error::ecs_error;
-use sta_shared::StepError;
 
 /// A target: the instance id and the port it is registered on.
-pub(crate) type Target = (String, i32);
+pub type Target = (String, i32);
 
 /// The targets of `service`'s RUNNING tasks in `target_group` (in `cluster`), each with its
 /// task's ARN: each task's instance, on the host port its container maps the service's
@@ -21,7 +21,7 @@ pub(crate) type Target = (String, i32);
 /// Tasks on a container instance neither ACTIVE nor DRAINING are left out: a forced
 /// deregistration orphans them, and ECS no longer accounts for them. `None` when the service
 /// no longer names the group: none of its tasks serves there.
-pub(crate) async fn own_targets(
+pub async fn own_targets(
     ecs: &aws_sdk_ecs::Client,
     cluster: &str,
     service: &Service,
