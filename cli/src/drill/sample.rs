@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_ecs::types::Service;
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 use super::pick::Target;
@@ -112,11 +113,8 @@ pub fn record(w: &mut Watched, healthy: BTreeSet<String>, victim: &str, after: O
     }
 }
 
-/// The healthy serving registrations (`instance` or `instance:port`), or running tasks.
-/// In a target group, only the registrations of `service`'s own tasks: a group may be shared
-/// (with another service, a DAEMON's agent, instances registered by hand), whose healthy targets
-/// serve, but not as the service's tasks, and do not keep its floor (CreateService counts a
-/// task "in the RUNNING state and ... reported as healthy by the load balancer").
+/// The healthy serving registrations (`instance:port` in a target group, `instance` in a
+/// Classic ELB), or running tasks.
 async fn serving(
     clients: &Clients,
     cluster: &str,
@@ -124,79 +122,90 @@ async fn serving(
     kind: &WatchedKind,
 ) -> Result<BTreeSet<String>, CliError> {
     match kind {
-        WatchedKind::TargetGroup(arn) => {
-            let answer = clients
-                .elbv2
-                .describe_target_health()
-                .target_group_arn(arn)
-                .send()
-                .await?;
-            let own = services_own_targets(clients, cluster, service, arn).await?;
-            Ok(answer
-                .target_health_descriptions()
-                .iter()
-                .filter(|d| {
-                    d.target_health().and_then(|h| h.state())
-                        == Some(&TargetHealthStateEnum::Healthy)
-                })
-                .filter_map(|d| d.target())
-                .filter_map(|t| Some((t.id()?.to_string(), t.port()?)))
-                .filter(|target| own.contains_key(target))
-                .map(|(id, port)| format!("{id}:{port}"))
-                .collect())
-        }
-        WatchedKind::Classic(name) => {
-            let answer = clients
-                .elb
-                .describe_instance_health()
-                .load_balancer_name(name)
-                .send()
-                .await?;
-            Ok(answer
-                .instance_states()
-                .iter()
-                .filter(|s| s.state() == Some("InService"))
-                .filter(|s| !s.description().unwrap_or_default().contains(DEREGISTERING))
-                .filter_map(|s| s.instance_id().map(str::to_string))
-                .collect())
-        }
-        WatchedKind::Tasks(service) => {
-            let answer = clients
-                .ecs
-                .describe_services()
-                .cluster(cluster)
-                .services(service)
-                .send()
-                .await?;
-            let running = answer
-                .services()
-                .first()
-                .map_or(0, |s| s.running_count().max(0));
-            Ok((0..running).map(|i| format!("task {i}")).collect())
-        }
+        WatchedKind::TargetGroup(arn) => own_healthy_targets(clients, cluster, service, arn).await,
+        WatchedKind::Classic(name) => in_service(clients, name).await,
+        WatchedKind::Tasks(service) => running_tasks(clients, cluster, service).await,
     }
 }
 
-/// The targets of `service`'s RUNNING tasks in the target group `arn` (none when the service is
-/// gone or no longer names the group).
-async fn services_own_targets(
+/// The healthy targets of `service`'s own RUNNING tasks in the target group `arn` (none when
+/// the service is gone or no longer names the group). A group may be shared (with another
+/// service, a DAEMON's agent, instances registered by hand), whose healthy targets serve, but
+/// not as the service's tasks, and do not keep its floor (CreateService counts a task "in the
+/// RUNNING state and ... reported as healthy by the load balancer").
+async fn own_healthy_targets(
     clients: &Clients,
     cluster: &str,
     service: &str,
     arn: &str,
-) -> Result<HashMap<own_targets::Target, String>, CliError> {
-    let described = clients
+) -> Result<BTreeSet<String>, CliError> {
+    let health = clients
+        .elbv2
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await?;
+    let own: HashMap<own_targets::Target, String> =
+        match described_service(clients, cluster, service).await? {
+            Some(found) => own_targets(&clients.ecs, cluster, &found, arn)
+                .await
+                .map_err(|error| CliError::Failed(error.to_string()))?
+                .unwrap_or_default(),
+            None => HashMap::new(),
+        };
+    Ok(health
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+        })
+        .filter_map(|d| d.target())
+        .filter_map(|t| Some((t.id()?.to_string(), t.port()?)))
+        .filter(|target| own.contains_key(target))
+        .map(|(id, port)| format!("{id}:{port}"))
+        .collect())
+}
+
+/// The Classic ELB's `InService` instances that are not deregistering.
+async fn in_service(clients: &Clients, name: &str) -> Result<BTreeSet<String>, CliError> {
+    let health = clients
+        .elb
+        .describe_instance_health()
+        .load_balancer_name(name)
+        .send()
+        .await?;
+    Ok(health
+        .instance_states()
+        .iter()
+        .filter(|s| s.state() == Some("InService"))
+        .filter(|s| !s.description().unwrap_or_default().contains(DEREGISTERING))
+        .filter_map(|s| s.instance_id().map(str::to_string))
+        .collect())
+}
+
+/// The service's running tasks, by number.
+async fn running_tasks(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+) -> Result<BTreeSet<String>, CliError> {
+    let running = described_service(clients, cluster, service)
+        .await?
+        .map_or(0, |s| s.running_count().max(0));
+    Ok((0..running).map(|i| format!("task {i}")).collect())
+}
+
+async fn described_service(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<Service>, CliError> {
+    let answer = clients
         .ecs
         .describe_services()
         .cluster(cluster)
         .services(service)
         .send()
         .await?;
-    let Some(found) = described.services().first() else {
-        return Ok(HashMap::new());
-    };
-    let own = own_targets(&clients.ecs, cluster, found, arn).await;
-    Ok(own
-        .map_err(|error| CliError::Failed(error.to_string()))?
-        .unwrap_or_default())
+    Ok(answer.services.unwrap_or_default().into_iter().next())
 }
