@@ -139,12 +139,10 @@ async fn own_healthy_targets(
     service: &str,
     arn: &str,
 ) -> Result<BTreeSet<String>, CliError> {
-    let health = clients
-        .elbv2
-        .describe_target_health()
-        .target_group_arn(arn)
-        .send()
-        .await?;
+    // The tasks first: a target healthy in the read after was RUNNING at that moment (a
+    // new task's target passes its health checks only some time after), while a task ECS
+    // begins to stop between the two reads would otherwise take its target, still healthy
+    // in the first, out of the count.
     let own: HashMap<own_targets::Target, String> =
         match described_service(clients, cluster, service).await? {
             Some(found) => own_targets(&clients.ecs, cluster, &found, arn)
@@ -153,6 +151,12 @@ async fn own_healthy_targets(
                 .unwrap_or_default(),
             None => HashMap::new(),
         };
+    let health = clients
+        .elbv2
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await?;
     Ok(health
         .target_health_descriptions()
         .iter()
