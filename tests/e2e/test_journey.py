@@ -47,8 +47,8 @@ def test_lost_event_found_by_the_sweepers_own_schedule(scenario):
     assert r.ok, r.violations
     [wait] = _waits(r)
     fired = [e for e in r.events if e["type"] == "scheduler.fired"]
-    # armed within the minute after each due time, fired no earlier
-    assert fired and all(0 <= f["planned"] < 60 and f["late"] >= f["planned"] - 1 for f in fired), fired
+    # armed within the minute after each due time, and fired then (later only by the timer's delay)
+    assert fired and all(0 <= f["armed"] < 60 and -1 <= f["late"] - f["armed"] < 5 for f in fired), fired
     found = [
         a
         for a in r.events

@@ -222,6 +222,15 @@ fn reasons(outcome: &Outcome, report: &DrillReport, watched: &[Watched]) -> Vec<
                 w.label, w.minimum
             ));
         }
+        // A sample not taken may have been the lowest: what was not seen is not passed.
+        if let Some(first) = w.errors.first() {
+            reasons.push(format!(
+                "{}: {} of {} samples could not be taken, so serving was not watched throughout (first: {first})",
+                w.label,
+                w.errors.len(),
+                w.errors.len() + w.samples as usize,
+            ));
+        }
     }
     reasons
 }

@@ -1,7 +1,7 @@
-//! The serving capacity the drill watches: for each load balancer of each service, the
-//! healthy serving registrations (ELBv2 `healthy`, of the service's own tasks; Classic ELB
-//! `InService` and not deregistering), the fewest seen, and when a replacement first served;
-//! for a service without load balancers, its running tasks.
+//! The serving capacity the drill watches: for each load balancer of each service, what serves
+//! there (in a target group the service's own tasks `healthy` there; in a Classic ELB its
+//! instances `InService` and not deregistering), the fewest seen, and when a replacement first
+//! served; for a service without load balancers, its running tasks.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -31,12 +31,12 @@ pub struct Watched {
     pub kind: WatchedKind,
     /// ceil(minimumHealthyPercent x desired / 100) as the drill began.
     pub minimum: u64,
-    /// Healthy registrations before the termination.
+    /// What served before the termination.
     pub baseline: Option<BTreeSet<String>>,
     pub fewest: Option<u64>,
     pub samples: u32,
-    /// Seconds after the termination when a registration that was not healthy before
-    /// (not the drained instance's) first was.
+    /// Seconds after the termination when a task or instance that did not serve before (not
+    /// the drained instance) first did.
     pub replacement_after: Option<f64>,
     pub errors: Vec<String>,
 }
@@ -113,8 +113,8 @@ pub fn record(w: &mut Watched, healthy: BTreeSet<String>, victim: &str, after: O
     }
 }
 
-/// The healthy serving registrations (`instance:port` in a target group, `instance` in a
-/// Classic ELB), or running tasks.
+/// What serves: the service's tasks healthy in a target group (their ARNs), the instances
+/// healthy in a Classic ELB, or the service's running tasks (numbered).
 async fn serving(
     clients: &Clients,
     cluster: &str,
@@ -122,27 +122,27 @@ async fn serving(
     kind: &WatchedKind,
 ) -> Result<BTreeSet<String>, CliError> {
     match kind {
-        WatchedKind::TargetGroup(arn) => own_healthy_targets(clients, cluster, service, arn).await,
+        WatchedKind::TargetGroup(arn) => own_healthy_tasks(clients, cluster, service, arn).await,
         WatchedKind::Classic(name) => in_service(clients, name).await,
         WatchedKind::Tasks(service) => running_tasks(clients, cluster, service).await,
     }
 }
 
-/// The healthy targets of `service`'s own RUNNING tasks in the target group `arn` (none when
-/// the service is gone or no longer names the group). A group may be shared (with another
+/// `service`'s own RUNNING tasks healthy in the target group `arn` (none when the service is
+/// gone or no longer names the group). A group may be shared (with another
 /// service, a DAEMON's agent, instances registered by hand), whose healthy targets serve, but
 /// not as the service's tasks, and do not keep its floor (CreateService counts a task "in the
 /// RUNNING state and ... reported as healthy by the load balancer").
-async fn own_healthy_targets(
+async fn own_healthy_tasks(
     clients: &Clients,
     cluster: &str,
     service: &str,
     arn: &str,
 ) -> Result<BTreeSet<String>, CliError> {
-    // The tasks first: a target healthy in the read after was RUNNING at that moment (a
-    // new task's target passes its health checks only some time after), while a task ECS
-    // begins to stop between the two reads would otherwise take its target, still healthy
-    // in the first, out of the count.
+    // The tasks first: a task ECS began to stop between the two reads would otherwise take its
+    // target, still healthy in the first, out of the count; a target healthy in the read after
+    // was its task's for some time already (ECS registers it as the task starts, ACTIVATING,
+    // and it passes its health checks only a threshold of intervals after).
     let own: HashMap<own_targets::Target, String> =
         match described_service(clients, cluster, service).await? {
             Some(found) => own_targets(&clients.ecs, cluster, &found, arn)
@@ -157,7 +157,7 @@ async fn own_healthy_targets(
         .target_group_arn(arn)
         .send()
         .await?;
-    Ok(health
+    let healthy: BTreeSet<own_targets::Target> = health
         .target_health_descriptions()
         .iter()
         .filter(|d| {
@@ -165,8 +165,18 @@ async fn own_healthy_targets(
         })
         .filter_map(|d| d.target())
         .filter_map(|t| Some((t.id()?.to_string(), t.port()?)))
-        .filter(|target| own.contains_key(target))
-        .map(|(id, port)| format!("{id}:{port}"))
+        .collect();
+    // A task serves once each of its targets there is healthy (several when its containers
+    // serve on several ports of the group), and counts once.
+    let unhealthy: BTreeSet<&String> = own
+        .iter()
+        .filter(|(target, _)| !healthy.contains(*target))
+        .map(|(_, task)| task)
+        .collect();
+    Ok(own
+        .values()
+        .filter(|task| !unhealthy.contains(task))
+        .cloned()
         .collect())
 }
 
@@ -199,6 +209,7 @@ async fn running_tasks(
     Ok((0..running).map(|i| format!("task {i}")).collect())
 }
 
+/// The service as DescribeServices shows it; `None` when it is not found (a failure).
 async fn described_service(
     clients: &Clients,
     cluster: &str,

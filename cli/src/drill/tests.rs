@@ -307,6 +307,18 @@ async fn only_the_services_own_targets_keep_its_floor_in_a_group_it_shares() {
 }
 
 #[tokio::test]
+async fn a_sample_not_taken_fails_the_drill() {
+    let mut f = passing();
+    f.errors.insert("DescribeInstanceHealth", "AccessDenied");
+    let report = report(&f).await;
+    assert_failed_saying(
+        &report,
+        &["web / Classic ELB web-clb: 5 of 5 samples could not be taken, so serving was not watched throughout (first: DescribeInstanceHealth: AccessDenied"],
+    );
+    assert_eq!(report.load_balancers[1].sample_errors, 5);
+}
+
+#[tokio::test]
 async fn ctrl_c_stops_following_never_the_drain() {
     let f = passing();
     let report = run(&f, &options(&f), true).await.0.unwrap();

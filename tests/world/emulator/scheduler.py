@@ -43,9 +43,9 @@ Config ``scheduler`` (world.emulator.core): ``fire``: false (default: nothing fi
 runs a schedule when it says, ``POST /_world/scheduler/run``, world.stack.run_schedule), true (every schedule), or a list of
 schedule names; ``precision_seconds`` (60); ``duplicate_seconds`` (null: no duplicates).
 
-Event log: ``scheduler.fired`` (schedule, due, planned: AWS seconds after the due time it was armed
-for, within the precision; late: AWS seconds after the due time it fired, the planned lateness plus
-this machine's timer delay),
+Event log: ``scheduler.fired`` (schedule, due, armed: AWS seconds after the due time its timer was
+set for, within the precision; late: AWS seconds after the due time it fired, that plus this
+machine's timer delay),
 ``scheduler.invoked`` (attempt), ``scheduler.answered`` (attempt, error: the function error or
 null, body: its answer), ``scheduler.failed`` (the invocation could not be made, retry_in),
 ``scheduler.dropped``, ``scheduler.unsupported``, ``scheduler.duplicated`` (after: seconds; the
@@ -149,9 +149,8 @@ def _plan(key: tuple[str, str, str, str], schedule: Any, after: float) -> None:
     if window.get("Mode") == "FLEXIBLE":
         jitter += 60 * float(window.get("MaximumWindowInMinutes") or 0)
     with _lock:
-        planned = _rng.uniform(0, jitter)
-    at = due + core.scaled(planned)
-    _timers[key] = core.after(at - time.time(), _fire, key, due, step, planned, name="scheduler-fire")
+        at = due + core.scaled(_rng.uniform(0, jitter))
+    _timers[key] = core.after(at - time.time(), _fire, key, due, step, at, name="scheduler-fire")
 
 
 def _replan() -> None:
@@ -166,7 +165,7 @@ def _replan() -> None:
                 _plan(key, schedule, time.time())
 
 
-def _fire(key: tuple[str, str, str, str], due: float, step: float, planned: float) -> None:
+def _fire(key: tuple[str, str, str, str], due: float, step: float, at: float) -> None:
     """(Under core.LOCK, from the world's clock.) Invoke the schedule's target, arm the next."""
     _timers.pop(key, None)
     schedule = _schedules().get(key)
@@ -176,8 +175,9 @@ def _fire(key: tuple[str, str, str, str], due: float, step: float, planned: floa
     end = _epoch(schedule.end_date)
     if schedule.state != "ENABLED" or (end is not None and time.time() > end):
         return
-    late = (time.time() - due) / max(float(core.CONFIG["timescale"]), 1e-9)
-    fired = core.record("scheduler.fired", **_names(key), due=due, planned=round(planned, 3), late=round(late, 3))
+    timescale = max(float(core.CONFIG["timescale"]), 1e-9)
+    late, armed = (time.time() - due) / timescale, (at - due) / timescale
+    fired = core.record("scheduler.fired", **_names(key), due=due, armed=round(armed, 3), late=round(late, 3))
     invocation = Invocation(key, dict(schedule.target), time.monotonic(), fired["seq"])
     threading.Thread(target=invocation.attempt, name="world-scheduler", daemon=True).start()
     _maybe_again(key, dict(schedule.target), fired["seq"])
