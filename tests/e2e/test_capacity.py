@@ -163,6 +163,19 @@ def test_a_shared_nlb_group_is_taken_over_once_the_services_own_replacement_serv
     assert _fewest(r) == {"shared-nlb": 2}
 
 
+def test_in_bridge_mode_the_services_own_targets_are_found_on_their_ephemeral_host_ports(scenario):
+    r = scenario("nlb_shared_orphan_bridge")
+    assert r.ok, r.violations
+    [victim] = r.victims
+    taken = _of(r, "elbv2.target.draining", id=victim, by="functions")
+    [web] = [e["port"] for e in taken if e["port"] != 9100]
+    assert 32768 <= web <= 60999, taken  # the web task's host port, from the ephemeral range
+    new = _replacement(r, victim)["instance_id"]
+    [healthy] = [e for e in _of(r, "elbv2.target.healthy", id=new) if e["port"] != 9100]
+    assert healthy["seq"] < min(e["seq"] for e in taken)
+    assert _fewest(r) == {"shared-nlb": 2}
+
+
 def test_an_orphans_registration_is_taken_over_soon_after_a_late_replacement_serves(scenario):
     r = scenario("nlb_orphan_replaced_late")
     assert r.ok, r.violations

@@ -208,19 +208,14 @@ def classic_elb(
     return name
 
 
-def web_task_definition(world: Any, family: str = "web") -> None:
-    """A one-container task definition serving on host port 8080 (host networking: one task per instance)."""
+def web_task_definition(world: Any, family: str = "web", bridge: bool = False) -> None:
+    """A one-container task definition serving on container port 8080: on host port 8080 (host
+    networking), or with ``bridge`` on a host port from the ephemeral range."""
+    mapping = {"containerPort": 8080} if bridge else {"containerPort": 8080, "hostPort": 8080}
     world.client("ecs").register_task_definition(
         family=family,
-        networkMode="host",
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": "nginx",
-                "memory": 256,
-                "portMappings": [{"containerPort": 8080, "hostPort": 8080}],
-            }
-        ],
+        networkMode="bridge" if bridge else "host",
+        containerDefinitions=[{"name": "web", "image": "nginx", "memory": 256, "portMappings": [mapping]}],
     )
 
 

@@ -330,15 +330,17 @@ def _cluster_and_group(
 
 
 def _service(world: World, sc: dict[str, Any], cluster: str, classic_names: list[str], tgs: dict[str, str]) -> None:
-    """The service (host network, one task per instance on its host ports) and the load balancers
-    it registers its tasks in (``attach: service``)."""
+    """The service (one task per instance; host network on its host ports, or bridge network on
+    ports from the ephemeral range) and the load balancers it registers its tasks in
+    (``attach: service``)."""
     p, s = sc["name"], sc["service"]
     svc = s["name"]
     ecs = world.client("ecs")
-    mappings = [{"containerPort": port, "hostPort": port} for port in s["host_ports"]]
+    bridge = s["network_mode"] == "bridge"
+    mappings = [{"containerPort": port, **({} if bridge else {"hostPort": port})} for port in s["host_ports"]]
     ecs.register_task_definition(
         family=f"{p}-{svc}",
-        networkMode="host",
+        networkMode=s["network_mode"],
         containerDefinitions=[
             {
                 "name": svc,

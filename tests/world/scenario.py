@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
         "desired": 2,
         "container_port": 8080,
         "host_ports": [8080],
+        # "bridge": the container ports of host_ports get host ports from the ephemeral range (bridge
+        # network mode, no hostPort), shown in DescribeTasks' networkBindings; "host": served on them
+        "network_mode": "host",
         "minimum_healthy_percent": 100,
         "maximum_percent": 200,
     },

@@ -11,13 +11,13 @@ from botocore.exceptions import ClientError
 CLUSTER = "test-cluster"
 
 
-def _cluster(world, instances=3, desired=2, delay=2, min_healthy=100, tg=True):
+def _cluster(world, instances=3, desired=2, delay=2, min_healthy=100, tg=True, bridge=False):
     """Cluster + ASG whose instances register through their user data, a service behind a target group."""
     ecs = world.client("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
     tg_arn = aws.target_group(world, delay=delay) if tg else None
     aws.asg(world, desired=instances, cluster=CLUSTER)
-    aws.web_task_definition(world)
+    aws.web_task_definition(world, bridge=bridge)
     kwargs = {}
     if tg_arn:
         kwargs["loadBalancers"] = [{"targetGroupArn": tg_arn, "containerName": "web", "containerPort": 8080}]
@@ -69,6 +69,30 @@ def test_agent_registers_and_service_places_one_task_per_instance(world):
     world.wait_for(lambda: world.events("ecs.service.no_room"), what="no room event")
     events = world.client("ecs").describe_services(cluster=CLUSTER, services=["web"])["services"][0]["events"]
     assert "unable to place a task" in events[0]["message"]
+
+
+def test_a_bridge_task_serves_on_an_ephemeral_host_port_its_network_bindings_show(world):
+    tg = _cluster(world, instances=2, desired=2, bridge=True)
+    running = world.wait_for(lambda: len(_running(world)) == 2 and _running(world), what="2 running tasks")
+    cis = _instance_of(world)
+    bound = set()
+    for task in running:
+        [container] = task["containers"]
+        [binding] = container["networkBindings"]
+        assert binding["containerPort"] == 8080 and 32768 <= binding["hostPort"] <= 60999, binding
+        bound.add((cis[task["containerInstanceArn"]]["ec2InstanceId"], binding["hostPort"]))
+
+    def registered():
+        health = world.client("elbv2").describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        return {(h["Target"]["Id"], h["Target"]["Port"]) for h in health}
+
+    assert world.wait_for(lambda: registered() == bound and bound, what="registered on the bound ports")
+
+
+def test_a_host_network_task_shows_no_network_binding(world):
+    _cluster(world, instances=1, desired=1)
+    [task] = world.wait_for(lambda: _running(world), what="a running task")
+    assert [c.get("networkBindings", []) for c in task["containers"]] == [[]]
 
 
 def test_an_agent_registers_its_instance_once_booted_and_never_once_it_is_gone(world):

@@ -14,6 +14,16 @@ task whose agent is disconnected stays RUNNING: nobody reports its containers st
 a task is healthy only once healthy in every load balancer of its service (the service
 scheduler counts it then: world.emulator.ecs_drain.service_scheduler).
 
+* A task in ``bridge`` network mode (the EC2 default) gets a host port for each port mapping
+  without one, from the ephemeral range (PortMapping: "you can omit the hostPort (or set it to 0)
+  while specifying a containerPort and your container automatically receives a port in the
+  ephemeral port range"), is
+  registered in its target groups on it, and DescribeTasks shows each of its container's
+  mappings as a ``networkBindings`` entry once it is RUNNING (PortMapping: "After a task reaches
+  the RUNNING status, manual and automatic host and container port assignments are visible in
+  the networkBindings section"). A ``host`` task serves on its container ports; whether its
+  bindings show AWS does not make clear, and the world shows none, the harsher reading: a reader
+  must know that a task without bindings serves on its container ports.
 * StopTask: desiredStatus STOPPED at once; the task is STOPPING for
   ``ecs.task_stop_seconds`` (its containers' stop time; a service task is
   first deregistered and drained like above), then STOPPED ("StopTask": the
@@ -59,18 +69,34 @@ def _pin_task_states() -> None:
     state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**12})
 
 
-def _host_port(task_definition: Any, container_name: str, container_port: int) -> int:
+def _bindings(task_definition: Any) -> dict[str, dict[int, int]]:
+    """Each container's host port for each of its container ports: the mapping's, the container
+    port under host networking, else one from the ephemeral range (bridge mode)."""
+    bound: dict[str, dict[int, int]] = {}
     for container in task_definition.container_definitions:
-        if container.get("name") != container_name:
-            continue
+        ports = bound.setdefault(container.get("name", ""), {})
         for mapping in container.get("portMappings", []):
-            if int(mapping.get("containerPort", -1)) == int(container_port):
-                if mapping.get("hostPort"):
-                    return int(mapping["hostPort"])
-                if task_definition.network_mode == "host":
-                    return int(container_port)
-                return random.randint(32768, 60999)  # dynamic host port (bridge mode)
-    return int(container_port)
+            port = int(mapping.get("containerPort", -1))
+            if mapping.get("hostPort"):
+                ports[port] = int(mapping["hostPort"])
+            elif task_definition.network_mode == "host":
+                ports[port] = port
+            else:
+                ports[port] = random.randint(32768, 60999)
+    return bound
+
+
+def _show_bindings(task: Any) -> None:
+    """DescribeTasks' ``networkBindings`` of a bridge-mode task's container (moto models one), once
+    it is RUNNING."""
+    bound, mode = task._world_bindings
+    if mode not in (None, "bridge"):
+        return
+    for container in task.containers:
+        container.network_bindings = [
+            {"bindIP": "0.0.0.0", "containerPort": port, "hostPort": host, "protocol": "tcp"}
+            for port, host in bound.get(container.name or "", {}).items()
+        ]
 
 
 def _start_task(backend: Any, service: Any, task_definition: Any, ci: Any) -> Any:
@@ -93,8 +119,11 @@ def _start_task(backend: Any, service: Any, task_definition: Any, ci: Any) -> An
     task._world_service = service.name
     task._world_targets = []
     task._world_elbs = []
+    bound = _bindings(task_definition)
+    task._world_bindings = (bound, task_definition.network_mode)
     for lb in service.load_balancers or []:
-        port = _host_port(task_definition, lb.get("containerName", ""), lb.get("containerPort", 0))
+        port = int(lb.get("containerPort", 0))
+        port = bound.get(lb.get("containerName", ""), {}).get(port, port)
         if lb.get("targetGroupArn"):
             task._world_targets.append((lb["targetGroupArn"], {"Id": ci.ec2_instance_id, "Port": port}))
         if lb.get("loadBalancerName"):
@@ -132,6 +161,7 @@ def _task_running(backend: Any, cluster_name: str, task: Any) -> None:
         except Exception as err:
             core.record("ecs.task.lb_error", task_arn=task.task_arn, load_balancer=name, error=str(err))
     task.last_status = "RUNNING"
+    _show_bindings(task)
     task.started_at = _now()
     task._world_running = time.monotonic()
     if not task._world_targets and not task._world_elbs:
