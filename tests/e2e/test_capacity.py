@@ -148,32 +148,33 @@ def test_an_orphans_nlb_registration_is_taken_over_once_its_replacement_serves(s
     assert _fewest(r) == {"web-nlb": 2}
 
 
-def test_a_shared_nlb_group_is_taken_over_once_the_services_own_replacement_serves(scenario):
-    r = scenario("nlb_shared_orphan")
-    assert r.ok, r.violations
-    [victim] = r.victims
-    assert {e["service"] for e in _of(r, "ecs.task.orphaned", instance_id=victim)} == {"web", "agent"}
-    # the agent's targets elsewhere serve in the group, but not as the web service's: the group
-    # was taken over (both ports at once) only after the web task's replacement was healthy
-    taken = _of(r, "elbv2.target.draining", id=victim, by="functions")
-    assert sorted(e["port"] for e in taken) == [8080, 9100]
-    new = _replacement(r, victim)["instance_id"]
-    [healthy] = _of(r, "elbv2.target.healthy", id=new, port=8080)
-    assert healthy["seq"] < min(e["seq"] for e in taken)
-    assert _fewest(r) == {"shared-nlb": 2}
-
-
-def test_in_bridge_mode_the_services_own_targets_are_found_on_their_ephemeral_host_ports(scenario):
-    r = scenario("nlb_shared_orphan_bridge")
+def _shared_group_taken_over(scenario, name):
+    """Runs ``name``: the orphan's registrations in an NLB group it shares with the agent (port 9100)
+    were taken over, both at once, only after the web task's replacement was healthy there: the
+    agent's targets elsewhere serve in the group, but not as the web service's. The run, the victim
+    and the web task's port taken over."""
+    r = scenario(name)
     assert r.ok, r.violations
     [victim] = r.victims
     taken = _of(r, "elbv2.target.draining", id=victim, by="functions")
     [web] = [e["port"] for e in taken if e["port"] != 9100]
-    assert 32768 <= web <= 60999, taken  # the web task's host port, from the ephemeral range
+    assert len(taken) == 2, taken
     new = _replacement(r, victim)["instance_id"]
     [healthy] = [e for e in _of(r, "elbv2.target.healthy", id=new) if e["port"] != 9100]
     assert healthy["seq"] < min(e["seq"] for e in taken)
     assert _fewest(r) == {"shared-nlb": 2}
+    return r, victim, web
+
+
+def test_a_shared_nlb_group_is_taken_over_once_the_services_own_replacement_serves(scenario):
+    r, victim, web = _shared_group_taken_over(scenario, "nlb_shared_orphan")
+    assert {e["service"] for e in _of(r, "ecs.task.orphaned", instance_id=victim)} == {"web", "agent"}
+    assert web == 8080
+
+
+def test_in_bridge_mode_the_services_own_targets_are_found_on_their_ephemeral_host_ports(scenario):
+    _r, _victim, web = _shared_group_taken_over(scenario, "nlb_shared_orphan_bridge")
+    assert 32768 <= web <= 60999  # the web task's host port, from the ephemeral range
 
 
 def test_an_orphans_registration_is_taken_over_soon_after_a_late_replacement_serves(scenario):
