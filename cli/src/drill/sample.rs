@@ -6,7 +6,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ecs::types::Service;
-use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 use super::pick::Target;
 use crate::doctor::Clients;
@@ -104,7 +103,9 @@ pub fn record(w: &mut Watched, healthy: BTreeSet<String>, victim: &str, after: O
     match (&w.baseline, after) {
         (None, _) => w.baseline = Some(healthy),
         (Some(before), Some(after)) if w.replacement_after.is_none() => {
-            let is_new = |id: &String| !before.contains(id) && !id.starts_with(victim);
+            // A Classic ELB's entries are instances: the drained one coming back in service
+            // (unhealthy in the baseline) is no replacement. A target group's are task ARNs.
+            let is_new = |id: &String| !before.contains(id) && id != victim;
             if !matches!(w.kind, WatchedKind::Tasks(_)) && healthy.iter().any(is_new) {
                 w.replacement_after = Some(after);
             }
@@ -157,25 +158,9 @@ async fn own_healthy_tasks(
         .target_group_arn(arn)
         .send()
         .await?;
-    let healthy: BTreeSet<own_targets::Target> = health
-        .target_health_descriptions()
-        .iter()
-        .filter(|d| {
-            d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
-        })
-        .filter_map(|d| d.target())
-        .filter_map(|t| Some((t.id()?.to_string(), t.port()?)))
-        .collect();
-    // A task serves once each of its targets there is healthy (several when its containers
-    // serve on several ports of the group), and counts once.
-    let unhealthy: BTreeSet<&String> = own
-        .iter()
-        .filter(|(target, _)| !healthy.contains(*target))
-        .map(|(_, task)| task)
-        .collect();
-    Ok(own
-        .values()
-        .filter(|task| !unhealthy.contains(task))
+    let healthy = own_targets::healthy_targets(&health).collect();
+    Ok(own_targets::serving_tasks(&own, &healthy)
+        .into_iter()
         .cloned()
         .collect())
 }

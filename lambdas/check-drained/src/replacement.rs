@@ -9,22 +9,20 @@
 //! target groups only once its replacement is healthy. A registration ECS left on the instance (an
 //! orphaned task's in a Network Load Balancer's group, which a forced deregistration does not
 //! end; one behind no listed task) is the drain's to end: it keeps the same floor, and takes
-//! the registration over only once the service's own healthy targets elsewhere in the group
-//! (its tasks', [`sta_shared::own_targets`]: a group may be shared) reach ceil(minimumHealthyPercent
-//! x desired count), or at the last moment it still could drain
+//! the registration over only once the service's own tasks serving elsewhere in the group (each
+//! of their targets there healthy, [`sta_shared::own_targets::serving_tasks`]: a group may be
+//! shared) reach ceil(minimumHealthyPercent x desired count), or at the last moment it still
+//! could drain
 //! ([`sta_shared::left_to_ecs::must_take_over_at`]).
-
-use std::collections::HashSet;
 
 use aws_sdk_ecs::types::{SchedulingStrategy, Service};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
-use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 use chrono::{DateTime, Utc};
 use sta_shared::error::ecs_error;
 use sta_shared::state::ServiceBalancer;
 use sta_shared::StepError;
 
-use sta_shared::own_targets::own_targets;
+use sta_shared::own_targets::{healthy_targets, own_targets, serving_tasks};
 
 /// A target group's registrations (`health`, its DescribeTargetHealth of every target), as the
 /// drain of `instance_id` in `cluster` sees them before taking the instance's over.
@@ -111,16 +109,12 @@ impl Serving<'_> {
             tracing::info!(service, "the service no longer names the group");
             return Ok(true);
         };
-        let tasks: HashSet<&String> = elsewhere
-            .iter()
-            .filter_map(|(id, port)| own.get(&(id.to_string(), *port)))
-            .collect();
-        let others = tasks.len();
+        let others = serving_tasks(&own, &elsewhere.into_iter().collect()).len();
         tracing::info!(
             service,
             others,
             floor,
-            "the service's own tasks healthy elsewhere in the group"
+            "the service's own tasks serving elsewhere in the group"
         );
         Ok(others >= floor)
     }
@@ -140,19 +134,4 @@ pub(crate) fn floor(service: &Service) -> usize {
         .unwrap_or(default);
     let needed = i64::from(service.desired_count()) * i64::from(percent);
     usize::try_from((needed + 99) / 100).unwrap_or(0)
-}
-
-/// The group's healthy targets: instance id and port.
-fn healthy_targets(health: &DescribeTargetHealthOutput) -> impl Iterator<Item = (&str, i32)> {
-    health
-        .target_health_descriptions()
-        .iter()
-        .filter(|description| {
-            description
-                .target_health()
-                .and_then(|health| health.state())
-                == Some(&TargetHealthStateEnum::Healthy)
-        })
-        .filter_map(|description| description.target())
-        .filter_map(|target| Some((target.id()?, target.port()?)))
 }

@@ -2,13 +2,15 @@
 //! floor. A group may be shared (with another service, a DAEMON's agent, or instances
 //! registered by hand); their healthy targets serve, but not as the service's tasks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::ecs::described_container_instances;
 use crate::ecs_drain::described_tasks_with;
 use crate::error::ecs_error;
 use crate::StepError;
 use aws_sdk_ecs::types::{Service, Task};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 /// A target: its id (an instance id, or a task's IP address in an `ip` group) and the port it
 /// is registered on.
@@ -72,6 +74,38 @@ pub async fn own_targets(
         }
     }
     Ok(Some(targets))
+}
+
+/// The group's healthy targets, of a DescribeTargetHealth of every target in it.
+pub fn healthy_targets(health: &DescribeTargetHealthOutput) -> impl Iterator<Item = (&str, i32)> {
+    health
+        .target_health_descriptions()
+        .iter()
+        .filter(|description| {
+            description
+                .target_health()
+                .and_then(|health| health.state())
+                == Some(&TargetHealthStateEnum::Healthy)
+        })
+        .filter_map(|description| description.target())
+        .filter_map(|target| Some((target.id()?, target.port()?)))
+}
+
+/// The tasks (their ARNs) of `own`, a service's targets in a group ([`own_targets`]), that serve
+/// there: each of their targets is among `healthy`. A task whose containers serve on several
+/// ports of the group serves only once all are healthy, and counts once.
+pub fn serving_tasks<'a>(
+    own: &'a HashMap<Target, String>,
+    healthy: &HashSet<(&str, i32)>,
+) -> BTreeSet<&'a String> {
+    let not_serving: BTreeSet<&String> = own
+        .iter()
+        .filter(|((id, port), _)| !healthy.contains(&(id.as_str(), *port)))
+        .map(|(_, task)| task)
+        .collect();
+    own.values()
+        .filter(|task| !not_serving.contains(task))
+        .collect()
 }
 
 /// The tasks of `arns` DescribeTasks shows RUNNING.
@@ -245,5 +279,23 @@ mod tests {
         // A service that no longer names the group has no targets there.
         let elsewhere = own_targets(&ecs, "cluster", &service, "another-group").await;
         assert_eq!(elsewhere.unwrap(), None);
+    }
+
+    #[test]
+    fn a_task_serves_once_each_of_its_targets_is_healthy_and_counts_once() {
+        let own: HashMap<Target, String> = [
+            (("i-1".to_string(), 8080), "both-healthy".to_string()),
+            (("i-1".to_string(), 8443), "both-healthy".to_string()),
+            (("i-2".to_string(), 8080), "one-healthy".to_string()),
+            (("i-2".to_string(), 8443), "one-healthy".to_string()),
+            (("i-3".to_string(), 8080), "unhealthy".to_string()),
+        ]
+        .into();
+        // a stranger's healthy target (a daemon on i-3) serves, but is no task of the service
+        let healthy: HashSet<(&str, i32)> =
+            [("i-1", 8080), ("i-1", 8443), ("i-2", 8080), ("i-3", 9100)].into();
+        let serving: Vec<&String> = serving_tasks(&own, &healthy).into_iter().collect();
+        assert_eq!(serving, ["both-healthy"]);
+        assert!(serving_tasks(&own, &HashSet::new()).is_empty());
     }
 }
