@@ -72,6 +72,23 @@ def test_an_agent_blip_while_the_scaler_runs_keeps_the_hold(scenario):
     assert any(cut["t"] < e["t"] < back["t"] for e in scaler), (cut, back, scaler)
 
 
+def test_an_agent_blip_of_a_serving_instance_never_lowers_the_count_mid_drain(scenario):
+    r = scenario("agent_blip_serving_scaler_mid_drain")
+    assert r.ok, r.violations  # the run's own check: the scaler kept the count mid-drain
+    cut, back = _first(r, "ecs.container_instance.disconnected"), _first(r, "ecs.container_instance.reconnected")
+    assert cut["instance_id"] == back["instance_id"] not in r.victims
+    scaler = [e for e in r.events if e["type"] == "lambda.invoked" and "TaskScaler" in e["function"]]
+    assert any(cut["t"] < e["t"] < back["t"] for e in scaler), (cut, back, scaler)
+    # until the drain ended, no task of the service was stopped but the drained instance's (the
+    # scaler's tick after it lowers the count for the instance gone)
+    [done] = [e for e in r.events if e["type"] == "asg.lifecycle.completed"]
+    stopping = [e for e in r.events if e["type"] == "ecs.task.stopping" and e.get("service")]
+    stopped = {e["task_arn"] for e in stopping if e["seq"] < done["seq"]}
+    assert stopped
+    placed_on = {e["task_arn"]: e["instance_id"] for e in r.events if e["type"] == "ecs.task.pending"}
+    assert {placed_on.get(arn) for arn in stopped} <= set(r.victims), (stopped, placed_on)
+
+
 def test_agent_disconnected_then_action_gone_gives_up_at_once(scenario):
     r = scenario("agent_disconnected_hook_deleted")
     assert r.ok, r.violations

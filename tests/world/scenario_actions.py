@@ -123,6 +123,8 @@ class MidDrain(Action):
         world, dep, out, action = self.ctx.world, self.ctx.dep, self.ctx.out, self.spec
         kind = action["type"]
         victims = self.ctx.result.victims[: int(action.get("count", len(self.ctx.result.victims)))]
+        if action.get("of") == "serving":  # instances that stay, running a task (a disconnect_agent's)
+            victims = [i for i in self.with_task() if i not in self.ctx.result.victims][: int(action.get("count", 1))]
         if kind in teardown_actions.KINDS:
             teardown_actions.act(world, dep, victims, action, out)
         elif kind == "terminate_instance":

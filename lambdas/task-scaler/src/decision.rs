@@ -17,9 +17,11 @@ pub struct InstanceCounts {
     /// warm pool or terminating from it, or (where only the agent tells) with a disconnected
     /// agent (the EC2 instance stopped or gone): a record ECS keeps, not a drain in progress.
     pub stale_draining: u64,
-    /// ACTIVE but with a disconnected agent.
+    /// ACTIVE and (with an ASG) InService there, but with its agent disconnected for now: it
+    /// takes no new task, but its own keeps running, and it disconnects and reconnects in its
+    /// normal work. Never a reason to lower the desired count.
     pub disconnected: u64,
-    /// ACTIVE and connected but not InService in the given ASG (or not in it at all).
+    /// ACTIVE but not InService in the given ASG (or not in it at all).
     pub outside_asg: u64,
     /// REGISTERING, DEREGISTERING, REGISTRATION_FAILED.
     pub other: u64,
@@ -84,13 +86,19 @@ pub fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Deci
         .saturating_sub(input.n_count)
         .clamp(input.min_task_count, max.max(input.min_task_count));
     let target_i32 = i32::try_from(target).unwrap_or(i32::MAX);
+    // The instances in service, agents away for now counted: an agent that disconnects for a
+    // moment must not make ECS stop a serving task.
+    let present = counts.usable + counts.disconnected;
+    let away = present
+        .saturating_sub(input.n_count)
+        .clamp(input.min_task_count, max.max(input.min_task_count));
     let current_u64 = u64::try_from(current).unwrap_or(0);
     let (new, reason) = if target_i32 == current {
         (current, "desired count already matches".to_string())
-    } else if target < current_u64 && counts.draining > 0 && counts.usable > target {
-        // Held while an instance drains, but never above the usable instances: a task that
-        // cannot move would hold its drain until the deadline.
-        let held = counts.usable.min(current_u64);
+    } else if target < current_u64 && counts.draining > 0 && present > target {
+        // Held while an instance drains, but never above the instances in service: a task
+        // that cannot move would hold its drain until the deadline.
+        let held = present.min(current_u64);
         let reason = if held == current_u64 {
             format!(
                 "holding at {current} instead of lowering to {target}: {} instance(s) draining, their tasks need the spare capacity",
@@ -98,11 +106,20 @@ pub fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Deci
             )
         } else {
             format!(
-                "lowering to {held}, the usable instances, not to {target}: {} instance(s) draining, and {current} tasks cannot all have an instance",
+                "lowering to {held}, the instances in service, not to {target}: {} instance(s) draining, and {current} tasks cannot all have an instance",
                 counts.draining
             )
         };
         (i32::try_from(held).unwrap_or(i32::MAX), reason)
+    } else if target < current_u64 && away > target {
+        // Lowered only as far as the instances in service allow, agents away counted.
+        let kept = away.min(current_u64);
+        let reason = format!(
+            "{verb} {kept}, not {target}: {} instance(s) in service with their agent away for now (it disconnects and reconnects in its normal work)",
+            counts.disconnected,
+            verb = if kept == current_u64 { "keeping" } else { "lowering to" },
+        );
+        (i32::try_from(kept).unwrap_or(i32::MAX), reason)
     } else {
         let wanted = counts.usable.saturating_sub(input.n_count);
         let why = if wanted < target {

@@ -129,9 +129,11 @@ fn count(
     for instance in instances {
         counts.registered += 1;
         match instance.status().unwrap_or_default() {
-            "ACTIVE" if !instance.agent_connected() => counts.disconnected += 1,
             "ACTIVE" => match state_in_group(instance) {
-                None | Some(Some(LifecycleState::InService)) => counts.usable += 1,
+                None | Some(Some(LifecycleState::InService)) if instance.agent_connected() => {
+                    counts.usable += 1;
+                }
+                None | Some(Some(LifecycleState::InService)) => counts.disconnected += 1,
                 Some(_) => counts.outside_asg += 1,
             },
             "DRAINING" => {

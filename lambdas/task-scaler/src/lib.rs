@@ -7,8 +7,15 @@
 //! when `asg_name` is given, InService in that Auto Scaling group. DRAINING instances are
 //! not capacity.
 //!
+//! An ACTIVE instance (InService in `asg_name`, when given) whose agent is disconnected counts
+//! as `disconnected`: the agent "disconnects and reconnects as a normal part of its function"
+//! (amazon-ecs-agent issue 618), the instance takes no new task meanwhile, and its own keeps
+//! serving. It never raises the count, and the count is never lowered below N+1 of the usable
+//! and disconnected instances together: lowered on a blip, it would make ECS stop a serving
+//! task, and mid-drain take away the spare the drained task needs.
+//!
 //! While any instance of the cluster is being drained the scaler does not lower the desired
-//! count below the usable instances (it still raises it). Being drained means DRAINING
+//! count below the instances in service, usable or disconnected (it still raises it). Being drained means DRAINING
 //! and, when `asg_name` is given, waiting on its way out of that group or back to its warm
 //! pool, or serving there (a Spot warning's drain), whether or not the agent is connected
 //! at that moment (it disconnects and reconnects in its normal work); retained or in
@@ -19,10 +26,10 @@
 //! progress: it is counted as `stale_draining` and never holds the count up. ECS moves the draining instance's task to a free instance; lowering the count at
 //! that moment would make ECS stop a healthy task elsewhere, or take away the free
 //! instance the replacement needs. Once the drained instance is gone, the next tick lowers
-//! the count. The hold never keeps more tasks than there are usable instances: when more
+//! the count. The hold never keeps more tasks than there are instances in service: when more
 //! instances drain at once than there are spare ones, the tasks that cannot move would
 //! keep their drains waiting until the deadline, and the instances would then terminate
-//! with those tasks still serving. Lowered to the usable instances, the count lets ECS stop
+//! with those tasks still serving. Lowered to the instances in service, the count lets ECS stop
 //! them, after their load balancers drained.
 
 mod decision;

@@ -23,6 +23,25 @@ async fn only_instances_in_service_in_the_asg_count() {
     assert_step_error(&error, "ResourceNotFound", "asg");
 }
 
+#[tokio::test]
+async fn an_agent_away_in_service_keeps_its_instance_counted_for_the_count_it_holds() {
+    // Instances 0 to 3 ACTIVE, the agents of 2 (in service) and 3 (terminating) away.
+    let ecs = cluster(4, |index| ("ACTIVE", index < 2), 3);
+    let asg = group(vec![
+        (0, LifecycleState::InService),
+        (1, LifecycleState::InService),
+        (2, LifecycleState::InService),
+        (3, LifecycleState::TerminatingProceed),
+    ]);
+    let decision = ecs.decide(&[&asg], &with_asg()).await;
+    assert_eq!(decision.instances.usable, 2, "{decision}");
+    assert_eq!(decision.instances.disconnected, 1, "{decision}");
+    assert_eq!(decision.instances.outside_asg, 1, "{decision}");
+    // 2 usable - 1 would be 1: the agent away keeps the count at 3 - 1 = 2.
+    assert_eq!(decision.new_desired_count, 2, "{decision}");
+    assert_eq!(ecs.update.num_calls(), 1);
+}
+
 /// 5 instances: 0 DRAINING with a disconnected agent (stopped or gone), 1 DRAINING but no
 /// longer in the group, 2 DRAINING in Terminating:Wait (a real drain), 3 and 4 ACTIVE.
 fn stale(index: usize) -> (&'static str, bool) {
