@@ -151,6 +151,7 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancing::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub application_autoscaling: aws_sdk_applicationautoscaling::Client,
 }
 
 impl Clients {
@@ -167,6 +168,7 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancing::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
+            application_autoscaling: aws_sdk_applicationautoscaling::Client::new(config),
         }
     }
 }
@@ -279,7 +281,8 @@ pub async fn doctor(clients: &Clients, options: &Options, progress: Progress<'_>
     progress("reading the cluster and its container instances");
     let fleet = fleet::check(clients, options, &groups, &mut checks).await;
     progress("reading the services");
-    let services = services::check(clients, options, &fleet, &mut checks).await;
+    let scalers = drain.scalers.as_deref();
+    let services = services::check(clients, options, &fleet, scalers, &mut checks).await;
     progress("reading the load balancers");
     balancers::check(clients, &drain, &services, &groups.found, &mut checks).await;
     Report {

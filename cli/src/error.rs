@@ -81,6 +81,7 @@ pub(crate) fn operation_of<E>() -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsError;
     use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsError;
     use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesError;
     use aws_sdk_autoscaling::operation::describe_launch_configurations::DescribeLaunchConfigurationsError;
@@ -242,6 +243,7 @@ mod tests {
         names::<DescribeTargetGroupAttributesError>("DescribeTargetGroupAttributes");
         names::<DescribeLoadBalancersError>("DescribeLoadBalancers");
         names::<DescribeTargetHealthError>("DescribeTargetHealth");
+        names::<DescribeScalableTargetsError>("DescribeScalableTargets");
     }
 
     #[test]

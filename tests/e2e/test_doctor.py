@@ -90,6 +90,7 @@ def test_a_correct_deployment_passes(world, ecs_sta):
         "container-instances-agent",
         "n-plus-1",
         "deployment-configuration",
+        "service-auto-scaling",
         "lb-draining",
         "lb-replacement-health",
         "dead-letter-queue",
@@ -256,6 +257,23 @@ def test_no_spare_instance_is_reported(world, ecs_sta):
     assert n1["status"] == "FAIL" and "3 usable instances < desired 3 + N 1" in n1["detail"], n1
     moving = only(report, "deployment-configuration")
     assert moving["status"] == "FAIL" and "nowhere to start" in moving["detail"], moving
+
+
+def test_application_auto_scaling_on_the_task_scalers_service_is_reported(world, ecs_sta):
+    dep = deploy(world)
+    assert only(doctor(ecs_sta, world, dep, "--strict", code=0), "service-auto-scaling")["status"] == "PASS"
+    world.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{dep.cluster}/{dep.service}",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=6,
+    )
+    found = only(doctor(ecs_sta, world, dep, code=1), "service-auto-scaling")
+    assert found["status"] == "FAIL" and "min 1, max 6" in found["detail"], found
+    assert "the task scaler sets it every run" in found["detail"] and "deregister-scalable-target" in found["fix"], (
+        found
+    )
 
 
 def test_a_warm_pool_without_the_agents_warm_pools_check_is_reported(world, ecs_sta):

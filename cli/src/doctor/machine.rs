@@ -30,7 +30,7 @@ mod rules;
 mod sweep;
 
 pub use rules::{matches, RuleFacts};
-pub use sweep::{parse_rate, Sweep};
+pub use sweep::{parse_rate, ScalerSchedule, Sweep};
 
 /// What the state machine side of the deployment says.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +43,8 @@ pub struct Drain {
     pub hook_names: BTreeSet<String>,
     pub rules: Vec<RuleFacts>,
     pub sweep: Sweep,
+    /// The stack's task scaler schedules (`None` without a stack).
+    pub scalers: Option<Vec<ScalerSchedule>>,
 }
 
 /// Checks the state machine, its rules, its recent failures and the sweeper's schedule.
@@ -80,7 +82,7 @@ pub async fn check(
             .flat_map(|rule| rule.hooks.iter().cloned())
             .collect(),
     };
-    drain.sweep = sweep::check(clients, options, checks).await;
+    (drain.sweep, drain.scalers) = sweep::check(clients, options, checks).await;
     dead_letters::check(clients, options, checks).await;
     drain
 }

@@ -8,9 +8,11 @@ use aws_sdk_ecs::types::{
 use sta_shared::batches::{in_batches, SERVICES_BATCH};
 
 use super::fleet::{ContainerInstance, Fleet};
+use super::machine::ScalerSchedule;
 use super::{listed_and_described, readable, Check, Clients, Options};
 use crate::CliError;
 
+mod auto_scaling;
 mod rules;
 
 pub use rules::{deployment, n_plus_one, Placement};
@@ -94,10 +96,13 @@ fn daemon(name: &str, desired: u64) -> Check {
     )
 }
 
+/// Each ACTIVE service's checks; `scalers`, the stack's task scaler schedules (`None` without
+/// a stack).
 pub async fn check(
     clients: &Clients,
     options: &Options,
     fleet: &Fleet,
+    scalers: Option<&[ScalerSchedule]>,
     checks: &mut Vec<Check>,
 ) -> Vec<Service> {
     if !fleet.cluster_found {
@@ -121,9 +126,22 @@ pub async fn check(
             ));
         }
     }
+    let active: Vec<&EcsService> = found
+        .iter()
+        .filter(|s| s.status() == Some("ACTIVE"))
+        .collect();
+    let names: Vec<String> = active.iter().map(|s| summary(s).name).collect();
+    let targets = auto_scaling::scalable_targets(clients, &options.cluster, &names).await;
+    let targets = readable(targets, auto_scaling::NAME, Some(&options.cluster), checks);
     let mut services = Vec::new();
-    for service in found.iter().filter(|s| s.status() == Some("ACTIVE")) {
-        services.push(one(clients, options, fleet, service, checks).await);
+    for service in active {
+        let summary = one(clients, options, fleet, service, checks).await;
+        if let (false, Some(targets)) = (summary.daemon, &targets) {
+            let target = targets.get(&summary.name);
+            let cluster = &options.cluster;
+            checks.push(auto_scaling::check(cluster, &summary.name, target, scalers));
+        }
+        services.push(summary);
     }
     services
 }

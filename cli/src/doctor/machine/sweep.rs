@@ -5,12 +5,21 @@ use std::collections::BTreeMap;
 
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types::ScheduleState;
+use task_scaler::ScalerInput;
 
 use super::functions::{self, Use};
 use crate::doctor::{readable, Check, Clients, Options};
 use crate::CliError;
 
 const SCHEDULE: &str = "AWS::Scheduler::Schedule";
+
+/// A schedule of the stack that runs the task scaler, and the service whose count it sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalerSchedule {
+    pub schedule: String,
+    pub cluster: String,
+    pub service: String,
+}
 
 /// How often the sweeper looks for instances whose lifecycle event was lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,17 +52,36 @@ pub fn parse_rate(expression: &str) -> Option<u64> {
     value.checked_mul(unit).filter(|s| *s > 0)
 }
 
-/// The sweep period, with a `sweeper-schedule` check when a stack was given.
-pub async fn check(clients: &Clients, options: &Options, checks: &mut Vec<Check>) -> Sweep {
+/// The sweep period, with a `sweeper-schedule` check when a stack was given, and the stack's
+/// task scaler schedules (`None` without a stack, or when its schedules cannot be read).
+pub async fn check(
+    clients: &Clients,
+    options: &Options,
+    checks: &mut Vec<Check>,
+) -> (Sweep, Option<Vec<ScalerSchedule>>) {
     let fallback = super::flag_sweep(options);
     let Some(stack) = &options.stack else {
-        return fallback;
+        return (fallback, None);
     };
     let names = schedules(clients, stack).await;
     let Some(names) = readable(names, "sweeper-schedule", Some(stack), checks) else {
-        return fallback;
+        return (fallback, None);
     };
-    scheduled_functions(clients, &names, checks).await;
+    let scalers = scheduled_functions(clients, &names, checks).await;
+    (
+        sweep(clients, stack, names, fallback, checks).await,
+        Some(scalers),
+    )
+}
+
+/// The sweep period the stack's sweeper schedule (of `names`) runs at, with its check.
+async fn sweep(
+    clients: &Clients,
+    stack: &str,
+    names: Vec<(String, String)>,
+    fallback: Sweep,
+    checks: &mut Vec<Check>,
+) -> Sweep {
     let Some(name) = names
         .into_iter()
         .find(|(logical, _)| is_sweeper(logical))
@@ -111,11 +139,15 @@ fn is_sweeper(logical_id: &str) -> bool {
     logical_id.to_ascii_lowercase().contains("sweep")
 }
 
+fn is_scaler(logical_id: &str) -> bool {
+    logical_id.to_ascii_lowercase().contains("scaler")
+}
+
 /// What goes undone while the function a schedule invokes cannot run.
 fn undone(logical_id: &str) -> &'static str {
     if is_sweeper(logical_id) {
         "a lifecycle event that was lost is never found, and its instance's action expires undrained"
-    } else if logical_id.to_ascii_lowercase().contains("scaler") {
+    } else if is_scaler(logical_id) {
         "the service's desired count is not kept at usable instances minus N"
     } else {
         "its function does not run"
@@ -124,12 +156,14 @@ fn undone(logical_id: &str) -> &'static str {
 
 /// A `function` check for each Lambda function the stack's schedules invoke (once a function,
 /// naming every schedule that invokes it); a schedule that cannot be read is a FAIL naming it.
+/// The task scaler schedules among them, with the service their input names.
 async fn scheduled_functions(
     clients: &Clients,
     schedules: &[(String, String)],
     checks: &mut Vec<Check>,
-) {
+) -> Vec<ScalerSchedule> {
     let mut functions: BTreeMap<String, (Vec<String>, &'static str)> = BTreeMap::new();
+    let mut scalers = Vec::new();
     for (logical, name) in schedules {
         let Some(schedule) = readable(
             schedule(clients, name).await,
@@ -139,9 +173,25 @@ async fn scheduled_functions(
         ) else {
             continue;
         };
-        let Some(arn) = schedule.target().map(|target| target.arn()) else {
+        let Some(target) = schedule.target() else {
             continue;
         };
+        if is_scaler(logical) {
+            match scaler_input(target.input()) {
+                Ok(input) => scalers.push(ScalerSchedule {
+                    schedule: name.clone(),
+                    cluster: input.cluster_name,
+                    service: input.service_name,
+                }),
+                Err(error) => checks.push(Check::fail(
+                    "task-scaler-input",
+                    Some(name),
+                    format!("every run fails on its input: {error}"),
+                    "correct the schedule's input (infra: the TaskScaler's props)",
+                )),
+            }
+        }
+        let arn = target.arn();
         if arn.starts_with("arn:aws:lambda:") {
             let entry = functions
                 .entry(arn.to_string())
@@ -156,6 +206,14 @@ async fn scheduled_functions(
         };
         checks.push(functions::scheduled(clients, &function, &by).await);
     }
+    scalers
+}
+
+/// A task scaler schedule's input, read as the task scaler reads it.
+fn scaler_input(input: Option<&str>) -> Result<ScalerInput, String> {
+    let value = serde_json::from_str(input.unwrap_or_default())
+        .map_err(|error| format!("not JSON: {error}"))?;
+    ScalerInput::parse(&value).map_err(|error| error.to_string())
 }
 
 /// The schedule `name` (`GetSchedule`).

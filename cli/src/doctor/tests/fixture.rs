@@ -191,6 +191,9 @@ pub struct Fixture {
     /// The zones the group launches instances in.
     pub zones: Vec<String>,
     pub classic: Vec<FClassic>,
+    /// Application Auto Scaling's scalable targets on services' desired counts: (service,
+    /// min, max, all its scaling suspended).
+    pub scalable: Vec<(String, i32, i32, bool)>,
     /// The functions that are not Active, by name: their state, or `None` when missing.
     pub functions: BTreeMap<&'static str, Option<FunctionState>>,
     /// Operations that fail: name -> error code.
@@ -320,6 +323,7 @@ impl Default for Fixture {
                 draining: Some(300),
                 zones: zones(&["us-west-2a", "us-west-2b"]),
             }],
+            scalable: Vec::new(),
             functions: BTreeMap::new(),
             errors: BTreeMap::new(),
             drill: FDrill::default(),
@@ -369,6 +373,7 @@ impl Fixture {
             elb: groups::elb(&f),
             elbv2: groups::elbv2(&f),
             ec2: groups::ec2(&f),
+            application_autoscaling: ecs::application_autoscaling(&f),
         }
     }
 }

@@ -133,6 +133,7 @@ async fn a_correct_deployment_passes_every_check() {
         "container-instances-agent",
         "n-plus-1",
         "deployment-configuration",
+        "service-auto-scaling",
         "lb-draining",
         "lb-replacement-health",
         "lb-zones",
@@ -145,7 +146,7 @@ async fn a_correct_deployment_passes_every_check() {
     assert_eq!(report.sweep_period_seconds, DEFAULT_SWEEP_PERIOD_SECONDS);
     let text = render(&report, false);
     assert!(
-        text.ends_with("0 FAIL, 0 WARN, 27 PASS: nothing fails\n"),
+        text.ends_with("0 FAIL, 0 WARN, 28 PASS: nothing fails\n"),
         "{text}"
     );
     assert!(!text.contains("fix:"), "{text}");

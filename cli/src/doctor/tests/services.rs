@@ -187,3 +187,103 @@ fn a_daemons_minimum_leaves_room_for_its_task_on_the_draining_instance() {
     };
     assert_eq!(default.minimum_healthy(), 0);
 }
+
+#[tokio::test]
+async fn application_auto_scaling_beside_the_task_scaler_fails_and_elsewhere_warns() {
+    let mut f = Fixture::default();
+    f.doctor_says(
+        "service-auto-scaling",
+        Status::Pass,
+        &["no Application Auto Scaling"],
+    )
+    .await;
+    f.scalable = vec![(SERVICE.to_string(), 2, 10, false)];
+    // Without a stack, whether the task scaler sets the count too is unknown.
+    f.doctor_says(
+        "service-auto-scaling",
+        Status::Warn,
+        &[
+            "min 2, max 10",
+            "if the task scaler sets it as well",
+            "--stack",
+        ],
+    )
+    .await;
+    let scaler = |logical: &str| {
+        let rate = "rate(1 minute)".to_string();
+        (
+            logical.to_string(),
+            "scaler".to_string(),
+            rate,
+            "ENABLED".to_string(),
+        )
+    };
+    let mut options = f.options();
+    options.stack = Some(STACK.to_string());
+    f.schedules = vec![scaler("TaskScalerSchedule1")];
+    let report = run_with(&f, options.clone()).await;
+    assert_check(
+        &report,
+        "service-auto-scaling",
+        Status::Fail,
+        &[
+            "the task scaler sets it every run (schedule scaler)",
+            "each sets it in turn",
+        ],
+    );
+    let fix = check(&report, "service-auto-scaling", None)
+        .fix
+        .clone()
+        .unwrap();
+    assert!(
+        fix.contains(&format!("--resource-id service/{CLUSTER}/{SERVICE}")),
+        "{fix}"
+    );
+    // The stack's task scaler sets another service's count: this one's may take the spare.
+    f.schedules = vec![scaler("SweeperSchedule1")];
+    assert_check(
+        &run_with(&f, options.clone()).await,
+        "service-auto-scaling",
+        Status::Warn,
+        &[
+            "can take the spare instance",
+            "does not set this service's count",
+        ],
+    );
+    // Suspended entirely, it sets nothing.
+    f.scalable[0].3 = true;
+    f.doctor_says(
+        "service-auto-scaling",
+        Status::Pass,
+        &["all its scaling is suspended"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn scalable_targets_that_cannot_be_read_fail_the_check() {
+    let f = Fixture::default();
+    let options = f.options();
+    let (operation, code) = ("DescribeScalableTargets", "AccessDeniedException");
+    assert_read_error_fails(&f, options, operation, code, "service-auto-scaling").await;
+}
+
+#[tokio::test]
+async fn a_task_scaler_schedule_whose_input_fails_every_run_fails() {
+    let mut f = Fixture::default();
+    let rate = "rate(1 minute)".to_string();
+    f.schedules = vec![(
+        "TaskScalerBrokenSchedule".to_string(),
+        "scaler".to_string(),
+        rate,
+        "ENABLED".to_string(),
+    )];
+    let mut options = f.options();
+    options.stack = Some(STACK.to_string());
+    assert_check(
+        &run_with(&f, options).await,
+        "task-scaler-input",
+        Status::Fail,
+        &["every run fails on its input", "service_name"],
+    );
+}
