@@ -332,6 +332,17 @@ impl Default for Fixture {
     }
 }
 
+/// A schedule of the stack: `logical` id, `name`, every 5 minutes, enabled.
+pub fn schedule(logical: &str, name: &str) -> (String, String, String, String) {
+    let rate = "rate(5 minutes)".to_string();
+    (
+        logical.to_string(),
+        name.to_string(),
+        rate,
+        "ENABLED".to_string(),
+    )
+}
+
 impl Fixture {
     /// The options doctor is run with against this fixture.
     pub fn options(&self) -> Options {
@@ -344,6 +355,14 @@ impl Fixture {
             sweep_period_seconds: None,
             n_count: 1,
             hook: None,
+        }
+    }
+
+    /// [`Self::options`] with the stack that deployed it.
+    pub fn stack_options(&self) -> Options {
+        Options {
+            stack: Some(STACK.to_string()),
+            ..self.options()
         }
     }
 

@@ -195,14 +195,6 @@ async fn an_unreadable_function_fails_naming_the_call() {
 #[tokio::test]
 async fn the_functions_the_stacks_schedules_invoke_are_checked_once_each() {
     let mut f = Fixture::default();
-    let schedule = |logical: &str, name: &str| {
-        (
-            logical.to_string(),
-            name.to_string(),
-            "rate(5 minutes)".to_string(),
-            "ENABLED".to_string(),
-        )
-    };
     f.schedules = vec![
         schedule("DrainSweeperSchedule1", "sweeper"),
         schedule("TaskScalerSchedule1", "scaler"),
@@ -212,8 +204,7 @@ async fn the_functions_the_stacks_schedules_invoke_are_checked_once_each() {
         Some(state("Failed", Some("InvalidSubnet"), None)),
     );
     f.functions.insert("scaler-fn", None);
-    let mut options = f.options();
-    options.stack = Some(STACK.to_string());
+    let options = f.stack_options();
     let report = run_with(&f, options.clone()).await;
     let sweeper = check(&report, "function", Some("sweeper-fn"));
     assert_eq!(sweeper.status, Status::Fail, "{sweeper:#?}");

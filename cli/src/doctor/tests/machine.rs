@@ -155,8 +155,7 @@ async fn recent_failed_drains_warn_with_the_replay_to_run() {
         )),
         "{fix}"
     );
-    let mut options = f.options();
-    options.stack = Some(STACK.to_string());
+    let options = f.stack_options();
     let fix = check(&run_with(&f, options).await, "recent-drains", None)
         .fix
         .clone()
@@ -184,8 +183,7 @@ async fn the_sweep_period_comes_from_the_stack_schedule() {
             "ENABLED".to_string(),
         ),
     ];
-    let mut options = f.options();
-    options.stack = Some(STACK.to_string());
+    let mut options = f.stack_options();
     options.sweep_period_seconds = Some(60); // the stack wins
     let report = run_with(&f, options.clone()).await;
     assert_eq!(report.sweep_period_seconds, 600);
@@ -238,8 +236,7 @@ async fn the_stacks_dead_letter_queue_warns_while_it_holds_undelivered_events() 
     let mut f = Fixture::default();
     f.queues = vec![(URL.to_string(), 0)];
     assert_skipped(&run(&f).await, "dead-letter-queue"); // read only with --stack
-    let mut options = f.options();
-    options.stack = Some(STACK.to_string());
+    let options = f.stack_options();
     assert_check(
         &run_with(&f, options.clone()).await,
         "dead-letter-queue",

@@ -1,15 +1,19 @@
 use super::*;
 use sta_shared::testing::assert_step_error;
 
+/// The group: instances 0 to 2 InService, instance 3 in `fourth`.
+fn three_in_service_and(fourth: LifecycleState) -> Rule {
+    let mut members: Vec<(usize, LifecycleState)> = (0..3)
+        .map(|index| (index, LifecycleState::InService))
+        .collect();
+    members.push((3, fourth));
+    group(members)
+}
+
 #[tokio::test]
 async fn only_instances_in_service_in_the_asg_count() {
     let ecs = cluster(5, all_active, 2);
-    let asg = group(vec![
-        (0, LifecycleState::InService),
-        (1, LifecycleState::InService),
-        (2, LifecycleState::InService),
-        (3, LifecycleState::TerminatingWait),
-    ]);
+    let asg = three_in_service_and(LifecycleState::TerminatingWait);
     let decision = ecs.decide(&[&asg], &with_asg()).await;
     assert_eq!(decision.instances.usable, 3);
     assert_eq!(decision.instances.outside_asg, 2);
@@ -27,12 +31,7 @@ async fn only_instances_in_service_in_the_asg_count() {
 async fn an_agent_away_in_service_keeps_its_instance_counted_for_the_count_it_holds() {
     // Instances 0 to 3 ACTIVE, the agents of 2 (in service) and 3 (terminating) away.
     let ecs = cluster(4, |index| ("ACTIVE", index < 2), 3);
-    let asg = group(vec![
-        (0, LifecycleState::InService),
-        (1, LifecycleState::InService),
-        (2, LifecycleState::InService),
-        (3, LifecycleState::TerminatingProceed),
-    ]);
+    let asg = three_in_service_and(LifecycleState::TerminatingProceed);
     let decision = ecs.decide(&[&asg], &with_asg()).await;
     assert_eq!(decision.instances.usable, 2, "{decision}");
     assert_eq!(decision.instances.disconnected, 1, "{decision}");
