@@ -182,8 +182,9 @@ export class EcsSingleTaskAutoscaling extends Construct {
     acknowledge(
       queue,
       'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the EventBridge rule targets and of the task scaler ' +
-        'schedule (EventBridge DeadLetterConfig, which cdk-nag does not recognise as a DLQ relationship). ' +
+      'This queue is itself the dead-letter queue of the EventBridge rule targets and of the schedules ' +
+        '(EventBridge DeadLetterConfig, which cdk-nag does not recognise as a DLQ relationship), and the ' +
+        "on-failure destination of the scheduled functions' asynchronous runs. " +
         'A dead-letter queue of a dead-letter queue would only move the messages; the queue has an alarm instead.',
     );
     return queue;

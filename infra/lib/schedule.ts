@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -28,6 +28,37 @@ export function scheduleRole(
     },
   });
 }
+
+/**
+ * How Lambda treats the runs Scheduler hands `fn` (asynchronously, so Scheduler's own retries and
+ * dead-letter queue end once Lambda has the event): a failed run is not retried, since the next
+ * tick does the same work; a run throttled in Lambda's queue waits at most a minute; and a run
+ * Lambda gives up on goes to `deadLetterQueue`, where the queue's alarm and `ecs-sta doctor` see
+ * it. Without the destination such a run would be gone unseen.
+ */
+export function scheduledRuns(fn: lambda.Function, deadLetterQueue: sqs.IQueue): void {
+  fn.configureAsyncInvoke({
+    retryAttempts: 0,
+    maxEventAge: Duration.seconds(60),
+    onFailure: {
+      // Lambda sends the record with the function's role, which needs only sqs:SendMessage
+      // (aws-lambda-destinations' SqsDestination would grant reads of the queue too).
+      bind: (_scope, target) => {
+        target.addToRolePolicy(
+          new iam.PolicyStatement({
+            sid: ON_FAILURE_SID,
+            actions: ['sqs:SendMessage'],
+            resources: [deadLetterQueue.queueArn],
+          }),
+        );
+        return { destination: deadLetterQueue.queueArn };
+      },
+    },
+  });
+}
+
+/** The statement that lets Lambda send a scheduled function's lost runs to the dead-letter queue. */
+export const ON_FAILURE_SID = 'LostRunsToDeadLetterQueue';
 
 export interface RateScheduleProps {
   readonly description: string;

@@ -6,7 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FunctionDeps, rustFunction } from './rust-function';
-import { rateSchedule, scheduleRole } from './schedule';
+import { rateSchedule, scheduledRuns, scheduleRole } from './schedule';
 import { Scopes } from './scopes';
 import { ClusterSettings } from './settings';
 
@@ -51,8 +51,7 @@ export class Sweeper extends Construct {
       },
       scopes: props.scopes,
     });
-    // Not retried by Lambda: the next sweep finds the same instances.
-    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+    scheduledRuns(this.function, props.deadLetterQueue);
     this.scheduleRole = scheduleRole(this, 'ScheduleRole', 'sweeper', this.function, props.deadLetterQueue);
     this.schedule = rateSchedule(this, 'Schedule', {
       description: 'Runs the sweeper.',

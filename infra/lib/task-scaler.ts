@@ -5,7 +5,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FunctionDeps, rustFunction } from './rust-function';
-import { rateSchedule, scheduleRole } from './schedule';
+import { rateSchedule, scheduledRuns, scheduleRole } from './schedule';
 import { Scopes } from './scopes';
 import { scalerInput, Settings } from './settings';
 
@@ -36,9 +36,7 @@ export class TaskScaler extends Construct {
       environment: {},
       scopes: props.scopes,
     });
-    // The scheduler invokes the scaler asynchronously. A failed run is not retried: the
-    // next tick recomputes the desired count from scratch anyway.
-    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+    scheduledRuns(this.function, props.deadLetterQueue);
 
     this.scheduleRole = scheduleRole(this, 'ScheduleRole', 'N+1 task scaler', this.function, props.deadLetterQueue);
     const services = props.settings.clusters.flatMap((cluster) =>

@@ -77,22 +77,19 @@ describe('functions', () => {
     expect(env2).toMatchObject({ MANAGED_ASG_NAMES: 'asg-a,asg-b', LIFECYCLE_HOOK_NAME: 'drain-hook' });
   });
 
-  test('the sweeper is not retried by Lambda either: the next sweep finds the same instances', () => {
-    const sweeper = Object.keys(template.findResources('AWS::Lambda::Function')).find((i) =>
-      i.startsWith('StaSweeper'),
-    )!;
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: sweeper },
-      MaximumRetryAttempts: 0,
-      MaximumEventAgeInSeconds: 60,
-    });
-  });
-
-  test('the task scaler is not retried by Lambda: the next tick does the work', () => {
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      MaximumRetryAttempts: 0,
-      MaximumEventAgeInSeconds: 60,
-    });
+  test('a scheduled run is not retried by Lambda, and one Lambda gives up on goes to the dead-letter queue', () => {
+    // The next sweep finds the same instances; the next tick does the scaler's work. A run
+    // throttled past a minute, or failed, reaches the queue whose alarm and doctor see it.
+    const functions = Object.keys(template.findResources('AWS::Lambda::Function'));
+    const queue = Object.keys(template.findResources('AWS::SQS::Queue')).find((i) => i.includes('DeadLetterQueue'))!;
+    for (const prefix of ['StaSweeper', 'StaTaskScaler']) {
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: functions.find((i) => i.startsWith(prefix))! },
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: 60,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+      });
+    }
   });
 });
 

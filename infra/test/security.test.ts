@@ -37,6 +37,7 @@ import {
   str,
   strs,
 } from './cfn';
+import { ON_FAILURE_SID } from '../lib/schedule';
 import { BASE_PROPS, exampleApp } from './helpers';
 
 /** What `npm run permissions --silent` prints: the contract with the Rust side. */
@@ -245,7 +246,7 @@ describe.each(SUBJECTS)('$name', (subject) => {
     expect(wildcards).toEqual([]);
   });
 
-  test('npm run permissions prints every function, and each function role allows exactly those actions (plus its own logs)', () => {
+  test('npm run permissions prints every function, and each function role allows exactly those actions (plus its own logs, and a scheduled one its lost runs)', () => {
     expect(Object.keys(PERMISSIONS_JSON).sort()).toEqual([...LAMBDA_NAMES].sort());
     const functions = allFunctions(subject);
     subject.template.resourceCountIs('AWS::Lambda::Function', functions.length);
@@ -270,9 +271,25 @@ describe.each(SUBJECTS)('$name', (subject) => {
       expect(vpcStatements.flatMap((s) => list(s.Action)).sort()).toEqual(
         subject.construct.node.tryFindChild('FunctionsSecurityGroup') ? VPC_ACTIONS : [],
       );
+      // Scheduled: Lambda sends the runs it gives up on to the dead-letter queue, and nothing else.
+      const lostRuns = statements.filter((s) => s.Sid === ON_FAILURE_SID);
+      const scheduled = name === 'sweeper' || name === 'task-scaler';
+      const queueId = logicalId(subject.stack, subject.construct.deadLetterQueue);
+      expect(lostRuns).toEqual(
+        scheduled
+          ? [
+              {
+                Effect: 'Allow',
+                Action: 'sqs:SendMessage',
+                Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+                Sid: ON_FAILURE_SID,
+              },
+            ]
+          : [],
+      );
       const granted = new Set(
         statements
-          .filter((s) => !logStatements.includes(s) && !vpcStatements.includes(s))
+          .filter((s) => ![...logStatements, ...vpcStatements, ...lostRuns].includes(s))
           .flatMap((s) => list(s.Action)),
       );
       expect({ name, actions: [...granted].sort() }).toEqual({ name, actions: PERMISSIONS_JSON[name] });

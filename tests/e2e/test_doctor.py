@@ -250,6 +250,29 @@ def test_the_spot_rule_may_send_what_it_cannot_deliver_to_the_dead_letter_queue(
     ]
 
 
+def _events(world, kind: str) -> list[dict[str, Any]]:
+    return [e for e in world.events() if e["type"] == kind]
+
+
+def test_a_task_scaler_run_lambda_gave_up_on_is_reported_from_the_dead_letter_queue(world, ecs_sta):
+    """Scheduler invokes the task scaler asynchronously: a run Lambda keeps throttled past its
+    maximum event age never reaches Scheduler's dead-letter queue. The stack's on-failure
+    destination sends it there, where doctor (and the queue's alarm) see it."""
+    dep = deploy(world)
+    scaler = dep.functions["task-scaler"]
+    world.client("lambda").put_function_concurrency(FunctionName=scaler, ReservedConcurrentExecutions=0)
+    [schedule] = dep.stack.schedules["task-scaler"]
+    world.configure(timescale=0.01, scheduler={"fire": [schedule]})  # a minute: 0.6 s
+    try:
+        [dropped, *_] = harness.wait_for(lambda: _events(world, "lambda.async.dropped"), 30, "a run given up")
+    finally:
+        world.configure(scheduler={"fire": []})
+    assert dropped["condition"] == "EventAgeExceeded" and dropped["destination"], dropped
+    assert not _events(world, "lambda.async.destination_failed")
+    check = only(doctor(ecs_sta, world, dep, code=0), "dead-letter-queue")
+    assert check["status"] == "WARN" and "message(s)" in check["detail"], check
+
+
 def test_no_spare_instance_is_reported(world, ecs_sta):
     dep = deploy(world, service={"desired": 3})
     report = doctor(ecs_sta, world, dep, code=1)

@@ -120,3 +120,55 @@ def test_the_functions_async_config_stops_lambdas_retries(world):
     world.wait_for(lambda: len(_of(world, "scheduler.fired", "once")) >= 2, timeout=30, what="two firings")
     world.wait_for(lambda: len(_of(world, "scheduler.answered", "once")) >= 2, timeout=30, what="two answers")
     assert [a["attempt"] for a in _of(world, "scheduler.answered", "once")][:2] == [1, 1]
+
+
+def _lost_runs_queue(world, retries, max_age):
+    """drain-ecs's asynchronous config: ``retries``, ``max_age`` and an SQS on-failure destination,
+    whose queue URL and ARN this returns."""
+    sqs = world.client("sqs")
+    url = sqs.create_queue(QueueName="lost-runs")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    world.client("lambda").put_function_event_invoke_config(
+        FunctionName="drain-ecs",
+        MaximumRetryAttempts=retries,
+        MaximumEventAgeInSeconds=max_age,
+        DestinationConfig={"OnFailure": {"Destination": arn}},
+    )
+    return url, arn
+
+
+def _records(world, url):
+    messages = world.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_a_throttled_run_waits_in_lambdas_queue_then_goes_to_the_on_failure_destination(world):
+    world.configure(timescale=0.01, scheduler={"fire": ["tick"]})
+    arn = aws.function(world)
+    world.client("lambda").put_function_concurrency(FunctionName="drain-ecs", ReservedConcurrentExecutions=0)
+    url, queue = _lost_runs_queue(world, 2, 60)
+    _schedule(world, "tick", arn)
+    [dropped, *_] = world.wait_for(lambda: _of(world, "lambda.async.dropped", "tick"), timeout=30, what="the drop")
+    assert (dropped["condition"], dropped["destination"]) == ("EventAgeExceeded", queue)
+    # Lambda's queue ran it again after 1, 2, 4, ... s, until the next wait would outlive 60 s
+    first = [t["retry_in"] for t in _of(world, "lambda.async.throttled", "tick") if t["firing"] == dropped["firing"]]
+    assert first == [1, 2, 4, 8, 16], first
+    # Scheduler handed the event over: its own retries and dead-letter queue never saw it
+    assert _of(world, "scheduler.failed", "tick") == [] and _of(world, "scheduler.dropped", "tick") == []
+    assert _of(world, "scheduler.answered", "tick") == []
+    [record, *_] = world.wait_for(lambda: _records(world, url), timeout=10, what="the record")
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["functionArn"].startswith(arn) and record["requestPayload"] == {"event": {}}
+
+
+def test_a_run_that_failed_every_attempt_goes_to_the_on_failure_destination(world):
+    world.configure(timescale=0.01, scheduler={"fire": ["failing"]})
+    arn = aws.function(world)  # drain-ecs answers {"event": {}} with the function error InvalidEvent
+    url, queue = _lost_runs_queue(world, 0, 60)
+    _schedule(world, "failing", arn)
+    [dropped, *_] = world.wait_for(lambda: _of(world, "lambda.async.dropped", "failing"), timeout=30, what="the drop")
+    assert (dropped["condition"], dropped["destination"]) == ("RetriesExhausted", queue)
+    [record, *_] = world.wait_for(lambda: _records(world, url), timeout=10, what="the record")
+    context = record["requestContext"]
+    assert (context["condition"], context["approximateInvokeCount"]) == ("RetriesExhausted", 1)
+    assert record["responsePayload"]["errorType"] == "InvalidEvent"

@@ -22,9 +22,22 @@ this fires them as the AWS docs describe:
   asynchronous invocation config (PutFunctionEventInvokeConfig, AWS::Lambda::EventInvokeConfig)
   lowers the retries (MaximumRetryAttempts) and the event's maximum age.
 * The target's ``RetryPolicy`` (MaximumRetryAttempts, MaximumEventAgeInSeconds; "Configuring a
-  retry policy and dead-letter queue"): when the invocation itself fails (throttled, unavailable)
-  Scheduler retries with back-off within those limits, then sends the event to the target's
-  dead-letter queue; the world records it dropped.
+  retry policy and dead-letter queue"): when the invocation itself fails (the function gone,
+  Lambda unavailable) Scheduler retries with back-off within those limits, then sends the event
+  to the target's dead-letter queue; the world records it dropped.
+* A function throttled (no concurrency left: "How Lambda handles errors and retries with
+  asynchronous invocation") does not fail Scheduler's asynchronous invocation: Lambda has the
+  event, and "for throttling errors (429) ... returns the event to the queue and attempts to run
+  the function again for up to 6 hours by default. The retry interval increases exponentially
+  from 1 second after the first attempt to a maximum of 5 minutes." The function's
+  MaximumEventAgeInSeconds bounds it ("The maximum amount of time ... that Lambda keeps an event
+  in the asynchronous event queue before discarding it"). Scheduler's dead-letter queue never
+  sees it.
+* An event Lambda gives up on (its function failed every attempt, or it outlived its maximum
+  age) goes to the function's on-failure destination (DestinationConfig.OnFailure: an SQS queue
+  here) when it has one, sent with the function's execution role ("Capturing records of Lambda
+  asynchronous invocations": the record's ``requestContext.condition`` is ``RetriesExhausted`` or
+  ``EventAgeExceeded``); without one it is gone, unseen.
 
 * "How Lambda handles errors and retries with asynchronous invocation" (Lambda Developer Guide):
   "Even if your function doesn't return an error, it's possible for it to receive the same event
@@ -49,7 +62,9 @@ machine's timer delay),
 ``scheduler.invoked`` (attempt), ``scheduler.answered`` (attempt, error: the function error or
 null, body: its answer), ``scheduler.failed`` (the invocation could not be made, retry_in),
 ``scheduler.dropped``, ``scheduler.unsupported``, ``scheduler.duplicated`` (after: seconds; the
-copy's events carry the same firing). ``GET /_world/scheduler`` lists the schedules
+copy's events carry the same firing); Lambda's queue: ``lambda.async.throttled`` (retry_in: AWS
+seconds), ``lambda.async.dropped`` (condition, destination: the queue it was sent to or null),
+``lambda.async.destination_failed`` (reason). ``GET /_world/scheduler`` lists the schedules
 armed to fire and when each fires next.
 """
 
@@ -67,9 +82,11 @@ from typing import Any
 
 from moto.scheduler import models as scheduler_models
 from world.emulator import core, service_roles
+from world.emulator.lambdas import TooManyRequestsException
 
 PRECISION_SECONDS = 60  # "invoke their targets with 60 second precision"
 LAMBDA_ASYNC_RETRY_DELAYS = (60, 120)  # "one minute ... between the first two attempts, and two minutes ..."
+LAMBDA_THROTTLE_RETRY_MAX = 300  # "from 1 second after the first attempt to a maximum of 5 minutes"
 DEFAULT_MAX_EVENT_AGE = 86400
 DEFAULT_MAX_RETRY_ATTEMPTS = 185
 UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
@@ -205,6 +222,8 @@ class Invocation:
     firing: int | None  # the seq of its scheduler.fired event (None: run by the harness)
     deliveries: int = 0  # attempts to hand the event to Lambda (the target's RetryPolicy)
     runs: int = 0  # runs of the function (Lambda's asynchronous retries)
+    throttles: int = 0  # times Lambda's queue found no concurrency for it
+    queued: bool = False  # Lambda has the event: its queue retries, not Scheduler
 
     def attempt(self) -> None:
         """Hand the event to the target (not under core.LOCK: the function calls back into the world)."""
@@ -212,38 +231,83 @@ class Invocation:
         if arn.split(":")[2] != "lambda":
             core.record("scheduler.unsupported", **_names(self.key, self.firing), target=arn)
             return
-        self.deliveries += 1
-        refused = _refusal(self.key, self.target)
-        if refused is not None:  # not retried: see world.emulator.service_roles
-            core.record(
-                "scheduler.failed",
-                **_names(self.key, self.firing),
-                attempt=self.deliveries,
-                error=refused,
-                retry_in=None,
-            )
-            self._drop(refused, "")
+        if not self.queued and not self._delivered():
             return
         try:
             error, body = self._invoke(arn)
-        except Exception as err:  # throttled, unavailable, gone: the target's RetryPolicy
+        except TooManyRequestsException as err:  # Lambda has the event: its queue retries
+            self.queued = True
+            self._throttled(arn, f"{type(err).__name__}: {err}")
+            return
+        except Exception as err:  # unavailable, gone: the target's RetryPolicy
             self._delivery_failed(f"{type(err).__name__}: {err}")
             return
+        self.queued = True
         self.runs += 1
         core.record("scheduler.answered", **_names(self.key, self.firing), attempt=self.runs, error=error, body=body)
         retries, max_age = _async_config(arn)
-        if error is None or self.runs > min(retries, len(LAMBDA_ASYNC_RETRY_DELAYS)):
+        if error is None:
+            return
+        if self.runs > min(retries, len(LAMBDA_ASYNC_RETRY_DELAYS)):
+            self._lambda_gives_up(arn, "RetriesExhausted", body)
             return
         delay = core.scaled(LAMBDA_ASYNC_RETRY_DELAYS[self.runs - 1])
         if time.monotonic() - self.fired + delay > core.scaled(max_age):
-            core.record(
-                "scheduler.dropped",
-                **_names(self.key, self.firing),
-                attempts=self.runs,
-                reason="older than the function's maximum event age",
-            )
+            self._lambda_gives_up(arn, "EventAgeExceeded", body)
             return
         core.after(delay, self.start_attempt, name="scheduler-lambda-retry")
+
+    def _delivered(self) -> bool:
+        """Scheduler's own part of an attempt: whether its role may invoke the target (a refusal is
+        not retried: see world.emulator.service_roles)."""
+        self.deliveries += 1
+        refused = _refusal(self.key, self.target)
+        if refused is None:
+            return True
+        core.record(
+            "scheduler.failed",
+            **_names(self.key, self.firing),
+            attempt=self.deliveries,
+            error=refused,
+            retry_in=None,
+        )
+        self._drop(refused, "")
+        return False
+
+    def _throttled(self, arn: str, error: str) -> None:
+        """Lambda's queue runs the function again after its back-off, within its maximum event age."""
+        self.throttles += 1
+        delay = min(float(LAMBDA_THROTTLE_RETRY_MAX), 2.0 ** (self.throttles - 1))
+        _retries, max_age = _async_config(arn)
+        if time.monotonic() - self.fired + core.scaled(delay) > core.scaled(max_age):
+            self._lambda_gives_up(arn, "EventAgeExceeded", None, error)
+            return
+        core.record("lambda.async.throttled", **_names(self.key, self.firing), function=arn, retry_in=delay)
+        core.after(core.scaled(delay), self.start_attempt, name="lambda-async-throttled")
+
+    def _lambda_gives_up(self, arn: str, condition: str, response: Any, error: str | None = None) -> None:
+        """The event leaves Lambda's queue: to the function's on-failure destination, if any."""
+        queue = _on_failure(arn)
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
+            "requestContext": {
+                "requestId": f"{self.key[3]}-{self.firing}",
+                "functionArn": f"{arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": self.runs,
+            },
+            "requestPayload": json.loads(self.target.get("Input") or "{}"),
+            "responseContext": {"functionError": error} if error else {},
+            "responsePayload": response,
+        }
+        names = _names(self.key, self.firing)
+        core.record("lambda.async.dropped", **names, function=arn, condition=condition, destination=queue)
+        if queue is None:
+            return
+        why = service_roles.dead_letter(service_roles.LAMBDA, arn, _execution_role(arn), queue, json.dumps(record), {})
+        if why is not None:
+            core.record("lambda.async.destination_failed", **names, function=arn, queue=queue, reason=why)
 
     def start_attempt(self) -> None:
         """Attempt the delivery on a thread of its own."""
@@ -345,6 +409,28 @@ def _async_config(arn: str) -> tuple[int, int]:
         return 0, 0
     config = configs[0].config if configs else {}
     return int(config.get("MaximumRetryAttempts", 2)), int(config.get("MaximumEventAgeInSeconds", 21600))
+
+
+def _on_failure(arn: str) -> str | None:
+    """The SQS queue of the function's on-failure destination, if it has one."""
+    from moto.awslambda.utils import get_backend
+
+    try:
+        configs = get_backend(arn.split(":")[4], arn.split(":")[3]).get_function(arn).event_invoke_config
+    except Exception:  # deleted meanwhile
+        return None
+    config = configs[0].config if configs else {}
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return destination if destination and destination.split(":")[2] == "sqs" else None
+
+
+def _execution_role(arn: str) -> str | None:
+    from moto.awslambda.utils import get_backend
+
+    try:
+        return get_backend(arn.split(":")[4], arn.split(":")[3]).get_function(arn).role
+    except Exception:  # deleted meanwhile
+        return None
 
 
 def _error_type(body: Any) -> str:

@@ -74,6 +74,7 @@ from world.emulator.iam_requests import ACCOUNT, Request
 STATES = "states.amazonaws.com"
 EVENTS = "events.amazonaws.com"
 SCHEDULER = "scheduler.amazonaws.com"
+LAMBDA = "lambda.amazonaws.com"
 SDK_EXCEPTION = "WorldSdkException"  # the SDK exception class an error without a class of its own comes as
 # Invoke's error codes that the AWS SDK for Java (v1), whose class names Step Functions gives Lambda's
 # errors ("Handle Lambda service exceptions": Lambda.AWSLambdaException, Lambda.SdkClientException,

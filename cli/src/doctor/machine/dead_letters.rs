@@ -1,7 +1,8 @@
 //! The stack's dead-letter queue (with `--stack`): what EventBridge could not deliver to the
-//! state machine (a lifecycle event that started no drain) and what EventBridge Scheduler could
-//! not deliver to the sweeper or the task scaler ends there. Nothing drains from it on its own,
-//! so every message is something an operator has not looked at yet.
+//! state machine (a lifecycle event that started no drain), what EventBridge Scheduler could
+//! not deliver to the sweeper or the task scaler, and the runs of those two Lambda gave up on
+//! (their on-failure destination) end there. Nothing drains from it on its own, so every
+//! message is something an operator has not looked at yet.
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -71,11 +72,13 @@ fn judge(url: &str, waiting: u64) -> Check {
         NAME,
         Some(url),
         format!(
-            "{waiting} message(s) EventBridge or EventBridge Scheduler could not deliver: a lifecycle \
-             event that started no drain (the sweeper starts one for an instance still in \
-             Terminating:Wait; one that no longer waits left undrained), or a run of the sweeper \
-             or the task scaler that did not happen; each says why in its ERROR_CODE and \
-             ERROR_MESSAGE attributes"
+            "{waiting} message(s) EventBridge or EventBridge Scheduler could not deliver, or Lambda \
+             gave up on: a lifecycle event that started no drain (the sweeper starts one for an \
+             instance still in Terminating:Wait; one that no longer waits left undrained), or a run \
+             of the sweeper or the task scaler that did not happen; each says why, in its \
+             ERROR_CODE and ERROR_MESSAGE attributes, or (Lambda's record) in its body's \
+             requestContext.condition (EventAgeExceeded: throttled past a minute; RetriesExhausted: \
+             the run failed)"
         ),
         format!(
             "read them: aws sqs receive-message --queue-url {url} --max-number-of-messages 10 \
