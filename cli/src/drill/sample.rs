@@ -209,3 +209,6 @@ async fn described_service(
         .await?;
     Ok(answer.services.unwrap_or_default().into_iter().next())
 }
+
+#[cfg(test)]
+mod tests;
