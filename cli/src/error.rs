@@ -86,6 +86,7 @@ mod tests {
     use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesError;
     use aws_sdk_autoscaling::operation::describe_launch_configurations::DescribeLaunchConfigurationsError;
     use aws_sdk_autoscaling::operation::describe_lifecycle_hooks::DescribeLifecycleHooksError;
+    use aws_sdk_autoscaling::operation::describe_policies::DescribePoliciesError;
     use aws_sdk_autoscaling::operation::describe_warm_pool::DescribeWarmPoolError;
     use aws_sdk_autoscaling::operation::terminate_instance_in_auto_scaling_group::TerminateInstanceInAutoScalingGroupError;
     use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesError;
@@ -244,6 +245,7 @@ mod tests {
         names::<DescribeLoadBalancersError>("DescribeLoadBalancers");
         names::<DescribeTargetHealthError>("DescribeTargetHealth");
         names::<DescribeScalableTargetsError>("DescribeScalableTargets");
+        names::<DescribePoliciesError>("DescribePolicies");
     }
 
     #[test]

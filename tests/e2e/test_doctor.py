@@ -84,6 +84,7 @@ def test_a_correct_deployment_passes(world, ecs_sta):
         "hook-default-result",
         "other-terminate-hooks",
         "scale-in-protection",
+        "scaling-policies",
         "cluster",
         "capacity-provider",
         "container-instances-draining",
@@ -297,6 +298,26 @@ def test_application_auto_scaling_on_the_task_scalers_service_is_reported(world,
     assert "the task scaler sets it every run" in found["detail"] and "deregister-scalable-target" in found["fix"], (
         found
     )
+
+
+def test_target_tracking_on_the_clusters_reservation_is_reported(world, ecs_sta):
+    dep = deploy(world)
+    world.client("autoscaling").put_scaling_policy(
+        AutoScalingGroupName=dep.asg,
+        PolicyName="reserved",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration={
+            "CustomizedMetricSpecification": {
+                "MetricName": "CPUReservation",
+                "Namespace": "AWS/ECS",
+                "Dimensions": [{"Name": "ClusterName", "Value": dep.cluster}],
+                "Statistic": "Average",
+            },
+            "TargetValue": 80.0,
+        },
+    )
+    found = only(doctor(ecs_sta, world, dep, code=1), "scaling-policies")
+    assert found["status"] == "FAIL" and "reserved (CPUReservation at 80 %)" in found["detail"], found
 
 
 def test_a_warm_pool_without_the_agents_warm_pools_check_is_reported(world, ecs_sta):

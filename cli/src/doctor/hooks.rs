@@ -1,8 +1,8 @@
 //! The managed Auto Scaling groups: each exists and has our terminate hook, whose heartbeat
 //! timeout outlasts the sweep and leaves room after our heartbeat, whose limit
 //! (min(48 h, 100 x heartbeat timeout)) is above the drain deadline; other terminate hooks
-//! (an ABANDON from one of them skips ours), instances protected from scale-in, and
-//! instances retained by an instance lifecycle policy. A group's warm pool instances count as
+//! (an ABANDON from one of them skips ours), instances protected from scale-in, target
+//! tracking on the cluster's reservation, and instances retained by an instance lifecycle policy. A group's warm pool instances count as
 //! its own (`DescribeWarmPool`): one drained on its way back to the pool waits in
 //! `Warmed:Pending:Wait`, or is retained `Warmed:Pending:Retained`; a group with a warm pool
 //! keeps its warming instances out of the cluster (`ECS_WARM_POOLS_CHECK`).
@@ -15,6 +15,7 @@ use super::machine::Drain;
 use super::{readable, Check, Clients, Options};
 use crate::CliError;
 
+mod policies;
 mod rules;
 mod warm_pool;
 
@@ -91,6 +92,10 @@ pub async fn check(
             checks.extend(hook_checks(name, &hooks, drain, options, retains));
         }
         checks.push(protection(group));
+        let tracking = policies::target_tracking(clients, name).await;
+        if let Some(found) = readable(tracking, "scaling-policies", Some(name), checks) {
+            checks.push(policies::check(name, &found, options.n_count));
+        }
         let pool = warm_pool_instances(&clients.autoscaling, group)
             .await
             .map_err(CliError::from);

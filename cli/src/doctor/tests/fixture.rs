@@ -28,6 +28,7 @@ macro_rules! fixture_client {
 mod ecs;
 mod groups;
 mod machine;
+mod policies;
 
 pub use crate::testing::MACHINE;
 pub use sta_shared::testing::{ASG, CLUSTER, HOOK};
@@ -191,6 +192,8 @@ pub struct Fixture {
     /// The zones the group launches instances in.
     pub zones: Vec<String>,
     pub classic: Vec<FClassic>,
+    /// The groups' target tracking policies: (name, CloudWatch namespace, metric, target).
+    pub policies: Vec<(String, String, String, f64)>,
     /// Application Auto Scaling's scalable targets on services' desired counts: (service,
     /// min, max, all its scaling suspended).
     pub scalable: Vec<(String, i32, i32, bool)>,
@@ -324,6 +327,7 @@ impl Default for Fixture {
                 zones: zones(&["us-west-2a", "us-west-2b"]),
             }],
             scalable: Vec::new(),
+            policies: Vec::new(),
             functions: BTreeMap::new(),
             errors: BTreeMap::new(),
             drill: FDrill::default(),

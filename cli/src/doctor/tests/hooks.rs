@@ -340,3 +340,36 @@ async fn a_group_without_a_warm_pool_has_no_warm_pool_check() {
     let report = run(&Fixture::default()).await;
     assert_skipped(&report, "warm-pool");
 }
+
+#[tokio::test]
+async fn target_tracking_on_the_clusters_reservation_fails() {
+    let mut f = Fixture::default();
+    let policy = |name: &str, namespace: &str, metric: &str| {
+        (
+            name.to_string(),
+            namespace.to_string(),
+            metric.to_string(),
+            75.0,
+        )
+    };
+    // on the instances' own load: not what the task count follows
+    f.policies = vec![policy("cpu", "AWS/EC2", "CPUUtilization")];
+    f.doctor_says("scaling-policies", Status::Pass, &["no target tracking"])
+        .await;
+    f.policies
+        .push(policy("reserved", "AWS/ECS", "CPUReservation"));
+    f.doctor_says(
+        "scaling-policies",
+        Status::Fail,
+        &[
+            "reserved (CPUReservation at 75 %)",
+            "every instance but 1",
+            "down to the group's minimum",
+            "capacity provider",
+        ],
+    )
+    .await;
+    let options = f.options();
+    let (operation, code) = ("DescribePolicies", "AccessDenied");
+    assert_read_error_fails(&f, options, operation, code, "scaling-policies").await;
+}

@@ -127,6 +127,7 @@ async fn a_correct_deployment_passes_every_check() {
         "hook-default-result",
         "other-terminate-hooks",
         "scale-in-protection",
+        "scaling-policies",
         "cluster",
         "capacity-provider",
         "container-instances-draining",
@@ -146,7 +147,7 @@ async fn a_correct_deployment_passes_every_check() {
     assert_eq!(report.sweep_period_seconds, DEFAULT_SWEEP_PERIOD_SECONDS);
     let text = render(&report, false);
     assert!(
-        text.ends_with("0 FAIL, 0 WARN, 28 PASS: nothing fails\n"),
+        text.ends_with("0 FAIL, 0 WARN, 29 PASS: nothing fails\n"),
         "{text}"
     );
     assert!(!text.contains("fix:"), "{text}");
