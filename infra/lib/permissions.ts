@@ -210,6 +210,9 @@ export const PERMISSIONS: Readonly<Record<LambdaName, readonly Permission[]>> = 
   'task-scaler': [
     { action: 'ecs:ListContainerInstances', scope: 'cluster' },
     ON_CONTAINER_INSTANCES('ecs:DescribeContainerInstances'),
+    // An instance whose agent is away still holds the count while a task of the service runs there.
+    ON_CONTAINER_INSTANCES('ecs:ListTasks'),
+    { action: 'ecs:DescribeTasks', scope: 'clusterTasks', clusterCondition: true, why: TASKS_OF_CLUSTER },
     { action: 'ecs:DescribeServices', scope: 'service' },
     { action: 'ecs:UpdateService', scope: 'service' },
     onAnyResource('autoscaling:DescribeAutoScalingGroups'),

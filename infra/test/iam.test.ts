@@ -198,7 +198,12 @@ describe('IAM, one least-privilege role per function', () => {
   test('task-scaler', () => {
     expectPolicy(template, 'task-scaler', [
       { actions: ['ecs:ListContainerInstances'], resources: [CLUSTER] },
-      { actions: ['ecs:DescribeContainerInstances'], resources: [CLUSTER_INSTANCES], condition: IN_CLUSTER },
+      {
+        actions: ['ecs:DescribeContainerInstances', 'ecs:ListTasks'],
+        resources: [CLUSTER_INSTANCES],
+        condition: IN_CLUSTER,
+      },
+      { actions: ['ecs:DescribeTasks'], resources: [CLUSTER_TASKS], condition: IN_CLUSTER },
       { actions: ['ecs:DescribeServices', 'ecs:UpdateService'], resources: [SERVICE] },
       { actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeWarmPool'], resources: ['*'] },
     ]);

@@ -103,6 +103,7 @@ describe('cdk-nag AwsSolutions', () => {
         'Sweeper/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<EcsSingleTaskAutoscalingDrainWorkflowDrainStateMachine0A4B38F9.Name>:*]',
         'TaskScaler/FunctionRole AwsSolutions-IAM5[Resource::*]',
         'TaskScaler/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/test-cluster/*]',
+        'TaskScaler/FunctionRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/test-cluster/*]',
       ].sort(),
     );
     for (const a of acks) {

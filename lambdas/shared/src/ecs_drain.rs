@@ -14,7 +14,6 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_ecs::error::SdkError;
-use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksError;
 use aws_sdk_ecs::types::{
     ContainerInstance, ContainerInstanceStatus, DesiredStatus, Failure, Task,
@@ -22,7 +21,6 @@ use aws_sdk_ecs::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
 
-use crate::batches::{described_in_batches, DESCRIBE_BATCH};
 use crate::ecs::describe_all_container_instances;
 use crate::ecs_status::set_status;
 use crate::error::{ecs_error, error_code, error_message};
@@ -30,6 +28,7 @@ use crate::pool_return::{mark, marked, unmark};
 use crate::state::{
     task_has_stopped, Destination, DrainState, TrackedTask, UnlistedTasks, NOT_YET_DESCRIBED,
 };
+use crate::tasks::described_tasks_with;
 use crate::StepError;
 
 /// Where the drained EC2 instance stands in the cluster, as [`drain_container_instance`] found it.
@@ -291,29 +290,6 @@ pub async fn described_tasks(
         });
     }
     Ok(tasks)
-}
-
-/// What `found` takes from each DescribeTasks answer for `arns`, described 100 at a time.
-pub async fn described_tasks_with<T>(
-    ecs: &aws_sdk_ecs::Client,
-    cluster: &str,
-    arns: &[String],
-    found: impl FnMut(DescribeTasksOutput) -> Vec<T>,
-) -> Result<Vec<T>, StepError> {
-    let describe = |batch| {
-        ecs.describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(batch))
-            .send()
-    };
-    described_in_batches(
-        cluster,
-        "DescribeTasks",
-        (arns, DESCRIBE_BATCH),
-        describe,
-        found,
-    )
-    .await
 }
 
 /// The service that owns `task`, from its `group` (`service:<name>`); `None` for a standalone one.

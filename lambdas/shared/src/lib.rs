@@ -26,6 +26,7 @@ pub mod own_targets;
 pub mod pool_return;
 pub mod read;
 pub mod state;
+pub mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wait;

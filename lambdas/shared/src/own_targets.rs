@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::ecs::described_container_instances;
-use crate::ecs_drain::described_tasks_with;
 use crate::error::ecs_error;
+use crate::tasks::described_tasks_with;
 use crate::StepError;
 use aws_sdk_ecs::types::{Service, Task};
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;

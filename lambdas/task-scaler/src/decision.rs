@@ -17,10 +17,13 @@ pub struct InstanceCounts {
     /// warm pool or terminating from it, or (where only the agent tells) with a disconnected
     /// agent (the EC2 instance stopped or gone): a record ECS keeps, not a drain in progress.
     pub stale_draining: u64,
-    /// ACTIVE and (with an ASG) InService there, but with its agent disconnected for now: it
-    /// takes no new task, but its own keeps running, and it disconnects and reconnects in its
-    /// normal work. Never a reason to lower the desired count.
+    /// ACTIVE and (with an ASG) InService there, but with its agent disconnected: it takes no
+    /// new task.
     pub disconnected: u64,
+    /// Of those, the ones running a task of the service that ECS still wants RUNNING: the
+    /// agent disconnects and reconnects in its normal work, and the task keeps serving. Never
+    /// a reason to lower the desired count.
+    pub serving_while_away: u64,
     /// ACTIVE but not InService in the given ASG (or not in it at all).
     pub outside_asg: u64,
     /// REGISTERING, DEREGISTERING, REGISTRATION_FAILED.
@@ -64,6 +67,9 @@ impl fmt::Display for Decision {
             self.instances.draining,
             self.instances.disconnected,
         )?;
+        if self.instances.serving_while_away > 0 {
+            write!(f, " ({} serving)", self.instances.serving_while_away)?;
+        }
         if let Some(asg) = &self.asg {
             write!(f, ", outside {asg} {}", self.instances.outside_asg)?;
         }
@@ -86,9 +92,9 @@ pub fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Deci
         .saturating_sub(input.n_count)
         .clamp(input.min_task_count, max.max(input.min_task_count));
     let target_i32 = i32::try_from(target).unwrap_or(i32::MAX);
-    // The instances in service, agents away for now counted: an agent that disconnects for a
-    // moment must not make ECS stop a serving task.
-    let present = counts.usable + counts.disconnected;
+    // The instances in service, those whose agent is away while their task serves counted: an
+    // agent that disconnects for a moment must not make ECS stop a serving task.
+    let present = counts.usable + counts.serving_while_away;
     let away = present
         .saturating_sub(input.n_count)
         .clamp(input.min_task_count, max.max(input.min_task_count));
@@ -115,8 +121,8 @@ pub fn decide(input: &ScalerInput, counts: InstanceCounts, current: i32) -> Deci
         // Lowered only as far as the instances in service allow, agents away counted.
         let kept = away.min(current_u64);
         let reason = format!(
-            "{verb} {kept}, not {target}: {} instance(s) in service with their agent away for now (it disconnects and reconnects in its normal work)",
-            counts.disconnected,
+            "{verb} {kept}, not {target}: {} instance(s) serving with their agent away (it disconnects and reconnects in its normal work)",
+            counts.serving_while_away,
             verb = if kept == current_u64 { "keeping" } else { "lowering to" },
         );
         (i32::try_from(kept).unwrap_or(i32::MAX), reason)

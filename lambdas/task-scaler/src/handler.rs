@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_ecs::types::{ContainerInstance, SchedulingStrategy};
@@ -8,6 +8,7 @@ use sta_shared::ecs::describe_all_container_instances;
 use sta_shared::error::{aws_error, ecs_error};
 use sta_shared::group::describe_group;
 use sta_shared::metrics::{self, Unit};
+use sta_shared::tasks::described_tasks_with;
 use sta_shared::warm_pool::warm_pool_instances;
 use sta_shared::{Clients, StepError};
 use tracing::instrument;
@@ -65,7 +66,9 @@ pub async fn scale(deps: &Deps, input: &ScalerInput) -> Result<Decision, StepErr
         None => None,
     };
     let instances = describe_all_container_instances(&deps.ecs, &input.cluster_name, None).await?;
-    let counts = count(&instances, group.as_ref());
+    let mut counts = count(&instances, group.as_ref());
+    let away = away_in_service(&instances, group.as_ref());
+    counts.serving_while_away = serving_while_away(&deps.ecs, input, &away).await?;
     let current = current_desired_count(&deps.ecs, input).await?;
     let decision = decide(input, counts, current);
     if decision.changed && !input.dry_run {
@@ -154,6 +157,67 @@ fn count(
         }
     }
     counts
+}
+
+/// The ACTIVE instances (InService in the group, when given) whose agent is disconnected.
+fn away_in_service<'a>(
+    instances: &'a [ContainerInstance],
+    group: Option<&HashMap<String, LifecycleState>>,
+) -> Vec<&'a ContainerInstance> {
+    instances
+        .iter()
+        .filter(|instance| instance.status() == Some("ACTIVE") && !instance.agent_connected())
+        .filter(|instance| {
+            let state = instance
+                .ec2_instance_id()
+                .and_then(|id| group.map(|group| group.get(id)));
+            matches!(state, None | Some(Some(LifecycleState::InService)))
+        })
+        .collect()
+}
+
+/// How many of `away` (instances whose agent is away) run a task of the service that ECS
+/// still wants RUNNING (`ListTasks` on each, `DescribeTasks` of what it lists): such a task
+/// keeps serving through a blip, and its instance keeps holding it. One without (a spare
+/// whose agent is away, or gone for good) holds nothing of the service.
+async fn serving_while_away(
+    ecs: &aws_sdk_ecs::Client,
+    input: &ScalerInput,
+    away: &[&ContainerInstance],
+) -> Result<u64, StepError> {
+    let cluster = &input.cluster_name;
+    let mut arns = Vec::new();
+    for instance in away {
+        let Some(container_instance) = instance.container_instance_arn() else {
+            continue;
+        };
+        let listed: Vec<String> = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .container_instance(container_instance)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|error| ecs_error(cluster, "ListTasks", error))?;
+        arns.extend(listed);
+    }
+    let group = format!("service:{}", input.service_name);
+    let hosts: HashSet<String> = described_tasks_with(ecs, cluster, &arns, |output| {
+        output
+            .tasks
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|task| task.group() == Some(group.as_str()))
+            .filter(|task| task.desired_status() == Some("RUNNING"))
+            .filter_map(|task| task.container_instance_arn)
+            .collect()
+    })
+    .await?
+    .into_iter()
+    .collect();
+    Ok(hosts.len() as u64)
 }
 
 /// A state in which no task of the instance needs a spare instance: its action completed

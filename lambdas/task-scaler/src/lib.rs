@@ -8,14 +8,17 @@
 //! not capacity.
 //!
 //! An ACTIVE instance (InService in `asg_name`, when given) whose agent is disconnected counts
-//! as `disconnected`: the agent "disconnects and reconnects as a normal part of its function"
-//! (amazon-ecs-agent issue 618), the instance takes no new task meanwhile, and its own keeps
-//! serving. It never raises the count, and the count is never lowered below N+1 of the usable
-//! and disconnected instances together: lowered on a blip, it would make ECS stop a serving
-//! task, and mid-drain take away the spare the drained task needs.
+//! as `disconnected`; those of them running a task of the service that ECS still wants
+//! RUNNING, as `serving_while_away`: the agent "disconnects and reconnects as a normal part of
+//! its function" (amazon-ecs-agent issue 618), the instance takes no new task meanwhile, and
+//! its own keeps serving. They never raise the count, and the count is never lowered below
+//! N+1 of the usable and serving-while-away instances together: lowered on a blip, it would
+//! make ECS stop a serving task, and mid-drain take away the spare the drained task needs. A
+//! spare whose agent is away (or gone for good) holds nothing of the service and is not
+//! counted, so a dead agent never keeps the count up.
 //!
 //! While any instance of the cluster is being drained the scaler does not lower the desired
-//! count below the instances in service, usable or disconnected (it still raises it). Being drained means DRAINING
+//! count below the instances in service, usable or serving while away (it still raises it). Being drained means DRAINING
 //! and, when `asg_name` is given, waiting on its way out of that group or back to its warm
 //! pool, or serving there (a Spot warning's drain), whether or not the agent is connected
 //! at that moment (it disconnects and reconnects in its normal work); retained or in

@@ -69,8 +69,8 @@ fn the_rules_table() {
 }
 
 #[test]
-fn an_agent_away_for_now_never_lowers_the_count() {
-    // (usable, draining, disconnected, current) -> (new, reason contains), min 1, n 1
+fn an_agent_away_while_its_task_serves_never_lowers_the_count() {
+    // (usable, draining, serving while away, current) -> (new, reason contains), min 1, n 1
     let table: [(u64, u64, u64, i32, i32, &str); 5] = [
         (
             3,
@@ -78,7 +78,7 @@ fn an_agent_away_for_now_never_lowers_the_count() {
             1,
             3,
             3,
-            "keeping 3, not 2: 1 instance(s) in service with their agent away",
+            "keeping 3, not 2: 1 instance(s) serving with their agent away",
         ),
         (3, 0, 2, 3, 3, "keeping 3"),
         (2, 0, 1, 5, 2, "lowering to 2, not 1"),
@@ -89,6 +89,7 @@ fn an_agent_away_for_now_never_lowers_the_count() {
     for (usable, draining, disconnected, current, new, why) in table {
         let instances = InstanceCounts {
             disconnected,
+            serving_while_away: disconnected,
             ..counts(usable, draining)
         };
         let decision = decide(&input(1, 1, None), instances, current);
@@ -108,7 +109,11 @@ proptest! {
         disconnected in 0u64..5,
         current in 0i32..300,
     ) {
-        let instances = InstanceCounts { disconnected, ..counts(usable, draining) };
+        let instances = InstanceCounts {
+            disconnected,
+            serving_while_away: disconnected,
+            ..counts(usable, draining)
+        };
         let decision = decide(&input(min, n, max), instances, current);
         let new = u64::try_from(decision.new_desired_count).unwrap();
         let target = decision.target_desired_count;

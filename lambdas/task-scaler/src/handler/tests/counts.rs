@@ -12,6 +12,7 @@ async fn counts_250_instances_over_3_pages_excluding_draining_and_disconnected()
             usable: 234,
             draining: 10,
             disconnected: 5,
+            serving_while_away: 5,
             stale_draining: 0,
             outside_asg: 0,
             other: 1

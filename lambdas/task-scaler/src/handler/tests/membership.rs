@@ -28,7 +28,7 @@ async fn only_instances_in_service_in_the_asg_count() {
 }
 
 #[tokio::test]
-async fn an_agent_away_in_service_keeps_its_instance_counted_for_the_count_it_holds() {
+async fn an_agent_away_keeps_its_instance_counted_while_its_task_serves() {
     // Instances 0 to 3 ACTIVE, the agents of 2 (in service) and 3 (terminating) away.
     let ecs = cluster(4, |index| ("ACTIVE", index < 2), 3);
     let asg = three_in_service_and(LifecycleState::TerminatingProceed);
@@ -36,9 +36,18 @@ async fn an_agent_away_in_service_keeps_its_instance_counted_for_the_count_it_ho
     assert_eq!(decision.instances.usable, 2, "{decision}");
     assert_eq!(decision.instances.disconnected, 1, "{decision}");
     assert_eq!(decision.instances.outside_asg, 1, "{decision}");
-    // 2 usable - 1 would be 1: the agent away keeps the count at 3 - 1 = 2.
+    // 2 usable - 1 would be 1: the agent away, its task serving, keeps the count at 3 - 1 = 2.
+    assert_eq!(decision.instances.serving_while_away, 1, "{decision}");
     assert_eq!(decision.new_desired_count, 2, "{decision}");
     assert_eq!(ecs.update.num_calls(), 1);
+    // A spare whose agent is away (or gone for good) holds nothing of the service: lowered.
+    let spare = Cluster {
+        tasks: task_rules(|index| index != 2),
+        ..cluster(4, |index| ("ACTIVE", index < 2), 3)
+    };
+    let decision = spare.decide(&[&asg], &with_asg()).await;
+    assert_eq!(decision.instances.serving_while_away, 0, "{decision}");
+    assert_eq!(decision.new_desired_count, 1, "{decision}");
 }
 
 /// 5 instances: 0 DRAINING with a disconnected agent (stopped or gone), 1 DRAINING but no

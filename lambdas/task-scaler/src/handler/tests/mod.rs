@@ -3,9 +3,11 @@ use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoSc
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, WarmPoolConfiguration};
 use aws_sdk_ecs::operation::describe_container_instances::DescribeContainerInstancesOutput;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutput;
+use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
-use aws_sdk_ecs::types::{Failure, Service};
+use aws_sdk_ecs::types::{Failure, Service, Task};
 use aws_smithy_mocks::{mock, Rule};
 use sta_shared::testing::{autoscaling_client, ecs_client, http_error, invocation, json_error};
 
@@ -91,31 +93,68 @@ fn update_rule() -> Rule {
     })
 }
 
+/// ListTasks on a container instance: its one task, `task-<index>`; DescribeTasks: that task,
+/// of the service `web` where `serves` says so (else of another service).
+fn task_rules(serves: fn(usize) -> bool) -> [Rule; 2] {
+    let listed = mock!(aws_sdk_ecs::Client::list_tasks).then_compute_output(|req| {
+        let index = index_of(req.container_instance().unwrap());
+        ListTasksOutput::builder()
+            .task_arns(format!("task-{index}"))
+            .build()
+    });
+    let described = mock!(aws_sdk_ecs::Client::describe_tasks).then_compute_output(move |req| {
+        let tasks = req.tasks().iter().map(|task| {
+            let index: usize = task.trim_start_matches("task-").parse().unwrap();
+            let service = if serves(index) { "web" } else { "other" };
+            Task::builder()
+                .task_arn(task)
+                .container_instance_arn(arn(index))
+                .group(format!("service:{service}"))
+                .desired_status("RUNNING")
+                .build()
+        });
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(tasks.collect()))
+            .build()
+    });
+    [listed, described]
+}
+
 /// The ECS rules of a cluster: ListContainerInstances, DescribeContainerInstances,
-/// DescribeServices, UpdateService.
+/// DescribeServices, UpdateService, and the tasks' ListTasks and DescribeTasks.
 struct Cluster {
     list: Rule,
     describe: Rule,
     services: Rule,
     update: Rule,
+    tasks: [Rule; 2],
 }
 
-/// A cluster of `total` instances (each one's status from `status_of`) and a service at
-/// `desired`.
+/// A cluster of `total` instances (each one's status from `status_of`), each running a task of
+/// the service, at `desired`.
 fn cluster(total: usize, status_of: fn(usize) -> (&'static str, bool), desired: i32) -> Cluster {
     Cluster {
         list: list_rule(total),
         describe: describe_rule(status_of),
         services: service_rule(desired),
         update: update_rule(),
+        tasks: task_rules(|_| true),
     }
 }
 
 impl Cluster {
     /// ECS answering as this cluster, Auto Scaling from `asg_rules`.
     fn deps(&self, asg_rules: &[&Rule]) -> Deps {
+        let [listed, described] = &self.tasks;
         make_deps(
-            &[&self.list, &self.describe, &self.services, &self.update],
+            &[
+                &self.list,
+                &self.describe,
+                &self.services,
+                &self.update,
+                listed,
+                described,
+            ],
             asg_rules,
         )
     }
