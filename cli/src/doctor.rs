@@ -173,6 +173,12 @@ impl Clients {
     }
 }
 
+/// The name in a name or an ARN (`arn:aws:ecs:...:cluster/prod` names `prod`; a service's
+/// `.../service/prod/web`, `web`).
+pub fn short_name(name_or_arn: &str) -> &str {
+    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
+}
+
 /// What to check.
 #[derive(Debug, Clone)]
 pub struct Options {

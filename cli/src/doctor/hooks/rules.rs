@@ -1,5 +1,6 @@
 //! The judgement of one group's terminate hooks, from what was read (no AWS calls).
 
+use crate::doctor::short_name;
 use sta_shared::wait::heartbeat_interval;
 
 use crate::doctor::machine::Drain;
@@ -34,8 +35,7 @@ pub struct Hook {
 
 /// Whether `named` (a cluster name or ARN) is the cluster `cluster` names.
 fn same_cluster(named: &str, cluster: &str) -> bool {
-    let short = |c: &str| c.rsplit('/').next().unwrap_or(c).to_string();
-    short(named) == short(cluster)
+    short_name(named) == short_name(cluster)
 }
 
 /// Our hook among the group's terminate hooks: by name when the rule (or `--hook`) names

@@ -10,7 +10,7 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, S
 use sta_shared::batches::in_batches;
 
 use crate::doctor::machine::ScalerSchedule;
-use crate::doctor::{Check, Clients};
+use crate::doctor::{short_name, Check, Clients};
 use crate::CliError;
 
 /// DescribeScalableTargets takes at most 50 resource ids a call.
@@ -24,6 +24,8 @@ pub async fn scalable_targets(
     cluster: &str,
     services: &[String],
 ) -> Result<HashMap<String, ScalableTarget>, CliError> {
+    // The resource id names the cluster ("service/<cluster-name>/<service-name>")
+    let cluster = short_name(cluster);
     let ids: Vec<String> = services
         .iter()
         .map(|service| format!("service/{cluster}/{service}"))
@@ -82,14 +84,15 @@ pub fn check(
             format!("{range}, but all its scaling is suspended"),
         );
     }
+    let cluster = short_name(cluster);
     let deregister = format!(
         "aws application-autoscaling deregister-scalable-target --service-namespace ecs \
          --scalable-dimension ecs:service:DesiredCount --resource-id service/{cluster}/{service}"
     );
     let by_scaler = scalers.map(|scalers| {
-        scalers
-            .iter()
-            .find(|scaler| scaler.cluster == cluster && scaler.service == service)
+        scalers.iter().find(|scaler| {
+            short_name(&scaler.cluster) == cluster && short_name(&scaler.service) == service
+        })
     });
     match by_scaler {
         Some(Some(scaler)) => Check::fail(
@@ -120,5 +123,34 @@ pub fn check(
             ),
             format!("let one of them size the service: {deregister}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_or_service_named_by_arn_is_the_same_one() {
+        let target = ScalableTarget::builder()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id("service/prod/web")
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .min_capacity(1)
+            .max_capacity(4)
+            .role_arn("arn:aws:iam::123456789012:role/scaling")
+            .creation_time(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .unwrap();
+        let scaler = ScalerSchedule {
+            schedule: "scaler".into(),
+            cluster: "prod".into(),
+            service: "arn:aws:ecs:us-west-2:123456789012:service/prod/web".into(),
+        };
+        let cluster = "arn:aws:ecs:us-west-2:123456789012:cluster/prod";
+        let found = check(cluster, "web", Some(&target), Some(&[scaler]));
+        assert_eq!(found.status, crate::doctor::Status::Fail, "{found:?}");
+        let fix = found.fix.unwrap_or_default();
+        assert!(fix.ends_with("--resource-id service/prod/web"), "{fix}");
     }
 }
