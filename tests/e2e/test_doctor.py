@@ -256,9 +256,11 @@ def _events(world, kind: str) -> list[dict[str, Any]]:
 
 
 def test_a_task_scaler_run_lambda_gave_up_on_is_reported_from_the_dead_letter_queue(world, ecs_sta):
-    """Scheduler invokes the task scaler asynchronously: a run Lambda keeps throttled past its
-    maximum event age never reaches Scheduler's dead-letter queue. The stack's on-failure
-    destination sends it there, where doctor (and the queue's alarm) see it."""
+    """Scheduler invokes the task scaler asynchronously: a run Lambda gives up on never reaches
+    Scheduler's dead-letter queue. Here the function's reserved concurrency is 0, for which Lambda
+    sends new events to the on-failure destination without any retries (a throttle past the
+    maximum event age ends the same way: world test_scheduler.py). The stack's destination sends
+    it to the dead-letter queue, where doctor (and the queue's alarm) see it."""
     dep = deploy(world)
     scaler = dep.functions["task-scaler"]
     world.client("lambda").put_function_concurrency(FunctionName=scaler, ReservedConcurrentExecutions=0)
@@ -268,7 +270,7 @@ def test_a_task_scaler_run_lambda_gave_up_on_is_reported_from_the_dead_letter_qu
         [dropped, *_] = harness.wait_for(lambda: _events(world, "lambda.async.dropped"), 30, "a run given up")
     finally:
         world.configure(scheduler={"fire": []})
-    assert dropped["condition"] == "EventAgeExceeded" and dropped["destination"], dropped
+    assert dropped["condition"] == "RetriesExhausted" and dropped["destination"], dropped
     assert not _events(world, "lambda.async.destination_failed")
     check = only(doctor(ecs_sta, world, dep, code=0), "dead-letter-queue")
     assert check["status"] == "WARN" and "message(s)" in check["detail"], check

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 
 import aws_setup as aws
 import pytest
@@ -142,23 +143,54 @@ def _records(world, url):
     return [json.loads(m["Body"]) for m in messages]
 
 
+def _busy(world, seconds):
+    """drain-ecs's one unit of concurrency taken for ``seconds`` (wall): an invocation whose first
+    call is held that long, on a thread of its own."""
+    world.client("lambda").put_function_concurrency(FunctionName="drain-ecs", ReservedConcurrentExecutions=1)
+    for api in ("autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:DescribeLifecycleHooks"):
+        body = {"function": "drain-ecs", "api": api, "do": "hang", "seconds": seconds}
+        world.control("POST", "/_world/lambdas/sabotage", body)
+    lam = world.client("lambda", read_timeout=60)
+    payload = json.dumps(aws.drain_payload())
+    threading.Thread(target=lambda: lam.invoke(FunctionName="drain-ecs", Payload=payload), daemon=True).start()
+    world.wait_for(lambda: world.events("lambda.call.held"), timeout=30, what="the invocation held")
+
+
 def test_a_throttled_run_waits_in_lambdas_queue_then_goes_to_the_on_failure_destination(world):
-    world.configure(timescale=0.01, scheduler={"fire": ["tick"]})
+    world.configure(timescale=0.01)
     arn = aws.function(world)
-    world.client("lambda").put_function_concurrency(FunctionName="drain-ecs", ReservedConcurrentExecutions=0)
     url, queue = _lost_runs_queue(world, 2, 60)
+    _busy(world, 3.0)  # 300 AWS seconds
+    world.configure(scheduler={"fire": ["tick"]})
     _schedule(world, "tick", arn)
     [dropped, *_] = world.wait_for(lambda: _of(world, "lambda.async.dropped", "tick"), timeout=30, what="the drop")
+    world.configure(scheduler={"fire": []})
     assert (dropped["condition"], dropped["destination"]) == ("EventAgeExceeded", queue)
-    # Lambda's queue ran it again after 1, 2, 4, ... s, until the next wait would outlive 60 s
+    # Lambda's queue ran it again after 1, 2, 4, ... s, and kept it until it was 60 s old
+    [fired] = [f for f in _of(world, "scheduler.fired", "tick") if f["seq"] == dropped["firing"]]
     first = [t["retry_in"] for t in _of(world, "lambda.async.throttled", "tick") if t["firing"] == dropped["firing"]]
     assert first == [1, 2, 4, 8, 16], first
+    assert dropped["t"] - fired["t"] >= 0.6, (fired, dropped)
     # Scheduler handed the event over: its own retries and dead-letter queue never saw it
     assert _of(world, "scheduler.failed", "tick") == [] and _of(world, "scheduler.dropped", "tick") == []
     assert _of(world, "scheduler.answered", "tick") == []
     [record, *_] = world.wait_for(lambda: _records(world, url), timeout=10, what="the record")
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["functionArn"].startswith(arn) and record["requestPayload"] == {"event": {}}
+
+
+def test_with_reserved_concurrency_0_a_run_goes_to_the_on_failure_destination_unretried(world):
+    world.configure(timescale=0.01, scheduler={"fire": ["off"]})
+    arn = aws.function(world)
+    world.client("lambda").put_function_concurrency(FunctionName="drain-ecs", ReservedConcurrentExecutions=0)
+    url, queue = _lost_runs_queue(world, 2, 3600)
+    _schedule(world, "off", arn)
+    [dropped, *_] = world.wait_for(lambda: _of(world, "lambda.async.dropped", "off"), timeout=30, what="the drop")
+    world.configure(scheduler={"fire": []})
+    assert (dropped["condition"], dropped["destination"]) == ("RetriesExhausted", queue)
+    assert [t for t in _of(world, "lambda.async.throttled", "off") if t["firing"] == dropped["firing"]] == []
+    [record, *_] = world.wait_for(lambda: _records(world, url), timeout=10, what="the record")
+    assert record["requestContext"]["approximateInvokeCount"] == 0
 
 
 def test_a_run_that_failed_every_attempt_goes_to_the_on_failure_destination(world):

@@ -275,12 +275,21 @@ class Invocation:
         return False
 
     def _throttled(self, arn: str, error: str) -> None:
-        """Lambda's queue runs the function again after its back-off, within its maximum event age."""
+        """Lambda's queue runs the function again after its back-off, within its maximum event age;
+        a function whose reserved concurrency is 0 gets no retry: "When you set reserved
+        concurrency to zero for an asynchronously invoked function, Lambda begins sending new
+        events to the configured dead-letter queue or the on-failure event destination, without
+        any retries" (AWS names no condition for it: the world says RetriesExhausted)."""
+        if _reserved(arn) == 0:
+            self._lambda_gives_up(arn, "RetriesExhausted", None, error)
+            return
         self.throttles += 1
         delay = min(float(LAMBDA_THROTTLE_RETRY_MAX), 2.0 ** (self.throttles - 1))
         _retries, max_age = _async_config(arn)
-        if time.monotonic() - self.fired + core.scaled(delay) > core.scaled(max_age):
-            self._lambda_gives_up(arn, "EventAgeExceeded", None, error)
+        left = core.scaled(max_age) - (time.monotonic() - self.fired)
+        if core.scaled(delay) > left:  # kept until it is that old, then discarded
+            args = (arn, "EventAgeExceeded", None, error)
+            core.after(max(left, 0.0), self._on_thread, self._lambda_gives_up, args, name="lambda-async-aged")
             return
         core.record("lambda.async.throttled", **_names(self.key, self.firing), function=arn, retry_in=delay)
         core.after(core.scaled(delay), self.start_attempt, name="lambda-async-throttled")
@@ -311,7 +320,12 @@ class Invocation:
 
     def start_attempt(self) -> None:
         """Attempt the delivery on a thread of its own."""
-        threading.Thread(target=self.attempt, name="world-scheduler", daemon=True).start()
+        self._on_thread(self.attempt, ())
+
+    @staticmethod
+    def _on_thread(fn: Any, args: tuple[Any, ...]) -> None:
+        """``fn(*args)`` on a thread of its own (not under core.LOCK)."""
+        threading.Thread(target=fn, args=args, name="world-scheduler", daemon=True).start()
 
     def _invoke(self, arn: str) -> tuple[str | None, Any]:
         core.record("scheduler.invoked", **_names(self.key, self.firing), attempt=self.runs + 1, function=arn)
@@ -422,6 +436,19 @@ def _on_failure(arn: str) -> str | None:
     config = configs[0].config if configs else {}
     destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
     return destination if destination and destination.split(":")[2] == "sqs" else None
+
+
+def _reserved(arn: str) -> int | None:
+    """The function's reserved concurrency (PutFunctionConcurrency), if set."""
+    from moto.awslambda.utils import get_backend
+
+    try:
+        reserved = getattr(
+            get_backend(arn.split(":")[4], arn.split(":")[3]).get_function(arn), "reserved_concurrency", None
+        )
+    except Exception:  # deleted meanwhile
+        return None
+    return None if reserved is None else int(reserved)
 
 
 def _execution_role(arn: str) -> str | None:
