@@ -94,7 +94,12 @@ pub async fn check(
         checks.push(protection(group));
         let tracking = policies::target_tracking(clients, name).await;
         if let Some(found) = readable(tracking, "scaling-policies", Some(name), checks) {
-            checks.push(policies::check(name, &found, options.n_count));
+            checks.push(policies::check(
+                name,
+                &options.cluster,
+                &found,
+                options.n_count,
+            ));
         }
         let pool = warm_pool_instances(&clients.autoscaling, group)
             .await

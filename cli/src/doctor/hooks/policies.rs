@@ -7,10 +7,10 @@
 //! the same runs up to its maximum.
 
 use aws_sdk_autoscaling::types::{
-    CustomizedMetricSpecification, ScalingPolicy, TargetTrackingConfiguration,
+    CustomizedMetricSpecification, MetricDimension, ScalingPolicy, TargetTrackingConfiguration,
 };
 
-use crate::doctor::{Check, Clients};
+use crate::doctor::{short_name, Check, Clients};
 use crate::CliError;
 
 const NAME: &str = "scaling-policies";
@@ -35,14 +35,15 @@ pub async fn target_tracking(
 }
 
 /// The `scaling-policies` check of `group`: FAIL for each enabled target tracking policy on
-/// the ECS cluster's reservation.
-pub fn check(group: &str, policies: &[ScalingPolicy], n: u64) -> Check {
+/// the reservation of the ECS cluster `cluster` (a name or an ARN).
+pub fn check(group: &str, cluster: &str, policies: &[ScalingPolicy], n: u64) -> Check {
+    let cluster = short_name(cluster);
     let fighting: Vec<String> = policies
         .iter()
         .filter(|policy| policy.enabled() != Some(false))
         .filter_map(|policy| {
             let tracking = policy.target_tracking_configuration()?;
-            let metric = reservation(tracking)?;
+            let metric = reservation(tracking, cluster)?;
             Some(format!(
                 "{} ({metric} at {} %)",
                 policy.policy_name().unwrap_or_default(),
@@ -72,27 +73,45 @@ pub fn check(group: &str, policies: &[ScalingPolicy], n: u64) -> Check {
     )
 }
 
-/// The ECS reservation metric a policy tracks, if it tracks one.
-fn reservation(tracking: &TargetTrackingConfiguration) -> Option<&'static str> {
+/// The ECS reservation metric of `cluster` a policy tracks, if it tracks one (a metric whose
+/// `ClusterName` dimension names another cluster is that cluster's).
+fn reservation(tracking: &TargetTrackingConfiguration, cluster: &str) -> Option<&'static str> {
     let metric = tracking.customized_metric_specification()?;
-    let named = |namespace: Option<&str>, name: Option<&str>| {
+    let named = |namespace: Option<&str>, name: Option<&str>, clusters: Vec<Option<&str>>| {
+        let ours = clusters.iter().all(|named| *named == Some(cluster));
         RESERVATIONS
             .into_iter()
-            .find(|reservation| namespace == Some("AWS/ECS") && name == Some(reservation))
+            .find(|reservation| ours && namespace == Some("AWS/ECS") && name == Some(reservation))
     };
-    named(metric.namespace(), metric.metric_name()).or_else(|| queried(metric, named))
+    let clusters = clusters(metric.dimensions());
+    named(metric.namespace(), metric.metric_name(), clusters).or_else(|| queried(metric, named))
 }
 
 /// The reservation metric among a customized metric's queries (its `Metrics` form).
 fn queried(
     metric: &CustomizedMetricSpecification,
-    named: impl Fn(Option<&str>, Option<&str>) -> Option<&'static str>,
+    named: impl Fn(Option<&str>, Option<&str>, Vec<Option<&str>>) -> Option<&'static str>,
 ) -> Option<&'static str> {
     metric
         .metrics()
         .iter()
         .filter_map(|query| query.metric_stat()?.metric())
-        .find_map(|stat| named(stat.namespace(), stat.metric_name()))
+        .find_map(|stat| {
+            named(
+                stat.namespace(),
+                stat.metric_name(),
+                clusters(stat.dimensions()),
+            )
+        })
+}
+
+/// The clusters a metric's `ClusterName` dimensions name.
+fn clusters(dimensions: &[MetricDimension]) -> Vec<Option<&str>> {
+    dimensions
+        .iter()
+        .filter(|dimension| dimension.name() == Some("ClusterName"))
+        .map(|dimension| dimension.value())
+        .collect()
 }
 
 #[cfg(test)]
@@ -103,11 +122,21 @@ mod tests {
 
     use super::*;
 
-    /// A policy tracking `metric` of `namespace` through a metric math query, enabled or not.
+    /// A policy tracking `metric` of `namespace` (of the cluster `prod`) through a metric math
+    /// query, enabled or not.
     fn queried_policy(namespace: &str, metric: &str, enabled: bool) -> ScalingPolicy {
+        of_cluster(namespace, metric, enabled, "prod")
+    }
+
+    fn of_cluster(namespace: &str, metric: &str, enabled: bool, cluster: &str) -> ScalingPolicy {
+        let dimension = MetricDimension::builder()
+            .name("ClusterName")
+            .value(cluster)
+            .build();
         let metric = Metric::builder()
             .namespace(namespace)
             .metric_name(metric)
+            .dimensions(dimension)
             .build();
         let stat = TargetTrackingMetricStat::builder()
             .metric(metric)
@@ -133,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_reservation_tracked_through_a_query_counts_unless_the_policy_is_disabled() {
-        let check = |policy| super::check("g", &[policy], 2);
+        let check = |policy| super::check("g", "prod", &[policy], 2);
         let found = check(queried_policy("AWS/ECS", "MemoryReservation", true));
         assert_eq!(found.status, crate::doctor::Status::Fail, "{found:?}");
         assert!(
@@ -145,5 +174,8 @@ mod tests {
         assert_eq!(disabled.status, crate::doctor::Status::Pass);
         let elsewhere = check(queried_policy("Custom/ECS", "MemoryReservation", true));
         assert_eq!(elsewhere.status, crate::doctor::Status::Pass);
+        // another cluster's reservation: that cluster's to mind
+        let other = check(of_cluster("AWS/ECS", "CPUReservation", true, "staging"));
+        assert_eq!(other.status, crate::doctor::Status::Pass, "{other:?}");
     }
 }

@@ -176,7 +176,8 @@ async fn scheduled_functions(
         let Some(target) = schedule.target() else {
             continue;
         };
-        if is_scaler(logical) {
+        // A disabled schedule runs nothing: its service's count is not the task scaler's.
+        if is_scaler(logical) && schedule.state() != Some(&ScheduleState::Disabled) {
             match scaler_input(target.input()) {
                 Ok(input) => scalers.push(ScalerSchedule {
                     schedule: name.clone(),

@@ -222,17 +222,22 @@ async fn application_auto_scaling_beside_the_task_scaler_fails_and_elsewhere_war
             &format!("--resource-id service/{CLUSTER}/{SERVICE}"),
         ],
     );
-    // The stack's task scaler sets another service's count: this one's may take the spare.
-    f.schedules = vec![schedule("SweeperSchedule1", "scaler")];
-    assert_check(
-        &run_with(&f, options.clone()).await,
-        "service-auto-scaling",
-        Status::Warn,
-        &[
-            "can take the spare instance",
-            "does not set this service's count",
-        ],
-    );
+    // A disabled task scaler schedule sets nothing, nor does a schedule that is not the task
+    // scaler's: this service's scaling may take the spare.
+    let mut disabled = schedule("TaskScalerSchedule1", "scaler");
+    disabled.3 = "DISABLED".to_string();
+    for schedules in [vec![disabled], vec![schedule("SweeperSchedule1", "scaler")]] {
+        f.schedules = schedules;
+        assert_check(
+            &run_with(&f, options.clone()).await,
+            "service-auto-scaling",
+            Status::Warn,
+            &[
+                "can take the spare instance",
+                "does not set this service's count",
+            ],
+        );
+    }
     // Suspended entirely, it sets nothing.
     f.scalable[0].3 = true;
     f.doctor_says(
